@@ -1,0 +1,288 @@
+import type { Readable, Writable } from 'node:stream';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { FAMILIES } from './core/families.js';
+import { parseBytes, parseCount } from './core/units.js';
+import { isPbError, PbError } from './errors.js';
+import { FORMATS, type Format } from './io/rows.js';
+import { type PrepareSummary, prepare } from './prepare.js';
+import { validateFiles } from './validate-files.js';
+
+/** The process streams, injectable so tests drive the CLI in-process. */
+export interface CliIO {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+const VERSION = '0.1.0';
+
+const MAIN_HELP = `personalize-batch: prepare, validate, shard, run and export Amazon Personalize batch jobs.
+
+Usage: personalize-batch <command> [options]
+
+Commands:
+  prepare    turn user lists, catalogs and interaction files into batch-input JSON Lines
+  validate   check batch-input JSON Lines against the schema and the service limits
+  demo       run the main job on a generated sample (no AWS account needed)
+
+Run \`personalize-batch <command> --help\` for a command's options and examples.
+Exit codes: 0 success, 1 invalid data or a failed step, 2 usage error.`;
+
+const PREPARE_HELP = `Usage: personalize-batch prepare --recipe FAMILY [options] [SOURCE...]
+
+Reads SOURCEs (paths, or - for stdin; default stdin), concatenated, and writes one
+batch-input JSON object per line. Formats are detected from content: plain text (one id
+per line), CSV or TSV with a header, JSON Lines; gzip is detected by its magic bytes.
+
+FAMILY: ${FAMILIES.join(', ')}, or an AWS recipe name (aws-user-personalization-v2, aws-sims,
+  aws-similar-items, aws-popularity-count, aws-personalized-ranking-v2, aws-item-affinity, ...).
+
+Options:
+  -o, --output FILE          where to write (default -, stdout); written atomically, .gz compresses
+      --format F             ${FORMATS.join('|')} (default auto)
+      --column NAME          the id column (user id, item id, or ready-made item-attribute queries);
+                             default: the usual names (user_id, USER_ID, userId, item_id, ITEM_ID, ...)
+      --item-column NAME     personalized-ranking: group (user, item) rows, in any order
+      --item-list-column NAME  personalized-ranking: a column holding the items of one user
+      --list-separator S     separator inside an item-list cell (default |)
+      --attributes A,B       item-attribute-affinity: build ITEMS.A = "..." AND ITEMS.B = "..." from columns
+      --filter-value NAME=COLUMN  fill the filter placeholder $NAME from a column (repeatable)
+      --filter-const NAME=V1|V2   the same filter values on every line (repeatable)
+      --value-separator S    separator of several values in one filter cell or constant (default |)
+      --since DATE           interactions: keep rows at or after DATE (ISO 8601 or epoch seconds)
+      --timestamp-column NAME  default TIMESTAMP/timestamp
+      --no-dedupe            keep duplicate ids (default: exact dedupe, first occurrence kept)
+      --memory-budget SIZE   memory for dedupe keys before spilling to disk (default 64MiB)
+      --tmp-dir DIR          where spill partitions go (default the OS temp folder)
+      --on-invalid fail|skip fail (default) stops at the first bad record; skip writes it to --rejects
+      --rejects FILE         bad records with file, line, field and reason (JSON Lines)
+      --max-line-length SIZE longest input line or CSV record (default 1MiB)
+      --max-item-list N      longest itemList (default 500)
+      --json                 print a machine-readable summary
+  -h, --help
+
+Examples:
+  personalize-batch prepare --recipe user-personalization emails.csv -o users.jsonl
+  personalize-batch prepare --recipe aws-sims items.csv.gz -o items.jsonl
+  cat ids.txt | personalize-batch prepare --recipe popular-items - > batch.jsonl
+  personalize-batch prepare --recipe personalized-ranking --item-column ITEM_ID interactions.csv
+  personalize-batch prepare --recipe user-personalization --since 2026-01-01 interactions.csv
+  personalize-batch prepare --recipe item-attribute-affinity --attributes genre,audience items.csv
+  personalize-batch prepare --recipe user-personalization --filter-value GENRES=fav_genres \\
+      --on-invalid skip --rejects rejects.jsonl users.csv -o batch.jsonl`;
+
+const VALIDATE_HELP = `Usage: personalize-batch validate --recipe FAMILY [options] FILE...
+
+Checks batch-input JSON Lines against schemas/ and the service limits: ids of 1 to 256
+characters, itemList length, item-attribute queries, filterValues, records per file
+(50 million; 500 Item-Affinity and 10 Item-Attribute-Affinity queries) and 1 GB per job.
+Prints each problem as file:line: field: reason (the first --max-reported), counts them all.
+
+Options:
+      --recipe FAMILY        as for prepare
+      --max-reported N       problems printed (default 100)
+      --max-item-list N      longest itemList (default 500)
+      --max-bytes SIZE       bytes one job may take (default 1GB)
+      --json                 print a machine-readable summary
+  -h, --help
+
+Examples:
+  personalize-batch validate --recipe user-personalization batch.jsonl
+  personalize-batch validate --recipe item-affinity --json shard-*.jsonl`;
+
+/**
+ * The whole CLI as a function: parses argv, runs a command, returns the exit
+ * code. Only bin.ts touches process.exit.
+ */
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        write(io.stdout, `${MAIN_HELP}\n`);
+        return command === undefined ? 2 : 0;
+      case '--version':
+      case '-v':
+        write(io.stdout, `${VERSION}\n`);
+        return 0;
+      case 'prepare':
+        return await runPrepare(rest, io);
+      case 'validate':
+        return await runValidate(rest, io);
+      case 'demo': {
+        const { runDemo } = await import('./demo.js');
+        return await runDemo(rest, io);
+      }
+      default:
+        throw new PbError('PB_USAGE', `unknown command "${command}"; run personalize-batch --help`);
+    }
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+export function reportError(err: unknown, io: CliIO): number {
+  if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') return 0;
+  if (isPbError(err)) {
+    write(io.stderr, `personalize-batch: ${err.message}\n`);
+    return err.code === 'PB_USAGE' ? 2 : 1;
+  }
+  write(io.stderr, `personalize-batch: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+function parse<const O extends OptionsConfig>(args: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true, allowNegative: true });
+  } catch (err) {
+    throw new PbError('PB_USAGE', (err as Error).message);
+  }
+}
+
+async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
+  const { values: v, positionals } = parse(args, {
+    recipe: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    format: { type: 'string' },
+    column: { type: 'string' },
+    'item-column': { type: 'string' },
+    'item-list-column': { type: 'string' },
+    'list-separator': { type: 'string' },
+    attributes: { type: 'string' },
+    'filter-value': { type: 'string', multiple: true },
+    'filter-const': { type: 'string', multiple: true },
+    'value-separator': { type: 'string' },
+    since: { type: 'string' },
+    'timestamp-column': { type: 'string' },
+    dedupe: { type: 'boolean', default: true },
+    'memory-budget': { type: 'string' },
+    'tmp-dir': { type: 'string' },
+    'on-invalid': { type: 'string' },
+    rejects: { type: 'string' },
+    'max-line-length': { type: 'string' },
+    'max-item-list': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (v.help) {
+    write(io.stdout, `${PREPARE_HELP}\n`);
+    return 0;
+  }
+  if (!v.recipe) throw new PbError('PB_USAGE', 'prepare needs --recipe FAMILY (see prepare --help)');
+  const progress = makeProgress(io.stderr);
+  const summary = await prepare({
+    recipe: v.recipe,
+    sources: positionals,
+    output: v.output,
+    format: v.format as Format | 'auto' | undefined,
+    column: v.column,
+    itemColumn: v['item-column'],
+    itemListColumn: v['item-list-column'],
+    listSeparator: v['list-separator'],
+    attributes: v.attributes
+      ?.split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== ''),
+    filters: v['filter-value'],
+    filterConstants: v['filter-const'],
+    valueSeparator: v['value-separator'],
+    since: v.since,
+    timestampColumn: v['timestamp-column'],
+    dedupe: v.dedupe,
+    memoryBudget:
+      v['memory-budget'] === undefined ? undefined : parseBytes(v['memory-budget'], '--memory-budget'),
+    tmpDir: v['tmp-dir'],
+    onInvalid: v['on-invalid'] as 'fail' | 'skip' | undefined,
+    rejects: v.rejects,
+    maxLineLength:
+      v['max-line-length'] === undefined ? undefined : parseBytes(v['max-line-length'], '--max-line-length'),
+    maxItemList:
+      v['max-item-list'] === undefined ? undefined : parseCount(v['max-item-list'], '--max-item-list'),
+    stdin: io.stdin,
+    stdout: io.stdout,
+    onProgress: progress?.update,
+  }).finally(() => progress?.clear());
+  for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
+  const toStdout = (v.output ?? '-') !== '-';
+  if (v.json) write(toStdout ? io.stdout : io.stderr, `${JSON.stringify(summary)}\n`);
+  else write(io.stderr, `${describePrepare(summary, v.output ?? '-', v.rejects)}\n`);
+  return 0;
+}
+
+export function describePrepare(s: PrepareSummary, output: string, rejects: string | undefined): string {
+  const parts = [
+    `${s.recordsRead} rows read`,
+    `${s.written} records written to ${output === '-' ? 'stdout' : output}`,
+    `${s.duplicates} duplicates removed`,
+  ];
+  if (s.rejected > 0) parts.push(`${s.rejected} rejected (see ${rejects})`);
+  if (s.inactive > 0) parts.push(`${s.inactive} rows before --since left out`);
+  if (s.blankLines > 0) parts.push(`${s.blankLines} blank lines skipped`);
+  if (s.spilled) parts.push('dedupe spilled to disk');
+  return `prepare (${s.family}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
+}
+
+async function runValidate(args: readonly string[], io: CliIO): Promise<number> {
+  const { values: v, positionals } = parse(args, {
+    recipe: { type: 'string' },
+    'max-reported': { type: 'string' },
+    'max-item-list': { type: 'string' },
+    'max-bytes': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (v.help) {
+    write(io.stdout, `${VALIDATE_HELP}\n`);
+    return 0;
+  }
+  if (!v.recipe) throw new PbError('PB_USAGE', 'validate needs --recipe FAMILY (see validate --help)');
+  const summary = await validateFiles({
+    recipe: v.recipe,
+    files: positionals,
+    maxReported:
+      v['max-reported'] === undefined ? undefined : parseCount(v['max-reported'], '--max-reported'),
+    maxItemList:
+      v['max-item-list'] === undefined ? undefined : parseCount(v['max-item-list'], '--max-item-list'),
+    maxBytesPerJob: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
+    stdin: io.stdin,
+    onProblem: (msg) => write(io.stderr, `${msg}\n`),
+  });
+  if (v.json) write(io.stdout, `${JSON.stringify(summary)}\n`);
+  else {
+    const more =
+      summary.problems > summary.reported ? ` (${summary.problems - summary.reported} not shown)` : '';
+    write(
+      io.stderr,
+      `validate (${summary.family}): ${summary.records} records in ${summary.files} file(s), ${summary.invalidRecords} invalid, ${summary.problems} problem(s)${more}\n`,
+    );
+  }
+  return summary.problems > 0 ? 1 : 0;
+}
+
+function write(stream: Writable, text: string): void {
+  stream.write(text);
+}
+
+/** A one-line progress display on stderr, only when stderr is a terminal. */
+function makeProgress(
+  stderr: Writable,
+): { update: (p: { recordsRead: number; bytesRead: number }) => void; clear: () => void } | undefined {
+  if (!(stderr as NodeJS.WriteStream).isTTY) return undefined;
+  let shown = false;
+  return {
+    update: (p) => {
+      shown = true;
+      stderr.write(
+        `\r\x1b[Kprepare: ${p.recordsRead.toLocaleString('en-US')} rows, ${(p.bytesRead / 1e6).toFixed(0)} MB read`,
+      );
+    },
+    clear: () => {
+      if (shown) stderr.write('\r\x1b[K');
+    },
+  };
+}

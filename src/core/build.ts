@@ -1,0 +1,269 @@
+import { usage } from '../errors.js';
+import { buildAttributeQuery, isValidColumnName } from './attributes.js';
+import {
+  type Accessor,
+  ATTRIBUTES_COLUMNS,
+  accessor,
+  findColumn,
+  findOptionalColumn,
+  ITEM_COLUMNS,
+  ITEM_LIST_COLUMNS,
+  TIMESTAMP_COLUMNS,
+  USER_COLUMNS,
+} from './columns.js';
+import type { FamilyInfo } from './families.js';
+
+/** One batch-input line. Key order is the order the fields are written in. */
+export interface BatchInput {
+  userId?: string;
+  itemId?: string;
+  itemAttributes?: string;
+  itemList?: string[];
+  filterValues?: Record<string, string>;
+}
+
+/** A `filterValues` entry: a placeholder filled per row from a column, or the same constant values on every line. */
+export interface FilterSpec {
+  /** Placeholder name without the `$`. */
+  name: string;
+  column?: string;
+  constant?: string[];
+}
+
+export interface BuildOptions {
+  family: FamilyInfo;
+  /** The key column: user id, item id, or (item-attribute-affinity) a column of ready-made queries. */
+  column?: string;
+  /** personalized-ranking: a column of (user, item) rows to group per user. */
+  itemColumn?: string;
+  /** personalized-ranking: a column holding each user's items in one cell. */
+  itemListColumn?: string;
+  /** Separator of items inside an itemList cell. */
+  listSeparator: string;
+  /** item-attribute-affinity: columns whose values make the query. */
+  attributes?: string[];
+  filters: FilterSpec[];
+  /** Separator of several values inside one filter cell. */
+  valueSeparator: string;
+  /** Keep only rows at or after this time (epoch seconds), read from the timestamp column. */
+  since?: number;
+  timestampColumn?: string;
+}
+
+export type Built =
+  | { kind: 'record'; key: string; record: BatchInput }
+  /** A (user, item) row for personalized-ranking grouping. */
+  | { kind: 'pair'; key: string; item: string; filterValues: Record<string, string> | undefined }
+  | { kind: 'skip' }
+  | { kind: 'invalid'; field: string; reason: string };
+
+export type RowBuilder = (values: string[] | Record<string, unknown>) => Built;
+
+/** Formats filter values the way the service wants them: each in escaped double quotes, joined by commas. */
+export function formatFilterValue(values: readonly string[]): string {
+  return values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',');
+}
+
+/**
+ * Resolves the options against one source's header into a function from a
+ * row to a record. Column problems are found here, once per source, as usage
+ * errors; per-row problems come back as `invalid` results.
+ */
+export function makeRowBuilder(
+  header: readonly string[] | null,
+  keyed: boolean,
+  file: string,
+  opts: BuildOptions,
+): RowBuilder {
+  const fam = opts.family;
+  const cols = header ?? ['(line)'];
+  const need = (
+    explicit: string | undefined,
+    candidates: readonly string[],
+    role: string,
+    option: string,
+  ) => {
+    if (header === null && explicit === undefined) return accessor(0, null, false);
+    if (header === null)
+      throw usage(`${option} needs a CSV, TSV or JSON Lines source; ${file} is plain text`);
+    const idx = findColumn(cols, explicit, candidates, role, option, file);
+    return accessor(idx, cols, keyed);
+  };
+  const colName = (explicit: string | undefined, candidates: readonly string[]) =>
+    explicit ?? (header ? (cols[findOptionalColumn(cols, candidates)] ?? 'value') : 'line');
+
+  const filters = opts.filters.map((f) => {
+    if (f.constant) return { name: f.name, constant: f.constant };
+    if (header === null)
+      throw usage(`--filter-value ${f.name}=${f.column} needs a column, but ${file} is plain text`);
+    const idx = findColumn(cols, f.column, [], 'filter', `--filter-value ${f.name}=COLUMN`, file);
+    return { name: f.name, column: cols[idx] as string, get: accessor(idx, cols, keyed) };
+  });
+  const filterValues = (
+    values: string[] | Record<string, unknown>,
+  ): Record<string, string> | Problem | undefined => {
+    if (filters.length === 0) return undefined;
+    let out: Record<string, string> | undefined;
+    for (const f of filters) {
+      let list: string[];
+      if (f.constant) list = f.constant;
+      else {
+        const raw = (f as { get: Accessor }).get(values);
+        if (Array.isArray(raw)) list = raw.map((x) => String(x).trim()).filter((x) => x !== '');
+        else {
+          const text = toText(raw);
+          if (text === null) return { field: f.column as string, reason: 'must be text, a number or a list' };
+          list = text === undefined ? [] : splitValues(text, opts.valueSeparator);
+        }
+      }
+      // An empty cell leaves the placeholder out for that line rather than
+      // sending "" (which would filter on an empty value).
+      if (list.length === 0) continue;
+      out ??= {};
+      out[f.name] = formatFilterValue(list);
+    }
+    return out;
+  };
+
+  let since: Accessor | undefined;
+  let sinceName = '';
+  if (opts.since !== undefined) {
+    if (header === null) throw usage(`--since needs a timestamp column, but ${file} is plain text`);
+    since = need(opts.timestampColumn, TIMESTAMP_COLUMNS, 'timestamp', '--timestamp-column');
+    sinceName = colName(opts.timestampColumn, TIMESTAMP_COLUMNS);
+  }
+
+  const keyCandidates =
+    fam.key === 'userId' ? USER_COLUMNS : fam.key === 'itemId' ? ITEM_COLUMNS : ATTRIBUTES_COLUMNS;
+  const keyRole = fam.key === 'userId' ? 'user id' : fam.key === 'itemId' ? 'item id' : 'item attributes';
+
+  // Item-Attribute-Affinity from attribute columns rather than ready-made queries.
+  let attrs: { name: string; get: Accessor }[] | undefined;
+  if (fam.family === 'item-attribute-affinity' && opts.attributes && opts.attributes.length > 0) {
+    if (header === null)
+      throw usage(`--attributes needs a CSV, TSV or JSON Lines source; ${file} is plain text`);
+    attrs = opts.attributes.map((a) => {
+      const name = a.replace(/^ITEMS\./i, '');
+      if (!isValidColumnName(name)) throw usage(`--attributes: "${a}" is not a valid column name`);
+      const idx = findColumn(cols, a, [], 'attribute', '--attributes', file);
+      return { name, get: accessor(idx, cols, keyed) };
+    });
+  }
+  const key = attrs ? undefined : need(opts.column, keyCandidates, keyRole, '--column');
+  const keyName = colName(opts.column, keyCandidates);
+
+  // Ranking: a list column if there is one, else group (user, item) rows.
+  let list: Accessor | undefined;
+  let item: Accessor | undefined;
+  let itemName = '';
+  if (fam.family === 'personalized-ranking') {
+    if (opts.itemListColumn !== undefined || (opts.itemColumn === undefined && header && hasList(cols))) {
+      list = need(opts.itemListColumn, ITEM_LIST_COLUMNS, 'item list', '--item-list-column');
+    } else {
+      if (header === null) throw usage(`personalized-ranking needs items per user; ${file} is plain text`);
+      item = need(opts.itemColumn, ITEM_COLUMNS, 'item id', '--item-column');
+      itemName = colName(opts.itemColumn, ITEM_COLUMNS);
+    }
+  }
+
+  return (values) => {
+    if (since) {
+      const t = parseTime(since(values));
+      if (t === undefined)
+        return { kind: 'invalid', field: sinceName, reason: 'not a timestamp (epoch seconds or ISO 8601)' };
+      if (t < (opts.since as number)) return { kind: 'skip' };
+    }
+    const fv = filterValues(values);
+    if (fv && 'reason' in fv)
+      return { kind: 'invalid', field: fv.field as string, reason: fv.reason as string };
+    const fvRecord = fv as Record<string, string> | undefined;
+
+    if (attrs) {
+      const pairs = [] as [string, string][];
+      for (const a of attrs) {
+        const v = toText(a.get(values));
+        if (v === null) return { kind: 'invalid', field: a.name, reason: 'must be text or a number' };
+        pairs.push([a.name, v === undefined ? '' : v.trim()]);
+      }
+      const q = buildAttributeQuery(pairs);
+      if (q === '')
+        return {
+          kind: 'invalid',
+          field: attrs.map((a) => a.name).join(','),
+          reason: 'every attribute is empty',
+        };
+      return { kind: 'record', key: q, record: withFilters({ itemAttributes: q }, fvRecord) };
+    }
+
+    const k = toText((key as Accessor)(values));
+    if (k === null) return { kind: 'invalid', field: keyName, reason: 'must be text or a number' };
+    const id = k === undefined ? '' : k.trim();
+    if (id === '') return { kind: 'invalid', field: keyName, reason: 'empty' };
+
+    if (item) {
+      const it = toText(item(values));
+      const itemId = typeof it === 'string' ? it.trim() : '';
+      if (itemId === '') return { kind: 'invalid', field: itemName, reason: 'empty or not text' };
+      return { kind: 'pair', key: id, item: itemId, filterValues: fvRecord };
+    }
+    if (list) {
+      const raw = list(values);
+      let items: string[];
+      if (Array.isArray(raw)) items = raw.map((x) => String(x).trim()).filter((x) => x !== '');
+      else {
+        const text = toText(raw);
+        if (text === null)
+          return { kind: 'invalid', field: 'itemList', reason: 'must be a list or delimited text' };
+        items = text === undefined ? [] : splitValues(text, opts.listSeparator);
+      }
+      items = [...new Set(items)];
+      return { kind: 'record', key: id, record: withFilters({ userId: id, itemList: items }, fvRecord) };
+    }
+    const rec: BatchInput =
+      fam.key === 'userId' ? { userId: id } : fam.key === 'itemId' ? { itemId: id } : { itemAttributes: id };
+    return { kind: 'record', key: id, record: withFilters(rec, fvRecord) };
+  };
+}
+
+interface Problem {
+  field: string;
+  reason: string;
+}
+
+function withFilters(rec: BatchInput, fv: Record<string, string> | undefined): BatchInput {
+  if (fv) rec.filterValues = fv;
+  return rec;
+}
+
+function hasList(header: readonly string[]): boolean {
+  return findOptionalColumn(header, ITEM_LIST_COLUMNS) >= 0;
+}
+
+/** undefined for a missing/null cell, null for something that cannot be an id (object, array, boolean). */
+function toText(v: unknown): string | undefined | null {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'bigint') return String(v);
+  return null;
+}
+
+function splitValues(text: string, sep: string): string[] {
+  return text
+    .split(sep)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** Epoch seconds (milliseconds when above 1e11), or an ISO 8601 date/time. */
+export function parseTime(v: unknown): number | undefined {
+  if (typeof v === 'number') return v > 1e11 ? v / 1000 : v;
+  if (typeof v !== 'string' || v.trim() === '') return undefined;
+  const s = v.trim();
+  if (/^-?\d+(\.\d+)?$/.test(s)) {
+    const n = Number(s);
+    return n > 1e11 ? n / 1000 : n;
+  }
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? undefined : ms / 1000;
+}

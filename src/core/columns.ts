@@ -1,0 +1,85 @@
+import { PbError } from '../errors.js';
+
+/** Reads one field of a row: by index for CSV/TSV/plain, by key for JSON Lines. */
+export type Accessor = (values: string[] | Record<string, unknown>) => unknown;
+
+/** Column names tried, after lower-casing and dropping `_`, `-`, `.` and spaces. */
+export const USER_COLUMNS = ['userid', 'user', 'customerid'] as const;
+export const ITEM_COLUMNS = ['itemid', 'item', 'productid', 'sku'] as const;
+export const ITEM_LIST_COLUMNS = ['itemlist', 'items'] as const;
+export const TIMESTAMP_COLUMNS = ['timestamp', 'eventtime', 'ts'] as const;
+export const ATTRIBUTES_COLUMNS = ['itemattributes'] as const;
+
+/** Header spellings that mark a one-column file as CSV with a header rather than a list of ids. */
+export const WELL_KNOWN_HEADERS = [
+  'user_id',
+  'USER_ID',
+  'userId',
+  'userid',
+  'item_id',
+  'ITEM_ID',
+  'itemId',
+  'itemid',
+] as const;
+
+export function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/[\s_.-]/g, '');
+}
+
+/**
+ * Finds a column in a header. An explicit name must match exactly (or, failing
+ * that, case-insensitively and uniquely). Otherwise the usual names are
+ * tried, and none or several matches is a usage error that lists the header,
+ * because guessing wrong (say, exporting e-mail addresses as user ids) is worse.
+ */
+export function findColumn(
+  header: readonly string[],
+  explicit: string | undefined,
+  candidates: readonly string[],
+  role: string,
+  option: string,
+  file: string,
+): number {
+  const shown = header.map((h) => JSON.stringify(h)).join(', ');
+  if (explicit !== undefined) {
+    const exact = header.indexOf(explicit);
+    if (exact >= 0) return exact;
+    const loose = header.flatMap((h, i) => (h.toLowerCase() === explicit.toLowerCase() ? [i] : []));
+    if (loose.length === 1) return loose[0] as number;
+    throw new PbError('PB_USAGE', `no column "${explicit}" for ${option}; the header has ${shown}`, { file });
+  }
+  const hits = header.flatMap((h, i) =>
+    (candidates as readonly string[]).includes(normalizeName(h)) ? [i] : [],
+  );
+  if (hits.length === 1) return hits[0] as number;
+  if (hits.length === 0) {
+    throw new PbError(
+      'PB_USAGE',
+      `cannot find the ${role} column; the header has ${shown}: name it with ${option}`,
+      {
+        file,
+      },
+    );
+  }
+  throw new PbError(
+    'PB_USAGE',
+    `the ${role} column is ambiguous: ${hits.map((i) => JSON.stringify(header[i])).join(' and ')} both fit; pick one with ${option}`,
+    { file },
+  );
+}
+
+/** Like findColumn, but returns -1 instead of throwing when no usual name is present. */
+export function findOptionalColumn(header: readonly string[], candidates: readonly string[]): number {
+  const hits = header.flatMap((h, i) =>
+    (candidates as readonly string[]).includes(normalizeName(h)) ? [i] : [],
+  );
+  return hits.length === 1 ? (hits[0] as number) : -1;
+}
+
+export function accessor(index: number, header: readonly string[] | null, keyed: boolean): Accessor {
+  if (keyed) {
+    const key = (header as readonly string[])[index] as string;
+    return (v) => (v as Record<string, unknown>)[key];
+  }
+  return (v) => (v as string[])[index];
+}

@@ -1,0 +1,40 @@
+import { usage } from '../errors.js';
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/**
+ * Parses a byte size: `1000`, `500MB` and `1GB` are decimal (the service
+ * quotas are decimal), `64MiB`/`64M` binary.
+ */
+export function parseBytes(text: string, option: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const mult = m ? BYTE_UNITS[(m[2] as string).toLowerCase()] : undefined;
+  if (!m || mult === undefined)
+    throw usage(`${option} takes a size such as 500MB, 64MiB or 1000000, got "${text}"`);
+  const n = Math.floor(Number(m[1]) * mult);
+  if (n <= 0) throw usage(`${option} must be more than 0, got "${text}"`);
+  return n;
+}
+
+/** Parses a count: `500`, `10K`, `10M`, `1.5M` (decimal). */
+export function parseCount(text: string, option: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*$/.exec(text);
+  if (!m) throw usage(`${option} takes a whole number such as 500 or 10M, got "${text}"`);
+  const mult = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[(m[2] as string).toLowerCase()] as number;
+  const n = Number(m[1]) * mult;
+  if (!Number.isInteger(n) || n <= 0) throw usage(`${option} must be a whole number above 0, got "${text}"`);
+  return n;
+}

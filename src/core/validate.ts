@@ -1,0 +1,88 @@
+import { type ErrorObject, validator } from '../schemas.js';
+import { checkAttributeQuery } from './attributes.js';
+import type { FamilyInfo } from './families.js';
+
+/** Service limits that validation enforces. Defaults are the documented quotas. */
+export interface Limits {
+  /** Items in one personalized-ranking itemList. The batch maximum is undocumented; 500 is the real-time one. */
+  maxItemList: number;
+  /** Records in one input file (50 million; 500 for Item-Affinity and 10 for Item-Attribute-Affinity). */
+  maxRecordsPerFile?: number;
+  /** Bytes in all the input of one job (1 GB). */
+  maxBytesPerJob: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxItemList: 500, maxBytesPerJob: 1_000_000_000 };
+
+export interface Problem {
+  field: string;
+  reason: string;
+}
+
+/**
+ * Checks one parsed input line against its family's schema and the per-record
+ * service limits. Returns the first problem, or null; never throws.
+ */
+export function checkRecord(value: unknown, family: FamilyInfo, limits: Limits): Problem | null {
+  const validate = validator(family.inputSchema);
+  if (!validate(value)) return describe((validate.errors ?? [])[0], family);
+  const rec = value as { itemList?: unknown[]; itemAttributes?: string };
+  if (rec.itemList && rec.itemList.length > limits.maxItemList) {
+    return {
+      field: 'itemList',
+      reason: `${rec.itemList.length} items exceed the limit of ${limits.maxItemList} (--max-item-list)`,
+    };
+  }
+  if (rec.itemAttributes !== undefined) {
+    const bad = checkAttributeQuery(rec.itemAttributes);
+    if (bad) return { field: 'itemAttributes', reason: bad };
+  }
+  return null;
+}
+
+function describe(err: ErrorObject | undefined, family: FamilyInfo): Problem {
+  if (!err) return { field: '(record)', reason: 'does not match the schema' };
+  const path = err.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  const field = path === '' ? '(record)' : path;
+  const p = err.params as Record<string, unknown>;
+  switch (err.keyword) {
+    case 'required':
+      return { field: String(p.missingProperty), reason: `missing (a ${family.family} line needs it)` };
+    case 'additionalProperties':
+      return {
+        field: String(p.additionalProperty),
+        reason: `not a field of a ${family.family} line (allowed: ${allowed(family)})`,
+      };
+    case 'maxLength':
+      return { field, reason: `longer than ${p.limit} characters (service limit)` };
+    case 'minLength':
+      return { field, reason: 'empty' };
+    case 'minItems':
+      return { field, reason: 'empty list' };
+    case 'type':
+      return { field, reason: `must be a ${p.type}` };
+    case 'pattern':
+      if (field.startsWith('filterValues.')) {
+        return {
+          field,
+          reason: 'must be values in escaped double quotes joined by commas, like "\\"a\\",\\"b\\""',
+        };
+      }
+      return { field, reason: `does not match ${p.pattern}` };
+    case 'propertyNames':
+      return { field, reason: 'filter parameter names are letters, digits and _ (without the $)' };
+    default:
+      return { field, reason: err.message ?? 'does not match the schema' };
+  }
+}
+
+function allowed(family: FamilyInfo): string {
+  switch (family.family) {
+    case 'personalized-ranking':
+      return 'userId, itemList, filterValues';
+    case 'item-attribute-affinity':
+      return 'itemAttributes, filterValues';
+    default:
+      return `${family.key}, filterValues`;
+  }
+}

@@ -1,0 +1,104 @@
+import { createReadStream } from 'node:fs';
+import { Readable, pipeline as streamPipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { PbError } from '../errors.js';
+
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
+
+/** Where stdin comes from when a source is `-`; injectable so the CLI and tests can feed it. */
+export interface InputContext {
+  stdin?: Readable;
+}
+
+/**
+ * Opens one source (a path, or `-` for stdin) as a stream of raw bytes,
+ * transparently gunzipped when it starts with the gzip magic bytes (the name
+ * is not trusted: `.csv` files are often gzipped and `.gz` files sometimes are not).
+ */
+export function openSource(name: string, ctx: InputContext = {}): AsyncIterable<Buffer> {
+  return decodeBytes(name, rawStream(name, ctx));
+}
+
+function rawStream(name: string, ctx: InputContext): Readable {
+  if (name === '-') {
+    if (!ctx.stdin) throw new PbError('PB_USAGE', 'no standard input available for "-"');
+    return ctx.stdin;
+  }
+  return createReadStream(name, { highWaterMark: 256 * 1024 });
+}
+
+async function* decodeBytes(name: string, raw: Readable): AsyncGenerator<Buffer> {
+  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  let head: Buffer;
+  try {
+    head = await firstBytes(it, 2);
+  } catch (err) {
+    throw ioError(name, err);
+  }
+  const replay = async function* (): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield toBuf(r.value);
+  };
+  if (head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1) {
+    // Callback pipeline: it returns the gunzip, which we iterate; an early
+    // break destroys the gunzip and pipeline() then tears down the source too.
+    let failure: unknown;
+    const gunzip = streamPipeline(Readable.from(replay(), { objectMode: false }), createGunzip(), (err) => {
+      if (err) failure = err;
+    });
+    try {
+      for await (const chunk of gunzip) yield chunk as Buffer;
+    } catch (err) {
+      const cause = failure ?? err;
+      const zlibFault = String((cause as NodeJS.ErrnoException).code ?? '').startsWith('Z_');
+      throw !zlibFault
+        ? ioError(name, cause)
+        : new PbError('PB_PARSE', `gzip data is corrupt or truncated (${(cause as Error).message})`, {
+            file: name,
+          });
+    } finally {
+      if (raw !== process.stdin) raw.destroy();
+    }
+    return;
+  }
+  try {
+    yield* replay();
+  } catch (err) {
+    throw ioError(name, err);
+  } finally {
+    if (raw !== process.stdin) raw.destroy();
+  }
+}
+
+/** Reads chunks until at least n bytes are buffered (or the stream ends). */
+async function firstBytes(it: AsyncIterator<Buffer | string>, n: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let len = 0;
+  while (len < n) {
+    const r = await it.next();
+    if (r.done) break;
+    const b = toBuf(r.value);
+    parts.push(b);
+    len += b.length;
+  }
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
+
+function toBuf(v: Buffer | string): Buffer {
+  return typeof v === 'string' ? Buffer.from(v) : v;
+}
+
+function ioError(name: string, err: unknown): PbError {
+  if (err instanceof PbError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const reason =
+    e.code === 'ENOENT'
+      ? 'no such file'
+      : e.code === 'EACCES'
+        ? 'permission denied'
+        : e.code === 'EISDIR'
+          ? 'is a directory, not a file'
+          : e.message;
+  return new PbError('PB_IO', `cannot read: ${reason}`, { file: name }, { cause: err });
+}

@@ -1,0 +1,88 @@
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { PbError } from '../errors.js';
+
+/**
+ * A file written under a temporary name in the same folder and renamed over
+ * the final name only on commit, so an interrupted run never leaves a file
+ * that looks complete. Names ending in `.gz` are gzip-compressed on the fly.
+ */
+export class AtomicFile {
+  readonly path: string;
+  readonly tempPath: string;
+  private done = false;
+
+  constructor(path: string) {
+    this.path = path;
+    this.tempPath = join(
+      dirname(path),
+      `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    );
+  }
+
+  /** Writes everything the source yields, then renames into place. On any failure the temporary file is removed. */
+  async write(source: AsyncIterable<string | Buffer>): Promise<void> {
+    const file = createWriteStream(this.tempPath);
+    try {
+      if (this.path.endsWith('.gz')) await pipeline(source, createGzip(), file);
+      else await pipeline(source, file);
+      await rename(this.tempPath, this.path);
+      this.done = true;
+    } catch (err) {
+      await this.abort();
+      throw wrapWriteError(this.path, err);
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (!this.done) await rm(this.tempPath, { force: true });
+  }
+}
+
+/** Writes to stdout (`-`) or atomically to a file; stdout is never ended, so several writers can share it. */
+export async function writeOutput(
+  dest: string,
+  stdout: Writable,
+  source: AsyncIterable<string | Buffer>,
+): Promise<void> {
+  if (dest === '-') {
+    await pipeline(source, stdout, { end: false });
+    return;
+  }
+  await new AtomicFile(dest).write(source);
+}
+
+function wrapWriteError(path: string, err: unknown): unknown {
+  if (err instanceof PbError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT')
+    return new PbError('PB_IO', 'cannot write: the folder does not exist', { file: path }, { cause: err });
+  if (e.code === 'EACCES')
+    return new PbError('PB_IO', 'cannot write: permission denied', { file: path }, { cause: err });
+  if (e.code === 'ENOSPC')
+    return new PbError('PB_IO', 'cannot write: no space left on the device', { file: path }, { cause: err });
+  if (typeof e.code === 'string' && e.code.startsWith('E') && e.syscall) {
+    return new PbError('PB_IO', `cannot write: ${e.message}`, { file: path }, { cause: err });
+  }
+  return err;
+}
+
+/**
+ * Batches small strings into ~64 KiB chunks: one write per line costs far
+ * more than the JSON work itself at millions of lines.
+ */
+export async function* batchLines(lines: AsyncIterable<string>, size = 64 * 1024): AsyncGenerator<string> {
+  let buf = '';
+  for await (const l of lines) {
+    buf += l;
+    if (buf.length >= size) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf !== '') yield buf;
+}

@@ -1,0 +1,136 @@
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import split2 from 'split2';
+
+/**
+ * Hash partitions on disk for exact, bounded-memory dedupe and grouping.
+ * Each line is `<key as JSON>\t<payload>`; JSON never holds a raw tab, so the
+ * first tab splits key from payload. Per-partition counters estimate how much
+ * memory reloading it will take, so an over-full partition is split again
+ * (with another hash seed) instead of blowing the budget.
+ */
+
+/** Estimated heap bytes for one key held in a Set/Map: V8 string (2 bytes a char, worst case) plus entry overhead. */
+export function keyCost(key: string): number {
+  return 2 * key.length + 80;
+}
+
+const PARTITIONS = 64;
+const MAX_DEPTH = 4;
+
+export function hash32(s: string, seed: number): number {
+  // FNV-1a over UTF-16 code units: fast, and good enough to spread ids.
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export class PartitionSet {
+  readonly paths: string[];
+  /** Estimated reload cost per partition, in bytes. */
+  readonly cost: number[];
+  private readonly streams: WriteStream[];
+  private readonly seed: number;
+
+  constructor(dir: string, prefix: string, seed: number, count = PARTITIONS) {
+    this.seed = seed;
+    this.paths = Array.from({ length: count }, (_, i) => join(dir, `${prefix}-${i}.part`));
+    this.cost = new Array(count).fill(0);
+    this.streams = this.paths.map((p) => createWriteStream(p, { highWaterMark: 64 * 1024 }));
+  }
+
+  /** Appends a line; resolves once the partition's buffer has room again (backpressure). */
+  write(keyJson: string, payload: string): Promise<void> | undefined {
+    const i = hash32(keyJson, this.seed) % this.paths.length;
+    this.cost[i] += keyCost(keyJson) + payload.length;
+    const s = this.streams[i] as WriteStream;
+    if (!s.write(`${keyJson}\t${payload}\n`)) {
+      return new Promise((resolve, reject) => {
+        const onDrain = () => {
+          s.off('error', onError);
+          resolve();
+        };
+        const onError = (err: Error) => {
+          s.off('drain', onDrain);
+          reject(err);
+        };
+        s.once('drain', onDrain);
+        s.once('error', onError);
+      });
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.streams.map(
+        (s) =>
+          new Promise<void>((resolve, reject) => {
+            s.once('error', reject);
+            s.end(() => resolve());
+          }),
+      ),
+    );
+  }
+}
+
+/** A scratch folder for partitions, removed by `dispose()` whatever happened. */
+export class SpillDir {
+  private dir: string | undefined;
+  private counter = 0;
+  constructor(private readonly parent: string) {}
+
+  async partitions(seed = 0): Promise<PartitionSet> {
+    this.dir ??= await mkdtemp(join(this.parent, 'personalize-batch-spill-'));
+    return new PartitionSet(this.dir, `p${this.counter++}`, seed);
+  }
+
+  get used(): boolean {
+    return this.dir !== undefined;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+}
+
+export async function* readPartition(path: string): AsyncGenerator<[string, string]> {
+  const lines = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(split2());
+  for await (const line of lines as AsyncIterable<string>) {
+    if (line === '') continue;
+    const tab = line.indexOf('\t');
+    yield [line.slice(0, tab), line.slice(tab + 1)];
+  }
+}
+
+/**
+ * Visits every partition's lines, in write order within each partition,
+ * first splitting any partition whose estimated reload cost exceeds the budget.
+ */
+export async function* eachPartition(
+  spill: SpillDir,
+  parts: PartitionSet,
+  budget: number,
+  depth = 1,
+): AsyncGenerator<AsyncIterable<[string, string]>> {
+  for (let i = 0; i < parts.paths.length; i++) {
+    const path = parts.paths[i] as string;
+    if ((parts.cost[i] as number) > budget && depth < MAX_DEPTH) {
+      // Identical keys always hash together, so depth is capped: a partition
+      // of one repeated key is cheap to reload even though it counts as big.
+      const sub = await spill.partitions(depth * 7919);
+      for await (const [k, payload] of readPartition(path)) await sub.write(k, payload);
+      await sub.close();
+      await rm(path, { force: true });
+      yield* eachPartition(spill, sub, budget, depth + 1);
+    } else {
+      yield readPartition(path);
+      await rm(path, { force: true });
+    }
+  }
+}

@@ -1,0 +1,414 @@
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import {
+  type BatchInput,
+  type BuildOptions,
+  type FilterSpec,
+  makeRowBuilder,
+  parseTime,
+} from './core/build.js';
+import { WELL_KNOWN_HEADERS } from './core/columns.js';
+import { type FamilyInfo, resolveFamily } from './core/families.js';
+import { checkRecord, DEFAULT_LIMITS, type Limits } from './core/validate.js';
+import { PbError, usage } from './errors.js';
+import { Deduper, Grouper } from './io/dedupe.js';
+import { openSource } from './io/input.js';
+import { AtomicFile, batchLines, writeOutput } from './io/output.js';
+import { FORMATS, type Format, readRows } from './io/rows.js';
+import { SpillDir } from './io/spill.js';
+
+export type OnInvalid = 'fail' | 'skip';
+
+/** Options of `prepare`. Everything but `recipe` has a default. */
+export interface PrepareOptions {
+  /** A family (`user-personalization`, ...) or an AWS recipe name (`aws-sims`, ...). */
+  recipe: string;
+  /** Paths, or `-` for stdin; concatenated in order. Default `['-']`. */
+  sources?: string[];
+  /** Path (atomic write; `.gz` compresses) or `-` for stdout. Default `-`. */
+  output?: string;
+  /** Input format; `auto` (default) sniffs each source's first line. */
+  format?: Format | 'auto';
+  column?: string;
+  itemColumn?: string;
+  itemListColumn?: string;
+  /** Separator inside an itemList cell. Default `|`. */
+  listSeparator?: string;
+  attributes?: string[];
+  /** `NAME=COLUMN` strings or parsed specs. */
+  filters?: (string | FilterSpec)[];
+  /** `NAME=VALUE[|VALUE...]` strings: the same filter values on every line. */
+  filterConstants?: string[];
+  /** Separator of several values in one filter cell or constant. Default `|`. */
+  valueSeparator?: string;
+  /** Keep rows at or after this time (ISO 8601 or epoch seconds); needs a timestamp column. */
+  since?: string | number;
+  timestampColumn?: string;
+  /** Remove duplicate keys (first occurrence kept). Default true. */
+  dedupe?: boolean;
+  /** Bytes of keys held in memory before spilling to disk. Default 64 MiB. */
+  memoryBudget?: number;
+  /** Folder for spill partitions. Default the OS temp folder. */
+  tmpDir?: string;
+  /** `fail` (default): stop at the first bad record. `skip`: write it to `rejects` and go on. */
+  onInvalid?: OnInvalid;
+  /** Where skipped records go, one JSON object per line with file, line, field, reason and the row. */
+  rejects?: string;
+  /** Longest input line or CSV record in bytes. Default 1 MiB. */
+  maxLineLength?: number;
+  /** Longest itemList (personalized-ranking). Default 500. */
+  maxItemList?: number;
+  stdin?: Readable;
+  stdout?: Writable;
+  /** Called about every 250 ms with running counts. */
+  onProgress?: (p: PrepareProgress) => void;
+}
+
+export interface PrepareProgress {
+  recordsRead: number;
+  written: number;
+  bytesRead: number;
+}
+
+export interface PrepareSummary {
+  family: string;
+  sources: number;
+  recordsRead: number;
+  written: number;
+  duplicates: number;
+  rejected: number;
+  /** Rows left out by --since. */
+  inactive: number;
+  blankLines: number;
+  bytesRead: number;
+  bytesWritten: number;
+  spilled: boolean;
+  seconds: number;
+  warnings: string[];
+}
+
+/** Options resolved once, with every default filled in. */
+export interface ResolvedPrepareOptions {
+  family: FamilyInfo;
+  sources: string[];
+  output: string;
+  format: Format | 'auto';
+  build: BuildOptions;
+  dedupe: boolean;
+  memoryBudget: number;
+  tmpDir: string;
+  onInvalid: OnInvalid;
+  rejects: string | undefined;
+  maxLineLength: number;
+  limits: Limits;
+}
+
+export const PREPARE_DEFAULTS = {
+  memoryBudget: 64 * 1024 * 1024,
+  maxLineLength: 1024 * 1024,
+  listSeparator: '|',
+  valueSeparator: '|',
+} as const;
+
+export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOptions {
+  const o = { ...input };
+  const family = resolveFamily(o.recipe);
+  const format = o.format ?? 'auto';
+  if (!FORMATS.includes(format))
+    throw usage(`--format must be one of ${FORMATS.join(', ')}, got "${format}"`);
+  const onInvalid = o.onInvalid ?? 'fail';
+  if (onInvalid !== 'fail' && onInvalid !== 'skip')
+    throw usage(`--on-invalid must be fail or skip, got "${onInvalid}"`);
+  if (onInvalid === 'skip' && !o.rejects) {
+    throw usage('--on-invalid skip needs --rejects FILE, so that no record is lost silently');
+  }
+  const valueSeparator = o.valueSeparator ?? PREPARE_DEFAULTS.valueSeparator;
+  const filters: FilterSpec[] = [];
+  for (const f of o.filters ?? [])
+    filters.push(typeof f === 'string' ? parseFilterSpec(f, false, valueSeparator) : { ...f });
+  for (const f of o.filterConstants ?? []) filters.push(parseFilterSpec(f, true, valueSeparator));
+  const names = new Set<string>();
+  for (const f of filters) {
+    if (names.has(f.name)) throw usage(`filter placeholder ${f.name} is given twice`);
+    names.add(f.name);
+  }
+  let since: number | undefined;
+  if (o.since !== undefined) {
+    since = parseTime(o.since);
+    if (since === undefined)
+      throw usage(`--since must be a date (2026-01-31, ISO 8601) or epoch seconds, got "${o.since}"`);
+  }
+  if (family.family !== 'personalized-ranking' && (o.itemColumn || o.itemListColumn)) {
+    throw usage('--item-column and --item-list-column are for --recipe personalized-ranking');
+  }
+  if (o.itemColumn && o.itemListColumn) throw usage('give --item-column or --item-list-column, not both');
+  if (o.attributes && o.attributes.length > 0 && family.family !== 'item-attribute-affinity') {
+    throw usage('--attributes is for --recipe item-attribute-affinity');
+  }
+  const positive = (v: number | undefined, name: string, dflt: number) => {
+    if (v === undefined) return dflt;
+    if (!Number.isFinite(v) || v <= 0) throw usage(`${name} must be a positive number, got ${v}`);
+    return v;
+  };
+  return {
+    family,
+    sources: o.sources && o.sources.length > 0 ? [...o.sources] : ['-'],
+    output: o.output ?? '-',
+    format,
+    build: {
+      family,
+      column: o.column,
+      itemColumn: o.itemColumn,
+      itemListColumn: o.itemListColumn,
+      listSeparator: o.listSeparator ?? PREPARE_DEFAULTS.listSeparator,
+      attributes: o.attributes ? [...o.attributes] : undefined,
+      filters,
+      valueSeparator,
+      since,
+      timestampColumn: o.timestampColumn,
+    },
+    dedupe: o.dedupe ?? true,
+    memoryBudget: positive(o.memoryBudget, '--memory-budget', PREPARE_DEFAULTS.memoryBudget),
+    tmpDir: o.tmpDir ?? tmpdir(),
+    onInvalid,
+    rejects: o.rejects,
+    maxLineLength: positive(o.maxLineLength, '--max-line-length', PREPARE_DEFAULTS.maxLineLength),
+    limits: {
+      ...DEFAULT_LIMITS,
+      maxItemList: positive(o.maxItemList, '--max-item-list', DEFAULT_LIMITS.maxItemList),
+    },
+  };
+}
+
+/** `NAME=COLUMN` (or, for constants, `NAME=V1|V2`); a leading `$` on the name is dropped. */
+export function parseFilterSpec(text: string, constant: boolean, sep: string): FilterSpec {
+  const eq = text.indexOf('=');
+  const opt = constant ? '--filter-const' : '--filter-value';
+  if (eq <= 0) throw usage(`${opt} takes NAME=${constant ? 'VALUE' : 'COLUMN'}, got "${text}"`);
+  const name = text.slice(0, eq).trim().replace(/^\$/, '');
+  if (!/^[A-Za-z0-9_]{1,256}$/.test(name)) {
+    throw usage(`${opt}: filter parameter names are letters, digits and _ (without the $), got "${name}"`);
+  }
+  const rest = text.slice(eq + 1);
+  if (!constant) {
+    if (rest.trim() === '') throw usage(`${opt} ${name}= needs a column name`);
+    return { name, column: rest.trim() };
+  }
+  const values = rest
+    .split(sep)
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (values.length === 0) throw usage(`${opt} ${name}= needs at least one value`);
+  return { name, constant: values };
+}
+
+/** A bad record, as written to the rejects file. */
+export interface Reject {
+  file: string;
+  /** Absent for a record grouped from several rows. */
+  line: number | undefined;
+  field: string;
+  reason: string;
+  row: unknown;
+}
+
+/**
+ * Turns sources into batch-input JSON Lines: parse, build, validate,
+ * dedupe (or group, for ranking from rows), write. Memory: the dedupe budget
+ * plus one CSV record and ~1 MiB of stream buffers, whatever the input size.
+ */
+export async function prepare(options: PrepareOptions): Promise<PrepareSummary> {
+  const opts = resolvePrepareOptions(options);
+  const started = process.hrtime.bigint();
+  const stdout = options.stdout ?? process.stdout;
+  const s: PrepareSummary = {
+    family: opts.family.family,
+    sources: opts.sources.length,
+    recordsRead: 0,
+    written: 0,
+    duplicates: 0,
+    rejected: 0,
+    inactive: 0,
+    blankLines: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    spilled: false,
+    seconds: 0,
+    warnings: [],
+  };
+  if (opts.sources.filter((x) => x === '-').length > 1) throw usage('stdin (-) can be given only once');
+  const spill = new SpillDir(opts.tmpDir);
+  const rejects = opts.rejects ? new RejectWriter(opts.rejects) : undefined;
+  const dedupe = opts.dedupe ? new Deduper(spill, opts.memoryBudget) : undefined;
+  const grouper =
+    opts.family.family === 'personalized-ranking' ? new Grouper(spill, opts.memoryBudget) : undefined;
+  let lastProgress = Date.now();
+  const progress = options.onProgress;
+
+  const invalid = async (
+    file: string,
+    line: number | undefined,
+    field: string,
+    reason: string,
+    row: unknown,
+  ) => {
+    if (opts.onInvalid === 'fail' || !rejects)
+      throw new PbError('PB_INVALID_RECORD', reason, { file, line, field });
+    s.rejected++;
+    await rejects.add({ file, line, field, reason, row });
+  };
+  /** The line to write, or null when the record was rejected (and went to the rejects file). */
+  const emitRecord = (
+    rec: BatchInput,
+    file: string,
+    line: number | undefined,
+    row: unknown,
+  ): string | Promise<string | null> | null => {
+    const problem = checkRecord(rec, opts.family, opts.limits);
+    if (problem) return invalid(file, line, problem.field, problem.reason, row).then(() => null);
+    return `${JSON.stringify(rec)}\n`;
+  };
+
+  async function* lines(): AsyncGenerator<string> {
+    let grouped = false;
+    for (const name of opts.sources) {
+      const counted = countBytes(openSource(name, { stdin: options.stdin }), (n) => {
+        s.bytesRead += n;
+      });
+      const src = await readRows(name, counted, {
+        format: opts.format,
+        maxLineLength: opts.maxLineLength,
+        headerNames: WELL_KNOWN_HEADERS,
+      });
+      const header = await src.header();
+      const build = makeRowBuilder(header, src.format === 'jsonl', name, opts.build);
+      for await (const row of src.rows) {
+        s.recordsRead++;
+        if (progress && (s.recordsRead & 0x3fff) === 0 && Date.now() - lastProgress > 250) {
+          lastProgress = Date.now();
+          progress({ recordsRead: s.recordsRead, written: s.written, bytesRead: s.bytesRead });
+        }
+        if (row.error) {
+          await invalid(name, row.line, row.error.field ?? '(row)', row.error.reason, row.values);
+          continue;
+        }
+        const b = build(row.values);
+        if (b.kind === 'skip') {
+          s.inactive++;
+          continue;
+        }
+        if (b.kind === 'invalid') {
+          await invalid(name, row.line, b.field, b.reason, row.values);
+          continue;
+        }
+        if (b.kind === 'pair') {
+          grouped = true;
+          if (b.item.length > 256) {
+            await invalid(
+              name,
+              row.line,
+              'itemList',
+              'an item id is longer than 256 characters (service limit)',
+              row.values,
+            );
+            continue;
+          }
+          const w = (grouper as Grouper).add(b.key, b.item, b.filterValues);
+          if (w) await w;
+          continue;
+        }
+        let out = emitRecord(b.record, name, row.line, row.values);
+        if (typeof out !== 'string' && out !== null) out = await out;
+        if (out === null) continue;
+        if (dedupe) {
+          let keep = dedupe.add(b.key, out);
+          if (typeof keep !== 'boolean') keep = await keep;
+          if (!keep) continue;
+        }
+        s.written++;
+        yield out;
+      }
+      s.blankLines += src.blankLines();
+    }
+    if (grouper && grouped) {
+      for await (const rec of grouper.drain()) {
+        // A grouped record's position is its user, not one line: report the key.
+        let out = emitRecord(rec, opts.sources.join(','), undefined, rec);
+        if (typeof out !== 'string' && out !== null) out = await out;
+        if (out === null) continue;
+        s.written++;
+        yield out;
+      }
+    }
+    if (dedupe) {
+      for await (const out of dedupe.drain()) {
+        s.written++;
+        yield out;
+      }
+    }
+  }
+
+  async function* measured(): AsyncGenerator<string> {
+    for await (const chunk of batchLines(lines())) {
+      s.bytesWritten += Buffer.byteLength(chunk);
+      yield chunk;
+    }
+  }
+
+  try {
+    await writeOutput(opts.output, stdout, measured());
+    if (rejects) await rejects.commit();
+  } catch (err) {
+    if (rejects) await rejects.abort();
+    throw err;
+  } finally {
+    await spill.dispose();
+  }
+  s.duplicates = (dedupe?.duplicates ?? 0) + (grouper?.duplicates ?? 0);
+  s.spilled = Boolean(dedupe?.spilled || grouper?.spilled);
+  s.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (s.written > opts.family.maxRecordsPerFile) {
+    s.warnings.push(
+      `${s.written} records exceed the ${opts.family.family} quota of ${opts.family.maxRecordsPerFile} per input file: split them with \`personalize-batch shard\``,
+    );
+  }
+  if (s.bytesWritten > opts.limits.maxBytesPerJob) {
+    s.warnings.push(
+      `${s.bytesWritten} bytes exceed the 1 GB input quota of one job: split them with \`personalize-batch shard\``,
+    );
+  }
+  return s;
+}
+
+async function* countBytes(src: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const c of src) {
+    add(c.length);
+    yield c;
+  }
+}
+
+/** Rejected records, written atomically; kept even when the run stops on a later error. */
+class RejectWriter {
+  private readonly pass = new PassThrough();
+  private readonly done: Promise<void>;
+
+  constructor(path: string) {
+    this.done = new AtomicFile(path).write(this.pass);
+    this.done.catch(() => {});
+  }
+
+  async add(r: Reject): Promise<void> {
+    if (!this.pass.write(`${JSON.stringify(r)}\n`)) await once(this.pass, 'drain');
+  }
+
+  async commit(): Promise<void> {
+    this.pass.end();
+    await this.done;
+  }
+
+  /** Rejected records are data the user must not lose: keep them even when the main output fails. */
+  async abort(): Promise<void> {
+    await this.commit().catch(() => {});
+  }
+}

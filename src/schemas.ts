@@ -1,0 +1,40 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+
+/**
+ * `schemas/` is the single source of truth for line shapes. It sits at the
+ * package root, which is one level above `src/` when run through tsx and two
+ * above `dist/src/` when compiled, so look upwards for it.
+ */
+function findSchemaDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = join(dir, 'schemas');
+    if (existsSync(join(candidate, 'input-user.schema.json'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('personalize-batch: cannot find the schemas/ folder next to the package');
+}
+
+export const SCHEMA_DIR = findSchemaDir();
+
+const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false });
+const cache = new Map<string, ValidateFunction>();
+
+export function loadSchema(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(SCHEMA_DIR, file), 'utf8')) as Record<string, unknown>;
+}
+
+/** Compiled validator for a schema file in `schemas/`, compiled once per process. */
+export function validator(file: string): ValidateFunction {
+  let fn = cache.get(file);
+  if (!fn) {
+    fn = ajv.compile(loadSchema(file));
+    cache.set(file, fn);
+  }
+  return fn;
+}
+
+export type { ErrorObject };
