@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { Duplex, PassThrough, Readable, type Writable } from 'node:stream';
 import {
   type BatchInput,
   type BuildOptions,
@@ -219,9 +219,30 @@ export interface Reject {
  * plus one CSV record and ~1 MiB of stream buffers, whatever the input size.
  */
 export async function prepare(options: PrepareOptions): Promise<PrepareSummary> {
+  let summary: PrepareSummary | undefined;
+  const gen = prepareChunks(options);
+  async function* body(): AsyncGenerator<string> {
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) {
+        summary = r.value;
+        return;
+      }
+      yield r.value;
+    }
+  }
+  await writeOutput(options.output ?? '-', options.stdout ?? process.stdout, body());
+  return summary as PrepareSummary;
+}
+
+/**
+ * The same work as prepare() without the output: yields batch-input JSON
+ * Lines in chunks and returns the summary. Rejects (with `onInvalid: 'skip'`)
+ * still go to `options.rejects`.
+ */
+export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<string, PrepareSummary> {
   const opts = resolvePrepareOptions(options);
   const started = process.hrtime.bigint();
-  const stdout = options.stdout ?? process.stdout;
   const s: PrepareSummary = {
     family: opts.family.family,
     sources: opts.sources.length,
@@ -281,53 +302,52 @@ export async function prepare(options: PrepareOptions): Promise<PrepareSummary> 
         maxLineLength: opts.maxLineLength,
         headerNames: WELL_KNOWN_HEADERS,
       });
-      const header = await src.header();
-      const build = makeRowBuilder(header, src.format === 'jsonl', name, opts.build);
-      for await (const row of src.rows) {
-        s.recordsRead++;
-        if (progress && (s.recordsRead & 0x3fff) === 0 && Date.now() - lastProgress > 250) {
+      const build = makeRowBuilder(src.header, src.format === 'jsonl', name, opts.build);
+      for await (const batch of src.batches) {
+        // Lines of one input chunk are joined into one output write.
+        let chunk = '';
+        for (const row of batch) {
+          s.recordsRead++;
+          if (row.error) {
+            await invalid(name, row.line, row.error.field ?? '(row)', row.error.reason, row.values);
+            continue;
+          }
+          const b = build(row.values);
+          if (b.kind === 'skip') {
+            s.inactive++;
+            continue;
+          }
+          if (b.kind === 'invalid') {
+            await invalid(name, row.line, b.field, b.reason, row.values);
+            continue;
+          }
+          if (b.kind === 'pair') {
+            grouped = true;
+            if (b.item.length > 256) {
+              const reason = 'an item id is longer than 256 characters (service limit)';
+              await invalid(name, row.line, 'itemList', reason, row.values);
+              continue;
+            }
+            const w = (grouper as Grouper).add(b.key, b.item, b.filterValues);
+            if (w) await w;
+            continue;
+          }
+          let out = emitRecord(b.record, name, row.line, row.values);
+          if (typeof out !== 'string' && out !== null) out = await out;
+          if (out === null) continue;
+          if (dedupe) {
+            let keep = dedupe.add(b.key, out);
+            if (typeof keep !== 'boolean') keep = await keep;
+            if (!keep) continue;
+          }
+          s.written++;
+          chunk += out;
+        }
+        if (progress && Date.now() - lastProgress > 250) {
           lastProgress = Date.now();
           progress({ recordsRead: s.recordsRead, written: s.written, bytesRead: s.bytesRead });
         }
-        if (row.error) {
-          await invalid(name, row.line, row.error.field ?? '(row)', row.error.reason, row.values);
-          continue;
-        }
-        const b = build(row.values);
-        if (b.kind === 'skip') {
-          s.inactive++;
-          continue;
-        }
-        if (b.kind === 'invalid') {
-          await invalid(name, row.line, b.field, b.reason, row.values);
-          continue;
-        }
-        if (b.kind === 'pair') {
-          grouped = true;
-          if (b.item.length > 256) {
-            await invalid(
-              name,
-              row.line,
-              'itemList',
-              'an item id is longer than 256 characters (service limit)',
-              row.values,
-            );
-            continue;
-          }
-          const w = (grouper as Grouper).add(b.key, b.item, b.filterValues);
-          if (w) await w;
-          continue;
-        }
-        let out = emitRecord(b.record, name, row.line, row.values);
-        if (typeof out !== 'string' && out !== null) out = await out;
-        if (out === null) continue;
-        if (dedupe) {
-          let keep = dedupe.add(b.key, out);
-          if (typeof keep !== 'boolean') keep = await keep;
-          if (!keep) continue;
-        }
-        s.written++;
-        yield out;
+        if (chunk !== '') yield chunk;
       }
       s.blankLines += src.blankLines();
     }
@@ -343,26 +363,21 @@ export async function prepare(options: PrepareOptions): Promise<PrepareSummary> 
     }
     if (dedupe) {
       for await (const out of dedupe.drain()) {
-        s.written++;
-        yield out;
+        s.written += out.lines;
+        yield out.text;
       }
     }
   }
 
-  async function* measured(): AsyncGenerator<string> {
+  try {
     for await (const chunk of batchLines(lines())) {
       s.bytesWritten += Buffer.byteLength(chunk);
       yield chunk;
     }
-  }
-
-  try {
-    await writeOutput(opts.output, stdout, measured());
-    if (rejects) await rejects.commit();
-  } catch (err) {
-    if (rejects) await rejects.abort();
-    throw err;
   } finally {
+    // Rejected records are data the user must not lose: they are kept even
+    // when the run stops early or fails.
+    await rejects?.close();
     await spill.dispose();
   }
   s.duplicates = (dedupe?.duplicates ?? 0) + (grouper?.duplicates ?? 0);
@@ -402,13 +417,42 @@ class RejectWriter {
     if (!this.pass.write(`${JSON.stringify(r)}\n`)) await once(this.pass, 'drain');
   }
 
-  async commit(): Promise<void> {
+  async close(): Promise<void> {
     this.pass.end();
     await this.done;
   }
+}
 
-  /** Rejected records are data the user must not lose: keep them even when the main output fails. */
-  async abort(): Promise<void> {
-    await this.commit().catch(() => {});
-  }
+/**
+ * prepare() as a Duplex: write the bytes of one source (any supported
+ * format, gzip or not), read batch-input JSON Lines. `summary` resolves when
+ * the readable side ends.
+ */
+export function createPrepareStream(
+  options: Omit<PrepareOptions, 'sources' | 'stdin' | 'output' | 'stdout'>,
+): Duplex & { summary: Promise<PrepareSummary> } {
+  let resolveSummary: (s: PrepareSummary) => void = () => {};
+  let rejectSummary: (e: unknown) => void = () => {};
+  const summary = new Promise<PrepareSummary>((res, rej) => {
+    resolveSummary = res;
+    rejectSummary = rej;
+  });
+  summary.catch(() => {});
+  const duplex = Duplex.from(async function* (source: AsyncIterable<Buffer>) {
+    const gen = prepareChunks({ ...options, sources: ['-'], stdin: Readable.from(source) });
+    try {
+      for (;;) {
+        const r = await gen.next();
+        if (r.done) {
+          resolveSummary(r.value);
+          return;
+        }
+        yield r.value;
+      }
+    } catch (err) {
+      rejectSummary(err);
+      throw err;
+    }
+  });
+  return Object.assign(duplex, { summary });
 }

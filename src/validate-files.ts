@@ -89,24 +89,28 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
         yield chunk;
       }
     })();
-    const src = await readRows(file, bytes, {
-      format: 'jsonl',
-      maxLineLength: options.maxLineLength ?? 1024 * 1024,
-      headerNames: [],
-    });
     let records = 0;
+    let blank = () => 0;
     try {
-      for await (const row of src.rows) {
-        records++;
-        if (row.error) {
-          s.invalidRecords++;
-          report({ file, line: row.line, field: '(line)', reason: row.error.reason });
-          continue;
-        }
-        const problem = checkRecord(row.values, family, limits);
-        if (problem) {
-          s.invalidRecords++;
-          report({ file, line: row.line, ...problem });
+      const src = await readRows(file, bytes, {
+        format: 'jsonl',
+        maxLineLength: options.maxLineLength ?? 1024 * 1024,
+        headerNames: [],
+      });
+      blank = src.blankLines;
+      for await (const batch of src.batches) {
+        for (const row of batch) {
+          records++;
+          if (row.error) {
+            s.invalidRecords++;
+            report({ file, line: row.line, field: '(line)', reason: row.error.reason });
+            continue;
+          }
+          const problem = checkRecord(row.values, family, limits);
+          if (problem) {
+            s.invalidRecords++;
+            report({ file, line: row.line, ...problem });
+          }
         }
       }
     } catch (err) {
@@ -115,7 +119,7 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
       report({ file, line: err.line, field: '(line)', reason: err.reason });
     }
     s.records += records;
-    s.blankLines += src.blankLines();
+    s.blankLines += blank();
     if (records > family.maxRecordsPerFile) {
       const what = family.segment ? 'queries' : 'records';
       report({

@@ -29,16 +29,20 @@ export class Deduper {
    * drain()). A promise when the call had to wait for disk (backpressure).
    */
   add(key: string, line: string): boolean | Promise<boolean> {
+    // The JSON form is a fresh flat string: a raw key may be a V8 sliced
+    // string that keeps its whole 256 KiB input chunk alive while in the Set.
+    const k = JSON.stringify(key);
     if (this.parts) {
-      const w = this.parts.write(JSON.stringify(key), line);
+      // Partition lines are newline-terminated themselves: store the line without its own.
+      const w = this.parts.write(k, line.endsWith('\n') ? line.slice(0, -1) : line);
       return w ? w.then(() => false) : false;
     }
-    if (this.seen.has(key)) {
+    if (this.seen.has(k)) {
       this.duplicates++;
       return false;
     }
-    this.seen.add(key);
-    this.cost += keyCost(key);
+    this.seen.add(k);
+    this.cost += keyCost(k);
     if (this.cost > this.budget) return this.startSpill().then(() => true);
     return true;
   }
@@ -46,26 +50,34 @@ export class Deduper {
   private async startSpill(): Promise<void> {
     this.parts = await this.spill.partitions();
     for (const k of this.seen) {
-      const w = this.parts.write(JSON.stringify(k), '');
+      const w = this.parts.write(k, '');
       if (w) await w;
     }
     this.seen = new Set();
     this.cost = 0;
   }
 
-  /** Lines held back on disk, deduplicated; empty when the budget was never reached. */
-  async *drain(): AsyncGenerator<string> {
+  /** Lines held back on disk, deduplicated, newline-terminated, in chunks; nothing when the budget was never reached. */
+  async *drain(): AsyncGenerator<{ text: string; lines: number }> {
     if (!this.parts) return;
     await this.parts.close();
     for await (const part of eachPartition(this.spill, this.parts, this.budget)) {
       const seen = new Set<string>();
-      for await (const [k, payload] of part) {
-        if (seen.has(k)) {
-          if (payload !== '') this.duplicates++;
-          continue;
+      for await (const batch of part) {
+        let text = '';
+        let lines = 0;
+        for (const [k, payload] of batch) {
+          if (seen.has(k)) {
+            if (payload !== '') this.duplicates++;
+            continue;
+          }
+          seen.add(k);
+          if (payload !== '') {
+            text += `${payload}\n`;
+            lines++;
+          }
         }
-        seen.add(k);
-        if (payload !== '') yield payload;
+        if (lines > 0) yield { text, lines };
       }
     }
   }
@@ -134,16 +146,18 @@ export class Grouper {
     await this.parts.close();
     for await (const part of eachPartition(this.spill, this.parts, this.budget)) {
       const merged = new Map<string, Group>();
-      for await (const [k, payload] of part) {
-        const [items, fv] = JSON.parse(payload) as [string[], Record<string, string> | null];
-        const g = merged.get(k);
-        if (!g) {
-          merged.set(k, { items: new Set(items), filterValues: fv ?? undefined });
-          continue;
-        }
-        for (const it of items) {
-          if (g.items.has(it)) this.duplicates++;
-          else g.items.add(it);
+      for await (const batch of part) {
+        for (const [k, payload] of batch) {
+          const [items, fv] = JSON.parse(payload) as [string[], Record<string, string> | null];
+          const g = merged.get(k);
+          if (!g) {
+            merged.set(k, { items: new Set(items), filterValues: fv ?? undefined });
+            continue;
+          }
+          for (const it of items) {
+            if (g.items.has(it)) this.duplicates++;
+            else g.items.add(it);
+          }
         }
       }
       for (const [k, g] of merged) yield record(JSON.parse(k) as string, g);

@@ -1,7 +1,8 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import split2 from 'split2';
+import { StringDecoder } from 'node:string_decoder';
+import { type ParsedRow, RecordSplitter } from '../core/lines.js';
 
 /**
  * Hash partitions on disk for exact, bounded-memory dedupe and grouping.
@@ -34,6 +35,8 @@ export class PartitionSet {
   /** Estimated reload cost per partition, in bytes. */
   readonly cost: number[];
   private readonly streams: WriteStream[];
+  /** Lines gathered per partition and written 64 KiB at a time: one write per line costs more than the line. */
+  private readonly pending: string[];
   private readonly seed: number;
 
   constructor(dir: string, prefix: string, seed: number, count = PARTITIONS) {
@@ -41,14 +44,21 @@ export class PartitionSet {
     this.paths = Array.from({ length: count }, (_, i) => join(dir, `${prefix}-${i}.part`));
     this.cost = new Array(count).fill(0);
     this.streams = this.paths.map((p) => createWriteStream(p, { highWaterMark: 64 * 1024 }));
+    this.pending = new Array(count).fill('');
   }
 
   /** Appends a line; resolves once the partition's buffer has room again (backpressure). */
   write(keyJson: string, payload: string): Promise<void> | undefined {
     const i = hash32(keyJson, this.seed) % this.paths.length;
     this.cost[i] += keyCost(keyJson) + payload.length;
+    const buf = `${this.pending[i]}${keyJson}\t${payload}\n`;
+    if (buf.length < 64 * 1024) {
+      this.pending[i] = buf;
+      return undefined;
+    }
+    this.pending[i] = '';
     const s = this.streams[i] as WriteStream;
-    if (!s.write(`${keyJson}\t${payload}\n`)) {
+    if (!s.write(buf)) {
       return new Promise((resolve, reject) => {
         const onDrain = () => {
           s.off('error', onError);
@@ -68,10 +78,11 @@ export class PartitionSet {
   async close(): Promise<void> {
     await Promise.all(
       this.streams.map(
-        (s) =>
+        (s, i) =>
           new Promise<void>((resolve, reject) => {
             s.once('error', reject);
-            s.end(() => resolve());
+            s.end(this.pending[i], () => resolve());
+            this.pending[i] = '';
           }),
       ),
     );
@@ -99,13 +110,25 @@ export class SpillDir {
   }
 }
 
-export async function* readPartition(path: string): AsyncGenerator<[string, string]> {
-  const lines = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(split2());
-  for await (const line of lines as AsyncIterable<string>) {
-    if (line === '') continue;
-    const tab = line.indexOf('\t');
-    yield [line.slice(0, tab), line.slice(tab + 1)];
+/** A partition's lines as (key JSON, payload) pairs, in batches of one read chunk. */
+export async function* readPartition(path: string): AsyncGenerator<[string, string][]> {
+  const splitter = new RecordSplitter({
+    delimiter: null,
+    maxRecordLength: Number.MAX_SAFE_INTEGER,
+    file: path,
+  });
+  const decoder = new StringDecoder('utf8');
+  const pairs = (rows: ParsedRow[]): [string, string][] =>
+    rows.map((r) => {
+      const line = r.fields[0] as string;
+      const tab = line.indexOf('\t');
+      return [line.slice(0, tab), line.slice(tab + 1)];
+    });
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+    yield pairs(splitter.push(decoder.write(chunk as Buffer)));
   }
+  splitter.push(decoder.end());
+  yield pairs(splitter.end());
 }
 
 /**
@@ -117,14 +140,19 @@ export async function* eachPartition(
   parts: PartitionSet,
   budget: number,
   depth = 1,
-): AsyncGenerator<AsyncIterable<[string, string]>> {
+): AsyncGenerator<AsyncIterable<[string, string][]>> {
   for (let i = 0; i < parts.paths.length; i++) {
     const path = parts.paths[i] as string;
     if ((parts.cost[i] as number) > budget && depth < MAX_DEPTH) {
       // Identical keys always hash together, so depth is capped: a partition
       // of one repeated key is cheap to reload even though it counts as big.
       const sub = await spill.partitions(depth * 7919);
-      for await (const [k, payload] of readPartition(path)) await sub.write(k, payload);
+      for await (const batch of readPartition(path)) {
+        for (const [k, payload] of batch) {
+          const w = sub.write(k, payload);
+          if (w) await w;
+        }
+      }
       await sub.close();
       await rm(path, { force: true });
       yield* eachPartition(spill, sub, budget, depth + 1);

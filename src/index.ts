@@ -1,0 +1,52 @@
+/**
+ * personalize-batch as a library. Every CLI stage is a typed function here;
+ * the core (families, record building, validation, CSV splitting) has no
+ * stream code and can be used on records directly.
+ */
+export { type CliIO, describePrepare, run } from './cli.js';
+export { buildAttributeQuery, checkAttributeQuery, escapeAttributeValue } from './core/attributes.js';
+export {
+  type BatchInput,
+  type BuildOptions,
+  type Built,
+  type FilterSpec,
+  formatFilterValue,
+  makeRowBuilder,
+  parseTime,
+} from './core/build.js';
+export { findColumn, WELL_KNOWN_HEADERS } from './core/columns.js';
+export {
+  FAMILIES,
+  type Family,
+  type FamilyInfo,
+  familyInfo,
+  type KeyField,
+  resolveFamily,
+} from './core/families.js';
+export { type ParsedRow, RecordSplitter, type SplitterOptions } from './core/lines.js';
+export { parseBytes, parseCount } from './core/units.js';
+export { checkRecord, DEFAULT_LIMITS, type Limits, type Problem } from './core/validate.js';
+export { isPbError, PbError, type PbErrorCode, type PbErrorContext } from './errors.js';
+export { openSource } from './io/input.js';
+export { AtomicFile } from './io/output.js';
+export { detectFormat, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
+export {
+  createPrepareStream,
+  type OnInvalid,
+  PREPARE_DEFAULTS,
+  type PrepareOptions,
+  type PrepareProgress,
+  type PrepareSummary,
+  prepare,
+  prepareChunks,
+  type Reject,
+  resolvePrepareOptions,
+} from './prepare.js';
+export { emailListCsv } from './sample.js';
+export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
+export {
+  type ValidateOptions,
+  type ValidateSummary,
+  type ValidationProblem,
+  validateFiles,
+} from './validate-files.js';
