@@ -60,8 +60,14 @@ function describe(err: ErrorObject | undefined, family: FamilyInfo): Problem {
     case 'minItems':
       return { field, reason: 'empty list' };
     case 'type':
-      return { field, reason: `must be a ${p.type}` };
+      return { field, reason: `must be ${p.type === 'object' || p.type === 'array' ? 'an' : 'a'} ${p.type}` };
     case 'pattern':
+      if (err.propertyName !== undefined) {
+        return {
+          field: `${field}.${err.propertyName}`,
+          reason: 'filter parameter names are letters, digits and _ (without the $)',
+        };
+      }
       if (field.startsWith('filterValues.')) {
         return {
           field,
