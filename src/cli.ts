@@ -26,7 +26,12 @@ Commands:
   demo       run the main job on a generated sample (no AWS account needed)
 
 Run \`personalize-batch <command> --help\` for a command's options and examples.
-Exit codes: 0 success, 1 invalid data or a failed step, 2 usage error.`;
+Exit codes: 0 success, 1 invalid data or a failed step, 2 usage error.
+
+Examples:
+  personalize-batch demo
+  personalize-batch prepare --recipe user-personalization emails.csv -o batch.jsonl
+  personalize-batch validate --recipe user-personalization batch.jsonl`;
 
 const PREPARE_HELP = `Usage: personalize-batch prepare --recipe FAMILY [options] [SOURCE...]
 

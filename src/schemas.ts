@@ -20,7 +20,9 @@ function findSchemaDir(): string {
 
 export const SCHEMA_DIR = findSchemaDir();
 
-const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false });
+// strictRequired is off: the output schemas say "one of these keys" with
+// anyOf [{required:[a]}, {required:[b]}], which is valid JSON Schema.
+const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false, strictRequired: false });
 const cache = new Map<string, ValidateFunction>();
 
 export function loadSchema(file: string): Record<string, unknown> {

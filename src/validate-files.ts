@@ -73,18 +73,21 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
     }
   };
   for (const file of options.files) {
-    let first = true;
+    // The first three bytes may arrive in separate chunks (stdin, gzip).
+    let head = Buffer.alloc(0);
     const bytes = (async function* () {
       for await (const chunk of openSource(file, { stdin: options.stdin })) {
-        if (first && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
-          report({
-            file,
-            line: 1,
-            field: '(file)',
-            reason: 'starts with a byte order mark; write UTF-8 without BOM',
-          });
+        if (head.length < 3) {
+          head = Buffer.concat([head, chunk.subarray(0, 3 - head.length)]);
+          if (head.length === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
+            report({
+              file,
+              line: 1,
+              field: '(file)',
+              reason: 'starts with a byte order mark; write UTF-8 without BOM',
+            });
+          }
         }
-        first = false;
         s.bytes += chunk.length;
         yield chunk;
       }

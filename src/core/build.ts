@@ -57,7 +57,10 @@ export type Built =
   | { kind: 'skip' }
   | { kind: 'invalid'; field: string; reason: string };
 
-export type RowBuilder = (values: string[] | Record<string, unknown>) => Built;
+export type RowBuilder = ((values: string[] | Record<string, unknown>) => Built) & {
+  /** How many leading fields of a positional row the builder reads (the splitter can skip the rest). */
+  fieldsNeeded: number;
+};
 
 /** Formats filter values the way the service wants them: each in escaped double quotes, joined by commas. */
 export function formatFilterValue(values: readonly string[]): string {
@@ -77,6 +80,11 @@ export function makeRowBuilder(
 ): RowBuilder {
   const fam = opts.family;
   const cols = header ?? ['(line)'];
+  let fieldsNeeded = 1;
+  const use = (idx: number) => {
+    fieldsNeeded = Math.max(fieldsNeeded, idx + 1);
+    return accessor(idx, cols, keyed);
+  };
   const need = (
     explicit: string | undefined,
     candidates: readonly string[],
@@ -86,8 +94,22 @@ export function makeRowBuilder(
     if (header === null && explicit === undefined) return accessor(0, null, false);
     if (header === null)
       throw usage(`${option} needs a CSV, TSV or JSON Lines source; ${file} is plain text`);
-    const idx = findColumn(cols, explicit, candidates, role, option, file);
-    return accessor(idx, cols, keyed);
+    return named(explicit, candidates, role, option);
+  };
+  /**
+   * A column by name. JSON Lines objects need not all have the same keys, so
+   * there an explicit name is trusted even when the first object lacks it.
+   */
+  const named = (
+    explicit: string | undefined,
+    candidates: readonly string[],
+    role: string,
+    option: string,
+  ) => {
+    if (keyed && explicit !== undefined && !cols.includes(explicit)) {
+      return (v: string[] | Record<string, unknown>) => (v as Record<string, unknown>)[explicit];
+    }
+    return use(findColumn(cols, explicit, candidates, role, option, file));
   };
   const colName = (explicit: string | undefined, candidates: readonly string[]) =>
     explicit ?? (header ? (cols[findOptionalColumn(cols, candidates)] ?? 'value') : 'line');
@@ -96,8 +118,8 @@ export function makeRowBuilder(
     if (f.constant) return { name: f.name, constant: f.constant };
     if (header === null)
       throw usage(`--filter-value ${f.name}=${f.column} needs a column, but ${file} is plain text`);
-    const idx = findColumn(cols, f.column, [], 'filter', `--filter-value ${f.name}=COLUMN`, file);
-    return { name: f.name, column: cols[idx] as string, get: accessor(idx, cols, keyed) };
+    const get = named(f.column, [], 'filter', `--filter-value ${f.name}=COLUMN`);
+    return { name: f.name, column: f.column as string, get };
   });
   const filterValues = (
     values: string[] | Record<string, unknown>,
@@ -112,7 +134,10 @@ export function makeRowBuilder(
         if (Array.isArray(raw)) list = raw.map((x) => String(x).trim()).filter((x) => x !== '');
         else {
           const text = toText(raw);
-          if (text === null) return { field: f.column as string, reason: 'must be text, a number or a list' };
+          if (text === null) {
+            const reason = typeof raw === 'number' ? notText(raw) : 'must be text, a number or a list';
+            return { field: f.column as string, reason };
+          }
           list = text === undefined ? [] : splitValues(text, opts.valueSeparator);
         }
       }
@@ -145,8 +170,8 @@ export function makeRowBuilder(
     attrs = opts.attributes.map((a) => {
       const name = a.replace(/^ITEMS\./i, '');
       if (!isValidColumnName(name)) throw usage(`--attributes: "${a}" is not a valid column name`);
-      const idx = findColumn(cols, a, [], 'attribute', '--attributes', file);
-      return { name, get: accessor(idx, cols, keyed) };
+      // Accept the column as named in the header, with or without ITEMS.
+      return { name, get: named(cols.includes(a) ? a : name, [], 'attribute', '--attributes') };
     });
   }
   const key = attrs ? undefined : need(opts.column, keyCandidates, keyRole, '--column');
@@ -166,7 +191,7 @@ export function makeRowBuilder(
     }
   }
 
-  return (values) => {
+  const builder = (values: string[] | Record<string, unknown>): Built => {
     if (since) {
       const t = parseTime(since(values));
       if (t === undefined)
@@ -181,8 +206,9 @@ export function makeRowBuilder(
     if (attrs) {
       const pairs = [] as [string, string][];
       for (const a of attrs) {
-        const v = toText(a.get(values));
-        if (v === null) return { kind: 'invalid', field: a.name, reason: 'must be text or a number' };
+        const raw = a.get(values);
+        const v = toText(raw);
+        if (v === null) return { kind: 'invalid', field: a.name, reason: notText(raw) };
         pairs.push([a.name, v === undefined ? '' : v.trim()]);
       }
       const q = buildAttributeQuery(pairs);
@@ -195,8 +221,9 @@ export function makeRowBuilder(
       return { kind: 'record', key: q, record: withFilters({ itemAttributes: q }, fvRecord) };
     }
 
-    const k = toText((key as Accessor)(values));
-    if (k === null) return { kind: 'invalid', field: keyName, reason: 'must be text or a number' };
+    const rawKey = (key as Accessor)(values);
+    const k = toText(rawKey);
+    if (k === null) return { kind: 'invalid', field: keyName, reason: notText(rawKey) };
     const id = k === undefined ? '' : k.trim();
     if (id === '') return { kind: 'invalid', field: keyName, reason: 'empty' };
 
@@ -223,6 +250,7 @@ export function makeRowBuilder(
       fam.key === 'userId' ? { userId: id } : fam.key === 'itemId' ? { itemId: id } : { itemAttributes: id };
     return { kind: 'record', key: id, record: withFilters(rec, fvRecord) };
   };
+  return Object.assign(builder, { fieldsNeeded });
 }
 
 interface Problem {
@@ -243,9 +271,18 @@ function hasList(header: readonly string[]): boolean {
 function toText(v: unknown): string | undefined | null {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  // JSON.parse has already rounded an integer past 2^53; its digits are not the id any more.
+  if (typeof v === 'number' && Number.isFinite(v) && (!Number.isInteger(v) || Number.isSafeInteger(v))) {
+    return String(v);
+  }
   if (typeof v === 'bigint') return String(v);
   return null;
+}
+
+function notText(v: unknown): string {
+  return typeof v === 'number' && Number.isInteger(v)
+    ? 'a number too large to read exactly (over 2^53): write it as a string in the source'
+    : 'must be text or a number';
 }
 
 function splitValues(text: string, sep: string): string[] {

@@ -13,6 +13,8 @@ export interface Row {
   values: string[] | Record<string, unknown>;
   /** Set when the row itself is unusable (bad JSON, wrong field count); values may be partial. */
   error?: PbError;
+  /** The line's text when only some fields were split out (see RowSource.keepFields). */
+  text?: string;
 }
 
 export interface RowSource {
@@ -24,6 +26,10 @@ export interface RowSource {
   batches: AsyncIterable<Row[]>;
   /** Blank lines skipped so far (final once `batches` is drained). */
   blankLines(): number;
+  /** Split out only the first n fields of each CSV/TSV line from now on; the rest are only counted. */
+  keepFields(n: number): void;
+  /** A row's full contents, for a rejects file, even when fields were projected. */
+  fullRow(row: Row): string[] | Record<string, unknown>;
 }
 
 export interface RowOptions {
@@ -50,6 +56,7 @@ export async function readRows(
   let splitter: RecordSplitter | undefined;
   let format: Format | undefined = opts.format === 'auto' ? undefined : opts.format;
   let sniff = '';
+  let crOnly = false;
   const queue: ParsedRow[][] = [];
   let ended = false;
 
@@ -82,9 +89,13 @@ export async function readRows(
       if (!ended && !/\S[^\n]*\n/.test(sniff) && sniff.length < 64 * 1024) return true;
       format ??= detectFormat(sniff, opts.headerNames);
       splitter = makeSplitter(format);
+      // Classic Mac line ends (CR only, as Excel's "CSV (Macintosh)" writes):
+      // read them as LF. Decided once, from the first 64 KiB.
+      crOnly = sniff.includes('\r') && !sniff.includes('\n');
       text = sniff;
       sniff = '';
     }
+    if (crOnly) text = text.replace(/\r/g, '\n');
     const rows = splitter.push(text);
     if (rows.length > 0) queue.push(rows);
     if (ended) {
@@ -111,9 +122,16 @@ export async function readRows(
     const h = takeFirst();
     header = h ? h.fields.map((x) => x.trim()) : [];
   } else if (fmt === 'jsonl') {
-    const first = queue[0]?.[0];
-    const parsed = first ? parseJson(first.fields[0] as string) : undefined;
-    header = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.keys(parsed) : [];
+    // The first line that is a JSON object names the usual columns; a broken
+    // first line is left for the row loop to reject.
+    header = [];
+    for (const p of queue[0] ?? []) {
+      const parsed = parseJson(p.fields[0] as string);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        header = Object.keys(parsed);
+        break;
+      }
+    }
   }
   const width = header?.length ?? 1;
 
@@ -124,12 +142,16 @@ export async function readRows(
       if (fmt === 'jsonl') rows[i] = jsonRow(file, p.line, p.fields[0] as string);
       else {
         const row: Row = { line: p.line, values: p.fields };
+        if (p.text !== undefined) row.text = p.text;
         if (p.problem) row.error = new PbError('PB_INVALID_RECORD', p.problem, { file, line: p.line });
-        else if (fmt !== 'plain' && p.fields.length !== width) {
+        else if (fmt !== 'plain' && p.count !== width) {
           row.error = new PbError(
             'PB_INVALID_RECORD',
-            `expected ${width} fields as in the header, got ${p.fields.length}`,
-            { file, line: p.line },
+            `expected ${width} fields as in the header, got ${p.count}`,
+            {
+              file,
+              line: p.line,
+            },
           );
         }
         rows[i] = row;
@@ -159,13 +181,15 @@ export async function readRows(
       },
     },
     blankLines: () => splitter?.blankLines ?? 0,
+    keepFields: (n) => splitter?.keepFields(n),
+    fullRow: (row) => (row.text !== undefined ? row.text.split(fmt === 'tsv' ? '\t' : ',') : row.values),
   };
 }
 
 /** Guesses the format from the start of a file (BOM allowed). */
 export function detectFormat(text: string, headerNames: readonly string[]): Format {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const first = body.split('\n').find((l) => l.trim() !== '');
+  const first = body.split(/\r\n|\n|\r/).find((l) => l.trim() !== '');
   if (first === undefined) return 'plain';
   const line = first.replace(/\r$/, '').trim();
   if (line.startsWith('{')) return 'jsonl';

@@ -1,0 +1,286 @@
+/**
+ * The CLI as a function: run(argv, io) with PassThrough streams. Exit codes
+ * (0 ok, 1 bad data, 2 usage), help texts, --json summaries, stdin/stdout,
+ * and that each prepare option reaches prepare().
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { PassThrough, Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { run } from '../src/index.js';
+import { cli, listDir, makeTmp, stdinOf, writeText } from './helpers.js';
+
+let tmp: Awaited<ReturnType<typeof makeTmp>>;
+let n = 0;
+const fresh = (name: string) => tmp.path(`${n++}-${name}`);
+before(async () => {
+  tmp = await makeTmp();
+});
+after(async () => {
+  await tmp.cleanup();
+});
+
+const PREP = ['prepare', '--recipe', 'user-personalization'];
+
+describe('help and version', () => {
+  test('prepare --help and -h: usage with Examples on stdout, exit 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const r = await cli(['prepare', flag]);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^Usage: personalize-batch prepare/);
+      assert.match(r.stdout, /\nExamples:\n/);
+      assert.match(r.stdout, /--on-invalid/);
+      assert.equal(r.stderr, '');
+    }
+  });
+
+  test('validate --help: usage with Examples, exit 0', async () => {
+    const r = await cli(['validate', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Usage: personalize-batch validate/);
+    assert.match(r.stdout, /\nExamples:\n/);
+  });
+
+  test('main --help and help list the commands, exit 0; no command at all exits 2', async () => {
+    for (const argv of [['--help'], ['-h'], ['help']]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 0, argv.join(' '));
+      assert.match(r.stdout, /Commands:[\s\S]*prepare[\s\S]*validate/);
+    }
+    const none = await cli([]);
+    assert.equal(none.code, 2);
+    assert.match(none.stdout, /Usage: personalize-batch <command>/);
+  });
+
+  test('main --help contains an Examples section', async () => {
+    const r = await cli(['--help']);
+    assert.match(r.stdout, /Examples:/);
+  });
+
+  test('--version prints the version', async () => {
+    const r = await cli(['--version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('usage errors exit 2', () => {
+  test('unknown command, unknown option, missing recipe, bad values', async () => {
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['prepare', '--bogus'], /--bogus/],
+      [['validate', '--recipe', 'related-items', '--nope', 'x'], /--nope/],
+      [['prepare', '-'], /needs --recipe/],
+      [['validate', '-'], /needs --recipe/],
+      [['validate', '--recipe', 'related-items'], /at least one FILE/],
+      [[...PREP, '--memory-budget', 'lots', '-'], /--memory-budget/],
+      [[...PREP, '--max-item-list', '0', '-'], /--max-item-list/],
+      [[...PREP, '--format', 'xml', '-'], /--format/],
+      [[...PREP, '--on-invalid', 'skip', '-'], /--rejects/],
+      [['prepare', '--recipe', 'aws-trending-now', '-'], /no batch mode/],
+    ];
+    for (const [argv, re] of cases) {
+      const r = await cli(argv, 'u1\n');
+      assert.equal(r.code, 2, `${argv.join(' ')} -> ${r.stderr}`);
+      assert.match(r.stderr, /^personalize-batch: /, argv.join(' '));
+      assert.match(r.stderr, re, argv.join(' '));
+      assert.equal(r.stdout, '', argv.join(' '));
+    }
+  });
+
+  test('a missing column is a usage error listing the header', async () => {
+    const r = await cli([...PREP, '-'], 'email,name\na@x,A\n');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot find the user id column; the header has "email", "name"/);
+  });
+});
+
+describe('prepare through the CLI', () => {
+  test('- reads stdin and writes JSON Lines to stdout; the summary goes to stderr', async () => {
+    const r = await cli([...PREP, '-'], 'u1\nu2\nu1\n');
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, '{"userId":"u1"}\n{"userId":"u2"}\n');
+    assert.match(
+      r.stderr,
+      /^prepare \(user-personalization\): 3 rows read, 2 records written to stdout, 1 duplicates removed/,
+    );
+  });
+
+  test('no source means stdin', async () => {
+    const r = await cli(PREP, 'u1\n');
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, '{"userId":"u1"}\n');
+  });
+
+  test('--json: summary parses; on stderr when data is on stdout, on stdout with -o', async () => {
+    const a = await cli([...PREP, '--json', '-'], 'u1\nu2\nu1\n');
+    assert.equal(a.code, 0);
+    const s = JSON.parse(a.stderr) as Record<string, unknown>;
+    assert.equal(s.family, 'user-personalization');
+    assert.equal(s.recordsRead, 3);
+    assert.equal(s.written, 2);
+    assert.equal(s.duplicates, 1);
+    const out = fresh('out.jsonl');
+    const b = await cli([...PREP, '--json', '-o', out, '-'], 'u1\n');
+    assert.equal(b.code, 0);
+    assert.equal((JSON.parse(b.stdout) as { written: number }).written, 1);
+    assert.equal(await readFile(out, 'utf8'), '{"userId":"u1"}\n');
+  });
+
+  test('a bad record exits 1 with file:line: field: reason on stderr, and no output file', async () => {
+    const dir = await makeTmp();
+    try {
+      const src = await writeText(`${dir.dir}/in.csv`, 'email,user_id\na@x,u1\n\nb@x,\n');
+      const r = await cli([...PREP, src, '-o', `${dir.dir}/out.jsonl`]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `personalize-batch: ${src}:4: user_id: empty\n`);
+      assert.deepEqual(await listDir(dir.dir), ['in.csv']);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  test('parse and I/O errors exit 1', async () => {
+    const parse = await cli([...PREP, '-'], 'email,user_id\na,"open\n');
+    assert.equal(parse.code, 1);
+    assert.match(parse.stderr, /^personalize-batch: -:2: .*quote/);
+    const io = await cli([...PREP, fresh('missing.csv')]);
+    assert.equal(io.code, 1);
+    assert.match(io.stderr, /cannot read: no such file/);
+  });
+
+  test('--on-invalid skip --rejects: exit 0, rejects written, count in the summary', async () => {
+    const rejects = fresh('rejects.jsonl');
+    const r = await cli(
+      [...PREP, '--on-invalid', 'skip', '--rejects', rejects, '-'],
+      'email,user_id\na,u1\nb,\nc,u2\n',
+    );
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, '{"userId":"u1"}\n{"userId":"u2"}\n');
+    assert.match(r.stderr, /1 rejected \(see .*rejects\.jsonl\)/);
+    const rej = JSON.parse((await readFile(rejects, 'utf8')).trim()) as Record<string, unknown>;
+    assert.deepEqual(rej, { file: '-', line: 3, field: 'user_id', reason: 'empty', row: ['b', ''] });
+  });
+
+  test('every prepare option reaches prepare()', async () => {
+    const cases: [string[], string, string][] = [
+      [['--no-dedupe'], 'u1\nu1\n', '{"userId":"u1"}\n{"userId":"u1"}\n'],
+      [['--format', 'plain'], 'a,b\n', '{"userId":"a,b"}\n'],
+      [['--column', 'member'], 'email,member\nx,m1\n', '{"userId":"m1"}\n'],
+      [
+        [
+          '--filter-value',
+          'G=g',
+          '--filter-value',
+          'H=h',
+          '--filter-const',
+          'C=x;y',
+          '--value-separator',
+          ';',
+        ],
+        'user_id,g,h\nu,a;b,c\n',
+        '{"userId":"u","filterValues":{"G":"\\"a\\",\\"b\\"","H":"\\"c\\"","C":"\\"x\\",\\"y\\""}}\n',
+      ],
+      [
+        ['--since', '2024-01-01', '--timestamp-column', 'when'],
+        'user_id,when\nold,2023-06-01\nnew,2024-02-01\n',
+        '{"userId":"new"}\n',
+      ],
+      [
+        ['--memory-budget', '1KB', '--tmp-dir', tmp.dir],
+        'u1\nu2\nu1\n',
+        '{"userId":"u1"}\n{"userId":"u2"}\n',
+      ],
+    ];
+    for (const [opts, input, expected] of cases) {
+      const r = await cli([...PREP, ...opts, '-'], input);
+      assert.equal(r.code, 0, `${opts.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, expected, opts.join(' '));
+    }
+    const rank = await cli(
+      [
+        'prepare',
+        '--recipe',
+        'personalized-ranking',
+        '--item-list-column',
+        'c',
+        '--list-separator',
+        ';',
+        '--max-item-list',
+        '2',
+        '-',
+      ],
+      'user_id,c\nu,a;b\n',
+    );
+    assert.equal(rank.stdout, '{"userId":"u","itemList":["a","b"]}\n');
+    const tooLong = await cli(
+      ['prepare', '--recipe', 'personalized-ranking', '--item-list-column', 'c', '--max-item-list', '1', '-'],
+      'user_id,c\nu,a|b\n',
+    );
+    assert.equal(tooLong.code, 1);
+    const grouped = await cli(
+      ['prepare', '--recipe', 'aws-personalized-ranking', '--item-column', 'sku', '-'],
+      'user,sku\nu,a\nu,b\n',
+    );
+    assert.equal(grouped.stdout, '{"userId":"u","itemList":["a","b"]}\n');
+    const attrs = await cli(
+      ['prepare', '--recipe', 'item-attribute-affinity', '--attributes', 'genre, aud', '-'],
+      'genre,aud\nComedy,teen\n',
+    );
+    assert.equal(
+      attrs.stdout,
+      '{"itemAttributes":"ITEMS.genre = \\"Comedy\\" AND ITEMS.aud = \\"teen\\""}\n',
+    );
+    const maxLine = await cli([...PREP, '--max-line-length', '10', '-'], 'u1\nthis-line-is-long\n');
+    assert.equal(maxLine.code, 1);
+    assert.match(maxLine.stderr, /-:2: line longer than 10/);
+  });
+
+  test('a closed stdout (EPIPE) is a normal way to stop: exit 0', async () => {
+    const stdout = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    stdout.on('error', () => {});
+    const stderr = new PassThrough();
+    const code = await run([...PREP, '-'], { stdin: stdinOf('u1\nu2\n'), stdout, stderr });
+    assert.equal(code, 0);
+  });
+});
+
+describe('validate through the CLI', () => {
+  test('good file exits 0; problems exit 1 and are printed as file:line: field: reason', async () => {
+    const good = await writeText(fresh('good.jsonl'), '{"userId":"1"}\n');
+    const ok = await cli(['validate', '--recipe', 'user-personalization', good]);
+    assert.equal(ok.code, 0);
+    assert.match(ok.stderr, /1 records in 1 file\(s\), 0 invalid, 0 problem\(s\)/);
+    const bad = await writeText(fresh('bad.jsonl'), '{"userId":"1"}\n{"userId":""}\n{"x":1}\n');
+    const r = await cli(['validate', '--recipe', 'user-personalization', '--max-reported', '1', bad]);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines[0], `${bad}:2: userId: empty`);
+    assert.match(lines[1] as string, /3 records in 1 file\(s\), 2 invalid, 2 problem\(s\) \(1 not shown\)/);
+  });
+
+  test('--json prints a summary that parses; - reads stdin; --max-bytes and --max-item-list', async () => {
+    const r = await cli(['validate', '--recipe', 'user-personalization', '--json', '-'], '{"userId":""}\n');
+    assert.equal(r.code, 1);
+    const s = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(s.records, 1);
+    assert.equal(s.problems, 1);
+    assert.equal(r.stderr, '-:1: userId: empty\n');
+    const bytes = await cli(
+      ['validate', '--recipe', 'user-personalization', '--max-bytes', '10', '-'],
+      '{"userId":"1"}\n',
+    );
+    assert.equal(bytes.code, 1);
+    assert.match(bytes.stderr, /\(job\): 15 bytes exceed the 10-byte/);
+    const list = await cli(
+      ['validate', '--recipe', 'personalized-ranking', '--max-item-list', '1', '-'],
+      '{"userId":"1","itemList":["a","b"]}\n',
+    );
+    assert.equal(list.code, 1);
+    assert.match(list.stderr, /itemList: 2 items exceed the limit of 1/);
+  });
+});
