@@ -297,9 +297,12 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<st
     file: string,
     line: number | undefined,
     row: () => unknown,
+    sourceField: (field: string) => string = (f) => f,
   ): string | Promise<string | null> | null => {
     const problem = checkRecord(rec, opts.family, opts.limits);
-    if (problem) return invalid(file, line, problem.field, problem.reason, row()).then(() => null);
+    if (problem) {
+      return invalid(file, line, sourceField(problem.field), problem.reason, row()).then(() => null);
+    }
     return serializeRecord(rec);
   };
 
@@ -345,7 +348,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<st
             if (w) await w;
             continue;
           }
-          let out = emitRecord(b.record, name, row.line, () => src.fullRow(row));
+          let out = emitRecord(b.record, name, row.line, () => src.fullRow(row), build.sourceField);
           if (typeof out !== 'string' && out !== null) out = await out;
           if (out === null) continue;
           if (dedupe) {

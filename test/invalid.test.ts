@@ -68,7 +68,7 @@ describe('onInvalid fail (default)', () => {
     const ok = await prepareStdin(UP, `user_id\n${'x'.repeat(256)}\n`);
     assert.equal(keys(ok.records)[0]?.length, 256);
     const err = await rejectsWith(prepareStdin(UP, `user_id\nu1\n${'x'.repeat(257)}\n`), 'PB_INVALID_RECORD');
-    assert.equal(err.message, '-:3: userId: longer than 256 characters (service limit)');
+    assert.equal(err.message, '-:3: user_id: longer than 256 characters (service limit)');
   });
 
   test('a bad JSON line in JSON Lines, and a line that is not an object', async () => {
@@ -118,7 +118,7 @@ describe('onInvalid skip', () => {
       {
         file: src,
         line: 5,
-        field: 'userId',
+        field: 'user_id',
         reason: 'longer than 256 characters (service limit)',
         row: ['c@x', 'z'.repeat(257), 'C'],
       },

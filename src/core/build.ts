@@ -60,6 +60,8 @@ export type Built =
 export type RowBuilder = ((values: string[] | Record<string, unknown>) => Built) & {
   /** How many leading fields of a positional row the builder reads (the splitter can skip the rest). */
   fieldsNeeded: number;
+  /** The source column a record field came from (`userId` -> `user_id`), for error messages. */
+  sourceField(field: string): string;
 };
 
 /** Formats filter values the way the service wants them: each in escaped double quotes, joined by commas. */
@@ -250,7 +252,13 @@ export function makeRowBuilder(
       fam.key === 'userId' ? { userId: id } : fam.key === 'itemId' ? { itemId: id } : { itemAttributes: id };
     return { kind: 'record', key: id, record: withFilters(rec, fvRecord) };
   };
-  return Object.assign(builder, { fieldsNeeded });
+  const sourceField = (field: string): string => {
+    if (field === fam.key && !attrs && header !== null) return keyName;
+    const f = /^filterValues\.(.+)$/.exec(field);
+    const spec = f ? filters.find((x) => x.name === f[1]) : undefined;
+    return spec && 'column' in spec && spec.column ? spec.column : field;
+  };
+  return Object.assign(builder, { fieldsNeeded, sourceField });
 }
 
 interface Problem {
