@@ -7,15 +7,17 @@ import {
   type FilterSpec,
   makeRowBuilder,
   parseTime,
+  type RowBuilder,
 } from './core/build.js';
 import { WELL_KNOWN_HEADERS } from './core/columns.js';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
 import { checkRecord, DEFAULT_LIMITS, type Limits } from './core/validate.js';
 import { PbError, usage } from './errors.js';
 import { Deduper, Grouper } from './io/dedupe.js';
+import { type FastPlan, fastLines, fastPathApplies } from './io/fastpath.js';
 import { openSource } from './io/input.js';
 import { AtomicFile, batchLines, writeOutput } from './io/output.js';
-import { FORMATS, type Format, readRows } from './io/rows.js';
+import { FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
 import { SpillDir } from './io/spill.js';
 
 export type OnInvalid = 'fail' | 'skip';
@@ -233,7 +235,7 @@ export interface Reject {
 export async function prepare(options: PrepareOptions): Promise<PrepareSummary> {
   let summary: PrepareSummary | undefined;
   const gen = prepareChunks(options);
-  async function* body(): AsyncGenerator<string> {
+  async function* body(): AsyncGenerator<Buffer> {
     for (;;) {
       const r = await gen.next();
       if (r.done) {
@@ -252,7 +254,7 @@ export async function prepare(options: PrepareOptions): Promise<PrepareSummary> 
  * Lines in chunks and returns the summary. Rejects (with `onInvalid: 'skip'`)
  * still go to `options.rejects`.
  */
-export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<string, PrepareSummary> {
+export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Buffer, PrepareSummary> {
   const opts = resolvePrepareOptions(options);
   const started = process.hrtime.bigint();
   const s: PrepareSummary = {
@@ -306,8 +308,59 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<st
     return serializeRecord(rec);
   };
 
-  async function* lines(): AsyncGenerator<string> {
-    let grouped = false;
+  let grouped = false;
+
+  /** The general per-row path: build, validate, dedupe or group; returns the output lines. */
+  const processRows = async (batch: Row[], src: RowSource, build: RowBuilder): Promise<string> => {
+    const name = src.file;
+    let chunk = '';
+    for (const row of batch) {
+      if (row.error) {
+        await invalid(name, row.line, row.error.field ?? '(row)', row.error.reason, src.fullRow(row));
+        continue;
+      }
+      const b = build(row.values);
+      if (b.kind === 'skip') {
+        s.inactive++;
+        continue;
+      }
+      if (b.kind === 'invalid') {
+        await invalid(name, row.line, b.field, b.reason, src.fullRow(row));
+        continue;
+      }
+      if (b.kind === 'pair') {
+        grouped = true;
+        if (b.item.length > 256) {
+          const reason = 'an item id is longer than 256 characters (service limit)';
+          await invalid(name, row.line, 'itemList', reason, src.fullRow(row));
+          continue;
+        }
+        const w = (grouper as Grouper).add(b.key, b.item, b.filterValues);
+        if (w) await w;
+        continue;
+      }
+      let out = emitRecord(b.record, name, row.line, () => src.fullRow(row), build.sourceField);
+      if (typeof out !== 'string' && out !== null) out = await out;
+      if (out === null) continue;
+      if (dedupe) {
+        let keep = dedupe.addString(JSON.stringify(b.key).slice(1, -1), out.slice(0, -1));
+        if (typeof keep !== 'boolean') keep = await keep;
+        if (!keep) continue;
+      }
+      s.written++;
+      chunk += out;
+    }
+    return chunk;
+  };
+
+  const showProgress = () => {
+    if (progress && Date.now() - lastProgress > 250) {
+      lastProgress = Date.now();
+      progress({ recordsRead: s.recordsRead, written: s.written, bytesRead: s.bytesRead });
+    }
+  };
+
+  async function* lines(): AsyncGenerator<string | Buffer> {
     for (const name of opts.sources) {
       const counted = countBytes(openSource(name, { stdin: options.stdin }), (n) => {
         s.bytesRead += n;
@@ -319,50 +372,20 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<st
       });
       const build = makeRowBuilder(src.header, src.format === 'jsonl', name, opts.build);
       src.keepFields(build.fieldsNeeded);
+      const fast = fastPlan(src, build);
+      if (fast) {
+        for await (const chunk of fastLines(src.raw, fast, dedupe, s, (rows) =>
+          processRows(rows, src, build),
+        )) {
+          showProgress();
+          yield chunk;
+        }
+        continue;
+      }
       for await (const batch of src.batches) {
-        // Lines of one input chunk are joined into one output write.
-        let chunk = '';
-        for (const row of batch) {
-          s.recordsRead++;
-          if (row.error) {
-            await invalid(name, row.line, row.error.field ?? '(row)', row.error.reason, src.fullRow(row));
-            continue;
-          }
-          const b = build(row.values);
-          if (b.kind === 'skip') {
-            s.inactive++;
-            continue;
-          }
-          if (b.kind === 'invalid') {
-            await invalid(name, row.line, b.field, b.reason, src.fullRow(row));
-            continue;
-          }
-          if (b.kind === 'pair') {
-            grouped = true;
-            if (b.item.length > 256) {
-              const reason = 'an item id is longer than 256 characters (service limit)';
-              await invalid(name, row.line, 'itemList', reason, src.fullRow(row));
-              continue;
-            }
-            const w = (grouper as Grouper).add(b.key, b.item, b.filterValues);
-            if (w) await w;
-            continue;
-          }
-          let out = emitRecord(b.record, name, row.line, () => src.fullRow(row), build.sourceField);
-          if (typeof out !== 'string' && out !== null) out = await out;
-          if (out === null) continue;
-          if (dedupe) {
-            let keep = dedupe.add(b.key, out);
-            if (typeof keep !== 'boolean') keep = await keep;
-            if (!keep) continue;
-          }
-          s.written++;
-          chunk += out;
-        }
-        if (progress && Date.now() - lastProgress > 250) {
-          lastProgress = Date.now();
-          progress({ recordsRead: s.recordsRead, written: s.written, bytesRead: s.bytesRead });
-        }
+        s.recordsRead += batch.length;
+        const chunk = await processRows(batch, src, build);
+        showProgress();
         if (chunk !== '') yield chunk;
       }
       s.blankLines += src.blankLines();
@@ -380,14 +403,31 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<st
     if (dedupe) {
       for await (const out of dedupe.drain()) {
         s.written += out.lines;
-        yield out.text;
+        yield out.chunk;
       }
     }
   }
 
+  /** The byte fast path serves one plain id column with no filters, time window or grouping. */
+  const fastPlan = (src: RowSource, build: RowBuilder): FastPlan | undefined => {
+    const b = opts.build;
+    if (!fastPathApplies(src.format, src.simpleHeader, src.crOnly)) return undefined;
+    if (b.filters.length > 0 || b.since !== undefined || build.keyColumn === undefined) return undefined;
+    if (opts.family.key !== 'userId' && opts.family.key !== 'itemId') return undefined;
+    if (opts.family.family === 'personalized-ranking') return undefined;
+    return {
+      file: src.file,
+      format: src.format,
+      column: build.keyColumn,
+      width: src.header?.length ?? 1,
+      field: opts.family.key,
+      maxLineLength: opts.maxLineLength,
+    };
+  };
+
   try {
     for await (const chunk of batchLines(lines())) {
-      s.bytesWritten += Buffer.byteLength(chunk);
+      s.bytesWritten += chunk.length;
       yield chunk;
     }
   } finally {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { hash32 } from '../src/io/spill.js';
+import { hashBytes } from '../src/core/byteset.js';
+import { partitionOf } from '../src/io/spill.js';
 import { keys, makeTmp, prepareStdin, prng } from './helpers.js';
 
 const UP = { recipe: 'user-personalization' } as const;
@@ -206,12 +207,15 @@ describe('ranking groups spilled to disk', () => {
 
 describe('spill partitioning', () => {
   test('re-splitting an over-budget partition spreads its keys over all sub-partitions', () => {
-    const hash = hash32;
+    const hash = (k: string, seed: number) => {
+      const b = Buffer.from(k);
+      return hashBytes(b, 0, b.length, seed);
+    };
     const keysInPart0 = Array.from({ length: 40_000 }, (_, i) => JSON.stringify(`user-${i}`)).filter(
-      (k) => hash(k, 0) % 64 === 0,
+      (k) => partitionOf(hash(k, 0), 64) === 0,
     );
     // eachPartition re-splits with seed depth * 7919.
-    const used = new Set(keysInPart0.map((k) => hash(k, 7919) % 64));
+    const used = new Set(keysInPart0.map((k) => partitionOf(hash(k, 7919), 64)));
     assert.ok(keysInPart0.length > 400);
     assert.ok(used.size >= 60, `keys of one partition landed in only ${used.size} of 64 sub-partitions`);
   });

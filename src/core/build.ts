@@ -62,6 +62,8 @@ export type RowBuilder = ((values: string[] | Record<string, unknown>) => Built)
   fieldsNeeded: number;
   /** The source column a record field came from (`userId` -> `user_id`), for error messages. */
   sourceField(field: string): string;
+  /** Index of the id column in a positional row; undefined when the key is built otherwise. */
+  keyColumn: number | undefined;
 };
 
 /** Formats filter values the way the service wants them: each in escaped double quotes, joined by commas. */
@@ -177,6 +179,12 @@ export function makeRowBuilder(
     });
   }
   const key = attrs ? undefined : need(opts.column, keyCandidates, keyRole, '--column');
+  const keyColumn =
+    attrs || keyed
+      ? undefined
+      : header === null
+        ? 0
+        : findColumn(cols, opts.column, keyCandidates, keyRole, '--column', file);
   const keyName = colName(opts.column, keyCandidates);
 
   // Ranking: a list column if there is one, else group (user, item) rows.
@@ -258,7 +266,7 @@ export function makeRowBuilder(
     const spec = f ? filters.find((x) => x.name === f[1]) : undefined;
     return spec && 'column' in spec && spec.column ? spec.column : field;
   };
-  return Object.assign(builder, { fieldsNeeded, sourceField });
+  return Object.assign(builder, { fieldsNeeded, sourceField, keyColumn });
 }
 
 interface Problem {

@@ -50,6 +50,20 @@ export class RecordSplitter {
     this.delim = opts.delimiter;
   }
 
+  /** The line number the next record starts on; settable when another reader took over for a while. */
+  get nextLine(): number {
+    return this.line;
+  }
+
+  set nextLine(n: number) {
+    this.line = n;
+  }
+
+  /** True while a record is incomplete (a quoted field spanning chunks). */
+  get hasPending(): boolean {
+    return this.pending !== '';
+  }
+
   /**
    * From now on, materialise only the first n fields of quote-free lines and
    * just count the rest. Splitting a whole e-mail-list line to use one

@@ -1,83 +1,118 @@
 import type { BatchInput } from '../core/build.js';
-import { eachPartition, keyCost, type PartitionSet, type SpillDir } from './spill.js';
+import { ByteSet, hashBytes } from '../core/byteset.js';
+import { eachLine, eachPartition, type PartitionSet, type SpillDir } from './spill.js';
 
 /**
- * Exact dedupe with a memory budget. Keys live in a Set until their estimated
- * size passes the budget; then the Set is written to disk partitions as
- * "seen" markers and every later record goes to its key's partition. At the
- * end each partition is replayed with a fresh Set, markers first, so the first
- * occurrence of every key is kept and nothing is dropped that was not a duplicate.
+ * Exact dedupe with a memory budget. Keys (the JSON string content of the
+ * id, as UTF-8 bytes) live in a ByteSet until it is full; then its keys are
+ * written to disk partitions as "seen" markers and every later record goes
+ * to its key's partition. At the end each partition is replayed into a
+ * fresh ByteSet, markers first, so the first occurrence of every key is kept.
  * Records that arrive before the spill are emitted at once, in input order.
  */
 export class Deduper {
   duplicates = 0;
-  private seen = new Set<string>();
-  private cost = 0;
+  private set: ByteSet | undefined;
   private parts: PartitionSet | undefined;
+  private scratch = Buffer.allocUnsafe(1024);
 
   constructor(
     private readonly spill: SpillDir,
     private readonly budget: number,
-  ) {}
+  ) {
+    this.set = new ByteSet(budget);
+  }
 
   get spilled(): boolean {
     return this.parts !== undefined;
   }
 
   /**
-   * Whether to emit the line now (false: a duplicate, or held on disk until
-   * drain()). A promise when the call had to wait for disk (backpressure).
+   * Key bytes kbuf[ks, ke) with their hash (hashBytes, seed 0), and the
+   * record's line lbuf[ls, le) without its newline. Whether to emit the line
+   * now (false: a duplicate, or held on disk until drain()); a promise when
+   * the call had to wait for the disk.
    */
-  add(key: string, line: string): boolean | Promise<boolean> {
-    // The JSON form is a fresh flat string: a raw key may be a V8 sliced
-    // string that keeps its whole 256 KiB input chunk alive while in the Set.
-    const k = JSON.stringify(key);
-    if (this.parts) {
-      // Partition lines are newline-terminated themselves: store the line without its own.
-      const w = this.parts.write(k, line.endsWith('\n') ? line.slice(0, -1) : line);
-      return w ? w.then(() => false) : false;
+  add(
+    kbuf: Uint8Array,
+    ks: number,
+    ke: number,
+    hash: number,
+    lbuf: Uint8Array,
+    ls: number,
+    le: number,
+  ): boolean | Promise<boolean> {
+    if (this.set) {
+      const r = this.set.add(kbuf, ks, ke, hash);
+      if (r === true) return true;
+      if (r === false) {
+        this.duplicates++;
+        return false;
+      }
+      return this.startSpill().then(() => this.toDisk(kbuf, ks, ke, hash, lbuf, ls, le));
     }
-    if (this.seen.has(k)) {
-      this.duplicates++;
-      return false;
-    }
-    this.seen.add(k);
-    this.cost += keyCost(k);
-    if (this.cost > this.budget) return this.startSpill().then(() => true);
-    return true;
+    return this.toDisk(kbuf, ks, ke, hash, lbuf, ls, le);
+  }
+
+  /** add() for a key and line given as strings (the line without its newline). */
+  addString(key: string, line: string): boolean | Promise<boolean> {
+    const klen = Buffer.byteLength(key);
+    const llen = Buffer.byteLength(line);
+    if (this.scratch.length < klen + llen) this.scratch = Buffer.allocUnsafe(2 * (klen + llen));
+    const buf = this.scratch;
+    buf.write(key, 0);
+    buf.write(line, klen);
+    return this.add(buf, 0, klen, hashBytes(buf, 0, klen), buf, klen, klen + llen);
+  }
+
+  private toDisk(
+    kbuf: Uint8Array,
+    ks: number,
+    ke: number,
+    hash: number,
+    lbuf: Uint8Array,
+    ls: number,
+    le: number,
+  ): boolean | Promise<boolean> {
+    const w = (this.parts as PartitionSet).write(kbuf, ks, ke, hash, lbuf, ls, le);
+    return w ? w.then(() => false) : false;
   }
 
   private async startSpill(): Promise<void> {
-    this.parts = await this.spill.partitions();
-    for (const k of this.seen) {
-      const w = this.parts.write(k, '');
+    const parts = await this.spill.partitions();
+    const set = this.set as ByteSet;
+    this.set = undefined;
+    this.parts = parts;
+    for (const [buf, s, e] of set.keys()) {
+      const w = parts.write(buf, s, e, hashBytes(buf, s, e), buf, e, e);
       if (w) await w;
     }
-    this.seen = new Set();
-    this.cost = 0;
   }
 
-  /** Lines held back on disk, deduplicated, newline-terminated, in chunks; nothing when the budget was never reached. */
-  async *drain(): AsyncGenerator<{ text: string; lines: number }> {
+  /** Lines held back on disk, deduplicated, as newline-terminated chunks; nothing if the budget was never reached. */
+  async *drain(): AsyncGenerator<{ chunk: Buffer; lines: number }> {
     if (!this.parts) return;
     await this.parts.close();
-    for await (const part of eachPartition(this.spill, this.parts, this.budget)) {
-      const seen = new Set<string>();
-      for await (const batch of part) {
-        let text = '';
+    for await (const [part, unbounded] of eachPartition(this.spill, this.parts, this.budget)) {
+      const seen = new ByteSet(unbounded ? Number.MAX_SAFE_INTEGER : this.budget);
+      for await (const seg of part) {
+        const out = Buffer.allocUnsafe(seg.length);
+        let at = 0;
         let lines = 0;
-        for (const [k, payload] of batch) {
-          if (seen.has(k)) {
-            if (payload !== '') this.duplicates++;
-            continue;
+        eachLine(seg, (ks, ke, ps, pe) => {
+          const r = seen.add(seg, ks, ke, hashBytes(seg, ks, ke));
+          if (r === 'full')
+            throw new Error('personalize-batch: dedupe partition over budget after re-splitting');
+          if (pe === ps) return; // a "seen" marker
+          if (!r) {
+            this.duplicates++;
+            return;
           }
-          seen.add(k);
-          if (payload !== '') {
-            text += `${payload}\n`;
-            lines++;
-          }
-        }
-        if (lines > 0) yield { text, lines };
+          for (let k = ps; k < pe; k++) out[at++] = seg[k] as number;
+          out[at++] = 10;
+          lines++;
+        });
+        if (lines > 0) yield { chunk: out.subarray(0, at), lines };
       }
     }
   }
@@ -86,6 +121,11 @@ export class Deduper {
 interface Group {
   items: Set<string>;
   filterValues: Record<string, string> | undefined;
+}
+
+/** Estimated heap bytes for one string held in a Set or Map. */
+function stringCost(s: string): number {
+  return 2 * s.length + 80;
 }
 
 /**
@@ -113,12 +153,12 @@ export class Grouper {
     if (!g) {
       g = { items: new Set(), filterValues: fv };
       this.groups.set(user, g);
-      this.cost += keyCost(user) + 120;
+      this.cost += stringCost(user) + 120;
     }
     if (g.items.has(item)) this.duplicates++;
     else {
       g.items.add(item);
-      this.cost += keyCost(item);
+      this.cost += stringCost(item);
     }
     return this.cost > this.budget ? this.flush() : undefined;
   }
@@ -126,10 +166,8 @@ export class Grouper {
   private async flush(): Promise<void> {
     this.parts ??= await this.spill.partitions();
     for (const [user, g] of this.groups) {
-      const w = this.parts.write(
-        JSON.stringify(user),
-        JSON.stringify([[...g.items], g.filterValues ?? null]),
-      );
+      const key = JSON.stringify(user).slice(1, -1);
+      const w = this.parts.writeString(key, JSON.stringify([[...g.items], g.filterValues ?? null]));
       if (w) await w;
     }
     this.groups = new Map();
@@ -144,23 +182,27 @@ export class Grouper {
     }
     await this.flush();
     await this.parts.close();
-    for await (const part of eachPartition(this.spill, this.parts, this.budget)) {
+    for await (const [part] of eachPartition(this.spill, this.parts, this.budget)) {
       const merged = new Map<string, Group>();
-      for await (const batch of part) {
-        for (const [k, payload] of batch) {
-          const [items, fv] = JSON.parse(payload) as [string[], Record<string, string> | null];
+      for await (const seg of part) {
+        eachLine(seg, (ks, ke, ps, pe) => {
+          const k = seg.toString('utf8', ks, ke);
+          const [items, fv] = JSON.parse(seg.toString('utf8', ps, pe)) as [
+            string[],
+            Record<string, string> | null,
+          ];
           const g = merged.get(k);
           if (!g) {
             merged.set(k, { items: new Set(items), filterValues: fv ?? undefined });
-            continue;
+            return;
           }
           for (const it of items) {
             if (g.items.has(it)) this.duplicates++;
             else g.items.add(it);
           }
-        }
+        });
       }
-      for (const [k, g] of merged) yield record(JSON.parse(k) as string, g);
+      for (const [k, g] of merged) yield record(JSON.parse(`"${k}"`) as string, g);
     }
   }
 }

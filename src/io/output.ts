@@ -72,17 +72,25 @@ function wrapWriteError(path: string, err: unknown): unknown {
 }
 
 /**
- * Batches small strings into ~64 KiB chunks: one write per line costs far
- * more than the JSON work itself at millions of lines.
+ * Gathers small chunks (strings or Buffers) into Buffers of at least 64 KiB:
+ * one write per line costs far more than the JSON work itself at millions of lines.
  */
-export async function* batchLines(lines: AsyncIterable<string>, size = 64 * 1024): AsyncGenerator<string> {
-  let buf = '';
-  for await (const l of lines) {
-    buf += l;
-    if (buf.length >= size) {
-      yield buf;
-      buf = '';
+export async function* batchLines(
+  chunks: AsyncIterable<string | Buffer>,
+  size = 64 * 1024,
+): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let total = 0;
+  for await (const c of chunks) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    if (b.length === 0) continue;
+    parts.push(b);
+    total += b.length;
+    if (total >= size) {
+      yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, total);
+      parts = [];
+      total = 0;
     }
   }
-  if (buf !== '') yield buf;
+  if (total > 0) yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, total);
 }

@@ -22,8 +22,17 @@ export interface RowSource {
   format: Format;
   /** Column names: the CSV/TSV header, or the keys of the first JSON object; null for plain text. */
   header: string[] | null;
+  /** The header record was one line without quotes (a precondition of the byte fast path). */
+  simpleHeader: boolean;
+  /** The file uses CR alone as line end (read as LF). */
+  crOnly: boolean;
   /** Rows in batches (one per input chunk): a batch costs one await, not one per row. */
   batches: AsyncIterable<Row[]>;
+  /**
+   * The undecoded bytes from the very start (BOM and header included), for
+   * readers that work on bytes. Use either this or `batches`, not both.
+   */
+  raw: AsyncIterable<Buffer>;
   /** Blank lines skipped so far (final once `batches` is drained). */
   blankLines(): number;
   /** Split out only the first n fields of each CSV/TSV line from now on; the rest are only counted. */
@@ -40,11 +49,14 @@ export interface RowOptions {
   headerNames: readonly string[];
 }
 
+const SNIFF_LIMIT = 64 * 1024;
+
 /**
- * Parses one decoded byte stream into batches of rows. The format is sniffed
+ * Opens one decoded byte stream for reading rows. The format is sniffed
  * from the first non-blank line: `{` means JSON Lines, a tab TSV, a comma (or
  * a lone well-known column name such as `user_id`) CSV with a header, else
- * plain ids. The header (or first JSON object) is read before this resolves.
+ * plain ids. The sniff only peeks: the bytes are replayed from the start to
+ * whichever reader (`batches` or `raw`) is used.
  */
 export async function readRows(
   file: string,
@@ -52,138 +64,150 @@ export async function readRows(
   opts: RowOptions,
 ): Promise<RowSource> {
   const it = bytes[Symbol.asyncIterator]();
-  const decoder = new StringDecoder('utf8');
-  let splitter: RecordSplitter | undefined;
-  let format: Format | undefined = opts.format === 'auto' ? undefined : opts.format;
-  let sniff = '';
-  let crOnly = false;
-  const queue: ParsedRow[][] = [];
+  const head: Buffer[] = [];
   let ended = false;
-
-  const makeSplitter = (f: Format) =>
-    new RecordSplitter({
-      delimiter: f === 'csv' ? ',' : f === 'tsv' ? '\t' : null,
-      maxRecordLength: opts.maxLineLength,
-      file,
-    });
-
-  /** Reads one more chunk into the queue; false at the end of input. */
-  const pull = async (): Promise<boolean> => {
-    if (ended) return false;
-    let r: IteratorResult<Buffer>;
+  const next = async (): Promise<IteratorResult<Buffer>> => {
     try {
-      r = await it.next();
+      return await it.next();
     } catch (err) {
       throw err instanceof PbError
         ? err
         : new PbError('PB_IO', `cannot read: ${(err as Error).message}`, { file });
     }
-    let text: string;
-    if (r.done) {
-      ended = true;
-      text = decoder.end();
-    } else text = decoder.write(r.value);
-    if (!splitter) {
-      // Hold text back until the first non-blank line is complete, then pick the format.
-      sniff += text;
-      if (!ended && !/\S[^\n]*\n/.test(sniff) && sniff.length < 64 * 1024) return true;
-      format ??= detectFormat(sniff, opts.headerNames);
-      splitter = makeSplitter(format);
-      // Classic Mac line ends (CR only, as Excel's "CSV (Macintosh)" writes):
-      // read them as LF. Decided once, from the first 64 KiB.
-      crOnly = sniff.includes('\r') && !sniff.includes('\n');
-      text = sniff;
-      sniff = '';
-    }
-    if (crOnly) text = text.replace(/\r/g, '\n');
-    const rows = splitter.push(text);
-    if (rows.length > 0) queue.push(rows);
-    if (ended) {
-      const last = splitter.end();
-      if (last.length > 0) queue.push(last);
-    }
-    return !ended || queue.length > 0;
   };
 
-  // Read up to the first record so the header is known before any row is built.
-  while (queue.length === 0 && (await pull())) {
-    if (ended) break;
+  // Peek until the format and the header are known.
+  let format: Format | undefined = opts.format === 'auto' ? undefined : opts.format;
+  let header: string[] | null = null;
+  let simpleHeader = true;
+  let crOnly = false;
+  let headBytes = 0;
+  for (;;) {
+    const r = ended ? undefined : await next();
+    if (r && !r.done) {
+      head.push(r.value);
+      headBytes += r.value.length;
+    } else ended = true;
+    let text = Buffer.concat(head).toString('utf8');
+    // A line is complete at LF, or at a CR followed by something else (a lone
+    // CR just before a chunk boundary may still be half of a CRLF).
+    if (!ended && !/\S[^\r\n]*(\n|\r[^\n])/.test(text) && headBytes < SNIFF_LIMIT) continue;
+    format ??= detectFormat(text, opts.headerNames);
+    crOnly = /\r[^\n]/.test(text) && !text.includes('\n');
+    if (crOnly) text = text.replace(/\r/g, '\n');
+    if (format === 'plain') break;
+    const probe = new RecordSplitter({
+      delimiter: delimiterOf(format),
+      maxRecordLength: Number.MAX_SAFE_INTEGER,
+      file,
+    });
+    const rows = ended ? [...probe.push(text), ...safeEnd(probe)] : probe.push(text);
+    if (format === 'csv' || format === 'tsv') {
+      const first = rows[0];
+      if (!first && !ended && headBytes < SNIFF_LIMIT) continue;
+      header = first ? first.fields.map((x) => x.trim()) : [];
+      simpleHeader =
+        first !== undefined &&
+        !first.fields.some((f) => /["\r\n]/.test(f)) &&
+        !text.slice(0, text.indexOf('\n')).includes('"');
+      break;
+    }
+    // JSON Lines: the first line that is an object names the usual columns;
+    // a broken first line is left for the row loop to reject.
+    const obj = rows.map((p) => parseJson(p.fields[0] as string)).find((v) => isObject(v));
+    if (!obj && !ended && headBytes < SNIFF_LIMIT) continue;
+    header = obj ? Object.keys(obj as object) : [];
+    break;
   }
   const fmt = format ?? 'plain';
-  let header: string[] | null = null;
-  const takeFirst = (): ParsedRow | undefined => {
-    const b = queue[0];
-    if (!b) return undefined;
-    const first = b.shift();
-    if (b.length === 0) queue.shift();
-    return first;
-  };
-  if (fmt === 'csv' || fmt === 'tsv') {
-    const h = takeFirst();
-    header = h ? h.fields.map((x) => x.trim()) : [];
-  } else if (fmt === 'jsonl') {
-    // The first line that is a JSON object names the usual columns; a broken
-    // first line is left for the row loop to reject.
-    header = [];
-    for (const p of queue[0] ?? []) {
-      const parsed = parseJson(p.fields[0] as string);
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-        header = Object.keys(parsed);
-        break;
-      }
-    }
-  }
+  if (fmt === 'plain') header = null;
   const width = header?.length ?? 1;
 
-  const convert = (batch: ParsedRow[]): Row[] => {
-    const rows: Row[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i] as ParsedRow;
-      if (fmt === 'jsonl') rows[i] = jsonRow(file, p.line, p.fields[0] as string);
-      else {
-        const row: Row = { line: p.line, values: p.fields };
-        if (p.text !== undefined) row.text = p.text;
-        if (p.problem) row.error = new PbError('PB_INVALID_RECORD', p.problem, { file, line: p.line });
-        else if (fmt !== 'plain' && p.count !== width) {
-          row.error = new PbError(
-            'PB_INVALID_RECORD',
-            `expected ${width} fields as in the header, got ${p.count}`,
-            {
-              file,
-              line: p.line,
-            },
-          );
-        }
-        rows[i] = row;
-      }
-    }
-    return rows;
+  let used = false;
+  const replay = async function* (): AsyncGenerator<Buffer> {
+    if (used) throw new Error('personalize-batch: a RowSource can be read once');
+    used = true;
+    for (const c of head) yield c;
+    if (ended) return;
+    for (let r = await next(); !r.done; r = await next()) yield r.value;
   };
+
+  const splitter = new RecordSplitter({
+    delimiter: delimiterOf(fmt),
+    maxRecordLength: opts.maxLineLength,
+    file,
+  });
+  const skipHeader = fmt === 'csv' || fmt === 'tsv';
 
   return {
     file,
     format: fmt,
     header,
+    simpleHeader,
+    crOnly,
+    raw: { [Symbol.asyncIterator]: replay },
     batches: {
       async *[Symbol.asyncIterator]() {
-        try {
-          for (;;) {
-            const b = queue.shift();
-            if (b) {
-              yield convert(b);
-              continue;
-            }
-            if (!(await pull())) return;
+        const decoder = new StringDecoder('utf8');
+        let skip = skipHeader;
+        const emit = (parsed: ParsedRow[]): Row[] => {
+          if (skip && parsed.length > 0) {
+            parsed.shift();
+            skip = false;
           }
+          return toRows(parsed, fmt, width, file);
+        };
+        try {
+          for await (const chunk of replay()) {
+            let text = decoder.write(chunk);
+            if (crOnly) text = text.replace(/\r/g, '\n');
+            const rows = emit(splitter.push(text));
+            if (rows.length > 0) yield rows;
+          }
+          let tail = decoder.end();
+          if (crOnly) tail = tail.replace(/\r/g, '\n');
+          const rows = emit([...splitter.push(tail), ...splitter.end()]);
+          if (rows.length > 0) yield rows;
         } finally {
           await it.return?.();
         }
       },
     },
-    blankLines: () => splitter?.blankLines ?? 0,
-    keepFields: (n) => splitter?.keepFields(n),
+    blankLines: () => splitter.blankLines,
+    keepFields: (n) => splitter.keepFields(n),
     fullRow: (row) => (row.text !== undefined ? row.text.split(fmt === 'tsv' ? '\t' : ',') : row.values),
   };
+}
+
+export function delimiterOf(format: Format): string | null {
+  return format === 'csv' ? ',' : format === 'tsv' ? '\t' : null;
+}
+
+/** Parsed records to rows: JSON parsed, field counts checked against the header width. */
+export function toRows(batch: readonly ParsedRow[], fmt: Format, width: number, file: string): Row[] {
+  const rows: Row[] = new Array(batch.length);
+  for (let i = 0; i < batch.length; i++) {
+    const p = batch[i] as ParsedRow;
+    if (fmt === 'jsonl') {
+      rows[i] = jsonRow(file, p.line, p.fields[0] as string);
+      continue;
+    }
+    const row: Row = { line: p.line, values: p.fields };
+    if (p.text !== undefined) row.text = p.text;
+    if (p.problem) row.error = new PbError('PB_INVALID_RECORD', p.problem, { file, line: p.line });
+    else if (fmt !== 'plain' && p.count !== width) {
+      row.error = new PbError(
+        'PB_INVALID_RECORD',
+        `expected ${width} fields as in the header, got ${p.count}`,
+        {
+          file,
+          line: p.line,
+        },
+      );
+    }
+    rows[i] = row;
+  }
+  return rows;
 }
 
 /** Guesses the format from the start of a file (BOM allowed). */
@@ -191,12 +215,24 @@ export function detectFormat(text: string, headerNames: readonly string[]): Form
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const first = body.split(/\r\n|\n|\r/).find((l) => l.trim() !== '');
   if (first === undefined) return 'plain';
-  const line = first.replace(/\r$/, '').trim();
+  const line = first.trim();
   if (line.startsWith('{')) return 'jsonl';
   if (line.includes('\t')) return 'tsv';
   if (line.includes(',') || line.startsWith('"')) return 'csv';
   if (headerNames.includes(line)) return 'csv';
   return 'plain';
+}
+
+function safeEnd(s: RecordSplitter): ParsedRow[] {
+  try {
+    return s.end();
+  } catch {
+    return [];
+  }
+}
+
+function isObject(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function parseJson(text: string): unknown {
@@ -218,7 +254,7 @@ function jsonRow(file: string, line: number, text: string): Row {
       error: new PbError('PB_INVALID_RECORD', `not valid JSON (${(err as Error).message})`, { file, line }),
     };
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isObject(value)) {
     return {
       line,
       values: { $raw: text },

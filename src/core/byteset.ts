@@ -1,0 +1,147 @@
+/**
+ * An exact set of byte strings with a hard memory cap, for dedupe.
+ *
+ * Keys live back to back in one arena Buffer and are found through an
+ * open-addressing table of (offset, hash) pairs in one Int32Array. Compared
+ * with a JS Set<string> of the same keys this holds about a third of the
+ * memory, and the garbage collector never walks millions of small strings:
+ * on 1M e-mail-list rows the Set spent more time in GC than in parsing.
+ */
+
+const EMPTY = 0;
+
+/** FNV-1a over bytes plus murmur3's finaliser, so every bit depends on every byte. */
+export function hashBytes(buf: Uint8Array, start: number, end: number, seed = 0): number {
+  let h = (0x811c9dc5 ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
+  for (let i = start; i < end; i++) {
+    h ^= buf[i] as number;
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export class ByteSet {
+  /** Keys stored. */
+  size = 0;
+  private arena: Buffer;
+  private top = 1; // offset 0 means an empty slot
+  private table: Int32Array; // [offset, hash] pairs
+  private mask: number;
+  private readonly maxBytes: number;
+
+  /** `maxBytes` caps arena plus table; add() reports 'full' instead of growing past it. */
+  constructor(maxBytes: number) {
+    this.maxBytes = Math.max(1024, maxBytes);
+    this.arena = Buffer.allocUnsafe(Math.min(1 << 20, Math.floor(this.maxBytes / 2)));
+    let slots = 16;
+    while (slots < 4096 && slots * 32 <= this.maxBytes) slots *= 2;
+    this.table = new Int32Array(slots * 2);
+    this.mask = slots - 1;
+  }
+
+  /** Bytes held by the arena and the table. */
+  get bytes(): number {
+    return this.arena.length + this.table.byteLength;
+  }
+
+  /**
+   * Adds buf[start, end). Returns true when it was new, false when already
+   * present, and 'full' when it would not fit in the cap (nothing added).
+   */
+  add(buf: Uint8Array, start: number, end: number, hash: number): boolean | 'full' {
+    const len = end - start;
+    const table = this.table;
+    const arena = this.arena;
+    let i = hash & this.mask;
+    for (;;) {
+      const off = table[i * 2] as number;
+      if (off === EMPTY) break;
+      if ((table[i * 2 + 1] as number) === (hash | 0) && readU32(arena, off) === len) {
+        let same = true;
+        const k = off + 4;
+        for (let j = 0; j < len; j++) {
+          if (arena[k + j] !== buf[start + j]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return false;
+      }
+      i = (i + 1) & this.mask;
+    }
+    if (!this.reserve(len + 4)) return 'full';
+    if ((this.size + 1) * 2 > this.mask + 1) {
+      if (!this.grow()) return 'full';
+      return this.add(buf, start, end, hash);
+    }
+    const off = this.top;
+    const a = this.arena;
+    // Byte loops: Buffer methods' argument checks cost more than a short key.
+    a[off] = len & 0xff;
+    a[off + 1] = (len >>> 8) & 0xff;
+    a[off + 2] = (len >>> 16) & 0xff;
+    a[off + 3] = len >>> 24;
+    for (let j = 0; j < len; j++) a[off + 4 + j] = buf[start + j] as number;
+    this.top += len + 4;
+    this.table[i * 2] = off;
+    this.table[i * 2 + 1] = hash | 0;
+    this.size++;
+    return true;
+  }
+
+  /** Every key as [buffer, start, end], in insertion order (for spilling). */
+  *keys(): Generator<[Buffer, number, number]> {
+    let off = 1;
+    while (off < this.top) {
+      const len = readU32(this.arena, off);
+      yield [this.arena, off + 4, off + 4 + len];
+      off += len + 4;
+    }
+  }
+
+  private reserve(n: number): boolean {
+    if (this.top + n <= this.arena.length) return true;
+    let cap = this.arena.length;
+    while (this.top + n > cap) cap *= 2;
+    if (cap + this.table.byteLength > this.maxBytes) {
+      cap = this.maxBytes - this.table.byteLength;
+      if (this.top + n > cap) return false;
+    }
+    const next = Buffer.allocUnsafe(cap);
+    this.arena.copy(next, 0, 0, this.top);
+    this.arena = next;
+    return true;
+  }
+
+  private grow(): boolean {
+    const slots = (this.mask + 1) * 2;
+    if (this.arena.length + slots * 8 > this.maxBytes) return false;
+    const old = this.table;
+    const table = new Int32Array(slots * 2);
+    const mask = slots - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      const off = old[i] as number;
+      if (off === EMPTY) continue;
+      const h = old[i + 1] as number;
+      let j = h & mask;
+      while (table[j * 2] !== EMPTY) j = (j + 1) & mask;
+      table[j * 2] = off;
+      table[j * 2 + 1] = h;
+    }
+    this.table = table;
+    this.mask = mask;
+    return true;
+  }
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return (
+    ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16)) +
+    (b[at + 3] as number) * 16777216
+  );
+}
