@@ -6,19 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { run } from '../src/index.js';
-import { cli, listDir, makeTmp, stdinOf, writeText } from './helpers.js';
+import { cli, listDir, makeTmp, stdinOf, useTmp, writeText } from './helpers.js';
 
-let tmp: Awaited<ReturnType<typeof makeTmp>>;
-let n = 0;
-const fresh = (name: string) => tmp.path(`${n++}-${name}`);
-before(async () => {
-  tmp = await makeTmp();
-});
-after(async () => {
-  await tmp.cleanup();
-});
+const { fresh, dir: tmpDir } = useTmp();
 
 const PREP = ['prepare', '--recipe', 'user-personalization'];
 
@@ -187,7 +179,7 @@ describe('prepare through the CLI', () => {
         '{"userId":"new"}\n',
       ],
       [
-        ['--memory-budget', '1KB', '--tmp-dir', tmp.dir],
+        ['--memory-budget', '1KB', '--tmp-dir', tmpDir()],
         'u1\nu2\nu1\n',
         '{"userId":"u1"}\n{"userId":"u2"}\n',
       ],

@@ -8,6 +8,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import {
@@ -26,6 +27,27 @@ import { prng } from '../src/sample.js';
 
 /** mulberry32 from the sample generator: same seed, same sequence. */
 export { prng };
+
+/**
+ * A temp folder for the calling test file, made before its tests and removed
+ * after them; `fresh(name)` gives a new path in it on every call, so tests
+ * never see each other's files.
+ */
+export function useTmp(): { fresh: (name: string) => string; dir: () => string } {
+  let tmp: Awaited<ReturnType<typeof makeTmp>> | undefined;
+  let n = 0;
+  before(async () => {
+    tmp = await makeTmp();
+  });
+  after(async () => {
+    await tmp?.cleanup();
+  });
+  const dir = () => {
+    if (!tmp) throw new Error('useTmp(): used outside a test');
+    return tmp.dir;
+  };
+  return { fresh: (name: string) => join(dir(), `${n++}-${name}`), dir };
+}
 
 /** A temp folder per test file; call `cleanup` in `after`. */
 export async function makeTmp(): Promise<{

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { emailListCsv, prepare } from '../src/index.js';
 import {
   keys,
@@ -16,21 +16,12 @@ import {
   rejectsWith,
   sink,
   stdinOf,
+  useTmp,
   writeText,
 } from './helpers.js';
 
 const UP = { recipe: 'user-personalization' } as const;
-let tmp: Awaited<ReturnType<typeof makeTmp>>;
-let n = 0;
-/** A fresh sub-path per call, so tests never see each other's files. */
-const fresh = (name: string) => tmp.path(`${n++}-${name}`);
-
-before(async () => {
-  tmp = await makeTmp();
-});
-after(async () => {
-  await tmp.cleanup();
-});
+const { fresh } = useTmp();
 
 function parseLines(text: string): Record<string, unknown>[] {
   return text
@@ -287,7 +278,7 @@ describe('atomic output', () => {
 
   test('an output folder that does not exist is PB_IO', async () => {
     await rejectsWith(
-      prepare({ ...UP, sources: ['-'], stdin: stdinOf('u1\n'), output: tmp.path('no/such/dir/out.jsonl') }),
+      prepare({ ...UP, sources: ['-'], stdin: stdinOf('u1\n'), output: fresh('no/such/dir/out.jsonl') }),
       'PB_IO',
       /folder does not exist/,
     );

@@ -3,20 +3,12 @@
  * through onProblem, the first maxReported are reported and all are counted.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { prepare, validateFiles } from '../src/index.js';
-import { makeTmp, rejectsWith, split, stdinOf, validate, writeText } from './helpers.js';
+import { rejectsWith, split, stdinOf, useTmp, validate, writeText } from './helpers.js';
 
-let tmp: Awaited<ReturnType<typeof makeTmp>>;
-let n = 0;
-const fresh = (name: string) => tmp.path(`${n++}-${name}`);
-before(async () => {
-  tmp = await makeTmp();
-});
-after(async () => {
-  await tmp.cleanup();
-});
+const { fresh } = useTmp();
 
 const jsonl = (objs: unknown[]) => `${objs.map((o) => JSON.stringify(o)).join('\n')}\n`;
 
