@@ -34,12 +34,21 @@ export class ByteSet {
   private mask: number;
   private readonly maxBytes: number;
 
-  /** `maxBytes` caps arena plus table; add() reports 'full' instead of growing past it. */
-  constructor(maxBytes: number) {
+  /**
+   * `maxBytes` caps arena plus table; add() reports 'full' instead of growing
+   * past it. `expect` sizes both up front when the keys are known in advance
+   * (a spill partition), which saves the rehashes of growing.
+   */
+  constructor(maxBytes: number, expect?: { keys: number; keyBytes: number }) {
     this.maxBytes = Math.max(1024, maxBytes);
-    this.arena = Buffer.allocUnsafe(Math.min(1 << 20, Math.floor(this.maxBytes / 2)));
+    let arena = Math.min(1 << 20, Math.floor(this.maxBytes / 2));
     let slots = 16;
     while (slots < 4096 && slots * 32 <= this.maxBytes) slots *= 2;
+    if (expect) {
+      while (slots < expect.keys * 2 && arena + slots * 16 <= this.maxBytes) slots *= 2;
+      arena = Math.max(arena, Math.min(expect.keyBytes + 4 * expect.keys + 1, this.maxBytes - slots * 8));
+    }
+    this.arena = Buffer.allocUnsafe(arena);
     this.table = new Int32Array(slots * 2);
     this.mask = slots - 1;
   }

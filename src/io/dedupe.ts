@@ -93,29 +93,53 @@ export class Deduper {
   async *drain(): AsyncGenerator<{ chunk: Buffer; lines: number }> {
     if (!this.parts) return;
     await this.parts.close();
-    for await (const [part, unbounded] of eachPartition(this.spill, this.parts, this.budget)) {
-      const seen = new ByteSet(unbounded ? Number.MAX_SAFE_INTEGER : this.budget);
+    for await (const [part, unbounded, expect] of eachPartition(this.spill, this.parts, this.budget)) {
+      const seen = new ByteSet(unbounded ? Number.MAX_SAFE_INTEGER : this.budget, expect);
       for await (const seg of part) {
         const out = Buffer.allocUnsafe(seg.length);
-        let at = 0;
-        let lines = 0;
-        eachLine(seg, (ks, ke, ps, pe) => {
-          const r = seen.add(seg, ks, ke, hashBytes(seg, ks, ke));
-          if (r === 'full')
-            throw new Error('personalize-batch: dedupe partition over budget after re-splitting');
-          if (pe === ps) return; // a "seen" marker
-          if (!r) {
-            this.duplicates++;
-            return;
-          }
-          for (let k = ps; k < pe; k++) out[at++] = seg[k] as number;
-          out[at++] = 10;
-          lines++;
-        });
-        if (lines > 0) yield { chunk: out.subarray(0, at), lines };
+        const r = drainPiece(seg, seen, out);
+        this.duplicates += r.duplicates;
+        if (r.lines > 0) yield { chunk: out.subarray(0, r.at), lines: r.lines };
       }
     }
   }
+}
+
+/**
+ * One piece of a partition: keeps each record whose key was not seen (a
+ * marker line, with an empty payload, only marks its key). A plain function
+ * with the loop inline: it runs once per spilled record.
+ */
+function drainPiece(
+  seg: Buffer,
+  seen: ByteSet,
+  out: Buffer,
+): { at: number; lines: number; duplicates: number } {
+  const n = seg.length;
+  let at = 0;
+  let lines = 0;
+  let duplicates = 0;
+  let p = 0;
+  while (p < n) {
+    let tab = -1;
+    let i = p;
+    for (; i < n; i++) {
+      const c = seg[i] as number;
+      if (c === 10) break;
+      if (c === 9 && tab === -1) tab = i;
+    }
+    const r = seen.add(seg, p, tab, hashBytes(seg, p, tab));
+    if (r === 'full') throw new Error('personalize-batch: dedupe partition over budget after re-splitting');
+    if (i > tab + 1) {
+      if (r) {
+        for (let k = tab + 1; k < i; k++) out[at++] = seg[k] as number;
+        out[at++] = 10;
+        lines++;
+      } else duplicates++;
+    }
+    p = i + 1;
+  }
+  return { at, lines, duplicates };
 }
 
 interface Group {

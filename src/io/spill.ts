@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes } from '../core/byteset.js';
 
@@ -125,6 +126,18 @@ export class PartitionSet {
     });
   }
 
+  /** Closes every file without flushing (the run failed); resolves once all are closed. */
+  async destroy(): Promise<void> {
+    await Promise.all(
+      this.streams.map((st) => {
+        if (st.closed) return undefined;
+        const closed = once(st, 'close').catch(() => {});
+        st.destroy();
+        return closed;
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     for (let i = 0; i < this.paths.length; i++) await this.flush(i);
     await Promise.all(
@@ -141,23 +154,42 @@ export class PartitionSet {
 
 /** A scratch folder for partitions, removed by `dispose()` whatever happened. */
 export class SpillDir {
-  private dir: string | undefined;
+  private dir: Promise<string> | undefined;
   private counter = 0;
+  private readonly sets: PartitionSet[] = [];
   constructor(private readonly parent: string) {}
 
   async partitions(seed = 0): Promise<PartitionSet> {
-    this.dir ??= await mkdtemp(join(this.parent, 'personalize-batch-spill-'));
-    return new PartitionSet(this.dir, `p${this.counter++}`, seed);
+    // The promise is kept, not the name: two callers must not make two folders.
+    this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-'));
+    const set = new PartitionSet(await this.dir, `p${this.counter++}`, seed);
+    this.sets.push(set);
+    return set;
   }
 
+  /**
+   * Closes any partition file still open (a failed run leaves some), then
+   * removes the folder: removing it while a file is still being opened
+   * could leave the folder behind.
+   */
   async dispose(): Promise<void> {
-    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    await Promise.all(this.sets.map((set) => set.destroy()));
+    this.sets.length = 0;
+    if (this.dir) await rm(await this.dir, { recursive: true, force: true });
     this.dir = undefined;
   }
 }
 
 /** A partition's bytes in pieces that hold whole lines only, in write order. */
 export async function* readPartition(path: string): AsyncGenerator<Buffer> {
+  // One read for a partition of modest size: streaming it in 256 KiB reads
+  // left the thread idle between thread-pool round trips.
+  const { size } = await stat(path);
+  if (size <= 64 * 1024 * 1024) {
+    const all = await readFile(path);
+    if (all.length > 0) yield all;
+    return;
+  }
   let carry: Buffer | undefined;
   for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
     const buf = carry ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
@@ -199,7 +231,7 @@ export async function* eachPartition(
   parts: PartitionSet,
   budget: number,
   depth = 1,
-): AsyncGenerator<[AsyncIterable<Buffer>, boolean]> {
+): AsyncGenerator<[AsyncIterable<Buffer>, boolean, { keys: number; keyBytes: number }]> {
   for (let i = 0; i < parts.paths.length; i++) {
     const path = parts.paths[i] as string;
     if (parts.entries[i] === 0) {
@@ -220,7 +252,11 @@ export async function* eachPartition(
       await rm(path, { force: true });
       yield* eachPartition(spill, sub, budget, depth + 1);
     } else {
-      yield [readPartition(path), depth >= MAX_DEPTH];
+      yield [
+        readPartition(path),
+        depth >= MAX_DEPTH,
+        { keys: parts.entries[i] as number, keyBytes: parts.keyBytes[i] as number },
+      ];
       await rm(path, { force: true });
     }
   }
