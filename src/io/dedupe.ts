@@ -10,8 +10,17 @@ import { eachLine, eachPartition, type PartitionSet, type SpillDir } from './spi
  * fresh ByteSet, markers first, so the first occurrence of every key is kept.
  * Records that arrive before the spill are emitted at once, in input order.
  */
+/**
+ * A one-byte payload meaning "the line is prefix + key + suffix": the fast
+ * path's records, whose line follows from the key. It halves what a spilled
+ * record costs on disk. No JSON line starts with this byte.
+ */
+const DERIVED = Buffer.from([1]);
+
 export class Deduper {
   duplicates = 0;
+  /** How a DERIVED line is rebuilt: set by the fast path (one field name per run). */
+  derive: { prefix: Buffer; suffix: Buffer } | undefined;
   private set: ByteSet | undefined;
   private parts: PartitionSet | undefined;
   private scratch = Buffer.allocUnsafe(1024);
@@ -52,6 +61,14 @@ export class Deduper {
       return this.startSpill().then(() => this.toDisk(kbuf, ks, ke, hash, lbuf, ls, le));
     }
     return this.toDisk(kbuf, ks, ke, hash, lbuf, ls, le);
+  }
+
+  /**
+   * add() for a fast-path record whose line is derive.prefix + key +
+   * derive.suffix: on disk it takes one byte instead of the whole line.
+   */
+  addDerived(kbuf: Uint8Array, ks: number, ke: number, hash: number): boolean | Promise<boolean> {
+    return this.add(kbuf, ks, ke, hash, DERIVED, 0, 1);
   }
 
   /** add() for a key and line given as strings (the line without its newline). */
@@ -96,8 +113,9 @@ export class Deduper {
     for await (const [part, unbounded, expect] of eachPartition(this.spill, this.parts, this.budget)) {
       const seen = new ByteSet(unbounded ? Number.MAX_SAFE_INTEGER : this.budget, expect);
       for await (const seg of part) {
-        const out = Buffer.allocUnsafe(seg.length);
-        const r = drainPiece(seg, seen, out);
+        // A derived line (key TAB 0x01) grows from key+3 to key+14 bytes: at most 4x.
+        const out = Buffer.allocUnsafe(seg.length * 4 + 64);
+        const r = drainPiece(seg, seen, out, this.derive);
         this.duplicates += r.duplicates;
         if (r.lines > 0) yield { chunk: out.subarray(0, r.at), lines: r.lines };
       }
@@ -114,6 +132,7 @@ function drainPiece(
   seg: Buffer,
   seen: ByteSet,
   out: Buffer,
+  derive: { prefix: Buffer; suffix: Buffer } | undefined,
 ): { at: number; lines: number; duplicates: number } {
   const n = seg.length;
   let at = 0;
@@ -131,11 +150,18 @@ function drainPiece(
     const r = seen.add(seg, p, tab, hashBytes(seg, p, tab));
     if (r === 'full') throw new Error('personalize-batch: dedupe partition over budget after re-splitting');
     if (i > tab + 1) {
-      if (r) {
+      if (!r) duplicates++;
+      else if (derive && i === tab + 2 && seg[tab + 1] === 1) {
+        const { prefix, suffix } = derive;
+        for (let k = 0; k < prefix.length; k++) out[at++] = prefix[k] as number;
+        for (let k = p; k < tab; k++) out[at++] = seg[k] as number;
+        for (let k = 0; k < suffix.length; k++) out[at++] = suffix[k] as number;
+        lines++;
+      } else {
         for (let k = tab + 1; k < i; k++) out[at++] = seg[k] as number;
         out[at++] = 10;
         lines++;
-      } else duplicates++;
+      }
     }
     p = i + 1;
   }

@@ -81,6 +81,7 @@ class Scanner {
     this.prefix = Buffer.from(`{"${plan.field}":"`);
     this.suffix = Buffer.from('"}\n');
     this.skipHeader = plan.format === 'csv' || plan.format === 'tsv';
+    if (dedupe) dedupe.derive = { prefix: this.prefix, suffix: this.suffix };
   }
 
   /** Makes room for len more output bytes. */
@@ -169,7 +170,7 @@ class Scanner {
       for (let k = fs; k < fe; k++) out[o++] = seg[k] as number;
       for (let k = 0; k < suffix.length; k++) out[o++] = suffix[k] as number;
       if (dedupe) {
-        const keep = dedupe.add(seg, fs, fe, hashBytes(seg, fs, fe), out, at, at + len - 1);
+        const keep = dedupe.addDerived(seg, fs, fe, hashBytes(seg, fs, fe));
         if (keep === false) continue;
         if (keep !== true) {
           this.at = at;

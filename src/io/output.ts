@@ -26,7 +26,8 @@ export class AtomicFile {
 
   /** Writes everything the source yields, then renames into place. On any failure the temporary file is removed. */
   async write(source: AsyncIterable<string | Buffer>): Promise<void> {
-    const file = createWriteStream(this.tempPath);
+    // 1 MiB of queue: at the default 16 KiB every 64 KiB chunk waited for its write.
+    const file = createWriteStream(this.tempPath, { highWaterMark: 1024 * 1024 });
     try {
       if (this.path.endsWith('.gz')) await pipeline(source, createGzip(), file);
       else await pipeline(source, file);
