@@ -5,6 +5,7 @@ import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
 import { FORMATS, type Format } from './io/rows.js';
 import { type PrepareSummary, prepare } from './prepare.js';
+import { shard } from './shard.js';
 import { validateFiles } from './validate-files.js';
 
 /** The process streams, injectable so tests drive the CLI in-process. */
@@ -23,6 +24,7 @@ Usage: personalize-batch <command> [options]
 Commands:
   prepare    turn user lists, catalogs and interaction files into batch-input JSON Lines
   validate   check batch-input JSON Lines against the schema and the service limits
+  shard      split batch input into shards that each fit one batch job, with a manifest
   demo       run the main job on a generated sample (no AWS account needed)
 
 Run \`personalize-batch <command> --help\` for a command's options and examples.
@@ -117,6 +119,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return await runPrepare(rest, io);
       case 'validate':
         return await runValidate(rest, io);
+      case 'shard':
+        return await runShard(rest, io);
       case 'demo': {
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest, io);
@@ -267,6 +271,68 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
     );
   }
   return summary.problems > 0 ? 1 : 0;
+}
+
+const SHARD_HELP = `Usage: personalize-batch shard --recipe FAMILY INPUT --out DIR [options]
+
+Splits batch-input JSON Lines (a path or -, gzip detected) into shards that each fit one
+batch job, each in its own folder (DIR/shard-00000/input.jsonl, ...), and writes
+DIR/manifest.json (records, bytes and SHA-256 per shard; schema in schemas/manifest.schema.json).
+Lines are never split and each lands in exactly one shard. DIR is written under a temporary
+name and renamed at the end.
+
+Options:
+      --recipe FAMILY        as for prepare; recorded in the manifest
+      --out DIR              the folder to create (must not exist or be empty, unless --force)
+      --max-bytes SIZE       bytes per shard (default 1GB, the job input quota)
+      --max-records N        records per shard (default 50M; 500 item-affinity, 10 item-attribute-affinity)
+      --shards N             exactly N shards by a stable hash of the key (userId, itemId or
+                             itemAttributes), so a user lands in the same shard on every run
+      --force                replace what DIR holds
+      --json                 print a machine-readable summary
+  -h, --help
+
+Examples:
+  personalize-batch shard --recipe user-personalization batch.jsonl --out shards/
+  personalize-batch shard --recipe user-personalization batch.jsonl.gz --out shards/ --max-bytes 500MB
+  personalize-batch shard --recipe aws-sims items.jsonl --out shards/ --shards 8`;
+
+async function runShard(args: readonly string[], io: CliIO): Promise<number> {
+  const { values: v, positionals } = parse(args, {
+    recipe: { type: 'string' },
+    out: { type: 'string' },
+    'max-bytes': { type: 'string' },
+    'max-records': { type: 'string' },
+    shards: { type: 'string' },
+    force: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (v.help) {
+    write(io.stdout, `${SHARD_HELP}\n`);
+    return 0;
+  }
+  if (!v.recipe) throw new PbError('PB_USAGE', 'shard needs --recipe FAMILY (see shard --help)');
+  if (!v.out) throw new PbError('PB_USAGE', 'shard needs --out DIR (see shard --help)');
+  if (positionals.length !== 1) throw new PbError('PB_USAGE', 'shard takes one INPUT (a path or -)');
+  const summary = await shard({
+    recipe: v.recipe,
+    input: positionals[0] as string,
+    out: v.out,
+    maxBytes: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
+    maxRecords: v['max-records'] === undefined ? undefined : parseCount(v['max-records'], '--max-records'),
+    shards: v.shards === undefined ? undefined : parseCount(v.shards, '--shards'),
+    force: v.force,
+    stdin: io.stdin,
+  });
+  if (v.json) write(io.stdout, `${JSON.stringify(summary)}\n`);
+  else {
+    write(
+      io.stderr,
+      `shard: ${summary.records} records, ${summary.bytes} bytes in ${summary.shards} shard(s); manifest ${summary.manifest} (${summary.seconds.toFixed(1)} s)\n`,
+    );
+  }
+  return 0;
 }
 
 function write(stream: Writable, text: string): void {

@@ -45,6 +45,15 @@ export {
 export { emailListCsv } from './sample.js';
 export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
 export {
+  type Manifest,
+  SHARD_DEFAULTS,
+  type ShardInfo,
+  type ShardOptions,
+  type ShardSummary,
+  shard,
+  shardName,
+} from './shard.js';
+export {
   type ValidateOptions,
   type ValidateSummary,
   type ValidationProblem,

@@ -1,0 +1,404 @@
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { hashBytes } from './core/byteset.js';
+import { resolveFamily } from './core/families.js';
+import { PbError, usage } from './errors.js';
+import { openSource } from './io/input.js';
+import { partitionOf } from './io/spill.js';
+
+/** Service quotas per job input (reference: limits): 1 GB and 50 million records. */
+export const SHARD_DEFAULTS = { maxBytes: 1_000_000_000, maxRecords: 50_000_000 } as const;
+
+export interface ShardOptions {
+  recipe: string;
+  /** Batch-input JSON Lines (gzip detected), or `-` for stdin. */
+  input: string;
+  /** Folder that receives `shard-00000/input.jsonl`, ... and `manifest.json`. */
+  out: string;
+  /** Bytes per shard (default 1,000,000,000). */
+  maxBytes?: number;
+  /** Records per shard (default 50 million; 500 for item-affinity, 10 for item-attribute-affinity). */
+  maxRecords?: number;
+  /** Partition by a stable hash of the record key into exactly this many shards, instead of filling by size. */
+  shards?: number;
+  /** Replace what `out` already holds. */
+  force?: boolean;
+  stdin?: Readable;
+}
+
+export interface ShardInfo {
+  index: number;
+  uri: string;
+  folder: string;
+  records: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  version: 1;
+  family: string;
+  createdAt: string;
+  mode: 'size' | 'hash';
+  limits: { maxBytes: number; maxRecords: number };
+  records: number;
+  bytes: number;
+  shards: ShardInfo[];
+}
+
+export interface ShardSummary {
+  manifest: string;
+  shards: number;
+  records: number;
+  bytes: number;
+  blankLines: number;
+  seconds: number;
+}
+
+const LF = 10;
+const CR = 13;
+
+/** One shard file being written, with its counts and checksum. */
+class ShardFile {
+  records = 0;
+  bytes = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private readonly stream: WriteStream;
+  private buf: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private fill = 0;
+
+  constructor(
+    readonly index: number,
+    readonly folder: string,
+  ) {
+    this.stream = createWriteStream(join(folder, 'input.jsonl'), { highWaterMark: 1024 * 1024 });
+  }
+
+  /** Appends line[s, e) and a newline; a promise when the file's queue is full. */
+  add(line: Buffer, s: number, e: number): Promise<unknown> | undefined {
+    const n = e - s + 1;
+    this.records++;
+    this.bytes += n;
+    let wait: Promise<unknown> | undefined;
+    if (this.fill + n > this.buf.length) {
+      wait = this.flush();
+      if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+    }
+    line.copy(this.buf, this.fill, s, e);
+    this.buf[this.fill + n - 1] = LF;
+    this.fill += n;
+    return wait;
+  }
+
+  private flush(): Promise<unknown> | undefined {
+    if (this.fill === 0) return undefined;
+    const chunk = this.buf.subarray(0, this.fill);
+    this.hash.update(chunk);
+    this.buf = Buffer.allocUnsafe(this.buf.length);
+    this.fill = 0;
+    return this.stream.write(chunk) ? undefined : once(this.stream, 'drain');
+  }
+
+  async close(): Promise<string> {
+    await this.flush();
+    await new Promise<void>((res, rej) => {
+      this.stream.once('error', rej);
+      this.stream.end(() => res());
+    });
+    return this.hash.digest('hex');
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+}
+
+/**
+ * Splits batch-input JSON Lines into shards that each fit one job, each in
+ * its own folder (a job's input path is a prefix: `s3://b/folder` would also
+ * match `folder_test/`). Lines are never split and each lands in exactly one
+ * shard. Everything is written into a temporary folder beside `out` and
+ * renamed into place at the end, so a failed run leaves nothing that looks
+ * complete. Memory: one 64 KiB buffer and a 1 MiB write queue per open
+ * shard (one in size mode, N in hash mode).
+ */
+export async function shard(options: ShardOptions): Promise<ShardSummary> {
+  const started = process.hrtime.bigint();
+  const family = resolveFamily(options.recipe);
+  const maxBytes = options.maxBytes ?? SHARD_DEFAULTS.maxBytes;
+  const maxRecords = options.maxRecords ?? Math.min(SHARD_DEFAULTS.maxRecords, family.maxRecordsPerFile);
+  if (!(maxBytes > 0) || !(maxRecords > 0)) throw usage('--max-bytes and --max-records must be above 0');
+  if (options.shards !== undefined && !(Number.isInteger(options.shards) && options.shards > 0)) {
+    throw usage(`--shards must be a whole number above 0, got ${options.shards}`);
+  }
+  const out = resolve(options.out);
+  await checkOut(out, options.force === true);
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+  await mkdir(tmp, { recursive: true });
+  const files: ShardFile[] = [];
+  const open = async (i: number) => {
+    const folder = join(tmp, shardName(i));
+    await mkdir(folder);
+    const f = new ShardFile(i, folder);
+    files[i] = f;
+    return f;
+  };
+  let records = 0;
+  let bytes = 0;
+  let blank = 0;
+  const histogram = new HashHistogram();
+  try {
+    const hashMode = options.shards !== undefined;
+    const n = options.shards ?? 1;
+    if (hashMode) for (let i = 0; i < n; i++) await open(i);
+    else await open(0);
+    let current = files[0] as ShardFile;
+    let line = 0;
+    for await (const seg of wholeLines(
+      openSource(options.input, { stdin: options.stdin }),
+      maxBytes,
+      options.input,
+    )) {
+      let p = 0;
+      const len = seg.length;
+      while (p < len) {
+        let nl = seg.indexOf(LF, p);
+        if (nl === -1) nl = len;
+        line++;
+        let e = nl;
+        if (e > p && seg[e - 1] === CR) e--;
+        const s = line === 1 && seg[p] === 0xef && seg[p + 1] === 0xbb && seg[p + 2] === 0xbf ? p + 3 : p;
+        p = nl + 1;
+        if (isBlank(seg, s, e)) {
+          blank++;
+          continue;
+        }
+        const size = e - s + 1;
+        if (size > maxBytes) {
+          throw new PbError('PB_LIMIT', `a line of ${size} bytes is larger than --max-bytes ${maxBytes}`, {
+            file: options.input,
+            line,
+          });
+        }
+        let target: ShardFile;
+        if (hashMode) {
+          const key = recordKey(seg, s, e, options.input, line);
+          const h = hashBytes(key, 0, key.length);
+          target = files[partitionOf(h, n)] as ShardFile;
+          histogram.add(h, size);
+        } else {
+          if (current.bytes + size > maxBytes || current.records + 1 > maxRecords)
+            current = await open(files.length);
+          target = current;
+        }
+        const w = target.add(seg, s, e);
+        if (w) await w;
+        records++;
+        bytes += size;
+      }
+    }
+    const infos: ShardInfo[] = [];
+    for (const f of files) {
+      const sha256 = await f.close();
+      const folder = join(out, shardName(f.index));
+      infos.push({
+        index: f.index,
+        uri: join(folder, 'input.jsonl'),
+        folder: `${folder}/`,
+        records: f.records,
+        bytes: f.bytes,
+        sha256,
+      });
+    }
+    if (hashMode) checkHashShards(infos, n, maxBytes, maxRecords, histogram);
+    const manifest: Manifest = {
+      version: 1,
+      family: family.family,
+      createdAt: new Date().toISOString(),
+      mode: hashMode ? 'hash' : 'size',
+      limits: { maxBytes, maxRecords },
+      records,
+      bytes,
+      shards: infos,
+    };
+    await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (options.force) await rm(out, { recursive: true, force: true });
+    await rename(tmp, out);
+  } catch (err) {
+    for (const f of files) f.destroy();
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    manifest: join(out, 'manifest.json'),
+    shards: files.length,
+    records,
+    bytes,
+    blankLines: blank,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
+}
+
+export function shardName(i: number): string {
+  return `shard-${String(i).padStart(5, '0')}`;
+}
+
+async function checkOut(out: string, force: boolean): Promise<void> {
+  let entries: string[];
+  try {
+    if (!(await stat(out)).isDirectory()) throw usage(`--out ${out} is a file, not a folder`);
+    entries = await readdir(out);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (entries.length > 0 && !force) {
+    throw usage(`--out ${out} is not empty; remove it or pass --force to replace it`);
+  }
+}
+
+/**
+ * Records and bytes per 1/65536 of the hash range, so that after a run whose
+ * shards did not fit we can say how many shards would: a shard's share of
+ * the range is known, so its load can be bounded from the buckets it touches.
+ */
+class HashHistogram {
+  private static readonly BITS = 16;
+  readonly records = new Float64Array(1 << HashHistogram.BITS);
+  readonly bytes = new Float64Array(1 << HashHistogram.BITS);
+
+  add(hash: number, size: number): void {
+    const b = hash >>> (32 - HashHistogram.BITS);
+    (this.records[b] as number)++;
+    this.bytes[b] = (this.bytes[b] as number) + size;
+  }
+
+  /** Whether n shards would all fit, counting a bucket that straddles two shards in both (an upper bound). */
+  fits(n: number, maxBytes: number, maxRecords: number): boolean {
+    const buckets = this.records.length;
+    const recs = new Float64Array(n);
+    const byts = new Float64Array(n);
+    for (let b = 0; b < buckets; b++) {
+      if (this.records[b] === 0) continue;
+      const lo = Math.floor((b / buckets) * n);
+      const hi = Math.min(n - 1, Math.floor(((b + 1) / buckets) * n - 1e-12));
+      for (let i = lo; i <= hi; i++) {
+        recs[i] = (recs[i] as number) + (this.records[b] as number);
+        byts[i] = (byts[i] as number) + (this.bytes[b] as number);
+      }
+    }
+    for (let i = 0; i < n; i++)
+      if ((recs[i] as number) > maxRecords || (byts[i] as number) > maxBytes) return false;
+    return true;
+  }
+}
+
+/** A shard over the limits in hash mode: say how many shards would fit. */
+function checkHashShards(
+  infos: ShardInfo[],
+  n: number,
+  maxBytes: number,
+  maxRecords: number,
+  histogram: HashHistogram,
+): void {
+  const over = infos.find((s) => s.bytes > maxBytes || s.records > maxRecords);
+  if (!over) return;
+  let total = 0;
+  let totalBytes = 0;
+  for (const s of infos) {
+    total += s.records;
+    totalBytes += s.bytes;
+  }
+  let k = Math.max(n + 1, Math.ceil(total / maxRecords), Math.ceil(totalBytes / maxBytes));
+  while (k < 1_000_000 && !histogram.fits(k, maxBytes, maxRecords)) k++;
+  throw new PbError(
+    'PB_LIMIT',
+    `${shardName(over.index)} would hold ${over.records} records and ${over.bytes} bytes, over the limits (${maxRecords} records, ${maxBytes} bytes): use --shards ${k} or more`,
+  );
+}
+
+/**
+ * The key a record is sharded by, as UTF-8 bytes: userId, itemId or
+ * itemAttributes. Lines written by prepare start with the key, which is
+ * read without parsing; anything else goes through JSON.parse.
+ */
+function recordKey(seg: Buffer, s: number, e: number, file: string, line: number): Buffer {
+  for (const prefix of KEY_PREFIXES) {
+    if (e - s > prefix.length && seg.compare(prefix, 0, prefix.length, s, s + prefix.length) === 0) {
+      const from = s + prefix.length;
+      const q = seg.indexOf(34, from);
+      const bs = seg.indexOf(92, from);
+      if (q !== -1 && q < e && (bs === -1 || bs > q)) return seg.subarray(from, q);
+      break;
+    }
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(seg.toString('utf8', s, e));
+  } catch (err) {
+    throw new PbError('PB_INVALID_RECORD', `not valid JSON (${(err as Error).message})`, { file, line });
+  }
+  const o = obj as Record<string, unknown> | null;
+  const key = o && typeof o === 'object' ? (o.userId ?? o.itemId ?? o.itemAttributes) : undefined;
+  if (typeof key !== 'string') {
+    throw new PbError('PB_INVALID_RECORD', 'no userId, itemId or itemAttributes to shard by', {
+      file,
+      line,
+      field: '(record)',
+    });
+  }
+  return Buffer.from(key);
+}
+
+const KEY_PREFIXES = ['{"userId":"', '{"itemId":"', '{"itemAttributes":"'].map((p) => Buffer.from(p));
+
+function isBlank(b: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    if (c !== 32 && c !== 9 && c !== CR) return false;
+  }
+  return true;
+}
+
+/**
+ * Byte chunks cut after their last newline, so every piece holds whole lines
+ * (the last may lack one). A line longer than maxBytes is an error before
+ * it can grow without bound.
+ */
+async function* wholeLines(
+  src: AsyncIterable<Buffer>,
+  maxBytes: number,
+  file: string,
+): AsyncGenerator<Buffer> {
+  let carry: Buffer | undefined;
+  for await (const chunk of src) {
+    let buf = chunk;
+    if (carry) {
+      // Join only the partial line with the start of the chunk, not the whole chunk.
+      const first = chunk.indexOf(LF);
+      if (first === -1) buf = Buffer.concat([carry, chunk]);
+      else {
+        yield Buffer.concat([carry, chunk.subarray(0, first + 1)]);
+        buf = chunk.subarray(first + 1);
+      }
+      carry = undefined;
+    }
+    const last = buf.lastIndexOf(LF);
+    if (last === -1) {
+      carry = Buffer.from(buf);
+      if (carry.length > maxBytes + 2) {
+        throw new PbError('PB_LIMIT', `a line of more than ${maxBytes} bytes is larger than --max-bytes`, {
+          file,
+        });
+      }
+      continue;
+    }
+    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
+    yield buf.subarray(0, last + 1);
+  }
+  if (carry) yield carry;
+}

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { Ajv } from 'ajv';
+import { loadSchema, type Manifest, shard } from '../src/index.js';
+import { cli, prng, rejectsWith, useTmp } from './helpers.js';
+
+const { fresh } = useTmp();
+const UP = 'user-personalization';
+const ajv = new Ajv({ strict: true, strictRequired: false });
+const validManifest = ajv.compile(loadSchema('manifest.schema.json'));
+
+const lineOf = (id: string) => `${JSON.stringify({ userId: id })}\n`;
+
+async function readManifest(dir: string): Promise<Manifest> {
+  const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  assert.ok(validManifest(m), JSON.stringify(validManifest.errors));
+  return m;
+}
+
+/** Every shard file read back: its lines, and the manifest's figures checked against them. */
+async function shardLines(m: Manifest): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const s of m.shards) {
+    const data = await readFile(s.uri);
+    assert.equal(data.length, s.bytes, `${s.uri} bytes`);
+    assert.equal(createHash('sha256').update(data).digest('hex'), s.sha256, `${s.uri} sha256`);
+    const lines = data.toString('utf8').split('\n').slice(0, -1);
+    assert.equal(lines.length, s.records, `${s.uri} records`);
+    assert.ok(s.bytes <= m.limits.maxBytes && s.records <= m.limits.maxRecords, `${s.uri} within limits`);
+    out.push(lines);
+  }
+  return out;
+}
+
+describe('shard by size', () => {
+  test('every line lands in exactly one shard, in order, within the limits', async () => {
+    const rand = prng(3);
+    const ids = Array.from({ length: 1000 }, (_, i) => `u${i}-${'x'.repeat(Math.floor(rand() * 30))}`);
+    const input = await writeFileAt(fresh('in.jsonl'), ids.map(lineOf).join(''));
+    const out = fresh('shards');
+    const s = await shard({ recipe: UP, input, out, maxBytes: 4000, maxRecords: 150 });
+    const m = await readManifest(out);
+    const lines = await shardLines(m);
+    assert.deepEqual(
+      lines.flat(),
+      ids.map((id) => lineOf(id).trimEnd()),
+    );
+    assert.equal(m.records, 1000);
+    assert.equal(s.shards, m.shards.length);
+    assert.ok(m.shards.length >= 7, `${m.shards.length} shards`);
+    assert.deepEqual(
+      await readdir(out),
+      [...m.shards.map((x) => `shard-${String(x.index).padStart(5, '0')}`), 'manifest.json'].sort(),
+    );
+  });
+
+  test('limits at their exact edges: a shard of exactly max bytes, then the next line opens a new one', async () => {
+    const l = lineOf('abcd'); // 18 bytes with its newline
+    assert.equal(l.length, 18);
+    const input = await writeFileAt(fresh('edge.jsonl'), l.repeat(5));
+    const out = fresh('edge');
+    await shard({ recipe: UP, input, out, maxBytes: 36 });
+    const m = await readManifest(out);
+    assert.deepEqual(
+      m.shards.map((x) => [x.records, x.bytes]),
+      [
+        [2, 36],
+        [2, 36],
+        [1, 18],
+      ],
+    );
+    const out2 = fresh('edge-records');
+    await shard({ recipe: UP, input, out: out2, maxRecords: 5 });
+    assert.deepEqual(
+      (await readManifest(out2)).shards.map((x) => x.records),
+      [5],
+    );
+  });
+
+  test('a single line larger than max bytes is a clear error and leaves nothing behind', async () => {
+    const input = await writeFileAt(fresh('big.jsonl'), `${lineOf('a')}${lineOf('x'.repeat(100))}`);
+    const out = fresh('big');
+    const err = await rejectsWith(shard({ recipe: UP, input, out, maxBytes: 50 }), 'PB_LIMIT');
+    assert.match(err.message, /big\.jsonl:2: a line of 114 bytes is larger than --max-bytes 50/);
+    const parent = join(out, '..');
+    assert.deepEqual(
+      (await readdir(parent)).filter((f) => f.includes('big') && !f.endsWith('.jsonl')),
+      [],
+    );
+  });
+
+  test('gzip input, CRLF, BOM and blank lines: lines are normalised to LF, blanks dropped', async () => {
+    const text = `\uFEFF${lineOf('a').trimEnd()}\r\n\r\n${lineOf('b').trimEnd()}\r\n`;
+    const input = await writeFileAt(fresh('in.jsonl.gz'), gzipSync(Buffer.from(text)));
+    const out = fresh('gz');
+    const s = await shard({ recipe: UP, input, out });
+    assert.equal(s.blankLines, 1);
+    const lines = await shardLines(await readManifest(out));
+    assert.deepEqual(lines, [['{"userId":"a"}', '{"userId":"b"}']]);
+  });
+
+  test('segment families default to their per-file query quota', async () => {
+    const input = await writeFileAt(
+      fresh('attrs.jsonl'),
+      Array.from({ length: 25 }, (_, i) => `{"itemAttributes":"ITEMS.g = \\"${i}\\""}\n`).join(''),
+    );
+    const out = fresh('attrs');
+    await shard({ recipe: 'item-attribute-affinity', input, out });
+    const m = await readManifest(out);
+    assert.deepEqual(
+      m.shards.map((x) => x.records),
+      [10, 10, 5],
+    );
+    assert.equal(m.family, 'item-attribute-affinity');
+  });
+
+  test('an output folder that is not empty needs --force', async () => {
+    const input = await writeFileAt(fresh('in.jsonl'), lineOf('a'));
+    const out = fresh('again');
+    await shard({ recipe: UP, input, out });
+    await rejectsWith(shard({ recipe: UP, input, out }), 'PB_USAGE', /not empty/);
+    await shard({ recipe: UP, input, out, force: true });
+    assert.equal((await readManifest(out)).records, 1);
+  });
+});
+
+describe('shard by hash', () => {
+  test('the same key lands in the same shard on every run, whatever the order', async () => {
+    const rand = prng(11);
+    const ids = Array.from({ length: 2000 }, (_, i) => `user-${i}-${Math.floor(rand() * 1e6)}`);
+    const shuffled = [...ids].sort(() => rand() - 0.5);
+    const a = fresh('a');
+    const b = fresh('b');
+    await shard({
+      recipe: UP,
+      input: await writeFileAt(fresh('a.jsonl'), ids.map(lineOf).join('')),
+      out: a,
+      shards: 8,
+    });
+    await shard({
+      recipe: UP,
+      input: await writeFileAt(fresh('b.jsonl'), shuffled.map(lineOf).join('')),
+      out: b,
+      shards: 8,
+    });
+    const ma = await shardLines(await readManifest(a));
+    const mb = await shardLines(await readManifest(b));
+    assert.equal(ma.length, 8);
+    for (let i = 0; i < 8; i++) {
+      assert.deepEqual([...(ma[i] as string[])].sort(), [...(mb[i] as string[])].sort(), `shard ${i}`);
+      assert.ok((ma[i] as string[]).length > 150, `shard ${i} has ${(ma[i] as string[]).length} records`);
+    }
+    assert.deepEqual(ma.flat().sort(), ids.map((id) => lineOf(id).trimEnd()).sort());
+  });
+
+  test('keys needing escapes, and lines not written by prepare, shard by the parsed key', async () => {
+    const lines = [
+      '{"userId":"a\\"b"}',
+      '{ "userId": "a\\"b" }',
+      '{"filterValues":{"G":"\\"x\\""},"userId":"a\\"b"}',
+    ];
+    const out = fresh('esc');
+    await shard({
+      recipe: UP,
+      input: await writeFileAt(fresh('esc.jsonl'), `${lines.join('\n')}\n`),
+      out,
+      shards: 4,
+    });
+    const shards = await shardLines(await readManifest(out));
+    assert.equal(shards.filter((s) => s.length > 0).length, 1, 'all three share a key, so one shard');
+  });
+
+  test('a shard over the limits says which --shards would fit', async () => {
+    const input = await writeFileAt(
+      fresh('many.jsonl'),
+      Array.from({ length: 100 }, (_, i) => lineOf(`u${i}`)).join(''),
+    );
+    const err = await rejectsWith(
+      shard({ recipe: UP, input, out: fresh('many'), shards: 2, maxRecords: 20 }),
+      'PB_LIMIT',
+    );
+    const m = /use --shards (\d+) or more/.exec(err.message);
+    assert.ok(m, err.message);
+    const suggested = Number(m[1]);
+    assert.ok(suggested >= 5, `suggested ${suggested}`);
+    await shard({ recipe: UP, input, out: fresh('many-ok'), shards: suggested, maxRecords: 20 });
+  });
+
+  test('a line with no key is an error naming file and line', async () => {
+    const input = await writeFileAt(fresh('nokey.jsonl'), `${lineOf('a')}{"x":1}\n`);
+    const err = await rejectsWith(
+      shard({ recipe: UP, input, out: fresh('nokey'), shards: 2 }),
+      'PB_INVALID_RECORD',
+    );
+    assert.match(err.message, /nokey\.jsonl:2: \(record\): no userId, itemId or itemAttributes/);
+  });
+});
+
+describe('shard CLI', () => {
+  test('stdin, --json summary, exit codes and help', async () => {
+    const out = fresh('cli');
+    const r = await cli(
+      ['shard', '--recipe', UP, '-', '--out', out, '--max-records', '2', '--json'],
+      '{"userId":"1"}\n{"userId":"2"}\n{"userId":"3"}\n',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { shards: number; records: number };
+    assert.deepEqual([summary.shards, summary.records], [2, 3]);
+    assert.equal((await cli(['shard', '--recipe', UP, '-'])).code, 2);
+    const help = await cli(['shard', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Examples:/);
+  });
+});
+
+async function writeFileAt(path: string, data: string | Buffer): Promise<string> {
+  await writeFile(path, data);
+  return path;
+}
