@@ -328,11 +328,12 @@ function checkHashShards(
  */
 function recordKey(seg: Buffer, s: number, e: number, file: string, line: number): Buffer {
   for (const prefix of KEY_PREFIXES) {
-    if (e - s > prefix.length && seg.compare(prefix, 0, prefix.length, s, s + prefix.length) === 0) {
+    if (startsWith(seg, s, e, prefix)) {
+      // Up to the closing quote; a backslash first means escapes: parse instead.
       const from = s + prefix.length;
-      const q = seg.indexOf(34, from);
-      const bs = seg.indexOf(92, from);
-      if (q !== -1 && q < e && (bs === -1 || bs > q)) return seg.subarray(from, q);
+      let i = from;
+      while (i < e && seg[i] !== 34 && seg[i] !== 92) i++;
+      if (i < e && seg[i] === 34) return seg.subarray(from, i);
       break;
     }
   }
@@ -355,6 +356,12 @@ function recordKey(seg: Buffer, s: number, e: number, file: string, line: number
 }
 
 const KEY_PREFIXES = ['{"userId":"', '{"itemId":"', '{"itemAttributes":"'].map((p) => Buffer.from(p));
+
+function startsWith(b: Buffer, s: number, e: number, prefix: Buffer): boolean {
+  if (e - s <= prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[s + i] !== prefix[i]) return false;
+  return true;
+}
 
 function isBlank(b: Buffer, s: number, e: number): boolean {
   for (let i = s; i < e; i++) {
