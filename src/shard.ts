@@ -78,14 +78,30 @@ class ShardFile {
     this.stream = createWriteStream(join(folder, 'input.jsonl'), { highWaterMark: 1024 * 1024 });
   }
 
-  /** Appends line[s, e) and a newline; a promise when the file's queue is full. */
-  add(line: Buffer, s: number, e: number): Promise<unknown> | undefined {
+  /**
+   * Appends line[s, e) and a newline; a promise when the file's queue is
+   * full. A `verbatim` line (already ending in LF right at e) that follows
+   * the previous one in the same chunk extends a run that is written as one
+   * slice of the chunk, with no copy: most lines in size mode.
+   */
+  add(line: Buffer, s: number, e: number, verbatim: boolean): Promise<unknown> | undefined {
     const n = e - s + 1;
     this.records++;
     this.bytes += n;
-    let wait: Promise<unknown> | undefined;
+    if (verbatim) {
+      if (this.runSeg === line && this.runEnd === s) {
+        this.runEnd = e + 1;
+        return undefined;
+      }
+      const w = both(this.flushRun(), this.flush());
+      this.runSeg = line;
+      this.runStart = s;
+      this.runEnd = e + 1;
+      return w;
+    }
+    let wait = this.flushRun();
     if (this.fill + n > this.buf.length) {
-      wait = this.flush();
+      wait = both(wait, this.flush());
       if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
     }
     line.copy(this.buf, this.fill, s, e);
@@ -94,16 +110,32 @@ class ShardFile {
     return wait;
   }
 
+  private runSeg: Buffer | undefined;
+  private runStart = 0;
+  private runEnd = 0;
+
+  private flushRun(): Promise<unknown> | undefined {
+    if (!this.runSeg) return undefined;
+    const chunk = this.runSeg.subarray(this.runStart, this.runEnd);
+    this.runSeg = undefined;
+    return this.put(chunk);
+  }
+
   private flush(): Promise<unknown> | undefined {
     if (this.fill === 0) return undefined;
     const chunk = this.buf.subarray(0, this.fill);
-    this.hash.update(chunk);
     this.buf = Buffer.allocUnsafe(this.buf.length);
     this.fill = 0;
+    return this.put(chunk);
+  }
+
+  private put(chunk: Buffer): Promise<unknown> | undefined {
+    this.hash.update(chunk);
     return this.stream.write(chunk) ? undefined : once(this.stream, 'drain');
   }
 
   async close(): Promise<string> {
+    await this.flushRun();
     await this.flush();
     await new Promise<void>((res, rej) => {
       this.stream.once('error', rej);
@@ -172,6 +204,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
         let e = nl;
         if (e > p && seg[e - 1] === CR) e--;
         const s = line === 1 && seg[p] === 0xef && seg[p + 1] === 0xbb && seg[p + 2] === 0xbf ? p + 3 : p;
+        const start = p;
         p = nl + 1;
         if (isBlank(seg, s, e)) {
           blank++;
@@ -195,7 +228,9 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
             current = await open(files.length);
           target = current;
         }
-        const w = target.add(seg, s, e);
+        // Zero-copy runs only in size mode: in hash mode runs are a line or two
+        // long, and each queued slice would keep its whole input chunk alive.
+        const w = target.add(seg, s, e, !hashMode && s === start && e === nl && nl < len);
         if (w) await w;
         records++;
         bytes += size;
@@ -356,6 +391,13 @@ function recordKey(seg: Buffer, s: number, e: number, file: string, line: number
 }
 
 const KEY_PREFIXES = ['{"userId":"', '{"itemId":"', '{"itemAttributes":"'].map((p) => Buffer.from(p));
+
+function both(
+  a: Promise<unknown> | undefined,
+  b: Promise<unknown> | undefined,
+): Promise<unknown> | undefined {
+  return a && b ? Promise.all([a, b]) : (a ?? b);
+}
 
 function startsWith(b: Buffer, s: number, e: number, prefix: Buffer): boolean {
   if (e - s <= prefix.length) return false;
