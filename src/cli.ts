@@ -65,11 +65,14 @@ Options:
       --rejects FILE         bad records with file, line, field and reason (JSON Lines)
       --max-line-length SIZE longest input line or CSV record (default 1MiB)
       --max-item-list N      longest itemList (default 500)
+      --shard-out DIR        write job-sized shards and a manifest instead of one output, as
+                             \`shard\` does (with its --max-bytes, --max-records, --shards, --force)
       --json                 print a machine-readable summary
   -h, --help
 
 Examples:
   personalize-batch prepare --recipe user-personalization emails.csv -o users.jsonl
+  personalize-batch prepare --recipe user-personalization emails.csv --shard-out shards/
   personalize-batch prepare --recipe aws-sims items.csv.gz -o items.jsonl
   cat ids.txt | personalize-batch prepare --recipe popular-items - > batch.jsonl
   personalize-batch prepare --recipe personalized-ranking --item-column ITEM_ID interactions.csv
@@ -175,6 +178,11 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     rejects: { type: 'string' },
     'max-line-length': { type: 'string' },
     'max-item-list': { type: 'string' },
+    'shard-out': { type: 'string' },
+    'max-bytes': { type: 'string' },
+    'max-records': { type: 'string' },
+    shards: { type: 'string' },
+    force: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -212,14 +220,26 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
       v['max-line-length'] === undefined ? undefined : parseBytes(v['max-line-length'], '--max-line-length'),
     maxItemList:
       v['max-item-list'] === undefined ? undefined : parseCount(v['max-item-list'], '--max-item-list'),
+    shardOut: v['shard-out'],
+    shardMaxBytes: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
+    shardMaxRecords:
+      v['max-records'] === undefined ? undefined : parseCount(v['max-records'], '--max-records'),
+    shards: v.shards === undefined ? undefined : parseCount(v.shards, '--shards'),
+    force: v.force,
     stdin: io.stdin,
     stdout: io.stdout,
     onProgress: progress?.update,
   }).finally(() => progress?.clear());
   for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
-  const toStdout = (v.output ?? '-') !== '-';
+  if (!v['shard-out'] && (v['max-bytes'] || v['max-records'] || v.shards || v.force)) {
+    write(
+      io.stderr,
+      'personalize-batch: warning: --max-bytes, --max-records, --shards and --force apply to --shard-out\n',
+    );
+  }
+  const toStdout = (v.output ?? '-') !== '-' || v['shard-out'] !== undefined;
   if (v.json) write(toStdout ? io.stdout : io.stderr, `${JSON.stringify(summary)}\n`);
-  else write(io.stderr, `${describePrepare(summary, v.output ?? '-', v.rejects)}\n`);
+  else write(io.stderr, `${describePrepare(summary, v['shard-out'] ?? v.output ?? '-', v.rejects)}\n`);
   return 0;
 }
 
@@ -233,7 +253,8 @@ export function describePrepare(s: PrepareSummary, output: string, rejects: stri
   if (s.inactive > 0) parts.push(`${s.inactive} rows before --since left out`);
   if (s.blankLines > 0) parts.push(`${s.blankLines} blank lines skipped`);
   if (s.spilled) parts.push('dedupe spilled to disk');
-  return `prepare (${s.family}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
+  const shards = s.shard ? `; ${s.shard.shards} shard(s), manifest ${s.shard.manifest}` : '';
+  return `prepare (${s.family}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s${shards}`;
 }
 
 async function runValidate(args: readonly string[], io: CliIO): Promise<number> {

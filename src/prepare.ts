@@ -19,6 +19,7 @@ import { openSource } from './io/input.js';
 import { AtomicFile, batchLines, writeOutput } from './io/output.js';
 import { FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
 import { SpillDir } from './io/spill.js';
+import { type ShardSummary, shard } from './shard.js';
 
 export type OnInvalid = 'fail' | 'skip';
 
@@ -61,6 +62,14 @@ export interface PrepareOptions {
   maxLineLength?: number;
   /** Longest itemList (personalized-ranking). Default 500. */
   maxItemList?: number;
+  /** Write shards and a manifest into this folder instead of one output (see shard()). */
+  shardOut?: string;
+  shardMaxBytes?: number;
+  shardMaxRecords?: number;
+  /** With shardOut: exactly this many shards by key hash. */
+  shards?: number;
+  /** With shardOut: replace what the folder holds. */
+  force?: boolean;
   stdin?: Readable;
   stdout?: Writable;
   /** Called about every 250 ms with running counts. */
@@ -88,6 +97,8 @@ export interface PrepareSummary {
   spilled: boolean;
   seconds: number;
   warnings: string[];
+  /** With shardOut: what shard() wrote. */
+  shard?: ShardSummary;
 }
 
 /** Options resolved once, with every default filled in. */
@@ -234,6 +245,9 @@ export interface Reject {
  */
 export async function prepare(options: PrepareOptions): Promise<PrepareSummary> {
   let summary: PrepareSummary | undefined;
+  if (options.shardOut !== undefined && options.output !== undefined && options.output !== '-') {
+    throw usage('give -o OUT or --shard-out DIR, not both');
+  }
   const gen = prepareChunks(options);
   async function* body(): AsyncGenerator<Buffer> {
     for (;;) {
@@ -244,6 +258,23 @@ export async function prepare(options: PrepareOptions): Promise<PrepareSummary> 
       }
       yield r.value;
     }
+  }
+  if (options.shardOut !== undefined) {
+    const sharded = await shard({
+      recipe: options.recipe,
+      input: '(prepare output)',
+      source: body(),
+      out: options.shardOut,
+      maxBytes: options.shardMaxBytes,
+      maxRecords: options.shardMaxRecords,
+      shards: options.shards,
+      force: options.force,
+    });
+    const s = summary as PrepareSummary;
+    s.shard = sharded;
+    // Sharding makes the per-file quota warnings moot.
+    s.warnings = s.warnings.filter((w) => !w.includes('personalize-batch shard'));
+    return s;
   }
   await writeOutput(options.output ?? '-', options.stdout ?? process.stdout, body());
   return summary as PrepareSummary;

@@ -15,8 +15,10 @@ export const SHARD_DEFAULTS = { maxBytes: 1_000_000_000, maxRecords: 50_000_000 
 
 export interface ShardOptions {
   recipe: string;
-  /** Batch-input JSON Lines (gzip detected), or `-` for stdin. */
+  /** Batch-input JSON Lines (gzip detected), or `-` for stdin; the name used in messages when `source` is given. */
   input: string;
+  /** The bytes to shard, instead of reading `input` (prepare --shard-out passes its output here). */
+  source?: AsyncIterable<Buffer>;
   /** Folder that receives `shard-00000/input.jsonl`, ... and `manifest.json`. */
   out: string;
   /** Bytes per shard (default 1,000,000,000). */
@@ -191,7 +193,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     let current = files[0] as ShardFile;
     let line = 0;
     for await (const seg of wholeLines(
-      openSource(options.input, { stdin: options.stdin }),
+      options.source ?? openSource(options.input, { stdin: options.stdin }),
       maxBytes,
       options.input,
     )) {

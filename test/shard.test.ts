@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
-import { loadSchema, type Manifest, shard } from '../src/index.js';
+import { loadSchema, type Manifest, prepare, shard } from '../src/index.js';
 import { cli, prng, rejectsWith, useTmp } from './helpers.js';
 
 const { fresh } = useTmp();
@@ -221,3 +221,42 @@ async function writeFileAt(path: string, data: string | Buffer): Promise<string>
   await writeFile(path, data);
   return path;
 }
+
+describe('prepare --shard-out', () => {
+  test('prepare straight into shards: the same records as one output, split within the limits', async () => {
+    const rand = prng(21);
+    const rows = Array.from({ length: 3000 }, () => `x@y,u${Math.floor(rand() * 2500)},N`);
+    const csv = `email,user_id,name\n${rows.join('\n')}\n`;
+    const input = await writeFileAt(fresh('emails.csv'), csv);
+    const whole = fresh('whole.jsonl');
+    await prepare({ recipe: UP, sources: [input], output: whole });
+    const out = fresh('prep-shards');
+    const s = await prepare({ recipe: UP, sources: [input], shardOut: out, shardMaxRecords: 400 });
+    const m = await readManifest(out);
+    const lines = await shardLines(m);
+    const expected = (await readFile(whole, 'utf8')).trimEnd().split('\n');
+    assert.deepEqual(lines.flat(), expected);
+    assert.equal(s.shard?.shards, m.shards.length);
+    assert.equal(m.records, s.written);
+    assert.ok(m.shards.length >= Math.ceil(s.written / 400));
+    const hashed = fresh('prep-hash');
+    await prepare({ recipe: UP, sources: [input], shardOut: hashed, shards: 3 });
+    assert.deepEqual((await shardLines(await readManifest(hashed))).flat().sort(), [...expected].sort());
+  });
+
+  test('the CLI takes --shard-out with the shard options, and refuses it together with -o', async () => {
+    const out = fresh('cli-prep');
+    const r = await cli(
+      ['prepare', '--recipe', UP, '-', '--shard-out', out, '--max-records', '2', '--json'],
+      'u1\nu2\nu3\nu1\n',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { written: number; shard: { shards: number } };
+    assert.deepEqual([s.written, s.shard.shards], [3, 2]);
+    const both = await cli(
+      ['prepare', '--recipe', UP, '-', '--shard-out', fresh('x'), '-o', fresh('y.jsonl')],
+      'u1\n',
+    );
+    assert.equal(both.code, 2);
+  });
+});
