@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Duplex, PassThrough, Readable, type Writable } from 'node:stream';
 import {
@@ -306,7 +307,13 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   if (opts.sources.filter((x) => x === '-').length > 1) throw usage('stdin (-) can be given only once');
   const spill = new SpillDir(opts.tmpDir);
   const rejects = opts.rejects ? new RejectWriter(opts.rejects) : undefined;
-  const dedupe = opts.dedupe ? new Deduper(spill, opts.memoryBudget) : undefined;
+  const dedupe = opts.dedupe
+    ? new Deduper(
+        spill,
+        opts.memoryBudget,
+        await knownLarger(opts.sources, SPILL_FIRST_FACTOR * opts.memoryBudget),
+      )
+    : undefined;
   const grouper =
     opts.family.family === 'personalized-ranking' ? new Grouper(spill, opts.memoryBudget) : undefined;
   let lastProgress = Date.now();
@@ -481,6 +488,25 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     );
   }
   return s;
+}
+
+/** Inputs over this many times the dedupe budget go straight to the spill partitions (see Deduper). */
+const SPILL_FIRST_FACTOR = 4;
+
+/** Whether the sources are all files whose sizes add up to more than `bytes`. */
+async function knownLarger(sources: readonly string[], bytes: number): Promise<boolean> {
+  let total = 0;
+  for (const name of sources) {
+    if (name === '-') return false;
+    try {
+      const st = await stat(name);
+      if (!st.isFile()) return false;
+      total += st.size;
+    } catch {
+      return false; // reading it will report the problem
+    }
+  }
+  return total > bytes;
 }
 
 async function* countBytes(src: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {

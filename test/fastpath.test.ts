@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { makeTmp, prepareStdin, prng, split } from './helpers.js';
+import { makeTmp, prepareFiles, prepareStdin, prng, split } from './helpers.js';
 
 // The byte fast path (one id column, no filters) must give exactly what a
 // straightforward oracle gives: csv-parse, trim, drop invalid rows, keep the
@@ -98,6 +98,25 @@ describe('byte fast path', () => {
     assert.equal(r.summary.spilled, true);
     assert.deepEqual([...r.lines].sort(), [...want.out].sort());
     assert.equal(r.summary.written, want.out.length);
+  });
+
+  test('a file many times the budget goes straight to the partitions, with the same result', async () => {
+    const csv = randomCsv(12, 4000);
+    const want = oracle(csv);
+    const path = tmp.path('big.csv');
+    await writeFile(path, csv);
+    assert.ok(csv.length > 4 * 8000, 'the file is over 4x the budget');
+    const r = await prepareFiles({
+      recipe: 'user-personalization',
+      sources: [path],
+      onInvalid: 'skip',
+      rejects: tmp.path('big-rejects.jsonl'),
+      memoryBudget: 8000,
+    });
+    assert.equal(r.summary.spilled, true);
+    assert.deepEqual([...r.lines].sort(), [...want.out].sort());
+    assert.equal(r.summary.written, want.out.length);
+    assert.equal(r.summary.rejected, want.rejectedLines);
   });
 
   test('plain ids and TSV take the same path with the same results', async () => {
