@@ -55,6 +55,8 @@ export interface PrepareOptions {
   memoryBudget?: number;
   /** Folder for spill partitions. Default the OS temp folder. */
   tmpDir?: string;
+  /** Spilled bytes from which the dedupe drain uses a second thread. Default 32 MiB. */
+  parallelDrainMinBytes?: number;
   /** `fail` (default): stop at the first bad record. `skip`: write it to `rejects` and go on. */
   onInvalid?: OnInvalid;
   /** Where skipped records go, one JSON object per line with file, line, field, reason and the row. */
@@ -312,6 +314,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
         spill,
         opts.memoryBudget,
         await knownLarger(opts.sources, SPILL_FIRST_FACTOR * opts.memoryBudget),
+        options.parallelDrainMinBytes,
       )
     : undefined;
   const grouper =

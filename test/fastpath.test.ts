@@ -119,6 +119,30 @@ describe('byte fast path', () => {
     assert.equal(r.summary.rejected, want.rejectedLines);
   });
 
+  test('the drain on two threads (a worker takes every other partition) gives the same result', async () => {
+    const csv = randomCsv(13, 6000);
+    const want = oracle(csv);
+    const path = tmp.path('two.csv');
+    await writeFile(path, csv);
+    const opts = {
+      recipe: 'user-personalization',
+      sources: [path],
+      onInvalid: 'skip' as const,
+      memoryBudget: 40_000,
+    };
+    const two = await prepareFiles({ ...opts, rejects: tmp.path('two-r.jsonl'), parallelDrainMinBytes: 0 });
+    const one = await prepareFiles({
+      ...opts,
+      rejects: tmp.path('one-r.jsonl'),
+      parallelDrainMinBytes: 1e12,
+    });
+    assert.equal(two.summary.spilled, true);
+    assert.deepEqual([...two.lines].sort(), [...want.out].sort());
+    assert.deepEqual([...one.lines].sort(), [...want.out].sort());
+    assert.equal(two.summary.duplicates, one.summary.duplicates);
+    assert.equal(two.summary.written, want.out.length);
+  });
+
   test('plain ids and TSV take the same path with the same results', async () => {
     const ids = ['a1', 'b2', 'a1', ' c3 ', 'é4', 'b2'];
     const plain = await prepareStdin({ recipe: 'aws-sims' }, `${ids.join('\n')}\n`);

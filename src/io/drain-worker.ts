@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ByteSet } from '../core/byteset.js';
+import { drainPiece } from './dedupe.js';
+
+/**
+ * Worker entry: deduplicates its share of the spill partitions while the
+ * main thread does the rest (partitions are independent). It sends one
+ * message per partition and waits for an 'ack' before reading the next, so
+ * at most one partition's output is in flight.
+ */
+
+export interface DrainJob {
+  paths: string[];
+  expects: { keys: number; keyBytes: number }[];
+  budget: number;
+  derive: { prefix: Uint8Array; suffix: Uint8Array } | undefined;
+}
+
+export type DrainMessage =
+  | { kind: 'chunk'; chunk: Uint8Array; lines: number; duplicates: number }
+  | { kind: 'done' };
+
+const job = workerData as DrainJob;
+const port = parentPort;
+if (!port) throw new Error('drain-worker: not started as a worker');
+const derive = job.derive
+  ? { prefix: Buffer.from(job.derive.prefix), suffix: Buffer.from(job.derive.suffix) }
+  : undefined;
+let acked: (() => void) | undefined;
+port.on('message', (m: string) => {
+  if (m === 'ack') acked?.();
+});
+
+for (let i = 0; i < job.paths.length; i++) {
+  const seg = await readFile(job.paths[i] as string);
+  const seen = new ByteSet(job.budget, job.expects[i]);
+  const out = Buffer.allocUnsafe(seg.length * 4 + 64);
+  const r = drainPiece(seg, seen, out, derive);
+  const chunk = new Uint8Array(out.buffer, out.byteOffset, r.at);
+  const wait = new Promise<void>((res) => {
+    acked = res;
+  });
+  // Transferred when the Buffer owns its memory; copied otherwise (pooled).
+  const transfer =
+    out.byteOffset === 0 && out.buffer.byteLength === out.length ? [out.buffer as ArrayBuffer] : [];
+  port.postMessage(
+    { kind: 'chunk', chunk, lines: r.lines, duplicates: r.duplicates } satisfies DrainMessage,
+    transfer,
+  );
+  await wait;
+}
+port.postMessage({ kind: 'done' } satisfies DrainMessage);
