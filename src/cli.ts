@@ -148,6 +148,14 @@ export function reportError(err: unknown, io: CliIO): number {
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
+/** The options `shard` and `prepare --shard-out` share. */
+const SHARD_OPTIONS = {
+  'max-bytes': { type: 'string' },
+  'max-records': { type: 'string' },
+  shards: { type: 'string' },
+  force: { type: 'boolean', default: false },
+} as const;
+
 function parse<const O extends OptionsConfig>(args: readonly string[], options: O) {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true, allowNegative: true });
@@ -179,10 +187,7 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     'max-line-length': { type: 'string' },
     'max-item-list': { type: 'string' },
     'shard-out': { type: 'string' },
-    'max-bytes': { type: 'string' },
-    'max-records': { type: 'string' },
-    shards: { type: 'string' },
-    force: { type: 'boolean', default: false },
+    ...SHARD_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -322,10 +327,7 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parse(args, {
     recipe: { type: 'string' },
     out: { type: 'string' },
-    'max-bytes': { type: 'string' },
-    'max-records': { type: 'string' },
-    shards: { type: 'string' },
-    force: { type: 'boolean', default: false },
+    ...SHARD_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
