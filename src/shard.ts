@@ -106,7 +106,9 @@ class ShardFile {
       wait = both(wait, this.flush());
       if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
     }
-    line.copy(this.buf, this.fill, s, e);
+    // A byte loop: Buffer.copy's checks cost more than a short line.
+    const buf = this.buf;
+    for (let i = s, o = this.fill; i < e; i++, o++) buf[o] = line[i] as number;
     this.buf[this.fill + n - 1] = LF;
     this.fill += n;
     return wait;
@@ -190,54 +192,23 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     const n = options.shards ?? 1;
     if (hashMode) for (let i = 0; i < n; i++) await open(i);
     else await open(0);
-    let current = files[0] as ShardFile;
-    let line = 0;
+    const cut = new Cutter(files, hashMode, n, maxBytes, maxRecords, options.input, histogram);
     for await (const seg of wholeLines(
       options.source ?? openSource(options.input, { stdin: options.stdin }),
       maxBytes,
       options.input,
     )) {
-      let p = 0;
-      const len = seg.length;
-      while (p < len) {
-        let nl = seg.indexOf(LF, p);
-        if (nl === -1) nl = len;
-        line++;
-        let e = nl;
-        if (e > p && seg[e - 1] === CR) e--;
-        const s = line === 1 && seg[p] === 0xef && seg[p + 1] === 0xbb && seg[p + 2] === 0xbf ? p + 3 : p;
-        const start = p;
-        p = nl + 1;
-        if (isBlank(seg, s, e)) {
-          blank++;
-          continue;
-        }
-        const size = e - s + 1;
-        if (size > maxBytes) {
-          throw new PbError('PB_LIMIT', `a line of ${size} bytes is larger than --max-bytes ${maxBytes}`, {
-            file: options.input,
-            line,
-          });
-        }
-        let target: ShardFile;
-        if (hashMode) {
-          const key = recordKey(seg, s, e, options.input, line);
-          const h = hashBytes(key, 0, key.length);
-          target = files[partitionOf(h, n)] as ShardFile;
-          histogram.add(h, size);
-        } else {
-          if (current.bytes + size > maxBytes || current.records + 1 > maxRecords)
-            current = await open(files.length);
-          target = current;
-        }
-        // Zero-copy runs only in size mode: in hash mode runs are a line or two
-        // long, and each queued slice would keep its whole input chunk alive.
-        const w = target.add(seg, s, e, !hashMode && s === start && e === nl && nl < len);
-        if (w) await w;
-        records++;
-        bytes += size;
+      cut.pos = 0;
+      for (;;) {
+        const status = cut.scan(seg);
+        if (status === CUT_DONE) break;
+        if (status === CUT_OPEN) cut.current = await open(files.length);
+        else await cut.wait;
       }
     }
+    records = cut.records;
+    bytes = cut.bytes;
+    blank = cut.blank;
     const infos: ShardInfo[] = [];
     for (const f of files) {
       const sha256 = await f.close();
@@ -295,6 +266,90 @@ async function checkOut(out: string, force: boolean): Promise<void> {
   }
   if (entries.length > 0 && !force) {
     throw usage(`--out ${out} is not empty; remove it or pass --force to replace it`);
+  }
+}
+
+const CUT_DONE = 0;
+const CUT_WAIT = 1;
+const CUT_OPEN = 2;
+
+/**
+ * The per-line loop of shard(), synchronous so V8 optimises it as a plain
+ * method; it stops, with its place kept, when a file must be waited for or
+ * (size mode) a new shard opened.
+ */
+class Cutter {
+  pos = 0;
+  line = 0;
+  records = 0;
+  bytes = 0;
+  blank = 0;
+  current: ShardFile;
+  wait: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly files: ShardFile[],
+    private readonly hashMode: boolean,
+    private readonly n: number,
+    private readonly maxBytes: number,
+    private readonly maxRecords: number,
+    private readonly file: string,
+    private readonly histogram: HashHistogram,
+  ) {
+    this.current = files[0] as ShardFile;
+  }
+
+  scan(seg: Buffer): number {
+    const len = seg.length;
+    let p = this.pos;
+    while (p < len) {
+      let nl = p;
+      while (nl < len && seg[nl] !== LF) nl++;
+      let e = nl;
+      if (e > p && seg[e - 1] === CR) e--;
+      const first = this.line === 0;
+      const s = first && seg[p] === 0xef && seg[p + 1] === 0xbb && seg[p + 2] === 0xbf ? p + 3 : p;
+      if (isBlank(seg, s, e)) {
+        this.line++;
+        this.blank++;
+        p = nl + 1;
+        continue;
+      }
+      const size = e - s + 1;
+      if (size > this.maxBytes) {
+        throw new PbError('PB_LIMIT', `a line of ${size} bytes is larger than --max-bytes ${this.maxBytes}`, {
+          file: this.file,
+          line: this.line + 1,
+        });
+      }
+      let target: ShardFile;
+      if (this.hashMode) {
+        const h = recordKeyHash(seg, s, e, this.file, this.line + 1);
+        target = this.files[partitionOf(h, this.n)] as ShardFile;
+        this.histogram.add(h, size);
+      } else {
+        const c = this.current;
+        if (c.bytes + size > this.maxBytes || c.records + 1 > this.maxRecords) {
+          this.pos = p;
+          return CUT_OPEN;
+        }
+        target = c;
+      }
+      this.line++;
+      this.records++;
+      this.bytes += size;
+      // Zero-copy runs only in size mode: in hash mode runs are a line or two
+      // long, and each queued slice would keep its whole input chunk alive.
+      const w = target.add(seg, s, e, !this.hashMode && s === p && e === nl && nl < len);
+      p = nl + 1;
+      if (w) {
+        this.pos = p;
+        this.wait = w;
+        return CUT_WAIT;
+      }
+    }
+    this.pos = p;
+    return CUT_DONE;
   }
 }
 
@@ -359,18 +414,19 @@ function checkHashShards(
 }
 
 /**
- * The key a record is sharded by, as UTF-8 bytes: userId, itemId or
- * itemAttributes. Lines written by prepare start with the key, which is
- * read without parsing; anything else goes through JSON.parse.
+ * The hash of the key a record is sharded by (its UTF-8 bytes): userId,
+ * itemId or itemAttributes. Lines written by prepare start with the key,
+ * which is hashed in place without parsing; anything else goes through
+ * JSON.parse.
  */
-function recordKey(seg: Buffer, s: number, e: number, file: string, line: number): Buffer {
+function recordKeyHash(seg: Buffer, s: number, e: number, file: string, line: number): number {
   for (const prefix of KEY_PREFIXES) {
     if (startsWith(seg, s, e, prefix)) {
       // Up to the closing quote; a backslash first means escapes: parse instead.
       const from = s + prefix.length;
       let i = from;
       while (i < e && seg[i] !== 34 && seg[i] !== 92) i++;
-      if (i < e && seg[i] === 34) return seg.subarray(from, i);
+      if (i < e && seg[i] === 34) return hashBytes(seg, from, i);
       break;
     }
   }
@@ -389,7 +445,8 @@ function recordKey(seg: Buffer, s: number, e: number, file: string, line: number
       field: '(record)',
     });
   }
-  return Buffer.from(key);
+  const bytes = Buffer.from(key);
+  return hashBytes(bytes, 0, bytes.length);
 }
 
 const KEY_PREFIXES = ['{"userId":"', '{"itemId":"', '{"itemAttributes":"'].map((p) => Buffer.from(p));
