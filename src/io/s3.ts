@@ -1,0 +1,210 @@
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { PbError } from '../errors.js';
+
+/** `s3://bucket/key`, split. */
+export interface S3Location {
+  bucket: string;
+  key: string;
+}
+
+export function isS3Uri(s: string): boolean {
+  return s.startsWith('s3://');
+}
+
+export function parseS3Uri(uri: string): S3Location {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  const bucket = m?.[1];
+  if (!bucket) throw new PbError('PB_USAGE', `not an S3 URI (s3://bucket/key): ${uri}`);
+  return { bucket, key: m?.[2] ?? '' };
+}
+
+/** Connection settings; everything else comes from the AWS SDK's default chain (env, profiles, SSO, roles). */
+export interface S3Options {
+  region?: string;
+  /** An S3-compatible endpoint (MinIO, LocalStack, a test server); AWS_ENDPOINT_URL_S3 also works. */
+  endpoint?: string;
+  /** Path-style addressing, which most S3-compatible servers need. Default: on when an endpoint is given. */
+  forcePathStyle?: boolean;
+  /**
+   * Checksums only where the API requires them. Some S3-compatible servers
+   * store the aws-chunked framing of a streamed PutObject as data when the
+   * SDK's default (WHEN_SUPPORTED) is used. Default: on when an endpoint is given.
+   */
+  checksumsWhenRequired?: boolean;
+  credentials?: S3ClientConfig['credentials'];
+  /** Attempts per request (the SDK's retry), default 3. */
+  maxAttempts?: number;
+}
+
+export function makeS3Client(o: S3Options = {}): S3Client {
+  const custom = o.endpoint !== undefined || process.env.AWS_ENDPOINT_URL_S3 !== undefined;
+  const whenRequired = o.checksumsWhenRequired ?? custom;
+  return new S3Client({
+    region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    endpoint: o.endpoint,
+    forcePathStyle: o.forcePathStyle ?? custom,
+    credentials: o.credentials,
+    maxAttempts: o.maxAttempts,
+    ...(whenRequired
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
+  });
+}
+
+/** Plain words for the S3 errors users hit, with the URI. */
+export function s3Error(uri: string, err: unknown): PbError {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  let reason: string;
+  switch (e.name) {
+    case 'NoSuchBucket':
+      reason = 'no such bucket';
+      break;
+    case 'NoSuchKey':
+    case 'NotFound':
+      reason = 'no such object';
+      break;
+    case 'AccessDenied':
+      reason = `access denied (${e.message ?? 'check the s3:GetObject, s3:PutObject and s3:ListBucket permissions'})`;
+      break;
+    case 'PermanentRedirect':
+    case 'AuthorizationHeaderMalformed':
+      reason = `the bucket is in another region (${e.message ?? ''}); pass --region`;
+      break;
+    default:
+      reason = `${e.name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
+  }
+  return new PbError('PB_IO', reason, { file: uri }, { cause: err });
+}
+
+/**
+ * Keys under a prefix, in key order (S3 lists in UTF-8 binary order), page
+ * by page. Zero-byte "folder" markers and `_CHECK` objects are skipped.
+ */
+export async function* listS3(
+  client: S3Client,
+  uri: string,
+  pageSize = 1000,
+): AsyncGenerator<S3Location & { size: number }> {
+  const { bucket, key: prefix } = parseS3Uri(uri);
+  let token: string | undefined;
+  do {
+    let page: ListObjectsV2CommandOutput;
+    try {
+      page = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          MaxKeys: pageSize,
+        }),
+      );
+    } catch (err) {
+      throw s3Error(uri, err);
+    }
+    for (const o of page.Contents ?? []) {
+      const k = o.Key ?? '';
+      const size = o.Size ?? 0;
+      if ((size === 0 && k.endsWith('/')) || k.split('/').pop() === '_CHECK') continue;
+      yield { bucket, key: k, size };
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+export interface ReadS3Options {
+  /** Times a broken read is resumed from the last byte received. Default 5. */
+  resumes?: number;
+}
+
+/**
+ * An object's bytes. When the connection drops mid-body the read goes on
+ * with a Range request from the last byte received, so a multi-gigabyte
+ * read survives a reset without starting over or repeating bytes; the ETag
+ * is pinned (If-Match) so a changed object is an error, not a mix.
+ */
+export async function* readS3(
+  client: S3Client,
+  uri: string,
+  opts: ReadS3Options = {},
+): AsyncGenerator<Buffer> {
+  const { bucket, key } = parseS3Uri(uri);
+  let offset = 0;
+  let etag: string | undefined;
+  let resumes = opts.resumes ?? 5;
+  for (;;) {
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      const res = await client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: offset > 0 ? `bytes=${offset}-` : undefined,
+          IfMatch: etag,
+        }),
+      );
+      etag ??= res.ETag;
+      body = res.Body as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      throw s3Error(uri, err);
+    }
+    try {
+      for await (const chunk of body) {
+        offset += chunk.length;
+        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      }
+      return;
+    } catch (err) {
+      if (resumes-- <= 0) throw s3Error(uri, err);
+    }
+  }
+}
+
+export interface WriteS3Options {
+  /** Bytes per part, default 8 MiB (S3's minimum is 5 MiB). */
+  partSize?: number;
+  /** Parts uploaded at once, default 4. Memory is at most queueSize x partSize. */
+  queueSize?: number;
+}
+
+/**
+ * Streams bytes to an object through a multipart upload: memory is at most
+ * queueSize x partSize, nothing is staged on disk, and a failed upload is
+ * aborted so no partial object appears under the key.
+ */
+export async function writeS3(
+  client: S3Client,
+  uri: string,
+  body: AsyncIterable<Buffer | string>,
+  opts: WriteS3Options = {},
+): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  const upload = new Upload({
+    client,
+    params: { Bucket: bucket, Key: key, Body: Readable.from(body, { objectMode: false }) },
+    partSize: opts.partSize ?? 8 * 1024 * 1024,
+    queueSize: opts.queueSize ?? 4,
+    leavePartsOnError: false,
+  });
+  try {
+    await upload.done();
+  } catch (err) {
+    // lib-storage aborts the multipart upload itself; make sure, in case the
+    // failure came before it knew the upload id.
+    const id = (upload as unknown as { uploadId?: string }).uploadId;
+    if (id)
+      await client
+        .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id }))
+        .catch(() => {});
+    throw err instanceof PbError ? err : s3Error(uri, err);
+  }
+}
