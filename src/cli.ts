@@ -4,6 +4,7 @@ import { FAMILIES } from './core/families.js';
 import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
 import { FORMATS, type Format } from './io/rows.js';
+import { configureS3 } from './io/s3.js';
 import { type PrepareSummary, prepare } from './prepare.js';
 import { shard } from './shard.js';
 import { validateFiles } from './validate-files.js';
@@ -65,6 +66,9 @@ Options:
       --rejects FILE         bad records with file, line, field and reason (JSON Lines)
       --max-line-length SIZE longest input line or CSV record (default 1MiB)
       --max-item-list N      longest itemList (default 500)
+      --region R, --endpoint-url URL, --profile P
+                             for s3:// paths (SOURCE, -o); s3://bucket/prefix/ reads every object
+                             under it; otherwise the AWS SDK's default chain and AWS_ENDPOINT_URL_S3
       --shard-out DIR        write job-sized shards and a manifest instead of one output, as
                              \`shard\` does (with its --max-bytes, --max-records, --shards, --force)
       --json                 print a machine-readable summary
@@ -74,6 +78,7 @@ Examples:
   personalize-batch prepare --recipe user-personalization emails.csv -o users.jsonl
   personalize-batch prepare --recipe user-personalization emails.csv --shard-out shards/
   personalize-batch prepare --recipe aws-sims items.csv.gz -o items.jsonl
+  personalize-batch prepare --recipe user-personalization s3://crm/exports/ -o s3://work/batch.jsonl.gz
   cat ids.txt | personalize-batch prepare --recipe popular-items - > batch.jsonl
   personalize-batch prepare --recipe personalized-ranking --item-column ITEM_ID interactions.csv
   personalize-batch prepare --recipe user-personalization --since 2026-01-01 interactions.csv
@@ -93,12 +98,15 @@ Options:
       --max-reported N       problems printed (default 100)
       --max-item-list N      longest itemList (default 500)
       --max-bytes SIZE       bytes one job may take (default 1GB)
+      --region R, --endpoint-url URL, --profile P
+                             for s3:// files (s3://bucket/prefix/ checks every object under it)
       --json                 print a machine-readable summary
   -h, --help
 
 Examples:
   personalize-batch validate --recipe user-personalization batch.jsonl
-  personalize-batch validate --recipe item-affinity --json shard-*.jsonl`;
+  personalize-batch validate --recipe item-affinity --json shard-*.jsonl
+  personalize-batch validate --recipe user-personalization s3://my-bucket/batch/input/`;
 
 /**
  * The whole CLI as a function: parses argv, runs a command, returns the exit
@@ -148,6 +156,19 @@ export function reportError(err: unknown, io: CliIO): number {
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
+/** Where s3:// paths go; the SDK's default chain (environment, profiles, SSO, roles) fills in the rest. */
+const AWS_OPTIONS = {
+  region: { type: 'string' },
+  'endpoint-url': { type: 'string' },
+  profile: { type: 'string' },
+} as const;
+
+function configureAws(v: { region?: string; 'endpoint-url'?: string; profile?: string }): void {
+  if (v.region || v['endpoint-url'] || v.profile) {
+    configureS3({ region: v.region, endpoint: v['endpoint-url'], profile: v.profile });
+  }
+}
+
 /** The options `shard` and `prepare --shard-out` share. */
 const SHARD_OPTIONS = {
   'max-bytes': { type: 'string' },
@@ -188,6 +209,7 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     'max-item-list': { type: 'string' },
     'shard-out': { type: 'string' },
     ...SHARD_OPTIONS,
+    ...AWS_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -196,6 +218,7 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'prepare needs --recipe FAMILY (see prepare --help)');
+  configureAws(v);
   const progress = makeProgress(io.stderr);
   const summary = await prepare({
     recipe: v.recipe,
@@ -268,6 +291,7 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
     'max-reported': { type: 'string' },
     'max-item-list': { type: 'string' },
     'max-bytes': { type: 'string' },
+    ...AWS_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -276,6 +300,7 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'validate needs --recipe FAMILY (see validate --help)');
+  configureAws(v);
   const summary = await validateFiles({
     recipe: v.recipe,
     files: positionals,
@@ -328,6 +353,7 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
     recipe: { type: 'string' },
     out: { type: 'string' },
     ...SHARD_OPTIONS,
+    ...AWS_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -336,6 +362,7 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'shard needs --recipe FAMILY (see shard --help)');
+  configureAws(v);
   if (!v.out) throw new PbError('PB_USAGE', 'shard needs --out DIR (see shard --help)');
   if (positionals.length !== 1) throw new PbError('PB_USAGE', 'shard takes one INPUT (a path or -)');
   const summary = await shard({

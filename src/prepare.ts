@@ -19,6 +19,7 @@ import { type FastPlan, fastLines, fastPathApplies } from './io/fastpath.js';
 import { openSource } from './io/input.js';
 import { AtomicFile, batchLines, writeOutput } from './io/output.js';
 import { FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
+import { expandSources } from './io/s3.js';
 import { SpillDir } from './io/spill.js';
 import { type ShardSummary, shard } from './shard.js';
 
@@ -307,6 +308,9 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     warnings: [],
   };
   if (opts.sources.filter((x) => x === '-').length > 1) throw usage('stdin (-) can be given only once');
+  // s3://bucket/prefix/ stands for every object under it, each a source of its own (own header).
+  opts.sources = await expandSources(opts.sources);
+  s.sources = opts.sources.length;
   const spill = new SpillDir(opts.tmpDir);
   const rejects = opts.rejects ? new RejectWriter(opts.rejects) : undefined;
   const dedupe = opts.dedupe

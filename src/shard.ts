@@ -8,6 +8,7 @@ import { hashBytes } from './core/byteset.js';
 import { resolveFamily } from './core/families.js';
 import { PbError, usage } from './errors.js';
 import { openSource } from './io/input.js';
+import { isS3Uri } from './io/s3.js';
 import { partitionOf } from './io/spill.js';
 
 /** Service quotas per job input (reference: limits): 1 GB and 50 million records. */
@@ -170,6 +171,11 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
   if (!(maxBytes > 0) || !(maxRecords > 0)) throw usage('--max-bytes and --max-records must be above 0');
   if (options.shards !== undefined && !(Number.isInteger(options.shards) && options.shards > 0)) {
     throw usage(`--shards must be a whole number above 0, got ${options.shards}`);
+  }
+  if (isS3Uri(options.out)) {
+    throw usage(
+      'shard output to S3 is not supported yet: write the shards to a local folder, then upload it',
+    );
   }
   const out = resolve(options.out);
   await checkOut(out, options.force === true);

@@ -4,6 +4,7 @@ import { checkRecord, DEFAULT_LIMITS, type Limits } from './core/validate.js';
 import { formatPosition, PbError, usage } from './errors.js';
 import { openSource } from './io/input.js';
 import { readRows } from './io/rows.js';
+import { expandSources } from './io/s3.js';
 
 export interface ValidateOptions {
   recipe: string;
@@ -72,7 +73,9 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
       options.onProblem?.(`${formatPosition({ file: p.file, line: p.line })}${p.field}: ${p.reason}`, p);
     }
   };
-  for (const file of options.files) {
+  const files = await expandSources(options.files);
+  s.files = files.length;
+  for (const file of files) {
     // The first three bytes may arrive in separate chunks (stdin, gzip).
     let head = Buffer.alloc(0);
     const bytes = (async function* () {
@@ -134,7 +137,7 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
   }
   if (s.bytes > limits.maxBytesPerJob) {
     report({
-      file: options.files.length === 1 ? (options.files[0] as string) : '(all files)',
+      file: files.length === 1 ? (files[0] as string) : '(all files)',
       field: '(job)',
       reason: `${s.bytes} bytes exceed the ${limits.maxBytesPerJob}-byte input quota of one job (split with \`personalize-batch shard\`)`,
     });

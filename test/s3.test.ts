@@ -5,9 +5,11 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { listS3, makeS3Client, readS3, writeS3 } from '../src/io/s3.js';
+import { prepare, shard, validateFiles } from '../src/index.js';
+import { configureS3, listS3, makeS3Client, readS3, writeS3 } from '../src/io/s3.js';
 
 // A real S3-compatible server (s3rver) on 127.0.0.1, started here; the real
 // AWS SDK talks to it over HTTP.
@@ -133,5 +135,53 @@ describe('S3 against s3rver', () => {
         return true;
       },
     );
+  });
+});
+
+describe('commands on s3:// paths', () => {
+  before(() => {
+    configureS3({ endpoint: `http://127.0.0.1:${port}`, credentials });
+  });
+  after(() => {
+    configureS3({});
+  });
+
+  test('prepare reads a CSV object and a prefix of objects, and writes a gzipped object', async () => {
+    const a = 'email,user_id\na@x,u1\nb@x,u2\n';
+    const b = 'USER_ID,NAME\nu2,B\nu3,C\n';
+    await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'crm/a.csv', Body: a }));
+    await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'crm/b.csv', Body: gzipSync(b) }));
+    const s = await prepare({
+      recipe: 'user-personalization',
+      sources: ['s3://bucket/crm/'],
+      output: 's3://bucket/work/batch.jsonl.gz',
+    });
+    assert.deepEqual([s.sources, s.written, s.duplicates], [2, 3, 1]);
+    const back = gunzipSync(await collect(readS3(client, 's3://bucket/work/batch.jsonl.gz'))).toString();
+    assert.equal(back, '{"userId":"u1"}\n{"userId":"u2"}\n{"userId":"u3"}\n');
+  });
+
+  test('validate checks an object and names it in each problem', async () => {
+    await client.send(
+      new PutObjectCommand({ Bucket: 'bucket', Key: 'v/in.jsonl', Body: '{"userId":"1"}\n{"userId":""}\n' }),
+    );
+    const problems: string[] = [];
+    const s = await validateFiles({
+      recipe: 'user-personalization',
+      files: ['s3://bucket/v/in.jsonl'],
+      onProblem: (m) => problems.push(m),
+    });
+    assert.equal(s.records, 2);
+    assert.deepEqual(problems, ['s3://bucket/v/in.jsonl:2: userId: empty']);
+  });
+
+  test('an empty prefix and S3 shard output are clear errors', async () => {
+    await assert.rejects(
+      prepare({ recipe: 'user-personalization', sources: ['s3://bucket/none/'], output: '-' }),
+      /s3:\/\/bucket\/none\/: no objects under this prefix/,
+    );
+    await assert.rejects(shard({ recipe: 'user-personalization', input: '-', out: 's3://bucket/shards/' }), {
+      code: 'PB_USAGE',
+    });
   });
 });

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Readable, pipeline as streamPipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { PbError } from '../errors.js';
+import { defaultS3Client, isS3Uri, readS3 } from './s3.js';
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
@@ -17,6 +18,8 @@ export interface InputContext {
  * is not trusted: `.csv` files are often gzipped and `.gz` files sometimes are not).
  */
 export function openSource(name: string, ctx: InputContext = {}): AsyncIterable<Buffer> {
+  if (isS3Uri(name))
+    return decodeBytes(name, Readable.from(readS3(defaultS3Client(), name), { objectMode: false }));
   return decodeBytes(name, rawStream(name, ctx));
 }
 

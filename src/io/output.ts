@@ -1,10 +1,11 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { Readable, pipeline as streamPipeline, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { PbError } from '../errors.js';
+import { defaultS3Client, isS3Uri, writeS3 } from './s3.js';
 
 /**
  * A file written under a temporary name in the same folder and renamed over
@@ -50,6 +51,15 @@ export async function writeOutput(
   stdout: Writable,
   source: AsyncIterable<string | Buffer>,
 ): Promise<void> {
+  if (isS3Uri(dest)) {
+    // A multipart upload is invisible until it completes, and aborted on failure: atomic too.
+    // The callback pipeline destroys the gzip stream, and so fails the upload, if the source fails.
+    const body = dest.endsWith('.gz')
+      ? streamPipeline(Readable.from(source), createGzip(), () => {})
+      : source;
+    await writeS3(defaultS3Client(), dest, body as AsyncIterable<Buffer>);
+    return;
+  }
   if (dest === '-') {
     await pipeline(source, stdout, { end: false });
     return;

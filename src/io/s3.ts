@@ -41,8 +41,44 @@ export interface S3Options {
    */
   checksumsWhenRequired?: boolean;
   credentials?: S3ClientConfig['credentials'];
+  /** A profile from the shared config and credentials files (like AWS_PROFILE). */
+  profile?: string;
   /** Attempts per request (the SDK's retry), default 3. */
   maxAttempts?: number;
+}
+
+let configured: S3Options = {};
+let shared: S3Client | undefined;
+
+/** Settings for the client that commands use for s3:// paths (the CLI's --region, --endpoint-url, --profile). */
+export function configureS3(o: S3Options): void {
+  configured = { ...o };
+  shared?.destroy();
+  shared = undefined;
+}
+
+/** The client commands use for s3:// paths, made on first use. */
+export function defaultS3Client(): S3Client {
+  shared ??= makeS3Client(configured);
+  return shared;
+}
+
+/**
+ * Sources as given, with each `s3://bucket/prefix/` (a trailing slash)
+ * replaced by the objects under it, in key order.
+ */
+export async function expandSources(sources: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const src of sources) {
+    if (!isS3Uri(src) || !src.endsWith('/')) {
+      out.push(src);
+      continue;
+    }
+    const before = out.length;
+    for await (const o of listS3(defaultS3Client(), src)) out.push(`s3://${o.bucket}/${o.key}`);
+    if (out.length === before) throw new PbError('PB_IO', 'no objects under this prefix', { file: src });
+  }
+  return out;
 }
 
 export function makeS3Client(o: S3Options = {}): S3Client {
@@ -53,6 +89,7 @@ export function makeS3Client(o: S3Options = {}): S3Client {
     endpoint: o.endpoint,
     forcePathStyle: o.forcePathStyle ?? custom,
     credentials: o.credentials,
+    profile: o.profile,
     maxAttempts: o.maxAttempts,
     ...(whenRequired
       ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
