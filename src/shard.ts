@@ -1,14 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { hashBytes } from './core/byteset.js';
 import { resolveFamily } from './core/families.js';
 import { PbError, usage } from './errors.js';
 import { openSource } from './io/input.js';
-import { isS3Uri } from './io/s3.js';
+import { defaultS3Client, isS3Uri, listS3, parseS3Uri, writeS3 } from './io/s3.js';
 import { partitionOf } from './io/spill.js';
 
 /** Service quotas per job input (reference: limits): 1 GB and 50 million records. */
@@ -65,20 +66,31 @@ export interface ShardSummary {
 const LF = 10;
 const CR = 13;
 
-/** One shard file being written, with its counts and checksum. */
+/** One shard file being written (a local file, or an S3 object through a multipart upload), with its counts and checksum. */
 class ShardFile {
   records = 0;
   bytes = 0;
   private readonly hash: Hash = createHash('sha256');
-  private readonly stream: WriteStream;
+  private readonly stream: Writable;
+  /** For S3: the upload, which settles after the stream ends (or fails). */
+  private readonly upload: Promise<void> | undefined;
   private buf: Buffer = Buffer.allocUnsafe(64 * 1024);
   private fill = 0;
 
   constructor(
     readonly index: number,
-    readonly folder: string,
+    /** Where the shard goes: a local path or an s3:// URI. */
+    readonly uri: string,
   ) {
-    this.stream = createWriteStream(join(folder, 'input.jsonl'), { highWaterMark: 1024 * 1024 });
+    if (isS3Uri(uri)) {
+      const pass = new PassThrough({ highWaterMark: 1024 * 1024 });
+      this.stream = pass;
+      // 2 parts of 5 MiB in flight per open shard: hash mode keeps N open.
+      this.upload = writeS3(defaultS3Client(), uri, pass, { partSize: 5 * 1024 * 1024, queueSize: 2 });
+      this.upload.catch(() => {});
+    } else {
+      this.stream = createWriteStream(uri, { highWaterMark: 1024 * 1024 });
+    }
   }
 
   /**
@@ -146,11 +158,16 @@ class ShardFile {
       this.stream.once('error', rej);
       this.stream.end(() => res());
     });
+    if (this.upload) await this.upload;
     return this.hash.digest('hex');
   }
 
-  destroy(): void {
-    this.stream.destroy();
+  /** Stops writing; an S3 upload is aborted, so no partial object appears. */
+  async destroy(): Promise<void> {
+    // An error makes the S3 upload fail (and abort); the listener keeps it from surfacing as uncaught.
+    this.stream.on('error', () => {});
+    this.stream.destroy(this.upload ? new Error('shard aborted') : undefined);
+    if (this.upload) await this.upload.catch(() => {});
   }
 }
 
@@ -172,22 +189,44 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
   if (options.shards !== undefined && !(Number.isInteger(options.shards) && options.shards > 0)) {
     throw usage(`--shards must be a whole number above 0, got ${options.shards}`);
   }
-  if (isS3Uri(options.out)) {
-    throw usage(
-      'shard output to S3 is not supported yet: write the shards to a local folder, then upload it',
-    );
-  }
-  const out = resolve(options.out);
-  await checkOut(out, options.force === true);
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${Date.now().toString(36)}`);
-  await mkdir(tmp, { recursive: true });
+  const toS3 = isS3Uri(options.out);
+  // Local output is built in a temporary folder and renamed into place; S3
+  // output goes straight to its keys (each upload is invisible until done
+  // and aborted on failure), and manifest.json, written last, marks a
+  // complete set.
+  const out = toS3 ? (options.out.endsWith('/') ? options.out : `${options.out}/`) : resolve(options.out);
+  if (toS3) await checkS3Out(out, options.force === true);
+  else await checkOut(out, options.force === true);
+  const tmp = toS3
+    ? ''
+    : join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+  if (!toS3) await mkdir(tmp, { recursive: true });
   const files: ShardFile[] = [];
+  const infos: ShardInfo[] = [];
+  const finalFolder = (i: number) => (toS3 ? `${out}${shardName(i)}/` : `${join(out, shardName(i))}/`);
   const open = async (i: number) => {
-    const folder = join(tmp, shardName(i));
-    await mkdir(folder);
-    const f = new ShardFile(i, folder);
+    let uri: string;
+    if (toS3) uri = `${finalFolder(i)}input.jsonl`;
+    else {
+      const folder = join(tmp, shardName(i));
+      await mkdir(folder);
+      uri = join(folder, 'input.jsonl');
+    }
+    const f = new ShardFile(i, uri);
     files[i] = f;
     return f;
+  };
+  const finish = async (f: ShardFile) => {
+    const sha256 = await f.close();
+    const folder = finalFolder(f.index);
+    infos[f.index] = {
+      index: f.index,
+      uri: `${folder}input.jsonl`,
+      folder,
+      records: f.records,
+      bytes: f.bytes,
+      sha256,
+    };
   };
   let records = 0;
   let bytes = 0;
@@ -208,26 +247,17 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
       for (;;) {
         const status = cut.scan(seg);
         if (status === CUT_DONE) break;
-        if (status === CUT_OPEN) cut.current = await open(files.length);
-        else await cut.wait;
+        if (status === CUT_OPEN) {
+          // A full shard is finished at once: only one is open in size mode.
+          await finish(cut.current);
+          cut.current = await open(files.length);
+        } else await cut.wait;
       }
     }
     records = cut.records;
     bytes = cut.bytes;
     blank = cut.blank;
-    const infos: ShardInfo[] = [];
-    for (const f of files) {
-      const sha256 = await f.close();
-      const folder = join(out, shardName(f.index));
-      infos.push({
-        index: f.index,
-        uri: join(folder, 'input.jsonl'),
-        folder: `${folder}/`,
-        records: f.records,
-        bytes: f.bytes,
-        sha256,
-      });
-    }
+    for (const f of files) if (!infos[f.index]) await finish(f);
     if (hashMode) checkHashShards(infos, n, maxBytes, maxRecords, histogram);
     const manifest: Manifest = {
       version: 1,
@@ -239,16 +269,27 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
       bytes,
       shards: infos,
     };
-    await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (options.force) await rm(out, { recursive: true, force: true });
-    await rename(tmp, out);
+    const text = `${JSON.stringify(manifest, null, 2)}\n`;
+    if (toS3) {
+      await writeS3(
+        defaultS3Client(),
+        `${out}manifest.json`,
+        (async function* () {
+          yield Buffer.from(text);
+        })(),
+      );
+    } else {
+      await writeFile(join(tmp, 'manifest.json'), text);
+      if (options.force) await rm(out, { recursive: true, force: true });
+      await rename(tmp, out);
+    }
   } catch (err) {
-    for (const f of files) f.destroy();
-    await rm(tmp, { recursive: true, force: true });
+    for (const f of files) if (f && !infos[f.index]) await f.destroy();
+    if (!toS3) await rm(tmp, { recursive: true, force: true });
     throw err;
   }
   return {
-    manifest: join(out, 'manifest.json'),
+    manifest: toS3 ? `${out}manifest.json` : join(out, 'manifest.json'),
     shards: files.length,
     records,
     bytes,
@@ -259,6 +300,30 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
 
 export function shardName(i: number): string {
   return `shard-${String(i).padStart(5, '0')}`;
+}
+
+const SHARD_KEY = /(^|\/)(shard-\d{5}\/input\.jsonl|manifest\.json)$/;
+
+/**
+ * An S3 destination must hold nothing yet; with force, the shards and
+ * manifest of an earlier run are deleted first (anything else is refused,
+ * so --force never deletes data it did not write).
+ */
+async function checkS3Out(out: string, force: boolean): Promise<void> {
+  const client = defaultS3Client();
+  const found: string[] = [];
+  for await (const o of listS3(client, out)) found.push(o.key);
+  if (found.length === 0) return;
+  if (!force)
+    throw usage(`--out ${out} already holds objects; pass --force to replace an earlier run's shards`);
+  const { bucket, key: prefix } = parseS3Uri(out);
+  const foreign = found.filter((k) => !SHARD_KEY.test(k.slice(prefix.length)));
+  if (foreign.length > 0) {
+    throw usage(
+      `--out ${out} holds objects that are not shards (${foreign.slice(0, 3).join(', ')}); not deleting them`,
+    );
+  }
+  for (const k of found) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: k }));
 }
 
 async function checkOut(out: string, force: boolean): Promise<void> {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { prepare, shard, validateFiles } from '../src/index.js';
+import { type Manifest, prepare, shard, validateFiles } from '../src/index.js';
 import { configureS3, listS3, makeS3Client, readS3, writeS3 } from '../src/io/s3.js';
 
 // A real S3-compatible server (s3rver) on 127.0.0.1, started here; the real
@@ -175,13 +175,103 @@ describe('commands on s3:// paths', () => {
     assert.deepEqual(problems, ['s3://bucket/v/in.jsonl:2: userId: empty']);
   });
 
-  test('an empty prefix and S3 shard output are clear errors', async () => {
+  test('an empty prefix is a clear error', async () => {
     await assert.rejects(
       prepare({ recipe: 'user-personalization', sources: ['s3://bucket/none/'], output: '-' }),
       /s3:\/\/bucket\/none\/: no objects under this prefix/,
     );
-    await assert.rejects(shard({ recipe: 'user-personalization', input: '-', out: 's3://bucket/shards/' }), {
-      code: 'PB_USAGE',
+  });
+
+  test('shard straight to S3: shard objects, checksums and the manifest last', async () => {
+    const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ userId: `u${i}` }));
+    await client.send(
+      new PutObjectCommand({ Bucket: 'bucket', Key: 'sh/in.jsonl', Body: `${lines.join('\n')}\n` }),
+    );
+    const s = await shard({
+      recipe: 'user-personalization',
+      input: 's3://bucket/sh/in.jsonl',
+      out: 's3://bucket/sh/out',
+      maxRecords: 120,
     });
+    assert.equal(s.manifest, 's3://bucket/sh/out/manifest.json');
+    const m = JSON.parse((await collect(readS3(client, s.manifest))).toString()) as Manifest;
+    assert.deepEqual(
+      m.shards.map((x) => x.records),
+      [120, 120, 120, 120, 20],
+    );
+    const all: string[] = [];
+    for (const x of m.shards) {
+      assert.equal(x.uri, `${x.folder}input.jsonl`);
+      assert.match(x.folder, /^s3:\/\/bucket\/sh\/out\/shard-\d{5}\/$/);
+      const data = await collect(readS3(client, x.uri));
+      assert.equal(data.length, x.bytes);
+      assert.equal(sha(data), x.sha256);
+      all.push(...data.toString().trimEnd().split('\n'));
+    }
+    assert.deepEqual(all, lines);
+    // A second run needs --force, which replaces the shards; it never deletes other objects.
+    await assert.rejects(
+      shard({ recipe: 'user-personalization', input: 's3://bucket/sh/in.jsonl', out: 's3://bucket/sh/out/' }),
+      { code: 'PB_USAGE' },
+    );
+    const again = await shard({
+      recipe: 'user-personalization',
+      input: 's3://bucket/sh/in.jsonl',
+      out: 's3://bucket/sh/out/',
+      force: true,
+    });
+    assert.equal(again.shards, 1);
+    const keys: string[] = [];
+    for await (const o of listS3(client, 's3://bucket/sh/out/')) keys.push(o.key);
+    assert.deepEqual(keys, ['sh/out/manifest.json', 'sh/out/shard-00000/input.jsonl']);
+    await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'sh/out/notes.txt', Body: 'mine' }));
+    await assert.rejects(
+      shard({
+        recipe: 'user-personalization',
+        input: 's3://bucket/sh/in.jsonl',
+        out: 's3://bucket/sh/out/',
+        force: true,
+      }),
+      /not shards \(sh\/out\/notes\.txt\); not deleting them/,
+    );
+  });
+
+  test('a shard run that fails leaves no shard object and no manifest behind', async () => {
+    const body = `${Array.from({ length: 50 }, (_, i) => JSON.stringify({ userId: `u${i}` })).join('\n')}\n{"x":1}\n`;
+    await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'bad/in.jsonl', Body: body }));
+    await assert.rejects(
+      shard({
+        recipe: 'user-personalization',
+        input: 's3://bucket/bad/in.jsonl',
+        out: 's3://bucket/bad/out/',
+        shards: 3,
+      }),
+      { code: 'PB_INVALID_RECORD' },
+    );
+    const keys: string[] = [];
+    for await (const o of listS3(client, 's3://bucket/bad/out/')) keys.push(o.key);
+    assert.deepEqual(keys, []);
+  });
+
+  test('prepare --shard-out to S3 with hash shards', async () => {
+    await client.send(
+      new PutObjectCommand({
+        Bucket: 'bucket',
+        Key: 'ps/emails.csv',
+        Body: 'email,user_id\na,u1\nb,u2\nc,u3\nd,u1\n',
+      }),
+    );
+    const s = await prepare({
+      recipe: 'user-personalization',
+      sources: ['s3://bucket/ps/emails.csv'],
+      shardOut: 's3://bucket/ps/shards/',
+      shards: 2,
+    });
+    assert.equal(s.written, 3);
+    const m = JSON.parse(
+      (await collect(readS3(client, 's3://bucket/ps/shards/manifest.json'))).toString(),
+    ) as Manifest;
+    assert.equal(m.records, 3);
+    assert.equal(m.shards.length, 2);
   });
 });
