@@ -85,8 +85,8 @@ class ShardFile {
     if (isS3Uri(uri)) {
       const pass = new PassThrough({ highWaterMark: 1024 * 1024 });
       this.stream = pass;
-      // 2 parts of 5 MiB in flight per open shard: hash mode keeps N open.
-      this.upload = writeS3(defaultS3Client(), uri, pass, { partSize: 5 * 1024 * 1024, queueSize: 2 });
+      // One 5 MiB part in flight per open shard: hash mode keeps N shards open at once.
+      this.upload = writeS3(defaultS3Client(), uri, pass, { partSize: 5 * 1024 * 1024, queueSize: 1 });
       this.upload.catch(() => {});
     } else {
       this.stream = createWriteStream(uri, { highWaterMark: 1024 * 1024 });
