@@ -8,7 +8,7 @@ import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { hashBytes } from './core/byteset.js';
 import { resolveFamily } from './core/families.js';
 import { PbError, usage } from './errors.js';
-import { openSource } from './io/input.js';
+import { openSource, wholeLines } from './io/input.js';
 import { defaultS3Client, isS3Uri, listS3, parseS3Uri, writeS3 } from './io/s3.js';
 import { partitionOf } from './io/spill.js';
 
@@ -238,11 +238,15 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     if (hashMode) for (let i = 0; i < n; i++) await open(i);
     else await open(0);
     const cut = new Cutter(files, hashMode, n, maxBytes, maxRecords, options.input, histogram);
-    for await (const seg of wholeLines(
+    const lines = wholeLines(
       options.source ?? openSource(options.input, { stdin: options.stdin }),
-      maxBytes,
-      options.input,
-    )) {
+      maxBytes + 2,
+      () =>
+        new PbError('PB_LIMIT', `a line of more than ${maxBytes} bytes is larger than --max-bytes`, {
+          file: options.input,
+        }),
+    );
+    for await (const seg of lines) {
       cut.pos = 0;
       for (;;) {
         const status = cut.scan(seg);
@@ -541,43 +545,4 @@ function isBlank(b: Buffer, s: number, e: number): boolean {
     if (c !== 32 && c !== 9 && c !== CR) return false;
   }
   return true;
-}
-
-/**
- * Byte chunks cut after their last newline, so every piece holds whole lines
- * (the last may lack one). A line longer than maxBytes is an error before
- * it can grow without bound.
- */
-async function* wholeLines(
-  src: AsyncIterable<Buffer>,
-  maxBytes: number,
-  file: string,
-): AsyncGenerator<Buffer> {
-  let carry: Buffer | undefined;
-  for await (const chunk of src) {
-    let buf = chunk;
-    if (carry) {
-      // Join only the partial line with the start of the chunk, not the whole chunk.
-      const first = chunk.indexOf(LF);
-      if (first === -1) buf = Buffer.concat([carry, chunk]);
-      else {
-        yield Buffer.concat([carry, chunk.subarray(0, first + 1)]);
-        buf = chunk.subarray(first + 1);
-      }
-      carry = undefined;
-    }
-    const last = buf.lastIndexOf(LF);
-    if (last === -1) {
-      carry = Buffer.from(buf);
-      if (carry.length > maxBytes + 2) {
-        throw new PbError('PB_LIMIT', `a line of more than ${maxBytes} bytes is larger than --max-bytes`, {
-          file,
-        });
-      }
-      continue;
-    }
-    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
-    yield buf.subarray(0, last + 1);
-  }
-  if (carry) yield carry;
 }

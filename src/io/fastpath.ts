@@ -2,6 +2,7 @@ import { hashBytes } from '../core/byteset.js';
 import { RecordSplitter } from '../core/lines.js';
 import { PbError } from '../errors.js';
 import type { Deduper } from './dedupe.js';
+import { wholeLines } from './input.js';
 import { type Format, type Row, toRows } from './rows.js';
 
 /**
@@ -266,47 +267,24 @@ export async function* fastLines(
     if (done) yield done;
   }
 
-  let carry: Buffer | undefined;
+  const pieces = wholeLines(raw, plan.maxLineLength, () =>
+    // A record inside an open quote may run on; the splitter bounds it itself.
+    splitter.hasPending
+      ? undefined
+      : new PbError('PB_PARSE', `line longer than ${plan.maxLineLength} characters (--max-line-length)`, {
+          file: plan.file,
+          line: sc.line,
+        }),
+  );
   let first = true;
-  for await (const chunk of raw) {
-    let buf = chunk;
-    if (carry) {
-      // Join only the partial line with the start of the chunk, not the whole
-      // chunk: concatenating every 256 KiB chunk copied the input once more.
-      const firstNl = first ? -1 : chunk.indexOf(LF);
-      if (firstNl === -1) buf = Buffer.concat([carry, chunk]);
-      else {
-        yield* segment(Buffer.concat([carry, chunk.subarray(0, firstNl + 1)]), false);
-        carry = undefined;
-        buf = chunk.subarray(firstNl + 1);
-      }
-    }
+  for await (let piece of pieces) {
     if (first) {
-      // The BOM may come split over tiny chunks (stdin): look once 3 bytes are in.
-      if (buf.length < 3) {
-        carry = Buffer.from(buf);
-        continue;
-      }
+      // The first piece starts at byte 0, whole first line included, so a BOM is all there.
       first = false;
-      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
+      if (piece[0] === 0xef && piece[1] === 0xbb && piece[2] === 0xbf) piece = piece.subarray(3);
     }
-    const last = buf.lastIndexOf(LF);
-    if (last === -1) {
-      carry = Buffer.from(buf);
-      if (carry.length > plan.maxLineLength && !splitter.hasPending) {
-        throw new PbError(
-          'PB_PARSE',
-          `line longer than ${plan.maxLineLength} characters (--max-line-length)`,
-          {
-            file: plan.file,
-            line: sc.line,
-          },
-        );
-      }
-      continue;
-    }
-    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
-    yield* segment(buf.subarray(0, last + 1), false);
+    yield* segment(piece, false);
   }
-  yield* segment(carry ?? Buffer.alloc(0), true);
+  // Ends a record still open in the splitter (or reports its unclosed quote).
+  yield* segment(Buffer.alloc(0), true);
 }

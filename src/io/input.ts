@@ -6,6 +6,7 @@ import { defaultS3Client, isS3Uri, readS3 } from './s3.js';
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
+const LF = 10;
 
 /** Where stdin comes from when a source is `-`; injectable so the CLI and tests can feed it. */
 export interface InputContext {
@@ -105,4 +106,43 @@ function ioError(name: string, err: unknown): PbError {
           ? 'is a directory, not a file'
           : e.message;
   return new PbError('PB_IO', `cannot read: ${reason}`, { file: name }, { cause: err });
+}
+
+/**
+ * Byte chunks cut after their last newline, so every piece holds whole
+ * lines (the last piece may lack its newline). Only the partial line is
+ * joined with the next chunk: concatenating whole chunks copied the input
+ * once more. When the partial line grows past `limit` bytes, `tooLong()`
+ * gives the error to throw (or undefined to let it grow).
+ */
+export async function* wholeLines(
+  src: AsyncIterable<Buffer>,
+  limit: number,
+  tooLong: () => Error | undefined,
+): AsyncGenerator<Buffer> {
+  let carry: Buffer | undefined;
+  for await (const chunk of src) {
+    let buf = chunk;
+    if (carry) {
+      const first = chunk.indexOf(LF);
+      if (first === -1) buf = Buffer.concat([carry, chunk]);
+      else {
+        yield Buffer.concat([carry, chunk.subarray(0, first + 1)]);
+        buf = chunk.subarray(first + 1);
+      }
+      carry = undefined;
+    }
+    const last = buf.lastIndexOf(LF);
+    if (last === -1) {
+      carry = Buffer.from(buf);
+      if (carry.length > limit) {
+        const err = tooLong();
+        if (err) throw err;
+      }
+      continue;
+    }
+    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
+    yield buf.subarray(0, last + 1);
+  }
+  if (carry) yield carry;
 }

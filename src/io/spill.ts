@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes } from '../core/byteset.js';
+import { wholeLines } from './input.js';
 
 /**
  * Hash partitions on disk for exact, bounded-memory dedupe and grouping.
@@ -192,13 +193,11 @@ export async function* readPartition(path: string): AsyncGenerator<Buffer> {
     if (all.length > 0) yield all;
     return;
   }
-  let carry: Buffer | undefined;
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
-    const buf = carry ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-    const last = buf.lastIndexOf(LF);
-    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
-    if (last >= 0) yield buf.subarray(0, last + 1);
-  }
+  yield* wholeLines(
+    createReadStream(path, { highWaterMark: 1024 * 1024 }),
+    Number.POSITIVE_INFINITY,
+    () => undefined,
+  );
 }
 
 /**
