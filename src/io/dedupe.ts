@@ -6,6 +6,13 @@ import type { DrainJob, DrainMessage } from './drain-worker.js';
 import { eachLine, eachPartition, type PartitionSet, type SpillDir } from './spill.js';
 
 /**
+ * A one-byte payload meaning "the line is prefix + key + suffix": the fast
+ * path's records, whose line follows from the key. It halves what a spilled
+ * record costs on disk. No JSON line starts with this byte.
+ */
+const DERIVED = Buffer.from([1]);
+
+/**
  * Exact dedupe with a memory budget. Keys (the JSON string content of the
  * id, as UTF-8 bytes) live in a ByteSet until it is full; then its keys are
  * written to disk partitions as "seen" markers and every later record goes
@@ -13,12 +20,6 @@ import { eachLine, eachPartition, type PartitionSet, type SpillDir } from './spi
  * fresh ByteSet, markers first, so the first occurrence of every key is kept.
  * Records that arrive before the spill are emitted at once, in input order.
  */
-/**
- * A one-byte payload meaning "the line is prefix + key + suffix": the fast
- * path's records, whose line follows from the key. It halves what a spilled
- * record costs on disk. No JSON line starts with this byte.
- */
-const DERIVED = Buffer.from([1]);
 
 export class Deduper {
   duplicates = 0;
@@ -70,9 +71,6 @@ export class Deduper {
     ls: number,
     le: number,
   ): boolean | Promise<boolean> {
-    if (!this.parts && !this.set) {
-      return this.startSpill().then(() => this.toDisk(kbuf, ks, ke, hash, lbuf, ls, le));
-    }
     if (this.set) {
       const r = this.set.add(kbuf, ks, ke, hash);
       if (r === true) return true;
@@ -80,8 +78,9 @@ export class Deduper {
         this.duplicates++;
         return false;
       }
-      return this.startSpill().then(() => this.toDisk(kbuf, ks, ke, hash, lbuf, ls, le));
     }
+    // The set is full, or there never was one (spillFirst): partitions from here on.
+    if (!this.parts) return this.startSpill().then(() => this.toDisk(kbuf, ks, ke, hash, lbuf, ls, le));
     return this.toDisk(kbuf, ks, ke, hash, lbuf, ls, le);
   }
 
@@ -147,11 +146,9 @@ export class Deduper {
     for await (const [part, unbounded, expect] of eachPartition(this.spill, this.parts, this.budget)) {
       const seen = new ByteSet(unbounded ? Number.MAX_SAFE_INTEGER : this.budget, expect);
       for await (const seg of part) {
-        // A derived line (key TAB 0x01) grows from key+3 to key+14 bytes: at most 4x.
-        const out = Buffer.allocUnsafe(seg.length * 4 + 64);
-        const r = drainPiece(seg, seen, out, this.derive);
+        const r = drainPiece(seg, seen, this.derive);
         this.duplicates += r.duplicates;
-        if (r.lines > 0) yield { chunk: out.subarray(0, r.at), lines: r.lines };
+        if (r.lines > 0) yield r;
       }
     }
   }
@@ -218,10 +215,9 @@ async function* drainTwoWays(
         keys: parts.entries[i] as number,
         keyBytes: parts.keyBytes[i] as number,
       });
-      const out = Buffer.allocUnsafe(seg.length * 4 + 64);
-      const r = drainPiece(seg, seen, out, derive);
+      const r = drainPiece(seg, seen, derive);
       count(r.duplicates);
-      if (r.lines > 0) yield { chunk: out.subarray(0, r.at), lines: r.lines };
+      if (r.lines > 0) yield r;
       if (failure) throw failure;
       yield* fromWorker();
     }
@@ -263,9 +259,10 @@ function startWorker(name: string, data: unknown): Worker {
 export function drainPiece(
   seg: Buffer,
   seen: ByteSet,
-  out: Buffer,
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
-): { at: number; lines: number; duplicates: number } {
+): { chunk: Buffer; lines: number; duplicates: number } {
+  // A derived line (key TAB 0x01) grows from key+3 to key+14 bytes: at most 4x.
+  const out = Buffer.allocUnsafe(seg.length * 4 + 64);
   const n = seg.length;
   let at = 0;
   let lines = 0;
@@ -297,7 +294,7 @@ export function drainPiece(
     }
     p = i + 1;
   }
-  return { at, lines, duplicates };
+  return { chunk: out.subarray(0, at), lines, duplicates };
 }
 
 interface Group {

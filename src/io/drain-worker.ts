@@ -35,15 +35,15 @@ port.on('message', (m: string) => {
 for (let i = 0; i < job.paths.length; i++) {
   const seg = await readFile(job.paths[i] as string);
   const seen = new ByteSet(job.budget, job.expects[i]);
-  const out = Buffer.allocUnsafe(seg.length * 4 + 64);
-  const r = drainPiece(seg, seen, out, derive);
-  const chunk = new Uint8Array(out.buffer, out.byteOffset, r.at);
+  const r = drainPiece(seg, seen, derive);
   const wait = new Promise<void>((res) => {
     acked = res;
   });
-  // Transferred when the Buffer owns its memory; copied otherwise (pooled).
-  const transfer =
-    out.byteOffset === 0 && out.buffer.byteLength === out.length ? [out.buffer as ArrayBuffer] : [];
+  // Transferred when the memory is the chunk's own: larger than Buffer's
+  // shared pool, which must never be detached; small chunks are copied.
+  const buf = r.chunk.buffer as ArrayBuffer;
+  const transfer = r.chunk.byteOffset === 0 && buf.byteLength > Buffer.poolSize ? [buf] : [];
+  const chunk = new Uint8Array(buf, r.chunk.byteOffset, r.chunk.length);
   port.postMessage(
     { kind: 'chunk', chunk, lines: r.lines, duplicates: r.duplicates } satisfies DrainMessage,
     transfer,
