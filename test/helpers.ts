@@ -146,10 +146,7 @@ export async function rejectsWith(
   } catch (err) {
     caught = err;
   }
-  assert.ok(caught instanceof PbError, `expected a PbError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
+  return expectPbError(caught, code, message);
 }
 
 /** Synchronous version of rejectsWith. */
@@ -160,6 +157,10 @@ export function throwsWith(fn: () => unknown, code: PbErrorCode, message?: RegEx
   } catch (err) {
     caught = err;
   }
+  return expectPbError(caught, code, message);
+}
+
+function expectPbError(caught: unknown, code: PbErrorCode, message: RegExp | undefined): PbError {
   assert.ok(caught instanceof PbError, `expected a PbError ${code}, got ${String(caught)}`);
   assert.equal(caught.code, code, caught.message);
   if (message) assert.match(caught.message, message);
