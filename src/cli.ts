@@ -1,20 +1,14 @@
-import type { Readable, Writable } from 'node:stream';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from './commands/common.js';
 import { FAMILIES } from './core/families.js';
 import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
 import { FORMATS, type Format } from './io/rows.js';
-import { configureS3 } from './io/s3.js';
 import { type PrepareSummary, prepare } from './prepare.js';
 import { shard } from './shard.js';
 import { validateFiles } from './validate-files.js';
 
-/** The process streams, injectable so tests drive the CLI in-process. */
-export interface CliIO {
-  stdin: Readable;
-  stdout: Writable;
-  stderr: Writable;
-}
+export type { CliIO };
 
 const VERSION = '0.1.0';
 
@@ -26,6 +20,9 @@ Commands:
   prepare    turn user lists, catalogs and interaction files into batch-input JSON Lines
   validate   check batch-input JSON Lines against the schema and the service limits
   shard      split batch input into shards that each fit one batch job, with a manifest
+  submit     create one batch job per shard (at most 5 at once), resumable after a crash
+  status     print the jobs of a state file: shard, job, status, records, age, failure
+  wait       block until every job of a state file is ACTIVE or CREATE FAILED
   demo       run the main job on a generated sample (no AWS account needed)
 
 Run \`personalize-batch <command> --help\` for a command's options and examples.
@@ -132,6 +129,14 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return await runValidate(rest, io);
       case 'shard':
         return await runShard(rest, io);
+      case 'submit':
+      case 'status':
+      case 'wait': {
+        const jobs = await import('./commands/jobs.js');
+        const fn =
+          command === 'submit' ? jobs.runSubmit : command === 'status' ? jobs.runStatus : jobs.runWait;
+        return await fn(rest, io);
+      }
       case 'demo': {
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest, io);
@@ -154,21 +159,6 @@ export function reportError(err: unknown, io: CliIO): number {
   return 1;
 }
 
-type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
-
-/** Where s3:// paths go; the SDK's default chain (environment, profiles, SSO, roles) fills in the rest. */
-const AWS_OPTIONS = {
-  region: { type: 'string' },
-  'endpoint-url': { type: 'string' },
-  profile: { type: 'string' },
-} as const;
-
-function configureAws(v: { region?: string; 'endpoint-url'?: string; profile?: string }): void {
-  if (v.region || v['endpoint-url'] || v.profile) {
-    configureS3({ region: v.region, endpoint: v['endpoint-url'], profile: v.profile });
-  }
-}
-
 /** The options `shard` and `prepare --shard-out` share. */
 const SHARD_OPTIONS = {
   'max-bytes': { type: 'string' },
@@ -176,14 +166,6 @@ const SHARD_OPTIONS = {
   shards: { type: 'string' },
   force: { type: 'boolean', default: false },
 } as const;
-
-function parse<const O extends OptionsConfig>(args: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true, allowNegative: true });
-  } catch (err) {
-    throw new PbError('PB_USAGE', (err as Error).message);
-  }
-}
 
 async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parse(args, {
@@ -383,10 +365,6 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
     );
   }
   return 0;
-}
-
-function write(stream: Writable, text: string): void {
-  stream.write(text);
 }
 
 /** A one-line progress display on stderr, only when stderr is a terminal. */

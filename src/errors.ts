@@ -12,7 +12,9 @@ export type PbErrorCode =
   /** A whole file breaks a service quota (records, bytes, queries per file): exit 1. */
   | 'PB_LIMIT'
   /** Reading or writing failed (missing file, disk full): exit 1. */
-  | 'PB_IO';
+  | 'PB_IO'
+  /** A batch job failed, or the Personalize service refused a request: exit 1. */
+  | 'PB_JOB';
 
 export interface PbErrorContext {
   /** Source name as the user gave it (`-` for stdin). */

@@ -38,3 +38,16 @@ export function parseCount(text: string, option: string): number {
   if (!Number.isInteger(n) || n <= 0) throw usage(`${option} must be a whole number above 0, got "${text}"`);
   return n;
 }
+
+const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** Parses a duration to milliseconds: `60s`, `2m`, `500ms`, `1h`; a bare number is seconds. */
+export function parseDuration(text: string, option: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const mult = m ? TIME_UNITS[(m[2] as string).toLowerCase()] : undefined;
+  if (!m || mult === undefined)
+    throw usage(`${option} takes a duration such as 60s, 2m or 500ms, got "${text}"`);
+  const n = Math.round(Number(m[1]) * mult);
+  if (n <= 0) throw usage(`${option} must be more than 0, got "${text}"`);
+  return n;
+}

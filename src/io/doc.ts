@@ -1,0 +1,52 @@
+/**
+ * Small JSON documents (a manifest, a job state file) read from and written
+ * to a local path or `s3://`. Only these are read whole, and with a cap.
+ */
+import { PbError } from '../errors.js';
+import { openSource } from './input.js';
+import { writeOutput } from './output.js';
+import { isS3Uri } from './s3.js';
+
+/** Manifests and state files stay far below this; anything bigger is not one. */
+const MAX_DOC_BYTES = 64 * 1024 * 1024;
+
+/** The document's JSON value, or `undefined` when `missingOk` and there is no such file or object. */
+export async function readJsonDoc(uri: string, missingOk = false): Promise<unknown> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of openSource(uri)) {
+      size += chunk.length;
+      if (size > MAX_DOC_BYTES)
+        throw new PbError('PB_IO', 'larger than 64 MiB: not a manifest or state file', { file: uri });
+      parts.push(chunk);
+    }
+  } catch (err) {
+    if (missingOk && isMissing(err)) return undefined;
+    throw err;
+  }
+  const text = Buffer.concat(parts).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new PbError('PB_PARSE', `not valid JSON: ${(err as Error).message}`, { file: uri });
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const e = err as { code?: string; reason?: string; cause?: { code?: string; name?: string } };
+  if (e.code === 'ENOENT' || e.cause?.code === 'ENOENT') return true;
+  return e.cause?.name === 'NoSuchKey' || e.cause?.name === 'NotFound' || e.reason === 'no such object';
+}
+
+/** Writes the value as JSON, atomically (temp + rename locally; one PUT on S3, which is atomic). */
+export async function writeJsonDoc(uri: string, value: unknown): Promise<void> {
+  const text = `${JSON.stringify(value, null, 2)}\n`;
+  await writeOutput(uri, process.stdout, once(Buffer.from(text)));
+}
+
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
+export { isS3Uri };
