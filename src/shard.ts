@@ -5,12 +5,12 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { hashBytes } from './core/byteset.js';
 import { resolveFamily } from './core/families.js';
+import { type CutResult, HashCut, type HashHistogram } from './core/hashcut.js';
+import { countRegularLines } from './core/linecount.js';
 import { PbError, usage } from './errors.js';
 import { openSource, wholeLines } from './io/input.js';
 import { defaultS3Client, isS3Uri, listS3, parseS3Uri, writeS3 } from './io/s3.js';
-import { partitionOf } from './io/spill.js';
 
 /** Service quotas per job input (reference: limits): 1 GB and 50 million records. */
 export const SHARD_DEFAULTS = { maxBytes: 1_000_000_000, maxRecords: 50_000_000 } as const;
@@ -65,6 +65,8 @@ export interface ShardSummary {
 
 const LF = 10;
 const CR = 13;
+/** The unit S3 shards are handed to lib-storage in. */
+const STAGE_BYTES = 256 * 1024;
 
 /** One shard file being written (a local file, or an S3 object through a multipart upload), with its counts and checksum. */
 class ShardFile {
@@ -83,7 +85,7 @@ class ShardFile {
     readonly uri: string,
   ) {
     if (isS3Uri(uri)) {
-      const pass = new PassThrough({ highWaterMark: 1024 * 1024 });
+      const pass = new PassThrough({ highWaterMark: STAGE_BYTES });
       this.stream = pass;
       // One 5 MiB part in flight per open shard: hash mode keeps N shards open at once.
       this.upload = writeS3(defaultS3Client(), uri, pass, { partSize: 5 * 1024 * 1024, queueSize: 1 });
@@ -146,14 +148,47 @@ class ShardFile {
     return this.put(chunk);
   }
 
-  private put(chunk: Buffer): Promise<unknown> | undefined {
+  /** A whole chunk of `records` complete lines, written as it is. */
+  addChunk(chunk: Buffer, records: number): Promise<unknown> | undefined {
+    this.records += records;
+    this.bytes += chunk.length;
+    return both(both(this.flushRun(), this.flush()), this.put(chunk));
+  }
+
+  put(chunk: Buffer): Promise<unknown> | undefined {
     this.hash.update(chunk);
-    return this.stream.write(chunk) ? undefined : once(this.stream, 'drain');
+    if (!this.upload) return this.stream.write(chunk) ? undefined : once(this.stream, 'drain');
+    // To S3, lines are copied into buffers of this shard's own: lib-storage
+    // keeps every chunk until its 5 MiB part is assembled, and a slice of a
+    // buffer that all shards share kept the whole buffer alive (40 MB more
+    // at 8 shards).
+    let wait: Promise<unknown> | undefined;
+    let from = 0;
+    while (from < chunk.length) {
+      const n = Math.min(chunk.length - from, this.stage.length - this.staged);
+      chunk.copy(this.stage, this.staged, from, from + n);
+      this.staged += n;
+      from += n;
+      if (this.staged === this.stage.length) wait = both(wait, this.sendStage());
+    }
+    return wait;
+  }
+
+  private stage: Buffer = Buffer.allocUnsafeSlow(STAGE_BYTES);
+  private staged = 0;
+
+  private sendStage(): Promise<unknown> | undefined {
+    if (this.staged === 0) return undefined;
+    const full = this.staged === this.stage.length ? this.stage : this.stage.subarray(0, this.staged);
+    this.stage = Buffer.allocUnsafeSlow(STAGE_BYTES);
+    this.staged = 0;
+    return this.stream.write(full) ? undefined : once(this.stream, 'drain');
   }
 
   async close(): Promise<string> {
     await this.flushRun();
     await this.flush();
+    await this.sendStage();
     await new Promise<void>((res, rej) => {
       this.stream.once('error', rej);
       this.stream.end(() => res());
@@ -231,13 +266,11 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
   let records = 0;
   let bytes = 0;
   let blank = 0;
-  const histogram = new HashHistogram();
   try {
     const hashMode = options.shards !== undefined;
     const n = options.shards ?? 1;
     if (hashMode) for (let i = 0; i < n; i++) await open(i);
     else await open(0);
-    const cut = new Cutter(files, hashMode, n, maxBytes, maxRecords, options.input, histogram);
     const lines = wholeLines(
       options.source ?? openSource(options.input, { stdin: options.stdin }),
       maxBytes + 2,
@@ -246,23 +279,30 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
           file: options.input,
         }),
     );
-    for await (const seg of lines) {
-      cut.pos = 0;
-      for (;;) {
-        const status = cut.scan(seg);
-        if (status === CUT_DONE) break;
-        if (status === CUT_OPEN) {
-          // A full shard is finished at once: only one is open in size mode.
-          await finish(cut.current);
-          cut.current = await open(files.length);
-        } else await cut.wait;
+    let histogram: HashHistogram | undefined;
+    if (hashMode) {
+      const r = await hashShard(lines, files, n, maxBytes, options.input);
+      ({ records, bytes, blank, histogram } = r);
+    } else {
+      const cut = new SizeCutter(files, maxBytes, maxRecords, options.input);
+      for await (const seg of lines) {
+        cut.pos = 0;
+        for (;;) {
+          const status = cut.scan(seg);
+          if (status === CUT_DONE) break;
+          if (status === CUT_OPEN) {
+            // A full shard is finished at once: only one is open in size mode.
+            await finish(cut.current);
+            cut.current = await open(files.length);
+          } else await cut.wait;
+        }
       }
+      records = cut.records;
+      bytes = cut.bytes;
+      blank = cut.blank;
     }
-    records = cut.records;
-    bytes = cut.bytes;
-    blank = cut.blank;
     for (const f of files) if (!infos[f.index]) await finish(f);
-    if (hashMode) checkHashShards(infos, n, maxBytes, maxRecords, histogram);
+    if (histogram) checkHashShards(infos, n, maxBytes, maxRecords, histogram);
     const manifest: Manifest = {
       version: 1,
       family: family.family,
@@ -349,11 +389,13 @@ const CUT_WAIT = 1;
 const CUT_OPEN = 2;
 
 /**
- * The per-line loop of shard(), synchronous so V8 optimises it as a plain
- * method; it stops, with its place kept, when a file must be waited for or
- * (size mode) a new shard opened.
+ * Size mode, synchronous so V8 optimises it as a plain method; it stops,
+ * with its place kept, when a file must be waited for or a new shard opened.
+ * A chunk of regular lines that fits the open shard is written whole, its
+ * lines only counted (countRegularLines); near a limit, and for CRLF, blank
+ * lines or a BOM, lines are cut one by one.
  */
-class Cutter {
+class SizeCutter {
   pos = 0;
   line = 0;
   records = 0;
@@ -363,13 +405,10 @@ class Cutter {
   wait: Promise<unknown> | undefined;
 
   constructor(
-    private readonly files: ShardFile[],
-    private readonly hashMode: boolean,
-    private readonly n: number,
+    files: ShardFile[],
     private readonly maxBytes: number,
     private readonly maxRecords: number,
     private readonly file: string,
-    private readonly histogram: HashHistogram,
   ) {
     this.current = files[0] as ShardFile;
   }
@@ -377,6 +416,17 @@ class Cutter {
   scan(seg: Buffer): number {
     const len = seg.length;
     let p = this.pos;
+    if (p === 0 && this.line > 0 && this.current.bytes + len <= this.maxBytes) {
+      const n = countRegularLines(seg);
+      if (n > 0 && this.current.records + n <= this.maxRecords) {
+        this.line += n;
+        this.records += n;
+        this.bytes += len;
+        this.pos = len;
+        this.wait = this.current.addChunk(seg, n);
+        return this.wait ? CUT_WAIT : CUT_DONE;
+      }
+    }
     while (p < len) {
       let nl = p;
       while (nl < len && seg[nl] !== LF) nl++;
@@ -391,31 +441,16 @@ class Cutter {
         continue;
       }
       const size = e - s + 1;
-      if (size > this.maxBytes) {
-        throw new PbError('PB_LIMIT', `a line of ${size} bytes is larger than --max-bytes ${this.maxBytes}`, {
-          file: this.file,
-          line: this.line + 1,
-        });
-      }
-      let target: ShardFile;
-      if (this.hashMode) {
-        const h = recordKeyHash(seg, s, e, this.file, this.line + 1);
-        target = this.files[partitionOf(h, this.n)] as ShardFile;
-        this.histogram.add(h, size);
-      } else {
-        const c = this.current;
-        if (c.bytes + size > this.maxBytes || c.records + 1 > this.maxRecords) {
-          this.pos = p;
-          return CUT_OPEN;
-        }
-        target = c;
+      if (size > this.maxBytes) throw tooLong(size, this.maxBytes, this.file, this.line + 1);
+      const c = this.current;
+      if (c.bytes + size > this.maxBytes || c.records + 1 > this.maxRecords) {
+        this.pos = p;
+        return CUT_OPEN;
       }
       this.line++;
       this.records++;
       this.bytes += size;
-      // Zero-copy runs only in size mode: in hash mode runs are a line or two
-      // long, and each queued slice would keep its whole input chunk alive.
-      const w = target.add(seg, s, e, !this.hashMode && s === p && e === nl && nl < len);
+      const w = c.add(seg, s, e, s === p && e === nl && nl < len);
       p = nl + 1;
       if (w) {
         this.pos = p;
@@ -428,40 +463,65 @@ class Cutter {
   }
 }
 
+function tooLong(size: number, maxBytes: number, file: string, line: number): PbError {
+  return new PbError('PB_LIMIT', `a line of ${size} bytes is larger than --max-bytes ${maxBytes}`, {
+    file,
+    line,
+  });
+}
+
 /**
- * Records and bytes per 1/65536 of the hash range, so that after a run whose
- * shards did not fit we can say how many shards would: a shard's share of
- * the range is known, so its load can be bounded from the buckets it touches.
+ * Hash mode: chunks are cut by HashCut (src/core/hashcut.ts) and written
+ * shard by shard in input order, so a run's shard files are the same bytes
+ * every time. Two worker threads cutting alternate chunks were tried: on
+ * this 2-vCPU machine they gained nothing measurable over the main thread
+ * and cost 140 MB more memory.
  */
-class HashHistogram {
-  private static readonly BITS = 16;
-  readonly records = new Float64Array(1 << HashHistogram.BITS);
-  readonly bytes = new Float64Array(1 << HashHistogram.BITS);
-
-  add(hash: number, size: number): void {
-    const b = hash >>> (32 - HashHistogram.BITS);
-    (this.records[b] as number)++;
-    this.bytes[b] = (this.bytes[b] as number) + size;
-  }
-
-  /** Whether n shards would all fit, counting a bucket that straddles two shards in both (an upper bound). */
-  fits(n: number, maxBytes: number, maxRecords: number): boolean {
-    const buckets = this.records.length;
-    const recs = new Float64Array(n);
-    const byts = new Float64Array(n);
-    for (let b = 0; b < buckets; b++) {
-      if (this.records[b] === 0) continue;
-      const lo = Math.floor((b / buckets) * n);
-      const hi = Math.min(n - 1, Math.floor(((b + 1) / buckets) * n - 1e-12));
-      for (let i = lo; i <= hi; i++) {
-        recs[i] = (recs[i] as number) + (this.records[b] as number);
-        byts[i] = (byts[i] as number) + (this.bytes[b] as number);
-      }
+async function hashShard(
+  lines: AsyncIterable<Buffer>,
+  files: ShardFile[],
+  n: number,
+  maxBytes: number,
+  file: string,
+): Promise<{ records: number; bytes: number; blank: number; histogram: HashHistogram }> {
+  // S3 shards copy what they are given (ShardFile.put), so the cut's buffer can be reused.
+  const core = new HashCut(
+    n,
+    maxBytes,
+    files.every((f) => isS3Uri(f.uri)),
+  );
+  let lineBase = 0;
+  let first = true;
+  const totals = { records: 0, bytes: 0, blank: 0 };
+  for await (const seg of lines) {
+    let r: CutResult;
+    try {
+      r = core.cut(seg, first);
+    } catch (err) {
+      // HashCut knows the line within the chunk; the file and the lines before it are known here.
+      throw err instanceof PbError && err.file === undefined
+        ? new PbError(err.code, err.reason, { file, line: lineBase + (err.line ?? 0), field: err.field })
+        : err;
     }
-    for (let i = 0; i < n; i++)
-      if ((recs[i] as number) > maxRecords || (byts[i] as number) > maxBytes) return false;
-    return true;
+    first = false;
+    let start = 0;
+    for (let t = 0; t < n; t++) {
+      const end = r.ends[t] as number;
+      const f = files[t] as ShardFile;
+      f.records += r.recs[t] as number;
+      f.bytes += end - start;
+      if (end > start) {
+        const w = f.put(r.out.subarray(start, end));
+        if (w) await w;
+      }
+      start = end;
+    }
+    lineBase += r.lines;
+    totals.records += r.records;
+    totals.bytes += r.bytes;
+    totals.blank += r.blank;
   }
+  return { ...totals, histogram: core.histogram };
 }
 
 /** A shard over the limits in hash mode: say how many shards would fit. */
@@ -488,55 +548,11 @@ function checkHashShards(
   );
 }
 
-/**
- * The hash of the key a record is sharded by (its UTF-8 bytes): userId,
- * itemId or itemAttributes. Lines written by prepare start with the key,
- * which is hashed in place without parsing; anything else goes through
- * JSON.parse.
- */
-function recordKeyHash(seg: Buffer, s: number, e: number, file: string, line: number): number {
-  for (const prefix of KEY_PREFIXES) {
-    if (startsWith(seg, s, e, prefix)) {
-      // Up to the closing quote; a backslash first means escapes: parse instead.
-      const from = s + prefix.length;
-      let i = from;
-      while (i < e && seg[i] !== 34 && seg[i] !== 92) i++;
-      if (i < e && seg[i] === 34) return hashBytes(seg, from, i);
-      break;
-    }
-  }
-  let obj: unknown;
-  try {
-    obj = JSON.parse(seg.toString('utf8', s, e));
-  } catch (err) {
-    throw new PbError('PB_INVALID_RECORD', `not valid JSON (${(err as Error).message})`, { file, line });
-  }
-  const o = obj as Record<string, unknown> | null;
-  const key = o && typeof o === 'object' ? (o.userId ?? o.itemId ?? o.itemAttributes) : undefined;
-  if (typeof key !== 'string') {
-    throw new PbError('PB_INVALID_RECORD', 'no userId, itemId or itemAttributes to shard by', {
-      file,
-      line,
-      field: '(record)',
-    });
-  }
-  const bytes = Buffer.from(key);
-  return hashBytes(bytes, 0, bytes.length);
-}
-
-const KEY_PREFIXES = ['{"userId":"', '{"itemId":"', '{"itemAttributes":"'].map((p) => Buffer.from(p));
-
 function both(
   a: Promise<unknown> | undefined,
   b: Promise<unknown> | undefined,
 ): Promise<unknown> | undefined {
   return a && b ? Promise.all([a, b]) : (a ?? b);
-}
-
-function startsWith(b: Buffer, s: number, e: number, prefix: Buffer): boolean {
-  if (e - s <= prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (b[s + i] !== prefix[i]) return false;
-  return true;
 }
 
 function isBlank(b: Buffer, s: number, e: number): boolean {

@@ -58,6 +58,52 @@ describe('shard by size', () => {
     );
   });
 
+  test('many chunks: whole chunks are written as they are, and cuts still fall exactly at the limits', async () => {
+    const rand = prng(21);
+    const parts: string[] = [];
+    const expected: string[] = [];
+    for (let i = 0; i < 20000; i++) {
+      const id = `u${i}-${'y'.repeat(Math.floor(rand() * 20))}`;
+      expected.push(lineOf(id).trimEnd());
+      const r = rand();
+      // Mostly regular lines; now and then CRLF or a blank line in a chunk.
+      parts.push(
+        r < 0.001 ? `${JSON.stringify({ userId: id })}\r\n` : r < 0.002 ? `\n${lineOf(id)}` : lineOf(id),
+      );
+    }
+    const data = Buffer.from(parts.join(''));
+    async function* chunks() {
+      let i = 0;
+      while (i < data.length) {
+        const n = 1 + Math.floor(rand() * 40000);
+        yield data.subarray(i, i + n);
+        i += n;
+      }
+    }
+    const out = fresh('chunks');
+    const sum = await shard({
+      recipe: UP,
+      input: 'gen',
+      source: chunks(),
+      out,
+      maxBytes: 97_000,
+      maxRecords: 3000,
+    });
+    const m = await readManifest(out);
+    const lines = await shardLines(m);
+    assert.deepEqual(lines.flat(), expected);
+    // Greedy fill: every shard but the last is full, so the next line would not have fit.
+    for (let i = 0; i + 1 < m.shards.length; i++) {
+      const sh = m.shards[i];
+      const next = (lines[i + 1] as string[])[0] as string;
+      assert.ok(
+        sh && (sh.records === 3000 || sh.bytes + Buffer.byteLength(next) + 1 > 97_000),
+        `shard ${i} is full`,
+      );
+    }
+    assert.equal(sum.records, 20000);
+  });
+
   test('limits at their exact edges: a shard of exactly max bytes, then the next line opens a new one', async () => {
     const l = lineOf('abcd'); // 18 bytes with its newline
     assert.equal(l.length, 18);
@@ -172,6 +218,26 @@ describe('shard by hash', () => {
     });
     const shards = await shardLines(await readManifest(out));
     assert.equal(shards.filter((s) => s.length > 0).length, 1, 'all three share a key, so one shard');
+  });
+
+  test('a key hashed in place and the same key parsed from another layout land in the same shard', async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `k${i}-\u00e9\u{1F600}`);
+    const plain = ids.map((id) => JSON.stringify({ userId: id }));
+    const other = ids.map((id) => JSON.stringify({ filterValues: { G: '"x"' }, userId: id }));
+    const out = fresh('layouts');
+    await shard({
+      recipe: UP,
+      input: await writeFileAt(fresh('layouts.jsonl'), `${[...plain, ...other].join('\n')}\n`),
+      out,
+      shards: 5,
+    });
+    const shards = await shardLines(await readManifest(out));
+    for (const lines of shards) {
+      const keys = lines.map((l) => (JSON.parse(l) as { userId: string }).userId);
+      assert.equal(keys.length % 2, 0);
+      assert.deepEqual(new Set(keys).size * 2, keys.length, 'both layouts of a key in the same shard');
+    }
+    assert.equal(shards.flat().length, 600);
   });
 
   test('a shard over the limits says which --shards would fit', async () => {

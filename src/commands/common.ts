@@ -26,7 +26,11 @@ export function configureAws(v: { region?: string; 'endpoint-url'?: string; prof
   }
 }
 
-export function parse<const O extends OptionsConfig>(args: readonly string[], options: O) {
+type Parsed<O extends OptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true; allowNegative: true }>
+>;
+
+export function parse<const O extends OptionsConfig>(args: readonly string[], options: O): Parsed<O> {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true, allowNegative: true });
   } catch (err) {

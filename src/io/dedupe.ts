@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import type { BatchInput } from '../core/build.js';
 import { ByteSet, hashBytes } from '../core/byteset.js';
 import type { DrainJob, DrainMessage } from './drain-worker.js';
 import { eachLine, eachPartition, type PartitionSet, type SpillDir } from './spill.js';
+import { startWorker } from './workers.js';
 
 /**
  * A one-byte payload meaning "the line is prefix + key + suffix": the fast
@@ -236,19 +236,6 @@ async function* drainTwoWays(
   } finally {
     await worker.terminate();
   }
-}
-
-/**
- * Starts a worker from a module beside this one: the compiled .js in a
- * build, or the .ts source through tsx's loader when the tests run the
- * sources (a worker does not inherit the loader that --import installed).
- */
-function startWorker(name: string, data: unknown): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url);
-  if (!fromSource) return new Worker(entry, { workerData: data });
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: data });
 }
 
 /**
