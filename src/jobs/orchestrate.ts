@@ -186,8 +186,15 @@ export async function jobStatus(options: WaitOptions): Promise<JobsSummary> {
     { ...o, retryFailed: 0 },
     o.service ?? personalizeService(makePersonalizeClient(o.personalize)),
   );
-  await run.refresh();
-  await run.resolve(false);
+  try {
+    await run.refresh();
+    await run.resolve(false);
+  } catch (err) {
+    if (!(err instanceof Throttled)) throw err;
+    throw new PbError('PB_JOB', `the service is throttling requests (${err.message}); try again shortly`, {
+      file: o.state,
+    });
+  }
   return run.summary(started);
 }
 
@@ -240,9 +247,17 @@ class Run {
    */
   async loop(create: boolean, untilFinal: boolean): Promise<void> {
     for (;;) {
-      await this.refresh();
-      await this.resolve(create);
-      if (create) await this.fill();
+      try {
+        await this.refresh();
+        await this.resolve(create);
+        if (create) await this.fill();
+      } catch (err) {
+        // Throttled or over the quota: never a failure, only a reason to wait.
+        if (!(err instanceof Throttled)) throw err;
+        this.o.onEvent?.({ type: 'throttled', reason: err.message });
+        await this.sleep();
+        continue;
+      }
       const needs = this.state.shards.map((s) => shardNeed(s, this.o.retryFailed));
       this.o.onEvent?.({ type: 'progress', counts: this.counts() });
       const unsubmitted = needs.filter((n) => n === 'submit' || n === 'resolve').length;
@@ -345,16 +360,7 @@ class Run {
   private async fill(): Promise<void> {
     const todo = this.state.shards.filter((s) => shardNeed(s, this.o.retryFailed) === 'submit');
     if (todo.length === 0) return;
-    let running: number;
-    try {
-      running = await this.runningInRegion();
-    } catch (err) {
-      if (err instanceof Throttled) {
-        this.o.onEvent?.({ type: 'throttled', reason: err.message });
-        return;
-      }
-      throw err;
-    }
+    const running = await this.runningInRegion();
     let free = this.o.maxRunning - running;
     for (const shard of todo) {
       if (free <= 0) return;

@@ -29,7 +29,7 @@ export interface JobView {
   numResults?: number;
 }
 
-/** Thrown by `create` when the service says "not now": LimitExceeded (quota or rate) or throttling. */
+/** The service said "not now" (LimitExceeded for the quota or the rate, throttling): try again at the next poll. */
 export class Throttled extends Error {}
 /** Thrown by `create` when a job of that name exists (a crash between Create and writing the state). */
 export class AlreadyExists extends Error {}
@@ -122,6 +122,7 @@ export function personalizeService(client: PersonalizeClient): JobService {
         return j ? view(j.jobName, j.batchInferenceJobArn, j) : null;
       } catch (err) {
         const n = nameOf(err);
+        if (THROTTLE.has(n)) throw new Throttled((err as Error).message);
         if (n === 'ResourceNotFoundException') return null;
         // A malformed ARN of another account or type is "not ours", not a failure.
         if (n === 'InvalidInputException') return null;
@@ -185,10 +186,4 @@ function view(
     lastUpdatedDateTime: j.lastUpdatedDateTime,
     numResults: j.numResults,
   };
-}
-
-export { isThrottle };
-
-function isThrottle(err: unknown): boolean {
-  return err instanceof Throttled || THROTTLE.has(nameOf(err));
 }

@@ -1,0 +1,379 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { CreateBatchInferenceJobCommand, PersonalizeClient } from '@aws-sdk/client-personalize';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { type Emulator, startEmulator } from '../src/emulator/index.js';
+import { readJsonDoc } from '../src/io/doc.js';
+import { configureS3, defaultS3Client } from '../src/io/s3.js';
+import { type JobEvent, jobStatus, submit, waitJobs } from '../src/jobs/orchestrate.js';
+import { type JobState, normalizeStatus } from '../src/jobs/model.js';
+import { personalizeService } from '../src/jobs/service.js';
+import { shard } from '../src/shard.js';
+import { cli, rejectsWith, useTmp, writeText } from './helpers.js';
+
+// submit / status / wait end to end against the emulator, through the real
+// @aws-sdk clients over HTTP.
+
+const BUCKET = 'work';
+const SV = 'arn:aws:personalize:us-east-1:123456789012:solution/emails/1';
+const SV_SEG = 'arn:aws:personalize:us-east-1:123456789012:solution/segments/1';
+const ROLE = 'arn:aws:iam::123456789012:role/PersonalizeBatch';
+const POLL = 25;
+const tmp = useTmp();
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+let emu: Emulator;
+let client: PersonalizeClient;
+let run = 0;
+
+before(async () => {
+  emu = await startEmulator({ buckets: [BUCKET], stepMs: 30, items: 200 });
+  // For the CLI run in-process: the SDK's default chain reads these.
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_MAX_ATTEMPTS: '1' });
+  configureS3({ endpoint: emu.s3Endpoint, credentials: { ...emu.credentials }, region: emu.region });
+  client = new PersonalizeClient({
+    endpoint: emu.personalizeEndpoint,
+    region: emu.region,
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    maxAttempts: 1,
+  });
+});
+
+after(async () => {
+  client.destroy();
+  defaultS3Client().destroy();
+  await emu.close();
+});
+
+/** Batch input of `users` users cut into shards of `per` records on the emulator's S3; the manifest URI. */
+async function shardsOnS3(users: number, per: number, recipe = 'user-personalization'): Promise<{ manifest: string; prefix: string }> {
+  const prefix = `s3://${BUCKET}/run-${run++}/`;
+  const key = recipe === 'item-affinity' ? 'itemId' : 'userId';
+  const lines = Array.from({ length: users }, (_, i) => `${JSON.stringify({ [key]: `${key}-${i}` })}\n`).join('');
+  const input = await writeText(tmp.fresh('in.jsonl'), lines);
+  const s = await shard({ recipe, input, out: `${prefix}shards/`, maxRecords: per });
+  return { manifest: s.manifest, prefix };
+}
+
+/** Jobs the emulator holds whose name starts with the run's prefix. */
+function jobsOf(prefix: string) {
+  return emu.jobs().filter((j) => j.jobName.startsWith(prefix));
+}
+
+async function keysUnder(uri: string): Promise<string[]> {
+  const [, bucket, key] = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) as RegExpExecArray;
+  const r = await defaultS3Client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+  return (r.Contents ?? []).map((c) => (c.Key as string).slice((key as string).length)).sort();
+}
+
+describe('submit, status, wait', () => {
+  test('a multi-shard run reaches ACTIVE with every output present, and status reads it back', async () => {
+    const { manifest, prefix } = await shardsOnS3(50, 20);
+    const events: JobEvent[] = [];
+    const s = await submit({
+      manifest,
+      output: `${prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      numResults: 5,
+      jobNamePrefix: 'multi',
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+      onEvent: (e) => events.push(e),
+    });
+    assert.equal(s.jobs.length, 3);
+    assert.deepEqual(s.counts, { waiting: 0, pending: 0, running: 0, active: 3, failed: 0 });
+    assert.equal(s.created, 3);
+    for (const j of s.jobs) {
+      assert.equal(j.status, 'ACTIVE');
+      assert.deepEqual(await keysUnder(j.output), ['_CHECK', 'input.jsonl.out']);
+    }
+    const jobs = jobsOf('multi-');
+    assert.equal(jobs.length, 3);
+    assert.deepEqual(
+      jobs.map((j) => (j.request.jobInput as { s3DataSource: { path: string } }).s3DataSource.path).sort(),
+      [0, 1, 2].map((i) => `${prefix}shards/shard-0000${i}/`),
+    );
+    assert.equal(jobs[0]?.request.numResults, 5);
+    const state = (await readJsonDoc(s.state)) as JobState;
+    assert.equal(s.state, `${prefix}out/state.json`);
+    assert.ok(state.shards.every((sh) => sh.jobs.length === 1 && sh.jobs[0]?.arn));
+    assert.ok(events.some((e) => e.type === 'created'));
+    const st = await jobStatus({ state: s.state, service: personalizeService(client) });
+    assert.deepEqual(
+      st.jobs.map((j) => [j.shard, j.status, j.records]),
+      [
+        [0, 'ACTIVE', 20],
+        [1, 'ACTIVE', 20],
+        [2, 'ACTIVE', 10],
+      ],
+    );
+    // Submitting again finds everything done and creates nothing.
+    const again = await submit({
+      manifest,
+      output: `${prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'multi',
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    assert.equal(again.created, 0);
+    assert.equal(jobsOf('multi-').length, 3);
+  });
+
+  test('8 shards, 5 slots, one taken by another job: never more than 5 pending or running', async () => {
+    const { manifest, prefix } = await shardsOnS3(16, 2);
+    // Someone else's job, slow, holding a slot for the first part of the run.
+    emu.injectFault({ slowJobs: /^other-/, slowMs: 400 });
+    await client.send(
+      new CreateBatchInferenceJobCommand({
+        jobName: `other-${run}`,
+        solutionVersionArn: SV,
+        roleArn: ROLE,
+        jobInput: { s3DataSource: { path: `${prefix}shards/shard-00000/` } },
+        jobOutput: { s3DataDestination: { path: `${prefix}other/` } },
+      }),
+    );
+    let peak = 0;
+    let peakOurs = 0;
+    emu.on('status', () => {
+      const open = emu.jobs().filter((j) => !['ACTIVE', 'CREATE FAILED'].includes(j.status));
+      peak = Math.max(peak, open.length);
+      peakOurs = Math.max(peakOurs, open.filter((j) => j.jobName.startsWith('quota-')).length);
+    });
+    const s = await submit({
+      manifest,
+      output: `${prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'quota',
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    emu.injectFault({ slowJobs: undefined });
+    assert.equal(s.counts.active, 8);
+    assert.equal(jobsOf('quota-').length, 8);
+    assert.ok(peak <= 5, `peak ${peak}`);
+    assert.equal(peakOurs, 4, 'the other job held one of the five slots');
+  });
+
+  test('a failed job is resubmitted under a new name with --retry-failed, and fails for good without it', async () => {
+    const { manifest, prefix } = await shardsOnS3(6, 3);
+    emu.injectFault({ failJobs: /^retry-.*-00001$/, failReason: 'emulated: bad luck' });
+    const s = await submit({
+      manifest,
+      output: `${prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'retry',
+      retryFailed: 1,
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    assert.equal(s.counts.active, 2);
+    const second = s.jobs.find((j) => j.shard === 1);
+    assert.equal(second?.attempts, 2);
+    assert.match(second?.name ?? '', /-00001-r1$/);
+    assert.deepEqual(
+      jobsOf('retry-').map((j) => j.status).sort(),
+      ['ACTIVE', 'ACTIVE', 'CREATE FAILED'],
+    );
+
+    const other = await shardsOnS3(6, 3);
+    emu.injectFault({ failJobs: /^noretry-.*-00000$/ });
+    const f = await submit({
+      manifest: other.manifest,
+      output: `${other.prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'noretry',
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    emu.injectFault({ failJobs: undefined });
+    assert.equal(f.counts.failed, 1);
+    assert.equal(f.jobs[0]?.failureReason, 'emulated: bad luck');
+    // wait on the state file says the same, and so does the CLI (exit 1, reason shown).
+    const w = await waitJobs({ state: f.state, pollIntervalMs: POLL, service: personalizeService(client) });
+    assert.equal(w.counts.failed, 1);
+    const r = await cli(['status', '--state', f.state, '--personalize-endpoint-url', emu.personalizeEndpoint]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /shard\s+job name\s+status\s+records\s+age\s+failure reason/);
+    assert.match(r.stdout, /noretry-\w+-00000\s+CREATE FAILED\s+3\s+\S+\s+emulated: bad luck/);
+  });
+
+  test('throttling and LimitExceeded are absorbed: the run waits and goes on', async () => {
+    const { manifest, prefix } = await shardsOnS3(4, 2);
+    emu.injectFault({ throttle: 4, throttleError: 'ThrottlingException' });
+    const events: JobEvent[] = [];
+    const s = await submit({
+      manifest,
+      output: `${prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'throttle',
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+      onEvent: (e) => events.push(e),
+    });
+    assert.equal(s.counts.active, 2);
+    assert.equal(emu.faults().throttle, 0, 'every throttled request was made');
+    assert.ok(events.filter((e) => e.type === 'throttled').length >= 1);
+    emu.injectFault({ throttle: 2, throttleError: 'LimitExceededException' });
+    const other = await shardsOnS3(4, 2);
+    const t = await submit({
+      manifest: other.manifest,
+      output: `${other.prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'limit',
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    assert.equal(t.counts.active, 2);
+    assert.equal(jobsOf('limit-').length, 2);
+  });
+
+  test('segment families go through CreateBatchSegmentJob', async () => {
+    const { manifest, prefix } = await shardsOnS3(8, 4, 'item-affinity');
+    const s = await submit({
+      manifest,
+      output: `${prefix}out/`,
+      solutionVersionArn: SV_SEG,
+      roleArn: ROLE,
+      numResults: 10,
+      jobNamePrefix: 'seg',
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    assert.equal(s.kind, 'segment');
+    assert.equal(s.counts.active, 2);
+    assert.deepEqual(
+      jobsOf('seg-').map((j) => j.kind),
+      ['segment', 'segment'],
+    );
+    await rejectsWith(
+      submit({
+        manifest,
+        output: `${prefix}out2/`,
+        solutionVersionArn: SV_SEG,
+        roleArn: ROLE,
+        explorationWeight: '0.3',
+        service: personalizeService(client),
+      }),
+      'PB_USAGE',
+      /segment jobs take no --exploration-weight/,
+    );
+  });
+
+  test('a state file of another run is refused, and local shards are refused before any job', async () => {
+    const { manifest, prefix } = await shardsOnS3(4, 2);
+    const state = tmp.fresh('state.json');
+    await submit({
+      manifest,
+      output: `${prefix}out/`,
+      state,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'own',
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    await rejectsWith(
+      submit({
+        manifest,
+        output: `${prefix}elsewhere/`,
+        state,
+        solutionVersionArn: SV,
+        roleArn: ROLE,
+        service: personalizeService(client),
+      }),
+      'PB_USAGE',
+      /belongs to another run/,
+    );
+    const local = await shard({
+      recipe: 'user-personalization',
+      input: await writeText(tmp.fresh('l.jsonl'), '{"userId":"a"}\n'),
+      out: tmp.fresh('local-shards'),
+    });
+    const before = emu.jobs().length;
+    await rejectsWith(
+      submit({ manifest: local.manifest, output: `${prefix}x/`, solutionVersionArn: SV, roleArn: ROLE }),
+      'PB_USAGE',
+      /jobs read from S3/,
+    );
+    assert.equal(emu.jobs().length, before);
+  });
+});
+
+describe('crash and resume', () => {
+  /** The CLI as a child process (the real bin, through tsx), pointed at the emulator. */
+  function submitChild(args: string[]): ChildProcess {
+    return spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', 'submit', ...args], {
+      cwd: root,
+      env: { ...process.env, ...emu.env, AWS_MAX_ATTEMPTS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  for (const k of [1, 3]) {
+    test(`SIGKILL right after Create call ${k} (job made, ARN not yet known): the next submit finds it, one job per shard`, async () => {
+      const { manifest, prefix } = await shardsOnS3(10, 2);
+      const name = `crash${k}`;
+      const args = [
+        '--manifest',
+        manifest,
+        '--output',
+        `${prefix}out/`,
+        '--solution-version-arn',
+        SV,
+        '--role-arn',
+        ROLE,
+        '--job-name-prefix',
+        name,
+        '--poll-interval',
+        '50ms',
+        '--wait',
+      ];
+      const child = submitChild(args);
+      let creates = 0;
+      const killed = new Promise<void>((resolve) => {
+        emu.on('create', async (job) => {
+          if (!job.jobName.startsWith(`${name}-`)) return;
+          creates++;
+          if (creates === k) {
+            // The job exists; the client has not had the answer. Kill it now.
+            child.kill('SIGKILL');
+            await new Promise((r) => child.once('exit', r));
+            resolve();
+          }
+        });
+      });
+      await killed;
+      assert.equal(jobsOf(`${name}-`).length, k);
+      const again = submitChild(args);
+      let err = '';
+      again.stderr?.on('data', (d) => {
+        err += d;
+      });
+      const code = await new Promise<number | null>((r) => again.once('exit', r));
+      assert.equal(code, 0, err);
+      const jobs = jobsOf(`${name}-`);
+      assert.equal(jobs.length, 5, jobs.map((j) => j.jobName).join(' '));
+      assert.equal(new Set(jobs.map((j) => j.jobName.slice(-5))).size, 5, 'one job per shard');
+      assert.ok(jobs.every((j) => normalizeStatus(j.status) === 'ACTIVE'));
+      assert.match(err, new RegExp(`found existing job ${name}-\\w+-0000${k - 1}`));
+    });
+  }
+});
