@@ -27,6 +27,7 @@ Commands:
   validate   check batch-input JSON Lines against the schema and the service limits
   shard      split batch input into shards that each fit one batch job, with a manifest
   demo       run the main job on a generated sample (no AWS account needed)
+  emulate    a local stand-in for Personalize batch jobs and S3, for dry runs and tests
 
 Run \`personalize-batch <command> --help\` for a command's options and examples.
 Exit codes: 0 success, 1 invalid data or a failed step, 2 usage error.
@@ -136,6 +137,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest, io);
       }
+      case 'emulate':
+        return await (await import('./commands/emulate.js')).runEmulate(rest, io);
       default:
         throw new PbError('PB_USAGE', `unknown command "${command}"; run personalize-batch --help`);
     }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   type BatchInferenceJob,
   type BatchSegmentJob,
@@ -21,11 +24,12 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-personalize';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { runEmulate } from '../src/commands/emulate.js';
 import { generateCatalog, loadCatalog } from '../src/emulator/catalog.js';
 import { type Emulator, PbError, startEmulator } from '../src/index.js';
 import { makeS3Client } from '../src/io/s3.js';
 import { validator } from '../src/schemas.js';
-import { prng, useTmp, writeText } from './helpers.js';
+import { cli, prng, sink, useTmp, writeText } from './helpers.js';
 
 // The emulator through the real AWS SDK clients over HTTP: nothing mocked.
 
@@ -968,7 +972,133 @@ describe('catalogs', () => {
   });
 });
 
-describe('closing', () => {
+describe('emulate command', () => {
+  test('prints the environment, serves the SDK, logs transitions and stops cleanly on abort', async () => {
+    const out = sink();
+    const err = sink();
+    const ac = new AbortController();
+    const done = runEmulate(
+      ['--port', '0', '--s3-port', '0', '--step', '20ms'],
+      { stdin: new PassThrough(), stdout: out.stream, stderr: err.stream },
+      ac.signal,
+    );
+    while (!out.text().includes('Stop with Ctrl-C')) await sleep(5);
+    const env = Object.fromEntries(
+      linesOf(out.text())
+        .filter((l) => l.startsWith('export '))
+        .map((l) => l.slice(7).split('=') as [string, string]),
+    );
+    for (const k of [
+      'AWS_ENDPOINT_URL_PERSONALIZE',
+      'AWS_ENDPOINT_URL_S3',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_REGION',
+      'AWS_REQUEST_CHECKSUM_CALCULATION',
+      'AWS_RESPONSE_CHECKSUM_VALIDATION',
+    ]) {
+      assert.ok(env[k], `${k} is printed`);
+    }
+    assert.match(out.text(), /aws personalize create-batch-inference-job/);
+    const e: Env = {
+      emu: undefined as unknown as Emulator,
+      p: personalize(env.AWS_ENDPOINT_URL_PERSONALIZE as string),
+      s3: s3For(env.AWS_ENDPOINT_URL_S3 as string),
+    };
+    await put(e, 'cli/in.jsonl', '{"userId":"1"}\n');
+    const job = await runInference(e, inference('from-cli', 'cli/', 'cli-out/'));
+    assert.equal(job.status, 'ACTIVE', job.failureReason);
+    e.p.destroy();
+    e.s3.destroy();
+    ac.abort();
+    assert.equal(await done, 0);
+    assert.match(err.text(), /batch inference job from-cli: CREATE IN_PROGRESS/);
+    assert.match(
+      err.text(),
+      /batch inference job from-cli: ACTIVE \(user-personalization: 1 lines, 0 errors/,
+    );
+    await assert.rejects(fetch(env.AWS_ENDPOINT_URL_PERSONALIZE as string), 'the endpoint is closed');
+  });
+
+  test('as a child process: --json, then exit 0 on SIGTERM with the temporary data removed', async () => {
+    const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [
+        '--openssl-legacy-provider',
+        '--import',
+        'tsx',
+        bin,
+        'emulate',
+        '--port',
+        '0',
+        '--s3-port',
+        '0',
+        '--json',
+        '--quiet',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('exit', (code, signal) => resolve([code, signal])),
+    );
+    for await (const c of child.stdout) {
+      stdout += (c as Buffer).toString();
+      if (stdout.includes('\n')) break;
+    }
+    const info = JSON.parse(stdout.split('\n')[0] as string) as {
+      env: Record<string, string>;
+      personalizeEndpoint: string;
+      dataDir: string;
+    };
+    assert.ok(existsSync(info.dataDir));
+    assert.equal(info.env.AWS_ENDPOINT_URL_PERSONALIZE, info.personalizeEndpoint);
+    const p = personalize(info.personalizeEndpoint);
+    const list = await p.send(new ListBatchInferenceJobsCommand({}));
+    p.destroy();
+    assert.deepEqual(list.batchInferenceJobs, []);
+    child.kill('SIGTERM');
+    const [code, signal] = await exited;
+    assert.equal(signal, null, stderr);
+    assert.equal(code, 0, stderr);
+    assert.ok(!existsSync(info.dataDir), 'the temporary S3 folder is removed');
+  });
+
+  test('--help has examples; bad options are usage errors (exit 2)', async () => {
+    const help = await cli(['emulate', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Examples:\n {2}personalize-batch emulate/);
+    for (const args of [
+      ['--step', 'soon'],
+      ['--status-spelling', 'legacy'],
+      ['--port', '70000'],
+      ['extra'],
+    ]) {
+      const r = await cli(['emulate', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+  });
+
+  test('a port in use is an I/O error (exit 1) that names the port', async () => {
+    const first = await startEmulator({ stepMs: 0 });
+    try {
+      const port = new URL(first.personalizeEndpoint).port;
+      const r = await cli(['emulate', '--port', port, '--s3-port', '0']);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`cannot start the Personalize endpoint on port ${port}: .*EADDRINUSE`),
+      );
+    } finally {
+      await first.close();
+    }
+  });
+
   test('close() removes a temporary data folder and keeps a given one', async () => {
     const temp = await startEmulator({ stepMs: 0 });
     assert.ok(existsSync(temp.dataDir));
