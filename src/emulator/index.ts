@@ -219,7 +219,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   });
 
   const handle = async (operation: string, body: unknown): Promise<Reply> => {
-    for (const fn of hooks.request) await fn({ operation, body });
+    for (const fn of hooks.request) await fn({ operation, body: structuredClone(body) });
     const throttled = store.takeThrottle();
     if (throttled) return { ok: false, fault: throttled };
     const reply = store.call(operation, body);
