@@ -24,6 +24,7 @@ Commands:
   status     print the jobs of a state file: shard, job, status, records, age, failure
   wait       block until every job of a state file is ACTIVE or CREATE FAILED
   demo       run the main job on a generated sample (no AWS account needed)
+  emulate    a local stand-in for Personalize batch jobs and S3, for dry runs and tests
 
 Run \`personalize-batch <command> --help\` for a command's options and examples.
 Exit codes: 0 success, 1 invalid data or a failed step, 2 usage error.
@@ -141,6 +142,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest, io);
       }
+      case 'emulate':
+        return await (await import('./commands/emulate.js')).runEmulate(rest, io);
       default:
         throw new PbError('PB_USAGE', `unknown command "${command}"; run personalize-batch --help`);
     }

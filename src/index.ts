@@ -26,6 +26,17 @@ export {
 export { type ParsedRow, RecordSplitter, type SplitterOptions } from './core/lines.js';
 export { parseBytes, parseCount } from './core/units.js';
 export { checkRecord, DEFAULT_LIMITS, type Limits, type Problem } from './core/validate.js';
+export {
+  DEFAULT_QUOTAS,
+  EMULATOR_DEFAULTS,
+  type EmulatedJob,
+  type Emulator,
+  type EmulatorOptions,
+  type Faults,
+  type Quotas,
+  type RequestEvent,
+  startEmulator,
+} from './emulator/index.js';
 export { isPbError, PbError, type PbErrorCode, type PbErrorContext } from './errors.js';
 export { openSource } from './io/input.js';
 export { AtomicFile } from './io/output.js';

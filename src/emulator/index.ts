@@ -1,0 +1,295 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import { PbError } from '../errors.js';
+import { makeS3Client } from '../io/s3.js';
+import { type Catalog, generateCatalog, loadCatalog } from './catalog.js';
+import {
+  DEFAULT_FAULTS,
+  type EmulatedJob,
+  type Faults,
+  JobStore,
+  mergeFaults,
+  type Reply,
+  type StatusSpelling,
+} from './jobs.js';
+import { startPersonalizeServer } from './personalize-server.js';
+import type { SegmentLayout } from './recommend.js';
+import { DEFAULT_QUOTAS, type Quotas, runJob } from './runner.js';
+
+/**
+ * A local stand-in for Amazon Personalize batch jobs, for dry runs and
+ * tests: an S3-compatible endpoint (s3rver) and a Personalize endpoint that
+ * speaks the real wire protocol, both on 127.0.0.1. Jobs really read their
+ * input from the S3 endpoint and write output files in the service's
+ * layout; the recommendations are deterministic picks from a catalog, not
+ * a model.
+ */
+export interface EmulatorOptions {
+  /** Personalize endpoint port; 0 (default) takes any free port. The CLI defaults to 4570. */
+  port?: number;
+  /** S3 endpoint port; 0 (default) takes any free port. The CLI defaults to 4571. */
+  s3Port?: number;
+  /** Where s3rver keeps objects. Default: a temporary folder, removed by close(); a given folder is kept. */
+  dataDir?: string;
+  /** Buckets created at start. Default ['personalize-batch-demo']. */
+  buckets?: readonly string[];
+  /** An Items file (CSV/TSV with an ITEM_ID column; local or s3://). Default: a generated catalog of `items` items. */
+  catalog?: string;
+  /** Size of the generated catalog (ids item-00001, ...). Default 1000. */
+  items?: number;
+  /** Size of the generated user population segment jobs draw from (ids user-000001, ...). Default 10000. */
+  users?: number;
+  /** Time in CREATE PENDING, and the least time in CREATE IN_PROGRESS, in ms. Default 2000. */
+  stepMs?: number;
+  /** Pending plus in-progress jobs per job type before LimitExceededException. Default 5 (the service quota). */
+  maxRunning?: number;
+  /** Region in ARNs and in `env`. Default us-east-1. The account id is always 123456789012. */
+  region?: string;
+  /** Status names: `observed` (CREATE PENDING, CREATE IN_PROGRESS; default) or `model` (PENDING, IN PROGRESS). */
+  statusSpelling?: StatusSpelling;
+  /** Segment output: `observed` ({input, output:{usersList}, error}; default) or `documented` (recommendedUsers). */
+  segmentLayout?: SegmentLayout;
+  /** Input quotas; default the service's (1000 files, 1 GB, 50M records, 100 with themes, 500 / 10 queries). */
+  quotas?: Partial<Quotas>;
+  /** Faults injected from the start; see Faults. */
+  faults?: Partial<Faults>;
+}
+
+export const EMULATOR_DEFAULTS = {
+  port: 0,
+  s3Port: 0,
+  buckets: ['personalize-batch-demo'] as readonly string[],
+  items: 1000,
+  users: 10_000,
+  stepMs: 2000,
+  maxRunning: 5,
+  region: 'us-east-1',
+  statusSpelling: 'observed' as StatusSpelling,
+  segmentLayout: 'observed' as SegmentLayout,
+} as const;
+
+export const EMULATOR_ACCOUNT = '123456789012';
+
+/** s3rver accepts only these credentials; the Personalize endpoint accepts any. */
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface RequestEvent {
+  operation: string;
+  body: unknown;
+}
+
+export interface Emulator {
+  readonly personalizeEndpoint: string;
+  readonly s3Endpoint: string;
+  readonly region: string;
+  /** The folder s3rver keeps objects in (removed by close() when it was a temporary one). */
+  readonly dataDir: string;
+  readonly credentials: { readonly accessKeyId: 'S3RVER'; readonly secretAccessKey: 'S3RVER' };
+  /**
+   * The environment that points the AWS SDKs and the AWS CLI here:
+   * AWS_ENDPOINT_URL_PERSONALIZE, AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID,
+   * AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_DEFAULT_REGION and the two
+   * WHEN_REQUIRED checksum settings s3rver needs.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  readonly catalog: Catalog;
+  /** Every job created so far, both types, oldest first (snapshots). */
+  jobs(): EmulatedJob[];
+  /**
+   * `create`: after a Create call made the job and before its HTTP answer is
+   * sent (awaited), so a test can kill a client between "the job exists" and
+   * "the client knows its ARN". `request`: every Personalize request, before
+   * it is handled (awaited). `status`: every status change, creation included.
+   */
+  on(event: 'create', fn: (job: EmulatedJob) => void | Promise<void>): void;
+  on(event: 'request', fn: (e: RequestEvent) => void | Promise<void>): void;
+  on(event: 'status', fn: (job: EmulatedJob) => void): void;
+  /** Changes faults at runtime (merged into the current ones); slow jobs already in progress follow the change. */
+  injectFault(f: Partial<Faults>): void;
+  /** The faults in force now (a copy; `throttle` counts down). */
+  faults(): Faults;
+  /** Stops both servers, waits for running job workers, removes a temporary data folder. */
+  close(): Promise<void>;
+}
+
+interface Resolved {
+  port: number;
+  s3Port: number;
+  dataDir: string | undefined;
+  buckets: readonly string[];
+  catalog: string | undefined;
+  items: number;
+  users: number;
+  stepMs: number;
+  maxRunning: number;
+  region: string;
+  statusSpelling: StatusSpelling;
+  segmentLayout: SegmentLayout;
+  quotas: Quotas;
+  faults: Faults;
+}
+
+/** Options copied and checked once, with the defaults filled in. */
+export function resolveEmulatorOptions(o: EmulatorOptions = {}): Resolved {
+  const d = EMULATOR_DEFAULTS;
+  const r: Resolved = {
+    port: whole(o.port ?? d.port, 'port', 0, 65535),
+    s3Port: whole(o.s3Port ?? d.s3Port, 's3Port', 0, 65535),
+    dataDir: o.dataDir,
+    buckets: [...(o.buckets ?? d.buckets)],
+    catalog: o.catalog,
+    items: whole(o.items ?? d.items, 'items', 1, 10_000_000),
+    users: whole(o.users ?? d.users, 'users', 1, 100_000_000),
+    stepMs: whole(o.stepMs ?? d.stepMs, 'stepMs', 0, 2 ** 31 - 1),
+    maxRunning: whole(o.maxRunning ?? d.maxRunning, 'maxRunning', 1, 1_000_000),
+    region: o.region ?? d.region,
+    statusSpelling: o.statusSpelling ?? d.statusSpelling,
+    segmentLayout: o.segmentLayout ?? d.segmentLayout,
+    quotas: { ...DEFAULT_QUOTAS, ...o.quotas },
+    faults: mergeFaults(DEFAULT_FAULTS, o.faults ?? {}),
+  };
+  if (!['observed', 'model'].includes(r.statusSpelling)) {
+    throw new PbError('PB_USAGE', `statusSpelling is observed or model, got ${r.statusSpelling}`);
+  }
+  if (!['observed', 'documented'].includes(r.segmentLayout)) {
+    throw new PbError('PB_USAGE', `segmentLayout is observed or documented, got ${r.segmentLayout}`);
+  }
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(r.region))
+    throw new PbError('PB_USAGE', `not a region name: ${r.region}`);
+  if (r.buckets.length === 0) throw new PbError('PB_USAGE', 'the emulator needs at least one bucket');
+  for (const [k, v] of Object.entries(r.quotas)) whole(v, `quotas.${k}`, 0, Number.MAX_SAFE_INTEGER);
+  return r;
+}
+
+function whole(v: number, name: string, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new PbError('PB_USAGE', `${name} must be a whole number from ${min} to ${max}, got ${v}`);
+  }
+  return v;
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const o = resolveEmulatorOptions(options);
+  const catalog = o.catalog !== undefined ? await loadCatalog(o.catalog) : generateCatalog(o.items);
+  const ownDir = o.dataDir === undefined;
+  const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'pb-emulator-')));
+  const s3rver = new S3rver({
+    address: '127.0.0.1',
+    port: o.s3Port,
+    silent: true,
+    directory: dataDir,
+    configureBuckets: o.buckets.map((name) => ({ name, configs: [] })),
+  });
+  let s3Port: number;
+  try {
+    s3Port = (await s3rver.run()).port;
+  } catch (err) {
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    throw new PbError(
+      'PB_IO',
+      `cannot start the S3 endpoint on port ${o.s3Port}: ${(err as Error).message}`,
+      {},
+      {
+        cause: err,
+      },
+    );
+  }
+  const s3Endpoint = `http://127.0.0.1:${s3Port}`;
+  const s3 = makeS3Client({ endpoint: s3Endpoint, region: o.region, credentials: { ...CREDENTIALS } });
+
+  const hooks = {
+    create: [] as ((job: EmulatedJob) => void | Promise<void>)[],
+    request: [] as ((e: RequestEvent) => void | Promise<void>)[],
+    status: [] as ((job: EmulatedJob) => void)[],
+  };
+  const store = new JobStore({
+    stepMs: o.stepMs,
+    maxRunning: o.maxRunning,
+    region: o.region,
+    account: EMULATOR_ACCOUNT,
+    spelling: o.statusSpelling,
+    faults: o.faults,
+    runner: (spec, signal) =>
+      runJob({ s3, catalog, users: o.users, quotas: o.quotas, segmentLayout: o.segmentLayout }, spec, signal),
+    onStatus: (job) => {
+      for (const fn of hooks.status) fn(job);
+    },
+  });
+
+  const handle = async (operation: string, body: unknown): Promise<Reply> => {
+    for (const fn of hooks.request) await fn({ operation, body: structuredClone(body) });
+    const throttled = store.takeThrottle();
+    if (throttled) return { ok: false, fault: throttled };
+    const reply = store.call(operation, body);
+    if (reply.ok && reply.created) for (const fn of hooks.create) await fn(reply.created);
+    return reply;
+  };
+
+  let server: Awaited<ReturnType<typeof startPersonalizeServer>>;
+  try {
+    server = await startPersonalizeServer(o.port, handle);
+  } catch (err) {
+    s3.destroy();
+    await s3rver.close();
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    throw new PbError(
+      'PB_IO',
+      `cannot start the Personalize endpoint on port ${o.port}: ${(err as Error).message}`,
+      {},
+      {
+        cause: err,
+      },
+    );
+  }
+
+  const env: Record<string, string> = {
+    AWS_ENDPOINT_URL_PERSONALIZE: server.url,
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_REGION: o.region,
+    AWS_DEFAULT_REGION: o.region,
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    await server.close();
+    await store.close();
+    s3.destroy();
+    await s3rver.close();
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+  };
+
+  return {
+    personalizeEndpoint: server.url,
+    s3Endpoint,
+    region: o.region,
+    dataDir,
+    credentials: CREDENTIALS,
+    env: Object.freeze(env),
+    catalog,
+    jobs: () => store.jobs(),
+    on: ((event: keyof typeof hooks, fn: never) => {
+      const list = hooks[event] as unknown[] | undefined;
+      if (!list)
+        throw new PbError('PB_USAGE', `unknown emulator event "${String(event)}" (create, request, status)`);
+      list.push(fn);
+    }) as Emulator['on'],
+    injectFault: (f) => store.injectFault(f),
+    faults: () => store.currentFaults(),
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
+
+export type { Catalog } from './catalog.js';
+export { generateCatalog, loadCatalog } from './catalog.js';
+export type { EmulatedJob, Faults, JobKind, Phase, StatusSpelling } from './jobs.js';
+export type { SegmentLayout } from './recommend.js';
+export { DEFAULT_QUOTAS, familyFromArn, type Quotas } from './runner.js';
