@@ -121,7 +121,7 @@ export const JOB_DEFAULTS = {
 
 /** Shards' jobs created and, with `wait`, followed to the end. Resumes from the state file when there is one. */
 export async function submit(options: SubmitOptions): Promise<JobsSummary> {
-  const o = { ...JOB_DEFAULTS, ...options };
+  const o = { ...JOB_DEFAULTS, ...defined(options) };
   if (!isS3Uri(o.output))
     throw new PbError('PB_USAGE', 'the jobs write to S3: --output must be s3://bucket/prefix/', {
       field: '--output',
@@ -161,7 +161,7 @@ export async function submit(options: SubmitOptions): Promise<JobsSummary> {
 
 /** Follows the jobs of a state file until each is final; creates nothing. */
 export async function waitJobs(options: WaitOptions): Promise<JobsSummary> {
-  const o = { ...JOB_DEFAULTS, ...options };
+  const o = { ...JOB_DEFAULTS, ...defined(options) };
   const started = Date.now();
   const state = checkState(await readJsonDoc(o.state), o.state);
   const run = new Run(
@@ -177,7 +177,7 @@ export async function waitJobs(options: WaitOptions): Promise<JobsSummary> {
 
 /** The state file refreshed once from the service (Describe per unfinished job). */
 export async function jobStatus(options: WaitOptions): Promise<JobsSummary> {
-  const o = { ...JOB_DEFAULTS, ...options };
+  const o = { ...JOB_DEFAULTS, ...defined(options) };
   const started = Date.now();
   const state = checkState(await readJsonDoc(o.state), o.state);
   const run = new Run(
@@ -492,4 +492,9 @@ class Run {
       seconds: (Date.now() - started) / 1000,
     };
   }
+}
+
+/** Options without their undefined entries, so they never hide a default (the CLI passes every option). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
