@@ -26,6 +26,7 @@ Commands:
   prepare    turn user lists, catalogs and interaction files into batch-input JSON Lines
   validate   check batch-input JSON Lines against the schema and the service limits
   shard      split batch input into shards that each fit one batch job, with a manifest
+  export     turn batch output (.out files, folders, s3:// prefixes) into CSV or per-key JSON Lines
   demo       run the main job on a generated sample (no AWS account needed)
 
 Run \`personalize-batch <command> --help\` for a command's options and examples.
@@ -132,6 +133,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return await runValidate(rest, io);
       case 'shard':
         return await runShard(rest, io);
+      case 'export':
+        return await (await import('./commands/export.js')).runExport(rest, io);
       case 'demo': {
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest, io);
@@ -157,13 +160,13 @@ export function reportError(err: unknown, io: CliIO): number {
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
 /** Where s3:// paths go; the SDK's default chain (environment, profiles, SSO, roles) fills in the rest. */
-const AWS_OPTIONS = {
+export const AWS_OPTIONS = {
   region: { type: 'string' },
   'endpoint-url': { type: 'string' },
   profile: { type: 'string' },
 } as const;
 
-function configureAws(v: { region?: string; 'endpoint-url'?: string; profile?: string }): void {
+export function configureAws(v: { region?: string; 'endpoint-url'?: string; profile?: string }): void {
   if (v.region || v['endpoint-url'] || v.profile) {
     configureS3({ region: v.region, endpoint: v['endpoint-url'], profile: v.profile });
   }
@@ -177,7 +180,7 @@ const SHARD_OPTIONS = {
   force: { type: 'boolean', default: false },
 } as const;
 
-function parse<const O extends OptionsConfig>(args: readonly string[], options: O) {
+export function parse<const O extends OptionsConfig>(args: readonly string[], options: O) {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true, allowNegative: true });
   } catch (err) {
@@ -385,7 +388,7 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-function write(stream: Writable, text: string): void {
+export function write(stream: Writable, text: string): void {
   stream.write(text);
 }
 

@@ -243,7 +243,7 @@ async function* drainTwoWays(
  * build, or the .ts source through tsx's loader when the tests run the
  * sources (a worker does not inherit the loader that --import installed).
  */
-function startWorker(name: string, data: unknown): Worker {
+export function startWorker(name: string, data: unknown): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url);
   if (!fromSource) return new Worker(entry, { workerData: data });
