@@ -27,6 +27,7 @@ Commands:
   validate   check batch-input JSON Lines against the schema and the service limits
   shard      split batch input into shards that each fit one batch job, with a manifest
   export     turn batch output (.out files, folders, s3:// prefixes) into CSV or per-key JSON Lines
+  collect    merge all shard outputs, drop duplicate keys, list missing and failed input records
   demo       run the main job on a generated sample (no AWS account needed)
 
 Run \`personalize-batch <command> --help\` for a command's options and examples.
@@ -135,6 +136,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return await runShard(rest, io);
       case 'export':
         return await (await import('./commands/export.js')).runExport(rest, io);
+      case 'collect':
+        return await (await import('./commands/collect.js')).runCollect(rest, io);
       case 'demo': {
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest, io);

@@ -4,6 +4,7 @@
  * stream code and can be used on records directly.
  */
 export { type CliIO, describePrepare, run } from './cli.js';
+export { COLLECT_DEFAULTS, type CollectOptions, type CollectSummary, collect } from './collect.js';
 export { buildAttributeQuery, checkAttributeQuery, escapeAttributeValue } from './core/attributes.js';
 export {
   type BatchInput,
