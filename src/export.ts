@@ -23,13 +23,15 @@ import {
   sniffLayout,
 } from './core/out-convert.js';
 import { KEY_NAMES, KEY_NONE } from './core/out-lines.js';
+import { SlotRing } from './core/pool.js';
 import { PbError, usage } from './errors.js';
-import type { ConvertReply, ConvertRequest } from './io/convert-worker.js';
+import type { ConvertReply, ConvertRequest, WorkerSetup } from './io/convert-worker.js';
 import { startWorker } from './io/dedupe.js';
 import { openSource } from './io/input.js';
 import { expandOutSources, type OutItem, readOutItems } from './io/out-reader.js';
-import { writeOutput } from './io/output.js';
+import { PositionalFile, writeOutput } from './io/output.js';
 import { readRows } from './io/rows.js';
+import { isS3Uri } from './io/s3.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
 export interface ExportOptions {
@@ -65,7 +67,7 @@ export interface ExportOptions {
   rejects?: string;
   /** Longest line in bytes (default 128 MiB: a segment line can hold millions of users). */
   maxLineLength?: number;
-  /** Conversion worker threads besides the main thread: 0 or 1. Default 1 (started from the 3rd piece on). */
+  /** Conversion worker threads besides the main thread: 0, 1 or 2. Default 2 (used from the 3rd piece on). */
   workers?: number;
   /** Bytes per piece of lines handed to a converter. Default 1 MiB. */
   pieceSize?: number;
@@ -129,7 +131,7 @@ export interface ExportSummary {
   /** Recommended ids not in the catalog (their columns left empty). */
   catalogMissing: number;
   errorsFile: string | null;
-  /** 2 for csv-wide without --top (the first pass finds the widest line), else 1. */
+  /** Passes over the input: 1, or for csv-wide without --top 2 (measured first, for stdout) or 3 (a guess proved wrong). */
   passes: number;
   seconds: number;
   warnings: string[];
@@ -178,7 +180,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     onInvalid,
     rejects: o.rejects,
     maxLineLength: whole(o.maxLineLength, '--max-line-length', EXPORT_DEFAULTS.maxLineLength),
-    workers: Math.min(2, whole(o.workers, 'workers', 1, 0)),
+    workers: Math.min(2, whole(o.workers, 'workers', 2, 0)),
     pieceSize: whole(o.pieceSize, 'pieceSize', EXPORT_DEFAULTS.pieceSize),
     tmpDir: o.tmpDir ?? tmpdir(),
   };
@@ -192,9 +194,12 @@ export function defaultErrorsPath(output: string): string {
 
 /**
  * Exports batch outputs to CSV (one row per recommendation or per key) or
- * JSON Lines (one record per key). One pass, or two for csv-wide without
- * --top (the first finds the widest line; stdin is spooled to a temporary
- * file for it). Memory: a few 1 MiB pieces and their outputs in flight, the
+ * JSON Lines (one record per key), in one pass. csv-wide without --top
+ * guesses the width from the first lines; if a later line is wider (or has
+ * a column the first lines lacked), that pass is dropped, a pass measures
+ * every line, and a last one writes. To stdout, where nothing can be taken
+ * back, it measures first. Stdin is spooled to disk for these passes.
+ * Memory: a few 1 MiB pieces and their outputs in flight per thread, the
  * longest line (bounded by maxLineLength) and the catalog, if any.
  */
 export async function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
@@ -206,33 +211,43 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   try {
     const catalog = o.catalog ? await loadCatalog(o) : undefined;
     const run = new ExportRun(o, options, catalog);
-    let layout: Layout | undefined;
-    let width = o.top;
-    let passes = 1;
     let readFrom = sources;
-    if (o.format === 'csv-wide' && o.top === 0) {
-      passes = 2;
-      if (sources.includes('-')) {
-        spoolDir = await mkdtemp(join(o.tmpDir, 'personalize-batch-export-'));
-        const spooled = join(spoolDir, 'stdin');
-        await pipeline(options.stdin ?? process.stdin, createWriteStream(spooled));
-        readFrom = sources.map((s) => (s === '-' ? spooled : s));
-      }
-      const measured = await run.measure(readFrom);
-      layout = measured.layout;
-      width = Math.max(1, measured.maxWidth);
+    const guessWidth = o.format === 'csv-wide' && o.top === 0;
+    if (guessWidth && sources.includes('-')) {
+      spoolDir = await mkdtemp(join(o.tmpDir, 'personalize-batch-export-'));
+      const spooled = join(spoolDir, 'stdin');
+      await pipeline(options.stdin ?? process.stdin, createWriteStream(spooled));
+      readFrom = sources.map((s) => (s === '-' ? spooled : s));
     }
-    rejects = o.rejects ? new SideFile(o.rejects, options.stdout) : undefined;
-    const errors = new SideFile(o.errors, options.stdout);
-    let counts: ConvertCounts;
-    try {
-      const body = run.convertAll(readFrom, layout, width, errors, rejects);
-      await writeOutput(o.output, options.stdout ?? process.stdout, body);
-      counts = run.counts;
-      await errors.close();
-    } catch (err) {
-      await errors.abort();
-      throw err;
+    let passes = 1;
+    let plan: { layout: Layout | undefined; width: number; optimistic: boolean } = {
+      layout: undefined,
+      width: o.top,
+      // Bytes sent to stdout cannot be taken back: there the width is measured first.
+      optimistic: guessWidth && o.output !== '-',
+    };
+    if (guessWidth && o.output === '-') {
+      const measured = await run.measure(readFrom);
+      plan = { layout: measured.layout, width: Math.max(1, measured.maxWidth), optimistic: false };
+      passes = 2;
+    }
+    for (;;) {
+      rejects = o.rejects ? new SideFile(o.rejects, options.stdout) : undefined;
+      const errors = new SideFile(o.errors, options.stdout);
+      try {
+        await run.write(readFrom, plan, errors, rejects);
+        await errors.close();
+        break;
+      } catch (err) {
+        await errors.abort();
+        if (!(err instanceof Restart)) throw err;
+        // Only the invalid lines of the pass that counts are kept.
+        await rejects?.abort();
+        rejects = undefined;
+        const measured = await run.measure(readFrom);
+        plan = { layout: measured.layout, width: Math.max(1, measured.maxWidth), optimistic: false };
+        passes = 3;
+      }
     }
     const s = run.counts;
     const finalLayout = run.layout ?? null;
@@ -244,7 +259,7 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
       );
     if (s.droppedReasons > 0)
       warnings.push(
-        `${s.droppedReasons} lines had reasons, but the first exported lines had none: not exported (csv-wide and two passes include them)`,
+        `${s.droppedReasons} lines had reasons, but the first exported lines had none: not exported`,
       );
     if (s.droppedThemes > 0)
       warnings.push(`${s.droppedThemes} lines had a theme, but the export has no theme column`);
@@ -258,20 +273,20 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
     return {
       format: o.format,
       sources: sources.length,
-      lines: counts.lines,
-      records: counts.records,
-      rows: counts.rows,
-      errorLines: counts.errorLines,
+      lines: s.lines,
+      records: s.records,
+      rows: s.rows,
+      errorLines: s.errorLines,
       invalid: run.invalid,
-      blankLines: counts.blank,
+      blankLines: s.blank,
       bytesRead: run.bytesRead,
       bytesWritten: run.bytesWritten,
-      columns: o.format === 'jsonl' ? [] : csvHeader(run.cfg(width), finalLayout ?? run.fallbackLayout()),
+      columns: o.format === 'jsonl' ? [] : csvHeader(run.cfg(run.width), finalLayout ?? run.fallbackLayout()),
       layout: finalLayout,
-      width: o.format === 'csv-wide' ? width : null,
+      width: o.format === 'csv-wide' ? run.width : null,
       catalogItems: catalog ? catalog.size : null,
-      catalogMissing: counts.catalogMissing,
-      errorsFile: counts.errorLines > 0 ? o.errors : null,
+      catalogMissing: s.catalogMissing,
+      errorsFile: s.errorLines > 0 ? o.errors : null,
       passes,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       warnings,
@@ -282,12 +297,39 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   }
 }
 
-/** Pieces in flight at once: enough to keep both threads busy, few enough to bound memory. */
+/** Thrown when an optimistic csv-wide pass meets a line its guessed layout does not fit. */
+class Restart extends Error {}
+
+/** Pieces in flight at once: enough to keep both workers busy, few enough to bound memory. */
 const IN_FLIGHT = 4;
+
+/** Shared piece slots: the pieces in flight, the one being filled and the read-ahead fit. */
+const SLOTS = IN_FLIGHT + 4;
+
+/**
+ * Output in order: bytes here (the header, pieces converted on this thread,
+ * or output sent back by a worker), or the length of an output a worker
+ * holds and will write itself at the offset it is given.
+ */
+type Chunk =
+  | { buf: Buffer; release: (() => void) | undefined; held?: undefined }
+  | { held: { lane: WorkerLane; id: number; length: number }; buf?: undefined };
+
+interface LaneResult extends ConvertResult {
+  /** The output stays in the worker (positional writes); out is empty. */
+  held: boolean;
+  outLength: number;
+}
 
 type Entry =
   | { bad: Extract<OutItem, { kind: 'bad' }> }
-  | { lines: number[] | undefined; result: Promise<ConvertResult> };
+  | {
+      lines: number[] | undefined;
+      result: Promise<LaneResult>;
+      lane: WorkerLane | undefined;
+      id: number;
+      release: (b: ArrayBuffer) => void;
+    };
 
 /** One export's state across sources and passes. */
 class ExportRun {
@@ -296,16 +338,24 @@ class ExportRun {
   bytesRead = 0;
   bytesWritten = 0;
   layout: Layout | undefined;
+  width = 0;
+  private optimistic = false;
   private converter: Converter | undefined;
   private lanes: WorkerLane[] = [];
+  private laneCfg: ConvertConfig | undefined;
+  /** The output file's descriptor while workers write to it themselves. */
+  private fd: number | undefined;
   private firstErrorKey: Layout['keyField'] | undefined;
   private lastProgress = Date.now();
+  private readonly ring: SlotRing;
 
   constructor(
     private readonly o: ResolvedExportOptions,
     private readonly options: ExportOptions,
     private readonly catalog: Catalog | undefined,
-  ) {}
+  ) {
+    this.ring = new SlotRing(SLOTS, o.pieceSize);
+  }
 
   cfg(width: number, measure = false): ConvertConfig {
     return {
@@ -319,6 +369,7 @@ class ExportRun {
       failFast: this.o.onInvalid === 'fail',
       catalogColumns: this.catalog ? [...this.catalog.names] : [],
       maxLineLength: this.o.maxLineLength,
+      optimistic: this.optimistic && !measure,
     };
   }
 
@@ -334,11 +385,27 @@ class ExportRun {
     };
   }
 
-  /** csv-wide's first pass: the layout (with every optional column any line has) and the widest line. */
+  private reset(): void {
+    this.counts = emptyCounts();
+    this.invalid = 0;
+    this.bytesRead = 0;
+    this.bytesWritten = 0;
+    this.layout = undefined;
+    this.converter = undefined;
+    this.laneCfg = undefined;
+  }
+
+  /** A pass that measures only: the layout (with every optional column any line has) and the widest line. */
   async measure(sources: string[]): Promise<{ layout: Layout | undefined; maxWidth: number }> {
-    const gen = this.pass(sources, 0, true, undefined, undefined);
-    for (let r = await gen.next(); !r.done; r = await gen.next()) {
-      // measuring writes nothing
+    this.reset();
+    this.optimistic = false;
+    this.fd = undefined;
+    try {
+      for await (const _ of this.pass(sources, 0, true, undefined, undefined)) {
+        // measuring writes nothing
+      }
+    } finally {
+      await this.closeLanes();
     }
     const c = this.counts;
     const layout = this.layout && {
@@ -348,114 +415,211 @@ class ExportRun {
       theme: this.layout.theme || c.sawTheme,
     };
     const maxWidth = c.maxWidth;
-    this.counts = emptyCounts();
-    this.invalid = 0;
-    this.bytesRead = 0;
-    this.layout = undefined;
-    this.converter = undefined;
+    this.reset();
     return { layout, maxWidth };
   }
 
-  async *convertAll(
+  /**
+   * The writing pass. A plain local file is written at offsets: by this
+   * thread for what it converts, and by each worker for its own outputs,
+   * which never cross threads. Other outputs (stdout, .gz, s3://) get every
+   * byte through writeOutput.
+   */
+  async write(
     sources: string[],
-    layout: Layout | undefined,
-    width: number,
+    plan: { layout: Layout | undefined; width: number; optimistic: boolean },
     errors: SideFile,
     rejects: SideFile | undefined,
-  ): AsyncGenerator<Buffer> {
-    if (layout) this.setLayout(layout, width, false);
-    let headerDone = this.o.format === 'jsonl';
-    for await (const out of this.pass(sources, width, false, errors, rejects)) {
-      if (out.length === 0) continue;
-      if (!headerDone) {
-        headerDone = true;
-        const h = headerBytes(this.cfg(width), this.layout ?? this.fallbackLayout());
-        this.bytesWritten += h.length;
-        yield h;
+  ): Promise<void> {
+    this.reset();
+    this.optimistic = plan.optimistic;
+    this.width = plan.width;
+    const out = this.o.output;
+    if (out === '-' || out.endsWith('.gz') || isS3Uri(out)) {
+      this.fd = undefined;
+      if (plan.layout) this.setLayout(plan.layout, plan.width, false);
+      try {
+        const self = this;
+        await writeOutput(
+          out,
+          this.options.stdout ?? process.stdout,
+          (async function* () {
+            for await (const c of self.chunks(sources, errors, rejects)) {
+              if (c.buf) yield c.buf;
+            }
+          })(),
+        );
+      } finally {
+        await this.closeLanes();
       }
-      this.bytesWritten += out.length;
-      yield out;
+      return;
     }
-    if (!headerDone) {
-      const h = headerBytes(this.cfg(width), this.layout ?? this.fallbackLayout());
+    const file = await PositionalFile.open(out);
+    this.fd = file.fd;
+    if (plan.layout) this.setLayout(plan.layout, plan.width, false);
+    const writes: Promise<void>[] = [];
+    try {
+      for await (const c of this.chunks(sources, errors, rejects)) {
+        if (c.held) {
+          const { lane, id, length } = c.held;
+          writes.push(
+            lane
+              .write(id, file.reserve(length))
+              .catch((e: unknown) => Promise.reject(file.failure(String((e as Error).message)))),
+          );
+        } else {
+          await file.append(c.buf);
+          c.release?.();
+        }
+        // The workers write as their offsets come; wait now and then so failures surface early.
+        if (writes.length >= 64) await Promise.all(writes.splice(0, 32));
+      }
+      await Promise.all(writes);
+      await this.closeLanes();
+      await file.commit();
+    } catch (err) {
+      // No thread may still write to the file when it is closed and removed.
+      await Promise.allSettled(writes);
+      await this.closeLanes();
+      await file.abort();
+      throw err;
+    } finally {
+      this.fd = undefined;
+    }
+  }
+
+  private async *chunks(
+    sources: string[],
+    errors: SideFile,
+    rejects: SideFile | undefined,
+  ): AsyncGenerator<Chunk> {
+    let headerDone = this.o.format === 'jsonl';
+    const header = (): Chunk => {
+      headerDone = true;
+      const h = headerBytes(this.cfg(this.width), this.layout ?? this.fallbackLayout());
       this.bytesWritten += h.length;
-      yield h;
+      return { buf: h, release: undefined };
+    };
+    for await (const c of this.pass(sources, this.width, false, errors, rejects)) {
+      const length = c.held ? c.held.length : c.buf.length;
+      if (length === 0) {
+        if (c.held) {
+          // Nothing to write: the worker just drops the empty buffer.
+          c.held.lane.write(c.held.id, 0).catch(() => {});
+        } else c.release?.();
+        continue;
+      }
+      if (!headerDone) yield header();
+      this.bytesWritten += length;
+      yield c;
     }
+    if (!headerDone) yield header();
   }
 
   private setLayout(layout: Layout, width: number, measure: boolean): void {
     this.layout = layout;
+    this.width = width;
     const cfg = this.cfg(width, measure);
     this.converter = new Converter(cfg, this.catalog);
-    for (const l of this.lanes) l.close();
-    this.lanes = [];
-    // The catalog lives on this thread only: with one, the main thread converts alone.
-    if (!this.catalog) for (let i = 0; i < this.o.workers; i++) this.lanes.push(new WorkerLane(cfg));
+    this.laneCfg = cfg;
   }
 
+  /** Starts the workers, once the input proves longer than two pieces (a small one is done first). */
+  private startLanes(): void {
+    // The catalog lives on this thread only: with one, the main thread converts alone.
+    if (this.lanes.length > 0 || !this.laneCfg || this.catalog) return;
+    for (let i = 0; i < this.o.workers; i++) {
+      this.lanes.push(new WorkerLane({ cfg: this.laneCfg, slots: this.ring.slots, fd: this.fd }, this.ring));
+    }
+  }
+
+  private async closeLanes(): Promise<void> {
+    const lanes = this.lanes;
+    this.lanes = [];
+    for (const l of lanes) await l.close();
+    // Pieces a stopped worker had are not coming back; the readers are closed too.
+    this.ring.reset();
+  }
+
+  /**
+   * Converts every source's pieces in order, on the worker threads when
+   * there are any (two: this thread only reads, dispatches and writes; one:
+   * this thread takes a share), and yields the outputs in order.
+   */
   private async *pass(
     sources: string[],
     width: number,
     measure: boolean,
     errors: SideFile | undefined,
     rejects: SideFile | undefined,
-  ): AsyncGenerator<Buffer> {
+  ): AsyncGenerator<Chunk> {
     // Lines before the first one with recommendations are converted without a layout (they can only be errors).
     let noLayout = this.layout
       ? undefined
       : new Converter({ ...this.cfg(width, measure), layout: undefined });
     let pieces = 0;
-    try {
-      for (const source of sources) {
-        const queue: Entry[] = [];
-        const next = { line: 1 };
-        const items = readOutItems(source, {
+    for (const source of sources) {
+      const queue: Entry[] = [];
+      const next = { line: 1 };
+      const items = prefetch(
+        readOutItems(source, {
           stdin: this.options.stdin,
           pieceSize: this.o.pieceSize,
           maxLineLength: this.o.maxLineLength,
+          pool: this.ring,
           onBytes: (n) => {
             this.bytesRead += n;
           },
-        });
-        for await (const item of items) {
-          if (item.kind === 'bad') queue.push({ bad: item });
-          else {
-            if (!this.layout) {
-              const l = sniffLayout(item.bytes);
-              if (l) {
-                this.setLayout(l, width, measure);
-                noLayout = undefined;
-              }
-            }
-            pieces++;
-            const conv = (this.converter ?? noLayout) as Converter;
-            let lane: WorkerLane | undefined;
-            for (const l of this.lanes) if (l.busy < 2 && (!lane || l.busy < lane.busy)) lane = l;
-            // The first pieces stay here: a small input is done before a worker would have started.
-            if (lane && pieces > 2 && !item.lineNumbers) {
-              queue.push({ lines: undefined, result: lane.convert(item.bytes) });
-            } else {
-              queue.push({ lines: item.lineNumbers, result: Promise.resolve(conv.convert(item.bytes)) });
+        }),
+        2,
+      );
+      for await (const item of items) {
+        if (item.kind === 'bad') queue.push({ bad: item });
+        else {
+          if (!this.layout) {
+            const sniffed = sniffLayout(item.bytes);
+            if (sniffed) {
+              this.setLayout(sniffed.layout, this.optimistic ? Math.max(1, sniffed.width) : width, measure);
+              noLayout = undefined;
             }
           }
-          while (queue.length >= IN_FLIGHT) {
-            const out = await this.settle(queue.shift() as Entry, source, next, measure, errors, rejects);
-            if (out) yield out;
+          pieces++;
+          if (pieces > 2 && !item.lineNumbers) this.startLanes();
+          const conv = (this.converter ?? noLayout) as Converter;
+          let lane: WorkerLane | undefined;
+          for (const l of this.lanes) if (!lane || l.busy < lane.busy) lane = l;
+          // With one worker, this thread takes every piece it finds the worker busy with two.
+          const useLane = lane !== undefined && !item.lineNumbers && (this.lanes.length > 1 || lane.busy < 2);
+          if (useLane && lane) {
+            const l = lane;
+            const { id, result } = l.convert(item.bytes);
+            queue.push({ lines: undefined, result, lane: l, id, release: (b) => l.recycle(b) });
+          } else {
+            const r = conv.convert(item.bytes);
+            this.ring.give(item.bytes);
+            queue.push({
+              lines: item.lineNumbers,
+              result: Promise.resolve({ ...r, held: false, outLength: r.out.length }),
+              lane: undefined,
+              id: -1,
+              release: (b) => conv.recycle(b),
+            });
           }
-          this.progress();
         }
-        while (queue.length > 0) {
+        while (queue.length >= IN_FLIGHT) {
           const out = await this.settle(queue.shift() as Entry, source, next, measure, errors, rejects);
           if (out) yield out;
         }
+        this.progress();
       }
-    } finally {
-      for (const l of this.lanes) await l.close();
-      this.lanes = [];
+      while (queue.length > 0) {
+        const out = await this.settle(queue.shift() as Entry, source, next, measure, errors, rejects);
+        if (out) yield out;
+      }
     }
   }
 
-  /** Takes the next entry in order: counts, errors, invalid lines; returns the output bytes. */
+  /** Takes the next entry in order: counts, errors, invalid lines; returns its output. */
   private async settle(
     entry: Entry,
     source: string,
@@ -463,7 +627,7 @@ class ExportRun {
     measure: boolean,
     errors: SideFile | undefined,
     rejects: SideFile | undefined,
-  ): Promise<Buffer | undefined> {
+  ): Promise<Chunk | undefined> {
     if ('bad' in entry) {
       const line = entry.bad.line ?? next.line;
       if (entry.bad.line === undefined) next.line++;
@@ -472,6 +636,7 @@ class ExportRun {
       return undefined;
     }
     const r = await entry.result;
+    if (r.overflow) throw new Restart('a line wider than the first ones');
     const lineOf = (i: number) => (entry.lines ? (entry.lines[i] as number) : next.line + i);
     for (const inv of r.invalid) {
       await this.invalidLine(source, lineOf(inv.index), inv.reason, inv.text, inv.cut, measure, rejects);
@@ -480,7 +645,9 @@ class ExportRun {
     addCounts(this.counts, r);
     if (r.errorKey !== KEY_NONE) this.firstErrorKey ??= KEY_NAMES[r.errorKey] as Layout['keyField'];
     if (errors && r.errors.length > 0) await errors.write(r.errors);
-    return r.out;
+    if (r.held && entry.lane) return { held: { lane: entry.lane, id: entry.id, length: r.outLength } };
+    const ab = r.out.buffer as ArrayBuffer;
+    return { buf: r.out, release: r.out.byteLength > 0 ? () => entry.release(ab) : undefined };
   }
 
   private async invalidLine(
@@ -511,38 +678,82 @@ class ExportRun {
 }
 
 /**
- * The conversion worker: pieces are posted (transferred) with an id and
- * their results resolved as they come back; the caller keeps the order.
+ * Reads ahead: up to `depth` items are requested before the consumer asks,
+ * so reading overlaps with converting and writing.
+ */
+async function* prefetch<T>(src: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
+  const it = src[Symbol.asyncIterator]();
+  const queue: Promise<IteratorResult<T>>[] = [];
+  try {
+    for (;;) {
+      while (queue.length < depth) {
+        const p = it.next();
+        // Rejections are seen when awaited below; this keeps a queued one from counting as unhandled.
+        p.catch(() => {});
+        queue.push(p);
+      }
+      const r = await (queue.shift() as Promise<IteratorResult<T>>);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
+/**
+ * One conversion worker: pieces are posted with an id (as a ring slot, or
+ * transferred), results resolved as they come back; the caller keeps the
+ * order. In fd mode it also writes its outputs where write() says.
  */
 class WorkerLane {
   private readonly worker: Worker;
   private readonly waiting = new Map<
     number,
-    { resolve: (r: ConvertResult) => void; reject: (e: unknown) => void }
+    { resolve: (r: LaneResult) => void; reject: (e: unknown) => void }
   >();
+  private readonly writing = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  private readonly slotOf = new Map<number, Buffer>();
   private nextId = 0;
   private failure: unknown;
 
-  constructor(cfg: ConvertConfig) {
-    this.worker = startWorker('convert-worker', cfg);
+  constructor(
+    setup: WorkerSetup,
+    private readonly ring: SlotRing,
+  ) {
+    this.worker = startWorker('convert-worker', setup);
     this.worker.on('message', (m: ConvertReply) => {
+      if ('wrote' in m) {
+        const w = this.writing.get(m.wrote);
+        this.writing.delete(m.wrote);
+        if (m.error) w?.reject(new Error(m.error));
+        else w?.resolve();
+        return;
+      }
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
+      const slot = this.slotOf.get(m.id);
+      this.slotOf.delete(m.id);
+      if (slot) this.ring.give(slot);
       if ('error' in m) w.reject(new Error(`personalize-batch: conversion worker failed: ${m.error}`));
       else {
         const r = m.result;
+        const out = r.out ? Buffer.from(r.out.buffer, r.out.byteOffset, r.out.byteLength) : Buffer.alloc(0);
         w.resolve({
           ...r,
-          out: Buffer.from(r.out.buffer, r.out.byteOffset, r.out.byteLength),
+          out,
           errors: Buffer.from(r.errors.buffer, r.errors.byteOffset, r.errors.byteLength),
+          held: r.out === undefined,
         });
       }
     });
     const failAll = (err: unknown) => {
       this.failure ??= err;
       for (const w of this.waiting.values()) w.reject(this.failure);
+      for (const w of this.writing.values()) w.reject(this.failure);
       this.waiting.clear();
+      this.writing.clear();
     };
     this.worker.on('error', failAll);
     this.worker.on('exit', () => failAll(new Error('personalize-batch: the conversion worker stopped')));
@@ -552,14 +763,34 @@ class WorkerLane {
     return this.waiting.size;
   }
 
-  /** Converts a piece in the worker; the piece's memory moves there (do not touch it after). */
-  convert(bytes: Buffer): Promise<ConvertResult> {
-    if (this.failure) return Promise.reject(this.failure);
+  /** Converts a piece in the worker. A plain buffer's memory moves there (do not touch it after). */
+  convert(bytes: Buffer): { id: number; result: Promise<LaneResult> } {
     const id = this.nextId++;
-    const p = new Promise<ConvertResult>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.worker.postMessage({ id, bytes: view } satisfies ConvertRequest, [bytes.buffer as ArrayBuffer]);
+    if (this.failure) return { id, result: Promise.reject(this.failure) };
+    const result = new Promise<LaneResult>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    const slot = this.ring.slotOf(bytes);
+    if (slot >= 0) {
+      this.slotOf.set(id, bytes);
+      this.worker.postMessage({ id, slot, length: bytes.length } satisfies ConvertRequest);
+    } else {
+      const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.worker.postMessage({ id, bytes: view } satisfies ConvertRequest, [bytes.buffer as ArrayBuffer]);
+    }
+    return { id, result };
+  }
+
+  /** fd mode: has the worker write the output of piece `id` at file offset `at`. */
+  write(id: number, at: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const p = new Promise<void>((resolve, reject) => this.writing.set(id, { resolve, reject }));
+    this.worker.postMessage({ write: id, at } satisfies ConvertRequest);
     return p;
+  }
+
+  /** Hands a written output buffer back to the worker (modes without fd). */
+  recycle(b: ArrayBuffer): void {
+    if (!this.failure && b.byteLength > 0)
+      this.worker.postMessage({ recycle: b } satisfies ConvertRequest, [b]);
   }
 
   async close(): Promise<void> {

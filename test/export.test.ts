@@ -179,6 +179,33 @@ describe('export against the oracle', () => {
     });
   }
 
+  test('csv-wide to a file guesses the width from the first lines, and starts again when a later line is wider', async () => {
+    const narrow = jobFile(40, 'recommendations', 300, {
+      maxIds: 3,
+      errorRate: 0,
+      reasons: false,
+      scores: true,
+    });
+    const wide = jobFile(41, 'recommendations', 5, { maxIds: 9, errorRate: 0, reasons: false, scores: true });
+    for (const [lines, passes] of [
+      [narrow.lines, 1],
+      [[...narrow.lines, ...wide.lines.filter((l) => l.expected.ids.length > 3)], 3],
+    ] as const) {
+      if (passes === 3) assert.ok(lines.length > narrow.lines.length, 'the generator made a wider line');
+      const path = await writeSource(lines.map((l) => `${l.text}\n`).join(''));
+      const output = tmp.fresh('wide.csv');
+      const s = await exportOutputs({
+        sources: [path],
+        output,
+        format: 'csv-wide',
+        workers: 2,
+        pieceSize: 2048,
+      });
+      assert.equal(s.passes, passes);
+      assert.equal(await readFile(output, 'utf8'), oracle([...lines], { format: 'csv-wide' }));
+    }
+  });
+
   test('formula guard off and LF line ends', async () => {
     const { text, lines } = jobFile(77, 'recommendations', 60);
     const { out } = await exportText(text, { escapeFormulas: false, lineEnding: 'lf' });
@@ -267,9 +294,14 @@ describe('export input handling', () => {
     for (const chunks of [1, 3, { seed: 9, max: 300 }]) {
       assert.equal((await exportText(text, { chunks, workers: 0 })).out, want);
     }
-    // Small pieces, so that many go to the worker (started from the third piece on).
+    // Small pieces, so that many go to the workers (started from the third piece on):
+    // output sent back to this thread (stdout), or written by the workers at their offsets (a file).
     const viaWorker = await exportText(text, { workers: 1, pieceSize: 512 });
     assert.equal(viaWorker.out, want);
+    const path = await writeSource(text);
+    const output = tmp.fresh('workers.csv');
+    await exportOutputs({ sources: [path], output, workers: 2, pieceSize: 700 });
+    assert.equal(await readFile(output, 'utf8'), want);
     const pretty = text.trim().split('\n').map(spreadOut).join('\n');
     assert.equal((await exportText(pretty, { chunks: { seed: 2, max: 100 } })).out, want);
     const packed = text.trim().split('\n').join(' ');

@@ -141,6 +141,39 @@ describe('JSON Lines pieces', () => {
   });
 });
 
+describe('plain local files', () => {
+  test('read straight into piece buffers, they give exactly what the stream path gives', async () => {
+    const { text } = randomFile(31, 40, { errorRate: 0.1 });
+    const long = `{"input":{"userId":"x"},"output":{"recommendedItems":["${'a'.repeat(700)}"]}}`;
+    const lines = text.trim().split('\n');
+    const cases = [
+      text,
+      `\uFEFF\n\n${text.replace(/\n/g, '\r\n')}`,
+      [lines[0], long, ...lines.slice(1, 5), long].join('\n'),
+      `${long}\n${text}`,
+      `${text}${lines[0]?.slice(0, 30)}`,
+      `\n\n${lines.map((l) => JSON.stringify(JSON.parse(l), null, 2)).join('\n')}`,
+      `${lines.slice(0, 3).join(' ')}\n`,
+      '',
+      '\n\n',
+    ];
+    for (const [i, data] of cases.entries()) {
+      const path = tmp.fresh(`case-${i}.out`);
+      await writeFile(path, data);
+      for (const pieceSize of [64, 333, 1 << 20]) {
+        const direct = await readAll(path, { pieceSize, maxLineLength: 600 });
+        const streamed = await readAll('-', {
+          stdin: stdinOf(Buffer.from(data)),
+          pieceSize,
+          maxLineLength: 600,
+        });
+        assert.deepEqual(nonBlank(direct), nonBlank(streamed), `case ${i}, pieces of ${pieceSize}`);
+        assert.deepEqual(direct.bad, streamed.bad, `case ${i}, pieces of ${pieceSize}`);
+      }
+    }
+  });
+});
+
 describe('the stream-json fallback', () => {
   test('the first line tells JSON Lines from spread-out JSON', () => {
     assert.equal(looksLikeJsonLines(Buffer.from('\n\n{"a":1}\n{')), true);

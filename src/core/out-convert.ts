@@ -60,6 +60,12 @@ export interface ConvertConfig {
   catalogColumns: string[];
   /** Longest line in bytes; a longer one is invalid. */
   maxLineLength: number;
+  /**
+   * csv-wide with a width guessed from the first lines: a wider line, or
+   * one with a column the layout lacks, stops the piece with `overflow`
+   * (the export then measures every line and starts again).
+   */
+  optimistic: boolean;
 }
 
 /** An invalid line: its 0-based index in the piece, the reason and (the start of) its text. */
@@ -101,6 +107,8 @@ export interface ConvertResult extends ConvertCounts {
   invalid: InvalidLine[];
   /** failFast and invalid[0] stopped the piece. */
   failed: boolean;
+  /** optimistic, and a line did not fit the guessed width or layout. */
+  overflow: boolean;
 }
 
 export function emptyCounts(): ConvertCounts {
@@ -203,10 +211,15 @@ export function headerBytes(cfg: ConvertConfig, layout: Layout): Buffer {
 /**
  * The layout from the exported lines (error null, output present) of a
  * piece: key column and id kind from the first such line; score, reason and
- * theme columns when any of them has one. Undefined when there is none.
+ * theme columns when any of them has one; and the widest of those lines.
+ * Undefined when there is none.
  */
-export function sniffLayout(piece: Uint8Array, parser = new OutLineParser()): Layout | undefined {
+export function sniffLayout(
+  piece: Uint8Array,
+  parser = new OutLineParser(),
+): { layout: Layout; width: number } | undefined {
   let layout: Layout | undefined;
+  let width = 0;
   let p = 0;
   const n = piece.length;
   while (p < n) {
@@ -228,11 +241,12 @@ export function sniffLayout(piece: Uint8Array, parser = new OutLineParser()): La
         layout.score ||= parser.scores !== undefined;
         layout.reason ||= parser.reasons !== undefined;
         layout.theme ||= parser.kind === KIND_THEMES;
+        width = Math.max(width, parser.ids.n);
       }
     }
     p = nl + 1;
   }
-  return layout;
+  return layout && { layout, width };
 }
 
 /** Converts pieces of whole lines; keeps its buffers between calls. */
@@ -250,6 +264,8 @@ export class Converter {
   private themeLen = 0;
   private readonly eol: Buffer;
   private readonly idName: Buffer;
+  private readonly idNameLength: number;
+  private readonly idNameView: DataView;
 
   constructor(
     readonly cfg: ConvertConfig,
@@ -257,7 +273,10 @@ export class Converter {
   ) {
     this.eol = Buffer.from(cfg.crlf ? '\r\n' : '\n');
     this.keyView = viewOf(this.keyCell);
-    this.idName = Buffer.from(cfg.layout?.users ? '{"userId":"' : '{"itemId":"');
+    // Padded: copyWords reads up to 3 bytes past what it copies.
+    this.idName = Buffer.alloc(16);
+    this.idNameLength = this.idName.write(cfg.layout?.users ? '{"userId":"' : '{"itemId":"');
+    this.idNameView = viewOf(this.idName);
   }
 
   /** Converts every line of the piece (whole lines; the last may lack its LF). */
@@ -269,7 +288,7 @@ export class Converter {
     let errorsAt = 0;
     // csv-long at 25 ids a line writes about 1.7 bytes per input byte; the
     // buffer grows if a line needs more (ensure()).
-    this.setOut(Buffer.allocUnsafeSlow(cfg.measure ? 0 : Math.max(64 * 1024, piece.length * 2 + 4096)));
+    this.setOut(this.outBuffer(cfg.measure ? 0 : piece.length * 2 + 4096));
     this.at = 0;
     this.srcView = viewOf(piece);
     const parser = this.parser;
@@ -277,6 +296,7 @@ export class Converter {
     const n = piece.length;
     let p = 0;
     let failed = false;
+    let overflow = false;
     while (p < n) {
       let nl = piece.indexOf(LF, p);
       if (nl === -1) nl = n;
@@ -319,7 +339,10 @@ export class Converter {
             failed = true;
             break;
           }
-        } else this.line(piece, p, e, layout as Layout, counts);
+        } else if (!this.line(piece, p, e, layout as Layout, counts)) {
+          overflow = true;
+          break;
+        }
       }
       p = nl + 1;
     }
@@ -329,6 +352,7 @@ export class Converter {
       errors: errors ? errors.subarray(0, errorsAt) : Buffer.alloc(0),
       invalid,
       failed,
+      overflow,
     };
   }
 
@@ -352,16 +376,48 @@ export class Converter {
     this.setOut(bigger);
   }
 
+  /** Output buffers that were written and handed back (see recycle()). */
+  private readonly spare: ArrayBuffer[] = [];
+
+  /**
+   * Gives an output buffer back once its bytes are written, so the next
+   * piece reuses its memory instead of touching fresh pages.
+   */
+  recycle(b: ArrayBuffer): void {
+    if (this.spare.length < 4 && b.byteLength > 0) this.spare.push(b);
+  }
+
+  private outBuffer(size: number): Buffer {
+    if (size === 0) return Buffer.alloc(0);
+    for (let i = 0; i < this.spare.length; i++) {
+      const ab = this.spare[i] as ArrayBuffer;
+      if (ab.byteLength >= size) {
+        this.spare.splice(i, 1);
+        return Buffer.from(ab);
+      }
+    }
+    return Buffer.allocUnsafeSlow(Math.max(64 * 1024, size));
+  }
+
   private setOut(b: Buffer): void {
     this.out = b;
     this.outView = viewOf(b);
   }
 
-  private line(src: Buffer, s: number, e: number, layout: Layout, c: ConvertCounts): void {
+  /** Writes one exported line; false when an optimistic csv-wide layout does not fit it. */
+  private line(src: Buffer, s: number, e: number, layout: Layout, c: ConvertCounts): boolean {
     const p = this.parser;
     const cfg = this.cfg;
     const ids = p.ids;
     const count = cfg.top > 0 && ids.n > cfg.top ? cfg.top : ids.n;
+    if (
+      cfg.optimistic &&
+      (count > cfg.width ||
+        (p.scores !== undefined && !layout.score) ||
+        (p.reasons !== undefined && !layout.reason) ||
+        (p.themeStart >= 0 && !layout.theme))
+    )
+      return false;
     c.records++;
     if (p.scores !== undefined) {
       c.sawScores = true;
@@ -376,7 +432,7 @@ export class Converter {
       if (!layout.theme) c.droppedThemes++;
     }
     if (count > c.maxWidth) c.maxWidth = count;
-    if (cfg.measure) return;
+    if (cfg.measure) return true;
     // One bound for everything the line writes, so no writer grows the
     // buffer mid-row: a decoded or canonical string is never longer than
     // its escaped JSON form, and a CSV cell adds at most 3 bytes (quotes and
@@ -388,7 +444,7 @@ export class Converter {
       c.rows++;
       this.ensure(3 * lineLen + count * (48 + (catalog?.maxJsonBytes ?? 0)) + 128);
       this.jsonLine(src, layout, count, c);
-      return;
+      return true;
     }
     this.renderKey(src);
     if (layout.theme) this.renderTheme(src);
@@ -403,6 +459,7 @@ export class Converter {
       this.ensure(perRow + cfg.width * (8 + (catalog?.columns ?? 0)) + count * perRow + 3 * lineLen + 1024);
       this.wideRow(src, layout, count, c);
     }
+    return true;
   }
 
   /** The key as a CSV cell, rendered once per line into keyCell. */
@@ -583,33 +640,45 @@ export class Converter {
     const ids = p.ids.data;
     const catalog = this.catalog;
     const out = this.out;
-    let at = this.at;
-    for (let k = 0; k < this.keyLen; k++) out[at++] = this.keyCell[k] as number;
+    const dst = this.outView;
+    const sv = this.srcView;
+    const wordLimit = sv.byteLength - 3;
+    const guard = this.cfg.escapeFormulas;
+    let at = copyWords(
+      out,
+      dst,
+      this.at,
+      this.keyCell,
+      this.keyView,
+      0,
+      this.keyLen,
+      this.keyCell.length - 3,
+    );
     if (layout.theme) {
       out[at++] = COMMA;
       for (let k = 0; k < this.themeLen; k++) out[at++] = this.themeCell[k] as number;
     }
     for (let i = 0; i < width; i++) {
       out[at++] = COMMA;
-      if (i < count)
-        at = this.cellInto(
-          out,
-          at,
-          src,
-          ids[i * 3] as number,
-          ids[i * 3 + 1] as number,
-          ((ids[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0,
-        );
+      if (i >= count) continue;
+      const is = ids[i * 3] as number;
+      const ie = ids[i * 3 + 1] as number;
+      const flags = ids[i * 3 + 2] as number;
+      if (flags !== 0) at = this.cellInto(out, at, src, is, ie, (flags & SPAN_ESCAPED) !== 0);
+      else {
+        if (guard && FORMULA_FIRST[src[is] as number] === 1 && formulaStart(src, is, ie))
+          out[at++] = APOSTROPHE;
+        at = copyWords(out, dst, at, src, sv, is, ie, wordLimit);
+      }
     }
     if (layout.score) {
       const scores = p.scores;
+      const sd = scores ? scores.data : NO_SPANS;
+      const sn = scores ? Math.min(scores.n, count) : 0;
       for (let i = 0; i < width; i++) {
         out[at++] = COMMA;
-        if (scores && i < count && i < scores.n) {
-          const ss = scores.data[i * 3] as number;
-          const se = scores.data[i * 3 + 1] as number;
-          for (let k = ss; k < se; k++) out[at++] = src[k] as number;
-        }
+        if (i < sn)
+          at = copyWords(out, dst, at, src, sv, sd[i * 3] as number, sd[i * 3 + 1] as number, wordLimit);
       }
     }
     if (layout.reason) {
@@ -662,28 +731,33 @@ export class Converter {
     this.ascii(layout.users ? ',"users":[' : ',"items":[');
     const ids = p.ids.data;
     const scores = p.scores;
+    const sd = scores ? scores.data : NO_SPANS;
+    const sn = scores ? scores.n : 0;
     const reasons = p.reasons;
     const idName = this.idName;
+    const idView = this.idNameView;
     const out = this.out;
+    const dst = this.outView;
+    const sv = this.srcView;
+    const wordLimit = sv.byteLength - 3;
     for (let i = 0; i < count; i++) {
       const is = ids[i * 3] as number;
       const ie = ids[i * 3 + 1] as number;
       const escaped = ((ids[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0;
       let at = this.at;
       if (i > 0) out[at++] = COMMA;
-      for (let k = 0; k < idName.length; k++) out[at++] = idName[k] as number;
-      this.at = at;
-      this.jsonString(src, is, ie, escaped);
-      at = this.at;
+      at = copyWords(out, dst, at, idName, idView, 0, this.idNameLength, idName.length - 3);
+      if (escaped) {
+        this.at = at;
+        this.jsonString(src, is, ie, true);
+        at = this.at;
+      } else at = copyWords(out, dst, at, src, sv, is, ie, wordLimit);
       out[at++] = QUOTE;
       if (layout.score) {
-        for (let k = 0; k < SCORE_KEY.length; k++) out[at++] = SCORE_KEY[k] as number;
-        const ss = scores && i < scores.n ? (scores.data[i * 3] as number) : -1;
-        if (ss < 0) for (let k = 0; k < 4; k++) out[at++] = NULL_BYTES[k] as number;
-        else {
-          const se = (scores as { data: Int32Array }).data[i * 3 + 1] as number;
-          for (let k = ss; k < se; k++) out[at++] = src[k] as number;
-        }
+        at = copyWords(out, dst, at, SCORE_KEY, SCORE_KEY_VIEW, 0, SCORE_KEY_LENGTH, SCORE_KEY.length - 3);
+        const ss = i < sn ? (sd[i * 3] as number) : -1;
+        if (ss < 0) at = copyWords(out, dst, at, NULL_BYTES, NULL_VIEW, 0, 4, NULL_BYTES.length - 3);
+        else at = copyWords(out, dst, at, src, sv, ss, sd[i * 3 + 1] as number, wordLimit);
       }
       this.at = at;
       if (layout.reason) {
@@ -727,9 +801,40 @@ export class Converter {
   }
 }
 
-const SCORE_KEY = Buffer.from(',"score":');
+// Padded constants: copyWords reads up to 3 bytes past what it copies.
+const SCORE_KEY = Buffer.alloc(16);
+const SCORE_KEY_LENGTH = SCORE_KEY.write(',"score":');
+const SCORE_KEY_VIEW = viewOf(SCORE_KEY);
 const NO_SPANS = new Int32Array(0);
-const NULL_BYTES = Buffer.from('null');
+const NULL_BYTES = Buffer.alloc(8);
+NULL_BYTES.write('null');
+const NULL_VIEW = viewOf(NULL_BYTES);
+
+/**
+ * Copies src[s, e) to out at `at`, 4 bytes at a time through the DataViews
+ * (unaligned), when the source has 3 readable bytes past e (e <= wordLimit):
+ * it writes up to 3 bytes past the copy, into room the caller's next bytes
+ * overwrite (every output bound leaves that slack). Byte by byte otherwise.
+ * Returns the new end. About 3x faster than a byte loop for short cells.
+ */
+function copyWords(
+  out: Buffer,
+  dst: DataView,
+  at: number,
+  src: Uint8Array,
+  sv: DataView,
+  s: number,
+  e: number,
+  wordLimit: number,
+): number {
+  if (e <= wordLimit) {
+    for (let k = s; k < e; k += 4) dst.setUint32(at + k - s, sv.getUint32(k, true), true);
+    return at + e - s;
+  }
+  let o = at;
+  for (let k = s; k < e; k++) out[o++] = src[k] as number;
+  return o;
+}
 
 /** A DataView over a Buffer's bytes. */
 function viewOf(b: Buffer): DataView {

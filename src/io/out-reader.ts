@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -36,10 +36,18 @@ export interface BadItem {
 
 export type OutItem = LinesItem | BadItem;
 
+/** Where a LineCutter gets its buffers of pieceSize bytes (and gives back one it outgrew). */
+export interface PieceBuffers {
+  take(): Buffer;
+  give?(b: Buffer): void;
+}
+
 export interface OutReadOptions {
   stdin?: Readable;
   /** Bytes per piece (default 1 MiB); lines are never split, so a longer line makes a longer piece. */
   pieceSize: number;
+  /** Piece buffers (of pieceSize bytes) come from here; the reader's caller gives them back when done. */
+  pool?: PieceBuffers;
   /** Longest line in bytes; a longer one becomes a BadItem and is never held whole. */
   maxLineLength: number;
   /** Called with each chunk's size as it is read (decompressed). */
@@ -128,8 +136,10 @@ export class LineCutter {
   constructor(
     private readonly pieceSize: number,
     private readonly maxLineLength: number,
+    /** Where piece buffers come from (the caller recycles converted pieces into it). */
+    private readonly pool: PieceBuffers = { take: () => Buffer.allocUnsafeSlow(pieceSize) },
   ) {
-    this.buf = Buffer.allocUnsafeSlow(pieceSize);
+    this.buf = pool.take();
   }
 
   push(chunk: Buffer, emit: (item: OutItem) => void): void {
@@ -159,6 +169,49 @@ export class LineCutter {
     }
   }
 
+  /**
+   * Free room to read into directly (a file read): after reading n bytes
+   * into it, call filled(n). Hands over full pieces first, as push() does.
+   */
+  space(emit: (item: OutItem) => void): Buffer {
+    if (this.discarding) return this.buf;
+    while (this.fill === this.buf.length) {
+      this.makeRoom(emit);
+      if (this.discarding) return this.buf;
+    }
+    return this.buf.subarray(this.fill);
+  }
+
+  /** n bytes were read into space(). */
+  filled(n: number, emit: (item: OutItem) => void): void {
+    if (!this.discarding) {
+      this.fill += n;
+      return;
+    }
+    // Skipping a line too long to hold: its end may be in what was read.
+    const lf = this.buf.indexOf(LF);
+    if (lf === -1 || lf >= n) {
+      this.discarded += n;
+      return;
+    }
+    this.discarded += lf;
+    this.discarding = false;
+    emit(this.tooLong());
+    this.buf.copyWithin(0, lf + 1, n);
+    this.fill = n - lf - 1;
+  }
+
+  /** The bytes held and not yet handed over (the start of the file, before the first piece). */
+  held(): Buffer {
+    return this.buf.subarray(0, this.fill);
+  }
+
+  /** Drops the first n bytes held (a byte order mark). */
+  dropHead(n: number): void {
+    this.buf.copyWithin(0, n, this.fill);
+    this.fill -= n;
+  }
+
   end(emit: (item: OutItem) => void): void {
     if (this.discarding) {
       this.discarding = false;
@@ -166,6 +219,8 @@ export class LineCutter {
     }
     if (this.fill > 0) emit({ kind: 'lines', bytes: this.buf.subarray(0, this.fill) });
     this.fill = 0;
+    // The buffer may now be recycled by whoever took the piece.
+    this.buf = Buffer.alloc(0);
   }
 
   /** The buffer is full: hand over its whole lines, or grow it for one long line, or start skipping it. */
@@ -174,7 +229,7 @@ export class LineCutter {
     const last = buf.lastIndexOf(LF, this.fill - 1);
     if (last >= 0) {
       const tail = this.fill - last - 1;
-      const next = Buffer.allocUnsafeSlow(Math.max(tail * 2, this.pieceSize));
+      const next = tail * 2 > this.pieceSize ? Buffer.allocUnsafeSlow(tail * 2) : this.pool.take();
       buf.copy(next, 0, last + 1, this.fill);
       emit({ kind: 'lines', bytes: buf.subarray(0, last + 1) });
       this.buf = next;
@@ -187,11 +242,12 @@ export class LineCutter {
       this.discarded = this.fill;
       this.discarding = true;
       this.fill = 0;
-      if (buf.length > this.pieceSize) this.buf = Buffer.allocUnsafeSlow(this.pieceSize);
+      if (buf.length > this.pieceSize) this.buf = this.pool.take();
       return;
     }
     const next = Buffer.allocUnsafeSlow(Math.min(buf.length * 2, this.maxLineLength + 1));
     buf.copy(next, 0, 0, this.fill);
+    this.pool.give?.(buf);
     this.buf = next;
   }
 
@@ -229,7 +285,11 @@ export class ConcatenatedJson {
   constructor(
     private readonly pieceSize: number,
     private readonly maxLineLength: number,
-  ) {}
+    /** The number of the first line fed (when lines before it were read elsewhere). */
+    firstLine = 1,
+  ) {
+    this.line = firstLine;
+  }
 
   private newParser() {
     return jsonParser({ jsonStreaming: true, streamValues: false });
@@ -436,12 +496,162 @@ export function looksLikeJsonLines(head: Buffer): boolean {
   return !(parser.truncated || parser.problem.includes('text after'));
 }
 
+/** A local file that is not gzipped, opened for reading; undefined for gzip (read as a stream). */
+async function openPlain(name: string): Promise<FileHandle | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(name, 'r');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason =
+      e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new PbError('PB_IO', `cannot read: ${reason}`, { file: name }, { cause: err });
+  }
+  const magic = Buffer.alloc(2);
+  try {
+    const { bytesRead } = await fh.read(magic, 0, 2, 0);
+    if (bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
+      await fh.close();
+      return undefined;
+    }
+  } catch (err) {
+    await fh.close();
+    const e = err as NodeJS.ErrnoException;
+    throw new PbError(
+      'PB_IO',
+      `cannot read: ${e.code === 'EISDIR' ? 'is a directory, not a file' : e.message}`,
+      { file: name },
+      { cause: err },
+    );
+  }
+  return fh;
+}
+
+/**
+ * readOutItems for a plain local file: reads straight into the cutter's
+ * piece buffers (the shared slots during an export), with no stream
+ * chunks to allocate and copy: per GB that was about 0.6 s of copying and
+ * 0.8 s of garbage collection on the main thread.
+ */
+async function* readLocal(name: string, fh: FileHandle, opts: OutReadOptions): AsyncGenerator<OutItem> {
+  const cutter = new LineCutter(opts.pieceSize, opts.maxLineLength, opts.pool);
+  const items: OutItem[] = [];
+  let emittedLines = 0;
+  let decided = false;
+  const emit = (x: OutItem) => {
+    items.push(x);
+    // Only blank lines can be handed over before the choice; the fallback numbers lines after them.
+    if (!decided && x.kind === 'lines') emittedLines += linesIn(x.bytes);
+  };
+  let position = 0;
+  try {
+    for (;;) {
+      const space = cutter.space(emit);
+      yield* items.splice(0);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(space, 0, space.length, position));
+      } catch (err) {
+        throw new PbError('PB_IO', `cannot read: ${(err as Error).message}`, { file: name }, { cause: err });
+      }
+      if (bytesRead === 0) break;
+      opts.onBytes?.(bytesRead);
+      const first = position === 0;
+      position += bytesRead;
+      cutter.filled(bytesRead, emit);
+      if (decided) {
+        yield* items.splice(0);
+        continue;
+      }
+      if (first && cutter.held().subarray(0, 3).equals(BOM)) cutter.dropHead(3);
+      const head = cutter.held();
+      const complete = firstLineDone(head);
+      if (!complete && head.length <= opts.maxLineLength) continue;
+      decided = true;
+      // A first line too long to hold is JSON Lines' problem to report (as too long).
+      if (complete && !looksLikeJsonLines(head)) {
+        yield* items.splice(0);
+        yield* readLocalFallback(name, fh, Buffer.from(head), position, emittedLines + 1, opts);
+        return;
+      }
+      yield* items.splice(0);
+    }
+    if (!decided && !looksLikeJsonLines(cutter.held())) {
+      yield* items.splice(0);
+      yield* readLocalFallback(name, fh, Buffer.from(cutter.held()), position, emittedLines + 1, opts);
+      return;
+    }
+    cutter.end(emit);
+    yield* items.splice(0);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The stream-json fallback for a local file, from what was read so far. */
+async function* readLocalFallback(
+  name: string,
+  fh: FileHandle,
+  head: Buffer,
+  position: number,
+  firstLine: number,
+  opts: OutReadOptions,
+): AsyncGenerator<OutItem> {
+  const items: OutItem[] = [];
+  const emit = (x: OutItem) => {
+    items.push(x);
+  };
+  const decoder = new StringDecoder('utf8');
+  const concat = new ConcatenatedJson(opts.pieceSize, opts.maxLineLength, firstLine);
+  concat.push(decoder.write(head), emit);
+  yield* items.splice(0);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let pos = position; ; ) {
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await fh.read(buf, 0, buf.length, pos));
+    } catch (err) {
+      throw new PbError('PB_IO', `cannot read: ${(err as Error).message}`, { file: name }, { cause: err });
+    }
+    if (bytesRead === 0) break;
+    opts.onBytes?.(bytesRead);
+    pos += bytesRead;
+    concat.push(decoder.write(buf.subarray(0, bytesRead)), emit);
+    yield* items.splice(0);
+  }
+  concat.push(decoder.end(), emit);
+  concat.end(emit);
+  yield* items.splice(0);
+}
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** Whether the first non-blank line of the bytes is complete (an LF follows it). */
+function firstLineDone(b: Buffer): boolean {
+  let p = 0;
+  while (p < b.length && (b[p] === 32 || b[p] === 9 || b[p] === 13 || b[p] === LF)) p++;
+  return p < b.length && b.indexOf(LF, p) !== -1;
+}
+
+function linesIn(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(LF); i !== -1; i = b.indexOf(LF, i + 1)) n++;
+  return n;
+}
+
 /**
  * One source's lines as pieces (JSON Lines) or reconstructed pieces
  * (fallback), plus bad items, in order. Reads at most the first line
  * (bounded by maxLineLength) ahead to choose the path.
  */
 export async function* readOutItems(name: string, opts: OutReadOptions): AsyncGenerator<OutItem> {
+  if (name !== '-' && !isS3Uri(name)) {
+    const fh = await openPlain(name);
+    if (fh) {
+      yield* readLocal(name, fh, opts);
+      return;
+    }
+  }
   const it = openSource(name, { stdin: opts.stdin })[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let headBytes = 0;
@@ -473,13 +683,14 @@ export async function* readOutItems(name: string, opts: OutReadOptions): AsyncGe
     }
     let headBuf = Buffer.concat(head);
     if (headBuf[0] === 0xef && headBuf[1] === 0xbb && headBuf[2] === 0xbf) headBuf = headBuf.subarray(3);
-    const jsonl = looksLikeJsonLines(headBuf);
+    // A first line too long to hold is JSON Lines' problem to report (as too long).
+    const jsonl = !(ended || firstLineDone(headBuf)) || looksLikeJsonLines(headBuf);
     const items: OutItem[] = [];
     const emit = (x: OutItem) => {
       items.push(x);
     };
     if (jsonl) {
-      const cutter = new LineCutter(opts.pieceSize, opts.maxLineLength);
+      const cutter = new LineCutter(opts.pieceSize, opts.maxLineLength, opts.pool);
       cutter.push(headBuf, emit);
       yield* items.splice(0);
       while (!ended) {
