@@ -43,7 +43,7 @@ Options:
       --on-invalid fail|skip fail (default) stops at the first invalid line; skip writes it to --rejects
       --rejects FILE         invalid lines with file, line, reason and text (JSON Lines)
       --max-line-length SIZE longest line (default 128MiB: a segment line can list millions of users)
-      --threads N            conversion threads besides the main one, 0 to 2 (default 1)
+      --threads N            conversion threads besides the main one, 0 to 2 (default 2)
       --tmp-dir DIR          where csv-wide spools stdin (default the OS temp folder)
       --region R, --endpoint-url URL, --profile P
                              for s3:// sources and outputs
