@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -202,6 +202,15 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
   try {
     sources = await expandOutSources(await Promise.all(sources.map(spool)));
     inputs = await expandInputs(await Promise.all(inputs.map(spool)), o.stdin);
+    // Inputs are read after every output: a missing one should not wait that long to be reported.
+    for (const file of inputs) {
+      if (isS3Uri(file)) continue;
+      try {
+        await stat(file);
+      } catch (err) {
+        throw new PbError('PB_IO', 'cannot read: no such file', { file }, { cause: err });
+      }
+    }
     s.sources = sources.length;
     s.inputFiles = inputs.length;
     const readOpts = { stdin: o.stdin, pieceSize, maxLineLength };

@@ -250,6 +250,16 @@ describe('collect', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /collect: 1 output lines from 1 file\(s\), 1 written/);
     assert.equal((await cli(['collect', '-o', output])).code, 2);
+    const missingInput = await cli([
+      'collect',
+      clean,
+      '--input',
+      join(dir, 'nope.jsonl'),
+      '-o',
+      join(dir, 'd.jsonl'),
+    ]);
+    assert.equal(missingInput.code, 1);
+    assert.match(missingInput.stderr, /nope\.jsonl: cannot read: no such file/);
     assert.equal((await cli(['collect', clean, '--state', 's.json'])).code, 2);
     assert.match((await cli(['collect', '--help'])).stdout, /Examples:/);
     assert.equal(dirname(s.missingFile ?? ''), dir);
