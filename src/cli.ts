@@ -23,6 +23,8 @@ Commands:
   submit     create one batch job per shard (at most 5 at once), resumable after a crash
   status     print the jobs of a state file: shard, job, status, records, age, failure
   wait       block until every job of a state file is ACTIVE or CREATE FAILED
+  collect    merge all shard outputs, drop duplicate keys, list missing and failed input records
+  export     turn batch output (.out files, folders, s3:// prefixes) into CSV or per-key JSON Lines
   demo       run the main job on a generated sample (no AWS account needed)
   emulate    a local stand-in for Personalize batch jobs and S3, for dry runs and tests
 
@@ -138,6 +140,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
           command === 'submit' ? jobs.runSubmit : command === 'status' ? jobs.runStatus : jobs.runWait;
         return await fn(rest, io);
       }
+      case 'export':
+        return await (await import('./commands/export.js')).runExport(rest, io);
+      case 'collect':
+        return await (await import('./commands/collect.js')).runCollect(rest, io);
       case 'demo': {
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest, io);

@@ -4,6 +4,7 @@
  * stream code and can be used on records directly.
  */
 export { type CliIO, describePrepare, run } from './cli.js';
+export { COLLECT_DEFAULTS, type CollectOptions, type CollectSummary, collect } from './collect.js';
 export { buildAttributeQuery, checkAttributeQuery, escapeAttributeValue } from './core/attributes.js';
 export {
   type BatchInput,
@@ -24,6 +25,8 @@ export {
   resolveFamily,
 } from './core/families.js';
 export { type ParsedRow, RecordSplitter, type SplitterOptions } from './core/lines.js';
+export { EXPORT_FORMATS, type ExportFormat, type Layout } from './core/out-convert.js';
+export { type OutKeyField, type OutKind, OutLineParser } from './core/out-lines.js';
 export { parseBytes, parseCount } from './core/units.js';
 export { checkRecord, DEFAULT_LIMITS, type Limits, type Problem } from './core/validate.js';
 export {
@@ -38,7 +41,15 @@ export {
   startEmulator,
 } from './emulator/index.js';
 export { isPbError, PbError, type PbErrorCode, type PbErrorContext } from './errors.js';
+export {
+  EXPORT_DEFAULTS,
+  type ExportOptions,
+  type ExportSummary,
+  exportOutputs,
+  resolveExportOptions,
+} from './export.js';
 export { openSource } from './io/input.js';
+export { expandOutSources, readOutItems } from './io/out-reader.js';
 export { AtomicFile } from './io/output.js';
 export { detectFormat, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
 export {

@@ -1,6 +1,5 @@
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import type { CliIO } from '../cli.js';
 import { parseCount } from '../core/units.js';
 import {
   EMULATOR_ACCOUNT,
@@ -10,6 +9,7 @@ import {
   startEmulator,
 } from '../emulator/index.js';
 import { PbError, usage } from '../errors.js';
+import type { CliIO } from './common.js';
 
 /** The CLI's ports; LocalStack's 4566 is left alone. */
 export const EMULATE_PORTS = { personalize: 4570, s3: 4571 } as const;

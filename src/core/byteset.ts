@@ -155,3 +155,114 @@ function readU32(b: Uint8Array, at: number): number {
     (b[at + 3] as number) * 16777216
   );
 }
+
+/**
+ * An exact map from byte strings to dense ids 0, 1, 2, ... in insertion
+ * order, so callers keep per-key state in typed arrays instead of objects
+ * (collect's partitions, the catalog join). Same layout as ByteSet (keys
+ * back to back in one arena, an open-addressing table of (offset, hash)
+ * pairs); each arena entry also holds its id. No cap: its users bound the
+ * keys themselves (a spill partition's size, the catalog's item limit).
+ */
+export class ByteIndex {
+  /** Keys stored; the next id. */
+  size = 0;
+  private arena: Buffer;
+  private top = 1; // offset 0 means an empty slot
+  private table: Int32Array;
+  private mask: number;
+
+  constructor(expect?: { keys: number; keyBytes: number }) {
+    let slots = 1024;
+    while (expect && slots * 3 < (expect.keys + 1) * 4) slots *= 2;
+    this.arena = Buffer.allocUnsafe(Math.max(4096, expect ? expect.keyBytes + 8 * expect.keys + 1 : 0));
+    this.table = new Int32Array(slots * 2);
+    this.mask = slots - 1;
+  }
+
+  /** Bytes held by the arena and the table. */
+  get bytes(): number {
+    return this.arena.length + this.table.byteLength;
+  }
+
+  /** The id of buf[start, end), or -1 when absent. */
+  find(buf: Uint8Array, start: number, end: number, hash: number): number {
+    const off = this.slotOffset(buf, start, end, hash);
+    return off > 0 ? readU32(this.arena, off + 4) : -1;
+  }
+
+  /** The id of buf[start, end), added with the next id when absent. */
+  add(buf: Uint8Array, start: number, end: number, hash: number): number {
+    const off = this.slotOffset(buf, start, end, hash);
+    if (off > 0) return readU32(this.arena, off + 4);
+    if ((this.size + 1) * 4 > (this.mask + 1) * 3) this.grow();
+    const len = end - start;
+    if (this.top + len + 8 > this.arena.length) {
+      let cap = this.arena.length * 2;
+      while (this.top + len + 8 > cap) cap *= 2;
+      const next = Buffer.allocUnsafe(cap);
+      this.arena.copy(next, 0, 0, this.top);
+      this.arena = next;
+    }
+    const a = this.arena;
+    const at = this.top;
+    writeU32(a, at, len);
+    writeU32(a, at + 4, this.size);
+    for (let j = 0; j < len; j++) a[at + 8 + j] = buf[start + j] as number;
+    this.top += len + 8;
+    let i = hash & this.mask;
+    while (this.table[i * 2] !== EMPTY) i = (i + 1) & this.mask;
+    this.table[i * 2] = at;
+    this.table[i * 2 + 1] = hash | 0;
+    return this.size++;
+  }
+
+  /** Arena offset of the key's entry, or 0. */
+  private slotOffset(buf: Uint8Array, start: number, end: number, hash: number): number {
+    const len = end - start;
+    const table = this.table;
+    const arena = this.arena;
+    let i = hash & this.mask;
+    for (;;) {
+      const off = table[i * 2] as number;
+      if (off === EMPTY) return 0;
+      if ((table[i * 2 + 1] as number) === (hash | 0) && readU32(arena, off) === len) {
+        let same = true;
+        const k = off + 8;
+        for (let j = 0; j < len; j++) {
+          if (arena[k + j] !== buf[start + j]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return off;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  private grow(): void {
+    const slots = (this.mask + 1) * 2;
+    const old = this.table;
+    const table = new Int32Array(slots * 2);
+    const mask = slots - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      const off = old[i] as number;
+      if (off === EMPTY) continue;
+      const h = old[i + 1] as number;
+      let j = h & mask;
+      while (table[j * 2] !== EMPTY) j = (j + 1) & mask;
+      table[j * 2] = off;
+      table[j * 2 + 1] = h;
+    }
+    this.table = table;
+    this.mask = mask;
+  }
+}
+
+function writeU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = v >>> 24;
+}

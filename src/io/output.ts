@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, pipeline as streamPipeline, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -104,4 +104,78 @@ export async function* batchLines(
     }
   }
   if (total > 0) yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, total);
+}
+
+/**
+ * A local file written at explicit offsets, possibly by several threads
+ * (export's workers write their outputs where the main thread tells them),
+ * under a temporary name renamed over the final one on commit(), so a
+ * failed run leaves nothing that looks complete. Plain local paths only
+ * (writeOutput handles `-`, `.gz` and `s3://`).
+ */
+export class PositionalFile {
+  private position = 0;
+
+  private constructor(
+    private readonly file: AtomicFile,
+    private readonly handle: FileHandle,
+  ) {}
+
+  static async open(path: string): Promise<PositionalFile> {
+    const file = new AtomicFile(path);
+    try {
+      return new PositionalFile(file, await open(file.tempPath, 'w'));
+    } catch (err) {
+      throw wrapWriteError(path, err);
+    }
+  }
+
+  /** The descriptor, for writeSync(fd, buffer, offset, length, position) in another thread. */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** Reserves the next n bytes of the file; returns where they start. */
+  reserve(n: number): number {
+    const at = this.position;
+    this.position += n;
+    return at;
+  }
+
+  /** Appends a buffer (at the next reserved place). */
+  async append(buf: Buffer): Promise<void> {
+    const at = this.reserve(buf.length);
+    try {
+      let off = 0;
+      while (off < buf.length)
+        off += (await this.handle.write(buf, off, buf.length - off, at + off)).bytesWritten;
+    } catch (err) {
+      throw wrapWriteError(this.file.path, err);
+    }
+  }
+
+  /** A write failure reported by another thread, as the PbError this module gives. */
+  failure(message: string): PbError {
+    return new PbError('PB_IO', `cannot write: ${message}`, { file: this.file.path });
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await this.handle.close();
+      await rename(this.file.tempPath, this.file.path);
+    } catch (err) {
+      await rm(this.file.tempPath, { force: true });
+      throw wrapWriteError(this.file.path, err);
+    }
+  }
+
+  /** Closes and removes the temporary file (call only once no thread writes to it any more). */
+  async abort(): Promise<void> {
+    await this.handle.close().catch(() => {});
+    await rm(this.file.tempPath, { force: true });
+  }
 }

@@ -1,0 +1,157 @@
+import type { Writable } from 'node:stream';
+import { EXPORT_FORMATS, type ExportFormat } from '../core/out-convert.js';
+import { parseBytes, parseCount } from '../core/units.js';
+import { PbError } from '../errors.js';
+import { EXPORT_DEFAULTS, type ExportSummary, exportOutputs } from '../export.js';
+import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from './common.js';
+
+export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
+
+Turns batch-job output (.out JSON Lines, any job kind) into CSV or per-key JSON Lines.
+SOURCE: .out files (gzip detected), folders and s3://bucket/prefix/ (their *.out files;
+_CHECK and anything else ignored), or - for stdin. Lines are read in any order.
+
+Formats:
+  csv-long   one row per recommendation: KEY,rank,itemId|userId[,score][,reason][,theme][,catalog columns]
+             (KEY is userId, itemId or itemAttributes, as echoed in the output's input)
+  csv-wide   one row per key: KEY[,theme],item_1..item_N[,score_1..score_N][,reason_1..N][,COL_1..N];
+             N is --top, or else the widest line (found in a first pass; stdin is spooled to disk)
+  jsonl      one record per key: {"userId":"...","items":[{"itemId":"...","score":...},...]}
+             (segments: {"itemId":"...","users":[{"userId":"..."},...]})
+Scores are copied exactly as the job printed them. Score, reason and theme columns appear when
+the first exported lines have them. CSV follows RFC 4180; text cells starting with = + - @ TAB
+or CR get a leading ' so spreadsheets do not run them as formulas (numbers are left alone).
+
+Lines whose error is not null are counted and written as they are to --errors. A malformed or
+truncated line stops the export (file:line: reason), or with --on-invalid skip goes to --rejects.
+Objects spread over several lines, or several on one line, are read too (more slowly).
+
+Options:
+  -o, --output FILE          where to write (default -, stdout); written under a temporary name and
+                             renamed at the end; .gz compresses; s3://bucket/key uploads
+      --format F             ${EXPORT_FORMATS.join('|')} (default ${EXPORT_DEFAULTS.format})
+      --top N                at most N ids per key (csv-wide: also the number of columns)
+      --catalog FILE         Items CSV (or TSV, JSON Lines) whose columns are joined to every
+                             recommended item; held in memory, at most 5,000,000 items; ids
+                             missing from it are counted and their columns left empty
+      --catalog-columns A,B  the catalog columns to join, in order (default: all but the id)
+      --catalog-id-column C  the catalog's item id column (default ITEM_ID, item_id, itemId, ...)
+      --no-escape-formulas   write text cells as they are
+      --line-ending E        crlf (RFC 4180, default) or lf
+      --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
+                             for stdout); written only when there are some
+      --on-invalid fail|skip fail (default) stops at the first invalid line; skip writes it to --rejects
+      --rejects FILE         invalid lines with file, line, reason and text (JSON Lines)
+      --max-line-length SIZE longest line (default 128MiB: a segment line can list millions of users)
+      --threads N            conversion threads besides the main one, 0 to 2 (default 2)
+      --tmp-dir DIR          where csv-wide spools stdin (default the OS temp folder)
+      --region R, --endpoint-url URL, --profile P
+                             for s3:// sources and outputs
+      --json                 print a machine-readable summary
+  -h, --help
+
+Examples:
+  personalize-batch export s3://my-bucket/batch/output/ -o recommendations.csv
+  personalize-batch export job-out/ --format csv-wide --top 10 -o wide.csv
+  personalize-batch export users.json.out --format jsonl --catalog items.csv \\
+      --catalog-columns TITLE,URL,IMAGE -o recs.jsonl.gz
+  personalize-batch export related.out --on-invalid skip --rejects bad-lines.jsonl -o related.csv
+  gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv`;
+
+export async function runExport(args: readonly string[], io: CliIO): Promise<number> {
+  const { values: v, positionals } = parse(args, {
+    output: { type: 'string', short: 'o' },
+    format: { type: 'string' },
+    top: { type: 'string' },
+    catalog: { type: 'string' },
+    'catalog-columns': { type: 'string' },
+    'catalog-id-column': { type: 'string' },
+    'escape-formulas': { type: 'boolean', default: true },
+    'line-ending': { type: 'string' },
+    errors: { type: 'string' },
+    'on-invalid': { type: 'string' },
+    rejects: { type: 'string' },
+    'max-line-length': { type: 'string' },
+    threads: { type: 'string' },
+    'tmp-dir': { type: 'string' },
+    ...AWS_OPTIONS,
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (v.help) {
+    write(io.stdout, `${EXPORT_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    throw new PbError(
+      'PB_USAGE',
+      'export needs at least one SOURCE (a .out file, folder, s3:// prefix or -); see export --help',
+    );
+  }
+  configureAws(v);
+  const threads = v.threads === undefined ? undefined : Number(v.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0 && threads <= 2)) {
+    throw new PbError('PB_USAGE', `--threads must be 0, 1 or 2, got "${v.threads}"`);
+  }
+  const progress = makeProgress(io.stderr);
+  const summary = await exportOutputs({
+    sources: positionals,
+    output: v.output,
+    format: v.format as ExportFormat | undefined,
+    top: v.top === undefined ? undefined : parseCount(v.top, '--top'),
+    catalog: v.catalog,
+    catalogColumns: v['catalog-columns']
+      ?.split(',')
+      .map((c) => c.trim())
+      .filter((c) => c !== ''),
+    catalogIdColumn: v['catalog-id-column'],
+    escapeFormulas: v['escape-formulas'],
+    lineEnding: v['line-ending'] as 'crlf' | 'lf' | undefined,
+    errors: v.errors,
+    onInvalid: v['on-invalid'] as 'fail' | 'skip' | undefined,
+    rejects: v.rejects,
+    maxLineLength:
+      v['max-line-length'] === undefined ? undefined : parseBytes(v['max-line-length'], '--max-line-length'),
+    workers: threads,
+    tmpDir: v['tmp-dir'],
+    stdin: io.stdin,
+    stdout: io.stdout,
+    onProgress: progress?.update,
+  }).finally(() => progress?.clear());
+  for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
+  const toStdout = (v.output ?? '-') === '-';
+  if (v.json) write(toStdout ? io.stderr : io.stdout, `${JSON.stringify(summary)}\n`);
+  else write(io.stderr, `${describeExport(summary, v.output ?? '-', v.rejects)}\n`);
+  return 0;
+}
+
+export function describeExport(s: ExportSummary, output: string, rejects: string | undefined): string {
+  const parts = [
+    `${s.lines} lines from ${s.sources} file(s)`,
+    `${s.records} keys`,
+    `${s.rows} ${s.format === 'jsonl' ? 'records' : 'rows'} written to ${output === '-' ? 'stdout' : output}`,
+  ];
+  if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
+  if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
+  if (s.catalogItems !== null) parts.push(`${s.catalogMissing} ids not in the catalog of ${s.catalogItems}`);
+  return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
+}
+
+/** A one-line progress display on stderr, only when stderr is a terminal. */
+function makeProgress(
+  stderr: Writable,
+): { update: (p: { lines: number; bytesRead: number }) => void; clear: () => void } | undefined {
+  if (!(stderr as NodeJS.WriteStream).isTTY) return undefined;
+  let shown = false;
+  return {
+    update: (p) => {
+      shown = true;
+      stderr.write(
+        `\r\x1b[Kexport: ${p.lines.toLocaleString('en-US')} lines, ${(p.bytesRead / 1e6).toFixed(0)} MB read`,
+      );
+    },
+    clear: () => {
+      if (shown) stderr.write('\r\x1b[K');
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { ByteIndex, hashBytes } from './byteset.js';
+import { csvCell } from './out-convert.js';
+import { decodeString } from './out-lines.js';
+
+/** The most items a catalog may hold: it lives in memory (see Catalog). */
+export const CATALOG_MAX_ITEMS = 5_000_000;
+
+/**
+ * Item metadata for the export join, held in memory: item ids in a
+ * ByteIndex (looked up from the output line's bytes, no string per lookup)
+ * and every value pre-rendered for the output format (a CSV cell with its
+ * quoting and formula guard, or a JSON fragment) back to back in one arena.
+ * Memory is about the ids and values' bytes plus 40 bytes an item; at the
+ * 5-million-item cap with two 40-byte columns, about 700 MB.
+ */
+export class Catalog {
+  readonly columns: number;
+  /** Items held. */
+  get size(): number {
+    return this.index.size;
+  }
+  /** Ids seen again (the first row of an id wins). */
+  duplicates = 0;
+  /** CSV: the longest item's cells together; JSON: the longest fragment. */
+  maxRecordBytes = 0;
+  maxCellBytes = 0;
+  maxJsonBytes = 0;
+  private readonly index = new ByteIndex();
+  private arena = Buffer.allocUnsafe(1 << 20);
+  private top = 0;
+  /** Start of each item's cell (CSV: item * columns + column) or fragment (JSON: item); one more for the end. */
+  private starts = new Float64Array(1024);
+  private readonly keys: string[];
+  private readonly nullFragment: Buffer;
+
+  constructor(
+    readonly names: readonly string[],
+    private readonly json: boolean,
+    private readonly escapeFormulas: boolean,
+    readonly maxItems = CATALOG_MAX_ITEMS,
+  ) {
+    this.columns = names.length;
+    this.keys = names.map((n) => `,${JSON.stringify(n)}:`);
+    this.nullFragment = Buffer.from(this.keys.map((k) => `${k}null`).join(''));
+    this.maxJsonBytes = this.nullFragment.length;
+  }
+
+  /** Adds an item; false when the id was there already (kept as it was) or the catalog is full. */
+  add(id: string, values: readonly string[]): 'added' | 'duplicate' | 'full' {
+    const key = Buffer.from(id);
+    const h = hashBytes(key, 0, key.length);
+    if (this.index.find(key, 0, key.length, h) >= 0) {
+      this.duplicates++;
+      return 'duplicate';
+    }
+    if (this.index.size >= this.maxItems) return 'full';
+    const item = this.index.add(key, 0, key.length, h);
+    const slots = this.json ? 1 : this.columns;
+    const need = (item + 1) * slots + 1;
+    if (need > this.starts.length) {
+      const next = new Float64Array(Math.max(need, this.starts.length * 2));
+      next.set(this.starts);
+      this.starts = next;
+    }
+    if (this.json) {
+      let frag = '';
+      for (let c = 0; c < this.columns; c++) frag += this.keys[c] + JSON.stringify(values[c] ?? '');
+      this.put(item, frag);
+      this.maxJsonBytes = Math.max(this.maxJsonBytes, Buffer.byteLength(frag));
+    } else {
+      let total = 0;
+      for (let c = 0; c < this.columns; c++) {
+        const n = this.put(item * this.columns + c, csvCell(values[c] ?? '', this.escapeFormulas));
+        total += n;
+        this.maxCellBytes = Math.max(this.maxCellBytes, n);
+      }
+      this.maxRecordBytes = Math.max(this.maxRecordBytes, total);
+    }
+    return 'added';
+  }
+
+  private put(slot: number, text: string): number {
+    const len = Buffer.byteLength(text);
+    if (this.top + len > this.arena.length) {
+      let cap = this.arena.length * 2;
+      while (this.top + len > cap) cap *= 2;
+      const next = Buffer.allocUnsafe(cap);
+      this.arena.copy(next, 0, 0, this.top);
+      this.arena = next;
+    }
+    this.starts[slot] = this.top;
+    this.arena.write(text, this.top);
+    this.top += len;
+    this.starts[slot + 1] = this.top;
+    return len;
+  }
+
+  /** The item of the JSON string content buf[s, e), or -1. */
+  lookup(buf: Uint8Array, s: number, e: number, escaped: boolean): number {
+    if (escaped) {
+      const key = Buffer.from(decodeString(buf, s, e));
+      return this.index.find(key, 0, key.length, hashBytes(key, 0, key.length));
+    }
+    return this.index.find(buf, s, e, hashBytes(buf, s, e));
+  }
+
+  /** Copies an item's CSV cell for a column to out[at]; returns the new end. */
+  copyCell(item: number, column: number, out: Uint8Array, at: number): number {
+    const slot = item * this.columns + column;
+    const s = this.starts[slot] as number;
+    const e = this.starts[slot + 1] as number;
+    const arena = this.arena;
+    let o = at;
+    for (let k = s; k < e; k++) out[o++] = arena[k] as number;
+    return o;
+  }
+
+  /** Copies an item's JSON fragment (`,"title":"...",...`; nulls for -1) to out[at]; returns the new end. */
+  copyJson(item: number, out: Uint8Array, at: number): number {
+    const src = item < 0 ? this.nullFragment : this.arena;
+    const s = item < 0 ? 0 : (this.starts[item] as number);
+    const e = item < 0 ? this.nullFragment.length : (this.starts[item + 1] as number);
+    let o = at;
+    for (let k = s; k < e; k++) out[o++] = src[k] as number;
+    return o;
+  }
+}

@@ -1,0 +1,107 @@
+import { writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { type ConvertConfig, Converter, type ConvertResult } from '../core/out-convert.js';
+
+/**
+ * Worker entry: converts pieces of batch-output lines while the other
+ * worker converts others (export on two cores). A piece arrives as a slot
+ * of the shared ring (or, when it did not fit one, as a transferred buffer).
+ *
+ * With `fd` (a local output file) the output never leaves this thread: the
+ * reply gives its length, the main thread answers with the file offset it
+ * goes to (it assigns offsets in input order), and this thread writes it
+ * there and reuses the buffer. Without `fd` (stdout, .gz, s3://) the output
+ * is transferred back and returned (`recycle`) once written.
+ */
+
+export interface WorkerSetup {
+  cfg: ConvertConfig;
+  slots: SharedArrayBuffer[];
+  /** The output file's descriptor, for positional writes; undefined: send output back. */
+  fd: number | undefined;
+}
+
+export type ConvertRequest =
+  | { id: number; slot: number; length: number }
+  | { id: number; bytes: Uint8Array }
+  | { write: number; at: number }
+  | { recycle: ArrayBuffer };
+
+type Counts = Omit<ConvertResult, 'out' | 'errors'>;
+
+export type ConvertReply =
+  /** Converted; `out` is absent when it stays here for a positional write of `outLength` bytes. */
+  | {
+      id: number;
+      result: Counts & { out?: Uint8Array; outLength: number; errors: Uint8Array };
+      piece?: Uint8Array;
+    }
+  | { id: number; error: string }
+  | { wrote: number; error?: string };
+
+const port = parentPort;
+if (!port) throw new Error('convert-worker: not started as a worker');
+const setup = workerData as WorkerSetup;
+const converter = new Converter(setup.cfg);
+const slots = setup.slots.map((s) => Buffer.from(s));
+/** Outputs waiting for their offset (fd mode). */
+const held = new Map<number, Buffer>();
+
+port.on('message', (m: ConvertRequest) => {
+  if ('recycle' in m) {
+    converter.recycle(m.recycle);
+    return;
+  }
+  if ('write' in m) {
+    const out = held.get(m.write) as Buffer;
+    held.delete(m.write);
+    try {
+      let off = 0;
+      while (off < out.length) off += writeSync(setup.fd as number, out, off, out.length - off, m.at + off);
+      converter.recycle(out.buffer as ArrayBuffer);
+      port.postMessage({ wrote: m.write } satisfies ConvertReply);
+    } catch (err) {
+      port.postMessage({ wrote: m.write, error: (err as Error).message } satisfies ConvertReply);
+    }
+    return;
+  }
+  try {
+    const piece =
+      'slot' in m
+        ? (slots[m.slot] as Buffer).subarray(0, m.length)
+        : Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+    const { out: outBuf, errors: errBuf, ...counts } = converter.convert(piece);
+    const errors = new Uint8Array(errBuf.buffer, errBuf.byteOffset, errBuf.byteLength);
+    // Buffers made here are whole allocations of their own (allocUnsafeSlow), never Buffer's shared pool.
+    const transfer: ArrayBuffer[] = errors.byteLength > 0 ? [errors.buffer as ArrayBuffer] : [];
+    let back: Uint8Array | undefined;
+    if ('bytes' in m) {
+      back = m.bytes;
+      transfer.push(m.bytes.buffer as ArrayBuffer);
+    }
+    if (setup.fd !== undefined) {
+      held.set(m.id, outBuf);
+      port.postMessage(
+        {
+          id: m.id,
+          result: { ...counts, outLength: outBuf.length, errors },
+          piece: back,
+        } satisfies ConvertReply,
+        transfer,
+      );
+      return;
+    }
+    const out = new Uint8Array(outBuf.buffer, outBuf.byteOffset, outBuf.byteLength);
+    if (out.byteLength > 0) transfer.push(out.buffer as ArrayBuffer);
+    port.postMessage(
+      {
+        id: m.id,
+        result: { ...counts, out, outLength: out.length, errors },
+        piece: back,
+      } satisfies ConvertReply,
+      transfer,
+    );
+  } catch (err) {
+    port.postMessage({ id: m.id, error: (err as Error).stack ?? String(err) } satisfies ConvertReply);
+  }
+});

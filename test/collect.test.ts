@@ -1,0 +1,267 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { describe, test } from 'node:test';
+import { type CollectOptions, type CollectSummary, collect } from '../src/collect.js';
+import { shard } from '../src/shard.js';
+import { cli, rejectsWith, stdinOf, useTmp } from './helpers.js';
+import { prng, randomId } from './out-fixtures.js';
+
+// collect() against an oracle: a Map over keys in this file decides which
+// lines are kept, which errors reported and which inputs are missing.
+
+const tmp = useTmp();
+
+interface Run {
+  input: string[];
+  /** shard folder -> its .out lines */
+  shards: Map<string, string[]>;
+}
+
+/** Batch input of n users and outputs spread over shards, with misses, duplicates, errors and reruns. */
+function makeRun(seed: number, n: number): Run {
+  const rand = prng(seed);
+  const users = new Set<string>();
+  while (users.size < n) users.add(`${randomId(rand, rand() < 0.3)}${users.size}`);
+  const input = [...users].map((u) =>
+    // Keys escaped differently in the input and the output are the same key.
+    rand() < 0.2
+      ? `{"userId":${JSON.stringify(u).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}}`
+      : rand() < 0.2
+        ? `{"userId":${JSON.stringify(u)},"filterValues":{"G":"\\"x\\""}}`
+        : `{"userId":${JSON.stringify(u)}}`,
+  );
+  const shards = new Map<string, string[]>([
+    ['shard-00000', []],
+    ['shard-00001', []],
+    ['rerun', []],
+  ]);
+  const ok = (u: string, tag: string) =>
+    `{"input":{"userId":${JSON.stringify(u)}},"output":{"recommendedItems":["${tag}"],"scores":[0.5]},"error":null}`;
+  const failed = (u: string) => `{"input":{"userId":${JSON.stringify(u)}},"output":null,"error":"boom"}`;
+  for (const u of users) {
+    const r = rand();
+    const home = rand() < 0.5 ? 'shard-00000' : 'shard-00001';
+    const other = home === 'shard-00000' ? 'shard-00001' : 'shard-00000';
+    const at = (name: string) => shards.get(name) as string[];
+    if (r < 0.1) continue; // missing
+    if (r < 0.2)
+      at(home).push(failed(u)); // failed, never recovered
+    else if (r < 0.3) {
+      at(home).push(failed(u));
+      at('rerun').push(ok(u, 'rerun')); // recovered
+    } else if (r < 0.4) {
+      at(home).push(ok(u, 'a'));
+      at(other).push(ok(u, 'b')); // duplicate in two shards
+    } else at(home).push(ok(u, 'a'));
+  }
+  // An output key that is not in the input.
+  (shards.get('rerun') as string[]).push(ok('stranger', 'x'));
+  // Service order is not input order.
+  for (const lines of shards.values()) {
+    for (let i = lines.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [lines[i], lines[j]] = [lines[j] as string, lines[i] as string];
+    }
+  }
+  return { input, shards };
+}
+
+/** What collect must write, computed with Maps. */
+function oracle(run: Run, order: string[]) {
+  const keyOf = (line: string) => {
+    const o = JSON.parse(line) as { userId?: string; input?: { userId: string } };
+    return (o.input?.userId ?? o.userId) as string;
+  };
+  const okSeen = new Set<string>();
+  const merged: string[] = [];
+  const firstError = new Map<string, string>();
+  let duplicates = 0;
+  for (const name of order) {
+    for (const line of run.shards.get(name) as string[]) {
+      const k = keyOf(line);
+      if (line.includes('"error":"')) {
+        if (!firstError.has(k)) firstError.set(k, line);
+      } else if (okSeen.has(k)) duplicates++;
+      else {
+        okSeen.add(k);
+        merged.push(line);
+      }
+    }
+  }
+  const errors: string[] = [];
+  // Errors in the order their lines were read.
+  for (const name of order) {
+    for (const line of run.shards.get(name) as string[]) {
+      const k = keyOf(line);
+      if (firstError.get(k) === line && !okSeen.has(k)) errors.push(line);
+    }
+  }
+  const seen = new Set([...okSeen, ...firstError.keys()]);
+  const missing = run.input.filter((l) => !seen.has(keyOf(l)));
+  return { merged, errors, missing, duplicates };
+}
+
+async function writeRun(run: Run, dir: string): Promise<{ folders: string[]; input: string }> {
+  const folders: string[] = [];
+  for (const [name, lines] of run.shards) {
+    const folder = join(dir, name);
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'input.jsonl.out'), lines.map((l) => `${l}\n`).join(''));
+    await writeFile(join(folder, '_CHECK'), '');
+    folders.push(folder);
+  }
+  const input = join(dir, 'input.jsonl');
+  await writeFile(input, run.input.map((l) => `${l}\n`).join(''));
+  return { folders, input };
+}
+
+async function run(
+  opts: CollectOptions & { output: string },
+): Promise<{ s: CollectSummary; merged: string[]; errors: string[]; missing: string[] }> {
+  const s = await collect(opts);
+  const lines = async (p: string | null) =>
+    p ? (await readFile(p, 'utf8')).split('\n').filter((l) => l !== '') : [];
+  return {
+    s,
+    merged: await lines(opts.output),
+    errors: await lines(s.errorsFile),
+    missing: await lines(s.missingFile),
+  };
+}
+
+describe('collect', () => {
+  test('merges shards and a rerun: duplicates dropped, recovered errors dropped, missing inputs byte for byte', async () => {
+    const data = makeRun(1, 400);
+    const dir = tmp.fresh('run');
+    const { folders, input } = await writeRun(data, dir);
+    const want = oracle(data, ['shard-00000', 'shard-00001', 'rerun']);
+    assert.ok(want.duplicates > 10 && want.missing.length > 10 && want.errors.length > 10);
+    // A budget this small re-splits the partitions; the result must not change.
+    for (const memoryBudget of [64 * 1024 * 1024, 2048]) {
+      const output = join(dir, `merged-${memoryBudget}.jsonl`);
+      const r = await run({ sources: folders, inputs: [input], output, memoryBudget });
+      assert.deepEqual(r.merged, want.merged);
+      assert.deepEqual(r.errors, want.errors);
+      assert.deepEqual(r.missing, want.missing);
+      assert.equal(r.s.errorsFile, join(dir, 'errors.jsonl'));
+      assert.equal(r.s.missingFile, join(dir, 'missing.jsonl'));
+      assert.equal(r.s.duplicates, want.duplicates);
+      assert.equal(r.s.missing, want.missing.length);
+      assert.equal(r.s.failedKeys, want.errors.length);
+      assert.equal(r.s.written, want.merged.length);
+      assert.equal(r.s.unexpected, 1);
+      assert.ok(r.s.recovered > 5);
+      assert.equal(r.s.inputRecords, data.input.length);
+      assert.ok(r.s.warnings.some((w) => w.includes('repeat a key')));
+    }
+  });
+
+  test('--state names the outputs and the inputs; a manifest from shard() names the inputs', async () => {
+    const data = makeRun(2, 120);
+    const dir = tmp.fresh('state');
+    const { folders, input } = await writeRun(data, dir);
+    const state = join(dir, 'state.json');
+    await writeFile(
+      state,
+      JSON.stringify({
+        version: 1,
+        family: 'USER_PERSONALIZATION',
+        manifest: 'unused',
+        shards: folders.map((f, index) => ({
+          index,
+          input: index === 0 ? input : '',
+          output: f,
+          records: 1,
+          jobs: [],
+        })),
+      }),
+    );
+    const want = oracle(data, ['shard-00000', 'shard-00001', 'rerun']);
+    const a = await run({ state, output: join(dir, 'a.jsonl') });
+    assert.deepEqual(a.merged, want.merged);
+    assert.deepEqual(a.missing, want.missing);
+    // The input split by shard() (by hash), reconciled through its manifest.
+    const shards = join(dir, 'shards');
+    await shard({ recipe: 'user-personalization', input, out: shards, shards: 3 });
+    const b = await run({
+      sources: folders,
+      inputs: [join(shards, 'manifest.json')],
+      output: join(dir, 'b.jsonl'),
+    });
+    assert.deepEqual(b.merged, want.merged);
+    assert.deepEqual(b.missing.sort(), [...want.missing].sort());
+    assert.equal(b.s.inputFiles, 3);
+  });
+
+  test('stdin as the source, no input: nothing missing, errors still reported', async () => {
+    const lines = [
+      '{"input":{"itemId":"1"},"output":{"recommendedItems":["2"]}}',
+      '{"input":{"itemId":"1"},"output":{"recommendedItems":["3"]}}',
+      '',
+      '{"input":{"itemId":"2"},"error":"bad"}',
+    ];
+    const output = tmp.fresh('m.jsonl');
+    const s = await collect({
+      sources: ['-'],
+      stdin: stdinOf(`${lines.join('\r\n')}\r\n`),
+      output,
+      errors: tmp.fresh('e.jsonl'),
+    });
+    assert.equal(await readFile(output, 'utf8'), `${lines[0]}\n`);
+    assert.equal(await readFile(s.errorsFile, 'utf8'), `${lines[3]}\n`);
+    assert.equal(s.missingFile, null);
+    assert.deepEqual([s.duplicates, s.failedKeys, s.blankLines], [1, 1, 1]);
+  });
+
+  test('a malformed line: file:line, or to --rejects with skip', async () => {
+    const dir = tmp.fresh('bad');
+    const path = join(dir, 'x.out');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path,
+      '{"input":{"userId":"a"},"output":{"recommendedItems":[]}}\n{"input":{"userId":"b"},"outp',
+    );
+    await rejectsWith(
+      collect({ sources: [path], output: join(dir, 'o.jsonl') }),
+      'PB_PARSE',
+      /x\.out:2: truncated/,
+    );
+    const rejects = join(dir, 'rejects.jsonl');
+    const s = await collect({ sources: [path], output: join(dir, 'o.jsonl'), onInvalid: 'skip', rejects });
+    assert.equal(s.invalid, 1);
+    assert.equal(s.written, 1);
+    assert.equal(JSON.parse(await readFile(rejects, 'utf8')).line, 2);
+  });
+
+  test('CLI: exit 1 when records are missing, --json summary, usage errors', async () => {
+    const data = makeRun(3, 50);
+    const dir = tmp.fresh('cli');
+    const { folders, input } = await writeRun(data, dir);
+    const output = join(dir, 'merged.jsonl');
+    const r = await cli(['collect', ...folders, '--input', input, '-o', output, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const s = JSON.parse(r.stdout) as CollectSummary;
+    assert.equal(s.missing, oracle(data, ['shard-00000', 'shard-00001', 'rerun']).missing.length);
+    assert.match(r.stderr, /warning: .*repeat a key/);
+    const clean = join(dir, 'clean.out');
+    await writeFile(clean, '{"input":{"userId":"a"},"output":{"recommendedItems":[]}}\n');
+    const ok = await cli(['collect', clean, '-o', join(dir, 'c.jsonl')]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /collect: 1 output lines from 1 file\(s\), 1 written/);
+    assert.equal((await cli(['collect', '-o', output])).code, 2);
+    const missingInput = await cli([
+      'collect',
+      clean,
+      '--input',
+      join(dir, 'nope.jsonl'),
+      '-o',
+      join(dir, 'd.jsonl'),
+    ]);
+    assert.equal(missingInput.code, 1);
+    assert.match(missingInput.stderr, /nope\.jsonl: cannot read: no such file/);
+    assert.equal((await cli(['collect', clean, '--state', 's.json'])).code, 2);
+    assert.match((await cli(['collect', '--help'])).stdout, /Examples:/);
+    assert.equal(dirname(s.missingFile ?? ''), dir);
+  });
+});
