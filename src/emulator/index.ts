@@ -197,7 +197,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     );
   }
   const s3Endpoint = `http://127.0.0.1:${s3Port}`;
-  const s3 = makeS3Client({ endpoint: s3Endpoint, region: o.region, credentials: { ...CREDENTIALS } });
+  // s3rver answers 500 now and then when several writers create folders under one prefix at once: retry more.
+  const s3 = makeS3Client({
+    endpoint: s3Endpoint,
+    region: o.region,
+    credentials: { ...CREDENTIALS },
+    maxAttempts: 8,
+  });
 
   const hooks = {
     create: [] as ((job: EmulatedJob) => void | Promise<void>)[],
