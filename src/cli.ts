@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from './commands/common.js';
+import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './commands/common.js';
 import { FAMILIES } from './core/families.js';
 import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
@@ -376,21 +376,18 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-/** A one-line progress display on stderr, only when stderr is a terminal. */
+/** The prepare progress line (see progressLine). */
 function makeProgress(
   stderr: Writable,
 ): { update: (p: { recordsRead: number; bytesRead: number }) => void; clear: () => void } | undefined {
-  if (!(stderr as NodeJS.WriteStream).isTTY) return undefined;
-  let shown = false;
-  return {
-    update: (p) => {
-      shown = true;
-      stderr.write(
-        `\r\x1b[Kprepare: ${p.recordsRead.toLocaleString('en-US')} rows, ${(p.bytesRead / 1e6).toFixed(0)} MB read`,
-      );
-    },
-    clear: () => {
-      if (shown) stderr.write('\r\x1b[K');
-    },
-  };
+  const line = progressLine(stderr);
+  return (
+    line && {
+      update: (p) =>
+        line.show(
+          `prepare: ${p.recordsRead.toLocaleString('en-US')} rows, ${(p.bytesRead / 1e6).toFixed(0)} MB read`,
+        ),
+      clear: line.clear,
+    }
+  );
 }

@@ -45,3 +45,21 @@ export function write(stream: Writable, text: string): void {
 export function isTTY(stream: Writable): boolean {
   return (stream as NodeJS.WriteStream).isTTY === true;
 }
+
+/** A one-line progress display on stderr, redrawn in place, only when stderr is a terminal. */
+export function progressLine(
+  stderr: Writable,
+): { show: (text: string) => void; clear: () => void } | undefined {
+  if (!isTTY(stderr)) return undefined;
+  let shown = false;
+  return {
+    show: (text) => {
+      shown = true;
+      stderr.write(`\r\x1b[K${text}`);
+    },
+    clear: () => {
+      if (shown) stderr.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}

@@ -3,7 +3,7 @@ import { EXPORT_FORMATS, type ExportFormat } from '../core/out-convert.js';
 import { parseBytes, parseCount } from '../core/units.js';
 import { PbError } from '../errors.js';
 import { EXPORT_DEFAULTS, type ExportSummary, exportOutputs } from '../export.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from './common.js';
+import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './common.js';
 
 export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
 
@@ -137,21 +137,18 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
 
-/** A one-line progress display on stderr, only when stderr is a terminal. */
+/** The export progress line (see progressLine). */
 function makeProgress(
   stderr: Writable,
 ): { update: (p: { lines: number; bytesRead: number }) => void; clear: () => void } | undefined {
-  if (!(stderr as NodeJS.WriteStream).isTTY) return undefined;
-  let shown = false;
-  return {
-    update: (p) => {
-      shown = true;
-      stderr.write(
-        `\r\x1b[Kexport: ${p.lines.toLocaleString('en-US')} lines, ${(p.bytesRead / 1e6).toFixed(0)} MB read`,
-      );
-    },
-    clear: () => {
-      if (shown) stderr.write('\r\x1b[K');
-    },
-  };
+  const line = progressLine(stderr);
+  return (
+    line && {
+      update: (p) =>
+        line.show(
+          `export: ${p.lines.toLocaleString('en-US')} lines, ${(p.bytesRead / 1e6).toFixed(0)} MB read`,
+        ),
+      clear: line.clear,
+    }
+  );
 }

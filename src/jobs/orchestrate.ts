@@ -159,17 +159,18 @@ export async function submit(options: SubmitOptions): Promise<JobsSummary> {
   return run.summary(started);
 }
 
+/** A run read back from its state file, for wait and status: they never resubmit. */
+async function openRun(options: WaitOptions): Promise<{ o: WaitOptions; run: Run }> {
+  const o = { ...JOB_DEFAULTS, ...defined(options) };
+  const state = checkState(await readJsonDoc(o.state), o.state);
+  const service = o.service ?? personalizeService(makePersonalizeClient(o.personalize));
+  return { o, run: new Run(state, o.state, { ...o, retryFailed: 0 }, service) };
+}
+
 /** Follows the jobs of a state file until each is final; creates nothing. */
 export async function waitJobs(options: WaitOptions): Promise<JobsSummary> {
-  const o = { ...JOB_DEFAULTS, ...defined(options) };
   const started = Date.now();
-  const state = checkState(await readJsonDoc(o.state), o.state);
-  const run = new Run(
-    state,
-    o.state,
-    { ...o, retryFailed: 0 },
-    o.service ?? personalizeService(makePersonalizeClient(o.personalize)),
-  );
+  const { o, run } = await openRun(options);
   o.onEvent?.({ type: 'state', path: o.state, resumed: true });
   await run.loop(false, true);
   return run.summary(started);
@@ -177,15 +178,8 @@ export async function waitJobs(options: WaitOptions): Promise<JobsSummary> {
 
 /** The state file refreshed once from the service (Describe per unfinished job). */
 export async function jobStatus(options: WaitOptions): Promise<JobsSummary> {
-  const o = { ...JOB_DEFAULTS, ...defined(options) };
   const started = Date.now();
-  const state = checkState(await readJsonDoc(o.state), o.state);
-  const run = new Run(
-    state,
-    o.state,
-    { ...o, retryFailed: 0 },
-    o.service ?? personalizeService(makePersonalizeClient(o.personalize)),
-  );
+  const { o, run } = await openRun(options);
   try {
     await run.refresh();
     await run.resolve(false);
