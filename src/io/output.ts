@@ -35,6 +35,9 @@ export class AtomicFile {
       await rename(this.tempPath, this.path);
       this.done = true;
     } catch (err) {
+      // A stream destroyed while still opening creates its file afterwards:
+      // wait for its close, or the temporary file can outlive the rm below.
+      if (!file.closed) await new Promise((resolve) => file.once('close', resolve));
       await this.abort();
       throw wrapWriteError(this.path, err);
     }
