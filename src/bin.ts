@@ -7,6 +7,11 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// The AWS SDK warns on every start that its releases from 2027 will need Node 22. This
+// package pins SDK versions that support Node 20, so that tells users nothing they can act
+// on. The SDK's own switch turns it off (unless the user set it either way).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const code = await run(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,

@@ -25,6 +25,8 @@ Commands:
   wait       block until every job of a state file is ACTIVE or CREATE FAILED
   collect    merge all shard outputs, drop duplicate keys, list missing and failed input records
   export     turn batch output (.out files, folders, s3:// prefixes) into CSV or per-key JSON Lines
+  run        the whole job from a pipeline file: prepare, shard, upload, jobs, collect, export;
+             resumable after any interruption
   demo       run the main job on a generated sample (no AWS account needed)
   emulate    a local stand-in for Personalize batch jobs and S3, for dry runs and tests
 
@@ -33,6 +35,7 @@ Exit codes: 0 success, 1 invalid data or a failed step, 2 usage error.
 
 Examples:
   personalize-batch demo
+  personalize-batch run pipeline.json --dry-run
   personalize-batch prepare --recipe user-personalization emails.csv -o batch.jsonl
   personalize-batch validate --recipe user-personalization batch.jsonl`;
 
@@ -144,6 +147,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return await (await import('./commands/export.js')).runExport(rest, io);
       case 'collect':
         return await (await import('./commands/collect.js')).runCollect(rest, io);
+      case 'run':
+        return await (await import('./commands/run.js')).runRun(rest, io);
       case 'demo': {
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest, io);

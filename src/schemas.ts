@@ -24,6 +24,9 @@ export const SCHEMA_DIR = findSchemaDir();
 // anyOf [{required:[a]}, {required:[b]}], which is valid JSON Schema.
 const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false, strictRequired: false });
 const cache = new Map<string, ValidateFunction>();
+// Configuration files are small and a person fixes them: report every mistake at once.
+const ajvAll = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
+const configCache = new Map<string, ValidateFunction>();
 
 export function loadSchema(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(SCHEMA_DIR, file), 'utf8')) as Record<string, unknown>;
@@ -35,6 +38,16 @@ export function validator(file: string): ValidateFunction {
   if (!fn) {
     fn = ajv.compile(loadSchema(file));
     cache.set(file, fn);
+  }
+  return fn;
+}
+
+/** Like validator(), but collecting every error (for files a person writes, such as the pipeline). */
+export function configValidator(file: string): ValidateFunction {
+  let fn = configCache.get(file);
+  if (!fn) {
+    fn = ajvAll.compile(loadSchema(file));
+    configCache.set(file, fn);
   }
   return fn;
 }

@@ -57,6 +57,11 @@ export function configureS3(o: S3Options): void {
   shared = undefined;
 }
 
+/** The settings configureS3 was last given (to put them back after a temporary change). */
+export function s3Settings(): S3Options {
+  return { ...configured };
+}
+
 /** The client commands use for s3:// paths, made on first use. */
 export function defaultS3Client(): S3Client {
   shared ??= makeS3Client(configured);

@@ -13,6 +13,7 @@ import {
   ListBatchInferenceJobsCommand,
   ListBatchSegmentJobsCommand,
   PersonalizeClient,
+  type PersonalizeClientConfig,
 } from '@aws-sdk/client-personalize';
 import { PbError } from '../errors.js';
 import type { JobKind } from './model.js';
@@ -49,6 +50,8 @@ export interface PersonalizeSettings {
   profile?: string;
   /** Attempts per request (the SDK's retry); AWS_MAX_ATTEMPTS also works. */
   maxAttempts?: number;
+  /** Fixed credentials (the in-process emulator); default the SDK's chain. */
+  credentials?: PersonalizeClientConfig['credentials'];
 }
 
 export function makePersonalizeClient(s: PersonalizeSettings = {}): PersonalizeClient {
@@ -57,6 +60,7 @@ export function makePersonalizeClient(s: PersonalizeSettings = {}): PersonalizeC
     endpoint: s.endpoint,
     profile: s.profile,
     maxAttempts: s.maxAttempts,
+    credentials: s.credentials,
   });
 }
 

@@ -1,0 +1,171 @@
+/** `run PIPELINE.json`: the whole workflow from one file, over src/run.ts. */
+import { PbError } from '../errors.js';
+import { type RunEvent, type RunSummary, runPipeline } from '../run.js';
+import { AWS_OPTIONS, type CliIO, parse, progressLine, write } from './common.js';
+
+export const RUN_HELP = `Usage: personalize-batch run PIPELINE.json [--dry-run] [--json] [options]
+
+Does the whole job from one pipeline file: prepare (dedupe, rejects), shard and upload to the
+work prefix, check the uploaded shards, create one batch job per shard (at most 5 at once),
+wait for them, collect and reconcile the outputs, and export them (CSV or JSON Lines, with
+catalog columns). The pipeline file's schema is schemas/pipeline.schema.json; a mistake in it
+is reported with its JSON path before anything is uploaded.
+
+Run the same command again after an interruption, even a killed process: finished steps are
+reused, existing jobs are found (never created twice), and the run goes on where it stopped.
+WORK/run.json records the steps; WORK/output/state.json the jobs.
+
+Options:
+      --dry-run              print the plan (records, shards, job names, where every file goes)
+                             after reading and sharding the input in a local temporary folder;
+                             nothing is uploaded and no job is created
+      --json                 print the summary as JSON
+      --region R, --profile P  override the pipeline's aws section
+      --endpoint-url URL     an S3-compatible endpoint (AWS_ENDPOINT_URL_S3 also works)
+      --personalize-endpoint-url URL  a Personalize-compatible endpoint (the emulator;
+                             AWS_ENDPOINT_URL_PERSONALIZE also works)
+  -h, --help
+
+Exit codes: 0 done; 1 a job failed, input records are missing from the output, a record was
+refused, or a step failed (the summary says what to do next); 2 a usage or pipeline file error.
+
+Examples:
+  personalize-batch run pipeline.json --dry-run
+  personalize-batch run pipeline.json
+  personalize-batch run pipeline.json --json > summary.json
+  personalize-batch emulate &   # then, with its environment: personalize-batch run pipeline.json`;
+
+const RUN_OPTIONS = {
+  ...AWS_OPTIONS,
+  'personalize-endpoint-url': { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export async function runRun(args: readonly string[], io: CliIO): Promise<number> {
+  const { values: v, positionals } = parse(args, RUN_OPTIONS);
+  if (v.help) {
+    write(io.stdout, `${RUN_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new PbError('PB_USAGE', 'run takes one PIPELINE.json (see --help)');
+  const reporter = new RunReporter(io);
+  let summary: RunSummary;
+  try {
+    summary = await runPipeline({
+      pipeline: positionals[0] as string,
+      dryRun: v['dry-run'],
+      s3: { region: v.region, profile: v.profile, endpoint: v['endpoint-url'] },
+      personalize: { region: v.region, profile: v.profile, endpoint: v['personalize-endpoint-url'] },
+      onEvent: (e) => reporter.event(e),
+    });
+  } finally {
+    reporter.clear();
+  }
+  write(io.stdout, v.json ? `${JSON.stringify(summary)}\n` : describeRun(summary));
+  return summary.exitCode;
+}
+
+/** Stage lines on stderr; on a terminal also one progress line redrawn in place. */
+export class RunReporter {
+  private readonly progress;
+
+  constructor(private readonly io: CliIO) {
+    this.progress = progressLine(io.stderr);
+  }
+
+  event(e: RunEvent): void {
+    switch (e.type) {
+      case 'stage':
+        this.line(`${e.stage}: ${e.reused ? 'done before, reused' : 'started'} (${e.detail})`);
+        break;
+      case 'problem':
+        this.line(e.message);
+        break;
+      case 'progress':
+        if (e.stage === 'prepare')
+          this.progress?.show(`prepare: ${e.records.toLocaleString('en')} records, ${mb(e.bytes)} read`);
+        else this.progress?.show(`export: ${e.lines.toLocaleString('en')} lines, ${mb(e.bytes)} read`);
+        break;
+      case 'jobs': {
+        const c = e.counts;
+        this.progress?.show(
+          `jobs: ${c.active + c.failed}/${e.total} finished (${c.active} active, ${c.failed} failed), ${c.running} running, ${c.pending} pending, ${c.waiting} waiting`,
+        );
+        break;
+      }
+      case 'job': {
+        const j = e.event;
+        if (j.type === 'created') this.line(`shard ${j.shard}: created job ${j.name}`);
+        else if (j.type === 'found') this.line(`shard ${j.shard}: found job ${j.name}`);
+        else if (j.type === 'retry') this.line(`shard ${j.shard}: resubmitting (attempt ${j.attempt + 1})`);
+        else if (j.type === 'status' && j.failureReason)
+          this.line(`shard ${j.shard}: ${j.name} ${j.status}: ${j.failureReason}`);
+        break;
+      }
+    }
+  }
+
+  private line(text: string): void {
+    this.progress?.clear();
+    write(this.io.stderr, `personalize-batch: ${text}\n`);
+  }
+
+  clear(): void {
+    this.progress?.clear();
+  }
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** The summary as a few aligned lines. */
+export function describeRun(s: RunSummary): string {
+  const n = (x: number) => x.toLocaleString('en');
+  const out: string[] = [];
+  if (s.dryRun) {
+    out.push(`plan for ${s.pipeline} (dry run: nothing uploaded, no job created)`);
+    if (s.resumed.length > 0)
+      out.push(`  resumes: ${s.resumed.join(', ')} already done in ${s.work}run.json`);
+  } else
+    out.push(
+      `run ${s.exitCode === 0 ? 'done' : 'finished with problems'} in ${s.seconds.toFixed(1)} s${s.resumed.length > 0 ? ` (reused: ${s.resumed.join(', ')})` : ''}`,
+    );
+  const r = s.records;
+  out.push(
+    `  records      ${n(r.read)} read, ${n(r.written)} to run, ${n(r.duplicates)} duplicates, ${n(r.rejected)} rejected${r.inactive > 0 ? `, ${n(r.inactive)} inactive` : ''}`,
+  );
+  out.push(`  shards       ${s.shards.count} (${n(s.shards.bytes)} bytes) in ${s.shards.manifest}`);
+  if (s.dryRun) {
+    for (const [i, uri] of s.shards.uris.entries()) out.push(`    ${uri}  job ${s.jobs.names[i] ?? ''}`);
+    out.push(`  job state    ${s.jobs.state}`);
+  } else {
+    out.push(
+      `  jobs         ${s.jobs.active} active, ${s.jobs.failed} failed, ${s.jobs.created} created by this call (state ${s.jobs.state})`,
+    );
+  }
+  if (s.collect) {
+    const c = s.collect;
+    out.push(
+      `  outputs      ${n(c.written)} lines merged, ${n(c.missing)} missing, ${n(c.errorKeys)} in error, ${n(c.duplicates)} duplicates dropped`,
+    );
+  }
+  if (s.export)
+    out.push(`  export       ${n(s.export.records)} keys, ${n(s.export.rows)} rows (${s.export.format})`);
+  const f = s.files;
+  const files: [string, string | null][] = [
+    ['export', f.export],
+    ['merged', f.merged],
+    ['rejects', f.rejects],
+    ['missing', f.missing],
+    ['errors', f.errors],
+    ['invalid', f.invalid],
+    ['summary', f.summary],
+  ];
+  out.push(`  files${s.dryRun ? ' (to be written)' : ''}`);
+  for (const [label, path] of files) if (path) out.push(`    ${label.padEnd(9)}${path}`);
+  for (const a of s.advice) out.push(`next: ${a}`);
+  return `${out.join('\n')}\n`;
+}

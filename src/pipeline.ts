@@ -1,0 +1,383 @@
+/**
+ * The pipeline file of `run`: read, checked against schemas/pipeline.schema.json
+ * and the rules a schema cannot say, and resolved once into typed options for
+ * every stage. Every mistake is reported with its JSON path, all at once,
+ * before anything is uploaded or any job is created.
+ */
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { ErrorObject } from 'ajv';
+import { type FamilyInfo, resolveFamily } from './core/families.js';
+import type { ExportFormat } from './core/out-convert.js';
+import { parseBytes, parseCount, parseDuration } from './core/units.js';
+import { PbError } from './errors.js';
+import { readJsonDoc } from './io/doc.js';
+import type { Format } from './io/rows.js';
+import { isS3Uri } from './io/s3.js';
+import { checkJobOptions, type JobOptions, kindOf } from './jobs/model.js';
+import { configValidator } from './schemas.js';
+
+/** The pipeline file as written (schemas/pipeline.schema.json). */
+export interface PipelineFile {
+  version: 1;
+  recipe: string;
+  input: {
+    sources: string[];
+    format?: Format | 'auto';
+    column?: string;
+    itemColumn?: string;
+    itemListColumn?: string;
+    listSeparator?: string;
+    attributes?: string[];
+    filterColumns?: Record<string, string>;
+    filterConstants?: Record<string, string | string[]>;
+    valueSeparator?: string;
+    since?: string | number;
+    timestampColumn?: string;
+    dedupe?: boolean;
+    onInvalid?: 'fail' | 'skip';
+    maxLineLength?: number | string;
+    maxItemList?: number;
+    memoryBudget?: number | string;
+    tmpDir?: string;
+  };
+  work: string;
+  shards?: { maxBytes?: number | string; maxRecords?: number | string; count?: number };
+  validate?: boolean;
+  jobs: {
+    solutionVersionArn: string;
+    roleArn: string;
+    numResults?: number;
+    filterArn?: string;
+    explorationWeight?: number | string;
+    explorationItemAgeCutoff?: number | string;
+    rankingInfluence?: Record<string, number>;
+    themeItemNameColumn?: string;
+    inputKmsKeyArn?: string;
+    outputKmsKeyArn?: string;
+    tags?: Record<string, string>;
+    jobNamePrefix?: string;
+    maxRunning?: number;
+    retryFailed?: number;
+    pollInterval?: number | string;
+  };
+  output: {
+    dir: string;
+    file?: string;
+    format?: ExportFormat;
+    top?: number;
+    catalog?: string;
+    catalogColumns?: string[];
+    catalogIdColumn?: string;
+    maxCatalogItems?: number;
+    escapeFormulas?: boolean;
+    lineEnding?: 'crlf' | 'lf';
+    merged?: string;
+  };
+  aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
+}
+
+/** Everything `run` needs, with paths resolved and defaults filled in. */
+export interface Pipeline {
+  /** Where it was read from. */
+  file: string;
+  family: FamilyInfo;
+  recipe: string;
+  input: Omit<PipelineFile['input'], 'maxLineLength' | 'memoryBudget' | 'onInvalid'> & {
+    onInvalid: 'fail' | 'skip';
+    maxLineLength?: number;
+    memoryBudget?: number;
+  };
+  /** Ends in `/`. */
+  work: string;
+  shards: { maxBytes?: number; maxRecords?: number; count?: number };
+  validate: boolean;
+  jobs: JobOptions & {
+    jobNamePrefix: string;
+    maxRunning: number;
+    retryFailed: number;
+    pollIntervalMs: number;
+  };
+  output: {
+    dir: string;
+    format: ExportFormat;
+    /** The export's full path. */
+    file: string;
+    top?: number;
+    catalog?: string;
+    catalogColumns?: string[];
+    catalogIdColumn?: string;
+    maxCatalogItems?: number;
+    escapeFormulas: boolean;
+    lineEnding: 'crlf' | 'lf';
+    merged: string;
+    rejects: string;
+    missing: string;
+    errors: string;
+    /** Output lines that are not valid JSON or off-schema (collect skips them here). */
+    invalid: string;
+    summary: string;
+  };
+  aws: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
+}
+
+export const PIPELINE_DEFAULTS = {
+  onInvalid: 'skip',
+  validate: true,
+  format: 'csv-long',
+  jobNamePrefix: 'pb',
+  maxRunning: 5,
+  retryFailed: 0,
+  pollIntervalMs: 60_000,
+  escapeFormulas: true,
+  lineEnding: 'crlf',
+} as const;
+
+/** Where each part of a run goes under the work prefix (also the scope of the IAM policy in the README). */
+export function workLayout(work: string): {
+  input: string;
+  manifest: string;
+  output: string;
+  state: string;
+  run: string;
+} {
+  return {
+    input: `${work}input/`,
+    manifest: `${work}input/manifest.json`,
+    output: `${work}output/`,
+    state: `${work}output/state.json`,
+    run: `${work}run.json`,
+  };
+}
+
+/** Reads, checks and resolves a pipeline file (local or s3://). */
+export async function loadPipeline(file: string): Promise<Pipeline> {
+  return resolvePipeline(await readJsonDoc(file), file);
+}
+
+/** Checks a pipeline value and resolves it; `file` names it in messages and anchors relative paths. */
+export function resolvePipeline(value: unknown, file: string): Pipeline {
+  const check = configValidator('pipeline.schema.json');
+  if (!check(value)) {
+    // A oneOf's branches each report why they did not match; the oneOf's own error says it better.
+    const errors = (check.errors ?? []).filter((e) => !/\/oneOf\/\d+\//.test(e.schemaPath));
+    throw pipelineError(file, [...new Set(errors.map(describeSchemaError))]);
+  }
+  const p = value as PipelineFile;
+  const problems: string[] = [];
+  const at = <T>(path: string, fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof PbError)) throw err;
+      problems.push(`${path}: ${err.reason}`);
+      return undefined;
+    }
+  };
+  const base = isS3Uri(file) ? undefined : dirname(resolve(file));
+  const place = (path: string) =>
+    isS3Uri(path) || path === '-' || !base || isAbsolute(path) ? path : join(base, path);
+
+  const family = at('$.recipe', () => resolveFamily(p.recipe));
+  const i = p.input;
+  const input: Pipeline['input'] = {
+    ...i,
+    sources: i.sources.map(place),
+    onInvalid: i.onInvalid ?? PIPELINE_DEFAULTS.onInvalid,
+    maxLineLength:
+      i.maxLineLength === undefined
+        ? undefined
+        : at('$.input.maxLineLength', () => size(i.maxLineLength as number | string, 'maxLineLength')),
+    memoryBudget:
+      i.memoryBudget === undefined
+        ? undefined
+        : at('$.input.memoryBudget', () => size(i.memoryBudget as number | string, 'memoryBudget')),
+    tmpDir: i.tmpDir === undefined ? undefined : place(i.tmpDir),
+  };
+  if (i.sources.includes('-'))
+    problems.push('$.input.sources: stdin (-) cannot be read again on resume; give files');
+  const s = p.shards ?? {};
+  const shards = {
+    maxBytes:
+      s.maxBytes === undefined
+        ? undefined
+        : at('$.shards.maxBytes', () => size(s.maxBytes as number | string, 'maxBytes')),
+    maxRecords:
+      s.maxRecords === undefined
+        ? undefined
+        : at('$.shards.maxRecords', () =>
+            typeof s.maxRecords === 'number'
+              ? s.maxRecords
+              : parseCount(s.maxRecords as string, 'maxRecords'),
+          ),
+    count: s.count,
+  };
+  if (family && shards.maxRecords !== undefined && shards.maxRecords > family.maxRecordsPerFile)
+    problems.push(
+      `$.shards.maxRecords: ${family.family} takes at most ${family.maxRecordsPerFile} records per job input`,
+    );
+  if (shards.maxBytes !== undefined && shards.maxBytes > 1_000_000_000)
+    problems.push('$.shards.maxBytes: a batch job takes at most 1GB (1000000000 bytes) of input');
+
+  const j = p.jobs;
+  const jobs: Pipeline['jobs'] = {
+    solutionVersionArn: j.solutionVersionArn,
+    roleArn: j.roleArn,
+    numResults: j.numResults,
+    filterArn: j.filterArn,
+    explorationWeight: j.explorationWeight === undefined ? undefined : String(j.explorationWeight),
+    explorationItemAgeCutoff:
+      j.explorationItemAgeCutoff === undefined ? undefined : String(j.explorationItemAgeCutoff),
+    rankingInfluence: j.rankingInfluence,
+    themeItemNameColumn: j.themeItemNameColumn,
+    inputKmsKeyArn: j.inputKmsKeyArn,
+    outputKmsKeyArn: j.outputKmsKeyArn,
+    tags: j.tags,
+    jobNamePrefix: j.jobNamePrefix ?? PIPELINE_DEFAULTS.jobNamePrefix,
+    maxRunning: j.maxRunning ?? PIPELINE_DEFAULTS.maxRunning,
+    retryFailed: j.retryFailed ?? PIPELINE_DEFAULTS.retryFailed,
+    pollIntervalMs:
+      j.pollInterval === undefined
+        ? PIPELINE_DEFAULTS.pollIntervalMs
+        : (at('$.jobs.pollInterval', () =>
+            typeof j.pollInterval === 'number'
+              ? Math.round(j.pollInterval * 1000)
+              : parseDuration(j.pollInterval as string, 'pollInterval'),
+          ) ?? PIPELINE_DEFAULTS.pollIntervalMs),
+  };
+  if (family?.segment) {
+    for (const f of [
+      'explorationWeight',
+      'explorationItemAgeCutoff',
+      'rankingInfluence',
+      'themeItemNameColumn',
+    ] as const)
+      if (j[f] !== undefined)
+        problems.push(`$.jobs.${f}: batch segment jobs take no such field (${family.family})`);
+  }
+  if (family) {
+    try {
+      checkJobOptions(
+        kindOf(family),
+        family.segment
+          ? {
+              ...jobs,
+              explorationWeight: undefined,
+              explorationItemAgeCutoff: undefined,
+              rankingInfluence: undefined,
+              themeItemNameColumn: undefined,
+            }
+          : jobs,
+      );
+    } catch (err) {
+      if (!(err instanceof PbError)) throw err;
+      problems.push(`${jobField(err.field)}: ${err.reason}`);
+    }
+  }
+
+  const o = p.output;
+  const dir = place(o.dir);
+  const format = o.format ?? PIPELINE_DEFAULTS.format;
+  const inDir = (name: string) =>
+    isS3Uri(dir) ? `${dir.endsWith('/') ? dir : `${dir}/`}${name}` : join(dir, name);
+  const work = p.work.endsWith('/') ? p.work : `${p.work}/`;
+  const output: Pipeline['output'] = {
+    dir,
+    format,
+    file: inDir(o.file ?? (format === 'jsonl' ? 'recommendations.jsonl' : 'recommendations.csv')),
+    top: o.top,
+    catalog: o.catalog === undefined ? undefined : place(o.catalog),
+    catalogColumns: o.catalogColumns,
+    catalogIdColumn: o.catalogIdColumn,
+    maxCatalogItems: o.maxCatalogItems,
+    escapeFormulas: o.escapeFormulas ?? PIPELINE_DEFAULTS.escapeFormulas,
+    lineEnding: o.lineEnding ?? PIPELINE_DEFAULTS.lineEnding,
+    merged: o.merged === undefined ? `${work}merged.jsonl` : place(o.merged),
+    rejects: inDir('rejects.jsonl'),
+    missing: inDir('missing.jsonl'),
+    errors: inDir('errors.jsonl'),
+    invalid: inDir('invalid-output.jsonl'),
+    summary: inDir('summary.json'),
+  };
+  if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
+  if (problems.length > 0 || !family) throw pipelineError(file, problems);
+  return {
+    file,
+    family,
+    recipe: p.recipe,
+    input,
+    work,
+    shards,
+    validate: p.validate ?? PIPELINE_DEFAULTS.validate,
+    jobs,
+    output,
+    aws: { ...p.aws },
+  };
+}
+
+function size(v: number | string, name: string): number {
+  return typeof v === 'number' ? v : parseBytes(v, name);
+}
+
+/** The CLI option names checkJobOptions uses, as the pipeline's JSON paths. */
+function jobField(field: string | undefined): string {
+  if (!field) return '$.jobs';
+  const camel = field.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const renamed: Record<string, string> = { themeItemName: 'themeItemNameColumn', tag: 'tags' };
+  return `$.jobs.${renamed[camel] ?? camel}`;
+}
+
+function pipelineError(file: string, problems: readonly string[]): PbError {
+  const list =
+    problems.length === 1
+      ? (problems[0] as string)
+      : `${problems.length} problems:\n  ${problems.join('\n  ')}`;
+  return new PbError('PB_USAGE', list, { file });
+}
+
+/** `/jobs/numResults` as `$.jobs.numResults`, `/input/sources/0` as `$.input.sources[0]`. */
+export function jsonPath(pointer: string): string {
+  let path = '$';
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(part)) path += `[${part}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(part)) path += `.${part}`;
+    else path += `[${JSON.stringify(part)}]`;
+  }
+  return path;
+}
+
+/** One ajv error in plain words, behind the JSON path it is about. */
+function describeSchemaError(e: ErrorObject): string {
+  const path = jsonPath(e.instancePath);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `${jsonPath(`${e.instancePath}/${String(params.missingProperty)}`)}: is required`;
+    case 'additionalProperties':
+      return `${jsonPath(`${e.instancePath}/${String(params.additionalProperty)}`)}: unknown field`;
+    case 'enum':
+      return `${path}: must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `${path}: must be ${JSON.stringify(params.allowedValue)}`;
+    case 'oneOf':
+      return `${path}: ${ONE_OF_HINT[e.schemaPath.split('/').slice(-2, -1)[0] ?? ''] ?? 'has the wrong type'}`;
+    case 'pattern':
+      return `${path}: ${PATTERN_HINT[e.schemaPath] ?? `does not match ${String(params.pattern)}`}`;
+    default:
+      return `${path}: ${e.message ?? 'is not valid'}`;
+  }
+}
+
+const ONE_OF_HINT: Record<string, string> = {
+  size: 'must be a number of bytes or a size such as "500MB"',
+  count: 'must be a whole number or a count such as "10M"',
+  duration: 'must be seconds or a duration such as "60s"',
+};
+
+const PATTERN_HINT: Record<string, string> = {
+  '#/definitions/s3Prefix/pattern': 'must be an S3 prefix such as s3://bucket/prefix/',
+  '#/definitions/arn/pattern': 'must be an ARN (arn:aws:...)',
+  '#/properties/jobs/properties/jobNamePrefix/pattern':
+    'must be 1 to 30 letters, digits, - or _, starting with a letter or digit',
+  '#/properties/aws/properties/region/pattern': 'must be a region such as us-east-1',
+};

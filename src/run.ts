@@ -1,0 +1,559 @@
+/**
+ * `run`: prepare (with validation and sharding) → upload → check → submit and
+ * wait → collect → export, from one pipeline file, resumable at every step.
+ *
+ * What makes it resumable is `WORK/run.json`, written after each stage with
+ * a key (a hash of the settings the stage depends on) and the stage's facts:
+ *
+ * - prepare: redone from the sources until it is recorded; once recorded the
+ *   shards are never touched again, since jobs may be reading them. Changed
+ *   input or shard settings after that are an error (use a new work prefix).
+ * - jobs: submit() keeps its own state file, written ahead of every Create
+ *   call, so a rerun finds every job, whatever moment the process died in.
+ * - collect and export: atomic outputs, recorded with a key that includes
+ *   every job ARN; redone when the jobs or the settings changed.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type CollectSummary, collect } from './collect.js';
+import { PbError } from './errors.js';
+import { type ExportSummary, exportOutputs } from './export.js';
+import { readJsonDoc, writeJsonDoc } from './io/doc.js';
+import { configureS3, isS3Uri, type S3Options, s3Settings } from './io/s3.js';
+import { jobName, normalizeStatus, runIdOf } from './jobs/model.js';
+import { type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
+import type { PersonalizeSettings } from './jobs/service.js';
+import { loadPipeline, type Pipeline, workLayout } from './pipeline.js';
+import { type PrepareOptions, type PrepareSummary, prepare } from './prepare.js';
+import type { Manifest } from './shard.js';
+import { validateFiles } from './validate-files.js';
+
+export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';
+
+export type RunEvent =
+  | { type: 'stage'; stage: Stage; reused: boolean; detail: string }
+  | { type: 'progress'; stage: 'prepare'; records: number; bytes: number }
+  | { type: 'progress'; stage: 'export'; lines: number; bytes: number }
+  | { type: 'jobs'; counts: StatusCounts; total: number }
+  | { type: 'problem'; message: string }
+  | { type: 'job'; event: JobEvent };
+
+export interface RunOptions {
+  /** The pipeline file (local or s3://), or one already loaded. */
+  pipeline: string | Pipeline;
+  /** Work out the plan (reading and sharding the input in a local temporary folder) without uploading or creating anything. */
+  dryRun?: boolean;
+  /** S3 settings that win over the pipeline's `aws` section (the CLI's --region, --endpoint-url, --profile). */
+  s3?: S3Options;
+  personalize?: PersonalizeSettings;
+  onEvent?: (e: RunEvent) => void;
+}
+
+export interface RunSummary {
+  pipeline: string;
+  work: string;
+  dryRun: boolean;
+  /** Stages reused from an earlier, interrupted run. */
+  resumed: Stage[];
+  records: {
+    read: number;
+    written: number;
+    duplicates: number;
+    rejected: number;
+    inactive: number;
+  };
+  shards: { count: number; manifest: string; records: number; bytes: number; uris: string[] };
+  jobs: {
+    state: string;
+    created: number;
+    active: number;
+    failed: number;
+    names: string[];
+    failures: { shard: number; name: string; reason: string }[];
+  };
+  collect: {
+    outputLines: number;
+    written: number;
+    duplicates: number;
+    missing: number;
+    errorKeys: number;
+    invalid: number;
+    unexpected: number;
+  } | null;
+  export: { format: string; records: number; rows: number; catalogMissing: number } | null;
+  files: {
+    export: string | null;
+    merged: string | null;
+    rejects: string | null;
+    missing: string | null;
+    errors: string | null;
+    invalid: string | null;
+    summary: string | null;
+  };
+  /** What to do next when the run did not end well. */
+  advice: string[];
+  /** 0 everything done, 1 a job failed or records are missing or in error. */
+  exitCode: 0 | 1;
+  seconds: number;
+}
+
+interface StageRecord {
+  key: string;
+  at: string;
+}
+
+interface RunRecord {
+  version: 1;
+  pipeline: string;
+  createdAt: string;
+  updatedAt: string;
+  prepare?: StageRecord & {
+    manifest: string;
+    records: RunSummary['records'];
+    shards: RunSummary['shards'];
+  };
+  validate?: StageRecord & { records: number };
+  /** Written before the first Create call: from then on the jobs' settings are fixed. */
+  jobs?: StageRecord;
+  collect?: StageRecord & { summary: NonNullable<RunSummary['collect']> };
+  export?: StageRecord & { summary: NonNullable<RunSummary['export']> };
+}
+
+/** Runs (or resumes) a pipeline; throws PbError for usage, data and service errors, returns exit code 1 for failed jobs or missing records. */
+export async function runPipeline(options: RunOptions): Promise<RunSummary> {
+  const started = process.hrtime.bigint();
+  const p = typeof options.pipeline === 'string' ? await loadPipeline(options.pipeline) : options.pipeline;
+  const emit = options.onEvent ?? (() => {});
+  const previousS3 = s3Settings();
+  const s3 = {
+    region: p.aws.region,
+    profile: p.aws.profile,
+    endpoint: p.aws.s3Endpoint,
+    ...defined(options.s3 ?? {}),
+  };
+  const reconfigure = Object.values(s3).some((v) => v !== undefined);
+  if (reconfigure) configureS3({ ...previousS3, ...defined(s3) });
+  const personalize: PersonalizeSettings = {
+    region: p.aws.region,
+    profile: p.aws.profile,
+    endpoint: p.aws.personalizeEndpoint,
+    ...defined(options.personalize ?? {}),
+  };
+  try {
+    const layout = workLayout(p.work);
+    const summary = emptySummary(p, options.dryRun === true);
+    if (options.dryRun) await dryRun(p, summary, emit);
+    else await fullRun(p, layout, summary, personalize, emit);
+    summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (!options.dryRun) {
+      summary.files.summary = p.output.summary;
+      await writeJsonDoc(p.output.summary, summary);
+    }
+    return summary;
+  } finally {
+    if (reconfigure) configureS3(previousS3);
+  }
+}
+
+async function fullRun(
+  p: Pipeline,
+  layout: ReturnType<typeof workLayout>,
+  summary: RunSummary,
+  personalize: PersonalizeSettings,
+  emit: (e: RunEvent) => void,
+): Promise<void> {
+  if (!isS3Uri(p.output.dir)) await mkdir(p.output.dir, { recursive: true });
+  const now = new Date().toISOString();
+  const record: RunRecord = ((await readJsonDoc(layout.run, true)) as RunRecord | undefined) ?? {
+    version: 1,
+    pipeline: p.file,
+    createdAt: now,
+    updatedAt: now,
+  };
+  if (record.version !== 1)
+    throw new PbError('PB_USAGE', 'not a run record of this version', { file: layout.run });
+  const save = async () => {
+    record.updatedAt = new Date().toISOString();
+    await writeJsonDoc(layout.run, record);
+  };
+
+  // 1. prepare → shards on S3 (validation of each record and the rejects file are prepare's).
+  const prepareKey = keyOf({
+    recipe: p.family.family,
+    input: { ...p.input, tmpDir: undefined, memoryBudget: undefined },
+    shards: p.shards,
+    work: p.work,
+  });
+  if (record.prepare) {
+    if (record.prepare.key !== prepareKey)
+      throw changed('$.recipe, $.input or $.shards', 'the shards were made', record.prepare.at, layout.run);
+    summary.resumed.push('prepare');
+    emit({
+      type: 'stage',
+      stage: 'prepare',
+      reused: true,
+      detail: `${record.prepare.shards.count} shards from ${record.prepare.at}`,
+    });
+  } else {
+    emit({
+      type: 'stage',
+      stage: 'prepare',
+      reused: false,
+      detail: `${p.input.sources.length} source(s) to ${layout.input}`,
+    });
+    const prepared = await prepare({
+      ...prepareOptions(p),
+      shardOut: layout.input,
+      // Anything under input/ is a leftover of an interrupted prepare: no job exists before it is recorded.
+      force: true,
+      onProgress: (x) =>
+        emit({ type: 'progress', stage: 'prepare', records: x.recordsRead, bytes: x.bytesRead }),
+    });
+    const manifest = (await readJsonDoc(layout.manifest)) as Manifest;
+    record.prepare = {
+      key: prepareKey,
+      at: new Date().toISOString(),
+      manifest: layout.manifest,
+      records: recordsOf(prepared),
+      shards: shardsOf(manifest, layout.manifest),
+    };
+    await save();
+  }
+  summary.records = record.prepare.records;
+  summary.shards = record.prepare.shards;
+  if (summary.records.rejected > 0) summary.files.rejects = p.output.rejects;
+
+  // 2. validate what the jobs will read, as uploaded, before paying for any job.
+  if (p.validate) {
+    if (record.validate?.key === prepareKey) {
+      summary.resumed.push('validate');
+      emit({ type: 'stage', stage: 'validate', reused: true, detail: `${record.validate.records} records` });
+    } else {
+      emit({ type: 'stage', stage: 'validate', reused: false, detail: `${summary.shards.count} shards` });
+      const check = await validateFiles({
+        recipe: p.family.family,
+        files: summary.shards.uris,
+        maxItemList: p.input.maxItemList,
+        maxBytesPerJob: Number.MAX_SAFE_INTEGER,
+        onProblem: (message) => emit({ type: 'problem', message }),
+      });
+      if (check.problems > 0)
+        throw new PbError(
+          'PB_INVALID_RECORD',
+          `${check.problems} problem(s) in the uploaded shards (listed above); no job was created`,
+          { file: layout.input },
+        );
+      if (check.records !== summary.shards.records)
+        throw new PbError(
+          'PB_IO',
+          `the uploaded shards hold ${check.records} records, the manifest says ${summary.shards.records}; no job was created`,
+          { file: layout.manifest },
+        );
+      record.validate = { key: prepareKey, at: new Date().toISOString(), records: check.records };
+      await save();
+    }
+  }
+
+  // 3. jobs: one per shard, resumable through their own state file.
+  const { jobNamePrefix, maxRunning, retryFailed, pollIntervalMs, ...jobOptions } = p.jobs;
+  const jobsKey = keyOf({ prepareKey, jobOptions, jobNamePrefix });
+  if (record.jobs && record.jobs.key !== jobsKey)
+    throw changed('$.jobs', 'the jobs were created', record.jobs.at, layout.run);
+  if (!record.jobs) {
+    record.jobs = { key: jobsKey, at: new Date().toISOString() };
+    await save();
+  }
+  emit({
+    type: 'stage',
+    stage: 'jobs',
+    reused: false,
+    detail: `${summary.shards.count} shards, state ${layout.state}`,
+  });
+  const jobs = await submit({
+    ...jobOptions,
+    manifest: layout.manifest,
+    output: layout.output,
+    state: layout.state,
+    jobNamePrefix,
+    maxRunning,
+    retryFailed,
+    pollIntervalMs,
+    wait: true,
+    personalize,
+    onEvent: (e) => {
+      emit({ type: 'job', event: e });
+      if (e.type === 'progress') emit({ type: 'jobs', counts: e.counts, total: summary.shards.count });
+    },
+  });
+  summary.jobs = jobsOf(jobs);
+  const active = jobs.jobs.filter((j) => normalizeStatus(j.status) === 'ACTIVE');
+  for (const f of summary.jobs.failures) {
+    summary.advice.push(
+      `shard ${f.shard} (job ${f.name}) failed: ${f.reason}; its records are in ${p.output.missing}. Fix the cause, then raise $.jobs.retryFailed and run again, or run missing.jsonl as a new pipeline`,
+    );
+  }
+  if (active.length === 0) {
+    summary.exitCode = 1;
+    summary.advice.push('no job succeeded: nothing to collect or export');
+    return;
+  }
+
+  // 4. collect: merge the outputs of the jobs that succeeded, reconcile with the input.
+  const collectKey = keyOf({
+    jobsKey,
+    arns: active.map((j) => j.arn),
+    merged: p.output.merged,
+    dir: p.output.dir,
+  });
+  if (record.collect?.key === collectKey) {
+    summary.resumed.push('collect');
+    emit({
+      type: 'stage',
+      stage: 'collect',
+      reused: true,
+      detail: `${record.collect.summary.written} lines`,
+    });
+  } else {
+    emit({
+      type: 'stage',
+      stage: 'collect',
+      reused: false,
+      detail: `${active.length} job outputs to ${p.output.merged}`,
+    });
+    const c = await collect({
+      sources: active.map((j) => j.output),
+      inputs: [layout.manifest],
+      output: p.output.merged,
+      missing: p.output.missing,
+      errors: p.output.errors,
+      onInvalid: 'skip',
+      rejects: p.output.invalid,
+      tmpDir: p.input.tmpDir,
+    });
+    record.collect = { key: collectKey, at: new Date().toISOString(), summary: collectOf(c) };
+    await save();
+  }
+  summary.collect = record.collect.summary;
+  summary.files.merged = p.output.merged;
+  summary.files.missing = p.output.missing;
+  if (summary.collect.errorKeys > 0) summary.files.errors = p.output.errors;
+  if (summary.collect.invalid > 0) summary.files.invalid = p.output.invalid;
+
+  // 5. export the merged lines.
+  const o = p.output;
+  const exportKey = keyOf({ collectKey, output: { ...o, rejects: undefined } });
+  if (record.export?.key === exportKey) {
+    summary.resumed.push('export');
+    emit({ type: 'stage', stage: 'export', reused: true, detail: o.file });
+  } else {
+    emit({ type: 'stage', stage: 'export', reused: false, detail: `${o.format} to ${o.file}` });
+    const e = await exportOutputs({
+      sources: [o.merged],
+      output: o.file,
+      format: o.format,
+      top: o.top,
+      catalog: o.catalog,
+      catalogColumns: o.catalogColumns,
+      catalogIdColumn: o.catalogIdColumn,
+      maxCatalogItems: o.maxCatalogItems,
+      escapeFormulas: o.escapeFormulas,
+      lineEnding: o.lineEnding,
+      // collect already moved error lines to errors.jsonl and invalid ones aside.
+      errors: o.errors,
+      tmpDir: p.input.tmpDir,
+      onProgress: (x) => emit({ type: 'progress', stage: 'export', lines: x.lines, bytes: x.bytesRead }),
+    });
+    record.export = { key: exportKey, at: new Date().toISOString(), summary: exportOf(e) };
+    await save();
+  }
+  summary.export = record.export.summary;
+  summary.files.export = o.file;
+
+  const c = summary.collect;
+  if (c.missing > 0 && summary.jobs.failed === 0)
+    summary.advice.push(
+      `${c.missing} input record(s) have no output line: they are in ${o.missing}, ready to run again (as the source of a new pipeline, format jsonl)`,
+    );
+  if (c.errorKeys > 0)
+    summary.advice.push(
+      `${c.errorKeys} record(s) were refused by the service: see ${o.errors} for each reason`,
+    );
+  if (c.invalid > 0) summary.advice.push(`${c.invalid} output line(s) could not be read: see ${o.invalid}`);
+  if (summary.jobs.failed > 0 || c.missing > 0 || c.errorKeys > 0 || c.invalid > 0) summary.exitCode = 1;
+}
+
+/** The plan: the input read and sharded in a local temporary folder, job names worked out, nothing uploaded. */
+async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => void): Promise<void> {
+  const layout = workLayout(p.work);
+  const tmp = await mkdtemp(join(p.input.tmpDir ?? tmpdir(), 'personalize-batch-plan-'));
+  try {
+    emit({ type: 'stage', stage: 'prepare', reused: false, detail: 'dry run: reading the sources' });
+    const prepared = await prepare({
+      ...prepareOptions(p),
+      rejects: p.input.onInvalid === 'skip' ? join(tmp, 'rejects.jsonl') : undefined,
+      shardOut: join(tmp, 'input'),
+      onProgress: (x) =>
+        emit({ type: 'progress', stage: 'prepare', records: x.recordsRead, bytes: x.bytesRead }),
+    });
+    const manifest = (await readJsonDoc(join(tmp, 'input', 'manifest.json'))) as Manifest;
+    summary.records = recordsOf(prepared);
+    // Where the shards will be: the same names under the work prefix, the same bytes.
+    const shards = manifest.shards.map((s) => ({
+      ...s,
+      uri: `${layout.input}shard-${pad(s.index)}/input.jsonl`,
+    }));
+    summary.shards = shardsOf({ ...manifest, shards }, layout.manifest);
+    const runId = runIdOf([
+      p.jobs.solutionVersionArn,
+      layout.output,
+      ...manifest.shards.map((s) => s.sha256),
+    ]);
+    summary.jobs.state = layout.state;
+    summary.jobs.names = manifest.shards.map((s) => jobName(p.jobs.jobNamePrefix, runId, s.index, 0));
+    const record = (await readJsonDoc(layout.run, true).catch(() => undefined)) as RunRecord | undefined;
+    if (record) {
+      for (const stage of ['prepare', 'validate', 'jobs', 'collect', 'export'] as const)
+        if (record[stage]) summary.resumed.push(stage);
+    }
+    summary.files = {
+      export: p.output.file,
+      merged: p.output.merged,
+      rejects: p.output.rejects,
+      missing: p.output.missing,
+      errors: p.output.errors,
+      invalid: p.output.invalid,
+      summary: p.output.summary,
+    };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function prepareOptions(p: Pipeline): PrepareOptions {
+  const i = p.input;
+  const sep = i.valueSeparator ?? '|';
+  return {
+    recipe: p.family.family,
+    sources: i.sources,
+    format: i.format,
+    column: i.column,
+    itemColumn: i.itemColumn,
+    itemListColumn: i.itemListColumn,
+    listSeparator: i.listSeparator,
+    attributes: i.attributes,
+    filters: Object.entries(i.filterColumns ?? {}).map(([name, column]) => `${name}=${column}`),
+    filterConstants: Object.entries(i.filterConstants ?? {}).map(
+      ([name, v]) => `${name}=${Array.isArray(v) ? v.join(sep) : v}`,
+    ),
+    valueSeparator: i.valueSeparator,
+    since: i.since,
+    timestampColumn: i.timestampColumn,
+    dedupe: i.dedupe,
+    memoryBudget: i.memoryBudget,
+    tmpDir: i.tmpDir,
+    onInvalid: i.onInvalid,
+    rejects: i.onInvalid === 'skip' ? p.output.rejects : undefined,
+    maxLineLength: i.maxLineLength,
+    maxItemList: i.maxItemList,
+    shardMaxBytes: p.shards.maxBytes,
+    shardMaxRecords: p.shards.maxRecords,
+    shards: p.shards.count,
+  };
+}
+
+function emptySummary(p: Pipeline, dryRun: boolean): RunSummary {
+  return {
+    pipeline: p.file,
+    work: p.work,
+    dryRun,
+    resumed: [],
+    records: { read: 0, written: 0, duplicates: 0, rejected: 0, inactive: 0 },
+    shards: { count: 0, manifest: workLayout(p.work).manifest, records: 0, bytes: 0, uris: [] },
+    jobs: { state: workLayout(p.work).state, created: 0, active: 0, failed: 0, names: [], failures: [] },
+    collect: null,
+    export: null,
+    files: {
+      export: null,
+      merged: null,
+      rejects: null,
+      missing: null,
+      errors: null,
+      invalid: null,
+      summary: null,
+    },
+    advice: [],
+    exitCode: 0,
+    seconds: 0,
+  };
+}
+
+function recordsOf(s: PrepareSummary): RunSummary['records'] {
+  return {
+    read: s.recordsRead,
+    written: s.written,
+    duplicates: s.duplicates,
+    rejected: s.rejected,
+    inactive: s.inactive,
+  };
+}
+
+function shardsOf(m: Pick<Manifest, 'shards' | 'records' | 'bytes'>, manifest: string): RunSummary['shards'] {
+  return {
+    count: m.shards.length,
+    manifest,
+    records: m.records,
+    bytes: m.bytes,
+    uris: m.shards.map((s) => s.uri),
+  };
+}
+
+function jobsOf(j: JobsSummary): RunSummary['jobs'] {
+  return {
+    state: j.state,
+    created: j.created,
+    active: j.counts.active,
+    failed: j.counts.failed,
+    names: j.jobs.map((r) => r.name),
+    failures: j.jobs
+      .filter((r) => normalizeStatus(r.status) === 'FAILED')
+      .map((r) => ({ shard: r.shard, name: r.name, reason: r.failureReason ?? '(no reason given)' })),
+  };
+}
+
+function collectOf(c: CollectSummary): NonNullable<RunSummary['collect']> {
+  return {
+    outputLines: c.outputLines,
+    written: c.written,
+    duplicates: c.duplicates,
+    missing: c.missing,
+    errorKeys: c.failedKeys,
+    invalid: c.invalid,
+    unexpected: c.unexpected,
+  };
+}
+
+function exportOf(e: ExportSummary): NonNullable<RunSummary['export']> {
+  return { format: e.format, records: e.records, rows: e.rows, catalogMissing: e.catalogMissing };
+}
+
+function keyOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+function changed(paths: string, what: string, at: string, file: string): PbError {
+  return new PbError(
+    'PB_USAGE',
+    `${paths} changed since ${what} (${at}); put them back, or give this pipeline a new $.work prefix to start over`,
+    { file },
+  );
+}
+
+function pad(i: number): string {
+  return String(i).padStart(5, '0');
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

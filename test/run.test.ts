@@ -1,0 +1,452 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { type Emulator, generateCatalog, startEmulator } from '../src/emulator/index.js';
+import { readJsonDoc } from '../src/io/doc.js';
+import { configureS3, defaultS3Client } from '../src/io/s3.js';
+import type { JobState } from '../src/jobs/model.js';
+import { loadPipeline, type PipelineFile, resolvePipeline } from '../src/pipeline.js';
+import { type RunSummary, runPipeline } from '../src/run.js';
+import { emailListCsv } from '../src/sample.js';
+import { cli, makeTmp, rejectsWith, useTmp } from './helpers.js';
+
+// `run` end to end against the emulator (S3 and Personalize over HTTP, the
+// real SDK clients), uninterrupted, dry, wrong, failed, and killed at four
+// points and resumed.
+
+const BUCKET = 'work';
+const SV = 'arn:aws:personalize:us-east-1:123456789012:solution/emails/1';
+const ROLE = 'arn:aws:iam::123456789012:role/PersonalizeBatch';
+const ITEMS = 300;
+const tmp = useTmp();
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+let emu: Emulator;
+let catalogFile: string;
+let serial = 0;
+let own: Awaited<ReturnType<typeof makeTmp>>;
+
+before(async () => {
+  own = await makeTmp();
+  catalogFile = join(own.dir, 'items.csv');
+  const c = generateCatalog(ITEMS);
+  const names = c.column('ITEM_NAME') as readonly string[];
+  // A title that looks like a formula: the export must neutralise it.
+  await writeFile(
+    catalogFile,
+    `ITEM_ID,ITEM_NAME\n${c.ids.map((id, i) => `${id},${i === 0 ? '=HYPERLINK("x")' : names[i]}`).join('\n')}\n`,
+  );
+  emu = await startEmulator({ buckets: [BUCKET], stepMs: 40, catalog: catalogFile });
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+  configureS3({ endpoint: emu.s3Endpoint, credentials: { ...emu.credentials }, region: emu.region });
+});
+
+after(async () => {
+  defaultS3Client().destroy();
+  await emu?.close();
+  await own?.cleanup();
+});
+
+/** A folder with an e-mail list of `rows` rows (5% repeats, `bad` broken rows) and a pipeline file; its path. */
+async function setup(
+  rows: number,
+  edit: (p: PipelineFile) => void = () => {},
+  bad = 3,
+): Promise<{ dir: string; file: string; work: string; prefix: string }> {
+  const n = serial++;
+  const dir = tmp.fresh(`run-${n}`);
+  await pipelineDir(dir, rows, bad);
+  const prefix = `t${n}`;
+  const work = `s3://${BUCKET}/run-${n}/`;
+  const p: PipelineFile = {
+    version: 1,
+    recipe: 'user-personalization',
+    input: { sources: ['emails.csv'], column: 'user_id' },
+    work,
+    shards: { maxRecords: Math.ceil(rows / 4) },
+    jobs: {
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      numResults: 5,
+      jobNamePrefix: prefix,
+      pollInterval: '40ms',
+    },
+    output: { dir: 'out', catalog: catalogFile, catalogColumns: ['ITEM_NAME'] },
+  };
+  edit(p);
+  const file = join(dir, 'pipeline.json');
+  await writeFile(file, JSON.stringify(p, null, 2));
+  return { dir, file, work, prefix };
+}
+
+async function pipelineDir(dir: string, rows: number, bad: number): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+  await pipeline(
+    Readable.from(emailListCsv({ rows, duplicateRate: 0.05, badRows: bad, seed: rows })),
+    createWriteStream(join(dir, 'emails.csv')),
+  );
+}
+
+const connect = () => ({
+  s3: { endpoint: emu.s3Endpoint, credentials: { ...emu.credentials }, region: emu.region },
+  personalize: { endpoint: emu.personalizeEndpoint, credentials: { ...emu.credentials }, region: emu.region },
+});
+
+const AWS_ARGS = () => [
+  '--endpoint-url',
+  emu.s3Endpoint,
+  '--personalize-endpoint-url',
+  emu.personalizeEndpoint,
+];
+
+function jobsOf(prefix: string) {
+  return emu.jobs().filter((j) => j.jobName.startsWith(`${prefix}-`));
+}
+
+async function keysUnder(uri: string): Promise<string[]> {
+  const [, bucket, key] = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) as RegExpExecArray;
+  const r = await defaultS3Client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+  return (r.Contents ?? []).map((c) => (c.Key as string).slice((key as string).length)).sort();
+}
+
+/** The oracle: user ids a straightforward CSV reading of the list keeps (4 fields, id 1..256 chars), first seen first. */
+async function expectedUsers(dir: string): Promise<string[]> {
+  const rows = parseCsv(await readFile(join(dir, 'emails.csv')), { relax_column_count: true }) as string[][];
+  const seen = new Set<string>();
+  for (const r of rows.slice(1)) {
+    const id = r[1] ?? '';
+    if (r.length === 4 && id.length > 0 && id.length <= 256) seen.add(id);
+  }
+  return [...seen];
+}
+
+describe('run', () => {
+  test('end to end with several shards: one job each, CSV with catalog titles, rejects, reports; a rerun reuses it all', async () => {
+    const { dir, file, work, prefix } = await setup(2000);
+    const r = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    assert.equal(s.shards.count, 4);
+    assert.equal(s.jobs.active, 4);
+    assert.equal(s.jobs.created, 4);
+    assert.equal(jobsOf(prefix).length, 4);
+    const users = await expectedUsers(dir);
+    assert.equal(s.records.written, users.length);
+    assert.equal(s.records.rejected, 3);
+    assert.equal(s.records.duplicates, 2000 - 3 - users.length);
+    assert.deepEqual(s.collect && [s.collect.missing, s.collect.errorKeys, s.collect.written], [
+      0,
+      0,
+      users.length,
+    ]);
+
+    const csv = parseCsv(await readFile(join(dir, 'out', 'recommendations.csv')), {
+      columns: true,
+    }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(csv[0] ?? {}), ['userId', 'rank', 'itemId', 'score', 'ITEM_NAME']);
+    assert.equal(csv.length, users.length * 5);
+    assert.deepEqual(new Set(csv.map((row) => row.userId)), new Set(users));
+    const catalog = generateCatalog(ITEMS);
+    const names = catalog.column('ITEM_NAME') as readonly string[];
+    for (const row of csv) {
+      const i = catalog.indexOf(row.itemId as string);
+      assert.ok(i >= 0, row.itemId);
+      assert.equal(row.ITEM_NAME, i === 0 ? `'=HYPERLINK("x")` : names[i]);
+    }
+    const rejects = (await readFile(join(dir, 'out', 'rejects.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(rejects.length, 3);
+    assert.match(rejects[0] as string, /"file":"[^"]*emails\.csv","line":\d+/);
+    assert.equal(await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8'), '');
+    const summaryFile = JSON.parse(await readFile(join(dir, 'out', 'summary.json'), 'utf8')) as RunSummary;
+    assert.equal(summaryFile.export?.rows, users.length * 5);
+    assert.deepEqual(await keysUnder(`${work}input/`), [
+      'manifest.json',
+      'shard-00000/input.jsonl',
+      'shard-00001/input.jsonl',
+      'shard-00002/input.jsonl',
+      'shard-00003/input.jsonl',
+    ]);
+
+    // The same command again: every step reused, no job created, the same files.
+    const before = await readFile(join(dir, 'out', 'recommendations.csv'));
+    const again = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /reused: prepare, validate, collect, export/);
+    assert.match(again.stdout, /0 created by this call/);
+    assert.equal(jobsOf(prefix).length, 4);
+    assert.deepEqual(await readFile(join(dir, 'out', 'recommendations.csv')), before);
+  });
+
+  test('--dry-run prints the plan with the job names the run then uses, and uploads nothing', async () => {
+    const { file, work, prefix } = await setup(800);
+    const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /dry run: nothing uploaded, no job created/);
+    assert.deepEqual(await keysUnder(work), []);
+    assert.equal(jobsOf(prefix).length, 0);
+    const planned = [...dry.stdout.matchAll(/input\.jsonl {2}job (\S+)/g)].map((m) => m[1]);
+    assert.equal(planned.length, 4);
+    assert.match(dry.stdout, new RegExp(`${work}input/shard-00003/input\\.jsonl`));
+    assert.match(dry.stdout, /recommendations\.csv/);
+
+    const s = await runPipeline({ pipeline: file, ...connect() });
+    assert.equal(s.exitCode, 0);
+    assert.deepEqual(
+      jobsOf(prefix)
+        .map((j) => j.jobName)
+        .sort(),
+      [...planned].sort(),
+    );
+  });
+
+  test('pipeline mistakes are reported by JSON path, all at once, before anything is uploaded', async () => {
+    const { file, work, prefix } = await setup(50, (p) => {
+      (p as unknown as Record<string, unknown>).recipie = 'x';
+      p.jobs.numResults = 'ten' as unknown as number;
+      p.shards = { maxBytes: 'huge' };
+      p.output.format = 'xlsx' as 'jsonl';
+      p.input.sources = [];
+    });
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 2);
+    for (const path of [
+      /\$\.recipie: unknown field/,
+      /\$\.jobs\.numResults: must be integer/,
+      /\$\.shards\.maxBytes: must be a number of bytes or a size/,
+      /\$\.output\.format: must be one of "csv-long", "csv-wide", "jsonl"/,
+      /\$\.input\.sources: must NOT have fewer than 1 items/,
+    ])
+      assert.match(r.stderr, path);
+    assert.match(r.stderr, /pipeline\.json: 5 problems/);
+    assert.deepEqual(await keysUnder(work), []);
+    assert.equal(jobsOf(prefix).length, 0);
+
+    // Rules beyond the schema, also by path.
+    const bad = await setup(50, (p) => {
+      p.recipe = 'item-affinity';
+      p.shards = { maxRecords: 600 };
+      p.jobs.explorationWeight = 0.5;
+      p.jobs.roleArn = 'arn:aws:iam::1:role/x';
+    });
+    const r2 = await cli(['run', bad.file, ...AWS_ARGS()]);
+    assert.equal(r2.code, 2);
+    assert.match(r2.stderr, /\$\.shards\.maxRecords: item-affinity takes at most 500/);
+    assert.match(r2.stderr, /\$\.jobs\.explorationWeight: batch segment jobs take no such field/);
+    assert.match(r2.stderr, /\$\.jobs\.roleArn: expected arn:aws:iam::ACCOUNT:role\/NAME/);
+    assert.deepEqual(await keysUnder(bad.work), []);
+  });
+
+  test('pipeline.example.json is valid against the schema and resolves', async () => {
+    const p = await loadPipeline(join(root, 'pipeline.example.json'));
+    assert.equal(p.family.family, 'user-personalization');
+    assert.equal(p.jobs.pollIntervalMs, 60_000);
+    assert.equal(p.shards.maxRecords, 5_000_000);
+    assert.equal(p.output.file, join(root, 'results', 'newsletter-2026-12', 'recommendations.csv'));
+    assert.deepEqual(p.jobs.filterArn?.split(':')[5], 'filter/country-and-genres');
+    // Every top-level section of the schema is in the example.
+    const schema = JSON.parse(await readFile(join(root, 'schemas', 'pipeline.schema.json'), 'utf8')) as {
+      properties: Record<string, unknown>;
+    };
+    const example = JSON.parse(await readFile(join(root, 'pipeline.example.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(Object.keys(example).sort(), Object.keys(schema.properties).sort());
+  });
+
+  test('a job that fails for good: the rest is exported, its records are in missing.jsonl, exit 1 with what to do', async () => {
+    const { dir, file, prefix } = await setup(400);
+    emu.injectFault({
+      failJobs: new RegExp(`^${prefix}-\\w+-00002$`),
+      failReason: 'Emulated: input not readable',
+    });
+    try {
+      const r = await cli(['run', file, ...AWS_ARGS()]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /next: shard 2 \(job t\d+-\w+-00002\) failed: Emulated: input not readable/);
+      const missing = (await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8')).trim().split('\n');
+      const manifest = (await readJsonDoc(`s3://${BUCKET}/run-${prefix.slice(1)}/input/manifest.json`)) as {
+        shards: { records: number }[];
+      };
+      assert.equal(missing.length, manifest.shards[2]?.records);
+      const csv = (await readFile(join(dir, 'out', 'recommendations.csv'), 'utf8')).trim().split('\r\n');
+      const users = await expectedUsers(dir);
+      assert.equal(csv.length - 1, (users.length - missing.length) * 5);
+    } finally {
+      emu.injectFault({ failJobs: undefined });
+    }
+    assert.equal(jobsOf(prefix).length, 4);
+  });
+
+  test('input settings changed after the shards were made: a usage error, nothing redone', async () => {
+    const { file } = await setup(200);
+    await runPipeline({ pipeline: file, ...connect() });
+    const p = JSON.parse(await readFile(file, 'utf8')) as PipelineFile;
+    p.input.dedupe = false;
+    await rejectsWith(
+      runPipeline({ pipeline: resolvePipeline(p, file), ...connect() }),
+      'PB_USAGE',
+      /\$\.recipe, \$\.input or \$\.shards changed since the shards were made .*new \$\.work prefix/,
+    );
+  });
+});
+
+describe('run: killed and resumed', () => {
+  function child(file: string): ChildProcess {
+    return spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', 'run', file], {
+      cwd: root,
+      env: { ...process.env, ...emu.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  async function finish(c: ChildProcess): Promise<{ code: number | null; stderr: string; stdout: string }> {
+    let stderr = '';
+    let stdout = '';
+    c.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    c.stdout?.on('data', (d) => {
+      stdout += d;
+    });
+    const code = await new Promise<number | null>((r) => c.once('exit', r));
+    return { code, stderr, stdout };
+  }
+
+  /** Runs the pipeline as a child, kills it with SIGKILL when `when` resolves, then runs it again to the end. */
+  async function killAndResume(
+    rows: number,
+    when: (c: ChildProcess, ctx: { dir: string; work: string; prefix: string }) => Promise<void>,
+  ): Promise<{
+    dir: string;
+    prefix: string;
+    resumed: { code: number | null; stderr: string; stdout: string };
+  }> {
+    const ctx = await setup(rows);
+    const c = child(ctx.file);
+    const done = finish(c);
+    await Promise.race([
+      when(c, ctx),
+      done.then((r) => {
+        throw new Error(`run ended (${r.code}) before the kill point: ${r.stderr}`);
+      }),
+    ]);
+    c.kill('SIGKILL');
+    await done.catch(() => {});
+    const resumed = await finish(child(ctx.file));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    // The same output as an uninterrupted run of the same input.
+    const baseline = await setup(rows);
+    const b = await runPipeline({ pipeline: baseline.file, ...connect() });
+    assert.equal(b.exitCode, 0);
+    assert.deepEqual(
+      await readFile(join(ctx.dir, 'out', 'recommendations.csv')),
+      await readFile(join(baseline.dir, 'out', 'recommendations.csv')),
+    );
+    assert.deepEqual(
+      await readFile(join(ctx.dir, 'out', 'rejects.jsonl'), 'utf8').then((t) => t.replaceAll(ctx.dir, '')),
+      await readFile(join(baseline.dir, 'out', 'rejects.jsonl'), 'utf8').then((t) =>
+        t.replaceAll(baseline.dir, ''),
+      ),
+    );
+    const jobs = jobsOf(ctx.prefix);
+    assert.equal(jobs.length, 4, jobs.map((j) => j.jobName).join(' '));
+    assert.equal(new Set(jobs.map((j) => j.jobName.slice(-5))).size, 4, 'one job per shard');
+    return { ...ctx, resumed };
+  }
+
+  const poll = async (check: () => Promise<boolean>) => {
+    while (!(await check())) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  test('SIGKILL during the upload of the shards', async () => {
+    let seen: string[] = [];
+    await killAndResume(40_000, async (_c, { work }) => {
+      // Some shard objects complete, no manifest yet: the upload is under way.
+      await poll(async () => {
+        seen = await keysUnder(`${work}input/`);
+        return seen.some((k) => k.endsWith('input.jsonl'));
+      });
+    });
+    assert.ok(!seen.includes('manifest.json'), `killed too late: ${seen.join(' ')}`);
+  });
+
+  test('SIGKILL between two job creations', async () => {
+    const { resumed } = await killAndResume(400, (_c, { prefix }) => {
+      return new Promise<void>((resolve) => {
+        emu.on('create', (job) => {
+          if (job.jobName.startsWith(`${prefix}-`) && jobsOf(prefix).length === 2) resolve();
+        });
+      });
+    });
+    assert.match(resumed.stderr, /prepare: done before, reused/);
+    assert.match(resumed.stdout, /2 created by this call/);
+  });
+
+  test('SIGKILL while waiting for the jobs', async () => {
+    const { prefix, resumed } = await killAndResume(400, (_c, { prefix }) => {
+      emu.injectFault({ slowJobs: new RegExp(`^${prefix}-`), slowMs: 400 });
+      return new Promise<void>((resolve) => {
+        emu.on('request', (e) => {
+          if (/^Describe/.test(e.operation) && jobsOf(prefix).length === 4) resolve();
+        });
+      });
+    });
+    emu.injectFault({ slowJobs: undefined });
+    assert.match(resumed.stdout, /0 created by this call/);
+    const state = (await readJsonDoc(`s3://${BUCKET}/run-${prefix.slice(1)}/output/state.json`)) as JobState;
+    assert.ok(state.shards.every((s) => s.jobs.length === 1));
+  });
+
+  test('SIGKILL during the export', async () => {
+    const { resumed } = await killAndResume(40_000, async (_c, { dir }) => {
+      await poll(async () => {
+        const names = await readdir(join(dir, 'out')).catch(() => [] as string[]);
+        return names.some((n) => n.startsWith('.recommendations.csv.tmp-'));
+      });
+    });
+    assert.match(resumed.stderr, /collect: done before, reused/);
+    assert.match(resumed.stderr, /export: started/);
+  });
+});
+
+describe('demo', () => {
+  test('the README’s first command: 100,000 users through the emulator, several shards, CSV with titles, rejects and missing', async () => {
+    const dir = tmp.fresh('demo');
+    const r = await cli(['demo', '--out', dir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    const users = await expectedUsers(dir);
+    assert.equal(s.records.read, 100_000);
+    assert.equal(s.records.rejected, 6);
+    assert.equal(s.records.written, users.length);
+    assert.ok(s.records.duplicates > 4000, `${s.records.duplicates} duplicates`);
+    assert.equal(s.shards.count, Math.ceil(users.length / 25_000));
+    assert.equal(s.jobs.active, s.shards.count);
+    assert.deepEqual(s.collect && [s.collect.missing, s.collect.written], [0, users.length]);
+    const csv = await readFile(join(dir, 'recommendations.csv'), 'utf8');
+    const lines = csv.split('\r\n');
+    assert.equal(lines[0], 'userId,rank,itemId,score,ITEM_NAME,GENRE');
+    assert.equal(lines.length - 2, users.length * 10);
+    assert.match(
+      lines[1] as string,
+      /^[^,]+,1,item-\d{5},[\d.e-]+,[A-Z][a-z]+ [A-Z][a-z]+ [A-Za-z ]+,[a-z]+$/,
+    );
+    assert.equal((await readFile(join(dir, 'rejects.jsonl'), 'utf8')).trim().split('\n').length, 6);
+    assert.equal(await readFile(join(dir, 'missing.jsonl'), 'utf8'), '');
+    // The pipeline file it ran is there to read and valid.
+    const p = await loadPipeline(join(dir, 'pipeline.json'));
+    assert.equal(p.output.file, join(dir, 'recommendations.csv'));
+    // The demo put the shared S3 settings back (they point at this file's emulator).
+    assert.deepEqual(await keysUnder(`s3://${BUCKET}/no-such-prefix/`), []);
+  });
+});
