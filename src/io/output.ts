@@ -37,7 +37,7 @@ export class AtomicFile {
     } catch (err) {
       // A stream destroyed while still opening creates its file afterwards:
       // wait for its close, or the temporary file can outlive the rm below.
-      if (!file.closed) await new Promise((resolve) => file.once('close', resolve));
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       await this.abort();
       throw wrapWriteError(this.path, err);
     }
