@@ -1082,6 +1082,12 @@ describe('emulate command', () => {
       const r = await cli(['emulate', ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     }
+    // Durations go through parseDuration, and its messages name the option.
+    const step = await cli(['emulate', '--step', 'soon']);
+    assert.match(step.stderr, /--step takes a duration such as 60s, 2m or 500ms, got "soon"/);
+    const slow = await cli(['emulate', '--slow', '1000h']);
+    assert.equal(slow.code, 2);
+    assert.match(slow.stderr, /--slow must be at most/);
   });
 
   test('a port in use is an I/O error (exit 1) that names the port', async () => {

@@ -187,5 +187,30 @@ describe('job model', () => {
     assert.equal(parseDuration('250ms', 'x'), 250);
     assert.equal(parseDuration('5', 'x'), 5000);
     throwsWith(() => parseDuration('soon', '--poll-interval'), 'PB_USAGE', /--poll-interval/);
+    assert.equal(parseDuration('1.5s', 'x'), 1500);
+    assert.equal(parseDuration(' 3 MIN ', 'x'), 180_000);
+    throwsWith(() => parseDuration('5d', '--step'), 'PB_USAGE', /--step takes a duration .* got "5d"/);
+    throwsWith(() => parseDuration('-1s', '--step'), 'PB_USAGE', /--step takes a duration/);
+    // 0 only where the caller means "no delay" (the emulator's --step and --slow).
+    throwsWith(
+      () => parseDuration('0', '--poll-interval'),
+      'PB_USAGE',
+      /--poll-interval must be more than 0/,
+    );
+    throwsWith(() => parseDuration('0.1ms', '--poll-interval'), 'PB_USAGE', /must be more than 0/);
+    assert.equal(parseDuration('0', '--step', { allowZero: true }), 0);
+    assert.equal(parseDuration('0ms', '--step', { allowZero: true }), 0);
+    // Past 2^31-1 ms setTimeout fires at once, so a long poll interval would spin.
+    assert.equal(parseDuration(`${2 ** 31 - 1}ms`, 'x'), 2 ** 31 - 1);
+    throwsWith(
+      () => parseDuration('1000h', '--poll-interval'),
+      'PB_USAGE',
+      /--poll-interval must be at most/,
+    );
+    throwsWith(
+      () => parseDuration(`${2 ** 31}ms`, '--step', { allowZero: true }),
+      'PB_USAGE',
+      /--step must be at most/,
+    );
   });
 });

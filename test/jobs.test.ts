@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CreateBatchInferenceJobCommand, PersonalizeClient } from '@aws-sdk/client-personalize';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { run as runCli } from '../src/cli.js';
+import type { CliIO } from '../src/commands/common.js';
 import { type Emulator, startEmulator } from '../src/emulator/index.js';
 import { readJsonDoc } from '../src/io/doc.js';
 import { configureS3, defaultS3Client } from '../src/io/s3.js';
@@ -11,7 +14,7 @@ import { type JobState, normalizeStatus } from '../src/jobs/model.js';
 import { type JobEvent, jobStatus, submit, waitJobs } from '../src/jobs/orchestrate.js';
 import { personalizeService } from '../src/jobs/service.js';
 import { shard } from '../src/shard.js';
-import { cli, rejectsWith, useTmp, writeText } from './helpers.js';
+import { cli, rejectsWith, stdinOf, useTmp, writeText } from './helpers.js';
 
 // submit / status / wait end to end against the emulator, through the real
 // @aws-sdk clients over HTTP.
@@ -338,6 +341,240 @@ describe('submit, status, wait', () => {
     );
     assert.equal(emu.jobs().length, before);
   });
+});
+
+describe('progress on stderr', () => {
+  const CLEAR = '\r\x1b[K';
+
+  /** A stderr that keeps each write apart; `isTTY` as given, `onWrite` sees each write as it comes. */
+  function stderrSink(isTTY: boolean, onWrite?: (text: string) => void) {
+    const writes: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        const text = chunk.toString('utf8');
+        writes.push(text);
+        onWrite?.(text);
+        cb();
+      },
+    });
+    Object.assign(stream, { isTTY });
+    return { stream, writes, text: () => writes.join('') };
+  }
+
+  /** The CLI in-process with the given stderr; stdout collected. */
+  async function cliWith(argv: string[], stderr: Writable): Promise<{ code: number; stdout: string }> {
+    const out: string[] = [];
+    const stdout = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out.push(chunk.toString('utf8'));
+        cb();
+      },
+    });
+    const io: CliIO = { stdin: stdinOf(''), stdout, stderr };
+    const code = await runCli(argv, io);
+    return { code, stdout: out.join('') };
+  }
+
+  /**
+   * What a terminal shows after `text`: `\r` goes back to column 0, `\x1b[K`
+   * erases to the end of the row, `\n` starts a new row. A progress line left
+   * uncleared, or a line written over a longer one, shows up here.
+   */
+  function screen(text: string): string[] {
+    const rows = [''];
+    let col = 0;
+    for (let i = 0; i < text.length; i++) {
+      const last = rows.length - 1;
+      const row = rows[last] as string;
+      if (text.startsWith('\x1b[K', i)) {
+        rows[last] = row.slice(0, col);
+        i += 2;
+      } else if (text[i] === '\r') col = 0;
+      else if (text[i] === '\n') {
+        rows.push('');
+        col = 0;
+      } else {
+        rows[last] = row.slice(0, col).padEnd(col) + text[i] + row.slice(col + 1);
+        col++;
+      }
+    }
+    return rows;
+  }
+
+  test('screen() renders redraws like a terminal', () => {
+    assert.deepEqual(screen('abcdef\rxy\n'), ['xycdef', '']);
+    assert.deepEqual(screen('abcdef\r\x1b[Kxy\n'), ['xy', '']);
+    assert.deepEqual(screen('abc\r\x1b[K'), ['']);
+  });
+
+  const progress = (running: number, pending: number, active: number, failed: number, waiting: number) =>
+    `${CLEAR}jobs: ${running} running, ${pending} pending, ${active} active, ${failed} failed, ${waiting} waiting`;
+
+  test('wait on a terminal: the counts redrawn in place, cleared before the summary', async () => {
+    const { manifest, prefix } = await shardsOnS3(4, 2);
+    // Shard 1 held in progress until the progress line has shown it so.
+    emu.injectFault({ slowJobs: /^ttywait-.*-00001$/, slowMs: Number.POSITIVE_INFINITY });
+    const s = await submit({
+      manifest,
+      output: `${prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'ttywait',
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    let lifted = false;
+    const lift = () => emu.injectFault({ slowJobs: undefined, slowMs: 60_000 });
+    // Only so that a broken progress line fails the test rather than hanging it.
+    const safety = setTimeout(lift, 20_000);
+    const err = stderrSink(true, (text) => {
+      if (!lifted && text === progress(1, 0, 1, 0, 0)) {
+        lifted = true;
+        lift();
+      }
+    });
+    const r = await cliWith(
+      [
+        'wait',
+        '--state',
+        s.state,
+        '--personalize-endpoint-url',
+        emu.personalizeEndpoint,
+        '--poll-interval',
+        '20ms',
+      ],
+      err.stream,
+    ).finally(() => {
+      clearTimeout(safety);
+      lift();
+    });
+    assert.equal(r.code, 0, err.text());
+    assert.equal(r.stdout, '');
+    assert.ok(lifted, `no "1 running, 1 active" progress line in ${JSON.stringify(err.text())}`);
+    const last = err.writes.lastIndexOf(progress(0, 0, 2, 0, 0));
+    assert.ok(last >= 0, JSON.stringify(err.writes));
+    // After the last redraw: the clear, then the summary on a clean row, nothing else.
+    assert.deepEqual(err.writes.slice(last + 1, last + 2), [CLEAR]);
+    assert.match(err.writes[last + 2] ?? '', /^jobs \(run \w+, state .*\): 2 shard\(s\): 2 active, 0 failed/);
+    assert.equal(err.writes.length, last + 3);
+    // Every progress write is a redraw (clear first), and each event line starts on a clean row.
+    for (const w of err.writes.filter((x) => x.includes('jobs: '))) assert.ok(w.startsWith(CLEAR), w);
+    const rows = screen(err.text());
+    assert.deepEqual(rows.slice(0, 3), [
+      `personalize-batch: resuming from ${s.state}`,
+      `personalize-batch: shard 0: ${s.jobs[0]?.name} ACTIVE`,
+      `personalize-batch: shard 1: ${s.jobs[1]?.name} ACTIVE`,
+    ]);
+    assert.match(rows[3] as string, /^jobs \(run /);
+    assert.deepEqual(rows.slice(4), ['']);
+  });
+
+  test('wait with stderr not a terminal: the event lines only, no redraws', async () => {
+    const { manifest, prefix } = await shardsOnS3(4, 2);
+    const s = await submit({
+      manifest,
+      output: `${prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'plainwait',
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    const err = stderrSink(false);
+    const r = await cliWith(
+      [
+        'wait',
+        '--state',
+        s.state,
+        '--personalize-endpoint-url',
+        emu.personalizeEndpoint,
+        '--poll-interval',
+        '20ms',
+      ],
+      err.stream,
+    );
+    assert.equal(r.code, 0, err.text());
+    const text = err.text();
+    assert.ok(!text.includes('\r') && !text.includes('\x1b'), JSON.stringify(text));
+    const lines = text.split('\n');
+    assert.equal(lines.pop(), '');
+    assert.equal(lines.shift(), `personalize-batch: resuming from ${s.state}`);
+    assert.match(lines.pop() as string, /^jobs \(run \w+, state .*\): 2 shard\(s\): 2 active, 0 failed/);
+    // The two shards finish in either order.
+    assert.deepEqual(lines.sort(), [
+      `personalize-batch: shard 0: ${s.jobs[0]?.name} ACTIVE`,
+      `personalize-batch: shard 1: ${s.jobs[1]?.name} ACTIVE`,
+    ]);
+  });
+
+  for (const tty of [true, false]) {
+    test(`submit --wait with a failed job, stderr ${tty ? '' : 'not '}a terminal`, async () => {
+      const { manifest, prefix } = await shardsOnS3(4, 2);
+      const name = tty ? 'ttysub' : 'plainsub';
+      emu.injectFault({ failJobs: new RegExp(`^${name}-.*-00001$`), failReason: 'emulated: bad luck' });
+      const err = stderrSink(tty);
+      const r = await cliWith(
+        [
+          'submit',
+          '--manifest',
+          manifest,
+          '--output',
+          `${prefix}out/`,
+          '--solution-version-arn',
+          SV,
+          '--role-arn',
+          ROLE,
+          '--job-name-prefix',
+          name,
+          '--wait',
+          // The region comes from the ARN, so S3 is configured again: name the endpoint.
+          '--endpoint-url',
+          emu.s3Endpoint,
+          '--personalize-endpoint-url',
+          emu.personalizeEndpoint,
+          '--poll-interval',
+          '20ms',
+        ],
+        err.stream,
+      ).finally(() => {
+        emu.injectFault({ failJobs: undefined });
+        configureS3({ endpoint: emu.s3Endpoint, credentials: { ...emu.credentials }, region: emu.region });
+      });
+      assert.equal(r.code, 1, err.text());
+      const text = err.text();
+      const rows = screen(text);
+      const jobs = jobsOf(`${name}-`).sort((a, b) => a.jobName.localeCompare(b.jobName));
+      assert.equal(jobs.length, 2);
+      const [first, second] = jobs.map((j) => j.jobName);
+      // The event lines, and after the summary the failure and what to do.
+      assert.deepEqual(rows.slice(0, 3), [
+        `personalize-batch: state file ${prefix}out/state.json`,
+        `personalize-batch: shard 0: created ${first} (${jobs[0]?.arn})`,
+        `personalize-batch: shard 1: created ${second} (${jobs[1]?.arn})`,
+      ]);
+      assert.deepEqual(rows.slice(3, -4).sort(), [
+        `personalize-batch: shard 0: ${first} ACTIVE`,
+        `personalize-batch: shard 1: ${second} CREATE FAILED: emulated: bad luck`,
+      ]);
+      assert.match(rows.at(-4) as string, /^jobs \(run \w+, state .*\): 2 shard\(s\): 1 active, 1 failed/);
+      assert.deepEqual(rows.slice(-3), [
+        `personalize-batch: shard 1: job ${second} failed: emulated: bad luck`,
+        'personalize-batch: run submit again with --retry-failed N to resubmit the failed shards',
+        '',
+      ]);
+      if (tty) {
+        // Right after the creates: both pending; at the end one active, one failed; then cleared.
+        assert.ok(err.writes.includes(progress(0, 2, 0, 0, 0)), JSON.stringify(err.writes));
+        const last = err.writes.lastIndexOf(progress(0, 0, 1, 1, 0));
+        assert.ok(last >= 0, JSON.stringify(err.writes));
+        assert.equal(err.writes[last + 1], CLEAR);
+        assert.match(err.writes[last + 2] ?? '', /^jobs \(run /);
+      } else {
+        assert.ok(!text.includes('\r') && !text.includes('\x1b'), JSON.stringify(text));
+        assert.equal(rows.join('\n'), text, 'nothing redrawn');
+      }
+    });
+  }
 });
 
 describe('crash and resume', () => {

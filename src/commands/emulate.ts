@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { parseCount } from '../core/units.js';
+import { parseCount, parseDuration } from '../core/units.js';
 import {
   EMULATOR_ACCOUNT,
   EMULATOR_DEFAULTS,
@@ -88,7 +88,7 @@ export async function runEmulate(args: readonly string[], io: CliIO, signal?: Ab
     catalog: v.catalog,
     items: v.items === undefined ? undefined : parseCount(v.items, '--items'),
     users: v.users === undefined ? undefined : parseCount(v.users, '--users'),
-    stepMs: v.step === undefined ? undefined : duration(v.step, '--step'),
+    stepMs: v.step === undefined ? undefined : parseDuration(v.step, '--step', { allowZero: true }),
     maxRunning: v['max-running'] === undefined ? undefined : parseCount(v['max-running'], '--max-running'),
     region: v.region,
     statusSpelling: oneOf(v['status-spelling'], '--status-spelling', ['observed', 'model'] as const),
@@ -96,7 +96,7 @@ export async function runEmulate(args: readonly string[], io: CliIO, signal?: Ab
     faults: {
       failJobs: v['fail-jobs'] === undefined ? undefined : regex(v['fail-jobs'], '--fail-jobs'),
       slowJobs: v['slow-jobs'] === undefined ? undefined : regex(v['slow-jobs'], '--slow-jobs'),
-      slowMs: v.slow === undefined ? 60_000 : duration(v.slow, '--slow'),
+      slowMs: v.slow === undefined ? 60_000 : parseDuration(v.slow, '--slow', { allowZero: true }),
       throttle: v.throttle === undefined ? 0 : parseCount(v.throttle, '--throttle'),
     },
   };
@@ -223,17 +223,6 @@ function port(text: string, option: string): number {
   if (!/^\d+$/.test(text.trim()) || n > 65535)
     throw usage(`${option} takes a port from 0 to 65535, got "${text}"`);
   return n;
-}
-
-const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, min: 60_000, h: 3_600_000 };
-
-/** A duration in ms: `500ms`, `2s`, `1m`, `1h`; a bare number is seconds; 0 is allowed. */
-export function duration(text: string, option: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  const mult = m ? TIME_UNITS[(m[2] as string).toLowerCase()] : undefined;
-  if (!m || mult === undefined)
-    throw usage(`${option} takes a duration such as 2s, 500ms or 1m, got "${text}"`);
-  return Math.round(Number(m[1]) * mult);
 }
 
 function oneOf<const T extends string>(

@@ -1,4 +1,5 @@
 /** `submit`, `status` and `wait`: the CLI over src/jobs/orchestrate.ts. */
+import type { Writable } from 'node:stream';
 import { parseCount, parseDuration } from '../core/units.js';
 import { PbError } from '../errors.js';
 import {
@@ -10,7 +11,7 @@ import {
   waitJobs,
 } from '../jobs/orchestrate.js';
 import type { PersonalizeSettings } from '../jobs/service.js';
-import { AWS_OPTIONS, type CliIO, configureAws, isTTY, parse, write } from './common.js';
+import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './common.js';
 
 const CONNECTION_HELP = `      --region R             the jobs' region (default: from the solution version ARN, then the SDK chain)
       --profile P            a profile from the shared AWS config
@@ -167,7 +168,7 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
       throw new PbError('PB_USAGE', `--ranking-influence ${k}: "${w}" is not a number`);
     influence[k.toUpperCase()] = n;
   }
-  const reporter = new Reporter(io);
+  const reporter = new Reporter(io.stderr);
   const summary = await submit({
     manifest: v.manifest as string,
     solutionVersionArn: v['solution-version-arn'] as string,
@@ -218,7 +219,7 @@ export async function runWait(args: readonly string[], io: CliIO): Promise<numbe
   }
   if (!v.state) throw new PbError('PB_USAGE', 'wait needs --state URI (see wait --help)');
   configureAws(v);
-  const reporter = new Reporter(io);
+  const reporter = new Reporter(io.stderr);
   const summary = await waitJobs({
     state: v.state,
     personalize: settings(v),
@@ -286,13 +287,18 @@ function age(ms: number): string {
   return `${(s / 3600).toFixed(1)}h`;
 }
 
-/** Job events as lines on stderr; the running counts as one redrawn line, only on a terminal. */
+/**
+ * Job events as lines on stderr; the running counts as one redrawn line
+ * (progressLine), only on a terminal. Throttling is transient and the run
+ * goes on, so it is only mentioned on a terminal too.
+ */
 class Reporter {
-  private shown = false;
-  constructor(private readonly io: CliIO) {}
+  private readonly progress: ReturnType<typeof progressLine>;
+  constructor(private readonly stderr: Writable) {
+    this.progress = progressLine(stderr);
+  }
 
   event(e: JobEvent): void {
-    const tty = isTTY(this.io.stderr);
     switch (e.type) {
       case 'state':
         this.line(`${e.resumed ? 'resuming from' : 'state file'} ${e.path}`);
@@ -311,27 +317,25 @@ class Reporter {
         this.line(`shard ${e.shard}: resubmitting (attempt ${e.attempt + 1})`);
         break;
       case 'throttled':
-        if (tty) this.line(`the service said not now (${e.reason}); trying again later`);
+        if (this.progress) this.line(`the service said not now (${e.reason}); trying again later`);
         break;
-      case 'progress':
-        if (tty) {
-          const c = e.counts;
-          this.io.stderr.write(
-            `\r\x1b[Kjobs: ${c.running} running, ${c.pending} pending, ${c.active} active, ${c.failed} failed, ${c.waiting} waiting`,
-          );
-          this.shown = true;
-        }
+      case 'progress': {
+        const c = e.counts;
+        this.progress?.show(
+          `jobs: ${c.running} running, ${c.pending} pending, ${c.active} active, ${c.failed} failed, ${c.waiting} waiting`,
+        );
         break;
+      }
     }
   }
 
+  /** A whole line, the progress line cleared first so the two do not share a row. */
   private line(text: string): void {
     this.clear();
-    write(this.io.stderr, `personalize-batch: ${text}\n`);
+    write(this.stderr, `personalize-batch: ${text}\n`);
   }
 
   clear(): void {
-    if (this.shown) this.io.stderr.write('\r\x1b[K');
-    this.shown = false;
+    this.progress?.clear();
   }
 }

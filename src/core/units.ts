@@ -41,13 +41,22 @@ export function parseCount(text: string, option: string): number {
 
 const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, min: 60_000, h: 3_600_000 };
 
-/** Parses a duration to milliseconds: `60s`, `2m`, `500ms`, `1h`; a bare number is seconds. */
-export function parseDuration(text: string, option: string): number {
+/** The longest timer Node runs as asked: setTimeout fires at once (with a warning) past 2^31-1 ms. */
+const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/**
+ * Parses a duration to milliseconds: `60s`, `2m`, `500ms`, `1h`; a bare number
+ * is seconds. 0 is refused unless `allowZero` (the emulator's "no delay"); at
+ * most 2^31-1 ms (about 24 days), since longer timers would fire at once.
+ */
+export function parseDuration(text: string, option: string, opts: { allowZero?: boolean } = {}): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const mult = m ? TIME_UNITS[(m[2] as string).toLowerCase()] : undefined;
   if (!m || mult === undefined)
     throw usage(`${option} takes a duration such as 60s, 2m or 500ms, got "${text}"`);
   const n = Math.round(Number(m[1]) * mult);
-  if (n <= 0) throw usage(`${option} must be more than 0, got "${text}"`);
+  if (n <= 0 && !(opts.allowZero && n === 0)) throw usage(`${option} must be more than 0, got "${text}"`);
+  if (n > MAX_DURATION_MS)
+    throw usage(`${option} must be at most ${MAX_DURATION_MS} ms (about 24 days), got "${text}"`);
   return n;
 }
