@@ -53,6 +53,14 @@ export { expandOutSources, readOutItems } from './io/out-reader.js';
 export { AtomicFile } from './io/output.js';
 export { detectFormat, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
 export {
+  loadPipeline,
+  PIPELINE_DEFAULTS,
+  type Pipeline,
+  type PipelineFile,
+  resolvePipeline,
+  workLayout,
+} from './pipeline.js';
+export {
   createPrepareStream,
   type OnInvalid,
   PREPARE_DEFAULTS,
@@ -64,6 +72,7 @@ export {
   type Reject,
   resolvePrepareOptions,
 } from './prepare.js';
+export { type RunEvent, type RunOptions, type RunSummary, runPipeline, type Stage } from './run.js';
 export { emailListCsv } from './sample.js';
 export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
 export {
