@@ -3,12 +3,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { run } from '../src/cli.js';
 import { type Emulator, generateCatalog, startEmulator } from '../src/emulator/index.js';
 import { readJsonDoc } from '../src/io/doc.js';
 import { configureS3, defaultS3Client } from '../src/io/s3.js';
@@ -448,5 +449,61 @@ describe('demo', () => {
     assert.equal(p.output.file, join(dir, 'recommendations.csv'));
     // The demo put the shared S3 settings back (they point at this file's emulator).
     assert.deepEqual(await keysUnder(`s3://${BUCKET}/no-such-prefix/`), []);
+  });
+});
+
+describe('run: progress', () => {
+  const CLEAR = '\r\x1b[K';
+  async function runWith(isTTY: boolean, file: string): Promise<{ code: number; err: string; out: string }> {
+    let err = '';
+    let out = '';
+    const stderr = new Writable({
+      write(chunk, _enc, cb) {
+        err += chunk;
+        cb();
+      },
+    });
+    const stdout = new Writable({
+      write(chunk, _enc, cb) {
+        out += chunk;
+        cb();
+      },
+    });
+    Object.assign(stderr, { isTTY });
+    const code = await run(['run', file, ...AWS_ARGS()], { stdin: Readable.from([]), stdout, stderr });
+    return { code, err, out };
+  }
+
+  test('on a terminal: a live line for records and jobs, cleared before each step line and at the end', async () => {
+    const { file } = await setup(400);
+    const r = await runWith(true, file);
+    assert.equal(r.code, 0, r.err);
+    const live = r.err.split(CLEAR);
+    assert.ok(
+      live.some((t) =>
+        /^jobs: 0\/4 finished \(0 active, 0 failed\), \d running, \d pending, 0 waiting$/.test(t),
+      ),
+    );
+    assert.ok(live.includes('jobs: 4/4 finished (4 active, 0 failed), 0 running, 0 pending, 0 waiting'));
+    // Every step line starts on a cleared line, and no live line is left on the screen.
+    for (const m of r.err.matchAll(
+      /([^\n]*)personalize-batch: (prepare|validate|jobs|collect|export): started/g,
+    ))
+      assert.ok(m[1] === '' || (m[1] as string).endsWith(CLEAR), JSON.stringify(m[1]));
+    const tail = r.err.slice(r.err.lastIndexOf('\n') + 1);
+    assert.ok(tail === '' || tail.endsWith(CLEAR), JSON.stringify(tail));
+    assert.match(r.out, /^run done/);
+  });
+
+  test('not on a terminal: step lines only, no control characters', async () => {
+    const { file } = await setup(400);
+    const r = await runWith(false, file);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(!r.err.includes('\r') && !r.err.includes('\x1b'));
+    assert.deepEqual(
+      [...r.err.matchAll(/personalize-batch: (\w+): started/g)].map((m) => m[1]),
+      ['prepare', 'validate', 'jobs', 'collect', 'export'],
+    );
+    assert.equal([...r.err.matchAll(/created job/g)].length, 4);
   });
 });
