@@ -283,7 +283,9 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
   const output: Pipeline['output'] = {
     dir,
     format,
-    file: inDir(o.file ?? (format === 'jsonl' ? 'recommendations.jsonl' : 'recommendations.csv')),
+    file: inDir(
+      o.file ?? `${family?.segment ? 'segments' : 'recommendations'}.${format === 'jsonl' ? 'jsonl' : 'csv'}`,
+    ),
     top: o.top,
     catalog: o.catalog === undefined ? undefined : place(o.catalog),
     catalogColumns: o.catalogColumns,

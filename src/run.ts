@@ -92,6 +92,8 @@ export interface RunSummary {
     invalid: string | null;
     summary: string | null;
   };
+  /** What prepare and collect found worth saying (as their own summaries say it). */
+  warnings: string[];
   /** What to do next when the run did not end well. */
   advice: string[];
   /** 0 everything done, 1 a job failed or records are missing or in error. */
@@ -113,11 +115,12 @@ interface RunRecord {
     manifest: string;
     records: RunSummary['records'];
     shards: RunSummary['shards'];
+    warnings: string[];
   };
   validate?: StageRecord & { records: number };
   /** Written before the first Create call: from then on the jobs' settings are fixed. */
   jobs?: StageRecord;
-  collect?: StageRecord & { summary: NonNullable<RunSummary['collect']> };
+  collect?: StageRecord & { summary: NonNullable<RunSummary['collect']>; warnings: string[] };
   export?: StageRecord & { summary: NonNullable<RunSummary['export']> };
 }
 
@@ -218,10 +221,12 @@ async function fullRun(
       manifest: layout.manifest,
       records: recordsOf(prepared),
       shards: shardsOf(manifest, layout.manifest),
+      warnings: prepared.warnings,
     };
     await save();
   }
   summary.records = record.prepare.records;
+  summary.warnings.push(...(record.prepare.warnings ?? []));
   summary.shards = record.prepare.shards;
   if (summary.records.rejected > 0) summary.files.rejects = p.output.rejects;
 
@@ -332,10 +337,16 @@ async function fullRun(
       rejects: p.output.invalid,
       tmpDir: p.input.tmpDir,
     });
-    record.collect = { key: collectKey, at: new Date().toISOString(), summary: collectOf(c) };
+    record.collect = {
+      key: collectKey,
+      at: new Date().toISOString(),
+      summary: collectOf(c),
+      warnings: c.warnings,
+    };
     await save();
   }
   summary.collect = record.collect.summary;
+  summary.warnings.push(...(record.collect.warnings ?? []));
   summary.files.merged = p.output.merged;
   summary.files.missing = p.output.missing;
   if (summary.collect.errorKeys > 0) summary.files.errors = p.output.errors;
@@ -399,6 +410,7 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     });
     const manifest = (await readJsonDoc(join(tmp, 'input', 'manifest.json'))) as Manifest;
     summary.records = recordsOf(prepared);
+    summary.warnings.push(...prepared.warnings);
     // Where the shards will be: the same names under the work prefix, the same bytes.
     const shards = manifest.shards.map((s) => ({
       ...s,
@@ -483,6 +495,7 @@ function emptySummary(p: Pipeline, dryRun: boolean): RunSummary {
       invalid: null,
       summary: null,
     },
+    warnings: [],
     advice: [],
     exitCode: 0,
     seconds: 0,

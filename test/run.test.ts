@@ -288,6 +288,34 @@ describe('run', () => {
     assert.equal(jobsOf(prefix).length, 4);
   });
 
+  test('a segment family runs batch segment jobs and exports segments.csv', async () => {
+    const { dir, file, prefix } = await setup(10, (p) => {
+      p.recipe = 'aws-item-affinity';
+      p.input = { sources: ['items.csv'] };
+      p.shards = { maxRecords: 4 };
+      p.jobs.numResults = 3;
+      p.output = { dir: 'out', format: 'csv-long' };
+    });
+    await writeFile(
+      join(dir, 'items.csv'),
+      `ITEM_ID\n${Array.from({ length: 10 }, (_, i) => `item-0000${i}`).join('\n')}\n`,
+    );
+    const s = await runPipeline({ pipeline: file, ...connect() });
+    assert.equal(s.exitCode, 0, s.advice.join('\n'));
+    assert.equal(s.shards.count, 3);
+    assert.deepEqual(
+      jobsOf(prefix).map((j) => j.kind),
+      ['batch-segment-job', 'batch-segment-job', 'batch-segment-job'],
+    );
+    const csv = parseCsv(await readFile(join(dir, 'out', 'segments.csv')), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    assert.deepEqual(Object.keys(csv[0] ?? {}).slice(0, 3), ['itemId', 'rank', 'userId']);
+    assert.equal(new Set(csv.map((r) => r.itemId)).size, 10);
+    assert.ok(csv.every((r) => /^user-\d{6}$/.test(r.userId as string)));
+  });
+
   test('input settings changed after the shards were made: a usage error, nothing redone', async () => {
     const { file } = await setup(200);
     await runPipeline({ pipeline: file, ...connect() });

@@ -166,6 +166,7 @@ export function describeRun(s: RunSummary): string {
   ];
   out.push(`  files${s.dryRun ? ' (to be written)' : ''}`);
   for (const [label, path] of files) if (path) out.push(`    ${label.padEnd(9)}${path}`);
+  for (const w of s.warnings) out.push(`warning: ${w}`);
   for (const a of s.advice) out.push(`next: ${a}`);
   return `${out.join('\n')}\n`;
 }
