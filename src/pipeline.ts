@@ -10,35 +10,39 @@ import { type FamilyInfo, resolveFamily } from './core/families.js';
 import type { ExportFormat } from './core/out-convert.js';
 import { parseBytes, parseCount, parseDuration } from './core/units.js';
 import { PbError } from './errors.js';
+import type { ExportOptions } from './export.js';
 import { readJsonDoc } from './io/doc.js';
-import type { Format } from './io/rows.js';
 import { isS3Uri } from './io/s3.js';
 import { checkJobOptions, type JobOptions, kindOf } from './jobs/model.js';
+import type { PrepareOptions } from './prepare.js';
 import { configValidator } from './schemas.js';
 
 /** The pipeline file as written (schemas/pipeline.schema.json). */
 export interface PipelineFile {
   version: 1;
   recipe: string;
-  input: {
+  /** prepare's options of the same names, plus filters as objects and sizes as text. */
+  input: Pick<
+    PrepareOptions,
+    | 'format'
+    | 'column'
+    | 'itemColumn'
+    | 'itemListColumn'
+    | 'listSeparator'
+    | 'attributes'
+    | 'valueSeparator'
+    | 'since'
+    | 'timestampColumn'
+    | 'dedupe'
+    | 'onInvalid'
+    | 'maxItemList'
+    | 'tmpDir'
+  > & {
     sources: string[];
-    format?: Format | 'auto';
-    column?: string;
-    itemColumn?: string;
-    itemListColumn?: string;
-    listSeparator?: string;
-    attributes?: string[];
     filterColumns?: Record<string, string>;
     filterConstants?: Record<string, string | string[]>;
-    valueSeparator?: string;
-    since?: string | number;
-    timestampColumn?: string;
-    dedupe?: boolean;
-    onInvalid?: 'fail' | 'skip';
     maxLineLength?: number | string;
-    maxItemList?: number;
     memoryBudget?: number | string;
-    tmpDir?: string;
   };
   work: string;
   shards?: { maxBytes?: number | string; maxRecords?: number | string; count?: number };
@@ -60,19 +64,18 @@ export interface PipelineFile {
     retryFailed?: number;
     pollInterval?: number | string;
   };
-  output: {
-    dir: string;
-    file?: string;
-    format?: ExportFormat;
-    top?: number;
-    catalog?: string;
-    catalogColumns?: string[];
-    catalogIdColumn?: string;
-    maxCatalogItems?: number;
-    escapeFormulas?: boolean;
-    lineEnding?: 'crlf' | 'lf';
-    merged?: string;
-  };
+  /** export's options of the same names, plus where things go. */
+  output: Pick<
+    ExportOptions,
+    | 'format'
+    | 'top'
+    | 'catalog'
+    | 'catalogColumns'
+    | 'catalogIdColumn'
+    | 'maxCatalogItems'
+    | 'escapeFormulas'
+    | 'lineEnding'
+  > & { dir: string; file?: string; merged?: string };
   aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
 }
 
