@@ -24,8 +24,8 @@ collect and export to a CSV of recommendations with catalog titles. The emulator
 for Personalize (deterministic picks from the catalog), it does not recommend.
 
 Files (in DIR): emails.csv and items.csv (the inputs), pipeline.json, recommendations.csv,
-rejects.jsonl (the broken rows, with file, line and reason), missing.jsonl, errors.jsonl
-and summary.json.
+merged.jsonl (the jobs' output lines, merged), rejects.jsonl (the broken rows, with file, line
+and reason), missing.jsonl, errors.jsonl and summary.json.
 
 Options:
       --out DIR      output folder (default ./personalize-batch-demo)
@@ -67,7 +67,8 @@ export async function runDemo(args: readonly string[], io: CliIO): Promise<numbe
   if (v.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else
     io.stdout.write(
-      `demo: ${rows.toLocaleString('en')} e-mail rows and ${DEMO.items} catalog items in ${dir}, run against the local emulator\n${describeRun(summary)}`,
+      `demo: ${rows.toLocaleString('en')} e-mail rows and ${DEMO.items} catalog items in ${dir}, run against the local emulator\n` +
+        `(its s3:// storage is temporary: shards and job outputs are gone once the demo ends)\n${describeRun(summary)}`,
     );
   return summary.exitCode;
 }
@@ -105,6 +106,8 @@ export async function demo(dir: string, rows: number, reporter?: RunReporter): P
       format: 'csv-long',
       catalog: 'items.csv',
       catalogColumns: ['ITEM_NAME', 'GENRE'],
+      // Beside the rest, since the emulator's S3 is gone when the demo ends.
+      merged: 'merged.jsonl',
     },
   };
   const pipelineFile = join(dir, 'pipeline.json');

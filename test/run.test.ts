@@ -472,6 +472,9 @@ describe('demo', () => {
     );
     assert.equal((await readFile(join(dir, 'rejects.jsonl'), 'utf8')).trim().split('\n').length, 6);
     assert.equal(await readFile(join(dir, 'missing.jsonl'), 'utf8'), '');
+    const merged = (await readFile(join(dir, 'merged.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(merged.length, users.length);
+    assert.match(merged[0] as string, /^\{"input":\{"userId":"[^"]+"\},"output":\{"recommendedItems":\[/);
     // The pipeline file it ran is there to read and valid.
     const p = await loadPipeline(join(dir, 'pipeline.json'));
     assert.equal(p.output.file, join(dir, 'recommendations.csv'));
