@@ -14,14 +14,14 @@
  *   every job ARN; redone when the jobs or the settings changed.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CollectSummary, collect } from './collect.js';
 import { PbError } from './errors.js';
 import { type ExportSummary, exportOutputs } from './export.js';
 import { readJsonDoc, writeJsonDoc } from './io/doc.js';
-import { configureS3, isS3Uri, type S3Options, s3Settings } from './io/s3.js';
+import { configureS3, isS3Uri, type S3Options, s3ObjectExists, s3Settings } from './io/s3.js';
 import { jobName, normalizeStatus, runIdOf } from './jobs/model.js';
 import { type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
@@ -312,7 +312,7 @@ async function fullRun(
     merged: p.output.merged,
     dir: p.output.dir,
   });
-  if (record.collect?.key === collectKey) {
+  if (record.collect?.key === collectKey && (await allExist([p.output.merged, p.output.missing]))) {
     summary.resumed.push('collect');
     emit({
       type: 'stage',
@@ -355,7 +355,7 @@ async function fullRun(
   // 5. export the merged lines.
   const o = p.output;
   const exportKey = keyOf({ collectKey, output: { ...o, rejects: undefined } });
-  if (record.export?.key === exportKey) {
+  if (record.export?.key === exportKey && (await allExist([o.file]))) {
     summary.resumed.push('export');
     emit({ type: 'stage', stage: 'export', reused: true, detail: o.file });
   } else {
@@ -549,6 +549,22 @@ function collectOf(c: CollectSummary): NonNullable<RunSummary['collect']> {
 
 function exportOf(e: ExportSummary): NonNullable<RunSummary['export']> {
   return { format: e.format, records: e.records, rows: e.rows, catalogMissing: e.catalogMissing };
+}
+
+/** Whether a finished step's files are still there (a user may have deleted or moved them). */
+async function allExist(paths: readonly string[]): Promise<boolean> {
+  for (const path of paths) {
+    if (isS3Uri(path)) {
+      if (!(await s3ObjectExists(path))) return false;
+    } else if (
+      !(await stat(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
+  }
+  return true;
 }
 
 function keyOf(value: unknown): string {

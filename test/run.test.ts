@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -184,6 +184,14 @@ describe('run', () => {
     assert.match(again.stdout, /reused: prepare, validate, collect, export/);
     assert.match(again.stdout, /0 created by this call/);
     assert.equal(jobsOf(prefix).length, 4);
+    assert.deepEqual(await readFile(join(dir, 'out', 'recommendations.csv')), before);
+
+    // A finished step whose file is gone is done again; the steps before it are not.
+    await rm(join(dir, 'out', 'recommendations.csv'));
+    const third = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stderr, /collect: done before, reused/);
+    assert.match(third.stderr, /export: started/);
     assert.deepEqual(await readFile(join(dir, 'out', 'recommendations.csv')), before);
   });
 

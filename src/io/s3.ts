@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   S3Client,
@@ -100,6 +101,19 @@ export function makeS3Client(o: S3Options = {}): S3Client {
       ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
       : {}),
   });
+}
+
+/** Whether an object exists (HeadObject); other errors (access, bucket) are thrown as s3Error. */
+export async function s3ObjectExists(uri: string): Promise<boolean> {
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    await defaultS3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
+    throw s3Error(uri, err);
+  }
 }
 
 /** Plain words for the S3 errors users hit, with the URI. */
