@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { run } from './cli.js';
+import { removeTemporaryFiles } from './io/output.js';
 
 // A closed stdout (`... | head`) is a normal way to stop reading, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -11,6 +12,18 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 // package pins SDK versions that support Node 20, so that tells users nothing they can act
 // on. The SDK's own switch turns it off (unless the user set it either way).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+// Ctrl-C: leave no half-written temporary file behind, and say how to go on. Jobs already
+// created keep running in the service; every command that creates or follows them resumes.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    removeTemporaryFiles();
+    process.stderr.write(
+      `\npersonalize-batch: interrupted (${signal}); run the same command again to resume\n`,
+    );
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 
 const code = await run(process.argv.slice(2), {
   stdin: process.stdin,

@@ -10,6 +10,7 @@ import { type CutResult, HashCut, type HashHistogram } from './core/hashcut.js';
 import { countRegularLines } from './core/linecount.js';
 import { PbError, usage } from './errors.js';
 import { openSource, wholeLines } from './io/input.js';
+import { trackTemporary } from './io/output.js';
 import { defaultS3Client, isS3Uri, listS3, parseS3Uri, writeS3 } from './io/s3.js';
 
 /** Service quotas per job input (reference: limits): 1 GB and 50 million records. */
@@ -235,6 +236,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
   const tmp = toS3
     ? ''
     : join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+  const tracked = toS3 ? undefined : trackTemporary(tmp);
   if (!toS3) await mkdir(tmp, { recursive: true });
   const files: ShardFile[] = [];
   const infos: ShardInfo[] = [];
@@ -331,6 +333,8 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     for (const f of files) if (f && !infos[f.index]) await f.destroy();
     if (!toS3) await rm(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    tracked?.done();
   }
   return {
     manifest: toS3 ? `${out}manifest.json` : join(out, 'manifest.json'),

@@ -363,6 +363,11 @@ describe('run: killed and resumed', () => {
   async function killAndResume(
     rows: number,
     when: (c: ChildProcess, ctx: { dir: string; work: string; prefix: string }) => Promise<void>,
+    signal: 'SIGKILL' | 'SIGINT' = 'SIGKILL',
+    afterKill: (
+      killed: { code: number | null; stderr: string },
+      dir: string,
+    ) => Promise<void> = async () => {},
   ): Promise<{
     dir: string;
     prefix: string;
@@ -377,8 +382,8 @@ describe('run: killed and resumed', () => {
         throw new Error(`run ended (${r.code}) before the kill point: ${r.stderr}`);
       }),
     ]);
-    c.kill('SIGKILL');
-    await done.catch(() => {});
+    c.kill(signal);
+    await afterKill(await done.catch(() => ({ code: null, stderr: '', stdout: '' })), ctx.dir);
     const resumed = await finish(child(ctx.file));
     assert.equal(resumed.code, 0, resumed.stderr);
     // The same output as an uninterrupted run of the same input.
@@ -453,6 +458,30 @@ describe('run: killed and resumed', () => {
     });
     assert.match(resumed.stderr, /collect: done before, reused/);
     assert.match(resumed.stderr, /export: started/);
+  });
+
+  test('Ctrl-C (SIGINT) during the export: exit 130, no temporary file left, a hint to resume', async () => {
+    let checked = false;
+    await killAndResume(
+      40_000,
+      async (_c, { dir }) => {
+        await poll(async () => {
+          const names = await readdir(join(dir, 'out')).catch(() => [] as string[]);
+          return names.some((n) => n.startsWith('.recommendations.csv.tmp-'));
+        });
+      },
+      'SIGINT',
+      async (killed, dir) => {
+        assert.equal(killed.code, 130, killed.stderr);
+        assert.match(killed.stderr, /interrupted \(SIGINT\); run the same command again to resume/);
+        assert.deepEqual(
+          (await readdir(join(dir, 'out'))).filter((n) => n.includes('.tmp-')),
+          [],
+        );
+        checked = true;
+      },
+    );
+    assert.ok(checked);
   });
 });
 

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, pipeline as streamPipeline, type Writable } from 'node:stream';
@@ -6,6 +6,21 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { PbError } from '../errors.js';
 import { defaultS3Client, isS3Uri, writeS3 } from './s3.js';
+
+/** Temporary files being written now, so an interrupted process (Ctrl-C) can remove them on its way out. */
+const liveTemporaryFiles = new Set<string>();
+
+/** Removes every temporary file or folder still being written (synchronous: for process exit handlers). */
+export function removeTemporaryFiles(): void {
+  for (const path of liveTemporaryFiles) rmSync(path, { recursive: true, force: true });
+  liveTemporaryFiles.clear();
+}
+
+/** A temporary file or folder to remove if the process is interrupted (until `done` is called). */
+export function trackTemporary(path: string): { done: () => void } {
+  liveTemporaryFiles.add(path);
+  return { done: () => liveTemporaryFiles.delete(path) };
+}
 
 /**
  * A file written under a temporary name in the same folder and renamed over
@@ -29,6 +44,7 @@ export class AtomicFile {
   async write(source: AsyncIterable<string | Buffer>): Promise<void> {
     // 1 MiB of queue: at the default 16 KiB every 64 KiB chunk waited for its write.
     const file = createWriteStream(this.tempPath, { highWaterMark: 1024 * 1024 });
+    liveTemporaryFiles.add(this.tempPath);
     try {
       if (this.path.endsWith('.gz')) await pipeline(source, createGzip(), file);
       else await pipeline(source, file);
@@ -40,6 +56,8 @@ export class AtomicFile {
       if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       await this.abort();
       throw wrapWriteError(this.path, err);
+    } finally {
+      liveTemporaryFiles.delete(this.tempPath);
     }
   }
 
@@ -127,6 +145,7 @@ export class PositionalFile {
   static async open(path: string): Promise<PositionalFile> {
     const file = new AtomicFile(path);
     try {
+      liveTemporaryFiles.add(file.tempPath);
       return new PositionalFile(file, await open(file.tempPath, 'w'));
     } catch (err) {
       throw wrapWriteError(path, err);
@@ -173,6 +192,8 @@ export class PositionalFile {
     } catch (err) {
       await rm(this.file.tempPath, { force: true });
       throw wrapWriteError(this.file.path, err);
+    } finally {
+      liveTemporaryFiles.delete(this.file.tempPath);
     }
   }
 
@@ -180,5 +201,6 @@ export class PositionalFile {
   async abort(): Promise<void> {
     await this.handle.close().catch(() => {});
     await rm(this.file.tempPath, { force: true });
+    liveTemporaryFiles.delete(this.file.tempPath);
   }
 }
