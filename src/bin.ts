@@ -17,6 +17,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // created keep running in the service; every command that creates or follows them resumes.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    // A command with its own shutdown (emulate stops its servers) handles the signal itself.
+    if (process.listenerCount(signal) > 0) return;
     removeTemporaryFiles();
     process.stderr.write(
       `\npersonalize-batch: interrupted (${signal}); run the same command again to resume\n`,

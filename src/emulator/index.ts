@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 import { PbError } from '../errors.js';
+import { trackTemporary } from '../io/output.js';
 import { makeS3Client } from '../io/s3.js';
 import { type Catalog, generateCatalog, loadCatalog } from './catalog.js';
 import {
@@ -175,6 +176,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const catalog = o.catalog !== undefined ? await loadCatalog(o.catalog) : generateCatalog(o.items);
   const ownDir = o.dataDir === undefined;
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'pb-emulator-')));
+  // Removed by close(), or by the CLI's Ctrl-C handler if the process is interrupted first.
+  const tracked = ownDir ? trackTemporary(dataDir) : undefined;
   const s3rver = new S3rver({
     address: '127.0.0.1',
     port: o.s3Port,
@@ -268,6 +271,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     s3.destroy();
     await s3rver.close();
     if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    tracked?.done();
   };
 
   return {
