@@ -21,6 +21,7 @@ const MAX_DEPTH = 4;
 const FLUSH = 32 * 1024;
 const TAB = 9;
 const LF = 10;
+const EMPTY = Buffer.alloc(0);
 
 /** Memory to hold a partition's keys in a ByteSet: arena and table, with their growth slack. */
 export function reloadCost(keyBytes: number, entries: number): number {
@@ -44,6 +45,8 @@ export class PartitionSet {
   private readonly bufs: Buffer[];
   private readonly fill: number[];
   readonly seed: number;
+  /** Set by close(): the files are complete and the buffers let go. */
+  closed = false;
 
   constructor(dir: string, prefix: string, seed: number, count = PARTITIONS) {
     this.seed = seed;
@@ -106,13 +109,15 @@ export class PartitionSet {
     return this.write(k, 0, k.length, hashBytes(k, 0, k.length, this.seed), p, 0, p.length);
   }
 
-  private flush(i: number): Promise<void> | undefined {
+  private flush(i: number, last = false): Promise<void> | undefined {
     const fill = this.fill[i] as number;
     if (fill === 0) return undefined;
     const s = this.streams[i] as WriteStream;
     const ok = s.write((this.bufs[i] as Buffer).subarray(0, fill));
-    // The buffer now belongs to the stream until written; take a fresh one.
-    this.bufs[i] = Buffer.allocUnsafe(FLUSH);
+    // The buffer now belongs to the stream until written; take a fresh one,
+    // unless this is the last flush: a closed set kept 8 MiB of fresh buffers,
+    // and a split of every partition (a small budget) kept 256 such sets.
+    this.bufs[i] = last ? EMPTY : Buffer.allocUnsafe(FLUSH);
     this.fill[i] = 0;
     if (ok) return undefined;
     return new Promise((resolve, reject) => {
@@ -131,6 +136,8 @@ export class PartitionSet {
 
   /** Closes every file without flushing (the run failed); resolves once all are closed. */
   async destroy(): Promise<void> {
+    this.bufs.fill(EMPTY);
+    this.closed = true;
     await Promise.all(
       this.streams.map((st) => {
         if (st.closed) return undefined;
@@ -142,7 +149,8 @@ export class PartitionSet {
   }
 
   async close(): Promise<void> {
-    for (let i = 0; i < this.paths.length; i++) await this.flush(i);
+    for (let i = 0; i < this.paths.length; i++) await this.flush(i, true);
+    this.bufs.fill(EMPTY);
     await Promise.all(
       this.streams.map(
         (s) =>
@@ -152,6 +160,7 @@ export class PartitionSet {
           }),
       ),
     );
+    this.closed = true;
   }
 }
 
@@ -162,10 +171,13 @@ export class SpillDir {
   private readonly sets: PartitionSet[] = [];
   constructor(private readonly parent: string) {}
 
-  async partitions(seed = 0): Promise<PartitionSet> {
+  async partitions(seed = 0, count = PARTITIONS): Promise<PartitionSet> {
     // The promise is kept, not the name: two callers must not make two folders.
     this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-'));
-    const set = new PartitionSet(await this.dir, `p${this.counter++}`, seed);
+    const set = new PartitionSet(await this.dir, `p${this.counter++}`, seed, count);
+    // Closed sets need no dispose(): holding on to them (256 write streams
+    // each) grew memory with every partition split.
+    for (let i = this.sets.length - 1; i >= 0; i--) if (this.sets[i]?.closed) this.sets.splice(i, 1);
     this.sets.push(set);
     return set;
   }
@@ -240,7 +252,10 @@ export async function* eachPartition(
       continue;
     }
     if (parts.cost(i) > budget && depth < MAX_DEPTH) {
-      const sub = await spill.partitions(parts.seed + depth * 7919);
+      // As many pieces as it takes for each to cost about half the budget,
+      // not always 256: a partition a little over budget became 256 tiny files.
+      const count = Math.min(PARTITIONS, Math.max(2, Math.ceil((2 * parts.cost(i)) / budget)));
+      const sub = await spill.partitions(parts.seed + depth * 7919, count);
       for await (const seg of readPartition(path)) {
         const waits: Promise<void>[] = [];
         eachLine(seg, (ks, ke, ps, pe) => {
