@@ -125,7 +125,8 @@ export function besideOutput(output: string, name: string): string {
  *
  * Memory: one partition's keys (the budget), plus two bits per output line
  * and one per input line (50 million of each: about 19 MB). Disk: about
- * 25 bytes per line in the partitions. Every source is read twice (stdin is
+ * 10 bytes per line plus the key in the partitions (1.9 GB measured for
+ * 50 million 9-character keys, benchmarks/collect.bench.mjs). Every source is read twice (stdin is
  * spooled to disk first); a source that changes in between is an error.
  */
 export async function collect(options: CollectOptions): Promise<CollectSummary> {

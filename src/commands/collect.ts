@@ -30,7 +30,7 @@ Options:
       --on-invalid fail|skip fail (default) stops at a malformed line; skip writes it to --rejects
       --rejects FILE         malformed lines with file, line, reason and text
       --memory-budget SIZE   memory for one partition of keys (default 64MiB)
-      --tmp-dir DIR          where partitions (about 25 bytes a line) and spooled stdin go
+      --tmp-dir DIR          where partitions (about 10 bytes a line plus the key) and spooled stdin go
       --max-line-length SIZE longest line (default 128MiB)
       --region R, --endpoint-url URL, --profile P
       --json                 print a machine-readable summary
