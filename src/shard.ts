@@ -174,9 +174,15 @@ class ShardFile {
     return stream.write(chunk) ? undefined : once(stream, 'drain');
   }
 
-  async close(): Promise<string> {
+  /** Writes out what is buffered; for S3, uploads every part but does not complete the object yet. */
+  async end(): Promise<void> {
     await this.flushRun();
     await this.flush();
+    await this.upload?.end();
+  }
+
+  async close(): Promise<string> {
+    await this.end();
     if (this.upload) await this.upload.close();
     else {
       const stream = this.stream as Writable;
@@ -298,7 +304,15 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
       bytes = cut.bytes;
       blank = cut.blank;
     }
-    for (const f of files) if (!infos[f.index]) await finish(f);
+    // The shards still open (all of them in hash mode) first store every
+    // part, then complete: a part that fails leaves no shard object at all.
+    // Both steps run for all shards at once, so the last parts and the
+    // servers' work to assemble each object overlap (8 shards to s3rver:
+    // 6.7 s one after the other); every one settles before an error is
+    // thrown, so no abort races a completion.
+    const still = files.filter((f) => !infos[f.index]);
+    await settled(still.map((f) => f.end()));
+    await settled(still.map(finish));
     if (histogram) checkHashShards(infos, n, maxBytes, maxRecords, histogram);
     const manifest: Manifest = {
       version: 1,
@@ -543,6 +557,11 @@ function checkHashShards(
     'PB_LIMIT',
     `${shardName(over.index)} would hold ${over.records} records and ${over.bytes} bytes, over the limits (${maxRecords} records, ${maxBytes} bytes): use --shards ${k} or more`,
   );
+}
+
+/** Waits for every promise; then throws the first rejection, if any. */
+async function settled(all: Promise<unknown>[]): Promise<void> {
+  for (const r of await Promise.allSettled(all)) if (r.status === 'rejected') throw r.reason;
 }
 
 function both(

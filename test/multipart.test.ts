@@ -458,44 +458,53 @@ describe('shard to S3 through the multipart writer', () => {
     assert.equal(proxy.created().size, 0, 'small shards are plain PutObjects');
   });
 
-  test('a part upload that fails mid-way aborts every open upload and leaves no object', async () => {
-    proxy.reset();
-    const input = fresh('fail.jsonl');
-    await writeFile(input, batchInput(20_000, 3));
-    proxy.cutFrom = 9;
-    const out = 's3://bucket/fail/';
-    const err = await shard({
-      recipe: 'user-personalization',
-      input,
-      out,
-      shards: 4,
-      upload: { partSize: KIB64, inFlight: 2 },
-    }).then(
-      () => assert.fail('the run should fail'),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof PbError, String(err));
-    assert.equal(err.code, 'PB_IO');
-    assert.match(err.file ?? '', /^s3:\/\/bucket\/fail\/shard-0000\d\/input\.jsonl$/);
-    assert.ok(err.cause, 'the SDK error is kept as the cause');
-    // The cut part, and at most the one other part in flight, then the run stopped.
-    const cuts = proxy.log.filter((e) => e.phase === 'cut').length;
-    assert.ok(cuts >= 1 && cuts <= 2, `${cuts} cut`);
-    const created = proxy.created();
-    assert.ok(created.size >= 2, `${created.size} uploads were open`);
-    for (const uploadId of created.keys()) {
-      const events = proxy.log.filter((e) => e.uploadId === uploadId);
-      const abortAt = proxy.log.findIndex(
-        (e) => e.kind === 'abort' && e.phase === 'start' && e.uploadId === uploadId,
-      );
-      assert.ok(abortAt >= 0, `upload ${uploadId} aborted`);
-      // No part of it was still on the wire when it was aborted.
-      for (const e of events.filter((x) => x.kind === 'part' && x.phase !== 'start')) {
-        assert.ok(proxy.log.indexOf(e) < abortAt, `part ${e.partNumber} ended before the abort`);
+  for (const when of ['mid-way', 'at the last part'] as const) {
+    test(`a part upload that fails ${when} aborts every open upload and leaves no object`, async () => {
+      proxy.reset();
+      const input = fresh('fail.jsonl');
+      await writeFile(input, batchInput(20_000, 3));
+      if (when === 'mid-way') proxy.cutFrom = 9;
+      else {
+        // The very last part request of the run, sent when the shards are closed.
+        const local = fresh('local');
+        await shard({ recipe: 'user-personalization', input, out: local, shards: 4 });
+        const lm = JSON.parse(await readFile(`${local}/manifest.json`, 'utf8')) as Manifest;
+        proxy.cutFrom = lm.shards.reduce((n, x) => n + Math.ceil(x.bytes / KIB64), 0);
       }
-    }
-    assert.equal(proxy.log.filter((e) => e.kind === 'complete').length, 0);
-    assert.equal(proxy.open, 0);
-    assert.deepEqual(await keysUnder(out), []);
-  });
+      const out = `s3://bucket/fail-${when === 'mid-way' ? 'mid' : 'last'}/`;
+      const err = await shard({
+        recipe: 'user-personalization',
+        input,
+        out,
+        shards: 4,
+        upload: { partSize: KIB64, inFlight: 2 },
+      }).then(
+        () => assert.fail('the run should fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof PbError, String(err));
+      assert.equal(err.code, 'PB_IO');
+      assert.match(err.file ?? '', /^s3:\/\/bucket\/fail-\w+\/shard-0000\d\/input\.jsonl$/);
+      assert.ok(err.cause, 'the SDK error is kept as the cause');
+      // The cut part, and at most the one other part in flight, then the run stopped.
+      const cuts = proxy.log.filter((e) => e.phase === 'cut').length;
+      assert.ok(cuts >= 1 && cuts <= 2, `${cuts} cut`);
+      const created = proxy.created();
+      assert.ok(created.size >= (when === 'mid-way' ? 2 : 4), `${created.size} uploads were open`);
+      for (const uploadId of created.keys()) {
+        const events = proxy.log.filter((e) => e.uploadId === uploadId);
+        const abortAt = proxy.log.findIndex(
+          (e) => e.kind === 'abort' && e.phase === 'start' && e.uploadId === uploadId,
+        );
+        assert.ok(abortAt >= 0, `upload ${uploadId} aborted`);
+        // No part of it was still on the wire when it was aborted.
+        for (const e of events.filter((x) => x.kind === 'part' && x.phase !== 'start')) {
+          assert.ok(proxy.log.indexOf(e) < abortAt, `part ${e.partNumber} ended before the abort`);
+        }
+      }
+      assert.equal(proxy.log.filter((e) => e.kind === 'complete').length, 0);
+      assert.equal(proxy.open, 0);
+      assert.deepEqual(await keysUnder(out), []);
+    });
+  }
 });

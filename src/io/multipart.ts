@@ -243,10 +243,38 @@ export class MultipartWriter {
     this.budget.fail(this.error);
   }
 
-  /** Sends what is left and completes the object. */
-  async close(): Promise<void> {
+  private ending: Promise<void> | undefined;
+
+  /**
+   * Uploads every part (the last one too) without completing the object, so
+   * a caller with many uploads can have all their bytes stored before any
+   * object becomes visible. A writer that never filled a part keeps its
+   * bytes for the PutObject at close. close() calls it too.
+   */
+  end(): Promise<void> {
+    this.ending ??= this.ended();
+    return this.ending;
+  }
+
+  private async ended(): Promise<void> {
     if (this.pending) await this.pending;
     if (this.error !== undefined) throw this.error;
+    if (this.sent === 0) return;
+    if (this.fill > 0) {
+      await this.budget.acquire();
+      this.send();
+    } else if (this.part) {
+      this.budget.recycle(this.part);
+      this.part = undefined;
+    }
+    await Promise.all(this.running);
+    if (this.error !== undefined) throw this.error;
+  }
+
+  /** Sends what is left and completes the object. */
+  async close(): Promise<void> {
+    await this.end();
+    if (this.aborted) throw new PbError('PB_IO', 'upload aborted', { file: this.uri });
     if (this.sent === 0) {
       // Never a full part: one PutObject, so a small or empty shard is a plain object.
       await this.budget.acquire();
@@ -273,15 +301,6 @@ export class MultipartWriter {
       this.completed = true;
       return;
     }
-    if (this.fill > 0) {
-      await this.budget.acquire();
-      this.send();
-    } else if (this.part) {
-      this.budget.recycle(this.part);
-      this.part = undefined;
-    }
-    await Promise.all(this.running);
-    if (this.error !== undefined) throw this.error;
     try {
       await this.client.send(
         new CompleteMultipartUploadCommand({
