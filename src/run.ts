@@ -139,7 +139,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const reconfigure = Object.values(s3).some((v) => v !== undefined);
   if (reconfigure) configureS3({ ...previousS3, ...defined(s3) });
   const personalize: PersonalizeSettings = {
-    region: p.aws.region,
+    // Jobs go where the model is unless the pipeline or the CLI says otherwise.
+    region: p.aws.region ?? /^arn:[^:]+:personalize:([a-z0-9-]+):/.exec(p.jobs.solutionVersionArn)?.[1],
     profile: p.aws.profile,
     endpoint: p.aws.personalizeEndpoint,
     ...defined(options.personalize ?? {}),
