@@ -4,6 +4,7 @@
  * every stage. Every mistake is reported with its JSON path, all at once,
  * before anything is uploaded or any job is created.
  */
+import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
@@ -154,7 +155,24 @@ export function workLayout(work: string): {
 
 /** Reads, checks and resolves a pipeline file (local or s3://). */
 export async function loadPipeline(file: string): Promise<Pipeline> {
-  return resolvePipeline(await readJsonDoc(file), file);
+  let value: unknown;
+  try {
+    value = await readJsonDoc(file);
+  } catch (err) {
+    if (!(err instanceof PbError)) throw err;
+    // A pipeline file that cannot be read or parsed is the user's to fix: a usage error (exit 2).
+    throw new PbError('PB_USAGE', await describeReadError(file, err), { file }, { cause: err });
+  }
+  return resolvePipeline(value, file);
+}
+
+/** "not valid JSON ... at position 49" as "line 3, column 5: ...", where the text can be read again. */
+async function describeReadError(file: string, err: PbError): Promise<string> {
+  const at = /at position (\d+)/.exec(err.reason);
+  if (err.code !== 'PB_PARSE' || !at || isS3Uri(file)) return err.reason;
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const before = text.slice(0, Number(at[1])).split('\n');
+  return `line ${before.length}, column ${(before.at(-1) ?? '').length + 1}: ${err.reason.replace(/ in JSON at position \d+.*$/, '')}`;
 }
 
 /** Checks a pipeline value and resolves it; `file` names it in messages and anchors relative paths. */
@@ -220,6 +238,16 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
     );
   if (shards.maxBytes !== undefined && shards.maxBytes > 1_000_000_000)
     problems.push('$.shards.maxBytes: a batch job takes at most 1GB (1000000000 bytes) of input');
+  // Themes: Similar-Items only, and 100 records per input file (every shard is one file).
+  if (p.jobs.themeItemNameColumn !== undefined && family) {
+    if (family.family !== 'related-items')
+      problems.push(
+        `$.jobs.themeItemNameColumn: themes are for Similar-Items (related-items), not ${family.family}`,
+      );
+    if (shards.maxRecords === undefined) shards.maxRecords = 100;
+    else if (shards.maxRecords > 100)
+      problems.push('$.shards.maxRecords: with themes a job input file takes at most 100 records');
+  }
 
   const j = p.jobs;
   const jobs: Pipeline['jobs'] = {
@@ -283,6 +311,11 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
   const inDir = (name: string) =>
     isS3Uri(dir) ? `${dir.endsWith('/') ? dir : `${dir}/`}${name}` : join(dir, name);
   const work = p.work.endsWith('/') ? p.work : `${p.work}/`;
+  // The longest path a job gets is WORK/output/shard-NNNNN/; the service takes 256 characters.
+  if (work.length + 'output/shard-00000/'.length > 256)
+    problems.push(
+      `$.work: at most ${256 - 'output/shard-00000/'.length} characters (job paths under it must fit 256)`,
+    );
   const output: Pipeline['output'] = {
     dir,
     format,

@@ -19,7 +19,7 @@ import { type FastPlan, fastLines, fastPathApplies } from './io/fastpath.js';
 import { openSource } from './io/input.js';
 import { AtomicFile, batchLines, writeOutput } from './io/output.js';
 import { FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
-import { expandSources } from './io/s3.js';
+import { expandSources, isS3Uri } from './io/s3.js';
 import { SpillDir } from './io/spill.js';
 import { type ShardSummary, shard } from './shard.js';
 
@@ -529,7 +529,10 @@ class RejectWriter {
   private readonly done: Promise<void>;
 
   constructor(path: string) {
-    this.done = new AtomicFile(path).write(this.pass);
+    // A multipart upload on S3 (invisible until complete), a temporary file renamed locally.
+    this.done = isS3Uri(path)
+      ? writeOutput(path, process.stdout, this.pass)
+      : new AtomicFile(path).write(this.pass);
     this.done.catch(() => {});
   }
 

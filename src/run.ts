@@ -14,14 +14,24 @@
  *   every job ARN; redone when the jobs or the settings changed.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { type CollectSummary, collect } from './collect.js';
 import { PbError } from './errors.js';
 import { type ExportSummary, exportOutputs } from './export.js';
-import { readJsonDoc, writeJsonDoc } from './io/doc.js';
-import { configureS3, isS3Uri, type S3Options, s3ObjectExists, s3Settings } from './io/s3.js';
+import { readJsonDoc, removeDoc, writeJsonDoc } from './io/doc.js';
+import { openSource } from './io/input.js';
+import { writeOutput } from './io/output.js';
+import {
+  configureS3,
+  defaultS3Client,
+  isS3Uri,
+  listS3,
+  type S3Options,
+  s3ObjectExists,
+  s3Settings,
+} from './io/s3.js';
 import { jobName, normalizeStatus, runIdOf } from './jobs/model.js';
 import { type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
@@ -116,6 +126,10 @@ interface RunRecord {
     records: RunSummary['records'];
     shards: RunSummary['shards'];
     warnings: string[];
+    /** Where the rejects went (the output folder may have moved since). */
+    rejects?: string | null;
+    /** Size and modification time (or ETag) of each source when the shards were made. */
+    sources?: string[];
   };
   validate?: StageRecord & { records: number };
   /** Written before the first Create call: from then on the jobs' settings are fixed. */
@@ -130,8 +144,11 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const p = typeof options.pipeline === 'string' ? await loadPipeline(options.pipeline) : options.pipeline;
   const emit = options.onEvent ?? (() => {});
   const previousS3 = s3Settings();
+  const arnRegion = /^arn:[^:]+:personalize:([a-z0-9-]+):/.exec(p.jobs.solutionVersionArn)?.[1];
+  const envRegion = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   const s3 = {
-    region: p.aws.region,
+    // The work bucket must be in the model's region: a better guess than us-east-1.
+    region: p.aws.region ?? (envRegion ? undefined : arnRegion),
     profile: p.aws.profile,
     endpoint: p.aws.s3Endpoint,
     ...defined(options.s3 ?? {}),
@@ -140,7 +157,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   if (reconfigure) configureS3({ ...previousS3, ...defined(s3) });
   const personalize: PersonalizeSettings = {
     // Jobs go where the model is unless the pipeline or the CLI says otherwise.
-    region: p.aws.region ?? /^arn:[^:]+:personalize:([a-z0-9-]+):/.exec(p.jobs.solutionVersionArn)?.[1],
+    region: p.aws.region ?? arnRegion,
     profile: p.aws.profile,
     endpoint: p.aws.personalizeEndpoint,
     ...defined(options.personalize ?? {}),
@@ -168,7 +185,10 @@ async function fullRun(
   personalize: PersonalizeSettings,
   emit: (e: RunEvent) => void,
 ): Promise<void> {
-  if (!isS3Uri(p.output.dir)) await mkdir(p.output.dir, { recursive: true });
+  if (!isS3Uri(p.output.dir)) {
+    await mkdir(p.output.dir, { recursive: true });
+    await removeStaleTemporaryFiles(p.output.dir);
+  }
   const now = new Date().toISOString();
   const record: RunRecord = ((await readJsonDoc(layout.run, true)) as RunRecord | undefined) ?? {
     version: 1,
@@ -184,15 +204,39 @@ async function fullRun(
   };
 
   // 1. prepare → shards on S3 (validation of each record and the rejects file are prepare's).
+  // Shards are never remade once a job may read them; until then, changed settings just redo them.
+  const jobsExist = await anyJobIn(layout.state);
   const prepareKey = keyOf({
     recipe: p.family.family,
-    input: { ...p.input, tmpDir: undefined, memoryBudget: undefined },
+    input: {
+      ...p.input,
+      sources: p.input.sources.map((src) => relativeTo(p.file, src)),
+      tmpDir: undefined,
+      memoryBudget: undefined,
+    },
     shards: p.shards,
     work: p.work,
   });
+  const sources = await fingerprints(p.input.sources);
+  if (record.prepare && record.prepare.key !== prepareKey) {
+    if (jobsExist)
+      throw changed(
+        '$.recipe, $.input or $.shards',
+        'the shards were made and jobs created for them',
+        record.prepare.at,
+        layout.run,
+      );
+    // No job was created from these shards: make them again with the new settings.
+    record.prepare = undefined;
+    record.validate = undefined;
+  }
+  if (!record.prepare && jobsExist)
+    throw new PbError(
+      'PB_USAGE',
+      `${layout.state} lists jobs, but ${layout.run} does not record the shards they read; not remaking them. Restore run.json, or give this pipeline a new $.work prefix`,
+      { file: layout.run },
+    );
   if (record.prepare) {
-    if (record.prepare.key !== prepareKey)
-      throw changed('$.recipe, $.input or $.shards', 'the shards were made', record.prepare.at, layout.run);
     summary.resumed.push('prepare');
     emit({
       type: 'stage',
@@ -200,6 +244,10 @@ async function fullRun(
       reused: true,
       detail: `${record.prepare.shards.count} shards from ${record.prepare.at}`,
     });
+    if (record.prepare.sources && JSON.stringify(record.prepare.sources) !== JSON.stringify(sources))
+      summary.warnings.push(
+        `the sources changed since the shards were made (${record.prepare.at}); this run goes on with those shards. For the new data, give this pipeline a new $.work prefix`,
+      );
   } else {
     emit({
       type: 'stage',
@@ -210,7 +258,7 @@ async function fullRun(
     const prepared = await prepare({
       ...prepareOptions(p),
       shardOut: layout.input,
-      // Anything under input/ is a leftover of an interrupted prepare: no job exists before it is recorded.
+      // Anything under input/ is a leftover of an interrupted prepare: no job reads it (checked above).
       force: true,
       onProgress: (x) =>
         emit({ type: 'progress', stage: 'prepare', records: x.recordsRead, bytes: x.bytesRead }),
@@ -223,13 +271,15 @@ async function fullRun(
       records: recordsOf(prepared),
       shards: shardsOf(manifest, layout.manifest),
       warnings: prepared.warnings,
+      rejects: p.input.onInvalid === 'skip' ? p.output.rejects : null,
+      sources,
     };
     await save();
   }
   summary.records = record.prepare.records;
   summary.warnings.push(...(record.prepare.warnings ?? []));
   summary.shards = record.prepare.shards;
-  if (summary.records.rejected > 0) summary.files.rejects = p.output.rejects;
+  if (summary.records.rejected > 0) summary.files.rejects = record.prepare.rejects ?? p.output.rejects;
 
   // 2. validate what the jobs will read, as uploaded, before paying for any job.
   if (p.validate) {
@@ -265,8 +315,13 @@ async function fullRun(
   // 3. jobs: one per shard, resumable through their own state file.
   const { jobNamePrefix, maxRunning, retryFailed, pollIntervalMs, ...jobOptions } = p.jobs;
   const jobsKey = keyOf({ prepareKey, jobOptions, jobNamePrefix });
-  if (record.jobs && record.jobs.key !== jobsKey)
-    throw changed('$.jobs', 'the jobs were created', record.jobs.at, layout.run);
+  if (record.jobs && record.jobs.key !== jobsKey) {
+    if (await anyJobIn(layout.state))
+      throw changed('$.jobs', 'the jobs were created', record.jobs.at, layout.run);
+    // Every Create call was refused (a wrong role, filter or key, since fixed): nothing to keep.
+    await removeDoc(layout.state);
+    record.jobs = undefined;
+  }
   if (!record.jobs) {
     record.jobs = { key: jobsKey, at: new Date().toISOString() };
     await save();
@@ -295,12 +350,16 @@ async function fullRun(
   });
   summary.jobs = jobsOf(jobs);
   const active = jobs.jobs.filter((j) => normalizeStatus(j.status) === 'ACTIVE');
-  for (const f of summary.jobs.failures) {
+  const resubmit = `missing.jsonl is batch input: shard and submit it (personalize-batch shard ${p.output.missing} --out ${p.work}retry/, then submit), or fix the cause, raise $.jobs.retryFailed and run again`;
+  for (const f of summary.jobs.failures)
     summary.advice.push(
-      `shard ${f.shard} (job ${f.name}) failed: ${f.reason}; its records are in ${p.output.missing}. Fix the cause, then raise $.jobs.retryFailed and run again, or run missing.jsonl as a new pipeline`,
+      `shard ${f.shard} (job ${f.name}) failed: ${f.reason}; its records are in ${p.output.missing}`,
     );
-  }
+  if (summary.jobs.failures.length > 0) summary.advice.push(resubmit);
   if (active.length === 0) {
+    // Nothing to collect: every input record is missing, byte for byte as uploaded.
+    await writeOutput(p.output.missing, process.stdout, concatSources(summary.shards.uris));
+    summary.files.missing = p.output.missing;
     summary.exitCode = 1;
     summary.advice.push('no job succeeded: nothing to collect or export');
     return;
@@ -355,7 +414,9 @@ async function fullRun(
 
   // 5. export the merged lines.
   const o = p.output;
-  const exportKey = keyOf({ collectKey, output: { ...o, rejects: undefined } });
+  // The catalog's size and date too: an edited Items file is joined again.
+  const catalog = o.catalog ? await fingerprints([o.catalog]) : [];
+  const exportKey = keyOf({ collectKey, output: { ...o, rejects: undefined }, catalog });
   if (record.export?.key === exportKey && (await allExist([o.file]))) {
     summary.resumed.push('export');
     emit({ type: 'stage', stage: 'export', reused: true, detail: o.file });
@@ -386,7 +447,7 @@ async function fullRun(
   const c = summary.collect;
   if (c.missing > 0 && summary.jobs.failed === 0)
     summary.advice.push(
-      `${c.missing} input record(s) have no output line: they are in ${o.missing}, ready to run again (as the source of a new pipeline, format jsonl)`,
+      `${c.missing} input record(s) have no output line: they are in ${o.missing}. ${resubmit}`,
     );
   if (c.errorKeys > 0)
     summary.advice.push(
@@ -568,8 +629,73 @@ async function allExist(paths: readonly string[]): Promise<boolean> {
   return true;
 }
 
+/**
+ * Temporary files (`.NAME.tmp-PID-XXXXXX`, see AtomicFile) left in the output
+ * folder by a process that was killed outright; a live process's are kept.
+ */
+async function removeStaleTemporaryFiles(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const m = /^\..+\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
+    if (m && !alive(Number(m[1]))) await rm(join(dir, name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function* concatSources(uris: readonly string[]): AsyncGenerator<Buffer> {
+  for (const uri of uris) yield* openSource(uri);
+}
+
+/** A hash of the settings a step used: key order and formatting of the pipeline file do not matter. */
 function keyOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonical(value)).digest('hex').slice(0, 16);
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** A local source relative to the pipeline file, so a moved project folder keeps its keys. */
+function relativeTo(pipelineFile: string, source: string): string {
+  return isS3Uri(source) || isS3Uri(pipelineFile) ? source : relative(dirname(resolve(pipelineFile)), source);
+}
+
+/** `size:mtime` of local sources, `size:etag` of S3 objects (a prefix: of each object under it). */
+async function fingerprints(sources: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const src of sources) {
+    if (isS3Uri(src)) {
+      const prefix = src.endsWith('/') ? src : undefined;
+      for await (const o of listS3(defaultS3Client(), prefix ?? src)) {
+        const uri = `s3://${o.bucket}/${o.key}`;
+        if (prefix || uri === src) out.push(`${uri} ${o.size}:${o.etag ?? ''}`);
+      }
+    } else {
+      const st = await stat(src).catch(() => undefined);
+      out.push(st ? `${src} ${st.size}:${st.mtimeMs}` : `${src} missing`);
+    }
+  }
+  return out;
+}
+
+/** Whether the jobs' state file lists any Create attempt (a job may exist). */
+async function anyJobIn(statePath: string): Promise<boolean> {
+  const state = (await readJsonDoc(statePath, true)) as { shards?: { jobs?: unknown[] }[] } | undefined;
+  return (state?.shards ?? []).some((sh) => (sh.jobs?.length ?? 0) > 0);
 }
 
 function changed(paths: string, what: string, at: string, file: string): PbError {

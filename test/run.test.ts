@@ -12,6 +12,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { run } from '../src/cli.js';
 import { type Emulator, generateCatalog, startEmulator } from '../src/emulator/index.js';
 import { readJsonDoc } from '../src/io/doc.js';
+import { openSource } from '../src/io/input.js';
 import { configureS3, defaultS3Client } from '../src/io/s3.js';
 import type { JobState } from '../src/jobs/model.js';
 import { loadPipeline, type PipelineFile, resolvePipeline } from '../src/pipeline.js';
@@ -108,6 +109,12 @@ const AWS_ARGS = () => [
   '--personalize-endpoint-url',
   emu.personalizeEndpoint,
 ];
+
+async function readText(uri: string): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of openSource(uri)) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
+}
 
 function jobsOf(prefix: string) {
   return emu.jobs().filter((j) => j.jobName.startsWith(`${prefix}-`));
@@ -324,6 +331,70 @@ describe('run', () => {
     assert.ok(csv.every((r) => /^user-\d{6}$/.test(r.userId as string)));
   });
 
+  test('a Create call refused (bad tag): nothing created; fixed $.jobs and changed $.input are then taken, shards remade', async () => {
+    const { file, prefix } = await setup(400, (p) => {
+      p.jobs.tags = { 'team!': 'crm' };
+    });
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /tags/);
+    assert.equal(jobsOf(prefix).length, 0);
+    const p = JSON.parse(await readFile(file, 'utf8')) as PipelineFile;
+    p.jobs.tags = { team: 'crm' };
+    p.input.dedupe = false;
+    await writeFile(file, JSON.stringify(p));
+    const again = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /prepare: started/);
+    const s = JSON.parse(again.stdout) as RunSummary;
+    assert.equal(s.records.duplicates, 0);
+    assert.equal(s.jobs.created, s.shards.count);
+    assert.equal(jobsOf(prefix).length, s.shards.count);
+  });
+
+  test('every job fails: missing.jsonl holds every record as uploaded, exit 1 with how to resubmit', async () => {
+    const { dir, file, prefix, work } = await setup(300);
+    emu.injectFault({ failJobs: new RegExp(`^${prefix}-`), failReason: 'Emulated: role cannot read' });
+    try {
+      const r = await cli(['run', file, '--json', ...AWS_ARGS()]);
+      assert.equal(r.code, 1, r.stderr);
+      const s = JSON.parse(r.stdout) as RunSummary;
+      assert.equal(s.jobs.failed, 4);
+      assert.equal(s.export, null);
+      const missing = await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8');
+      let uploaded = '';
+      for (const uri of s.shards.uris) uploaded += (await readText(uri)) as string;
+      assert.equal(missing, uploaded);
+      assert.equal(missing.trim().split('\n').length, s.records.written);
+      assert.ok(
+        s.advice.some((a) =>
+          a.includes(`personalize-batch shard ${join(dir, 'out', 'missing.jsonl')} --out ${work}retry/`),
+        ),
+      );
+    } finally {
+      emu.injectFault({ failJobs: undefined });
+    }
+  });
+
+  test('an S3 output folder: export, rejects, missing and summary are written there', async () => {
+    const { file, prefix } = await setup(400, (p) => {
+      p.output.dir = `s3://${BUCKET}/results-${p.jobs.jobNamePrefix}/`;
+    });
+    const s = await runPipeline({ pipeline: file, ...connect() });
+    assert.equal(s.exitCode, 0, s.advice.join('\n'));
+    const dir = `s3://${BUCKET}/results-${prefix}/`;
+    assert.deepEqual(await keysUnder(dir), [
+      'errors.jsonl',
+      'missing.jsonl',
+      'recommendations.csv',
+      'rejects.jsonl',
+      'summary.json',
+    ]);
+    const csv = (await readText(`${dir}recommendations.csv`)).trim().split('\r\n');
+    assert.equal(csv.length - 1, s.records.written * 5);
+    assert.equal((await readText(`${dir}rejects.jsonl`)).trim().split('\n').length, 3);
+  });
+
   test('input settings changed after the shards were made: a usage error, nothing redone', async () => {
     const { file } = await setup(200);
     await runPipeline({ pipeline: file, ...connect() });
@@ -332,7 +403,7 @@ describe('run', () => {
     await rejectsWith(
       runPipeline({ pipeline: resolvePipeline(p, file), ...connect() }),
       'PB_USAGE',
-      /\$\.recipe, \$\.input or \$\.shards changed since the shards were made .*new \$\.work prefix/,
+      /\$\.recipe, \$\.input or \$\.shards changed since the shards were made and jobs created for them .*new \$\.work prefix/,
     );
   });
 });
@@ -399,6 +470,11 @@ describe('run: killed and resumed', () => {
       await readFile(join(baseline.dir, 'out', 'rejects.jsonl'), 'utf8').then((t) =>
         t.replaceAll(baseline.dir, ''),
       ),
+    );
+    // Whatever the killed process left half-written is gone.
+    assert.deepEqual(
+      (await readdir(join(ctx.dir, 'out'))).filter((n) => n.includes('.tmp-')),
+      [],
     );
     const jobs = jobsOf(ctx.prefix);
     assert.equal(jobs.length, 4, jobs.map((j) => j.jobName).join(' '));

@@ -2,16 +2,21 @@
  * Small JSON documents (a manifest, a job state file) read from and written
  * to a local path or `s3://`. Only these are read whole, and with a cap.
  */
+import { rm } from 'node:fs/promises';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { PbError } from '../errors.js';
 import { openSource } from './input.js';
 import { writeOutput } from './output.js';
-import { isS3Uri } from './s3.js';
+import { defaultS3Client, isS3Uri, parseS3Uri, s3Error, s3ObjectExists } from './s3.js';
 
 /** Manifests and state files stay far below this; anything bigger is not one. */
 const MAX_DOC_BYTES = 64 * 1024 * 1024;
 
 /** The document's JSON value, or `undefined` when `missingOk` and there is no such file or object. */
 export async function readJsonDoc(uri: string, missingOk = false): Promise<unknown> {
+  // Without s3:ListBucket, S3 answers a missing object with 403, not 404: ask the listing
+  // (which a policy scoped to the prefix allows) whether the object is there at all.
+  if (missingOk && isS3Uri(uri) && !(await s3ObjectExists(uri))) return undefined;
   const parts: Buffer[] = [];
   let size = 0;
   try {
@@ -30,6 +35,20 @@ export async function readJsonDoc(uri: string, missingOk = false): Promise<unkno
     return JSON.parse(text);
   } catch (err) {
     throw new PbError('PB_PARSE', `not valid JSON: ${(err as Error).message}`, { file: uri });
+  }
+}
+
+/** Removes a document (no error when it is not there). */
+export async function removeDoc(uri: string): Promise<void> {
+  if (!isS3Uri(uri)) {
+    await rm(uri, { force: true });
+    return;
+  }
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    await defaultS3Client().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    throw s3Error(uri, err);
   }
 }
 

@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   S3Client,
@@ -103,17 +102,15 @@ export function makeS3Client(o: S3Options = {}): S3Client {
   });
 }
 
-/** Whether an object exists (HeadObject); other errors (access, bucket) are thrown as s3Error. */
+/**
+ * Whether an object exists. Asked of the listing, not HeadObject: without
+ * s3:ListBucket on the whole bucket S3 answers a missing object with 403, and
+ * a policy scoped to the work prefix allows listing that prefix.
+ */
 export async function s3ObjectExists(uri: string): Promise<boolean> {
-  const { bucket, key } = parseS3Uri(uri);
-  try {
-    await defaultS3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (err) {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
-    throw s3Error(uri, err);
-  }
+  const { key } = parseS3Uri(uri);
+  for await (const o of listS3(defaultS3Client(), uri, 1)) return o.key === key;
+  return false;
 }
 
 /** Plain words for the S3 errors users hit, with the URI. */
@@ -150,7 +147,7 @@ export async function* listS3(
   client: S3Client,
   uri: string,
   pageSize = 1000,
-): AsyncGenerator<S3Location & { size: number }> {
+): AsyncGenerator<S3Location & { size: number; etag?: string }> {
   const { bucket, key: prefix } = parseS3Uri(uri);
   let token: string | undefined;
   do {
@@ -171,7 +168,7 @@ export async function* listS3(
       const k = o.Key ?? '';
       const size = o.Size ?? 0;
       if ((size === 0 && k.endsWith('/')) || k.split('/').pop() === '_CHECK') continue;
-      yield { bucket, key: k, size };
+      yield { bucket, key: k, size, etag: o.ETag };
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
