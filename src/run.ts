@@ -32,7 +32,7 @@ import {
   s3ObjectExists,
   s3Settings,
 } from './io/s3.js';
-import { jobName, normalizeStatus, runIdOf } from './jobs/model.js';
+import { type JobState, jobName, normalizeStatus, runIdOf } from './jobs/model.js';
 import { type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
 import { loadPipeline, type Pipeline, workLayout } from './pipeline.js';
@@ -206,17 +206,7 @@ async function fullRun(
   // 1. prepare → shards on S3 (validation of each record and the rejects file are prepare's).
   // Shards are never remade once a job may read them; until then, changed settings just redo them.
   const jobsExist = await anyJobIn(layout.state);
-  const prepareKey = keyOf({
-    recipe: p.family.family,
-    input: {
-      ...p.input,
-      sources: p.input.sources.map((src) => relativeTo(p.file, src)),
-      tmpDir: undefined,
-      memoryBudget: undefined,
-    },
-    shards: p.shards,
-    work: p.work,
-  });
+  const prepareKey = prepareKeyOf(p);
   const sources = await fingerprints(p.input.sources);
   if (record.prepare && record.prepare.key !== prepareKey) {
     if (jobsExist)
@@ -460,6 +450,41 @@ async function fullRun(
 /** The plan: the input read and sharded in a local temporary folder, job names worked out, nothing uploaded. */
 async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => void): Promise<void> {
   const layout = workLayout(p.work);
+  const record = (await readJsonDoc(layout.run, true).catch(() => undefined)) as RunRecord | undefined;
+  for (const stage of ['prepare', 'validate', 'jobs', 'collect', 'export'] as const)
+    if (record?.[stage]) summary.resumed.push(stage);
+  summary.files = {
+    export: p.output.file,
+    merged: p.output.merged,
+    rejects: p.output.rejects,
+    missing: p.output.missing,
+    errors: p.output.errors,
+    invalid: p.output.invalid,
+    summary: p.output.summary,
+  };
+  summary.jobs.state = layout.state;
+  if (record?.prepare?.key === prepareKeyOf(p)) {
+    // The shards exist and a run would reuse them: plan with them, and with the jobs' real names.
+    emit({
+      type: 'stage',
+      stage: 'prepare',
+      reused: true,
+      detail: `dry run: the shards made ${record.prepare.at}`,
+    });
+    summary.records = record.prepare.records;
+    summary.shards = record.prepare.shards;
+    const manifest = (await readJsonDoc(layout.manifest)) as Manifest;
+    const state = (await readJsonDoc(layout.state, true)) as JobState | undefined;
+    const runId = runIdOf([
+      p.jobs.solutionVersionArn,
+      layout.output,
+      ...manifest.shards.map((sh) => sh.sha256),
+    ]);
+    summary.jobs.names = manifest.shards.map(
+      (sh) => state?.shards[sh.index]?.jobs.at(-1)?.name ?? jobName(p.jobs.jobNamePrefix, runId, sh.index, 0),
+    );
+    return;
+  }
   const tmp = await mkdtemp(join(p.input.tmpDir ?? tmpdir(), 'personalize-batch-plan-'));
   try {
     emit({ type: 'stage', stage: 'prepare', reused: false, detail: 'dry run: reading the sources' });
@@ -484,22 +509,7 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
       layout.output,
       ...manifest.shards.map((s) => s.sha256),
     ]);
-    summary.jobs.state = layout.state;
     summary.jobs.names = manifest.shards.map((s) => jobName(p.jobs.jobNamePrefix, runId, s.index, 0));
-    const record = (await readJsonDoc(layout.run, true).catch(() => undefined)) as RunRecord | undefined;
-    if (record) {
-      for (const stage of ['prepare', 'validate', 'jobs', 'collect', 'export'] as const)
-        if (record[stage]) summary.resumed.push(stage);
-    }
-    summary.files = {
-      export: p.output.file,
-      merged: p.output.merged,
-      rejects: p.output.rejects,
-      missing: p.output.missing,
-      errors: p.output.errors,
-      invalid: p.output.invalid,
-      summary: p.output.summary,
-    };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -651,6 +661,21 @@ function alive(pid: number): boolean {
 
 async function* concatSources(uris: readonly string[]): AsyncGenerator<Buffer> {
   for (const uri of uris) yield* openSource(uri);
+}
+
+/** The settings the shards depend on (not where temporary files go or how much memory dedupe takes). */
+function prepareKeyOf(p: Pipeline): string {
+  return keyOf({
+    recipe: p.family.family,
+    input: {
+      ...p.input,
+      sources: p.input.sources.map((src) => relativeTo(p.file, src)),
+      tmpDir: undefined,
+      memoryBudget: undefined,
+    },
+    shards: p.shards,
+    work: p.work,
+  });
 }
 
 /** A hash of the settings a step used: key order and formatting of the pipeline file do not matter. */

@@ -222,6 +222,18 @@ describe('run', () => {
         .sort(),
       [...planned].sort(),
     );
+
+    // Once the shards exist, the plan is made from them and the state file, not from the sources.
+    await writeFile(join(file, '..', 'emails.csv'), 'user_id\nchanged\n');
+    const later = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stderr, /dry run: the shards made/);
+    assert.match(later.stdout, /resumes: prepare, validate, jobs, collect, export/);
+    assert.deepEqual(
+      [...later.stdout.matchAll(/input\.jsonl {2}job (\S+)/g)].map((m) => m[1]),
+      planned,
+    );
+    assert.equal(jobsOf(prefix).length, 4);
   });
 
   test('pipeline mistakes are reported by JSON path, all at once, before anything is uploaded', async () => {
