@@ -14,7 +14,7 @@ import { PbError } from './errors.js';
 import type { ExportOptions } from './export.js';
 import { readJsonDoc } from './io/doc.js';
 import { isS3Uri } from './io/s3.js';
-import { checkJobOptions, type JobOptions, kindOf } from './jobs/model.js';
+import { type JobOptions, jobOptionProblems, kindOf } from './jobs/model.js';
 import type { PrepareOptions } from './prepare.js';
 import { configValidator } from './schemas.js';
 
@@ -286,23 +286,17 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
         problems.push(`$.jobs.${f}: batch segment jobs take no such field (${family.family})`);
   }
   if (family) {
-    try {
-      checkJobOptions(
-        kindOf(family),
-        family.segment
-          ? {
-              ...jobs,
-              explorationWeight: undefined,
-              explorationItemAgeCutoff: undefined,
-              rankingInfluence: undefined,
-              themeItemNameColumn: undefined,
-            }
-          : jobs,
-      );
-    } catch (err) {
-      if (!(err instanceof PbError)) throw err;
-      problems.push(`${jobField(err.field)}: ${err.reason}`);
-    }
+    const checked = family.segment
+      ? {
+          ...jobs,
+          explorationWeight: undefined,
+          explorationItemAgeCutoff: undefined,
+          rankingInfluence: undefined,
+          themeItemNameColumn: undefined,
+        }
+      : jobs;
+    for (const problem of jobOptionProblems(kindOf(family), checked))
+      problems.push(`${jobField(problem.field)}: ${problem.reason}`);
   }
 
   const o = p.output;

@@ -18,7 +18,7 @@ import type { JobState } from '../src/jobs/model.js';
 import { loadPipeline, type PipelineFile, resolvePipeline } from '../src/pipeline.js';
 import { type RunSummary, runPipeline } from '../src/run.js';
 import { emailListCsv } from '../src/sample.js';
-import { cli, makeTmp, rejectsWith, useTmp } from './helpers.js';
+import { cli, makeTmp, rejectsWith, throwsWith, useTmp } from './helpers.js';
 
 // `run` end to end against the emulator (S3 and Personalize over HTTP, the
 // real SDK clients), uninterrupted, dry, wrong, failed, and killed at four
@@ -271,6 +271,26 @@ describe('run', () => {
     assert.match(r2.stderr, /\$\.jobs\.explorationWeight: batch segment jobs take no such field/);
     assert.match(r2.stderr, /\$\.jobs\.roleArn: expected arn:aws:iam::ACCOUNT:role\/NAME/);
     assert.deepEqual(await keysUnder(bad.work), []);
+  });
+
+  test('every problem in the job fields is reported at once, by path', () => {
+    const p = {
+      version: 1,
+      recipe: 'user-personalization',
+      input: { sources: ['a.csv'] },
+      work: 's3://bucket/x/',
+      jobs: {
+        solutionVersionArn: SV,
+        roleArn: 'arn:aws:iam::1:role/x',
+        explorationWeight: 3,
+        rankingInfluence: { SPEED: 0.5 },
+        tags: { '': 'x' },
+      },
+      output: { dir: 'o' },
+    };
+    const err = throwsWith(() => resolvePipeline(p, 'p.json'), 'PB_USAGE', /p\.json: 4 problems/);
+    for (const path of ['roleArn', 'explorationWeight', 'rankingInfluence', 'tags'])
+      assert.match(err.message, new RegExp(`\\$\\.jobs\\.${path}: `));
   });
 
   test('pipeline.example.json is valid against the schema and resolves', async () => {

@@ -272,47 +272,52 @@ export function createRequest(
   return req;
 }
 
-/** Checks options the service would refuse, before any job is created. */
+/** Checks options the service would refuse, before any job is created: the first problem, as a PbError. */
 export function checkJobOptions(kind: JobKind, o: JobOptions): void {
+  const first = jobOptionProblems(kind, o)[0];
+  if (first) throw new PbError('PB_USAGE', first.reason, first.field ? { field: first.field } : {});
+}
+
+/** Every option the service would refuse, with the CLI option it came from. */
+export function jobOptionProblems(kind: JobKind, o: JobOptions): { field?: string; reason: string }[] {
   const arn = /^arn:([a-z\d-]+):personalize:.*:.*:.+$/;
   const role = /^arn:([a-z\d-]+):iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
-  const usage = (field: string, why: string) => new PbError('PB_USAGE', why, { field });
+  const out: { field?: string; reason: string }[] = [];
+  const usage = (field: string, reason: string) => {
+    out.push({ field, reason });
+  };
   if (!arn.test(o.solutionVersionArn) || o.solutionVersionArn.length > 256)
-    throw usage(
-      '--solution-version-arn',
-      'expected arn:aws:personalize:REGION:ACCOUNT:solution/NAME/VERSION',
-    );
+    usage('--solution-version-arn', 'expected arn:aws:personalize:REGION:ACCOUNT:solution/NAME/VERSION');
   if (!role.test(o.roleArn) || o.roleArn.length > 256)
-    throw usage('--role-arn', 'expected arn:aws:iam::ACCOUNT:role/NAME');
+    usage('--role-arn', 'expected arn:aws:iam::ACCOUNT:role/NAME');
   if (o.filterArn && (!arn.test(o.filterArn) || o.filterArn.length > 256))
-    throw usage('--filter-arn', 'expected arn:aws:personalize:REGION:ACCOUNT:filter/NAME');
+    usage('--filter-arn', 'expected arn:aws:personalize:REGION:ACCOUNT:filter/NAME');
   if (o.numResults !== undefined && (!Number.isInteger(o.numResults) || o.numResults < 1))
-    throw usage('--num-results', 'expected a whole number of at least 1');
+    usage('--num-results', 'expected a whole number of at least 1');
   if (o.explorationWeight !== undefined) {
     const w = Number(o.explorationWeight);
-    if (!(w >= 0 && w <= 1)) throw usage('--exploration-weight', 'expected a number from 0 to 1');
+    if (!(w >= 0 && w <= 1)) usage('--exploration-weight', 'expected a number from 0 to 1');
   }
   if (o.explorationItemAgeCutoff !== undefined && !(Number(o.explorationItemAgeCutoff) > 0))
-    throw usage('--exploration-item-age-cutoff', 'expected a number of days above 0');
+    usage('--exploration-item-age-cutoff', 'expected a number of days above 0');
   for (const [k, w] of Object.entries(o.rankingInfluence ?? {})) {
     if (k !== 'POPULARITY' && k !== 'FRESHNESS')
-      throw usage('--ranking-influence', `unknown influence "${k}" (POPULARITY or FRESHNESS)`);
-    if (!(w >= 0 && w <= 1)) throw usage('--ranking-influence', `${k} must be from 0 to 1`);
+      usage('--ranking-influence', `unknown influence "${k}" (POPULARITY or FRESHNESS)`);
+    else if (!(w >= 0 && w <= 1)) usage('--ranking-influence', `${k} must be from 0 to 1`);
   }
   if (o.themeItemNameColumn !== undefined && !/^[A-Za-z_][A-Za-z\d_]{0,149}$/.test(o.themeItemNameColumn))
-    throw usage('--theme-item-name', 'expected an Items column name ([A-Za-z_][A-Za-z0-9_]*, at most 150)');
+    usage('--theme-item-name', 'expected an Items column name ([A-Za-z_][A-Za-z0-9_]*, at most 150)');
   const tags = Object.entries(o.tags ?? {});
-  if (tags.length > 200) throw usage('--tag', 'at most 200 tags');
+  if (tags.length > 200) usage('--tag', 'at most 200 tags');
   for (const [k, v] of tags) {
-    if (k.length < 1 || k.length > 128) throw usage('--tag', `tag key "${k}" must be 1 to 128 characters`);
-    if (v.length > 256) throw usage('--tag', `tag "${k}": value longer than 256 characters`);
+    if (k.length < 1 || k.length > 128) usage('--tag', `tag key "${k}" must be 1 to 128 characters`);
+    else if (v.length > 256) usage('--tag', `tag "${k}": value longer than 256 characters`);
   }
   for (const [field, v] of [
     ['--input-kms-key-arn', o.inputKmsKeyArn],
     ['--output-kms-key-arn', o.outputKmsKeyArn],
   ] as const) {
-    if (v !== undefined && (v.length > 2048 || !v.startsWith('arn:')))
-      throw usage(field, 'expected a KMS key ARN');
+    if (v !== undefined && (v.length > 2048 || !v.startsWith('arn:'))) usage(field, 'expected a KMS key ARN');
   }
   if (kind === 'segment') {
     const extra = [
@@ -322,9 +327,9 @@ export function checkJobOptions(kind: JobKind, o: JobOptions): void {
       o.themeItemNameColumn && '--theme-item-name',
     ].filter(Boolean);
     if (extra.length > 0)
-      throw new PbError(
-        'PB_USAGE',
-        `batch segment jobs take no ${extra.join(', ')} (CreateBatchSegmentJob has no such field)`,
-      );
+      out.push({
+        reason: `batch segment jobs take no ${extra.join(', ')} (CreateBatchSegmentJob has no such field)`,
+      });
   }
+  return out;
 }
