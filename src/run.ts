@@ -208,6 +208,14 @@ async function fullRun(
   const jobsExist = await anyJobIn(layout.state);
   const prepareKey = prepareKeyOf(p);
   const sources = await fingerprints(p.input.sources);
+  const sourcesChanged =
+    record.prepare?.sources !== undefined &&
+    JSON.stringify(record.prepare.sources) !== JSON.stringify(sources);
+  if (record.prepare && !jobsExist && sourcesChanged) {
+    // New data and no job yet: shard the new data.
+    record.prepare = undefined;
+    record.validate = undefined;
+  }
   if (record.prepare && record.prepare.key !== prepareKey) {
     if (jobsExist)
       throw changed(
@@ -234,7 +242,7 @@ async function fullRun(
       reused: true,
       detail: `${record.prepare.shards.count} shards from ${record.prepare.at}`,
     });
-    if (record.prepare.sources && JSON.stringify(record.prepare.sources) !== JSON.stringify(sources))
+    if (sourcesChanged)
       summary.warnings.push(
         `the sources changed since the shards were made (${record.prepare.at}); this run goes on with those shards. For the new data, give this pipeline a new $.work prefix`,
       );
@@ -463,7 +471,12 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     summary: p.output.summary,
   };
   summary.jobs.state = layout.state;
-  if (record?.prepare?.key === prepareKeyOf(p)) {
+  const reusable =
+    record?.prepare?.key === prepareKeyOf(p) &&
+    ((await anyJobIn(layout.state)) ||
+      record.prepare.sources === undefined ||
+      JSON.stringify(record.prepare.sources) === JSON.stringify(await fingerprints(p.input.sources)));
+  if (record?.prepare && reusable) {
     // The shards exist and a run would reuse them: plan with them, and with the jobs' real names.
     emit({
       type: 'stage',

@@ -384,6 +384,28 @@ describe('run', () => {
     assert.equal(jobsOf(prefix).length, s.shards.count);
   });
 
+  test('new source data before any job exists is sharded again; after, only warned about', async () => {
+    const { dir, file, prefix } = await setup(200, (p) => {
+      p.jobs.tags = { 'bad!': 'x' };
+    });
+    assert.equal((await cli(['run', file, ...AWS_ARGS()])).code, 1);
+    await writeFile(join(dir, 'emails.csv'), 'user_id\nnew-1\nnew-2\nnew-3\n');
+    const p = JSON.parse(await readFile(file, 'utf8')) as PipelineFile;
+    p.jobs.tags = { team: 'x' };
+    await writeFile(file, JSON.stringify(p));
+    const r = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    assert.deepEqual([s.records.read, s.shards.count, jobsOf(prefix).length], [3, 1, 1]);
+    // Jobs exist now: other data is not picked up, only warned about.
+    await writeFile(join(dir, 'emails.csv'), 'user_id\nother\n');
+    const again = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(again.code, 0, again.stderr);
+    const s2 = JSON.parse(again.stdout) as RunSummary;
+    assert.equal(s2.records.read, 3);
+    assert.ok(s2.warnings.some((w) => w.startsWith('the sources changed since the shards were made')));
+  });
+
   test('every job fails: missing.jsonl holds every record as uploaded, exit 1 with how to resubmit', async () => {
     const { dir, file, prefix, work } = await setup(300);
     emu.injectFault({ failJobs: new RegExp(`^${prefix}-`), failReason: 'Emulated: role cannot read' });
