@@ -93,7 +93,8 @@ export const COLLECT_DEFAULTS = {
 
 /** The shape of the lead's job state file that collect reads. */
 interface JobState {
-  shards: { input?: unknown; output?: unknown }[];
+  /** `inputs`: every file of the shard; state files written before shards had several hold `input` only. */
+  shards: { input?: unknown; inputs?: unknown; output?: unknown }[];
 }
 
 const TAB = 9;
@@ -160,7 +161,11 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
       return s.output;
     });
     if (inputs.length === 0) {
-      inputs = state.shards.flatMap((s) => (typeof s.input === 'string' && s.input !== '' ? [s.input] : []));
+      inputs = state.shards.flatMap((s) => {
+        if (Array.isArray(s.inputs))
+          return s.inputs.filter((u): u is string => typeof u === 'string' && u !== '');
+        return typeof s.input === 'string' && s.input !== '' ? [s.input] : [];
+      });
     }
   }
   if ([...sources, ...inputs].filter((s) => s === '-').length > 1)

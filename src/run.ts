@@ -560,6 +560,8 @@ function prepareOptions(p: Pipeline): PrepareOptions {
     maxItemList: i.maxItemList,
     shardMaxBytes: p.shards.maxBytes,
     shardMaxRecords: p.shards.maxRecords,
+    shardMaxRecordsPerFile: p.shards.maxRecordsPerFile,
+    shardMaxFilesPerShard: p.shards.maxFilesPerShard,
     shards: p.shards.count,
   };
 }
