@@ -376,6 +376,28 @@ describe('shard by hash', () => {
     await shard({ recipe: UP, input, out: fresh('many-ok'), shards: suggested, maxRecords: 20 });
   });
 
+  test('hash shards stay one file, so the per-file quota is their limit (item-affinity: 500)', async () => {
+    const input = await writeFileAt(
+      fresh('ia-hash.jsonl'),
+      Array.from({ length: 1234 }, (_, i) => `{"itemId":"i${i}"}\n`).join(''),
+    );
+    const err = await rejectsWith(
+      shard({ recipe: 'item-affinity', input, out: fresh('ia-hash'), shards: 2 }),
+      'PB_LIMIT',
+      /over the limits \(500 records/,
+    );
+    const suggested = Number(/use --shards (\d+) or more/.exec(err.message)?.[1]);
+    assert.ok(suggested >= 3, err.message);
+    const out = fresh('ia-hash-ok');
+    await shard({ recipe: 'item-affinity', input, out, shards: suggested });
+    const m = await readManifest(out);
+    assert.equal(m.mode, 'hash');
+    assert.ok(
+      m.shards.every((x) => x.files.length === 1 && x.uri.endsWith('/input.jsonl') && x.records <= 500),
+    );
+    assert.equal((await shardLines(m)).flat().length, 1234);
+  });
+
   test('a line with no key is an error naming file and line', async () => {
     const input = await writeFileAt(fresh('nokey.jsonl'), `${lineOf('a')}{"x":1}\n`);
     const err = await rejectsWith(
