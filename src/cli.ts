@@ -73,7 +73,8 @@ Options:
                              for s3:// paths (SOURCE, -o); s3://bucket/prefix/ reads every object
                              under it; otherwise the AWS SDK's default chain and AWS_ENDPOINT_URL_S3
       --shard-out DIR        write job-sized shards and a manifest instead of one output, as
-                             \`shard\` does (with its --max-bytes, --max-records, --shards, --force)
+                             \`shard\` does (with its --max-bytes, --max-records,
+                             --max-records-per-file, --max-files-per-shard, --shards, --force)
       --json                 print a machine-readable summary
   -h, --help
 
@@ -177,6 +178,8 @@ export function reportError(err: unknown, io: CliIO): number {
 const SHARD_OPTIONS = {
   'max-bytes': { type: 'string' },
   'max-records': { type: 'string' },
+  'max-records-per-file': { type: 'string' },
+  'max-files-per-shard': { type: 'string' },
   shards: { type: 'string' },
   force: { type: 'boolean', default: false },
 } as const;
@@ -248,6 +251,14 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     shardMaxBytes: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
     shardMaxRecords:
       v['max-records'] === undefined ? undefined : parseCount(v['max-records'], '--max-records'),
+    shardMaxRecordsPerFile:
+      v['max-records-per-file'] === undefined
+        ? undefined
+        : parseCount(v['max-records-per-file'], '--max-records-per-file'),
+    shardMaxFilesPerShard:
+      v['max-files-per-shard'] === undefined
+        ? undefined
+        : parseCount(v['max-files-per-shard'], '--max-files-per-shard'),
     shards: v.shards === undefined ? undefined : parseCount(v.shards, '--shards'),
     force: v.force,
     stdin: io.stdin,
@@ -255,10 +266,18 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     onProgress: progress?.update,
   }).finally(() => progress?.clear());
   for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
-  if (!v['shard-out'] && (v['max-bytes'] || v['max-records'] || v.shards || v.force)) {
+  if (
+    !v['shard-out'] &&
+    (v['max-bytes'] ||
+      v['max-records'] ||
+      v['max-records-per-file'] ||
+      v['max-files-per-shard'] ||
+      v.shards ||
+      v.force)
+  ) {
     write(
       io.stderr,
-      'personalize-batch: warning: --max-bytes, --max-records, --shards and --force apply to --shard-out\n',
+      'personalize-batch: warning: --max-bytes, --max-records, --max-records-per-file, --max-files-per-shard, --shards and --force apply to --shard-out\n',
     );
   }
   const toStdout = (v.output ?? '-') !== '-' || v['shard-out'] !== undefined;
@@ -324,15 +343,24 @@ const SHARD_HELP = `Usage: personalize-batch shard --recipe FAMILY INPUT --out D
 
 Splits batch-input JSON Lines (a path or -, gzip detected) into shards that each fit one
 batch job, each in its own folder (DIR/shard-00000/input.jsonl, ...), and writes
-DIR/manifest.json (records, bytes and SHA-256 per shard; schema in schemas/manifest.schema.json).
+DIR/manifest.json (records, bytes, SHA-256 and files per shard; schema in
+schemas/manifest.schema.json). When a file takes fewer records than a job (item-affinity 500
+queries per file, item-attribute-affinity 10, themes 100), a shard is several files
+(DIR/shard-00000/input-00000.jsonl, input-00001.jsonl, ...) read by one job.
 Lines are never split and each lands in exactly one shard. DIR is written under a temporary
 name and renamed at the end.
 
 Options:
       --recipe FAMILY        as for prepare; recorded in the manifest
       --out DIR              the folder to create (must not exist or be empty, unless --force)
-      --max-bytes SIZE       bytes per shard (default 1GB, the job input quota)
-      --max-records N        records per shard (default 50M; 500 item-affinity, 10 item-attribute-affinity)
+      --max-bytes SIZE       bytes per shard, all its files (default 1GB, the job input quota)
+      --max-records N        records per shard, all its files (default 50M)
+      --max-records-per-file N
+                             records per input file (default the family's quota: 50M; 500
+                             item-affinity, 10 item-attribute-affinity; use 100 for themes)
+      --max-files-per-shard N
+                             files per shard when shards are several files (default 1000, the
+                             job quota)
       --shards N             exactly N shards by a stable hash of the key (userId, itemId or
                              itemAttributes), so a user lands in the same shard on every run
       --force                replace what DIR holds
@@ -342,7 +370,8 @@ Options:
 Examples:
   personalize-batch shard --recipe user-personalization batch.jsonl --out shards/
   personalize-batch shard --recipe user-personalization batch.jsonl.gz --out shards/ --max-bytes 500MB
-  personalize-batch shard --recipe aws-sims items.jsonl --out shards/ --shards 8`;
+  personalize-batch shard --recipe aws-sims items.jsonl --out shards/ --shards 8
+  personalize-batch shard --recipe aws-item-affinity items.jsonl --out s3://bucket/segments/in/`;
 
 async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parse(args, {
@@ -367,6 +396,14 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
     out: v.out,
     maxBytes: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
     maxRecords: v['max-records'] === undefined ? undefined : parseCount(v['max-records'], '--max-records'),
+    maxRecordsPerFile:
+      v['max-records-per-file'] === undefined
+        ? undefined
+        : parseCount(v['max-records-per-file'], '--max-records-per-file'),
+    maxFilesPerShard:
+      v['max-files-per-shard'] === undefined
+        ? undefined
+        : parseCount(v['max-files-per-shard'], '--max-files-per-shard'),
     shards: v.shards === undefined ? undefined : parseCount(v.shards, '--shards'),
     force: v.force,
     stdin: io.stdin,

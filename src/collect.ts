@@ -93,7 +93,8 @@ export const COLLECT_DEFAULTS = {
 
 /** The shape of the lead's job state file that collect reads. */
 interface JobState {
-  shards: { input?: unknown; output?: unknown }[];
+  /** `inputs`: every file of the shard; state files written before shards had several hold `input` only. */
+  shards: { input?: unknown; inputs?: unknown; output?: unknown }[];
 }
 
 const TAB = 9;
@@ -160,7 +161,11 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
       return s.output;
     });
     if (inputs.length === 0) {
-      inputs = state.shards.flatMap((s) => (typeof s.input === 'string' && s.input !== '' ? [s.input] : []));
+      inputs = state.shards.flatMap((s) => {
+        if (Array.isArray(s.inputs))
+          return s.inputs.filter((u): u is string => typeof u === 'string' && u !== '');
+        return typeof s.input === 'string' && s.input !== '' ? [s.input] : [];
+      });
     }
   }
   if ([...sources, ...inputs].filter((s) => s === '-').length > 1)
@@ -685,7 +690,8 @@ async function* bufferedBy(src: AsyncIterable<Buffer>, size: number): AsyncGener
 
 /**
  * --input values to batch-input files: a manifest (a .json file with a
- * shards list, as shard writes) stands for its shards' `uri`s.
+ * shards list, as shard writes) stands for every file of its shards
+ * (`files`; `uri` in manifests written before shards had several files).
  */
 async function expandInputs(inputs: string[], stdin: Readable | undefined): Promise<string[]> {
   const out: string[] = [];
@@ -694,15 +700,29 @@ async function expandInputs(inputs: string[], stdin: Readable | undefined): Prom
       out.push(name);
       continue;
     }
-    const m = await readJsonFile<{ shards?: { uri?: unknown }[] }>(name, stdin);
+    const m = await readJsonFile<{ shards?: { uri?: unknown; files?: unknown }[] }>(name, stdin);
     if (!m || !Array.isArray(m.shards)) {
       throw new PbError('PB_INVALID_RECORD', 'not a shard manifest: no shards list', { file: name });
     }
     m.shards.forEach((sh, i) => {
-      if (typeof sh.uri !== 'string') {
-        throw new PbError('PB_INVALID_RECORD', `shards[${i}].uri: expected a URI`, { file: name });
+      if (sh.files === undefined) {
+        if (typeof sh.uri !== 'string') {
+          throw new PbError('PB_INVALID_RECORD', `shards[${i}].uri: expected a URI`, { file: name });
+        }
+        out.push(sh.uri);
+        return;
       }
-      out.push(sh.uri);
+      if (!Array.isArray(sh.files)) {
+        throw new PbError('PB_INVALID_RECORD', `shards[${i}].files: expected a list`, { file: name });
+      }
+      sh.files.forEach((f: { uri?: unknown } | null, k) => {
+        if (typeof f?.uri !== 'string') {
+          throw new PbError('PB_INVALID_RECORD', `shards[${i}].files[${k}].uri: expected a URI`, {
+            file: name,
+          });
+        }
+        out.push(f.uri);
+      });
     });
   }
   return out;

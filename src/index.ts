@@ -78,6 +78,7 @@ export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
 export {
   type Manifest,
   SHARD_DEFAULTS,
+  type ShardFileInfo,
   type ShardInfo,
   type ShardOptions,
   type ShardSummary,

@@ -46,7 +46,13 @@ export interface PipelineFile {
     memoryBudget?: number | string;
   };
   work: string;
-  shards?: { maxBytes?: number | string; maxRecords?: number | string; count?: number };
+  shards?: {
+    maxBytes?: number | string;
+    maxRecords?: number | string;
+    maxRecordsPerFile?: number | string;
+    maxFilesPerShard?: number;
+    count?: number;
+  };
   validate?: boolean;
   jobs: {
     solutionVersionArn: string;
@@ -93,7 +99,14 @@ export interface Pipeline {
   };
   /** Ends in `/`. */
   work: string;
-  shards: { maxBytes?: number; maxRecords?: number; count?: number };
+  /** Per shard (one job): bytes and records; per input file: records; files per shard. See ShardOptions. */
+  shards: {
+    maxBytes?: number;
+    maxRecords?: number;
+    maxRecordsPerFile?: number;
+    maxFilesPerShard?: number;
+    count?: number;
+  };
   validate: boolean;
   jobs: JobOptions & {
     jobNamePrefix: string;
@@ -230,23 +243,34 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
               ? s.maxRecords
               : parseCount(s.maxRecords as string, 'maxRecords'),
           ),
+    maxRecordsPerFile:
+      s.maxRecordsPerFile === undefined
+        ? undefined
+        : at('$.shards.maxRecordsPerFile', () =>
+            typeof s.maxRecordsPerFile === 'number'
+              ? s.maxRecordsPerFile
+              : parseCount(s.maxRecordsPerFile as string, 'maxRecordsPerFile'),
+          ),
+    maxFilesPerShard: s.maxFilesPerShard,
     count: s.count,
   };
-  if (family && shards.maxRecords !== undefined && shards.maxRecords > family.maxRecordsPerFile)
+  if (shards.maxRecords !== undefined && shards.maxRecords > 50_000_000)
+    problems.push('$.shards.maxRecords: a batch job takes at most 50M (50000000) records');
+  if (family && shards.maxRecordsPerFile !== undefined && shards.maxRecordsPerFile > family.maxRecordsPerFile)
     problems.push(
-      `$.shards.maxRecords: ${family.family} takes at most ${family.maxRecordsPerFile} records per job input`,
+      `$.shards.maxRecordsPerFile: ${family.family} takes at most ${family.maxRecordsPerFile} records per input file`,
     );
   if (shards.maxBytes !== undefined && shards.maxBytes > 1_000_000_000)
     problems.push('$.shards.maxBytes: a batch job takes at most 1GB (1000000000 bytes) of input');
-  // Themes: Similar-Items only, and 100 records per input file (every shard is one file).
+  // Themes: Similar-Items only, and 100 records per input file (a shard is then several files).
   if (p.jobs.themeItemNameColumn !== undefined && family) {
     if (family.family !== 'related-items')
       problems.push(
         `$.jobs.themeItemNameColumn: themes are for Similar-Items (related-items), not ${family.family}`,
       );
-    if (shards.maxRecords === undefined) shards.maxRecords = 100;
-    else if (shards.maxRecords > 100)
-      problems.push('$.shards.maxRecords: with themes a job input file takes at most 100 records');
+    if (shards.maxRecordsPerFile === undefined) shards.maxRecordsPerFile = 100;
+    else if (shards.maxRecordsPerFile > 100)
+      problems.push('$.shards.maxRecordsPerFile: with themes a job input file takes at most 100 records');
   }
 
   const j = p.jobs;

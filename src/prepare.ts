@@ -70,6 +70,9 @@ export interface PrepareOptions {
   shardOut?: string;
   shardMaxBytes?: number;
   shardMaxRecords?: number;
+  /** With shardOut: shard()'s maxRecordsPerFile and maxFilesPerShard. */
+  shardMaxRecordsPerFile?: number;
+  shardMaxFilesPerShard?: number;
   /** With shardOut: exactly this many shards by key hash. */
   shards?: number;
   /** With shardOut: replace what the folder holds. */
@@ -271,6 +274,8 @@ export async function prepare(options: PrepareOptions): Promise<PrepareSummary> 
       out: options.shardOut,
       maxBytes: options.shardMaxBytes,
       maxRecords: options.shardMaxRecords,
+      maxRecordsPerFile: options.shardMaxRecordsPerFile,
+      maxFilesPerShard: options.shardMaxFilesPerShard,
       shards: options.shards,
       force: options.force,
     });

@@ -32,7 +32,7 @@ import {
   s3ObjectExists,
   s3Settings,
 } from './io/s3.js';
-import { type JobState, jobName, normalizeStatus, runIdOf } from './jobs/model.js';
+import { type JobState, jobName, normalizeStatus, runIdOf, shardUris } from './jobs/model.js';
 import { type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
 import { loadPipeline, type Pipeline, workLayout } from './pipeline.js';
@@ -74,6 +74,7 @@ export interface RunSummary {
     rejected: number;
     inactive: number;
   };
+  /** `uris`: every shard file, shard by shard (several per shard for families with a small per-file quota). */
   shards: { count: number; manifest: string; records: number; bytes: number; uris: string[] };
   jobs: {
     state: string;
@@ -512,9 +513,12 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     summary.records = recordsOf(prepared);
     summary.warnings.push(...prepared.warnings);
     // Where the shards will be: the same names under the work prefix, the same bytes.
+    const moved = (index: number, u: string) =>
+      `${layout.input}shard-${pad(index)}/${u.slice(u.lastIndexOf('/') + 1)}`;
     const shards = manifest.shards.map((s) => ({
       ...s,
-      uri: `${layout.input}shard-${pad(s.index)}/input.jsonl`,
+      uri: moved(s.index, s.uri),
+      files: s.files.map((f) => ({ ...f, uri: moved(s.index, f.uri) })),
     }));
     summary.shards = shardsOf({ ...manifest, shards }, layout.manifest);
     const runId = runIdOf([
@@ -556,6 +560,8 @@ function prepareOptions(p: Pipeline): PrepareOptions {
     maxItemList: i.maxItemList,
     shardMaxBytes: p.shards.maxBytes,
     shardMaxRecords: p.shards.maxRecords,
+    shardMaxRecordsPerFile: p.shards.maxRecordsPerFile,
+    shardMaxFilesPerShard: p.shards.maxFilesPerShard,
     shards: p.shards.count,
   };
 }
@@ -603,7 +609,7 @@ function shardsOf(m: Pick<Manifest, 'shards' | 'records' | 'bytes'>, manifest: s
     manifest,
     records: m.records,
     bytes: m.bytes,
-    uris: m.shards.map((s) => s.uri),
+    uris: m.shards.flatMap(shardUris),
   };
 }
 

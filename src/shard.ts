@@ -14,8 +14,12 @@ import { MultipartWriter, PartBudget, type PartBudgetOptions } from './io/multip
 import { trackTemporary } from './io/output.js';
 import { defaultS3Client, isS3Uri, listS3, parseS3Uri, writeS3 } from './io/s3.js';
 
-/** Service quotas per job input (reference: limits): 1 GB and 50 million records. */
-export const SHARD_DEFAULTS = { maxBytes: 1_000_000_000, maxRecords: 50_000_000 } as const;
+/** Service quotas per job input (reference: quotas): 1 GB, 50 million records, 1000 files. */
+export const SHARD_DEFAULTS = {
+  maxBytes: 1_000_000_000,
+  maxRecords: 50_000_000,
+  maxFilesPerShard: 1000,
+} as const;
 
 export interface ShardOptions {
   recipe: string;
@@ -23,12 +27,24 @@ export interface ShardOptions {
   input: string;
   /** The bytes to shard, instead of reading `input` (prepare --shard-out passes its output here). */
   source?: AsyncIterable<Buffer>;
-  /** Folder that receives `shard-00000/input.jsonl`, ... and `manifest.json`. */
+  /**
+   * Folder that receives `shard-00000/input.jsonl`, ... and `manifest.json`;
+   * shards of several files hold `input-00000.jsonl`, `input-00001.jsonl`, ...
+   */
   out: string;
-  /** Bytes per shard (default 1,000,000,000). */
+  /** Bytes per shard, all its files together (default 1,000,000,000: the job input quota). */
   maxBytes?: number;
-  /** Records per shard (default 50 million; 500 for item-affinity, 10 for item-attribute-affinity). */
+  /** Records per shard, all its files together (default 50 million). */
   maxRecords?: number;
+  /**
+   * Records per input file (default the family's per-file quota: 50 million;
+   * 500 for item-affinity, 10 for item-attribute-affinity; pass 100 for
+   * themes). In size mode, when it is below maxRecords, a shard is several
+   * files of at most this many records each; in hash mode it caps maxRecords.
+   */
+  maxRecordsPerFile?: number;
+  /** Files per shard in size mode (default 1000: the job quota). */
+  maxFilesPerShard?: number;
   /** Partition by a stable hash of the record key into exactly this many shards, instead of filling by size. */
   shards?: number;
   /** Replace what `out` already holds. */
@@ -41,13 +57,26 @@ export interface ShardOptions {
   upload?: PartBudgetOptions;
 }
 
-export interface ShardInfo {
-  index: number;
+/** One input file of a shard. */
+export interface ShardFileInfo {
   uri: string;
-  folder: string;
   records: number;
   bytes: number;
   sha256: string;
+}
+
+export interface ShardInfo {
+  index: number;
+  /** The shard's first input file (its only one, unless `files` lists several). */
+  uri: string;
+  /** The job's input path. */
+  folder: string;
+  records: number;
+  bytes: number;
+  /** SHA-256 of the shard's bytes: its files' bytes one after the other, in `files` order. */
+  sha256: string;
+  /** Every input file of the shard, in order (one element for a single-file shard). */
+  files: ShardFileInfo[];
 }
 
 export interface Manifest {
@@ -55,7 +84,7 @@ export interface Manifest {
   family: string;
   createdAt: string;
   mode: 'size' | 'hash';
-  limits: { maxBytes: number; maxRecords: number };
+  limits: { maxBytes: number; maxRecords: number; maxRecordsPerFile: number; maxFilesPerShard: number };
   records: number;
   bytes: number;
   shards: ShardInfo[];
@@ -86,10 +115,13 @@ class ShardFile {
   private fill = 0;
 
   constructor(
+    /** The shard's index. */
     readonly index: number,
-    /** Where the shard goes: a local path or an s3:// URI. */
+    /** Where the file goes: a local path or an s3:// URI. */
     readonly uri: string,
     parts: PartBudget | undefined,
+    /** The shard's hash over all its files, when it has several (see ShardInfo.sha256). */
+    private readonly shardHash?: Hash,
   ) {
     if (isS3Uri(uri)) {
       if (!parts) throw new Error("an S3 shard needs the run's part budget");
@@ -170,6 +202,7 @@ class ShardFile {
    */
   put(chunk: Buffer): Promise<unknown> | undefined {
     this.hash.update(chunk);
+    this.shardHash?.update(chunk);
     if (this.upload) return this.upload.write(chunk);
     const stream = this.stream as Writable;
     return stream.write(chunk) ? undefined : once(stream, 'drain');
@@ -220,9 +253,22 @@ class ShardFile {
 export async function shard(options: ShardOptions): Promise<ShardSummary> {
   const started = process.hrtime.bigint();
   const family = resolveFamily(options.recipe);
+  const hashMode = options.shards !== undefined;
   const maxBytes = options.maxBytes ?? SHARD_DEFAULTS.maxBytes;
-  const maxRecords = options.maxRecords ?? Math.min(SHARD_DEFAULTS.maxRecords, family.maxRecordsPerFile);
-  if (!(maxBytes > 0) || !(maxRecords > 0)) throw usage('--max-bytes and --max-records must be above 0');
+  const perFile = options.maxRecordsPerFile ?? family.maxRecordsPerFile;
+  const maxFiles = options.maxFilesPerShard ?? SHARD_DEFAULTS.maxFilesPerShard;
+  if (!(maxBytes > 0) || !(options.maxRecords === undefined || options.maxRecords > 0) || !(perFile > 0))
+    throw usage('--max-bytes, --max-records and --max-records-per-file must be above 0');
+  if (!(Number.isInteger(maxFiles) && maxFiles > 0 && maxFiles <= SHARD_DEFAULTS.maxFilesPerShard))
+    throw usage(`--max-files-per-shard must be a whole number from 1 to 1000, got ${maxFiles}`);
+  // A hash shard is one file, so the per-file quota is its record limit.
+  const maxRecords = hashMode
+    ? Math.min(options.maxRecords ?? SHARD_DEFAULTS.maxRecords, perFile)
+    : (options.maxRecords ?? SHARD_DEFAULTS.maxRecords);
+  // Several files per shard only when one file cannot take what one job can:
+  // the families with a 50M per-file quota keep their single input.jsonl.
+  const multi = !hashMode && perFile < maxRecords && maxFiles > 1;
+  const fileRecords = Math.min(perFile, maxRecords);
   if (options.shards !== undefined && !(Number.isInteger(options.shards) && options.shards > 0)) {
     throw usage(`--shards must be a whole number above 0, got ${options.shards}`);
   }
@@ -241,38 +287,68 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
   if (!toS3) await mkdir(tmp, { recursive: true });
   // One budget of part buffers and upload slots for every S3 shard of the run.
   const parts = toS3 ? new PartBudget(options.upload) : undefined;
+  /** Every file opened, to destroy the unfinished ones on failure. */
+  const opened: ShardFile[] = [];
+  /** The file being written per shard (all N in hash mode; the last in size mode). */
   const files: ShardFile[] = [];
   const infos: ShardInfo[] = [];
+  const done: ShardFileInfo[][] = [];
+  const shardHashes: (Hash | undefined)[] = [];
+  const finishedFiles = new Set<ShardFile>();
   const finalFolder = (i: number) => (toS3 ? `${out}${shardName(i)}/` : `${join(out, shardName(i))}/`);
+  const fileName = (k: number) => (multi ? `input-${String(k).padStart(5, '0')}.jsonl` : 'input.jsonl');
+  /** Opens the shard's next file (its first when it is new). */
   const open = async (i: number) => {
-    let uri: string;
-    if (toS3) uri = `${finalFolder(i)}input.jsonl`;
-    else {
-      const folder = join(tmp, shardName(i));
-      await mkdir(folder);
-      uri = join(folder, 'input.jsonl');
+    if (!done[i]) {
+      done[i] = [];
+      shardHashes[i] = multi ? createHash('sha256') : undefined;
+      if (!toS3) await mkdir(join(tmp, shardName(i)));
     }
-    const f = new ShardFile(i, uri, parts);
+    const name = fileName((done[i] as ShardFileInfo[]).length);
+    const uri = toS3 ? `${finalFolder(i)}${name}` : join(tmp, shardName(i), name);
+    const f = new ShardFile(i, uri, parts, shardHashes[i]);
+    opened.push(f);
     files[i] = f;
     return f;
   };
-  const finish = async (f: ShardFile) => {
+  const finishFile = async (f: ShardFile) => {
     const sha256 = await f.close();
-    const folder = finalFolder(f.index);
-    infos[f.index] = {
-      index: f.index,
-      uri: `${folder}input.jsonl`,
-      folder,
+    finishedFiles.add(f);
+    const list = done[f.index] as ShardFileInfo[];
+    list.push({
+      uri: `${finalFolder(f.index)}${fileName(list.length)}`,
       records: f.records,
       bytes: f.bytes,
       sha256,
+    });
+  };
+  const finishShard = (i: number) => {
+    const list = done[i] as ShardFileInfo[];
+    let records = 0;
+    let bytes = 0;
+    for (const x of list) {
+      records += x.records;
+      bytes += x.bytes;
+    }
+    const first = list[0] as ShardFileInfo;
+    infos[i] = {
+      index: i,
+      uri: first.uri,
+      folder: finalFolder(i),
+      records,
+      bytes,
+      sha256: shardHashes[i]?.digest('hex') ?? first.sha256,
+      files: list,
     };
+  };
+  const finish = async (f: ShardFile) => {
+    await finishFile(f);
+    finishShard(f.index);
   };
   let records = 0;
   let bytes = 0;
   let blank = 0;
   try {
-    const hashMode = options.shards !== undefined;
     const n = options.shards ?? 1;
     if (hashMode) for (let i = 0; i < n; i++) await open(i);
     else await open(0);
@@ -289,16 +365,26 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
       const r = await hashShard(lines, files, n, maxBytes, options.input);
       ({ records, bytes, blank, histogram } = r);
     } else {
-      const cut = new SizeCutter(files, maxBytes, maxRecords, options.input);
+      const cut = new SizeCutter(
+        files[0] as ShardFile,
+        maxBytes,
+        maxRecords,
+        fileRecords,
+        maxFiles,
+        options.input,
+      );
       for await (const seg of lines) {
         cut.pos = 0;
         for (;;) {
           const status = cut.scan(seg);
           if (status === CUT_DONE) break;
-          if (status === CUT_OPEN) {
-            // A full shard is finished at once: only one is open in size mode.
+          if (status === CUT_FILE) {
+            // A full file is finished at once: only one is open in size mode.
+            await finishFile(cut.current);
+            cut.nextFile(await open(cut.current.index));
+          } else if (status === CUT_OPEN) {
             await finish(cut.current);
-            cut.current = await open(files.length);
+            cut.nextShard(await open(cut.current.index + 1));
           } else await cut.wait;
         }
       }
@@ -312,7 +398,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     // servers' work to assemble each object overlap (8 shards to s3rver:
     // 6.7 s one after the other); every one settles before an error is
     // thrown, so no abort races a completion.
-    const still = files.filter((f) => !infos[f.index]);
+    const still = files.filter((f) => !finishedFiles.has(f));
     await settled(still.map((f) => f.end()));
     await settled(still.map(finish));
     if (histogram) checkHashShards(infos, n, maxBytes, maxRecords, histogram);
@@ -321,7 +407,12 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
       family: family.family,
       createdAt: new Date().toISOString(),
       mode: hashMode ? 'hash' : 'size',
-      limits: { maxBytes, maxRecords },
+      limits: {
+        maxBytes,
+        maxRecords,
+        maxRecordsPerFile: fileRecords,
+        maxFilesPerShard: multi ? maxFiles : 1,
+      },
       records,
       bytes,
       shards: infos,
@@ -341,7 +432,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
       await rename(tmp, out);
     }
   } catch (err) {
-    for (const f of files) if (f && !infos[f.index]) await f.destroy();
+    for (const f of opened) if (!finishedFiles.has(f)) await f.destroy();
     if (!toS3) await rm(tmp, { recursive: true, force: true });
     throw err;
   } finally {
@@ -361,7 +452,7 @@ export function shardName(i: number): string {
   return `shard-${String(i).padStart(5, '0')}`;
 }
 
-const SHARD_KEY = /(^|\/)(shard-\d{5}\/input\.jsonl|manifest\.json)$/;
+const SHARD_KEY = /(^|\/)(shard-\d{5}\/input(-\d{5})?\.jsonl|manifest\.json)$/;
 
 /**
  * An S3 destination must hold nothing yet; with force, the shards and
@@ -401,7 +492,10 @@ async function checkOut(out: string, force: boolean): Promise<void> {
 
 const CUT_DONE = 0;
 const CUT_WAIT = 1;
+/** The shard is full: open the next shard. */
 const CUT_OPEN = 2;
+/** The file is full but its shard is not: open the shard's next file. */
+const CUT_FILE = 3;
 
 /**
  * Size mode, synchronous so V8 optimises it as a plain method; it stops,
@@ -416,24 +510,45 @@ class SizeCutter {
   records = 0;
   bytes = 0;
   blank = 0;
-  current: ShardFile;
   wait: Promise<unknown> | undefined;
+  /** The open shard's totals over its finished files (the open one's are its own). */
+  private doneRecords = 0;
+  private doneBytes = 0;
+  private doneFiles = 0;
 
   constructor(
-    files: ShardFile[],
+    public current: ShardFile,
     private readonly maxBytes: number,
     private readonly maxRecords: number,
+    private readonly fileRecords: number,
+    private readonly maxFiles: number,
     private readonly file: string,
-  ) {
-    this.current = files[0] as ShardFile;
+  ) {}
+
+  nextFile(f: ShardFile): void {
+    this.doneRecords += this.current.records;
+    this.doneBytes += this.current.bytes;
+    this.doneFiles++;
+    this.current = f;
+  }
+
+  nextShard(f: ShardFile): void {
+    this.doneRecords = 0;
+    this.doneBytes = 0;
+    this.doneFiles = 0;
+    this.current = f;
   }
 
   scan(seg: Buffer): number {
     const len = seg.length;
     let p = this.pos;
-    if (p === 0 && this.line > 0 && this.current.bytes + len <= this.maxBytes) {
+    if (p === 0 && this.line > 0 && this.doneBytes + this.current.bytes + len <= this.maxBytes) {
       const n = countRegularLines(seg);
-      if (n > 0 && this.current.records + n <= this.maxRecords) {
+      if (
+        n > 0 &&
+        this.current.records + n <= this.fileRecords &&
+        this.doneRecords + this.current.records + n <= this.maxRecords
+      ) {
         this.line += n;
         this.records += n;
         this.bytes += len;
@@ -458,9 +573,16 @@ class SizeCutter {
       const size = e - s + 1;
       if (size > this.maxBytes) throw tooLong(size, this.maxBytes, this.file, this.line + 1);
       const c = this.current;
-      if (c.bytes + size > this.maxBytes || c.records + 1 > this.maxRecords) {
+      if (
+        this.doneBytes + c.bytes + size > this.maxBytes ||
+        this.doneRecords + c.records + 1 > this.maxRecords
+      ) {
         this.pos = p;
         return CUT_OPEN;
+      }
+      if (c.records + 1 > this.fileRecords) {
+        this.pos = p;
+        return this.doneFiles + 1 >= this.maxFiles ? CUT_OPEN : CUT_FILE;
       }
       this.line++;
       this.records++;

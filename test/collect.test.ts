@@ -192,6 +192,47 @@ describe('collect', () => {
     assert.deepEqual(b.merged, want.merged);
     assert.deepEqual(b.missing.sort(), [...want.missing].sort());
     assert.equal(b.s.inputFiles, 3);
+    // Shards of several files (by size, 7 records a file): the manifest stands for every file.
+    const multi = join(dir, 'multi');
+    await shard({ recipe: 'user-personalization', input, out: multi, maxRecordsPerFile: 7, maxRecords: 50 });
+    const m = JSON.parse(await readFile(join(multi, 'manifest.json'), 'utf8')) as {
+      shards: { files: unknown[] }[];
+    };
+    const files = m.shards.reduce((n, s) => n + s.files.length, 0);
+    assert.ok(m.shards.length > 1 && files > m.shards.length, `${m.shards.length} shards, ${files} files`);
+    const c = await run({
+      sources: folders,
+      inputs: [join(multi, 'manifest.json')],
+      output: join(dir, 'c.jsonl'),
+    });
+    assert.deepEqual(c.merged, want.merged);
+    // Size shards keep the input's order, so missing records come out as in the oracle.
+    assert.deepEqual(c.missing, want.missing);
+    assert.equal(c.s.inputFiles, files);
+    // A state file from submit lists every file of a shard in `inputs`.
+    const mf = JSON.parse(await readFile(join(multi, 'manifest.json'), 'utf8')) as {
+      shards: { uri: string; files: { uri: string }[] }[];
+    };
+    const state2 = join(dir, 'state2.json');
+    await writeFile(
+      state2,
+      JSON.stringify({
+        version: 1,
+        family: 'USER_PERSONALIZATION',
+        manifest: 'unused',
+        shards: folders.map((f, index) => ({
+          index,
+          input: mf.shards[index]?.uri ?? '',
+          inputs: index === 0 ? mf.shards.flatMap((x) => x.files.map((y) => y.uri)) : [],
+          output: f,
+          records: 1,
+          jobs: [],
+        })),
+      }),
+    );
+    const d = await run({ state: state2, output: join(dir, 'd.jsonl') });
+    assert.deepEqual(d.missing, want.missing);
+    assert.equal(d.s.inputFiles, files);
   });
 
   test('stdin as the source, no input: nothing missing, errors still reported', async () => {

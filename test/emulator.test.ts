@@ -554,6 +554,27 @@ describe('emulated batch inference jobs', () => {
     const bad = out2.find((l) => l.error !== null);
     assert.match(String(bad?.error), /only = is allowed/);
   });
+
+  test('the per-file query quota is per file: 25 attribute queries in files of 10, 10 and 5 are one job, one .out each', async () => {
+    const q = (i: number) => ({ itemAttributes: `ITEMS.genre = "g${i}"` });
+    const all = Array.from({ length: 25 }, (_, i) => q(i));
+    for (const [k, part] of [all.slice(0, 10), all.slice(10, 20), all.slice(20)].entries())
+      await put(e, `seg/multi/input-0000${k}.jsonl`, jsonl(part));
+    const job = await runSegment(
+      e,
+      segment('seg-multi', 'seg/multi/', 'seg-multi-out/', { solutionVersionArn: sv('attribute-affinity') }),
+    );
+    assert.equal(job.status, 'ACTIVE', job.failureReason);
+    const outs = (await keysUnder(e, 'seg-multi-out/')).filter((k) => k.endsWith('.out'));
+    assert.equal(outs.length, 3);
+    const lines = [];
+    for (const k of outs) lines.push(...parse(await get(e, k)));
+    assert.deepEqual(
+      lines.map((l) => JSON.stringify(l.input)).sort(),
+      all.map((x) => JSON.stringify(x)).sort(),
+    );
+    assert.ok(lines.every((l) => l.error === null));
+  });
 });
 
 describe('the Personalize API surface', () => {

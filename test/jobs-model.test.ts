@@ -83,6 +83,26 @@ describe('job model', () => {
     throwsWith(() => checkState({ version: 2 }, 'st.json'), 'PB_USAGE', /st\.json: .*version 2/);
     const seg = newState('m', { ...manifest(1), family: 'item-affinity' }, SV, 's3://b/o/', new Date(0));
     assert.equal(seg.kind, 'segment');
+    // A manifest without files[] (written before shards had several) stands for its one uri.
+    assert.deepEqual(s.shards[1]?.inputs, ['s3://b/w/shard-00001/input.jsonl']);
+    // A shard of several files: the state lists them all; the job still reads the folder.
+    const files = [0, 1, 2].map((k) => ({ uri: `s3://b/w/shard-00000/input-0000${k}.jsonl` }));
+    const m = manifest(1);
+    const multi = newState(
+      'm',
+      {
+        family: 'item-affinity',
+        shards: [{ ...(m.shards[0] as (typeof m.shards)[0]), uri: files[0]?.uri as string, files }],
+      },
+      SV,
+      's3://b/o/',
+      new Date(0),
+    );
+    assert.deepEqual(
+      multi.shards[0]?.inputs,
+      files.map((f) => f.uri),
+    );
+    assert.equal(multi.shards[0]?.inputPrefix, 's3://b/w/shard-00000/');
   });
 
   test('what a shard needs next, with and without resubmissions', () => {

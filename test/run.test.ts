@@ -261,13 +261,16 @@ describe('run', () => {
     // Rules beyond the schema, also by path.
     const bad = await setup(50, (p) => {
       p.recipe = 'item-affinity';
-      p.shards = { maxRecords: 600 };
+      p.shards = { maxRecordsPerFile: 600 };
       p.jobs.explorationWeight = 0.5;
       p.jobs.roleArn = 'arn:aws:iam::1:role/x';
     });
     const r2 = await cli(['run', bad.file, ...AWS_ARGS()]);
     assert.equal(r2.code, 2);
-    assert.match(r2.stderr, /\$\.shards\.maxRecords: item-affinity takes at most 500/);
+    assert.match(
+      r2.stderr,
+      /\$\.shards\.maxRecordsPerFile: item-affinity takes at most 500 records per input file/,
+    );
     assert.match(r2.stderr, /\$\.jobs\.explorationWeight: batch segment jobs take no such field/);
     assert.match(r2.stderr, /\$\.jobs\.roleArn: expected arn:aws:iam::ACCOUNT:role\/NAME/);
     assert.deepEqual(await keysUnder(bad.work), []);
@@ -335,32 +338,81 @@ describe('run', () => {
     assert.equal(jobsOf(prefix).length, 4);
   });
 
-  test('a segment family runs batch segment jobs and exports segments.csv', async () => {
-    const { dir, file, prefix } = await setup(10, (p) => {
+  test('a segment family runs one batch segment job over a shard of several files and exports segments.csv', async () => {
+    // 10 items at 4 queries a file (item-affinity allows 500): one shard of 4 + 4 + 2, one job.
+    const items = Array.from({ length: 10 }, (_, i) => `item-0000${i}`);
+    const { dir, file, prefix, work } = await setup(10, (p) => {
       p.recipe = 'aws-item-affinity';
       p.input = { sources: ['items.csv'] };
-      p.shards = { maxRecords: 4 };
+      p.shards = { maxRecordsPerFile: 4 };
       p.jobs.numResults = 3;
       p.output = { dir: 'out', format: 'csv-long' };
     });
-    await writeFile(
-      join(dir, 'items.csv'),
-      `ITEM_ID\n${Array.from({ length: 10 }, (_, i) => `item-0000${i}`).join('\n')}\n`,
+    await writeFile(join(dir, 'items.csv'), `ITEM_ID\n${items.join('\n')}\n`);
+    // The plan shows one shard folder: its first file, how many more, and the job's name.
+    const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(dry.code, 0, dry.stderr);
+    const plan = [...dry.stdout.matchAll(/(\S+) \(\+(\d+) more files\) {2}job (\S+)/g)];
+    assert.deepEqual(
+      plan.map((m) => [m[1], m[2]]),
+      [[`${work}input/shard-00000/input-00000.jsonl`, '2']],
     );
     const s = await runPipeline({ pipeline: file, ...connect() });
     assert.equal(s.exitCode, 0, s.advice.join('\n'));
-    assert.equal(s.shards.count, 3);
+    assert.equal(s.shards.count, 1);
     assert.deepEqual(
-      jobsOf(prefix).map((j) => j.kind),
-      ['batch-segment-job', 'batch-segment-job', 'batch-segment-job'],
+      jobsOf(prefix).map((j) => j.jobName),
+      [plan[0]?.[3]],
     );
+    const shard0 = `${work}input/shard-00000/`;
+    assert.deepEqual(
+      s.shards.uris,
+      [0, 1, 2].map((k) => `${shard0}input-0000${k}.jsonl`),
+    );
+    const jobs = jobsOf(prefix);
+    assert.deepEqual(
+      jobs.map((j) => j.kind),
+      ['batch-segment-job'],
+    );
+    // The job read every file: one .out per input file.
+    const outs = (await keysUnder(work)).filter((k) => k.endsWith('.out'));
+    assert.deepEqual(outs.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), [
+      'input-00000.jsonl.out',
+      'input-00001.jsonl.out',
+      'input-00002.jsonl.out',
+    ]);
     const csv = parseCsv(await readFile(join(dir, 'out', 'segments.csv')), { columns: true }) as Record<
       string,
       string
     >[];
     assert.deepEqual(Object.keys(csv[0] ?? {}).slice(0, 3), ['itemId', 'rank', 'userId']);
-    assert.equal(new Set(csv.map((r) => r.itemId)).size, 10);
+    assert.deepEqual([...new Set(csv.map((r) => r.itemId))].sort(), items);
     assert.ok(csv.every((r) => /^user-\d{6}$/.test(r.userId as string)));
+  });
+
+  test("a segment job over several files that fails for good: every file's records are in missing.jsonl", async () => {
+    const items = Array.from({ length: 7 }, (_, i) => `item-${i}`);
+    const { dir, file, prefix } = await setup(7, (p) => {
+      p.recipe = 'aws-item-affinity';
+      p.input = { sources: ['items.csv'] };
+      p.shards = { maxRecordsPerFile: 3 };
+      p.jobs.numResults = 3;
+      p.output = { dir: 'out', format: 'csv-long' };
+    });
+    await writeFile(join(dir, 'items.csv'), `ITEM_ID\n${items.join('\n')}\n`);
+    emu.injectFault({ failJobs: new RegExp(`^${prefix}-\\w+-00000$`), failReason: 'Emulated: no' });
+    try {
+      const s = await runPipeline({ pipeline: file, ...connect() });
+      assert.equal(s.exitCode, 1);
+      assert.equal(s.shards.uris.length, 3);
+      const missing = (await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8')).trim().split('\n');
+      assert.deepEqual(
+        missing.map((l) => (JSON.parse(l) as { itemId: string }).itemId),
+        items,
+      );
+    } finally {
+      emu.injectFault({ failJobs: undefined });
+    }
   });
 
   test('a Create call refused (bad tag): nothing created; fixed $.jobs and changed $.input are then taken, shards remade', async () => {

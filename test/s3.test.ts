@@ -236,6 +236,49 @@ describe('commands on s3:// paths', () => {
     );
   });
 
+  test('item-affinity shards straight to S3: one shard of several files, and --force replaces them', async () => {
+    const lines = Array.from({ length: 1234 }, (_, i) => JSON.stringify({ itemId: `i${i}` }));
+    await client.send(
+      new PutObjectCommand({ Bucket: 'bucket', Key: 'ia/in.jsonl', Body: `${lines.join('\n')}\n` }),
+    );
+    const opts = { recipe: 'item-affinity', input: 's3://bucket/ia/in.jsonl', out: 's3://bucket/ia/out/' };
+    const s = await shard(opts);
+    assert.equal(s.shards, 1);
+    const m = JSON.parse((await collect(readS3(client, s.manifest))).toString()) as Manifest;
+    const x = m.shards[0] as Manifest['shards'][number];
+    assert.equal(x.folder, 's3://bucket/ia/out/shard-00000/');
+    assert.deepEqual(
+      x.files.map((f) => [f.uri.slice(x.folder.length), f.records]),
+      [
+        ['input-00000.jsonl', 500],
+        ['input-00001.jsonl', 500],
+        ['input-00002.jsonl', 234],
+      ],
+    );
+    assert.equal(x.uri, x.files[0]?.uri);
+    const parts: Buffer[] = [];
+    for (const f of x.files) {
+      const data = await collect(readS3(client, f.uri));
+      assert.equal(data.length, f.bytes);
+      assert.equal(sha(data), f.sha256);
+      parts.push(data);
+    }
+    const whole = Buffer.concat(parts);
+    assert.equal(sha(whole), x.sha256);
+    assert.equal(whole.length, x.bytes);
+    assert.deepEqual(whole.toString().trimEnd().split('\n'), lines);
+    // --force recognises the several-file layout as shards it may delete.
+    const again = await shard({ ...opts, maxRecordsPerFile: 1000, force: true });
+    assert.equal(again.shards, 1);
+    const keys: string[] = [];
+    for await (const o of listS3(client, 's3://bucket/ia/out/')) keys.push(o.key);
+    assert.deepEqual(keys, [
+      'ia/out/manifest.json',
+      'ia/out/shard-00000/input-00000.jsonl',
+      'ia/out/shard-00000/input-00001.jsonl',
+    ]);
+  });
+
   test('a shard run that fails leaves no shard object and no manifest behind', async () => {
     const body = `${Array.from({ length: 50 }, (_, i) => JSON.stringify({ userId: `u${i}` })).join('\n')}\n{"x":1}\n`;
     await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'bad/in.jsonl', Body: body }));

@@ -21,19 +21,36 @@ async function readManifest(dir: string): Promise<Manifest> {
   return m;
 }
 
-/** Every shard file read back: its lines, and the manifest's figures checked against them. */
+/** Every shard read back (all its files, in order): its lines, and the manifest's figures checked against them. */
 async function shardLines(m: Manifest): Promise<string[][]> {
   const out: string[][] = [];
   for (const s of m.shards) {
-    const data = await readFile(s.uri);
-    assert.equal(data.length, s.bytes, `${s.uri} bytes`);
-    assert.equal(createHash('sha256').update(data).digest('hex'), s.sha256, `${s.uri} sha256`);
+    assert.equal(s.uri, s.files[0]?.uri, 'uri is the first file');
+    assert.ok(s.files.length <= m.limits.maxFilesPerShard, `${s.folder} files within limits`);
+    const all: Buffer[] = [];
+    for (const f of s.files) {
+      assert.equal(f.uri.startsWith(s.folder), true, `${f.uri} in ${s.folder}`);
+      const data = await readFile(f.uri);
+      assert.equal(data.length, f.bytes, `${f.uri} bytes`);
+      assert.equal(createHash('sha256').update(data).digest('hex'), f.sha256, `${f.uri} sha256`);
+      assert.equal(data.toString('utf8').split('\n').length - 1, f.records, `${f.uri} records`);
+      assert.ok(f.records <= m.limits.maxRecordsPerFile, `${f.uri} within the per-file limit`);
+      all.push(data);
+    }
+    const data = Buffer.concat(all);
+    assert.equal(data.length, s.bytes, `${s.folder} bytes`);
+    assert.equal(createHash('sha256').update(data).digest('hex'), s.sha256, `${s.folder} sha256`);
     const lines = data.toString('utf8').split('\n').slice(0, -1);
-    assert.equal(lines.length, s.records, `${s.uri} records`);
-    assert.ok(s.bytes <= m.limits.maxBytes && s.records <= m.limits.maxRecords, `${s.uri} within limits`);
+    assert.equal(lines.length, s.records, `${s.folder} records`);
+    assert.ok(s.bytes <= m.limits.maxBytes && s.records <= m.limits.maxRecords, `${s.folder} within limits`);
     out.push(lines);
   }
   return out;
+}
+
+/** The file names in each shard folder, as written. */
+async function layout(m: Manifest): Promise<string[][]> {
+  return Promise.all(m.shards.map(async (s) => (await readdir(s.folder)).sort()));
 }
 
 describe('shard by size', () => {
@@ -149,7 +166,7 @@ describe('shard by size', () => {
     assert.deepEqual(lines, [['{"userId":"a"}', '{"userId":"b"}']]);
   });
 
-  test('segment families default to their per-file query quota', async () => {
+  test('segment families: one shard of several files, each within the per-file query quota', async () => {
     const input = await writeFileAt(
       fresh('attrs.jsonl'),
       Array.from({ length: 25 }, (_, i) => `{"itemAttributes":"ITEMS.g = \\"${i}\\""}\n`).join(''),
@@ -158,10 +175,113 @@ describe('shard by size', () => {
     await shard({ recipe: 'item-attribute-affinity', input, out });
     const m = await readManifest(out);
     assert.deepEqual(
-      m.shards.map((x) => x.records),
-      [10, 10, 5],
+      m.shards.map((x) => x.files.map((f) => f.records)),
+      [[10, 10, 5]],
     );
     assert.equal(m.family, 'item-attribute-affinity');
+    assert.deepEqual(m.limits, {
+      maxBytes: 1e9,
+      maxRecords: 50_000_000,
+      maxRecordsPerFile: 10,
+      maxFilesPerShard: 1000,
+    });
+    assert.deepEqual(await layout(m), [['input-00000.jsonl', 'input-00001.jsonl', 'input-00002.jsonl']]);
+    assert.equal((await shardLines(m)).flat().length, 25);
+  });
+
+  const items = (n: number) => Array.from({ length: n }, (_, i) => `{"itemId":"i${i}"}\n`).join('');
+
+  test('item-affinity: 1,234 items are one shard of 500 + 500 + 234, every line once and in order', async () => {
+    const text = items(1234);
+    const input = await writeFileAt(fresh('items.jsonl'), text);
+    const out = fresh('ia');
+    const s = await shard({ recipe: 'item-affinity', input, out });
+    const m = await readManifest(out);
+    assert.equal(s.shards, 1);
+    assert.deepEqual(
+      m.shards[0]?.files.map((f) => f.records),
+      [500, 500, 234],
+    );
+    assert.deepEqual(await layout(m), [['input-00000.jsonl', 'input-00001.jsonl', 'input-00002.jsonl']]);
+    assert.deepEqual((await shardLines(m)).flat(), text.split('\n').slice(0, -1));
+    // The shard's hash is that of its files' bytes in order: here the whole input.
+    assert.equal(m.shards[0]?.sha256, createHash('sha256').update(text).digest('hex'));
+  });
+
+  test('item-affinity at the per-file edge: exactly 500 is one file, 501 is two', async () => {
+    for (const [n, want] of [
+      [500, [500]],
+      [501, [500, 1]],
+      [1000, [500, 500]],
+    ] as const) {
+      const input = await writeFileAt(fresh(`e${n}.jsonl`), items(n));
+      const out = fresh(`e${n}`);
+      await shard({ recipe: 'item-affinity', input, out });
+      const m = await readManifest(out);
+      assert.deepEqual(
+        m.shards.map((x) => x.files.map((f) => f.records)),
+        [want],
+        `${n} items`,
+      );
+      assert.equal((await shardLines(m)).flat().length, n);
+    }
+  });
+
+  test('the file-count, record and byte limits of a shard open the next shard', async () => {
+    const text = items(23);
+    const input = await writeFileAt(fresh('few.jsonl'), text);
+    const all = text.split('\n').slice(0, -1);
+    const check = async (opts: Record<string, number>, want: number[][]) => {
+      const out = fresh('lim');
+      await shard({ recipe: 'item-affinity', input, out, ...opts });
+      const m = await readManifest(out);
+      assert.deepEqual(
+        m.shards.map((x) => x.files.map((f) => f.records)),
+        want,
+        JSON.stringify(opts),
+      );
+      assert.deepEqual((await shardLines(m)).flat(), all);
+    };
+    // 2 files per shard of at most 5 records each.
+    await check({ maxRecordsPerFile: 5, maxFilesPerShard: 2 }, [[5, 5], [5, 5], [3]]);
+    // 7 records per shard: the file quota is still 5.
+    await check({ maxRecordsPerFile: 5, maxRecords: 7 }, [[5, 2], [5, 2], [5, 2], [2]]);
+    // Bytes: each line is 16 or 17 bytes ({"itemId":"iN"} + LF), 70 bytes per shard: 4 lines.
+    await check({ maxRecordsPerFile: 2, maxBytes: 70 }, [
+      [2, 2],
+      [2, 2],
+      [2, 2],
+      [2, 2],
+      [2, 2],
+      [2, 1],
+    ]);
+    // A per-file limit at or above the per-job one: one input.jsonl per shard, as for 50M families.
+    const out = fresh('single');
+    await shard({ recipe: 'item-affinity', input, out, maxRecords: 10 });
+    const m = await readManifest(out);
+    assert.deepEqual(
+      m.shards.map((x) => x.records),
+      [10, 10, 3],
+    );
+    assert.deepEqual(await layout(m), [['input.jsonl'], ['input.jsonl'], ['input.jsonl']]);
+    await rejectsWith(
+      shard({ recipe: 'item-affinity', input, out: fresh('bad'), maxFilesPerShard: 1001 }),
+      'PB_USAGE',
+      /max-files-per-shard/,
+    );
+  });
+
+  test('families with a 50M per-file quota keep one input.jsonl per shard', async () => {
+    const input = await writeFileAt(fresh('up.jsonl'), ['a', 'b', 'c'].map(lineOf).join(''));
+    const out = fresh('up');
+    await shard({ recipe: UP, input, out, maxRecords: 2 });
+    const m = await readManifest(out);
+    assert.deepEqual(await layout(m), [['input.jsonl'], ['input.jsonl']]);
+    assert.equal(m.limits.maxFilesPerShard, 1);
+    assert.deepEqual(
+      m.shards.map((x) => x.files.length),
+      [1, 1],
+    );
   });
 
   test('an output folder that is not empty needs --force', async () => {
@@ -254,6 +374,28 @@ describe('shard by hash', () => {
     const suggested = Number(m[1]);
     assert.ok(suggested >= 5, `suggested ${suggested}`);
     await shard({ recipe: UP, input, out: fresh('many-ok'), shards: suggested, maxRecords: 20 });
+  });
+
+  test('hash shards stay one file, so the per-file quota is their limit (item-affinity: 500)', async () => {
+    const input = await writeFileAt(
+      fresh('ia-hash.jsonl'),
+      Array.from({ length: 1234 }, (_, i) => `{"itemId":"i${i}"}\n`).join(''),
+    );
+    const err = await rejectsWith(
+      shard({ recipe: 'item-affinity', input, out: fresh('ia-hash'), shards: 2 }),
+      'PB_LIMIT',
+      /over the limits \(500 records/,
+    );
+    const suggested = Number(/use --shards (\d+) or more/.exec(err.message)?.[1]);
+    assert.ok(suggested >= 3, err.message);
+    const out = fresh('ia-hash-ok');
+    await shard({ recipe: 'item-affinity', input, out, shards: suggested });
+    const m = await readManifest(out);
+    assert.equal(m.mode, 'hash');
+    assert.ok(
+      m.shards.every((x) => x.files.length === 1 && x.uri.endsWith('/input.jsonl') && x.records <= 500),
+    );
+    assert.equal((await shardLines(m)).flat().length, 1234);
   });
 
   test('a line with no key is an error naming file and line', async () => {

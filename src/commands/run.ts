@@ -139,7 +139,16 @@ export function describeRun(s: RunSummary): string {
   );
   out.push(`  shards       ${s.shards.count} (${n(s.shards.bytes)} bytes) in ${s.shards.manifest}`);
   if (s.dryRun) {
-    for (const [i, uri] of s.shards.uris.entries()) out.push(`    ${uri}  job ${s.jobs.names[i] ?? ''}`);
+    // One line per shard folder (a job's input path); a shard of several files shows its first and how many.
+    const folders = new Map<string, string[]>();
+    for (const uri of s.shards.uris) {
+      const folder = uri.slice(0, uri.lastIndexOf('/') + 1);
+      folders.set(folder, [...(folders.get(folder) ?? []), uri]);
+    }
+    for (const [i, uris] of [...folders.values()].entries()) {
+      const more = uris.length > 1 ? ` (+${uris.length - 1} more files)` : '';
+      out.push(`    ${uris[0]}${more}  job ${s.jobs.names[i] ?? ''}`);
+    }
     out.push(`  job state    ${s.jobs.state}`);
   } else {
     out.push(

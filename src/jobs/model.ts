@@ -95,8 +95,10 @@ export interface JobAttempt {
 
 export interface ShardState {
   index: number;
-  /** The shard's input file (manifest `uri`). */
+  /** The shard's first input file (manifest `uri`). */
   input: string;
+  /** Every input file of the shard (manifest `files`); absent in state files written before shards had several. */
+  inputs?: string[];
   /** The job's input path: the shard's folder, ending in `/` so it matches nothing else. */
   inputPrefix: string;
   /** The job's output path, its own folder per shard. */
@@ -131,7 +133,17 @@ export interface ManifestLike {
     records: number;
     bytes: number;
     sha256: string;
+    /** Absent in manifests written before shards could hold several files (then `uri` is the one file). */
+    files?: ReadonlyArray<{ uri: string }>;
   }>;
+}
+
+/**
+ * The input files of a manifest's shard, in order: its `files`, or its one
+ * `uri` in a manifest written before shards could hold several files.
+ */
+export function shardUris(s: { uri: string; files?: ReadonlyArray<{ uri: string }> }): string[] {
+  return s.files ? s.files.map((f) => f.uri) : [s.uri];
 }
 
 export function kindOf(family: FamilyInfo): JobKind {
@@ -162,6 +174,7 @@ export function newState(
     shards: manifest.shards.map((s) => ({
       index: s.index,
       input: s.uri,
+      inputs: shardUris(s),
       inputPrefix: s.folder.endsWith('/') ? s.folder : `${s.folder}/`,
       output: `${out}shard-${String(s.index).padStart(5, '0')}/`,
       records: s.records,

@@ -28,6 +28,7 @@ import {
   type ShardState,
   type Status,
   shardNeed,
+  shardUris,
 } from './model.js';
 import {
   AlreadyExists,
@@ -200,10 +201,11 @@ async function loadManifest(uri: string): Promise<ManifestLike> {
     });
   if (m.shards.length === 0) throw new PbError('PB_USAGE', 'the manifest lists no shards', { file: uri });
   for (const s of m.shards) {
-    if (!isS3Uri(String(s.uri)))
+    const local = [String(s.folder), ...shardUris(s)].find((u) => !isS3Uri(u));
+    if (local !== undefined)
       throw new PbError(
         'PB_USAGE',
-        `shard ${s.index} is local (${s.uri}); jobs read from S3: shard to s3://bucket/prefix/ (shard --out, prepare --shard-out)`,
+        `shard ${s.index} is local (${local}); jobs read from S3: shard to s3://bucket/prefix/ (shard --out, prepare --shard-out)`,
         { file: uri },
       );
   }
