@@ -238,18 +238,12 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
     maxRecords:
       s.maxRecords === undefined
         ? undefined
-        : at('$.shards.maxRecords', () =>
-            typeof s.maxRecords === 'number'
-              ? s.maxRecords
-              : parseCount(s.maxRecords as string, 'maxRecords'),
-          ),
+        : at('$.shards.maxRecords', () => count(s.maxRecords as number | string, 'maxRecords')),
     maxRecordsPerFile:
       s.maxRecordsPerFile === undefined
         ? undefined
         : at('$.shards.maxRecordsPerFile', () =>
-            typeof s.maxRecordsPerFile === 'number'
-              ? s.maxRecordsPerFile
-              : parseCount(s.maxRecordsPerFile as string, 'maxRecordsPerFile'),
+            count(s.maxRecordsPerFile as number | string, 'maxRecordsPerFile'),
           ),
     maxFilesPerShard: s.maxFilesPerShard,
     count: s.count,
@@ -372,6 +366,10 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
 
 function size(v: number | string, name: string): number {
   return typeof v === 'number' ? v : parseBytes(v, name);
+}
+
+function count(v: number | string, name: string): number {
+  return typeof v === 'number' ? v : parseCount(v, name);
 }
 
 /** The CLI option names checkJobOptions uses, as the pipeline's JSON paths. */

@@ -14,7 +14,7 @@
  *   every job ARN; redone when the jobs or the settings changed.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type CollectSummary, collect } from './collect.js';
@@ -22,7 +22,7 @@ import { PbError } from './errors.js';
 import { type ExportSummary, exportOutputs } from './export.js';
 import { readJsonDoc, removeDoc, writeJsonDoc } from './io/doc.js';
 import { openSource } from './io/input.js';
-import { writeOutput } from './io/output.js';
+import { removeStaleTemporaryFiles, writeOutput } from './io/output.js';
 import {
   configureS3,
   defaultS3Client,
@@ -32,12 +32,12 @@ import {
   s3ObjectExists,
   s3Settings,
 } from './io/s3.js';
-import { type JobState, jobName, normalizeStatus, runIdOf, shardUris } from './jobs/model.js';
-import { type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
+import { type JobState, jobName, normalizeStatus, regionOfArn, runIdFor, shardUris } from './jobs/model.js';
+import { defined, type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
 import { loadPipeline, type Pipeline, workLayout } from './pipeline.js';
 import { type PrepareOptions, type PrepareSummary, prepare } from './prepare.js';
-import type { Manifest } from './shard.js';
+import { type Manifest, shardName } from './shard.js';
 import { validateFiles } from './validate-files.js';
 
 export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';
@@ -145,7 +145,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const p = typeof options.pipeline === 'string' ? await loadPipeline(options.pipeline) : options.pipeline;
   const emit = options.onEvent ?? (() => {});
   const previousS3 = s3Settings();
-  const arnRegion = /^arn:[^:]+:personalize:([a-z0-9-]+):/.exec(p.jobs.solutionVersionArn)?.[1];
+  const arnRegion = regionOfArn(p.jobs.solutionVersionArn);
   const envRegion = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   const s3 = {
     // The work bucket must be in the model's region: a better guess than us-east-1.
@@ -315,8 +315,7 @@ async function fullRun(
   const { jobNamePrefix, maxRunning, retryFailed, pollIntervalMs, ...jobOptions } = p.jobs;
   const jobsKey = keyOf({ prepareKey, jobOptions, jobNamePrefix });
   if (record.jobs && record.jobs.key !== jobsKey) {
-    if (await anyJobIn(layout.state))
-      throw changed('$.jobs', 'the jobs were created', record.jobs.at, layout.run);
+    if (jobsExist) throw changed('$.jobs', 'the jobs were created', record.jobs.at, layout.run);
     // Every Create call was refused (a wrong role, filter or key, since fixed): nothing to keep.
     await removeDoc(layout.state);
     record.jobs = undefined;
@@ -489,11 +488,7 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     summary.shards = record.prepare.shards;
     const manifest = (await readJsonDoc(layout.manifest)) as Manifest;
     const state = (await readJsonDoc(layout.state, true)) as JobState | undefined;
-    const runId = runIdOf([
-      p.jobs.solutionVersionArn,
-      layout.output,
-      ...manifest.shards.map((sh) => sh.sha256),
-    ]);
+    const runId = runIdFor(p.jobs.solutionVersionArn, layout.output, manifest.shards);
     summary.jobs.names = manifest.shards.map(
       (sh) => state?.shards[sh.index]?.jobs.at(-1)?.name ?? jobName(p.jobs.jobNamePrefix, runId, sh.index, 0),
     );
@@ -514,18 +509,14 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     summary.warnings.push(...prepared.warnings);
     // Where the shards will be: the same names under the work prefix, the same bytes.
     const moved = (index: number, u: string) =>
-      `${layout.input}shard-${pad(index)}/${u.slice(u.lastIndexOf('/') + 1)}`;
+      `${layout.input}${shardName(index)}/${u.slice(u.lastIndexOf('/') + 1)}`;
     const shards = manifest.shards.map((s) => ({
       ...s,
       uri: moved(s.index, s.uri),
       files: s.files.map((f) => ({ ...f, uri: moved(s.index, f.uri) })),
     }));
     summary.shards = shardsOf({ ...manifest, shards }, layout.manifest);
-    const runId = runIdOf([
-      p.jobs.solutionVersionArn,
-      layout.output,
-      ...manifest.shards.map((s) => s.sha256),
-    ]);
+    const runId = runIdFor(p.jobs.solutionVersionArn, layout.output, manifest.shards);
     summary.jobs.names = manifest.shards.map((s) => jobName(p.jobs.jobNamePrefix, runId, s.index, 0));
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -658,26 +649,6 @@ async function allExist(paths: readonly string[]): Promise<boolean> {
   return true;
 }
 
-/**
- * Temporary files (`.NAME.tmp-PID-XXXXXX`, see AtomicFile) left in the output
- * folder by a process that was killed outright; a live process's are kept.
- */
-async function removeStaleTemporaryFiles(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    const m = /^\..+\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
-    if (m && !alive(Number(m[1]))) await rm(join(dir, name), { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function* concatSources(uris: readonly string[]): AsyncGenerator<Buffer> {
   for (const uri of uris) yield* openSource(uri);
 }
@@ -748,12 +719,4 @@ function changed(paths: string, what: string, at: string, file: string): PbError
     `${paths} changed since ${what} (${at}); put them back, or give this pipeline a new $.work prefix to start over`,
     { file },
   );
-}
-
-function pad(i: number): string {
-  return String(i).padStart(5, '0');
-}
-
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

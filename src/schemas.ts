@@ -28,28 +28,27 @@ const cache = new Map<string, ValidateFunction>();
 const ajvAll = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
 const configCache = new Map<string, ValidateFunction>();
 
+function compiled(with_: Ajv, store: Map<string, ValidateFunction>, file: string): ValidateFunction {
+  let fn = store.get(file);
+  if (!fn) {
+    fn = with_.compile(loadSchema(file));
+    store.set(file, fn);
+  }
+  return fn;
+}
+
 export function loadSchema(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(SCHEMA_DIR, file), 'utf8')) as Record<string, unknown>;
 }
 
 /** Compiled validator for a schema file in `schemas/`, compiled once per process. */
 export function validator(file: string): ValidateFunction {
-  let fn = cache.get(file);
-  if (!fn) {
-    fn = ajv.compile(loadSchema(file));
-    cache.set(file, fn);
-  }
-  return fn;
+  return compiled(ajv, cache, file);
 }
 
 /** Like validator(), but collecting every error (for files a person writes, such as the pipeline). */
 export function configValidator(file: string): ValidateFunction {
-  let fn = configCache.get(file);
-  if (!fn) {
-    fn = ajvAll.compile(loadSchema(file));
-    configCache.set(file, fn);
-  }
-  return fn;
+  return compiled(ajvAll, configCache, file);
 }
 
 export type { ErrorObject };

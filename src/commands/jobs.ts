@@ -2,6 +2,7 @@
 import type { Writable } from 'node:stream';
 import { parseCount, parseDuration } from '../core/units.js';
 import { PbError } from '../errors.js';
+import { regionOfArn } from '../jobs/model.js';
 import {
   type JobEvent,
   type JobRow,
@@ -113,11 +114,6 @@ function settings(v: {
   return { region: v.region, profile: v.profile, endpoint: v['personalize-endpoint-url'] };
 }
 
-/** Region of the solution version ARN, so jobs go where the model is unless --region says otherwise. */
-function regionOf(arn: string | undefined): string | undefined {
-  return arn ? /^arn:[^:]+:personalize:([a-z0-9-]+):/.exec(arn)?.[1] : undefined;
-}
-
 function pairs(list: readonly string[] | undefined, option: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of list ?? []) {
@@ -159,7 +155,8 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
   for (const need of ['manifest', 'solution-version-arn', 'role-arn', 'output'] as const) {
     if (!v[need]) throw new PbError('PB_USAGE', `submit needs --${need} (see submit --help)`);
   }
-  const region = v.region ?? regionOf(v['solution-version-arn']);
+  // Jobs go where the model is unless --region says otherwise.
+  const region = v.region ?? regionOfArn(v['solution-version-arn']);
   configureAws({ ...v, region });
   const influence: Record<string, number> = {};
   for (const [k, w] of Object.entries(pairs(v['ranking-influence'], '--ranking-influence'))) {

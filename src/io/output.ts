@@ -1,5 +1,5 @@
 import { createWriteStream, rmSync } from 'node:fs';
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, pipeline as streamPipeline, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +34,7 @@ export class AtomicFile {
 
   constructor(path: string) {
     this.path = path;
+    // The pid in the name lets removeStaleTemporaryFiles tell a killed writer's file from a live one's.
     this.tempPath = join(
       dirname(path),
       `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
@@ -63,6 +64,26 @@ export class AtomicFile {
 
   async abort(): Promise<void> {
     if (!this.done) await rm(this.tempPath, { force: true });
+  }
+}
+
+/**
+ * Removes the temporary files AtomicFile (and PositionalFile) left in `dir`
+ * when their process was killed outright; a live process's are kept.
+ */
+export async function removeStaleTemporaryFiles(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const m = /^\..+\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
+    if (m && !alive(Number(m[1]))) await rm(join(dir, name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

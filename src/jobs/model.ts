@@ -67,6 +67,11 @@ export function jobName(prefix: string, runId: string, shard: number, attempt: n
 }
 
 /** Region and account from an ARN such as `arn:aws:personalize:us-east-1:123456789012:solution/x/v1`. */
+/** The region a Personalize ARN names (jobs go where the model is), or undefined. */
+export function regionOfArn(arn: string | undefined): string | undefined {
+  return (arn && arnParts(arn)?.region) || undefined;
+}
+
 export function arnParts(arn: string): { partition: string; region: string; account: string } | null {
   const m = /^arn:([a-z\d-]+):personalize:([a-z\d-]*):(\d*):/.exec(arn);
   if (!m) return null;
@@ -150,6 +155,15 @@ export function kindOf(family: FamilyInfo): JobKind {
   return family.segment ? 'segment' : 'inference';
 }
 
+/** The id of a run: a manifest's shards, sent to one output prefix (ending in /) by one solution version. */
+export function runIdFor(
+  solutionVersionArn: string,
+  output: string,
+  shards: ReadonlyArray<{ sha256: string }>,
+): string {
+  return runIdOf([solutionVersionArn, output, ...shards.map((s) => s.sha256)]);
+}
+
 /** A fresh state for a manifest: one shard entry each, no jobs yet. */
 export function newState(
   manifestUri: string,
@@ -160,7 +174,7 @@ export function newState(
 ): JobState {
   const family = resolveFamily(manifest.family);
   const out = output.endsWith('/') ? output : `${output}/`;
-  const runId = runIdOf([solutionVersionArn, out, ...manifest.shards.map((s) => s.sha256)]);
+  const runId = runIdFor(solutionVersionArn, out, manifest.shards);
   return {
     version: 1,
     runId,

@@ -491,6 +491,6 @@ class Run {
 }
 
 /** Options without their undefined entries, so they never hide a default (the CLI passes every option). */
-function defined<T extends object>(o: T): T {
+export function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
