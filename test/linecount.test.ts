@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { countRegularLines } from '../src/core/linecount.js';
 import { prng } from './helpers.js';
@@ -42,4 +43,35 @@ test('countRegularLines equals the byte-by-byte definition at every alignment', 
     assert.equal(countRegularLines(view), want, JSON.stringify(text));
   }
   assert.ok(regular > 500, `${regular} regular cases`);
+});
+
+test('countRegularLines across SIMD steps, 255-step rounds and 256 KiB pieces', () => {
+  const rand = prng(11);
+  const line = (i: number) => `{"userId":"u${i.toString(36)}${'x'.repeat(i % 23)}"}\n`;
+  // Long enough for the module's 255-step rounds (4080 bytes) and its 256 KiB pieces.
+  for (const lines of [1, 17, 300, 5000, 40000]) {
+    let text = '';
+    for (let i = 0; i < lines; i++) text += line(i);
+    const body = Buffer.from(text);
+    assert.equal(countRegularLines(body), lines);
+    assert.equal(oracle(body), lines);
+    // One fault at a random place, then right at each piece or round edge.
+    const spots = [Math.floor(rand() * body.length)];
+    for (const edge of [16, 4080, 4096, 256 * 1024])
+      if (edge < body.length) spots.push(edge - 1, edge, edge + 1);
+    for (const at of spots) {
+      for (const fault of [13, 32, 9, 10]) {
+        const bad = Buffer.from(body);
+        bad[at] = fault;
+        assert.equal(countRegularLines(bad), oracle(bad), `${lines} lines, byte ${fault} at ${at}`);
+      }
+    }
+  }
+});
+
+test('the embedded WebAssembly is linecount.wat assembled (npm run wasm)', async () => {
+  const script = new URL('../scripts/wasm.mjs', import.meta.url).href;
+  const { assemble } = (await import(script)) as { assemble(name: string): Promise<string> };
+  const committed = await readFile(new URL('../src/core/linecount-wasm.ts', import.meta.url), 'utf8');
+  assert.equal(committed, await assemble('linecount'));
 });
