@@ -121,6 +121,32 @@ describe('shard by size', () => {
     assert.equal(sum.records, 20000);
   });
 
+  test('a local file read in reused buffers: lines across reads, blank stretches longer than two reads, CRLF', async () => {
+    // The reader hands out two 128 KiB buffers in turn; a run of lines the
+    // cutter keeps as a slice of a chunk must be written before the buffer
+    // is read into again, even when the chunks after it hold no line at all.
+    const rand = prng(33);
+    const parts: string[] = [];
+    const expected: string[] = [];
+    for (let block = 0; block < 6; block++) {
+      for (let i = 0; i < 4000; i++) {
+        const id = `b${block}-${i}-${'é'.repeat(Math.floor(rand() * 9))}`;
+        expected.push(lineOf(id).trimEnd());
+        parts.push(rand() < 0.002 ? `${JSON.stringify({ userId: id })}\r\n` : lineOf(id));
+      }
+      if (block % 2 === 0) parts.push(' \n'.repeat(150_000));
+    }
+    const input = await writeFileAt(fresh('reuse.jsonl'), Buffer.from(parts.join('')));
+    const out = fresh('reuse');
+    const sum = await shard({ recipe: UP, input, out, maxBytes: 300_000 });
+    assert.equal(sum.records, expected.length);
+    assert.equal(sum.blankLines, 3 * 150_000);
+    assert.deepEqual((await shardLines(await readManifest(out))).flat(), expected);
+    const hashed = fresh('reuse-hash');
+    await shard({ recipe: UP, input, out: hashed, shards: 3 });
+    assert.deepEqual((await shardLines(await readManifest(hashed))).flat().sort(), [...expected].sort());
+  });
+
   test('limits at their exact edges: a shard of exactly max bytes, then the next line opens a new one', async () => {
     const l = lineOf('abcd'); // 18 bytes with its newline
     assert.equal(l.length, 18);

@@ -3,11 +3,10 @@
  * to a local path or `s3://`. Only these are read whole, and with a cap.
  */
 import { rm } from 'node:fs/promises';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { PbError } from '../errors.js';
 import { openSource } from './input.js';
 import { writeOutput } from './output.js';
-import { defaultS3Client, isS3Uri, parseS3Uri, s3Error, s3ObjectExists } from './s3.js';
+import { defaultS3Client, isS3Uri, parseS3Uri, s3Error, s3ObjectExists, s3Sdk } from './s3.js';
 
 /** Manifests and state files stay far below this; anything bigger is not one. */
 const MAX_DOC_BYTES = 64 * 1024 * 1024;
@@ -46,7 +45,7 @@ export async function removeDoc(uri: string): Promise<void> {
   }
   const { bucket, key } = parseS3Uri(uri);
   try {
-    await defaultS3Client().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await defaultS3Client().send(new (s3Sdk().DeleteObjectCommand)({ Bucket: bucket, Key: key }));
   } catch (err) {
     throw s3Error(uri, err);
   }

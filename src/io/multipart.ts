@@ -1,13 +1,6 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { PbError } from '../errors.js';
-import { parseS3Uri, s3Error } from './s3.js';
+import { parseS3Uri, s3Error, s3Sdk } from './s3.js';
 
 /** S3's smallest part (all parts but the last of a multipart upload). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -205,7 +198,7 @@ export class MultipartWriter {
       try {
         const UploadId = await this.created();
         const r = await this.client.send(
-          new UploadPartCommand({
+          new (s3Sdk().UploadPartCommand)({
             Bucket: this.bucket,
             Key: this.key,
             UploadId,
@@ -229,7 +222,7 @@ export class MultipartWriter {
 
   private created(): Promise<string> {
     this.uploadId ??= this.client
-      .send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key }))
+      .send(new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: this.key }))
       .then((r) => {
         if (!r.UploadId) throw new Error('CreateMultipartUpload returned no upload id');
         return r.UploadId;
@@ -284,7 +277,7 @@ export class MultipartWriter {
       this.fill = 0;
       try {
         await this.client.send(
-          new PutObjectCommand({
+          new (s3Sdk().PutObjectCommand)({
             Bucket: this.bucket,
             Key: this.key,
             Body: body ? body.subarray(0, length) : Buffer.alloc(0),
@@ -303,7 +296,7 @@ export class MultipartWriter {
     }
     try {
       await this.client.send(
-        new CompleteMultipartUploadCommand({
+        new (s3Sdk().CompleteMultipartUploadCommand)({
           Bucket: this.bucket,
           Key: this.key,
           UploadId: await this.created(),
@@ -334,7 +327,7 @@ export class MultipartWriter {
     const id = await this.uploadId?.catch(() => undefined);
     if (id) {
       await this.client
-        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: id }))
+        .send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: this.key, UploadId: id }))
         .catch(() => {});
     }
   }
