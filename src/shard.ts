@@ -191,6 +191,22 @@ class ShardFile {
     return w;
   }
 
+  /**
+   * Bytes of complete lines whose counts the caller keeps (hash mode's
+   * slices, about 1/N of a chunk each): gathered in the line buffer, so a
+   * file gets a few large writes instead of one per chunk (8 shards of
+   * 128 KiB chunks: 1.5 s of write calls per GB, a third of the run).
+   */
+  append(bytes: Buffer): Promise<unknown> | undefined {
+    let wait = this.flushRun();
+    if (this.fill + bytes.length > this.buf.length) wait = both(wait, this.flush());
+    if (bytes.length >= this.buf.length) return both(wait, this.put(bytes));
+    // flush() gave the buffer a fresh one if an upload still holds the old.
+    bytes.copy(this.buf, this.fill);
+    this.fill += bytes.length;
+    return wait;
+  }
+
   /** A whole chunk of `records` complete lines, written as it is. */
   addChunk(chunk: Buffer, records: number): Promise<unknown> | undefined {
     this.records += records;
@@ -673,7 +689,7 @@ async function hashShard(
       f.records += r.recs[t] as number;
       f.bytes += end - start;
       if (end > start) {
-        const w = f.put(r.out.subarray(start, end));
+        const w = f.append(r.out.subarray(start, end));
         if (w) await w;
       }
       start = end;
