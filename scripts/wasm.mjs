@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Assembles src/core/linecount.wat (WebAssembly text) into
-// src/core/linecount-wasm.ts, the bytes as base64, so that neither a build
-// step nor wabt is needed to run the package. test/linecount.test.ts checks
-// that the committed bytes are what this script produces.
+// Assembles each src/core/NAME.wat (WebAssembly text) into
+// src/core/NAME-wasm.ts, the bytes as base64, so that neither a build step
+// nor wabt is needed to run the package. The tests check that the committed
+// bytes are what this script produces.
 //   npm run wasm
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -10,12 +10,13 @@ import { fileURLToPath } from 'node:url';
 import wabt from 'wabt';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const MODULES = ['linecount', 'hashcut'];
 
 /** The .wat file assembled, as the text of the TypeScript module that embeds it. */
 export async function assemble(name) {
   const watPath = join(root, 'src', 'core', `${name}.wat`);
   const w = await wabt();
-  const mod = w.parseWat(`${name}.wat`, await readFile(watPath, 'utf8'), { simd: true });
+  const mod = w.parseWat(`${name}.wat`, await readFile(watPath, 'utf8'), { simd: true, bulk_memory: true });
   mod.validate();
   const { buffer } = mod.toBinary({});
   mod.destroy();
@@ -25,7 +26,8 @@ export async function assemble(name) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const text = await assemble('linecount');
-  await writeFile(join(root, 'src', 'core', 'linecount-wasm.ts'), text);
-  process.stderr.write('wrote src/core/linecount-wasm.ts\n');
+  for (const name of MODULES) {
+    await writeFile(join(root, 'src', 'core', `${name}-wasm.ts`), await assemble(name));
+    process.stderr.write(`wrote src/core/${name}-wasm.ts\n`);
+  }
 }

@@ -69,9 +69,15 @@ test('countRegularLines across SIMD steps, 255-step rounds and 256 KiB pieces', 
   }
 });
 
-test('the embedded WebAssembly is linecount.wat assembled (npm run wasm)', async () => {
+test('the embedded WebAssembly modules are their .wat files assembled (npm run wasm)', async () => {
   const script = new URL('../scripts/wasm.mjs', import.meta.url).href;
-  const { assemble } = (await import(script)) as { assemble(name: string): Promise<string> };
-  const committed = await readFile(new URL('../src/core/linecount-wasm.ts', import.meta.url), 'utf8');
-  assert.equal(committed, await assemble('linecount'));
+  const { assemble, MODULES } = (await import(script)) as {
+    assemble(name: string): Promise<string>;
+    MODULES: string[];
+  };
+  assert.deepEqual(MODULES, ['linecount', 'hashcut']);
+  for (const name of MODULES) {
+    const committed = await readFile(new URL(`../src/core/${name}-wasm.ts`, import.meta.url), 'utf8');
+    assert.equal(committed, await assemble(name), `${name}-wasm.ts is stale: run npm run wasm`);
+  }
 });
