@@ -222,6 +222,8 @@ describe('OffThreadHasher life cycle', () => {
     const hasher = new OffThreadHasher({ ringBytes: 1024 });
     const s = hasher.create().update(pattern(10, 1));
     assert.equal(await hasher.create().update(Uint8Array.of(1)).digest(), sha(Uint8Array.of(1)));
+    // An idle hasher's worker is unref'd: ref'd here so that the raw terminate() settles.
+    hasher.worker.ref();
     await hasher.worker.terminate();
     assert.throws(() => s.update(Uint8Array.of(2)), /SHA-256 worker stopped/);
     await assert.rejects(s.digest(), /SHA-256 worker stopped/);
@@ -240,6 +242,11 @@ describe('OffThreadHasher life cycle', () => {
         "console.log(await h.create().update(Buffer.from('hello')).digest());",
         "new OffThreadHasher().create().update(Buffer.alloc(100_000, 'x'));",
         'new OffThreadHasher();',
+        // destroy() on a busy worker, and the await settles: the process does not end under it.
+        'const d = new OffThreadHasher({ ringBytes: 4096 });',
+        "d.create().update(Buffer.alloc(100_000, 'y'));",
+        'await d.destroy();',
+        "console.log('destroyed');",
       ].join('\n'),
     );
     const child = spawn(process.execPath, ['--import', 'tsx', script], {
@@ -255,6 +262,6 @@ describe('OffThreadHasher life cycle', () => {
     );
     assert.equal(signal, null, `the child was killed after 20 s: it did not exit (${err})`);
     assert.equal(code, 0, err);
-    assert.equal(out.trim(), sha(Buffer.from('hello')));
+    assert.equal(out, `${sha(Buffer.from('hello'))}\ndestroyed\n`);
   });
 });

@@ -436,16 +436,20 @@ export class OffThreadHasher {
     Atomics.store(this.ctl, FAILED, 1);
     for (const p of this.pending.values()) p.reject(this.failure);
     this.pending.clear();
+    // A failed or stalled worker is stopped for sure, so holding the process open until its 'exit' ends.
+    if (!this.exitSeen) this.worker.terminate().catch(() => {});
     this.holdOpen();
   }
 
   /**
    * Keeps the process alive for the worker only while something waits on
-   * it (a digest, or close() until the worker exits): an idle worker must
-   * not keep a process that forgot close() from exiting.
+   * it: a digest, or its exit after close(), destroy() or a failure (an
+   * unref'd worker's exit does not keep the event loop alive, so an
+   * `await destroy()` or `await close()` would never settle). An idle
+   * worker must not keep a process that forgot close() from exiting.
    */
   private holdOpen(): void {
-    if (this.pending.size > 0 || (this.closeAsked && !this.exitSeen)) this.worker.ref();
+    if (this.pending.size > 0 || ((this.closeAsked || this.failure) && !this.exitSeen)) this.worker.ref();
     else this.worker.unref();
   }
 }
