@@ -68,3 +68,19 @@ test("openLinesReusing: a line over the limit is the caller's error; gzip, stdin
     (e) => e instanceof PbError && e.code === 'PB_IO' && /no such file/.test(e.message),
   );
 });
+
+test('openLinesReusing gives the event loop a turn while it reads (Ctrl-C, uploads in flight)', async () => {
+  const file = fresh('turns.txt');
+  await writeFile(file, 'x'.repeat(99).concat('\n').repeat(50_000)); // 5 MB: 40 reads of 128 KiB
+  let ran = false;
+  setImmediate(() => {
+    ran = true;
+  });
+  let seenAt = -1;
+  let chunks = 0;
+  for await (const _ of openLinesReusing(file, {}, 1e9, () => undefined)) {
+    if (ran && seenAt < 0) seenAt = chunks;
+    chunks++;
+  }
+  assert.ok(seenAt >= 0 && seenAt < chunks - 1, `a turn came after chunk ${seenAt} of ${chunks}`);
+});

@@ -1,5 +1,6 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable, pipeline as streamPipeline } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import { PbError } from '../errors.js';
 import { defaultS3Client, isS3Uri, readS3 } from './s3.js';
@@ -71,6 +72,7 @@ export async function* openLinesReusing(
   try {
     /** Bytes in bufs[turn]: a partial line carried over, then what was read. */
     let fill = n;
+    let reads = 0;
     while (fill > 0) {
       const buf = bufs[turn] as Buffer;
       const last = n === 0 ? fill - 1 : buf.lastIndexOf(LF, fill - 1);
@@ -91,6 +93,9 @@ export async function* openLinesReusing(
         continue;
       }
       yield buf.subarray(0, last + 1);
+      // Synchronous reads never give the event loop a turn: let it run now
+      // and then (signal handlers, uploads in flight), every 2 MiB.
+      if (++reads % 16 === 0) await setImmediate();
       const carry = fill - (last + 1);
       if ((bufs[next] as Buffer).length < carry + chunkSize)
         bufs[next] = Buffer.allocUnsafe(carry + chunkSize);
