@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { Readable, pipeline as streamPipeline } from 'node:stream';
 import { setImmediate } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
@@ -46,6 +46,16 @@ export async function* openLinesReusing(
 ): AsyncGenerator<Buffer> {
   const fallback = () => wholeLines(openSource(name, ctx), limit, tooLong);
   if (name === '-' || isS3Uri(name)) return yield* fallback();
+  // Asked of the name before opening: a named pipe opened here and closed
+  // again for the fallback to reopen cuts its writer off (EPIPE, SIGPIPE)
+  // and the run goes on with what was in the pipe, or waits for good.
+  let regular: boolean;
+  try {
+    regular = statSync(name).isFile();
+  } catch (err) {
+    throw ioError(name, err);
+  }
+  if (!regular) return yield* fallback();
   let fd: number;
   try {
     fd = openSync(name, 'r');
