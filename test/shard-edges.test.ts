@@ -2,8 +2,12 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, constants, openSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { test } from 'node:test';
+import { PbError } from '../src/errors.js';
+import { shard } from '../src/index.js';
+import { OffThreadHasher } from '../src/io/hasher.js';
 import { openLinesReusing } from '../src/io/input.js';
 import { useTmp } from './helpers.js';
 
@@ -69,5 +73,79 @@ test('a named pipe as input is opened once: its writer is never cut off and ever
     assert.equal(code, 0, `attempt ${attempt}: the writer failed: ${stderr}`);
     assert.equal(got.length, data.length, `attempt ${attempt}: bytes read`);
     assert.ok(got.equals(data));
+  }
+});
+
+/** The CLI in a child whose file-size limit (RLIMIT_FSIZE, `ulimit -f`) makes writes fail with EFBIG, as a full disk would. */
+function shardWithFileLimit(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(
+    'sh',
+    ['-c', 'ulimit -f 256 && exec "$0" --import tsx src/bin.ts "$@"', process.execPath, 'shard', ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  return once(child, 'exit').then(([code]) => ({ code: code as number | null, stderr }));
+}
+
+test('a write that fails (file too large, as a full disk) is PB_IO naming the shard file; no temporary folder is left', {
+  skip: process.platform === 'win32',
+}, async () => {
+  let text = '';
+  for (let i = 0; text.length < 1_000_000; i++) text += `${JSON.stringify({ userId: `u${i}` })}\n`;
+  const input = fresh('big.jsonl');
+  await writeFile(input, text);
+  for (const mode of [[], ['--shards', '2']]) {
+    const out = fresh('full');
+    const r = await shardWithFileLimit(['--recipe', 'user-personalization', '--out', out, input, ...mode]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /shard-\d{5}\/input\.jsonl: cannot write: EFBIG/);
+    assert.doesNotMatch(r.stderr, /internal error/);
+    const left = (await readdir(dirname(out))).filter((f) => f.includes(basename(out)));
+    assert.deepEqual(left, [], 'no output and no temporary folder');
+  }
+});
+
+test('the SHA-256 worker dying mid-run: shard rejects with a PbError, leaves nothing behind and does not hang', {
+  todo: 'known: the hasher throws a plain Error, which the CLI prints as "internal error" with a stack',
+}, async () => {
+  // The run's hasher, caught as shard() makes its first stream.
+  let hasher: OffThreadHasher | undefined;
+  const create = OffThreadHasher.prototype.create;
+  OffThreadHasher.prototype.create = function (this: OffThreadHasher, o) {
+    hasher = this;
+    return create.call(this, o);
+  };
+  try {
+    const data = Buffer.from(
+      Array.from({ length: 60_000 }, (_, i) => `${JSON.stringify({ userId: `u${i}` })}\n`).join(''),
+    );
+    for (const shards of [undefined, 3]) {
+      const out = fresh('dead-hasher');
+      async function* source(): AsyncGenerator<Buffer> {
+        for (let at = 0; at < data.length; at += 64 * 1024) {
+          if (at >= data.length / 2 && hasher) await hasher.worker.terminate();
+          yield data.subarray(at, at + 64 * 1024);
+        }
+      }
+      const err = await shard({
+        recipe: 'user-personalization',
+        input: 'in.jsonl',
+        source: source(),
+        out,
+        shards,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const left = (await readdir(dirname(out))).filter((f) => f.includes(basename(out)));
+      assert.deepEqual(left, [], 'no output and no temporary folder');
+      assert.ok(err instanceof PbError, `a PbError, got ${String(err)}`);
+      assert.equal(err.code, 'PB_IO');
+    }
+  } finally {
+    OffThreadHasher.prototype.create = create;
   }
 });
