@@ -139,8 +139,8 @@ class ShardFile {
   }
 
   /**
-   * Appends line[s, e) and a newline; a promise when the file's queue is
-   * full. A `verbatim` line (already ending in LF right at e) that follows
+   * Appends line[s, e) and a newline; a promise when the run's part budget
+   * is full (S3). A `verbatim` line (already ending in LF right at e) that follows
    * the previous one in the same chunk extends a run that is written as one
    * slice of the chunk, with no copy: most lines in size mode.
    */
@@ -289,8 +289,8 @@ function writeAll(fd: number, chunk: Uint8Array): void {
  * shard. Everything is written into a temporary folder beside `out` and
  * renamed into place at the end, so a failed run leaves nothing that looks
  * complete. Memory: two 128 KiB read buffers, the cut's buffer (about one
- * chunk) and a 64 KiB line buffer per open local shard (one in size mode,
- * N in hash mode); to S3, one part buffer
+ * chunk), the hasher's 8 MiB ring and a 64 KiB line buffer per open local
+ * shard (one in size mode, N in hash mode); to S3, one part buffer
  * per open shard plus the parts in flight, shared by all shards of the run
  * (PartBudget): (N + 2) x 5 MiB by default, 52 MB for 8 hash shards.
  */

@@ -64,7 +64,7 @@ export class HashCut {
   constructor(
     readonly n: number,
     readonly maxBytes: number,
-    /** The caller copies each result before the next cut (S3 shards do): one out buffer serves every chunk. */
+    /** The caller writes or copies each result before the next cut (shard does): one out buffer serves every chunk. */
     readonly reuseOut = false,
   ) {
     if (n > 65535) throw new PbError('PB_USAGE', '--shards is at most 65535');
