@@ -134,7 +134,16 @@ class ShardFile {
       if (!parts) throw new Error("an S3 shard needs the run's part budget");
       this.upload = new MultipartWriter(defaultS3Client(), uri, parts);
     } else {
-      this.fd = openSync(uri, 'w');
+      try {
+        this.fd = openSync(uri, 'w');
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        const reason =
+          e.code === 'EMFILE'
+            ? 'too many open files (every hash shard keeps its file open: raise `ulimit -n`)'
+            : e.message;
+        throw new PbError('PB_IO', `cannot create: ${reason}`, { file: uri }, { cause: err });
+      }
     }
   }
 
@@ -313,8 +322,12 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
   // the families with a 50M per-file quota keep their single input.jsonl.
   const multi = !hashMode && perFile < maxRecords && maxFiles > 1;
   const fileRecords = Math.min(perFile, maxRecords);
-  if (options.shards !== undefined && !(Number.isInteger(options.shards) && options.shards > 0)) {
-    throw usage(`--shards must be a whole number above 0, got ${options.shards}`);
+  // Checked before any file is opened: HashCut's limit, met only after N files were open, came as EMFILE.
+  if (
+    options.shards !== undefined &&
+    !(Number.isInteger(options.shards) && options.shards > 0 && options.shards <= 65535)
+  ) {
+    throw usage(`--shards must be a whole number from 1 to 65535, got ${options.shards}`);
   }
   const toS3 = isS3Uri(options.out);
   // Local output is built in a temporary folder and renamed into place; S3

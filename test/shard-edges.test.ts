@@ -76,11 +76,11 @@ test('a named pipe as input is opened once: its writer is never cut off and ever
   }
 });
 
-/** The CLI in a child whose file-size limit (RLIMIT_FSIZE, `ulimit -f`) makes writes fail with EFBIG, as a full disk would. */
-function shardWithFileLimit(args: string[]): Promise<{ code: number | null; stderr: string }> {
+/** The CLI in a child under a `ulimit` (-f 256: writes fail with EFBIG, as on a full disk; -n: few open files). */
+function shardWithLimit(limit: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(
     'sh',
-    ['-c', 'ulimit -f 256 && exec "$0" --import tsx src/bin.ts "$@"', process.execPath, 'shard', ...args],
+    ['-c', `ulimit ${limit} && exec "$0" --import tsx src/bin.ts "$@"`, process.execPath, 'shard', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -99,7 +99,14 @@ test('a write that fails (file too large, as a full disk) is PB_IO naming the sh
   await writeFile(input, text);
   for (const mode of [[], ['--shards', '2']]) {
     const out = fresh('full');
-    const r = await shardWithFileLimit(['--recipe', 'user-personalization', '--out', out, input, ...mode]);
+    const r = await shardWithLimit('-f 256', [
+      '--recipe',
+      'user-personalization',
+      '--out',
+      out,
+      input,
+      ...mode,
+    ]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /shard-\d{5}\/input\.jsonl: cannot write: EFBIG/);
     assert.doesNotMatch(r.stderr, /internal error/);
@@ -148,4 +155,39 @@ test('the SHA-256 worker dying mid-run: shard rejects with a PbError, leaves not
   } finally {
     OffThreadHasher.prototype.create = create;
   }
+});
+
+test('more hash shards than open files allowed: PB_IO with the reason, nothing left; over 65535 is a usage error at once', {
+  skip: process.platform === 'win32',
+}, async () => {
+  const input = fresh('few.jsonl');
+  await writeFile(input, `${JSON.stringify({ userId: 'a' })}\n`);
+  const out = fresh('many');
+  const r = await shardWithLimit('-n 128', [
+    '--recipe',
+    'user-personalization',
+    '--shards',
+    '200',
+    '--out',
+    out,
+    input,
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /input\.jsonl: cannot create: too many open files \(.*ulimit -n/);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  assert.deepEqual(
+    (await readdir(dirname(out))).filter((f) => f.includes(basename(out))),
+    [],
+    'no output and no temporary folder',
+  );
+  // HashCut's limit, checked before 65,536 files are opened.
+  const err = await shard({ recipe: 'user-personalization', input, out, shards: 65536 }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof PbError && err.code === 'PB_USAGE' && /1 to 65535/.test(err.message), String(err));
+  assert.deepEqual(
+    (await readdir(dirname(out))).filter((f) => f.includes(basename(out))),
+    [],
+  );
 });
