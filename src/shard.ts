@@ -124,6 +124,8 @@ class ShardFile {
     readonly index: number,
     /** Where the file goes: a local path or an s3:// URI. */
     readonly uri: string,
+    /** Its name in messages: where it ends up (a local file is written in a temporary folder, renamed at the end). */
+    private readonly shownAs: string,
     parts: PartBudget | undefined,
     hasher: OffThreadHasher,
     /** The shard's hash over all its files, when it has several (see ShardInfo.sha256). */
@@ -142,7 +144,7 @@ class ShardFile {
           e.code === 'EMFILE'
             ? 'too many open files (every hash shard keeps its file open: raise `ulimit -n`)'
             : e.message;
-        throw new PbError('PB_IO', `cannot create: ${reason}`, { file: uri }, { cause: err });
+        throw new PbError('PB_IO', `cannot create: ${reason}`, { file: shownAs }, { cause: err });
       }
     }
   }
@@ -242,7 +244,7 @@ class ShardFile {
       throw new PbError(
         'PB_IO',
         `cannot write: ${(err as Error).message}`,
-        { file: this.uri },
+        { file: this.shownAs },
         { cause: err },
       );
     }
@@ -366,7 +368,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     }
     const name = fileName((done[i] as ShardFileInfo[]).length);
     const uri = toS3 ? `${finalFolder(i)}${name}` : join(tmp, shardName(i), name);
-    const f = new ShardFile(i, uri, parts, hasher, shardHashes[i]);
+    const f = new ShardFile(i, uri, `${finalFolder(i)}${name}`, parts, hasher, shardHashes[i]);
     opened.push(f);
     files[i] = f;
     return f;

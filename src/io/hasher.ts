@@ -205,20 +205,16 @@ export class OffThreadHasher {
       this.holdOpen();
       p.resolve(m.hex);
     });
-    this.worker.on('error', (err) =>
-      this.fail(new Error(`personalize-batch: the SHA-256 worker failed: ${err.message}`, { cause: err })),
-    );
+    this.worker.on('error', (err) => this.fail(workerFailure(`failed: ${err.message}`, err)));
     this.exited = new Promise<void>((resolve) => {
       this.worker.on('exit', (code) => {
         this.exitSeen = true;
         // A clean CLOSE comes after every DIGEST, whose replies are delivered before 'exit'.
         this.cleanExit = this.closeAsked && code === 0 && this.failure === undefined;
         this.fail(
-          new Error(
-            this.cleanExit
-              ? 'personalize-batch: the hasher is closed'
-              : `personalize-batch: the SHA-256 worker stopped (exit code ${code})`,
-          ),
+          this.cleanExit
+            ? new Error('personalize-batch: the hasher is closed')
+            : workerFailure(`stopped (exit code ${code})`),
         );
         resolve();
       });
@@ -421,11 +417,11 @@ export class OffThreadHasher {
     if (how === 'failed') {
       const n = Atomics.load(this.ctl, ERROR_LENGTH);
       const reason = n > 0 ? Buffer.from(this.ctl.buffer, ERROR_AT, n).toString() : 'it exited';
-      this.fail(new Error(`personalize-batch: the SHA-256 worker failed: ${reason}`));
+      this.fail(workerFailure(`failed: ${reason}`));
     } else
       this.fail(
-        new Error(
-          `personalize-batch: the SHA-256 worker made no progress in ${this.options.stallMs} ms (stopped from outside, or out of memory)`,
+        workerFailure(
+          `made no progress in ${this.options.stallMs} ms (stopped from outside, or out of memory)`,
         ),
       );
     throw this.failure;
@@ -452,4 +448,13 @@ export class OffThreadHasher {
     if (this.pending.size > 0 || ((this.closeAsked || this.failure) && !this.exitSeen)) this.worker.ref();
     else this.worker.unref();
   }
+}
+
+/**
+ * The worker cannot go on (it threw, exited, or was stopped): a system
+ * failure like a failed read, so the CLI says it in one line (PB_IO).
+ * Misuse of the API stays a plain Error.
+ */
+function workerFailure(what: string, cause?: unknown): PbError {
+  return new PbError('PB_IO', `the SHA-256 worker ${what}`, {}, cause === undefined ? undefined : { cause });
 }
