@@ -10,21 +10,27 @@
  * collect runs as a child process under `/usr/bin/time -v` (wall time, CPU
  * time, peak RSS); without it, peak RSS is polled from /proc/PID/status (VmHWM).
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  envLine,
+  fmtInt,
+  fmtMB,
+  HERE,
+  MB,
+  machineEnv,
+  measure as measureChild,
+  optionErrors,
+  ROOT,
+  TIME,
+  timeWorks,
+} from './lib.mjs';
 import { formatScore, userId } from './out-data.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..');
-const TIME = '/usr/bin/time';
-const MB = 1e6;
 const GEN_VERSION = 1;
 // Per 10,000 keys: missing from every output, in two shards' outputs, failed (an error line only).
 const MISSING = 50;
@@ -72,6 +78,7 @@ if (opt.help) {
   process.exit(0);
 }
 
+const { fail, intOption } = optionErrors('collect.bench');
 const keys = intOption('keys', opt.keys);
 const shards = intOption('shards', opt.shards);
 const seed = intOption('seed', opt.seed);
@@ -82,17 +89,6 @@ const DIST = path.resolve(opt.dist);
 const BIN = path.join(DIST, 'src/bin.js');
 const outDir = path.resolve(opt.out);
 const dataDir = path.join(path.resolve(opt.data), `collect-${keys}-s${shards}-seed${seed}`);
-
-function intOption(name, s) {
-  const n = Number(String(s).replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < 1) fail(`--${name} must be a positive integer, got "${s}"`);
-  return n;
-}
-
-function fail(msg) {
-  console.error(`collect.bench: ${msg}`);
-  process.exit(2);
-}
 
 const log = (msg) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}`);
 
@@ -306,99 +302,51 @@ async function dirBytes(dir) {
 }
 
 // ---------------------------------------------------------------------------
-// Measuring the child process (as in export.bench.mjs), plus its spill folder.
+// Measuring the child process (lib.mjs), plus its spill folder.
 
-const haveTime = spawnSync(TIME, ['-v', 'true'], { stdio: 'ignore' }).status === 0;
+const haveTime = timeWorks();
 
+/**
+ * lib.mjs's measure(), polling every 500 ms the spill folder's size and collect's own VmHWM
+ * and VmRSS (under time, the node process is time's child), kept as samples every 2 s or so.
+ */
 async function measure(cmd, args, spillDir) {
-  const timeFile = path.join(outDir, `time-${process.pid}.txt`);
-  const [file, argv] = haveTime ? [TIME, ['-v', '-o', timeFile, cmd, ...args]] : [cmd, args];
-  const t0 = process.hrtime.bigint();
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d) => {
-    stderr = (stderr + d).slice(-20000);
-  });
-  let hwmKB = 0;
   let spillPeak = 0;
-  let polling = false;
   const samples = [];
-  const poll = setInterval(async () => {
-    if (polling) return;
-    polling = true;
-    try {
-      const bytes = await dirBytes(spillDir);
-      spillPeak = Math.max(spillPeak, bytes);
-      // The node process: time's child when under time.
-      let pid = child.pid;
-      if (haveTime) {
-        const kids = await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '');
-        pid = Number(kids.trim().split(/\s+/)[0]) || 0;
-      }
-      const st = pid ? await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '') : '';
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(st);
-      const rss = /VmRSS:\s+(\d+) kB/.exec(st);
-      if (hwm) hwmKB = Math.max(hwmKB, Number(hwm[1]));
-      const s = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (rss && (samples.length === 0 || s - samples.at(-1).s >= 2))
-        samples.push({
-          s: Math.round(s),
-          rssMB: Math.round(Number(rss[1]) / 1024),
-          spillMB: Math.round(bytes / MB),
-        });
-    } finally {
-      polling = false;
+  const t0 = process.hrtime.bigint();
+  const sample = async (child) => {
+    const bytes = await dirBytes(spillDir);
+    spillPeak = Math.max(spillPeak, bytes);
+    let pid = child.pid;
+    if (haveTime) {
+      const kids = await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '');
+      pid = Number(kids.trim().split(/\s+/)[0]) || 0;
     }
-  }, 500);
-  let timedOut = false;
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          try {
-            process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // gone already
-          }
-        }, timeoutMs);
-  const [code, signal] = await once(child, 'close');
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  clearTimeout(timer);
-  clearInterval(poll);
-  const r = {
-    wall,
-    cpu: null,
-    peakRss: hwmKB * 1024,
+    const st = pid ? await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '') : '';
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(st);
+    const rss = /VmRSS:\s+(\d+) kB/.exec(st);
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (rss && (samples.length === 0 || s - samples.at(-1).s >= 2))
+      samples.push({
+        s: Math.round(s),
+        rssMB: Math.round(Number(rss[1]) / 1024),
+        spillMB: Math.round(bytes / MB),
+      });
+    return hwm ? Number(hwm[1]) : 0;
+  };
+  const m = await measureChild(cmd, args, { outDir, useTime: haveTime, timeoutMs, sample, pollMs: 500 });
+  // The fields (and their order) the results JSON has always had; othersCpu was never among them.
+  return {
+    wall: m.wall,
+    cpu: m.cpu,
+    peakRss: m.peakRss,
     spillPeak,
     samples,
-    exit: code ?? signal,
-    timedOut,
-    stdout,
-    stderr,
+    exit: m.exit,
+    timedOut: m.timedOut,
+    stdout: m.stdout,
+    stderr: m.stderr,
   };
-  if (haveTime) {
-    const t = await readFile(timeFile, 'utf8').catch(() => '');
-    await rm(timeFile, { force: true });
-    const num = (re) => {
-      const m = re.exec(t);
-      return m ? Number(m[1]) : null;
-    };
-    const user = num(/User time \(seconds\): ([\d.]+)/);
-    const sys = num(/System time \(seconds\): ([\d.]+)/);
-    r.cpu = user === null || sys === null ? null : user + sys;
-    // The polled VmHWM stands in when time wrote nothing (the run was killed).
-    r.peakRss = Math.max(r.peakRss, (num(/Maximum resident set size \(kbytes\): (\d+)/) ?? 0) * 1024);
-    const exit = num(/Exit status: (\d+)/);
-    if (exit !== null) r.exit = exit;
-    const sig = /Command terminated by signal (\d+)/.exec(t);
-    if (sig) r.exit = `signal ${sig[1]}`;
-  }
-  return r;
 }
 
 // ---------------------------------------------------------------------------
@@ -456,25 +404,6 @@ async function check(exp, summary, files) {
 
 // ---------------------------------------------------------------------------
 
-function fmtMB(bytes) {
-  return (bytes / MB).toFixed(1);
-}
-
-function fmtInt(n) {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function gitState() {
-  const dir = path.dirname(DIST);
-  const head = spawnSync('git', ['-C', dir, 'rev-parse', '--show-toplevel', '--short', 'HEAD'], {
-    encoding: 'utf8',
-  });
-  const [top, commit] = head.stdout.trim().split('\n');
-  if (head.status !== 0 || path.resolve(top ?? '') !== dir) return `dist ${DIST}`;
-  const dirty = spawnSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' });
-  return `git ${commit}${dirty.stdout.trim() ? ' + uncommitted changes in src/' : ''}`;
-}
-
 async function main() {
   if (!existsSync(BIN)) fail(`${BIN} is missing: run npm run build first`);
   await mkdir(outDir, { recursive: true });
@@ -500,14 +429,7 @@ async function main() {
   const shown = args.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a));
   log(`running: node ${shown.slice(0, 3).join(' ')} ... (${2 * shards} sources, ${shards} inputs)`);
 
-  const env = {
-    date: new Date().toISOString(),
-    cpus: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    git: gitState(),
-  };
+  const env = machineEnv(DIST);
   const r = await measure(process.execPath, args, spillDir);
   log(
     `collect: ${r.wall.toFixed(1)} s wall, ${r.cpu === null ? '?' : r.cpu.toFixed(1)} s CPU, ` +
@@ -534,8 +456,8 @@ async function main() {
   const ok = result.problems.length === 0;
   const lines = [];
   lines.push(
-    `${fmtInt(keys)} keys in ${shards} shards (seed ${seed}); ${env.date.slice(0, 10)}, ${env.cpus} cores (${env.cpuModel}), ` +
-      `${env.memGiB} GiB, Node ${env.node}, ${env.git}${opt['memory-budget'] ? `, --memory-budget ${opt['memory-budget']}` : ''}`,
+    `${fmtInt(keys)} keys in ${shards} shards (seed ${seed}); ${envLine(env)}` +
+      `${opt['memory-budget'] ? `, --memory-budget ${opt['memory-budget']}` : ''}`,
   );
   lines.push('');
   lines.push(

@@ -9,25 +9,40 @@
  * Each tool runs as a child process under `/usr/bin/time -v` (wall time, CPU
  * time, peak RSS); without it, peak RSS is polled from /proc/PID/status (VmHWM).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  countLines,
+  DUCKDB_MISSING,
+  duckdbInstalled,
+  envLine,
+  fmtInt,
+  fmtMB,
+  HERE,
+  lastJsonLine,
+  listOption,
+  log,
+  MB,
+  machineEnv,
+  measure as measureChild,
+  optionErrors,
+  ROOT,
+  runStats,
+  TIME,
+  timeWorks,
+  waitForIdle,
+  warmPageCache,
+} from './lib.mjs';
 import { writeOutFile } from './out-data.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..');
 const DUCKDB_RUNNER = path.join(HERE, 'duckdb-export.mjs');
-const TIME = '/usr/bin/time';
 const ALL_TOOLS = ['export', 'duckdb', 'jq'];
 const ALL_FORMATS = ['csv-long', 'csv-wide'];
 const ITEMS = 25;
-const MB = 1e6;
 
 const HELP = `Usage: node benchmarks/export.bench.mjs [options]
 
@@ -76,34 +91,19 @@ if (opt.help) {
   process.exit(0);
 }
 
+const { fail, intOption } = optionErrors('export.bench');
 const mb = intOption('mb', opt.mb);
 const seed = intOption('seed', opt.seed);
 const repeat = intOption('repeat', opt.repeat);
 const waitIdle = Number(opt['wait-idle']);
 if (!(waitIdle >= 0)) fail('--wait-idle must be a number of seconds');
 const timeoutMs = opt.timeout === undefined ? undefined : intOption('timeout', opt.timeout) * 1000;
-const tools = opt.tools.split(',').map((t) => t.trim());
-for (const t of tools) if (!ALL_TOOLS.includes(t)) fail(`unknown tool "${t}" (${ALL_TOOLS.join(', ')})`);
-const formats = opt.formats.split(',').map((t) => t.trim());
-for (const f of formats)
-  if (!ALL_FORMATS.includes(f)) fail(`unknown format "${f}" (${ALL_FORMATS.join(', ')})`);
+const tools = listOption(fail, opt.tools, ALL_TOOLS, 'tool');
+const formats = listOption(fail, opt.formats, ALL_FORMATS, 'format');
 const dataDir = path.resolve(opt.data);
 const DIST = path.resolve(opt.dist);
 const BIN = path.join(DIST, 'src/bin.js');
 const outDir = path.resolve(opt.out);
-
-function intOption(name, s) {
-  const n = Number(String(s).replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < 1) fail(`--${name} must be a positive integer, got "${s}"`);
-  return n;
-}
-
-function fail(msg) {
-  console.error(`export.bench: ${msg}`);
-  process.exit(2);
-}
-
-const log = (msg) => console.error(`[bench] ${msg}`);
 
 // ---------------------------------------------------------------------------
 // The data set.
@@ -146,121 +146,13 @@ async function ensureData() {
 }
 
 // ---------------------------------------------------------------------------
-// Measuring a child process (as in prepare.bench.mjs).
+// Measuring a child process (lib.mjs) and checking outputs.
 
-const haveTime = spawnSync(TIME, ['-v', 'true'], { stdio: 'ignore' }).status === 0;
+const haveTime = timeWorks();
 
-async function measure(cmd, args, { stdoutFile = null } = {}) {
-  const timeFile = path.join(outDir, `time-${process.pid}.txt`);
-  const fd = stdoutFile ? await open(stdoutFile, 'w') : null;
-  const [file, argv] = haveTime ? [TIME, ['-v', '-o', timeFile, cmd, ...args]] : [cmd, args];
-  const s0 = procStat();
-  const t0 = process.hrtime.bigint();
-  const child = spawn(file, argv, { stdio: ['ignore', fd ? fd.fd : 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d) => {
-    stderr = (stderr + d).slice(-20000);
-  });
-  let hwmKB = 0;
-  let poll;
-  if (!haveTime) {
-    poll = setInterval(async () => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) hwmKB = Math.max(hwmKB, Number(m[1]));
-      } catch {
-        // exited
-      }
-    }, 20);
-  }
-  let timedOut = false;
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          try {
-            process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // gone already
-          }
-        }, timeoutMs);
-  const [code, signal] = await once(child, 'close');
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const s1 = procStat();
-  clearTimeout(timer);
-  clearInterval(poll);
-  await fd?.close();
-  const r = { wall, cpu: null, peakRss: hwmKB * 1024, exit: code ?? signal, timedOut, stdout, stderr };
-  if (haveTime) {
-    const t = await readFile(timeFile, 'utf8').catch(() => '');
-    await rm(timeFile, { force: true });
-    const num = (re) => {
-      const m = re.exec(t);
-      return m ? Number(m[1]) : null;
-    };
-    const user = num(/User time \(seconds\): ([\d.]+)/);
-    const sys = num(/System time \(seconds\): ([\d.]+)/);
-    r.cpu = user === null || sys === null ? null : user + sys;
-    r.peakRss = (num(/Maximum resident set size \(kbytes\): (\d+)/) ?? 0) * 1024;
-    const exit = num(/Exit status: (\d+)/);
-    if (exit !== null) r.exit = exit;
-    const sig = /Command terminated by signal (\d+)/.exec(t);
-    if (sig) r.exit = `signal ${sig[1]}`;
-  }
-  r.othersCpu = r.cpu === null || s1.total === 0 ? null : Math.max(0, (s1.busy - s0.busy) / HZ - r.cpu);
-  return r;
-}
-
-const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-function procStat() {
-  let f = [];
-  try {
-    f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-  } catch {
-    // not Linux
-  }
-  const v = f.slice(1, 9).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
-}
-
-async function cpuBusy() {
-  const a = procStat();
-  await new Promise((r) => setTimeout(r, 1000));
-  const b = procStat();
-  return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0;
-}
-
-async function waitForIdle() {
-  if (waitIdle === 0) return;
-  const t0 = performance.now();
-  let busy = await cpuBusy();
-  let said = false;
-  while (busy >= 0.25 && performance.now() - t0 < waitIdle * 1000) {
-    if (!said) log(`machine ${(busy * 100).toFixed(0)}% busy with other work; waiting up to ${waitIdle} s`);
-    said = true;
-    busy = await cpuBusy();
-  }
-  if (said) log(`going on at ${(busy * 100).toFixed(0)}% busy`);
-}
-
-// ---------------------------------------------------------------------------
-// Checking outputs.
-
-/** Lines in a file. */
-async function countLines(file) {
-  let lines = 0;
-  for await (const buf of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) lines++;
-  }
-  return lines;
-}
+/** lib.mjs's measure() with this run's --out and --timeout. */
+const measure = (cmd, args, { stdoutFile = null } = {}) =>
+  measureChild(cmd, args, { outDir, useTime: haveTime, timeoutMs, stdoutFile });
 
 /**
  * SHA-256 of the CSV export must write for the generated file, computed
@@ -319,15 +211,6 @@ function jqInstalled() {
   return spawnSync('sh', ['-c', 'command -v jq'], { encoding: 'utf8' }).stdout.trim() !== '';
 }
 
-function duckdbInstalled() {
-  try {
-    import.meta.resolve('@duckdb/node-api');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const JQ = {
   'csv-long':
     '.input.userId as $u | .output as $o | range(0; $o.recommendedItems | length) as $i | [$u, $i + 1, $o.recommendedItems[$i], $o.scores[$i]] | @csv',
@@ -343,11 +226,7 @@ async function runTool(tool, format, data) {
     const args = [BIN, 'export', data.file, '--format', format, '-o', output, '--json'];
     if (opt.threads) args.push('--threads', opt.threads);
     r = await measure(process.execPath, args);
-    try {
-      info = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
-    } catch {
-      info = {};
-    }
+    info = lastJsonLine(r.stdout);
   } else if (tool === 'duckdb') {
     r = await measure(process.execPath, [
       DUCKDB_RUNNER,
@@ -355,11 +234,7 @@ async function runTool(tool, format, data) {
       output,
       format === 'csv-long' ? 'long' : 'wide',
     ]);
-    try {
-      info = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
-    } catch {
-      info = {};
-    }
+    info = lastJsonLine(r.stdout);
   } else {
     r = await measure('jq', ['-r', JQ[format], data.file], { stdoutFile: output });
   }
@@ -368,25 +243,6 @@ async function runTool(tool, format, data) {
 
 // ---------------------------------------------------------------------------
 
-function fmtMB(bytes) {
-  return (bytes / MB).toFixed(1);
-}
-
-function fmtInt(n) {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function gitState() {
-  const dir = path.dirname(DIST);
-  const head = spawnSync('git', ['-C', dir, 'rev-parse', '--show-toplevel', '--short', 'HEAD'], {
-    encoding: 'utf8',
-  });
-  const [top, commit] = head.stdout.trim().split('\n');
-  if (head.status !== 0 || path.resolve(top ?? '') !== dir) return `dist ${DIST}`;
-  const dirty = spawnSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' });
-  return `git ${commit}${dirty.stdout.trim() ? ' + uncommitted changes in src/' : ''}`;
-}
-
 async function main() {
   if (!existsSync(BIN)) fail(`${BIN} is missing: run npm run build first`);
   await mkdir(outDir, { recursive: true });
@@ -394,25 +250,14 @@ async function main() {
   const selected = [];
   for (const tool of tools) {
     if (tool === 'jq' && !jqInstalled()) log('jq: not installed, skipped');
-    else if (tool === 'duckdb' && !duckdbInstalled())
-      log('duckdb: @duckdb/node-api is not installed, skipped (to include it: cd benchmarks && npm install)');
+    else if (tool === 'duckdb' && !duckdbInstalled()) log(DUCKDB_MISSING);
     else selected.push(tool);
   }
   if (!haveTime)
     log(`not using ${TIME}: peak RSS is polled from /proc/PID/status (VmHWM), CPU time not shown`);
-  spawnSync('sync', { stdio: 'ignore' });
-  const w0 = performance.now();
-  for await (const _ of createReadStream(data.file, { highWaterMark: 1 << 20 })) {
-    // read only: every tool then reads the file from the page cache
-  }
-  log(`page cache warmed: read ${fmtMB(data.bytes)} MB in ${((performance.now() - w0) / 1000).toFixed(2)} s`);
+  await warmPageCache(data.file, data.bytes);
   const env = {
-    date: new Date().toISOString(),
-    cpus: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    git: gitState(),
+    ...machineEnv(DIST),
     jq: selected.includes('jq') ? spawnSync('jq', ['--version'], { encoding: 'utf8' }).stdout.trim() : null,
   };
 
@@ -423,7 +268,7 @@ async function main() {
     for (const tool of selected) {
       const runs = [];
       for (let i = 1; i <= repeat; i++) {
-        await waitForIdle();
+        await waitForIdle(waitIdle);
         log(`${tool} ${format}: run ${i}/${repeat}...`);
         const { output, r, info } = await runTool(tool, format, data);
         const ok = r.exit === 0 && !r.timedOut;
@@ -453,18 +298,11 @@ async function main() {
         if (!opt['keep-output']) await rm(output, { force: true });
         runs.push({ ...r, ok, check, info });
       }
-      const sorted = [...runs].sort((a, b) => a.wall - b.wall);
-      const median = sorted[Math.floor((sorted.length - 1) / 2)];
+      const { median, stats } = runStats(runs);
       results.push({
         tool,
         format,
-        wall: median.wall,
-        walls: runs.map((x) => x.wall),
-        cpu: median.cpu,
-        othersCpu: median.othersCpu,
-        peakRss: Math.max(...runs.map((x) => x.peakRss)),
-        ok: runs.every((x) => x.ok),
-        exit: runs.find((x) => !x.ok)?.exit ?? 0,
+        ...stats,
         rows: median.check.rows,
         exact: median.check.exact,
         problem: runs.map((x) => x.check.problem).find((p) => p) ?? null,
@@ -482,8 +320,7 @@ async function main() {
   };
   const lines = [];
   lines.push(
-    `${fmtMB(data.bytes)} MB, ${fmtInt(data.lines)} lines of ${ITEMS} items (seed ${seed}); ${env.date.slice(0, 10)}, ` +
-      `${env.cpus} cores (${env.cpuModel}), ${env.memGiB} GiB, Node ${env.node}, ${env.git}` +
+    `${fmtMB(data.bytes)} MB, ${fmtInt(data.lines)} lines of ${ITEMS} items (seed ${seed}); ${envLine(env)}` +
       (repeat > 1 ? `; median of ${repeat} runs (peak RSS: the highest)` : ''),
   );
   lines.push('');

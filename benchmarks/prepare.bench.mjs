@@ -9,21 +9,37 @@
  * Each tool runs as a child process under `/usr/bin/time -v` (wall time, CPU
  * time, peak RSS); without it, peak RSS is polled from /proc/PID/status (VmHWM).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  countLines,
+  DUCKDB_MISSING,
+  duckdbInstalled,
+  envLine,
+  fmtInt,
+  fmtMB,
+  HERE,
+  lastJsonLine,
+  listOption,
+  log,
+  MB,
+  machineEnv,
+  measure as measureChild,
+  optionErrors,
+  ROOT,
+  runStats,
+  TIME,
+  timeWorks as timeInstalled,
+  waitForIdle,
+  warmPageCache,
+} from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..');
 const DUCKDB_RUNNER = path.join(HERE, 'duckdb-distinct.mjs');
-const TIME = '/usr/bin/time';
 const ALL_TOOLS = ['prepare', 'awk', 'duckdb'];
-const MB = 1e6;
 
 const HELP = `Usage: node benchmarks/prepare.bench.mjs [options]
 
@@ -77,6 +93,7 @@ if (opt.help) {
   process.exit(0);
 }
 
+const { fail, intOption } = optionErrors('prepare.bench');
 const rows = intOption('rows', opt.rows);
 const seed = intOption('seed', opt.seed);
 const repeat = intOption('repeat', opt.repeat);
@@ -85,26 +102,12 @@ if (!(duplicateRate >= 0 && duplicateRate < 1)) fail('--duplicate-rate must be i
 const waitIdle = Number(opt['wait-idle']);
 if (!(waitIdle >= 0)) fail('--wait-idle must be a number of seconds');
 const timeoutMs = opt.timeout === undefined ? undefined : intOption('timeout', opt.timeout) * 1000;
-const tools = opt.tools.split(',').map((t) => t.trim());
-for (const t of tools) if (!ALL_TOOLS.includes(t)) fail(`unknown tool "${t}" (${ALL_TOOLS.join(', ')})`);
+const tools = listOption(fail, opt.tools, ALL_TOOLS, 'tool');
 const dataDir = path.resolve(opt.data);
 const DIST = path.resolve(opt.dist);
 const BIN = path.join(DIST, 'src/bin.js');
 const SAMPLE = path.join(DIST, 'src/sample.js');
 const outDir = path.resolve(opt.out);
-
-function intOption(name, s) {
-  const n = Number(String(s).replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < 1) fail(`--${name} must be a positive integer, got "${s}"`);
-  return n;
-}
-
-function fail(msg) {
-  console.error(`prepare.bench: ${msg}`);
-  process.exit(2);
-}
-
-const log = (msg) => console.error(`[bench] ${msg}`);
 
 // ---------------------------------------------------------------------------
 // Sample ids: emailListCsv() names user n (0-based) `u` + base36(((n + 1) * 0x9e3779b1) mod 2^32).
@@ -211,99 +214,23 @@ async function ensureData() {
 // ---------------------------------------------------------------------------
 // Measuring a child process.
 
-const timeWorks = spawnSync(TIME, ['-v', 'true'], { stdio: 'ignore' }).status === 0;
+const timeWorks = timeInstalled();
 if (opt['rss-method'] === 'time' && !timeWorks) fail(`${TIME} is not installed (apt-get install -y time)`);
 if (opt['rss-method'] && !['time', 'proc'].includes(opt['rss-method']))
   fail('--rss-method must be time or proc');
 const haveTime = timeWorks && opt['rss-method'] !== 'proc';
 
-/**
- * Runs cmd with stdout to `stdoutFile` (or captured when null). Returns wall seconds (our own
- * clock), CPU seconds, peak RSS in bytes, exit status and captured stdout/stderr.
- */
-async function measure(cmd, args, { stdoutFile = null } = {}) {
-  const timeFile = path.join(outDir, `time-${process.pid}.txt`);
-  const fd = stdoutFile ? await open(stdoutFile, 'w') : null;
-  const [file, argv] = haveTime ? [TIME, ['-v', '-o', timeFile, cmd, ...args]] : [cmd, args];
-  const s0 = procStat();
-  const t0 = process.hrtime.bigint();
-  const child = spawn(file, argv, {
-    stdio: ['ignore', fd ? fd.fd : 'pipe', 'pipe'],
-    detached: true, // own process group, so that a timeout kills the tool too, not only `time`
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d) => {
-    stderr = (stderr + d).slice(-20000);
-  });
-  let hwmKB = 0;
-  let poll;
-  if (!haveTime) {
-    const statusFile = `/proc/${child.pid}/status`;
-    poll = setInterval(async () => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(statusFile, 'utf8'));
-        if (m) hwmKB = Math.max(hwmKB, Number(m[1]));
-      } catch {
-        // exited
-      }
-    }, 20);
-  }
-  let timedOut = false;
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          try {
-            process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // gone already
-          }
-        }, timeoutMs);
-  const [code, signal] = await once(child, 'close');
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const s1 = procStat();
-  clearTimeout(timer);
-  clearInterval(poll);
-  await fd?.close();
-  const r = { wall, cpu: null, peakRss: hwmKB * 1024, exit: code ?? signal, timedOut, stdout, stderr };
-  if (haveTime) {
-    const t = await readFile(timeFile, 'utf8').catch(() => '');
-    await rm(timeFile, { force: true });
-    const num = (re) => {
-      const m = re.exec(t);
-      return m ? Number(m[1]) : null;
-    };
-    const user = num(/User time \(seconds\): ([\d.]+)/);
-    const sys = num(/System time \(seconds\): ([\d.]+)/);
-    r.cpu = user === null || sys === null ? null : user + sys;
-    r.peakRss = (num(/Maximum resident set size \(kbytes\): (\d+)/) ?? 0) * 1024;
-    const exit = num(/Exit status: (\d+)/);
-    if (exit !== null) r.exit = exit;
-    const sig = /Command terminated by signal (\d+)/.exec(t);
-    if (sig) r.exit = `signal ${sig[1]}`;
-  }
-  // CPU time the whole machine spent busy during the run, less the tool's own: other processes.
-  r.othersCpu = r.cpu === null || s1.total === 0 ? null : Math.max(0, (s1.busy - s0.busy) / HZ - r.cpu);
-  return r;
-}
+/** lib.mjs's measure() with this run's --out, --rss-method and --timeout. */
+const measure = (cmd, args, { stdoutFile = null } = {}) =>
+  measureChild(cmd, args, { outDir, useTime: haveTime, timeoutMs, stdoutFile });
 
 // ---------------------------------------------------------------------------
 // Checking outputs.
 
 /** Lines of a file, and (verify) whether its `{"userId":"..."}` lines are exactly ids 0..distinct-1, once each. */
 async function checkOutput(file, distinct, verify) {
+  if (!verify) return { lines: await countLines(file), exact: null, problem: null };
   let lines = 0;
-  if (!verify) {
-    for await (const buf of createReadStream(file, { highWaterMark: 1 << 20 })) {
-      for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) lines++;
-    }
-    return { lines, exact: null, problem: null };
-  }
   const seen = new Uint8Array(distinct);
   let problem = null;
   let rest = '';
@@ -338,16 +265,6 @@ function awkInfo() {
   if (!which) return null;
   const real = spawnSync('readlink', ['-f', which], { encoding: 'utf8' }).stdout.trim() || which;
   return { path: which, impl: path.basename(real) };
-}
-
-function duckdbInstalled() {
-  try {
-    // Resolved from benchmarks/, where `npm install` puts it.
-    import.meta.resolve('@duckdb/node-api');
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function runTool(tool, data) {
@@ -386,75 +303,13 @@ async function runTool(tool, data) {
     if (opt['duckdb-threads']) args.push('--threads', opt['duckdb-threads']);
     if (opt['duckdb-memory-limit']) args.push('--memory-limit', opt['duckdb-memory-limit']);
     r = await measure(process.execPath, args);
-    try {
-      info = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
-    } catch {
-      info = {};
-    }
+    info = lastJsonLine(r.stdout);
     await rm(temp, { recursive: true, force: true });
   }
   return { output, r, info };
 }
 
 // ---------------------------------------------------------------------------
-
-function fmtMB(bytes) {
-  return (bytes / MB).toFixed(1);
-}
-
-function fmtInt(n) {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** All cores' busy and total time so far, in clock ticks (zeros where /proc/stat is missing). */
-function procStat() {
-  let f = [];
-  try {
-    f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-  } catch {
-    // not Linux
-  }
-  const v = f.slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
-}
-
-/** Share of all cores' time spent busy over one second (by other processes: we are idle meanwhile). */
-async function cpuBusy() {
-  const a = procStat();
-  await new Promise((r) => setTimeout(r, 1000));
-  const b = procStat();
-  return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0;
-}
-
-/** Waits (up to --wait-idle seconds) until other processes leave the CPU mostly idle. */
-async function waitForIdle() {
-  if (waitIdle === 0) return null;
-  const t0 = performance.now();
-  let busy = await cpuBusy();
-  let said = false;
-  while (busy >= 0.25 && performance.now() - t0 < waitIdle * 1000) {
-    if (!said) log(`machine ${(busy * 100).toFixed(0)}% busy with other work; waiting up to ${waitIdle} s`);
-    said = true;
-    busy = await cpuBusy();
-  }
-  if (said) log(`going on at ${(busy * 100).toFixed(0)}% busy`);
-  return busy;
-}
-
-/** The commit the timed dist/ was presumably built from (its folder's git HEAD), else the folder. */
-function gitState() {
-  const dir = path.dirname(DIST);
-  const head = spawnSync('git', ['-C', dir, 'rev-parse', '--show-toplevel', '--short', 'HEAD'], {
-    encoding: 'utf8',
-  });
-  const [top, commit] = head.stdout.trim().split('\n');
-  if (head.status !== 0 || path.resolve(top ?? '') !== dir) return `dist ${DIST}`;
-  const dirty = spawnSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' });
-  return `git ${commit}${dirty.stdout.trim() ? ' + uncommitted changes in src/' : ''}`;
-}
 
 async function main() {
   if (!existsSync(BIN)) fail(`${BIN} is missing: run npm run build first`);
@@ -463,29 +318,18 @@ async function main() {
   const selected = [];
   for (const tool of tools) {
     if (tool === 'awk' && !awkInfo()) log('awk: not installed, skipped');
-    else if (tool === 'duckdb' && !duckdbInstalled()) {
-      log('duckdb: @duckdb/node-api is not installed, skipped (to include it: cd benchmarks && npm install)');
-    } else selected.push(tool);
+    else if (tool === 'duckdb' && !duckdbInstalled()) log(DUCKDB_MISSING);
+    else selected.push(tool);
   }
   if (!haveTime)
     log(`not using ${TIME}: peak RSS is polled from /proc/PID/status (VmHWM), CPU time not shown`);
 
   // Finish writing back the freshly generated file, then warm the page cache so that every tool
   // reads the file from memory.
-  spawnSync('sync', { stdio: 'ignore' });
-  const w0 = performance.now();
-  for await (const _ of createReadStream(data.csv, { highWaterMark: 1 << 20 })) {
-    // read only
-  }
-  log(`page cache warmed: read ${fmtMB(data.bytes)} MB in ${((performance.now() - w0) / 1000).toFixed(2)} s`);
+  await warmPageCache(data.csv, data.bytes);
 
   const env = {
-    date: new Date().toISOString(),
-    cpus: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    git: gitState(),
+    ...machineEnv(DIST),
     distBuilt: (await stat(BIN)).mtime.toISOString(),
     awk: awkInfo()?.impl ?? null,
     rssMethod: haveTime ? '/usr/bin/time -v' : '/proc/PID/status VmHWM (polled)',
@@ -495,7 +339,7 @@ async function main() {
   for (const tool of selected) {
     const runs = [];
     for (let i = 1; i <= repeat; i++) {
-      const busyBefore = await waitForIdle();
+      const busyBefore = await waitForIdle(waitIdle);
       log(`${tool}: run ${i}/${repeat}...`);
       const { output, r, info } = await runTool(tool, data);
       r.busyBefore = busyBefore;
@@ -526,17 +370,10 @@ async function main() {
       if (!opt['keep-output']) await rm(output, { force: true });
       runs.push({ ...r, ok, check, info });
     }
-    const sorted = [...runs].sort((a, b) => a.wall - b.wall);
-    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    const { median, stats } = runStats(runs);
     results.push({
       tool,
-      wall: median.wall,
-      walls: runs.map((x) => x.wall),
-      cpu: median.cpu,
-      othersCpu: median.othersCpu,
-      peakRss: Math.max(...runs.map((x) => x.peakRss)),
-      ok: runs.every((x) => x.ok),
-      exit: runs.find((x) => !x.ok)?.exit ?? 0,
+      ...stats,
       timedOut: runs.some((x) => x.timedOut),
       lines: median.check.lines,
       exact: median.check.exact,
@@ -560,8 +397,7 @@ async function main() {
   const lines = [];
   lines.push(
     `${fmtInt(rows)} rows, ${fmtMB(data.bytes)} MB, ${fmtInt(data.distinct)} distinct ids ` +
-      `(seed ${seed}, ${duplicateRate * 100}% duplicates); ${env.date.slice(0, 10)}, ${env.cpus} cores ` +
-      `(${env.cpuModel}), ${env.memGiB} GiB, Node ${env.node}, ${env.git} (dist built ${env.distBuilt.slice(0, 16).replace('T', ' ')} UTC)` +
+      `(seed ${seed}, ${duplicateRate * 100}% duplicates); ${envLine(env)} (dist built ${env.distBuilt.slice(0, 16).replace('T', ' ')} UTC)` +
       (repeat > 1 ? `; median of ${repeat} runs (peak RSS: the highest)` : ''),
   );
   lines.push('');
