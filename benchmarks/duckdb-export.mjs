@@ -13,6 +13,7 @@
  * Exits 3 with a message when @duckdb/node-api is not installed (run `npm install` in benchmarks/).
  */
 import { parseArgs } from 'node:util';
+import { sqlLit as lit, openDuckdb } from './lib.mjs';
 
 const { values: v, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,30 +30,7 @@ if (!input || !output || (mode !== 'long' && mode !== 'wide')) {
   process.exit(2);
 }
 
-let duckdb;
-try {
-  duckdb = await import('@duckdb/node-api');
-} catch (err) {
-  process.stderr.write(
-    `duckdb-export: @duckdb/node-api is not installed (cd benchmarks && npm install): ${err.message}\n`,
-  );
-  process.exit(3);
-}
-
-/** SQL string literal. */
-const lit = (s) => `'${String(s).replaceAll("'", "''")}'`;
-
-const started = process.hrtime.bigint();
-const instance = await duckdb.DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-if (v.threads) await con.run(`SET threads = ${Number.parseInt(v.threads, 10)}`);
-if (v['memory-limit']) await con.run(`SET memory_limit = ${lit(v['memory-limit'])}`);
-if (v['temp-dir']) await con.run(`SET temp_directory = ${lit(v['temp-dir'])}`);
-const settings = (
-  await con.runAndReadAll(
-    "SELECT version() AS version, current_setting('threads') AS threads, current_setting('memory_limit') AS memory_limit",
-  )
-).getRowObjects()[0];
+const { con, done } = await openDuckdb('duckdb-export', v);
 const src = `read_json(${lit(input)}, format = 'newline_delimited')`;
 const n = Number.parseInt(v.width, 10);
 const cols = (name, expr) =>
@@ -62,14 +40,4 @@ const sql =
     ? `COPY (SELECT input.userId AS userId, generate_subscripts(output.recommendedItems, 1) AS rank, unnest(output.recommendedItems) AS itemId, unnest(output.scores) AS score FROM ${src}) TO ${lit(output)} (FORMAT csv, HEADER)`
     : `COPY (SELECT input.userId AS userId, ${cols('item', 'output.recommendedItems')}, ${cols('score', 'output.scores')} FROM ${src}) TO ${lit(output)} (FORMAT csv, HEADER)`;
 await con.run(sql);
-const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-con.closeSync?.();
-instance.closeSync?.();
-process.stdout.write(
-  `${JSON.stringify({
-    version: String(settings.version),
-    threads: Number(settings.threads),
-    memoryLimit: String(settings.memory_limit),
-    seconds,
-  })}\n`,
-);
+done();
