@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { Readable, pipeline as streamPipeline } from 'node:stream';
 import { setImmediate } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
@@ -57,25 +57,21 @@ export async function* openLinesReusing(
   }
   if (!regular) return yield* fallback();
   let fd: number;
+  const bufs = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)];
+  let turn = 0;
+  let n: number;
   try {
     fd = openSync(name, 'r');
   } catch (err) {
     throw ioError(name, err);
   }
-  const bufs = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)];
-  let turn = 0;
-  let n: number;
   try {
-    if (!fstatSync(fd).isFile()) n = -1;
-    else {
-      n = readSync(fd, bufs[0] as Buffer, 0, chunkSize, null);
-      if (n >= 2 && bufs[0]?.[0] === GZIP_MAGIC_0 && bufs[0]?.[1] === GZIP_MAGIC_1) n = -1;
-    }
+    n = readSync(fd, bufs[0] as Buffer, 0, chunkSize, null);
   } catch (err) {
     closeSync(fd);
     throw ioError(name, err);
   }
-  if (n < 0) {
+  if (isGzip((bufs[0] as Buffer).subarray(0, n))) {
     closeSync(fd);
     return yield* fallback();
   }
@@ -151,7 +147,7 @@ async function* decodeBytes(name: string, raw: Readable): AsyncGenerator<Buffer>
     if (head.length > 0) yield head;
     for (let r = await it.next(); !r.done; r = await it.next()) yield toBuf(r.value);
   };
-  if (head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1) {
+  if (isGzip(head)) {
     // Callback pipeline: it returns the gunzip, which we iterate; an early
     // break destroys the gunzip and pipeline() then tears down the source too.
     let failure: unknown;
@@ -180,6 +176,11 @@ async function* decodeBytes(name: string, raw: Readable): AsyncGenerator<Buffer>
   } finally {
     if (raw !== process.stdin) raw.destroy();
   }
+}
+
+/** Whether bytes start with gzip's magic number (names are not trusted). */
+function isGzip(head: Uint8Array): boolean {
+  return head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
 }
 
 /** Reads chunks until at least n bytes are buffered (or the stream ends). */
