@@ -182,6 +182,24 @@ const SHARD_OPTIONS = {
   force: { type: 'boolean', default: false },
 } as const;
 
+/** The SHARD_OPTIONS limits parsed, for shard and for prepare --shard-out. */
+function shardLimits(v: {
+  'max-bytes'?: string;
+  'max-records'?: string;
+  'max-records-per-file'?: string;
+  'max-files-per-shard'?: string;
+  shards?: string;
+}) {
+  const count = (x: string | undefined, name: string) => (x === undefined ? undefined : parseCount(x, name));
+  return {
+    maxBytes: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
+    maxRecords: count(v['max-records'], '--max-records'),
+    maxRecordsPerFile: count(v['max-records-per-file'], '--max-records-per-file'),
+    maxFilesPerShard: count(v['max-files-per-shard'], '--max-files-per-shard'),
+    shards: count(v.shards, '--shards'),
+  };
+}
+
 async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parse(args, {
     recipe: { type: 'string' },
@@ -217,6 +235,7 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
   if (!v.recipe) throw new PbError('PB_USAGE', 'prepare needs --recipe FAMILY (see prepare --help)');
   configureAws(v);
   const progress = makeProgress(io.stderr);
+  const limits = shardLimits(v);
   // Each command loads its modules when it runs: loading all of them took 0.3 s of every start.
   const { prepare } = await import('./prepare.js');
   const summary = await prepare({
@@ -248,18 +267,11 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     maxItemList:
       v['max-item-list'] === undefined ? undefined : parseCount(v['max-item-list'], '--max-item-list'),
     shardOut: v['shard-out'],
-    shardMaxBytes: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
-    shardMaxRecords:
-      v['max-records'] === undefined ? undefined : parseCount(v['max-records'], '--max-records'),
-    shardMaxRecordsPerFile:
-      v['max-records-per-file'] === undefined
-        ? undefined
-        : parseCount(v['max-records-per-file'], '--max-records-per-file'),
-    shardMaxFilesPerShard:
-      v['max-files-per-shard'] === undefined
-        ? undefined
-        : parseCount(v['max-files-per-shard'], '--max-files-per-shard'),
-    shards: v.shards === undefined ? undefined : parseCount(v.shards, '--shards'),
+    shardMaxBytes: limits.maxBytes,
+    shardMaxRecords: limits.maxRecords,
+    shardMaxRecordsPerFile: limits.maxRecordsPerFile,
+    shardMaxFilesPerShard: limits.maxFilesPerShard,
+    shards: limits.shards,
     force: v.force,
     stdin: io.stdin,
     stdout: io.stdout,
@@ -396,17 +408,7 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
     recipe: v.recipe,
     input: positionals[0] as string,
     out: v.out,
-    maxBytes: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
-    maxRecords: v['max-records'] === undefined ? undefined : parseCount(v['max-records'], '--max-records'),
-    maxRecordsPerFile:
-      v['max-records-per-file'] === undefined
-        ? undefined
-        : parseCount(v['max-records-per-file'], '--max-records-per-file'),
-    maxFilesPerShard:
-      v['max-files-per-shard'] === undefined
-        ? undefined
-        : parseCount(v['max-files-per-shard'], '--max-files-per-shard'),
-    shards: v.shards === undefined ? undefined : parseCount(v.shards, '--shards'),
+    ...shardLimits(v),
     force: v.force,
     stdin: io.stdin,
   });
