@@ -5,40 +5,28 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { collect } from '../src/collect.js';
 import { exportOutputs } from '../src/export.js';
-import { configureS3, makeS3Client, readS3 } from '../src/io/s3.js';
+import { configureS3, readS3 } from '../src/io/s3.js';
 import { shard } from '../src/shard.js';
+import { S3RVER_CREDENTIALS, startS3rver } from './helpers.js';
 import { REFERENCE } from './out-fixtures.js';
 
 // export and collect with s3:// sources and destinations, against s3rver on
 // 127.0.0.1 (a real S3-compatible server; the real AWS SDK talks to it).
 
-let dir: string;
-let server: S3rver;
+let s3: Awaited<ReturnType<typeof startS3rver>>;
 let client: S3Client;
-const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pb-export-s3-'));
-  server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: 'bucket', configs: [] }],
-  });
-  const { port } = (await server.run()) as { port: number };
-  client = makeS3Client({ endpoint: `http://127.0.0.1:${port}`, credentials });
-  configureS3({ endpoint: `http://127.0.0.1:${port}`, credentials });
+  s3 = await startS3rver();
+  client = s3.client;
+  configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
 });
 
 after(async () => {
   configureS3({});
-  client.destroy();
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
+  await s3.close();
 });
 
 async function put(key: string, body: string | Buffer): Promise<void> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Ajv, type ValidateFunction } from 'ajv';
 import {
   type CliIO,
@@ -23,6 +24,7 @@ import {
   type ValidateSummary,
   validateFiles,
 } from '../src/index.js';
+import { makeS3Client } from '../src/io/s3.js';
 import { prng } from '../src/sample.js';
 
 /** mulberry32 from the sample generator: same seed, same sequence. */
@@ -217,4 +219,42 @@ export function schemaValidator(file: string): ValidateFunction {
 export function assertSchema(file: string, records: unknown[]): void {
   const fn = schemaValidator(file);
   for (const r of records) assert.ok(fn(r), `${JSON.stringify(r)} vs ${file}: ${ajv.errorsText(fn.errors)}`);
+}
+
+/** The fixed credentials s3rver accepts. */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/**
+ * s3rver on 127.0.0.1 (a real S3-compatible server the real SDK talks to)
+ * with one bucket, `bucket`, stored in a temporary folder, and a client for
+ * it. Loaded on demand: most test files need no S3.
+ */
+export async function startS3rver(): Promise<{
+  port: number;
+  endpoint: string;
+  client: S3Client;
+  close(): Promise<void>;
+}> {
+  const { default: S3rver } = await import('s3rver');
+  const dir = await mkdtemp(join(tmpdir(), 'pb-s3rver-'));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: 'bucket', configs: [] }],
+  });
+  const { port } = (await server.run()) as { port: number };
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = makeS3Client({ endpoint, credentials: S3RVER_CREDENTIALS });
+  return {
+    port,
+    endpoint,
+    client,
+    close: async () => {
+      client.destroy();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { type Manifest, PbError, shard } from '../src/index.js';
 import { MultipartWriter, PartBudget } from '../src/io/multipart.js';
 import { configureS3, listS3, makeS3Client, readS3 } from '../src/io/s3.js';
-import { prng, useTmp } from './helpers.js';
+import { prng, S3RVER_CREDENTIALS, startS3rver, useTmp } from './helpers.js';
 
 // The shard multipart writer against a real S3-compatible server (s3rver,
 // in-process on 127.0.0.1), reached through a small HTTP proxy that sees
@@ -22,11 +19,9 @@ import { prng, useTmp } from './helpers.js';
 // proxy's log of requests (each one created upload must be aborted).
 
 const { fresh } = useTmp();
-const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const credentials = S3RVER_CREDENTIALS;
 const KIB64 = 64 * 1024;
-let dir: string;
-let server: S3rver;
-let port: number;
+let s3: Awaited<ReturnType<typeof startS3rver>>;
 let client: S3Client;
 let proxy: S3Proxy;
 
@@ -182,27 +177,17 @@ class S3Proxy {
 }
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pb-mp-'));
-  server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: 'bucket', configs: [] }],
-  });
-  port = ((await server.run()) as { port: number }).port;
-  client = makeS3Client({ endpoint: `http://127.0.0.1:${port}`, credentials });
-  proxy = new S3Proxy(port);
+  s3 = await startS3rver();
+  client = s3.client;
+  proxy = new S3Proxy(s3.port);
   const endpoint = await proxy.listen();
   configureS3({ endpoint, credentials, maxAttempts: 1 });
 });
 
 after(async () => {
   configureS3({});
-  client.destroy();
   proxy.server.close();
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
+  await s3.close();
 });
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

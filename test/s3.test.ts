@@ -1,45 +1,31 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { type Manifest, prepare, shard, validateFiles } from '../src/index.js';
 import { configureS3, listS3, makeS3Client, readS3, writeS3 } from '../src/io/s3.js';
+import { S3RVER_CREDENTIALS, startS3rver } from './helpers.js';
 
 // A real S3-compatible server (s3rver) on 127.0.0.1, started here; the real
 // AWS SDK talks to it over HTTP.
 
-let dir: string;
-let server: S3rver;
+let s3: Awaited<ReturnType<typeof startS3rver>>;
 let port: number;
 let client: S3Client;
 const proxies: Server[] = [];
-const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const credentials = S3RVER_CREDENTIALS;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pb-s3-'));
-  server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: 'bucket', configs: [] }],
-  });
-  const info = (await server.run()) as { port: number };
-  port = info.port;
-  client = makeS3Client({ endpoint: `http://127.0.0.1:${port}`, credentials });
+  s3 = await startS3rver();
+  port = s3.port;
+  client = s3.client;
 });
 
 after(async () => {
-  client.destroy();
   for (const p of proxies) p.close();
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
+  await s3.close();
 });
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
