@@ -161,22 +161,21 @@ describe('collect', () => {
     const data = makeRun(2, 120);
     const dir = tmp.fresh('state');
     const { folders, input } = await writeRun(data, dir);
-    const state = join(dir, 'state.json');
-    await writeFile(
-      state,
-      JSON.stringify({
-        version: 1,
-        family: 'USER_PERSONALIZATION',
-        manifest: 'unused',
-        shards: folders.map((f, index) => ({
-          index,
-          input: index === 0 ? input : '',
-          output: f,
-          records: 1,
-          jobs: [],
-        })),
-      }),
-    );
+    /** A jobs state file: each shard's output folder, with the input(s) `inputsOf` gives it. */
+    const writeState = async (name: string, inputsOf: (index: number) => object) => {
+      const path = join(dir, name);
+      await writeFile(
+        path,
+        JSON.stringify({
+          version: 1,
+          family: 'USER_PERSONALIZATION',
+          manifest: 'unused',
+          shards: folders.map((f, index) => ({ index, ...inputsOf(index), output: f, records: 1, jobs: [] })),
+        }),
+      );
+      return path;
+    };
+    const state = await writeState('state.json', (index) => ({ input: index === 0 ? input : '' }));
     const want = oracle(data, ['shard-00000', 'shard-00001', 'rerun']);
     const a = await run({ state, output: join(dir, 'a.jsonl') });
     assert.deepEqual(a.merged, want.merged);
@@ -196,7 +195,7 @@ describe('collect', () => {
     const multi = join(dir, 'multi');
     await shard({ recipe: 'user-personalization', input, out: multi, maxRecordsPerFile: 7, maxRecords: 50 });
     const m = JSON.parse(await readFile(join(multi, 'manifest.json'), 'utf8')) as {
-      shards: { files: unknown[] }[];
+      shards: { uri: string; files: { uri: string }[] }[];
     };
     const files = m.shards.reduce((n, s) => n + s.files.length, 0);
     assert.ok(m.shards.length > 1 && files > m.shards.length, `${m.shards.length} shards, ${files} files`);
@@ -210,26 +209,10 @@ describe('collect', () => {
     assert.deepEqual(c.missing, want.missing);
     assert.equal(c.s.inputFiles, files);
     // A state file from submit lists every file of a shard in `inputs`.
-    const mf = JSON.parse(await readFile(join(multi, 'manifest.json'), 'utf8')) as {
-      shards: { uri: string; files: { uri: string }[] }[];
-    };
-    const state2 = join(dir, 'state2.json');
-    await writeFile(
-      state2,
-      JSON.stringify({
-        version: 1,
-        family: 'USER_PERSONALIZATION',
-        manifest: 'unused',
-        shards: folders.map((f, index) => ({
-          index,
-          input: mf.shards[index]?.uri ?? '',
-          inputs: index === 0 ? mf.shards.flatMap((x) => x.files.map((y) => y.uri)) : [],
-          output: f,
-          records: 1,
-          jobs: [],
-        })),
-      }),
-    );
+    const state2 = await writeState('state2.json', (index) => ({
+      input: m.shards[index]?.uri ?? '',
+      inputs: index === 0 ? m.shards.flatMap((x) => x.files.map((y) => y.uri)) : [],
+    }));
     const d = await run({ state: state2, output: join(dir, 'd.jsonl') });
     assert.deepEqual(d.missing, want.missing);
     assert.equal(d.s.inputFiles, files);
