@@ -410,19 +410,37 @@ describe('progress on stderr', () => {
   const progress = (running: number, pending: number, active: number, failed: number, waiting: number) =>
     `${CLEAR}jobs: ${running} running, ${pending} pending, ${active} active, ${failed} failed, ${waiting} waiting`;
 
-  test('wait on a terminal: the counts redrawn in place, cleared before the summary', async () => {
+  /** Two shards on S3 submitted through the library under `name`, for a `wait` to follow. */
+  const submitTwo = async (name: string) => {
     const { manifest, prefix } = await shardsOnS3(4, 2);
-    // Shard 1 held in progress until the progress line has shown it so.
-    emu.injectFault({ slowJobs: /^ttywait-.*-00001$/, slowMs: Number.POSITIVE_INFINITY });
-    const s = await submit({
+    return submit({
       manifest,
       output: `${prefix}out/`,
       solutionVersionArn: SV,
       roleArn: ROLE,
-      jobNamePrefix: 'ttywait',
+      jobNamePrefix: name,
       pollIntervalMs: POLL,
       service: personalizeService(client),
     });
+  };
+  const waitCli = (state: string, stderr: Writable) =>
+    cliWith(
+      [
+        'wait',
+        '--state',
+        state,
+        '--personalize-endpoint-url',
+        emu.personalizeEndpoint,
+        '--poll-interval',
+        '20ms',
+      ],
+      stderr,
+    );
+
+  test('wait on a terminal: the counts redrawn in place, cleared before the summary', async () => {
+    // Shard 1 held in progress until the progress line has shown it so.
+    emu.injectFault({ slowJobs: /^ttywait-.*-00001$/, slowMs: Number.POSITIVE_INFINITY });
+    const s = await submitTwo('ttywait');
     let lifted = false;
     const lift = () => emu.injectFault({ slowJobs: undefined, slowMs: 60_000 });
     // Only so that a broken progress line fails the test rather than hanging it.
@@ -433,18 +451,7 @@ describe('progress on stderr', () => {
         lift();
       }
     });
-    const r = await cliWith(
-      [
-        'wait',
-        '--state',
-        s.state,
-        '--personalize-endpoint-url',
-        emu.personalizeEndpoint,
-        '--poll-interval',
-        '20ms',
-      ],
-      err.stream,
-    ).finally(() => {
+    const r = await waitCli(s.state, err.stream).finally(() => {
       clearTimeout(safety);
       lift();
     });
@@ -470,29 +477,9 @@ describe('progress on stderr', () => {
   });
 
   test('wait with stderr not a terminal: the event lines only, no redraws', async () => {
-    const { manifest, prefix } = await shardsOnS3(4, 2);
-    const s = await submit({
-      manifest,
-      output: `${prefix}out/`,
-      solutionVersionArn: SV,
-      roleArn: ROLE,
-      jobNamePrefix: 'plainwait',
-      pollIntervalMs: POLL,
-      service: personalizeService(client),
-    });
+    const s = await submitTwo('plainwait');
     const err = stderrSink(false);
-    const r = await cliWith(
-      [
-        'wait',
-        '--state',
-        s.state,
-        '--personalize-endpoint-url',
-        emu.personalizeEndpoint,
-        '--poll-interval',
-        '20ms',
-      ],
-      err.stream,
-    );
+    const r = await waitCli(s.state, err.stream);
     assert.equal(r.code, 0, err.text());
     const text = err.text();
     assert.ok(!text.includes('\r') && !text.includes('\x1b'), JSON.stringify(text));
