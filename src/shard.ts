@@ -688,8 +688,8 @@ async function hashShard(
   file: string,
 ): Promise<{ records: number; bytes: number; blank: number; histogram: HashHistogram }> {
   // Every shard file has written or copied what it is given once put()
-  // settles (ShardFile.put), so one buffer serves every cut.
-  const core = new HashCut(n, maxBytes, true);
+  // settles (ShardFile.put), as HashCut's reused out buffer needs.
+  const core = new HashCut(n, maxBytes);
   let lineBase = 0;
   let first = true;
   const totals = { records: 0, bytes: 0, blank: 0 };

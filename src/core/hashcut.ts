@@ -19,6 +19,7 @@ const ITEM_ATTRIBUTES = Buffer.from('itemAttributes');
 
 /** One chunk, regrouped: shard t's lines are out[ends[t-1], ends[t]). */
 export interface CutResult {
+  /** Valid until the next cut: one buffer serves every chunk (shard writes or copies each result first). */
   out: Buffer;
   ends: Int32Array;
   recs: Int32Array;
@@ -64,8 +65,6 @@ export class HashCut {
   constructor(
     readonly n: number,
     readonly maxBytes: number,
-    /** The caller writes or copies each result before the next cut (shard does): one out buffer serves every chunk. */
-    readonly reuseOut = false,
   ) {
     if (n > 65535) throw new PbError('PB_USAGE', '--shards is at most 65535');
     wasmModule ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
@@ -94,9 +93,8 @@ export class HashCut {
       if (count >= 0) {
         this.wasmChunks++;
         const sum = this.n > 0 ? (this.wasmEnds[this.n - 1] as number) : 0;
-        const view = Buffer.from(this.wasm.memory.buffer, OUT, sum);
         return {
-          out: this.reuseOut ? view : Buffer.from(view),
+          out: Buffer.from(this.wasm.memory.buffer, OUT, sum),
           ends: this.wasmEnds.slice(),
           recs: this.wasmRecs.slice(),
           lines: count,
@@ -198,11 +196,8 @@ export class HashCut {
       sum += perShard[t] as number;
       ends[t] = sum;
     }
-    let out: Buffer;
-    if (this.reuseOut) {
-      if (!this.spare || this.spare.length < sum) this.spare = Buffer.allocUnsafe(Math.max(sum, 1024 * 1024));
-      out = this.spare.subarray(0, sum);
-    } else out = Buffer.allocUnsafe(sum);
+    if (!this.spare || this.spare.length < sum) this.spare = Buffer.allocUnsafe(Math.max(sum, 1024 * 1024));
+    const out = this.spare.subarray(0, sum);
     const starts = this.starts;
     const stops = this.stops;
     const targets = this.targets;
