@@ -10,7 +10,7 @@ import { type HashStream, OffThreadHasher } from './io/hasher.js';
 import { openLinesReusing, wholeLines } from './io/input.js';
 import { MultipartWriter, PartBudget, type PartBudgetOptions } from './io/multipart.js';
 import { trackTemporary } from './io/output.js';
-import { defaultS3Client, isS3Uri, listS3, parseS3Uri, s3Sdk, writeS3 } from './io/s3.js';
+import { defaultS3Client, deleteS3, isS3Uri, listS3, parseS3Uri, writeS3 } from './io/s3.js';
 
 /** Service quotas per job input (reference: quotas): 1 GB, 50 million records, 1000 files. */
 export const SHARD_DEFAULTS = {
@@ -526,9 +526,8 @@ const SHARD_KEY = /(^|\/)(shard-\d{5}\/input(-\d{5})?\.jsonl|manifest\.json)$/;
  * so --force never deletes data it did not write).
  */
 async function checkS3Out(out: string, force: boolean): Promise<void> {
-  const client = defaultS3Client();
   const found: string[] = [];
-  for await (const o of listS3(client, out)) found.push(o.key);
+  for await (const o of listS3(defaultS3Client(), out)) found.push(o.key);
   if (found.length === 0) return;
   if (!force)
     throw usage(`--out ${out} already holds objects; pass --force to replace an earlier run's shards`);
@@ -539,7 +538,7 @@ async function checkS3Out(out: string, force: boolean): Promise<void> {
       `--out ${out} holds objects that are not shards (${foreign.slice(0, 3).join(', ')}); not deleting them`,
     );
   }
-  for (const k of found) await client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: bucket, Key: k }));
+  for (const k of found) await deleteS3(`s3://${bucket}/${k}`);
 }
 
 async function checkOut(out: string, force: boolean): Promise<void> {

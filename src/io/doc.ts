@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { PbError } from '../errors.js';
 import { openSource } from './input.js';
 import { writeOutput } from './output.js';
-import { defaultS3Client, isS3Uri, parseS3Uri, s3Error, s3ObjectExists, s3Sdk } from './s3.js';
+import { deleteS3, isS3Uri, s3ObjectExists } from './s3.js';
 
 /** Manifests and state files stay far below this; anything bigger is not one. */
 const MAX_DOC_BYTES = 64 * 1024 * 1024;
@@ -43,12 +43,7 @@ export async function removeDoc(uri: string): Promise<void> {
     await rm(uri, { force: true });
     return;
   }
-  const { bucket, key } = parseS3Uri(uri);
-  try {
-    await defaultS3Client().send(new (s3Sdk().DeleteObjectCommand)({ Bucket: bucket, Key: key }));
-  } catch (err) {
-    throw s3Error(uri, err);
-  }
+  await deleteS3(uri);
 }
 
 function isMissing(err: unknown): boolean {

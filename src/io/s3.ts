@@ -127,6 +127,16 @@ export async function s3ObjectExists(uri: string): Promise<boolean> {
   return false;
 }
 
+/** Deletes an object (S3 answers a missing one with success too). */
+export async function deleteS3(uri: string): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    await defaultS3Client().send(new (s3Sdk().DeleteObjectCommand)({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    throw s3Error(uri, err);
+  }
+}
+
 /** Plain words for the S3 errors users hit, with the URI. */
 export function s3Error(uri: string, err: unknown): PbError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
