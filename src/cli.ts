@@ -40,8 +40,13 @@ Examples:
 const PREPARE_HELP = `Usage: personalize-batch prepare --recipe FAMILY [options] [SOURCE...]
 
 Reads SOURCEs (paths, or - for stdin; default stdin), concatenated, and writes one
-batch-input JSON object per line. Formats are detected from content: plain text (one id
-per line), CSV or TSV with a header, JSON Lines; gzip is detected by its magic bytes.
+batch-input JSON object per line. Each source is read by documented rules (README, "How
+inputs are read"), and what was found is printed: JSON Lines or JSON (arrays, pretty-printed,
+several objects a line); else the delimiter among , ; TAB | that splits the first 50 lines
+evenly (or Excel's sep= line); one column has a header when its first line is a usual name
+(user_id, Customer ID, sku, Email, ...) or the --column given. UTF-8 (a byte order mark
+for UTF-16), gzip by its magic bytes. What could be read two ways is refused, naming the
+option that settles it; workbooks, zips, PDFs and bytes that are not UTF-8 are refused too.
 
 FAMILY: ${FAMILIES.join(', ')}, or an AWS recipe name (aws-user-personalization-v2, aws-sims,
   aws-similar-items, aws-popularity-count, aws-personalized-ranking-v2, aws-item-affinity, ...).
@@ -49,6 +54,11 @@ FAMILY: ${FAMILIES.join(', ')}, or an AWS recipe name (aws-user-personalization-
 Options:
   -o, --output FILE          where to write (default -, stdout); written atomically, .gz compresses
       --format F             ${FORMATS.join('|')} (default auto)
+      --delimiter C          the CSV field delimiter: , ; | tab ... (default detected)
+      --encoding E           the text encoding, e.g. windows-1252 (Excel's "CSV" on Windows),
+                             iso-8859-15, utf-16le (default UTF-8; a byte order mark decides)
+      --allow-email-ids      let ids that look like e-mail addresses through (refused by
+                             default: that is usually the wrong column)
       --column NAME          the id column (user id, item id, or ready-made item-attribute queries);
                              default: the usual names (user_id, USER_ID, userId, item_id, ITEM_ID, ...)
       --item-column NAME     personalized-ranking: group (user, item) rows, in any order
@@ -58,7 +68,8 @@ Options:
       --filter-value NAME=COLUMN  fill the filter placeholder $NAME from a column (repeatable)
       --filter-const NAME=V1|V2   the same filter values on every line (repeatable)
       --value-separator S    separator of several values in one filter cell or constant (default |)
-      --since DATE           interactions: keep rows at or after DATE (ISO 8601 or epoch seconds)
+      --since DATE           interactions: keep rows at or after DATE: ISO 8601 (2026-01-05,
+                             2026-01-05T10:00:00Z; UTC without an offset), epoch seconds or ms
       --timestamp-column NAME  default TIMESTAMP/timestamp
       --no-dedupe            keep duplicate ids (default: exact dedupe, first occurrence kept)
       --memory-budget SIZE   memory for dedupe keys before spilling to disk (default 64MiB)
@@ -78,6 +89,8 @@ Options:
 
 Examples:
   personalize-batch prepare --recipe user-personalization emails.csv -o users.jsonl
+  personalize-batch prepare --recipe user-personalization --column 'Customer ID' \
+      --encoding windows-1252 excel-export.csv -o users.jsonl
   personalize-batch prepare --recipe user-personalization emails.csv --shard-out shards/
   personalize-batch prepare --recipe aws-sims items.csv.gz -o items.jsonl
   personalize-batch prepare --recipe user-personalization s3://crm/exports/ -o s3://work/batch.jsonl.gz
@@ -100,6 +113,7 @@ Options:
       --max-reported N       problems printed (default 100)
       --max-item-list N      longest itemList (default 500)
       --max-bytes SIZE       bytes one job may take (default 1GB)
+      --allow-email-ids      ids that look like e-mail addresses are not problems
       --region R, --endpoint-url URL, --profile P
                              for s3:// files (s3://bucket/prefix/ checks every object under it)
       --json                 print a machine-readable summary
@@ -205,6 +219,9 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     recipe: { type: 'string' },
     output: { type: 'string', short: 'o' },
     format: { type: 'string' },
+    delimiter: { type: 'string' },
+    encoding: { type: 'string' },
+    'allow-email-ids': { type: 'boolean', default: false },
     column: { type: 'string' },
     'item-column': { type: 'string' },
     'item-list-column': { type: 'string' },
@@ -243,6 +260,9 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     sources: positionals,
     output: v.output,
     format: v.format as Format | 'auto' | undefined,
+    delimiter: v.delimiter,
+    encoding: v.encoding,
+    allowEmailIds: v['allow-email-ids'],
     column: v.column,
     itemColumn: v['item-column'],
     itemListColumn: v['item-list-column'],
@@ -294,8 +314,81 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
   }
   const toStdout = (v.output ?? '-') !== '-' || v['shard-out'] !== undefined;
   if (v.json) write(toStdout ? io.stdout : io.stderr, `${JSON.stringify(summary)}\n`);
-  else write(io.stderr, `${describePrepare(summary, v['shard-out'] ?? v.output ?? '-', v.rejects)}\n`);
+  else {
+    for (const line of describeInputs(summary)) write(io.stderr, `prepare: ${line}\n`);
+    write(io.stderr, `${describePrepare(summary, v['shard-out'] ?? v.output ?? '-', v.rejects)}\n`);
+  }
   return 0;
+}
+
+/**
+ * How each source was read, one line per kind of source: format, delimiter
+ * and where it came from, header, id column, encoding, gzip. Sources read
+ * the same way share a line.
+ */
+export function describeInputs(s: PrepareSummary): string[] {
+  const groups = new Map<string, string[]>();
+  for (const d of s.inputs) {
+    const parts: string[] = [];
+    switch (d.format) {
+      case 'plain':
+        parts.push('plain text, one id per line, no header');
+        break;
+      case 'jsonl':
+        parts.push('JSON Lines');
+        break;
+      case 'json':
+        parts.push(
+          d.jsonLayout === 'array'
+            ? 'a JSON array, read as records'
+            : d.jsonLayout === 'spread'
+              ? 'JSON objects over several lines, read as records'
+              : 'several JSON objects a line, read as records',
+        );
+        break;
+      default: {
+        const delim = d.delimiter === '\t' ? 'TAB' : `"${d.delimiter}"`;
+        const from =
+          d.delimiterFrom === 'option'
+            ? ' (--delimiter)'
+            : d.delimiterFrom === 'sep-line'
+              ? ' (its sep= line)'
+              : '';
+        const n = d.columns?.length ?? 0;
+        parts.push(
+          n === 1
+            ? `one column with a header`
+            : `${d.format === 'tsv' ? 'TSV' : 'CSV'}, delimiter ${delim}${from}, header with ${n} columns`,
+        );
+      }
+    }
+    if (d.idColumn !== undefined) parts.push(`id column ${JSON.stringify(d.idColumn)}`);
+    const enc = d.encoding.startsWith('utf-')
+      ? d.encoding.toUpperCase().replace(/(16|32)(LE|BE)$/, '$1 $2')
+      : d.encoding;
+    parts.push(
+      d.encodingFrom === 'bom'
+        ? `${enc} (byte order mark)`
+        : d.encodingFrom === 'option'
+          ? `${enc} (--encoding)`
+          : enc,
+    );
+    if (d.gzip) parts.push('gzip');
+    const key = parts.join(', ');
+    const files = groups.get(key) ?? [];
+    files.push(d.file);
+    groups.set(key, files);
+  }
+  const lines: string[] = [];
+  for (const [what, files] of groups) {
+    const who =
+      files.length === 1
+        ? (files[0] as string)
+        : `${files.length} sources (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''})`;
+    lines.push(`${who === '-' ? 'stdin' : who}: ${what}`);
+  }
+  if (s.inputsNotListed > 0) lines.push(`${s.inputsNotListed} more sources (not listed)`);
+  return lines;
 }
 
 export function describePrepare(s: PrepareSummary, output: string, rejects: string | undefined): string {
@@ -318,6 +411,7 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
     'max-reported': { type: 'string' },
     'max-item-list': { type: 'string' },
     'max-bytes': { type: 'string' },
+    'allow-email-ids': { type: 'boolean', default: false },
     ...AWS_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -337,9 +431,11 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
     maxItemList:
       v['max-item-list'] === undefined ? undefined : parseCount(v['max-item-list'], '--max-item-list'),
     maxBytesPerJob: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
+    allowEmailIds: v['allow-email-ids'],
     stdin: io.stdin,
     onProblem: (msg) => write(io.stderr, `${msg}\n`),
   });
+  for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
   if (v.json) write(io.stdout, `${JSON.stringify(summary)}\n`);
   else {
     const more =

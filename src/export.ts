@@ -7,7 +7,8 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Worker } from 'node:worker_threads';
 import { CATALOG_MAX_ITEMS, Catalog } from './core/catalog.js';
-import { accessor, findColumn, ITEM_COLUMNS, WELL_KNOWN_HEADERS } from './core/columns.js';
+import { accessor, findColumn, ITEM_COLUMNS } from './core/columns.js';
+import { encodingName } from './core/encoding.js';
 import {
   addCounts,
   type ConvertConfig,
@@ -24,13 +25,14 @@ import {
 } from './core/out-convert.js';
 import { KEY_NAMES, KEY_NONE } from './core/out-lines.js';
 import { SlotRing } from './core/pool.js';
+import { type OptionNames, parseDelimiter } from './core/sniff.js';
 import { PbError, usage } from './errors.js';
 import type { ConvertReply, ConvertRequest, WorkerSetup } from './io/convert-worker.js';
-import { openSource } from './io/input.js';
 import { expandOutSources, type OutItem, readOutItems } from './io/out-reader.js';
 import { PositionalFile, writeOutput } from './io/output.js';
 import { readRows } from './io/rows.js';
 import { isS3Uri } from './io/s3.js';
+import { openText } from './io/text.js';
 import { startWorker } from './io/workers.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
@@ -49,6 +51,10 @@ export interface ExportOptions {
   catalogColumns?: string[];
   /** The catalog's id column. Default: ITEM_ID, item_id, itemId, ... */
   catalogIdColumn?: string;
+  /** The catalog's field delimiter. Default: detected (see prepare's rules). */
+  catalogDelimiter?: string;
+  /** The catalog's text encoding (a TextDecoder label). Default UTF-8; a byte order mark decides first. */
+  catalogEncoding?: string;
   /** Most items the catalog may hold (it is kept in memory). Default 5,000,000. */
   maxCatalogItems?: number;
   /** Neutralise spreadsheet formulas in CSV text cells (a leading '). Default true. */
@@ -87,6 +93,8 @@ export interface ResolvedExportOptions {
   catalog: string | undefined;
   catalogColumns: string[] | undefined;
   catalogIdColumn: string | undefined;
+  catalogDelimiter: string | undefined;
+  catalogEncoding: string | undefined;
   maxCatalogItems: number;
   escapeFormulas: boolean;
   crlf: boolean;
@@ -130,6 +138,8 @@ export interface ExportSummary {
   catalogItems: number | null;
   /** Recommended ids not in the catalog (their columns left empty). */
   catalogMissing: number;
+  /** Catalog rows with an empty id (a gift card with no SKU): skipped. */
+  catalogRowsWithoutId: number;
   errorsFile: string | null;
   /** Passes over the input: 1, or for csv-wide without --top 2 (measured first, for stdout) or 3 (a guess proved wrong). */
   passes: number;
@@ -160,6 +170,10 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   };
   if (o.catalogColumns && !o.catalog) throw usage('--catalog-columns needs --catalog ITEMS.csv');
   if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
+  if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
+  if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
+  if (o.catalogEncoding !== undefined && encodingName(o.catalogEncoding) === undefined)
+    throw usage(`--catalog-encoding ${JSON.stringify(o.catalogEncoding)} is not an encoding this tool knows`);
   const sources = [...(o.sources ?? [])];
   if (sources.length === 0)
     throw usage('export needs at least one SOURCE (a .out file, folder, s3:// prefix or -)');
@@ -173,6 +187,11 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     catalog: o.catalog,
     catalogColumns: o.catalogColumns ? [...o.catalogColumns] : undefined,
     catalogIdColumn: o.catalogIdColumn,
+    catalogDelimiter:
+      o.catalogDelimiter === undefined
+        ? undefined
+        : parseDelimiter(o.catalogDelimiter, '--catalog-delimiter'),
+    catalogEncoding: o.catalogEncoding,
     maxCatalogItems: whole(o.maxCatalogItems, 'maxCatalogItems', CATALOG_MAX_ITEMS),
     escapeFormulas: o.escapeFormulas ?? true,
     crlf: lineEnding === 'crlf',
@@ -209,7 +228,8 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   let spoolDir: string | undefined;
   let rejects: SideFile | undefined;
   try {
-    const catalog = o.catalog ? await loadCatalog(o) : undefined;
+    const loaded = o.catalog ? await loadCatalog(o) : undefined;
+    const catalog = loaded?.catalog;
     const run = new ExportRun(o, options, catalog);
     let readFrom = sources;
     const guessWidth = o.format === 'csv-wide' && o.top === 0;
@@ -263,6 +283,10 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
       );
     if (s.droppedThemes > 0)
       warnings.push(`${s.droppedThemes} lines had a theme, but the export has no theme column`);
+    if (loaded && loaded.withoutId > 0)
+      warnings.push(
+        `${loaded.withoutId} catalog row${loaded.withoutId === 1 ? ' has' : 's have'} no item id and ${loaded.withoutId === 1 ? 'was' : 'were'} skipped (line${loaded.withoutId === 1 ? '' : 's'} ${loaded.lines.join(', ')}${loaded.withoutId > loaded.lines.length ? ', ...' : ''} of ${o.catalog})`,
+      );
     if (catalog && catalog.duplicates > 0)
       warnings.push(`the catalog repeats ${catalog.duplicates} item ids; the first row of each was used`);
     if (s.catalogMissing > 0)
@@ -286,6 +310,7 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
       width: o.format === 'csv-wide' ? run.width : null,
       catalogItems: catalog ? catalog.size : null,
       catalogMissing: s.catalogMissing,
+      catalogRowsWithoutId: loaded?.withoutId ?? 0,
       errorsFile: s.errorLines > 0 ? o.errors : null,
       passes,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
@@ -840,19 +865,39 @@ export class SideFile {
   }
 }
 
-/** Reads the catalog file into a Catalog, rendering values for the export format. */
-async function loadCatalog(o: ResolvedExportOptions): Promise<Catalog> {
+/** Option names in catalog messages. */
+const CATALOG_NAMES: OptionNames = {
+  delimiter: '--catalog-delimiter',
+  encoding: '--catalog-encoding',
+  column: '--catalog-id-column',
+  format: '--catalog-delimiter',
+  allowEmailIds: '--allow-email-ids',
+};
+
+/**
+ * Reads the catalog file into a Catalog, rendering values for the export
+ * format. The file is detected as prepare's inputs are (delimiter,
+ * encoding, file type); rows with an empty id are skipped and counted.
+ */
+async function loadCatalog(
+  o: ResolvedExportOptions,
+): Promise<{ catalog: Catalog; withoutId: number; lines: number[] }> {
   const file = o.catalog as string;
-  const src = await readRows(file, openSource(file), {
+  const text = await openText(file, {}, { encoding: o.catalogEncoding, names: CATALOG_NAMES });
+  const src = await readRows(file, text.bytes, {
     format: 'auto',
     maxLineLength: 1024 * 1024,
-    headerNames: WELL_KNOWN_HEADERS,
+    delimiter: o.catalogDelimiter,
+    column: o.catalogIdColumn,
+    names: CATALOG_NAMES,
   });
   const header = src.header;
   if (!header || header.length === 0) {
     throw new PbError('PB_USAGE', 'the catalog needs a header row (ITEM_ID,TITLE,...)', { file });
   }
-  const keyed = src.format === 'jsonl';
+  const keyed = src.keyed;
+  let withoutId = 0;
+  const lines: number[] = [];
   const idCol = findColumn(header, o.catalogIdColumn, ITEM_COLUMNS, 'item id', '--catalog-id-column', file);
   const names = o.catalogColumns ?? header.filter((_, i) => i !== idCol);
   if (names.length === 0)
@@ -865,9 +910,20 @@ async function loadCatalog(o: ResolvedExportOptions): Promise<Catalog> {
   for await (const batch of src.batches) {
     for (const row of batch) {
       if (row.error) throw row.error;
-      const key = id(row.values);
-      if (typeof key !== 'string' || key === '') {
-        throw new PbError('PB_INVALID_RECORD', 'no item id', { file, line: row.line, field: header[idCol] });
+      const raw = id(row.values);
+      const key = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
+      if (key === undefined || key === null || (typeof key === 'string' && key.trim() === '')) {
+        // A catalog row without an id (a gift card with no SKU) matches no recommendation.
+        withoutId++;
+        if (lines.length < 5) lines.push(row.line);
+        continue;
+      }
+      if (typeof key !== 'string') {
+        throw new PbError('PB_INVALID_RECORD', 'the item id must be text or a whole number', {
+          file,
+          line: row.line,
+          field: header[idCol],
+        });
       }
       const values = cols.map((get) => {
         const v = get(row.values);
@@ -882,5 +938,5 @@ async function loadCatalog(o: ResolvedExportOptions): Promise<Catalog> {
       }
     }
   }
-  return catalog;
+  return { catalog, withoutId, lines };
 }

@@ -15,7 +15,8 @@ export {
   makeRowBuilder,
   parseTime,
 } from './core/build.js';
-export { findColumn, WELL_KNOWN_HEADERS } from './core/columns.js';
+export { findColumn } from './core/columns.js';
+export { parseSince, parseTimestamp, TIME_FORMS } from './core/dates.js';
 export {
   FAMILIES,
   type Family,
@@ -27,8 +28,24 @@ export {
 export { type ParsedRow, RecordSplitter, type SplitterOptions } from './core/lines.js';
 export { EXPORT_FORMATS, type ExportFormat, type Layout } from './core/out-convert.js';
 export { type OutKeyField, type OutKind, OutLineParser } from './core/out-lines.js';
+export {
+  DELIMITERS,
+  HEADER_WORDS,
+  jsonLayout,
+  oneColumnHasHeader,
+  parseDelimiter,
+  sniffBinary,
+  sniffDelimiter,
+} from './core/sniff.js';
 export { parseBytes, parseCount } from './core/units.js';
-export { checkRecord, DEFAULT_LIMITS, type Limits, type Problem } from './core/validate.js';
+export {
+  checkRecord,
+  DEFAULT_LIMITS,
+  type Limits,
+  looksLikeEmail,
+  type Problem,
+  type RecordPolicy,
+} from './core/validate.js';
 export {
   DEFAULT_QUOTAS,
   EMULATOR_DEFAULTS,
@@ -51,7 +68,8 @@ export {
 export { openSource } from './io/input.js';
 export { expandOutSources, readOutItems } from './io/out-reader.js';
 export { AtomicFile } from './io/output.js';
-export { detectFormat, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
+export { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
+export { openText, type TextInfo } from './io/text.js';
 export {
   loadPipeline,
   PIPELINE_DEFAULTS,

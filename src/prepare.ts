@@ -7,20 +7,21 @@ import {
   type BuildOptions,
   type FilterSpec,
   makeRowBuilder,
-  parseTime,
   type RowBuilder,
 } from './core/build.js';
-import { WELL_KNOWN_HEADERS } from './core/columns.js';
+import { parseSince } from './core/dates.js';
+import { encodingName } from './core/encoding.js';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
-import { checkRecord, DEFAULT_LIMITS, type Limits } from './core/validate.js';
+import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
+import { checkRecord, DEFAULT_LIMITS, type Limits, type RecordPolicy } from './core/validate.js';
 import { PbError, usage } from './errors.js';
 import { Deduper, Grouper } from './io/dedupe.js';
 import { type FastPlan, fastLines, fastPathApplies } from './io/fastpath.js';
-import { openSource } from './io/input.js';
 import { AtomicFile, batchLines, writeOutput } from './io/output.js';
-import { FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
+import { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
 import { expandSources, isS3Uri } from './io/s3.js';
 import { SpillDir } from './io/spill.js';
+import { openText, type TextInfo } from './io/text.js';
 import { type ShardSummary, shard } from './shard.js';
 
 export type OnInvalid = 'fail' | 'skip';
@@ -33,8 +34,16 @@ export interface PrepareOptions {
   sources?: string[];
   /** Path (atomic write; `.gz` compresses) or `-` for stdout. Default `-`. */
   output?: string;
-  /** Input format; `auto` (default) sniffs each source's first line. */
+  /** Input format; `auto` (default) detects it from each source's first lines (README). */
   format?: Format | 'auto';
+  /** Field delimiter of CSV sources (`,` `;` TAB `|` ...); default: detected per source. */
+  delimiter?: string;
+  /** Text encoding of the sources (a TextDecoder label such as `windows-1252`); default UTF-8. A byte order mark decides first. */
+  encoding?: string;
+  /** Let ids that look like e-mail addresses through (default: refused, as a wrong column is the usual cause). */
+  allowEmailIds?: boolean;
+  /** Option names the messages point at (default the CLI's flags). */
+  optionNames?: OptionNames;
   column?: string;
   itemColumn?: string;
   itemListColumn?: string;
@@ -47,7 +56,7 @@ export interface PrepareOptions {
   filterConstants?: string[];
   /** Separator of several values in one filter cell or constant. Default `|`. */
   valueSeparator?: string;
-  /** Keep rows at or after this time (ISO 8601 or epoch seconds); needs a timestamp column. */
+  /** Keep rows at or after this time (epoch seconds or milliseconds, or ISO 8601); needs a timestamp column. */
   since?: string | number;
   timestampColumn?: string;
   /** Remove duplicate keys (first occurrence kept). Default true. */
@@ -89,9 +98,29 @@ export interface PrepareProgress {
   bytesRead: number;
 }
 
+/** One source as it was read: what detection found (or the options said). */
+export interface InputDetection extends Detection {
+  file: string;
+  encoding: string;
+  encodingFrom: TextInfo['encodingFrom'];
+  gzip: boolean;
+  /** The header's column names (CSV/TSV), or the first object's keys (JSON); absent for plain ids. */
+  columns?: string[];
+  /** The column the ids came from; absent for plain ids. */
+  idColumn?: string;
+}
+
+/** Sources listed one by one in a summary; past this only counted. */
+const INPUTS_LISTED = 100;
+
 export interface PrepareSummary {
   family: string;
   sources: number;
+  /** How each source was read (the first 100; `inputsNotListed` counts the rest). */
+  inputs: InputDetection[];
+  inputsNotListed: number;
+  /** Popularity-Count lines without a userId (`{}`, `{"itemId": ...}`), written as they are. */
+  legacyPopularityLines?: number;
   recordsRead: number;
   written: number;
   duplicates: number;
@@ -114,6 +143,10 @@ export interface ResolvedPrepareOptions {
   sources: string[];
   output: string;
   format: Format | 'auto';
+  delimiter: string | undefined;
+  encoding: string | undefined;
+  names: OptionNames;
+  policy: RecordPolicy;
   build: BuildOptions;
   dedupe: boolean;
   memoryBudget: number;
@@ -153,11 +186,21 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     if (names.has(f.name)) throw usage(`filter placeholder ${f.name} is given twice`);
     names.add(f.name);
   }
+  const optNames: OptionNames = { ...CLI_OPTION_NAMES, ...o.optionNames };
   let since: number | undefined;
   if (o.since !== undefined) {
-    since = parseTime(o.since);
-    if (since === undefined)
-      throw usage(`--since must be a date (2026-01-31, ISO 8601) or epoch seconds, got "${o.since}"`);
+    const r = parseSince(o.since);
+    if ('problem' in r) throw usage(r.problem);
+    since = r.seconds;
+  }
+  const delimiter = o.delimiter === undefined ? undefined : parseDelimiter(o.delimiter, optNames.delimiter);
+  if (o.encoding !== undefined && encodingName(o.encoding) === undefined) {
+    throw usage(
+      `${optNames.encoding} ${JSON.stringify(o.encoding)} is not an encoding this tool knows (try utf-8, windows-1252, iso-8859-15, utf-16le, utf-16be, shift_jis, gb18030)`,
+    );
+  }
+  if (delimiter !== undefined && (format === 'plain' || format === 'jsonl' || format === 'json')) {
+    throw usage(`${optNames.delimiter} is for CSV sources, not --format ${format}`);
   }
   if (family.family !== 'personalized-ranking' && (o.itemColumn || o.itemListColumn)) {
     throw usage('--item-column and --item-list-column are for --recipe personalized-ranking');
@@ -176,6 +219,13 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     sources: o.sources && o.sources.length > 0 ? [...o.sources] : ['-'],
     output: o.output ?? '-',
     format,
+    delimiter,
+    encoding: o.encoding,
+    names: optNames,
+    policy: {
+      allowEmailIds: o.allowEmailIds ?? false,
+      emailHint: `pick the id column with ${optNames.column}, or pass ${optNames.allowEmailIds} if the ids really are e-mail addresses`,
+    },
     build: {
       family,
       column: o.column,
@@ -300,6 +350,8 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   const s: PrepareSummary = {
     family: opts.family.family,
     sources: opts.sources.length,
+    inputs: [],
+    inputsNotListed: 0,
     recordsRead: 0,
     written: 0,
     duplicates: 0,
@@ -351,7 +403,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     row: () => unknown,
     sourceField: (field: string) => string = (f) => f,
   ): string | Promise<string | null> | null => {
-    const problem = checkRecord(rec, opts.family, opts.limits);
+    const problem = checkRecord(rec, opts.family, opts.limits, opts.policy);
     if (problem) {
       return invalid(file, line, sourceField(problem.field), problem.reason, row()).then(() => null);
     }
@@ -359,15 +411,35 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   };
 
   let grouped = false;
+  let legacy = 0;
 
   /** The general per-row path: build, validate, dedupe or group; returns the output lines. */
-  const processRows = async (batch: Row[], src: RowSource, build: RowBuilder): Promise<string> => {
+  const processRows = async (
+    batch: Row[],
+    src: RowSource,
+    build: RowBuilder,
+    legacyOk: boolean,
+  ): Promise<string> => {
     const name = src.file;
     let chunk = '';
     for (const row of batch) {
       if (row.error) {
         await invalid(name, row.line, row.error.field ?? '(row)', row.error.reason, src.fullRow(row));
         continue;
+      }
+      if (legacyOk) {
+        const line = legacyPopularityLine(row.values as Record<string, unknown>);
+        if (line !== null) {
+          legacy++;
+          if (dedupe) {
+            let keep = dedupe.addString(line, line);
+            if (typeof keep !== 'boolean') keep = await keep;
+            if (!keep) continue;
+          }
+          s.written++;
+          chunk += `${line}\n`;
+          continue;
+        }
       }
       const b = build(row.values);
       if (b.kind === 'skip') {
@@ -412,20 +484,43 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
 
   async function* lines(): AsyncGenerator<string | Buffer> {
     for (const name of opts.sources) {
-      const counted = countBytes(openSource(name, { stdin: options.stdin }), (n) => {
-        s.bytesRead += n;
-      });
-      const src = await readRows(name, counted, {
+      const text = await openText(
+        name,
+        { stdin: options.stdin },
+        {
+          encoding: opts.encoding,
+          names: opts.names,
+          onBytes: (n) => {
+            s.bytesRead += n;
+          },
+        },
+      );
+      const src = await readRows(name, text.bytes, {
         format: opts.format,
         maxLineLength: opts.maxLineLength,
-        headerNames: WELL_KNOWN_HEADERS,
+        delimiter: opts.delimiter,
+        column: opts.build.column,
+        names: opts.names,
       });
-      const build = makeRowBuilder(src.header, src.format === 'jsonl', name, opts.build);
+      // Popularity-Count lines as an older AWS example wrote them ({} and {"itemId": ...}).
+      const legacyOk =
+        opts.family.family === 'popular-items' &&
+        src.keyed &&
+        opts.build.column === undefined &&
+        (src.header ?? []).every((k) => k === 'itemId');
+      const build = makeRowBuilder(
+        src.header,
+        src.keyed,
+        name,
+        legacyOk ? { ...opts.build, column: 'userId' } : opts.build,
+      );
       src.keepFields(build.fieldsNeeded);
+      detected(src, text.info, build);
+      for (const w of src.warnings) s.warnings.push(`${name}: ${w}`);
       const fast = fastPlan(src, build);
       if (fast) {
         for await (const chunk of fastLines(src.raw, fast, dedupe, s, (rows) =>
-          processRows(rows, src, build),
+          processRows(rows, src, build, false),
         )) {
           showProgress();
           yield chunk;
@@ -434,7 +529,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
       }
       for await (const batch of src.batches) {
         s.recordsRead += batch.length;
-        const chunk = await processRows(batch, src, build);
+        const chunk = await processRows(batch, src, build, legacyOk);
         showProgress();
         if (chunk !== '') yield chunk;
       }
@@ -458,20 +553,38 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     }
   }
 
+  /** Records how a source is read, for the summary. */
+  const detected = (src: RowSource, info: TextInfo, build: RowBuilder) => {
+    if (s.inputs.length >= INPUTS_LISTED) {
+      s.inputsNotListed++;
+      return;
+    }
+    const d: InputDetection = {
+      file: src.file,
+      ...src.detection,
+      encoding: info.encoding,
+      encodingFrom: info.encodingFrom,
+      gzip: info.gzip,
+    };
+    if (src.header !== null) d.columns = [...src.header];
+    if (build.idColumn !== undefined) d.idColumn = build.idColumn;
+    s.inputs.push(d);
+  };
+
   /** The byte fast path serves one plain id column with no filters, time window or grouping. */
   const fastPlan = (src: RowSource, build: RowBuilder): FastPlan | undefined => {
     const b = opts.build;
-    if (!fastPathApplies(src.format, src.simpleHeader, src.crOnly)) return undefined;
+    if (!fastPathApplies(src)) return undefined;
     if (b.filters.length > 0 || b.since !== undefined || build.keyColumn === undefined) return undefined;
     if (opts.family.key !== 'userId' && opts.family.key !== 'itemId') return undefined;
     if (opts.family.family === 'personalized-ranking') return undefined;
     return {
-      file: src.file,
-      format: src.format,
+      src,
       column: build.keyColumn,
-      width: src.header?.length ?? 1,
       field: opts.family.key,
       maxLineLength: opts.maxLineLength,
+      allowEmailIds: opts.policy.allowEmailIds === true,
+      names: opts.names,
     };
   };
 
@@ -487,6 +600,12 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     await spill.dispose();
   }
   s.duplicates = (dedupe?.duplicates ?? 0) + (grouper?.duplicates ?? 0);
+  if (legacy > 0) {
+    s.legacyPopularityLines = legacy;
+    s.warnings.push(
+      `${legacy} Popularity-Count line${legacy === 1 ? ' has' : 's have'} no userId ({} or {"itemId": ...}, as an older AWS example shows): written as they are, though the service's current docs show {"userId": "..."} lines`,
+    );
+  }
   s.spilled = Boolean(dedupe?.spilled || grouper?.spilled);
   s.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (s.written > opts.family.maxRecordsPerFile) {
@@ -500,6 +619,19 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     );
   }
   return s;
+}
+
+/**
+ * A Popularity-Count line in the shape an older AWS example shows, `{}` or
+ * `{"itemId": "105"}`, as the compact line to write; null for anything else.
+ */
+function legacyPopularityLine(v: Record<string, unknown>): string | null {
+  const keys = Object.keys(v);
+  if (keys.length === 0) return '{}';
+  if (keys.length !== 1 || keys[0] !== 'itemId') return null;
+  const id = v.itemId;
+  if (typeof id !== 'string' || id.trim() === '' || id.length > 256 || id.includes('\uFFFD')) return null;
+  return `{"itemId":${JSON.stringify(id.trim())}}`;
 }
 
 /** Inputs over this many times the dedupe budget go straight to the spill partitions (see Deduper). */
@@ -519,13 +651,6 @@ async function knownLarger(sources: readonly string[], bytes: number): Promise<b
     }
   }
   return total > bytes;
-}
-
-async function* countBytes(src: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {
-  for await (const c of src) {
-    add(c.length);
-    yield c;
-  }
 }
 
 /** Rejected records, written atomically; kept even when the run stops on a later error. */

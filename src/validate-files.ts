@@ -1,10 +1,11 @@
 import type { Readable } from 'node:stream';
 import { resolveFamily } from './core/families.js';
-import { checkRecord, DEFAULT_LIMITS, type Limits } from './core/validate.js';
+import type { OptionNames } from './core/sniff.js';
+import { checkRecord, DEFAULT_LIMITS, type Limits, type RecordPolicy } from './core/validate.js';
 import { formatPosition, PbError, usage } from './errors.js';
-import { openSource } from './io/input.js';
-import { readRows } from './io/rows.js';
+import { type RowSource, readRows } from './io/rows.js';
 import { expandSources } from './io/s3.js';
+import { openText } from './io/text.js';
 
 export interface ValidateOptions {
   recipe: string;
@@ -16,6 +17,8 @@ export interface ValidateOptions {
   /** Bytes of all the files together that one job may take. Default 1 GB. */
   maxBytesPerJob?: number;
   maxLineLength?: number;
+  /** Ids that look like e-mail addresses pass (default: each is a problem). */
+  allowEmailIds?: boolean;
   stdin?: Readable;
   /** Receives each reported problem as `file:line: field: reason`. */
   onProblem?: (message: string, problem: ValidationProblem) => void;
@@ -38,6 +41,8 @@ export interface ValidateSummary {
   blankLines: number;
   bytes: number;
   seconds: number;
+  /** Not problems, but worth a word (Popularity-Count lines in an older shape). */
+  warnings: string[];
 }
 
 /**
@@ -65,7 +70,14 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
     blankLines: 0,
     bytes: 0,
     seconds: 0,
+    warnings: [],
   };
+  const policy: RecordPolicy = {
+    allowEmailIds: options.allowEmailIds ?? false,
+    emailHint:
+      'the service takes it, but it usually means the wrong column was used: rebuild the file with prepare --column, or pass --allow-email-ids',
+  };
+  let legacy = 0;
   const report = (p: ValidationProblem) => {
     s.problems++;
     if (s.reported < maxReported) {
@@ -76,10 +88,31 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
   const files = await expandSources(options.files);
   s.files = files.length;
   for (const file of files) {
+    let text: Awaited<ReturnType<typeof openText>>;
+    try {
+      text = await openText(file, { stdin: options.stdin }, { names: VALIDATE_NAMES });
+    } catch (err) {
+      if (!(err instanceof PbError) || err.code !== 'PB_PARSE') throw err;
+      // A workbook, a binary file: one problem for the file, and on to the next.
+      report({ file, line: err.line, field: '(file)', reason: notBatchInput(err.reason, family.family) });
+      continue;
+    }
+    if (text.info.encoding !== 'utf-8') {
+      report({
+        file,
+        line: 1,
+        field: '(file)',
+        reason: notBatchInput(
+          `${text.info.encoding.toUpperCase()} text (it starts with that byte order mark)`,
+          family.family,
+        ),
+      });
+      continue;
+    }
     // The first three bytes may arrive in separate chunks (stdin, gzip).
     let head = Buffer.alloc(0);
     const bytes = (async function* () {
-      for await (const chunk of openSource(file, { stdin: options.stdin })) {
+      for await (const chunk of text.bytes) {
         if (head.length < 3) {
           head = Buffer.concat([head, chunk.subarray(0, 3 - head.length)]);
           if (head.length === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
@@ -98,11 +131,23 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
     let records = 0;
     let blank = () => 0;
     try {
-      const src = await readRows(file, bytes, {
-        format: 'jsonl',
-        maxLineLength: options.maxLineLength ?? 1024 * 1024,
-        headerNames: [],
-      });
+      let src: RowSource;
+      try {
+        src = await readRows(file, bytes, {
+          format: 'auto',
+          maxLineLength: options.maxLineLength ?? 1024 * 1024,
+          names: VALIDATE_NAMES,
+        });
+      } catch (err) {
+        if (!(err instanceof PbError) || err.code !== 'PB_USAGE') throw err;
+        report({ file, field: '(file)', reason: notBatchInput('text that is not JSON', family.family) });
+        continue;
+      }
+      if (src.format !== 'jsonl') {
+        await src.close();
+        report({ file, line: 1, field: '(file)', reason: notBatchInput(describeFormat(src), family.family) });
+        continue;
+      }
       blank = src.blankLines;
       for await (const batch of src.batches) {
         for (const row of batch) {
@@ -112,7 +157,11 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
             report({ file, line: row.line, field: '(line)', reason: row.error.reason });
             continue;
           }
-          const problem = checkRecord(row.values, family, limits);
+          if (family.family === 'popular-items' && isLegacyPopularity(row.values)) {
+            legacy++;
+            continue;
+          }
+          const problem = checkRecord(row.values, family, limits, policy);
           if (problem) {
             s.invalidRecords++;
             report({ file, line: row.line, ...problem });
@@ -142,6 +191,49 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
       reason: `${s.bytes} bytes exceed the ${limits.maxBytesPerJob}-byte input quota of one job (split with \`personalize-batch shard\`)`,
     });
   }
+  if (legacy > 0) {
+    s.warnings.push(
+      `${legacy} Popularity-Count line${legacy === 1 ? ' has' : 's have'} no userId ({} or {"itemId": ...}, as an older AWS example shows); the service's current docs show {"userId": "..."} lines`,
+    );
+  }
   s.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return s;
+}
+
+/** validate reads what prepare wrote; a fix for the source is prepare's option. */
+const VALIDATE_NAMES: OptionNames = {
+  delimiter: 'prepare --delimiter',
+  encoding: 'prepare --encoding',
+  column: 'prepare --column',
+  format: 'prepare --format',
+  allowEmailIds: '--allow-email-ids',
+};
+
+/** Batch input must be UTF-8 JSON Lines: what a file is instead, and the command that makes it so. */
+function notBatchInput(what: string, family: string): string {
+  return `${what}, not JSON Lines: batch input is one JSON object per line in UTF-8; run \`personalize-batch prepare --recipe ${family} FILE -o FILE.jsonl\` to rewrite it as JSON Lines`;
+}
+
+function describeFormat(src: RowSource): string {
+  switch (src.detection.jsonLayout) {
+    case 'array':
+      return 'a JSON array';
+    case 'packed':
+      return 'several JSON objects on one line';
+    case 'spread':
+      return 'JSON objects spread over several lines';
+    default:
+      return src.format === 'plain'
+        ? 'plain text (one value per line)'
+        : `a ${src.format.toUpperCase()} file`;
+  }
+}
+
+/** `{}` or `{"itemId": "..."}`: a Popularity-Count line as an older AWS example wrote it. */
+function isLegacyPopularity(v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  if (keys.length === 0) return true;
+  const id = (v as Record<string, unknown>).itemId;
+  return keys.length === 1 && typeof id === 'string' && id.trim() !== '' && id.length <= 256;
 }

@@ -92,8 +92,13 @@ describe('prepare through the CLI', () => {
     const r = await cli([...PREP, '-'], 'u1\nu2\nu1\n');
     assert.equal(r.code, 0);
     assert.equal(r.stdout, '{"userId":"u1"}\n{"userId":"u2"}\n');
+    assert.equal(
+      r.stderr.split('\n')[0],
+      'prepare: stdin: plain text, one id per line, no header, UTF-8',
+      'first, how the source was read',
+    );
     assert.match(
-      r.stderr,
+      r.stderr.split('\n')[1] as string,
       /^prepare \(user-personalization\): 3 rows read, 2 records written to stdout, 1 duplicates removed/,
     );
   });

@@ -8,7 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { createPrepareStream, detectFormat, prepare, WELL_KNOWN_HEADERS } from '../src/index.js';
+import { createPrepareStream, prepare, readRows } from '../src/index.js';
 import {
   keys,
   makeTmp,
@@ -31,19 +31,29 @@ after(async () => {
 });
 
 describe('format detection', () => {
-  test('detectFormat picks the format from the first non-blank line', () => {
-    const h = WELL_KNOWN_HEADERS;
-    assert.equal(detectFormat('\n\n  \n{"userId":"1"}\n', h), 'jsonl');
-    assert.equal(detectFormat('\uFEFF{"a":1}\n', h), 'jsonl');
-    assert.equal(detectFormat('USER_ID\tX\n', h), 'tsv');
-    assert.equal(detectFormat('email,user_id\n', h), 'csv');
-    assert.equal(detectFormat('"user id"\n', h), 'csv');
-    assert.equal(detectFormat('user_id\r\nu1\r\n', h), 'csv');
-    assert.equal(detectFormat('\uFEFFUSER_ID\n', h), 'csv');
-    assert.equal(detectFormat('ITEM_ID\n', h), 'csv');
-    assert.equal(detectFormat('u1\nu2\n', h), 'plain');
-    assert.equal(detectFormat('', h), 'plain');
-    assert.equal(detectFormat('customer\n', h), 'plain', 'unknown one-column header: a list of ids');
+  test('the format comes from the first lines', async () => {
+    const formatOf = async (text: string) => {
+      const src = await readRows('t', Readable.from([Buffer.from(text)]), {
+        format: 'auto',
+        maxLineLength: 1 << 20,
+      });
+      await src.close();
+      return src.format;
+    };
+    assert.equal(await formatOf('\n\n  \n{"userId":"1"}\n'), 'jsonl');
+    assert.equal(await formatOf('\uFEFF{"a":1}\n'), 'jsonl');
+    assert.equal(await formatOf('USER_ID\tX\n'), 'tsv');
+    assert.equal(await formatOf('email,user_id\n'), 'csv');
+    assert.equal(await formatOf('user_id\r\nu1\r\n'), 'csv');
+    assert.equal(await formatOf('\uFEFFUSER_ID\n'), 'csv');
+    assert.equal(await formatOf('ITEM_ID\n'), 'csv');
+    assert.equal(await formatOf('u1\nu2\n'), 'plain');
+    assert.equal(await formatOf(''), 'plain');
+    assert.equal(
+      await formatOf('customer\nalice\n'),
+      'plain',
+      'unknown one-column first line over names: ids',
+    );
   });
 
   test('plain text: one id per line, trimmed', async () => {
@@ -104,8 +114,11 @@ describe('format detection', () => {
     assert.deepEqual(keys(plain.records), ['a,b', 'c,d']);
     const csv = await prepareStdin({ ...UP, format: 'csv', column: 'customer' }, 'customer\nc1\n');
     assert.deepEqual(keys(csv.records), ['c1']);
-    const auto = await prepareStdin(UP, 'customer\nc1\n');
-    assert.deepEqual(keys(auto.records), ['customer', 'c1'], 'auto reads it as plain ids');
+    await rejectsWith(
+      prepareStdin(UP, 'customer\nc1\n'),
+      'PB_USAGE',
+      /"customer" looks like a header over the ids below it.*--column "customer".*--format plain/,
+    );
     const tsv = await prepareStdin({ ...UP, format: 'tsv' }, 'user_id\nu,1\n');
     assert.deepEqual(keys(tsv.records), ['u,1']);
     await rejectsWith(

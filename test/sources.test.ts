@@ -134,7 +134,10 @@ describe('typical sources', () => {
       prepareStdin({ ...UP, since: 1 }, 'USER_ID,TIMESTAMP\nu1,5\nu2,yesterday\n'),
       'PB_INVALID_RECORD',
     );
-    assert.equal(bad.message, '-:3: TIMESTAMP: not a timestamp (epoch seconds or ISO 8601)');
+    assert.equal(
+      bad.message,
+      '-:3: TIMESTAMP: "yesterday" is not a timestamp: use epoch seconds (1767571200), epoch milliseconds (1767571200000) or ISO 8601 (2026-01-05, 2026-01-05T10:00:00Z)',
+    );
     await rejectsWith(prepareStdin({ ...UP, since: 1 }, 'u1\nu2\n'), 'PB_USAGE', /timestamp column/);
     await rejectsWith(prepareStdin({ ...UP, since: 'last tuesday' }, 'u1\n'), 'PB_USAGE', /--since/);
     await rejectsWith(

@@ -36,6 +36,8 @@ Options:
                              missing from it are counted and their columns left empty
       --catalog-columns A,B  the catalog columns to join, in order (default: all but the id)
       --catalog-id-column C  the catalog's item id column (default ITEM_ID, item_id, itemId, ...)
+      --catalog-delimiter C  the catalog's field delimiter (default detected, as for prepare)
+      --catalog-encoding E   the catalog's encoding, e.g. windows-1252 (default UTF-8)
       --no-escape-formulas   write text cells as they are
       --line-ending E        crlf (RFC 4180, default) or lf
       --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
@@ -66,6 +68,8 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
     catalog: { type: 'string' },
     'catalog-columns': { type: 'string' },
     'catalog-id-column': { type: 'string' },
+    'catalog-delimiter': { type: 'string' },
+    'catalog-encoding': { type: 'string' },
     'escape-formulas': { type: 'boolean', default: true },
     'line-ending': { type: 'string' },
     errors: { type: 'string' },
@@ -105,6 +109,8 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
       .map((c) => c.trim())
       .filter((c) => c !== ''),
     catalogIdColumn: v['catalog-id-column'],
+    catalogDelimiter: v['catalog-delimiter'],
+    catalogEncoding: v['catalog-encoding'],
     escapeFormulas: v['escape-formulas'],
     lineEnding: v['line-ending'] as 'crlf' | 'lf' | undefined,
     errors: v.errors,

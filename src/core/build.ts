@@ -11,6 +11,7 @@ import {
   TIMESTAMP_COLUMNS,
   USER_COLUMNS,
 } from './columns.js';
+import { parseTimestamp, TIME_FORMS } from './dates.js';
 import type { FamilyInfo } from './families.js';
 
 /** One batch-input line. Key order is the order the fields are written in. */
@@ -64,6 +65,8 @@ export type RowBuilder = ((values: string[] | Record<string, unknown>) => Built)
   sourceField(field: string): string;
   /** Index of the id column in a positional row; undefined when the key is built otherwise. */
   keyColumn: number | undefined;
+  /** The header's name of the id column; undefined for plain ids and built queries. */
+  idColumn: string | undefined;
 };
 
 /** Formats filter values the way the service wants them: each in escaped double quotes, joined by commas. */
@@ -185,7 +188,12 @@ export function makeRowBuilder(
       : header === null
         ? 0
         : findColumn(cols, opts.column, keyCandidates, keyRole, '--column', file);
-  const keyName = colName(opts.column, keyCandidates);
+  // As the header spells it ("Customer ID" for --column customer_id), for messages and the summary.
+  const keyName =
+    keyColumn !== undefined && header !== null
+      ? (cols[keyColumn] as string)
+      : colName(opts.column, keyCandidates);
+  const idColumn = attrs || header === null ? undefined : keyName;
 
   // Ranking: a list column if there is one, else group (user, item) rows.
   let list: Accessor | undefined;
@@ -203,9 +211,16 @@ export function makeRowBuilder(
 
   const builder = (values: string[] | Record<string, unknown>): Built => {
     if (since) {
-      const t = parseTime(since(values));
-      if (t === undefined)
-        return { kind: 'invalid', field: sinceName, reason: 'not a timestamp (epoch seconds or ISO 8601)' };
+      const raw = since(values);
+      const t = parseTimestamp(raw);
+      if (t === undefined) {
+        const shown = raw === undefined || raw === null || raw === '' ? 'empty' : JSON.stringify(raw);
+        return {
+          kind: 'invalid',
+          field: sinceName,
+          reason: `${shown} is not a timestamp: use ${TIME_FORMS}`,
+        };
+      }
       if (t < (opts.since as number)) return { kind: 'skip' };
     }
     const fv = filterValues(values);
@@ -266,7 +281,7 @@ export function makeRowBuilder(
     const spec = f ? filters.find((x) => x.name === f[1]) : undefined;
     return spec && 'column' in spec && spec.column ? spec.column : field;
   };
-  return Object.assign(builder, { fieldsNeeded, sourceField, keyColumn });
+  return Object.assign(builder, { fieldsNeeded, sourceField, keyColumn, idColumn });
 }
 
 interface Problem {
@@ -308,15 +323,5 @@ function splitValues(text: string, sep: string): string[] {
     .filter((s) => s !== '');
 }
 
-/** Epoch seconds (milliseconds when above 1e11), or an ISO 8601 date/time. */
-export function parseTime(v: unknown): number | undefined {
-  if (typeof v === 'number') return v > 1e11 ? v / 1000 : v;
-  if (typeof v !== 'string' || v.trim() === '') return undefined;
-  const s = v.trim();
-  if (/^-?\d+(\.\d+)?$/.test(s)) {
-    const n = Number(s);
-    return n > 1e11 ? n / 1000 : n;
-  }
-  const ms = Date.parse(s);
-  return Number.isNaN(ms) ? undefined : ms / 1000;
-}
+/** Epoch seconds from a cell: see parseTimestamp (strict: epoch seconds or milliseconds, ISO 8601). */
+export const parseTime = parseTimestamp;

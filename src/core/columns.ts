@@ -10,18 +10,6 @@ export const ITEM_LIST_COLUMNS = ['itemlist', 'items'] as const;
 export const TIMESTAMP_COLUMNS = ['timestamp', 'eventtime', 'ts'] as const;
 export const ATTRIBUTES_COLUMNS = ['itemattributes'] as const;
 
-/** Header spellings that mark a one-column file as CSV with a header rather than a list of ids. */
-export const WELL_KNOWN_HEADERS = [
-  'user_id',
-  'USER_ID',
-  'userId',
-  'userid',
-  'item_id',
-  'ITEM_ID',
-  'itemId',
-  'itemid',
-] as const;
-
 export function normalizeName(name: string): string {
   return name.toLowerCase().replace(/[\s_.-]/g, '');
 }
@@ -42,10 +30,22 @@ export function findColumn(
 ): number {
   const shown = header.map((h) => JSON.stringify(h)).join(', ');
   if (explicit !== undefined) {
-    const exact = header.indexOf(explicit);
-    if (exact >= 0) return exact;
-    const loose = header.flatMap((h, i) => (h.toLowerCase() === explicit.toLowerCase() ? [i] : []));
-    if (loose.length === 1) return loose[0] as number;
+    // Exact first; then without case; then without case, spaces and _ - . ("Customer ID" for customer_id).
+    for (const same of [
+      (h: string) => h === explicit,
+      (h: string) => h.toLowerCase() === explicit.toLowerCase(),
+      (h: string) => normalizeName(h) === normalizeName(explicit),
+    ]) {
+      const hits = header.flatMap((h, i) => (same(h) ? [i] : []));
+      if (hits.length === 1) return hits[0] as number;
+      if (hits.length > 1) {
+        throw new PbError(
+          'PB_USAGE',
+          `${option} ${JSON.stringify(explicit)}: the header has ${hits.map((i) => JSON.stringify(header[i])).join(' and ')} (columns ${hits.map((i) => i + 1).join(' and ')}); rename one in the file`,
+          { file },
+        );
+      }
+    }
     throw new PbError('PB_USAGE', `no column "${explicit}" for ${option}; the header has ${shown}`, { file });
   }
   const hits = header.flatMap((h, i) =>

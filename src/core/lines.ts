@@ -64,6 +64,13 @@ export class RecordSplitter {
     return this.pending !== '';
   }
 
+  /** Line breaks in the text pushed but not yet read as a record (for a message about what comes next). */
+  get pendingLines(): number {
+    let n = 0;
+    for (let i = this.pending.indexOf('\n'); i !== -1; i = this.pending.indexOf('\n', i + 1)) n++;
+    return n;
+  }
+
   /**
    * From now on, materialise only the first n fields of quote-free lines and
    * just count the rest. Splitting a whole e-mail-list line to use one

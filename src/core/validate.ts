@@ -20,12 +20,41 @@ export interface Problem {
 }
 
 /**
- * Checks one parsed input line against its family's schema and the per-record
- * service limits. Returns the first problem, or null; never throws.
+ * Rules of this tool on top of the service's, for the records it writes and
+ * checks (the service itself takes both): no id that looks like an e-mail
+ * address unless allowed, and no U+FFFD anywhere.
  */
-export function checkRecord(value: unknown, family: FamilyInfo, limits: Limits): Problem | null {
+export interface RecordPolicy {
+  /** Ids that look like e-mail addresses pass. Default false. */
+  allowEmailIds?: boolean;
+  /** Appended to the e-mail reason: what to do instead. */
+  emailHint?: string;
+}
+
+/** local@domain.tld with no spaces: what an e-mail column holds. */
+export function looksLikeEmail(s: string): boolean {
+  return /^[^\s@]+@[^\s@]+\.[A-Za-z]{2,}$/.test(s.trim());
+}
+
+const REPLACEMENT = '\uFFFD';
+
+/**
+ * Checks one parsed input line against its family's schema and the per-record
+ * service limits (and, given a policy, this tool's rules). Returns the first
+ * problem, or null; never throws.
+ */
+export function checkRecord(
+  value: unknown,
+  family: FamilyInfo,
+  limits: Limits,
+  policy?: RecordPolicy,
+): Problem | null {
   const validate = validator(family.inputSchema);
   if (!validate(value)) return describe((validate.errors ?? [])[0], family);
+  if (policy) {
+    const p = checkPolicy(value as Record<string, unknown>, policy);
+    if (p) return p;
+  }
   const rec = value as { itemList?: unknown[]; itemAttributes?: string };
   if (rec.itemList && rec.itemList.length > limits.maxItemList) {
     return {
@@ -91,4 +120,39 @@ function allowed(family: FamilyInfo): string {
     default:
       return `${family.key}, filterValues`;
   }
+}
+
+function checkPolicy(rec: Record<string, unknown>, policy: RecordPolicy): Problem | null {
+  for (const key of ['userId', 'itemId'] as const) {
+    const v = rec[key];
+    if (typeof v !== 'string') continue;
+    if (v.includes(REPLACEMENT)) return replaced(key);
+    if (!policy.allowEmailIds && looksLikeEmail(v)) {
+      return {
+        field: key,
+        reason: `looks like an e-mail address${policy.emailHint ? `; ${policy.emailHint}` : ''}`,
+      };
+    }
+  }
+  if (typeof rec.itemAttributes === 'string' && rec.itemAttributes.includes(REPLACEMENT))
+    return replaced('itemAttributes');
+  if (
+    Array.isArray(rec.itemList) &&
+    rec.itemList.some((x) => typeof x === 'string' && x.includes(REPLACEMENT))
+  )
+    return replaced('itemList');
+  const fv = rec.filterValues;
+  if (fv && typeof fv === 'object') {
+    for (const [k, v] of Object.entries(fv))
+      if (typeof v === 'string' && v.includes(REPLACEMENT)) return replaced(`filterValues.${k}`);
+  }
+  return null;
+}
+
+function replaced(field: string): Problem {
+  return {
+    field,
+    reason:
+      'contains U+FFFD, the character that stands in for bytes lost in decoding: the text was read with the wrong encoding before it got here; go back to the original file (prepare reads it with --encoding)',
+  };
 }

@@ -1,7 +1,7 @@
-import { findColumn, ITEM_COLUMNS, WELL_KNOWN_HEADERS } from '../core/columns.js';
+import { findColumn, ITEM_COLUMNS } from '../core/columns.js';
 import { PbError } from '../errors.js';
-import { openSource } from '../io/input.js';
 import { readRows } from '../io/rows.js';
+import { openText } from '../io/text.js';
 import { prng } from '../sample.js';
 
 /**
@@ -130,11 +130,8 @@ export function generateCatalog(n: number): Catalog {
  * ids keep their first row.
  */
 export async function loadCatalog(path: string): Promise<Catalog> {
-  const src = await readRows(path, openSource(path), {
-    format: 'auto',
-    maxLineLength: 1024 * 1024,
-    headerNames: WELL_KNOWN_HEADERS,
-  });
+  const text = await openText(path, {});
+  const src = await readRows(path, text.bytes, { format: 'auto', maxLineLength: 1024 * 1024 });
   const header = src.header;
   if (!header || src.format === 'plain') {
     throw new PbError('PB_USAGE', 'an Items file needs a header row with an ITEM_ID column', { file: path });

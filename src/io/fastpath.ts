@@ -1,9 +1,11 @@
 import { hashBytes } from '../core/byteset.js';
+import { Utf8Check } from '../core/encoding.js';
 import { RecordSplitter } from '../core/lines.js';
+import type { OptionNames } from '../core/sniff.js';
 import { PbError } from '../errors.js';
 import type { Deduper } from './dedupe.js';
 import { wholeLines } from './input.js';
-import { type Format, type Row, toRows } from './rows.js';
+import { notUtf8, type Row, type RowSource, rowShapeOf, toRows } from './rows.js';
 
 /**
  * The byte-level path for the most common job: one id column of a CSV, TSV
@@ -14,17 +16,21 @@ import { type Format, type Row, toRows } from './rows.js';
  * JSON escapes, a bad field count, an empty or over-long id) is handed to
  * the general path as a Row, in place, so output order and errors are the
  * same either way; test/fastpath.test.ts holds it to a csv-parse oracle.
+ * An `@` in an id goes the general way too unless e-mail ids are allowed,
+ * and every piece is checked to be UTF-8 before it is scanned.
  */
 
 export interface FastPlan {
-  file: string;
-  format: Format;
+  /** The source as the row reader opened it: format, delimiter, header records, shape. */
+  src: RowSource;
   /** Index of the id column. */
   column: number;
-  /** Fields per line (the header width). */
-  width: number;
   field: 'userId' | 'itemId';
   maxLineLength: number;
+  /** Ids with an `@` may pass (else they take the general path, which refuses them). */
+  allowEmailIds: boolean;
+  /** Option names for messages. */
+  names: OptionNames;
 }
 
 export interface FastCounts {
@@ -39,11 +45,17 @@ const SPACE = 32;
 const TAB = 9;
 const QUOTE = 34;
 const BACKSLASH = 92;
+const AT = 64;
 const MAX_ID = 256;
 
 /** Whether the fast path can serve a source of this shape. */
-export function fastPathApplies(format: Format, simpleHeader: boolean, crOnly: boolean): boolean {
-  return format !== 'jsonl' && simpleHeader && !crOnly;
+export function fastPathApplies(src: RowSource): boolean {
+  return (
+    (src.format === 'plain' || src.format === 'csv' || src.format === 'tsv') &&
+    src.simpleHeader &&
+    !src.crOnly &&
+    (src.delimiter === null || src.delimiter.charCodeAt(0) < 128)
+  );
 }
 
 /** Why scan() stopped before the end of the segment. */
@@ -61,7 +73,8 @@ class Scanner {
   at = 0;
   pos = 0;
   line = 1;
-  skipHeader: boolean;
+  /** Records still to skip: the header, and a `sep=` line before it. */
+  skipHeader: number;
   /** Set on SLOW_LINE: the line's bounds and number. */
   slowStart = 0;
   slowEnd = 0;
@@ -70,6 +83,9 @@ class Scanner {
   wait: Promise<boolean> | undefined;
   waitLen = 0;
   private readonly delim: number;
+  /** `@` (refused unless e-mail ids are allowed) or -1. */
+  private readonly atSign: number;
+  private readonly width: number;
   private readonly prefix: Buffer;
   private readonly suffix: Buffer;
 
@@ -78,10 +94,12 @@ class Scanner {
     private readonly dedupe: Deduper | undefined,
     private readonly counts: FastCounts,
   ) {
-    this.delim = plan.format === 'csv' ? 44 : plan.format === 'tsv' ? TAB : -1;
+    this.delim = plan.src.delimiter === null ? -1 : plan.src.delimiter.charCodeAt(0);
+    this.atSign = plan.allowEmailIds ? -1 : AT;
+    this.width = plan.src.shape.count;
     this.prefix = Buffer.from(`{"${plan.field}":"`);
     this.suffix = Buffer.from('"}\n');
-    this.skipHeader = plan.format === 'csv' || plan.format === 'tsv';
+    this.skipHeader = plan.src.headerRecords;
     if (dedupe) dedupe.derive = { prefix: this.prefix, suffix: this.suffix };
   }
 
@@ -97,7 +115,8 @@ class Scanner {
     const n = seg.length;
     const delim = this.delim;
     const col = this.plan.column;
-    const width = this.plan.width;
+    const width = this.width;
+    const atSign = this.atSign;
     const maxLine = this.plan.maxLineLength;
     const prefix = this.prefix;
     const suffix = this.suffix;
@@ -135,12 +154,12 @@ class Scanner {
       }
       if (end - start > maxLine) {
         throw new PbError('PB_PARSE', `line longer than ${maxLine} characters (--max-line-length)`, {
-          file: this.plan.file,
+          file: this.plan.src.file,
           line: lineNo,
         });
       }
-      if (this.skipHeader) {
-        this.skipHeader = false;
+      if (this.skipHeader > 0) {
+        this.skipHeader--;
         continue;
       }
       counts.recordsRead++;
@@ -149,7 +168,7 @@ class Scanner {
       let plain = f + 1 === width && fe > fs && fe - fs <= MAX_ID;
       for (let k = fs; plain && k < fe; k++) {
         const c = seg[k] as number;
-        if (c < SPACE || c > 126 || c === QUOTE || c === BACKSLASH) plain = false;
+        if (c < SPACE || c > 126 || c === QUOTE || c === BACKSLASH || c === atSign) plain = false;
       }
       if (!plain) {
         this.at = at;
@@ -210,16 +229,18 @@ export async function* fastLines(
   counts: FastCounts,
   slow: (rows: Row[]) => Promise<string>,
 ): AsyncGenerator<Buffer | string> {
-  const delimChar = plan.format === 'csv' ? ',' : plan.format === 'tsv' ? '\t' : null;
+  const delimChar = plan.src.delimiter;
+  const file = plan.src.file;
+  const shape = rowShapeOf(plan.src);
   const sc = new Scanner(plan, dedupe, counts);
   const splitter = new RecordSplitter({
     delimiter: delimChar,
     maxRecordLength: plan.maxLineLength,
-    file: plan.file,
+    file,
   });
   splitter.keepFields(plan.column + 1);
   const toRowList = (fields: string[], line: number) =>
-    toRows([{ line, fields, count: fields.length }], plan.format, plan.width, plan.file);
+    toRows([{ line, fields, count: fields.length }], shape, file);
 
   // Whole lines of text through the general path (quotes can span lines).
   const viaSplitter = async (seg: Buffer, final: boolean): Promise<string> => {
@@ -229,12 +250,12 @@ export async function* fastLines(
     if (final) parsed.push(...splitter.end());
     counts.blankLines += splitter.blankLines - before;
     sc.line = splitter.nextLine;
-    if (sc.skipHeader && parsed.length > 0) {
+    while (sc.skipHeader > 0 && parsed.length > 0) {
       parsed.shift();
-      sc.skipHeader = false;
+      sc.skipHeader--;
     }
     counts.recordsRead += parsed.length;
-    return parsed.length > 0 ? slow(toRows(parsed, plan.format, plan.width, plan.file)) : '';
+    return parsed.length > 0 ? slow(toRows(parsed, shape, file)) : '';
   };
 
   async function* segment(seg: Buffer, final: boolean): AsyncGenerator<Buffer | string> {
@@ -272,16 +293,22 @@ export async function* fastLines(
     splitter.hasPending
       ? undefined
       : new PbError('PB_PARSE', `line longer than ${plan.maxLineLength} characters (--max-line-length)`, {
-          file: plan.file,
+          file,
           line: sc.line,
         }),
   );
   let first = true;
+  const check = new Utf8Check();
   for await (let piece of pieces) {
     if (first) {
       // The first piece starts at byte 0, whole first line included, so a BOM is all there.
       first = false;
       if (piece[0] === 0xef && piece[1] === 0xbb && piece[2] === 0xbf) piece = piece.subarray(3);
+    }
+    const bad = check.push(piece);
+    if (bad >= 0) {
+      const line = splitter.hasPending ? splitter.nextLine + splitter.pendingLines : sc.line;
+      throw notUtf8(file, piece, bad, line, plan.names);
     }
     yield* segment(piece, false);
   }

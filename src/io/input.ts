@@ -14,15 +14,25 @@ export interface InputContext {
   stdin?: Readable;
 }
 
+/** Filled in by openSource once the first bytes have been read. */
+export interface SourceInfo {
+  /** The bytes were gzip-compressed (and are handed out decompressed). */
+  gzip?: boolean;
+}
+
 /**
  * Opens one source (a path, or `-` for stdin) as a stream of raw bytes,
  * transparently gunzipped when it starts with the gzip magic bytes (the name
  * is not trusted: `.csv` files are often gzipped and `.gz` files sometimes are not).
  */
-export function openSource(name: string, ctx: InputContext = {}): AsyncIterable<Buffer> {
+export function openSource(
+  name: string,
+  ctx: InputContext = {},
+  info: SourceInfo = {},
+): AsyncIterable<Buffer> {
   if (isS3Uri(name))
-    return decodeBytes(name, Readable.from(readS3(defaultS3Client(), name), { objectMode: false }));
-  return decodeBytes(name, rawStream(name, ctx));
+    return decodeBytes(name, Readable.from(readS3(defaultS3Client(), name), { objectMode: false }), info);
+  return decodeBytes(name, rawStream(name, ctx), info);
 }
 
 /**
@@ -135,7 +145,7 @@ function rawStream(name: string, ctx: InputContext): Readable {
   return createReadStream(name, { highWaterMark: 1024 * 1024 });
 }
 
-async function* decodeBytes(name: string, raw: Readable): AsyncGenerator<Buffer> {
+async function* decodeBytes(name: string, raw: Readable, info: SourceInfo): AsyncGenerator<Buffer> {
   const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   let head: Buffer;
   try {
@@ -148,6 +158,7 @@ async function* decodeBytes(name: string, raw: Readable): AsyncGenerator<Buffer>
     for (let r = await it.next(); !r.done; r = await it.next()) yield toBuf(r.value);
   };
   if (isGzip(head)) {
+    info.gzip = true;
     // Callback pipeline: it returns the gunzip, which we iterate; an early
     // break destroys the gunzip and pipeline() then tears down the source too.
     let failure: unknown;

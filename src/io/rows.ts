@@ -1,12 +1,33 @@
 import { StringDecoder } from 'node:string_decoder';
+import { asWindows1252, Utf8Check } from '../core/encoding.js';
+import { ConcatenatedJson, type OutItem } from '../core/json-values.js';
 import { type ParsedRow, RecordSplitter } from '../core/lines.js';
+import {
+  CLI_OPTION_NAMES,
+  type Delimited,
+  type FieldShape,
+  fieldsFit,
+  type JsonLayout,
+  jsonLayout,
+  type OptionNames,
+  oneColumnHasHeader,
+  SNIFF_RECORDS,
+  sepLineOf,
+  shapeOf,
+  sniffDelimiter,
+} from '../core/sniff.js';
 import { PbError } from '../errors.js';
 
-/** Input formats `prepare` reads; `auto` sniffs the first line. */
-export type Format = 'plain' | 'csv' | 'tsv' | 'jsonl';
-export const FORMATS: readonly (Format | 'auto')[] = ['auto', 'plain', 'csv', 'tsv', 'jsonl'];
+/**
+ * Input formats `prepare` reads; `auto` detects. `csv` is any delimited
+ * text with a header (`tsv` is the same with TAB); `json` is JSON that is
+ * not one object per line: a top-level array, pretty-printed objects, or
+ * several objects on one line.
+ */
+export type Format = 'plain' | 'csv' | 'tsv' | 'jsonl' | 'json';
+export const FORMATS: readonly (Format | 'auto')[] = ['auto', 'plain', 'csv', 'tsv', 'jsonl', 'json'];
 
-/** One input row: positional fields (plain, CSV, TSV) or a parsed object (JSON Lines). */
+/** One input row: positional fields (plain, CSV, TSV) or a parsed object (JSON). */
 export interface Row {
   /** 1-based line where the row starts. */
   line: number;
@@ -17,11 +38,33 @@ export interface Row {
   text?: string;
 }
 
+/** What was detected (or given) about a source, as the summaries print it. */
+export interface Detection {
+  format: Format;
+  /** The field delimiter of a csv/tsv source; null otherwise. */
+  delimiter: string | null;
+  /** Where the delimiter came from: the option, Excel's `sep=` line, or the detection rule. */
+  delimiterFrom: 'option' | 'sep-line' | 'detected' | null;
+  /** The first line (after any `sep=` line) is a header. */
+  header: boolean;
+  /** JSON sources: how values were laid out. */
+  jsonLayout?: Exclude<JsonLayout, 'lines'>;
+}
+
 export interface RowSource {
   file: string;
   format: Format;
-  /** Column names: the CSV/TSV header, or the keys of the first JSON object; null for plain text. */
+  /** The field delimiter (csv, tsv); null for plain text and JSON. */
+  delimiter: string | null;
+  /** Rows are objects read by key (JSON Lines, JSON objects) rather than by position. */
+  keyed: boolean;
+  /** Column names: the header, or the keys of the first JSON object; null for plain text. */
   header: string[] | null;
+  /** Records before the data: the header, and Excel's `sep=` line before it. */
+  headerRecords: number;
+  /** The header's field counts (see fieldsFit). */
+  shape: FieldShape;
+  detection: Detection;
   /** The header record was one line without quotes (a precondition of the byte fast path). */
   simpleHeader: boolean;
   /** The file uses CR alone as line end (read as LF). */
@@ -39,30 +82,43 @@ export interface RowSource {
   keepFields(n: number): void;
   /** A row's full contents, for a rejects file, even when fields were projected. */
   fullRow(row: Row): string[] | Record<string, unknown>;
+  /** What the detection took with some doubt (a delimiter most rows, not all, fit). */
+  warnings: string[];
+  /** Lets go of the source without reading it (when the detection says it is not wanted). */
+  close(): Promise<void>;
 }
 
 export interface RowOptions {
   format: Format | 'auto';
   /** Longest line (or CSV record) accepted, in characters; longer is a PB_PARSE error. */
   maxLineLength: number;
-  /** Column names that make a one-column file read as CSV with a header rather than plain ids. */
-  headerNames: readonly string[];
+  /** The field delimiter, given: skips the delimiter rule. */
+  delimiter?: string;
+  /** The id column asked for: in a one-column file, a first line with this name is the header. */
+  column?: string;
+  /** Option names for messages. Default the CLI's flags. */
+  names?: OptionNames;
 }
 
 const SNIFF_LIMIT = 64 * 1024;
+const LF = 10;
 
 /**
- * Opens one decoded byte stream for reading rows. The format is sniffed
- * from the first non-blank line: `{` means JSON Lines, a tab TSV, a comma (or
- * a lone well-known column name such as `user_id`) CSV with a header, else
- * plain ids. The sniff only peeks: the bytes are replayed from the start to
- * whichever reader (`batches` or `raw`) is used.
+ * Opens one stream of UTF-8 bytes (see openText) for reading rows. The
+ * format is decided from the first lines (README, "How inputs are read"):
+ * `{` or `[` is JSON (JSON Lines when the first line is one value), else
+ * the delimiter rule (sniffDelimiter) gives CSV with a header, or one
+ * column, whose first line is a header by the header rule
+ * (oneColumnHasHeader) or else an id. The sniff only peeks: the bytes are
+ * replayed from the start to whichever reader (`batches` or `raw`) is used.
+ * Bytes that are not UTF-8 stop the reading with the line they are on.
  */
 export async function readRows(
   file: string,
   bytes: AsyncIterable<Buffer>,
   opts: RowOptions,
 ): Promise<RowSource> {
+  const names = opts.names ?? CLI_OPTION_NAMES;
   const it = bytes[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let ended = false;
@@ -76,52 +132,73 @@ export async function readRows(
     }
   };
 
-  // Peek until the format and the header are known.
-  let format: Format | undefined = opts.format === 'auto' ? undefined : opts.format;
-  let header: string[] | null = null;
-  let simpleHeader = true;
-  let crOnly = false;
+  // Peek at the first records (or 64 KiB) to decide.
   let headBytes = 0;
-  for (;;) {
-    const r = ended ? undefined : await next();
-    if (r && !r.done) {
-      head.push(r.value);
-      headBytes += r.value.length;
-    } else ended = true;
-    let text = Buffer.concat(head).toString('utf8');
-    // A line is complete at LF, or at a CR followed by something else (a lone
-    // CR just before a chunk boundary may still be half of a CRLF).
-    if (!ended && !/\S[^\r\n]*(\n|\r[^\n])/.test(text) && headBytes < SNIFF_LIMIT) continue;
-    format ??= detectFormat(text, opts.headerNames);
-    crOnly = /\r[^\n]/.test(text) && !text.includes('\n');
-    if (crOnly) text = text.replace(/\r/g, '\n');
-    if (format === 'plain') break;
-    const probe = new RecordSplitter({
-      delimiter: delimiterOf(format),
-      maxRecordLength: Number.MAX_SAFE_INTEGER,
-      file,
-    });
-    const rows = ended ? [...probe.push(text), ...safeEnd(probe)] : probe.push(text);
-    if (format === 'csv' || format === 'tsv') {
-      const first = rows[0];
-      if (!first && !ended && headBytes < SNIFF_LIMIT) continue;
-      header = first ? first.fields.map((x) => x.trim()) : [];
-      simpleHeader =
-        first !== undefined &&
-        !first.fields.some((f) => /["\r\n]/.test(f)) &&
-        !text.slice(0, text.indexOf('\n')).includes('"');
+  let headLines = 0;
+  while (!ended && headBytes < SNIFF_LIMIT && headLines <= SNIFF_RECORDS + 1) {
+    const r = await next();
+    if (r.done) {
+      ended = true;
       break;
     }
-    // JSON Lines: the first line that is an object names the usual columns;
-    // a broken first line is left for the row loop to reject.
-    const obj = rows.map((p) => parseJson(p.fields[0] as string)).find((v) => isObject(v));
-    if (!obj && !ended && headBytes < SNIFF_LIMIT) continue;
-    header = obj ? Object.keys(obj as object) : [];
-    break;
+    head.push(r.value);
+    headBytes += r.value.length;
+    for (
+      let i = r.value.indexOf(LF);
+      i !== -1 && headLines <= SNIFF_RECORDS + 1;
+      i = r.value.indexOf(LF, i + 1)
+    )
+      headLines++;
   }
-  const fmt = format ?? 'plain';
-  if (fmt === 'plain') header = null;
-  const width = header?.length ?? 1;
+  const headBuf = Buffer.concat(head);
+  // A bad byte in what was peeked is reported before any guess made from it.
+  const headCheck = new Utf8Check();
+  const bad = headCheck.push(headBuf);
+  if (bad >= 0) throw notUtf8(file, headBuf, bad, 1, names);
+  let text = headBuf.toString('utf8');
+  if (!ended) {
+    // Only complete lines count: the last one may go on in the next chunk
+    // (unless there is no line end at all, as in a minified JSON array).
+    const cut = text.lastIndexOf('\n');
+    if (cut >= 0) text = text.slice(0, cut + 1);
+  }
+  const crOnly = /\r[^\n]/.test(text) && !text.includes('\n');
+  if (crOnly) text = text.replace(/\r/g, '\n');
+  const d = decide(file, text, ended, opts, names);
+  const { format, delimiter } = d;
+
+  let header: string[] | null = null;
+  let simpleHeader = true;
+  let keyed = format === 'jsonl';
+  const layout = d.jsonLayout;
+  if (format === 'csv' || format === 'tsv') {
+    const probe = new RecordSplitter({ delimiter, maxRecordLength: Number.MAX_SAFE_INTEGER, file });
+    const rows = ended ? [...probe.push(text), ...safeEnd(probe)] : probe.push(text);
+    const first = rows[d.sepLine ? 1 : 0];
+    header = first ? first.fields.map((x) => x.trim()) : [];
+    const firstLineText =
+      text
+        .replace(/^\uFEFF/, '')
+        .split('\n')
+        .find((l) => l.trim() !== '') ?? '';
+    simpleHeader =
+      first !== undefined &&
+      !d.sepLine &&
+      !first.fields.some((f) => /["\r\n]/.test(f)) &&
+      !firstLineText.includes('"');
+  } else if (format === 'jsonl') {
+    // The first line that is an object names the usual columns; a broken first line is left for the row loop.
+    const probe = new RecordSplitter({ delimiter: null, maxRecordLength: Number.MAX_SAFE_INTEGER, file });
+    const rows = ended ? [...probe.push(text), ...safeEnd(probe)] : probe.push(text);
+    const obj = rows.map((p) => parseJson(p.fields[0] as string)).find((v) => isObject(v));
+    header = obj ? Object.keys(obj as object) : [];
+  } else if (format === 'json') {
+    const first = firstJsonValue(text);
+    keyed = isObject(first) || first === undefined;
+    header = keyed ? (isObject(first) ? Object.keys(first as object) : []) : null;
+  }
+  const headerRecords = header !== null && !keyed ? (d.sepLine ? 2 : 1) : 0;
+  const shape = shapeOf(header && !keyed ? header : ['(line)']);
 
   let used = false;
   const replay = async function* (): AsyncGenerator<Buffer> {
@@ -132,77 +209,301 @@ export async function readRows(
     for (let r = await next(); !r.done; r = await next()) yield r.value;
   };
 
-  const splitter = new RecordSplitter({
-    delimiter: delimiterOf(fmt),
-    maxRecordLength: opts.maxLineLength,
-    file,
-  });
-  const skipHeader = fmt === 'csv' || fmt === 'tsv';
+  const splitter = new RecordSplitter({ delimiter, maxRecordLength: opts.maxLineLength, file });
+  const rowShape: RowShape = { format, keyed, plain: header === null, shape, delimiter };
+  const detection: Detection = {
+    format,
+    delimiter,
+    delimiterFrom: delimiter === null ? null : d.delimiterFrom,
+    header: header !== null && !keyed,
+  };
+  if (format === 'json' && layout !== undefined && layout !== 'lines') detection.jsonLayout = layout;
 
   return {
     file,
-    format: fmt,
+    format,
+    delimiter,
+    keyed,
     header,
+    headerRecords,
+    shape,
+    detection,
     simpleHeader,
     crOnly,
     raw: { [Symbol.asyncIterator]: replay },
     batches: {
-      async *[Symbol.asyncIterator]() {
-        const decoder = new StringDecoder('utf8');
-        let skip = skipHeader;
-        const emit = (parsed: ParsedRow[]): Row[] => {
-          if (skip && parsed.length > 0) {
-            parsed.shift();
-            skip = false;
-          }
-          return toRows(parsed, fmt, width, file);
-        };
-        try {
-          for await (const chunk of replay()) {
-            let text = decoder.write(chunk);
-            if (crOnly) text = text.replace(/\r/g, '\n');
-            const rows = emit(splitter.push(text));
-            if (rows.length > 0) yield rows;
-          }
-          let tail = decoder.end();
-          if (crOnly) tail = tail.replace(/\r/g, '\n');
-          const rows = emit([...splitter.push(tail), ...splitter.end()]);
-          if (rows.length > 0) yield rows;
-        } finally {
-          await it.return?.();
-        }
-      },
+      [Symbol.asyncIterator]: () =>
+        format === 'json'
+          ? jsonBatches(file, replay(), rowShape, opts.maxLineLength, names, it)
+          : textBatches(file, replay(), rowShape, splitter, headerRecords, crOnly, names, it),
     },
     blankLines: () => splitter.blankLines,
     keepFields: (n) => splitter.keepFields(n),
-    fullRow: (row) => (row.text !== undefined ? row.text.split(fmt === 'tsv' ? '\t' : ',') : row.values),
+    fullRow: (row) => (row.text !== undefined && delimiter !== null ? row.text.split(delimiter) : row.values),
+    warnings: d.warning === undefined ? [] : [d.warning],
+    close: async () => {
+      await it.return?.();
+    },
   };
 }
 
-export function delimiterOf(format: Format): string | null {
-  return format === 'csv' ? ',' : format === 'tsv' ? '\t' : null;
+interface Decision {
+  format: Format;
+  delimiter: string | null;
+  delimiterFrom: Detection['delimiterFrom'];
+  sepLine: boolean;
+  jsonLayout?: JsonLayout;
+  warning?: string;
 }
 
-/** Parsed records to rows: JSON parsed, field counts checked against the header width. */
-export function toRows(batch: readonly ParsedRow[], fmt: Format, width: number, file: string): Row[] {
+/** The format rule, on the first complete lines of decoded text. */
+function decide(file: string, text: string, ended: boolean, opts: RowOptions, names: OptionNames): Decision {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const firstLine = body.split('\n').find((l) => l.trim() !== '');
+  const given = opts.delimiter;
+  const sep = firstLine === undefined ? null : sepLineOf(firstLine);
+  const delimited = (fallback: string): Decision => {
+    if (sep !== null) {
+      // Excel's `sep=` line is never the header, whoever names the delimiter.
+      const delimiter = given ?? sep;
+      return {
+        format: fmtOf(delimiter),
+        delimiter,
+        delimiterFrom: given ? 'option' : 'sep-line',
+        sepLine: true,
+      };
+    }
+    if (given !== undefined)
+      return { format: fmtOf(given), delimiter: given, delimiterFrom: 'option', sepLine: false };
+    const s = sniffDelimiter(body, ended, file, names);
+    if (s.delimiter === null)
+      return { format: 'csv', delimiter: fallback, delimiterFrom: 'detected', sepLine: false };
+    return sniffed(s);
+  };
+  switch (opts.format) {
+    case 'plain':
+      return { format: 'plain', delimiter: null, delimiterFrom: null, sepLine: false };
+    case 'jsonl':
+      return { format: 'jsonl', delimiter: null, delimiterFrom: null, sepLine: false };
+    case 'json':
+      return {
+        format: 'json',
+        delimiter: null,
+        delimiterFrom: null,
+        sepLine: false,
+        jsonLayout: firstLine === undefined ? undefined : jsonLayout(firstLine),
+      };
+    case 'tsv':
+      return { format: 'tsv', delimiter: '\t', delimiterFrom: 'option', sepLine: false };
+    case 'csv':
+      return delimited(',');
+    default:
+      break;
+  }
+  if (firstLine === undefined)
+    return { format: 'plain', delimiter: null, delimiterFrom: null, sepLine: false };
+  const trimmed = firstLine.trim();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    const layout = jsonLayout(trimmed);
+    // A first object that runs past its line is pretty-printed JSON only if it ends as one value;
+    // otherwise it is a broken line of JSON Lines, which the row reader reports with its number.
+    const spreadOk = layout !== 'spread' || isObject(firstJsonValue(body));
+    if (layout === 'lines' || !spreadOk)
+      return { format: 'jsonl', delimiter: null, delimiterFrom: null, sepLine: false };
+    return { format: 'json', delimiter: null, delimiterFrom: null, sepLine: false, jsonLayout: layout };
+  }
+  if (given !== undefined || sep !== null) return delimited(',');
+  const s = sniffDelimiter(body, ended, file, names);
+  if (s.delimiter !== null) return sniffed(s);
+  // One column: a header by the header rule, else a list of ids.
+  if (oneColumnHasHeader(body, ended, opts.column, file, names))
+    return { format: 'csv', delimiter: ',', delimiterFrom: 'detected', sepLine: false };
+  return { format: 'plain', delimiter: null, delimiterFrom: null, sepLine: false };
+}
+
+function sniffed(s: Delimited): Decision {
+  const d = s.delimiter as string;
+  const out: Decision = {
+    format: fmtOf(d),
+    delimiter: d,
+    delimiterFrom: s.sepLine ? 'sep-line' : 'detected',
+    sepLine: s.sepLine,
+  };
+  if (s.warning !== undefined) out.warning = s.warning;
+  return out;
+}
+
+function fmtOf(delimiter: string): Format {
+  return delimiter === '\t' ? 'tsv' : 'csv';
+}
+
+/** The first value of JSON text that is not JSON Lines (undefined when the sample holds none whole). */
+function firstJsonValue(text: string): unknown {
+  const concat = new ConcatenatedJson({
+    pieceSize: 1 << 20,
+    maxLineLength: Number.MAX_SAFE_INTEGER,
+    unwrapArray: true,
+  });
+  let value: unknown;
+  const take = (x: OutItem) => {
+    if (value === undefined && x.kind === 'lines') {
+      const first = x.bytes.toString('utf8', 0, x.bytes.indexOf(LF));
+      value = parseJson(first);
+    }
+  };
+  concat.push(text, take);
+  // Values cut off by the end of the sample come out as bad items, which are ignored here.
+  concat.end(take);
+  return value;
+}
+
+export interface RowShape {
+  format: Format;
+  keyed: boolean;
+  /** No header: plain ids (or a JSON array of ids). */
+  plain: boolean;
+  shape: FieldShape;
+  delimiter: string | null;
+}
+
+/** The line a bad byte is on, and a message that names the fix. */
+export function notUtf8(
+  file: string,
+  chunk: Uint8Array,
+  offset: number,
+  lineAtChunk: number,
+  names: OptionNames,
+): PbError {
+  let line = lineAtChunk;
+  for (let i = chunk.indexOf(LF); i !== -1 && i < offset; i = chunk.indexOf(LF, i + 1)) line++;
+  const start = Math.max(chunk.lastIndexOf(LF, offset - 1) + 1, offset - 40);
+  let end = chunk.indexOf(LF, offset);
+  if (end === -1 || end > offset + 40) end = Math.min(chunk.length, offset + 40);
+  const bytes = chunk.subarray(start, end);
+  const shownAs = asWindows1252(bytes).replace(/\r$/, '');
+  return new PbError(
+    'PB_PARSE',
+    `not UTF-8: byte 0x${(chunk[offset] as number).toString(16).toUpperCase().padStart(2, '0')} cannot be read as text; if the file was saved by Excel on Windows it is windows-1252, which ${names.encoding} windows-1252 reads (this line as ${JSON.stringify(shownAs)}); otherwise name the file's encoding with ${names.encoding}`,
+    { file, line },
+  );
+}
+
+/** Rows of plain text, CSV/TSV and JSON Lines: decoded, split, checked. */
+async function* textBatches(
+  file: string,
+  chunks: AsyncIterable<Buffer>,
+  rs: RowShape,
+  splitter: RecordSplitter,
+  headerRecords: number,
+  crOnly: boolean,
+  names: OptionNames,
+  source: AsyncIterator<Buffer>,
+): AsyncGenerator<Row[]> {
+  const decoder = new StringDecoder('utf8');
+  const check = new Utf8Check();
+  let skip = headerRecords;
+  const emit = (parsed: ParsedRow[]): Row[] => {
+    while (skip > 0 && parsed.length > 0) {
+      parsed.shift();
+      skip--;
+    }
+    return toRows(parsed, rs, file);
+  };
+  try {
+    for await (const chunk of chunks) {
+      const bad = check.push(chunk);
+      if (bad >= 0) throw notUtf8(file, chunk, bad, splitter.nextLine + splitter.pendingLines, names);
+      let text = decoder.write(chunk);
+      if (crOnly) text = text.replace(/\r/g, '\n');
+      const rows = emit(splitter.push(text));
+      if (rows.length > 0) yield rows;
+    }
+    if (check.truncated) {
+      throw new PbError('PB_PARSE', 'not UTF-8: the file ends inside a character (cut off?)', {
+        file,
+        line: splitter.nextLine + splitter.pendingLines,
+      });
+    }
+    let tail = decoder.end();
+    if (crOnly) tail = tail.replace(/\r/g, '\n');
+    const rows = emit([...splitter.push(tail), ...splitter.end()]);
+    if (rows.length > 0) yield rows;
+  } finally {
+    await source.return?.();
+  }
+}
+
+/** Rows of JSON that is not JSON Lines: values cut out by ConcatenatedJson, each with its line. */
+async function* jsonBatches(
+  file: string,
+  chunks: AsyncIterable<Buffer>,
+  rs: RowShape,
+  maxLineLength: number,
+  names: OptionNames,
+  source: AsyncIterator<Buffer>,
+): AsyncGenerator<Row[]> {
+  const decoder = new StringDecoder('utf8');
+  const check = new Utf8Check();
+  const concat = new ConcatenatedJson({ pieceSize: 1 << 20, maxLineLength, unwrapArray: true });
+  let lines = 1;
+  let rows: Row[] = [];
+  const take = (x: OutItem) => {
+    if (x.kind === 'bad') {
+      rows.push({
+        line: x.line ?? lines,
+        values: { $raw: x.text },
+        error: new PbError('PB_INVALID_RECORD', x.reason, { file, line: x.line ?? lines }),
+      });
+      return;
+    }
+    let at = 0;
+    x.lineNumbers?.forEach((line) => {
+      const end = x.bytes.indexOf(LF, at);
+      rows.push(jsonRow(file, line, x.bytes.toString('utf8', at, end), rs.plain, false));
+      at = end + 1;
+    });
+  };
+  try {
+    for await (const chunk of chunks) {
+      const bad = check.push(chunk);
+      if (bad >= 0) throw notUtf8(file, chunk, bad, lines, names);
+      for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) lines++;
+      concat.push(decoder.write(chunk), take);
+      if (rows.length > 0) {
+        yield rows;
+        rows = [];
+      }
+    }
+    concat.push(decoder.end(), take);
+    concat.end(take);
+    if (rows.length > 0) yield rows;
+  } finally {
+    await source.return?.();
+  }
+}
+
+/** Parsed records to rows: JSON parsed, field counts checked against the header. */
+export function toRows(batch: readonly ParsedRow[], rs: RowShape, file: string): Row[] {
   const rows: Row[] = new Array(batch.length);
+  const checkWidth = rs.format === 'csv' || rs.format === 'tsv';
   for (let i = 0; i < batch.length; i++) {
     const p = batch[i] as ParsedRow;
-    if (fmt === 'jsonl') {
-      rows[i] = jsonRow(file, p.line, p.fields[0] as string);
+    if (rs.format === 'jsonl') {
+      rows[i] = jsonRow(file, p.line, p.fields[0] as string, false);
       continue;
     }
     const row: Row = { line: p.line, values: p.fields };
     if (p.text !== undefined) row.text = p.text;
     if (p.problem) row.error = new PbError('PB_INVALID_RECORD', p.problem, { file, line: p.line });
-    else if (fmt !== 'plain' && p.count !== width) {
+    else if (
+      checkWidth &&
+      p.count !== rs.shape.count &&
+      !fieldsFit(rs.shape, p.count, () => extraEmpty(p, rs))
+    ) {
       row.error = new PbError(
         'PB_INVALID_RECORD',
-        `expected ${width} fields as in the header, got ${p.count}`,
-        {
-          file,
-          line: p.line,
-        },
+        `expected ${rs.shape.count} fields as in the header, got ${p.count}`,
+        { file, line: p.line },
       );
     }
     rows[i] = row;
@@ -210,17 +511,24 @@ export function toRows(batch: readonly ParsedRow[], fmt: Format, width: number, 
   return rows;
 }
 
-/** Guesses the format from the start of a file (BOM allowed). */
-export function detectFormat(text: string, headerNames: readonly string[]): Format {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const first = body.split(/\r\n|\n|\r/).find((l) => l.trim() !== '');
-  if (first === undefined) return 'plain';
-  const line = first.trim();
-  if (line.startsWith('{')) return 'jsonl';
-  if (line.includes('\t')) return 'tsv';
-  if (line.includes(',') || line.startsWith('"')) return 'csv';
-  if (headerNames.includes(line)) return 'csv';
-  return 'plain';
+/** Whether the fields past the header's are all empty (a projected row keeps its text for this). */
+function extraEmpty(p: ParsedRow, rs: RowShape): boolean {
+  const n = rs.shape.count;
+  if (p.text === undefined || p.fields.length >= p.count)
+    return p.fields.slice(n).every((f) => f.trim() === '');
+  const cells = p.text.split(rs.delimiter as string);
+  return cells.slice(n).every((f) => f.trim() === '');
+}
+
+/** The shape the row reader gives a source, for code that builds rows itself (the byte fast path). */
+export function rowShapeOf(src: RowSource): RowShape {
+  return {
+    format: src.format,
+    keyed: src.keyed,
+    plain: src.header === null,
+    shape: src.shape,
+    delimiter: src.delimiter,
+  };
 }
 
 function safeEnd(s: RecordSplitter): ParsedRow[] {
@@ -243,7 +551,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-function jsonRow(file: string, line: number, text: string): Row {
+/** One JSON value as a row: an object by key, or (a JSON array of ids) a plain id. */
+function jsonRow(file: string, line: number, text: string, plainIds: boolean, lines = true): Row {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -254,11 +563,22 @@ function jsonRow(file: string, line: number, text: string): Row {
       error: new PbError('PB_INVALID_RECORD', `not valid JSON (${(err as Error).message})`, { file, line }),
     };
   }
+  if (plainIds && (typeof value === 'string' || typeof value === 'number')) {
+    return { line, values: [String(value)] };
+  }
   if (!isObject(value)) {
     return {
       line,
       values: { $raw: text },
-      error: new PbError('PB_INVALID_RECORD', 'expected one JSON object per line', { file, line }),
+      error: new PbError(
+        'PB_INVALID_RECORD',
+        plainIds
+          ? 'expected an id (a string or number) like the first value'
+          : lines
+            ? 'expected one JSON object per line'
+            : 'expected a JSON object',
+        { file, line },
+      ),
     };
   }
   return { line, values: value as Record<string, unknown> };

@@ -1,0 +1,160 @@
+import { isUtf8 } from 'node:buffer';
+
+/**
+ * Text encodings, with no stream code: checking that bytes are UTF-8
+ * (chunk by chunk, a character may straddle two chunks) and decoding other
+ * encodings through TextDecoder. Nothing here decodes by hand; the one
+ * table below works around a Node bug, and only where it shows.
+ */
+
+/**
+ * Checks chunks of one stream for UTF-8. isUtf8 (simdutf) reads about
+ * 15 GB/s here, so the check costs nothing next to parsing; the slow scan
+ * that finds the bad byte runs only once a chunk has failed.
+ */
+export class Utf8Check {
+  /** The bytes of a character cut off at the end of the last chunk (at most 3). */
+  private carry: Buffer = Buffer.alloc(0);
+
+  /**
+   * -1 when `chunk` (with what the last one left) is UTF-8 so far, else the
+   * offset in `chunk` of the first byte that is not (0 when the fault began
+   * in the carried bytes).
+   */
+  push(chunk: Uint8Array): number {
+    let from = 0;
+    if (this.carry.length > 0) {
+      // Complete the carried character from the head of this chunk and check just that.
+      const need = seqLength(this.carry[0] as number) - this.carry.length;
+      const take = Math.min(need, chunk.length);
+      const joined = Buffer.concat([this.carry, chunk.subarray(0, take)]);
+      if (take < need) {
+        if (!isPrefixValid(joined)) return 0;
+        this.carry = joined;
+        return -1;
+      }
+      this.carry = Buffer.alloc(0);
+      if (!isUtf8(joined)) return 0;
+      from = take;
+    }
+    const end = completeEnd(chunk, from);
+    if (!isUtf8(chunk.subarray(from, end))) return from + firstInvalid(chunk.subarray(from, end));
+    if (end < chunk.length) {
+      const tail = chunk.subarray(end);
+      if (!isPrefixValid(tail)) return end;
+      this.carry = Buffer.from(tail);
+    }
+    return -1;
+  }
+
+  /** True when the stream ended inside a character. */
+  get truncated(): boolean {
+    return this.carry.length > 0;
+  }
+}
+
+/** Length of the sequence a lead byte starts (1 for a byte that cannot lead one). */
+function seqLength(b: number): number {
+  return b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 ? (b <= 0xef ? 3 : 1) : b >= 0xc2 && b <= 0xdf ? 2 : 1;
+}
+
+/** The end of the last complete character: a lead byte in the last 3 bytes whose sequence runs past the end is cut off. */
+function completeEnd(chunk: Uint8Array, from: number): number {
+  const n = chunk.length;
+  for (let i = n - 1; i >= Math.max(from, n - 3); i--) {
+    const b = chunk[i] as number;
+    if (b < 0x80) return n;
+    if (b >= 0xc0) return i + seqLength(b) > n ? i : n;
+  }
+  return n;
+}
+
+/** Whether bytes can begin a valid character (a lead byte and continuation bytes). */
+function isPrefixValid(b: Uint8Array): boolean {
+  const len = seqLength(b[0] as number);
+  if (len === 1 || b.length >= len) return false;
+  for (let i = 1; i < b.length; i++) if (((b[i] as number) & 0xc0) !== 0x80) return false;
+  // The second byte's narrower ranges (no overlongs, no surrogates, nothing past U+10FFFF).
+  const b0 = b[0] as number;
+  const b1 = b[1];
+  if (b1 === undefined) return true;
+  if (b0 === 0xe0 && b1 < 0xa0) return false;
+  if (b0 === 0xed && b1 > 0x9f) return false;
+  if (b0 === 0xf0 && b1 < 0x90) return false;
+  if (b0 === 0xf4 && b1 > 0x8f) return false;
+  return true;
+}
+
+/** Offset of the first byte that does not start a valid UTF-8 character (bytes known to be invalid). */
+export function firstInvalid(b: Uint8Array): number {
+  let i = 0;
+  const n = b.length;
+  while (i < n) {
+    const c = b[i] as number;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const len = seqLength(c);
+    if (len === 1 || i + len > n || !isUtf8(b.subarray(i, i + len))) return i;
+    i += len;
+  }
+  return n;
+}
+
+/** The 32 characters windows-1252 has at 0x80-0x9F (WHATWG Encoding index; 5 unassigned map to C1). */
+const CP1252_HIGH =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/**
+ * Node 20.18.3+ and 22.13+ decode `windows-1252` (and its `latin1` labels)
+ * as ISO-8859-1: 0x80 becomes U+0080, not the euro sign (nodejs/node#56542,
+ * #60888). Checked once at load, so a fixed Node needs no repair.
+ */
+const CP1252_BROKEN = new TextDecoder('windows-1252').decode(Uint8Array.of(0x80)) !== '\u20ac';
+
+/**
+ * Decodes one stream in a given encoding (any label TextDecoder knows:
+ * windows-1252, iso-8859-15, utf-16le, shift_jis, ...), fatal on bytes
+ * the encoding cannot have. push() returns the text so far; end() the rest.
+ */
+export class Transcoder {
+  readonly encoding: string;
+  private readonly decoder: TextDecoder;
+  private readonly repair: boolean;
+
+  /** Throws RangeError for a label TextDecoder does not know. */
+  constructor(label: string) {
+    this.decoder = new TextDecoder(label, { fatal: true });
+    this.encoding = this.decoder.encoding;
+    this.repair = CP1252_BROKEN && this.encoding === 'windows-1252';
+  }
+
+  push(chunk: Uint8Array): string {
+    return this.fix(this.decoder.decode(chunk, { stream: true }));
+  }
+
+  end(): string {
+    return this.fix(this.decoder.decode());
+  }
+
+  private fix(s: string): string {
+    if (!this.repair) return s;
+    return s.replace(/[\u0080-\u009f]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80] as string);
+  }
+}
+
+/** Whether TextDecoder knows an encoding label; its canonical name, or undefined. */
+export function encodingName(label: string): string | undefined {
+  try {
+    return new TextDecoder(label).encoding;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Shows a line with a bad byte as windows-1252 would read it, for the message. */
+export function asWindows1252(bytes: Uint8Array): string {
+  return new Transcoder('windows-1252').push(bytes);
+}

@@ -1,0 +1,172 @@
+import { Transcoder } from '../core/encoding.js';
+import { CLI_OPTION_NAMES, type OptionNames, sniffBinary, sniffBom, sniffNul } from '../core/sniff.js';
+import { PbError } from '../errors.js';
+import { type InputContext, openSource, type SourceInfo } from './input.js';
+
+/** What openText found out about a source's bytes. */
+export interface TextInfo {
+  /** The encoding read: `utf-8`, or TextDecoder's name for another (`utf-16le`, `windows-1252`, ...). */
+  encoding: string;
+  /** How it was known: the default (UTF-8), a byte order mark, or the encoding option. */
+  encodingFrom: 'default' | 'bom' | 'option';
+  /** The bytes were gzip-compressed (detected by magic bytes, whatever the name). */
+  gzip: boolean;
+}
+
+export interface TextOptions {
+  /** An encoding label TextDecoder knows; default UTF-8 (a byte order mark decides before this). */
+  encoding?: string;
+  /** Option names for messages. Default the CLI's flags. */
+  names?: OptionNames;
+  /** Called with the size of each chunk of (decompressed) bytes as it is read. */
+  onBytes?: (n: number) => void;
+}
+
+/** Bytes looked at before deciding: enough for an office file's part names. */
+const PEEK = 64 * 1024;
+
+/**
+ * Opens a source as UTF-8 text bytes. Files that are not text (a workbook,
+ * a zip, a PDF, ...) are refused by name; UTF-16 with a byte order mark and
+ * any `encoding` TextDecoder knows are decoded into UTF-8; text with NUL
+ * bytes and no BOM is refused (UTF-16 without its BOM: the message names
+ * the encoding option). UTF-8 itself passes through unchanged: the row
+ * reader checks it, since it knows the lines.
+ */
+export async function openText(
+  name: string,
+  ctx: InputContext,
+  opts: TextOptions = {},
+): Promise<{
+  bytes: AsyncIterable<Buffer>;
+  info: TextInfo;
+}> {
+  const names = opts.names ?? CLI_OPTION_NAMES;
+  const source: SourceInfo = {};
+  const it = openSource(name, ctx, source)[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < PEEK) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    opts.onBytes?.(r.value.length);
+    head.push(r.value);
+    size += r.value.length;
+  }
+  const peek = head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head);
+  const binary = sniffBinary(peek);
+  if (binary) {
+    throw new PbError('PB_PARSE', `this is ${binary.what}, not a text file: ${binary.fix}`, { file: name });
+  }
+  const bom = sniffBom(peek);
+  const asked = opts.encoding === undefined ? undefined : canonical(opts.encoding, names);
+  let encoding = 'utf-8';
+  let from: TextInfo['encodingFrom'] = 'default';
+  if (bom) {
+    if (asked !== undefined && asked !== bom.encoding) {
+      throw new PbError(
+        'PB_USAGE',
+        `starts with a ${label(bom.encoding)} byte order mark, but ${names.encoding} says ${asked}; leave out ${names.encoding} (the mark decides)`,
+        { file: name },
+      );
+    }
+    encoding = bom.encoding;
+    from = 'bom';
+  } else if (asked !== undefined) {
+    encoding = asked;
+    from = 'option';
+  }
+  if (!encoding.startsWith('utf-16')) {
+    const nul = sniffNul(peek);
+    if (nul?.utf16) {
+      throw new PbError(
+        'PB_PARSE',
+        `looks like ${label(nul.utf16)} text without a byte order mark (a NUL byte beside every character); pass ${names.encoding} ${nul.utf16}`,
+        { file: name },
+      );
+    }
+    if (nul) {
+      throw new PbError(
+        'PB_PARSE',
+        `a binary file, not text (a NUL byte at byte ${nul.offset}); pass the CSV, TSV, text or JSON file that holds the ids`,
+        { file: name },
+      );
+    }
+  }
+  const info: TextInfo = { encoding, encodingFrom: from, gzip: source.gzip === true };
+  async function* rest(): AsyncGenerator<Buffer> {
+    for (const c of head) yield c;
+    if (ended) return;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      opts.onBytes?.(r.value.length);
+      yield r.value;
+    }
+  }
+  if (encoding === 'utf-8') return { bytes: rest(), info };
+  return { bytes: transcode(name, rest(), encoding, names), info };
+}
+
+function canonical(label: string, names: OptionNames): string {
+  try {
+    return new TextDecoder(label).encoding;
+  } catch {
+    throw new PbError(
+      'PB_USAGE',
+      `${names.encoding} ${JSON.stringify(label)} is not an encoding this tool knows (try utf-8, windows-1252, iso-8859-15, utf-16le, utf-16be, shift_jis, gb18030)`,
+    );
+  }
+}
+
+function label(encoding: string): string {
+  return encoding === 'utf-16le'
+    ? 'UTF-16 LE'
+    : encoding === 'utf-16be'
+      ? 'UTF-16 BE'
+      : encoding.toUpperCase();
+}
+
+/** Decoded through TextDecoder (fatal) and re-encoded as UTF-8; a bad byte is an error with its line. */
+async function* transcode(
+  name: string,
+  bytes: AsyncIterable<Buffer>,
+  encoding: string,
+  names: OptionNames,
+): AsyncGenerator<Buffer> {
+  const t = new Transcoder(encoding);
+  let lines = 1;
+  const fail = (chunk: Uint8Array | undefined): never => {
+    // Where in the chunk: the first character a forgiving decoder had to replace.
+    let line = lines;
+    if (chunk) {
+      const text = new TextDecoder(encoding).decode(chunk);
+      const bad = text.indexOf('\uFFFD');
+      for (let i = text.indexOf('\n'); i !== -1 && i < bad; i = text.indexOf('\n', i + 1)) line++;
+    }
+    throw new PbError(
+      'PB_PARSE',
+      `not valid ${label(encoding)} (${names.encoding} ${encoding}): bytes this encoding cannot have${chunk ? '' : ' at the end of the file'}; name the file's real encoding`,
+      { file: name, line },
+    );
+  };
+  for await (const chunk of bytes) {
+    let text = '';
+    try {
+      text = t.push(chunk);
+    } catch {
+      fail(chunk);
+    }
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++;
+    if (text !== '') yield Buffer.from(text, 'utf8');
+  }
+  let tail = '';
+  try {
+    tail = t.end();
+  } catch {
+    fail(undefined);
+  }
+  if (tail !== '') yield Buffer.from(tail, 'utf8');
+}
