@@ -7,8 +7,11 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
+import { parseSince } from './core/dates.js';
+import { encodingName } from './core/encoding.js';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
 import type { ExportFormat } from './core/out-convert.js';
+import { type OptionNames, parseDelimiter } from './core/sniff.js';
 import { parseBytes, parseCount, parseDuration } from './core/units.js';
 import { PbError } from './errors.js';
 import type { ExportOptions } from './export.js';
@@ -26,6 +29,9 @@ export interface PipelineFile {
   input: Pick<
     PrepareOptions,
     | 'format'
+    | 'delimiter'
+    | 'encoding'
+    | 'allowEmailIds'
     | 'column'
     | 'itemColumn'
     | 'itemListColumn'
@@ -79,12 +85,23 @@ export interface PipelineFile {
     | 'catalog'
     | 'catalogColumns'
     | 'catalogIdColumn'
+    | 'catalogDelimiter'
+    | 'catalogEncoding'
     | 'maxCatalogItems'
     | 'escapeFormulas'
     | 'lineEnding'
   > & { dir: string; file?: string; merged?: string };
   aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
 }
+
+/** What prepare's messages call the settings when a pipeline file gave them. */
+export const PIPELINE_OPTION_NAMES: OptionNames = {
+  delimiter: '$.input.delimiter',
+  encoding: '$.input.encoding',
+  column: '$.input.column',
+  format: '$.input.format',
+  allowEmailIds: '$.input.allowEmailIds: true',
+};
 
 /** Everything `run` needs, with paths resolved and defaults filled in. */
 export interface Pipeline {
@@ -123,6 +140,8 @@ export interface Pipeline {
     catalog?: string;
     catalogColumns?: string[];
     catalogIdColumn?: string;
+    catalogDelimiter?: string;
+    catalogEncoding?: string;
     maxCatalogItems?: number;
     escapeFormulas: boolean;
     lineEnding: 'crlf' | 'lf';
@@ -226,7 +245,19 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
         ? undefined
         : at('$.input.memoryBudget', () => size(i.memoryBudget as number | string, 'memoryBudget')),
     tmpDir: i.tmpDir === undefined ? undefined : place(i.tmpDir),
+    delimiter:
+      i.delimiter === undefined
+        ? undefined
+        : at('$.input.delimiter', () => parseDelimiter(i.delimiter as string, 'the delimiter')),
   };
+  if (i.encoding !== undefined && encodingName(i.encoding) === undefined)
+    problems.push(
+      `$.input.encoding: ${JSON.stringify(i.encoding)} is not an encoding this tool knows (utf-8, windows-1252, iso-8859-15, utf-16le, ...)`,
+    );
+  if (i.since !== undefined) {
+    const since = parseSince(i.since);
+    if ('problem' in since) problems.push(`$.input.since: ${since.problem.replace(/^--since /, '')}`);
+  }
   if (i.sources.includes('-'))
     problems.push('$.input.sources: stdin (-) cannot be read again on resume; give files');
   const s = p.shards ?? {};
@@ -338,6 +369,13 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
     catalog: o.catalog === undefined ? undefined : place(o.catalog),
     catalogColumns: o.catalogColumns,
     catalogIdColumn: o.catalogIdColumn,
+    catalogDelimiter:
+      o.catalogDelimiter === undefined
+        ? undefined
+        : at('$.output.catalogDelimiter', () =>
+            parseDelimiter(o.catalogDelimiter as string, 'the delimiter'),
+          ),
+    catalogEncoding: o.catalogEncoding,
     maxCatalogItems: o.maxCatalogItems,
     escapeFormulas: o.escapeFormulas ?? PIPELINE_DEFAULTS.escapeFormulas,
     lineEnding: o.lineEnding ?? PIPELINE_DEFAULTS.lineEnding,
@@ -349,6 +387,10 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
     summary: inDir('summary.json'),
   };
   if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
+  if (o.catalogEncoding !== undefined && encodingName(o.catalogEncoding) === undefined)
+    problems.push(
+      `$.output.catalogEncoding: ${JSON.stringify(o.catalogEncoding)} is not an encoding this tool knows`,
+    );
   if (problems.length > 0 || !family) throw pipelineError(file, problems);
   return {
     file,

@@ -224,7 +224,7 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     names: optNames,
     policy: {
       allowEmailIds: o.allowEmailIds ?? false,
-      emailHint: `pick the id column with ${optNames.column}, or pass ${optNames.allowEmailIds} if the ids really are e-mail addresses`,
+      emailHint: `pick the id column with ${optNames.column}, or allow them with ${optNames.allowEmailIds} if the ids really are e-mail addresses`,
     },
     build: {
       family,
@@ -600,6 +600,15 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     await spill.dispose();
   }
   s.duplicates = (dedupe?.duplicates ?? 0) + (grouper?.duplicates ?? 0);
+  if (s.written === 0) {
+    s.warnings.push(
+      s.rejected > 0
+        ? 'no records written: every row was rejected'
+        : s.inactive > 0
+          ? 'no records written: every row was before --since'
+          : 'no records written: the sources hold no data rows',
+    );
+  }
   if (legacy > 0) {
     s.legacyPopularityLines = legacy;
     s.warnings.push(

@@ -35,7 +35,7 @@ import {
 import { type JobState, jobName, normalizeStatus, regionOfArn, runIdFor, shardUris } from './jobs/model.js';
 import { defined, type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
-import { loadPipeline, type Pipeline, workLayout } from './pipeline.js';
+import { loadPipeline, PIPELINE_OPTION_NAMES, type Pipeline, workLayout } from './pipeline.js';
 import { type PrepareOptions, type PrepareSummary, prepare } from './prepare.js';
 import { type Manifest, shardName } from './shard.js';
 import { validateFiles } from './validate-files.js';
@@ -428,6 +428,8 @@ async function fullRun(
       catalog: o.catalog,
       catalogColumns: o.catalogColumns,
       catalogIdColumn: o.catalogIdColumn,
+      catalogDelimiter: o.catalogDelimiter,
+      catalogEncoding: o.catalogEncoding,
       maxCatalogItems: o.maxCatalogItems,
       escapeFormulas: o.escapeFormulas,
       lineEnding: o.lineEnding,
@@ -530,6 +532,10 @@ function prepareOptions(p: Pipeline): PrepareOptions {
     recipe: p.family.family,
     sources: i.sources,
     format: i.format,
+    delimiter: i.delimiter,
+    encoding: i.encoding,
+    allowEmailIds: i.allowEmailIds,
+    optionNames: PIPELINE_OPTION_NAMES,
     column: i.column,
     itemColumn: i.itemColumn,
     itemListColumn: i.itemListColumn,

@@ -52,6 +52,20 @@ export function findColumn(
     (candidates as readonly string[]).includes(normalizeName(h)) ? [i] : [],
   );
   if (hits.length === 1) return hits[0] as number;
+  if (header.length === 0) {
+    throw new PbError(
+      'PB_USAGE',
+      `cannot find the ${role} column: the first record has no fields at all; name the column with ${option}`,
+      { file },
+    );
+  }
+  if (hits.length > 1 && hits.every((i) => header[i] === header[hits[0] as number])) {
+    throw new PbError(
+      'PB_USAGE',
+      `the header has ${JSON.stringify(header[hits[0] as number])} ${hits.length} times (columns ${hits.map((i) => i + 1).join(' and ')}), so the ${role} column is ambiguous; rename one in the file`,
+      { file },
+    );
+  }
   if (hits.length === 0) {
     throw new PbError(
       'PB_USAGE',

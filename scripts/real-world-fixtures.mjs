@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+/**
+ * Writes test/fixtures/real-world/: small files shaped like the ones users
+ * really have (Excel exports from other locales, CRM dumps, the AWS docs'
+ * own examples, files that are not text at all). The bytes are spelled out
+ * here so that each case can be read and reproduced; the files are
+ * committed, and test/real-world.test.ts holds what every command does
+ * with each. Run: node scripts/real-world-fixtures.mjs
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateRawSync, gzipSync } from 'node:zlib';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'real-world');
+mkdirSync(dir, { recursive: true });
+
+const write = (name, bytes) => writeFileSync(join(dir, name), bytes);
+const crlf = (lines) => `${lines.join('\r\n')}\r\n`;
+const BOM = '\uFEFF';
+
+/** windows-1252 bytes 0x80-0x9F for the characters used here (the rest is Latin-1). */
+const CP1252_HIGH = { '€': 0x80, '„': 0x84, '’': 0x92, '“': 0x93, '”': 0x94, '–': 0x96, '™': 0x99 };
+
+function cp1252(text) {
+  const out = Buffer.alloc(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    const c = text.charCodeAt(i);
+    if (CP1252_HIGH[ch] !== undefined) out[i] = CP1252_HIGH[ch];
+    else if (c < 256 && (c < 0x80 || c > 0x9f)) out[i] = c;
+    else throw new Error(`no windows-1252 byte for U+${c.toString(16)}`);
+  }
+  return out;
+}
+
+function utf16le(text) {
+  return Buffer.from(text, 'utf16le');
+}
+
+function utf16be(text) {
+  const le = Buffer.from(text, 'utf16le');
+  for (let i = 0; i < le.length; i += 2) [le[i], le[i + 1]] = [le[i + 1], le[i]];
+  return le;
+}
+
+/** CRC-32 (zlib.crc32 is Node 22 and later). */
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** A valid zip of the given entries (deflated), as an .xlsx or any archive begins. */
+function zip(entries) {
+  const parts = [];
+  const central = [];
+  let offset = 0;
+  for (const [name, text] of entries) {
+    const data = deflateRawSync(Buffer.from(text));
+    const nameBuf = Buffer.from(name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(8, 8);
+    local.writeUInt32LE(crc32(Buffer.from(text)), 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(Buffer.byteLength(text), 22);
+    local.writeUInt16LE(nameBuf.length, 26);
+    parts.push(local, nameBuf, data);
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0);
+    cd.writeUInt16LE(20, 4);
+    cd.writeUInt16LE(20, 6);
+    cd.writeUInt16LE(8, 10);
+    cd.writeUInt32LE(crc32(Buffer.from(text)), 16);
+    cd.writeUInt32LE(data.length, 20);
+    cd.writeUInt32LE(Buffer.byteLength(text), 24);
+    cd.writeUInt16LE(nameBuf.length, 28);
+    cd.writeUInt32LE(offset, 42);
+    central.push(cd, nameBuf);
+    offset += 30 + nameBuf.length + data.length;
+  }
+  const cdSize = central.reduce((n, b) => n + b.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cdSize, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, ...central, end]);
+}
+
+// --- Excel exports --------------------------------------------------------
+
+// Excel "CSV (Trennzeichen-getrennt)" in a German locale: windows-1252, ';', CRLF,
+// a quoted field holding ';' and a line break.
+const kunden = [
+  'Kunden-Nr;E-Mail;Vorname;Nachname;Newsletter;Geburtsdatum',
+  '10001;anna.mueller@example.de;Anna;Müller;Ja;05.01.1990',
+  '10002;"jürgen;privat@example.de";Jürgen;"Weiß\r\n(Büro)";Nein;17.03.1985',
+  '10003;chloe@example.fr;Chloé;Dubois;Ja;01.12.1979',
+  '10001;anna.mueller@example.de;Anna;Müller;Ja;05.01.1990',
+];
+write('excel-de-semicolon-windows-1252.csv', cp1252(crlf(kunden)));
+// The same, saved as "CSV UTF-8": a BOM, still ';' in this locale.
+write('excel-de-csv-utf8-bom.csv', Buffer.from(BOM + crlf(kunden)));
+// Excel's sep= line names the delimiter (and is not the header).
+write(
+  'excel-sep-line.csv',
+  Buffer.from(crlf(['sep=;', 'Customer ID;Email;Country', '501;a@example.com;DE', '502;b@example.com;AT'])),
+);
+// Excel "Unicode text": UTF-16 LE with a BOM, TAB-separated.
+write(
+  'excel-unicode-text.txt',
+  utf16le(`${BOM}${crlf(['user_id\tname\tcity', 'u-1\tZoë\tKöln', 'u-2\t李雷\t北京', 'u-3\tŁukasz\tŁódź'])}`),
+);
+write('utf-16be-bom.csv', utf16be(`${BOM}${crlf(['user_id,name', 'u-7,Åsa', 'u-8,Øystein'])}`));
+// UTF-16 LE without its BOM: NUL beside every character.
+write('utf-16le-no-bom.txt', utf16le(crlf(['user_id', 'u1', 'u2'])));
+// A plain windows-1252 list with the euro sign and curly quotes (bytes 0x80-0x9F).
+write(
+  'windows-1252-c1-bytes.csv',
+  cp1252(crlf(['sku;title', 'A-1;Preis 5€', 'A-2;„Beste Wahl“', 'A-3;Tom’s Tasse – groß', 'A-4;Marke™'])),
+);
+
+// --- One-column lists -----------------------------------------------------
+
+write('one-column-customer_id.csv', Buffer.from('customer_id\n10001\n10002\n10003\n'));
+write('one-column-Customer-ID.csv', Buffer.from('Customer ID\r\n10001\r\n10002\r\n'));
+write('one-column-sku.csv', Buffer.from('sku\nSKU-1\nSKU-2\n'));
+write('one-column-Email.csv', Buffer.from('Email\nanna@example.de\nbob@example.com\n'));
+write('one-column-no-header.txt', Buffer.from('10001\n10002\n10003\n'));
+write('one-column-unknown-header.txt', Buffer.from('Kundennummer\n10001\n10002\n'));
+write('emails-only.txt', Buffer.from('anna@example.de\nbob@example.com\n'));
+
+// --- Not text -------------------------------------------------------------
+
+const xlsx = zip([
+  ['[Content_Types].xml', '<?xml version="1.0"?><Types/>'],
+  ['_rels/.rels', '<?xml version="1.0"?><Relationships/>'],
+  ['xl/workbook.xml', '<?xml version="1.0"?><workbook/>'],
+  ['xl/worksheets/sheet1.xml', '<?xml version="1.0"?><worksheet/>'],
+]);
+write('workbook.xlsx', xlsx);
+write('workbook-saved-as.csv', xlsx);
+write('archive.zip', zip([['users.csv', 'user_id\nu1\n']]));
+write(
+  'report.pdf',
+  Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n', 'latin1'),
+);
+write(
+  'old-excel.xls',
+  Buffer.concat([Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]), Buffer.alloc(504)]),
+);
+write('gzip-under-csv-name.csv', gzipSync('user_id,email\nu1,a@example.com\nu2,b@example.com\n'));
+
+// --- Dates ----------------------------------------------------------------
+
+write(
+  'interactions-mixed-dates.csv',
+  Buffer.from(
+    [
+      'USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE',
+      'u1,i1,1767571200,click', // 2026-01-05T00:00:00Z
+      'u2,i1,1764547200000,click', // 2025-12-01 in milliseconds
+      'u3,i2,2026-01-05T10:00:00Z,purchase',
+      'u4,i2,2026-01-05,click',
+      'u5,i3,05.01.2026 10:00,click',
+      'u6,i3,March 7 2026,click',
+      'u7,i4,2026-02-30,click',
+      'u8,i4,2026-01-05 10:00:00+02:00,click',
+      '',
+    ].join('\n'),
+  ),
+);
+
+// --- JSON that is not JSON Lines (the AWS docs print them so) ----------------
+
+write(
+  'aws-docs-objects-on-one-line.json',
+  Buffer.from('{"userId": "4638"} {"userId": "663"} {"userId": "3384"}\n'),
+);
+write('aws-docs-popularity-count.json', Buffer.from('{}\n{"itemId": "105"}\n{"itemId": "41"}\n'));
+write(
+  'json-array.json',
+  Buffer.from(
+    '[\n  {"userId": "u1", "email": "a@example.com"},\n  {"userId": "u2", "email": "b@example.com"}\n]\n',
+  ),
+);
+write('json-array-of-ids.json', Buffer.from('["u1","u2","u3"]'));
+write(
+  'json-pretty-objects.json',
+  Buffer.from('{\n  "itemId": "i1",\n  "title": "One"\n}\n{\n  "itemId": "i2",\n  "title": "Two"\n}\n'),
+);
+
+// --- Catalogs -------------------------------------------------------------
+
+write(
+  'catalog-gift-card.csv',
+  Buffer.from(crlf(['ITEM_ID,TITLE,PRICE', 'i1,Blue mug,12.50', ',Gift card,25.00', 'i2,Red mug,12.50'])),
+);
+write(
+  'catalog-semicolon-windows-1252.csv',
+  cp1252(crlf(['ITEM_ID;TITLE;PRICE', 'i1;Tasse "Blau";12,50 €', 'i2;Müsli-Schale;8,00 €'])),
+);
+
+// --- Small quirks ---------------------------------------------------------
+
+write('bom-crlf.csv', Buffer.from(`${BOM}${crlf(['user_id,segment', 'u1,a', 'u2,b'])}`));
+write(
+  'header-with-spaces.csv',
+  Buffer.from(' Customer ID , E-Mail \n 501 , a@example.com \n 502 , b@example.com \n'),
+);
+write('duplicate-header.csv', Buffer.from('user_id,name,user_id\nu1,Anna,x1\nu2,Bob,x2\n'));
+write('trailing-delimiters.csv', Buffer.from(crlf(['user_id;name;', 'u1;Anna;', 'u2;Bob;;', 'u3;Cleo'])));
+write('quoted-header.csv', Buffer.from('"User ID","E-Mail"\n"u1","a@example.com"\n"u2","b@example.com"\n'));
+write('empty.csv', Buffer.alloc(0));
+write('header-only.csv', Buffer.from('user_id,email\r\n'));
+write('ambiguous-delimiter.csv', Buffer.from('a,b;c\n1,2;3\n'));
+
+// --- CRM dumps --------------------------------------------------------------
+
+write(
+  'shopify-customers.csv',
+  Buffer.from(
+    crlf([
+      'Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,Default Address Address1,Default Address City,Default Address Country Code,Total Spent,Total Orders,Note,Tax Exempt,Tags',
+      '7012345678901,Anna,Müller,anna@example.de,yes,,"Hauptstraße 1, Hinterhaus",Berlin,DE,120.50,3,"likes ""blue"" mugs",no,"vip, newsletter"',
+      '7012345678902,Bob,Smith,bob@example.com,no,Acme Inc.,1 Main St,Springfield,US,0.00,0,,no,',
+      '7012345678903,Chloé,Dubois,chloe@example.fr,yes,,"12 rue de la Paix",Paris,FR,89.90,1,"second line\nof the note",no,newsletter',
+    ]),
+  ),
+);
+write(
+  'mailchimp-audience.csv',
+  Buffer.from(
+    crlf([
+      'Email Address,First Name,Last Name,Address,Phone Number,Birthday,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,LAST_CHANGED,LEID,EUID,NOTES,TAGS',
+      'anna@example.de,Anna,Müller,,+49 30 123456,01/05,2,"2026-01-05 09:12:01",,"2026-01-05 09:13:00",203.0.113.5,,,,,,DE,,"2026-01-05 09:13:00",114582,a1b2c3d4e5,,"""VIP"""',
+      'bob@example.com,Bob,Smith,,,,2,"2026-02-01 10:00:00",,"2026-02-01 10:01:00",198.51.100.7,,,,,,US,,"2026-02-01 10:01:00",114583,f6a7b8c9d0,,',
+    ]),
+  ),
+);
