@@ -245,3 +245,40 @@ write(
     ]),
   ),
 );
+
+// --- What a first new-user trial found read wrong --------------------------
+
+// Ids past 2^53 in a JSON array of ids (JSON.parse rounds them).
+write('json-array-big-numbers.json', Buffer.from('[12345678901234567890, 9007199254740993]'));
+// YYYYMMDD in a TIMESTAMP column reads as epoch seconds in 1970; microseconds past 9999.
+write(
+  'interactions-yyyymmdd.csv',
+  Buffer.from('USER_ID,TIMESTAMP\nu1,2026-01-05\nu2,20260105\nu3,1767225600000000\n'),
+);
+// Spreadsheet damage in the id column: the ' text marker, scientific notation, an error value, a zero-width space.
+write(
+  'excel-damaged-ids.csv',
+  Buffer.from(
+    "Customer ID;Email\r\n'6789012345;a@example.com\r\n6,78901E+09;b@example.com\r\n#N/A;c@example.com\r\n\u200b102;d@example.com\r\n103;e@example.com\r\n",
+  ),
+);
+// Two exports joined with cat: the second header is a row.
+write('concatenated-exports.csv', Buffer.from('customer_id\n101\n102\ncustomer_id\n201\n'));
+// An HTML table saved with an .xls name (Excel opens it; it is not a spreadsheet file).
+write(
+  'html-saved-as.xls',
+  Buffer.from(
+    '<html>\r\n<body>\r\n<table>\r\n<tr><th>Customer ID</th></tr>\r\n<tr><td>101</td></tr>\r\n</table>\r\n</body>\r\n</html>\r\n',
+  ),
+);
+// UTF-8 text with --encoding windows-1252 would become mojibake.
+write('utf8-not-windows-1252.csv', Buffer.from('user_id,name\r\nmüller-1,x\r\nweiß-2,y\r\n'));
+// Catalog ids padded with spaces, as spreadsheets keep them.
+write('catalog-padded-ids.csv', Buffer.from('ITEM_ID,TITLE\n i1 ,Blue mug\n"i2 ",Red mug\n'));
+// A header word over ids that are names, not numbers.
+write('one-column-username.csv', Buffer.from('username\nalice\nbob\n'));
+// Columns lined up with spaces (a printed report).
+write('spaces-aligned.txt', Buffer.from('customer_id  name\n101          Anna\n102          Bob\n'));
+// JSON Lines with a trailing comma on each line; a JSON array with a trailing comma.
+write('json-lines-trailing-commas.jsonl', Buffer.from('{"userId":"1"},\n{"userId":"2"},\n'));
+write('json-array-trailing-comma.json', Buffer.from('[\n  {"userId": "1"},\n  {"userId": "2"},\n]\n'));

@@ -392,14 +392,15 @@ export function describeInputs(s: PrepareSummary): string[] {
 }
 
 export function describePrepare(s: PrepareSummary, output: string, rejects: string | undefined): string {
+  const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
   const parts = [
-    `${s.recordsRead} rows read`,
-    `${s.written} records written to ${output === '-' ? 'stdout' : output}`,
-    `${s.duplicates} duplicates removed`,
+    `${n(s.recordsRead, 'row', 'rows')} read`,
+    `${n(s.written, 'record', 'records')} written to ${output === '-' ? 'stdout' : output}`,
+    `${n(s.duplicates, 'duplicate', 'duplicates')} removed`,
   ];
   if (s.rejected > 0) parts.push(`${s.rejected} rejected (see ${rejects})`);
-  if (s.inactive > 0) parts.push(`${s.inactive} rows before --since left out`);
-  if (s.blankLines > 0) parts.push(`${s.blankLines} blank lines skipped`);
+  if (s.inactive > 0) parts.push(`${n(s.inactive, 'row', 'rows')} before --since left out`);
+  if (s.blankLines > 0) parts.push(`${n(s.blankLines, 'blank line', 'blank lines')} skipped`);
   if (s.spilled) parts.push('dedupe spilled to disk');
   const shards = s.shard ? `; ${s.shard.shards} shard(s), manifest ${s.shard.manifest}` : '';
   return `prepare (${s.family}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s${shards}`;

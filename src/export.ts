@@ -136,7 +136,7 @@ export interface ExportSummary {
   /** csv-wide: the number of item_i columns. */
   width: number | null;
   catalogItems: number | null;
-  /** Recommended ids not in the catalog (their columns left empty). */
+  /** Recommendations (rows) whose item is not in the catalog (their columns left empty). */
   catalogMissing: number;
   /** Catalog rows with an empty id (a gift card with no SKU): skipped. */
   catalogRowsWithoutId: number;
@@ -291,7 +291,7 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
       warnings.push(`the catalog repeats ${catalog.duplicates} item ids; the first row of each was used`);
     if (s.catalogMissing > 0)
       warnings.push(
-        `${s.catalogMissing} recommended ids are not in the catalog; their catalog columns are empty`,
+        `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? ' names an item' : 's name items'} not in the catalog; ${s.catalogMissing === 1 ? 'its' : 'their'} catalog columns are empty`,
       );
     if (s.errorLines > 0) warnings.push(`${s.errorLines} lines had an error; written to ${o.errors}`);
     return {
@@ -929,7 +929,8 @@ async function loadCatalog(
         const v = get(row.values);
         return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
       });
-      if (catalog.add(key, values) === 'full') {
+      // Trimmed, as prepare trims ids: " i1 " in a spreadsheet is the item i1.
+      if (catalog.add(key.trim(), values) === 'full') {
         throw new PbError(
           'PB_LIMIT',
           `the catalog has more than ${o.maxCatalogItems} items; the join holds it in memory (keep only the items you recommend)`,

@@ -93,8 +93,8 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
       text = await openText(file, { stdin: options.stdin }, { names: VALIDATE_NAMES });
     } catch (err) {
       if (!(err instanceof PbError) || err.code !== 'PB_PARSE') throw err;
-      // A workbook, a binary file: one problem for the file, and on to the next.
-      report({ file, line: err.line, field: '(file)', reason: notBatchInput(err.reason, family.family) });
+      // A workbook, a binary file: one problem for the file (the reason says what to do), and on to the next.
+      report({ file, line: err.line, field: '(file)', reason: err.reason });
       continue;
     }
     if (text.info.encoding !== 'utf-8') {
@@ -143,7 +143,7 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
         report({ file, field: '(file)', reason: notBatchInput('text that is not JSON', family.family) });
         continue;
       }
-      if (src.format !== 'jsonl') {
+      if (src.format !== 'jsonl' && !src.empty) {
         await src.close();
         report({ file, line: 1, field: '(file)', reason: notBatchInput(describeFormat(src), family.family) });
         continue;
@@ -175,6 +175,7 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
     }
     s.records += records;
     s.blankLines += blank();
+    if (records === 0 && files.length > 1) s.warnings.push(`${file} holds no records`);
     if (records > family.maxRecordsPerFile) {
       const what = family.segment ? 'queries' : 'records';
       report({
@@ -183,6 +184,13 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
         reason: `${records} ${what} exceed the ${family.family} quota of ${family.maxRecordsPerFile} per input file (split it with \`personalize-batch shard\`)`,
       });
     }
+  }
+  if (s.records === 0 && s.problems === 0) {
+    report({
+      file: files.length === 1 ? (files[0] as string) : '(all files)',
+      field: '(job)',
+      reason: 'no records: a batch job needs at least one (on an empty input it fails)',
+    });
   }
   if (s.bytes > limits.maxBytesPerJob) {
     report({

@@ -99,7 +99,7 @@ describe('prepare through the CLI', () => {
     );
     assert.match(
       r.stderr.split('\n')[1] as string,
-      /^prepare \(user-personalization\): 3 rows read, 2 records written to stdout, 1 duplicates removed/,
+      /^prepare \(user-personalization\): 3 rows read, 2 records written to stdout, 1 duplicate removed/,
     );
   });
 

@@ -55,7 +55,8 @@ function oracle(csv: string): { out: string[]; rejectedLines: number } {
   let rejected = 0;
   for (const rec of records.slice(1)) {
     const id = (rec[1] ?? '').trim();
-    if (rec.length !== 3 || id === '' || [...id].length > 256) {
+    // Control characters in an id (a tab, U+0001) are refused as damage (see prepare's Ids).
+    if (rec.length !== 3 || id === '' || [...id].length > 256 || /\p{Cc}/u.test(id)) {
       rejected++;
       continue;
     }

@@ -91,7 +91,12 @@ const CASES: Case[] = [
   {
     file: 'excel-de-semicolon-windows-1252.csv',
     options: { encoding: 'windows-1252', column: 'Nachname' },
-    records: ids('Müller', 'Weiß\r\n(Büro)', 'Dubois'),
+    // A multi-line cell as the id: refused, not sent with its line break.
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 3,
+      message: /:3: Nachname: contains a line break \(a multi-line cell\?\)/,
+    },
   },
   {
     file: 'excel-de-csv-utf8-bom.csv',
@@ -291,6 +296,80 @@ const CASES: Case[] = [
     },
   },
   { file: 'mailchimp-audience.csv', options: { column: 'LEID' }, records: ids('114582', '114583') },
+  // What a new-user trial found read wrong, now read right or refused.
+  { file: 'json-array-big-numbers.json', records: ids('12345678901234567890', '9007199254740993') },
+  {
+    file: 'interactions-yyyymmdd.csv',
+    options: { since: '2020-01-01' },
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 3,
+      message:
+        /:3: TIMESTAMP: "20260105" could be the date 2026-01-05 or epoch seconds in 1970; write 2026-01-05/,
+    },
+  },
+  {
+    file: 'excel-damaged-ids.csv',
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 2,
+      message:
+        /:2: Customer ID: starts with ', the text marker a spreadsheet adds: the id is probably "6789012345"/,
+    },
+  },
+  {
+    file: 'concatenated-exports.csv',
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 4,
+      message:
+        /:4: \(row\): repeats the header \(files joined with cat\?\); pass each file as its own source/,
+    },
+  },
+  {
+    file: 'html-saved-as.xls',
+    error: {
+      code: 'PB_PARSE',
+      message: /this is an HTML page \(a web page or an HTML table saved as \.xls\)/,
+    },
+  },
+  {
+    file: 'utf8-not-windows-1252.csv',
+    options: { encoding: 'windows-1252' },
+    error: {
+      code: 'PB_PARSE',
+      line: 2,
+      message:
+        /:2: holds UTF-8 text \(this line reads "müller-1,x" as UTF-8\), though --encoding windows-1252 was given/,
+    },
+  },
+  { file: 'utf8-not-windows-1252.csv', records: ids('müller-1', 'weiß-2') },
+  {
+    file: 'one-column-username.csv',
+    error: { code: 'PB_USAGE', line: 1, message: /"username" looks like a header over the ids below it/ },
+  },
+  { file: 'one-column-username.csv', options: { column: 'username' }, records: ids('alice', 'bob') },
+  {
+    file: 'spaces-aligned.txt',
+    error: { code: 'PB_USAGE', message: /lined up with runs of spaces .*save the data as CSV or TSV/ },
+  },
+  {
+    file: 'json-lines-trailing-commas.jsonl',
+    error: {
+      code: 'PB_PARSE',
+      line: 1,
+      message:
+        /:1: not JSON Lines: not valid JSON \(.*\); JSON Lines hold one object per line, with nothing after it$/,
+    },
+  },
+  {
+    file: 'json-array-trailing-comma.json',
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 4,
+      message: /:4: \(row\): not valid JSON \(cannot parse: unexpected token '\]'\)$/,
+    },
+  },
 ];
 
 const label = (c: Case) =>
@@ -364,9 +443,9 @@ describe('real-world files through validate', () => {
     const expected = [
       /not UTF-8: byte 0xFC.*prepare --encoding windows-1252/,
       /UTF-16LE text \(it starts with that byte order mark\), not JSON Lines/,
-      /looks like UTF-16 LE text without a byte order mark.*not JSON Lines/,
-      /this is an Excel workbook \(\.xlsx\).*not JSON Lines/,
-      /this is a PDF document.*not JSON Lines/,
+      /looks like UTF-16 LE text without a byte order mark.*; pass prepare --encoding utf-16le$/,
+      /this is an Excel workbook \(\.xlsx\), not a text file: .*save it as "CSV UTF-8", then pass that file$/,
+      /this is a PDF document, not a text file/,
       /plain text \(one value per line\), not JSON Lines/,
       /a CSV file, not JSON Lines/,
       /several JSON objects on one line, not JSON Lines/,
@@ -382,7 +461,7 @@ describe('real-world files through validate', () => {
       });
       assert.equal(s.problems, 1, f);
       assert.match(problems[0] as string, expected[i] as RegExp, f);
-      if (i > 0)
+      if (i === 1 || i > 4)
         assert.match(
           problems[0] as string,
           /run `personalize-batch prepare --recipe user-personalization FILE -o FILE\.jsonl`/,
@@ -416,14 +495,54 @@ describe('real-world files through validate', () => {
     assert.match(pop.warnings[0] as string, /^3 Popularity-Count lines have no userId/);
   });
 
+  test('an empty file is no records: a problem, as a job on it would fail', async () => {
+    const problems: string[] = [];
+    const s = await validateFiles({
+      recipe: 'user-personalization',
+      files: [at('empty.csv')],
+      onProblem: (m) => problems.push(m),
+    });
+    assert.equal(s.records, 0);
+    assert.deepEqual(problems, [
+      `${at('empty.csv')}: (job): no records: a batch job needs at least one (on an empty input it fails)`,
+    ]);
+  });
+
   test("prepare's output of every readable case passes validate", async () => {
     for (const c of CASES.filter((x) => x.records && x.records.length > 0)) {
       const recipe = c.recipe ?? 'user-personalization';
+      // The docs' Popularity-Count lines pass with a warning (tested above).
       const out = tmp.path(`${c.file}.jsonl`);
       await prepare({ recipe, ...c.options, sources: [at(c.file)], output: out });
       const s = await validateFiles({ recipe, files: [out], allowEmailIds: c.options?.allowEmailIds });
       assert.equal(s.problems, 0, label(c));
     }
+  });
+});
+
+describe('real-world spreadsheet damage, rejected row by row', () => {
+  test('each damaged id goes to the rejects file with its reason; the good one is written', async () => {
+    const rejects = tmp.path('damaged.rejects.jsonl');
+    const r = await prepareFiles({
+      recipe: 'user-personalization',
+      sources: [at('excel-damaged-ids.csv')],
+      onInvalid: 'skip',
+      rejects,
+    });
+    assert.deepEqual(r.records, ids('103'));
+    const got = (await readText(rejects))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; reason: string });
+    assert.deepEqual(
+      got.map((x) => [x.line, x.reason.replace(/[;:(,].*$/, '')]),
+      [
+        [2, "starts with '"],
+        [3, 'looks like a number a spreadsheet shortened to scientific notation'],
+        [4, 'is a spreadsheet error value'],
+        [5, 'contains an invisible character '],
+      ],
+    );
   });
 });
 
@@ -450,6 +569,22 @@ describe('real-world catalogs through export', () => {
     assert.equal(
       await readText(csv),
       'userId,rank,itemId,score,TITLE,PRICE\nu1,1,i2,0.5,Red mug,12.50\nu1,2,i1,0.3,Blue mug,12.50\nu1,3,i9,0.2,,\n',
+    );
+  });
+
+  test('catalog ids padded with spaces join, as prepare trims ids', async () => {
+    const src = await writeText(tmp.path('c.out'), out);
+    const csv = tmp.path('c.csv');
+    const s = await exportOutputs({
+      sources: [src],
+      output: csv,
+      catalog: at('catalog-padded-ids.csv'),
+      lineEnding: 'lf',
+    });
+    assert.equal(s.catalogMissing, 1);
+    assert.equal(
+      await readText(csv),
+      'userId,rank,itemId,score,TITLE\nu1,1,i2,0.5,Red mug\nu1,2,i1,0.3,Blue mug\nu1,3,i9,0.2,\n',
     );
   });
 

@@ -139,7 +139,8 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
   ];
   if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
   if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
-  if (s.catalogItems !== null) parts.push(`${s.catalogMissing} ids not in the catalog of ${s.catalogItems}`);
+  if (s.catalogItems !== null)
+    parts.push(`${s.catalogMissing} recommendations not in the catalog of ${s.catalogItems} items`);
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
 

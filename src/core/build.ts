@@ -11,7 +11,7 @@ import {
   TIMESTAMP_COLUMNS,
   USER_COLUMNS,
 } from './columns.js';
-import { parseTimestamp, TIME_FORMS } from './dates.js';
+import { parseTimestamp, readTimestamp } from './dates.js';
 import type { FamilyInfo } from './families.js';
 
 /** One batch-input line. Key order is the order the fields are written in. */
@@ -211,17 +211,9 @@ export function makeRowBuilder(
 
   const builder = (values: string[] | Record<string, unknown>): Built => {
     if (since) {
-      const raw = since(values);
-      const t = parseTimestamp(raw);
-      if (t === undefined) {
-        const shown = raw === undefined || raw === null || raw === '' ? 'empty' : JSON.stringify(raw);
-        return {
-          kind: 'invalid',
-          field: sinceName,
-          reason: `${shown} is not a timestamp: use ${TIME_FORMS}`,
-        };
-      }
-      if (t < (opts.since as number)) return { kind: 'skip' };
+      const t = readTimestamp(since(values));
+      if ('problem' in t) return { kind: 'invalid', field: sinceName, reason: t.problem };
+      if (t.seconds < (opts.since as number)) return { kind: 'skip' };
     }
     const fv = filterValues(values);
     if (fv && 'reason' in fv)

@@ -15,21 +15,63 @@ const ISO =
 export const TIME_FORMS =
   'epoch seconds (1767571200), epoch milliseconds (1767571200000) or ISO 8601 (2026-01-05, 2026-01-05T10:00:00Z)';
 
+/** 9999-12-31T23:59:59Z: epoch numbers past it are not seconds or milliseconds (microseconds, say). */
+const LAST = 253402300799;
+
 /**
  * Epoch seconds from a cell or option value, or undefined when it is none
- * of the accepted forms. Numbers above 1e11 are milliseconds. An ISO date
- * or time without an offset is UTC. Impossible dates (2026-02-30, 25:00)
- * are refused rather than rolled over.
+ * of the accepted forms. See readTimestamp.
  */
 export function parseTimestamp(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? (Math.abs(v) > MS_ABOVE ? v / 1000 : v) : undefined;
-  if (typeof v !== 'string') return undefined;
-  const s = v.trim();
-  if (s === '') return undefined;
-  if (/^-?\d+(\.\d+)?$/.test(s)) {
-    const n = Number(s);
-    return Math.abs(n) > MS_ABOVE ? n / 1000 : n;
+  const r = readTimestamp(v);
+  return 'seconds' in r ? r.seconds : undefined;
+}
+
+/**
+ * Epoch seconds, or why not. Numbers are epoch seconds, or milliseconds
+ * above 1e11, and must land in 1970-9999 (a microsecond count does not);
+ * eight digits that read as a date (20260105) are refused as ambiguous.
+ * An ISO date or time without an offset is UTC. Impossible dates
+ * (2026-02-30, 25:00) are refused rather than rolled over.
+ */
+export function readTimestamp(v: unknown): { seconds: number } | { problem: string } {
+  const shown = typeof v === 'string' ? JSON.stringify(v.trim()) : String(v);
+  const empty = v === '' || v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
+  const generic = {
+    problem: empty
+      ? `empty, where a timestamp is needed: ${TIME_FORMS}`
+      : `${shown} is not a timestamp: use ${TIME_FORMS}`,
+  };
+  if (typeof v === 'number' || (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v))) {
+    const n = Number(v);
+    if (!Number.isFinite(n)) return generic;
+    const text = String(v).trim();
+    if (/^\d{8}$/.test(text) && isoDate(text) !== undefined) {
+      return {
+        problem: `${shown} could be the date ${isoDate(text)} or epoch seconds in 1970; write ${isoDate(text)} for the date`,
+      };
+    }
+    const seconds = n > MS_ABOVE ? n / 1000 : n;
+    if (seconds < 0 || seconds > LAST) {
+      return {
+        problem: `${shown} is not a timestamp: as epoch ${n > MS_ABOVE ? 'milliseconds' : 'seconds'} it falls outside 1970-9999 ${seconds > LAST ? ' (microseconds?)' : ''}; use ${TIME_FORMS}`,
+      };
+    }
+    return { seconds };
   }
+  if (typeof v !== 'string') return generic;
+  const t = parseIso(v.trim());
+  return t === undefined ? generic : { seconds: t };
+}
+
+/** 20260105 as 2026-01-05 when it is a real date in 1900-2100, else undefined. */
+function isoDate(digits: string): string | undefined {
+  const iso = `${digits.slice(0, 4)}-${digits.slice(4, 6)}-${digits.slice(6, 8)}`;
+  const year = Number(digits.slice(0, 4));
+  return year >= 1900 && year <= 2100 && parseIso(iso) !== undefined ? iso : undefined;
+}
+
+function parseIso(s: string): number | undefined {
   const m = ISO.exec(s);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, sec, frac, zone] = m;
@@ -64,18 +106,10 @@ function daysIn(year: number, month: number): number {
  * they are a day in 1970, which nobody means.
  */
 export function parseSince(v: string | number): { seconds: number } | { problem: string } {
-  if (typeof v === 'string' && /^\s*\d{8}\s*$/.test(v)) {
-    const s = v.trim();
-    const iso = `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}`;
-    if (parseTimestamp(iso) !== undefined) {
-      return {
-        problem: `--since ${s} could be the date ${iso} or epoch seconds in 1970; write ${iso} for the date`,
-      };
-    }
-  }
-  const t = parseTimestamp(v);
-  if (t !== undefined) return { seconds: t };
+  const r = readTimestamp(v);
+  if ('seconds' in r) return r;
   const text = String(v).trim();
+  if (/^\d{8}$/.test(text) && isoDate(text) !== undefined) return { problem: `--since ${r.problem}` };
   let hint = '';
   const dotted = /^(\d{1,2})\.(\d{1,2})\.(\d{4})/.exec(text);
   const slashed = /^(\d{1,2})\/(\d{1,2})\/(\d{4})/.exec(text);

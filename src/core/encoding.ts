@@ -102,6 +102,28 @@ export function firstInvalid(b: Uint8Array): number {
   return n;
 }
 
+/**
+ * Offset of the first multi-byte UTF-8 character in bytes, or -1. In text
+ * said to be in a one-byte encoding (windows-1252, ISO-8859-x) such a
+ * sequence is almost always UTF-8 that would be read as mojibake ("Ã¼" for "ü").
+ */
+export function firstUtf8Multibyte(b: Uint8Array): number {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i] as number;
+    if (c < 0xc2 || c > 0xf4) continue;
+    const len = seqLength(c);
+    if (i + len <= b.length && isUtf8(b.subarray(i, i + len))) return i;
+  }
+  return -1;
+}
+
+/** Encodings with one byte per character (TextDecoder's names), where UTF-8 text shows as mojibake. */
+export function isSingleByte(encoding: string): boolean {
+  return /^(windows-12\d\d|windows-874|iso-8859-\d+|macintosh|x-mac-cyrillic|koi8-[ru]|ibm866)$/.test(
+    encoding,
+  );
+}
+
 /** The 32 characters windows-1252 has at 0x80-0x9F (WHATWG Encoding index; 5 unassigned map to C1). */
 const CP1252_HIGH =
   '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +

@@ -35,6 +35,43 @@ export const HEADER_WORDS: readonly string[] = [
   'mail',
 ];
 
+/** Words header names are made of: a first line built of them, over ids, may be a header. */
+const HEADERISH_WORDS: readonly string[] = [
+  'user',
+  'users',
+  'username',
+  'name',
+  'names',
+  'id',
+  'ids',
+  'mail',
+  'email',
+  'customer',
+  'customers',
+  'kunde',
+  'kunden',
+  'kundennummer',
+  'client',
+  'clients',
+  'item',
+  'items',
+  'product',
+  'products',
+  'sku',
+  'skus',
+  'member',
+  'members',
+  'account',
+  'contact',
+  'login',
+  'handle',
+  'number',
+  'nummer',
+  'nr',
+  'no',
+  'code',
+];
+
 /** Names the options a message points at (the CLI's flags by default; the pipeline file has its own). */
 export interface OptionNames {
   delimiter: string;
@@ -124,6 +161,17 @@ export function sniffBinary(head: Uint8Array): BinaryKind | null {
     return { what: 'an image', fix: 'pass the CSV, TSV, text or JSON file that holds the ids' };
   if (startsWith(head, [0xff, 0xfe, 0x00, 0x00]) || startsWith(head, [0x00, 0x00, 0xfe, 0xff]))
     return { what: 'UTF-32 text', fix: 'save it as UTF-8 (or UTF-16), which are read' };
+  // Markup: Excel's "Web Page" and XML spreadsheet formats, or an HTML table saved as .xls.
+  const start = Buffer.from(head.buffer, head.byteOffset, Math.min(head.length, 512))
+    .toString('latin1')
+    .replace(/^\xef\xbb\xbf/, '')
+    .trimStart()
+    .toLowerCase();
+  if (start.startsWith('<?xml') && start.includes('excel.sheet'))
+    return { what: 'an Excel 2003 XML spreadsheet', fix: SAVE_AS_CSV };
+  if (start.startsWith('<!doctype html') || start.startsWith('<html') || start.startsWith('<table'))
+    return { what: 'an HTML page (a web page or an HTML table saved as .xls)', fix: SAVE_AS_CSV };
+  if (start.startsWith('<?xml')) return { what: 'an XML file', fix: 'export the list as CSV or JSON' };
   return null;
 }
 
@@ -354,10 +402,32 @@ export function parseDelimiter(value: string, option: string): string {
 }
 
 /**
+ * A one-column file whose lines are mostly split by runs of two or more
+ * spaces (`customer_id  name` over `101          Anna`): columns lined up
+ * for printing, which no delimiter reads. Refused with the fix.
+ */
+export function checkNotAligned(text: string, file: string, names: OptionNames): void {
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '')
+    .slice(0, SNIFF_RECORDS);
+  const aligned = lines.filter((l) => /\S {2,}\S/.test(l)).length;
+  if (lines.length >= 2 && aligned * 5 >= lines.length * 4) {
+    throw new PbError(
+      'PB_USAGE',
+      `the columns are lined up with runs of spaces (a printed or fixed-width report), which is not read; save the data as CSV or TSV, or pass ${names.format} plain if each whole line is an id`,
+      { file },
+    );
+  }
+}
+
+/**
  * The header rule for a one-column file. Its first line is a header when it
  * is one of HEADER_WORDS or the column asked for (both after normalizeName).
- * A first line with no digit and no `@` over lines that all have one
- * (`Kundennummer` over `10001`, `Mail` over addresses) could be either: a
+ * A first line that is a plain name (letters, spaces, `_ - .`) could be
+ * either when it is made of header words (`username`, `Kunden Nr`) or sits
+ * over lines that all have a digit or `@` (`Kundennummer` over `10001`): a
  * usage error. Anything else is a list of ids with no header.
  */
 export function oneColumnHasHeader(
@@ -386,7 +456,13 @@ export function oneColumnHasHeader(
   const marked = (s: string) => /[\d@]/.test(s);
   // A name: letters, maybe with spaces, _ - . between them; not a query or a sentence.
   const nameLike = /^\p{L}[\p{L} _.-]{0,62}$/u.test(unquoted);
-  if (rest.length > 0 && nameLike && rest.every((r) => marked(r.fields[0] as string))) {
+  // One of its words is what headers are made of (username, Kunden Nr, Login name).
+  const words = unquoted
+    .split(/[\s_.-]+|(?<=\p{Ll})(?=\p{Lu})/u)
+    .map((w) => w.toLowerCase())
+    .filter((w) => w !== '');
+  const headerish = words.some((w) => HEADERISH_WORDS.includes(w));
+  if (rest.length > 0 && nameLike && (headerish || rest.every((r) => marked(r.fields[0] as string)))) {
     throw new PbError(
       'PB_USAGE',
       `the first line ${JSON.stringify(unquoted)} looks like a header over the ids below it, but is not a name this tool knows; pass ${names.column} ${JSON.stringify(unquoted)} to read it as the header, or ${names.format} plain to read it as an id`,

@@ -127,6 +127,8 @@ function checkPolicy(rec: Record<string, unknown>, policy: RecordPolicy): Proble
     const v = rec[key];
     if (typeof v !== 'string') continue;
     if (v.includes(REPLACEMENT)) return replaced(key);
+    const damage = idDamage(v);
+    if (damage) return { field: key, reason: damage };
     if (!policy.allowEmailIds && looksLikeEmail(v)) {
       return {
         field: key,
@@ -134,19 +136,52 @@ function checkPolicy(rec: Record<string, unknown>, policy: RecordPolicy): Proble
       };
     }
   }
+  if (Array.isArray(rec.itemList)) {
+    for (const x of rec.itemList) {
+      if (typeof x !== 'string') continue;
+      if (x.includes(REPLACEMENT)) return replaced('itemList');
+      const damage = idDamage(x);
+      if (damage) return { field: 'itemList', reason: `${JSON.stringify(x)} ${damage}` };
+    }
+  }
   if (typeof rec.itemAttributes === 'string' && rec.itemAttributes.includes(REPLACEMENT))
     return replaced('itemAttributes');
-  if (
-    Array.isArray(rec.itemList) &&
-    rec.itemList.some((x) => typeof x === 'string' && x.includes(REPLACEMENT))
-  )
-    return replaced('itemList');
   const fv = rec.filterValues;
   if (fv && typeof fv === 'object') {
     for (const [k, v] of Object.entries(fv))
       if (typeof v === 'string' && v.includes(REPLACEMENT)) return replaced(`filterValues.${k}`);
   }
   return null;
+}
+
+/**
+ * What a spreadsheet or a copy did to an id, when it shows: a line break or
+ * other control character (a multi-line cell picked as the id), an
+ * invisible character, a number shortened to scientific notation (its
+ * digits are gone), an error value, the ' text marker. The service would
+ * take any of them and match no user.
+ */
+export function idDamage(id: string): string | null {
+  const control = /\p{Cc}/u.exec(id);
+  if (control) {
+    const c = control[0];
+    return c === '\n' || c === '\r'
+      ? 'contains a line break (a multi-line cell?); pick the id column with --column'
+      : `contains the control character U+${hex(c)}`;
+  }
+  const invisible = /\p{Cf}/u.exec(id);
+  if (invisible) return `contains an invisible character (U+${hex(invisible[0])}); remove it from the source`;
+  if (/^-?\d+(?:[.,]\d+)?E[+-]?\d+$/i.test(id))
+    return 'looks like a number a spreadsheet shortened to scientific notation, so its digits are lost; format the column as text in the spreadsheet and export again';
+  if (/^#(?:N\/A|REF!|VALUE!|NAME\?|DIV\/0!|NULL!|NUM!|SPILL!|CALC!|GETTING_DATA)$/i.test(id))
+    return 'is a spreadsheet error value, not an id';
+  if (/^'[\d=+\-@]/.test(id))
+    return `starts with ', the text marker a spreadsheet adds: the id is probably ${JSON.stringify(id.slice(1))}; remove the ' in the source`;
+  return null;
+}
+
+function hex(c: string): string {
+  return (c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0');
 }
 
 function replaced(field: string): Problem {

@@ -46,6 +46,9 @@ const TAB = 9;
 const QUOTE = 34;
 const BACKSLASH = 92;
 const AT = 64;
+const APOSTROPHE = 39;
+const HASH = 35;
+const PLUS = 43;
 const MAX_ID = 256;
 
 /** Whether the fast path can serve a source of this shape. */
@@ -85,6 +88,8 @@ class Scanner {
   private readonly delim: number;
   /** `@` (refused unless e-mail ids are allowed) or -1. */
   private readonly atSign: number;
+  /** The id column's name in the header: a row holding it may be the header again. */
+  private readonly headerId: Buffer | undefined;
   private readonly width: number;
   private readonly prefix: Buffer;
   private readonly suffix: Buffer;
@@ -96,6 +101,8 @@ class Scanner {
   ) {
     this.delim = plan.src.delimiter === null ? -1 : plan.src.delimiter.charCodeAt(0);
     this.atSign = plan.allowEmailIds ? -1 : AT;
+    const name = plan.src.header?.[plan.column];
+    this.headerId = name === undefined ? undefined : Buffer.from(name.trim());
     this.width = plan.src.shape.count;
     this.prefix = Buffer.from(`{"${plan.field}":"`);
     this.suffix = Buffer.from('"}\n');
@@ -117,6 +124,7 @@ class Scanner {
     const col = this.plan.column;
     const width = this.width;
     const atSign = this.atSign;
+    const headerId = this.headerId;
     const maxLine = this.plan.maxLineLength;
     const prefix = this.prefix;
     const suffix = this.suffix;
@@ -165,11 +173,22 @@ class Scanner {
       counts.recordsRead++;
       while (fs < fe && (seg[fs] === SPACE || seg[fs] === TAB)) fs++;
       while (fe > fs && (seg[fe - 1] === SPACE || seg[fe - 1] === TAB)) fe--;
-      let plain = f + 1 === width && fe > fs && fe - fs <= MAX_ID;
+      // Ids the general path must look at: escapes, non-ASCII, e-mail, spreadsheet damage
+      // (' or # first, + in 6,78901E+09), and the header's own name (a second header).
+      const first = seg[fs] as number;
+      let plain = f + 1 === width && fe > fs && fe - fs <= MAX_ID && first !== APOSTROPHE && first !== HASH;
       for (let k = fs; plain && k < fe; k++) {
         const c = seg[k] as number;
-        if (c < SPACE || c > 126 || c === QUOTE || c === BACKSLASH || c === atSign) plain = false;
+        if (c < SPACE || c > 126 || c === QUOTE || c === BACKSLASH || c === atSign || c === PLUS)
+          plain = false;
       }
+      if (
+        plain &&
+        headerId !== undefined &&
+        fe - fs === headerId.length &&
+        headerId.equals(seg.subarray(fs, fe))
+      )
+        plain = false;
       if (!plain) {
         this.at = at;
         this.pos = p;

@@ -4,6 +4,7 @@ import { ConcatenatedJson, type OutItem } from '../core/json-values.js';
 import { type ParsedRow, RecordSplitter } from '../core/lines.js';
 import {
   CLI_OPTION_NAMES,
+  checkNotAligned,
   type Delimited,
   type FieldShape,
   fieldsFit,
@@ -82,6 +83,8 @@ export interface RowSource {
   keepFields(n: number): void;
   /** A row's full contents, for a rejects file, even when fields were projected. */
   fullRow(row: Row): string[] | Record<string, unknown>;
+  /** The source holds nothing but blank lines (or nothing at all). */
+  empty: boolean;
   /** What the detection took with some doubt (a delimiter most rows, not all, fit). */
   warnings: string[];
   /** Lets go of the source without reading it (when the detection says it is not wanted). */
@@ -192,6 +195,16 @@ export async function readRows(
     const rows = ended ? [...probe.push(text), ...safeEnd(probe)] : probe.push(text);
     const obj = rows.map((p) => parseJson(p.fields[0] as string)).find((v) => isObject(v));
     header = obj ? Object.keys(obj as object) : [];
+    const first = rows[0];
+    if (!obj && first) {
+      // Not one line of the first ones is an object: say why the first is not, rather than look for columns.
+      const bad = jsonRow(file, first.line, first.fields[0] as string, false);
+      throw new PbError(
+        'PB_PARSE',
+        `not JSON Lines: ${bad.error?.reason ?? 'not an object'}; JSON Lines hold one object per line, with nothing after it`,
+        { file, line: first.line },
+      );
+    }
   } else if (format === 'json') {
     const first = firstJsonValue(text);
     keyed = isObject(first) || first === undefined;
@@ -210,7 +223,14 @@ export async function readRows(
   };
 
   const splitter = new RecordSplitter({ delimiter, maxRecordLength: opts.maxLineLength, file });
-  const rowShape: RowShape = { format, keyed, plain: header === null, shape, delimiter };
+  const rowShape: RowShape = {
+    format,
+    keyed,
+    header: keyed ? null : header,
+    plain: header === null,
+    shape,
+    delimiter,
+  };
   const detection: Detection = {
     format,
     delimiter,
@@ -240,6 +260,7 @@ export async function readRows(
     blankLines: () => splitter.blankLines,
     keepFields: (n) => splitter.keepFields(n),
     fullRow: (row) => (row.text !== undefined && delimiter !== null ? row.text.split(delimiter) : row.values),
+    empty: ended && text.replace(/^\uFEFF/, '').trim() === '',
     warnings: d.warning === undefined ? [] : [d.warning],
     close: async () => {
       await it.return?.();
@@ -316,6 +337,7 @@ function decide(file: string, text: string, ended: boolean, opts: RowOptions, na
   const s = sniffDelimiter(body, ended, file, names);
   if (s.delimiter !== null) return sniffed(s);
   // One column: a header by the header rule, else a list of ids.
+  checkNotAligned(body, file, names);
   if (oneColumnHasHeader(body, ended, opts.column, file, names))
     return { format: 'csv', delimiter: ',', delimiterFrom: 'detected', sepLine: false };
   return { format: 'plain', delimiter: null, delimiterFrom: null, sepLine: false };
@@ -360,6 +382,8 @@ function firstJsonValue(text: string): unknown {
 export interface RowShape {
   format: Format;
   keyed: boolean;
+  /** The CSV/TSV header (null otherwise): a row equal to it is the header again. */
+  header: readonly string[] | null;
   /** No header: plain ids (or a JSON array of ids). */
   plain: boolean;
   shape: FieldShape;
@@ -380,7 +404,8 @@ export function notUtf8(
   let end = chunk.indexOf(LF, offset);
   if (end === -1 || end > offset + 40) end = Math.min(chunk.length, offset + 40);
   const bytes = chunk.subarray(start, end);
-  const shownAs = asWindows1252(bytes).replace(/\r$/, '');
+  const cut = (start > 0 && chunk[start - 1] !== LF ? '…' : '') + asWindows1252(bytes).replace(/\r$/, '');
+  const shownAs = end < chunk.length && chunk[end] !== LF && chunk[end] !== 13 ? `${cut}…` : cut;
   return new PbError(
     'PB_PARSE',
     `not UTF-8: byte 0x${(chunk[offset] as number).toString(16).toUpperCase().padStart(2, '0')} cannot be read as text; if the file was saved by Excel on Windows it is windows-1252, which ${names.encoding} windows-1252 reads (this line as ${JSON.stringify(shownAs)}); otherwise name the file's encoding with ${names.encoding}`,
@@ -449,10 +474,12 @@ async function* jsonBatches(
   let rows: Row[] = [];
   const take = (x: OutItem) => {
     if (x.kind === 'bad') {
+      // The reader goes on after a bad value only with --on-invalid skip; the reason says what was bad.
+      const reason = x.reason.replace(/; skipped to the next line that starts with \{$/, '');
       rows.push({
         line: x.line ?? lines,
         values: { $raw: x.text },
-        error: new PbError('PB_INVALID_RECORD', x.reason, { file, line: x.line ?? lines }),
+        error: new PbError('PB_INVALID_RECORD', reason, { file, line: x.line ?? lines }),
       });
       return;
     }
@@ -495,7 +522,13 @@ export function toRows(batch: readonly ParsedRow[], rs: RowShape, file: string):
     const row: Row = { line: p.line, values: p.fields };
     if (p.text !== undefined) row.text = p.text;
     if (p.problem) row.error = new PbError('PB_INVALID_RECORD', p.problem, { file, line: p.line });
-    else if (
+    else if (rs.header !== null && headerAgain(p, rs)) {
+      row.error = new PbError(
+        'PB_INVALID_RECORD',
+        'repeats the header (files joined with cat?); pass each file as its own source',
+        { file, line: p.line },
+      );
+    } else if (
       checkWidth &&
       p.count !== rs.shape.count &&
       !fieldsFit(rs.shape, p.count, () => extraEmpty(p, rs))
@@ -509,6 +542,15 @@ export function toRows(batch: readonly ParsedRow[], rs: RowShape, file: string):
     rows[i] = row;
   }
   return rows;
+}
+
+/** Whether a record holds the header's names again (as two exports joined with cat do). */
+function headerAgain(p: ParsedRow, rs: RowShape): boolean {
+  const header = rs.header as readonly string[];
+  if (p.count !== header.length || (p.fields[0] ?? '').trim() !== header[0]) return false;
+  const fields =
+    p.fields.length < p.count && p.text !== undefined ? p.text.split(rs.delimiter as string) : p.fields;
+  return header.every((h, i) => (fields[i] ?? '').trim() === h);
 }
 
 /** Whether the fields past the header's are all empty (a projected row keeps its text for this). */
@@ -525,6 +567,7 @@ export function rowShapeOf(src: RowSource): RowShape {
   return {
     format: src.format,
     keyed: src.keyed,
+    header: src.keyed ? null : src.header,
     plain: src.header === null,
     shape: src.shape,
     delimiter: src.delimiter,
@@ -564,7 +607,8 @@ function jsonRow(file: string, line: number, text: string, plainIds: boolean, li
     };
   }
   if (plainIds && (typeof value === 'string' || typeof value === 'number')) {
-    return { line, values: [String(value)] };
+    // A number is the id as printed: JSON.parse has rounded 12345678901234567890 already.
+    return { line, values: [typeof value === 'number' ? text.trim() : value] };
   }
   if (!isObject(value)) {
     return {

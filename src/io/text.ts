@@ -1,4 +1,4 @@
-import { Transcoder } from '../core/encoding.js';
+import { firstUtf8Multibyte, isSingleByte, Transcoder } from '../core/encoding.js';
 import { CLI_OPTION_NAMES, type OptionNames, sniffBinary, sniffBom, sniffNul } from '../core/sniff.js';
 import { PbError } from '../errors.js';
 import { type InputContext, openSource, type SourceInfo } from './input.js';
@@ -152,7 +152,26 @@ async function* transcode(
       { file: name, line },
     );
   };
+  const oneByte = isSingleByte(t.encoding);
   for await (const chunk of bytes) {
+    if (oneByte) {
+      const at = firstUtf8Multibyte(chunk);
+      if (at >= 0) {
+        let line = lines;
+        for (let i = chunk.indexOf(10); i !== -1 && i < at; i = chunk.indexOf(10, i + 1)) line++;
+        const start = chunk.lastIndexOf(10, at) + 1;
+        let end = chunk.indexOf(10, at);
+        if (end === -1) end = chunk.length;
+        const shown = Buffer.from(chunk.subarray(start, Math.min(end, start + 80)))
+          .toString('utf8')
+          .replace(/\r$/, '');
+        throw new PbError(
+          'PB_PARSE',
+          `holds UTF-8 text (this line reads ${JSON.stringify(shown)} as UTF-8), though ${names.encoding} ${encoding} was given, which would garble it; leave out ${names.encoding} for a UTF-8 file (a file that mixes both must be fixed first)`,
+          { file: name, line },
+        );
+      }
+    }
     let text = '';
     try {
       text = t.push(chunk);
