@@ -36,7 +36,7 @@ import { type JobState, jobName, normalizeStatus, regionOfArn, runIdFor, shardUr
 import { defined, type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
 import { loadPipeline, PIPELINE_OPTION_NAMES, type Pipeline, workLayout } from './pipeline.js';
-import { type PrepareOptions, type PrepareSummary, prepare } from './prepare.js';
+import { type InputDetection, type PrepareOptions, type PrepareSummary, prepare } from './prepare.js';
 import { type Manifest, shardName } from './shard.js';
 import { validateFiles } from './validate-files.js';
 
@@ -67,6 +67,8 @@ export interface RunSummary {
   dryRun: boolean;
   /** Stages reused from an earlier, interrupted run. */
   resumed: Stage[];
+  /** How prepare read each source: format, delimiter, header, id column, encoding. */
+  inputs: InputDetection[];
   records: {
     read: number;
     written: number;
@@ -127,6 +129,8 @@ interface RunRecord {
     records: RunSummary['records'];
     shards: RunSummary['shards'];
     warnings: string[];
+    /** How each source was read (records written before this field existed lack it). */
+    inputs?: InputDetection[];
     /** Where the rejects went (the output folder may have moved since). */
     rejects?: string | null;
     /** Size and modification time (or ETag) of each source when the shards were made. */
@@ -270,12 +274,14 @@ async function fullRun(
       records: recordsOf(prepared),
       shards: shardsOf(manifest, layout.manifest),
       warnings: prepared.warnings,
+      inputs: prepared.inputs,
       rejects: p.input.onInvalid === 'skip' ? p.output.rejects : null,
       sources,
     };
     await save();
   }
   summary.records = record.prepare.records;
+  summary.inputs = record.prepare.inputs ?? [];
   summary.warnings.push(...(record.prepare.warnings ?? []));
   summary.shards = record.prepare.shards;
   if (summary.records.rejected > 0) summary.files.rejects = record.prepare.rejects ?? p.output.rejects;
@@ -508,6 +514,7 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     });
     const manifest = (await readJsonDoc(join(tmp, 'input', 'manifest.json'))) as Manifest;
     summary.records = recordsOf(prepared);
+    summary.inputs = prepared.inputs;
     summary.warnings.push(...prepared.warnings);
     // Where the shards will be: the same names under the work prefix, the same bytes.
     const moved = (index: number, u: string) =>
@@ -569,6 +576,7 @@ function emptySummary(p: Pipeline, dryRun: boolean): RunSummary {
     work: p.work,
     dryRun,
     resumed: [],
+    inputs: [],
     records: { read: 0, written: 0, duplicates: 0, rejected: 0, inactive: 0 },
     shards: { count: 0, manifest: workLayout(p.work).manifest, records: 0, bytes: 0, uris: [] },
     jobs: { state: workLayout(p.work).state, created: 0, active: 0, failed: 0, names: [], failures: [] },

@@ -151,6 +151,11 @@ describe('run', () => {
     assert.equal(s.records.written, users.length);
     assert.equal(s.records.rejected, 3);
     assert.equal(s.records.duplicates, 2000 - 3 - users.length);
+    assert.deepEqual(
+      s.inputs.map((d) => [d.format, d.delimiter, d.idColumn, d.encoding]),
+      [['csv', ',', 'user_id', 'utf-8']],
+      'how the source was read',
+    );
     assert.deepEqual(s.collect && [s.collect.missing, s.collect.errorKeys, s.collect.written], [
       0,
       0,
@@ -189,6 +194,11 @@ describe('run', () => {
     const again = await cli(['run', file, ...AWS_ARGS()]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /reused: prepare, validate, collect, export/);
+    assert.match(
+      again.stdout,
+      /\n {2}input {8}\S+emails\.csv: CSV, delimiter ",", header with 4 columns, id column "user_id", UTF-8\n/,
+      'kept in run.json',
+    );
     assert.match(again.stdout, /0 created by this call/);
     assert.equal(jobsOf(prefix).length, 4);
     assert.deepEqual(await readFile(join(dir, 'out', 'recommendations.csv')), before);

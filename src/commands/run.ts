@@ -2,6 +2,7 @@
 import { PbError } from '../errors.js';
 import { type RunEvent, type RunSummary, runPipeline } from '../run.js';
 import { AWS_OPTIONS, type CliIO, parse, progressLine, write } from './common.js';
+import { describeInputs } from './inputs.js';
 
 export const RUN_HELP = `Usage: personalize-batch run PIPELINE.json [--dry-run] [--json] [options]
 
@@ -134,6 +135,9 @@ export function describeRun(s: RunSummary): string {
       `run ${s.exitCode === 0 ? 'done' : 'finished with problems'} in ${s.seconds.toFixed(1)} s${s.resumed.length > 0 ? ` (reused: ${s.resumed.join(', ')})` : ''}`,
     );
   const r = s.records;
+  // How the sources were read, as prepare prints it.
+  for (const line of describeInputs({ inputs: s.inputs, inputsNotListed: 0 }))
+    out.push(`  input        ${line}`);
   out.push(
     `  records      ${n(r.read)} read, ${n(r.written)} to run, ${n(r.duplicates)} duplicates, ${n(r.rejected)} rejected${r.inactive > 0 ? `, ${n(r.inactive)} inactive` : ''}`,
   );
