@@ -182,13 +182,12 @@ class Scanner {
         if (c < SPACE || c > 126 || c === QUOTE || c === BACKSLASH || c === atSign || c === PLUS)
           plain = false;
       }
-      if (
-        plain &&
-        headerId !== undefined &&
-        fe - fs === headerId.length &&
-        headerId.equals(seg.subarray(fs, fe))
-      )
-        plain = false;
+      if (plain && headerId !== undefined && fe - fs === headerId.length) {
+        // A byte loop: Buffer.equals on a subarray cost 0.07 s a million lines here.
+        let k = 0;
+        while (k < headerId.length && seg[fs + k] === headerId[k]) k++;
+        if (k === headerId.length) plain = false;
+      }
       if (!plain) {
         this.at = at;
         this.pos = p;
