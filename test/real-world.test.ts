@@ -615,6 +615,26 @@ describe('real-world catalogs through export', () => {
   });
 });
 
+describe("real-world catalogs through the emulator's Items file", () => {
+  test('read by the same rules; a row without an id skipped; a windows-1252 file refused with the fix', async () => {
+    const { loadCatalog } = await import('../src/emulator/catalog.js');
+    const c = await loadCatalog(at('catalog-gift-card.csv'));
+    assert.deepEqual(c.ids, ['i1', 'i2']);
+    const semi = await loadCatalog(at('excel-sep-line.csv')).catch((e: unknown) => e);
+    assert.match(
+      String(semi),
+      /cannot find the item id column; the header has "Customer ID", "Email", "Country"/,
+    );
+    const err = await rejectsWith(loadCatalog(at('catalog-semicolon-windows-1252.csv')), 'PB_PARSE');
+    assert.equal(err.line, 2);
+    assert.match(
+      err.reason,
+      /^not UTF-8: byte 0x80 cannot be read as text; save the file as UTF-8 \(if Excel saved it on Windows it is windows-1252/,
+    );
+    await rejectsWith(loadCatalog(at('workbook.xlsx')), 'PB_PARSE', /Excel workbook/);
+  });
+});
+
 describe('real-world files through the CLI', () => {
   test('the detection is printed, and the errors name file, line and the fix', async () => {
     const ok = await cli([

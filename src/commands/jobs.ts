@@ -1,5 +1,6 @@
 /** `submit`, `status` and `wait`: the CLI over src/jobs/orchestrate.ts. */
 import type { Writable } from 'node:stream';
+import { parseTimestamp } from '../core/dates.js';
 import { parseCount, parseDuration } from '../core/units.js';
 import { PbError } from '../errors.js';
 import { regionOfArn } from '../jobs/model.js';
@@ -265,7 +266,7 @@ export function table(rows: readonly JobRow[], now: number): string {
     r.name || '-',
     r.status,
     r.records.toLocaleString('en-US'),
-    r.createdAt ? age(now - Date.parse(r.createdAt)) : '-',
+    r.createdAt ? age(now - (parseTimestamp(r.createdAt) ?? now / 1000) * 1000) : '-',
     r.failureReason ?? '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));

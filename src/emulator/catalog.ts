@@ -1,4 +1,5 @@
 import { findColumn, ITEM_COLUMNS } from '../core/columns.js';
+import { CLI_OPTION_NAMES, type OptionNames } from '../core/sniff.js';
 import { PbError } from '../errors.js';
 import { readRows } from '../io/rows.js';
 import { openText } from '../io/text.js';
@@ -123,6 +124,9 @@ export function generateCatalog(n: number): Catalog {
   return new ColumnCatalog(`generated (${n} items)`, ids, columns, values);
 }
 
+/** An Items file is a Personalize dataset, UTF-8 by the service's rules: emulate has no encoding option. */
+const ITEMS_NAMES: OptionNames = { ...CLI_OPTION_NAMES, encoding: '' };
+
 /**
  * Reads an Items file (CSV or TSV with a header, gzip detected; a local path
  * or s3://) into a catalog. The id column is ITEM_ID or another usual name
@@ -130,8 +134,12 @@ export function generateCatalog(n: number): Catalog {
  * ids keep their first row.
  */
 export async function loadCatalog(path: string): Promise<Catalog> {
-  const text = await openText(path, {});
-  const src = await readRows(path, text.bytes, { format: 'auto', maxLineLength: 1024 * 1024 });
+  const text = await openText(path, {}, { names: ITEMS_NAMES });
+  const src = await readRows(path, text.bytes, {
+    format: 'auto',
+    maxLineLength: 1024 * 1024,
+    names: ITEMS_NAMES,
+  });
   const header = src.header;
   if (!header || src.format === 'plain') {
     throw new PbError('PB_USAGE', 'an Items file needs a header row with an ITEM_ID column', { file: path });

@@ -408,7 +408,11 @@ export function notUtf8(
   const shownAs = end < chunk.length && chunk[end] !== LF && chunk[end] !== 13 ? `${cut}…` : cut;
   return new PbError(
     'PB_PARSE',
-    `not UTF-8: byte 0x${(chunk[offset] as number).toString(16).toUpperCase().padStart(2, '0')} cannot be read as text; if the file was saved by Excel on Windows it is windows-1252, which ${names.encoding} windows-1252 reads (this line as ${JSON.stringify(shownAs)}); otherwise name the file's encoding with ${names.encoding}`,
+    `not UTF-8: byte 0x${(chunk[offset] as number).toString(16).toUpperCase().padStart(2, '0')} cannot be read as text; ${
+      names.encoding === ''
+        ? `save the file as UTF-8 (if Excel saved it on Windows it is windows-1252, which reads this line as ${JSON.stringify(shownAs)})`
+        : `if the file was saved by Excel on Windows it is windows-1252, which ${names.encoding} windows-1252 reads (this line as ${JSON.stringify(shownAs)}); otherwise name the file's encoding with ${names.encoding}`
+    }`,
     { file, line },
   );
 }

@@ -85,7 +85,7 @@ export async function openText(
     if (nul?.utf16) {
       throw new PbError(
         'PB_PARSE',
-        `looks like ${label(nul.utf16)} text without a byte order mark (a NUL byte beside every character); pass ${names.encoding} ${nul.utf16}`,
+        `looks like ${label(nul.utf16)} text without a byte order mark (a NUL byte beside every character); ${names.encoding === '' ? 'save it as UTF-8' : `pass ${names.encoding} ${nul.utf16}`}`,
         { file: name },
       );
     }
