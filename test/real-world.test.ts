@@ -426,6 +426,21 @@ describe('real-world files from stdin, in pieces', () => {
   }
 });
 
+describe('real-world refusals from stdin, in pieces', () => {
+  // A bad byte or a bad line is reported on the same line however the bytes arrive.
+  for (const c of CASES.filter((x) => x.error?.line !== undefined && x.error.code !== 'PB_USAGE')) {
+    test(label(c), async () => {
+      const bytes = await readFile(at(c.file));
+      const opts = { recipe: c.recipe ?? 'user-personalization', ...c.options };
+      for (const how of [1, { seed: 5, max: 13 }]) {
+        const err = await rejectsWith(prepareStdin(opts, split(bytes, how)), c.error?.code as PbErrorCode);
+        assert.equal(err.line, c.error?.line, JSON.stringify(how));
+        assert.equal(err.file, '-');
+      }
+    });
+  }
+});
+
 describe('real-world files through validate', () => {
   test('anything but JSON Lines is one problem that names prepare', async () => {
     const files = [

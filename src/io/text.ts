@@ -153,16 +153,19 @@ async function* transcode(
     );
   };
   const oneByte = isSingleByte(t.encoding);
+  /** The line so far (at most 256 bytes), so that a character split between chunks is still seen. */
+  let carry = Buffer.alloc(0);
   for await (const chunk of bytes) {
     if (oneByte) {
-      const at = firstUtf8Multibyte(chunk);
+      const view = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      const at = firstUtf8Multibyte(view);
       if (at >= 0) {
         let line = lines;
-        for (let i = chunk.indexOf(10); i !== -1 && i < at; i = chunk.indexOf(10, i + 1)) line++;
-        const start = chunk.lastIndexOf(10, at) + 1;
-        let end = chunk.indexOf(10, at);
-        if (end === -1) end = chunk.length;
-        const shown = Buffer.from(chunk.subarray(start, Math.min(end, start + 80)))
+        for (let i = view.indexOf(10); i !== -1 && i < at; i = view.indexOf(10, i + 1)) line++;
+        const start = view.lastIndexOf(10, at) + 1;
+        let end = view.indexOf(10, at);
+        if (end === -1) end = view.length;
+        const shown = Buffer.from(view.subarray(start, Math.min(end, start + 80)))
           .toString('utf8')
           .replace(/\r$/, '');
         throw new PbError(
@@ -171,6 +174,8 @@ async function* transcode(
           { file: name, line },
         );
       }
+      const lineStart = view.lastIndexOf(10) + 1;
+      carry = Buffer.from(view.subarray(Math.max(lineStart, view.length - 256)));
     }
     let text = '';
     try {
