@@ -282,3 +282,92 @@ write('spaces-aligned.txt', Buffer.from('customer_id  name\n101          Anna\n1
 // JSON Lines with a trailing comma on each line; a JSON array with a trailing comma.
 write('json-lines-trailing-commas.jsonl', Buffer.from('{"userId":"1"},\n{"userId":"2"},\n'));
 write('json-array-trailing-comma.json', Buffer.from('[\n  {"userId": "1"},\n  {"userId": "2"},\n]\n'));
+
+// --- What a second new-user trial found ---------------------------------------
+
+/** A one-byte encoding through TextDecoder's inverse: each character's byte, found by decoding all 256. */
+function encodeOneByte(text, encoding) {
+  const table = new Map();
+  const d = new TextDecoder(encoding);
+  for (let b = 0; b < 256; b++) table.set(d.decode(Uint8Array.of(b)), b);
+  return Buffer.from(
+    [...text].map((ch) => {
+      const b = table.get(ch);
+      if (b === undefined) throw new Error(`no ${encoding} byte for ${ch}`);
+      return b;
+    }),
+  );
+}
+
+// Real windows-1251 and windows-1252 text where a letter pair is, by chance, valid UTF-8 (Пё, É»).
+write(
+  'excel-ru-windows-1251.csv',
+  encodeOneByte(
+    crlf(['user_id;Имя;Місто', '30001;Иван;Київ', '30002;Пётр;Москва', '30003;Фёдор;Їржавець']),
+    'windows-1251',
+  ),
+);
+write(
+  'excel-fr-windows-1252.csv',
+  cp1252(crlf(['id_client;nom', '40001;«CAFÉ» de la Gare', '40002;Hélène'])),
+);
+// Mostly UTF-8 with one windows-1252 line: no one encoding reads it.
+write(
+  'mixed-utf8-and-windows-1252.csv',
+  Buffer.concat([
+    Buffer.from(
+      'user_id,name\nu1,Zoë\nu2,Jürgen\nu3,Søren\nu4,Ångström\nu5,Çelik\nu6,Łukasz\nu7,Ñandú\nu8,Ève\n',
+    ),
+    cp1252('u9,Müller\n'),
+  ]),
+);
+// A Salesforce formatted report: title lines over the table, footer lines under it.
+write(
+  'salesforce-report.csv',
+  Buffer.from(
+    '"Contacts Report"\n"As of 1/5/2026"\n\n"Contact ID","Name","Email"\n"003A1","Ann","a@example.com"\n"003A2","Bob","b@example.com"\n\n"Grand Totals (2 records)"\n"Confidential Information - Do Not Distribute"\n',
+  ),
+);
+// PowerShell 5.1 Export-Csv writes a #TYPE line first.
+write(
+  'powershell-export.csv',
+  Buffer.from(
+    crlf([
+      '#TYPE System.Management.Automation.PSCustomObject',
+      '"user_id","Name"',
+      '"u1","Ann"',
+      '"u2","Bob"',
+    ]),
+  ),
+);
+// Redshift UNLOAD / Snowflake COPY: pipes, no header, \N for NULL.
+write('redshift-unload.txt', Buffer.from('1001|Ann|2026-01-05\n1002|Bob|\\N\n\\N|Cleo|2026-01-07\n'));
+// Null markers from databases and pandas in the id column.
+write('null-markers.csv', Buffer.from('user_id\n1001\nNULL\nNone\nnan\nN/A\n(null)\n-\n1002\n'));
+// pandas to_csv of an int column with gaps (floats), with its unnamed index column.
+write('pandas-float-ids.csv', Buffer.from(',user_id,name\n0,1001.0,Ann\n1,,Bob\n2,1003.0,Cleo\n'));
+// mParticle / Segment JSON with 64-bit ids JSON.parse would round.
+write(
+  'mparticle-users.jsonl',
+  Buffer.from(
+    '{"mpid":-8234567890123456789,"email":"a@example.com"}\n{"mpid":1234567890123456789,"email":"b@example.com"}\n',
+  ),
+);
+// Timestamps as Excel serials, and as BigQuery prints them.
+write('interactions-excel-serial.csv', Buffer.from('USER_ID,TIMESTAMP\nu1,46027.5\n'));
+write(
+  'interactions-bigquery.csv',
+  Buffer.from('user_id,event_timestamp\nu1,2026-01-05 10:00:00 UTC\nu2,2025-12-31 23:59:59 UTC\n'),
+);
+// Item lists in cells: a JSON list, a Python list, commas without the separator.
+write(
+  'ranking-list-cells.csv',
+  Buffer.from('user_id,items\nu1,"[""a"",""b""]"\nu2,"[\'c\', \'d\']"\nu3,"e, f"\nu4,g|h\n'),
+);
+// A catalog in JSON Lines with 64-bit EANs.
+write(
+  'catalog-eans.jsonl',
+  Buffer.from(
+    '{"ITEM_ID":"i1","TITLE":"Hoodie","EAN":4006381333931123456}\n{"ITEM_ID":"i2","TITLE":"Cap","EAN":4006381333931123457}\n',
+  ),
+);

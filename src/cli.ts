@@ -60,6 +60,8 @@ Options:
                              iso-8859-15, utf-16le (default UTF-8; a byte order mark decides)
       --allow-email-ids      let ids that look like e-mail addresses through (refused by
                              default: that is usually the wrong column)
+      --skip-lines N         skip N lines before the header (a report's title lines)
+      --no-header            the first line is data; name columns by number (--column 2)
       --column NAME          the id column (user id, item id, or ready-made item-attribute queries);
                              default: the usual names (user_id, USER_ID, userId, item_id, ITEM_ID, ...)
       --item-column NAME     personalized-ranking: group (user, item) rows, in any order
@@ -223,6 +225,8 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     delimiter: { type: 'string' },
     encoding: { type: 'string' },
     'allow-email-ids': { type: 'boolean', default: false },
+    'skip-lines': { type: 'string' },
+    header: { type: 'boolean', default: true },
     column: { type: 'string' },
     'item-column': { type: 'string' },
     'item-list-column': { type: 'string' },
@@ -264,6 +268,8 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
     delimiter: v.delimiter,
     encoding: v.encoding,
     allowEmailIds: v['allow-email-ids'],
+    skipLines: v['skip-lines'] === undefined ? undefined : Number(v['skip-lines']),
+    header: v.header,
     column: v.column,
     itemColumn: v['item-column'],
     itemListColumn: v['item-list-column'],
@@ -374,7 +380,7 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
       summary.problems > summary.reported ? ` (${summary.problems - summary.reported} not shown)` : '';
     write(
       io.stderr,
-      `validate (${summary.family}): ${summary.records} records in ${summary.files} file(s), ${summary.invalidRecords} invalid, ${summary.problems} problem(s)${more}\n`,
+      `validate (${summary.family}): ${plural(summary.records, 'record')} in ${plural(summary.files, 'file')}, ${summary.invalidRecords} invalid, ${plural(summary.problems, 'problem')}${more}\n`,
     );
   }
   return summary.problems > 0 ? 1 : 0;
@@ -464,4 +470,8 @@ function makeProgress(
       clear: line.clear,
     }
   );
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

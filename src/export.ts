@@ -865,46 +865,96 @@ export class SideFile {
   }
 }
 
-/** Option names in catalog messages. */
-const CATALOG_NAMES: OptionNames = {
+/** What catalog messages call the settings: export's flags, or a pipeline file's keys. */
+export interface CatalogOptionNames {
+  delimiter: string;
+  encoding: string;
+  idColumn: string;
+  columns: string;
+}
+
+const CATALOG_FLAGS: CatalogOptionNames = {
   delimiter: '--catalog-delimiter',
   encoding: '--catalog-encoding',
-  column: '--catalog-id-column',
-  format: '--catalog-delimiter',
-  allowEmailIds: '--allow-email-ids',
+  idColumn: '--catalog-id-column',
+  columns: '--catalog-columns',
 };
 
+/** The catalog settings of export (and of a pipeline file's output). */
+export type CatalogSettings = Partial<
+  Pick<
+    ResolvedExportOptions,
+    'catalog' | 'catalogColumns' | 'catalogIdColumn' | 'catalogDelimiter' | 'catalogEncoding'
+  >
+>;
+
 /**
- * Reads the catalog file into a Catalog, rendering values for the export
- * format. The file is detected as prepare's inputs are (delimiter,
- * encoding, file type); rows with an empty id are skipped and counted.
+ * Opens the catalog and resolves its columns: the id column and the ones to
+ * join. The file is detected as prepare's inputs are (delimiter, encoding,
+ * file type). Every mistake in the settings shows here, before any row.
  */
-async function loadCatalog(
-  o: ResolvedExportOptions,
-): Promise<{ catalog: Catalog; withoutId: number; lines: number[] }> {
+async function openCatalog(o: CatalogSettings, flags: CatalogOptionNames) {
   const file = o.catalog as string;
-  const text = await openText(file, {}, { encoding: o.catalogEncoding, names: CATALOG_NAMES });
+  const names: OptionNames = {
+    delimiter: flags.delimiter,
+    encoding: flags.encoding,
+    column: flags.idColumn,
+    format: flags.delimiter,
+    allowEmailIds: '--allow-email-ids',
+    skipLines: '--skip-lines',
+    noHeader: '--no-header',
+  };
+  const text = await openText(file, {}, { encoding: o.catalogEncoding, names });
   const src = await readRows(file, text.bytes, {
     format: 'auto',
     maxLineLength: 1024 * 1024,
     delimiter: o.catalogDelimiter,
     column: o.catalogIdColumn,
-    names: CATALOG_NAMES,
+    names,
   });
-  const header = src.header;
-  if (!header || header.length === 0) {
-    throw new PbError('PB_USAGE', 'the catalog needs a header row (ITEM_ID,TITLE,...)', { file });
+  try {
+    const header = src.header;
+    if (!header || header.length === 0) {
+      throw new PbError('PB_USAGE', 'the catalog needs a header row (ITEM_ID,TITLE,...)', { file });
+    }
+    const keyed = src.keyed;
+    const idCol = findColumn(header, o.catalogIdColumn, ITEM_COLUMNS, 'item id', flags.idColumn, file, keyed);
+    const columns = o.catalogColumns ?? header.filter((_, i) => i !== idCol);
+    if (columns.length === 0)
+      throw new PbError('PB_USAGE', 'the catalog has no columns besides the item id', { file });
+    const cols = columns.map((n) =>
+      accessor(findColumn(header, n, [], n, flags.columns, file, keyed), header, keyed),
+    );
+    return { file, src, header, keyed, idCol, columns, cols };
+  } catch (err) {
+    await src.close();
+    throw err;
   }
-  const keyed = src.keyed;
+}
+
+/**
+ * Checks a catalog's settings against the file (it opens, the id column and
+ * the columns to join are there) without reading it: `run` does this before
+ * any job is paid for, so a typo in a column name is not found after the jobs.
+ */
+export async function checkCatalog(
+  o: CatalogSettings,
+  flags: CatalogOptionNames = CATALOG_FLAGS,
+): Promise<void> {
+  const c = await openCatalog(o, flags);
+  await c.src.close();
+}
+
+/**
+ * Reads the catalog file into a Catalog, rendering values for the export
+ * format; rows with an empty id are skipped and counted.
+ */
+async function loadCatalog(
+  o: ResolvedExportOptions,
+): Promise<{ catalog: Catalog; withoutId: number; lines: number[] }> {
+  const { file, src, header, keyed, idCol, columns: names, cols } = await openCatalog(o, CATALOG_FLAGS);
   let withoutId = 0;
   const lines: number[] = [];
-  const idCol = findColumn(header, o.catalogIdColumn, ITEM_COLUMNS, 'item id', '--catalog-id-column', file);
-  const names = o.catalogColumns ?? header.filter((_, i) => i !== idCol);
-  if (names.length === 0)
-    throw new PbError('PB_USAGE', 'the catalog has no columns besides the item id', { file });
-  const cols = names.map((n) =>
-    accessor(findColumn(header, n, [], n, '--catalog-columns', file), header, keyed),
-  );
   const id = accessor(idCol, header, keyed);
   const catalog = new Catalog(names, o.format === 'jsonl', o.escapeFormulas, o.maxCatalogItems);
   for await (const batch of src.batches) {

@@ -32,6 +32,8 @@ export interface PipelineFile {
     | 'delimiter'
     | 'encoding'
     | 'allowEmailIds'
+    | 'skipLines'
+    | 'header'
     | 'column'
     | 'itemColumn'
     | 'itemListColumn'
@@ -101,6 +103,8 @@ export const PIPELINE_OPTION_NAMES: OptionNames = {
   column: '$.input.column',
   format: '$.input.format',
   allowEmailIds: '$.input.allowEmailIds: true',
+  skipLines: '$.input.skipLines',
+  noHeader: '$.input.header: false',
 };
 
 /** Everything `run` needs, with paths resolved and defaults filled in. */

@@ -42,6 +42,10 @@ export interface PrepareOptions {
   encoding?: string;
   /** Let ids that look like e-mail addresses through (default: refused, as a wrong column is the usual cause). */
   allowEmailIds?: boolean;
+  /** Lines to skip at the start of each source, before the header (a report's title lines). Default 0. */
+  skipLines?: number;
+  /** false: CSV sources have no header; columns are named by number (`column: '2'`). Default true. */
+  header?: boolean;
   /** Option names the messages point at (default the CLI's flags). */
   optionNames?: OptionNames;
   column?: string;
@@ -145,6 +149,8 @@ export interface ResolvedPrepareOptions {
   format: Format | 'auto';
   delimiter: string | undefined;
   encoding: string | undefined;
+  skipLines: number;
+  header: boolean;
   names: OptionNames;
   policy: RecordPolicy;
   build: BuildOptions;
@@ -202,6 +208,10 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
   if (delimiter !== undefined && (format === 'plain' || format === 'jsonl' || format === 'json')) {
     throw usage(`${optNames.delimiter} is for CSV sources, not --format ${format}`);
   }
+  if (o.skipLines !== undefined && (!Number.isInteger(o.skipLines) || o.skipLines < 0))
+    throw usage(`--skip-lines must be a whole number of lines, got ${o.skipLines}`);
+  if (o.header === false && (format === 'jsonl' || format === 'json'))
+    throw usage('--no-header is for CSV and TSV sources: JSON objects name their fields');
   if (family.family !== 'personalized-ranking' && (o.itemColumn || o.itemListColumn)) {
     throw usage('--item-column and --item-list-column are for --recipe personalized-ranking');
   }
@@ -221,6 +231,8 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     format,
     delimiter,
     encoding: o.encoding,
+    skipLines: o.skipLines ?? 0,
+    header: o.header ?? true,
     names: optNames,
     policy: {
       allowEmailIds: o.allowEmailIds ?? false,
@@ -229,6 +241,8 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     build: {
       family,
       column: o.column,
+      columnOption: optNames.column,
+      noHeaderOption: optNames.noHeader,
       itemColumn: o.itemColumn,
       itemListColumn: o.itemListColumn,
       listSeparator: o.listSeparator ?? PREPARE_DEFAULTS.listSeparator,
@@ -500,6 +514,8 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
         maxLineLength: opts.maxLineLength,
         delimiter: opts.delimiter,
         column: opts.build.column,
+        skipLines: opts.skipLines,
+        header: opts.header,
         names: opts.names,
       });
       // Popularity-Count lines as an older AWS example wrote them ({} and {"itemId": ...}).

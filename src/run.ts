@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type CollectSummary, collect } from './collect.js';
 import { PbError } from './errors.js';
-import { type ExportSummary, exportOutputs } from './export.js';
+import { checkCatalog, type ExportSummary, exportOutputs } from './export.js';
 import { readJsonDoc, removeDoc, writeJsonDoc } from './io/doc.js';
 import { openSource } from './io/input.js';
 import { removeStaleTemporaryFiles, writeOutput } from './io/output.js';
@@ -298,6 +298,8 @@ async function fullRun(
         files: summary.shards.uris,
         maxItemList: p.input.maxItemList,
         maxBytesPerJob: Number.MAX_SAFE_INTEGER,
+        // The check holds the shards to the rules prepare wrote them by.
+        allowEmailIds: p.input.allowEmailIds,
         onProblem: (message) => emit({ type: 'problem', message }),
       });
       if (check.problems > 0)
@@ -317,7 +319,9 @@ async function fullRun(
     }
   }
 
-  // 3. jobs: one per shard, resumable through their own state file.
+  // 3. jobs: one per shard, resumable through their own state file. The export's catalog settings
+  // are checked against the file first: a wrong column name must not show after the jobs are paid for.
+  if (p.output.catalog !== undefined && !record.jobs) await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
   const { jobNamePrefix, maxRunning, retryFailed, pollIntervalMs, ...jobOptions } = p.jobs;
   const jobsKey = keyOf({ prepareKey, jobOptions, jobNamePrefix });
   if (record.jobs && record.jobs.key !== jobsKey) {
@@ -527,10 +531,19 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     summary.shards = shardsOf({ ...manifest, shards }, layout.manifest);
     const runId = runIdFor(p.jobs.solutionVersionArn, layout.output, manifest.shards);
     summary.jobs.names = manifest.shards.map((s) => jobName(p.jobs.jobNamePrefix, runId, s.index, 0));
+    if (p.output.catalog !== undefined) await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
+
+/** Catalog messages name the pipeline file's keys. */
+const PIPELINE_CATALOG_NAMES = {
+  delimiter: '$.output.catalogDelimiter',
+  encoding: '$.output.catalogEncoding',
+  idColumn: '$.output.catalogIdColumn',
+  columns: '$.output.catalogColumns',
+};
 
 function prepareOptions(p: Pipeline): PrepareOptions {
   const i = p.input;
@@ -542,6 +555,8 @@ function prepareOptions(p: Pipeline): PrepareOptions {
     delimiter: i.delimiter,
     encoding: i.encoding,
     allowEmailIds: i.allowEmailIds,
+    skipLines: i.skipLines,
+    header: i.header,
     optionNames: PIPELINE_OPTION_NAMES,
     column: i.column,
     itemColumn: i.itemColumn,

@@ -215,6 +215,8 @@ const VALIDATE_NAMES: OptionNames = {
   column: 'prepare --column',
   format: 'prepare --format',
   allowEmailIds: '--allow-email-ids',
+  skipLines: 'prepare --skip-lines',
+  noHeader: 'prepare --no-header',
 };
 
 /** Batch input must be UTF-8 JSON Lines: what a file is instead, and the command that makes it so. */

@@ -251,13 +251,13 @@ describe('validate through the CLI', () => {
     const good = await writeText(fresh('good.jsonl'), '{"userId":"1"}\n');
     const ok = await cli(['validate', '--recipe', 'user-personalization', good]);
     assert.equal(ok.code, 0);
-    assert.match(ok.stderr, /1 records in 1 file\(s\), 0 invalid, 0 problem\(s\)/);
+    assert.match(ok.stderr, /1 record in 1 file, 0 invalid, 0 problems/);
     const bad = await writeText(fresh('bad.jsonl'), '{"userId":"1"}\n{"userId":""}\n{"x":1}\n');
     const r = await cli(['validate', '--recipe', 'user-personalization', '--max-reported', '1', bad]);
     assert.equal(r.code, 1);
     const lines = r.stderr.trimEnd().split('\n');
     assert.equal(lines[0], `${bad}:2: userId: empty`);
-    assert.match(lines[1] as string, /3 records in 1 file\(s\), 2 invalid, 2 problem\(s\) \(1 not shown\)/);
+    assert.match(lines[1] as string, /3 records in 1 file, 2 invalid, 2 problems \(1 not shown\)/);
   });
 
   test('--json prints a summary that parses; - reads stdin; --max-bytes and --max-item-list', async () => {

@@ -340,7 +340,7 @@ const CASES: Case[] = [
       code: 'PB_PARSE',
       line: 2,
       message:
-        /:2: holds UTF-8 text \(this line reads "müller-1,x" as UTF-8\), though --encoding windows-1252 was given/,
+        /:2: is UTF-8 text \(this line reads "müller-1,x" as UTF-8\), though --encoding windows-1252 was given, which would garble it; leave out --encoding$/,
     },
   },
   { file: 'utf8-not-windows-1252.csv', records: ids('müller-1', 'weiß-2') },
@@ -368,6 +368,122 @@ const CASES: Case[] = [
       code: 'PB_INVALID_RECORD',
       line: 4,
       message: /:4: \(row\): not valid JSON \(cannot parse: unexpected token '\]'\)$/,
+    },
+  },
+  // What a second trial found: one-byte text that happens to hold a valid UTF-8 pair, files of two encodings.
+  {
+    file: 'excel-ru-windows-1251.csv',
+    options: { encoding: 'windows-1251', column: 'Имя' },
+    records: ids('Иван', 'Пётр', 'Фёдор'),
+  },
+  {
+    file: 'excel-fr-windows-1252.csv',
+    options: { encoding: 'windows-1252', column: 'nom' },
+    records: ids('«CAFÉ» de la Gare', 'Hélène'),
+  },
+  {
+    file: 'mixed-utf8-and-windows-1252.csv',
+    error: {
+      code: 'PB_PARSE',
+      line: 10,
+      message:
+        /:10: not UTF-8: byte 0xFC .*the lines before it hold UTF-8 text with accents, so the file mixes two encodings/,
+    },
+  },
+  {
+    file: 'mixed-utf8-and-windows-1252.csv',
+    options: { encoding: 'windows-1252' },
+    error: {
+      code: 'PB_PARSE',
+      line: 2,
+      message: /:2: mixes UTF-8 text with text in another encoding \(this line reads "u1,Zoë" as UTF-8\)/,
+    },
+  },
+  // Reports with title and footer lines; exports without a header; PowerShell's #TYPE line.
+  {
+    file: 'salesforce-report.csv',
+    error: {
+      code: 'PB_USAGE',
+      message: /cannot tell the delimiter: .*if the lines before line 4 are a title, pass --skip-lines 3/,
+    },
+  },
+  {
+    file: 'salesforce-report.csv',
+    options: { skipLines: 3, column: 'Contact ID' },
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 8,
+      message: /:8: \(row\): expected 3 fields as in the header, got 1/,
+    },
+  },
+  {
+    file: 'powershell-export.csv',
+    records: ids('u1', 'u2'),
+    detected: { skippedLines: 1, idColumn: 'user_id' },
+  },
+  {
+    file: 'redshift-unload.txt',
+    error: {
+      code: 'PB_USAGE',
+      message:
+        /the header has "1001", "Ann", "2026-01-05": name it with --column, or, .*pass --no-header and --column N/,
+    },
+  },
+  {
+    file: 'redshift-unload.txt',
+    options: { header: false, column: '1' },
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 3,
+      message: /:3: 1: is a null marker from a database, pandas or a spreadsheet/,
+    },
+  },
+  // Values that stand for nothing, and ids pandas turned into floats.
+  {
+    file: 'null-markers.csv',
+    error: { code: 'PB_INVALID_RECORD', line: 3, message: /:3: user_id: is a null marker/ },
+  },
+  {
+    file: 'pandas-float-ids.csv',
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 2,
+      message: /:2: user_id: looks like a whole number written as a decimal .*probably "1001"/,
+    },
+  },
+  {
+    file: 'mparticle-users.jsonl',
+    options: { column: 'mpid' },
+    records: ids('-8234567890123456789', '1234567890123456789'),
+  },
+  {
+    file: 'json-array.json',
+    options: { column: 'user_id' },
+    records: ids('u1', 'u2'),
+    detected: { idColumn: 'userId' },
+  },
+  // Timestamps: Excel serials refused with their date; BigQuery's " UTC" read.
+  {
+    file: 'interactions-excel-serial.csv',
+    options: { since: '2026-01-01' },
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 2,
+      message: /:2: TIMESTAMP: "46027\.5" looks like an Excel date serial \(2026-01-05T12:00:00Z\)/,
+    },
+  },
+  {
+    file: 'interactions-bigquery.csv',
+    options: { since: '2026-01-01', timestampColumn: 'event_timestamp' },
+    records: ids('u1'),
+  },
+  {
+    file: 'ranking-list-cells.csv',
+    recipe: 'personalized-ranking',
+    error: {
+      code: 'PB_INVALID_RECORD',
+      line: 3,
+      message: /:3: items: "\['c', 'd'\]" looks like a Python list/,
     },
   },
 ];
@@ -561,6 +677,60 @@ describe('real-world spreadsheet damage, rejected row by row', () => {
   });
 });
 
+describe('real-world rows rejected one by one, the good ones written', () => {
+  const skipped = async (name: string, opts: Partial<PrepareOptions>, recipe = 'user-personalization') => {
+    const rejects = tmp.path(`${name}.rejects.jsonl`);
+    const r = await prepareFiles({ recipe, ...opts, sources: [at(name)], onInvalid: 'skip', rejects });
+    const got = (await readText(rejects))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; reason: string });
+    return {
+      records: r.records,
+      rejected: got.map((x) => [x.line, x.reason.replace(/[;:(,].*$/, '').trim()]),
+    };
+  };
+
+  test('a report: title lines skipped, footer lines rejected', async () => {
+    const r = await skipped('salesforce-report.csv', { skipLines: 3, column: 'Contact ID' });
+    assert.deepEqual(r.records, ids('003A1', '003A2'));
+    assert.deepEqual(r.rejected, [
+      [8, 'expected 3 fields as in the header'],
+      [9, 'expected 3 fields as in the header'],
+    ]);
+  });
+
+  test('null markers and pandas floats', async () => {
+    const nulls = await skipped('null-markers.csv', {});
+    assert.deepEqual(nulls.records, ids('1001', '1002'));
+    assert.deepEqual(
+      nulls.rejected.map((x) => x[0]),
+      [3, 4, 5, 6, 7, 8],
+    );
+    const floats = await skipped('pandas-float-ids.csv', {});
+    assert.deepEqual(floats.records, []);
+    assert.deepEqual(floats.rejected, [
+      [2, 'looks like a whole number written as a decimal'],
+      [3, 'empty'],
+      [4, 'looks like a whole number written as a decimal'],
+    ]);
+    const unload = await skipped('redshift-unload.txt', { header: false, column: '1' });
+    assert.deepEqual(unload.records, ids('1001', '1002'));
+  });
+
+  test('item-list cells: a JSON list read, a Python list and stray commas refused', async () => {
+    const r = await skipped('ranking-list-cells.csv', {}, 'personalized-ranking');
+    assert.deepEqual(r.records, [
+      { userId: 'u1', itemList: ['a', 'b'] },
+      { userId: 'u4', itemList: ['g', 'h'] },
+    ]);
+    assert.deepEqual(r.rejected, [
+      [3, `"['c'`],
+      [4, '"e'],
+    ]);
+  });
+});
+
 describe('real-world catalogs through export', () => {
   const out =
     '{"input":{"userId":"u1"},"output":{"recommendedItems":["i2","i1","i9"],"scores":[0.5,0.3,0.2]},"error":null}\n';
@@ -584,6 +754,16 @@ describe('real-world catalogs through export', () => {
     assert.equal(
       await readText(csv),
       'userId,rank,itemId,score,TITLE,PRICE\nu1,1,i2,0.5,Red mug,12.50\nu1,2,i1,0.3,Blue mug,12.50\nu1,3,i9,0.2,,\n',
+    );
+  });
+
+  test('a JSON Lines catalog keeps 64-bit numbers as printed', async () => {
+    const src = await writeText(tmp.path('e.out'), out);
+    const csv = tmp.path('e.csv');
+    await exportOutputs({ sources: [src], output: csv, catalog: at('catalog-eans.jsonl'), lineEnding: 'lf' });
+    assert.equal(
+      await readText(csv),
+      'userId,rank,itemId,score,TITLE,EAN\nu1,1,i2,0.5,Cap,4006381333931123457\nu1,2,i1,0.3,Hoodie,4006381333931123456\nu1,3,i9,0.2,,\n',
     );
   });
 
@@ -666,7 +846,7 @@ describe('real-world files through the CLI', () => {
     assert.equal(ok.stdout, '{"userId":"10001"}\n{"userId":"10002"}\n{"userId":"10003"}\n');
     assert.equal(
       ok.stderr.split('\n')[0],
-      `prepare: ${at('excel-de-semicolon-windows-1252.csv')}: CSV, delimiter ";", header with 6 columns, id column "Kunden-Nr", windows-1252 (--encoding)`,
+      `prepare: ${at('excel-de-semicolon-windows-1252.csv')}: CSV, delimiter ";", header with 6 columns, id column "Kunden-Nr", windows-1252 (as given)`,
     );
     const bad = await cli(['prepare', '--recipe', 'user-personalization', at('workbook.xlsx')]);
     assert.equal(bad.code, 1);

@@ -246,6 +246,19 @@ describe('run', () => {
     assert.equal(jobsOf(prefix).length, 4);
   });
 
+  test('a catalog column that is not in the catalog stops the run before any job, naming the key; so does the dry run', async () => {
+    const { file, prefix } = await setup(40, (p) => {
+      p.output.catalogColumns = ['Title'];
+    });
+    const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(dry.code, 2);
+    assert.match(dry.stderr, /no column "Title" for \$\.output\.catalogColumns; the header has "ITEM_ID", /);
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no column "Title" for \$\.output\.catalogColumns/);
+    assert.equal(jobsOf(prefix).length, 0, 'no job was paid for');
+  });
+
   test('pipeline mistakes are reported by JSON path, all at once, before anything is uploaded', async () => {
     const { file, work, prefix } = await setup(50, (p) => {
       (p as unknown as Record<string, unknown>).recipie = 'x';

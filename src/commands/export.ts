@@ -140,7 +140,9 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
   if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
   if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
   if (s.catalogItems !== null)
-    parts.push(`${s.catalogMissing} recommendations not in the catalog of ${s.catalogItems} items`);
+    parts.push(
+      `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
+    );
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
 

@@ -29,18 +29,22 @@ export function describeInputs(s: Pick<PrepareSummary, 'inputs' | 'inputsNotList
         const delim = d.delimiter === '\t' ? 'TAB' : `"${d.delimiter}"`;
         const from =
           d.delimiterFrom === 'option'
-            ? ' (--delimiter)'
+            ? ' (as given)'
             : d.delimiterFrom === 'sep-line'
               ? ' (its sep= line)'
               : '';
         const n = d.columns?.length ?? 0;
+        const kind = d.format === 'tsv' ? 'TSV' : 'CSV';
         parts.push(
-          n === 1
-            ? `one column with a header`
-            : `${d.format === 'tsv' ? 'TSV' : 'CSV'}, delimiter ${delim}${from}, header with ${n} columns`,
+          !d.header
+            ? `${kind}, delimiter ${delim}${from}, no header (columns numbered 1 to ${n})`
+            : n === 1
+              ? `one column with a header`
+              : `${kind}, delimiter ${delim}${from}, header with ${n} columns`,
         );
       }
     }
+    if (d.skippedLines) parts.push(`${d.skippedLines} line${d.skippedLines === 1 ? '' : 's'} skipped first`);
     if (d.idColumn !== undefined) parts.push(`id column ${JSON.stringify(d.idColumn)}`);
     const enc = d.encoding.startsWith('utf-')
       ? d.encoding.toUpperCase().replace(/(16|32)(LE|BE)$/, '$1 $2')
@@ -49,7 +53,7 @@ export function describeInputs(s: Pick<PrepareSummary, 'inputs' | 'inputsNotList
       d.encodingFrom === 'bom'
         ? `${enc} (byte order mark)`
         : d.encodingFrom === 'option'
-          ? `${enc} (--encoding)`
+          ? `${enc} (as given)`
           : enc,
     );
     if (d.gzip) parts.push('gzip');

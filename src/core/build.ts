@@ -8,6 +8,7 @@ import {
   findOptionalColumn,
   ITEM_COLUMNS,
   ITEM_LIST_COLUMNS,
+  normalizeName,
   TIMESTAMP_COLUMNS,
   USER_COLUMNS,
 } from './columns.js';
@@ -35,6 +36,10 @@ export interface BuildOptions {
   family: FamilyInfo;
   /** The key column: user id, item id, or (item-attribute-affinity) a column of ready-made queries. */
   column?: string;
+  /** What messages call the column option (`--column`, or a pipeline file's `$.input.column`). */
+  columnOption?: string;
+  /** What messages call the no-header option (`--no-header`, or `$.input.header: false`). */
+  noHeaderOption?: string;
   /** personalized-ranking: a column of (user, item) rows to group per user. */
   itemColumn?: string;
   /** personalized-ranking: a column holding each user's items in one cell. */
@@ -87,6 +92,7 @@ export function makeRowBuilder(
 ): RowBuilder {
   const fam = opts.family;
   const cols = header ?? ['(line)'];
+  const colOption = opts.columnOption ?? '--column';
   let fieldsNeeded = 1;
   const use = (idx: number) => {
     fieldsNeeded = Math.max(fieldsNeeded, idx + 1);
@@ -114,9 +120,12 @@ export function makeRowBuilder(
     option: string,
   ) => {
     if (keyed && explicit !== undefined && !cols.includes(explicit)) {
-      return (v: string[] | Record<string, unknown>) => (v as Record<string, unknown>)[explicit];
+      // The first object may spell it otherwise (user_id for userId) or, in sparse JSON, lack it.
+      const loose = cols.findIndex((c) => normalizeName(c) === normalizeName(explicit));
+      const key = loose >= 0 ? (cols[loose] as string) : explicit;
+      return (v: string[] | Record<string, unknown>) => (v as Record<string, unknown>)[key];
     }
-    return use(findColumn(cols, explicit, candidates, role, option, file));
+    return use(findColumn(cols, explicit, candidates, role, option, file, keyed, opts.noHeaderOption));
   };
   const colName = (explicit: string | undefined, candidates: readonly string[]) =>
     explicit ?? (header ? (cols[findOptionalColumn(cols, candidates)] ?? 'value') : 'line');
@@ -181,27 +190,33 @@ export function makeRowBuilder(
       return { name, get: named(cols.includes(a) ? a : name, [], 'attribute', '--attributes') };
     });
   }
-  const key = attrs ? undefined : need(opts.column, keyCandidates, keyRole, '--column');
+  const key = attrs ? undefined : need(opts.column, keyCandidates, keyRole, colOption);
   const keyColumn =
     attrs || keyed
       ? undefined
       : header === null
         ? 0
-        : findColumn(cols, opts.column, keyCandidates, keyRole, '--column', file);
+        : findColumn(cols, opts.column, keyCandidates, keyRole, colOption, file, false, opts.noHeaderOption);
   // As the header spells it ("Customer ID" for --column customer_id), for messages and the summary.
+  const looseKey =
+    keyed && opts.column !== undefined
+      ? cols.find((c) => normalizeName(c) === normalizeName(opts.column as string))
+      : undefined;
   const keyName =
     keyColumn !== undefined && header !== null
       ? (cols[keyColumn] as string)
-      : colName(opts.column, keyCandidates);
+      : (looseKey ?? colName(opts.column, keyCandidates));
   const idColumn = attrs || header === null ? undefined : keyName;
 
   // Ranking: a list column if there is one, else group (user, item) rows.
   let list: Accessor | undefined;
   let item: Accessor | undefined;
   let itemName = '';
+  let listName = 'itemList';
   if (fam.family === 'personalized-ranking') {
     if (opts.itemListColumn !== undefined || (opts.itemColumn === undefined && header && hasList(cols))) {
       list = need(opts.itemListColumn, ITEM_LIST_COLUMNS, 'item list', '--item-list-column');
+      listName = colName(opts.itemListColumn, ITEM_LIST_COLUMNS);
     } else {
       if (header === null) throw usage(`personalized-ranking needs items per user; ${file} is plain text`);
       item = need(opts.itemColumn, ITEM_COLUMNS, 'item id', '--item-column');
@@ -242,7 +257,13 @@ export function makeRowBuilder(
     const k = toText(rawKey);
     if (k === null) return { kind: 'invalid', field: keyName, reason: notText(rawKey) };
     const id = k === undefined ? '' : k.trim();
-    if (id === '') return { kind: 'invalid', field: keyName, reason: 'empty' };
+    if (id === '') {
+      const missing = keyed && k === undefined && header !== null;
+      const reason = missing
+        ? `missing from this object (the first object's keys are ${cols.map((c) => JSON.stringify(c)).join(', ')})`
+        : 'empty';
+      return { kind: 'invalid', field: keyName, reason };
+    }
 
     if (item) {
       const it = toText(item(values));
@@ -258,7 +279,9 @@ export function makeRowBuilder(
         const text = toText(raw);
         if (text === null)
           return { kind: 'invalid', field: 'itemList', reason: 'must be a list or delimited text' };
-        items = text === undefined ? [] : splitValues(text, opts.listSeparator);
+        const cell = listCell(text ?? '', opts.listSeparator);
+        if ('problem' in cell) return { kind: 'invalid', field: listName, reason: cell.problem };
+        items = cell.items;
       }
       items = [...new Set(items)];
       return { kind: 'record', key: id, record: withFilters({ userId: id, itemList: items }, fvRecord) };
@@ -306,6 +329,34 @@ function notText(v: unknown): string {
   return typeof v === 'number' && Number.isInteger(v)
     ? 'a number too large to read exactly (over 2^53): write it as a string in the source'
     : 'must be text or a number';
+}
+
+/**
+ * The items of one item-list cell: split on the separator, or a JSON list
+ * (`["a","b"]`) read as one. A Python list (`['a', 'b']`) or commas with no
+ * separator in sight would come out as one odd item: refused with the fix.
+ */
+function listCell(text: string, sep: string): { items: string[] } | { problem: string } {
+  const t = text.trim();
+  if (t.startsWith('[') && t.endsWith(']')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(t);
+    } catch {
+      return {
+        problem: `${JSON.stringify(t.slice(0, 40))} looks like a Python list; write the items separated by ${JSON.stringify(sep)} (or as a JSON list)`,
+      };
+    }
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number'))
+      return { items: v.map((x) => String(x).trim()).filter((x) => x !== '') };
+    return { problem: 'a JSON list in the cell must hold item ids (strings or numbers)' };
+  }
+  if (sep !== ',' && t.includes(',') && !t.includes(sep)) {
+    return {
+      problem: `${JSON.stringify(t.slice(0, 40))} has commas but no ${JSON.stringify(sep)}: if the items are separated by commas, pass --list-separator ','`,
+    };
+  }
+  return { items: splitValues(t, sep) };
 }
 
 function splitValues(text: string, sep: string): string[] {

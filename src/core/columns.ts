@@ -27,8 +27,12 @@ export function findColumn(
   role: string,
   option: string,
   file: string,
+  /** The names are a JSON object's keys, not a header's (for the messages). */
+  keys = false,
+  /** The option that says a file has no header, named when the "header" looks like data. */
+  noHeader = '--no-header',
 ): number {
-  const shown = header.map((h) => JSON.stringify(h)).join(', ');
+  const shown = `${keys ? "the first object's keys are" : 'the header has'} ${header.map((h) => JSON.stringify(h)).join(', ')}`;
   if (explicit !== undefined) {
     // Exact first; then without case; then without case, spaces and _ - . ("Customer ID" for customer_id).
     for (const same of [
@@ -46,7 +50,7 @@ export function findColumn(
         );
       }
     }
-    throw new PbError('PB_USAGE', `no column "${explicit}" for ${option}; the header has ${shown}`, { file });
+    throw new PbError('PB_USAGE', `no column "${explicit}" for ${option}; ${shown}`, { file });
   }
   const hits = header.flatMap((h, i) =>
     (candidates as readonly string[]).includes(normalizeName(h)) ? [i] : [],
@@ -67,13 +71,13 @@ export function findColumn(
     );
   }
   if (hits.length === 0) {
-    throw new PbError(
-      'PB_USAGE',
-      `cannot find the ${role} column; the header has ${shown}: name it with ${option}`,
-      {
-        file,
-      },
-    );
+    const data = !keys && header.some((h) => /^-?\d+(?:[.,]\d+)?$|@|^\d{4}-\d{2}-\d{2}/.test(h));
+    const hint = data
+      ? `, or, if that first line is data and the file has no header, pass ${noHeader} and ${option} N (1 is the first column)`
+      : '';
+    throw new PbError('PB_USAGE', `cannot find the ${role} column; ${shown}: name it with ${option}${hint}`, {
+      file,
+    });
   }
   throw new PbError(
     'PB_USAGE',

@@ -8,8 +8,9 @@
 /** Numbers above this are epoch milliseconds (1e11 seconds is the year 5138). */
 const MS_ABOVE = 1e11;
 
+// ` UTC` is how BigQuery and Snowflake print a UTC time (2026-01-05 10:00:00 UTC): the same as Z.
 const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z| UTC|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 /** The forms accepted, for messages. */
 export const TIME_FORMS =
@@ -51,10 +52,17 @@ export function readTimestamp(v: unknown): { seconds: number } | { problem: stri
         problem: `${shown} could be the date ${isoDate(text)} or epoch seconds in 1970; write ${isoDate(text)} for the date`,
       };
     }
+    if (n >= 20000 && n < 80000) {
+      // Epoch seconds in the first day of 1970: an Excel date serial (days since 1899-12-30) is likelier.
+      const iso = new Date(Date.UTC(1899, 11, 30) + n * 86400000).toISOString().replace(/\.000Z$/, 'Z');
+      return {
+        problem: `${shown} looks like an Excel date serial (${iso}), not epoch seconds; format the column as yyyy-mm-dd hh:mm:ss before exporting, or use ${TIME_FORMS}`,
+      };
+    }
     const seconds = n > MS_ABOVE ? n / 1000 : n;
     if (seconds < 0 || seconds > LAST) {
       return {
-        problem: `${shown} is not a timestamp: as epoch ${n > MS_ABOVE ? 'milliseconds' : 'seconds'} it falls outside 1970-9999 ${seconds > LAST ? ' (microseconds?)' : ''}; use ${TIME_FORMS}`,
+        problem: `${shown} is not a timestamp: as epoch ${n > MS_ABOVE ? 'milliseconds' : 'seconds'} it falls outside 1970-9999${seconds > LAST ? ' (microseconds?)' : ''}; use ${TIME_FORMS}`,
       };
     }
     return { seconds };
@@ -85,7 +93,7 @@ function parseIso(s: string): number | undefined {
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   let t = Date.UTC(year, month - 1, day, hour, minute, second) / 1000;
   if (frac !== undefined) t += Number(`0.${frac}`);
-  if (zone !== undefined && zone.toUpperCase() !== 'Z') {
+  if (zone !== undefined && zone.toUpperCase() !== 'Z' && zone.toUpperCase() !== ' UTC') {
     const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
     if (!z) return undefined;
     const oh = Number(z[2]);

@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 /**
  * Text encodings, with no stream code: checking that bytes are UTF-8
@@ -13,8 +13,12 @@ import { isUtf8 } from 'node:buffer';
  * that finds the bad byte runs only once a chunk has failed.
  */
 export class Utf8Check {
+  /** Some chunk that passed held characters past ASCII (text with accents, read as UTF-8). */
+  nonAscii = false;
   /** The bytes of a character cut off at the end of the last chunk (at most 3). */
   private carry: Buffer = Buffer.alloc(0);
+  /** Bytes checked so far. */
+  private seen = 0;
 
   /**
    * -1 when `chunk` (with what the last one left) is UTF-8 so far, else the
@@ -39,6 +43,8 @@ export class Utf8Check {
     }
     const end = completeEnd(chunk, from);
     if (!isUtf8(chunk.subarray(from, end))) return from + firstInvalid(chunk.subarray(from, end));
+    if (!this.nonAscii && !isAscii(this.seen === 0 ? withoutBom(chunk) : chunk)) this.nonAscii = true;
+    this.seen += chunk.length;
     if (end < chunk.length) {
       const tail = chunk.subarray(end);
       if (!isPrefixValid(tail)) return end;
@@ -51,6 +57,11 @@ export class Utf8Check {
   get truncated(): boolean {
     return this.carry.length > 0;
   }
+}
+
+/** The bytes after a UTF-8 byte order mark, if they start with one. */
+export function withoutBom(b: Uint8Array): Uint8Array {
+  return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? b.subarray(3) : b;
 }
 
 /** Length of the sequence a lead byte starts (1 for a byte that cannot lead one). */
@@ -103,18 +114,64 @@ export function firstInvalid(b: Uint8Array): number {
 }
 
 /**
- * Offset of the first multi-byte UTF-8 character in bytes, or -1. In text
- * said to be in a one-byte encoding (windows-1252, ISO-8859-x) such a
- * sequence is almost always UTF-8 that would be read as mojibake ("Ã¼" for "ü").
+ * Weighs whether bytes said to be in a one-byte encoding (windows-1252,
+ * ISO-8859-x) are really UTF-8: counts the multi-byte UTF-8 characters and
+ * the high bytes that are not part of one. Real one-byte text makes a
+ * valid pair now and then by chance (Cyrillic `Пё` in windows-1251, `É»` in
+ * windows-1252), but it always has high bytes that are not UTF-8; UTF-8
+ * text has none. push() returns the offset in the chunk where the first
+ * valid character began, the first time one is seen (else -1).
  */
-export function firstUtf8Multibyte(b: Uint8Array): number {
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i] as number;
-    if (c < 0xc2 || c > 0xf4) continue;
-    const len = seqLength(c);
-    if (i + len <= b.length && isUtf8(b.subarray(i, i + len))) return i;
+export class Utf8Evidence {
+  valid = 0;
+  invalid = 0;
+  /** The start of a character cut off at the end of the last chunk. */
+  private pending: Buffer = Buffer.alloc(0);
+
+  push(chunk: Uint8Array): number {
+    const b = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    const shift = this.pending.length;
+    this.pending = Buffer.alloc(0);
+    let first = -1;
+    const n = b.length;
+    for (let i = 0; i < n; ) {
+      const c = b[i] as number;
+      if (c < 0x80) {
+        i++;
+        continue;
+      }
+      const len = seqLength(c);
+      if (len > 1 && i + len > n && isPrefixValid(b.subarray(i))) {
+        this.pending = Buffer.from(b.subarray(i));
+        break;
+      }
+      if (len > 1 && isUtf8(b.subarray(i, i + len))) {
+        if (this.valid === 0) first = Math.max(0, i - shift);
+        this.valid++;
+        i += len;
+      } else {
+        this.invalid++;
+        i++;
+      }
+    }
+    return first;
   }
-  return -1;
+
+  /** At the end: a cut-off character counts against UTF-8. */
+  end(): void {
+    if (this.pending.length > 0) this.invalid++;
+    this.pending = Buffer.alloc(0);
+  }
+
+  /** UTF-8 and nothing else: the text is UTF-8. */
+  get onlyUtf8(): boolean {
+    return this.valid > 0 && this.invalid === 0;
+  }
+
+  /** Mostly UTF-8 with some bytes that are not: a file of two encodings. */
+  get mixed(): boolean {
+    return this.valid >= 8 && this.valid > 4 * this.invalid && this.invalid > 0;
+  }
 }
 
 /** Encodings with one byte per character (TextDecoder's names), where UTF-8 text shows as mojibake. */
@@ -167,13 +224,36 @@ export class Transcoder {
   }
 }
 
-/** Whether TextDecoder knows an encoding label; its canonical name, or undefined. */
+/** Names Python and Windows use that the WHATWG labels lack. */
+const ALIASES: Record<string, string> = {
+  cp932: 'shift_jis',
+  ms932: 'shift_jis',
+  cp936: 'gbk',
+  cp949: 'euc-kr',
+  cp950: 'big5',
+  cp65001: 'utf-8',
+  'utf-8-sig': 'utf-8',
+  mac_roman: 'macintosh',
+  macroman: 'macintosh',
+  'mac-roman': 'macintosh',
+};
+
+/** The label TextDecoder should get for a name users write (`cp932`, `utf_16_le`, `latin-1`). */
+export function encodingLabel(name: string): string {
+  const n = name.trim().toLowerCase();
+  return ALIASES[n] ?? ALIASES[n.replace(/_/g, '-')] ?? n.replace(/_/g, '-').replace(/^latin-1$/, 'latin1');
+}
+
+/** Whether TextDecoder knows an encoding label (or an alias); its canonical name, or undefined. */
 export function encodingName(label: string): string | undefined {
-  try {
-    return new TextDecoder(label).encoding;
-  } catch {
-    return undefined;
+  for (const l of [label, encodingLabel(label)]) {
+    try {
+      return new TextDecoder(l).encoding;
+    } catch {
+      // try the next spelling
+    }
   }
+  return undefined;
 }
 
 /** Shows a line with a bad byte as windows-1252 would read it, for the message. */

@@ -1,4 +1,5 @@
 import { getManyValues, isMany, none } from 'stream-chain/core';
+import { Assembler } from 'stream-json/core/assembler.js';
 import { jsonParser, type Token } from 'stream-json/core/parser.js';
 
 /**
@@ -287,4 +288,35 @@ export class ConcatenatedJson {
     this.itemBytes = 0;
     this.lineNumbers = [];
   }
+}
+
+/** A run of 16 digits: a number that may be past 2^53, which JSON.parse rounds. */
+const LONG_DIGITS = /\d{16}/;
+
+/**
+ * JSON.parse, but an integer past 2^53 (a 64-bit id such as mParticle's
+ * mpid or an EAN) comes out as the string of its digits instead of a
+ * rounded number. Only text with a run of 16 digits takes the slower
+ * token path (stream-json's tokenizer and Assembler); a syntax error is
+ * JSON.parse's, with its message.
+ */
+export function parseJsonExact(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  if (!LONG_DIGITS.test(text)) return value;
+  const tokenize = jsonParser({ jsonStreaming: false, streamValues: false }) as unknown as (
+    chunk: string | typeof none,
+  ) => unknown;
+  const asm = new Assembler();
+  const feed = (result: unknown) => {
+    if (result === none) return;
+    const list = isMany(result) ? (getManyValues(result) as Token[]) : [result as Token];
+    for (const t of list) {
+      if (t.name === 'numberValue' && /^-?\d+$/.test(t.value) && !Number.isSafeInteger(Number(t.value)))
+        asm.consume({ name: 'stringValue', value: t.value });
+      else asm.consume(t);
+    }
+  };
+  feed(tokenize(text));
+  feed(tokenize(none));
+  return asm.current;
 }

@@ -79,6 +79,8 @@ export interface OptionNames {
   column: string;
   format: string;
   allowEmailIds: string;
+  skipLines: string;
+  noHeader: string;
 }
 
 export const CLI_OPTION_NAMES: OptionNames = {
@@ -87,6 +89,8 @@ export const CLI_OPTION_NAMES: OptionNames = {
   column: '--column',
   format: '--format',
   allowEmailIds: '--allow-email-ids',
+  skipLines: '--skip-lines',
+  noHeader: '--no-header',
 };
 
 /** A file type that is not text, found by its signature: refused with what to do instead. */
@@ -286,8 +290,15 @@ interface Sample {
   line: number;
 }
 
-function sampleRecords(text: string, ended: boolean, delimiter: string | null, file: string): Sample[] {
+function sampleRecords(
+  text: string,
+  ended: boolean,
+  delimiter: string | null,
+  file: string,
+  firstLine: number,
+): Sample[] {
   const splitter = new RecordSplitter({ delimiter, maxRecordLength: Number.MAX_SAFE_INTEGER, file });
+  splitter.nextLine = firstLine;
   let rows = splitter.push(text);
   if (ended) {
     try {
@@ -313,15 +324,22 @@ function shown(d: string): string {
  * be rejected one by one; a warning names the first); no candidate
  * splitting any line means one column; anything else is a usage error.
  */
-export function sniffDelimiter(text: string, ended: boolean, file: string, names: OptionNames): Delimited {
+export function sniffDelimiter(
+  text: string,
+  ended: boolean,
+  file: string,
+  names: OptionNames,
+  /** The line `text` starts on (lines skipped before it). */
+  firstLine = 1,
+): Delimited {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const firstLine = body.split(/\r\n|\n|\r/).find((l) => l.trim() !== '') ?? '';
-  const sep = sepLineOf(firstLine);
+  const firstText = body.split(/\r\n|\n|\r/).find((l) => l.trim() !== '') ?? '';
+  const sep = sepLineOf(firstText);
   if (sep !== null) return { delimiter: sep, sepLine: true };
   const fits: string[] = [];
   const splits: { d: string; header: number; bad: Sample[]; records: number; headerSplit: boolean }[] = [];
   for (const d of DELIMITERS) {
-    const recs = sampleRecords(body, ended, d, file);
+    const recs = sampleRecords(body, ended, d, file, firstLine);
     const head = recs[0];
     if (!head) continue;
     const split = recs.some((r) => r.fields.length > 1);
@@ -357,9 +375,15 @@ export function sniffDelimiter(text: string, ended: boolean, file: string, names
   // Some candidate splits some line, none evenly: say where the most promising one breaks.
   const best = splits.reduce((a, b) => (b.header > a.header ? b : a));
   const bad = best.bad[0];
-  const where = bad
+  let where = bad
     ? `; by ${shown(best.d)} the header has ${best.header} field${best.header === 1 ? '' : 's'} but line ${bad.line} has ${bad.fields.length}`
     : '';
+  // A title over the table (a report): the first record with the widest split is where the table starts.
+  const recs = sampleRecords(body, ended, best.d, file, firstLine);
+  const widest = Math.max(...recs.map((r) => r.fields.length));
+  const start = recs.find((r) => r.fields.length === widest);
+  if (start && start.line > firstLine && widest > 1)
+    where += `; if the lines before line ${start.line} are a title, pass ${names.skipLines} ${start.line - 1}`;
   throw new PbError(
     'PB_USAGE',
     `cannot tell the delimiter: none of , ; TAB | splits the first lines into the same number of fields${where}; pass ${names.delimiter} to choose one (rows that do not fit are then rejected one by one), or ${names.format} plain for one id per line`,
@@ -436,8 +460,15 @@ export function oneColumnHasHeader(
   column: string | undefined,
   file: string,
   names: OptionNames,
+  firstLine = 1,
 ): boolean {
-  const recs = sampleRecords(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, ended, null, file);
+  const recs = sampleRecords(
+    text.charCodeAt(0) === 0xfeff ? text.slice(1) : text,
+    ended,
+    null,
+    file,
+    firstLine,
+  );
   const first = recs[0];
   if (!first) return column !== undefined;
   const value = (first.fields[0] as string).trim();

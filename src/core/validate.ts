@@ -171,6 +171,13 @@ export function idDamage(id: string): string | null {
   }
   const invisible = /\p{Cf}/u.exec(id);
   if (invisible) return `contains an invisible character (U+${hex(invisible[0])}); remove it from the source`;
+  const space = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/.exec(id);
+  if (space)
+    return `contains a space that is not one (U+${hex(space[0])}, a no-break space or the like); replace it in the source`;
+  if (NULL_MARKERS.has(id))
+    return 'is a null marker from a database, pandas or a spreadsheet (NULL, \\N, None, NaN, N/A), not an id: the row has no id';
+  if (/^-?\d+\.0+$/.test(id))
+    return `looks like a whole number written as a decimal (as pandas writes an id column with gaps): the id is probably ${JSON.stringify(id.replace(/\.0+$/, ''))}; write the ids as text`;
   if (/^-?\d+(?:[.,]\d+)?E[+-]?\d+$/i.test(id))
     return 'looks like a number a spreadsheet shortened to scientific notation, so its digits are lost; format the column as text in the spreadsheet and export again';
   if (/^#(?:N\/A|REF!|VALUE!|NAME\?|DIV\/0!|NULL!|NUM!|SPILL!|CALC!|GETTING_DATA)$/i.test(id))
@@ -179,6 +186,25 @@ export function idDamage(id: string): string | null {
     return `starts with ', the text marker a spreadsheet adds: the id is probably ${JSON.stringify(id.slice(1))}; remove the ' in the source`;
   return null;
 }
+
+/** What databases, pandas and spreadsheets write for "no value". */
+export const NULL_MARKERS: ReadonlySet<string> = new Set([
+  'NULL',
+  'null',
+  'Null',
+  '\\N',
+  'None',
+  'none',
+  'NaN',
+  'nan',
+  'NA',
+  'N/A',
+  'n/a',
+  '(null)',
+  'nil',
+  'undefined',
+  '-',
+]);
 
 function hex(c: string): string {
   return (c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0');

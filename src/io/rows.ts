@@ -1,6 +1,7 @@
+import { isAscii } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
-import { asWindows1252, Utf8Check } from '../core/encoding.js';
-import { ConcatenatedJson, type OutItem } from '../core/json-values.js';
+import { asWindows1252, Utf8Check, withoutBom } from '../core/encoding.js';
+import { ConcatenatedJson, type OutItem, parseJsonExact } from '../core/json-values.js';
 import { type ParsedRow, RecordSplitter } from '../core/lines.js';
 import {
   CLI_OPTION_NAMES,
@@ -48,6 +49,8 @@ export interface Detection {
   delimiterFrom: 'option' | 'sep-line' | 'detected' | null;
   /** The first line (after any `sep=` line) is a header. */
   header: boolean;
+  /** Lines skipped before the data (--skip-lines, or PowerShell's #TYPE line). */
+  skippedLines?: number;
   /** JSON sources: how values were laid out. */
   jsonLayout?: Exclude<JsonLayout, 'lines'>;
 }
@@ -61,8 +64,12 @@ export interface RowSource {
   keyed: boolean;
   /** Column names: the header, or the keys of the first JSON object; null for plain text. */
   header: string[] | null;
+  /** The header's names came from the file (not numbered for --no-header, not JSON keys). */
+  namedHeader: boolean;
   /** Records before the data: the header, and Excel's `sep=` line before it. */
   headerRecords: number;
+  /** The line the reading starts on: 1, or one past the lines skipped. */
+  firstLine: number;
   /** The header's field counts (see fieldsFit). */
   shape: FieldShape;
   detection: Detection;
@@ -99,6 +106,10 @@ export interface RowOptions {
   delimiter?: string;
   /** The id column asked for: in a one-column file, a first line with this name is the header. */
   column?: string;
+  /** Lines to skip before the data (a report's title lines). Default 0. */
+  skipLines?: number;
+  /** false: the first line is data and columns are numbered 1, 2, ... Default: a header (by the rules). */
+  header?: boolean;
   /** Option names for messages. Default the CLI's flags. */
   names?: OptionNames;
 }
@@ -157,7 +168,10 @@ export async function readRows(
   // A bad byte in what was peeked is reported before any guess made from it.
   const headCheck = new Utf8Check();
   const bad = headCheck.push(headBuf);
-  if (bad >= 0) throw notUtf8(file, headBuf, bad, 1, names);
+  if (bad >= 0)
+    throw notUtf8(file, headBuf, bad, 1, names, {
+      crOnly: /\r[^\n]/.test(headBuf.toString('latin1')) && !headBuf.includes(LF),
+    });
   let text = headBuf.toString('utf8');
   if (!ended) {
     // Only complete lines count: the last one may go on in the next chunk
@@ -167,7 +181,29 @@ export async function readRows(
   }
   const crOnly = /\r[^\n]/.test(text) && !text.includes('\n');
   if (crOnly) text = text.replace(/\r/g, '\n');
-  const d = decide(file, text, ended, opts, names);
+  // Lines before the data: --skip-lines, or PowerShell's `#TYPE ...` line (Export-Csv before 6.0).
+  let skip = opts.skipLines ?? 0;
+  const firstText = text.replace(/^\uFEFF/, '');
+  if (skip === 0 && /^#TYPE [^\n]*\n/.test(firstText)) skip = 1;
+  let skipChars = 0;
+  for (let k = 0; k < skip; k++) {
+    const nl = text.indexOf('\n', skipChars);
+    if (nl === -1) {
+      if (!ended)
+        throw new PbError(
+          'PB_USAGE',
+          `the first ${skip} lines are longer than ${SNIFF_LIMIT} bytes together; skip fewer`,
+          { file },
+        );
+      skipChars = text.length;
+      break;
+    }
+    skipChars = nl + 1;
+  }
+  const skipBytes = Buffer.byteLength(text.slice(0, skipChars), 'utf8');
+  text = text.slice(skipChars);
+  const firstLine = skip + 1;
+  const d = decide(file, text, ended, opts, names, firstLine);
   const { format, delimiter } = d;
 
   let header: string[] | null = null;
@@ -179,6 +215,8 @@ export async function readRows(
     const rows = ended ? [...probe.push(text), ...safeEnd(probe)] : probe.push(text);
     const first = rows[d.sepLine ? 1 : 0];
     header = first ? first.fields.map((x) => x.trim()) : [];
+    // No header: the first line is data, and columns go by number (1, 2, ...).
+    if (opts.header === false) header = header.map((_, i) => String(i + 1));
     const firstLineText =
       text
         .replace(/^\uFEFF/, '')
@@ -210,23 +248,33 @@ export async function readRows(
     keyed = isObject(first) || first === undefined;
     header = keyed ? (isObject(first) ? Object.keys(first as object) : []) : null;
   }
-  const headerRecords = header !== null && !keyed ? (d.sepLine ? 2 : 1) : 0;
+  const headerRecords = header !== null && !keyed ? (d.sepLine ? 1 : 0) + (opts.header === false ? 0 : 1) : 0;
   const shape = shapeOf(header && !keyed ? header : ['(line)']);
 
   let used = false;
   const replay = async function* (): AsyncGenerator<Buffer> {
     if (used) throw new Error('personalize-batch: a RowSource can be read once');
     used = true;
-    for (const c of head) yield c;
+    let left = skipBytes;
+    for (const c of head) {
+      if (left >= c.length) {
+        left -= c.length;
+        continue;
+      }
+      yield left > 0 ? c.subarray(left) : c;
+      left = 0;
+    }
     if (ended) return;
     for (let r = await next(); !r.done; r = await next()) yield r.value;
   };
 
   const splitter = new RecordSplitter({ delimiter, maxRecordLength: opts.maxLineLength, file });
+  splitter.nextLine = firstLine;
+  const namedHeader = !keyed && header !== null && opts.header !== false;
   const rowShape: RowShape = {
     format,
     keyed,
-    header: keyed ? null : header,
+    header: namedHeader ? header : null,
     plain: header === null,
     shape,
     delimiter,
@@ -235,8 +283,9 @@ export async function readRows(
     format,
     delimiter,
     delimiterFrom: delimiter === null ? null : d.delimiterFrom,
-    header: header !== null && !keyed,
+    header: namedHeader,
   };
+  if (skip > 0) detection.skippedLines = skip;
   if (format === 'json' && layout !== undefined && layout !== 'lines') detection.jsonLayout = layout;
 
   return {
@@ -245,7 +294,9 @@ export async function readRows(
     delimiter,
     keyed,
     header,
+    namedHeader,
     headerRecords,
+    firstLine,
     shape,
     detection,
     simpleHeader,
@@ -254,7 +305,7 @@ export async function readRows(
     batches: {
       [Symbol.asyncIterator]: () =>
         format === 'json'
-          ? jsonBatches(file, replay(), rowShape, opts.maxLineLength, names, it)
+          ? jsonBatches(file, replay(), rowShape, opts.maxLineLength, names, it, firstLine)
           : textBatches(file, replay(), rowShape, splitter, headerRecords, crOnly, names, it),
     },
     blankLines: () => splitter.blankLines,
@@ -278,7 +329,14 @@ interface Decision {
 }
 
 /** The format rule, on the first complete lines of decoded text. */
-function decide(file: string, text: string, ended: boolean, opts: RowOptions, names: OptionNames): Decision {
+function decide(
+  file: string,
+  text: string,
+  ended: boolean,
+  opts: RowOptions,
+  names: OptionNames,
+  startLine: number,
+): Decision {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const firstLine = body.split('\n').find((l) => l.trim() !== '');
   const given = opts.delimiter;
@@ -296,7 +354,7 @@ function decide(file: string, text: string, ended: boolean, opts: RowOptions, na
     }
     if (given !== undefined)
       return { format: fmtOf(given), delimiter: given, delimiterFrom: 'option', sepLine: false };
-    const s = sniffDelimiter(body, ended, file, names);
+    const s = sniffDelimiter(body, ended, file, names, startLine);
     if (s.delimiter === null)
       return { format: 'csv', delimiter: fallback, delimiterFrom: 'detected', sepLine: false };
     return sniffed(s);
@@ -334,11 +392,11 @@ function decide(file: string, text: string, ended: boolean, opts: RowOptions, na
     return { format: 'json', delimiter: null, delimiterFrom: null, sepLine: false, jsonLayout: layout };
   }
   if (given !== undefined || sep !== null) return delimited(',');
-  const s = sniffDelimiter(body, ended, file, names);
+  const s = sniffDelimiter(body, ended, file, names, startLine);
   if (s.delimiter !== null) return sniffed(s);
   // One column: a header by the header rule, else a list of ids.
   checkNotAligned(body, file, names);
-  if (oneColumnHasHeader(body, ended, opts.column, file, names))
+  if (opts.header !== false && oneColumnHasHeader(body, ended, opts.column, file, names, startLine))
     return { format: 'csv', delimiter: ',', delimiterFrom: 'detected', sepLine: false };
   return { format: 'plain', delimiter: null, delimiterFrom: null, sepLine: false };
 }
@@ -397,24 +455,35 @@ export function notUtf8(
   offset: number,
   lineAtChunk: number,
   names: OptionNames,
+  context: { utf8Before?: boolean; crOnly?: boolean } = {},
 ): PbError {
+  // Line ends: LF, or CR alone in a file that uses CR (an old Mac's).
+  const breakAt = (i: number) => chunk[i] === LF || (context.crOnly === true && chunk[i] === 13);
   let line = lineAtChunk;
-  for (let i = chunk.indexOf(LF); i !== -1 && i < offset; i = chunk.indexOf(LF, i + 1)) line++;
-  const start = Math.max(chunk.lastIndexOf(LF, offset - 1) + 1, offset - 40);
-  let end = chunk.indexOf(LF, offset);
-  if (end === -1 || end > offset + 40) end = Math.min(chunk.length, offset + 40);
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) {
+    if (breakAt(i)) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  const start = Math.max(lineStart, offset - 40);
+  let end = offset;
+  while (end < chunk.length && end < offset + 40 && !breakAt(end)) end++;
   const bytes = chunk.subarray(start, end);
-  const cut = (start > 0 && chunk[start - 1] !== LF ? '…' : '') + asWindows1252(bytes).replace(/\r$/, '');
-  const shownAs = end < chunk.length && chunk[end] !== LF && chunk[end] !== 13 ? `${cut}…` : cut;
-  return new PbError(
-    'PB_PARSE',
-    `not UTF-8: byte 0x${(chunk[offset] as number).toString(16).toUpperCase().padStart(2, '0')} cannot be read as text; ${
-      names.encoding === ''
-        ? `save the file as UTF-8 (if Excel saved it on Windows it is windows-1252, which reads this line as ${JSON.stringify(shownAs)})`
-        : `if the file was saved by Excel on Windows it is windows-1252, which ${names.encoding} windows-1252 reads (this line as ${JSON.stringify(shownAs)}); otherwise name the file's encoding with ${names.encoding}`
-    }`,
-    { file, line },
-  );
+  const text = (start > lineStart ? '…' : '') + asWindows1252(bytes).replace(/\r$/, '');
+  const shownAs = end < chunk.length && !breakAt(end) && chunk[end] !== 13 ? `${text}…` : text;
+  const byte = `byte 0x${(chunk[offset] as number).toString(16).toUpperCase().padStart(2, '0')}`;
+  // Accents read as UTF-8 before this line: the file holds two encodings, and no one option reads it.
+  const mixed = context.utf8Before === true || !isAscii(withoutBom(chunk.subarray(0, lineStart)));
+  let fix: string;
+  if (mixed)
+    fix = `the lines before it hold UTF-8 text with accents, so the file mixes two encodings: fix this line (as windows-1252 it reads ${JSON.stringify(shownAs)}) or save the file in one encoding`;
+  else if (names.encoding === '')
+    fix = `save the file as UTF-8 (if Excel saved it on Windows it is windows-1252, which reads this line as ${JSON.stringify(shownAs)})`;
+  else
+    fix = `if the file was saved by Excel on Windows it is windows-1252, which ${names.encoding} windows-1252 reads (this line as ${JSON.stringify(shownAs)}); if that is not the text, name the file's encoding with ${names.encoding} (windows-1250, windows-1251, shift_jis, gb18030, ...)${context.crOnly ? '; a file with CR line ends from an old Mac is macintosh' : ''}`;
+  return new PbError('PB_PARSE', `not UTF-8: ${byte} cannot be read as text; ${fix}`, { file, line });
 }
 
 /** Rows of plain text, CSV/TSV and JSON Lines: decoded, split, checked. */
@@ -441,7 +510,11 @@ async function* textBatches(
   try {
     for await (const chunk of chunks) {
       const bad = check.push(chunk);
-      if (bad >= 0) throw notUtf8(file, chunk, bad, splitter.nextLine + splitter.pendingLines, names);
+      if (bad >= 0)
+        throw notUtf8(file, chunk, bad, splitter.nextLine + splitter.pendingLines, names, {
+          utf8Before: check.nonAscii,
+          crOnly,
+        });
       let text = decoder.write(chunk);
       if (crOnly) text = text.replace(/\r/g, '\n');
       const rows = emit(splitter.push(text));
@@ -470,11 +543,12 @@ async function* jsonBatches(
   maxLineLength: number,
   names: OptionNames,
   source: AsyncIterator<Buffer>,
+  firstLine: number,
 ): AsyncGenerator<Row[]> {
   const decoder = new StringDecoder('utf8');
   const check = new Utf8Check();
-  const concat = new ConcatenatedJson({ pieceSize: 1 << 20, maxLineLength, unwrapArray: true });
-  let lines = 1;
+  const concat = new ConcatenatedJson({ pieceSize: 1 << 20, maxLineLength, unwrapArray: true, firstLine });
+  let lines = firstLine;
   let rows: Row[] = [];
   const take = (x: OutItem) => {
     if (x.kind === 'bad') {
@@ -497,7 +571,7 @@ async function* jsonBatches(
   try {
     for await (const chunk of chunks) {
       const bad = check.push(chunk);
-      if (bad >= 0) throw notUtf8(file, chunk, bad, lines, names);
+      if (bad >= 0) throw notUtf8(file, chunk, bad, lines, names, { utf8Before: check.nonAscii });
       for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) lines++;
       concat.push(decoder.write(chunk), take);
       if (rows.length > 0) {
@@ -571,7 +645,7 @@ export function rowShapeOf(src: RowSource): RowShape {
   return {
     format: src.format,
     keyed: src.keyed,
-    header: src.keyed ? null : src.header,
+    header: src.namedHeader ? src.header : null,
     plain: src.header === null,
     shape: src.shape,
     delimiter: src.delimiter,
@@ -602,7 +676,7 @@ function parseJson(text: string): unknown {
 function jsonRow(file: string, line: number, text: string, plainIds: boolean, lines = true): Row {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonExact(text);
   } catch (err) {
     return {
       line,
@@ -612,7 +686,10 @@ function jsonRow(file: string, line: number, text: string, plainIds: boolean, li
   }
   if (plainIds && (typeof value === 'string' || typeof value === 'number')) {
     // A number is the id as printed: JSON.parse has rounded 12345678901234567890 already.
-    return { line, values: [typeof value === 'number' ? text.trim() : value] };
+    // An integer as printed (past 2^53 too); any other number as JavaScript writes it (1e3 is 1000).
+    const id =
+      typeof value === 'number' ? (/^-?\d+$/.test(text.trim()) ? text.trim() : String(value)) : value;
+    return { line, values: [id] };
   }
   if (!isObject(value)) {
     return {

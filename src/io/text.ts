@@ -1,4 +1,4 @@
-import { firstUtf8Multibyte, isSingleByte, Transcoder } from '../core/encoding.js';
+import { encodingName, isSingleByte, Transcoder, Utf8Evidence } from '../core/encoding.js';
 import { CLI_OPTION_NAMES, type OptionNames, sniffBinary, sniffBom, sniffNul } from '../core/sniff.js';
 import { PbError } from '../errors.js';
 import { type InputContext, openSource, type SourceInfo } from './input.js';
@@ -111,14 +111,12 @@ export async function openText(
 }
 
 function canonical(label: string, names: OptionNames): string {
-  try {
-    return new TextDecoder(label).encoding;
-  } catch {
-    throw new PbError(
-      'PB_USAGE',
-      `${names.encoding} ${JSON.stringify(label)} is not an encoding this tool knows (try utf-8, windows-1252, iso-8859-15, utf-16le, utf-16be, shift_jis, gb18030)`,
-    );
-  }
+  const name = encodingName(label);
+  if (name !== undefined) return name;
+  throw new PbError(
+    'PB_USAGE',
+    `${names.encoding} ${JSON.stringify(label)} is not an encoding this tool knows (try utf-8, windows-1252, iso-8859-15, utf-16le, utf-16be, shift_jis, gb18030)`,
+  );
 }
 
 function label(encoding: string): string {
@@ -152,30 +150,31 @@ async function* transcode(
       { file: name, line },
     );
   };
-  const oneByte = isSingleByte(t.encoding);
-  /** The line so far (at most 256 bytes), so that a character split between chunks is still seen. */
-  let carry = Buffer.alloc(0);
+  // A one-byte encoding given for UTF-8 text would garble every accent (ü as Ã¼): weigh the evidence.
+  const evidence = isSingleByte(t.encoding) ? new Utf8Evidence() : undefined;
+  let firstUtf8: { line: number; shown: string } | undefined;
+  const utf8Refusal = (mixed: boolean) =>
+    new PbError(
+      'PB_PARSE',
+      `${mixed ? 'mixes UTF-8 text with text in another encoding' : 'is UTF-8 text'} (this line reads ${JSON.stringify(firstUtf8?.shown)} as UTF-8), though ${names.encoding} ${encoding} was given, which would garble it; ${mixed ? 'save the file in one encoding first' : `leave out ${names.encoding}`}`,
+      { file: name, line: firstUtf8?.line },
+    );
   for await (const chunk of bytes) {
-    if (oneByte) {
-      const view = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-      const at = firstUtf8Multibyte(view);
+    if (evidence) {
+      const at = evidence.push(chunk);
       if (at >= 0) {
         let line = lines;
-        for (let i = view.indexOf(10); i !== -1 && i < at; i = view.indexOf(10, i + 1)) line++;
-        const start = view.lastIndexOf(10, at) + 1;
-        let end = view.indexOf(10, at);
-        if (end === -1) end = view.length;
-        const shown = Buffer.from(view.subarray(start, Math.min(end, start + 80)))
+        for (let i = chunk.indexOf(10); i !== -1 && i < at; i = chunk.indexOf(10, i + 1)) line++;
+        const start = chunk.lastIndexOf(10, at) + 1;
+        let end = chunk.indexOf(10, at);
+        if (end === -1) end = chunk.length;
+        const shown = Buffer.from(chunk.subarray(start, Math.min(end, start + 80)))
           .toString('utf8')
           .replace(/\r$/, '');
-        throw new PbError(
-          'PB_PARSE',
-          `holds UTF-8 text (this line reads ${JSON.stringify(shown)} as UTF-8), though ${names.encoding} ${encoding} was given, which would garble it; leave out ${names.encoding} for a UTF-8 file (a file that mixes both must be fixed first)`,
-          { file: name, line },
-        );
+        firstUtf8 = { line, shown };
       }
-      const lineStart = view.lastIndexOf(10) + 1;
-      carry = Buffer.from(view.subarray(Math.max(lineStart, view.length - 256)));
+      // Plenty of UTF-8 and no other high byte: no need to read on.
+      if (evidence.valid >= 32 && evidence.invalid === 0) throw utf8Refusal(false);
     }
     let text = '';
     try {
@@ -191,6 +190,11 @@ async function* transcode(
     tail = t.end();
   } catch {
     fail(undefined);
+  }
+  if (evidence) {
+    // Decided at the end, before the output is committed (outputs are written atomically).
+    evidence.end();
+    if (evidence.onlyUtf8 || evidence.mixed) throw utf8Refusal(evidence.mixed);
   }
   if (tail !== '') yield Buffer.from(tail, 'utf8');
 }
