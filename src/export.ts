@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Worker } from 'node:worker_threads';
 import { CATALOG_MAX_ITEMS, Catalog } from './core/catalog.js';
 import { accessor, findColumn, ITEM_COLUMNS } from './core/columns.js';
-import { encodingName } from './core/encoding.js';
+import { encodingProblem } from './core/encoding.js';
 import {
   addCounts,
   type ConvertConfig,
@@ -172,8 +172,8 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
   if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
-  if (o.catalogEncoding !== undefined && encodingName(o.catalogEncoding) === undefined)
-    throw usage(`--catalog-encoding ${JSON.stringify(o.catalogEncoding)} is not an encoding this tool knows`);
+  const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
+  if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
   const sources = [...(o.sources ?? [])];
   if (sources.length === 0)
     throw usage('export needs at least one SOURCE (a .out file, folder, s3:// prefix or -)');

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { parseSince } from './core/dates.js';
-import { encodingName } from './core/encoding.js';
+import { encodingProblem } from './core/encoding.js';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
 import type { ExportFormat } from './core/out-convert.js';
 import { type OptionNames, parseDelimiter } from './core/sniff.js';
@@ -254,10 +254,8 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
         ? undefined
         : at('$.input.delimiter', () => parseDelimiter(i.delimiter as string, 'the delimiter')),
   };
-  if (i.encoding !== undefined && encodingName(i.encoding) === undefined)
-    problems.push(
-      `$.input.encoding: ${JSON.stringify(i.encoding)} is not an encoding this tool knows (utf-8, windows-1252, iso-8859-15, utf-16le, ...)`,
-    );
+  const badEncoding = i.encoding === undefined ? undefined : encodingProblem(i.encoding);
+  if (badEncoding) problems.push(`$.input.encoding: ${badEncoding}`);
   if (i.since !== undefined) {
     const since = parseSince(i.since);
     if ('problem' in since) problems.push(`$.input.since: ${since.problem.replace(/^--since /, '')}`);
@@ -391,10 +389,8 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
     summary: inDir('summary.json'),
   };
   if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
-  if (o.catalogEncoding !== undefined && encodingName(o.catalogEncoding) === undefined)
-    problems.push(
-      `$.output.catalogEncoding: ${JSON.stringify(o.catalogEncoding)} is not an encoding this tool knows`,
-    );
+  const badCatalogEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
+  if (badCatalogEncoding) problems.push(`$.output.catalogEncoding: ${badCatalogEncoding}`);
   if (problems.length > 0 || !family) throw pipelineError(file, problems);
   return {
     file,

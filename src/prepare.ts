@@ -10,7 +10,7 @@ import {
   type RowBuilder,
 } from './core/build.js';
 import { parseSince } from './core/dates.js';
-import { encodingName } from './core/encoding.js';
+import { encodingProblem } from './core/encoding.js';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
 import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
 import { checkRecord, DEFAULT_LIMITS, type Limits, type RecordPolicy } from './core/validate.js';
@@ -200,11 +200,8 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     since = r.seconds;
   }
   const delimiter = o.delimiter === undefined ? undefined : parseDelimiter(o.delimiter, optNames.delimiter);
-  if (o.encoding !== undefined && encodingName(o.encoding) === undefined) {
-    throw usage(
-      `${optNames.encoding} ${JSON.stringify(o.encoding)} is not an encoding this tool knows (try utf-8, windows-1252, iso-8859-15, utf-16le, utf-16be, shift_jis, gb18030)`,
-    );
-  }
+  const badEncoding = o.encoding === undefined ? undefined : encodingProblem(o.encoding);
+  if (badEncoding) throw usage(`${optNames.encoding} ${badEncoding}`);
   if (delimiter !== undefined && (format === 'plain' || format === 'jsonl' || format === 'json')) {
     throw usage(`${optNames.delimiter} is for CSV sources, not --format ${format}`);
   }

@@ -244,6 +244,15 @@ export function encodingLabel(name: string): string {
   return ALIASES[n] ?? ALIASES[n.replace(/_/g, '-')] ?? n.replace(/_/g, '-').replace(/^latin-1$/, 'latin1');
 }
 
+/**
+ * Why an encoding option cannot be used (`"latin-9" is not an encoding ...`),
+ * or undefined when TextDecoder knows it; callers put the option's name in front.
+ */
+export function encodingProblem(label: string): string | undefined {
+  if (encodingName(label) !== undefined) return undefined;
+  return `${JSON.stringify(label)} is not an encoding this tool knows (try utf-8, windows-1252, iso-8859-15, utf-16le, utf-16be, shift_jis, gb18030)`;
+}
+
 /** Whether TextDecoder knows an encoding label (or an alias); its canonical name, or undefined. */
 export function encodingName(label: string): string | undefined {
   for (const l of [label, encodingLabel(label)]) {

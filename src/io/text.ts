@@ -1,4 +1,4 @@
-import { encodingName, isSingleByte, Transcoder, Utf8Evidence } from '../core/encoding.js';
+import { encodingName, encodingProblem, isSingleByte, Transcoder, Utf8Evidence } from '../core/encoding.js';
 import { CLI_OPTION_NAMES, type OptionNames, sniffBinary, sniffBom, sniffNul } from '../core/sniff.js';
 import { PbError } from '../errors.js';
 import { type InputContext, openSource, type SourceInfo } from './input.js';
@@ -113,10 +113,7 @@ export async function openText(
 function canonical(label: string, names: OptionNames): string {
   const name = encodingName(label);
   if (name !== undefined) return name;
-  throw new PbError(
-    'PB_USAGE',
-    `${names.encoding} ${JSON.stringify(label)} is not an encoding this tool knows (try utf-8, windows-1252, iso-8859-15, utf-16le, utf-16be, shift_jis, gb18030)`,
-  );
+  throw new PbError('PB_USAGE', `${names.encoding} ${encodingProblem(label)}`);
 }
 
 function label(encoding: string): string {
