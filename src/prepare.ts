@@ -13,7 +13,13 @@ import { parseSince } from './core/dates.js';
 import { encodingProblem } from './core/encoding.js';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
 import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
-import { checkRecord, DEFAULT_LIMITS, type Limits, type RecordPolicy } from './core/validate.js';
+import {
+  checkRecord,
+  DEFAULT_LIMITS,
+  type Limits,
+  legacyPopularityLine,
+  type RecordPolicy,
+} from './core/validate.js';
 import { PbError, usage } from './errors.js';
 import { Deduper, Grouper } from './io/dedupe.js';
 import { type FastPlan, fastLines, fastPathApplies } from './io/fastpath.js';
@@ -439,7 +445,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
         continue;
       }
       if (legacyOk) {
-        const line = legacyPopularityLine(row.values as Record<string, unknown>);
+        const line = legacyPopularityLine(row.values);
         if (line !== null) {
           legacy++;
           if (dedupe) {
@@ -641,19 +647,6 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     );
   }
   return s;
-}
-
-/**
- * A Popularity-Count line in the shape an older AWS example shows, `{}` or
- * `{"itemId": "105"}`, as the compact line to write; null for anything else.
- */
-function legacyPopularityLine(v: Record<string, unknown>): string | null {
-  const keys = Object.keys(v);
-  if (keys.length === 0) return '{}';
-  if (keys.length !== 1 || keys[0] !== 'itemId') return null;
-  const id = v.itemId;
-  if (typeof id !== 'string' || id.trim() === '' || id.length > 256 || id.includes('\uFFFD')) return null;
-  return `{"itemId":${JSON.stringify(id.trim())}}`;
 }
 
 /** Inputs over this many times the dedupe budget go straight to the spill partitions (see Deduper). */

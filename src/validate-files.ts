@@ -1,7 +1,13 @@
 import type { Readable } from 'node:stream';
 import { resolveFamily } from './core/families.js';
 import type { OptionNames } from './core/sniff.js';
-import { checkRecord, DEFAULT_LIMITS, type Limits, type RecordPolicy } from './core/validate.js';
+import {
+  checkRecord,
+  DEFAULT_LIMITS,
+  type Limits,
+  legacyPopularityLine,
+  type RecordPolicy,
+} from './core/validate.js';
 import { formatPosition, PbError, usage } from './errors.js';
 import { type RowSource, readRows } from './io/rows.js';
 import { expandSources } from './io/s3.js';
@@ -157,7 +163,7 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
             report({ file, line: row.line, field: '(line)', reason: row.error.reason });
             continue;
           }
-          if (family.family === 'popular-items' && isLegacyPopularity(row.values)) {
+          if (family.family === 'popular-items' && legacyPopularityLine(row.values) !== null) {
             legacy++;
             continue;
           }
@@ -237,13 +243,4 @@ function describeFormat(src: RowSource): string {
         ? 'plain text (one value per line)'
         : `a ${src.format.toUpperCase()} file`;
   }
-}
-
-/** `{}` or `{"itemId": "..."}`: a Popularity-Count line as an older AWS example wrote it. */
-function isLegacyPopularity(v: unknown): boolean {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  const keys = Object.keys(v);
-  if (keys.length === 0) return true;
-  const id = (v as Record<string, unknown>).itemId;
-  return keys.length === 1 && typeof id === 'string' && id.trim() !== '' && id.length <= 256;
 }

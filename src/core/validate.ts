@@ -206,6 +206,21 @@ export const NULL_MARKERS: ReadonlySet<string> = new Set([
   '-',
 ]);
 
+/**
+ * A Popularity-Count line in the shape an older AWS example shows, `{}` or
+ * `{"itemId": "105"}`, as the compact line to write; null for anything else.
+ * prepare passes such lines through and validate lets them pass, each with one warning.
+ */
+export function legacyPopularityLine(v: unknown): string | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  const keys = Object.keys(v);
+  if (keys.length === 0) return '{}';
+  if (keys.length !== 1 || keys[0] !== 'itemId') return null;
+  const id = (v as Record<string, unknown>).itemId;
+  if (typeof id !== 'string' || id.trim() === '' || id.length > 256 || id.includes(REPLACEMENT)) return null;
+  return `{"itemId":${JSON.stringify(id.trim())}}`;
+}
+
 function hex(c: string): string {
   return (c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0');
 }
