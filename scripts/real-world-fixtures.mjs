@@ -371,3 +371,10 @@ write(
     '{"ITEM_ID":"i1","TITLE":"Hoodie","EAN":4006381333931123456}\n{"ITEM_ID":"i2","TITLE":"Cap","EAN":4006381333931123457}\n',
   ),
 );
+// PowerShell 5.1 `ConvertTo-Json | Out-File -Encoding utf8`: a JSON array after a UTF-8 byte order mark.
+write(
+  'json-array-bom.json',
+  Buffer.from(
+    `${BOM}[\r\n    {\r\n        "userId":  "u1"\r\n    },\r\n    {\r\n        "userId":  "u2"\r\n    }\r\n]\r\n`,
+  ),
+);

@@ -258,6 +258,11 @@ const CASES: Case[] = [
   { file: 'json-array.json', records: ids('u1', 'u2'), detected: { format: 'json', jsonLayout: 'array' } },
   { file: 'json-array-of-ids.json', records: ids('u1', 'u2', 'u3') },
   {
+    file: 'json-array-bom.json',
+    records: ids('u1', 'u2'),
+    detected: { format: 'json', jsonLayout: 'array' },
+  },
+  {
     file: 'json-pretty-objects.json',
     recipe: 'related-items',
     records: [{ itemId: 'i1' }, { itemId: 'i2' }],

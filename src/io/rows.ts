@@ -80,8 +80,9 @@ export interface RowSource {
   /** Rows in batches (one per input chunk): a batch costs one await, not one per row. */
   batches: AsyncIterable<Row[]>;
   /**
-   * The undecoded bytes from the very start (BOM and header included), for
-   * readers that work on bytes. Use either this or `batches`, not both.
+   * The undecoded bytes from the start (the header included; a byte order
+   * mark and lines skipped left out), for readers that work on bytes. Use
+   * either this or `batches`, not both.
    */
   raw: AsyncIterable<Buffer>;
   /** Blank lines skipped so far (final once `batches` is drained). */
@@ -165,26 +166,24 @@ export async function readRows(
       headLines++;
   }
   const headBuf = Buffer.concat(head);
+  // The file uses CR alone as line end (an old Mac's): read as LF.
+  const crOnly = !headBuf.includes(LF) && /\r[^\n]/.test(headBuf.toString('latin1'));
   // A bad byte in what was peeked is reported before any guess made from it.
-  const headCheck = new Utf8Check();
-  const bad = headCheck.push(headBuf);
-  if (bad >= 0)
-    throw notUtf8(file, headBuf, bad, 1, names, {
-      crOnly: /\r[^\n]/.test(headBuf.toString('latin1')) && !headBuf.includes(LF),
-    });
-  let text = headBuf.toString('utf8');
+  const bad = new Utf8Check().push(headBuf);
+  if (bad >= 0) throw notUtf8(file, headBuf, bad, 1, names, { crOnly });
+  // A byte order mark is dropped here, once, for every reader (replay() skips its bytes).
+  const bomBytes = withoutBom(headBuf).length === headBuf.length ? 0 : 3;
+  let text = headBuf.toString('utf8', bomBytes);
   if (!ended) {
     // Only complete lines count: the last one may go on in the next chunk
     // (unless there is no line end at all, as in a minified JSON array).
     const cut = text.lastIndexOf('\n');
     if (cut >= 0) text = text.slice(0, cut + 1);
   }
-  const crOnly = /\r[^\n]/.test(text) && !text.includes('\n');
   if (crOnly) text = text.replace(/\r/g, '\n');
   // Lines before the data: --skip-lines, or PowerShell's `#TYPE ...` line (Export-Csv before 6.0).
   let skip = opts.skipLines ?? 0;
-  const firstText = text.replace(/^\uFEFF/, '');
-  if (skip === 0 && /^#TYPE [^\n]*\n/.test(firstText)) skip = 1;
+  if (skip === 0 && /^#TYPE [^\n]*\n/.test(text)) skip = 1;
   let skipChars = 0;
   for (let k = 0; k < skip; k++) {
     const nl = text.indexOf('\n', skipChars);
@@ -200,10 +199,16 @@ export async function readRows(
     }
     skipChars = nl + 1;
   }
-  const skipBytes = Buffer.byteLength(text.slice(0, skipChars), 'utf8');
+  const skipBytes = bomBytes + Buffer.byteLength(text.slice(0, skipChars), 'utf8');
   text = text.slice(skipChars);
   const firstLine = skip + 1;
-  const d = decide(file, text, ended, opts, names, firstLine);
+  // The first JSON value of the sample, parsed once for the format rule and the header.
+  let firstJson: { value: unknown } | undefined;
+  const firstValue = () => {
+    if (firstJson === undefined) firstJson = { value: firstJsonValue(text) };
+    return firstJson.value;
+  };
+  const d = decide(file, text, ended, opts, names, firstLine, firstValue);
   const { format, delimiter } = d;
 
   let header: string[] | null = null;
@@ -217,11 +222,7 @@ export async function readRows(
     header = first ? first.fields.map((x) => x.trim()) : [];
     // No header: the first line is data, and columns go by number (1, 2, ...).
     if (opts.header === false) header = header.map((_, i) => String(i + 1));
-    const firstLineText =
-      text
-        .replace(/^\uFEFF/, '')
-        .split('\n')
-        .find((l) => l.trim() !== '') ?? '';
+    const firstLineText = text.split('\n').find((l) => l.trim() !== '') ?? '';
     simpleHeader =
       first !== undefined &&
       !d.sepLine &&
@@ -244,7 +245,7 @@ export async function readRows(
       );
     }
   } else if (format === 'json') {
-    const first = firstJsonValue(text);
+    const first = firstValue();
     keyed = isObject(first) || first === undefined;
     header = keyed ? (isObject(first) ? Object.keys(first as object) : []) : null;
   }
@@ -271,14 +272,6 @@ export async function readRows(
   const splitter = new RecordSplitter({ delimiter, maxRecordLength: opts.maxLineLength, file });
   splitter.nextLine = firstLine;
   const namedHeader = !keyed && header !== null && opts.header !== false;
-  const rowShape: RowShape = {
-    format,
-    keyed,
-    header: namedHeader ? header : null,
-    plain: header === null,
-    shape,
-    delimiter,
-  };
   const detection: Detection = {
     format,
     delimiter,
@@ -288,7 +281,7 @@ export async function readRows(
   if (skip > 0) detection.skippedLines = skip;
   if (format === 'json' && layout !== undefined && layout !== 'lines') detection.jsonLayout = layout;
 
-  return {
+  const source: RowSource = {
     file,
     format,
     delimiter,
@@ -305,18 +298,19 @@ export async function readRows(
     batches: {
       [Symbol.asyncIterator]: () =>
         format === 'json'
-          ? jsonBatches(file, replay(), rowShape, opts.maxLineLength, names, it, firstLine)
-          : textBatches(file, replay(), rowShape, splitter, headerRecords, crOnly, names, it),
+          ? jsonBatches(file, replay(), rowShapeOf(source), opts.maxLineLength, names, it, firstLine)
+          : textBatches(file, replay(), rowShapeOf(source), splitter, headerRecords, crOnly, names, it),
     },
     blankLines: () => splitter.blankLines,
     keepFields: (n) => splitter.keepFields(n),
     fullRow: (row) => (row.text !== undefined && delimiter !== null ? row.text.split(delimiter) : row.values),
-    empty: ended && text.replace(/^\uFEFF/, '').trim() === '',
+    empty: ended && text.trim() === '',
     warnings: d.warning === undefined ? [] : [d.warning],
     close: async () => {
       await it.return?.();
     },
   };
+  return source;
 }
 
 interface Decision {
@@ -331,13 +325,13 @@ interface Decision {
 /** The format rule, on the first complete lines of decoded text. */
 function decide(
   file: string,
-  text: string,
+  body: string,
   ended: boolean,
   opts: RowOptions,
   names: OptionNames,
   startLine: number,
+  firstValue: () => unknown,
 ): Decision {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const firstLine = body.split('\n').find((l) => l.trim() !== '');
   const given = opts.delimiter;
   const sep = firstLine === undefined ? null : sepLineOf(firstLine);
@@ -386,7 +380,7 @@ function decide(
     const layout = jsonLayout(trimmed);
     // A first object that runs past its line is pretty-printed JSON only if it ends as one value;
     // otherwise it is a broken line of JSON Lines, which the row reader reports with its number.
-    const spreadOk = layout !== 'spread' || isObject(firstJsonValue(body));
+    const spreadOk = layout !== 'spread' || isObject(firstValue());
     if (layout === 'lines' || !spreadOk)
       return { format: 'jsonl', delimiter: null, delimiterFrom: null, sepLine: false };
     return { format: 'json', delimiter: null, delimiterFrom: null, sepLine: false, jsonLayout: layout };
