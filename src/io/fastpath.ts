@@ -88,24 +88,19 @@ function rareLook(seg: Buffer, fs: number, fe: number, headerId: Buffer | undefi
     while (k > fs && seg[k] === ZERO) k--;
     if (seg[k] === DOT) return true;
   }
-  if (headerId !== undefined && fe - fs === headerId.length) {
-    // A byte loop: Buffer.equals on a subarray cost 0.07 s a million lines here.
-    let k = 0;
-    while (k < headerId.length && seg[fs + k] === headerId[k]) k++;
-    if (k === headerId.length) return true;
-  }
-  return false;
+  return headerId !== undefined && fe - fs === headerId.length && sameBytes(seg, fs, headerId);
 }
 
 function isNullMarker(seg: Buffer, fs: number, fe: number): boolean {
   const list = MARKERS[fe - fs];
-  if (list === undefined) return false;
-  for (const m of list) {
-    let k = 0;
-    while (k < m.length && seg[fs + k] === m[k]) k++;
-    if (k === m.length) return true;
-  }
-  return false;
+  return list?.some((m) => sameBytes(seg, fs, m)) === true;
+}
+
+/** Whether `seg` holds `b` at `at`: a byte loop, as Buffer.equals on a subarray cost 0.07 s a million lines here. */
+function sameBytes(seg: Buffer, at: number, b: Buffer): boolean {
+  let k = 0;
+  while (k < b.length && seg[at + k] === b[k]) k++;
+  return k === b.length;
 }
 const MAX_ID = 256;
 
