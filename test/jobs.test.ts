@@ -289,6 +289,31 @@ describe('submit, status, wait', () => {
       jobsOf('seg-').map((j) => j.kind),
       ['batch-segment-job', 'batch-segment-job'],
     );
+    // The CLI with no ranking or exploration flag: nothing the job type refuses is added.
+    const r = await cli([
+      'submit',
+      '--manifest',
+      manifest,
+      '--output',
+      `${prefix}out-cli/`,
+      '--solution-version-arn',
+      SV_SEG,
+      '--role-arn',
+      ROLE,
+      '--job-name-prefix',
+      'segcli',
+      '--json',
+      '--personalize-endpoint-url',
+      emu.personalizeEndpoint,
+      '--endpoint-url',
+      emu.s3Endpoint,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).kind, 'segment');
+    assert.deepEqual(
+      jobsOf('segcli-').map((j) => j.kind),
+      ['batch-segment-job', 'batch-segment-job'],
+    );
     await rejectsWith(
       submit({
         manifest,

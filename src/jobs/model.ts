@@ -350,7 +350,8 @@ export function jobOptionProblems(kind: JobKind, o: JobOptions): { field?: strin
     const extra = [
       o.explorationWeight !== undefined && '--exploration-weight',
       o.explorationItemAgeCutoff !== undefined && '--exploration-item-age-cutoff',
-      o.rankingInfluence && '--ranking-influence',
+      // The CLI hands over {} when no --ranking-influence was given: only a weight counts.
+      Object.keys(o.rankingInfluence ?? {}).length > 0 && '--ranking-influence',
       o.themeItemNameColumn && '--theme-item-name',
     ].filter(Boolean);
     if (extra.length > 0)
