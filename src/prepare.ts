@@ -521,6 +521,12 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
         header: opts.header,
         names: opts.names,
       });
+      if (src.empty) {
+        // Nothing to read a column from: no format or column can be wrong, and no record comes of it.
+        s.warnings.push(`${name}: empty: no record`);
+        await src.close();
+        continue;
+      }
       // Popularity-Count lines as an older AWS example wrote them ({} and {"itemId": ...}).
       const legacyOk =
         opts.family.family === 'popular-items' &&

@@ -285,6 +285,10 @@ async function fullRun(
   summary.warnings.push(...(record.prepare.warnings ?? []));
   summary.shards = record.prepare.shards;
   if (summary.records.rejected > 0) summary.files.rejects = record.prepare.rejects ?? p.output.rejects;
+  if (summary.shards.records === 0) {
+    stopWithoutRecords(p, summary);
+    return;
+  }
 
   // 2. validate what the jobs will read, as uploaded, before paying for any job.
   if (p.validate) {
@@ -502,8 +506,11 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     const state = (await readJsonDoc(layout.state, true)) as JobState | undefined;
     const runId = runIdFor(p.jobs.solutionVersionArn, layout.output, manifest.shards);
     summary.jobs.names = manifest.shards.map(
-      (sh) => state?.shards[sh.index]?.jobs.at(-1)?.name ?? jobName(p.jobs.jobNamePrefix, runId, sh.index, 0),
+      (sh) =>
+        state?.shards.find((x) => x.index === sh.index)?.jobs.at(-1)?.name ??
+        jobName(p.jobs.jobNamePrefix, runId, sh.index, 0),
     );
+    if (summary.shards.records === 0) stopWithoutRecords(p, summary);
     return;
   }
   const tmp = await mkdtemp(join(p.input.tmpDir ?? tmpdir(), 'personalize-batch-plan-'));
@@ -531,10 +538,34 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     summary.shards = shardsOf({ ...manifest, shards }, layout.manifest);
     const runId = runIdFor(p.jobs.solutionVersionArn, layout.output, manifest.shards);
     summary.jobs.names = manifest.shards.map((s) => jobName(p.jobs.jobNamePrefix, runId, s.index, 0));
+    if (summary.shards.records === 0) stopWithoutRecords(p, summary);
     if (p.output.catalog !== undefined) await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The input gave no record to run: a job over none fails ("no input data"), and on AWS a job can be
+ * neither cancelled nor deleted, so the run ends here (exit 1) and says why.
+ */
+function stopWithoutRecords(p: Pipeline, summary: RunSummary): void {
+  const r = summary.records;
+  const why: string[] = [];
+  if (r.read === 0)
+    why.push(
+      `the source${p.input.sources.length === 1 ? '' : 's'} held no record (empty, or a header and nothing under it)`,
+    );
+  if (r.rejected > 0)
+    why.push(
+      `${r.rejected === r.read ? 'every record' : `${r.rejected} record(s)`} rejected: see ${summary.files.rejects ?? p.output.rejects} for each reason`,
+    );
+  if (r.inactive > 0) why.push(`${r.inactive} record(s) older than $.input.since`);
+  if (why.length === 0) why.push(`${r.read} record(s) read, none written`);
+  summary.exitCode = 1;
+  summary.advice.push(
+    `no record to run: ${why.join('; ')}. ${summary.dryRun ? 'A run would stop here' : 'Stopped after prepare'}: no shard, no job`,
+  );
 }
 
 /** Catalog messages name the pipeline file's keys. */

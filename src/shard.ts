@@ -467,6 +467,16 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     await settled(still.map(finish));
     await hasher.close();
     if (histogram) checkHashShards(infos, n, maxBytes, maxRecords, histogram);
+    // A shard with no record is never listed: a job over it fails ("no input data") and on AWS
+    // cannot be cancelled or deleted. Hash shards keep their numbers, so a gap is a bucket no key hashed to.
+    for (const s of infos) {
+      if (s.records > 0) continue;
+      for (const f of s.files) {
+        if (toS3) await deleteS3(f.uri);
+      }
+      if (!toS3) await rm(join(tmp, shardName(s.index)), { recursive: true, force: true });
+    }
+    const kept = infos.filter((s) => s.records > 0);
     const manifest: Manifest = {
       version: 1,
       family: family.family,
@@ -480,7 +490,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
       },
       records,
       bytes,
-      shards: infos,
+      shards: kept,
     };
     const text = `${JSON.stringify(manifest, null, 2)}\n`;
     if (toS3) {
@@ -506,7 +516,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
   }
   return {
     manifest: toS3 ? `${out}manifest.json` : join(out, 'manifest.json'),
-    shards: files.length,
+    shards: infos.filter((s) => s.records > 0).length,
     records,
     bytes,
     blankLines: blank,

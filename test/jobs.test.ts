@@ -270,6 +270,62 @@ describe('submit, status, wait', () => {
     assert.equal(jobsOf('limit-').length, 2);
   });
 
+  test("a manifest with no record creates no job: exit 1 and why; an older manifest's empty shard gets no job", async () => {
+    const { manifest, prefix } = await shardsOnS3(0, 4);
+    await rejectsWith(
+      submit({
+        manifest,
+        output: `${prefix}out/`,
+        solutionVersionArn: SV,
+        roleArn: ROLE,
+        jobNamePrefix: 'none',
+        service: personalizeService(client),
+      }),
+      'PB_LIMIT',
+      /the manifest lists no records \(its input was empty, or every record was rejected\): a batch job needs at least one, so no job was created/,
+    );
+    const r = await cli([
+      'submit',
+      '--manifest',
+      manifest,
+      '--output',
+      `${prefix}out/`,
+      '--solution-version-arn',
+      SV,
+      '--role-arn',
+      ROLE,
+      '--job-name-prefix',
+      'none',
+      '--personalize-endpoint-url',
+      emu.personalizeEndpoint,
+      '--endpoint-url',
+      emu.s3Endpoint,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /no job was created/);
+    assert.equal(jobsOf('none-').length, 0);
+
+    // A manifest written before empty shards were left out: shard-00001 holds nothing.
+    const two = await shardsOnS3(4, 2);
+    const { readJsonDoc: read, writeJsonDoc } = await import('../src/io/doc.js');
+    const m = (await read(two.manifest)) as { shards: { records: number; bytes: number }[] };
+    (m.shards[1] as { records: number; bytes: number }).records = 0;
+    const old = `${two.prefix}old-manifest.json`;
+    await writeJsonDoc(old, m);
+    const s = await submit({
+      manifest: old,
+      output: `${two.prefix}out/`,
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      jobNamePrefix: 'oldempty',
+      wait: true,
+      pollIntervalMs: POLL,
+      service: personalizeService(client),
+    });
+    assert.equal(s.jobs.length, 1);
+    assert.equal(jobsOf('oldempty-').length, 1);
+  });
+
   test('segment families go through CreateBatchSegmentJob', async () => {
     const { manifest, prefix } = await shardsOnS3(8, 4, 'item-affinity');
     const s = await submit({

@@ -246,6 +246,47 @@ describe('run', () => {
     assert.equal(jobsOf(prefix).length, 4);
   });
 
+  test('no record to run (empty, header only, every row rejected): no shard, no job, exit 1 and why; the dry run plans none', async () => {
+    const cases: [string, string, RegExp][] = [
+      [
+        'empty',
+        '',
+        /no record to run: the source held no record \(empty, or a header and nothing under it\)/,
+      ],
+      ['header only', 'user_id,email\r\n', /no record to run: the source held no record/],
+      [
+        'every row rejected',
+        'user_id,email\n,a@example.com\n,b@example.com\n',
+        /no record to run: every record rejected: see \S+rejects\.jsonl for each reason/,
+      ],
+    ];
+    for (const [label, text, why] of cases) {
+      const { file, work, prefix } = await setup(10);
+      await writeFile(join(file, '..', 'emails.csv'), text);
+      const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+      assert.equal(dry.code, 1, `${label}: ${dry.stderr}`);
+      assert.match(dry.stdout, why, label);
+      assert.match(dry.stdout, /A run would stop here: no shard, no job/, label);
+      assert.match(dry.stdout, /shards {7}0 \(0 bytes\)/, label);
+      assert.doesNotMatch(dry.stdout, /input\.jsonl {2}job/, label);
+      const r = await cli(['run', file, ...AWS_ARGS()]);
+      assert.equal(r.code, 1, `${label}: ${r.stderr}`);
+      assert.match(r.stdout, why, label);
+      assert.match(r.stdout, /Stopped after prepare: no shard, no job/, label);
+      assert.doesNotMatch(r.stdout, /missing\.jsonl/, `${label}: no advice to resubmit what does not exist`);
+      assert.equal(jobsOf(prefix).length, 0, `${label}: no job was paid for`);
+      assert.deepEqual(
+        (await keysUnder(work)).filter((k) => k.includes('shard-')),
+        [],
+        `${label}: no shard uploaded`,
+      );
+      // A rerun stops the same way, without reading the sources again.
+      const again = await cli(['run', file, ...AWS_ARGS()]);
+      assert.equal(again.code, 1, label);
+      assert.equal(jobsOf(prefix).length, 0, label);
+    }
+  });
+
   test('a catalog column that is not in the catalog stops the run before any job, naming the key; so does the dry run', async () => {
     const { file, prefix } = await setup(40, (p) => {
       p.output.catalogColumns = ['Title'];

@@ -191,3 +191,38 @@ test('more hash shards than open files allowed: PB_IO with the reason, nothing l
     [],
   );
 });
+
+test('a shard with no record is never written or listed: empty input gives no shard, and hash mode drops empty buckets', async () => {
+  // A job over an empty shard fails ("no input data"), and on AWS it can be neither cancelled nor deleted.
+  const { readFile } = await import('node:fs/promises');
+  for (const text of ['', '\n\n', '\r\n']) {
+    const input = fresh('empty.jsonl');
+    await writeFile(input, text);
+    const out = fresh('empty-out');
+    const s = await shard({ recipe: 'user-personalization', input, out });
+    assert.equal(s.shards, 0, JSON.stringify(text));
+    assert.equal(s.records, 0);
+    assert.deepEqual(await readdir(out), ['manifest.json']);
+    const m = JSON.parse(await readFile(s.manifest, 'utf8'));
+    assert.deepEqual(m.shards, []);
+    assert.equal(m.records, 0);
+  }
+  // Three keys into eight hash buckets: at most three shards, each numbered by its bucket.
+  const input = fresh('three.jsonl');
+  await writeFile(input, ['a', 'b', 'c'].map((u) => `{"userId":"${u}"}\n`).join(''));
+  const out = fresh('hash-out');
+  const s = await shard({ recipe: 'user-personalization', input, out, shards: 8 });
+  const m = JSON.parse(await readFile(s.manifest, 'utf8'));
+  assert.ok(m.shards.length >= 1 && m.shards.length <= 3, JSON.stringify(m.shards));
+  assert.equal(s.shards, m.shards.length);
+  for (const sh of m.shards) assert.ok(sh.records > 0);
+  assert.equal(
+    m.shards.reduce((n: number, sh: { records: number }) => n + sh.records, 0),
+    3,
+  );
+  const folders = (await readdir(out)).filter((f) => f.startsWith('shard-')).sort();
+  assert.deepEqual(
+    folders,
+    m.shards.map((sh: { index: number }) => `shard-${String(sh.index).padStart(5, '0')}`),
+  );
+});

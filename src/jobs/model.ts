@@ -185,16 +185,19 @@ export function newState(
     output: out,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
-    shards: manifest.shards.map((s) => ({
-      index: s.index,
-      input: s.uri,
-      inputs: shardUris(s),
-      inputPrefix: s.folder.endsWith('/') ? s.folder : `${s.folder}/`,
-      output: `${out}shard-${String(s.index).padStart(5, '0')}/`,
-      records: s.records,
-      bytes: s.bytes,
-      jobs: [],
-    })),
+    // Older manifests may list a shard with no record: no job is ever made for one (the run id still counts it).
+    shards: manifest.shards
+      .filter((s) => s.records !== 0)
+      .map((s) => ({
+        index: s.index,
+        input: s.uri,
+        inputs: shardUris(s),
+        inputPrefix: s.folder.endsWith('/') ? s.folder : `${s.folder}/`,
+        output: `${out}shard-${String(s.index).padStart(5, '0')}/`,
+        records: s.records,
+        bytes: s.bytes,
+        jobs: [],
+      })),
   };
 }
 

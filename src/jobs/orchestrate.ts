@@ -141,6 +141,8 @@ export async function submit(options: SubmitOptions): Promise<JobsSummary> {
     state = fresh;
   } else {
     state = checkState(existing, statePath);
+    // Written before empty shards were left out of manifests: never give one a job.
+    state.shards = state.shards.filter((sh) => sh.records !== 0 || sh.jobs.length > 0);
     if (state.runId !== fresh.runId)
       throw new PbError(
         'PB_USAGE',
@@ -199,7 +201,13 @@ async function loadManifest(uri: string): Promise<ManifestLike> {
     throw new PbError('PB_USAGE', 'not a shard manifest (made by `shard` or `prepare --shard-out`)', {
       file: uri,
     });
-  if (m.shards.length === 0) throw new PbError('PB_USAGE', 'the manifest lists no shards', { file: uri });
+  // A job over no records fails ("no input data"), and on AWS it can be neither cancelled nor deleted.
+  if (!m.shards.some((s) => !(s.records === 0)))
+    throw new PbError(
+      'PB_LIMIT',
+      'the manifest lists no records (its input was empty, or every record was rejected): a batch job needs at least one, so no job was created',
+      { file: uri },
+    );
   for (const s of m.shards) {
     const local = [String(s.folder), ...shardUris(s)].find((u) => !isS3Uri(u));
     if (local !== undefined)
