@@ -16,6 +16,7 @@ import {
 } from './core/out-lines.js';
 import { PbError, usage } from './errors.js';
 import { SideFile } from './export.js';
+import { checkDocKind, expandBatchInputs } from './io/doc-kind.js';
 import { openSource, wholeLines } from './io/input.js';
 import { expandOutSources, type OutItem, readOutItems } from './io/out-reader.js';
 import { writeOutput } from './io/output.js';
@@ -206,8 +207,12 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
     warnings: [],
   };
   try {
-    sources = await expandOutSources(await Promise.all(sources.map(spool)));
-    inputs = await expandInputs(await Promise.all(inputs.map(spool)), o.stdin);
+    const spooled = await Promise.all(sources.map(spool));
+    // A file named directly is read whatever its name, so its content must be output.
+    for (const src of spooled) await checkDocKind(src, 'out');
+    sources = await expandOutSources(spooled);
+    // Manifests (by content, whatever the name) stand for their shards' files.
+    inputs = await expandBatchInputs(await Promise.all(inputs.map(spool)), { manifests: 'expand' });
     // Inputs are read after every output: a missing one should not wait that long to be reported.
     for (const file of inputs) {
       if (isS3Uri(file)) continue;
@@ -686,46 +691,6 @@ async function* bufferedBy(src: AsyncIterable<Buffer>, size: number): AsyncGener
     }
   }
   if (total > 0) yield Buffer.concat(parts, total);
-}
-
-/**
- * --input values to batch-input files: a manifest (a .json file with a
- * shards list, as shard writes) stands for every file of its shards
- * (`files`; `uri` in manifests written before shards had several files).
- */
-async function expandInputs(inputs: string[], stdin: Readable | undefined): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of inputs) {
-    if (!/\.json$/i.test(name)) {
-      out.push(name);
-      continue;
-    }
-    const m = await readJsonFile<{ shards?: { uri?: unknown; files?: unknown }[] }>(name, stdin);
-    if (!m || !Array.isArray(m.shards)) {
-      throw new PbError('PB_INVALID_RECORD', 'not a shard manifest: no shards list', { file: name });
-    }
-    m.shards.forEach((sh, i) => {
-      if (sh.files === undefined) {
-        if (typeof sh.uri !== 'string') {
-          throw new PbError('PB_INVALID_RECORD', `shards[${i}].uri: expected a URI`, { file: name });
-        }
-        out.push(sh.uri);
-        return;
-      }
-      if (!Array.isArray(sh.files)) {
-        throw new PbError('PB_INVALID_RECORD', `shards[${i}].files: expected a list`, { file: name });
-      }
-      sh.files.forEach((f: { uri?: unknown } | null, k) => {
-        if (typeof f?.uri !== 'string') {
-          throw new PbError('PB_INVALID_RECORD', `shards[${i}].files[${k}].uri: expected a URI`, {
-            file: name,
-          });
-        }
-        out.push(f.uri);
-      });
-    });
-  }
-  return out;
 }
 
 /** A small JSON file (a manifest, a state file), local or s3://, read whole (at most 64 MiB). */

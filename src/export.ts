@@ -28,6 +28,7 @@ import { SlotRing } from './core/pool.js';
 import { type OptionNames, parseDelimiter } from './core/sniff.js';
 import { PbError, usage } from './errors.js';
 import type { ConvertReply, ConvertRequest, WorkerSetup } from './io/convert-worker.js';
+import { checkDocKind } from './io/doc-kind.js';
 import { expandOutSources, type OutItem, readOutItems } from './io/out-reader.js';
 import { PositionalFile, writeOutput } from './io/output.js';
 import { readRows } from './io/rows.js';
@@ -224,6 +225,8 @@ export function defaultErrorsPath(output: string): string {
 export async function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
   const o = resolveExportOptions(options);
   const started = process.hrtime.bigint();
+  // A file named directly is read whatever its name, so its content must be output.
+  for (const src of o.sources) await checkDocKind(src, 'out');
   const sources = await expandOutSources(o.sources);
   let spoolDir: string | undefined;
   let rejects: SideFile | undefined;

@@ -10,6 +10,7 @@ import {
   type RowBuilder,
 } from './core/build.js';
 import { parseSince } from './core/dates.js';
+import { docKindOfKeys, wrongKind } from './core/doc-kind.js';
 import { encodingProblem } from './core/encoding.js';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
 import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
@@ -22,10 +23,11 @@ import {
 } from './core/validate.js';
 import { PbError, usage } from './errors.js';
 import { Deduper, Grouper } from './io/dedupe.js';
+import { expandBatchInputs } from './io/doc-kind.js';
 import { type FastPlan, fastLines, fastPathApplies } from './io/fastpath.js';
 import { AtomicFile, batchLines, writeOutput } from './io/output.js';
 import { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
-import { expandSources, isS3Uri } from './io/s3.js';
+import { isS3Uri } from './io/s3.js';
 import { SpillDir } from './io/spill.js';
 import { openText, type TextInfo } from './io/text.js';
 import { type ShardSummary, shard } from './shard.js';
@@ -383,7 +385,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   };
   if (opts.sources.filter((x) => x === '-').length > 1) throw usage('stdin (-) can be given only once');
   // s3://bucket/prefix/ stands for every object under it, each a source of its own (own header).
-  opts.sources = await expandSources(opts.sources);
+  opts.sources = await expandBatchInputs(opts.sources, { manifests: 'refuse', want: 'prepare-source' });
   s.sources = opts.sources.length;
   const spill = new SpillDir(opts.tmpDir);
   const rejects = opts.rejects ? new RejectWriter(opts.rejects) : undefined;
@@ -526,6 +528,14 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
         s.warnings.push(`${name}: empty: no record`);
         await src.close();
         continue;
+      }
+      // Read by content: a manifest or an .out file on stdin, or named .jsonl, is not a list to prepare.
+      if (src.keyed && src.header) {
+        const wrong = wrongKind(docKindOfKeys(src.header), 'prepare-source', name);
+        if (wrong) {
+          await src.close();
+          throw wrong;
+        }
       }
       // Popularity-Count lines as an older AWS example wrote them ({} and {"itemId": ...}).
       const legacyOk =

@@ -2,12 +2,14 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { docKindOf, wrongKind } from './core/doc-kind.js';
 import { resolveFamily } from './core/families.js';
 import { type CutResult, HashCut, type HashHistogram } from './core/hashcut.js';
 import { countRegularLines } from './core/linecount.js';
 import { PbError, usage } from './errors.js';
+import { expandBatchInputs, peekStream } from './io/doc-kind.js';
 import { type HashStream, OffThreadHasher } from './io/hasher.js';
-import { openLinesReusing, wholeLines } from './io/input.js';
+import { openLinesReusing, openSource, wholeLines } from './io/input.js';
 import { MultipartWriter, PartBudget, type PartBudgetOptions } from './io/multipart.js';
 import { trackTemporary } from './io/output.js';
 import { defaultS3Client, deleteS3, isS3Uri, listS3, parseS3Uri, writeS3 } from './io/s3.js';
@@ -331,6 +333,8 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
   ) {
     throw usage(`--shards must be a whole number from 1 to 65535, got ${options.shards}`);
   }
+  // What to read, checked by content before anything is written: a folder or prefix stands for its files.
+  const source = options.source ?? (await shardSource(options.input, options.stdin));
   const toS3 = isS3Uri(options.out);
   // Local output is built in a temporary folder and renamed into place; S3
   // output goes straight to its keys (each upload is invisible until done
@@ -419,8 +423,8 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
       new PbError('PB_LIMIT', `a line of more than ${maxBytes} bytes is larger than --max-bytes`, {
         file: options.input,
       });
-    const lines = options.source
-      ? wholeLines(options.source, maxBytes + 2, tooLongLine)
+    const lines = source
+      ? wholeLines(source, maxBytes + 2, tooLongLine)
       : openLinesReusing(options.input, { stdin: options.stdin }, maxBytes + 2, tooLongLine);
     let histogram: HashHistogram | undefined;
     if (hashMode) {
@@ -522,6 +526,40 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     blankLines: blank,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
   };
+}
+
+/**
+ * The bytes to shard when they are not one local file or S3 object read as it is: a folder or an
+ * `s3://bucket/prefix/` (its files in name order, the tool's manifest.json and _CHECK left out, each
+ * ending its last line), or stdin. A named file is checked by content and read by the caller.
+ */
+async function shardSource(
+  input: string,
+  stdin: Readable | undefined,
+): Promise<AsyncIterable<Buffer> | undefined> {
+  if (input === '-') {
+    const { head, rest } = await peekStream(openSource('-', { stdin }), 64 * 1024);
+    const wrong = wrongKind(docKindOf(head), 'batch-input', input);
+    if (wrong) throw wrong;
+    return rest;
+  }
+  const files = await expandBatchInputs([input], { manifests: 'refuse' });
+  if (files.length === 1 && files[0] === input) return undefined;
+  return (async function* () {
+    for (const file of files) {
+      const { head, rest } = await peekStream(openSource(file), 64 * 1024);
+      const wrong = wrongKind(docKindOf(head), 'batch-input', file);
+      if (wrong) throw wrong;
+      let last = LF;
+      for await (const chunk of rest) {
+        if (chunk.length === 0) continue;
+        last = chunk[chunk.length - 1] as number;
+        yield chunk;
+      }
+      // The next file's first record must not join this file's last line.
+      if (last !== LF) yield Buffer.from('\n');
+    }
+  })();
 }
 
 export function shardName(i: number): string {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { docKindOfKeys, wrongKind } from './core/doc-kind.js';
 import { resolveFamily } from './core/families.js';
 import type { OptionNames } from './core/sniff.js';
 import {
@@ -9,8 +10,8 @@ import {
   type RecordPolicy,
 } from './core/validate.js';
 import { formatPosition, PbError, usage } from './errors.js';
+import { expandBatchInputs } from './io/doc-kind.js';
 import { type RowSource, readRows } from './io/rows.js';
-import { expandSources } from './io/s3.js';
 import { openText } from './io/text.js';
 
 export interface ValidateOptions {
@@ -91,7 +92,8 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
       options.onProblem?.(`${formatPosition({ file: p.file, line: p.line })}${p.field}: ${p.reason}`, p);
     }
   };
-  const files = await expandSources(options.files);
+  // Folders, S3 prefixes and manifests (by content) stand for the batch-input files they hold.
+  const files = await expandBatchInputs(options.files, { manifests: 'expand' });
   s.files = files.length;
   for (const file of files) {
     let text: Awaited<ReturnType<typeof openText>>;
@@ -152,6 +154,14 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
       if (src.format !== 'jsonl' && !src.empty) {
         await src.close();
         report({ file, line: 1, field: '(file)', reason: notBatchInput(describeFormat(src), family.family) });
+        continue;
+      }
+      // Read by content: a manifest or an .out file in a folder, or on stdin, is not batch input.
+      const wrong =
+        src.keyed && src.header ? wrongKind(docKindOfKeys(src.header), 'batch-input', file) : undefined;
+      if (wrong) {
+        await src.close();
+        report({ file, line: 1, field: '(file)', reason: wrong.reason });
         continue;
       }
       blank = src.blankLines;

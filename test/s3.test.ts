@@ -168,6 +168,51 @@ describe('commands on s3:// paths', () => {
     );
   });
 
+  test('a shard folder on S3 is an input folder for shard and validate: manifest.json and _CHECK left out; a manifest is read by content', async () => {
+    const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ userId: `u${i}` }));
+    await client.send(
+      new PutObjectCommand({ Bucket: 'bucket', Key: 'kind/in.jsonl', Body: `${lines.join('\n')}\n` }),
+    );
+    const first = await shard({
+      recipe: 'user-personalization',
+      input: 's3://bucket/kind/in.jsonl',
+      out: 's3://bucket/kind/run1/',
+      maxRecords: 10,
+    });
+    await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'kind/run1/_CHECK', Body: '' }));
+    // One shard's folder, and the whole run's prefix (three shard folders and the manifest).
+    const one = await shard({
+      recipe: 'user-personalization',
+      input: 's3://bucket/kind/run1/shard-00000/',
+      out: 's3://bucket/kind/again1/',
+    });
+    assert.equal(one.records, 10);
+    const all = await shard({
+      recipe: 'user-personalization',
+      input: 's3://bucket/kind/run1/',
+      out: 's3://bucket/kind/again2/',
+    });
+    assert.equal(all.records, 30);
+    const back = (
+      await collect(readS3(client, 's3://bucket/kind/again2/shard-00000/input.jsonl'))
+    ).toString();
+    assert.deepEqual(back.trimEnd().split('\n'), lines);
+    const problems: string[] = [];
+    const v = await validateFiles({
+      recipe: 'user-personalization',
+      files: ['s3://bucket/kind/run1/'],
+      onProblem: (m) => problems.push(m),
+    });
+    assert.deepEqual([v.files, v.records, problems], [3, 30, []]);
+    // The manifest itself, by content: validate reads its shards, shard refuses it with what to do.
+    const viaManifest = await validateFiles({ recipe: 'user-personalization', files: [first.manifest] });
+    assert.deepEqual([viaManifest.files, viaManifest.records], [3, 30]);
+    await assert.rejects(
+      shard({ recipe: 'user-personalization', input: first.manifest, out: 's3://bucket/kind/again3/' }),
+      /manifest\.json: by its content this is a shard manifest \(it lists "shards"\), not batch input; submit it/,
+    );
+  });
+
   test('shard straight to S3: shard objects, checksums and the manifest last', async () => {
     const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ userId: `u${i}` }));
     await client.send(
@@ -301,6 +346,17 @@ describe('commands on s3:// paths', () => {
       (await collect(readS3(client, 's3://bucket/ps/shards/manifest.json'))).toString(),
     ) as Manifest;
     assert.equal(m.records, 3);
-    assert.equal(m.shards.length, 2);
+    // Three keys in two buckets: a bucket no key hashed to is neither listed nor uploaded.
+    assert.equal(
+      m.shards.reduce((n, x) => n + x.records, 0),
+      3,
+    );
+    for (const x of m.shards) assert.ok(x.records > 0);
+    const listed: string[] = [];
+    for await (const o of listS3(client, 's3://bucket/ps/shards/')) listed.push(o.key);
+    assert.deepEqual(
+      listed.sort(),
+      ['ps/shards/manifest.json', ...m.shards.map((x) => x.uri.slice('s3://bucket/'.length)).sort()].sort(),
+    );
   });
 });

@@ -1,0 +1,137 @@
+import { PbError } from '../errors.js';
+
+/**
+ * What a JSON file is, read from its content, never its name: the AWS docs name batch input
+ * `batch.json`, the service names output `<input name>.out`, and shard writes `manifest.json`.
+ */
+export type DocKind =
+  /** manifest.json as shard and prepare --shard-out write it: `shards` with `family`. */
+  | 'manifest'
+  /** submit's state file: `shards` with `runId`. */
+  | 'job-state'
+  /** run's pipeline file: `recipe` with `work` or `jobs`. */
+  | 'pipeline'
+  /** Batch-job output: `input` with `output` or `error` (the service's `.out` lines). */
+  | 'out'
+  /** Any other JSON object: a batch-input record (userId, itemId, itemList, ...). */
+  | 'batch-input'
+  /** Not a JSON object first (CSV, plain text, a JSON array of ids...), or nothing at all. */
+  | 'other';
+
+/** The kind of a document whose first object has these top-level keys. */
+export function docKindOfKeys(keys: readonly string[]): DocKind {
+  const has = (k: string) => keys.includes(k);
+  if (has('shards') && has('runId')) return 'job-state';
+  // A pretty-printed manifest names its family and limits before a long shards list.
+  if ((has('shards') && (has('family') || has('records'))) || (has('family') && has('limits')))
+    return 'manifest';
+  if (has('recipe') && (has('work') || has('jobs'))) return 'pipeline';
+  // No batch-input record has `input` (with output or error); a list with an "error" column stays a list.
+  if (has('input') && (has('output') || has('error'))) return 'out';
+  if (has('error') && keys.every((k) => k === 'error' || k === 'output' || k === 'input')) return 'out';
+  return 'batch-input';
+}
+
+/**
+ * The kind of a document from its first bytes: the top-level keys of its first object, read by a
+ * small scanner (strings and nesting respected) so a manifest of a thousand shards, pretty-printed,
+ * needs only its first lines. `head` is UTF-8 with no byte order mark (a BOM is skipped if present).
+ */
+export function docKindOf(head: Uint8Array): DocKind {
+  const keys = topLevelKeys(head);
+  return keys === null ? 'other' : docKindOfKeys(keys);
+}
+
+/** The first object's top-level keys as far as `head` goes; null when the first value is not an object. */
+export function topLevelKeys(head: Uint8Array): string[] | null {
+  let i = 0;
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) i = 3;
+  while (i < head.length && isSpace(head[i] as number)) i++;
+  if (head[i] !== 0x7b) return null;
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (; i < head.length; i++) {
+    const c = head[i] as number;
+    if (c === 0x22) {
+      // A string: find its end, past escapes.
+      let j = i + 1;
+      while (j < head.length && head[j] !== 0x22) j += head[j] === 0x5c ? 2 : 1;
+      if (j >= head.length) break;
+      if (depth === 1 && expectKey) {
+        keys.push(Buffer.from(head.subarray(i + 1, j)).toString('utf8'));
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      expectKey = c === 0x7b && depth === 1;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 0) break;
+    } else if (c === 0x2c && depth === 1) expectKey = true;
+  }
+  return keys;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** What a command reads. */
+export type WantedKind = 'batch-input' | 'out' | 'prepare-source';
+
+/**
+ * The error for a file of the wrong kind: what it is (by content) and the command that takes it.
+ * Undefined when the kind is one the command reads.
+ */
+export function wrongKind(kind: DocKind, want: WantedKind, file: string): PbError | undefined {
+  const ok: Record<WantedKind, readonly DocKind[]> = {
+    'batch-input': ['batch-input', 'other'],
+    'prepare-source': ['batch-input', 'other'],
+    out: ['out', 'other'],
+  };
+  if (ok[want].includes(kind)) return undefined;
+  const q = JSON.stringify(file);
+  const what: Record<DocKind, string> = {
+    manifest: 'a shard manifest (it lists "shards")',
+    'job-state': 'a job state file (as submit writes it)',
+    pipeline: 'a pipeline file',
+    out: 'batch-job output ("input" with "output" or "error" on each line, as in .out files)',
+    'batch-input': 'batch input (records such as {"userId": ...})',
+    other: 'not JSON',
+  };
+  const fix: Record<WantedKind, Partial<Record<DocKind, string>>> = {
+    'batch-input': {
+      manifest: `submit it (submit --manifest ${q}), validate it (validate ${q} reads its shards), or give the shard files`,
+      'job-state': `status --state ${q} shows its jobs`,
+      pipeline: `run ${q} runs it`,
+      out: `export ${q} turns it into CSV or JSON Lines; collect merges several`,
+    },
+    'prepare-source': {
+      manifest: `its shards are batch input already: submit it (submit --manifest ${q}) or validate it (validate ${q})`,
+      'job-state': `status --state ${q} shows its jobs`,
+      pipeline: `run ${q} runs it`,
+      out: `export ${q} turns it into CSV or JSON Lines; collect merges several`,
+    },
+    out: {
+      manifest: `give the jobs' output folder (the --output of submit), or pass the manifest to collect --input to reconcile against it`,
+      'job-state': `give the jobs' output folder, or collect --state ${q}`,
+      pipeline: `run ${q} runs it, exports included`,
+      'batch-input': `a job reads it: submit it, then export the job's output folder (collect takes it as --input)`,
+    },
+  };
+  return new PbError(
+    'PB_USAGE',
+    `by its content this is ${what[kind]}, not ${wantName(want)}; ${fix[want][kind] ?? ''}`,
+    {
+      file,
+    },
+  );
+}
+
+function wantName(want: WantedKind): string {
+  if (want === 'out') return 'batch-job output';
+  if (want === 'prepare-source') return 'a list to prepare';
+  return 'batch input';
+}
