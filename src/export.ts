@@ -25,7 +25,7 @@ import {
 } from './core/out-convert.js';
 import { KEY_NAMES, KEY_NONE } from './core/out-lines.js';
 import { SlotRing } from './core/pool.js';
-import { type OptionNames, parseDelimiter } from './core/sniff.js';
+import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
 import { PbError, usage } from './errors.js';
 import type { ConvertReply, ConvertRequest, WorkerSetup } from './io/convert-worker.js';
 import { checkDocKind } from './io/doc-kind.js';
@@ -899,6 +899,7 @@ export type CatalogSettings = Partial<
 async function openCatalog(o: CatalogSettings, flags: CatalogOptionNames) {
   const file = o.catalog as string;
   const names: OptionNames = {
+    ...CLI_OPTION_NAMES,
     delimiter: flags.delimiter,
     encoding: flags.encoding,
     column: flags.idColumn,

@@ -105,6 +105,12 @@ export const PIPELINE_OPTION_NAMES: OptionNames = {
   allowEmailIds: '$.input.allowEmailIds: true',
   skipLines: '$.input.skipLines',
   noHeader: '$.input.header: false',
+  itemColumn: '$.input.itemColumn',
+  itemListColumn: '$.input.itemListColumn',
+  timestampColumn: '$.input.timestampColumn',
+  attributes: '$.input.attributes',
+  since: '$.input.since',
+  filterColumn: (name) => `$.input.filterColumns.${name}`,
 };
 
 /** Everything `run` needs, with paths resolved and defaults filled in. */
@@ -211,21 +217,55 @@ async function describeReadError(file: string, err: PbError): Promise<string> {
   return `line ${before.length}, column ${(before.at(-1) ?? '').length + 1}: ${err.reason.replace(/ in JSON at position \d+.*$/, '')}`;
 }
 
-/** Checks a pipeline value and resolves it; `file` names it in messages and anchors relative paths. */
+/**
+ * Checks a pipeline value and resolves it; `file` names it in messages and anchors relative paths.
+ * Every problem comes in one report: the schema's, and the rules' on every field the schema let
+ * through (a recipe typo and a weight out of range are not left for the next run to find).
+ */
 export function resolvePipeline(value: unknown, file: string): Pipeline {
   const check = configValidator('pipeline.schema.json');
+  const schemaProblems: string[] = [];
   if (!check(value)) {
     // A oneOf's branches each report why they did not match; the oneOf's own error says it better.
     const errors = (check.errors ?? []).filter((e) => !/\/oneOf\/\d+\//.test(e.schemaPath));
-    throw pipelineError(file, [...new Set(errors.map(describeSchemaError))]);
+    schemaProblems.push(...new Set(errors.map(describeSchemaError)));
   }
-  const p = value as PipelineFile;
+  const lenient = schemaProblems.length > 0;
   const problems: string[] = [];
+  let resolved: Pipeline | undefined;
+  try {
+    resolved = resolveChecked(
+      (value !== null && typeof value === 'object' ? value : {}) as PipelineFile,
+      file,
+      problems,
+      lenient,
+    );
+  } catch (err) {
+    // A shape the schema refused can break a rule's reading of it: the schema's report says why.
+    if (!lenient || err instanceof PbError) throw err;
+  }
+  const pathOf = (problem: string) => problem.slice(0, problem.indexOf(': '));
+  const reported = new Set(schemaProblems.map(pathOf));
+  const all = [...schemaProblems, ...problems.filter((x) => !reported.has(pathOf(x)))];
+  if (all.length > 0 || !resolved) throw pipelineError(file, all);
+  return resolved;
+}
+
+/** The rules a schema cannot say, and the resolved pipeline (undefined when a problem was found). */
+function resolveChecked(
+  p: PipelineFile,
+  file: string,
+  problems: string[],
+  lenient: boolean,
+): Pipeline | undefined {
   const at = <T>(path: string, fn: () => T): T | undefined => {
     try {
       return fn();
     } catch (err) {
-      if (!(err instanceof PbError)) throw err;
+      if (!(err instanceof PbError)) {
+        if (lenient) return undefined;
+        throw err;
+      }
       problems.push(`${path}: ${err.reason}`);
       return undefined;
     }
@@ -235,10 +275,12 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
     isS3Uri(path) || path === '-' || !base || isAbsolute(path) ? path : join(base, path);
 
   const family = at('$.recipe', () => resolveFamily(p.recipe));
-  const i = p.input;
+  // Read defensively: with lenient set the schema refused this shape, and its report says why.
+  const i = p.input ?? ({ sources: [] } as unknown as PipelineFile['input']);
+  const sources: string[] = Array.isArray(i.sources) ? i.sources : [];
   const input: Pipeline['input'] = {
     ...i,
-    sources: i.sources.map(place),
+    sources: sources.map(place),
     onInvalid: i.onInvalid ?? PIPELINE_DEFAULTS.onInvalid,
     maxLineLength:
       i.maxLineLength === undefined
@@ -260,7 +302,7 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
     const since = parseSince(i.since);
     if ('problem' in since) problems.push(`$.input.since: ${since.problem.replace(/^--since /, '')}`);
   }
-  if (i.sources.includes('-'))
+  if (sources.includes('-'))
     problems.push('$.input.sources: stdin (-) cannot be read again on resume; give files');
   const s = p.shards ?? {};
   const shards = {
@@ -290,7 +332,8 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
   if (shards.maxBytes !== undefined && shards.maxBytes > 1_000_000_000)
     problems.push('$.shards.maxBytes: a batch job takes at most 1GB (1000000000 bytes) of input');
   // Themes: Similar-Items only, and 100 records per input file (a shard is then several files).
-  if (p.jobs.themeItemNameColumn !== undefined && family) {
+  const j = p.jobs ?? ({} as PipelineFile['jobs']);
+  if (j.themeItemNameColumn !== undefined && family) {
     if (family.family !== 'related-items')
       problems.push(
         `$.jobs.themeItemNameColumn: themes are for Similar-Items (related-items), not ${family.family}`,
@@ -300,7 +343,6 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
       problems.push('$.shards.maxRecordsPerFile: with themes a job input file takes at most 100 records');
   }
 
-  const j = p.jobs;
   const jobs: Pipeline['jobs'] = {
     solutionVersionArn: j.solutionVersionArn,
     roleArn: j.roleArn,
@@ -336,8 +378,9 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
       if (j[f] !== undefined)
         problems.push(`$.jobs.${f}: batch segment jobs take no such field (${family.family})`);
   }
-  if (family) {
-    const checked = family.segment
+  {
+    // With the recipe unknown the job fields are still checked, as for a batch inference job.
+    const checked = family?.segment
       ? {
           ...jobs,
           explorationWeight: undefined,
@@ -346,16 +389,17 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
           themeItemNameColumn: undefined,
         }
       : jobs;
-    for (const problem of jobOptionProblems(kindOf(family), checked))
+    for (const problem of jobOptionProblems(family ? kindOf(family) : 'inference', checked))
       problems.push(`${jobField(problem.field)}: ${problem.reason}`);
   }
 
-  const o = p.output;
-  const dir = place(o.dir);
+  const o = p.output ?? ({ dir: '.' } as PipelineFile['output']);
+  const dir = place(typeof o.dir === 'string' ? o.dir : '.');
   const format = o.format ?? PIPELINE_DEFAULTS.format;
   const inDir = (name: string) =>
     isS3Uri(dir) ? `${dir.endsWith('/') ? dir : `${dir}/`}${name}` : join(dir, name);
-  const work = p.work.endsWith('/') ? p.work : `${p.work}/`;
+  const workGiven = typeof p.work === 'string' ? p.work : '';
+  const work = workGiven.endsWith('/') ? workGiven : `${workGiven}/`;
   // The longest path a job gets is WORK/output/shard-NNNNN/; the service takes 256 characters.
   if (work.length + 'output/shard-00000/'.length > 256)
     problems.push(
@@ -391,7 +435,7 @@ export function resolvePipeline(value: unknown, file: string): Pipeline {
   if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
   const badCatalogEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badCatalogEncoding) problems.push(`$.output.catalogEncoding: ${badCatalogEncoding}`);
-  if (problems.length > 0 || !family) throw pipelineError(file, problems);
+  if (problems.length > 0 || !family) return undefined;
   return {
     file,
     family,

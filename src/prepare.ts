@@ -248,6 +248,7 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
       column: o.column,
       columnOption: optNames.column,
       noHeaderOption: optNames.noHeader,
+      names: optNames,
       itemColumn: o.itemColumn,
       itemListColumn: o.itemListColumn,
       listSeparator: o.listSeparator ?? PREPARE_DEFAULTS.listSeparator,
@@ -363,6 +364,81 @@ export async function prepare(options: PrepareOptions): Promise<PrepareSummary> 
  * Lines in chunks and returns the summary. Rejects (with `onInvalid: 'skip'`)
  * still go to `options.rejects`.
  */
+/** Read by content: a manifest or an .out file (on stdin, or named .jsonl) is not a list to prepare. */
+function checkSourceKind(src: RowSource, name: string): void {
+  if (!src.keyed || !src.header) return;
+  const wrong = wrongKind(docKindOfKeys(src.header), 'prepare-source', name);
+  if (wrong) throw wrong;
+}
+
+/** The source's row builder; Popularity-Count lines as an older AWS example wrote them ({} and {"itemId": ...}) are legacyOk. */
+function builderFor(
+  src: RowSource,
+  name: string,
+  opts: ResolvedPrepareOptions,
+): { build: ReturnType<typeof makeRowBuilder>; legacyOk: boolean } {
+  const legacyOk =
+    opts.family.family === 'popular-items' &&
+    src.keyed &&
+    opts.build.column === undefined &&
+    (src.header ?? []).every((k) => k === 'itemId');
+  const build = makeRowBuilder(
+    src.header,
+    src.keyed,
+    name,
+    legacyOk ? { ...opts.build, column: 'userId' } : opts.build,
+  );
+  return { build, legacyOk };
+}
+
+/**
+ * Every source opened and read as far as its header (the first object for JSON): that it is there,
+ * that it is a list and not another kind of file, that its format can be told, and that the columns
+ * asked for are in it. Problems are returned, one per source, none thrown, so `run` reports them all
+ * before anything is uploaded; nothing is written. Usage errors in the options themselves throw.
+ */
+export async function checkSources(options: PrepareOptions): Promise<string[]> {
+  const opts = resolvePrepareOptions(options);
+  const problems: string[] = [];
+  const attempt = async (fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof PbError)) throw err;
+      problems.push(err.message);
+    }
+  };
+  for (const given of opts.sources) {
+    if (given === '-') continue;
+    let files: string[] = [];
+    await attempt(async () => {
+      files = await expandBatchInputs([given], { manifests: 'refuse', want: 'prepare-source' });
+    });
+    for (const name of files) {
+      await attempt(async () => {
+        const text = await openText(name, {}, { encoding: opts.encoding, names: opts.names });
+        const src = await readRows(name, text.bytes, {
+          format: opts.format,
+          maxLineLength: opts.maxLineLength,
+          delimiter: opts.delimiter,
+          column: opts.build.column,
+          skipLines: opts.skipLines,
+          header: opts.header,
+          names: opts.names,
+        });
+        try {
+          if (src.empty) return;
+          checkSourceKind(src, name);
+          builderFor(src, name, opts);
+        } finally {
+          await src.close();
+        }
+      });
+    }
+  }
+  return problems;
+}
+
 export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Buffer, PrepareSummary> {
   const opts = resolvePrepareOptions(options);
   const started = process.hrtime.bigint();
@@ -529,26 +605,13 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
         await src.close();
         continue;
       }
-      // Read by content: a manifest or an .out file on stdin, or named .jsonl, is not a list to prepare.
-      if (src.keyed && src.header) {
-        const wrong = wrongKind(docKindOfKeys(src.header), 'prepare-source', name);
-        if (wrong) {
-          await src.close();
-          throw wrong;
-        }
+      try {
+        checkSourceKind(src, name);
+      } catch (err) {
+        await src.close();
+        throw err;
       }
-      // Popularity-Count lines as an older AWS example wrote them ({} and {"itemId": ...}).
-      const legacyOk =
-        opts.family.family === 'popular-items' &&
-        src.keyed &&
-        opts.build.column === undefined &&
-        (src.header ?? []).every((k) => k === 'itemId');
-      const build = makeRowBuilder(
-        src.header,
-        src.keyed,
-        name,
-        legacyOk ? { ...opts.build, column: 'userId' } : opts.build,
-      );
+      const { build, legacyOk } = builderFor(src, name, opts);
       src.keepFields(build.fieldsNeeded);
       detected(src, text.info, build);
       for (const w of src.warnings) s.warnings.push(`${name}: ${w}`);

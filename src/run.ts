@@ -36,7 +36,13 @@ import { type JobState, jobName, normalizeStatus, regionOfArn, runIdFor, shardUr
 import { defined, type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
 import { loadPipeline, PIPELINE_OPTION_NAMES, type Pipeline, workLayout } from './pipeline.js';
-import { type InputDetection, type PrepareOptions, type PrepareSummary, prepare } from './prepare.js';
+import {
+  checkSources,
+  type InputDetection,
+  type PrepareOptions,
+  type PrepareSummary,
+  prepare,
+} from './prepare.js';
 import { type Manifest, shardName } from './shard.js';
 import { validateFiles } from './validate-files.js';
 
@@ -48,6 +54,8 @@ export type RunEvent =
   | { type: 'progress'; stage: 'export'; lines: number; bytes: number }
   | { type: 'jobs'; counts: StatusCounts; total: number }
   | { type: 'problem'; message: string }
+  /** A step's warning, as the step's own command prints it; also in the summary's warnings. */
+  | { type: 'warning'; message: string }
   | { type: 'job'; event: JobEvent };
 
 export interface RunOptions {
@@ -140,7 +148,7 @@ interface RunRecord {
   /** Written before the first Create call: from then on the jobs' settings are fixed. */
   jobs?: StageRecord;
   collect?: StageRecord & { summary: NonNullable<RunSummary['collect']>; warnings: string[] };
-  export?: StageRecord & { summary: NonNullable<RunSummary['export']> };
+  export?: StageRecord & { summary: NonNullable<RunSummary['export']>; warnings?: string[] };
 }
 
 /** Runs (or resumes) a pipeline; throws PbError for usage, data and service errors, returns exit code 1 for failed jobs or missing records. */
@@ -190,6 +198,13 @@ async function fullRun(
   personalize: PersonalizeSettings,
   emit: (e: RunEvent) => void,
 ): Promise<void> {
+  // Each step's warnings reach the console as they come, as the step's own command prints them.
+  const warn = (messages: readonly string[]) => {
+    for (const message of messages) {
+      summary.warnings.push(message);
+      emit({ type: 'warning', message });
+    }
+  };
   if (!isS3Uri(p.output.dir)) {
     await mkdir(p.output.dir, { recursive: true });
     await removeStaleTemporaryFiles(p.output.dir);
@@ -248,10 +263,11 @@ async function fullRun(
       detail: `${record.prepare.shards.count} shards from ${record.prepare.at}`,
     });
     if (sourcesChanged)
-      summary.warnings.push(
+      warn([
         `the sources changed since the shards were made (${record.prepare.at}); this run goes on with those shards. For the new data, give this pipeline a new $.work prefix`,
-      );
+      ]);
   } else {
+    await preflight(p);
     emit({
       type: 'stage',
       stage: 'prepare',
@@ -282,7 +298,7 @@ async function fullRun(
   }
   summary.records = record.prepare.records;
   summary.inputs = record.prepare.inputs ?? [];
-  summary.warnings.push(...(record.prepare.warnings ?? []));
+  warn(record.prepare.warnings ?? []);
   summary.shards = record.prepare.shards;
   if (summary.records.rejected > 0) summary.files.rejects = record.prepare.rejects ?? p.output.rejects;
   if (summary.shards.records === 0) {
@@ -418,7 +434,7 @@ async function fullRun(
     await save();
   }
   summary.collect = record.collect.summary;
-  summary.warnings.push(...(record.collect.warnings ?? []));
+  warn(record.collect.warnings ?? []);
   summary.files.merged = p.output.merged;
   summary.files.missing = p.output.missing;
   if (summary.collect.errorKeys > 0) summary.files.errors = p.output.errors;
@@ -452,10 +468,16 @@ async function fullRun(
       tmpDir: p.input.tmpDir,
       onProgress: (x) => emit({ type: 'progress', stage: 'export', lines: x.lines, bytes: x.bytesRead }),
     });
-    record.export = { key: exportKey, at: new Date().toISOString(), summary: exportOf(e) };
+    record.export = {
+      key: exportKey,
+      at: new Date().toISOString(),
+      summary: exportOf(e),
+      warnings: e.warnings,
+    };
     await save();
   }
   summary.export = record.export.summary;
+  warn(record.export.warnings ?? []);
   summary.files.export = o.file;
 
   const c = summary.collect;
@@ -513,6 +535,7 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     if (summary.shards.records === 0) stopWithoutRecords(p, summary);
     return;
   }
+  await preflight(p);
   const tmp = await mkdtemp(join(p.input.tmpDir ?? tmpdir(), 'personalize-batch-plan-'));
   try {
     emit({ type: 'stage', stage: 'prepare', reused: false, detail: 'dry run: reading the sources' });
@@ -526,7 +549,10 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     const manifest = (await readJsonDoc(join(tmp, 'input', 'manifest.json'))) as Manifest;
     summary.records = recordsOf(prepared);
     summary.inputs = prepared.inputs;
-    summary.warnings.push(...prepared.warnings);
+    for (const message of prepared.warnings) {
+      summary.warnings.push(message);
+      emit({ type: 'warning', message });
+    }
     // Where the shards will be: the same names under the work prefix, the same bytes.
     const moved = (index: number, u: string) =>
       `${layout.input}${shardName(index)}/${u.slice(u.lastIndexOf('/') + 1)}`;
@@ -539,7 +565,6 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     const runId = runIdFor(p.jobs.solutionVersionArn, layout.output, manifest.shards);
     summary.jobs.names = manifest.shards.map((s) => jobName(p.jobs.jobNamePrefix, runId, s.index, 0));
     if (summary.shards.records === 0) stopWithoutRecords(p, summary);
-    if (p.output.catalog !== undefined) await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -566,6 +591,29 @@ function stopWithoutRecords(p: Pipeline, summary: RunSummary): void {
   summary.advice.push(
     `no record to run: ${why.join('; ')}. ${summary.dryRun ? 'A run would stop here' : 'Stopped after prepare'}: no shard, no job`,
   );
+}
+
+/**
+ * Every source (there, a list, its format, the columns asked for) and the catalog, checked before
+ * anything is read whole, uploaded or created: all their problems in one report, by the pipeline
+ * file's field paths.
+ */
+async function preflight(p: Pipeline): Promise<void> {
+  const problems = await checkSources(prepareOptions(p));
+  if (p.output.catalog !== undefined) {
+    try {
+      await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
+    } catch (err) {
+      if (!(err instanceof PbError)) throw err;
+      problems.push(err.message);
+    }
+  }
+  // Each problem names its own file (a source, the catalog).
+  if (problems.length === 1) throw new PbError('PB_USAGE', problems[0] as string);
+  if (problems.length > 1)
+    throw new PbError('PB_USAGE', `${problems.length} problems:\n  ${problems.join('\n  ')}`, {
+      file: p.file,
+    });
 }
 
 /** Catalog messages name the pipeline file's keys. */

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { docKindOfKeys, wrongKind } from './core/doc-kind.js';
 import { resolveFamily } from './core/families.js';
-import type { OptionNames } from './core/sniff.js';
+import { CLI_OPTION_NAMES, type OptionNames } from './core/sniff.js';
 import {
   checkRecord,
   DEFAULT_LIMITS,
@@ -226,6 +226,7 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
 
 /** validate reads what prepare wrote; a fix for the source is prepare's option. */
 const VALIDATE_NAMES: OptionNames = {
+  ...CLI_OPTION_NAMES,
   delimiter: 'prepare --delimiter',
   encoding: 'prepare --encoding',
   column: 'prepare --column',

@@ -340,6 +340,75 @@ describe('run', () => {
     assert.deepEqual(await keysUnder(bad.work), []);
   });
 
+  test('the pipeline file is checked whole, then every source and the catalog, in one report each, before prepare starts', async () => {
+    // A recipe typo used to hide every rule problem behind it, and the schema's problems hid the rules'.
+    const one = await setup(20, (p) => {
+      p.recipe = 'user-personalisation';
+      p.jobs.explorationWeight = 1.5;
+      p.shards = { maxRecords: '60M' };
+      (p.jobs as unknown as Record<string, unknown>).numResult = 5;
+    });
+    const r = await cli(['run', one.file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /pipeline\.json: 4 problems/);
+    for (const path of [
+      /\$\.jobs\.numResult: unknown field/,
+      /\$\.recipe: unknown recipe "user-personalisation"/,
+      /\$\.jobs\.explorationWeight: expected a number from 0 to 1/,
+      /\$\.shards\.maxRecords: a batch job takes at most 50M/,
+    ])
+      assert.match(r.stderr, path);
+
+    // Sources: a missing file, an .out file, a wrong column; and the catalog's column, all at once.
+    const two = await setup(20, (p) => {
+      p.input.sources = ['emails.csv', 'gone.csv', 'results.jsonl', 'other.csv'];
+      p.input.column = 'Kundennummer';
+      p.output.catalogColumns = ['Title'];
+    });
+    const dir = join(two.file, '..');
+    await writeFile(
+      join(dir, 'results.jsonl'),
+      '{"input":{"userId":"1"},"output":{"recommendedItems":["a"]},"error":null}\n',
+    );
+    await writeFile(join(dir, 'other.csv'), 'Kunde;Name\r\n1;A\r\n');
+    for (const argv of [['--dry-run'], []]) {
+      const r2 = await cli(['run', two.file, ...argv, ...AWS_ARGS()]);
+      assert.equal(r2.code, 2, r2.stderr);
+      assert.match(r2.stderr, /5 problems/);
+      assert.match(r2.stderr, /gone\.csv: cannot read: no such file/);
+      assert.match(r2.stderr, /results\.jsonl: by its content this is batch-job output/);
+      assert.match(r2.stderr, /emails\.csv: no column "Kundennummer" for \$\.input\.column/);
+      assert.match(
+        r2.stderr,
+        /other\.csv: no column "Kundennummer" for \$\.input\.column; the header has "Kunde", "Name"/,
+      );
+      assert.match(r2.stderr, /no column "Title" for \$\.output\.catalogColumns/);
+      assert.doesNotMatch(r2.stderr, /--column|prepare: started/);
+    }
+    assert.deepEqual(await keysUnder(two.work), []);
+    assert.equal(jobsOf(two.prefix).length, 0);
+  });
+
+  test('warnings from every step reach the console in run: a catalog that matches nothing, also when resumed', async () => {
+    const { file, prefix } = await setup(60, (p) => {
+      p.output.catalog = 'other-items.csv';
+    });
+    await writeFile(join(file, '..', 'other-items.csv'), 'ITEM_ID,ITEM_NAME\nnot-an-item,Nothing\n');
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /personalize-batch: warning: \d+ recommendations name items not in the catalog; their catalog columns are empty/,
+    );
+    assert.match(r.stdout, /warnings {5}\d+ \(above, and in the summary's warnings\)/);
+    const s = JSON.parse(await readFile(join(file, '..', 'out', 'summary.json'), 'utf8')) as RunSummary;
+    assert.ok(s.warnings.some((w) => /not in the catalog/.test(w)));
+    assert.ok(jobsOf(prefix).length > 0);
+    // Resumed: the same warnings again, from run.json.
+    const again = await cli(['run', file, ...AWS_ARGS()]);
+    assert.match(again.stderr, /warning: \d+ recommendations name items not in the catalog/);
+  });
+
   test('every problem in the job fields is reported at once, by path', () => {
     const p = {
       version: 1,

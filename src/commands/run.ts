@@ -84,6 +84,9 @@ export class RunReporter {
       case 'problem':
         this.line(e.message);
         break;
+      case 'warning':
+        this.line(`warning: ${e.message}`);
+        break;
       case 'progress':
         if (e.stage === 'prepare')
           this.progress?.show(`prepare: ${e.records.toLocaleString('en')} records, ${mb(e.bytes)} read`);
@@ -179,7 +182,9 @@ export function describeRun(s: RunSummary): string {
   ];
   out.push(`  files${s.dryRun ? ' (to be written)' : ''}`);
   for (const [label, path] of files) if (path) out.push(`    ${label.padEnd(9)}${path}`);
-  for (const w of s.warnings) out.push(`warning: ${w}`);
+  // Warnings went to stderr as each step gave them; the count keeps them in view at the end.
+  if (s.warnings.length > 0)
+    out.push(`  warnings     ${s.warnings.length} (above, and in the summary's warnings)`);
   for (const a of s.advice) out.push(`next: ${a}`);
   return `${out.join('\n')}\n`;
 }

@@ -14,6 +14,7 @@ import {
 } from './columns.js';
 import { parseTimestamp, readTimestamp } from './dates.js';
 import type { FamilyInfo } from './families.js';
+import { CLI_OPTION_NAMES, type OptionNames } from './sniff.js';
 
 /** One batch-input line. Key order is the order the fields are written in. */
 export interface BatchInput {
@@ -40,6 +41,8 @@ export interface BuildOptions {
   columnOption?: string;
   /** What messages call the no-header option (`--no-header`, or `$.input.header: false`). */
   noHeaderOption?: string;
+  /** What messages call the other options (CLI flags by default, or a pipeline file's paths). */
+  names?: OptionNames;
   /** personalized-ranking: a column of (user, item) rows to group per user. */
   itemColumn?: string;
   /** personalized-ranking: a column holding each user's items in one cell. */
@@ -92,7 +95,8 @@ export function makeRowBuilder(
 ): RowBuilder {
   const fam = opts.family;
   const cols = header ?? ['(line)'];
-  const colOption = opts.columnOption ?? '--column';
+  const names = opts.names ?? CLI_OPTION_NAMES;
+  const colOption = opts.columnOption ?? names.column;
   let fieldsNeeded = 1;
   const use = (idx: number) => {
     fieldsNeeded = Math.max(fieldsNeeded, idx + 1);
@@ -133,8 +137,8 @@ export function makeRowBuilder(
   const filters = opts.filters.map((f) => {
     if (f.constant) return { name: f.name, constant: f.constant };
     if (header === null)
-      throw usage(`--filter-value ${f.name}=${f.column} needs a column, but ${file} is plain text`);
-    const get = named(f.column, [], 'filter', `--filter-value ${f.name}=COLUMN`);
+      throw usage(`${names.filterColumn(f.name, f.column)} needs a column, but ${file} is plain text`);
+    const get = named(f.column, [], 'filter', names.filterColumn(f.name));
     return { name: f.name, column: f.column as string, get };
   });
   const filterValues = (
@@ -169,8 +173,8 @@ export function makeRowBuilder(
   let since: Accessor | undefined;
   let sinceName = '';
   if (opts.since !== undefined) {
-    if (header === null) throw usage(`--since needs a timestamp column, but ${file} is plain text`);
-    since = need(opts.timestampColumn, TIMESTAMP_COLUMNS, 'timestamp', '--timestamp-column');
+    if (header === null) throw usage(`${names.since} needs a timestamp column, but ${file} is plain text`);
+    since = need(opts.timestampColumn, TIMESTAMP_COLUMNS, 'timestamp', names.timestampColumn);
     sinceName = colName(opts.timestampColumn, TIMESTAMP_COLUMNS);
   }
 
@@ -182,12 +186,12 @@ export function makeRowBuilder(
   let attrs: { name: string; get: Accessor }[] | undefined;
   if (fam.family === 'item-attribute-affinity' && opts.attributes && opts.attributes.length > 0) {
     if (header === null)
-      throw usage(`--attributes needs a CSV, TSV or JSON Lines source; ${file} is plain text`);
+      throw usage(`${names.attributes} needs a CSV, TSV or JSON Lines source; ${file} is plain text`);
     attrs = opts.attributes.map((a) => {
       const name = a.replace(/^ITEMS\./i, '');
-      if (!isValidColumnName(name)) throw usage(`--attributes: "${a}" is not a valid column name`);
+      if (!isValidColumnName(name)) throw usage(`${names.attributes}: "${a}" is not a valid column name`);
       // Accept the column as named in the header, with or without ITEMS.
-      return { name, get: named(cols.includes(a) ? a : name, [], 'attribute', '--attributes') };
+      return { name, get: named(cols.includes(a) ? a : name, [], 'attribute', names.attributes) };
     });
   }
   const key = attrs ? undefined : need(opts.column, keyCandidates, keyRole, colOption);
@@ -215,11 +219,11 @@ export function makeRowBuilder(
   let listName = 'itemList';
   if (fam.family === 'personalized-ranking') {
     if (opts.itemListColumn !== undefined || (opts.itemColumn === undefined && header && hasList(cols))) {
-      list = need(opts.itemListColumn, ITEM_LIST_COLUMNS, 'item list', '--item-list-column');
+      list = need(opts.itemListColumn, ITEM_LIST_COLUMNS, 'item list', names.itemListColumn);
       listName = colName(opts.itemListColumn, ITEM_LIST_COLUMNS);
     } else {
       if (header === null) throw usage(`personalized-ranking needs items per user; ${file} is plain text`);
-      item = need(opts.itemColumn, ITEM_COLUMNS, 'item id', '--item-column');
+      item = need(opts.itemColumn, ITEM_COLUMNS, 'item id', names.itemColumn);
       itemName = colName(opts.itemColumn, ITEM_COLUMNS);
     }
   }

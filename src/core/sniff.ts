@@ -81,6 +81,13 @@ export interface OptionNames {
   allowEmailIds: string;
   skipLines: string;
   noHeader: string;
+  itemColumn: string;
+  itemListColumn: string;
+  timestampColumn: string;
+  attributes: string;
+  since: string;
+  /** A filter placeholder filled from a column. */
+  filterColumn: (name: string, column?: string) => string;
 }
 
 export const CLI_OPTION_NAMES: OptionNames = {
@@ -91,6 +98,12 @@ export const CLI_OPTION_NAMES: OptionNames = {
   allowEmailIds: '--allow-email-ids',
   skipLines: '--skip-lines',
   noHeader: '--no-header',
+  itemColumn: '--item-column',
+  itemListColumn: '--item-list-column',
+  timestampColumn: '--timestamp-column',
+  attributes: '--attributes',
+  since: '--since',
+  filterColumn: (name, column) => `--filter-value ${name}=${column ?? 'COLUMN'}`,
 };
 
 /** A file type that is not text, found by its signature: refused with what to do instead. */
