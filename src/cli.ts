@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './commands/common.js';
 import { describeInputs } from './commands/inputs.js';
+import { alternatives, closest } from './commands/suggest.js';
 import { FAMILIES } from './core/families.js';
 import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
@@ -172,11 +173,38 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       case 'emulate':
         return await (await import('./commands/emulate.js')).runEmulate(rest, io);
       default:
-        throw new PbError('PB_USAGE', `unknown command "${command}"; run personalize-batch --help`);
+        throw new PbError('PB_USAGE', unknownCommand(command));
     }
   } catch (err) {
     return reportError(err, io);
   }
+}
+
+const COMMANDS = [
+  'prepare',
+  'validate',
+  'shard',
+  'submit',
+  'status',
+  'wait',
+  'collect',
+  'export',
+  'run',
+  'demo',
+  'emulate',
+  'help',
+];
+
+function unknownCommand(command: string): string {
+  if (command.startsWith('-')) {
+    const near = closest(command.replace(/^--?/, ''), ['help', 'version']);
+    if (near.length > 0) return `unknown option ${command}; did you mean --${near[0]}?`;
+    // Any other option here is most likely one of a command's, given without the command.
+    return `unknown option ${command}; a command comes first, as in personalize-batch prepare --recipe FAMILY (see personalize-batch --help)`;
+  }
+  const near = closest(command, COMMANDS);
+  const hint = near.length > 0 ? `did you mean ${alternatives(near)}?` : 'run personalize-batch --help';
+  return `unknown command "${command}"; ${hint}`;
 }
 
 export function reportError(err: unknown, io: CliIO): number {
@@ -218,7 +246,7 @@ function shardLimits(v: {
 }
 
 async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('prepare', args, {
     recipe: { type: 'string' },
     output: { type: 'string', short: 'o' },
     format: { type: 'string' },
@@ -344,7 +372,7 @@ export function describePrepare(s: PrepareSummary, output: string, rejects: stri
 }
 
 async function runValidate(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('validate', args, {
     recipe: { type: 'string' },
     'max-reported': { type: 'string' },
     'max-item-list': { type: 'string' },
@@ -421,7 +449,7 @@ Examples:
   personalize-batch shard --recipe aws-item-affinity items.jsonl --out s3://bucket/segments/in/`;
 
 async function runShard(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('shard', args, {
     recipe: { type: 'string' },
     out: { type: 'string' },
     ...SHARD_OPTIONS,

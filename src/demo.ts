@@ -3,9 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import type { CliIO } from './cli.js';
+import { parseChecked } from './commands/common.js';
 import { describeRun, RunReporter } from './commands/run.js';
 import { generateCatalog, startEmulator } from './emulator/index.js';
 import { PbError } from './errors.js';
@@ -48,13 +48,7 @@ export const DEMO = {
 } as const;
 
 export async function runDemo(args: readonly string[], io: CliIO): Promise<number> {
-  let parsed: ReturnType<typeof parseDemoArgs>;
-  try {
-    parsed = parseDemoArgs(args);
-  } catch (err) {
-    throw new PbError('PB_USAGE', (err as Error).message);
-  }
-  const v = parsed.values;
+  const v = parseDemoArgs(args).values;
   if (v.help) {
     io.stdout.write(`${HELP}\n`);
     return 0;
@@ -127,7 +121,7 @@ export async function demo(dir: string, rows: number, reporter?: RunReporter): P
 }
 
 function parseDemoArgs(args: readonly string[]) {
-  return parseArgs({
+  return parseChecked('demo', {
     args: [...args],
     options: {
       out: { type: 'string' },

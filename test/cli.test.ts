@@ -59,7 +59,6 @@ describe('help and version', () => {
 describe('usage errors exit 2', () => {
   test('unknown command, unknown option, missing recipe, bad values', async () => {
     const cases: [string[], RegExp][] = [
-      [['frobnicate'], /unknown command "frobnicate"/],
       [['prepare', '--bogus'], /--bogus/],
       [['validate', '--recipe', 'related-items', '--nope', 'x'], /--nope/],
       [['prepare', '-'], /needs --recipe/],
@@ -77,6 +76,81 @@ describe('usage errors exit 2', () => {
       assert.match(r.stderr, /^personalize-batch: /, argv.join(' '));
       assert.match(r.stderr, re, argv.join(' '));
       assert.equal(r.stdout, '', argv.join(' '));
+    }
+  });
+
+  test('an unknown command names the nearest one', async () => {
+    const cases: [string[], string][] = [
+      [['prepaer'], 'unknown command "prepaer"; did you mean prepare?'],
+      [['exprot'], 'unknown command "exprot"; did you mean export?'],
+      [['sumbit'], 'unknown command "sumbit"; did you mean submit?'],
+      [['stat'], 'unknown command "stat"; did you mean status?'],
+      [['frobnicate'], 'unknown command "frobnicate"; run personalize-batch --help'],
+      [['--verison'], 'unknown option --verison; did you mean --version?'],
+      [
+        ['--recipe', 'x'],
+        'unknown option --recipe; a command comes first, as in personalize-batch prepare --recipe FAMILY (see personalize-batch --help)',
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.stderr, `personalize-batch: ${message}\n`);
+    }
+  });
+
+  test('an unknown option names the nearest, for every command, in one line', async () => {
+    const cases: [string[], string][] = [
+      [['prepare', '--recpie', 'x'], 'unknown option --recpie for prepare; did you mean --recipe?'],
+      [['validate', '--recpie', 'x'], 'unknown option --recpie for validate; did you mean --recipe?'],
+      [['shard', '--recpie', 'x'], 'unknown option --recpie for shard; did you mean --recipe?'],
+      [['submit', '--manifset', 'm'], 'unknown option --manifset for submit; did you mean --manifest?'],
+      [['status', '--stat', 's'], 'unknown option --stat for status; did you mean --state?'],
+      [['wait', '--sate', 's'], 'unknown option --sate for wait; did you mean --state?'],
+      [['collect', '--imput', 'i'], 'unknown option --imput for collect; did you mean --input?'],
+      [['export', '--fromat', 'jsonl'], 'unknown option --fromat for export; did you mean --format?'],
+      [['run', '--dry-rn', 'p.json'], 'unknown option --dry-rn for run; did you mean --dry-run?'],
+      [['demo', '--usres', '5'], 'unknown option --usres for demo; did you mean --users?'],
+      [['emulate', '--prot', '1'], 'unknown option --prot for emulate; did you mean --port?'],
+      // Case, a prefix, a single dash, a --no- form.
+      [['prepare', '--Recipe', 'x'], 'unknown option --Recipe for prepare; did you mean --recipe?'],
+      [['export', '--endpoint', 'x'], 'unknown option --endpoint for export; did you mean --endpoint-url?'],
+      [['prepare', '-recipe', 'x'], 'unknown option -recipe for prepare; did you mean --recipe?'],
+      [['prepare', '--no-dedup'], 'unknown option --no-dedup for prepare; did you mean --no-dedupe?'],
+      [
+        ['prepare', '--max-rec', '5'],
+        'unknown option --max-rec for prepare; did you mean --max-records or --max-records-per-file?',
+      ],
+      [['prepare', '--zzz'], 'unknown option --zzz for prepare (see prepare --help)'],
+      [['prepare', '-x'], 'unknown option -x for prepare (see prepare --help)'],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.stderr, `personalize-batch: ${message}\n`);
+    }
+  });
+
+  test("option mistakes are one line that says what to do, never node's text about positionals", async () => {
+    const cases: [string[], string][] = [
+      [['prepare', '--recipe'], '--recipe needs a value (see prepare --help)'],
+      [['export', 'x.out', '-o'], '-o needs a value (see export --help)'],
+      [
+        ['prepare', '--recipe', '--json'],
+        '--recipe needs a value, but the option --json follows it; a value that starts with - is written --recipe=--json',
+      ],
+      [['prepare', '--json=yes'], '--json takes no value, got --json=yes (see prepare --help)'],
+      [
+        ['prepare', '--no-recipe'],
+        'unknown option --no-recipe for prepare: --recipe takes a value (see prepare --help)',
+      ],
+      [['demo', 'extra'], 'demo takes no arguments, got "extra" (see demo --help)'],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.stderr, `personalize-batch: ${message}\n`);
+      assert.doesNotMatch(r.stderr, /positional|Did you forget|'-- "/);
     }
   });
 

@@ -61,7 +61,7 @@ Examples:
   gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv`;
 
 export async function runExport(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('export', args, {
     output: { type: 'string', short: 'o' },
     format: { type: 'string' },
     top: { type: 'string' },

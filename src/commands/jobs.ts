@@ -126,7 +126,7 @@ function pairs(list: readonly string[] | undefined, option: string): Record<stri
 }
 
 export async function runSubmit(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('submit', args, {
     manifest: { type: 'string' },
     'solution-version-arn': { type: 'string' },
     'role-arn': { type: 'string' },
@@ -196,7 +196,7 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
 }
 
 export async function runStatus(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v } = parse(args, { state: { type: 'string' }, ...CONNECTION_OPTIONS });
+  const { values: v } = parse('status', args, { state: { type: 'string' }, ...CONNECTION_OPTIONS });
   if (v.help) {
     write(io.stdout, `${STATUS_HELP}\n`);
     return 0;
@@ -210,7 +210,7 @@ export async function runStatus(args: readonly string[], io: CliIO): Promise<num
 }
 
 export async function runWait(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v } = parse(args, { state: { type: 'string' }, ...CONNECTION_OPTIONS });
+  const { values: v } = parse('wait', args, { state: { type: 'string' }, ...CONNECTION_OPTIONS });
   if (v.help) {
     write(io.stdout, `${WAIT_HELP}\n`);
     return 0;
