@@ -1,5 +1,13 @@
 import type { Writable } from 'node:stream';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './commands/common.js';
+import {
+  AWS_OPTIONS,
+  type CliIO,
+  configureAws,
+  outputOption,
+  parse,
+  progressLine,
+  write,
+} from './commands/common.js';
 import { describeInputs } from './commands/inputs.js';
 import { alternatives, closest } from './commands/suggest.js';
 import { FAMILIES } from './core/families.js';
@@ -414,7 +422,7 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
   return summary.problems > 0 ? 1 : 0;
 }
 
-const SHARD_HELP = `Usage: personalize-batch shard --recipe FAMILY INPUT --out DIR [options]
+const SHARD_HELP = `Usage: personalize-batch shard --recipe FAMILY INPUT -o DIR [options]
 
 Splits batch-input JSON Lines (a path or -, gzip detected) into shards that each fit one
 batch job, each in its own folder (DIR/shard-00000/input.jsonl, ...), and writes
@@ -427,7 +435,8 @@ name and renamed at the end.
 
 Options:
       --recipe FAMILY        as for prepare; recorded in the manifest
-      --out DIR              the folder to create (must not exist or be empty, unless --force)
+  -o, --output DIR           the folder to create (must not exist or be empty, unless --force);
+                             --out, its old name, still works
       --max-bytes SIZE       bytes per shard, all its files (default 1GB, the job input quota)
       --max-records N        records per shard, all its files (default 50M)
       --max-records-per-file N
@@ -443,14 +452,15 @@ Options:
   -h, --help
 
 Examples:
-  personalize-batch shard --recipe user-personalization batch.jsonl --out shards/
-  personalize-batch shard --recipe user-personalization batch.jsonl.gz --out shards/ --max-bytes 500MB
-  personalize-batch shard --recipe aws-sims items.jsonl --out shards/ --shards 8
-  personalize-batch shard --recipe aws-item-affinity items.jsonl --out s3://bucket/segments/in/`;
+  personalize-batch shard --recipe user-personalization batch.jsonl -o shards/
+  personalize-batch shard --recipe user-personalization batch.jsonl.gz -o shards/ --max-bytes 500MB
+  personalize-batch shard --recipe aws-sims items.jsonl -o shards/ --shards 8
+  personalize-batch shard --recipe aws-item-affinity items.jsonl -o s3://bucket/segments/in/`;
 
 async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parse('shard', args, {
     recipe: { type: 'string' },
+    output: { type: 'string', short: 'o' },
     out: { type: 'string' },
     ...SHARD_OPTIONS,
     ...AWS_OPTIONS,
@@ -463,13 +473,14 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'shard needs --recipe FAMILY (see shard --help)');
   configureAws(v);
-  if (!v.out) throw new PbError('PB_USAGE', 'shard needs --out DIR (see shard --help)');
+  const out = outputOption(v);
+  if (!out) throw new PbError('PB_USAGE', 'shard needs -o DIR (see shard --help)');
   if (positionals.length !== 1) throw new PbError('PB_USAGE', 'shard takes one INPUT (a path or -)');
   const { shard } = await import('./shard.js');
   const summary = await shard({
     recipe: v.recipe,
     input: positionals[0] as string,
-    out: v.out,
+    out,
     ...shardLimits(v),
     force: v.force,
     stdin: io.stdin,

@@ -145,6 +145,7 @@ describe('usage errors exit 2', () => {
         'unknown option --no-recipe for prepare: --recipe takes a value (see prepare --help)',
       ],
       [['demo', 'extra'], 'demo takes no arguments, got "extra" (see demo --help)'],
+      [['demo', '-o', 'a', '--out', 'b'], '--out is the old name of --output; give one of them'],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(argv);
@@ -152,6 +153,25 @@ describe('usage errors exit 2', () => {
       assert.equal(r.stderr, `personalize-batch: ${message}\n`);
       assert.doesNotMatch(r.stderr, /positional|Did you forget|'-- "/);
     }
+  });
+
+  test('-o/--output on every command that writes; --out still works where it was', async () => {
+    for (const flag of ['-o', '--output', '--out']) {
+      const out = fresh('shards');
+      const r = await cli(
+        ['shard', '--recipe', 'user-personalization', '-', flag, out, '--json'],
+        '{"userId":"1"}\n',
+      );
+      assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
+      assert.equal((JSON.parse(r.stdout) as { manifest: string }).manifest, `${out}/manifest.json`);
+    }
+    for (const command of ['prepare', 'shard', 'export', 'collect', 'demo', 'submit']) {
+      const help = await cli([command, '--help']);
+      assert.match(help.stdout, /\n {2}-o, --output /, command);
+    }
+    // submit takes -o: the missing option is now --manifest, not -o.
+    const submit = await cli(['submit', '-o', 's3://b/out/']);
+    assert.equal(submit.stderr, 'personalize-batch: submit needs --manifest (see submit --help)\n');
   });
 
   test('a missing column is a usage error listing the header', async () => {

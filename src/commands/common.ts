@@ -123,6 +123,16 @@ function optionNames(options: OptionsConfig, negative: boolean): string[] {
   return names;
 }
 
+/**
+ * The output of a command that also took the old spelling --out (shard, demo):
+ * -o/--output is the one name across commands now.
+ */
+export function outputOption(v: { output?: string; out?: string }): string | undefined {
+  if (v.output !== undefined && v.out !== undefined && v.output !== v.out)
+    throw new PbError('PB_USAGE', '--out is the old name of --output; give one of them');
+  return v.output ?? v.out;
+}
+
 export function write(stream: Writable, text: string): void {
   stream.write(text);
 }

@@ -41,7 +41,7 @@ Options:
       --manifest URI         manifest.json of the shards (local or s3://); shards must be on S3
       --solution-version-arn ARN
       --role-arn ARN         the role Personalize assumes to read input and write output
-      --output PREFIX        s3://bucket/prefix/ for the outputs
+  -o, --output PREFIX        s3://bucket/prefix/ for the outputs
       --state URI            the state file (default <output>state.json), local or s3://
       --wait                 follow the jobs until every one is ACTIVE or CREATE FAILED
       --retry-failed N       resubmit a failed shard under a new name, up to N times (default 0)
@@ -130,7 +130,7 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
     manifest: { type: 'string' },
     'solution-version-arn': { type: 'string' },
     'role-arn': { type: 'string' },
-    output: { type: 'string' },
+    output: { type: 'string', short: 'o' },
     state: { type: 'string' },
     wait: { type: 'boolean', default: false },
     'retry-failed': { type: 'string' },
