@@ -4,9 +4,12 @@
  * and that each prepare option reaches prepare().
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { run } from '../src/index.js';
 import { cli, listDir, makeTmp, stdinOf, useTmp, writeText } from './helpers.js';
 
@@ -53,6 +56,35 @@ describe('help and version', () => {
     const r = await cli(['--version']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('the installed command', () => {
+  // bin.ts, as a process: an S3 client is made (the SDK warns then) and fails on a closed port.
+  const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+  const stderrOf = async (env: Record<string, string>) => {
+    const args = ['--import', 'tsx', bin, 'validate', '--recipe', 'user-personalization', 's3://b/in.jsonl'];
+    const r = await promisify(execFile)(process.execPath, [...args, '--endpoint-url', 'http://127.0.0.1:9'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        AWS_ACCESS_KEY_ID: 'x',
+        AWS_SECRET_ACCESS_KEY: 'y',
+        AWS_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        ...env,
+      },
+    }).catch((err: { code: number; stderr: string }) => err);
+    assert.equal((r as { code?: number }).code, 1, r.stderr);
+    return r.stderr;
+  };
+
+  test("prints no AWS SDK warning about Node 20 (the SDK's own switch turns it back on)", async () => {
+    assert.doesNotMatch(await stderrOf({}), /NodeVersionSupportWarning|Warning/);
+    assert.match(
+      await stderrOf({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' }),
+      /NodeVersionSupportWarning/,
+      'the check above would see the warning',
+    );
   });
 });
 
