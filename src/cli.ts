@@ -1,6 +1,15 @@
 import type { Writable } from 'node:stream';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './commands/common.js';
+import {
+  AWS_OPTIONS,
+  type CliIO,
+  configureAws,
+  outputOption,
+  parse,
+  progressLine,
+  write,
+} from './commands/common.js';
 import { describeInputs } from './commands/inputs.js';
+import { alternatives, closest } from './commands/suggest.js';
 import { FAMILIES } from './core/families.js';
 import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
@@ -172,11 +181,38 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       case 'emulate':
         return await (await import('./commands/emulate.js')).runEmulate(rest, io);
       default:
-        throw new PbError('PB_USAGE', `unknown command "${command}"; run personalize-batch --help`);
+        throw new PbError('PB_USAGE', unknownCommand(command));
     }
   } catch (err) {
     return reportError(err, io);
   }
+}
+
+const COMMANDS = [
+  'prepare',
+  'validate',
+  'shard',
+  'submit',
+  'status',
+  'wait',
+  'collect',
+  'export',
+  'run',
+  'demo',
+  'emulate',
+  'help',
+];
+
+function unknownCommand(command: string): string {
+  if (command.startsWith('-')) {
+    const near = closest(command.replace(/^--?/, ''), ['help', 'version']);
+    if (near.length > 0) return `unknown option ${command}; did you mean --${near[0]}?`;
+    // Any other option here is most likely one of a command's, given without the command.
+    return `unknown option ${command}; a command comes first, as in personalize-batch prepare --recipe FAMILY (see personalize-batch --help)`;
+  }
+  const near = closest(command, COMMANDS);
+  const hint = near.length > 0 ? `did you mean ${alternatives(near)}?` : 'run personalize-batch --help';
+  return `unknown command "${command}"; ${hint}`;
 }
 
 export function reportError(err: unknown, io: CliIO): number {
@@ -218,7 +254,7 @@ function shardLimits(v: {
 }
 
 async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('prepare', args, {
     recipe: { type: 'string' },
     output: { type: 'string', short: 'o' },
     format: { type: 'string' },
@@ -344,7 +380,7 @@ export function describePrepare(s: PrepareSummary, output: string, rejects: stri
 }
 
 async function runValidate(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('validate', args, {
     recipe: { type: 'string' },
     'max-reported': { type: 'string' },
     'max-item-list': { type: 'string' },
@@ -386,7 +422,7 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
   return summary.problems > 0 ? 1 : 0;
 }
 
-const SHARD_HELP = `Usage: personalize-batch shard --recipe FAMILY INPUT --out DIR [options]
+const SHARD_HELP = `Usage: personalize-batch shard --recipe FAMILY INPUT -o DIR [options]
 
 Splits batch-input JSON Lines (a path or -, gzip detected) into shards that each fit one
 batch job, each in its own folder (DIR/shard-00000/input.jsonl, ...), and writes
@@ -399,7 +435,8 @@ name and renamed at the end.
 
 Options:
       --recipe FAMILY        as for prepare; recorded in the manifest
-      --out DIR              the folder to create (must not exist or be empty, unless --force)
+  -o, --output DIR           the folder to create (must not exist or be empty, unless --force);
+                             --out, its old name, still works
       --max-bytes SIZE       bytes per shard, all its files (default 1GB, the job input quota)
       --max-records N        records per shard, all its files (default 50M)
       --max-records-per-file N
@@ -415,14 +452,15 @@ Options:
   -h, --help
 
 Examples:
-  personalize-batch shard --recipe user-personalization batch.jsonl --out shards/
-  personalize-batch shard --recipe user-personalization batch.jsonl.gz --out shards/ --max-bytes 500MB
-  personalize-batch shard --recipe aws-sims items.jsonl --out shards/ --shards 8
-  personalize-batch shard --recipe aws-item-affinity items.jsonl --out s3://bucket/segments/in/`;
+  personalize-batch shard --recipe user-personalization batch.jsonl -o shards/
+  personalize-batch shard --recipe user-personalization batch.jsonl.gz -o shards/ --max-bytes 500MB
+  personalize-batch shard --recipe aws-sims items.jsonl -o shards/ --shards 8
+  personalize-batch shard --recipe aws-item-affinity items.jsonl -o s3://bucket/segments/in/`;
 
 async function runShard(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('shard', args, {
     recipe: { type: 'string' },
+    output: { type: 'string', short: 'o' },
     out: { type: 'string' },
     ...SHARD_OPTIONS,
     ...AWS_OPTIONS,
@@ -435,13 +473,14 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'shard needs --recipe FAMILY (see shard --help)');
   configureAws(v);
-  if (!v.out) throw new PbError('PB_USAGE', 'shard needs --out DIR (see shard --help)');
+  const out = outputOption(v);
+  if (!out) throw new PbError('PB_USAGE', 'shard needs -o DIR (see shard --help)');
   if (positionals.length !== 1) throw new PbError('PB_USAGE', 'shard takes one INPUT (a path or -)');
   const { shard } = await import('./shard.js');
   const summary = await shard({
     recipe: v.recipe,
     input: positionals[0] as string,
-    out: v.out,
+    out,
     ...shardLimits(v),
     force: v.force,
     stdin: io.stdin,

@@ -3,9 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import type { CliIO } from './cli.js';
+import { outputOption, parseChecked } from './commands/common.js';
 import { describeRun, RunReporter } from './commands/run.js';
 import { generateCatalog, startEmulator } from './emulator/index.js';
 import { PbError } from './errors.js';
@@ -13,7 +13,7 @@ import type { PipelineFile } from './pipeline.js';
 import { type RunSummary, runPipeline } from './run.js';
 import { emailListCsv } from './sample.js';
 
-const HELP = `Usage: personalize-batch demo [--out DIR] [--users N] [--json]
+const HELP = `Usage: personalize-batch demo [-o DIR] [--users N] [--json]
 
 Runs the main job end to end on an embedded default, with no AWS account and no network:
 starts the local batch emulator (S3 and Personalize on 127.0.0.1) in this process,
@@ -28,13 +28,14 @@ merged.jsonl (the jobs' output lines, merged), rejects.jsonl (the broken rows, w
 and reason), missing.jsonl, errors.jsonl and summary.json.
 
 Options:
-      --out DIR      output folder (default ./personalize-batch-demo)
+  -o, --output DIR   output folder (default ./personalize-batch-demo); --out, its old
+                     name, still works
       --users N      rows in the generated e-mail list (default 100000)
       --json         print the summary as JSON
   -h, --help
 
 Example:
-  npx personalize-batch demo --out /tmp/demo`;
+  personalize-batch demo -o /tmp/demo`;
 
 /** The demo's job settings: an ARN shape the emulator accepts, 25,000 users per shard. */
 export const DEMO = {
@@ -48,13 +49,7 @@ export const DEMO = {
 } as const;
 
 export async function runDemo(args: readonly string[], io: CliIO): Promise<number> {
-  let parsed: ReturnType<typeof parseDemoArgs>;
-  try {
-    parsed = parseDemoArgs(args);
-  } catch (err) {
-    throw new PbError('PB_USAGE', (err as Error).message);
-  }
-  const v = parsed.values;
+  const v = parseDemoArgs(args).values;
   if (v.help) {
     io.stdout.write(`${HELP}\n`);
     return 0;
@@ -62,7 +57,7 @@ export async function runDemo(args: readonly string[], io: CliIO): Promise<numbe
   const rows = Number(v.users ?? 100_000);
   if (!Number.isInteger(rows) || rows <= 0)
     throw new PbError('PB_USAGE', `--users takes a whole number, got "${v.users}"`);
-  const dir = resolve(v.out ?? 'personalize-batch-demo');
+  const dir = resolve(outputOption(v) ?? 'personalize-batch-demo');
   const summary = await demo(dir, rows, new RunReporter(io));
   if (v.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else
@@ -127,9 +122,10 @@ export async function demo(dir: string, rows: number, reporter?: RunReporter): P
 }
 
 function parseDemoArgs(args: readonly string[]) {
-  return parseArgs({
+  return parseChecked('demo', {
     args: [...args],
     options: {
+      output: { type: 'string', short: 'o' },
       out: { type: 'string' },
       users: { type: 'string' },
       json: { type: 'boolean', default: false },

@@ -4,9 +4,12 @@
  * and that each prepare option reaches prepare().
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { run } from '../src/index.js';
 import { cli, listDir, makeTmp, stdinOf, useTmp, writeText } from './helpers.js';
 
@@ -56,10 +59,38 @@ describe('help and version', () => {
   });
 });
 
+describe('the installed command', () => {
+  // bin.ts, as a process: an S3 client is made (the SDK warns then) and fails on a closed port.
+  const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+  const stderrOf = async (env: Record<string, string>) => {
+    const args = ['--import', 'tsx', bin, 'validate', '--recipe', 'user-personalization', 's3://b/in.jsonl'];
+    const r = await promisify(execFile)(process.execPath, [...args, '--endpoint-url', 'http://127.0.0.1:9'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        AWS_ACCESS_KEY_ID: 'x',
+        AWS_SECRET_ACCESS_KEY: 'y',
+        AWS_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        ...env,
+      },
+    }).catch((err: { code: number; stderr: string }) => err);
+    assert.equal((r as { code?: number }).code, 1, r.stderr);
+    return r.stderr;
+  };
+
+  test("prints no AWS SDK warning about Node 20 (the SDK's own switch turns it back on)", async () => {
+    assert.doesNotMatch(await stderrOf({}), /NodeVersionSupportWarning|Warning/);
+    assert.match(
+      await stderrOf({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' }),
+      /NodeVersionSupportWarning/,
+      'the check above would see the warning',
+    );
+  });
+});
+
 describe('usage errors exit 2', () => {
   test('unknown command, unknown option, missing recipe, bad values', async () => {
     const cases: [string[], RegExp][] = [
-      [['frobnicate'], /unknown command "frobnicate"/],
       [['prepare', '--bogus'], /--bogus/],
       [['validate', '--recipe', 'related-items', '--nope', 'x'], /--nope/],
       [['prepare', '-'], /needs --recipe/],
@@ -78,6 +109,101 @@ describe('usage errors exit 2', () => {
       assert.match(r.stderr, re, argv.join(' '));
       assert.equal(r.stdout, '', argv.join(' '));
     }
+  });
+
+  test('an unknown command names the nearest one', async () => {
+    const cases: [string[], string][] = [
+      [['prepaer'], 'unknown command "prepaer"; did you mean prepare?'],
+      [['exprot'], 'unknown command "exprot"; did you mean export?'],
+      [['sumbit'], 'unknown command "sumbit"; did you mean submit?'],
+      [['stat'], 'unknown command "stat"; did you mean status?'],
+      [['frobnicate'], 'unknown command "frobnicate"; run personalize-batch --help'],
+      [['--verison'], 'unknown option --verison; did you mean --version?'],
+      [
+        ['--recipe', 'x'],
+        'unknown option --recipe; a command comes first, as in personalize-batch prepare --recipe FAMILY (see personalize-batch --help)',
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.stderr, `personalize-batch: ${message}\n`);
+    }
+  });
+
+  test('an unknown option names the nearest, for every command, in one line', async () => {
+    const cases: [string[], string][] = [
+      [['prepare', '--recpie', 'x'], 'unknown option --recpie for prepare; did you mean --recipe?'],
+      [['validate', '--recpie', 'x'], 'unknown option --recpie for validate; did you mean --recipe?'],
+      [['shard', '--recpie', 'x'], 'unknown option --recpie for shard; did you mean --recipe?'],
+      [['submit', '--manifset', 'm'], 'unknown option --manifset for submit; did you mean --manifest?'],
+      [['status', '--stat', 's'], 'unknown option --stat for status; did you mean --state?'],
+      [['wait', '--sate', 's'], 'unknown option --sate for wait; did you mean --state?'],
+      [['collect', '--imput', 'i'], 'unknown option --imput for collect; did you mean --input?'],
+      [['export', '--fromat', 'jsonl'], 'unknown option --fromat for export; did you mean --format?'],
+      [['run', '--dry-rn', 'p.json'], 'unknown option --dry-rn for run; did you mean --dry-run?'],
+      [['demo', '--usres', '5'], 'unknown option --usres for demo; did you mean --users?'],
+      [['emulate', '--prot', '1'], 'unknown option --prot for emulate; did you mean --port?'],
+      // Case, a prefix, a single dash, a --no- form.
+      [['prepare', '--Recipe', 'x'], 'unknown option --Recipe for prepare; did you mean --recipe?'],
+      [['export', '--endpoint', 'x'], 'unknown option --endpoint for export; did you mean --endpoint-url?'],
+      [['prepare', '-recipe', 'x'], 'unknown option -recipe for prepare; did you mean --recipe?'],
+      [['prepare', '--no-dedup'], 'unknown option --no-dedup for prepare; did you mean --no-dedupe?'],
+      [
+        ['prepare', '--max-rec', '5'],
+        'unknown option --max-rec for prepare; did you mean --max-records or --max-records-per-file?',
+      ],
+      [['prepare', '--zzz'], 'unknown option --zzz for prepare (see prepare --help)'],
+      [['prepare', '-x'], 'unknown option -x for prepare (see prepare --help)'],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.stderr, `personalize-batch: ${message}\n`);
+    }
+  });
+
+  test("option mistakes are one line that says what to do, never node's text about positionals", async () => {
+    const cases: [string[], string][] = [
+      [['prepare', '--recipe'], '--recipe needs a value (see prepare --help)'],
+      [['export', 'x.out', '-o'], '-o needs a value (see export --help)'],
+      [
+        ['prepare', '--recipe', '--json'],
+        '--recipe needs a value, but the option --json follows it; a value that starts with - is written --recipe=--json',
+      ],
+      [['prepare', '--json=yes'], '--json takes no value, got --json=yes (see prepare --help)'],
+      [
+        ['prepare', '--no-recipe'],
+        'unknown option --no-recipe for prepare: --recipe takes a value (see prepare --help)',
+      ],
+      [['demo', 'extra'], 'demo takes no arguments, got "extra" (see demo --help)'],
+      [['demo', '-o', 'a', '--out', 'b'], '--out is the old name of --output; give one of them'],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.stderr, `personalize-batch: ${message}\n`);
+      assert.doesNotMatch(r.stderr, /positional|Did you forget|'-- "/);
+    }
+  });
+
+  test('-o/--output on every command that writes; --out still works where it was', async () => {
+    for (const flag of ['-o', '--output', '--out']) {
+      const out = fresh('shards');
+      const r = await cli(
+        ['shard', '--recipe', 'user-personalization', '-', flag, out, '--json'],
+        '{"userId":"1"}\n',
+      );
+      assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
+      assert.equal((JSON.parse(r.stdout) as { manifest: string }).manifest, `${out}/manifest.json`);
+    }
+    for (const command of ['prepare', 'shard', 'export', 'collect', 'demo', 'submit']) {
+      const help = await cli([command, '--help']);
+      assert.match(help.stdout, /\n {2}-o, --output /, command);
+    }
+    // submit takes -o: the missing option is now --manifest, not -o.
+    const submit = await cli(['submit', '-o', 's3://b/out/']);
+    assert.equal(submit.stderr, 'personalize-batch: submit needs --manifest (see submit --help)\n');
   });
 
   test('a missing column is a usage error listing the header', async () => {

@@ -93,9 +93,11 @@ function oracle(lines: GeneratedLine[], o: OracleOptions): string {
       .join('');
   }
   const idName = users ? 'userId' : 'itemId';
+  // The echoed itemId of related items and themes would share its name with the recommended itemId.
+  const keyName = first.keyField === 'itemId' && !users ? 'source_item' : first.keyField;
   let header: string[];
   if (o.format === 'csv-long') {
-    header = [first.keyField, 'rank', idName];
+    header = [keyName, 'rank', idName];
     if (score) header.push('score');
     if (reason) header.push('reason');
     if (theme) header.push('theme');
@@ -115,7 +117,7 @@ function oracle(lines: GeneratedLine[], o: OracleOptions): string {
     }
   } else {
     const n = o.top ?? Math.max(1, ...ok.map((l) => idsOf(l).length));
-    header = [first.keyField];
+    header = [keyName];
     if (theme) header.push('theme');
     const numbered = (name: string) => {
       for (let i = 1; i <= n; i++) header.push(`${name}_${i}`);
@@ -232,7 +234,7 @@ describe('export against the oracle', () => {
     );
     assert.equal(
       await long(REFERENCE.similarItems),
-      'itemId,rank,itemId\r\n105,1,339\r\n105,2,2318\r\n105,3,1219\r\n',
+      'source_item,rank,itemId\r\n105,1,339\r\n105,2,2318\r\n105,3,1219\r\n',
     );
     assert.equal(
       await long(REFERENCE.ranking),
@@ -244,7 +246,7 @@ describe('export against the oracle', () => {
     );
     assert.equal(
       await long(REFERENCE.themes),
-      'itemId,rank,itemId,score,theme\r\n105,1,1,0.41,Cozy winter nights\r\n105,2,2,-0.189,Cozy winter nights\r\n105,3,3,0.02,Cozy winter nights\r\n',
+      'source_item,rank,itemId,score,theme\r\n105,1,1,0.41,Cozy winter nights\r\n105,2,2,-0.189,Cozy winter nights\r\n105,3,3,0.02,Cozy winter nights\r\n',
     );
     assert.equal(await long(REFERENCE.segmentDocItem), 'itemId,rank,userId\r\n105,1,u1\r\n105,2,u2\r\n');
     assert.equal(
@@ -260,6 +262,56 @@ describe('export against the oracle', () => {
     assert.equal(
       wide.out,
       'userId,item_1,item_2,item_3,score_1,score_2,score_3\r\n891,886,27,9,0.61,0.39,\r\n12,1,2,3,,,\r\n',
+    );
+  });
+
+  test('every CSV header names each column once: related items and themes key on source_item', async () => {
+    const header = async (line: string, format: 'csv-long' | 'csv-wide') =>
+      (await exportText(`${line}\n`, { format })).out.split('\r\n')[0];
+    const cases: [keyof typeof REFERENCE, string, string][] = [
+      [
+        'userPersonalization',
+        'userId,rank,itemId,score',
+        'userId,item_1,item_2,item_3,score_1,score_2,score_3',
+      ],
+      ['popularity', 'userId,rank,itemId', 'userId,item_1,item_2,item_3'],
+      ['ranking', 'userId,rank,itemId,score', 'userId,item_1,item_2,item_3,score_1,score_2,score_3'],
+      ['similarItems', 'source_item,rank,itemId', 'source_item,item_1,item_2,item_3'],
+      [
+        'themes',
+        'source_item,rank,itemId,score,theme',
+        'source_item,theme,item_1,item_2,item_3,score_1,score_2,score_3',
+      ],
+      ['segmentItem', 'itemId,rank,userId', 'itemId,user_1,user_2,user_3'],
+      ['segmentAttributes', 'itemAttributes,rank,userId', 'itemAttributes,user_1,user_2'],
+    ];
+    for (const [kind, long, wide] of cases) {
+      for (const [format, expected] of [
+        ['csv-long', long],
+        ['csv-wide', wide],
+      ] as const) {
+        const got = (await header(REFERENCE[kind], format)) as string;
+        assert.equal(got, expected, `${kind} ${format}`);
+        assert.equal(new Set(got.split(',')).size, got.split(',').length, `${kind} ${format}: a name twice`);
+      }
+    }
+  });
+
+  test("a catalog column named like one of the export's gets a catalog_ prefix", async () => {
+    const catalog = tmp.fresh('clash.csv');
+    await writeFile(catalog, 'ITEM_ID,score,rank,item,TITLE\n1104,5 stars,top,mug,Tea\n');
+    const line =
+      '{"input":{"userId":"u1"},"output":{"recommendedItems":["1104"],"scores":[0.5]},"error":null}\n';
+    const long = await exportText(line, { catalog, catalogIdColumn: 'ITEM_ID' });
+    assert.equal(
+      long.out,
+      'userId,rank,itemId,score,catalog_score,catalog_rank,item,TITLE\r\nu1,1,1104,0.5,5 stars,top,mug,Tea\r\n',
+    );
+    assert.deepEqual(long.summary.columns, long.out.split('\r\n')[0]?.split(','));
+    const wide = await exportText(line, { catalog, catalogIdColumn: 'ITEM_ID', format: 'csv-wide' });
+    assert.equal(
+      wide.out,
+      'userId,item_1,score_1,catalog_score_1,rank_1,catalog_item_1,TITLE_1\r\nu1,1104,0.5,5 stars,top,mug,Tea\r\n',
     );
   });
 

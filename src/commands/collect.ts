@@ -42,7 +42,7 @@ Examples:
   personalize-batch collect out/shard-00000/ out/shard-00001/ rerun/ --input batch.jsonl -o all.jsonl`;
 
 export async function runCollect(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('collect', args, {
     output: { type: 'string', short: 'o' },
     state: { type: 'string' },
     input: { type: 'string', multiple: true },

@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { PbError } from '../errors.js';
 import { configureS3 } from '../io/s3.js';
+import { alternatives, closest } from './suggest.js';
 
 /** The process streams, injectable so tests drive the CLI in-process. */
 export interface CliIO {
@@ -30,12 +31,106 @@ type Parsed<O extends OptionsConfig> = ReturnType<
   typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true; allowNegative: true }>
 >;
 
-export function parse<const O extends OptionsConfig>(args: readonly string[], options: O): Parsed<O> {
+/** A command's arguments: positionals allowed, --no-X for switches (see parseChecked). */
+export function parse<const O extends OptionsConfig>(
+  command: string,
+  args: readonly string[],
+  options: O,
+): Parsed<O> {
+  return parseChecked(command, {
+    args: [...args],
+    options,
+    allowPositionals: true,
+    strict: true,
+    allowNegative: true,
+  });
+}
+
+/**
+ * node's parseArgs, with every mistake as one usage line that names the
+ * option and the fix: node's own texts talk about positionals and quote
+ * '-- "--x"' with an unbalanced quote, which sends users the wrong way.
+ */
+export function parseChecked<const T extends ParseArgsConfig>(
+  command: string,
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  checkArgs(command, config);
   try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true, allowNegative: true });
+    return parseArgs(config);
   } catch (err) {
-    throw new PbError('PB_USAGE', (err as Error).message);
+    // checkArgs mirrors strict mode's checks, so this is a safety net: node's first sentence only.
+    const first = (err as Error).message.split(/\.\s|\n/)[0] as string;
+    throw new PbError('PB_USAGE', `${first} (see ${command} --help)`);
   }
+}
+
+/** Strict mode's checks, done on the lenient parse's tokens so each message can say what to do. */
+function checkArgs(command: string, config: ParseArgsConfig): void {
+  const args = config.args ?? [];
+  const options = config.options ?? {};
+  const negative = config.allowNegative === true;
+  const { tokens } = parseArgs({ ...config, strict: false, allowPositionals: true, tokens: true });
+  const help = `(see ${command} --help)`;
+  for (const t of tokens) {
+    if (t.kind === 'positional' && !config.allowPositionals)
+      throw new PbError('PB_USAGE', `${command} takes no arguments, got "${t.value}" ${help}`);
+    if (t.kind !== 'option') continue;
+    const long = t.rawName.startsWith('--');
+    const typed = long ? t.rawName.slice(2) : t.name;
+    const negated = negative && long && !Object.hasOwn(options, typed) && typed.startsWith('no-');
+    const name = long ? (negated ? typed.slice(3) : typed) : t.name;
+    // hasOwn: --constructor must not find Object.prototype's.
+    const spec = Object.hasOwn(options, name) ? options[name] : undefined;
+    if (negated && spec && spec.type !== 'boolean')
+      throw new PbError(
+        'PB_USAGE',
+        `unknown option ${t.rawName} for ${command}: --${t.name} takes a value ${help}`,
+      );
+    if (!spec) {
+      // A single dash before a long name (-recipe) reads as the letters -r -e -c ...: name the word.
+      const raw = (args[t.index] as string).split('=')[0] as string;
+      const word = long ? typed : raw.startsWith('-') && !raw.startsWith('--') ? raw.slice(1) : '';
+      const near = closest(word, optionNames(options, negative)).map((n) => `--${n}`);
+      if (near.length > 0)
+        throw new PbError(
+          'PB_USAGE',
+          `unknown option ${long ? t.rawName : raw} for ${command}; did you mean ${alternatives(near)}?`,
+        );
+      throw new PbError('PB_USAGE', `unknown option ${t.rawName} for ${command} ${help}`);
+    }
+    if (spec.type === 'boolean') {
+      if (t.value !== undefined)
+        throw new PbError('PB_USAGE', `${t.rawName} takes no value, got ${t.rawName}=${t.value} ${help}`);
+    } else if (t.value === undefined) {
+      throw new PbError('PB_USAGE', `${t.rawName} needs a value ${help}`);
+    } else if (!t.inlineValue && t.value.length > 1 && t.value.startsWith('-')) {
+      throw new PbError(
+        'PB_USAGE',
+        `${t.rawName} needs a value, but the option ${t.value} follows it; a value that starts with - is written --${t.name}=${t.value}`,
+      );
+    }
+  }
+}
+
+/** The long names a user may type: each option, and --no-X for the switches that are on by default. */
+function optionNames(options: OptionsConfig, negative: boolean): string[] {
+  const names: string[] = [];
+  for (const [name, spec] of Object.entries(options)) {
+    names.push(name);
+    if (negative && spec.type === 'boolean' && spec.default === true) names.push(`no-${name}`);
+  }
+  return names;
+}
+
+/**
+ * The output of a command that also took the old spelling --out (shard, demo):
+ * -o/--output is the one name across commands now.
+ */
+export function outputOption(v: { output?: string; out?: string }): string | undefined {
+  if (v.output !== undefined && v.out !== undefined && v.output !== v.out)
+    throw new PbError('PB_USAGE', '--out is the old name of --output; give one of them');
+  return v.output ?? v.out;
 }
 
 export function write(stream: Writable, text: string): void {

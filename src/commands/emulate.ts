@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { parseCount, parseDuration } from '../core/units.js';
 import {
   EMULATOR_ACCOUNT,
@@ -9,7 +8,7 @@ import {
   startEmulator,
 } from '../emulator/index.js';
 import { PbError, usage } from '../errors.js';
-import type { CliIO } from './common.js';
+import { type CliIO, parseChecked } from './common.js';
 
 /** The CLI's ports; LocalStack's 4566 is left alone. */
 export const EMULATE_PORTS = { personalize: 4570, s3: 4571 } as const;
@@ -130,7 +129,7 @@ export async function runEmulate(args: readonly string[], io: CliIO, signal?: Ab
 }
 
 function parseEmulateArgs(args: readonly string[]) {
-  return parseArgs({
+  return parseChecked('emulate', {
     args: [...args],
     allowPositionals: true,
     strict: true,

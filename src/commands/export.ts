@@ -13,11 +13,13 @@ _CHECK and anything else ignored), or - for stdin. Lines are read in any order.
 
 Formats:
   csv-long   one row per recommendation: KEY,rank,itemId|userId[,score][,reason][,theme][,catalog columns]
-             (KEY is userId, itemId or itemAttributes, as echoed in the output's input)
-  csv-wide   one row per key: KEY[,theme],item_1..item_N[,score_1..score_N][,reason_1..N][,COL_1..N];
+  csv-wide   one row per key: KEY[,theme],item_1..N|user_1..N[,score_1..N][,reason_1..N][,COL_1..N];
              N is --top, or else the widest line (found in a first pass; stdin is spooled to disk)
   jsonl      one record per key: {"userId":"...","items":[{"itemId":"...","score":...},...]}
              (segments: {"itemId":"...","users":[{"userId":"..."},...]})
+KEY is the echoed userId (user recommendations, ranking), itemId or itemAttributes (segments),
+or source_item for related items and themes, whose rows also hold the recommended itemId. A
+catalog column named like one of these columns gets a catalog_ prefix.
 Scores are copied exactly as the job printed them. Score, reason and theme columns appear when
 the first exported lines have them. CSV follows RFC 4180; text cells starting with = + - @ TAB
 or CR get a leading ' so spreadsheets do not run them as formulas (numbers are left alone).
@@ -61,7 +63,7 @@ Examples:
   gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv`;
 
 export async function runExport(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('export', args, {
     output: { type: 'string', short: 'o' },
     format: { type: 'string' },
     top: { type: 'string' },

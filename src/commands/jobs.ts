@@ -41,7 +41,7 @@ Options:
       --manifest URI         manifest.json of the shards (local or s3://); shards must be on S3
       --solution-version-arn ARN
       --role-arn ARN         the role Personalize assumes to read input and write output
-      --output PREFIX        s3://bucket/prefix/ for the outputs
+  -o, --output PREFIX        s3://bucket/prefix/ for the outputs
       --state URI            the state file (default <output>state.json), local or s3://
       --wait                 follow the jobs until every one is ACTIVE or CREATE FAILED
       --retry-failed N       resubmit a failed shard under a new name, up to N times (default 0)
@@ -126,11 +126,11 @@ function pairs(list: readonly string[] | undefined, option: string): Record<stri
 }
 
 export async function runSubmit(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parse('submit', args, {
     manifest: { type: 'string' },
     'solution-version-arn': { type: 'string' },
     'role-arn': { type: 'string' },
-    output: { type: 'string' },
+    output: { type: 'string', short: 'o' },
     state: { type: 'string' },
     wait: { type: 'boolean', default: false },
     'retry-failed': { type: 'string' },
@@ -196,7 +196,7 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
 }
 
 export async function runStatus(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v } = parse(args, { state: { type: 'string' }, ...CONNECTION_OPTIONS });
+  const { values: v } = parse('status', args, { state: { type: 'string' }, ...CONNECTION_OPTIONS });
   if (v.help) {
     write(io.stdout, `${STATUS_HELP}\n`);
     return 0;
@@ -210,7 +210,7 @@ export async function runStatus(args: readonly string[], io: CliIO): Promise<num
 }
 
 export async function runWait(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v } = parse(args, { state: { type: 'string' }, ...CONNECTION_OPTIONS });
+  const { values: v } = parse('wait', args, { state: { type: 'string' }, ...CONNECTION_OPTIONS });
   if (v.help) {
     write(io.stdout, `${WAIT_HELP}\n`);
     return 0;

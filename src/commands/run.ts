@@ -45,7 +45,7 @@ const RUN_OPTIONS = {
 } as const;
 
 export async function runRun(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse(args, RUN_OPTIONS);
+  const { values: v, positionals } = parse('run', args, RUN_OPTIONS);
   if (v.help) {
     write(io.stdout, `${RUN_HELP}\n`);
     return 0;

@@ -178,16 +178,28 @@ function formulaStart(b: Uint8Array, s: number, e: number): boolean {
   return false;
 }
 
-/** The CSV header row (without its line end) for a layout. */
+/**
+ * The CSV header row (without its line end) for a layout. Every name is
+ * distinct: related items and themes echo an `itemId` and recommend items,
+ * so their key column is `source_item` (in csv-long and csv-wide alike), and
+ * a catalog column named like one of ours gets a `catalog_` prefix.
+ */
 export function csvHeader(cfg: ConvertConfig, layout: Layout): string[] {
-  const key = layout.keyField;
+  const key = keyColumn(layout);
   const id = layout.users ? 'userId' : 'itemId';
   if (cfg.format === 'csv-long') {
     const h = [key, 'rank', id];
     if (layout.score) h.push('score');
     if (layout.reason) h.push('reason');
     if (layout.theme) h.push('theme');
-    return [...h, ...cfg.catalogColumns];
+    const taken = new Set(h);
+    for (const c of cfg.catalogColumns) {
+      let name = c;
+      while (taken.has(name)) name = `catalog_${name}`;
+      taken.add(name);
+      h.push(name);
+    }
+    return h;
   }
   const n = cfg.width;
   const h: string[] = [key];
@@ -198,8 +210,23 @@ export function csvHeader(cfg: ConvertConfig, layout: Layout): string[] {
   numbered(layout.users ? 'user' : 'item');
   if (layout.score) numbered('score');
   if (layout.reason) numbered('reason');
-  for (const c of cfg.catalogColumns) numbered(c);
+  const taken = new Set(h);
+  const clashes = (name: string) => {
+    for (let i = 1; i <= n; i++) if (taken.has(`${name}_${i}`)) return true;
+    return false;
+  };
+  for (const c of cfg.catalogColumns) {
+    let name = c;
+    while (clashes(name)) name = `catalog_${name}`;
+    numbered(name);
+    for (let i = 1; i <= n; i++) taken.add(`${name}_${i}`);
+  }
   return h;
+}
+
+/** The key column's name: the echoed input field, except `source_item` where the rows also hold an itemId. */
+function keyColumn(layout: Layout): string {
+  return layout.keyField === 'itemId' && !layout.users ? 'source_item' : layout.keyField;
 }
 
 export function headerBytes(cfg: ConvertConfig, layout: Layout): Buffer {
