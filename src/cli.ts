@@ -9,8 +9,8 @@ import {
   write,
 } from './commands/common.js';
 import { describeInputs } from './commands/inputs.js';
-import { alternatives, closest } from './commands/suggest.js';
 import { FAMILIES } from './core/families.js';
+import { alternatives, closest } from './core/suggest.js';
 import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
 import { FORMATS, type Format } from './io/rows.js';
@@ -492,6 +492,11 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
       `shard: ${summary.records} records, ${summary.bytes} bytes in ${summary.shards} shard(s); manifest ${summary.manifest} (${summary.seconds.toFixed(1)} s)\n`,
     );
   }
+  if (summary.records === 0)
+    write(
+      io.stderr,
+      'personalize-batch: warning: no records: no shard was written, and submit refuses this manifest (a batch job needs at least one record)\n',
+    );
   return 0;
 }
 

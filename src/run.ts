@@ -378,7 +378,7 @@ async function fullRun(
   });
   summary.jobs = jobsOf(jobs);
   const active = jobs.jobs.filter((j) => normalizeStatus(j.status) === 'ACTIVE');
-  const resubmit = `missing.jsonl is batch input: shard and submit it (personalize-batch shard ${p.output.missing} --out ${p.work}retry/, then submit), or fix the cause, raise $.jobs.retryFailed and run again`;
+  const resubmit = `missing.jsonl is batch input: shard and submit it (personalize-batch shard ${p.output.missing} -o ${p.work}retry/, then submit), or fix the cause, raise $.jobs.retryFailed and run again`;
   for (const f of summary.jobs.failures)
     summary.advice.push(
       `shard ${f.shard} (job ${f.name}) failed: ${f.reason}; its records are in ${p.output.missing}`,

@@ -578,12 +578,12 @@ async function checkS3Out(out: string, force: boolean): Promise<void> {
   for await (const o of listS3(defaultS3Client(), out)) found.push(o.key);
   if (found.length === 0) return;
   if (!force)
-    throw usage(`--out ${out} already holds objects; pass --force to replace an earlier run's shards`);
+    throw usage(`the output ${out} already holds objects; pass --force to replace an earlier run's shards`);
   const { bucket, key: prefix } = parseS3Uri(out);
   const foreign = found.filter((k) => !SHARD_KEY.test(k.slice(prefix.length)));
   if (foreign.length > 0) {
     throw usage(
-      `--out ${out} holds objects that are not shards (${foreign.slice(0, 3).join(', ')}); not deleting them`,
+      `the output ${out} holds objects that are not shards (${foreign.slice(0, 3).join(', ')}); not deleting them`,
     );
   }
   for (const k of found) await deleteS3(`s3://${bucket}/${k}`);
@@ -592,14 +592,14 @@ async function checkS3Out(out: string, force: boolean): Promise<void> {
 async function checkOut(out: string, force: boolean): Promise<void> {
   let entries: string[];
   try {
-    if (!(await stat(out)).isDirectory()) throw usage(`--out ${out} is a file, not a folder`);
+    if (!(await stat(out)).isDirectory()) throw usage(`the output ${out} is a file, not a folder`);
     entries = await readdir(out);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
   if (entries.length > 0 && !force) {
-    throw usage(`--out ${out} is not empty; remove it or pass --force to replace it`);
+    throw usage(`the output folder ${out} is not empty; remove it or pass --force to replace it`);
   }
 }
 

@@ -353,7 +353,7 @@ describe('run', () => {
     assert.match(r.stderr, /pipeline\.json: 4 problems/);
     for (const path of [
       /\$\.jobs\.numResult: unknown field/,
-      /\$\.recipe: unknown recipe "user-personalisation"/,
+      /\$\.recipe: unknown recipe "user-personalisation"; did you mean user-personalization\?/,
       /\$\.jobs\.explorationWeight: expected a number from 0 to 1/,
       /\$\.shards\.maxRecords: a batch job takes at most 50M/,
     ])
@@ -607,7 +607,7 @@ describe('run', () => {
       assert.equal(missing.trim().split('\n').length, s.records.written);
       assert.ok(
         s.advice.some((a) =>
-          a.includes(`personalize-batch shard ${join(dir, 'out', 'missing.jsonl')} --out ${work}retry/`),
+          a.includes(`personalize-batch shard ${join(dir, 'out', 'missing.jsonl')} -o ${work}retry/`),
         ),
       );
     } finally {

@@ -207,6 +207,12 @@ test('a shard with no record is never written or listed: empty input gives no sh
     assert.deepEqual(m.shards, []);
     assert.equal(m.records, 0);
   }
+  const { cli } = await import('./helpers.js');
+  const input0 = fresh('empty-cli.jsonl');
+  await writeFile(input0, '');
+  const r = await cli(['shard', '--recipe', 'user-personalization', input0, '-o', fresh('empty-cli-out')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: no records: no shard was written, and submit refuses this manifest/);
   // Three keys into eight hash buckets: at most three shards, each numbered by its bucket.
   const input = fresh('three.jsonl');
   await writeFile(input, ['a', 'b', 'c'].map((u) => `{"userId":"${u}"}\n`).join(''));

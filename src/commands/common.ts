@@ -1,9 +1,9 @@
 /** What every command shares: argument parsing, AWS connection options, output. */
 import type { Readable, Writable } from 'node:stream';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { alternatives, closest } from '../core/suggest.js';
 import { PbError } from '../errors.js';
 import { configureS3 } from '../io/s3.js';
-import { alternatives, closest } from './suggest.js';
 
 /** The process streams, injectable so tests drive the CLI in-process. */
 export interface CliIO {

@@ -1,4 +1,5 @@
 import { usage } from '../errors.js';
+import { alternatives, closest } from './suggest.js';
 
 /** The batch recipe families: each fixes the shape of a batch-input line. */
 export const FAMILIES = [
@@ -108,6 +109,8 @@ export function resolveFamily(name: string): FamilyInfo {
       `recipe "${name}" has no batch mode: Amazon Personalize serves Trending-Now and Next-Best-Action in real time only`,
     );
   }
+  const near = closest(bare, [...FAMILIES, ...Object.keys(RECIPES)]);
+  if (near.length > 0) throw usage(`unknown recipe "${name}"; did you mean ${alternatives(near)}?`);
   throw usage(
     `unknown recipe "${name}": use one of ${FAMILIES.join(', ')} or an AWS recipe name such as ${Object.keys(RECIPES).join(', ')}`,
   );
