@@ -497,6 +497,36 @@ describe('error lines are data (issue 14)', () => {
     const only = await exportText(`${AWS_DOC_EXAMPLES.popularityCount[0]}\n`, { format: 'jsonl' });
     assert.equal(only.out, `{"userId":null,${items}}\n`);
   });
+
+  test("the docs' scores after output: file:line and what is wrong, on the JSON Lines path", async () => {
+    const good = jobFile(42, 'recommendations', 2, { errorRate: 0 });
+    const doc = AWS_DOC_EXAMPLES.userPersonalization;
+    const reason = `not valid JSON: a second object {"scores": ...} at byte ${(doc[0] as string).indexOf('{"scores"') + 1}, after output's closing brace; scores belong inside output, as in {"output":{"recommendedItems":[...],"scores":[...]}}`;
+    const path = await writeSource(`${good.text}${doc.join('\n')}\n`);
+    const err = await rejectsWith(exportOutputs({ sources: [path], output: tmp.fresh('o.csv') }), 'PB_PARSE');
+    assert.equal(err.message, `${path}:3: ${reason}`);
+    // As the first line too: the message is the line parser's, not the fallback's.
+    const first = await writeSource(`${doc.join('\n')}\n`);
+    const e1 = await rejectsWith(exportOutputs({ sources: [first], output: tmp.fresh('o.csv') }), 'PB_PARSE');
+    assert.equal(e1.message, `${first}:1: ${reason}`);
+    const rejects = tmp.fresh('rejects.jsonl');
+    const s = await exportOutputs({
+      sources: [path],
+      output: tmp.fresh('o.csv'),
+      onInvalid: 'skip',
+      rejects,
+    });
+    assert.deepEqual([s.invalid, s.records, s.errorLines], [3, 2, 0]);
+    const rej = (await readFile(rejects, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; reason: string });
+    assert.deepEqual(
+      rej.map((r) => r.line),
+      [3, 4, 5],
+    );
+    assert.match(rej[2]?.reason ?? '', /a second object \{"scores": \.\.\.\}/);
+  });
 });
 
 describe('catalog join', () => {

@@ -433,4 +433,27 @@ describe('error lines are data (issue 14)', () => {
       'input.itemId: missing',
     );
   });
+
+  test("the docs' scores after output: the message says what is wrong and where scores belong", () => {
+    for (const line of [...AWS_DOC_EXAMPLES.userPersonalization, AWS_DOC_EXAMPLES.ranking]) {
+      const p = parse(line);
+      assert.equal(p.status, LINE_INVALID, line);
+      assert.equal(p.truncated, false);
+      const at = line.indexOf(', {"scores"') + 3;
+      assert.equal(
+        p.problem,
+        `not valid JSON: a second object {"scores": ...} at byte ${at}, after output's closing brace; scores belong inside output, as in {"output":{"recommendedItems":[...],"scores":[...]}}`,
+      );
+    }
+    const p = parse(AWS_DOC_EXAMPLES.sims);
+    assert.equal(
+      p.problem,
+      `not valid JSON: a comma before the closing brace at byte ${AWS_DOC_EXAMPLES.sims.length} (JSON allows no trailing comma)`,
+    );
+    // Other stray objects are named by their first key.
+    assert.equal(
+      parse('{"input":{"userId":"u"},"error":null, {"a":1}}').problem,
+      'not valid JSON: a second object {"a": ...} at byte 39, after the value of error; a key was expected there',
+    );
+  });
 });

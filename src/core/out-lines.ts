@@ -467,19 +467,54 @@ export class OutLineParser {
       this.p++;
       return;
     }
+    let before = -1;
     for (;;) {
-      if (this.peek() !== QUOTE) this.syntax('expected a key');
+      if (this.peek() !== QUOTE) this.notAKey(before);
       const ke = this.str();
       const ks = this.strStart;
       const esc = this.strEsc & SPAN_ESCAPED;
       this.expect(COLON, "':'");
       this.ws();
+      before = ks;
       entry(ks, ke, esc);
       const d = this.peek();
       this.p++;
       if (d === CLOSE_BRACE) return;
       if (d !== COMMA) this.syntax("expected ',' or '}'");
     }
+  }
+
+  /**
+   * The syntax error for a non-key after a comma, worded for the two shapes
+   * an AWS docs page prints (recommendations-batch): `, }`, and a second
+   * object after output, `"output": {...}, {"scores": [...]}`.
+   * `before` is where the previous key's name starts (-1: none).
+   */
+  private notAKey(before: number): never {
+    const c = this.buf[this.p];
+    if (before < 0 || (c !== CLOSE_BRACE && c !== OPEN_BRACE)) this.syntax('expected a key');
+    if (c === CLOSE_BRACE) {
+      this.problem = `not valid JSON: a comma before the closing brace at byte ${this.p - this.start + 1} (JSON allows no trailing comma)`;
+      throw SYNTAX;
+    }
+    const at = this.p;
+    const prev = keyText(this.buf, before, this.end);
+    let name = '';
+    this.p++;
+    this.ws();
+    if (this.p < this.end && this.buf[this.p] === QUOTE) name = keyText(this.buf, this.p + 1, this.end);
+    this.p = at;
+    let p = at - 1;
+    while (p > this.start && isSpace(this.buf[p] as number)) p--;
+    p--; // the comma
+    while (p > this.start && isSpace(this.buf[p] as number)) p--;
+    const after = this.buf[p] === CLOSE_BRACE ? `${prev}'s closing brace` : `the value of ${prev}`;
+    const second = name === '' ? 'a second object' : `a second object {"${name}": ...}`;
+    const fix = OUTPUT_LISTS.has(name)
+      ? `${name} belong inside output, as in {"output":{"recommendedItems":[...],"${name}":[...]}}`
+      : 'a key was expected there';
+    this.problem = `not valid JSON: ${second} at byte ${at - this.start + 1}, after ${after}; ${fix}`;
+    throw SYNTAX;
   }
 
   private keyIs(ks: number, ke: number, esc: number, name: Uint8Array): boolean {
@@ -927,6 +962,16 @@ export class OutLineParser {
   private fieldProblem(field: number): number {
     return this.invalid(this.why[field] ?? 'invalid');
   }
+}
+
+/** Lists that sit beside recommendedItems in output. */
+const OUTPUT_LISTS = new Set(['scores', 'reasons', 'itemsThemeRelevanceScores']);
+
+/** A key's text from its first byte to its closing quote, for a message (at most 40 bytes). */
+function keyText(buf: Uint8Array, s: number, end: number): string {
+  let e = s;
+  while (e < end && e - s < 40 && buf[e] !== QUOTE) e++;
+  return Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('utf8');
 }
 
 /** Bytes a string scan passes over: not a quote, backslash or control character. */
