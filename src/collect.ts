@@ -8,6 +8,7 @@ import { ByteIndex, hashBytes } from './core/byteset.js';
 import {
   canonicalString,
   KEY_ATTRIBUTES,
+  KEY_NONE,
   KEY_USER,
   LINE_BLANK,
   LINE_ERROR,
@@ -63,8 +64,19 @@ export interface CollectSummary {
   duplicates: number;
   /** Lines whose error is not null. */
   errorLines: number;
-  /** Keys with error lines only (their first error line is in the errors file). */
+  /**
+   * Failed records: keys with error lines only (their first error line is in
+   * the errors file), plus each error line without a key (see outputWithoutKey).
+   */
   failedKeys: number;
+  /**
+   * Output lines with no userId, itemId or itemAttributes string to join on:
+   * error lines echoing a number id or an input without the key, and the
+   * empty input of Popularity-Count. Every one is kept (error lines in the
+   * errors file), none is deduplicated, and none can be matched to an input
+   * record, so the missing file cannot account for them.
+   */
+  outputWithoutKey: number;
   /** Error lines of keys that also have a successful line (a rerun recovered them). */
   recovered: number;
   invalid: number;
@@ -122,6 +134,9 @@ export function besideOutput(output: string, name: string): string {
  *    key: its first successful line is kept; other successful lines are
  *    duplicates; error lines count only for keys with no success; an input
  *    key with no line at all is missing. Decisions are bits by line number.
+ *    A line without a key (an error line echoing a number id or an input
+ *    without the key; an empty input) never reaches a partition: it is kept
+ *    in step 1, as nothing can deduplicate it or match it to an input.
  * 3. The sources are read again: kept lines go to the output, kept error
  *    lines to errors.jsonl, missing input lines (byte for byte) to missing.jsonl.
  *
@@ -192,6 +207,7 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
     duplicates: 0,
     errorLines: 0,
     failedKeys: 0,
+    outputWithoutKey: 0,
     recovered: 0,
     invalid: 0,
     blankLines: 0,
@@ -206,6 +222,7 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
     seconds: 0,
     warnings: [],
   };
+  let errorsWithoutKey = 0;
   try {
     const spooled = await Promise.all(sources.map(spool));
     // A file named directly is read whatever its name, so its content must be output.
@@ -246,6 +263,9 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
     }
     s.outputLines = keyer.ordinal;
     s.errorLines = keyer.errorLines;
+    s.outputWithoutKey = keyer.withoutKey;
+    errorsWithoutKey = keyer.errorsWithoutKey;
+    s.failedKeys = errorsWithoutKey;
     const inputLines: number[] = [];
     for (const file of inputs) {
       const before = keyer.inputOrdinal;
@@ -259,9 +279,9 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
     s.inputWithoutKey = keyer.inputWithoutKey;
     await parts.close();
 
-    // 2. Decide per key, one partition at a time.
-    const keepOut = new Uint8Array(Math.ceil(keyer.ordinal / 8));
-    const keepError = new Uint8Array(Math.ceil(keyer.ordinal / 8));
+    // 2. Decide per key, one partition at a time (lines without a key are kept already).
+    const keepOut = keyer.keepOut.sized(keyer.ordinal);
+    const keepError = keyer.keepError.sized(keyer.ordinal);
     const missing = new Uint8Array(Math.ceil(keyer.inputOrdinal / 8));
     const hasInput = inputs.length > 0;
     // Half the budget for the reload estimate (eachPartition's), half for the per-key state arrays.
@@ -342,6 +362,10 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
       `${s.duplicates} lines repeat a key already seen (another shard or a rerun); the first was kept`,
     );
   if (s.unexpected > 0) s.warnings.push(`${s.unexpected} output keys are not in the input`);
+  if (s.outputWithoutKey > 0)
+    s.warnings.push(
+      `${s.outputWithoutKey} output lines have no userId, itemId or itemAttributes string to join on (an error line echoing a number id or a record without the key, or an empty input); all were kept${errorsWithoutKey > 0 ? `, error lines in ${errorsPath}` : ''}${inputs.length > 0 ? ', but they cannot be matched to input records, so the missing file cannot account for them' : ''}`,
+    );
   if (s.inputDuplicates > 0) s.warnings.push(`${s.inputDuplicates} input lines repeat an earlier input key`);
   if (s.inputWithoutKey > 0)
     s.warnings.push(
@@ -396,6 +420,14 @@ class Keyer {
   inputOrdinal = 0;
   errorLines = 0;
   inputWithoutKey = 0;
+  withoutKey = 0;
+  errorsWithoutKey = 0;
+  /**
+   * Lines without a key skip the partitions: with nothing to join or
+   * deduplicate them by, each is kept, so its bit is set here.
+   */
+  readonly keepOut = new Bits();
+  readonly keepError = new Bits();
   private readonly parser = new OutLineParser();
   private key = Buffer.allocUnsafe(1024);
   private readonly payload = Buffer.allocUnsafe(32);
@@ -430,9 +462,18 @@ class Keyer {
         const ord = this.ordinal++;
         if (status === LINE_OK || status === LINE_ERROR) {
           if (status === LINE_ERROR) this.errorLines++;
-          const klen = this.setKey(parser.keyField, piece, parser.keyStart, parser.keyEnd, parser.keyEscaped);
-          const w = this.put(klen, status === LINE_OK ? TYPE_OK : TYPE_ERROR, ord);
-          if (w) waits.push(w);
+          if (parser.keyField === KEY_NONE) this.keepWithoutKey(ord, status === LINE_ERROR);
+          else {
+            const klen = this.setKey(
+              parser.keyField,
+              piece,
+              parser.keyStart,
+              parser.keyEnd,
+              parser.keyEscaped,
+            );
+            const w = this.put(klen, status === LINE_OK ? TYPE_OK : TYPE_ERROR, ord);
+            if (w) waits.push(w);
+          }
         } else {
           const reason =
             status === -1
@@ -444,6 +485,14 @@ class Keyer {
       p = nl + 1;
     }
     return { lines, blank, problems, wait: waits.length > 0 ? Promise.all(waits) : undefined };
+  }
+
+  private keepWithoutKey(ord: number, error: boolean): void {
+    this.withoutKey++;
+    if (error) {
+      this.errorsWithoutKey++;
+      this.keepError.set(ord);
+    } else this.keepOut.set(ord);
   }
 
   /** Input lines: their key by a quick look at lines prepare writes, else JSON.parse. */
@@ -585,6 +634,28 @@ async function decidePartition(
     if (hasInput && i < 0 && (o >= 0 || e >= 0)) d.unexpected++;
   }
   return d;
+}
+
+/** A bit per line number, grown as lines are numbered. */
+class Bits {
+  private bytes = new Uint8Array(1024);
+
+  set(n: number): void {
+    const i = Math.floor(n / 8);
+    if (i >= this.bytes.length) {
+      const bigger = new Uint8Array(Math.max(2 * this.bytes.length, i + 1));
+      bigger.set(this.bytes);
+      this.bytes = bigger;
+    }
+    this.bytes[i] = (this.bytes[i] as number) | (1 << (n % 8));
+  }
+
+  /** The bits for lines 0 to n - 1, in an array of exactly that many bits (rounded up to bytes). */
+  sized(n: number): Uint8Array {
+    const out = new Uint8Array(Math.ceil(n / 8));
+    out.set(this.bytes.subarray(0, Math.min(out.length, this.bytes.length)));
+    return out;
+  }
 }
 
 function setBit(bits: Uint8Array, n: number): void {

@@ -121,6 +121,8 @@ export interface ExportSummary {
   lines: number;
   /** Keys exported (lines with recommendations). */
   records: number;
+  /** Exported lines with an empty input (Popularity-Count as an older AWS example shows it): no key. */
+  withoutKey: number;
   /** Rows or JSON records written. */
   rows: number;
   /** Lines whose error is not null (written to errorsFile). */
@@ -297,11 +299,16 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
         `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? ' names an item' : 's name items'} not in the catalog; ${s.catalogMissing === 1 ? 'its' : 'their'} catalog columns are empty`,
       );
     if (s.errorLines > 0) warnings.push(`${s.errorLines} lines had an error; written to ${o.errors}`);
+    if (s.withoutKey > 0)
+      warnings.push(
+        `${s.withoutKey} lines had an empty input ({}, Popularity-Count with no user): exported with an empty key${o.format === 'jsonl' ? ' (null)' : ''}`,
+      );
     return {
       format: o.format,
       sources: sources.length,
       lines: s.lines,
       records: s.records,
+      withoutKey: s.withoutKey,
       rows: s.rows,
       errorLines: s.errorLines,
       invalid: run.invalid,

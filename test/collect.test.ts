@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { type CollectOptions, type CollectSummary, collect } from '../src/collect.js';
 import { shard } from '../src/shard.js';
 import { cli, rejectsWith, stdinOf, useTmp } from './helpers.js';
-import { prng, randomId } from './out-fixtures.js';
+import { AWS_DOC_EXAMPLES, FAILED, prng, randomId } from './out-fixtures.js';
 
 // collect() against an oracle: a Map over keys in this file decides which
 // lines are kept, which errors reported and which inputs are missing.
@@ -236,6 +236,65 @@ describe('collect', () => {
     assert.equal(await readFile(s.errorsFile, 'utf8'), `${lines[3]}\n`);
     assert.equal(s.missingFile, null);
     assert.deepEqual([s.duplicates, s.failedKeys, s.blankLines], [1, 1, 1]);
+  });
+
+  test('error lines whose key is a number or missing are kept and counted; no key means no join (issue 14)', async () => {
+    const ok = (u: string) => `{"input":{"userId":"${u}"},"output":{"recommendedItems":["9"]},"error":null}`;
+    const failed = (u: string) => `{"input":{"userId":"${u}"},"output":null,"error":"boom"}`;
+    const noInput = '{"error":"Internal error"}';
+    const shard0 = [
+      FAILED.numberId,
+      ok('a'),
+      failed('b'),
+      FAILED.withoutKey,
+      AWS_DOC_EXAMPLES.popularityCount[0],
+    ];
+    // A rerun repeats the failures: keyed ones count once, ones without a key cannot be told apart.
+    const rerun = [noInput, failed('b'), FAILED.numberId, ok('d')];
+    const input = [
+      '{"userId":"a"}',
+      '{"userId":3002}',
+      '{"usrId":"2"}',
+      '{"userId":"b"}',
+      '{}',
+      '{"userId":"c"}',
+    ];
+    const dir = tmp.fresh('keyless');
+    await mkdir(join(dir, 's0'), { recursive: true });
+    await mkdir(join(dir, 'rerun'), { recursive: true });
+    await writeFile(join(dir, 's0', 'x.out'), shard0.map((l) => `${l}\n`).join(''));
+    await writeFile(join(dir, 'rerun', 'x.out'), rerun.map((l) => `${l}\n`).join(''));
+    await writeFile(join(dir, 'input.jsonl'), input.map((l) => `${l}\n`).join(''));
+    for (const [memoryBudget, pieceSize] of [
+      [64 * 1024 * 1024, 1024 * 1024],
+      [2048, 40],
+    ] as const) {
+      const r = await run({
+        sources: [join(dir, 's0'), join(dir, 'rerun')],
+        inputs: [join(dir, 'input.jsonl')],
+        output: join(dir, `merged-${pieceSize}.jsonl`),
+        memoryBudget,
+        pieceSize,
+      });
+      assert.deepEqual(r.merged, [ok('a'), AWS_DOC_EXAMPLES.popularityCount[0], ok('d')]);
+      assert.deepEqual(r.errors, [FAILED.numberId, failed('b'), FAILED.withoutKey, noInput, FAILED.numberId]);
+      assert.deepEqual(r.missing, ['{"userId":"c"}']);
+      assert.equal(r.s.invalid, 0);
+      assert.equal(r.s.errorLines, 6);
+      // b, and each of the four error lines without a key.
+      assert.equal(r.s.failedKeys, 5);
+      assert.equal(r.s.outputWithoutKey, 5);
+      assert.equal(r.s.inputWithoutKey, 3);
+      assert.deepEqual([r.s.unexpected, r.s.duplicates, r.s.written], [1, 0, 3]);
+      assert.ok(
+        r.s.warnings.some((w) =>
+          /^5 output lines have no userId, itemId or itemAttributes string .*cannot be matched to input records/.test(
+            w,
+          ),
+        ),
+        r.s.warnings.join('; '),
+      );
+    }
   });
 
   test('a malformed line: file:line, or to --rejects with skip', async () => {

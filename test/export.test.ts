@@ -9,7 +9,16 @@ import { stringify } from 'csv-stringify/sync';
 import { csvCell } from '../src/core/out-convert.js';
 import { type ExportOptions, type ExportSummary, exportOutputs } from '../src/export.js';
 import { cli, rejectsWith, sink, split, stdinOf, useTmp } from './helpers.js';
-import { type GeneratedLine, type Kind, prng, REFERENCE, randomFile, randomId } from './out-fixtures.js';
+import {
+  AWS_DOC_EXAMPLES,
+  FAILED,
+  type GeneratedLine,
+  type Kind,
+  prng,
+  REFERENCE,
+  randomFile,
+  randomId,
+} from './out-fixtures.js';
 
 // export() against an oracle written independently in this file: JSON.parse
 // of each line (scores taken as the generator printed them), a plain CSV
@@ -437,6 +446,138 @@ describe('export input handling', () => {
     const only = await exportText(`${REFERENCE.error}\n`);
     assert.equal(only.out, 'userId,rank,itemId\r\n');
     assert.equal(only.summary.records, 0);
+  });
+});
+
+describe('error lines are data (issue 14)', () => {
+  /** Generated lines with failed records of every odd shape among them; the first line one of those. */
+  function withOddErrors(seed: number) {
+    const { lines } = jobFile(seed, 'recommendations', 60, { errorRate: 0.2, reasons: false });
+    const odd = [
+      FAILED.numberId,
+      FAILED.withoutKey,
+      // Spaces and key order as written: errors.jsonl keeps the bytes, not a re-serialisation.
+      '{ "error" : "Internal error" ,"input":{"userId" : 3002.0}}',
+      '{"input":"u1","output":{"recommendedItems":"x"},"error":"boom"}',
+      '{"input":{"userId":"u2","itemList":7},"output":[],"error":{"code":"E1"}}',
+      '{"error":"no input at all"}',
+    ];
+    const rand = prng(seed);
+    const texts = lines.map((l) => l.text);
+    for (const [i, line] of odd.entries())
+      texts.splice(i === 0 ? 0 : Math.floor(rand() * texts.length), 0, line);
+    const failed = texts.filter((t) => {
+      const e = (JSON.parse(t) as { error?: unknown }).error;
+      return e !== undefined && e !== null;
+    });
+    return { text: texts.map((t) => `${t}\n`).join(''), lines, failed };
+  }
+
+  test('error lines of any shape go to the errors file byte for byte, are counted, and never stop the export', async () => {
+    const { text, lines, failed } = withOddErrors(41);
+    const want = oracle(lines, { format: 'csv-long' });
+    for (const chunks of [1, { seed: 3, max: 200 }]) {
+      const errors = tmp.fresh('errors.jsonl');
+      const out = sink();
+      const s = await exportOutputs({
+        sources: ['-'],
+        stdin: stdinOf(split(Buffer.from(text), chunks)),
+        stdout: out.stream,
+        errors,
+        workers: 0,
+      });
+      await new Promise((r) => setImmediate(r));
+      assert.equal(out.text(), want);
+      assert.deepEqual([s.errorLines, s.invalid], [failed.length, 0]);
+      assert.equal(await readFile(errors, 'utf8'), failed.map((l) => `${l}\n`).join(''));
+    }
+    // Workers writing a file at offsets, in small pieces; and csv-wide, whose first pass measures.
+    const path = await writeSource(text);
+    for (const format of ['csv-long', 'csv-wide'] as const) {
+      const output = tmp.fresh(`workers.${format}.csv`);
+      const s = await exportOutputs({ sources: [path], output, format, workers: 2, pieceSize: 600 });
+      assert.equal(await readFile(output, 'utf8'), oracle(lines, { format }));
+      assert.equal(s.errorLines, failed.length);
+      assert.equal(await readFile(`${output}.errors.jsonl`, 'utf8'), failed.map((l) => `${l}\n`).join(''));
+    }
+    // Objects spread over lines (the stream-json fallback): the same lines, written compact.
+    const pretty = text.trim().split('\n').map(spreadOut).join('\n');
+    const errors = tmp.fresh('errors.jsonl');
+    const p = await exportOutputs({
+      sources: ['-'],
+      stdin: stdinOf(split(Buffer.from(pretty), { seed: 4, max: 100 })),
+      stdout: sink().stream,
+      errors,
+    });
+    assert.equal(p.errorLines, failed.length);
+    const compact = (await readFile(errors, 'utf8')).trim().split('\n');
+    assert.deepEqual(
+      compact.map((l) => JSON.parse(l)),
+      failed.map((l) => JSON.parse(l)),
+    );
+  });
+
+  test('the Popularity-Count example of the AWS docs: the empty input is a row with an empty key', async () => {
+    const text = AWS_DOC_EXAMPLES.popularityCount.map((l) => `${l}\n`).join('');
+    const body = (out: string) =>
+      out
+        .split(/(?<=\n)/)
+        .slice(1)
+        .join('');
+    const long = await exportText(text, { chunks: 1 });
+    assert.equal(
+      body(long.out),
+      ',1,105\r\n,2,106\r\n,3,441\r\n105,1,105\r\n105,2,106\r\n105,3,441\r\n41,1,105\r\n41,2,106\r\n41,3,441\r\n',
+    );
+    assert.equal(long.summary.layout?.keyField, 'itemId');
+    assert.deepEqual([long.summary.records, long.summary.withoutKey, long.summary.invalid], [3, 1, 0]);
+    assert.ok(long.summary.warnings.some((w) => w.startsWith('1 lines had an empty input')));
+    const wide = await exportText(text, { format: 'csv-wide' });
+    assert.equal(body(wide.out), ',105,106,441\r\n105,105,106,441\r\n41,105,106,441\r\n');
+    const jsonl = await exportText(text, { format: 'jsonl' });
+    const items = '"items":[{"itemId":"105"},{"itemId":"106"},{"itemId":"441"}]';
+    assert.equal(
+      jsonl.out,
+      `{"itemId":null,${items}}\n{"itemId":"105",${items}}\n{"itemId":"41",${items}}\n`,
+    );
+    // With user lines the key column is userId; with none at all, userId too.
+    const users = await exportText(`${AWS_DOC_EXAMPLES.popularityCount[0]}\n${REFERENCE.popularity}\n`);
+    assert.equal(
+      users.out,
+      'userId,rank,itemId\r\n,1,105\r\n,2,106\r\n,3,441\r\n12,1,1\r\n12,2,2\r\n12,3,3\r\n',
+    );
+    const only = await exportText(`${AWS_DOC_EXAMPLES.popularityCount[0]}\n`, { format: 'jsonl' });
+    assert.equal(only.out, `{"userId":null,${items}}\n`);
+  });
+
+  test("the docs' scores after output: file:line and what is wrong, on the JSON Lines path", async () => {
+    const good = jobFile(42, 'recommendations', 2, { errorRate: 0 });
+    const doc = AWS_DOC_EXAMPLES.userPersonalization;
+    const reason = `not valid JSON: a second object {"scores": ...} at byte ${(doc[0] as string).indexOf('{"scores"') + 1}, after output's closing brace; scores belong inside output, as in {"output":{"recommendedItems":[...],"scores":[...]}}`;
+    const path = await writeSource(`${good.text}${doc.join('\n')}\n`);
+    const err = await rejectsWith(exportOutputs({ sources: [path], output: tmp.fresh('o.csv') }), 'PB_PARSE');
+    assert.equal(err.message, `${path}:3: ${reason}`);
+    // As the first line too: the message is the line parser's, not the fallback's.
+    const first = await writeSource(`${doc.join('\n')}\n`);
+    const e1 = await rejectsWith(exportOutputs({ sources: [first], output: tmp.fresh('o.csv') }), 'PB_PARSE');
+    assert.equal(e1.message, `${first}:1: ${reason}`);
+    const rejects = tmp.fresh('rejects.jsonl');
+    const s = await exportOutputs({
+      sources: [path],
+      output: tmp.fresh('o.csv'),
+      onInvalid: 'skip',
+      rejects,
+    });
+    assert.deepEqual([s.invalid, s.records, s.errorLines], [3, 2, 0]);
+    const rej = (await readFile(rejects, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; reason: string });
+    assert.deepEqual(
+      rej.map((r) => r.line),
+      [3, 4, 5],
+    );
+    assert.match(rej[2]?.reason ?? '', /a second object \{"scores": \.\.\.\}/);
   });
 });
 

@@ -39,6 +39,43 @@ export const REFERENCE = {
   error: '{"input":{"userId":"77"},"output":null,"error":"Failed to process the record"}',
 } as const;
 
+/**
+ * Failed records (issue 14): `error` is not null, and the rest is whatever
+ * the record held. An echoed id that is a number, and the shape re:Post
+ * shows for a record without the key (personalize-batch.md §8 [P1]).
+ */
+export const FAILED = {
+  numberId: '{"input":{"userId":3002},"output":null,"error":"..."}',
+  withoutKey:
+    '{"input":{"usrId":"2"},"output":{"recommendedItems":[]},"error":"User error: Required fields for the provided recipe are userId"}',
+} as const;
+
+/**
+ * Output examples exactly as an AWS docs page prints them: "Getting Batch
+ * Recommendations", awsdocs/amazon-personalize-developer-guide
+ * doc_source/recommendations-batch.md (commit adcff520), published as
+ * https://docs.aws.amazon.com/personalize/latest/dg/recommendations-batch.html.
+ */
+export const AWS_DOC_EXAMPLES = {
+  /** Popularity-Count: the first input was `{}`, so its echoed input is empty. */
+  popularityCount: [
+    '{"input": {}, "output": {"recommendedItems": ["105", "106", "441"]}}',
+    '{"input": {"itemId": "105"}, "output": {"recommendedItems": ["105", "106", "441"]}}',
+    '{"input": {"itemId": "41"}, "output": {"recommendedItems": ["105", "106", "441"]}}',
+  ],
+  /** HRNN and USER_PERSONALIZATION: `scores` as a second object after output's closing brace, which is not JSON. */
+  userPersonalization: [
+    '{"input":{"userId":"4638"}, "output": {"recommendedItems": ["296", "1", "260", "318"]}, {"scores": [0.0009785, 0.000976, 0.0008851]}}',
+    '{"input":{"userId":"663"}, "output": {"recommendedItems": ["1393", "3793", "2701", "3826"]}, {"scores": [0.00008149, 0.00007025, 0.000652]}}',
+    '{"input":{"userId":"3384"}, "output": {"recommendedItems": ["8368", "5989", "40815", "48780"]}, {"scores": [0.003015, 0.00154, 0.00142]}}',
+  ],
+  /** Personalize-Ranking, the same mistake. */
+  ranking:
+    '{"input": {"userId": "891", "itemList": ["27", "886", "101"]}, "output": {"recommendedItems": ["27", "101", "886"]}, {"scores": [0.48421, 0.28133, 0.23446]}}',
+  /** SIMS: a comma before the closing brace, not JSON either. */
+  sims: '{"input": {"itemId": "105"}, "output": {"recommendedItems": ["106", "107", "49"]}, }',
+} as const;
+
 const ID_ALPHABET = [
   'a',
   'b',

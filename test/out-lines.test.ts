@@ -11,7 +11,7 @@ import {
   OutLineParser,
 } from '../src/core/out-lines.js';
 import { schemaValidator } from './helpers.js';
-import { type Expected, prng, REFERENCE, randomLine } from './out-fixtures.js';
+import { AWS_DOC_EXAMPLES, type Expected, FAILED, prng, REFERENCE, randomLine } from './out-fixtures.js';
 
 // The byte-level output-line parser against JSON.parse (grammar), ajv with
 // the schemas in schemas/ (shape), and the generator's expectations (values,
@@ -103,7 +103,7 @@ function oracle(line: string, kind: string): 'valid' | 'invalid' {
   const validate = schemaValidator(SCHEMA[kind] as string);
   if (!validate(obj)) return 'invalid';
   const o = obj as { output?: Record<string, unknown> | null; error?: unknown };
-  if (typeof o.error === 'string' || !o.output) return 'valid';
+  if ((o.error !== undefined && o.error !== null) || !o.output) return 'valid';
   const out = o.output;
   const ids = (out.recommendedItems ?? out.usersList ?? out.recommendedUsers) as unknown[] | undefined;
   const n = ids?.length ?? 0;
@@ -351,5 +351,109 @@ describe('output line parser', () => {
     assert.match(parse('{"input":{"userId":"u"}} {"b":1}').problem, /text after the JSON object/);
     assert.equal(parse('[1]').problem, 'expected a JSON object');
     assert.match(parse('{"input":{"userId":"u\x01"}}').problem, /control character/);
+  });
+});
+
+describe('error lines are data (issue 14)', () => {
+  test('error not null makes an error line whatever input and output hold; the key only when it is a string', () => {
+    const cases: [string, string, string][] = [
+      [FAILED.numberId, '', ''],
+      [FAILED.withoutKey, '', ''],
+      ['{"input":{"userId":"u1"},"output":{"recommendedItems":"x"},"error":"boom"}', 'userId', 'u1'],
+      ['{"input":{"userId":5,"itemId":"i9"},"error":"boom"}', 'itemId', 'i9'],
+      [
+        '{"input":{"itemAttributes":"ITEMS.a = \\"b\\""},"output":[],"error":"boom"}',
+        'itemAttributes',
+        'ITEMS.a = "b"',
+      ],
+      ['{"itemAttributes":"ITEMS.a = 1","error":"boom"}', 'itemAttributes', 'ITEMS.a = 1'],
+      ['{"input":{"userId":"891","itemList":"27"},"output":null,"error":"boom"}', 'userId', '891'],
+      ['{"input":"u1","error":"boom"}', '', ''],
+      ['{"input":null,"output":7,"error":"boom"}', '', ''],
+      ['{"error":"Internal error"}', '', ''],
+      ['{"input":{},"error":"boom"}', '', ''],
+      // Not a string, but not null either: the service still says the record failed.
+      ['{"input":{"userId":"u2"},"output":null,"error":{"code":"E1"}}', 'userId', 'u2'],
+      ['{"input":{"userId":"u3"},"error":42}', 'userId', 'u3'],
+    ];
+    for (const [line, keyField, key] of cases) {
+      const p = parse(line);
+      assert.equal(p.status, LINE_ERROR, `${line}: ${p.problem}`);
+      assert.deepEqual([p.keyField, p.key], [keyField, key], line);
+      assert.equal(oracle(line, p.kind), 'valid', line);
+    }
+  });
+
+  test('malformed: not JSON, or neither input nor error', () => {
+    const bad = [
+      '{"output":{"recommendedItems":["1"]}}',
+      '{"output":null,"error":null}',
+      '{"input":{"userId":3002},"output":null,"error":"x"',
+      '{"input":{"userId":3002},"output":null,"error":"x"}}',
+      '["error"]',
+    ];
+    for (const line of bad) {
+      const p = parse(line);
+      assert.equal(p.status, LINE_INVALID, line);
+      assert.equal(oracle(line, p.kind), 'invalid', line);
+    }
+    // Without an error the shape still has to be exportable.
+    assert.equal(
+      parse('{"input":{"userId":3002},"output":{"recommendedItems":["1"]},"error":null}').problem,
+      'input.userId: expected a string',
+    );
+    assert.equal(
+      parse('{"input":{"usrId":"2"},"output":{"recommendedItems":["1"]}}').problem,
+      'input: needs userId or itemId',
+    );
+  });
+
+  test('the Popularity-Count example of the AWS docs reads: an empty input has no key', () => {
+    const [empty, a, b] = AWS_DOC_EXAMPLES.popularityCount.map(parse) as Parsed[];
+    assert.deepEqual(
+      [empty.status, empty.kind, empty.keyField, empty.key, empty.ids],
+      [LINE_OK, 'recommendations', '', '', ['105', '106', '441']],
+      empty.problem,
+    );
+    assert.deepEqual([a.status, a.keyField, a.key, a.ids], [LINE_OK, 'itemId', '105', ['105', '106', '441']]);
+    assert.deepEqual([b.status, b.keyField, b.key], [LINE_OK, 'itemId', '41']);
+    for (const line of AWS_DOC_EXAMPLES.popularityCount)
+      assert.equal(oracle(line, 'recommendations'), 'valid');
+    // Only an empty input: another key, or a kind that needs one, is still a problem.
+    assert.equal(
+      parse('{"input":{"filterValues":{}},"output":{"recommendedItems":["1"]}}').problem,
+      'input: needs userId or itemId',
+    );
+    assert.equal(
+      parse('{"input":{},"output":{"usersList":["u"]}}').problem,
+      'input: needs itemId or itemAttributes',
+    );
+    assert.equal(
+      parse('{"input":{},"output":{"recommendedItems":["1"],"theme":"T"}}').problem,
+      'input.itemId: missing',
+    );
+  });
+
+  test("the docs' scores after output: the message says what is wrong and where scores belong", () => {
+    for (const line of [...AWS_DOC_EXAMPLES.userPersonalization, AWS_DOC_EXAMPLES.ranking]) {
+      const p = parse(line);
+      assert.equal(p.status, LINE_INVALID, line);
+      assert.equal(p.truncated, false);
+      const at = line.indexOf(', {"scores"') + 3;
+      assert.equal(
+        p.problem,
+        `not valid JSON: a second object {"scores": ...} at byte ${at}, after output's closing brace; scores belong inside output, as in {"output":{"recommendedItems":[...],"scores":[...]}}`,
+      );
+    }
+    const p = parse(AWS_DOC_EXAMPLES.sims);
+    assert.equal(
+      p.problem,
+      `not valid JSON: a comma before the closing brace at byte ${AWS_DOC_EXAMPLES.sims.length} (JSON allows no trailing comma)`,
+    );
+    // Other stray objects are named by their first key.
+    assert.equal(
+      parse('{"input":{"userId":"u"},"error":null, {"a":1}}').problem,
+      'not valid JSON: a second object {"a": ...} at byte 39, after the value of error; a key was expected there',
+    );
   });
 });

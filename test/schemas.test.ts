@@ -130,10 +130,34 @@ describe('batch inference output schemas (section 2)', () => {
     ]);
   });
 
+  test('a failed record is an error line whatever its input and output hold (issue 14)', () => {
+    for (const schema of [
+      'output-recommendations.schema.json',
+      'output-ranking.schema.json',
+      'output-themes.schema.json',
+      'output-segment.schema.json',
+    ]) {
+      accepts(schema, [
+        '{"input":{"userId":3002},"output":null,"error":"..."}',
+        '{"input":{"usrId":"2"},"output":{"recommendedItems":[]},"error":"User error: Required fields for the provided recipe are userId"}',
+        '{"error":"Internal error"}',
+        '{"input":"u1","output":[1],"error":{"code":"E"}}',
+      ]);
+      refuses(schema, ['{"output":null,"error":null}', '{"input":{"userId":"1"}}']);
+    }
+  });
+
+  test('Popularity-Count with an empty input, as an older AWS example shows it', () => {
+    accepts('output-recommendations.schema.json', [
+      '{"input": {}, "output": {"recommendedItems": ["105", "106", "441"]}}',
+    ]);
+  });
+
   test('recommendation lines that must be refused', () => {
     refuses('output-recommendations.schema.json', [
       '{"output":{"recommendedItems":["1"]},"error":null}',
-      '{"input":{},"output":{"recommendedItems":["1"]},"error":null}',
+      '{"input":{"usrId":"2"},"output":{"recommendedItems":["1"]},"error":null}',
+      '{"input":{"userId":3002},"output":{"recommendedItems":["1"]}}',
       '{"input":{"userId":"1"},"error":null}',
       '{"input":{"userId":"1"},"output":null,"error":null}',
       '{"input":{"userId":"1"},"output":{"scores":[0.1]},"error":null}',

@@ -13,7 +13,8 @@ sources and their inputs the input.
 - A key (userId, itemId or itemAttributes) with several successful lines, say in two shards
   or in a run and its rerun, keeps the first; the others are dropped, counted and warned about.
 - Lines whose error is not null are not merged; the first error line of each key that has no
-  successful line goes to errors.jsonl.
+  successful line goes to errors.jsonl. An error line with no userId, itemId or itemAttributes
+  string (a number id, an input without the key) always does: it cannot be joined on a key.
 - With an input (manifest.json files as \`shard\` writes them, local or s3://, or batch-input
   JSON Lines), every input record with no output line at all goes to missing.jsonl byte for
   byte, ready to resubmit.

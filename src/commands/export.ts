@@ -24,8 +24,10 @@ Scores are copied exactly as the job printed them. Score, reason and theme colum
 the first exported lines have them. CSV follows RFC 4180; text cells starting with = + - @ TAB
 or CR get a leading ' so spreadsheets do not run them as formulas (numbers are left alone).
 
-Lines whose error is not null are counted and written as they are to --errors. A malformed or
-truncated line stops the export (file:line: reason), or with --on-invalid skip goes to --rejects.
+Lines whose error is not null are counted and written as they are to --errors, whatever their
+input and output hold (a number id, no userId). A line that is not JSON, or has neither input nor
+error, or without an error cannot be exported, is malformed: it stops the export (file:line:
+reason), or with --on-invalid skip goes to --rejects.
 Objects spread over several lines, or several on one line, are read too (more slowly).
 
 Options:

@@ -3,6 +3,7 @@ import {
   canonicalString,
   decodeString,
   KEY_NAMES,
+  KEY_NONE,
   KIND_NAMES,
   KIND_SEGMENT,
   KIND_THEMES,
@@ -83,6 +84,8 @@ export interface ConvertCounts {
   blank: number;
   /** Keys exported (lines with output). */
   records: number;
+  /** Exported lines without a key (an empty input): their key cell is empty, null in jsonl. */
+  withoutKey: number;
   /** Rows (csv-long: one per id; otherwise one per key). */
   rows: number;
   errorLines: number;
@@ -102,7 +105,7 @@ export interface ConvertCounts {
 
 export interface ConvertResult extends ConvertCounts {
   out: Buffer;
-  /** Error lines (error not null) as read, each ending in LF. */
+  /** Error lines (error not null), each byte for byte as read, ending in LF (a CRLF source's CR dropped). */
   errors: Buffer;
   invalid: InvalidLine[];
   /** failFast and invalid[0] stopped the piece. */
@@ -116,6 +119,7 @@ export function emptyCounts(): ConvertCounts {
     lines: 0,
     blank: 0,
     records: 0,
+    withoutKey: 0,
     rows: 0,
     errorLines: 0,
     catalogMissing: 0,
@@ -135,6 +139,7 @@ export function addCounts(a: ConvertCounts, b: ConvertCounts): void {
   a.lines += b.lines;
   a.blank += b.blank;
   a.records += b.records;
+  a.withoutKey += b.withoutKey;
   a.rows += b.rows;
   a.errorLines += b.errorLines;
   a.catalogMissing += b.catalogMissing;
@@ -239,13 +244,16 @@ export function headerBytes(cfg: ConvertConfig, layout: Layout): Buffer {
  * The layout from the exported lines (error null, output present) of a
  * piece: key column and id kind from the first such line; score, reason and
  * theme columns when any of them has one; and the widest of those lines.
- * Undefined when there is none.
+ * Undefined when there is none. A line without a key (the empty input of
+ * Popularity-Count) leaves the key column to the first line with one;
+ * userId when the piece has none.
  */
 export function sniffLayout(
   piece: Uint8Array,
   parser = new OutLineParser(),
 ): { layout: Layout; width: number } | undefined {
   let layout: Layout | undefined;
+  let keyed = false;
   let width = 0;
   let p = 0;
   const n = piece.length;
@@ -254,17 +262,23 @@ export function sniffLayout(
     if (nl === -1) nl = n;
     const e = nl > p && piece[nl - 1] === CR ? nl - 1 : nl;
     if (parser.parse(piece, p, e) === 0) {
+      const key = parser.keyField;
+      const users = parser.kind === KIND_SEGMENT;
       if (!layout) {
         layout = {
           kind: KIND_NAMES[parser.kind] as OutKind,
-          keyField: KEY_NAMES[parser.keyField] as OutKeyField,
-          users: parser.kind === KIND_SEGMENT,
+          keyField: key === KEY_NONE ? 'userId' : (KEY_NAMES[key] as OutKeyField),
+          users,
           score: false,
           reason: false,
           theme: false,
         };
+        keyed = key !== KEY_NONE;
+      } else if (!keyed && key !== KEY_NONE && users === layout.users) {
+        layout.keyField = KEY_NAMES[key] as OutKeyField;
+        keyed = true;
       }
-      if (KEY_NAMES[parser.keyField] === layout.keyField && (parser.kind === KIND_SEGMENT) === layout.users) {
+      if ((key === KEY_NONE || KEY_NAMES[key] === layout.keyField) && users === layout.users) {
         layout.score ||= parser.scores !== undefined;
         layout.reason ||= parser.reasons !== undefined;
         layout.theme ||= parser.kind === KIND_THEMES;
@@ -387,7 +401,7 @@ export class Converter {
   private mismatch(layout: Layout): string {
     const p = this.parser;
     const key = KEY_NAMES[p.keyField];
-    if (key !== layout.keyField) {
+    if (p.keyField !== KEY_NONE && key !== layout.keyField) {
       return `input has ${key}, but this export's key column is ${layout.keyField} (from the first exported line)`;
     }
     if ((p.kind === KIND_SEGMENT) !== layout.users) {
@@ -446,6 +460,7 @@ export class Converter {
     )
       return false;
     c.records++;
+    if (p.keyField === KEY_NONE) c.withoutKey++;
     if (p.scores !== undefined) {
       c.sawScores = true;
       if (!layout.score) c.droppedScores++;
@@ -745,9 +760,13 @@ export class Converter {
   private jsonLine(src: Buffer, layout: Layout, count: number, c: ConvertCounts): void {
     const p = this.parser;
     const catalog = this.catalog;
-    this.ascii(`{"${layout.keyField}":"`);
-    this.jsonString(src, p.keyStart, p.keyEnd, p.keyEscaped);
-    this.ascii('"');
+    // No key (an empty input) is null, not "": no record has the empty id.
+    if (p.keyField === KEY_NONE) this.ascii(`{"${layout.keyField}":null`);
+    else {
+      this.ascii(`{"${layout.keyField}":"`);
+      this.jsonString(src, p.keyStart, p.keyEnd, p.keyEscaped);
+      this.ascii('"');
+    }
     if (layout.theme) {
       if (p.themeStart >= 0) {
         this.ascii(',"theme":"');

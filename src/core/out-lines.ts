@@ -10,6 +10,13 @@
  * the hot loop does not build objects for ajv; test/out-lines.test.ts holds
  * the two to the same verdict on random and real lines.
  *
+ * A line whose `error` is not null is an error line whatever else it holds
+ * (an echoed id that is a number, an input without the key, no input at
+ * all): the record failed, and the line is data for errors.jsonl, not a
+ * malformed line. Its key is read when it is a string, else it has none.
+ * An empty input (`{"input": {}, ...}`, Popularity-Count in an older AWS
+ * example) is a recommendations line without a key.
+ *
  * Kinds, told apart by content since one export may read any job's output:
  * - themes: `output.theme` or `output.itemsThemeRelevanceScores` present;
  * - segment: `output.usersList` / `output.recommendedUsers`, a top-level
@@ -22,7 +29,7 @@
  */
 
 export const LINE_OK = 0;
-/** `error` is a string: the record failed; nothing to export. */
+/** `error` is not null: the record failed; nothing to export, the line goes to errors.jsonl. */
 export const LINE_ERROR = 1;
 export const LINE_BLANK = 2;
 export const LINE_INVALID = 3;
@@ -155,6 +162,7 @@ const SYNTAX = { syntax: true };
 export class OutLineParser {
   // Results of the last parse().
   kind = KIND_RECOMMENDATIONS;
+  /** KEY_NONE: an error line without a string key, or a recommendations line with an empty input. */
   keyField = KEY_NONE;
   keyStart = 0;
   keyEnd = 0;
@@ -169,6 +177,7 @@ export class OutLineParser {
   themeStart = -1;
   themeEnd = -1;
   themeEscaped = false;
+  /** The error string's content, or the JSON text of an error that is not a string. */
   errorStart = -1;
   errorEnd = -1;
   /** Why the line is invalid (LINE_INVALID); `file:line: ` is the caller's. */
@@ -181,6 +190,8 @@ export class OutLineParser {
   private p = 0;
   private start = 0;
   private readonly state = new Uint8Array(FIELDS);
+  /** Keys in the last `input` object: 0 is the empty input of the Popularity-Count example. */
+  private inputKeys = 0;
   private readonly why: (string | undefined)[] = new Array(FIELDS);
   private readonly spans = new Int32Array(SPANS * 3);
   private readonly lists = {
@@ -456,19 +467,54 @@ export class OutLineParser {
       this.p++;
       return;
     }
+    let before = -1;
     for (;;) {
-      if (this.peek() !== QUOTE) this.syntax('expected a key');
+      if (this.peek() !== QUOTE) this.notAKey(before);
       const ke = this.str();
       const ks = this.strStart;
       const esc = this.strEsc & SPAN_ESCAPED;
       this.expect(COLON, "':'");
       this.ws();
+      before = ks;
       entry(ks, ke, esc);
       const d = this.peek();
       this.p++;
       if (d === CLOSE_BRACE) return;
       if (d !== COMMA) this.syntax("expected ',' or '}'");
     }
+  }
+
+  /**
+   * The syntax error for a non-key after a comma, worded for the two shapes
+   * an AWS docs page prints (recommendations-batch): `, }`, and a second
+   * object after output, `"output": {...}, {"scores": [...]}`.
+   * `before` is where the previous key's name starts (-1: none).
+   */
+  private notAKey(before: number): never {
+    const c = this.buf[this.p];
+    if (before < 0 || (c !== CLOSE_BRACE && c !== OPEN_BRACE)) this.syntax('expected a key');
+    if (c === CLOSE_BRACE) {
+      this.problem = `not valid JSON: a comma before the closing brace at byte ${this.p - this.start + 1} (JSON allows no trailing comma)`;
+      throw SYNTAX;
+    }
+    const at = this.p;
+    const prev = keyText(this.buf, before, this.end);
+    let name = '';
+    this.p++;
+    this.ws();
+    if (this.p < this.end && this.buf[this.p] === QUOTE) name = keyText(this.buf, this.p + 1, this.end);
+    this.p = at;
+    let p = at - 1;
+    while (p > this.start && isSpace(this.buf[p] as number)) p--;
+    p--; // the comma
+    while (p > this.start && isSpace(this.buf[p] as number)) p--;
+    const after = this.buf[p] === CLOSE_BRACE ? `${prev}'s closing brace` : `the value of ${prev}`;
+    const second = name === '' ? 'a second object' : `a second object {"${name}": ...}`;
+    const fix = OUTPUT_LISTS.has(name)
+      ? `${name} belong inside output, as in {"output":{"recommendedItems":[...],"${name}":[...]}}`
+      : 'a key was expected there';
+    this.problem = `not valid JSON: ${second} at byte ${at - this.start + 1}, after ${after}; ${fix}`;
+    throw SYNTAX;
   }
 
   private keyIs(ks: number, ke: number, esc: number, name: Uint8Array): boolean {
@@ -488,6 +534,7 @@ export class OutLineParser {
         this.state[F_ATTRS] = ABSENT;
         this.state[F_ITEM_LIST] = ABSENT;
         this.state[F_FILTERS] = ABSENT;
+        this.inputKeys = 0;
         this.object(this.inputEntry);
       } else {
         this.bad(F_INPUT, 'input: expected an object');
@@ -509,8 +556,13 @@ export class OutLineParser {
       if (c === QUOTE) this.stringField(F_ERROR, S_ERROR, '');
       else if (c === 110 && this.literal() === 110) this.state[F_ERROR] = NULL;
       else {
-        this.bad(F_ERROR, 'error: expected a string or null');
+        // Not the string the service writes, but not null either: the record still failed.
+        const s = this.p;
         this.value(1);
+        this.state[F_ERROR] = OK;
+        this.spans[S_ERROR * 3] = s;
+        this.spans[S_ERROR * 3 + 1] = this.p;
+        this.spans[S_ERROR * 3 + 2] = 0;
       }
     } else if (this.keyIs(ks, ke, esc, K.itemAttributes)) {
       this.stringField(F_TOP_ATTRS, S_TOP_ATTRS, 'itemAttributes');
@@ -518,6 +570,7 @@ export class OutLineParser {
   };
 
   private readonly inputEntry = (ks: number, ke: number, esc: number): void => {
+    this.inputKeys++;
     if (this.keyIs(ks, ke, esc, K.userId)) this.stringField(F_USER, S_USER, 'input.userId');
     else if (this.keyIs(ks, ke, esc, K.itemId)) this.stringField(F_ITEM, S_ITEM, 'input.itemId');
     else if (this.keyIs(ks, ke, esc, K.itemAttributes))
@@ -759,12 +812,11 @@ export class OutLineParser {
     else if (st[F_INPUT] === OK && st[F_ITEM_LIST] !== ABSENT) kind = KIND_RANKING;
     else kind = KIND_RECOMMENDATIONS;
     this.kind = kind;
+    if (st[F_ERROR] === OK) return this.errorLine();
 
-    // Every schema: input is an object; error a string or null; output an object or null.
+    // Every schema: input is an object; output an object or null.
     if (st[F_INPUT] === BAD) return this.fieldProblem(F_INPUT);
-    if (st[F_ERROR] === BAD) return this.fieldProblem(F_ERROR);
     if (st[F_OUTPUT] === BAD) return this.fieldProblem(F_OUTPUT);
-    const failed = st[F_ERROR] === OK;
     const input = st[F_INPUT] === OK;
 
     let key = KEY_NONE;
@@ -797,13 +849,15 @@ export class OutLineParser {
     } else {
       if (!input) return this.invalid('input: missing');
       if (kind === KIND_RECOMMENDATIONS) {
-        if (st[F_USER] === ABSENT && st[F_ITEM] === ABSENT)
-          return this.invalid('input: needs userId or itemId');
-        if (st[F_USER] === BAD) return this.fieldProblem(F_USER);
-        if (st[F_ITEM] === BAD) return this.fieldProblem(F_ITEM);
-        if (st[F_FILTERS] === BAD) return this.fieldProblem(F_FILTERS);
-        key = st[F_USER] === OK ? KEY_USER : KEY_ITEM;
-        span = st[F_USER] === OK ? S_USER : S_ITEM;
+        if (st[F_USER] === ABSENT && st[F_ITEM] === ABSENT) {
+          if (this.inputKeys > 0) return this.invalid('input: needs userId or itemId');
+        } else {
+          if (st[F_USER] === BAD) return this.fieldProblem(F_USER);
+          if (st[F_ITEM] === BAD) return this.fieldProblem(F_ITEM);
+          if (st[F_FILTERS] === BAD) return this.fieldProblem(F_FILTERS);
+          key = st[F_USER] === OK ? KEY_USER : KEY_ITEM;
+          span = st[F_USER] === OK ? S_USER : S_ITEM;
+        }
       } else if (kind === KIND_RANKING) {
         if (st[F_USER] === ABSENT) return this.invalid('input.userId: missing');
         if (st[F_USER] === BAD) return this.fieldProblem(F_USER);
@@ -829,16 +883,7 @@ export class OutLineParser {
         }
       }
     }
-    this.keyField = key;
-    this.keyStart = this.spans[span * 3] as number;
-    this.keyEnd = this.spans[span * 3 + 1] as number;
-    this.keyEscaped = ((this.spans[span * 3 + 2] as number) & SPAN_ESCAPED) !== 0;
-
-    if (failed) {
-      this.errorStart = this.spans[S_ERROR * 3] as number;
-      this.errorEnd = this.spans[S_ERROR * 3 + 1] as number;
-      return LINE_ERROR;
-    }
+    this.setKey(key, span);
     if (!out) {
       return this.invalid(
         st[F_OUTPUT] === NULL ? 'output: null while error is null' : 'output: missing (and no error)',
@@ -873,9 +918,60 @@ export class OutLineParser {
     return LINE_OK;
   }
 
+  /**
+   * An error line: its key when the echoed input (or a top-level
+   * itemAttributes) holds one as a string, else KEY_NONE. Nothing else about
+   * the line is checked; it is written out as it came.
+   */
+  private errorLine(): number {
+    const st = this.state;
+    let key = KEY_NONE;
+    let span = -1;
+    if (st[F_INPUT] === OK && st[F_USER] === OK) {
+      key = KEY_USER;
+      span = S_USER;
+    } else if (st[F_INPUT] === OK && st[F_ITEM] === OK) {
+      key = KEY_ITEM;
+      span = S_ITEM;
+    } else if (st[F_INPUT] === OK && st[F_ATTRS] === OK) {
+      key = KEY_ATTRIBUTES;
+      span = S_ATTRS;
+    } else if (st[F_TOP_ATTRS] === OK) {
+      key = KEY_ATTRIBUTES;
+      span = S_TOP_ATTRS;
+    }
+    this.setKey(key, span);
+    this.errorStart = this.spans[S_ERROR * 3] as number;
+    this.errorEnd = this.spans[S_ERROR * 3 + 1] as number;
+    return LINE_ERROR;
+  }
+
+  private setKey(key: number, span: number): void {
+    this.keyField = key;
+    if (key === KEY_NONE) {
+      this.keyStart = 0;
+      this.keyEnd = 0;
+      this.keyEscaped = false;
+      return;
+    }
+    this.keyStart = this.spans[span * 3] as number;
+    this.keyEnd = this.spans[span * 3 + 1] as number;
+    this.keyEscaped = ((this.spans[span * 3 + 2] as number) & SPAN_ESCAPED) !== 0;
+  }
+
   private fieldProblem(field: number): number {
     return this.invalid(this.why[field] ?? 'invalid');
   }
+}
+
+/** Lists that sit beside recommendedItems in output. */
+const OUTPUT_LISTS = new Set(['scores', 'reasons', 'itemsThemeRelevanceScores']);
+
+/** A key's text from its first byte to its closing quote, for a message (at most 40 bytes). */
+function keyText(buf: Uint8Array, s: number, end: number): string {
+  let e = s;
+  while (e < end && e - s < 40 && buf[e] !== QUOTE) e++;
+  return Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('utf8');
 }
 
 /** Bytes a string scan passes over: not a quote, backslash or control character. */
