@@ -5,7 +5,7 @@
 // Prints a markdown table: wall s, MB/s, peak RSS.
 // With --repeat N each row is the median of N runs (peak RSS: the highest).
 // Ends with the targets checked against the figures.
-//   npm run build && node --openssl-legacy-provider benchmarks/shard.bench.mjs --mb 1000 --repeat 3
+//   npm run build && node benchmarks/shard.bench.mjs --mb 1000 --repeat 3
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';

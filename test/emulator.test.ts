@@ -1045,19 +1045,7 @@ describe('emulate command', () => {
     const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
     const child = spawn(
       process.execPath,
-      [
-        '--openssl-legacy-provider',
-        '--import',
-        'tsx',
-        bin,
-        'emulate',
-        '--port',
-        '0',
-        '--s3-port',
-        '0',
-        '--json',
-        '--quiet',
-      ],
+      ['--import', 'tsx', bin, 'emulate', '--port', '0', '--s3-port', '0', '--json', '--quiet'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
