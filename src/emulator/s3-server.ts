@@ -1,8 +1,48 @@
 import { createCipheriv } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import S3rver from 's3rver';
 import { PbError } from '../errors.js';
+
+export interface S3Server {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * s3rver on 127.0.0.1 with these buckets. A failed listen (EADDRINUSE,
+ * EACCES) rejects with Node's error: s3rver's own run() leaves it to an
+ * unhandled 'error' event, which killed the process with a stack trace and
+ * left the data folder behind.
+ */
+export async function startS3Server(o: {
+  port: number;
+  directory: string;
+  buckets: readonly string[];
+}): Promise<S3Server> {
+  const s3rver = new S3rver({
+    silent: true,
+    directory: o.directory,
+    configureBuckets: o.buckets.map((name) => ({ name, configs: [] })),
+  });
+  await s3rver.configureBuckets();
+  const server = createServer(s3rver.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
+  };
+}
 
 let listingChecked = false;
 
