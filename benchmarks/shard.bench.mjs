@@ -12,7 +12,6 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import S3rver from 's3rver';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -27,6 +26,9 @@ const dataDir = opt('data', join(here, 'data'));
 const outDir = opt('out', join(here, 'out'));
 const bin = join(root, 'dist', 'src', 'bin.js');
 if (!existsSync(bin)) throw new Error('run `npm run build` first');
+// The emulator's loader: s3rver with continuation tokens that need no --openssl-legacy-provider.
+const { loadS3rver } = await import('../dist/src/emulator/s3-server.js');
+const S3rver = loadS3rver();
 
 await mkdir(dataDir, { recursive: true });
 await mkdir(outDir, { recursive: true });

@@ -17,7 +17,7 @@ import {
 import { startPersonalizeServer } from './personalize-server.js';
 import type { SegmentLayout } from './recommend.js';
 import { DEFAULT_QUOTAS, type Quotas, runJob } from './runner.js';
-import { checkS3rverListing, type S3Server, startS3Server } from './s3-server.js';
+import { loadS3rver, type S3Server, startS3Server } from './s3-server.js';
 
 /**
  * A local stand-in for Amazon Personalize batch jobs, for dry runs and
@@ -174,7 +174,8 @@ function whole(v: number, name: string, min: number, max: number): number {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const o = resolveEmulatorOptions(options);
   const catalog = o.catalog !== undefined ? await loadCatalog(o.catalog) : generateCatalog(o.items);
-  checkS3rverListing();
+  // Before the temporary folder: its refusal leaves nothing to clean up.
+  loadS3rver();
   const ownDir = o.dataDir === undefined;
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'pb-emulator-')));
   // Removed by close(), or by the CLI's Ctrl-C handler if the process is interrupted first.
