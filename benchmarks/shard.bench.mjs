@@ -5,14 +5,13 @@
 // Prints a markdown table: wall s, MB/s, peak RSS.
 // With --repeat N each row is the median of N runs (peak RSS: the highest).
 // Ends with the issue's targets checked against the figures.
-//   npm run build && node --openssl-legacy-provider benchmarks/shard.bench.mjs --mb 1000 --repeat 3
+//   npm run build && node benchmarks/shard.bench.mjs --mb 1000 --repeat 3
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import S3rver from 's3rver';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -27,6 +26,9 @@ const dataDir = opt('data', join(here, 'data'));
 const outDir = opt('out', join(here, 'out'));
 const bin = join(root, 'dist', 'src', 'bin.js');
 if (!existsSync(bin)) throw new Error('run `npm run build` first');
+// The emulator's loader: s3rver with continuation tokens that need no --openssl-legacy-provider.
+const { loadS3rver } = await import('../dist/src/emulator/s3-server.js');
+const S3rver = loadS3rver();
 
 await mkdir(dataDir, { recursive: true });
 await mkdir(outDir, { recursive: true });

@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import {
+  type BatchInferenceJob,
+  CreateBatchInferenceJobCommand,
+  DescribeBatchInferenceJobCommand,
+  PersonalizeClient,
+} from '@aws-sdk/client-personalize';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
 import { runEmulate } from '../src/commands/emulate.js';
+import { makeS3Client } from '../src/io/s3.js';
 import { sink, useTmp, writeText } from './helpers.js';
 
 // `personalize-batch emulate` against the AWS CLI, when one is installed
@@ -11,6 +20,7 @@ import { sink, useTmp, writeText } from './helpers.js';
 // wire protocol and of the printed environment.
 
 const hasAws = spawnSync('aws', ['--version'], { stdio: 'ignore' }).status === 0;
+const hasBoto3 = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
 const run = promisify(execFile);
 const tmp = useTmp();
 
@@ -89,4 +99,158 @@ test('the AWS CLI runs a batch job against `emulate` with the printed environmen
     ac.abort();
     assert.equal(await done, 0);
   }
+});
+
+// Past 1,000 objects every listing is paginated, and s3rver 3.7.1 made its
+// continuation tokens with DES, which Node 17+ (OpenSSL 3) refuses unless
+// started with --openssl-legacy-provider: the second page was HTTP 500 for
+// every client. These run as a user starts the emulator: plain node, no flags.
+describe('1,005 objects under one prefix, as every client lists them', () => {
+  const COUNT = 1005;
+  const BUCKET = 'personalize-batch-demo';
+  const ac = new AbortController();
+  let done: Promise<number> | undefined;
+  let env: NodeJS.ProcessEnv = {};
+  let personalizeEndpoint = '';
+  const keys = Array.from({ length: COUNT }, (_, i) => `many/in-${String(i + 1).padStart(4, '0')}.jsonl`);
+
+  before(async () => {
+    const out = sink();
+    done = runEmulate(
+      ['--port', '0', '--s3-port', '0', '--step', '20ms', '--json', '--quiet'],
+      { stdin: new PassThrough(), stdout: out.stream, stderr: sink().stream },
+      ac.signal,
+    );
+    while (!out.text().includes('\n')) await new Promise((r) => setTimeout(r, 5));
+    const info = JSON.parse(out.text()) as { env: Record<string, string>; personalizeEndpoint: string };
+    personalizeEndpoint = info.personalizeEndpoint;
+    env = {
+      PATH: process.env.PATH,
+      HOME: tmp.dir(),
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      ...info.env,
+    };
+    const s3 = makeS3Client({
+      endpoint: info.env.AWS_ENDPOINT_URL_S3,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    const limit = pLimit(16);
+    await Promise.all(
+      keys.map((key) =>
+        limit(() =>
+          s3.send(
+            new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: '{"userId":"1"}\n', ContentLength: 15 }),
+          ),
+        ),
+      ),
+    );
+    s3.destroy();
+  });
+  after(async () => {
+    ac.abort();
+    assert.equal(await done, 0);
+  });
+
+  const aws = (...args: string[]) => run('aws', args, { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+
+  test('`aws s3 ls` lists all 1,005', {
+    skip: hasAws ? false : 'the aws command is not installed',
+  }, async () => {
+    const { stdout } = await aws('s3', 'ls', `s3://${BUCKET}/many/`);
+    const listed = stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/).pop());
+    assert.equal(listed.length, COUNT);
+    assert.deepEqual(
+      listed,
+      keys.map((k) => k.slice('many/'.length)),
+    );
+  });
+
+  test('`aws s3api list-objects-v2 --max-keys 2` gives a NextContinuationToken that gives the next page', {
+    skip: hasAws ? false : 'the aws command is not installed',
+  }, async () => {
+    type Page = { Contents: { Key: string }[]; NextContinuationToken?: string; IsTruncated?: boolean };
+    const listPage = async (...extra: string[]) =>
+      JSON.parse(
+        (
+          await aws(
+            's3api',
+            'list-objects-v2',
+            '--bucket',
+            BUCKET,
+            '--prefix',
+            'many/',
+            '--max-keys',
+            '2',
+            ...extra,
+          )
+        ).stdout,
+      ) as Page;
+    const first = await listPage();
+    assert.deepEqual(
+      first.Contents.map((o) => o.Key),
+      keys.slice(0, 2),
+    );
+    assert.ok(first.NextContinuationToken, 'a NextContinuationToken');
+    const second = await listPage('--continuation-token', first.NextContinuationToken);
+    assert.deepEqual(
+      second.Contents.map((o) => o.Key),
+      keys.slice(2, 4),
+    );
+  });
+
+  test('a boto3 paginator lists all 1,005 in pages of 100', {
+    skip: hasBoto3 ? false : 'python3 with boto3 is not installed',
+  }, async () => {
+    // boto3 reads AWS_ENDPOINT_URL_S3 and the checksum settings from the printed environment too.
+    const script = [
+      'import boto3, json, sys',
+      "s3 = boto3.client('s3')",
+      "pages = s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[1], Prefix='many/', PaginationConfig={'PageSize': 100})",
+      'sizes = []; keys = []',
+      'for p in pages:',
+      "    sizes.append(p.get('KeyCount', 0)); keys += [o['Key'] for o in p.get('Contents', [])]",
+      "print(json.dumps({'sizes': sizes, 'keys': keys}))",
+    ].join('\n');
+    const { stdout } = await run('python3', ['-c', script, BUCKET], {
+      env,
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
+    const r = JSON.parse(stdout) as { sizes: number[]; keys: string[] };
+    assert.deepEqual(r.sizes, [...Array(10).fill(100), 5]);
+    assert.deepEqual(r.keys, keys);
+  });
+
+  test('an emulated job over the 1,005 files fails on the 1,000-file quota', async () => {
+    const p = new PersonalizeClient({
+      endpoint: personalizeEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'any', secretAccessKey: 'any' },
+    });
+    try {
+      const { batchInferenceJobArn } = await p.send(
+        new CreateBatchInferenceJobCommand({
+          jobName: 'many-files',
+          solutionVersionArn: 'arn:aws:personalize:us-east-1:123456789012:solution/demo/1',
+          roleArn: 'arn:aws:iam::123456789012:role/PersonalizeBatch',
+          jobInput: { s3DataSource: { path: `s3://${BUCKET}/many/` } },
+          jobOutput: { s3DataDestination: { path: `s3://${BUCKET}/many-out/` } },
+        }),
+      );
+      let job: BatchInferenceJob | undefined;
+      while (job?.status !== 'ACTIVE' && job?.status !== 'CREATE FAILED') {
+        await new Promise((r) => setTimeout(r, 20));
+        job = (await p.send(new DescribeBatchInferenceJobCommand({ batchInferenceJobArn })))
+          .batchInferenceJob;
+      }
+      assert.equal(job.status, 'CREATE FAILED');
+      assert.match(String(job.failureReason), /more than 1000 input files under the input path/);
+    } finally {
+      p.destroy();
+    }
+  });
 });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +144,26 @@ async function runSegment(e: Env, input: CreateBatchSegmentJobCommandInput): Pro
     if (TERMINAL.has(j.status as string)) return j;
     await sleep(5);
   }
+}
+
+/** The CLI as a user starts it: plain node (tsx only to load TypeScript), no OpenSSL or other flags. */
+const NODE_ARGS = ['--import', 'tsx'] as const;
+
+async function runChild(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  return { code, stdout, stderr };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -1045,19 +1068,7 @@ describe('emulate command', () => {
     const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
     const child = spawn(
       process.execPath,
-      [
-        '--openssl-legacy-provider',
-        '--import',
-        'tsx',
-        bin,
-        'emulate',
-        '--port',
-        '0',
-        '--s3-port',
-        '0',
-        '--json',
-        '--quiet',
-      ],
+      [...NODE_ARGS, bin, 'emulate', '--port', '0', '--s3-port', '0', '--json', '--quiet'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
@@ -1111,18 +1122,51 @@ describe('emulate command', () => {
     assert.match(slow.stderr, /--slow must be at most/);
   });
 
-  test('a port in use is an I/O error (exit 1) that names the port', async () => {
+  test('a port in use is an I/O error (exit 1) that names the port and the option', async () => {
     const first = await startEmulator({ stepMs: 0 });
     try {
       const port = new URL(first.personalizeEndpoint).port;
       const r = await cli(['emulate', '--port', port, '--s3-port', '0']);
       assert.equal(r.code, 1);
-      assert.match(
-        r.stderr,
-        new RegExp(`cannot start the Personalize endpoint on port ${port}: .*EADDRINUSE`),
-      );
+      assert.match(r.stderr, new RegExp(`port ${port} .*is in use.*--port`));
     } finally {
       await first.close();
+    }
+  });
+
+  test('as a child process, a port in use is one line on stderr, exit 1, and no temporary folder left', async () => {
+    const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = String((busy.address() as AddressInfo).port);
+    try {
+      for (const [option, other] of [
+        ['--s3-port', '--port'],
+        ['--port', '--s3-port'],
+      ] as const) {
+        // Its own TMPDIR: the emulator's pb-emulator-* folder would show up here, and only here.
+        const tmpdir = tmp.fresh('tmpdir');
+        await mkdir(tmpdir);
+        const r = await runChild([...NODE_ARGS, bin, 'emulate', option, port, other, '0', '--quiet'], {
+          ...process.env,
+          TMPDIR: tmpdir,
+        });
+        assert.equal(r.code, 1, r.stderr);
+        const lines = r.stderr.split('\n').filter((l) => l !== '');
+        assert.equal(lines.length, 1, r.stderr);
+        assert.match(
+          lines[0] as string,
+          new RegExp(`^personalize-batch: port ${port} .*is in use.*${option}`),
+        );
+        assert.equal(r.stdout, '');
+        assert.deepEqual(
+          (await readdir(tmpdir)).filter((n) => n.startsWith('pb-emulator-')),
+          [],
+          `${option}: nothing left in TMPDIR`,
+        );
+      }
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
     }
   });
 

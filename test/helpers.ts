@@ -235,7 +235,9 @@ export async function startS3rver(): Promise<{
   client: S3Client;
   close(): Promise<void>;
 }> {
-  const { default: S3rver } = await import('s3rver');
+  // Through the emulator's loader, for its plain continuation tokens: listings past one page work under plain node.
+  const { loadS3rver } = await import('../src/emulator/s3-server.js');
+  const S3rver = loadS3rver();
   const dir = await mkdtemp(join(tmpdir(), 'pb-s3rver-'));
   const server = new S3rver({
     address: '127.0.0.1',

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import S3rver from 's3rver';
 import { PbError } from '../errors.js';
 import { trackTemporary } from '../io/output.js';
 import { makeS3Client } from '../io/s3.js';
@@ -18,6 +17,7 @@ import {
 import { startPersonalizeServer } from './personalize-server.js';
 import type { SegmentLayout } from './recommend.js';
 import { DEFAULT_QUOTAS, type Quotas, runJob } from './runner.js';
+import { loadS3rver, type S3Server, startS3Server } from './s3-server.js';
 
 /**
  * A local stand-in for Amazon Personalize batch jobs, for dry runs and
@@ -174,31 +174,24 @@ function whole(v: number, name: string, min: number, max: number): number {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const o = resolveEmulatorOptions(options);
   const catalog = o.catalog !== undefined ? await loadCatalog(o.catalog) : generateCatalog(o.items);
+  // Before the temporary folder: its refusal leaves nothing to clean up.
+  loadS3rver();
   const ownDir = o.dataDir === undefined;
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'pb-emulator-')));
   // Removed by close(), or by the CLI's Ctrl-C handler if the process is interrupted first.
   const tracked = ownDir ? trackTemporary(dataDir) : undefined;
-  const s3rver = new S3rver({
-    address: '127.0.0.1',
-    port: o.s3Port,
-    silent: true,
-    directory: dataDir,
-    configureBuckets: o.buckets.map((name) => ({ name, configs: [] })),
-  });
-  let s3Port: number;
-  try {
-    s3Port = (await s3rver.run()).port;
-  } catch (err) {
+  const dropDataDir = async () => {
     if (ownDir) await rm(dataDir, { recursive: true, force: true });
-    throw new PbError(
-      'PB_IO',
-      `cannot start the S3 endpoint on port ${o.s3Port}: ${(err as Error).message}`,
-      {},
-      {
-        cause: err,
-      },
-    );
+    tracked?.done();
+  };
+  let s3rver: S3Server;
+  try {
+    s3rver = await startS3Server({ port: o.s3Port, directory: dataDir, buckets: o.buckets });
+  } catch (err) {
+    await dropDataDir();
+    throw listenError(err, o.s3Port, 'S3', '--s3-port', 's3Port');
   }
+  const s3Port = s3rver.port;
   const s3Endpoint = `http://127.0.0.1:${s3Port}`;
   // s3rver answers 500 now and then when several writers create folders under one prefix at once: retry more.
   const s3 = makeS3Client({
@@ -242,15 +235,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   } catch (err) {
     s3.destroy();
     await s3rver.close();
-    if (ownDir) await rm(dataDir, { recursive: true, force: true });
-    throw new PbError(
-      'PB_IO',
-      `cannot start the Personalize endpoint on port ${o.port}: ${(err as Error).message}`,
-      {},
-      {
-        cause: err,
-      },
-    );
+    await dropDataDir();
+    throw listenError(err, o.port, 'Personalize', '--port', 'port');
   }
 
   const env: Record<string, string> = {
@@ -270,8 +256,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     await store.close();
     s3.destroy();
     await s3rver.close();
-    if (ownDir) await rm(dataDir, { recursive: true, force: true });
-    tracked?.done();
+    await dropDataDir();
   };
 
   return {
@@ -296,6 +281,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return closing;
     },
   };
+}
+
+/**
+ * A port in use is a common, expected failure: one line that names the
+ * port and how to pick another, for the CLI and the API alike.
+ */
+function listenError(err: unknown, port: number, endpoint: string, flag: string, option: string): PbError {
+  const e = err as NodeJS.ErrnoException;
+  const reason =
+    e.code === 'EADDRINUSE'
+      ? `port ${port} for the ${endpoint} endpoint is in use on 127.0.0.1: choose another with ${flag} N (${option} in the API; 0 picks a free one)`
+      : `cannot start the ${endpoint} endpoint on port ${port}: ${e.message}`;
+  return new PbError('PB_IO', reason, {}, { cause: err });
 }
 
 export type { Catalog } from './catalog.js';
