@@ -364,6 +364,19 @@ export async function prepare(options: PrepareOptions): Promise<PrepareSummary> 
  * Lines in chunks and returns the summary. Rejects (with `onInvalid: 'skip'`)
  * still go to `options.rejects`.
  */
+/** How readRows reads a source, the same for checkSources and the run itself. */
+function rowsOptions(opts: ResolvedPrepareOptions): Parameters<typeof readRows>[2] {
+  return {
+    format: opts.format,
+    maxLineLength: opts.maxLineLength,
+    delimiter: opts.delimiter,
+    column: opts.build.column,
+    skipLines: opts.skipLines,
+    header: opts.header,
+    names: opts.names,
+  };
+}
+
 /** Read by content: a manifest or an .out file (on stdin, or named .jsonl) is not a list to prepare. */
 function checkSourceKind(src: RowSource, name: string): void {
   if (!src.keyed || !src.header) return;
@@ -417,15 +430,7 @@ export async function checkSources(options: PrepareOptions): Promise<string[]> {
     for (const name of files) {
       await attempt(async () => {
         const text = await openText(name, {}, { encoding: opts.encoding, names: opts.names });
-        const src = await readRows(name, text.bytes, {
-          format: opts.format,
-          maxLineLength: opts.maxLineLength,
-          delimiter: opts.delimiter,
-          column: opts.build.column,
-          skipLines: opts.skipLines,
-          header: opts.header,
-          names: opts.names,
-        });
+        const src = await readRows(name, text.bytes, rowsOptions(opts));
         try {
           if (src.empty) return;
           checkSourceKind(src, name);
@@ -590,15 +595,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
           },
         },
       );
-      const src = await readRows(name, text.bytes, {
-        format: opts.format,
-        maxLineLength: opts.maxLineLength,
-        delimiter: opts.delimiter,
-        column: opts.build.column,
-        skipLines: opts.skipLines,
-        header: opts.header,
-        names: opts.names,
-      });
+      const src = await readRows(name, text.bytes, rowsOptions(opts));
       if (src.empty) {
         // Nothing to read a column from: no format or column can be wrong, and no record comes of it.
         s.warnings.push(`${name}: empty: no record`);

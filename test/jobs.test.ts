@@ -70,6 +70,27 @@ async function shardsOnS3(
   return { manifest: s.manifest, prefix };
 }
 
+/** submit's command line against the emulator (the region comes from the ARN, so S3's endpoint is named too). */
+function submitArgs(manifest: string, output: string, sv: string, jobNamePrefix: string): string[] {
+  return [
+    'submit',
+    '--manifest',
+    manifest,
+    '--output',
+    output,
+    '--solution-version-arn',
+    sv,
+    '--role-arn',
+    ROLE,
+    '--job-name-prefix',
+    jobNamePrefix,
+    '--personalize-endpoint-url',
+    emu.personalizeEndpoint,
+    '--endpoint-url',
+    emu.s3Endpoint,
+  ];
+}
+
 /** Jobs the emulator holds whose name starts with the run's prefix. */
 function jobsOf(prefix: string) {
   return emu.jobs().filter((j) => j.jobName.startsWith(prefix));
@@ -284,23 +305,7 @@ describe('submit, status, wait', () => {
       'PB_LIMIT',
       /the manifest lists no records \(its input was empty, or every record was rejected\): a batch job needs at least one, so no job was created/,
     );
-    const r = await cli([
-      'submit',
-      '--manifest',
-      manifest,
-      '--output',
-      `${prefix}out/`,
-      '--solution-version-arn',
-      SV,
-      '--role-arn',
-      ROLE,
-      '--job-name-prefix',
-      'none',
-      '--personalize-endpoint-url',
-      emu.personalizeEndpoint,
-      '--endpoint-url',
-      emu.s3Endpoint,
-    ]);
+    const r = await cli(submitArgs(manifest, `${prefix}out/`, SV, 'none'));
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /no job was created/);
     assert.equal(jobsOf('none-').length, 0);
@@ -346,24 +351,7 @@ describe('submit, status, wait', () => {
       ['batch-segment-job', 'batch-segment-job'],
     );
     // The CLI with no ranking or exploration flag: nothing the job type refuses is added.
-    const r = await cli([
-      'submit',
-      '--manifest',
-      manifest,
-      '--output',
-      `${prefix}out-cli/`,
-      '--solution-version-arn',
-      SV_SEG,
-      '--role-arn',
-      ROLE,
-      '--job-name-prefix',
-      'segcli',
-      '--json',
-      '--personalize-endpoint-url',
-      emu.personalizeEndpoint,
-      '--endpoint-url',
-      emu.s3Endpoint,
-    ]);
+    const r = await cli([...submitArgs(manifest, `${prefix}out-cli/`, SV_SEG, 'segcli'), '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).kind, 'segment');
     assert.deepEqual(
