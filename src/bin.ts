@@ -3,8 +3,13 @@ import { run } from './cli.js';
 import { removeTemporaryFiles } from './io/output.js';
 
 // A closed stdout (`... | head`) is a normal way to stop reading, not an error.
+// The run stops there, so what it was writing beside stdout (errors.jsonl, spill folders) is
+// removed, as on Ctrl-C: a file that looks complete must be complete.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(0);
+  if (err.code === 'EPIPE') {
+    removeTemporaryFiles();
+    process.exit(0);
+  }
   throw err;
 });
 

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteIndex, hashBytes } from './core/byteset.js';
+import { docKindOf, wrongKind } from './core/doc-kind.js';
 import {
   canonicalString,
   KEY_ATTRIBUTES,
@@ -269,7 +270,14 @@ export async function collect(options: CollectOptions): Promise<CollectSummary> 
     const inputLines: number[] = [];
     for (const file of inputs) {
       const before = keyer.inputOrdinal;
+      let first = true;
       for await (const seg of inputPieces(file, o.stdin, maxLineLength)) {
+        if (first) {
+          // Read by content: an .out file in an input folder is not batch input.
+          const wrong = wrongKind(docKindOf(seg), 'batch-input', file);
+          if (wrong) throw wrong;
+          first = false;
+        }
         const w = keyer.inputs(seg);
         if (w) await w;
       }

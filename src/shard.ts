@@ -2,12 +2,12 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { docKindOf, wrongKind } from './core/doc-kind.js';
-import { resolveFamily } from './core/families.js';
+import { docKindOf, FIRST_BYTES, firstRecordProblem, wrongKind } from './core/doc-kind.js';
+import { type FamilyInfo, resolveFamily } from './core/families.js';
 import { type CutResult, HashCut, type HashHistogram } from './core/hashcut.js';
 import { countRegularLines } from './core/linecount.js';
 import { PbError, usage } from './errors.js';
-import { expandBatchInputs, peekStream } from './io/doc-kind.js';
+import { expandBatchInputs, peekHead, peekStream } from './io/doc-kind.js';
 import { type HashStream, OffThreadHasher } from './io/hasher.js';
 import { openLinesReusing, openSource, wholeLines } from './io/input.js';
 import { MultipartWriter, PartBudget, type PartBudgetOptions } from './io/multipart.js';
@@ -334,7 +334,7 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
     throw usage(`--shards must be a whole number from 1 to 65535, got ${options.shards}`);
   }
   // What to read, checked by content before anything is written: a folder or prefix stands for its files.
-  const source = options.source ?? (await shardSource(options.input, options.stdin));
+  const source = options.source ?? (await shardSource(options.input, options.stdin, family));
   const toS3 = isS3Uri(options.out);
   // Local output is built in a temporary folder and renamed into place; S3
   // output goes straight to its keys (each upload is invisible until done
@@ -536,20 +536,23 @@ export async function shard(options: ShardOptions): Promise<ShardSummary> {
 async function shardSource(
   input: string,
   stdin: Readable | undefined,
+  family: FamilyInfo,
 ): Promise<AsyncIterable<Buffer> | undefined> {
   if (input === '-') {
-    const { head, rest } = await peekStream(openSource('-', { stdin }), 64 * 1024);
-    const wrong = wrongKind(docKindOf(head), 'batch-input', input);
-    if (wrong) throw wrong;
+    const { head, rest } = await peekStream(openSource('-', { stdin }), FIRST_BYTES);
+    checkShardHead(head, input, family);
     return rest;
   }
   const files = await expandBatchInputs([input], { manifests: 'refuse' });
-  if (files.length === 1 && files[0] === input) return undefined;
+  if (files.length === 1 && files[0] === input) {
+    const head = await peekHead(input);
+    if (head) checkShardHead(head, input, family);
+    return undefined;
+  }
   return (async function* () {
     for (const file of files) {
-      const { head, rest } = await peekStream(openSource(file), 64 * 1024);
-      const wrong = wrongKind(docKindOf(head), 'batch-input', file);
-      if (wrong) throw wrong;
+      const { head, rest } = await peekStream(openSource(file), FIRST_BYTES);
+      checkShardHead(head, file, family);
       let last = LF;
       for await (const chunk of rest) {
         if (chunk.length === 0) continue;
@@ -560,6 +563,14 @@ async function shardSource(
       if (last !== LF) yield Buffer.from('\n');
     }
   })();
+}
+
+/** The file's kind and its first record, from its first bytes: anything but batch input of this family is refused. */
+function checkShardHead(head: Buffer, file: string, family: FamilyInfo): void {
+  const wrong = wrongKind(docKindOf(head), 'batch-input', file);
+  if (wrong) throw wrong;
+  const problem = firstRecordProblem(head, family);
+  if (problem) throw new PbError('PB_USAGE', problem, { file });
 }
 
 export function shardName(i: number): string {

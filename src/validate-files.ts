@@ -10,7 +10,7 @@ import {
   type RecordPolicy,
 } from './core/validate.js';
 import { formatPosition, PbError, usage } from './errors.js';
-import { expandBatchInputs } from './io/doc-kind.js';
+import { expandJobInputs } from './io/doc-kind.js';
 import { type RowSource, readRows } from './io/rows.js';
 import { openText } from './io/text.js';
 
@@ -93,9 +93,22 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
     }
   };
   // Folders, S3 prefixes and manifests (by content) stand for the batch-input files they hold.
-  const files = await expandBatchInputs(options.files, { manifests: 'expand' });
+  const expanded = await expandJobInputs(options.files, { manifests: 'expand' });
+  const files = expanded.flatMap((j) => j.files);
+  // Files named one by one are taken as one job's input, as before; a folder or prefix is one
+  // job's input, and a manifest's shards one job each.
+  const named = expanded.filter((j) => j.from === 'file').flatMap((j) => j.files);
+  const jobs = [
+    ...(named.length > 0
+      ? [{ job: named.length === 1 ? (named[0] as string) : '(all files)', files: named }]
+      : []),
+    ...expanded.filter((j) => j.from !== 'file'),
+  ];
   s.files = files.length;
+  /** Each file's records and bytes, for the per-job quotas. */
+  const perFile = new Map<string, { records: number; bytes: number }>();
   for (const file of files) {
+    const bytesBefore = s.bytes;
     let text: Awaited<ReturnType<typeof openText>>;
     try {
       text = await openText(file, { stdin: options.stdin }, { names: VALIDATE_NAMES });
@@ -190,6 +203,7 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
       report({ file, line: err.line, field: '(line)', reason: err.reason });
     }
     s.records += records;
+    perFile.set(file, { records, bytes: s.bytes - bytesBefore });
     s.blankLines += blank();
     if (records === 0 && files.length > 1) s.warnings.push(`${file} holds no records`);
     if (records > family.maxRecordsPerFile) {
@@ -201,19 +215,27 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
       });
     }
   }
-  if (s.records === 0 && s.problems === 0) {
-    report({
-      file: files.length === 1 ? (files[0] as string) : '(all files)',
-      field: '(job)',
-      reason: 'no records: a batch job needs at least one (on an empty input it fails)',
-    });
-  }
-  if (s.bytes > limits.maxBytesPerJob) {
-    report({
-      file: files.length === 1 ? (files[0] as string) : '(all files)',
-      field: '(job)',
-      reason: `${s.bytes} bytes exceed the ${limits.maxBytesPerJob}-byte input quota of one job (split with \`personalize-batch shard\`)`,
-    });
+  // The job quotas hold per job: a file, a folder or prefix, or one shard of a manifest.
+  for (const job of jobs) {
+    let records = 0;
+    let bytes = 0;
+    for (const f of job.files) {
+      records += perFile.get(f)?.records ?? 0;
+      bytes += perFile.get(f)?.bytes ?? 0;
+    }
+    const where = { file: job.job, field: '(job)' };
+    if (records === 0 && s.problems === 0)
+      report({ ...where, reason: 'no records: a batch job needs at least one (on an empty input it fails)' });
+    if (job.files.length > MAX_FILES_PER_JOB)
+      report({
+        ...where,
+        reason: `${job.files.length} files: a job reads at most ${MAX_FILES_PER_JOB} input files under its path (cut them into shards with \`personalize-batch shard\`)`,
+      });
+    if (bytes > limits.maxBytesPerJob)
+      report({
+        ...where,
+        reason: `${bytes} bytes exceed the ${limits.maxBytesPerJob}-byte input quota of one job (split with \`personalize-batch shard\`)`,
+      });
   }
   if (legacy > 0) {
     s.warnings.push(
@@ -223,6 +245,9 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
   s.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return s;
 }
+
+/** Input files one job reads at most (a service quota, not adjustable). */
+const MAX_FILES_PER_JOB = 1000;
 
 /** validate reads what prepare wrote; a fix for the source is prepare's option. */
 const VALIDATE_NAMES: OptionNames = {

@@ -4,8 +4,10 @@
  * and that each prepare option reaches prepare().
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +87,65 @@ describe('the installed command', () => {
       /NodeVersionSupportWarning/,
       'the check above would see the warning',
     );
+  });
+});
+
+describe('the installed command, its stdout closed early (| head -1)', () => {
+  const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+  test('exit 0, and nothing half-written is left beside the output or in the temporary folder', async () => {
+    const dir = fresh('epipe');
+    await mkdir(join(dir, 'tmp'), { recursive: true });
+    // Enough output that the reader is gone long before the end; every 7th line an error line.
+    let text = '';
+    for (let i = 0; i < 60_000; i++)
+      text +=
+        i % 7 === 0
+          ? `{"input":{"userId":"u${i}"},"output":null,"error":"User error: ${i}"}\n`
+          : `{"input":{"userId":"u${i}"},"output":{"recommendedItems":["a","b","c"],"scores":[0.3,0.2,0.1]},"error":null}\n`;
+    await writeFile(join(dir, 'big.out'), text);
+    await writeFile(
+      join(dir, 'in.jsonl'),
+      Array.from({ length: 60_000 }, (_, i) => `{"userId":"u${i}"}\n`).join(''),
+    );
+    const at = (name: string) => join(dir, name);
+    for (const argv of [
+      ['export', at('big.out'), '-o', '-', '--errors', at('errors.jsonl')],
+      [
+        'collect',
+        at('big.out'),
+        '--input',
+        at('in.jsonl'),
+        '--tmp-dir',
+        at('tmp'),
+        '--errors',
+        at('errors.jsonl'),
+        '--missing',
+        at('missing.jsonl'),
+      ],
+    ]) {
+      // From the repository, where tsx resolves; every path points into dir.
+      const child = spawn(process.execPath, ['--import', 'tsx', bin, ...argv], {
+        env: { ...process.env, TMPDIR: join(dir, 'tmp') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+      });
+      // Read one chunk, then go away as head does.
+      await once(child.stdout, 'data');
+      child.stdout.destroy();
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, `${argv[0]}: ${stderr}`);
+      const left = (await readdir(dir)).filter((f) => f.includes('.tmp-'));
+      assert.deepEqual(left, [], `${argv[0]}: temporary files left`);
+      // (tsx keeps its cache there too.)
+      assert.deepEqual(
+        (await readdir(join(dir, 'tmp'))).filter((f) => f.startsWith('personalize-batch')),
+        [],
+        `${argv[0]}: spill folders left`,
+      );
+    }
   });
 });
 

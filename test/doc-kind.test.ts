@@ -143,4 +143,94 @@ describe('every command reads files by content', () => {
     assert.equal(v.code, 1);
     assert.match(v.stdout + v.stderr, /stray\.out:1: \(file\): by its content this is batch-job output/);
   });
+
+  test('shard reads its first record: a CSV, a header-only Excel file, side-by-side objects, an array or another family is refused before anything is written', async () => {
+    const dir = tmp.fresh('shard-first');
+    await mkdir(dir, { recursive: true });
+    const cases: [string, string, RegExp][] = [
+      [
+        'plain.csv',
+        'user_id\n1\n2\n',
+        /plain\.csv: line 1 is not JSON \("user_id"\); batch input is one JSON object per line: run `personalize-batch prepare/,
+      ],
+      ['header.csv', 'user_id;email\r\n', /line 1 is not JSON \("user_id;email"\)/],
+      ['side.json', '{"userId": "4638"} {"userId": "663"}\n', /line 1 is not one JSON object/],
+      ['array.json', '\n[{"userId":"1"}]\n', /line 2 is a JSON array/],
+      [
+        'items.jsonl',
+        '{"itemId":"1"}\n',
+        /line 1 has no "userId" \(its keys: "itemId"\), which user-personalization records need: is --recipe right\?/,
+      ],
+    ];
+    for (const [name, text, message] of cases) {
+      const file = join(dir, name);
+      await writeFile(file, text);
+      const out = join(dir, `out-${name}`);
+      const r = await cli(['shard', '--recipe', 'user-personalization', file, '-o', out]);
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, message, name);
+      await assert.rejects(readFile(join(out, 'manifest.json')), name);
+      const piped = await cli(['shard', '--recipe', 'user-personalization', '-', '-o', `${out}-stdin`], text);
+      assert.equal(piped.code, 2, `${name} on stdin`);
+    }
+    // A byte order mark, blank lines and CRLF before a good first record are fine.
+    const ok = join(dir, 'ok.jsonl');
+    await writeFile(ok, '\ufeff\r\n{"userId":"1"}\r\n');
+    const r = await cli([
+      'shard',
+      '--recipe',
+      'user-personalization',
+      ok,
+      '-o',
+      join(dir, 'ok-out'),
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).records, 1);
+  });
+
+  test('collect --input FOLDER: an .out file in it is refused by name, not read as input', async () => {
+    const f = await setupFiles();
+    const mix = join(f.dir, 'mix');
+    await mkdir(mix);
+    await writeFile(join(mix, 'batch.json'), await readFile(f.batch));
+    await writeFile(join(mix, 'user.out'), await readFile(f.out));
+    const r = await cli(['collect', f.out, '--input', mix, '-o', join(f.dir, 'cm.jsonl')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /user\.out: by its content this is batch-job output/);
+  });
+
+  test('validate checks the job quotas per job: each shard of a manifest, each folder, each file', async () => {
+    const dir = tmp.fresh('perjob');
+    await mkdir(dir, { recursive: true });
+    const input = join(dir, 'u.jsonl');
+    await writeFile(
+      input,
+      Array.from({ length: 300 }, (_, i) => `{"userId":"user-${String(i).padStart(5, '0')}"}\n`).join(''),
+    );
+    const shards = join(dir, 'shards');
+    assert.equal(
+      (await cli(['shard', '--recipe', 'user-personalization', input, '-o', shards, '--max-records', '100']))
+        .code,
+      0,
+    );
+    // Three shards of 2,400 bytes: each fits 3,000 bytes, all three together would not.
+    const manifest = join(shards, 'manifest.json');
+    const r = await cli([
+      'validate',
+      '--recipe',
+      'user-personalization',
+      manifest,
+      '--max-bytes',
+      '3000',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const folder = await cli(['validate', '--recipe', 'user-personalization', shards, '--max-bytes', '3000']);
+    assert.equal(folder.code, 1);
+    assert.match(
+      folder.stdout + folder.stderr,
+      /shards: \(job\): 7200 bytes exceed the 3000-byte input quota of one job/,
+    );
+  });
 });

@@ -13,7 +13,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { runEmulate } from '../src/commands/emulate.js';
 import { makeS3Client } from '../src/io/s3.js';
-import { sink, useTmp, writeText } from './helpers.js';
+import { cli, sink, useTmp, writeText } from './helpers.js';
 
 // `personalize-batch emulate` against the AWS CLI, when one is installed
 // (it is not a dependency): the CLI is a second, independent client of the
@@ -223,6 +223,26 @@ describe('1,005 objects under one prefix, as every client lists them', () => {
     const r = JSON.parse(stdout) as { sizes: number[]; keys: string[] };
     assert.deepEqual(r.sizes, [...Array(10).fill(100), 5]);
     assert.deepEqual(r.keys, keys);
+  });
+
+  test("the tool's own validate lists all 1,005 and says a job cannot read them (1,000-file quota)", async () => {
+    // In this process, as the printed environment would set it for a shell.
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    });
+    const r = await cli([
+      'validate',
+      '--recipe',
+      'user-personalization',
+      `s3://${BUCKET}/many/`,
+      '--endpoint-url',
+      env.AWS_ENDPOINT_URL_S3 as string,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout + r.stderr, /1005 files: a job reads at most 1000 input files under its path/);
+    assert.match(r.stdout + r.stderr, /1005 records in 1005 files/);
   });
 
   test('an emulated job over the 1,005 files fails on the 1,000-file quota', async () => {

@@ -135,3 +135,45 @@ function wantName(want: WantedKind): string {
   if (want === 'prepare-source') return 'a list to prepare';
   return 'batch input';
 }
+
+/** How many first bytes firstRecordProblem is given (a line that runs past them is not judged). */
+export const FIRST_BYTES = 64 * 1024;
+
+/**
+ * Why `head` (a file's first bytes) is not batch-input JSON Lines for this family, or undefined.
+ * Shard copies bytes without reading each record (validate does that): its first record is checked,
+ * so a CSV, a JSON array, objects side by side or another family's records are refused before a job
+ * is paid for. A first line longer than `head` is not judged.
+ */
+export function firstRecordProblem(
+  head: Uint8Array,
+  family: { family: string; key: string },
+): string | undefined {
+  let start = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  for (let n = 1; ; n++) {
+    let end = head.indexOf(0x0a, start);
+    if (end < 0) end = head.length;
+    const line = Buffer.from(head.subarray(start, end)).toString('utf8').trim();
+    if (line === '') {
+      if (end >= head.length) return undefined;
+      start = end + 1;
+      continue;
+    }
+    const fix = `batch input is one JSON object per line: run \`personalize-batch prepare --recipe ${family.family} FILE -o FILE.jsonl\` (validate lists every problem)`;
+    const shown = `${JSON.stringify(line.slice(0, 40))}${line.length > 40 ? '...' : ''}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      // The first line goes on past the bytes read: not judged here.
+      if (end >= head.length && head.length >= FIRST_BYTES) return undefined;
+      return `line ${n} is ${line.startsWith('{') ? 'not one JSON object' : 'not JSON'} (${shown}); ${fix}`;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      return `line ${n} is ${Array.isArray(value) ? 'a JSON array' : 'not a JSON object'} (${shown}); ${fix}`;
+    const keys = Object.keys(value);
+    // Popularity-Count lines of an older AWS example have no userId ({} or {"itemId": ...}).
+    if (family.family === 'popular-items' || keys.includes(family.key)) return undefined;
+    return `line ${n} has no "${family.key}" (its keys: ${keys.map((k) => JSON.stringify(k)).join(', ') || 'none'}), which ${family.family} records need: is --recipe right?`;
+  }
+}

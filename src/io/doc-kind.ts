@@ -1,6 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { type DocKind, docKindOf, type WantedKind, wrongKind } from '../core/doc-kind.js';
 import { PbError } from '../errors.js';
 import { readJsonDoc } from './doc.js';
@@ -18,6 +17,12 @@ const OWN_DOCS = new Set(['manifest.json']);
  * stdin and named pipes: reading them here would take bytes the command needs (see peekStream).
  */
 export async function peekDocKind(name: string): Promise<DocKind | undefined> {
+  const head = await peekHead(name);
+  return head === undefined ? undefined : docKindOf(head);
+}
+
+/** The first 64 KiB (gunzipped) of a regular file or an S3 object; undefined for stdin, pipes and folders. */
+export async function peekHead(name: string): Promise<Buffer | undefined> {
   if (name === '-') return undefined;
   if (isS3Uri(name) && name.endsWith('/')) return undefined;
   if (!isS3Uri(name)) {
@@ -29,7 +34,7 @@ export async function peekDocKind(name: string): Promise<DocKind | undefined> {
     }
   }
   const { head } = await peekStream(openSource(name), PEEK_BYTES, true);
-  return docKindOf(head);
+  return head;
 }
 
 /**
@@ -82,6 +87,15 @@ export async function checkDocKind(name: string, want: WantedKind): Promise<DocK
   return kind;
 }
 
+/** The files one job would read: a file, a folder or prefix, or one shard of a manifest. */
+export interface JobInput {
+  /** What to name in a message about the whole: the source as given, or the shard's folder. */
+  job: string;
+  /** A file or stdin named as it is, a folder or prefix listed, or a manifest's shard. */
+  from: 'file' | 'folder' | 'shard';
+  files: string[];
+}
+
 /**
  * Batch-input sources as files: a folder (recursively) or an `s3://bucket/prefix/` stands for the
  * files under it, in name order, without the tool's own manifest.json, `_CHECK` and folder markers.
@@ -90,13 +104,21 @@ export async function checkDocKind(name: string, want: WantedKind): Promise<DocK
  */
 export async function expandBatchInputs(
   sources: readonly string[],
-  options: { manifests: 'expand' | 'refuse'; want?: WantedKind; stdin?: Readable },
+  options: { manifests: 'expand' | 'refuse'; want?: WantedKind },
 ): Promise<string[]> {
+  return (await expandJobInputs(sources, options)).flatMap((g) => g.files);
+}
+
+/** expandBatchInputs, grouped by the job that would read them (a manifest gives one group per shard). */
+export async function expandJobInputs(
+  sources: readonly string[],
+  options: { manifests: 'expand' | 'refuse'; want?: WantedKind },
+): Promise<JobInput[]> {
   const want = options.want ?? 'batch-input';
-  const out: string[] = [];
+  const out: JobInput[] = [];
   for (const src of sources) {
     if (src === '-') {
-      out.push(src);
+      out.push({ job: src, from: 'file', files: [src] });
       continue;
     }
     const listed = await listFolder(src);
@@ -107,17 +129,17 @@ export async function expandBatchInputs(
           isS3Uri(src) ? 'no objects under this prefix' : 'no files in this folder',
           { file: src },
         );
-      out.push(...listed);
+      out.push({ job: src, from: 'folder', files: listed });
       continue;
     }
     const kind = await peekDocKind(src);
     if (kind === 'manifest' && options.manifests === 'expand') {
-      out.push(...(await manifestFiles(src)));
+      out.push(...(await manifestShards(src)));
       continue;
     }
     const err = kind === undefined ? undefined : wrongKind(kind, want, src);
     if (err) throw err;
-    out.push(src);
+    out.push({ job: src, from: 'file', files: [src] });
   }
   return out;
 }
@@ -156,34 +178,38 @@ async function walk(dir: string): Promise<string[]> {
 }
 
 /**
- * The batch-input files a manifest lists, in order: each shard's `files`, or its one `uri` in
- * manifests written before shards could hold several files.
+ * The batch-input files a manifest lists, per shard in order: each shard's `files`, or its one
+ * `uri` in manifests written before shards could hold several files.
  */
-export async function manifestFiles(name: string): Promise<string[]> {
-  const m = (await readJsonDoc(name)) as { shards?: { uri?: unknown; files?: unknown }[] } | null;
+export async function manifestShards(name: string): Promise<JobInput[]> {
+  const m = (await readJsonDoc(name)) as {
+    shards?: { uri?: unknown; files?: unknown; folder?: unknown }[];
+  } | null;
   if (!m || !Array.isArray(m.shards)) {
     throw new PbError('PB_INVALID_RECORD', 'not a shard manifest: no shards list', { file: name });
   }
-  const out: string[] = [];
-  m.shards.forEach((sh, i) => {
+  return m.shards.map((sh, i) => {
+    const job = typeof sh.folder === 'string' ? sh.folder : `${name} shards[${i}]`;
     if (sh.files === undefined) {
       if (typeof sh.uri !== 'string') {
         throw new PbError('PB_INVALID_RECORD', `shards[${i}].uri: expected a URI`, { file: name });
       }
-      out.push(sh.uri);
-      return;
+      return { job, from: 'shard' as const, files: [sh.uri] };
     }
     if (!Array.isArray(sh.files)) {
       throw new PbError('PB_INVALID_RECORD', `shards[${i}].files: expected a list`, { file: name });
     }
-    sh.files.forEach((f: { uri?: unknown } | null, k) => {
-      if (typeof f?.uri !== 'string') {
-        throw new PbError('PB_INVALID_RECORD', `shards[${i}].files[${k}].uri: expected a URI`, {
-          file: name,
-        });
-      }
-      out.push(f.uri);
-    });
+    return {
+      job,
+      from: 'shard' as const,
+      files: sh.files.map((f: { uri?: unknown } | null, k) => {
+        if (typeof f?.uri !== 'string') {
+          throw new PbError('PB_INVALID_RECORD', `shards[${i}].files[${k}].uri: expected a URI`, {
+            file: name,
+          });
+        }
+        return f.uri;
+      }),
+    };
   });
-  return out;
 }

@@ -1,4 +1,4 @@
-import { createWriteStream, rmSync } from 'node:fs';
+import { createWriteStream, openSync, rmSync } from 'node:fs';
 import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, pipeline as streamPipeline, type Writable } from 'node:stream';
@@ -44,8 +44,16 @@ export class AtomicFile {
   /** Writes everything the source yields, then renames into place. On any failure the temporary file is removed. */
   async write(source: AsyncIterable<string | Buffer>): Promise<void> {
     // 1 MiB of queue: at the default 16 KiB every 64 KiB chunk waited for its write.
-    const file = createWriteStream(this.tempPath, { highWaterMark: 1024 * 1024 });
+    // Opened here, synchronously: an open still in flight when the process exits (Ctrl-C, a closed
+    // stdout) would create the file after removeTemporaryFiles() looked for it.
+    let fd: number;
+    try {
+      fd = openSync(this.tempPath, 'w');
+    } catch (err) {
+      throw wrapWriteError(this.path, err);
+    }
     liveTemporaryFiles.add(this.tempPath);
+    const file = createWriteStream(this.tempPath, { fd, highWaterMark: 1024 * 1024 });
     try {
       if (this.path.endsWith('.gz')) await pipeline(source, createGzip(), file);
       else await pipeline(source, file);

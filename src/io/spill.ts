@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes } from '../core/byteset.js';
 import { wholeLines } from './input.js';
+import { trackTemporary } from './output.js';
 
 /**
  * Hash partitions on disk for exact, bounded-memory dedupe and grouping.
@@ -167,13 +168,18 @@ export class PartitionSet {
 /** A scratch folder for partitions, removed by `dispose()` whatever happened. */
 export class SpillDir {
   private dir: Promise<string> | undefined;
+  private tracked: { done: () => void } | undefined;
   private counter = 0;
   private readonly sets: PartitionSet[] = [];
   constructor(private readonly parent: string) {}
 
   async partitions(seed = 0, count = PARTITIONS): Promise<PartitionSet> {
     // The promise is kept, not the name: two callers must not make two folders.
-    this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-'));
+    this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-')).then((dir) => {
+      // Removed on the way out of an interrupted or cut-off (EPIPE) process too.
+      this.tracked = trackTemporary(dir);
+      return dir;
+    });
     const set = new PartitionSet(await this.dir, `p${this.counter++}`, seed, count);
     // Closed sets need no dispose(): holding on to them (256 write streams
     // each) grew memory with every partition split.
@@ -191,6 +197,8 @@ export class SpillDir {
     await Promise.all(this.sets.map((set) => set.destroy()));
     this.sets.length = 0;
     if (this.dir) await rm(await this.dir, { recursive: true, force: true });
+    this.tracked?.done();
+    this.tracked = undefined;
     this.dir = undefined;
   }
 }
