@@ -298,7 +298,10 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
       warnings.push(
         `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? ' names an item' : 's name items'} not in the catalog; ${s.catalogMissing === 1 ? 'its' : 'their'} catalog columns are empty`,
       );
-    if (s.errorLines > 0) warnings.push(`${s.errorLines} lines had an error; written to ${o.errors}`);
+    if (s.errorLines > 0)
+      warnings.push(
+        `${s.errorLines} line${s.errorLines === 1 ? ' has' : 's have'} an error; written to ${o.errors}`,
+      );
     if (s.withoutKey > 0)
       warnings.push(
         `${s.withoutKey} lines had an empty input ({}, Popularity-Count with no user): exported with an empty key${o.format === 'jsonl' ? ' (null)' : ''}`,
@@ -552,6 +555,12 @@ class ExportRun {
   }
 
   private setLayout(layout: Layout, width: number, measure: boolean): void {
+    // The catalog joins recommended items; a segment line recommends users (its item is the key).
+    if (layout.users && this.catalog)
+      throw new PbError(
+        'PB_USAGE',
+        'this is batch segment output (users for each item): --catalog joins the items a job recommends, and a segment job recommends none; export it without --catalog',
+      );
     this.layout = layout;
     this.width = width;
     const cfg = this.cfg(width, measure);

@@ -433,6 +433,10 @@ function resolveChecked(
     summary: inDir('summary.json'),
   };
   if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
+  if (o.catalog !== undefined && family?.segment)
+    problems.push(
+      `$.output.catalog: ${family.family} jobs return users for each item, and a catalog joins recommended items: leave it out`,
+    );
   const badCatalogEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badCatalogEncoding) problems.push(`$.output.catalogEncoding: ${badCatalogEncoding}`);
   if (problems.length > 0 || !family) return undefined;

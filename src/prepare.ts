@@ -700,7 +700,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
       s.rejected > 0
         ? 'no records written: every row was rejected'
         : s.inactive > 0
-          ? 'no records written: every row was before --since'
+          ? `no records written: every row was before ${opts.names.since}`
           : 'no records written: the sources hold no data rows',
     );
   }

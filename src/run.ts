@@ -588,6 +588,16 @@ function stopWithoutRecords(p: Pipeline, summary: RunSummary): void {
   if (r.inactive > 0) why.push(`${r.inactive} record(s) older than $.input.since`);
   if (why.length === 0) why.push(`${r.read} record(s) read, none written`);
   summary.exitCode = 1;
+  // Only these are written when the run stops here.
+  summary.files = {
+    ...summary.files,
+    export: null,
+    merged: null,
+    missing: null,
+    errors: null,
+    invalid: null,
+    rejects: r.rejected > 0 ? (summary.files.rejects ?? p.output.rejects) : null,
+  };
   summary.advice.push(
     `no record to run: ${why.join('; ')}. ${summary.dryRun ? 'A run would stop here' : 'Stopped after prepare'}: no shard, no job`,
   );

@@ -233,4 +233,49 @@ describe('every command reads files by content', () => {
       /shards: \(job\): 7200 bytes exceed the 3000-byte input quota of one job/,
     );
   });
+
+  test('a catalog is refused for batch segment output (users per item), in export and in a pipeline file', async () => {
+    const dir = tmp.fresh('segcat');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, 'seg.out'),
+      '{"input":{"itemId":"x"},"output":{"usersList":["u1","u2"]},"error":null}\n',
+    );
+    await writeFile(join(dir, 'items.csv'), 'ITEM_ID,TITLE\nx,X\n');
+    const r = await cli([
+      'export',
+      join(dir, 'seg.out'),
+      '--catalog',
+      join(dir, 'items.csv'),
+      '--catalog-columns',
+      'TITLE',
+      '-o',
+      join(dir, 'seg.csv'),
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /batch segment output \(users for each item\): --catalog joins the items a job recommends/,
+    );
+    await assert.rejects(readFile(join(dir, 'seg.csv')));
+    const { resolvePipeline } = await import('../src/pipeline.js');
+    assert.throws(
+      () =>
+        resolvePipeline(
+          {
+            version: 1,
+            recipe: 'item-affinity',
+            input: { sources: ['items.csv'] },
+            work: 's3://b/w/',
+            jobs: {
+              solutionVersionArn: 'arn:aws:personalize:us-east-1:123456789012:solution/s/1',
+              roleArn: 'arn:aws:iam::123456789012:role/R',
+            },
+            output: { dir: 'o', catalog: 'items.csv' },
+          },
+          'p.json',
+        ),
+      /\$\.output\.catalog: item-affinity jobs return users for each item/,
+    );
+  });
 });

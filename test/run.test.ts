@@ -269,6 +269,11 @@ describe('run', () => {
       assert.match(dry.stdout, /A run would stop here: no shard, no job/, label);
       assert.match(dry.stdout, /shards {7}0 \(0 bytes\)/, label);
       assert.doesNotMatch(dry.stdout, /input\.jsonl {2}job/, label);
+      assert.doesNotMatch(
+        dry.stdout,
+        /recommendations\.csv|merged\.jsonl|missing\.jsonl/,
+        `${label}: files a stopped run never writes`,
+      );
       const r = await cli(['run', file, ...AWS_ARGS()]);
       assert.equal(r.code, 1, `${label}: ${r.stderr}`);
       assert.match(r.stdout, why, label);

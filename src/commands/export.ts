@@ -25,8 +25,8 @@ the first exported lines have them. CSV follows RFC 4180; text cells starting wi
 or CR get a leading ' so spreadsheets do not run them as formulas (numbers are left alone).
 
 Lines whose error is not null are counted and written as they are to --errors, whatever their
-input and output hold (a number id, no userId). A line that is not JSON, or has neither input nor
-error, or without an error cannot be exported, is malformed: it stops the export (file:line:
+input and output hold (a number id, no userId). A line is malformed when it is not JSON, has
+neither input nor error, or has no error but cannot be exported: it stops the export (file:line:
 reason), or with --on-invalid skip goes to --rejects.
 Objects spread over several lines, or several on one line, are read too (more slowly).
 

@@ -118,7 +118,7 @@ export function wrongKind(kind: DocKind, want: WantedKind, file: string): PbErro
       manifest: `give the jobs' output folder (the --output of submit), or pass the manifest to collect --input to reconcile against it`,
       'job-state': `give the jobs' output folder, or collect --state ${q}`,
       pipeline: `run ${q} runs it, exports included`,
-      'batch-input': `a job reads it: submit it, then export the job's output folder (collect takes it as --input)`,
+      'batch-input': `a job reads it: shard it (shard -o s3://bucket/prefix/), submit the manifest, then export the jobs' output folder (collect takes it as --input)`,
     },
   };
   return new PbError(

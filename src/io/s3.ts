@@ -148,7 +148,10 @@ export function s3Error(uri: string, err: unknown): PbError {
       break;
     case 'NoSuchKey':
     case 'NotFound':
-      reason = 'no such object';
+      // A prefix given without its slash is read as one object's key.
+      reason = uri.endsWith('/')
+        ? 'no such object'
+        : 'no such object (for every object under a prefix, end it with /)';
       break;
     case 'AccessDenied':
       reason = `access denied (${e.message ?? 'check the s3:GetObject, s3:PutObject and s3:ListBucket permissions'})`;

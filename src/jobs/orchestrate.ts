@@ -213,7 +213,7 @@ async function loadManifest(uri: string): Promise<ManifestLike> {
     if (local !== undefined)
       throw new PbError(
         'PB_USAGE',
-        `shard ${s.index} is local (${local}); jobs read from S3: shard to s3://bucket/prefix/ (shard --out, prepare --shard-out)`,
+        `shard ${s.index} is local (${local}); jobs read from S3: shard to s3://bucket/prefix/ (shard -o, prepare --shard-out)`,
         { file: uri },
       );
   }
