@@ -620,7 +620,9 @@ async function decidePartition(
         if (ok[id] === -1) ok[id] = ord;
         else d.duplicates++;
       } else if (type === TYPE_ERROR) {
+        // A second error line of a key (a rerun failed it again) is a repeat too: every line is counted.
         if (err[id] === -1) err[id] = ord;
+        else d.duplicates++;
       } else if (inp[id] === -1) inp[id] = ord;
       else d.inputDuplicates++;
     });
