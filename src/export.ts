@@ -30,7 +30,7 @@ import { PbError, usage } from './errors.js';
 import type { ConvertReply, ConvertRequest, WorkerSetup } from './io/convert-worker.js';
 import { checkDocKind } from './io/doc-kind.js';
 import { expandOutSources, type OutItem, readOutItems } from './io/out-reader.js';
-import { PositionalFile, writeOutput } from './io/output.js';
+import { checkNotAnInput, PositionalFile, writeOutput, writeTarget } from './io/output.js';
 import { readRows } from './io/rows.js';
 import { isS3Uri } from './io/s3.js';
 import { openText } from './io/text.js';
@@ -230,6 +230,7 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   // A file named directly is read whatever its name, so its content must be output.
   for (const src of o.sources) await checkDocKind(src, 'out');
   const sources = await expandOutSources(o.sources);
+  await checkNotAnInput(o.output, sources);
   let spoolDir: string | undefined;
   let rejects: SideFile | undefined;
   try {
@@ -472,8 +473,11 @@ class ExportRun {
     this.reset();
     this.optimistic = plan.optimistic;
     this.width = plan.width;
-    const out = this.o.output;
-    if (out === '-' || out.endsWith('.gz') || isS3Uri(out)) {
+    const given = this.o.output;
+    // A link is written through to its target; a device or FIFO goes the sequential way.
+    const target = given === '-' || isS3Uri(given) ? undefined : await writeTarget(given);
+    const out = target && !target.inPlace ? target.path : given;
+    if (out === '-' || out.endsWith('.gz') || isS3Uri(out) || target?.inPlace) {
       this.fd = undefined;
       if (plan.layout) this.setLayout(plan.layout, plan.width, false);
       try {

@@ -25,9 +25,8 @@ import { PbError, usage } from './errors.js';
 import { Deduper, Grouper } from './io/dedupe.js';
 import { expandBatchInputs } from './io/doc-kind.js';
 import { type FastPlan, fastLines, fastPathApplies } from './io/fastpath.js';
-import { AtomicFile, batchLines, writeOutput } from './io/output.js';
+import { batchLines, checkNotAnInput, writeOutput } from './io/output.js';
 import { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
-import { isS3Uri } from './io/s3.js';
 import { SpillDir } from './io/spill.js';
 import { openText, type TextInfo } from './io/text.js';
 import { type ShardSummary, shard } from './shard.js';
@@ -467,6 +466,8 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   if (opts.sources.filter((x) => x === '-').length > 1) throw usage('stdin (-) can be given only once');
   // s3://bucket/prefix/ stands for every object under it, each a source of its own (own header).
   opts.sources = await expandBatchInputs(opts.sources, { manifests: 'refuse', want: 'prepare-source' });
+  await checkNotAnInput(opts.output, opts.sources);
+  if (opts.rejects) await checkNotAnInput(opts.rejects, opts.sources);
   s.sources = opts.sources.length;
   const spill = new SpillDir(opts.tmpDir);
   const rejects = opts.rejects ? new RejectWriter(opts.rejects) : undefined;
@@ -750,10 +751,9 @@ class RejectWriter {
   private readonly done: Promise<void>;
 
   constructor(path: string) {
-    // A multipart upload on S3 (invisible until complete), a temporary file renamed locally.
-    this.done = isS3Uri(path)
-      ? writeOutput(path, process.stdout, this.pass)
-      : new AtomicFile(path).write(this.pass);
+    // A multipart upload on S3 (invisible until complete), a temporary file renamed locally
+    // (a device or FIFO written in place).
+    this.done = writeOutput(path, process.stdout, this.pass);
     this.done.catch(() => {});
   }
 

@@ -468,3 +468,63 @@ describe('validate through the CLI', () => {
     assert.match(list.stderr, /itemList: 2 items exceed the limit of 1/);
   });
 });
+
+describe('-o to a link, a FIFO, a folder or an input', () => {
+  // A temporary file renamed over the name replaced such targets: as root, -o /dev/null became a regular file.
+  test('a link is written through, a FIFO in place, a folder and an input refused', {
+    skip: process.platform === 'win32',
+  }, async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { lstat, readlink, symlink } = await import('node:fs/promises');
+    const dir = fresh('targets');
+    await mkdir(dir, { recursive: true });
+    const src = join(dir, 'emails.csv');
+    await writeFile(src, 'user_id\nu1\nu2\n');
+    const out = '{"userId":"u1"}\n{"userId":"u2"}\n';
+    const PREPARE = ['prepare', '--recipe', 'user-personalization', src];
+
+    const real = join(dir, 'real.jsonl');
+    const link = join(dir, 'link.jsonl');
+    await symlink(real, link);
+    let r = await cli([...PREPARE, '-o', link]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await lstat(link)).isSymbolicLink(), 'the link is still a link');
+    assert.equal(await readlink(link), real);
+    assert.equal(await readFile(real, 'utf8'), out);
+
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = readFile(fifo, 'utf8');
+    r = await cli([...PREPARE, '-o', fifo]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await reader, out);
+    assert.ok((await lstat(fifo)).isFIFO(), 'the FIFO is still a FIFO');
+
+    r = await cli([...PREPARE, '-o', dir]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /is a folder: give a file name inside it/);
+
+    r = await cli([...PREPARE, '-o', src]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /emails\.csv: is also an input .*give another -o/);
+    assert.equal(await readFile(src, 'utf8'), 'user_id\nu1\nu2\n');
+
+    // export, whose local output is written at offsets by its workers, goes the same way.
+    const outFile = join(dir, 'x.out');
+    await writeFile(outFile, '{"input":{"userId":"u1"},"output":{"recommendedItems":["a"]},"error":null}\n');
+    const csvReal = join(dir, 'real.csv');
+    const csvLink = join(dir, 'link.csv');
+    await symlink(csvReal, csvLink);
+    r = await cli(['export', outFile, '-o', csvLink]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await lstat(csvLink)).isSymbolicLink());
+    assert.match(await readFile(csvReal, 'utf8'), /^userId,rank,itemId\r?\nu1,1,a/);
+    const fifo2 = join(dir, 'fifo2');
+    execFileSync('mkfifo', [fifo2]);
+    const reader2 = readFile(fifo2, 'utf8');
+    r = await cli(['export', outFile, '-o', fifo2]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(await reader2, /u1,1,a/);
+    assert.ok((await lstat(fifo2)).isFIFO());
+  });
+});

@@ -1,6 +1,6 @@
-import { createWriteStream, openSync, rmSync } from 'node:fs';
-import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createWriteStream, openSync, rmSync, type Stats } from 'node:fs';
+import { type FileHandle, lstat, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, pipeline as streamPipeline, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -114,7 +114,62 @@ export async function writeOutput(
     await pipeline(source, stdout, { end: false });
     return;
   }
-  await new AtomicFile(dest).write(source);
+  const target = await writeTarget(dest);
+  if (target.inPlace) await writeInPlace(target.path, source);
+  else await new AtomicFile(target.path).write(source);
+}
+
+/**
+ * Where a local output really goes. A temporary file renamed over the name would replace a
+ * device, a FIFO or a link (as root, `-o /dev/null` became a regular file): those are written in
+ * place, and a link's target is what is replaced. A folder is refused with what to give instead.
+ */
+export async function writeTarget(path: string): Promise<{ path: string; inPlace: boolean }> {
+  if (path === '') throw new PbError('PB_USAGE', 'the output is empty: give a file name, or - for stdout');
+  let st: Stats;
+  try {
+    st = await lstat(path);
+  } catch {
+    return { path, inPlace: false };
+  }
+  if (st.isSymbolicLink()) {
+    const real = await realpath(path).catch(() => undefined);
+    if (real !== undefined) return writeTarget(real);
+    // A dangling link: the file it names is created, and the link kept.
+    return { path: resolve(dirname(path), await readlink(path)), inPlace: false };
+  }
+  if (st.isDirectory())
+    throw new PbError('PB_USAGE', 'is a folder: give a file name inside it', { file: path });
+  return { path, inPlace: !st.isFile() };
+}
+
+/** Refuses an output that is one of the inputs: renamed over it, the input would be gone. */
+export async function checkNotAnInput(output: string, inputs: readonly string[]): Promise<void> {
+  if (output === '-' || isS3Uri(output)) return;
+  const out = await stat(output).catch(() => undefined);
+  if (!out?.isFile()) return;
+  for (const input of inputs) {
+    if (input === '-' || isS3Uri(input)) continue;
+    const st = await stat(input).catch(() => undefined);
+    if (st && st.dev === out.dev && st.ino === out.ino)
+      throw new PbError(
+        'PB_USAGE',
+        `is also an input (${input}): writing it would replace what is being read; give another -o`,
+        {
+          file: output,
+        },
+      );
+  }
+}
+
+/** Writes straight into a device or FIFO (nothing to make atomic there). */
+async function writeInPlace(path: string, source: AsyncIterable<string | Buffer>): Promise<void> {
+  try {
+    const body = path.endsWith('.gz') ? Readable.from(source).pipe(createGzip()) : source;
+    await pipeline(body, createWriteStream(path, { flags: 'w' }));
+  } catch (err) {
+    throw wrapWriteError(path, err);
+  }
 }
 
 function wrapWriteError(path: string, err: unknown): unknown {
@@ -171,6 +226,7 @@ export class PositionalFile {
     private readonly handle: FileHandle,
   ) {}
 
+  /** Call with a target writeTarget() found not in place (a device or FIFO cannot be written at offsets). */
   static async open(path: string): Promise<PositionalFile> {
     const file = new AtomicFile(path);
     try {
