@@ -13,6 +13,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// A closed stderr (`2>&1 | head`, quitting less) must not stop a run half-way, jobs
+// created and nothing exported: messages and progress are dropped and the work goes on.
+process.stderr.on('error', () => {});
+
 // The AWS SDK warns on every start that its releases from 2027 will need Node 22. This
 // package pins SDK versions that support Node 20, so that tells users nothing they can act
 // on. The SDK's own switch turns it off (unless the user set it either way).

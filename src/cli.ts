@@ -13,6 +13,7 @@ import { FAMILIES } from './core/families.js';
 import { alternatives, closest } from './core/suggest.js';
 import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
+import { removeTemporaryFiles } from './io/output.js';
 import { FORMATS, type Format } from './io/rows.js';
 import type { PrepareSummary } from './prepare.js';
 
@@ -216,7 +217,12 @@ function unknownCommand(command: string): string {
 }
 
 export function reportError(err: unknown, io: CliIO): number {
-  if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') return 0;
+  if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') {
+    // The reader of stdout went away: the command stops there, and what it was writing beside
+    // stdout (rejects, errors.jsonl) is removed rather than left half-written.
+    removeTemporaryFiles();
+    return 0;
+  }
   if (isPbError(err)) {
     write(io.stderr, `personalize-batch: ${err.message}\n`);
     return err.code === 'PB_USAGE' ? 2 : 1;

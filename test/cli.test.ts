@@ -108,7 +108,20 @@ describe('the installed command, its stdout closed early (| head -1)', () => {
       Array.from({ length: 60_000 }, (_, i) => `{"userId":"u${i}"}\n`).join(''),
     );
     const at = (name: string) => join(dir, name);
+    let csv = 'user_id,email\n';
+    for (let i = 0; i < 40_000; i++) csv += `u${i},x\n,bad\n`;
+    await writeFile(at('rj.csv'), csv);
     for (const argv of [
+      [
+        'prepare',
+        '--recipe',
+        'user-personalization',
+        '--on-invalid',
+        'skip',
+        '--rejects',
+        at('r.jsonl'),
+        at('rj.csv'),
+      ],
       ['export', at('big.out'), '-o', '-', '--errors', at('errors.jsonl')],
       [
         'collect',
@@ -146,6 +159,33 @@ describe('the installed command, its stdout closed early (| head -1)', () => {
         `${argv[0]}: spill folders left`,
       );
     }
+  });
+});
+
+describe('the installed command, its stderr closed (2>&1 | head, quitting less)', () => {
+  const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+  test('the work goes on to the end: exit 0 and the whole output written', async () => {
+    const dir = fresh('stderr-closed');
+    await mkdir(dir, { recursive: true });
+    let csv = 'user_id,email\n';
+    for (let i = 0; i < 100_000; i++) csv += `u${i},x\n`;
+    await writeFile(join(dir, 'many.csv'), csv);
+    const args = [
+      'prepare',
+      '--recipe',
+      'user-personalization',
+      join(dir, 'many.csv'),
+      '-o',
+      join(dir, 'out.jsonl'),
+    ];
+    const child = spawn(process.execPath, ['--import', 'tsx', bin, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr.destroy();
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0);
+    const lines = (await readFile(join(dir, 'out.jsonl'), 'utf8')).split('\n').filter(Boolean);
+    assert.equal(lines.length, 100_000);
   });
 });
 

@@ -1,5 +1,15 @@
 import { createWriteStream, openSync, rmSync, type Stats } from 'node:fs';
-import { type FileHandle, lstat, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import {
+  type FileHandle,
+  lstat,
+  open,
+  readdir,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+} from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, pipeline as streamPipeline, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
