@@ -496,7 +496,8 @@ async function fullRun(
 /** The plan: the input read and sharded in a local temporary folder, job names worked out, nothing uploaded. */
 async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => void): Promise<void> {
   const layout = workLayout(p.work);
-  const record = (await readJsonDoc(layout.run, true).catch(() => undefined)) as RunRecord | undefined;
+  // Read as the run will read it: no credentials, no bucket or no endpoint shows here, not after the plan.
+  const record = (await readJsonDoc(layout.run, true)) as RunRecord | undefined;
   for (const stage of ['prepare', 'validate', 'jobs', 'collect', 'export'] as const)
     if (record?.[stage]) summary.resumed.push(stage);
   summary.files = {

@@ -568,3 +568,45 @@ describe('-o to a link, a FIFO, a folder or an input', () => {
     assert.ok((await lstat(fifo2)).isFIFO());
   });
 });
+
+describe('S3 settings that cannot work are said before any plan', () => {
+  test('an endpoint without its scheme is a usage error; run --dry-run reads the work prefix as the run will', async () => {
+    const dir = fresh('dry-s3');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'emails.csv'), 'user_id\nu1\n');
+    const file = join(dir, 'p.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        version: 1,
+        recipe: 'user-personalization',
+        input: { sources: ['emails.csv'] },
+        work: 's3://bucket/x/',
+        jobs: {
+          solutionVersionArn: 'arn:aws:personalize:us-east-1:123456789012:solution/s/1',
+          roleArn: 'arn:aws:iam::123456789012:role/R',
+        },
+        output: { dir: 'out' },
+      }),
+    );
+    let r = await cli(['run', file, '--dry-run', '--endpoint-url', '127.0.0.1:9']);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /--endpoint-url 127\.0\.0\.1:9: not an http:\/\/ or https:\/\/ URL; write http:\/\/127\.0\.0\.1:9/,
+    );
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_MAX_ATTEMPTS: '1' });
+    try {
+      r = await cli(['run', file, '--dry-run', '--endpoint-url', 'http://127.0.0.1:9']);
+    } finally {
+      process.env = saved;
+    }
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /s3:\/\/bucket\/x\/run\.json: nothing answers at the S3 endpoint .*is the emulator running, or --endpoint-url right\?/,
+    );
+    assert.doesNotMatch(r.stdout, /plan for/);
+  });
+});

@@ -56,13 +56,28 @@ export function parseChecked<const T extends ParseArgsConfig>(
   config: T,
 ): ReturnType<typeof parseArgs<T>> {
   checkArgs(command, config);
+  let parsed: ReturnType<typeof parseArgs<T>>;
   try {
-    return parseArgs(config);
+    parsed = parseArgs(config);
   } catch (err) {
     // checkArgs mirrors strict mode's checks, so this is a safety net: node's first sentence only.
     const first = (err as Error).message.split(/\.\s|\n/)[0] as string;
     throw new PbError('PB_USAGE', `${first} (see ${command} --help)`);
   }
+  // An endpoint without its scheme reached the SDK as "TypeError: Invalid URL".
+  for (const [name, value] of Object.entries(parsed.values as Record<string, unknown>)) {
+    if (!name.endsWith('endpoint-url') || typeof value !== 'string') continue;
+    let ok = false;
+    try {
+      ok = /^https?:$/.test(new URL(value).protocol);
+    } catch {}
+    if (!ok)
+      throw new PbError(
+        'PB_USAGE',
+        `--${name} ${value}: not an http:// or https:// URL${/^[\w.-]+:\d+$/.test(value) ? `; write http://${value}` : ''}`,
+      );
+  }
+  return parsed;
 }
 
 /** Strict mode's checks, done on the lenient parse's tokens so each message can say what to do. */

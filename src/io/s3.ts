@@ -160,8 +160,13 @@ export function s3Error(uri: string, err: unknown): PbError {
     case 'AuthorizationHeaderMalformed':
       reason = `the bucket is in another region (${e.message ?? ''}); pass --region`;
       break;
+    case 'CredentialsProviderError':
+      reason = `no AWS credentials (${e.message ?? ''}): set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or use the environment \`personalize-batch emulate\` prints`;
+      break;
     default:
-      reason = `${e.name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
+      if (e.name === 'Error' && /ECONNREFUSED/.test(e.message ?? ''))
+        reason = `nothing answers at the S3 endpoint (${e.message}): is the emulator running, or --endpoint-url right?`;
+      else reason = `${e.name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
   }
   return new PbError('PB_IO', reason, { file: uri }, { cause: err });
 }
