@@ -406,21 +406,23 @@ function builderFor(
 /**
  * Every source opened and read as far as its header (the first object for JSON): that it is there,
  * that it is a list and not another kind of file, that its format can be told, and that the columns
- * asked for are in it. Problems are returned, one per source, none thrown, so `run` reports them all
+ * asked for are in it. Problems are returned with the index of the source given, none thrown, so `run` reports them all
  * before anything is uploaded; nothing is written. Usage errors in the options themselves throw.
  */
-export async function checkSources(options: PrepareOptions): Promise<string[]> {
+export async function checkSources(options: PrepareOptions): Promise<{ source: number; message: string }[]> {
   const opts = resolvePrepareOptions(options);
-  const problems: string[] = [];
+  const problems: { source: number; message: string }[] = [];
+  let source = 0;
   const attempt = async (fn: () => Promise<void>) => {
     try {
       await fn();
     } catch (err) {
       if (!(err instanceof PbError)) throw err;
-      problems.push(err.message);
+      problems.push({ source, message: err.message });
     }
   };
-  for (const given of opts.sources) {
+  for (const [i, given] of opts.sources.entries()) {
+    source = i;
     if (given === '-') continue;
     let files: string[] = [];
     await attempt(async () => {

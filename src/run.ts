@@ -610,13 +610,15 @@ function stopWithoutRecords(p: Pipeline, summary: RunSummary): void {
  * file's field paths.
  */
 async function preflight(p: Pipeline): Promise<void> {
-  const problems = await checkSources(prepareOptions(p));
+  const problems = (await checkSources(prepareOptions(p))).map(
+    (x) => `$.input.sources[${x.source}]: ${x.message}`,
+  );
   if (p.output.catalog !== undefined) {
     try {
       await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
     } catch (err) {
       if (!(err instanceof PbError)) throw err;
-      problems.push(err.message);
+      problems.push(err.message.includes('$.output.') ? err.message : `$.output.catalog: ${err.message}`);
     }
   }
   // Each problem names its own file (a source, the catalog).

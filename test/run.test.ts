@@ -380,8 +380,8 @@ describe('run', () => {
       const r2 = await cli(['run', two.file, ...argv, ...AWS_ARGS()]);
       assert.equal(r2.code, 2, r2.stderr);
       assert.match(r2.stderr, /5 problems/);
-      assert.match(r2.stderr, /gone\.csv: cannot read: no such file/);
-      assert.match(r2.stderr, /results\.jsonl: by its content this is batch-job output/);
+      assert.match(r2.stderr, /\$\.input\.sources\[1\]: \S*gone\.csv: cannot read: no such file/);
+      assert.match(r2.stderr, /\$\.input\.sources\[2\]: \S*results\.jsonl: by its content this is batch-job output/);
       assert.match(r2.stderr, /emails\.csv: no column "Kundennummer" for \$\.input\.column/);
       assert.match(
         r2.stderr,
