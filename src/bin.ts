@@ -24,7 +24,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 // Ctrl-C: leave no half-written temporary file behind, and say how to go on. Jobs already
 // created keep running in the service; every command that creates or follows them resumes.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     // A command with its own shutdown (emulate stops its servers) handles the signal itself.
     if (process.listenerCount(signal) > 0) return;
@@ -32,7 +32,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.stderr.write(
       `\npersonalize-batch: interrupted (${signal}); run the same command again to resume\n`,
     );
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[signal]);
   });
 }
 

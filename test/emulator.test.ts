@@ -1064,42 +1064,59 @@ describe('emulate command', () => {
     await assert.rejects(fetch(env.AWS_ENDPOINT_URL_PERSONALIZE as string), 'the endpoint is closed');
   });
 
-  test('as a child process: --json, then exit 0 on SIGTERM with the temporary data removed', async () => {
-    const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
-    const child = spawn(
-      process.execPath,
-      [...NODE_ARGS, bin, 'emulate', '--port', '0', '--s3-port', '0', '--json', '--quiet'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
+  for (const [sig, closed] of [
+    ['SIGTERM', false],
+    // Its terminal closed: a hangup, and nothing left to print "stopping" to.
+    ['SIGHUP', true],
+  ] as const) {
+    test(`as a child process: --json, then exit 0 on ${sig}${closed ? ' with stderr closed' : ''}, the temporary data removed`, async () => {
+      const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+      const child = spawn(
+        process.execPath,
+        [
+          ...NODE_ARGS,
+          bin,
+          'emulate',
+          '--port',
+          '0',
+          '--s3-port',
+          '0',
+          '--json',
+          ...(closed ? [] : ['--quiet']),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('exit', (code, signal) => resolve([code, signal])),
+      );
+      for await (const c of child.stdout) {
+        stdout += (c as Buffer).toString();
+        if (stdout.includes('\n')) break;
+      }
+      const info = JSON.parse(stdout.split('\n')[0] as string) as {
+        env: Record<string, string>;
+        personalizeEndpoint: string;
+        dataDir: string;
+      };
+      assert.ok(existsSync(info.dataDir));
+      assert.equal(info.env.AWS_ENDPOINT_URL_PERSONALIZE, info.personalizeEndpoint);
+      const p = personalize(info.personalizeEndpoint);
+      const list = await p.send(new ListBatchInferenceJobsCommand({}));
+      p.destroy();
+      assert.deepEqual(list.batchInferenceJobs, []);
+      if (closed) child.stderr.destroy();
+      child.kill(sig);
+      const [code, signal] = await exited;
+      assert.equal(signal, null, stderr);
+      assert.equal(code, 0, stderr);
+      assert.ok(!existsSync(info.dataDir), 'the temporary S3 folder is removed');
     });
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-      child.on('exit', (code, signal) => resolve([code, signal])),
-    );
-    for await (const c of child.stdout) {
-      stdout += (c as Buffer).toString();
-      if (stdout.includes('\n')) break;
-    }
-    const info = JSON.parse(stdout.split('\n')[0] as string) as {
-      env: Record<string, string>;
-      personalizeEndpoint: string;
-      dataDir: string;
-    };
-    assert.ok(existsSync(info.dataDir));
-    assert.equal(info.env.AWS_ENDPOINT_URL_PERSONALIZE, info.personalizeEndpoint);
-    const p = personalize(info.personalizeEndpoint);
-    const list = await p.send(new ListBatchInferenceJobsCommand({}));
-    p.destroy();
-    assert.deepEqual(list.batchInferenceJobs, []);
-    child.kill('SIGTERM');
-    const [code, signal] = await exited;
-    assert.equal(signal, null, stderr);
-    assert.equal(code, 0, stderr);
-    assert.ok(!existsSync(info.dataDir), 'the temporary S3 folder is removed');
-  });
+  }
 
   test('--help has examples; bad options are usage errors (exit 2)', async () => {
     const help = await cli(['emulate', '--help']);

@@ -19,7 +19,7 @@ Starts a local stand-in for Amazon Personalize batch jobs on 127.0.0.1, for dry 
 tests: an S3-compatible endpoint (s3rver) and a Personalize endpoint that speaks the real
 wire protocol (Create/Describe/List for batch inference and batch segment jobs). It prints
 the environment that points the AWS SDKs and the AWS CLI at it, logs job status changes on
-stderr, and runs until Ctrl-C (SIGINT) or SIGTERM.
+stderr, and runs until Ctrl-C (SIGINT), SIGTERM or SIGHUP (its terminal closed).
 
 Jobs read their input prefix from its S3, go CREATE PENDING -> CREATE IN_PROGRESS -> ACTIVE
 (or CREATE FAILED with a reason: no input, a line that is not JSON, a quota), one --step at a
@@ -62,8 +62,8 @@ Examples:
   personalize-batch emulate --fail-jobs 'shard-00003' --slow-jobs 'shard-0000[12]' --slow 30s`;
 
 /**
- * Runs the emulator until `signal` aborts, or without one until SIGINT or
- * SIGTERM; then closes it and returns 0.
+ * Runs the emulator until `signal` aborts, or without one until SIGINT,
+ * SIGTERM or SIGHUP; then closes it and returns 0.
  */
 export async function runEmulate(args: readonly string[], io: CliIO, signal?: AbortSignal): Promise<number> {
   let parsed: ReturnType<typeof parseEmulateArgs>;
@@ -157,18 +157,19 @@ function parseEmulateArgs(args: readonly string[]) {
   });
 }
 
-/** An abort signal for the end of the run: the caller's, or SIGINT/SIGTERM (listeners removed by dispose). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** An abort signal for the end of the run: the caller's, or SIGINT/SIGTERM/SIGHUP (listeners removed by dispose). */
 function stopSignal(given: AbortSignal | undefined): { signal: AbortSignal; dispose: () => void } {
   if (given) return { signal: given, dispose: () => {} };
   const ac = new AbortController();
   const stop = () => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // SIGHUP: the terminal it ran in was closed; its data folder goes too.
+  for (const sig of STOP_SIGNALS) process.once(sig, stop);
   return {
     signal: ac.signal,
     dispose: () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      for (const sig of STOP_SIGNALS) process.off(sig, stop);
     },
   };
 }
