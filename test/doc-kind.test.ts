@@ -35,7 +35,7 @@ describe('docKindOf', () => {
     // A CRM export with an "error" column is still a list.
     ['{"email":"a@example.com","userId":"u1","error":"bounced"}\n', 'batch-input'],
     ['{"userId":"a\\"input\\":1,\\"output\\":2"}\n', 'batch-input'],
-    ['user_id,email\nu1,a@example.com\n', 'other'],
+    ['user_id,email\nu1,a@example.com\n', 'text'],
     ['[{"userId":"u1"}]', 'other'],
     ['', 'other'],
   ];
@@ -70,7 +70,9 @@ describe('every command reads files by content', () => {
     // A renamed manifest is still one.
     const renamed = join(dir, 'shards.txt');
     await writeFile(renamed, await readFile(join(shards, 'manifest.json')));
-    return { dir, batch, out, shards, manifest: join(shards, 'manifest.json'), renamed };
+    const csv = join(dir, 'emails.csv');
+    await writeFile(csv, 'user_id,email\nu1,a@example.com\n');
+    return { dir, batch, out, shards, manifest: join(shards, 'manifest.json'), renamed, csv };
   }
 
   test('wrong kinds are refused with what the file is and the command that takes it (exit 2)', async () => {
@@ -96,6 +98,10 @@ describe('every command reads files by content', () => {
         /batch\.json: by its content this is batch input .*, not batch-job output; a job reads it/,
       ],
       [['export', f.renamed], /not batch-job output; give the jobs' output folder/],
+      [
+        ['export', f.csv],
+        /emails\.csv: by its content this is text, not JSON \(a CSV or a list\), not batch-job output; export reads what a batch job writes/,
+      ],
       [['collect', f.batch, '-o', join(f.dir, 'm.jsonl')], /not batch-job output/],
       [
         ['collect', f.out, '--input', f.out, '-o', join(f.dir, 'm.jsonl')],

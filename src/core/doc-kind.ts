@@ -15,7 +15,9 @@ export type DocKind =
   | 'out'
   /** Any other JSON object: a batch-input record (userId, itemId, itemList, ...). */
   | 'batch-input'
-  /** Not a JSON object first (CSV, plain text, a JSON array of ids...), or nothing at all. */
+  /** Text that does not start like JSON: a CSV, a plain list. */
+  | 'text'
+  /** Not a JSON object first (a JSON array...), or nothing at all. */
   | 'other';
 
 /** The kind of a document whose first object has these top-level keys. */
@@ -39,7 +41,10 @@ export function docKindOfKeys(keys: readonly string[]): DocKind {
  */
 export function docKindOf(head: Uint8Array): DocKind {
   const keys = topLevelKeys(head);
-  return keys === null ? 'other' : docKindOfKeys(keys);
+  if (keys !== null) return docKindOfKeys(keys);
+  let i = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  while (i < head.length && isSpace(head[i] as number)) i++;
+  return i < head.length && head[i] !== 0x5b ? 'text' : 'other';
 }
 
 /** The first object's top-level keys as far as `head` goes; null when the first value is not an object. */
@@ -87,8 +92,8 @@ export type WantedKind = 'batch-input' | 'out' | 'prepare-source';
  */
 export function wrongKind(kind: DocKind, want: WantedKind, file: string): PbError | undefined {
   const ok: Record<WantedKind, readonly DocKind[]> = {
-    'batch-input': ['batch-input', 'other'],
-    'prepare-source': ['batch-input', 'other'],
+    'batch-input': ['batch-input', 'text', 'other'],
+    'prepare-source': ['batch-input', 'text', 'other'],
     out: ['out', 'other'],
   };
   if (ok[want].includes(kind)) return undefined;
@@ -99,6 +104,7 @@ export function wrongKind(kind: DocKind, want: WantedKind, file: string): PbErro
     pipeline: 'a pipeline file',
     out: 'batch-job output ("input" with "output" or "error" on each line, as in .out files)',
     'batch-input': 'batch input (records such as {"userId": ...})',
+    text: 'text, not JSON (a CSV or a list)',
     other: 'not JSON',
   };
   const fix: Record<WantedKind, Partial<Record<DocKind, string>>> = {
@@ -118,6 +124,7 @@ export function wrongKind(kind: DocKind, want: WantedKind, file: string): PbErro
       manifest: `give the jobs' output folder (the --output of submit), or pass the manifest to collect --input to reconcile against it`,
       'job-state': `give the jobs' output folder, or collect --state ${q}`,
       pipeline: `run ${q} runs it, exports included`,
+      text: 'export reads what a batch job writes (JSON Lines, in .out files); a list of users or items is made into batch input with prepare',
       'batch-input': `a job reads it: shard it (shard -o s3://bucket/prefix/), submit the manifest, then export the jobs' output folder (collect takes it as --input)`,
     },
   };
