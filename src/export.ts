@@ -26,6 +26,7 @@ import {
 import { KEY_NAMES, KEY_NONE } from './core/out-lines.js';
 import { SlotRing } from './core/pool.js';
 import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
+import { alternatives, closest } from './core/suggest.js';
 import { PbError, usage } from './errors.js';
 import type { ConvertReply, ConvertRequest, WorkerSetup } from './io/convert-worker.js';
 import { checkDocKind } from './io/doc-kind.js';
@@ -154,7 +155,10 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   const o = { ...input };
   const format = o.format ?? EXPORT_DEFAULTS.format;
   if (!EXPORT_FORMATS.includes(format)) {
-    throw usage(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`);
+    const near = closest(String(format), EXPORT_FORMATS);
+    throw usage(
+      `--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"${near.length > 0 ? `; did you mean ${alternatives(near)}?` : ''}`,
+    );
   }
   const onInvalid = o.onInvalid ?? 'fail';
   if (onInvalid !== 'fail' && onInvalid !== 'skip')
@@ -295,7 +299,11 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
       );
     if (catalog && catalog.duplicates > 0)
       warnings.push(`the catalog repeats ${catalog.duplicates} item ids; the first row of each was used`);
-    if (s.catalogMissing > 0)
+    if (s.catalogMissing > 0 && s.catalogMissing === s.rows)
+      warnings.push(
+        `none of the ${s.rows} recommendations names an item in the catalog (${o.catalog}): is it the catalog of this dataset, and its id column the right one (--catalog-id-column)? Its columns are empty`,
+      );
+    else if (s.catalogMissing > 0)
       warnings.push(
         `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? ' names an item' : 's name items'} not in the catalog; ${s.catalogMissing === 1 ? 'its' : 'their'} catalog columns are empty`,
       );

@@ -14,6 +14,7 @@ import { docKindOfKeys, wrongKind } from './core/doc-kind.js';
 import { encodingProblem } from './core/encoding.js';
 import { type FamilyInfo, resolveFamily } from './core/families.js';
 import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
+import { alternatives, closest } from './core/suggest.js';
 import {
   checkRecord,
   DEFAULT_LIMITS,
@@ -181,8 +182,12 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
   const o = { ...input };
   const family = resolveFamily(o.recipe);
   const format = o.format ?? 'auto';
-  if (!FORMATS.includes(format))
-    throw usage(`--format must be one of ${FORMATS.join(', ')}, got "${format}"`);
+  if (!FORMATS.includes(format)) {
+    const near = closest(String(format), FORMATS);
+    throw usage(
+      `--format must be one of ${FORMATS.join(', ')}, got "${format}"${near.length > 0 ? `; did you mean ${alternatives(near)}?` : ''}`,
+    );
+  }
   const onInvalid = o.onInvalid ?? 'fail';
   if (onInvalid !== 'fail' && onInvalid !== 'skip')
     throw usage(`--on-invalid must be fail or skip, got "${onInvalid}"`);

@@ -381,7 +381,10 @@ describe('run', () => {
       assert.equal(r2.code, 2, r2.stderr);
       assert.match(r2.stderr, /5 problems/);
       assert.match(r2.stderr, /\$\.input\.sources\[1\]: \S*gone\.csv: cannot read: no such file/);
-      assert.match(r2.stderr, /\$\.input\.sources\[2\]: \S*results\.jsonl: by its content this is batch-job output/);
+      assert.match(
+        r2.stderr,
+        /\$\.input\.sources\[2\]: \S*results\.jsonl: by its content this is batch-job output/,
+      );
       assert.match(r2.stderr, /emails\.csv: no column "Kundennummer" for \$\.input\.column/);
       assert.match(
         r2.stderr,
@@ -403,15 +406,15 @@ describe('run', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /personalize-batch: warning: \d+ recommendations name items not in the catalog; their catalog columns are empty/,
+      /personalize-batch: warning: none of the \d+ recommendations names an item in the catalog \(\S+other-items\.csv\): is it the catalog of this dataset/,
     );
     assert.match(r.stdout, /warnings {5}\d+ \(above, and in the summary's warnings\)/);
     const s = JSON.parse(await readFile(join(file, '..', 'out', 'summary.json'), 'utf8')) as RunSummary;
-    assert.ok(s.warnings.some((w) => /not in the catalog/.test(w)));
+    assert.ok(s.warnings.some((w) => /names an item in the catalog/.test(w)));
     assert.ok(jobsOf(prefix).length > 0);
     // Resumed: the same warnings again, from run.json.
     const again = await cli(['run', file, ...AWS_ARGS()]);
-    assert.match(again.stderr, /warning: \d+ recommendations name items not in the catalog/);
+    assert.match(again.stderr, /warning: none of the \d+ recommendations names an item in the catalog/);
   });
 
   test('every problem in the job fields is reported at once, by path', () => {

@@ -106,6 +106,16 @@ function checkArgs(command: string, config: ParseArgsConfig): void {
       // A single dash before a long name (-recipe) reads as the letters -r -e -c ...: name the word.
       const raw = (args[t.index] as string).split('=')[0] as string;
       const word = long ? typed : raw.startsWith('-') && !raw.startsWith('--') ? raw.slice(1) : '';
+      // A short option in the wrong case, or a zero for the letter o (-O, -0 for -o).
+      if (!long && raw.length === 2) {
+        const letter = (raw[1] as string).toLowerCase().replace('0', 'o');
+        const same = Object.entries(options).find(([, o]) => o.short === letter);
+        if (same)
+          throw new PbError(
+            'PB_USAGE',
+            `unknown option ${raw} for ${command}; did you mean -${letter} (--${same[0]})?`,
+          );
+      }
       const near = closest(word, optionNames(options, negative)).map((n) => `--${n}`);
       if (near.length > 0)
         throw new PbError(
