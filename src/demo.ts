@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify/sync';
-import type { CliIO } from './cli.js';
+import type { CliIO } from './commands/common.js';
 import { outputOption, parseChecked } from './commands/common.js';
 import { describeRun, RunReporter } from './commands/run.js';
 import { generateCatalog, startEmulator } from './emulator/index.js';
