@@ -1,5 +1,5 @@
 import { ByteIndex, hashBytes } from './byteset.js';
-import { csvCell } from './out-convert.js';
+import { csvCell } from './csv-cell.js';
 import { decodeString } from './out-lines.js';
 
 /** The most items a catalog may hold: it lives in memory (see Catalog). */

@@ -1,4 +1,10 @@
 import type { Catalog } from './catalog.js';
+
+import { csvCell } from './csv-cell.js';
+
+// Exported here as before; it lives in its own module since the catalog renders its cells with it too.
+export { csvCell };
+
 import {
   canonicalString,
   decodeString,
@@ -160,16 +166,6 @@ const COMMA = 44;
 const APOSTROPHE = 39;
 const INVALID_TEXT_MAX = 64 * 1024;
 const LINE_TOO_LONG = -1;
-
-const FORMULA_CHARS = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
-
-/** One CSV text cell from a string: formula guard, then RFC 4180 quoting when needed. */
-export function csvCell(value: string, escapeFormulas: boolean): string {
-  let v = value;
-  if (escapeFormulas && v.length > 0 && FORMULA_CHARS.has(v[0] as string)) v = `'${v}`;
-  if (/[",\r\n]/.test(v)) return `"${v.replace(/"/g, '""')}"`;
-  return v;
-}
 
 /** Whether raw UTF-8 bytes start like a formula: = + - @, or the full-width ＝ ＋ － ＠ (EF BC 9D/8B/8D/A0). */
 function formulaStart(b: Uint8Array, s: number, e: number): boolean {

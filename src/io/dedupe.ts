@@ -1,9 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import type { BatchInput } from '../core/build.js';
 import { ByteSet, hashBytes } from '../core/byteset.js';
-import type { DrainJob, DrainMessage } from './drain-worker.js';
 import { eachLine, eachPartition, type PartitionSet, type SpillDir } from './spill.js';
 import { startWorker } from './workers.js';
+
+/** What drain-worker.ts is given, and what it posts back (here, so the two files do not import each other). */
+export interface DrainJob {
+  paths: string[];
+  expects: { keys: number; keyBytes: number }[];
+  budget: number;
+  derive: { prefix: Uint8Array; suffix: Uint8Array } | undefined;
+}
+
+export type DrainMessage =
+  | { kind: 'chunk'; chunk: Uint8Array; lines: number; duplicates: number }
+  | { kind: 'done' };
 
 /**
  * A one-byte payload meaning "the line is prefix + key + suffix": the fast

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ByteSet } from '../core/byteset.js';
-import { drainPiece } from './dedupe.js';
+import { type DrainJob, type DrainMessage, drainPiece } from './dedupe.js';
 
 /**
  * Worker entry: deduplicates its share of the spill partitions while the
@@ -9,17 +9,6 @@ import { drainPiece } from './dedupe.js';
  * message per partition and waits for an 'ack' before reading the next, so
  * at most one partition's output is in flight.
  */
-
-export interface DrainJob {
-  paths: string[];
-  expects: { keys: number; keyBytes: number }[];
-  budget: number;
-  derive: { prefix: Uint8Array; suffix: Uint8Array } | undefined;
-}
-
-export type DrainMessage =
-  | { kind: 'chunk'; chunk: Uint8Array; lines: number; duplicates: number }
-  | { kind: 'done' };
 
 const job = workerData as DrainJob;
 const port = parentPort;
