@@ -402,7 +402,7 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'validate needs --recipe FAMILY (see validate --help)');
   configureAws(v);
-  const { validateFiles } = await import('./validate-files.js');
+  const { validateFiles } = await import('./stages/validate/index.js');
   const summary = await validateFiles({
     recipe: v.recipe,
     files: positionals,

@@ -108,4 +108,4 @@ export {
   type ValidateSummary,
   type ValidationProblem,
   validateFiles,
-} from './validate-files.js';
+} from './stages/validate/index.js';

@@ -44,7 +44,7 @@ import {
   prepare,
 } from './prepare.js';
 import { type Manifest, shardName } from './shard.js';
-import { validateFiles } from './validate-files.js';
+import { validateFiles } from './stages/validate/index.js';
 
 export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';
 

@@ -1,18 +1,18 @@
 import type { Readable } from 'node:stream';
-import { docKindOfKeys, wrongKind } from './core/doc-kind.js';
-import { resolveFamily } from './core/families.js';
-import { CLI_OPTION_NAMES, type OptionNames } from './core/sniff.js';
+import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
+import { resolveFamily } from '../../core/families.js';
+import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import {
   checkRecord,
   DEFAULT_LIMITS,
   type Limits,
   legacyPopularityLine,
   type RecordPolicy,
-} from './core/validate.js';
-import { formatPosition, PbError, usage } from './errors.js';
-import { expandJobInputs } from './io/doc-kind.js';
-import { type RowSource, readRows } from './io/rows.js';
-import { openText } from './io/text.js';
+} from '../../core/validate.js';
+import { formatPosition, PbError, usage } from '../../errors.js';
+import { expandJobInputs } from '../../io/doc-kind.js';
+import { type RowSource, readRows } from '../../io/rows.js';
+import { openText } from '../../io/text.js';
 
 export interface ValidateOptions {
   recipe: string;
