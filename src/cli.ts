@@ -482,7 +482,7 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   const out = outputOption(v);
   if (!out) throw new PbError('PB_USAGE', 'shard needs -o DIR (see shard --help)');
   if (positionals.length !== 1) throw new PbError('PB_USAGE', 'shard takes one INPUT (a path or -)');
-  const { shard } = await import('./shard.js');
+  const { shard } = await import('./stages/shard/index.js');
   const summary = await shard({
     recipe: v.recipe,
     input: positionals[0] as string,

@@ -102,7 +102,7 @@ export {
   type ShardSummary,
   shard,
   shardName,
-} from './shard.js';
+} from './stages/shard/index.js';
 export {
   type ValidateOptions,
   type ValidateSummary,

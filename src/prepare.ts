@@ -30,7 +30,7 @@ import { batchLines, checkNotAnInput, writeOutput } from './io/output.js';
 import { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
 import { SpillDir } from './io/spill.js';
 import { openText, type TextInfo } from './io/text.js';
-import { type ShardSummary, shard } from './shard.js';
+import { type ShardSummary, shard } from './stages/shard/index.js';
 
 export type OnInvalid = 'fail' | 'skip';
 

@@ -43,7 +43,7 @@ import {
   type PrepareSummary,
   prepare,
 } from './prepare.js';
-import { type Manifest, shardName } from './shard.js';
+import { type Manifest, shardName } from './stages/shard/index.js';
 import { validateFiles } from './stages/validate/index.js';
 
 export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';

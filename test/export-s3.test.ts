@@ -8,7 +8,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { collect } from '../src/collect.js';
 import { exportOutputs } from '../src/export.js';
 import { configureS3, readS3 } from '../src/io/s3.js';
-import { shard } from '../src/shard.js';
+import { shard } from '../src/stages/shard/index.js';
 import { S3RVER_CREDENTIALS, startS3rver } from './helpers.js';
 import { REFERENCE } from './out-fixtures.js';
 

@@ -13,7 +13,7 @@ import { configureS3, defaultS3Client } from '../src/io/s3.js';
 import { type JobState, normalizeStatus } from '../src/jobs/model.js';
 import { type JobEvent, jobStatus, submit, waitJobs } from '../src/jobs/orchestrate.js';
 import { personalizeService } from '../src/jobs/service.js';
-import { shard } from '../src/shard.js';
+import { shard } from '../src/stages/shard/index.js';
 import { cli, rejectsWith, stdinOf, useTmp, writeText } from './helpers.js';
 
 // submit / status / wait end to end against the emulator, through the real

@@ -71,7 +71,7 @@ const OVER_500_LINES = [
   'src/pipeline.ts',
   'src/prepare.ts',
   'src/run.ts',
-  'src/shard.ts',
+  'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
   'src/collect.ts',

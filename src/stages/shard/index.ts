@@ -2,17 +2,17 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { docKindOf, FIRST_BYTES, firstRecordProblem, wrongKind } from './core/doc-kind.js';
-import { type FamilyInfo, resolveFamily } from './core/families.js';
-import { type CutResult, HashCut, type HashHistogram } from './core/hashcut.js';
-import { countRegularLines } from './core/linecount.js';
-import { PbError, usage } from './errors.js';
-import { expandBatchInputs, peekHead, peekStream } from './io/doc-kind.js';
-import { type HashStream, OffThreadHasher } from './io/hasher.js';
-import { openLinesReusing, openSource, wholeLines } from './io/input.js';
-import { MultipartWriter, PartBudget, type PartBudgetOptions } from './io/multipart.js';
-import { trackTemporary } from './io/output.js';
-import { defaultS3Client, deleteS3, isS3Uri, listS3, parseS3Uri, writeS3 } from './io/s3.js';
+import { docKindOf, FIRST_BYTES, firstRecordProblem, wrongKind } from '../../core/doc-kind.js';
+import { type FamilyInfo, resolveFamily } from '../../core/families.js';
+import { type CutResult, HashCut, type HashHistogram } from '../../core/hashcut.js';
+import { countRegularLines } from '../../core/linecount.js';
+import { PbError, usage } from '../../errors.js';
+import { expandBatchInputs, peekHead, peekStream } from '../../io/doc-kind.js';
+import { type HashStream, OffThreadHasher } from '../../io/hasher.js';
+import { openLinesReusing, openSource, wholeLines } from '../../io/input.js';
+import { MultipartWriter, PartBudget, type PartBudgetOptions } from '../../io/multipart.js';
+import { trackTemporary } from '../../io/output.js';
+import { defaultS3Client, deleteS3, isS3Uri, listS3, parseS3Uri, writeS3 } from '../../io/s3.js';
 
 /** Service quotas per job input (reference: quotas): 1 GB, 50 million records, 1000 files. */
 export const SHARD_DEFAULTS = {
