@@ -4,7 +4,6 @@
  * stream code and can be used on records directly.
  */
 export { type CliIO, describePrepare, run } from './cli.js';
-export { COLLECT_DEFAULTS, type CollectOptions, type CollectSummary, collect } from './collect.js';
 export { buildAttributeQuery, checkAttributeQuery, escapeAttributeValue } from './core/attributes.js';
 export {
   type BatchInput,
@@ -93,6 +92,12 @@ export {
 export { type RunEvent, type RunOptions, type RunSummary, runPipeline, type Stage } from './run.js';
 export { emailListCsv } from './sample.js';
 export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
+export {
+  COLLECT_DEFAULTS,
+  type CollectOptions,
+  type CollectSummary,
+  collect,
+} from './stages/collect/index.js';
 export {
   type Manifest,
   SHARD_DEFAULTS,

@@ -17,7 +17,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { type CollectSummary, collect } from './collect.js';
 import { PbError } from './errors.js';
 import { checkCatalog, type ExportSummary, exportOutputs } from './export.js';
 import { readJsonDoc, removeDoc, writeJsonDoc } from './io/doc.js';
@@ -43,6 +42,7 @@ import {
   type PrepareSummary,
   prepare,
 } from './prepare.js';
+import { type CollectSummary, collect } from './stages/collect/index.js';
 import { type Manifest, shardName } from './stages/shard/index.js';
 import { validateFiles } from './stages/validate/index.js';
 

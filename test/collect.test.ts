@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type CollectOptions, type CollectSummary, collect } from '../src/collect.js';
+import { type CollectOptions, type CollectSummary, collect } from '../src/stages/collect/index.js';
 import { shard } from '../src/stages/shard/index.js';
 import { cli, rejectsWith, stdinOf, useTmp } from './helpers.js';
 import { AWS_DOC_EXAMPLES, FAILED, prng, randomId } from './out-fixtures.js';

@@ -60,7 +60,6 @@ test('every dependency is imported by the code', async () => {
 // a name that no longer breaks its rule must come off (so the lists only shrink).
 const OVER_500_LINES = [
   'src/cli.ts',
-  'src/collect.ts',
   'src/core/out-convert.ts',
   'src/core/out-lines.ts',
   'src/core/sniff.ts',
@@ -71,10 +70,10 @@ const OVER_500_LINES = [
   'src/pipeline.ts',
   'src/prepare.ts',
   'src/run.ts',
+  'src/stages/collect/index.ts',
   'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
-  'src/collect.ts',
   'src/export.ts',
   'src/io/doc.ts',
   'src/io/hash-worker.ts',
@@ -84,6 +83,7 @@ const PROCESS_OUTSIDE_THE_EDGE = [
   'src/jobs/service.ts',
   'src/prepare.ts',
   'src/run.ts',
+  'src/stages/collect/index.ts',
 ];
 
 async function sources(): Promise<Map<string, string>> {

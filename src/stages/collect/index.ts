@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ByteIndex, hashBytes } from './core/byteset.js';
-import { docKindOf, wrongKind } from './core/doc-kind.js';
+import { ByteIndex, hashBytes } from '../../core/byteset.js';
+import { docKindOf, wrongKind } from '../../core/doc-kind.js';
 import {
   canonicalString,
   KEY_ATTRIBUTES,
@@ -15,15 +15,15 @@ import {
   LINE_ERROR,
   LINE_OK,
   OutLineParser,
-} from './core/out-lines.js';
-import { PbError, usage } from './errors.js';
-import { SideFile } from './export.js';
-import { checkDocKind, expandBatchInputs } from './io/doc-kind.js';
-import { openSource, wholeLines } from './io/input.js';
-import { expandOutSources, type OutItem, readOutItems } from './io/out-reader.js';
-import { writeOutput } from './io/output.js';
-import { isS3Uri } from './io/s3.js';
-import { eachLine, eachPartition, type PartitionSet, SpillDir } from './io/spill.js';
+} from '../../core/out-lines.js';
+import { PbError, usage } from '../../errors.js';
+import { SideFile } from '../../export.js';
+import { checkDocKind, expandBatchInputs } from '../../io/doc-kind.js';
+import { openSource, wholeLines } from '../../io/input.js';
+import { expandOutSources, type OutItem, readOutItems } from '../../io/out-reader.js';
+import { writeOutput } from '../../io/output.js';
+import { isS3Uri } from '../../io/s3.js';
+import { eachLine, eachPartition, type PartitionSet, SpillDir } from '../../io/spill.js';
 
 /** Options of `collect`. */
 export interface CollectOptions {
