@@ -57,13 +57,6 @@ export {
   startEmulator,
 } from './emulator/index.js';
 export { isPbError, PbError, type PbErrorCode, type PbErrorContext } from './errors.js';
-export {
-  EXPORT_DEFAULTS,
-  type ExportOptions,
-  type ExportSummary,
-  exportOutputs,
-  resolveExportOptions,
-} from './export.js';
 export { openSource } from './io/input.js';
 export { expandOutSources, readOutItems } from './io/out-reader.js';
 export { AtomicFile } from './io/output.js';
@@ -98,6 +91,13 @@ export {
   type CollectSummary,
   collect,
 } from './stages/collect/index.js';
+export {
+  EXPORT_DEFAULTS,
+  type ExportOptions,
+  type ExportSummary,
+  exportOutputs,
+  resolveExportOptions,
+} from './stages/export/index.js';
 export {
   type Manifest,
   SHARD_DEFAULTS,

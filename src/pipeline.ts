@@ -14,12 +14,12 @@ import type { ExportFormat } from './core/out-convert.js';
 import { type OptionNames, parseDelimiter } from './core/sniff.js';
 import { parseBytes, parseCount, parseDuration } from './core/units.js';
 import { PbError } from './errors.js';
-import type { ExportOptions } from './export.js';
 import { readJsonDoc } from './io/doc.js';
 import { isS3Uri } from './io/s3.js';
 import { type JobOptions, jobOptionProblems, kindOf } from './jobs/model.js';
 import type { PrepareOptions } from './prepare.js';
 import { configValidator } from './schemas.js';
+import type { ExportOptions } from './stages/export/index.js';
 
 /** The pipeline file as written (schemas/pipeline.schema.json). */
 export interface PipelineFile {

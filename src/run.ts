@@ -18,7 +18,6 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { PbError } from './errors.js';
-import { checkCatalog, type ExportSummary, exportOutputs } from './export.js';
 import { readJsonDoc, removeDoc, writeJsonDoc } from './io/doc.js';
 import { openSource } from './io/input.js';
 import { removeStaleTemporaryFiles, writeOutput } from './io/output.js';
@@ -43,6 +42,7 @@ import {
   prepare,
 } from './prepare.js';
 import { type CollectSummary, collect } from './stages/collect/index.js';
+import { checkCatalog, type ExportSummary, exportOutputs } from './stages/export/index.js';
 import { type Manifest, shardName } from './stages/shard/index.js';
 import { validateFiles } from './stages/validate/index.js';
 

@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { csvCell } from '../src/core/out-convert.js';
-import { type ExportOptions, type ExportSummary, exportOutputs } from '../src/export.js';
+import { type ExportOptions, type ExportSummary, exportOutputs } from '../src/stages/export/index.js';
 import { cli, rejectsWith, sink, split, stdinOf, useTmp } from './helpers.js';
 import {
   AWS_DOC_EXAMPLES,

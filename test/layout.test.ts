@@ -64,17 +64,16 @@ const OVER_500_LINES = [
   'src/core/out-lines.ts',
   'src/core/sniff.ts',
   'src/emulator/jobs.ts',
-  'src/export.ts',
   'src/io/rows.ts',
   'src/jobs/orchestrate.ts',
   'src/pipeline.ts',
   'src/prepare.ts',
   'src/run.ts',
   'src/stages/collect/index.ts',
+  'src/stages/export/index.ts',
   'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
-  'src/export.ts',
   'src/io/doc.ts',
   'src/io/hash-worker.ts',
   'src/io/input.ts',
@@ -84,6 +83,7 @@ const PROCESS_OUTSIDE_THE_EDGE = [
   'src/prepare.ts',
   'src/run.ts',
   'src/stages/collect/index.ts',
+  'src/stages/export/index.ts',
 ];
 
 async function sources(): Promise<Map<string, string>> {

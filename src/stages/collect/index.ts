@@ -17,13 +17,13 @@ import {
   OutLineParser,
 } from '../../core/out-lines.js';
 import { PbError, usage } from '../../errors.js';
-import { SideFile } from '../../export.js';
 import { checkDocKind, expandBatchInputs } from '../../io/doc-kind.js';
 import { openSource, wholeLines } from '../../io/input.js';
 import { expandOutSources, type OutItem, readOutItems } from '../../io/out-reader.js';
 import { writeOutput } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import { eachLine, eachPartition, type PartitionSet, SpillDir } from '../../io/spill.js';
+import { SideFile } from '../export/index.js';
 
 /** Options of `collect`. */
 export interface CollectOptions {

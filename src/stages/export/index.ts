@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Worker } from 'node:worker_threads';
-import { CATALOG_MAX_ITEMS, Catalog } from './core/catalog.js';
-import { accessor, findColumn, ITEM_COLUMNS } from './core/columns.js';
-import { encodingProblem } from './core/encoding.js';
+import { CATALOG_MAX_ITEMS, Catalog } from '../../core/catalog.js';
+import { accessor, findColumn, ITEM_COLUMNS } from '../../core/columns.js';
+import { encodingProblem } from '../../core/encoding.js';
 import {
   addCounts,
   type ConvertConfig,
@@ -22,20 +22,20 @@ import {
   headerBytes,
   type Layout,
   sniffLayout,
-} from './core/out-convert.js';
-import { KEY_NAMES, KEY_NONE } from './core/out-lines.js';
-import { SlotRing } from './core/pool.js';
-import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
-import { alternatives, closest } from './core/suggest.js';
-import { PbError, usage } from './errors.js';
-import type { ConvertReply, ConvertRequest, WorkerSetup } from './io/convert-worker.js';
-import { checkDocKind } from './io/doc-kind.js';
-import { expandOutSources, type OutItem, readOutItems } from './io/out-reader.js';
-import { checkNotAnInput, PositionalFile, writeOutput, writeTarget } from './io/output.js';
-import { readRows } from './io/rows.js';
-import { isS3Uri } from './io/s3.js';
-import { openText } from './io/text.js';
-import { startWorker } from './io/workers.js';
+} from '../../core/out-convert.js';
+import { KEY_NAMES, KEY_NONE } from '../../core/out-lines.js';
+import { SlotRing } from '../../core/pool.js';
+import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from '../../core/sniff.js';
+import { alternatives, closest } from '../../core/suggest.js';
+import { PbError, usage } from '../../errors.js';
+import type { ConvertReply, ConvertRequest, WorkerSetup } from '../../io/convert-worker.js';
+import { checkDocKind } from '../../io/doc-kind.js';
+import { expandOutSources, type OutItem, readOutItems } from '../../io/out-reader.js';
+import { checkNotAnInput, PositionalFile, writeOutput, writeTarget } from '../../io/output.js';
+import { readRows } from '../../io/rows.js';
+import { isS3Uri } from '../../io/s3.js';
+import { openText } from '../../io/text.js';
+import { startWorker } from '../../io/workers.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
 export interface ExportOptions {
