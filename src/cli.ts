@@ -15,7 +15,7 @@ import { parseBytes, parseCount } from './core/units.js';
 import { isPbError, PbError } from './errors.js';
 import { removeTemporaryFiles } from './io/output.js';
 import { FORMATS, type Format } from './io/rows.js';
-import type { PrepareSummary } from './prepare.js';
+import type { PrepareSummary } from './stages/prepare/index.js';
 
 export type { CliIO };
 
@@ -301,7 +301,7 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
   const progress = makeProgress(io.stderr);
   const limits = shardLimits(v);
   // Each command loads its modules when it runs: loading all of them took 0.3 s of every start.
-  const { prepare } = await import('./prepare.js');
+  const { prepare } = await import('./stages/prepare/index.js');
   const summary = await prepare({
     recipe: v.recipe,
     sources: positionals,

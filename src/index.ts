@@ -70,18 +70,6 @@ export {
   resolvePipeline,
   workLayout,
 } from './pipeline.js';
-export {
-  createPrepareStream,
-  type OnInvalid,
-  PREPARE_DEFAULTS,
-  type PrepareOptions,
-  type PrepareProgress,
-  type PrepareSummary,
-  prepare,
-  prepareChunks,
-  type Reject,
-  resolvePrepareOptions,
-} from './prepare.js';
 export { type RunEvent, type RunOptions, type RunSummary, runPipeline, type Stage } from './run.js';
 export { emailListCsv } from './sample.js';
 export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
@@ -98,6 +86,18 @@ export {
   exportOutputs,
   resolveExportOptions,
 } from './stages/export/index.js';
+export {
+  createPrepareStream,
+  type OnInvalid,
+  PREPARE_DEFAULTS,
+  type PrepareOptions,
+  type PrepareProgress,
+  type PrepareSummary,
+  prepare,
+  prepareChunks,
+  type Reject,
+  resolvePrepareOptions,
+} from './stages/prepare/index.js';
 export {
   type Manifest,
   SHARD_DEFAULTS,

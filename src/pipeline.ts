@@ -17,9 +17,9 @@ import { PbError } from './errors.js';
 import { readJsonDoc } from './io/doc.js';
 import { isS3Uri } from './io/s3.js';
 import { type JobOptions, jobOptionProblems, kindOf } from './jobs/model.js';
-import type { PrepareOptions } from './prepare.js';
 import { configValidator } from './schemas.js';
 import type { ExportOptions } from './stages/export/index.js';
+import type { PrepareOptions } from './stages/prepare/index.js';
 
 /** The pipeline file as written (schemas/pipeline.schema.json). */
 export interface PipelineFile {

@@ -34,15 +34,15 @@ import { type JobState, jobName, normalizeStatus, regionOfArn, runIdFor, shardUr
 import { defined, type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
 import type { PersonalizeSettings } from './jobs/service.js';
 import { loadPipeline, PIPELINE_OPTION_NAMES, type Pipeline, workLayout } from './pipeline.js';
+import { type CollectSummary, collect } from './stages/collect/index.js';
+import { checkCatalog, type ExportSummary, exportOutputs } from './stages/export/index.js';
 import {
   checkSources,
   type InputDetection,
   type PrepareOptions,
   type PrepareSummary,
   prepare,
-} from './prepare.js';
-import { type CollectSummary, collect } from './stages/collect/index.js';
-import { checkCatalog, type ExportSummary, exportOutputs } from './stages/export/index.js';
+} from './stages/prepare/index.js';
 import { type Manifest, shardName } from './stages/shard/index.js';
 import { validateFiles } from './stages/validate/index.js';
 

@@ -67,10 +67,10 @@ const OVER_500_LINES = [
   'src/io/rows.ts',
   'src/jobs/orchestrate.ts',
   'src/pipeline.ts',
-  'src/prepare.ts',
   'src/run.ts',
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
+  'src/stages/prepare/index.ts',
   'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
@@ -80,10 +80,10 @@ const PROCESS_OUTSIDE_THE_EDGE = [
   'src/io/output.ts',
   'src/io/s3.ts',
   'src/jobs/service.ts',
-  'src/prepare.ts',
   'src/run.ts',
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
+  'src/stages/prepare/index.ts',
 ];
 
 async function sources(): Promise<Map<string, string>> {

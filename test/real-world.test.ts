@@ -17,7 +17,7 @@ import {
   prepare,
   validateFiles,
 } from '../src/index.js';
-import type { InputDetection } from '../src/prepare.js';
+import type { InputDetection } from '../src/stages/prepare/index.js';
 import {
   cli,
   makeTmp,

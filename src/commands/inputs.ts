@@ -1,4 +1,4 @@
-import type { PrepareSummary } from '../prepare.js';
+import type { PrepareSummary } from '../stages/prepare/index.js';
 
 /**
  * How each source was read, one line per kind of source: format, delimiter

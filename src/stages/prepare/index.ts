@@ -8,29 +8,29 @@ import {
   type FilterSpec,
   makeRowBuilder,
   type RowBuilder,
-} from './core/build.js';
-import { parseSince } from './core/dates.js';
-import { docKindOfKeys, wrongKind } from './core/doc-kind.js';
-import { encodingProblem } from './core/encoding.js';
-import { type FamilyInfo, resolveFamily } from './core/families.js';
-import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from './core/sniff.js';
-import { alternatives, closest } from './core/suggest.js';
+} from '../../core/build.js';
+import { parseSince } from '../../core/dates.js';
+import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
+import { encodingProblem } from '../../core/encoding.js';
+import { type FamilyInfo, resolveFamily } from '../../core/families.js';
+import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from '../../core/sniff.js';
+import { alternatives, closest } from '../../core/suggest.js';
 import {
   checkRecord,
   DEFAULT_LIMITS,
   type Limits,
   legacyPopularityLine,
   type RecordPolicy,
-} from './core/validate.js';
-import { PbError, usage } from './errors.js';
-import { Deduper, Grouper } from './io/dedupe.js';
-import { expandBatchInputs } from './io/doc-kind.js';
-import { type FastPlan, fastLines, fastPathApplies } from './io/fastpath.js';
-import { batchLines, checkNotAnInput, writeOutput } from './io/output.js';
-import { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
-import { SpillDir } from './io/spill.js';
-import { openText, type TextInfo } from './io/text.js';
-import { type ShardSummary, shard } from './stages/shard/index.js';
+} from '../../core/validate.js';
+import { PbError, usage } from '../../errors.js';
+import { Deduper, Grouper } from '../../io/dedupe.js';
+import { expandBatchInputs } from '../../io/doc-kind.js';
+import { type FastPlan, fastLines, fastPathApplies } from '../../io/fastpath.js';
+import { batchLines, checkNotAnInput, writeOutput } from '../../io/output.js';
+import { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from '../../io/rows.js';
+import { SpillDir } from '../../io/spill.js';
+import { openText, type TextInfo } from '../../io/text.js';
+import { type ShardSummary, shard } from '../shard/index.js';
 
 export type OnInvalid = 'fail' | 'skip';
 
