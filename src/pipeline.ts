@@ -16,9 +16,9 @@ import { parseBytes, parseCount, parseDuration } from './core/units.js';
 import { PbError } from './errors.js';
 import { readJsonDoc } from './io/doc.js';
 import { isS3Uri } from './io/s3.js';
-import { type JobOptions, jobOptionProblems, kindOf } from './jobs/model.js';
 import { configValidator } from './schemas.js';
 import type { ExportOptions } from './stages/export/index.js';
+import { type JobOptions, jobOptionProblems, kindOf } from './stages/jobs/model.js';
 import type { PrepareOptions } from './stages/prepare/index.js';
 
 /** The pipeline file as written (schemas/pipeline.schema.json). */

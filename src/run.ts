@@ -30,12 +30,25 @@ import {
   s3ObjectExists,
   s3Settings,
 } from './io/s3.js';
-import { type JobState, jobName, normalizeStatus, regionOfArn, runIdFor, shardUris } from './jobs/model.js';
-import { defined, type JobEvent, type JobsSummary, type StatusCounts, submit } from './jobs/orchestrate.js';
-import type { PersonalizeSettings } from './jobs/service.js';
 import { loadPipeline, PIPELINE_OPTION_NAMES, type Pipeline, workLayout } from './pipeline.js';
 import { type CollectSummary, collect } from './stages/collect/index.js';
 import { checkCatalog, type ExportSummary, exportOutputs } from './stages/export/index.js';
+import {
+  type JobState,
+  jobName,
+  normalizeStatus,
+  regionOfArn,
+  runIdFor,
+  shardUris,
+} from './stages/jobs/model.js';
+import {
+  defined,
+  type JobEvent,
+  type JobsSummary,
+  type StatusCounts,
+  submit,
+} from './stages/jobs/orchestrate.js';
+import type { PersonalizeSettings } from './stages/jobs/service.js';
 import {
   checkSources,
   type InputDetection,

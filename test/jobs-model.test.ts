@@ -12,7 +12,7 @@ import {
   normalizeStatus,
   runIdOf,
   shardNeed,
-} from '../src/jobs/model.js';
+} from '../src/stages/jobs/model.js';
 import { throwsWith } from './helpers.js';
 
 const SV = 'arn:aws:personalize:eu-west-1:123456789012:solution/emails/v1';

@@ -10,9 +10,9 @@ import type { CliIO } from '../src/commands/common.js';
 import { type Emulator, startEmulator } from '../src/emulator/index.js';
 import { readJsonDoc } from '../src/io/doc.js';
 import { configureS3, defaultS3Client } from '../src/io/s3.js';
-import { type JobState, normalizeStatus } from '../src/jobs/model.js';
-import { type JobEvent, jobStatus, submit, waitJobs } from '../src/jobs/orchestrate.js';
-import { personalizeService } from '../src/jobs/service.js';
+import { type JobState, normalizeStatus } from '../src/stages/jobs/model.js';
+import { type JobEvent, jobStatus, submit, waitJobs } from '../src/stages/jobs/orchestrate.js';
+import { personalizeService } from '../src/stages/jobs/service.js';
 import { shard } from '../src/stages/shard/index.js';
 import { cli, rejectsWith, stdinOf, useTmp, writeText } from './helpers.js';
 

@@ -65,11 +65,11 @@ const OVER_500_LINES = [
   'src/core/sniff.ts',
   'src/emulator/jobs.ts',
   'src/io/rows.ts',
-  'src/jobs/orchestrate.ts',
   'src/pipeline.ts',
   'src/run.ts',
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
+  'src/stages/jobs/orchestrate.ts',
   'src/stages/prepare/index.ts',
   'src/stages/shard/index.ts',
 ];
@@ -79,10 +79,10 @@ const PROCESS_OUTSIDE_THE_EDGE = [
   'src/io/input.ts',
   'src/io/output.ts',
   'src/io/s3.ts',
-  'src/jobs/service.ts',
   'src/run.ts',
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
+  'src/stages/jobs/service.ts',
   'src/stages/prepare/index.ts',
 ];
 

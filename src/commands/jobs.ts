@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { parseTimestamp } from '../core/dates.js';
 import { parseCount, parseDuration } from '../core/units.js';
 import { PbError } from '../errors.js';
-import { regionOfArn } from '../jobs/model.js';
+import { regionOfArn } from '../stages/jobs/model.js';
 import {
   type JobEvent,
   type JobRow,
@@ -11,8 +11,8 @@ import {
   jobStatus,
   submit,
   waitJobs,
-} from '../jobs/orchestrate.js';
-import type { PersonalizeSettings } from '../jobs/service.js';
+} from '../stages/jobs/orchestrate.js';
+import type { PersonalizeSettings } from '../stages/jobs/service.js';
 import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './common.js';
 
 const CONNECTION_HELP = `      --region R             the jobs' region (default: from the solution version ARN, then the SDK chain)

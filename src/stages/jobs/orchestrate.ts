@@ -5,10 +5,10 @@
  * ever paid for twice.
  */
 import pLimit from 'p-limit';
-import { resolveFamily } from '../core/families.js';
-import { PbError } from '../errors.js';
-import { readJsonDoc, writeJsonDoc } from '../io/doc.js';
-import { isS3Uri } from '../io/s3.js';
+import { resolveFamily } from '../../core/families.js';
+import { PbError } from '../../errors.js';
+import { readJsonDoc, writeJsonDoc } from '../../io/doc.js';
+import { isS3Uri } from '../../io/s3.js';
 import {
   checkJobOptions,
   checkState,

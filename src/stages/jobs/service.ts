@@ -15,7 +15,7 @@ import {
   PersonalizeClient,
   type PersonalizeClientConfig,
 } from '@aws-sdk/client-personalize';
-import { PbError } from '../errors.js';
+import { PbError } from '../../errors.js';
 import type { JobKind } from './model.js';
 
 /** What Describe and List tell about a job. */

@@ -4,8 +4,8 @@
  * does the calls and the waiting around it.
  */
 import { createHash } from 'node:crypto';
-import { type FamilyInfo, familyInfo, resolveFamily } from '../core/families.js';
-import { PbError } from '../errors.js';
+import { type FamilyInfo, familyInfo, resolveFamily } from '../../core/families.js';
+import { PbError } from '../../errors.js';
 
 /** Batch inference (CreateBatchInferenceJob) or batch segment (CreateBatchSegmentJob). */
 export type JobKind = 'inference' | 'segment';
