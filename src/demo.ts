@@ -9,9 +9,9 @@ import { outputOption, parseChecked } from './commands/common.js';
 import { describeRun, RunReporter } from './commands/run.js';
 import { generateCatalog, startEmulator } from './emulator/index.js';
 import { PbError } from './errors.js';
-import type { PipelineFile } from './pipeline.js';
-import { type RunSummary, runPipeline } from './run.js';
 import { emailListCsv } from './sample.js';
+import { type RunSummary, runPipeline } from './stages/run/index.js';
+import type { PipelineFile } from './stages/run/pipeline.js';
 
 const HELP = `Usage: personalize-batch demo [-o DIR] [--users N] [--json]
 

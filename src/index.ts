@@ -62,15 +62,6 @@ export { expandOutSources, readOutItems } from './io/out-reader.js';
 export { AtomicFile } from './io/output.js';
 export { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
 export { openText, type TextInfo } from './io/text.js';
-export {
-  loadPipeline,
-  PIPELINE_DEFAULTS,
-  type Pipeline,
-  type PipelineFile,
-  resolvePipeline,
-  workLayout,
-} from './pipeline.js';
-export { type RunEvent, type RunOptions, type RunSummary, runPipeline, type Stage } from './run.js';
 export { emailListCsv } from './sample.js';
 export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
 export {
@@ -98,6 +89,21 @@ export {
   type Reject,
   resolvePrepareOptions,
 } from './stages/prepare/index.js';
+export {
+  type RunEvent,
+  type RunOptions,
+  type RunSummary,
+  runPipeline,
+  type Stage,
+} from './stages/run/index.js';
+export {
+  loadPipeline,
+  PIPELINE_DEFAULTS,
+  type Pipeline,
+  type PipelineFile,
+  resolvePipeline,
+  workLayout,
+} from './stages/run/pipeline.js';
 export {
   type Manifest,
   SHARD_DEFAULTS,

@@ -264,7 +264,7 @@ describe('every command reads files by content', () => {
       /batch segment output \(users for each item\): --catalog joins the items a job recommends/,
     );
     await assert.rejects(readFile(join(dir, 'seg.csv')));
-    const { resolvePipeline } = await import('../src/pipeline.js');
+    const { resolvePipeline } = await import('../src/stages/run/pipeline.js');
     assert.throws(
       () =>
         resolvePipeline(

@@ -65,12 +65,12 @@ const OVER_500_LINES = [
   'src/core/sniff.ts',
   'src/emulator/jobs.ts',
   'src/io/rows.ts',
-  'src/pipeline.ts',
-  'src/run.ts',
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
   'src/stages/jobs/orchestrate.ts',
   'src/stages/prepare/index.ts',
+  'src/stages/run/index.ts',
+  'src/stages/run/pipeline.ts',
   'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
@@ -79,11 +79,11 @@ const PROCESS_OUTSIDE_THE_EDGE = [
   'src/io/input.ts',
   'src/io/output.ts',
   'src/io/s3.ts',
-  'src/run.ts',
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
   'src/stages/jobs/service.ts',
   'src/stages/prepare/index.ts',
+  'src/stages/run/index.ts',
 ];
 
 async function sources(): Promise<Map<string, string>> {

@@ -14,10 +14,10 @@ import { type Emulator, generateCatalog, startEmulator } from '../src/emulator/i
 import { readJsonDoc } from '../src/io/doc.js';
 import { openSource } from '../src/io/input.js';
 import { configureS3, defaultS3Client } from '../src/io/s3.js';
-import { loadPipeline, type PipelineFile, resolvePipeline } from '../src/pipeline.js';
-import { type RunSummary, runPipeline } from '../src/run.js';
 import { emailListCsv } from '../src/sample.js';
 import type { JobState } from '../src/stages/jobs/model.js';
+import { type RunSummary, runPipeline } from '../src/stages/run/index.js';
+import { loadPipeline, type PipelineFile, resolvePipeline } from '../src/stages/run/pipeline.js';
 import { cli, makeTmp, rejectsWith, throwsWith, useTmp } from './helpers.js';
 
 // `run` end to end against the emulator (S3 and Personalize over HTTP, the

@@ -1,6 +1,6 @@
 /** `run PIPELINE.json`: the whole workflow from one file, over src/run.ts. */
 import { PbError } from '../errors.js';
-import { type RunEvent, type RunSummary, runPipeline } from '../run.js';
+import { type RunEvent, type RunSummary, runPipeline } from '../stages/run/index.js';
 import { AWS_OPTIONS, type CliIO, parse, progressLine, write } from './common.js';
 import { describeInputs } from './inputs.js';
 

@@ -17,10 +17,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { PbError } from './errors.js';
-import { readJsonDoc, removeDoc, writeJsonDoc } from './io/doc.js';
-import { openSource } from './io/input.js';
-import { removeStaleTemporaryFiles, writeOutput } from './io/output.js';
+import { PbError } from '../../errors.js';
+import { readJsonDoc, removeDoc, writeJsonDoc } from '../../io/doc.js';
+import { openSource } from '../../io/input.js';
+import { removeStaleTemporaryFiles, writeOutput } from '../../io/output.js';
 import {
   configureS3,
   defaultS3Client,
@@ -29,35 +29,22 @@ import {
   type S3Options,
   s3ObjectExists,
   s3Settings,
-} from './io/s3.js';
-import { loadPipeline, PIPELINE_OPTION_NAMES, type Pipeline, workLayout } from './pipeline.js';
-import { type CollectSummary, collect } from './stages/collect/index.js';
-import { checkCatalog, type ExportSummary, exportOutputs } from './stages/export/index.js';
-import {
-  type JobState,
-  jobName,
-  normalizeStatus,
-  regionOfArn,
-  runIdFor,
-  shardUris,
-} from './stages/jobs/model.js';
-import {
-  defined,
-  type JobEvent,
-  type JobsSummary,
-  type StatusCounts,
-  submit,
-} from './stages/jobs/orchestrate.js';
-import type { PersonalizeSettings } from './stages/jobs/service.js';
+} from '../../io/s3.js';
+import { type CollectSummary, collect } from '../collect/index.js';
+import { checkCatalog, type ExportSummary, exportOutputs } from '../export/index.js';
+import { type JobState, jobName, normalizeStatus, regionOfArn, runIdFor, shardUris } from '../jobs/model.js';
+import { defined, type JobEvent, type JobsSummary, type StatusCounts, submit } from '../jobs/orchestrate.js';
+import type { PersonalizeSettings } from '../jobs/service.js';
 import {
   checkSources,
   type InputDetection,
   type PrepareOptions,
   type PrepareSummary,
   prepare,
-} from './stages/prepare/index.js';
-import { type Manifest, shardName } from './stages/shard/index.js';
-import { validateFiles } from './stages/validate/index.js';
+} from '../prepare/index.js';
+import { type Manifest, shardName } from '../shard/index.js';
+import { validateFiles } from '../validate/index.js';
+import { loadPipeline, PIPELINE_OPTION_NAMES, type Pipeline, workLayout } from './pipeline.js';
 
 export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';
 

@@ -7,19 +7,19 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
-import { parseSince } from './core/dates.js';
-import { encodingProblem } from './core/encoding.js';
-import { type FamilyInfo, resolveFamily } from './core/families.js';
-import type { ExportFormat } from './core/out-convert.js';
-import { type OptionNames, parseDelimiter } from './core/sniff.js';
-import { parseBytes, parseCount, parseDuration } from './core/units.js';
-import { PbError } from './errors.js';
-import { readJsonDoc } from './io/doc.js';
-import { isS3Uri } from './io/s3.js';
-import { configValidator } from './schemas.js';
-import type { ExportOptions } from './stages/export/index.js';
-import { type JobOptions, jobOptionProblems, kindOf } from './stages/jobs/model.js';
-import type { PrepareOptions } from './stages/prepare/index.js';
+import { parseSince } from '../../core/dates.js';
+import { encodingProblem } from '../../core/encoding.js';
+import { type FamilyInfo, resolveFamily } from '../../core/families.js';
+import type { ExportFormat } from '../../core/out-convert.js';
+import { type OptionNames, parseDelimiter } from '../../core/sniff.js';
+import { parseBytes, parseCount, parseDuration } from '../../core/units.js';
+import { PbError } from '../../errors.js';
+import { readJsonDoc } from '../../io/doc.js';
+import { isS3Uri } from '../../io/s3.js';
+import { configValidator } from '../../schemas.js';
+import type { ExportOptions } from '../export/index.js';
+import { type JobOptions, jobOptionProblems, kindOf } from '../jobs/model.js';
+import type { PrepareOptions } from '../prepare/index.js';
 
 /** The pipeline file as written (schemas/pipeline.schema.json). */
 export interface PipelineFile {
