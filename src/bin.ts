@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { run } from './cli.js';
+import { run } from './cli/index.js';
 import { removeTemporaryFiles } from './io/output.js';
 
 // A closed stdout (`... | head`) is a normal way to stop reading, not an error.

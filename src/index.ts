@@ -3,7 +3,7 @@
  * the core (families, record building, validation, CSV splitting) has no
  * stream code and can be used on records directly.
  */
-export { type CliIO, describePrepare, run } from './cli.js';
+export { type CliIO, describePrepare, run } from './cli/index.js';
 export { buildAttributeQuery, checkAttributeQuery, escapeAttributeValue } from './core/attributes.js';
 export {
   type BatchInput,

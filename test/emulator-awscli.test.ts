@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-personalize';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { runEmulate } from '../src/commands/emulate.js';
+import { runEmulate } from '../src/cli/commands/emulate.js';
 import { makeS3Client } from '../src/io/s3.js';
 import { cli, sink, useTmp, writeText } from './helpers.js';
 

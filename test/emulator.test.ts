@@ -27,7 +27,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-personalize';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { runEmulate } from '../src/commands/emulate.js';
+import { runEmulate } from '../src/cli/commands/emulate.js';
 import { generateCatalog, loadCatalog } from '../src/emulator/catalog.js';
 import { type Emulator, PbError, startEmulator } from '../src/index.js';
 import { makeS3Client } from '../src/io/s3.js';

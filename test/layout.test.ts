@@ -59,7 +59,7 @@ test('every dependency is imported by the code', async () => {
 // What does not hold yet, file by file: each slice of the move takes names off these lists, and
 // a name that no longer breaks its rule must come off (so the lists only shrink).
 const OVER_500_LINES = [
-  'src/cli.ts',
+  'src/cli/index.ts',
   'src/core/out-convert.ts',
   'src/core/out-lines.ts',
   'src/core/sniff.ts',
@@ -110,8 +110,7 @@ test('no source file over 500 lines (generated WebAssembly aside), beyond the li
 
 test('process (argv, env, stdio, exit, signals) only in the CLI and bin.ts, beyond the list still to move', async () => {
   const use = /process\.(argv|env|stdout|stdin|stderr|exit|exitCode|on|once|off|kill)\b/;
-  const edge = (f: string) =>
-    f === 'src/bin.ts' || f === 'src/cli.ts' || f.startsWith('src/cli/') || f.startsWith('src/commands/');
+  const edge = (f: string) => f === 'src/bin.ts' || f.startsWith('src/cli/');
   const found = [...(await sources())]
     .filter(([f, text]) => !edge(f) && use.test(text))
     .map(([f]) => f)

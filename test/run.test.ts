@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { run } from '../src/cli.js';
+import { run } from '../src/cli/index.js';
 import { type Emulator, generateCatalog, startEmulator } from '../src/emulator/index.js';
 import { readJsonDoc } from '../src/io/doc.js';
 import { openSource } from '../src/io/input.js';

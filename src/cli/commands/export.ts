@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
-import { EXPORT_FORMATS, type ExportFormat } from '../core/out-convert.js';
-import { parseBytes, parseCount } from '../core/units.js';
-import { PbError } from '../errors.js';
-import { EXPORT_DEFAULTS, type ExportSummary, exportOutputs } from '../stages/export/index.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './common.js';
+import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
+import { parseBytes, parseCount } from '../../core/units.js';
+import { PbError } from '../../errors.js';
+import { EXPORT_DEFAULTS, type ExportSummary, exportOutputs } from '../../stages/export/index.js';
+import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from '../common.js';
 
 export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
 

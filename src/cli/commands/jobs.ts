@@ -1,9 +1,9 @@
 /** `submit`, `status` and `wait`: the CLI over src/jobs/orchestrate.ts. */
 import type { Writable } from 'node:stream';
-import { parseTimestamp } from '../core/dates.js';
-import { parseCount, parseDuration } from '../core/units.js';
-import { PbError } from '../errors.js';
-import { regionOfArn } from '../stages/jobs/model.js';
+import { parseTimestamp } from '../../core/dates.js';
+import { parseCount, parseDuration } from '../../core/units.js';
+import { PbError } from '../../errors.js';
+import { regionOfArn } from '../../stages/jobs/model.js';
 import {
   type JobEvent,
   type JobRow,
@@ -11,9 +11,9 @@ import {
   jobStatus,
   submit,
   waitJobs,
-} from '../stages/jobs/orchestrate.js';
-import type { PersonalizeSettings } from '../stages/jobs/service.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from './common.js';
+} from '../../stages/jobs/orchestrate.js';
+import type { PersonalizeSettings } from '../../stages/jobs/service.js';
+import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from '../common.js';
 
 const CONNECTION_HELP = `      --region R             the jobs' region (default: from the solution version ARN, then the SDK chain)
       --profile P            a profile from the shared AWS config

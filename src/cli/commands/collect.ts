@@ -1,6 +1,6 @@
-import { parseBytes } from '../core/units.js';
-import { type CollectSummary, collect } from '../stages/collect/index.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from './common.js';
+import { parseBytes } from '../../core/units.js';
+import { type CollectSummary, collect } from '../../stages/collect/index.js';
+import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from '../common.js';
 
 export const COLLECT_HELP = `Usage: personalize-batch collect (--state URI | SOURCE...) [--input MANIFEST_OR_INPUT]... -o OUT
 

@@ -1,8 +1,8 @@
 /** `run PIPELINE.json`: the whole workflow from one file, over src/run.ts. */
-import { PbError } from '../errors.js';
-import { type RunEvent, type RunSummary, runPipeline } from '../stages/run/index.js';
-import { AWS_OPTIONS, type CliIO, parse, progressLine, write } from './common.js';
-import { describeInputs } from './inputs.js';
+import { PbError } from '../../errors.js';
+import { type RunEvent, type RunSummary, runPipeline } from '../../stages/run/index.js';
+import { AWS_OPTIONS, type CliIO, parse, progressLine, write } from '../common.js';
+import { describeInputs } from '../inputs.js';
 
 export const RUN_HELP = `Usage: personalize-batch run PIPELINE.json [--dry-run] [--json] [options]
 

@@ -4,14 +4,14 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify/sync';
-import type { CliIO } from './commands/common.js';
-import { outputOption, parseChecked } from './commands/common.js';
-import { describeRun, RunReporter } from './commands/run.js';
-import { generateCatalog, startEmulator } from './emulator/index.js';
-import { PbError } from './errors.js';
-import { emailListCsv } from './sample.js';
-import { type RunSummary, runPipeline } from './stages/run/index.js';
-import type { PipelineFile } from './stages/run/pipeline.js';
+import { generateCatalog, startEmulator } from '../../emulator/index.js';
+import { PbError } from '../../errors.js';
+import { emailListCsv } from '../../sample.js';
+import { type RunSummary, runPipeline } from '../../stages/run/index.js';
+import type { PipelineFile } from '../../stages/run/pipeline.js';
+import type { CliIO } from '../common.js';
+import { outputOption, parseChecked } from '../common.js';
+import { describeRun, RunReporter } from './run.js';
 
 const HELP = `Usage: personalize-batch demo [-o DIR] [--users N] [--json]
 

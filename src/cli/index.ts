@@ -1,21 +1,13 @@
 import type { Writable } from 'node:stream';
-import {
-  AWS_OPTIONS,
-  type CliIO,
-  configureAws,
-  outputOption,
-  parse,
-  progressLine,
-  write,
-} from './commands/common.js';
-import { describeInputs } from './commands/inputs.js';
-import { FAMILIES } from './core/families.js';
-import { alternatives, closest } from './core/suggest.js';
-import { parseBytes, parseCount } from './core/units.js';
-import { isPbError, PbError } from './errors.js';
-import { removeTemporaryFiles } from './io/output.js';
-import { FORMATS, type Format } from './io/rows.js';
-import type { PrepareSummary } from './stages/prepare/index.js';
+import { FAMILIES } from '../core/families.js';
+import { alternatives, closest } from '../core/suggest.js';
+import { parseBytes, parseCount } from '../core/units.js';
+import { isPbError, PbError } from '../errors.js';
+import { removeTemporaryFiles } from '../io/output.js';
+import { FORMATS, type Format } from '../io/rows.js';
+import type { PrepareSummary } from '../stages/prepare/index.js';
+import { AWS_OPTIONS, type CliIO, configureAws, outputOption, parse, progressLine, write } from './common.js';
+import { describeInputs } from './inputs.js';
 
 export type { CliIO };
 
@@ -176,7 +168,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       case 'run':
         return await (await import('./commands/run.js')).runRun(rest, io);
       case 'demo': {
-        const { runDemo } = await import('./demo.js');
+        const { runDemo } = await import('./commands/demo.js');
         return await runDemo(rest, io);
       }
       case 'emulate':
@@ -301,7 +293,7 @@ async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
   const progress = makeProgress(io.stderr);
   const limits = shardLimits(v);
   // Each command loads its modules when it runs: loading all of them took 0.3 s of every start.
-  const { prepare } = await import('./stages/prepare/index.js');
+  const { prepare } = await import('../stages/prepare/index.js');
   const summary = await prepare({
     recipe: v.recipe,
     sources: positionals,
@@ -402,7 +394,7 @@ async function runValidate(args: readonly string[], io: CliIO): Promise<number> 
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'validate needs --recipe FAMILY (see validate --help)');
   configureAws(v);
-  const { validateFiles } = await import('./stages/validate/index.js');
+  const { validateFiles } = await import('../stages/validate/index.js');
   const summary = await validateFiles({
     recipe: v.recipe,
     files: positionals,
@@ -482,7 +474,7 @@ async function runShard(args: readonly string[], io: CliIO): Promise<number> {
   const out = outputOption(v);
   if (!out) throw new PbError('PB_USAGE', 'shard needs -o DIR (see shard --help)');
   if (positionals.length !== 1) throw new PbError('PB_USAGE', 'shard takes one INPUT (a path or -)');
-  const { shard } = await import('./stages/shard/index.js');
+  const { shard } = await import('../stages/shard/index.js');
   const summary = await shard({
     recipe: v.recipe,
     input: positionals[0] as string,

@@ -1,14 +1,14 @@
 import type { Writable } from 'node:stream';
-import { parseCount, parseDuration } from '../core/units.js';
+import { parseCount, parseDuration } from '../../core/units.js';
 import {
   EMULATOR_ACCOUNT,
   EMULATOR_DEFAULTS,
   type EmulatedJob,
   type EmulatorOptions,
   startEmulator,
-} from '../emulator/index.js';
-import { PbError, usage } from '../errors.js';
-import { type CliIO, parseChecked } from './common.js';
+} from '../../emulator/index.js';
+import { PbError, usage } from '../../errors.js';
+import { type CliIO, parseChecked } from '../common.js';
 
 /** The CLI's ports; LocalStack's 4566 is left alone. */
 export const EMULATE_PORTS = { personalize: 4570, s3: 4571 } as const;
