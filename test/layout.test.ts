@@ -59,7 +59,6 @@ test('every dependency is imported by the code', async () => {
 // What does not hold yet, file by file: each slice of the move takes names off these lists, and
 // a name that no longer breaks its rule must come off (so the lists only shrink).
 const OVER_500_LINES = [
-  'src/cli/index.ts',
   'src/core/out-convert.ts',
   'src/core/out-lines.ts',
   'src/core/sniff.ts',
