@@ -73,7 +73,6 @@ const OVER_500_LINES = [
   'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
-  'src/io/doc.ts',
   'src/io/hash-worker.ts',
   'src/io/input.ts',
   'src/io/output.ts',

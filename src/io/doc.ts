@@ -55,7 +55,7 @@ function isMissing(err: unknown): boolean {
 /** Writes the value as JSON, atomically (temp + rename locally; one PUT on S3, which is atomic). */
 export async function writeJsonDoc(uri: string, value: unknown): Promise<void> {
   const text = `${JSON.stringify(value, null, 2)}\n`;
-  await writeOutput(uri, process.stdout, once(Buffer.from(text)));
+  await writeOutput(uri, undefined, once(Buffer.from(text)));
 }
 
 async function* once(b: Buffer): AsyncGenerator<Buffer> {

@@ -108,7 +108,8 @@ function alive(pid: number): boolean {
 /** Writes to stdout (`-`) or atomically to a file; stdout is never ended, so several writers can share it. */
 export async function writeOutput(
   dest: string,
-  stdout: Writable,
+  /** Where `-` goes; the caller's (the CLI passes the process's), never taken from the process here. */
+  stdout: Writable | undefined,
   source: AsyncIterable<string | Buffer>,
 ): Promise<void> {
   if (isS3Uri(dest)) {
@@ -121,6 +122,7 @@ export async function writeOutput(
     return;
   }
   if (dest === '-') {
+    if (!stdout) throw new PbError('PB_USAGE', '- (stdout) is not an output here: give a file name');
     await pipeline(source, stdout, { end: false });
     return;
   }

@@ -477,7 +477,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   if (opts.rejects) await checkNotAnInput(opts.rejects, opts.sources);
   s.sources = opts.sources.length;
   const spill = new SpillDir(opts.tmpDir);
-  const rejects = opts.rejects ? new RejectWriter(opts.rejects) : undefined;
+  const rejects = opts.rejects ? new RejectWriter(opts.rejects, options.stdout) : undefined;
   const dedupe = opts.dedupe
     ? new Deduper(
         spill,
@@ -757,10 +757,10 @@ class RejectWriter {
   private readonly pass = new PassThrough();
   private readonly done: Promise<void>;
 
-  constructor(path: string) {
+  constructor(path: string, stdout: Writable | undefined) {
     // A multipart upload on S3 (invisible until complete), a temporary file renamed locally
     // (a device or FIFO written in place).
-    this.done = writeOutput(path, process.stdout, this.pass);
+    this.done = writeOutput(path, stdout, this.pass);
     this.done.catch(() => {});
   }
 

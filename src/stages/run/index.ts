@@ -386,7 +386,7 @@ async function fullRun(
   if (summary.jobs.failures.length > 0) summary.advice.push(resubmit);
   if (active.length === 0) {
     // Nothing to collect: every input record is missing, byte for byte as uploaded.
-    await writeOutput(p.output.missing, process.stdout, concatSources(summary.shards.uris));
+    await writeOutput(p.output.missing, undefined, concatSources(summary.shards.uris));
     summary.files.missing = p.output.missing;
     summary.exitCode = 1;
     summary.advice.push('no job succeeded: nothing to collect or export');
