@@ -85,7 +85,6 @@ const PROCESS_OUTSIDE_THE_EDGE = [
 ];
 
 const OVER_80_LINE_FUNCTIONS = [
-  'src/cli/commands/prepare.ts runPrepare',
   'src/core/build.ts makeRowBuilder',
   'src/core/hashcut.ts cutInJs',
   'src/core/out-lines.ts check',

@@ -3,7 +3,7 @@ import { FAMILIES } from '../../core/families.js';
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import { FORMATS, type Format } from '../../io/rows.js';
-import type { PrepareSummary } from '../../stages/prepare/index.js';
+import type { PrepareOptions, PrepareSummary } from '../../stages/prepare/index.js';
 import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from '../common.js';
 import { describeInputs } from '../inputs.js';
 import { SHARD_OPTIONS, shardLimits } from './shard.js';
@@ -74,39 +74,43 @@ Examples:
   personalize-batch prepare --recipe user-personalization --filter-value GENRES=fav_genres \\
       --on-invalid skip --rejects rejects.jsonl users.csv -o batch.jsonl`;
 
+const PREPARE_OPTIONS = {
+  recipe: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  format: { type: 'string' },
+  delimiter: { type: 'string' },
+  encoding: { type: 'string' },
+  'allow-email-ids': { type: 'boolean', default: false },
+  'skip-lines': { type: 'string' },
+  header: { type: 'boolean', default: true },
+  column: { type: 'string' },
+  'item-column': { type: 'string' },
+  'item-list-column': { type: 'string' },
+  'list-separator': { type: 'string' },
+  attributes: { type: 'string' },
+  'filter-value': { type: 'string', multiple: true },
+  'filter-const': { type: 'string', multiple: true },
+  'value-separator': { type: 'string' },
+  since: { type: 'string' },
+  'timestamp-column': { type: 'string' },
+  dedupe: { type: 'boolean', default: true },
+  'memory-budget': { type: 'string' },
+  'tmp-dir': { type: 'string' },
+  'on-invalid': { type: 'string' },
+  rejects: { type: 'string' },
+  'max-line-length': { type: 'string' },
+  'max-item-list': { type: 'string' },
+  'shard-out': { type: 'string' },
+  ...SHARD_OPTIONS,
+  ...AWS_OPTIONS,
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type PrepareValues = ReturnType<typeof parse<typeof PREPARE_OPTIONS>>['values'];
+
 export async function runPrepare(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse('prepare', args, {
-    recipe: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-    format: { type: 'string' },
-    delimiter: { type: 'string' },
-    encoding: { type: 'string' },
-    'allow-email-ids': { type: 'boolean', default: false },
-    'skip-lines': { type: 'string' },
-    header: { type: 'boolean', default: true },
-    column: { type: 'string' },
-    'item-column': { type: 'string' },
-    'item-list-column': { type: 'string' },
-    'list-separator': { type: 'string' },
-    attributes: { type: 'string' },
-    'filter-value': { type: 'string', multiple: true },
-    'filter-const': { type: 'string', multiple: true },
-    'value-separator': { type: 'string' },
-    since: { type: 'string' },
-    'timestamp-column': { type: 'string' },
-    dedupe: { type: 'boolean', default: true },
-    'memory-budget': { type: 'string' },
-    'tmp-dir': { type: 'string' },
-    'on-invalid': { type: 'string' },
-    rejects: { type: 'string' },
-    'max-line-length': { type: 'string' },
-    'max-item-list': { type: 'string' },
-    'shard-out': { type: 'string' },
-    ...SHARD_OPTIONS,
-    ...AWS_OPTIONS,
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  });
+  const { values: v, positionals } = parse('prepare', args, PREPARE_OPTIONS);
   if (v.help) {
     write(io.stdout, `${PREPARE_HELP}\n`);
     return 0;
@@ -114,12 +118,24 @@ export async function runPrepare(args: readonly string[], io: CliIO): Promise<nu
   if (!v.recipe) throw new PbError('PB_USAGE', 'prepare needs --recipe FAMILY (see prepare --help)');
   configureAws(v);
   const progress = makeProgress(io.stderr);
-  const limits = shardLimits(v);
   // Each command loads its modules when it runs: loading all of them took 0.3 s of every start.
   const { prepare } = await import('../../stages/prepare/index.js');
   const summary = await prepare({
-    recipe: v.recipe,
-    sources: positionals,
+    ...prepareOptionsOf(v, v.recipe, positionals),
+    stdin: io.stdin,
+    stdout: io.stdout,
+    onProgress: progress?.update,
+  }).finally(() => progress?.clear());
+  report(v, summary, io);
+  return 0;
+}
+
+/** The command line as prepare's options. */
+function prepareOptionsOf(v: PrepareValues, recipe: string, sources: string[]): PrepareOptions {
+  const limits = shardLimits(v);
+  return {
+    recipe,
+    sources,
     output: v.output,
     format: v.format as Format | 'auto' | undefined,
     delimiter: v.delimiter,
@@ -157,10 +173,11 @@ export async function runPrepare(args: readonly string[], io: CliIO): Promise<nu
     shardMaxFilesPerShard: limits.maxFilesPerShard,
     shards: limits.shards,
     force: v.force,
-    stdin: io.stdin,
-    stdout: io.stdout,
-    onProgress: progress?.update,
-  }).finally(() => progress?.clear());
+  };
+}
+
+/** Warnings, and the summary (JSON, or how each source was read and what was written). */
+function report(v: PrepareValues, summary: PrepareSummary, io: CliIO): void {
   for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
   if (
     !v['shard-out'] &&
@@ -182,8 +199,8 @@ export async function runPrepare(args: readonly string[], io: CliIO): Promise<nu
     for (const line of describeInputs(summary)) write(io.stderr, `prepare: ${line}\n`);
     write(io.stderr, `${describePrepare(summary, v['shard-out'] ?? v.output ?? '-', v.rejects)}\n`);
   }
-  return 0;
 }
+
 export function describePrepare(s: PrepareSummary, output: string, rejects: string | undefined): string {
   const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
   const parts = [
