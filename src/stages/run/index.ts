@@ -315,9 +315,9 @@ async function fullRun(
       emit({ type: 'stage', stage: 'validate', reused: false, detail: `${summary.shards.count} shards` });
       const check = await validateFiles({
         recipe: p.family.family,
-        files: summary.shards.uris,
+        // The manifest, so the job quotas (files, bytes) are checked per shard, as each job reads one.
+        files: [layout.manifest],
         maxItemList: p.input.maxItemList,
-        maxBytesPerJob: Number.MAX_SAFE_INTEGER,
         // The check holds the shards to the rules prepare wrote them by.
         allowEmailIds: p.input.allowEmailIds,
         onProblem: (message) => emit({ type: 'problem', message }),
