@@ -1,0 +1,113 @@
+// What the full run and the dry run share before prepare: every source and the catalog checked in one
+// report, prepare's options from the pipeline, and the stop when the input gives no record.
+import { PbError } from '../../errors.js';
+import { checkCatalog } from '../export/index.js';
+import { checkSources, type PrepareOptions } from '../prepare/index.js';
+import { PIPELINE_OPTION_NAMES, type Pipeline } from './pipeline.js';
+import type { RunSummary } from './types.js';
+
+/**
+ * The input gave no record to run: a job over none fails ("no input data"), and on AWS a job can be
+ * neither cancelled nor deleted, so the run ends here (exit 1) and says why.
+ */
+export function stopWithoutRecords(p: Pipeline, summary: RunSummary): void {
+  const r = summary.records;
+  const why: string[] = [];
+  if (r.read === 0)
+    why.push(
+      `the source${p.input.sources.length === 1 ? '' : 's'} held no record (empty, or a header and nothing under it)`,
+    );
+  if (r.rejected > 0)
+    why.push(
+      `${r.rejected === r.read ? 'every record' : `${r.rejected} record(s)`} rejected: see ${summary.files.rejects ?? p.output.rejects} for each reason`,
+    );
+  if (r.inactive > 0) why.push(`${r.inactive} record(s) older than $.input.since`);
+  if (why.length === 0) why.push(`${r.read} record(s) read, none written`);
+  summary.exitCode = 1;
+  // Only these are written when the run stops here.
+  summary.files = {
+    ...summary.files,
+    export: null,
+    merged: null,
+    missing: null,
+    errors: null,
+    invalid: null,
+    rejects: r.rejected > 0 ? (summary.files.rejects ?? p.output.rejects) : null,
+  };
+  summary.advice.push(
+    `no record to run: ${why.join('; ')}. ${summary.dryRun ? 'A run would stop here' : 'Stopped after prepare'}: no shard, no job`,
+  );
+}
+
+/**
+ * Every source (there, a list, its format, the columns asked for) and the catalog, checked before
+ * anything is read whole, uploaded or created: all their problems in one report, by the pipeline
+ * file's field paths.
+ */
+export async function preflight(p: Pipeline): Promise<void> {
+  const problems = (await checkSources(prepareOptions(p))).map(
+    (x) => `$.input.sources[${x.source}]: ${x.message}`,
+  );
+  if (p.output.catalog !== undefined) {
+    try {
+      await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
+    } catch (err) {
+      if (!(err instanceof PbError)) throw err;
+      problems.push(err.message.includes('$.output.') ? err.message : `$.output.catalog: ${err.message}`);
+    }
+  }
+  // Each problem names its own file (a source, the catalog).
+  if (problems.length === 1) throw new PbError('PB_USAGE', problems[0] as string);
+  if (problems.length > 1)
+    throw new PbError('PB_USAGE', `${problems.length} problems:\n  ${problems.join('\n  ')}`, {
+      file: p.file,
+    });
+}
+
+/** Catalog messages name the pipeline file's keys. */
+export const PIPELINE_CATALOG_NAMES = {
+  delimiter: '$.output.catalogDelimiter',
+  encoding: '$.output.catalogEncoding',
+  idColumn: '$.output.catalogIdColumn',
+  columns: '$.output.catalogColumns',
+};
+
+export function prepareOptions(p: Pipeline): PrepareOptions {
+  const i = p.input;
+  const sep = i.valueSeparator ?? '|';
+  return {
+    recipe: p.family.family,
+    sources: i.sources,
+    format: i.format,
+    delimiter: i.delimiter,
+    encoding: i.encoding,
+    allowEmailIds: i.allowEmailIds,
+    skipLines: i.skipLines,
+    header: i.header,
+    optionNames: PIPELINE_OPTION_NAMES,
+    column: i.column,
+    itemColumn: i.itemColumn,
+    itemListColumn: i.itemListColumn,
+    listSeparator: i.listSeparator,
+    attributes: i.attributes,
+    filters: Object.entries(i.filterColumns ?? {}).map(([name, column]) => `${name}=${column}`),
+    filterConstants: Object.entries(i.filterConstants ?? {}).map(
+      ([name, v]) => `${name}=${Array.isArray(v) ? v.join(sep) : v}`,
+    ),
+    valueSeparator: i.valueSeparator,
+    since: i.since,
+    timestampColumn: i.timestampColumn,
+    dedupe: i.dedupe,
+    memoryBudget: i.memoryBudget,
+    tmpDir: i.tmpDir,
+    onInvalid: i.onInvalid,
+    rejects: i.onInvalid === 'skip' ? p.output.rejects : undefined,
+    maxLineLength: i.maxLineLength,
+    maxItemList: i.maxItemList,
+    shardMaxBytes: p.shards.maxBytes,
+    shardMaxRecords: p.shards.maxRecords,
+    shardMaxRecordsPerFile: p.shards.maxRecordsPerFile,
+    shardMaxFilesPerShard: p.shards.maxFilesPerShard,
+    shards: p.shards.count,
+  };
+}

@@ -1,0 +1,111 @@
+// The run's events, options, summary and its record in WORK/run.json.
+import type { S3Options } from '../../io/s3.js';
+import type { JobEvent, StatusCounts } from '../jobs/orchestrate.js';
+import type { PersonalizeSettings } from '../jobs/service.js';
+import type { InputDetection } from '../prepare/index.js';
+import type { Pipeline } from './pipeline.js';
+
+export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';
+
+export type RunEvent =
+  | { type: 'stage'; stage: Stage; reused: boolean; detail: string }
+  | { type: 'progress'; stage: 'prepare'; records: number; bytes: number }
+  | { type: 'progress'; stage: 'export'; lines: number; bytes: number }
+  | { type: 'jobs'; counts: StatusCounts; total: number }
+  | { type: 'problem'; message: string }
+  /** A step's warning, as the step's own command prints it; also in the summary's warnings. */
+  | { type: 'warning'; message: string }
+  | { type: 'job'; event: JobEvent };
+
+export interface RunOptions {
+  /** The pipeline file (local or s3://), or one already loaded. */
+  pipeline: string | Pipeline;
+  /** Work out the plan (reading and sharding the input in a local temporary folder) without uploading or creating anything. */
+  dryRun?: boolean;
+  /** S3 settings that win over the pipeline's `aws` section (the CLI's --region, --endpoint-url, --profile). */
+  s3?: S3Options;
+  personalize?: PersonalizeSettings;
+  onEvent?: (e: RunEvent) => void;
+}
+
+export interface RunSummary {
+  pipeline: string;
+  work: string;
+  dryRun: boolean;
+  /** Stages reused from an earlier, interrupted run. */
+  resumed: Stage[];
+  /** How prepare read each source: format, delimiter, header, id column, encoding. */
+  inputs: InputDetection[];
+  records: {
+    read: number;
+    written: number;
+    duplicates: number;
+    rejected: number;
+    inactive: number;
+  };
+  /** `uris`: every shard file, shard by shard (several per shard for families with a small per-file quota). */
+  shards: { count: number; manifest: string; records: number; bytes: number; uris: string[] };
+  jobs: {
+    state: string;
+    created: number;
+    active: number;
+    failed: number;
+    names: string[];
+    failures: { shard: number; name: string; reason: string }[];
+  };
+  collect: {
+    outputLines: number;
+    written: number;
+    duplicates: number;
+    missing: number;
+    errorKeys: number;
+    invalid: number;
+    unexpected: number;
+  } | null;
+  export: { format: string; records: number; rows: number; catalogMissing: number } | null;
+  files: {
+    export: string | null;
+    merged: string | null;
+    rejects: string | null;
+    missing: string | null;
+    errors: string | null;
+    invalid: string | null;
+    summary: string | null;
+  };
+  /** What prepare and collect found worth saying (as their own summaries say it). */
+  warnings: string[];
+  /** What to do next when the run did not end well. */
+  advice: string[];
+  /** 0 everything done, 1 a job failed or records are missing or in error. */
+  exitCode: 0 | 1;
+  seconds: number;
+}
+
+export interface StageRecord {
+  key: string;
+  at: string;
+}
+
+export interface RunRecord {
+  version: 1;
+  pipeline: string;
+  createdAt: string;
+  updatedAt: string;
+  prepare?: StageRecord & {
+    manifest: string;
+    records: RunSummary['records'];
+    shards: RunSummary['shards'];
+    warnings: string[];
+    /** How each source was read (records written before this field existed lack it). */
+    inputs?: InputDetection[];
+    /** Where the rejects went (the output folder may have moved since). */
+    rejects?: string | null;
+    /** Size and modification time (or ETag) of each source when the shards were made. */
+    sources?: string[];
+  };
+  validate?: StageRecord & { records: number };
+  /** Written before the first Create call: from then on the jobs' settings are fixed. */
+  jobs?: StageRecord;
+  collect?: StageRecord & { summary: NonNullable<RunSummary['collect']>; warnings: string[] };
+  export?: StageRecord & { summary: NonNullable<RunSummary['export']>; warnings?: string[] };
+}
