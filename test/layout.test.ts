@@ -101,7 +101,6 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/stages/prepare/index.ts resolvePrepareOptions',
   'src/stages/run/pipeline.ts resolveChecked',
   'src/stages/shard/index.ts shard',
-  'src/stages/validate/index.ts validateFiles',
 ];
 
 /**

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
-import { resolveFamily } from '../../core/families.js';
+import { type FamilyInfo, resolveFamily } from '../../core/families.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import {
   checkRecord,
@@ -11,7 +11,7 @@ import {
 } from '../../core/validate.js';
 import { formatPosition, PbError, usage } from '../../errors.js';
 import { expandJobInputs } from '../../io/doc-kind.js';
-import { type RowSource, readRows } from '../../io/rows.js';
+import { type Row, type RowSource, readRows } from '../../io/rows.js';
 import { openText } from '../../io/text.js';
 
 export interface ValidateOptions {
@@ -52,19 +52,26 @@ export interface ValidateSummary {
   warnings: string[];
 }
 
+/** What every part of one validation shares: the family, the limits, the summary and the report. */
+interface Checker {
+  family: FamilyInfo;
+  limits: Limits;
+  policy: RecordPolicy;
+  options: ValidateOptions;
+  s: ValidateSummary;
+  report: (p: ValidationProblem) => void;
+  /** Popularity-Count lines of an older AWS example, counted for one warning. */
+  legacy: number;
+}
+
 /**
  * Checks batch-input JSON Lines against the family's schema and the service
  * quotas: per line (ids, itemList, item attribute queries, filterValues) and
- * per file (records per file, segment queries per file) and for the job (bytes).
+ * per file (records per file, segment queries per file) and per job (files, bytes).
  */
 export async function validateFiles(options: ValidateOptions): Promise<ValidateSummary> {
   const family = resolveFamily(options.recipe);
   if (options.files.length === 0) throw usage('validate needs at least one FILE (or - for stdin)');
-  const limits: Limits = {
-    ...DEFAULT_LIMITS,
-    maxItemList: options.maxItemList ?? DEFAULT_LIMITS.maxItemList,
-    maxBytesPerJob: options.maxBytesPerJob ?? DEFAULT_LIMITS.maxBytesPerJob,
-  };
   const maxReported = options.maxReported ?? 100;
   const started = process.hrtime.bigint();
   const s: ValidateSummary = {
@@ -79,171 +86,213 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
     seconds: 0,
     warnings: [],
   };
-  const policy: RecordPolicy = {
-    allowEmailIds: options.allowEmailIds ?? false,
-    emailHint:
-      'the service takes it, but it usually means the wrong column was used: rebuild the file with prepare --column, or pass --allow-email-ids',
+  const c: Checker = {
+    family,
+    limits: {
+      ...DEFAULT_LIMITS,
+      maxItemList: options.maxItemList ?? DEFAULT_LIMITS.maxItemList,
+      maxBytesPerJob: options.maxBytesPerJob ?? DEFAULT_LIMITS.maxBytesPerJob,
+    },
+    policy: {
+      allowEmailIds: options.allowEmailIds ?? false,
+      emailHint:
+        'the service takes it, but it usually means the wrong column was used: rebuild the file with prepare --column, or pass --allow-email-ids',
+    },
+    options,
+    s,
+    report: (p) => {
+      s.problems++;
+      if (s.reported < maxReported) {
+        s.reported++;
+        options.onProblem?.(`${formatPosition({ file: p.file, line: p.line })}${p.field}: ${p.reason}`, p);
+      }
+    },
+    legacy: 0,
   };
-  let legacy = 0;
-  const report = (p: ValidationProblem) => {
-    s.problems++;
-    if (s.reported < maxReported) {
-      s.reported++;
-      options.onProblem?.(`${formatPosition({ file: p.file, line: p.line })}${p.field}: ${p.reason}`, p);
-    }
-  };
-  // Folders, S3 prefixes and manifests (by content) stand for the batch-input files they hold.
-  const expanded = await expandJobInputs(options.files, { manifests: 'expand' });
-  const files = expanded.flatMap((j) => j.files);
-  // Files named one by one are taken as one job's input, as before; a folder or prefix is one
-  // job's input, and a manifest's shards one job each.
+  const jobs = await jobInputs(options.files);
+  const files = jobs.flatMap((j) => j.files);
+  s.files = files.length;
+  /** Each file's records and bytes, for the per-job quotas. */
+  const perFile = new Map<string, { records: number; bytes: number }>();
+  for (const file of files) {
+    const counted = await checkFile(c, file);
+    // A file that is not batch input was one problem; it has no records to count or quota to hold.
+    if (!counted.read) continue;
+    perFile.set(file, counted);
+    s.records += counted.records;
+    if (counted.records === 0 && files.length > 1) s.warnings.push(`${file} holds no records`);
+    if (counted.records > family.maxRecordsPerFile)
+      c.report({
+        file,
+        field: '(file)',
+        reason: `${counted.records} ${family.segment ? 'queries' : 'records'} exceed the ${family.family} quota of ${family.maxRecordsPerFile} per input file (split it with \`personalize-batch shard\`)`,
+      });
+  }
+  for (const job of jobs) checkJob(c, job, perFile);
+  if (c.legacy > 0) {
+    s.warnings.push(
+      `${c.legacy} Popularity-Count line${c.legacy === 1 ? ' has' : 's have'} no userId ({} or {"itemId": ...}, as an older AWS example shows); the service's current docs show {"userId": "..."} lines`,
+    );
+  }
+  s.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return s;
+}
+
+/**
+ * The files to check, by the job that would read them. Folders, S3 prefixes and manifests (by
+ * content) stand for the files they hold; files named one by one are taken as one job's input, as
+ * before; a folder or prefix is one job's input, and a manifest's shards one job each.
+ */
+async function jobInputs(given: readonly string[]): Promise<{ job: string; files: string[] }[]> {
+  const expanded = await expandJobInputs(given, { manifests: 'expand' });
   const named = expanded.filter((j) => j.from === 'file').flatMap((j) => j.files);
-  const jobs = [
+  return [
     ...(named.length > 0
       ? [{ job: named.length === 1 ? (named[0] as string) : '(all files)', files: named }]
       : []),
     ...expanded.filter((j) => j.from !== 'file'),
   ];
-  s.files = files.length;
-  /** Each file's records and bytes, for the per-job quotas. */
-  const perFile = new Map<string, { records: number; bytes: number }>();
-  for (const file of files) {
-    const bytesBefore = s.bytes;
-    let text: Awaited<ReturnType<typeof openText>>;
-    try {
-      text = await openText(file, { stdin: options.stdin }, { names: VALIDATE_NAMES });
-    } catch (err) {
-      if (!(err instanceof PbError) || err.code !== 'PB_PARSE') throw err;
-      // A workbook, a binary file: one problem for the file (the reason says what to do), and on to the next.
-      report({ file, line: err.line, field: '(file)', reason: err.reason });
-      continue;
-    }
-    if (text.info.encoding !== 'utf-8') {
-      report({
-        file,
-        line: 1,
-        field: '(file)',
-        reason: notBatchInput(
-          `${text.info.encoding.toUpperCase()} text (it starts with that byte order mark)`,
-          family.family,
-        ),
-      });
-      continue;
-    }
-    // The first three bytes may arrive in separate chunks (stdin, gzip).
-    let head = Buffer.alloc(0);
-    const bytes = (async function* () {
-      for await (const chunk of text.bytes) {
-        if (head.length < 3) {
-          head = Buffer.concat([head, chunk.subarray(0, 3 - head.length)]);
-          if (head.length === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
-            report({
-              file,
-              line: 1,
-              field: '(file)',
-              reason: 'starts with a byte order mark; write UTF-8 without BOM',
-            });
-          }
-        }
-        s.bytes += chunk.length;
-        yield chunk;
-      }
-    })();
-    let records = 0;
-    let blank = () => 0;
-    try {
-      let src: RowSource;
-      try {
-        src = await readRows(file, bytes, {
-          format: 'auto',
-          maxLineLength: options.maxLineLength ?? 1024 * 1024,
-          names: VALIDATE_NAMES,
-        });
-      } catch (err) {
-        if (!(err instanceof PbError) || err.code !== 'PB_USAGE') throw err;
-        report({ file, field: '(file)', reason: notBatchInput('text that is not JSON', family.family) });
-        continue;
-      }
-      if (src.format !== 'jsonl' && !src.empty) {
-        await src.close();
-        report({ file, line: 1, field: '(file)', reason: notBatchInput(describeFormat(src), family.family) });
-        continue;
-      }
-      // Read by content: a manifest or an .out file in a folder, or on stdin, is not batch input.
-      const wrong =
-        src.keyed && src.header ? wrongKind(docKindOfKeys(src.header), 'batch-input', file) : undefined;
-      if (wrong) {
-        await src.close();
-        report({ file, line: 1, field: '(file)', reason: wrong.reason });
-        continue;
-      }
-      blank = src.blankLines;
-      for await (const batch of src.batches) {
-        for (const row of batch) {
-          records++;
-          if (row.error) {
-            s.invalidRecords++;
-            report({ file, line: row.line, field: '(line)', reason: row.error.reason });
-            continue;
-          }
-          if (family.family === 'popular-items' && legacyPopularityLine(row.values) !== null) {
-            legacy++;
-            continue;
-          }
-          const problem = checkRecord(row.values, family, limits, policy);
-          if (problem) {
-            s.invalidRecords++;
-            report({ file, line: row.line, ...problem });
-          }
-        }
-      }
-    } catch (err) {
-      // A line too long to read is a problem with the file; keep checking the others.
-      if (!(err instanceof PbError) || err.code !== 'PB_PARSE') throw err;
-      report({ file, line: err.line, field: '(line)', reason: err.reason });
-    }
-    s.records += records;
-    perFile.set(file, { records, bytes: s.bytes - bytesBefore });
-    s.blankLines += blank();
-    if (records === 0 && files.length > 1) s.warnings.push(`${file} holds no records`);
-    if (records > family.maxRecordsPerFile) {
-      const what = family.segment ? 'queries' : 'records';
-      report({
-        file,
-        field: '(file)',
-        reason: `${records} ${what} exceed the ${family.family} quota of ${family.maxRecordsPerFile} per input file (split it with \`personalize-batch shard\`)`,
-      });
-    }
+}
+
+/** The job quotas, for the files one job reads: at least one record, 1,000 files, the bytes. */
+function checkJob(
+  c: Checker,
+  job: { job: string; files: string[] },
+  perFile: Map<string, { records: number; bytes: number }>,
+): void {
+  let records = 0;
+  let bytes = 0;
+  for (const f of job.files) {
+    records += perFile.get(f)?.records ?? 0;
+    bytes += perFile.get(f)?.bytes ?? 0;
   }
-  // The job quotas hold per job: a file, a folder or prefix, or one shard of a manifest.
-  for (const job of jobs) {
-    let records = 0;
-    let bytes = 0;
-    for (const f of job.files) {
-      records += perFile.get(f)?.records ?? 0;
-      bytes += perFile.get(f)?.bytes ?? 0;
+  const where = { file: job.job, field: '(job)' };
+  if (records === 0 && c.s.problems === 0)
+    c.report({ ...where, reason: 'no records: a batch job needs at least one (on an empty input it fails)' });
+  if (job.files.length > MAX_FILES_PER_JOB)
+    c.report({
+      ...where,
+      reason: `${job.files.length} files: a job reads at most ${MAX_FILES_PER_JOB} input files under its path (cut them into shards with \`personalize-batch shard\`)`,
+    });
+  if (bytes > c.limits.maxBytesPerJob)
+    c.report({
+      ...where,
+      reason: `${bytes} bytes exceed the ${c.limits.maxBytesPerJob}-byte input quota of one job (split with \`personalize-batch shard\`)`,
+    });
+}
+
+/** One file: every record checked; a file that is not batch input is one problem. Its records and bytes. */
+async function checkFile(
+  c: Checker,
+  file: string,
+): Promise<{ records: number; bytes: number; read: boolean }> {
+  const counted = { records: 0, bytes: 0, read: false };
+  let src: RowSource | undefined;
+  try {
+    src = await openChecked(c, file, counted);
+    if (!src) return counted;
+    counted.read = true;
+    for await (const batch of src.batches) {
+      for (const row of batch) {
+        counted.records++;
+        checkRow(c, file, row);
+      }
     }
-    const where = { file: job.job, field: '(job)' };
-    if (records === 0 && s.problems === 0)
-      report({ ...where, reason: 'no records: a batch job needs at least one (on an empty input it fails)' });
-    if (job.files.length > MAX_FILES_PER_JOB)
-      report({
-        ...where,
-        reason: `${job.files.length} files: a job reads at most ${MAX_FILES_PER_JOB} input files under its path (cut them into shards with \`personalize-batch shard\`)`,
-      });
-    if (bytes > limits.maxBytesPerJob)
-      report({
-        ...where,
-        reason: `${bytes} bytes exceed the ${limits.maxBytesPerJob}-byte input quota of one job (split with \`personalize-batch shard\`)`,
-      });
+  } catch (err) {
+    // A line too long to read is a problem with the file; keep checking the others.
+    if (!(err instanceof PbError) || err.code !== 'PB_PARSE') throw err;
+    c.report({ file, line: err.line, field: '(line)', reason: err.reason });
   }
-  if (legacy > 0) {
-    s.warnings.push(
-      `${legacy} Popularity-Count line${legacy === 1 ? ' has' : 's have'} no userId ({} or {"itemId": ...}, as an older AWS example shows); the service's current docs show {"userId": "..."} lines`,
-    );
+  if (src) c.s.blankLines += src.blankLines();
+  return counted;
+}
+
+function checkRow(c: Checker, file: string, row: Row): void {
+  if (row.error) {
+    c.s.invalidRecords++;
+    c.report({ file, line: row.line, field: '(line)', reason: row.error.reason });
+    return;
   }
-  s.seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return s;
+  if (c.family.family === 'popular-items' && legacyPopularityLine(row.values) !== null) {
+    c.legacy++;
+    return;
+  }
+  const problem = checkRecord(row.values, c.family, c.limits, c.policy);
+  if (problem) {
+    c.s.invalidRecords++;
+    c.report({ file, line: row.line, ...problem });
+  }
+}
+
+/**
+ * The file opened as JSON Lines, or undefined (after one problem) when it is something else: a
+ * workbook, UTF-16, a CSV, pretty-printed JSON, a manifest or an .out file. Bytes read are counted.
+ */
+async function openChecked(
+  c: Checker,
+  file: string,
+  counted: { bytes: number },
+): Promise<RowSource | undefined> {
+  const { family, report } = c;
+  let text: Awaited<ReturnType<typeof openText>>;
+  try {
+    text = await openText(file, { stdin: c.options.stdin }, { names: VALIDATE_NAMES });
+  } catch (err) {
+    if (!(err instanceof PbError) || err.code !== 'PB_PARSE') throw err;
+    // A workbook, a binary file: one problem for the file (the reason says what to do), and on to the next.
+    report({ file, line: err.line, field: '(file)', reason: err.reason });
+    return undefined;
+  }
+  if (text.info.encoding !== 'utf-8') {
+    const what = `${text.info.encoding.toUpperCase()} text (it starts with that byte order mark)`;
+    report({ file, line: 1, field: '(file)', reason: notBatchInput(what, family.family) });
+    return undefined;
+  }
+  // The first three bytes may arrive in separate chunks (stdin, gzip).
+  let head = Buffer.alloc(0);
+  const bytes = (async function* () {
+    for await (const chunk of text.bytes) {
+      if (head.length < 3) {
+        head = Buffer.concat([head, chunk.subarray(0, 3 - head.length)]);
+        if (head.length === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf)
+          report({
+            file,
+            line: 1,
+            field: '(file)',
+            reason: 'starts with a byte order mark; write UTF-8 without BOM',
+          });
+      }
+      c.s.bytes += chunk.length;
+      counted.bytes += chunk.length;
+      yield chunk;
+    }
+  })();
+  let src: RowSource;
+  try {
+    src = await readRows(file, bytes, {
+      format: 'auto',
+      maxLineLength: c.options.maxLineLength ?? 1024 * 1024,
+      names: VALIDATE_NAMES,
+    });
+  } catch (err) {
+    if (!(err instanceof PbError) || err.code !== 'PB_USAGE') throw err;
+    report({ file, field: '(file)', reason: notBatchInput('text that is not JSON', family.family) });
+    return undefined;
+  }
+  if (src.format !== 'jsonl' && !src.empty) {
+    await src.close();
+    report({ file, line: 1, field: '(file)', reason: notBatchInput(describeFormat(src), family.family) });
+    return undefined;
+  }
+  // Read by content: a manifest or an .out file in a folder, or on stdin, is not batch input.
+  const wrong =
+    src.keyed && src.header ? wrongKind(docKindOfKeys(src.header), 'batch-input', file) : undefined;
+  if (wrong) {
+    await src.close();
+    report({ file, line: 1, field: '(file)', reason: wrong.reason });
+    return undefined;
+  }
+  return src;
 }
 
 /** Input files one job reads at most (a service quota, not adjustable). */
