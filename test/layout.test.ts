@@ -98,7 +98,6 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/stages/export/index.ts exportOutputs',
   'src/stages/prepare/index.ts prepareChunks',
   'src/stages/prepare/index.ts processRows',
-  'src/stages/prepare/index.ts resolvePrepareOptions',
   'src/stages/run/pipeline.ts resolveChecked',
   'src/stages/shard/index.ts shard',
 ];

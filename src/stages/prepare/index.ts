@@ -195,15 +195,7 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     throw usage('--on-invalid skip needs --rejects FILE, so that no record is lost silently');
   }
   const valueSeparator = o.valueSeparator ?? PREPARE_DEFAULTS.valueSeparator;
-  const filters: FilterSpec[] = [];
-  for (const f of o.filters ?? [])
-    filters.push(typeof f === 'string' ? parseFilterSpec(f, false, valueSeparator) : { ...f });
-  for (const f of o.filterConstants ?? []) filters.push(parseFilterSpec(f, true, valueSeparator));
-  const names = new Set<string>();
-  for (const f of filters) {
-    if (names.has(f.name)) throw usage(`filter placeholder ${f.name} is given twice`);
-    names.add(f.name);
-  }
+  const filters = filtersOf(o, valueSeparator);
   const optNames: OptionNames = { ...CLI_OPTION_NAMES, ...o.optionNames };
   let since: number | undefined;
   if (o.since !== undefined) {
@@ -211,23 +203,7 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     if ('problem' in r) throw usage(r.problem);
     since = r.seconds;
   }
-  const delimiter = o.delimiter === undefined ? undefined : parseDelimiter(o.delimiter, optNames.delimiter);
-  const badEncoding = o.encoding === undefined ? undefined : encodingProblem(o.encoding);
-  if (badEncoding) throw usage(`${optNames.encoding} ${badEncoding}`);
-  if (delimiter !== undefined && (format === 'plain' || format === 'jsonl' || format === 'json')) {
-    throw usage(`${optNames.delimiter} is for CSV sources, not --format ${format}`);
-  }
-  if (o.skipLines !== undefined && (!Number.isInteger(o.skipLines) || o.skipLines < 0))
-    throw usage(`--skip-lines must be a whole number of lines, got ${o.skipLines}`);
-  if (o.header === false && (format === 'jsonl' || format === 'json'))
-    throw usage('--no-header is for CSV and TSV sources: JSON objects name their fields');
-  if (family.family !== 'personalized-ranking' && (o.itemColumn || o.itemListColumn)) {
-    throw usage('--item-column and --item-list-column are for --recipe personalized-ranking');
-  }
-  if (o.itemColumn && o.itemListColumn) throw usage('give --item-column or --item-list-column, not both');
-  if (o.attributes && o.attributes.length > 0 && family.family !== 'item-attribute-affinity') {
-    throw usage('--attributes is for --recipe item-attribute-affinity');
-  }
+  const delimiter = checkReading(o, family, format, optNames);
   const positive = (v: number | undefined, name: string, dflt: number) => {
     if (v === undefined) return dflt;
     if (!Number.isFinite(v) || v <= 0) throw usage(`${name} must be a positive number, got ${v}`);
@@ -273,6 +249,47 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
       maxItemList: positive(o.maxItemList, '--max-item-list', DEFAULT_LIMITS.maxItemList),
     },
   };
+}
+
+/** The filter placeholders, from columns and constants; a name given twice is refused. */
+function filtersOf(o: PrepareOptions, valueSeparator: string): FilterSpec[] {
+  const filters: FilterSpec[] = [];
+  for (const f of o.filters ?? [])
+    filters.push(typeof f === 'string' ? parseFilterSpec(f, false, valueSeparator) : { ...f });
+  for (const f of o.filterConstants ?? []) filters.push(parseFilterSpec(f, true, valueSeparator));
+  const names = new Set<string>();
+  for (const f of filters) {
+    if (names.has(f.name)) throw usage(`filter placeholder ${f.name} is given twice`);
+    names.add(f.name);
+  }
+  return filters;
+}
+
+/** The options that say how sources are read, checked against each other and the family; the delimiter. */
+function checkReading(
+  o: PrepareOptions,
+  family: FamilyInfo,
+  format: Format | 'auto',
+  optNames: OptionNames,
+): string | undefined {
+  const delimiter = o.delimiter === undefined ? undefined : parseDelimiter(o.delimiter, optNames.delimiter);
+  const badEncoding = o.encoding === undefined ? undefined : encodingProblem(o.encoding);
+  if (badEncoding) throw usage(`${optNames.encoding} ${badEncoding}`);
+  if (delimiter !== undefined && (format === 'plain' || format === 'jsonl' || format === 'json')) {
+    throw usage(`${optNames.delimiter} is for CSV sources, not --format ${format}`);
+  }
+  if (o.skipLines !== undefined && (!Number.isInteger(o.skipLines) || o.skipLines < 0))
+    throw usage(`--skip-lines must be a whole number of lines, got ${o.skipLines}`);
+  if (o.header === false && (format === 'jsonl' || format === 'json'))
+    throw usage('--no-header is for CSV and TSV sources: JSON objects name their fields');
+  if (family.family !== 'personalized-ranking' && (o.itemColumn || o.itemListColumn)) {
+    throw usage('--item-column and --item-list-column are for --recipe personalized-ranking');
+  }
+  if (o.itemColumn && o.itemListColumn) throw usage('give --item-column or --item-list-column, not both');
+  if (o.attributes && o.attributes.length > 0 && family.family !== 'item-attribute-affinity') {
+    throw usage('--attributes is for --recipe item-attribute-affinity');
+  }
+  return delimiter;
 }
 
 /** `NAME=COLUMN` (or, for constants, `NAME=V1|V2`); a leading `$` on the name is dropped. */
