@@ -68,7 +68,6 @@ const OVER_500_LINES = [
   'src/stages/export/index.ts',
   'src/stages/jobs/orchestrate.ts',
   'src/stages/prepare/index.ts',
-  'src/stages/run/pipeline.ts',
   'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
@@ -98,7 +97,6 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/stages/export/index.ts exportOutputs',
   'src/stages/prepare/index.ts prepareChunks',
   'src/stages/prepare/index.ts processRows',
-  'src/stages/run/pipeline.ts resolveChecked',
   'src/stages/shard/index.ts shard',
 ];
 

@@ -1,0 +1,281 @@
+// The rules of a pipeline file that a schema cannot say, field by field, each part resolving its
+// section into the typed options of the stages (problems gathered by JSON path, never thrown).
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parseSince } from '../../core/dates.js';
+import { encodingProblem } from '../../core/encoding.js';
+import { type FamilyInfo, resolveFamily } from '../../core/families.js';
+import { parseDelimiter } from '../../core/sniff.js';
+import { parseBytes, parseCount, parseDuration } from '../../core/units.js';
+import { PbError } from '../../errors.js';
+import { isS3Uri } from '../../io/s3.js';
+import { jobOptionProblems, kindOf } from '../jobs/model.js';
+import { PIPELINE_DEFAULTS, type Pipeline, type PipelineFile } from './pipeline-types.js';
+
+/** What the parts share: the problems found, and how a value and a path are read. */
+interface Rules {
+  problems: string[];
+  /** The value fn gives, or undefined with its PbError's reason recorded under path. */
+  at: <T>(path: string, fn: () => T) => T | undefined;
+  /** A path relative to the pipeline file, made absolute (S3 URIs and - as they are). */
+  place: (path: string) => string;
+}
+
+/** The rules a schema cannot say, and the resolved pipeline (undefined when a problem was found). */
+export function resolveChecked(
+  p: PipelineFile,
+  file: string,
+  problems: string[],
+  lenient: boolean,
+): Pipeline | undefined {
+  const base = isS3Uri(file) ? undefined : dirname(resolve(file));
+  const r: Rules = {
+    problems,
+    at: (path, fn) => {
+      try {
+        return fn();
+      } catch (err) {
+        if (!(err instanceof PbError)) {
+          if (lenient) return undefined;
+          throw err;
+        }
+        problems.push(`${path}: ${err.reason}`);
+        return undefined;
+      }
+    },
+    place: (path) => (isS3Uri(path) || path === '-' || !base || isAbsolute(path) ? path : join(base, path)),
+  };
+  const family = r.at('$.recipe', () => resolveFamily(p.recipe));
+  const input = inputOf(r, p);
+  const shards = shardsOf(r, p, family);
+  const jobs = jobsOf(r, p, family);
+  const work = workOf(r, p);
+  const output = outputOf(r, p, family, work);
+  if (problems.length > 0 || !family) return undefined;
+  return {
+    file,
+    family,
+    recipe: p.recipe,
+    input,
+    work,
+    shards,
+    validate: p.validate ?? PIPELINE_DEFAULTS.validate,
+    jobs,
+    output,
+    aws: { ...p.aws },
+  };
+}
+
+/** $.input: sizes, the delimiter, the encoding, since; no stdin (a rerun cannot read it again). */
+function inputOf(r: Rules, p: PipelineFile): Pipeline['input'] {
+  const { at, place, problems } = r;
+  // Read defensively: with lenient set the schema refused this shape, and its report says why.
+  const i = p.input ?? ({ sources: [] } as unknown as PipelineFile['input']);
+  const sources: string[] = Array.isArray(i.sources) ? i.sources : [];
+  const input: Pipeline['input'] = {
+    ...i,
+    sources: sources.map(place),
+    onInvalid: i.onInvalid ?? PIPELINE_DEFAULTS.onInvalid,
+    maxLineLength:
+      i.maxLineLength === undefined
+        ? undefined
+        : at('$.input.maxLineLength', () => size(i.maxLineLength as number | string, 'maxLineLength')),
+    memoryBudget:
+      i.memoryBudget === undefined
+        ? undefined
+        : at('$.input.memoryBudget', () => size(i.memoryBudget as number | string, 'memoryBudget')),
+    tmpDir: i.tmpDir === undefined ? undefined : place(i.tmpDir),
+    delimiter:
+      i.delimiter === undefined
+        ? undefined
+        : at('$.input.delimiter', () => parseDelimiter(i.delimiter as string, 'the delimiter')),
+  };
+  const badEncoding = i.encoding === undefined ? undefined : encodingProblem(i.encoding);
+  if (badEncoding) problems.push(`$.input.encoding: ${badEncoding}`);
+  if (i.since !== undefined) {
+    const since = parseSince(i.since);
+    if ('problem' in since) problems.push(`$.input.since: ${since.problem.replace(/^--since /, '')}`);
+  }
+  if (sources.includes('-'))
+    problems.push('$.input.sources: stdin (-) cannot be read again on resume; give files');
+  return input;
+}
+
+/** $.shards: sizes and counts within the service quotas; themes take 100 records a file. */
+function shardsOf(r: Rules, p: PipelineFile, family: FamilyInfo | undefined): Pipeline['shards'] {
+  const { at, problems } = r;
+  const s = p.shards ?? {};
+  const shards = {
+    maxBytes:
+      s.maxBytes === undefined
+        ? undefined
+        : at('$.shards.maxBytes', () => size(s.maxBytes as number | string, 'maxBytes')),
+    maxRecords:
+      s.maxRecords === undefined
+        ? undefined
+        : at('$.shards.maxRecords', () => count(s.maxRecords as number | string, 'maxRecords')),
+    maxRecordsPerFile:
+      s.maxRecordsPerFile === undefined
+        ? undefined
+        : at('$.shards.maxRecordsPerFile', () =>
+            count(s.maxRecordsPerFile as number | string, 'maxRecordsPerFile'),
+          ),
+    maxFilesPerShard: s.maxFilesPerShard,
+    count: s.count,
+  };
+  if (shards.maxRecords !== undefined && shards.maxRecords > 50_000_000)
+    problems.push('$.shards.maxRecords: a batch job takes at most 50M (50000000) records');
+  if (family && shards.maxRecordsPerFile !== undefined && shards.maxRecordsPerFile > family.maxRecordsPerFile)
+    problems.push(
+      `$.shards.maxRecordsPerFile: ${family.family} takes at most ${family.maxRecordsPerFile} records per input file`,
+    );
+  if (shards.maxBytes !== undefined && shards.maxBytes > 1_000_000_000)
+    problems.push('$.shards.maxBytes: a batch job takes at most 1GB (1000000000 bytes) of input');
+  // Themes: Similar-Items only, and 100 records per input file (a shard is then several files).
+  const j = p.jobs ?? ({} as PipelineFile['jobs']);
+  if (j.themeItemNameColumn !== undefined && family) {
+    if (family.family !== 'related-items')
+      problems.push(
+        `$.jobs.themeItemNameColumn: themes are for Similar-Items (related-items), not ${family.family}`,
+      );
+    if (shards.maxRecordsPerFile === undefined) shards.maxRecordsPerFile = 100;
+    else if (shards.maxRecordsPerFile > 100)
+      problems.push('$.shards.maxRecordsPerFile: with themes a job input file takes at most 100 records');
+  }
+
+  return shards;
+}
+
+/** $.jobs: the Create fields the service would refuse, by path; none a segment job does not take. */
+function jobsOf(r: Rules, p: PipelineFile, family: FamilyInfo | undefined): Pipeline['jobs'] {
+  const { at, problems } = r;
+  const j = p.jobs ?? ({} as PipelineFile['jobs']);
+  const jobs: Pipeline['jobs'] = {
+    solutionVersionArn: j.solutionVersionArn,
+    roleArn: j.roleArn,
+    numResults: j.numResults,
+    filterArn: j.filterArn,
+    explorationWeight: j.explorationWeight === undefined ? undefined : String(j.explorationWeight),
+    explorationItemAgeCutoff:
+      j.explorationItemAgeCutoff === undefined ? undefined : String(j.explorationItemAgeCutoff),
+    rankingInfluence: j.rankingInfluence,
+    themeItemNameColumn: j.themeItemNameColumn,
+    inputKmsKeyArn: j.inputKmsKeyArn,
+    outputKmsKeyArn: j.outputKmsKeyArn,
+    tags: j.tags,
+    jobNamePrefix: j.jobNamePrefix ?? PIPELINE_DEFAULTS.jobNamePrefix,
+    maxRunning: j.maxRunning ?? PIPELINE_DEFAULTS.maxRunning,
+    retryFailed: j.retryFailed ?? PIPELINE_DEFAULTS.retryFailed,
+    pollIntervalMs:
+      j.pollInterval === undefined
+        ? PIPELINE_DEFAULTS.pollIntervalMs
+        : (at('$.jobs.pollInterval', () =>
+            typeof j.pollInterval === 'number'
+              ? Math.round(j.pollInterval * 1000)
+              : parseDuration(j.pollInterval as string, 'pollInterval'),
+          ) ?? PIPELINE_DEFAULTS.pollIntervalMs),
+  };
+  if (family?.segment) {
+    for (const f of [
+      'explorationWeight',
+      'explorationItemAgeCutoff',
+      'rankingInfluence',
+      'themeItemNameColumn',
+    ] as const)
+      if (j[f] !== undefined)
+        problems.push(`$.jobs.${f}: batch segment jobs take no such field (${family.family})`);
+  }
+  {
+    // With the recipe unknown the job fields are still checked, as for a batch inference job.
+    const checked = family?.segment
+      ? {
+          ...jobs,
+          explorationWeight: undefined,
+          explorationItemAgeCutoff: undefined,
+          rankingInfluence: undefined,
+          themeItemNameColumn: undefined,
+        }
+      : jobs;
+    for (const problem of jobOptionProblems(family ? kindOf(family) : 'inference', checked))
+      problems.push(`${jobField(problem.field)}: ${problem.reason}`);
+  }
+
+  return jobs;
+}
+
+/** $.work, with its trailing slash; a job's longest path under it must fit 256 characters. */
+function workOf(r: Rules, p: PipelineFile): string {
+  const workGiven = typeof p.work === 'string' ? p.work : '';
+  const work = workGiven.endsWith('/') ? workGiven : `${workGiven}/`;
+  // The longest path a job gets is WORK/output/shard-NNNNN/; the service takes 256 characters.
+  if (work.length + 'output/shard-00000/'.length > 256)
+    r.problems.push(
+      `$.work: at most ${256 - 'output/shard-00000/'.length} characters (job paths under it must fit 256)`,
+    );
+  return work;
+}
+
+/** $.output: where each file goes, the catalog's settings (none for segment jobs). */
+function outputOf(
+  r: Rules,
+  p: PipelineFile,
+  family: FamilyInfo | undefined,
+  work: string,
+): Pipeline['output'] {
+  const { at, place, problems } = r;
+  const o = p.output ?? ({ dir: '.' } as PipelineFile['output']);
+  const dir = place(typeof o.dir === 'string' ? o.dir : '.');
+  const format = o.format ?? PIPELINE_DEFAULTS.format;
+  const inDir = (name: string) =>
+    isS3Uri(dir) ? `${dir.endsWith('/') ? dir : `${dir}/`}${name}` : join(dir, name);
+  const output: Pipeline['output'] = {
+    dir,
+    format,
+    file: inDir(
+      o.file ?? `${family?.segment ? 'segments' : 'recommendations'}.${format === 'jsonl' ? 'jsonl' : 'csv'}`,
+    ),
+    top: o.top,
+    catalog: o.catalog === undefined ? undefined : place(o.catalog),
+    catalogColumns: o.catalogColumns,
+    catalogIdColumn: o.catalogIdColumn,
+    catalogDelimiter:
+      o.catalogDelimiter === undefined
+        ? undefined
+        : at('$.output.catalogDelimiter', () =>
+            parseDelimiter(o.catalogDelimiter as string, 'the delimiter'),
+          ),
+    catalogEncoding: o.catalogEncoding,
+    maxCatalogItems: o.maxCatalogItems,
+    escapeFormulas: o.escapeFormulas ?? PIPELINE_DEFAULTS.escapeFormulas,
+    lineEnding: o.lineEnding ?? PIPELINE_DEFAULTS.lineEnding,
+    merged: o.merged === undefined ? `${work}merged.jsonl` : place(o.merged),
+    rejects: inDir('rejects.jsonl'),
+    missing: inDir('missing.jsonl'),
+    errors: inDir('errors.jsonl'),
+    invalid: inDir('invalid-output.jsonl'),
+    summary: inDir('summary.json'),
+  };
+  if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
+  if (o.catalog !== undefined && family?.segment)
+    problems.push(
+      `$.output.catalog: ${family.family} jobs return users for each item, and a catalog joins recommended items: leave it out`,
+    );
+  const badCatalogEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
+  if (badCatalogEncoding) problems.push(`$.output.catalogEncoding: ${badCatalogEncoding}`);
+  return output;
+}
+
+export function size(v: number | string, name: string): number {
+  return typeof v === 'number' ? v : parseBytes(v, name);
+}
+
+export function count(v: number | string, name: string): number {
+  return typeof v === 'number' ? v : parseCount(v, name);
+}
+
+/** The CLI option names checkJobOptions uses, as the pipeline's JSON paths. */
+function jobField(field: string | undefined): string {
+  if (!field) return '$.jobs';
+  const camel = field.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const renamed: Record<string, string> = { themeItemName: 'themeItemNameColumn', tag: 'tags' };
+  return `$.jobs.${renamed[camel] ?? camel}`;
+}

@@ -1,0 +1,164 @@
+// The pipeline file as written, and as resolved for the stages; its defaults and field names.
+import type { FamilyInfo } from '../../core/families.js';
+import type { ExportFormat } from '../../core/out-convert.js';
+import type { OptionNames } from '../../core/sniff.js';
+import type { ExportOptions } from '../export/index.js';
+import type { JobOptions } from '../jobs/model.js';
+import type { PrepareOptions } from '../prepare/index.js';
+
+/** The pipeline file as written (schemas/pipeline.schema.json). */
+export interface PipelineFile {
+  version: 1;
+  recipe: string;
+  /** prepare's options of the same names, plus filters as objects and sizes as text. */
+  input: Pick<
+    PrepareOptions,
+    | 'format'
+    | 'delimiter'
+    | 'encoding'
+    | 'allowEmailIds'
+    | 'skipLines'
+    | 'header'
+    | 'column'
+    | 'itemColumn'
+    | 'itemListColumn'
+    | 'listSeparator'
+    | 'attributes'
+    | 'valueSeparator'
+    | 'since'
+    | 'timestampColumn'
+    | 'dedupe'
+    | 'onInvalid'
+    | 'maxItemList'
+    | 'tmpDir'
+  > & {
+    sources: string[];
+    filterColumns?: Record<string, string>;
+    filterConstants?: Record<string, string | string[]>;
+    maxLineLength?: number | string;
+    memoryBudget?: number | string;
+  };
+  work: string;
+  shards?: {
+    maxBytes?: number | string;
+    maxRecords?: number | string;
+    maxRecordsPerFile?: number | string;
+    maxFilesPerShard?: number;
+    count?: number;
+  };
+  validate?: boolean;
+  jobs: {
+    solutionVersionArn: string;
+    roleArn: string;
+    numResults?: number;
+    filterArn?: string;
+    explorationWeight?: number | string;
+    explorationItemAgeCutoff?: number | string;
+    rankingInfluence?: Record<string, number>;
+    themeItemNameColumn?: string;
+    inputKmsKeyArn?: string;
+    outputKmsKeyArn?: string;
+    tags?: Record<string, string>;
+    jobNamePrefix?: string;
+    maxRunning?: number;
+    retryFailed?: number;
+    pollInterval?: number | string;
+  };
+  /** export's options of the same names, plus where things go. */
+  output: Pick<
+    ExportOptions,
+    | 'format'
+    | 'top'
+    | 'catalog'
+    | 'catalogColumns'
+    | 'catalogIdColumn'
+    | 'catalogDelimiter'
+    | 'catalogEncoding'
+    | 'maxCatalogItems'
+    | 'escapeFormulas'
+    | 'lineEnding'
+  > & { dir: string; file?: string; merged?: string };
+  aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
+}
+
+/** What prepare's messages call the settings when a pipeline file gave them. */
+export const PIPELINE_OPTION_NAMES: OptionNames = {
+  delimiter: '$.input.delimiter',
+  encoding: '$.input.encoding',
+  column: '$.input.column',
+  format: '$.input.format',
+  allowEmailIds: '$.input.allowEmailIds: true',
+  skipLines: '$.input.skipLines',
+  noHeader: '$.input.header: false',
+  itemColumn: '$.input.itemColumn',
+  itemListColumn: '$.input.itemListColumn',
+  timestampColumn: '$.input.timestampColumn',
+  attributes: '$.input.attributes',
+  since: '$.input.since',
+  filterColumn: (name) => `$.input.filterColumns.${name}`,
+};
+
+/** Everything `run` needs, with paths resolved and defaults filled in. */
+export interface Pipeline {
+  /** Where it was read from. */
+  file: string;
+  family: FamilyInfo;
+  recipe: string;
+  input: Omit<PipelineFile['input'], 'maxLineLength' | 'memoryBudget' | 'onInvalid'> & {
+    onInvalid: 'fail' | 'skip';
+    maxLineLength?: number;
+    memoryBudget?: number;
+  };
+  /** Ends in `/`. */
+  work: string;
+  /** Per shard (one job): bytes and records; per input file: records; files per shard. See ShardOptions. */
+  shards: {
+    maxBytes?: number;
+    maxRecords?: number;
+    maxRecordsPerFile?: number;
+    maxFilesPerShard?: number;
+    count?: number;
+  };
+  validate: boolean;
+  jobs: JobOptions & {
+    jobNamePrefix: string;
+    maxRunning: number;
+    retryFailed: number;
+    pollIntervalMs: number;
+  };
+  output: {
+    dir: string;
+    format: ExportFormat;
+    /** The export's full path. */
+    file: string;
+    top?: number;
+    catalog?: string;
+    catalogColumns?: string[];
+    catalogIdColumn?: string;
+    catalogDelimiter?: string;
+    catalogEncoding?: string;
+    maxCatalogItems?: number;
+    escapeFormulas: boolean;
+    lineEnding: 'crlf' | 'lf';
+    merged: string;
+    rejects: string;
+    missing: string;
+    errors: string;
+    /** Output lines that are not valid JSON or off-schema (collect skips them here). */
+    invalid: string;
+    summary: string;
+  };
+  aws: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
+}
+
+export const PIPELINE_DEFAULTS = {
+  onInvalid: 'skip',
+  validate: true,
+  format: 'csv-long',
+  jobNamePrefix: 'pb',
+  maxRunning: 5,
+  retryFailed: 0,
+  pollIntervalMs: 60_000,
+  escapeFormulas: true,
+  lineEnding: 'crlf',
+} as const;
