@@ -1,4 +1,5 @@
 /** "Did you mean" for mistyped command and option names. */
+import { type PbError, usage } from '../errors.js';
 
 /**
  * Optimal string alignment distance (Damerau–Levenshtein with adjacent
@@ -56,4 +57,12 @@ export function closest(typed: string, names: readonly string[]): string[] {
 export function alternatives(names: readonly string[]): string {
   if (names.length <= 1) return names[0] ?? '';
   return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}
+
+/** The usage error for a value outside its choices: them, and the closest, if one is close. */
+export function notOneOf(option: string, value: string, choices: readonly string[]): PbError {
+  const near = closest(value, choices);
+  return usage(
+    `${option} must be one of ${choices.join(', ')}, got "${value}"${near.length > 0 ? `; did you mean ${alternatives(near)}?` : ''}`,
+  );
 }

@@ -26,7 +26,7 @@ import {
 import { KEY_NAMES, KEY_NONE } from '../../core/out-lines.js';
 import { SlotRing } from '../../core/pool.js';
 import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from '../../core/sniff.js';
-import { alternatives, closest } from '../../core/suggest.js';
+import { notOneOf } from '../../core/suggest.js';
 import { PbError, usage } from '../../errors.js';
 import type { ConvertReply, ConvertRequest, WorkerSetup } from '../../io/convert-worker.js';
 import { checkDocKind } from '../../io/doc-kind.js';
@@ -155,10 +155,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   const o = { ...input };
   const format = o.format ?? EXPORT_DEFAULTS.format;
   if (!EXPORT_FORMATS.includes(format)) {
-    const near = closest(String(format), EXPORT_FORMATS);
-    throw usage(
-      `--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"${near.length > 0 ? `; did you mean ${alternatives(near)}?` : ''}`,
-    );
+    throw notOneOf('--format', String(format), EXPORT_FORMATS);
   }
   const onInvalid = o.onInvalid ?? 'fail';
   if (onInvalid !== 'fail' && onInvalid !== 'skip')

@@ -14,7 +14,7 @@ import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
 import { encodingProblem } from '../../core/encoding.js';
 import { type FamilyInfo, resolveFamily } from '../../core/families.js';
 import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from '../../core/sniff.js';
-import { alternatives, closest } from '../../core/suggest.js';
+import { notOneOf } from '../../core/suggest.js';
 import {
   checkRecord,
   DEFAULT_LIMITS,
@@ -183,10 +183,7 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
   const family = resolveFamily(o.recipe);
   const format = o.format ?? 'auto';
   if (!FORMATS.includes(format)) {
-    const near = closest(String(format), FORMATS);
-    throw usage(
-      `--format must be one of ${FORMATS.join(', ')}, got "${format}"${near.length > 0 ? `; did you mean ${alternatives(near)}?` : ''}`,
-    );
+    throw notOneOf('--format', String(format), FORMATS);
   }
   const onInvalid = o.onInvalid ?? 'fail';
   if (onInvalid !== 'fail' && onInvalid !== 'skip')
