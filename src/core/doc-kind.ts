@@ -40,19 +40,25 @@ export function docKindOfKeys(keys: readonly string[]): DocKind {
  * needs only its first lines. `head` is UTF-8 with no byte order mark (a BOM is skipped if present).
  */
 export function docKindOf(head: Uint8Array): DocKind {
-  const keys = topLevelKeys(head);
-  if (keys !== null) return docKindOfKeys(keys);
-  let i = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
-  while (i < head.length && isSpace(head[i] as number)) i++;
+  const i = contentStart(head);
+  if (head[i] === 0x7b) return docKindOfKeys(keysFrom(head, i));
   return i < head.length && head[i] !== 0x5b ? 'text' : 'other';
 }
 
-/** The first object's top-level keys as far as `head` goes; null when the first value is not an object. */
-export function topLevelKeys(head: Uint8Array): string[] | null {
-  let i = 0;
-  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) i = 3;
+/** Where the content starts: past a UTF-8 byte order mark and white space. */
+function contentStart(head: Uint8Array): number {
+  let i = bomLength(head);
   while (i < head.length && isSpace(head[i] as number)) i++;
-  if (head[i] !== 0x7b) return null;
+  return i;
+}
+
+function bomLength(head: Uint8Array): number {
+  return head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+}
+
+/** The top-level keys of the object that opens at head[start], as far as `head` goes. */
+function keysFrom(head: Uint8Array, start: number): string[] {
+  let i = start;
   const keys: string[] = [];
   let depth = 0;
   let expectKey = false;
@@ -156,7 +162,7 @@ export function firstRecordProblem(
   head: Uint8Array,
   family: { family: string; key: string },
 ): string | undefined {
-  let start = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  let start = bomLength(head);
   for (let n = 1; ; n++) {
     let end = head.indexOf(0x0a, start);
     if (end < 0) end = head.length;
