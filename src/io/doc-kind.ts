@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { type DocKind, docKindOf, type WantedKind, wrongKind } from '../core/doc-kind.js';
 import { PbError } from '../errors.js';
 import { readJsonDoc } from './doc.js';
-import { openSource } from './input.js';
+import { openSource, peekStream } from './input.js';
 import { defaultS3Client, isS3Uri, listS3 } from './s3.js';
 
 /** Bytes read to tell a file's kind: a manifest's or an output line's first keys come far sooner. */
@@ -14,7 +14,8 @@ const OWN_DOCS = new Set(['manifest.json']);
 
 /**
  * The kind of a regular file or an S3 object, from its first 64 KiB (gunzipped). Undefined for
- * stdin and named pipes: reading them here would take bytes the command needs (see peekStream).
+ * stdin and named pipes: reading them here would take bytes the command needs (see peekStream in
+ * input.ts).
  */
 export async function peekDocKind(name: string): Promise<DocKind | undefined> {
   const head = await peekHead(name);
@@ -35,47 +36,6 @@ export async function peekHead(name: string): Promise<Buffer | undefined> {
   }
   const { head } = await peekStream(openSource(name), PEEK_BYTES, true);
   return head;
-}
-
-/**
- * The first `n` bytes of a stream, and the whole stream again (head included) to read on. With
- * `only`, the rest is never read and the stream is closed.
- */
-export async function peekStream(
-  src: AsyncIterable<Buffer>,
-  n: number,
-  only = false,
-): Promise<{ head: Buffer; rest: AsyncIterable<Buffer> }> {
-  const it = src[Symbol.asyncIterator]();
-  const taken: Buffer[] = [];
-  let size = 0;
-  let ended = false;
-  while (size < n) {
-    const r = await it.next();
-    if (r.done) {
-      ended = true;
-      break;
-    }
-    taken.push(r.value);
-    size += r.value.length;
-  }
-  const head = Buffer.concat(taken, size);
-  if (only) {
-    if (!ended) await it.return?.();
-    return { head: head.subarray(0, n), rest: (async function* () {})() };
-  }
-  return {
-    head,
-    rest: (async function* () {
-      yield* taken;
-      if (ended) return;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        yield r.value;
-      }
-    })(),
-  };
 }
 
 /** Refuses a named file whose content is not what the command reads (see wrongKind). */
@@ -100,11 +60,12 @@ export interface JobInput {
  * Batch-input sources as files: a folder (recursively) or an `s3://bucket/prefix/` stands for the
  * files under it, in name order, without the tool's own manifest.json, `_CHECK` and folder markers.
  * A file whose content is a shard manifest stands for its shards' files when `manifests` is
- * 'expand'; any other file is checked by content against `want`.
+ * 'expand'; any other file is checked by content against `want`. With 'as-is' a file is not read
+ * here: its reader tells its kind from what it reads anyway.
  */
 export async function expandBatchInputs(
   sources: readonly string[],
-  options: { manifests: 'expand' | 'refuse'; want?: WantedKind },
+  options: { manifests: 'expand' | 'refuse' | 'as-is'; want?: WantedKind },
 ): Promise<string[]> {
   return (await expandJobInputs(sources, options)).flatMap((g) => g.files);
 }
@@ -112,7 +73,7 @@ export async function expandBatchInputs(
 /** expandBatchInputs, grouped by the job that would read them (a manifest gives one group per shard). */
 export async function expandJobInputs(
   sources: readonly string[],
-  options: { manifests: 'expand' | 'refuse'; want?: WantedKind },
+  options: { manifests: 'expand' | 'refuse' | 'as-is'; want?: WantedKind },
 ): Promise<JobInput[]> {
   const want = options.want ?? 'batch-input';
   const out: JobInput[] = [];
@@ -132,7 +93,7 @@ export async function expandJobInputs(
       out.push({ job: src, from: 'folder', files: listed });
       continue;
     }
-    const kind = await peekDocKind(src);
+    const kind = options.manifests === 'as-is' ? undefined : await peekDocKind(src);
     if (kind === 'manifest' && options.manifests === 'expand') {
       out.push(...(await manifestShards(src)));
       continue;

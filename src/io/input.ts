@@ -194,6 +194,56 @@ function isGzip(head: Uint8Array): boolean {
   return head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
 }
 
+/**
+ * The first `n` bytes of a stream, and the whole stream again (head included) to read on. With
+ * `only`, the rest is never read and the stream is closed.
+ */
+export async function peekStream(
+  src: AsyncIterable<Buffer>,
+  n: number,
+  only = false,
+): Promise<{ head: Buffer; rest: AsyncIterable<Buffer> }> {
+  const it = src[Symbol.asyncIterator]();
+  const taken: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < n) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    taken.push(r.value);
+    size += r.value.length;
+  }
+  const head = taken.length === 1 ? (taken[0] as Buffer) : Buffer.concat(taken, size);
+  if (only) {
+    if (!ended) await it.return?.();
+    return { head: head.subarray(0, n), rest: (async function* () {})() };
+  }
+  return {
+    head,
+    rest: (async function* () {
+      yield* taken;
+      if (ended) return;
+      let done = false;
+      try {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) {
+            done = true;
+            return;
+          }
+          yield r.value;
+        }
+      } finally {
+        // A reader that stops early closes the source too.
+        if (!done) await it.return?.();
+      }
+    })(),
+  };
+}
+
 /** Reads chunks until at least n bytes are buffered (or the stream ends). */
 async function firstBytes(it: AsyncIterator<Buffer | string>, n: number): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -1,7 +1,7 @@
 import { encodingName, encodingProblem, isSingleByte, Transcoder, Utf8Evidence } from '../core/encoding.js';
 import { CLI_OPTION_NAMES, type OptionNames, sniffBinary, sniffBom, sniffNul } from '../core/sniff.js';
 import { PbError } from '../errors.js';
-import { type InputContext, openSource, type SourceInfo } from './input.js';
+import { type InputContext, openSource, peekStream, type SourceInfo } from './input.js';
 
 /** What openText found out about a source's bytes. */
 export interface TextInfo {
@@ -43,21 +43,13 @@ export async function openText(
 }> {
   const names = opts.names ?? CLI_OPTION_NAMES;
   const source: SourceInfo = {};
-  const it = openSource(name, ctx, source)[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let size = 0;
-  let ended = false;
-  while (size < PEEK) {
-    const r = await it.next();
-    if (r.done) {
-      ended = true;
-      break;
+  const counted = (async function* () {
+    for await (const chunk of openSource(name, ctx, source)) {
+      opts.onBytes?.(chunk.length);
+      yield chunk;
     }
-    opts.onBytes?.(r.value.length);
-    head.push(r.value);
-    size += r.value.length;
-  }
-  const peek = head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head);
+  })();
+  const { head: peek, rest } = await peekStream(counted, PEEK);
   const binary = sniffBinary(peek);
   if (binary) {
     throw new PbError('PB_PARSE', `this is ${binary.what}, not a text file: ${binary.fix}`, { file: name });
@@ -98,16 +90,8 @@ export async function openText(
     }
   }
   const info: TextInfo = { encoding, encodingFrom: from, gzip: source.gzip === true };
-  async function* rest(): AsyncGenerator<Buffer> {
-    for (const c of head) yield c;
-    if (ended) return;
-    for (let r = await it.next(); !r.done; r = await it.next()) {
-      opts.onBytes?.(r.value.length);
-      yield r.value;
-    }
-  }
-  if (encoding === 'utf-8') return { bytes: rest(), info };
-  return { bytes: transcode(name, rest(), encoding, names), info };
+  if (encoding === 'utf-8') return { bytes: rest, info };
+  return { bytes: transcode(name, rest, encoding, names), info };
 }
 
 function canonical(label: string, names: OptionNames): string {

@@ -445,7 +445,8 @@ export async function checkSources(options: PrepareOptions): Promise<{ source: n
     if (given === '-') continue;
     let files: string[] = [];
     await attempt(async () => {
-      files = await expandBatchInputs([given], { manifests: 'refuse', want: 'prepare-source' });
+      // Each file's kind is told below, from the first object readRows reads anyway.
+      files = await expandBatchInputs([given], { manifests: 'as-is' });
     });
     for (const name of files) {
       await attempt(async () => {

@@ -7,9 +7,9 @@ import { type FamilyInfo, resolveFamily } from '../../core/families.js';
 import { type CutResult, HashCut, type HashHistogram } from '../../core/hashcut.js';
 import { countRegularLines } from '../../core/linecount.js';
 import { PbError, usage } from '../../errors.js';
-import { expandBatchInputs, peekHead, peekStream } from '../../io/doc-kind.js';
+import { expandBatchInputs, peekHead } from '../../io/doc-kind.js';
 import { type HashStream, OffThreadHasher } from '../../io/hasher.js';
-import { openLinesReusing, openSource, wholeLines } from '../../io/input.js';
+import { openLinesReusing, openSource, peekStream, wholeLines } from '../../io/input.js';
 import { MultipartWriter, PartBudget, type PartBudgetOptions } from '../../io/multipart.js';
 import { trackTemporary } from '../../io/output.js';
 import { defaultS3Client, deleteS3, isS3Uri, listS3, parseS3Uri, writeS3 } from '../../io/s3.js';
@@ -543,12 +543,16 @@ async function shardSource(
     checkShardHead(head, input, family);
     return rest;
   }
-  const files = await expandBatchInputs([input], { manifests: 'refuse' });
-  if (files.length === 1 && files[0] === input) {
-    const head = await peekHead(input);
-    if (head) checkShardHead(head, input, family);
+  // A file or object: its first bytes are read once, here; the caller reads it whole.
+  const head = await peekHead(input);
+  if (head) {
+    checkShardHead(head, input, family);
     return undefined;
   }
+  // A folder or prefix (each file checked as it is read below), or a pipe or a missing file (left
+  // to the caller's open, which says so).
+  const files = await expandBatchInputs([input], { manifests: 'as-is' });
+  if (files.length === 1 && files[0] === input) return undefined;
   return (async function* () {
     for (const file of files) {
       const { head, rest } = await peekStream(openSource(file), FIRST_BYTES);
