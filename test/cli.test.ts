@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
@@ -86,6 +87,51 @@ describe('the installed command', () => {
       await stderrOf({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' }),
       /NodeVersionSupportWarning/,
       'the check above would see the warning',
+    );
+  });
+});
+
+describe('the installed command reads the AWS settings of its environment (and only it does)', () => {
+  const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+  const stderrOf = async (env: Record<string, string>) => {
+    const home = await mkdtemp(join(tmpdir(), 'pb-home-'));
+    if (env.PROFILE_REGION) {
+      await mkdir(join(home, '.aws'));
+      await writeFile(join(home, '.aws', 'config'), `[default]\nregion = ${env.PROFILE_REGION}\n`);
+    }
+    const args = ['--import', 'tsx', bin, 'validate', '--recipe', 'user-personalization', 's3://b/in.jsonl'];
+    const r = await promisify(execFile)(process.execPath, args, {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: home,
+        AWS_ACCESS_KEY_ID: 'x',
+        AWS_SECRET_ACCESS_KEY: 'y',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_MAX_ATTEMPTS: '1',
+        ...env,
+      },
+    }).catch((err: { code: number; stderr: string }) => err);
+    await rm(home, { recursive: true, force: true });
+    assert.equal((r as { code?: number }).code, 1, r.stderr);
+    return r.stderr;
+  };
+  const noRegion =
+    /no AWS region: set AWS_REGION \(or AWS_DEFAULT_REGION\), pass --region, or give your AWS profile a region/;
+
+  test('no region anywhere: says so and how to give one, instead of guessing us-east-1', async () => {
+    assert.match(await stderrOf({}), noRegion);
+  });
+
+  test("AWS_DEFAULT_REGION (the AWS CLI's name, which the SDK does not read) and the profile's region count", async () => {
+    // Without a network the call fails on the name; with one, on the fake keys: never on the region.
+    assert.doesNotMatch(await stderrOf({ AWS_DEFAULT_REGION: 'eu-west-1' }), noRegion);
+    assert.doesNotMatch(await stderrOf({ PROFILE_REGION: 'eu-central-1' }), noRegion);
+  });
+
+  test('AWS_ENDPOINT_URL_S3 is an S3-compatible server: path-style, any region', async () => {
+    assert.match(
+      await stderrOf({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' }),
+      /s3:\/\/b\/in\.jsonl: nothing answers at the S3 endpoint \(connect ECONNREFUSED 127\.0\.0\.1:9\)/,
     );
   });
 });

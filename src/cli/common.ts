@@ -10,6 +10,22 @@ export interface CliIO {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
+  /** The environment the AWS settings are read from; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * What the environment says about where AWS calls go, read here at the edge so the stages
+ * take it as options. The SDK reads AWS_REGION and AWS_ENDPOINT_URL_S3 itself, but not
+ * AWS_DEFAULT_REGION (the AWS CLI's and boto3's name), and an S3 endpoint from the
+ * environment needs path-style addressing, which the SDK cannot know to turn on.
+ */
+export function awsEnvironment(io: CliIO): { region?: string; s3Endpoint?: string } {
+  const env = io.env ?? process.env;
+  return {
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+    s3Endpoint: env.AWS_ENDPOINT_URL_S3 || undefined,
+  };
 }
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -21,10 +37,16 @@ export const AWS_OPTIONS = {
   profile: { type: 'string' },
 } as const;
 
-export function configureAws(v: { region?: string; 'endpoint-url'?: string; profile?: string }): void {
-  if (v.region || v['endpoint-url'] || v.profile) {
-    configureS3({ region: v.region, endpoint: v['endpoint-url'], profile: v.profile });
-  }
+/** The client for s3:// paths: the command's flags, else the environment's settings. */
+export function configureAws(
+  v: { region?: string; 'endpoint-url'?: string; profile?: string },
+  io: CliIO,
+): void {
+  const env = awsEnvironment(io);
+  const region = v.region ?? env.region;
+  const endpoint = v['endpoint-url'] ?? env.s3Endpoint;
+  // Nothing given leaves the client as it is (a test or an embedding program may have set it).
+  if (region || endpoint || v.profile) configureS3({ region, endpoint, profile: v.profile });
 }
 
 type Parsed<O extends OptionsConfig> = ReturnType<

@@ -176,7 +176,8 @@ async function* decodeBytes(name: string, raw: Readable, info: SourceInfo): Asyn
             file: name,
           });
     } finally {
-      if (raw !== process.stdin) raw.destroy();
+      // The caller's stdin stays open: it is theirs to close, and may hold more after us.
+      if (name !== '-') raw.destroy();
     }
     return;
   }
@@ -185,7 +186,7 @@ async function* decodeBytes(name: string, raw: Readable, info: SourceInfo): Asyn
   } catch (err) {
     throw ioError(name, err);
   } finally {
-    if (raw !== process.stdin) raw.destroy();
+    if (name !== '-') raw.destroy();
   }
 }
 

@@ -44,7 +44,10 @@ export function parseS3Uri(uri: string): S3Location {
 /** Connection settings; everything else comes from the AWS SDK's default chain (env, profiles, SSO, roles). */
 export interface S3Options {
   region?: string;
-  /** An S3-compatible endpoint (MinIO, LocalStack, a test server); AWS_ENDPOINT_URL_S3 also works. */
+  /**
+   * An S3-compatible endpoint (MinIO, LocalStack, a test server). The CLI passes AWS_ENDPOINT_URL_S3
+   * here; a library user passes it too, for the path-style and checksum defaults below.
+   */
   endpoint?: string;
   /** Path-style addressing, which most S3-compatible servers need. Default: on when an endpoint is given. */
   forcePathStyle?: boolean;
@@ -101,10 +104,12 @@ export async function expandSources(sources: readonly string[]): Promise<string[
 }
 
 export function makeS3Client(o: S3Options = {}): S3Client {
-  const custom = o.endpoint !== undefined || process.env.AWS_ENDPOINT_URL_S3 !== undefined;
+  const custom = o.endpoint !== undefined;
   const whenRequired = o.checksumsWhenRequired ?? custom;
   return new (s3Sdk().S3Client)({
-    region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    // Without a region the SDK's chain decides (AWS_REGION, the profile's region); an
+    // S3-compatible server answers in any region, so one is made up for it.
+    region: o.region ?? (custom ? 'us-east-1' : undefined),
     endpoint: o.endpoint,
     forcePathStyle: o.forcePathStyle ?? custom,
     credentials: o.credentials,
@@ -138,6 +143,10 @@ export async function deleteS3(uri: string): Promise<void> {
 }
 
 /** Plain words for the S3 errors users hit, with the URI. */
+/** The SDK found no region in the options, AWS_REGION or the profile. */
+export const NO_REGION =
+  'no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), pass --region, or give your AWS profile a region';
+
 export function s3Error(uri: string, err: unknown): PbError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
@@ -164,7 +173,8 @@ export function s3Error(uri: string, err: unknown): PbError {
       reason = `no AWS credentials (${e.message ?? ''}): set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or use the environment \`personalize-batch emulate\` prints`;
       break;
     default:
-      if (e.name === 'Error' && /ECONNREFUSED/.test(e.message ?? ''))
+      if (e.name === 'Error' && e.message === 'Region is missing') reason = NO_REGION;
+      else if (e.name === 'Error' && /ECONNREFUSED/.test(e.message ?? ''))
         reason = `nothing answers at the S3 endpoint (${e.message}): is the emulator running, or --endpoint-url right?`;
       else reason = `${e.name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
   }

@@ -62,7 +62,7 @@ export async function runCollect(args: readonly string[], io: CliIO): Promise<nu
     write(io.stdout, `${COLLECT_HELP}\n`);
     return 0;
   }
-  configureAws(v);
+  configureAws(v, io);
   const s = await collect({
     sources: positionals.length > 0 ? positionals : undefined,
     state: v.state,

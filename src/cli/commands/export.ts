@@ -96,7 +96,7 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
       'export needs at least one SOURCE (a .out file, folder, s3:// prefix or -); see export --help',
     );
   }
-  configureAws(v);
+  configureAws(v, io);
   const threads = v.threads === undefined ? undefined : Number(v.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0 && threads <= 2)) {
     throw new PbError('PB_USAGE', `--threads must be 0, 1 or 2, got "${v.threads}"`);

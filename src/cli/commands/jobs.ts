@@ -13,7 +13,15 @@ import {
   waitJobs,
 } from '../../stages/jobs/orchestrate.js';
 import type { PersonalizeSettings } from '../../stages/jobs/service.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from '../common.js';
+import {
+  AWS_OPTIONS,
+  awsEnvironment,
+  type CliIO,
+  configureAws,
+  parse,
+  progressLine,
+  write,
+} from '../common.js';
 
 const CONNECTION_HELP = `      --region R             the jobs' region (default: from the solution version ARN, then the SDK chain)
       --profile P            a profile from the shared AWS config
@@ -107,12 +115,19 @@ const CONNECTION_OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-function settings(v: {
-  region?: string;
-  profile?: string;
-  'personalize-endpoint-url'?: string;
-}): PersonalizeSettings {
-  return { region: v.region, profile: v.profile, endpoint: v['personalize-endpoint-url'] };
+function settings(
+  v: {
+    region?: string;
+    profile?: string;
+    'personalize-endpoint-url'?: string;
+  },
+  io: CliIO,
+): PersonalizeSettings {
+  return {
+    region: v.region ?? awsEnvironment(io).region,
+    profile: v.profile,
+    endpoint: v['personalize-endpoint-url'],
+  };
 }
 
 function pairs(list: readonly string[] | undefined, option: string): Record<string, string> {
@@ -158,7 +173,7 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
   }
   // Jobs go where the model is unless --region says otherwise.
   const region = v.region ?? regionOfArn(v['solution-version-arn']);
-  configureAws({ ...v, region });
+  configureAws({ ...v, region }, io);
   const influence: Record<string, number> = {};
   for (const [k, w] of Object.entries(pairs(v['ranking-influence'], '--ranking-influence'))) {
     const n = Number(w);
@@ -189,7 +204,7 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
     tags: pairs(v.tag, '--tag'),
     pollIntervalMs:
       v['poll-interval'] === undefined ? undefined : parseDuration(v['poll-interval'], '--poll-interval'),
-    personalize: { ...settings(v), region },
+    personalize: { ...settings(v, io), region },
     onEvent: (e) => reporter.event(e),
   }).finally(() => reporter.clear());
   return finish(io, summary, v.json, v.wait);
@@ -202,8 +217,8 @@ export async function runStatus(args: readonly string[], io: CliIO): Promise<num
     return 0;
   }
   if (!v.state) throw new PbError('PB_USAGE', 'status needs --state URI (see status --help)');
-  configureAws(v);
-  const summary = await jobStatus({ state: v.state, personalize: settings(v) });
+  configureAws(v, io);
+  const summary = await jobStatus({ state: v.state, personalize: settings(v, io) });
   if (v.json) write(io.stdout, `${JSON.stringify(summary)}\n`);
   else write(io.stdout, `${table(summary.jobs, Date.now())}\n${describeCounts(summary)}\n`);
   return summary.counts.failed > 0 ? 1 : 0;
@@ -216,11 +231,11 @@ export async function runWait(args: readonly string[], io: CliIO): Promise<numbe
     return 0;
   }
   if (!v.state) throw new PbError('PB_USAGE', 'wait needs --state URI (see wait --help)');
-  configureAws(v);
+  configureAws(v, io);
   const reporter = new Reporter(io.stderr);
   const summary = await waitJobs({
     state: v.state,
-    personalize: settings(v),
+    personalize: settings(v, io),
     pollIntervalMs:
       v['poll-interval'] === undefined ? undefined : parseDuration(v['poll-interval'], '--poll-interval'),
     onEvent: (e) => reporter.event(e),

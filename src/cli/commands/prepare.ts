@@ -116,7 +116,7 @@ export async function runPrepare(args: readonly string[], io: CliIO): Promise<nu
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'prepare needs --recipe FAMILY (see prepare --help)');
-  configureAws(v);
+  configureAws(v, io);
   const progress = makeProgress(io.stderr);
   // Each command loads its modules when it runs: loading all of them took 0.3 s of every start.
   const { prepare } = await import('../../stages/prepare/index.js');

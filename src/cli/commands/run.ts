@@ -1,7 +1,7 @@
 /** `run PIPELINE.json`: the whole workflow from one file, over src/run.ts. */
 import { PbError } from '../../errors.js';
 import { type RunEvent, type RunSummary, runPipeline } from '../../stages/run/index.js';
-import { AWS_OPTIONS, type CliIO, parse, progressLine, write } from '../common.js';
+import { AWS_OPTIONS, awsEnvironment, type CliIO, parse, progressLine, write } from '../common.js';
 import { describeInputs } from '../inputs.js';
 
 export const RUN_HELP = `Usage: personalize-batch run PIPELINE.json [--dry-run] [--json] [options]
@@ -59,6 +59,7 @@ export async function runRun(args: readonly string[], io: CliIO): Promise<number
       dryRun: v['dry-run'],
       s3: { region: v.region, profile: v.profile, endpoint: v['endpoint-url'] },
       personalize: { region: v.region, profile: v.profile, endpoint: v['personalize-endpoint-url'] },
+      environment: awsEnvironment(io),
       onEvent: (e) => reporter.event(e),
     });
   } finally {

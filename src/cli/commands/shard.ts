@@ -79,7 +79,7 @@ export async function runShard(args: readonly string[], io: CliIO): Promise<numb
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'shard needs --recipe FAMILY (see shard --help)');
-  configureAws(v);
+  configureAws(v, io);
   const out = outputOption(v);
   if (!out) throw new PbError('PB_USAGE', 'shard needs -o DIR (see shard --help)');
   if (positionals.length !== 1) throw new PbError('PB_USAGE', 'shard takes one INPUT (a path or -)');

@@ -45,7 +45,7 @@ export async function runValidate(args: readonly string[], io: CliIO): Promise<n
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'validate needs --recipe FAMILY (see validate --help)');
-  configureAws(v);
+  configureAws(v, io);
   const { validateFiles } = await import('../../stages/validate/index.js');
   const summary = await validateFiles({
     recipe: v.recipe,

@@ -3,6 +3,7 @@
  * inference and batch segment jobs, with the service's errors sorted into
  * what the orchestrator does about them.
  */
+
 import {
   CreateBatchInferenceJobCommand,
   type CreateBatchInferenceJobCommandInput,
@@ -16,6 +17,7 @@ import {
   type PersonalizeClientConfig,
 } from '@aws-sdk/client-personalize';
 import { PbError } from '../../errors.js';
+import { NO_REGION } from '../../io/s3.js';
 import type { JobKind } from './model.js';
 
 /** What Describe and List tell about a job. */
@@ -44,6 +46,7 @@ export interface JobService {
 }
 
 export interface PersonalizeSettings {
+  /** Default: the SDK's chain (AWS_REGION, the profile's region); the CLI adds AWS_DEFAULT_REGION. */
   region?: string;
   /** A Personalize-compatible endpoint (the emulator); AWS_ENDPOINT_URL_PERSONALIZE also works. */
   endpoint?: string;
@@ -56,7 +59,9 @@ export interface PersonalizeSettings {
 
 export function makePersonalizeClient(s: PersonalizeSettings = {}): PersonalizeClient {
   return new PersonalizeClient({
-    region: s.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    // Without a region the SDK's chain decides (AWS_REGION, the profile's region); a stand-in
+    // service answers in any region, so one is made up for it.
+    region: s.region ?? (s.endpoint !== undefined ? 'us-east-1' : undefined),
     endpoint: s.endpoint,
     profile: s.profile,
     maxAttempts: s.maxAttempts,
@@ -85,6 +90,7 @@ export function serviceError(op: string, subject: string, err: unknown): PbError
       ' (the caller needs personalize:CreateBatch*, DescribeBatch*, ListBatch* and iam:PassRole on the role)';
   if (e.name === 'InvalidInputException')
     reason = `${op}: the service refused the request: ${e.message ?? ''}`;
+  if (e.name === 'Error' && e.message === 'Region is missing') reason = `${op}: ${NO_REGION}`;
   return new PbError('PB_JOB', reason, { file: subject }, { cause: err });
 }
 

@@ -18,18 +18,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readJsonDoc, writeJsonDoc } from '../../io/doc.js';
 import { configureS3, s3Settings } from '../../io/s3.js';
-import { type JobState, jobName, regionOfArn, runIdFor } from '../jobs/model.js';
-import { defined } from '../jobs/orchestrate.js';
+import { type JobState, jobName, runIdFor } from '../jobs/model.js';
 import type { PersonalizeSettings } from '../jobs/service.js';
 import { prepare } from '../prepare/index.js';
 import { type Manifest, shardName } from '../shard/index.js';
+import { type RunOptions, resolveConnections } from './options.js';
 import { loadPipeline, type Pipeline, workLayout } from './pipeline.js';
 import { preflight, prepareOptions, stopWithoutRecords } from './preflight.js';
 import { anyJobIn, emptySummary, fingerprints, prepareKeyOf, recordsOf, shardsOf } from './records.js';
 import { collectStep, exportStep, finish, jobsStep, openRun, prepareStep, validateStep } from './steps.js';
-import type { RunEvent, RunOptions, RunRecord, RunSummary } from './types.js';
+import type { RunEvent, RunRecord, RunSummary } from './types.js';
 
-export type { RunEvent, RunOptions, RunSummary, Stage } from './types.js';
+export type { RunConnections, RunOptions } from './options.js';
+export type { RunEvent, RunSummary, Stage } from './types.js';
 
 /** Runs (or resumes) a pipeline; throws PbError for usage, data and service errors, returns exit code 1 for failed jobs or missing records. */
 export async function runPipeline(options: RunOptions): Promise<RunSummary> {
@@ -37,24 +38,9 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const p = typeof options.pipeline === 'string' ? await loadPipeline(options.pipeline) : options.pipeline;
   const emit = options.onEvent ?? (() => {});
   const previousS3 = s3Settings();
-  const arnRegion = regionOfArn(p.jobs.solutionVersionArn);
-  const envRegion = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  const s3 = {
-    // The work bucket must be in the model's region: a better guess than us-east-1.
-    region: p.aws.region ?? (envRegion ? undefined : arnRegion),
-    profile: p.aws.profile,
-    endpoint: p.aws.s3Endpoint,
-    ...defined(options.s3 ?? {}),
-  };
-  const reconfigure = Object.values(s3).some((v) => v !== undefined);
-  if (reconfigure) configureS3({ ...previousS3, ...defined(s3) });
-  const personalize: PersonalizeSettings = {
-    // Jobs go where the model is unless the pipeline or the CLI says otherwise.
-    region: p.aws.region ?? arnRegion,
-    profile: p.aws.profile,
-    endpoint: p.aws.personalizeEndpoint,
-    ...defined(options.personalize ?? {}),
-  };
+  const { s3, personalize } = resolveConnections(p, options);
+  const reconfigure = Object.keys(s3).length > 0;
+  if (reconfigure) configureS3({ ...previousS3, ...s3 });
   try {
     const summary = emptySummary(p, options.dryRun === true);
     if (options.dryRun) await dryRun(p, summary, emit);

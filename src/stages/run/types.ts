@@ -1,9 +1,6 @@
-// The run's events, options, summary and its record in WORK/run.json.
-import type { S3Options } from '../../io/s3.js';
+// The run's events, summary and its record in WORK/run.json (its options: options.ts).
 import type { JobEvent, StatusCounts } from '../jobs/orchestrate.js';
-import type { PersonalizeSettings } from '../jobs/service.js';
 import type { InputDetection } from '../prepare/index.js';
-import type { Pipeline } from './pipeline.js';
 
 export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';
 
@@ -16,17 +13,6 @@ export type RunEvent =
   /** A step's warning, as the step's own command prints it; also in the summary's warnings. */
   | { type: 'warning'; message: string }
   | { type: 'job'; event: JobEvent };
-
-export interface RunOptions {
-  /** The pipeline file (local or s3://), or one already loaded. */
-  pipeline: string | Pipeline;
-  /** Work out the plan (reading and sharding the input in a local temporary folder) without uploading or creating anything. */
-  dryRun?: boolean;
-  /** S3 settings that win over the pipeline's `aws` section (the CLI's --region, --endpoint-url, --profile). */
-  s3?: S3Options;
-  personalize?: PersonalizeSettings;
-  onEvent?: (e: RunEvent) => void;
-}
 
 export interface RunSummary {
   pipeline: string;

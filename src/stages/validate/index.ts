@@ -1,42 +1,26 @@
-import type { Readable } from 'node:stream';
 import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
-import { type FamilyInfo, resolveFamily } from '../../core/families.js';
+import type { FamilyInfo } from '../../core/families.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
+import { checkRecord, type Limits, legacyPopularityLine, type RecordPolicy } from '../../core/validate.js';
+import { formatPosition, PbError } from '../../errors.js';
 import {
-  checkRecord,
-  DEFAULT_LIMITS,
-  type Limits,
-  legacyPopularityLine,
-  type RecordPolicy,
-} from '../../core/validate.js';
-import { formatPosition, PbError, usage } from '../../errors.js';
+  type ResolvedValidateOptions,
+  resolveValidateOptions,
+  type ValidateOptions,
+  type ValidationProblem,
+} from './options.js';
+
+export {
+  type ResolvedValidateOptions,
+  resolveValidateOptions,
+  VALIDATE_DEFAULTS,
+  type ValidateOptions,
+  type ValidationProblem,
+} from './options.js';
+
 import { expandJobInputs } from '../../io/doc-kind.js';
 import { type Row, type RowSource, readRows } from '../../io/rows.js';
 import { openText } from '../../io/text.js';
-
-export interface ValidateOptions {
-  recipe: string;
-  /** Batch-input files (plain or gzip), or `-` for stdin. */
-  files: string[];
-  /** How many problems to report through onProblem; all are counted. Default 100. */
-  maxReported?: number;
-  maxItemList?: number;
-  /** Bytes of all the files together that one job may take. Default 1 GB. */
-  maxBytesPerJob?: number;
-  maxLineLength?: number;
-  /** Ids that look like e-mail addresses pass (default: each is a problem). */
-  allowEmailIds?: boolean;
-  stdin?: Readable;
-  /** Receives each reported problem as `file:line: field: reason`. */
-  onProblem?: (message: string, problem: ValidationProblem) => void;
-}
-
-export interface ValidationProblem {
-  file: string;
-  line?: number;
-  field: string;
-  reason: string;
-}
 
 export interface ValidateSummary {
   family: string;
@@ -57,7 +41,7 @@ interface Checker {
   family: FamilyInfo;
   limits: Limits;
   policy: RecordPolicy;
-  options: ValidateOptions;
+  options: ResolvedValidateOptions;
   s: ValidateSummary;
   report: (p: ValidationProblem) => void;
   /** Popularity-Count lines of an older AWS example, counted for one warning. */
@@ -70,13 +54,12 @@ interface Checker {
  * per file (records per file, segment queries per file) and per job (files, bytes).
  */
 export async function validateFiles(options: ValidateOptions): Promise<ValidateSummary> {
-  const family = resolveFamily(options.recipe);
-  if (options.files.length === 0) throw usage('validate needs at least one FILE (or - for stdin)');
-  const maxReported = options.maxReported ?? 100;
+  const o = resolveValidateOptions(options);
+  const { family } = o;
   const started = process.hrtime.bigint();
   const s: ValidateSummary = {
     family: family.family,
-    files: options.files.length,
+    files: o.files.length,
     records: 0,
     invalidRecords: 0,
     problems: 0,
@@ -88,28 +71,20 @@ export async function validateFiles(options: ValidateOptions): Promise<ValidateS
   };
   const c: Checker = {
     family,
-    limits: {
-      ...DEFAULT_LIMITS,
-      maxItemList: options.maxItemList ?? DEFAULT_LIMITS.maxItemList,
-      maxBytesPerJob: options.maxBytesPerJob ?? DEFAULT_LIMITS.maxBytesPerJob,
-    },
-    policy: {
-      allowEmailIds: options.allowEmailIds ?? false,
-      emailHint:
-        'the service takes it, but it usually means the wrong column was used: rebuild the file with prepare --column, or pass --allow-email-ids',
-    },
-    options,
+    limits: o.limits,
+    policy: o.policy,
+    options: o,
     s,
     report: (p) => {
       s.problems++;
-      if (s.reported < maxReported) {
+      if (s.reported < o.maxReported) {
         s.reported++;
-        options.onProblem?.(`${formatPosition({ file: p.file, line: p.line })}${p.field}: ${p.reason}`, p);
+        o.onProblem?.(`${formatPosition({ file: p.file, line: p.line })}${p.field}: ${p.reason}`, p);
       }
     },
     legacy: 0,
   };
-  const jobs = await jobInputs(options.files);
+  const jobs = await jobInputs(o.files);
   const files = jobs.flatMap((j) => j.files);
   s.files = files.length;
   /** Each file's records and bytes, for the per-job quotas. */
@@ -271,7 +246,7 @@ async function openChecked(
   try {
     src = await readRows(file, bytes, {
       format: 'auto',
-      maxLineLength: c.options.maxLineLength ?? 1024 * 1024,
+      maxLineLength: c.options.maxLineLength,
       names: VALIDATE_NAMES,
     });
   } catch (err) {
