@@ -168,7 +168,7 @@ export class ExportRun {
         const self = this;
         await writeOutput(
           out,
-          this.options.stdout ?? process.stdout,
+          this.options.stdout,
           (async function* () {
             for await (const c of self.chunks(sources, errors, rejects)) {
               if (c.buf) yield c.buf;

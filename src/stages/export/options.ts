@@ -5,7 +5,7 @@ import { encodingProblem } from '../../core/encoding.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
 import { parseDelimiter } from '../../core/sniff.js';
 import { notOneOf } from '../../core/suggest.js';
-import { usage } from '../../errors.js';
+import { PbError, usage } from '../../errors.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
 export interface ExportOptions {
@@ -51,7 +51,9 @@ export interface ExportOptions {
   pieceSize?: number;
   /** Where csv-wide spools stdin for its two passes. Default the OS temp folder. */
   tmpDir?: string;
+  /** Where a `-` source is read from: the library never takes the process's, so `-` needs it. */
   stdin?: Readable;
+  /** Where an output or side file named `-` goes: the library never takes the process's, so `-` needs it. */
   stdout?: Writable;
   /** Called about every 250 ms. */
   onProgress?: (p: { lines: number; bytesRead: number }) => void;
@@ -116,6 +118,9 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (sources.length === 0)
     throw usage('export needs at least one SOURCE (a .out file, folder, s3:// prefix or -)');
   if (sources.filter((s) => s === '-').length > 1) throw usage('stdin (-) can be given only once');
+  // The process belongs to the CLI: a library call hands its own stream.
+  if (sources.includes('-') && !o.stdin)
+    throw new PbError('PB_USAGE', 'a source is - (stdin): the library needs the stdin option to read -');
   const output = o.output ?? '-';
   return {
     sources,

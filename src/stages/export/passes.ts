@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ExportRun, type PassPlan, Restart } from './export-run.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
@@ -25,7 +26,8 @@ export async function runPasses(
     if (guessWidth && sources.includes('-')) {
       spoolDir = await mkdtemp(join(o.tmpDir, 'personalize-batch-export-'));
       const spooled = join(spoolDir, 'stdin');
-      await pipeline(options.stdin ?? process.stdin, createWriteStream(spooled));
+      // resolveExportOptions made sure that a `-` source comes with its stdin.
+      await pipeline(options.stdin as Readable, createWriteStream(spooled));
       readFrom = sources.map((s) => (s === '-' ? spooled : s));
     }
     let passes = 1;

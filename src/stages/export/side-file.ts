@@ -22,7 +22,7 @@ export class SideFile {
   async write(chunk: Buffer): Promise<void> {
     if (!this.pass) {
       this.pass = new PassThrough({ highWaterMark: 1024 * 1024 });
-      this.done = writeOutput(this.path, this.stdout ?? process.stdout, this.pass);
+      this.done = writeOutput(this.path, this.stdout, this.pass);
       this.done.catch(() => {});
     }
     if (!this.pass.write(chunk)) await Promise.race([once(this.pass, 'drain'), this.done]);
