@@ -674,6 +674,22 @@ describe('atomic output', () => {
   });
 });
 
+describe('a library call: the process belongs to the CLI', () => {
+  test('a library call with - and no stdin or stdout rejects with PB_USAGE', async () => {
+    await rejectsWith(
+      exportOutputs({ sources: ['-'], output: tmp.fresh('no-stdin.csv') }),
+      'PB_USAGE',
+      /needs the stdin option to read -/,
+    );
+    const path = await writeSource(`${REFERENCE.userPersonalization}\n`);
+    await rejectsWith(
+      exportOutputs({ sources: [path], output: '-', errors: tmp.fresh('e.jsonl') }),
+      'PB_USAGE',
+      /- \(stdout\) is not an output here/,
+    );
+  });
+});
+
 describe('export CLI', () => {
   test('writes to stdout, prints the summary on stderr, --json on stdout with -o', async () => {
     const path = await writeSource(`${REFERENCE.userPersonalization}\n${REFERENCE.error}\n`);

@@ -65,14 +65,12 @@ const OVER_500_LINES = [
   'src/emulator/jobs.ts',
   'src/io/rows.ts',
   'src/stages/collect/index.ts',
-  'src/stages/export/index.ts',
   'src/stages/jobs/orchestrate.ts',
   'src/stages/prepare/index.ts',
   'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
   'src/stages/collect/index.ts',
-  'src/stages/export/index.ts',
   'src/stages/prepare/index.ts',
 ];
 
@@ -88,7 +86,6 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/io/input.ts openLinesReusing',
   'src/io/rows.ts readRows',
   'src/stages/collect/index.ts collect',
-  'src/stages/export/index.ts exportOutputs',
   'src/stages/prepare/index.ts prepareChunks',
   'src/stages/prepare/index.ts processRows',
   'src/stages/shard/index.ts shard',

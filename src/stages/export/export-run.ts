@@ -1,0 +1,434 @@
+import type { Catalog } from '../../core/catalog.js';
+import {
+  addCounts,
+  type ConvertConfig,
+  type ConvertCounts,
+  Converter,
+  emptyCounts,
+  headerBytes,
+  type Layout,
+  sniffLayout,
+} from '../../core/out-convert.js';
+import { KEY_NAMES, KEY_NONE } from '../../core/out-lines.js';
+import { SlotRing } from '../../core/pool.js';
+import { PbError } from '../../errors.js';
+import { type OutItem, readOutItems } from '../../io/out-reader.js';
+import { PositionalFile, writeOutput, writeTarget } from '../../io/output.js';
+import { isS3Uri } from '../../io/s3.js';
+import type { ExportOptions, ResolvedExportOptions } from './options.js';
+import type { SideFile } from './side-file.js';
+import { type LaneResult, WorkerLane } from './worker-lane.js';
+
+/** What a writing pass starts from: a layout and width measured or given, or guessed (optimistic). */
+export interface PassPlan {
+  layout: Layout | undefined;
+  width: number;
+  optimistic: boolean;
+}
+
+/** Thrown when an optimistic csv-wide pass meets a line its guessed layout does not fit. */
+export class Restart extends Error {}
+
+/** Pieces in flight at once: enough to keep both workers busy, few enough to bound memory. */
+const IN_FLIGHT = 4;
+
+/** Shared piece slots: the pieces in flight, the one being filled and the read-ahead fit. */
+const SLOTS = IN_FLIGHT + 4;
+
+/**
+ * Output in order: bytes here (the header, pieces converted on this thread,
+ * or output sent back by a worker), or the length of an output a worker
+ * holds and will write itself at the offset it is given.
+ */
+type Chunk =
+  | { buf: Buffer; release: (() => void) | undefined; held?: undefined }
+  | { held: { lane: WorkerLane; id: number; length: number }; buf?: undefined };
+
+type Entry =
+  | { bad: Extract<OutItem, { kind: 'bad' }> }
+  | {
+      lines: number[] | undefined;
+      result: Promise<LaneResult>;
+      lane: WorkerLane | undefined;
+      id: number;
+      release: (b: ArrayBuffer) => void;
+    };
+
+/** One export's state across sources and passes. */
+export class ExportRun {
+  counts: ConvertCounts = emptyCounts();
+  invalid = 0;
+  bytesRead = 0;
+  bytesWritten = 0;
+  layout: Layout | undefined;
+  width = 0;
+  private optimistic = false;
+  private converter: Converter | undefined;
+  private lanes: WorkerLane[] = [];
+  private laneCfg: ConvertConfig | undefined;
+  /** The output file's descriptor while workers write to it themselves. */
+  private fd: number | undefined;
+  private firstErrorKey: Layout['keyField'] | undefined;
+  private lastProgress = Date.now();
+  private readonly ring: SlotRing;
+
+  constructor(
+    private readonly o: ResolvedExportOptions,
+    private readonly options: ExportOptions,
+    private readonly catalog: Catalog | undefined,
+  ) {
+    this.ring = new SlotRing(SLOTS, o.pieceSize);
+  }
+
+  cfg(width: number, measure = false): ConvertConfig {
+    return {
+      format: this.o.format,
+      layout: this.layout,
+      top: this.o.top,
+      width,
+      escapeFormulas: this.o.escapeFormulas,
+      crlf: this.o.crlf,
+      measure,
+      failFast: this.o.onInvalid === 'fail',
+      catalogColumns: this.catalog ? [...this.catalog.names] : [],
+      maxLineLength: this.o.maxLineLength,
+      optimistic: this.optimistic && !measure,
+    };
+  }
+
+  /** The header's layout when no line had recommendations: the key of error lines, or userId. */
+  fallbackLayout(): Layout {
+    return {
+      kind: 'recommendations',
+      keyField: this.firstErrorKey ?? 'userId',
+      users: false,
+      score: false,
+      reason: false,
+      theme: false,
+    };
+  }
+
+  private reset(): void {
+    this.counts = emptyCounts();
+    this.invalid = 0;
+    this.bytesRead = 0;
+    this.bytesWritten = 0;
+    this.layout = undefined;
+    this.converter = undefined;
+    this.laneCfg = undefined;
+  }
+
+  /** A pass that measures only: the layout (with every optional column any line has) and the widest line. */
+  async measure(sources: string[]): Promise<{ layout: Layout | undefined; maxWidth: number }> {
+    this.reset();
+    this.optimistic = false;
+    this.fd = undefined;
+    try {
+      for await (const _ of this.pass(sources, 0, true, undefined, undefined)) {
+        // measuring writes nothing
+      }
+    } finally {
+      await this.closeLanes();
+    }
+    const c = this.counts;
+    const layout = this.layout && {
+      ...this.layout,
+      score: c.sawScores,
+      reason: c.sawReasons,
+      theme: this.layout.theme || c.sawTheme,
+    };
+    const maxWidth = c.maxWidth;
+    this.reset();
+    return { layout, maxWidth };
+  }
+
+  /**
+   * The writing pass. A plain local file is written at offsets: by this
+   * thread for what it converts, and by each worker for its own outputs,
+   * which never cross threads. Other outputs (stdout, .gz, s3://) get every
+   * byte through writeOutput.
+   */
+  async write(
+    sources: string[],
+    plan: PassPlan,
+    errors: SideFile,
+    rejects: SideFile | undefined,
+  ): Promise<void> {
+    this.reset();
+    this.optimistic = plan.optimistic;
+    this.width = plan.width;
+    const given = this.o.output;
+    // A link is written through to its target; a device or FIFO goes the sequential way.
+    const target = given === '-' || isS3Uri(given) ? undefined : await writeTarget(given);
+    const out = target && !target.inPlace ? target.path : given;
+    if (out === '-' || out.endsWith('.gz') || isS3Uri(out) || target?.inPlace) {
+      this.fd = undefined;
+      if (plan.layout) this.setLayout(plan.layout, plan.width, false);
+      try {
+        const self = this;
+        await writeOutput(
+          out,
+          this.options.stdout,
+          (async function* () {
+            for await (const c of self.chunks(sources, errors, rejects)) {
+              if (c.buf) yield c.buf;
+            }
+          })(),
+        );
+      } finally {
+        await this.closeLanes();
+      }
+      return;
+    }
+    const file = await PositionalFile.open(out);
+    this.fd = file.fd;
+    if (plan.layout) this.setLayout(plan.layout, plan.width, false);
+    const writes: Promise<void>[] = [];
+    try {
+      for await (const c of this.chunks(sources, errors, rejects)) {
+        if (c.held) {
+          const { lane, id, length } = c.held;
+          writes.push(
+            lane
+              .write(id, file.reserve(length))
+              .catch((e: unknown) => Promise.reject(file.failure(String((e as Error).message)))),
+          );
+        } else {
+          await file.append(c.buf);
+          c.release?.();
+        }
+        // The workers write as their offsets come; wait now and then so failures surface early.
+        if (writes.length >= 64) await Promise.all(writes.splice(0, 32));
+      }
+      await Promise.all(writes);
+      await this.closeLanes();
+      await file.commit();
+    } catch (err) {
+      // No thread may still write to the file when it is closed and removed.
+      await Promise.allSettled(writes);
+      await this.closeLanes();
+      await file.abort();
+      throw err;
+    } finally {
+      this.fd = undefined;
+    }
+  }
+
+  private async *chunks(
+    sources: string[],
+    errors: SideFile,
+    rejects: SideFile | undefined,
+  ): AsyncGenerator<Chunk> {
+    let headerDone = this.o.format === 'jsonl';
+    const header = (): Chunk => {
+      headerDone = true;
+      const h = headerBytes(this.cfg(this.width), this.layout ?? this.fallbackLayout());
+      this.bytesWritten += h.length;
+      return { buf: h, release: undefined };
+    };
+    for await (const c of this.pass(sources, this.width, false, errors, rejects)) {
+      const length = c.held ? c.held.length : c.buf.length;
+      if (length === 0) {
+        if (c.held) {
+          // Nothing to write: the worker just drops the empty buffer.
+          c.held.lane.write(c.held.id, 0).catch(() => {});
+        } else c.release?.();
+        continue;
+      }
+      if (!headerDone) yield header();
+      this.bytesWritten += length;
+      yield c;
+    }
+    if (!headerDone) yield header();
+  }
+
+  private setLayout(layout: Layout, width: number, measure: boolean): void {
+    // The catalog joins recommended items; a segment line recommends users (its item is the key).
+    if (layout.users && this.catalog)
+      throw new PbError(
+        'PB_USAGE',
+        'this is batch segment output (users for each item): --catalog joins the items a job recommends, and a segment job recommends none; export it without --catalog',
+      );
+    this.layout = layout;
+    this.width = width;
+    const cfg = this.cfg(width, measure);
+    this.converter = new Converter(cfg, this.catalog);
+    this.laneCfg = cfg;
+  }
+
+  /** Starts the workers, once the input proves longer than two pieces (a small one is done first). */
+  private startLanes(): void {
+    // The catalog lives on this thread only: with one, the main thread converts alone.
+    if (this.lanes.length > 0 || !this.laneCfg || this.catalog) return;
+    for (let i = 0; i < this.o.workers; i++) {
+      this.lanes.push(new WorkerLane({ cfg: this.laneCfg, slots: this.ring.slots, fd: this.fd }, this.ring));
+    }
+  }
+
+  private async closeLanes(): Promise<void> {
+    const lanes = this.lanes;
+    this.lanes = [];
+    for (const l of lanes) await l.close();
+    // Pieces a stopped worker had are not coming back; the readers are closed too.
+    this.ring.reset();
+  }
+
+  /**
+   * Converts every source's pieces in order, on the worker threads when
+   * there are any (two: this thread only reads, dispatches and writes; one:
+   * this thread takes a share), and yields the outputs in order.
+   */
+  private async *pass(
+    sources: string[],
+    width: number,
+    measure: boolean,
+    errors: SideFile | undefined,
+    rejects: SideFile | undefined,
+  ): AsyncGenerator<Chunk> {
+    // Lines before the first one with recommendations are converted without a layout (they can only be errors).
+    let noLayout = this.layout
+      ? undefined
+      : new Converter({ ...this.cfg(width, measure), layout: undefined });
+    let pieces = 0;
+    for (const source of sources) {
+      const queue: Entry[] = [];
+      const next = { line: 1 };
+      const items = prefetch(
+        readOutItems(source, {
+          stdin: this.options.stdin,
+          pieceSize: this.o.pieceSize,
+          maxLineLength: this.o.maxLineLength,
+          pool: this.ring,
+          onBytes: (n) => {
+            this.bytesRead += n;
+          },
+        }),
+        2,
+      );
+      for await (const item of items) {
+        if (item.kind === 'bad') queue.push({ bad: item });
+        else {
+          if (!this.layout) {
+            const sniffed = sniffLayout(item.bytes);
+            if (sniffed) {
+              this.setLayout(sniffed.layout, this.optimistic ? Math.max(1, sniffed.width) : width, measure);
+              noLayout = undefined;
+            }
+          }
+          pieces++;
+          if (pieces > 2 && !item.lineNumbers) this.startLanes();
+          const conv = (this.converter ?? noLayout) as Converter;
+          let lane: WorkerLane | undefined;
+          for (const l of this.lanes) if (!lane || l.busy < lane.busy) lane = l;
+          // With one worker, this thread takes every piece it finds the worker busy with two.
+          const useLane = lane !== undefined && !item.lineNumbers && (this.lanes.length > 1 || lane.busy < 2);
+          if (useLane && lane) {
+            const l = lane;
+            const { id, result } = l.convert(item.bytes);
+            queue.push({ lines: undefined, result, lane: l, id, release: (b) => l.recycle(b) });
+          } else {
+            const r = conv.convert(item.bytes);
+            this.ring.give(item.bytes);
+            queue.push({
+              lines: item.lineNumbers,
+              result: Promise.resolve({ ...r, held: false, outLength: r.out.length }),
+              lane: undefined,
+              id: -1,
+              release: (b) => conv.recycle(b),
+            });
+          }
+        }
+        while (queue.length >= IN_FLIGHT) {
+          const out = await this.settle(queue.shift() as Entry, source, next, measure, errors, rejects);
+          if (out) yield out;
+        }
+        this.progress();
+      }
+      while (queue.length > 0) {
+        const out = await this.settle(queue.shift() as Entry, source, next, measure, errors, rejects);
+        if (out) yield out;
+      }
+    }
+  }
+
+  /** Takes the next entry in order: counts, errors, invalid lines; returns its output. */
+  private async settle(
+    entry: Entry,
+    source: string,
+    next: { line: number },
+    measure: boolean,
+    errors: SideFile | undefined,
+    rejects: SideFile | undefined,
+  ): Promise<Chunk | undefined> {
+    if ('bad' in entry) {
+      const line = entry.bad.line ?? next.line;
+      if (entry.bad.line === undefined) next.line++;
+      this.counts.lines++;
+      await this.invalidLine(source, line, entry.bad.reason, entry.bad.text, true, measure, rejects);
+      return undefined;
+    }
+    const r = await entry.result;
+    if (r.overflow) throw new Restart('a line wider than the first ones');
+    const lineOf = (i: number) => (entry.lines ? (entry.lines[i] as number) : next.line + i);
+    for (const inv of r.invalid) {
+      await this.invalidLine(source, lineOf(inv.index), inv.reason, inv.text, inv.cut, measure, rejects);
+    }
+    if (!entry.lines) next.line += r.lines;
+    addCounts(this.counts, r);
+    if (r.errorKey !== KEY_NONE) this.firstErrorKey ??= KEY_NAMES[r.errorKey] as Layout['keyField'];
+    if (errors && r.errors.length > 0) await errors.write(r.errors);
+    if (r.held && entry.lane) return { held: { lane: entry.lane, id: entry.id, length: r.outLength } };
+    const ab = r.out.buffer as ArrayBuffer;
+    return { buf: r.out, release: r.out.byteLength > 0 ? () => entry.release(ab) : undefined };
+  }
+
+  private async invalidLine(
+    file: string,
+    line: number,
+    reason: string,
+    text: string,
+    cut: boolean,
+    measure: boolean,
+    rejects: SideFile | undefined,
+  ): Promise<void> {
+    const parse = /^(not valid JSON|truncated|line longer|a JSON value longer)/.test(reason);
+    if (this.o.onInvalid === 'fail')
+      throw new PbError(parse ? 'PB_PARSE' : 'PB_INVALID_RECORD', reason, { file, line });
+    if (measure) return;
+    this.invalid++;
+    const rec = cut ? { file, line, reason, text, cut: true } : { file, line, reason, text };
+    await rejects?.write(Buffer.from(`${JSON.stringify(rec)}\n`));
+  }
+
+  private progress(): void {
+    const cb = this.options.onProgress;
+    if (cb && Date.now() - this.lastProgress > 250) {
+      this.lastProgress = Date.now();
+      cb({ lines: this.counts.lines, bytesRead: this.bytesRead });
+    }
+  }
+}
+
+/**
+ * Reads ahead: up to `depth` items are requested before the consumer asks,
+ * so reading overlaps with converting and writing.
+ */
+async function* prefetch<T>(src: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
+  const it = src[Symbol.asyncIterator]();
+  const queue: Promise<IteratorResult<T>>[] = [];
+  try {
+    for (;;) {
+      while (queue.length < depth) {
+        const p = it.next();
+        // Rejections are seen when awaited below; this keeps a queued one from counting as unhandled.
+        p.catch(() => {});
+        queue.push(p);
+      }
+      const r = await (queue.shift() as Promise<IteratorResult<T>>);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}

@@ -1,0 +1,155 @@
+import { tmpdir } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { CATALOG_MAX_ITEMS } from '../../core/catalog.js';
+import { encodingProblem } from '../../core/encoding.js';
+import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
+import { parseDelimiter } from '../../core/sniff.js';
+import { notOneOf } from '../../core/suggest.js';
+import { PbError, usage } from '../../errors.js';
+
+/** Options of `export`. Everything but `sources` has a default. */
+export interface ExportOptions {
+  /** `.out` files, folders and `s3://bucket/prefix/`s (their `*.out` files), or `-` for stdin. */
+  sources: string[];
+  /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` for stdout. Default `-`. */
+  output?: string;
+  /** Default `csv-long`. */
+  format?: ExportFormat;
+  /** Ids per key, at most. Default: all. For csv-wide also the number of item_i columns. */
+  top?: number;
+  /** Items CSV (or TSV, JSON Lines; gzip detected) whose columns are joined to every recommended item. */
+  catalog?: string;
+  /** Catalog columns to join, in order. Default: every column but the id. */
+  catalogColumns?: string[];
+  /** The catalog's id column. Default: ITEM_ID, item_id, itemId, ... */
+  catalogIdColumn?: string;
+  /** The catalog's field delimiter. Default: detected (see prepare's rules). */
+  catalogDelimiter?: string;
+  /** The catalog's text encoding (a TextDecoder label). Default UTF-8; a byte order mark decides first. */
+  catalogEncoding?: string;
+  /** Most items the catalog may hold (it is kept in memory). Default 5,000,000. */
+  maxCatalogItems?: number;
+  /** Neutralise spreadsheet formulas in CSV text cells (a leading '). Default true. */
+  escapeFormulas?: boolean;
+  /** CSV line ends: `crlf` (RFC 4180, the default) or `lf`. */
+  lineEnding?: 'crlf' | 'lf';
+  /**
+   * Where lines whose `error` is not null go, as read. Default: OUTPUT
+   * (without `.gz`) + `.errors.jsonl`, or `errors.jsonl` when OUTPUT is `-`.
+   * Written only when there are such lines.
+   */
+  errors?: string;
+  /** `fail` (default): stop at the first invalid line. `skip`: write it to `rejects` and go on. */
+  onInvalid?: 'fail' | 'skip';
+  /** Invalid lines with file, line, reason and text (JSON Lines); required with `skip`. */
+  rejects?: string;
+  /** Longest line in bytes (default 128 MiB: a segment line can hold millions of users). */
+  maxLineLength?: number;
+  /** Conversion worker threads besides the main thread: 0, 1 or 2. Default 2 (used from the 3rd piece on). */
+  workers?: number;
+  /** Bytes per piece of lines handed to a converter. Default 1 MiB. */
+  pieceSize?: number;
+  /** Where csv-wide spools stdin for its two passes. Default the OS temp folder. */
+  tmpDir?: string;
+  /** Where a `-` source is read from: the library never takes the process's, so `-` needs it. */
+  stdin?: Readable;
+  /** Where an output or side file named `-` goes: the library never takes the process's, so `-` needs it. */
+  stdout?: Writable;
+  /** Called about every 250 ms. */
+  onProgress?: (p: { lines: number; bytesRead: number }) => void;
+}
+
+export interface ResolvedExportOptions {
+  sources: string[];
+  output: string;
+  format: ExportFormat;
+  top: number;
+  catalog: string | undefined;
+  catalogColumns: string[] | undefined;
+  catalogIdColumn: string | undefined;
+  catalogDelimiter: string | undefined;
+  catalogEncoding: string | undefined;
+  maxCatalogItems: number;
+  escapeFormulas: boolean;
+  crlf: boolean;
+  errors: string;
+  onInvalid: 'fail' | 'skip';
+  rejects: string | undefined;
+  maxLineLength: number;
+  workers: number;
+  pieceSize: number;
+  tmpDir: string;
+}
+
+export const EXPORT_DEFAULTS = {
+  format: 'csv-long',
+  maxLineLength: 128 * 1024 * 1024,
+  pieceSize: 1024 * 1024,
+} as const;
+
+export function resolveExportOptions(input: ExportOptions): ResolvedExportOptions {
+  const o = { ...input };
+  const format = o.format ?? EXPORT_DEFAULTS.format;
+  if (!EXPORT_FORMATS.includes(format)) {
+    throw notOneOf('--format', String(format), EXPORT_FORMATS);
+  }
+  const onInvalid = o.onInvalid ?? 'fail';
+  if (onInvalid !== 'fail' && onInvalid !== 'skip')
+    throw usage(`--on-invalid must be fail or skip, got "${onInvalid}"`);
+  if (onInvalid === 'skip' && !o.rejects) {
+    throw usage('--on-invalid skip needs --rejects FILE, so that no line is lost silently');
+  }
+  const lineEnding = o.lineEnding ?? 'crlf';
+  if (lineEnding !== 'crlf' && lineEnding !== 'lf')
+    throw usage(`--line-ending must be crlf or lf, got "${lineEnding}"`);
+  const whole = (v: number | undefined, name: string, dflt: number, min = 1) => {
+    if (v === undefined) return dflt;
+    if (!Number.isInteger(v) || v < min)
+      throw usage(`${name} must be a whole number of at least ${min}, got ${v}`);
+    return v;
+  };
+  if (o.catalogColumns && !o.catalog) throw usage('--catalog-columns needs --catalog ITEMS.csv');
+  if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
+  if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
+  if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
+  const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
+  if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
+  const sources = [...(o.sources ?? [])];
+  if (sources.length === 0)
+    throw usage('export needs at least one SOURCE (a .out file, folder, s3:// prefix or -)');
+  if (sources.filter((s) => s === '-').length > 1) throw usage('stdin (-) can be given only once');
+  // The process belongs to the CLI: a library call hands its own stream.
+  if (sources.includes('-') && !o.stdin)
+    throw new PbError('PB_USAGE', 'a source is - (stdin): the library needs the stdin option to read -');
+  const output = o.output ?? '-';
+  return {
+    sources,
+    output,
+    format,
+    top: whole(o.top, '--top', 0),
+    catalog: o.catalog,
+    catalogColumns: o.catalogColumns ? [...o.catalogColumns] : undefined,
+    catalogIdColumn: o.catalogIdColumn,
+    catalogDelimiter:
+      o.catalogDelimiter === undefined
+        ? undefined
+        : parseDelimiter(o.catalogDelimiter, '--catalog-delimiter'),
+    catalogEncoding: o.catalogEncoding,
+    maxCatalogItems: whole(o.maxCatalogItems, 'maxCatalogItems', CATALOG_MAX_ITEMS),
+    escapeFormulas: o.escapeFormulas ?? true,
+    crlf: lineEnding === 'crlf',
+    errors: o.errors ?? defaultErrorsPath(output),
+    onInvalid,
+    rejects: o.rejects,
+    maxLineLength: whole(o.maxLineLength, '--max-line-length', EXPORT_DEFAULTS.maxLineLength),
+    workers: Math.min(2, whole(o.workers, 'workers', 2, 0)),
+    pieceSize: whole(o.pieceSize, 'pieceSize', EXPORT_DEFAULTS.pieceSize),
+    tmpDir: o.tmpDir ?? tmpdir(),
+  };
+}
+
+/** OUTPUT without `.gz`, plus `.errors.jsonl`; `errors.jsonl` for stdout. */
+export function defaultErrorsPath(output: string): string {
+  if (output === '-') return 'errors.jsonl';
+  return `${output.replace(/\.gz$/, '')}.errors.jsonl`;
+}

@@ -1,0 +1,67 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type ExportRun, type PassPlan, Restart } from './export-run.js';
+import type { ExportOptions, ResolvedExportOptions } from './options.js';
+import { SideFile } from './side-file.js';
+
+/**
+ * Runs the passes an export needs and returns how many it took: one, or for
+ * csv-wide without --top a measuring pass first (to stdout) or after a
+ * guess proved wrong. Stdin is spooled to disk so that it can be read again.
+ */
+export async function runPasses(
+  run: ExportRun,
+  o: ResolvedExportOptions,
+  options: ExportOptions,
+  sources: string[],
+): Promise<number> {
+  let spoolDir: string | undefined;
+  let rejects: SideFile | undefined;
+  try {
+    let readFrom = sources;
+    const guessWidth = o.format === 'csv-wide' && o.top === 0;
+    if (guessWidth && sources.includes('-')) {
+      spoolDir = await mkdtemp(join(o.tmpDir, 'personalize-batch-export-'));
+      const spooled = join(spoolDir, 'stdin');
+      // resolveExportOptions made sure that a `-` source comes with its stdin.
+      await pipeline(options.stdin as Readable, createWriteStream(spooled));
+      readFrom = sources.map((s) => (s === '-' ? spooled : s));
+    }
+    let passes = 1;
+    let plan: PassPlan = {
+      layout: undefined,
+      width: o.top,
+      // Bytes sent to stdout cannot be taken back: there the width is measured first.
+      optimistic: guessWidth && o.output !== '-',
+    };
+    if (guessWidth && o.output === '-') {
+      const measured = await run.measure(readFrom);
+      plan = { layout: measured.layout, width: Math.max(1, measured.maxWidth), optimistic: false };
+      passes = 2;
+    }
+    for (;;) {
+      rejects = o.rejects ? new SideFile(o.rejects, options.stdout) : undefined;
+      const errors = new SideFile(o.errors, options.stdout);
+      try {
+        await run.write(readFrom, plan, errors, rejects);
+        await errors.close();
+        return passes;
+      } catch (err) {
+        await errors.abort();
+        if (!(err instanceof Restart)) throw err;
+        // Only the invalid lines of the pass that counts are kept.
+        await rejects?.abort();
+        rejects = undefined;
+        const measured = await run.measure(readFrom);
+        plan = { layout: measured.layout, width: Math.max(1, measured.maxWidth), optimistic: false };
+        passes = 3;
+      }
+    }
+  } finally {
+    await rejects?.close();
+    if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
+  }
+}

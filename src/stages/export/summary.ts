@@ -1,0 +1,121 @@
+import { csvHeader, type ExportFormat, type Layout } from '../../core/out-convert.js';
+import type { LoadedCatalog } from './catalog.js';
+import type { ExportRun } from './export-run.js';
+import type { ResolvedExportOptions } from './options.js';
+
+export interface ExportSummary {
+  format: ExportFormat;
+  sources: number;
+  /** Lines read, blank ones included. */
+  lines: number;
+  /** Keys exported (lines with recommendations). */
+  records: number;
+  /** Exported lines with an empty input (Popularity-Count as an older AWS example shows it): no key. */
+  withoutKey: number;
+  /** Rows or JSON records written. */
+  rows: number;
+  /** Lines whose error is not null (written to errorsFile). */
+  errorLines: number;
+  /** Malformed, truncated or off-schema lines (skipped with on-invalid skip). */
+  invalid: number;
+  blankLines: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** The columns written (CSV), or [] for JSON Lines. */
+  columns: string[];
+  /** What the first exported line set: key column, id kind, optional columns. */
+  layout: Layout | null;
+  /** csv-wide: the number of item_i columns. */
+  width: number | null;
+  catalogItems: number | null;
+  /** Recommendations (rows) whose item is not in the catalog (their columns left empty). */
+  catalogMissing: number;
+  /** Catalog rows with an empty id (a gift card with no SKU): skipped. */
+  catalogRowsWithoutId: number;
+  errorsFile: string | null;
+  /** Passes over the input: 1, or for csv-wide without --top 2 (measured first, for stdout) or 3 (a guess proved wrong). */
+  passes: number;
+  seconds: number;
+  warnings: string[];
+}
+
+/** What the export did, from the run's counts once the last pass is written. */
+export function summarizeExport(
+  o: ResolvedExportOptions,
+  sources: number,
+  run: ExportRun,
+  loaded: LoadedCatalog | undefined,
+  passes: number,
+  started: bigint,
+): ExportSummary {
+  const s = run.counts;
+  const catalog = loaded?.catalog;
+  const finalLayout = run.layout ?? null;
+  const warnings = exportWarnings(o, run, loaded);
+  return {
+    format: o.format,
+    sources,
+    lines: s.lines,
+    records: s.records,
+    withoutKey: s.withoutKey,
+    rows: s.rows,
+    errorLines: s.errorLines,
+    invalid: run.invalid,
+    blankLines: s.blank,
+    bytesRead: run.bytesRead,
+    bytesWritten: run.bytesWritten,
+    columns: o.format === 'jsonl' ? [] : csvHeader(run.cfg(run.width), finalLayout ?? run.fallbackLayout()),
+    layout: finalLayout,
+    width: o.format === 'csv-wide' ? run.width : null,
+    catalogItems: catalog ? catalog.size : null,
+    catalogMissing: s.catalogMissing,
+    catalogRowsWithoutId: loaded?.withoutId ?? 0,
+    errorsFile: s.errorLines > 0 ? o.errors : null,
+    passes,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    warnings,
+  };
+}
+
+/** What the user should know about the data: lines left out, the catalog's fit, error lines. */
+function exportWarnings(
+  o: ResolvedExportOptions,
+  run: ExportRun,
+  loaded: LoadedCatalog | undefined,
+): string[] {
+  const s = run.counts;
+  const catalog = loaded?.catalog;
+  const warnings: string[] = [];
+  if (s.records === 0) warnings.push('no line had recommendations to export');
+  if (s.droppedScores > 0)
+    warnings.push(`${s.droppedScores} lines had scores, but the first exported lines had none: not exported`);
+  if (s.droppedReasons > 0)
+    warnings.push(
+      `${s.droppedReasons} lines had reasons, but the first exported lines had none: not exported`,
+    );
+  if (s.droppedThemes > 0)
+    warnings.push(`${s.droppedThemes} lines had a theme, but the export has no theme column`);
+  if (loaded && loaded.withoutId > 0)
+    warnings.push(
+      `${loaded.withoutId} catalog row${loaded.withoutId === 1 ? ' has' : 's have'} no item id and ${loaded.withoutId === 1 ? 'was' : 'were'} skipped (line${loaded.withoutId === 1 ? '' : 's'} ${loaded.lines.join(', ')}${loaded.withoutId > loaded.lines.length ? ', ...' : ''} of ${o.catalog})`,
+    );
+  if (catalog && catalog.duplicates > 0)
+    warnings.push(`the catalog repeats ${catalog.duplicates} item ids; the first row of each was used`);
+  if (s.catalogMissing > 0 && s.catalogMissing === s.rows)
+    warnings.push(
+      `none of the ${s.rows} recommendations names an item in the catalog (${o.catalog}): is it the catalog of this dataset, and its id column the right one (--catalog-id-column)? Its columns are empty`,
+    );
+  else if (s.catalogMissing > 0)
+    warnings.push(
+      `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? ' names an item' : 's name items'} not in the catalog; ${s.catalogMissing === 1 ? 'its' : 'their'} catalog columns are empty`,
+    );
+  if (s.errorLines > 0)
+    warnings.push(
+      `${s.errorLines} line${s.errorLines === 1 ? ' has' : 's have'} an error; written to ${o.errors}`,
+    );
+  if (s.withoutKey > 0)
+    warnings.push(
+      `${s.withoutKey} lines had an empty input ({}, Popularity-Count with no user): exported with an empty key${o.format === 'jsonl' ? ' (null)' : ''}`,
+    );
+  return warnings;
+}
