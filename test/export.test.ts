@@ -685,7 +685,13 @@ describe('a library call: the process belongs to the CLI', () => {
     await rejectsWith(
       exportOutputs({ sources: [path], output: '-', errors: tmp.fresh('e.jsonl') }),
       'PB_USAGE',
-      /- \(stdout\) is not an output here/,
+      /output is - \(stdout\): the library needs the stdout option to write -/,
+    );
+    // A side file too, before a byte is read (it would fail only when it closed).
+    await rejectsWith(
+      exportOutputs({ sources: [path], output: tmp.fresh('x.csv'), errors: '-' }),
+      'PB_USAGE',
+      /errors is - \(stdout\): the library needs the stdout option/,
     );
   });
 });

@@ -122,6 +122,15 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (sources.includes('-') && !o.stdin)
     throw new PbError('PB_USAGE', 'a source is - (stdin): the library needs the stdin option to read -');
   const output = o.output ?? '-';
+  // Said before any byte is read: a side file named - would fail only when it closes, and
+  // csv-wide would read everything once to measure before its output failed.
+  for (const [what, path] of [
+    ['output', output],
+    ['errors', o.errors],
+    ['rejects', o.rejects],
+  ] as const)
+    if (path === '-' && !o.stdout)
+      throw new PbError('PB_USAGE', `${what} is - (stdout): the library needs the stdout option to write -`);
   return {
     sources,
     output,
