@@ -68,7 +68,6 @@ const OVER_500_LINES = [
   'src/stages/export/index.ts',
   'src/stages/jobs/orchestrate.ts',
   'src/stages/prepare/index.ts',
-  'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
   'src/io/hash-worker.ts',
@@ -97,7 +96,6 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/stages/export/index.ts exportOutputs',
   'src/stages/prepare/index.ts prepareChunks',
   'src/stages/prepare/index.ts processRows',
-  'src/stages/shard/index.ts shard',
 ];
 
 /**
