@@ -238,6 +238,28 @@ describe('collect', () => {
     assert.deepEqual([s.duplicates, s.failedKeys, s.blankLines], [1, 1, 1]);
   });
 
+  test('the library reads and writes - only through the stdin and stdout options', async () => {
+    const dir = tmp.fresh('no-stdio');
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, 'x.out');
+    await writeFile(path, '{"input":{"userId":"a"},"output":{"recommendedItems":[]}}\n');
+    await rejectsWith(
+      collect({ sources: ['-'], output: join(dir, 'a.jsonl') }),
+      'PB_USAGE',
+      /needs collect's `stdin` option/,
+    );
+    await rejectsWith(
+      collect({ sources: [path], inputs: ['-'], output: join(dir, 'b.jsonl') }),
+      'PB_USAGE',
+      /needs collect's `stdin` option/,
+    );
+    await rejectsWith(
+      collect({ sources: [path], output: '-', errors: join(dir, 'e.jsonl') }),
+      'PB_USAGE',
+      /needs collect's `stdout` option/,
+    );
+  });
+
   test('error lines whose key is a number or missing are kept and counted; no key means no join (issue 14)', async () => {
     const ok = (u: string) => `{"input":{"userId":"${u}"},"output":{"recommendedItems":["9"]},"error":null}`;
     const failed = (u: string) => `{"input":{"userId":"${u}"},"output":null,"error":"boom"}`;

@@ -64,15 +64,10 @@ const OVER_500_LINES = [
   'src/core/sniff.ts',
   'src/emulator/jobs.ts',
   'src/io/rows.ts',
-  'src/stages/collect/index.ts',
   'src/stages/jobs/orchestrate.ts',
   'src/stages/prepare/index.ts',
-  'src/stages/shard/index.ts',
 ];
-const PROCESS_OUTSIDE_THE_EDGE = [
-  'src/stages/collect/index.ts',
-  'src/stages/prepare/index.ts',
-];
+const PROCESS_OUTSIDE_THE_EDGE = ['src/stages/prepare/index.ts'];
 
 const OVER_80_LINE_FUNCTIONS = [
   'src/core/build.ts makeRowBuilder',
@@ -85,10 +80,8 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/io/fastpath.ts scan',
   'src/io/input.ts openLinesReusing',
   'src/io/rows.ts readRows',
-  'src/stages/collect/index.ts collect',
   'src/stages/prepare/index.ts prepareChunks',
   'src/stages/prepare/index.ts processRows',
-  'src/stages/shard/index.ts shard',
 ];
 
 /**

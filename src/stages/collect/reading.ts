@@ -1,0 +1,60 @@
+import type { Readable } from 'node:stream';
+import { PbError } from '../../errors.js';
+import { openSource, wholeLines } from '../../io/input.js';
+import { type OutItem, readOutItems } from '../../io/out-reader.js';
+
+// Both readings of a source (keys, then the lines kept) go through here, so they number lines alike.
+
+const TAB = 9;
+export const LF = 10;
+
+/** A source's items in order, each with the line numbers of its lines. */
+export async function* numbered(
+  source: string,
+  opts: { stdin?: Readable; pieceSize: number; maxLineLength: number },
+): AsyncGenerator<{ item: OutItem; lineOf: (i: number) => number }> {
+  let next = 1;
+  for await (const item of readOutItems(source, opts)) {
+    if (item.kind === 'bad') {
+      const line = item.line ?? next;
+      if (item.line === undefined) next++;
+      yield { item, lineOf: () => line };
+      continue;
+    }
+    const numbers = item.lineNumbers;
+    const base = next;
+    if (!numbers) next += linesIn(item.bytes);
+    yield { item, lineOf: (i) => (numbers ? (numbers[i] as number) : base + i) };
+  }
+}
+
+/** Lines in a piece of whole lines (the last may lack its LF). */
+function linesIn(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(LF); i !== -1; i = b.indexOf(LF, i + 1)) n++;
+  return b.length > 0 && b[b.length - 1] !== LF ? n + 1 : n;
+}
+
+/** Input files as pieces of whole lines (a line over the limit is a PB_PARSE error). */
+export function inputPieces(
+  file: string,
+  stdin: Readable | undefined,
+  maxLineLength: number,
+): AsyncGenerator<Buffer> {
+  return wholeLines(
+    openSource(file, { stdin }),
+    maxLineLength,
+    () =>
+      new PbError('PB_PARSE', `an input line longer than ${maxLineLength} bytes (--max-line-length)`, {
+        file,
+      }),
+  );
+}
+
+export function isBlank(b: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    if (c !== 32 && c !== TAB && c !== 13 && c !== LF) return false;
+  }
+  return true;
+}
