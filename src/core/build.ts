@@ -14,7 +14,7 @@ import {
 } from './columns.js';
 import { parseTimestamp, readTimestamp } from './dates.js';
 import type { FamilyInfo } from './families.js';
-import { CLI_OPTION_NAMES, type OptionNames } from './sniff.js';
+import { CLI_OPTION_NAMES, type OptionNames } from './option-names.js';
 
 /** One batch-input line. Key order is the order the fields are written in. */
 export interface BatchInput {

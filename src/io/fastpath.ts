@@ -1,7 +1,7 @@
 import { hashBytes } from '../core/byteset.js';
 import { Utf8Check } from '../core/encoding.js';
 import { RecordSplitter } from '../core/lines.js';
-import type { OptionNames } from '../core/sniff.js';
+import type { OptionNames } from '../core/option-names.js';
 import { NULL_MARKERS } from '../core/validate.js';
 import { PbError } from '../errors.js';
 import type { Deduper } from './dedupe.js';
