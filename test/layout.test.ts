@@ -87,8 +87,6 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/emulator/index.ts runJob',
   'src/emulator/index.ts startEmulator',
   'src/emulator/runner.ts runJob',
-  'src/io/fastpath.ts fastLines',
-  'src/io/fastpath.ts scan',
   'src/io/input.ts openLinesReusing',
   'src/io/rows.ts readRows',
   'src/stages/collect/index.ts collect',
