@@ -87,7 +87,6 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/emulator/index.ts runJob',
   'src/emulator/index.ts startEmulator',
   'src/emulator/runner.ts runJob',
-  'src/io/input.ts openLinesReusing',
   'src/io/rows.ts readRows',
   'src/stages/collect/index.ts collect',
   'src/stages/export/index.ts exportOutputs',
