@@ -82,7 +82,6 @@ const PROCESS_OUTSIDE_THE_EDGE = [
 ];
 
 const OVER_80_LINE_FUNCTIONS = [
-  'src/core/build.ts makeRowBuilder',
   'src/core/out-lines.ts check',
   'src/emulator/index.ts runJob',
   'src/emulator/index.ts startEmulator',
