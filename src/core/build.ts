@@ -1,5 +1,6 @@
 import { usage } from '../errors.js';
 import { buildAttributeQuery, isValidColumnName } from './attributes.js';
+import { listCell, notText, splitValues, toText } from './cell-values.js';
 import {
   type Accessor,
   ATTRIBUTES_COLUMNS,
@@ -14,7 +15,7 @@ import {
 } from './columns.js';
 import { parseTimestamp, readTimestamp } from './dates.js';
 import type { FamilyInfo } from './families.js';
-import { CLI_OPTION_NAMES, type OptionNames } from './sniff.js';
+import { CLI_OPTION_NAMES, type OptionNames } from './option-names.js';
 
 /** One batch-input line. Key order is the order the fields are written in. */
 export interface BatchInput {
@@ -93,110 +94,199 @@ export function makeRowBuilder(
   file: string,
   opts: BuildOptions,
 ): RowBuilder {
-  const fam = opts.family;
-  const cols = header ?? ['(line)'];
   const names = opts.names ?? CLI_OPTION_NAMES;
-  const colOption = opts.columnOption ?? names.column;
-  let fieldsNeeded = 1;
-  const use = (idx: number) => {
-    fieldsNeeded = Math.max(fieldsNeeded, idx + 1);
-    return accessor(idx, cols, keyed);
+  const columns = new SourceColumns(header, keyed, file, opts.noHeaderOption);
+  // In this order, so the first problem reported is the same whatever else is wrong.
+  const filters = resolveFilters(opts.filters, columns, names);
+  const since = resolveSince(opts, columns, names);
+  const attrs = resolveAttributes(opts, columns, names);
+  const key = resolveKey(opts, columns, names, attrs !== undefined);
+  const ranking = resolveRanking(opts, columns, names);
+  const builder = rowFunction(opts, { columns, filters, since, attrs, key, ranking });
+  const sourceField = (field: string): string => {
+    if (field === opts.family.key && !attrs && header !== null) return key.name;
+    const f = /^filterValues\.(.+)$/.exec(field);
+    const spec = f ? filters.find((x) => x.name === f[1]) : undefined;
+    return spec && 'column' in spec && spec.column ? spec.column : field;
   };
-  const need = (
-    explicit: string | undefined,
-    candidates: readonly string[],
-    role: string,
-    option: string,
-  ) => {
-    if (header === null && explicit === undefined) return accessor(0, null, false);
-    if (header === null)
-      throw usage(`${option} needs a CSV, TSV or JSON Lines source; ${file} is plain text`);
-    return named(explicit, candidates, role, option);
-  };
+  return Object.assign(builder, {
+    fieldsNeeded: columns.fieldsNeeded,
+    sourceField,
+    keyColumn: key.column,
+    idColumn: key.idColumn,
+  });
+}
+
+/** The columns of one source, found for the options; counts how many leading fields a row must keep for them. */
+class SourceColumns {
+  /** The header, or one pseudo-column for plain text. */
+  readonly cols: readonly string[];
+  fieldsNeeded = 1;
+
+  constructor(
+    readonly header: readonly string[] | null,
+    readonly keyed: boolean,
+    readonly file: string,
+    private readonly noHeaderOption: string | undefined,
+  ) {
+    this.cols = header ?? ['(line)'];
+  }
+
+  /** The column an option names, or the one of `candidates` the header has; plain text's line when none is named. */
+  need(explicit: string | undefined, candidates: readonly string[], role: string, option: string): Accessor {
+    if (this.header === null && explicit === undefined) return accessor(0, null, false);
+    if (this.header === null)
+      throw usage(`${option} needs a CSV, TSV or JSON Lines source; ${this.file} is plain text`);
+    return this.named(explicit, candidates, role, option);
+  }
+
   /**
    * A column by name. JSON Lines objects need not all have the same keys, so
    * there an explicit name is trusted even when the first object lacks it.
    */
-  const named = (
-    explicit: string | undefined,
-    candidates: readonly string[],
-    role: string,
-    option: string,
-  ) => {
-    if (keyed && explicit !== undefined && !cols.includes(explicit)) {
+  named(explicit: string | undefined, candidates: readonly string[], role: string, option: string): Accessor {
+    const cols = this.cols;
+    if (this.keyed && explicit !== undefined && !cols.includes(explicit)) {
       // The first object may spell it otherwise (user_id for userId) or, in sparse JSON, lack it.
       const loose = cols.findIndex((c) => normalizeName(c) === normalizeName(explicit));
       const key = loose >= 0 ? (cols[loose] as string) : explicit;
       return (v: string[] | Record<string, unknown>) => (v as Record<string, unknown>)[key];
     }
-    return use(findColumn(cols, explicit, candidates, role, option, file, keyed, opts.noHeaderOption));
-  };
-  const colName = (explicit: string | undefined, candidates: readonly string[]) =>
-    explicit ?? (header ? (cols[findOptionalColumn(cols, candidates)] ?? 'value') : 'line');
-
-  const filters = opts.filters.map((f) => {
-    if (f.constant) return { name: f.name, constant: f.constant };
-    if (header === null)
-      throw usage(`${names.filterColumn(f.name, f.column)} needs a column, but ${file} is plain text`);
-    const get = named(f.column, [], 'filter', names.filterColumn(f.name));
-    return { name: f.name, column: f.column as string, get };
-  });
-  const filterValues = (
-    values: string[] | Record<string, unknown>,
-  ): Record<string, string> | Problem | undefined => {
-    if (filters.length === 0) return undefined;
-    let out: Record<string, string> | undefined;
-    for (const f of filters) {
-      let list: string[];
-      if (f.constant) list = f.constant;
-      else {
-        const raw = (f as { get: Accessor }).get(values);
-        if (Array.isArray(raw)) list = raw.map((x) => String(x).trim()).filter((x) => x !== '');
-        else {
-          const text = toText(raw);
-          if (text === null) {
-            const reason = typeof raw === 'number' ? notText(raw) : 'must be text, a number or a list';
-            return { field: f.column as string, reason };
-          }
-          list = text === undefined ? [] : splitValues(text, opts.valueSeparator);
-        }
-      }
-      // An empty cell leaves the placeholder out for that line rather than
-      // sending "" (which would filter on an empty value).
-      if (list.length === 0) continue;
-      out ??= {};
-      out[f.name] = formatFilterValue(list);
-    }
-    return out;
-  };
-
-  let since: Accessor | undefined;
-  let sinceName = '';
-  if (opts.since !== undefined) {
-    if (header === null) throw usage(`${names.since} needs a timestamp column, but ${file} is plain text`);
-    since = need(opts.timestampColumn, TIMESTAMP_COLUMNS, 'timestamp', names.timestampColumn);
-    sinceName = colName(opts.timestampColumn, TIMESTAMP_COLUMNS);
+    const idx = findColumn(
+      cols,
+      explicit,
+      candidates,
+      role,
+      option,
+      this.file,
+      this.keyed,
+      this.noHeaderOption,
+    );
+    this.fieldsNeeded = Math.max(this.fieldsNeeded, idx + 1);
+    return accessor(idx, cols, this.keyed);
   }
 
+  /** What messages call a column: as named, as the header has it, or `value` / `line`. */
+  nameOf(explicit: string | undefined, candidates: readonly string[]): string {
+    return (
+      explicit ?? (this.header ? (this.cols[findOptionalColumn(this.cols, candidates)] ?? 'value') : 'line')
+    );
+  }
+}
+
+type ResolvedFilter = { name: string; constant: string[] } | { name: string; column: string; get: Accessor };
+
+function resolveFilters(specs: FilterSpec[], columns: SourceColumns, names: OptionNames): ResolvedFilter[] {
+  return specs.map((f) => {
+    if (f.constant) return { name: f.name, constant: f.constant };
+    if (columns.header === null)
+      throw usage(
+        `${names.filterColumn(f.name, f.column)} needs a column, but ${columns.file} is plain text`,
+      );
+    const get = columns.named(f.column, [], 'filter', names.filterColumn(f.name));
+    return { name: f.name, column: f.column as string, get };
+  });
+}
+
+/** A row's filterValues, or the problem with one of its cells. */
+function filterValuesOf(
+  filters: ResolvedFilter[],
+  values: string[] | Record<string, unknown>,
+  separator: string,
+): Record<string, string> | Problem | undefined {
+  if (filters.length === 0) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const f of filters) {
+    let list: string[];
+    if ('constant' in f) list = f.constant;
+    else {
+      const raw = f.get(values);
+      if (Array.isArray(raw)) list = raw.map((x) => String(x).trim()).filter((x) => x !== '');
+      else {
+        const text = toText(raw);
+        if (text === null) {
+          const reason = typeof raw === 'number' ? notText(raw) : 'must be text, a number or a list';
+          return { field: f.column, reason };
+        }
+        list = text === undefined ? [] : splitValues(text, separator);
+      }
+    }
+    // An empty cell leaves the placeholder out for that line rather than
+    // sending "" (which would filter on an empty value).
+    if (list.length === 0) continue;
+    out ??= {};
+    out[f.name] = formatFilterValue(list);
+  }
+  return out;
+}
+
+/** --since: the timestamp column and the earliest time kept. */
+interface SinceColumn {
+  get: Accessor;
+  name: string;
+  seconds: number;
+}
+
+function resolveSince(
+  opts: BuildOptions,
+  columns: SourceColumns,
+  names: OptionNames,
+): SinceColumn | undefined {
+  if (opts.since === undefined) return undefined;
+  if (columns.header === null)
+    throw usage(`${names.since} needs a timestamp column, but ${columns.file} is plain text`);
+  const get = columns.need(opts.timestampColumn, TIMESTAMP_COLUMNS, 'timestamp', names.timestampColumn);
+  return { get, name: columns.nameOf(opts.timestampColumn, TIMESTAMP_COLUMNS), seconds: opts.since };
+}
+
+type AttributeColumn = { name: string; get: Accessor };
+
+/** Item-Attribute-Affinity from attribute columns rather than ready-made queries. */
+function resolveAttributes(
+  opts: BuildOptions,
+  columns: SourceColumns,
+  names: OptionNames,
+): AttributeColumn[] | undefined {
+  if (opts.family.family !== 'item-attribute-affinity' || !opts.attributes || opts.attributes.length === 0)
+    return undefined;
+  if (columns.header === null)
+    throw usage(`${names.attributes} needs a CSV, TSV or JSON Lines source; ${columns.file} is plain text`);
+  return opts.attributes.map((a) => {
+    const name = a.replace(/^ITEMS\./i, '');
+    if (!isValidColumnName(name)) throw usage(`${names.attributes}: "${a}" is not a valid column name`);
+    // Accept the column as named in the header, with or without ITEMS.
+    return {
+      name,
+      get: columns.named(columns.cols.includes(a) ? a : name, [], 'attribute', names.attributes),
+    };
+  });
+}
+
+/** The id column: how to read it, where it is in a positional row, and its name. */
+interface KeyColumn {
+  /** undefined when the key is a query built from attribute columns. */
+  get: Accessor | undefined;
+  column: number | undefined;
+  /** As the header spells it, for messages and the summary. */
+  name: string;
+  idColumn: string | undefined;
+}
+
+function resolveKey(
+  opts: BuildOptions,
+  columns: SourceColumns,
+  names: OptionNames,
+  built: boolean,
+): KeyColumn {
+  const { header, cols, keyed, file } = columns;
+  const fam = opts.family;
+  const colOption = opts.columnOption ?? names.column;
   const keyCandidates =
     fam.key === 'userId' ? USER_COLUMNS : fam.key === 'itemId' ? ITEM_COLUMNS : ATTRIBUTES_COLUMNS;
   const keyRole = fam.key === 'userId' ? 'user id' : fam.key === 'itemId' ? 'item id' : 'item attributes';
-
-  // Item-Attribute-Affinity from attribute columns rather than ready-made queries.
-  let attrs: { name: string; get: Accessor }[] | undefined;
-  if (fam.family === 'item-attribute-affinity' && opts.attributes && opts.attributes.length > 0) {
-    if (header === null)
-      throw usage(`${names.attributes} needs a CSV, TSV or JSON Lines source; ${file} is plain text`);
-    attrs = opts.attributes.map((a) => {
-      const name = a.replace(/^ITEMS\./i, '');
-      if (!isValidColumnName(name)) throw usage(`${names.attributes}: "${a}" is not a valid column name`);
-      // Accept the column as named in the header, with or without ITEMS.
-      return { name, get: named(cols.includes(a) ? a : name, [], 'attribute', names.attributes) };
-    });
-  }
-  const key = attrs ? undefined : need(opts.column, keyCandidates, keyRole, colOption);
-  const keyColumn =
-    attrs || keyed
+  const get = built ? undefined : columns.need(opts.column, keyCandidates, keyRole, colOption);
+  const column =
+    built || keyed
       ? undefined
       : header === null
         ? 0
@@ -206,65 +296,76 @@ export function makeRowBuilder(
     keyed && opts.column !== undefined
       ? cols.find((c) => normalizeName(c) === normalizeName(opts.column as string))
       : undefined;
-  const keyName =
-    keyColumn !== undefined && header !== null
-      ? (cols[keyColumn] as string)
-      : (looseKey ?? colName(opts.column, keyCandidates));
-  const idColumn = attrs || header === null ? undefined : keyName;
+  const name =
+    column !== undefined && header !== null
+      ? (cols[column] as string)
+      : (looseKey ?? columns.nameOf(opts.column, keyCandidates));
+  return { get, column, name, idColumn: built || header === null ? undefined : name };
+}
 
+/** personalized-ranking's items: a list column, or an item column whose (user, item) rows are grouped. */
+interface RankingColumns {
+  list: Accessor | undefined;
+  listName: string;
+  item: Accessor | undefined;
+  itemName: string;
+}
+
+function resolveRanking(opts: BuildOptions, columns: SourceColumns, names: OptionNames): RankingColumns {
+  const out: RankingColumns = { list: undefined, listName: 'itemList', item: undefined, itemName: '' };
+  if (opts.family.family !== 'personalized-ranking') return out;
   // Ranking: a list column if there is one, else group (user, item) rows.
-  let list: Accessor | undefined;
-  let item: Accessor | undefined;
-  let itemName = '';
-  let listName = 'itemList';
-  if (fam.family === 'personalized-ranking') {
-    if (opts.itemListColumn !== undefined || (opts.itemColumn === undefined && header && hasList(cols))) {
-      list = need(opts.itemListColumn, ITEM_LIST_COLUMNS, 'item list', names.itemListColumn);
-      listName = colName(opts.itemListColumn, ITEM_LIST_COLUMNS);
-    } else {
-      if (header === null) throw usage(`personalized-ranking needs items per user; ${file} is plain text`);
-      item = need(opts.itemColumn, ITEM_COLUMNS, 'item id', names.itemColumn);
-      itemName = colName(opts.itemColumn, ITEM_COLUMNS);
-    }
+  const { header, cols } = columns;
+  if (opts.itemListColumn !== undefined || (opts.itemColumn === undefined && header && hasList(cols))) {
+    out.list = columns.need(opts.itemListColumn, ITEM_LIST_COLUMNS, 'item list', names.itemListColumn);
+    out.listName = columns.nameOf(opts.itemListColumn, ITEM_LIST_COLUMNS);
+  } else {
+    if (header === null)
+      throw usage(`personalized-ranking needs items per user; ${columns.file} is plain text`);
+    out.item = columns.need(opts.itemColumn, ITEM_COLUMNS, 'item id', names.itemColumn);
+    out.itemName = columns.nameOf(opts.itemColumn, ITEM_COLUMNS);
   }
+  return out;
+}
 
-  const builder = (values: string[] | Record<string, unknown>): Built => {
+/** What makeRowBuilder resolved once per source. */
+interface Resolved {
+  columns: SourceColumns;
+  filters: ResolvedFilter[];
+  since: SinceColumn | undefined;
+  attrs: AttributeColumn[] | undefined;
+  key: KeyColumn;
+  ranking: RankingColumns;
+}
+
+/** The function from a row to what it builds, over what was resolved for its source. */
+function rowFunction(opts: BuildOptions, r: Resolved): (values: string[] | Record<string, unknown>) => Built {
+  const { columns, filters, since, attrs } = r;
+  const { list, listName, item, itemName } = r.ranking;
+  const key = r.key.get as Accessor;
+  const keyName = r.key.name;
+  const familyKey = opts.family.key;
+  return (values: string[] | Record<string, unknown>): Built => {
     if (since) {
-      const t = readTimestamp(since(values));
-      if ('problem' in t) return { kind: 'invalid', field: sinceName, reason: t.problem };
-      if (t.seconds < (opts.since as number)) return { kind: 'skip' };
+      const t = readTimestamp(since.get(values));
+      if ('problem' in t) return { kind: 'invalid', field: since.name, reason: t.problem };
+      if (t.seconds < since.seconds) return { kind: 'skip' };
     }
-    const fv = filterValues(values);
+    const fv = filterValuesOf(filters, values, opts.valueSeparator);
     if (fv && 'reason' in fv)
       return { kind: 'invalid', field: fv.field as string, reason: fv.reason as string };
     const fvRecord = fv as Record<string, string> | undefined;
 
-    if (attrs) {
-      const pairs = [] as [string, string][];
-      for (const a of attrs) {
-        const raw = a.get(values);
-        const v = toText(raw);
-        if (v === null) return { kind: 'invalid', field: a.name, reason: notText(raw) };
-        pairs.push([a.name, v === undefined ? '' : v.trim()]);
-      }
-      const q = buildAttributeQuery(pairs);
-      if (q === '')
-        return {
-          kind: 'invalid',
-          field: attrs.map((a) => a.name).join(','),
-          reason: 'every attribute is empty',
-        };
-      return { kind: 'record', key: q, record: withFilters({ itemAttributes: q }, fvRecord) };
-    }
+    if (attrs) return attributeQueryRecord(attrs, values, fvRecord);
 
-    const rawKey = (key as Accessor)(values);
+    const rawKey = key(values);
     const k = toText(rawKey);
     if (k === null) return { kind: 'invalid', field: keyName, reason: notText(rawKey) };
     const id = k === undefined ? '' : k.trim();
     if (id === '') {
-      const missing = keyed && k === undefined && header !== null;
+      const missing = columns.keyed && k === undefined && columns.header !== null;
       const reason = missing
-        ? `missing from this object (the first object's keys are ${cols.map((c) => JSON.stringify(c)).join(', ')})`
+        ? `missing from this object (the first object's keys are ${columns.cols.map((c) => JSON.stringify(c)).join(', ')})`
         : 'empty';
       return { kind: 'invalid', field: keyName, reason };
     }
@@ -275,32 +376,60 @@ export function makeRowBuilder(
       if (itemId === '') return { kind: 'invalid', field: itemName, reason: 'empty or not text' };
       return { kind: 'pair', key: id, item: itemId, filterValues: fvRecord };
     }
-    if (list) {
-      const raw = list(values);
-      let items: string[];
-      if (Array.isArray(raw)) items = raw.map((x) => String(x).trim()).filter((x) => x !== '');
-      else {
-        const text = toText(raw);
-        if (text === null)
-          return { kind: 'invalid', field: 'itemList', reason: 'must be a list or delimited text' };
-        const cell = listCell(text ?? '', opts.listSeparator);
-        if ('problem' in cell) return { kind: 'invalid', field: listName, reason: cell.problem };
-        items = cell.items;
-      }
-      items = [...new Set(items)];
-      return { kind: 'record', key: id, record: withFilters({ userId: id, itemList: items }, fvRecord) };
-    }
+    if (list) return itemListRecord(id, list(values), listName, opts.listSeparator, fvRecord);
     const rec: BatchInput =
-      fam.key === 'userId' ? { userId: id } : fam.key === 'itemId' ? { itemId: id } : { itemAttributes: id };
+      familyKey === 'userId'
+        ? { userId: id }
+        : familyKey === 'itemId'
+          ? { itemId: id }
+          : { itemAttributes: id };
     return { kind: 'record', key: id, record: withFilters(rec, fvRecord) };
   };
-  const sourceField = (field: string): string => {
-    if (field === fam.key && !attrs && header !== null) return keyName;
-    const f = /^filterValues\.(.+)$/.exec(field);
-    const spec = f ? filters.find((x) => x.name === f[1]) : undefined;
-    return spec && 'column' in spec && spec.column ? spec.column : field;
-  };
-  return Object.assign(builder, { fieldsNeeded, sourceField, keyColumn, idColumn });
+}
+
+/** Item-Attribute-Affinity's record: the query built from the row's attribute cells. */
+function attributeQueryRecord(
+  attrs: AttributeColumn[],
+  values: string[] | Record<string, unknown>,
+  fv: Record<string, string> | undefined,
+): Built {
+  const pairs = [] as [string, string][];
+  for (const a of attrs) {
+    const raw = a.get(values);
+    const v = toText(raw);
+    if (v === null) return { kind: 'invalid', field: a.name, reason: notText(raw) };
+    pairs.push([a.name, v === undefined ? '' : v.trim()]);
+  }
+  const q = buildAttributeQuery(pairs);
+  if (q === '')
+    return {
+      kind: 'invalid',
+      field: attrs.map((a) => a.name).join(','),
+      reason: 'every attribute is empty',
+    };
+  return { kind: 'record', key: q, record: withFilters({ itemAttributes: q }, fv) };
+}
+
+/** personalized-ranking's record from a list cell (a JSON array, or text split on the separator). */
+function itemListRecord(
+  id: string,
+  raw: unknown,
+  listName: string,
+  separator: string,
+  fv: Record<string, string> | undefined,
+): Built {
+  let items: string[];
+  if (Array.isArray(raw)) items = raw.map((x) => String(x).trim()).filter((x) => x !== '');
+  else {
+    const text = toText(raw);
+    if (text === null)
+      return { kind: 'invalid', field: 'itemList', reason: 'must be a list or delimited text' };
+    const cell = listCell(text ?? '', separator);
+    if ('problem' in cell) return { kind: 'invalid', field: listName, reason: cell.problem };
+    items = cell.items;
+  }
+  items = [...new Set(items)];
+  return { kind: 'record', key: id, record: withFilters({ userId: id, itemList: items }, fv) };
 }
 
 interface Problem {
@@ -315,59 +444,6 @@ function withFilters(rec: BatchInput, fv: Record<string, string> | undefined): B
 
 function hasList(header: readonly string[]): boolean {
   return findOptionalColumn(header, ITEM_LIST_COLUMNS) >= 0;
-}
-
-/** undefined for a missing/null cell, null for something that cannot be an id (object, array, boolean). */
-function toText(v: unknown): string | undefined | null {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  // JSON.parse has already rounded an integer past 2^53; its digits are not the id any more.
-  if (typeof v === 'number' && Number.isFinite(v) && (!Number.isInteger(v) || Number.isSafeInteger(v))) {
-    return String(v);
-  }
-  if (typeof v === 'bigint') return String(v);
-  return null;
-}
-
-function notText(v: unknown): string {
-  return typeof v === 'number' && Number.isInteger(v)
-    ? 'a number too large to read exactly (over 2^53): write it as a string in the source'
-    : 'must be text or a number';
-}
-
-/**
- * The items of one item-list cell: split on the separator, or a JSON list
- * (`["a","b"]`) read as one. A Python list (`['a', 'b']`) or commas with no
- * separator in sight would come out as one odd item: refused with the fix.
- */
-function listCell(text: string, sep: string): { items: string[] } | { problem: string } {
-  const t = text.trim();
-  if (t.startsWith('[') && t.endsWith(']')) {
-    let v: unknown;
-    try {
-      v = JSON.parse(t);
-    } catch {
-      return {
-        problem: `${JSON.stringify(t.slice(0, 40))} looks like a Python list; write the items separated by ${JSON.stringify(sep)} (or as a JSON list)`,
-      };
-    }
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number'))
-      return { items: v.map((x) => String(x).trim()).filter((x) => x !== '') };
-    return { problem: 'a JSON list in the cell must hold item ids (strings or numbers)' };
-  }
-  if (sep !== ',' && t.includes(',') && !t.includes(sep)) {
-    return {
-      problem: `${JSON.stringify(t.slice(0, 40))} has commas but no ${JSON.stringify(sep)}: if the items are separated by commas, pass --list-separator ','`,
-    };
-  }
-  return { items: splitValues(t, sep) };
-}
-
-function splitValues(text: string, sep: string): string[] {
-  return text
-    .split(sep)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
 }
 
 /** Epoch seconds from a cell: see parseTimestamp (strict: epoch seconds or milliseconds, ISO 8601). */

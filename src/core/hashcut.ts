@@ -171,11 +171,7 @@ export class HashCut {
         h = parsedKeyHash(seg, s, e, lines);
       }
       const size = e - s + 1;
-      if (size > this.maxBytes) {
-        throw new PbError('PB_LIMIT', `a line of ${size} bytes is larger than --max-bytes ${this.maxBytes}`, {
-          line: lines,
-        });
-      }
+      if (size > this.maxBytes) throw lineTooLarge(size, this.maxBytes, lines);
       const t = Math.floor((h / 4294967296) * n);
       this.histogram.add(h, size);
       if (count === this.starts.length) this.grow();
@@ -187,7 +183,13 @@ export class HashCut {
       recs[t] = (recs[t] as number) + 1;
       bytes += size;
     }
-    // Second pass: each line copied to its shard's place in one buffer.
+    const { out, ends } = this.regroup(seg, count, perShard);
+    return { out, ends, recs, lines, blank, records: count, bytes };
+  }
+
+  /** The second pass: each of the `count` lines the first pass found copied to its shard's place in one buffer. */
+  private regroup(seg: Buffer, count: number, perShard: Int32Array): { out: Buffer; ends: Int32Array } {
+    const n = this.n;
     const ends = new Int32Array(n);
     const at = new Int32Array(n);
     let sum = 0;
@@ -215,7 +217,7 @@ export class HashCut {
       out[o++] = LF;
       at[t] = o;
     }
-    return { out, ends, recs, lines, blank, records: count, bytes };
+    return { out, ends };
   }
 
   private grow(): void {
@@ -230,6 +232,11 @@ export class HashCut {
     this.stops = stops;
     this.targets = targets;
   }
+}
+
+/** A line over --max-bytes; its number is relative to the chunk, as cut() says. */
+function lineTooLarge(size: number, maxBytes: number, line: number): PbError {
+  return new PbError('PB_LIMIT', `a line of ${size} bytes is larger than --max-bytes ${maxBytes}`, { line });
 }
 
 /** `userId`, `itemId` or `itemAttributes` in b[a, e). */

@@ -1,12 +1,12 @@
 import { hashBytes } from '../core/byteset.js';
 import { Utf8Check } from '../core/encoding.js';
 import { RecordSplitter } from '../core/lines.js';
-import type { OptionNames } from '../core/sniff.js';
+import type { OptionNames } from '../core/option-names.js';
 import { NULL_MARKERS } from '../core/validate.js';
 import { PbError } from '../errors.js';
 import type { Deduper } from './dedupe.js';
 import { wholeLines } from './input.js';
-import { notUtf8, type Row, type RowSource, rowShapeOf, toRows } from './rows.js';
+import { notUtf8, type Row, type RowShape, type RowSource, rowShapeOf, toRows } from './rows.js';
 
 /**
  * The byte-level path for the most common job: one id column of a CSV, TSV
@@ -104,6 +104,13 @@ function sameBytes(seg: Buffer, at: number, b: Buffer): boolean {
 }
 const MAX_ID = 256;
 
+function lineTooLong(maxLine: number, file: string, line: number): PbError {
+  return new PbError('PB_PARSE', `line longer than ${maxLine} characters (--max-line-length)`, {
+    file,
+    line,
+  });
+}
+
 /** Whether the fast path can serve a source of this shape. */
 export function fastPathApplies(src: RowSource): boolean {
   return (
@@ -174,16 +181,9 @@ class Scanner {
 
   scan(seg: Buffer): number {
     const n = seg.length;
-    const delim = this.delim;
+    const { delim, width, idOk, headerId, prefix, suffix, dedupe, counts } = this;
     const col = this.plan.column;
-    const width = this.width;
-    const idOk = this.idOk;
-    const headerId = this.headerId;
     const maxLine = this.plan.maxLineLength;
-    const prefix = this.prefix;
-    const suffix = this.suffix;
-    const dedupe = this.dedupe;
-    const counts = this.counts;
     this.ensure(n + prefix.length * 64 + 4096);
     let out = this.out;
     let at = this.at;
@@ -214,12 +214,7 @@ class Scanner {
         counts.blankLines++;
         continue;
       }
-      if (end - start > maxLine) {
-        throw new PbError('PB_PARSE', `line longer than ${maxLine} characters (--max-line-length)`, {
-          file: this.plan.src.file,
-          line: lineNo,
-        });
-      }
+      if (end - start > maxLine) throw lineTooLong(maxLine, this.plan.src.file, lineNo);
       if (this.skipHeader > 0) {
         this.skipHeader--;
         continue;
@@ -239,20 +234,9 @@ class Scanner {
           (headerId !== undefined && fe - fs === headerId.length && seg[fs] === headerId[0]))
       )
         plain = !rareLook(seg, fs, fe, headerId);
-      if (!plain) {
-        this.at = at;
-        this.pos = p;
-        this.slowStart = start;
-        this.slowEnd = end;
-        this.slowLine = lineNo;
-        return SLOW_LINE;
-      }
+      if (!plain) return this.stopForSlowLine(at, p, start, end, lineNo);
       const len = prefix.length + (fe - fs) + suffix.length;
-      if (at + len > out.length) {
-        this.at = at;
-        this.ensure(len);
-        out = this.out;
-      }
+      if (at + len > out.length) out = this.grow(at, len);
       // Byte loops: Buffer.copy's argument checks cost more than these few bytes.
       let o = at;
       for (let k = 0; k < prefix.length; k++) out[o++] = prefix[k] as number;
@@ -261,13 +245,7 @@ class Scanner {
       if (dedupe) {
         const keep = dedupe.addDerived(seg, fs, fe, hashBytes(seg, fs, fe));
         if (keep === false) continue;
-        if (keep !== true) {
-          this.at = at;
-          this.pos = p;
-          this.wait = keep;
-          this.waitLen = len;
-          return WAIT;
-        }
+        if (keep !== true) return this.stopToWait(at, p, keep, len);
       }
       at += len;
       counts.written++;
@@ -277,6 +255,32 @@ class Scanner {
     return DONE;
   }
 
+  /** The output buffer grown for len more bytes after `at` (the scan's own place, kept in a local, is saved first). */
+  private grow(at: number, len: number): Buffer {
+    this.at = at;
+    this.ensure(len);
+    return this.out;
+  }
+
+  /** Keeps the scan's place and the bounds of a line for the general path. */
+  private stopForSlowLine(at: number, pos: number, start: number, end: number, line: number): number {
+    this.at = at;
+    this.pos = pos;
+    this.slowStart = start;
+    this.slowEnd = end;
+    this.slowLine = line;
+    return SLOW_LINE;
+  }
+
+  /** Keeps the scan's place while the dedupe looks a key up on disk; the line's `len` output bytes stay written past `at`. */
+  private stopToWait(at: number, pos: number, wait: Promise<boolean>, len: number): number {
+    this.at = at;
+    this.pos = pos;
+    this.wait = wait;
+    this.waitLen = len;
+    return WAIT;
+  }
+
   /** The output so far, handed over; a new buffer takes its place (the old may still be queued for writing). */
   take(): Buffer | undefined {
     if (this.at === 0) return undefined;
@@ -284,6 +288,108 @@ class Scanner {
     this.out = Buffer.allocUnsafe(this.out.length);
     this.at = 0;
     return done;
+  }
+}
+
+/**
+ * One source on the byte path: chunks with no quote go through the Scanner,
+ * the lines it hands over and chunks with a quote through the record
+ * splitter and `slow`, each in its place so the output keeps the input order.
+ */
+class FastSource {
+  private readonly sc: Scanner;
+  private readonly splitter: RecordSplitter;
+  private readonly shape: RowShape;
+  private readonly file: string;
+
+  constructor(
+    private readonly plan: FastPlan,
+    dedupe: Deduper | undefined,
+    private readonly counts: FastCounts,
+    private readonly slow: (rows: Row[]) => Promise<string>,
+  ) {
+    this.file = plan.src.file;
+    this.shape = rowShapeOf(plan.src);
+    this.sc = new Scanner(plan, dedupe, counts);
+    this.splitter = new RecordSplitter({
+      delimiter: plan.src.delimiter,
+      maxRecordLength: plan.maxLineLength,
+      file: this.file,
+    });
+    this.splitter.keepFields(plan.column + 1);
+  }
+
+  /** The error for a line past the limit; none inside an open quote. */
+  overlong(): PbError | undefined {
+    // A record inside an open quote may run on; the splitter bounds it itself.
+    return this.splitter.hasPending
+      ? undefined
+      : lineTooLong(this.plan.maxLineLength, this.file, this.sc.line);
+  }
+
+  /** The line a byte at the start of the next piece is on. */
+  readingLine(): number {
+    const splitter = this.splitter;
+    return splitter.hasPending ? splitter.nextLine + splitter.pendingLines : this.sc.line;
+  }
+
+  /** One piece of whole lines (`final`: the end of the input, which closes the splitter). */
+  async *segment(seg: Buffer, final: boolean): AsyncGenerator<Buffer | string> {
+    const sc = this.sc;
+    if (this.splitter.hasPending || seg.indexOf(QUOTE) !== -1) {
+      const text = await this.viaSplitter(seg, final);
+      if (text !== '') yield text;
+      return;
+    }
+    sc.pos = 0;
+    for (;;) {
+      const status = sc.scan(seg);
+      if (status === DONE) break;
+      if (status === SLOW_LINE) {
+        await this.slowLine(seg);
+        continue;
+      }
+      if (await sc.wait) {
+        sc.at += sc.waitLen;
+        this.counts.written++;
+      }
+    }
+    const done = sc.take();
+    if (done) yield done;
+  }
+
+  /** The line the Scanner stopped at, through the general path, its output written in place. */
+  private async slowLine(seg: Buffer): Promise<void> {
+    const sc = this.sc;
+    const delimChar = this.plan.src.delimiter;
+    const text = seg.toString('utf8', sc.slowStart, sc.slowEnd);
+    const fields = delimChar === null ? [text] : text.split(delimChar);
+    const lines = await this.slow(
+      toRows([{ line: sc.slowLine, fields, count: fields.length }], this.shape, this.file),
+    );
+    if (lines !== '') {
+      // In place, so the output keeps the input order.
+      const len = Buffer.byteLength(lines);
+      sc.ensure(len);
+      sc.at += sc.out.write(lines, sc.at);
+    }
+  }
+
+  /** Whole lines of text through the general path (quotes can span lines). */
+  private async viaSplitter(seg: Buffer, final: boolean): Promise<string> {
+    const { sc, splitter, counts } = this;
+    splitter.nextLine = sc.line;
+    const before = splitter.blankLines;
+    const parsed = splitter.push(seg.toString('utf8'));
+    if (final) parsed.push(...splitter.end());
+    counts.blankLines += splitter.blankLines - before;
+    sc.line = splitter.nextLine;
+    while (sc.skipHeader > 0 && parsed.length > 0) {
+      parsed.shift();
+      sc.skipHeader--;
+    }
+    counts.recordsRead += parsed.length;
+    return parsed.length > 0 ? this.slow(toRows(parsed, this.shape, this.file)) : '';
   }
 }
 
@@ -298,74 +404,8 @@ export async function* fastLines(
   counts: FastCounts,
   slow: (rows: Row[]) => Promise<string>,
 ): AsyncGenerator<Buffer | string> {
-  const delimChar = plan.src.delimiter;
-  const file = plan.src.file;
-  const shape = rowShapeOf(plan.src);
-  const sc = new Scanner(plan, dedupe, counts);
-  const splitter = new RecordSplitter({
-    delimiter: delimChar,
-    maxRecordLength: plan.maxLineLength,
-    file,
-  });
-  splitter.keepFields(plan.column + 1);
-  const toRowList = (fields: string[], line: number) =>
-    toRows([{ line, fields, count: fields.length }], shape, file);
-
-  // Whole lines of text through the general path (quotes can span lines).
-  const viaSplitter = async (seg: Buffer, final: boolean): Promise<string> => {
-    splitter.nextLine = sc.line;
-    const before = splitter.blankLines;
-    const parsed = splitter.push(seg.toString('utf8'));
-    if (final) parsed.push(...splitter.end());
-    counts.blankLines += splitter.blankLines - before;
-    sc.line = splitter.nextLine;
-    while (sc.skipHeader > 0 && parsed.length > 0) {
-      parsed.shift();
-      sc.skipHeader--;
-    }
-    counts.recordsRead += parsed.length;
-    return parsed.length > 0 ? slow(toRows(parsed, shape, file)) : '';
-  };
-
-  async function* segment(seg: Buffer, final: boolean): AsyncGenerator<Buffer | string> {
-    if (splitter.hasPending || seg.indexOf(QUOTE) !== -1) {
-      const text = await viaSplitter(seg, final);
-      if (text !== '') yield text;
-      return;
-    }
-    sc.pos = 0;
-    for (;;) {
-      const status = sc.scan(seg);
-      if (status === DONE) break;
-      if (status === SLOW_LINE) {
-        const text = seg.toString('utf8', sc.slowStart, sc.slowEnd);
-        const lines = await slow(toRowList(delimChar === null ? [text] : text.split(delimChar), sc.slowLine));
-        if (lines !== '') {
-          // In place, so the output keeps the input order.
-          const len = Buffer.byteLength(lines);
-          sc.ensure(len);
-          sc.at += sc.out.write(lines, sc.at);
-        }
-        continue;
-      }
-      if (await sc.wait) {
-        sc.at += sc.waitLen;
-        counts.written++;
-      }
-    }
-    const done = sc.take();
-    if (done) yield done;
-  }
-
-  const pieces = wholeLines(raw, plan.maxLineLength, () =>
-    // A record inside an open quote may run on; the splitter bounds it itself.
-    splitter.hasPending
-      ? undefined
-      : new PbError('PB_PARSE', `line longer than ${plan.maxLineLength} characters (--max-line-length)`, {
-          file,
-          line: sc.line,
-        }),
-  );
+  const source = new FastSource(plan, dedupe, counts, slow);
+  const pieces = wholeLines(raw, plan.maxLineLength, () => source.overlong());
   let first = true;
   const check = new Utf8Check();
   for await (let piece of pieces) {
@@ -375,12 +415,12 @@ export async function* fastLines(
       if (piece[0] === 0xef && piece[1] === 0xbb && piece[2] === 0xbf) piece = piece.subarray(3);
     }
     const bad = check.push(piece);
-    if (bad >= 0) {
-      const line = splitter.hasPending ? splitter.nextLine + splitter.pendingLines : sc.line;
-      throw notUtf8(file, piece, bad, line, plan.names, { utf8Before: check.nonAscii });
-    }
-    yield* segment(piece, false);
+    if (bad >= 0)
+      throw notUtf8(plan.src.file, piece, bad, source.readingLine(), plan.names, {
+        utf8Before: check.nonAscii,
+      });
+    yield* source.segment(piece, false);
   }
   // Ends a record still open in the splitter (or reports its unclosed quote).
-  yield* segment(Buffer.alloc(0), true);
+  yield* source.segment(Buffer.alloc(0), true);
 }

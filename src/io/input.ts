@@ -56,35 +56,12 @@ export async function* openLinesReusing(
 ): AsyncGenerator<Buffer> {
   const fallback = () => wholeLines(openSource(name, ctx), limit, tooLong);
   if (name === '-' || isS3Uri(name)) return yield* fallback();
-  // Asked of the name before opening: a named pipe opened here and closed
-  // again for the fallback to reopen cuts its writer off (EPIPE, SIGPIPE)
-  // and the run goes on with what was in the pipe, or waits for good.
-  let regular: boolean;
-  try {
-    regular = statSync(name).isFile();
-  } catch (err) {
-    throw ioError(name, err);
-  }
-  if (!regular) return yield* fallback();
-  let fd: number;
-  const bufs = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)];
+  const opened = openRegularFile(name, chunkSize);
+  if (!opened) return yield* fallback();
+  const fd = opened.fd;
+  const bufs = [opened.first, Buffer.allocUnsafe(chunkSize)];
   let turn = 0;
-  let n: number;
-  try {
-    fd = openSync(name, 'r');
-  } catch (err) {
-    throw ioError(name, err);
-  }
-  try {
-    n = readSync(fd, bufs[0] as Buffer, 0, chunkSize, null);
-  } catch (err) {
-    closeSync(fd);
-    throw ioError(name, err);
-  }
-  if (isGzip((bufs[0] as Buffer).subarray(0, n))) {
-    closeSync(fd);
-    return yield* fallback();
-  }
+  let n = opened.n;
   try {
     /** Bytes in bufs[turn]: a partial line carried over, then what was read. */
     let fill = n;
@@ -134,6 +111,43 @@ export async function* openLinesReusing(
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A local regular file opened and its first `chunkSize` bytes read, for
+ * openLinesReusing; null when it is to be read as a stream instead (not a
+ * regular file, or gzipped).
+ */
+function openRegularFile(name: string, chunkSize: number): { fd: number; first: Buffer; n: number } | null {
+  // Asked of the name before opening: a named pipe opened here and closed
+  // again for the fallback to reopen cuts its writer off (EPIPE, SIGPIPE)
+  // and the run goes on with what was in the pipe, or waits for good.
+  let regular: boolean;
+  try {
+    regular = statSync(name).isFile();
+  } catch (err) {
+    throw ioError(name, err);
+  }
+  if (!regular) return null;
+  let fd: number;
+  const first = Buffer.allocUnsafe(chunkSize);
+  let n: number;
+  try {
+    fd = openSync(name, 'r');
+  } catch (err) {
+    throw ioError(name, err);
+  }
+  try {
+    n = readSync(fd, first, 0, chunkSize, null);
+  } catch (err) {
+    closeSync(fd);
+    throw ioError(name, err);
+  }
+  if (isGzip(first.subarray(0, n))) {
+    closeSync(fd);
+    return null;
+  }
+  return { fd, first, n };
 }
 
 function rawStream(name: string, ctx: InputContext): Readable {

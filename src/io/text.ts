@@ -1,5 +1,6 @@
 import { encodingName, encodingProblem, isSingleByte, Transcoder, Utf8Evidence } from '../core/encoding.js';
-import { CLI_OPTION_NAMES, type OptionNames, sniffBinary, sniffBom, sniffNul } from '../core/sniff.js';
+import { CLI_OPTION_NAMES, type OptionNames } from '../core/option-names.js';
+import { sniffBinary, sniffBom, sniffNul } from '../core/sniff-bytes.js';
 import { PbError } from '../errors.js';
 import { type InputContext, openSource, peekStream, type SourceInfo } from './input.js';
 
