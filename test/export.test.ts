@@ -674,6 +674,30 @@ describe('atomic output', () => {
   });
 });
 
+describe('a side file that cannot be written', () => {
+  test('errors.jsonl in a missing folder: PB_IO naming it, and no unhandled error after the refusal', async () => {
+    const path = await writeSource(`${REFERENCE.error}\n${REFERENCE.userPersonalization}\n`);
+    const unheard: unknown[] = [];
+    const listen = (err: unknown) => unheard.push(err);
+    process.on('uncaughtException', listen);
+    try {
+      await rejectsWith(
+        exportOutputs({
+          sources: [path],
+          output: tmp.fresh('x.csv'),
+          errors: join(tmp.fresh('gone'), 'e.jsonl'),
+        }),
+        'PB_IO',
+        /gone\/e\.jsonl: cannot write: the folder does not exist/,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off('uncaughtException', listen);
+    }
+    assert.deepEqual(unheard, []);
+  });
+});
+
 describe('a library call: the process belongs to the CLI', () => {
   test('a library call with - and no stdin or stdout rejects with PB_USAGE', async () => {
     await rejectsWith(

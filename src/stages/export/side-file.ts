@@ -22,6 +22,9 @@ export class SideFile {
   async write(chunk: Buffer): Promise<void> {
     if (!this.pass) {
       this.pass = new PassThrough({ highWaterMark: 1024 * 1024 });
+      // Failures arrive through `done`; abort()'s error must not go unheard when writeOutput
+      // failed before it listened (a refused path, an upload refused at once).
+      this.pass.on('error', () => {});
       this.done = writeOutput(this.path, this.stdout, this.pass);
       this.done.catch(() => {});
     }
