@@ -437,6 +437,22 @@ describe('run', () => {
       assert.match(err.message, new RegExp(`\\$\\.jobs\\.${path}: `));
   });
 
+  test('output.merged - is refused: stdout holds the summary, and a library run has no stdout', () => {
+    const p = {
+      version: 1,
+      recipe: 'user-personalization',
+      input: { sources: ['a.csv'] },
+      work: 's3://bucket/x/',
+      jobs: { solutionVersionArn: SV, roleArn: 'arn:aws:iam::111122223333:role/x' },
+      output: { dir: 'o', merged: '-' },
+    };
+    throwsWith(
+      () => resolvePipeline(p, 'p.json'),
+      'PB_USAGE',
+      /\$\.output\.merged: - \(stdout\) holds the run's summary, not its files: name a file/,
+    );
+  });
+
   test('pipeline.example.json is valid against the schema and resolves', async () => {
     const p = await loadPipeline(join(root, 'pipeline.example.json'));
     assert.equal(p.family.family, 'user-personalization');

@@ -254,6 +254,10 @@ function outputOf(
     invalid: inDir('invalid-output.jsonl'),
     summary: inDir('summary.json'),
   };
+  if (o.merged === '-')
+    problems.push(
+      "$.output.merged: - (stdout) holds the run's summary, not its files: name a file, or leave it out for WORK/merged.jsonl",
+    );
   if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
   if (o.catalog !== undefined && family?.segment)
     problems.push(
