@@ -66,7 +66,6 @@ const OVER_500_LINES = [
   'src/io/rows.ts',
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
-  'src/stages/jobs/orchestrate.ts',
   'src/stages/prepare/index.ts',
   'src/stages/shard/index.ts',
 ];

@@ -1,6 +1,6 @@
 // The run's events, options, summary and its record in WORK/run.json.
 import type { S3Options } from '../../io/s3.js';
-import type { JobEvent, StatusCounts } from '../jobs/orchestrate.js';
+import type { JobEvent, StatusCounts } from '../jobs/index.js';
 import type { PersonalizeSettings } from '../jobs/service.js';
 import type { InputDetection } from '../prepare/index.js';
 import type { Pipeline } from './pipeline.js';
