@@ -1,6 +1,6 @@
 /**
- * List pagination: newest first, a page at a time; the token holds the position of the last job
- * returned and what was listed, so a token is only good for the listing that gave it.
+ * List pagination: a page of jobs, newest first, and the token that continues it, good only for
+ * the listing (job type and solution version) that gave it.
  */
 import type { Job, JobKind } from './jobs.js';
 
