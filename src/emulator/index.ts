@@ -1,20 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { PbError } from '../errors.js';
 import { trackTemporary } from '../io/output.js';
 import { makeS3Client } from '../io/s3.js';
 import { type Catalog, generateCatalog, loadCatalog } from './catalog.js';
-import {
-  DEFAULT_FAULTS,
-  type EmulatedJob,
-  type Faults,
-  JobStore,
-  mergeFaults,
-  type Reply,
-  type StatusSpelling,
-} from './jobs.js';
-import { startPersonalizeServer } from './personalize-server.js';
+import { DEFAULT_FAULTS, type Faults, mergeFaults } from './faults.js';
+import { type EmulatedJob, JobStore, type StatusSpelling } from './jobs.js';
+import { callOperation, type Reply } from './operations.js';
+import { type Handler, startPersonalizeServer } from './personalize-server.js';
 import type { SegmentLayout } from './recommend.js';
 import { DEFAULT_QUOTAS, type Quotas, runJob } from './runner.js';
 import { loadS3rver, type S3Server, startS3Server } from './s3-server.js';
@@ -174,6 +169,58 @@ function whole(v: number, name: string, min: number, max: number): number {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const o = resolveEmulatorOptions(options);
   const catalog = o.catalog !== undefined ? await loadCatalog(o.catalog) : generateCatalog(o.items);
+  const s3 = await startS3Side(o);
+  const hooks: Hooks = { create: [], request: [], status: [] };
+  const store = openStore(o, s3.client, catalog, hooks);
+  let server: Awaited<ReturnType<typeof startPersonalizeServer>>;
+  try {
+    server = await startPersonalizeServer(o.port, handler(store, hooks));
+  } catch (err) {
+    await s3.close();
+    throw listenError(err, o.port, 'Personalize', '--port', 'port');
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    await server.close();
+    await store.close();
+    await s3.close();
+  };
+
+  return {
+    personalizeEndpoint: server.url,
+    s3Endpoint: s3.endpoint,
+    region: o.region,
+    dataDir: s3.dataDir,
+    credentials: CREDENTIALS,
+    env: Object.freeze(emulatorEnv(server.url, s3.endpoint, o.region)),
+    catalog,
+    jobs: () => store.jobs(),
+    on: ((event: keyof Hooks, fn: never) => {
+      const list = hooks[event] as unknown[] | undefined;
+      if (!list)
+        throw new PbError('PB_USAGE', `unknown emulator event "${String(event)}" (create, request, status)`);
+      list.push(fn);
+    }) as Emulator['on'],
+    injectFault: (f) => store.injectFault(f),
+    faults: () => store.currentFaults(),
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
+
+/** The S3 side: s3rver on its data folder, and the client the jobs read and write with. */
+interface S3Side {
+  endpoint: string;
+  dataDir: string;
+  client: S3Client;
+  /** Stops the client and s3rver, and removes the data folder when it is a temporary one. */
+  close(): Promise<void>;
+}
+
+async function startS3Side(o: Resolved): Promise<S3Side> {
   // Before the temporary folder: its refusal leaves nothing to clean up.
   loadS3rver();
   const ownDir = o.dataDir === undefined;
@@ -191,95 +238,73 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     await dropDataDir();
     throw listenError(err, o.s3Port, 'S3', '--s3-port', 's3Port');
   }
-  const s3Port = s3rver.port;
-  const s3Endpoint = `http://127.0.0.1:${s3Port}`;
+  const endpoint = `http://127.0.0.1:${s3rver.port}`;
   // s3rver answers 500 now and then when several writers create folders under one prefix at once: retry more.
-  const s3 = makeS3Client({
-    endpoint: s3Endpoint,
+  const client = makeS3Client({
+    endpoint,
     region: o.region,
     credentials: { ...CREDENTIALS },
     maxAttempts: 8,
   });
-
-  const hooks = {
-    create: [] as ((job: EmulatedJob) => void | Promise<void>)[],
-    request: [] as ((e: RequestEvent) => void | Promise<void>)[],
-    status: [] as ((job: EmulatedJob) => void)[],
+  const close = async () => {
+    client.destroy();
+    await s3rver.close();
+    await dropDataDir();
   };
-  const store = new JobStore({
+  return { endpoint, dataDir, client, close };
+}
+
+/** Who is told what: the functions given to `Emulator.on`, by event. */
+interface Hooks {
+  create: ((job: EmulatedJob) => void | Promise<void>)[];
+  request: ((e: RequestEvent) => void | Promise<void>)[];
+  status: ((job: EmulatedJob) => void)[];
+}
+
+/** The job store, its jobs run against the emulator's S3 and catalog. */
+function openStore(o: Resolved, s3: S3Client, catalog: Catalog, hooks: Hooks): JobStore {
+  const env = { s3, catalog, users: o.users, quotas: o.quotas, segmentLayout: o.segmentLayout };
+  return new JobStore({
     stepMs: o.stepMs,
     maxRunning: o.maxRunning,
     region: o.region,
     account: EMULATOR_ACCOUNT,
     spelling: o.statusSpelling,
     faults: o.faults,
-    runner: (spec, signal) =>
-      runJob({ s3, catalog, users: o.users, quotas: o.quotas, segmentLayout: o.segmentLayout }, spec, signal),
+    runner: (spec, signal) => runJob(env, spec, signal),
     onStatus: (job) => {
       for (const fn of hooks.status) fn(job);
     },
   });
+}
 
-  const handle = async (operation: string, body: unknown): Promise<Reply> => {
+/** A Personalize request answered: the request hooks, an armed throttle, the operation, then the create hooks. */
+function handler(store: JobStore, hooks: Hooks): Handler {
+  return async (operation: string, body: unknown): Promise<Reply> => {
     for (const fn of hooks.request) await fn({ operation, body: structuredClone(body) });
     const throttled = store.takeThrottle();
     if (throttled) return { ok: false, fault: throttled };
-    const reply = store.call(operation, body);
+    const reply = callOperation(store, operation, body);
     if (reply.ok && reply.created) for (const fn of hooks.create) await fn(reply.created);
     return reply;
   };
+}
 
-  let server: Awaited<ReturnType<typeof startPersonalizeServer>>;
-  try {
-    server = await startPersonalizeServer(o.port, handle);
-  } catch (err) {
-    s3.destroy();
-    await s3rver.close();
-    await dropDataDir();
-    throw listenError(err, o.port, 'Personalize', '--port', 'port');
-  }
-
-  const env: Record<string, string> = {
-    AWS_ENDPOINT_URL_PERSONALIZE: server.url,
+/** The environment that points the AWS SDKs and the AWS CLI at the emulator (see Emulator.env). */
+function emulatorEnv(
+  personalizeEndpoint: string,
+  s3Endpoint: string,
+  region: string,
+): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_PERSONALIZE: personalizeEndpoint,
     AWS_ENDPOINT_URL_S3: s3Endpoint,
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_REGION: o.region,
-    AWS_DEFAULT_REGION: o.region,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-  };
-
-  let closing: Promise<void> | undefined;
-  const close = async (): Promise<void> => {
-    await server.close();
-    await store.close();
-    s3.destroy();
-    await s3rver.close();
-    await dropDataDir();
-  };
-
-  return {
-    personalizeEndpoint: server.url,
-    s3Endpoint,
-    region: o.region,
-    dataDir,
-    credentials: CREDENTIALS,
-    env: Object.freeze(env),
-    catalog,
-    jobs: () => store.jobs(),
-    on: ((event: keyof typeof hooks, fn: never) => {
-      const list = hooks[event] as unknown[] | undefined;
-      if (!list)
-        throw new PbError('PB_USAGE', `unknown emulator event "${String(event)}" (create, request, status)`);
-      list.push(fn);
-    }) as Emulator['on'],
-    injectFault: (f) => store.injectFault(f),
-    faults: () => store.currentFaults(),
-    close: () => {
-      closing ??= close();
-      return closing;
-    },
   };
 }
 
@@ -298,6 +323,7 @@ function listenError(err: unknown, port: number, endpoint: string, flag: string,
 
 export type { Catalog } from './catalog.js';
 export { generateCatalog, loadCatalog } from './catalog.js';
-export type { EmulatedJob, Faults, JobKind, Phase, StatusSpelling } from './jobs.js';
+export type { Faults } from './faults.js';
+export type { EmulatedJob, JobKind, Phase, StatusSpelling } from './jobs.js';
 export type { SegmentLayout } from './recommend.js';
 export { DEFAULT_QUOTAS, familyFromArn, type Quotas } from './runner.js';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Fault, Reply } from './jobs.js';
+import type { Fault } from './faults.js';
+import type { Reply } from './operations.js';
 
 /**
  * The wire layer: Amazon Personalize's awsJson1_1 protocol over HTTP on

@@ -118,36 +118,12 @@ export async function runJob(env: RunnerEnv, spec: JobSpec, signal: AbortSignal)
 
     // Pass 1: everything that fails the whole job, before a byte is written.
     const hinted = familyFromArn(spec.solutionVersionArn);
-    let seen: Family | undefined;
-    const counts: number[] = [];
-    for (const input of inputs) {
-      let n = 0;
-      for await (const batch of recordsOf(env.s3, input.uri, signal)) {
-        for (const r of batch) {
-          n++;
-          seen ??= familyFromRecord(r.value, segment);
-        }
-      }
-      counts.push(n);
-    }
+    const { counts, seen } = await countRecords(env.s3, inputs, segment, signal);
     family = spec.themes
       ? (hinted ?? 'related-items')
       : (hinted ?? seen ?? (segment ? 'item-affinity' : 'user-personalization'));
     const info = familyInfo(family);
-    if (info.segment !== segment) {
-      throw new PbError(
-        'PB_USAGE',
-        segment
-          ? `solution version ${spec.solutionVersionArn} looks like a ${family} solution: batch segment jobs need a USER_SEGMENTATION recipe (Item-Affinity, Item-Attribute-Affinity)`
-          : `solution version ${spec.solutionVersionArn} looks like a ${family} solution: use a batch segment job for USER_SEGMENTATION recipes`,
-      );
-    }
-    if (spec.themes && family !== 'related-items') {
-      throw new PbError(
-        'PB_USAGE',
-        `THEME_GENERATION needs a Similar-Items solution version; ${spec.solutionVersionArn} looks like ${family}`,
-      );
-    }
+    checkFamily(spec, info, segment);
     const limit = perFileLimit(env.quotas, info, spec.themes !== undefined);
     inputs.forEach((input, i) => {
       const n = counts[i] as number;
@@ -161,16 +137,7 @@ export async function runJob(env: RunnerEnv, spec: JobSpec, signal: AbortSignal)
         );
       }
     });
-    let themeNames: readonly string[] | undefined;
-    if (spec.themes) {
-      themeNames = env.catalog.column(spec.themes.itemName);
-      if (!themeNames) {
-        throw new PbError(
-          'PB_USAGE',
-          `themeGenerationConfig.fieldsForThemeGeneration.itemName: the Items dataset has no column ${spec.themes.itemName} (columns: ${env.catalog.columns.join(', ')})`,
-        );
-      }
-    }
+    const themeNames = spec.themes ? themeNamesOf(env.catalog, spec.themes.itemName) : undefined;
 
     // Pass 2: the output.
     const recommend = makeRecommender({
@@ -198,6 +165,59 @@ export async function runJob(env: RunnerEnv, spec: JobSpec, signal: AbortSignal)
     const reason = isPbError(err) ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
     return { ok: false, reason, family };
   }
+}
+
+/** Records per input object, and the family the first telling record suggests (pass 1 reads every line). */
+async function countRecords(
+  s3: S3Client,
+  inputs: readonly InputObject[],
+  segment: boolean,
+  signal: AbortSignal,
+): Promise<{ counts: number[]; seen: Family | undefined }> {
+  let seen: Family | undefined;
+  const counts: number[] = [];
+  for (const input of inputs) {
+    let n = 0;
+    for await (const batch of recordsOf(s3, input.uri, signal)) {
+      for (const r of batch) {
+        n++;
+        seen ??= familyFromRecord(r.value, segment);
+      }
+    }
+    counts.push(n);
+  }
+  return { counts, seen };
+}
+
+/** The job type and mode must suit the family the solution version looks like. */
+function checkFamily(spec: JobSpec, info: FamilyInfo, segment: boolean): void {
+  const family = info.family;
+  if (info.segment !== segment) {
+    throw new PbError(
+      'PB_USAGE',
+      segment
+        ? `solution version ${spec.solutionVersionArn} looks like a ${family} solution: batch segment jobs need a USER_SEGMENTATION recipe (Item-Affinity, Item-Attribute-Affinity)`
+        : `solution version ${spec.solutionVersionArn} looks like a ${family} solution: use a batch segment job for USER_SEGMENTATION recipes`,
+    );
+  }
+  if (spec.themes && family !== 'related-items') {
+    throw new PbError(
+      'PB_USAGE',
+      `THEME_GENERATION needs a Similar-Items solution version; ${spec.solutionVersionArn} looks like ${family}`,
+    );
+  }
+}
+
+/** The item names themes are made of: the catalog's column of that name. */
+function themeNamesOf(catalog: Catalog, column: string): readonly string[] {
+  const names = catalog.column(column);
+  if (!names) {
+    throw new PbError(
+      'PB_USAGE',
+      `themeGenerationConfig.fieldsForThemeGeneration.itemName: the Items dataset has no column ${column} (columns: ${catalog.columns.join(', ')})`,
+    );
+  }
+  return names;
 }
 
 function perFileLimit(q: Quotas, info: FamilyInfo, themes: boolean): { max: number; what: string } {

@@ -1,9 +1,8 @@
-/** `submit`, `status` and `wait`: the CLI over src/jobs/orchestrate.ts. */
+/** `submit`, `status` and `wait`: the CLI over src/stages/jobs. */
 import type { Writable } from 'node:stream';
 import { parseTimestamp } from '../../core/dates.js';
 import { parseCount, parseDuration } from '../../core/units.js';
 import { PbError } from '../../errors.js';
-import { regionOfArn } from '../../stages/jobs/model.js';
 import {
   type JobEvent,
   type JobRow,
@@ -11,7 +10,8 @@ import {
   jobStatus,
   submit,
   waitJobs,
-} from '../../stages/jobs/orchestrate.js';
+} from '../../stages/jobs/index.js';
+import { regionOfArn } from '../../stages/jobs/model.js';
 import type { PersonalizeSettings } from '../../stages/jobs/service.js';
 import {
   AWS_OPTIONS,

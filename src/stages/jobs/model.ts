@@ -1,7 +1,7 @@
 /**
  * The job model with no I/O: names, statuses, the state document, and the
- * request a shard's job is created with. The orchestrator (orchestrate.ts)
- * does the calls and the waiting around it.
+ * request a shard's job is created with. The rest of the stage (index.ts and
+ * what it calls) does the calls and the waiting around it.
  */
 import { createHash } from 'node:crypto';
 import { type FamilyInfo, familyInfo, resolveFamily } from '../../core/families.js';

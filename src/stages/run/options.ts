@@ -1,7 +1,7 @@
 // The run's options, and the connections they resolve to once the pipeline file is read.
 import type { S3Options } from '../../io/s3.js';
+import { defined } from '../jobs/index.js';
 import { regionOfArn } from '../jobs/model.js';
-import { defined } from '../jobs/orchestrate.js';
 import type { PersonalizeSettings } from '../jobs/service.js';
 import type { Pipeline } from './pipeline.js';
 import type { RunEvent } from './types.js';

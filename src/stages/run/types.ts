@@ -1,5 +1,5 @@
 // The run's events, summary and its record in WORK/run.json (its options: options.ts).
-import type { JobEvent, StatusCounts } from '../jobs/orchestrate.js';
+import type { JobEvent, StatusCounts } from '../jobs/index.js';
 import type { InputDetection } from '../prepare/index.js';
 
 export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';
