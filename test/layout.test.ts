@@ -66,7 +66,6 @@ const OVER_500_LINES = [
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
   'src/stages/jobs/orchestrate.ts',
-  'src/stages/prepare/index.ts',
   'src/stages/shard/index.ts',
 ];
 const PROCESS_OUTSIDE_THE_EDGE = [
@@ -77,7 +76,6 @@ const PROCESS_OUTSIDE_THE_EDGE = [
   'src/stages/collect/index.ts',
   'src/stages/export/index.ts',
   'src/stages/jobs/service.ts',
-  'src/stages/prepare/index.ts',
   'src/stages/run/index.ts',
 ];
 
@@ -93,8 +91,6 @@ const OVER_80_LINE_FUNCTIONS = [
   'src/io/input.ts openLinesReusing',
   'src/stages/collect/index.ts collect',
   'src/stages/export/index.ts exportOutputs',
-  'src/stages/prepare/index.ts prepareChunks',
-  'src/stages/prepare/index.ts processRows',
   'src/stages/shard/index.ts shard',
 ];
 
