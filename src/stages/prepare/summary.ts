@@ -82,7 +82,7 @@ export function noteInput(s: PrepareSummary, src: RowSource, info: TextInfo, bui
   s.inputs.push(d);
 }
 
-/** The warnings the totals call for: nothing written, legacy lines, the service's quotas exceeded. */
+/** The warnings the totals call for: nothing written, legacy lines (counted here too), the service's quotas exceeded. */
 export function warnOnTotals(s: PrepareSummary, opts: ResolvedPrepareOptions, legacy: number): void {
   if (s.written === 0) {
     s.warnings.push(
