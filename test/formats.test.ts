@@ -248,7 +248,7 @@ describe('library entry points', () => {
     const src = await writeText(tmp.path('ids.txt'), 'a\n');
     const out = tmp.path('no-stdin.jsonl');
     // The default source is -: without a stdin option there is nothing to read it from.
-    await rejectsWith(prepare({ ...UP, output: out }), 'PB_USAGE', /the `stdin` option/);
+    await rejectsWith(prepare({ ...UP, output: out }), 'PB_USAGE', /prepare's `stdin` option/);
     await rejectsWith(prepare({ ...UP, sources: [src, '-'], output: out }), 'PB_USAGE', /`stdin` option/);
     await assert.rejects(readFile(out), { code: 'ENOENT' });
     // The default output is -: without a stdout option it is refused, not sent to the process's stdout.

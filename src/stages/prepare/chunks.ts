@@ -20,9 +20,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   const s = emptySummary(opts);
   if (opts.sources.filter((x) => x === '-').length > 1) throw usage('stdin (-) can be given only once');
   if (opts.sources.includes('-') && options.stdin === undefined)
-    throw usage(
-      '- reads standard input: called as a library, prepare needs the `stdin` option (a Readable) for it',
-    );
+    throw usage("reading - (stdin) needs prepare's `stdin` option (a Readable): none was given");
   // s3://bucket/prefix/ stands for every object under it, each a source of its own (own header).
   opts.sources = await expandBatchInputs(opts.sources, { manifests: 'refuse', want: 'prepare-source' });
   await checkNotAnInput(opts.output, opts.sources);
