@@ -244,6 +244,17 @@ describe('library entry points', () => {
     assert.equal(out.text(), '{"userId":"a"}\n{"itemId":"i"}\n');
   });
 
+  test('prepare() reads and writes - only through its stdin and stdout options, never the process', async () => {
+    const src = await writeText(tmp.path('ids.txt'), 'a\n');
+    const out = tmp.path('no-stdin.jsonl');
+    // The default source is -: without a stdin option there is nothing to read it from.
+    await rejectsWith(prepare({ ...UP, output: out }), 'PB_USAGE', /prepare's `stdin` option/);
+    await rejectsWith(prepare({ ...UP, sources: [src, '-'], output: out }), 'PB_USAGE', /`stdin` option/);
+    await assert.rejects(readFile(out), { code: 'ENOENT' });
+    // The default output is -: without a stdout option it is refused, not sent to the process's stdout.
+    await rejectsWith(prepare({ ...UP, sources: [src] }), 'PB_USAGE', /- \(stdout\) is not an output here/);
+  });
+
   test('createPrepareStream: bytes in, the same JSON Lines as prepare() out, summary resolves', async () => {
     const input = Buffer.from('\uFEFFemail,user_id\r\n"a,b",é1\r\nb,日本\r\nc,é1\r\n');
     const expected = await prepareStdin(UP, input);

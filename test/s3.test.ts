@@ -6,7 +6,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type Manifest, prepare, shard, validateFiles } from '../src/index.js';
 import { configureS3, listS3, makeS3Client, readS3, writeS3 } from '../src/io/s3.js';
-import { S3RVER_CREDENTIALS, startS3rver } from './helpers.js';
+import { S3RVER_CREDENTIALS, sink, startS3rver } from './helpers.js';
 
 // A real S3-compatible server (s3rver) on 127.0.0.1, started here; the real
 // AWS SDK talks to it over HTTP.
@@ -163,7 +163,12 @@ describe('commands on s3:// paths', () => {
 
   test('an empty prefix is a clear error', async () => {
     await assert.rejects(
-      prepare({ recipe: 'user-personalization', sources: ['s3://bucket/none/'], output: '-' }),
+      prepare({
+        recipe: 'user-personalization',
+        sources: ['s3://bucket/none/'],
+        output: '-',
+        stdout: sink().stream,
+      }),
       /s3:\/\/bucket\/none\/: no objects under this prefix/,
     );
   });

@@ -1,0 +1,63 @@
+import { usage } from '../../errors.js';
+import { Deduper, Grouper } from '../../io/dedupe.js';
+import { expandBatchInputs } from '../../io/doc-kind.js';
+import { batchLines, checkNotAnInput } from '../../io/output.js';
+import { SpillDir } from '../../io/spill.js';
+import { type PrepareOptions, resolvePrepareOptions } from './options.js';
+import { RecordPass } from './record-pass.js';
+import { RejectWriter } from './rejects.js';
+import { knownLarger, SPILL_FIRST_FACTOR, sourceLines } from './sources.js';
+import { emptySummary, type PrepareSummary, warnOnTotals } from './summary.js';
+
+/**
+ * The same work as prepare() without the output: yields batch-input JSON
+ * Lines in chunks and returns the summary. Rejects (with `onInvalid: 'skip'`)
+ * still go to `options.rejects`.
+ */
+export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Buffer, PrepareSummary> {
+  const opts = resolvePrepareOptions(options);
+  const started = performance.now();
+  const s = emptySummary(opts);
+  if (opts.sources.filter((x) => x === '-').length > 1) throw usage('stdin (-) can be given only once');
+  if (opts.sources.includes('-') && options.stdin === undefined)
+    throw usage("reading - (stdin) needs prepare's `stdin` option (a Readable): none was given");
+  // s3://bucket/prefix/ stands for every object under it, each a source of its own (own header).
+  opts.sources = await expandBatchInputs(opts.sources, { manifests: 'refuse', want: 'prepare-source' });
+  await checkNotAnInput(opts.output, opts.sources);
+  if (opts.rejects) await checkNotAnInput(opts.rejects, opts.sources);
+  s.sources = opts.sources.length;
+  const spill = new SpillDir(opts.tmpDir);
+  const rejects = opts.rejects ? new RejectWriter(opts.rejects, options.stdout) : undefined;
+  const dedupe = opts.dedupe
+    ? new Deduper(
+        spill,
+        opts.memoryBudget,
+        await knownLarger(opts.sources, SPILL_FIRST_FACTOR * opts.memoryBudget),
+        options.parallelDrainMinBytes,
+      )
+    : undefined;
+  const grouper =
+    opts.family.family === 'personalized-ranking' ? new Grouper(spill, opts.memoryBudget) : undefined;
+  const pass = new RecordPass(opts, s, rejects, dedupe, grouper, options.onProgress);
+  async function* lines(): AsyncGenerator<string | Buffer> {
+    for (const name of opts.sources) yield* sourceLines(pass, name, opts, options.stdin);
+    yield* pass.drain();
+  }
+
+  try {
+    for await (const chunk of batchLines(lines())) {
+      s.bytesWritten += chunk.length;
+      yield chunk;
+    }
+  } finally {
+    // Rejected records are data the user must not lose: they are kept even
+    // when the run stops early or fails.
+    await rejects?.close();
+    await spill.dispose();
+  }
+  s.duplicates = (dedupe?.duplicates ?? 0) + (grouper?.duplicates ?? 0);
+  s.spilled = Boolean(dedupe?.spilled || grouper?.spilled);
+  s.seconds = (performance.now() - started) / 1000;
+  warnOnTotals(s, opts, pass.legacy);
+  return s;
+}

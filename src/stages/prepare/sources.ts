@@ -1,0 +1,144 @@
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { makeRowBuilder, type RowBuilder } from '../../core/build.js';
+import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
+import { type FastPlan, fastLines, fastPathApplies } from '../../io/fastpath.js';
+import { type RowSource, readRows } from '../../io/rows.js';
+import { openText } from '../../io/text.js';
+import type { ResolvedPrepareOptions } from './options.js';
+import type { RecordPass } from './record-pass.js';
+import { noteInput } from './summary.js';
+
+/**
+ * One source through the pass: opened, read as rows (or as bytes, on the fast path), its
+ * batch-input lines yielded as they come.
+ */
+export async function* sourceLines(
+  pass: RecordPass,
+  name: string,
+  opts: ResolvedPrepareOptions,
+  stdin: Readable | undefined,
+): AsyncGenerator<string | Buffer> {
+  const s = pass.s;
+  const text = await openText(
+    name,
+    { stdin },
+    {
+      encoding: opts.encoding,
+      names: opts.names,
+      onBytes: (n) => {
+        s.bytesRead += n;
+      },
+    },
+  );
+  const src = await readRows(name, text.bytes, rowsOptions(opts));
+  if (src.empty) {
+    // Nothing to read a column from: no format or column can be wrong, and no record comes of it.
+    s.warnings.push(`${name}: empty: no record`);
+    await src.close();
+    return;
+  }
+  try {
+    checkSourceKind(src, name);
+  } catch (err) {
+    await src.close();
+    throw err;
+  }
+  const { build, legacyOk } = builderFor(src, name, opts);
+  src.keepFields(build.fieldsNeeded);
+  noteInput(s, src, text.info, build);
+  for (const w of src.warnings) s.warnings.push(`${name}: ${w}`);
+  const fast = fastPlan(opts, src, build);
+  if (fast) {
+    for await (const chunk of fastLines(src.raw, fast, pass.dedupe, s, (rows) =>
+      pass.processRows(rows, src, build, false),
+    )) {
+      pass.showProgress();
+      yield chunk;
+    }
+    return;
+  }
+  for await (const batch of src.batches) {
+    s.recordsRead += batch.length;
+    const chunk = await pass.processRows(batch, src, build, legacyOk);
+    pass.showProgress();
+    if (chunk !== '') yield chunk;
+  }
+  s.blankLines += src.blankLines();
+}
+
+/** The byte fast path serves one plain id column with no filters, time window or grouping. */
+function fastPlan(opts: ResolvedPrepareOptions, src: RowSource, build: RowBuilder): FastPlan | undefined {
+  const b = opts.build;
+  if (!fastPathApplies(src)) return undefined;
+  if (b.filters.length > 0 || b.since !== undefined || build.keyColumn === undefined) return undefined;
+  if (opts.family.key !== 'userId' && opts.family.key !== 'itemId') return undefined;
+  if (opts.family.family === 'personalized-ranking') return undefined;
+  return {
+    src,
+    column: build.keyColumn,
+    field: opts.family.key,
+    maxLineLength: opts.maxLineLength,
+    allowEmailIds: opts.policy.allowEmailIds === true,
+    names: opts.names,
+  };
+}
+
+/** How readRows reads a source, the same for checkSources and the run itself. */
+export function rowsOptions(opts: ResolvedPrepareOptions): Parameters<typeof readRows>[2] {
+  return {
+    format: opts.format,
+    maxLineLength: opts.maxLineLength,
+    delimiter: opts.delimiter,
+    column: opts.build.column,
+    skipLines: opts.skipLines,
+    header: opts.header,
+    names: opts.names,
+  };
+}
+
+/** Read by content: a manifest or an .out file (on stdin, or named .jsonl) is not a list to prepare. */
+export function checkSourceKind(src: RowSource, name: string): void {
+  if (!src.keyed || !src.header) return;
+  const wrong = wrongKind(docKindOfKeys(src.header), 'prepare-source', name);
+  if (wrong) throw wrong;
+}
+
+/** The source's row builder; Popularity-Count lines as an older AWS example wrote them ({} and {"itemId": ...}) are legacyOk. */
+export function builderFor(
+  src: RowSource,
+  name: string,
+  opts: ResolvedPrepareOptions,
+): { build: ReturnType<typeof makeRowBuilder>; legacyOk: boolean } {
+  const legacyOk =
+    opts.family.family === 'popular-items' &&
+    src.keyed &&
+    opts.build.column === undefined &&
+    (src.header ?? []).every((k) => k === 'itemId');
+  const build = makeRowBuilder(
+    src.header,
+    src.keyed,
+    name,
+    legacyOk ? { ...opts.build, column: 'userId' } : opts.build,
+  );
+  return { build, legacyOk };
+}
+
+/** Inputs over this many times the dedupe budget go straight to the spill partitions (see Deduper). */
+export const SPILL_FIRST_FACTOR = 4;
+
+/** Whether the sources are all files whose sizes add up to more than `bytes`. */
+export async function knownLarger(sources: readonly string[], bytes: number): Promise<boolean> {
+  let total = 0;
+  for (const name of sources) {
+    if (name === '-') return false;
+    try {
+      const st = await stat(name);
+      if (!st.isFile()) return false;
+      total += st.size;
+    } catch {
+      return false; // reading it will report the problem
+    }
+  }
+  return total > bytes;
+}
