@@ -64,3 +64,15 @@ export function isPbError(err: unknown): err is PbError {
 export function usage(reason: string): PbError {
   return new PbError('PB_USAGE', reason);
 }
+
+/**
+ * A library call named `-` without the stream it stands for: the process belongs to the CLI,
+ * which passes its own; a library caller passes one too, or names a file.
+ */
+export function noStream(step: string, stream: 'stdin' | 'stdout', what = 'the output'): PbError {
+  return usage(
+    stream === 'stdin'
+      ? `reading - (stdin) needs ${step}'s \`stdin\` option (a Readable): none was given`
+      : `writing ${what} to - (stdout) needs ${step}'s \`stdout\` option (a Writable): none was given`,
+  );
+}

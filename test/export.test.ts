@@ -703,19 +703,19 @@ describe('a library call: the process belongs to the CLI', () => {
     await rejectsWith(
       exportOutputs({ sources: ['-'], output: tmp.fresh('no-stdin.csv') }),
       'PB_USAGE',
-      /needs the stdin option to read -/,
+      /reading - \(stdin\) needs export's `stdin` option \(a Readable\): none was given/,
     );
     const path = await writeSource(`${REFERENCE.userPersonalization}\n`);
     await rejectsWith(
       exportOutputs({ sources: [path], output: '-', errors: tmp.fresh('e.jsonl') }),
       'PB_USAGE',
-      /output is - \(stdout\): the library needs the stdout option to write -/,
+      /writing the output to - \(stdout\) needs export's `stdout` option \(a Writable\)/,
     );
     // A side file too, before a byte is read (it would fail only when it closed).
     await rejectsWith(
       exportOutputs({ sources: [path], output: tmp.fresh('x.csv'), errors: '-' }),
       'PB_USAGE',
-      /errors is - \(stdout\): the library needs the stdout option/,
+      /writing the errors file to - \(stdout\) needs export's `stdout` option/,
     );
   });
 });

@@ -320,6 +320,18 @@ describe('shard by size', () => {
   });
 });
 
+describe('shard from -', () => {
+  test('a library call reading - without the stdin option: PB_USAGE naming the option, nothing written', async () => {
+    const out = fresh('from-stdin');
+    await rejectsWith(
+      shard({ recipe: UP, input: '-', out }),
+      'PB_USAGE',
+      /reading - \(stdin\) needs shard's `stdin` option \(a Readable\): none was given/,
+    );
+    await assert.rejects(readdir(out), { code: 'ENOENT' });
+  });
+});
+
 describe('shard by hash', () => {
   test('the same key lands in the same shard on every run, whatever the order', async () => {
     const rand = prng(11);

@@ -242,6 +242,12 @@ describe('validateFiles', () => {
     );
     await rejectsWith(validateFiles({ recipe: 'related-items', files: [] }), 'PB_USAGE');
     await rejectsWith(validateFiles({ recipe: 'aws-trending-now', files: ['-'] }), 'PB_USAGE');
+    // The process belongs to the CLI: a library call hands its own stream for -.
+    await rejectsWith(
+      validateFiles({ recipe: 'related-items', files: ['-'] }),
+      'PB_USAGE',
+      /reading - \(stdin\) needs validate's `stdin` option \(a Readable\): none was given/,
+    );
   });
 
   test('the onProblem object carries the same parts as the message', async () => {

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { usage } from '../../errors.js';
+import { noStream, usage } from '../../errors.js';
 import { isS3Uri } from '../../io/s3.js';
 
 /** Options of `collect`. */
@@ -81,8 +81,7 @@ export function resolveCollectOptions(o: CollectOptions): ResolvedCollectOptions
   const output = o.output ?? '-';
   // writeOutput refuses it too, but only once both readings are done, and with the side files
   // already open: a SideFile aborted before its write began fails with an unhandled 'error'.
-  if (output === '-' && !o.stdout)
-    throw usage("writing - (stdout) needs collect's `stdout` option (a Writable): none was given");
+  if (output === '-' && !o.stdout) throw noStream('collect', 'stdout');
   return {
     sources: o.sources ? [...o.sources] : [],
     state: o.state,

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PbError, usage } from '../../errors.js';
+import { noStream, PbError, usage } from '../../errors.js';
 import { checkDocKind, expandBatchInputs } from '../../io/doc-kind.js';
 import { openSource } from '../../io/input.js';
 import { expandOutSources } from '../../io/out-reader.js';
@@ -61,11 +61,7 @@ export class StdinSpool {
   /** The name to read `name` by: itself, or for `-` the file stdin was copied to. */
   async spool(name: string): Promise<string> {
     if (name !== '-') return name;
-    if (!this.stdin)
-      throw new PbError(
-        'PB_USAGE',
-        "reading - (stdin) needs collect's `stdin` option (a Readable): none was given",
-      );
+    if (!this.stdin) throw noStream('collect', 'stdin');
     this.dir ??= await mkdtemp(join(this.tmpDir, 'personalize-batch-collect-'));
     const path = join(this.dir, 'stdin');
     await pipeline(this.stdin, createWriteStream(path));

@@ -5,7 +5,7 @@ import { encodingProblem } from '../../core/encoding.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
 import { parseDelimiter } from '../../core/sniff.js';
 import { notOneOf } from '../../core/suggest.js';
-import { PbError, usage } from '../../errors.js';
+import { noStream, usage } from '../../errors.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
 export interface ExportOptions {
@@ -119,18 +119,16 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     throw usage('export needs at least one SOURCE (a .out file, folder, s3:// prefix or -)');
   if (sources.filter((s) => s === '-').length > 1) throw usage('stdin (-) can be given only once');
   // The process belongs to the CLI: a library call hands its own stream.
-  if (sources.includes('-') && !o.stdin)
-    throw new PbError('PB_USAGE', 'a source is - (stdin): the library needs the stdin option to read -');
+  if (sources.includes('-') && !o.stdin) throw noStream('export', 'stdin');
   const output = o.output ?? '-';
   // Said before any byte is read: a side file named - would fail only when it closes, and
   // csv-wide would read everything once to measure before its output failed.
   for (const [what, path] of [
-    ['output', output],
-    ['errors', o.errors],
-    ['rejects', o.rejects],
+    ['the output', output],
+    ['the errors file', o.errors],
+    ['the rejects file', o.rejects],
   ] as const)
-    if (path === '-' && !o.stdout)
-      throw new PbError('PB_USAGE', `${what} is - (stdout): the library needs the stdout option to write -`);
+    if (path === '-' && !o.stdout) throw noStream('export', 'stdout', what);
   return {
     sources,
     output,

@@ -1,4 +1,4 @@
-import { usage } from '../../errors.js';
+import { noStream, usage } from '../../errors.js';
 import { Deduper, Grouper } from '../../io/dedupe.js';
 import { expandBatchInputs } from '../../io/doc-kind.js';
 import { batchLines, checkNotAnInput } from '../../io/output.js';
@@ -19,8 +19,7 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   const started = performance.now();
   const s = emptySummary(opts);
   if (opts.sources.filter((x) => x === '-').length > 1) throw usage('stdin (-) can be given only once');
-  if (opts.sources.includes('-') && options.stdin === undefined)
-    throw usage("reading - (stdin) needs prepare's `stdin` option (a Readable): none was given");
+  if (opts.sources.includes('-') && options.stdin === undefined) throw noStream('prepare', 'stdin');
   // s3://bucket/prefix/ stands for every object under it, each a source of its own (own header).
   opts.sources = await expandBatchInputs(opts.sources, { manifests: 'refuse', want: 'prepare-source' });
   await checkNotAnInput(opts.output, opts.sources);

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { type FamilyInfo, resolveFamily } from '../../core/families.js';
-import { usage } from '../../errors.js';
+import { noStream, usage } from '../../errors.js';
 import type { PartBudgetOptions } from '../../io/multipart.js';
 
 /** Service quotas per job input (reference: quotas): 1 GB, 50 million records, 1000 files. */
@@ -66,6 +66,7 @@ export interface ResolvedShardOptions {
 /** Checks the options and works out the limits, before anything is read or written. */
 export function resolveShardOptions(options: ShardOptions): ResolvedShardOptions {
   const family = resolveFamily(options.recipe);
+  if (options.input === '-' && !options.source && !options.stdin) throw noStream('shard', 'stdin');
   const hashMode = options.shards !== undefined;
   const maxBytes = options.maxBytes ?? SHARD_DEFAULTS.maxBytes;
   const perFile = options.maxRecordsPerFile ?? family.maxRecordsPerFile;

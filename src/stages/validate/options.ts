@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { type FamilyInfo, resolveFamily } from '../../core/families.js';
 import { DEFAULT_LIMITS, type Limits, type RecordPolicy } from '../../core/validate.js';
-import { usage } from '../../errors.js';
+import { noStream, usage } from '../../errors.js';
 
 export interface ValidateOptions {
   recipe: string;
@@ -50,6 +50,7 @@ export interface ResolvedValidateOptions {
 export function resolveValidateOptions(input: ValidateOptions): ResolvedValidateOptions {
   const family = resolveFamily(input.recipe);
   if (input.files.length === 0) throw usage('validate needs at least one FILE (or - for stdin)');
+  if (input.files.includes('-') && !input.stdin) throw noStream('validate', 'stdin');
   return {
     family,
     files: [...input.files],
