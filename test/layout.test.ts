@@ -58,7 +58,7 @@ test('every dependency is imported by the code', async () => {
 
 // What does not hold yet, file by file: each slice of the move takes names off these lists, and
 // a name that no longer breaks its rule must come off (so the lists only shrink).
-const OVER_500_LINES = ['src/core/out-convert.ts'];
+const OVER_500_LINES: string[] = [];
 const PROCESS_OUTSIDE_THE_EDGE: string[] = [];
 
 const OVER_80_LINE_FUNCTIONS: string[] = [];
