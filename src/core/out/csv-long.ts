@@ -1,11 +1,16 @@
 import type { Layout } from './convert-config.js';
 import type { ConvertCounts } from './convert-result.js';
 import { NO_SPANS, SPAN_ESCAPED, type Spans } from './line-shapes.js';
-import { APOSTROPHE, COMMA, FORMULA_FIRST, formulaStart, type RowWriter } from './row-writer.js';
+import { FORMULA_FIRST, formulaStart, type RowWriter } from './row-writer.js';
 
 /** csv-long: one row per recommended id (key, rank, id, then score, reason, theme and catalog cells). */
 
+// Byte values, local to this module and not exported: V8 reads an exported
+// or imported binding through its module cell at every use (in its own
+// module too), which the per-row loops below cannot afford.
 const LF = 10;
+const COMMA = 44;
+const APOSTROPHE = 39;
 
 /** The rows of the parsed line, one per id, up to `count`. */
 export function writeLongRows(

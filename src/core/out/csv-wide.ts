@@ -1,12 +1,18 @@
 import type { Layout } from './convert-config.js';
 import type { ConvertCounts } from './convert-result.js';
 import { NO_SPANS, SPAN_ESCAPED } from './line-shapes.js';
-import { APOSTROPHE, COMMA, copyWords, FORMULA_FIRST, formulaStart, type RowWriter } from './row-writer.js';
+import { copyWords, FORMULA_FIRST, formulaStart, type RowWriter } from './row-writer.js';
 
 /**
  * csv-wide: one row per key, the ids in numbered columns (item_1..item_n),
  * then as many score, reason and catalog columns of each.
  */
+
+// Byte values, local to this module and not exported: V8 reads an exported
+// or imported binding through its module cell at every use (in its own
+// module too), which the per-row loops below cannot afford.
+const COMMA = 44;
+const APOSTROPHE = 39;
 
 /** The parsed line's row: key, theme, then `width` cells of ids, scores, reasons and each catalog column. */
 export function writeWideRow(

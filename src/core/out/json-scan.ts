@@ -9,23 +9,26 @@ import { decodeString } from './strings.js';
  * judges the line); a syntax error sets `problem` and unwinds with SYNTAX.
  */
 
-export const LF = 10;
-export const CR = 13;
-export const TAB = 9;
-export const SPACE = 32;
-export const QUOTE = 34;
-export const COMMA = 44;
-export const MINUS = 45;
-export const PLUS = 43;
-export const DOT = 46;
-export const ZERO = 48;
-export const NINE = 57;
-export const COLON = 58;
-export const BACKSLASH = 92;
-export const OPEN_BRACKET = 91;
-export const CLOSE_BRACKET = 93;
-export const OPEN_BRACE = 123;
-export const CLOSE_BRACE = 125;
+// Byte values, local to this module and not exported: V8 reads an exported
+// or imported binding through its module cell at every use (in its own
+// module too), which the per-byte loops below cannot afford.
+const LF = 10;
+const CR = 13;
+const TAB = 9;
+const SPACE = 32;
+const QUOTE = 34;
+const COMMA = 44;
+const MINUS = 45;
+const PLUS = 43;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+const COLON = 58;
+const BACKSLASH = 92;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
 
 const MAX_DEPTH = 64;
 

@@ -1,10 +1,16 @@
 import type { Layout } from './convert-config.js';
 import type { ConvertCounts } from './convert-result.js';
 import { KEY_NONE, NO_SPANS, SPAN_ESCAPED } from './line-shapes.js';
-import { COMMA, copyWords, QUOTE, type RowWriter, viewOf } from './row-writer.js';
+import { copyWords, type RowWriter, viewOf } from './row-writer.js';
 import { canonicalString } from './strings.js';
 
 /** jsonl: one JSON record per key, its ids (with score, reasons and catalog fields) in an array. */
+
+// Byte values, local to this module and not exported: V8 reads an exported
+// or imported binding through its module cell at every use (in its own
+// module too), which the per-row loops below cannot afford.
+const QUOTE = 34;
+const COMMA = 44;
 
 /** One JSON Lines record for the line: {"<key>":"...","items":[{"itemId":"...","score":...},...]}. */
 export function writeJsonLine(

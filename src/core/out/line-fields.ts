@@ -1,22 +1,5 @@
-import {
-  BACKSLASH,
-  CLOSE_BRACE,
-  CLOSE_BRACKET,
-  COMMA,
-  CR,
-  DOT,
-  JsonScanner,
-  MINUS,
-  NINE,
-  OPEN_BRACE,
-  OPEN_BRACKET,
-  PLUS,
-  QUOTE,
-  SPACE,
-  TAB,
-  ZERO,
-} from './json-scan.js';
-import { NO_SPANS, SPAN_COMMA, Spans } from './line-shapes.js';
+import { JsonScanner } from './json-scan.js';
+import { SPAN_COMMA, Spans } from './line-shapes.js';
 
 /**
  * The fields of a batch-output line that the output schemas name, read
@@ -25,6 +8,28 @@ import { NO_SPANS, SPAN_COMMA, Spans } from './line-shapes.js';
  * the line) and the id, score and reason lists. Nothing is judged here
  * beyond each field's own shape; line-parser.ts judges the line.
  */
+
+// Byte values, local to this module and not exported: V8 reads an exported
+// or imported binding through its module cell at every use (in its own
+// module too), which the per-byte loops below cannot afford.
+const TAB = 9;
+const CR = 13;
+const SPACE = 32;
+const QUOTE = 34;
+const PLUS = 43;
+const COMMA = 44;
+const MINUS = 45;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+const OPEN_BRACKET = 91;
+const BACKSLASH = 92;
+const CLOSE_BRACKET = 93;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+
+/** The data of a list that is not kept (stringList without `into`); local for the reason above. */
+const NO_SPANS = new Int32Array(0);
 
 // Field states.
 export const ABSENT = 0;

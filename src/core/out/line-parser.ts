@@ -1,4 +1,4 @@
-import { isSpace, OPEN_BRACE, SYNTAX } from './json-scan.js';
+import { isSpace, SYNTAX } from './json-scan.js';
 import {
   ABSENT,
   BAD,
@@ -78,6 +78,8 @@ import {
  * grammar), line-fields.ts (the fields kept as the scan passes them) and
  * this file (the line's kind, key and verdict).
  */
+
+const OPEN_BRACE = 123;
 
 /**
  * Parses one line at a time: call parse(buf, start, end) and read the

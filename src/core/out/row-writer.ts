@@ -11,9 +11,12 @@ import { decodeString } from './strings.js';
  * line, and the CSV text cell writer.
  */
 
-export const QUOTE = 34;
-export const COMMA = 44;
-export const APOSTROPHE = 39;
+// Byte values, local to this module and not exported: V8 reads an exported
+// or imported binding through its module cell at every use (in its own
+// module too), which the per-byte loop of cellInto cannot afford.
+const QUOTE = 34;
+const COMMA = 44;
+const APOSTROPHE = 39;
 
 /** Whether raw UTF-8 bytes start like a formula: = + - @, or the full-width ＝ ＋ － ＠ (EF BC 9D/8B/8D/A0). */
 export function formulaStart(b: Uint8Array, s: number, e: number): boolean {
