@@ -4,7 +4,7 @@
  * really have (Excel exports from other locales, CRM dumps, the AWS docs'
  * own examples, files that are not text at all). The bytes are spelled out
  * here so that each case can be read and reproduced; the files are
- * committed, and test/real-world.test.ts holds what every command does
+ * committed, and test/stages/prepare/real-world.test.ts holds what every command does
  * with each. Run: node scripts/real-world-fixtures.mjs
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

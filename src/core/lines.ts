@@ -35,7 +35,7 @@ const CR = 13;
  * Written by hand rather than with csv-parse: with `info` (needed for line
  * numbers) csv-parse spent 6 of 10 seconds per million rows in our profile,
  * while lines without quotes, the vast majority, need only indexOf and split.
- * test/csv-oracle.test.ts checks it against csv-parse on random input.
+ * test/core/csv-oracle.test.ts checks it against csv-parse on random input.
  */
 export class RecordSplitter {
   blankLines = 0;

@@ -16,7 +16,7 @@ import { notUtf8, type Row, type RowShape, type RowSource, rowShapeOf, toRows } 
  * (a quote anywhere in its chunk, an id outside printable ASCII or needing
  * JSON escapes, a bad field count, an empty or over-long id) is handed to
  * the general path as a Row, in place, so output order and errors are the
- * same either way; test/fastpath.test.ts holds it to a csv-parse oracle.
+ * same either way; test/stages/prepare/fastpath.test.ts holds it to a csv-parse oracle.
  * An `@` in an id goes the general way too unless e-mail ids are allowed,
  * and every piece is checked to be UTF-8 before it is scanned.
  */

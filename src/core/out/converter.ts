@@ -24,7 +24,7 @@ import { RowWriter, viewOf } from './row-writer.js';
  * printed); only strings with JSON escapes are decoded. CSV is written by
  * hand (RFC 4180; formula neutralising as csv-stringify's `escape_formulas`)
  * because per-row arrays for csv-stringify cost several times the parse;
- * test/export.test.ts holds the bytes to csv-parse and to an oracle writer.
+ * test/stages/export/export.test.ts holds the bytes to csv-parse and to an oracle writer.
  */
 
 const LF = 10;

@@ -54,7 +54,7 @@ import {
  * (never through a float, so no digit is lost or re-formatted), the theme,
  * v2 reasons and the error. It then checks the line against the output
  * schema of its kind (schemas/output-*.schema.json), written out by hand so
- * the hot loop does not build objects for ajv; test/out-lines.test.ts holds
+ * the hot loop does not build objects for ajv; test/core/out-lines.test.ts holds
  * the two to the same verdict on random and real lines.
  *
  * A line whose `error` is not null is an error line whatever else it holds

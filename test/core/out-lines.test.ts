@@ -1,0 +1,459 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  decodeString,
+  KEY_NAMES,
+  KIND_NAMES,
+  LINE_BLANK,
+  LINE_ERROR,
+  LINE_INVALID,
+  LINE_OK,
+  OutLineParser,
+} from '../../src/core/out-lines.js';
+import { schemaValidator } from '../helpers.js';
+import { AWS_DOC_EXAMPLES, type Expected, FAILED, prng, REFERENCE, randomLine } from '../out-fixtures.js';
+
+// The byte-level output-line parser against JSON.parse (grammar), ajv with
+// the schemas in schemas/ (shape), and the generator's expectations (values,
+// scores as printed).
+
+const SCHEMA: Record<string, string> = {
+  recommendations: 'output-recommendations.schema.json',
+  ranking: 'output-ranking.schema.json',
+  themes: 'output-themes.schema.json',
+  segment: 'output-segment.schema.json',
+};
+
+interface Parsed {
+  status: number;
+  kind: string;
+  keyField: string;
+  key: string;
+  ids: string[];
+  scores: (string | null)[] | undefined;
+  reasons: (string[] | null)[] | undefined;
+  theme: string | undefined;
+  problem: string;
+  truncated: boolean;
+}
+
+const parser = new OutLineParser();
+
+/** Parses one line (placed inside a larger buffer, as in a piece) and reads everything back. */
+function parse(line: string): Parsed {
+  const buf = Buffer.from(`xx\n${line}\nyy`);
+  const start = 3;
+  const end = buf.length - 3;
+  const status = parser.parse(buf, start, end);
+  const span = (s: number, e: number, flags: number) =>
+    flags & 1 ? decodeString(buf, s, e) : buf.toString('utf8', s, e);
+  const out: Parsed = {
+    status,
+    kind: KIND_NAMES[parser.kind] as string,
+    keyField: KEY_NAMES[parser.keyField] as string,
+    key: '',
+    ids: [],
+    scores: undefined,
+    reasons: undefined,
+    theme: undefined,
+    problem: parser.problem,
+    truncated: parser.truncated,
+  };
+  if (status === LINE_OK || status === LINE_ERROR) {
+    out.key = span(parser.keyStart, parser.keyEnd, parser.keyEscaped ? 1 : 0);
+  }
+  if (status !== LINE_OK) return out;
+  const d = parser.ids.data;
+  for (let i = 0; i < parser.ids.n; i++)
+    out.ids.push(span(d[i * 3] as number, d[i * 3 + 1] as number, d[i * 3 + 2] as number));
+  if (parser.scores) {
+    const s = parser.scores.data;
+    out.scores = [];
+    for (let i = 0; i < parser.scores.n; i++) {
+      const a = s[i * 3] as number;
+      out.scores.push(a < 0 ? null : buf.toString('utf8', a, s[i * 3 + 1] as number));
+    }
+  }
+  if (parser.reasons) {
+    const r = parser.reasons.data;
+    out.reasons = [];
+    for (let i = 0; i < parser.reasons.n; i++) {
+      const a = r[i * 3] as number;
+      out.reasons.push(
+        a < 0 ? null : (JSON.parse(buf.toString('utf8', a, r[i * 3 + 1] as number)) as string[]),
+      );
+    }
+  }
+  if (parser.themeStart >= 0)
+    out.theme = span(parser.themeStart, parser.themeEnd, parser.themeEscaped ? 1 : 0);
+  return out;
+}
+
+/** The oracle's verdict: JSON.parse, then ajv with the schema of the kind the parser detected, then the pairing rule. */
+function oracle(line: string, kind: string): 'valid' | 'invalid' {
+  let obj: unknown;
+  try {
+    // A number beyond a double's range is still a JSON number (the export copies its text);
+    // ajv would reject the Infinity JSON.parse makes of it.
+    obj = JSON.parse(line, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? 0 : v));
+  } catch {
+    return 'invalid';
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return 'invalid';
+  const validate = schemaValidator(SCHEMA[kind] as string);
+  if (!validate(obj)) return 'invalid';
+  const o = obj as { output?: Record<string, unknown> | null; error?: unknown };
+  if ((o.error !== undefined && o.error !== null) || !o.output) return 'valid';
+  const out = o.output;
+  const ids = (out.recommendedItems ?? out.usersList ?? out.recommendedUsers) as unknown[] | undefined;
+  const n = ids?.length ?? 0;
+  const scores = (
+    kind === 'themes' ? out.itemsThemeRelevanceScores : kind === 'segment' ? undefined : out.scores
+  ) as unknown[] | undefined;
+  if (scores && scores.length > n) return 'invalid';
+  if (kind === 'recommendations' && Array.isArray(out.reasons) && out.reasons.length > n) return 'invalid';
+  return 'valid';
+}
+
+function verdict(p: Parsed): 'valid' | 'invalid' {
+  return p.status === LINE_INVALID ? 'invalid' : 'valid';
+}
+
+function assertMatches(p: Parsed, e: Expected, line: string): void {
+  assert.equal(p.status, e.error === null ? LINE_OK : LINE_ERROR, `${line}: ${p.problem}`);
+  assert.equal(p.keyField, e.keyField, line);
+  assert.equal(p.key, e.key, line);
+  // A failed line has no output to tell, say, themes from related items by.
+  if (e.error !== null) return;
+  assert.equal(p.kind, e.kind, line);
+  assert.deepEqual(p.ids, e.ids, line);
+  assert.deepEqual(p.scores, e.scores, line);
+  assert.deepEqual(p.reasons, e.reasons, line);
+  assert.equal(p.theme, e.theme, line);
+}
+
+describe('output line parser', () => {
+  test('the reference shapes: kinds, keys, ids and scores as printed', () => {
+    const r = (line: string) => parse(line);
+    let p = r(REFERENCE.userPersonalization);
+    assert.deepEqual([p.status, p.kind, p.keyField, p.key], [LINE_OK, 'recommendations', 'userId', '4638']);
+    assert.deepEqual(p.ids, ['1104', '3102', '608']);
+    assert.deepEqual(p.scores, ['0.0023', '3.773E-4', '1.2E-5']);
+    p = r(REFERENCE.similarItems);
+    assert.deepEqual(
+      [p.status, p.kind, p.keyField, p.key, p.scores],
+      [LINE_OK, 'recommendations', 'itemId', '105', undefined],
+    );
+    p = r(REFERENCE.popularity);
+    assert.deepEqual([p.kind, p.keyField, p.ids], ['recommendations', 'userId', ['1', '2', '3']]);
+    p = r(REFERENCE.ranking);
+    assert.deepEqual([p.kind, p.ids, p.scores], ['ranking', ['886', '27', '9'], ['0.61', '0.39', null]]);
+    p = r(REFERENCE.v2Reasons);
+    assert.deepEqual(p.reasons, [['Promoted item'], []]);
+    p = r(REFERENCE.themes);
+    assert.deepEqual(
+      [p.kind, p.theme, p.scores],
+      ['themes', 'Cozy winter nights', ['0.41', '-0.189', '0.02']],
+    );
+    p = r(REFERENCE.segmentItem);
+    assert.deepEqual([p.kind, p.keyField, p.key, p.ids], ['segment', 'itemId', '105', ['u1', 'u2', 'u3']]);
+    p = r(REFERENCE.segmentAttributes);
+    assert.deepEqual(
+      [p.kind, p.keyField, p.key],
+      ['segment', 'itemAttributes', 'ITEMS.genres = "Comedy" AND ITEMS.audience = "teen"'],
+    );
+    p = r(REFERENCE.segmentDocItem);
+    assert.deepEqual([p.kind, p.ids], ['segment', ['u1', 'u2']]);
+    p = r(REFERENCE.segmentDocAttributes);
+    assert.deepEqual(
+      [p.kind, p.keyField, p.key, p.ids],
+      ['segment', 'itemAttributes', 'ITEMS.genres = "Comedy"', ['u5']],
+    );
+    p = r(REFERENCE.error);
+    assert.deepEqual([p.status, p.key], [LINE_ERROR, '77']);
+    for (const line of Object.values(REFERENCE)) assert.equal(oracle(line, parse(line).kind), 'valid', line);
+  });
+
+  test('random lines of every kind, messy or not: values equal the generator, scores byte for byte', () => {
+    const rand = prng(11);
+    for (let i = 0; i < 600; i++) {
+      const g = randomLine(rand, { errorRate: 0.1, messy: i % 2 === 1 });
+      const p = parse(g.text);
+      assertMatches(p, g.expected, g.text);
+      assert.equal(oracle(g.text, p.kind), 'valid', g.text);
+    }
+  });
+
+  test('scores keep every digit and their notation', () => {
+    const line =
+      '{"input":{"userId":"u"},"output":{"recommendedItems":["a","b","c","d","e"],"scores":[0.12345678901234567890123,1E+400,-0.0,3.773E-4,1e-7]},"error":null}';
+    assert.deepEqual(parse(line).scores, ['0.12345678901234567890123', '1E+400', '-0.0', '3.773E-4', '1e-7']);
+  });
+
+  test('blank lines are blank; every cut-off prefix of a line is reported as truncated', () => {
+    assert.equal(parse('').status, LINE_BLANK);
+    assert.equal(parse(' \t \r').status, LINE_BLANK);
+    const rand = prng(5);
+    for (let i = 0; i < 30; i++) {
+      const { text } = randomLine(rand, { messy: true });
+      for (let cut = 1; cut < text.length; cut++) {
+        const prefix = text.slice(0, cut);
+        if (prefix.trim() === '') continue;
+        const p = parse(prefix);
+        assert.equal(p.status, LINE_INVALID, prefix);
+        // Inside the value the line just ends; a character can only be wrong if the prefix is not a prefix of JSON.
+        assert.ok(p.truncated, `${prefix}: ${p.problem}`);
+        assert.match(p.problem, /^truncated/);
+      }
+    }
+  });
+
+  test('shape changes: the verdict equals ajv with the schema of the detected kind', () => {
+    const rand = prng(99);
+    const mutations: ((o: Record<string, unknown>) => void)[] = [
+      (o) => delete o.input,
+      (o) => delete o.output,
+      (o) => {
+        o.output = null;
+      },
+      (o) => {
+        o.error = 42;
+      },
+      (o) => {
+        o.error = 'boom';
+      },
+      (o) => {
+        o.input = 'u1';
+      },
+      (o) => {
+        o.output = [];
+      },
+      (o) => {
+        const out = o.output as Record<string, unknown> | null;
+        if (out && typeof out === 'object' && !Array.isArray(out)) out.theme = rand() < 0.5 ? 'T' : 3;
+      },
+      (o) => {
+        const out = o.output as Record<string, unknown> | null;
+        if (out && typeof out === 'object' && !Array.isArray(out))
+          out.recommendedItems = rand() < 0.5 ? 'x' : [1, 'a'];
+      },
+      (o) => {
+        const out = o.output as Record<string, unknown> | null;
+        if (out && typeof out === 'object' && !Array.isArray(out))
+          out.scores = rand() < 0.5 ? [0.1, 'x'] : [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+      },
+      (o) => {
+        const out = o.output as Record<string, unknown> | null;
+        if (out && typeof out === 'object' && !Array.isArray(out)) delete out.recommendedItems;
+      },
+      (o) => {
+        const out = o.output as Record<string, unknown> | null;
+        if (out && typeof out === 'object' && !Array.isArray(out))
+          out.usersList = rand() < 0.5 ? ['u'] : [null];
+      },
+      (o) => {
+        const out = o.output as Record<string, unknown> | null;
+        if (out && typeof out === 'object' && !Array.isArray(out))
+          out.reasons = rand() < 0.5 ? [['a'], 'b'] : [[1]];
+      },
+      (o) => {
+        const inp = o.input as Record<string, unknown> | undefined;
+        if (inp && typeof inp === 'object') inp.userId = rand() < 0.5 ? 5 : null;
+      },
+      (o) => {
+        const inp = o.input as Record<string, unknown> | undefined;
+        if (inp && typeof inp === 'object') inp.itemList = rand() < 0.5 ? ['a'] : 'a';
+      },
+      (o) => {
+        const inp = o.input as Record<string, unknown> | undefined;
+        if (inp && typeof inp === 'object') {
+          delete inp.userId;
+          delete inp.itemId;
+        }
+      },
+      (o) => {
+        const inp = o.input as Record<string, unknown> | undefined;
+        if (inp && typeof inp === 'object') inp.filterValues = 'x';
+      },
+      (o) => {
+        o.itemAttributes = rand() < 0.5 ? 'ITEMS.a = "b"' : 7;
+      },
+      (o) => {
+        const out = o.output as Record<string, unknown> | null;
+        if (out && typeof out === 'object' && !Array.isArray(out))
+          out.itemsThemeRelevanceScores = [-0.5, 'x'];
+      },
+    ];
+    let invalid = 0;
+    let valid = 0;
+    for (let i = 0; i < 1500; i++) {
+      const g = randomLine(rand, { errorRate: 0.2 });
+      const obj = JSON.parse(g.text) as Record<string, unknown>;
+      const k = 1 + Math.floor(rand() * 2);
+      for (let j = 0; j < k; j++)
+        (mutations[Math.floor(rand() * mutations.length)] as (o: Record<string, unknown>) => void)(obj);
+      const line = JSON.stringify(obj);
+      const p = parse(line);
+      const want = oracle(line, p.kind);
+      assert.equal(verdict(p), want, `${line}: ${p.problem}`);
+      if (want === 'invalid') {
+        invalid++;
+        assert.ok(p.problem.length > 0);
+      } else valid++;
+    }
+    assert.ok(invalid > 300 && valid > 300, `${invalid} invalid, ${valid} valid`);
+  });
+
+  test('byte damage: whatever JSON.parse rejects is invalid, whatever it reads gets the oracle verdict', () => {
+    const rand = prng(7);
+    const junk = ['"', '\\', ',', ':', '{', '}', '[', ']', 'x', '0', '-', '.', 'e', ' ', '\u0001', 'n', 't'];
+    let rejected = 0;
+    for (let i = 0; i < 3000; i++) {
+      const { text } = randomLine(rand, { messy: rand() < 0.5, maxIds: 3 });
+      const at = Math.floor(rand() * text.length);
+      const r = rand();
+      const bad =
+        r < 0.4
+          ? text.slice(0, at) + text.slice(at + 1)
+          : r < 0.8
+            ? text.slice(0, at) + (junk[Math.floor(rand() * junk.length)] as string) + text.slice(at)
+            : `${text}${rand() < 0.5 ? '{}' : ' x'}`;
+      const p = parse(bad);
+      let ok = true;
+      try {
+        JSON.parse(bad);
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        rejected++;
+        assert.equal(p.status, LINE_INVALID, bad);
+        assert.match(p.problem, /^(not valid JSON|truncated|expected a JSON object)/, bad);
+      } else assert.equal(verdict(p), oracle(bad, p.kind), `${bad}: ${p.problem}`);
+    }
+    assert.ok(rejected > 1000, `${rejected} rejected`);
+  });
+
+  test('problems name the field', () => {
+    assert.equal(
+      parse('{"input":{"userId":"u"},"output":{"recommendedItems":["a",2]},"error":null}').problem,
+      'output.recommendedItems[1]: expected a string',
+    );
+    assert.equal(
+      parse('{"input":{"userId":"u"},"output":null,"error":null}').problem,
+      'output: null while error is null',
+    );
+    assert.equal(parse('{"output":{"recommendedItems":[]}}').problem, 'input: missing');
+    assert.equal(
+      parse('{"input":{"userId":"u"},"output":{"recommendedItems":["a"],"scores":[1,2]}}').problem,
+      'output.scores: 2 entries for 1 ids',
+    );
+    assert.match(parse('{"input":{"userId":"u"}} {"b":1}').problem, /text after the JSON object/);
+    assert.equal(parse('[1]').problem, 'expected a JSON object');
+    assert.match(parse('{"input":{"userId":"u\x01"}}').problem, /control character/);
+  });
+});
+
+describe('error lines are data (issue 14)', () => {
+  test('error not null makes an error line whatever input and output hold; the key only when it is a string', () => {
+    const cases: [string, string, string][] = [
+      [FAILED.numberId, '', ''],
+      [FAILED.withoutKey, '', ''],
+      ['{"input":{"userId":"u1"},"output":{"recommendedItems":"x"},"error":"boom"}', 'userId', 'u1'],
+      ['{"input":{"userId":5,"itemId":"i9"},"error":"boom"}', 'itemId', 'i9'],
+      [
+        '{"input":{"itemAttributes":"ITEMS.a = \\"b\\""},"output":[],"error":"boom"}',
+        'itemAttributes',
+        'ITEMS.a = "b"',
+      ],
+      ['{"itemAttributes":"ITEMS.a = 1","error":"boom"}', 'itemAttributes', 'ITEMS.a = 1'],
+      ['{"input":{"userId":"891","itemList":"27"},"output":null,"error":"boom"}', 'userId', '891'],
+      ['{"input":"u1","error":"boom"}', '', ''],
+      ['{"input":null,"output":7,"error":"boom"}', '', ''],
+      ['{"error":"Internal error"}', '', ''],
+      ['{"input":{},"error":"boom"}', '', ''],
+      // Not a string, but not null either: the service still says the record failed.
+      ['{"input":{"userId":"u2"},"output":null,"error":{"code":"E1"}}', 'userId', 'u2'],
+      ['{"input":{"userId":"u3"},"error":42}', 'userId', 'u3'],
+    ];
+    for (const [line, keyField, key] of cases) {
+      const p = parse(line);
+      assert.equal(p.status, LINE_ERROR, `${line}: ${p.problem}`);
+      assert.deepEqual([p.keyField, p.key], [keyField, key], line);
+      assert.equal(oracle(line, p.kind), 'valid', line);
+    }
+  });
+
+  test('malformed: not JSON, or neither input nor error', () => {
+    const bad = [
+      '{"output":{"recommendedItems":["1"]}}',
+      '{"output":null,"error":null}',
+      '{"input":{"userId":3002},"output":null,"error":"x"',
+      '{"input":{"userId":3002},"output":null,"error":"x"}}',
+      '["error"]',
+    ];
+    for (const line of bad) {
+      const p = parse(line);
+      assert.equal(p.status, LINE_INVALID, line);
+      assert.equal(oracle(line, p.kind), 'invalid', line);
+    }
+    // Without an error the shape still has to be exportable.
+    assert.equal(
+      parse('{"input":{"userId":3002},"output":{"recommendedItems":["1"]},"error":null}').problem,
+      'input.userId: expected a string',
+    );
+    assert.equal(
+      parse('{"input":{"usrId":"2"},"output":{"recommendedItems":["1"]}}').problem,
+      'input: needs userId or itemId',
+    );
+  });
+
+  test('the Popularity-Count example of the AWS docs reads: an empty input has no key', () => {
+    const [empty, a, b] = AWS_DOC_EXAMPLES.popularityCount.map(parse) as Parsed[];
+    assert.deepEqual(
+      [empty.status, empty.kind, empty.keyField, empty.key, empty.ids],
+      [LINE_OK, 'recommendations', '', '', ['105', '106', '441']],
+      empty.problem,
+    );
+    assert.deepEqual([a.status, a.keyField, a.key, a.ids], [LINE_OK, 'itemId', '105', ['105', '106', '441']]);
+    assert.deepEqual([b.status, b.keyField, b.key], [LINE_OK, 'itemId', '41']);
+    for (const line of AWS_DOC_EXAMPLES.popularityCount)
+      assert.equal(oracle(line, 'recommendations'), 'valid');
+    // Only an empty input: another key, or a kind that needs one, is still a problem.
+    assert.equal(
+      parse('{"input":{"filterValues":{}},"output":{"recommendedItems":["1"]}}').problem,
+      'input: needs userId or itemId',
+    );
+    assert.equal(
+      parse('{"input":{},"output":{"usersList":["u"]}}').problem,
+      'input: needs itemId or itemAttributes',
+    );
+    assert.equal(
+      parse('{"input":{},"output":{"recommendedItems":["1"],"theme":"T"}}').problem,
+      'input.itemId: missing',
+    );
+  });
+
+  test("the docs' scores after output: the message says what is wrong and where scores belong", () => {
+    for (const line of [...AWS_DOC_EXAMPLES.userPersonalization, AWS_DOC_EXAMPLES.ranking]) {
+      const p = parse(line);
+      assert.equal(p.status, LINE_INVALID, line);
+      assert.equal(p.truncated, false);
+      const at = line.indexOf(', {"scores"') + 3;
+      assert.equal(
+        p.problem,
+        `not valid JSON: a second object {"scores": ...} at byte ${at}, after output's closing brace; scores belong inside output, as in {"output":{"recommendedItems":[...],"scores":[...]}}`,
+      );
+    }
+    const p = parse(AWS_DOC_EXAMPLES.sims);
+    assert.equal(
+      p.problem,
+      `not valid JSON: a comma before the closing brace at byte ${AWS_DOC_EXAMPLES.sims.length} (JSON allows no trailing comma)`,
+    );
+    // Other stray objects are named by their first key.
+    assert.equal(
+      parse('{"input":{"userId":"u"},"error":null, {"a":1}}').problem,
+      'not valid JSON: a second object {"a": ...} at byte 39, after the value of error; a key was expected there',
+    );
+  });
+});

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { startS3rver } from '../helpers.js';
+
+// loadS3rver() (src/emulator/s3-server.ts): s3rver 3.7.1 with plain continuation
+// tokens in place of DES, which Node 17+ refuses without --openssl-legacy-provider.
+// This file runs as users run node: no flags.
+
+let s3: Awaited<ReturnType<typeof startS3rver>>;
+before(async () => {
+  s3 = await startS3rver();
+  for (const key of ['a', 'b', 'c']) {
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: 'bucket', Key: `p/${key}`, Body: key, ContentLength: 1 }),
+    );
+  }
+});
+after(() => s3.close());
+
+test('a truncated listing gives a NextContinuationToken that gives the next page', async () => {
+  const first = await s3.client.send(
+    new ListObjectsV2Command({ Bucket: 'bucket', Prefix: 'p/', MaxKeys: 2 }),
+  );
+  assert.deepEqual(
+    first.Contents?.map((o) => o.Key),
+    ['p/a', 'p/b'],
+  );
+  assert.equal(first.IsTruncated, true);
+  assert.ok(first.NextContinuationToken);
+  const second = await s3.client.send(
+    new ListObjectsV2Command({
+      Bucket: 'bucket',
+      Prefix: 'p/',
+      MaxKeys: 2,
+      ContinuationToken: first.NextContinuationToken,
+    }),
+  );
+  assert.deepEqual(
+    second.Contents?.map((o) => o.Key),
+    ['p/c'],
+  );
+  assert.equal(second.IsTruncated, false);
+  assert.equal(second.ContinuationToken, first.NextContinuationToken);
+});
+
+test('a token s3rver did not make is InvalidArgument, as before', async () => {
+  const err = await s3.client
+    .send(new ListObjectsV2Command({ Bucket: 'bucket', ContinuationToken: 'bm90IGEgdG9rZW4=' }))
+    .then(
+      () => assert.fail('a made-up token must be refused'),
+      (e: { name: string; $metadata?: { httpStatusCode?: number } }) => e,
+    );
+  assert.equal(err.name, 'InvalidArgument');
+  assert.equal(err.$metadata?.httpStatusCode, 400);
+});
+
+test('s3rver loaded before the loader could swap its tokens: PB_IO naming the fix, not a 500 later', async () => {
+  const loader = fileURLToPath(new URL('../../src/emulator/s3-server.ts', import.meta.url));
+  const script = `
+    import { createRequire } from 'node:module';
+    createRequire(${JSON.stringify(loader)})('s3rver');
+    const { loadS3rver } = await import(${JSON.stringify(loader)});
+    try { loadS3rver(); console.log('loaded'); } catch (e) { console.log(e.code + ' ' + e.message); }
+  `;
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    { encoding: 'utf8' },
+  );
+  assert.match(
+    stdout,
+    /^PB_IO .*bucket\.js: s3rver was loaded before personalize-batch could take DES out of its listing tokens, .*--openssl-legacy-provider/,
+  );
+});

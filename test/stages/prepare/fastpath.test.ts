@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { after, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { makeTmp, prepareFiles, prepareStdin, prng, split } from '../../helpers.js';
+
+// The byte fast path (one id column, no filters) must give exactly what a
+// straightforward oracle gives: csv-parse, trim, drop invalid rows, keep the
+// first occurrence of each id, in input order. Inputs mix lines the fast
+// path takes with lines it must hand over (quotes, multi-line fields,
+// non-ASCII and escaped ids, bad field counts, empty and over-long ids).
+
+const tmp = await makeTmp();
+after(() => tmp.cleanup());
+
+const ODD_IDS = [
+  'é',
+  '日本',
+  'a"b',
+  'back\\slash',
+  ' pad ',
+  'tab\tin',
+  '😀',
+  'x'.repeat(257),
+  '',
+  'ctl\u0001',
+];
+
+function randomCsv(seed: number, rows: number): string {
+  const rand = prng(seed);
+  const pool: string[] = [];
+  const lines = ['email,user_id,name'];
+  for (let i = 0; i < rows; i++) {
+    let id: string;
+    const r = rand();
+    if (pool.length > 0 && r < 0.2) id = pool[Math.floor(rand() * pool.length)] as string;
+    else if (r < 0.3) id = ODD_IDS[Math.floor(rand() * ODD_IDS.length)] as string;
+    else id = `u${Math.floor(rand() * 1e9).toString(36)}`;
+    pool.push(id);
+    const quoteId = /[",\n\t]/.test(id) || rand() < 0.05;
+    const idField = quoteId ? `"${id.replace(/"/g, '""')}"` : id;
+    const name = rand() < 0.05 ? '"multi\nline, name"' : 'N';
+    const shape = rand();
+    if (shape < 0.03) lines.push(`bad${i}@x`);
+    else if (shape < 0.05) lines.push('');
+    else lines.push(`e${i}@x.com,${idField},${name}`);
+  }
+  return `${lines.join(rand() < 0.5 ? '\n' : '\r\n')}\n`;
+}
+
+function oracle(csv: string): { out: string[]; rejectedLines: number } {
+  const records = parse(csv, { relax_column_count: true, skip_empty_lines: true }) as string[][];
+  const seen = new Set<string>();
+  const out: string[] = [];
+  let rejected = 0;
+  for (const rec of records.slice(1)) {
+    const id = (rec[1] ?? '').trim();
+    // Control characters in an id (a tab, U+0001) are refused as damage (see prepare's Ids).
+    if (rec.length !== 3 || id === '' || [...id].length > 256 || /\p{Cc}/u.test(id)) {
+      rejected++;
+      continue;
+    }
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(JSON.stringify({ userId: id }));
+  }
+  return { out, rejectedLines: rejected };
+}
+
+describe('byte fast path', () => {
+  test('equals the oracle on random mixed input, for every chunking', async () => {
+    let runs = 0;
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const csv = randomCsv(seed, 400);
+      const want = oracle(csv);
+      for (const how of [1 << 20, 1, 7, { seed, max: 300 }]) {
+        const rejects = tmp.path(`rejects-${seed}-${runs}.jsonl`);
+        const r = await prepareStdin(
+          { recipe: 'user-personalization', onInvalid: 'skip', rejects },
+          split(Buffer.from(csv), how),
+        );
+        assert.deepEqual(r.lines, want.out, `seed ${seed}, chunks ${JSON.stringify(how)}`);
+        assert.equal(r.summary.rejected, want.rejectedLines);
+        const rejected = (await readFile(rejects, 'utf8')).trim().split('\n').filter(Boolean);
+        assert.equal(rejected.length, want.rejectedLines);
+        runs++;
+      }
+    }
+    assert.equal(runs, 20);
+  });
+
+  test('spilling keeps the same set, and the first occurrence of each id', async () => {
+    const csv = randomCsv(9, 3000);
+    const want = oracle(csv);
+    const r = await prepareStdin(
+      { recipe: 'user-personalization', onInvalid: 'skip', rejects: tmp.path('r.jsonl'), memoryBudget: 4000 },
+      Buffer.from(csv),
+    );
+    assert.equal(r.summary.spilled, true);
+    assert.deepEqual([...r.lines].sort(), [...want.out].sort());
+    assert.equal(r.summary.written, want.out.length);
+  });
+
+  test('a file many times the budget goes straight to the partitions, with the same result', async () => {
+    const csv = randomCsv(12, 4000);
+    const want = oracle(csv);
+    const path = tmp.path('big.csv');
+    await writeFile(path, csv);
+    assert.ok(csv.length > 4 * 8000, 'the file is over 4x the budget');
+    const r = await prepareFiles({
+      recipe: 'user-personalization',
+      sources: [path],
+      onInvalid: 'skip',
+      rejects: tmp.path('big-rejects.jsonl'),
+      memoryBudget: 8000,
+    });
+    assert.equal(r.summary.spilled, true);
+    assert.deepEqual([...r.lines].sort(), [...want.out].sort());
+    assert.equal(r.summary.written, want.out.length);
+    assert.equal(r.summary.rejected, want.rejectedLines);
+  });
+
+  test('the drain on two threads (a worker takes every other partition) gives the same result', async () => {
+    const csv = randomCsv(13, 6000);
+    const want = oracle(csv);
+    const path = tmp.path('two.csv');
+    await writeFile(path, csv);
+    const opts = {
+      recipe: 'user-personalization',
+      sources: [path],
+      onInvalid: 'skip' as const,
+      memoryBudget: 40_000,
+    };
+    const two = await prepareFiles({ ...opts, rejects: tmp.path('two-r.jsonl'), parallelDrainMinBytes: 0 });
+    const one = await prepareFiles({
+      ...opts,
+      rejects: tmp.path('one-r.jsonl'),
+      parallelDrainMinBytes: 1e12,
+    });
+    assert.equal(two.summary.spilled, true);
+    assert.deepEqual([...two.lines].sort(), [...want.out].sort());
+    assert.deepEqual([...one.lines].sort(), [...want.out].sort());
+    assert.equal(two.summary.duplicates, one.summary.duplicates);
+    assert.equal(two.summary.written, want.out.length);
+  });
+
+  test('plain ids and TSV take the same path with the same results', async () => {
+    const ids = ['a1', 'b2', 'a1', ' c3 ', 'é4', 'b2'];
+    const plain = await prepareStdin({ recipe: 'aws-sims' }, `${ids.join('\n')}\n`);
+    assert.deepEqual(plain.lines, [
+      '{"itemId":"a1"}',
+      '{"itemId":"b2"}',
+      '{"itemId":"c3"}',
+      '{"itemId":"é4"}',
+    ]);
+    assert.equal(plain.summary.duplicates, 2);
+    const tsv = await prepareStdin(
+      { recipe: 'aws-sims' },
+      `ITEM_ID\tTITLE\n${ids.map((i) => `${i}\tt`).join('\n')}`,
+    );
+    assert.deepEqual(tsv.lines, plain.lines);
+  });
+});

@@ -1,0 +1,916 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { run } from '../../../src/cli/index.js';
+import { type Emulator, generateCatalog, startEmulator } from '../../../src/emulator/index.js';
+import { readJsonDoc } from '../../../src/io/doc.js';
+import { openSource } from '../../../src/io/input.js';
+import { configureS3, defaultS3Client } from '../../../src/io/s3.js';
+import { emailListCsv } from '../../../src/sample.js';
+import type { JobState } from '../../../src/stages/jobs/model.js';
+import { type RunSummary, runPipeline } from '../../../src/stages/run/index.js';
+import { loadPipeline, type PipelineFile, resolvePipeline } from '../../../src/stages/run/pipeline.js';
+import { cli, makeTmp, rejectsWith, throwsWith, useTmp } from '../../helpers.js';
+
+// `run` end to end against the emulator (S3 and Personalize over HTTP, the
+// real SDK clients), uninterrupted, dry, wrong, failed, and killed at four
+// points and resumed.
+
+const BUCKET = 'work';
+const SV = 'arn:aws:personalize:us-east-1:123456789012:solution/emails/1';
+const ROLE = 'arn:aws:iam::123456789012:role/PersonalizeBatch';
+const ITEMS = 300;
+const tmp = useTmp();
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+let emu: Emulator;
+let catalogFile: string;
+let serial = 0;
+let own: Awaited<ReturnType<typeof makeTmp>>;
+
+before(async () => {
+  own = await makeTmp();
+  catalogFile = join(own.dir, 'items.csv');
+  const c = generateCatalog(ITEMS);
+  const names = c.column('ITEM_NAME') as readonly string[];
+  // A title that looks like a formula: the export must neutralise it.
+  await writeFile(
+    catalogFile,
+    `ITEM_ID,ITEM_NAME\n${c.ids.map((id, i) => `${id},${i === 0 ? '=HYPERLINK("x")' : names[i]}`).join('\n')}\n`,
+  );
+  emu = await startEmulator({ buckets: [BUCKET], stepMs: 40, catalog: catalogFile });
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+  configureS3({ endpoint: emu.s3Endpoint, credentials: { ...emu.credentials }, region: emu.region });
+});
+
+after(async () => {
+  defaultS3Client().destroy();
+  await emu?.close();
+  await own?.cleanup();
+});
+
+/** A folder with an e-mail list of `rows` rows (5% repeats, `bad` broken rows) and a pipeline file; its path. */
+async function setup(
+  rows: number,
+  edit: (p: PipelineFile) => void = () => {},
+  bad = 3,
+): Promise<{ dir: string; file: string; work: string; prefix: string }> {
+  const n = serial++;
+  const dir = tmp.fresh(`run-${n}`);
+  await pipelineDir(dir, rows, bad);
+  const prefix = `t${n}`;
+  const work = `s3://${BUCKET}/run-${n}/`;
+  const p: PipelineFile = {
+    version: 1,
+    recipe: 'user-personalization',
+    input: { sources: ['emails.csv'], column: 'user_id' },
+    work,
+    shards: { maxRecords: Math.ceil(rows / 4) },
+    jobs: {
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      numResults: 5,
+      jobNamePrefix: prefix,
+      pollInterval: '40ms',
+    },
+    output: { dir: 'out', catalog: catalogFile, catalogColumns: ['ITEM_NAME'] },
+  };
+  edit(p);
+  const file = join(dir, 'pipeline.json');
+  await writeFile(file, JSON.stringify(p, null, 2));
+  return { dir, file, work, prefix };
+}
+
+async function pipelineDir(dir: string, rows: number, bad: number): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+  await pipeline(
+    Readable.from(emailListCsv({ rows, duplicateRate: 0.05, badRows: bad, seed: rows })),
+    createWriteStream(join(dir, 'emails.csv')),
+  );
+}
+
+const connect = () => ({
+  s3: { endpoint: emu.s3Endpoint, credentials: { ...emu.credentials }, region: emu.region },
+  personalize: { endpoint: emu.personalizeEndpoint, credentials: { ...emu.credentials }, region: emu.region },
+});
+
+const AWS_ARGS = () => [
+  '--endpoint-url',
+  emu.s3Endpoint,
+  '--personalize-endpoint-url',
+  emu.personalizeEndpoint,
+];
+
+async function readText(uri: string): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of openSource(uri)) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function jobsOf(prefix: string) {
+  return emu.jobs().filter((j) => j.jobName.startsWith(`${prefix}-`));
+}
+
+async function keysUnder(uri: string): Promise<string[]> {
+  const [, bucket, key] = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) as RegExpExecArray;
+  const r = await defaultS3Client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+  return (r.Contents ?? []).map((c) => (c.Key as string).slice((key as string).length)).sort();
+}
+
+/** The oracle: user ids a straightforward CSV reading of the list keeps (4 fields, id 1..256 chars), first seen first. */
+async function expectedUsers(dir: string): Promise<string[]> {
+  const rows = parseCsv(await readFile(join(dir, 'emails.csv')), { relax_column_count: true }) as string[][];
+  const seen = new Set<string>();
+  for (const r of rows.slice(1)) {
+    const id = r[1] ?? '';
+    if (r.length === 4 && id.length > 0 && id.length <= 256) seen.add(id);
+  }
+  return [...seen];
+}
+
+describe('run', () => {
+  test('end to end with several shards: one job each, CSV with catalog titles, rejects, reports; a rerun reuses it all', async () => {
+    const { dir, file, work, prefix } = await setup(2000);
+    const r = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    assert.equal(s.shards.count, 4);
+    assert.equal(s.jobs.active, 4);
+    assert.equal(s.jobs.created, 4);
+    assert.equal(jobsOf(prefix).length, 4);
+    const users = await expectedUsers(dir);
+    assert.equal(s.records.written, users.length);
+    assert.equal(s.records.rejected, 3);
+    assert.equal(s.records.duplicates, 2000 - 3 - users.length);
+    assert.deepEqual(
+      s.inputs.map((d) => [d.format, d.delimiter, d.idColumn, d.encoding]),
+      [['csv', ',', 'user_id', 'utf-8']],
+      'how the source was read',
+    );
+    assert.deepEqual(s.collect && [s.collect.missing, s.collect.errorKeys, s.collect.written], [
+      0,
+      0,
+      users.length,
+    ]);
+
+    const csv = parseCsv(await readFile(join(dir, 'out', 'recommendations.csv')), {
+      columns: true,
+    }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(csv[0] ?? {}), ['userId', 'rank', 'itemId', 'score', 'ITEM_NAME']);
+    assert.equal(csv.length, users.length * 5);
+    assert.deepEqual(new Set(csv.map((row) => row.userId)), new Set(users));
+    const catalog = generateCatalog(ITEMS);
+    const names = catalog.column('ITEM_NAME') as readonly string[];
+    for (const row of csv) {
+      const i = catalog.indexOf(row.itemId as string);
+      assert.ok(i >= 0, row.itemId);
+      assert.equal(row.ITEM_NAME, i === 0 ? `'=HYPERLINK("x")` : names[i]);
+    }
+    const rejects = (await readFile(join(dir, 'out', 'rejects.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(rejects.length, 3);
+    assert.match(rejects[0] as string, /"file":"[^"]*emails\.csv","line":\d+/);
+    assert.equal(await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8'), '');
+    const summaryFile = JSON.parse(await readFile(join(dir, 'out', 'summary.json'), 'utf8')) as RunSummary;
+    assert.equal(summaryFile.export?.rows, users.length * 5);
+    assert.deepEqual(await keysUnder(`${work}input/`), [
+      'manifest.json',
+      'shard-00000/input.jsonl',
+      'shard-00001/input.jsonl',
+      'shard-00002/input.jsonl',
+      'shard-00003/input.jsonl',
+    ]);
+
+    // The same command again: every step reused, no job created, the same files.
+    const before = await readFile(join(dir, 'out', 'recommendations.csv'));
+    const again = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /reused: prepare, validate, collect, export/);
+    assert.match(
+      again.stdout,
+      /\n {2}input {8}\S+emails\.csv: CSV, delimiter ",", header with 4 columns, id column "user_id", UTF-8\n/,
+      'kept in run.json',
+    );
+    assert.match(again.stdout, /0 created by this call/);
+    assert.equal(jobsOf(prefix).length, 4);
+    assert.deepEqual(await readFile(join(dir, 'out', 'recommendations.csv')), before);
+
+    // A finished step whose file is gone is done again; the steps before it are not.
+    await rm(join(dir, 'out', 'recommendations.csv'));
+    const third = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stderr, /collect: done before, reused/);
+    assert.match(third.stderr, /export: started/);
+    assert.deepEqual(await readFile(join(dir, 'out', 'recommendations.csv')), before);
+  });
+
+  test('--dry-run prints the plan with the job names the run then uses, and uploads nothing', async () => {
+    const { file, work, prefix } = await setup(800);
+    const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /dry run: nothing uploaded, no job created/);
+    assert.deepEqual(await keysUnder(work), []);
+    assert.equal(jobsOf(prefix).length, 0);
+    const planned = [...dry.stdout.matchAll(/input\.jsonl {2}job (\S+)/g)].map((m) => m[1]);
+    assert.equal(planned.length, 4);
+    assert.match(dry.stdout, new RegExp(`${work}input/shard-00003/input\\.jsonl`));
+    assert.match(dry.stdout, /recommendations\.csv/);
+
+    const s = await runPipeline({ pipeline: file, ...connect() });
+    assert.equal(s.exitCode, 0);
+    assert.deepEqual(
+      jobsOf(prefix)
+        .map((j) => j.jobName)
+        .sort(),
+      [...planned].sort(),
+    );
+
+    // Once the shards exist, the plan is made from them and the state file, not from the sources.
+    await writeFile(join(file, '../../..', 'emails.csv'), 'user_id\nchanged\n');
+    const later = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stderr, /dry run: the shards made/);
+    assert.match(later.stdout, /resumes: prepare, validate, jobs, collect, export/);
+    assert.deepEqual(
+      [...later.stdout.matchAll(/input\.jsonl {2}job (\S+)/g)].map((m) => m[1]),
+      planned,
+    );
+    assert.equal(jobsOf(prefix).length, 4);
+  });
+
+  test('no record to run (empty, header only, every row rejected): no shard, no job, exit 1 and why; the dry run plans none', async () => {
+    const cases: [string, string, RegExp][] = [
+      [
+        'empty',
+        '',
+        /no record to run: the source held no record \(empty, or a header and nothing under it\)/,
+      ],
+      ['header only', 'user_id,email\r\n', /no record to run: the source held no record/],
+      [
+        'every row rejected',
+        'user_id,email\n,a@example.com\n,b@example.com\n',
+        /no record to run: every record rejected: see \S+rejects\.jsonl for each reason/,
+      ],
+    ];
+    for (const [label, text, why] of cases) {
+      const { file, work, prefix } = await setup(10);
+      await writeFile(join(file, '../../..', 'emails.csv'), text);
+      const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+      assert.equal(dry.code, 1, `${label}: ${dry.stderr}`);
+      assert.match(dry.stdout, why, label);
+      assert.match(dry.stdout, /A run would stop here: no shard, no job/, label);
+      assert.match(dry.stdout, /shards {7}0 \(0 bytes\)/, label);
+      assert.doesNotMatch(dry.stdout, /input\.jsonl {2}job/, label);
+      assert.doesNotMatch(
+        dry.stdout,
+        /recommendations\.csv|merged\.jsonl|missing\.jsonl/,
+        `${label}: files a stopped run never writes`,
+      );
+      const r = await cli(['run', file, ...AWS_ARGS()]);
+      assert.equal(r.code, 1, `${label}: ${r.stderr}`);
+      assert.match(r.stdout, why, label);
+      assert.match(r.stdout, /Stopped after prepare: no shard, no job/, label);
+      assert.doesNotMatch(r.stdout, /missing\.jsonl/, `${label}: no advice to resubmit what does not exist`);
+      assert.equal(jobsOf(prefix).length, 0, `${label}: no job was paid for`);
+      assert.deepEqual(
+        (await keysUnder(work)).filter((k) => k.includes('shard-')),
+        [],
+        `${label}: no shard uploaded`,
+      );
+      // A rerun stops the same way, without reading the sources again.
+      const again = await cli(['run', file, ...AWS_ARGS()]);
+      assert.equal(again.code, 1, label);
+      assert.equal(jobsOf(prefix).length, 0, label);
+    }
+  });
+
+  test('a catalog column that is not in the catalog stops the run before any job, naming the key; so does the dry run', async () => {
+    const { file, prefix } = await setup(40, (p) => {
+      p.output.catalogColumns = ['Title'];
+    });
+    const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(dry.code, 2);
+    assert.match(dry.stderr, /no column "Title" for \$\.output\.catalogColumns; the header has "ITEM_ID", /);
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no column "Title" for \$\.output\.catalogColumns/);
+    assert.equal(jobsOf(prefix).length, 0, 'no job was paid for');
+  });
+
+  test('pipeline mistakes are reported by JSON path, all at once, before anything is uploaded', async () => {
+    const { file, work, prefix } = await setup(50, (p) => {
+      (p as unknown as Record<string, unknown>).recipie = 'x';
+      p.jobs.numResults = 'ten' as unknown as number;
+      p.shards = { maxBytes: 'huge' };
+      p.output.format = 'xlsx' as 'jsonl';
+      p.input.sources = [];
+    });
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 2);
+    for (const path of [
+      /\$\.recipie: unknown field/,
+      /\$\.jobs\.numResults: must be integer/,
+      /\$\.shards\.maxBytes: must be a number of bytes or a size/,
+      /\$\.output\.format: must be one of "csv-long", "csv-wide", "jsonl"/,
+      /\$\.input\.sources: must NOT have fewer than 1 items/,
+    ])
+      assert.match(r.stderr, path);
+    assert.match(r.stderr, /pipeline\.json: 5 problems/);
+    assert.deepEqual(await keysUnder(work), []);
+    assert.equal(jobsOf(prefix).length, 0);
+
+    // Rules beyond the schema, also by path.
+    const bad = await setup(50, (p) => {
+      p.recipe = 'item-affinity';
+      p.shards = { maxRecordsPerFile: 600 };
+      p.jobs.explorationWeight = 0.5;
+      p.jobs.roleArn = 'arn:aws:iam::1:role/x';
+    });
+    const r2 = await cli(['run', bad.file, ...AWS_ARGS()]);
+    assert.equal(r2.code, 2);
+    assert.match(
+      r2.stderr,
+      /\$\.shards\.maxRecordsPerFile: item-affinity takes at most 500 records per input file/,
+    );
+    assert.match(r2.stderr, /\$\.jobs\.explorationWeight: batch segment jobs take no such field/);
+    assert.match(r2.stderr, /\$\.jobs\.roleArn: expected arn:aws:iam::ACCOUNT:role\/NAME/);
+    assert.deepEqual(await keysUnder(bad.work), []);
+  });
+
+  test('the pipeline file is checked whole, then every source and the catalog, in one report each, before prepare starts', async () => {
+    // A recipe typo used to hide every rule problem behind it, and the schema's problems hid the rules'.
+    const one = await setup(20, (p) => {
+      p.recipe = 'user-personalisation';
+      p.jobs.explorationWeight = 1.5;
+      p.shards = { maxRecords: '60M' };
+      (p.jobs as unknown as Record<string, unknown>).numResult = 5;
+    });
+    const r = await cli(['run', one.file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /pipeline\.json: 4 problems/);
+    for (const path of [
+      /\$\.jobs\.numResult: unknown field/,
+      /\$\.recipe: unknown recipe "user-personalisation"; did you mean user-personalization\?/,
+      /\$\.jobs\.explorationWeight: expected a number from 0 to 1/,
+      /\$\.shards\.maxRecords: a batch job takes at most 50M/,
+    ])
+      assert.match(r.stderr, path);
+
+    // Sources: a missing file, an .out file, a wrong column; and the catalog's column, all at once.
+    const two = await setup(20, (p) => {
+      p.input.sources = ['emails.csv', 'gone.csv', 'results.jsonl', 'other.csv'];
+      p.input.column = 'Kundennummer';
+      p.output.catalogColumns = ['Title'];
+    });
+    const dir = join(two.file, '../../..');
+    await writeFile(
+      join(dir, 'results.jsonl'),
+      '{"input":{"userId":"1"},"output":{"recommendedItems":["a"]},"error":null}\n',
+    );
+    await writeFile(join(dir, 'other.csv'), 'Kunde;Name\r\n1;A\r\n');
+    for (const argv of [['--dry-run'], []]) {
+      const r2 = await cli(['run', two.file, ...argv, ...AWS_ARGS()]);
+      assert.equal(r2.code, 2, r2.stderr);
+      assert.match(r2.stderr, /5 problems/);
+      assert.match(r2.stderr, /\$\.input\.sources\[1\]: \S*gone\.csv: cannot read: no such file/);
+      assert.match(
+        r2.stderr,
+        /\$\.input\.sources\[2\]: \S*results\.jsonl: by its content this is batch-job output/,
+      );
+      assert.match(r2.stderr, /emails\.csv: no column "Kundennummer" for \$\.input\.column/);
+      assert.match(
+        r2.stderr,
+        /other\.csv: no column "Kundennummer" for \$\.input\.column; the header has "Kunde", "Name"/,
+      );
+      assert.match(r2.stderr, /no column "Title" for \$\.output\.catalogColumns/);
+      assert.doesNotMatch(r2.stderr, /--column|prepare: started/);
+    }
+    assert.deepEqual(await keysUnder(two.work), []);
+    assert.equal(jobsOf(two.prefix).length, 0);
+  });
+
+  test('warnings from every step reach the console in run: a catalog that matches nothing, also when resumed', async () => {
+    const { file, prefix } = await setup(60, (p) => {
+      p.output.catalog = 'other-items.csv';
+    });
+    await writeFile(join(file, '../../..', 'other-items.csv'), 'ITEM_ID,ITEM_NAME\nnot-an-item,Nothing\n');
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /personalize-batch: warning: none of the \d+ recommendations names an item in the catalog \(\S+other-items\.csv\): is it the catalog of this dataset/,
+    );
+    assert.match(r.stdout, /warnings {5}\d+ \(above, and in the summary's warnings\)/);
+    const s = JSON.parse(await readFile(join(file, '../../..', 'out', 'summary.json'), 'utf8')) as RunSummary;
+    assert.ok(s.warnings.some((w) => /names an item in the catalog/.test(w)));
+    assert.ok(jobsOf(prefix).length > 0);
+    // Resumed: the same warnings again, from run.json.
+    const again = await cli(['run', file, ...AWS_ARGS()]);
+    assert.match(again.stderr, /warning: none of the \d+ recommendations names an item in the catalog/);
+  });
+
+  test('every problem in the job fields is reported at once, by path', () => {
+    const p = {
+      version: 1,
+      recipe: 'user-personalization',
+      input: { sources: ['a.csv'] },
+      work: 's3://bucket/x/',
+      jobs: {
+        solutionVersionArn: SV,
+        roleArn: 'arn:aws:iam::1:role/x',
+        explorationWeight: 3,
+        rankingInfluence: { SPEED: 0.5 },
+        tags: { '': 'x' },
+      },
+      output: { dir: 'o' },
+    };
+    const err = throwsWith(() => resolvePipeline(p, 'p.json'), 'PB_USAGE', /p\.json: 4 problems/);
+    for (const path of ['roleArn', 'explorationWeight', 'rankingInfluence', 'tags'])
+      assert.match(err.message, new RegExp(`\\$\\.jobs\\.${path}: `));
+  });
+
+  test('output.merged - is refused: stdout holds the summary, and a library run has no stdout', () => {
+    const p = {
+      version: 1,
+      recipe: 'user-personalization',
+      input: { sources: ['a.csv'] },
+      work: 's3://bucket/x/',
+      jobs: { solutionVersionArn: SV, roleArn: 'arn:aws:iam::111122223333:role/x' },
+      output: { dir: 'o', merged: '-' },
+    };
+    throwsWith(
+      () => resolvePipeline(p, 'p.json'),
+      'PB_USAGE',
+      /\$\.output\.merged: - \(stdout\) holds the run's summary, not its files: name a file/,
+    );
+  });
+
+  test('pipeline.example.json is valid against the schema and resolves', async () => {
+    const p = await loadPipeline(join(root, 'pipeline.example.json'));
+    assert.equal(p.family.family, 'user-personalization');
+    assert.equal(p.jobs.pollIntervalMs, 60_000);
+    assert.equal(p.shards.maxRecords, 5_000_000);
+    assert.equal(p.output.file, join(root, 'results', 'newsletter-2026-12', 'recommendations.csv'));
+    assert.deepEqual(p.jobs.filterArn?.split(':')[5], 'filter/country-and-genres');
+    // Every top-level section of the schema is in the example.
+    const schema = JSON.parse(await readFile(join(root, 'schemas', 'pipeline.schema.json'), 'utf8')) as {
+      properties: Record<string, unknown>;
+    };
+    const example = JSON.parse(await readFile(join(root, 'pipeline.example.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(Object.keys(example).sort(), Object.keys(schema.properties).sort());
+  });
+
+  test('a job that fails for good: the rest is exported, its records are in missing.jsonl, exit 1 with what to do', async () => {
+    const { dir, file, prefix } = await setup(400);
+    emu.injectFault({
+      failJobs: new RegExp(`^${prefix}-\\w+-00002$`),
+      failReason: 'Emulated: input not readable',
+    });
+    try {
+      const r = await cli(['run', file, ...AWS_ARGS()]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /next: shard 2 \(job t\d+-\w+-00002\) failed: Emulated: input not readable/);
+      const missing = (await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8')).trim().split('\n');
+      const manifest = (await readJsonDoc(`s3://${BUCKET}/run-${prefix.slice(1)}/input/manifest.json`)) as {
+        shards: { records: number }[];
+      };
+      assert.equal(missing.length, manifest.shards[2]?.records);
+      const csv = (await readFile(join(dir, 'out', 'recommendations.csv'), 'utf8')).trim().split('\r\n');
+      const users = await expectedUsers(dir);
+      assert.equal(csv.length - 1, (users.length - missing.length) * 5);
+    } finally {
+      emu.injectFault({ failJobs: undefined });
+    }
+    assert.equal(jobsOf(prefix).length, 4);
+  });
+
+  test('a segment family runs one batch segment job over a shard of several files and exports segments.csv', async () => {
+    // 10 items at 4 queries a file (item-affinity allows 500): one shard of 4 + 4 + 2, one job.
+    const items = Array.from({ length: 10 }, (_, i) => `item-0000${i}`);
+    const { dir, file, prefix, work } = await setup(10, (p) => {
+      p.recipe = 'aws-item-affinity';
+      p.input = { sources: ['items.csv'] };
+      p.shards = { maxRecordsPerFile: 4 };
+      p.jobs.numResults = 3;
+      p.output = { dir: 'out', format: 'csv-long' };
+    });
+    await writeFile(join(dir, 'items.csv'), `ITEM_ID\n${items.join('\n')}\n`);
+    // The plan shows one shard folder: its first file, how many more, and the job's name.
+    const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(dry.code, 0, dry.stderr);
+    const plan = [...dry.stdout.matchAll(/(\S+) \(\+(\d+) more files\) {2}job (\S+)/g)];
+    assert.deepEqual(
+      plan.map((m) => [m[1], m[2]]),
+      [[`${work}input/shard-00000/input-00000.jsonl`, '2']],
+    );
+    const s = await runPipeline({ pipeline: file, ...connect() });
+    assert.equal(s.exitCode, 0, s.advice.join('\n'));
+    assert.equal(s.shards.count, 1);
+    assert.deepEqual(
+      jobsOf(prefix).map((j) => j.jobName),
+      [plan[0]?.[3]],
+    );
+    const shard0 = `${work}input/shard-00000/`;
+    assert.deepEqual(
+      s.shards.uris,
+      [0, 1, 2].map((k) => `${shard0}input-0000${k}.jsonl`),
+    );
+    const jobs = jobsOf(prefix);
+    assert.deepEqual(
+      jobs.map((j) => j.kind),
+      ['batch-segment-job'],
+    );
+    // The job read every file: one .out per input file.
+    const outs = (await keysUnder(work)).filter((k) => k.endsWith('.out'));
+    assert.deepEqual(outs.map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), [
+      'input-00000.jsonl.out',
+      'input-00001.jsonl.out',
+      'input-00002.jsonl.out',
+    ]);
+    const csv = parseCsv(await readFile(join(dir, 'out', 'segments.csv')), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    assert.deepEqual(Object.keys(csv[0] ?? {}).slice(0, 3), ['itemId', 'rank', 'userId']);
+    assert.deepEqual([...new Set(csv.map((r) => r.itemId))].sort(), items);
+    assert.ok(csv.every((r) => /^user-\d{6}$/.test(r.userId as string)));
+  });
+
+  test("a segment job over several files that fails for good: every file's records are in missing.jsonl", async () => {
+    const items = Array.from({ length: 7 }, (_, i) => `item-${i}`);
+    const { dir, file, prefix } = await setup(7, (p) => {
+      p.recipe = 'aws-item-affinity';
+      p.input = { sources: ['items.csv'] };
+      p.shards = { maxRecordsPerFile: 3 };
+      p.jobs.numResults = 3;
+      p.output = { dir: 'out', format: 'csv-long' };
+    });
+    await writeFile(join(dir, 'items.csv'), `ITEM_ID\n${items.join('\n')}\n`);
+    emu.injectFault({ failJobs: new RegExp(`^${prefix}-\\w+-00000$`), failReason: 'Emulated: no' });
+    try {
+      const s = await runPipeline({ pipeline: file, ...connect() });
+      assert.equal(s.exitCode, 1);
+      assert.equal(s.shards.uris.length, 3);
+      const missing = (await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8')).trim().split('\n');
+      assert.deepEqual(
+        missing.map((l) => (JSON.parse(l) as { itemId: string }).itemId),
+        items,
+      );
+    } finally {
+      emu.injectFault({ failJobs: undefined });
+    }
+  });
+
+  test('a Create call refused (bad tag): nothing created; fixed $.jobs and changed $.input are then taken, shards remade', async () => {
+    const { file, prefix } = await setup(400, (p) => {
+      p.jobs.tags = { 'team!': 'crm' };
+    });
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /tags/);
+    assert.equal(jobsOf(prefix).length, 0);
+    const p = JSON.parse(await readFile(file, 'utf8')) as PipelineFile;
+    p.jobs.tags = { team: 'crm' };
+    p.input.dedupe = false;
+    await writeFile(file, JSON.stringify(p));
+    const again = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /prepare: started/);
+    const s = JSON.parse(again.stdout) as RunSummary;
+    assert.equal(s.records.duplicates, 0);
+    assert.equal(s.jobs.created, s.shards.count);
+    assert.equal(jobsOf(prefix).length, s.shards.count);
+  });
+
+  test('new source data before any job exists is sharded again; after, only warned about', async () => {
+    const { dir, file, prefix } = await setup(200, (p) => {
+      p.jobs.tags = { 'bad!': 'x' };
+    });
+    assert.equal((await cli(['run', file, ...AWS_ARGS()])).code, 1);
+    await writeFile(join(dir, 'emails.csv'), 'user_id\nnew-1\nnew-2\nnew-3\n');
+    const p = JSON.parse(await readFile(file, 'utf8')) as PipelineFile;
+    p.jobs.tags = { team: 'x' };
+    await writeFile(file, JSON.stringify(p));
+    const r = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    assert.deepEqual([s.records.read, s.shards.count, jobsOf(prefix).length], [3, 1, 1]);
+    // Jobs exist now: other data is not picked up, only warned about.
+    await writeFile(join(dir, 'emails.csv'), 'user_id\nother\n');
+    const again = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(again.code, 0, again.stderr);
+    const s2 = JSON.parse(again.stdout) as RunSummary;
+    assert.equal(s2.records.read, 3);
+    assert.ok(s2.warnings.some((w) => w.startsWith('the sources changed since the shards were made')));
+  });
+
+  test('every job fails: missing.jsonl holds every record as uploaded, exit 1 with how to resubmit', async () => {
+    const { dir, file, prefix, work } = await setup(300);
+    emu.injectFault({ failJobs: new RegExp(`^${prefix}-`), failReason: 'Emulated: role cannot read' });
+    try {
+      const r = await cli(['run', file, '--json', ...AWS_ARGS()]);
+      assert.equal(r.code, 1, r.stderr);
+      const s = JSON.parse(r.stdout) as RunSummary;
+      assert.equal(s.jobs.failed, 4);
+      assert.equal(s.export, null);
+      const missing = await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8');
+      let uploaded = '';
+      for (const uri of s.shards.uris) uploaded += (await readText(uri)) as string;
+      assert.equal(missing, uploaded);
+      assert.equal(missing.trim().split('\n').length, s.records.written);
+      assert.ok(
+        s.advice.some((a) =>
+          a.includes(`personalize-batch shard ${join(dir, 'out', 'missing.jsonl')} -o ${work}retry/`),
+        ),
+      );
+    } finally {
+      emu.injectFault({ failJobs: undefined });
+    }
+  });
+
+  test('an S3 output folder: export, rejects, missing and summary are written there', async () => {
+    const { file, prefix } = await setup(400, (p) => {
+      p.output.dir = `s3://${BUCKET}/results-${p.jobs.jobNamePrefix}/`;
+    });
+    const s = await runPipeline({ pipeline: file, ...connect() });
+    assert.equal(s.exitCode, 0, s.advice.join('\n'));
+    const dir = `s3://${BUCKET}/results-${prefix}/`;
+    assert.deepEqual(await keysUnder(dir), [
+      'errors.jsonl',
+      'missing.jsonl',
+      'recommendations.csv',
+      'rejects.jsonl',
+      'summary.json',
+    ]);
+    const csv = (await readText(`${dir}recommendations.csv`)).trim().split('\r\n');
+    assert.equal(csv.length - 1, s.records.written * 5);
+    assert.equal((await readText(`${dir}rejects.jsonl`)).trim().split('\n').length, 3);
+  });
+
+  test('input settings changed after the shards were made: a usage error, nothing redone', async () => {
+    const { file } = await setup(200);
+    await runPipeline({ pipeline: file, ...connect() });
+    const p = JSON.parse(await readFile(file, 'utf8')) as PipelineFile;
+    p.input.dedupe = false;
+    await rejectsWith(
+      runPipeline({ pipeline: resolvePipeline(p, file), ...connect() }),
+      'PB_USAGE',
+      /\$\.recipe, \$\.input or \$\.shards changed since the shards were made and jobs created for them .*new \$\.work prefix/,
+    );
+  });
+});
+
+describe('run: killed and resumed', () => {
+  function child(file: string): ChildProcess {
+    return spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', 'run', file], {
+      cwd: root,
+      env: { ...process.env, ...emu.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  async function finish(c: ChildProcess): Promise<{ code: number | null; stderr: string; stdout: string }> {
+    let stderr = '';
+    let stdout = '';
+    c.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    c.stdout?.on('data', (d) => {
+      stdout += d;
+    });
+    const code = await new Promise<number | null>((r) => c.once('exit', r));
+    return { code, stderr, stdout };
+  }
+
+  /** Runs the pipeline as a child, kills it with SIGKILL when `when` resolves, then runs it again to the end. */
+  async function killAndResume(
+    rows: number,
+    when: (c: ChildProcess, ctx: { dir: string; work: string; prefix: string }) => Promise<void>,
+    signal: 'SIGKILL' | 'SIGINT' = 'SIGKILL',
+    afterKill: (
+      killed: { code: number | null; stderr: string },
+      dir: string,
+    ) => Promise<void> = async () => {},
+  ): Promise<{
+    dir: string;
+    prefix: string;
+    resumed: { code: number | null; stderr: string; stdout: string };
+  }> {
+    const ctx = await setup(rows);
+    const c = child(ctx.file);
+    const done = finish(c);
+    await Promise.race([
+      when(c, ctx),
+      done.then((r) => {
+        throw new Error(`run ended (${r.code}) before the kill point: ${r.stderr}`);
+      }),
+    ]);
+    c.kill(signal);
+    await afterKill(await done.catch(() => ({ code: null, stderr: '', stdout: '' })), ctx.dir);
+    const resumed = await finish(child(ctx.file));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    // The same output as an uninterrupted run of the same input.
+    const baseline = await setup(rows);
+    const b = await runPipeline({ pipeline: baseline.file, ...connect() });
+    assert.equal(b.exitCode, 0);
+    assert.deepEqual(
+      await readFile(join(ctx.dir, 'out', 'recommendations.csv')),
+      await readFile(join(baseline.dir, 'out', 'recommendations.csv')),
+    );
+    assert.deepEqual(
+      await readFile(join(ctx.dir, 'out', 'rejects.jsonl'), 'utf8').then((t) => t.replaceAll(ctx.dir, '')),
+      await readFile(join(baseline.dir, 'out', 'rejects.jsonl'), 'utf8').then((t) =>
+        t.replaceAll(baseline.dir, ''),
+      ),
+    );
+    // Whatever the killed process left half-written is gone.
+    assert.deepEqual(
+      (await readdir(join(ctx.dir, 'out'))).filter((n) => n.includes('.tmp-')),
+      [],
+    );
+    const jobs = jobsOf(ctx.prefix);
+    assert.equal(jobs.length, 4, jobs.map((j) => j.jobName).join(' '));
+    assert.equal(new Set(jobs.map((j) => j.jobName.slice(-5))).size, 4, 'one job per shard');
+    return { ...ctx, resumed };
+  }
+
+  const poll = async (check: () => Promise<boolean>) => {
+    while (!(await check())) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  test('SIGKILL during the upload of the shards', async () => {
+    let seen: string[] = [];
+    await killAndResume(40_000, async (_c, { work }) => {
+      // Some shard objects complete, no manifest yet: the upload is under way.
+      await poll(async () => {
+        seen = await keysUnder(`${work}input/`);
+        return seen.some((k) => k.endsWith('input.jsonl'));
+      });
+    });
+    assert.ok(!seen.includes('manifest.json'), `killed too late: ${seen.join(' ')}`);
+  });
+
+  test('SIGKILL between two job creations', async () => {
+    const { resumed } = await killAndResume(400, (_c, { prefix }) => {
+      return new Promise<void>((resolve) => {
+        emu.on('create', (job) => {
+          if (job.jobName.startsWith(`${prefix}-`) && jobsOf(prefix).length === 2) resolve();
+        });
+      });
+    });
+    assert.match(resumed.stderr, /prepare: done before, reused/);
+    assert.match(resumed.stdout, /2 created by this call/);
+  });
+
+  test('SIGKILL while waiting for the jobs', async () => {
+    const { prefix, resumed } = await killAndResume(400, (_c, { prefix }) => {
+      emu.injectFault({ slowJobs: new RegExp(`^${prefix}-`), slowMs: 400 });
+      return new Promise<void>((resolve) => {
+        emu.on('request', (e) => {
+          if (/^Describe/.test(e.operation) && jobsOf(prefix).length === 4) resolve();
+        });
+      });
+    });
+    emu.injectFault({ slowJobs: undefined });
+    assert.match(resumed.stdout, /0 created by this call/);
+    const state = (await readJsonDoc(`s3://${BUCKET}/run-${prefix.slice(1)}/output/state.json`)) as JobState;
+    assert.ok(state.shards.every((s) => s.jobs.length === 1));
+  });
+
+  test('SIGKILL during the export', async () => {
+    const { resumed } = await killAndResume(40_000, async (_c, { dir }) => {
+      await poll(async () => {
+        const names = await readdir(join(dir, 'out')).catch(() => [] as string[]);
+        return names.some((n) => n.startsWith('.recommendations.csv.tmp-'));
+      });
+    });
+    assert.match(resumed.stderr, /collect: done before, reused/);
+    assert.match(resumed.stderr, /export: started/);
+  });
+
+  test('Ctrl-C (SIGINT) during the export: exit 130, no temporary file left, a hint to resume', async () => {
+    let checked = false;
+    await killAndResume(
+      40_000,
+      async (_c, { dir }) => {
+        await poll(async () => {
+          const names = await readdir(join(dir, 'out')).catch(() => [] as string[]);
+          return names.some((n) => n.startsWith('.recommendations.csv.tmp-'));
+        });
+      },
+      'SIGINT',
+      async (killed, dir) => {
+        assert.equal(killed.code, 130, killed.stderr);
+        assert.match(killed.stderr, /interrupted \(SIGINT\); run the same command again to resume/);
+        assert.deepEqual(
+          (await readdir(join(dir, 'out'))).filter((n) => n.includes('.tmp-')),
+          [],
+        );
+        checked = true;
+      },
+    );
+    assert.ok(checked);
+  });
+});
+
+describe('demo', () => {
+  test('the README’s first command: 100,000 users through the emulator, several shards, CSV with titles, rejects and missing', async () => {
+    const dir = tmp.fresh('demo');
+    const r = await cli(['demo', '--out', dir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    const users = await expectedUsers(dir);
+    assert.equal(s.records.read, 100_000);
+    assert.equal(s.records.rejected, 6);
+    assert.equal(s.records.written, users.length);
+    assert.ok(s.records.duplicates > 4000, `${s.records.duplicates} duplicates`);
+    assert.equal(s.shards.count, Math.ceil(users.length / 25_000));
+    assert.equal(s.jobs.active, s.shards.count);
+    assert.deepEqual(s.collect && [s.collect.missing, s.collect.written], [0, users.length]);
+    const csv = await readFile(join(dir, 'recommendations.csv'), 'utf8');
+    const lines = csv.split('\r\n');
+    assert.equal(lines[0], 'userId,rank,itemId,score,ITEM_NAME,GENRE');
+    assert.equal(lines.length - 2, users.length * 10);
+    assert.match(
+      lines[1] as string,
+      /^[^,]+,1,item-\d{5},[\d.e-]+,[A-Z][a-z]+ [A-Z][a-z]+ [A-Za-z ]+,[a-z]+$/,
+    );
+    assert.equal((await readFile(join(dir, 'rejects.jsonl'), 'utf8')).trim().split('\n').length, 6);
+    assert.equal(await readFile(join(dir, 'missing.jsonl'), 'utf8'), '');
+    const merged = (await readFile(join(dir, 'merged.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(merged.length, users.length);
+    assert.match(merged[0] as string, /^\{"input":\{"userId":"[^"]+"\},"output":\{"recommendedItems":\[/);
+    // The pipeline file it ran is there to read and valid.
+    const p = await loadPipeline(join(dir, 'pipeline.json'));
+    assert.equal(p.output.file, join(dir, 'recommendations.csv'));
+    // The demo put the shared S3 settings back (they point at this file's emulator).
+    assert.deepEqual(await keysUnder(`s3://${BUCKET}/no-such-prefix/`), []);
+  });
+});
+
+describe('run: progress', () => {
+  const CLEAR = '\r\x1b[K';
+  async function runWith(isTTY: boolean, file: string): Promise<{ code: number; err: string; out: string }> {
+    let err = '';
+    let out = '';
+    const stderr = new Writable({
+      write(chunk, _enc, cb) {
+        err += chunk;
+        cb();
+      },
+    });
+    const stdout = new Writable({
+      write(chunk, _enc, cb) {
+        out += chunk;
+        cb();
+      },
+    });
+    Object.assign(stderr, { isTTY });
+    const code = await run(['run', file, ...AWS_ARGS()], { stdin: Readable.from([]), stdout, stderr });
+    return { code, err, out };
+  }
+
+  test('on a terminal: a live line for records and jobs, cleared before each step line and at the end', async () => {
+    const { file } = await setup(400);
+    const r = await runWith(true, file);
+    assert.equal(r.code, 0, r.err);
+    const live = r.err.split(CLEAR);
+    assert.ok(
+      live.some((t) =>
+        /^jobs: 0\/4 finished \(0 active, 0 failed\), \d running, \d pending, 0 waiting$/.test(t),
+      ),
+    );
+    assert.ok(live.includes('jobs: 4/4 finished (4 active, 0 failed), 0 running, 0 pending, 0 waiting'));
+    // Every step line starts on a cleared line, and no live line is left on the screen.
+    for (const m of r.err.matchAll(
+      /([^\n]*)personalize-batch: (prepare|validate|jobs|collect|export): started/g,
+    ))
+      assert.ok(m[1] === '' || (m[1] as string).endsWith(CLEAR), JSON.stringify(m[1]));
+    const tail = r.err.slice(r.err.lastIndexOf('\n') + 1);
+    assert.ok(tail === '' || tail.endsWith(CLEAR), JSON.stringify(tail));
+    assert.match(r.out, /^run done/);
+  });
+
+  test('not on a terminal: step lines only, no control characters', async () => {
+    const { file } = await setup(400);
+    const r = await runWith(false, file);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(!r.err.includes('\r') && !r.err.includes('\x1b'));
+    assert.deepEqual(
+      [...r.err.matchAll(/personalize-batch: (\w+): started/g)].map((m) => m[1]),
+      ['prepare', 'validate', 'jobs', 'collect', 'export'],
+    );
+    assert.equal([...r.err.matchAll(/created job/g)].length, 4);
+  });
+});
