@@ -234,7 +234,7 @@ describe('run', () => {
     );
 
     // Once the shards exist, the plan is made from them and the state file, not from the sources.
-    await writeFile(join(file, '../../..', 'emails.csv'), 'user_id\nchanged\n');
+    await writeFile(join(file, '..', 'emails.csv'), 'user_id\nchanged\n');
     const later = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
     assert.equal(later.code, 0, later.stderr);
     assert.match(later.stderr, /dry run: the shards made/);
@@ -262,7 +262,7 @@ describe('run', () => {
     ];
     for (const [label, text, why] of cases) {
       const { file, work, prefix } = await setup(10);
-      await writeFile(join(file, '../../..', 'emails.csv'), text);
+      await writeFile(join(file, '..', 'emails.csv'), text);
       const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
       assert.equal(dry.code, 1, `${label}: ${dry.stderr}`);
       assert.match(dry.stdout, why, label);
@@ -370,7 +370,7 @@ describe('run', () => {
       p.input.column = 'Kundennummer';
       p.output.catalogColumns = ['Title'];
     });
-    const dir = join(two.file, '../../..');
+    const dir = join(two.file, '..');
     await writeFile(
       join(dir, 'results.jsonl'),
       '{"input":{"userId":"1"},"output":{"recommendedItems":["a"]},"error":null}\n',
@@ -401,7 +401,7 @@ describe('run', () => {
     const { file, prefix } = await setup(60, (p) => {
       p.output.catalog = 'other-items.csv';
     });
-    await writeFile(join(file, '../../..', 'other-items.csv'), 'ITEM_ID,ITEM_NAME\nnot-an-item,Nothing\n');
+    await writeFile(join(file, '..', 'other-items.csv'), 'ITEM_ID,ITEM_NAME\nnot-an-item,Nothing\n');
     const r = await cli(['run', file, ...AWS_ARGS()]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
@@ -409,7 +409,7 @@ describe('run', () => {
       /personalize-batch: warning: none of the \d+ recommendations names an item in the catalog \(\S+other-items\.csv\): is it the catalog of this dataset/,
     );
     assert.match(r.stdout, /warnings {5}\d+ \(above, and in the summary's warnings\)/);
-    const s = JSON.parse(await readFile(join(file, '../../..', 'out', 'summary.json'), 'utf8')) as RunSummary;
+    const s = JSON.parse(await readFile(join(file, '..', 'out', 'summary.json'), 'utf8')) as RunSummary;
     assert.ok(s.warnings.some((w) => /names an item in the catalog/.test(w)));
     assert.ok(jobsOf(prefix).length > 0);
     // Resumed: the same warnings again, from run.json.
