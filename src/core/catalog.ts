@@ -6,7 +6,9 @@ import { decodeString } from './out-lines.js';
 export const CATALOG_MAX_ITEMS = 5_000_000;
 
 /**
- * Item metadata for the export join, held in memory: item ids in a
+ * A join table for the export, held in memory: item metadata (--catalog,
+ * looked up per recommended item) or user attributes (--users, looked up
+ * per line's user key). Ids in a
  * ByteIndex (looked up from the output line's bytes, no string per lookup)
  * and every value pre-rendered for the output format (a CSV cell with its
  * quoting and formula guard, or a JSON fragment) back to back in one arena.
@@ -18,6 +20,10 @@ export class Catalog {
   /** Items held. */
   get size(): number {
     return this.index.size;
+  }
+  /** Bytes held: the ids' index, the values' arena and their offsets (what --memory-budget bounds). */
+  get bytes(): number {
+    return this.index.bytes + this.arena.length + this.starts.byteLength;
   }
   /** Ids seen again (the first row of an id wins). */
   duplicates = 0;

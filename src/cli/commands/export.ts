@@ -42,6 +42,19 @@ Options:
       --catalog-id-column C  the catalog's item id column (default ITEM_ID, item_id, itemId, ...)
       --catalog-delimiter C  the catalog's field delimiter (default detected, as for prepare)
       --catalog-encoding E   the catalog's encoding, e.g. windows-1252 (default UTF-8)
+      --users FILE           users file (a CRM export: CSV, TSV or JSON Lines) whose columns are
+                             added to every row of each user (after the catalog's; JSON Lines:
+                             fields after the key); read as prepare reads its inputs; only for
+                             outputs keyed by user id; a repeated key keeps its first row
+      --user-key C           the users file's user id column (default userId, user_id, customer_id, ...)
+      --user-fields A,B      its columns to join, in order (default: all but the key); a name the
+                             export already has gets a user_ prefix
+      --users-delimiter C    its field delimiter (default detected, as for prepare)
+      --users-encoding E     its encoding, e.g. windows-1252 (default UTF-8; a BOM decides first)
+      --users-required       drop (and count) the recommendations of users not in the file;
+                             by default they are kept with empty user columns (counted)
+      --memory-budget SIZE   memory for the users file in memory (default 64MiB); past it the
+                             export stops (PB_LIMIT) and says how much to give
       --no-escape-formulas   write text cells as they are
       --line-ending E        crlf (RFC 4180, default) or lf
       --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
@@ -61,6 +74,8 @@ Examples:
   personalize-batch export job-out/ --format csv-wide --top 10 -o wide.csv
   personalize-batch export users.json.out --format jsonl --catalog items.csv \\
       --catalog-columns TITLE,URL,IMAGE -o recs.jsonl.gz
+  personalize-batch export users.json.out --users CRM.csv --user-key customer_id \\
+      --user-fields email,first_name --users-required -o recs.csv
   personalize-batch export related.out --on-invalid skip --rejects bad-lines.jsonl -o related.csv
   gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv`;
 
@@ -74,6 +89,13 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
     'catalog-id-column': { type: 'string' },
     'catalog-delimiter': { type: 'string' },
     'catalog-encoding': { type: 'string' },
+    users: { type: 'string' },
+    'user-key': { type: 'string' },
+    'user-fields': { type: 'string' },
+    'users-delimiter': { type: 'string' },
+    'users-encoding': { type: 'string' },
+    'users-required': { type: 'boolean' },
+    'memory-budget': { type: 'string' },
     'escape-formulas': { type: 'boolean', default: true },
     'line-ending': { type: 'string' },
     errors: { type: 'string' },
@@ -115,6 +137,17 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
     catalogIdColumn: v['catalog-id-column'],
     catalogDelimiter: v['catalog-delimiter'],
     catalogEncoding: v['catalog-encoding'],
+    users: v.users,
+    userKey: v['user-key'],
+    userFields: v['user-fields']
+      ?.split(',')
+      .map((c) => c.trim())
+      .filter((c) => c !== ''),
+    usersDelimiter: v['users-delimiter'],
+    usersEncoding: v['users-encoding'],
+    usersRequired: v['users-required'],
+    memoryBudget:
+      v['memory-budget'] === undefined ? undefined : parseBytes(v['memory-budget'], '--memory-budget'),
     escapeFormulas: v['escape-formulas'],
     lineEnding: v['line-ending'] as 'crlf' | 'lf' | undefined,
     errors: v.errors,
@@ -146,6 +179,10 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
   if (s.catalogItems !== null)
     parts.push(
       `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
+    );
+  if (s.usersJoined !== null)
+    parts.push(
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file of ${s.usersJoined}${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}`,
     );
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }

@@ -33,6 +33,10 @@ export interface ConvertConfig {
   failFast: boolean;
   /** Catalog column names, joined per recommended item. */
   catalogColumns: string[];
+  /** Users file column names, joined per line by its user key (after the catalog's columns). */
+  userColumns: string[];
+  /** A line whose user is not in the users file is dropped (counted), not written with empty cells. */
+  usersRequired: boolean;
   /** Longest line in bytes; a longer one is invalid. */
   maxLineLength: number;
   /**

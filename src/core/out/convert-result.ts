@@ -21,6 +21,10 @@ export interface ConvertCounts {
   rows: number;
   errorLines: number;
   catalogMissing: number;
+  /** Exported lines whose user is not in the users file (their user columns empty, or dropped). */
+  usersMissing: number;
+  /** Of those, the lines dropped (usersRequired): not counted in records or rows. */
+  usersDropped: number;
   /** Lines with data the layout has no column for (scores, reasons, theme). */
   droppedScores: number;
   droppedReasons: number;
@@ -54,6 +58,8 @@ export function emptyCounts(): ConvertCounts {
     rows: 0,
     errorLines: 0,
     catalogMissing: 0,
+    usersMissing: 0,
+    usersDropped: 0,
     droppedScores: 0,
     droppedReasons: 0,
     droppedThemes: 0,
@@ -74,6 +80,8 @@ export function addCounts(a: ConvertCounts, b: ConvertCounts): void {
   a.rows += b.rows;
   a.errorLines += b.errorLines;
   a.catalogMissing += b.catalogMissing;
+  a.usersMissing += b.usersMissing;
+  a.usersDropped += b.usersDropped;
   a.droppedScores += b.droppedScores;
   a.droppedReasons += b.droppedReasons;
   a.droppedThemes += b.droppedThemes;

@@ -40,8 +40,9 @@ export class Converter {
   constructor(
     readonly cfg: ConvertConfig,
     catalog?: Catalog,
+    users?: Catalog,
   ) {
-    this.rows = new RowWriter(cfg, this.parser, catalog);
+    this.rows = new RowWriter(cfg, this.parser, catalog, users);
   }
 
   /** Converts every line of the piece (whole lines; the last may lack its LF). */
@@ -157,6 +158,18 @@ export class Converter {
         (p.themeStart >= 0 && !layout.theme))
     )
       return false;
+    const rows = this.rows;
+    const users = rows.users;
+    if (users) {
+      rows.userItem = p.keyField === KEY_NONE ? -1 : users.lookup(src, p.keyStart, p.keyEnd, p.keyEscaped);
+      if (rows.userItem < 0) {
+        c.usersMissing++;
+        if (cfg.usersRequired) {
+          c.usersDropped++;
+          return true;
+        }
+      }
+    }
     c.records++;
     if (p.keyField === KEY_NONE) c.withoutKey++;
     if (p.scores !== undefined) {
@@ -179,18 +192,21 @@ export class Converter {
     // the formula guard) to it; the line's own bytes (e - s) bound all ids,
     // scores, reasons and the theme together.
     const lineLen = e - s;
-    const rows = this.rows;
     const catalog = rows.catalog;
     if (cfg.format === 'jsonl') {
       c.rows++;
-      rows.ensure(3 * lineLen + count * (48 + (catalog?.maxJsonBytes ?? 0)) + 128);
+      rows.ensure(3 * lineLen + count * (48 + (catalog?.maxJsonBytes ?? 0)) + (users?.maxJsonBytes ?? 0) + 128);
       writeJsonLine(rows, src, layout, count, c);
       return true;
     }
     rows.renderKey(src);
     if (layout.theme) rows.renderTheme(src);
     const perRow =
-      rows.keyLen + rows.themeLen + 32 + (catalog ? catalog.maxRecordBytes + catalog.columns : 0);
+      rows.keyLen +
+      rows.themeLen +
+      32 +
+      (catalog ? catalog.maxRecordBytes + catalog.columns : 0) +
+      (users ? users.maxRecordBytes + users.columns : 0);
     if (cfg.format === 'csv-long') {
       c.rows += count;
       rows.ensure(count * perRow + 3 * lineLen + 1024);

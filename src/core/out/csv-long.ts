@@ -3,7 +3,7 @@ import type { ConvertCounts } from './convert-result.js';
 import { NO_SPANS, SPAN_ESCAPED, type Spans } from './line-shapes.js';
 import { FORMULA_FIRST, formulaStart, type RowWriter } from './row-writer.js';
 
-/** csv-long: one row per recommended id (key, rank, id, then score, reason, theme and catalog cells). */
+/** csv-long: one row per recommended id (key, rank, id, then score, reason, theme, catalog and user cells). */
 
 // Byte values, local to this module and not exported: V8 reads an exported
 // or imported binding through its module cell at every use (in its own
@@ -28,7 +28,9 @@ export function writeLongRows(
   const key = w.keyCell;
   const klen = w.keyLen;
   const catalog = w.catalog;
-  if (!reasons && !layout.reason && !layout.theme && !catalog) {
+  const users = w.users;
+  const user = w.userItem;
+  if (!reasons && !layout.reason && !layout.theme && !catalog && !users) {
     longRowsPlain(w, src, count, layout.score, scores);
     return;
   }
@@ -66,6 +68,12 @@ export function writeLongRows(
       for (let col = 0; col < catalog.columns; col++) {
         out[at++] = COMMA;
         if (item >= 0) at = catalog.copyCell(item, col, out, at);
+      }
+    }
+    if (users) {
+      for (let col = 0; col < users.columns; col++) {
+        out[at++] = COMMA;
+        if (user >= 0) at = users.copyCell(user, col, out, at);
       }
     }
     for (let k = 0; k < eol.length; k++) out[at++] = eol[k] as number;

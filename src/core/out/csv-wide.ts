@@ -5,7 +5,7 @@ import { copyWords, FORMULA_FIRST, formulaStart, type RowWriter } from './row-wr
 
 /**
  * csv-wide: one row per key, the ids in numbered columns (item_1..item_n),
- * then as many score, reason and catalog columns of each.
+ * then as many score, reason and catalog columns of each, and the user's columns once.
  */
 
 // Byte values, local to this module and not exported: V8 reads an exported
@@ -86,6 +86,13 @@ export function writeWideRow(
         const item = i < count ? (items[i] as number) : -1;
         if (item >= 0) at = catalog.copyCell(item, col, out, at);
       }
+    }
+  }
+  const users = w.users;
+  if (users) {
+    for (let col = 0; col < users.columns; col++) {
+      out[at++] = COMMA;
+      if (w.userItem >= 0) at = users.copyCell(w.userItem, col, out, at);
     }
   }
   for (let k = 0; k < w.eol.length; k++) out[at++] = w.eol[k] as number;

@@ -4,7 +4,7 @@ import { KEY_NONE, NO_SPANS, SPAN_ESCAPED } from './line-shapes.js';
 import { copyWords, type RowWriter, viewOf } from './row-writer.js';
 import { canonicalString } from './strings.js';
 
-/** jsonl: one JSON record per key, its ids (with score, reasons and catalog fields) in an array. */
+/** jsonl: one JSON record per key (with the user's fields), its ids (with score, reasons and catalog fields) in an array. */
 
 // Byte values, local to this module and not exported: V8 reads an exported
 // or imported binding through its module cell at every use (in its own
@@ -36,6 +36,8 @@ export function writeJsonLine(
       ascii(w, '"');
     } else ascii(w, ',"theme":null');
   }
+  // The user's fields (nulls when the user is not in the users file) before the list.
+  if (w.users) w.at = w.users.copyJson(w.userItem, w.out, w.at);
   ascii(w, layout.users ? ',"users":[' : ',"items":[');
   const ids = p.ids.data;
   const scores = p.scores;

@@ -20,7 +20,9 @@ const CR = 13;
  * The CSV header row (without its line end) for a layout. Every name is
  * distinct: related items and themes echo an `itemId` and recommend items,
  * so their key column is `source_item` (in csv-long and csv-wide alike), and
- * a catalog column named like one of ours gets a `catalog_` prefix.
+ * a catalog column named like one of ours gets a `catalog_` prefix. The
+ * users file's columns come last, once per row (csv-wide too), a name taken
+ * by an earlier column with a `user_` prefix.
  */
 export function csvHeader(cfg: ConvertConfig, layout: Layout): string[] {
   const key = keyColumn(layout);
@@ -37,6 +39,7 @@ export function csvHeader(cfg: ConvertConfig, layout: Layout): string[] {
       taken.add(name);
       h.push(name);
     }
+    h.push(...userColumnNames(cfg.userColumns, h));
     return h;
   }
   const n = cfg.width;
@@ -59,7 +62,24 @@ export function csvHeader(cfg: ConvertConfig, layout: Layout): string[] {
     numbered(name);
     for (let i = 1; i <= n; i++) taken.add(`${name}_${i}`);
   }
+  h.push(...userColumnNames(cfg.userColumns, h));
   return h;
+}
+
+/**
+ * The users file's columns as the export names them: as in its header, or
+ * with a `user_` prefix (repeated) while an earlier column, or an earlier
+ * one of them, has the name. JSON Lines records pass their own top-level
+ * names (the key, theme, items).
+ */
+export function userColumnNames(fields: readonly string[], before: readonly string[]): string[] {
+  const taken = new Set(before);
+  return fields.map((f) => {
+    let name = f;
+    while (taken.has(name)) name = `user_${name}`;
+    taken.add(name);
+    return name;
+  });
 }
 
 /** The key column's name: the echoed input field, except `source_item` where the rows also hold an itemId. */

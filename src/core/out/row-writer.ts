@@ -46,11 +46,14 @@ export class RowWriter {
   readonly idName: Buffer;
   readonly idNameLength: number;
   readonly idNameView: DataView;
+  /** The line's row in the users table, or -1 (not there, or no key). */
+  userItem = -1;
 
   constructor(
     readonly cfg: ConvertConfig,
     readonly parser: OutLineParser,
     readonly catalog?: Catalog,
+    readonly users?: Catalog,
   ) {
     this.eol = Buffer.from(cfg.crlf ? '\r\n' : '\n');
     this.keyView = viewOf(this.keyCell);

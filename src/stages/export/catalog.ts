@@ -1,12 +1,21 @@
 import { Catalog } from '../../core/catalog.js';
-import { accessor, findColumn, ITEM_COLUMNS } from '../../core/columns.js';
+import { accessor, findColumn, ITEM_COLUMNS, USER_COLUMNS } from '../../core/columns.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
+import { userColumnNames } from '../../core/out-convert.js';
+import { alternatives, closest } from '../../core/suggest.js';
 import { PbError } from '../../errors.js';
 import { readRows } from '../../io/rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
 
-/** What catalog messages call the settings: export's flags, or a pipeline file's keys. */
+/**
+ * The export's two join tables, read the same way: the catalog (item
+ * metadata, --catalog) and the users file (user attributes, --users). Both
+ * are detected as prepare's inputs are (delimiter, `sep=` line, encoding,
+ * file type), rendered for the export format into one Catalog each.
+ */
+
+/** What a table's messages call its settings: export's flags, or a pipeline file's keys. */
 export interface CatalogOptionNames {
   delimiter: string;
   encoding: string;
@@ -21,6 +30,13 @@ const CATALOG_FLAGS: CatalogOptionNames = {
   columns: '--catalog-columns',
 };
 
+export const USERS_FLAGS: CatalogOptionNames = {
+  delimiter: '--users-delimiter',
+  encoding: '--users-encoding',
+  idColumn: '--user-key',
+  columns: '--user-fields',
+};
+
 /** The catalog settings of export (and of a pipeline file's output). */
 export type CatalogSettings = Partial<
   Pick<
@@ -29,13 +45,60 @@ export type CatalogSettings = Partial<
   >
 >;
 
+/** The users file's settings of export (and of a pipeline file's output). */
+export type UsersSettings = Partial<
+  Pick<ResolvedExportOptions, 'users' | 'userKey' | 'userFields' | 'usersDelimiter' | 'usersEncoding'>
+>;
+
+/** One join table's file and settings, whichever it is. */
+interface TableSpec {
+  file: string;
+  idColumn: string | undefined;
+  columns: string[] | undefined;
+  delimiter: string | undefined;
+  encoding: string | undefined;
+  flags: CatalogOptionNames;
+  /** What the table is, for messages: "the catalog", "the users file". */
+  what: string;
+  /** The id's role and the usual names of its column. */
+  role: 'item id' | 'user id';
+  candidates: readonly string[];
+}
+
+function catalogSpec(o: CatalogSettings, flags: CatalogOptionNames): TableSpec {
+  return {
+    file: o.catalog as string,
+    idColumn: o.catalogIdColumn,
+    columns: o.catalogColumns,
+    delimiter: o.catalogDelimiter,
+    encoding: o.catalogEncoding,
+    flags,
+    what: 'the catalog',
+    role: 'item id',
+    candidates: ITEM_COLUMNS,
+  };
+}
+
+function usersSpec(o: UsersSettings, flags: CatalogOptionNames): TableSpec {
+  return {
+    file: o.users as string,
+    idColumn: o.userKey,
+    columns: o.userFields,
+    delimiter: o.usersDelimiter,
+    encoding: o.usersEncoding,
+    flags,
+    what: 'the users file',
+    role: 'user id',
+    candidates: USER_COLUMNS,
+  };
+}
+
 /**
- * Opens the catalog and resolves its columns: the id column and the ones to
- * join. The file is detected as prepare's inputs are (delimiter, encoding,
- * file type). Every mistake in the settings shows here, before any row.
+ * Opens a table and resolves its columns: the id column and the ones to
+ * join. Every mistake in the settings shows here, before any row.
  */
-async function openCatalog(o: CatalogSettings, flags: CatalogOptionNames) {
-  const file = o.catalog as string;
+async function openTable(t: TableSpec) {
+  const { file, flags } = t;
   const names: OptionNames = {
     ...CLI_OPTION_NAMES,
     delimiter: flags.delimiter,
@@ -46,31 +109,52 @@ async function openCatalog(o: CatalogSettings, flags: CatalogOptionNames) {
     skipLines: '--skip-lines',
     noHeader: '--no-header',
   };
-  const text = await openText(file, {}, { encoding: o.catalogEncoding, names });
+  const text = await openText(file, {}, { encoding: t.encoding, names });
   const src = await readRows(file, text.bytes, {
     format: 'auto',
     maxLineLength: 1024 * 1024,
-    delimiter: o.catalogDelimiter,
-    column: o.catalogIdColumn,
+    delimiter: t.delimiter,
+    column: t.idColumn,
     names,
   });
   try {
     const header = src.header;
     if (!header || header.length === 0) {
-      throw new PbError('PB_USAGE', 'the catalog needs a header row (ITEM_ID,TITLE,...)', { file });
+      const example = t.role === 'item id' ? 'ITEM_ID,TITLE,...' : 'customer_id,email,...';
+      throw new PbError('PB_USAGE', `${t.what} needs a header row (${example})`, { file });
     }
     const keyed = src.keyed;
-    const idCol = findColumn(header, o.catalogIdColumn, ITEM_COLUMNS, 'item id', flags.idColumn, file, keyed);
-    const columns = o.catalogColumns ?? header.filter((_, i) => i !== idCol);
+    const idCol = withSuggestion(header, t.idColumn, () =>
+      findColumn(header, t.idColumn, t.candidates, t.role, flags.idColumn, file, keyed),
+    );
+    const columns = t.columns ?? header.filter((_, i) => i !== idCol);
     if (columns.length === 0)
-      throw new PbError('PB_USAGE', 'the catalog has no columns besides the item id', { file });
+      throw new PbError('PB_USAGE', `${t.what} has no columns besides the ${t.role}`, { file });
     const cols = columns.map((n) =>
-      accessor(findColumn(header, n, [], n, flags.columns, file, keyed), header, keyed),
+      accessor(
+        withSuggestion(header, n, () => findColumn(header, n, [], n, flags.columns, file, keyed)),
+        header,
+        keyed,
+      ),
     );
     return { file, src, header, keyed, idCol, columns, cols };
   } catch (err) {
     await src.close();
     throw err;
+  }
+}
+
+/** Runs a column lookup; a usage error for a name not in the header gains the closest names. */
+function withSuggestion(header: readonly string[], name: string | undefined, find: () => number): number {
+  try {
+    return find();
+  } catch (err) {
+    const near = name === undefined ? [] : closest(name, header);
+    if (!(err instanceof PbError) || err.code !== 'PB_USAGE' || near.length === 0) throw err;
+    const quoted = near.map((n) => JSON.stringify(n));
+    throw new PbError('PB_USAGE', `${err.reason}; did you mean ${alternatives(quoted)}?`, {
+      file: err.file,
+    });
   }
 }
 
@@ -83,58 +167,117 @@ export async function checkCatalog(
   o: CatalogSettings,
   flags: CatalogOptionNames = CATALOG_FLAGS,
 ): Promise<void> {
-  const c = await openCatalog(o, flags);
+  const c = await openTable(catalogSpec(o, flags));
   await c.src.close();
 }
 
-/** The catalog in memory, and the rows skipped for want of an id (the first few line numbers). */
+/** checkCatalog for the users file. */
+export async function checkUsers(o: UsersSettings, flags: CatalogOptionNames = USERS_FLAGS): Promise<void> {
+  const c = await openTable(usersSpec(o, flags));
+  await c.src.close();
+}
+
+/**
+ * A table in memory; the rows skipped for want of an id, and the ids
+ * repeated (the first row wins), each with the first few line numbers.
+ */
 export interface LoadedCatalog {
   catalog: Catalog;
   withoutId: number;
   lines: number[];
+  /** Lines of rows whose id an earlier row had (the first few). */
+  duplicateLines: number[];
+  /** The joined columns as the file names them. */
+  columns: string[];
+}
+
+/** Reads the catalog file into a Catalog, rendering values for the export format. */
+export function loadCatalog(o: ResolvedExportOptions): Promise<LoadedCatalog> {
+  return loadTable(catalogSpec(o, CATALOG_FLAGS), o, {
+    maxItems: o.maxCatalogItems,
+    full: `the catalog has more than ${o.maxCatalogItems} items; the join holds it in memory (keep only the items you recommend)`,
+  });
 }
 
 /**
- * Reads the catalog file into a Catalog, rendering values for the export
- * format; rows with an empty id are skipped and counted.
+ * Reads the users file into a Catalog keyed by user id. In JSON Lines its
+ * fields sit beside the record's own (the key, theme, items): a clash gets
+ * a `user_` prefix, as in CSV (see userColumnNames). Its memory is held to
+ * --memory-budget: past it, a PB_LIMIT error that names the fix.
  */
-export async function loadCatalog(o: ResolvedExportOptions): Promise<LoadedCatalog> {
-  const { file, src, header, keyed, idCol, columns: names, cols } = await openCatalog(o, CATALOG_FLAGS);
+export function loadUsers(o: ResolvedExportOptions): Promise<LoadedCatalog> {
+  const budget = o.memoryBudget;
+  return loadTable(usersSpec(o, USERS_FLAGS), o, {
+    maxItems: Number.POSITIVE_INFINITY,
+    names: (columns) => userColumnNames(columns, ['userId', 'theme', 'items']),
+    full: '',
+    overBudget: (users) =>
+      users.bytes > budget
+        ? `the users file needs more than --memory-budget (${budget} bytes) to be joined in memory, at ${users.size} users; raise --memory-budget (e.g. ${suggestBudget(users.bytes)}), or keep only the users of this export and the --user-fields you need`
+        : undefined,
+  });
+}
+
+/** A budget about 4x what was reached, in MiB: room for the rest of the file. */
+function suggestBudget(reached: number): string {
+  return `${Math.ceil((reached * 4) / (1024 * 1024))}MiB`;
+}
+
+/**
+ * Reads a table; rows with an empty id are skipped and counted, a repeated
+ * id keeps its first row (counted). `full` says why the table may not grow.
+ */
+async function loadTable(
+  t: TableSpec,
+  o: ResolvedExportOptions,
+  limits: {
+    maxItems: number;
+    /** Why the table may not hold more than maxItems. */
+    full: string;
+    /** Why the table may not grow past its memory (checked after each added row), or undefined. */
+    overBudget?: (table: Catalog) => string | undefined;
+    /** The columns' names in JSON, from the file's (default: as the file names them). */
+    names?: (columns: readonly string[]) => readonly string[];
+  },
+): Promise<LoadedCatalog> {
+  const { file, src, header, keyed, idCol, columns, cols } = await openTable(t);
   let withoutId = 0;
   const lines: number[] = [];
+  const duplicateLines: number[] = [];
   const id = accessor(idCol, header, keyed);
-  const catalog = new Catalog(names, o.format === 'jsonl', o.escapeFormulas, o.maxCatalogItems);
-  for await (const batch of src.batches) {
-    for (const row of batch) {
-      if (row.error) throw row.error;
-      const raw = id(row.values);
-      const key = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
-      if (key === undefined || key === null || (typeof key === 'string' && key.trim() === '')) {
-        // A catalog row without an id (a gift card with no SKU) matches no recommendation.
-        withoutId++;
-        if (lines.length < 5) lines.push(row.line);
-        continue;
-      }
-      if (typeof key !== 'string') {
-        throw new PbError('PB_INVALID_RECORD', 'the item id must be text or a whole number', {
-          file,
-          line: row.line,
-          field: header[idCol],
+  const table = new Catalog(limits.names?.(columns) ?? columns, o.format === 'jsonl', o.escapeFormulas, limits.maxItems);
+  try {
+    for await (const batch of src.batches) {
+      for (const row of batch) {
+        if (row.error) throw row.error;
+        const raw = id(row.values);
+        const key = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
+        if (key === undefined || key === null || (typeof key === 'string' && key.trim() === '')) {
+          // A row without an id (a gift card with no SKU, a CRM contact with no customer id) matches nothing.
+          withoutId++;
+          if (lines.length < 5) lines.push(row.line);
+          continue;
+        }
+        if (typeof key !== 'string') {
+          throw new PbError('PB_INVALID_RECORD', `the ${t.role} must be text or a whole number`, {
+            file,
+            line: row.line,
+            field: header[idCol],
+          });
+        }
+        const values = cols.map((get) => {
+          const v = get(row.values);
+          return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
         });
-      }
-      const values = cols.map((get) => {
-        const v = get(row.values);
-        return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-      });
-      // Trimmed, as prepare trims ids: " i1 " in a spreadsheet is the item i1.
-      if (catalog.add(key.trim(), values) === 'full') {
-        throw new PbError(
-          'PB_LIMIT',
-          `the catalog has more than ${o.maxCatalogItems} items; the join holds it in memory (keep only the items you recommend)`,
-          { file, line: row.line },
-        );
+        // Trimmed, as prepare trims ids: " i1 " in a spreadsheet is the item i1.
+        const added = table.add(key.trim(), values);
+        if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(row.line);
+        const why = added === 'full' ? limits.full : added === 'added' ? limits.overBudget?.(table) : undefined;
+        if (why) throw new PbError('PB_LIMIT', why, { file, line: row.line });
       }
     }
+  } finally {
+    await src.close();
   }
-  return { catalog, withoutId, lines };
+  return { catalog: table, withoutId, lines, duplicateLines, columns: [...columns] };
 }

@@ -76,6 +76,8 @@ export class ExportRun {
     private readonly o: ResolvedExportOptions,
     private readonly options: ExportOptions,
     private readonly catalog: Catalog | undefined,
+    /** The users table and its columns as the file names them. */
+    private readonly users?: { table: Catalog; columns: string[] },
   ) {
     this.ring = new SlotRing(SLOTS, o.pieceSize);
   }
@@ -91,6 +93,8 @@ export class ExportRun {
       measure,
       failFast: this.o.onInvalid === 'fail',
       catalogColumns: this.catalog ? [...this.catalog.names] : [],
+      userColumns: this.users ? [...this.users.columns] : [],
+      usersRequired: this.o.usersRequired,
       maxLineLength: this.o.maxLineLength,
       optimistic: this.optimistic && !measure,
     };
@@ -249,17 +253,22 @@ export class ExportRun {
         'PB_USAGE',
         'this is batch segment output (users for each item): --catalog joins the items a job recommends, and a segment job recommends none; export it without --catalog',
       );
+    if (this.users && (layout.users || layout.keyField !== 'userId'))
+      throw new PbError(
+        'PB_USAGE',
+        `this output is keyed by ${layout.keyField} (${layout.kind}${layout.users ? ': users for each item' : ''}), not by user id: --users joins a user's attributes to the recommendations for that user (user-personalization, personalized-ranking); export it without --users`,
+      );
     this.layout = layout;
     this.width = width;
     const cfg = this.cfg(width, measure);
-    this.converter = new Converter(cfg, this.catalog);
+    this.converter = new Converter(cfg, this.catalog, this.users?.table);
     this.laneCfg = cfg;
   }
 
   /** Starts the workers, once the input proves longer than two pieces (a small one is done first). */
   private startLanes(): void {
-    // The catalog lives on this thread only: with one, the main thread converts alone.
-    if (this.lanes.length > 0 || !this.laneCfg || this.catalog) return;
+    // The join tables live on this thread only: with one, the main thread converts alone.
+    if (this.lanes.length > 0 || !this.laneCfg || this.catalog || this.users) return;
     for (let i = 0; i < this.o.workers; i++) {
       this.lanes.push(new WorkerLane({ cfg: this.laneCfg, slots: this.ring.slots, fd: this.fd }, this.ring));
     }

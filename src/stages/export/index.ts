@@ -1,13 +1,19 @@
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput } from '../../io/output.js';
-import { loadCatalog } from './catalog.js';
+import { loadCatalog, loadUsers } from './catalog.js';
 import { ExportRun } from './export-run.js';
 import { type ExportOptions, resolveExportOptions } from './options.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 
-export { type CatalogOptionNames, type CatalogSettings, checkCatalog } from './catalog.js';
+export {
+  type CatalogOptionNames,
+  type CatalogSettings,
+  checkCatalog,
+  checkUsers,
+  type UsersSettings,
+} from './catalog.js';
 export {
   defaultErrorsPath,
   EXPORT_DEFAULTS,
@@ -26,7 +32,8 @@ export type { ExportSummary } from './summary.js';
  * every line, and a last one writes. To stdout, where nothing can be taken
  * back, it measures first. Stdin is spooled to disk for these passes.
  * Memory: a few 1 MiB pieces and their outputs in flight per thread, the
- * longest line (bounded by maxLineLength) and the catalog, if any.
+ * longest line (bounded by maxLineLength), the catalog and the users table
+ * (within memoryBudget), if any.
  */
 export async function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
   const o = resolveExportOptions(options);
@@ -36,7 +43,13 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   const sources = await expandOutSources(o.sources);
   await checkNotAnInput(o.output, sources);
   const loaded = o.catalog ? await loadCatalog(o) : undefined;
-  const run = new ExportRun(o, options, loaded?.catalog);
+  const users = o.users ? await loadUsers(o) : undefined;
+  const run = new ExportRun(
+    o,
+    options,
+    loaded?.catalog,
+    users && { table: users.catalog, columns: users.columns },
+  );
   const passes = await runPasses(run, o, options, sources);
-  return summarizeExport(o, sources.length, run, loaded, passes, started);
+  return summarizeExport(o, sources.length, run, { catalog: loaded, users }, passes, started);
 }

@@ -29,6 +29,24 @@ export interface ExportOptions {
   catalogEncoding?: string;
   /** Most items the catalog may hold (it is kept in memory). Default 5,000,000. */
   maxCatalogItems?: number;
+  /**
+   * Users file (a CRM export: CSV, TSV or JSON Lines; gzip detected) whose
+   * columns are added to every row of a user's recommendations, after the
+   * catalog's. Only for outputs keyed by user id.
+   */
+  users?: string;
+  /** The users file's user id column. Default: userId, user_id, customer_id, ... */
+  userKey?: string;
+  /** The users file's columns to join, in order. Default: every column but the key. */
+  userFields?: string[];
+  /** The users file's field delimiter. Default: detected (see prepare's rules). */
+  usersDelimiter?: string;
+  /** The users file's text encoding (a TextDecoder label). Default UTF-8; a byte order mark decides first. */
+  usersEncoding?: string;
+  /** Drop (and count) the lines of users not in the users file, instead of leaving their columns empty. */
+  usersRequired?: boolean;
+  /** Memory for the users file's table; past it the export stops with PB_LIMIT. Default 64 MiB. */
+  memoryBudget?: number;
   /** Neutralise spreadsheet formulas in CSV text cells (a leading '). Default true. */
   escapeFormulas?: boolean;
   /** CSV line ends: `crlf` (RFC 4180, the default) or `lf`. */
@@ -70,6 +88,13 @@ export interface ResolvedExportOptions {
   catalogDelimiter: string | undefined;
   catalogEncoding: string | undefined;
   maxCatalogItems: number;
+  users: string | undefined;
+  userKey: string | undefined;
+  userFields: string[] | undefined;
+  usersDelimiter: string | undefined;
+  usersEncoding: string | undefined;
+  usersRequired: boolean;
+  memoryBudget: number;
   escapeFormulas: boolean;
   crlf: boolean;
   errors: string;
@@ -85,6 +110,7 @@ export const EXPORT_DEFAULTS = {
   format: 'csv-long',
   maxLineLength: 128 * 1024 * 1024,
   pieceSize: 1024 * 1024,
+  memoryBudget: 64 * 1024 * 1024,
 } as const;
 
 export function resolveExportOptions(input: ExportOptions): ResolvedExportOptions {
@@ -112,6 +138,17 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
   if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
+  for (const [given, flag] of [
+    [o.userKey, '--user-key'],
+    [o.userFields, '--user-fields'],
+    [o.usersDelimiter, '--users-delimiter'],
+    [o.usersEncoding, '--users-encoding'],
+    [o.usersRequired, '--users-required'],
+  ] as const)
+    if (given !== undefined && given !== false && !o.users) throw usage(`${flag} needs --users USERS.csv`);
+  const badUsersEncoding = o.usersEncoding === undefined ? undefined : encodingProblem(o.usersEncoding);
+  if (badUsersEncoding) throw usage(`--users-encoding ${badUsersEncoding}`);
+  if (o.userFields?.length === 0) throw usage('--user-fields needs at least one column name');
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
   const sources = [...(o.sources ?? [])];
@@ -143,6 +180,14 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
         : parseDelimiter(o.catalogDelimiter, '--catalog-delimiter'),
     catalogEncoding: o.catalogEncoding,
     maxCatalogItems: whole(o.maxCatalogItems, 'maxCatalogItems', CATALOG_MAX_ITEMS),
+    users: o.users,
+    userKey: o.userKey,
+    userFields: o.userFields ? [...o.userFields] : undefined,
+    usersDelimiter:
+      o.usersDelimiter === undefined ? undefined : parseDelimiter(o.usersDelimiter, '--users-delimiter'),
+    usersEncoding: o.usersEncoding,
+    usersRequired: o.usersRequired ?? false,
+    memoryBudget: whole(o.memoryBudget, '--memory-budget', EXPORT_DEFAULTS.memoryBudget),
     escapeFormulas: o.escapeFormulas ?? true,
     crlf: lineEnding === 'crlf',
     errors: o.errors ?? defaultErrorsPath(output),

@@ -32,6 +32,16 @@ export interface ExportSummary {
   catalogMissing: number;
   /** Catalog rows with an empty id (a gift card with no SKU): skipped. */
   catalogRowsWithoutId: number;
+  /** Users held from the users file (--users), or null without one. */
+  usersJoined: number | null;
+  /** Exported keys (lines) whose user is not in the users file: user columns empty, or dropped. */
+  usersMissing: number;
+  /** Of those, the lines dropped by --users-required (not in records or rows). */
+  usersDropped: number;
+  /** Users file rows whose key an earlier row had: the first row of each key was used. */
+  usersDuplicates: number;
+  /** Users file rows with an empty key: skipped. */
+  usersRowsWithoutKey: number;
   errorsFile: string | null;
   /** Passes over the input: 1, or for csv-wide without --top 2 (measured first, for stdout) or 3 (a guess proved wrong). */
   passes: number;
@@ -44,14 +54,16 @@ export function summarizeExport(
   o: ResolvedExportOptions,
   sources: number,
   run: ExportRun,
-  loaded: LoadedCatalog | undefined,
+  tables: { catalog: LoadedCatalog | undefined; users: LoadedCatalog | undefined },
   passes: number,
   started: bigint,
 ): ExportSummary {
   const s = run.counts;
+  const loaded = tables.catalog;
+  const users = tables.users;
   const catalog = loaded?.catalog;
   const finalLayout = run.layout ?? null;
-  const warnings = exportWarnings(o, run, loaded);
+  const warnings = [...exportWarnings(o, run, loaded), ...usersWarnings(o, run, users)];
   return {
     format: o.format,
     sources,
@@ -70,6 +82,11 @@ export function summarizeExport(
     catalogItems: catalog ? catalog.size : null,
     catalogMissing: s.catalogMissing,
     catalogRowsWithoutId: loaded?.withoutId ?? 0,
+    usersJoined: users ? users.catalog.size : null,
+    usersMissing: s.usersMissing,
+    usersDropped: s.usersDropped,
+    usersDuplicates: users?.catalog.duplicates ?? 0,
+    usersRowsWithoutKey: users?.withoutId ?? 0,
     errorsFile: s.errorLines > 0 ? o.errors : null,
     passes,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
@@ -117,5 +134,36 @@ function exportWarnings(
     warnings.push(
       `${s.withoutKey} lines had an empty input ({}, Popularity-Count with no user): exported with an empty key${o.format === 'jsonl' ? ' (null)' : ''}`,
     );
+  return warnings;
+}
+
+/** What the users join found: keys repeated or empty in the file, users of the export not in it. */
+function usersWarnings(o: ResolvedExportOptions, run: ExportRun, users: LoadedCatalog | undefined): string[] {
+  if (!users) return [];
+  const s = run.counts;
+  const warnings: string[] = [];
+  const lines = (l: number[], n: number) => `${l.join(', ')}${n > l.length ? ', ...' : ''}`;
+  const dup = users.catalog.duplicates;
+  if (dup > 0)
+    warnings.push(
+      `the users file repeats ${dup} user key${dup === 1 ? '' : 's'} (line${dup === 1 ? '' : 's'} ${lines(users.duplicateLines, dup)} of ${o.users}); the first row of each was used`,
+    );
+  if (users.withoutId > 0)
+    warnings.push(
+      `${users.withoutId} row${users.withoutId === 1 ? '' : 's'} of the users file ${users.withoutId === 1 ? 'has' : 'have'} no user key and ${users.withoutId === 1 ? 'was' : 'were'} skipped (line${users.withoutId === 1 ? '' : 's'} ${lines(users.lines, users.withoutId)} of ${o.users})`,
+    );
+  const exported = s.records + s.usersDropped;
+  if (s.usersMissing > 0) {
+    const none = s.usersMissing === exported;
+    const what = none
+      ? `none of the ${exported} users of this export is in the users file (${o.users}): is its key column the right one (--user-key)?`
+      : `${s.usersMissing} user${s.usersMissing === 1 ? ' is' : 's are'} not in the users file`;
+    const their = none ? ' Their' : '; their';
+    warnings.push(
+      o.usersRequired
+        ? `${what}${their} recommendations were dropped (--users-required)`
+        : `${what}${their} user columns are empty${o.format === 'jsonl' ? ' (null)' : ''}`,
+    );
+  }
   return warnings;
 }
