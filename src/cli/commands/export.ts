@@ -2,7 +2,12 @@ import type { Writable } from 'node:stream';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
-import { EXPORT_DEFAULTS, type ExportSummary, exportOutputs } from '../../stages/export/index.js';
+import {
+  EXPORT_DEFAULTS,
+  type ExportOptions,
+  type ExportSummary,
+  exportOutputs,
+} from '../../stages/export/index.js';
 import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from '../common.js';
 
 export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
@@ -79,35 +84,39 @@ Examples:
   personalize-batch export related.out --on-invalid skip --rejects bad-lines.jsonl -o related.csv
   gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv`;
 
+const EXPORT_ARGS = {
+  output: { type: 'string', short: 'o' },
+  format: { type: 'string' },
+  top: { type: 'string' },
+  catalog: { type: 'string' },
+  'catalog-columns': { type: 'string' },
+  'catalog-id-column': { type: 'string' },
+  'catalog-delimiter': { type: 'string' },
+  'catalog-encoding': { type: 'string' },
+  users: { type: 'string' },
+  'user-key': { type: 'string' },
+  'user-fields': { type: 'string' },
+  'users-delimiter': { type: 'string' },
+  'users-encoding': { type: 'string' },
+  'users-required': { type: 'boolean' },
+  'memory-budget': { type: 'string' },
+  'escape-formulas': { type: 'boolean', default: true },
+  'line-ending': { type: 'string' },
+  errors: { type: 'string' },
+  'on-invalid': { type: 'string' },
+  rejects: { type: 'string' },
+  'max-line-length': { type: 'string' },
+  threads: { type: 'string' },
+  'tmp-dir': { type: 'string' },
+  ...AWS_OPTIONS,
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type ExportValues = ReturnType<typeof parse<typeof EXPORT_ARGS>>['values'];
+
 export async function runExport(args: readonly string[], io: CliIO): Promise<number> {
-  const { values: v, positionals } = parse('export', args, {
-    output: { type: 'string', short: 'o' },
-    format: { type: 'string' },
-    top: { type: 'string' },
-    catalog: { type: 'string' },
-    'catalog-columns': { type: 'string' },
-    'catalog-id-column': { type: 'string' },
-    'catalog-delimiter': { type: 'string' },
-    'catalog-encoding': { type: 'string' },
-    users: { type: 'string' },
-    'user-key': { type: 'string' },
-    'user-fields': { type: 'string' },
-    'users-delimiter': { type: 'string' },
-    'users-encoding': { type: 'string' },
-    'users-required': { type: 'boolean' },
-    'memory-budget': { type: 'string' },
-    'escape-formulas': { type: 'boolean', default: true },
-    'line-ending': { type: 'string' },
-    errors: { type: 'string' },
-    'on-invalid': { type: 'string' },
-    rejects: { type: 'string' },
-    'max-line-length': { type: 'string' },
-    threads: { type: 'string' },
-    'tmp-dir': { type: 'string' },
-    ...AWS_OPTIONS,
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  });
+  const { values: v, positionals } = parse('export', args, EXPORT_ARGS);
   if (v.help) {
     write(io.stdout, `${EXPORT_HELP}\n`);
     return 0;
@@ -125,6 +134,24 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
   }
   const progress = makeProgress(io.stderr);
   const summary = await exportOutputs({
+    ...exportOptionsOf(v, positionals, io, threads),
+    onProgress: progress?.update,
+  }).finally(() => progress?.clear());
+  for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
+  const toStdout = (v.output ?? '-') === '-';
+  if (v.json) write(toStdout ? io.stderr : io.stdout, `${JSON.stringify(summary)}\n`);
+  else write(io.stderr, `${describeExport(summary, v.output ?? '-', v.rejects)}\n`);
+  return 0;
+}
+
+/** The library's options from the parsed command line. */
+function exportOptionsOf(
+  v: ExportValues,
+  positionals: string[],
+  io: CliIO,
+  threads: number | undefined,
+): ExportOptions {
+  return {
     sources: positionals,
     output: v.output,
     format: v.format as ExportFormat | undefined,
@@ -159,13 +186,7 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
     tmpDir: v['tmp-dir'],
     stdin: io.stdin,
     stdout: io.stdout,
-    onProgress: progress?.update,
-  }).finally(() => progress?.clear());
-  for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
-  const toStdout = (v.output ?? '-') === '-';
-  if (v.json) write(toStdout ? io.stderr : io.stdout, `${JSON.stringify(summary)}\n`);
-  else write(io.stderr, `${describeExport(summary, v.output ?? '-', v.rejects)}\n`);
-  return 0;
+  };
 }
 
 export function describeExport(s: ExportSummary, output: string, rejects: string | undefined): string {

@@ -195,7 +195,9 @@ export class Converter {
     const catalog = rows.catalog;
     if (cfg.format === 'jsonl') {
       c.rows++;
-      rows.ensure(3 * lineLen + count * (48 + (catalog?.maxJsonBytes ?? 0)) + (users?.maxJsonBytes ?? 0) + 128);
+      rows.ensure(
+        3 * lineLen + count * (48 + (catalog?.maxJsonBytes ?? 0)) + (users?.maxJsonBytes ?? 0) + 128,
+      );
       writeJsonLine(rows, src, layout, count, c);
       return true;
     }

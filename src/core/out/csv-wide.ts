@@ -25,7 +25,6 @@ export function writeWideRow(
   const p = w.parser;
   const width = w.cfg.width;
   const ids = p.ids.data;
-  const catalog = w.catalog;
   const out = w.out;
   const dst = w.outView;
   const sv = w.srcView;
@@ -66,6 +65,25 @@ export function writeWideRow(
       if (reasons && i < count && i < reasons.n) at = w.reasonCell(out, at, src, reasons.data, i);
     }
   }
+  at = joinedCells(w, src, layout, count, c, at);
+  for (let k = 0; k < w.eol.length; k++) out[at++] = w.eol[k] as number;
+  w.at = at;
+}
+
+/** The catalog's cells (each column numbered over the ids), then the user's cells once; returns the new end. */
+function joinedCells(
+  w: RowWriter,
+  src: Buffer,
+  layout: Layout,
+  count: number,
+  c: ConvertCounts,
+  start: number,
+): number {
+  const catalog = w.catalog;
+  const ids = w.parser.ids.data;
+  const width = w.cfg.width;
+  const out = w.out;
+  let at = start;
   if (catalog) {
     const items: number[] = [];
     for (let i = 0; i < count; i++) {
@@ -95,6 +113,5 @@ export function writeWideRow(
       if (w.userItem >= 0) at = users.copyCell(w.userItem, col, out, at);
     }
   }
-  for (let k = 0; k < w.eol.length; k++) out[at++] = w.eol[k] as number;
-  w.at = at;
+  return at;
 }

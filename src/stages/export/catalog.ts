@@ -1,7 +1,7 @@
 import { Catalog } from '../../core/catalog.js';
 import { accessor, findColumn, ITEM_COLUMNS, USER_COLUMNS } from '../../core/columns.js';
-import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import { userColumnNames } from '../../core/out-convert.js';
+import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import { alternatives, closest } from '../../core/suggest.js';
 import { PbError } from '../../errors.js';
 import { readRows } from '../../io/rows.js';
@@ -245,7 +245,12 @@ async function loadTable(
   const lines: number[] = [];
   const duplicateLines: number[] = [];
   const id = accessor(idCol, header, keyed);
-  const table = new Catalog(limits.names?.(columns) ?? columns, o.format === 'jsonl', o.escapeFormulas, limits.maxItems);
+  const table = new Catalog(
+    limits.names?.(columns) ?? columns,
+    o.format === 'jsonl',
+    o.escapeFormulas,
+    limits.maxItems,
+  );
   try {
     for await (const batch of src.batches) {
       for (const row of batch) {
@@ -272,7 +277,8 @@ async function loadTable(
         // Trimmed, as prepare trims ids: " i1 " in a spreadsheet is the item i1.
         const added = table.add(key.trim(), values);
         if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(row.line);
-        const why = added === 'full' ? limits.full : added === 'added' ? limits.overBudget?.(table) : undefined;
+        const why =
+          added === 'full' ? limits.full : added === 'added' ? limits.overBudget?.(table) : undefined;
         if (why) throw new PbError('PB_LIMIT', why, { file, line: row.line });
       }
     }

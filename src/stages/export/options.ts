@@ -138,17 +138,6 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
   if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
-  for (const [given, flag] of [
-    [o.userKey, '--user-key'],
-    [o.userFields, '--user-fields'],
-    [o.usersDelimiter, '--users-delimiter'],
-    [o.usersEncoding, '--users-encoding'],
-    [o.usersRequired, '--users-required'],
-  ] as const)
-    if (given !== undefined && given !== false && !o.users) throw usage(`${flag} needs --users USERS.csv`);
-  const badUsersEncoding = o.usersEncoding === undefined ? undefined : encodingProblem(o.usersEncoding);
-  if (badUsersEncoding) throw usage(`--users-encoding ${badUsersEncoding}`);
-  if (o.userFields?.length === 0) throw usage('--user-fields needs at least one column name');
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
   const sources = [...(o.sources ?? [])];
@@ -180,13 +169,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
         : parseDelimiter(o.catalogDelimiter, '--catalog-delimiter'),
     catalogEncoding: o.catalogEncoding,
     maxCatalogItems: whole(o.maxCatalogItems, 'maxCatalogItems', CATALOG_MAX_ITEMS),
-    users: o.users,
-    userKey: o.userKey,
-    userFields: o.userFields ? [...o.userFields] : undefined,
-    usersDelimiter:
-      o.usersDelimiter === undefined ? undefined : parseDelimiter(o.usersDelimiter, '--users-delimiter'),
-    usersEncoding: o.usersEncoding,
-    usersRequired: o.usersRequired ?? false,
+    ...resolveUsers(o),
     memoryBudget: whole(o.memoryBudget, '--memory-budget', EXPORT_DEFAULTS.memoryBudget),
     escapeFormulas: o.escapeFormulas ?? true,
     crlf: lineEnding === 'crlf',
@@ -197,6 +180,35 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     workers: Math.min(2, whole(o.workers, 'workers', 2, 0)),
     pieceSize: whole(o.pieceSize, 'pieceSize', EXPORT_DEFAULTS.pieceSize),
     tmpDir: o.tmpDir ?? tmpdir(),
+  };
+}
+
+/** The users file's settings, checked: each needs --users. */
+function resolveUsers(
+  o: ExportOptions,
+): Pick<
+  ResolvedExportOptions,
+  'users' | 'userKey' | 'userFields' | 'usersDelimiter' | 'usersEncoding' | 'usersRequired'
+> {
+  for (const [given, flag] of [
+    [o.userKey, '--user-key'],
+    [o.userFields, '--user-fields'],
+    [o.usersDelimiter, '--users-delimiter'],
+    [o.usersEncoding, '--users-encoding'],
+    [o.usersRequired, '--users-required'],
+  ] as const)
+    if (given !== undefined && given !== false && !o.users) throw usage(`${flag} needs --users USERS.csv`);
+  const badUsersEncoding = o.usersEncoding === undefined ? undefined : encodingProblem(o.usersEncoding);
+  if (badUsersEncoding) throw usage(`--users-encoding ${badUsersEncoding}`);
+  if (o.userFields?.length === 0) throw usage('--user-fields needs at least one column name');
+  return {
+    users: o.users,
+    userKey: o.userKey,
+    userFields: o.userFields ? [...o.userFields] : undefined,
+    usersDelimiter:
+      o.usersDelimiter === undefined ? undefined : parseDelimiter(o.usersDelimiter, '--users-delimiter'),
+    usersEncoding: o.usersEncoding,
+    usersRequired: o.usersRequired ?? false,
   };
 }
 

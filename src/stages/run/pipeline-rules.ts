@@ -245,6 +245,15 @@ function outputOf(
           ),
     catalogEncoding: o.catalogEncoding,
     maxCatalogItems: o.maxCatalogItems,
+    users: o.users === undefined ? undefined : place(o.users),
+    userKey: o.userKey,
+    userFields: o.userFields,
+    usersDelimiter:
+      o.usersDelimiter === undefined
+        ? undefined
+        : at('$.output.usersDelimiter', () => parseDelimiter(o.usersDelimiter as string, 'the delimiter')),
+    usersEncoding: o.usersEncoding,
+    usersRequired: o.usersRequired ?? false,
     escapeFormulas: o.escapeFormulas ?? PIPELINE_DEFAULTS.escapeFormulas,
     lineEnding: o.lineEnding ?? PIPELINE_DEFAULTS.lineEnding,
     merged: o.merged === undefined ? `${work}merged.jsonl` : place(o.merged),
@@ -263,9 +272,22 @@ function outputOf(
     problems.push(
       `$.output.catalog: ${family.family} jobs return users for each item, and a catalog joins recommended items: leave it out`,
     );
+  usersRules(r, o, family);
   const badCatalogEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badCatalogEncoding) problems.push(`$.output.catalogEncoding: ${badCatalogEncoding}`);
   return output;
+}
+
+/** $.output.users and its settings: a users file joins by user id, so only to outputs keyed by it. */
+function usersRules(r: Rules, o: PipelineFile['output'], family: FamilyInfo | undefined): void {
+  for (const k of ['userKey', 'userFields', 'usersDelimiter', 'usersEncoding', 'usersRequired'] as const)
+    if (o[k] !== undefined && o.users === undefined) r.problems.push(`$.output.${k}: needs $.output.users`);
+  if (o.users !== undefined && family && family.key !== 'userId')
+    r.problems.push(
+      `$.output.users: ${family.family} output is keyed by ${family.key}, not by user id, and a users file joins by user id: leave it out`,
+    );
+  const bad = o.usersEncoding === undefined ? undefined : encodingProblem(o.usersEncoding);
+  if (bad) r.problems.push(`$.output.usersEncoding: ${bad}`);
 }
 
 export function size(v: number | string, name: string): number {

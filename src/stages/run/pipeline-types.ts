@@ -75,6 +75,12 @@ export interface PipelineFile {
     | 'catalogDelimiter'
     | 'catalogEncoding'
     | 'maxCatalogItems'
+    | 'users'
+    | 'userKey'
+    | 'userFields'
+    | 'usersDelimiter'
+    | 'usersEncoding'
+    | 'usersRequired'
     | 'escapeFormulas'
     | 'lineEnding'
   > & { dir: string; file?: string; merged?: string };
@@ -138,6 +144,12 @@ export interface Pipeline {
     catalogDelimiter?: string;
     catalogEncoding?: string;
     maxCatalogItems?: number;
+    users?: string;
+    userKey?: string;
+    userFields?: string[];
+    usersDelimiter?: string;
+    usersEncoding?: string;
+    usersRequired: boolean;
     escapeFormulas: boolean;
     lineEnding: 'crlf' | 'lf';
     merged: string;

@@ -1,7 +1,7 @@
 // What the full run and the dry run share before prepare: every source and the catalog checked in one
 // report, prepare's options from the pipeline, and the stop when the input gives no record.
 import { PbError } from '../../errors.js';
-import { checkCatalog } from '../export/index.js';
+import { checkCatalog, checkUsers } from '../export/index.js';
 import { checkSources, type PrepareOptions } from '../prepare/index.js';
 import { PIPELINE_OPTION_NAMES, type Pipeline } from './pipeline.js';
 import type { RunSummary } from './types.js';
@@ -56,7 +56,15 @@ export async function preflight(p: Pipeline): Promise<void> {
       problems.push(err.message.includes('$.output.') ? err.message : `$.output.catalog: ${err.message}`);
     }
   }
-  // Each problem names its own file (a source, the catalog).
+  if (p.output.users !== undefined) {
+    try {
+      await checkUsers(p.output, PIPELINE_USERS_NAMES);
+    } catch (err) {
+      if (!(err instanceof PbError)) throw err;
+      problems.push(err.message.includes('$.output.') ? err.message : `$.output.users: ${err.message}`);
+    }
+  }
+  // Each problem names its own file (a source, the catalog, the users file).
   if (problems.length === 1) throw new PbError('PB_USAGE', problems[0] as string);
   if (problems.length > 1)
     throw new PbError('PB_USAGE', `${problems.length} problems:\n  ${problems.join('\n  ')}`, {
@@ -70,6 +78,14 @@ export const PIPELINE_CATALOG_NAMES = {
   encoding: '$.output.catalogEncoding',
   idColumn: '$.output.catalogIdColumn',
   columns: '$.output.catalogColumns',
+};
+
+/** Users file messages name the pipeline file's keys. */
+export const PIPELINE_USERS_NAMES = {
+  delimiter: '$.output.usersDelimiter',
+  encoding: '$.output.usersEncoding',
+  idColumn: '$.output.userKey',
+  columns: '$.output.userFields',
 };
 
 export function prepareOptions(p: Pipeline): PrepareOptions {

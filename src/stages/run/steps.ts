@@ -5,7 +5,7 @@ import { readJsonDoc, removeDoc, writeJsonDoc } from '../../io/doc.js';
 import { removeStaleTemporaryFiles, writeOutput } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import { collect } from '../collect/index.js';
-import { checkCatalog, exportOutputs } from '../export/index.js';
+import { checkCatalog, checkUsers, exportOutputs } from '../export/index.js';
 import { type JobRow, submit } from '../jobs/index.js';
 import { normalizeStatus } from '../jobs/model.js';
 import type { PersonalizeSettings } from '../jobs/service.js';
@@ -13,7 +13,7 @@ import { prepare } from '../prepare/index.js';
 import type { Manifest } from '../shard/index.js';
 import { validateFiles } from '../validate/index.js';
 import { type Pipeline, workLayout } from './pipeline.js';
-import { PIPELINE_CATALOG_NAMES, preflight, prepareOptions } from './preflight.js';
+import { PIPELINE_CATALOG_NAMES, PIPELINE_USERS_NAMES, preflight, prepareOptions } from './preflight.js';
 import {
   allExist,
   anyJobIn,
@@ -236,6 +236,7 @@ export async function jobsStep(
 ): Promise<{ jobsKey: string; active: JobRow[] } | undefined> {
   const { p, layout, summary, record } = ctx;
   if (p.output.catalog !== undefined && !record.jobs) await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
+  if (p.output.users !== undefined && !record.jobs) await checkUsers(p.output, PIPELINE_USERS_NAMES);
   const { jobNamePrefix, maxRunning, retryFailed, pollIntervalMs, ...jobOptions } = p.jobs;
   const jobsKey = keyOf({ prepareKey, jobOptions, jobNamePrefix });
   if (record.jobs && record.jobs.key !== jobsKey) {
@@ -348,7 +349,13 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
   const o = p.output;
   // The catalog's size and date too: an edited Items file is joined again.
   const catalog = o.catalog ? await fingerprints([o.catalog]) : [];
-  const exportKey = keyOf({ collectKey, output: { ...o, rejects: undefined }, catalog });
+  const users = o.users ? await fingerprints([o.users]) : [];
+  const exportKey = keyOf({
+    collectKey,
+    output: { ...o, rejects: undefined },
+    catalog,
+    ...(o.users ? { users, memoryBudget: p.input.memoryBudget } : {}),
+  });
   if (record.export?.key === exportKey && (await allExist([o.file]))) {
     summary.resumed.push('export');
     ctx.emit({ type: 'stage', stage: 'export', reused: true, detail: o.file });
@@ -365,6 +372,14 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
       catalogDelimiter: o.catalogDelimiter,
       catalogEncoding: o.catalogEncoding,
       maxCatalogItems: o.maxCatalogItems,
+      users: o.users,
+      userKey: o.userKey,
+      userFields: o.userFields,
+      usersDelimiter: o.usersDelimiter,
+      usersEncoding: o.usersEncoding,
+      usersRequired: o.usersRequired,
+      // One budget for the pipeline: prepare's dedupe keys, export's users table.
+      memoryBudget: p.input.memoryBudget,
       escapeFormulas: o.escapeFormulas,
       lineEnding: o.lineEnding,
       // collect already moved error lines to errors.jsonl and invalid ones aside.
