@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { type ExportOptions, type ExportSummary, exportOutputs } from '../../../src/stages/export/index.js';
+import { cli, prng, rejectsWith, sink, split, stdinOf, useTmp } from '../../helpers.js';
+import { randomFile } from '../../out-fixtures.js';
+
+// export --users: a users file (a CRM export) joined to every row of each
+// user. The oracle at the end joins the plain export with a Map.
+
+const tmp = useTmp();
+const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'real-world');
+
+async function exportText(
+  input: string | Buffer,
+  opts: Omit<ExportOptions, 'sources' | 'stdin' | 'stdout' | 'output'> & {
+    chunks?: number | { seed: number; max: number };
+  } = {},
+): Promise<{ out: string; bytes: Buffer; summary: ExportSummary }> {
+  const out = sink();
+  const { chunks, ...rest } = opts;
+  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input);
+  const summary = await exportOutputs({
+    errors: tmp.fresh('errors.jsonl'),
+    ...rest,
+    sources: ['-'],
+    stdin: stdinOf(chunks === undefined ? bytes : split(bytes, chunks)),
+    stdout: out.stream,
+  });
+  await new Promise((r) => setImmediate(r));
+  const text = out.text();
+  return { out: text, bytes: Buffer.from(text), summary };
+}
+
+function recLine(user: string, items: string[], scores?: number[]): string {
+  const output = scores ? { recommendedItems: items, scores } : { recommendedItems: items };
+  return `${JSON.stringify({ input: { userId: user }, output, error: null })}\n`;
+}
+
+const OUT = recLine('u1', ['i1', 'i2'], [0.5, 0.25]) + recLine('u3', ['i3'], [0.1]) + recLine('u2', ['i4']);
+
+async function crm(text: string | Buffer, name = 'crm.csv'): Promise<string> {
+  const file = tmp.fresh(name);
+  await writeFile(file, text);
+  return file;
+}
+
+describe('export --users', () => {
+  test('Zoë and "Smith, Jo" byte for byte in csv-long, csv-wide and jsonl, on any chunking', async () => {
+    const users = await crm(
+      'customer_id,email,first_name,last_name\r\nu1,zoe@example.com,Zoë,"Smith, Jo"\r\nu2,b@example.com,Bo,"say ""hi"""\r\n',
+    );
+    const opts = { users, userKey: 'customer_id', userFields: ['first_name', 'last_name'] };
+    for (const chunks of [undefined, 1, { seed: 7, max: 40 }]) {
+      const long = await exportText(OUT, { ...opts, chunks });
+      assert.equal(
+        long.out,
+        'userId,rank,itemId,score,first_name,last_name\r\n' +
+          'u1,1,i1,0.5,Zoë,"Smith, Jo"\r\nu1,2,i2,0.25,Zoë,"Smith, Jo"\r\n' +
+          'u3,1,i3,0.1,,\r\n' +
+          'u2,1,i4,,Bo,"say ""hi"""\r\n',
+      );
+      assert.ok(long.bytes.includes(Buffer.from([0x5a, 0x6f, 0xc3, 0xab])), 'Zoë as its UTF-8 bytes');
+      const wide = await exportText(OUT, { ...opts, chunks, format: 'csv-wide' });
+      assert.equal(
+        wide.out,
+        'userId,item_1,item_2,score_1,score_2,first_name,last_name\r\n' +
+          'u1,i1,i2,0.5,0.25,Zoë,"Smith, Jo"\r\nu3,i3,,0.1,,,\r\nu2,i4,,,,Bo,"say ""hi"""\r\n',
+      );
+      const jsonl = await exportText(OUT, { ...opts, chunks, format: 'jsonl' });
+      assert.equal(
+        jsonl.out,
+        '{"userId":"u1","first_name":"Zoë","last_name":"Smith, Jo","items":[{"itemId":"i1","score":0.5},{"itemId":"i2","score":0.25}]}\n' +
+          '{"userId":"u3","first_name":null,"last_name":null,"items":[{"itemId":"i3","score":0.1}]}\n' +
+          '{"userId":"u2","first_name":"Bo","last_name":"say \\"hi\\"","items":[{"itemId":"i4","score":null}]}\n',
+      );
+      for (const r of [long, wide, jsonl]) {
+        assert.equal(r.summary.usersJoined, 2);
+        assert.equal(r.summary.usersMissing, 1);
+        assert.equal(r.summary.usersDropped, 0);
+        assert.ok(r.summary.warnings.some((w) => /1 user is not in the users file/.test(w)));
+      }
+    }
+  });
+
+  test('missing users: empty cells by default, dropped and counted with usersRequired', async () => {
+    const users = await crm('userId,email\nu1,a@x\nu2,b@x\n');
+    const kept = await exportText(OUT, { users });
+    assert.equal(kept.summary.rows, 4);
+    assert.equal(kept.summary.records, 3);
+    assert.match(kept.out, /\r\nu3,1,i3,0\.1,\r\n/);
+    const dropped = await exportText(OUT, { users, usersRequired: true });
+    assert.equal(
+      dropped.out,
+      'userId,rank,itemId,score,email\r\nu1,1,i1,0.5,a@x\r\nu1,2,i2,0.25,a@x\r\nu2,1,i4,,b@x\r\n',
+    );
+    assert.equal(dropped.summary.records, 2);
+    assert.equal(dropped.summary.rows, 3);
+    assert.equal(dropped.summary.usersMissing, 1);
+    assert.equal(dropped.summary.usersDropped, 1);
+    assert.ok(dropped.summary.warnings.some((w) => /dropped \(--users-required\)/.test(w)));
+    const wide = await exportText(OUT, { users, usersRequired: true, format: 'csv-wide' });
+    assert.equal(wide.summary.usersDropped, 1);
+    assert.doesNotMatch(wide.out, /u3/);
+    const none = await exportText(OUT, { users: await crm('userId,email\nx,y\n') });
+    assert.ok(none.summary.warnings.some((w) => /none of the 3 users of this export/.test(w)));
+  });
+
+  test('a repeated key keeps its first row: counted, one warning with the line numbers', async () => {
+    const users = await crm('userId,email\nu1,first@x\nu2,b@x\nu1,second@x\n u1 ,third@x\n,nokey@x\n');
+    const r = await exportText(OUT, { users });
+    assert.match(r.out, /u1,1,i1,0\.5,first@x/);
+    assert.doesNotMatch(r.out, /second|third|nokey/);
+    assert.equal(r.summary.usersDuplicates, 2);
+    assert.equal(r.summary.usersRowsWithoutKey, 1);
+    const dup = r.summary.warnings.filter((w) => /repeats/.test(w));
+    assert.equal(dup.length, 1);
+    assert.match(
+      dup[0] as string,
+      /repeats 2 user keys \(lines 4, 5 of .*crm\.csv\); the first row of each was used/,
+    );
+    assert.ok(r.summary.warnings.some((w) => /1 row of the users file has no user key .*line 6/.test(w)));
+  });
+
+  test('Excel semicolon files: UTF-8 with BOM, and windows-1252 with usersEncoding, as csv-parse reads them', async () => {
+    const out =
+      recLine('10001', ['a']) + recLine('10002', ['b']) + recLine('10003', ['c']) + recLine('99', ['d']);
+    const fields = ['E-Mail', 'Vorname', 'Nachname'];
+    const cases = [
+      { file: 'excel-de-csv-utf8-bom.csv', encoding: undefined, decode: 'utf8' as const },
+      { file: 'excel-de-semicolon-windows-1252.csv', encoding: 'windows-1252', decode: 'latin1' as const },
+    ];
+    for (const c of cases) {
+      const path = join(FIXTURES, c.file);
+      const raw = await readFile(path);
+      // latin1 equals windows-1252 for these letters (ü, ö, ß, é).
+      const rows = parseCsv(raw.toString(c.decode), { delimiter: ';', bom: true, columns: true }) as Record<
+        string,
+        string
+      >[];
+      const byKey = new Map(rows.map((r) => [r['Kunden-Nr'] as string, r]));
+      const r = await exportText(out, {
+        users: path,
+        userKey: 'Kunden-Nr',
+        userFields: fields,
+        usersEncoding: c.encoding,
+        format: 'jsonl',
+      });
+      const got = r.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      for (const g of got) {
+        const want = byKey.get(g.userId as string);
+        for (const f of fields) assert.equal(g[f], want ? want[f] : null, `${c.file} ${g.userId} ${f}`);
+      }
+      assert.equal(r.summary.usersMissing, 1);
+      assert.match(String(got.find((g) => g.userId === '10002')?.Nachname), /^Weiß\r?\n\(Büro\)$/, c.file);
+    }
+    // windows-1252 without the option: refused, naming it.
+    await rejectsWith(
+      exportText(out, { users: join(FIXTURES, cases[1]?.file as string), userKey: 'Kunden-Nr' }),
+      'PB_PARSE',
+      /--users-encoding/,
+    );
+  });
+
+  test('a key column not in the header lists the header and the closest name', async () => {
+    const users = await crm('customer_id;email\nu1;a@x\n');
+    await rejectsWith(
+      exportText(OUT, { users, userKey: 'custmer_id' }),
+      'PB_USAGE',
+      /no column "custmer_id" for --user-key; the header has "customer_id", "email"; did you mean "customer_id"\?/,
+    );
+    await rejectsWith(
+      exportText(OUT, { users, userFields: ['emial'] }),
+      'PB_USAGE',
+      /no column "emial" for --user-fields.*did you mean "email"/,
+    );
+    await rejectsWith(exportText(OUT, { userKey: 'x' }), 'PB_USAGE', /--user-key needs --users/);
+    await rejectsWith(exportText(OUT, { usersRequired: true }), 'PB_USAGE', /--users-required needs --users/);
+  });
+
+  test('outputs not keyed by user id refuse --users, saying why', async () => {
+    const users = await crm('userId,email\nu1,a@x\n');
+    const related = `${JSON.stringify({ input: { itemId: 'i1' }, output: { recommendedItems: ['i2'] }, error: null })}\n`;
+    await rejectsWith(
+      exportText(related, { users }),
+      'PB_USAGE',
+      /keyed by itemId .*not by user id.*without --users/,
+    );
+    const segment = `${JSON.stringify({ input: { itemId: 'i1' }, output: { usersList: ['u1'] }, error: null })}\n`;
+    await rejectsWith(exportText(segment, { users }), 'PB_USAGE', /users for each item.*not by user id/);
+  });
+
+  test('past --memory-budget: PB_LIMIT naming the fix, nothing written', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => `u${i},user${i}@example.com,Name ${i}`);
+    const users = await crm(`userId,email,name\n${rows.join('\n')}\n`);
+    const output = tmp.fresh('out.csv');
+    await rejectsWith(
+      exportOutputs({ sources: [await crm(OUT, 'a.out')], output, users, memoryBudget: 1_200_000 }),
+      'PB_LIMIT',
+      /more than --memory-budget \(1200000 bytes\).*raise --memory-budget \(e\.g\. \d+MiB\)/,
+    );
+    await assert.rejects(readFile(output), /ENOENT/);
+    const fits = await exportText(OUT, { users, memoryBudget: 64 * 1024 * 1024 });
+    assert.equal(fits.summary.usersJoined, 20_000);
+  });
+
+  test('a user field named like an export column gets a user_ prefix (CSV and jsonl)', async () => {
+    const users = await crm('userId,score,items,item_1,email\nu1,5,x,y,a@x\n');
+    const line = recLine('u1', ['i1'], [0.5]);
+    const long = await exportText(line, { users });
+    assert.equal(
+      long.out,
+      'userId,rank,itemId,score,user_score,items,item_1,email\r\nu1,1,i1,0.5,5,x,y,a@x\r\n',
+    );
+    const wide = await exportText(line, { users, format: 'csv-wide' });
+    assert.equal(wide.out, 'userId,item_1,score_1,score,items,user_item_1,email\r\nu1,i1,0.5,5,x,y,a@x\r\n');
+    const jsonl = await exportText(line, { users, format: 'jsonl' });
+    assert.equal(
+      jsonl.out,
+      '{"userId":"u1","score":"5","user_items":"x","item_1":"y","email":"a@x","items":[{"itemId":"i1","score":0.5}]}\n',
+    );
+    const catalog = await crm('ITEM_ID,email\ni1,item@x\n', 'items.csv');
+    const both = await exportText(line, { users, userFields: ['email'], catalog });
+    assert.equal(both.out, 'userId,rank,itemId,score,email,user_email\r\nu1,1,i1,0.5,item@x,a@x\r\n');
+  });
+
+  test('the oracle: the joined export equals the plain export joined with a Map, in all three formats', async () => {
+    for (const seed of [1, 2, 3]) {
+      const { text, lines } = randomFile(seed, 300, {
+        kind: 'recommendations',
+        keyField: 'userId',
+        messy: true,
+        errorRate: 0.05,
+      });
+      const rand = prng(seed);
+      const keys = [...new Set(lines.map((l) => l.expected.key))];
+      const values = ['Zoë', 'Smith, Jo', 'say "hi"', 'two\nlines', '=1+2', '', '  padded  ', 'ü€'];
+      const pick = () => values[Math.floor(rand() * values.length)] as string;
+      const crmRows: string[][] = [];
+      for (const k of keys) {
+        if (rand() < 0.3 || k.trim() !== k || k === '') continue;
+        crmRows.push([k, pick(), pick()]);
+        if (rand() < 0.1) crmRows.push([k, 'later', 'later']);
+      }
+      const map = new Map<string, string[]>();
+      for (const [k, ...v] of crmRows) if (!map.has(k as string)) map.set(k as string, v);
+      const users = await crm(stringify([['key', 'a', 'b'], ...crmRows]), `crm-${seed}.csv`);
+      const guard = (v: string) => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+      // The key cell went through the formula guard too: the user's key is without it.
+      const keyOf = (cell: string) =>
+        /^'[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(cell) ? cell.slice(1) : cell;
+      const opts = { users, userKey: 'key', chunks: { seed, max: 500 } };
+      for (const format of ['csv-long', 'csv-wide'] as const) {
+        const plain = parseCsv((await exportText(text, { format })).out) as string[][];
+        const joined = await exportText(text, { ...opts, format });
+        const want = plain.map((row, i) =>
+          i === 0
+            ? [...row, 'a', 'b']
+            : [...row, ...(map.get(keyOf(row[0] as string)) ?? ['', '']).map(guard)],
+        );
+        assert.deepEqual(parseCsv(joined.out), want, `${format} seed ${seed}`);
+      }
+      const plain = (await exportText(text, { format: 'jsonl' })).out.trim().split('\n');
+      const joined = await exportText(text, { ...opts, format: 'jsonl' });
+      // Text surgery, not a JSON round trip: scores stay as printed.
+      const want = plain.map((l) => {
+        const [a, b] = map.get((JSON.parse(l) as { userId: string }).userId) ?? [null, null];
+        return l.replace(',"items":[', `,"a":${JSON.stringify(a)},"b":${JSON.stringify(b)},"items":[`);
+      });
+      assert.deepEqual(joined.out.trim().split('\n'), want, `jsonl seed ${seed}`);
+      assert.equal(joined.summary.usersMissing, plain.filter((l) => !map.has(JSON.parse(l).userId)).length);
+    }
+  });
+
+  test('the CLI: --help shows the options and an example; a join from files', async () => {
+    const help = await cli(['export', '--help']);
+    assert.equal(help.code, 0);
+    for (const o of [
+      '--users FILE',
+      '--user-key C',
+      '--user-fields A,B',
+      '--users-required',
+      '--memory-budget SIZE',
+    ])
+      assert.ok(help.stdout.includes(o), o);
+    assert.match(help.stdout, /export users\.json\.out --users CRM\.csv --user-key customer_id/);
+    const users = await crm('sep=;\r\ncustomer_id;email;first_name\r\nu1;zoe@x;Zoë\r\n');
+    const src = await crm(OUT, 'a.out');
+    const r = await cli([
+      'export',
+      src,
+      '--users',
+      users,
+      '--user-key',
+      'customer_id',
+      '--user-fields',
+      'first_name, email',
+      '--users-required',
+      '--memory-budget',
+      '8MiB',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      'userId,rank,itemId,score,first_name,email\r\nu1,1,i1,0.5,Zoë,zoe@x\r\nu1,2,i2,0.25,Zoë,zoe@x\r\n',
+    );
+    assert.match(r.stderr, /2 users not in the users file of 1 \(2 dropped\)/);
+    const bad = await cli(['export', src, '--users', users, '--user-key', 'nope']);
+    assert.equal(bad.code, 2);
+  });
+});
