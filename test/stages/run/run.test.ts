@@ -292,6 +292,49 @@ describe('run', () => {
     }
   });
 
+  test('output.users reaches export: user columns in every row; a wrong userKey stops the run before any job', async () => {
+    const bad = await setup(40, (p) => {
+      p.output.users = 'crm.csv';
+      p.output.userKey = 'custmer_id';
+    });
+    await writeFile(join(bad.dir, 'crm.csv'), 'customer_id;email\n');
+    const dry = await cli(['run', bad.file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(dry.code, 2);
+    assert.match(dry.stderr, /no column "custmer_id" for \$\.output\.userKey.*did you mean "customer_id"/);
+    assert.equal(jobsOf(bad.prefix).length, 0, 'no job was paid for');
+
+    const { dir, file } = await setup(60, (p) => {
+      p.output.users = 'crm.csv';
+      p.output.userKey = 'customer_id';
+      p.output.userFields = ['first_name'];
+      p.output.usersRequired = true;
+    });
+    const users = await expectedUsers(dir);
+    const known = users.filter((_, i) => i % 2 === 0);
+    const crmText = `customer_id;first_name\n${known.map((u, i) => `${u};Zoë ${i}`).join('\n')}\n`;
+    await writeFile(join(dir, 'crm.csv'), crmText);
+    const r = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    const csv = parseCsv(await readFile(join(dir, 'out', 'recommendations.csv')), {
+      columns: true,
+    }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(csv[0] ?? {}), [
+      'userId',
+      'rank',
+      'itemId',
+      'score',
+      'ITEM_NAME',
+      'first_name',
+    ]);
+    const names = new Map(known.map((u, i) => [u, `Zoë ${i}`]));
+    assert.deepEqual(
+      new Set(csv.map((row) => row.userId)),
+      new Set(known),
+      '--users-required dropped the rest',
+    );
+    for (const row of csv) assert.equal(row.first_name, names.get(row.userId as string));
+  });
+
   test('a catalog column that is not in the catalog stops the run before any job, naming the key; so does the dry run', async () => {
     const { file, prefix } = await setup(40, (p) => {
       p.output.catalogColumns = ['Title'];
@@ -450,6 +493,56 @@ describe('run', () => {
       () => resolvePipeline(p, 'p.json'),
       'PB_USAGE',
       /\$\.output\.merged: - \(stdout\) holds the run's summary, not its files: name a file/,
+    );
+  });
+
+  test('output.users and its fields resolve; refused for outputs not keyed by user id, or without users', () => {
+    const base = {
+      version: 1,
+      recipe: 'user-personalization',
+      input: { sources: ['a.csv'], memoryBudget: '8MiB' },
+      work: 's3://bucket/x/',
+      jobs: { solutionVersionArn: SV, roleArn: 'arn:aws:iam::111122223333:role/x' },
+    };
+    const ok = resolvePipeline(
+      {
+        ...base,
+        output: {
+          dir: 'o',
+          users: 'crm.csv',
+          userKey: 'customer_id',
+          userFields: ['email'],
+          usersDelimiter: 'semicolon',
+          usersEncoding: 'windows-1252',
+          usersRequired: true,
+        },
+      },
+      '/d/p.json',
+    );
+    assert.equal(ok.output.users, join('/d', 'crm.csv'));
+    assert.deepEqual(
+      [ok.output.userKey, ok.output.userFields, ok.output.usersDelimiter, ok.output.usersRequired],
+      ['customer_id', ['email'], ';', true],
+    );
+    assert.equal(ok.input.memoryBudget, 8 * 1024 * 1024);
+    const err = throwsWith(
+      () =>
+        resolvePipeline(
+          {
+            ...base,
+            recipe: 'related-items',
+            output: { dir: 'o', users: 'crm.csv', usersEncoding: 'klingon' },
+          },
+          'p.json',
+        ),
+      'PB_USAGE',
+    );
+    assert.match(err.message, /\$\.output\.users: related-items output is keyed by itemId, not by user id/);
+    assert.match(err.message, /\$\.output\.usersEncoding: /);
+    throwsWith(
+      () => resolvePipeline({ ...base, output: { dir: 'o', userKey: 'x' } }, 'p.json'),
+      'PB_USAGE',
+      /\$\.output\.userKey: needs \$\.output\.users/,
     );
   });
 
