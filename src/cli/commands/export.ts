@@ -201,9 +201,9 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     parts.push(
       `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
     );
-  if (s.usersJoined !== null)
+  if (s.usersInFile !== null)
     parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file of ${s.usersJoined}${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}`,
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}`,
     );
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }

@@ -32,8 +32,8 @@ export interface ExportSummary {
   catalogMissing: number;
   /** Catalog rows with an empty id (a gift card with no SKU): skipped. */
   catalogRowsWithoutId: number;
-  /** Users held from the users file (--users), or null without one. */
-  usersJoined: number | null;
+  /** Distinct users the users file holds (--users), or null without one. */
+  usersInFile: number | null;
   /** Exported keys (lines) whose user is not in the users file: user columns empty, or dropped. */
   usersMissing: number;
   /** Of those, the lines dropped by --users-required (not in records or rows). */
@@ -82,7 +82,7 @@ export function summarizeExport(
     catalogItems: catalog ? catalog.size : null,
     catalogMissing: s.catalogMissing,
     catalogRowsWithoutId: loaded?.withoutId ?? 0,
-    usersJoined: users ? users.catalog.size : null,
+    usersInFile: users ? users.catalog.size : null,
     usersMissing: s.usersMissing,
     usersDropped: s.usersDropped,
     usersDuplicates: users?.catalog.duplicates ?? 0,
