@@ -16,4 +16,4 @@ export {
   type InvalidLine,
 } from './out/convert-result.js';
 export { Converter } from './out/converter.js';
-export { csvHeader, headerBytes, sniffLayout } from './out/layout.js';
+export { csvHeader, headerBytes, outputHeader, sniffLayout } from './out/layout.js';

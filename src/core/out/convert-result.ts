@@ -21,6 +21,8 @@ export interface ConvertCounts {
   rows: number;
   errorLines: number;
   catalogMissing: number;
+  /** Text cells cut to maxCellBytes. */
+  cellsCut: number;
   /** Lines with data the layout has no column for (scores, reasons, theme). */
   droppedScores: number;
   droppedReasons: number;
@@ -54,6 +56,7 @@ export function emptyCounts(): ConvertCounts {
     rows: 0,
     errorLines: 0,
     catalogMissing: 0,
+    cellsCut: 0,
     droppedScores: 0,
     droppedReasons: 0,
     droppedThemes: 0,
@@ -74,6 +77,7 @@ export function addCounts(a: ConvertCounts, b: ConvertCounts): void {
   a.rows += b.rows;
   a.errorLines += b.errorLines;
   a.catalogMissing += b.catalogMissing;
+  a.cellsCut += b.cellsCut;
   a.droppedScores += b.droppedScores;
   a.droppedReasons += b.droppedReasons;
   a.droppedThemes += b.droppedThemes;

@@ -56,6 +56,7 @@ export class Converter {
     const rows = this.rows;
     rows.setOut(rows.outBuffer(cfg.measure ? 0 : piece.length * 2 + 4096));
     rows.at = 0;
+    rows.cellsCut = 0;
     rows.srcView = viewOf(piece);
     const parser = this.parser;
     const layout = cfg.layout;
@@ -112,6 +113,7 @@ export class Converter {
       }
       p = nl + 1;
     }
+    counts.cellsCut = rows.cellsCut;
     return {
       ...counts,
       out: rows.out.subarray(0, rows.at),
@@ -195,10 +197,12 @@ export class Converter {
       c.rows += count;
       rows.ensure(count * perRow + 3 * lineLen + 1024);
       writeLongRows(rows, src, layout, count, c);
+      if (rows.themeCut) rows.cellsCut += count;
     } else {
       c.rows++;
       rows.ensure(perRow + cfg.width * (8 + (catalog?.columns ?? 0)) + count * perRow + 3 * lineLen + 1024);
       writeWideRow(rows, src, layout, count, c);
+      if (rows.themeCut) rows.cellsCut++;
     }
     return true;
   }

@@ -103,7 +103,13 @@ export async function loadCatalog(o: ResolvedExportOptions): Promise<LoadedCatal
   let withoutId = 0;
   const lines: number[] = [];
   const id = accessor(idCol, header, keyed);
-  const catalog = new Catalog(names, o.format === 'jsonl', o.escapeFormulas, o.maxCatalogItems);
+  const catalog = new Catalog(
+    names,
+    o.format === 'jsonl',
+    o.escapeFormulas,
+    o.maxCatalogItems,
+    o.maxCellBytes,
+  );
   for await (const batch of src.batches) {
     for (const row of batch) {
       if (row.error) throw row.error;
