@@ -77,7 +77,10 @@ export interface PipelineFile {
     | 'maxCatalogItems'
     | 'escapeFormulas'
     | 'lineEnding'
-  > & { dir: string; file?: string; merged?: string };
+    | 'bom'
+    | 'rename'
+    | 'maxCellBytes'
+  > & { dir: string; file?: string; merged?: string; maxFileSize?: number | string };
   aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
 }
 
@@ -140,6 +143,11 @@ export interface Pipeline {
     maxCatalogItems?: number;
     escapeFormulas: boolean;
     lineEnding: 'crlf' | 'lf';
+    bom?: boolean;
+    rename?: Record<string, string>;
+    /** Bytes; parts named as export's --max-file-size names them. */
+    maxFileSize?: number;
+    maxCellBytes?: number;
     merged: string;
     rejects: string;
     missing: string;

@@ -349,7 +349,7 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
   // The catalog's size and date too: an edited Items file is joined again.
   const catalog = o.catalog ? await fingerprints([o.catalog]) : [];
   const exportKey = keyOf({ collectKey, output: { ...o, rejects: undefined }, catalog });
-  if (record.export?.key === exportKey && (await allExist([o.file]))) {
+  if (record.export?.key === exportKey && (await allExist(record.export.parts ?? [o.file]))) {
     summary.resumed.push('export');
     ctx.emit({ type: 'stage', stage: 'export', reused: true, detail: o.file });
   } else {
@@ -367,6 +367,10 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
       maxCatalogItems: o.maxCatalogItems,
       escapeFormulas: o.escapeFormulas,
       lineEnding: o.lineEnding,
+      bom: o.bom,
+      rename: o.rename,
+      maxFileSize: o.maxFileSize,
+      maxCellBytes: o.maxCellBytes,
       // collect already moved error lines to errors.jsonl and invalid ones aside.
       errors: o.errors,
       tmpDir: p.input.tmpDir,
@@ -377,12 +381,14 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
       at: new Date().toISOString(),
       summary: exportOf(e),
       warnings: e.warnings,
+      ...(e.parts ? { parts: e.parts } : {}),
     };
     await ctx.save();
   }
   summary.export = record.export.summary;
   ctx.warn(record.export.warnings ?? []);
   summary.files.export = o.file;
+  if (record.export.parts) summary.files.exportParts = record.export.parts;
 }
 
 /** What to do next, and the exit code, from what collect found. */
