@@ -1,5 +1,5 @@
 import { ByteIndex, hashBytes } from './byteset.js';
-import { csvCell } from './csv-cell.js';
+import { csvCellCut } from './csv-cell.js';
 import { decodeString } from './out-lines.js';
 
 /** The most items a catalog may hold: it lives in memory (see Catalog). */
@@ -38,12 +38,17 @@ export class Catalog {
   private starts = new Float64Array(1024);
   private readonly keys: string[];
   private readonly nullFragment: Buffer;
+  /** Values cut to maxCellBytes (CSV), and a byte per cell (1: cut) once there is one. */
+  cutValues = 0;
+  private cut: Uint8Array | undefined;
 
   constructor(
     readonly names: readonly string[],
     private readonly json: boolean,
     private readonly escapeFormulas: boolean,
     readonly maxItems = CATALOG_MAX_ITEMS,
+    /** CSV values cut to this many UTF-8 bytes; 0: none. */
+    private readonly cutCellsAt = 0,
   ) {
     this.columns = names.length;
     this.keys = names.map((n) => `,${JSON.stringify(n)}:`);
@@ -76,13 +81,32 @@ export class Catalog {
     } else {
       let total = 0;
       for (let c = 0; c < this.columns; c++) {
-        const n = this.put(item * this.columns + c, csvCell(values[c] ?? '', this.escapeFormulas));
+        const slot = item * this.columns + c;
+        const { cell, cut } = csvCellCut(values[c] ?? '', this.escapeFormulas, this.cutCellsAt);
+        if (cut) this.markCut(slot);
+        const n = this.put(slot, cell);
         total += n;
         this.maxCellBytes = Math.max(this.maxCellBytes, n);
       }
       this.maxRecordBytes = Math.max(this.maxRecordBytes, total);
     }
     return 'added';
+  }
+
+  private markCut(slot: number): void {
+    this.cutValues++;
+    if (!this.cut || slot >= this.cut.length) {
+      const next = new Uint8Array(Math.max(slot + 1, this.starts.length));
+      if (this.cut) next.set(this.cut);
+      this.cut = next;
+    }
+    this.cut[slot] = 1;
+  }
+
+  /** Whether an item's value in a column was cut to maxCellBytes. */
+  isCut(item: number, column: number): boolean {
+    const slot = item * this.columns + column;
+    return this.cut !== undefined && slot < this.cut.length && this.cut[slot] === 1;
   }
 
   private put(slot: number, text: string): number {

@@ -1,4 +1,25 @@
+import { cutText } from './email-files.js';
+
 const FORMULA_CHARS = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
+
+/** Whether csvCell puts a ' before the value. */
+export function guarded(value: string, escapeFormulas: boolean): boolean {
+  return escapeFormulas && value.length > 0 && FORMULA_CHARS.has(value[0] as string);
+}
+
+/**
+ * csvCell with the value a reader gets (the guard's ' included, quoting not)
+ * cut to at most `max` UTF-8 bytes on a character boundary (0: no cut).
+ */
+export function csvCellCut(
+  value: string,
+  escapeFormulas: boolean,
+  max: number,
+): { cell: string; cut: boolean } {
+  if (max === 0) return { cell: csvCell(value, escapeFormulas), cut: false };
+  const cut = cutText(value, guarded(value, escapeFormulas) ? max - 1 : max);
+  return { cell: csvCell(cut ?? value, escapeFormulas), cut: cut !== undefined };
+}
 
 /** One CSV text cell from a string: formula guard, then RFC 4180 quoting when needed. */
 export function csvCell(value: string, escapeFormulas: boolean): string {

@@ -16,4 +16,4 @@ export {
   type InvalidLine,
 } from './out/convert-result.js';
 export { Converter } from './out/converter.js';
-export { csvHeader, headerBytes, sniffLayout, userColumnNames } from './out/layout.js';
+export { csvHeader, headerBytes, outputHeader, sniffLayout, userColumnNames } from './out/layout.js';

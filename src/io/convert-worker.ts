@@ -7,24 +7,25 @@ import { type ConvertConfig, Converter, type ConvertResult } from '../core/out-c
  * worker converts others (export on two cores). A piece arrives as a slot
  * of the shared ring (or, when it did not fit one, as a transferred buffer).
  *
- * With `fd` (a local output file) the output never leaves this thread: the
- * reply gives its length, the main thread answers with the file offset it
- * goes to (it assigns offsets in input order), and this thread writes it
- * there and reuses the buffer. Without `fd` (stdout, .gz, s3://) the output
+ * With `held` (local output files) the output never leaves this thread: the
+ * reply gives its length, the main thread answers with the file and offset
+ * it goes to (it assigns offsets in input order; split outputs have several
+ * files), and this thread writes it there and reuses the buffer. Without
+ * (stdout, .gz, s3://) the output
  * is transferred back and returned (`recycle`) once written.
  */
 
 export interface WorkerSetup {
   cfg: ConvertConfig;
   slots: SharedArrayBuffer[];
-  /** The output file's descriptor, for positional writes; undefined: send output back. */
-  fd: number | undefined;
+  /** Keep outputs for positional writes (each names its file's descriptor); false: send them back. */
+  held: boolean;
 }
 
 export type ConvertRequest =
   | { id: number; slot: number; length: number }
   | { id: number; bytes: Uint8Array }
-  | { write: number; at: number }
+  | { write: number; fd: number; at: number }
   | { recycle: ArrayBuffer };
 
 type Counts = Omit<ConvertResult, 'out' | 'errors'>;
@@ -44,7 +45,7 @@ if (!port) throw new Error('convert-worker: not started as a worker');
 const setup = workerData as WorkerSetup;
 const converter = new Converter(setup.cfg);
 const slots = setup.slots.map((s) => Buffer.from(s));
-/** Outputs waiting for their offset (fd mode). */
+/** Outputs waiting for their offset (held mode). */
 const held = new Map<number, Buffer>();
 
 port.on('message', (m: ConvertRequest) => {
@@ -57,7 +58,7 @@ port.on('message', (m: ConvertRequest) => {
     held.delete(m.write);
     try {
       let off = 0;
-      while (off < out.length) off += writeSync(setup.fd as number, out, off, out.length - off, m.at + off);
+      while (off < out.length) off += writeSync(m.fd, out, off, out.length - off, m.at + off);
       converter.recycle(out.buffer as ArrayBuffer);
       port.postMessage({ wrote: m.write } satisfies ConvertReply);
     } catch (err) {
@@ -79,7 +80,7 @@ port.on('message', (m: ConvertRequest) => {
       back = m.bytes;
       transfer.push(m.bytes.buffer as ArrayBuffer);
     }
-    if (setup.fd !== undefined) {
+    if (setup.held) {
       held.set(m.id, outBuf);
       port.postMessage(
         {

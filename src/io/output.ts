@@ -258,6 +258,11 @@ export class PositionalFile {
     return this.file.path;
   }
 
+  /** Bytes reserved so far: the file's size once every reserved write is done. */
+  get size(): number {
+    return this.position;
+  }
+
   /** Reserves the next n bytes of the file; returns where they start. */
   reserve(n: number): number {
     const at = this.position;
@@ -267,7 +272,11 @@ export class PositionalFile {
 
   /** Appends a buffer (at the next reserved place). */
   async append(buf: Buffer): Promise<void> {
-    const at = this.reserve(buf.length);
+    await this.writeAt(buf, this.reserve(buf.length));
+  }
+
+  /** Writes a buffer at a place reserve() gave. */
+  async writeAt(buf: Buffer, at: number): Promise<void> {
     try {
       let off = 0;
       while (off < buf.length)

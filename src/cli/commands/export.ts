@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { parseRenames } from '../../core/email-files.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
@@ -62,6 +63,14 @@ Options:
                              export stops (PB_LIMIT) and says how much to give
       --no-escape-formulas   write text cells as they are
       --line-ending E        crlf (RFC 4180, default) or lf
+      --bom                  CSV: start with a UTF-8 byte order mark, so Excel shows Zoë right
+      --rename A=B,C=D       CSV: header names of your own, e.g. userId=external_id (Braze);
+                             a name the export lacks is an error that lists its columns
+      --max-file-size SIZE   split a local output into parts of at most SIZE, e.g. 500MB (Braze):
+                             recs.csv -> recs-00001.csv, recs-00002.csv, ...; each CSV part has the
+                             header; a key's rows never straddle two parts
+      --max-cell-bytes N     CSV: cut text cells (reason, theme, catalog columns; never ids or
+                             scores) to N UTF-8 bytes on a character boundary, e.g. 255 (Mailchimp)
       --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
                              for stdout); written only when there are some
       --on-invalid fail|skip fail (default) stops at the first invalid line; skip writes it to --rejects
@@ -82,7 +91,9 @@ Examples:
   personalize-batch export users.json.out --users CRM.csv --user-key customer_id \\
       --user-fields email,first_name --users-required -o recs.csv
   personalize-batch export related.out --on-invalid skip --rejects bad-lines.jsonl -o related.csv
-  gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv`;
+  gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv
+  personalize-batch export job-out/ --format csv-wide --top 5 --rename userId=external_id \\
+      --bom --max-file-size 500MB -o braze.csv`;
 
 const EXPORT_ARGS = {
   output: { type: 'string', short: 'o' },
@@ -102,6 +113,10 @@ const EXPORT_ARGS = {
   'memory-budget': { type: 'string' },
   'escape-formulas': { type: 'boolean', default: true },
   'line-ending': { type: 'string' },
+  bom: { type: 'boolean', default: false },
+  rename: { type: 'string' },
+  'max-file-size': { type: 'string' },
+  'max-cell-bytes': { type: 'string' },
   errors: { type: 'string' },
   'on-invalid': { type: 'string' },
   rejects: { type: 'string' },
@@ -177,6 +192,12 @@ function exportOptionsOf(
       v['memory-budget'] === undefined ? undefined : parseBytes(v['memory-budget'], '--memory-budget'),
     escapeFormulas: v['escape-formulas'],
     lineEnding: v['line-ending'] as 'crlf' | 'lf' | undefined,
+    bom: v.bom,
+    rename: v.rename === undefined ? undefined : parseRenames(v.rename),
+    maxFileSize:
+      v['max-file-size'] === undefined ? undefined : parseBytes(v['max-file-size'], '--max-file-size'),
+    maxCellBytes:
+      v['max-cell-bytes'] === undefined ? undefined : parseCount(v['max-cell-bytes'], '--max-cell-bytes'),
     errors: v.errors,
     onInvalid: v['on-invalid'] as 'fail' | 'skip' | undefined,
     rejects: v.rejects,
@@ -195,6 +216,9 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     `${s.records} keys`,
     `${s.rows} ${s.format === 'jsonl' ? 'records' : 'rows'} written to ${output === '-' ? 'stdout' : output}`,
   ];
+  if (s.parts)
+    parts.push(`in ${s.parts.length} part${s.parts.length === 1 ? '' : 's'}: ${s.parts.join(', ')}`);
+  if (s.cellsCut > 0) parts.push(`${s.cellsCut} text cells cut`);
   if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
   if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
   if (s.catalogItems !== null)

@@ -27,6 +27,10 @@ export interface ConvertConfig {
   escapeFormulas: boolean;
   /** CSV rows end in CRLF (RFC 4180) or LF. */
   crlf: boolean;
+  /** CSV header names replaced (old to new), or undefined. */
+  rename: Record<string, string> | undefined;
+  /** Text cells (reason, theme, catalog; never ids or scores) cut to this many UTF-8 bytes; 0: no cut. */
+  maxCellBytes: number;
   /** Only validate and measure (csv-wide's first pass): no output. */
   measure: boolean;
   /** Stop at the first invalid line (on-invalid fail). */

@@ -25,6 +25,8 @@ export interface ConvertCounts {
   usersMissing: number;
   /** Of those, the lines dropped (usersRequired): not counted in records or rows. */
   usersDropped: number;
+  /** Text cells cut to maxCellBytes. */
+  cellsCut: number;
   /** Lines with data the layout has no column for (scores, reasons, theme). */
   droppedScores: number;
   droppedReasons: number;
@@ -60,6 +62,7 @@ export function emptyCounts(): ConvertCounts {
     catalogMissing: 0,
     usersMissing: 0,
     usersDropped: 0,
+    cellsCut: 0,
     droppedScores: 0,
     droppedReasons: 0,
     droppedThemes: 0,
@@ -82,6 +85,7 @@ export function addCounts(a: ConvertCounts, b: ConvertCounts): void {
   a.catalogMissing += b.catalogMissing;
   a.usersMissing += b.usersMissing;
   a.usersDropped += b.usersDropped;
+  a.cellsCut += b.cellsCut;
   a.droppedScores += b.droppedScores;
   a.droppedReasons += b.droppedReasons;
   a.droppedThemes += b.droppedThemes;

@@ -57,6 +57,7 @@ export class Converter {
     const rows = this.rows;
     rows.setOut(rows.outBuffer(cfg.measure ? 0 : piece.length * 2 + 4096));
     rows.at = 0;
+    rows.cellsCut = 0;
     rows.srcView = viewOf(piece);
     const parser = this.parser;
     const layout = cfg.layout;
@@ -113,6 +114,7 @@ export class Converter {
       }
       p = nl + 1;
     }
+    counts.cellsCut = rows.cellsCut;
     return {
       ...counts,
       out: rows.out.subarray(0, rows.at),
@@ -213,10 +215,12 @@ export class Converter {
       c.rows += count;
       rows.ensure(count * perRow + 3 * lineLen + 1024);
       writeLongRows(rows, src, layout, count, c);
+      if (rows.themeCut) rows.cellsCut += count;
     } else {
       c.rows++;
       rows.ensure(perRow + cfg.width * (8 + (catalog?.columns ?? 0)) + count * perRow + 3 * lineLen + 1024);
       writeWideRow(rows, src, layout, count, c);
+      if (rows.themeCut) rows.cellsCut++;
     }
     return true;
   }

@@ -67,7 +67,10 @@ export function writeLongRows(
       if (item < 0) c.catalogMissing++;
       for (let col = 0; col < catalog.columns; col++) {
         out[at++] = COMMA;
-        if (item >= 0) at = catalog.copyCell(item, col, out, at);
+        if (item >= 0) {
+          at = catalog.copyCell(item, col, out, at);
+          if (catalog.cutValues > 0 && catalog.isCut(item, col)) w.cellsCut++;
+        }
       }
     }
     if (users) {

@@ -102,7 +102,10 @@ function joinedCells(
       for (let i = 0; i < width; i++) {
         out[at++] = COMMA;
         const item = i < count ? (items[i] as number) : -1;
-        if (item >= 0) at = catalog.copyCell(item, col, out, at);
+        if (item >= 0) {
+          at = catalog.copyCell(item, col, out, at);
+          if (catalog.cutValues > 0 && catalog.isCut(item, col)) w.cellsCut++;
+        }
       }
     }
   }

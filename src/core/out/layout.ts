@@ -1,4 +1,5 @@
 import { csvCell } from '../csv-cell.js';
+import { renameHeader } from '../email-files.js';
 import type { ConvertConfig, Layout } from './convert-config.js';
 import { OutLineParser } from './line-parser.js';
 import {
@@ -87,9 +88,15 @@ function keyColumn(layout: Layout): string {
   return layout.keyField === 'itemId' && !layout.users ? 'source_item' : layout.keyField;
 }
 
+/** The header as written: csvHeader with the export's renames (checked: see renameHeader). */
+export function outputHeader(cfg: ConvertConfig, layout: Layout): string[] {
+  const h = csvHeader(cfg, layout);
+  return cfg.rename ? renameHeader(h, cfg.rename) : h;
+}
+
 export function headerBytes(cfg: ConvertConfig, layout: Layout): Buffer {
   if (cfg.format === 'jsonl') return Buffer.alloc(0);
-  const cells = csvHeader(cfg, layout).map((c) => csvCell(c, cfg.escapeFormulas));
+  const cells = outputHeader(cfg, layout).map((c) => csvCell(c, cfg.escapeFormulas));
   return Buffer.from(cells.join(',') + (cfg.crlf ? '\r\n' : '\n'));
 }
 

@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog.js';
-import { csvCell } from '../csv-cell.js';
+import { csvCell, csvCellCut } from '../csv-cell.js';
 import type { ConvertConfig } from './convert-config.js';
 import type { OutLineParser } from './line-parser.js';
 import { decodeString } from './strings.js';
@@ -42,6 +42,10 @@ export class RowWriter {
   keyLen = 0;
   themeCell: Buffer = Buffer.allocUnsafe(1024);
   themeLen = 0;
+  /** The theme cell was cut to maxCellBytes (it repeats on each row of its line). */
+  themeCut = false;
+  /** Cells cut to maxCellBytes in the piece so far. */
+  cellsCut = 0;
   readonly eol: Buffer;
   readonly idName: Buffer;
   readonly idNameLength: number;
@@ -111,12 +115,24 @@ export class RowWriter {
 
   renderTheme(src: Buffer): void {
     const p = this.parser;
+    this.themeCut = false;
     if (p.themeStart < 0) {
       this.themeLen = 0;
       return;
     }
     const need = p.themeEnd - p.themeStart + 8;
     if (this.themeCell.length < need) this.themeCell = Buffer.allocUnsafe(2 * need);
+    const max = this.cfg.maxCellBytes;
+    if (max > 0) {
+      const { cell, cut } = csvCellCut(
+        decodeString(src, p.themeStart, p.themeEnd),
+        this.cfg.escapeFormulas,
+        max,
+      );
+      this.themeCut = cut;
+      this.themeLen = this.themeCell.write(cell, 0);
+      return;
+    }
     this.themeLen = this.cellInto(this.themeCell, 0, src, p.themeStart, p.themeEnd, p.themeEscaped);
   }
 
@@ -149,7 +165,9 @@ export class RowWriter {
     const rs = data[i * 3] as number;
     if (rs < 0) return at;
     const list = JSON.parse(src.toString('utf8', rs, data[i * 3 + 1] as number)) as string[];
-    return at + out.write(csvCell(list.join('|'), this.cfg.escapeFormulas), at);
+    const { cell, cut } = csvCellCut(list.join('|'), this.cfg.escapeFormulas, this.cfg.maxCellBytes);
+    if (cut) this.cellsCut++;
+    return at + out.write(cell, at);
   }
 }
 

@@ -250,6 +250,7 @@ async function loadTable(
     o.format === 'jsonl',
     o.escapeFormulas,
     limits.maxItems,
+    o.maxCellBytes,
   );
   try {
     for await (const batch of src.batches) {

@@ -13,9 +13,10 @@ import { KEY_NAMES, KEY_NONE } from '../../core/out-lines.js';
 import { SlotRing } from '../../core/pool.js';
 import { PbError } from '../../errors.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
-import { PositionalFile, writeOutput, writeTarget } from '../../io/output.js';
+import { writeOutput, writeTarget } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
+import { OneFile, type OutputFiles, PartFiles } from './parts.js';
 import type { SideFile } from './side-file.js';
 import { type LaneResult, WorkerLane } from './worker-lane.js';
 
@@ -29,6 +30,9 @@ export interface PassPlan {
 /** Thrown when an optimistic csv-wide pass meets a line its guessed layout does not fit. */
 export class Restart extends Error {}
 
+/** What Excel needs to read a CSV file as UTF-8 rather than the system's code page. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /** Pieces in flight at once: enough to keep both workers busy, few enough to bound memory. */
 const IN_FLIGHT = 4;
 
@@ -41,8 +45,8 @@ const SLOTS = IN_FLIGHT + 4;
  * holds and will write itself at the offset it is given.
  */
 type Chunk =
-  | { buf: Buffer; release: (() => void) | undefined; held?: undefined }
-  | { held: { lane: WorkerLane; id: number; length: number }; buf?: undefined };
+  | { buf: Buffer; release: (() => void) | undefined; held?: undefined; header?: boolean }
+  | { held: { lane: WorkerLane; id: number; length: number }; buf?: undefined; header?: undefined };
 
 type Entry =
   | { bad: Extract<OutItem, { kind: 'bad' }> }
@@ -66,8 +70,12 @@ export class ExportRun {
   private converter: Converter | undefined;
   private lanes: WorkerLane[] = [];
   private laneCfg: ConvertConfig | undefined;
-  /** The output file's descriptor while workers write to it themselves. */
-  private fd: number | undefined;
+  /** Workers keep their outputs and write them to local files themselves. */
+  private held = false;
+  /** The local files written (the output, or its parts). */
+  files: string[] = [];
+  /** With parts: the next part's name, when an earlier export left a file there. */
+  leftOverPart: string | undefined;
   private firstErrorKey: Layout['keyField'] | undefined;
   private lastProgress = Date.now();
   private readonly ring: SlotRing;
@@ -90,6 +98,8 @@ export class ExportRun {
       width,
       escapeFormulas: this.o.escapeFormulas,
       crlf: this.o.crlf,
+      rename: this.o.rename,
+      maxCellBytes: this.o.maxCellBytes,
       measure,
       failFast: this.o.onInvalid === 'fail',
       catalogColumns: this.catalog ? [...this.catalog.names] : [],
@@ -126,7 +136,7 @@ export class ExportRun {
   async measure(sources: string[]): Promise<{ layout: Layout | undefined; maxWidth: number }> {
     this.reset();
     this.optimistic = false;
-    this.fd = undefined;
+    this.held = false;
     try {
       for await (const _ of this.pass(sources, 0, true, undefined, undefined)) {
         // measuring writes nothing
@@ -147,10 +157,10 @@ export class ExportRun {
   }
 
   /**
-   * The writing pass. A plain local file is written at offsets: by this
-   * thread for what it converts, and by each worker for its own outputs,
-   * which never cross threads. Other outputs (stdout, .gz, s3://) get every
-   * byte through writeOutput.
+   * The writing pass. Local files (one, or parts under --max-file-size) are
+   * written at offsets: by this thread for what it converts, and by each
+   * worker for its own outputs, which never cross threads. Other outputs
+   * (stdout, .gz, s3://, devices) get every byte through writeOutput.
    */
   async write(
     sources: string[],
@@ -161,12 +171,20 @@ export class ExportRun {
     this.reset();
     this.optimistic = plan.optimistic;
     this.width = plan.width;
+    this.files = [];
     const given = this.o.output;
+    if (this.o.maxFileSize > 0) {
+      const parts = new PartFiles(given, this.o.maxFileSize);
+      await this.writeFiles(sources, plan, errors, rejects, parts);
+      this.bytesWritten += parts.extraHeaderBytes;
+      this.leftOverPart = await parts.leftOver();
+      return;
+    }
     // A link is written through to its target; a device or FIFO goes the sequential way.
     const target = given === '-' || isS3Uri(given) ? undefined : await writeTarget(given);
     const out = target && !target.inPlace ? target.path : given;
     if (out === '-' || out.endsWith('.gz') || isS3Uri(out) || target?.inPlace) {
-      this.fd = undefined;
+      this.held = false;
       if (plan.layout) this.setLayout(plan.layout, plan.width, false);
       try {
         const self = this;
@@ -184,21 +202,33 @@ export class ExportRun {
       }
       return;
     }
-    const file = await PositionalFile.open(out);
-    this.fd = file.fd;
+    await this.writeFiles(sources, plan, errors, rejects, await OneFile.open(out));
+  }
+
+  /** The writing pass to local files at offsets. */
+  private async writeFiles(
+    sources: string[],
+    plan: PassPlan,
+    errors: SideFile,
+    rejects: SideFile | undefined,
+    files: OutputFiles,
+  ): Promise<void> {
+    this.held = true;
     if (plan.layout) this.setLayout(plan.layout, plan.width, false);
     const writes: Promise<void>[] = [];
     try {
       for await (const c of this.chunks(sources, errors, rejects)) {
+        if (c.header && files.takesHeader(c.buf)) continue;
+        const { file, at } = await files.place(c.held ? c.held.length : c.buf.length);
         if (c.held) {
-          const { lane, id, length } = c.held;
+          const { lane, id } = c.held;
           writes.push(
             lane
-              .write(id, file.reserve(length))
+              .write(id, file.fd, at)
               .catch((e: unknown) => Promise.reject(file.failure(String((e as Error).message)))),
           );
         } else {
-          await file.append(c.buf);
+          await file.writeAt(c.buf, at);
           c.release?.();
         }
         // The workers write as their offsets come; wait now and then so failures surface early.
@@ -206,15 +236,15 @@ export class ExportRun {
       }
       await Promise.all(writes);
       await this.closeLanes();
-      await file.commit();
+      this.files = await files.commit();
     } catch (err) {
-      // No thread may still write to the file when it is closed and removed.
+      // No thread may still write to a file when it is closed and removed.
       await Promise.allSettled(writes);
       await this.closeLanes();
-      await file.abort();
+      await files.abort();
       throw err;
     } finally {
-      this.fd = undefined;
+      this.held = false;
     }
   }
 
@@ -226,16 +256,17 @@ export class ExportRun {
     let headerDone = this.o.format === 'jsonl';
     const header = (): Chunk => {
       headerDone = true;
-      const h = headerBytes(this.cfg(this.width), this.layout ?? this.fallbackLayout());
+      let h = headerBytes(this.cfg(this.width), this.layout ?? this.fallbackLayout());
+      if (this.o.bom) h = Buffer.concat([UTF8_BOM, h]);
       this.bytesWritten += h.length;
-      return { buf: h, release: undefined };
+      return { buf: h, release: undefined, header: true };
     };
     for await (const c of this.pass(sources, this.width, false, errors, rejects)) {
       const length = c.held ? c.held.length : c.buf.length;
       if (length === 0) {
         if (c.held) {
           // Nothing to write: the worker just drops the empty buffer.
-          c.held.lane.write(c.held.id, 0).catch(() => {});
+          c.held.lane.write(c.held.id, -1, 0).catch(() => {});
         } else c.release?.();
         continue;
       }
@@ -270,7 +301,9 @@ export class ExportRun {
     // The join tables live on this thread only: with one, the main thread converts alone.
     if (this.lanes.length > 0 || !this.laneCfg || this.catalog || this.users) return;
     for (let i = 0; i < this.o.workers; i++) {
-      this.lanes.push(new WorkerLane({ cfg: this.laneCfg, slots: this.ring.slots, fd: this.fd }, this.ring));
+      this.lanes.push(
+        new WorkerLane({ cfg: this.laneCfg, slots: this.ring.slots, held: this.held }, this.ring),
+      );
     }
   }
 

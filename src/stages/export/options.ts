@@ -6,6 +6,7 @@ import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
 import { parseDelimiter } from '../../core/sniff.js';
 import { notOneOf } from '../../core/suggest.js';
 import { noStream, usage } from '../../errors.js';
+import { isS3Uri } from '../../io/s3.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
 export interface ExportOptions {
@@ -51,6 +52,18 @@ export interface ExportOptions {
   escapeFormulas?: boolean;
   /** CSV line ends: `crlf` (RFC 4180, the default) or `lf`. */
   lineEnding?: 'crlf' | 'lf';
+  /** CSV: start the file (each part) with a UTF-8 byte order mark, so Excel reads `Zoë` right. Default false; refused with jsonl. */
+  bom?: boolean;
+  /** CSV header names to replace, old to new (`{ userId: 'external_id' }`). Default none; refused with jsonl. */
+  rename?: Record<string, string>;
+  /**
+   * Split a local output into numbered parts of at most this many bytes
+   * (`recs.csv` -> `recs-00001.csv`, ...), each CSV part with the header,
+   * cut between pieces of whole lines. Default: one file.
+   */
+  maxFileSize?: number;
+  /** CSV: cut text cells (reason, theme, catalog columns; never ids or scores) to this many UTF-8 bytes. Default: no cut. */
+  maxCellBytes?: number;
   /**
    * Where lines whose `error` is not null go, as read. Default: OUTPUT
    * (without `.gz`) + `.errors.jsonl`, or `errors.jsonl` when OUTPUT is `-`.
@@ -97,6 +110,12 @@ export interface ResolvedExportOptions {
   memoryBudget: number;
   escapeFormulas: boolean;
   crlf: boolean;
+  bom: boolean;
+  rename: Record<string, string> | undefined;
+  /** 0: one file. */
+  maxFileSize: number;
+  /** 0: no cut. */
+  maxCellBytes: number;
   errors: string;
   onInvalid: 'fail' | 'skip';
   rejects: string | undefined;
@@ -138,6 +157,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
   if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
+  checkFileOptions(o, format);
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
   const sources = [...(o.sources ?? [])];
@@ -173,6 +193,10 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     memoryBudget: whole(o.memoryBudget, '--memory-budget', EXPORT_DEFAULTS.memoryBudget),
     escapeFormulas: o.escapeFormulas ?? true,
     crlf: lineEnding === 'crlf',
+    bom: o.bom ?? false,
+    rename: o.rename ? { ...o.rename } : undefined,
+    maxFileSize: whole(o.maxFileSize, '--max-file-size', 0),
+    maxCellBytes: whole(o.maxCellBytes, '--max-cell-bytes', 0, 4),
     errors: o.errors ?? defaultErrorsPath(output),
     onInvalid,
     rejects: o.rejects,
@@ -210,6 +234,37 @@ function resolveUsers(
     usersEncoding: o.usersEncoding,
     usersRequired: o.usersRequired ?? false,
   };
+}
+
+/** The options for e-mail tools' files: what each works with (see the README's "Files for e-mail tools"). */
+function checkFileOptions(o: ExportOptions, format: ExportFormat): void {
+  if (format === 'jsonl') {
+    if (o.bom)
+      throw usage(
+        '--bom is for CSV: a byte order mark before JSON Lines breaks most JSON readers; leave it out',
+      );
+    if (o.rename)
+      throw usage(
+        '--rename renames CSV header cells; JSON Lines field names (userId, items, itemId, score, ...) are fixed: rename them afterwards (jq), or export CSV',
+      );
+    if (o.maxCellBytes !== undefined)
+      throw usage('--max-cell-bytes cuts CSV text cells; a JSON Lines record has no cells: export CSV');
+  }
+  if (o.rename !== undefined && Object.keys(o.rename).length === 0)
+    throw usage('--rename needs at least one OLD=NEW pair');
+  if (o.maxFileSize !== undefined) {
+    const out = o.output ?? '-';
+    if (out === '-')
+      throw usage(
+        '--max-file-size writes numbered files (recs-00001.csv, ...), and stdout is one stream: give -o FILE',
+      );
+    if (isS3Uri(out))
+      throw usage('--max-file-size writes local files only: give -o FILE, then upload the parts');
+    if (out.endsWith('.gz'))
+      throw usage(
+        '--max-file-size counts the bytes a tool takes in, which a .gz part cannot know before it is compressed: write plain files',
+      );
+  }
 }
 
 /** OUTPUT without `.gz`, plus `.errors.jsonl`; `errors.jsonl` for stdout. */

@@ -1,4 +1,4 @@
-import { csvHeader, type ExportFormat, type Layout } from '../../core/out-convert.js';
+import { type ExportFormat, type Layout, outputHeader } from '../../core/out-convert.js';
 import type { LoadedCatalog } from './catalog.js';
 import type { ExportRun } from './export-run.js';
 import type { ResolvedExportOptions } from './options.js';
@@ -43,6 +43,10 @@ export interface ExportSummary {
   /** Users file rows with an empty key: skipped. */
   usersRowsWithoutKey: number;
   errorsFile: string | null;
+  /** With maxFileSize: the parts written, in order; otherwise null. */
+  parts: string[] | null;
+  /** Text cells cut to maxCellBytes. */
+  cellsCut: number;
   /** Passes over the input: 1, or for csv-wide without --top 2 (measured first, for stdout) or 3 (a guess proved wrong). */
   passes: number;
   seconds: number;
@@ -76,7 +80,8 @@ export function summarizeExport(
     blankLines: s.blank,
     bytesRead: run.bytesRead,
     bytesWritten: run.bytesWritten,
-    columns: o.format === 'jsonl' ? [] : csvHeader(run.cfg(run.width), finalLayout ?? run.fallbackLayout()),
+    columns:
+      o.format === 'jsonl' ? [] : outputHeader(run.cfg(run.width), finalLayout ?? run.fallbackLayout()),
     layout: finalLayout,
     width: o.format === 'csv-wide' ? run.width : null,
     catalogItems: catalog ? catalog.size : null,
@@ -88,6 +93,8 @@ export function summarizeExport(
     usersDuplicates: users?.catalog.duplicates ?? 0,
     usersRowsWithoutKey: users?.withoutId ?? 0,
     errorsFile: s.errorLines > 0 ? o.errors : null,
+    parts: o.maxFileSize > 0 ? [...run.files] : null,
+    cellsCut: s.cellsCut,
     passes,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     warnings,
@@ -129,6 +136,14 @@ function exportWarnings(
   if (s.errorLines > 0)
     warnings.push(
       `${s.errorLines} line${s.errorLines === 1 ? ' has' : 's have'} an error; written to ${o.errors}`,
+    );
+  if (s.cellsCut > 0)
+    warnings.push(
+      `${s.cellsCut} text cell${s.cellsCut === 1 ? ' was' : 's were'} cut to ${o.maxCellBytes} bytes (--max-cell-bytes)`,
+    );
+  if (run.leftOverPart)
+    warnings.push(
+      `${run.leftOverPart} is not part of this export (an earlier one with more parts left it): remove it before uploading the parts`,
     );
   if (s.withoutKey > 0)
     warnings.push(

@@ -13,7 +13,7 @@ export interface LaneResult extends ConvertResult {
 /**
  * One conversion worker: pieces are posted with an id (as a ring slot, or
  * transferred), results resolved as they come back; the caller keeps the
- * order. In fd mode it also writes its outputs where write() says.
+ * order. In held mode it also writes its outputs where write() says.
  */
 export class WorkerLane {
   private readonly worker: Worker;
@@ -88,15 +88,15 @@ export class WorkerLane {
     return { id, result };
   }
 
-  /** fd mode: has the worker write the output of piece `id` at file offset `at`. */
-  write(id: number, at: number): Promise<void> {
+  /** Held mode: has the worker write the output of piece `id` to file `fd` at offset `at`. */
+  write(id: number, fd: number, at: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const p = new Promise<void>((resolve, reject) => this.writing.set(id, { resolve, reject }));
-    this.worker.postMessage({ write: id, at } satisfies ConvertRequest);
+    this.worker.postMessage({ write: id, fd, at } satisfies ConvertRequest);
     return p;
   }
 
-  /** Hands a written output buffer back to the worker (modes without fd). */
+  /** Hands a written output buffer back to the worker (not held mode). */
   recycle(b: ArrayBuffer): void {
     if (!this.failure && b.byteLength > 0)
       this.worker.postMessage({ recycle: b } satisfies ConvertRequest, [b]);

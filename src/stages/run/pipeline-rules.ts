@@ -256,6 +256,13 @@ function outputOf(
     usersRequired: o.usersRequired ?? false,
     escapeFormulas: o.escapeFormulas ?? PIPELINE_DEFAULTS.escapeFormulas,
     lineEnding: o.lineEnding ?? PIPELINE_DEFAULTS.lineEnding,
+    bom: o.bom,
+    rename: o.rename === undefined ? undefined : { ...o.rename },
+    maxFileSize:
+      o.maxFileSize === undefined
+        ? undefined
+        : at('$.output.maxFileSize', () => size(o.maxFileSize as number | string, 'the size')),
+    maxCellBytes: o.maxCellBytes,
     merged: o.merged === undefined ? `${work}merged.jsonl` : place(o.merged),
     rejects: inDir('rejects.jsonl'),
     missing: inDir('missing.jsonl'),
@@ -267,6 +274,14 @@ function outputOf(
     problems.push(
       "$.output.merged: - (stdout) holds the run's summary, not its files: name a file, or leave it out for WORK/merged.jsonl",
     );
+  if (format === 'jsonl')
+    for (const f of ['bom', 'rename', 'maxCellBytes'] as const)
+      if (o[f] !== undefined && o[f] !== false)
+        problems.push(
+          `$.output.${f}: CSV only (see export's --${f === 'maxCellBytes' ? 'max-cell-bytes' : f}); leave it out with format jsonl`,
+        );
+  if (o.maxFileSize !== undefined && isS3Uri(dir))
+    problems.push('$.output.maxFileSize: parts are written to a local folder only; give a local output.dir');
   if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
   if (o.catalog !== undefined && family?.segment)
     problems.push(

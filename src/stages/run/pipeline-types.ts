@@ -83,7 +83,10 @@ export interface PipelineFile {
     | 'usersRequired'
     | 'escapeFormulas'
     | 'lineEnding'
-  > & { dir: string; file?: string; merged?: string };
+    | 'bom'
+    | 'rename'
+    | 'maxCellBytes'
+  > & { dir: string; file?: string; merged?: string; maxFileSize?: number | string };
   aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
 }
 
@@ -152,6 +155,11 @@ export interface Pipeline {
     usersRequired: boolean;
     escapeFormulas: boolean;
     lineEnding: 'crlf' | 'lf';
+    bom?: boolean;
+    rename?: Record<string, string>;
+    /** Bytes; parts named as export's --max-file-size names them. */
+    maxFileSize?: number;
+    maxCellBytes?: number;
     merged: string;
     rejects: string;
     missing: string;

@@ -356,7 +356,7 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
     catalog,
     ...(o.users ? { users, memoryBudget: p.input.memoryBudget } : {}),
   });
-  if (record.export?.key === exportKey && (await allExist([o.file]))) {
+  if (record.export?.key === exportKey && (await allExist(record.export.parts ?? [o.file]))) {
     summary.resumed.push('export');
     ctx.emit({ type: 'stage', stage: 'export', reused: true, detail: o.file });
   } else {
@@ -382,6 +382,10 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
       memoryBudget: p.input.memoryBudget,
       escapeFormulas: o.escapeFormulas,
       lineEnding: o.lineEnding,
+      bom: o.bom,
+      rename: o.rename,
+      maxFileSize: o.maxFileSize,
+      maxCellBytes: o.maxCellBytes,
       // collect already moved error lines to errors.jsonl and invalid ones aside.
       errors: o.errors,
       tmpDir: p.input.tmpDir,
@@ -392,12 +396,14 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
       at: new Date().toISOString(),
       summary: exportOf(e),
       warnings: e.warnings,
+      ...(e.parts ? { parts: e.parts } : {}),
     };
     await ctx.save();
   }
   summary.export = record.export.summary;
   ctx.warn(record.export.warnings ?? []);
   summary.files.export = o.file;
+  if (record.export.parts) summary.files.exportParts = record.export.parts;
 }
 
 /** What to do next, and the exit code, from what collect found. */

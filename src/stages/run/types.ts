@@ -51,6 +51,8 @@ export interface RunSummary {
   export: { format: string; records: number; rows: number; catalogMissing: number } | null;
   files: {
     export: string | null;
+    /** With output.maxFileSize: the parts written (files.export is the name they are numbered from). */
+    exportParts?: string[];
     merged: string | null;
     rejects: string | null;
     missing: string | null;
@@ -93,5 +95,10 @@ export interface RunRecord {
   /** Written before the first Create call: from then on the jobs' settings are fixed. */
   jobs?: StageRecord;
   collect?: StageRecord & { summary: NonNullable<RunSummary['collect']>; warnings: string[] };
-  export?: StageRecord & { summary: NonNullable<RunSummary['export']>; warnings?: string[] };
+  export?: StageRecord & {
+    summary: NonNullable<RunSummary['export']>;
+    warnings?: string[];
+    /** With output.maxFileSize: the parts written. */
+    parts?: string[];
+  };
 }

@@ -480,6 +480,66 @@ describe('run', () => {
       assert.match(err.message, new RegExp(`\\$\\.jobs\\.${path}: `));
   });
 
+  test('output.bom, rename, maxFileSize and maxCellBytes reach export: BOM, renamed header, parts; rerun reuses the parts', async () => {
+    const { dir, file } = await setup(400, (p) => {
+      p.output = {
+        ...p.output,
+        bom: true,
+        rename: { userId: 'external_id', ITEM_NAME: 'Title' },
+        // One part: run's pieces are 1 MiB of lines (the split itself is tested in export's tests).
+        maxFileSize: '1MB',
+        maxCellBytes: 5,
+      };
+    });
+    const s = await runPipeline({ pipeline: file, ...connect() });
+    assert.equal(s.exitCode, 0);
+    const parts = s.files.exportParts as string[];
+    assert.deepEqual(parts, [join(dir, 'out', 'recommendations-00001.csv')]);
+    for (const part of parts) {
+      const bytes = await readFile(part);
+      assert.ok(bytes.length <= 1_000_000);
+      assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+      const rows = parseCsv(bytes.subarray(3)) as string[][];
+      assert.deepEqual(rows[0], ['external_id', 'rank', 'itemId', 'score', 'Title']);
+      for (const r of rows.slice(1)) assert.ok(Buffer.byteLength(r[4] as string) <= 5, r[4]);
+    }
+    const again = await runPipeline({ pipeline: file, ...connect() });
+    assert.ok(again.resumed.includes('export'));
+    assert.deepEqual(again.files.exportParts, parts);
+  });
+
+  test('output.bom, rename and maxCellBytes are refused with jsonl; maxFileSize needs a local dir', () => {
+    const base = {
+      version: 1,
+      recipe: 'user-personalization',
+      input: { sources: ['a.csv'] },
+      work: 's3://bucket/x/',
+      jobs: { solutionVersionArn: SV, roleArn: 'arn:aws:iam::111122223333:role/x' },
+    };
+    const err = throwsWith(
+      () =>
+        resolvePipeline(
+          { ...base, output: { dir: 'o', format: 'jsonl', bom: true, rename: { a: 'b' }, maxCellBytes: 9 } },
+          'p.json',
+        ),
+      'PB_USAGE',
+      /3 problems/,
+    );
+    for (const f of ['bom', 'rename', 'maxCellBytes'])
+      assert.match(err.message, new RegExp(`\\$\\.output\\.${f}: CSV only`));
+    throwsWith(
+      () => resolvePipeline({ ...base, output: { dir: 's3://b/o/', maxFileSize: '500MB' } }, 'p.json'),
+      'PB_USAGE',
+      /\$\.output\.maxFileSize: parts are written to a local folder only/,
+    );
+    const p = resolvePipeline(
+      { ...base, output: { dir: 'o', maxFileSize: '500MB', maxCellBytes: 255 } },
+      'p.json',
+    );
+    assert.equal(p.output.maxFileSize, 500_000_000);
+    assert.equal(p.output.maxCellBytes, 255);
+  });
+
   test('output.merged - is refused: stdout holds the summary, and a library run has no stdout', () => {
     const p = {
       version: 1,
