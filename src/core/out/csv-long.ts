@@ -76,7 +76,10 @@ export function writeLongRows(
     if (users) {
       for (let col = 0; col < users.columns; col++) {
         out[at++] = COMMA;
-        if (user >= 0) at = users.copyCell(user, col, out, at);
+        if (user >= 0) {
+          at = users.copyCell(user, col, out, at);
+          if (users.cutValues > 0 && users.isCut(user, col)) w.cellsCut++;
+        }
       }
     }
     for (let k = 0; k < eol.length; k++) out[at++] = eol[k] as number;

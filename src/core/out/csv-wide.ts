@@ -113,7 +113,10 @@ function joinedCells(
   if (users) {
     for (let col = 0; col < users.columns; col++) {
       out[at++] = COMMA;
-      if (w.userItem >= 0) at = users.copyCell(w.userItem, col, out, at);
+      if (w.userItem >= 0) {
+        at = users.copyCell(w.userItem, col, out, at);
+        if (users.cutValues > 0 && users.isCut(w.userItem, col)) w.cellsCut++;
+      }
     }
   }
   return at;

@@ -109,6 +109,20 @@ describe('export --users', () => {
     assert.ok(none.summary.warnings.some((w) => /none of the 3 users of this export/.test(w)));
   });
 
+  test('--max-cell-bytes cuts user cells on a character boundary, and counts each cell written cut', async () => {
+    const users = await crm('customer_id,first_name\nu1,Zoëlle\nu2,Bo\n');
+    const opts = { users, userKey: 'customer_id', userFields: ['first_name'], maxCellBytes: 4 };
+    const long = await exportText(OUT, opts);
+    // "Zoë" is 4 bytes; "Zoël" would be 5: the cut never splits the ë.
+    assert.equal(
+      long.out,
+      'userId,rank,itemId,score,first_name\r\nu1,1,i1,0.5,Zoë\r\nu1,2,i2,0.25,Zoë\r\nu3,1,i3,0.1,\r\nu2,1,i4,,Bo\r\n',
+    );
+    assert.equal(long.summary.cellsCut, 2, 'one per row of u1');
+    const wide = await exportText(OUT, { ...opts, format: 'csv-wide' });
+    assert.equal(wide.summary.cellsCut, 1, 'one row for u1');
+  });
+
   test('a repeated key keeps its first row: counted, one warning with the line numbers', async () => {
     const users = await crm('userId,email\nu1,first@x\nu2,b@x\nu1,second@x\n u1 ,third@x\n,nokey@x\n');
     const r = await exportText(OUT, { users });
