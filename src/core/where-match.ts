@@ -71,11 +71,13 @@ export function compileWhere(
   header: readonly string[] | null,
   keyed: boolean,
   file: string,
+  /** How to read a plain file as one numbered column, in the caller's option names. */
+  asColumns = '--format csv --no-header --column 1',
 ): CompiledWhere {
   if (header === null)
     throw new PbError(
       'PB_USAGE',
-      `${expr.option} needs named columns, but this is plain text (one value a line, no header): give the file a header line (CSV) or read it with --format csv --no-header and name the column 1`,
+      `${expr.option} needs named columns, but this is plain text (one value a line, no header): read it with ${asColumns}, and the column is 1 (${expr.option} "1 != x"); or give the file a header line`,
       { file },
     );
   const state = { fieldsNeeded: 0, warnings: [] as string[] };

@@ -182,7 +182,7 @@ describe('where: errors', () => {
     throwsWith(
       () => compileWhere(parseWhere('x = 1'), null, false, 'ids.txt'),
       'PB_USAGE',
-      /^ids\.txt: --where needs named columns, but this is plain text .*--format csv --no-header/,
+      /^ids\.txt: --where needs named columns, but this is plain text .*--format csv --no-header --column 1, and the column is 1/,
     );
   });
   test('a JSON key the first object lacks is trusted with a warning', () => {
