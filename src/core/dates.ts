@@ -79,6 +79,14 @@ function isoDate(digits: string): string | undefined {
   return year >= 1900 && year <= 2100 && parseIso(iso) !== undefined ? iso : undefined;
 }
 
+/**
+ * Epoch seconds of an ISO 8601 date or time (2026-01-05, 2026-01-05T10:00:00Z, an offset or
+ * ` UTC`; without one, UTC), or undefined: no epoch numbers, nothing lenient.
+ */
+export function parseIsoTime(s: string): number | undefined {
+  return parseIso(s);
+}
+
 function parseIso(s: string): number | undefined {
   const m = ISO.exec(s);
   if (!m) return undefined;

@@ -12,6 +12,7 @@ export interface OptionNames {
   timestampColumn: string;
   attributes: string;
   since: string;
+  where: string;
   /** A filter placeholder filled from a column. */
   filterColumn: (name: string, column?: string) => string;
 }
@@ -29,5 +30,6 @@ export const CLI_OPTION_NAMES: OptionNames = {
   timestampColumn: '--timestamp-column',
   attributes: '--attributes',
   since: '--since',
+  where: '--where',
   filterColumn: (name, column) => `--filter-value ${name}=${column ?? 'COLUMN'}`,
 };

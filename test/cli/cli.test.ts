@@ -353,6 +353,40 @@ describe('usage errors exit 2', () => {
     assert.equal(submit.stderr, 'personalize-batch: submit needs --manifest (see submit --help)\n');
   });
 
+  test('prepare --where: in the help with an example, counted in the summary, a syntax error exits 2 with a caret', async () => {
+    const help = await cli(['prepare', '--help']);
+    assert.match(help.stdout, /\n {6}--where EXPR {11}keep only the rows that match/);
+    assert.match(
+      help.stdout,
+      /\n {6}--where "opt_in = true and country in \('DE','AT'\) and last_login >= 2026-01-01"\n/,
+    );
+    const input = 'user_id,opt_in\nu1,true\nu2,false\nu3,false\n';
+    const ok = await cli([...PREP, '--where', 'opt_in = true', '-'], input);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, '{"userId":"u1"}\n');
+    assert.match(
+      ok.stderr,
+      /3 rows read, 1 record written to stdout, 0 duplicates removed, 2 rows left out by --where/,
+    );
+    const json = await cli(
+      [...PREP, '--where', 'opt_in = true', '--json', '-o', fresh('w.jsonl'), '-'],
+      input,
+    );
+    assert.equal((JSON.parse(json.stdout) as { filteredOut: number }).filteredOut, 2);
+    const bad = await cli([...PREP, '--where', 'opt_in = true and', '-'], input);
+    assert.equal(bad.code, 2);
+    assert.equal(
+      bad.stderr,
+      'personalize-batch: --where: expected a column name, got the end at character 18:\n  opt_in = true and\n                   ^\n',
+    );
+    const unknown = await cli([...PREP, '--where', 'opt_inn = true', '-'], input);
+    assert.equal(unknown.code, 2);
+    assert.match(
+      unknown.stderr,
+      /-: --where: no column "opt_inn" \(the header has "user_id", "opt_in"; did you mean "opt_in"\?\)/,
+    );
+  });
+
   test('a missing column is a usage error listing the header', async () => {
     const r = await cli([...PREP, '-'], 'email,name\na@x,A\n');
     assert.equal(r.code, 2);
@@ -456,6 +490,7 @@ describe('prepare through the CLI', () => {
         'user_id,when\nold,2023-06-01\nnew,2024-02-01\n',
         '{"userId":"new"}\n',
       ],
+      [['--where', "c in ('DE','AT')"], 'user_id,c\nu1,FR\nu2,AT\n', '{"userId":"u2"}\n'],
       [
         ['--memory-budget', '1KB', '--tmp-dir', tmpDir()],
         'u1\nu2\nu1\n',

@@ -44,6 +44,12 @@ Options:
       --since DATE           interactions: keep rows at or after DATE: ISO 8601 (2026-01-05,
                              2026-01-05T10:00:00Z; UTC without an offset), epoch seconds or ms
       --timestamp-column NAME  default TIMESTAMP/timestamp
+      --where EXPR           keep only the rows that match, e.g. "opt_in = true" or
+                             "country in ('DE','AT') and last_login >= 2026-01-01":
+                             = != < <= > >=, in (...), is [not] empty, and, or, not, ( ); a column
+                             on the left ("quoted" if it has spaces), a value on the right
+                             ('quoted' is always text); numbers and ISO dates compare as such
+                             when the cell is one too, else as text, case-sensitive (README)
       --no-dedupe            keep duplicate ids (default: exact dedupe, first occurrence kept)
       --memory-budget SIZE   memory for dedupe keys before spilling to disk (default 64MiB)
       --tmp-dir DIR          where spill partitions go (default the OS temp folder)
@@ -70,6 +76,8 @@ Examples:
   cat ids.txt | personalize-batch prepare --recipe popular-items - > batch.jsonl
   personalize-batch prepare --recipe personalized-ranking --item-column ITEM_ID interactions.csv
   personalize-batch prepare --recipe user-personalization --since 2026-01-01 interactions.csv
+  personalize-batch prepare --recipe user-personalization crm.csv -o users.jsonl \\
+      --where "opt_in = true and country in ('DE','AT') and last_login >= 2026-01-01"
   personalize-batch prepare --recipe item-attribute-affinity --attributes genre,audience items.csv
   personalize-batch prepare --recipe user-personalization --filter-value GENRES=fav_genres \\
       --on-invalid skip --rejects rejects.jsonl users.csv -o batch.jsonl`;
@@ -93,6 +101,7 @@ const PREPARE_OPTIONS = {
   'value-separator': { type: 'string' },
   since: { type: 'string' },
   'timestamp-column': { type: 'string' },
+  where: { type: 'string' },
   dedupe: { type: 'boolean', default: true },
   'memory-budget': { type: 'string' },
   'tmp-dir': { type: 'string' },
@@ -156,6 +165,7 @@ function prepareOptionsOf(v: PrepareValues, recipe: string, sources: string[]): 
     valueSeparator: v['value-separator'],
     since: v.since,
     timestampColumn: v['timestamp-column'],
+    where: v.where,
     dedupe: v.dedupe,
     memoryBudget:
       v['memory-budget'] === undefined ? undefined : parseBytes(v['memory-budget'], '--memory-budget'),
@@ -210,6 +220,7 @@ export function describePrepare(s: PrepareSummary, output: string, rejects: stri
   ];
   if (s.rejected > 0) parts.push(`${s.rejected} rejected (see ${rejects})`);
   if (s.inactive > 0) parts.push(`${n(s.inactive, 'row', 'rows')} before --since left out`);
+  if (s.filteredOut > 0) parts.push(`${n(s.filteredOut, 'row', 'rows')} left out by --where`);
   if (s.blankLines > 0) parts.push(`${n(s.blankLines, 'blank line', 'blank lines')} skipped`);
   if (s.spilled) parts.push('dedupe spilled to disk');
   const shards = s.shard ? `; ${s.shard.shards} shard(s), manifest ${s.shard.manifest}` : '';

@@ -143,7 +143,7 @@ export function describeRun(s: RunSummary): string {
   for (const line of describeInputs({ inputs: s.inputs, inputsNotListed: 0 }))
     out.push(`  input        ${line}`);
   out.push(
-    `  records      ${n(r.read)} read, ${n(r.written)} to run, ${n(r.duplicates)} duplicates, ${n(r.rejected)} rejected${r.inactive > 0 ? `, ${n(r.inactive)} before input.since` : ''}`,
+    `  records      ${n(r.read)} read, ${n(r.written)} to run, ${n(r.duplicates)} duplicates, ${n(r.rejected)} rejected${r.inactive > 0 ? `, ${n(r.inactive)} before input.since` : ''}${r.filteredOut > 0 ? `, ${n(r.filteredOut)} left out by input.where` : ''}`,
   );
   out.push(`  shards       ${s.shards.count} (${n(s.shards.bytes)} bytes) in ${s.shards.manifest}`);
   if (s.dryRun) {

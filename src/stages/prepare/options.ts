@@ -7,6 +7,7 @@ import { type FamilyInfo, resolveFamily } from '../../core/families.js';
 import { CLI_OPTION_NAMES, type OptionNames, parseDelimiter } from '../../core/sniff.js';
 import { notOneOf } from '../../core/suggest.js';
 import { DEFAULT_LIMITS, type Limits, type RecordPolicy } from '../../core/validate.js';
+import { parseWhere, type WhereExpr } from '../../core/where.js';
 import { usage } from '../../errors.js';
 import { FORMATS, type Format } from '../../io/rows.js';
 
@@ -49,6 +50,11 @@ export interface PrepareOptions {
   /** Keep rows at or after this time (epoch seconds or milliseconds, or ISO 8601); needs a timestamp column. */
   since?: string | number;
   timestampColumn?: string;
+  /**
+   * Keep only the rows that match, e.g. `country in ('DE','AT') and last_login >= 2026-01-01`
+   * (README, "Row filters"); needs named columns. Checked before the record is built.
+   */
+  where?: string;
   /** Remove duplicate keys (first occurrence kept). Default true. */
   dedupe?: boolean;
   /** Bytes of keys held in memory before spilling to disk. Default 64 MiB. */
@@ -103,6 +109,8 @@ export interface ResolvedPrepareOptions {
   names: OptionNames;
   policy: RecordPolicy;
   build: BuildOptions;
+  /** The --where expression, parsed; resolved against each source's header. */
+  where: WhereExpr | undefined;
   dedupe: boolean;
   memoryBudget: number;
   tmpDir: string;
@@ -142,6 +150,7 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
     since = r.seconds;
   }
   const delimiter = checkReading(o, family, format, optNames);
+  const where = o.where === undefined ? undefined : parseWhere(o.where, optNames.where);
   const positive = (v: number | undefined, name: string, dflt: number) => {
     if (v === undefined) return dflt;
     if (!Number.isFinite(v) || v <= 0) throw usage(`${name} must be a positive number, got ${v}`);
@@ -176,6 +185,7 @@ export function resolvePrepareOptions(input: PrepareOptions): ResolvedPrepareOpt
       since,
       timestampColumn: o.timestampColumn,
     },
+    where,
     dedupe: o.dedupe ?? true,
     memoryBudget: positive(o.memoryBudget, '--memory-budget', PREPARE_DEFAULTS.memoryBudget),
     tmpDir: o.tmpDir ?? tmpdir(),

@@ -68,14 +68,27 @@ export class RecordPass {
     return serializeRecord(rec);
   }
 
-  /** The general per-row path: build, validate, dedupe or group; returns the output lines. */
-  async processRows(batch: Row[], src: RowSource, build: RowBuilder, legacyOk: boolean): Promise<string> {
+  /**
+   * The general per-row path: the --where test, then build, validate, dedupe or group; returns
+   * the output lines. A row the test leaves out is only counted: it is never rejected or a duplicate.
+   */
+  async processRows(
+    batch: Row[],
+    src: RowSource,
+    build: RowBuilder,
+    legacyOk: boolean,
+    where?: (values: Row['values']) => boolean,
+  ): Promise<string> {
     const { s, dedupe, grouper } = this;
     const name = src.file;
     let chunk = '';
     for (const row of batch) {
       if (row.error) {
         await this.invalid(name, row.line, row.error.field ?? '(row)', row.error.reason, src.fullRow(row));
+        continue;
+      }
+      if (where && !where(row.values)) {
+        s.filteredOut++;
         continue;
       }
       if (legacyOk) {

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { makeRowBuilder, type RowBuilder } from '../../core/build.js';
 import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
+import { type CompiledWhere, compileWhere } from '../../core/where-match.js';
 import { type FastPlan, fastLines, fastPathApplies } from '../../io/fastpath.js';
 import { type RowSource, readRows } from '../../io/rows.js';
 import { openText } from '../../io/text.js';
@@ -44,10 +45,10 @@ export async function* sourceLines(
     await src.close();
     throw err;
   }
-  const { build, legacyOk } = builderFor(src, name, opts);
-  src.keepFields(build.fieldsNeeded);
+  const { build, legacyOk, where } = builderFor(src, name, opts);
+  src.keepFields(Math.max(build.fieldsNeeded, where?.fieldsNeeded ?? 0));
   noteInput(s, src, text.info, build);
-  for (const w of src.warnings) s.warnings.push(`${name}: ${w}`);
+  for (const w of [...src.warnings, ...(where?.warnings ?? [])]) s.warnings.push(`${name}: ${w}`);
   const fast = fastPlan(opts, src, build);
   if (fast) {
     for await (const chunk of fastLines(src.raw, fast, pass.dedupe, s, (rows) =>
@@ -60,17 +61,17 @@ export async function* sourceLines(
   }
   for await (const batch of src.batches) {
     s.recordsRead += batch.length;
-    const chunk = await pass.processRows(batch, src, build, legacyOk);
+    const chunk = await pass.processRows(batch, src, build, legacyOk, where?.test);
     pass.showProgress();
     if (chunk !== '') yield chunk;
   }
   s.blankLines += src.blankLines();
 }
 
-/** The byte fast path serves one plain id column with no filters, time window or grouping. */
+/** The byte fast path serves one plain id column with no filters, row filter, time window or grouping. */
 function fastPlan(opts: ResolvedPrepareOptions, src: RowSource, build: RowBuilder): FastPlan | undefined {
   const b = opts.build;
-  if (!fastPathApplies(src)) return undefined;
+  if (!fastPathApplies(src) || opts.where !== undefined) return undefined;
   if (b.filters.length > 0 || b.since !== undefined || build.keyColumn === undefined) return undefined;
   if (opts.family.key !== 'userId' && opts.family.key !== 'itemId') return undefined;
   if (opts.family.family === 'personalized-ranking') return undefined;
@@ -104,12 +105,15 @@ export function checkSourceKind(src: RowSource, name: string): void {
   if (wrong) throw wrong;
 }
 
-/** The source's row builder; Popularity-Count lines as an older AWS example wrote them ({} and {"itemId": ...}) are legacyOk. */
+/**
+ * The source's row builder and --where test, resolved against its columns; Popularity-Count
+ * lines as an older AWS example wrote them ({} and {"itemId": ...}) are legacyOk.
+ */
 export function builderFor(
   src: RowSource,
   name: string,
   opts: ResolvedPrepareOptions,
-): { build: ReturnType<typeof makeRowBuilder>; legacyOk: boolean } {
+): { build: ReturnType<typeof makeRowBuilder>; legacyOk: boolean; where: CompiledWhere | undefined } {
   const legacyOk =
     opts.family.family === 'popular-items' &&
     src.keyed &&
@@ -121,7 +125,11 @@ export function builderFor(
     name,
     legacyOk ? { ...opts.build, column: 'userId' } : opts.build,
   );
-  return { build, legacyOk };
+  // After the builder, so that a wrong id column is the first problem reported, as without --where.
+  const n = opts.names;
+  const asColumns = `${n.format} csv, ${n.noHeader} and ${n.column} 1`;
+  const where = opts.where && compileWhere(opts.where, src.header, src.keyed, name, asColumns);
+  return { build, legacyOk, where };
 }
 
 /** Inputs over this many times the dedupe budget go straight to the spill partitions (see Deduper). */

@@ -33,6 +33,8 @@ export interface PrepareSummary {
   rejected: number;
   /** Rows left out by --since. */
   inactive: number;
+  /** Rows left out by --where: neither rejected nor counted as duplicates. */
+  filteredOut: number;
   blankLines: number;
   bytesRead: number;
   bytesWritten: number;
@@ -55,6 +57,7 @@ export function emptySummary(opts: ResolvedPrepareOptions): PrepareSummary {
     duplicates: 0,
     rejected: 0,
     inactive: 0,
+    filteredOut: 0,
     blankLines: 0,
     bytesRead: 0,
     bytesWritten: 0,
@@ -88,8 +91,13 @@ export function warnOnTotals(s: PrepareSummary, opts: ResolvedPrepareOptions, le
     s.warnings.push(
       s.rejected > 0
         ? 'no records written: every row was rejected'
-        : s.inactive > 0
-          ? `no records written: every row was before ${opts.names.since}`
+        : s.inactive > 0 || s.filteredOut > 0
+          ? `no records written: every row was ${[
+              s.inactive > 0 ? `before ${opts.names.since}` : '',
+              s.filteredOut > 0 ? `left out by ${opts.names.where}` : '',
+            ]
+              .filter((x) => x !== '')
+              .join(' or ')}`
           : 'no records written: the sources hold no data rows',
     );
   }

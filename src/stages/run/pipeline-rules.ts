@@ -6,10 +6,16 @@ import { encodingProblem } from '../../core/encoding.js';
 import { type FamilyInfo, resolveFamily } from '../../core/families.js';
 import { parseDelimiter } from '../../core/sniff.js';
 import { parseBytes, parseCount, parseDuration } from '../../core/units.js';
+import { parseWhere } from '../../core/where.js';
 import { PbError } from '../../errors.js';
 import { isS3Uri } from '../../io/s3.js';
 import { jobOptionProblems, kindOf } from '../jobs/model.js';
-import { PIPELINE_DEFAULTS, type Pipeline, type PipelineFile } from './pipeline-types.js';
+import {
+  PIPELINE_DEFAULTS,
+  PIPELINE_OPTION_NAMES,
+  type Pipeline,
+  type PipelineFile,
+} from './pipeline-types.js';
 
 /** What the parts share: the problems found, and how a value and a path are read. */
 interface Rules {
@@ -94,6 +100,15 @@ function inputOf(r: Rules, p: PipelineFile): Pipeline['input'] {
   if (i.since !== undefined) {
     const since = parseSince(i.since);
     if ('problem' in since) problems.push(`$.input.since: ${since.problem.replace(/^--since /, '')}`);
+  }
+  if (typeof i.where === 'string') {
+    try {
+      parseWhere(i.where, PIPELINE_OPTION_NAMES.where);
+    } catch (err) {
+      if (!(err instanceof PbError)) throw err;
+      // The reason names $.input.where itself, and points at the character.
+      problems.push(err.reason);
+    }
   }
   if (sources.includes('-'))
     problems.push('$.input.sources: stdin (-) cannot be read again on resume; give files');

@@ -27,6 +27,7 @@ export interface PipelineFile {
     | 'valueSeparator'
     | 'since'
     | 'timestampColumn'
+    | 'where'
     | 'dedupe'
     | 'onInvalid'
     | 'maxItemList'
@@ -104,6 +105,7 @@ export const PIPELINE_OPTION_NAMES: OptionNames = {
   timestampColumn: '$.input.timestampColumn',
   attributes: '$.input.attributes',
   since: '$.input.since',
+  where: '$.input.where',
   filterColumn: (name) => `$.input.filterColumns.${name}`,
 };
 

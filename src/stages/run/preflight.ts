@@ -22,6 +22,7 @@ export function stopWithoutRecords(p: Pipeline, summary: RunSummary): void {
       `${r.rejected === r.read ? 'every record' : `${r.rejected} record(s)`} rejected: see ${summary.files.rejects ?? p.output.rejects} for each reason`,
     );
   if (r.inactive > 0) why.push(`${r.inactive} record(s) older than $.input.since`);
+  if (r.filteredOut > 0) why.push(`${r.filteredOut} record(s) left out by $.input.where`);
   if (why.length === 0) why.push(`${r.read} record(s) read, none written`);
   summary.exitCode = 1;
   // Only these are written when the run stops here.
@@ -113,6 +114,7 @@ export function prepareOptions(p: Pipeline): PrepareOptions {
     valueSeparator: i.valueSeparator,
     since: i.since,
     timestampColumn: i.timestampColumn,
+    where: i.where,
     dedupe: i.dedupe,
     memoryBudget: i.memoryBudget,
     tmpDir: i.tmpDir,

@@ -23,7 +23,7 @@ export function emptySummary(p: Pipeline, dryRun: boolean): RunSummary {
     dryRun,
     resumed: [],
     inputs: [],
-    records: { read: 0, written: 0, duplicates: 0, rejected: 0, inactive: 0 },
+    records: { read: 0, written: 0, duplicates: 0, rejected: 0, inactive: 0, filteredOut: 0 },
     shards: { count: 0, manifest: workLayout(p.work).manifest, records: 0, bytes: 0, uris: [] },
     jobs: { state: workLayout(p.work).state, created: 0, active: 0, failed: 0, names: [], failures: [] },
     collect: null,
@@ -51,6 +51,7 @@ export function recordsOf(s: PrepareSummary): RunSummary['records'] {
     duplicates: s.duplicates,
     rejected: s.rejected,
     inactive: s.inactive,
+    filteredOut: s.filteredOut,
   };
 }
 

@@ -28,6 +28,8 @@ export interface RunSummary {
     duplicates: number;
     rejected: number;
     inactive: number;
+    /** Rows left out by $.input.where. */
+    filteredOut: number;
   };
   /** `uris`: every shard file, shard by shard (several per shard for families with a small per-file quota). */
   shards: { count: number; manifest: string; records: number; bytes: number; uris: string[] };

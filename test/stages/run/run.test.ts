@@ -335,6 +335,50 @@ describe('run', () => {
     for (const row of csv) assert.equal(row.first_name, names.get(row.userId as string));
   });
 
+  test('input.where reaches prepare: counted in the plan; a bad expression or column is reported by path, nothing uploaded', async () => {
+    const { file, work, prefix } = await setup(40, (p) => {
+      p.input.where = 'signup_date >= 2025-07-01';
+    });
+    const csv =
+      'email,user_id,first_name,signup_date\na@x,u1,A,2025-01-01\nb@x,u2,B,2025-08-01\nc@x,u3,C,2026-01-01\n';
+    await writeFile(join(file, '..', 'emails.csv'), csv);
+    const dry = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(
+      dry.stdout,
+      /records {6}3 read, 2 to run, 0 duplicates, 0 rejected, 1 left out by input\.where/,
+    );
+
+    const none = await setup(10, (p) => {
+      p.input.where = "first_name = 'nobody'";
+    });
+    const stop = await cli(['run', none.file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(stop.code, 1, stop.stderr);
+    assert.match(stop.stdout, /no record to run: .*\b9 record\(s\) left out by \$\.input\.where/);
+
+    const bad = await setup(10, (p) => {
+      p.input.where = 'signup_date >= and';
+    });
+    const r = await cli(['run', bad.file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /\$\.input\.where: expected a value after '>=', got 'and' .* at character 16:\n {2}signup_date >= and\n {17}\^/,
+    );
+    const unknown = await setup(10, (p) => {
+      p.input.where = 'signup >= 2025-01-01';
+    });
+    const r2 = await cli(['run', unknown.file, ...AWS_ARGS()]);
+    assert.equal(r2.code, 2, r2.stderr);
+    assert.match(
+      r2.stderr,
+      /\$\.input\.sources\[0\]: \S*emails\.csv: \$\.input\.where: no column "signup" \(the header has "email", "user_id", "first_name", "signup_date"; did you mean "signup_date"\?\)/,
+    );
+    assert.deepEqual(await keysUnder(unknown.work), []);
+    assert.equal(jobsOf(prefix).length + jobsOf(unknown.prefix).length, 0);
+    assert.deepEqual(await keysUnder(work), []);
+  });
+
   test('a catalog column that is not in the catalog stops the run before any job, naming the key; so does the dry run', async () => {
     const { file, prefix } = await setup(40, (p) => {
       p.output.catalogColumns = ['Title'];

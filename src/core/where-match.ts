@@ -1,0 +1,192 @@
+/**
+ * A parsed `--where` resolved against one source's columns, once, into a function from a row to
+ * keep or not. The value rules (README, prepare's "Row filters"): a cell is trimmed; it compares
+ * with a bare number as a number when it reads as one, with a bare ISO date or time as a time
+ * when it reads as one, else as text, case-sensitive. Nothing is held from row to row.
+ */
+import { PbError } from '../errors.js';
+import { normalizeName } from './columns.js';
+import { alternatives, closest } from './suggest.js';
+import {
+  type ColumnRef,
+  type CompareOp,
+  type Literal,
+  readNumber,
+  readTime,
+  type WhereExpr,
+  type WhereNode,
+  whereError,
+} from './where.js';
+
+type Values = string[] | Record<string, unknown>;
+type Cell = (values: Values) => unknown;
+type Test = (values: Values) => boolean;
+
+export interface CompiledWhere {
+  /** Whether a row is kept. */
+  test: Test;
+  /** How many leading fields of a positional row the filter reads. */
+  fieldsNeeded: number;
+  /** Keys of a JSON source that its first object lacks (trusted, since objects may differ). */
+  warnings: string[];
+}
+
+/**
+ * A cell as text: trimmed; missing and null are empty; a JSON number, boolean or big integer as
+ * JSON prints it; an object or list as its JSON.
+ */
+export function cellText(raw: unknown): string {
+  if (typeof raw === 'string') return raw.trim();
+  if (raw === undefined || raw === null) return '';
+  if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') return String(raw);
+  return JSON.stringify(raw);
+}
+
+/** A cell as a number: a JSON number is one; text by readNumber's rule. */
+function cellNumber(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return raw;
+  return typeof raw === 'string' ? readNumber(raw.trim()) : undefined;
+}
+
+function cellTime(raw: unknown): number | undefined {
+  return typeof raw === 'string' ? readTime(raw.trim()) : undefined;
+}
+
+const ORDER: Record<CompareOp, (a: number | string, b: number | string) => boolean> = {
+  '=': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '>': (a, b) => a > b,
+  '>=': (a, b) => a >= b,
+};
+
+/**
+ * The filter for a source whose columns are `header` (null: plain text, which has none). A column
+ * the header lacks is a usage error listing it; in a JSON source, a key the first object lacks is
+ * trusted with a warning, as later objects may have it.
+ */
+export function compileWhere(
+  expr: WhereExpr,
+  header: readonly string[] | null,
+  keyed: boolean,
+  file: string,
+  /** How to read a plain file as one numbered column, in the caller's option names. */
+  asColumns = '--format csv --no-header --column 1',
+): CompiledWhere {
+  if (header === null)
+    throw new PbError(
+      'PB_USAGE',
+      `${expr.option} needs named columns, but this is plain text (one value a line, no header): read it with ${asColumns}, and the column is 1 (${expr.option} "1 != x"); or give the file a header line`,
+      { file },
+    );
+  const state = { fieldsNeeded: 0, warnings: [] as string[] };
+  const cellOf = (ref: ColumnRef): Cell => {
+    const found = findColumn(expr, ref, header, keyed, file);
+    if ('warning' in found) {
+      if (!state.warnings.includes(found.warning)) state.warnings.push(found.warning);
+      return (v) => (v as Record<string, unknown>)[ref.name];
+    }
+    if (keyed) {
+      const key = header[found.index] as string;
+      return (v) => (v as Record<string, unknown>)[key];
+    }
+    const index = found.index;
+    state.fieldsNeeded = Math.max(state.fieldsNeeded, index + 1);
+    return (v) => (v as string[])[index];
+  };
+  const test = compileNode(expr.root, cellOf);
+  return { test, fieldsNeeded: state.fieldsNeeded, warnings: state.warnings };
+}
+
+function compileNode(node: WhereNode, cellOf: (ref: ColumnRef) => Cell): Test {
+  switch (node.kind) {
+    case 'or': {
+      const items = node.items.map((n) => compileNode(n, cellOf));
+      return (v) => items.some((t) => t(v));
+    }
+    case 'and': {
+      const items = node.items.map((n) => compileNode(n, cellOf));
+      return (v) => items.every((t) => t(v));
+    }
+    case 'not': {
+      const item = compileNode(node.item, cellOf);
+      return (v) => !item(v);
+    }
+    case 'compare':
+      return compare(cellOf(node.column), node.op, node.value);
+    case 'in': {
+      const t = oneOf(cellOf(node.column), node.values);
+      return node.negated ? (v) => !t(v) : t;
+    }
+    case 'empty': {
+      const cell = cellOf(node.column);
+      return node.negated ? (v) => cellText(cell(v)) !== '' : (v) => cellText(cell(v)) === '';
+    }
+  }
+}
+
+/** One comparison: as numbers or times when the value is one and the cell reads as one too, else as text. */
+function compare(cell: Cell, op: CompareOp, lit: Literal): Test {
+  const holds = ORDER[op];
+  const { number, time, text } = lit;
+  if (number !== undefined)
+    return (v) => {
+      const raw = cell(v);
+      const n = cellNumber(raw);
+      return n !== undefined ? holds(n, number) : holds(cellText(raw), text);
+    };
+  if (time !== undefined)
+    return (v) => {
+      const raw = cell(v);
+      const t = cellTime(raw);
+      return t !== undefined ? holds(t, time) : holds(cellText(raw), text);
+    };
+  return (v) => holds(cellText(cell(v)), text);
+}
+
+/** `in (...)`: equal to any of the values, each by compare's rule. */
+function oneOf(cell: Cell, values: Literal[]): Test {
+  if (values.every((l) => l.number === undefined && l.time === undefined)) {
+    const texts = new Set(values.map((l) => l.text));
+    return (v) => texts.has(cellText(cell(v)));
+  }
+  const tests = values.map((l) => compare(cell, '=', l));
+  return (v) => tests.some((t) => t(v));
+}
+
+/**
+ * A column by the name the expression gives: exactly; else the one header name equal without
+ * case, or without case, spaces and `_ - .` (as --column matches). Several equal is ambiguous.
+ */
+function findColumn(
+  expr: WhereExpr,
+  ref: ColumnRef,
+  header: readonly string[],
+  keyed: boolean,
+  file: string,
+): { index: number } | { warning: string } {
+  const name = ref.name;
+  const fail = (reason: string) => whereError(expr.option, expr.text, ref.pos, reason, file);
+  for (const same of [
+    (h: string) => h === name,
+    (h: string) => h.toLowerCase() === name.toLowerCase(),
+    (h: string) => normalizeName(h) === normalizeName(name),
+  ]) {
+    const hits = header.flatMap((h, i) => (same(h) ? [i] : []));
+    if (hits.length === 1) return { index: hits[0] as number };
+    if (hits.length > 1)
+      throw fail(
+        `the column ${JSON.stringify(name)} is ambiguous: the ${keyed ? 'keys' : 'header'} ${hits.map((i) => JSON.stringify(header[i])).join(' and ')} (columns ${hits.map((i) => i + 1).join(' and ')}) all fit; rename one in the file`,
+      );
+  }
+  const near = closest(name, header);
+  const didYouMean =
+    near.length > 0 ? `; did you mean ${alternatives(near.map((n) => JSON.stringify(n)))}?` : '';
+  const listed = header.map((h) => JSON.stringify(h)).join(', ');
+  if (keyed)
+    return {
+      warning: `${expr.option}: the first object has no key ${JSON.stringify(name)} (its keys are ${listed}${didYouMean}); objects without it count as empty`,
+    };
+  throw fail(`no column ${JSON.stringify(name)} (the header has ${listed}${didYouMean})`);
+}
