@@ -123,6 +123,18 @@ describe('export --users', () => {
     assert.equal(wide.summary.cellsCut, 1, 'one row for u1');
   });
 
+  test('--rename names user columns too (the Mailchimp recipe: email -> Email Address)', async () => {
+    const users = await crm('customer_id,email\nu1,zoe@example.com\n');
+    const r = await exportText(OUT, {
+      users,
+      userKey: 'customer_id',
+      format: 'csv-wide',
+      rename: { email: 'Email Address', userId: 'customer' },
+    });
+    assert.equal(r.out.split('\r\n')[0], 'customer,item_1,item_2,score_1,score_2,Email Address');
+    assert.match(r.out, /\r\nu1,i1,i2,0\.5,0\.25,zoe@example\.com\r\n/);
+  });
+
   test('a repeated key keeps its first row: counted, one warning with the line numbers', async () => {
     const users = await crm('userId,email\nu1,first@x\nu2,b@x\nu1,second@x\n u1 ,third@x\n,nokey@x\n');
     const r = await exportText(OUT, { users });
