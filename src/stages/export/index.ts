@@ -2,12 +2,14 @@ import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput } from '../../io/output.js';
 import { loadCatalog } from './catalog.js';
+import { exportSince, resolveSince } from './delta/index.js';
 import { ExportRun } from './export-run.js';
 import { type ExportOptions, resolveExportOptions } from './options.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 
 export { type CatalogOptionNames, type CatalogSettings, checkCatalog } from './catalog.js';
+export { SINCE_DEFAULTS, type SinceSummary } from './delta/index.js';
 export {
   defaultErrorsPath,
   EXPORT_DEFAULTS,
@@ -29,6 +31,8 @@ export type { ExportSummary } from './summary.js';
  * longest line (bounded by maxLineLength) and the catalog, if any.
  */
 export async function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
+  const since = resolveSince(options);
+  if (since) return exportSince(options, since, exportOutputs);
   const o = resolveExportOptions(options);
   const started = process.hrtime.bigint();
   // A file named directly is read whatever its name, so its content must be output.
