@@ -53,6 +53,11 @@ Options:
       --tmp-dir DIR          where csv-wide spools stdin (default the OS temp folder)
       --region R, --endpoint-url URL, --profile P
                              for s3:// sources and outputs
+      --since PREV           write only keys whose ids (in order) are new or changed against PREV,
+                             a previous export (csv-long, csv-wide, jsonl; .gz) or its .out files
+      --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV)
+      --since-scores         with --since: a change of scores alone counts as changed too
+      --memory-budget SIZE   with --since: memory for one partition of keys (default 64MiB)
       --json                 print a machine-readable summary
   -h, --help
 
@@ -62,7 +67,8 @@ Examples:
   personalize-batch export users.json.out --format jsonl --catalog items.csv \\
       --catalog-columns TITLE,URL,IMAGE -o recs.jsonl.gz
   personalize-batch export related.out --on-invalid skip --rejects bad-lines.jsonl -o related.csv
-  gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv`;
+  gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv
+  personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv`;
 
 export async function runExport(args: readonly string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parse('export', args, {
@@ -82,6 +88,10 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
     'max-line-length': { type: 'string' },
     threads: { type: 'string' },
     'tmp-dir': { type: 'string' },
+    since: { type: 'string' },
+    removed: { type: 'string' },
+    'since-scores': { type: 'boolean' },
+    'memory-budget': { type: 'string' },
     ...AWS_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -124,6 +134,11 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
       v['max-line-length'] === undefined ? undefined : parseBytes(v['max-line-length'], '--max-line-length'),
     workers: threads,
     tmpDir: v['tmp-dir'],
+    since: v.since,
+    removed: v.removed,
+    sinceScores: v['since-scores'],
+    memoryBudget:
+      v['memory-budget'] === undefined ? undefined : parseBytes(v['memory-budget'], '--memory-budget'),
     stdin: io.stdin,
     stdout: io.stdout,
     onProgress: progress?.update,
@@ -146,6 +161,10 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
   if (s.catalogItems !== null)
     parts.push(
       `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
+    );
+  if (s.since)
+    parts.push(
+      `since ${s.since.prev}: ${s.since.new} new, ${s.since.changed} changed, ${s.since.unchanged} unchanged (not written), ${s.since.removed} removed (in ${s.since.removedFile})${s.since.failed > 0 ? `, ${s.since.failed} failed now (kept)` : ''}`,
     );
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
