@@ -80,6 +80,11 @@ Options:
       --tmp-dir DIR          where csv-wide spools stdin (default the OS temp folder)
       --region R, --endpoint-url URL, --profile P
                              for s3:// sources and outputs
+      --since PREV           write only keys whose ids (in order) are new or changed against PREV,
+                             a previous export (csv-long, csv-wide, jsonl; .gz) or its .out files
+      --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV)
+      --since-scores         with --since: a change of scores alone counts as changed too
+      --memory-budget SIZE   with --since: memory for one partition of keys (default 64MiB)
       --json                 print a machine-readable summary
   -h, --help
 
@@ -93,7 +98,8 @@ Examples:
   personalize-batch export related.out --on-invalid skip --rejects bad-lines.jsonl -o related.csv
   gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv
   personalize-batch export job-out/ --format csv-wide --top 5 --rename userId=external_id \\
-      --bom --max-file-size 500MB -o braze.csv`;
+      --bom --max-file-size 500MB -o braze.csv
+  personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv`;
 
 const EXPORT_ARGS = {
   output: { type: 'string', short: 'o' },
@@ -123,6 +129,9 @@ const EXPORT_ARGS = {
   'max-line-length': { type: 'string' },
   threads: { type: 'string' },
   'tmp-dir': { type: 'string' },
+  since: { type: 'string' },
+  removed: { type: 'string' },
+  'since-scores': { type: 'boolean' },
   ...AWS_OPTIONS,
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -205,6 +214,9 @@ function exportOptionsOf(
       v['max-line-length'] === undefined ? undefined : parseBytes(v['max-line-length'], '--max-line-length'),
     workers: threads,
     tmpDir: v['tmp-dir'],
+    since: v.since,
+    removed: v.removed,
+    sinceScores: v['since-scores'],
     stdin: io.stdin,
     stdout: io.stdout,
   };
@@ -228,6 +240,10 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
   if (s.usersInFile !== null)
     parts.push(
       `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}`,
+    );
+  if (s.since)
+    parts.push(
+      `since ${s.since.prev}: ${s.since.new} new, ${s.since.changed} changed, ${s.since.unchanged} unchanged (not written), ${s.since.removed} removed (in ${s.since.removedFile})${s.since.failed > 0 ? `, ${s.since.failed} failed now (kept)` : ''}`,
     );
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }

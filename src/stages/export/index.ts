@@ -2,6 +2,7 @@ import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput } from '../../io/output.js';
 import { loadCatalog, loadUsers } from './catalog.js';
+import { exportSince, resolveSince } from './delta/index.js';
 import { ExportRun } from './export-run.js';
 import { type ExportOptions, resolveExportOptions } from './options.js';
 import { runPasses } from './passes.js';
@@ -14,6 +15,7 @@ export {
   checkUsers,
   type UsersSettings,
 } from './catalog.js';
+export { SINCE_DEFAULTS, type SinceSummary } from './delta/index.js';
 export {
   defaultErrorsPath,
   EXPORT_DEFAULTS,
@@ -36,6 +38,8 @@ export type { ExportSummary } from './summary.js';
  * (within memoryBudget), if any.
  */
 export async function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
+  const since = resolveSince(options);
+  if (since) return exportSince(options, since, exportOutputs);
   const o = resolveExportOptions(options);
   const started = process.hrtime.bigint();
   // A file named directly is read whatever its name, so its content must be output.

@@ -7,9 +7,10 @@ import { parseDelimiter } from '../../core/sniff.js';
 import { notOneOf } from '../../core/suggest.js';
 import { noStream, usage } from '../../errors.js';
 import { isS3Uri } from '../../io/s3.js';
+import type { SinceOptions } from './delta/options.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
-export interface ExportOptions {
+export interface ExportOptions extends SinceOptions {
   /** `.out` files, folders and `s3://bucket/prefix/`s (their `*.out` files), or `-` for stdin. */
   sources: string[];
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` for stdout. Default `-`. */

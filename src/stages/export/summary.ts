@@ -1,5 +1,6 @@
 import { type ExportFormat, type Layout, outputHeader } from '../../core/out-convert.js';
 import type { LoadedCatalog } from './catalog.js';
+import type { SinceSummary } from './delta/options.js';
 import type { ExportRun } from './export-run.js';
 import type { ResolvedExportOptions } from './options.js';
 
@@ -51,6 +52,8 @@ export interface ExportSummary {
   passes: number;
   seconds: number;
   warnings: string[];
+  /** With --since: keys new, changed, unchanged (not written), removed (in removedFile), failed. */
+  since?: SinceSummary;
 }
 
 /** What the export did, from the run's counts once the last pass is written. */

@@ -1,0 +1,186 @@
+import type { OutKeyField } from './out-lines.js';
+
+/**
+ * The pure parts of `export --since`: what a key's recommendations are
+ * compared by (a 64-bit digest of its ordered ids, and scores when asked),
+ * what recipe an export's columns belong to, and a CSV cell read back as the
+ * id it was written from.
+ */
+
+/** Separators no UTF-8 text holds, so ["ab","c"] and ["a","bc"] digest apart. */
+const ID_END = 0xff;
+const SCORE_MARK = 0xfe;
+
+/**
+ * A key's ordered list as two independent 32-bit hashes (FNV-1a and a
+ * multiply-rotate hash, each with murmur3's finaliser). A change goes
+ * unseen only when both collide for that key: about 1 in 2^64 per key.
+ */
+export class ListDigest {
+  private a = 0;
+  private b = 0;
+  count = 0;
+
+  reset(): void {
+    this.a = 0x811c9dc5;
+    this.b = 0x9747b28c;
+    this.count = 0;
+  }
+
+  constructor() {
+    this.reset();
+  }
+
+  /** An id's bytes: its canonical JSON string content (what JSON.stringify writes between the quotes). */
+  id(buf: Uint8Array, start: number, end: number): void {
+    this.bytes(buf, start, end);
+    this.byte(ID_END);
+    this.count++;
+  }
+
+  /** A score, as its number's shortest text (`0.10` and `0.1` are one score; null is `null`). */
+  score(text: string): void {
+    this.byte(SCORE_MARK);
+    for (let i = 0; i < text.length; i++) this.byte(text.charCodeAt(i) & 0xff);
+  }
+
+  private bytes(buf: Uint8Array, start: number, end: number): void {
+    let a = this.a;
+    let b = this.b;
+    for (let i = start; i < end; i++) {
+      const c = buf[i] as number;
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0xcc9e2d51);
+      b = Math.imul((b << 15) | (b >>> 17), 0x1b873593);
+    }
+    this.a = a;
+    this.b = b;
+  }
+
+  private byte(c: number): void {
+    this.a = Math.imul(this.a ^ c, 0x01000193);
+    const b = Math.imul(this.b ^ c, 0xcc9e2d51);
+    this.b = Math.imul((b << 15) | (b >>> 17), 0x1b873593);
+  }
+
+  /** 16 hex digits (the count of ids mixed in). */
+  hex(): string {
+    return (
+      fmix(this.a ^ this.count)
+        .toString(16)
+        .padStart(8, '0') + fmix(this.b).toString(16).padStart(8, '0')
+    );
+  }
+}
+
+function fmix(x: number): number {
+  let h = x;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The digest of an empty list (a csv-long export has no row for such a key). */
+export const EMPTY_DIGEST = new ListDigest().hex();
+
+/** A score's text as compared: the number's shortest form, `null` for none or text that is no number. */
+export function scoreText(text: string | null | undefined): string {
+  if (text === null || text === undefined || text.trim() === '') return 'null';
+  const n = Number(text);
+  return Number.isNaN(n) ? text : String(n);
+}
+
+/**
+ * What an export's rows are: the key column and the recommended ids' kind,
+ * as export names them (layout.ts: `source_item` keys related items).
+ */
+export interface Recipe {
+  keyColumn: string;
+  /** `itemId`, or `userId` for segments. */
+  idName: 'itemId' | 'userId';
+}
+
+export function recipeOf(keyField: OutKeyField, users: boolean): Recipe {
+  return {
+    keyColumn: keyField === 'itemId' && !users ? 'source_item' : keyField,
+    idName: users ? 'userId' : 'itemId',
+  };
+}
+
+export function sameRecipe(a: Recipe, b: Recipe): boolean {
+  return a.keyColumn === b.keyColumn && a.idName === b.idName;
+}
+
+export function describeRecipe(r: Recipe): string {
+  const what =
+    r.idName === 'userId'
+      ? 'users for items (a segment)'
+      : r.keyColumn === 'source_item'
+        ? 'items for items (related items)'
+        : r.keyColumn === 'userId'
+          ? 'items for users'
+          : `items for ${r.keyColumn}`;
+  return `${r.keyColumn} -> ${r.idName}: ${what}`;
+}
+
+const KEY_COLUMNS = new Set(['userId', 'itemId', 'source_item', 'itemAttributes']);
+
+/** Where a csv-long or csv-wide export keeps the key, the ids and their scores, by its header. */
+export interface CsvShape {
+  format: 'csv-long' | 'csv-wide';
+  recipe: Recipe;
+  /** csv-long: the id column and the score column (-1: none). */
+  idCol: number;
+  scoreCol: number;
+  rankCol: number;
+  /** csv-wide: the id_i columns and the score_i columns, in order. */
+  idCols: number[];
+  scoreCols: number[];
+}
+
+/** The shape of a header export writes (layout.ts's csvHeader), or undefined for any other header. */
+export function csvShapeOf(header: readonly string[]): CsvShape | undefined {
+  const key = header[0];
+  if (key === undefined || !KEY_COLUMNS.has(key)) return undefined;
+  if (header[1] === 'rank' && (header[2] === 'itemId' || header[2] === 'userId')) {
+    const recipe = { keyColumn: key, idName: header[2] } as Recipe;
+    const score = header[3] === 'score' ? 3 : -1;
+    return { format: 'csv-long', recipe, idCol: 2, scoreCol: score, rankCol: 1, idCols: [], scoreCols: [] };
+  }
+  const numbered = (name: string) => {
+    const cols: number[] = [];
+    header.forEach((h, i) => {
+      if (h === `${name}_${cols.length + 1}`) cols.push(i);
+    });
+    return cols;
+  };
+  const items = numbered('item');
+  const users = numbered('user');
+  const idCols = items.length > 0 ? items : users;
+  if (idCols.length === 0 || (items.length > 0 && users.length > 0)) return undefined;
+  const recipe: Recipe = { keyColumn: key, idName: items.length > 0 ? 'itemId' : 'userId' };
+  const scoreCols = numbered('score');
+  return { format: 'csv-wide', recipe, idCol: -1, scoreCol: -1, rankCol: -1, idCols, scoreCols };
+}
+
+const FORMULA_FIRST = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
+
+/**
+ * A CSV text cell read back as the id it was written from: export's formula
+ * guard put a `'` before an id starting like a formula, so with the guard on
+ * `'=x` is `=x` (an id that itself starts with `'` and a formula character
+ * cannot be told apart; with --no-escape-formulas nothing is taken off).
+ */
+export function cellValue(cell: string, escapeFormulas: boolean): string {
+  if (escapeFormulas && cell.length > 1 && cell[0] === "'" && FORMULA_FIRST.has(cell[1] as string))
+    return cell.slice(1);
+  return cell;
+}
+
+/** The canonical bytes of a string: what JSON.stringify writes between the quotes (the `.out` key's form). */
+export function canonicalBytes(value: string): Buffer {
+  return Buffer.from(JSON.stringify(value).slice(1, -1));
+}

@@ -1,0 +1,157 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { ByteIndex, hashBytes } from '../../../core/byteset.js';
+import { csvCell } from '../../../core/csv-cell.js';
+import { EMPTY_DIGEST } from '../../../core/delta.js';
+import { decodeString } from '../../../core/out-lines.js';
+import { PbError } from '../../../errors.js';
+import { eachLine, eachPartition, type PartitionSet, type SpillDir } from '../../../io/spill.js';
+import { setBit } from '../../collect/bits.js';
+import { TYPE_ERROR, TYPE_OK, TYPE_PREV } from './keys.js';
+
+/** Keys by what --since found. */
+export interface DeltaCounts {
+  new: number;
+  changed: number;
+  unchanged: number;
+  removed: number;
+  /** Keys in PREV whose current line is an error: kept, not removed (the errors file lists them). */
+  failed: number;
+}
+
+export interface DecideSettings {
+  prev: string;
+  /** PREV is csv-long, which writes no row for a key with no ids: such a key is not new. */
+  prevLong: boolean;
+  budget: number;
+  escapeFormulas: boolean;
+}
+
+/**
+ * Step 2, one partition at a time: per key, new, changed, unchanged or
+ * removed. A new or changed key's current line gets its bit; a removed
+ * key's name goes to `removedPath` (one CSV cell a line, no header).
+ */
+export async function decideDelta(
+  spill: SpillDir,
+  parts: PartitionSet,
+  write: Uint8Array,
+  removedPath: string,
+  s: DecideSettings,
+): Promise<DeltaCounts> {
+  // A quarter of the budget for the reload estimate: the digests, line numbers and PREV's key names take the rest.
+  const counts: DeltaCounts = { new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
+  const out = createWriteStream(removedPath);
+  try {
+    for await (const [part, , expect] of eachPartition(spill, parts, s.budget / 4)) {
+      const removed = await decidePartition(part, expect, write, counts, s);
+      if (removed.length > 0 && !out.write(removed.join(''))) await once(out, 'drain');
+    }
+  } finally {
+    out.end();
+    await once(out, 'close');
+  }
+  return counts;
+}
+
+async function decidePartition(
+  part: AsyncIterable<Buffer>,
+  expect: { keys: number; keyBytes: number },
+  write: Uint8Array,
+  counts: DeltaCounts,
+  s: DecideSettings,
+): Promise<string[]> {
+  const index = new ByteIndex(expect);
+  const prevLine = new Float64Array(expect.keys).fill(-1);
+  const cur = new Float64Array(expect.keys).fill(-1);
+  const failed = new Uint8Array(expect.keys);
+  // Digests as two 32-bit halves each; PREV's key names kept for REMOVED (the index gives none back).
+  const prevD = new Uint32Array(2 * expect.keys);
+  const curD = new Uint32Array(2 * expect.keys);
+  const prevKey: string[] = [];
+  for await (const seg of part) {
+    eachLine(seg, (ks, ke, ps, pe) => {
+      const id = index.add(seg, ks, ke, hashBytes(seg, ks, ke));
+      const type = seg[ps];
+      let n = 0;
+      for (let i = ps + 17; i < pe; i++) n = n * 10 + ((seg[i] as number) - 48);
+      if (type === TYPE_ERROR) failed[id] = 1;
+      else if (type === TYPE_PREV) {
+        if (prevLine[id] !== -1) throw twiceInPrev(s.prev, seg, ks, ke, prevLine[id] as number, n);
+        prevLine[id] = n;
+        readDigest(seg, ps + 1, prevD, id);
+        prevKey[id] = keyText(seg, ks, ke);
+      } else if (type === TYPE_OK) {
+        if (cur[id] !== -1) throw twiceNow(seg, ks, ke);
+        cur[id] = n;
+        readDigest(seg, ps + 1, curD, id);
+      }
+    });
+  }
+  const removed: string[] = [];
+  for (let id = 0; id < index.size; id++) {
+    const c = cur[id] as number;
+    if (c >= 0) {
+      const same = prevD[2 * id] === curD[2 * id] && prevD[2 * id + 1] === curD[2 * id + 1];
+      if (
+        prevLine[id] === -1 &&
+        !(s.prevLong && curD[2 * id] === EMPTY[0] && curD[2 * id + 1] === EMPTY[1])
+      ) {
+        counts.new++;
+        setBit(write, c);
+      } else if (prevLine[id] !== -1 && !same) {
+        counts.changed++;
+        setBit(write, c);
+      } else counts.unchanged++;
+    } else if (prevLine[id] !== -1) {
+      if (failed[id] === 1) counts.failed++;
+      else {
+        counts.removed++;
+        removed.push(`${csvCell(prevKey[id] as string, s.escapeFormulas)}\r\n`);
+      }
+    }
+  }
+  return removed;
+}
+
+const EMPTY = new Uint32Array(2);
+readDigest(Buffer.from(EMPTY_DIGEST, 'latin1'), 0, EMPTY, 0);
+
+/** 16 hex digits at seg[at] into halves[2 id], halves[2 id + 1]. */
+function readDigest(seg: Uint8Array, at: number, halves: Uint32Array, id: number): void {
+  for (let h = 0; h < 2; h++) {
+    let v = 0;
+    for (let i = at + 8 * h; i < at + 8 * h + 8; i++) {
+      const c = seg[i] as number;
+      v = v * 16 + (c <= 57 ? c - 48 : c - 87);
+    }
+    halves[2 * id + h] = v;
+  }
+}
+
+function keyText(seg: Buffer, ks: number, ke: number): string {
+  return decodeString(seg, ks, ke);
+}
+
+function twiceInPrev(
+  prev: string,
+  seg: Buffer,
+  ks: number,
+  ke: number,
+  first: number,
+  again: number,
+): PbError {
+  const [a, b] = first < again ? [first, again] : [again, first];
+  return new PbError(
+    'PB_INVALID_RECORD',
+    `--since: the key ${JSON.stringify(keyText(seg, ks, ke))} is here and at line ${a} too, with other keys in between: PREV must hold each key once (give the export as it was written, or its .out files)`,
+    { file: prev, line: b },
+  );
+}
+
+function twiceNow(seg: Buffer, ks: number, ke: number): PbError {
+  return new PbError(
+    'PB_INVALID_RECORD',
+    `--since: the key ${JSON.stringify(keyText(seg, ks, ke))} has more than one line with output in the sources: collect them first (collect keeps one line per key), then export --since`,
+  );
+}

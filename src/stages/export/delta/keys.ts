@@ -1,0 +1,94 @@
+import { hashBytes } from '../../../core/byteset.js';
+import { ListDigest, scoreText } from '../../../core/delta.js';
+import { canonicalString, KEY_NONE, type OutLineParser, SPAN_ESCAPED } from '../../../core/out-lines.js';
+import type { PartitionSet } from '../../../io/spill.js';
+
+/** Payload types in the partitions: a PREV key, a current line with output, a current error line. */
+export const TYPE_PREV = 80; // 'P'
+export const TYPE_OK = 79; // 'O'
+export const TYPE_ERROR = 69; // 'E'
+const ZEROS = '0000000000000000';
+
+/**
+ * Writes `key TAB type digest number` lines to the partitions: the key's
+ * canonical bytes, the digest of its ordered list (16 hex digits), and a
+ * line number (PREV's, for messages) or ordinal (the current line's, for
+ * its bit).
+ */
+export class DeltaKeys {
+  private payload = Buffer.allocUnsafe(64);
+  readonly digest = new ListDigest();
+
+  constructor(
+    readonly parts: PartitionSet,
+    /** Scores count too (--since-scores). */
+    readonly scores: boolean,
+  ) {}
+
+  put(
+    key: Uint8Array,
+    ks: number,
+    ke: number,
+    type: number,
+    digest: string,
+    n: number,
+  ): Promise<void> | undefined {
+    const p = this.payload;
+    p[0] = type;
+    let len = 1 + p.write(digest, 1, 'latin1');
+    len += p.write(String(n), len, 'latin1');
+    return this.parts.write(key, ks, ke, hashBytes(key, ks, ke), p, 0, len);
+  }
+
+  /**
+   * The digest of a parsed `.out` line's first `top` ids (0: all), with
+   * their scores when they count; undefined for an error line.
+   */
+  outLine(parser: OutLineParser, src: Uint8Array, top: number): string {
+    const d = this.digest;
+    d.reset();
+    const ids = parser.ids.data;
+    const n = top > 0 ? Math.min(top, parser.ids.n) : parser.ids.n;
+    const scores = this.scores ? parser.scores : undefined;
+    for (let i = 0; i < n; i++) {
+      const s = ids[i * 3] as number;
+      const e = ids[i * 3 + 1] as number;
+      if (((ids[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0) {
+        const canon = canonicalString(src, s, e, true);
+        d.id(canon, 0, canon.length);
+      } else d.id(src, s, e);
+      if (this.scores) {
+        const ss = scores && i < scores.n ? (scores.data[i * 3] as number) : -1;
+        d.score(
+          ss < 0
+            ? 'null'
+            : scoreText(
+                Buffer.from(
+                  src.buffer,
+                  src.byteOffset + ss,
+                  (scores?.data[i * 3 + 1] as number) - ss,
+                ).toString('latin1'),
+              ),
+        );
+      }
+    }
+    return d.hex();
+  }
+
+  /** Writes a parsed `.out` line's key (none: returns false, the line has no key). */
+  outKey(
+    parser: OutLineParser,
+    src: Uint8Array,
+    type: number,
+    digest: string | undefined,
+    n: number,
+  ): false | Promise<void> | undefined {
+    if (parser.keyField === KEY_NONE) return false;
+    const digestText = digest ?? ZEROS;
+    if (parser.keyEscaped) {
+      const canon = canonicalString(src, parser.keyStart, parser.keyEnd, true);
+      return this.put(canon, 0, canon.length, type, digestText, n);
+    }
+    return this.put(src, parser.keyStart, parser.keyEnd, type, digestText, n);
+  }
+}

@@ -1,0 +1,306 @@
+import { stat } from 'node:fs/promises';
+import {
+  type CsvShape,
+  canonicalBytes,
+  cellValue,
+  csvShapeOf,
+  describeRecipe,
+  type Recipe,
+  recipeOf,
+  scoreText,
+} from '../../../core/delta.js';
+import { docKindOf } from '../../../core/doc-kind.js';
+import { RecordSplitter } from '../../../core/lines.js';
+import {
+  KEY_NAMES,
+  KEY_NONE,
+  KIND_SEGMENT,
+  LINE_OK,
+  type OutKeyField,
+  OutLineParser,
+} from '../../../core/out-lines.js';
+import { PbError, usage } from '../../../errors.js';
+import { peekHead } from '../../../io/doc-kind.js';
+import { openSource, wholeLines } from '../../../io/input.js';
+import { expandOutSources } from '../../../io/out-reader.js';
+import { isS3Uri } from '../../../io/s3.js';
+import { type DeltaKeys, TYPE_PREV } from './keys.js';
+
+/** What PREV turned out to be. */
+export interface PrevRead {
+  format: 'out' | 'csv-long' | 'csv-wide' | 'jsonl';
+  /** Undefined when PREV holds no key (an empty export). */
+  recipe: Recipe | undefined;
+  keys: number;
+}
+
+const TAKES =
+  '--since takes a previous export (csv-long, csv-wide or jsonl, as export wrote it; .gz too) or the previous .out files (a file or a folder)';
+
+/**
+ * Reads PREV into the partitions, one `P` entry per key with the digest of
+ * its ordered ids: its kind by content, never by name. `.out` lines are
+ * cut to --top as the current ones are; an export's lists are compared as
+ * written.
+ */
+export async function readPrev(
+  prev: string,
+  keys: DeltaKeys,
+  o: { top: number; escapeFormulas: boolean; maxLineLength: number },
+): Promise<PrevRead> {
+  if (await isFolder(prev)) {
+    const files = await expandOutSources([prev]);
+    if (files.length === 0) throw usage(`--since ${prev}: the folder holds no .out files. ${TAKES}`);
+    const r: PrevRead = { format: 'out', recipe: undefined, keys: 0 };
+    for (const f of files) await readPrevOut(f, keys, o, r);
+    return r;
+  }
+  const head = await peekHead(prev);
+  if (head === undefined) throw usage(`--since ${prev}: not a file or folder that can be read. ${TAKES}`);
+  const kind = docKindOf(head);
+  const r: PrevRead = { format: 'out', recipe: undefined, keys: 0 };
+  if (kind === 'out') await readPrevOut(prev, keys, o, r);
+  else if (kind === 'batch-input') await readPrevJsonl(prev, keys, o, r);
+  else if (kind === 'text') await readPrevCsv(prev, keys, o, r);
+  else if (head.length === 0) r.format = 'jsonl';
+  else throw usage(`--since ${prev}: this is ${kindName(kind)}, not an export. ${TAKES}`);
+  return r;
+}
+
+function kindName(kind: string): string {
+  const names: Record<string, string> = {
+    manifest: 'a shard manifest (manifest.json)',
+    'job-state': "submit's state file",
+    pipeline: 'a pipeline file',
+    other: 'JSON that is not one object per line',
+  };
+  return names[kind] ?? kind;
+}
+
+async function isFolder(name: string): Promise<boolean> {
+  if (isS3Uri(name)) return name.endsWith('/');
+  try {
+    return (await stat(name)).isDirectory();
+  } catch {
+    throw usage(`--since ${name}: no such file or folder. ${TAKES}`);
+  }
+}
+
+function lines(file: string, maxLineLength: number): AsyncGenerator<Buffer> {
+  return wholeLines(
+    openSource(file),
+    maxLineLength,
+    () => new PbError('PB_PARSE', `a line longer than ${maxLineLength} bytes (--max-line-length)`, { file }),
+  );
+}
+
+/** Calls fn(start, end, lineNumber) for each line of a piece (CR of CRLF left out). */
+function eachLineOf(piece: Buffer, first: number, fn: (s: number, e: number, line: number) => void): number {
+  let line = first;
+  let p = 0;
+  while (p < piece.length) {
+    let nl = piece.indexOf(10, p);
+    if (nl === -1) nl = piece.length;
+    fn(p, nl > p && piece[nl - 1] === 13 ? nl - 1 : nl, line++);
+    p = nl + 1;
+  }
+  return line;
+}
+
+function checkRecipe(r: PrevRead, found: Recipe, file: string, line: number): void {
+  if (!r.recipe) r.recipe = found;
+  else if (r.recipe.keyColumn !== found.keyColumn || r.recipe.idName !== found.idName)
+    throw new PbError(
+      'PB_USAGE',
+      `--since: this line is ${describeRecipe(found)}, the lines before ${describeRecipe(r.recipe)}: PREV must be one export`,
+      { file, line },
+    );
+}
+
+async function readPrevOut(
+  file: string,
+  keys: DeltaKeys,
+  o: { top: number; maxLineLength: number },
+  r: PrevRead,
+): Promise<void> {
+  const parser = new OutLineParser();
+  let next = 1;
+  for await (const piece of lines(file, o.maxLineLength)) {
+    const waits: Promise<void>[] = [];
+    next = eachLineOf(piece, next, (s, e, line) => {
+      const status = parser.parse(piece, s, e);
+      // PREV's error lines were no recommendations; its invalid lines were never exported.
+      if (status !== LINE_OK || parser.keyField === KEY_NONE) return;
+      checkRecipe(
+        r,
+        recipeOf(KEY_NAMES[parser.keyField] as OutKeyField, parser.kind === KIND_SEGMENT),
+        file,
+        line,
+      );
+      const w = keys.outKey(parser, piece, TYPE_PREV, keys.outLine(parser, piece, o.top), line);
+      r.keys++;
+      if (w) waits.push(w);
+    });
+    await Promise.all(waits);
+  }
+}
+
+async function readPrevJsonl(
+  file: string,
+  keys: DeltaKeys,
+  o: { maxLineLength: number },
+  r: PrevRead,
+): Promise<void> {
+  r.format = 'jsonl';
+  let next = 1;
+  for await (const piece of lines(file, o.maxLineLength)) {
+    const waits: Promise<void>[] = [];
+    next = eachLineOf(piece, next, (s, e, line) => {
+      const text = piece.toString('utf8', s, e).trim();
+      if (text === '') return;
+      const w = jsonlRecord(text, keys, r, file, line);
+      if (w) waits.push(w);
+    });
+    await Promise.all(waits);
+  }
+}
+
+/** One jsonl record: {"<key>": "...", "items"|"users": [{"itemId"|"userId": "...", "score": ...}, ...]}. */
+function jsonlRecord(
+  text: string,
+  keys: DeltaKeys,
+  r: PrevRead,
+  file: string,
+  line: number,
+): Promise<void> | undefined {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch {
+    throw new PbError('PB_PARSE', `--since: not JSON. ${TAKES}`, { file, line });
+  }
+  const obj = (rec && typeof rec === 'object' ? rec : {}) as Record<string, unknown>;
+  const keyColumn = Object.keys(obj)[0] ?? '';
+  const list = Array.isArray(obj.items) ? obj.items : Array.isArray(obj.users) ? obj.users : undefined;
+  if (!['userId', 'itemId', 'itemAttributes'].includes(keyColumn) || !list)
+    throw new PbError(
+      'PB_USAGE',
+      `--since: a JSON record with keys ${Object.keys(obj).slice(0, 5).join(', ') || '(none)'} is not a jsonl export record. ${TAKES}`,
+      { file, line },
+    );
+  const users = Array.isArray(obj.users);
+  checkRecipe(r, recipeOf(keyColumn as OutKeyField, users), file, line);
+  const key = obj[keyColumn];
+  if (typeof key !== 'string') return undefined;
+  const d = keys.digest;
+  d.reset();
+  const idName = users ? 'userId' : 'itemId';
+  for (const entry of list as Record<string, unknown>[]) {
+    const b = canonicalBytes(String(entry?.[idName] ?? ''));
+    d.id(b, 0, b.length);
+    if (keys.scores)
+      d.score(scoreText(entry?.score === undefined || entry.score === null ? null : String(entry.score)));
+  }
+  const k = canonicalBytes(key);
+  r.keys++;
+  return keys.put(k, 0, k.length, TYPE_PREV, d.hex(), line);
+}
+
+/** A csv-long or csv-wide export: its header says which; a csv-long key's rows are consecutive, rank 1 first. */
+async function readPrevCsv(
+  file: string,
+  keys: DeltaKeys,
+  o: { escapeFormulas: boolean; maxLineLength: number },
+  r: PrevRead,
+): Promise<void> {
+  const splitter = new RecordSplitter({ delimiter: ',', maxRecordLength: o.maxLineLength, file });
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let shape: CsvShape | undefined;
+  const group = new CsvGroup(keys, o.escapeFormulas, r);
+  const take = async (rows: { line: number; fields: string[] }[]) => {
+    const waits: Promise<void>[] = [];
+    for (const row of rows) {
+      if (!shape) {
+        shape = csvShapeOf(row.fields);
+        if (!shape)
+          throw new PbError(
+            'PB_USAGE',
+            `--since: a CSV whose header (${row.fields.slice(0, 4).join(',')}) is not one export writes. ${TAKES}`,
+            { file, line: row.line },
+          );
+        r.format = shape.format;
+        r.recipe = shape.recipe;
+        continue;
+      }
+      const w = shape.format === 'csv-long' ? group.longRow(shape, row) : group.wideRow(shape, row);
+      if (w) waits.push(w);
+    }
+    await Promise.all(waits);
+  };
+  try {
+    for await (const chunk of openSource(file))
+      await take(splitter.push(decoder.decode(chunk, { stream: true })));
+    await take(splitter.push(decoder.decode()));
+  } catch (err) {
+    if (err instanceof TypeError)
+      throw new PbError('PB_PARSE', `--since: not UTF-8 text. ${TAKES}`, { file });
+    throw err;
+  }
+  await take(splitter.end());
+  await group.flush();
+}
+
+/** csv-long rows gathered into one key's list; csv-wide rows are one key each. */
+class CsvGroup {
+  private key: string | undefined;
+  private line = 0;
+  constructor(
+    private readonly keys: DeltaKeys,
+    private readonly escapeFormulas: boolean,
+    private readonly r: PrevRead,
+  ) {}
+
+  longRow(shape: CsvShape, row: { line: number; fields: string[] }): Promise<void> | undefined {
+    const key = cellValue(row.fields[0] ?? '', this.escapeFormulas);
+    let w: Promise<void> | undefined;
+    // A new key, or the same key starting again at rank 1 (twice in PREV: the partitions will say so).
+    if (key !== this.key || row.fields[shape.rankCol] === '1') {
+      w = this.flush();
+      this.key = key;
+      this.line = row.line;
+      this.keys.digest.reset();
+    }
+    this.add(row.fields[shape.idCol] ?? '', shape.scoreCol < 0 ? undefined : row.fields[shape.scoreCol]);
+    return w;
+  }
+
+  wideRow(shape: CsvShape, row: { line: number; fields: string[] }): Promise<void> | undefined {
+    this.keys.digest.reset();
+    shape.idCols.forEach((col, i) => {
+      const id = row.fields[col] ?? '';
+      if (id === '') return;
+      const sc = shape.scoreCols[i];
+      this.add(id, sc === undefined ? undefined : row.fields[sc]);
+    });
+    this.key = cellValue(row.fields[0] ?? '', this.escapeFormulas);
+    this.line = row.line;
+    return this.flush();
+  }
+
+  private add(id: string, score: string | undefined): void {
+    const b = canonicalBytes(cellValue(id, this.escapeFormulas));
+    this.keys.digest.id(b, 0, b.length);
+    if (this.keys.scores) this.keys.digest.score(scoreText(score));
+  }
+
+  flush(): Promise<void> | undefined {
+    if (this.key === undefined) return undefined;
+    const key = this.key;
+    this.key = undefined;
+    // An empty key cell is the keyless line of an empty input: nothing to match it with.
+    if (key === '') return undefined;
+    const k = canonicalBytes(key);
+    this.r.keys++;
+    return this.keys.put(k, 0, k.length, TYPE_PREV, this.keys.digest.hex(), this.line);
+  }
+}

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { exportOutputs } from '../../../src/stages/export/index.js';
+
+type Rec = { items: string[]; scores: number[] };
+
+function line(key: string, r: Rec): string {
+  return JSON.stringify({
+    input: { userId: key },
+    output: { recommendedItems: r.items, scores: r.scores },
+    error: null,
+  });
+}
+
+/** A seeded PREV and current pair with every case: new, changed in order, scores only, removed, unchanged. */
+function world(seed: number): { prev: Map<string, Rec>; cur: Map<string, Rec> } {
+  let x = seed;
+  const rnd = (n: number) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x % n;
+  };
+  const prev = new Map<string, Rec>();
+  const cur = new Map<string, Rec>();
+  for (let u = 0; u < 300; u++) {
+    const key = u % 7 === 0 ? `=u"${u},é` : `u${u}`;
+    const items = Array.from({ length: 1 + rnd(4) }, () => `i${rnd(50)}`);
+    const scores = items.map(() => rnd(100) / 100);
+    const r = { items, scores };
+    const c = rnd(5);
+    if (c !== 0) prev.set(key, r); // 0: new
+    if (c === 1) continue; // removed
+    if (c === 2) cur.set(key, { items: [...items].reverse().concat('z'), scores: [...scores, 0] });
+    else if (c === 3) cur.set(key, { items, scores: scores.map((s) => s + 0.5) });
+    else cur.set(key, r);
+  }
+  return { prev, cur };
+}
+
+function oracle(prev: Map<string, Rec>, cur: Map<string, Rec>, scores: boolean) {
+  const written = new Set<string>();
+  const c = { new: 0, changed: 0, unchanged: 0, removed: 0 };
+  for (const [k, r] of cur) {
+    const p = prev.get(k);
+    if (!p) c.new++;
+    else if (p.items.join('\n') !== r.items.join('\n') || (scores && p.scores.join() !== r.scores.join()))
+      c.changed++;
+    else {
+      c.unchanged++;
+      continue;
+    }
+    written.add(k);
+  }
+  const removed = [...prev.keys()].filter((k) => !cur.has(k)).sort();
+  c.removed = removed.length;
+  return { written, removed, c };
+}
+
+async function setup(seed: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-delta-'));
+  const w = world(seed);
+  await writeFile(join(dir, 'prev.out'), [...w.prev].map(([k, r]) => line(k, r)).join('\n'));
+  await writeFile(join(dir, 'cur.out'), `${[...w.cur].map(([k, r]) => line(k, r)).join('\r\n')}\r\n`);
+  return { dir, ...w };
+}
+
+async function keysOf(file: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const l of (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== ''))
+    out.add(JSON.parse(l).userId);
+  return out;
+}
+
+/** The REMOVED file's keys, its CSV read back (quotes, the formula guard). */
+async function removedOf(file: string): Promise<string[]> {
+  const text = await readFile(file, 'utf8');
+  const rows = text.split('\r\n').filter((r) => r !== '');
+  assert.equal(rows[0], 'userId');
+  return rows
+    .slice(1)
+    .map((r) => (r.startsWith('"') ? r.slice(1, -1).replace(/""/g, '"') : r))
+    .map((r) => (r.startsWith("'=") ? r.slice(1) : r))
+    .sort();
+}
+
+for (const format of ['out', 'csv-long', 'csv-wide', 'jsonl'] as const) {
+  for (const scores of [false, true]) {
+    test(`--since over a ${format} PREV${scores ? ' with --since-scores' : ''} equals the oracle`, async () => {
+      const { dir, prev, cur } = await setup(format.length * 31 + (scores ? 1 : 0));
+      let prevFile = join(dir, 'prev.out');
+      if (format !== 'out') {
+        prevFile = join(dir, `prev.${format}`);
+        await exportOutputs({ sources: [join(dir, 'prev.out')], output: prevFile, format });
+      }
+      const want = oracle(prev, cur, scores);
+      for (const memoryBudget of [undefined, 4096]) {
+        const out = join(dir, `delta-${memoryBudget}.jsonl`);
+        const removed = join(dir, `removed-${memoryBudget}.csv`);
+        const s = await exportOutputs({
+          sources: [join(dir, 'cur.out')],
+          output: out,
+          format: 'jsonl',
+          since: prevFile,
+          removed,
+          sinceScores: scores,
+          memoryBudget,
+        });
+        assert.deepEqual(await keysOf(out), want.written);
+        assert.deepEqual(await removedOf(removed), want.removed);
+        const { new: n, changed, unchanged, removed: r } = s.since ?? assert.fail('no since summary');
+        assert.deepEqual({ new: n, changed, unchanged, removed: r }, want.c);
+        assert.ok(want.c.new > 0 && want.c.changed > 0 && want.c.unchanged > 0 && want.c.removed > 0);
+      }
+    });
+  }
+}
+
+test('a PREV of another recipe, or not an export, is a usage error naming what it is; nothing is written', async () => {
+  const { dir } = await setup(5);
+  const related = join(dir, 'related.out');
+  await writeFile(
+    related,
+    `${JSON.stringify({ input: { itemId: 'a' }, output: { recommendedItems: ['b'] }, error: null })}\n`,
+  );
+  const run = (since: string) =>
+    exportOutputs({
+      sources: [join(dir, 'cur.out')],
+      output: join(dir, 'o.csv'),
+      since,
+      removed: join(dir, 'r.csv'),
+    });
+  await assert.rejects(run(related), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'PB_USAGE');
+    assert.match(e.message, /source_item -> itemId.*userId -> itemId/);
+    return true;
+  });
+  const list = join(dir, 'list.csv');
+  await writeFile(list, 'email,name\na@b.c,x\n');
+  await assert.rejects(run(list), /header \(email,name\) is not one export writes/);
+  const manifest = join(dir, 'manifest.json');
+  await writeFile(manifest, JSON.stringify({ family: 'x', shards: [] }));
+  await assert.rejects(run(manifest), /shard manifest/);
+  assert.equal(existsSync(join(dir, 'r.csv')), false);
+  assert.equal(existsSync(join(dir, 'o.csv')), false);
+});
+
+test('--since needs --removed; --removed and --since-scores need --since', async () => {
+  await assert.rejects(exportOutputs({ sources: ['x.out'], since: 'p.csv' }), /--removed FILE/);
+  await assert.rejects(exportOutputs({ sources: ['x.out'], removed: 'r.csv' }), /needs --since/);
+  await assert.rejects(exportOutputs({ sources: ['x.out'], sinceScores: true }), /needs --since/);
+});
+
+test('a key twice in PREV with other keys between is an error naming both lines', async () => {
+  const { dir } = await setup(9);
+  const prev = join(dir, 'twice.csv');
+  await writeFile(prev, 'userId,rank,itemId\r\nu1,1,a\r\nu2,1,b\r\nu1,1,c\r\n');
+  await assert.rejects(
+    exportOutputs({
+      sources: [join(dir, 'cur.out')],
+      output: join(dir, 'o.csv'),
+      since: prev,
+      removed: join(dir, 'r.csv'),
+    }),
+    /twice\.csv:4: .*"u1".*line 2/,
+  );
+  assert.equal(existsSync(join(dir, 'r.csv')), false);
+});
