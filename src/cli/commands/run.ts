@@ -171,15 +171,22 @@ export function describeRun(s: RunSummary): string {
   }
   if (s.export)
     out.push(`  export       ${n(s.export.records)} keys, ${n(s.export.rows)} rows (${s.export.format})`);
+  const d = s.export?.since;
+  if (d)
+    out.push(
+      `  since        ${d.prev}: ${n(d.new)} new, ${n(d.changed)} changed, ${n(d.unchanged)} unchanged (not written), ${n(d.removed)} removed`,
+    );
   const f = s.files;
   const files: [string, string | null][] = [
     ['export', f.export],
+    ['removed', f.removed ?? null],
     ['merged', f.merged],
     ['rejects', f.rejects],
     ['missing', f.missing],
     ['errors', f.errors],
     ['invalid', f.invalid],
     ['summary', f.summary],
+    ['history', f.history ?? null],
   ];
   out.push(`  files${s.dryRun ? ' (to be written)' : ''}`);
   for (const [label, path] of files) if (path) out.push(`    ${label.padEnd(9)}${path}`);

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseSince } from '../../core/dates.js';
 import { encodingProblem } from '../../core/encoding.js';
 import { type FamilyInfo, resolveFamily } from '../../core/families.js';
+import type { ExportFormat } from '../../core/out/convert-config.js';
 import { parseDelimiter } from '../../core/sniff.js';
 import { parseBytes, parseCount, parseDuration } from '../../core/units.js';
 import { parseWhere } from '../../core/where.js';
@@ -278,6 +279,11 @@ function outputOf(
         ? undefined
         : at('$.output.maxFileSize', () => size(o.maxFileSize as number | string, 'the size')),
     maxCellBytes: o.maxCellBytes,
+    since: o.since === undefined || o.since === 'last' ? o.since : place(o.since),
+    removed:
+      o.since === undefined ? undefined : o.removed === undefined ? inDir('removed.csv') : place(o.removed),
+    sinceScores: o.sinceScores ?? false,
+    history: o.history === false ? undefined : inDir('history'),
     merged: o.merged === undefined ? `${work}merged.jsonl` : place(o.merged),
     rejects: inDir('rejects.jsonl'),
     missing: inDir('missing.jsonl'),
@@ -285,6 +291,21 @@ function outputOf(
     invalid: inDir('invalid-output.jsonl'),
     summary: inDir('summary.json'),
   };
+  outputRules(r, o, format, dir, family);
+  const badCatalogEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
+  if (badCatalogEncoding) problems.push(`$.output.catalogEncoding: ${badCatalogEncoding}`);
+  return output;
+}
+
+/** What the output settings may not say together, section by section (each problem by its path). */
+function outputRules(
+  r: Rules,
+  o: PipelineFile['output'],
+  format: ExportFormat,
+  dir: string,
+  family: FamilyInfo | undefined,
+): void {
+  const { problems } = r;
   if (o.merged === '-')
     problems.push(
       "$.output.merged: - (stdout) holds the run's summary, not its files: name a file, or leave it out for WORK/merged.jsonl",
@@ -303,9 +324,12 @@ function outputOf(
       `$.output.catalog: ${family.family} jobs return users for each item, and a catalog joins recommended items: leave it out`,
     );
   usersRules(r, o, family);
-  const badCatalogEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
-  if (badCatalogEncoding) problems.push(`$.output.catalogEncoding: ${badCatalogEncoding}`);
-  return output;
+  for (const k of ['removed', 'sinceScores'] as const)
+    if (o[k] !== undefined && o.since === undefined) problems.push(`$.output.${k}: needs $.output.since`);
+  if (o.since === 'last' && o.history === false)
+    problems.push(
+      '$.output.since: "last" is the newest run in OUT/history/, which output.history false stops keeping: give a file, or keep the history',
+    );
 }
 
 /** $.output.users and its settings: a users file joins by user id, so only to outputs keyed by it. */

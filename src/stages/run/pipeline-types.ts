@@ -87,7 +87,10 @@ export interface PipelineFile {
     | 'bom'
     | 'rename'
     | 'maxCellBytes'
-  > & { dir: string; file?: string; merged?: string; maxFileSize?: number | string };
+    | 'since'
+    | 'removed'
+    | 'sinceScores'
+  > & { dir: string; file?: string; merged?: string; maxFileSize?: number | string; history?: boolean };
   aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
 }
 
@@ -162,6 +165,13 @@ export interface Pipeline {
     /** Bytes; parts named as export's --max-file-size names them. */
     maxFileSize?: number;
     maxCellBytes?: number;
+    /** A previous export, or `last` (the newest entry of `history`, found when the export starts). */
+    since?: string;
+    /** With since: where the keys gone are listed. */
+    removed?: string;
+    sinceScores: boolean;
+    /** Where each run's merged lines are kept (OUT/history/), or undefined when output.history is false. */
+    history?: string;
     merged: string;
     rejects: string;
     missing: string;

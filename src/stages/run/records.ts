@@ -94,7 +94,22 @@ export function collectOf(c: CollectSummary): NonNullable<RunSummary['collect']>
 }
 
 export function exportOf(e: ExportSummary): NonNullable<RunSummary['export']> {
-  return { format: e.format, records: e.records, rows: e.rows, catalogMissing: e.catalogMissing };
+  const since = e.since
+    ? {
+        prev: e.since.prev,
+        new: e.since.new,
+        changed: e.since.changed,
+        unchanged: e.since.unchanged,
+        removed: e.since.removed,
+      }
+    : undefined;
+  return {
+    format: e.format,
+    records: e.records,
+    rows: e.rows,
+    catalogMissing: e.catalogMissing,
+    ...(since ? { since } : {}),
+  };
 }
 
 /** Whether a finished step's files are still there (a user may have deleted or moved them). */

@@ -12,6 +12,7 @@ import type { PersonalizeSettings } from '../jobs/service.js';
 import { prepare } from '../prepare/index.js';
 import type { Manifest } from '../shard/index.js';
 import { validateFiles } from '../validate/index.js';
+import { keepHistory, newestHistory } from './history.js';
 import { type Pipeline, workLayout } from './pipeline.js';
 import { PIPELINE_CATALOG_NAMES, PIPELINE_USERS_NAMES, preflight, prepareOptions } from './preflight.js';
 import {
@@ -350,11 +351,13 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
   // The catalog's size and date too: an edited Items file is joined again.
   const catalog = o.catalog ? await fingerprints([o.catalog]) : [];
   const users = o.users ? await fingerprints([o.users]) : [];
+  const since = await sinceOf(ctx);
   const exportKey = keyOf({
     collectKey,
     output: { ...o, rejects: undefined },
     catalog,
     ...(o.users ? { users, memoryBudget: p.input.memoryBudget } : {}),
+    ...(since ? { since, prev: await fingerprints([since]) } : {}),
   });
   if (record.export?.key === exportKey && (await allExist(record.export.parts ?? [o.file]))) {
     summary.resumed.push('export');
@@ -386,17 +389,25 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
       rename: o.rename,
       maxFileSize: o.maxFileSize,
       maxCellBytes: o.maxCellBytes,
+      since,
+      removed: since ? o.removed : undefined,
+      sinceScores: since ? o.sinceScores : undefined,
       // collect already moved error lines to errors.jsonl and invalid ones aside.
       errors: o.errors,
       tmpDir: p.input.tmpDir,
       onProgress: (x) => ctx.emit({ type: 'progress', stage: 'export', lines: x.lines, bytes: x.bytesRead }),
     });
+    const at = new Date();
+    // Kept after the export succeeded: an entry in the history is a run whose export was written.
+    const history = o.history ? await keepHistory(o.merged, o.history, at) : undefined;
     record.export = {
       key: exportKey,
-      at: new Date().toISOString(),
+      at: at.toISOString(),
       summary: exportOf(e),
       warnings: e.warnings,
       ...(e.parts ? { parts: e.parts } : {}),
+      ...(history ? { history } : {}),
+      ...(since ? { prev: since } : {}),
     };
     await ctx.save();
   }
@@ -404,6 +415,27 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
   ctx.warn(record.export.warnings ?? []);
   summary.files.export = o.file;
   if (record.export.parts) summary.files.exportParts = record.export.parts;
+  if (record.export.summary.since && o.removed) summary.files.removed = o.removed;
+  if (record.export.history) summary.files.history = record.export.history;
+}
+
+/**
+ * The previous export to compare with: output.since as given, or for "last" the newest run kept
+ * in the history (none on a first run: everything is exported, and a warning says why).
+ */
+async function sinceOf(ctx: RunContext): Promise<string | undefined> {
+  const o = ctx.p.output;
+  if (o.since !== 'last') return o.since;
+  const newest = o.history ? await newestHistory(o.history) : undefined;
+  // A run whose export is done (its entry the newest) compares with what it compared with then.
+  const done = ctx.record.export;
+  if (newest !== undefined && done?.history === newest) return done.prev;
+  const prev = newest;
+  if (prev === undefined)
+    ctx.warn([
+      `output.since "last": no earlier run in ${o.history}: this export holds every key, and the next run compares with it`,
+    ]);
+  return prev;
 }
 
 /** What to do next, and the exit code, from what collect found. */

@@ -50,11 +50,22 @@ export interface RunSummary {
     invalid: number;
     unexpected: number;
   } | null;
-  export: { format: string; records: number; rows: number; catalogMissing: number } | null;
+  export: {
+    format: string;
+    records: number;
+    rows: number;
+    catalogMissing: number;
+    /** With output.since: what changed against the previous export (only new and changed keys were written). */
+    since?: { prev: string; new: number; changed: number; unchanged: number; removed: number };
+  } | null;
   files: {
     export: string | null;
     /** With output.maxFileSize: the parts written (files.export is the name they are numbered from). */
     exportParts?: string[];
+    /** With output.since: the keys the previous export had and this run lacks. */
+    removed?: string;
+    /** This run's merged lines, kept for the next run's since: "last". */
+    history?: string;
     merged: string | null;
     rejects: string | null;
     missing: string | null;
@@ -102,5 +113,9 @@ export interface RunRecord {
     warnings?: string[];
     /** With output.maxFileSize: the parts written. */
     parts?: string[];
+    /** The history entry this export's merged lines were kept in. */
+    history?: string;
+    /** The previous export it was compared with (output.since, "last" found). */
+    prev?: string;
   };
 }

@@ -335,6 +335,59 @@ describe('run', () => {
     for (const row of csv) assert.equal(row.first_name, names.get(row.userId as string));
   });
 
+  test('output.since "last": the first run keeps its lines in OUT/history/, the next exports only new keys and lists the gone', async () => {
+    const { dir, file, work } = await setup(60, (p) => {
+      p.output.since = 'last';
+    });
+    const first = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stderr,
+      /output\.since "last": no earlier run in \S+history: this export holds every key/,
+    );
+    const one = JSON.parse(first.stdout) as RunSummary;
+    const users = await expectedUsers(dir);
+    assert.equal(one.export?.records, users.length);
+    assert.equal(one.export?.since, undefined);
+    assert.match(one.files.history ?? '', /out\/history\/\d{8}T\d{6}Z-merged\.out\.gz$/);
+
+    // Next week: two users gone, one new, the rest the same; a new work prefix, the same OUT.
+    const [goneA, goneB] = users as [string, string];
+    const csv = (await readFile(join(dir, 'emails.csv'), 'utf8'))
+      .split('\n')
+      .filter((line) => !line.includes(`,${goneA},`) && !line.includes(`,${goneB},`))
+      .join('\n');
+    await writeFile(join(dir, 'emails.csv'), `${csv.trimEnd()}\nnew@example.com,newcomer,New,2026-12-01\n`);
+    const p = JSON.parse(await readFile(file, 'utf8')) as PipelineFile;
+    p.work = `${work}week-2/`;
+    await writeFile(file, JSON.stringify(p));
+    // History names have a resolution of a second: the second run's must sort after the first's.
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(second.code, 0, second.stderr);
+    const two = JSON.parse(second.stdout) as RunSummary;
+    assert.deepEqual(two.export?.since && { ...two.export.since, prev: undefined }, {
+      prev: undefined,
+      new: 1,
+      changed: 0,
+      unchanged: users.length - 2,
+      removed: 2,
+    });
+    assert.equal(two.export?.since?.prev, one.files.history);
+    const recs = parseCsv(await readFile(join(dir, 'out', 'recommendations.csv')), {
+      columns: true,
+    }) as Record<string, string>[];
+    assert.deepEqual(new Set(recs.map((r) => r.userId)), new Set(['newcomer']));
+    const removed = (await readFile(join(dir, 'out', 'removed.csv'), 'utf8')).trim().split(/\r?\n/);
+    assert.deepEqual(removed.slice(1).sort(), [goneA, goneB].sort());
+    assert.equal((await readdir(join(dir, 'out', 'history'))).length, 2);
+    // A rerun of the same week reuses its export and compares with the same week, not its own entry.
+    const again = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok((JSON.parse(again.stdout) as RunSummary).resumed.includes('export'));
+    assert.equal((await readdir(join(dir, 'out', 'history'))).length, 2);
+  });
+
   test('input.where reaches prepare: counted in the plan; a bad expression or column is reported by path, nothing uploaded', async () => {
     const { file, work, prefix } = await setup(40, (p) => {
       p.input.where = 'signup_date >= 2025-07-01';
@@ -582,6 +635,34 @@ describe('run', () => {
     );
     assert.equal(p.output.maxFileSize, 500_000_000);
     assert.equal(p.output.maxCellBytes, 255);
+  });
+
+  test('output.removed and sinceScores need output.since; since "last" needs the history kept', () => {
+    const base = {
+      version: 1,
+      recipe: 'user-personalization',
+      input: { sources: ['a.csv'] },
+      work: 's3://bucket/x/',
+      jobs: { solutionVersionArn: SV, roleArn: 'arn:aws:iam::111122223333:role/x' },
+    };
+    const err = throwsWith(
+      () =>
+        resolvePipeline({ ...base, output: { dir: 'o', removed: 'gone.csv', sinceScores: true } }, 'p.json'),
+      'PB_USAGE',
+      /p\.json: 2 problems/,
+    );
+    assert.match(err.message, /\$\.output\.removed: needs \$\.output\.since/);
+    assert.match(err.message, /\$\.output\.sinceScores: needs \$\.output\.since/);
+    throwsWith(
+      () => resolvePipeline({ ...base, output: { dir: 'o', since: 'last', history: false } }, 'p.json'),
+      'PB_USAGE',
+      /\$\.output\.since: "last" is the newest run in OUT\/history\/, which output\.history false stops keeping/,
+    );
+    const p = resolvePipeline({ ...base, output: { dir: '/o', since: 'last' } }, 'p.json');
+    assert.deepEqual(
+      [p.output.since, p.output.removed, p.output.history],
+      ['last', '/o/removed.csv', '/o/history'],
+    );
   });
 
   test('output.merged - is refused: stdout holds the summary, and a library run has no stdout', () => {
@@ -836,20 +917,26 @@ describe('run', () => {
     }
   });
 
-  test('an S3 output folder: export, rejects, missing and summary are written there', async () => {
+  test('an S3 output folder: export, rejects, missing, summary and the history are written there', async () => {
     const { file, prefix } = await setup(400, (p) => {
       p.output.dir = `s3://${BUCKET}/results-${p.jobs.jobNamePrefix}/`;
     });
     const s = await runPipeline({ pipeline: file, ...connect() });
     assert.equal(s.exitCode, 0, s.advice.join('\n'));
     const dir = `s3://${BUCKET}/results-${prefix}/`;
-    assert.deepEqual(await keysUnder(dir), [
-      'errors.jsonl',
-      'missing.jsonl',
-      'recommendations.csv',
-      'rejects.jsonl',
-      'summary.json',
-    ]);
+    const keys = await keysUnder(dir);
+    assert.deepEqual(
+      keys.map((k) => k.replace(/^history\/\d{8}T\d{6}Z-/, 'history/TIME-')),
+      [
+        'errors.jsonl',
+        'history/TIME-merged.out.gz',
+        'missing.jsonl',
+        'recommendations.csv',
+        'rejects.jsonl',
+        'summary.json',
+      ],
+    );
+    assert.equal(s.files.history, `${dir}${keys[1]}`);
     const csv = (await readText(`${dir}recommendations.csv`)).trim().split('\r\n');
     assert.equal(csv.length - 1, s.records.written * 5);
     assert.equal((await readText(`${dir}rejects.jsonl`)).trim().split('\n').length, 3);
