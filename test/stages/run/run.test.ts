@@ -1109,35 +1109,65 @@ describe('run: killed and resumed', () => {
 });
 
 describe('demo', () => {
-  test('the README’s first command: 100,000 users through the emulator, several shards, CSV with titles, rejects and missing', async () => {
+  test('the README’s first command: two weeks of a 100,000-row list through the emulator: opt-in filter, titles and CRM columns, then only what changed', async () => {
     const dir = tmp.fresh('demo');
     const r = await cli(['demo', '--out', dir, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout) as RunSummary;
-    const users = await expectedUsers(dir);
-    assert.equal(s.records.read, 100_000);
-    assert.equal(s.records.rejected, 6);
-    assert.equal(s.records.written, users.length);
-    assert.ok(s.records.duplicates > 4000, `${s.records.duplicates} duplicates`);
-    assert.equal(s.shards.count, Math.ceil(users.length / 25_000));
-    assert.equal(s.jobs.active, s.shards.count);
-    assert.deepEqual(s.collect && [s.collect.missing, s.collect.written], [0, users.length]);
+    const [one, two] = (JSON.parse(r.stdout) as { weeks: [RunSummary, RunSummary] }).weeks;
+    // The oracle: week 1's list read plainly, the users who opted in, first seen first.
+    const rows = parseCsv(await readFile(join(dir, 'emails-week-1.csv')), {
+      relax_column_count: true,
+    }) as string[][];
+    const optedIn = new Set<string>();
+    const all = new Set<string>();
+    for (const row of rows.slice(1)) {
+      const id = row[1] ?? '';
+      if (row.length !== 5 || id.length === 0 || id.length > 256) continue;
+      all.add(id);
+      if (row[4] === 'true') optedIn.add(id);
+    }
+    assert.equal(one.records.read, 100_000);
+    assert.equal(one.records.written, optedIn.size);
+    assert.ok(one.records.filteredOut > 9000, `${one.records.filteredOut} left out by input.where`);
+    assert.equal(one.shards.count, Math.ceil(optedIn.size / 25_000));
+    assert.equal(one.jobs.active, one.shards.count);
+    assert.deepEqual(one.collect && [one.collect.missing, one.collect.written], [0, optedIn.size]);
     const csv = await readFile(join(dir, 'recommendations.csv'), 'utf8');
     const lines = csv.split('\r\n');
-    assert.equal(lines[0], 'userId,rank,itemId,score,ITEM_NAME,GENRE');
-    assert.equal(lines.length - 2, users.length * 10);
+    assert.equal(lines[0], 'userId,rank,itemId,score,ITEM_NAME,GENRE,email,first_name');
+    assert.equal(lines.length - 2, optedIn.size * 10);
     assert.match(
       lines[1] as string,
-      /^[^,]+,1,item-\d{5},[\d.e-]+,[A-Z][a-z]+ [A-Z][a-z]+ [A-Za-z ]+,[a-z]+$/,
+      /^([^,]+),1,item-\d{5},[\d.e-]+,[A-Z][a-z]+ [A-Z][a-z]+ [A-Za-z ]+,[a-z]+,[a-zé]+\.\1@example\.com,[A-Z][a-zé]+$/,
     );
-    assert.equal((await readFile(join(dir, 'rejects.jsonl'), 'utf8')).trim().split('\n').length, 6);
     assert.equal(await readFile(join(dir, 'missing.jsonl'), 'utf8'), '');
-    const merged = (await readFile(join(dir, 'merged.jsonl'), 'utf8')).trim().split('\n');
-    assert.equal(merged.length, users.length);
-    assert.match(merged[0] as string, /^\{"input":\{"userId":"[^"]+"\},"output":\{"recommendedItems":\[/);
+    // Week 2: who opted in now, against week 1.
+    const now = new Set<string>();
+    for (const row of parseCsv(await readFile(join(dir, 'emails.csv')), {
+      relax_column_count: true,
+    }) as string[][])
+      if (row.length === 5 && all.has(row[1] as string) && row[4] === 'true') now.add(row[1] as string);
+    const added = [...now].filter((u) => !optedIn.has(u));
+    const gone = [...optedIn].filter((u) => !now.has(u));
+    assert.ok(added.length > 1000 && gone.length > 1000, `${added.length} new, ${gone.length} gone`);
+    assert.deepEqual(two.export?.since && { ...two.export.since, prev: '' }, {
+      prev: '',
+      new: added.length,
+      changed: 0,
+      unchanged: now.size - added.length,
+      removed: gone.length,
+    });
+    const changes = parseCsv(await readFile(join(dir, 'changes-week-2.csv')), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    assert.deepEqual(new Set(changes.map((c) => c.userId)), new Set(added));
+    const removed = (await readFile(join(dir, 'removed-week-2.csv'), 'utf8')).trim().split(/\r?\n/);
+    assert.deepEqual(removed.slice(1).sort(), gone.sort());
+    assert.equal((await readdir(join(dir, 'history'))).length, 2);
     // The pipeline file it ran is there to read and valid.
     const p = await loadPipeline(join(dir, 'pipeline.json'));
-    assert.equal(p.output.file, join(dir, 'recommendations.csv'));
+    assert.equal(p.output.file, join(dir, 'changes-week-2.csv'));
     // The demo put the shared S3 settings back (they point at this file's emulator).
     assert.deepEqual(await keysUnder(`s3://${BUCKET}/no-such-prefix/`), []);
   });
