@@ -7,9 +7,10 @@ import { parseDelimiter } from '../../core/sniff.js';
 import { notOneOf } from '../../core/suggest.js';
 import { noStream, usage } from '../../errors.js';
 import { isS3Uri } from '../../io/s3.js';
+import { type MapUsersOptions, type ResolvedMapUsers, resolveMapUsers } from './map-users/options.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
-export interface ExportOptions {
+export interface ExportOptions extends MapUsersOptions {
   /** `.out` files, folders and `s3://bucket/prefix/`s (their `*.out` files), or `-` for stdin. */
   sources: string[];
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` for stdout. Default `-`. */
@@ -123,6 +124,8 @@ export interface ResolvedExportOptions {
   workers: number;
   pieceSize: number;
   tmpDir: string;
+  /** Related items per user (--map-users), or undefined for a plain export. */
+  map: ResolvedMapUsers | undefined;
 }
 
 export const EXPORT_DEFAULTS = {
@@ -204,6 +207,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     workers: Math.min(2, whole(o.workers, 'workers', 2, 0)),
     pieceSize: whole(o.pieceSize, 'pieceSize', EXPORT_DEFAULTS.pieceSize),
     tmpDir: o.tmpDir ?? tmpdir(),
+    map: resolveMapUsers(o),
   };
 }
 

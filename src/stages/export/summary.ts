@@ -1,3 +1,4 @@
+import type { MapUsersSummary } from '../../core/map-users.js';
 import { type ExportFormat, type Layout, outputHeader } from '../../core/out-convert.js';
 import type { LoadedCatalog } from './catalog.js';
 import type { ExportRun } from './export-run.js';
@@ -51,6 +52,8 @@ export interface ExportSummary {
   passes: number;
   seconds: number;
   warnings: string[];
+  /** --map-users: what the mapping of related items to users did; null otherwise. */
+  mapUsers: MapUsersSummary | null;
 }
 
 /** What the export did, from the run's counts once the last pass is written. */
@@ -98,6 +101,7 @@ export function summarizeExport(
     passes,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     warnings,
+    mapUsers: null,
   };
 }
 
