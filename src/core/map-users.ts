@@ -147,4 +147,6 @@ export interface MapUsersSummary {
   listBytes: number;
   /** Output lines for a source item an earlier line had (the first was used). */
   duplicateLists: number;
+  /** Interaction partitions reduced (256, more when one outgrew its share of --memory-budget). */
+  partitions: number;
 }

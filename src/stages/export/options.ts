@@ -161,6 +161,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
   checkFileOptions(o, format);
+  const map = resolveMapUsers(o);
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
   const sources = [...(o.sources ?? [])];
@@ -207,7 +208,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     workers: Math.min(2, whole(o.workers, 'workers', 2, 0)),
     pieceSize: whole(o.pieceSize, 'pieceSize', EXPORT_DEFAULTS.pieceSize),
     tmpDir: o.tmpDir ?? tmpdir(),
-    map: resolveMapUsers(o),
+    map,
   };
 }
 

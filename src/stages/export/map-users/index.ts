@@ -64,6 +64,7 @@ export async function mapUsers(
       sourceItems: related.lists.size,
       listBytes: related.bytes,
       duplicateLists: related.duplicates,
+      partitions: 0,
     };
     const counts = { rows: 0, bytesWritten: 0 };
     // The lists stay in memory: the partitions get what they left of the budget, at least an eighth.
@@ -106,6 +107,7 @@ async function* output(
   };
   const listOf = (item: string) => related.lists.get(item);
   for await (const [pieces] of eachPartition(spill, read.parts, budget)) {
+    map.partitions++;
     const users = new Map<string, Map<string, ItemTouches>>();
     let at = 0;
     for await (const seg of pieces) {

@@ -52,7 +52,7 @@ interface Columns {
 /** The user, item and time columns; a missing one is a usage error that lists the header. */
 function columnsOf(src: RowSource, m: ResolvedMapUsers): Columns {
   const { file, header, keyed } = src;
-  if (!header || header.length === 0 || !src.namedHeader)
+  if (!header || header.length === 0 || (!keyed && !src.namedHeader))
     throw new PbError(
       'PB_USAGE',
       '--map-users needs a header row naming the user, item and time columns (USER_ID,ITEM_ID,TIMESTAMP)',
