@@ -16,7 +16,8 @@ export {
   checkUsers,
   type UsersSettings,
 } from './catalog.js';
-export type { MapUsersOptions } from './map-users/options.js';
+export { checkInteractions } from './map-users/interactions.js';
+export { type MapUsersOptions, resolveMapUsers } from './map-users/options.js';
 export {
   defaultErrorsPath,
   EXPORT_DEFAULTS,

@@ -87,6 +87,12 @@ export interface PipelineFile {
     | 'bom'
     | 'rename'
     | 'maxCellBytes'
+    | 'mapUsers'
+    | 'mapUserColumn'
+    | 'mapItemColumn'
+    | 'mapPick'
+    | 'mapTimeColumn'
+    | 'excludeSeen'
   > & { dir: string; file?: string; merged?: string; maxFileSize?: number | string };
   aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
 }
@@ -162,6 +168,15 @@ export interface Pipeline {
     /** Bytes; parts named as export's --max-file-size names them. */
     maxFileSize?: number;
     maxCellBytes?: number;
+    /** export --map-users and its settings (README, "Related items per user"). */
+    mapUsers?: string;
+    mapUserColumn?: string;
+    mapItemColumn?: string;
+    mapPick?: 'latest' | 'most-frequent' | 'all';
+    mapTimeColumn?: string;
+    excludeSeen?: boolean;
+    /** Interaction rows --map-users could not read. */
+    mapRejects: string;
     merged: string;
     rejects: string;
     missing: string;

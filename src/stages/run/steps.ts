@@ -350,10 +350,12 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
   // The catalog's size and date too: an edited Items file is joined again.
   const catalog = o.catalog ? await fingerprints([o.catalog]) : [];
   const users = o.users ? await fingerprints([o.users]) : [];
+  const interactions = o.mapUsers ? await fingerprints([o.mapUsers]) : [];
   const exportKey = keyOf({
     collectKey,
     output: { ...o, rejects: undefined },
     catalog,
+    ...(o.mapUsers ? { interactions } : {}),
     ...(o.users ? { users, memoryBudget: p.input.memoryBudget } : {}),
   });
   if (record.export?.key === exportKey && (await allExist(record.export.parts ?? [o.file]))) {
@@ -386,6 +388,13 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
       rename: o.rename,
       maxFileSize: o.maxFileSize,
       maxCellBytes: o.maxCellBytes,
+      mapUsers: o.mapUsers,
+      mapUserColumn: o.mapUserColumn,
+      mapItemColumn: o.mapItemColumn,
+      mapPick: o.mapPick,
+      mapTimeColumn: o.mapTimeColumn,
+      excludeSeen: o.excludeSeen,
+      ...(o.mapUsers ? { rejects: o.mapRejects } : {}),
       // collect already moved error lines to errors.jsonl and invalid ones aside.
       errors: o.errors,
       tmpDir: p.input.tmpDir,

@@ -86,6 +86,25 @@ function idOf(v: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Checks the interactions file's columns without reading it: `run` does this
+ * before any job is paid for.
+ */
+export async function checkInteractions(m: ResolvedMapUsers): Promise<void> {
+  const text = await openText(m.file, {}, { names: NAMES });
+  const src = await readRows(m.file, text.bytes, {
+    format: 'auto',
+    maxLineLength: 1024 * 1024,
+    column: m.userColumn,
+    names: NAMES,
+  });
+  try {
+    columnsOf(src, m);
+  } finally {
+    await src.close();
+  }
+}
+
 /** Reads the interactions file into user partitions (see the module comment). */
 export async function partitionInteractions(
   m: ResolvedMapUsers,
