@@ -60,7 +60,20 @@ Options:
       --users-required       drop (and count) the recommendations of users not in the file;
                              by default they are kept with empty user columns (counted)
       --memory-budget SIZE   memory for the users file in memory (default 64MiB); past it the
-                             export stops (PB_LIMIT) and says how much to give
+                             export stops (PB_LIMIT) and says how much to give; with --map-users
+                             also for the related-items lists and each interactions partition
+      --map-users FILE       related items per user: FILE lists what users touched (CSV, TSV or
+                             JSON Lines: user, item, time); rows become USER,source_item,rank,
+                             itemId[,score], then catalog and user columns (csv-long only); the
+                             file is partitioned on disk by user (--tmp-dir)
+      --map-user-column C    its user id column (default USER_ID, user_id, customer_id, ...)
+      --map-item-column C    its item id column (default ITEM_ID, item_id, sku, ...)
+      --map-pick P           latest (default: the item of the latest time), most-frequent (ties:
+                             the latest), or all (every item; lists merged, best rank wins)
+      --map-time-column C    its time column: epoch seconds, milliseconds or ISO 8601 (default
+                             TIMESTAMP, event_time, ts); a time that does not parse goes to
+                             --rejects with file:line, or stops the export without --rejects
+      --exclude-seen         drop recommended items the user touched
       --no-escape-formulas   write text cells as they are
       --line-ending E        crlf (RFC 4180, default) or lf
       --bom                  CSV: start with a UTF-8 byte order mark, so Excel shows Zoë right
@@ -97,6 +110,9 @@ Examples:
       --user-fields email,first_name --users-required -o recs.csv
   personalize-batch export related.out --on-invalid skip --rejects bad-lines.jsonl -o related.csv
   gunzip -c part.out.gz | personalize-batch export - --top 5 > top5.csv
+  personalize-batch export similar-items.out --map-users VIEWS.csv --map-user-column USER_ID \\
+      --map-item-column ITEM_ID --map-time-column TIMESTAMP --map-pick latest --exclude-seen \\
+      --top 5 --rejects bad-views.jsonl -o braze.csv
   personalize-batch export job-out/ --format csv-wide --top 5 --rename userId=external_id \\
       --bom --max-file-size 500MB -o braze.csv
   personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv`;
@@ -132,6 +148,12 @@ const EXPORT_ARGS = {
   since: { type: 'string' },
   removed: { type: 'string' },
   'since-scores': { type: 'boolean' },
+  'map-users': { type: 'string' },
+  'map-user-column': { type: 'string' },
+  'map-item-column': { type: 'string' },
+  'map-pick': { type: 'string' },
+  'map-time-column': { type: 'string' },
+  'exclude-seen': { type: 'boolean' },
   ...AWS_OPTIONS,
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -217,12 +239,19 @@ function exportOptionsOf(
     since: v.since,
     removed: v.removed,
     sinceScores: v['since-scores'],
+    mapUsers: v['map-users'],
+    mapUserColumn: v['map-user-column'],
+    mapItemColumn: v['map-item-column'],
+    mapPick: v['map-pick'] as ExportOptions['mapPick'],
+    mapTimeColumn: v['map-time-column'],
+    excludeSeen: v['exclude-seen'],
     stdin: io.stdin,
     stdout: io.stdout,
   };
 }
 
 export function describeExport(s: ExportSummary, output: string, rejects: string | undefined): string {
+  if (s.mapUsers) return describeMapUsers(s, output, rejects);
   const parts = [
     `${s.lines} lines from ${s.sources} file(s)`,
     `${s.records} keys`,
@@ -246,6 +275,25 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
       `since ${s.since.prev}: ${s.since.new} new, ${s.since.changed} changed, ${s.since.unchanged} unchanged (not written), ${s.since.removed} removed (in ${s.since.removedFile})${s.since.failed > 0 ? `, ${s.since.failed} failed now (kept)` : ''}`,
     );
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
+}
+
+/** The summary line of export --map-users. */
+function describeMapUsers(s: ExportSummary, output: string, rejects: string | undefined): string {
+  const m = s.mapUsers as NonNullable<ExportSummary['mapUsers']>;
+  const parts = [
+    `${m.interactions} interactions of ${m.users} users`,
+    `${m.sourceItems} related-items lists from ${s.lines} lines`,
+    `${m.usersMapped} users mapped (${m.pick})`,
+    `${s.rows} rows written to ${output === '-' ? 'stdout' : output}`,
+  ];
+  if (m.usersWithoutRecommendations > 0)
+    parts.push(`${m.usersWithoutRecommendations} users without a picked item that has recommendations`);
+  if (m.seenDropped > 0) parts.push(`${m.seenDropped} seen items dropped`);
+  if (m.interactionsRejected > 0)
+    parts.push(`${m.interactionsRejected} interactions rejected (see ${rejects})`);
+  if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
+  if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
+  return `export (map users): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
 
 /** The export progress line (see progressLine). */

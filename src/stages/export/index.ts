@@ -4,6 +4,8 @@ import { checkNotAnInput } from '../../io/output.js';
 import { loadCatalog, loadUsers } from './catalog.js';
 import { exportSince, resolveSince } from './delta/index.js';
 import { ExportRun } from './export-run.js';
+import { mapUsers } from './map-users/index.js';
+import { summarizeMapUsers } from './map-users/summary.js';
 import { type ExportOptions, resolveExportOptions } from './options.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
@@ -16,6 +18,8 @@ export {
   type UsersSettings,
 } from './catalog.js';
 export { SINCE_DEFAULTS, type SinceSummary } from './delta/index.js';
+export { checkInteractions } from './map-users/interactions.js';
+export { type MapUsersOptions, resolveMapUsers } from './map-users/options.js';
 export {
   defaultErrorsPath,
   EXPORT_DEFAULTS,
@@ -45,9 +49,18 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   // A file named directly is read whatever its name, so its content must be output.
   for (const src of o.sources) await checkDocKind(src, 'out');
   const sources = await expandOutSources(o.sources);
-  await checkNotAnInput(o.output, sources);
+  await checkNotAnInput(o.output, o.map ? [...sources, o.map.file] : sources);
   const loaded = o.catalog ? await loadCatalog(o) : undefined;
   const users = o.users ? await loadUsers(o) : undefined;
+  if (o.map) {
+    const r = await mapUsers(o, o.map, options, sources, { catalog: loaded, users });
+    const tables = {
+      catalogItems: loaded ? loaded.catalog.size : null,
+      catalogWithoutId: loaded?.withoutId ?? 0,
+      usersInFile: users ? users.catalog.size : null,
+    };
+    return summarizeMapUsers(o, sources.length, r, tables, started);
+  }
   const run = new ExportRun(
     o,
     options,

@@ -8,9 +8,10 @@ import { notOneOf } from '../../core/suggest.js';
 import { noStream, usage } from '../../errors.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { SinceOptions } from './delta/options.js';
+import { type MapUsersOptions, type ResolvedMapUsers, resolveMapUsers } from './map-users/options.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
-export interface ExportOptions extends SinceOptions {
+export interface ExportOptions extends SinceOptions, MapUsersOptions {
   /** `.out` files, folders and `s3://bucket/prefix/`s (their `*.out` files), or `-` for stdin. */
   sources: string[];
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` for stdout. Default `-`. */
@@ -124,6 +125,8 @@ export interface ResolvedExportOptions {
   workers: number;
   pieceSize: number;
   tmpDir: string;
+  /** Related items per user (--map-users), or undefined for a plain export. */
+  map: ResolvedMapUsers | undefined;
 }
 
 export const EXPORT_DEFAULTS = {
@@ -159,6 +162,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
   checkFileOptions(o, format);
+  const map = resolveMapUsers(o);
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
   const sources = [...(o.sources ?? [])];
@@ -205,6 +209,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     workers: Math.min(2, whole(o.workers, 'workers', 2, 0)),
     pieceSize: whole(o.pieceSize, 'pieceSize', EXPORT_DEFAULTS.pieceSize),
     tmpDir: o.tmpDir ?? tmpdir(),
+    map,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { MapUsersSummary } from '../../core/map-users.js';
 import { type ExportFormat, type Layout, outputHeader } from '../../core/out-convert.js';
 import type { LoadedCatalog } from './catalog.js';
 import type { SinceSummary } from './delta/options.js';
@@ -54,6 +55,8 @@ export interface ExportSummary {
   warnings: string[];
   /** With --since: keys new, changed, unchanged (not written), removed (in removedFile), failed. */
   since?: SinceSummary;
+  /** --map-users: what the mapping of related items to users did; null otherwise. */
+  mapUsers: MapUsersSummary | null;
 }
 
 /** What the export did, from the run's counts once the last pass is written. */
@@ -101,6 +104,7 @@ export function summarizeExport(
     passes,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     warnings,
+    mapUsers: null,
   };
 }
 

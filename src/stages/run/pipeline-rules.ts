@@ -284,6 +284,8 @@ function outputOf(
       o.since === undefined ? undefined : o.removed === undefined ? inDir('removed.csv') : place(o.removed),
     sinceScores: o.sinceScores ?? false,
     history: o.history === false ? undefined : inDir('history'),
+    ...mapUsersOf(r, o),
+    mapRejects: inDir('map-users-rejects.jsonl'),
     merged: o.merged === undefined ? `${work}merged.jsonl` : place(o.merged),
     rejects: inDir('rejects.jsonl'),
     missing: inDir('missing.jsonl'),
@@ -330,18 +332,59 @@ function outputRules(
     problems.push(
       '$.output.since: "last" is the newest run in OUT/history/, which output.history false stops keeping: give a file, or keep the history',
     );
+  mapUsersRules(r, o, family, format);
 }
 
 /** $.output.users and its settings: a users file joins by user id, so only to outputs keyed by it. */
 function usersRules(r: Rules, o: PipelineFile['output'], family: FamilyInfo | undefined): void {
   for (const k of ['userKey', 'userFields', 'usersDelimiter', 'usersEncoding', 'usersRequired'] as const)
     if (o[k] !== undefined && o.users === undefined) r.problems.push(`$.output.${k}: needs $.output.users`);
-  if (o.users !== undefined && family && family.key !== 'userId')
+  // With mapUsers the rows are per user whatever the job's key.
+  if (o.users !== undefined && family && family.key !== 'userId' && o.mapUsers === undefined)
     r.problems.push(
       `$.output.users: ${family.family} output is keyed by ${family.key}, not by user id, and a users file joins by user id: leave it out`,
     );
   const bad = o.usersEncoding === undefined ? undefined : encodingProblem(o.usersEncoding);
   if (bad) r.problems.push(`$.output.usersEncoding: ${bad}`);
+}
+
+/** $.output.mapUsers and its settings as given, the file placed. */
+function mapUsersOf(
+  r: Rules,
+  o: PipelineFile['output'],
+): Pick<
+  Pipeline['output'],
+  'mapUsers' | 'mapUserColumn' | 'mapItemColumn' | 'mapPick' | 'mapTimeColumn' | 'excludeSeen'
+> {
+  return {
+    mapUsers: o.mapUsers === undefined ? undefined : r.place(o.mapUsers),
+    mapUserColumn: o.mapUserColumn,
+    mapItemColumn: o.mapItemColumn,
+    mapPick: o.mapPick,
+    mapTimeColumn: o.mapTimeColumn,
+    excludeSeen: o.excludeSeen,
+  };
+}
+
+/** $.output.mapUsers and its settings: related items (keyed by item id) to csv-long. */
+function mapUsersRules(
+  r: Rules,
+  o: PipelineFile['output'],
+  family: FamilyInfo | undefined,
+  format: string,
+): void {
+  for (const k of ['mapUserColumn', 'mapItemColumn', 'mapPick', 'mapTimeColumn', 'excludeSeen'] as const)
+    if (o[k] !== undefined && o.mapUsers === undefined)
+      r.problems.push(`$.output.${k}: needs $.output.mapUsers`);
+  if (o.mapUsers === undefined) return;
+  if (family && family.key !== 'itemId')
+    r.problems.push(
+      `$.output.mapUsers: maps related items (output keyed by itemId), and ${family.family} output is keyed by ${family.key}: leave it out`,
+    );
+  if (format !== 'csv-long')
+    r.problems.push('$.output.mapUsers: writes csv-long only; set $.output.format to csv-long');
+  if (o.maxFileSize !== undefined)
+    r.problems.push('$.output.maxFileSize: not done with $.output.mapUsers; leave it out');
 }
 
 export function size(v: number | string, name: string): number {

@@ -90,6 +90,12 @@ export interface PipelineFile {
     | 'since'
     | 'removed'
     | 'sinceScores'
+    | 'mapUsers'
+    | 'mapUserColumn'
+    | 'mapItemColumn'
+    | 'mapPick'
+    | 'mapTimeColumn'
+    | 'excludeSeen'
   > & { dir: string; file?: string; merged?: string; maxFileSize?: number | string; history?: boolean };
   aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
 }
@@ -172,6 +178,15 @@ export interface Pipeline {
     sinceScores: boolean;
     /** Where each run's merged lines are kept (OUT/history/), or undefined when output.history is false. */
     history?: string;
+    /** export --map-users and its settings (README, "Related items per user"). */
+    mapUsers?: string;
+    mapUserColumn?: string;
+    mapItemColumn?: string;
+    mapPick?: 'latest' | 'most-frequent' | 'all';
+    mapTimeColumn?: string;
+    excludeSeen?: boolean;
+    /** Interaction rows --map-users could not read. */
+    mapRejects: string;
     merged: string;
     rejects: string;
     missing: string;

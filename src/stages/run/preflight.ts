@@ -1,7 +1,7 @@
 // What the full run and the dry run share before prepare: every source and the catalog checked in one
 // report, prepare's options from the pipeline, and the stop when the input gives no record.
 import { PbError } from '../../errors.js';
-import { checkCatalog, checkUsers } from '../export/index.js';
+import { checkCatalog, checkInteractions, checkUsers, resolveMapUsers } from '../export/index.js';
 import { checkSources, type PrepareOptions } from '../prepare/index.js';
 import { PIPELINE_OPTION_NAMES, type Pipeline } from './pipeline.js';
 import type { RunSummary } from './types.js';
@@ -65,7 +65,16 @@ export async function preflight(p: Pipeline): Promise<void> {
       problems.push(err.message.includes('$.output.') ? err.message : `$.output.users: ${err.message}`);
     }
   }
-  // Each problem names its own file (a source, the catalog, the users file).
+  if (p.output.mapUsers !== undefined) {
+    try {
+      const m = resolveMapUsers({ ...p.output, format: p.output.format, maxFileSize: undefined });
+      if (m) await checkInteractions(m);
+    } catch (err) {
+      if (!(err instanceof PbError)) throw err;
+      problems.push(`$.output.mapUsers: ${err.message}`);
+    }
+  }
+  // Each problem names its own file (a source, the catalog, the users file, the interactions).
   if (problems.length === 1) throw new PbError('PB_USAGE', problems[0] as string);
   if (problems.length > 1)
     throw new PbError('PB_USAGE', `${problems.length} problems:\n  ${problems.join('\n  ')}`, {

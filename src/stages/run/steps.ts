@@ -5,7 +5,7 @@ import { readJsonDoc, removeDoc, writeJsonDoc } from '../../io/doc.js';
 import { removeStaleTemporaryFiles, writeOutput } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import { collect } from '../collect/index.js';
-import { checkCatalog, checkUsers, exportOutputs } from '../export/index.js';
+import { checkCatalog, checkUsers, type ExportOptions, exportOutputs } from '../export/index.js';
 import { type JobRow, submit } from '../jobs/index.js';
 import { normalizeStatus } from '../jobs/model.js';
 import type { PersonalizeSettings } from '../jobs/service.js';
@@ -352,10 +352,12 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
   const catalog = o.catalog ? await fingerprints([o.catalog]) : [];
   const users = o.users ? await fingerprints([o.users]) : [];
   const since = await sinceOf(ctx);
+  const interactions = o.mapUsers ? await fingerprints([o.mapUsers]) : [];
   const exportKey = keyOf({
     collectKey,
     output: { ...o, rejects: undefined },
     catalog,
+    ...(o.mapUsers ? { interactions } : {}),
     ...(o.users ? { users, memoryBudget: p.input.memoryBudget } : {}),
     ...(since ? { since, prev: await fingerprints([since]) } : {}),
   });
@@ -364,39 +366,7 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
     ctx.emit({ type: 'stage', stage: 'export', reused: true, detail: o.file });
   } else {
     ctx.emit({ type: 'stage', stage: 'export', reused: false, detail: `${o.format} to ${o.file}` });
-    const e = await exportOutputs({
-      sources: [o.merged],
-      output: o.file,
-      format: o.format,
-      top: o.top,
-      catalog: o.catalog,
-      catalogColumns: o.catalogColumns,
-      catalogIdColumn: o.catalogIdColumn,
-      catalogDelimiter: o.catalogDelimiter,
-      catalogEncoding: o.catalogEncoding,
-      maxCatalogItems: o.maxCatalogItems,
-      users: o.users,
-      userKey: o.userKey,
-      userFields: o.userFields,
-      usersDelimiter: o.usersDelimiter,
-      usersEncoding: o.usersEncoding,
-      usersRequired: o.usersRequired,
-      // One budget for the pipeline: prepare's dedupe keys, export's users table.
-      memoryBudget: p.input.memoryBudget,
-      escapeFormulas: o.escapeFormulas,
-      lineEnding: o.lineEnding,
-      bom: o.bom,
-      rename: o.rename,
-      maxFileSize: o.maxFileSize,
-      maxCellBytes: o.maxCellBytes,
-      since,
-      removed: since ? o.removed : undefined,
-      sinceScores: since ? o.sinceScores : undefined,
-      // collect already moved error lines to errors.jsonl and invalid ones aside.
-      errors: o.errors,
-      tmpDir: p.input.tmpDir,
-      onProgress: (x) => ctx.emit({ type: 'progress', stage: 'export', lines: x.lines, bytes: x.bytesRead }),
-    });
+    const e = await exportOutputs(exportOptionsOf(ctx, since));
     const at = new Date();
     // Kept after the export succeeded: an entry in the history is a run whose export was written.
     const history = o.history ? await keepHistory(o.merged, o.history, at) : undefined;
@@ -417,6 +387,52 @@ export async function exportStep(ctx: RunContext, collectKey: string): Promise<v
   if (record.export.parts) summary.files.exportParts = record.export.parts;
   if (record.export.summary.since && o.removed) summary.files.removed = o.removed;
   if (record.export.history) summary.files.history = record.export.history;
+}
+
+/** export's options from the pipeline's output section (and the previous export, for since). */
+function exportOptionsOf(ctx: RunContext, since: string | undefined): ExportOptions {
+  const { p } = ctx;
+  const o = p.output;
+  return {
+    sources: [o.merged],
+    output: o.file,
+    format: o.format,
+    top: o.top,
+    catalog: o.catalog,
+    catalogColumns: o.catalogColumns,
+    catalogIdColumn: o.catalogIdColumn,
+    catalogDelimiter: o.catalogDelimiter,
+    catalogEncoding: o.catalogEncoding,
+    maxCatalogItems: o.maxCatalogItems,
+    users: o.users,
+    userKey: o.userKey,
+    userFields: o.userFields,
+    usersDelimiter: o.usersDelimiter,
+    usersEncoding: o.usersEncoding,
+    usersRequired: o.usersRequired,
+    // One budget for the pipeline: prepare's dedupe keys, export's users table.
+    memoryBudget: p.input.memoryBudget,
+    escapeFormulas: o.escapeFormulas,
+    lineEnding: o.lineEnding,
+    bom: o.bom,
+    rename: o.rename,
+    maxFileSize: o.maxFileSize,
+    maxCellBytes: o.maxCellBytes,
+    since,
+    removed: since ? o.removed : undefined,
+    sinceScores: since ? o.sinceScores : undefined,
+    mapUsers: o.mapUsers,
+    mapUserColumn: o.mapUserColumn,
+    mapItemColumn: o.mapItemColumn,
+    mapPick: o.mapPick,
+    mapTimeColumn: o.mapTimeColumn,
+    excludeSeen: o.excludeSeen,
+    ...(o.mapUsers ? { rejects: o.mapRejects } : {}),
+    // collect already moved error lines to errors.jsonl and invalid ones aside.
+    errors: o.errors,
+    tmpDir: p.input.tmpDir,
+    onProgress: (x) => ctx.emit({ type: 'progress', stage: 'export', lines: x.lines, bytes: x.bytesRead }),
+  };
 }
 
 /**

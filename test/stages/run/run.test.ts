@@ -731,6 +731,63 @@ describe('run', () => {
     );
   });
 
+  test('output.mapUsers and its fields resolve for related items; refused for other keys, formats, or alone', () => {
+    const base = {
+      version: 1,
+      recipe: 'related-items',
+      input: { sources: ['a.csv'] },
+      work: 's3://bucket/x/',
+      jobs: { solutionVersionArn: SV, roleArn: 'arn:aws:iam::111122223333:role/x' },
+    };
+    const ok = resolvePipeline(
+      {
+        ...base,
+        output: {
+          dir: 'o',
+          mapUsers: 'views.csv',
+          mapUserColumn: 'USER_ID',
+          mapItemColumn: 'ITEM_ID',
+          mapPick: 'all',
+          mapTimeColumn: 'TIMESTAMP',
+          excludeSeen: true,
+          users: 'crm.csv',
+        },
+      },
+      '/d/p.json',
+    );
+    assert.equal(ok.output.mapUsers, join('/d', 'views.csv'));
+    assert.deepEqual(
+      [
+        ok.output.mapUserColumn,
+        ok.output.mapItemColumn,
+        ok.output.mapPick,
+        ok.output.mapTimeColumn,
+        ok.output.excludeSeen,
+      ],
+      ['USER_ID', 'ITEM_ID', 'all', 'TIMESTAMP', true],
+    );
+    assert.equal(ok.output.mapRejects, join('/d', 'o', 'map-users-rejects.jsonl'));
+    const err = throwsWith(
+      () =>
+        resolvePipeline(
+          {
+            ...base,
+            recipe: 'user-personalization',
+            output: { dir: 'o', mapUsers: 'v.csv', format: 'jsonl' },
+          },
+          'p.json',
+        ),
+      'PB_USAGE',
+    );
+    assert.match(err.message, /\$\.output\.mapUsers: maps related items .*keyed by userId/);
+    assert.match(err.message, /\$\.output\.mapUsers: writes csv-long only/);
+    throwsWith(
+      () => resolvePipeline({ ...base, output: { dir: 'o', excludeSeen: true } }, 'p.json'),
+      'PB_USAGE',
+      /\$\.output\.excludeSeen: needs \$\.output\.mapUsers/,
+    );
+  });
+
   test('pipeline.example.json is valid against the schema and resolves', async () => {
     const p = await loadPipeline(join(root, 'pipeline.example.json'));
     assert.equal(p.family.family, 'user-personalization');
