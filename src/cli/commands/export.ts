@@ -59,8 +59,8 @@ Options:
       --users-encoding E     its encoding, e.g. windows-1252 (default UTF-8; a BOM decides first)
       --users-required       drop (and count) the recommendations of users not in the file;
                              by default they are kept with empty user columns (counted)
-      --memory-budget SIZE   memory for the users file in memory (default 64MiB); past it the
-                             export stops (PB_LIMIT) and says how much to give
+      --memory-budget SIZE   memory for the users table (default 64MiB); past it both sides
+                             are partitioned on disk (--tmp-dir) and joined a part at a time
       --no-escape-formulas   write text cells as they are
       --line-ending E        crlf (RFC 4180, default) or lf
       --bom                  CSV: start with a UTF-8 byte order mark, so Excel shows Zoë right
@@ -77,7 +77,8 @@ Options:
       --rejects FILE         invalid lines with file, line, reason and text (JSON Lines)
       --max-line-length SIZE longest line (default 128MiB: a segment line can list millions of users)
       --threads N            conversion threads besides the main one, 0 to 2 (default 2)
-      --tmp-dir DIR          where csv-wide spools stdin (default the OS temp folder)
+      --tmp-dir DIR          where csv-wide spools stdin and a --users join past the budget
+                             partitions (default the OS temp folder)
       --region R, --endpoint-url URL, --profile P
                              for s3:// sources and outputs
       --json                 print a machine-readable summary
@@ -227,7 +228,7 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     );
   if (s.usersInFile !== null)
     parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}`,
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}${s.usersPartitions > 0 ? ` (joined in ${s.usersPartitions} partitions on disk: past --memory-budget)` : ''}`,
     );
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
