@@ -132,7 +132,11 @@ export class UsersSpill {
       for await (const seg of readPartition(this.fine.paths[f] as string)) {
         eachLine(seg, (ks, ke, ps, pe) => {
           const rec = JSON.parse(seg.toString('utf8', ps, pe)) as [number, ...string[]];
-          const added = table.add(decodeString(seg, ks, ke), rec.slice(1) as string[]);
+          // Most keys need no unescaping: JSON.parse per key was a tenth of the load.
+          let plain = true;
+          for (let k = ks; k < ke && plain; k++) plain = seg[k] !== 92;
+          const key = plain ? seg.toString('utf8', ks, ke) : decodeString(seg, ks, ke);
+          const added = table.add(key, rec.slice(1) as string[]);
           if (first && added === 'duplicate') dups.push(rec[0]);
         });
       }
