@@ -15,5 +15,5 @@ export {
   emptyCounts,
   type InvalidLine,
 } from './out/convert-result.js';
-export { Converter } from './out/converter.js';
+export { Converter, layoutMismatch } from './out/converter.js';
 export { csvHeader, headerBytes, outputHeader, sniffLayout, userColumnNames } from './out/layout.js';

@@ -103,6 +103,32 @@ export class PartitionSet {
     return waited;
   }
 
+  /**
+   * Appends buf[s, e) LF, a whole line without a key, to partition i (the
+   * caller picked it). Returns a promise only when that file is backed up.
+   */
+  append(i: number, buf: Uint8Array, s: number, e: number): Promise<void> | undefined {
+    const n = e - s + 1;
+    this.keyBytes[i] += n;
+    this.entries[i]++;
+    let b = this.bufs[i] as Buffer;
+    let at = this.fill[i] as number;
+    let waited: Promise<void> | undefined;
+    if (at + n > b.length) {
+      waited = this.flush(i);
+      b = this.bufs[i] as Buffer;
+      at = 0;
+      if (n > b.length) {
+        b = Buffer.allocUnsafe(n);
+        this.bufs[i] = b;
+      }
+    }
+    for (let k = s; k < e; k++) b[at++] = buf[k] as number;
+    b[at++] = LF;
+    this.fill[i] = at;
+    return waited;
+  }
+
   /** write() for string key and payload (the payload without its newline). */
   writeString(key: string, payload: string): Promise<void> | undefined {
     const k = Buffer.from(key);

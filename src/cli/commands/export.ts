@@ -59,9 +59,10 @@ Options:
       --users-encoding E     its encoding, e.g. windows-1252 (default UTF-8; a BOM decides first)
       --users-required       drop (and count) the recommendations of users not in the file;
                              by default they are kept with empty user columns (counted)
-      --memory-budget SIZE   memory for the users file in memory (default 64MiB); past it the
-                             export stops (PB_LIMIT) and says how much to give; with --map-users
-                             also for the related-items lists and each interactions partition
+      --memory-budget SIZE   memory for the users table (default 64MiB); past it both sides
+                             are partitioned on disk (--tmp-dir) and joined a part at a time; with
+                             --map-users also for the related-items lists and each interactions
+                             partition (there the users table must fit it)
       --map-users FILE       related items per user: FILE lists what users touched (CSV, TSV or
                              JSON Lines: user, item, time); rows become USER,source_item,rank,
                              itemId[,score], then catalog and user columns (csv-long only); the
@@ -90,7 +91,8 @@ Options:
       --rejects FILE         invalid lines with file, line, reason and text (JSON Lines)
       --max-line-length SIZE longest line (default 128MiB: a segment line can list millions of users)
       --threads N            conversion threads besides the main one, 0 to 2 (default 2)
-      --tmp-dir DIR          where csv-wide spools stdin (default the OS temp folder)
+      --tmp-dir DIR          where csv-wide spools stdin and a --users join past the budget
+                             partitions (default the OS temp folder)
       --region R, --endpoint-url URL, --profile P
                              for s3:// sources and outputs
       --since PREV           write only keys whose ids (in order) are new or changed against PREV,
@@ -268,7 +270,7 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     );
   if (s.usersInFile !== null)
     parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}`,
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}${s.usersPartitions > 0 ? ` (joined in ${s.usersPartitions} partitions on disk: past --memory-budget)` : ''}`,
     );
   if (s.since)
     parts.push(

@@ -127,15 +127,12 @@ export class Converter {
 
   /** Why an exported line does not fit the layout, or ''. */
   private mismatch(layout: Layout): string {
-    const p = this.parser;
-    const key = KEY_NAMES[p.keyField];
-    if (p.keyField !== KEY_NONE && key !== layout.keyField) {
-      return `input has ${key}, but this export's key column is ${layout.keyField} (from the first exported line)`;
-    }
-    if ((p.kind === KIND_SEGMENT) !== layout.users) {
-      return `a ${KIND_NAMES[p.kind]} line among ${layout.kind} lines (the first exported line)`;
-    }
-    return '';
+    return layoutMismatch(this.parser, layout);
+  }
+
+  /** The users table lines are joined with from now on (a partitioned join has one per partition). */
+  setUsers(users: Catalog | undefined): void {
+    this.rows.users = users;
   }
 
   /**
@@ -224,4 +221,16 @@ export class Converter {
     }
     return true;
   }
+}
+
+/** Why the exported line the parser just read does not fit the layout, or ''. */
+export function layoutMismatch(p: OutLineParser, layout: Layout): string {
+  const key = KEY_NAMES[p.keyField];
+  if (p.keyField !== KEY_NONE && key !== layout.keyField) {
+    return `input has ${key}, but this export's key column is ${layout.keyField} (from the first exported line)`;
+  }
+  if ((p.kind === KIND_SEGMENT) !== layout.users) {
+    return `a ${KIND_NAMES[p.kind]} line among ${layout.kind} lines (the first exported line)`;
+  }
+  return '';
 }

@@ -57,7 +57,8 @@ export class RowWriter {
     readonly cfg: ConvertConfig,
     readonly parser: OutLineParser,
     readonly catalog?: Catalog,
-    readonly users?: Catalog,
+    /** Swapped between sources when the users join is partitioned (one table per partition). */
+    public users?: Catalog,
   ) {
     this.eol = Buffer.from(cfg.crlf ? '\r\n' : '\n');
     this.keyView = viewOf(this.keyCell);

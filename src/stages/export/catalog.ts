@@ -200,27 +200,114 @@ export function loadCatalog(o: ResolvedExportOptions): Promise<LoadedCatalog> {
 }
 
 /**
+ * What loadUsers measured when the table outgrew --memory-budget: the
+ * table's bytes, the text its rows held (ids and values), and an empty
+ * table's bytes, so that the partitioned join can size its partitions.
+ */
+export interface UsersOverBudget {
+  tableBytes: number;
+  rowText: number;
+  emptyBytes: number;
+}
+
+class OverBudget extends Error {}
+
+/**
  * Reads the users file into a Catalog keyed by user id. In JSON Lines its
  * fields sit beside the record's own (the key, theme, items): a clash gets
  * a `user_` prefix, as in CSV (see userColumnNames). Its memory is held to
- * --memory-budget: past it, a PB_LIMIT error that names the fix.
+ * --memory-budget: past it, what was measured, for the partitioned join
+ * (users-spill.ts) to take over.
  */
-export function loadUsers(o: ResolvedExportOptions): Promise<LoadedCatalog> {
-  const budget = o.memoryBudget;
-  return loadTable(usersSpec(o, USERS_FLAGS), o, {
-    maxItems: Number.POSITIVE_INFINITY,
-    names: (columns) => userColumnNames(columns, ['userId', 'theme', 'items']),
-    full: '',
-    overBudget: (users) =>
-      users.bytes > budget
-        ? `the users file needs more than --memory-budget (${budget} bytes) to be joined in memory, at ${users.size} users; raise --memory-budget (e.g. ${suggestBudget(users.bytes)}), or keep only the users of this export and the --user-fields you need`
-        : undefined,
-  });
+export async function loadUsers(o: ResolvedExportOptions): Promise<LoadedCatalog | UsersOverBudget> {
+  let rowText = 0;
+  let table: Catalog | undefined;
+  try {
+    return await loadTable(usersSpec(o, USERS_FLAGS), o, {
+      maxItems: Number.POSITIVE_INFINITY,
+      names: (columns) => userColumnNames(columns, ['userId', 'theme', 'items']),
+      full: '',
+      overBudget: (users, key, values) => {
+        table = users;
+        rowText += key.length;
+        for (const v of values) rowText += v.length;
+        if (users.bytes > o.memoryBudget) throw new OverBudget();
+        return undefined;
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof OverBudget) || !table) throw err;
+    const t = table as Catalog;
+    return { tableBytes: t.bytes, rowText, emptyBytes: newUsersTable(o, []).bytes };
+  }
 }
 
-/** A budget about 4x what was reached, in MiB: room for the rest of the file. */
-function suggestBudget(reached: number): string {
-  return `${Math.ceil((reached * 4) / (1024 * 1024))}MiB`;
+/** An empty users table with the export's rendering settings. */
+export function newUsersTable(o: ResolvedExportOptions, names: readonly string[]): Catalog {
+  return new Catalog(names, o.format === 'jsonl', o.escapeFormulas, Number.POSITIVE_INFINITY, o.maxCellBytes);
+}
+
+/**
+ * Reads the users file row by row for the partitioned join: each row with a
+ * key (trimmed) goes to `onRow` with its values and line, in file order.
+ */
+export async function eachUserRow(
+  o: ResolvedExportOptions,
+  onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
+): Promise<{ columns: string[]; names: readonly string[]; withoutId: number; lines: number[] }> {
+  const opened = await openTable(usersSpec(o, USERS_FLAGS));
+  const r = await eachRow(opened, 'user id', onRow);
+  const names = userColumnNames(opened.columns, ['userId', 'theme', 'items']);
+  return { columns: [...opened.columns], names, ...r };
+}
+
+type OpenedTable = Awaited<ReturnType<typeof openTable>>;
+
+/**
+ * Each row of an opened table with an id, in order (closing the table);
+ * rows with an empty id are skipped and counted, with their first lines.
+ */
+async function eachRow(
+  table: OpenedTable,
+  role: TableSpec['role'],
+  onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
+): Promise<{ withoutId: number; lines: number[] }> {
+  const { file, src, header, keyed, idCol, cols } = table;
+  let withoutId = 0;
+  const lines: number[] = [];
+  const id = accessor(idCol, header, keyed);
+  try {
+    for await (const batch of src.batches) {
+      for (const row of batch) {
+        if (row.error) throw row.error;
+        const raw = id(row.values);
+        const key = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
+        if (key === undefined || key === null || (typeof key === 'string' && key.trim() === '')) {
+          // A row without an id (a gift card with no SKU, a CRM contact with no customer id) matches nothing.
+          withoutId++;
+          if (lines.length < 5) lines.push(row.line);
+          continue;
+        }
+        if (typeof key !== 'string') {
+          throw new PbError('PB_INVALID_RECORD', `the ${role} must be text or a whole number`, {
+            file,
+            line: row.line,
+            field: header[idCol],
+          });
+        }
+        const values = cols.map((get) => {
+          const v = get(row.values);
+          return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+        });
+        // Trimmed, as prepare trims ids: " i1 " in a spreadsheet is the item i1.
+        const w = onRow(key.trim(), values, row.line);
+        if (w) await w;
+      }
+    }
+  } finally {
+    await src.close();
+  }
+  return { withoutId, lines };
 }
 
 /**
@@ -235,16 +322,14 @@ async function loadTable(
     /** Why the table may not hold more than maxItems. */
     full: string;
     /** Why the table may not grow past its memory (checked after each added row), or undefined. */
-    overBudget?: (table: Catalog) => string | undefined;
+    overBudget?: (table: Catalog, key: string, values: readonly string[]) => string | undefined;
     /** The columns' names in JSON, from the file's (default: as the file names them). */
     names?: (columns: readonly string[]) => readonly string[];
   },
 ): Promise<LoadedCatalog> {
-  const { file, src, header, keyed, idCol, columns, cols } = await openTable(t);
-  let withoutId = 0;
-  const lines: number[] = [];
+  const opened = await openTable(t);
+  const { file, columns } = opened;
   const duplicateLines: number[] = [];
-  const id = accessor(idCol, header, keyed);
   const table = new Catalog(
     limits.names?.(columns) ?? columns,
     o.format === 'jsonl',
@@ -252,39 +337,17 @@ async function loadTable(
     limits.maxItems,
     o.maxCellBytes,
   );
-  try {
-    for await (const batch of src.batches) {
-      for (const row of batch) {
-        if (row.error) throw row.error;
-        const raw = id(row.values);
-        const key = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
-        if (key === undefined || key === null || (typeof key === 'string' && key.trim() === '')) {
-          // A row without an id (a gift card with no SKU, a CRM contact with no customer id) matches nothing.
-          withoutId++;
-          if (lines.length < 5) lines.push(row.line);
-          continue;
-        }
-        if (typeof key !== 'string') {
-          throw new PbError('PB_INVALID_RECORD', `the ${t.role} must be text or a whole number`, {
-            file,
-            line: row.line,
-            field: header[idCol],
-          });
-        }
-        const values = cols.map((get) => {
-          const v = get(row.values);
-          return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-        });
-        // Trimmed, as prepare trims ids: " i1 " in a spreadsheet is the item i1.
-        const added = table.add(key.trim(), values);
-        if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(row.line);
-        const why =
-          added === 'full' ? limits.full : added === 'added' ? limits.overBudget?.(table) : undefined;
-        if (why) throw new PbError('PB_LIMIT', why, { file, line: row.line });
-      }
-    }
-  } finally {
-    await src.close();
-  }
+  const { withoutId, lines } = await eachRow(opened, t.role, (key, values, line) => {
+    const added = table.add(key, values);
+    if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(line);
+    const why =
+      added === 'full'
+        ? limits.full
+        : added === 'added'
+          ? limits.overBudget?.(table, key, values)
+          : undefined;
+    if (why) throw new PbError('PB_LIMIT', why, { file, line });
+    return undefined;
+  });
   return { catalog: table, withoutId, lines, duplicateLines, columns: [...columns] };
 }

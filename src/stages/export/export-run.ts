@@ -11,10 +11,10 @@ import {
 } from '../../core/out-convert.js';
 import { KEY_NAMES, KEY_NONE } from '../../core/out-lines.js';
 import { SlotRing } from '../../core/pool.js';
-import { PbError } from '../../errors.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
 import { writeOutput, writeTarget } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
+import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import { OneFile, type OutputFiles, PartFiles } from './parts.js';
 import type { SideFile } from './side-file.js';
@@ -85,7 +85,7 @@ export class ExportRun {
     private readonly options: ExportOptions,
     private readonly catalog: Catalog | undefined,
     /** The users table and its columns as the file names them. */
-    private readonly users?: { table: Catalog; columns: string[] },
+    private readonly users?: UsersTable,
   ) {
     this.ring = new SlotRing(SLOTS, o.pieceSize);
   }
@@ -278,17 +278,7 @@ export class ExportRun {
   }
 
   private setLayout(layout: Layout, width: number, measure: boolean): void {
-    // The catalog joins recommended items; a segment line recommends users (its item is the key).
-    if (layout.users && this.catalog)
-      throw new PbError(
-        'PB_USAGE',
-        'this is batch segment output (users for each item): --catalog joins the items a job recommends, and a segment job recommends none; export it without --catalog',
-      );
-    if (this.users && (layout.users || layout.keyField !== 'userId'))
-      throw new PbError(
-        'PB_USAGE',
-        `this output is keyed by ${layout.keyField} (${layout.kind}${layout.users ? ': users for each item' : ''}), not by user id: --users joins a user's attributes to the recommendations for that user (user-personalization, personalized-ranking); export it without --users`,
-      );
+    checkJoinLayout(layout, this.catalog !== undefined, this.users !== undefined);
     this.layout = layout;
     this.width = width;
     const cfg = this.cfg(width, measure);
@@ -332,7 +322,8 @@ export class ExportRun {
       ? undefined
       : new Converter({ ...this.cfg(width, measure), layout: undefined });
     let pieces = 0;
-    for (const source of sources) {
+    for (const [index, source] of sources.entries()) {
+      await this.swapUsers(index);
       const queue: Entry[] = [];
       const next = { line: 1 };
       const items = prefetch(
@@ -393,6 +384,16 @@ export class ExportRun {
     }
   }
 
+  /** A partitioned users join: the source's partition of users replaces the last one (never both held). */
+  private async swapUsers(index: number): Promise<void> {
+    const u = this.users;
+    if (!u?.forSource) return;
+    u.table = undefined;
+    this.converter?.setUsers(undefined);
+    u.table = await u.forSource(index);
+    this.converter?.setUsers(u.table);
+  }
+
   /** Takes the next entry in order: counts, errors, invalid lines; returns its output. */
   private async settle(
     entry: Entry,
@@ -433,13 +434,10 @@ export class ExportRun {
     measure: boolean,
     rejects: SideFile | undefined,
   ): Promise<void> {
-    const parse = /^(not valid JSON|truncated|line longer|a JSON value longer)/.test(reason);
-    if (this.o.onInvalid === 'fail')
-      throw new PbError(parse ? 'PB_PARSE' : 'PB_INVALID_RECORD', reason, { file, line });
+    const rec = invalidRecord(this.o, file, line, reason, text, cut);
     if (measure) return;
     this.invalid++;
-    const rec = cut ? { file, line, reason, text, cut: true } : { file, line, reason, text };
-    await rejects?.write(Buffer.from(`${JSON.stringify(rec)}\n`));
+    await rejects?.write(rec);
   }
 
   private progress(): void {
@@ -449,6 +447,17 @@ export class ExportRun {
       cb({ lines: this.counts.lines, bytesRead: this.bytesRead });
     }
   }
+}
+
+/**
+ * The users table: one held whole, or (a partitioned join, see
+ * users-spill.ts) one per source, loaded by forSource as its source starts.
+ */
+export interface UsersTable {
+  table: Catalog | undefined;
+  /** The columns as the file names them. */
+  columns: string[];
+  forSource?: (index: number) => Promise<Catalog>;
 }
 
 /**

@@ -1,14 +1,17 @@
+import { PbError } from '../../errors.js';
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput } from '../../io/output.js';
-import { loadCatalog, loadUsers } from './catalog.js';
+import { SpillDir } from '../../io/spill.js';
+import { type LoadedCatalog, loadCatalog, loadUsers, type UsersOverBudget } from './catalog.js';
 import { exportSince, resolveSince } from './delta/index.js';
 import { ExportRun } from './export-run.js';
 import { mapUsers } from './map-users/index.js';
 import { summarizeMapUsers } from './map-users/summary.js';
-import { type ExportOptions, resolveExportOptions } from './options.js';
+import { type ExportOptions, type ResolvedExportOptions, resolveExportOptions } from './options.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
+import { UsersSpill } from './users-spill.js';
 
 export {
   type CatalogOptionNames,
@@ -53,6 +56,12 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   const loaded = o.catalog ? await loadCatalog(o) : undefined;
   const users = o.users ? await loadUsers(o) : undefined;
   if (o.map) {
+    if (users && !('catalog' in users))
+      throw new PbError(
+        'PB_LIMIT',
+        'with --map-users the users file is joined in memory: it needs more than --memory-budget; raise --memory-budget, or keep only the users and --user-fields you need',
+        { file: o.users },
+      );
     const r = await mapUsers(o, o.map, options, sources, { catalog: loaded, users });
     const tables = {
       catalogItems: loaded ? loaded.catalog.size : null,
@@ -61,6 +70,7 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
     };
     return summarizeMapUsers(o, sources.length, r, tables, started);
   }
+  if (users && !('catalog' in users)) return exportPartitioned(o, options, sources, loaded, users, started);
   const run = new ExportRun(
     o,
     options,
@@ -68,5 +78,44 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
     users && { table: users.catalog, columns: users.columns },
   );
   const passes = await runPasses(run, o, options, sources);
-  return summarizeExport(o, sources.length, run, { catalog: loaded, users }, passes, started);
+  const stats = users && {
+    size: users.catalog.size,
+    duplicates: users.catalog.duplicates,
+    duplicateLines: users.duplicateLines,
+    withoutId: users.withoutId,
+    lines: users.lines,
+    partitions: 0,
+  };
+  return summarizeExport(o, sources.length, run, { catalog: loaded, users: stats }, passes, started);
+}
+
+/**
+ * The users join past --memory-budget: both sides partitioned on disk, the
+ * export reading one partition of lines after another, each with its users'
+ * table (see users-spill.ts). Rows come out in partition order.
+ */
+async function exportPartitioned(
+  o: ResolvedExportOptions,
+  options: ExportOptions,
+  sources: string[],
+  loaded: LoadedCatalog | undefined,
+  over: UsersOverBudget,
+  started: bigint,
+): Promise<ExportSummary> {
+  const spill = new SpillDir(o.tmpDir);
+  try {
+    const join = await UsersSpill.create(o, spill, over);
+    const split = await join.splitOutputs(sources, options, loaded !== undefined);
+    const users = { table: undefined, columns: join.columns, forSource: (i: number) => join.load(i) };
+    const run = new ExportRun(o, options, loaded?.catalog, users);
+    const passes = await runPasses(run, o, options, split.paths, split);
+    // What the split settled never reached the passes: the counts are the input's.
+    run.counts.lines += split.blank + split.invalid;
+    run.counts.blank += split.blank;
+    run.invalid += split.invalid;
+    run.bytesRead = split.bytesRead;
+    return summarizeExport(o, sources.length, run, { catalog: loaded, users: join.stats }, passes, started);
+  } finally {
+    await spill.dispose();
+  }
 }

@@ -48,7 +48,7 @@ export interface ExportOptions extends SinceOptions, MapUsersOptions {
   usersEncoding?: string;
   /** Drop (and count) the lines of users not in the users file, instead of leaving their columns empty. */
   usersRequired?: boolean;
-  /** Memory for the users file's table; past it the export stops with PB_LIMIT. Default 64 MiB. */
+  /** Memory for the users file's table; past it both sides are partitioned on disk (tmpDir) and joined a partition at a time. Default 64 MiB. */
   memoryBudget?: number;
   /** Neutralise spreadsheet formulas in CSV text cells (a leading '). Default true. */
   escapeFormulas?: boolean;
@@ -82,7 +82,7 @@ export interface ExportOptions extends SinceOptions, MapUsersOptions {
   workers?: number;
   /** Bytes per piece of lines handed to a converter. Default 1 MiB. */
   pieceSize?: number;
-  /** Where csv-wide spools stdin for its two passes. Default the OS temp folder. */
+  /** Where csv-wide spools stdin for its two passes, and a users join past memoryBudget its partitions. Default the OS temp folder. */
   tmpDir?: string;
   /** Where a `-` source is read from: the library never takes the process's, so `-` needs it. */
   stdin?: Readable;

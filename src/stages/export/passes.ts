@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { type ExportRun, type PassPlan, Restart } from './export-run.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import { SideFile } from './side-file.js';
+import type { OutSplit } from './users-spill.js';
 
 /**
  * Runs the passes an export needs and returns how many it took: one, or for
@@ -17,6 +18,8 @@ export async function runPasses(
   o: ResolvedExportOptions,
   options: ExportOptions,
   sources: string[],
+  /** A partitioned users join: its first layout (from the lines as given) and the invalid lines it settled. */
+  split?: Pick<OutSplit, 'first' | 'rejects'>,
 ): Promise<number> {
   let spoolDir: string | undefined;
   let rejects: SideFile | undefined;
@@ -31,9 +34,11 @@ export async function runPasses(
       readFrom = sources.map((s) => (s === '-' ? spooled : s));
     }
     let passes = 1;
+    // The partitions' first line is not the input's: the layout comes from the input's first lines.
+    const first = split?.first;
     let plan: PassPlan = {
-      layout: undefined,
-      width: o.top,
+      layout: first?.layout,
+      width: first && guessWidth ? Math.max(1, first.width) : o.top,
       // Bytes sent to stdout cannot be taken back: there the width is measured first.
       optimistic: guessWidth && o.output !== '-',
     };
@@ -46,6 +51,8 @@ export async function runPasses(
       rejects = o.rejects ? new SideFile(o.rejects, options.stdout) : undefined;
       const errors = new SideFile(o.errors, options.stdout);
       try {
+        if (rejects && split?.rejects)
+          for await (const chunk of createReadStream(split.rejects)) await rejects.write(chunk as Buffer);
         await run.write(readFrom, plan, errors, rejects);
         await errors.close();
         return passes;

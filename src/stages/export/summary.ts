@@ -4,6 +4,7 @@ import type { LoadedCatalog } from './catalog.js';
 import type { SinceSummary } from './delta/options.js';
 import type { ExportRun } from './export-run.js';
 import type { ResolvedExportOptions } from './options.js';
+import type { UsersStats } from './users-spill.js';
 
 export interface ExportSummary {
   format: ExportFormat;
@@ -44,6 +45,8 @@ export interface ExportSummary {
   usersDuplicates: number;
   /** Users file rows with an empty key: skipped. */
   usersRowsWithoutKey: number;
+  /** Partitions the users join was split into on disk (past --memory-budget); 0: held in memory. */
+  usersPartitions: number;
   errorsFile: string | null;
   /** With maxFileSize: the parts written, in order; otherwise null. */
   parts: string[] | null;
@@ -64,7 +67,7 @@ export function summarizeExport(
   o: ResolvedExportOptions,
   sources: number,
   run: ExportRun,
-  tables: { catalog: LoadedCatalog | undefined; users: LoadedCatalog | undefined },
+  tables: { catalog: LoadedCatalog | undefined; users: UsersStats | undefined },
   passes: number,
   started: bigint,
 ): ExportSummary {
@@ -93,11 +96,12 @@ export function summarizeExport(
     catalogItems: catalog ? catalog.size : null,
     catalogMissing: s.catalogMissing,
     catalogRowsWithoutId: loaded?.withoutId ?? 0,
-    usersInFile: users ? users.catalog.size : null,
+    usersInFile: users ? users.size : null,
     usersMissing: s.usersMissing,
     usersDropped: s.usersDropped,
-    usersDuplicates: users?.catalog.duplicates ?? 0,
+    usersDuplicates: users?.duplicates ?? 0,
     usersRowsWithoutKey: users?.withoutId ?? 0,
+    usersPartitions: users?.partitions ?? 0,
     errorsFile: s.errorLines > 0 ? o.errors : null,
     parts: o.maxFileSize > 0 ? [...run.files] : null,
     cellsCut: s.cellsCut,
@@ -160,12 +164,12 @@ function exportWarnings(
 }
 
 /** What the users join found: keys repeated or empty in the file, users of the export not in it. */
-function usersWarnings(o: ResolvedExportOptions, run: ExportRun, users: LoadedCatalog | undefined): string[] {
+function usersWarnings(o: ResolvedExportOptions, run: ExportRun, users: UsersStats | undefined): string[] {
   if (!users) return [];
   const s = run.counts;
   const warnings: string[] = [];
   const lines = (l: number[], n: number) => `${l.join(', ')}${n > l.length ? ', ...' : ''}`;
-  const dup = users.catalog.duplicates;
+  const dup = users.duplicates;
   if (dup > 0)
     warnings.push(
       `the users file repeats ${dup} user key${dup === 1 ? '' : 's'} (line${dup === 1 ? '' : 's'} ${lines(users.duplicateLines, dup)} of ${o.users}); the first row of each was used`,

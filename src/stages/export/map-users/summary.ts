@@ -32,6 +32,7 @@ export function summarizeMapUsers(
     catalogMissing: w.catalogMissing,
     catalogRowsWithoutId: tables.catalogWithoutId,
     usersInFile: tables.usersInFile,
+    usersPartitions: 0,
     usersMissing: w.usersMissing,
     usersDropped: w.usersDropped,
     usersDuplicates: 0,

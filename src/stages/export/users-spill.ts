@@ -1,0 +1,297 @@
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { hashBytes } from '../../core/byteset.js';
+import type { Catalog } from '../../core/catalog.js';
+import { type Layout, layoutMismatch, sniffLayout } from '../../core/out-convert.js';
+import {
+  decodeString,
+  KEY_USER,
+  LINE_BLANK,
+  LINE_ERROR,
+  LINE_INVALID,
+  OutLineParser,
+} from '../../core/out-lines.js';
+import { readOutItems } from '../../io/out-reader.js';
+import { eachLine, type PartitionSet, partitionOf, readPartition, type SpillDir } from '../../io/spill.js';
+import { eachUserRow, newUsersTable, type UsersOverBudget } from './catalog.js';
+import { checkJoinLayout, invalidRecord } from './line-checks.js';
+import type { ExportOptions, ResolvedExportOptions } from './options.js';
+
+/**
+ * The users join past --memory-budget: both sides partitioned to disk by
+ * the user key's hash, then joined a partition at a time. The users file's
+ * rows go to 256 fine partitions (key, then the CRM line and the values as
+ * a JSON array); neighbouring fine partitions are grouped so that each
+ * group's table fits the budget (sized from what the in-memory attempt
+ * measured); the `.out` lines go, as read, to one file per group. The
+ * export then reads the group files as its sources, loading each group's
+ * users as its file starts. Lines that cannot be exported (invalid, blank)
+ * are settled here, in file order, so that their line numbers stay right.
+ */
+
+const FINE = 256;
+
+/** What the users file held, as the in-memory table would have told it. */
+export interface UsersStats {
+  size: number;
+  duplicates: number;
+  /** The first few lines (by file order) of rows whose key an earlier row had. */
+  duplicateLines: number[];
+  withoutId: number;
+  lines: number[];
+  /** Partitions the join was split into; 0: held in memory. */
+  partitions: number;
+}
+
+/** What splitting the `.out` lines found and left. */
+export interface OutSplit {
+  /** One file per group, in group order: the export's sources. */
+  paths: string[];
+  /** The layout and width of the first piece with an exported line, as a single pass would sniff them. */
+  first: { layout: Layout; width: number } | undefined;
+  /** Lines settled here: blank ones and invalid ones (skipped), with the bytes read. */
+  blank: number;
+  invalid: number;
+  bytesRead: number;
+  /** The rejects records of the invalid lines, in order, for each writing pass to copy. */
+  rejects: string | undefined;
+}
+
+export class UsersSpill {
+  private readonly groups: number[][];
+  private readonly groupOf = new Uint16Array(FINE);
+  private readonly seen: boolean[];
+  readonly stats: UsersStats;
+
+  private constructor(
+    private readonly o: ResolvedExportOptions,
+    private readonly spill: SpillDir,
+    private readonly fine: PartitionSet,
+    private readonly names: readonly string[],
+    readonly columns: string[],
+    cost: number[],
+    dataBudget: number,
+    read: { withoutId: number; lines: number[] },
+  ) {
+    this.groups = [];
+    let current: number[] = [];
+    let sum = 0;
+    for (let f = 0; f < FINE; f++) {
+      const c = cost[f] as number;
+      if (current.length > 0 && sum + c > dataBudget) {
+        this.groups.push(current);
+        current = [];
+        sum = 0;
+      }
+      current.push(f);
+      sum += c;
+      this.groupOf[f] = this.groups.length;
+    }
+    this.groups.push(current);
+    this.seen = this.groups.map(() => false);
+    this.stats = { size: 0, duplicates: 0, duplicateLines: [], ...read, partitions: this.groups.length };
+  }
+
+  /** Partitions the users file; `over` is what the in-memory attempt measured when it gave up. */
+  static async create(o: ResolvedExportOptions, spill: SpillDir, over: UsersOverBudget): Promise<UsersSpill> {
+    const fine = await spill.partitions(0, FINE);
+    const text = new Array<number>(FINE).fill(0);
+    try {
+      const read = await eachUserRow(o, (key, values, line) => {
+        const raw = Buffer.from(key);
+        const f = partitionOf(hashBytes(raw, 0, raw.length), FINE);
+        let n = key.length;
+        for (const v of values) n += v.length;
+        text[f] += n;
+        // The key as JSON string content: no raw tab or newline reaches the file.
+        const k = Buffer.from(JSON.stringify(key).slice(1, -1));
+        const p = Buffer.from(JSON.stringify([line, ...values]));
+        return fine.write(k, 0, k.length, hashBytes(raw, 0, raw.length), p, 0, p.length);
+      });
+      await fine.close();
+      // Table bytes per byte of row text, as measured; the rest of the file is taken to be alike.
+      const ratio = over.rowText > 0 ? Math.max(1, (over.tableBytes - over.emptyBytes) / over.rowText) : 2;
+      const cost = text.map((t) => t * ratio);
+      const dataBudget = o.memoryBudget - over.emptyBytes;
+      return new UsersSpill(o, spill, fine, read.names, read.columns, cost, dataBudget, read);
+    } catch (err) {
+      await fine.destroy();
+      throw err;
+    }
+  }
+
+  /** The users table of a group, read from its fine partitions in file order (the first row of a key wins). */
+  async load(group: number): Promise<Catalog> {
+    const table = newUsersTable(this.o, this.names);
+    const first = !this.seen[group];
+    this.seen[group] = true;
+    const dups: number[] = [];
+    for (const f of this.groups[group] as number[]) {
+      if (this.fine.entries[f] === 0) continue;
+      for await (const seg of readPartition(this.fine.paths[f] as string)) {
+        eachLine(seg, (ks, ke, ps, pe) => {
+          const rec = JSON.parse(seg.toString('utf8', ps, pe)) as [number, ...string[]];
+          // Most keys need no unescaping: JSON.parse per key was a tenth of the load.
+          let plain = true;
+          for (let k = ks; k < ke && plain; k++) plain = seg[k] !== 92;
+          const key = plain ? seg.toString('utf8', ks, ke) : decodeString(seg, ks, ke);
+          const added = table.add(key, rec.slice(1) as string[]);
+          if (first && added === 'duplicate') dups.push(rec[0]);
+        });
+      }
+    }
+    if (first) {
+      const s = this.stats;
+      s.size += table.size;
+      s.duplicates += table.duplicates;
+      s.duplicateLines = [...s.duplicateLines, ...dups].sort((a, b) => a - b).slice(0, 5);
+    }
+    return table;
+  }
+
+  /**
+   * Splits the `.out` lines by their user key into one file per group, as
+   * read (lines without a user key go to the first). Invalid lines are
+   * refused or recorded here, as the writing pass would, with their lines.
+   */
+  async splitOutputs(sources: string[], options: ExportOptions, catalog: boolean): Promise<OutSplit> {
+    const o = this.o;
+    const parts = await this.spill.partitions(0, this.groups.length);
+    const split = new Splitter(o, parts, this.groupOf, catalog);
+    let rejects: WriteStream | undefined;
+    const result: OutSplit = {
+      paths: parts.paths,
+      first: undefined,
+      blank: 0,
+      invalid: 0,
+      bytesRead: 0,
+      rejects: undefined,
+    };
+    const reject = async (file: string, line: number, reason: string, text: string, cut: boolean) => {
+      const rec = invalidRecord(o, file, line, reason, text, cut);
+      result.invalid++;
+      if (!rejects) {
+        result.rejects = join(parts.paths[0] as string, '..', 'rejects.jsonl');
+        rejects = createWriteStream(result.rejects);
+      }
+      if (!rejects.write(rec)) await once(rejects, 'drain');
+    };
+    try {
+      for (const source of sources) {
+        let next = 1;
+        const items = readOutItems(source, {
+          stdin: options.stdin,
+          pieceSize: o.pieceSize,
+          maxLineLength: o.maxLineLength,
+          onBytes: (n) => {
+            result.bytesRead += n;
+          },
+        });
+        for await (const item of items) {
+          if (item.kind === 'bad') {
+            const line = item.line ?? next;
+            if (item.line === undefined) next++;
+            await reject(source, line, item.reason, item.text, true);
+            continue;
+          }
+          const numbers = item.lineNumbers;
+          const base = next;
+          const r = split.piece(item.bytes);
+          if (!numbers) next += r.lines;
+          for (const p of r.problems)
+            await reject(
+              source,
+              numbers ? (numbers[p.index] as number) : base + p.index,
+              p.reason,
+              p.text,
+              p.cut,
+            );
+          if (r.wait) await r.wait;
+        }
+      }
+      await parts.close();
+      if (rejects) await new Promise<void>((r) => rejects?.end(() => r()));
+    } catch (err) {
+      rejects?.destroy();
+      await parts.destroy();
+      throw err;
+    }
+    result.first = split.first;
+    result.blank = split.blank;
+    return result;
+  }
+}
+
+const LF = 10;
+const CR = 13;
+const INVALID_TEXT_MAX = 64 * 1024;
+
+/** The split's per-line work, synchronous over a piece, as Converter.convert sorts lines. */
+class Splitter {
+  first: { layout: Layout; width: number } | undefined;
+  blank = 0;
+  private readonly parser = new OutLineParser();
+
+  constructor(
+    private readonly o: ResolvedExportOptions,
+    private readonly parts: PartitionSet,
+    private readonly groupOf: Uint16Array,
+    private readonly catalog: boolean,
+  ) {}
+
+  piece(piece: Buffer): {
+    lines: number;
+    problems: { index: number; reason: string; text: string; cut: boolean }[];
+    wait: Promise<unknown> | undefined;
+  } {
+    if (!this.first) {
+      this.first = sniffLayout(piece);
+      if (this.first) checkJoinLayout(this.first.layout, this.catalog, true);
+    }
+    const layout = this.first?.layout;
+    const problems: { index: number; reason: string; text: string; cut: boolean }[] = [];
+    const waits: Promise<void>[] = [];
+    const parser = this.parser;
+    const max = this.o.maxLineLength;
+    let lines = 0;
+    let p = 0;
+    const n = piece.length;
+    while (p < n) {
+      let nl = piece.indexOf(LF, p);
+      if (nl === -1) nl = n;
+      const e = nl > p && piece[nl - 1] === CR ? nl - 1 : nl;
+      const index = lines++;
+      const status = e - p > max ? -1 : parser.parse(piece, p, e);
+      let reason = '';
+      if (status === LINE_BLANK) this.blank++;
+      else if (status === LINE_INVALID) reason = parser.problem;
+      else if (status === -1) reason = `line longer than ${max} bytes (--max-line-length)`;
+      else if (status !== LINE_ERROR && layout) reason = layoutMismatch(parser, layout);
+      if (reason) {
+        const cut = e - p > INVALID_TEXT_MAX;
+        const text = piece.toString('utf8', p, cut ? p + INVALID_TEXT_MAX : e);
+        problems.push({ index, reason, text, cut });
+        // With --on-invalid fail the first one stops the export: the rest need no partition.
+        if (this.o.onInvalid === 'fail') break;
+      } else if (status !== LINE_BLANK) {
+        const w = this.parts.append(this.groupOfLine(piece), piece, p, e);
+        if (w) waits.push(w);
+      }
+      p = nl + 1;
+    }
+    return { lines, problems, wait: waits.length > 0 ? Promise.all(waits) : undefined };
+  }
+
+  /** The group of the line just parsed: by its user key's bytes as the users table holds them. */
+  private groupOfLine(piece: Buffer): number {
+    const parser = this.parser;
+    if (parser.keyField !== KEY_USER) return 0;
+    let h: number;
+    if (parser.keyEscaped) {
+      const key = Buffer.from(decodeString(piece, parser.keyStart, parser.keyEnd));
+      h = hashBytes(key, 0, key.length);
+    } else h = hashBytes(piece, parser.keyStart, parser.keyEnd);
+    return this.groupOf[partitionOf(h, FINE)] as number;
+  }
+}

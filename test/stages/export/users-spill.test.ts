@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { type ExportOptions, type ExportSummary, exportOutputs } from '../../../src/stages/export/index.js';
+import { cli, prng, rejectsWith, useTmp } from '../../helpers.js';
+import { randomFile } from '../../out-fixtures.js';
+
+// export --users past --memory-budget: both sides partitioned on disk and
+// joined a partition at a time. The oracle is the same export held in
+// memory (a big budget): the same rows in another order, the same counts.
+
+const tmp = useTmp();
+/** Over an empty table's 1 MiB arena, under the users below: several partitions. */
+const TINY = 1_300_000;
+const BIG = 512 * 1024 * 1024;
+
+async function file(text: string | Buffer, name: string): Promise<string> {
+  const f = tmp.fresh(name);
+  await writeFile(f, text);
+  return f;
+}
+
+/** A .out file (messy keys, error lines) and a CRM file with its users, fillers and repeated keys. */
+async function fixture(seed: number) {
+  const { text, lines } = randomFile(seed, 1500, {
+    kind: 'recommendations',
+    keyField: 'userId',
+    messy: true,
+    errorRate: 0.05,
+  });
+  const rand = prng(seed);
+  const keys = [...new Set(lines.map((l) => l.expected.key))].filter((k) => k !== '' && k.trim() === k);
+  const values = ['Zoë', 'Smith, Jo', 'say "hi"', 'two\nlines', '=1+2', '', 'ü€'];
+  const pick = () => values[Math.floor(rand() * values.length)] as string;
+  const rows: string[][] = [];
+  for (let i = 0; i < 25_000; i++) {
+    // Users of the export, users of nobody, and now and then a key seen before (the first row wins).
+    const r = rand();
+    if (r < 0.04 && keys.length > 0)
+      rows.push([keys[Math.floor(rand() * keys.length)] as string, `again${i}`, pick()]);
+    else if (r < 0.1 && keys.length > 0) rows.push([keys[i % keys.length] as string, pick(), pick()]);
+    else rows.push([`filler-${i}-${Math.floor(rand() * 1e9)}`, `user${i}@example.com`, pick()]);
+    if (i % 5000 === 7) rows.push(['', 'no key', '']);
+  }
+  const users = await file(stringify([['key', 'a', 'b'], ...rows]), `crm-${seed}.csv`);
+  const out = await file(text, `in-${seed}.out`);
+  return { users, out, text };
+}
+
+async function run(
+  out: string,
+  opts: Omit<ExportOptions, 'sources'>,
+): Promise<{ text: string; errors: string; summary: ExportSummary }> {
+  const output = tmp.fresh('out');
+  const errors = tmp.fresh('errors.jsonl');
+  const summary = await exportOutputs({ ...opts, sources: [out], output, errors });
+  const read = (f: string) => readFile(f, 'utf8').catch(() => '');
+  return { text: await read(output), errors: await read(errors), summary };
+}
+
+/** The summary without what the route changes: timing, partitions, passes, the file names. */
+function counts(s: ExportSummary) {
+  const { seconds: _s, usersPartitions: _p, passes: _n, errorsFile: _e, warnings, ...rest } = s;
+  return { ...rest, warnings: warnings.map((w) => w.replace(/written to .*/, 'written')) };
+}
+
+function sortedRows(format: string, text: string): { header: string; rows: string[] } {
+  if (format === 'jsonl') return { header: '', rows: text.split('\n').filter(Boolean).sort() };
+  const [header, ...rows] = parseCsv(text) as string[][];
+  return { header: JSON.stringify(header), rows: rows.map((r) => JSON.stringify(r)).sort() };
+}
+
+describe('export --users past --memory-budget', () => {
+  test('the oracle: partitioned equals in memory (rows sorted, counts) in all three formats', async () => {
+    for (const seed of [1, 2]) {
+      const { users, out } = await fixture(seed);
+      for (const format of ['csv-long', 'csv-wide', 'jsonl'] as const) {
+        for (const usersRequired of [false, true]) {
+          const opts = { users, userKey: 'key', format, usersRequired, pieceSize: 4096 };
+          const mem = await run(out, { ...opts, memoryBudget: BIG });
+          const disk = await run(out, { ...opts, memoryBudget: TINY });
+          const what = `${format} seed ${seed} required ${usersRequired}`;
+          assert.equal(mem.summary.usersPartitions, 0, what);
+          assert.ok(disk.summary.usersPartitions > 2, `${what}: ${disk.summary.usersPartitions} partitions`);
+          assert.deepEqual(sortedRows(format, disk.text), sortedRows(format, mem.text), what);
+          assert.deepEqual(counts(disk.summary), counts(mem.summary), what);
+          assert.deepEqual(disk.errors.split('\n').sort(), mem.errors.split('\n').sort(), what);
+          assert.ok(mem.summary.usersDuplicates > 0 && mem.summary.usersRowsWithoutKey === 5, what);
+          assert.ok(mem.summary.rows > 0 && mem.summary.errorLines > 0, what);
+        }
+      }
+    }
+  });
+
+  test('invalid and blank lines: refused at their line, or skipped to the same rejects', async () => {
+    const { users, text } = await fixture(3);
+    const lines = text.split('\n');
+    lines.splice(
+      700,
+      0,
+      '',
+      'not json',
+      '{"input":{"itemId":"i9"},"output":{"recommendedItems":["a"]},"error":null}',
+    );
+    const out = await file(lines.join('\n'), 'bad.out');
+    const opts = { users, userKey: 'key', format: 'csv-long' as const };
+    for (const memoryBudget of [BIG, TINY])
+      await rejectsWith(run(out, { ...opts, memoryBudget }), 'PB_PARSE', /not valid JSON/);
+    const skipped = [];
+    for (const memoryBudget of [BIG, TINY]) {
+      const rejects = tmp.fresh('rejects.jsonl');
+      const r = await run(out, { ...opts, memoryBudget, onInvalid: 'skip', rejects });
+      skipped.push({
+        counts: counts(r.summary),
+        rejects: await readFile(rejects, 'utf8'),
+        rows: sortedRows('csv', r.text),
+      });
+    }
+    const [mem, disk] = skipped;
+    assert.deepEqual(disk, mem);
+    assert.equal(mem?.counts.invalid, 2);
+    assert.equal(mem?.counts.blankLines, 1);
+    assert.match(mem?.rejects ?? '', /"line":702,"reason":"not valid JSON/);
+    assert.match(mem?.rejects ?? '', /"line":703,"reason":"input has itemId/);
+  });
+
+  test('csv-wide to stdout and with a guess proved wrong: one header, the same width', async () => {
+    const { users, out } = await fixture(4);
+    const opts = { users, userKey: 'key', format: 'csv-wide' as const, pieceSize: 2048 };
+    const mem = await run(out, { ...opts, memoryBudget: BIG });
+    const disk = await run(out, { ...opts, memoryBudget: TINY });
+    assert.equal(disk.text.split('\r\n')[0], mem.text.split('\r\n')[0]);
+    assert.equal(disk.summary.width, mem.summary.width);
+    assert.equal((disk.text.match(/^userId,/gm) ?? []).length, 1);
+  });
+
+  test('atomic: a failure after the split leaves no output and no temporary file', async () => {
+    const { users, text } = await fixture(5);
+    const dir = tmp.fresh('scratch');
+    await mkdir(dir);
+    // The last line keyed by item id fails the export after every line was partitioned.
+    const out = await file(
+      `${text}{"input":{"itemId":"i9"},"output":{"recommendedItems":["a"]},"error":null}\n`,
+      'late.out',
+    );
+    const output = join(dir, 'recs.csv');
+    await rejectsWith(
+      exportOutputs({ sources: [out], output, users, userKey: 'key', memoryBudget: TINY, tmpDir: dir }),
+      'PB_INVALID_RECORD',
+      /input has itemId/,
+    );
+    assert.deepEqual(await readdir(dir), []);
+    // And a good run leaves only its output.
+    await exportOutputs({
+      sources: [await file(text, 'good.out')],
+      output,
+      users,
+      userKey: 'key',
+      memoryBudget: TINY,
+      tmpDir: dir,
+    });
+    assert.deepEqual((await readdir(dir)).sort(), ['recs.csv', 'recs.csv.errors.jsonl']);
+  });
+
+  test('the CLI says the join spilled, and into how many partitions', async () => {
+    const { users, out } = await fixture(6);
+    const output = tmp.fresh('cli.csv');
+    const r = await cli([
+      'export',
+      out,
+      '-o',
+      output,
+      '--users',
+      users,
+      '--user-key',
+      'key',
+      '--memory-budget',
+      '1300000',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /which holds \d+ \(joined in \d+ partitions on disk: past --memory-budget\)/);
+  });
+});
