@@ -297,6 +297,24 @@ describe('export --map-users', () => {
     assert.equal(summary.usersMissing, 1);
   });
 
+  test('a users file over --memory-budget: PB_LIMIT naming the fix (the map joins users in memory)', async () => {
+    const users = tmp.fresh('big-crm.csv');
+    const rows = Array.from({ length: 40_000 }, (_, i) => `u${i},user${i}@example.com`);
+    await writeFile(users, `customer_id,email\n${rows.join('\n')}\n`);
+    await rejectsWith(
+      mapExport(
+        relLine('a', { items: ['x'], scores: ['0.5'] }),
+        'USER_ID,ITEM_ID,TIMESTAMP\nu1,a,1767571200\n',
+        {
+          users,
+          memoryBudget: 1_300_000,
+        },
+      ),
+      'PB_LIMIT',
+      /with --map-users the users file is joined in memory: it needs more than --memory-budget; raise --memory-budget/,
+    );
+  });
+
   test('refusals: not related items, missing columns, other formats, options without --map-users', async () => {
     const user = `${JSON.stringify({ input: { userId: 'u1' }, output: { recommendedItems: ['x'] }, error: null })}\n`;
     await rejectsWith(
