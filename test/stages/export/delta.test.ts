@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportOutputs } from '../../../src/stages/export/index.js';
+import { cli } from '../../helpers.js';
 
 type Rec = { items: string[]; scores: number[] };
 
@@ -167,4 +168,61 @@ test('a key twice in PREV with other keys between is an error naming both lines'
     /twice\.csv:4: .*"u1".*line 2/,
   );
   assert.equal(existsSync(join(dir, 'r.csv')), false);
+});
+
+test('the CLI: --since and --removed from files, the summary line, --json, and --help', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-since-cli-'));
+  const rec = (user: string, items: string[]) =>
+    `${JSON.stringify({ input: { userId: user }, output: { recommendedItems: items }, error: null })}\n`;
+  await writeFile(join(dir, 'last.out'), rec('u1', ['a', 'b']) + rec('u2', ['c']) + rec('u3', ['d']));
+  await writeFile(join(dir, 'now.out'), rec('u1', ['a', 'b']) + rec('u2', ['e']) + rec('u4', ['f']));
+  const out = join(dir, 'changed.csv');
+  const removed = join(dir, 'removed.csv');
+  const r = await cli([
+    'export',
+    join(dir, 'now.out'),
+    '--since',
+    join(dir, 'last.out'),
+    '--removed',
+    removed,
+    '-o',
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /since \S+last\.out: 1 new, 1 changed, 1 unchanged \(not written\), 1 removed \(in \S+removed\.csv\)/,
+  );
+  assert.deepEqual((await readFile(out, 'utf8')).split('\r\n'), [
+    'userId,rank,itemId',
+    'u2,1,e',
+    'u4,1,f',
+    '',
+  ]);
+  assert.equal(await readFile(removed, 'utf8'), 'userId\r\nu3\r\n');
+  const j = await cli([
+    'export',
+    join(dir, 'now.out'),
+    '--since',
+    out,
+    '--removed',
+    removed,
+    '-o',
+    out,
+    '--json',
+  ]);
+  assert.equal(j.code, 2, 'the output may not be PREV');
+  assert.match(
+    j.stderr,
+    /changed\.csv: is also an input \(\S+changed\.csv\): writing it would replace what is being read/,
+  );
+  assert.deepEqual((await readFile(out, 'utf8')).split('\r\n'), [
+    'userId,rank,itemId',
+    'u2,1,e',
+    'u4,1,f',
+    '',
+  ]);
+  const help = await cli(['export', '--help']);
+  assert.match(help.stdout, /--since PREV/);
+  assert.match(help.stdout, /--since last\/recs\.csv --removed removed\.csv/);
 });

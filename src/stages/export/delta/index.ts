@@ -45,7 +45,8 @@ export async function exportSince(
     const spooled = await Promise.all(o.sources.map((s) => spool.spool(s)));
     for (const src of spooled) await checkDocKind(src, 'out');
     const sources = await expandOutSources(spooled);
-    await checkNotAnInput(o.output, sources);
+    // Over PREV, the output would hold only the changes: the next --since would find every key new.
+    await checkNotAnInput(o.output, [...sources, d.since]);
     await checkNotAnInput(d.removed, [...sources, d.since]);
     const parts = await spill.partitions();
     const keys = new DeltaKeys(parts, d.sinceScores);
