@@ -163,6 +163,9 @@ function readU32(b: Uint8Array, at: number): number {
  * back to back in one arena, an open-addressing table of (offset, hash)
  * pairs); each arena entry also holds its id. No cap: its users bound the
  * keys themselves (a spill partition's size, the catalog's item limit).
+ *
+ * With `shared`, the arena and the table are SharedArrayBuffers, so other
+ * threads can look keys up in the same memory (see share() and view()).
  */
 export class ByteIndex {
   /** Keys stored; the next id. */
@@ -171,13 +174,42 @@ export class ByteIndex {
   private top = 1; // offset 0 means an empty slot
   private table: Int32Array;
   private mask: number;
+  /** A view of another thread's index: find only. */
+  private frozen = false;
 
-  constructor(expect?: { keys: number; keyBytes: number }) {
+  constructor(
+    expect?: { keys: number; keyBytes: number },
+    private readonly shared = false,
+  ) {
     let slots = 1024;
     while (expect && slots * 3 < (expect.keys + 1) * 4) slots *= 2;
-    this.arena = Buffer.allocUnsafe(Math.max(4096, expect ? expect.keyBytes + 8 * expect.keys + 1 : 0));
-    this.table = new Int32Array(slots * 2);
+    this.arena = bytes(Math.max(4096, expect ? expect.keyBytes + 8 * expect.keys + 1 : 0), shared);
+    this.table = ints(slots * 2, shared);
     this.mask = slots - 1;
+  }
+
+  /** What another thread needs to look keys up in this (shared) index; no byte is copied. */
+  share(): SharedByteIndex {
+    if (!this.shared) throw new Error('ByteIndex.share: not built shared');
+    return {
+      arena: this.arena.buffer as SharedArrayBuffer,
+      table: this.table.buffer as SharedArrayBuffer,
+      mask: this.mask,
+      size: this.size,
+      top: this.top,
+    };
+  }
+
+  /** A read-only index over a shared one's memory (it must not grow meanwhile: it is complete). */
+  static view(s: SharedByteIndex): ByteIndex {
+    const v = new ByteIndex({ keys: 0, keyBytes: 0 });
+    v.arena = Buffer.from(s.arena);
+    v.table = new Int32Array(s.table);
+    v.mask = s.mask;
+    v.size = s.size;
+    v.top = s.top;
+    v.frozen = true;
+    return v;
   }
 
   /** Bytes held by the arena and the table. */
@@ -195,12 +227,13 @@ export class ByteIndex {
   add(buf: Uint8Array, start: number, end: number, hash: number): number {
     const off = this.slotOffset(buf, start, end, hash);
     if (off > 0) return readU32(this.arena, off + 4);
+    if (this.frozen) throw new Error('ByteIndex.add: a view is read-only');
     if ((this.size + 1) * 4 > (this.mask + 1) * 3) this.grow();
     const len = end - start;
     if (this.top + len + 8 > this.arena.length) {
       let cap = this.arena.length * 2;
       while (this.top + len + 8 > cap) cap *= 2;
-      const next = Buffer.allocUnsafe(cap);
+      const next = bytes(cap, this.shared);
       this.arena.copy(next, 0, 0, this.top);
       this.arena = next;
     }
@@ -244,7 +277,7 @@ export class ByteIndex {
   private grow(): void {
     const slots = (this.mask + 1) * 2;
     const old = this.table;
-    const table = new Int32Array(slots * 2);
+    const table = ints(slots * 2, this.shared);
     const mask = slots - 1;
     for (let i = 0; i < old.length; i += 2) {
       const off = old[i] as number;
@@ -258,6 +291,24 @@ export class ByteIndex {
     this.table = table;
     this.mask = mask;
   }
+}
+
+/** A ByteIndex's memory and state as another thread receives them (structured clone shares the buffers). */
+export interface SharedByteIndex {
+  arena: SharedArrayBuffer;
+  table: SharedArrayBuffer;
+  mask: number;
+  size: number;
+  top: number;
+}
+
+/** n bytes, uninitialised, or zeroed in a SharedArrayBuffer. */
+function bytes(n: number, shared: boolean): Buffer {
+  return shared ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n);
+}
+
+function ints(n: number, shared: boolean): Int32Array {
+  return shared ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n);
 }
 
 function writeU32(b: Uint8Array, at: number, v: number): void {

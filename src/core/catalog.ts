@@ -1,4 +1,4 @@
-import { ByteIndex, hashBytes } from './byteset.js';
+import { ByteIndex, hashBytes, type SharedByteIndex } from './byteset.js';
 import { csvCellCut } from './csv-cell.js';
 import { decodeString } from './out-lines.js';
 
@@ -14,6 +14,10 @@ export const CATALOG_MAX_ITEMS = 5_000_000;
  * quoting and formula guard, or a JSON fragment) back to back in one arena.
  * Memory is about the ids and values' bytes plus 40 bytes an item; at the
  * 5-million-item cap with two 40-byte columns, about 700 MB.
+ *
+ * All of it lives in SharedArrayBuffers: the thread that loads the table
+ * hands share() to each conversion worker once, and the worker's view()
+ * reads the same memory (one table in memory whatever the threads).
  */
 export class Catalog {
   readonly columns: number;
@@ -31,11 +35,11 @@ export class Catalog {
   maxRecordBytes = 0;
   maxCellBytes = 0;
   maxJsonBytes = 0;
-  private readonly index = new ByteIndex();
-  private arena = Buffer.allocUnsafe(1 << 20);
+  private index = new ByteIndex(undefined, true);
+  private arena = sharedBytes(1 << 20);
   private top = 0;
   /** Start of each item's cell (CSV: item * columns + column) or fragment (JSON: item); one more for the end. */
-  private starts = new Float64Array(1024);
+  private starts = sharedFloats(1024);
   private readonly keys: string[];
   private readonly nullFragment: Buffer;
   /** Values cut to maxCellBytes (CSV), and a byte per cell (1: cut) once there is one. */
@@ -69,7 +73,7 @@ export class Catalog {
     const slots = this.json ? 1 : this.columns;
     const need = (item + 1) * slots + 1;
     if (need > this.starts.length) {
-      const next = new Float64Array(Math.max(need, this.starts.length * 2));
+      const next = sharedFloats(Math.max(need, this.starts.length * 2));
       next.set(this.starts);
       this.starts = next;
     }
@@ -96,7 +100,7 @@ export class Catalog {
   private markCut(slot: number): void {
     this.cutValues++;
     if (!this.cut || slot >= this.cut.length) {
-      const next = new Uint8Array(Math.max(slot + 1, this.starts.length));
+      const next = new Uint8Array(new SharedArrayBuffer(Math.max(slot + 1, this.starts.length)));
       if (this.cut) next.set(this.cut);
       this.cut = next;
     }
@@ -114,7 +118,7 @@ export class Catalog {
     if (this.top + len > this.arena.length) {
       let cap = this.arena.length * 2;
       while (this.top + len > cap) cap *= 2;
-      const next = Buffer.allocUnsafe(cap);
+      const next = sharedBytes(cap);
       this.arena.copy(next, 0, 0, this.top);
       this.arena = next;
     }
@@ -123,6 +127,41 @@ export class Catalog {
     this.top += len;
     this.starts[slot + 1] = this.top;
     return len;
+  }
+
+  /** What a worker needs for view(): the memory (shared, not copied) and the settings. */
+  share(): SharedCatalog {
+    return {
+      names: [...this.names],
+      json: this.json,
+      escapeFormulas: this.escapeFormulas,
+      maxItems: this.maxItems,
+      cutCellsAt: this.cutCellsAt,
+      index: this.index.share(),
+      arena: this.arena.buffer as SharedArrayBuffer,
+      top: this.top,
+      starts: this.starts.buffer as SharedArrayBuffer,
+      cut: this.cut?.buffer as SharedArrayBuffer | undefined,
+      counts: {
+        duplicates: this.duplicates,
+        maxRecordBytes: this.maxRecordBytes,
+        maxCellBytes: this.maxCellBytes,
+        maxJsonBytes: this.maxJsonBytes,
+        cutValues: this.cutValues,
+      },
+    };
+  }
+
+  /** A read-only Catalog over a loaded one's memory (on another thread): add() finds it full. */
+  static view(s: SharedCatalog): Catalog {
+    const c = new Catalog(s.names, s.json, s.escapeFormulas, 0, s.cutCellsAt);
+    c.index = ByteIndex.view(s.index);
+    c.arena = Buffer.from(s.arena);
+    c.top = s.top;
+    c.starts = new Float64Array(s.starts);
+    c.cut = s.cut && new Uint8Array(s.cut);
+    Object.assign(c, s.counts);
+    return c;
   }
 
   /** The item of the JSON string content buf[s, e), or -1. */
@@ -154,4 +193,27 @@ export class Catalog {
     for (let k = s; k < e; k++) out[o++] = src[k] as number;
     return o;
   }
+}
+
+/** A Catalog as a worker receives it: its buffers shared, its settings and counts copied. */
+export interface SharedCatalog {
+  names: string[];
+  json: boolean;
+  escapeFormulas: boolean;
+  maxItems: number;
+  cutCellsAt: number;
+  index: SharedByteIndex;
+  arena: SharedArrayBuffer;
+  top: number;
+  starts: SharedArrayBuffer;
+  cut: SharedArrayBuffer | undefined;
+  counts: Pick<Catalog, 'duplicates' | 'maxRecordBytes' | 'maxCellBytes' | 'maxJsonBytes' | 'cutValues'>;
+}
+
+function sharedBytes(n: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(n));
+}
+
+function sharedFloats(n: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(n * 8));
 }

@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { Catalog, type SharedCatalog } from '../core/catalog.js';
 import { type ConvertConfig, Converter, type ConvertResult } from '../core/out-convert.js';
 
 /**
@@ -13,6 +14,9 @@ import { type ConvertConfig, Converter, type ConvertResult } from '../core/out-c
  * files), and this thread writes it there and reuses the buffer. Without
  * (stdout, .gz, s3://) the output
  * is transferred back and returned (`recycle`) once written.
+ *
+ * The join tables come once, in the setup, as views of the main thread's
+ * shared memory: nothing of them is copied, nor sent per piece.
  */
 
 export interface WorkerSetup {
@@ -20,6 +24,9 @@ export interface WorkerSetup {
   slots: SharedArrayBuffer[];
   /** Keep outputs for positional writes (each names its file's descriptor); false: send them back. */
   held: boolean;
+  /** The join tables (Catalog.share()): the catalog's items, the users file's users. */
+  catalog?: SharedCatalog;
+  users?: SharedCatalog;
 }
 
 export type ConvertRequest =
@@ -43,7 +50,11 @@ export type ConvertReply =
 const port = parentPort;
 if (!port) throw new Error('convert-worker: not started as a worker');
 const setup = workerData as WorkerSetup;
-const converter = new Converter(setup.cfg);
+const converter = new Converter(
+  setup.cfg,
+  setup.catalog && Catalog.view(setup.catalog),
+  setup.users && Catalog.view(setup.users),
+);
 const slots = setup.slots.map((s) => Buffer.from(s));
 /** Outputs waiting for their offset (held mode). */
 const held = new Map<number, Buffer>();

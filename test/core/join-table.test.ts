@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Catalog } from '../../src/core/catalog.js';
 import { userColumnNames } from '../../src/core/out-convert.js';
+import { prng } from '../../src/sample.js';
 
 // The pure parts of the users join: the column names, and the table's memory and lookups.
 
@@ -40,4 +41,59 @@ describe('Catalog as a users table', () => {
     assert.equal(t.lookup(escaped, 0, escaped.length, true), item);
     assert.equal(t.lookup(Buffer.from('user-x'), 0, 6, false), -1);
   });
+});
+
+describe('Catalog shared with the conversion workers', () => {
+  const rand = prng(23);
+  const values = ['Zoë', 'Smith, Jo', 'say "hi"', '=1+2', '', 'a long value that is cut', 'ü€ü€ü€'];
+  const pick = () => values[Math.floor(rand() * values.length)] as string;
+  const ids = Array.from({ length: 3000 }, (_, i) => `id-${i}-${Math.floor(rand() * 1e6)}`);
+
+  for (const json of [false, true]) {
+    test(`${json ? 'JSON' : 'CSV'}: a view of share(), cloned as workerData is, reads the same memory and answers the same`, () => {
+      const t = new Catalog(['title', 'price'], json, true, 10_000, json ? 0 : 8);
+      for (const id of ids) t.add(id, [pick(), pick()]);
+      t.add(ids[5] as string, ['dup', 'dup']);
+      if (!json) assert.ok(t.cutValues > 0);
+      const shared = t.share();
+      for (const b of [shared.arena, shared.starts, shared.index.arena, shared.index.table])
+        assert.ok(b instanceof SharedArrayBuffer);
+      // postMessage clones the same way: the buffers are shared, the rest copied.
+      const v = Catalog.view(structuredClone(shared));
+      assert.deepEqual(
+        [v.size, v.columns, v.duplicates, v.maxRecordBytes, v.maxCellBytes, v.maxJsonBytes, v.cutValues],
+        [t.size, t.columns, t.duplicates, t.maxRecordBytes, t.maxCellBytes, t.maxJsonBytes, t.cutValues],
+      );
+      const a = Buffer.alloc(256);
+      const b = Buffer.alloc(256);
+      for (const id of [...ids, 'absent', '']) {
+        const key = Buffer.from(`"${id}"`);
+        const item = t.lookup(key, 1, key.length - 1, false);
+        assert.equal(v.lookup(key, 1, key.length - 1, false), item, id);
+        if (json) {
+          assert.deepEqual(b.subarray(0, v.copyJson(item, b, 0)), a.subarray(0, t.copyJson(item, a, 0)));
+          continue;
+        }
+        if (item < 0) continue;
+        for (const col of [0, 1]) {
+          assert.deepEqual(
+            b.subarray(0, v.copyCell(item, col, b, 0)),
+            a.subarray(0, t.copyCell(item, col, a, 0)),
+          );
+          assert.equal(v.isCut(item, col), t.isCut(item, col));
+        }
+      }
+      // One table in memory: the view reads the loader's bytes, not a copy of them.
+      const read = (item: number) =>
+        Buffer.from(b.subarray(0, json ? v.copyJson(item, b, 0) : v.copyCell(item, 0, b, 0)));
+      const item = ids
+        .map((id) => t.lookup(Buffer.from(id), 0, Buffer.byteLength(id), false))
+        .find((i) => read(i).length > 0) as number;
+      new Uint8Array(shared.arena).fill(0x41);
+      const after = read(item);
+      assert.ok(after.length > 0 && after.every((c) => c === 0x41), after.toString());
+      // A view is read-only: it never writes into the loader's memory.
+      assert.equal(v.add('new', ['x', 'y']), 'full');
+    });
+  }
 });

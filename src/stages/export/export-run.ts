@@ -288,12 +288,16 @@ export class ExportRun {
 
   /** Starts the workers, once the input proves longer than two pieces (a small one is done first). */
   private startLanes(): void {
-    // The join tables live on this thread only: with one, the main thread converts alone.
-    if (this.lanes.length > 0 || !this.laneCfg || this.catalog || this.users) return;
+    if (this.lanes.length > 0 || !this.laneCfg) return;
+    // A users join on disk swaps its table at each partition's first piece, while a worker may
+    // still hold the last partition's pieces: this thread converts alone there.
+    if (this.users?.forSource) return;
+    // The join tables' memory is shared: each worker reads the one copy this thread loaded.
+    const catalog = this.catalog?.share();
+    const users = this.users?.table?.share();
     for (let i = 0; i < this.o.workers; i++) {
-      this.lanes.push(
-        new WorkerLane({ cfg: this.laneCfg, slots: this.ring.slots, held: this.held }, this.ring),
-      );
+      const setup = { cfg: this.laneCfg, slots: this.ring.slots, held: this.held, catalog, users };
+      this.lanes.push(new WorkerLane(setup, this.ring));
     }
   }
 
