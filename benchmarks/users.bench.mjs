@@ -16,7 +16,18 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmtInt, fmtMB, HERE, lastJsonLine, log, MB, measure, optionErrors, ROOT, timeWorks } from './lib.mjs';
+import {
+  fmtInt,
+  fmtMB,
+  HERE,
+  lastJsonLine,
+  log,
+  MB,
+  measure,
+  optionErrors,
+  ROOT,
+  timeWorks,
+} from './lib.mjs';
 import { userId, writeOutFile } from './out-data.mjs';
 
 const HELP = `Usage: node benchmarks/users.bench.mjs [options]
@@ -70,7 +81,8 @@ async function ensureOut() {
   const metaPath = `${file}.meta.json`;
   try {
     const meta = JSON.parse(await readFile(metaPath, 'utf8'));
-    if (meta.mb === mb && meta.seed === seed && meta.bytes === (await stat(file)).size) return { file, ...meta };
+    if (meta.mb === mb && meta.seed === seed && meta.bytes === (await stat(file)).size)
+      return { file, ...meta };
   } catch {
     // not generated yet
   }
@@ -122,7 +134,19 @@ async function main() {
   const budget = opt['memory-budget'] ? ['--memory-budget', opt['memory-budget']] : [];
   const cases = {
     plain: [BIN, 'export', data.file, '--format', 'csv-long', '-o', output, '--json'],
-    users: [BIN, 'export', data.file, '--format', 'csv-long', '-o', output, '--json', '--users', crm, ...budget],
+    users: [
+      BIN,
+      'export',
+      data.file,
+      '--format',
+      'csv-long',
+      '-o',
+      output,
+      '--json',
+      '--users',
+      crm,
+      ...budget,
+    ],
   };
   const results = {};
   for (const [name, args] of Object.entries(cases)) {
