@@ -1166,9 +1166,10 @@ describe('run: killed and resumed', () => {
 });
 
 describe('demo', () => {
-  test('the README’s first command: two weeks of a 100,000-row list through the emulator: opt-in filter, titles and CRM columns, then only what changed', async () => {
+  test('the README’s first command: two weeks of an e-mail list through the emulator: opt-in filter, titles and CRM columns, then only what changed', async () => {
     const dir = tmp.fresh('demo');
-    const r = await cli(['demo', '--out', dir, '--json']);
+    // 40,000 rows, not the README's 100,000: the same paths (two shards, both weeks) in a third of the time.
+    const r = await cli(['demo', '--out', dir, '--users', '40000', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const [one, two] = (JSON.parse(r.stdout) as { weeks: [RunSummary, RunSummary] }).weeks;
     // The oracle: week 1's list read plainly, the users who opted in, first seen first.
@@ -1183,9 +1184,9 @@ describe('demo', () => {
       all.add(id);
       if (row[4] === 'true') optedIn.add(id);
     }
-    assert.equal(one.records.read, 100_000);
+    assert.equal(one.records.read, 40_000);
     assert.equal(one.records.written, optedIn.size);
-    assert.ok(one.records.filteredOut > 9000, `${one.records.filteredOut} left out by input.where`);
+    assert.ok(one.records.filteredOut > 3000, `${one.records.filteredOut} left out by input.where`);
     assert.equal(one.shards.count, Math.ceil(optedIn.size / 25_000));
     assert.equal(one.jobs.active, one.shards.count);
     assert.deepEqual(one.collect && [one.collect.missing, one.collect.written], [0, optedIn.size]);
@@ -1206,7 +1207,7 @@ describe('demo', () => {
       if (row.length === 5 && all.has(row[1] as string) && row[4] === 'true') now.add(row[1] as string);
     const added = [...now].filter((u) => !optedIn.has(u));
     const gone = [...optedIn].filter((u) => !now.has(u));
-    assert.ok(added.length > 1000 && gone.length > 1000, `${added.length} new, ${gone.length} gone`);
+    assert.ok(added.length > 300 && gone.length > 300, `${added.length} new, ${gone.length} gone`);
     assert.deepEqual(two.export?.since && { ...two.export.since, prev: '' }, {
       prev: '',
       new: added.length,
