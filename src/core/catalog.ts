@@ -35,11 +35,11 @@ export class Catalog {
   maxRecordBytes = 0;
   maxCellBytes = 0;
   maxJsonBytes = 0;
-  private index = new ByteIndex(undefined, true);
-  private arena = sharedBytes(1 << 20);
+  private index: ByteIndex;
+  private arena: Buffer;
   private top = 0;
   /** Start of each item's cell (CSV: item * columns + column) or fragment (JSON: item); one more for the end. */
-  private starts = sharedFloats(1024);
+  private starts: Float64Array;
   private readonly keys: string[];
   private readonly nullFragment: Buffer;
   /** Values cut to maxCellBytes (CSV), and a byte per cell (1: cut) once there is one. */
@@ -53,7 +53,17 @@ export class Catalog {
     readonly maxItems = CATALOG_MAX_ITEMS,
     /** CSV values cut to this many UTF-8 bytes; 0: none. */
     private readonly cutCellsAt = 0,
+    /**
+     * About how many items and bytes will come, when known (a partition of the users join): the
+     * memory is taken once. Growing by doubling keeps each outgrown shared buffer alive until a
+     * collection, and a join of ten partitions peaked at twice its budget that way.
+     */
+    expect?: { items: number; bytes: number },
   ) {
+    const slots = json ? 1 : names.length;
+    this.index = new ByteIndex(expect && { keys: expect.items, keyBytes: Math.ceil(expect.bytes / 4) }, true);
+    this.arena = sharedBytes(Math.max(1 << 20, expect?.bytes ?? 0));
+    this.starts = sharedFloats(Math.max(1024, expect ? expect.items * slots + 1 : 0));
     this.columns = names.length;
     this.keys = names.map((n) => `,${JSON.stringify(n)}:`);
     this.nullFragment = Buffer.from(this.keys.map((k) => `${k}null`).join(''));

@@ -243,8 +243,19 @@ export async function loadUsers(o: ResolvedExportOptions): Promise<LoadedCatalog
 }
 
 /** An empty users table with the export's rendering settings. */
-export function newUsersTable(o: ResolvedExportOptions, names: readonly string[]): Catalog {
-  return new Catalog(names, o.format === 'jsonl', o.escapeFormulas, Number.POSITIVE_INFINITY, o.maxCellBytes);
+export function newUsersTable(
+  o: ResolvedExportOptions,
+  names: readonly string[],
+  expect?: { items: number; bytes: number },
+): Catalog {
+  return new Catalog(
+    names,
+    o.format === 'jsonl',
+    o.escapeFormulas,
+    Number.POSITIVE_INFINITY,
+    o.maxCellBytes,
+    expect,
+  );
 }
 
 /**

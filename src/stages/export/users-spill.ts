@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes } from '../../core/byteset.js';
 import type { Catalog } from '../../core/catalog.js';
@@ -123,7 +124,14 @@ export class UsersSpill {
 
   /** The users table of a group, read from its fine partitions in file order (the first row of a key wins). */
   async load(group: number): Promise<Catalog> {
-    const table = newUsersTable(this.o, this.names);
+    // Sized once from the group's partitions: rows and their bytes (keys, values and JSON quoting).
+    let items = 0;
+    let bytes = 0;
+    for (const f of this.groups[group] as number[]) {
+      items += this.fine.entries[f] as number;
+      bytes += (await stat(this.fine.paths[f] as string)).size;
+    }
+    const table = newUsersTable(this.o, this.names, { items, bytes });
     const first = !this.seen[group];
     this.seen[group] = true;
     const dups: number[] = [];
