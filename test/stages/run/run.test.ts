@@ -292,6 +292,43 @@ describe('run', () => {
     }
   });
 
+  test('output.mapUsers: a related-items run through the emulator becomes rows per user (latest item, its list)', async () => {
+    const ids = (await readFile(catalogFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1, 6)
+      .map((l) => l.split(',')[0] as string);
+    const { dir, file } = await setup(10, (p) => {
+      p.recipe = 'related-items';
+      p.input = { sources: ['items-in.csv'], column: 'ITEM_ID' };
+      p.jobs.solutionVersionArn = 'arn:aws:personalize:us-east-1:123456789012:solution/similar-items/1';
+      p.output.mapUsers = 'views.csv';
+      p.output.mapPick = 'latest';
+    });
+    await writeFile(join(dir, 'items-in.csv'), `ITEM_ID\n${ids.join('\n')}\n`);
+    // u1 saw ids[0] then ids[1] (latest); u2 saw ids[2]; u3's time does not parse (to the rejects).
+    await writeFile(
+      join(dir, 'views.csv'),
+      `USER_ID;ITEM_ID;TIMESTAMP\nu1;${ids[0]};1767571200\nu1;${ids[1]};1767574800\nu2;${ids[2]};1767571200\nu3;${ids[3]};yesterday\n`,
+    );
+    const r = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = parseCsv(await readFile(join(dir, 'out', 'recommendations.csv')), {
+      columns: true,
+    }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(rows[0] ?? {}).slice(0, 4), ['userId', 'source_item', 'rank', 'itemId']);
+    assert.deepEqual([...new Set(rows.map((row) => `${row.userId}<-${row.source_item}`))].sort(), [
+      `u1<-${ids[1]}`,
+      `u2<-${ids[2]}`,
+    ]);
+    assert.deepEqual(
+      rows.filter((row) => row.userId === 'u1').map((row) => row.rank),
+      ['1', '2', '3', '4', '5'],
+    );
+    const rejects = await readFile(join(dir, 'out', 'map-users-rejects.jsonl'), 'utf8');
+    assert.match(rejects, /views\.csv","line":5/);
+  });
+
   test('output.users reaches export: user columns in every row; a wrong userKey stops the run before any job', async () => {
     const bad = await setup(40, (p) => {
       p.output.users = 'crm.csv';
