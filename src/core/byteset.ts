@@ -188,6 +188,14 @@ export class ByteIndex {
     this.mask = slots - 1;
   }
 
+  /** Forgets every key and keeps the memory (a users join on disk loads one partition after another). */
+  clear(): void {
+    if (this.frozen) throw new Error('ByteIndex: a view cannot be cleared');
+    this.table.fill(0);
+    this.top = 1;
+    this.size = 0;
+  }
+
   /** What another thread needs to look keys up in this (shared) index; no byte is copied. */
   share(): SharedByteIndex {
     if (!this.shared) throw new Error('ByteIndex.share: not built shared');

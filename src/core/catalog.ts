@@ -70,6 +70,18 @@ export class Catalog {
     this.maxJsonBytes = this.nullFragment.length;
   }
 
+  /** Forgets every item and keeps the memory, so a users join on disk holds one table, not one per partition. */
+  clear(): void {
+    this.index.clear();
+    this.top = 0;
+    this.duplicates = 0;
+    this.maxRecordBytes = 0;
+    this.maxCellBytes = 0;
+    this.maxJsonBytes = this.nullFragment.length;
+    this.cutValues = 0;
+    this.cut?.fill(0);
+  }
+
   /** Adds an item; false when the id was there already (kept as it was) or the catalog is full. */
   add(id: string, values: readonly string[]): 'added' | 'duplicate' | 'full' {
     const key = Buffer.from(id);

@@ -122,16 +122,30 @@ export class UsersSpill {
     }
   }
 
+  private table: Catalog | undefined;
+
+  /** The most rows and bytes one group's partitions hold. */
+  private async largestGroup(): Promise<{ items: number; bytes: number }> {
+    let most = { items: 0, bytes: 0 };
+    for (const group of this.groups) {
+      let items = 0;
+      let bytes = 0;
+      for (const f of group) {
+        items += this.fine.entries[f] as number;
+        bytes += (await stat(this.fine.paths[f] as string)).size;
+      }
+      most = { items: Math.max(most.items, items), bytes: Math.max(most.bytes, bytes) };
+    }
+    return most;
+  }
+
   /** The users table of a group, read from its fine partitions in file order (the first row of a key wins). */
   async load(group: number): Promise<Catalog> {
-    // Sized once from the group's partitions: rows and their bytes (keys, values and JSON quoting).
-    let items = 0;
-    let bytes = 0;
-    for (const f of this.groups[group] as number[]) {
-      items += this.fine.entries[f] as number;
-      bytes += (await stat(this.fine.paths[f] as string)).size;
-    }
-    const table = newUsersTable(this.o, this.names, { items, bytes });
+    // One table for every group, sized once for the largest (rows and their bytes: keys, values and
+    // JSON quoting): a new table per group kept the last one's shared memory until a collection.
+    if (this.table) this.table.clear();
+    else this.table = newUsersTable(this.o, this.names, await this.largestGroup());
+    const table = this.table;
     const first = !this.seen[group];
     this.seen[group] = true;
     const dups: number[] = [];
