@@ -41,6 +41,29 @@ describe('Catalog as a users table', () => {
     assert.equal(t.lookup(escaped, 0, escaped.length, true), item);
     assert.equal(t.lookup(Buffer.from('user-x'), 0, 6, false), -1);
   });
+
+  test('clear() forgets every user and keeps the memory: the next partition starts empty in the same bytes', () => {
+    const t = new Catalog(['email'], false, true, Number.POSITIVE_INFINITY, 0, {
+      items: 2000,
+      bytes: 80_000,
+    });
+    const held = t.bytes;
+    for (let i = 0; i < 2000; i++) t.add(`a-${i}`, [`a${i}@example.com`]);
+    t.add('a-1', ['again']);
+    assert.deepEqual([t.size, t.duplicates, t.bytes], [2000, 1, held], 'sized once: no growth');
+    t.clear();
+    assert.deepEqual([t.size, t.duplicates, t.maxRecordBytes, t.bytes], [0, 0, 0, held]);
+    const a = Buffer.from('a-1');
+    assert.equal(t.lookup(a, 0, a.length, false), -1, 'the last partition is gone');
+    assert.equal(t.add('b-1', ['b1@example.com']), 'added');
+    assert.equal(t.add('a-1', ['new']), 'added', 'not a duplicate of a forgotten row');
+    const b = Buffer.from('b-1');
+    const out = Buffer.alloc(64);
+    assert.equal(
+      out.toString('utf8', 0, t.copyCell(t.lookup(b, 0, b.length, false), 0, out, 0)),
+      'b1@example.com',
+    );
+  });
 });
 
 describe('Catalog shared with the conversion workers', () => {
