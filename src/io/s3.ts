@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
@@ -32,6 +33,11 @@ export interface S3Location {
 
 export function isS3Uri(s: string): boolean {
   return s.startsWith('s3://');
+}
+
+/** A name inside a folder: a local path, or a key under an `s3://` prefix (which joins with `/`). */
+export function inFolder(dir: string, name: string): string {
+  return isS3Uri(dir) ? `${dir.endsWith('/') ? dir : `${dir}/`}${name}` : join(dir, name);
 }
 
 export function parseS3Uri(uri: string): S3Location {

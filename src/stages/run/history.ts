@@ -1,10 +1,9 @@
 // OUT/history/: each run's merged output lines, kept so the next run can export only what changed.
 import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { PbError } from '../../errors.js';
 import { openSource } from '../../io/input.js';
 import { writeOutput } from '../../io/output.js';
-import { defaultS3Client, isS3Uri, listS3 } from '../../io/s3.js';
+import { defaultS3Client, inFolder, isS3Uri, listS3 } from '../../io/s3.js';
 
 /**
  * A history entry's name: the run's time, so names sort as runs do, and `.out.gz`: export --since
@@ -19,17 +18,12 @@ export function historyEntryName(at: Date): string {
     .replace(/\.\d+Z$/, 'Z')}-merged.out.gz`;
 }
 
-function inside(dir: string, name: string): string {
-  return isS3Uri(dir) ? `${dir.endsWith('/') ? dir : `${dir}/`}${name}` : join(dir, name);
-}
-
 /** The newest entry in the history folder (local or s3://), or undefined when it has none. */
 export async function newestHistory(dir: string): Promise<string | undefined> {
   let names: string[];
   if (isS3Uri(dir)) {
     names = [];
-    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-    for await (const o of listS3(defaultS3Client(), prefix))
+    for await (const o of listS3(defaultS3Client(), inFolder(dir, '')))
       names.push(o.key.slice(o.key.lastIndexOf('/') + 1));
   } else {
     try {
@@ -43,12 +37,12 @@ export async function newestHistory(dir: string): Promise<string | undefined> {
     .filter((n) => ENTRY.test(n))
     .sort()
     .at(-1);
-  return newest === undefined ? undefined : inside(dir, newest);
+  return newest === undefined ? undefined : inFolder(dir, newest);
 }
 
 /** Copies the merged lines into the history folder, gzipped, atomically; returns the entry's path. */
 export async function keepHistory(merged: string, dir: string, at: Date): Promise<string> {
-  const entry = inside(dir, historyEntryName(at));
+  const entry = inFolder(dir, historyEntryName(at));
   if (!isS3Uri(dir)) await mkdir(dir, { recursive: true });
   await writeOutput(entry, undefined, openSource(merged));
   return entry;

@@ -9,7 +9,7 @@ import { parseDelimiter } from '../../core/sniff.js';
 import { parseBytes, parseCount, parseDuration } from '../../core/units.js';
 import { parseWhere } from '../../core/where.js';
 import { PbError } from '../../errors.js';
-import { isS3Uri } from '../../io/s3.js';
+import { inFolder, isS3Uri } from '../../io/s3.js';
 import { jobOptionProblems, kindOf } from '../jobs/model.js';
 import {
   PIPELINE_DEFAULTS,
@@ -241,8 +241,7 @@ function outputOf(
   const o = p.output ?? ({ dir: '.' } as PipelineFile['output']);
   const dir = place(typeof o.dir === 'string' ? o.dir : '.');
   const format = o.format ?? PIPELINE_DEFAULTS.format;
-  const inDir = (name: string) =>
-    isS3Uri(dir) ? `${dir.endsWith('/') ? dir : `${dir}/`}${name}` : join(dir, name);
+  const inDir = (name: string) => inFolder(dir, name);
   const output: Pipeline['output'] = {
     dir,
     format,
