@@ -45,6 +45,9 @@ export class PartitionSet {
   /** Lines gathered per partition and written 32 KiB at a time: one write per line costs more than the line. */
   private readonly bufs: Buffer[];
   private readonly fill: number[];
+  /** Per file: the wait for its drain, while it is backed up, and what ends it early (see drained). */
+  private readonly draining: (Promise<void> | undefined)[];
+  private readonly giveUp: ((() => void) | undefined)[];
   readonly seed: number;
   /** Set by close(): the files are complete and the buffers let go. */
   closed = false;
@@ -59,6 +62,8 @@ export class PartitionSet {
     this.streams = this.paths.map((p) => createWriteStream(p, { highWaterMark: 4 * FLUSH }));
     this.bufs = this.paths.map(() => Buffer.allocUnsafe(FLUSH));
     this.fill = new Array(count).fill(0);
+    this.draining = new Array(count).fill(undefined);
+    this.giveUp = new Array(count).fill(undefined);
   }
 
   cost(i: number): number {
@@ -147,24 +152,43 @@ export class PartitionSet {
     this.bufs[i] = last ? EMPTY : Buffer.allocUnsafe(FLUSH);
     this.fill[i] = 0;
     if (ok) return undefined;
-    return new Promise((resolve, reject) => {
-      const onDrain = () => {
-        s.off('error', onError);
-        resolve();
-      };
-      const onError = (err: Error) => {
+    return this.drained(i, s);
+  }
+
+  /**
+   * One wait per backed-up file, however many flushes find it so: a piece's
+   * lines may flush one partition ten times before anyone awaits (a listener
+   * each was node's MaxListenersExceededWarning on the user's screen). It
+   * settles when the file drains or fails, or when the set is destroyed (the
+   * run gave up: nobody may be left waiting on it, nor on its error).
+   */
+  private drained(i: number, s: WriteStream): Promise<void> {
+    const pending = this.draining[i];
+    if (pending) return pending;
+    const p = new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
         s.off('drain', onDrain);
-        reject(err);
+        s.off('error', onError);
+        this.draining[i] = undefined;
+        this.giveUp[i] = undefined;
+        if (err) reject(err);
+        else resolve();
       };
+      const onDrain = () => done();
+      const onError = (err: Error) => done(err);
       s.once('drain', onDrain);
       s.once('error', onError);
+      this.giveUp[i] = () => done();
     });
+    this.draining[i] = p;
+    return p;
   }
 
   /** Closes every file without flushing (the run failed); resolves once all are closed. */
   async destroy(): Promise<void> {
     this.bufs.fill(EMPTY);
     this.closed = true;
+    for (const release of this.giveUp) release?.();
     await Promise.all(
       this.streams.map((st) => {
         if (st.closed) return undefined;

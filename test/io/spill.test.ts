@@ -69,3 +69,49 @@ describe('spill re-splitting', () => {
     );
   });
 });
+
+describe('a backed-up partition file', () => {
+  test('many flushes before an await: one wait each, no listener warning, every line written', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const spill = new SpillDir(tmp.dir);
+    try {
+      const parts = await spill.partitions(0, 1);
+      const line = Buffer.alloc(1000, 0x61);
+      const waits = new Set<Promise<void>>();
+      // 4 MB into one file without awaiting: the stream backs up after a few 32 KiB flushes.
+      for (let i = 0; i < 4000; i++) {
+        const w = parts.append(0, line, 0, line.length);
+        if (w) waits.add(w);
+      }
+      assert.ok(waits.size >= 1 && waits.size < 4000 / 32, `${waits.size} distinct waits`);
+      await Promise.all(waits);
+      await parts.close();
+      let lines = 0;
+      for await (const seg of (await import('../../src/io/spill.js')).readPartition(parts.paths[0] as string))
+        for (const b of seg) if (b === 10) lines++;
+      assert.equal(lines, 4000);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+      await spill.dispose();
+    }
+  });
+
+  test('destroyed while backed up: the waits settle, no unhandled error', async () => {
+    const spill = new SpillDir(tmp.dir);
+    try {
+      const parts = await spill.partitions(0, 1);
+      const line = Buffer.alloc(1000, 0x62);
+      let wait: Promise<void> | undefined;
+      for (let i = 0; i < 2000 && !wait; i++) wait = parts.append(0, line, 0, line.length);
+      assert.ok(wait, 'the file backed up');
+      await parts.destroy();
+      await wait;
+    } finally {
+      await spill.dispose();
+    }
+  });
+});
