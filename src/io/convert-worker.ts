@@ -16,7 +16,8 @@ import { type ConvertConfig, Converter, type ConvertResult } from '../core/out-c
  * is transferred back and returned (`recycle`) once written.
  *
  * The join tables come once, in the setup, as views of the main thread's
- * shared memory: nothing of them is copied, nor sent per piece.
+ * shared memory: nothing of them is copied, nor sent per piece. A users
+ * join on disk sends each partition's table as its pieces start.
  */
 
 export interface WorkerSetup {
@@ -33,7 +34,9 @@ export type ConvertRequest =
   | { id: number; slot: number; length: number }
   | { id: number; bytes: Uint8Array }
   | { write: number; fd: number; at: number }
-  | { recycle: ArrayBuffer };
+  | { recycle: ArrayBuffer }
+  /** A users join on disk: the next partition's table (the last one's pieces are all done). */
+  | { users: SharedCatalog };
 
 type Counts = Omit<ConvertResult, 'out' | 'errors'>;
 
@@ -60,6 +63,10 @@ const slots = setup.slots.map((s) => Buffer.from(s));
 const held = new Map<number, Buffer>();
 
 port.on('message', (m: ConvertRequest) => {
+  if ('users' in m) {
+    converter.setUsers(Catalog.view(m.users));
+    return;
+  }
   if ('recycle' in m) {
     converter.recycle(m.recycle);
     return;

@@ -270,7 +270,7 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     );
   if (s.usersInFile !== null)
     parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}${s.usersPartitions > 0 ? ` (joined in ${s.usersPartitions} partitions on disk: past --memory-budget)` : ''}`,
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}${s.usersFiltered ? ' rows with a key (read for the users of this export only: past --memory-budget)' : ''}${s.usersPartitions > 0 ? ` (joined in ${s.usersPartitions} partitions on disk: past --memory-budget)` : ''}`,
     );
   if (s.since)
     parts.push(

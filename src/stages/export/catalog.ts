@@ -1,12 +1,17 @@
+import { stat } from 'node:fs/promises';
 import { Catalog } from '../../core/catalog.js';
 import { accessor, findColumn, ITEM_COLUMNS, USER_COLUMNS } from '../../core/columns.js';
+import type { KeyFilter } from '../../core/key-filter.js';
 import { userColumnNames } from '../../core/out-convert.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import { alternatives, closest } from '../../core/suggest.js';
 import { PbError } from '../../errors.js';
-import { readRows } from '../../io/rows.js';
+import { type Row, readRows } from '../../io/rows.js';
+import { isS3Uri } from '../../io/s3.js';
+import { scanTableRows, tableScanApplies } from '../../io/table-rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
+import { outputUserKeys } from './users-keys.js';
 
 /**
  * The export's two join tables, read the same way: the catalog (item
@@ -112,7 +117,7 @@ async function openTable(t: TableSpec) {
   const text = await openText(file, {}, { encoding: t.encoding, names });
   const src = await readRows(file, text.bytes, {
     format: 'auto',
-    maxLineLength: 1024 * 1024,
+    maxLineLength: TABLE_MAX_LINE,
     delimiter: t.delimiter,
     column: t.idColumn,
     names,
@@ -130,19 +135,19 @@ async function openTable(t: TableSpec) {
     const columns = t.columns ?? header.filter((_, i) => i !== idCol);
     if (columns.length === 0)
       throw new PbError('PB_USAGE', `${t.what} has no columns besides the ${t.role}`, { file });
-    const cols = columns.map((n) =>
-      accessor(
-        withSuggestion(header, n, () => findColumn(header, n, [], n, flags.columns, file, keyed)),
-        header,
-        keyed,
-      ),
+    const colIdx = columns.map((n) =>
+      withSuggestion(header, n, () => findColumn(header, n, [], n, flags.columns, file, keyed)),
     );
-    return { file, src, header, keyed, idCol, columns, cols };
+    const cols = colIdx.map((c) => accessor(c, header, keyed));
+    return { file, src, header, keyed, idCol, columns, colIdx, cols, names };
   } catch (err) {
     await src.close();
     throw err;
   }
 }
+
+/** The longest line a join table may have. */
+const TABLE_MAX_LINE = 1024 * 1024;
 
 /** Runs a column lookup; a usage error for a name not in the header gains the closest names. */
 function withSuggestion(header: readonly string[], name: string | undefined, find: () => number): number {
@@ -202,13 +207,19 @@ export function loadCatalog(o: ResolvedExportOptions): Promise<LoadedCatalog> {
 /**
  * What loadUsers measured when the table outgrew --memory-budget: the
  * table's bytes, the text its rows held (ids and values), and an empty
- * table's bytes, so that the partitioned join can size its partitions.
+ * table's bytes, so that the partitioned join can size its partitions; and
+ * the filter of the outputs' users, when there is one, to partition only
+ * their rows.
  */
 export interface UsersOverBudget {
   tableBytes: number;
   rowText: number;
   emptyBytes: number;
+  filter: KeyFilter | undefined;
 }
+
+/** A users table in memory; `rowsWithKey` set when only the outputs' users were read (see loadUsers). */
+export type LoadedUsers = LoadedCatalog & { rowsWithKey?: number };
 
 class OverBudget extends Error {}
 
@@ -216,14 +227,48 @@ class OverBudget extends Error {}
  * Reads the users file into a Catalog keyed by user id. In JSON Lines its
  * fields sit beside the record's own (the key, theme, items): a clash gets
  * a `user_` prefix, as in CSV (see userColumnNames). Its memory is held to
- * --memory-budget: past it, what was measured, for the partitioned join
+ * --memory-budget. Past it, the outputs (`sources`, when local files) are
+ * read once for their user keys and the file again for those users' rows
+ * only: most of a CRM file is users a run does not recommend to. Past the
+ * budget still, what was measured, for the partitioned join
  * (users-spill.ts) to take over.
  */
-export async function loadUsers(o: ResolvedExportOptions): Promise<LoadedCatalog | UsersOverBudget> {
+export async function loadUsers(
+  o: ResolvedExportOptions,
+  sources: readonly string[] | undefined,
+): Promise<LoadedUsers | UsersOverBudget> {
+  // A table takes about twice its rows' text: a file past half the budget is read for the outputs' users at once.
+  const big = (await localSize(o.users as string)) > o.memoryBudget / 2;
+  const all = big && sources ? undefined : await tryLoadUsers(o, undefined);
+  if ((all && 'catalog' in all) || !sources) return all as LoadedUsers | UsersOverBudget;
+  const filter = await outputUserKeys(sources, o);
+  if (!filter) return all ?? (await tryLoadUsers(o, undefined));
+  const some = await tryLoadUsers(o, filter);
+  return 'catalog' in some ? some : { ...some, filter };
+}
+
+/** A local file's size; 0 for stdin and s3:// (not known before reading). */
+async function localSize(file: string): Promise<number> {
+  if (file === '-' || isS3Uri(file)) return 0;
+  return (await stat(file)).size;
+}
+
+async function tryLoadUsers(
+  o: ResolvedExportOptions,
+  filter: KeyFilter | undefined,
+): Promise<LoadedUsers | UsersOverBudget> {
   let rowText = 0;
+  let rowsWithKey = 0;
   let table: Catalog | undefined;
+  const budget = o.memoryBudget - (filter?.bytes ?? 0);
+  const want = filter
+    ? (buf: Uint8Array, s: number, e: number) => {
+        rowsWithKey++;
+        return filter.has(buf, s, e);
+      }
+    : undefined;
   try {
-    return await loadTable(usersSpec(o, USERS_FLAGS), o, {
+    const loaded = await loadTable(usersSpec(o, USERS_FLAGS), o, {
       maxItems: Number.POSITIVE_INFINITY,
       names: (columns) => userColumnNames(columns, ['userId', 'theme', 'items']),
       full: '',
@@ -231,14 +276,16 @@ export async function loadUsers(o: ResolvedExportOptions): Promise<LoadedCatalog
         table = users;
         rowText += key.length;
         for (const v of values) rowText += v.length;
-        if (users.bytes > o.memoryBudget) throw new OverBudget();
+        if (users.bytes > budget) throw new OverBudget();
         return undefined;
       },
+      want,
     });
+    return filter ? { ...loaded, rowsWithKey } : loaded;
   } catch (err) {
     if (!(err instanceof OverBudget) || !table) throw err;
     const t = table as Catalog;
-    return { tableBytes: t.bytes, rowText, emptyBytes: newUsersTable(o, []).bytes };
+    return { tableBytes: t.bytes, rowText, emptyBytes: newUsersTable(o, []).bytes, filter: undefined };
   }
 }
 
@@ -265,56 +312,78 @@ export function newUsersTable(
 export async function eachUserRow(
   o: ResolvedExportOptions,
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
+  want?: WantKey,
 ): Promise<{ columns: string[]; names: readonly string[]; withoutId: number; lines: number[] }> {
   const opened = await openTable(usersSpec(o, USERS_FLAGS));
-  const r = await eachRow(opened, 'user id', onRow);
+  const r = await eachRow(opened, 'user id', onRow, want);
   const names = userColumnNames(opened.columns, ['userId', 'theme', 'items']);
   return { columns: [...opened.columns], names, ...r };
 }
 
 type OpenedTable = Awaited<ReturnType<typeof openTable>>;
 
+/** Whether a key (trimmed, as UTF-8 bytes) is one to keep; undefined: every key. */
+export type WantKey = ((buf: Uint8Array, start: number, end: number) => boolean) | undefined;
+
 /**
  * Each row of an opened table with an id, in order (closing the table);
  * rows with an empty id are skipped and counted, with their first lines.
+ * Rows whose key `want` refuses are skipped unread: a CSV or TSV is read on
+ * the byte path (io/table-rows.ts), where such a row costs no string.
  */
 async function eachRow(
   table: OpenedTable,
   role: TableSpec['role'],
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
+  want?: WantKey,
 ): Promise<{ withoutId: number; lines: number[] }> {
   const { file, src, header, keyed, idCol, cols } = table;
   let withoutId = 0;
   const lines: number[] = [];
+  const noKey = (line: number) => {
+    // A row without an id (a gift card with no SKU, a CRM contact with no customer id) matches nothing.
+    withoutId++;
+    if (lines.length < 5) lines.push(line);
+  };
   const id = accessor(idCol, header, keyed);
-  try {
-    for await (const batch of src.batches) {
-      for (const row of batch) {
-        if (row.error) throw row.error;
-        const raw = id(row.values);
-        const key = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
-        if (key === undefined || key === null || (typeof key === 'string' && key.trim() === '')) {
-          // A row without an id (a gift card with no SKU, a CRM contact with no customer id) matches nothing.
-          withoutId++;
-          if (lines.length < 5) lines.push(row.line);
-          continue;
-        }
-        if (typeof key !== 'string') {
-          throw new PbError('PB_INVALID_RECORD', `the ${role} must be text or a whole number`, {
-            file,
-            line: row.line,
-            field: header[idCol],
-          });
-        }
-        const values = cols.map((get) => {
-          const v = get(row.values);
-          return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-        });
-        // Trimmed, as prepare trims ids: " i1 " in a spreadsheet is the item i1.
-        const w = onRow(key.trim(), values, row.line);
-        if (w) await w;
-      }
+  const take = (row: Row): Promise<void> | undefined => {
+    if (row.error) throw row.error;
+    const raw = id(row.values);
+    const key = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
+    if (key === undefined || key === null || (typeof key === 'string' && key.trim() === '')) {
+      noKey(row.line);
+      return undefined;
     }
+    if (typeof key !== 'string') {
+      throw new PbError('PB_INVALID_RECORD', `the ${role} must be text or a whole number`, {
+        file,
+        line: row.line,
+        field: header[idCol],
+      });
+    }
+    // Trimmed, as prepare trims ids: " i1 " in a spreadsheet is the item i1.
+    const trimmed = key.trim();
+    if (want) {
+      const b = Buffer.from(trimmed);
+      if (!want(b, 0, b.length)) return undefined;
+    }
+    const values = cols.map((get) => {
+      const v = get(row.values);
+      return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+    });
+    return onRow(trimmed, values, row.line);
+  };
+  const general = async (rows: Row[]) => {
+    for (const row of rows) {
+      const w = take(row);
+      if (w) await w;
+    }
+  };
+  try {
+    if (tableScanApplies(src)) {
+      const plan = { key: idCol, columns: table.colIdx, maxLineLength: TABLE_MAX_LINE, names: table.names };
+      await scanTableRows(src, plan, { want: want ?? (() => true), row: onRow, noKey, general });
+    } else for await (const batch of src.batches) await general(batch);
   } finally {
     await src.close();
   }
@@ -336,6 +405,8 @@ async function loadTable(
     overBudget?: (table: Catalog, key: string, values: readonly string[]) => string | undefined;
     /** The columns' names in JSON, from the file's (default: as the file names them). */
     names?: (columns: readonly string[]) => readonly string[];
+    /** Which keys to read (the rest are skipped unread); default all. */
+    want?: WantKey;
   },
 ): Promise<LoadedCatalog> {
   const opened = await openTable(t);
@@ -348,17 +419,22 @@ async function loadTable(
     limits.maxItems,
     o.maxCellBytes,
   );
-  const { withoutId, lines } = await eachRow(opened, t.role, (key, values, line) => {
-    const added = table.add(key, values);
-    if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(line);
-    const why =
-      added === 'full'
-        ? limits.full
-        : added === 'added'
-          ? limits.overBudget?.(table, key, values)
-          : undefined;
-    if (why) throw new PbError('PB_LIMIT', why, { file, line });
-    return undefined;
-  });
+  const { withoutId, lines } = await eachRow(
+    opened,
+    t.role,
+    (key, values, line) => {
+      const added = table.add(key, values);
+      if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(line);
+      const why =
+        added === 'full'
+          ? limits.full
+          : added === 'added'
+            ? limits.overBudget?.(table, key, values)
+            : undefined;
+      if (why) throw new PbError('PB_LIMIT', why, { file, line });
+      return undefined;
+    },
+    limits.want,
+  );
   return { catalog: table, withoutId, lines, duplicateLines, columns: [...columns] };
 }

@@ -289,9 +289,6 @@ export class ExportRun {
   /** Starts the workers, once the input proves longer than two pieces (a small one is done first). */
   private startLanes(): void {
     if (this.lanes.length > 0 || !this.laneCfg) return;
-    // A users join on disk swaps its table at each partition's first piece, while a worker may
-    // still hold the last partition's pieces: this thread converts alone there.
-    if (this.users?.forSource) return;
     // The join tables' memory is shared: each worker reads the one copy this thread loaded.
     const catalog = this.catalog?.share();
     const users = this.users?.table?.share();
@@ -388,7 +385,12 @@ export class ExportRun {
     }
   }
 
-  /** A partitioned users join: the source's partition of users replaces the last one (never both held). */
+  /**
+   * A partitioned users join: the source's partition of users replaces the
+   * last one (never both held). Every piece of the last source is settled by
+   * now, so no worker is converting: each gets the new table before the
+   * first piece of this source.
+   */
   private async swapUsers(index: number): Promise<void> {
     const u = this.users;
     if (!u?.forSource) return;
@@ -396,6 +398,10 @@ export class ExportRun {
     this.converter?.setUsers(undefined);
     u.table = await u.forSource(index);
     this.converter?.setUsers(u.table);
+    if (this.lanes.length > 0) {
+      const shared = u.table.share();
+      for (const lane of this.lanes) lane.setUsers(shared);
+    }
   }
 
   /** Takes the next entry in order: counts, errors, invalid lines; returns its output. */

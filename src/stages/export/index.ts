@@ -54,7 +54,8 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   const sources = await expandOutSources(o.sources);
   await checkNotAnInput(o.output, o.map ? [...sources, o.map.file] : sources);
   const loaded = o.catalog ? await loadCatalog(o) : undefined;
-  const users = o.users ? await loadUsers(o) : undefined;
+  // With --map-users the users are the interactions file's, not the outputs': no filter by the outputs' keys.
+  const users = o.users ? await loadUsers(o, o.map ? undefined : sources) : undefined;
   if (o.map) {
     if (users && !('catalog' in users))
       throw new PbError(
@@ -79,7 +80,8 @@ export async function exportOutputs(options: ExportOptions): Promise<ExportSumma
   );
   const passes = await runPasses(run, o, options, sources);
   const stats = users && {
-    size: users.catalog.size,
+    size: users.rowsWithKey ?? users.catalog.size,
+    ...(users.rowsWithKey !== undefined && { filtered: true }),
     duplicates: users.catalog.duplicates,
     duplicateLines: users.duplicateLines,
     withoutId: users.withoutId,

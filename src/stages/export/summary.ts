@@ -35,8 +35,13 @@ export interface ExportSummary {
   catalogMissing: number;
   /** Catalog rows with an empty id (a gift card with no SKU): skipped. */
   catalogRowsWithoutId: number;
-  /** Distinct users the users file holds (--users), or null without one. */
+  /** Distinct users the users file holds (--users), or null without one; with usersFiltered, its rows with a key. */
   usersInFile: number | null;
+  /**
+   * The users file was read for this export's users only (it was past --memory-budget and the sources
+   * local files): usersInFile counts its rows with a key, usersDuplicates the repeated keys of those users.
+   */
+  usersFiltered: boolean;
   /** Exported keys (lines) whose user is not in the users file: user columns empty, or dropped. */
   usersMissing: number;
   /** Of those, the lines dropped by --users-required (not in records or rows). */
@@ -97,6 +102,7 @@ export function summarizeExport(
     catalogMissing: s.catalogMissing,
     catalogRowsWithoutId: loaded?.withoutId ?? 0,
     usersInFile: users ? users.size : null,
+    usersFiltered: users?.filtered === true,
     usersMissing: s.usersMissing,
     usersDropped: s.usersDropped,
     usersDuplicates: users?.duplicates ?? 0,

@@ -43,6 +43,8 @@ export interface UsersStats {
   lines: number[];
   /** Partitions the join was split into; 0: held in memory. */
   partitions: number;
+  /** Only the outputs' users were read (see loadUsers): `size` counts rows with a key, not distinct users. */
+  filtered?: boolean;
 }
 
 /** What splitting the `.out` lines found and left. */
@@ -73,7 +75,7 @@ export class UsersSpill {
     readonly columns: string[],
     cost: number[],
     dataBudget: number,
-    read: { withoutId: number; lines: number[] },
+    read: { withoutId: number; lines: number[]; rowsWithKey: number | undefined },
   ) {
     this.groups = [];
     let current: number[] = [];
@@ -91,31 +93,55 @@ export class UsersSpill {
     }
     this.groups.push(current);
     this.seen = this.groups.map(() => false);
-    this.stats = { size: 0, duplicates: 0, duplicateLines: [], ...read, partitions: this.groups.length };
+    const { rowsWithKey, ...rest } = read;
+    const filtered = rowsWithKey !== undefined;
+    this.stats = {
+      size: rowsWithKey ?? 0,
+      duplicates: 0,
+      duplicateLines: [],
+      ...rest,
+      partitions: this.groups.length,
+    };
+    if (filtered) this.stats.filtered = true;
   }
 
   /** Partitions the users file; `over` is what the in-memory attempt measured when it gave up. */
   static async create(o: ResolvedExportOptions, spill: SpillDir, over: UsersOverBudget): Promise<UsersSpill> {
     const fine = await spill.partitions(0, FINE);
     const text = new Array<number>(FINE).fill(0);
-    try {
-      const read = await eachUserRow(o, (key, values, line) => {
-        const raw = Buffer.from(key);
-        const f = partitionOf(hashBytes(raw, 0, raw.length), FINE);
-        let n = key.length;
-        for (const v of values) n += v.length;
-        text[f] += n;
-        // The key as JSON string content: no raw tab or newline reaches the file.
-        const k = Buffer.from(JSON.stringify(key).slice(1, -1));
-        const p = Buffer.from(JSON.stringify([line, ...values]));
-        return fine.write(k, 0, k.length, hashBytes(raw, 0, raw.length), p, 0, p.length);
+    const filter = over.filter;
+    let rowsWithKey = 0;
+    const want =
+      filter &&
+      ((buf: Uint8Array, s: number, e: number) => {
+        rowsWithKey++;
+        return filter.has(buf, s, e);
       });
+    try {
+      const read = await eachUserRow(
+        o,
+        (key, values, line) => {
+          const raw = Buffer.from(key);
+          const f = partitionOf(hashBytes(raw, 0, raw.length), FINE);
+          let n = key.length;
+          for (const v of values) n += v.length;
+          text[f] += n;
+          // The key as JSON string content: no raw tab or newline reaches the file.
+          const k = Buffer.from(JSON.stringify(key).slice(1, -1));
+          const p = Buffer.from(JSON.stringify([line, ...values]));
+          return fine.write(k, 0, k.length, hashBytes(raw, 0, raw.length), p, 0, p.length);
+        },
+        want,
+      );
       await fine.close();
       // Table bytes per byte of row text, as measured; the rest of the file is taken to be alike.
       const ratio = over.rowText > 0 ? Math.max(1, (over.tableBytes - over.emptyBytes) / over.rowText) : 2;
       const cost = text.map((t) => t * ratio);
       const dataBudget = o.memoryBudget - over.emptyBytes;
-      return new UsersSpill(o, spill, fine, read.names, read.columns, cost, dataBudget, read);
+      return new UsersSpill(o, spill, fine, read.names, read.columns, cost, dataBudget, {
+        ...read,
+        rowsWithKey: filter ? rowsWithKey : undefined,
+      });
     } catch (err) {
       await fine.destroy();
       throw err;
@@ -165,7 +191,7 @@ export class UsersSpill {
     }
     if (first) {
       const s = this.stats;
-      s.size += table.size;
+      if (!s.filtered) s.size += table.size;
       s.duplicates += table.duplicates;
       s.duplicateLines = [...s.duplicateLines, ...dups].sort((a, b) => a - b).slice(0, 5);
     }

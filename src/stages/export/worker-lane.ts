@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import type { SharedCatalog } from '../../core/catalog.js';
 import type { ConvertResult } from '../../core/out-convert.js';
 import type { SlotRing } from '../../core/pool.js';
 import type { ConvertReply, ConvertRequest, WorkerSetup } from '../../io/convert-worker.js';
@@ -94,6 +95,11 @@ export class WorkerLane {
     const p = new Promise<void>((resolve, reject) => this.writing.set(id, { resolve, reject }));
     this.worker.postMessage({ write: id, fd, at } satisfies ConvertRequest);
     return p;
+  }
+
+  /** The users table from now on (a users join on disk, between partitions: no piece in flight). */
+  setUsers(users: SharedCatalog): void {
+    if (!this.failure) this.worker.postMessage({ users } satisfies ConvertRequest);
   }
 
   /** Hands a written output buffer back to the worker (not held mode). */

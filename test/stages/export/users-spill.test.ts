@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -8,14 +9,22 @@ import { type ExportOptions, type ExportSummary, exportOutputs } from '../../../
 import { cli, prng, rejectsWith, useTmp } from '../../helpers.js';
 import { randomFile } from '../../out-fixtures.js';
 
-// export --users past --memory-budget: both sides partitioned on disk and
-// joined a partition at a time. The oracle is the same export held in
-// memory (a big budget): the same rows in another order, the same counts.
+// export --users past --memory-budget. The oracle is the same export held
+// in memory (a big budget). Past the budget, with local sources, the users
+// file is read for the outputs' users only (a key filter): in memory when
+// they fit, else both sides partitioned on disk by key and joined a
+// partition at a time; with stdin sources (no filter) every row is
+// partitioned. The same rows (in another order when partitioned), the same
+// counts, but usersInFile: with the filter, the file's rows with a key.
 
 const tmp = useTmp();
-/** Over an empty table's 1 MiB arena, under the users below: several partitions. */
+/** Over an empty table's 1 MiB arena and the filter's 128 KiB, under the outputs' users: in memory, filtered. */
 const TINY = 1_300_000;
+/** Under the outputs' users once the filter takes its 128 KiB: partitions, filtered. */
+const TINIER = 1_100_000;
 const BIG = 512 * 1024 * 1024;
+/** The fixture's users file rows with a key. */
+const ROWS_WITH_KEY = 25_000;
 
 async function file(text: string | Buffer, name: string): Promise<string> {
   const f = tmp.fresh(name);
@@ -53,17 +62,32 @@ async function fixture(seed: number) {
 async function run(
   out: string,
   opts: Omit<ExportOptions, 'sources'>,
+  viaStdin = false,
 ): Promise<{ text: string; errors: string; summary: ExportSummary }> {
   const output = tmp.fresh('out');
   const errors = tmp.fresh('errors.jsonl');
-  const summary = await exportOutputs({ ...opts, sources: [out], output, errors });
+  const summary = await exportOutputs({
+    ...opts,
+    ...(viaStdin ? { sources: ['-'], stdin: createReadStream(out) } : { sources: [out] }),
+    output,
+    errors,
+  });
   const read = (f: string) => readFile(f, 'utf8').catch(() => '');
   return { text: await read(output), errors: await read(errors), summary };
 }
 
-/** The summary without what the route changes: timing, partitions, passes, the file names. */
+/** The summary without what the route changes: timing, partitions, passes, the file names, what the filter counts. */
 function counts(s: ExportSummary) {
-  const { seconds: _s, usersPartitions: _p, passes: _n, errorsFile: _e, warnings, ...rest } = s;
+  const {
+    seconds: _s,
+    usersPartitions: _p,
+    passes: _n,
+    errorsFile: _e,
+    usersInFile: _u,
+    usersFiltered: _f,
+    warnings,
+    ...rest
+  } = s;
   return { ...rest, warnings: warnings.map((w) => w.replace(/written to .*/, 'written')) };
 }
 
@@ -87,13 +111,40 @@ describe('export --users past --memory-budget', () => {
       const { users, out } = await fixture(seed);
       const opts = { users, userKey: 'key', format, usersRequired, pieceSize: 4096 };
       const mem = await run(out, { ...opts, memoryBudget: BIG });
-      const disk = await run(out, { ...opts, memoryBudget: TINY });
       const what = `${format} seed ${seed} required ${usersRequired}`;
       assert.equal(mem.summary.usersPartitions, 0, what);
-      assert.ok(disk.summary.usersPartitions > 2, `${what}: ${disk.summary.usersPartitions} partitions`);
-      assert.deepEqual(sortedRows(format, disk.text), sortedRows(format, mem.text), what);
-      assert.deepEqual(counts(disk.summary), counts(mem.summary), what);
-      assert.deepEqual(disk.errors.split('\n').sort(), mem.errors.split('\n').sort(), what);
+      assert.equal(mem.summary.usersFiltered, false, what);
+      const routes = [
+        {
+          name: 'filtered, in memory',
+          filtered: true,
+          partitions: false,
+          r: await run(out, { ...opts, memoryBudget: TINY }),
+        },
+        {
+          name: 'filtered, on disk',
+          filtered: true,
+          partitions: true,
+          r: await run(out, { ...opts, memoryBudget: TINIER }),
+        },
+        {
+          name: 'stdin, on disk',
+          filtered: false,
+          partitions: true,
+          r: await run(out, { ...opts, memoryBudget: TINY }, true),
+        },
+      ];
+      for (const { name, filtered, partitions, r: disk } of routes) {
+        const w = `${what}, ${name}`;
+        assert.equal(disk.summary.usersFiltered, filtered, w);
+        if (partitions)
+          assert.ok(disk.summary.usersPartitions > 1, `${w}: ${disk.summary.usersPartitions} partitions`);
+        else assert.equal(disk.summary.usersPartitions, 0, w);
+        assert.equal(disk.summary.usersInFile, filtered ? ROWS_WITH_KEY : mem.summary.usersInFile, w);
+        assert.deepEqual(sortedRows(format, disk.text), sortedRows(format, mem.text), w);
+        assert.deepEqual(counts(disk.summary), counts(mem.summary), w);
+        assert.deepEqual(disk.errors.split('\n').sort(), mem.errors.split('\n').sort(), w);
+      }
       assert.ok(mem.summary.usersDuplicates > 0 && mem.summary.usersRowsWithoutKey === 5, what);
       assert.ok(mem.summary.rows > 0 && mem.summary.errorLines > 0, what);
     }
@@ -111,10 +162,10 @@ describe('export --users past --memory-budget', () => {
     );
     const out = await file(lines.join('\n'), 'bad.out');
     const opts = { users, userKey: 'key', format: 'csv-long' as const };
-    for (const memoryBudget of [BIG, TINY])
+    for (const memoryBudget of [BIG, TINY, TINIER])
       await rejectsWith(run(out, { ...opts, memoryBudget }), 'PB_PARSE', /not valid JSON/);
     const skipped = [];
-    for (const memoryBudget of [BIG, TINY]) {
+    for (const memoryBudget of [BIG, TINIER]) {
       const rejects = tmp.fresh('rejects.jsonl');
       const r = await run(out, { ...opts, memoryBudget, onInvalid: 'skip', rejects });
       skipped.push({
@@ -135,7 +186,8 @@ describe('export --users past --memory-budget', () => {
     const { users, out } = await fixture(4);
     const opts = { users, userKey: 'key', format: 'csv-wide' as const, pieceSize: 2048 };
     const mem = await run(out, { ...opts, memoryBudget: BIG });
-    const disk = await run(out, { ...opts, memoryBudget: TINY });
+    const disk = await run(out, { ...opts, memoryBudget: TINIER });
+    assert.ok(disk.summary.usersPartitions > 1);
     assert.equal(disk.text.split('\r\n')[0], mem.text.split('\r\n')[0]);
     assert.equal(disk.summary.width, mem.summary.width);
     assert.equal((disk.text.match(/^userId,/gm) ?? []).length, 1);
@@ -152,7 +204,7 @@ describe('export --users past --memory-budget', () => {
     );
     const output = join(dir, 'recs.csv');
     await rejectsWith(
-      exportOutputs({ sources: [out], output, users, userKey: 'key', memoryBudget: TINY, tmpDir: dir }),
+      exportOutputs({ sources: [out], output, users, userKey: 'key', memoryBudget: TINIER, tmpDir: dir }),
       'PB_INVALID_RECORD',
       /input has itemId/,
     );
@@ -163,7 +215,7 @@ describe('export --users past --memory-budget', () => {
       output,
       users,
       userKey: 'key',
-      memoryBudget: TINY,
+      memoryBudget: TINIER,
       tmpDir: dir,
     });
     assert.deepEqual((await readdir(dir)).sort(), ['recs.csv', 'recs.csv.errors.jsonl']);
@@ -182,9 +234,14 @@ describe('export --users past --memory-budget', () => {
       '--user-key',
       'key',
       '--memory-budget',
-      '1300000',
+      String(TINIER),
     ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /which holds \d+ \(joined in \d+ partitions on disk: past --memory-budget\)/);
+    assert.match(
+      r.stderr,
+      /which holds 25000 rows with a key \(read for the users of this export only: past --memory-budget\) \(joined in \d+ partitions on disk: past --memory-budget\)/,
+    );
+    // Nothing else: no warning from node about the partitions' streams.
+    assert.doesNotMatch(r.stderr, /Warning|MaxListeners/);
   });
 });

@@ -33,6 +33,7 @@ export function summarizeMapUsers(
     catalogRowsWithoutId: tables.catalogWithoutId,
     usersInFile: tables.usersInFile,
     usersPartitions: 0,
+    usersFiltered: false,
     usersMissing: w.usersMissing,
     usersDropped: w.usersDropped,
     usersDuplicates: 0,

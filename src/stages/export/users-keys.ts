@@ -1,0 +1,73 @@
+import { stat } from 'node:fs/promises';
+import { KeyFilter } from '../../core/key-filter.js';
+import { decodeString, KEY_USER, LINE_BLANK, LINE_INVALID, OutLineParser } from '../../core/out-lines.js';
+import { readOutItems } from '../../io/out-reader.js';
+import { isS3Uri } from '../../io/s3.js';
+import type { ResolvedExportOptions } from './options.js';
+
+/**
+ * The users the outputs name, as a KeyFilter, for a users file past
+ * --memory-budget: one quick read of the sources for their user keys, so
+ * that only the CRM rows of those users are held or partitioned. Only local
+ * files are read twice; with stdin or s3:// sources there is no filter.
+ * Memory: the filter, at most a quarter of the budget.
+ */
+export async function outputUserKeys(
+  sources: readonly string[],
+  o: ResolvedExportOptions,
+): Promise<KeyFilter | undefined> {
+  if (sources.some((s) => s === '-' || isS3Uri(s))) return undefined;
+  let bytes = 0;
+  for (const s of sources) bytes += (await stat(s)).size;
+  // A line names one user and is rarely under 64 bytes: the filter is sized for more users than come.
+  const filter = new KeyFilter(Math.ceil(bytes / 64), Math.floor(o.memoryBudget / 4));
+  const parser = new OutLineParser();
+  for (const source of sources) {
+    for await (const item of readOutItems(source, {
+      pieceSize: o.pieceSize,
+      maxLineLength: o.maxLineLength,
+    })) {
+      if (item.kind === 'bad') continue;
+      addKeys(item.bytes, filter, parser);
+    }
+  }
+  return filter;
+}
+
+const LF = 10;
+const CR = 13;
+const QUOTE = 34;
+const BACKSLASH = 92;
+/** `{"input":{"userId":"`, as the service writes it (or with spaces: then the parser finds it). */
+const PREFIX = Buffer.from('{"input":{"userId":"');
+
+/** Each line's user key into the filter; a line in another form (or a key with escapes) through the parser. */
+function addKeys(piece: Buffer, filter: KeyFilter, parser: OutLineParser): void {
+  const n = piece.length;
+  let p = 0;
+  while (p < n) {
+    let nl = piece.indexOf(LF, p);
+    if (nl === -1) nl = n;
+    let k = 0;
+    while (k < PREFIX.length && piece[p + k] === PREFIX[k]) k++;
+    let done = false;
+    if (k === PREFIX.length) {
+      const s = p + k;
+      let e = s;
+      while (e < nl && piece[e] !== QUOTE && piece[e] !== BACKSLASH) e++;
+      if (piece[e] === QUOTE) {
+        filter.add(piece, s, e);
+        done = true;
+      }
+    }
+    const e = nl > p && piece[nl - 1] === CR ? nl - 1 : nl;
+    const status = done ? LINE_BLANK : parser.parse(piece, p, e);
+    if (status !== LINE_BLANK && status !== LINE_INVALID && parser.keyField === KEY_USER) {
+      if (parser.keyEscaped) {
+        const key = Buffer.from(decodeString(piece, parser.keyStart, parser.keyEnd));
+        filter.add(key, 0, key.length);
+      } else filter.add(piece, parser.keyStart, parser.keyEnd);
+    }
+    p = nl + 1;
+  }
+}

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { exportOutputs } from '../../../src/stages/export/index.js';
+import { rejectsWith, useTmp } from '../../helpers.js';
+
+// A users file past half of --memory-budget is read for the outputs' users
+// only: the outputs are read once for their user keys (a filter), in every
+// form the service or a hand writes them.
+
+const tmp = useTmp();
+const BUDGET = 1_300_000;
+
+async function crm(rows: string[]): Promise<string> {
+  const f = tmp.fresh('crm.csv');
+  // Fillers past half the budget, so the file is read through the filter.
+  const fill: string[] = [];
+  for (let i = 0; i < 30_000; i++) fill.push(`filler-${i},f${i}@example.com,F`);
+  await writeFile(f, ['key,email,name', ...fill, ...rows, ''].join('\n'));
+  return f;
+}
+
+async function out(lines: string[]): Promise<string> {
+  const f = tmp.fresh('in.out');
+  await writeFile(f, `${lines.join('\n')}\n`);
+  return f;
+}
+
+const rec = (input: string) => `${input}, "output": {"recommendedItems": ["i1"], "scores": [0.5]}}`;
+
+test('keys written with spaces, with escapes, in error lines: their rows are joined', async () => {
+  const users = await crm(['u1,a@x,Ann', 'u"2,b@x,Bob', 'Zoë,z@x,Zoë', 'u4,d@x,Dan']);
+  const source = await out([
+    rec('{"input": {"userId": "u1"}'),
+    rec('{"input":{"userId":"u\\"2"}'),
+    rec('{"input":{"userId":"Zo\\u00eb"}'),
+    '{"input":{"userId":"u4"},"error":"Invalid userId"}',
+  ]);
+  const output = tmp.fresh('o.csv');
+  const s = await exportOutputs({ sources: [source], output, users, userKey: 'key', memoryBudget: BUDGET });
+  assert.equal(s.usersFiltered, true);
+  assert.equal(s.usersPartitions, 0);
+  assert.equal(s.usersMissing, 0);
+  assert.equal(s.usersInFile, 30_004);
+  const text = await readFile(output, 'utf8');
+  assert.match(text, /u1,1,i1,0\.5,a@x,Ann/);
+  assert.match(text, /"u""2",1,i1,0\.5,b@x,Bob/);
+  assert.match(text, /Zoë,1,i1,0\.5,z@x,Zoë/);
+});
+
+test('through the filter, a bad row of a user the outputs do not name is not read; of one they name, it is an error', async () => {
+  const source = await out([rec('{"input":{"userId":"u1"}')]);
+  const output = tmp.fresh('o.csv');
+  const skipped = await crm(['u1,a@x,Ann', 'nobody,n@x,N,extra']);
+  const s = await exportOutputs({
+    sources: [source],
+    output,
+    users: skipped,
+    userKey: 'key',
+    memoryBudget: BUDGET,
+  });
+  assert.equal(s.usersFiltered, true);
+  assert.equal(s.usersMissing, 0);
+  const refused = await crm(['u1,a@x,Ann,extra']);
+  await rejectsWith(
+    exportOutputs({ sources: [source], output, users: refused, userKey: 'key', memoryBudget: BUDGET }),
+    'PB_INVALID_RECORD',
+    /expected 3 fields/,
+  );
+});
