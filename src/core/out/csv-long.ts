@@ -30,8 +30,13 @@ export function writeLongRows(
   const catalog = w.catalog;
   const users = w.users;
   const user = w.userItem;
-  if (!reasons && !layout.reason && !layout.theme && !catalog && !users) {
-    longRowsPlain(w, src, count, layout.score, scores);
+  if (!reasons && !layout.reason && !layout.theme && !catalog) {
+    // The user's cells are the same on every row of the line: rendered once, copied as words.
+    if (users) {
+      w.renderUserCells();
+      w.cellsCut += w.userCellsCut * count;
+    }
+    longRowsPlain(w, src, count, layout.score, scores, users ? w.userCellsLen : 0);
     return;
   }
   const out = w.out;
@@ -97,8 +102,11 @@ function longRowsPlain(
   count: number,
   withScore: boolean,
   scores: Spans | undefined,
+  /** Bytes of w.userCells ending each row (0: no users join). */
+  userLen: number,
 ): void {
   const ids = w.parser.ids.data;
+  const uv = w.userCellsView;
   const sd = scores ? scores.data : NO_SPANS;
   const sn = scores ? scores.n : 0;
   const klen = w.keyLen;
@@ -148,6 +156,10 @@ function longRowsPlain(
           at += se - ss;
         } else for (let k = ss; k < se; k++) out[at++] = src[k] as number;
       }
+    }
+    if (userLen > 0) {
+      for (let k = 0; k < userLen; k += 4) dst.setUint32(at + k, uv.getUint32(k, true), true);
+      at += userLen;
     }
     if (crlf) {
       dst.setUint16(at, 0x0a0d, true);

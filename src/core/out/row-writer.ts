@@ -52,6 +52,15 @@ export class RowWriter {
   readonly idNameView: DataView;
   /** The line's row in the users table, or -1 (not there, or no key). */
   userItem = -1;
+  /**
+   * csv-long: the user's cells as every row of the line ends (`,email,name`),
+   * rendered once per line by renderUserCells, padded for word copies; and
+   * how many of them were cut to maxCellBytes.
+   */
+  userCells: Buffer = Buffer.alloc(1024);
+  userCellsView: DataView = viewOf(this.userCells);
+  userCellsLen = 0;
+  userCellsCut = 0;
 
   constructor(
     readonly cfg: ConvertConfig,
@@ -101,6 +110,28 @@ export class RowWriter {
   setOut(b: Buffer): void {
     this.out = b;
     this.outView = viewOf(b);
+  }
+
+  /** The line's user cells (userItem's, or empty ones) into userCells. */
+  renderUserCells(): void {
+    const users = this.users as Catalog;
+    const user = this.userItem;
+    const need = users.maxRecordBytes + users.columns + 8;
+    if (this.userCells.length < need) {
+      this.userCells = Buffer.alloc(2 * need);
+      this.userCellsView = viewOf(this.userCells);
+    }
+    let at = 0;
+    let cut = 0;
+    for (let col = 0; col < users.columns; col++) {
+      this.userCells[at++] = 44; // ,
+      if (user >= 0) {
+        at = users.copyCell(user, col, this.userCells, at);
+        if (users.cutValues > 0 && users.isCut(user, col)) cut++;
+      }
+    }
+    this.userCellsLen = at;
+    this.userCellsCut = cut;
   }
 
   /** The key as a CSV cell, rendered once per line into keyCell. */
