@@ -61,8 +61,9 @@ Options:
                              by default they are kept with empty user columns (counted)
       --memory-budget SIZE   memory for the users table (default 64MiB); past it both sides
                              are partitioned on disk (--tmp-dir) and joined a part at a time; with
-                             --map-users also for the related-items lists and each interactions
-                             partition (there the users table must fit it)
+                             --map-users also for the related-items lists (past it they are
+                             joined on disk too) and each interactions partition (there the
+                             users table must fit it)
       --map-users FILE       related items per user: FILE lists what users touched (CSV, TSV or
                              JSON Lines: user, item, time); rows become USER,source_item,rank,
                              itemId[,score], then catalog and user columns (csv-long only); the
@@ -284,7 +285,7 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
   const m = s.mapUsers as NonNullable<ExportSummary['mapUsers']>;
   const parts = [
     `${m.interactions} interactions of ${m.users} users`,
-    `${m.sourceItems} related-items lists from ${s.lines} lines`,
+    `${m.sourceItems} related-items lists from ${s.lines} lines${m.listsOnDisk ? ' (joined on disk: past --memory-budget)' : ''}`,
     `${m.usersMapped} users mapped (${m.pick})`,
     `${s.rows} rows written to ${output === '-' ? 'stdout' : output}`,
   ];

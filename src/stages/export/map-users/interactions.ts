@@ -7,10 +7,11 @@ import {
   USER_COLUMNS,
 } from '../../../core/columns.js';
 import { readTimestamp } from '../../../core/dates.js';
+import { addTouch, type ItemTouches } from '../../../core/map-users.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../../core/option-names.js';
 import { PbError } from '../../../errors.js';
 import { type Row, type RowSource, readRows } from '../../../io/rows.js';
-import type { PartitionSet, SpillDir } from '../../../io/spill.js';
+import { eachLine, type PartitionSet, type SpillDir } from '../../../io/spill.js';
 import { openText } from '../../../io/text.js';
 import type { SideFile } from '../side-file.js';
 import type { ResolvedMapUsers } from './options.js';
@@ -185,4 +186,26 @@ function rowProblem(
   const t = readTimestamp(cols.time(row.values));
   if ('problem' in t) return { reason: `the time ${t.problem}`, field: cols.timeName };
   return { user, item, time: t.seconds };
+}
+
+/**
+ * One user partition read back: each user (by the id as JSON string
+ * content) to their items, users in the order the partition first names them.
+ */
+export async function usersOf(pieces: AsyncIterable<Buffer>): Promise<Map<string, Map<string, ItemTouches>>> {
+  const users = new Map<string, Map<string, ItemTouches>>();
+  let at = 0;
+  for await (const seg of pieces) {
+    eachLine(seg, (ks, ke, ps, pe) => {
+      const key = seg.toString('utf8', ks, ke);
+      const [item, time] = JSON.parse(seg.toString('utf8', ps, pe)) as [string, number | null];
+      let items = users.get(key);
+      if (!items) {
+        items = new Map();
+        users.set(key, items);
+      }
+      addTouch(items, item, time ?? Number.NEGATIVE_INFINITY, at++);
+    });
+  }
+  return users;
 }
