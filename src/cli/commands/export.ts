@@ -65,9 +65,9 @@ Options:
                              joined on disk too) and each interactions partition (there the
                              users table must fit it)
       --map-users FILE       related items per user: FILE lists what users touched (CSV, TSV or
-                             JSON Lines: user, item, time); rows become USER,source_item,rank,
-                             itemId[,score], then catalog and user columns (csv-long only); the
-                             file is partitioned on disk by user (--tmp-dir)
+                             JSON Lines: user, item, time); rows per user in any --format, each
+                             item with its source_item (csv-long: USER,source_item,rank,itemId,
+                             score); the file is partitioned on disk by user (--tmp-dir)
       --map-user-column C    its user id column (default USER_ID, user_id, customer_id, ...)
       --map-item-column C    its item id column (default ITEM_ID, item_id, sku, ...)
       --map-pick P           latest (default: the item of the latest time), most-frequent (ties:
@@ -116,6 +116,8 @@ Examples:
   personalize-batch export similar-items.out --map-users VIEWS.csv --map-user-column USER_ID \\
       --map-item-column ITEM_ID --map-time-column TIMESTAMP --map-pick latest --exclude-seen \\
       --top 5 --rejects bad-views.jsonl -o braze.csv
+  personalize-batch export similar-items.out --map-users VIEWS.csv --map-pick all --format jsonl \\
+      -o per-user.jsonl
   personalize-batch export job-out/ --format csv-wide --top 5 --rename userId=external_id \\
       --bom --max-file-size 500MB -o braze.csv
   personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv`;

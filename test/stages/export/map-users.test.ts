@@ -120,7 +120,7 @@ function byUser(csv: string): Map<string, string[][]> {
 async function mapExport(
   out: string,
   interactions: string | Buffer,
-  opts: Omit<ExportOptions, 'sources' | 'stdin' | 'stdout' | 'output'> = {},
+  opts: Omit<ExportOptions, 'sources' | 'stdin' | 'stdout'> = {},
   name = 'views.csv',
 ): Promise<{ text: string; summary: ExportSummary; views: string }> {
   const views = tmp.fresh(name);
@@ -363,7 +363,7 @@ describe('export --map-users', () => {
     );
   });
 
-  test('refusals: not related items, missing columns, other formats, options without --map-users', async () => {
+  test('refusals: not related items, missing columns, --max-file-size, options without --map-users', async () => {
     const user = `${JSON.stringify({ input: { userId: 'u1' }, output: { recommendedItems: ['x'] }, error: null })}\n`;
     await rejectsWith(
       mapExport(user, 'USER_ID,ITEM_ID,TIMESTAMP\nu1,a,1767571200\n'),
@@ -388,9 +388,9 @@ describe('export --map-users', () => {
     });
     assert.equal(mf.text, 'userId,source_item,rank,itemId,score\nu1,a,1,x,0.5\n');
     await rejectsWith(
-      mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', { format: 'csv-wide' }),
+      mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', { maxFileSize: 1 << 20, output: tmp.fresh('o.csv') }),
       'PB_USAGE',
-      /use --format csv-long/,
+      /--max-file-size is not done with --map-users/,
     );
     await rejectsWith(
       exportOutputs({ sources: ['x.out'], excludeSeen: true }),
@@ -421,8 +421,9 @@ describe('export --map-users', () => {
     const bad = await cli(args);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /views\.csv:4/);
-    const wide = await cli([...args, '--format', 'jsonl']);
-    assert.equal(wide.code, 2);
+    const split = await cli([...args, '--max-file-size', '1MB', '-o', tmp.fresh('parts.csv')]);
+    assert.equal(split.code, 2);
+    assert.match(split.stderr, /--max-file-size is not done with --map-users/);
     const help = await cli(['export', '--help']);
     assert.match(help.stdout, /--map-users FILE[\s\S]*--exclude-seen[\s\S]*--map-users VIEWS\.csv/);
   });

@@ -1,6 +1,6 @@
 import { type MappedUser, type MapUsersSummary, mergeLists, pickItems } from '../../../core/map-users.js';
 import { writeOutput } from '../../../io/output.js';
-import { eachPartition, SpillDir } from '../../../io/spill.js';
+import { eachPartition, readPartition, SpillDir } from '../../../io/spill.js';
 import type { LoadedCatalog } from '../catalog.js';
 import type { ExportOptions, ResolvedExportOptions } from '../options.js';
 import { SideFile } from '../side-file.js';
@@ -84,7 +84,7 @@ export async function mapUsers(
   }
 }
 
-/** The output's bytes: the header, then each user's rows, about 1 MiB at a time. */
+/** The output's bytes: the header, then each user's rows, about 1 MiB at a time (csv-wide: see wide()). */
 async function* output(
   spill: SpillDir,
   read: InteractionsRead,
@@ -93,11 +93,69 @@ async function* output(
   map: MapUsersSummary,
   counts: { rows: number; bytesWritten: number },
 ): AsyncGenerator<Buffer> {
-  const { o, m, related, writer } = c;
+  const writer = c.writer;
+  const pieces = userPieces(spill, read, budget, c, map, counts);
+  if (c.o.format === 'csv-wide') {
+    yield* wide(spill, pieces, writer, counts);
+    return;
+  }
+  const header = Buffer.from(writer.headerLine());
+  counts.bytesWritten += header.length;
+  if (header.length > 0) yield header;
+  for await (const b of pieces) {
+    counts.bytesWritten += b.length;
+    yield b;
+  }
+}
+
+/**
+ * csv-wide's width is the most rows a user has, known only at the end: the
+ * users' cells go to a spool file on disk first (--tmp-dir), then the
+ * header and each spooled user's row, padded to the width.
+ */
+async function* wide(
+  spill: SpillDir,
+  pieces: AsyncIterable<Buffer>,
+  writer: MappedRows,
+  counts: { bytesWritten: number },
+): AsyncGenerator<Buffer> {
+  const spool = await spill.partitions(0, 1);
+  for await (const b of pieces) {
+    const w = spool.append(0, b, 0, b.length - 1);
+    if (w) await w;
+  }
+  await spool.close();
   let pending = writer.headerLine();
   const flush = () => {
     const b = Buffer.from(pending);
     counts.bytesWritten += b.length;
+    pending = '';
+    return b;
+  };
+  for await (const seg of readPartition(spool.paths[0] as string)) {
+    for (let s = 0; s < seg.length; ) {
+      const e = seg.indexOf(10, s);
+      pending += writer.wideRow(seg.toString('utf8', s, e));
+      s = e + 1;
+      if (pending.length >= 1 << 20) yield flush();
+    }
+  }
+  yield flush();
+}
+
+/** Each user's rows as text (csv-wide: spool lines), about 1 MiB at a time. */
+async function* userPieces(
+  spill: SpillDir,
+  read: InteractionsRead,
+  budget: number,
+  c: { o: ResolvedExportOptions; m: ResolvedMapUsers; related: RelatedLists; writer: MappedRows },
+  map: MapUsersSummary,
+  counts: { rows: number },
+): AsyncGenerator<Buffer> {
+  const { o, m, related, writer } = c;
+  let pending = '';
+  const flush = () => {
+    const b = Buffer.from(pending);
     pending = '';
     return b;
   };
