@@ -240,6 +240,30 @@ describe('export --map-users', () => {
     }
   });
 
+  test('lists on disk: ids with quotes, backslashes, tabs and UTF-8 come back as they were', async () => {
+    const odd = ['a"b', 'c\\d', 'Zoë', 'tab\there', '日本'];
+    const out = odd
+      .map((item, i) =>
+        relLine(item, { items: [odd[(i + 1) % 5] as string, `x${i}`], scores: ['0.5', '0.25'] }),
+      )
+      .join('');
+    const cell = (v: string) => `"${v.replace(/"/g, '""')}"`;
+    const views = `USER_ID,ITEM_ID,TIMESTAMP\n${odd.map((item, i) => `${cell(`u${item}`)},${cell(item)},${1767571200 + i}`).join('\n')}\n${cell('u"1')},${cell('Zoë')},1767571200\n`;
+    const mem = await mapExport(out, views, { mapPick: 'all', lineEnding: 'lf' });
+    const disk = await mapExport(out, views, { mapPick: 'all', lineEnding: 'lf', memoryBudget: 200 });
+    assert.equal(disk.summary.mapUsers?.listsOnDisk, true);
+    assert.equal(disk.text, mem.text);
+    const rows = parseCsv(mem.text, { relax_quotes: false }) as string[][];
+    assert.deepEqual(
+      rows.filter((r) => r[0] === 'ua"b').map((r) => r.slice(1, 4)),
+      [
+        ['a"b', '1', 'c\\d'],
+        ['a"b', '2', 'x0'],
+      ],
+    );
+    assert.deepEqual(new Set(rows.slice(1).map((r) => r[0])), new Set([...odd.map((i) => `u${i}`), 'u"1']));
+  });
+
   test('lists on disk with a budget so small that every pass splits its partitions: the same rows', async () => {
     const c = randomCase(11, 3000, 2000);
     const mem = await mapExport(c.out, c.csv, { mapPick: 'all', excludeSeen: true });

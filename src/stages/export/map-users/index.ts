@@ -168,7 +168,8 @@ async function* userPieces(
     const text = writer.rowsOf(JSON.parse(`"${key}"`) as string, mapped.rows);
     if (text === '') return undefined;
     map.usersMapped++;
-    counts.rows += mapped.rows.length;
+    // Rows as a plain export counts them: csv-long one per item, the others one per user.
+    counts.rows += o.format === 'csv-long' ? mapped.rows.length : 1;
     pending += text;
     return pending.length >= 1 << 20 ? flush() : undefined;
   };

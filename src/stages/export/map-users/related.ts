@@ -190,7 +190,7 @@ const OPEN_BRACKET = 0x5b;
  * its text (two bytes a character) plus the map entry; a user's pick
  * (`["user",n]`, lists-disk.ts) streams through and costs nothing.
  */
-export function weighList(payload: Uint8Array, ps: number, pe: number): number {
+function weighList(payload: Uint8Array, ps: number, pe: number): number {
   return payload[ps + 1] === OPEN_BRACKET ? ENTRY_BYTES + 2 * (pe - ps) : 0;
 }
 
