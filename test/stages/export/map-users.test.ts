@@ -144,11 +144,11 @@ describe('export --map-users', () => {
       [false, true].flatMap((excludeSeen) => [0, 3].map((top) => ({ mapPick, excludeSeen, top }))),
     );
     // Twenty random cases, each export a few tenths of a second (256 partition files): each case
-    // takes two of the twelve settings, so that every setting meets several cases.
+    // takes one of the twelve settings in turn, so that every setting meets a case or two.
     for (let seed = 1; seed <= 20; seed++) {
       const rand = prng(1000 + seed);
       const c = randomCase(seed, 50 + Math.floor(rand() * 400), 5 + Math.floor(rand() * 60));
-      for (const { mapPick, excludeSeen, top } of [combos[seed % 12], combos[(seed * 5 + 7) % 12]] as const) {
+      for (const { mapPick, excludeSeen, top } of [combos[seed % 12]]) {
         assert.ok(mapPick !== undefined);
         const { text, summary } = await mapExport(c.out, c.csv, {
           mapPick,
