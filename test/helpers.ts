@@ -14,6 +14,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Ajv, type ValidateFunction } from 'ajv';
 import {
   type CliIO,
+  type ExportOptions,
+  type ExportSummary,
+  exportOutputs,
   PbError,
   type PbErrorCode,
   type PrepareOptions,
@@ -29,6 +32,34 @@ import { prng } from '../src/sample.js';
 
 /** mulberry32 from the sample generator: same seed, same sequence. */
 export { prng };
+
+/**
+ * export() of one input given as stdin (re-chunked when `chunks` says so),
+ * its output captured as text and bytes; its errors file a fresh one in
+ * `tmp`. `exportTextIn(tmp)` gives the function for a test file's folder.
+ */
+export function exportTextIn(tmp: { fresh: (name: string) => string }) {
+  return async (
+    input: string | Buffer,
+    opts: Omit<ExportOptions, 'sources' | 'stdin' | 'stdout' | 'output'> & {
+      chunks?: number | { seed: number; max: number };
+    } = {},
+  ): Promise<{ out: string; bytes: Buffer; summary: ExportSummary }> => {
+    const out = sink();
+    const { chunks, ...rest } = opts;
+    const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input);
+    const summary = await exportOutputs({
+      errors: tmp.fresh('errors.jsonl'),
+      ...rest,
+      sources: ['-'],
+      stdin: stdinOf(chunks === undefined ? bytes : split(bytes, chunks)),
+      stdout: out.stream,
+    });
+    await new Promise((r) => setImmediate(r));
+    const text = out.text();
+    return { out: text, bytes: Buffer.from(text), summary };
+  };
+}
 
 /**
  * A temp folder for the calling test file, made before its tests and removed

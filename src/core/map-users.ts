@@ -142,9 +142,14 @@ export interface MapUsersSummary {
   usersAllSeen: number;
   /** Recommended items dropped because the user touched them (--exclude-seen), per user. */
   seenDropped: number;
-  /** Related-items lists held, and the bytes counted for them against --memory-budget. */
+  /**
+   * Related-items lists (distinct source items), and the bytes counted for
+   * them against --memory-budget (on disk, repeated source items' lines too).
+   */
   sourceItems: number;
   listBytes: number;
+  /** The lists were past --memory-budget and joined on disk, not held. */
+  listsOnDisk: boolean;
   /** Output lines for a source item an earlier line had (the first was used). */
   duplicateLists: number;
   /** Interaction partitions reduced (256, more when one outgrew its share of --memory-budget). */

@@ -37,10 +37,18 @@ export function partitionOf(hash: number, count: number): number {
   return Math.floor(((hash >>> 0) / 4294967296) * count);
 }
 
+/**
+ * What one line costs in memory when its partition is reloaded, for lines
+ * whose payload is held (not just the key): given, cost() is the sum of
+ * the weights instead of reloadCost. Splits keep it.
+ */
+export type Weigh = (payload: Uint8Array, ps: number, pe: number) => number;
+
 export class PartitionSet {
   readonly paths: string[];
   readonly keyBytes: number[];
   readonly entries: number[];
+  readonly weights: number[];
   private readonly streams: WriteStream[];
   /** Lines gathered per partition and written 32 KiB at a time: one write per line costs more than the line. */
   private readonly bufs: Buffer[];
@@ -52,8 +60,15 @@ export class PartitionSet {
   /** Set by close(): the files are complete and the buffers let go. */
   closed = false;
 
-  constructor(dir: string, prefix: string, seed: number, count = PARTITIONS) {
+  constructor(
+    dir: string,
+    prefix: string,
+    seed: number,
+    count = PARTITIONS,
+    readonly weigh?: Weigh,
+  ) {
     this.seed = seed;
+    this.weights = new Array(count).fill(0);
     this.paths = Array.from({ length: count }, (_, i) => join(dir, `${prefix}-${i}.part`));
     this.keyBytes = new Array(count).fill(0);
     this.entries = new Array(count).fill(0);
@@ -67,6 +82,7 @@ export class PartitionSet {
   }
 
   cost(i: number): number {
+    if (this.weigh) return this.weights[i] as number;
     return reloadCost(this.keyBytes[i] as number, this.entries[i] as number);
   }
 
@@ -87,6 +103,7 @@ export class PartitionSet {
     const n = ke - ks + pe - ps + 2;
     this.keyBytes[i] += ke - ks;
     this.entries[i]++;
+    if (this.weigh) this.weights[i] += this.weigh(payload, ps, pe);
     let buf = this.bufs[i] as Buffer;
     let at = this.fill[i] as number;
     let waited: Promise<void> | undefined;
@@ -116,6 +133,7 @@ export class PartitionSet {
     const n = e - s + 1;
     this.keyBytes[i] += n;
     this.entries[i]++;
+    if (this.weigh) this.weights[i] += this.weigh(buf, s, e);
     let b = this.bufs[i] as Buffer;
     let at = this.fill[i] as number;
     let waited: Promise<void> | undefined;
@@ -223,14 +241,14 @@ export class SpillDir {
   private readonly sets: PartitionSet[] = [];
   constructor(private readonly parent: string) {}
 
-  async partitions(seed = 0, count = PARTITIONS): Promise<PartitionSet> {
+  async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh): Promise<PartitionSet> {
     // The promise is kept, not the name: two callers must not make two folders.
     this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-')).then((dir) => {
       // Removed on the way out of an interrupted or cut-off (EPIPE) process too.
       this.tracked = trackTemporary(dir);
       return dir;
     });
-    const set = new PartitionSet(await this.dir, `p${this.counter++}`, seed, count);
+    const set = new PartitionSet(await this.dir, `p${this.counter++}`, seed, count, weigh);
     // Closed sets need no dispose(): holding on to them (256 write streams
     // each) grew memory with every partition split.
     for (let i = this.sets.length - 1; i >= 0; i--) if (this.sets[i]?.closed) this.sets.splice(i, 1);
@@ -313,7 +331,7 @@ export async function* eachPartition(
       // As many pieces as it takes for each to cost about half the budget,
       // not always 256: a partition a little over budget became 256 tiny files.
       const count = Math.min(PARTITIONS, Math.max(2, Math.ceil((2 * parts.cost(i)) / budget)));
-      const sub = await spill.partitions(parts.seed + depth * 7919, count);
+      const sub = await spill.partitions(parts.seed + depth * 7919, count, parts.weigh);
       for await (const seg of readPartition(path)) {
         const waits: Promise<void>[] = [];
         eachLine(seg, (ks, ke, ps, pe) => {

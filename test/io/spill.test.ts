@@ -68,6 +68,41 @@ describe('spill re-splitting', () => {
       [],
     );
   });
+
+  test('a weigh function costs each line by its payload, and the splits keep it', async () => {
+    const spill = new SpillDir(tmp.dir);
+    try {
+      // Lines whose payload starts with "h" are held (their length), the others stream through (0).
+      const weigh = (p: Uint8Array, ps: number, pe: number) => (p[ps + 1] === 0x68 ? pe - ps : 0);
+      const parts = await spill.partitions(0, 2, weigh);
+      let held = 0;
+      for (let i = 0; i < 2000; i++) {
+        const payload = i % 2 ? `"h${'x'.repeat(i % 50)}"` : '"s"';
+        if (i % 2) held += payload.length;
+        const w = parts.writeString(`k${i}`, payload);
+        if (w) await w;
+      }
+      assert.equal((parts.cost(0) as number) + (parts.cost(1) as number), held);
+      await parts.close();
+      // Cost by keys alone would be far under 4 KiB a partition; by the held payloads it is not.
+      let yielded = 0;
+      let lines = 0;
+      for await (const [pieces, , stats] of eachPartition(spill, parts, 4096)) {
+        yielded++;
+        let weight = 0;
+        for await (const seg of pieces)
+          eachLine(seg, (_ks, _ke, ps, pe) => {
+            lines++;
+            weight += weigh(seg, ps, pe);
+          });
+        assert.ok(weight <= 4096 || stats.keys === 1, `a partition of ${weight} bytes`);
+      }
+      assert.equal(lines, 2000);
+      assert.ok(yielded > 2, 'split by weight');
+    } finally {
+      await spill.dispose();
+    }
+  });
 });
 
 describe('a backed-up partition file', () => {

@@ -61,12 +61,13 @@ Options:
                              by default they are kept with empty user columns (counted)
       --memory-budget SIZE   memory for the users table (default 64MiB); past it both sides
                              are partitioned on disk (--tmp-dir) and joined a part at a time; with
-                             --map-users also for the related-items lists and each interactions
-                             partition (there the users table must fit it)
+                             --map-users also for the related-items lists (past it they are
+                             joined on disk too) and each interactions partition (there the
+                             users table must fit it)
       --map-users FILE       related items per user: FILE lists what users touched (CSV, TSV or
-                             JSON Lines: user, item, time); rows become USER,source_item,rank,
-                             itemId[,score], then catalog and user columns (csv-long only); the
-                             file is partitioned on disk by user (--tmp-dir)
+                             JSON Lines: user, item, time); rows per user in any --format, each
+                             item with its source_item (csv-long: USER,source_item,rank,itemId,
+                             score); the file is partitioned on disk by user (--tmp-dir)
       --map-user-column C    its user id column (default USER_ID, user_id, customer_id, ...)
       --map-item-column C    its item id column (default ITEM_ID, item_id, sku, ...)
       --map-pick P           latest (default: the item of the latest time), most-frequent (ties:
@@ -115,6 +116,8 @@ Examples:
   personalize-batch export similar-items.out --map-users VIEWS.csv --map-user-column USER_ID \\
       --map-item-column ITEM_ID --map-time-column TIMESTAMP --map-pick latest --exclude-seen \\
       --top 5 --rejects bad-views.jsonl -o braze.csv
+  personalize-batch export similar-items.out --map-users VIEWS.csv --map-pick all --format jsonl \\
+      -o per-user.jsonl
   personalize-batch export job-out/ --format csv-wide --top 5 --rename userId=external_id \\
       --bom --max-file-size 500MB -o braze.csv
   personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv`;
@@ -284,7 +287,7 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
   const m = s.mapUsers as NonNullable<ExportSummary['mapUsers']>;
   const parts = [
     `${m.interactions} interactions of ${m.users} users`,
-    `${m.sourceItems} related-items lists from ${s.lines} lines`,
+    `${m.sourceItems} related-items lists from ${s.lines} lines${m.listsOnDisk ? ' (joined on disk: past --memory-budget)' : ''}`,
     `${m.usersMapped} users mapped (${m.pick})`,
     `${s.rows} rows written to ${output === '-' ? 'stdout' : output}`,
   ];

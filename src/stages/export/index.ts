@@ -21,7 +21,7 @@ export {
   type UsersSettings,
 } from './catalog.js';
 export { SINCE_DEFAULTS, type SinceSummary } from './delta/index.js';
-export { checkInteractions } from './map-users/interactions.js';
+export { checkInteractions, type MapUsersNames } from './map-users/interactions.js';
 export { type MapUsersOptions, resolveMapUsers } from './map-users/options.js';
 export {
   defaultErrorsPath,

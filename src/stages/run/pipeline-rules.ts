@@ -331,7 +331,7 @@ function outputRules(
     problems.push(
       '$.output.since: "last" is the newest run in OUT/history/, which output.history false stops keeping: give a file, or keep the history',
     );
-  mapUsersRules(r, o, family, format);
+  mapUsersRules(r, o, family);
 }
 
 /** $.output.users and its settings: a users file joins by user id, so only to outputs keyed by it. */
@@ -365,13 +365,8 @@ function mapUsersOf(
   };
 }
 
-/** $.output.mapUsers and its settings: related items (keyed by item id) to csv-long. */
-function mapUsersRules(
-  r: Rules,
-  o: PipelineFile['output'],
-  family: FamilyInfo | undefined,
-  format: string,
-): void {
+/** $.output.mapUsers and its settings: related items (keyed by item id) to rows per user. */
+function mapUsersRules(r: Rules, o: PipelineFile['output'], family: FamilyInfo | undefined): void {
   for (const k of ['mapUserColumn', 'mapItemColumn', 'mapPick', 'mapTimeColumn', 'excludeSeen'] as const)
     if (o[k] !== undefined && o.mapUsers === undefined)
       r.problems.push(`$.output.${k}: needs $.output.mapUsers`);
@@ -380,8 +375,6 @@ function mapUsersRules(
     r.problems.push(
       `$.output.mapUsers: maps related items (output keyed by itemId), and ${family.family} output is keyed by ${family.key}: leave it out`,
     );
-  if (format !== 'csv-long')
-    r.problems.push('$.output.mapUsers: writes csv-long only; set $.output.format to csv-long');
   if (o.maxFileSize !== undefined)
     r.problems.push('$.output.maxFileSize: not done with $.output.mapUsers; leave it out');
 }

@@ -1,7 +1,13 @@
 // What the full run and the dry run share before prepare: every source and the catalog checked in one
 // report, prepare's options from the pipeline, and the stop when the input gives no record.
 import { PbError } from '../../errors.js';
-import { checkCatalog, checkInteractions, checkUsers, resolveMapUsers } from '../export/index.js';
+import {
+  checkCatalog,
+  checkInteractions,
+  checkUsers,
+  type MapUsersNames,
+  resolveMapUsers,
+} from '../export/index.js';
 import { checkSources, type PrepareOptions } from '../prepare/index.js';
 import { PIPELINE_OPTION_NAMES, type Pipeline } from './pipeline.js';
 import type { RunSummary } from './types.js';
@@ -67,11 +73,11 @@ export async function preflight(p: Pipeline): Promise<void> {
   }
   if (p.output.mapUsers !== undefined) {
     try {
-      const m = resolveMapUsers({ ...p.output, format: p.output.format, maxFileSize: undefined });
-      if (m) await checkInteractions(m);
+      const m = resolveMapUsers({ ...p.output, maxFileSize: undefined });
+      if (m) await checkInteractions(m, PIPELINE_MAP_USERS_NAMES);
     } catch (err) {
       if (!(err instanceof PbError)) throw err;
-      problems.push(`$.output.mapUsers: ${err.message}`);
+      problems.push(err.message.includes('$.output.') ? err.message : `$.output.mapUsers: ${err.message}`);
     }
   }
   // Each problem names its own file (a source, the catalog, the users file, the interactions).
@@ -138,3 +144,11 @@ export function prepareOptions(p: Pipeline): PrepareOptions {
     shards: p.shards.count,
   };
 }
+
+/** Interactions file messages name the pipeline file's keys. */
+export const PIPELINE_MAP_USERS_NAMES: MapUsersNames = {
+  file: '$.output.mapUsers',
+  userColumn: '$.output.mapUserColumn',
+  itemColumn: '$.output.mapItemColumn',
+  timeColumn: '$.output.mapTimeColumn',
+};

@@ -7,8 +7,8 @@ import { gunzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { csvCell } from '../../../src/core/out-convert.js';
-import { type ExportOptions, type ExportSummary, exportOutputs } from '../../../src/stages/export/index.js';
-import { cli, rejectsWith, sink, split, stdinOf, useTmp } from '../../helpers.js';
+import { type ExportSummary, exportOutputs } from '../../../src/stages/export/index.js';
+import { cli, exportTextIn, rejectsWith, sink, split, stdinOf, useTmp } from '../../helpers.js';
 import {
   AWS_DOC_EXAMPLES,
   FAILED,
@@ -26,25 +26,7 @@ import {
 
 const tmp = useTmp();
 
-async function exportText(
-  input: string | Buffer,
-  opts: Omit<ExportOptions, 'sources' | 'stdin' | 'stdout' | 'output'> & {
-    chunks?: number | { seed: number; max: number };
-  } = {},
-): Promise<{ out: string; summary: ExportSummary }> {
-  const out = sink();
-  const { chunks, ...rest } = opts;
-  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input);
-  const summary = await exportOutputs({
-    errors: tmp.fresh('errors.jsonl'),
-    ...rest,
-    sources: ['-'],
-    stdin: stdinOf(chunks === undefined ? bytes : split(bytes, chunks)),
-    stdout: out.stream,
-  });
-  await new Promise((r) => setImmediate(r));
-  return { out: out.text(), summary };
-}
+const exportText = exportTextIn(tmp);
 
 // ---------------------------------------------------------------------------
 // The oracle.

@@ -28,21 +28,21 @@ function relLine(item: string, list: List): string {
 }
 
 /** Random lists (some items have none) and touches whose times often tie; times written in three forms. */
-function randomCase(seed: number, rows: number, users: number) {
+function randomCase(seed: number, rows: number, users: number, shape = { lists: 15, length: 7, items: 20 }) {
   const rand = prng(seed);
   const int = (n: number) => Math.floor(rand() * n);
   const lists = new Map<string, List>();
-  for (let i = 0; i < 15; i++) {
+  for (let i = 0; i < shape.lists; i++) {
     const items: string[] = [];
-    for (let k = int(7); k > 0; k--) {
-      const r = `i${int(20)}`;
+    for (let k = int(shape.length); k > 0; k--) {
+      const r = `i${int(shape.items)}`;
       if (!items.includes(r) && r !== `i${i}`) items.push(r);
     }
     lists.set(`i${i}`, { items, scores: items.map((_, k) => String(1 / (k + 2))) });
   }
   const touches: Touch[] = [];
   for (let n = 0; n < rows; n++)
-    touches.push({ user: `u${int(users)}`, item: `i${int(20)}`, time: 1_700_000_000 + 60 * int(8) });
+    touches.push({ user: `u${int(users)}`, item: `i${int(shape.items)}`, time: 1_700_000_000 + 60 * int(8) });
   const out = [...lists].map(([item, l]) => relLine(item, l)).join('');
   const forms = [
     (t: number) => String(t),
@@ -120,7 +120,7 @@ function byUser(csv: string): Map<string, string[][]> {
 async function mapExport(
   out: string,
   interactions: string | Buffer,
-  opts: Omit<ExportOptions, 'sources' | 'stdin' | 'stdout' | 'output'> = {},
+  opts: Omit<ExportOptions, 'sources' | 'stdin' | 'stdout'> = {},
   name = 'views.csv',
 ): Promise<{ text: string; summary: ExportSummary; views: string }> {
   const views = tmp.fresh(name);
@@ -140,29 +140,34 @@ async function mapExport(
 
 describe('export --map-users', () => {
   test('latest, most-frequent and all match the oracle, with and without --exclude-seen and --top', async () => {
-    for (const seed of [1]) {
-      const c = randomCase(seed, 400, 40);
-      for (const mapPick of ['latest', 'most-frequent', 'all'] as const)
-        for (const excludeSeen of [false, true])
-          for (const top of [0, 3]) {
-            const { text, summary } = await mapExport(c.out, c.csv, {
-              mapPick,
-              excludeSeen,
-              top: top || undefined,
-            });
-            const want = oracle(c.touches, c.lists, mapPick, excludeSeen, top);
-            assert.deepEqual(byUser(text), want, `${mapPick} exclude=${excludeSeen} top=${top} seed=${seed}`);
-            const m = summary.mapUsers;
-            assert.ok(m);
-            assert.equal(m.interactions, 400);
-            assert.equal(m.usersMapped, want.size);
-            assert.equal(
-              summary.rows,
-              [...want.values()].reduce((n, r) => n + r.length, 0),
-            );
-            assert.equal(m.users, new Set(c.touches.map((t) => t.user)).size);
-            if (!excludeSeen) assert.equal(m.seenDropped, 0);
-          }
+    const combos = (['latest', 'most-frequent', 'all'] as const).flatMap((mapPick) =>
+      [false, true].flatMap((excludeSeen) => [0, 3].map((top) => ({ mapPick, excludeSeen, top }))),
+    );
+    // Twenty random cases, each export a few tenths of a second (256 partition files): each case
+    // takes one of the twelve settings in turn, so that every setting meets a case or two.
+    for (let seed = 1; seed <= 20; seed++) {
+      const rand = prng(1000 + seed);
+      const c = randomCase(seed, 50 + Math.floor(rand() * 400), 5 + Math.floor(rand() * 60));
+      for (const { mapPick, excludeSeen, top } of [combos[seed % 12]]) {
+        assert.ok(mapPick !== undefined);
+        const { text, summary } = await mapExport(c.out, c.csv, {
+          mapPick,
+          excludeSeen,
+          top: top || undefined,
+        });
+        const want = oracle(c.touches, c.lists, mapPick, excludeSeen, top);
+        assert.deepEqual(byUser(text), want, `${mapPick} exclude=${excludeSeen} top=${top} seed=${seed}`);
+        const m = summary.mapUsers;
+        assert.ok(m);
+        assert.equal(m.interactions, c.touches.length);
+        assert.equal(m.usersMapped, want.size);
+        assert.equal(
+          summary.rows,
+          [...want.values()].reduce((n, r) => n + r.length, 0),
+        );
+        assert.equal(m.users, new Set(c.touches.map((t) => t.user)).size);
+        if (!excludeSeen) assert.equal(m.seenDropped, 0);
+      }
     }
   });
 
@@ -197,11 +202,78 @@ describe('export --map-users', () => {
     assert.ok((tiny.summary.mapUsers?.partitions as number) > 256, 'partitions were split');
     assert.ok((plain.summary.mapUsers?.partitions as number) <= 256);
     assert.deepEqual(byUser(plain.text), oracle(c.touches, c.lists, 'all', true, 0));
-    await rejectsWith(
-      mapExport(c.out, c.csv, { memoryBudget: Math.floor(listBytes / 2) }),
-      'PB_LIMIT',
-      /related-items lists need more than --memory-budget .*raise --memory-budget/,
+    assert.equal(plain.summary.mapUsers?.listsOnDisk, false);
+  });
+
+  test('lists past --memory-budget are joined on disk: the same rows, in the same order', async () => {
+    for (const seed of [4, 5]) {
+      // Long lists (200 of up to 40 items) and few interactions: the lists outweigh any partition.
+      const c = randomCase(seed, 1500, 200, { lists: 200, length: 40, items: 240 });
+      // Two source items repeated on later lines: the first line wins on disk too.
+      const out = `${c.out}${relLine('i1', { items: ['zz'], scores: ['0.9'] })}${relLine('i2', { items: [], scores: [] })}`;
+      for (const mapPick of ['latest', 'all'] as const)
+        for (const excludeSeen of [false, true]) {
+          const opts = { mapPick, excludeSeen, top: mapPick === 'all' ? 4 : undefined };
+          const mem = await mapExport(out, c.csv, opts);
+          const listBytes = mem.summary.mapUsers?.listBytes as number;
+          const disk = await mapExport(out, c.csv, { ...opts, memoryBudget: Math.floor(listBytes / 3) });
+          const what = `${mapPick} exclude=${excludeSeen} seed=${seed}`;
+          assert.equal(mem.summary.mapUsers?.listsOnDisk, false, what);
+          assert.equal(disk.summary.mapUsers?.listsOnDisk, true, what);
+          // No partition was split (a third of the lists is far above any partition's cost): the same order.
+          assert.equal(disk.text, mem.text, what);
+          assert.deepEqual(
+            byUser(disk.text),
+            oracle(c.touches, c.lists, mapPick, excludeSeen, opts.top ?? 0),
+          );
+          const { seconds: _a, ...a } = mem.summary;
+          const { seconds: _b, ...b } = disk.summary;
+          // On disk the repeated lines' lists are counted in listBytes too: they are found only when read back.
+          assert.ok((b.mapUsers?.listBytes as number) > (a.mapUsers?.listBytes as number));
+          assert.deepEqual(
+            { ...b, mapUsers: { ...b.mapUsers, listsOnDisk: false, listBytes: 0 } },
+            { ...a, mapUsers: { ...a.mapUsers, listBytes: 0 } },
+            `${what}: the same counts`,
+          );
+          assert.equal(disk.summary.mapUsers?.duplicateLists, 2);
+        }
+    }
+  });
+
+  test('lists on disk: ids with quotes, backslashes, tabs and UTF-8 come back as they were', async () => {
+    const odd = ['a"b', 'c\\d', 'Zoë', 'tab\there', '日本'];
+    const out = odd
+      .map((item, i) =>
+        relLine(item, { items: [odd[(i + 1) % 5] as string, `x${i}`], scores: ['0.5', '0.25'] }),
+      )
+      .join('');
+    const cell = (v: string) => `"${v.replace(/"/g, '""')}"`;
+    const views = `USER_ID,ITEM_ID,TIMESTAMP\n${odd.map((item, i) => `${cell(`u${item}`)},${cell(item)},${1767571200 + i}`).join('\n')}\n${cell('u"1')},${cell('Zoë')},1767571200\n`;
+    const mem = await mapExport(out, views, { mapPick: 'all', lineEnding: 'lf' });
+    const disk = await mapExport(out, views, { mapPick: 'all', lineEnding: 'lf', memoryBudget: 200 });
+    assert.equal(disk.summary.mapUsers?.listsOnDisk, true);
+    assert.equal(disk.text, mem.text);
+    const rows = parseCsv(mem.text, { relax_quotes: false }) as string[][];
+    assert.deepEqual(
+      rows.filter((r) => r[0] === 'ua"b').map((r) => r.slice(1, 4)),
+      [
+        ['a"b', '1', 'c\\d'],
+        ['a"b', '2', 'x0'],
+      ],
     );
+    assert.deepEqual(new Set(rows.slice(1).map((r) => r[0])), new Set([...odd.map((i) => `u${i}`), 'u"1']));
+  });
+
+  test('lists on disk with a budget so small that every pass splits its partitions: the same rows', async () => {
+    const c = randomCase(11, 3000, 2000);
+    const mem = await mapExport(c.out, c.csv, { mapPick: 'all', excludeSeen: true });
+    const tiny = await mapExport(c.out, c.csv, { mapPick: 'all', excludeSeen: true, memoryBudget: 300 });
+    assert.equal(tiny.summary.mapUsers?.listsOnDisk, true);
+    assert.ok((tiny.summary.mapUsers?.partitions as number) > 256, 'partitions were split');
+    // Split partitions reorder users (README): the rows per user are the same.
+    assert.deepEqual(byUser(tiny.text), byUser(mem.text));
+    assert.deepEqual(byUser(tiny.text), oracle(c.touches, c.lists, 'all', true, 0));
+    assert.equal(tiny.summary.rows, mem.summary.rows);
   });
 
   test('an unparseable time goes to --rejects with file:line, or stops the export without it', async () => {
@@ -315,7 +387,7 @@ describe('export --map-users', () => {
     );
   });
 
-  test('refusals: not related items, missing columns, other formats, options without --map-users', async () => {
+  test('refusals: not related items, missing columns, --max-file-size, options without --map-users', async () => {
     const user = `${JSON.stringify({ input: { userId: 'u1' }, output: { recommendedItems: ['x'] }, error: null })}\n`;
     await rejectsWith(
       mapExport(user, 'USER_ID,ITEM_ID,TIMESTAMP\nu1,a,1767571200\n'),
@@ -340,9 +412,9 @@ describe('export --map-users', () => {
     });
     assert.equal(mf.text, 'userId,source_item,rank,itemId,score\nu1,a,1,x,0.5\n');
     await rejectsWith(
-      mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', { format: 'csv-wide' }),
+      mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', { maxFileSize: 1 << 20, output: tmp.fresh('o.csv') }),
       'PB_USAGE',
-      /use --format csv-long/,
+      /--max-file-size is not done with --map-users/,
     );
     await rejectsWith(
       exportOutputs({ sources: ['x.out'], excludeSeen: true }),
@@ -373,8 +445,9 @@ describe('export --map-users', () => {
     const bad = await cli(args);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /views\.csv:4/);
-    const wide = await cli([...args, '--format', 'jsonl']);
-    assert.equal(wide.code, 2);
+    const split = await cli([...args, '--max-file-size', '1MB', '-o', tmp.fresh('parts.csv')]);
+    assert.equal(split.code, 2);
+    assert.match(split.stderr, /--max-file-size is not done with --map-users/);
     const help = await cli(['export', '--help']);
     assert.match(help.stdout, /--map-users FILE[\s\S]*--exclude-seen[\s\S]*--map-users VIEWS\.csv/);
   });

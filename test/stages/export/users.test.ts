@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { type ExportOptions, type ExportSummary, exportOutputs } from '../../../src/stages/export/index.js';
-import { cli, prng, rejectsWith, sink, split, stdinOf, useTmp } from '../../helpers.js';
+import { cli, exportTextIn, prng, rejectsWith, useTmp } from '../../helpers.js';
 import { randomFile } from '../../out-fixtures.js';
 
 // export --users: a users file (a CRM export) joined to every row of each
@@ -14,26 +13,7 @@ import { randomFile } from '../../out-fixtures.js';
 const tmp = useTmp();
 const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'real-world');
 
-async function exportText(
-  input: string | Buffer,
-  opts: Omit<ExportOptions, 'sources' | 'stdin' | 'stdout' | 'output'> & {
-    chunks?: number | { seed: number; max: number };
-  } = {},
-): Promise<{ out: string; bytes: Buffer; summary: ExportSummary }> {
-  const out = sink();
-  const { chunks, ...rest } = opts;
-  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input);
-  const summary = await exportOutputs({
-    errors: tmp.fresh('errors.jsonl'),
-    ...rest,
-    sources: ['-'],
-    stdin: stdinOf(chunks === undefined ? bytes : split(bytes, chunks)),
-    stdout: out.stream,
-  });
-  await new Promise((r) => setImmediate(r));
-  const text = out.text();
-  return { out: text, bytes: Buffer.from(text), summary };
-}
+const exportText = exportTextIn(tmp);
 
 function recLine(user: string, items: string[], scores?: number[]): string {
   const output = scores ? { recommendedItems: items, scores } : { recommendedItems: items };

@@ -329,6 +329,33 @@ describe('run', () => {
     assert.match(rejects, /views\.csv","line":5/);
   });
 
+  test('output.mapUsers: a wrong column is named by its pipeline field, before any job', async () => {
+    const { dir, file, prefix } = await setup(10, (p) => {
+      p.recipe = 'related-items';
+      p.input = { sources: ['items-in.csv'], column: 'ITEM_ID' };
+      p.jobs.solutionVersionArn = 'arn:aws:personalize:us-east-1:123456789012:solution/similar-items/1';
+      p.output.mapUsers = 'views.csv';
+      p.output.mapUserColumn = 'visitor';
+      p.output.mapTimeColumn = 'WHEN';
+    });
+    await writeFile(join(dir, 'items-in.csv'), 'ITEM_ID\ni1\n');
+    await writeFile(join(dir, 'views.csv'), 'USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1767571200\n');
+    for (const args of [['--dry-run'], []]) {
+      const r = await cli(['run', file, ...args, ...AWS_ARGS()]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /no column "visitor" for \$\.output\.mapUserColumn; the header has "USER_ID"/);
+      assert.doesNotMatch(r.stderr, /--map-/);
+    }
+    assert.equal(jobsOf(prefix).length, 0, 'no job was paid for');
+    // The time column's message names its field too, once the user column is right.
+    const p = JSON.parse(await readFile(file, 'utf8')) as { output: Record<string, unknown> };
+    p.output.mapUserColumn = 'USER_ID';
+    await writeFile(file, JSON.stringify(p));
+    const r = await cli(['run', file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no column "WHEN" for \$\.output\.mapTimeColumn/);
+  });
+
   test('output.users reaches export: user columns in every row; a wrong userKey stops the run before any job', async () => {
     const bad = await setup(40, (p) => {
       p.output.users = 'crm.csv';
@@ -768,7 +795,7 @@ describe('run', () => {
     );
   });
 
-  test('output.mapUsers and its fields resolve for related items; refused for other keys, formats, or alone', () => {
+  test('output.mapUsers and its fields resolve for related items; refused for other keys, or alone', () => {
     const base = {
       version: 1,
       recipe: 'related-items',
@@ -817,7 +844,13 @@ describe('run', () => {
       'PB_USAGE',
     );
     assert.match(err.message, /\$\.output\.mapUsers: maps related items .*keyed by userId/);
-    assert.match(err.message, /\$\.output\.mapUsers: writes csv-long only/);
+    // Any format: only the key was wrong.
+    assert.doesNotMatch(err.message, /format/);
+    const wide = resolvePipeline(
+      { ...base, output: { dir: 'o', mapUsers: 'v.csv', format: 'csv-wide' } },
+      '/d/p.json',
+    );
+    assert.equal(wide.output.format, 'csv-wide');
     throwsWith(
       () => resolvePipeline({ ...base, output: { dir: 'o', excludeSeen: true } }, 'p.json'),
       'PB_USAGE',

@@ -7,10 +7,11 @@ import {
   USER_COLUMNS,
 } from '../../../core/columns.js';
 import { readTimestamp } from '../../../core/dates.js';
+import { addTouch, type ItemTouches } from '../../../core/map-users.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../../core/option-names.js';
 import { PbError } from '../../../errors.js';
 import { type Row, type RowSource, readRows } from '../../../io/rows.js';
-import type { PartitionSet, SpillDir } from '../../../io/spill.js';
+import { eachLine, type PartitionSet, type SpillDir } from '../../../io/spill.js';
 import { openText } from '../../../io/text.js';
 import type { SideFile } from '../side-file.js';
 import type { ResolvedMapUsers } from './options.js';
@@ -33,12 +34,30 @@ export interface InteractionsRead {
   timeColumn: string | undefined;
 }
 
-const NAMES: OptionNames = {
-  ...CLI_OPTION_NAMES,
-  column: '--map-user-column',
+/** What messages call the interactions file and its columns: export's flags, or a pipeline file's fields. */
+export interface MapUsersNames {
+  file: string;
+  userColumn: string;
+  itemColumn: string;
+  timeColumn: string;
+}
+
+export const MAP_USERS_FLAGS: MapUsersNames = {
+  file: '--map-users',
+  userColumn: '--map-user-column',
   itemColumn: '--map-item-column',
-  timestampColumn: '--map-time-column',
+  timeColumn: '--map-time-column',
 };
+
+/** The names the row reader's messages use. */
+function readerNames(n: MapUsersNames): OptionNames {
+  return {
+    ...CLI_OPTION_NAMES,
+    column: n.userColumn,
+    itemColumn: n.itemColumn,
+    timestampColumn: n.timeColumn,
+  };
+}
 
 interface Columns {
   user: (v: Row['values']) => unknown;
@@ -50,24 +69,24 @@ interface Columns {
 }
 
 /** The user, item and time columns; a missing one is a usage error that lists the header. */
-function columnsOf(src: RowSource, m: ResolvedMapUsers): Columns {
+function columnsOf(src: RowSource, m: ResolvedMapUsers, n: MapUsersNames): Columns {
   const { file, header, keyed } = src;
   if (!header || header.length === 0 || (!keyed && !src.namedHeader))
     throw new PbError(
       'PB_USAGE',
-      '--map-users needs a header row naming the user, item and time columns (USER_ID,ITEM_ID,TIMESTAMP)',
+      `${n.file} needs a header row naming the user, item and time columns (USER_ID,ITEM_ID,TIMESTAMP)`,
       { file },
     );
   const find = (name: string | undefined, candidates: readonly string[], role: string, option: string) =>
     findColumn(header, name, candidates, role, option, file, keyed);
-  const user = find(m.userColumn, USER_COLUMNS, 'user id', '--map-user-column');
-  const item = find(m.itemColumn, ITEM_COLUMNS, 'item id', '--map-item-column');
+  const user = find(m.userColumn, USER_COLUMNS, 'user id', n.userColumn);
+  const item = find(m.itemColumn, ITEM_COLUMNS, 'item id', n.itemColumn);
   let time =
     m.timeColumn === undefined
       ? findOptionalColumn(header, TIMESTAMP_COLUMNS)
-      : find(m.timeColumn, [], m.timeColumn, '--map-time-column');
+      : find(m.timeColumn, [], m.timeColumn, n.timeColumn);
   // latest has nothing to go by without a time: the usage error names the header.
-  if (time < 0 && m.pick === 'latest') time = find(undefined, TIMESTAMP_COLUMNS, 'time', '--map-time-column');
+  if (time < 0 && m.pick === 'latest') time = find(undefined, TIMESTAMP_COLUMNS, 'time', n.timeColumn);
   return {
     user: accessor(user, header, keyed),
     item: accessor(item, header, keyed),
@@ -88,18 +107,19 @@ function idOf(v: unknown): string | undefined {
 
 /**
  * Checks the interactions file's columns without reading it: `run` does this
- * before any job is paid for.
+ * before any job is paid for, its messages naming the pipeline file's fields.
  */
-export async function checkInteractions(m: ResolvedMapUsers): Promise<void> {
-  const text = await openText(m.file, {}, { names: NAMES });
+export async function checkInteractions(m: ResolvedMapUsers, n = MAP_USERS_FLAGS): Promise<void> {
+  const names = readerNames(n);
+  const text = await openText(m.file, {}, { names });
   const src = await readRows(m.file, text.bytes, {
     format: 'auto',
     maxLineLength: 1024 * 1024,
     column: m.userColumn,
-    names: NAMES,
+    names,
   });
   try {
-    columnsOf(src, m);
+    columnsOf(src, m, n);
   } finally {
     await src.close();
   }
@@ -112,19 +132,20 @@ export async function partitionInteractions(
   rejects: SideFile | undefined,
 ): Promise<InteractionsRead> {
   const file = m.file;
-  const text = await openText(file, {}, { names: NAMES });
+  const names = readerNames(MAP_USERS_FLAGS);
+  const text = await openText(file, {}, { names });
   const src = await readRows(file, text.bytes, {
     format: 'auto',
     maxLineLength: 1024 * 1024,
     column: m.userColumn,
-    names: NAMES,
+    names,
   });
   let parts: PartitionSet | undefined;
   let rows = 0;
   let rejected = 0;
   let timeColumn: string | undefined;
   try {
-    const cols = columnsOf(src, m);
+    const cols = columnsOf(src, m, MAP_USERS_FLAGS);
     timeColumn = cols.timeName;
     parts = await spill.partitions();
     const reject = async (row: Row, reason: string, field: string | undefined) => {
@@ -185,4 +206,26 @@ function rowProblem(
   const t = readTimestamp(cols.time(row.values));
   if ('problem' in t) return { reason: `the time ${t.problem}`, field: cols.timeName };
   return { user, item, time: t.seconds };
+}
+
+/**
+ * One user partition read back: each user (by the id as JSON string
+ * content) to their items, users in the order the partition first names them.
+ */
+export async function usersOf(pieces: AsyncIterable<Buffer>): Promise<Map<string, Map<string, ItemTouches>>> {
+  const users = new Map<string, Map<string, ItemTouches>>();
+  let at = 0;
+  for await (const seg of pieces) {
+    eachLine(seg, (ks, ke, ps, pe) => {
+      const key = seg.toString('utf8', ks, ke);
+      const [item, time] = JSON.parse(seg.toString('utf8', ps, pe)) as [string, number | null];
+      let items = users.get(key);
+      if (!items) {
+        items = new Map();
+        users.set(key, items);
+      }
+      addTouch(items, item, time ?? Number.NEGATIVE_INFINITY, at++);
+    });
+  }
+  return users;
 }

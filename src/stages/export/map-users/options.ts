@@ -33,11 +33,9 @@ export interface ResolvedMapUsers {
 
 /**
  * The map-users settings, checked against the rest of the export's: each
- * needs --map-users, which writes csv-long to one file or stream.
+ * needs --map-users, which writes one file or stream (any format).
  */
-export function resolveMapUsers(
-  o: MapUsersOptions & { format?: string; maxFileSize?: number },
-): ResolvedMapUsers | undefined {
+export function resolveMapUsers(o: MapUsersOptions & { maxFileSize?: number }): ResolvedMapUsers | undefined {
   if (!o.mapUsers) {
     for (const [given, flag] of [
       [o.mapUserColumn, '--map-user-column'],
@@ -52,11 +50,6 @@ export function resolveMapUsers(
   }
   const pick = o.mapPick ?? 'latest';
   if (!MAP_PICKS.includes(pick)) throw notOneOf('--map-pick', String(pick), MAP_PICKS);
-  const format = o.format ?? 'csv-long';
-  if (format !== 'csv-long')
-    throw usage(
-      `--map-users writes csv-long (userId,source_item,rank,itemId,score, then catalog and user columns); --format ${format} is not done for it: use --format csv-long`,
-    );
   if (o.maxFileSize !== undefined)
     throw usage('--max-file-size is not done with --map-users: write one file, then split it by user');
   return {

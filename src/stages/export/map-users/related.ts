@@ -14,21 +14,27 @@ import {
 } from '../../../core/out-lines.js';
 import { PbError } from '../../../errors.js';
 import { readOutItems } from '../../../io/out-reader.js';
+import type { PartitionSet, SpillDir } from '../../../io/spill.js';
 import type { ResolvedExportOptions } from '../options.js';
 import type { SideFile } from '../side-file.js';
 
 /**
  * The related-items lists of the `.out` sources, held in memory as
  * source item -> its recommended ids and scores as printed (strings: no
- * digit lost). They must fit --memory-budget: past it, a PB_LIMIT error
- * that names the fix (partitioning them by item on disk is not done yet).
+ * digit lost) while they fit --memory-budget. Past it, every list (those
+ * held first, in the order read) goes to hash partitions on disk by source
+ * item (`item<TAB>[[ids],scores]`, see lists-disk.ts) and none is held:
+ * repeated source items are then found when a partition is read back.
  * Lines keyed by anything but `input.itemId` are a usage error: only
  * related items have a source item to map a user's items to.
  */
 
 export interface RelatedLists {
+  /** The lists held in memory; empty once they went to disk. */
   lists: Map<string, RelatedList>;
-  /** The bytes the lists hold, as counted against --memory-budget. */
+  /** The lists on disk by source item (past --memory-budget), not closed: the users' picks join them. */
+  disk: PartitionSet | undefined;
+  /** The bytes the lists take, as counted against --memory-budget (on disk too). */
   bytes: number;
   lines: number;
   blank: number;
@@ -48,11 +54,12 @@ export async function loadRelated(
   sources: readonly string[],
   o: ResolvedExportOptions,
   stdin: Readable | undefined,
-  errors: SideFile,
-  rejects: SideFile | undefined,
+  side: { errors: SideFile; rejects: SideFile | undefined; spill: SpillDir },
 ): Promise<RelatedLists> {
+  const { errors, rejects, spill } = side;
   const r: RelatedLists = {
     lists: new Map(),
+    disk: undefined,
     bytes: 0,
     lines: 0,
     blank: 0,
@@ -83,7 +90,7 @@ export async function loadRelated(
         if (e === -1) e = buf.length;
         const line = item.lineNumbers ? (item.lineNumbers[i] as number) : next++;
         r.lines++;
-        await oneLine(parser, buf, s, e, { file, line, o, r, errors, rejects });
+        await oneLine(parser, buf, s, e, { file, line, o, r, errors, rejects, spill });
         s = e + 1;
       }
     }
@@ -103,6 +110,7 @@ async function oneLine(
     r: RelatedLists;
     errors: SideFile;
     rejects: SideFile | undefined;
+    spill: SpillDir;
   },
 ): Promise<void> {
   const { file, line, r } = c;
@@ -150,14 +158,40 @@ async function oneLine(
   }
   const { list, bytes } = listOf(parser, buf, key);
   if (list.scores) r.scores = true;
-  r.lists.set(key, list);
   r.bytes += bytes;
-  if (r.bytes > c.o.memoryBudget)
-    throw new PbError(
-      'PB_LIMIT',
-      `the related-items lists need more than --memory-budget (${c.o.memoryBudget} bytes) to be held in memory, at ${r.lists.size} source items; raise --memory-budget (e.g. ${Math.ceil((r.bytes * 4) / 1048576)}MiB), or run the job with a smaller numResults (fewer items per list)`,
-      { file, line },
-    );
+  if (r.disk) {
+    const w = toDisk(r.disk, key, list);
+    if (w) await w;
+    return;
+  }
+  r.lists.set(key, list);
+  if (r.bytes > c.o.memoryBudget) await spillLists(r, c.spill);
+}
+
+/** The held lists, in the order read, to partitions on disk; later lists follow them there. */
+async function spillLists(r: RelatedLists, spill: SpillDir): Promise<void> {
+  const disk = await spill.partitions(0, undefined, weighList);
+  r.disk = disk;
+  for (const [key, list] of r.lists) {
+    const w = toDisk(disk, key, list);
+    if (w) await w;
+  }
+  r.lists.clear();
+}
+
+function toDisk(disk: PartitionSet, key: string, list: RelatedList): Promise<void> | undefined {
+  return disk.writeString(JSON.stringify(key).slice(1, -1), JSON.stringify([list.items, list.scores]));
+}
+
+const OPEN_BRACKET = 0x5b;
+
+/**
+ * A line's cost when its partition is read back: a list (`[[`) is held as
+ * its text (two bytes a character) plus the map entry; a user's pick
+ * (`["user",n]`, lists-disk.ts) streams through and costs nothing.
+ */
+function weighList(payload: Uint8Array, ps: number, pe: number): number {
+  return payload[ps + 1] === OPEN_BRACKET ? ENTRY_BYTES + 2 * (pe - ps) : 0;
 }
 
 /** A line's list (ids decoded, scores as printed) and the bytes it is counted for. */

@@ -14,7 +14,7 @@ export function summarizeMapUsers(
   const rel = r.related;
   const w = r.writer;
   return {
-    format: 'csv-long',
+    format: o.format,
     sources,
     lines: rel.lines,
     records: m.usersMapped,
@@ -27,7 +27,7 @@ export function summarizeMapUsers(
     bytesWritten: r.bytesWritten,
     columns: w.header,
     layout: null,
-    width: null,
+    width: o.format === 'csv-wide' ? w.width : null,
     catalogItems: tables.catalogItems,
     catalogMissing: w.catalogMissing,
     catalogRowsWithoutId: tables.catalogWithoutId,
