@@ -75,6 +75,13 @@ export {
   type ExportOptions,
   type ExportSummary,
   exportOutputs,
+  type OutputItem,
+  type OutputRecord,
+  type OutputSource,
+  type ReadOutputEvent,
+  type ReadOutputOptions,
+  type ReadOutputSummary,
+  readOutput,
   resolveExportOptions,
 } from './stages/export/index.js';
 export {
