@@ -85,6 +85,11 @@ export {
   resolveExportOptions,
 } from './stages/export/index.js';
 export {
+  createExportStream,
+  type ExportEvent,
+  type ExportStreamOptions,
+} from './stages/export/stream.js';
+export {
   createPrepareStream,
   type OnInvalid,
   PREPARE_DEFAULTS,
@@ -92,6 +97,7 @@ export {
   type PrepareOptions,
   type PrepareProgress,
   type PrepareRecordsOptions,
+  type PrepareStreamOptions,
   type PrepareSummary,
   prepare,
   prepareChunks,

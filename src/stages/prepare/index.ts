@@ -24,7 +24,7 @@ export {
   type RecordSource,
 } from './records.js';
 export type { Reject } from './rejects.js';
-export { createPrepareStream } from './stream.js';
+export { createPrepareStream, type PrepareStreamOptions } from './stream.js';
 export type { InputDetection, PrepareSummary } from './summary.js';
 
 /**
