@@ -156,6 +156,8 @@ async function* recordLines(
     if (batch.length >= BATCH) {
       const chunk = await flush();
       if (chunk !== '') yield chunk;
+      // A source that never waits would keep the abort's timer or event from ever running.
+      if (signal) await new Promise((r) => setImmediate(r));
     }
   }
   const chunk = await flush();
