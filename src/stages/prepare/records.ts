@@ -1,4 +1,6 @@
 import type { BatchInput } from '../../core/build.js';
+import type { OptionNames } from '../../core/option-names.js';
+import { usage } from '../../errors.js';
 import { abortable, throwIfAborted } from '../../io/abort.js';
 import { Deduper, Grouper } from '../../io/dedupe.js';
 import type { Row } from '../../io/rows.js';
@@ -47,6 +49,24 @@ export type PrepareRecordsOptions = Pick<
 /** About every 250 ms while records are read. */
 export type PrepareEvent = { type: 'progress'; recordsRead: number; written: number; bytesRead: number };
 
+/** What messages call the options: prepareRecords' own names, not the CLI's flags. */
+const RECORDS_OPTION_NAMES: OptionNames = {
+  delimiter: 'delimiter',
+  encoding: 'encoding',
+  column: 'options.column',
+  format: 'format',
+  allowEmailIds: 'options.allowEmailIds',
+  skipLines: 'skipLines',
+  noHeader: 'rows (objects)',
+  itemColumn: 'options.itemColumn',
+  itemListColumn: 'options.itemListColumn',
+  timestampColumn: 'options.timestampColumn',
+  attributes: 'options.attributes',
+  since: 'options.since',
+  where: 'options.where',
+  filterColumn: (name, column) => `options.filters ['${name}=${column ?? 'FIELD'}']`,
+};
+
 /** Rows handed to the record pass at a time: one await per batch, not per row. */
 const BATCH = 1024;
 
@@ -65,7 +85,14 @@ export async function* prepareRecords(
   const { signal, onEvent } = options;
   const name = options.name ?? '(records)';
   throwIfAborted(signal);
-  const opts = resolvePrepareOptions({ ...options, sources: [name] });
+  if (options.onInvalid === 'skip' && !options.rejects)
+    throw usage(
+      "prepareRecords: onInvalid 'skip' needs rejects (a file or s3:// key), so that no record is lost silently",
+    );
+  if (options.rejects === '-')
+    throw usage('prepareRecords: rejects needs a file (or s3:// key): there is no stdout here');
+  const optionNames = { ...RECORDS_OPTION_NAMES, ...options.optionNames };
+  const opts = resolvePrepareOptions({ ...options, optionNames, sources: [name] });
   const started = performance.now();
   const s = emptySummary(opts);
   const spill = new SpillDir(opts.tmpDir);

@@ -322,3 +322,16 @@ describe('readOutput: abort', () => {
     assert.ok(stalled.destroyed);
   });
 });
+
+describe('readOutput: abort on a file', () => {
+  test('a large file: the AbortError comes at the next record, and the generator is done', async () => {
+    const file = tmp.fresh('large.out');
+    await writeFile(file, `${REFERENCE.userPersonalization}\n`.repeat(50_000));
+    const ac = new AbortController();
+    const gen = readOutput(file, { signal: ac.signal });
+    for (let i = 0; i < 10; i++) assert.equal((await gen.next()).done, false);
+    ac.abort();
+    await assert.rejects(gen.next(), { name: 'AbortError' });
+    assert.deepEqual(await gen.next(), { done: true, value: undefined });
+  });
+});

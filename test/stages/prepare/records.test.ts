@@ -77,8 +77,45 @@ describe('prepareRecords: ids', () => {
     assert.equal(lib.summary.duplicates, cli.summary.duplicates);
   });
 
-  test('e-mail-like ids are refused as prepare refuses them', async () => {
-    await rejectsWith(collect(['a@b.com'], { recipe: 'user-personalization' }), 'PB_INVALID_RECORD');
+  test('e-mail-like ids are refused as prepare refuses them, the message naming the option', async () => {
+    await rejectsWith(
+      collect(['a@b.com'], { recipe: 'user-personalization' }),
+      'PB_INVALID_RECORD',
+      /options\.allowEmailIds/,
+    );
+  });
+
+  test('skip without a rejects file, or rejects to -, is refused before reading', async () => {
+    let read = false;
+    const src = (function* () {
+      read = true;
+      yield 'u1';
+    })();
+    await rejectsWith(
+      collect(src, { recipe: 'user-personalization', onInvalid: 'skip' }),
+      'PB_USAGE',
+      /needs rejects/,
+    );
+    await rejectsWith(
+      collect(src, { recipe: 'user-personalization', onInvalid: 'skip', rejects: '-' }),
+      'PB_USAGE',
+      /no stdout/,
+    );
+    assert.equal(read, false);
+  });
+
+  test('progress events while a slow source is read', async () => {
+    const events: unknown[] = [];
+    async function* slow() {
+      for (let i = 0; i < 3 * 1024; i++) {
+        if (i % 1024 === 0) await new Promise((r) => setTimeout(r, 300));
+        yield `u${i}`;
+      }
+    }
+    await collect(slow(), { recipe: 'user-personalization', onEvent: (e) => events.push(e) });
+    assert.ok(events.length >= 1);
+    assert.deepEqual(Object.keys(events[0] as object), ['type', 'recordsRead', 'written', 'bytesRead']);
+    assert.equal((events[0] as { type: string }).type, 'progress');
   });
 
   test('values that are neither ids nor rows, or of the other kind, are bad records', async () => {
