@@ -46,6 +46,7 @@ export interface ReadOutputSummary {
 const PIECE = 64 * 1024;
 const LF = 10;
 const CR = 13;
+const TOO_LONG = -1;
 
 /**
  * Batch outputs as records: each `.out` line (any kind, error lines
@@ -61,6 +62,8 @@ export async function* readOutput(
   if (onInvalid !== 'fail' && onInvalid !== 'skip')
     throw usage(`onInvalid must be fail or skip, got "${onInvalid}"`);
   const maxLineLength = options.maxLineLength ?? EXPORT_DEFAULTS.maxLineLength;
+  if (!Number.isInteger(maxLineLength) || maxLineLength <= 0)
+    throw usage(`maxLineLength must be a positive whole number of bytes, got ${maxLineLength}`);
   throwIfAborted(signal);
   const list: readonly OutputSource[] =
     typeof sources === 'string' || !Array.isArray(sources) ? [sources as OutputSource] : sources;
@@ -105,7 +108,7 @@ export async function* readOutput(
       const next = { line: 1 };
       try {
         for await (const item of abortable(items, signal)) {
-          for (const rec of itemRecords(item, parser, file, next, s, onInvalid, onEvent)) {
+          for (const rec of itemRecords(item, parser, file, next, s, onInvalid, maxLineLength, onEvent)) {
             throwIfAborted(signal);
             s.records++;
             yield rec;
@@ -134,6 +137,7 @@ function* itemRecords(
   next: { line: number },
   s: ReadOutputSummary,
   onInvalid: 'fail' | 'skip',
+  maxLineLength: number,
   onEvent: ReadOutputOptions['onEvent'],
 ): Generator<OutputRecord> {
   const invalid = (line: number, reason: string, text: string) => {
@@ -158,8 +162,15 @@ function* itemRecords(
     const e = nl > p && buf[nl - 1] === CR ? nl - 1 : nl;
     const line = numbers ? (numbers[index] as number) : next.line + index;
     s.lines++;
-    const status = parser.parse(buf, p, e);
+    // The reader cuts only lines longer than a piece; a shorter limit is checked here, as export does.
+    const status = e - p > maxLineLength ? TOO_LONG : parser.parse(buf, p, e);
     if (status === LINE_BLANK) s.blank++;
+    else if (status === TOO_LONG)
+      invalid(
+        line,
+        `line longer than ${maxLineLength} bytes (maxLineLength)`,
+        buf.toString('utf8', p, p + 1024),
+      );
     else if (status === LINE_INVALID) invalid(line, parser.problem, buf.toString('utf8', p, e));
     else if (status === LINE_ERROR) {
       s.errorLines++;

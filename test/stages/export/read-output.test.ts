@@ -271,6 +271,22 @@ describe('readOutput: invalid lines', () => {
     );
   });
 
+  test('a line longer than maxLineLength: PB_PARSE with its line, or skipped', async () => {
+    const long = `{"input":{"userId":"${'x'.repeat(500)}"},"output":{"recommendedItems":[]}}`;
+    const input = `${REFERENCE.popularity}\n${long}\n${REFERENCE.popularity}\n`;
+    const err = await rejectsWith(all(stdinOf(input), { maxLineLength: 200 }), 'PB_PARSE', /longer than 200/);
+    assert.equal(err.line, 2);
+    const { records, summary } = await all(stdinOf(split(Buffer.from(input), 3)), {
+      maxLineLength: 200,
+      onInvalid: 'skip',
+    });
+    assert.deepEqual(
+      records.map((r) => r.line),
+      [1, 3],
+    );
+    assert.equal(summary.invalid, 1);
+  });
+
   test('a name that is not an output is refused by content; stdin is never taken', async () => {
     const file = tmp.fresh('users.csv');
     await writeFile(file, 'user_id\nu1\n');

@@ -120,6 +120,31 @@ describe('createExportStream: abort', () => {
     await assert.rejects(stream.summary, (e: Error) => e.name === 'AbortError');
   });
 
+  test('csv-long on the worker lanes: an abort while rows flow ends the run', async () => {
+    const ac = new AbortController();
+    let produced = 0;
+    let rows = 0;
+    const line = Buffer.from(`${REFERENCE.userPersonalization}\n`.repeat(100));
+    async function* endless(): AsyncGenerator<Buffer> {
+      for (;;) {
+        produced++;
+        await new Promise((r) => setImmediate(r));
+        yield line;
+      }
+    }
+    const stream = createExportStream({ pieceSize: 16_384, errors: tmp.fresh('e.jsonl'), signal: ac.signal });
+    const sink = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        rows += c.toString().split('\n').length - 1;
+        if (rows > 20_000) ac.abort();
+        cb();
+      },
+    });
+    await assert.rejects(pipeline(endless(), stream, sink), (e: Error) => e.name === 'AbortError');
+    assert.ok(rows > 20_000);
+    assert.ok(produced < 1000, `${produced} chunks produced`);
+  });
+
   test('an aborted signal: the stream errors before reading anything', async () => {
     const stream = createExportStream({ signal: AbortSignal.abort() });
     const [err] = (await once(stream, 'error')) as Error[];
