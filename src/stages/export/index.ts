@@ -30,6 +30,15 @@ export {
   type ResolvedExportOptions,
   resolveExportOptions,
 } from './options.js';
+export {
+  type OutputItem,
+  type OutputRecord,
+  type OutputSource,
+  type ReadOutputEvent,
+  type ReadOutputOptions,
+  type ReadOutputSummary,
+  readOutput,
+} from './read-output.js';
 export { SideFile } from './side-file.js';
 export type { ExportSummary } from './summary.js';
 

@@ -22,7 +22,7 @@ export function checkJoinLayout(layout: Layout, catalog: boolean, users: boolean
 
 /** An invalid line: thrown with --on-invalid fail, else its rejects record. */
 export function invalidRecord(
-  o: ResolvedExportOptions,
+  o: Pick<ResolvedExportOptions, 'onInvalid'>,
   file: string,
   line: number,
   reason: string,

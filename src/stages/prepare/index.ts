@@ -17,8 +17,14 @@ export {
 } from './options.js';
 export { checkSources } from './preflight.js';
 export { serializeRecord } from './record-pass.js';
+export {
+  type PrepareEvent,
+  type PrepareRecordsOptions,
+  prepareRecords,
+  type RecordSource,
+} from './records.js';
 export type { Reject } from './rejects.js';
-export { createPrepareStream } from './stream.js';
+export { createPrepareStream, type PrepareStreamOptions } from './stream.js';
 export type { InputDetection, PrepareSummary } from './summary.js';
 
 /**

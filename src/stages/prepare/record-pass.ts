@@ -74,7 +74,7 @@ export class RecordPass {
    */
   async processRows(
     batch: Row[],
-    src: RowSource,
+    src: Pick<RowSource, 'file' | 'fullRow'>,
     build: RowBuilder,
     legacyOk: boolean,
     where?: (values: Row['values']) => boolean,

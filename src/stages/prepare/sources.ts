@@ -99,7 +99,7 @@ export function rowsOptions(opts: ResolvedPrepareOptions): Parameters<typeof rea
 }
 
 /** Read by content: a manifest or an .out file (on stdin, or named .jsonl) is not a list to prepare. */
-export function checkSourceKind(src: RowSource, name: string): void {
+export function checkSourceKind(src: Pick<RowSource, 'keyed' | 'header'>, name: string): void {
   if (!src.keyed || !src.header) return;
   const wrong = wrongKind(docKindOfKeys(src.header), 'prepare-source', name);
   if (wrong) throw wrong;
@@ -110,7 +110,7 @@ export function checkSourceKind(src: RowSource, name: string): void {
  * lines as an older AWS example wrote them ({} and {"itemId": ...}) are legacyOk.
  */
 export function builderFor(
-  src: RowSource,
+  src: Pick<RowSource, 'keyed' | 'header'>,
   name: string,
   opts: ResolvedPrepareOptions,
 ): { build: ReturnType<typeof makeRowBuilder>; legacyOk: boolean; where: CompiledWhere | undefined } {

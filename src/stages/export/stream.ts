@@ -1,0 +1,50 @@
+import type { Duplex } from 'node:stream';
+import { usage } from '../../errors.js';
+import { RunDuplex } from '../../io/run-duplex.js';
+import { exportOutputs } from './index.js';
+import type { ExportOptions } from './options.js';
+import type { ExportSummary } from './summary.js';
+
+export type ExportStreamOptions = Omit<
+  ExportOptions,
+  'sources' | 'output' | 'stdin' | 'stdout' | 'maxFileSize' | 'since' | 'mapUsers'
+> & {
+  /** Aborting destroys the stream with an AbortError, after a csv-wide spool file is removed. */
+  signal?: AbortSignal;
+  onEvent?: (e: ExportEvent) => void;
+};
+
+/** About every 250 ms while lines are converted. */
+export type ExportEvent = { type: 'progress'; lines: number; bytesRead: number };
+
+/**
+ * exportOutputs() as a Duplex: write `.out` bytes (gzip or not), read
+ * csv-long, csv-wide or jsonl bytes, the same bytes exportOutputs writes to
+ * stdout. csv-wide without `top` needs the widest line before the first row:
+ * the input is spooled to a temporary file in `tmpDir` and read twice (the
+ * file is removed at the end, on error and on abort); with `top` it is one
+ * pass. Error lines go to `errors` (default `errors.jsonl`, as for stdout).
+ */
+export function createExportStream(
+  options: ExportStreamOptions = {},
+): Duplex & { summary: Promise<ExportSummary> } {
+  const { signal, onEvent, ...rest } = options;
+  for (const key of ['sources', 'output', 'stdin', 'stdout', 'maxFileSize', 'since', 'mapUsers'] as const) {
+    if ((options as ExportOptions)[key] !== undefined)
+      throw usage(
+        `createExportStream takes no ${key}: it reads what is written to it and writes what is read`,
+      );
+  }
+  if (rest.errors === '-' || rest.rejects === '-')
+    throw usage('createExportStream: errors and rejects need a file here, as - would be the stream itself');
+  const onProgress = onEvent
+    ? (p: { lines: number; bytesRead: number }) => {
+        rest.onProgress?.(p);
+        onEvent({ type: 'progress', ...p });
+      }
+    : rest.onProgress;
+  return new RunDuplex<ExportSummary>(
+    ({ stdin, stdout }) => exportOutputs({ ...rest, onProgress, sources: ['-'], output: '-', stdin, stdout }),
+    signal,
+  );
+}
