@@ -85,3 +85,14 @@ export async function withCall<T>(
     made?.destroy();
   }
 }
+
+/** What every library call that reads or writes takes besides its own options. */
+export interface CallOptions {
+  /** S3 client config, or a ready `S3Client` (used as it is, left open), for s3:// paths. Default: the SDK's chain. */
+  s3?: S3Connection;
+  /**
+   * Stops the call: reads and writes stop at the next chunk, temporary files and partial outputs
+   * are removed, and the call rejects with an AbortError (`err.name === 'AbortError'`).
+   */
+  signal?: AbortSignal;
+}
