@@ -82,8 +82,10 @@ export {
 export {
   JOB_DEFAULTS,
   type JobEvent,
+  type JobRow,
   type JobsSummary,
   jobStatus,
+  type StatusCounts,
   type SubmitOptions,
   submit,
   type WaitOptions,
