@@ -24,6 +24,13 @@ export function s3Sdk(): typeof S3Sdk {
   return sdk;
 }
 
+let sdkWarningWanted = false;
+
+/** The CLI's user set the SDK's own switch to something other than "true": leave the warning to the SDK. */
+export function allowSdkWarning(): void {
+  sdkWarningWanted = true;
+}
+
 /**
  * The AWS SDK's Node-version warning off before a client of `pkg` is made: the library prints
  * nothing, and this package pins SDK versions that support Node 20, so the warning (that releases
@@ -33,6 +40,7 @@ export function s3Sdk(): typeof S3Sdk {
  * without touching the process's environment. An SDK laid out otherwise is left as it is.
  */
 export function quietSdkWarning(pkg: string): void {
+  if (sdkWarningWanted) return;
   try {
     const core = createRequire(require.resolve(pkg))('@aws-sdk/core/client') as {
       state?: { warningEmitted?: boolean };
