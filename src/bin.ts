@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { run } from './cli/index.js';
 import { removeTemporaryFiles } from './io/output.js';
+import { allowSdkWarning } from './io/s3.js';
 
 // A closed stdout (`... | head`) is a normal way to stop reading, not an error.
 // The run stops there, so what it was writing beside stdout (errors.jsonl, spill folders) is
@@ -21,6 +22,9 @@ process.stderr.on('error', () => {});
 // package pins SDK versions that support Node 20, so that tells users nothing they can act
 // on. The SDK's own switch turns it off (unless the user set it either way).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// The library turns it off for its clients whatever the environment says; set either way, the
+// switch is the user's, so the library is told to leave it to the SDK.
+if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED !== 'true') allowSdkWarning();
 
 // Ctrl-C: leave no half-written temporary file behind, and say how to go on. Jobs already
 // created keep running in the service; every command that creates or follows them resumes.

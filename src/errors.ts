@@ -76,3 +76,14 @@ export function noStream(step: string, stream: 'stdin' | 'stdout', what = 'the o
       : `writing ${what} to - (stdout) needs ${step}'s \`stdout\` option (a Writable): none was given`,
   );
 }
+
+/**
+ * What an aborted call rejects with: an Error named `AbortError` with code `ABORT_ERR` and the
+ * signal's reason as its cause, as node's own APIs (fs, streams, timers) reject. Not a PbError:
+ * the caller asked for the stop, nothing is wrong with the input.
+ */
+export function abortError(signal?: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal?.reason });
+  err.name = 'AbortError';
+  return Object.assign(err, { code: 'ABORT_ERR' });
+}

@@ -57,10 +57,12 @@ export {
   startEmulator,
 } from './emulator/index.js';
 export { isPbError, PbError, type PbErrorCode, type PbErrorContext } from './errors.js';
+export type { PersonalizeConnection, PersonalizeSettings, S3Connection } from './io/clients.js';
 export { openSource } from './io/input.js';
 export { expandOutSources, readOutItems } from './io/out-reader.js';
 export { AtomicFile } from './io/output.js';
 export { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
+export type { S3Options } from './io/s3.js';
 export { openText, type TextInfo } from './io/text.js';
 export { emailListCsv } from './sample.js';
 export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
@@ -89,6 +91,18 @@ export {
   type ExportEvent,
   type ExportStreamOptions,
 } from './stages/export/stream.js';
+export {
+  JOB_DEFAULTS,
+  type JobEvent,
+  type JobRow,
+  type JobsSummary,
+  jobStatus,
+  type StatusCounts,
+  type SubmitOptions,
+  submit,
+  type WaitOptions,
+  waitJobs,
+} from './stages/jobs/index.js';
 export {
   createPrepareStream,
   type OnInvalid,

@@ -291,3 +291,29 @@ export async function startS3rver(): Promise<{
     },
   };
 }
+
+/**
+ * A stdin that aborts `ac` once `after` chunks were read from it, then goes on with `more`
+ * chunks: a call that ignored the abort would read them all and resolve.
+ */
+export function abortingStdin(
+  chunk: (i: number) => string,
+  ac: AbortController,
+  after: number,
+  more = 4000,
+): Readable {
+  let i = 0;
+  return new Readable({
+    read() {
+      if (i === after) ac.abort();
+      this.push(i < after + more ? chunk(i++) : null);
+    },
+  });
+}
+
+/** The rejection node's APIs give an aborted call. */
+export function isAbortError(err: unknown): true {
+  assert.equal((err as Error).name, 'AbortError', String((err as Error).stack ?? err));
+  assert.equal((err as { code?: string }).code, 'ABORT_ERR');
+  return true;
+}

@@ -149,6 +149,16 @@ test('process (argv, env, stdio, exit, signals) only at the edges', async () => 
   assert.deepEqual(found, []);
 });
 
+test('the library prints nothing: console.* only in the CLI and bin.ts', async () => {
+  const use = /\bconsole\.(log|error|warn|info|debug|trace|dir|table)\b/;
+  const edge = (f: string) => f === 'src/bin.ts' || f.startsWith('src/cli/');
+  const found = [...(await sources())]
+    .filter(([f, text]) => !edge(f) && use.test(text))
+    .map(([f]) => f)
+    .sort();
+  assert.deepEqual(found, []);
+});
+
 test('no import cycles (type imports count: a reader follows them too)', async () => {
   const files = await sources();
   const graph = new Map<string, string[]>();

@@ -4,6 +4,7 @@ import { setImmediate } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import { PbError } from '../errors.js';
 import { defaultS3Client, isS3Uri, readS3 } from './s3.js';
+import { checkAborted, scopeSignal } from './scope.js';
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
@@ -59,6 +60,7 @@ export async function* openLinesReusing(
   const opened = openRegularFile(name, chunkSize);
   if (!opened) return yield* fallback();
   const fd = opened.fd;
+  const signal = scopeSignal();
   const bufs = [opened.first, Buffer.allocUnsafe(chunkSize)];
   let turn = 0;
   let n = opened.n;
@@ -95,8 +97,9 @@ export async function* openLinesReusing(
       }
       yield buf.subarray(0, last + 1);
       // Synchronous reads never give the event loop a turn: let it run now
-      // and then (signal handlers, uploads in flight), every 2 MiB.
+      // and then (signal handlers, uploads in flight, an abort), every 2 MiB.
       if (++reads % 16 === 0) await setImmediate();
+      checkAborted(signal);
       const carry = fill - (last + 1);
       if ((bufs[next] as Buffer).length < carry + chunkSize)
         bufs[next] = Buffer.allocUnsafe(carry + chunkSize);
@@ -167,9 +170,13 @@ async function* decodeBytes(name: string, raw: Readable, info: SourceInfo): Asyn
   } catch (err) {
     throw ioError(name, err);
   }
+  const signal = scopeSignal();
   const replay = async function* (): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield toBuf(r.value);
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      checkAborted(signal);
+      yield toBuf(r.value);
+    }
   };
   if (isGzip(head)) {
     info.gzip = true;
@@ -304,7 +311,9 @@ export async function* wholeLines(
   tooLong: () => Error | undefined,
 ): AsyncGenerator<Buffer> {
   let carry: Buffer | undefined;
+  const signal = scopeSignal();
   for await (const chunk of src) {
+    checkAborted(signal);
     let buf = chunk;
     if (carry) {
       const first = chunk.indexOf(LF);

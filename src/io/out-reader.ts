@@ -7,6 +7,7 @@ import { LINE_INVALID, OutLineParser } from '../core/out-lines.js';
 import { PbError } from '../errors.js';
 import { openSource } from './input.js';
 import { defaultS3Client, isS3Uri, listS3 } from './s3.js';
+import { checkAborted } from './scope.js';
 
 /**
  * Reading batch outputs: which files a source stands for, and each file's
@@ -314,6 +315,7 @@ async function* readLocal(name: string, fh: FileHandle, opts: OutReadOptions): A
       const space = cutter.space(emit);
       yield* items.splice(0);
       let bytesRead: number;
+      checkAborted();
       try {
         ({ bytesRead } = await fh.read(space, 0, space.length, position));
       } catch (err) {
@@ -377,6 +379,7 @@ async function* readLocalFallback(
   const buf = Buffer.allocUnsafe(1 << 20);
   for (let pos = position; ; ) {
     let bytesRead: number;
+    checkAborted();
     try {
       ({ bytesRead } = await fh.read(buf, 0, buf.length, pos));
     } catch (err) {

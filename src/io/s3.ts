@@ -5,6 +5,7 @@ import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type * as Storage from '@aws-sdk/lib-storage';
 import { PbError } from '../errors.js';
+import { checkAborted, scopeS3, scopeSignal } from './scope.js';
 
 const require = createRequire(import.meta.url);
 let sdk: typeof S3Sdk | undefined;
@@ -16,8 +17,38 @@ let storage: typeof Storage | undefined;
  * only reads and writes local files included.
  */
 export function s3Sdk(): typeof S3Sdk {
-  sdk ??= require('@aws-sdk/client-s3') as typeof S3Sdk;
+  if (!sdk) {
+    quietSdkWarning('@aws-sdk/client-s3');
+    sdk = require('@aws-sdk/client-s3') as typeof S3Sdk;
+  }
   return sdk;
+}
+
+let sdkWarningWanted = false;
+
+/** The CLI's user set the SDK's own switch to something other than "true": leave the warning to the SDK. */
+export function allowSdkWarning(): void {
+  sdkWarningWanted = true;
+}
+
+/**
+ * The AWS SDK's Node-version warning off before a client of `pkg` is made: the library prints
+ * nothing, and this package pins SDK versions that support Node 20, so the warning (that releases
+ * from 2027 need Node 22) tells a user of it nothing to act on. The SDK keeps "warned already" in
+ * an exported `state` of @aws-sdk/core/client, the copy `pkg` itself loads; setting it is what
+ * its own switch (AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED, which the CLI sets) does,
+ * without touching the process's environment. An SDK laid out otherwise is left as it is.
+ */
+export function quietSdkWarning(pkg: string): void {
+  if (sdkWarningWanted) return;
+  try {
+    const core = createRequire(require.resolve(pkg))('@aws-sdk/core/client') as {
+      state?: { warningEmitted?: boolean };
+    };
+    if (core.state) core.state.warningEmitted = true;
+  } catch {
+    // No such module in this SDK version: nothing to turn off.
+  }
 }
 
 function s3Storage(): typeof Storage {
@@ -47,8 +78,11 @@ export function parseS3Uri(uri: string): S3Location {
   return { bucket, key: m?.[2] ?? '' };
 }
 
-/** Connection settings; everything else comes from the AWS SDK's default chain (env, profiles, SSO, roles). */
-export interface S3Options {
+/**
+ * Connection settings: any S3ClientConfig entry, with these defaults; everything else comes from
+ * the AWS SDK's default chain (env, profiles, SSO, roles).
+ */
+export interface S3Options extends S3ClientConfig {
   region?: string;
   /**
    * An S3-compatible endpoint (MinIO, LocalStack, a test server). The CLI passes AWS_ENDPOINT_URL_S3
@@ -63,7 +97,6 @@ export interface S3Options {
    * SDK's default (WHEN_SUPPORTED) is used. Default: on when an endpoint is given.
    */
   checksumsWhenRequired?: boolean;
-  credentials?: S3ClientConfig['credentials'];
   /** A profile from the shared config and credentials files (like AWS_PROFILE). */
   profile?: string;
   /** Attempts per request (the SDK's retry), default 3. */
@@ -85,8 +118,10 @@ export function s3Settings(): S3Options {
   return { ...configured };
 }
 
-/** The client commands use for s3:// paths, made on first use. */
+/** The client of the library call in progress (its `s3` option), else the one for commands, made on first use. */
 export function defaultS3Client(): S3Client {
+  const own = scopeS3();
+  if (own) return own;
   shared ??= makeS3Client(configured);
   return shared;
 }
@@ -110,17 +145,15 @@ export async function expandSources(sources: readonly string[]): Promise<string[
 }
 
 export function makeS3Client(o: S3Options = {}): S3Client {
+  const { checksumsWhenRequired, ...config } = o;
   const custom = o.endpoint !== undefined;
-  const whenRequired = o.checksumsWhenRequired ?? custom;
+  const whenRequired = checksumsWhenRequired ?? custom;
   return new (s3Sdk().S3Client)({
+    ...config,
     // Without a region the SDK's chain decides (AWS_REGION, the profile's region); an
     // S3-compatible server answers in any region, so one is made up for it.
     region: o.region ?? (custom ? 'us-east-1' : undefined),
-    endpoint: o.endpoint,
     forcePathStyle: o.forcePathStyle ?? custom,
-    credentials: o.credentials,
-    profile: o.profile,
-    maxAttempts: o.maxAttempts,
     ...(whenRequired
       ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
       : {}),
@@ -199,6 +232,7 @@ export async function* listS3(
   const { bucket, key: prefix } = parseS3Uri(uri);
   let token: string | undefined;
   do {
+    checkAborted();
     let page: ListObjectsV2CommandOutput;
     try {
       page = await client.send(
@@ -242,9 +276,11 @@ export async function* readS3(
   let offset = 0;
   let etag: string | undefined;
   let resumes = opts.resumes ?? 5;
+  const signal = scopeSignal();
   for (;;) {
     let body: AsyncIterable<Uint8Array>;
     try {
+      checkAborted(signal);
       const res = await client.send(
         new (s3Sdk().GetObjectCommand)({
           Bucket: bucket,
@@ -252,19 +288,23 @@ export async function* readS3(
           Range: offset > 0 ? `bytes=${offset}-` : undefined,
           IfMatch: etag,
         }),
+        { abortSignal: signal },
       );
       etag ??= res.ETag;
       body = res.Body as AsyncIterable<Uint8Array>;
     } catch (err) {
+      checkAborted(signal);
       throw s3Error(uri, err);
     }
     try {
       for await (const chunk of body) {
+        checkAborted(signal);
         offset += chunk.length;
         yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       }
       return;
     } catch (err) {
+      checkAborted(signal);
       if (resumes-- <= 0) throw s3Error(uri, err);
     }
   }
@@ -289,6 +329,7 @@ export async function writeS3(
   opts: WriteS3Options = {},
 ): Promise<void> {
   const { bucket, key } = parseS3Uri(uri);
+  const signal = scopeSignal();
   const upload = new (s3Storage().Upload)({
     client,
     params: { Bucket: bucket, Key: key, Body: Readable.from(body, { objectMode: false }) },
@@ -296,7 +337,11 @@ export async function writeS3(
     queueSize: opts.queueSize ?? 4,
     leavePartsOnError: false,
   });
+  // An abort stops the upload and lib-storage aborts the multipart upload: no object appears.
+  const stop = () => void upload.abort().catch(() => {});
+  signal?.addEventListener('abort', stop, { once: true });
   try {
+    checkAborted(signal);
     await upload.done();
   } catch (err) {
     // lib-storage aborts the multipart upload itself; make sure, in case the
@@ -306,6 +351,9 @@ export async function writeS3(
       await client
         .send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: bucket, Key: key, UploadId: id }))
         .catch(() => {});
+    checkAborted(signal);
     throw err instanceof PbError ? err : s3Error(uri, err);
+  } finally {
+    signal?.removeEventListener('abort', stop);
   }
 }

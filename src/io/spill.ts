@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { hashBytes } from '../core/byteset.js';
 import { wholeLines } from './input.js';
 import { trackTemporary } from './output.js';
+import { checkAborted } from './scope.js';
 
 /**
  * Hash partitions on disk for exact, bounded-memory dedupe and grouping.
@@ -275,6 +276,7 @@ export class SpillDir {
 export async function* readPartition(path: string): AsyncGenerator<Buffer> {
   // One read for a partition of modest size: streaming it in 256 KiB reads
   // left the thread idle between thread-pool round trips.
+  checkAborted();
   const { size } = await stat(path);
   if (size <= 64 * 1024 * 1024) {
     const all = await readFile(path);

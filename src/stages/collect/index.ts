@@ -1,3 +1,4 @@
+import { withCall } from '../../io/clients.js';
 import { SpillDir } from '../../io/spill.js';
 import { decideKeys } from './decide.js';
 import { InvalidLines } from './invalid.js';
@@ -32,7 +33,11 @@ export type { CollectSummary } from './summary.js';
  * 50 million 9-character keys, benchmarks/collect.bench.mjs). Every source is read twice (stdin is
  * spooled to disk first); a source that changes in between is an error.
  */
-export async function collect(options: CollectOptions): Promise<CollectSummary> {
+export function collect(options: CollectOptions): Promise<CollectSummary> {
+  return withCall(options, () => collectNow(options));
+}
+
+async function collectNow(options: CollectOptions): Promise<CollectSummary> {
   const started = process.hrtime.bigint();
   const o = resolveCollectOptions(options);
   const given = await listSources(o);

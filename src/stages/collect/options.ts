@@ -2,10 +2,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { noStream, usage } from '../../errors.js';
+import type { CallOptions } from '../../io/clients.js';
 import { isS3Uri } from '../../io/s3.js';
 
 /** Options of `collect`. */
-export interface CollectOptions {
+export interface CollectOptions extends CallOptions {
   /** Output sources: .out files, folders, s3:// prefixes, or `-`. Give these or `state`. */
   sources?: string[];
   /** The job state file (local or s3://): its shards' `output` prefixes are the sources, their `input`s the input. */

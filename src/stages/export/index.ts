@@ -1,4 +1,5 @@
 import { PbError } from '../../errors.js';
+import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput } from '../../io/output.js';
@@ -53,9 +54,13 @@ export type { ExportSummary } from './summary.js';
  * longest line (bounded by maxLineLength), the catalog and the users table
  * (within memoryBudget), if any.
  */
-export async function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
+export function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
+  return withCall(options, () => exportOutputsNow(options));
+}
+
+async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> {
   const since = resolveSince(options);
-  if (since) return exportSince(options, since, exportOutputs);
+  if (since) return exportSince(options, since, exportOutputsNow);
   const o = resolveExportOptions(options);
   const started = process.hrtime.bigint();
   // A file named directly is read whatever its name, so its content must be output.

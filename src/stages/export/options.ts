@@ -6,12 +6,13 @@ import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
 import { parseDelimiter } from '../../core/sniff.js';
 import { notOneOf } from '../../core/suggest.js';
 import { noStream, usage } from '../../errors.js';
+import type { CallOptions } from '../../io/clients.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { SinceOptions } from './delta/options.js';
 import { type MapUsersOptions, type ResolvedMapUsers, resolveMapUsers } from './map-users/options.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
-export interface ExportOptions extends SinceOptions, MapUsersOptions {
+export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOptions {
   /** `.out` files, folders and `s3://bucket/prefix/`s (their `*.out` files), or `-` for stdin. */
   sources: string[];
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` for stdout. Default `-`. */

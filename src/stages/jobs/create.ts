@@ -65,6 +65,9 @@ async function createFor(run: Run, shard: ShardState): Promise<'created' | 'thro
       run.o.onEvent?.({ type: 'found', shard: shard.index, name, arn: found.arn });
       return 'created';
     }
+    // Aborted mid-call: the Create may have reached the service, so the attempt stays written and
+    // the next run finds it by name rather than paying for the shard twice.
+    if (run.o.signal?.aborted) throw err;
     shard.jobs.pop();
     await run.save();
     throw err;

@@ -3,23 +3,27 @@
  * dropped, the defaults filled in and the values checked once, before any file is read.
  */
 import { PbError } from '../../errors.js';
+import { type PersonalizeConnection, resolvePersonalize, type S3Connection } from '../../io/clients.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { JobOptions } from './model.js';
 import type { JobEvent } from './report.js';
-import {
-  type JobService,
-  makePersonalizeClient,
-  type PersonalizeSettings,
-  personalizeService,
-} from './service.js';
+import { type JobService, personalizeService } from './service.js';
 
 export interface CommonOptions {
-  /** The Personalize client settings, or a ready service (tests, the run command). */
-  personalize?: PersonalizeSettings;
+  /** Personalize client config, or a ready `PersonalizeClient` (used as it is, left open). Default: the SDK's chain. */
+  personalize?: PersonalizeConnection;
+  /** For the manifest and the state file on s3://: S3 client config or a ready `S3Client`. Default: the SDK's chain. */
+  s3?: S3Connection;
+  /** A ready service in place of `personalize` (tests). */
   service?: JobService;
   /** Poll interval, jittered ±20% so many runs do not call in step. Default 60 s (the AWS samples' interval). */
   pollIntervalMs?: number;
   onEvent?: (e: JobEvent) => void;
+  /**
+   * Stops the run: the wait between polls at once, a call in flight cancelled. The state file stays
+   * as written (a Create cut off keeps its attempt, found by name on the next run, never paid for
+   * twice) and the call rejects with an AbortError.
+   */
   signal?: AbortSignal;
 }
 
@@ -75,9 +79,11 @@ export function resolveWaitOptions(options: WaitOptions): WaitOptions & RunOptio
   return { ...JOB_DEFAULTS, ...defined(options), retryFailed: 0 };
 }
 
-/** The service the options give, or the Personalize client their settings make. */
-export function jobService(o: CommonOptions): JobService {
-  return o.service ?? personalizeService(makePersonalizeClient(o.personalize));
+/** The service the options give, or one through their Personalize connection; `close` destroys a client made here. */
+export function jobService(o: CommonOptions): { service: JobService; close: () => void } {
+  if (o.service) return { service: o.service, close: () => {} };
+  const { client, owned } = resolvePersonalize(o.personalize);
+  return { service: personalizeService(client, o.signal), close: () => owned && client.destroy() };
 }
 
 /** Options without their undefined entries, so they never hide a default (the CLI passes every option). */

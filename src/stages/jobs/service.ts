@@ -13,8 +13,7 @@ import {
   DescribeBatchSegmentJobCommand,
   ListBatchInferenceJobsCommand,
   ListBatchSegmentJobsCommand,
-  PersonalizeClient,
-  type PersonalizeClientConfig,
+  type PersonalizeClient,
 } from '@aws-sdk/client-personalize';
 import { PbError } from '../../errors.js';
 import { NO_REGION } from '../../io/s3.js';
@@ -45,29 +44,7 @@ export interface JobService {
   list(kind: JobKind, solutionVersionArn?: string): AsyncIterable<JobView>;
 }
 
-export interface PersonalizeSettings {
-  /** Default: the SDK's chain (AWS_REGION, the profile's region); the CLI adds AWS_DEFAULT_REGION. */
-  region?: string;
-  /** A Personalize-compatible endpoint (the emulator); AWS_ENDPOINT_URL_PERSONALIZE also works. */
-  endpoint?: string;
-  profile?: string;
-  /** Attempts per request (the SDK's retry); AWS_MAX_ATTEMPTS also works. */
-  maxAttempts?: number;
-  /** Fixed credentials (the in-process emulator); default the SDK's chain. */
-  credentials?: PersonalizeClientConfig['credentials'];
-}
-
-export function makePersonalizeClient(s: PersonalizeSettings = {}): PersonalizeClient {
-  return new PersonalizeClient({
-    // Without a region the SDK's chain decides (AWS_REGION, the profile's region); a stand-in
-    // service answers in any region, so one is made up for it.
-    region: s.region ?? (s.endpoint !== undefined ? 'us-east-1' : undefined),
-    endpoint: s.endpoint,
-    profile: s.profile,
-    maxAttempts: s.maxAttempts,
-    credentials: s.credentials,
-  });
-}
+export type { PersonalizeConnection, PersonalizeSettings } from '../../io/clients.js';
 
 const THROTTLE = new Set([
   'LimitExceededException',
@@ -94,18 +71,22 @@ export function serviceError(op: string, subject: string, err: unknown): PbError
   return new PbError('PB_JOB', reason, { file: subject }, { cause: err });
 }
 
-export function personalizeService(client: PersonalizeClient): JobService {
+/** The service through a client; `signal` cancels the call in flight when the caller aborts. */
+export function personalizeService(client: PersonalizeClient, signal?: AbortSignal): JobService {
+  const opts = { abortSignal: signal };
   return {
     async create(kind, request) {
       try {
         if (kind === 'segment') {
           const r = await client.send(
             new CreateBatchSegmentJobCommand(request as unknown as CreateBatchSegmentJobCommandInput),
+            opts,
           );
           return r.batchSegmentJobArn ?? '';
         }
         const r = await client.send(
           new CreateBatchInferenceJobCommand(request as unknown as CreateBatchInferenceJobCommandInput),
+          opts,
         );
         return r.batchInferenceJobArn ?? '';
       } catch (err) {
@@ -123,12 +104,13 @@ export function personalizeService(client: PersonalizeClient): JobService {
     async describe(kind, arn) {
       try {
         if (kind === 'segment') {
-          const j = (await client.send(new DescribeBatchSegmentJobCommand({ batchSegmentJobArn: arn })))
+          const j = (await client.send(new DescribeBatchSegmentJobCommand({ batchSegmentJobArn: arn }), opts))
             .batchSegmentJob;
           return j ? view(j.jobName, j.batchSegmentJobArn, j) : null;
         }
-        const j = (await client.send(new DescribeBatchInferenceJobCommand({ batchInferenceJobArn: arn })))
-          .batchInferenceJob;
+        const j = (
+          await client.send(new DescribeBatchInferenceJobCommand({ batchInferenceJobArn: arn }), opts)
+        ).batchInferenceJob;
         return j ? view(j.jobName, j.batchInferenceJobArn, j) : null;
       } catch (err) {
         const n = nameOf(err);
@@ -144,34 +126,44 @@ export function personalizeService(client: PersonalizeClient): JobService {
       }
     },
 
-    async *list(kind, solutionVersionArn) {
-      let nextToken: string | undefined;
-      do {
-        try {
-          if (kind === 'segment') {
-            const r = await client.send(
-              new ListBatchSegmentJobsCommand({ solutionVersionArn, nextToken, maxResults: 100 }),
-            );
-            for (const j of r.batchSegmentJobs ?? []) yield view(j.jobName, j.batchSegmentJobArn, j);
-            nextToken = r.nextToken ?? undefined;
-          } else {
-            const r = await client.send(
-              new ListBatchInferenceJobsCommand({ solutionVersionArn, nextToken, maxResults: 100 }),
-            );
-            for (const j of r.batchInferenceJobs ?? []) yield view(j.jobName, j.batchInferenceJobArn, j);
-            nextToken = r.nextToken ?? undefined;
-          }
-        } catch (err) {
-          if (THROTTLE.has(nameOf(err))) throw new Throttled((err as Error).message);
-          throw serviceError(
-            kind === 'segment' ? 'ListBatchSegmentJobs' : 'ListBatchInferenceJobs',
-            solutionVersionArn ?? 'all jobs',
-            err,
-          );
-        }
-      } while (nextToken);
-    },
+    list: (kind, solutionVersionArn) => listJobs(client, opts, kind, solutionVersionArn),
   };
+}
+
+/** Every job of the kind, page by page. */
+async function* listJobs(
+  client: PersonalizeClient,
+  opts: { abortSignal?: AbortSignal },
+  kind: JobKind,
+  solutionVersionArn: string | undefined,
+): AsyncGenerator<JobView> {
+  let nextToken: string | undefined;
+  do {
+    try {
+      if (kind === 'segment') {
+        const r = await client.send(
+          new ListBatchSegmentJobsCommand({ solutionVersionArn, nextToken, maxResults: 100 }),
+          opts,
+        );
+        for (const j of r.batchSegmentJobs ?? []) yield view(j.jobName, j.batchSegmentJobArn, j);
+        nextToken = r.nextToken ?? undefined;
+      } else {
+        const r = await client.send(
+          new ListBatchInferenceJobsCommand({ solutionVersionArn, nextToken, maxResults: 100 }),
+          opts,
+        );
+        for (const j of r.batchInferenceJobs ?? []) yield view(j.jobName, j.batchInferenceJobArn, j);
+        nextToken = r.nextToken ?? undefined;
+      }
+    } catch (err) {
+      if (THROTTLE.has(nameOf(err))) throw new Throttled((err as Error).message);
+      throw serviceError(
+        kind === 'segment' ? 'ListBatchSegmentJobs' : 'ListBatchInferenceJobs',
+        solutionVersionArn ?? 'all jobs',
+        err,
+      );
+    }
+  } while (nextToken);
 }
 
 function view(

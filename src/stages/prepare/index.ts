@@ -39,13 +39,19 @@ export async function prepare(options: PrepareOptions): Promise<PrepareSummary> 
   }
   const gen = prepareChunks(options);
   async function* body(): AsyncGenerator<Buffer> {
-    for (;;) {
-      const r = await gen.next();
-      if (r.done) {
-        summary = r.value;
-        return;
+    try {
+      for (;;) {
+        const r = await gen.next();
+        if (r.done) {
+          summary = r.value;
+          return;
+        }
+        yield r.value;
       }
-      yield r.value;
+    } finally {
+      // A writer that stops early (a failure, an abort) closes the pass too: its rejects file and
+      // spill folder are settled before prepare returns, not left open.
+      await gen.return(undefined as never);
     }
   }
   if (options.shardOut !== undefined) {

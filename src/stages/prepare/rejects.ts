@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import { PassThrough, type Writable } from 'node:stream';
+import { abortError } from '../../errors.js';
 import { writeOutput } from '../../io/output.js';
+import { scopeSignal } from '../../io/scope.js';
 
 /** A bad record, as written to the rejects file. */
 export interface Reject {
@@ -28,7 +30,14 @@ export class RejectWriter {
     if (!this.pass.write(`${JSON.stringify(r)}\n`)) await once(this.pass, 'drain');
   }
 
+  /** The file written; when the call was aborted, removed instead (the caller asked for nothing to stay). */
   async close(): Promise<void> {
+    const signal = scopeSignal();
+    if (signal?.aborted) {
+      this.pass.destroy(abortError(signal));
+      await this.done.catch(() => {});
+      return;
+    }
     this.pass.end();
     await this.done;
   }

@@ -16,51 +16,61 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isClient, withCall } from '../../io/clients.js';
 import { readJsonDoc, writeJsonDoc } from '../../io/doc.js';
-import { configureS3, s3Settings } from '../../io/s3.js';
+import { s3Settings } from '../../io/s3.js';
 import { type JobState, jobName, runIdFor } from '../jobs/model.js';
-import type { PersonalizeSettings } from '../jobs/service.js';
 import { prepare } from '../prepare/index.js';
 import { type Manifest, shardName } from '../shard/index.js';
 import { type RunOptions, resolveConnections } from './options.js';
 import { loadPipeline, type Pipeline, workLayout } from './pipeline.js';
 import { preflight, prepareOptions, stopWithoutRecords } from './preflight.js';
 import { anyJobIn, emptySummary, fingerprints, prepareKeyOf, recordsOf, shardsOf } from './records.js';
-import { collectStep, exportStep, finish, jobsStep, openRun, prepareStep, validateStep } from './steps.js';
+import {
+  collectStep,
+  exportStep,
+  finish,
+  type JobsConnection,
+  jobsStep,
+  openRun,
+  prepareStep,
+  validateStep,
+} from './steps.js';
 import type { RunEvent, RunRecord, RunSummary } from './types.js';
 
 export type { RunConnections, RunOptions } from './options.js';
 export type { RunEvent, RunSummary, Stage } from './types.js';
 
 /** Runs (or resumes) a pipeline; throws PbError for usage, data and service errors, returns exit code 1 for failed jobs or missing records. */
-export async function runPipeline(options: RunOptions): Promise<RunSummary> {
+export function runPipeline(options: RunOptions): Promise<RunSummary> {
+  return withCall({ signal: options.signal }, () => runNow(options));
+}
+
+async function runNow(options: RunOptions): Promise<RunSummary> {
   const started = process.hrtime.bigint();
   const p = typeof options.pipeline === 'string' ? await loadPipeline(options.pipeline) : options.pipeline;
   const emit = options.onEvent ?? (() => {});
-  const previousS3 = s3Settings();
   const { s3, personalize } = resolveConnections(p, options);
-  const reconfigure = Object.keys(s3).length > 0;
-  if (reconfigure) configureS3({ ...previousS3, ...s3 });
-  try {
+  // Settings that name nothing leave S3 to the package-wide client (the CLI's, or the SDK's chain).
+  const own = isClient(s3) ? s3 : Object.keys(s3).length > 0 ? { ...s3Settings(), ...s3 } : undefined;
+  return withCall({ s3: own }, async () => {
     const summary = emptySummary(p, options.dryRun === true);
     if (options.dryRun) await dryRun(p, summary, emit);
-    else await fullRun(p, summary, personalize, emit);
+    else await fullRun(p, summary, { personalize, signal: options.signal }, emit);
     summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (!options.dryRun) {
       summary.files.summary = p.output.summary;
       await writeJsonDoc(p.output.summary, summary);
     }
     return summary;
-  } finally {
-    if (reconfigure) configureS3(previousS3);
-  }
+  });
 }
 
 /** The steps in order; each reuses what WORK/run.json records as done with the same settings. */
 async function fullRun(
   p: Pipeline,
   summary: RunSummary,
-  personalize: PersonalizeSettings,
+  jobs: JobsConnection,
   emit: (e: RunEvent) => void,
 ): Promise<void> {
   const ctx = await openRun(p, summary, emit);
@@ -70,9 +80,9 @@ async function fullRun(
     return;
   }
   await validateStep(ctx, prepareKey);
-  const jobs = await jobsStep(ctx, prepareKey, jobsExist, personalize);
-  if (!jobs) return;
-  const collectKey = await collectStep(ctx, jobs.jobsKey, jobs.active);
+  const done = await jobsStep(ctx, prepareKey, jobsExist, jobs);
+  if (!done) return;
+  const collectKey = await collectStep(ctx, done.jobsKey, done.active);
   await exportStep(ctx, collectKey);
   finish(ctx);
 }

@@ -1,6 +1,7 @@
 // The steps of a full run, each reading and recording its part of WORK/run.json.
 import { mkdir } from 'node:fs/promises';
 import { PbError } from '../../errors.js';
+import type { PersonalizeConnection } from '../../io/clients.js';
 import { readJsonDoc, removeDoc, writeJsonDoc } from '../../io/doc.js';
 import { removeStaleTemporaryFiles, writeOutput } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
@@ -8,7 +9,6 @@ import { collect } from '../collect/index.js';
 import { checkCatalog, checkUsers, type ExportOptions, exportOutputs } from '../export/index.js';
 import { type JobRow, submit } from '../jobs/index.js';
 import { normalizeStatus } from '../jobs/model.js';
-import type { PersonalizeSettings } from '../jobs/service.js';
 import { prepare } from '../prepare/index.js';
 import type { Manifest } from '../shard/index.js';
 import { validateFiles } from '../validate/index.js';
@@ -224,6 +224,12 @@ export async function validateStep(ctx: RunContext, prepareKey: string): Promise
   await ctx.save();
 }
 
+/** The jobs' Personalize connection and the run's signal (the S3 client reaches submit in scope). */
+export interface JobsConnection {
+  personalize: PersonalizeConnection;
+  signal?: AbortSignal;
+}
+
 /**
  * 3. jobs: one per shard, resumable through their own state file. The export's catalog settings are
  * checked against the file first: a wrong column name must not show after the jobs are paid for.
@@ -233,7 +239,7 @@ export async function jobsStep(
   ctx: RunContext,
   prepareKey: string,
   jobsExist: boolean,
-  personalize: PersonalizeSettings,
+  connection: JobsConnection,
 ): Promise<{ jobsKey: string; active: JobRow[] } | undefined> {
   const { p, layout, summary, record } = ctx;
   if (p.output.catalog !== undefined && !record.jobs) await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
@@ -266,7 +272,7 @@ export async function jobsStep(
     retryFailed,
     pollIntervalMs,
     wait: true,
-    personalize,
+    ...connection,
     onEvent: (e) => {
       ctx.emit({ type: 'job', event: e });
       if (e.type === 'progress') ctx.emit({ type: 'jobs', counts: e.counts, total: summary.shards.count });

@@ -1,4 +1,5 @@
 import { PbError } from '../../errors.js';
+import { withCall } from '../../io/clients.js';
 import { OffThreadHasher } from '../../io/hasher.js';
 import { openLinesReusing, wholeLines } from '../../io/input.js';
 import { isS3Uri } from '../../io/s3.js';
@@ -36,7 +37,11 @@ export interface ShardSummary {
  * per open shard plus the parts in flight, shared by all shards of the run
  * (PartBudget): (N + 2) x 5 MiB by default, 52 MB for 8 hash shards.
  */
-export async function shard(options: ShardOptions): Promise<ShardSummary> {
+export function shard(options: ShardOptions): Promise<ShardSummary> {
+  return withCall(options, () => shardNow(options));
+}
+
+async function shardNow(options: ShardOptions): Promise<ShardSummary> {
   const started = process.hrtime.bigint();
   const o = resolveShardOptions(options);
   // What to read, checked by content before anything is written: a folder or prefix stands for its files.

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { type FamilyInfo, resolveFamily } from '../../core/families.js';
 import { noStream, usage } from '../../errors.js';
+import type { CallOptions } from '../../io/clients.js';
 import type { PartBudgetOptions } from '../../io/multipart.js';
 
 /** Service quotas per job input (reference: quotas): 1 GB, 50 million records, 1000 files. */
@@ -10,7 +11,7 @@ export const SHARD_DEFAULTS = {
   maxFilesPerShard: 1000,
 } as const;
 
-export interface ShardOptions {
+export interface ShardOptions extends CallOptions {
   recipe: string;
   /** Batch-input JSON Lines (gzip detected), or `-` for stdin; the name used in messages when `source` is given. */
   input: string;

@@ -18,6 +18,7 @@ export {
   type ValidationProblem,
 } from './options.js';
 
+import { withCall } from '../../io/clients.js';
 import { expandJobInputs } from '../../io/doc-kind.js';
 import { type Row, type RowSource, readRows } from '../../io/rows.js';
 import { openText } from '../../io/text.js';
@@ -53,7 +54,11 @@ interface Checker {
  * quotas: per line (ids, itemList, item attribute queries, filterValues) and
  * per file (records per file, segment queries per file) and per job (files, bytes).
  */
-export async function validateFiles(options: ValidateOptions): Promise<ValidateSummary> {
+export function validateFiles(options: ValidateOptions): Promise<ValidateSummary> {
+  return withCall(options, () => validateFilesNow(options));
+}
+
+async function validateFilesNow(options: ValidateOptions): Promise<ValidateSummary> {
   const o = resolveValidateOptions(options);
   const { family } = o;
   const started = process.hrtime.bigint();

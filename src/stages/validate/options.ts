@@ -2,8 +2,9 @@ import type { Readable } from 'node:stream';
 import { type FamilyInfo, resolveFamily } from '../../core/families.js';
 import { DEFAULT_LIMITS, type Limits, type RecordPolicy } from '../../core/validate.js';
 import { noStream, usage } from '../../errors.js';
+import type { CallOptions } from '../../io/clients.js';
 
-export interface ValidateOptions {
+export interface ValidateOptions extends CallOptions {
   recipe: string;
   /** Batch-input files (plain or gzip), or `-` for stdin. */
   files: string[];
