@@ -1,8 +1,8 @@
 import type { Writable } from 'node:stream';
 import { parseRenames } from '../../core/email-files.js';
-import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
+import { EXPORT_FORMATS } from '../../core/out-convert.js';
 import { parseBytes, parseCount } from '../../core/units.js';
-import { PbError } from '../../errors.js';
+import { PbError, usage } from '../../errors.js';
 import {
   EXPORT_DEFAULTS,
   type ExportOptions,
@@ -39,7 +39,13 @@ Objects spread over several lines, or several on one line, are read too (more sl
 Options:
   -o, --output FILE          where to write (default -, stdout); written under a temporary name and
                              renamed at the end; .gz compresses; s3://bucket/key uploads
-      --format F             ${EXPORT_FORMATS.join('|')} (default ${EXPORT_DEFAULTS.format})
+      --format F             ${EXPORT_FORMATS.join('|')}|parquet (default ${EXPORT_DEFAULTS.format});
+                             parquet: csv-long's rows, score as DOUBLE plus score_text as printed,
+                             rank INT32, the rest strings; Snappy, row groups of 100,000 rows;
+                             written by DuckDB (@duckdb/node-api) from a csv-long file in --tmp-dir
+      --partition-by K=V     parquet: -o OUT is a folder (local or s3://) and the rows go to
+                             OUT/K=V/part-00000.parquet, the Hive layout Glue and Athena read;
+                             K=V,K2=V2 nests folders; e.g. --partition-by run_date=2026-12-06
       --top N                at most N ids per key (csv-wide: also the number of columns)
       --catalog FILE         Items CSV (or TSV, JSON Lines) whose columns are joined to every
                              recommended item; held in memory, at most 5,000,000 items; ids
@@ -83,7 +89,8 @@ Options:
                              a name the export lacks is an error that lists its columns
       --max-file-size SIZE   split a local output into parts of at most SIZE, e.g. 500MB (Braze):
                              recs.csv -> recs-00001.csv, recs-00002.csv, ...; each CSV part has the
-                             header; a key's rows never straddle two parts
+                             header; a key's rows never straddle two parts; parquet: parts of about
+                             SIZE (a new file starts past it, between row groups), s3:// too
       --max-cell-bytes N     CSV: cut text cells (reason, theme, catalog columns; never ids or
                              scores) to N UTF-8 bytes on a character boundary, e.g. 255 (Mailchimp)
       --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
@@ -120,11 +127,15 @@ Examples:
       -o per-user.jsonl
   personalize-batch export job-out/ --format csv-wide --top 5 --rename userId=external_id \\
       --bom --max-file-size 500MB -o braze.csv
+  personalize-batch export job-out/ --format parquet -o recs.parquet
+  personalize-batch export job-out/ --format parquet --partition-by run_date=2026-12-06 \\
+      --max-file-size 256MB -o s3://lake/recommendations/
   personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv`;
 
 const EXPORT_ARGS = {
   output: { type: 'string', short: 'o' },
   format: { type: 'string' },
+  'partition-by': { type: 'string' },
   top: { type: 'string' },
   catalog: { type: 'string' },
   'catalog-columns': { type: 'string' },
@@ -205,7 +216,8 @@ function exportOptionsOf(
   return {
     sources: positionals,
     output: v.output,
-    format: v.format as ExportFormat | undefined,
+    format: v.format as ExportOptions['format'],
+    partitionBy: v['partition-by'] === undefined ? undefined : parsePartitions(v['partition-by']),
     top: v.top === undefined ? undefined : parseCount(v.top, '--top'),
     catalog: v.catalog,
     catalogColumns: v['catalog-columns']
@@ -253,6 +265,22 @@ function exportOptionsOf(
     stdin: io.stdin,
     stdout: io.stdout,
   };
+}
+
+/** `run_date=2026-12-06,region=eu`: KEY=VALUE pairs in order (resolveExportOptions checks the names). */
+function parsePartitions(spec: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || eq === part.length - 1)
+      throw usage(
+        `--partition-by takes KEY=VALUE pairs separated by commas (run_date=2026-12-06), got "${part}"`,
+      );
+    const k = part.slice(0, eq).trim();
+    if (Object.hasOwn(out, k)) throw usage(`--partition-by names ${k} twice`);
+    out[k] = part.slice(eq + 1).trim();
+  }
+  return out;
 }
 
 export function describeExport(s: ExportSummary, output: string, rejects: string | undefined): string {

@@ -16,6 +16,7 @@ import { writeOutput, writeTarget } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
+import type { ParquetFiles } from './parquet.js';
 import { OneFile, type OutputFiles, PartFiles } from './parts.js';
 import type { SideFile } from './side-file.js';
 import { type LaneResult, WorkerLane } from './worker-lane.js';
@@ -74,6 +75,8 @@ export class ExportRun {
   private held = false;
   /** The local files written (the output, or its parts). */
   files: string[] = [];
+  /** --format parquet: the files written, their columns and bytes. */
+  parquet: ParquetFiles | undefined;
   /** With parts: the next part's name, when an earlier export left a file there. */
   leftOverPart: string | undefined;
   private firstErrorKey: Layout['keyField'] | undefined;

@@ -1,4 +1,5 @@
-import { PbError } from '../../errors.js';
+import { outputHeader } from '../../core/out-convert.js';
+import { PbError, usage } from '../../errors.js';
 import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
@@ -10,6 +11,7 @@ import { ExportRun } from './export-run.js';
 import { mapUsers } from './map-users/index.js';
 import { summarizeMapUsers } from './map-users/summary.js';
 import { type ExportOptions, type ResolvedExportOptions, resolveExportOptions } from './options.js';
+import { ParquetExport } from './parquet.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 import { UsersSpill } from './users-spill.js';
@@ -59,6 +61,8 @@ export function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
 }
 
 async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> {
+  if (options.since !== undefined && options.format === 'parquet')
+    throw usage('--format parquet writes a plain export: --since writes CSV or JSON Lines');
   const since = resolveSince(options);
   if (since) return exportSince(options, since, exportOutputsNow);
   const o = resolveExportOptions(options);
@@ -86,13 +90,11 @@ async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> 
     return summarizeMapUsers(o, sources.length, r, tables, started);
   }
   if (users && !('catalog' in users)) return exportPartitioned(o, options, sources, loaded, users, started);
-  const run = new ExportRun(
-    o,
-    options,
-    loaded?.catalog,
-    users && { table: users.catalog, columns: users.columns },
-  );
-  const passes = await runPasses(run, o, options, sources);
+  const usersTable = users && { table: users.catalog, columns: users.columns };
+  const { run, passes } = await withParquet(o, options, async (eo) => {
+    const run = new ExportRun(eo, options, loaded?.catalog, usersTable);
+    return { run, passes: await runPasses(run, eo, options, sources) };
+  });
   const stats = users && {
     size: users.rowsWithKey ?? users.catalog.size,
     ...(users.rowsWithKey !== undefined && { filtered: true }),
@@ -123,8 +125,10 @@ async function exportPartitioned(
     const join = await UsersSpill.create(o, spill, over);
     const split = await join.splitOutputs(sources, options, loaded !== undefined);
     const users = { table: undefined, columns: join.columns, forSource: (i: number) => join.load(i) };
-    const run = new ExportRun(o, options, loaded?.catalog, users);
-    const passes = await runPasses(run, o, options, split.paths, split);
+    const { run, passes } = await withParquet(o, options, async (eo) => {
+      const run = new ExportRun(eo, options, loaded?.catalog, users);
+      return { run, passes: await runPasses(run, eo, options, split.paths, split) };
+    });
     // What the split settled never reached the passes: the counts are the input's.
     run.counts.lines += split.blank + split.invalid;
     run.counts.blank += split.blank;
@@ -133,5 +137,31 @@ async function exportPartitioned(
     return summarizeExport(o, sources.length, run, { catalog: loaded, users: join.stats }, passes, started);
   } finally {
     await spill.dispose();
+  }
+}
+
+/**
+ * Runs the export as asked, or for --format parquet to a temporary
+ * csv-long file that then becomes the Parquet file(s) (see parquet.ts).
+ */
+async function withParquet(
+  o: ResolvedExportOptions,
+  options: ExportOptions,
+  pass: (eo: ResolvedExportOptions) => Promise<{ run: ExportRun; passes: number }>,
+): Promise<{ run: ExportRun; passes: number }> {
+  if (!o.parquet) return pass(o);
+  const pq = await ParquetExport.open(o, o.parquet);
+  try {
+    const done = await pass(pq.csv);
+    const run = done.run;
+    const layout = run.layout ?? run.fallbackLayout();
+    const written = await pq.finish(outputHeader(run.cfg(run.width), layout), layout, options.stdout);
+    run.parquet = written;
+    run.files = written.files;
+    run.leftOverPart = written.leftOver;
+    run.bytesWritten = written.bytes;
+    return done;
+  } finally {
+    await pq.dispose();
   }
 }

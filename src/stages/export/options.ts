@@ -17,8 +17,14 @@ export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOption
   sources: string[];
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` for stdout. Default `-`. */
   output?: string;
-  /** Default `csv-long`. */
-  format?: ExportFormat;
+  /** Default `csv-long`. `parquet`: csv-long's rows in a Parquet file (see ParquetPlan). */
+  format?: ExportFormat | 'parquet';
+  /**
+   * Parquet only: Hive partition folders, in order (`{ run_date: '2026-12-06' }`):
+   * OUTPUT is then a folder (local or s3://) and the rows go to
+   * `OUTPUT/run_date=2026-12-06/part-00000.parquet` (part-00001 and on past --max-file-size).
+   */
+  partitionBy?: Record<string, string>;
   /** Ids per key, at most. Default: all. For csv-wide also the number of item_i columns. */
   top?: number;
   /** Items CSV (or TSV, JSON Lines; gzip detected) whose columns are joined to every recommended item. */
@@ -93,10 +99,22 @@ export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOption
   onProgress?: (p: { lines: number; bytesRead: number }) => void;
 }
 
+/** Where and how `--format parquet` writes (the rows themselves are csv-long's). */
+export interface ParquetPlan {
+  /** The file (or with partitionBy the folder) asked for. */
+  output: string;
+  partitionBy: [string, string][];
+  /** 0: one file. Otherwise parts of about this size (DuckDB starts a new file past it, between row groups). */
+  maxFileSize: number;
+}
+
 export interface ResolvedExportOptions {
   sources: string[];
   output: string;
+  /** The rows written: csv-long for parquet (see `parquet`). */
   format: ExportFormat;
+  /** `--format parquet`: csv-long's rows then go to Parquet as this says. */
+  parquet: ParquetPlan | undefined;
   top: number;
   catalog: string | undefined;
   catalogColumns: string[] | undefined;
@@ -139,10 +157,11 @@ export const EXPORT_DEFAULTS = {
 
 export function resolveExportOptions(input: ExportOptions): ResolvedExportOptions {
   const o = { ...input };
-  const format = o.format ?? EXPORT_DEFAULTS.format;
-  if (!EXPORT_FORMATS.includes(format)) {
-    throw notOneOf('--format', String(format), EXPORT_FORMATS);
+  const asked = o.format ?? EXPORT_DEFAULTS.format;
+  if (asked !== 'parquet' && !EXPORT_FORMATS.includes(asked)) {
+    throw notOneOf('--format', String(asked), [...EXPORT_FORMATS, 'parquet']);
   }
+  const format = asked === 'parquet' ? 'csv-long' : asked;
   const onInvalid = o.onInvalid ?? 'fail';
   if (onInvalid !== 'fail' && onInvalid !== 'skip')
     throw usage(`--on-invalid must be fail or skip, got "${onInvalid}"`);
@@ -163,6 +182,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
   checkFileOptions(o, format);
+  const parquet = resolveParquet(o, asked === 'parquet');
   const map = resolveMapUsers(o);
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
@@ -185,6 +205,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     sources,
     output,
     format,
+    parquet,
     top: whole(o.top, '--top', 0),
     catalog: o.catalog,
     catalogColumns: o.catalogColumns ? [...o.catalogColumns] : undefined,
@@ -245,6 +266,7 @@ function resolveUsers(
 
 /** The options for e-mail tools' files: what each works with (see the README's "Files for e-mail tools"). */
 function checkFileOptions(o: ExportOptions, format: ExportFormat): void {
+  // Parquet's own rules: resolveParquet.
   if (format === 'jsonl') {
     if (o.bom)
       throw usage(
@@ -259,7 +281,7 @@ function checkFileOptions(o: ExportOptions, format: ExportFormat): void {
   }
   if (o.rename !== undefined && Object.keys(o.rename).length === 0)
     throw usage('--rename needs at least one OLD=NEW pair');
-  if (o.maxFileSize !== undefined) {
+  if (o.maxFileSize !== undefined && o.format !== 'parquet') {
     const out = o.output ?? '-';
     if (out === '-')
       throw usage(
@@ -272,6 +294,46 @@ function checkFileOptions(o: ExportOptions, format: ExportFormat): void {
         '--max-file-size counts the bytes a tool takes in, which a .gz part cannot know before it is compressed: write plain files',
       );
   }
+}
+
+/** Parquet's options checked: what only CSV does is refused, the partition names kept to Hive's plain ones. */
+function resolveParquet(o: ExportOptions, asked: boolean): ParquetPlan | undefined {
+  if (!asked) {
+    if (o.partitionBy !== undefined)
+      throw usage(
+        '--partition-by writes OUT/KEY=VALUE/part-00000.parquet, the layout Glue and Athena read: add --format parquet',
+      );
+    return undefined;
+  }
+  const output = o.output ?? '-';
+  if (o.bom) throw usage('--bom is for CSV: a Parquet file has no byte order mark; leave it out');
+  if (o.mapUsers !== undefined || o.since !== undefined)
+    throw usage('--format parquet writes a plain export: --map-users and --since write CSV or JSON Lines');
+  if (output.endsWith('.gz'))
+    throw usage('a Parquet file compresses its columns itself (Snappy): name the output .parquet, not .gz');
+  const partitionBy = Object.entries(o.partitionBy ?? {});
+  if (o.partitionBy !== undefined && partitionBy.length === 0)
+    throw usage('--partition-by needs KEY=VALUE, e.g. --partition-by run_date=2026-12-06');
+  for (const [k, v] of partitionBy) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      throw usage(
+        `--partition-by: the key "${k}" must be letters, digits and _ (a column name Athena and Glue take), e.g. run_date`,
+      );
+    if (!/^[A-Za-z0-9_.-]+$/.test(v) || v === '.' || v === '..')
+      throw usage(
+        `--partition-by ${k}: the value "${v}" must be letters, digits, _ . and - (Hive escapes anything else in folder names), e.g. 2026-12-06`,
+      );
+  }
+  if (partitionBy.length > 0 && output === '-')
+    throw usage(
+      '--partition-by writes a folder (OUT/KEY=VALUE/part-00000.parquet): give -o OUT, a folder or s3:// prefix',
+    );
+  if (o.maxFileSize !== undefined && output === '-')
+    throw usage('--max-file-size writes numbered files, and stdout is one stream: give -o FILE');
+  const maxFileSize = o.maxFileSize ?? 0;
+  if (!Number.isInteger(maxFileSize) || maxFileSize < 0)
+    throw usage(`--max-file-size must be a whole number of bytes, got ${maxFileSize}`);
+  return { output, partitionBy, maxFileSize };
 }
 
 /** OUTPUT without `.gz`, plus `.errors.jsonl`; `errors.jsonl` for stdout. */

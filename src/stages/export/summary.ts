@@ -7,7 +7,7 @@ import type { ResolvedExportOptions } from './options.js';
 import type { UsersStats } from './users-spill.js';
 
 export interface ExportSummary {
-  format: ExportFormat;
+  format: ExportFormat | 'parquet';
   sources: number;
   /** Lines read, blank ones included. */
   lines: number;
@@ -83,7 +83,7 @@ export function summarizeExport(
   const finalLayout = run.layout ?? null;
   const warnings = [...exportWarnings(o, run, loaded), ...usersWarnings(o, run, users)];
   return {
-    format: o.format,
+    format: o.parquet ? 'parquet' : o.format,
     sources,
     lines: s.lines,
     records: s.records,
@@ -94,8 +94,11 @@ export function summarizeExport(
     blankLines: s.blank,
     bytesRead: run.bytesRead,
     bytesWritten: run.bytesWritten,
-    columns:
-      o.format === 'jsonl' ? [] : outputHeader(run.cfg(run.width), finalLayout ?? run.fallbackLayout()),
+    columns: run.parquet
+      ? [...run.parquet.columns]
+      : o.format === 'jsonl'
+        ? []
+        : outputHeader(run.cfg(run.width), finalLayout ?? run.fallbackLayout()),
     layout: finalLayout,
     width: o.format === 'csv-wide' ? run.width : null,
     catalogItems: catalog ? catalog.size : null,
@@ -109,7 +112,10 @@ export function summarizeExport(
     usersRowsWithoutKey: users?.withoutId ?? 0,
     usersPartitions: users?.partitions ?? 0,
     errorsFile: s.errorLines > 0 ? o.errors : null,
-    parts: o.maxFileSize > 0 ? [...run.files] : null,
+    parts:
+      o.maxFileSize > 0 || (o.parquet && (o.parquet.maxFileSize > 0 || o.parquet.partitionBy.length > 0))
+        ? [...run.files]
+        : null,
     cellsCut: s.cellsCut,
     passes,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,

@@ -230,6 +230,17 @@ function workOf(r: Rules, p: PipelineFile): string {
   return work;
 }
 
+/** The export's name in output.dir: recommendations.csv, segments.jsonl, recommendations.parquet, or a folder for partitions. */
+function defaultFile(
+  format: ExportFormat | 'parquet',
+  family: FamilyInfo | undefined,
+  partitioned: boolean,
+): string {
+  const base = family?.segment ? 'segments' : 'recommendations';
+  if (partitioned) return base;
+  return `${base}.${format === 'jsonl' ? 'jsonl' : format === 'parquet' ? 'parquet' : 'csv'}`;
+}
+
 /** $.output: where each file goes, the catalog's settings (none for segment jobs). */
 function outputOf(
   r: Rules,
@@ -245,9 +256,7 @@ function outputOf(
   const output: Pipeline['output'] = {
     dir,
     format,
-    file: inDir(
-      o.file ?? `${family?.segment ? 'segments' : 'recommendations'}.${format === 'jsonl' ? 'jsonl' : 'csv'}`,
-    ),
+    file: inDir(o.file ?? defaultFile(format, family, o.partitionBy !== undefined)),
     top: o.top,
     catalog: o.catalog === undefined ? undefined : place(o.catalog),
     catalogColumns: o.catalogColumns,
@@ -273,6 +282,7 @@ function outputOf(
     lineEnding: o.lineEnding ?? PIPELINE_DEFAULTS.lineEnding,
     bom: o.bom,
     rename: o.rename === undefined ? undefined : { ...o.rename },
+    partitionBy: o.partitionBy === undefined ? undefined : { ...o.partitionBy },
     maxFileSize:
       o.maxFileSize === undefined
         ? undefined
@@ -302,7 +312,7 @@ function outputOf(
 function outputRules(
   r: Rules,
   o: PipelineFile['output'],
-  format: ExportFormat,
+  format: ExportFormat | 'parquet',
   dir: string,
   family: FamilyInfo | undefined,
 ): void {
@@ -317,7 +327,13 @@ function outputRules(
         problems.push(
           `$.output.${f}: CSV only (see export's --${f === 'maxCellBytes' ? 'max-cell-bytes' : f}); leave it out with format jsonl`,
         );
-  if (o.maxFileSize !== undefined && isS3Uri(dir))
+  if (format === 'parquet')
+    for (const f of ['bom', 'since', 'mapUsers'] as const)
+      if (o[f] !== undefined && o[f] !== false)
+        problems.push(`$.output.${f}: not with format parquet (see export --format parquet); leave it out`);
+  if (o.partitionBy !== undefined && format !== 'parquet')
+    problems.push('$.output.partitionBy: writes Parquet partition folders: needs format parquet');
+  if (o.maxFileSize !== undefined && isS3Uri(dir) && format !== 'parquet')
     problems.push('$.output.maxFileSize: parts are written to a local folder only; give a local output.dir');
   if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
   if (o.catalog !== undefined && family?.segment)

@@ -86,6 +86,7 @@ export interface PipelineFile {
     | 'lineEnding'
     | 'bom'
     | 'rename'
+    | 'partitionBy'
     | 'maxCellBytes'
     | 'since'
     | 'removed'
@@ -148,8 +149,8 @@ export interface Pipeline {
   };
   output: {
     dir: string;
-    format: ExportFormat;
-    /** The export's full path. */
+    format: ExportFormat | 'parquet';
+    /** The export's full path (with partitionBy, the folder the partition folders go in). */
     file: string;
     top?: number;
     catalog?: string;
@@ -168,6 +169,8 @@ export interface Pipeline {
     lineEnding: 'crlf' | 'lf';
     bom?: boolean;
     rename?: Record<string, string>;
+    /** Parquet: Hive partition folders, KEY to VALUE. */
+    partitionBy?: Record<string, string>;
     /** Bytes; parts named as export's --max-file-size names them. */
     maxFileSize?: number;
     maxCellBytes?: number;

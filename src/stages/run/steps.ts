@@ -419,9 +419,11 @@ function exportOptionsOf(ctx: RunContext, since: string | undefined): ExportOpti
     // One budget for the pipeline: prepare's dedupe keys, export's users table.
     memoryBudget: p.input.memoryBudget,
     escapeFormulas: o.escapeFormulas,
-    lineEnding: o.lineEnding,
+    // A pipeline always has a line ending (crlf by default); Parquet has no lines.
+    lineEnding: o.format === 'parquet' ? undefined : o.lineEnding,
     bom: o.bom,
     rename: o.rename,
+    partitionBy: o.partitionBy === undefined ? undefined : { ...o.partitionBy },
     maxFileSize: o.maxFileSize,
     maxCellBytes: o.maxCellBytes,
     since,

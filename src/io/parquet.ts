@@ -1,0 +1,96 @@
+import { availableParallelism } from 'node:os';
+import type * as Duck from '@duckdb/node-api';
+import { PbError } from '../errors.js';
+
+/**
+ * csv-long rows to Parquet through DuckDB: its CSV reader and Parquet
+ * writer stream in row groups within a fixed memory limit (spilling to
+ * tempDir past it), several times faster than the JavaScript writers
+ * measured (see the commit adding this file and benchmarks/README.md).
+ */
+
+/** DuckDB's memory limit: the row groups being built and the reader's buffers stay within it. */
+export const PARQUET_MEMORY_LIMIT = '128MB';
+/** Rows per row group (about 4 MB of csv-long at 40 bytes a row, before compression). */
+export const PARQUET_ROW_GROUP_ROWS = 100_000;
+
+export type ParquetType = 'VARCHAR' | 'INTEGER' | 'DOUBLE';
+
+/** One output column: the CSV column it comes from, its name and type. */
+export interface ParquetColumn {
+  from: number;
+  name: string;
+  type: ParquetType;
+}
+
+export interface ParquetJob {
+  /** The csv-long file: a header line, then rows (RFC 4180, LF line ends). */
+  csv: string;
+  /** How many columns the CSV has. */
+  csvColumns: number;
+  columns: ParquetColumn[];
+  /** One file, or (with fileSizeBytes) a folder of data_N.parquet files DuckDB rotates past that size. */
+  dest: string;
+  fileSizeBytes: number;
+  /** Where DuckDB spills past its memory limit. */
+  tempDir: string;
+}
+
+/** A SQL string literal. */
+function lit(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** A SQL identifier. */
+function ident(s: string): string {
+  return `"${s.replaceAll('"', '""')}"`;
+}
+
+/** The COPY statement: every cell read as text, then cast, so that the text column keeps the score as printed. */
+export function parquetCopySql(job: ParquetJob): string {
+  const cols = Array.from({ length: job.csvColumns }, (_, i) => `${lit(`c${i}`)}: 'VARCHAR'`).join(', ');
+  const read =
+    `read_csv(${lit(job.csv)}, auto_detect = false, header = false, skip = 1, delim = ',', ` +
+    `quote = '"', escape = '"', new_line = '\\n', columns = {${cols}})`;
+  const select = job.columns
+    .map((c) =>
+      c.type === 'VARCHAR'
+        ? `c${c.from} AS ${ident(c.name)}`
+        : `CAST(c${c.from} AS ${c.type}) AS ${ident(c.name)}`,
+    )
+    .join(', ');
+  const size = job.fileSizeBytes > 0 ? `, FILE_SIZE_BYTES ${job.fileSizeBytes}` : '';
+  return `COPY (SELECT ${select} FROM ${read}) TO ${lit(job.dest)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${PARQUET_ROW_GROUP_ROWS}${size})`;
+}
+
+/** Writes the Parquet file(s); DuckDB is loaded on first use, so other formats never need it. */
+export async function writeParquet(job: ParquetJob): Promise<void> {
+  const duck: typeof Duck = await import('@duckdb/node-api').catch((e: unknown) => {
+    throw new PbError(
+      'PB_IO',
+      `--format parquet needs the @duckdb/node-api package, which did not load (${(e as Error).message}): run npm install @duckdb/node-api, or export csv-long`,
+    );
+  });
+  const db = await duck.DuckDBInstance.create(':memory:', {
+    threads: String(Math.min(2, availableParallelism())),
+    memory_limit: PARQUET_MEMORY_LIMIT,
+    temp_directory: job.tempDir,
+    // Rows keep the order of the .out lines, as csv-long's do.
+    preserve_insertion_order: 'true',
+    // Nothing is fetched from the network: no extension is installed or loaded on the fly.
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  try {
+    const conn = await db.connect();
+    try {
+      await conn.run(parquetCopySql(job));
+    } catch (e) {
+      throw new PbError('PB_IO', `writing Parquet failed: ${(e as Error).message}`, { file: job.csv });
+    } finally {
+      conn.closeSync();
+    }
+  } finally {
+    db.closeSync();
+  }
+}

@@ -1,0 +1,146 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { partPath } from '../../core/email-files.js';
+import type { Layout } from '../../core/out-convert.js';
+import { writeOutput } from '../../io/output.js';
+import { type ParquetColumn, writeParquet } from '../../io/parquet.js';
+import { isS3Uri } from '../../io/s3.js';
+import type { ParquetPlan, ResolvedExportOptions } from './options.js';
+
+/**
+ * `--format parquet`: the export writes csv-long (LF, no formula guard, no
+ * BOM: the values as they are) to a temporary file, with the usual workers
+ * and memory bound, then DuckDB turns it into Parquet row group by row
+ * group, and each file goes to its place through writeOutput (local files
+ * renamed into place, s3:// as multipart uploads, or stdout).
+ */
+export class ParquetExport {
+  private constructor(
+    private readonly plan: ParquetPlan,
+    private readonly dir: string,
+    /** The options the csv-long pass runs with. */
+    readonly csv: ResolvedExportOptions,
+  ) {}
+
+  static async open(o: ResolvedExportOptions, plan: ParquetPlan): Promise<ParquetExport> {
+    const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-parquet-'));
+    const csv: ResolvedExportOptions = {
+      ...o,
+      format: 'csv-long',
+      output: join(dir, 'rows.csv'),
+      crlf: false,
+      escapeFormulas: false,
+      bom: false,
+      maxFileSize: 0,
+    };
+    return new ParquetExport(plan, dir, csv);
+  }
+
+  /** Converts the csv-long file with these columns (as csv-long names them); returns the files written. */
+  async finish(header: string[], layout: Layout, stdout: Writable | undefined): Promise<ParquetFiles> {
+    const p = this.plan;
+    const columns = parquetColumns(header, layout);
+    const rotate = p.maxFileSize > 0;
+    const dest = join(this.dir, rotate ? 'parts' : 'rows.parquet');
+    const job = {
+      csv: this.csv.output,
+      csvColumns: header.length,
+      columns,
+      dest,
+      fileSizeBytes: p.maxFileSize,
+      tempDir: this.dir,
+    };
+    await writeParquet(job);
+    let made = rotate ? await numbered(dest) : [dest];
+    if (made.length === 0) {
+      // No rows: DuckDB rotated into no file at all, and an export always leaves one (its columns).
+      const one = join(this.dir, 'rows.parquet');
+      await writeParquet({ ...job, dest: one, fileSizeBytes: 0 });
+      made = [one];
+    }
+    const names = made.map((_, i) => targetName(p, i));
+    const done: string[] = [];
+    try {
+      for (const [i, name] of names.entries()) {
+        const local = !isS3Uri(name) && name !== '-';
+        if (local && p.partitionBy.length > 0) await mkdir(partitionDir(p), { recursive: true });
+        await writeOutput(name, stdout, createReadStream(made[i] as string));
+        if (local) done.push(name);
+      }
+    } catch (err) {
+      // All or none: the files already in place go too.
+      for (const f of done) await rm(f, { force: true });
+      throw err;
+    }
+    const next = rotate || p.partitionBy.length > 0 ? targetName(p, names.length) : undefined;
+    const leftOver =
+      next !== undefined &&
+      !isS3Uri(next) &&
+      (await stat(next).then(
+        () => true,
+        () => false,
+      ))
+        ? next
+        : undefined;
+    let bytes = 0;
+    for (const f of made) bytes += (await stat(f)).size;
+    return { files: names, columns: columns.map((c) => c.name), leftOver, bytes };
+  }
+
+  dispose(): Promise<void> {
+    return rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface ParquetFiles {
+  files: string[];
+  columns: string[];
+  /** The next part's name, when an earlier export left a file there. */
+  leftOver: string | undefined;
+  bytes: number;
+}
+
+/**
+ * csv-long's columns typed: rank INTEGER, the score DOUBLE followed by its
+ * text exactly as printed (`score_text`), everything else strings.
+ */
+export function parquetColumns(header: string[], layout: Layout): ParquetColumn[] {
+  const taken = new Set(header);
+  const out: ParquetColumn[] = [];
+  for (const [i, name] of header.entries()) {
+    if (i === 1) out.push({ from: i, name, type: 'INTEGER' });
+    else if (i === 3 && layout.score) {
+      out.push({ from: i, name, type: 'DOUBLE' });
+      let text = `${name}_text`;
+      while (taken.has(text)) text = `${name}_${text}`;
+      taken.add(text);
+      out.push({ from: i, name: text, type: 'VARCHAR' });
+    } else out.push({ from: i, name, type: 'VARCHAR' });
+  }
+  return out;
+}
+
+/** `OUT/KEY=VALUE/...`: the Hive layout's folder (OUT itself without --partition-by). */
+function partitionDir(p: ParquetPlan): string {
+  const base = p.output.replace(/\/+$/, '');
+  return [base, ...p.partitionBy.map(([k, v]) => `${k}=${v}`)].join('/');
+}
+
+/**
+ * The i-th file's name: with --partition-by `part-00000.parquet` and on in
+ * the partition's folder (Spark's and Glue's names); otherwise OUTPUT, or
+ * with --max-file-size its numbered parts as for CSV (`recs-00001.parquet`).
+ */
+function targetName(p: ParquetPlan, i: number): string {
+  if (p.partitionBy.length > 0) return `${partitionDir(p)}/part-${String(i).padStart(5, '0')}.parquet`;
+  return p.maxFileSize > 0 ? partPath(p.output, i + 1) : p.output;
+}
+
+/** DuckDB's rotated files (data_0.parquet, data_1.parquet, ...) in their order. */
+async function numbered(dir: string): Promise<string[]> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^data_\d+\.parquet$/.test(n));
+  names.sort((a, b) => Number(a.slice(5, -8)) - Number(b.slice(5, -8)));
+  return names.map((n) => join(dir, n));
+}
