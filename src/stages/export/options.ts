@@ -218,7 +218,8 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     maxCatalogItems: whole(o.maxCatalogItems, 'maxCatalogItems', CATALOG_MAX_ITEMS),
     ...resolveUsers(o),
     memoryBudget: whole(o.memoryBudget, '--memory-budget', EXPORT_DEFAULTS.memoryBudget),
-    escapeFormulas: o.escapeFormulas ?? true,
+    // Parquet holds the values as they are: the formula guard is for spreadsheets opening CSV.
+    escapeFormulas: parquet ? false : (o.escapeFormulas ?? true),
     crlf: lineEnding === 'crlf',
     bom: o.bom ?? false,
     rename: o.rename ? { ...o.rename } : undefined,

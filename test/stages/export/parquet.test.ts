@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { PARQUET_ROW_GROUP_ROWS, parquetCopySql } from '../../../src/io/parquet.js';
+import { configureS3, readS3 } from '../../../src/io/s3.js';
+import { type ExportOptions, exportOutputs } from '../../../src/stages/export/index.js';
+import { parquetColumns } from '../../../src/stages/export/parquet.js';
+import { S3RVER_CREDENTIALS, startS3rver } from '../../helpers.js';
+import { REFERENCE, randomFile } from '../../out-fixtures.js';
+
+// export --format parquet read back by DuckDB: the same rows, in the same
+// order, as csv-long's (values as they are: no formula guard), typed.
+
+let dir: string;
+let db: DuckDBInstance;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pb-parquet-'));
+  db = await DuckDBInstance.create(':memory:');
+});
+
+after(async () => {
+  db.closeSync();
+  await rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function file(text: string, name = `in-${n++}.out`): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, text);
+  return p;
+}
+
+async function query(sql: string): Promise<Record<string, unknown>[]> {
+  const c = await db.connect();
+  try {
+    return (await c.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  } finally {
+    c.closeSync();
+  }
+}
+
+/** A Parquet file's rows and its columns' types, in file order. */
+async function readParquet(path: string): Promise<{ rows: Record<string, unknown>[]; types: string[][] }> {
+  const rows = await query(`SELECT * FROM read_parquet('${path}')`);
+  const types = (await query(`DESCRIBE SELECT * FROM read_parquet('${path}')`)).map((r) => [
+    String(r.column_name),
+    String(r.column_type),
+  ]);
+  return { rows, types };
+}
+
+/** csv-long's rows of the same export (LF, no formula guard), as string arrays, header first. */
+async function csvLong(o: Omit<ExportOptions, 'output'>): Promise<string[][]> {
+  const out = join(dir, `long-${n++}.csv`);
+  await exportOutputs({ ...o, output: out, format: 'csv-long', lineEnding: 'lf', escapeFormulas: false });
+  return parseCsv(await readFile(out), { relax_column_count: false }) as string[][];
+}
+
+/** Parquet rows put back as csv-long cells: rank as digits, the score as its text, NULL as empty. */
+function asCells(rows: Record<string, unknown>[], header: string[], withScore: boolean): string[][] {
+  return rows.map((r) => {
+    const cells: string[] = [];
+    for (const [i, name] of header.entries()) {
+      const v = i === 3 && withScore ? r[`${name}_text`] : r[name];
+      if (i === 3 && withScore && v !== null)
+        assert.equal(r[name], Number(v), `score ${String(v)} read as a DOUBLE`);
+      cells.push(v === null || v === undefined ? '' : String(v));
+    }
+    return cells;
+  });
+}
+
+async function sameAsCsvLong(o: Omit<ExportOptions, 'output'>): Promise<{ rows: number; types: string[][] }> {
+  const [header, ...expected] = await csvLong(o);
+  const out = join(dir, `out-${n++}.parquet`);
+  const s = await exportOutputs({ ...o, output: out, format: 'parquet' });
+  assert.equal(s.format, 'parquet');
+  const { rows, types } = await readParquet(out);
+  const h = header as string[];
+  const withScore = h[3] === 'score';
+  assert.deepEqual(
+    types.map((t) => t[0]),
+    s.columns,
+  );
+  assert.deepEqual(asCells(rows, h, withScore), expected);
+  assert.equal(s.rows, expected.length);
+  return { rows: rows.length, types };
+}
+
+describe('export --format parquet', () => {
+  test('users with scores (awkward ids, E-notation and long scores): csv-long rows, typed', async () => {
+    const f = await file(
+      randomFile(7, 300, { kind: 'recommendations', keyField: 'userId', scores: true, reasons: false }).text,
+    );
+    const { rows, types } = await sameAsCsvLong({ sources: [f] });
+    assert.ok(rows > 300);
+    assert.deepEqual(types, [
+      ['userId', 'VARCHAR'],
+      ['rank', 'INTEGER'],
+      ['itemId', 'VARCHAR'],
+      ['score', 'DOUBLE'],
+      ['score_text', 'VARCHAR'],
+    ]);
+  });
+
+  test('related items, ranking (a null score), themes, reasons, segments', async () => {
+    for (const text of [
+      randomFile(8, 200, { kind: 'recommendations', keyField: 'itemId' }).text,
+      `${REFERENCE.ranking}\n${REFERENCE.userPersonalization}\n`,
+      randomFile(9, 100, { kind: 'themes' }).text,
+      `${REFERENCE.v2Reasons}\n`,
+      randomFile(10, 100, { kind: 'recommendations', keyField: 'userId', reasons: true, scores: true }).text,
+      `${REFERENCE.segmentItem}\n`,
+      `${REFERENCE.segmentAttributes}\n`,
+    ])
+      await sameAsCsvLong({ sources: [await file(text)] });
+  });
+
+  test('with --catalog and --users columns (strings; missing ones NULL)', async () => {
+    const src = await file(
+      `${REFERENCE.userPersonalization}\n{"input":{"userId":"9"},"output":{"recommendedItems":["1104","x"],"scores":[1,2]},"error":null}\n`,
+    );
+    const catalog = await file(
+      'ITEM_ID,TITLE,PRICE\n1104,"Tea, green",3.50\n3102,=SUM(A1),7\n608,Zoë,\n',
+      'items.csv',
+    );
+    const users = await file('userId,email,score\n4638,a@x,12\n', 'crm.csv');
+    const { types } = await sameAsCsvLong({ sources: [src], catalog, users });
+    assert.deepEqual(
+      types.map((t) => t.join(' ')),
+      [
+        'userId VARCHAR',
+        'rank INTEGER',
+        'itemId VARCHAR',
+        'score DOUBLE',
+        'score_text VARCHAR',
+        'TITLE VARCHAR',
+        'PRICE VARCHAR',
+        'email VARCHAR',
+        'user_score VARCHAR',
+      ],
+    );
+  });
+
+  test('no rows: a file with the columns and no row', async () => {
+    const out = join(dir, 'empty.parquet');
+    const s = await exportOutputs({
+      sources: [await file(`${REFERENCE.error}\n`)],
+      output: out,
+      format: 'parquet',
+    });
+    assert.equal(s.rows, 0);
+    assert.deepEqual((await readParquet(out)).rows, []);
+  });
+
+  test('more rows than a row group: several row groups, the rows in order', async () => {
+    const ids = Array.from({ length: 25 }, (_, i) => `"i${i}"`).join(',');
+    const lines = Math.ceil((PARQUET_ROW_GROUP_ROWS * 1.5) / 25);
+    let text = '';
+    for (let u = 0; u < lines; u++)
+      text += `{"input":{"userId":"u${u}"},"output":{"recommendedItems":[${ids}]}}\n`;
+    const src = await file(text);
+    const out = join(dir, 'big.parquet');
+    await exportOutputs({ sources: [src], output: out, format: 'parquet' });
+    const groups = await query(
+      `SELECT count(DISTINCT row_group_id)::INT AS g FROM parquet_metadata('${out}')`,
+    );
+    assert.equal(groups[0]?.g, 2);
+    const check = await query(
+      `SELECT count(*)::INT AS n, bool_and(rank = (r % 25) + 1 AND "userId" = 'u' || (r // 25)) AS ordered FROM (SELECT *, row_number() OVER () - 1 AS r FROM read_parquet('${out}'))`,
+    );
+    assert.deepEqual(check[0], { n: lines * 25, ordered: true });
+  });
+
+  test('--partition-by with --max-file-size: OUT/K=V/part-00000.parquet and on, rows in order', async () => {
+    const src = await file(
+      randomFile(12, 2600, { kind: 'recommendations', keyField: 'userId', maxIds: 200 }).text,
+    );
+    const [, ...expected] = await csvLong({ sources: [src] });
+    assert.ok(expected.length > 2 * PARQUET_ROW_GROUP_ROWS, `${expected.length} rows`);
+    const out = join(dir, 'lake');
+    const s = await exportOutputs({
+      sources: [src],
+      output: out,
+      format: 'parquet',
+      partitionBy: { run_date: '2026-12-06', recipe: 'up' },
+      maxFileSize: 1,
+    });
+    const folder = join(out, 'run_date=2026-12-06', 'recipe=up');
+    const names = (await readdir(folder)).sort();
+    assert.deepEqual(names, ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']);
+    assert.deepEqual(
+      s.parts,
+      names.map((f) => `${folder}/${f}`),
+    );
+    const rows: string[][] = [];
+    for (const f of names) {
+      const r = await readParquet(join(folder, f));
+      rows.push(...r.rows.map((x) => [String(x.userId), String(x.rank), String(x.itemId)]));
+    }
+    assert.deepEqual(
+      rows,
+      expected.map((r) => r.slice(0, 3)),
+    );
+    const hive = await query(
+      `SELECT DISTINCT run_date::VARCHAR AS d, recipe FROM read_parquet('${out}/*/*/*.parquet', hive_partitioning = true)`,
+    );
+    assert.deepEqual(hive, [{ d: '2026-12-06', recipe: 'up' }]);
+  });
+
+  test('a failed export leaves no file (nor a temporary one)', async () => {
+    const out = join(dir, 'atomic');
+    await mkdir(out);
+    const src = await file(`${REFERENCE.userPersonalization}\n{"input":\n`);
+    const tmpDir = join(dir, 'atomic-tmp');
+    await mkdir(tmpDir);
+    await assert.rejects(
+      exportOutputs({ sources: [src], output: join(out, 'x.parquet'), format: 'parquet', tmpDir }),
+      /PB_|invalid|JSON/i,
+    );
+    await assert.rejects(
+      exportOutputs({ sources: [src], output: out, format: 'parquet', partitionBy: { d: '1' }, tmpDir }),
+      /PB_|invalid|JSON/i,
+    );
+    assert.deepEqual(await readdir(out), []);
+    assert.deepEqual(await readdir(tmpDir), []);
+  });
+
+  test('options refused with their fix', async () => {
+    const src = await file(`${REFERENCE.userPersonalization}\n`);
+    const cases: [Partial<ExportOptions>, RegExp][] = [
+      [{ partitionBy: { d: '1' }, output: join(dir, 'p') }, /add --format parquet/],
+      [
+        { format: 'parquet', partitionBy: { 'run date': '1' }, output: join(dir, 'p') },
+        /letters, digits and _/,
+      ],
+      [{ format: 'parquet', partitionBy: { d: '2026/12' }, output: join(dir, 'p') }, /Hive escapes/],
+      [{ format: 'parquet', partitionBy: { d: '1' }, stdout: process.stdout }, /give -o OUT/],
+      [{ format: 'parquet', output: join(dir, 'x.parquet.gz') }, /not \.gz/],
+      [{ format: 'parquet', output: join(dir, 'x.parquet'), bom: true }, /--bom is for CSV/],
+    ];
+    for (const [o, re] of cases) await assert.rejects(exportOutputs({ sources: [src], ...o }), re);
+  });
+
+  test('the COPY reads every cell as text and casts only rank and score', () => {
+    const cols = parquetColumns(['userId', 'rank', 'itemId', 'score', 'score_text'], {
+      kind: 'recommendations',
+      keyField: 'userId',
+      users: false,
+      score: true,
+      reason: false,
+      theme: false,
+    });
+    assert.deepEqual(
+      cols.map((c) => `${c.name}:${c.type}:${c.from}`),
+      [
+        'userId:VARCHAR:0',
+        'rank:INTEGER:1',
+        'itemId:VARCHAR:2',
+        'score:DOUBLE:3',
+        'score_score_text:VARCHAR:3',
+        'score_text:VARCHAR:4',
+      ],
+    );
+    const sql = parquetCopySql({
+      csv: "/t/it's.csv",
+      csvColumns: 5,
+      columns: cols,
+      dest: '/t/o',
+      fileSizeBytes: 0,
+      tempDir: '/t',
+    });
+    assert.match(sql, /read_csv\('\/t\/it''s\.csv'/);
+    assert.match(sql, /CAST\(c1 AS INTEGER\) AS "rank"/);
+    assert.doesNotMatch(sql, /FILE_SIZE_BYTES/);
+  });
+});
+
+describe('export --format parquet to S3', () => {
+  let s3: Awaited<ReturnType<typeof startS3rver>>;
+  before(async () => {
+    s3 = await startS3rver();
+    configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
+  });
+  after(async () => {
+    configureS3({});
+    await s3.close();
+  });
+
+  test('a partition under an s3:// prefix, uploaded through the multipart writer', async () => {
+    const src = await file(
+      randomFile(13, 200, { kind: 'recommendations', keyField: 'userId', scores: true }).text,
+    );
+    const [, ...expected] = await csvLong({ sources: [src] });
+    const s = await exportOutputs({
+      sources: [src],
+      output: 's3://bucket/lake/recs/',
+      format: 'parquet',
+      partitionBy: { run_date: '2026-12-06' },
+    });
+    assert.deepEqual(s.parts, ['s3://bucket/lake/recs/run_date=2026-12-06/part-00000.parquet']);
+    const parts: Buffer[] = [];
+    for await (const c of readS3(s3.client, s.parts?.[0] as string)) parts.push(c);
+    const local = join(dir, 'from-s3.parquet');
+    await writeFile(local, Buffer.concat(parts));
+    const { rows } = await readParquet(local);
+    assert.deepEqual(
+      rows.map((r) => [r.userId, String(r.rank), r.itemId, r.score_text ?? '']),
+      expected.map((r) => r.slice(0, 4)),
+    );
+  });
+});
