@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type * as Duck from '@duckdb/node-api';
 import { PbError } from '../errors.js';
 
@@ -72,7 +71,9 @@ export async function writeParquet(job: ParquetJob): Promise<void> {
     );
   });
   const db = await duck.DuckDBInstance.create(':memory:', {
-    threads: String(Math.min(2, availableParallelism())),
+    // One thread: with the row order kept, a second one hardly shortened the wall time
+    // (1.2 s either way for 2.35M rows) but took 40% more CPU and 330 MB instead of 180 MB.
+    threads: '1',
     memory_limit: PARQUET_MEMORY_LIMIT,
     temp_directory: job.tempDir,
     // Rows keep the order of the .out lines, as csv-long's do.
