@@ -10,8 +10,26 @@ import { PbError } from '../errors.js';
 
 /** DuckDB's memory limit: the row groups being built and the reader's buffers stay within it. */
 export const PARQUET_MEMORY_LIMIT = '128MB';
-/** Rows per row group (about 4 MB of csv-long at 40 bytes a row, before compression). */
+/** Rows per row group at most (about 4 MB of csv-long at 40 bytes a row, before compression). */
 export const PARQUET_ROW_GROUP_ROWS = 100_000;
+/**
+ * csv-long bytes per row group at most, by the file's average row: DuckDB
+ * holds a row group whole while it writes it, and rows of 3 KB (catalog
+ * descriptions) in groups of 11,000 ran out of the 128 MB limit, 2,750
+ * (8 MB) peaked at 210 MB.
+ */
+export const PARQUET_ROW_GROUP_BYTES = 8 * 1024 * 1024;
+
+/** DuckDB fills row groups a vector (2,048 rows) at a time: fewer is not kept. */
+const VECTOR_ROWS = 2048;
+
+/** Rows per row group for a csv-long file of `bytes` holding `rows` rows. */
+export function rowGroupRows(bytes: number, rows: number): number {
+  if (rows <= 0) return PARQUET_ROW_GROUP_ROWS;
+  const perRow = Math.max(1, bytes / rows);
+  const fit = Math.floor(PARQUET_ROW_GROUP_BYTES / perRow / VECTOR_ROWS) * VECTOR_ROWS;
+  return Math.max(VECTOR_ROWS, Math.min(PARQUET_ROW_GROUP_ROWS, fit));
+}
 
 export type ParquetType = 'VARCHAR' | 'INTEGER' | 'DOUBLE';
 
@@ -31,6 +49,8 @@ export interface ParquetJob {
   /** One file, or (with fileSizeBytes) a folder of data_N.parquet files DuckDB rotates past that size. */
   dest: string;
   fileSizeBytes: number;
+  /** See rowGroupRows. */
+  rowGroupRows: number;
   /** Where DuckDB spills past its memory limit. */
   tempDir: string;
 }
@@ -59,7 +79,7 @@ export function parquetCopySql(job: ParquetJob): string {
     )
     .join(', ');
   const size = job.fileSizeBytes > 0 ? `, FILE_SIZE_BYTES ${job.fileSizeBytes}` : '';
-  return `COPY (SELECT ${select} FROM ${read}) TO ${lit(job.dest)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${PARQUET_ROW_GROUP_ROWS}${size})`;
+  return `COPY (SELECT ${select} FROM ${read}) TO ${lit(job.dest)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${job.rowGroupRows}${size})`;
 }
 
 /** Writes the Parquet file(s); DuckDB is loaded on first use, so other formats never need it. */

@@ -41,7 +41,7 @@ Options:
                              renamed at the end; .gz compresses; s3://bucket/key uploads
       --format F             ${EXPORT_FORMATS.join('|')}|parquet (default ${EXPORT_DEFAULTS.format});
                              parquet: csv-long's rows, score as DOUBLE plus score_text as printed,
-                             rank INT32, the rest strings; Snappy, row groups of 100,000 rows;
+                             rank INT32, the rest strings; Snappy, row groups of 100,000 rows (or ~8 MiB);
                              written by DuckDB (@duckdb/node-api) from a csv-long file in --tmp-dir
       --partition-by K=V     parquet: -o OUT is a folder (local or s3://) and the rows go to
                              OUT/K=V/part-00000.parquet, the Hive layout Glue and Athena read;

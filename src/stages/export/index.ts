@@ -155,7 +155,12 @@ async function withParquet(
     const done = await pass(pq.csv);
     const run = done.run;
     const layout = run.layout ?? run.fallbackLayout();
-    const written = await pq.finish(outputHeader(run.cfg(run.width), layout), layout, options.stdout);
+    const written = await pq.finish(
+      outputHeader(run.cfg(run.width), layout),
+      layout,
+      run.counts.rows,
+      options.stdout,
+    );
     run.parquet = written;
     run.files = written.files;
     run.leftOverPart = written.leftOver;

@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { partPath } from '../../core/email-files.js';
 import type { Layout } from '../../core/out-convert.js';
 import { writeOutput } from '../../io/output.js';
-import { type ParquetColumn, writeParquet } from '../../io/parquet.js';
+import { type ParquetColumn, rowGroupRows, writeParquet } from '../../io/parquet.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { ParquetPlan, ResolvedExportOptions } from './options.js';
 
@@ -39,7 +39,12 @@ export class ParquetExport {
   }
 
   /** Converts the csv-long file with these columns (as csv-long names them); returns the files written. */
-  async finish(header: string[], layout: Layout, stdout: Writable | undefined): Promise<ParquetFiles> {
+  async finish(
+    header: string[],
+    layout: Layout,
+    rows: number,
+    stdout: Writable | undefined,
+  ): Promise<ParquetFiles> {
     const p = this.plan;
     const columns = parquetColumns(header, layout);
     const rotate = p.maxFileSize > 0;
@@ -50,6 +55,7 @@ export class ParquetExport {
       columns,
       dest,
       fileSizeBytes: p.maxFileSize,
+      rowGroupRows: rowGroupRows((await stat(this.csv.output)).size, rows),
       tempDir: this.dir,
     };
     await writeParquet(job);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { PARQUET_ROW_GROUP_ROWS, parquetCopySql } from '../../../src/io/parquet.js';
+import { PARQUET_ROW_GROUP_ROWS, parquetCopySql, rowGroupRows } from '../../../src/io/parquet.js';
 import { configureS3, readS3 } from '../../../src/io/s3.js';
 import { type ExportOptions, exportOutputs } from '../../../src/stages/export/index.js';
 import { parquetColumns } from '../../../src/stages/export/parquet.js';
@@ -177,6 +177,26 @@ describe('export --format parquet', () => {
     assert.deepEqual(check[0], { n: lines * 25, ordered: true });
   });
 
+  test('wide rows (10 KB catalog titles): row groups of 2,048 rows, not 100,000', async () => {
+    const title = 'T'.repeat(10_000);
+    const catalog = await file(
+      `ITEM_ID,TITLE\n${Array.from({ length: 10 }, (_, i) => `i${i},${title}${i}`).join('\n')}\n`,
+      'wide-items.csv',
+    );
+    const ids = Array.from({ length: 10 }, (_, i) => `"i${i}"`).join(',');
+    let text = '';
+    for (let u = 0; u < 300; u++)
+      text += `{"input":{"userId":"u${u}"},"output":{"recommendedItems":[${ids}]}}\n`;
+    const out = join(dir, 'wide.parquet');
+    await exportOutputs({ sources: [await file(text)], output: out, format: 'parquet', catalog });
+    const meta = await query(
+      `SELECT count(DISTINCT row_group_id)::INT AS g, max(row_group_num_rows)::INT AS most FROM parquet_metadata('${out}')`,
+    );
+    // DuckDB cuts near the size asked for (2,398 of 3,000 rows here), between vectors.
+    assert.equal(meta[0]?.g, 2);
+    assert.ok((meta[0]?.most as number) < 3000);
+  });
+
   test('--partition-by with --max-file-size: OUT/K=V/part-00000.parquet and on, rows in order', async () => {
     const src = await file(
       randomFile(12, 2600, { kind: 'recommendations', keyField: 'userId', maxIds: 200 }).text,
@@ -268,6 +288,7 @@ describe('export --format parquet', () => {
       ],
     );
     const sql = parquetCopySql({
+      rowGroupRows: 100_000,
       csv: "/t/it's.csv",
       csvColumns: 5,
       columns: cols,
@@ -278,6 +299,15 @@ describe('export --format parquet', () => {
     assert.match(sql, /read_csv\('\/t\/it''s\.csv'/);
     assert.match(sql, /CAST\(c1 AS INTEGER\) AS "rank"/);
     assert.doesNotMatch(sql, /FILE_SIZE_BYTES/);
+    assert.match(sql, /ROW_GROUP_SIZE 100000\)/);
+  });
+
+  test('row groups of 100,000 rows or 8 MiB of csv-long by the average row, in vectors of 2,048', () => {
+    assert.equal(rowGroupRows(4_500_000, 100_000), 100_000);
+    assert.equal(rowGroupRows(0, 0), 100_000);
+    assert.equal(rowGroupRows(3_000 * 120_000, 120_000), 2048);
+    assert.equal(rowGroupRows(1_000 * 120_000, 120_000), 8192);
+    assert.equal(rowGroupRows(200 * 1024 * 1024, 1), 2048);
   });
 });
 
