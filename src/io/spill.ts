@@ -191,6 +191,9 @@ export class PartitionSet {
   }
 }
 
+/** What eachPartition needs of a set of partitions written (a PartitionSet closed, or files joined). */
+export type SpilledParts = Pick<PartitionSet, 'paths' | 'entries' | 'keyBytes' | 'seed' | 'cost'>;
+
 /** A scratch folder for partitions, removed by `dispose()` whatever happened. */
 export class SpillDir {
   private dir: Promise<string> | undefined;
@@ -275,7 +278,7 @@ export function eachLine(seg: Buffer, fn: (ks: number, ke: number, ps: number, p
  */
 export async function* eachPartition(
   spill: SpillDir,
-  parts: PartitionSet,
+  parts: SpilledParts,
   budget: number,
   depth = 1,
 ): AsyncGenerator<[AsyncIterable<Buffer>, boolean, { keys: number; keyBytes: number }]> {

@@ -5,7 +5,7 @@ import { csvCell } from '../../../core/csv-cell.js';
 import { EMPTY_DIGEST } from '../../../core/delta.js';
 import { decodeString } from '../../../core/out-lines.js';
 import { PbError } from '../../../errors.js';
-import { eachLine, eachPartition, type PartitionSet, type SpillDir } from '../../../io/spill.js';
+import { eachLine, eachPartition, type SpillDir, type SpilledParts } from '../../../io/spill.js';
 import { setBit } from '../../collect/bits.js';
 import { TYPE_ERROR, TYPE_OK, TYPE_PREV } from './keys.js';
 
@@ -34,7 +34,7 @@ export interface DecideSettings {
  */
 export async function decideDelta(
   spill: SpillDir,
-  parts: PartitionSet,
+  parts: SpilledParts,
   write: Uint8Array,
   removedPath: string,
   s: DecideSettings,

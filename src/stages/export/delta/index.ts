@@ -16,7 +16,7 @@ import { decideDelta } from './decide.js';
 import { KeptLines } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
-import { readPrev } from './prev.js';
+import { joinPartitions, readPrevOnWorker } from './prev-thread.js';
 
 export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } from './options.js';
 
@@ -48,17 +48,28 @@ export async function exportSince(
     await checkNotAnInput(o.output, [...sources, d.since]);
     await checkNotAnInput(d.removed, [...sources, d.since]);
     const parts = await spill.partitions();
-    const keys = new DeltaKeys(parts, d.sinceScores);
-    const prev = await readPrev(d.since, keys, o);
-    const cur = await keyCurrent(sources, keys, o);
+    const prevRead = readPrevOnWorker({
+      since: d.since,
+      dir,
+      scores: d.sinceScores,
+      o: { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength },
+    });
+    const curRead = keyCurrent(sources, new DeltaKeys(parts, d.sinceScores), o);
+    const [p, c] = await Promise.allSettled([prevRead, curRead]);
+    // PREV's mistakes first, as when it was read first.
+    if (p.status === 'rejected') throw p.reason;
+    if (c.status === 'rejected') throw c.reason;
+    const prev = p.value.read;
+    const cur = c.value;
     await parts.close();
+    const joined = await joinPartitions(p.value, parts);
     if (prev.recipe && cur.recipe && !sameRecipe(prev.recipe, cur.recipe))
       throw usage(
         `--since ${d.since} is an export of another recipe (${describeRecipe(prev.recipe)}), the sources are ${describeRecipe(cur.recipe)}: give the previous export of the same recipe`,
       );
     const write = cur.always.sized(cur.lines);
     const removedTmp = join(dir, 'removed.csv');
-    const counts = await decideDelta(spill, parts, write, removedTmp, {
+    const counts = await decideDelta(spill, joined, write, removedTmp, {
       prev: d.since,
       prevLong: prev.format === 'csv-long',
       budget: d.memoryBudget,
