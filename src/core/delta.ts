@@ -63,6 +63,12 @@ export class ListDigest {
     this.b = Math.imul((b << 15) | (b >>> 17), 0x1b873593);
   }
 
+  /** hex() written as bytes at buf[at] (the partitions take it so, without a string per key). */
+  hexInto(buf: Uint8Array, at: number): void {
+    hexBytes(fmix(this.a ^ this.count), buf, at);
+    hexBytes(fmix(this.b), buf, at + 8);
+  }
+
   /** 16 hex digits (the count of ids mixed in). */
   hex(): string {
     return (
@@ -71,6 +77,12 @@ export class ListDigest {
         .padStart(8, '0') + fmix(this.b).toString(16).padStart(8, '0')
     );
   }
+}
+
+const HEX = Buffer.from('0123456789abcdef');
+
+function hexBytes(v: number, buf: Uint8Array, at: number): void {
+  for (let i = 7; i >= 0; i--) buf[at + 7 - i] = HEX[(v >>> (4 * i)) & 15] as number;
 }
 
 function fmix(x: number): number {

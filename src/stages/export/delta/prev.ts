@@ -137,7 +137,8 @@ async function readPrevOut(
         file,
         line,
       );
-      const w = keys.outKey(parser, piece, TYPE_PREV, keys.outLine(parser, piece, o.top), line);
+      keys.outLine(parser, piece, o.top);
+      const w = keys.outKey(parser, piece, TYPE_PREV, true, line);
       r.keys++;
       if (w) waits.push(w);
     });
@@ -203,7 +204,7 @@ function jsonlRecord(
   }
   const k = canonicalBytes(key);
   r.keys++;
-  return keys.put(k, 0, k.length, TYPE_PREV, d.hex(), line);
+  return keys.put(k, 0, k.length, TYPE_PREV, line);
 }
 
 /** A csv-long or csv-wide export: its header says which; a csv-long key's rows are consecutive, rank 1 first. */
@@ -301,6 +302,6 @@ class CsvGroup {
     if (key === '') return undefined;
     const k = canonicalBytes(key);
     this.r.keys++;
-    return this.keys.put(k, 0, k.length, TYPE_PREV, this.keys.digest.hex(), this.line);
+    return this.keys.put(k, 0, k.length, TYPE_PREV, this.line);
   }
 }
