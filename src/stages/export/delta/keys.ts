@@ -37,16 +37,18 @@ export class DeltaKeys {
     p[0] = type;
     if (digest) this.digest.hexInto(p, 1);
     else p.fill(48, 1, 17);
+    // The number's digits, least significant first, then turned round (n is whole, below 2^53).
     let len = 17;
-    // The number's digits, most significant first (n is a whole number below 2^53).
     let m = n;
-    let digits = 1;
-    while (m >= 10 ** digits) digits++;
-    for (let i = digits - 1; i >= 0; i--) {
-      p[len + i] = 48 + (m % 10);
+    do {
+      p[len++] = 48 + (m % 10);
       m = Math.floor(m / 10);
+    } while (m > 0);
+    for (let i = 17, j = len - 1; i < j; i++, j--) {
+      const t = p[i] as number;
+      p[i] = p[j] as number;
+      p[j] = t;
     }
-    len += digits;
     return this.parts.write(key, ks, ke, hashBytes(key, ks, ke), p, 0, len);
   }
 
