@@ -6,6 +6,7 @@ import { checkNotAnInput } from '../../io/output.js';
 import { SpillDir } from '../../io/spill.js';
 import { type LoadedCatalog, loadCatalog, loadUsers, type UsersOverBudget } from './catalog.js';
 import { exportSince, resolveSince } from './delta/index.js';
+import type { KeptLines } from './delta/keep.js';
 import { ExportRun } from './export-run.js';
 import { mapUsers } from './map-users/index.js';
 import { summarizeMapUsers } from './map-users/summary.js';
@@ -60,7 +61,12 @@ export function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
 
 async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> {
   const since = resolveSince(options);
-  if (since) return exportSince(options, since, exportOutputsNow);
+  if (since) return exportSince(options, since, exportKept);
+  return exportKept(options);
+}
+
+/** The export; with `keep` (export --since), of the kept lines of the sources only. */
+async function exportKept(options: ExportOptions, keep?: KeptLines): Promise<ExportSummary> {
   const o = resolveExportOptions(options);
   const started = process.hrtime.bigint();
   // A file named directly is read whatever its name, so its content must be output.
@@ -85,12 +91,14 @@ async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> 
     };
     return summarizeMapUsers(o, sources.length, r, tables, started);
   }
-  if (users && !('catalog' in users)) return exportPartitioned(o, options, sources, loaded, users, started);
+  if (users && !('catalog' in users))
+    return exportPartitioned(o, options, sources, loaded, users, started, keep);
   const run = new ExportRun(
     o,
     options,
     loaded?.catalog,
     users && { table: users.catalog, columns: users.columns },
+    keep,
   );
   const passes = await runPasses(run, o, options, sources);
   const stats = users && {
@@ -117,11 +125,12 @@ async function exportPartitioned(
   loaded: LoadedCatalog | undefined,
   over: UsersOverBudget,
   started: bigint,
+  keep: KeptLines | undefined,
 ): Promise<ExportSummary> {
   const spill = new SpillDir(o.tmpDir);
   try {
     const join = await UsersSpill.create(o, spill, over);
-    const split = await join.splitOutputs(sources, options, loaded !== undefined);
+    const split = await join.splitOutputs(sources, options, loaded !== undefined, keep);
     const users = { table: undefined, columns: join.columns, forSource: (i: number) => join.load(i) };
     const run = new ExportRun(o, options, loaded?.catalog, users);
     const passes = await runPasses(run, o, options, split.paths, split);
