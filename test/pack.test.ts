@@ -10,8 +10,9 @@
  * from this repository's node_modules. Only those are reachable from the
  * package, so a run-time import of anything undeclared (a dev dependency, a
  * transitive one) fails here as it would for a user. (`npm install --offline`
- * of the tarball needs the registry's metadata in npm's cache, which a
- * lockfile install does not leave, and took half a minute on 2 cores.)
+ * of the tarball worked on a warm cache but took half a minute on 2 cores,
+ * and it needs every dependency's registry metadata in npm's cache, which a
+ * fresh machine's lockfile install may not leave.)
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
