@@ -1,3 +1,4 @@
+import { PbError } from '../../errors.js';
 import type { Layout } from '../out/convert-config.js';
 import { commentBlock, ident, literal, type SqlEngine, type SqlSource } from './dialect.js';
 import { type ShapeColumn, type SqlCatalog, shapeColumns, shapeFields, shapeName } from './output-shape.js';
@@ -209,6 +210,11 @@ function duckdbQuery(o: OutputSqlOptions): string {
 
 function athenaStatements(o: OutputSqlOptions): string[] {
   const table = o.table ?? DEFAULT_TABLE;
+  if (o.source.location === undefined)
+    throw new PbError(
+      'PB_USAGE',
+      'Athena reads S3: give the s3:// prefix the jobs wrote their outputs to (or use --engine duckdb on local files)',
+    );
   const cols = Object.entries(hiveTypes())
     .map(([k, v]) => `  \`${k}\` ${v}`)
     .join(',\n');
@@ -231,16 +237,26 @@ function sparkStatements(o: OutputSqlOptions): string[] {
   const cols = Object.entries(hiveTypes())
     .map(([k, v]) => `  ${ident('spark', k)} ${v}`)
     .join(',\n');
-  // FAILFAST: a line that is not JSON stops the query instead of becoming a row of nulls.
   const view = [
     `CREATE OR REPLACE TEMPORARY VIEW ${ident('spark', table)} (\n${cols}\n)`,
     'USING json',
-    `OPTIONS (path ${literal('spark', o.source.paths[0] ?? o.source.location)}, mode 'FAILFAST')`,
+    `OPTIONS (${sparkOptions(o.source)})`,
   ].join('\n');
   const columns = shapeColumns(o.layout, o.catalog);
   let rows = rowQuery(SPARK, o.layout, ident('spark', table), columns);
   if (o.catalog) rows = withCatalog('spark', rows, columns, o.catalog, o.catalog.source);
   return [view, rows];
+}
+
+/**
+ * Spark's read of the lines. FAILFAST: a line that is not JSON stops the
+ * query instead of becoming a row of nulls. A folder is read recursively,
+ * output files only (`_CHECK` and other names left out).
+ */
+function sparkOptions(src: SqlSource): string {
+  const opts = [`path ${literal('spark', src.path)}`, "mode 'FAILFAST'"];
+  if (src.folder) opts.push("pathGlobFilter '*.out*'", "recursiveFileLookup 'true'");
+  return opts.join(', ');
 }
 
 /** What the statements are and how to run them. */

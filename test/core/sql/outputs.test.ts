@@ -71,7 +71,7 @@ async function sqlFor(
   const sql = outputSql({
     engine: 'duckdb',
     layout: sniffed.layout,
-    source: { paths: [file], location: file },
+    source: { paths: [file], path: file, folder: false, location: undefined },
     catalog: catalog && { source: catalog.file, idColumn: 'ITEM_ID', columns: catalog.columns },
   });
   return { sql, file };
