@@ -89,7 +89,7 @@ function idQuery(o: PrepareSqlOptions, key: string): string {
       ? `regexp_matches(id, ${lit(re)})`
       : e === 'athena'
         ? `regexp_like(id, ${lit(re)})`
-        : `id RLIKE ${lit(re)}`;
+        : `(id RLIKE ${lit(re)})`;
   const refused = [...REFUSED, ...(o.allowEmailIds ? [] : [EMAIL])];
   const markers = [...NULL_MARKERS].map(lit).join(', ');
   const tests = [
