@@ -38,6 +38,8 @@ export interface SqlCatalog {
   source: string;
   idColumn: string;
   columns: string[];
+  /** DuckDB's read_csv settings, as the file was read (its own sniffing could decide otherwise). */
+  csv?: { delimiter: string; gzip: boolean };
 }
 
 export function shapeColumns(layout: Layout, catalog: SqlCatalog | undefined): ShapeColumn[] {

@@ -204,7 +204,11 @@ function duckdbQuery(o: OutputSqlOptions): string {
   const columns = shapeColumns(o.layout, o.catalog);
   const rows = rowQuery(DUCKDB, o.layout, read, columns);
   if (!o.catalog) return rows;
-  const table = `read_csv(${literal('duckdb', o.catalog.source)}, header = true, all_varchar = true)`;
+  const csv = o.catalog.csv;
+  const settings = ['header = true', 'all_varchar = true'];
+  if (csv) settings.push(`delim = ${literal('duckdb', csv.delimiter)}`);
+  if (csv?.gzip) settings.push("compression = 'gzip'");
+  const table = `read_csv(${literal('duckdb', o.catalog.source)}, ${settings.join(', ')})`;
   return withCatalog('duckdb', rows, columns, o.catalog, table);
 }
 

@@ -72,17 +72,24 @@ async function catalogFromHeader(file: string, o: OutputsSqlOptions): Promise<Sq
   const rows = await readRows(file, text.bytes, { format: 'auto', maxLineLength: 1024 * 1024 });
   try {
     const header = rows.header;
-    if (!header || header.length === 0 || rows.keyed)
+    if (!header || header.length === 0 || rows.keyed || rows.delimiter === null)
       throw new PbError('PB_USAGE', 'the catalog needs to be a CSV with a header row (ITEM_ID,TITLE,...)', {
         file,
       });
+    if (text.info.encoding !== 'utf-8')
+      throw new PbError(
+        'PB_USAGE',
+        `the catalog is ${text.info.encoding}; the SQL reads it with DuckDB's read_csv, which expects UTF-8: save it as UTF-8 (iconv -f ${text.info.encoding} -t utf-8), or export with --catalog`,
+        { file },
+      );
     const idCol = findColumn(header, o.catalogIdColumn, ITEM_COLUMNS, 'item id', '--catalog-id-column', file);
     const columns = o.catalogColumns
       ? o.catalogColumns.map((c) => header[findColumn(header, c, [], c, '--catalog-columns', file)] as string)
       : header.filter((_, i) => i !== idCol);
     if (columns.length === 0)
       throw new PbError('PB_USAGE', 'the catalog has no columns besides the item id', { file });
-    return { source: file, idColumn: header[idCol] as string, columns };
+    const csv = { delimiter: rows.delimiter, gzip: text.info.gzip };
+    return { source: file, idColumn: header[idCol] as string, columns, csv };
   } finally {
     await rows.close();
   }
