@@ -11,8 +11,11 @@ import { type ShapeColumn, type SqlCatalog, shapeColumns, shapeFields, shapeName
  * csv-long, scores as DOUBLE, ranks from 1. Error lines (`error` not null)
  * give no rows, as in export, which writes them to errors.jsonl.
  *
- * Every engine reads the lines with the same fixed schema (every field any
- * shape uses, absent ones null), so one table serves every shape.
+ * Every engine reads the lines with one schema (every field any shape uses,
+ * absent ones null), so one table serves every shape; except v2's `reasons`,
+ * whose batch layout is UNCONFIRMED (personalize-batch.md §2): typed only
+ * where the first lines have them, so a different layout cannot break the
+ * other shapes' reads.
  */
 
 export interface OutputSqlOptions {
@@ -48,14 +51,14 @@ const INPUT_FIELDS = ['userId', 'itemId', 'itemAttributes'];
 const OUTPUT_LISTS = ['recommendedItems', 'usersList', 'recommendedUsers'];
 const OUTPUT_SCORES = ['scores', 'itemsThemeRelevanceScores'];
 
-function duckdbTypes(): Record<string, string> {
+function duckdbTypes(withReasons: boolean): Record<string, string> {
   const q = (n: string) => ident('duckdb', n);
   return {
     input: `STRUCT(${INPUT_FIELDS.map((f) => `${q(f)} VARCHAR`).join(', ')})`,
     output: `STRUCT(${[
       ...OUTPUT_LISTS.map((f) => `${q(f)} VARCHAR[]`),
       ...OUTPUT_SCORES.map((f) => `${q(f)} DOUBLE[]`),
-      `${q('reasons')} VARCHAR[][]`,
+      ...(withReasons ? [`${q('reasons')} VARCHAR[][]`] : []),
       `${q('theme')} VARCHAR`,
     ].join(', ')})`,
     itemAttributes: 'VARCHAR',
@@ -64,13 +67,13 @@ function duckdbTypes(): Record<string, string> {
 }
 
 /** Hive types (Athena's DDL and Spark's schema). */
-function hiveTypes(): Record<string, string> {
+function hiveTypes(withReasons: boolean): Record<string, string> {
   return {
     input: `STRUCT<${INPUT_FIELDS.map((f) => `${f}: STRING`).join(', ')}>`,
     output: `STRUCT<${[
       ...OUTPUT_LISTS.map((f) => `${f}: ARRAY<STRING>`),
       ...OUTPUT_SCORES.map((f) => `${f}: ARRAY<DOUBLE>`),
-      'reasons: ARRAY<ARRAY<STRING>>',
+      ...(withReasons ? ['reasons: ARRAY<ARRAY<STRING>>'] : []),
       'theme: STRING',
     ].join(', ')}>`,
     itemAttributes: 'STRING',
@@ -196,7 +199,7 @@ function withCatalog(
 }
 
 function duckdbQuery(o: OutputSqlOptions): string {
-  const types = Object.entries(duckdbTypes())
+  const types = Object.entries(duckdbTypes(o.layout.reason))
     .map(([k, v]) => `    ${literal('duckdb', k)}: ${literal('duckdb', v)}`)
     .join(',\n');
   const paths = o.source.paths.map((p) => literal('duckdb', p)).join(', ');
@@ -219,7 +222,7 @@ function athenaStatements(o: OutputSqlOptions): string[] {
       'PB_USAGE',
       'Athena reads S3: give the s3:// prefix the jobs wrote their outputs to (or use --engine duckdb on local files)',
     );
-  const cols = Object.entries(hiveTypes())
+  const cols = Object.entries(hiveTypes(o.layout.reason))
     .map(([k, v]) => `  \`${k}\` ${v}`)
     .join(',\n');
   const create = [
@@ -238,7 +241,7 @@ function athenaStatements(o: OutputSqlOptions): string[] {
 
 function sparkStatements(o: OutputSqlOptions): string[] {
   const table = o.table ?? DEFAULT_TABLE;
-  const cols = Object.entries(hiveTypes())
+  const cols = Object.entries(hiveTypes(o.layout.reason))
     .map(([k, v]) => `  ${ident('spark', k)} ${v}`)
     .join(',\n');
   const view = [

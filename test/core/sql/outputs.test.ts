@@ -130,4 +130,32 @@ describe('sql --engine duckdb: the same rows as export csv-long', () => {
     assert.ok(got.rows.some((r) => r[4] === 'Boots, red'));
     assert.deepEqual(got.rows, want.rows);
   });
+
+  test('reasons in another layout (UNCONFIRMED in batch) do not break a shape without a reason column', async () => {
+    const other =
+      '{"input":{"userId":"8"},"output":{"recommendedItems":["a","b"],"scores":[0.6,0.4],"reasons":"Promoted item"},"error":null}';
+    const file = tmp.fresh('job.out');
+    await writeFile(file, lines(REFERENCE.userPersonalization, other));
+    const layout = {
+      kind: 'recommendations',
+      keyField: 'userId',
+      users: false,
+      score: true,
+      reason: false,
+      theme: false,
+    } as const;
+    const sql = outputSql({
+      engine: 'duckdb',
+      layout,
+      source: { paths: [file], path: file, folder: false, location: undefined },
+    });
+    const got = await viaDuckdb(sql);
+    assert.deepEqual(
+      got.rows.filter((r) => r[0] === '8'),
+      [
+        ['8', '1', 'a', '0.6'],
+        ['8', '2', 'b', '0.4'],
+      ],
+    );
+  });
 });
