@@ -39,6 +39,7 @@ Options:
   --mb N               size of the .out file in MB (default 1000, about 1.9 million users)
   --users N            rows of the CRM file (default 10000000; the .out file's users first)
   --memory-budget S    export --memory-budget (default: export's own, 64MiB)
+  --format F           csv-long (default), csv-wide or jsonl: the same for both runs
   --seed N             generator seed of the .out file (default 7, as export.bench.mjs)
   --repeat N           runs of each (default 1); the median wall time, the highest peak RSS
   --dist DIR           the compiled package to time (default: this repo's dist/)
@@ -52,6 +53,7 @@ const { values: opt } = parseArgs({
     mb: { type: 'string', default: '1000' },
     users: { type: 'string', default: '10000000' },
     'memory-budget': { type: 'string' },
+    format: { type: 'string', default: 'csv-long' },
     seed: { type: 'string', default: '7' },
     repeat: { type: 'string', default: '1' },
     dist: { type: 'string', default: path.join(ROOT, 'dist') },
@@ -133,13 +135,13 @@ async function main() {
   const output = path.join(outDir, 'users-bench.csv');
   const budget = opt['memory-budget'] ? ['--memory-budget', opt['memory-budget']] : [];
   const cases = {
-    plain: [BIN, 'export', data.file, '--format', 'csv-long', '-o', output, '--json'],
+    plain: [BIN, 'export', data.file, '--format', opt.format, '-o', output, '--json'],
     users: [
       BIN,
       'export',
       data.file,
       '--format',
-      'csv-long',
+      opt.format,
       '-o',
       output,
       '--json',
@@ -165,10 +167,14 @@ async function main() {
   await rm(output, { force: true });
   const { plain, users: joined } = results;
   const s = joined.summary ?? {};
-  console.log(`| export csv-long, ${fmtMB(data.bytes)} MB .out | wall s | CPU s | peak RSS MB |`);
-  console.log('|---|---|---|---|');
+  console.log(
+    `| export ${opt.format}, ${fmtMB(data.bytes)} MB .out | wall s | CPU s | peak RSS MB | output |`,
+  );
+  console.log('|---|---|---|---|---|');
   for (const [name, r] of Object.entries(results))
-    console.log(`| ${name} | ${r.wall.toFixed(1)} | ${r.cpu?.toFixed(1) ?? '-'} | ${fmtMB(r.peakRss)} |`);
+    console.log(
+      `| ${name} | ${r.wall.toFixed(1)} | ${r.cpu?.toFixed(1) ?? '-'} | ${fmtMB(r.peakRss)} | ${fmtMB(r.summary?.bytesWritten ?? 0)} MB written |`,
+    );
   console.log(
     `\n--users ${fmtInt(users)} rows: ${(joined.wall / plain.wall).toFixed(2)}x the plain wall time (target 1.5x), peak ${fmtMB(joined.peakRss)} MB (target 300); ${s.usersPartitions ?? '?'} partitions, ${fmtInt(s.usersInFile ?? 0)} users in the file, ${fmtInt(s.usersMissing ?? 0)} missing`,
   );

@@ -1,79 +1,17 @@
 /**
- * personalize-batch as a library. Every CLI stage is a typed function here;
- * the core (families, record building, validation, CSV splitting) has no
- * stream code and can be used on records directly.
+ * personalize-batch as a library: the names the README's "Library" section
+ * documents, and nothing else. What is not here is internal and may change
+ * without notice; test/index.test.ts holds the list of runtime names, so a
+ * change to it is a visible one. The emulator is its own entry point,
+ * `personalize-batch/emulator`, so importing this loads neither s3rver nor koa.
  */
-export { type CliIO, describePrepare, run } from './cli/index.js';
-export { buildAttributeQuery, checkAttributeQuery, escapeAttributeValue } from './core/attributes.js';
-export {
-  type BatchInput,
-  type BuildOptions,
-  type Built,
-  type FilterSpec,
-  formatFilterValue,
-  makeRowBuilder,
-  parseTime,
-} from './core/build.js';
-export { findColumn } from './core/columns.js';
-export { parseSince, parseTimestamp, TIME_FORMS } from './core/dates.js';
-export {
-  FAMILIES,
-  type Family,
-  type FamilyInfo,
-  familyInfo,
-  type KeyField,
-  resolveFamily,
-} from './core/families.js';
-export { type ParsedRow, RecordSplitter, type SplitterOptions } from './core/lines.js';
-export { EXPORT_FORMATS, type ExportFormat, type Layout } from './core/out-convert.js';
-export { type OutKeyField, type OutKind, OutLineParser } from './core/out-lines.js';
-export {
-  DELIMITERS,
-  HEADER_WORDS,
-  jsonLayout,
-  oneColumnHasHeader,
-  parseDelimiter,
-  sniffBinary,
-  sniffDelimiter,
-} from './core/sniff.js';
-export { parseBytes, parseCount } from './core/units.js';
-export {
-  checkRecord,
-  DEFAULT_LIMITS,
-  type Limits,
-  looksLikeEmail,
-  type Problem,
-  type RecordPolicy,
-} from './core/validate.js';
-export {
-  DEFAULT_QUOTAS,
-  EMULATOR_DEFAULTS,
-  type EmulatedJob,
-  type Emulator,
-  type EmulatorOptions,
-  type Faults,
-  type Quotas,
-  type RequestEvent,
-  startEmulator,
-} from './emulator/index.js';
+
+export type { ExportFormat } from './core/out-convert.js';
 export { isPbError, PbError, type PbErrorCode, type PbErrorContext } from './errors.js';
 export type { PersonalizeConnection, PersonalizeSettings, S3Connection } from './io/clients.js';
-export { openSource } from './io/input.js';
-export { expandOutSources, readOutItems } from './io/out-reader.js';
-export { AtomicFile } from './io/output.js';
-export { type Detection, FORMATS, type Format, type Row, type RowSource, readRows } from './io/rows.js';
 export type { S3Options } from './io/s3.js';
-export { openText, type TextInfo } from './io/text.js';
-export { emailListCsv } from './sample.js';
-export { loadSchema, SCHEMA_DIR, validator } from './schemas.js';
+export { type CollectOptions, type CollectSummary, collect } from './stages/collect/index.js';
 export {
-  COLLECT_DEFAULTS,
-  type CollectOptions,
-  type CollectSummary,
-  collect,
-} from './stages/collect/index.js';
-export {
-  EXPORT_DEFAULTS,
   type ExportOptions,
   type ExportSummary,
   exportOutputs,
@@ -84,15 +22,9 @@ export {
   type ReadOutputOptions,
   type ReadOutputSummary,
   readOutput,
-  resolveExportOptions,
 } from './stages/export/index.js';
+export { createExportStream, type ExportEvent, type ExportStreamOptions } from './stages/export/stream.js';
 export {
-  createExportStream,
-  type ExportEvent,
-  type ExportStreamOptions,
-} from './stages/export/stream.js';
-export {
-  JOB_DEFAULTS,
   type JobEvent,
   type JobRow,
   type JobsSummary,
@@ -106,7 +38,6 @@ export {
 export {
   createPrepareStream,
   type OnInvalid,
-  PREPARE_DEFAULTS,
   type PrepareEvent,
   type PrepareOptions,
   type PrepareProgress,
@@ -114,11 +45,9 @@ export {
   type PrepareStreamOptions,
   type PrepareSummary,
   prepare,
-  prepareChunks,
   prepareRecords,
   type RecordSource,
   type Reject,
-  resolvePrepareOptions,
 } from './stages/prepare/index.js';
 export {
   type RunEvent,
@@ -127,23 +56,14 @@ export {
   runPipeline,
   type Stage,
 } from './stages/run/index.js';
-export {
-  loadPipeline,
-  PIPELINE_DEFAULTS,
-  type Pipeline,
-  type PipelineFile,
-  resolvePipeline,
-  workLayout,
-} from './stages/run/pipeline.js';
+export { loadPipeline, type Pipeline, type PipelineFile } from './stages/run/pipeline.js';
 export {
   type Manifest,
-  SHARD_DEFAULTS,
   type ShardFileInfo,
   type ShardInfo,
   type ShardOptions,
   type ShardSummary,
   shard,
-  shardName,
 } from './stages/shard/index.js';
 export {
   type ValidateOptions,

@@ -12,8 +12,8 @@ import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { type CliIO, run } from '../src/cli/index.js';
 import {
-  type CliIO,
   type ExportOptions,
   type ExportSummary,
   exportOutputs,
@@ -22,7 +22,6 @@ import {
   type PrepareOptions,
   type PrepareSummary,
   prepare,
-  run,
   type ValidateOptions,
   type ValidateSummary,
   validateFiles,

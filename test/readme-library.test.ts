@@ -1,11 +1,12 @@
 /**
- * The README's "Library" examples of prepareRecords, readOutput,
- * createExportStream and aborting run as written (the package name pointed
- * at src/), and print what their comments say.
+ * The README's "Library" examples run as written (the package's names
+ * pointed at src/), each in an empty folder, and print what their comments
+ * say: one example per public function, the job functions against the
+ * in-process emulator.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -30,12 +31,19 @@ async function example(heading: string): Promise<string> {
 async function run(heading: string): Promise<{ stdout: string; dir: string }> {
   const dir = tmp.fresh('example');
   await mkdir(dir);
-  const code = (await example(heading)).replaceAll(
-    "from 'personalize-batch'",
-    `from ${JSON.stringify(pathToFileURL(join(root, 'src/index.ts')).href)}`,
-  );
+  const code = (await example(heading))
+    .replaceAll(
+      "from 'personalize-batch'",
+      `from ${JSON.stringify(pathToFileURL(join(root, 'src/index.ts')).href)}`,
+    )
+    .replaceAll(
+      "from 'personalize-batch/emulator'",
+      `from ${JSON.stringify(pathToFileURL(join(root, 'src/emulator/index.ts')).href)}`,
+    );
   const file = join(dir, 'example.mts');
   await writeFile(file, code);
+  // Worker threads run the sources through tsx, which they find from the working folder.
+  await symlink(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
   const loader = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', loader, file], { cwd: dir });
   return { stdout, dir };
@@ -68,5 +76,69 @@ describe('README, Library: the examples run', () => {
   test('Aborting and progress', async () => {
     const { stdout } = await run('Aborting');
     assert.match(stdout, /^aborted after \d+ records\n$/);
+  });
+});
+
+describe('README, Library: the other functions', () => {
+  test('prepare and createPrepareStream', async () => {
+    const { stdout, dir } = await run('prepare and createPrepareStream');
+    assert.equal(stdout, '2 1\n2\n');
+    const expected = '{"userId":"u1"}\n{"userId":"u2"}\n';
+    assert.equal(await readFile(join(dir, 'batch.jsonl'), 'utf8'), expected);
+    assert.equal(await readFile(join(dir, 'batch-2.jsonl'), 'utf8'), expected);
+  });
+
+  test('validateFiles', async () => {
+    const { stdout } = await run('`validateFiles`');
+    assert.match(stdout, /^batch\.jsonl:2: userId: .+\n3 1\n$/);
+  });
+
+  test('shard', async () => {
+    const { stdout, dir } = await run('`shard`');
+    assert.equal(stdout, `${join(dir, 'shards/manifest.json')} 3 10000\n`);
+  });
+
+  test('collect', async () => {
+    const { stdout } = await run('`collect`');
+    assert.equal(stdout, '2 1 missing.jsonl\n');
+  });
+
+  test('exportOutputs', async () => {
+    const { stdout, dir } = await run('`exportOutputs`');
+    const csv = 'userId,rank,itemId,score,TITLE\r\nu1,1,i1,0.5,Blue shoes\r\nu1,2,i2,0.25,Red hat\r\n';
+    assert.equal(stdout, `2 1\n${csv}\n`);
+    assert.match(await readFile(join(dir, 'errors.jsonl'), 'utf8'), /"error":"Failed to process the record"/);
+  });
+
+  test('Errors', async () => {
+    const { stdout } = await run('Errors');
+    assert.match(stdout, /^PB_INVALID_RECORD \(records\) 2 userId\nlooks like an e-mail address; .+\n$/);
+  });
+});
+
+// Against the emulator: mostly waiting on job steps, so side by side.
+describe('README, Library: the job functions', { concurrency: 4 }, () => {
+  test('submit', async () => {
+    const { stdout } = await run('`submit`');
+    assert.match(
+      stdout,
+      /^shard 0: (pb-\w+)-00000\nshard 1: \1-00001\ns3:\/\/work\/out\/state\.json 2 \{ .*active: 2, failed: 0 \}\n$/,
+    );
+  });
+
+  test('waitJobs', async () => {
+    const { stdout } = await run('`waitJobs`');
+    assert.match(stdout, /\n\{ .*active: 3, failed: 0 \}\n$/);
+    assert.equal(stdout.match(/ ACTIVE\n/g)?.length, 3);
+  });
+
+  test('jobStatus', async () => {
+    const { stdout } = await run('`jobStatus`');
+    assert.match(stdout, /^0 pb-\w+-00000 (CREATE PENDING|CREATE IN_PROGRESS|ACTIVE)\n$/);
+  });
+
+  test('runPipeline', async () => {
+    const { stdout, dir } = await run('`runPipeline`');
+    assert.equal(stdout, `[ 'prepare', 'validate' ] 0 ${join(dir, 'out/recommendations.csv')}\n`);
   });
 });

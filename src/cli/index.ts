@@ -24,6 +24,8 @@ Commands:
   wait       block until every job of a state file is ACTIVE or CREATE FAILED
   collect    merge all shard outputs, drop duplicate keys, list missing and failed input records
   export     turn batch output (.out files, folders, s3:// prefixes) into CSV or per-key JSON Lines
+  sql        print SQL for DuckDB, Athena or Spark: export's rows from the outputs where they lie,
+             or batch input written from a warehouse table
   run        the whole job from a pipeline file: prepare, shard, upload, jobs, collect, export;
              resumable after any interruption
   demo       run the main job on a generated sample (no AWS account needed)
@@ -70,6 +72,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return await (await import('./commands/export.js')).runExport(rest, io);
       case 'collect':
         return await (await import('./commands/collect.js')).runCollect(rest, io);
+      case 'sql':
+        return await (await import('./commands/sql.js')).runSql(rest, io);
       case 'run':
         return await (await import('./commands/run.js')).runRun(rest, io);
       case 'demo': {
@@ -95,6 +99,7 @@ const COMMANDS = [
   'wait',
   'collect',
   'export',
+  'sql',
   'run',
   'demo',
   'emulate',

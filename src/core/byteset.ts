@@ -258,6 +258,16 @@ export class ByteIndex {
     return this.size++;
   }
 
+  /** Calls fn(id, arena, start, end) for every key, in id order: the arena holds them so. */
+  each(fn: (id: number, arena: Buffer, start: number, end: number) => void): void {
+    const a = this.arena;
+    for (let at = 1; at < this.top; ) {
+      const len = readU32(a, at);
+      fn(readU32(a, at + 4), a, at + 8, at + 8 + len);
+      at += 8 + len;
+    }
+  }
+
   /** Arena offset of the key's entry, or 0. */
   private slotOffset(buf: Uint8Array, start: number, end: number, hash: number): number {
     const len = end - start;

@@ -7,14 +7,20 @@ import type { OutKeyField } from './out-lines.js';
  * id it was written from.
  */
 
-/** Separators no UTF-8 text holds, so ["ab","c"] and ["a","bc"] digest apart. */
-const ID_END = 0xff;
-const SCORE_MARK = 0xfe;
+/** Marks in a word's top byte that no id's bytes put there (0xfe, 0xff: never in UTF-8). */
+const SCORE_MARK = 0xfe000000;
+const SCORE_CHAR = 0xff000000;
 
 /**
- * A key's ordered list as two independent 32-bit hashes (FNV-1a and a
- * multiply-rotate hash, each with murmur3's finaliser). A change goes
- * unseen only when both collide for that key: about 1 in 2^64 per key.
+ * A key's ordered list as two 32-bit hashes over its bytes taken four at a
+ * time (each word scrambled as murmur3 does, then an FNV step for one half
+ * and a murmur3 step for the other, each with murmur3's finaliser): a
+ * change goes unseen only when both collide for that key. An id ends with
+ * a word of its last 0 to 3 bytes and their count in the top byte, a byte
+ * (0 to 3) that a whole word of an id's canonical JSON text never has
+ * there (control characters are escaped), so ["ab","c"] and ["a","bc"]
+ * digest apart. Word at a time: a byte at a time was a sixth of the keys'
+ * pass.
  */
 export class ListDigest {
   private a = 0;
@@ -33,34 +39,47 @@ export class ListDigest {
 
   /** An id's bytes: its canonical JSON string content (what JSON.stringify writes between the quotes). */
   id(buf: Uint8Array, start: number, end: number): void {
-    this.bytes(buf, start, end);
-    this.byte(ID_END);
+    let a = this.a;
+    let b = this.b;
+    let i = start;
+    for (; i + 4 <= end; i += 4) {
+      let k =
+        (buf[i] as number) |
+        ((buf[i + 1] as number) << 8) |
+        ((buf[i + 2] as number) << 16) |
+        ((buf[i + 3] as number) << 24);
+      k = Math.imul(k, 0xcc9e2d51);
+      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      a = Math.imul(a ^ k, 0x01000193);
+      b ^= k;
+      b = (Math.imul((b << 13) | (b >>> 19), 5) + 0xe6546b64) | 0;
+    }
+    let tail = (end - i) << 24;
+    for (let shift = 0; i < end; i++, shift += 8) tail |= (buf[i] as number) << shift;
+    this.a = a;
+    this.b = b;
+    this.word(tail);
     this.count++;
   }
 
   /** A score, as its number's shortest text (`0.10` and `0.1` are one score; null is `null`). */
   score(text: string): void {
-    this.byte(SCORE_MARK);
-    for (let i = 0; i < text.length; i++) this.byte(text.charCodeAt(i) & 0xff);
+    this.word(SCORE_MARK | text.length);
+    for (let i = 0; i < text.length; i++) this.word(SCORE_CHAR | (text.charCodeAt(i) & 0xffff));
   }
 
-  private bytes(buf: Uint8Array, start: number, end: number): void {
-    let a = this.a;
-    let b = this.b;
-    for (let i = start; i < end; i++) {
-      const c = buf[i] as number;
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0xcc9e2d51);
-      b = Math.imul((b << 15) | (b >>> 17), 0x1b873593);
-    }
-    this.a = a;
-    this.b = b;
+  private word(w: number): void {
+    let k = Math.imul(w, 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    this.a = Math.imul(this.a ^ k, 0x01000193);
+    const b = this.b ^ k;
+    this.b = (Math.imul((b << 13) | (b >>> 19), 5) + 0xe6546b64) | 0;
   }
 
-  private byte(c: number): void {
-    this.a = Math.imul(this.a ^ c, 0x01000193);
-    const b = Math.imul(this.b ^ c, 0xcc9e2d51);
-    this.b = Math.imul((b << 15) | (b >>> 17), 0x1b873593);
+  /** hex() written as bytes at buf[at] (the partitions take it so, without a string per key). */
+  hexInto(buf: Uint8Array, at: number): void {
+    hexBytes(fmix(this.a ^ this.count), buf, at);
+    hexBytes(fmix(this.b), buf, at + 8);
   }
 
   /** 16 hex digits (the count of ids mixed in). */
@@ -71,6 +90,12 @@ export class ListDigest {
         .padStart(8, '0') + fmix(this.b).toString(16).padStart(8, '0')
     );
   }
+}
+
+const HEX = Buffer.from('0123456789abcdef');
+
+function hexBytes(v: number, buf: Uint8Array, at: number): void {
+  for (let i = 7; i >= 0; i--) buf[at + 7 - i] = HEX[(v >>> (4 * i)) & 15] as number;
 }
 
 function fmix(x: number): number {

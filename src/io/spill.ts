@@ -234,6 +234,11 @@ export class PartitionSet {
   }
 }
 
+/** What eachPartition needs of a set of partitions written (a PartitionSet closed, or files joined). */
+export type SpilledParts = Pick<PartitionSet, 'paths' | 'entries' | 'keyBytes' | 'seed' | 'cost'> & {
+  readonly weigh?: Weigh;
+};
+
 /** A scratch folder for partitions, removed by `dispose()` whatever happened. */
 export class SpillDir {
   private dir: Promise<string> | undefined;
@@ -319,7 +324,7 @@ export function eachLine(seg: Buffer, fn: (ks: number, ke: number, ps: number, p
  */
 export async function* eachPartition(
   spill: SpillDir,
-  parts: PartitionSet,
+  parts: SpilledParts,
   budget: number,
   depth = 1,
 ): AsyncGenerator<[AsyncIterable<Buffer>, boolean, { keys: number; keyBytes: number }]> {

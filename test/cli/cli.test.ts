@@ -13,7 +13,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { run } from '../../src/index.js';
+import { run } from '../../src/cli/index.js';
 import { cli, listDir, makeTmp, stdinOf, useTmp, writeText } from '../helpers.js';
 
 const { fresh, dir: tmpDir } = useTmp();

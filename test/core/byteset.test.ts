@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ByteSet, hashBytes } from '../../src/core/byteset.js';
+import { ByteIndex, ByteSet, hashBytes } from '../../src/core/byteset.js';
 import { prng } from '../../src/sample.js';
 
 const add = (set: ByteSet, key: string) => {
@@ -46,4 +46,19 @@ test('ByteSet says full at its cap instead of growing, and adds nothing then', (
   assert.equal(set.size, full);
   assert.ok(set.bytes <= 4096, `holds ${set.bytes} bytes`);
   assert.equal(add(set, 'user-0'), false);
+});
+
+test('ByteIndex.each gives every key back with its id, in id order, across growth', () => {
+  const index = new ByteIndex({ keys: 2, keyBytes: 4 });
+  const keys = Array.from({ length: 3000 }, (_, i) => Buffer.from(i % 3 === 0 ? `Zoë${i}` : `k${i}`));
+  for (const k of [...keys, ...keys]) index.add(k, 0, k.length, hashBytes(k, 0, k.length));
+  const seen: string[] = [];
+  index.each((id, arena, s, e) => {
+    assert.equal(id, seen.length);
+    seen.push(arena.toString('utf8', s, e));
+  });
+  assert.deepEqual(
+    seen,
+    keys.map((k) => k.toString()),
+  );
 });

@@ -4,19 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  type BuildOptions,
-  buildAttributeQuery,
-  checkAttributeQuery,
-  checkRecord,
-  DEFAULT_LIMITS,
-  escapeAttributeValue,
-  makeRowBuilder,
-  parseBytes,
-  parseCount,
-  parseTime,
-  resolveFamily,
-} from '../../src/index.js';
+import { buildAttributeQuery, checkAttributeQuery, escapeAttributeValue } from '../../src/core/attributes.js';
+import { type BuildOptions, makeRowBuilder, parseTime } from '../../src/core/build.js';
+import { resolveFamily } from '../../src/core/families.js';
+import { parseBytes, parseCount } from '../../src/core/units.js';
+import { checkRecord, DEFAULT_LIMITS } from '../../src/core/validate.js';
 import { prng, throwsWith } from '../helpers.js';
 
 const opts = (recipe: string, extra: Partial<BuildOptions> = {}): BuildOptions => ({

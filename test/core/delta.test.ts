@@ -87,3 +87,14 @@ test('cells read back as the ids they were written from: the formula guard taken
   assert.deepEqual(canonicalBytes('Zoë'), Buffer.from('Zoë'));
   assert.equal(canonicalBytes('say "hi"\n').toString(), 'say \\"hi\\"\\n');
 });
+
+test('hexInto writes the bytes of hex(), for every digit at every place', () => {
+  const d = new ListDigest();
+  const buf = Buffer.alloc(20, 0x2e);
+  for (let i = 0; i < 200; i++) {
+    d.id(Buffer.from(`id${i}é`), 0, 5 + String(i).length);
+    d.hexInto(buf, 2);
+    assert.equal(buf.toString('latin1', 2, 18), d.hex());
+    assert.equal(buf.toString('latin1', 0, 2) + buf.toString('latin1', 18), '....');
+  }
+});

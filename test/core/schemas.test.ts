@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { validator } from '../../src/index.js';
+import { validator } from '../../src/schemas.js';
 import { schemaValidator } from '../helpers.js';
 
 function accepts(schema: string, lines: string[]): void {

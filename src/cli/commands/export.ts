@@ -301,7 +301,7 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     );
   if (s.usersInFile !== null)
     parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}${s.usersFiltered ? ' rows with a key (read for the users of this export only: past --memory-budget)' : ''}${s.usersPartitions > 0 ? ` (joined in ${s.usersPartitions} partitions on disk: past --memory-budget)` : ''}`,
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}${usersRoute(s)}`,
     );
   if (s.since)
     parts.push(
@@ -343,4 +343,14 @@ function makeProgress(
       clear: line.clear,
     }
   );
+}
+
+/** How the users join went past --memory-budget, if it did: read for the export's users only, on disk. */
+function usersRoute(s: ExportSummary): string {
+  const how: string[] = [];
+  if (s.usersFiltered) how.push("read for this export's users only");
+  if (s.usersPartitions > 0)
+    how.push(`joined in ${s.usersPartitions} partition${s.usersPartitions === 1 ? '' : 's'} on disk`);
+  if (how.length === 0) return '';
+  return `${s.usersFiltered ? ' rows with a key' : ''} (${how.join(', ')}: past --memory-budget)`;
 }

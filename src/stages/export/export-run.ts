@@ -14,6 +14,7 @@ import { SlotRing } from '../../core/pool.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
 import { writeOutput, writeTarget } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
+import type { KeptLines } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import type { ParquetFiles } from './parquet.js';
@@ -89,6 +90,8 @@ export class ExportRun {
     private readonly catalog: Catalog | undefined,
     /** The users table and its columns as the file names them. */
     private readonly users?: UsersTable,
+    /** export --since: only these lines of the sources are converted. */
+    private readonly keep?: KeptLines,
   ) {
     this.ring = new SlotRing(SLOTS, o.pieceSize);
   }
@@ -326,22 +329,21 @@ export class ExportRun {
       ? undefined
       : new Converter({ ...this.cfg(width, measure), layout: undefined });
     let pieces = 0;
+    this.keep?.begin();
     for (const [index, source] of sources.entries()) {
       await this.swapUsers(index);
       const queue: Entry[] = [];
       const next = { line: 1 };
-      const items = prefetch(
-        readOutItems(source, {
-          stdin: this.options.stdin,
-          pieceSize: this.o.pieceSize,
-          maxLineLength: this.o.maxLineLength,
-          pool: this.ring,
-          onBytes: (n) => {
-            this.bytesRead += n;
-          },
-        }),
-        2,
-      );
+      const read = readOutItems(source, {
+        stdin: this.options.stdin,
+        pieceSize: this.o.pieceSize,
+        maxLineLength: this.o.maxLineLength,
+        pool: this.ring,
+        onBytes: (n) => {
+          if (!this.keep) this.bytesRead += n;
+        },
+      });
+      const items = prefetch(this.keep ? this.keep.items(read, (b) => this.ring.give(b)) : read, 2);
       for await (const item of items) {
         if (item.kind === 'bad') queue.push({ bad: item });
         else {
@@ -386,13 +388,15 @@ export class ExportRun {
         if (out) yield out;
       }
     }
+    if (this.keep) {
+      this.keep.end();
+      this.bytesRead = this.keep.bytes;
+    }
   }
 
   /**
-   * A partitioned users join: the source's partition of users replaces the
-   * last one (never both held). Every piece of the last source is settled by
-   * now, so no worker is converting: each gets the new table before the
-   * first piece of this source.
+   * A partitioned users join: the source's partition of users replaces the last one (never both
+   * held). The last source's pieces are all settled: each idle worker gets the new table first.
    */
   private async swapUsers(index: number): Promise<void> {
     const u = this.users;

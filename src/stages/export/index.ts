@@ -7,6 +7,7 @@ import { checkNotAnInput } from '../../io/output.js';
 import { SpillDir } from '../../io/spill.js';
 import { type LoadedCatalog, loadCatalog, loadUsers, type UsersOverBudget } from './catalog.js';
 import { exportSince, resolveSince } from './delta/index.js';
+import type { KeptLines } from './delta/keep.js';
 import { ExportRun } from './export-run.js';
 import { mapUsers } from './map-users/index.js';
 import { summarizeMapUsers } from './map-users/summary.js';
@@ -64,7 +65,12 @@ async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> 
   if (options.since !== undefined && options.format === 'parquet')
     throw usage('--format parquet writes a plain export: --since writes CSV or JSON Lines');
   const since = resolveSince(options);
-  if (since) return exportSince(options, since, exportOutputsNow);
+  if (since) return exportSince(options, since, exportKept);
+  return exportKept(options);
+}
+
+/** The export; with `keep` (export --since), of the kept lines of the sources only. */
+async function exportKept(options: ExportOptions, keep?: KeptLines): Promise<ExportSummary> {
   const o = resolveExportOptions(options);
   const started = process.hrtime.bigint();
   // A file named directly is read whatever its name, so its content must be output.
@@ -89,10 +95,11 @@ async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> 
     };
     return summarizeMapUsers(o, sources.length, r, tables, started);
   }
-  if (users && !('catalog' in users)) return exportPartitioned(o, options, sources, loaded, users, started);
+  if (users && !('catalog' in users))
+    return exportPartitioned(o, options, sources, loaded, users, started, keep);
   const usersTable = users && { table: users.catalog, columns: users.columns };
   const { run, passes } = await withParquet(o, options, async (eo) => {
-    const run = new ExportRun(eo, options, loaded?.catalog, usersTable);
+    const run = new ExportRun(eo, options, loaded?.catalog, usersTable, keep);
     return { run, passes: await runPasses(run, eo, options, sources) };
   });
   const stats = users && {
@@ -119,11 +126,12 @@ async function exportPartitioned(
   loaded: LoadedCatalog | undefined,
   over: UsersOverBudget,
   started: bigint,
+  keep: KeptLines | undefined,
 ): Promise<ExportSummary> {
   const spill = new SpillDir(o.tmpDir);
   try {
     const join = await UsersSpill.create(o, spill, over);
-    const split = await join.splitOutputs(sources, options, loaded !== undefined);
+    const split = await join.splitOutputs(sources, options, loaded !== undefined, keep);
     const users = { table: undefined, columns: join.columns, forSource: (i: number) => join.load(i) };
     const { run, passes } = await withParquet(o, options, async (eo) => {
       const run = new ExportRun(eo, options, loaded?.catalog, users);

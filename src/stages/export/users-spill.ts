@@ -16,6 +16,7 @@ import {
 import { readOutItems } from '../../io/out-reader.js';
 import { eachLine, type PartitionSet, partitionOf, readPartition, type SpillDir } from '../../io/spill.js';
 import { eachUserRow, newUsersTable, type UsersOverBudget } from './catalog.js';
+import type { KeptLines } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 
@@ -203,7 +204,12 @@ export class UsersSpill {
    * read (lines without a user key go to the first). Invalid lines are
    * refused or recorded here, as the writing pass would, with their lines.
    */
-  async splitOutputs(sources: string[], options: ExportOptions, catalog: boolean): Promise<OutSplit> {
+  async splitOutputs(
+    sources: string[],
+    options: ExportOptions,
+    catalog: boolean,
+    keep?: KeptLines,
+  ): Promise<OutSplit> {
     const o = this.o;
     const parts = await this.spill.partitions(0, this.groups.length);
     const split = new Splitter(o, parts, this.groupOf, catalog);
@@ -226,16 +232,18 @@ export class UsersSpill {
       if (!rejects.write(rec)) await once(rejects, 'drain');
     };
     try {
+      keep?.begin();
       for (const source of sources) {
         let next = 1;
-        const items = readOutItems(source, {
+        const read = readOutItems(source, {
           stdin: options.stdin,
           pieceSize: o.pieceSize,
           maxLineLength: o.maxLineLength,
           onBytes: (n) => {
-            result.bytesRead += n;
+            if (!keep) result.bytesRead += n;
           },
         });
+        const items = keep ? keep.items(read, () => {}) : read;
         for await (const item of items) {
           if (item.kind === 'bad') {
             const line = item.line ?? next;
@@ -257,6 +265,10 @@ export class UsersSpill {
             );
           if (r.wait) await r.wait;
         }
+      }
+      if (keep) {
+        keep.end();
+        result.bytesRead = keep.bytes;
       }
       await parts.close();
       if (rejects) await new Promise<void>((r) => rejects?.end(() => r()));

@@ -1,4 +1,5 @@
 import { usage } from '../../errors.js';
+import { withCall } from '../../io/clients.js';
 import { writeOutput } from '../../io/output.js';
 import { shard } from '../shard/index.js';
 import { prepareChunks } from './chunks.js';
@@ -32,7 +33,11 @@ export type { InputDetection, PrepareSummary } from './summary.js';
  * dedupe (or group, for ranking from rows), write. Memory: the dedupe budget
  * plus one CSV record and ~1 MiB of stream buffers, whatever the input size.
  */
-export async function prepare(options: PrepareOptions): Promise<PrepareSummary> {
+export function prepare(options: PrepareOptions): Promise<PrepareSummary> {
+  return withCall(options, () => prepareNow(options));
+}
+
+async function prepareNow(options: PrepareOptions): Promise<PrepareSummary> {
   let summary: PrepareSummary | undefined;
   if (options.shardOut !== undefined && options.output !== undefined && options.output !== '-') {
     throw usage('give -o OUT or --shard-out DIR, not both');

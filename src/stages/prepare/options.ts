@@ -9,12 +9,13 @@ import { notOneOf } from '../../core/suggest.js';
 import { DEFAULT_LIMITS, type Limits, type RecordPolicy } from '../../core/validate.js';
 import { parseWhere, type WhereExpr } from '../../core/where.js';
 import { usage } from '../../errors.js';
+import type { CallOptions } from '../../io/clients.js';
 import { FORMATS, type Format } from '../../io/rows.js';
 
 export type OnInvalid = 'fail' | 'skip';
 
 /** Options of `prepare`. Everything but `recipe` has a default. */
-export interface PrepareOptions {
+export interface PrepareOptions extends CallOptions {
   /** A family (`user-personalization`, ...) or an AWS recipe name (`aws-sims`, ...). */
   recipe: string;
   /** Paths, or `-` for stdin; concatenated in order. Default `['-']`. */

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { withCall } from '../../io/clients.js';
 import { RunDuplex } from '../../io/run-duplex.js';
 import { prepareChunks } from './chunks.js';
 import type { PrepareOptions } from './options.js';
@@ -27,18 +28,23 @@ export function createPrepareStream(
         onEvent({ type: 'progress', ...p });
       }
     : rest.onProgress;
-  return new RunDuplex<PrepareSummary>(async ({ stdin, stdout }) => {
-    const gen = prepareChunks({ ...rest, onProgress, sources: ['-'], stdin });
-    try {
-      for (;;) {
-        const r = await gen.next();
-        if (r.done) return r.value;
-        if (stdout.destroyed) throw stdout.errored ?? new Error('the output was closed');
-        if (!stdout.write(r.value)) await once(stdout, 'drain');
-      }
-    } finally {
-      // Stopped at a yield (the output failed): its finally removes the spill folder, awaited here.
-      await gen.return(undefined as never).catch(() => {});
-    }
-  }, signal);
+  // The call's `s3` (settings or a client) for s3:// rejects, as prepare() has it.
+  return new RunDuplex<PrepareSummary>(
+    ({ stdin, stdout }) =>
+      withCall({ s3: rest.s3 }, async () => {
+        const gen = prepareChunks({ ...rest, onProgress, sources: ['-'], stdin });
+        try {
+          for (;;) {
+            const r = await gen.next();
+            if (r.done) return r.value;
+            if (stdout.destroyed) throw stdout.errored ?? new Error('the output was closed');
+            if (!stdout.write(r.value)) await once(stdout, 'drain');
+          }
+        } finally {
+          // Stopped at a yield (the output failed): its finally removes the spill folder, awaited here.
+          await gen.return(undefined as never).catch(() => {});
+        }
+      }),
+    signal,
+  );
 }

@@ -226,3 +226,81 @@ test('the CLI: --since and --removed from files, the summary line, --json, and -
   assert.match(help.stdout, /--since PREV/);
   assert.match(help.stdout, /--since last\/recs\.csv --removed removed\.csv/);
 });
+
+/**
+ * The lines --since keeps are skipped as the export reads (no file of them
+ * any more): the result must equal the export of a file holding exactly the
+ * kept lines, as the first version wrote it (each kept line and its CR, then
+ * LF), whatever the pieces, the threads, CRLF, blank lines, error lines and
+ * a last line without LF.
+ */
+test('--since equals the plain export of the kept lines, on random inputs and pieces', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-delta-keep-'));
+  let x = 99;
+  const rnd = (n: number) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return (x >>> 8) % n;
+  };
+  for (let round = 0; round < 12; round++) {
+    const prevLines: string[] = [];
+    const curLines: string[] = [];
+    const kept: string[] = [];
+    for (let u = 0; u < 60 + rnd(200); u++) {
+      const key = u % 5 === 0 ? `Zoë ${u}` : `u${u}`;
+      const items = Array.from({ length: 1 + rnd(5) }, () => `i${rnd(30)}`);
+      const r = { items, scores: items.map(() => rnd(100) / 100) };
+      const c = rnd(6);
+      if (c !== 0) prevLines.push(line(key, r));
+      let text: string | undefined;
+      if (c === 1) continue;
+      if (c === 2) text = line(key, { items: ['z', ...items], scores: [0, ...r.scores] });
+      else if (c === 3) text = `{"input":{"userId":${JSON.stringify(key)}},"output":null,"error":"e${u}"}`;
+      else text = line(key, r);
+      const eol = rnd(3) === 0 ? '\r\n' : '\n';
+      if (rnd(8) === 0) curLines.push(rnd(2) === 0 ? '' : ' \r');
+      curLines.push(text + eol);
+      if (c !== 4 && c !== 5) kept.push(text + (eol === '\r\n' ? '\r\n' : '\n'));
+    }
+    let cur = curLines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
+    // Sometimes the last line has no LF.
+    if (round % 3 === 0) cur = cur.slice(0, cur.endsWith('\r\n') ? -2 : -1);
+    const prev = join(dir, `prev-${round}.out`);
+    const curFile = join(dir, `cur-${round}.out`);
+    const keptFile = join(dir, `kept-${round}.out`);
+    await writeFile(prev, prevLines.join('\n'));
+    await writeFile(curFile, cur);
+    await writeFile(keptFile, kept.join(''));
+    const format = (['csv-long', 'csv-wide', 'jsonl'] as const)[round % 3];
+    const pieceSize = [1, 7, 300, 4096][rnd(4)];
+    const workers = rnd(3);
+    const common = { format, pieceSize, workers, top: round % 4 === 1 ? 2 : undefined };
+    const want = await exportOutputs({
+      ...common,
+      sources: [keptFile],
+      output: join(dir, `want-${round}`),
+      errors: join(dir, `want-err-${round}`),
+    });
+    const got = await exportOutputs({
+      ...common,
+      sources: [curFile],
+      output: join(dir, `got-${round}`),
+      errors: join(dir, `got-err-${round}`),
+      since: prev,
+      removed: join(dir, `removed-${round}.csv`),
+    });
+    const what = `round ${round}, ${format}, pieces of ${pieceSize}, ${workers} workers`;
+    assert.equal(
+      await readFile(join(dir, `got-${round}`), 'utf8'),
+      await readFile(join(dir, `want-${round}`), 'utf8'),
+      what,
+    );
+    assert.equal(
+      existsSync(join(dir, `got-err-${round}`)) && (await readFile(join(dir, `got-err-${round}`), 'utf8')),
+      existsSync(join(dir, `want-err-${round}`)) && (await readFile(join(dir, `want-err-${round}`), 'utf8')),
+      what,
+    );
+    assert.equal(got.lines, want.lines, what);
+    assert.equal(got.bytesRead, want.bytesRead, what);
+    assert.ok((got.since?.changed ?? 0) > 0 && (got.since?.unchanged ?? 0) > 0, what);
+  }
+});

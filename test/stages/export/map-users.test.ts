@@ -206,37 +206,41 @@ describe('export --map-users', () => {
   });
 
   test('lists past --memory-budget are joined on disk: the same rows, in the same order', async () => {
-    for (const seed of [4, 5]) {
+    // Each setting on its own random case: latest and all, with and without --exclude-seen.
+    const settings = [
+      ['latest', false],
+      ['all', true],
+      ['latest', true],
+      ['all', false],
+    ] as const;
+    for (const [i, [mapPick, excludeSeen]] of settings.entries()) {
+      const seed = 4 + i;
       // Long lists (200 of up to 40 items) and few interactions: the lists outweigh any partition.
       const c = randomCase(seed, 1500, 200, { lists: 200, length: 40, items: 240 });
       // Two source items repeated on later lines: the first line wins on disk too.
       const out = `${c.out}${relLine('i1', { items: ['zz'], scores: ['0.9'] })}${relLine('i2', { items: [], scores: [] })}`;
-      for (const mapPick of ['latest', 'all'] as const)
-        for (const excludeSeen of [false, true]) {
-          const opts = { mapPick, excludeSeen, top: mapPick === 'all' ? 4 : undefined };
-          const mem = await mapExport(out, c.csv, opts);
-          const listBytes = mem.summary.mapUsers?.listBytes as number;
-          const disk = await mapExport(out, c.csv, { ...opts, memoryBudget: Math.floor(listBytes / 3) });
-          const what = `${mapPick} exclude=${excludeSeen} seed=${seed}`;
-          assert.equal(mem.summary.mapUsers?.listsOnDisk, false, what);
-          assert.equal(disk.summary.mapUsers?.listsOnDisk, true, what);
-          // No partition was split (a third of the lists is far above any partition's cost): the same order.
-          assert.equal(disk.text, mem.text, what);
-          assert.deepEqual(
-            byUser(disk.text),
-            oracle(c.touches, c.lists, mapPick, excludeSeen, opts.top ?? 0),
-          );
-          const { seconds: _a, ...a } = mem.summary;
-          const { seconds: _b, ...b } = disk.summary;
-          // On disk the repeated lines' lists are counted in listBytes too: they are found only when read back.
-          assert.ok((b.mapUsers?.listBytes as number) > (a.mapUsers?.listBytes as number));
-          assert.deepEqual(
-            { ...b, mapUsers: { ...b.mapUsers, listsOnDisk: false, listBytes: 0 } },
-            { ...a, mapUsers: { ...a.mapUsers, listBytes: 0 } },
-            `${what}: the same counts`,
-          );
-          assert.equal(disk.summary.mapUsers?.duplicateLists, 2);
-        }
+      {
+        const opts = { mapPick, excludeSeen, top: mapPick === 'all' ? 4 : undefined };
+        const mem = await mapExport(out, c.csv, opts);
+        const listBytes = mem.summary.mapUsers?.listBytes as number;
+        const disk = await mapExport(out, c.csv, { ...opts, memoryBudget: Math.floor(listBytes / 3) });
+        const what = `${mapPick} exclude=${excludeSeen} seed=${seed}`;
+        assert.equal(mem.summary.mapUsers?.listsOnDisk, false, what);
+        assert.equal(disk.summary.mapUsers?.listsOnDisk, true, what);
+        // No partition was split (a third of the lists is far above any partition's cost): the same order.
+        assert.equal(disk.text, mem.text, what);
+        assert.deepEqual(byUser(disk.text), oracle(c.touches, c.lists, mapPick, excludeSeen, opts.top ?? 0));
+        const { seconds: _a, ...a } = mem.summary;
+        const { seconds: _b, ...b } = disk.summary;
+        // On disk the repeated lines' lists are counted in listBytes too: they are found only when read back.
+        assert.ok((b.mapUsers?.listBytes as number) > (a.mapUsers?.listBytes as number));
+        assert.deepEqual(
+          { ...b, mapUsers: { ...b.mapUsers, listsOnDisk: false, listBytes: 0 } },
+          { ...a, mapUsers: { ...a.mapUsers, listBytes: 0 } },
+          `${what}: the same counts`,
+        );
+        assert.equal(disk.summary.mapUsers?.duplicateLists, 2);
+      }
     }
   });
 
@@ -265,7 +269,7 @@ describe('export --map-users', () => {
   });
 
   test('lists on disk with a budget so small that every pass splits its partitions: the same rows', async () => {
-    const c = randomCase(11, 3000, 2000);
+    const c = randomCase(11, 1200, 600);
     const mem = await mapExport(c.out, c.csv, { mapPick: 'all', excludeSeen: true });
     const tiny = await mapExport(c.out, c.csv, { mapPick: 'all', excludeSeen: true, memoryBudget: 300 });
     assert.equal(tiny.summary.mapUsers?.listsOnDisk, true);

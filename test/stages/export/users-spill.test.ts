@@ -114,26 +114,19 @@ describe('export --users past --memory-budget', () => {
       const what = `${format} seed ${seed} required ${usersRequired}`;
       assert.equal(mem.summary.usersPartitions, 0, what);
       assert.equal(mem.summary.usersFiltered, false, what);
-      const routes = [
-        {
-          name: 'filtered, in memory',
-          filtered: true,
-          partitions: false,
-          r: await run(out, { ...opts, memoryBudget: TINY }),
-        },
-        {
-          name: 'filtered, on disk',
-          filtered: true,
-          partitions: true,
-          r: await run(out, { ...opts, memoryBudget: TINIER }),
-        },
-        {
-          name: 'stdin, on disk',
-          filtered: false,
-          partitions: true,
-          r: await run(out, { ...opts, memoryBudget: TINY }, true),
-        },
+      // The three routes past the budget; every one on the first case, one or two on the others.
+      const all = [
+        { name: 'filtered, in memory', filtered: true, partitions: false, budget: TINY, stdin: false },
+        { name: 'filtered, on disk', filtered: true, partitions: true, budget: TINIER, stdin: false },
+        { name: 'stdin, on disk', filtered: false, partitions: true, budget: TINY, stdin: true },
       ];
+      const picked =
+        [[0, 1, 2], [1], [2], [0, 1]][
+          cases.findIndex((k) => k[0] === seed && k[1] === format && k[2] === usersRequired)
+        ] ?? [];
+      const routes = [];
+      for (const r of picked.map((i) => all[i] as (typeof all)[number]))
+        routes.push({ ...r, r: await run(out, { ...opts, memoryBudget: r.budget }, r.stdin) });
       for (const { name, filtered, partitions, r: disk } of routes) {
         const w = `${what}, ${name}`;
         assert.equal(disk.summary.usersFiltered, filtered, w);
@@ -239,7 +232,7 @@ describe('export --users past --memory-budget', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /which holds 25000 rows with a key \(read for the users of this export only: past --memory-budget\) \(joined in \d+ partitions on disk: past --memory-budget\)/,
+      /which holds 25000 rows with a key \(read for this export's users only, joined in \d+ partitions on disk: past --memory-budget\)/,
     );
     // Nothing else: no warning from node about the partitions' streams.
     assert.doesNotMatch(r.stderr, /Warning|MaxListeners/);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FAMILIES, resolveFamily } from '../../../src/index.js';
+import { FAMILIES, resolveFamily } from '../../../src/core/families.js';
 import { assertSchema, keys, prepareStdin, prng, rejectsWith, throwsWith } from '../../helpers.js';
 
 const USERS = 'email,user_id\na@x,u1\nb@x,u2\nc@x,u1\n';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { formatFilterValue } from '../../../src/index.js';
+import { formatFilterValue } from '../../../src/core/build.js';
 import { assertSchema, prepareStdin, prng, rejectsWith } from '../../helpers.js';
 
 const UP = { recipe: 'user-personalization' } as const;

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { emailListCsv, prepare } from '../../../src/index.js';
+import { prepare } from '../../../src/index.js';
+import { emailListCsv } from '../../../src/sample.js';
 import {
   keys,
   listDir,

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
-import { loadSchema, type Manifest, prepare, shard } from '../../../src/index.js';
+import { type Manifest, prepare, shard } from '../../../src/index.js';
+import { loadSchema } from '../../../src/schemas.js';
 import { cli, prng, rejectsWith, useTmp } from '../../helpers.js';
 
 const { fresh } = useTmp();

@@ -58,8 +58,14 @@ export async function keyCurrent(
             { file: source, line: lineOf(line) },
           );
         const ord = r.lines++;
-        const digest = status === LINE_OK ? keys.outLine(parser, piece, o.top) : undefined;
-        const w = keys.outKey(parser, piece, status === LINE_OK ? TYPE_OK : TYPE_ERROR, digest, ord);
+        if (status === LINE_OK) keys.outLine(parser, piece, o.top);
+        const w = keys.outKey(
+          parser,
+          piece,
+          status === LINE_OK ? TYPE_OK : TYPE_ERROR,
+          status === LINE_OK,
+          ord,
+        );
         if (w === false || status === LINE_ERROR) r.always.set(ord);
         if (w) waits.push(w);
         if (status === LINE_OK && parser.keyField !== KEY_NONE) noteRecipe(r, parser);

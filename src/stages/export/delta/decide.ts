@@ -5,7 +5,7 @@ import { csvCell } from '../../../core/csv-cell.js';
 import { EMPTY_DIGEST } from '../../../core/delta.js';
 import { decodeString } from '../../../core/out-lines.js';
 import { PbError } from '../../../errors.js';
-import { eachLine, eachPartition, type PartitionSet, type SpillDir } from '../../../io/spill.js';
+import { eachLine, eachPartition, type SpillDir, type SpilledParts } from '../../../io/spill.js';
 import { setBit } from '../../collect/bits.js';
 import { TYPE_ERROR, TYPE_OK, TYPE_PREV } from './keys.js';
 
@@ -34,7 +34,7 @@ export interface DecideSettings {
  */
 export async function decideDelta(
   spill: SpillDir,
-  parts: PartitionSet,
+  parts: SpilledParts,
   write: Uint8Array,
   removedPath: string,
   s: DecideSettings,
@@ -65,10 +65,9 @@ async function decidePartition(
   const prevLine = new Float64Array(expect.keys).fill(-1);
   const cur = new Float64Array(expect.keys).fill(-1);
   const failed = new Uint8Array(expect.keys);
-  // Digests as two 32-bit halves each; PREV's key names kept for REMOVED (the index gives none back).
+  // Digests as two 32-bit halves each; REMOVED's key names come from the index's arena at the end.
   const prevD = new Uint32Array(2 * expect.keys);
   const curD = new Uint32Array(2 * expect.keys);
-  const prevKey: string[] = [];
   for await (const seg of part) {
     eachLine(seg, (ks, ke, ps, pe) => {
       const id = index.add(seg, ks, ke, hashBytes(seg, ks, ke));
@@ -80,7 +79,6 @@ async function decidePartition(
         if (prevLine[id] !== -1) throw twiceInPrev(s.prev, seg, ks, ke, prevLine[id] as number, n);
         prevLine[id] = n;
         readDigest(seg, ps + 1, prevD, id);
-        prevKey[id] = keyText(seg, ks, ke);
       } else if (type === TYPE_OK) {
         if (cur[id] !== -1) throw twiceNow(seg, ks, ke);
         cur[id] = n;
@@ -88,7 +86,8 @@ async function decidePartition(
       }
     });
   }
-  const removed: string[] = [];
+  const gone = new Uint8Array(index.size);
+  let anyGone = false;
   for (let id = 0; id < index.size; id++) {
     const c = cur[id] as number;
     if (c >= 0) {
@@ -107,10 +106,16 @@ async function decidePartition(
       if (failed[id] === 1) counts.failed++;
       else {
         counts.removed++;
-        removed.push(`${csvCell(prevKey[id] as string, s.escapeFormulas)}\r\n`);
+        gone[id] = 1;
+        anyGone = true;
       }
     }
   }
+  const removed: string[] = [];
+  if (anyGone)
+    index.each((id, arena, ks, ke) => {
+      if (gone[id] === 1) removed.push(`${csvCell(keyText(arena, ks, ke), s.escapeFormulas)}\r\n`);
+    });
   return removed;
 }
 

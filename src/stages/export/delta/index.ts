@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeRecipe, sameRecipe } from '../../../core/delta.js';
@@ -8,17 +7,16 @@ import { checkDocKind } from '../../../io/doc-kind.js';
 import { expandOutSources } from '../../../io/out-reader.js';
 import { checkNotAnInput, trackTemporary, writeOutput } from '../../../io/output.js';
 import { SpillDir } from '../../../io/spill.js';
-import { getBit } from '../../collect/bits.js';
-import { isBlank, numbered } from '../../collect/reading.js';
 import { StdinSpool } from '../../collect/sources.js';
 import type { ExportOptions } from '../options.js';
 import { resolveExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 import { keyCurrent } from './current.js';
 import { decideDelta } from './decide.js';
+import { KeptLines } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
-import { readPrev } from './prev.js';
+import { joinPartitions, readPrevOnWorker } from './prev-thread.js';
 
 export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } from './options.js';
 
@@ -26,15 +24,16 @@ export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } fr
  * `export --since PREV --removed FILE`: a delta pass, then the plain export
  * over its result. PREV's keys and the sources' keys (each with a digest of
  * its ordered ids) go to hash partitions on disk; each partition alone says
- * per key new, changed, unchanged or removed; the new and changed lines
- * (and every error line) are copied to a temporary `.out` file, which the
- * ordinary export converts; REMOVED is written last, once the export has
- * succeeded. Memory: one partition (the budget) and a bit per source line.
+ * per key new, changed, unchanged or removed; the ordinary export then
+ * reads the sources and converts only the new and changed lines (and every
+ * error line), skipping the others as it reads (keep.ts); REMOVED is
+ * written last, once the export has succeeded. Memory: one partition (the
+ * budget) and a bit per source line.
  */
 export async function exportSince(
   options: ExportOptions,
   d: ResolvedSince,
-  exportPlain: (o: ExportOptions) => Promise<ExportSummary>,
+  exportPlain: (o: ExportOptions, keep: KeptLines) => Promise<ExportSummary>,
 ): Promise<ExportSummary> {
   const o = resolveExportOptions(options);
   const spill = new SpillDir(o.tmpDir);
@@ -49,33 +48,45 @@ export async function exportSince(
     await checkNotAnInput(o.output, [...sources, d.since]);
     await checkNotAnInput(d.removed, [...sources, d.since]);
     const parts = await spill.partitions();
-    const keys = new DeltaKeys(parts, d.sinceScores);
-    const prev = await readPrev(d.since, keys, o);
-    const cur = await keyCurrent(sources, keys, o);
+    const prevRead = readPrevOnWorker({
+      since: d.since,
+      dir,
+      scores: d.sinceScores,
+      o: { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength },
+    });
+    const curRead = keyCurrent(sources, new DeltaKeys(parts, d.sinceScores), o);
+    const [p, c] = await Promise.allSettled([prevRead, curRead]);
+    // PREV's mistakes first, as when it was read first.
+    if (p.status === 'rejected') throw p.reason;
+    if (c.status === 'rejected') throw c.reason;
+    const prev = p.value.read;
+    const cur = c.value;
     await parts.close();
+    const joined = await joinPartitions(p.value, parts);
     if (prev.recipe && cur.recipe && !sameRecipe(prev.recipe, cur.recipe))
       throw usage(
         `--since ${d.since} is an export of another recipe (${describeRecipe(prev.recipe)}), the sources are ${describeRecipe(cur.recipe)}: give the previous export of the same recipe`,
       );
     const write = cur.always.sized(cur.lines);
     const removedTmp = join(dir, 'removed.csv');
-    const counts = await decideDelta(spill, parts, write, removedTmp, {
+    const counts = await decideDelta(spill, joined, write, removedTmp, {
       prev: d.since,
       prevLong: prev.format === 'csv-long',
       budget: d.memoryBudget,
       escapeFormulas: o.escapeFormulas,
     });
-    const deltaOut = join(dir, 'delta.out');
-    await copySelected(sources, write, cur.lines, deltaOut, o);
-    const summary = await exportPlain({
-      ...options,
-      sources: [deltaOut],
-      stdin: undefined,
-      since: undefined,
-      removed: undefined,
-      sinceScores: undefined,
-      memoryBudget: undefined,
-    });
+    const summary = await exportPlain(
+      {
+        ...options,
+        sources,
+        stdin: undefined,
+        since: undefined,
+        removed: undefined,
+        sinceScores: undefined,
+        memoryBudget: undefined,
+      },
+      new KeptLines(write, cur.lines),
+    );
     const header = `${cur.recipe?.keyColumn ?? prev.recipe?.keyColumn ?? 'userId'}\r\n`;
     await writeOutput(d.removed, options.stdout, removedLines(header, removedTmp));
     return {
@@ -95,42 +106,3 @@ async function* removedLines(header: string, path: string): AsyncGenerator<Buffe
   yield header;
   yield* createReadStream(path);
 }
-
-/** Step 3: the sources read again, the lines whose bit is set copied to `path`. */
-async function copySelected(
-  sources: readonly string[],
-  write: Uint8Array,
-  lines: number,
-  path: string,
-  o: { pieceSize: number; maxLineLength: number },
-): Promise<void> {
-  const out = createWriteStream(path, { highWaterMark: 1024 * 1024 });
-  let ord = 0;
-  try {
-    for (const source of sources) {
-      for await (const { item } of numbered(source, o)) {
-        if (item.kind === 'bad') continue;
-        const piece = item.bytes;
-        const chunks: Buffer[] = [];
-        let p = 0;
-        while (p < piece.length) {
-          let nl = piece.indexOf(10, p);
-          if (nl === -1) nl = piece.length;
-          if (!isBlank(piece, p, nl)) {
-            if (getBit(write, ord)) chunks.push(piece.subarray(p, nl), NL);
-            ord++;
-          }
-          p = nl + 1;
-        }
-        // Copied: a piece's buffer may be reused by the reader once the next one is asked for.
-        if (chunks.length > 0 && !out.write(Buffer.concat(chunks))) await once(out, 'drain');
-      }
-    }
-  } finally {
-    out.end();
-    await once(out, 'close');
-  }
-  if (ord !== lines) throw usage('the sources changed while --since read them: run it again');
-}
-
-const NL = Buffer.from('\n');

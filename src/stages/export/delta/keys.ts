@@ -7,7 +7,6 @@ import type { PartitionSet } from '../../../io/spill.js';
 export const TYPE_PREV = 80; // 'P'
 export const TYPE_OK = 79; // 'O'
 export const TYPE_ERROR = 69; // 'E'
-const ZEROS = '0000000000000000';
 
 /**
  * Writes `key TAB type digest number` lines to the partitions: the key's
@@ -16,7 +15,7 @@ const ZEROS = '0000000000000000';
  * its bit).
  */
 export class DeltaKeys {
-  private payload = Buffer.allocUnsafe(64);
+  private readonly payload = Buffer.allocUnsafe(64);
   readonly digest = new ListDigest();
 
   constructor(
@@ -25,26 +24,39 @@ export class DeltaKeys {
     readonly scores: boolean,
   ) {}
 
+  /** Writes the key with the digest mixed so far (or, `digest` false, zeros: an error line) and n. */
   put(
     key: Uint8Array,
     ks: number,
     ke: number,
     type: number,
-    digest: string,
     n: number,
+    digest = true,
   ): Promise<void> | undefined {
     const p = this.payload;
     p[0] = type;
-    let len = 1 + p.write(digest, 1, 'latin1');
-    len += p.write(String(n), len, 'latin1');
+    if (digest) this.digest.hexInto(p, 1);
+    else p.fill(48, 1, 17);
+    // The number's digits, least significant first, then turned round (n is whole, below 2^53).
+    let len = 17;
+    let m = n;
+    do {
+      p[len++] = 48 + (m % 10);
+      m = Math.floor(m / 10);
+    } while (m > 0);
+    for (let i = 17, j = len - 1; i < j; i++, j--) {
+      const t = p[i] as number;
+      p[i] = p[j] as number;
+      p[j] = t;
+    }
     return this.parts.write(key, ks, ke, hashBytes(key, ks, ke), p, 0, len);
   }
 
   /**
-   * The digest of a parsed `.out` line's first `top` ids (0: all), with
-   * their scores when they count; undefined for an error line.
+   * Mixes into `digest` a parsed `.out` line's first `top` ids (0: all),
+   * with their scores when they count.
    */
-  outLine(parser: OutLineParser, src: Uint8Array, top: number): string {
+  outLine(parser: OutLineParser, src: Uint8Array, top: number): void {
     const d = this.digest;
     d.reset();
     const ids = parser.ids.data;
@@ -72,23 +84,21 @@ export class DeltaKeys {
         );
       }
     }
-    return d.hex();
   }
 
-  /** Writes a parsed `.out` line's key (none: returns false, the line has no key). */
+  /** Writes a parsed `.out` line's key with the digest outLine() mixed (none: returns false, the line has no key). */
   outKey(
     parser: OutLineParser,
     src: Uint8Array,
     type: number,
-    digest: string | undefined,
+    digest: boolean,
     n: number,
   ): false | Promise<void> | undefined {
     if (parser.keyField === KEY_NONE) return false;
-    const digestText = digest ?? ZEROS;
     if (parser.keyEscaped) {
       const canon = canonicalString(src, parser.keyStart, parser.keyEnd, true);
-      return this.put(canon, 0, canon.length, type, digestText, n);
+      return this.put(canon, 0, canon.length, type, n, digest);
     }
-    return this.put(src, parser.keyStart, parser.keyEnd, type, digestText, n);
+    return this.put(src, parser.keyStart, parser.keyEnd, type, n, digest);
   }
 }

@@ -47,21 +47,23 @@ export async function readPrev(
   prev: string,
   keys: DeltaKeys,
   o: { top: number; escapeFormulas: boolean; maxLineLength: number },
+  /** A file's bytes (decompressed); the tests cut them into other chunks. */
+  open: Open = (file) => openSource(file),
 ): Promise<PrevRead> {
   if (await isFolder(prev)) {
     const files = await expandOutSources([prev]);
     if (files.length === 0) throw usage(`--since ${prev}: the folder holds no .out files. ${TAKES}`);
     const r: PrevRead = { format: 'out', recipe: undefined, keys: 0 };
-    for (const f of files) await readPrevOut(f, keys, o, r);
+    for (const f of files) await readPrevOut(f, keys, o, r, open);
     return r;
   }
   const head = await peekHead(prev);
   if (head === undefined) throw usage(`--since ${prev}: not a file or folder that can be read. ${TAKES}`);
   const kind = docKindOf(head);
   const r: PrevRead = { format: 'out', recipe: undefined, keys: 0 };
-  if (kind === 'out') await readPrevOut(prev, keys, o, r);
-  else if (kind === 'batch-input') await readPrevJsonl(prev, keys, o, r);
-  else if (kind === 'text') await readPrevCsv(prev, keys, o, r);
+  if (kind === 'out') await readPrevOut(prev, keys, o, r, open);
+  else if (kind === 'batch-input') await readPrevJsonl(prev, keys, o, r, open);
+  else if (kind === 'text') await readPrevCsv(prev, keys, o, r, open);
   else if (head.length === 0) r.format = 'jsonl';
   else throw usage(`--since ${prev}: this is ${kindName(kind)}, not an export. ${TAKES}`);
   return r;
@@ -86,18 +88,25 @@ async function isFolder(name: string): Promise<boolean> {
   }
 }
 
-function lines(file: string, maxLineLength: number): AsyncGenerator<Buffer> {
+export type Open = (file: string) => AsyncIterable<Buffer>;
+
+function lines(file: string, maxLineLength: number, open: Open): AsyncGenerator<Buffer> {
   return wholeLines(
-    openSource(file),
+    open(file),
     maxLineLength,
     () => new PbError('PB_PARSE', `a line longer than ${maxLineLength} bytes (--max-line-length)`, { file }),
   );
 }
 
-/** Calls fn(start, end, lineNumber) for each line of a piece (CR of CRLF left out). */
-function eachLineOf(piece: Buffer, first: number, fn: (s: number, e: number, line: number) => void): number {
+/** Calls fn(start, end, lineNumber) for each line of a piece from `from` (CR of CRLF left out). */
+function eachLineOf(
+  piece: Buffer,
+  first: number,
+  fn: (s: number, e: number, line: number) => void,
+  from = 0,
+): number {
   let line = first;
-  let p = 0;
+  let p = from;
   while (p < piece.length) {
     let nl = piece.indexOf(10, p);
     if (nl === -1) nl = piece.length;
@@ -122,25 +131,34 @@ async function readPrevOut(
   keys: DeltaKeys,
   o: { top: number; maxLineLength: number },
   r: PrevRead,
+  open: Open,
 ): Promise<void> {
   const parser = new OutLineParser();
   let next = 1;
-  for await (const piece of lines(file, o.maxLineLength)) {
+  for await (const piece of lines(file, o.maxLineLength, open)) {
     const waits: Promise<void>[] = [];
-    next = eachLineOf(piece, next, (s, e, line) => {
-      const status = parser.parse(piece, s, e);
-      // PREV's error lines were no recommendations; its invalid lines were never exported.
-      if (status !== LINE_OK || parser.keyField === KEY_NONE) return;
-      checkRecipe(
-        r,
-        recipeOf(KEY_NAMES[parser.keyField] as OutKeyField, parser.kind === KIND_SEGMENT),
-        file,
-        line,
-      );
-      const w = keys.outKey(parser, piece, TYPE_PREV, keys.outLine(parser, piece, o.top), line);
-      r.keys++;
-      if (w) waits.push(w);
-    });
+    // A UTF-8 BOM before the first line is no part of it (the export's reader drops it too).
+    const from = next === 1 && piece[0] === 0xef && piece[1] === 0xbb && piece[2] === 0xbf ? 3 : 0;
+    next = eachLineOf(
+      piece,
+      next,
+      (s, e, line) => {
+        const status = parser.parse(piece, s, e);
+        // PREV's error lines were no recommendations; its invalid lines were never exported.
+        if (status !== LINE_OK || parser.keyField === KEY_NONE) return;
+        checkRecipe(
+          r,
+          recipeOf(KEY_NAMES[parser.keyField] as OutKeyField, parser.kind === KIND_SEGMENT),
+          file,
+          line,
+        );
+        keys.outLine(parser, piece, o.top);
+        const w = keys.outKey(parser, piece, TYPE_PREV, true, line);
+        r.keys++;
+        if (w) waits.push(w);
+      },
+      from,
+    );
     await Promise.all(waits);
   }
 }
@@ -150,10 +168,11 @@ async function readPrevJsonl(
   keys: DeltaKeys,
   o: { maxLineLength: number },
   r: PrevRead,
+  open: Open,
 ): Promise<void> {
   r.format = 'jsonl';
   let next = 1;
-  for await (const piece of lines(file, o.maxLineLength)) {
+  for await (const piece of lines(file, o.maxLineLength, open)) {
     const waits: Promise<void>[] = [];
     next = eachLineOf(piece, next, (s, e, line) => {
       const text = piece.toString('utf8', s, e).trim();
@@ -203,7 +222,7 @@ function jsonlRecord(
   }
   const k = canonicalBytes(key);
   r.keys++;
-  return keys.put(k, 0, k.length, TYPE_PREV, d.hex(), line);
+  return keys.put(k, 0, k.length, TYPE_PREV, line);
 }
 
 /** A csv-long or csv-wide export: its header says which; a csv-long key's rows are consecutive, rank 1 first. */
@@ -212,6 +231,7 @@ async function readPrevCsv(
   keys: DeltaKeys,
   o: { escapeFormulas: boolean; maxLineLength: number },
   r: PrevRead,
+  open: Open,
 ): Promise<void> {
   const splitter = new RecordSplitter({ delimiter: ',', maxRecordLength: o.maxLineLength, file });
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -238,8 +258,7 @@ async function readPrevCsv(
     await Promise.all(waits);
   };
   try {
-    for await (const chunk of openSource(file))
-      await take(splitter.push(decoder.decode(chunk, { stream: true })));
+    for await (const chunk of open(file)) await take(splitter.push(decoder.decode(chunk, { stream: true })));
     await take(splitter.push(decoder.decode()));
   } catch (err) {
     if (err instanceof TypeError)
@@ -301,6 +320,6 @@ class CsvGroup {
     if (key === '') return undefined;
     const k = canonicalBytes(key);
     this.r.keys++;
-    return this.keys.put(k, 0, k.length, TYPE_PREV, this.keys.digest.hex(), this.line);
+    return this.keys.put(k, 0, k.length, TYPE_PREV, this.line);
   }
 }

@@ -1,0 +1,89 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { PbError, type PbErrorCode } from '../../../errors.js';
+import { type PartitionSet, reloadCost } from '../../../io/spill.js';
+import { startWorker } from '../../../io/workers.js';
+import type { PrevRead } from './prev.js';
+
+/** What io/prev-worker.ts is given. */
+export interface PrevJob {
+  since: string;
+  /** Its partitions go here, named prev-N.part, with the seed and count the main thread's use. */
+  dir: string;
+  scores: boolean;
+  o: { top: number; escapeFormulas: boolean; maxLineLength: number };
+}
+
+/** Partitions on disk and their counters, as PartitionSet keeps them. */
+export interface Spilled {
+  paths: string[];
+  keyBytes: number[];
+  entries: number[];
+}
+
+export type PrevReply =
+  | ({ read: PrevRead } & Spilled)
+  | {
+      error: {
+        pb: boolean;
+        code: PbErrorCode;
+        reason: string;
+        file?: string;
+        line?: number;
+        field?: string;
+        stack?: string;
+      };
+    };
+
+/**
+ * PREV read on a worker thread into partitions of its own, while this
+ * thread keys the sources: the two reads were most of --since's time, one
+ * after the other on one core. The worker ends with its one reply.
+ */
+export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & Spilled> {
+  const worker = startWorker('prev-worker', job);
+  const done = new Promise<{ read: PrevRead } & Spilled>((resolve, reject) => {
+    worker.once('message', (m: PrevReply) => {
+      if ('read' in m) return resolve(m);
+      const e = m.error;
+      reject(
+        e.pb
+          ? new PbError(e.code, e.reason, { file: e.file, line: e.line, field: e.field })
+          : new Error(`personalize-batch: reading --since PREV failed: ${e.stack ?? e.reason}`),
+      );
+    });
+    worker.once('error', reject);
+    worker.once('exit', () => reject(new Error('personalize-batch: the --since worker stopped')));
+  });
+  return done.finally(() => worker.terminate());
+}
+
+/**
+ * PREV's partitions joined with the sources' (same seed, same count): each
+ * of `cur`'s lines appended to PREV's file of its partition, so PREV's keys
+ * come first in each, as when one thread wrote both. Returns the joined
+ * set for eachPartition.
+ */
+export async function joinPartitions(prev: Spilled, cur: PartitionSet): Promise<Spilled & Costed> {
+  const keyBytes = prev.keyBytes.map((k, i) => k + (cur.keyBytes[i] as number));
+  const entries = prev.entries.map((n, i) => n + (cur.entries[i] as number));
+  for (let i = 0; i < prev.paths.length; i++) {
+    const from = cur.paths[i] as string;
+    if ((cur.entries[i] as number) > 0)
+      await pipeline(createReadStream(from), createWriteStream(prev.paths[i] as string, { flags: 'a' }));
+    await rm(from, { force: true });
+  }
+  return {
+    paths: prev.paths,
+    keyBytes,
+    entries,
+    seed: cur.seed,
+    cost: (i) => reloadCost(keyBytes[i] as number, entries[i] as number),
+  };
+}
+
+export interface Costed {
+  seed: number;
+  cost(i: number): number;
+}
