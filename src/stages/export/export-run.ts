@@ -17,7 +17,6 @@ import { isS3Uri } from '../../io/s3.js';
 import type { KeptLines } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
-import type { ParquetFiles } from './parquet.js';
 import { OneFile, type OutputFiles, PartFiles } from './parts.js';
 import type { SideFile } from './side-file.js';
 import { type LaneResult, WorkerLane } from './worker-lane.js';
@@ -76,8 +75,7 @@ export class ExportRun {
   private held = false;
   /** The local files written (the output, or its parts). */
   files: string[] = [];
-  /** --format parquet: the files written, their columns and bytes. */
-  parquet: ParquetFiles | undefined;
+  parquet: import('./parquet.js').ParquetFiles | undefined; // --format parquet's files, columns, bytes
   /** With parts: the next part's name, when an earlier export left a file there. */
   leftOverPart: string | undefined;
   private firstErrorKey: Layout['keyField'] | undefined;
