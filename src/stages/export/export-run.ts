@@ -79,6 +79,8 @@ export class ExportRun {
   /** With parts: the next part's name, when an earlier export left a file there. */
   leftOverPart: string | undefined;
   private firstErrorKey: Layout['keyField'] | undefined;
+  /** export --part: its sources read and numbered by part.ts. */
+  slice?: { read: typeof readOutItems; firstLine(source: string): number };
   private lastProgress = Date.now();
   private readonly ring: SlotRing;
 
@@ -155,9 +157,8 @@ export class ExportRun {
       reason: c.sawReasons,
       theme: this.layout.theme || c.sawTheme,
     };
-    const maxWidth = c.maxWidth;
     this.reset();
-    return { layout, maxWidth };
+    return { layout, maxWidth: c.maxWidth };
   }
 
   /**
@@ -331,8 +332,8 @@ export class ExportRun {
     for (const [index, source] of sources.entries()) {
       await this.swapUsers(index);
       const queue: Entry[] = [];
-      const next = { line: 1 };
-      const read = readOutItems(source, {
+      const next = { line: this.slice?.firstLine(source) ?? 1 };
+      const read = (this.slice?.read ?? readOutItems)(source, {
         stdin: this.options.stdin,
         pieceSize: this.o.pieceSize,
         maxLineLength: this.o.maxLineLength,

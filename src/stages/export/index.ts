@@ -13,6 +13,7 @@ import { mapUsers } from './map-users/index.js';
 import { summarizeMapUsers } from './map-users/summary.js';
 import { type ExportOptions, type ResolvedExportOptions, resolveExportOptions } from './options.js';
 import { ParquetExport } from './parquet.js';
+import { PartSlice } from './part.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 import { UsersSpill } from './users-spill.js';
@@ -24,6 +25,7 @@ export {
   checkUsers,
   type UsersSettings,
 } from './catalog.js';
+export { type ConcatOptions, type ConcatSummary, concatParts } from './concat.js';
 export { SINCE_DEFAULTS, type SinceSummary } from './delta/index.js';
 export { checkInteractions, type MapUsersNames } from './map-users/interactions.js';
 export { type MapUsersOptions, resolveMapUsers } from './map-users/options.js';
@@ -34,6 +36,8 @@ export {
   type ResolvedExportOptions,
   resolveExportOptions,
 } from './options.js';
+export type { PartSummary } from './part.js';
+export type { PartOptions } from './part-options.js';
 export {
   type OutputItem,
   type OutputRecord,
@@ -95,12 +99,21 @@ async function exportKept(options: ExportOptions, keep?: KeptLines): Promise<Exp
     };
     return summarizeMapUsers(o, sources.length, r, tables, started);
   }
-  if (users && !('catalog' in users))
+  if (users && !('catalog' in users)) {
+    if (o.part)
+      throw new PbError(
+        'PB_LIMIT',
+        '--part with a users file past --memory-budget: the join on disk reads every source whole; raise --memory-budget, or keep only the --user-fields you need',
+        { file: o.users },
+      );
     return exportPartitioned(o, options, sources, loaded, users, started, keep);
+  }
+  const slice = o.part && (await PartSlice.open(sources, o.part, o.maxLineLength));
   const usersTable = users && { table: users.catalog, columns: users.columns };
   const { run, passes } = await withParquet(o, options, async (eo) => {
     const run = new ExportRun(eo, options, loaded?.catalog, usersTable, keep);
-    return { run, passes: await runPasses(run, eo, options, sources) };
+    run.slice = slice;
+    return { run, passes: await runPasses(run, eo, options, slice ? slice.sources : sources) };
   });
   const stats = users && {
     size: users.rowsWithKey ?? users.catalog.size,
@@ -111,7 +124,9 @@ async function exportKept(options: ExportOptions, keep?: KeptLines): Promise<Exp
     lines: users.lines,
     partitions: 0,
   };
-  return summarizeExport(o, sources.length, run, { catalog: loaded, users: stats }, passes, started);
+  const read = slice ? slice.sources.length : sources.length;
+  const summary = summarizeExport(o, read, run, { catalog: loaded, users: stats }, passes, started);
+  return slice ? { ...summary, part: slice.summary } : summary;
 }
 
 /**

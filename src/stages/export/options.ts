@@ -10,9 +10,10 @@ import type { CallOptions } from '../../io/clients.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { SinceOptions } from './delta/options.js';
 import { type MapUsersOptions, type ResolvedMapUsers, resolveMapUsers } from './map-users/options.js';
+import { type PartOptions, resolvePart } from './part-options.js';
 
 /** Options of `export`. Everything but `sources` has a default. */
-export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOptions {
+export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOptions, PartOptions {
   /** `.out` files, folders and `s3://bucket/prefix/`s (their `*.out` files), or `-` for stdin. */
   sources: string[];
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` for stdout. Default `-`. */
@@ -146,6 +147,8 @@ export interface ResolvedExportOptions {
   tmpDir: string;
   /** Related items per user (--map-users), or undefined for a plain export. */
   map: ResolvedMapUsers | undefined;
+  /** export --part K/N, or undefined for everything. */
+  part: { k: number; n: number } | undefined;
 }
 
 export const EXPORT_DEFAULTS = {
@@ -233,6 +236,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
     pieceSize: whole(o.pieceSize, 'pieceSize', EXPORT_DEFAULTS.pieceSize),
     tmpDir: o.tmpDir ?? tmpdir(),
     map,
+    part: resolvePart({ ...o, format }),
   };
 }
 

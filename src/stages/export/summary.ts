@@ -4,10 +4,13 @@ import type { LoadedCatalog } from './catalog.js';
 import type { SinceSummary } from './delta/options.js';
 import type { ExportRun } from './export-run.js';
 import type { ResolvedExportOptions } from './options.js';
+import type { PartSummary } from './part.js';
 import type { UsersStats } from './users-spill.js';
 
 export interface ExportSummary {
   format: ExportFormat | 'parquet';
+  /** export --part: which slice of the sources this export read. */
+  part?: PartSummary;
   sources: number;
   /** Lines read, blank ones included. */
   lines: number;
