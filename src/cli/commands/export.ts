@@ -4,6 +4,7 @@ import { EXPORT_FORMATS } from '../../core/out-convert.js';
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError, usage } from '../../errors.js';
 import {
+  concatParts,
   EXPORT_DEFAULTS,
   type ExportOptions,
   type ExportSummary,
@@ -108,6 +109,12 @@ Options:
       --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV)
       --since-scores         with --since: a change of scores alone counts as changed too
       --memory-budget SIZE   with --since: memory for one partition of keys (default 64MiB)
+      --part K/N             export only the K-th of N slices of the sources (1 <= K <= N), so N
+                             workers write N parts; whole files dealt out by size when there are at
+                             least N and none is over T/N bytes (T: all sources), else byte ranges
+                             cut at line ends; csv-wide needs --top; e.g. --part 3/7
+      --concat               join part files (the SOURCEs, in order) into -o: CSV keeps the first
+                             header (the others must equal it), JSON Lines are joined as they are
       --json                 print a machine-readable summary
   -h, --help
 
@@ -130,7 +137,9 @@ Examples:
   personalize-batch export job-out/ --format parquet -o recs.parquet
   personalize-batch export job-out/ --format parquet --partition-by run_date=2026-12-06 \\
       --max-file-size 256MB -o s3://lake/recommendations/
-  personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv`;
+  personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv
+  personalize-batch export s3://my-bucket/batch/output/ --part 3/7 -o s3://my-bucket/recs/part-3.csv
+  personalize-batch export --concat part-1.csv part-2.csv part-3.csv -o recs.csv`;
 
 const EXPORT_ARGS = {
   output: { type: 'string', short: 'o' },
@@ -170,6 +179,8 @@ const EXPORT_ARGS = {
   'map-pick': { type: 'string' },
   'map-time-column': { type: 'string' },
   'exclude-seen': { type: 'boolean' },
+  part: { type: 'string' },
+  concat: { type: 'boolean', default: false },
   ...AWS_OPTIONS,
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -190,6 +201,7 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
     );
   }
   configureAws(v, io);
+  if (v.concat) return runConcat(v, positionals, io);
   const threads = v.threads === undefined ? undefined : Number(v.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0 && threads <= 2)) {
     throw new PbError('PB_USAGE', `--threads must be 0, 1 or 2, got "${v.threads}"`);
@@ -203,6 +215,33 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
   const toStdout = (v.output ?? '-') === '-';
   if (v.json) write(toStdout ? io.stderr : io.stdout, `${JSON.stringify(summary)}\n`);
   else write(io.stderr, `${describeExport(summary, v.output ?? '-', v.rejects)}\n`);
+  return 0;
+}
+
+/** export --concat PART... -o OUT: only the output, --format and --json go with it. */
+async function runConcat(v: ExportValues, parts: string[], io: CliIO): Promise<number> {
+  const allowed = new Set(['concat', 'output', 'format', 'json', 'help', ...Object.keys(AWS_OPTIONS)]);
+  // The boolean options with defaults are set whether given or not: only a change of them counts.
+  const defaults: Record<string, unknown> = { 'escape-formulas': true, bom: false };
+  for (const [name, value] of Object.entries(v))
+    if (value !== undefined && !allowed.has(name) && defaults[name] !== value)
+      throw new PbError(
+        'PB_USAGE',
+        `--concat joins finished parts: --${name} goes with the exports that wrote them`,
+      );
+  const output = v.output ?? '-';
+  const s = await concatParts({
+    parts,
+    output,
+    format: v.format as ExportFormat | undefined,
+    stdout: io.stdout,
+  });
+  if (v.json) write(output === '-' ? io.stderr : io.stdout, `${JSON.stringify(s)}\n`);
+  else
+    write(
+      io.stderr,
+      `export --concat (${s.format}): ${s.parts} parts joined into ${output === '-' ? 'stdout' : output}, ${s.bytesWritten} bytes${s.format === 'csv' ? `, ${s.headersDropped} headers dropped` : ''}\n`,
+    );
   return 0;
 }
 
@@ -262,6 +301,7 @@ function exportOptionsOf(
     mapPick: v['map-pick'] as ExportOptions['mapPick'],
     mapTimeColumn: v['map-time-column'],
     excludeSeen: v['exclude-seen'],
+    part: v.part,
     stdin: io.stdin,
     stdout: io.stdout,
   };

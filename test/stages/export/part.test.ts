@@ -3,7 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import type { ExportFormat } from '../../../src/core/out-convert.js';
 import { concatParts, type ExportSummary, exportOutputs } from '../../../src/stages/export/index.js';
-import { cli, useTmp } from '../../helpers.js';
+import { cli, stdinOf, useTmp } from '../../helpers.js';
 import { prng, REFERENCE } from '../../out-fixtures.js';
 
 // export --part K/N then --concat give, for N = 1, 3 and 7, the bytes one
@@ -136,5 +136,113 @@ describe('export --part and --concat', () => {
       files.push(file);
     }
     await sameAsOneProcess(files, 'bytes');
+  });
+});
+
+describe('export --part: edges', () => {
+  test('a line longer than a share: the part it starts in owns it, the others get nothing of it', async () => {
+    const file = tmp.fresh('long.out');
+    const long = `{"input":{"userId":"long"},"output":{"recommendedItems":["${'x'.repeat(5000)}"],"scores":[1]},"error":null}`;
+    await writeFile(file, `${outText(3, 2)}\n${long}\n${outText(3, 3)}`);
+    const one = await whole([file], FORMATS[0] as (typeof FORMATS)[number]);
+    const got = await inParts([file], 7, FORMATS[0] as (typeof FORMATS)[number]);
+    assert.equal(got.text, one.text);
+    // Each line read once: the parts' lines add up to the file's 7, and the parts inside the long line read none.
+    assert.equal(
+      got.summaries.reduce((n, s) => n + s.lines, 0),
+      7,
+    );
+    assert.ok(
+      got.summaries.filter((s) => s.lines === 0).length >= 3,
+      'parts inside the long line read nothing',
+    );
+  });
+
+  test('a BOM, gzipped files (given whole to one part) and the worker threads', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const plain = tmp.fresh('bom.out');
+    await writeFile(plain, `\ufeff${outText(400, 4)}`);
+    const gz = tmp.fresh('more.out.gz');
+    await writeFile(gz, gzipSync(outText(300, 5)));
+    const f = FORMATS[0] as (typeof FORMATS)[number];
+    const one = await whole([plain, gz], f);
+    const got = await inParts([plain, gz], 3, f, 2);
+    assert.equal(got.text, one.text);
+    const gzParts = got.summaries.filter((s) => s.part?.ranges.some((r) => r.file === gz));
+    assert.equal(gzParts.length, 1);
+    assert.deepEqual(
+      gzParts[0]?.part?.ranges.find((r) => r.file === gz),
+      { file: gz, start: 0, end: (await stat(gz)).size },
+    );
+  });
+
+  test('refused: csv-wide without --top, stdin, --since; a gzipped file named .out cut by bytes', async () => {
+    const file = tmp.fresh('p.out');
+    await writeFile(file, outText(20, 6));
+    await assert.rejects(
+      exportOutputs({ sources: [file], format: 'csv-wide', part: '1/2', output: tmp.fresh('w.csv') }),
+      /--part with csv-wide needs --top N/,
+    );
+    await assert.rejects(exportOutputs({ sources: [file], part: '3/2', output: tmp.fresh('x.csv') }), /K\/N/);
+    await assert.rejects(
+      exportOutputs({ sources: ['-'], part: '1/2', output: tmp.fresh('x.csv'), stdin: stdinOf('') }),
+      /--part slices files .* stdin \(-\) has neither/,
+    );
+    const { gzipSync } = await import('node:zlib');
+    const hidden = tmp.fresh('hidden.out');
+    await writeFile(hidden, gzipSync(outText(50, 7)));
+    await assert.rejects(
+      exportOutputs({ sources: [hidden], part: '2/2', output: tmp.fresh('h.csv') }),
+      /gzipped: --part cuts files by bytes.*name it \.gz/,
+    );
+  });
+
+  test('--concat: a header that differs is refused naming the part; header-only parts skipped; JSON Lines get their last LF', async () => {
+    const a = tmp.fresh('a.csv');
+    const b = tmp.fresh('b.csv');
+    const empty = tmp.fresh('empty.csv');
+    await writeFile(a, 'userId,rank,itemId,score\r\nu1,1,x,0.5\r\n');
+    await writeFile(b, 'userId,rank,itemId\r\nu2,1,y\r\n');
+    await writeFile(empty, 'userId,rank,itemId\r\n');
+    await assert.rejects(concatParts({ parts: [a, b], output: tmp.fresh('j.csv') }), (err: Error) => {
+      assert.match(err.message, /b\.csv:1: its header differs from the first part's/);
+      return true;
+    });
+    const joined = tmp.fresh('j.csv');
+    const s = await concatParts({ parts: [empty, a, empty, a], output: joined });
+    assert.equal(await readFile(joined, 'utf8'), 'userId,rank,itemId,score\r\nu1,1,x,0.5\r\nu1,1,x,0.5\r\n');
+    assert.deepEqual({ format: s.format, dropped: s.headersDropped }, { format: 'csv', dropped: 1 });
+    const j1 = tmp.fresh('1.jsonl');
+    const j2 = tmp.fresh('2.jsonl');
+    await writeFile(j1, '{"userId":"a","items":[]}');
+    await writeFile(j2, '');
+    const jj = tmp.fresh('j.jsonl');
+    await concatParts({ parts: [j1, j2, j1], output: jj });
+    assert.equal(await readFile(jj, 'utf8'), '{"userId":"a","items":[]}\n{"userId":"a","items":[]}\n');
+  });
+
+  test('CLI: --part and --concat, and what --concat refuses', async () => {
+    const file = tmp.fresh('cli.out');
+    await writeFile(file, outText(300, 8));
+    const parts: string[] = [];
+    for (const k of [1, 2, 3]) {
+      const out = tmp.fresh(`cli-${k}.csv`);
+      const r = await cli(['export', file, '--part', `${k}/3`, '-o', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const summary = JSON.parse(r.stdout) as ExportSummary;
+      assert.equal(summary.part?.k, k);
+      parts.push(out);
+    }
+    const joined = tmp.fresh('cli-joined.csv');
+    const r = await cli(['export', '--concat', ...parts, '-o', joined]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /3 parts joined .* 2 headers dropped/);
+    const one = await cli(['export', file]);
+    assert.equal(await readFile(joined, 'utf8'), one.stdout);
+    const bad = await cli(['export', '--concat', ...parts, '--top', '3', '-o', joined]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--top goes with the exports that wrote them/);
+    const help = await cli(['export', '--help']);
+    assert.match(help.stdout, /--part K\/N[\s\S]*--concat[\s\S]*--part 3\/7/);
   });
 });
