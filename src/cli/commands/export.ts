@@ -332,6 +332,10 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
   ];
   if (s.parts)
     parts.push(`in ${s.parts.length} part${s.parts.length === 1 ? '' : 's'}: ${s.parts.join(', ')}`);
+  if (s.part)
+    parts.push(
+      `part ${s.part.k}/${s.part.n} (${s.part.mode === 'files' ? 'whole files' : 'byte ranges'}: bytes ${s.part.from} to ${s.part.to} of ${s.part.total})`,
+    );
   if (s.cellsCut > 0) parts.push(`${s.cellsCut} text cells cut`);
   if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
   if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
