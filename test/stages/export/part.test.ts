@@ -246,3 +246,58 @@ describe('export --part: edges', () => {
     assert.match(help.stdout, /--part K\/N[\s\S]*--concat[\s\S]*--part 3\/7/);
   });
 });
+
+test('random files, part counts, piece sizes and a line past --max-line-length: joined parts equal one process', async () => {
+  const rand = prng(99);
+  for (let c = 0; c < 6; c++) {
+    const files: string[] = [];
+    const count = 1 + Math.floor(rand() * 4);
+    for (let i = 0; i < count; i++) {
+      const file = tmp.fresh(`r${c}-${i}.out`);
+      const lines = Math.floor(rand() * 120);
+      // A line past maxLineLength (2 KiB here) is an invalid line wherever it falls.
+      const huge = `{"input":{"userId":"h${c}"},"output":{"recommendedItems":["${'h'.repeat(3000)}"]},"error":null}\n`;
+      await writeFile(
+        file,
+        (rand() < 0.5 ? huge : '') + outText(lines, 100 * c + i, [Math.floor(lines / 2)]),
+      );
+      files.push(file);
+    }
+    const n = 1 + Math.floor(rand() * 9);
+    const pieceSize = 64 + Math.floor(rand() * 3000);
+    const f = FORMATS[Math.floor(rand() * FORMATS.length)] as (typeof FORMATS)[number];
+    const opts = { maxLineLength: 2048, pieceSize };
+    const one = tmp.fresh(`r${c}-one`);
+    await exportOutputs({
+      sources: files,
+      output: one,
+      ...f,
+      ...opts,
+      onInvalid: 'skip',
+      rejects: `${one}.rej`,
+      workers: 0,
+    });
+    const parts: string[] = [];
+    let rejects = '';
+    for (let k = 1; k <= n; k++) {
+      const out = tmp.fresh(`r${c}-${k}`);
+      await exportOutputs({
+        sources: files,
+        output: out,
+        ...f,
+        ...opts,
+        part: `${k}/${n}`,
+        onInvalid: 'skip',
+        rejects: `${out}.rej`,
+        workers: 0,
+      });
+      parts.push(out);
+      rejects += await readIf(`${out}.rej`);
+    }
+    const joined = tmp.fresh(`r${c}-joined`);
+    await concatParts({ parts, output: joined, format: f.format });
+    const what = `case ${c}: ${count} files, ${n} parts, ${f.format}, pieces of ${pieceSize}`;
+    assert.equal(await readFile(joined, 'utf8'), await readFile(one, 'utf8'), what);
+    assert.equal(rejects, await readIf(`${one}.rej`), what);
+  }
+});
