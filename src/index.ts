@@ -12,12 +12,17 @@ export type { PersonalizeConnection, PersonalizeSettings, S3Connection } from '.
 export type { S3Options } from './io/s3.js';
 export { type CollectOptions, type CollectSummary, collect } from './stages/collect/index.js';
 export {
+  type ConcatOptions,
+  type ConcatSummary,
+  concatParts,
   type ExportOptions,
   type ExportSummary,
   exportOutputs,
   type OutputItem,
   type OutputRecord,
   type OutputSource,
+  type PartOptions,
+  type PartSummary,
   type ReadOutputEvent,
   type ReadOutputOptions,
   type ReadOutputSummary,

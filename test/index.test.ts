@@ -11,6 +11,7 @@ test("'personalize-batch' exports exactly the README's Library names", async () 
   assert.deepEqual(Object.keys(lib).sort(), [
     'PbError',
     'collect',
+    'concatParts',
     'createExportStream',
     'createPrepareStream',
     'exportOutputs',
