@@ -237,7 +237,7 @@ describe('export --part: edges', () => {
     const r = await cli(['export', '--concat', ...parts, '-o', joined]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /3 parts joined .* 2 headers dropped/);
-    const one = await cli(['export', file]);
+    const one = await cli(['export', file, '--errors', tmp.fresh('one.errors.jsonl')]);
     assert.equal(await readFile(joined, 'utf8'), one.stdout);
     const bad = await cli(['export', '--concat', ...parts, '--top', '3', '-o', joined]);
     assert.equal(bad.code, 2);
