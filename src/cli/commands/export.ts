@@ -4,6 +4,7 @@ import { EXPORT_FORMATS } from '../../core/out-convert.js';
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError, usage } from '../../errors.js';
 import {
+  type ConcatOptions,
   concatParts,
   EXPORT_DEFAULTS,
   type ExportOptions,
@@ -233,7 +234,7 @@ async function runConcat(v: ExportValues, parts: string[], io: CliIO): Promise<n
   const s = await concatParts({
     parts,
     output,
-    format: v.format as ExportFormat | undefined,
+    format: v.format as ConcatOptions['format'],
     stdout: io.stdout,
   });
   if (v.json) write(output === '-' ? io.stderr : io.stdout, `${JSON.stringify(s)}\n`);

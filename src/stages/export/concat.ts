@@ -11,8 +11,8 @@ export interface ConcatOptions extends CallOptions {
   parts: string[];
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` (needs `stdout`). Default `-`. */
   output?: string;
-  /** csv-long or csv-wide: one header kept; jsonl: lines joined. Default: jsonl when the first part starts with `{`, else CSV. */
-  format?: ExportFormat;
+  /** csv-long or csv-wide: one header kept; jsonl: lines joined. Default: jsonl when the first part starts with `{`, else CSV. Parquet is refused. */
+  format?: ExportFormat | 'parquet';
   /** Where `-` goes. */
   stdout?: Writable;
 }
@@ -29,6 +29,8 @@ export interface ConcatSummary {
 const HEADER_MAX = 16 * 1024 * 1024;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const LF = 10;
+const PARQUET_PARTS =
+  'Parquet parts need no join: put them in one folder (or S3 prefix), which DuckDB, Athena and Spark read as one table';
 
 /**
  * Joins part files into one, atomically: CSV parts keep the first header
@@ -44,6 +46,7 @@ export function concatParts(options: ConcatOptions): Promise<ConcatSummary> {
     const output = options.output ?? '-';
     if (output === '-' && !options.stdout) throw noStream('export --concat', 'stdout');
     if (parts.includes('-')) throw usage('export --concat joins files: give the parts by name, not -');
+    if (options.format === 'parquet') throw usage(PARQUET_PARTS);
     await checkNotAnInput(output, parts);
     const kind: ConcatSummary['format'] | undefined =
       options.format === undefined ? undefined : options.format === 'jsonl' ? 'jsonl' : 'csv';
@@ -81,6 +84,8 @@ async function* joined(parts: string[], state: JoinState): AsyncGenerator<Buffer
         if (state.kind === 'jsonl' || head.indexOf(LF) !== -1 || head.length > HEADER_MAX) break;
       }
       if (head.length === 0) continue;
+      if (head.subarray(0, 4).toString('latin1') === 'PAR1')
+        throw new PbError('PB_USAGE', PARQUET_PARTS, { file: part });
       let first = head;
       if (state.kind === 'csv') {
         const lf = headerEnd(part, head);

@@ -79,8 +79,7 @@ export class ExportRun {
   /** With parts: the next part's name, when an earlier export left a file there. */
   leftOverPart: string | undefined;
   private firstErrorKey: Layout['keyField'] | undefined;
-  /** export --part: its sources read and numbered by part.ts. */
-  slice?: { read: typeof readOutItems; firstLine(source: string): number };
+  slice: import('./part.js').PartSlice | undefined; // export --part: its sources read and numbered there
   private lastProgress = Date.now();
   private readonly ring: SlotRing;
 

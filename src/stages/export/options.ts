@@ -168,9 +168,8 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   const onInvalid = o.onInvalid ?? 'fail';
   if (onInvalid !== 'fail' && onInvalid !== 'skip')
     throw usage(`--on-invalid must be fail or skip, got "${onInvalid}"`);
-  if (onInvalid === 'skip' && !o.rejects) {
+  if (onInvalid === 'skip' && !o.rejects)
     throw usage('--on-invalid skip needs --rejects FILE, so that no line is lost silently');
-  }
   const lineEnding = o.lineEnding ?? 'crlf';
   if (lineEnding !== 'crlf' && lineEnding !== 'lf')
     throw usage(`--line-ending must be crlf or lf, got "${lineEnding}"`);

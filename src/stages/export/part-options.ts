@@ -18,6 +18,7 @@ export function resolvePart(
     top?: number;
     since?: string;
     mapUsers?: string;
+    partitionBy?: Record<string, string>;
   },
 ): { k: number; n: number } | undefined {
   if (o.part === undefined) return undefined;
@@ -31,6 +32,11 @@ export function resolvePart(
   if (o.format === 'csv-wide' && o.top === undefined)
     throw usage(
       "--part with csv-wide needs --top N: every part must write the same item_1..N columns, and a part sees only its own lines; give the width (e.g. --top 25, the job's numResults)",
+    );
+  // Every worker would write OUT/KEY=VALUE/part-00000.parquet, over one another's.
+  if (o.partitionBy !== undefined && Object.keys(o.partitionBy).length > 0)
+    throw usage(
+      "--part with --partition-by: every part would write the same part-00000.parquet in the same folder; name the Hive folder in each part's own -o instead (-o s3://lake/recs/run_date=2026-12-06/part-00003.parquet)",
     );
   if (o.since !== undefined)
     throw usage('--part does not take --since: export the delta in one process (--since compares every key)');

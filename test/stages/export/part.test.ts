@@ -188,6 +188,16 @@ describe('export --part: edges', () => {
       exportOutputs({ sources: ['-'], part: '1/2', output: tmp.fresh('x.csv'), stdin: stdinOf('') }),
       /--part slices files .* stdin \(-\) has neither/,
     );
+    await assert.rejects(
+      exportOutputs({
+        sources: [file],
+        format: 'parquet',
+        partitionBy: { run_date: '2026-12-06' },
+        part: '1/2',
+        output: tmp.fresh('lake'),
+      }),
+      /--part with --partition-by: every part would write the same part-00000\.parquet/,
+    );
     const { gzipSync } = await import('node:zlib');
     const hidden = tmp.fresh('hidden.out');
     await writeFile(hidden, gzipSync(outText(50, 7)));
@@ -212,6 +222,16 @@ describe('export --part: edges', () => {
     const s = await concatParts({ parts: [empty, a, empty, a], output: joined });
     assert.equal(await readFile(joined, 'utf8'), 'userId,rank,itemId,score\r\nu1,1,x,0.5\r\nu1,1,x,0.5\r\n');
     assert.deepEqual({ format: s.format, dropped: s.headersDropped }, { format: 'csv', dropped: 1 });
+    const pq = tmp.fresh('p.parquet');
+    await writeFile(pq, 'PAR1\n\0\0binary');
+    await assert.rejects(
+      concatParts({ parts: [pq], output: tmp.fresh('j') }),
+      /p\.parquet: Parquet parts need no join/,
+    );
+    await assert.rejects(
+      concatParts({ parts: [a], format: 'parquet', output: tmp.fresh('j') }),
+      /Parquet parts need no join/,
+    );
     const j1 = tmp.fresh('1.jsonl');
     const j2 = tmp.fresh('2.jsonl');
     await writeFile(j1, '{"userId":"a","items":[]}');
