@@ -691,3 +691,65 @@ describe('S3 settings that cannot work are said before any plan', () => {
     assert.doesNotMatch(r.stdout, /plan for/);
   });
 });
+
+describe('the installed command, Ctrl-C', () => {
+  const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  // Each command reads a stdin pipe that stays open after a first chunk: it waits for more when
+  // the signal comes, so only an abort that also stops that wait ends it promptly.
+  for (const [name, argv, partial] of [
+    ['prepare', (d: string) => [...PREP, '-', '-o', join(d, 'batch.jsonl')], '.batch.jsonl.tmp-'],
+    [
+      'shard',
+      (d: string) => ['shard', '--recipe', 'user-personalization', '-', '-o', join(d, 'shards')],
+      '.shards.tmp-',
+    ],
+  ] as const) {
+    test(`${name}: the abort goes through the command's signal: exit 130, the hint, no temporary file`, async () => {
+      const dir = fresh(`ctrl-c-${name}`);
+      await mkdir(join(dir, 'tmp'), { recursive: true });
+      const child = spawn(process.execPath, ['--import', 'tsx', bin, ...argv(dir)], {
+        env: { ...process.env, TMPDIR: join(dir, 'tmp') },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+      });
+      // The child goes away with the pipe still open: its EPIPE is expected.
+      child.stdin.on('error', () => {});
+      let lines = '';
+      for (let i = 0; i < 50_000; i++) lines += `{"userId":"u${i}"}\n`;
+      child.stdin.write(lines);
+      // Started: its temporary output (prepare) or folder (shard) is there.
+      const started = (names: string[]) => names.some((n) => n.startsWith(partial));
+      for (let i = 0; !started(await readdir(dir)); i++) {
+        assert.ok(i < 500, `${name} never started: ${stderr} ${(await readdir(dir)).join(' ')}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Every line handed to the pipe, and time to read the pipe's last 64 KiB: the command
+      // waits on the pipe now.
+      while (child.stdin.writableLength > 0) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      child.kill('SIGINT');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      const ms = Date.now() - t0;
+      assert.equal(code, 130, stderr);
+      assert.match(
+        stderr,
+        /\npersonalize-batch: interrupted \(SIGINT\); run the same command again to resume\n$/,
+      );
+      // bin.ts ends a command that ignores its signal after 3 s: well before that, the abort did it.
+      assert.ok(ms < 2500, `${ms} ms`);
+      assert.deepEqual(
+        (await readdir(dir)).filter((n) => n.includes('.tmp-')),
+        [],
+      );
+      assert.deepEqual(
+        (await readdir(join(dir, 'tmp'))).filter((n) => n.startsWith('personalize-batch')),
+        [],
+      );
+      child.stdin.destroy();
+    });
+  }
+});

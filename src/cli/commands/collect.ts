@@ -1,6 +1,6 @@
 import { parseBytes } from '../../core/units.js';
 import { type CollectSummary, collect } from '../../stages/collect/index.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, parse, write } from '../common.js';
 
 export const COLLECT_HELP = `Usage: personalize-batch collect (--state URI | SOURCE...) [--input MANIFEST_OR_INPUT]... -o OUT
 
@@ -62,7 +62,6 @@ export async function runCollect(args: readonly string[], io: CliIO): Promise<nu
     write(io.stdout, `${COLLECT_HELP}\n`);
     return 0;
   }
-  configureAws(v, io);
   const s = await collect({
     sources: positionals.length > 0 ? positionals : undefined,
     state: v.state,
@@ -79,6 +78,8 @@ export async function runCollect(args: readonly string[], io: CliIO): Promise<nu
       v['max-line-length'] === undefined ? undefined : parseBytes(v['max-line-length'], '--max-line-length'),
     stdin: io.stdin,
     stdout: io.stdout,
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
   });
   for (const w of s.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
   const toStdout = (v.output ?? '-') === '-';

@@ -1,6 +1,6 @@
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, parse, write } from '../common.js';
 
 const VALIDATE_HELP = `Usage: personalize-batch validate --recipe FAMILY [options] FILE...
 
@@ -45,7 +45,6 @@ export async function runValidate(args: readonly string[], io: CliIO): Promise<n
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'validate needs --recipe FAMILY (see validate --help)');
-  configureAws(v, io);
   const { validateFiles } = await import('../../stages/validate/index.js');
   const summary = await validateFiles({
     recipe: v.recipe,
@@ -57,6 +56,8 @@ export async function runValidate(args: readonly string[], io: CliIO): Promise<n
     maxBytesPerJob: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
     allowEmailIds: v['allow-email-ids'],
     stdin: io.stdin,
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
     onProblem: (msg) => write(io.stderr, `${msg}\n`),
   });
   for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
