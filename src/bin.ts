@@ -44,8 +44,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     // A command with its own shutdown (emulate stops its servers) handles the signal itself.
     if (process.listenerCount(signal) > 0) return;
     const reason = new CliInterrupt(signal);
-    if (interrupt.signal.aborted) forceExit(interrupt.signal.reason as CliInterrupt);
     interrupt.abort(reason);
+    // Any further signal (these handlers make the other signals' first ones step aside) forces it.
     for (const again of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
       process.once(again, () => forceExit(reason));
     setTimeout(() => forceExit(reason), FORCE_MS).unref();

@@ -221,6 +221,11 @@ export function isTTY(stream: Writable): boolean {
   return (stream as NodeJS.WriteStream).isTTY === true;
 }
 
+/** Megabytes, for progress lines. */
+export function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(0)} MB`;
+}
+
 /** A one-line progress display on stderr, redrawn in place, only when stderr is a terminal. */
 export function progressLine(
   stderr: Writable,

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -750,6 +750,77 @@ describe('the installed command, Ctrl-C', () => {
         [],
       );
       child.stdin.destroy();
+    });
+  }
+});
+
+describe('progress on a terminal: shard, validate, collect', () => {
+  const CLEAR = '\r\x1b[K';
+  /** Lines of batch input on a stdin that pauses 120 ms before each of its chunks. */
+  const slowStdin = (chunks: number, perChunk: number, line: (id: string) => string) =>
+    Readable.from(
+      (async function* () {
+        for (let c = 0; c < chunks; c++) {
+          await new Promise((r) => setTimeout(r, 120));
+          let text = '';
+          for (let i = 0; i < perChunk; i++) text += line(`u${c}-${i}`);
+          yield Buffer.from(text);
+        }
+      })(),
+    );
+  /** run() with a stderr that says it is a terminal and keeps each write apart. */
+  async function onTerminal(argv: string[], stdin: Readable, isTTY = true) {
+    const writes: string[] = [];
+    const stderr = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        writes.push(chunk.toString());
+        cb();
+      },
+    });
+    Object.assign(stderr, { isTTY });
+    const code = await run(argv, { stdin, stdout: new PassThrough().resume(), stderr });
+    return { code, writes };
+  }
+  const user = (id: string) => `{"userId":"${id}"}\n`;
+  const out = (id: string) =>
+    `{"input":{"userId":"${id}"},"output":{"recommendedItems":["i"],"scores":[0.5]},"error":null}\n`;
+
+  for (const [name, argv, line, expect] of [
+    [
+      'shard',
+      (d: string) => ['shard', '--recipe', 'user-personalization', '-', '-o', join(d, 's')],
+      user,
+      /^\r\x1b\[Kshard: [\d,]+ records, \d+ MB$/,
+    ],
+    [
+      'validate',
+      () => ['validate', '--recipe', 'user-personalization', '-'],
+      user,
+      /^\r\x1b\[Kvalidate: [\d,]+ records, 0 problems, \d+ MB read$/,
+    ],
+    [
+      'collect',
+      (d: string) => ['collect', '-', '-o', join(d, 'merged.jsonl')],
+      out,
+      /^\r\x1b\[Kcollect \((keys|decide|write)\): /,
+    ],
+  ] as const) {
+    test(`${name}: a redrawn line from its onEvent, cleared before the summary; none off a terminal`, async () => {
+      const dir = fresh(`tty-${name}`);
+      await mkdir(dir, { recursive: true });
+      const { code, writes } = await onTerminal([...argv(dir)], slowStdin(8, 2000, line));
+      assert.equal(code, 0, writes.join(''));
+      const shown = writes.filter((w) => w.startsWith(CLEAR) && w.length > CLEAR.length);
+      assert.ok(shown.length >= 1, JSON.stringify(writes));
+      for (const w of shown) assert.match(w, expect);
+      const summary = writes.findIndex((w) => w.startsWith(`${name}`) || w.startsWith(`${name} (`));
+      assert.ok(summary > 0, JSON.stringify(writes));
+      assert.equal(writes[summary - 1], CLEAR, 'cleared before the summary');
+      const off = fresh(`tty-${name}-off`);
+      await mkdir(off, { recursive: true });
+      const plain = await onTerminal([...argv(off)], slowStdin(2, 10, line), false);
+      assert.equal(plain.code, 0, plain.writes.join(''));
+      assert.ok(!plain.writes.join('').includes('\r'), JSON.stringify(plain.writes));
     });
   }
 });

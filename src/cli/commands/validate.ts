@@ -1,6 +1,6 @@
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
-import { AWS_OPTIONS, awsConnections, type CliIO, parse, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, megabytes, parse, progressLine, write } from '../common.js';
 
 const VALIDATE_HELP = `Usage: personalize-batch validate --recipe FAMILY [options] FILE...
 
@@ -46,6 +46,7 @@ export async function runValidate(args: readonly string[], io: CliIO): Promise<n
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'validate needs --recipe FAMILY (see validate --help)');
   const { validateFiles } = await import('../../stages/validate/index.js');
+  const progress = progressLine(io.stderr);
   const summary = await validateFiles({
     recipe: v.recipe,
     files: positionals,
@@ -58,8 +59,20 @@ export async function runValidate(args: readonly string[], io: CliIO): Promise<n
     stdin: io.stdin,
     s3: awsConnections(v, io).s3,
     signal: io.signal,
-    onProblem: (msg) => write(io.stderr, `${msg}\n`),
-  });
+    onProblem: (msg) => {
+      // The problem on a line of its own, not after the progress line's text.
+      progress?.clear();
+      write(io.stderr, `${msg}\n`);
+    },
+    onEvent: progress
+      ? (e) => {
+          if (e.type === 'progress')
+            progress.show(
+              `validate: ${e.records.toLocaleString('en-US')} records, ${e.problems} problems, ${megabytes(e.bytesRead)} read`,
+            );
+        }
+      : undefined,
+  }).finally(() => progress?.clear());
   for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
   if (v.json) write(io.stdout, `${JSON.stringify(summary)}\n`);
   else {
