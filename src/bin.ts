@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { CliInterrupt } from './cli/common.js';
 import { run } from './cli/index.js';
 import { removeTemporaryFiles } from './io/output.js';
 import { allowSdkWarning } from './io/s3.js';
@@ -26,17 +27,28 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // switch is the user's, so the library is told to leave it to the SDK.
 if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED !== 'true') allowSdkWarning();
 
-// Ctrl-C: leave no half-written temporary file behind, and say how to go on. Jobs already
-// created keep running in the service; every command that creates or follows them resumes.
+// Ctrl-C aborts the command through its `signal`, as a library caller would: reads and writes
+// stop, temporary files and partial outputs are removed, and run() says how to go on (jobs
+// already created keep running in the service; every command that creates or follows them
+// resumes). A command that does not stop within FORCE_MS, or a second Ctrl-C, ends the process
+// the blunt way: temporary files removed here, the same message, the same exit code.
+const FORCE_MS = 3000;
+const interrupt = new AbortController();
+const forceExit = (reason: CliInterrupt): never => {
+  removeTemporaryFiles();
+  process.stderr.write(`\npersonalize-batch: ${reason.hint}\n`);
+  process.exit(reason.exitCode);
+};
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     // A command with its own shutdown (emulate stops its servers) handles the signal itself.
     if (process.listenerCount(signal) > 0) return;
-    removeTemporaryFiles();
-    process.stderr.write(
-      `\npersonalize-batch: interrupted (${signal}); run the same command again to resume\n`,
-    );
-    process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[signal]);
+    const reason = new CliInterrupt(signal);
+    interrupt.abort(reason);
+    // Any further signal (these handlers make the other signals' first ones step aside) forces it.
+    for (const again of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+      process.once(again, () => forceExit(reason));
+    setTimeout(() => forceExit(reason), FORCE_MS).unref();
   });
 }
 
@@ -44,5 +56,12 @@ const code = await run(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
+  signal: interrupt.signal,
 });
+if (interrupt.signal.aborted) {
+  // Stopped by the signal: what an open handle (stdin, a socket) would keep waiting for is not
+  // waited for, as before the signal went through the commands.
+  removeTemporaryFiles();
+  process.exit(code);
+}
 process.exitCode = code;

@@ -10,7 +10,12 @@ export type { ExportFormat } from './core/out-convert.js';
 export { isPbError, PbError, type PbErrorCode, type PbErrorContext } from './errors.js';
 export type { PersonalizeConnection, PersonalizeSettings, S3Connection } from './io/clients.js';
 export type { S3Options } from './io/s3.js';
-export { type CollectOptions, type CollectSummary, collect } from './stages/collect/index.js';
+export {
+  type CollectEvent,
+  type CollectOptions,
+  type CollectSummary,
+  collect,
+} from './stages/collect/index.js';
 export {
   type ConcatOptions,
   type ConcatSummary,
@@ -64,6 +69,7 @@ export {
 export { loadPipeline, type Pipeline, type PipelineFile } from './stages/run/pipeline.js';
 export {
   type Manifest,
+  type ShardEvent,
   type ShardFileInfo,
   type ShardInfo,
   type ShardOptions,
@@ -71,6 +77,7 @@ export {
   shard,
 } from './stages/shard/index.js';
 export {
+  type ValidateEvent,
   type ValidateOptions,
   type ValidateSummary,
   type ValidationProblem,

@@ -3,7 +3,8 @@ import type { Readable, Writable } from 'node:stream';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { alternatives, closest } from '../core/suggest.js';
 import { PbError } from '../errors.js';
-import { configureS3 } from '../io/s3.js';
+import type { PersonalizeSettings } from '../io/clients.js';
+import type { S3Options } from '../io/s3.js';
 
 /** The process streams, injectable so tests drive the CLI in-process. */
 export interface CliIO {
@@ -12,6 +13,26 @@ export interface CliIO {
   stderr: Writable;
   /** The environment the AWS settings are read from; default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Aborted on Ctrl-C (bin.ts): passed as every command's `signal`, its reason a CliInterrupt. */
+  signal?: AbortSignal;
+}
+
+/** The reason bin.ts aborts a command with on SIGINT, SIGTERM or SIGHUP. */
+export class CliInterrupt extends Error {
+  constructor(readonly signalName: 'SIGINT' | 'SIGTERM' | 'SIGHUP') {
+    super(`interrupted (${signalName})`);
+    this.name = 'CliInterrupt';
+  }
+
+  /** 128 plus the signal's number, as a shell reports a process the signal ended. */
+  get exitCode(): number {
+    return 128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[this.signalName];
+  }
+
+  /** What the user is told: the jobs already created keep running, and every command resumes. */
+  get hint(): string {
+    return `interrupted (${this.signalName}); run the same command again to resume`;
+  }
 }
 
 /**
@@ -37,16 +58,28 @@ export const AWS_OPTIONS = {
   profile: { type: 'string' },
 } as const;
 
-/** The client for s3:// paths: the command's flags, else the environment's settings. */
-export function configureAws(
-  v: { region?: string; 'endpoint-url'?: string; profile?: string },
+/**
+ * A command's connections from its flags, else the environment's settings, built once and passed
+ * to the library as its `s3` and `personalize` options. `s3` is undefined when nothing names a
+ * setting: the SDK's default chain decides then, as for any library call without `s3`.
+ */
+export function awsConnections(
+  v: { region?: string; 'endpoint-url'?: string; profile?: string; 'personalize-endpoint-url'?: string },
   io: CliIO,
-): void {
+): { s3?: S3Options; personalize: PersonalizeSettings } {
   const env = awsEnvironment(io);
   const region = v.region ?? env.region;
   const endpoint = v['endpoint-url'] ?? env.s3Endpoint;
-  // Nothing given leaves the client as it is (a test or an embedding program may have set it).
-  if (region || endpoint || v.profile) configureS3({ region, endpoint, profile: v.profile });
+  const s3 = region || endpoint || v.profile ? defined({ region, endpoint, profile: v.profile }) : undefined;
+  return {
+    s3,
+    personalize: defined({ region, profile: v.profile, endpoint: v['personalize-endpoint-url'] }),
+  };
+}
+
+/** The entries that are set: an undefined one would hide the SDK's own default. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as T;
 }
 
 type Parsed<O extends OptionsConfig> = ReturnType<
@@ -186,6 +219,11 @@ export function write(stream: Writable, text: string): void {
 
 export function isTTY(stream: Writable): boolean {
   return (stream as NodeJS.WriteStream).isTTY === true;
+}
+
+/** Megabytes, for progress lines. */
+export function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(0)} MB`;
 }
 
 /** A one-line progress display on stderr, redrawn in place, only when stderr is a terminal. */

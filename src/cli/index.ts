@@ -4,7 +4,7 @@ import { removeTemporaryFiles } from '../io/output.js';
 import { describePrepare, runPrepare } from './commands/prepare.js';
 import { runShard } from './commands/shard.js';
 import { runValidate } from './commands/validate.js';
-import { type CliIO, write } from './common.js';
+import { CliInterrupt, type CliIO, write } from './common.js';
 
 export type { CliIO };
 export { describePrepare };
@@ -119,6 +119,13 @@ function unknownCommand(command: string): string {
 }
 
 export function reportError(err: unknown, io: CliIO): number {
+  const interrupted = io.signal?.aborted ? io.signal.reason : undefined;
+  if (interrupted instanceof CliInterrupt) {
+    // Whatever the command failed with once Ctrl-C aborted it (the AbortError, most often) is the
+    // interruption: the library has removed its temporary files and partial outputs by now.
+    write(io.stderr, `\npersonalize-batch: ${interrupted.hint}\n`);
+    return interrupted.exitCode;
+  }
   if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') {
     // The reader of stdout went away: the command stops there, and what it was writing beside
     // stdout (rejects, errors.jsonl) is removed rather than left half-written.

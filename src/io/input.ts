@@ -3,6 +3,7 @@ import { Readable, pipeline as streamPipeline } from 'node:stream';
 import { setImmediate } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import { PbError } from '../errors.js';
+import { raceAbort } from './abort.js';
 import { defaultS3Client, isS3Uri, readS3 } from './s3.js';
 import { checkAborted, scopeSignal } from './scope.js';
 
@@ -164,16 +165,19 @@ function rawStream(name: string, ctx: InputContext): Readable {
 
 async function* decodeBytes(name: string, raw: Readable, info: SourceInfo): AsyncGenerator<Buffer> {
   const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  // Each wait raced against the call's signal: a pipe nothing writes to (stdin held open) must
+  // not hold an abort (the CLI's Ctrl-C) up.
+  const signal = scopeSignal();
+  const next = () => raceAbort(it.next(), signal);
   let head: Buffer;
   try {
-    head = await firstBytes(it, 2);
+    head = await firstBytes(next, 2);
   } catch (err) {
     throw ioError(name, err);
   }
-  const signal = scopeSignal();
   const replay = async function* (): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) {
+    for (let r = await next(); !r.done; r = await next()) {
       checkAborted(signal);
       yield toBuf(r.value);
     }
@@ -267,11 +271,11 @@ export async function peekStream(
 }
 
 /** Reads chunks until at least n bytes are buffered (or the stream ends). */
-async function firstBytes(it: AsyncIterator<Buffer | string>, n: number): Promise<Buffer> {
+async function firstBytes(next: () => Promise<IteratorResult<Buffer | string>>, n: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let len = 0;
   while (len < n) {
-    const r = await it.next();
+    const r = await next();
     if (r.done) break;
     const b = toBuf(r.value);
     parts.push(b);

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -690,4 +690,138 @@ describe('S3 settings that cannot work are said before any plan', () => {
     );
     assert.doesNotMatch(r.stdout, /plan for/);
   });
+});
+
+describe('the installed command, Ctrl-C', () => {
+  const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  // Each command reads a stdin pipe that stays open after a first chunk: it waits for more when
+  // the signal comes, so only an abort that also stops that wait ends it promptly.
+  for (const [name, argv, partial] of [
+    ['prepare', (d: string) => [...PREP, '-', '-o', join(d, 'batch.jsonl')], '.batch.jsonl.tmp-'],
+    [
+      'shard',
+      (d: string) => ['shard', '--recipe', 'user-personalization', '-', '-o', join(d, 'shards')],
+      '.shards.tmp-',
+    ],
+  ] as const) {
+    test(`${name}: the abort goes through the command's signal: exit 130, the hint, no temporary file`, async () => {
+      const dir = fresh(`ctrl-c-${name}`);
+      await mkdir(join(dir, 'tmp'), { recursive: true });
+      const child = spawn(process.execPath, ['--import', 'tsx', bin, ...argv(dir)], {
+        env: { ...process.env, TMPDIR: join(dir, 'tmp') },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+      });
+      // The child goes away with the pipe still open: its EPIPE is expected.
+      child.stdin.on('error', () => {});
+      let lines = '';
+      for (let i = 0; i < 50_000; i++) lines += `{"userId":"u${i}"}\n`;
+      child.stdin.write(lines);
+      // Started: its temporary output (prepare) or folder (shard) is there.
+      const started = (names: string[]) => names.some((n) => n.startsWith(partial));
+      for (let i = 0; !started(await readdir(dir)); i++) {
+        assert.ok(i < 500, `${name} never started: ${stderr} ${(await readdir(dir)).join(' ')}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Every line handed to the pipe, and time to read the pipe's last 64 KiB: the command
+      // waits on the pipe now.
+      while (child.stdin.writableLength > 0) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      child.kill('SIGINT');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      const ms = Date.now() - t0;
+      assert.equal(code, 130, stderr);
+      assert.match(
+        stderr,
+        /\npersonalize-batch: interrupted \(SIGINT\); run the same command again to resume\n$/,
+      );
+      // bin.ts ends a command that ignores its signal after 3 s: well before that, the abort did it.
+      assert.ok(ms < 2500, `${ms} ms`);
+      assert.deepEqual(
+        (await readdir(dir)).filter((n) => n.includes('.tmp-')),
+        [],
+      );
+      assert.deepEqual(
+        (await readdir(join(dir, 'tmp'))).filter((n) => n.startsWith('personalize-batch')),
+        [],
+      );
+      child.stdin.destroy();
+    });
+  }
+});
+
+describe('progress on a terminal: shard, validate, collect', () => {
+  const CLEAR = '\r\x1b[K';
+  /** Lines of batch input on a stdin that pauses 120 ms before each of its chunks. */
+  const slowStdin = (chunks: number, perChunk: number, line: (id: string) => string) =>
+    Readable.from(
+      (async function* () {
+        for (let c = 0; c < chunks; c++) {
+          await new Promise((r) => setTimeout(r, 120));
+          let text = '';
+          for (let i = 0; i < perChunk; i++) text += line(`u${c}-${i}`);
+          yield Buffer.from(text);
+        }
+      })(),
+    );
+  /** run() with a stderr that says it is a terminal and keeps each write apart. */
+  async function onTerminal(argv: string[], stdin: Readable, isTTY = true) {
+    const writes: string[] = [];
+    const stderr = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        writes.push(chunk.toString());
+        cb();
+      },
+    });
+    Object.assign(stderr, { isTTY });
+    const code = await run(argv, { stdin, stdout: new PassThrough().resume(), stderr });
+    return { code, writes };
+  }
+  const user = (id: string) => `{"userId":"${id}"}\n`;
+  const out = (id: string) =>
+    `{"input":{"userId":"${id}"},"output":{"recommendedItems":["i"],"scores":[0.5]},"error":null}\n`;
+
+  for (const [name, argv, line, expect] of [
+    [
+      'shard',
+      (d: string) => ['shard', '--recipe', 'user-personalization', '-', '-o', join(d, 's')],
+      user,
+      /^shard: [\d,]+ records, \d+ MB$/,
+    ],
+    [
+      'validate',
+      () => ['validate', '--recipe', 'user-personalization', '-'],
+      user,
+      /^validate: [\d,]+ records, 0 problems, \d+ MB read$/,
+    ],
+    [
+      'collect',
+      (d: string) => ['collect', '-', '-o', join(d, 'merged.jsonl')],
+      out,
+      /^collect \((keys|decide|write)\): /,
+    ],
+  ] as const) {
+    test(`${name}: a redrawn line from its onEvent, cleared before the summary; none off a terminal`, async () => {
+      const dir = fresh(`tty-${name}`);
+      await mkdir(dir, { recursive: true });
+      const { code, writes } = await onTerminal([...argv(dir)], slowStdin(8, 2000, line));
+      assert.equal(code, 0, writes.join(''));
+      const shown = writes.filter((w) => w.startsWith(CLEAR) && w.length > CLEAR.length);
+      assert.ok(shown.length >= 1, JSON.stringify(writes));
+      // After the clear, the text alone.
+      for (const w of shown) assert.match(w.slice(CLEAR.length), expect);
+      const summary = writes.findIndex((w) => w.startsWith(`${name}`) || w.startsWith(`${name} (`));
+      assert.ok(summary > 0, JSON.stringify(writes));
+      assert.equal(writes[summary - 1], CLEAR, 'cleared before the summary');
+      const off = fresh(`tty-${name}-off`);
+      await mkdir(off, { recursive: true });
+      const plain = await onTerminal([...argv(off)], slowStdin(2, 10, line), false);
+      assert.equal(plain.code, 0, plain.writes.join(''));
+      assert.ok(!plain.writes.join('').includes('\r'), JSON.stringify(plain.writes));
+    });
+  }
 });

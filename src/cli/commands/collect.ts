@@ -1,6 +1,6 @@
 import { parseBytes } from '../../core/units.js';
-import { type CollectSummary, collect } from '../../stages/collect/index.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from '../common.js';
+import { type CollectEvent, type CollectSummary, collect } from '../../stages/collect/index.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, megabytes, parse, progressLine, write } from '../common.js';
 
 export const COLLECT_HELP = `Usage: personalize-batch collect (--state URI | SOURCE...) [--input MANIFEST_OR_INPUT]... -o OUT
 
@@ -62,7 +62,7 @@ export async function runCollect(args: readonly string[], io: CliIO): Promise<nu
     write(io.stdout, `${COLLECT_HELP}\n`);
     return 0;
   }
-  configureAws(v, io);
+  const progress = progressLine(io.stderr);
   const s = await collect({
     sources: positionals.length > 0 ? positionals : undefined,
     state: v.state,
@@ -79,7 +79,15 @@ export async function runCollect(args: readonly string[], io: CliIO): Promise<nu
       v['max-line-length'] === undefined ? undefined : parseBytes(v['max-line-length'], '--max-line-length'),
     stdin: io.stdin,
     stdout: io.stdout,
-  });
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
+    onEvent:
+      progress &&
+      ((e) => {
+        const text = collectProgress(e);
+        if (text !== undefined) progress.show(text);
+      }),
+  }).finally(() => progress?.clear());
   for (const w of s.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
   const toStdout = (v.output ?? '-') === '-';
   if (v.json) write(toStdout ? io.stderr : io.stdout, `${JSON.stringify(s)}\n`);
@@ -101,4 +109,12 @@ export function describeCollect(s: CollectSummary): string {
       ? 'no input to reconcile'
       : `input: ${s.inputRecords} records in ${s.inputFiles} file(s), ${s.missing} missing (${s.missingFile})`;
   return `collect: ${parts.join(', ')}; ${input} in ${s.seconds.toFixed(1)} s`;
+}
+
+/** The progress line's text for a progress event (undefined for the others: the line stays). */
+function collectProgress(e: CollectEvent): string | undefined {
+  if (e.type !== 'progress') return undefined;
+  if (e.step === 'decide')
+    return `collect (decide): ${e.linesDecided.toLocaleString('en-US')} of ${e.linesKeyed.toLocaleString('en-US')} lines`;
+  return `collect (${e.step}): ${e.lines.toLocaleString('en-US')} lines, ${megabytes(e.bytesRead)} read`;
 }

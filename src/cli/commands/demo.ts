@@ -69,7 +69,7 @@ export async function runDemo(args: readonly string[], io: CliIO): Promise<numbe
   if (!Number.isInteger(rows) || rows <= 0)
     throw new PbError('PB_USAGE', `--users takes a whole number, got "${v.users}"`);
   const dir = resolve(outputOption(v) ?? 'personalize-batch-demo');
-  const weeks = await demo(dir, rows, new RunReporter(io));
+  const weeks = await demo(dir, rows, new RunReporter(io), io.signal);
   if (v.json) io.stdout.write(`${JSON.stringify({ weeks })}\n`);
   else
     io.stdout.write(
@@ -89,6 +89,7 @@ export async function demo(
   dir: string,
   rows: number,
   reporter?: RunReporter,
+  signal?: AbortSignal,
 ): Promise<[RunSummary, RunSummary]> {
   await mkdir(dir, { recursive: true });
   const catalog = generateCatalog(DEMO.items);
@@ -109,6 +110,7 @@ export async function demo(
         s3: { endpoint: emu.s3Endpoint, credentials: emu.credentials, region: emu.region },
         personalize: { endpoint: emu.personalizeEndpoint, credentials: emu.credentials, region: emu.region },
         onEvent: reporter ? (e) => reporter.event(e) : undefined,
+        signal,
       });
     };
     const first = await week(1);

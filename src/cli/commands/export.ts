@@ -11,7 +11,7 @@ import {
   type ExportSummary,
   exportOutputs,
 } from '../../stages/export/index.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, parse, progressLine, write } from '../common.js';
 
 export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
 
@@ -201,7 +201,6 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
       'export needs at least one SOURCE (a .out file, folder, s3:// prefix or -); see export --help',
     );
   }
-  configureAws(v, io);
   if (v.concat) return runConcat(v, positionals, io);
   const threads = v.threads === undefined ? undefined : Number(v.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0 && threads <= 2)) {
@@ -210,6 +209,8 @@ export async function runExport(args: readonly string[], io: CliIO): Promise<num
   const progress = makeProgress(io.stderr);
   const summary = await exportOutputs({
     ...exportOptionsOf(v, positionals, io, threads),
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
     onProgress: progress?.update,
   }).finally(() => progress?.clear());
   for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
@@ -236,6 +237,8 @@ async function runConcat(v: ExportValues, parts: string[], io: CliIO): Promise<n
     output,
     format: v.format as ConcatOptions['format'],
     stdout: io.stdout,
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
   });
   if (v.json) write(output === '-' ? io.stderr : io.stdout, `${JSON.stringify(s)}\n`);
   else

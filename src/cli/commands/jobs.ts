@@ -12,16 +12,7 @@ import {
   waitJobs,
 } from '../../stages/jobs/index.js';
 import { regionOfArn } from '../../stages/jobs/model.js';
-import type { PersonalizeSettings } from '../../stages/jobs/service.js';
-import {
-  AWS_OPTIONS,
-  awsEnvironment,
-  type CliIO,
-  configureAws,
-  parse,
-  progressLine,
-  write,
-} from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, parse, progressLine, write } from '../common.js';
 
 const CONNECTION_HELP = `      --region R             the jobs' region (default: from the solution version ARN, then the SDK chain)
       --profile P            a profile from the shared AWS config
@@ -115,21 +106,6 @@ const CONNECTION_OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-function settings(
-  v: {
-    region?: string;
-    profile?: string;
-    'personalize-endpoint-url'?: string;
-  },
-  io: CliIO,
-): PersonalizeSettings {
-  return {
-    region: v.region ?? awsEnvironment(io).region,
-    profile: v.profile,
-    endpoint: v['personalize-endpoint-url'],
-  };
-}
-
 function pairs(list: readonly string[] | undefined, option: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of list ?? []) {
@@ -172,8 +148,10 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
     if (!v[need]) throw new PbError('PB_USAGE', `submit needs --${need} (see submit --help)`);
   }
   // Jobs go where the model is unless --region says otherwise.
-  const region = v.region ?? regionOfArn(v['solution-version-arn']);
-  configureAws({ ...v, region }, io);
+  const { s3, personalize } = awsConnections(
+    { ...v, region: v.region ?? regionOfArn(v['solution-version-arn']) },
+    io,
+  );
   const influence: Record<string, number> = {};
   for (const [k, w] of Object.entries(pairs(v['ranking-influence'], '--ranking-influence'))) {
     const n = Number(w);
@@ -204,7 +182,9 @@ export async function runSubmit(args: readonly string[], io: CliIO): Promise<num
     tags: pairs(v.tag, '--tag'),
     pollIntervalMs:
       v['poll-interval'] === undefined ? undefined : parseDuration(v['poll-interval'], '--poll-interval'),
-    personalize: { ...settings(v, io), region },
+    s3,
+    personalize,
+    signal: io.signal,
     onEvent: (e) => reporter.event(e),
   }).finally(() => reporter.clear());
   return finish(io, summary, v.json, v.wait);
@@ -217,8 +197,7 @@ export async function runStatus(args: readonly string[], io: CliIO): Promise<num
     return 0;
   }
   if (!v.state) throw new PbError('PB_USAGE', 'status needs --state URI (see status --help)');
-  configureAws(v, io);
-  const summary = await jobStatus({ state: v.state, personalize: settings(v, io) });
+  const summary = await jobStatus({ state: v.state, ...awsConnections(v, io), signal: io.signal });
   if (v.json) write(io.stdout, `${JSON.stringify(summary)}\n`);
   else write(io.stdout, `${table(summary.jobs, Date.now())}\n${describeCounts(summary)}\n`);
   return summary.counts.failed > 0 ? 1 : 0;
@@ -231,11 +210,11 @@ export async function runWait(args: readonly string[], io: CliIO): Promise<numbe
     return 0;
   }
   if (!v.state) throw new PbError('PB_USAGE', 'wait needs --state URI (see wait --help)');
-  configureAws(v, io);
   const reporter = new Reporter(io.stderr);
   const summary = await waitJobs({
     state: v.state,
-    personalize: settings(v, io),
+    ...awsConnections(v, io),
+    signal: io.signal,
     pollIntervalMs:
       v['poll-interval'] === undefined ? undefined : parseDuration(v['poll-interval'], '--poll-interval'),
     onEvent: (e) => reporter.event(e),

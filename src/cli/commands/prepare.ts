@@ -4,7 +4,7 @@ import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import { FORMATS, type Format } from '../../io/rows.js';
 import type { PrepareOptions, PrepareSummary } from '../../stages/prepare/index.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, progressLine, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, parse, progressLine, write } from '../common.js';
 import { describeInputs } from '../inputs.js';
 import { SHARD_OPTIONS, shardLimits } from './shard.js';
 
@@ -125,7 +125,6 @@ export async function runPrepare(args: readonly string[], io: CliIO): Promise<nu
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'prepare needs --recipe FAMILY (see prepare --help)');
-  configureAws(v, io);
   const progress = makeProgress(io.stderr);
   // Each command loads its modules when it runs: loading all of them took 0.3 s of every start.
   const { prepare } = await import('../../stages/prepare/index.js');
@@ -133,6 +132,8 @@ export async function runPrepare(args: readonly string[], io: CliIO): Promise<nu
     ...prepareOptionsOf(v, v.recipe, positionals),
     stdin: io.stdin,
     stdout: io.stdout,
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
     onProgress: progress?.update,
   }).finally(() => progress?.clear());
   report(v, summary, io);

@@ -61,6 +61,7 @@ export async function runRun(args: readonly string[], io: CliIO): Promise<number
       personalize: { region: v.region, profile: v.profile, endpoint: v['personalize-endpoint-url'] },
       environment: awsEnvironment(io),
       onEvent: (e) => reporter.event(e),
+      signal: io.signal,
     });
   } finally {
     reporter.clear();

@@ -1,6 +1,15 @@
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
-import { AWS_OPTIONS, type CliIO, configureAws, outputOption, parse, write } from '../common.js';
+import {
+  AWS_OPTIONS,
+  awsConnections,
+  type CliIO,
+  megabytes,
+  outputOption,
+  parse,
+  progressLine,
+  write,
+} from '../common.js';
 
 /** The options `shard` and `prepare --shard-out` share. */
 export const SHARD_OPTIONS = {
@@ -79,11 +88,11 @@ export async function runShard(args: readonly string[], io: CliIO): Promise<numb
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'shard needs --recipe FAMILY (see shard --help)');
-  configureAws(v, io);
   const out = outputOption(v);
   if (!out) throw new PbError('PB_USAGE', 'shard needs -o DIR (see shard --help)');
   if (positionals.length !== 1) throw new PbError('PB_USAGE', 'shard takes one INPUT (a path or -)');
   const { shard } = await import('../../stages/shard/index.js');
+  const progress = progressLine(io.stderr);
   const summary = await shard({
     recipe: v.recipe,
     input: positionals[0] as string,
@@ -91,7 +100,15 @@ export async function runShard(args: readonly string[], io: CliIO): Promise<numb
     ...shardLimits(v),
     force: v.force,
     stdin: io.stdin,
-  });
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
+    onEvent: progress
+      ? (e) => {
+          if (e.type === 'progress')
+            progress.show(`shard: ${e.records.toLocaleString('en-US')} records, ${megabytes(e.bytes)}`);
+        }
+      : undefined,
+  }).finally(() => progress?.clear());
   if (v.json) write(io.stdout, `${JSON.stringify(summary)}\n`);
   else {
     write(

@@ -1,5 +1,5 @@
 import { PbError } from '../../errors.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, parse, write } from '../common.js';
 
 const SQL_HELP = `Usage: personalize-batch sql --engine duckdb|athena|spark [options] SOURCE
        personalize-batch sql --engine duckdb|athena|spark --stage prepare --recipe FAMILY
@@ -116,7 +116,6 @@ export async function runSql(args: readonly string[], io: CliIO): Promise<number
         ? 'sql needs SOURCE: a .out file, a folder or an s3:// prefix (see sql --help)'
         : `sql reads one SOURCE (got ${positionals.length}): give the folder or prefix they are in`,
     );
-  configureAws(v, io);
   const sql = await sqlForOutputs({
     engine: v.engine as string,
     source: positionals[0] as string,
@@ -128,6 +127,8 @@ export async function runSql(args: readonly string[], io: CliIO): Promise<number
     catalogIdColumn: v['catalog-id-column'],
     table: v.table,
     raw: v.raw,
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
   });
   write(io.stdout, sql);
   return 0;

@@ -1,6 +1,6 @@
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
-import { AWS_OPTIONS, type CliIO, configureAws, parse, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, megabytes, parse, progressLine, write } from '../common.js';
 
 const VALIDATE_HELP = `Usage: personalize-batch validate --recipe FAMILY [options] FILE...
 
@@ -45,8 +45,8 @@ export async function runValidate(args: readonly string[], io: CliIO): Promise<n
     return 0;
   }
   if (!v.recipe) throw new PbError('PB_USAGE', 'validate needs --recipe FAMILY (see validate --help)');
-  configureAws(v, io);
   const { validateFiles } = await import('../../stages/validate/index.js');
+  const progress = progressLine(io.stderr);
   const summary = await validateFiles({
     recipe: v.recipe,
     files: positionals,
@@ -57,8 +57,22 @@ export async function runValidate(args: readonly string[], io: CliIO): Promise<n
     maxBytesPerJob: v['max-bytes'] === undefined ? undefined : parseBytes(v['max-bytes'], '--max-bytes'),
     allowEmailIds: v['allow-email-ids'],
     stdin: io.stdin,
-    onProblem: (msg) => write(io.stderr, `${msg}\n`),
-  });
+    s3: awsConnections(v, io).s3,
+    signal: io.signal,
+    onProblem: (msg) => {
+      // The problem on a line of its own, not after the progress line's text.
+      progress?.clear();
+      write(io.stderr, `${msg}\n`);
+    },
+    onEvent: progress
+      ? (e) => {
+          if (e.type === 'progress')
+            progress.show(
+              `validate: ${e.records.toLocaleString('en-US')} records, ${e.problems} problems, ${megabytes(e.bytesRead)} read`,
+            );
+        }
+      : undefined,
+  }).finally(() => progress?.clear());
   for (const w of summary.warnings) write(io.stderr, `personalize-batch: warning: ${w}\n`);
   if (v.json) write(io.stdout, `${JSON.stringify(summary)}\n`);
   else {

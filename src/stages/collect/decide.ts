@@ -1,6 +1,7 @@
 import { ByteIndex, hashBytes } from '../../core/byteset.js';
 import { eachLine, eachPartition, type SpillDir } from '../../io/spill.js';
 import { setBit } from './bits.js';
+import type { CollectProgress } from './events.js';
 import { type Keyed, TYPE_ERROR, TYPE_OK } from './keys.js';
 import type { CollectSummary } from './summary.js';
 
@@ -24,14 +25,19 @@ export async function decideKeys(
   hasInput: boolean,
   budget: number,
   s: CollectSummary,
+  progress: CollectProgress,
 ): Promise<Decided> {
   const keepOut = keyer.keepOut.sized(keyer.ordinal);
   const keepError = keyer.keepError.sized(keyer.ordinal);
   const missing = new Uint8Array(Math.ceil(keyer.inputOrdinal / 8));
   // Half the budget for the reload estimate (eachPartition's), half for the per-key state arrays.
+  const keyed = parts.entries.reduce((a, b) => a + b, 0);
+  let decided = 0;
   for await (const [part, , expect] of eachPartition(spill, parts, budget / 2)) {
     const d = decidePartition(part, expect, keepOut, keepError, missing, hasInput);
     const r = await d;
+    decided += expect.keys;
+    progress.decided(decided, keyed);
     s.duplicates += r.duplicates;
     s.failedKeys += r.failedKeys;
     s.recovered += r.recovered;

@@ -1,6 +1,7 @@
 import { withCall } from '../../io/clients.js';
 import { SpillDir } from '../../io/spill.js';
 import { decideKeys } from './decide.js';
+import { CollectProgress } from './events.js';
 import { InvalidLines } from './invalid.js';
 import { partitionKeys } from './keys.js';
 import { besideOutput, type CollectOptions, resolveCollectOptions } from './options.js';
@@ -8,6 +9,7 @@ import { expandSources, listSources, StdinSpool } from './sources.js';
 import { addWarnings, type CollectSummary, emptySummary } from './summary.js';
 import { writeDecided } from './write.js';
 
+export type { CollectEvent, CollectStep } from './events.js';
 export { besideOutput, COLLECT_DEFAULTS, type CollectOptions } from './options.js';
 export type { CollectSummary } from './summary.js';
 
@@ -49,15 +51,20 @@ async function collectNow(options: CollectOptions): Promise<CollectSummary> {
   const s = emptySummary(o.output, missingPath, errorsPath);
   let errorsWithoutKey = 0;
   let hasInput = false;
+  const progress = new CollectProgress(options.onEvent);
   try {
     const files = await expandSources(given, spool);
     s.sources = files.sources.length;
     s.inputFiles = files.inputs.length;
     hasInput = files.inputs.length > 0;
-    const keyed = await partitionKeys(files, spill, o, invalid, s);
+    progress.step('keys');
+    const keyed = await partitionKeys(files, spill, o, invalid, s, progress);
     errorsWithoutKey = keyed.keyer.errorsWithoutKey;
-    const decided = await decideKeys(spill, keyed, hasInput, o.memoryBudget, s);
-    await writeDecided(files, keyed, decided, o, s);
+    progress.step('decide');
+    const decided = await decideKeys(spill, keyed, hasInput, o.memoryBudget, s, progress);
+    progress.step('write');
+    await writeDecided(files, keyed, decided, o, s, progress);
+    progress.end();
   } finally {
     await invalid.close();
     await spill.dispose();

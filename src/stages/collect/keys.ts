@@ -12,6 +12,7 @@ import {
 } from '../../core/out-lines.js';
 import type { PartitionSet, SpillDir } from '../../io/spill.js';
 import { Bits } from './bits.js';
+import type { CollectProgress } from './events.js';
 import type { InvalidLines } from './invalid.js';
 import type { ResolvedCollectOptions } from './options.js';
 import { inputPieces, isBlank, LF, numbered } from './reading.js';
@@ -42,6 +43,7 @@ export async function partitionKeys(
   o: ResolvedCollectOptions,
   invalid: InvalidLines,
   s: CollectSummary,
+  progress: CollectProgress,
 ): Promise<Keyed> {
   const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength };
   const parts = await spill.partitions();
@@ -49,12 +51,15 @@ export async function partitionKeys(
   const linesPerSource: number[] = [];
   for (const source of files.sources) {
     const before = keyer.ordinal;
+    progress.file(source, 'output');
     for await (const { item, lineOf } of numbered(source, readOpts)) {
       if (item.kind === 'bad') {
         await invalid.report(source, lineOf(0), item.reason, item.text);
         continue;
       }
+      const ordinal = keyer.ordinal;
       const r = keyer.outputs(item.bytes);
+      progress.read(keyer.ordinal - ordinal, item.bytes.length);
       s.blankLines += r.blank;
       for (const p of r.problems) await invalid.report(source, lineOf(p.index), p.reason, p.text);
       if (r.wait) await r.wait;
@@ -70,6 +75,7 @@ export async function partitionKeys(
   for (const file of files.inputs) {
     const before = keyer.inputOrdinal;
     let first = true;
+    progress.file(file, 'input');
     for await (const seg of inputPieces(file, o.stdin, o.maxLineLength)) {
       if (first) {
         // Read by content: an .out file in an input folder is not batch input.
@@ -77,7 +83,9 @@ export async function partitionKeys(
         if (wrong) throw wrong;
         first = false;
       }
+      const ordinal = keyer.inputOrdinal;
       const w = keyer.inputs(seg);
+      progress.read(keyer.inputOrdinal - ordinal, seg.length);
       if (w) await w;
     }
     inputLines.push(keyer.inputOrdinal - before);

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { noStream, usage } from '../../errors.js';
 import type { CallOptions } from '../../io/clients.js';
 import { isS3Uri } from '../../io/s3.js';
+import type { CollectEvent } from './events.js';
 
 /** Options of `collect`. */
 export interface CollectOptions extends CallOptions {
@@ -34,6 +35,8 @@ export interface CollectOptions extends CallOptions {
   stdout?: Writable;
   /** Bytes per piece of lines. Default 1 MiB. */
   pieceSize?: number;
+  /** Each step as it starts, each file as a step reads it, running counts about every 250 ms (CollectEvent). */
+  onEvent?: (e: CollectEvent) => void;
 }
 
 export const COLLECT_DEFAULTS = {

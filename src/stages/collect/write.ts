@@ -3,6 +3,7 @@ import { writeOutput } from '../../io/output.js';
 import { SideFile } from '../export/index.js';
 import { getBit } from './bits.js';
 import type { Decided } from './decide.js';
+import type { CollectProgress } from './events.js';
 import type { Keyed } from './keys.js';
 import type { ResolvedCollectOptions } from './options.js';
 import { inputPieces, isBlank, LF, numbered } from './reading.js';
@@ -19,15 +20,17 @@ export async function writeDecided(
   decided: Decided,
   o: ResolvedCollectOptions,
   s: CollectSummary,
+  progress: CollectProgress,
 ): Promise<void> {
   const errors = new SideFile(s.errorsFile, o.stdout);
   const missingFile = s.missingFile ? new SideFile(s.missingFile, o.stdout) : undefined;
   try {
     await errors.write(Buffer.alloc(0));
     await missingFile?.write(Buffer.alloc(0));
-    const merged = mergedLines(files.sources, keyed.linesPerSource, decided, errors, o, s);
+    const merged = mergedLines(files.sources, keyed.linesPerSource, decided, errors, o, s, progress);
     await writeOutput(o.output, o.stdout, bufferedBy(merged, 4 * o.pieceSize));
-    if (missingFile) await writeMissing(files.inputs, keyed.inputLines, decided.missing, missingFile, o);
+    if (missingFile)
+      await writeMissing(files.inputs, keyed.inputLines, decided.missing, missingFile, o, progress);
     await errors.close();
     await missingFile?.close();
   } catch (err) {
@@ -45,15 +48,18 @@ async function* mergedLines(
   errors: SideFile,
   o: ResolvedCollectOptions,
   s: CollectSummary,
+  progress: CollectProgress,
 ): AsyncGenerator<Buffer> {
   const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength };
   let ordinal = 0;
   for (const [i, source] of sources.entries()) {
     const first = ordinal;
+    progress.file(source, 'output');
     for await (const { item } of numbered(source, readOpts)) {
       if (item.kind === 'bad') continue;
       const r = pickLines(item.bytes, ordinal, keepOut, keepError);
       ordinal += r.lines;
+      progress.read(r.lines, item.bytes.length);
       if (r.errors.length > 0) await errors.write(r.errors);
       if (r.out.length > 0) {
         s.written += r.kept;
@@ -78,13 +84,16 @@ async function writeMissing(
   missing: Uint8Array,
   missingFile: SideFile,
   o: ResolvedCollectOptions,
+  progress: CollectProgress,
 ): Promise<void> {
   let inputOrdinal = 0;
   for (const [i, file] of inputs.entries()) {
     const first = inputOrdinal;
+    progress.file(file, 'input');
     for await (const seg of inputPieces(file, o.stdin, o.maxLineLength)) {
       const r = pickInputs(seg, inputOrdinal, missing);
       inputOrdinal += r.lines;
+      progress.read(r.lines, seg.length);
       if (r.out.length > 0) await missingFile.write(r.out);
     }
     if (inputOrdinal - first !== inputLines[i]) {

@@ -16,6 +16,7 @@ export async function hashShard(
   n: number,
   maxBytes: number,
   file: string,
+  tick?: (records: number, bytes: number) => void,
 ): Promise<{ records: number; bytes: number; blank: number; histogram: HashHistogram }> {
   // Every shard file has written or copied what it is given once put()
   // settles (ShardFile.put), as HashCut's reused out buffer needs.
@@ -50,6 +51,7 @@ export async function hashShard(
     totals.records += r.records;
     totals.bytes += r.bytes;
     totals.blank += r.blank;
+    tick?.(totals.records, totals.bytes);
   }
   return { ...totals, histogram: core.histogram };
 }

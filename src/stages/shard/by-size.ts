@@ -23,6 +23,7 @@ export async function sizeShard(
   shards: ShardSet,
   o: ResolvedShardOptions,
   file: string,
+  tick?: (records: number, bytes: number) => void,
 ): Promise<{ records: number; bytes: number; blank: number }> {
   const cut = new SizeCutter(
     shards.files[0] as ShardFile,
@@ -47,6 +48,7 @@ export async function sizeShard(
       } else await cut.wait;
     }
     const w = cut.current.endChunk();
+    tick?.(cut.records, cut.bytes);
     if (w) await w;
   }
   return { records: cut.records, bytes: cut.bytes, blank: cut.blank };

@@ -14,7 +14,7 @@ import { ShardPrefix } from './to-s3.js';
 
 export type { Manifest, ShardFileInfo, ShardInfo } from './manifest.js';
 export { shardName } from './manifest.js';
-export { SHARD_DEFAULTS, type ShardOptions } from './options.js';
+export { SHARD_DEFAULTS, type ShardEvent, type ShardOptions } from './options.js';
 
 export interface ShardSummary {
   manifest: string;
@@ -53,7 +53,23 @@ async function shardNow(options: ShardOptions): Promise<ShardSummary> {
   // SHA-256 of every shard file on a worker thread: 0.7 s of every GB on
   // this thread otherwise, a third of a size-mode run.
   const hasher = new OffThreadHasher();
-  const shards = new ShardSet(dest, hasher, o.multi);
+  const { onEvent } = options;
+  const shards = new ShardSet(
+    dest,
+    hasher,
+    o.multi,
+    onEvent &&
+      ((s) =>
+        onEvent({
+          type: 'shard',
+          index: s.index,
+          folder: s.folder,
+          records: s.records,
+          bytes: s.bytes,
+          files: s.files.length,
+        })),
+  );
+  const tick = onEvent && throttled((records, bytes) => onEvent({ type: 'progress', records, bytes }));
   let totals = { records: 0, bytes: 0, blank: 0 };
   try {
     for (let i = 0; i < o.shards; i++) await shards.open(i);
@@ -65,9 +81,10 @@ async function shardNow(options: ShardOptions): Promise<ShardSummary> {
       ? wholeLines(source, o.maxBytes + 2, tooLongLine)
       : openLinesReusing(options.input, { stdin: options.stdin }, o.maxBytes + 2, tooLongLine);
     const { histogram, ...counts } = o.hashMode
-      ? await hashShard(lines, shards.files, o.shards, o.maxBytes, options.input)
-      : { ...(await sizeShard(lines, shards, o, options.input)), histogram: undefined };
+      ? await hashShard(lines, shards.files, o.shards, o.maxBytes, options.input, tick)
+      : { ...(await sizeShard(lines, shards, o, options.input, tick)), histogram: undefined };
     totals = counts;
+    onEvent?.({ type: 'progress', records: totals.records, bytes: totals.bytes });
     await shards.finishOpenShards();
     await hasher.close();
     if (histogram) checkHashShards(shards.infos, o.shards, o.maxBytes, o.maxRecords, histogram);
@@ -91,5 +108,16 @@ async function shardNow(options: ShardOptions): Promise<ShardSummary> {
     bytes: totals.bytes,
     blankLines: totals.blank,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
+}
+
+/** `fn` at most every 250 ms (the last counts are told once the input is read). */
+function throttled(fn: (records: number, bytes: number) => void): (records: number, bytes: number) => void {
+  let last = Date.now();
+  return (records, bytes) => {
+    const now = Date.now();
+    if (now - last < 250) return;
+    last = now;
+    fn(records, bytes);
   };
 }

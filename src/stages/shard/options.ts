@@ -45,7 +45,18 @@ export interface ShardOptions extends CallOptions {
    * uploading at once across all shards (default 2). See PartBudget.
    */
   upload?: PartBudgetOptions;
+  /** Running counts about every 250 ms, and each shard as it is complete (ShardEvent). */
+  onEvent?: (e: ShardEvent) => void;
 }
+
+export type ShardEvent =
+  /** Records and their bytes sharded so far, counted as the summary counts them. */
+  | { type: 'progress'; records: number; bytes: number }
+  /**
+   * A shard written whole (its files closed, on S3 their uploads completed) and digested: in size
+   * mode as the next one starts, in hash mode all at the end. A shard left empty is not told.
+   */
+  | { type: 'shard'; index: number; folder: string; records: number; bytes: number; files: number };
 
 /** The options checked, with the limits that follow from them. */
 export interface ResolvedShardOptions {

@@ -23,6 +23,8 @@ export class ShardSet {
     private readonly hasher: OffThreadHasher,
     /** Shards of several files. */
     private readonly multi: boolean,
+    /** Told each shard with records once it is recorded. */
+    private readonly onShard?: (info: ShardInfo) => void,
   ) {}
 
   /** Opens the shard's next file (its first when it is new). */
@@ -75,6 +77,7 @@ export class ShardSet {
       sha256: (await this.shardHashes[i]?.digest()) ?? first.sha256,
       files: list,
     };
+    if (records > 0) this.onShard?.(this.infos[i] as ShardInfo);
   }
 
   /**

@@ -5,6 +5,7 @@ import type { SqlCatalog } from '../../core/sql/output-shape.js';
 import { outputSql } from '../../core/sql/outputs.js';
 import { prepareSql } from '../../core/sql/prepare.js';
 import { PbError } from '../../errors.js';
+import { withCall } from '../../io/clients.js';
 import { readOutHead } from '../../io/out-head.js';
 import { readRows } from '../../io/rows.js';
 import { isS3Uri } from '../../io/s3.js';
@@ -17,9 +18,13 @@ export type { OutputsSqlOptions, PrepareSqlOptions };
  * The SQL that gives export csv-long's rows from batch outputs where they
  * lie (DuckDB, Athena, Spark SQL). The shape comes from the first lines of
  * the source, read as export reads them: a folder's or S3 prefix's first
- * `.out` file only, at most 1 MiB of it.
+ * `.out` file only, at most 1 MiB of it. `s3` is the connection for an s3:// source or catalog.
  */
-export async function sqlForOutputs(options: OutputsSqlOptions): Promise<string> {
+export function sqlForOutputs(options: OutputsSqlOptions): Promise<string> {
+  return withCall(options, () => sqlForOutputsNow(options));
+}
+
+async function sqlForOutputsNow(options: OutputsSqlOptions): Promise<string> {
   const o = { ...options, catalogColumns: options.catalogColumns && [...options.catalogColumns] };
   const engine = resolveEngine(o.engine);
   const table = o.table === undefined ? undefined : checkTableName(o.table, '--table');

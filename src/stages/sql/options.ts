@@ -1,9 +1,10 @@
 import { SQL_ENGINES, type SqlEngine } from '../../core/sql/dialect.js';
 import { alternatives, closest } from '../../core/suggest.js';
 import { PbError } from '../../errors.js';
+import type { CallOptions } from '../../io/clients.js';
 
 /** Options of `sqlForOutputs` (`personalize-batch sql --engine E SOURCE`). */
-export interface OutputsSqlOptions {
+export interface OutputsSqlOptions extends CallOptions {
   /** `duckdb`, `athena` or `spark`. */
   engine: string;
   /** A `.out` file, a folder of them, an `s3://` object or prefix (ending in `/`). */

@@ -14,6 +14,7 @@ export {
   type ResolvedValidateOptions,
   resolveValidateOptions,
   VALIDATE_DEFAULTS,
+  type ValidateEvent,
   type ValidateOptions,
   type ValidationProblem,
 } from './options.js';
@@ -47,6 +48,8 @@ interface Checker {
   report: (p: ValidationProblem) => void;
   /** Popularity-Count lines of an older AWS example, counted for one warning. */
   legacy: number;
+  /** Told the records read so far in the file being checked, after each batch. */
+  tick: (recordsInFile: number) => void;
 }
 
 /**
@@ -88,6 +91,7 @@ async function validateFilesNow(options: ValidateOptions): Promise<ValidateSumma
       }
     },
     legacy: 0,
+    tick: ticker(o, s),
   };
   const jobs = await jobInputs(o.files);
   const files = jobs.flatMap((j) => j.files);
@@ -95,19 +99,24 @@ async function validateFilesNow(options: ValidateOptions): Promise<ValidateSumma
   /** Each file's records and bytes, for the per-job quotas. */
   const perFile = new Map<string, { records: number; bytes: number }>();
   for (const file of files) {
+    const problems = s.problems;
     const counted = await checkFile(c, file);
     // A file that is not batch input was one problem; it has no records to count or quota to hold.
-    if (!counted.read) continue;
-    perFile.set(file, counted);
-    s.records += counted.records;
-    if (counted.records === 0 && files.length > 1) s.warnings.push(`${file} holds no records`);
-    if (counted.records > family.maxRecordsPerFile)
-      c.report({
-        file,
-        field: '(file)',
-        reason: `${counted.records} ${family.segment ? 'queries' : 'records'} exceed the ${family.family} quota of ${family.maxRecordsPerFile} per input file (split it with \`personalize-batch shard\`)`,
-      });
+    if (counted.read) {
+      perFile.set(file, counted);
+      s.records += counted.records;
+      if (counted.records === 0 && files.length > 1) s.warnings.push(`${file} holds no records`);
+      if (counted.records > family.maxRecordsPerFile)
+        c.report({
+          file,
+          field: '(file)',
+          reason: `${counted.records} ${family.segment ? 'queries' : 'records'} exceed the ${family.family} quota of ${family.maxRecordsPerFile} per input file (split it with \`personalize-batch shard\`)`,
+        });
+    }
+    const { records, bytes } = counted;
+    o.onEvent?.({ type: 'file', file, records, bytes, problems: s.problems - problems });
   }
+  o.onEvent?.({ type: 'progress', records: s.records, bytesRead: s.bytes, problems: s.problems });
   for (const job of jobs) checkJob(c, job, perFile);
   if (c.legacy > 0) {
     s.warnings.push(
@@ -177,6 +186,7 @@ async function checkFile(
         counted.records++;
         checkRow(c, file, row);
       }
+      c.tick(counted.records);
     }
   } catch (err) {
     // A line too long to read is a problem with the file; keep checking the others.
@@ -308,4 +318,22 @@ function describeFormat(src: RowSource): string {
         ? 'plain text (one value per line)'
         : `a ${src.format.toUpperCase()} file`;
   }
+}
+
+/** The progress event, at most every 250 ms (the last counts are told at the end). */
+function ticker(o: ResolvedValidateOptions, s: ValidateSummary): (recordsInFile: number) => void {
+  const { onEvent } = o;
+  if (!onEvent) return () => {};
+  let last = Date.now();
+  return (recordsInFile) => {
+    const now = Date.now();
+    if (now - last < 250) return;
+    last = now;
+    onEvent({
+      type: 'progress',
+      records: s.records + recordsInFile,
+      bytesRead: s.bytes,
+      problems: s.problems,
+    });
+  };
 }

@@ -19,7 +19,15 @@ export interface ValidateOptions extends CallOptions {
   stdin?: Readable;
   /** Receives each reported problem as `file:line: field: reason`. */
   onProblem?: (message: string, problem: ValidationProblem) => void;
+  /** Running counts about every 250 ms, and each file once checked (ValidateEvent). */
+  onEvent?: (e: ValidateEvent) => void;
 }
+
+export type ValidateEvent =
+  /** Records and bytes read so far, all files together, and the problems found (all, not only those reported). */
+  | { type: 'progress'; records: number; bytesRead: number; problems: number }
+  /** A file checked: its records, its bytes, and the problems found in it (its own and its lines'). */
+  | { type: 'file'; file: string; records: number; bytes: number; problems: number };
 
 export interface ValidationProblem {
   file: string;
@@ -46,6 +54,7 @@ export interface ResolvedValidateOptions {
   policy: RecordPolicy;
   stdin?: Readable;
   onProblem?: (message: string, problem: ValidationProblem) => void;
+  onEvent?: (e: ValidateEvent) => void;
 }
 
 export function resolveValidateOptions(input: ValidateOptions): ResolvedValidateOptions {
@@ -69,5 +78,6 @@ export function resolveValidateOptions(input: ValidateOptions): ResolvedValidate
     },
     stdin: input.stdin,
     onProblem: input.onProblem,
+    onEvent: input.onEvent,
   };
 }

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type CollectOptions, type CollectSummary, collect } from '../../../src/stages/collect/index.js';
+import {
+  type CollectEvent,
+  type CollectOptions,
+  type CollectSummary,
+  collect,
+} from '../../../src/stages/collect/index.js';
 import { shard } from '../../../src/stages/shard/index.js';
 import { cli, rejectsWith, stdinOf, useTmp } from '../../helpers.js';
 import { AWS_DOC_EXAMPLES, FAILED, prng, randomId } from '../../out-fixtures.js';
@@ -369,5 +374,94 @@ describe('collect', () => {
     assert.equal((await cli(['collect', clean, '--state', 's.json'])).code, 2);
     assert.match((await cli(['collect', '--help'])).stdout, /Examples:/);
     assert.equal(dirname(s.missingFile ?? ''), dir);
+  });
+});
+
+describe('collect: onEvent', () => {
+  test('each step, each file as a step reads it, and the counts of each step', async () => {
+    const dir = tmp.fresh('events');
+    await mkdir(dir, { recursive: true });
+    const ok = (u: string) =>
+      `{"input":{"userId":"${u}"},"output":{"recommendedItems":["i"],"scores":[0.5]},"error":null}\n`;
+    const out1 = join(dir, 'a.out');
+    const out2 = join(dir, 'b.out');
+    const input = join(dir, 'in.jsonl');
+    const texts = [
+      `${ok('u1')}${ok('u2')}${ok('u3')}{"input":{"userId":"u4"},"output":null,"error":"boom"}\n`,
+      `${ok('u2')}\n${ok('u5')}`,
+      ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'].map((u) => `{"userId":"${u}"}\n`).join(''),
+    ];
+    await writeFile(out1, texts[0] as string);
+    await writeFile(out2, texts[1] as string);
+    await writeFile(input, texts[2] as string);
+    const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
+    const events: CollectEvent[] = [];
+    const s = await collect({
+      sources: [out1, out2],
+      inputs: [input],
+      output: join(dir, 'merged.jsonl'),
+      onEvent: (e) => events.push(e),
+    });
+    assert.deepEqual([s.outputLines, s.inputRecords, s.duplicates, s.missing], [6, 6, 1, 1]);
+    // Ticks within a step come on a timer (and a loaded machine may see one here): the steps and
+    // files exactly, and each step's last counts, told as it ends.
+    assert.deepEqual(
+      events.filter((e) => e.type !== 'progress'),
+      [
+        { type: 'step', step: 'keys' },
+        { type: 'file', step: 'keys', file: out1, role: 'output' },
+        { type: 'file', step: 'keys', file: out2, role: 'output' },
+        { type: 'file', step: 'keys', file: input, role: 'input' },
+        { type: 'step', step: 'decide' },
+        { type: 'step', step: 'write' },
+        { type: 'file', step: 'write', file: out1, role: 'output' },
+        { type: 'file', step: 'write', file: out2, role: 'output' },
+        { type: 'file', step: 'write', file: input, role: 'input' },
+      ],
+    );
+    const last = (step: string) => events.filter((e) => e.type === 'progress' && e.step === step).at(-1);
+    assert.deepEqual(last('keys'), { type: 'progress', step: 'keys', lines: 12, bytesRead: bytes });
+    assert.deepEqual(last('decide'), { type: 'progress', step: 'decide', linesDecided: 12, linesKeyed: 12 });
+    assert.deepEqual(last('write'), { type: 'progress', step: 'write', lines: 12, bytesRead: bytes });
+    // Each step's last counts come before the next step starts.
+    const at = (e: CollectEvent | undefined) => events.indexOf(e as CollectEvent);
+    assert.ok(at(last('keys')) < events.findIndex((e) => e.type === 'step' && e.step === 'decide'));
+    assert.equal(at(last('write')), events.length - 1);
+  });
+
+  test('a longer run: progress within a step about every 250 ms, counts growing to the step total', async () => {
+    const dir = tmp.fresh('events-long');
+    await mkdir(dir, { recursive: true });
+    const sources: string[] = [];
+    let lines = 0;
+    for (let f = 0; f < 8; f++) {
+      let text = '';
+      for (let i = 0; i < 40_000; i++)
+        text += `{"input":{"userId":"u${f}-${i}"},"output":{"recommendedItems":["i"],"scores":[0.5]},"error":null}\n`;
+      lines += 40_000;
+      const path = join(dir, `${f}.out`);
+      await writeFile(path, text);
+      sources.push(path);
+    }
+    const events: (CollectEvent & { at: number })[] = [];
+    await collect({
+      sources,
+      output: join(dir, 'merged.jsonl'),
+      onEvent: (e) => events.push({ ...e, at: Date.now() }),
+    });
+    for (const step of ['keys', 'write'] as const) {
+      const ticks = events.filter((e) => e.type === 'progress' && e.step === step) as {
+        lines: number;
+        at: number;
+      }[];
+      assert.equal(ticks.at(-1)?.lines, lines, step);
+      for (let i = 1; i < ticks.length; i++) {
+        const [a, b] = [ticks[i - 1], ticks[i]] as [(typeof ticks)[0], (typeof ticks)[0]];
+        assert.ok(b.lines >= a.lines, 'counts only grow');
+        if (i < ticks.length - 1) assert.ok(b.at - a.at >= 240, `${step}: ticks ${b.at - a.at} ms apart`);
+      }
+    }
+    const decide = events.filter((e) => e.type === 'progress' && e.step === 'decide');
+    assert.deepEqual(decide.at(-1), { ...decide.at(-1), linesDecided: lines, linesKeyed: lines });
   });
 });

@@ -701,3 +701,54 @@ describe('crash and resume', () => {
     });
   }
 });
+
+describe('Ctrl-C', () => {
+  test('wait, between two polls: the abort goes through its signal at once: exit 130 and the hint', async () => {
+    // The jobs stay in progress, so wait is in its pause between polls when the signal comes.
+    emu.injectFault({ slowJobs: /^ctrlc-/, slowMs: Number.POSITIVE_INFINITY });
+    try {
+      const { manifest, prefix } = await shardsOnS3(4, 2);
+      const s = await submit({
+        manifest,
+        output: `${prefix}out/`,
+        solutionVersionArn: SV,
+        roleArn: ROLE,
+        jobNamePrefix: 'ctrlc',
+        pollIntervalMs: POLL,
+        service: personalizeService(client),
+      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/bin.ts', 'wait', '--state', s.state, '--poll-interval', '10s'],
+        {
+          cwd: root,
+          env: { ...process.env, ...emu.env, AWS_MAX_ATTEMPTS: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let err = '';
+      child.stderr?.on('data', (d) => {
+        err += d;
+      });
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      for (let i = 0; !err.includes('resuming from'); i++) {
+        assert.ok(i < 1000, `wait never started: ${err}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      child.kill('SIGINT');
+      const code = await exited;
+      const ms = Date.now() - t0;
+      assert.equal(code, 130, err);
+      assert.match(
+        err,
+        /\npersonalize-batch: interrupted \(SIGINT\); run the same command again to resume\n$/,
+      );
+      // bin.ts forces an exit 3 s after the signal: the abort ended the pause well before.
+      assert.ok(ms < 2500, `${ms} ms`);
+    } finally {
+      emu.injectFault({ slowJobs: undefined, slowMs: 60_000 });
+    }
+  });
+});

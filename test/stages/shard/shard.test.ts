@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
 import { type Manifest, prepare, shard } from '../../../src/index.js';
 import { loadSchema } from '../../../src/schemas.js';
+import type { ShardEvent } from '../../../src/stages/shard/index.js';
 import { cli, prng, rejectsWith, useTmp } from '../../helpers.js';
 
 const { fresh } = useTmp();
@@ -505,5 +506,75 @@ describe('prepare --shard-out', () => {
       'u1\n',
     );
     assert.equal(both.code, 2);
+  });
+});
+
+describe('shard: onEvent', () => {
+  /** Chunks of lines with a pause before each: a source slow enough for several progress ticks. */
+  async function* slowLines(chunks: number, perChunk: number, pauseMs: number): AsyncGenerator<Buffer> {
+    for (let c = 0; c < chunks; c++) {
+      await new Promise((r) => setTimeout(r, pauseMs));
+      let text = '';
+      for (let i = 0; i < perChunk; i++) text += lineOf(`u${c}-${i}`);
+      yield Buffer.from(text);
+    }
+  }
+
+  for (const mode of ['size', 'hash'] as const) {
+    test(`${mode} mode: progress about every 250 ms with growing counts, ending at the summary's; each shard once`, async () => {
+      const events: (ShardEvent & { at: number })[] = [];
+      const out = fresh(`events-${mode}`);
+      const summary = await shard({
+        recipe: UP,
+        input: 'slow',
+        source: slowLines(12, 500, 100),
+        out,
+        ...(mode === 'size' ? { maxRecords: 1_000 } : { shards: 3 }),
+        onEvent: (e) => events.push({ ...e, at: Date.now() }),
+      });
+      assert.equal(summary.records, 6_000);
+      const progress = events.filter((e) => e.type === 'progress');
+      // 1.2 s of input: four or so ticks, and the last counts once the input is read.
+      assert.ok(progress.length >= 3, JSON.stringify(progress));
+      for (let i = 1; i < progress.length; i++) {
+        const [a, b] = [progress[i - 1], progress[i]] as [(typeof progress)[0], (typeof progress)[0]];
+        assert.ok(b.records >= a.records && b.bytes >= a.bytes, 'counts only grow');
+        if (i < progress.length - 1) assert.ok(b.at - a.at >= 240, `ticks ${b.at - a.at} ms apart`);
+      }
+      const last = progress.at(-1) as (typeof progress)[0];
+      assert.deepEqual([last.records, last.bytes], [summary.records, summary.bytes]);
+      assert.ok((progress[0] as (typeof progress)[0]).records < summary.records, 'a tick before the end');
+      const told = events.filter((e) => e.type === 'shard');
+      const m = await readManifest(out);
+      assert.deepEqual(
+        told.map(({ index, folder, records, bytes, files }) => ({ index, folder, records, bytes, files })),
+        m.shards.map((s) => ({
+          index: s.index,
+          folder: s.folder,
+          records: s.records,
+          bytes: s.bytes,
+          files: s.files.length,
+        })),
+      );
+      assert.equal(told.length, mode === 'size' ? 6 : 3);
+      if (mode === 'size') {
+        // Each shard is told as the next one starts, while the input is still being read.
+        assert.ok((told[0] as { at: number }).at < last.at - 500, 'the first shard told early');
+      }
+    });
+  }
+
+  test('an empty shard in hash mode is not told', async () => {
+    const events: ShardEvent[] = [];
+    const summary = await shard({
+      recipe: UP,
+      input: 'one',
+      source: slowLines(1, 1, 0),
+      out: fresh('events-empty'),
+      shards: 4,
+      onEvent: (e) => events.push(e),
+    });
+    assert.equal(summary.shards, 1);
+    assert.equal(events.filter((e) => e.type === 'shard').length, 1);
   });
 });

@@ -3,9 +3,12 @@
  * through onProblem, the first maxReported are reported and all are counted.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { prepare, validateFiles } from '../../../src/index.js';
+import type { ValidateEvent } from '../../../src/stages/validate/index.js';
 import { rejectsWith, split, stdinOf, useTmp, validate, writeText } from '../../helpers.js';
 
 const { fresh } = useTmp();
@@ -307,5 +310,53 @@ describe('validateFiles', () => {
         `${how}`,
       );
     }
+  });
+});
+
+describe('validateFiles: onEvent', () => {
+  test('each file once checked with its own counts; progress about every 250 ms, ending at the summary', async () => {
+    const a = await writeText(fresh('a.jsonl'), jsonl([{ userId: 'u1' }, { userId: '' }, { userId: 'u3' }]));
+    const b = await writeText(fresh('b.jsonl'), 'not json\n');
+    // stdin: 10 chunks 120 ms apart (the first two, 64 KiB, peeked at together), one bad line in each.
+    const slow = Readable.from(
+      (async function* () {
+        for (let c = 0; c < 10; c++) {
+          await new Promise((r) => setTimeout(r, 120));
+          const ids = Array.from({ length: 1999 }, (_, i) => ({ userId: `s${c}-${i}` }));
+          yield Buffer.from(jsonl([...ids, { userId: '' }]));
+        }
+      })(),
+    );
+    const events: (ValidateEvent & { at: number })[] = [];
+    const summary = await validateFiles({
+      recipe: 'user-personalization',
+      files: [a, b, '-'],
+      stdin: slow,
+      onEvent: (e) => events.push({ ...e, at: Date.now() }),
+    });
+    const files = events.filter((e) => e.type === 'file');
+    assert.deepEqual(
+      files.map(({ file, records, problems }) => ({ file, records, problems })),
+      [
+        { file: a, records: 3, problems: 1 },
+        { file: b, records: 0, problems: 1 },
+        { file: '-', records: 20_000, problems: 10 },
+      ],
+    );
+    assert.equal(files[0]?.bytes, (await readFile(a)).length);
+    const progress = events.filter((e) => e.type === 'progress');
+    assert.ok(progress.length >= 3, JSON.stringify(progress));
+    for (let i = 1; i < progress.length - 1; i++) {
+      const [p, q] = [progress[i - 1], progress[i]] as [(typeof progress)[0], (typeof progress)[0]];
+      assert.ok(q.at - p.at >= 240, `ticks ${q.at - p.at} ms apart`);
+      assert.ok(q.records >= p.records && q.problems >= p.problems, 'counts only grow');
+    }
+    const last = progress.at(-1) as (typeof progress)[0];
+    assert.deepEqual(
+      { records: last.records, bytesRead: last.bytesRead, problems: last.problems },
+      { records: summary.records, bytesRead: summary.bytes, problems: summary.problems },
+    );
+    assert.equal(summary.records, 20_003);
+    assert.ok((progress[0] as (typeof progress)[0]).records < 20_003, 'a tick while stdin was read');
   });
 });
