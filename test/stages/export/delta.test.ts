@@ -241,7 +241,7 @@ test('--since equals the plain export of the kept lines, on random inputs and pi
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     return (x >>> 8) % n;
   };
-  for (let round = 0; round < 8; round++) {
+  for (let round = 0; round < 6; round++) {
     const prevLines: string[] = [];
     const curLines: string[] = [];
     const kept: string[] = [];
@@ -271,8 +271,9 @@ test('--since equals the plain export of the kept lines, on random inputs and pi
     await writeFile(curFile, cur);
     await writeFile(keptFile, kept.join(''));
     const format = (['csv-long', 'csv-wide', 'jsonl'] as const)[round % 3];
-    const pieceSize = [1, 7, 300, 4096][rnd(4)];
-    const workers = rnd(3);
+    const pieceSize = [1, 7, 300, 4096][rnd(4)] as number;
+    // 1-byte pieces on this thread: on the workers each is a message, seconds of the suite for no other path.
+    const workers = pieceSize === 1 ? 0 : rnd(3);
     const common = { format, pieceSize, workers, top: round % 4 === 1 ? 2 : undefined };
     const want = await exportOutputs({
       ...common,

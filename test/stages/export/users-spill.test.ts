@@ -113,14 +113,14 @@ describe('export --users past --memory-budget', () => {
       const what = `${format} seed ${seed} required ${usersRequired}`;
       assert.equal(mem.summary.usersPartitions, 0, what);
       assert.equal(mem.summary.usersFiltered, false, what);
-      // The three routes past the budget; every one on the first case, one or two on the others.
+      // The three routes past the budget, each on one case at least (filtered on disk on two).
       const all = [
         { name: 'filtered, in memory', filtered: true, partitions: false, budget: TINY, stdin: false },
         { name: 'filtered, on disk', filtered: true, partitions: true, budget: TINIER, stdin: false },
         { name: 'stdin, on disk', filtered: false, partitions: true, budget: TINY, stdin: true },
       ];
       const picked =
-        [[0, 1, 2], [2], [0, 1]][
+        [[1, 2], [0], [1]][
           cases.findIndex((k) => k[0] === seed && k[1] === format && k[2] === usersRequired)
         ] ?? [];
       const routes = [];
