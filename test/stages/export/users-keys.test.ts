@@ -68,3 +68,30 @@ test('through the filter, a bad row of a user the outputs do not name is not rea
     /expected 3 fields/,
   );
 });
+
+test("an Excel CRM file (semicolons, Windows-1252, quoted cells, CRLF) past the budget: the rows held in memory's", async () => {
+  const lines = ['customer_id;email;first_name'];
+  for (let i = 0; i < 30_000; i++)
+    lines.push(
+      i % 7 === 0
+        ? `c${i};c${i}@x;Zoë Müller`
+        : i % 11 === 0
+          ? `c${i};c${i}@x;"Smith; Jo"`
+          : `c${i};c${i}@x;Ann`,
+    );
+  const users = tmp.fresh('crm-1252.csv');
+  await writeFile(users, Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'));
+  const source = await out([0, 7, 11, 13, 29_999].map((i) => rec(`{"input": {"userId": "c${i}"}`)));
+  const opts = { sources: [source], users, usersEncoding: 'windows-1252', userKey: 'customer_id' };
+  const big = tmp.fresh('big.csv');
+  const small = tmp.fresh('small.csv');
+  const held = await exportOutputs({ ...opts, output: big, memoryBudget: 512 * 1024 * 1024 });
+  const read = await exportOutputs({ ...opts, output: small, memoryBudget: BUDGET });
+  assert.equal(held.usersFiltered, false);
+  assert.equal(read.usersFiltered, true);
+  assert.equal(read.usersMissing, 0);
+  const text = await readFile(small, 'utf8');
+  assert.equal(text, await readFile(big, 'utf8'));
+  assert.match(text, /c7,1,i1,0\.5,c7@x,Zoë Müller/);
+  assert.match(text, /c11,1,i1,0\.5,c11@x,Smith; Jo\r\n/);
+});
