@@ -456,10 +456,12 @@ export class ExportRun {
   }
 
   private progress(): void {
-    const cb = this.options.onProgress;
-    if (cb && Date.now() - this.lastProgress > 250) {
+    const { onProgress, onEvent } = this.options;
+    if ((onProgress || onEvent) && Date.now() - this.lastProgress > 250) {
       this.lastProgress = Date.now();
-      cb({ lines: this.counts.lines, bytesRead: this.bytesRead });
+      const p = { lines: this.counts.lines, bytesRead: this.bytesRead };
+      onProgress?.(p);
+      onEvent?.({ type: 'progress', ...p });
     }
   }
 }

@@ -96,9 +96,14 @@ export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOption
   stdin?: Readable;
   /** Where an output or side file named `-` goes: the library never takes the process's, so `-` needs it. */
   stdout?: Writable;
-  /** Called about every 250 ms. */
+  /** Called about every 250 ms (onEvent's progress event without its type). */
   onProgress?: (p: { lines: number; bytesRead: number }) => void;
+  /** `{ type: 'progress', lines, bytesRead }` about every 250 ms while lines are converted. */
+  onEvent?: (e: ExportEvent) => void;
 }
+
+/** About every 250 ms while lines are converted. */
+export type ExportEvent = { type: 'progress'; lines: number; bytesRead: number };
 
 /** Where and how `--format parquet` writes (the rows themselves are csv-long's). */
 export interface ParquetPlan {

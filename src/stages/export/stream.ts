@@ -11,11 +11,9 @@ export type ExportStreamOptions = Omit<
 > & {
   /** Aborting destroys the stream with an AbortError, after a csv-wide spool file is removed. */
   signal?: AbortSignal;
-  onEvent?: (e: ExportEvent) => void;
 };
 
-/** About every 250 ms while lines are converted. */
-export type ExportEvent = { type: 'progress'; lines: number; bytesRead: number };
+export type { ExportEvent } from './options.js';
 
 /**
  * exportOutputs() as a Duplex: write `.out` bytes (gzip or not), read
@@ -28,7 +26,7 @@ export type ExportEvent = { type: 'progress'; lines: number; bytesRead: number }
 export function createExportStream(
   options: ExportStreamOptions = {},
 ): Duplex & { summary: Promise<ExportSummary> } {
-  const { signal, onEvent, ...rest } = options;
+  const { signal, ...rest } = options;
   for (const key of ['sources', 'output', 'stdin', 'stdout', 'maxFileSize', 'since', 'mapUsers'] as const) {
     if ((options as ExportOptions)[key] !== undefined)
       throw usage(
@@ -37,14 +35,8 @@ export function createExportStream(
   }
   if (rest.errors === '-' || rest.rejects === '-')
     throw usage('createExportStream: errors and rejects need a file here, as - would be the stream itself');
-  const onProgress = onEvent
-    ? (p: { lines: number; bytesRead: number }) => {
-        rest.onProgress?.(p);
-        onEvent({ type: 'progress', ...p });
-      }
-    : rest.onProgress;
   return new RunDuplex<ExportSummary>(
-    ({ stdin, stdout }) => exportOutputs({ ...rest, onProgress, sources: ['-'], output: '-', stdin, stdout }),
+    ({ stdin, stdout }) => exportOutputs({ ...rest, sources: ['-'], output: '-', stdin, stdout }),
     signal,
   );
 }

@@ -3,7 +3,7 @@ import { Deduper, Grouper } from '../../io/dedupe.js';
 import { expandBatchInputs } from '../../io/doc-kind.js';
 import { batchLines, checkNotAnInput } from '../../io/output.js';
 import { SpillDir } from '../../io/spill.js';
-import { type PrepareOptions, resolvePrepareOptions } from './options.js';
+import { type PrepareOptions, type PrepareProgress, resolvePrepareOptions } from './options.js';
 import { RecordPass } from './record-pass.js';
 import { RejectWriter } from './rejects.js';
 import { knownLarger, SPILL_FIRST_FACTOR, sourceLines } from './sources.js';
@@ -37,7 +37,15 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
     : undefined;
   const grouper =
     opts.family.family === 'personalized-ranking' ? new Grouper(spill, opts.memoryBudget) : undefined;
-  const pass = new RecordPass(opts, s, rejects, dedupe, grouper, options.onProgress);
+  const { onProgress, onEvent } = options;
+  const progress =
+    onProgress || onEvent
+      ? (p: PrepareProgress) => {
+          onProgress?.(p);
+          onEvent?.({ type: 'progress', ...p });
+        }
+      : undefined;
+  const pass = new RecordPass(opts, s, rejects, dedupe, grouper, progress);
   async function* lines(): AsyncGenerator<string | Buffer> {
     for (const name of opts.sources) yield* sourceLines(pass, name, opts, options.stdin);
     yield* pass.drain();

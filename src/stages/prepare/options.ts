@@ -87,9 +87,14 @@ export interface PrepareOptions extends CallOptions {
   stdin?: Readable;
   /** What an output (or rejects file) `-` writes to: needed for `-`, as with `stdin`. */
   stdout?: Writable;
-  /** Called about every 250 ms with running counts. */
+  /** Called about every 250 ms with running counts (onEvent's progress event without its type). */
   onProgress?: (p: PrepareProgress) => void;
+  /** `{ type: 'progress', recordsRead, written, bytesRead }` about every 250 ms. */
+  onEvent?: (e: PrepareEvent) => void;
 }
+
+/** About every 250 ms while records are read. */
+export type PrepareEvent = { type: 'progress' } & PrepareProgress;
 
 export interface PrepareProgress {
   recordsRead: number;

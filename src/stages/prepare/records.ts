@@ -5,7 +5,12 @@ import { abortable, throwIfAborted } from '../../io/abort.js';
 import { Deduper, Grouper } from '../../io/dedupe.js';
 import type { Row } from '../../io/rows.js';
 import { SpillDir } from '../../io/spill.js';
-import { type PrepareOptions, type ResolvedPrepareOptions, resolvePrepareOptions } from './options.js';
+import {
+  type PrepareEvent,
+  type PrepareOptions,
+  type ResolvedPrepareOptions,
+  resolvePrepareOptions,
+} from './options.js';
 import { RecordPass } from './record-pass.js';
 import { RejectWriter } from './rejects.js';
 import { builderFor, checkSourceKind } from './sources.js';
@@ -46,8 +51,7 @@ export type PrepareRecordsOptions = Pick<
   onEvent?: (e: PrepareEvent) => void;
 };
 
-/** About every 250 ms while records are read. */
-export type PrepareEvent = { type: 'progress'; recordsRead: number; written: number; bytesRead: number };
+export type { PrepareEvent } from './options.js';
 
 /** What messages call the options: prepareRecords' own names, not the CLI's flags. */
 const RECORDS_OPTION_NAMES: OptionNames = {

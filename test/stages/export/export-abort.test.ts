@@ -18,6 +18,7 @@ test('an abort mid-way rejects with AbortError, and leaves no output or temp', a
   const src = await writeText(join(work, 'in.out'), text);
   const ac = new AbortController();
   let lines = 0;
+  const events: unknown[] = [];
   await assert.rejects(
     exportOutputs({
       sources: [src],
@@ -30,10 +31,18 @@ test('an abort mid-way rejects with AbortError, and leaves no output or temp', a
         lines = p.lines;
         if (p.lines > 0) ac.abort();
       },
+      onEvent: (e) => events.push(e),
     }),
     isAbortError,
   );
   assert.ok(lines < 300_000, `stopped before the end (${lines} lines)`);
+  // onEvent gets each progress as a typed event, the same counts onProgress got.
+  assert.ok(events.length > 0);
+  assert.deepEqual(events.at(-1), {
+    type: 'progress',
+    lines,
+    bytesRead: (events.at(-1) as { bytesRead: number }).bytesRead,
+  });
   assert.deepEqual(await listDir(parent), []);
   assert.deepEqual(await listDir(work), ['in.out']);
 });

@@ -73,3 +73,29 @@ test('an already aborted signal reads and writes nothing', async () => {
   assert.equal(read, 0);
   assert.deepEqual(await readdir(dir), []);
 });
+
+test('onEvent: progress events with the running counts while a slow stdin is read', async () => {
+  const dir = fresh('events');
+  await mkdir(dir, { recursive: true });
+  const { Readable } = await import('node:stream');
+  const stdin = Readable.from(
+    (async function* () {
+      for (let i = 0; i < 3; i++) {
+        yield ids(i);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })(),
+  );
+  const events: { type: string; recordsRead: number; written: number; bytesRead: number }[] = [];
+  const s = await prepare({
+    sources: ['-'],
+    stdin,
+    output: join(dir, 'out.jsonl'),
+    recipe: 'user-personalization',
+    onEvent: (e) => events.push(e),
+  });
+  assert.ok(events.length >= 1, 'at least one progress event');
+  assert.equal(events[0]?.type, 'progress');
+  assert.ok((events.at(-1)?.recordsRead ?? 0) <= s.recordsRead);
+  assert.ok((events.at(-1)?.recordsRead ?? 0) > 0);
+});
