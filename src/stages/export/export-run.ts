@@ -41,9 +41,8 @@ const IN_FLIGHT = 4;
 const SLOTS = IN_FLIGHT + 4;
 
 /**
- * Output in order: bytes here (the header, pieces converted on this thread,
- * or output sent back by a worker), or the length of an output a worker
- * holds and will write itself at the offset it is given.
+ * Output in order: bytes here (the header, pieces converted on this thread, or output sent back by
+ * a worker), or the length of an output a worker holds and will write itself at the offset given.
  */
 type Chunk =
   | { buf: Buffer; release: (() => void) | undefined; held?: undefined; header?: boolean }
@@ -457,12 +456,11 @@ export class ExportRun {
 
   private progress(): void {
     const { onProgress, onEvent } = this.options;
-    if ((onProgress || onEvent) && Date.now() - this.lastProgress > 250) {
-      this.lastProgress = Date.now();
-      const p = { lines: this.counts.lines, bytesRead: this.bytesRead };
-      onProgress?.(p);
-      onEvent?.({ type: 'progress', ...p });
-    }
+    if (!(onProgress || onEvent) || Date.now() - this.lastProgress <= 250) return;
+    this.lastProgress = Date.now();
+    const p = { lines: this.counts.lines, bytesRead: this.bytesRead };
+    onProgress?.(p);
+    onEvent?.({ type: 'progress', ...p });
   }
 }
 
