@@ -1,9 +1,15 @@
+import type { Writable } from 'node:stream';
 import { noStream, usage } from '../../errors.js';
 import { Deduper, Grouper } from '../../io/dedupe.js';
 import { expandBatchInputs } from '../../io/doc-kind.js';
 import { batchLines, checkNotAnInput } from '../../io/output.js';
 import { SpillDir } from '../../io/spill.js';
-import { type PrepareOptions, type PrepareProgress, resolvePrepareOptions } from './options.js';
+import {
+  type PrepareOptions,
+  type PrepareProgress,
+  type ResolvedPrepareOptions,
+  resolvePrepareOptions,
+} from './options.js';
 import { RecordPass } from './record-pass.js';
 import { RejectWriter } from './rejects.js';
 import { knownLarger, SPILL_FIRST_FACTOR, sourceLines } from './sources.js';
@@ -25,27 +31,20 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   await checkNotAnInput(opts.output, opts.sources);
   if (opts.rejects) await checkNotAnInput(opts.rejects, opts.sources);
   s.sources = opts.sources.length;
-  const spill = new SpillDir(opts.tmpDir);
-  const rejects = opts.rejects ? new RejectWriter(opts.rejects, options.stdout) : undefined;
-  const dedupe = opts.dedupe
-    ? new Deduper(
-        spill,
-        opts.memoryBudget,
-        await knownLarger(opts.sources, SPILL_FIRST_FACTOR * opts.memoryBudget),
-        options.parallelDrainMinBytes,
-      )
-    : undefined;
-  const grouper =
-    opts.family.family === 'personalized-ranking' ? new Grouper(spill, opts.memoryBudget) : undefined;
   const { onProgress, onEvent } = options;
-  const progress =
-    onProgress || onEvent
-      ? (p: PrepareProgress) => {
-          onProgress?.(p);
-          onEvent?.({ type: 'progress', ...p });
-        }
-      : undefined;
-  const pass = new RecordPass(opts, s, rejects, dedupe, grouper, progress);
+  const parts = openPass(opts, s, {
+    stdout: options.stdout,
+    spillFirst: await knownLarger(opts.sources, SPILL_FIRST_FACTOR * opts.memoryBudget),
+    parallelDrainMinBytes: options.parallelDrainMinBytes,
+    progress:
+      onProgress || onEvent
+        ? (p: PrepareProgress) => {
+            onProgress?.(p);
+            onEvent?.({ type: 'progress', ...p });
+          }
+        : undefined,
+  });
+  const { pass } = parts;
   async function* lines(): AsyncGenerator<string | Buffer> {
     for (const name of opts.sources) yield* sourceLines(pass, name, opts, options.stdin);
     yield* pass.drain();
@@ -57,11 +56,65 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
       yield chunk;
     }
   } finally {
-    // Rejected records are data the user must not lose: they are kept even
-    // when the run stops early or fails.
-    await rejects?.close();
-    await spill.dispose();
+    await closePass(parts);
   }
+  return finishSummary(s, opts, parts, started);
+}
+
+/** What records pass through in a prepare run: its spill folder, rejects, dedupe, ranking groups, the pass. */
+export interface PassParts {
+  spill: SpillDir;
+  rejects: RejectWriter | undefined;
+  dedupe: Deduper | undefined;
+  grouper: Grouper | undefined;
+  pass: RecordPass;
+}
+
+/** The parts of a pass, for prepare (files) and prepareRecords (values) alike. */
+export function openPass(
+  opts: ResolvedPrepareOptions,
+  s: PrepareSummary,
+  o: {
+    /** Where rejects `-` go. */
+    stdout?: Writable;
+    /** The dedupe spills from the start (the input is known to be past the budget). */
+    spillFirst: boolean;
+    parallelDrainMinBytes?: number;
+    progress?: (p: PrepareProgress) => void;
+  },
+): PassParts {
+  const spill = new SpillDir(opts.tmpDir);
+  const rejects = opts.rejects ? new RejectWriter(opts.rejects, o.stdout) : undefined;
+  const dedupe = opts.dedupe
+    ? new Deduper(spill, opts.memoryBudget, o.spillFirst, o.parallelDrainMinBytes)
+    : undefined;
+  const grouper =
+    opts.family.family === 'personalized-ranking' ? new Grouper(spill, opts.memoryBudget) : undefined;
+  return {
+    spill,
+    rejects,
+    dedupe,
+    grouper,
+    pass: new RecordPass(opts, s, rejects, dedupe, grouper, o.progress),
+  };
+}
+
+/**
+ * Closes a pass's files whatever happened. Rejected records are data the
+ * user must not lose: they are kept even when the run stops early or fails.
+ */
+export async function closePass(parts: PassParts): Promise<void> {
+  await parts.rejects?.close();
+  await parts.spill.dispose();
+}
+
+/** The summary's last figures (duplicates, spill, time) and the warnings its totals call for. */
+export function finishSummary(
+  s: PrepareSummary,
+  opts: ResolvedPrepareOptions,
+  { dedupe, grouper, pass }: PassParts,
+  started: number,
+): PrepareSummary {
   s.duplicates = (dedupe?.duplicates ?? 0) + (grouper?.duplicates ?? 0);
   s.spilled = Boolean(dedupe?.spilled || grouper?.spilled);
   s.seconds = (performance.now() - started) / 1000;

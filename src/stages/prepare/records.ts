@@ -2,19 +2,17 @@ import type { BatchInput } from '../../core/build.js';
 import type { OptionNames } from '../../core/option-names.js';
 import { usage } from '../../errors.js';
 import { abortable, throwIfAborted } from '../../io/abort.js';
-import { Deduper, Grouper } from '../../io/dedupe.js';
 import type { Row } from '../../io/rows.js';
-import { SpillDir } from '../../io/spill.js';
+import { closePass, finishSummary, openPass } from './chunks.js';
 import {
   type PrepareEvent,
   type PrepareOptions,
   type ResolvedPrepareOptions,
   resolvePrepareOptions,
 } from './options.js';
-import { RecordPass } from './record-pass.js';
-import { RejectWriter } from './rejects.js';
+import type { RecordPass } from './record-pass.js';
 import { builderFor, checkSourceKind } from './sources.js';
-import { emptySummary, type PrepareSummary, warnOnTotals } from './summary.js';
+import { emptySummary, type PrepareSummary } from './summary.js';
 
 /** What prepareRecords reads: ids (strings), or rows (objects, the id in `column` or a usual id field). */
 export type RecordSource = Iterable<string | object> | AsyncIterable<string | object>;
@@ -99,15 +97,12 @@ export async function* prepareRecords(
   const opts = resolvePrepareOptions({ ...options, optionNames, sources: [name] });
   const started = performance.now();
   const s = emptySummary(opts);
-  const spill = new SpillDir(opts.tmpDir);
-  const rejects = opts.rejects ? new RejectWriter(opts.rejects, undefined) : undefined;
-  const dedupe = opts.dedupe
-    ? new Deduper(spill, opts.memoryBudget, false, options.parallelDrainMinBytes)
-    : undefined;
-  const grouper =
-    opts.family.family === 'personalized-ranking' ? new Grouper(spill, opts.memoryBudget) : undefined;
-  const progress = onEvent && ((p: Omit<PrepareEvent, 'type'>) => onEvent({ type: 'progress', ...p }));
-  const pass = new RecordPass(opts, s, rejects, dedupe, grouper, progress);
+  const parts = openPass(opts, s, {
+    spillFirst: false,
+    parallelDrainMinBytes: options.parallelDrainMinBytes,
+    progress: onEvent && ((p: Omit<PrepareEvent, 'type'>) => onEvent({ type: 'progress', ...p })),
+  });
+  const { pass } = parts;
   try {
     for await (const chunk of recordLines(source, pass, opts, name, signal)) {
       throwIfAborted(signal);
@@ -121,15 +116,9 @@ export async function* prepareRecords(
       }
     }
   } finally {
-    // As in prepare: rejected records are kept even when the run stops early or fails.
-    await rejects?.close();
-    await spill.dispose();
+    await closePass(parts);
   }
-  s.duplicates = (dedupe?.duplicates ?? 0) + (grouper?.duplicates ?? 0);
-  s.spilled = Boolean(dedupe?.spilled || grouper?.spilled);
-  s.seconds = (performance.now() - started) / 1000;
-  warnOnTotals(s, opts, pass.legacy);
-  return s;
+  return finishSummary(s, opts, parts, started);
 }
 
 /**
