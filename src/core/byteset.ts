@@ -18,6 +18,12 @@ export function hashBytes(buf: Uint8Array, start: number, end: number, seed = 0)
     h ^= buf[i] as number;
     h = Math.imul(h, 0x01000193);
   }
+  return fmix(h);
+}
+
+/** murmur3's 32-bit finaliser: every bit of the result depends on every bit of `x`. */
+export function fmix(x: number): number {
+  let h = x;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

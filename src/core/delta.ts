@@ -1,3 +1,4 @@
+import { fmix } from './byteset.js';
 import type { OutKeyField } from './out-lines.js';
 
 /**
@@ -96,16 +97,6 @@ const HEX = Buffer.from('0123456789abcdef');
 
 function hexBytes(v: number, buf: Uint8Array, at: number): void {
   for (let i = 7; i >= 0; i--) buf[at + 7 - i] = HEX[(v >>> (4 * i)) & 15] as number;
-}
-
-function fmix(x: number): number {
-  let h = x;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** The digest of an empty list (a csv-long export has no row for such a key). */
