@@ -207,6 +207,14 @@ function optionNames(options: OptionsConfig, negative: boolean): string[] {
  * The output of a command that also took the old spelling --out (shard, demo):
  * -o/--output is the one name across commands now.
  */
+/** A comma-separated option's names, trimmed, empty ones left out (`--user-fields "email, first_name,"`). */
+export function nameList(value: string | undefined): string[] | undefined {
+  return value
+    ?.split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+}
+
 export function outputOption(v: { output?: string; out?: string }): string | undefined {
   if (v.output !== undefined && v.out !== undefined && v.output !== v.out)
     throw new PbError('PB_USAGE', '--out is the old name of --output; give one of them');

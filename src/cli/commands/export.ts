@@ -11,7 +11,7 @@ import {
   type ExportSummary,
   exportOutputs,
 } from '../../stages/export/index.js';
-import { AWS_OPTIONS, awsConnections, type CliIO, parse, progressLine, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, nameList, parse, progressLine, write } from '../common.js';
 
 export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
 
@@ -263,19 +263,13 @@ function exportOptionsOf(
     partitionBy: v['partition-by'] === undefined ? undefined : parsePartitions(v['partition-by']),
     top: v.top === undefined ? undefined : parseCount(v.top, '--top'),
     catalog: v.catalog,
-    catalogColumns: v['catalog-columns']
-      ?.split(',')
-      .map((c) => c.trim())
-      .filter((c) => c !== ''),
+    catalogColumns: nameList(v['catalog-columns']),
     catalogIdColumn: v['catalog-id-column'],
     catalogDelimiter: v['catalog-delimiter'],
     catalogEncoding: v['catalog-encoding'],
     users: v.users,
     userKey: v['user-key'],
-    userFields: v['user-fields']
-      ?.split(',')
-      .map((c) => c.trim())
-      .filter((c) => c !== ''),
+    userFields: nameList(v['user-fields']),
     usersDelimiter: v['users-delimiter'],
     usersEncoding: v['users-encoding'],
     usersRequired: v['users-required'],

@@ -4,7 +4,7 @@ import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import { FORMATS, type Format } from '../../io/rows.js';
 import type { PrepareOptions, PrepareSummary } from '../../stages/prepare/index.js';
-import { AWS_OPTIONS, awsConnections, type CliIO, parse, progressLine, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, nameList, parse, progressLine, write } from '../common.js';
 import { describeInputs } from '../inputs.js';
 import { SHARD_OPTIONS, shardLimits } from './shard.js';
 
@@ -157,10 +157,7 @@ function prepareOptionsOf(v: PrepareValues, recipe: string, sources: string[]): 
     itemColumn: v['item-column'],
     itemListColumn: v['item-list-column'],
     listSeparator: v['list-separator'],
-    attributes: v.attributes
-      ?.split(',')
-      .map((a) => a.trim())
-      .filter((a) => a !== ''),
+    attributes: nameList(v.attributes),
     filters: v['filter-value'],
     filterConstants: v['filter-const'],
     valueSeparator: v['value-separator'],

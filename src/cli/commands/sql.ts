@@ -1,5 +1,5 @@
 import { PbError } from '../../errors.js';
-import { AWS_OPTIONS, awsConnections, type CliIO, parse, write } from '../common.js';
+import { AWS_OPTIONS, awsConnections, type CliIO, nameList, parse, write } from '../common.js';
 
 const SQL_HELP = `Usage: personalize-batch sql --engine duckdb|athena|spark [options] SOURCE
        personalize-batch sql --engine duckdb|athena|spark --stage prepare --recipe FAMILY
@@ -120,10 +120,7 @@ export async function runSql(args: readonly string[], io: CliIO): Promise<number
     engine: v.engine as string,
     source: positionals[0] as string,
     catalog: v.catalog,
-    catalogColumns: v['catalog-columns']
-      ?.split(',')
-      .map((c) => c.trim())
-      .filter((c) => c !== ''),
+    catalogColumns: nameList(v['catalog-columns']),
     catalogIdColumn: v['catalog-id-column'],
     table: v.table,
     raw: v.raw,
