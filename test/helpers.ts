@@ -26,7 +26,7 @@ import {
   type ValidateSummary,
   validateFiles,
 } from '../src/index.js';
-import { makeS3Client } from '../src/io/s3.js';
+import { configureS3, makeS3Client } from '../src/io/s3.js';
 import { prng } from '../src/sample.js';
 
 /** mulberry32 from the sample generator: same seed, same sequence. */
@@ -253,6 +253,29 @@ export function assertSchema(file: string, records: unknown[]): void {
 
 /** The fixed credentials s3rver accepts. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/**
+ * s3rver for a describe block (or a whole file): started before its tests,
+ * the package-wide S3 client pointed at it, both undone after. Returns the
+ * running server (call it in a test or a later hook).
+ */
+export function useS3rver(): () => S3rverHandle {
+  let s3: S3rverHandle | undefined;
+  before(async () => {
+    s3 = await startS3rver();
+    configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
+  });
+  after(async () => {
+    configureS3({});
+    await s3?.close();
+  });
+  return () => {
+    if (!s3) throw new Error('useS3rver: s3rver is not running (call it inside a test or a later hook)');
+    return s3;
+  };
+}
+
+export type S3rverHandle = Awaited<ReturnType<typeof startS3rver>>;
 
 /**
  * s3rver on 127.0.0.1 (a real S3-compatible server the real SDK talks to)

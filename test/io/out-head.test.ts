@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { HEAD_BYTES, readOutHead } from '../../src/io/out-head.js';
-import { configureS3 } from '../../src/io/s3.js';
-import { rejectsWith, S3RVER_CREDENTIALS, startS3rver, useTmp } from '../helpers.js';
+import { rejectsWith, useS3rver, useTmp } from '../helpers.js';
 import { AWS_DOC_EXAMPLES, REFERENCE } from '../out-fixtures.js';
 
 const tmp = useTmp();
@@ -52,17 +51,9 @@ describe('readOutHead: the first lines of a file, folder or S3 prefix', () => {
   });
 
   describe('on S3', () => {
-    let s3: Awaited<ReturnType<typeof startS3rver>>;
-    before(async () => {
-      s3 = await startS3rver();
-      configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
-    });
-    after(async () => {
-      configureS3({});
-      await s3?.close();
-    });
+    const s3 = useS3rver();
     const put = (key: string, body: string | Buffer) =>
-      s3.client.send(new PutObjectCommand({ Bucket: 'bucket', Key: key, Body: body }));
+      s3().client.send(new PutObjectCommand({ Bucket: 'bucket', Key: key, Body: body }));
 
     test('a prefix: its first .out object, _CHECK passed over', async () => {
       await put('run/_CHECK', '{}');

@@ -2,40 +2,28 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { configureS3, readS3 } from '../../../src/io/s3.js';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { readS3 } from '../../../src/io/s3.js';
 import { collect } from '../../../src/stages/collect/index.js';
 import { exportOutputs } from '../../../src/stages/export/index.js';
 import { shard } from '../../../src/stages/shard/index.js';
-import { S3RVER_CREDENTIALS, startS3rver } from '../../helpers.js';
+import { useS3rver } from '../../helpers.js';
 import { REFERENCE } from '../../out-fixtures.js';
 
 // export and collect with s3:// sources and destinations, against s3rver on
 // 127.0.0.1 (a real S3-compatible server; the real AWS SDK talks to it).
 
-let s3: Awaited<ReturnType<typeof startS3rver>>;
-let client: S3Client;
-
-before(async () => {
-  s3 = await startS3rver();
-  client = s3.client;
-  configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
-});
-
-after(async () => {
-  configureS3({});
-  await s3.close();
-});
+const s3 = useS3rver();
 
 async function put(key: string, body: string | Buffer): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: key, Body: body }));
+  await s3().client.send(new PutObjectCommand({ Bucket: 'bucket', Key: key, Body: body }));
 }
 
 async function get(uri: string): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const c of readS3(client, uri)) parts.push(c);
+  for await (const c of readS3(s3().client, uri)) parts.push(c);
   return Buffer.concat(parts);
 }
 

@@ -6,10 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { PARQUET_ROW_GROUP_ROWS, parquetCopySql, rowGroupRows } from '../../../src/io/parquet.js';
-import { configureS3, readS3 } from '../../../src/io/s3.js';
+import { readS3 } from '../../../src/io/s3.js';
 import { type ExportOptions, exportOutputs } from '../../../src/stages/export/index.js';
 import { parquetColumns } from '../../../src/stages/export/parquet.js';
-import { S3RVER_CREDENTIALS, startS3rver } from '../../helpers.js';
+import { useS3rver } from '../../helpers.js';
 import { REFERENCE, randomFile } from '../../out-fixtures.js';
 
 // export --format parquet read back by DuckDB: the same rows, in the same
@@ -312,15 +312,7 @@ describe('export --format parquet', () => {
 });
 
 describe('export --format parquet to S3', () => {
-  let s3: Awaited<ReturnType<typeof startS3rver>>;
-  before(async () => {
-    s3 = await startS3rver();
-    configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
-  });
-  after(async () => {
-    configureS3({});
-    await s3.close();
-  });
+  const s3 = useS3rver();
 
   test('a partition under an s3:// prefix, uploaded through the multipart writer', async () => {
     const src = await file(
@@ -335,7 +327,7 @@ describe('export --format parquet to S3', () => {
     });
     assert.deepEqual(s.parts, ['s3://bucket/lake/recs/run_date=2026-12-06/part-00000.parquet']);
     const parts: Buffer[] = [];
-    for await (const c of readS3(s3.client, s.parts?.[0] as string)) parts.push(c);
+    for await (const c of readS3(s3().client, s.parts?.[0] as string)) parts.push(c);
     const local = join(dir, 'from-s3.parquet');
     await writeFile(local, Buffer.concat(parts));
     const { rows } = await readParquet(local);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { configureS3 } from '../../../src/io/s3.js';
 import { concatParts, exportOutputs } from '../../../src/stages/export/index.js';
-import { S3RVER_CREDENTIALS, startS3rver, useTmp } from '../../helpers.js';
+import { useS3rver, useTmp } from '../../helpers.js';
 import { REFERENCE } from '../../out-fixtures.js';
 
 // export --part on an s3:// object against s3rver: ranged GETs cut at line
@@ -12,17 +11,7 @@ import { REFERENCE } from '../../out-fixtures.js';
 // names its invalid lines URI@START with lines counted from there.
 
 const tmp = useTmp();
-let s3: Awaited<ReturnType<typeof startS3rver>>;
-
-before(async () => {
-  s3 = await startS3rver();
-  configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
-});
-
-after(async () => {
-  configureS3({});
-  await s3.close();
-});
+const s3 = useS3rver();
 
 function content(): string {
   const lines: string[] = [];
@@ -40,7 +29,7 @@ function content(): string {
 
 test('an s3:// object in 3 parts by ranged GETs: joined, the rows and errors of one process', async () => {
   const text = content();
-  await s3.client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'out/big.out', Body: text }));
+  await s3().client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'out/big.out', Body: text }));
   const local = tmp.fresh('big.out');
   await writeFile(local, text);
   const one = tmp.fresh('one.csv');

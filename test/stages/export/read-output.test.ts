@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { configureS3 } from '../../../src/io/s3.js';
 import {
   type OutputRecord,
   type ReadOutputEvent,
@@ -18,7 +17,7 @@ import {
   type ReadOutputSummary,
   readOutput,
 } from '../../../src/stages/export/read-output.js';
-import { rejectsWith, S3RVER_CREDENTIALS, split, startS3rver, stdinOf, useTmp } from '../../helpers.js';
+import { rejectsWith, split, stdinOf, useS3rver, useTmp } from '../../helpers.js';
 import { AWS_DOC_EXAMPLES, FAILED, REFERENCE, randomFile } from '../../out-fixtures.js';
 
 const tmp = useTmp();
@@ -355,20 +354,12 @@ describe('readOutput: abort on a file', () => {
 });
 
 describe('readOutput: an s3:// prefix', () => {
-  let s3: Awaited<ReturnType<typeof startS3rver>>;
-  before(async () => {
-    s3 = await startS3rver();
-    configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
-  });
-  after(async () => {
-    configureS3({});
-    await s3.close();
-  });
+  const s3 = useS3rver();
 
   test('the *.out objects under it, in name order, gzip too; _CHECK and the rest left out', async () => {
     const { gzipSync } = await import('node:zlib');
     const put = (Key: string, Body: string | Buffer) =>
-      s3.client.send(new PutObjectCommand({ Bucket: 'bucket', Key, Body }));
+      s3().client.send(new PutObjectCommand({ Bucket: 'bucket', Key, Body }));
     await put('job/out/b/input.jsonl.out.gz', gzipSync(`${REFERENCE.ranking}\n`));
     await put('job/out/a/input.jsonl.out', `${REFERENCE.popularity}\n${REFERENCE.error}\n`);
     await put('job/out/a/_CHECK', 'not data');

@@ -6,10 +6,9 @@ import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { configureS3 } from '../../../src/io/s3.js';
 import { exportOutputs } from '../../../src/stages/export/index.js';
 import { sqlForOutputs, sqlForPrepare } from '../../../src/stages/sql/index.js';
-import { rejectsWith, S3RVER_CREDENTIALS, startS3rver, throwsWith, useTmp } from '../../helpers.js';
+import { rejectsWith, throwsWith, useS3rver, useTmp } from '../../helpers.js';
 import { REFERENCE, randomFile } from '../../out-fixtures.js';
 
 const tmp = useTmp();
@@ -114,19 +113,13 @@ describe('sqlForOutputs: the shape and the catalog read from the files', () => {
   });
 
   describe('on S3', () => {
-    let s3: Awaited<ReturnType<typeof startS3rver>>;
+    const s3 = useS3rver();
     before(async () => {
-      s3 = await startS3rver();
-      configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
       for (const [key, body] of [
         ['run/_CHECK', '{}'],
         ['run/users.json.out', `${REFERENCE.themes}\n`],
       ] as const)
-        await s3.client.send(new PutObjectCommand({ Bucket: 'bucket', Key: key, Body: body }));
-    });
-    after(async () => {
-      configureS3({});
-      await s3?.close();
+        await s3().client.send(new PutObjectCommand({ Bucket: 'bucket', Key: key, Body: body }));
     });
 
     test('a prefix: Athena LOCATION, Spark path, DuckDB glob; the shape from its first object', async () => {
