@@ -11,6 +11,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { type CliIO, run } from '../src/cli/index.js';
 import {
@@ -338,4 +339,27 @@ export function isAbortError(err: unknown): true {
   assert.equal((err as Error).name, 'AbortError', String((err as Error).stack ?? err));
   assert.equal((err as { code?: string }).code, 'ABORT_ERR');
   return true;
+}
+
+/**
+ * An in-memory DuckDB for the tests of a file (or block) that check outputs
+ * with SQL: opened before them, closed after; loaded on demand, as most test
+ * files need none. Returns the connection (call it in a test).
+ */
+export function useDuckDB(): () => DuckDBConnection {
+  let db: DuckDBInstance | undefined;
+  let con: DuckDBConnection | undefined;
+  before(async () => {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    db = await DuckDBInstance.create(':memory:');
+    con = await db.connect();
+  });
+  after(() => {
+    con?.closeSync();
+    db?.closeSync();
+  });
+  return () => {
+    if (!con) throw new Error('useDuckDB: the database is not open (call it inside a test)');
+    return con;
+  };
 }

@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { cli, useTmp } from '../helpers.js';
+import { cli, useDuckDB, useTmp } from '../helpers.js';
 import { REFERENCE } from '../out-fixtures.js';
 
 const tmp = useTmp();
-let db: DuckDBInstance;
-let con: DuckDBConnection;
-before(async () => {
-  db = await DuckDBInstance.create(':memory:');
-  con = await db.connect();
-});
-after(() => {
-  con?.closeSync();
-  db?.closeSync();
-});
+const con = useDuckDB();
 
 async function outputsFolder(): Promise<string> {
   const dir = tmp.fresh('out');
@@ -44,7 +34,7 @@ describe('personalize-batch sql', () => {
     const r = await cli(['sql', '--engine', 'duckdb', '--raw', dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stdout.startsWith('--'), 'no comment header with --raw');
-    const rows = (await con.runAndReadAll(r.stdout.replace(/;\s*$/, ''))).getRowObjectsJson();
+    const rows = (await con().runAndReadAll(r.stdout.replace(/;\s*$/, ''))).getRowObjectsJson();
     const seen = rows.map((x) => `${x.userId} ${x.rank} ${x.itemId} ${x.score}`).sort();
     assert.deepEqual(seen, [
       '4638 1 1104 0.0023',

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { sniffLayout } from '../../../src/core/out-convert.js';
 import { outputSql } from '../../../src/core/sql/outputs.js';
 import { exportOutputs } from '../../../src/stages/export/index.js';
-import { useTmp } from '../../helpers.js';
+import { useDuckDB, useTmp } from '../../helpers.js';
 import { AWS_DOC_EXAMPLES, FAILED, REFERENCE, randomFile } from '../../out-fixtures.js';
 
 // The DuckDB text run for real against export csv-long on the same lines,
@@ -14,17 +13,7 @@ import { AWS_DOC_EXAMPLES, FAILED, REFERENCE, randomFile } from '../../out-fixtu
 // exactly, scores as numbers, error lines nowhere.
 
 const tmp = useTmp();
-let db: DuckDBInstance;
-let con: DuckDBConnection;
-
-before(async () => {
-  db = await DuckDBInstance.create(':memory:');
-  con = await db.connect();
-});
-after(() => {
-  con?.closeSync();
-  db?.closeSync();
-});
+const con = useDuckDB();
 
 type Rows = { header: string[]; rows: string[][] };
 
@@ -54,7 +43,7 @@ async function viaExport(file: string, catalog?: string): Promise<Rows> {
 }
 
 async function viaDuckdb(sql: string): Promise<Rows> {
-  const reader = await con.runAndReadAll(sql);
+  const reader = await con().runAndReadAll(sql);
   const header = reader.columnNames();
   const rows = reader.getRows().map((row) => row.map((v) => (v === null ? '' : String(v))));
   return sorted({ header, rows });

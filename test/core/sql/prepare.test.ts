@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { describe, test } from 'node:test';
 import { stringify } from 'csv-stringify/sync';
 import { prepareSql } from '../../../src/core/sql/prepare.js';
 import { prng } from '../../../src/sample.js';
-import { prepareFiles, throwsWith, useTmp } from '../../helpers.js';
+import { prepareFiles, throwsWith, useDuckDB, useTmp } from '../../helpers.js';
 import { randomId } from '../../out-fixtures.js';
 
 // The DuckDB form of sql --stage prepare run for real against prepare on the
@@ -13,17 +12,7 @@ import { randomId } from '../../out-fixtures.js';
 // bytes per line, every rule of prepare's id checks met by a row.
 
 const tmp = useTmp();
-let db: DuckDBInstance;
-let con: DuckDBConnection;
-
-before(async () => {
-  db = await DuckDBInstance.create(':memory:');
-  con = await db.connect();
-});
-after(() => {
-  con?.closeSync();
-  db?.closeSync();
-});
+const con = useDuckDB();
 
 /** One id per rule of prepare's (kept or refused), then random awkward ones. */
 const RULES = [
@@ -85,11 +74,11 @@ async function viaPrepare(file: string, recipe: string, allowEmailIds = false): 
 }
 
 async function viaDuckdb(file: string, recipe: string, o: { where?: string; allowEmailIds?: boolean } = {}) {
-  await con.run(
+  await con().run(
     `CREATE OR REPLACE TABLE users AS SELECT * FROM read_csv('${file}', header = true, all_varchar = true)`,
   );
   const to = tmp.fresh('batch.jsonl');
-  await con.run(prepareSql({ engine: 'duckdb', recipe, table: 'users', column: 'customer_id', to, ...o }));
+  await con().run(prepareSql({ engine: 'duckdb', recipe, table: 'users', column: 'customer_id', to, ...o }));
   const text = await readFile(to, 'utf8');
   return text === '' ? [] : text.replace(/\n$/, '').split('\n').sort();
 }

@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { exportOutputs } from '../../../src/stages/export/index.js';
 import { sqlForOutputs, sqlForPrepare } from '../../../src/stages/sql/index.js';
-import { rejectsWith, throwsWith, useS3rver, useTmp } from '../../helpers.js';
+import { rejectsWith, throwsWith, useDuckDB, useS3rver, useTmp } from '../../helpers.js';
 import { REFERENCE, randomFile } from '../../out-fixtures.js';
 
 const tmp = useTmp();
-let db: DuckDBInstance;
-let con: DuckDBConnection;
-before(async () => {
-  db = await DuckDBInstance.create(':memory:');
-  con = await db.connect();
-});
-after(() => {
-  con?.closeSync();
-  db?.closeSync();
-});
+const con = useDuckDB();
 
 /** A folder of outputs: plain and gzipped files, _CHECK beside them. */
 async function outputs(): Promise<string> {
@@ -57,7 +47,7 @@ describe('sqlForOutputs: the shape and the catalog read from the files', () => {
       catalogColumns: ['title'],
     });
     assert.match(sql, /delim = ';', compression = 'gzip'/);
-    const reader = await con.runAndReadAll(sql);
+    const reader = await con().runAndReadAll(sql);
     assert.deepEqual(reader.columnNames(), ['userId', 'rank', 'itemId', 'score', 'Title']);
     const got = reader.getRows().map((r) => r.map((v) => (v === null ? '' : String(v))));
 
