@@ -16,15 +16,19 @@ import { commentBlock, ident, literal, type SqlEngine } from './dialect.js';
 
 export interface PrepareSqlOptions {
   engine: SqlEngine;
+  /** user-personalization, popular-items or related-items (or an AWS recipe name of one). */
   recipe: string;
-  /** The table (`db.table`; DuckDB also takes a file path, read by its extension). */
+  /** The table holding the ids (`db.table`; DuckDB also takes a file path, read by its extension). */
   table: string;
+  /** Its id column. */
   column: string;
   /** A boolean SQL expression in the engine's dialect, pasted into the WHERE clause as written. */
   where?: string;
   /** Where the lines go: DuckDB a file, Athena an empty S3 prefix, Spark a folder or prefix. */
   to: string;
+  /** Ids that look like e-mail addresses are kept. Default false (left out, as prepare refuses them). */
   allowEmailIds?: boolean;
+  /** The statements only, no comment header. Default false. */
   raw?: boolean;
 }
 

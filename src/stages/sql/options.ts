@@ -1,4 +1,5 @@
 import { SQL_ENGINES, type SqlEngine } from '../../core/sql/dialect.js';
+import type { PrepareSqlOptions as CorePrepareSqlOptions } from '../../core/sql/prepare.js';
 import { alternatives, closest } from '../../core/suggest.js';
 import { PbError } from '../../errors.js';
 import type { CallOptions } from '../../io/clients.js';
@@ -25,23 +26,8 @@ export interface OutputsSqlOptions extends CallOptions {
   raw?: boolean;
 }
 
-/** Options of `sqlForPrepare` (`personalize-batch sql --engine E --stage prepare`). */
-export interface PrepareSqlOptions {
-  engine: string;
-  /** user-personalization, popular-items or related-items (or an AWS recipe name of one). */
-  recipe: string;
-  /** The table holding the ids (`db.table`; DuckDB also takes a file path). */
-  table: string;
-  /** Its id column. */
-  column: string;
-  /** A boolean SQL expression in the engine's dialect, used as written. */
-  where?: string;
-  /** Where the lines go: DuckDB a file, Athena an empty S3 prefix, Spark a folder or prefix. */
-  to: string;
-  /** Ids that look like e-mail addresses are kept. Default false (left out, as prepare refuses them). */
-  allowEmailIds?: boolean;
-  raw?: boolean;
-}
+/** Options of `sqlForPrepare` (`personalize-batch sql --engine E --stage prepare`): the core's, the engine by name. */
+export type PrepareSqlOptions = Omit<CorePrepareSqlOptions, 'engine'> & { engine: string };
 
 export function resolveEngine(engine: string | undefined): SqlEngine {
   if (engine === undefined)
