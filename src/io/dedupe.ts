@@ -1,12 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import type { BatchInput } from '../core/build.js';
 import { ByteSet, hashBytes } from '../core/byteset.js';
-import { eachLine, eachPartition, type PartitionSet, type SpillDir } from './spill.js';
+import type { SpilledFiles } from './fast-parallel.js';
+import {
+  concatFiles,
+  eachLine,
+  eachPartition,
+  type PartitionSet,
+  reloadCost,
+  type SpillDir,
+} from './spill.js';
 import { startWorker } from './workers.js';
 
 /** What drain-worker.ts is given, and what it posts back (here, so the two files do not import each other). */
 export interface DrainJob {
-  paths: string[];
+  /** Per partition, its files in write order (a worker's part of the input scanned on its own). */
+  paths: string[][];
   expects: { keys: number; keyBytes: number }[];
   budget: number;
   derive: { prefix: Uint8Array; suffix: Uint8Array } | undefined;
@@ -38,6 +47,8 @@ export class Deduper {
   derive: { prefix: Buffer; suffix: Buffer } | undefined;
   private set: ByteSet | undefined;
   private parts: PartitionSet | undefined;
+  /** Partition files written before `parts` (this thread's, then a worker's), read before it. */
+  private readonly earlier: SpilledFiles[] = [];
   private scratch = Buffer.allocUnsafe(1024);
 
   /**
@@ -57,14 +68,27 @@ export class Deduper {
     this.set = spillFirst ? undefined : new ByteSet(budget);
   }
 
-  private drainInParallel(parts: PartitionSet): AsyncGenerator<{ chunk: Buffer; lines: number }> {
-    return drainTwoWays(parts, this.budget, this.derive, (d) => {
-      this.duplicates += d;
-    });
-  }
-
   get spilled(): boolean {
     return this.parts !== undefined;
+  }
+
+  /** Every record goes to the partitions (spillFirst): a worker may write some of them for it (adopt). */
+  get diskOnly(): boolean {
+    return this.set === undefined;
+  }
+
+  /**
+   * Partition files a worker wrote for the records after this thread's so
+   * far, with the same seed and derived payloads: read after this thread's
+   * files and before its later ones, as if written here in input order.
+   */
+  async adopt(files: SpilledFiles): Promise<void> {
+    if (this.set)
+      throw new Error('personalize-batch: partitions adopted by a dedupe that holds keys in memory');
+    const mine = this.parts ?? (await this.spill.partitions());
+    await mine.close();
+    this.earlier.push(mine, files);
+    this.parts = await this.spill.partitions();
   }
 
   /**
@@ -143,18 +167,37 @@ export class Deduper {
   async *drain(): AsyncGenerator<{ chunk: Buffer; lines: number }> {
     if (!this.parts) return;
     await this.parts.close();
-    const parts = this.parts;
+    const sets = [...this.earlier, this.parts];
+    const files = this.parts.paths.map((_, i) =>
+      sets.filter((set) => (set.entries[i] as number) > 0).map((set) => set.paths[i] as string),
+    );
+    const entries = this.parts.paths.map((_, i) =>
+      sets.reduce((n, set) => n + (set.entries[i] as number), 0),
+    );
+    const keyBytes = this.parts.paths.map((_, i) =>
+      sets.reduce((n, set) => n + (set.keyBytes[i] as number), 0),
+    );
     let spilledBytes = 0;
     let fits = true;
-    for (let i = 0; i < parts.paths.length; i++) {
-      spilledBytes += (parts.keyBytes[i] as number) + 3 * (parts.entries[i] as number);
-      if (parts.cost(i) > this.budget) fits = false;
+    for (let i = 0; i < files.length; i++) {
+      spilledBytes += (keyBytes[i] as number) + 3 * (entries[i] as number);
+      if (reloadCost(keyBytes[i] as number, entries[i] as number) > this.budget) fits = false;
     }
+    const count = (d: number) => {
+      this.duplicates += d;
+    };
     if (fits && spilledBytes >= this.parallelDrainMinBytes) {
-      yield* this.drainInParallel(parts);
+      yield* drainTwoWays({ files, entries, keyBytes }, this.budget, this.derive, count);
       return;
     }
-    for await (const [part, unbounded, expect] of eachPartition(this.spill, this.parts, this.budget)) {
+    const parts = {
+      paths: await concatFiles(files, this.parts.paths),
+      entries,
+      keyBytes,
+      seed: this.parts.seed,
+      cost: (i: number) => reloadCost(keyBytes[i] as number, entries[i] as number),
+    };
+    for await (const [part, unbounded, expect] of eachPartition(this.spill, parts, this.budget)) {
       const seen = new ByteSet(unbounded ? Number.MAX_SAFE_INTEGER : this.budget, expect);
       for await (const seg of part) {
         const r = drainPiece(seg, seen, this.derive);
@@ -165,26 +208,50 @@ export class Deduper {
   }
 }
 
+/** Partition i of a drain: its files in write order, its entries and key bytes over all of them. */
+interface JoinedParts {
+  files: string[][];
+  entries: number[];
+  keyBytes: number[];
+}
+
+/** One partition's files through one set, in write order. */
+export async function drainFiles(
+  files: readonly string[],
+  seen: ByteSet,
+  derive: { prefix: Buffer; suffix: Buffer } | undefined,
+): Promise<{ chunk: Buffer; lines: number; duplicates: number }> {
+  if (files.length === 1) return drainPiece(await readFile(files[0] as string), seen, derive);
+  const chunks: Buffer[] = [];
+  let lines = 0;
+  let duplicates = 0;
+  for (const f of files) {
+    const r = drainPiece(await readFile(f), seen, derive);
+    chunks.push(r.chunk);
+    lines += r.lines;
+    duplicates += r.duplicates;
+  }
+  return { chunk: Buffer.concat(chunks), lines, duplicates };
+}
+
 /**
  * The drain on two cores: a worker thread takes every other partition while
- * this thread does the rest, their outputs interleaved as they come. Used
- * when no partition needs re-splitting and there is enough to win back the
- * worker's start-up (10M rows: the drain went from about 1.9 s to 1 s).
+ * this thread does the rest, their outputs yielded in partition order (the
+ * same bytes every run). Used when no partition needs re-splitting and there
+ * is enough to win back the worker's start-up (10M rows: the drain went
+ * from about 1.9 s to 1 s).
  */
 async function* drainTwoWays(
-  parts: PartitionSet,
+  parts: JoinedParts,
   budget: number,
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
   count: (duplicates: number) => void,
 ): AsyncGenerator<{ chunk: Buffer; lines: number }> {
-  const mine: number[] = [];
-  const theirs: number[] = [];
-  for (let i = 0; i < parts.paths.length; i++) {
-    if (parts.entries[i] === 0) continue;
-    (i % 2 === 0 ? mine : theirs).push(i);
-  }
+  const order: number[] = [];
+  for (let i = 0; i < parts.files.length; i++) if ((parts.entries[i] as number) > 0) order.push(i);
+  const theirs = order.filter((_, k) => k % 2 === 1);
   const job: DrainJob = {
-    paths: theirs.map((i) => parts.paths[i] as string),
+    paths: theirs.map((i) => parts.files[i] as string[]),
     expects: theirs.map((i) => ({ keys: parts.entries[i] as number, keyBytes: parts.keyBytes[i] as number })),
     budget,
     derive: derive && { prefix: new Uint8Array(derive.prefix), suffix: new Uint8Array(derive.suffix) },
@@ -206,43 +273,38 @@ async function* drainTwoWays(
     finished = true;
     wake?.();
   });
-  let done = job.paths.length === 0;
-  const fromWorker = function* (): Generator<{ chunk: Buffer; lines: number }> {
-    for (let m = inbox.shift(); m; m = inbox.shift()) {
-      if (m.kind === 'done') {
-        done = true;
-        continue;
+  /** The worker's next partition, in its order (which is the partitions' order). */
+  const next = async (): Promise<{ chunk: Buffer; lines: number; duplicates: number }> => {
+    for (;;) {
+      if (failure) throw failure;
+      const m = inbox.shift();
+      if (m?.kind === 'chunk') {
+        worker.postMessage('ack');
+        return { ...m, chunk: Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength) };
       }
-      count(m.duplicates);
-      if (m.lines > 0)
-        yield { chunk: Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength), lines: m.lines };
-      worker.postMessage('ack');
+      if (m || finished) throw new Error('personalize-batch: the drain worker stopped before it was done');
+      await new Promise<void>((res) => {
+        wake = res;
+      });
+      wake = undefined;
     }
   };
   try {
-    for (const i of mine) {
-      const seg = await readFile(parts.paths[i] as string);
-      const seen = new ByteSet(budget, {
-        keys: parts.entries[i] as number,
-        keyBytes: parts.keyBytes[i] as number,
-      });
-      const r = drainPiece(seg, seen, derive);
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k] as number;
+      const r =
+        k % 2 === 1
+          ? await next()
+          : await drainFiles(
+              parts.files[i] as string[],
+              new ByteSet(budget, {
+                keys: parts.entries[i] as number,
+                keyBytes: parts.keyBytes[i] as number,
+              }),
+              derive,
+            );
       count(r.duplicates);
-      if (r.lines > 0) yield r;
-      if (failure) throw failure;
-      yield* fromWorker();
-    }
-    while (!done) {
-      if (failure) throw failure;
-      if (inbox.length === 0) {
-        if (finished) throw new Error('personalize-batch: the drain worker stopped before it was done');
-        await new Promise<void>((res) => {
-          wake = res;
-        });
-        wake = undefined;
-        continue;
-      }
-      yield* fromWorker();
+      if (r.lines > 0) yield { chunk: r.chunk, lines: r.lines };
     }
   } finally {
     await worker.terminate();

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ByteSet } from '../core/byteset.js';
-import { type DrainJob, type DrainMessage, drainPiece } from './dedupe.js';
+import { type DrainJob, type DrainMessage, drainFiles } from './dedupe.js';
 
 /**
  * Worker entry: deduplicates its share of the spill partitions while the
@@ -22,9 +21,8 @@ port.on('message', (m: string) => {
 });
 
 for (let i = 0; i < job.paths.length; i++) {
-  const seg = await readFile(job.paths[i] as string);
   const seen = new ByteSet(job.budget, job.expects[i]);
-  const r = drainPiece(seg, seen, derive);
+  const r = await drainFiles(job.paths[i] as string[], seen, derive);
   const wait = new Promise<void>((res) => {
     acked = res;
   });
