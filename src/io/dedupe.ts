@@ -215,23 +215,19 @@ interface JoinedParts {
   keyBytes: number[];
 }
 
-/** One partition's files through one set, in write order. */
+/** One partition's files through one set, in write order, into one chunk. */
 export async function drainFiles(
   files: readonly string[],
   seen: ByteSet,
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
 ): Promise<{ chunk: Buffer; lines: number; duplicates: number }> {
-  if (files.length === 1) return drainPiece(await readFile(files[0] as string), seen, derive);
-  const chunks: Buffer[] = [];
-  let lines = 0;
-  let duplicates = 0;
-  for (const f of files) {
-    const r = drainPiece(await readFile(f), seen, derive);
-    chunks.push(r.chunk);
-    lines += r.lines;
-    duplicates += r.duplicates;
-  }
-  return { chunk: Buffer.concat(chunks), lines, duplicates };
+  const segs: Buffer[] = [];
+  for (const f of files) segs.push(await readFile(f));
+  if (segs.length === 1) return drainPiece(segs[0] as Buffer, seen, derive);
+  const out = Buffer.allocUnsafe(segs.reduce((n, seg) => n + seg.length * 4, 64));
+  const r = { chunk: out, lines: 0, duplicates: 0, at: 0 };
+  for (const seg of segs) drainInto(seg, seen, derive, r);
+  return { chunk: out.subarray(0, r.at), lines: r.lines, duplicates: r.duplicates };
 }
 
 /**
@@ -313,8 +309,7 @@ async function* drainTwoWays(
 
 /**
  * One piece of a partition: keeps each record whose key was not seen (a
- * marker line, with an empty payload, only marks its key). A plain function
- * with the loop inline: it runs once per spilled record.
+ * marker line, with an empty payload, only marks its key).
  */
 export function drainPiece(
   seg: Buffer,
@@ -322,9 +317,25 @@ export function drainPiece(
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
 ): { chunk: Buffer; lines: number; duplicates: number } {
   // A derived line (key TAB 0x01) grows from key+3 to key+14 bytes: at most 4x.
-  const out = Buffer.allocUnsafe(seg.length * 4 + 64);
+  const r = { chunk: Buffer.allocUnsafe(seg.length * 4 + 64), lines: 0, duplicates: 0, at: 0 };
+  drainInto(seg, seen, derive, r);
+  return { chunk: r.chunk.subarray(0, r.at), lines: r.lines, duplicates: r.duplicates };
+}
+
+/**
+ * drainPiece's loop, writing at `r.at` in `r.chunk` (room for 4 times the
+ * piece) and counting in `r`. A plain function with the loop inline: it runs
+ * once per spilled record.
+ */
+function drainInto(
+  seg: Buffer,
+  seen: ByteSet,
+  derive: { prefix: Buffer; suffix: Buffer } | undefined,
+  r: { chunk: Buffer; lines: number; duplicates: number; at: number },
+): void {
+  const out = r.chunk;
   const n = seg.length;
-  let at = 0;
+  let at = r.at;
   let lines = 0;
   let duplicates = 0;
   let p = 0;
@@ -336,10 +347,11 @@ export function drainPiece(
       if (c === 10) break;
       if (c === 9 && tab === -1) tab = i;
     }
-    const r = seen.add(seg, p, tab, hashBytes(seg, p, tab));
-    if (r === 'full') throw new Error('personalize-batch: dedupe partition over budget after re-splitting');
+    const added = seen.add(seg, p, tab, hashBytes(seg, p, tab));
+    if (added === 'full')
+      throw new Error('personalize-batch: dedupe partition over budget after re-splitting');
     if (i > tab + 1) {
-      if (!r) duplicates++;
+      if (!added) duplicates++;
       else if (derive && i === tab + 2 && seg[tab + 1] === 1) {
         const { prefix, suffix } = derive;
         for (let k = 0; k < prefix.length; k++) out[at++] = prefix[k] as number;
@@ -354,7 +366,9 @@ export function drainPiece(
     }
     p = i + 1;
   }
-  return { chunk: out.subarray(0, at), lines, duplicates };
+  r.at = at;
+  r.lines += lines;
+  r.duplicates += duplicates;
 }
 
 interface Group {

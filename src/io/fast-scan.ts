@@ -36,6 +36,8 @@ export interface FastCounts {
 /** Where the Scanner sends each plain id: the Deduper, or a worker's partitions. */
 export interface KeySink {
   derive: { prefix: Buffer; suffix: Buffer } | undefined;
+  /** Every key goes to disk: addDerived never answers true (nor a promise of true). */
+  readonly diskOnly: boolean;
   addDerived(kbuf: Uint8Array, ks: number, ke: number, hash: number): boolean | Promise<boolean>;
 }
 
@@ -172,7 +174,8 @@ export class Scanner {
     const { delim, width, idOk, headerId, prefix, suffix, dedupe, counts } = this;
     const col = this.plan.column;
     const maxLine = this.plan.maxLineLength;
-    this.ensure(n + prefix.length * 64 + 4096);
+    const held = dedupe?.diskOnly === true;
+    if (!held) this.ensure(n + prefix.length * 64 + 4096);
     let out = this.out;
     let at = this.at;
     let p = this.pos;
@@ -228,6 +231,12 @@ export class Scanner {
       )
         plain = !rareLook(seg, fs, fe, headerId);
       if (!plain) return this.stopForSlowLine(at, p, start, end, lineNo);
+      if (held) {
+        // Every record goes to disk and its line is rebuilt from the key later: nothing to write now.
+        const kept = (dedupe as KeySink).addDerived(seg, fs, fe, hashBytes(seg, fs, fe));
+        if (kept !== false) return this.stopToWait(at, p, kept as Promise<boolean>, 0);
+        continue;
+      }
       const len = prefix.length + (fe - fs) + suffix.length;
       if (at + len > out.length) out = this.grow(at, len);
       // Byte loops: Buffer.copy's argument checks cost more than these few bytes.

@@ -25,6 +25,7 @@ const CHUNK = 1024 * 1024;
 const parts = new PartitionSet(job.dir, job.prefix, 0);
 const sink: KeySink = {
   derive: undefined,
+  diskOnly: true,
   addDerived(kbuf, ks, ke, hash) {
     const w = parts.write(kbuf, ks, ke, hash, DERIVED, 0, 1);
     return w ? w.then(() => false) : false;
