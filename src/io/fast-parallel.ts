@@ -1,4 +1,5 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import type { ScanPlan } from './fast-scan.js';
 import { ioError } from './input.js';
 import type { SpillDir } from './spill.js';
@@ -95,27 +96,21 @@ export function findCut(path: string, size: number, at: number): number {
 }
 
 /**
- * The source's bytes for the fast path: `raw` (read from the file's start)
- * up to the cut, then, once this thread has scanned them, the file from
- * where the worker stopped (or from the cut) to its end.
+ * The source's bytes for the fast path: the file up to the cut, then, once
+ * this thread has scanned them, from where the worker stopped (or from the
+ * cut) to its end. Read here, not through the source's stream (which
+ * `close` lets go): UTF-8 read as it is, the same bytes.
  */
 export async function* splitScan(
-  raw: AsyncIterable<Buffer>,
+  close: () => Promise<void>,
   split: SplitPlan,
   plan: ScanPlan,
   atCut: () => AtCut,
 ): AsyncGenerator<Buffer> {
+  await close();
   const worker = startRange(split, plan);
   try {
-    let read = 0;
-    for await (const chunk of raw) {
-      if (read + chunk.length >= split.cut) {
-        yield chunk.subarray(0, split.cut - read);
-        break;
-      }
-      read += chunk.length;
-      yield chunk;
-    }
+    yield* fileBytes(split.path, 0, split.cut);
     // Here this thread has scanned everything before the cut (wholeLines asks for more only then).
     const here = atCut();
     let from = split.cut;
@@ -128,15 +123,45 @@ export async function* splitScan(
       }
     }
     await worker.stop();
-    if (from >= split.size) return;
-    const rest = createReadStream(split.path, {
-      start: from,
-      end: split.size - 1,
-      highWaterMark: 1024 * 1024,
-    });
-    for await (const chunk of rest) yield chunk as Buffer;
+    yield* fileBytes(split.path, from, split.size);
   } finally {
     await worker.stop();
+  }
+}
+
+/** Reads per call: buffers this size stay in the CPU cache (see openLinesReusing). */
+const READ = 256 * 1024;
+
+/**
+ * Bytes [from, to) of a file in synchronous reads into two buffers used in
+ * turn: a chunk is overwritten by the read after the next one, by which time
+ * wholeLines and the scan are done with it.
+ */
+async function* fileBytes(path: string, from: number, to: number): AsyncGenerator<Buffer> {
+  if (from >= to) return;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw ioError(path, err);
+  }
+  const bufs = [Buffer.allocUnsafe(READ), Buffer.allocUnsafe(READ)];
+  try {
+    for (let at = from, turn = 0; at < to; turn ^= 1) {
+      let n: number;
+      try {
+        n = readSync(fd, bufs[turn] as Buffer, 0, Math.min(READ, to - at), at);
+      } catch (err) {
+        throw ioError(path, err);
+      }
+      if (n <= 0) return;
+      at += n;
+      yield (bufs[turn] as Buffer).subarray(0, n);
+      // Synchronous reads never give the event loop a turn: let it run now and then (every 4 MiB).
+      if (at % (16 * READ) < n) await setImmediate();
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -92,6 +92,17 @@ function rareLook(seg: Buffer, fs: number, fe: number, headerId: Buffer | undefi
   return headerId !== undefined && fe - fs === headerId.length && sameBytes(seg, fs, headerId);
 }
 
+/** Whether rareLook must look: a cheap first test on the id's length, first and last byte. */
+function mayLookRare(seg: Buffer, fs: number, fe: number, headerId: Buffer | undefined): boolean {
+  return (
+    MARKERS[fe - fs] !== undefined ||
+    seg[fe - 1] === ZERO ||
+    seg[fs] === APOSTROPHE ||
+    seg[fs] === HASH ||
+    (headerId !== undefined && fe - fs === headerId.length && seg[fs] === headerId[0])
+  );
+}
+
 function isNullMarker(seg: Buffer, fs: number, fe: number): boolean {
   const list = MARKERS[fe - fs];
   return list?.some((m) => sameBytes(seg, fs, m)) === true;
@@ -221,15 +232,7 @@ export class Scanner {
       let plain = f + 1 === width && fe > fs && fe - fs <= MAX_ID;
       for (let k = fs; plain && k < fe; k++) if (idOk[seg[k] as number] === 0) plain = false;
       // The rarer looks, out of the loop and only for ids that could need them (see rareLook).
-      if (
-        plain &&
-        (MARKERS[fe - fs] !== undefined ||
-          seg[fe - 1] === ZERO ||
-          seg[fs] === APOSTROPHE ||
-          seg[fs] === HASH ||
-          (headerId !== undefined && fe - fs === headerId.length && seg[fs] === headerId[0]))
-      )
-        plain = !rareLook(seg, fs, fe, headerId);
+      if (plain && mayLookRare(seg, fs, fe, headerId)) plain = !rareLook(seg, fs, fe, headerId);
       if (!plain) return this.stopForSlowLine(at, p, start, end, lineNo);
       if (held) {
         // Every record goes to disk and its line is rebuilt from the key later: nothing to write now.

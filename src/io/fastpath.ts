@@ -192,12 +192,14 @@ export async function* fastLines(
   slow: (rows: Row[]) => Promise<string>,
   /** A local file whose second part a worker scans meanwhile (fast-parallel.ts); needs `dedupe` spilling from the start. */
   split?: SplitPlan,
+  /** Lets the source's own stream go when `split` reads the file itself. */
+  close: () => Promise<void> = async () => {},
 ): AsyncGenerator<Buffer | string> {
   const source = new FastSource(plan, dedupe, counts, slow);
   const check = new Utf8Check();
   const bytes =
     split && dedupe
-      ? splitScan(raw, split, scanPlanOf(plan), () => ({
+      ? splitScan(close, split, scanPlanOf(plan), () => ({
           midRecord: source.midRecord(),
           adopt: async (r) => {
             source.adopt(r);

@@ -20,7 +20,7 @@ if (!port) throw new Error('scan-worker: not started as a worker');
 const DERIVED = Buffer.from([1]);
 const QUOTE = 34;
 const LF = 10;
-const CHUNK = 1024 * 1024;
+const CHUNK = 256 * 1024;
 
 const parts = new PartitionSet(job.dir, job.prefix, 0);
 const sink: KeySink = {

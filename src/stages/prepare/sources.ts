@@ -65,6 +65,7 @@ export async function* sourceLines(
       s,
       (rows) => pass.processRows(rows, src, build, false),
       two,
+      () => src.close(),
     )) {
       pass.showProgress();
       yield chunk;
