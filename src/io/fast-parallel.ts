@@ -1,7 +1,9 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
+import { raceAbort } from './abort.js';
 import type { ScanPlan } from './fast-scan.js';
 import { ioError } from './input.js';
+import { checkAborted, scopeSignal } from './scope.js';
 import type { SpillDir } from './spill.js';
 import { startWorker } from './workers.js';
 
@@ -26,6 +28,8 @@ import { startWorker } from './workers.js';
 
 export interface SplitPlan {
   path: string;
+  /** Where the source's bytes start: after a byte order mark and the lines skipped (RowSource.rawFrom). */
+  from: number;
   size: number;
   /** Where the worker's part starts: just after a line end. */
   cut: number;
@@ -110,12 +114,13 @@ export async function* splitScan(
   await close();
   const worker = startRange(split, plan);
   try {
-    yield* fileBytes(split.path, 0, split.cut);
+    yield* fileBytes(split.path, split.from, split.cut);
     // Here this thread has scanned everything before the cut (wholeLines asks for more only then).
     const here = atCut();
     let from = split.cut;
     if (!here.midRecord) {
-      const done = await worker.result;
+      // Ctrl-C must not wait for the worker's part to be scanned.
+      const done = await raceAbort(worker.result, scopeSignal());
       if (done) {
         await here.adopt(done);
         splitCounts.adoptedBytes += done.stop - split.cut;
@@ -146,6 +151,7 @@ async function* fileBytes(path: string, from: number, to: number): AsyncGenerato
     throw ioError(path, err);
   }
   const bufs = [Buffer.allocUnsafe(READ), Buffer.allocUnsafe(READ)];
+  const signal = scopeSignal();
   try {
     for (let at = from, turn = 0; at < to; turn ^= 1) {
       let n: number;
@@ -159,6 +165,7 @@ async function* fileBytes(path: string, from: number, to: number): AsyncGenerato
       yield (bufs[turn] as Buffer).subarray(0, n);
       // Synchronous reads never give the event loop a turn: let it run now and then (every 4 MiB).
       if (at % (16 * READ) < n) await setImmediate();
+      checkAborted(signal);
     }
   } finally {
     closeSync(fd);

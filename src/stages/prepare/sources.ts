@@ -57,7 +57,7 @@ export async function* sourceLines(
   for (const w of [...src.warnings, ...(where?.warnings ?? [])]) s.warnings.push(`${name}: ${w}`);
   const fast = fastPlan(opts, src, build);
   if (fast) {
-    const two = split && (await splitPlan(name, text.info, pass, split));
+    const two = split && (await splitPlan(name, text.info, pass, split, src.rawFrom));
     for await (const chunk of fastLines(
       src.raw,
       fast,
@@ -118,6 +118,7 @@ async function splitPlan(
   info: TextInfo,
   pass: RecordPass,
   o: SplitSettings,
+  from: number,
 ): Promise<SplitPlan | undefined> {
   if (name === '-' || isS3Uri(name) || info.gzip || info.encoding !== 'utf-8') return undefined;
   if (!pass.dedupe?.diskOnly) return undefined;
@@ -131,7 +132,7 @@ async function splitPlan(
   }
   if (size < (o.minBytes ?? SPLIT_MIN_BYTES) || size < 2) return undefined;
   const cut = findCut(name, size, o.at ?? 0.5);
-  return cut > 0 ? { path: name, size, cut, spill: o.spill } : undefined;
+  return cut > from ? { path: name, from, size, cut, spill: o.spill } : undefined;
 }
 
 /** How readRows reads a source, the same for checkSources and the run itself. */
