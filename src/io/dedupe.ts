@@ -215,18 +215,27 @@ interface JoinedParts {
   keyBytes: number[];
 }
 
-/** One partition's files through one set, in write order, into one chunk. */
+/**
+ * One partition's files (`lines` lines in all) through one set, in write
+ * order, into one chunk. A line `key TAB payload` comes out as its payload
+ * or as prefix + key + suffix, so the chunk needs at most the files' bytes
+ * plus prefix and suffix a line (drainPiece's 4 times the bytes held twice
+ * as much while the chunk waited to be written).
+ */
 export async function drainFiles(
   files: readonly string[],
+  lines: number,
   seen: ByteSet,
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
 ): Promise<{ chunk: Buffer; lines: number; duplicates: number }> {
   const segs: Buffer[] = [];
   for (const f of files) segs.push(await readFile(f));
-  if (segs.length === 1) return drainPiece(segs[0] as Buffer, seen, derive);
-  const out = Buffer.allocUnsafe(segs.reduce((n, seg) => n + seg.length * 4, 64));
+  const extra = derive ? derive.prefix.length + derive.suffix.length : 0;
+  const out = Buffer.allocUnsafe(segs.reduce((n, seg) => n + seg.length, 64) + lines * extra);
   const r = { chunk: out, lines: 0, duplicates: 0, at: 0 };
   for (const seg of segs) drainInto(seg, seen, derive, r);
+  // Writes past a Buffer's end are dropped without a word: a wrong count must fail, not lose lines.
+  if (r.at > out.length) throw new Error('personalize-batch: a drained partition outgrew its buffer');
   return { chunk: out.subarray(0, r.at), lines: r.lines, duplicates: r.duplicates };
 }
 
@@ -293,6 +302,7 @@ async function* drainTwoWays(
           ? await next()
           : await drainFiles(
               parts.files[i] as string[],
+              parts.entries[i] as number,
               new ByteSet(budget, {
                 keys: parts.entries[i] as number,
                 keyBytes: parts.keyBytes[i] as number,

@@ -28,7 +28,7 @@ port.on('message', (m: string) => {
 
 for (let i = 0; i < job.paths.length; i++) {
   const seen = new ByteSet(job.budget, job.expects[i]);
-  const r = await drainFiles(job.paths[i] as string[], seen, derive);
+  const r = await drainFiles(job.paths[i] as string[], job.expects[i]?.keys ?? 0, seen, derive);
   // Transferred when the memory is the chunk's own: larger than Buffer's
   // shared pool, which must never be detached; small chunks are copied.
   const buf = r.chunk.buffer as ArrayBuffer;
