@@ -57,3 +57,22 @@ export function splitValues(text: string, sep: string): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
+
+/** What databases, pandas and spreadsheets write for "no value". */
+export const NULL_MARKERS: ReadonlySet<string> = new Set([
+  'NULL',
+  'null',
+  'Null',
+  '\\N',
+  'None',
+  'none',
+  'NaN',
+  'nan',
+  'NA',
+  'N/A',
+  'n/a',
+  '(null)',
+  'nil',
+  'undefined',
+  '-',
+]);

@@ -1,12 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import type { BatchInput } from '../core/build.js';
 import { ByteSet, hashBytes } from '../core/byteset.js';
-import { eachLine, eachPartition, type PartitionSet, type SpillDir } from './spill.js';
+import type { SpilledFiles } from './fast-parallel.js';
+import {
+  concatFiles,
+  eachLine,
+  eachPartition,
+  type PartitionSet,
+  reloadCost,
+  type SpillDir,
+} from './spill.js';
 import { startWorker } from './workers.js';
 
 /** What drain-worker.ts is given, and what it posts back (here, so the two files do not import each other). */
 export interface DrainJob {
-  paths: string[];
+  /** Per partition, its files in write order (a worker's part of the input scanned on its own). */
+  paths: string[][];
   expects: { keys: number; keyBytes: number }[];
   budget: number;
   derive: { prefix: Uint8Array; suffix: Uint8Array } | undefined;
@@ -38,6 +47,8 @@ export class Deduper {
   derive: { prefix: Buffer; suffix: Buffer } | undefined;
   private set: ByteSet | undefined;
   private parts: PartitionSet | undefined;
+  /** Partition files written before `parts` (this thread's, then a worker's), read before it. */
+  private readonly earlier: SpilledFiles[] = [];
   private scratch = Buffer.allocUnsafe(1024);
 
   /**
@@ -57,14 +68,27 @@ export class Deduper {
     this.set = spillFirst ? undefined : new ByteSet(budget);
   }
 
-  private drainInParallel(parts: PartitionSet): AsyncGenerator<{ chunk: Buffer; lines: number }> {
-    return drainTwoWays(parts, this.budget, this.derive, (d) => {
-      this.duplicates += d;
-    });
-  }
-
   get spilled(): boolean {
     return this.parts !== undefined;
+  }
+
+  /** Every record goes to the partitions (spillFirst): a worker may write some of them for it (adopt). */
+  get diskOnly(): boolean {
+    return this.set === undefined;
+  }
+
+  /**
+   * Partition files a worker wrote for the records after this thread's so
+   * far, with the same seed and derived payloads: read after this thread's
+   * files and before its later ones, as if written here in input order.
+   */
+  async adopt(files: SpilledFiles): Promise<void> {
+    if (this.set)
+      throw new Error('personalize-batch: partitions adopted by a dedupe that holds keys in memory');
+    const mine = this.parts ?? (await this.spill.partitions());
+    await mine.close();
+    this.earlier.push(mine, files);
+    this.parts = await this.spill.partitions();
   }
 
   /**
@@ -143,18 +167,37 @@ export class Deduper {
   async *drain(): AsyncGenerator<{ chunk: Buffer; lines: number }> {
     if (!this.parts) return;
     await this.parts.close();
-    const parts = this.parts;
+    const sets = [...this.earlier, this.parts];
+    const files = this.parts.paths.map((_, i) =>
+      sets.filter((set) => (set.entries[i] as number) > 0).map((set) => set.paths[i] as string),
+    );
+    const entries = this.parts.paths.map((_, i) =>
+      sets.reduce((n, set) => n + (set.entries[i] as number), 0),
+    );
+    const keyBytes = this.parts.paths.map((_, i) =>
+      sets.reduce((n, set) => n + (set.keyBytes[i] as number), 0),
+    );
     let spilledBytes = 0;
     let fits = true;
-    for (let i = 0; i < parts.paths.length; i++) {
-      spilledBytes += (parts.keyBytes[i] as number) + 3 * (parts.entries[i] as number);
-      if (parts.cost(i) > this.budget) fits = false;
+    for (let i = 0; i < files.length; i++) {
+      spilledBytes += (keyBytes[i] as number) + 3 * (entries[i] as number);
+      if (reloadCost(keyBytes[i] as number, entries[i] as number) > this.budget) fits = false;
     }
+    const count = (d: number) => {
+      this.duplicates += d;
+    };
     if (fits && spilledBytes >= this.parallelDrainMinBytes) {
-      yield* this.drainInParallel(parts);
+      yield* drainTwoWays({ files, entries, keyBytes }, this.budget, this.derive, count);
       return;
     }
-    for await (const [part, unbounded, expect] of eachPartition(this.spill, this.parts, this.budget)) {
+    const parts = {
+      paths: await concatFiles(files, this.parts.paths),
+      entries,
+      keyBytes,
+      seed: this.parts.seed,
+      cost: (i: number) => reloadCost(keyBytes[i] as number, entries[i] as number),
+    };
+    for await (const [part, unbounded, expect] of eachPartition(this.spill, parts, this.budget)) {
       const seen = new ByteSet(unbounded ? Number.MAX_SAFE_INTEGER : this.budget, expect);
       for await (const seg of part) {
         const r = drainPiece(seg, seen, this.derive);
@@ -165,26 +208,55 @@ export class Deduper {
   }
 }
 
+/** Partition i of a drain: its files in write order, its entries and key bytes over all of them. */
+interface JoinedParts {
+  files: string[][];
+  entries: number[];
+  keyBytes: number[];
+}
+
+/**
+ * One partition's files (`lines` lines in all) through one set, in write
+ * order, into one chunk. A line `key TAB payload` comes out as its payload
+ * or as prefix + key + suffix, so the chunk needs at most the files' bytes
+ * plus prefix and suffix a line (drainPiece's 4 times the bytes held twice
+ * as much while the chunk waited to be written).
+ */
+export async function drainFiles(
+  files: readonly string[],
+  lines: number,
+  seen: ByteSet,
+  derive: { prefix: Buffer; suffix: Buffer } | undefined,
+): Promise<{ chunk: Buffer; lines: number; duplicates: number }> {
+  const segs: Buffer[] = [];
+  for (const f of files) segs.push(await readFile(f));
+  const extra = derive ? derive.prefix.length + derive.suffix.length : 0;
+  const out = Buffer.allocUnsafe(segs.reduce((n, seg) => n + seg.length, 64) + lines * extra);
+  const r = { chunk: out, lines: 0, duplicates: 0, at: 0 };
+  for (const seg of segs) drainInto(seg, seen, derive, r);
+  // Writes past a Buffer's end are dropped without a word: a wrong count must fail, not lose lines.
+  if (r.at > out.length) throw new Error('personalize-batch: a drained partition outgrew its buffer');
+  return { chunk: out.subarray(0, r.at), lines: r.lines, duplicates: r.duplicates };
+}
+
 /**
  * The drain on two cores: a worker thread takes every other partition while
- * this thread does the rest, their outputs interleaved as they come. Used
- * when no partition needs re-splitting and there is enough to win back the
- * worker's start-up (10M rows: the drain went from about 1.9 s to 1 s).
+ * this thread does the rest, their outputs yielded in partition order (the
+ * same bytes every run). Used when no partition needs re-splitting and there
+ * is enough to win back the worker's start-up (10M rows: the drain went
+ * from about 1.9 s to 1 s).
  */
 async function* drainTwoWays(
-  parts: PartitionSet,
+  parts: JoinedParts,
   budget: number,
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
   count: (duplicates: number) => void,
 ): AsyncGenerator<{ chunk: Buffer; lines: number }> {
-  const mine: number[] = [];
-  const theirs: number[] = [];
-  for (let i = 0; i < parts.paths.length; i++) {
-    if (parts.entries[i] === 0) continue;
-    (i % 2 === 0 ? mine : theirs).push(i);
-  }
+  const order: number[] = [];
+  for (let i = 0; i < parts.files.length; i++) if ((parts.entries[i] as number) > 0) order.push(i);
+  const theirs = order.filter((_, k) => k % 2 === 1);
   const job: DrainJob = {
-    paths: theirs.map((i) => parts.paths[i] as string),
+    paths: theirs.map((i) => parts.files[i] as string[]),
     expects: theirs.map((i) => ({ keys: parts.entries[i] as number, keyBytes: parts.keyBytes[i] as number })),
     budget,
     derive: derive && { prefix: new Uint8Array(derive.prefix), suffix: new Uint8Array(derive.suffix) },
@@ -206,43 +278,39 @@ async function* drainTwoWays(
     finished = true;
     wake?.();
   });
-  let done = job.paths.length === 0;
-  const fromWorker = function* (): Generator<{ chunk: Buffer; lines: number }> {
-    for (let m = inbox.shift(); m; m = inbox.shift()) {
-      if (m.kind === 'done') {
-        done = true;
-        continue;
+  /** The worker's next partition, in its order (which is the partitions' order). */
+  const next = async (): Promise<{ chunk: Buffer; lines: number; duplicates: number }> => {
+    for (;;) {
+      if (failure) throw failure;
+      const m = inbox.shift();
+      if (m?.kind === 'chunk') {
+        worker.postMessage('ack');
+        return { ...m, chunk: Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength) };
       }
-      count(m.duplicates);
-      if (m.lines > 0)
-        yield { chunk: Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength), lines: m.lines };
-      worker.postMessage('ack');
+      if (m || finished) throw new Error('personalize-batch: the drain worker stopped before it was done');
+      await new Promise<void>((res) => {
+        wake = res;
+      });
+      wake = undefined;
     }
   };
   try {
-    for (const i of mine) {
-      const seg = await readFile(parts.paths[i] as string);
-      const seen = new ByteSet(budget, {
-        keys: parts.entries[i] as number,
-        keyBytes: parts.keyBytes[i] as number,
-      });
-      const r = drainPiece(seg, seen, derive);
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k] as number;
+      const r =
+        k % 2 === 1
+          ? await next()
+          : await drainFiles(
+              parts.files[i] as string[],
+              parts.entries[i] as number,
+              new ByteSet(budget, {
+                keys: parts.entries[i] as number,
+                keyBytes: parts.keyBytes[i] as number,
+              }),
+              derive,
+            );
       count(r.duplicates);
-      if (r.lines > 0) yield r;
-      if (failure) throw failure;
-      yield* fromWorker();
-    }
-    while (!done) {
-      if (failure) throw failure;
-      if (inbox.length === 0) {
-        if (finished) throw new Error('personalize-batch: the drain worker stopped before it was done');
-        await new Promise<void>((res) => {
-          wake = res;
-        });
-        wake = undefined;
-        continue;
-      }
-      yield* fromWorker();
+      if (r.lines > 0) yield { chunk: r.chunk, lines: r.lines };
     }
   } finally {
     await worker.terminate();
@@ -251,8 +319,7 @@ async function* drainTwoWays(
 
 /**
  * One piece of a partition: keeps each record whose key was not seen (a
- * marker line, with an empty payload, only marks its key). A plain function
- * with the loop inline: it runs once per spilled record.
+ * marker line, with an empty payload, only marks its key).
  */
 export function drainPiece(
   seg: Buffer,
@@ -260,9 +327,25 @@ export function drainPiece(
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
 ): { chunk: Buffer; lines: number; duplicates: number } {
   // A derived line (key TAB 0x01) grows from key+3 to key+14 bytes: at most 4x.
-  const out = Buffer.allocUnsafe(seg.length * 4 + 64);
+  const r = { chunk: Buffer.allocUnsafe(seg.length * 4 + 64), lines: 0, duplicates: 0, at: 0 };
+  drainInto(seg, seen, derive, r);
+  return { chunk: r.chunk.subarray(0, r.at), lines: r.lines, duplicates: r.duplicates };
+}
+
+/**
+ * drainPiece's loop, writing at `r.at` in `r.chunk` (room for 4 times the
+ * piece) and counting in `r`. A plain function with the loop inline: it runs
+ * once per spilled record.
+ */
+function drainInto(
+  seg: Buffer,
+  seen: ByteSet,
+  derive: { prefix: Buffer; suffix: Buffer } | undefined,
+  r: { chunk: Buffer; lines: number; duplicates: number; at: number },
+): void {
+  const out = r.chunk;
   const n = seg.length;
-  let at = 0;
+  let at = r.at;
   let lines = 0;
   let duplicates = 0;
   let p = 0;
@@ -274,10 +357,11 @@ export function drainPiece(
       if (c === 10) break;
       if (c === 9 && tab === -1) tab = i;
     }
-    const r = seen.add(seg, p, tab, hashBytes(seg, p, tab));
-    if (r === 'full') throw new Error('personalize-batch: dedupe partition over budget after re-splitting');
+    const added = seen.add(seg, p, tab, hashBytes(seg, p, tab));
+    if (added === 'full')
+      throw new Error('personalize-batch: dedupe partition over budget after re-splitting');
     if (i > tab + 1) {
-      if (!r) duplicates++;
+      if (!added) duplicates++;
       else if (derive && i === tab + 2 && seg[tab + 1] === 1) {
         const { prefix, suffix } = derive;
         for (let k = 0; k < prefix.length; k++) out[at++] = prefix[k] as number;
@@ -292,7 +376,9 @@ export function drainPiece(
     }
     p = i + 1;
   }
-  return { chunk: out.subarray(0, at), lines, duplicates };
+  r.at = at;
+  r.lines += lines;
+  r.duplicates += duplicates;
 }
 
 interface Group {

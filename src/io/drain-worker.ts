@@ -1,14 +1,16 @@
-import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ByteSet } from '../core/byteset.js';
-import { type DrainJob, type DrainMessage, drainPiece } from './dedupe.js';
+import { type DrainJob, type DrainMessage, drainFiles } from './dedupe.js';
 
 /**
  * Worker entry: deduplicates its share of the spill partitions while the
  * main thread does the rest (partitions are independent). It sends one
- * message per partition and waits for an 'ack' before reading the next, so
- * at most one partition's output is in flight.
+ * message per partition and runs at most AHEAD partitions ahead of the
+ * 'ack's: the main thread takes them in partition order, between its own,
+ * and a worker that waited for each one stalled with it at every turn.
  */
+
+const AHEAD = 3;
 
 const job = workerData as DrainJob;
 const port = parentPort;
@@ -16,18 +18,17 @@ if (!port) throw new Error('drain-worker: not started as a worker');
 const derive = job.derive
   ? { prefix: Buffer.from(job.derive.prefix), suffix: Buffer.from(job.derive.suffix) }
   : undefined;
+let unacked = 0;
 let acked: (() => void) | undefined;
 port.on('message', (m: string) => {
-  if (m === 'ack') acked?.();
+  if (m !== 'ack') return;
+  unacked--;
+  acked?.();
 });
 
 for (let i = 0; i < job.paths.length; i++) {
-  const seg = await readFile(job.paths[i] as string);
   const seen = new ByteSet(job.budget, job.expects[i]);
-  const r = drainPiece(seg, seen, derive);
-  const wait = new Promise<void>((res) => {
-    acked = res;
-  });
+  const r = await drainFiles(job.paths[i] as string[], job.expects[i]?.keys ?? 0, seen, derive);
   // Transferred when the memory is the chunk's own: larger than Buffer's
   // shared pool, which must never be detached; small chunks are copied.
   const buf = r.chunk.buffer as ArrayBuffer;
@@ -37,6 +38,10 @@ for (let i = 0; i < job.paths.length; i++) {
     { kind: 'chunk', chunk, lines: r.lines, duplicates: r.duplicates } satisfies DrainMessage,
     transfer,
   );
-  await wait;
+  unacked++;
+  while (unacked >= AHEAD)
+    await new Promise<void>((res) => {
+      acked = res;
+    });
 }
 port.postMessage({ kind: 'done' } satisfies DrainMessage);

@@ -288,7 +288,7 @@ function toBuf(v: Buffer | string): Buffer {
   return typeof v === 'string' ? Buffer.from(v) : v;
 }
 
-function ioError(name: string, err: unknown): PbError {
+export function ioError(name: string, err: unknown): PbError {
   if (err instanceof PbError) return err;
   const e = err as NodeJS.ErrnoException;
   const reason =

@@ -18,6 +18,8 @@ export interface Sample {
   skip: number;
   /** The line the reading starts on: 1, or one past the lines skipped. */
   firstLine: number;
+  /** The bytes replay() leaves out at the start: the byte order mark and the lines skipped. */
+  skipBytes: number;
   /** The bytes from the start (the byte order mark and lines skipped left out), then the rest; once. */
   replay(): AsyncGenerator<Buffer>;
 }
@@ -72,7 +74,7 @@ export async function readSample(
   const skipBytes = bomBytes + Buffer.byteLength(text.slice(0, skipChars), 'utf8');
   text = text.slice(skipChars);
   const firstLine = skip + 1;
-  return { ended, crOnly, text, skip, firstLine, replay: replayer(head, skipBytes, ended, next) };
+  return { ended, crOnly, text, skip, firstLine, skipBytes, replay: replayer(head, skipBytes, ended, next) };
 }
 
 /** Lines before the data: --skip-lines, or PowerShell's `#TYPE ...` line (Export-Csv before 6.0); the characters they take. */

@@ -66,6 +66,8 @@ export interface RowSource {
    * either this or `batches`, not both.
    */
   raw: AsyncIterable<Buffer>;
+  /** Where `raw` starts in the source's (decoded) bytes: after the byte order mark and lines skipped. */
+  rawFrom: number;
   /** Blank lines skipped so far (final once `batches` is drained). */
   blankLines(): number;
   /** Split out only the first n fields of each CSV/TSV line from now on; the rest are only counted. */

@@ -50,7 +50,7 @@ export async function readRows(
     }
   };
 
-  const { ended, crOnly, text, skip, firstLine, replay } = await readSample(
+  const { ended, crOnly, text, skip, firstLine, skipBytes, replay } = await readSample(
     file,
     next,
     opts.skipLines ?? 0,
@@ -93,6 +93,7 @@ export async function readRows(
     simpleHeader,
     crOnly,
     raw: { [Symbol.asyncIterator]: replay },
+    rawFrom: skipBytes,
     batches: {
       [Symbol.asyncIterator]: () =>
         format === 'json'

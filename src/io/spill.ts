@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { closeSync, createReadStream, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { hashBytes } from '../core/byteset.js';
 import { wholeLines } from './input.js';
 import { trackTemporary } from './output.js';
@@ -254,6 +255,30 @@ export type SpilledParts = Pick<PartitionSet, 'paths' | 'entries' | 'keyBytes' |
   readonly weigh?: Weigh;
 };
 
+/**
+ * Each partition's files made one (the later ones appended to the first, in
+ * order) for eachPartition; `empty[i]` stands for a partition with no file.
+ */
+export async function concatFiles(
+  files: readonly (readonly string[])[],
+  empty: readonly string[],
+): Promise<string[]> {
+  const paths: string[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const [first, ...rest] = files[i] as string[];
+    if (first === undefined) {
+      paths.push(empty[i] as string);
+      continue;
+    }
+    for (const f of rest) {
+      await pipeline(createReadStream(f), createWriteStream(first, { flags: 'a' }));
+      await rm(f, { force: true });
+    }
+    paths.push(first);
+  }
+  return paths;
+}
+
 /** A scratch folder for partitions, removed by `dispose()` whatever happened. */
 export class SpillDir {
   private dir: Promise<string> | undefined;
@@ -263,18 +288,24 @@ export class SpillDir {
   constructor(private readonly parent: string) {}
 
   async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh): Promise<PartitionSet> {
+    const { dir, prefix } = await this.reserve();
+    const set = new PartitionSet(dir, prefix, seed, count, weigh);
+    // Closed sets need no dispose(): holding on to them (256 write streams
+    // each) grew memory with every partition split.
+    for (let i = this.sets.length - 1; i >= 0; i--) if (this.sets[i]?.closed) this.sets.splice(i, 1);
+    this.sets.push(set);
+    return set;
+  }
+
+  /** The folder and a prefix of its own for one set of partition files (a worker's, made there). */
+  async reserve(): Promise<{ dir: string; prefix: string }> {
     // The promise is kept, not the name: two callers must not make two folders.
     this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-')).then((dir) => {
       // Removed on the way out of an interrupted or cut-off (EPIPE) process too.
       this.tracked = trackTemporary(dir);
       return dir;
     });
-    const set = new PartitionSet(await this.dir, `p${this.counter++}`, seed, count, weigh);
-    // Closed sets need no dispose(): holding on to them (256 write streams
-    // each) grew memory with every partition split.
-    for (let i = this.sets.length - 1; i >= 0; i--) if (this.sets[i]?.closed) this.sets.splice(i, 1);
-    this.sets.push(set);
-    return set;
+    return { dir: await this.dir, prefix: `p${this.counter++}` };
   }
 
   /**

@@ -46,7 +46,12 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   });
   const { pass } = parts;
   async function* lines(): AsyncGenerator<string | Buffer> {
-    for (const name of opts.sources) yield* sourceLines(pass, name, opts, options.stdin);
+    const split = {
+      spill: parts.spill,
+      minBytes: options.parallelScanMinBytes,
+      at: options.parallelScanAt,
+    };
+    for (const name of opts.sources) yield* sourceLines(pass, name, opts, options.stdin, split);
     yield* pass.drain();
   }
 

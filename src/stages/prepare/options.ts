@@ -64,6 +64,13 @@ export interface PrepareOptions extends CallOptions {
   tmpDir?: string;
   /** Spilled bytes from which the dedupe drain uses a second thread. Default 32 MiB. */
   parallelDrainMinBytes?: number;
+  /**
+   * Local files from which the byte path scans on two threads when every record goes to disk
+   * (a file over 4 memory budgets). Default 32 MiB.
+   */
+  parallelScanMinBytes?: number;
+  /** Where that cut falls, as a fraction of the file (the first line end from there). Default 0.5. */
+  parallelScanAt?: number;
   /** `fail` (default): stop at the first bad record. `skip`: write it to `rejects` and go on. */
   onInvalid?: OnInvalid;
   /** Where skipped records go, one JSON object per line with file, line, field, reason and the row. */

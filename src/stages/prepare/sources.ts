@@ -3,8 +3,12 @@ import type { Readable } from 'node:stream';
 import { makeRowBuilder, type RowBuilder } from '../../core/build.js';
 import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
 import { type CompiledWhere, compileWhere } from '../../core/where-match.js';
+import { findCut, SPLIT_MIN_BYTES, type SplitPlan } from '../../io/fast-parallel.js';
 import { type FastPlan, fastLines, fastPathApplies } from '../../io/fastpath.js';
 import { type RowSource, readRows } from '../../io/rows.js';
+import { isS3Uri } from '../../io/s3.js';
+import type { SpillDir } from '../../io/spill.js';
+import type { TextInfo } from '../../io/text.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedPrepareOptions } from './options.js';
 import type { RecordPass } from './record-pass.js';
@@ -19,8 +23,10 @@ export async function* sourceLines(
   name: string,
   opts: ResolvedPrepareOptions,
   stdin: Readable | undefined,
+  split?: SplitSettings,
 ): AsyncGenerator<string | Buffer> {
   const s = pass.s;
+  const bytesBefore = s.bytesRead;
   const text = await openText(
     name,
     { stdin },
@@ -51,12 +57,21 @@ export async function* sourceLines(
   for (const w of [...src.warnings, ...(where?.warnings ?? [])]) s.warnings.push(`${name}: ${w}`);
   const fast = fastPlan(opts, src, build);
   if (fast) {
-    for await (const chunk of fastLines(src.raw, fast, pass.dedupe, s, (rows) =>
-      pass.processRows(rows, src, build, false),
+    const two = split && (await splitPlan(name, text.info, pass, split, src.rawFrom));
+    for await (const chunk of fastLines(
+      src.raw,
+      fast,
+      pass.dedupe,
+      s,
+      (rows) => pass.processRows(rows, src, build, false),
+      two,
+      () => src.close(),
     )) {
       pass.showProgress();
       yield chunk;
     }
+    // The first part's stream read ahead past the cut, and the worker's part was never counted.
+    if (two) s.bytesRead = bytesBefore + two.size;
     return;
   }
   for await (const batch of src.batches) {
@@ -83,6 +98,41 @@ function fastPlan(opts: ResolvedPrepareOptions, src: RowSource, build: RowBuilde
     allowEmailIds: opts.policy.allowEmailIds === true,
     names: opts.names,
   };
+}
+
+/** When the fast path may scan a file on two threads (fast-parallel.ts). */
+export interface SplitSettings {
+  spill: SpillDir;
+  /** Files from this size (default 32 MiB; tests set 0). */
+  minBytes?: number;
+  /** Where to cut, as a fraction of the file (default a half; tests vary it). */
+  at?: number;
+}
+
+/**
+ * Two threads for a local UTF-8 file, read as it is (no gzip, no other encoding), of at least
+ * `minBytes`, whose records all go to the dedupe's partitions; undefined otherwise.
+ */
+async function splitPlan(
+  name: string,
+  info: TextInfo,
+  pass: RecordPass,
+  o: SplitSettings,
+  from: number,
+): Promise<SplitPlan | undefined> {
+  if (name === '-' || isS3Uri(name) || info.gzip || info.encoding !== 'utf-8') return undefined;
+  if (!pass.dedupe?.diskOnly) return undefined;
+  let size: number;
+  try {
+    const st = await stat(name);
+    if (!st.isFile()) return undefined;
+    size = st.size;
+  } catch {
+    return undefined;
+  }
+  if (size < (o.minBytes ?? SPLIT_MIN_BYTES) || size < 2) return undefined;
+  const cut = findCut(name, size, o.at ?? 0.5);
+  return cut > from ? { path: name, from, size, cut, spill: o.spill } : undefined;
 }
 
 /** How readRows reads a source, the same for checkSources and the run itself. */
