@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes } from '../../core/byteset.js';
 import type { Catalog } from '../../core/catalog.js';
-import { type Layout, layoutMismatch, sniffLayout } from '../../core/out-convert.js';
+import { type Layout, layoutMismatch, sniffLayout, type UserGroupPass } from '../../core/out-convert.js';
 import {
   decodeString,
   KEY_USER,
@@ -197,6 +197,24 @@ export class UsersSpill {
       s.duplicateLines = [...s.duplicateLines, ...dups].sort((a, b) => a - b).slice(0, 5);
     }
     return table;
+  }
+
+  /** Groups of users: passes over the sources (local files) or files of split lines. */
+  get groupCount(): number {
+    return this.groups.length;
+  }
+
+  /**
+   * A group's table and pass, for the export to read the sources once per
+   * group (local files): each pass converts its group's lines only, the
+   * first one checks every line (see core/out/user-groups.ts). Splitting
+   * the lines to files first took a parse of every line on one thread and a
+   * write and read of every byte, while the workers waited.
+   */
+  async forPass(group: number, keyScanMisses: number): Promise<{ table: Catalog; pass: UserGroupPass }> {
+    const table = await this.load(group);
+    const groupOf = Array.from(this.groupOf);
+    return { table, pass: { groupOf, group, first: group === 0, scan: keyScanMisses === 0 } };
   }
 
   /**
