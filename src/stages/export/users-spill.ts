@@ -34,6 +34,10 @@ import type { ExportOptions, ResolvedExportOptions } from './options.js';
 
 const FINE = 256;
 
+/** What JSON.stringify escapes in a string: quotes, backslashes, control characters, lone surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON escapes the control characters, so they are what is looked for.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/u;
+
 /** What the users file held, as the in-memory table would have told it. */
 export interface UsersStats {
   size: number;
@@ -123,14 +127,15 @@ export class UsersSpill {
         o,
         (key, values, line) => {
           const raw = Buffer.from(key);
-          const f = partitionOf(hashBytes(raw, 0, raw.length), FINE);
+          const h = hashBytes(raw, 0, raw.length);
+          const f = partitionOf(h, FINE);
           let n = key.length;
           for (const v of values) n += v.length;
           text[f] += n;
-          // The key as JSON string content: no raw tab or newline reaches the file.
-          const k = Buffer.from(JSON.stringify(key).slice(1, -1));
+          // The key as JSON string content: no raw tab or newline reaches the file (most keys need no escape).
+          const k = NEEDS_ESCAPE.test(key) ? Buffer.from(JSON.stringify(key).slice(1, -1)) : raw;
           const p = Buffer.from(JSON.stringify([line, ...values]));
-          return fine.write(k, 0, k.length, hashBytes(raw, 0, raw.length), p, 0, p.length);
+          return fine.write(k, 0, k.length, h, p, 0, p.length);
         },
         want,
       );
