@@ -204,6 +204,9 @@ export class UsersSpill {
     return table;
   }
 
+  /** The group whose table forPass loaded last. */
+  private passGroup = -1;
+
   /** Groups of users: passes over the sources (local files) or files of split lines. */
   get groupCount(): number {
     return this.groups.length;
@@ -217,7 +220,9 @@ export class UsersSpill {
    * write and read of every byte, while the workers waited.
    */
   async forPass(group: number, keyScanMisses: number): Promise<{ table: Catalog; pass: UserGroupPass }> {
-    const table = await this.load(group);
+    // Each source of a pass has the same group: its table is loaded once.
+    const table = group === this.passGroup && this.table ? this.table : await this.load(group);
+    this.passGroup = group;
     const groupOf = Array.from(this.groupOf);
     return { table, pass: { groupOf, group, first: group === 0, scan: keyScanMisses === 0 } };
   }
