@@ -21,6 +21,15 @@ export function hashBytes(buf: Uint8Array, start: number, end: number, seed = 0)
   return fmix(h);
 }
 
+/**
+ * A hash's partition of `count`. The high bits pick it: the ByteSet that
+ * later reloads a partition indexes its table with the low bits, which must
+ * still vary there.
+ */
+export function partitionOf(hash: number, count: number): number {
+  return Math.floor(((hash >>> 0) / 4294967296) * count);
+}
+
 /** murmur3's 32-bit finaliser: every bit of the result depends on every bit of `x`. */
 export function fmix(x: number): number {
   let h = x;

@@ -17,3 +17,4 @@ export {
 } from './out/convert-result.js';
 export { Converter, layoutMismatch } from './out/converter.js';
 export { csvHeader, headerBytes, outputHeader, sniffLayout, userColumnNames } from './out/layout.js';
+export { parsedGroup, scannedGroup, type UserGroupPass } from './out/user-groups.js';

@@ -1,7 +1,12 @@
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Catalog, type SharedCatalog } from '../core/catalog.js';
-import { type ConvertConfig, Converter, type ConvertResult } from '../core/out-convert.js';
+import {
+  type ConvertConfig,
+  Converter,
+  type ConvertResult,
+  type UserGroupPass,
+} from '../core/out-convert.js';
 
 /**
  * Worker entry: converts pieces of batch-output lines while the other
@@ -17,7 +22,8 @@ import { type ConvertConfig, Converter, type ConvertResult } from '../core/out-c
  *
  * The join tables come once, in the setup, as views of the main thread's
  * shared memory: nothing of them is copied, nor sent per piece. A users
- * join on disk sends each partition's table as its pieces start.
+ * join on disk sends each partition's table, and its group of users, as
+ * its pass starts.
  */
 
 export interface WorkerSetup {
@@ -28,6 +34,8 @@ export interface WorkerSetup {
   /** The join tables (Catalog.share()): the catalog's items, the users file's users. */
   catalog?: SharedCatalog;
   users?: SharedCatalog;
+  /** A users join on disk: the group of users converted (see core/out/user-groups.ts). */
+  pass?: UserGroupPass;
 }
 
 export type ConvertRequest =
@@ -36,7 +44,7 @@ export type ConvertRequest =
   | { write: number; fd: number; at: number }
   | { recycle: ArrayBuffer }
   /** A users join on disk: the next partition's table (the last one's pieces are all done). */
-  | { users: SharedCatalog };
+  | { users: SharedCatalog; pass: UserGroupPass | undefined };
 
 type Counts = Omit<ConvertResult, 'out' | 'errors'>;
 
@@ -58,6 +66,7 @@ const converter = new Converter(
   setup.catalog && Catalog.view(setup.catalog),
   setup.users && Catalog.view(setup.users),
 );
+converter.setPass(setup.pass);
 const slots = setup.slots.map((s) => Buffer.from(s));
 /** Outputs waiting for their offset (held mode). */
 const held = new Map<number, Buffer>();
@@ -65,6 +74,7 @@ const held = new Map<number, Buffer>();
 port.on('message', (m: ConvertRequest) => {
   if ('users' in m) {
     converter.setUsers(Catalog.view(m.users));
+    converter.setPass(m.pass);
     return;
   }
   if ('recycle' in m) {

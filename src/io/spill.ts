@@ -3,10 +3,13 @@ import { closeSync, createReadStream, createWriteStream, openSync, type WriteStr
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { hashBytes } from '../core/byteset.js';
+import { hashBytes, partitionOf } from '../core/byteset.js';
 import { wholeLines } from './input.js';
 import { trackTemporary } from './output.js';
 import { checkAborted } from './scope.js';
+
+// The rule lives in core: the conversion workers pick a line's partition with it too.
+export { partitionOf };
 
 /**
  * Hash partitions on disk for exact, bounded-memory dedupe and grouping.
@@ -29,14 +32,6 @@ const EMPTY = Buffer.alloc(0);
 /** Memory to hold a partition's keys in a ByteSet: arena and table, with their growth slack. */
 export function reloadCost(keyBytes: number, entries: number): number {
   return 2 * (keyBytes + 4 * entries) + 32 * entries;
-}
-
-/**
- * The high bits pick the partition: the ByteSet that later reloads a
- * partition indexes its table with the low bits, which must still vary there.
- */
-export function partitionOf(hash: number, count: number): number {
-  return Math.floor(((hash >>> 0) / 4294967296) * count);
 }
 
 /**

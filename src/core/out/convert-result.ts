@@ -38,6 +38,8 @@ export interface ConvertCounts {
   sawTheme: boolean;
   /** The key field (KEY_*) of the first error line, for a header when no line has recommendations. */
   errorKey: number;
+  /** A users join on disk's first pass: lines whose key scan and parse give different groups (see user-groups.ts). */
+  keyScanMisses: number;
 }
 
 export interface ConvertResult extends ConvertCounts {
@@ -71,6 +73,7 @@ export function emptyCounts(): ConvertCounts {
     sawReasons: false,
     sawTheme: false,
     errorKey: 0,
+    keyScanMisses: 0,
   };
 }
 
@@ -94,4 +97,5 @@ export function addCounts(a: ConvertCounts, b: ConvertCounts): void {
   a.sawReasons ||= b.sawReasons;
   a.sawTheme ||= b.sawTheme;
   if (a.errorKey === 0) a.errorKey = b.errorKey;
+  a.keyScanMisses += b.keyScanMisses;
 }

@@ -15,6 +15,7 @@ import {
   LINE_INVALID,
 } from './line-shapes.js';
 import { RowWriter, viewOf } from './row-writer.js';
+import { parsedGroup, scannedGroup, type UserGroupPass } from './user-groups.js';
 
 /**
  * Batch-output lines to export rows, on bytes: convert() takes a piece of
@@ -36,6 +37,11 @@ const LINE_TOO_LONG = -1;
 export class Converter {
   private readonly parser = new OutLineParser();
   private readonly rows: RowWriter;
+  /** A users join on disk: the group of users this pass converts (see user-groups.ts). */
+  private pass: UserGroupPass | undefined;
+  /** The piece's error lines so far (a buffer of its own per piece). */
+  private errors: Buffer | undefined;
+  private errorsAt = 0;
 
   constructor(
     readonly cfg: ConvertConfig,
@@ -50,52 +56,41 @@ export class Converter {
     const cfg = this.cfg;
     const counts = emptyCounts();
     const invalid: InvalidLine[] = [];
-    let errors: Buffer | undefined;
-    let errorsAt = 0;
-    // csv-long at 25 ids a line writes about 1.7 bytes per input byte; the
-    // buffer grows if a line needs more (ensure()).
-    const rows = this.rows;
-    rows.setOut(rows.outBuffer(cfg.measure ? 0 : piece.length * 2 + 4096));
-    rows.at = 0;
-    rows.cellsCut = 0;
-    rows.srcView = viewOf(piece);
+    const rows = this.begin(piece);
     const parser = this.parser;
     const layout = cfg.layout;
     const n = piece.length;
     let p = 0;
     let failed = false;
     let overflow = false;
+    const pass = this.pass;
+    // A later pass of a users join on disk: the first one counted and checked every line.
+    const later = pass !== undefined && !pass.first;
     while (p < n) {
       let nl = piece.indexOf(LF, p);
       if (nl === -1) nl = n;
       const e = nl > p && piece[nl - 1] === CR ? nl - 1 : nl;
+      if (later && pass.scan) {
+        const g = scannedGroup(pass, piece, p, e);
+        if (g >= 0 && g !== pass.group) {
+          p = nl + 1;
+          continue;
+        }
+      }
       const index = counts.lines++;
       const status = e - p > cfg.maxLineLength ? LINE_TOO_LONG : parser.parse(piece, p, e);
       if (status === LINE_BLANK) counts.blank++;
-      else if (status === LINE_ERROR) {
+      else if (pass && status === LINE_ERROR && this.otherGroup(pass, piece, p, e, counts)) {
+        // another group's error line: written in its group's pass
+      } else if (status === LINE_ERROR) {
         counts.errorLines++;
         if (counts.errorKey === 0) counts.errorKey = parser.keyField;
-        if (!cfg.measure) {
-          const len = e - p + 1;
-          if (!errors || errorsAt + len > errors.length) {
-            const bigger = Buffer.allocUnsafeSlow(Math.max(64 * 1024, 2 * (errorsAt + len)));
-            if (errors) errors.copy(bigger, 0, 0, errorsAt);
-            errors = bigger;
-          }
-          piece.copy(errors, errorsAt, p, e);
-          errors[errorsAt + len - 1] = LF;
-          errorsAt += len;
-        }
+        if (!cfg.measure) this.keepError(piece, p, e);
       } else {
-        let reason =
-          status === LINE_INVALID
-            ? parser.problem
-            : status === LINE_TOO_LONG
-              ? `line longer than ${cfg.maxLineLength} bytes (--max-line-length)`
-              : '';
-        if (!reason && layout) reason = this.mismatch(layout);
-        if (!reason && !layout) reason = 'internal: no layout for an exported line';
-        if (reason) {
+        const reason = this.problem(status, layout);
+        if (reason && later) {
+          // recorded by the first pass
+        } else if (reason) {
           const cut = e - p > INVALID_TEXT_MAX;
           invalid.push({
             index,
@@ -107,6 +102,8 @@ export class Converter {
             failed = true;
             break;
           }
+        } else if (pass && this.otherGroup(pass, piece, p, e, counts)) {
+          // another group's line: converted in its group's pass
         } else if (!this.line(piece, p, e, layout as Layout, counts)) {
           overflow = true;
           break;
@@ -115,19 +112,82 @@ export class Converter {
       p = nl + 1;
     }
     counts.cellsCut = rows.cellsCut;
+    if (later) {
+      // The first pass counted every line and every blank one.
+      counts.lines = 0;
+      counts.blank = 0;
+    }
     return {
       ...counts,
       out: rows.out.subarray(0, rows.at),
-      errors: errors ? errors.subarray(0, errorsAt) : Buffer.alloc(0),
+      errors: this.errorsAt > 0 ? this.takeErrors() : Buffer.alloc(0),
       invalid,
       failed,
       overflow,
     };
   }
 
-  /** Why an exported line does not fit the layout, or ''. */
-  private mismatch(layout: Layout): string {
-    return layoutMismatch(this.parser, layout);
+  /** The row writer, set for a piece. */
+  private begin(piece: Buffer): RowWriter {
+    this.errorsAt = 0;
+    // csv-long at 25 ids a line writes about 1.7 bytes per input byte; the
+    // buffer grows if a line needs more (ensure()).
+    const rows = this.rows;
+    rows.setOut(rows.outBuffer(this.cfg.measure ? 0 : piece.length * 2 + 4096));
+    rows.at = 0;
+    rows.cellsCut = 0;
+    rows.srcView = viewOf(piece);
+    return rows;
+  }
+
+  /** An error line, byte for byte, to the piece's error lines. */
+  private keepError(piece: Buffer, p: number, e: number): void {
+    const len = e - p + 1;
+    let errors = this.errors;
+    if (!errors || this.errorsAt + len > errors.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(64 * 1024, 2 * (this.errorsAt + len)));
+      if (errors) errors.copy(bigger, 0, 0, this.errorsAt);
+      errors = bigger;
+      this.errors = bigger;
+    }
+    piece.copy(errors, this.errorsAt, p, e);
+    errors[this.errorsAt + len - 1] = LF;
+    this.errorsAt += len;
+  }
+
+  /** The piece's error lines; their buffer leaves with them (a worker transfers it). */
+  private takeErrors(): Buffer {
+    const out = (this.errors as Buffer).subarray(0, this.errorsAt);
+    this.errors = undefined;
+    this.errorsAt = 0;
+    return out;
+  }
+
+  /** Why the line just parsed (or too long) cannot be exported, or ''. */
+  private problem(status: number, layout: Layout | undefined): string {
+    if (status === LINE_INVALID) return this.parser.problem;
+    if (status === LINE_TOO_LONG)
+      return `line longer than ${this.cfg.maxLineLength} bytes (--max-line-length)`;
+    return layout ? layoutMismatch(this.parser, layout) : 'internal: no layout for an exported line';
+  }
+
+  /**
+   * Whether the line just parsed belongs to another group of users than the
+   * pass's. The first pass also counts the lines whose key scan would say
+   * otherwise than the parse: with any, the later passes parse every line.
+   */
+  private otherGroup(pass: UserGroupPass, piece: Buffer, p: number, e: number, c: ConvertCounts): boolean {
+    const g = parsedGroup(pass, this.parser, piece);
+    if (pass.first) {
+      const scanned = scannedGroup(pass, piece, p, e);
+      if (scanned >= 0 && scanned !== g) c.keyScanMisses++;
+    }
+    return g !== pass.group;
+  }
+
+  /** The group of users converted from now on (a users join on disk), or every line (undefined). */
+  setPass(pass: UserGroupPass | undefined): void {
+    this.pass = pass;
   }
 
   /** The users table lines are joined with from now on (a partitioned join has one per partition). */

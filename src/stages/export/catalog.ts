@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Catalog } from '../../core/catalog.js';
 import { accessor, findColumn, ITEM_COLUMNS, USER_COLUMNS } from '../../core/columns.js';
 import type { KeyFilter } from '../../core/key-filter.js';
-import { userColumnNames } from '../../core/out-convert.js';
+import { type UserGroupPass, userColumnNames } from '../../core/out-convert.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import { alternatives, closest } from '../../core/suggest.js';
 import { PbError } from '../../errors.js';
@@ -437,4 +437,16 @@ async function loadTable(
     limits.want,
   );
   return { catalog: table, withoutId, lines, duplicateLines, columns: [...columns] };
+}
+
+/**
+ * The users table: one held whole, or (a partitioned join, see
+ * users-spill.ts) one per source, loaded by forSource as its source starts.
+ */
+export interface UsersTable {
+  table: Catalog | undefined;
+  /** The columns as the file names them. */
+  columns: string[];
+  /** The table for source `index`, and the group of users its pass converts (given the first pass's key scan misses). */
+  forSource?: (index: number, keyScanMisses: number) => Promise<{ table: Catalog; pass?: UserGroupPass }>;
 }

@@ -1,4 +1,5 @@
 import type { Catalog } from '../../core/catalog.js';
+import type { UserGroupPass } from '../../core/out-convert.js';
 import {
   addCounts,
   type ConvertConfig,
@@ -14,10 +15,12 @@ import { SlotRing } from '../../core/pool.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
 import { writeOutput, writeTarget } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
+import type { UsersTable } from './catalog.js';
 import type { KeptLines } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import { OneFile, type OutputFiles, PartFiles } from './parts.js';
+import { prefetch } from './read-ahead.js';
 import type { SideFile } from './side-file.js';
 import { type LaneResult, WorkerLane } from './worker-lane.js';
 
@@ -81,6 +84,8 @@ export class ExportRun {
   slice: import('./part.js').PartSlice | undefined; // export --part: its sources read and numbered there
   private lastProgress = Date.now();
   private readonly ring: SlotRing;
+  /** A users join on disk: the group of users the current source's pass converts. */
+  private userPass: UserGroupPass | undefined;
 
   constructor(
     private readonly o: ResolvedExportOptions,
@@ -286,6 +291,7 @@ export class ExportRun {
     this.width = width;
     const cfg = this.cfg(width, measure);
     this.converter = new Converter(cfg, this.catalog, this.users?.table);
+    this.converter.setPass(this.userPass);
     this.laneCfg = cfg;
   }
 
@@ -296,7 +302,14 @@ export class ExportRun {
     const catalog = this.catalog?.share();
     const users = this.users?.table?.share();
     for (let i = 0; i < this.o.workers; i++) {
-      const setup = { cfg: this.laneCfg, slots: this.ring.slots, held: this.held, catalog, users };
+      const setup = {
+        cfg: this.laneCfg,
+        slots: this.ring.slots,
+        held: this.held,
+        catalog,
+        users,
+        pass: this.userPass,
+      };
       this.lanes.push(new WorkerLane(setup, this.ring));
     }
   }
@@ -327,23 +340,19 @@ export class ExportRun {
       : new Converter({ ...this.cfg(width, measure), layout: undefined });
     let pieces = 0;
     this.keep?.begin();
+    this.userPass = undefined;
     for (const [index, source] of sources.entries()) {
       await this.swapUsers(index);
+      noLayout?.setPass(this.userPass);
+      // A users join on disk reads each source once per group: the first pass counts and checks.
+      const pass = this.userPass as UserGroupPass | undefined;
+      const counted = pass === undefined || pass.first;
       const queue: Entry[] = [];
       const next = { line: this.slice?.firstLine(source) ?? 1 };
-      const read = (this.slice?.read ?? readOutItems)(source, {
-        stdin: this.options.stdin,
-        pieceSize: this.o.pieceSize,
-        maxLineLength: this.o.maxLineLength,
-        pool: this.ring,
-        onBytes: (n) => {
-          if (!this.keep) this.bytesRead += n;
-        },
-      });
-      const items = prefetch(this.keep ? this.keep.items(read, (b) => this.ring.give(b)) : read, 2);
-      for await (const item of items) {
-        if (item.kind === 'bad') queue.push({ bad: item });
-        else {
+      for await (const item of this.items(source, counted)) {
+        if (item.kind === 'bad') {
+          if (counted) queue.push({ bad: item });
+        } else {
           if (!this.layout) {
             const sniffed = sniffLayout(item.bytes);
             if (sniffed) {
@@ -391,6 +400,20 @@ export class ExportRun {
     }
   }
 
+  /** A source's pieces, read ahead; `counted`: its bytes count in bytesRead. */
+  private items(source: string, counted: boolean): AsyncGenerator<OutItem> {
+    const read = (this.slice?.read ?? readOutItems)(source, {
+      stdin: this.options.stdin,
+      pieceSize: this.o.pieceSize,
+      maxLineLength: this.o.maxLineLength,
+      pool: this.ring,
+      onBytes: (n) => {
+        if (!this.keep && counted) this.bytesRead += n;
+      },
+    });
+    return prefetch(this.keep ? this.keep.items(read, (b) => this.ring.give(b)) : read, 2);
+  }
+
   /**
    * A partitioned users join: the source's partition of users replaces the last one (never both
    * held). The last source's pieces are all settled: each idle worker gets the new table first.
@@ -400,11 +423,14 @@ export class ExportRun {
     if (!u?.forSource) return;
     u.table = undefined;
     this.converter?.setUsers(undefined);
-    u.table = await u.forSource(index);
+    const next = await u.forSource(index, this.counts.keyScanMisses);
+    u.table = next.table;
+    this.userPass = next.pass;
     this.converter?.setUsers(u.table);
+    this.converter?.setPass(next.pass);
     if (this.lanes.length > 0) {
       const shared = u.table.share();
-      for (const lane of this.lanes) lane.setUsers(shared);
+      for (const lane of this.lanes) lane.setUsers(shared, next.pass);
     }
   }
 
@@ -461,40 +487,5 @@ export class ExportRun {
     const p = { lines: this.counts.lines, bytesRead: this.bytesRead };
     onProgress?.(p);
     onEvent?.({ type: 'progress', ...p });
-  }
-}
-
-/**
- * The users table: one held whole, or (a partitioned join, see
- * users-spill.ts) one per source, loaded by forSource as its source starts.
- */
-export interface UsersTable {
-  table: Catalog | undefined;
-  /** The columns as the file names them. */
-  columns: string[];
-  forSource?: (index: number) => Promise<Catalog>;
-}
-
-/**
- * Reads ahead: up to `depth` items are requested before the consumer asks,
- * so reading overlaps with converting and writing.
- */
-async function* prefetch<T>(src: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
-  const it = src[Symbol.asyncIterator]();
-  const queue: Promise<IteratorResult<T>>[] = [];
-  try {
-    for (;;) {
-      while (queue.length < depth) {
-        const p = it.next();
-        // Rejections are seen when awaited below; this keeps a queued one from counting as unhandled.
-        p.catch(() => {});
-        queue.push(p);
-      }
-      const r = await (queue.shift() as Promise<IteratorResult<T>>);
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    await it.return?.();
   }
 }

@@ -4,6 +4,7 @@ import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput } from '../../io/output.js';
+import { isS3Uri } from '../../io/s3.js';
 import { SpillDir } from '../../io/spill.js';
 import { type LoadedCatalog, loadCatalog, loadUsers, type UsersOverBudget } from './catalog.js';
 import { exportSince, resolveSince } from './delta/index.js';
@@ -130,6 +131,14 @@ async function exportKept(options: ExportOptions, keep?: KeptLines): Promise<Exp
 }
 
 /**
+ * Up to this many groups of users, local sources are read once per group
+ * (a read and a key scan of every line, on the workers); past it, their
+ * lines are split to a file per group first (a parse of every line on the
+ * main thread, and every byte written and read once more).
+ */
+const MAX_GROUP_PASSES = 8;
+
+/**
  * The users join past --memory-budget: both sides partitioned on disk, the
  * export reading one partition of lines after another, each with its users'
  * table (see users-spill.ts). Rows come out in partition order.
@@ -146,8 +155,21 @@ async function exportPartitioned(
   const spill = new SpillDir(o.tmpDir);
   try {
     const join = await UsersSpill.create(o, spill, over);
+    if (!keep && join.groupCount <= MAX_GROUP_PASSES && !sources.some((s) => s === '-' || isS3Uri(s))) {
+      // Local sources are read once per group of users: the first pass checks and counts every line.
+      const reads = Array.from({ length: join.groupCount }, () => sources).flat();
+      const n = sources.length;
+      const forSource = (i: number, misses: number) => join.forPass(Math.floor(i / n), misses);
+      const users = { table: undefined, columns: join.columns, forSource };
+      const { run, passes } = await withParquet(o, options, async (eo) => {
+        const run = new ExportRun(eo, options, loaded?.catalog, users);
+        return { run, passes: await runPasses(run, eo, options, reads) };
+      });
+      return summarizeExport(o, sources.length, run, { catalog: loaded, users: join.stats }, passes, started);
+    }
     const split = await join.splitOutputs(sources, options, loaded !== undefined, keep);
-    const users = { table: undefined, columns: join.columns, forSource: (i: number) => join.load(i) };
+    const forSource = async (i: number) => ({ table: await join.load(i) });
+    const users = { table: undefined, columns: join.columns, forSource };
     const { run, passes } = await withParquet(o, options, async (eo) => {
       const run = new ExportRun(eo, options, loaded?.catalog, users);
       return { run, passes: await runPasses(run, eo, options, split.paths, split) };

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes } from '../../core/byteset.js';
 import type { Catalog } from '../../core/catalog.js';
-import { type Layout, layoutMismatch, sniffLayout } from '../../core/out-convert.js';
+import { type Layout, layoutMismatch, sniffLayout, type UserGroupPass } from '../../core/out-convert.js';
 import {
   decodeString,
   KEY_USER,
@@ -33,6 +33,10 @@ import type { ExportOptions, ResolvedExportOptions } from './options.js';
  */
 
 const FINE = 256;
+
+/** What JSON.stringify escapes in a string: quotes, backslashes, control characters, lone surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON escapes the control characters, so they are what is looked for.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/u;
 
 /** What the users file held, as the in-memory table would have told it. */
 export interface UsersStats {
@@ -123,14 +127,15 @@ export class UsersSpill {
         o,
         (key, values, line) => {
           const raw = Buffer.from(key);
-          const f = partitionOf(hashBytes(raw, 0, raw.length), FINE);
+          const h = hashBytes(raw, 0, raw.length);
+          const f = partitionOf(h, FINE);
           let n = key.length;
           for (const v of values) n += v.length;
           text[f] += n;
-          // The key as JSON string content: no raw tab or newline reaches the file.
-          const k = Buffer.from(JSON.stringify(key).slice(1, -1));
+          // The key as JSON string content: no raw tab or newline reaches the file (most keys need no escape).
+          const k = NEEDS_ESCAPE.test(key) ? Buffer.from(JSON.stringify(key).slice(1, -1)) : raw;
           const p = Buffer.from(JSON.stringify([line, ...values]));
-          return fine.write(k, 0, k.length, hashBytes(raw, 0, raw.length), p, 0, p.length);
+          return fine.write(k, 0, k.length, h, p, 0, p.length);
         },
         want,
       );
@@ -198,6 +203,29 @@ export class UsersSpill {
       s.duplicateLines = [...s.duplicateLines, ...dups].sort((a, b) => a - b).slice(0, 5);
     }
     return table;
+  }
+
+  /** The group whose table forPass loaded last. */
+  private passGroup = -1;
+
+  /** Groups of users: passes over the sources (local files) or files of split lines. */
+  get groupCount(): number {
+    return this.groups.length;
+  }
+
+  /**
+   * A group's table and pass, for the export to read the sources once per
+   * group (local files): each pass converts its group's lines only, the
+   * first one checks every line (see core/out/user-groups.ts). Splitting
+   * the lines to files first took a parse of every line on one thread and a
+   * write and read of every byte, while the workers waited.
+   */
+  async forPass(group: number, keyScanMisses: number): Promise<{ table: Catalog; pass: UserGroupPass }> {
+    // Each source of a pass has the same group: its table is loaded once.
+    const table = group === this.passGroup && this.table ? this.table : await this.load(group);
+    this.passGroup = group;
+    const groupOf = Array.from(this.groupOf);
+    return { table, pass: { groupOf, group, first: group === 0, scan: keyScanMisses === 0 } };
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { SharedCatalog } from '../../core/catalog.js';
-import type { ConvertResult } from '../../core/out-convert.js';
+import type { ConvertResult, UserGroupPass } from '../../core/out-convert.js';
 import type { SlotRing } from '../../core/pool.js';
 import type { ConvertReply, ConvertRequest, WorkerSetup } from '../../io/convert-worker.js';
 import { startWorker } from '../../io/workers.js';
@@ -97,9 +97,9 @@ export class WorkerLane {
     return p;
   }
 
-  /** The users table from now on (a users join on disk, between partitions: no piece in flight). */
-  setUsers(users: SharedCatalog): void {
-    if (!this.failure) this.worker.postMessage({ users } satisfies ConvertRequest);
+  /** The users table and group of users from now on (a users join on disk, between partitions: no piece in flight). */
+  setUsers(users: SharedCatalog, pass: UserGroupPass | undefined): void {
+    if (!this.failure) this.worker.postMessage({ users, pass } satisfies ConvertRequest);
   }
 
   /** Hands a written output buffer back to the worker (not held mode). */

@@ -23,6 +23,8 @@ const TINY = 1_300_000;
 /** Under the outputs' users once the filter takes its 128 KiB: partitions, filtered. */
 const TINIER = 1_100_000;
 const BIG = 512 * 1024 * 1024;
+/** The service-format fixture's budget: 3 groups, the sources read once per group. */
+const PASSES = 1_100_000;
 /** The fixture's users file rows with a key. */
 const ROWS_WITH_KEY = 25_000;
 
@@ -172,6 +174,64 @@ describe('export --users past --memory-budget', () => {
     assert.equal(mem?.counts.blankLines, 1);
     assert.match(mem?.rejects ?? '', /"line":702,"reason":"not valid JSON/);
     assert.match(mem?.rejects ?? '', /"line":703,"reason":"input has itemId/);
+  });
+
+  test('lines as the service writes them: a pass per group of users, as in memory', async () => {
+    // Most lines start `{"input":{"userId":"`: later passes skip other groups' lines by that key alone.
+    const rand = prng(11);
+    const line = (k: string) =>
+      `{"input":{"userId":"${k}"},"output":{"recommendedItems":["i${k.length}","j"],"scores":[0.5,0.25]},"error":null}`;
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const k = `u${i}`;
+      const r = rand();
+      lines.push(line(k));
+      if (r < 0.01) lines.push('');
+      else if (r < 0.02) lines.push('{"input":{"userId":"broken');
+      else if (r < 0.03) lines.push(`{"input":{"userId":"${k}"},"output":null,"error":"throttled"}`);
+      else if (r < 0.04) lines.push(line(k).replace('{"input":{"userId":', '{"input": {"userId": '));
+      else if (r < 0.05) lines.push(line(`\\u0075${i}x`));
+    }
+    // A repeated userId: the parse takes the last, the key scan the first (so later passes parse every line).
+    const twice = (a: string, b: string) =>
+      line(a).replace(`"userId":"${a}"`, `"userId":"${a}","userId":"${b}"`);
+    const withTwice = [...lines];
+    for (let i = 0; i < 40; i++) withTwice.splice(100 * i, 0, twice(`u${i}`, `u${2999 - i}`));
+    const rows = [['key', 'email', 'first_name']];
+    for (let i = 0; i < 3000; i++)
+      rows.push([`u${i}`, `u${i}@example.com`, i % 7 === 0 ? 'Zoë, "Jo"' : `N${i}`]);
+    for (let i = 0; i < 3000; i++) rows.push([`filler${i}`, 'x', 'y']);
+    const users = await file(stringify(rows), 'crm-service.csv');
+    for (const [name, text] of [
+      ['plain', lines],
+      ['a repeated userId', withTwice],
+    ] as const) {
+      const out = await file(`${text.join('\n')}\n`, 'service.out');
+      const opts = {
+        users,
+        userKey: 'key',
+        format: 'csv-long' as const,
+        pieceSize: 4096,
+        onInvalid: 'skip' as const,
+      };
+      const got = [];
+      for (const memoryBudget of [BIG, PASSES]) {
+        const rejects = tmp.fresh('rejects.jsonl');
+        // The workers on disk once (their pass set by message), this thread's converter else (workers start slowly here).
+        const workers = name === 'plain' && memoryBudget === PASSES ? 2 : 0;
+        const r = await run(out, { ...opts, memoryBudget, rejects, workers });
+        got.push({ r, rejects: await readFile(rejects, 'utf8') });
+      }
+      const [mem, disk] = got as [(typeof got)[number], (typeof got)[number]];
+      const parts = disk.r.summary.usersPartitions;
+      assert.ok(parts >= 2 && parts <= 8, `${name}: ${parts} groups`);
+      assert.deepEqual(sortedRows('csv', disk.r.text), sortedRows('csv', mem.r.text), name);
+      assert.deepEqual(counts(disk.r.summary), counts(mem.r.summary), name);
+      // Rejects in file order, as the first pass checks every line.
+      assert.equal(disk.rejects, mem.rejects, name);
+      assert.deepEqual(disk.r.errors.split('\n').sort(), mem.r.errors.split('\n').sort(), name);
+      assert.ok(mem.r.summary.invalid > 10 && mem.r.summary.blankLines > 10 && mem.r.summary.errorLines > 10);
+    }
   });
 
   test('csv-wide to stdout and with a guess proved wrong: one header, the same width', async () => {
