@@ -9,12 +9,14 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { run } from '../../../src/cli/index.js';
 import { Exposure, REPORT_QUANTILES, SCORE_EDGES, ScoreBins } from '../../../src/core/report.js';
 import { validator } from '../../../src/schemas.js';
 import { type ReportJson, report } from '../../../src/stages/report/index.js';
 import { sink, useTmp } from '../../helpers.js';
 import { prng, REFERENCE } from '../../out-fixtures.js';
+import { Browser, findChromium } from './browser.js';
 
 const tmp = useTmp();
 
@@ -323,6 +325,89 @@ describe('report', () => {
     const bad = sink();
     assert.equal(await run(['report', file, '-o', out, '--k', '3'], io(bad)), 2);
     assert.match(bad.text(), /--k needs --since/);
+  });
+
+  const chromium = findChromium();
+  test('report.html in headless Chromium: charts drawn with a size, on a phone and a wide screen; no console error, no request', {
+    skip: chromium ? false : 'chromium is not installed (apt-get install -y chromium; .ci/run installs it)',
+  }, async () => {
+    const html = base && join(tmp.dir(), 'browser.html');
+    assert.ok(html && base, 'the first test wrote the report');
+    const { renderReportHtml } = await import('../../../src/core/report-html.js');
+    await writeFile(html, renderReportHtml(base, { locale: 'en-US', title: 'Test <report>' }));
+    const browser = await Browser.launch(chromium as string);
+    try {
+      const session = await browser.page();
+      const requests: string[] = [];
+      const problems: string[] = [];
+      browser.on((m) => {
+        if (m.sessionId !== session) return;
+        const p = m.params as Record<string, any>;
+        if (m.method === 'Network.requestWillBeSent') requests.push(p.request.url);
+        if (m.method === 'Runtime.exceptionThrown') problems.push(JSON.stringify(p.exceptionDetails));
+        if (m.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'warning'))
+          problems.push(JSON.stringify(p.args));
+        if (m.method === 'Log.entryAdded' && (p.entry.level === 'error' || p.entry.level === 'warning'))
+          problems.push(p.entry.text);
+      });
+      for (const domain of ['Page', 'Runtime', 'Log', 'Network'])
+        await browser.send(`${domain}.enable`, {}, session);
+      const url = pathToFileURL(html).href;
+      for (const [width, height, mobile] of [
+        [390, 844, true],
+        [1280, 900, false],
+      ] as const) {
+        await browser.send(
+          'Emulation.setDeviceMetricsOverride',
+          { width, height, deviceScaleFactor: 1, mobile },
+          session,
+        );
+        const loaded = browser.event('Page.loadEventFired', session);
+        await browser.send('Page.navigate', { url }, session);
+        await loaded;
+        const { result } = await browser.send<{ result: { value: string } }>(
+          'Runtime.evaluate',
+          {
+            expression: `JSON.stringify({
+                svgs: [...document.querySelectorAll('svg')].map((s) => {
+                  const r = s.getBoundingClientRect();
+                  const bars = [...s.querySelectorAll('rect.bar')].map((b) => b.getBoundingClientRect().width);
+                  const table = s.parentElement.querySelector('table');
+                  return { w: r.width, h: r.height, bars: bars.length, widest: Math.max(0, ...bars), rows: table ? table.rows.length : 0 };
+                }),
+                overflow: document.documentElement.scrollWidth - window.innerWidth,
+                title: document.title,
+              })`,
+            returnByValue: true,
+          },
+          session,
+        );
+        const page = JSON.parse(result.value);
+        assert.equal(page.title, 'Test <report>');
+        const expected: number = 1 + (base.scores?.ranks.length ?? 0) + 1;
+        assert.equal(page.svgs.length, expected, 'top items, a chart per rank, per file');
+        for (const svg of page.svgs) {
+          assert.ok(svg.w > 100 && svg.h > 10, `an SVG of ${svg.w} x ${svg.h} at ${width} px`);
+          assert.ok(svg.bars > 0 && svg.widest > 10, `bars drawn: ${JSON.stringify(svg)}`);
+          assert.ok(svg.rows > svg.bars, 'a table of the numbers beside the chart');
+          assert.ok(svg.w <= width, 'the chart fits the screen');
+        }
+        assert.ok(page.overflow <= 0, `no sideways scrolling at ${width} px (${page.overflow} px over)`);
+        const shot = await browser.send<{ data: string }>(
+          'Page.captureScreenshot',
+          { format: 'png', captureBeyondViewport: true },
+          session,
+        );
+        const png = Buffer.from(shot.data, 'base64');
+        assert.equal(png.subarray(1, 4).toString(), 'PNG');
+        assert.ok(png.length > 10_000, `a screenshot of ${png.length} bytes`);
+        await writeFile(join(process.env.PB_REPORT_SHOTS ?? tmp.dir(), `report-${width}.png`), png);
+      }
+      assert.deepEqual(problems, []);
+      assert.deepEqual([...new Set(requests)], [url], 'nothing requested but the page');
+    } finally {
+      await browser.close();
+    }
   });
 
   test('figures: Gini and the top share from counts in any order; score bins at their edges', () => {
