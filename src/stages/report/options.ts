@@ -1,13 +1,12 @@
 import { tmpdir } from 'node:os';
 import { usage } from '../../errors.js';
 import type { CallOptions } from '../../io/clients.js';
-import { isS3Uri } from '../../io/s3.js';
 
 /** Options of `report` (`personalize-batch report SOURCE... -o report.html`). */
 export interface ReportOptions extends CallOptions {
   /** Batch outputs: `.out` files, folders of them, `s3://bucket/prefix/`. */
   sources: string[];
-  /** The HTML page (local path); report.json is written beside it (same name, `.json`). */
+  /** The HTML page (a path or s3:// key); report.json is written beside it (same name, `.json`). */
   output: string;
   /** Items (CSV with a header, as export's --catalog): coverage, ids missing from it, titles of the top items. */
   catalog?: string;
@@ -80,9 +79,7 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
       'report reads files, folders and s3:// prefixes, not stdin (-): save the outputs to a file first',
     );
   if (!o.output || o.output === '-')
-    throw usage('report needs -o report.html (a local file; report.json is written beside it)');
-  if (isS3Uri(o.output))
-    throw usage(`-o ${o.output}: the report is written locally; copy it to S3 afterwards`);
+    throw usage('report needs -o report.html (a file or s3:// key; report.json is written beside it)');
   const whole = (v: number | undefined, name: string, dflt: number) => {
     if (v === undefined) return dflt;
     if (!Number.isInteger(v) || v < 1) throw usage(`${name} must be a whole number of at least 1, got ${v}`);
