@@ -292,6 +292,61 @@ export class ScoreBins {
   }
 }
 
+/** Exact powers of ten (up to 1e22 a double holds exactly). */
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * A JSON number's bytes as a double, exactly as Number() reads them: with
+ * at most 15 significant digits and a decimal exponent within 22, the
+ * digits as a whole number (exact) times or divided by an exact power of
+ * ten is one correctly rounded operation (Clinger's fast path); anything
+ * else goes through Number(). Scores are printed with 6 digits, so almost
+ * all take the fast path, and no string is made.
+ */
+export function parseNumber(buf: Uint8Array, s: number, e: number): number {
+  let i = s;
+  let neg = false;
+  if (buf[i] === 45) {
+    neg = true;
+    i++;
+  }
+  let mant = 0;
+  let digits = 0;
+  let scale = 0;
+  let seenDot = false;
+  for (; i < e; i++) {
+    const c = buf[i] as number;
+    if (c >= 48 && c <= 57) {
+      if (mant !== 0 || c !== 48) digits++;
+      mant = mant * 10 + (c - 48);
+      if (seenDot) scale--;
+    } else if (c === 46 && !seenDot) seenDot = true;
+    else break;
+  }
+  if (i < e) {
+    if (buf[i] !== 101 && buf[i] !== 69) return slow(buf, s, e);
+    i++;
+    let eneg = false;
+    if (buf[i] === 45 || buf[i] === 43) eneg = buf[i++] === 45;
+    let ex = 0;
+    const from = i;
+    for (; i < e; i++) {
+      const c = (buf[i] as number) - 48;
+      if (c < 0 || c > 9 || ex > 1000) return slow(buf, s, e);
+      ex = ex * 10 + c;
+    }
+    if (i === from) return slow(buf, s, e);
+    scale += eneg ? -ex : ex;
+  }
+  if (digits > 15 || scale < -22 || scale > 22) return slow(buf, s, e);
+  const x = scale < 0 ? mant / (POW10[-scale] as number) : mant * (POW10[scale] as number);
+  return neg ? -x : x;
+}
+
+function slow(buf: Uint8Array, s: number, e: number): number {
+  return Number(Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('latin1'));
+}
+
 /** |A∩B| / |A∪B| of two id lists (as hashes or ids; repeats within a list count once); 1 for two empty lists. */
 export function jaccard(a: readonly (number | string)[], b: readonly (number | string)[]): number {
   const sa = new Set(a);

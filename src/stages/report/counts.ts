@@ -2,6 +2,10 @@ import { ByteIndex, hashBytes } from '../../core/byteset.js';
 import { eachLine, eachPartition, type PartitionSet, type SpillDir } from '../../io/spill.js';
 
 const COMMA = 44;
+/** A key's bytes besides its own, at most: 8 in the arena, a table slot at 3/4 full (11), two counters (8). */
+const PER_KEY = 27;
+/** The key length the table is sized for; longer keys fill the arena first and spill sooner. */
+const KEY_GUESS = 16;
 
 /**
  * Exact counts per distinct key (byte strings), two counters each (`a`:
@@ -12,9 +16,13 @@ const COMMA = 44;
  * counts up. Memory: the budget, plus one partition's keys when reloading.
  */
 export class CountTable {
-  private index = new ByteIndex();
-  private a = new Uint32Array(1024);
-  private b = new Uint32Array(1024);
+  private index!: ByteIndex;
+  private a!: Uint32Array;
+  private b!: Uint32Array;
+  /** Keys the table takes before it goes to disk, and arena bytes (set by fresh()). */
+  private capKeys = 0;
+  private capBytes = 0;
+  private keyBytes = 0;
   private parts: Promise<PartitionSet> | undefined;
   private readonly text = Buffer.allocUnsafe(24);
   /** Times the table went to disk. */
@@ -30,7 +38,27 @@ export class CountTable {
   constructor(
     private readonly spill: SpillDir,
     private readonly budget: number,
-  ) {}
+  ) {
+    this.fresh();
+  }
+
+  /**
+   * An empty table sized once for three quarters of the budget (the direct
+   * counters may take the rest): it goes to disk before it would grow, so
+   * no doubling ever holds an old and a new copy at once. Untouched pages of
+   * the allocation cost no memory until keys fill them.
+   */
+  private fresh(): void {
+    const room = (this.budget * 3) / 4;
+    let slots = 1024;
+    while (slots * 2 * (8 + 0.75 * (PER_KEY - 11 + KEY_GUESS)) <= room) slots *= 2;
+    this.capKeys = Math.max(16, Math.min(Math.floor((slots * 3) / 4) - 1, Math.floor(room / (PER_KEY + KEY_GUESS))));
+    this.capBytes = this.capKeys * (8 + KEY_GUESS) + 1;
+    this.index = new ByteIndex({ keys: this.capKeys, keyBytes: this.capKeys * KEY_GUESS });
+    this.a = new Uint32Array(this.capKeys + 1);
+    this.b = new Uint32Array(this.capKeys + 1);
+    this.keyBytes = 0;
+  }
 
   get spilled(): boolean {
     return this.spills > 0;
@@ -41,19 +69,18 @@ export class CountTable {
    * disk and a partition file is backed up (await it before the next add).
    */
   add(buf: Uint8Array, s: number, e: number, da: number, db: number): Promise<void> | undefined {
-    const size = this.index.size;
+    let size = this.index.size;
+    // Full (of keys, or of bytes for one more): to disk first, so the table never grows.
+    let wait: Promise<void> | undefined;
+    if (size >= this.capKeys || this.keyBytes + 8 * size + (e - s) + 8 >= this.capBytes) {
+      wait = this.toDisk();
+      size = 0;
+    }
     const id = this.index.add(buf, s, e, hashBytes(buf, s, e));
-    if (id >= this.a.length) this.growCounters();
+    if (id === size) this.keyBytes += e - s;
     this.a[id] += da;
     this.b[id] += db;
-    // Only a new key takes memory.
-    if (id === size && this.bytes > this.budget && size >= 64) return this.toDisk();
-    return undefined;
-  }
-
-  /** Memory held: the index, its counters and the direct counters. */
-  get bytes(): number {
-    return this.index.bytes + 2 * this.a.byteLength + this.direct.byteLength;
+    return wait;
   }
 
   /** add(..., 1, 0) for an id, through the direct counters when it is a small whole number. */
@@ -86,21 +113,10 @@ export class CountTable {
     return true;
   }
 
-  private growCounters(): void {
-    const a = new Uint32Array(this.a.length * 2);
-    a.set(this.a);
-    this.a = a;
-    const b = new Uint32Array(this.b.length * 2);
-    b.set(this.b);
-    this.b = b;
-  }
-
   /** The table so far handed to the partitions; a fresh one takes the next adds at once (the caller's loop is synchronous). */
   private toDisk(): Promise<void> {
     const { index, a, b } = this;
-    this.index = new ByteIndex();
-    this.a = new Uint32Array(1024);
-    this.b = new Uint32Array(1024);
+    this.fresh();
     this.spills++;
     this.parts ??= this.spill.partitions(101);
     return this.parts.then((parts) => {

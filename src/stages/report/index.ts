@@ -105,11 +105,21 @@ async function readOutputs(
 ): Promise<void> {
   let bytesRead = 0;
   let last = Date.now();
+  // A piece's buffer is free again once its lines are tallied (the tables copy what they keep):
+  // a new 1 MiB buffer per piece left hundreds of MB for the collector to find.
+  const free: Buffer[] = [];
+  const pool = {
+    take: () => free.pop() ?? Buffer.allocUnsafeSlow(PIECE),
+    give: (b: Buffer) => {
+      if (free.length < 4) free.push(b);
+    },
+  };
   for (const file of files) {
     onEvent?.({ type: 'source', file });
     tally.startFile(file);
     const pieces = readOutItems(file, {
       pieceSize: PIECE,
+      pool,
       maxLineLength: o.maxLineLength,
       onBytes: (n) => {
         bytesRead += n;
@@ -120,6 +130,8 @@ async function readOutputs(
       else {
         const w = tally.piece(item.bytes, item.lineNumbers);
         if (w) await w;
+        const whole = item.bytes.buffer;
+        if (whole.byteLength === PIECE && item.bytes.byteOffset === 0) pool.give(Buffer.from(whole, 0, PIECE));
       }
       if (onEvent && Date.now() - last > 250) {
         last = Date.now();

@@ -10,7 +10,7 @@ import {
   SPAN_ESCAPED,
   type Spans,
 } from '../../core/out-lines.js';
-import { Lengths, ScoreBins } from '../../core/report.js';
+import { Lengths, parseNumber, ScoreBins } from '../../core/report.js';
 import { checkAborted } from '../../io/scope.js';
 import type { CountTable } from './counts.js';
 import type { ScoreDigests } from './digests.js';
@@ -174,8 +174,7 @@ export class Tally {
     if (rank >= n || rank >= sc.n) return;
     const s = sc.data[rank * 3] as number;
     if (s < 0) return;
-    // The printed text, as JSON.parse would read it: exact, unlike a digit loop.
-    const x = Number(buf.toString('latin1', s, sc.data[rank * 3 + 1] as number));
+    const x = parseNumber(buf, s, sc.data[rank * 3 + 1] as number);
     if (!Number.isFinite(x)) return;
     (this.bins[slot] as ScoreBins).add(x);
     this.digests.add(slot, x);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { run } from '../../../src/cli/index.js';
-import { Exposure, REPORT_QUANTILES, SCORE_EDGES, ScoreBins } from '../../../src/core/report.js';
+import { Exposure, parseNumber, REPORT_QUANTILES, SCORE_EDGES, ScoreBins } from '../../../src/core/report.js';
 import { validator } from '../../../src/schemas.js';
 import { type ReportJson, report } from '../../../src/stages/report/index.js';
 import { sink, useTmp } from '../../helpers.js';
@@ -342,7 +342,14 @@ describe('report', () => {
       const problems: string[] = [];
       browser.on((m) => {
         if (m.sessionId !== session) return;
-        const p = m.params as Record<string, any>;
+        // The DevTools events read here, as far as this test reads them.
+        const p = m.params as {
+          request: { url: string };
+          exceptionDetails: unknown;
+          type: string;
+          args: unknown;
+          entry: { level: string; text: string };
+        };
         if (m.method === 'Network.requestWillBeSent') requests.push(p.request.url);
         if (m.method === 'Runtime.exceptionThrown') problems.push(JSON.stringify(p.exceptionDetails));
         if (m.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'warning'))
@@ -407,6 +414,40 @@ describe('report', () => {
       assert.deepEqual([...new Set(requests)], [url], 'nothing requested but the page');
     } finally {
       await browser.close();
+    }
+  });
+
+  test('parseNumber reads a score as Number() does, on the fast path and off it', () => {
+    const r = prng(3);
+    const texts = [
+      '0',
+      '-0',
+      '1',
+      '0.5',
+      '3.773E-4',
+      '1.2E-5',
+      '-0.189',
+      '1e22',
+      '1e23',
+      '9007199254740993',
+      '0.1234567890123456789',
+      '1E+2',
+      '2.5e-300',
+      '123456789012345e-22',
+      '5e-324',
+    ];
+    for (let i = 0; i < 3000; i++) {
+      const x = (r() - 0.2) * 10 ** Math.floor(r() * 40 - 30);
+      texts.push(
+        x.toPrecision(1 + Math.floor(r() * 17)),
+        x.toExponential(Math.floor(r() * 12)),
+        String(x),
+        x.toPrecision(6).toUpperCase(),
+      );
+    }
+    for (const t of texts) {
+      const b = Buffer.from(` ${t},`);
+      assert.ok(Object.is(parseNumber(b, 1, b.length - 1), Number(t)), t);
     }
   });
 
