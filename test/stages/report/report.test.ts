@@ -210,17 +210,35 @@ describe('report', () => {
     }
     const page = await readFile(html, 'utf8');
     assert.match(page, /<svg /);
+    // Numbers in the locale's separators: en-US by default, de-DE when asked.
+    assert.ok(c.slots > 1000);
+    assert.ok(page.includes(`<b>${c.slots.toLocaleString('en-US')}</b>`), 'slots as 8,758');
+    const { renderReportHtml } = await import('../../../src/core/report-html.js');
+    const de = renderReportHtml(s.report, { locale: 'de-DE', title: 'Bericht' });
+    assert.ok(de.includes(`<b>${c.slots.toLocaleString('de-DE')}</b>`), 'slots as 8.758');
     assert.doesNotMatch(page, /https?:\/\/(?!www\.w3\.org)/, 'no address to fetch');
   });
 
   test('past --memory-budget the distinct counts spill to disk and give the same figures', async () => {
     const a = { report: base as ReportJson };
+    const events: string[] = [];
     const b = await report({
+      onEvent: (e) => events.push(e.type === 'step' ? e.step : e.type),
       sources: [shards],
       output: `${tmp.fresh('b')}.html`,
       memoryBudget: 16 * 1024,
     });
     assert.equal(b.report.counts.spilled, true);
+    assert.deepEqual(
+      events.filter((e) => e !== 'progress'),
+      ['outputs', 'source', 'source', 'distinct', 'write'],
+    );
+    // An aborted signal: nothing written, the AbortError with the signal's reason.
+    const out = `${tmp.fresh('aborted')}.html`;
+    await assert.rejects(report({ sources: [shards], output: out, signal: AbortSignal.abort('stop') }), {
+      name: 'AbortError',
+    });
+    await assert.rejects(readFile(out), { code: 'ENOENT' });
     assert.deepEqual({ ...b.report.counts, spilled: false }, a.report.counts);
     assert.deepEqual(b.report.concentration, a.report.concentration);
   });
