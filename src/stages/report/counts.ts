@@ -52,7 +52,10 @@ export class CountTable {
     const room = (this.budget * 3) / 4;
     let slots = 1024;
     while (slots * 2 * (8 + 0.75 * (PER_KEY - 11 + KEY_GUESS)) <= room) slots *= 2;
-    this.capKeys = Math.max(16, Math.min(Math.floor((slots * 3) / 4) - 1, Math.floor(room / (PER_KEY + KEY_GUESS))));
+    this.capKeys = Math.max(
+      16,
+      Math.min(Math.floor((slots * 3) / 4) - 1, Math.floor(room / (PER_KEY + KEY_GUESS))),
+    );
     this.capBytes = this.capKeys * (8 + KEY_GUESS) + 1;
     this.index = new ByteIndex({ keys: this.capKeys, keyBytes: this.capKeys * KEY_GUESS });
     this.a = new Uint32Array(this.capKeys + 1);

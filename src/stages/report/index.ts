@@ -131,7 +131,8 @@ async function readOutputs(
         const w = tally.piece(item.bytes, item.lineNumbers);
         if (w) await w;
         const whole = item.bytes.buffer;
-        if (whole.byteLength === PIECE && item.bytes.byteOffset === 0) pool.give(Buffer.from(whole, 0, PIECE));
+        if (whole.byteLength === PIECE && item.bytes.byteOffset === 0)
+          pool.give(Buffer.from(whole, 0, PIECE));
       }
       if (onEvent && Date.now() - last > 250) {
         last = Date.now();
