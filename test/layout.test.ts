@@ -239,6 +239,26 @@ test('tests mirror the layout: test/DIR/ only where src/DIR/ is', async () => {
   assert.ok(tests.length > 30, 'the tests were found');
 });
 
+test("npm test's globs reach every test file (a test in a deeper folder once never ran)", async () => {
+  const { stdout } = await promisify(execFile)(
+    'git',
+    ['ls-files', '--cached', '--others', '--exclude-standard'],
+    {
+      cwd: root,
+    },
+  );
+  const script = (JSON.parse(await readFile(`${root}package.json`, 'utf8')) as { scripts: { test: string } })
+    .scripts.test;
+  const globs = script.split(/\s+/).filter((w) => w.startsWith('test/') && w.endsWith('.test.ts'));
+  const reach = globs.map((g) => new RegExp(`^${g.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`));
+  const tests = stdout.split('\n').filter((f) => f.startsWith('test/') && f.endsWith('.test.ts'));
+  assert.ok(globs.length > 0 && tests.length > 30, script);
+  assert.deepEqual(
+    tests.filter((f) => !reach.some((r) => r.test(f))),
+    [],
+  );
+});
+
 test("ARCHITECTURE.md's module map names every file of src, folder by folder, and nothing else", async () => {
   const doc = await readFile(`${root}ARCHITECTURE.md`, 'utf8');
   const map = doc.slice(doc.indexOf('## Module map'));

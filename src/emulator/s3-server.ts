@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { compileFunction } from 'node:vm';
 import type S3rver from 's3rver';
 import { PbError } from '../errors.js';
+import { mendStore } from './s3-store.js';
 
 export interface S3Server {
   readonly port: number;
@@ -99,7 +100,8 @@ let loaded: typeof S3rver | undefined;
 const PLAIN = Symbol.for('personalize-batch: s3rver plain continuation tokens');
 
 /**
- * The S3rver class, with plain continuation tokens. Tests and benchmarks that
+ * The S3rver class, with plain continuation tokens and a PUT answered only
+ * once its object is written (s3-store.ts). Tests and benchmarks that
  * run s3rver themselves load it here too. Throws PB_IO when the tokens would
  * still need DES on a Node without it: an s3rver this code does not know, or
  * one loaded (by someone else's require) before this ran.
@@ -123,6 +125,7 @@ export function loadS3rver(): typeof S3rver {
     );
   }
   loaded = require('s3rver') as typeof S3rver;
+  mendStore(require);
   return loaded;
 }
 

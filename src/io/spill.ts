@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes } from '../core/byteset.js';
@@ -50,7 +50,8 @@ export class PartitionSet {
   readonly keyBytes: number[];
   readonly entries: number[];
   readonly weights: number[];
-  private readonly streams: WriteStream[];
+  /** Opened at a partition's first flush: a small input touches few of 256, and opening all cost 0.2 s a set. */
+  private readonly streams: (WriteStream | undefined)[];
   /** Lines gathered per partition and written 32 KiB at a time: one write per line costs more than the line. */
   private readonly bufs: Buffer[];
   private readonly fill: number[];
@@ -73,10 +74,9 @@ export class PartitionSet {
     this.paths = Array.from({ length: count }, (_, i) => join(dir, `${prefix}-${i}.part`));
     this.keyBytes = new Array(count).fill(0);
     this.entries = new Array(count).fill(0);
-    // A queue of a few buffers per file: with the default 16 KiB every write
-    // waited for the disk, and the profile showed the thread idle 10% of the time.
-    this.streams = this.paths.map((p) => createWriteStream(p, { highWaterMark: 4 * FLUSH }));
-    this.bufs = this.paths.map(() => Buffer.allocUnsafe(FLUSH));
+    this.streams = new Array(count).fill(undefined);
+    // Empty until the partition's first line (see flush): 256 buffers up front were 8 MiB a set.
+    this.bufs = new Array(count).fill(EMPTY);
     this.fill = new Array(count).fill(0);
     this.draining = new Array(count).fill(undefined);
     this.giveUp = new Array(count).fill(undefined);
@@ -162,8 +162,13 @@ export class PartitionSet {
 
   private flush(i: number, last = false): Promise<void> | undefined {
     const fill = this.fill[i] as number;
-    if (fill === 0) return undefined;
-    const s = this.streams[i] as WriteStream;
+    if (fill === 0) {
+      if (!last && this.bufs[i]?.length === 0) this.bufs[i] = Buffer.allocUnsafe(FLUSH);
+      return undefined;
+    }
+    // A queue of a few buffers per file: with the default 16 KiB every write
+    // waited for the disk, and the profile showed the thread idle 10% of the time.
+    const s = (this.streams[i] ??= createWriteStream(this.paths[i] as string, { highWaterMark: 4 * FLUSH }));
     const ok = s.write((this.bufs[i] as Buffer).subarray(0, fill));
     // The buffer now belongs to the stream until written; take a fresh one,
     // unless this is the last flush: a closed set kept 8 MiB of fresh buffers,
@@ -210,7 +215,7 @@ export class PartitionSet {
     for (const release of this.giveUp) release?.();
     await Promise.all(
       this.streams.map((st) => {
-        if (st.closed) return undefined;
+        if (!st || st.closed) return undefined;
         const closed = once(st, 'close').catch(() => {});
         st.destroy();
         return closed;
@@ -218,12 +223,22 @@ export class PartitionSet {
     );
   }
 
-  async close(): Promise<void> {
+  /**
+   * Flushes and closes the files. Only partitions that hold a line have a
+   * file (entries[i] > 0), unless `withEmpty`: then every path exists.
+   */
+  async close(withEmpty = false): Promise<void> {
     for (let i = 0; i < this.paths.length; i++) await this.flush(i, true);
     this.bufs.fill(EMPTY);
+    // A partition with no line has no file unless asked for: creating a file
+    // took 5 ms on a busy disk, 1.2 s for a set of 256 that a small input barely touches.
+    if (withEmpty)
+      for (let i = 0; i < this.paths.length; i++)
+        if (!this.streams[i]) closeSync(openSync(this.paths[i] as string, 'w'));
     await Promise.all(
       this.streams.map(
         (s) =>
+          s &&
           new Promise<void>((resolve, reject) => {
             s.once('error', reject);
             s.end(() => resolve());
@@ -330,10 +345,8 @@ export async function* eachPartition(
 ): AsyncGenerator<[AsyncIterable<Buffer>, boolean, { keys: number; keyBytes: number }]> {
   for (let i = 0; i < parts.paths.length; i++) {
     const path = parts.paths[i] as string;
-    if (parts.entries[i] === 0) {
-      await rm(path, { force: true });
-      continue;
-    }
+    // An empty partition's file is left for dispose(): awaiting 256 removals one by one was most of a small run's drain.
+    if (parts.entries[i] === 0) continue;
     if (parts.cost(i) > budget && depth < MAX_DEPTH) {
       // As many pieces as it takes for each to cost about half the budget,
       // not always 256: a partition a little over budget became 256 tiny files.

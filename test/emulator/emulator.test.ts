@@ -938,7 +938,10 @@ describe('quota, faults, hooks and options', () => {
       const other = personalize(e.emu.personalizeEndpoint);
       const d = await other.send(new DescribeBatchInferenceJobCommand({ batchInferenceJobArn: job.arn }));
       other.destroy();
-      assert.equal(d.batchInferenceJob?.status, 'PENDING', 'visible to other clients already');
+      // Visible to other clients already. PENDING lasts the emulator's step (tens of ms), which a busy
+      // machine can outlast before this Describe is answered: the job itself is the point.
+      assert.equal(d.batchInferenceJob?.jobName, 'hooked');
+      assert.match(String(d.batchInferenceJob?.status), /^(PENDING|IN PROGRESS)$/);
       order.push('described');
     });
     const r = await e.p.send(new CreateBatchInferenceJobCommand(inference('hooked', 'q/', 'hooked/')));

@@ -159,7 +159,8 @@ export class UsersSpill {
       let bytes = 0;
       for (const f of group) {
         items += this.fine.entries[f] as number;
-        bytes += (await stat(this.fine.paths[f] as string)).size;
+        // A partition without a row has no file.
+        if (this.fine.entries[f] !== 0) bytes += (await stat(this.fine.paths[f] as string)).size;
       }
       most = { items: Math.max(most.items, items), bytes: Math.max(most.bytes, bytes) };
     }
@@ -270,7 +271,8 @@ export class UsersSpill {
         keep.end();
         result.bytesRead = keep.bytes;
       }
-      await parts.close();
+      // Every group's file, empty or not: the passes read them as sources, group by group.
+      await parts.close(true);
       if (rejects) await new Promise<void>((r) => rejects?.end(() => r()));
     } catch (err) {
       rejects?.destroy();

@@ -70,9 +70,11 @@ export async function joinPartitions(prev: Spilled, cur: PartitionSet): Promise<
   const entries = prev.entries.map((n, i) => n + (cur.entries[i] as number));
   for (let i = 0; i < prev.paths.length; i++) {
     const from = cur.paths[i] as string;
-    if ((cur.entries[i] as number) > 0)
+    // Only a partition that holds a line has a file.
+    if ((cur.entries[i] as number) > 0) {
       await pipeline(createReadStream(from), createWriteStream(prev.paths[i] as string, { flags: 'a' }));
-    await rm(from, { force: true });
+      await rm(from, { force: true });
+    }
   }
   return {
     paths: prev.paths,

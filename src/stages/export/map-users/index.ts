@@ -124,7 +124,7 @@ async function* wide(
     const w = spool.append(0, b, 0, b.length - 1);
     if (w) await w;
   }
-  await spool.close();
+  await spool.close(true);
   let pending = writer.headerLine();
   const flush = () => {
     const b = Buffer.from(pending);

@@ -1,0 +1,131 @@
+import { createWriteStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { type Emulator, generateCatalog, startEmulator } from '../../../src/emulator/index.js';
+import { openSource } from '../../../src/io/input.js';
+import { configureS3, defaultS3Client } from '../../../src/io/s3.js';
+import { emailListCsv } from '../../../src/sample.js';
+import type { PipelineFile } from '../../../src/stages/run/pipeline.js';
+import { makeTmp, useTmp } from '../../helpers.js';
+
+// Shared by run.test.ts and run-resume.test.ts (two files, so the runner runs them side by side):
+// an emulator per test file, the pipeline folders and what the tests read back.
+
+export const BUCKET = 'work';
+export const SV = 'arn:aws:personalize:us-east-1:123456789012:solution/emails/1';
+export const ROLE = 'arn:aws:iam::123456789012:role/PersonalizeBatch';
+export const ITEMS = 300;
+export const tmp = useTmp();
+export const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+export let emu: Emulator;
+export let catalogFile: string;
+let serial = 0;
+let own: Awaited<ReturnType<typeof makeTmp>>;
+
+before(async () => {
+  own = await makeTmp();
+  catalogFile = join(own.dir, 'items.csv');
+  const c = generateCatalog(ITEMS);
+  const names = c.column('ITEM_NAME') as readonly string[];
+  // A title that looks like a formula: the export must neutralise it.
+  await writeFile(
+    catalogFile,
+    `ITEM_ID,ITEM_NAME\n${c.ids.map((id, i) => `${id},${i === 0 ? '=HYPERLINK("x")' : names[i]}`).join('\n')}\n`,
+  );
+  emu = await startEmulator({ buckets: [BUCKET], stepMs: 40, catalog: catalogFile });
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+  configureS3({ endpoint: emu.s3Endpoint, credentials: { ...emu.credentials }, region: emu.region });
+});
+
+after(async () => {
+  defaultS3Client().destroy();
+  await emu?.close();
+  await own?.cleanup();
+});
+
+/** A folder with an e-mail list of `rows` rows (5% repeats, `bad` broken rows) and a pipeline file; its path. */
+export async function setup(
+  rows: number,
+  edit: (p: PipelineFile) => void = () => {},
+  bad = 3,
+): Promise<{ dir: string; file: string; work: string; prefix: string }> {
+  const n = serial++;
+  const dir = tmp.fresh(`run-${n}`);
+  await pipelineDir(dir, rows, bad);
+  const prefix = `t${n}`;
+  const work = `s3://${BUCKET}/run-${n}/`;
+  const p: PipelineFile = {
+    version: 1,
+    recipe: 'user-personalization',
+    input: { sources: ['emails.csv'], column: 'user_id' },
+    work,
+    shards: { maxRecords: Math.ceil(rows / 4) },
+    jobs: {
+      solutionVersionArn: SV,
+      roleArn: ROLE,
+      numResults: 5,
+      jobNamePrefix: prefix,
+      pollInterval: '40ms',
+    },
+    output: { dir: 'out', catalog: catalogFile, catalogColumns: ['ITEM_NAME'] },
+  };
+  edit(p);
+  const file = join(dir, 'pipeline.json');
+  await writeFile(file, JSON.stringify(p, null, 2));
+  return { dir, file, work, prefix };
+}
+
+async function pipelineDir(dir: string, rows: number, bad: number): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+  await pipeline(
+    Readable.from(emailListCsv({ rows, duplicateRate: 0.05, badRows: bad, seed: rows })),
+    createWriteStream(join(dir, 'emails.csv')),
+  );
+}
+
+export const connect = () => ({
+  s3: { endpoint: emu.s3Endpoint, credentials: { ...emu.credentials }, region: emu.region },
+  personalize: { endpoint: emu.personalizeEndpoint, credentials: { ...emu.credentials }, region: emu.region },
+});
+
+export const AWS_ARGS = () => [
+  '--endpoint-url',
+  emu.s3Endpoint,
+  '--personalize-endpoint-url',
+  emu.personalizeEndpoint,
+];
+
+export async function readText(uri: string): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of openSource(uri)) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+export function jobsOf(prefix: string) {
+  return emu.jobs().filter((j) => j.jobName.startsWith(`${prefix}-`));
+}
+
+export async function keysUnder(uri: string): Promise<string[]> {
+  const [, bucket, key] = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) as RegExpExecArray;
+  const r = await defaultS3Client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+  return (r.Contents ?? []).map((c) => (c.Key as string).slice((key as string).length)).sort();
+}
+
+/** The oracle: user ids a straightforward CSV reading of the list keeps (4 fields, id 1..256 chars), first seen first. */
+export async function expectedUsers(dir: string): Promise<string[]> {
+  const rows = parseCsv(await readFile(join(dir, 'emails.csv')), { relax_column_count: true }) as string[][];
+  const seen = new Set<string>();
+  for (const r of rows.slice(1)) {
+    const id = r[1] ?? '';
+    if (r.length === 4 && id.length > 0 && id.length <= 256) seen.add(id);
+  }
+  return [...seen];
+}
