@@ -60,6 +60,16 @@ export {
   type Reject,
 } from './stages/prepare/index.js';
 export {
+  type RankScores,
+  type ReportBin,
+  type ReportEvent,
+  type ReportJson,
+  type ReportOptions,
+  type ReportSummary,
+  report,
+  type TopItem,
+} from './stages/report/index.js';
+export {
   type RunEvent,
   type RunOptions,
   type RunSummary,

@@ -21,6 +21,7 @@ test("'personalize-batch' exports exactly the README's Library names", async () 
     'prepare',
     'prepareRecords',
     'readOutput',
+    'report',
     'runPipeline',
     'shard',
     'submit',

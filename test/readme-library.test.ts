@@ -73,6 +73,12 @@ describe('README, Library: the examples run', () => {
     assert.match(csv, /^userId,item_1,item_2,score_1,score_2\r\nu1,i1,i2,0.5,0.25\r\nu2,i3,,0.75,\r\n$/);
   });
 
+  test('report', async () => {
+    const { stdout, dir } = await run('`report`');
+    assert.equal(stdout, "report.json 2 3 { id: 'i1', count: 2, share: 0.5 }\n");
+    assert.match(await readFile(join(dir, 'report.html'), 'utf8'), /^<!DOCTYPE html>/);
+  });
+
   test('Aborting and progress', async () => {
     const { stdout } = await run('Aborting');
     assert.match(stdout, /^aborted after \d+ records\n$/);

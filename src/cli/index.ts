@@ -26,6 +26,8 @@ Commands:
   export     turn batch output (.out files, folders, s3:// prefixes) into CSV or per-key JSON Lines
   sql        print SQL for DuckDB, Athena or Spark: export's rows from the outputs where they lie,
              or batch input written from a warehouse table
+  report     a page (report.html) and report.json of batch outputs: counts, top items, Gini,
+             scores per rank, catalog coverage, changes since a previous run
   run        the whole job from a pipeline file: prepare, shard, upload, jobs, collect, export;
              resumable after any interruption
   demo       run the main job on a generated sample (no AWS account needed)
@@ -74,6 +76,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return await (await import('./commands/collect.js')).runCollect(rest, io);
       case 'sql':
         return await (await import('./commands/sql.js')).runSql(rest, io);
+      case 'report':
+        return await (await import('./commands/report.js')).runReport(rest, io);
       case 'run':
         return await (await import('./commands/run.js')).runRun(rest, io);
       case 'demo': {
@@ -100,6 +104,7 @@ const COMMANDS = [
   'collect',
   'export',
   'sql',
+  'report',
   'run',
   'demo',
   'emulate',

@@ -92,7 +92,7 @@ export class RunReporter {
       case 'progress':
         if (e.stage === 'prepare')
           this.progress?.show(`prepare: ${e.records.toLocaleString('en')} records, ${mb(e.bytes)} read`);
-        else this.progress?.show(`export: ${e.lines.toLocaleString('en')} lines, ${mb(e.bytes)} read`);
+        else this.progress?.show(`${e.stage}: ${e.lines.toLocaleString('en')} lines, ${mb(e.bytes)} read`);
         break;
       case 'jobs': {
         const c = e.counts;
@@ -188,6 +188,7 @@ export function describeRun(s: RunSummary): string {
     ['invalid', f.invalid],
     ['summary', f.summary],
     ['history', f.history ?? null],
+    ['report', f.report ?? null],
   ];
   out.push(`  files${s.dryRun ? ' (to be written)' : ''}`);
   for (const [label, path] of files) if (path) out.push(`    ${label.padEnd(9)}${path}`);

@@ -26,6 +26,7 @@ import { type RunOptions, resolveConnections } from './options.js';
 import { loadPipeline, type Pipeline, workLayout } from './pipeline.js';
 import { preflight, prepareOptions, stopWithoutRecords } from './preflight.js';
 import { anyJobIn, emptySummary, fingerprints, prepareKeyOf, recordsOf, shardsOf } from './records.js';
+import { reportStep } from './report-step.js';
 import {
   collectStep,
   exportStep,
@@ -84,6 +85,7 @@ async function fullRun(
   if (!done) return;
   const collectKey = await collectStep(ctx, done.jobsKey, done.active);
   await exportStep(ctx, collectKey);
+  await reportStep(ctx, collectKey, done.active);
   finish(ctx);
 }
 
@@ -92,7 +94,7 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
   const layout = workLayout(p.work);
   // Read as the run will read it: no credentials, no bucket or no endpoint shows here, not after the plan.
   const record = (await readJsonDoc(layout.run, true)) as RunRecord | undefined;
-  for (const stage of ['prepare', 'validate', 'jobs', 'collect', 'export'] as const)
+  for (const stage of ['prepare', 'validate', 'jobs', 'collect', 'export', 'report'] as const)
     if (record?.[stage]) summary.resumed.push(stage);
   summary.files = {
     export: p.output.file,
@@ -102,6 +104,7 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     errors: p.output.errors,
     invalid: p.output.invalid,
     summary: p.output.summary,
+    ...(p.output.report ? { report: p.output.report.html } : {}),
   };
   summary.jobs.state = layout.state;
   const reusable =

@@ -293,6 +293,8 @@ function outputOf(
       o.since === undefined ? undefined : o.removed === undefined ? inDir('removed.csv') : place(o.removed),
     sinceScores: o.sinceScores ?? false,
     history: o.history === false ? undefined : inDir('history'),
+    report:
+      o.report === false ? undefined : { ...(o.report === true ? {} : o.report), html: inDir('report.html') },
     ...mapUsersOf(r, o),
     mapRejects: inDir('map-users-rejects.jsonl'),
     merged: o.merged === undefined ? `${work}merged.jsonl` : place(o.merged),
@@ -305,6 +307,14 @@ function outputOf(
   outputRules(r, o, format, dir, family);
   const badCatalogEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badCatalogEncoding) problems.push(`$.output.catalogEncoding: ${badCatalogEncoding}`);
+  // The report runs last: its settings are checked now, not after the jobs were paid for.
+  const report = typeof o.report === 'object' ? o.report : undefined;
+  if (report?.locale !== undefined && !isLocale(report.locale))
+    problems.push(
+      `$.output.report.locale: ${JSON.stringify(report.locale)} is not a BCP 47 language tag (en-US, de-DE)`,
+    );
+  if (report?.catalogTitleColumn !== undefined && o.catalog === undefined)
+    problems.push('$.output.report.catalogTitleColumn: needs $.output.catalog');
   return output;
 }
 
@@ -409,4 +419,13 @@ function jobField(field: string | undefined): string {
   const camel = field.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
   const renamed: Record<string, string> = { themeItemName: 'themeItemNameColumn', tag: 'tags' };
   return `$.jobs.${renamed[camel] ?? camel}`;
+}
+
+function isLocale(tag: string): boolean {
+  try {
+    new Intl.NumberFormat(tag);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -97,8 +97,24 @@ export interface PipelineFile {
     | 'mapPick'
     | 'mapTimeColumn'
     | 'excludeSeen'
-  > & { dir: string; file?: string; merged?: string; maxFileSize?: number | string; history?: boolean };
+  > & {
+    dir: string;
+    file?: string;
+    merged?: string;
+    maxFileSize?: number | string;
+    history?: boolean;
+    /** report.html and report.json in OUT after the export (true, the default), with report's settings, or not (false). */
+    report?: boolean | PipelineReport;
+  };
   aws?: { region?: string; profile?: string; s3Endpoint?: string; personalizeEndpoint?: string };
+}
+
+/** report's settings a pipeline file may give in output.report (the others come from the run). */
+export interface PipelineReport {
+  catalogTitleColumn?: string;
+  k?: number;
+  locale?: string;
+  title?: string;
 }
 
 /** What prepare's messages call the settings when a pipeline file gave them. */
@@ -181,6 +197,8 @@ export interface Pipeline {
     sinceScores: boolean;
     /** Where each run's merged lines are kept (OUT/history/), or undefined when output.history is false. */
     history?: string;
+    /** OUT/report.html (report.json beside it) and report's settings, or undefined when output.report is false. */
+    report?: PipelineReport & { html: string };
     /** export --map-users and its settings (README, "Related items per user"). */
     mapUsers?: string;
     mapUserColumn?: string;

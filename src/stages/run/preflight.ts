@@ -62,6 +62,12 @@ export async function preflight(p: Pipeline): Promise<void> {
       if (!(err instanceof PbError)) throw err;
       problems.push(err.message.includes('$.output.') ? err.message : `$.output.catalog: ${err.message}`);
     }
+    const title = p.output.report?.catalogTitleColumn;
+    if (title !== undefined)
+      await checkCatalog({ ...p.output, catalogColumns: [title] }, PIPELINE_CATALOG_NAMES).catch((err) => {
+        if (!(err instanceof PbError)) throw err;
+        problems.push(`$.output.report.catalogTitleColumn: ${err.message}`);
+      });
   }
   if (p.output.users !== undefined) {
     try {

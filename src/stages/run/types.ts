@@ -2,12 +2,12 @@
 import type { JobEvent, StatusCounts } from '../jobs/index.js';
 import type { InputDetection } from '../prepare/index.js';
 
-export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export';
+export type Stage = 'prepare' | 'validate' | 'jobs' | 'collect' | 'export' | 'report';
 
 export type RunEvent =
   | { type: 'stage'; stage: Stage; reused: boolean; detail: string }
   | { type: 'progress'; stage: 'prepare'; records: number; bytes: number }
-  | { type: 'progress'; stage: 'export'; lines: number; bytes: number }
+  | { type: 'progress'; stage: 'export' | 'report'; lines: number; bytes: number }
   | { type: 'jobs'; counts: StatusCounts; total: number }
   | { type: 'problem'; message: string }
   /** A step's warning, as the step's own command prints it; also in the summary's warnings. */
@@ -66,6 +66,8 @@ export interface RunSummary {
     removed?: string;
     /** This run's merged lines, kept for the next run's since: "last". */
     history?: string;
+    /** The report page (output.report); report.json beside it. */
+    report?: string;
     merged: string | null;
     rejects: string | null;
     missing: string | null;
@@ -118,4 +120,5 @@ export interface RunRecord {
     /** The previous export it was compared with (output.since, "last" found). */
     prev?: string;
   };
+  report?: StageRecord;
 }

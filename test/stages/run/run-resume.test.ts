@@ -8,6 +8,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { run } from '../../../src/cli/index.js';
 import { readJsonDoc } from '../../../src/io/doc.js';
 import type { JobState } from '../../../src/stages/jobs/model.js';
+import type { ReportJson } from '../../../src/stages/report/index.js';
 import { type RunSummary, runPipeline } from '../../../src/stages/run/index.js';
 import { loadPipeline } from '../../../src/stages/run/pipeline.js';
 import { cli } from '../../helpers.js';
@@ -239,6 +240,15 @@ describe('demo', () => {
     const removed = (await readFile(join(dir, 'removed-week-2.csv'), 'utf8')).trim().split(/\r?\n/);
     assert.deepEqual(removed.slice(1).sort(), gone.sort());
     assert.equal((await readdir(join(dir, 'history'))).length, 2);
+    // Week 2's report: everyone who opted in now, and what changed since week 1's run.
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as ReportJson;
+    assert.equal(report.counts.keys, now.size);
+    assert.deepEqual(
+      report.since && [report.since.newKeys, report.since.goneKeys, report.since.changedKeys],
+      [added.length, gone.length, 0],
+    );
+    assert.equal(report.since?.meanJaccard, 1);
+    assert.equal(two.files.report, join(dir, 'report.html'));
     // The pipeline file it ran is there to read and valid.
     const p = await loadPipeline(join(dir, 'pipeline.json'));
     assert.equal(p.output.file, join(dir, 'changes-week-2.csv'));
@@ -297,7 +307,7 @@ describe('run: progress', () => {
     assert.ok(!r.err.includes('\r') && !r.err.includes('\x1b'));
     assert.deepEqual(
       [...r.err.matchAll(/personalize-batch: (\w+): started/g)].map((m) => m[1]),
-      ['prepare', 'validate', 'jobs', 'collect', 'export'],
+      ['prepare', 'validate', 'jobs', 'collect', 'export', 'report'],
     );
     assert.equal([...r.err.matchAll(/created job/g)].length, 4);
   });

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { generateCatalog } from '../../../src/emulator/index.js';
 import { readJsonDoc } from '../../../src/io/doc.js';
+import type { ReportJson } from '../../../src/stages/report/index.js';
 import { type RunSummary, runPipeline } from '../../../src/stages/run/index.js';
 import { loadPipeline, type PipelineFile, resolvePipeline } from '../../../src/stages/run/pipeline.js';
 import { cli, rejectsWith, throwsWith } from '../../helpers.js';
@@ -72,6 +73,22 @@ describe('run', () => {
     assert.equal(await readFile(join(dir, 'out', 'missing.jsonl'), 'utf8'), '');
     const summaryFile = JSON.parse(await readFile(join(dir, 'out', 'summary.json'), 'utf8')) as RunSummary;
     assert.equal(summaryFile.export?.rows, users.length * 5);
+    // The report: the jobs' outputs shard by shard, reconciled with the manifest.
+    assert.equal(s.files.report, join(dir, 'out', 'report.html'));
+    const report = JSON.parse(await readFile(join(dir, 'out', 'report.json'), 'utf8')) as ReportJson;
+    assert.equal(report.counts.keys, users.length);
+    assert.equal(report.counts.slots, users.length * 5);
+    assert.equal(report.shards.length, 4);
+    assert.equal(
+      report.shards.reduce((n, x) => n + x.okLines, 0),
+      users.length,
+    );
+    assert.deepEqual(report.missing && [report.missing.inputKeys, report.missing.missingKeys], [
+      users.length,
+      0,
+    ]);
+    assert.equal(report.catalog?.items, ITEMS);
+    assert.match(await readFile(join(dir, 'out', 'report.html'), 'utf8'), /<svg /);
     assert.deepEqual(await keysUnder(`${work}input/`), [
       'manifest.json',
       'shard-00000/input.jsonl',
@@ -84,7 +101,7 @@ describe('run', () => {
     const before = await readFile(join(dir, 'out', 'recommendations.csv'));
     const again = await cli(['run', file, ...AWS_ARGS()]);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /reused: prepare, validate, collect, export/);
+    assert.match(again.stdout, /reused: prepare, validate, collect, export, report/);
     assert.match(
       again.stdout,
       /\n {2}input {8}\S+emails\.csv: CSV, delimiter ",", header with 4 columns, id column "user_id", UTF-8\n/,
@@ -618,6 +635,31 @@ describe('run', () => {
       [p.output.since, p.output.removed, p.output.history],
       ['last', '/o/removed.csv', '/o/history'],
     );
+    // The report: OUT/report.html unless output.report is false; anything else is refused by the schema.
+    assert.deepEqual(p.output.report, { html: '/o/report.html' });
+    const set = resolvePipeline(
+      { ...base, output: { dir: '/o', report: { locale: 'de-DE', k: 5 } } },
+      'p.json',
+    );
+    assert.deepEqual(set.output.report, { html: '/o/report.html', locale: 'de-DE', k: 5 });
+    const off = resolvePipeline({ ...base, output: { dir: '/o', report: false } }, 'p.json');
+    assert.equal(off.output.report, undefined);
+    throwsWith(
+      () => resolvePipeline({ ...base, output: { dir: '/o', report: 'yes' } } as never, 'p.json'),
+      'PB_USAGE',
+      /\$\.output\.report/,
+    );
+    const bad = throwsWith(
+      () =>
+        resolvePipeline(
+          { ...base, output: { dir: '/o', report: { locale: 'xx-!!', catalogTitleColumn: 'TITLE' } } },
+          'p.json',
+        ),
+      'PB_USAGE',
+      /2 problems/,
+    );
+    assert.match(bad.message, /\$\.output\.report\.locale: "xx-!!" is not a BCP 47 language tag/);
+    assert.match(bad.message, /\$\.output\.report\.catalogTitleColumn: needs \$\.output\.catalog/);
   });
 
   test('output.merged - is refused: stdout holds the summary, and a library run has no stdout', () => {
@@ -935,7 +977,7 @@ describe('run', () => {
     }
   });
 
-  test('an S3 output folder: export, rejects, missing, summary and the history are written there', async () => {
+  test('an S3 output folder: export, rejects, missing, summary, report and the history are written there', async () => {
     const { file, prefix } = await setup(400, (p) => {
       p.output.dir = `s3://${BUCKET}/results-${p.jobs.jobNamePrefix}/`;
     });
@@ -951,10 +993,17 @@ describe('run', () => {
         'missing.jsonl',
         'recommendations.csv',
         'rejects.jsonl',
+        'report.html',
+        'report.json',
         'summary.json',
       ],
     );
     assert.equal(s.files.history, `${dir}${keys[1]}`);
+    assert.equal(s.files.report, `${dir}report.html`);
+    assert.equal(
+      (JSON.parse(await readText(`${dir}report.json`)) as ReportJson).counts.keys,
+      s.records.written,
+    );
     const csv = (await readText(`${dir}recommendations.csv`)).trim().split('\r\n');
     assert.equal(csv.length - 1, s.records.written * 5);
     assert.equal((await readText(`${dir}rejects.jsonl`)).trim().split('\n').length, 3);

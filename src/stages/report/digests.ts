@@ -1,0 +1,82 @@
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../io/workers.js';
+
+export type DigestMessage =
+  | { type: 'values'; rank: number; values: Float64Array; n: number }
+  | { type: 'end' };
+export interface DigestReply {
+  /** Per rank, the quantiles asked for (NaN for a rank without scores). */
+  quantiles: number[][];
+}
+
+/** Scores sent in batches of this many: one message per 64 Ki values, not one per value. */
+const BATCH = 64 * 1024;
+
+/**
+ * Score quantiles per rank position, computed by t-digests (the npm
+ * package `tdigest`) on a worker thread (io/digest-worker.ts). Memory:
+ * one batch per rank here, a few in flight, and the digests' centroids.
+ */
+export class ScoreDigests {
+  private readonly worker: Worker;
+  private readonly bufs: Float64Array[];
+  private readonly fill: number[];
+  private failed: Error | undefined;
+
+  constructor(
+    private readonly ranks: number,
+    quantiles: readonly number[],
+  ) {
+    this.worker = startWorker('digest-worker', { ranks, quantiles: [...quantiles] });
+    this.worker.on('error', (err) => {
+      this.failed = err;
+    });
+    this.bufs = Array.from({ length: ranks }, () => new Float64Array(BATCH));
+    this.fill = new Array(ranks).fill(0);
+  }
+
+  add(rank: number, x: number): void {
+    const buf = this.bufs[rank] as Float64Array;
+    let n = this.fill[rank] as number;
+    buf[n++] = x;
+    if (n === BATCH) {
+      this.send(rank, buf, n);
+      this.bufs[rank] = new Float64Array(BATCH);
+      n = 0;
+    }
+    this.fill[rank] = n;
+  }
+
+  private send(rank: number, values: Float64Array, n: number): void {
+    const m: DigestMessage = { type: 'values', rank, values, n };
+    this.worker.postMessage(m, [values.buffer as ArrayBuffer]);
+  }
+
+  /** Sends what is left and waits for the quantiles; the worker ends. */
+  async finish(): Promise<number[][]> {
+    for (let r = 0; r < this.ranks; r++) {
+      const n = this.fill[r] as number;
+      if (n > 0) this.send(r, this.bufs[r] as Float64Array, n);
+      this.fill[r] = 0;
+    }
+    try {
+      if (this.failed) throw this.failed;
+      const reply = new Promise<DigestReply>((resolve, reject) => {
+        this.worker.once('message', resolve);
+        this.worker.once('error', reject);
+        this.worker.once('exit', () =>
+          reject(new Error('personalize-batch: the score digest worker stopped')),
+        );
+      });
+      this.worker.postMessage({ type: 'end' } satisfies DigestMessage);
+      return (await reply).quantiles;
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  /** Stops the worker without an answer (the report failed). */
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}

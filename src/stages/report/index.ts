@@ -1,0 +1,147 @@
+import { REPORT_QUANTILES, type ReportJson } from '../../core/report.js';
+import { renderReportHtml } from '../../core/report-html.js';
+import { withCall } from '../../io/clients.js';
+import { checkDocKind } from '../../io/doc-kind.js';
+import { expandOutSources, readOutItems } from '../../io/out-reader.js';
+import { checkNotAnInput, writeOutput } from '../../io/output.js';
+import { SpillDir } from '../../io/spill.js';
+import { loadReportCatalog } from './catalog.js';
+import { CountTable } from './counts.js';
+import { ScoreDigests } from './digests.js';
+import { assembleReport } from './figures.js';
+import { countInputKeys } from './input.js';
+import {
+  type ReportEvent,
+  type ReportOptions,
+  type ResolvedReportOptions,
+  resolveReportOptions,
+} from './options.js';
+import { Tally } from './scan.js';
+import { decideSince, readSince, type SinceCounts, SinceKeys, sincePartitions } from './since.js';
+
+export type { Bin as ReportBin, RankScores, ReportJson, TopItem } from '../../core/report.js';
+export { jsonBeside, REPORT_DEFAULTS, type ReportEvent, type ReportOptions } from './options.js';
+
+/** report's return value: where the two files went, and what report.json holds. */
+export interface ReportSummary {
+  html: string;
+  json: string;
+  report: ReportJson;
+}
+
+/** A piece of lines: small enough to follow progress, large enough that a piece's await is rare. */
+const PIECE = 1024 * 1024;
+
+/**
+ * A report of batch outputs: report.html (one self-contained page, inline
+ * SVG charts, each with its numbers in a table) and report.json beside it
+ * (schemas/report.schema.json). One pass over the outputs (any layout,
+ * local, folders, s3://) on the line parser's spans; distinct items and keys
+ * exact within `memoryBudget` (half each), past it in partitions on disk;
+ * score quantiles from t-digests on a worker. With `since`, PREV (read
+ * first, so its mistakes show before the long pass) and the outputs' keys
+ * meet in partitions on disk, one partition in memory at a time.
+ */
+export function report(options: ReportOptions): Promise<ReportSummary> {
+  return withCall(options, () => reportNow(options));
+}
+
+async function reportNow(options: ReportOptions): Promise<ReportSummary> {
+  const o = resolveReportOptions(options);
+  const onEvent = options.onEvent;
+  const spill = new SpillDir(o.tmpDir);
+  let digests: ScoreDigests | undefined;
+  try {
+    const catalog = o.catalog === undefined ? undefined : await loadReportCatalog(o);
+    for (const s of o.sources) await checkDocKind(s, 'out');
+    const files = await expandOutSources(o.sources);
+    await checkNotAnInput(o.output, files);
+    await checkNotAnInput(o.json, files);
+    const keys = new CountTable(spill, o.memoryBudget / 2);
+    const items = new CountTable(spill, o.memoryBudget / 2);
+    const sinceParts = o.since === undefined ? undefined : await sincePartitions(spill);
+    const sinceKeys = sinceParts && new SinceKeys(sinceParts, o.k);
+    if (sinceKeys) {
+      onEvent?.({ type: 'step', step: 'since' });
+      await readSince(o.since as string, sinceKeys, o.maxLineLength);
+    }
+    digests = new ScoreDigests(4, REPORT_QUANTILES);
+    const tally = new Tally(keys, items, digests, sinceKeys);
+    onEvent?.({ type: 'step', step: 'outputs' });
+    await readOutputs(files, tally, o, onEvent);
+    let input: Awaited<ReturnType<typeof countInputKeys>> | undefined;
+    if (o.inputs.length > 0) {
+      onEvent?.({ type: 'step', step: 'input' });
+      input = await countInputKeys(o.inputs, keys, o.maxLineLength);
+    }
+    const quantiles = await digests.finish();
+    digests = undefined;
+    let since: SinceCounts | undefined;
+    if (sinceParts) {
+      await sinceParts.close();
+      since = await decideSince(spill, sinceParts, o.memoryBudget / 4);
+    }
+    onEvent?.({ type: 'step', step: 'distinct' });
+    const json = await assembleReport({ o, files, tally, keys, items, catalog, input, quantiles, since });
+    onEvent?.({ type: 'step', step: 'write' });
+    await writeOutput(o.json, undefined, once(`${JSON.stringify(json, null, 2)}\n`));
+    await writeOutput(
+      o.output,
+      undefined,
+      once(renderReportHtml(json, { locale: o.locale, title: o.title })),
+    );
+    return { html: o.output, json: o.json, report: json };
+  } finally {
+    await digests?.close();
+    await spill.dispose();
+  }
+}
+
+async function readOutputs(
+  files: readonly string[],
+  tally: Tally,
+  o: ResolvedReportOptions,
+  onEvent: ((e: ReportEvent) => void) | undefined,
+): Promise<void> {
+  let bytesRead = 0;
+  let last = Date.now();
+  // A piece's buffer is free again once its lines are tallied (the tables copy what they keep):
+  // a new 1 MiB buffer per piece left hundreds of MB for the collector to find.
+  const free: Buffer[] = [];
+  const pool = {
+    take: () => free.pop() ?? Buffer.allocUnsafeSlow(PIECE),
+    give: (b: Buffer) => {
+      if (free.length < 4) free.push(b);
+    },
+  };
+  for (const file of files) {
+    onEvent?.({ type: 'source', file });
+    tally.startFile(file);
+    const pieces = readOutItems(file, {
+      pieceSize: PIECE,
+      pool,
+      maxLineLength: o.maxLineLength,
+      onBytes: (n) => {
+        bytesRead += n;
+      },
+    });
+    for await (const item of pieces) {
+      if (item.kind === 'bad') tally.bad(item.line, item.reason);
+      else {
+        const w = tally.piece(item.bytes, item.lineNumbers);
+        if (w) await w;
+        const whole = item.bytes.buffer;
+        if (whole.byteLength === PIECE && item.bytes.byteOffset === 0)
+          pool.give(Buffer.from(whole, 0, PIECE));
+      }
+      if (onEvent && Date.now() - last > 250) {
+        last = Date.now();
+        onEvent({ type: 'progress', lines: tally.lines, bytesRead });
+      }
+    }
+  }
+}
+
+async function* once(text: string): AsyncGenerator<string> {
+  yield text;
+}

@@ -1,0 +1,113 @@
+import { tmpdir } from 'node:os';
+import { usage } from '../../errors.js';
+import type { CallOptions } from '../../io/clients.js';
+
+/** Options of `report` (`personalize-batch report SOURCE... -o report.html`). */
+export interface ReportOptions extends CallOptions {
+  /** Batch outputs: `.out` files, folders of them, `s3://bucket/prefix/`. */
+  sources: string[];
+  /** The HTML page (a path or s3:// key); report.json is written beside it (same name, `.json`). */
+  output: string;
+  /** Items (CSV with a header, as export's --catalog): coverage, ids missing from it, titles of the top items. */
+  catalog?: string;
+  /** The catalog's item id column. Default: as export finds it (ITEM_ID, item_id, itemId, ...). */
+  catalogIdColumn?: string;
+  /** The column shown as the title. Default: the first of TITLE, title, name, NAME, product_name there, else the first column besides the id. */
+  catalogTitleColumn?: string;
+  /** A previous run's outputs or export (what export --since takes): users new, gone, changed, and the Jaccard overlap at k. */
+  since?: string;
+  /** How many first ids the Jaccard overlap compares. Default 10. */
+  k?: number;
+  /** The batch input (JSON Lines files or manifest.json): keys with no output line. */
+  inputs?: string[];
+  /** Memory for the exact distinct counts (items, keys); past it, partitions on disk. Default 64 MiB. */
+  memoryBudget?: number;
+  /** Longest line in bytes. Default 128 MiB. */
+  maxLineLength?: number;
+  /** Folder for partitions. Default the OS temp folder. */
+  tmpDir?: string;
+  /** BCP 47 locale of the page's numbers. Default `en-US`. */
+  locale?: string;
+  /** The page's title. Default "Batch output report". */
+  title?: string;
+  /** The files as they are read, running counts about every 250 ms, each step. */
+  onEvent?: (e: ReportEvent) => void;
+}
+
+export type ReportEvent =
+  | { type: 'source'; file: string }
+  | { type: 'progress'; lines: number; bytesRead: number }
+  | { type: 'step'; step: 'outputs' | 'distinct' | 'input' | 'since' | 'write' };
+
+export const REPORT_DEFAULTS = {
+  k: 10,
+  memoryBudget: 64 * 1024 * 1024,
+  maxLineLength: 128 * 1024 * 1024,
+  locale: 'en-US',
+  title: 'Batch output report',
+} as const;
+
+export interface ResolvedReportOptions {
+  sources: string[];
+  output: string;
+  json: string;
+  catalog: string | undefined;
+  catalogIdColumn: string | undefined;
+  catalogTitleColumn: string | undefined;
+  since: string | undefined;
+  k: number;
+  inputs: string[];
+  memoryBudget: number;
+  maxLineLength: number;
+  tmpDir: string;
+  locale: string;
+  title: string;
+}
+
+/** report.json's path beside the page: `x.html` -> `x.json`, else the name with `.json` added. */
+export function jsonBeside(output: string): string {
+  return /\.html?$/i.test(output) ? output.replace(/\.html?$/i, '.json') : `${output}.json`;
+}
+
+export function resolveReportOptions(input: ReportOptions): ResolvedReportOptions {
+  const o = { ...input };
+  const sources = [...(o.sources ?? [])];
+  if (sources.length === 0)
+    throw usage('report needs at least one SOURCE (.out files, a folder or s3://bucket/prefix/)');
+  if (sources.includes('-'))
+    throw usage(
+      'report reads files, folders and s3:// prefixes, not stdin (-): save the outputs to a file first',
+    );
+  if (!o.output || o.output === '-')
+    throw usage('report needs -o report.html (a file or s3:// key; report.json is written beside it)');
+  const whole = (v: number | undefined, name: string, dflt: number) => {
+    if (v === undefined) return dflt;
+    if (!Number.isInteger(v) || v < 1) throw usage(`${name} must be a whole number of at least 1, got ${v}`);
+    return v;
+  };
+  if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
+  if (o.catalogTitleColumn && !o.catalog) throw usage('--catalog-title-column needs --catalog ITEMS.csv');
+  if (o.k !== undefined && !o.since) throw usage("--k needs --since PREV (it sets the Jaccard overlap's k)");
+  const locale = o.locale ?? REPORT_DEFAULTS.locale;
+  try {
+    new Intl.NumberFormat(locale);
+  } catch {
+    throw usage(`--locale ${JSON.stringify(locale)} is not a BCP 47 language tag (en-US, de-DE, fr-FR)`);
+  }
+  return {
+    sources,
+    output: o.output,
+    json: jsonBeside(o.output),
+    catalog: o.catalog,
+    catalogIdColumn: o.catalogIdColumn,
+    catalogTitleColumn: o.catalogTitleColumn,
+    since: o.since,
+    k: whole(o.k, '--k', REPORT_DEFAULTS.k),
+    inputs: [...(o.inputs ?? [])],
+    memoryBudget: whole(o.memoryBudget, '--memory-budget', REPORT_DEFAULTS.memoryBudget),
+    maxLineLength: whole(o.maxLineLength, '--max-line-length', REPORT_DEFAULTS.maxLineLength),
+    tmpDir: o.tmpDir ?? tmpdir(),
+    locale,
+    title: o.title ?? REPORT_DEFAULTS.title,
+  };
+}

@@ -1,0 +1,54 @@
+import type { JobRow } from '../jobs/index.js';
+import { jsonBeside, report } from '../report/index.js';
+import { allExist, fingerprints, keyOf } from './records.js';
+import type { RunContext } from './steps.js';
+
+/**
+ * 6. the report (output.report, on by default): report.html and report.json
+ * in OUT, from the jobs' outputs shard by shard (so the page has a line per
+ * shard), with the input's manifest (missing keys), the catalog and the
+ * previous export the export compared with, if any. Redone when the jobs or
+ * those files changed.
+ */
+export async function reportStep(ctx: RunContext, collectKey: string, active: JobRow[]): Promise<void> {
+  const { p, summary, record, layout } = ctx;
+  const o = p.output;
+  if (o.report === undefined) return;
+  const { html, ...settings } = o.report;
+  const since = record.export?.prev;
+  const reportKey = keyOf({
+    collectKey,
+    settings,
+    catalog: o.catalog ? await fingerprints([o.catalog]) : [],
+    catalogIdColumn: o.catalogIdColumn,
+    ...(since ? { since, prev: await fingerprints([since]) } : {}),
+  });
+  if (record.report?.key === reportKey && (await allExist([html, jsonBeside(html)]))) {
+    summary.resumed.push('report');
+    ctx.emit({ type: 'stage', stage: 'report', reused: true, detail: html });
+  } else {
+    ctx.emit({ type: 'stage', stage: 'report', reused: false, detail: html });
+    await report({
+      sources: active.map((j) => j.output),
+      output: html,
+      inputs: [layout.manifest],
+      catalog: o.catalog,
+      catalogIdColumn: o.catalogIdColumn,
+      catalogTitleColumn: settings.catalogTitleColumn,
+      since,
+      // The overlap's k means something only against a previous export.
+      k: since ? settings.k : undefined,
+      locale: settings.locale,
+      title: settings.title,
+      memoryBudget: p.input.memoryBudget,
+      tmpDir: p.input.tmpDir,
+      onEvent: (e) => {
+        if (e.type === 'progress')
+          ctx.emit({ type: 'progress', stage: 'report', lines: e.lines, bytes: e.bytesRead });
+      },
+    });
+    record.report = { key: reportKey, at: new Date().toISOString() };
+    await ctx.save();
+  }
+  summary.files.report = html;
+}

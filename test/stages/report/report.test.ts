@@ -1,0 +1,504 @@
+/**
+ * report: report.json's figures against an oracle computed here from the
+ * fixture's lines with JSON.parse (counts, top items, Gini, the top 1%'s
+ * share, ids per line, score bins and quantiles, catalog coverage, missing
+ * keys, --since's new, gone, changed and Jaccard), the same figures when
+ * the distinct counts spill to disk, and the CLI's summary line.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { run } from '../../../src/cli/index.js';
+import { Exposure, parseNumber, REPORT_QUANTILES, SCORE_EDGES, ScoreBins } from '../../../src/core/report.js';
+import { validator } from '../../../src/schemas.js';
+import { type ReportJson, report } from '../../../src/stages/report/index.js';
+import { sink, useTmp } from '../../helpers.js';
+import { prng, REFERENCE } from '../../out-fixtures.js';
+import { Browser, findChromium } from './browser.js';
+
+const tmp = useTmp();
+
+interface Line {
+  input: { userId: string };
+  output: { recommendedItems: string[]; scores: number[] } | null;
+  error: string | null;
+}
+
+/** Skewed item picks (a few items in most lists), odd ids among them, scores falling with the rank. */
+function fixture(seed: number, users: number): Line[] {
+  const r = prng(seed);
+  const odd = ['a,"b"', 'é\u00e9', 'x\\y', 'ITEM-7', '007'];
+  const lines: Line[] = [];
+  for (let u = 0; u < users; u++) {
+    const userId = u % 37 === 5 ? `u"${u}` : `u${u}`;
+    if (u % 23 === 7) {
+      lines.push({
+        input: { userId },
+        output: null,
+        error: u % 2 ? 'Failed to process the record' : 'Item not found',
+      });
+      continue;
+    }
+    const n = 5 + Math.floor(r() * 21);
+    const items = new Set<string>();
+    while (items.size < n) {
+      const x = r();
+      items.add(x < 0.05 ? (odd[Math.floor(r() * odd.length)] as string) : String(Math.floor(400 * x ** 3)));
+    }
+    let s = 0.2 + r() * 0.3;
+    const scores = [...items].map(() => {
+      s *= 0.5 + r() * 0.45;
+      return Number(s.toPrecision(6));
+    });
+    lines.push({ input: { userId }, output: { recommendedItems: [...items], scores }, error: null });
+  }
+  return lines;
+}
+
+/** The fixture as two shard files in a folder (and a blank line). */
+async function writeShards(lines: Line[], name: string): Promise<string> {
+  const dir = tmp.fresh(name);
+  await mkdir(join(dir, 'shard-00000'), { recursive: true });
+  await mkdir(join(dir, 'shard-00001'), { recursive: true });
+  const half = Math.floor(lines.length / 2);
+  const text = (ls: Line[]) => ls.map((l) => JSON.stringify(l)).join('\n');
+  await writeFile(join(dir, 'shard-00000', 'in-0.jsonl.out'), `${text(lines.slice(0, half))}\n\n`);
+  await writeFile(join(dir, 'shard-00001', 'in-1.jsonl.out'), `${text(lines.slice(half))}\r\n`);
+  return dir;
+}
+
+/** Exact figures from the parsed lines. */
+function oracle(lines: Line[]) {
+  const counts = new Map<string, number>();
+  const lengths: number[] = [];
+  const ranks: number[][] = [[], [], [], []];
+  for (const l of lines) {
+    if (!l.output) continue;
+    const ids = l.output.recommendedItems;
+    lengths.push(ids.length);
+    for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+    const sc = l.output.scores;
+    [0, 4, 9, ids.length - 1].forEach((k, i) => {
+      if (k < ids.length) (ranks[i] as number[]).push(sc[k] as number);
+    });
+  }
+  const slots = [...counts.values()].reduce((a, b) => a + b, 0);
+  const top = [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, 20)
+    .map(([id, count]) => ({ id, count, share: count / slots }));
+  const asc = [...counts.values()].sort((a, b) => a - b);
+  const n = asc.length;
+  // Gini as the mean absolute difference over twice the mean, pair by pair.
+  let diff = 0;
+  for (const x of asc) for (const y of asc) diff += Math.abs(x - y);
+  const gini = diff / (2 * n * n * (slots / n));
+  const k = Math.ceil(n / 100);
+  const topShare = asc.slice(n - k).reduce((a, b) => a + b, 0) / slots;
+  lengths.sort((a, b) => a - b);
+  return { counts, slots, top, gini, topShare, k, lengths, ranks };
+}
+
+function near(actual: number, expected: number, tolerance: number, what: string): void {
+  assert.ok(
+    Math.abs(actual - expected) <= tolerance,
+    `${what}: ${actual} is not within ${tolerance} of ${expected}`,
+  );
+}
+
+describe('report', () => {
+  const lines = fixture(7, 600);
+  const o = oracle(lines);
+  let base: ReportJson | undefined;
+  let shards = '';
+
+  /** PREV: the outputs less 20 keys, some lists reversed or changed, one key of its own. */
+  async function writePrev(): Promise<string> {
+    const cur = lines.filter((l) => l.output);
+    const prev = cur.slice(20).map((l, i) => {
+      const ids = [...(l.output?.recommendedItems ?? [])];
+      if (i % 3 === 0) ids.reverse();
+      if (i % 5 === 0) ids.splice(1, 3, 'new-a', 'new-b');
+      return { input: l.input, output: { recommendedItems: ids, scores: ids.map(() => 0.1) }, error: null };
+    });
+    prev.push({
+      input: { userId: 'only-prev' },
+      output: { recommendedItems: ['1'], scores: [0.1] },
+      error: null,
+    });
+    return writeText(`${tmp.fresh('prev')}.out`, `${prev.map((l) => JSON.stringify(l)).join('\n')}\n`);
+  }
+
+  test('report.json: counts, top items, Gini, top 1% share, ids per line, scores, per file', async () => {
+    const dir = await writeShards(lines, 'out');
+    shards = dir;
+    const html = join(tmp.fresh('r'), 'report.html');
+    await mkdir(join(html, '..'), { recursive: true });
+    const s = await report({ sources: [dir], output: html });
+    const json = JSON.parse(await readFile(s.json, 'utf8'));
+    assert.equal(s.json, html.replace(/html$/, 'json'));
+    assert.deepEqual(json, s.report);
+    const valid = validator('report.schema.json');
+    assert.ok(valid(json), JSON.stringify(valid.errors));
+    base = s.report;
+    const c = json.counts;
+    const errors = lines.filter((l) => l.error).length;
+    assert.equal(c.lines, lines.length + 1);
+    assert.equal(c.blank, 1);
+    assert.equal(c.errorLines, errors);
+    assert.equal(c.okLines, lines.length - errors);
+    assert.equal(c.keys, lines.length);
+    assert.equal(c.repeatedKeyLines, 0);
+    assert.equal(c.slots, o.slots);
+    assert.equal(c.distinctItems, o.counts.size);
+    assert.deepEqual(c.itemsPerLine, {
+      min: o.lengths[0],
+      median: o.lengths[Math.floor((o.lengths.length - 1) / 2)],
+      max: o.lengths[o.lengths.length - 1],
+      mean: o.lengths.reduce((a, b) => a + b, 0) / o.lengths.length,
+    });
+    assert.equal(c.spilled, false);
+    assert.deepEqual(json.concentration.top, o.top);
+    near(json.concentration.gini, o.gini, 1e-12, 'gini');
+    assert.equal(json.concentration.top1PercentItems, o.k);
+    near(json.concentration.top1PercentShare, o.topShare, 1e-12, 'top 1% share');
+    assert.deepEqual(
+      json.errors,
+      [
+        {
+          message: 'Failed to process the record',
+          count: lines.filter((l) => l.error?.startsWith('Failed')).length,
+        },
+        { message: 'Item not found', count: lines.filter((l) => l.error === 'Item not found').length },
+      ].sort((a, b) => b.count - a.count),
+    );
+    assert.deepEqual(
+      json.shards.map((x: { lines: number; errorLines: number }) => [x.lines, x.errorLines]),
+      [
+        [301, lines.slice(0, 300).filter((l) => l.error).length],
+        [300, lines.slice(300).filter((l) => l.error).length],
+      ],
+    );
+    // Scores: exact count, min, max and bins; quantiles within a few bins of the sorted values.
+    for (const [i, rk] of (json.scores?.ranks ?? []).entries()) {
+      const xs = [...(o.ranks[i] as number[])].sort((a, b) => a - b);
+      assert.equal(rk.count, xs.length);
+      assert.equal(rk.min, xs[0]);
+      assert.equal(rk.max, xs[xs.length - 1]);
+      assert.equal(
+        rk.histogram.reduce((a: number, b: { count: number }) => a + b.count, 0),
+        xs.length,
+        'every score in a bin',
+      );
+      for (const b of rk.histogram)
+        assert.equal(
+          b.count,
+          xs.filter((x) => (b.from === null || x >= b.from) && (b.to === null || x < b.to)).length,
+        );
+      for (const p of REPORT_QUANTILES) {
+        const key = `p${String(Math.round(p * 100)).padStart(2, '0')}`;
+        // t-digest's estimate lies between the sorted values a rank or two either side of p.
+        const lo = xs[Math.max(0, Math.floor(p * xs.length) - 2)] as number;
+        const hi = xs[Math.min(xs.length - 1, Math.ceil(p * xs.length) + 1)] as number;
+        assert.ok(
+          rk.quantiles[key] >= lo && rk.quantiles[key] <= hi,
+          `rank ${rk.rank} ${key}: ${rk.quantiles[key]} not in [${lo}, ${hi}]`,
+        );
+      }
+    }
+    const page = await readFile(html, 'utf8');
+    assert.match(page, /<svg /);
+    // Numbers in the locale's separators: en-US by default, de-DE when asked.
+    assert.ok(c.slots > 1000);
+    assert.ok(page.includes(`<b>${c.slots.toLocaleString('en-US')}</b>`), 'slots as 8,758');
+    const { renderReportHtml } = await import('../../../src/core/report-html.js');
+    const de = renderReportHtml(s.report, { locale: 'de-DE', title: 'Bericht' });
+    assert.ok(de.includes(`<b>${c.slots.toLocaleString('de-DE')}</b>`), 'slots as 8.758');
+    assert.doesNotMatch(page, /https?:\/\/(?!www\.w3\.org)/, 'no address to fetch');
+  });
+
+  test('past --memory-budget the distinct counts spill to disk and give the same figures', async () => {
+    const a = { report: base as ReportJson };
+    const events: string[] = [];
+    const b = await report({
+      onEvent: (e) => events.push(e.type === 'step' ? e.step : e.type),
+      sources: [shards],
+      output: `${tmp.fresh('b')}.html`,
+      memoryBudget: 16 * 1024,
+    });
+    assert.equal(b.report.counts.spilled, true);
+    assert.deepEqual(
+      events.filter((e) => e !== 'progress'),
+      ['outputs', 'source', 'source', 'distinct', 'write'],
+    );
+    // An aborted signal: nothing written, the AbortError with the signal's reason.
+    const out = `${tmp.fresh('aborted')}.html`;
+    await assert.rejects(report({ sources: [shards], output: out, signal: AbortSignal.abort('stop') }), {
+      name: 'AbortError',
+    });
+    await assert.rejects(readFile(out), { code: 'ENOENT' });
+    assert.deepEqual({ ...b.report.counts, spilled: false }, a.report.counts);
+    assert.deepEqual(b.report.concentration, a.report.concentration);
+  });
+
+  test('--catalog: coverage, ids not in it, titles; --input: missing keys; --since: keys new, gone, changed, mean Jaccard', async () => {
+    const dir = shards;
+    const prevFile = await writePrev();
+    const catalogIds = [...Array(300).keys()].map(String).concat(['a,"b"']);
+    const catalog = await writeText(
+      `${tmp.fresh('items')}.csv`,
+      `ITEM_ID,TITLE,PRICE\r\n${catalogIds.map((id) => `"${id.replace(/"/g, '""')}","Title ${id.replace(/"/g, '""')}",1`).join('\r\n')}\r\n`,
+    );
+    const input = await writeText(
+      `${tmp.fresh('input')}.jsonl`,
+      `${[...lines.map((l) => l.input.userId), 'gone-1', 'gone-2'].map((u) => JSON.stringify({ userId: u })).join('\n')}\n`,
+    );
+    const s = await report({
+      sources: [dir],
+      output: `${tmp.fresh('c')}.html`,
+      catalog,
+      inputs: [input],
+      since: prevFile,
+      k: 4,
+    });
+    assert.ok(validator('report.schema.json')(s.report), 'with every section, still valid');
+    const inCatalog = [...o.counts.keys()].filter((id) => catalogIds.includes(id));
+    assert.deepEqual(s.report.catalog && { ...s.report.catalog, file: '' }, {
+      file: '',
+      items: catalogIds.length,
+      recommended: inCatalog.length,
+      coverage: inCatalog.length / catalogIds.length,
+      notInCatalog: o.counts.size - inCatalog.length,
+      notInCatalogSample: s.report.catalog?.notInCatalogSample,
+    });
+    const notIn = [...o.counts.keys()].filter((id) => !catalogIds.includes(id));
+    assert.equal(s.report.catalog?.notInCatalogSample.length, Math.min(20, notIn.length));
+    for (const id of s.report.catalog?.notInCatalogSample ?? []) assert.ok(notIn.includes(id), id);
+    for (const t of s.report.concentration.top)
+      assert.equal(t.title, catalogIds.includes(t.id) ? `Title ${t.id}` : undefined);
+    assert.deepEqual(s.report.missing && { ...s.report.missing, input: [] }, {
+      input: [],
+      inputKeys: lines.length + 2,
+      missingKeys: 2,
+      sample: ['gone-1', 'gone-2'],
+    });
+    const cur = lines.filter((l) => l.output);
+    const prev = JSON.parse(
+      await readFile(prevFile, 'utf8').then((t) => `[${t.trim().split('\n').join(',')}]`),
+    ) as Line[];
+    const prevBy = new Map(prev.map((l) => [l.input.userId, l.output?.recommendedItems ?? []]));
+    let changed = 0;
+    let sum = 0;
+    let both = 0;
+    for (const l of cur) {
+      const p = prevBy.get(l.input.userId);
+      if (!p) continue;
+      const c = l.output?.recommendedItems ?? [];
+      if (JSON.stringify(p) !== JSON.stringify(c)) changed++;
+      const a = new Set(c.slice(0, 4));
+      const b = new Set(p.slice(0, 4));
+      const inter = [...a].filter((x) => b.has(x)).length;
+      sum += inter / (a.size + b.size - inter);
+      both++;
+    }
+    const since = s.report.since;
+    assert.ok(since);
+    assert.equal(since.prevKeys, prev.length);
+    assert.equal(since.newKeys, 20);
+    assert.equal(since.goneKeys, 1);
+    assert.equal(since.changedKeys, changed);
+    assert.equal(since.unchangedKeys, both - changed);
+    near(since.meanJaccard as number, sum / both, 1e-12, 'mean Jaccard');
+    assert.equal(
+      since.jaccardHistogram.reduce((a, b) => a + b.count, 0),
+      both,
+    );
+  });
+
+  test('the CLI writes both files and says what it counted; invalid lines are counted with file:line; mistakes are usage errors', async () => {
+    const file = await writeText(
+      `${tmp.fresh('ref')}.out`,
+      `${[REFERENCE.userPersonalization, REFERENCE.ranking, REFERENCE.error, '{"input":{"userId":"1"},"output":{'].join('\n')}\n`,
+    );
+    const out = `${tmp.fresh('cli')}.html`;
+    const err = sink();
+    const stdout = sink();
+    const io = (stderr: ReturnType<typeof sink>, so = sink()) =>
+      ({ stdin: process.stdin, stdout: so.stream, stderr: stderr.stream, env: {} }) as never;
+    const code = await run(['report', file, '-o', out, '--locale', 'de-DE', '--json'], io(err, stdout));
+    assert.equal(code, 0, err.text());
+    assert.match(
+      err.text(),
+      /^report: 4 lines from 1 file\(s\), 3 keys, 1 error lines, 6 distinct ids, 1 invalid lines;/,
+    );
+    const counts = JSON.parse(stdout.text());
+    assert.deepEqual([counts.lines, counts.invalid, counts.errorLines, counts.slots], [4, 1, 1, 6]);
+    const json = JSON.parse(await readFile(out.replace(/html$/, 'json'), 'utf8')) as ReportJson;
+    assert.ok(validator('report.schema.json')(json));
+    assert.equal(json.invalidSamples[0]?.line, 4);
+    assert.equal(json.invalidSamples[0]?.file, file);
+    assert.match(await readFile(out, 'utf8'), /<html lang="de-DE">/);
+    const bad = sink();
+    assert.equal(await run(['report', file, '-o', out, '--k', '3'], io(bad)), 2);
+    assert.match(bad.text(), /--k needs --since/);
+  });
+
+  const chromium = findChromium();
+  test('report.html in headless Chromium: charts drawn with a size, on a phone and a wide screen; no console error, no request', {
+    skip: chromium ? false : 'chromium is not installed (apt-get install -y chromium; .ci/run installs it)',
+  }, async () => {
+    const html = base && join(tmp.dir(), 'browser.html');
+    assert.ok(html && base, 'the first test wrote the report');
+    const { renderReportHtml } = await import('../../../src/core/report-html.js');
+    await writeFile(html, renderReportHtml(base, { locale: 'en-US', title: 'Test <report>' }));
+    const browser = await Browser.launch(chromium as string);
+    try {
+      const session = await browser.page();
+      const requests: string[] = [];
+      const problems: string[] = [];
+      browser.on((m) => {
+        if (m.sessionId !== session) return;
+        // The DevTools events read here, as far as this test reads them.
+        const p = m.params as {
+          request: { url: string };
+          exceptionDetails: unknown;
+          type: string;
+          args: unknown;
+          entry: { level: string; text: string };
+        };
+        if (m.method === 'Network.requestWillBeSent') requests.push(p.request.url);
+        if (m.method === 'Runtime.exceptionThrown') problems.push(JSON.stringify(p.exceptionDetails));
+        if (m.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'warning'))
+          problems.push(JSON.stringify(p.args));
+        if (m.method === 'Log.entryAdded' && (p.entry.level === 'error' || p.entry.level === 'warning'))
+          problems.push(p.entry.text);
+      });
+      for (const domain of ['Page', 'Runtime', 'Log', 'Network'])
+        await browser.send(`${domain}.enable`, {}, session);
+      const url = pathToFileURL(html).href;
+      for (const [width, height, mobile] of [
+        [390, 844, true],
+        [1280, 900, false],
+      ] as const) {
+        await browser.send(
+          'Emulation.setDeviceMetricsOverride',
+          { width, height, deviceScaleFactor: 1, mobile },
+          session,
+        );
+        const loaded = browser.event('Page.loadEventFired', session);
+        await browser.send('Page.navigate', { url }, session);
+        await loaded;
+        const { result } = await browser.send<{ result: { value: string } }>(
+          'Runtime.evaluate',
+          {
+            expression: `JSON.stringify({
+                svgs: [...document.querySelectorAll('svg')].map((s) => {
+                  const r = s.getBoundingClientRect();
+                  const bars = [...s.querySelectorAll('rect.bar')].map((b) => b.getBoundingClientRect().width);
+                  const table = s.parentElement.querySelector('table');
+                  return { w: r.width, h: r.height, bars: bars.length, widest: Math.max(0, ...bars), rows: table ? table.rows.length : 0 };
+                }),
+                overflow: document.documentElement.scrollWidth - window.innerWidth,
+                title: document.title,
+              })`,
+            returnByValue: true,
+          },
+          session,
+        );
+        const page = JSON.parse(result.value);
+        assert.equal(page.title, 'Test <report>');
+        const expected: number = 1 + (base.scores?.ranks.length ?? 0) + 1;
+        assert.equal(page.svgs.length, expected, 'top items, a chart per rank, per file');
+        for (const svg of page.svgs) {
+          assert.ok(svg.w > 100 && svg.h > 10, `an SVG of ${svg.w} x ${svg.h} at ${width} px`);
+          assert.ok(svg.bars > 0 && svg.widest > 10, `bars drawn: ${JSON.stringify(svg)}`);
+          assert.ok(svg.rows > svg.bars, 'a table of the numbers beside the chart');
+          assert.ok(svg.w <= width, 'the chart fits the screen');
+        }
+        assert.ok(page.overflow <= 0, `no sideways scrolling at ${width} px (${page.overflow} px over)`);
+        const shot = await browser.send<{ data: string }>(
+          'Page.captureScreenshot',
+          { format: 'png', captureBeyondViewport: true },
+          session,
+        );
+        const png = Buffer.from(shot.data, 'base64');
+        assert.equal(png.subarray(1, 4).toString(), 'PNG');
+        assert.ok(png.length > 10_000, `a screenshot of ${png.length} bytes`);
+        await writeFile(join(process.env.PB_REPORT_SHOTS ?? tmp.dir(), `report-${width}.png`), png);
+      }
+      assert.deepEqual(problems, []);
+      assert.deepEqual([...new Set(requests)], [url], 'nothing requested but the page');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('parseNumber reads a score as Number() does, on the fast path and off it', () => {
+    const r = prng(3);
+    const texts = [
+      '0',
+      '-0',
+      '1',
+      '0.5',
+      '3.773E-4',
+      '1.2E-5',
+      '-0.189',
+      '1e22',
+      '1e23',
+      '9007199254740993',
+      '0.1234567890123456789',
+      '1E+2',
+      '2.5e-300',
+      '123456789012345e-22',
+      '5e-324',
+    ];
+    for (let i = 0; i < 3000; i++) {
+      const x = (r() - 0.2) * 10 ** Math.floor(r() * 40 - 30);
+      texts.push(
+        x.toPrecision(1 + Math.floor(r() * 17)),
+        x.toExponential(Math.floor(r() * 12)),
+        String(x),
+        x.toPrecision(6).toUpperCase(),
+      );
+    }
+    for (const t of texts) {
+      const b = Buffer.from(` ${t},`);
+      assert.ok(Object.is(parseNumber(b, 1, b.length - 1), Number(t)), t);
+    }
+  });
+
+  test('figures: Gini and the top share from counts in any order; score bins at their edges', () => {
+    const e = new Exposure(2);
+    for (const [id, n] of [
+      ['a', 1],
+      ['b', 1],
+      ['c', 1],
+      ['d', 97],
+    ] as const)
+      e.add(n, () => id);
+    // Pairwise: (3 pairs of 0 + 3 x 2 x 96) / (2 x 16 x 25).
+    near(e.gini(), (2 * 3 * 96) / (2 * 16 * 25), 1e-12, 'gini');
+    assert.deepEqual(e.topShare(), { items: 1, share: 0.97 });
+    assert.deepEqual(
+      e.topItems().map((t) => t.id),
+      ['d', 'a'],
+    );
+    near(e.gini(4), (2 * (3 * 96 + 4 * 97 + 4 * 3)) / (2 * 64 * 12.5), 1e-12, 'gini with zeros');
+    const bins = new ScoreBins();
+    for (const x of [0, 1e-10, SCORE_EDGES[500] as number, 0.5, 1, 2]) bins.add(x);
+    const b = bins.bins();
+    assert.deepEqual(b[0], { from: null, to: 1e-9, count: 2 });
+    assert.deepEqual(b[b.length - 1], { from: 1, to: null, count: 2 });
+    assert.equal(
+      b.reduce((a, x) => a + x.count, 0),
+      6,
+    );
+  });
+});
+
+async function writeText(path: string, text: string): Promise<string> {
+  await writeFile(path, text);
+  return path;
+}
