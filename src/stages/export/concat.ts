@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { ExportFormat } from '../../core/out-convert.js';
+import { isParquetFormat, type OutputFormat } from '../../core/out-convert.js';
 import { noStream, PbError, usage } from '../../errors.js';
 import { type CallOptions, withCall } from '../../io/clients.js';
 import { openSource } from '../../io/input.js';
@@ -12,7 +12,7 @@ export interface ConcatOptions extends CallOptions {
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` (needs `stdout`). Default `-`. */
   output?: string;
   /** csv-long or csv-wide: one header kept; jsonl: lines joined. Default: jsonl when the first part starts with `{`, else CSV. Parquet is refused. */
-  format?: ExportFormat | 'parquet';
+  format?: OutputFormat;
   /** Where `-` goes. */
   stdout?: Writable;
 }
@@ -46,7 +46,7 @@ export function concatParts(options: ConcatOptions): Promise<ConcatSummary> {
     const output = options.output ?? '-';
     if (output === '-' && !options.stdout) throw noStream('export --concat', 'stdout');
     if (parts.includes('-')) throw usage('export --concat joins files: give the parts by name, not -');
-    if (options.format === 'parquet') throw usage(PARQUET_PARTS);
+    if (isParquetFormat(options.format)) throw usage(PARQUET_PARTS);
     await checkNotAnInput(output, parts);
     const kind: ConcatSummary['format'] | undefined =
       options.format === undefined ? undefined : options.format === 'jsonl' ? 'jsonl' : 'csv';

@@ -1,4 +1,4 @@
-import { outputHeader } from '../../core/out-convert.js';
+import { isParquetFormat, outputHeader } from '../../core/out-convert.js';
 import { PbError, usage } from '../../errors.js';
 import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
@@ -66,8 +66,8 @@ export function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
 }
 
 async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> {
-  if (options.since !== undefined && options.format === 'parquet')
-    throw usage('--format parquet writes a plain export: --since writes CSV or JSON Lines');
+  if (options.since !== undefined && isParquetFormat(options.format))
+    throw usage(`--format ${options.format} writes a plain export: --since writes CSV or JSON Lines`);
   const since = resolveSince(options);
   if (since) return exportSince(options, since, exportKept);
   return exportKept(options);
@@ -164,8 +164,9 @@ async function exportPartitioned(
 }
 
 /**
- * Runs the export as asked, or for --format parquet to a temporary
- * csv-long file that then becomes the Parquet file(s) (see parquet.ts).
+ * Runs the export as asked, or for --format parquet (parquet-wide) to a
+ * temporary csv-long (csv-wide) file that then becomes the Parquet file(s)
+ * (see parquet.ts).
  */
 async function withParquet(
   o: ResolvedExportOptions,
@@ -180,7 +181,7 @@ async function withParquet(
     const layout = run.layout ?? run.fallbackLayout();
     const written = await pq.finish(
       outputHeader(run.cfg(run.width), layout),
-      layout,
+      { layout, width: run.width },
       run.counts.rows,
       options.stdout,
     );

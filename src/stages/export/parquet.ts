@@ -10,8 +10,8 @@ import { isS3Uri } from '../../io/s3.js';
 import type { ParquetPlan, ResolvedExportOptions } from './options.js';
 
 /**
- * `--format parquet`: the export writes csv-long (LF, no formula guard, no
- * BOM: the values as they are) to a temporary file, with the usual workers
+ * `--format parquet`: the export writes csv-long (`parquet-wide`: csv-wide;
+ * LF, no formula guard, no BOM: the values as they are) to a temporary file, with the usual workers
  * and memory bound, then DuckDB turns it into Parquet row group by row
  * group, and each file goes to its place through writeOutput (local files
  * renamed into place, s3:// as multipart uploads, or stdout).
@@ -28,7 +28,7 @@ export class ParquetExport {
     const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-parquet-'));
     const csv: ResolvedExportOptions = {
       ...o,
-      format: 'csv-long',
+      format: plan.format === 'parquet-wide' ? 'csv-wide' : 'csv-long',
       output: join(dir, 'rows.csv'),
       crlf: false,
       escapeFormulas: false,
@@ -38,15 +38,19 @@ export class ParquetExport {
     return new ParquetExport(plan, dir, csv);
   }
 
-  /** Converts the csv-long file with these columns (as csv-long names them); returns the files written. */
+  /** Converts the CSV file with these columns (as the CSV names them); returns the files written. */
   async finish(
     header: string[],
-    layout: Layout,
+    shape: { layout: Layout; width: number },
     rows: number,
     stdout: Writable | undefined,
   ): Promise<ParquetFiles> {
     const p = this.plan;
-    const columns = parquetColumns(header, layout);
+    const columns = parquetColumns(
+      header,
+      shape.layout,
+      p.format === 'parquet-wide' ? shape.width : undefined,
+    );
     const rotate = p.maxFileSize > 0;
     const dest = join(this.dir, rotate ? 'parts' : 'rows.parquet');
     const job = {
@@ -110,14 +114,20 @@ export interface ParquetFiles {
 
 /**
  * csv-long's columns typed: rank INTEGER, the score DOUBLE followed by its
- * text exactly as printed (`score_text`), everything else strings.
+ * text exactly as printed (`score_text`), everything else strings. With
+ * `width` csv-wide's (parquet-wide): no rank (the column's number is it),
+ * each score_i DOUBLE followed by its text (`score_i_text`), empty cells
+ * (a key with fewer ids) NULL.
  */
-export function parquetColumns(header: string[], layout: Layout): ParquetColumn[] {
+export function parquetColumns(header: string[], layout: Layout, width?: number): ParquetColumn[] {
   const taken = new Set(header);
   const out: ParquetColumn[] = [];
+  // csv-wide: key, theme?, `width` ids, then `width` scores.
+  const firstScore = width === undefined ? 3 : 1 + (layout.theme ? 1 : 0) + width;
+  const scores = !layout.score ? 0 : width === undefined ? 1 : width;
   for (const [i, name] of header.entries()) {
-    if (i === 1) out.push({ from: i, name, type: 'INTEGER' });
-    else if (i === 3 && layout.score) {
+    if (i === 1 && width === undefined) out.push({ from: i, name, type: 'INTEGER' });
+    else if (i >= firstScore && i < firstScore + scores) {
       out.push({ from: i, name, type: 'DOUBLE' });
       let text = `${name}_text`;
       while (taken.has(text)) text = `${name}_${text}`;

@@ -1,5 +1,5 @@
 import type { MapUsersSummary } from '../../core/map-users.js';
-import { type ExportFormat, type Layout, outputHeader } from '../../core/out-convert.js';
+import { type Layout, type OutputFormat, outputHeader } from '../../core/out-convert.js';
 import type { LoadedCatalog } from './catalog.js';
 import type { SinceSummary } from './delta/options.js';
 import type { ExportRun } from './export-run.js';
@@ -8,7 +8,7 @@ import type { PartSummary } from './part.js';
 import type { UsersStats } from './users-spill.js';
 
 export interface ExportSummary {
-  format: ExportFormat | 'parquet';
+  format: OutputFormat;
   /** export --part: which slice of the sources this export read. */
   part?: PartSummary;
   sources: number;
@@ -86,7 +86,7 @@ export function summarizeExport(
   const finalLayout = run.layout ?? null;
   const warnings = [...exportWarnings(o, run, loaded), ...usersWarnings(o, run, users)];
   return {
-    format: o.parquet ? 'parquet' : o.format,
+    format: o.parquet ? o.parquet.format : o.format,
     sources,
     lines: s.lines,
     records: s.records,

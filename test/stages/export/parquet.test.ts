@@ -92,6 +92,145 @@ async function sameAsCsvLong(o: Omit<ExportOptions, 'output'>): Promise<{ rows: 
   return { rows: rows.length, types };
 }
 
+/** csv-wide's rows of the same export (LF, no formula guard), header first. */
+async function csvWide(o: Omit<ExportOptions, 'output'>): Promise<string[][]> {
+  const out = join(dir, `wide-${n++}.csv`);
+  await exportOutputs({ ...o, output: out, format: 'csv-wide', lineEnding: 'lf', escapeFormulas: false });
+  return parseCsv(await readFile(out), { relax_column_count: false }) as string[][];
+}
+
+/**
+ * parquet-wide read back: csv-wide's header and cells, each DOUBLE column
+ * followed by its `_text` column holding the cell as printed (the DOUBLE
+ * its value), no other column added.
+ */
+function wideCells(rows: Record<string, unknown>[], types: string[][], header: string[]): string[][] {
+  const names = types.map((t) => t[0] as string);
+  const doubles = types.filter((t) => t[1] === 'DOUBLE').map((t) => t[0] as string);
+  assert.deepEqual(
+    names,
+    header.flatMap((h) => (doubles.includes(h) ? [h, `${h}_text`] : [h])),
+  );
+  return rows.map((r) =>
+    header.map((name) => {
+      const v = doubles.includes(name) ? r[`${name}_text`] : r[name];
+      // DuckDB reads some spellings of -0 as 0: the text keeps the sign.
+      const d = r[name];
+      if (doubles.includes(name))
+        assert.equal(
+          d === null ? d : (d as number) + 0,
+          v === null ? v : Number(v) + 0,
+          `${name} ${String(v)}`,
+        );
+      return v === null || v === undefined ? '' : String(v);
+    }),
+  );
+}
+
+async function sameAsCsvWide(o: Omit<ExportOptions, 'output'>): Promise<{ rows: number; types: string[][] }> {
+  const [header, ...expected] = await csvWide(o);
+  const out = join(dir, `out-${n++}.parquet`);
+  const s = await exportOutputs({ ...o, output: out, format: 'parquet-wide' });
+  assert.equal(s.format, 'parquet-wide');
+  const { rows, types } = await readParquet(out);
+  assert.deepEqual(
+    types.map((t) => t[0]),
+    s.columns,
+  );
+  assert.deepEqual(wideCells(rows, types, header as string[]), expected);
+  assert.equal(s.rows, expected.length);
+  return { rows: rows.length, types };
+}
+
+describe('export --format parquet-wide', () => {
+  test('every shape: csv-wide rows, each score_i DOUBLE plus score_i_text, empty cells NULL', async () => {
+    for (const text of [
+      randomFile(21, 150, { kind: 'recommendations', keyField: 'userId', scores: true }).text,
+      randomFile(22, 100, { kind: 'recommendations', keyField: 'itemId' }).text,
+      `${REFERENCE.ranking}\n${REFERENCE.userPersonalization}\n`,
+      randomFile(23, 80, { kind: 'themes' }).text,
+      `${REFERENCE.v2Reasons}\n`,
+      randomFile(24, 80, { kind: 'recommendations', keyField: 'userId', reasons: true, scores: true }).text,
+      `${REFERENCE.segmentItem}\n`,
+      `${REFERENCE.segmentAttributes}\n`,
+    ])
+      await sameAsCsvWide({ sources: [await file(text)] });
+  });
+
+  test('--top, --catalog and --users: their columns as strings, scores typed', async () => {
+    const src = await file(
+      `${REFERENCE.userPersonalization}\n{"input":{"userId":"9"},"output":{"recommendedItems":["1104","x"],"scores":[1,2]},"error":null}\n`,
+    );
+    const catalog = await file('ITEM_ID,TITLE\n1104,"Tea, green"\n3102,=SUM(A1)\n', 'items-w.csv');
+    const users = await file('userId,email\n4638,a@x\n', 'crm-w.csv');
+    const { types } = await sameAsCsvWide({ sources: [src], catalog, users, top: 2 });
+    assert.deepEqual(
+      types.map((t) => t.join(' ')),
+      [
+        'userId VARCHAR',
+        'item_1 VARCHAR',
+        'item_2 VARCHAR',
+        'score_1 DOUBLE',
+        'score_1_text VARCHAR',
+        'score_2 DOUBLE',
+        'score_2_text VARCHAR',
+        'TITLE_1 VARCHAR',
+        'TITLE_2 VARCHAR',
+        'email VARCHAR',
+      ],
+    );
+  });
+
+  test('--partition-by and --part: the Hive folder, parts in row order', async () => {
+    const src = await file(
+      randomFile(25, 400, { kind: 'recommendations', keyField: 'userId', scores: true }).text,
+    );
+    const [, ...expected] = await csvWide({ sources: [src], top: 25 });
+    const out = join(dir, 'wide-lake');
+    const s = await exportOutputs({
+      sources: [src],
+      output: out,
+      format: 'parquet-wide',
+      top: 25,
+      partitionBy: { run_date: '2026-12-06' },
+    });
+    assert.deepEqual(s.parts, [`${out}/run_date=2026-12-06/part-00000.parquet`]);
+    const { rows } = await readParquet(`${out}/run_date=2026-12-06/*.parquet`);
+    assert.deepEqual(
+      rows.map((r) => [r.userId, r.item_1 ?? '', r.score_25_text ?? '']),
+      expected.map((r) => [r[0], r[1], r[50]]),
+    );
+    const parts: unknown[] = [];
+    for (const k of [1, 2]) {
+      const part = join(dir, `wide-part-${k}.parquet`);
+      await exportOutputs({
+        sources: [src],
+        output: part,
+        format: 'parquet-wide',
+        top: 25,
+        part: { k, n: 2 },
+      });
+      parts.push(...(await readParquet(part)).rows.map((r) => r.userId));
+    }
+    assert.deepEqual(
+      parts,
+      expected.map((r) => r[0]),
+    );
+  });
+
+  test('refused as parquet is: --since, --bom, .gz', async () => {
+    const src = await file(`${REFERENCE.userPersonalization}\n`);
+    await assert.rejects(
+      exportOutputs({ sources: [src], format: 'parquet-wide', output: join(dir, 'w.parquet'), since: src }),
+      /--format parquet-wide writes a plain export/,
+    );
+    await assert.rejects(
+      exportOutputs({ sources: [src], format: 'parquet-wide', output: join(dir, 'w.parquet.gz') }),
+      /not \.gz/,
+    );
+  });
+});
+
 describe('export --format parquet', () => {
   test('users with scores (awkward ids, E-notation and long scores): csv-long rows, typed', async () => {
     const f = await file(
@@ -334,6 +473,30 @@ describe('export --format parquet to S3', () => {
     assert.deepEqual(
       rows.map((r) => [r.userId, String(r.rank), r.itemId, r.score_text ?? '']),
       expected.map((r) => r.slice(0, 4)),
+    );
+  });
+
+  test('parquet-wide under an s3:// prefix too', async () => {
+    const src = await file(
+      randomFile(26, 50, { kind: 'recommendations', keyField: 'userId', scores: true }).text,
+    );
+    const [header, ...expected] = await csvWide({ sources: [src] });
+    const score1 = (header as string[]).indexOf('score_1');
+    const s = await exportOutputs({
+      sources: [src],
+      output: 's3://bucket/lake/wide/',
+      format: 'parquet-wide',
+      partitionBy: { run_date: '2026-12-06' },
+    });
+    assert.deepEqual(s.parts, ['s3://bucket/lake/wide/run_date=2026-12-06/part-00000.parquet']);
+    const parts: Buffer[] = [];
+    for await (const c of readS3(s3().client, s.parts?.[0] as string)) parts.push(c);
+    const local = join(dir, 'wide-from-s3.parquet');
+    await writeFile(local, Buffer.concat(parts));
+    const { rows } = await readParquet(local);
+    assert.deepEqual(
+      rows.map((r) => [r.userId, r.item_1 ?? '', r.score_1_text ?? '']),
+      expected.map((r) => [r[0], r[1], r[score1]]),
     );
   });
 });
