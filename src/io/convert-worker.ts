@@ -2,6 +2,7 @@ import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Catalog, type SharedCatalog } from '../core/catalog.js';
 import { type ConvertConfig, Converter, type ConvertResult } from '../core/out-convert.js';
+import { pageCodec } from './parquet.js';
 
 /**
  * Worker entry: converts pieces of batch-output lines while the other
@@ -57,6 +58,7 @@ const converter = new Converter(
   setup.cfg,
   setup.catalog && Catalog.view(setup.catalog),
   setup.users && Catalog.view(setup.users),
+  setup.cfg.parquet ? pageCodec() : undefined,
 );
 const slots = setup.slots.map((s) => Buffer.from(s));
 /** Outputs waiting for their offset (held mode). */

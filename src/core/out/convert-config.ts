@@ -58,4 +58,6 @@ export interface ConvertConfig {
    * (the export then measures every line and starts again).
    */
   optimistic: boolean;
+  /** csv-long's rows as a Parquet row group per piece (see core/parquet/row-group.ts), not CSV. */
+  parquet?: boolean;
 }

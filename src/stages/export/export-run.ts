@@ -10,14 +10,18 @@ import {
   sniffLayout,
 } from '../../core/out-convert.js';
 import { KEY_NAMES, KEY_NONE } from '../../core/out-lines.js';
+import type { PlacedRowGroup } from '../../core/parquet/footer.js';
+import type { RowGroupMeta } from '../../core/parquet/row-group.js';
 import { SlotRing } from '../../core/pool.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
 import { writeOutput, writeTarget } from '../../io/output.js';
+import { pageCodec } from '../../io/parquet.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { KeptLines } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import { OneFile, type OutputFiles, PartFiles } from './parts.js';
+import { prefetch } from './read-ahead.js';
 import type { SideFile } from './side-file.js';
 import { type LaneResult, WorkerLane } from './worker-lane.js';
 
@@ -44,9 +48,10 @@ const SLOTS = IN_FLIGHT + 4;
  * Output in order: bytes here (the header, pieces converted on this thread, or output sent back by
  * a worker), or the length of an output a worker holds and will write itself at the offset given.
  */
-type Chunk =
+type Chunk = (
   | { buf: Buffer; release: (() => void) | undefined; held?: undefined; header?: boolean }
-  | { held: { lane: WorkerLane; id: number; length: number }; buf?: undefined; header?: undefined };
+  | { held: { lane: WorkerLane; id: number; length: number }; buf?: undefined; header?: undefined }
+) & { rowGroup?: RowGroupMeta };
 
 type Entry =
   | { bad: Extract<OutItem, { kind: 'bad' }> }
@@ -75,6 +80,8 @@ export class ExportRun {
   /** The local files written (the output, or its parts). */
   files: string[] = [];
   parquet: import('./parquet.js').ParquetFiles | undefined; // --format parquet's files, columns, bytes
+  /** cfg.parquet: the row groups written, at their offsets, for the footer. */
+  rowGroups: PlacedRowGroup[] = [];
   /** With parts: the next part's name, when an earlier export left a file there. */
   leftOverPart: string | undefined;
   private firstErrorKey: Layout['keyField'] | undefined;
@@ -111,6 +118,7 @@ export class ExportRun {
       usersRequired: this.o.usersRequired,
       maxLineLength: this.o.maxLineLength,
       optimistic: this.optimistic && !measure,
+      parquet: this.o.parquetRowGroups === true,
     };
   }
 
@@ -175,6 +183,7 @@ export class ExportRun {
     this.optimistic = plan.optimistic;
     this.width = plan.width;
     this.files = [];
+    this.rowGroups = [];
     const given = this.o.output;
     if (this.o.maxFileSize > 0) {
       const parts = new PartFiles(given, this.o.maxFileSize);
@@ -223,6 +232,7 @@ export class ExportRun {
       for await (const c of this.chunks(sources, errors, rejects)) {
         if (c.header && files.takesHeader(c.buf)) continue;
         const { file, at } = await files.place(c.held ? c.held.length : c.buf.length);
+        if (c.rowGroup) this.rowGroups.push({ at, meta: c.rowGroup });
         if (c.held) {
           const { lane, id } = c.held;
           writes.push(
@@ -285,7 +295,12 @@ export class ExportRun {
     this.layout = layout;
     this.width = width;
     const cfg = this.cfg(width, measure);
-    this.converter = new Converter(cfg, this.catalog, this.users?.table);
+    this.converter = new Converter(
+      cfg,
+      this.catalog,
+      this.users?.table,
+      cfg.parquet ? pageCodec() : undefined,
+    );
     this.laneCfg = cfg;
   }
 
@@ -434,9 +449,11 @@ export class ExportRun {
     addCounts(this.counts, r);
     if (r.errorKey !== KEY_NONE) this.firstErrorKey ??= KEY_NAMES[r.errorKey] as Layout['keyField'];
     if (errors && r.errors.length > 0) await errors.write(r.errors);
-    if (r.held && entry.lane) return { held: { lane: entry.lane, id: entry.id, length: r.outLength } };
+    const rowGroup = r.rowGroup;
+    if (r.held && entry.lane)
+      return { held: { lane: entry.lane, id: entry.id, length: r.outLength }, rowGroup };
     const ab = r.out.buffer as ArrayBuffer;
-    return { buf: r.out, release: r.out.byteLength > 0 ? () => entry.release(ab) : undefined };
+    return { buf: r.out, release: r.out.byteLength > 0 ? () => entry.release(ab) : undefined, rowGroup };
   }
 
   private async invalidLine(
@@ -473,28 +490,4 @@ export interface UsersTable {
   /** The columns as the file names them. */
   columns: string[];
   forSource?: (index: number) => Promise<Catalog>;
-}
-
-/**
- * Reads ahead: up to `depth` items are requested before the consumer asks,
- * so reading overlaps with converting and writing.
- */
-async function* prefetch<T>(src: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
-  const it = src[Symbol.asyncIterator]();
-  const queue: Promise<IteratorResult<T>>[] = [];
-  try {
-    for (;;) {
-      while (queue.length < depth) {
-        const p = it.next();
-        // Rejections are seen when awaited below; this keeps a queued one from counting as unhandled.
-        p.catch(() => {});
-        queue.push(p);
-      }
-      const r = await (queue.shift() as Promise<IteratorResult<T>>);
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    await it.return?.();
-  }
 }

@@ -181,7 +181,7 @@ async function withParquet(
     const layout = run.layout ?? run.fallbackLayout();
     const written = await pq.finish(
       outputHeader(run.cfg(run.width), layout),
-      { layout, width: run.width },
+      { layout, width: run.width, rowGroups: run.rowGroups },
       run.counts.rows,
       options.stdout,
     );

@@ -132,6 +132,8 @@ export interface ResolvedExportOptions {
   format: ExportFormat;
   /** `--format parquet|parquet-wide`: the rows then go to Parquet as this says. */
   parquet: ParquetPlan | undefined;
+  /** The workers write Parquet row groups, not CSV (set by ParquetExport for its temporary file). */
+  parquetRowGroups?: boolean;
   top: number;
   catalog: string | undefined;
   catalogColumns: string[] | undefined;

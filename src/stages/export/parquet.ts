@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { partPath } from '../../core/email-files.js';
 import type { Layout } from '../../core/out-convert.js';
+import { type PlacedRowGroup, parquetFooter } from '../../core/parquet/footer.js';
 import { writeOutput } from '../../io/output.js';
 import { type ParquetColumn, rowGroupRows, writeParquet } from '../../io/parquet.js';
 import { isS3Uri } from '../../io/s3.js';
@@ -26,10 +27,12 @@ export class ParquetExport {
 
   static async open(o: ResolvedExportOptions, plan: ParquetPlan): Promise<ParquetExport> {
     const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-parquet-'));
+    const own = ownWriter(o, plan);
     const csv: ResolvedExportOptions = {
       ...o,
       format: plan.format === 'parquet-wide' ? 'csv-wide' : 'csv-long',
-      output: join(dir, 'rows.csv'),
+      output: join(dir, own ? 'rows.parquet' : 'rows.csv'),
+      parquetRowGroups: own,
       crlf: false,
       escapeFormulas: false,
       bom: false,
@@ -41,7 +44,7 @@ export class ParquetExport {
   /** Converts the CSV file with these columns (as the CSV names them); returns the files written. */
   async finish(
     header: string[],
-    shape: { layout: Layout; width: number },
+    shape: { layout: Layout; width: number; rowGroups: PlacedRowGroup[] },
     rows: number,
     stdout: Writable | undefined,
   ): Promise<ParquetFiles> {
@@ -51,6 +54,11 @@ export class ParquetExport {
       shape.layout,
       p.format === 'parquet-wide' ? shape.width : undefined,
     );
+    if (this.csv.parquetRowGroups === true) {
+      // The workers wrote the magic and the row groups: the footer completes the file.
+      await appendFile(this.csv.output, parquetFooter(columns, shape.rowGroups));
+      return this.place([this.csv.output], columns, stdout);
+    }
     const rotate = p.maxFileSize > 0;
     const dest = join(this.dir, rotate ? 'parts' : 'rows.parquet');
     const job = {
@@ -70,6 +78,17 @@ export class ParquetExport {
       await writeParquet({ ...job, dest: one, fileSizeBytes: 0 });
       made = [one];
     }
+    return this.place(made, columns, stdout);
+  }
+
+  /** The files made in the temporary folder to their places, all or none. */
+  private async place(
+    made: string[],
+    columns: ParquetColumn[],
+    stdout: Writable | undefined,
+  ): Promise<ParquetFiles> {
+    const p = this.plan;
+    const rotate = p.maxFileSize > 0;
     const names = made.map((_, i) => targetName(p, i));
     const done: string[] = [];
     try {
@@ -159,4 +178,20 @@ async function numbered(dir: string): Promise<string[]> {
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^data_\d+\.parquet$/.test(n));
   names.sort((a, b) => Number(a.slice(5, -8)) - Number(b.slice(5, -8)));
   return names.map((n) => join(dir, n));
+}
+
+/**
+ * Whether the conversion workers write the Parquet row groups themselves
+ * (core/parquet/row-group.ts): csv-long's own columns in one file. Joined
+ * columns (--catalog, --users), cut cells (--max-cell-bytes), csv-wide's
+ * rows and files rotated by size (--max-file-size) go through DuckDB.
+ */
+export function ownWriter(o: ResolvedExportOptions, plan: ParquetPlan): boolean {
+  return (
+    plan.format === 'parquet' &&
+    o.catalog === undefined &&
+    o.users === undefined &&
+    o.maxCellBytes === 0 &&
+    plan.maxFileSize === 0
+  );
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { parseNumber } from '../../../src/core/parquet/encode.js';
 import { PARQUET_ROW_GROUP_ROWS, parquetCopySql, rowGroupRows } from '../../../src/io/parquet.js';
 import { readS3 } from '../../../src/io/s3.js';
 import { type ExportOptions, exportOutputs } from '../../../src/stages/export/index.js';
@@ -286,6 +287,59 @@ describe('export --format parquet', () => {
     );
   });
 
+  test("the workers' writer: --top, --rename, CRLF lines, escaped keys, lines without a key", async () => {
+    const text = randomFile(31, 400, { kind: 'recommendations', keyField: 'userId', scores: true })
+      .text.split('\n')
+      .join('\r\n');
+    const keyless = '{"input":{},"output":{"recommendedItems":["a","b"],"scores":[1e-7,-0]},"error":null}';
+    const src = await file(
+      `${text}${keyless}\r\n{"input":{"userId":"\\u00e9\\"x"},"output":{"recommendedItems":["\\n"]},"error":null}\r\n`,
+    );
+    const { rows } = await sameAsCsvLong({
+      sources: [src],
+      top: 3,
+      rename: { userId: 'external_id' },
+      pieceSize: 16 * 1024,
+    });
+    assert.ok(rows > 400);
+  });
+
+  test('JSON numbers read as Number() reads them (the fast path and the rest)', () => {
+    let seed = 5;
+    const rand = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const cases = [
+      '0',
+      '-0',
+      '1',
+      '0.1',
+      '3.773E-4',
+      '1e22',
+      '1e23',
+      '123456789012345',
+      '1234567890123456',
+      '0.17303876723162830',
+      '-2.5e-300',
+      '9007199254740993',
+      '1E+2',
+      '0.000001',
+    ];
+    for (let i = 0; i < 2000; i++) {
+      const digits = String(Math.floor(rand() * 10 ** Math.ceil(rand() * 17)));
+      const dot = Math.floor(rand() * digits.length);
+      const exp = rand() < 0.3 ? `e${rand() < 0.5 ? '-' : ''}${Math.floor(rand() * 30)}` : '';
+      cases.push(
+        `${rand() < 0.3 ? '-' : ''}${dot > 0 ? `${digits.slice(0, dot)}.${digits.slice(dot)}` : digits}${exp}`,
+      );
+    }
+    for (const c of cases) {
+      const b = Buffer.from(` ${c} `);
+      assert.ok(Object.is(parseNumber(b, 1, b.length - 1), Number(c)), c);
+    }
+  });
+
   test('no rows: a file with the columns and no row', async () => {
     const out = join(dir, 'empty.parquet');
     const s = await exportOutputs({
@@ -297,19 +351,25 @@ describe('export --format parquet', () => {
     assert.deepEqual((await readParquet(out)).rows, []);
   });
 
-  test('more rows than a row group: several row groups, the rows in order', async () => {
+  test('a row group per piece, built by the workers; the rows in order', async () => {
     const ids = Array.from({ length: 25 }, (_, i) => `"i${i}"`).join(',');
-    const lines = Math.ceil((PARQUET_ROW_GROUP_ROWS * 1.5) / 25);
+    const lines = 3000;
     let text = '';
     for (let u = 0; u < lines; u++)
       text += `{"input":{"userId":"u${u}"},"output":{"recommendedItems":[${ids}]}}\n`;
     const src = await file(text);
     const out = join(dir, 'big.parquet');
-    await exportOutputs({ sources: [src], output: out, format: 'parquet' });
+    // 64 KiB pieces: 5 on this thread and the workers, in order.
+    await exportOutputs({ sources: [src], output: out, format: 'parquet', pieceSize: 64 * 1024 });
     const groups = await query(
-      `SELECT count(DISTINCT row_group_id)::INT AS g FROM parquet_metadata('${out}')`,
+      `SELECT count(DISTINCT row_group_id)::INT AS g, bool_and(row_group_num_rows % 25 = 0) AS whole, min(compression) AS codec, min(created_by) AS by FROM parquet_metadata('${out}') JOIN parquet_file_metadata('${out}') USING (file_name)`,
     );
-    assert.equal(groups[0]?.g, 2);
+    assert.deepEqual(groups[0], {
+      g: Math.ceil(text.length / (64 * 1024)),
+      whole: true,
+      codec: 'SNAPPY',
+      by: 'personalize-batch',
+    });
     const check = await query(
       `SELECT count(*)::INT AS n, bool_and(rank = (r % 25) + 1 AND "userId" = 'u' || (r // 25)) AS ordered FROM (SELECT *, row_number() OVER () - 1 AS r FROM read_parquet('${out}'))`,
     );

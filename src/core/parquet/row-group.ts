@@ -1,0 +1,332 @@
+import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
+import type { Layout } from '../out/convert-config.js';
+import type { OutLineParser } from '../out/line-parser.js';
+import { SPAN_ESCAPED } from '../out/line-shapes.js';
+import { decodeString } from '../out/strings.js';
+import { Bytes, bitWidth, Levels, LineValues, packIndices, parseNumber } from './encode.js';
+
+/**
+ * One row group of csv-long's columns (key, rank, id, then score and
+ * score_text, reason, theme as the layout has them) built from the parser's
+ * spans line by line, then written as column chunks: a dictionary page and
+ * a data page (v1) each. Each conversion worker builds the row group of its
+ * piece; the main thread places them in order and writes the footer
+ * (footer.ts). Values are csv-long's cells without CSV quoting or the
+ * formula guard: strings decoded, scores as printed and as doubles.
+ */
+
+/** A page compressor and its Parquet codec name. */
+export interface PageCodec {
+  name: 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED';
+  compress(b: Uint8Array): Uint8Array;
+}
+
+export type ChunkType = 'BYTE_ARRAY' | 'INT32' | 'DOUBLE';
+
+/** A column chunk as the footer describes it; offsets from the row group's first byte. */
+export interface ChunkMeta {
+  type: ChunkType;
+  codec: PageCodec['name'];
+  encodings: string[];
+  values: number;
+  uncompressed: number;
+  compressed: number;
+  start: number;
+  dictionary: number;
+  data: number;
+}
+
+export interface RowGroupMeta {
+  rows: number;
+  chunks: ChunkMeta[];
+}
+
+const NONE: PageCodec = { name: 'UNCOMPRESSED', compress: (b) => b };
+const PIPE = 124;
+
+/** Builds the row group of one piece; reset by finish(). */
+export class RowGroupBuilder {
+  private rows = 0;
+  private key = new LineValues();
+  private theme = new LineValues();
+  private rankIdx = new Int32Array(1 << 16);
+  private maxRank = 0;
+  private ids = new Bytes(1 << 20);
+  private scores = new Bytes(1 << 19);
+  private texts = new Bytes(1 << 19);
+  private scoreLevels = new Levels();
+  private reasons = new Bytes(1 << 12);
+  private reasonLevels = new Levels();
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly codec: PageCodec,
+  ) {}
+
+  /** The parsed line's first `count` ids as rows. */
+  addLine(p: OutLineParser, src: Buffer, count: number): void {
+    const layout = this.layout;
+    if (p.keyField === 0) this.key.none(count);
+    else if (p.keyEscaped) this.decoded(this.key, src, p.keyStart, p.keyEnd, count);
+    else this.key.add(src, p.keyStart, p.keyEnd, count);
+    if (layout.theme) {
+      if (p.themeStart < 0) this.theme.none(count);
+      else if (p.themeEscaped) this.decoded(this.theme, src, p.themeStart, p.themeEnd, count);
+      else this.theme.add(src, p.themeStart, p.themeEnd, count);
+    }
+    this.ranks(count);
+    const ids = p.ids.data;
+    const out = this.ids;
+    for (let i = 0; i < count; i++) {
+      const s = ids[i * 3] as number;
+      const e = ids[i * 3 + 1] as number;
+      if (((ids[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0) {
+        const b = Buffer.from(decodeString(src, s, e));
+        out.value(b, 0, b.length);
+      } else out.value(src, s, e);
+    }
+    if (layout.score) this.addScores(p, src, count);
+    if (layout.reason) this.addReasons(p, src, count);
+    this.rows += count;
+  }
+
+  private decoded(col: LineValues, src: Buffer, s: number, e: number, count: number): void {
+    const b = Buffer.from(decodeString(src, s, e));
+    col.add(b, 0, b.length, count);
+  }
+
+  private ranks(count: number): void {
+    if (this.rows + count > this.rankIdx.length) {
+      const r = new Int32Array(2 * (this.rows + count));
+      r.set(this.rankIdx.subarray(0, this.rows));
+      this.rankIdx = r;
+    }
+    const idx = this.rankIdx;
+    const base = this.rows;
+    for (let i = 0; i < count; i++) idx[base + i] = i;
+    if (count > this.maxRank) this.maxRank = count;
+  }
+
+  private addScores(p: OutLineParser, src: Buffer, count: number): void {
+    const sc = p.scores;
+    const n = sc ? Math.min(sc.n, count) : 0;
+    const data = sc ? sc.data : undefined;
+    const levels = this.scoreLevels;
+    for (let i = 0; i < n; i++) {
+      const s = (data as Int32Array)[i * 3] as number;
+      const e = (data as Int32Array)[i * 3 + 1] as number;
+      if (s < 0) levels.add(0, 1);
+      else {
+        levels.add(1, 1);
+        this.scores.f64(parseNumber(src, s, e));
+        this.texts.value(src, s, e);
+      }
+    }
+    levels.add(0, count - n);
+  }
+
+  /** csv-long's reason cell: the list joined by |, NULL without one. */
+  private addReasons(p: OutLineParser, src: Buffer, count: number): void {
+    const r = p.reasons;
+    const n = r ? Math.min(r.n, count) : 0;
+    for (let i = 0; i < n; i++) {
+      const s = (r as { data: Int32Array }).data[i * 3] as number;
+      if (s < 0) {
+        this.reasonLevels.add(0, 1);
+        continue;
+      }
+      const list = JSON.parse(
+        src.toString('utf8', s, (r as { data: Int32Array }).data[i * 3 + 1]),
+      ) as string[];
+      const b = Buffer.from(list.join(String.fromCharCode(PIPE)));
+      this.reasons.value(b, 0, b.length);
+      this.reasonLevels.add(1, 1);
+    }
+    this.reasonLevels.add(0, count - n);
+  }
+
+  /**
+   * The row group's bytes (in a buffer from `alloc`; none without rows) and
+   * chunks; the builder starts afresh.
+   */
+  finish(alloc: (size: number) => Buffer): { bytes: Buffer; meta: RowGroupMeta } {
+    const rows = this.rows;
+    const meta: RowGroupMeta = { rows, chunks: [] };
+    if (rows === 0) return { bytes: alloc(0), meta };
+    const parts: Uint8Array[] = [];
+    const at = { n: 0 };
+    const add = (c: ChunkMeta | undefined) => c && meta.chunks.push(c);
+    const all = new Levels();
+    all.add(1, rows);
+    const allPresent = all.finish();
+    add(lineChunk(parts, at, this.key, rows, this.codec));
+    add(rankChunk(parts, at, this.rankIdx, rows, this.maxRank, this.codec));
+    add(
+      chunk(parts, at, 'BYTE_ARRAY', rows, undefined, 0, allPresent, this.ids.written(), 'PLAIN', this.codec),
+    );
+    if (this.layout.score) {
+      const levels = this.scoreLevels.finish();
+      // Doubles of printed scores are noise to a compressor: stored as they are.
+      add(chunk(parts, at, 'DOUBLE', rows, undefined, 0, levels, this.scores.written(), 'PLAIN', NONE));
+      add(
+        chunk(parts, at, 'BYTE_ARRAY', rows, undefined, 0, levels, this.texts.written(), 'PLAIN', this.codec),
+      );
+    }
+    if (this.layout.reason) {
+      const levels = this.reasonLevels.finish();
+      add(
+        chunk(
+          parts,
+          at,
+          'BYTE_ARRAY',
+          rows,
+          undefined,
+          0,
+          levels,
+          this.reasons.written(),
+          'PLAIN',
+          this.codec,
+        ),
+      );
+    }
+    if (this.layout.theme) add(lineChunk(parts, at, this.theme, rows, this.codec));
+    const bytes = alloc(at.n).subarray(0, at.n);
+    let o = 0;
+    for (const part of parts) {
+      bytes.set(part, o);
+      o += part.length;
+    }
+    this.reset();
+    return { bytes, meta };
+  }
+
+  private reset(): void {
+    this.rows = 0;
+    this.key = new LineValues();
+    this.theme = new LineValues();
+    this.maxRank = 0;
+    this.ids.at = 0;
+    this.scores.at = 0;
+    this.texts.at = 0;
+    this.scoreLevels = new Levels();
+    this.reasons.at = 0;
+    this.reasonLevels = new Levels();
+  }
+}
+
+function lineChunk(parts: Uint8Array[], at: { n: number }, col: LineValues, rows: number, codec: PageCodec) {
+  return chunk(
+    parts,
+    at,
+    'BYTE_ARRAY',
+    rows,
+    col.dict.written(),
+    col.entries,
+    col.levels.finish(),
+    col.indices(),
+    'RLE_DICTIONARY',
+    codec,
+  );
+}
+
+/** Ranks 1..max as the dictionary, each row's rank - 1 bit-packed. */
+function rankChunk(
+  parts: Uint8Array[],
+  at: { n: number },
+  idx: Int32Array,
+  rows: number,
+  max: number,
+  codec: PageCodec,
+) {
+  const dict = new Bytes(4 * max + 4);
+  for (let r = 1; r <= max; r++) dict.u32(r);
+  const page = new Bytes(((rows * bitWidth(max)) >>> 3) + 16);
+  packIndices(page, idx, rows, bitWidth(max));
+  return chunk(
+    parts,
+    at,
+    'INT32',
+    rows,
+    dict.written(),
+    max,
+    undefined,
+    page.written(),
+    'RLE_DICTIONARY',
+    codec,
+  );
+}
+
+/** One column chunk: a dictionary page if any, a data page v1 (levels, values); appended to parts. */
+function chunk(
+  parts: Uint8Array[],
+  at: { n: number },
+  type: ChunkType,
+  rows: number,
+  dict: Uint8Array | undefined,
+  dictValues: number,
+  levels: Uint8Array | undefined,
+  values: Uint8Array,
+  encoding: 'PLAIN' | 'RLE_DICTIONARY',
+  codec: PageCodec,
+): ChunkMeta {
+  const start = at.n;
+  let uncompressed = 0;
+  let dictionary = -1;
+  if (dict) {
+    dictionary = at.n;
+    uncompressed += page(parts, at, dict, codec, {
+      type: 'DICTIONARY_PAGE',
+      dictionary_page_header: { num_values: dictValues, encoding: 'PLAIN' },
+    });
+  }
+  const data = at.n;
+  let body = values;
+  if (levels) {
+    body = new Uint8Array(levels.length + values.length);
+    body.set(levels, 0);
+    body.set(values, levels.length);
+  }
+  uncompressed += page(parts, at, body, codec, {
+    type: 'DATA_PAGE',
+    data_page_header: {
+      num_values: rows,
+      encoding,
+      definition_level_encoding: 'RLE',
+      repetition_level_encoding: 'RLE',
+    },
+  });
+  const encodings = dict ? ['PLAIN', 'RLE', 'RLE_DICTIONARY'] : ['PLAIN', 'RLE'];
+  return {
+    type,
+    codec: codec.name,
+    encodings,
+    values: rows,
+    uncompressed,
+    compressed: at.n - start,
+    start,
+    dictionary,
+    data,
+  };
+}
+
+/** A page: its header (Thrift, by hyparquet-writer), then its compressed body. Returns its uncompressed size. */
+function page(
+  parts: Uint8Array[],
+  at: { n: number },
+  body: Uint8Array,
+  codec: PageCodec,
+  header: Record<string, unknown>,
+): number {
+  const packed = codec.compress(body);
+  const h = new ByteWriter(64);
+  writePageHeader(h, {
+    ...header,
+    uncompressed_page_size: body.length,
+    compressed_page_size: packed.length,
+  } as unknown as Parameters<typeof writePageHeader>[1]);
+  const head = h.getBytes();
+  parts.push(head, packed);
+  at.n += head.length + packed.length;
+  return head.length + body.length;
+}
