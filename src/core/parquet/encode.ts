@@ -103,14 +103,19 @@ export class Levels {
     this.run = 0;
   }
 
-  /** The runs, as a data page v1 holds them: their byte length (4 bytes LE) first. */
-  finish(): Uint8Array {
+  /** Appends the runs to `to` as a data page v1 holds them: their byte length (4 bytes LE) first. */
+  writeTo(to: Bytes): void {
     this.flush();
     const runs = this.out.written();
-    const b = new Uint8Array(4 + runs.length);
-    new DataView(b.buffer).setUint32(0, runs.length, true);
-    b.set(runs, 4);
-    return b;
+    to.u32(runs.length);
+    to.bytes(runs, 0, runs.length);
+  }
+
+  reset(): void {
+    this.out.at = 0;
+    this.value = -1;
+    this.run = 0;
+    this.nulls = 0;
   }
 }
 
@@ -181,11 +186,18 @@ export class LineValues {
     this.nRuns++;
   }
 
-  /** The data page's values: the bit width, then one RLE run per line. */
-  indices(): Uint8Array {
+  reset(): void {
+    this.dict.at = 0;
+    this.entries = 0;
+    this.nRuns = 0;
+    this.levels.reset();
+  }
+
+  /** Appends the data page's values to `o`: the bit width, then one RLE run per line. */
+  writeIndices(o: Bytes): void {
     const width = bitWidth(this.entries);
     const bytes = (width + 7) >>> 3;
-    const o = new Bytes(1 + this.nRuns * (5 + bytes));
+    o.ensure(1 + this.nRuns * (5 + bytes));
     o.buf[o.at++] = width;
     for (let i = 0; i < this.nRuns; i++) {
       o.varint((this.runs[i * 2 + 1] as number) << 1);
@@ -195,7 +207,6 @@ export class LineValues {
         v >>>= 8;
       }
     }
-    return o.written();
   }
 }
 

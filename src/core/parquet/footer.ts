@@ -14,6 +14,8 @@ export const PARQUET_MAGIC = Buffer.from('PAR1');
 export interface FooterColumn {
   name: string;
   type: 'VARCHAR' | 'INTEGER' | 'DOUBLE';
+  /** On every row (rank, the id): no definition levels. */
+  required: boolean;
 }
 
 /** A row group placed in the file: its first byte's offset. */
@@ -27,22 +29,12 @@ const PHYSICAL = { VARCHAR: 'BYTE_ARRAY', INTEGER: 'INT32', DOUBLE: 'DOUBLE' } a
 function schemaOf(columns: FooterColumn[]) {
   return [
     { name: 'schema', num_children: columns.length },
-    ...columns.map((c) =>
-      c.type === 'VARCHAR'
-        ? {
-            name: c.name,
-            type: 'BYTE_ARRAY',
-            repetition_type: 'OPTIONAL',
-            converted_type: 'UTF8',
-            logical_type: { type: 'STRING' },
-          }
-        : // rank is on every row; a score may be null (personalized ranking, a shorter scores list).
-          {
-            name: c.name,
-            type: PHYSICAL[c.type],
-            repetition_type: c.type === 'INTEGER' ? 'REQUIRED' : 'OPTIONAL',
-          },
-    ),
+    ...columns.map((c) => ({
+      name: c.name,
+      type: PHYSICAL[c.type],
+      repetition_type: c.required ? 'REQUIRED' : 'OPTIONAL',
+      ...(c.type === 'VARCHAR' && { converted_type: 'UTF8', logical_type: { type: 'STRING' } }),
+    })),
   ];
 }
 

@@ -58,6 +58,7 @@ export class RowGroupBuilder {
   private scoreLevels = new Levels();
   private reasons = new Bytes(1 << 12);
   private reasonLevels = new Levels();
+  private readonly chunks = new ChunkWriter();
 
   constructor(
     private readonly layout: Layout,
@@ -154,179 +155,140 @@ export class RowGroupBuilder {
     const rows = this.rows;
     const meta: RowGroupMeta = { rows, chunks: [] };
     if (rows === 0) return { bytes: alloc(0), meta };
-    const parts: Uint8Array[] = [];
-    const at = { n: 0 };
-    const add = (c: ChunkMeta | undefined) => c && meta.chunks.push(c);
-    const all = new Levels();
-    all.add(1, rows);
-    const allPresent = all.finish();
-    add(lineChunk(parts, at, this.key, rows, this.codec));
-    add(rankChunk(parts, at, this.rankIdx, rows, this.maxRank, this.codec));
-    add(
-      chunk(parts, at, 'BYTE_ARRAY', rows, undefined, 0, allPresent, this.ids.written(), 'PLAIN', this.codec),
-    );
+    const w = this.chunks;
+    w.begin(rows);
+    meta.chunks.push(w.lineValues(this.key, this.codec));
+    const max = this.maxRank;
+    const dict = w.dict();
+    for (let r = 1; r <= max; r++) dict.u32(r);
+    const body = w.body(undefined);
+    packIndices(body, this.rankIdx, rows, bitWidth(max));
+    meta.chunks.push(w.chunk('INT32', max, 'RLE_DICTIONARY', this.codec));
+    w.body(undefined).bytes(this.ids.buf, 0, this.ids.at);
+    meta.chunks.push(w.chunk('BYTE_ARRAY', -1, 'PLAIN', this.codec));
     if (this.layout.score) {
-      const levels = this.scoreLevels.finish();
       // Doubles of printed scores are noise to a compressor: stored as they are.
-      add(chunk(parts, at, 'DOUBLE', rows, undefined, 0, levels, this.scores.written(), 'PLAIN', NONE));
-      add(
-        chunk(parts, at, 'BYTE_ARRAY', rows, undefined, 0, levels, this.texts.written(), 'PLAIN', this.codec),
-      );
+      w.body(this.scoreLevels).bytes(this.scores.buf, 0, this.scores.at);
+      meta.chunks.push(w.chunk('DOUBLE', -1, 'PLAIN', NONE));
+      w.body(this.scoreLevels).bytes(this.texts.buf, 0, this.texts.at);
+      meta.chunks.push(w.chunk('BYTE_ARRAY', -1, 'PLAIN', this.codec));
     }
     if (this.layout.reason) {
-      const levels = this.reasonLevels.finish();
-      add(
-        chunk(
-          parts,
-          at,
-          'BYTE_ARRAY',
-          rows,
-          undefined,
-          0,
-          levels,
-          this.reasons.written(),
-          'PLAIN',
-          this.codec,
-        ),
-      );
+      w.body(this.reasonLevels).bytes(this.reasons.buf, 0, this.reasons.at);
+      meta.chunks.push(w.chunk('BYTE_ARRAY', -1, 'PLAIN', this.codec));
     }
-    if (this.layout.theme) add(lineChunk(parts, at, this.theme, rows, this.codec));
-    const bytes = alloc(at.n).subarray(0, at.n);
-    let o = 0;
-    for (const part of parts) {
-      bytes.set(part, o);
-      o += part.length;
-    }
+    if (this.layout.theme) meta.chunks.push(w.lineValues(this.theme, this.codec));
+    const bytes = alloc(w.out.at).subarray(0, w.out.at);
+    bytes.set(w.out.written(), 0);
     this.reset();
     return { bytes, meta };
   }
 
   private reset(): void {
     this.rows = 0;
-    this.key = new LineValues();
-    this.theme = new LineValues();
+    this.key.reset();
+    this.theme.reset();
     this.maxRank = 0;
     this.ids.at = 0;
     this.scores.at = 0;
     this.texts.at = 0;
-    this.scoreLevels = new Levels();
+    this.scoreLevels.reset();
     this.reasons.at = 0;
-    this.reasonLevels = new Levels();
+    this.reasonLevels.reset();
   }
 }
 
-function lineChunk(parts: Uint8Array[], at: { n: number }, col: LineValues, rows: number, codec: PageCodec) {
-  return chunk(
-    parts,
-    at,
-    'BYTE_ARRAY',
-    rows,
-    col.dict.written(),
-    col.entries,
-    col.levels.finish(),
-    col.indices(),
-    'RLE_DICTIONARY',
-    codec,
-  );
-}
+/**
+ * Writes a row group's column chunks one after the other into one buffer,
+ * each page's body assembled in a second one (both kept between pieces).
+ */
+class ChunkWriter {
+  readonly out = new Bytes(1 << 20);
+  private readonly dictBytes = new Bytes(1 << 12);
+  private readonly bodyBytes = new Bytes(1 << 20);
+  private rows = 0;
+  private hasDict = false;
 
-/** Ranks 1..max as the dictionary, each row's rank - 1 bit-packed. */
-function rankChunk(
-  parts: Uint8Array[],
-  at: { n: number },
-  idx: Int32Array,
-  rows: number,
-  max: number,
-  codec: PageCodec,
-) {
-  const dict = new Bytes(4 * max + 4);
-  for (let r = 1; r <= max; r++) dict.u32(r);
-  const page = new Bytes(((rows * bitWidth(max)) >>> 3) + 16);
-  packIndices(page, idx, rows, bitWidth(max));
-  return chunk(
-    parts,
-    at,
-    'INT32',
-    rows,
-    dict.written(),
-    max,
-    undefined,
-    page.written(),
-    'RLE_DICTIONARY',
-    codec,
-  );
-}
+  begin(rows: number): void {
+    this.out.at = 0;
+    this.rows = rows;
+  }
 
-/** One column chunk: a dictionary page if any, a data page v1 (levels, values); appended to parts. */
-function chunk(
-  parts: Uint8Array[],
-  at: { n: number },
-  type: ChunkType,
-  rows: number,
-  dict: Uint8Array | undefined,
-  dictValues: number,
-  levels: Uint8Array | undefined,
-  values: Uint8Array,
-  encoding: 'PLAIN' | 'RLE_DICTIONARY',
-  codec: PageCodec,
-): ChunkMeta {
-  const start = at.n;
-  let uncompressed = 0;
-  let dictionary = -1;
-  if (dict) {
-    dictionary = at.n;
-    uncompressed += page(parts, at, dict, codec, {
-      type: 'DICTIONARY_PAGE',
-      dictionary_page_header: { num_values: dictValues, encoding: 'PLAIN' },
+  /** The next chunk's dictionary page values (PLAIN), to fill. */
+  dict(): Bytes {
+    this.hasDict = true;
+    this.dictBytes.at = 0;
+    return this.dictBytes;
+  }
+
+  /** The next chunk's data page body, to fill after the definition levels (of an optional column). */
+  body(levels: Levels | undefined): Bytes {
+    this.bodyBytes.at = 0;
+    levels?.writeTo(this.bodyBytes);
+    return this.bodyBytes;
+  }
+
+  lineValues(col: LineValues, codec: PageCodec): ChunkMeta {
+    const d = this.dict();
+    d.bytes(col.dict.buf, 0, col.dict.at);
+    col.writeIndices(this.body(col.levels));
+    return this.chunk('BYTE_ARRAY', col.entries, 'RLE_DICTIONARY', codec);
+  }
+
+  /** The chunk of the dictionary (if dict() was called) and body given: its pages written to out. */
+  chunk(
+    type: ChunkType,
+    dictValues: number,
+    encoding: 'PLAIN' | 'RLE_DICTIONARY',
+    codec: PageCodec,
+  ): ChunkMeta {
+    const start = this.out.at;
+    let uncompressed = 0;
+    let dictionary = -1;
+    const withDict = this.hasDict;
+    if (withDict) {
+      dictionary = start;
+      uncompressed += this.page(this.dictBytes.written(), codec, {
+        type: 'DICTIONARY_PAGE',
+        dictionary_page_header: { num_values: dictValues, encoding: 'PLAIN' },
+      });
+      this.hasDict = false;
+    }
+    const data = this.out.at;
+    uncompressed += this.page(this.bodyBytes.written(), codec, {
+      type: 'DATA_PAGE',
+      data_page_header: {
+        num_values: this.rows,
+        encoding,
+        definition_level_encoding: 'RLE',
+        repetition_level_encoding: 'RLE',
+      },
     });
+    return {
+      type,
+      codec: codec.name,
+      encodings: withDict ? ['PLAIN', 'RLE', 'RLE_DICTIONARY'] : ['PLAIN', 'RLE'],
+      values: this.rows,
+      uncompressed,
+      compressed: this.out.at - start,
+      start,
+      dictionary,
+      data,
+    };
   }
-  const data = at.n;
-  let body = values;
-  if (levels) {
-    body = new Uint8Array(levels.length + values.length);
-    body.set(levels, 0);
-    body.set(values, levels.length);
-  }
-  uncompressed += page(parts, at, body, codec, {
-    type: 'DATA_PAGE',
-    data_page_header: {
-      num_values: rows,
-      encoding,
-      definition_level_encoding: 'RLE',
-      repetition_level_encoding: 'RLE',
-    },
-  });
-  const encodings = dict ? ['PLAIN', 'RLE', 'RLE_DICTIONARY'] : ['PLAIN', 'RLE'];
-  return {
-    type,
-    codec: codec.name,
-    encodings,
-    values: rows,
-    uncompressed,
-    compressed: at.n - start,
-    start,
-    dictionary,
-    data,
-  };
-}
 
-/** A page: its header (Thrift, by hyparquet-writer), then its compressed body. Returns its uncompressed size. */
-function page(
-  parts: Uint8Array[],
-  at: { n: number },
-  body: Uint8Array,
-  codec: PageCodec,
-  header: Record<string, unknown>,
-): number {
-  const packed = codec.compress(body);
-  const h = new ByteWriter(64);
-  writePageHeader(h, {
-    ...header,
-    uncompressed_page_size: body.length,
-    compressed_page_size: packed.length,
-  } as unknown as Parameters<typeof writePageHeader>[1]);
-  const head = h.getBytes();
-  parts.push(head, packed);
-  at.n += head.length + packed.length;
-  return head.length + body.length;
+  /** A page: its header (Thrift, by hyparquet-writer), then its compressed body. Returns its uncompressed size. */
+  private page(body: Uint8Array, codec: PageCodec, header: Record<string, unknown>): number {
+    const packed = codec.compress(body);
+    const h = new ByteWriter(64);
+    writePageHeader(h, {
+      ...header,
+      uncompressed_page_size: body.length,
+      compressed_page_size: packed.length,
+    } as unknown as Parameters<typeof writePageHeader>[1]);
+    const head = h.getBytes();
+    this.out.bytes(head, 0, head.length);
+    this.out.bytes(packed, 0, packed.length);
+    return head.length + body.length;
+  }
 }

@@ -56,7 +56,13 @@ export class ParquetExport {
     );
     if (this.csv.parquetRowGroups === true) {
       // The workers wrote the magic and the row groups: the footer completes the file.
-      await appendFile(this.csv.output, parquetFooter(columns, shape.rowGroups));
+      // csv-long's rank and id (columns 1 and 2) are on every row; the rest may be NULL.
+      const schema = columns.map((c) => ({
+        name: c.name,
+        type: c.type,
+        required: c.from === 1 || c.from === 2,
+      }));
+      await appendFile(this.csv.output, parquetFooter(schema, shape.rowGroups));
       return this.place([this.csv.output], columns, stdout);
     }
     const rotate = p.maxFileSize > 0;
