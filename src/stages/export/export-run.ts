@@ -20,6 +20,7 @@ import { isS3Uri } from '../../io/s3.js';
 import type { KeptLines } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
+import { parquetFooterOf } from './parquet.js';
 import { OneFile, type OutputFiles, PartFiles } from './parts.js';
 import { prefetch } from './read-ahead.js';
 import type { SideFile } from './side-file.js';
@@ -80,8 +81,7 @@ export class ExportRun {
   /** The local files written (the output, or its parts). */
   files: string[] = [];
   parquet: import('./parquet.js').ParquetFiles | undefined; // --format parquet's files, columns, bytes
-  /** cfg.parquet: the row groups written, at their offsets, for the footer. */
-  rowGroups: PlacedRowGroup[] = [];
+  rowGroups: PlacedRowGroup[] = []; // cfg.parquet: the row groups written and their offsets, for the footer
   /** With parts: the next part's name, when an earlier export left a file there. */
   leftOverPart: string | undefined;
   private firstErrorKey: Layout['keyField'] | undefined;
@@ -232,7 +232,6 @@ export class ExportRun {
       for await (const c of this.chunks(sources, errors, rejects)) {
         if (c.header && files.takesHeader(c.buf)) continue;
         const { file, at } = await files.place(c.held ? c.held.length : c.buf.length);
-        if (c.rowGroup) this.rowGroups.push({ at, meta: c.rowGroup });
         if (c.held) {
           const { lane, id } = c.held;
           writes.push(
@@ -284,10 +283,18 @@ export class ExportRun {
         continue;
       }
       if (!headerDone) yield header();
+      // Every byte so far is in this output, in order (a Parquet export has no parts): the offset.
+      if (c.rowGroup) this.rowGroups.push({ at: this.bytesWritten, meta: c.rowGroup });
       this.bytesWritten += length;
       yield c;
     }
     if (!headerDone) yield header();
+    if (this.o.parquetRowGroups === true) {
+      const layout = this.layout ?? this.fallbackLayout();
+      const footer = parquetFooterOf(this.cfg(this.width), layout, this.rowGroups);
+      this.bytesWritten += footer.length;
+      yield { buf: footer, release: undefined };
+    }
   }
 
   private setLayout(layout: Layout, width: number, measure: boolean): void {

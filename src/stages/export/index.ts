@@ -181,8 +181,9 @@ async function withParquet(
     const layout = run.layout ?? run.fallbackLayout();
     const written = await pq.finish(
       outputHeader(run.cfg(run.width), layout),
-      { layout, width: run.width, rowGroups: run.rowGroups },
+      { layout, width: run.width },
       run.counts.rows,
+      run.bytesWritten,
       options.stdout,
     );
     run.parquet = written;

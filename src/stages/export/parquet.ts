@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { partPath } from '../../core/email-files.js';
-import type { Layout } from '../../core/out-convert.js';
+import { type ConvertConfig, type Layout, outputHeader } from '../../core/out-convert.js';
 import { type PlacedRowGroup, parquetFooter } from '../../core/parquet/footer.js';
 import { writeOutput } from '../../io/output.js';
 import { type ParquetColumn, rowGroupRows, writeParquet } from '../../io/parquet.js';
@@ -28,10 +28,13 @@ export class ParquetExport {
   static async open(o: ResolvedExportOptions, plan: ParquetPlan): Promise<ParquetExport> {
     const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-parquet-'));
     const own = ownWriter(o, plan);
+    // The workers' file goes straight where asked (a file, s3:// or stdout), but for a local
+    // partition folder, made only once the export has succeeded.
+    const direct = own && (plan.partitionBy.length === 0 || isS3Uri(plan.output));
     const csv: ResolvedExportOptions = {
       ...o,
       format: plan.format === 'parquet-wide' ? 'csv-wide' : 'csv-long',
-      output: join(dir, own ? 'rows.parquet' : 'rows.csv'),
+      output: direct ? targetName(plan, 0) : join(dir, own ? 'rows.parquet' : 'rows.csv'),
       parquetRowGroups: own,
       crlf: false,
       escapeFormulas: false,
@@ -44,8 +47,9 @@ export class ParquetExport {
   /** Converts the CSV file with these columns (as the CSV names them); returns the files written. */
   async finish(
     header: string[],
-    shape: { layout: Layout; width: number; rowGroups: PlacedRowGroup[] },
+    shape: { layout: Layout; width: number },
     rows: number,
+    bytes: number,
     stdout: Writable | undefined,
   ): Promise<ParquetFiles> {
     const p = this.plan;
@@ -55,14 +59,9 @@ export class ParquetExport {
       p.format === 'parquet-wide' ? shape.width : undefined,
     );
     if (this.csv.parquetRowGroups === true) {
-      // The workers wrote the magic and the row groups: the footer completes the file.
-      // csv-long's rank and id (columns 1 and 2) are on every row; the rest may be NULL.
-      const schema = columns.map((c) => ({
-        name: c.name,
-        type: c.type,
-        required: c.from === 1 || c.from === 2,
-      }));
-      await appendFile(this.csv.output, parquetFooter(schema, shape.rowGroups));
+      // The export wrote the whole file (row groups, footer): where asked, or here to be placed.
+      if (this.csv.output !== join(this.dir, 'rows.parquet'))
+        return { files: [this.csv.output], columns: columns.map((c) => c.name), leftOver: undefined, bytes };
       return this.place([this.csv.output], columns, stdout);
     }
     const rotate = p.maxFileSize > 0;
@@ -200,4 +199,14 @@ export function ownWriter(o: ResolvedExportOptions, plan: ParquetPlan): boolean 
     o.maxCellBytes === 0 &&
     plan.maxFileSize === 0
   );
+}
+
+/** The footer of the workers' row groups (csv-long's columns: rank and id on every row, the rest may be NULL). */
+export function parquetFooterOf(cfg: ConvertConfig, layout: Layout, groups: PlacedRowGroup[]): Buffer {
+  const schema = parquetColumns(outputHeader(cfg, layout), layout).map((c) => ({
+    name: c.name,
+    type: c.type,
+    required: c.from === 1 || c.from === 2,
+  }));
+  return parquetFooter(schema, groups);
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -302,6 +303,19 @@ describe('export --format parquet', () => {
       pieceSize: 16 * 1024,
     });
     assert.ok(rows > 400);
+    // To stdout the same bytes as to a file: the offsets are the stream's.
+    const o = { sources: [src], format: 'parquet' as const, pieceSize: 16 * 1024 };
+    const path = join(dir, 'same.parquet');
+    await exportOutputs({ ...o, output: path });
+    const got: Buffer[] = [];
+    const stdout = new Writable({
+      write(chunk, _enc, done) {
+        got.push(chunk);
+        done();
+      },
+    });
+    await exportOutputs({ ...o, output: '-', stdout });
+    assert.ok(Buffer.concat(got).equals(await readFile(path)));
   });
 
   test('JSON numbers read as Number() reads them (the fast path and the rest)', () => {
