@@ -77,16 +77,7 @@ export class RowGroupBuilder {
       else this.theme.add(src, p.themeStart, p.themeEnd, count);
     }
     this.ranks(count);
-    const ids = p.ids.data;
-    const out = this.ids;
-    for (let i = 0; i < count; i++) {
-      const s = ids[i * 3] as number;
-      const e = ids[i * 3 + 1] as number;
-      if (((ids[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0) {
-        const b = Buffer.from(decodeString(src, s, e));
-        out.value(b, 0, b.length);
-      } else out.value(src, s, e);
-    }
+    if (count > 0) plainStrings(this.ids, src, p.ids.data, count, true);
     if (layout.score) this.addScores(p, src, count);
     if (layout.reason) this.addReasons(p, src, count);
     this.rows += count;
@@ -114,15 +105,28 @@ export class RowGroupBuilder {
     const n = sc ? Math.min(sc.n, count) : 0;
     const data = sc ? sc.data : undefined;
     const levels = this.scoreLevels;
-    for (let i = 0; i < n; i++) {
-      const s = (data as Int32Array)[i * 3] as number;
-      const e = (data as Int32Array)[i * 3 + 1] as number;
-      if (s < 0) levels.add(0, 1);
-      else {
-        levels.add(1, 1);
-        this.scores.f64(parseNumber(src, s, e));
-        this.texts.value(src, s, e);
+    if (n > 0) {
+      const d = data as Int32Array;
+      const out = this.scores;
+      out.ensure(8 * n);
+      const view = out.view;
+      let at = out.at;
+      let run = 0;
+      for (let i = 0; i < n; i++) {
+        const s = d[i * 3] as number;
+        if (s < 0) {
+          levels.add(1, run);
+          run = 0;
+          levels.add(0, 1);
+          continue;
+        }
+        run++;
+        view.setFloat64(at, parseNumber(src, s, d[i * 3 + 1] as number), true);
+        at += 8;
       }
+      levels.add(1, run);
+      out.at = at;
+      plainStrings(this.texts, src, d, n, false);
     }
     levels.add(0, count - n);
   }
@@ -196,6 +200,41 @@ export class RowGroupBuilder {
     this.reasons.at = 0;
     this.reasonLevels.reset();
   }
+}
+
+/**
+ * The first n spans as PLAIN strings (length, bytes), nulls (start -1)
+ * skipped; decoded where `escapes` and the span is flagged. One bound for
+ * the line: a decoded string is never longer than its JSON text.
+ */
+function plainStrings(out: Bytes, src: Uint8Array, d: Int32Array, n: number, escapes: boolean): void {
+  let first = 0;
+  while (first < n && (d[first * 3] as number) < 0) first++;
+  if (first === n) return;
+  let last = n - 1;
+  while ((d[last * 3] as number) < 0) last--;
+  out.ensure(4 * n + (d[last * 3 + 1] as number) - (d[first * 3] as number));
+  const b = out.buf;
+  let at = out.at;
+  for (let i = first; i <= last; i++) {
+    let s = d[i * 3] as number;
+    let e = d[i * 3 + 1] as number;
+    if (s < 0) continue;
+    let from: Uint8Array = src;
+    if (escapes && ((d[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0) {
+      from = Buffer.from(decodeString(src, s, e));
+      s = 0;
+      e = from.length;
+    }
+    const len = e - s;
+    b[at] = len & 255;
+    b[at + 1] = (len >>> 8) & 255;
+    b[at + 2] = (len >>> 16) & 255;
+    b[at + 3] = len >>> 24;
+    at += 4;
+    for (let k = s; k < e; k++) b[at++] = from[k] as number;
+  }
+  out.at = at;
 }
 
 /**
