@@ -59,6 +59,8 @@ export class RowGroupBuilder {
   private reasons = new Bytes(1 << 12);
   private reasonLevels = new Levels();
   private readonly chunks = new ChunkWriter();
+  private src: Buffer | undefined;
+  private srcView: DataView = new DataView(new ArrayBuffer(0));
 
   constructor(
     private readonly layout: Layout,
@@ -77,10 +79,19 @@ export class RowGroupBuilder {
       else this.theme.add(src, p.themeStart, p.themeEnd, count);
     }
     this.ranks(count);
-    if (count > 0) plainStrings(this.ids, src, p.ids.data, count, true);
+    if (count > 0) plainStrings(this.ids, src, this.viewOf(src), p.ids.data, count, true);
     if (layout.score) this.addScores(p, src, count);
     if (layout.reason) this.addReasons(p, src, count);
     this.rows += count;
+  }
+
+  /** The piece's DataView, made once a piece. */
+  private viewOf(src: Buffer): DataView {
+    if (src !== this.src) {
+      this.src = src;
+      this.srcView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
+    return this.srcView;
   }
 
   private decoded(col: LineValues, src: Buffer, s: number, e: number, count: number): void {
@@ -126,7 +137,7 @@ export class RowGroupBuilder {
       }
       levels.add(1, run);
       out.at = at;
-      plainStrings(this.texts, src, d, n, false);
+      plainStrings(this.texts, src, this.viewOf(src), d, n, false);
     }
     levels.add(0, count - n);
   }
@@ -205,34 +216,46 @@ export class RowGroupBuilder {
 /**
  * The first n spans as PLAIN strings (length, bytes), nulls (start -1)
  * skipped; decoded where `escapes` and the span is flagged. One bound for
- * the line: a decoded string is never longer than its JSON text.
+ * the line (a decoded string is never longer than its JSON text), and the
+ * bytes copied a 4-byte word at a time, as csv-long's are: a byte loop
+ * over each short id took a quarter of the row group's time.
  */
-function plainStrings(out: Bytes, src: Uint8Array, d: Int32Array, n: number, escapes: boolean): void {
+function plainStrings(
+  out: Bytes,
+  src: Buffer,
+  sv: DataView,
+  d: Int32Array,
+  n: number,
+  escapes: boolean,
+): void {
   let first = 0;
   while (first < n && (d[first * 3] as number) < 0) first++;
   if (first === n) return;
   let last = n - 1;
   while ((d[last * 3] as number) < 0) last--;
-  out.ensure(4 * n + (d[last * 3 + 1] as number) - (d[first * 3] as number));
+  out.ensure(4 * n + (d[last * 3 + 1] as number) - (d[first * 3] as number) + 4);
   const b = out.buf;
+  const dv = out.view;
+  const limit = sv.byteLength - 3;
   let at = out.at;
   for (let i = first; i <= last; i++) {
-    let s = d[i * 3] as number;
-    let e = d[i * 3 + 1] as number;
+    const s = d[i * 3] as number;
+    const e = d[i * 3 + 1] as number;
     if (s < 0) continue;
-    let from: Uint8Array = src;
     if (escapes && ((d[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0) {
-      from = Buffer.from(decodeString(src, s, e));
-      s = 0;
-      e = from.length;
+      const v = Buffer.from(decodeString(src, s, e));
+      dv.setUint32(at, v.length, true);
+      at += 4;
+      for (let k = 0; k < v.length; k++) b[at++] = v[k] as number;
+      continue;
     }
-    const len = e - s;
-    b[at] = len & 255;
-    b[at + 1] = (len >>> 8) & 255;
-    b[at + 2] = (len >>> 16) & 255;
-    b[at + 3] = len >>> 24;
+    dv.setUint32(at, e - s, true);
     at += 4;
-    for (let k = s; k < e; k++) b[at++] = from[k] as number;
+    if (e <= limit) {
+      // Words past e land in the slack ensured above, and the next value overwrites them.
+      for (let k = s; k < e; k += 4) dv.setUint32(at + k - s, sv.getUint32(k, true), true);
+      at += e - s;
+    } else for (let k = s; k < e; k++) b[at++] = src[k] as number;
   }
   out.at = at;
 }
