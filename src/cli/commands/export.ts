@@ -43,9 +43,11 @@ Options:
                              renamed at the end; .gz compresses; s3://bucket/key uploads
       --format F             ${[...EXPORT_FORMATS, ...PARQUET_FORMATS].join('|')} (default ${EXPORT_DEFAULTS.format});
                              parquet: csv-long's rows, score as DOUBLE plus score_text as printed,
-                             rank INT32, the rest strings; Snappy, row groups of 100,000 rows (or ~8 MiB);
-                             written by DuckDB (@duckdb/node-api) from a csv-long file in --tmp-dir;
-                             parquet-wide: csv-wide's rows so, each score_i DOUBLE plus score_i_text
+                             rank INT32, the rest strings; Snappy; a row group per MiB of .out built
+                             by the conversion workers (with --catalog, --users, --max-cell-bytes
+                             or --max-file-size: by DuckDB from a csv-long file in --tmp-dir, row
+                             groups of 100,000 rows or ~8 MiB); parquet-wide: csv-wide's rows so
+                             (DuckDB), each score_i DOUBLE plus score_i_text
       --partition-by K=V     parquet(-wide): -o OUT is a folder (local or s3://) and the rows go to
                              OUT/K=V/part-00000.parquet, the Hive layout Glue and Athena read;
                              K=V,K2=V2 nests folders; e.g. --partition-by run_date=2026-12-06

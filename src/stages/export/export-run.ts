@@ -283,8 +283,7 @@ export class ExportRun {
         continue;
       }
       if (!headerDone) yield header();
-      // Every byte so far is in this output, in order (a Parquet export has no parts): the offset.
-      if (c.rowGroup) this.rowGroups.push({ at: this.bytesWritten, meta: c.rowGroup });
+      if (c.rowGroup) this.rowGroups.push({ at: this.bytesWritten, meta: c.rowGroup }); // one file: bytes so far
       this.bytesWritten += length;
       yield c;
     }
@@ -374,7 +373,8 @@ export class ExportRun {
             }
           }
           pieces++;
-          if (pieces > 2 && !item.lineNumbers) this.startLanes();
+          const coldPieces = this.o.parquetRowGroups === true ? 1 : 2; // row groups cost more in cold code
+          if (pieces > coldPieces && !item.lineNumbers) this.startLanes();
           const conv = (this.converter ?? noLayout) as Converter;
           let lane: WorkerLane | undefined;
           for (const l of this.lanes) if (!lane || l.busy < lane.busy) lane = l;
