@@ -262,6 +262,15 @@ describe('export --format parquet', () => {
       await sameAsCsvLong({ sources: [await file(text)] });
   });
 
+  test("every reference line shape alone (the workers' writer): csv-long rows", async () => {
+    for (const [name, line] of Object.entries(REFERENCE)) {
+      // The docs' segment examples alone read as batch input (no output key): export refuses them.
+      if (name.startsWith('segmentDoc')) continue;
+      const src = await file(`${line}\n`, `ref-${name}.out`);
+      await sameAsCsvLong({ sources: [src], onInvalid: 'skip', rejects: join(dir, `ref-${name}.rejects`) });
+    }
+  });
+
   test('with --catalog and --users columns (strings; missing ones NULL)', async () => {
     const src = await file(
       `${REFERENCE.userPersonalization}\n{"input":{"userId":"9"},"output":{"recommendedItems":["1104","x"],"scores":[1,2]},"error":null}\n`,
