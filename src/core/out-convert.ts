@@ -7,7 +7,16 @@
 
 // Exported here as before; it lives in its own module since the catalog renders its cells with it too.
 export { csvCell } from './csv-cell.js';
-export { type ConvertConfig, EXPORT_FORMATS, type ExportFormat, type Layout } from './out/convert-config.js';
+export {
+  type ConvertConfig,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  isParquetFormat,
+  type Layout,
+  type OutputFormat,
+  PARQUET_FORMATS,
+  type ParquetFormat,
+} from './out/convert-config.js';
 export {
   addCounts,
   type ConvertCounts,

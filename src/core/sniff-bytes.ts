@@ -91,6 +91,9 @@ export function sniffBinary(head: Uint8Array): BinaryKind | null {
 }
 
 /** Byte order marks: the encoding they announce and their length. */
+/** The UTF-8 byte order mark: what Excel needs to read a CSV file as UTF-8, and what readers skip. */
+export const UTF8_BOM: Buffer = Buffer.from([0xef, 0xbb, 0xbf]);
+
 export function sniffBom(
   head: Uint8Array,
 ): { encoding: 'utf-8' | 'utf-16le' | 'utf-16be'; length: number } | null {

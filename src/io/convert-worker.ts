@@ -7,6 +7,7 @@ import {
   type ConvertResult,
   type UserGroupPass,
 } from '../core/out-convert.js';
+import { pageCodec } from './parquet.js';
 
 /**
  * Worker entry: converts pieces of batch-output lines while the other
@@ -65,6 +66,7 @@ const converter = new Converter(
   setup.cfg,
   setup.catalog && Catalog.view(setup.catalog),
   setup.users && Catalog.view(setup.users),
+  setup.cfg.parquet ? pageCodec() : undefined,
 );
 converter.setPass(setup.pass);
 const slots = setup.slots.map((s) => Buffer.from(s));

@@ -1,4 +1,5 @@
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { UTF8_BOM } from '../core/sniff-bytes.js';
 import { PbError } from '../errors.js';
 import { LineCutter, looksLikeJsonLines, type OutItem, type OutReadOptions } from './out-reader.js';
 import { defaultS3Client, parseS3Uri, s3Error, s3Sdk } from './s3.js';
@@ -12,7 +13,6 @@ import { checkAborted, scopeSignal } from './scope.js';
  */
 
 const LF = 10;
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** Random access to one source's bytes. */
 export interface ByteSource {
@@ -203,7 +203,7 @@ export async function checkCuttable(src: ByteSource, maxLineLength: number): Pro
         { file: src.name },
       );
     const all = Buffer.concat(head);
-    const text = all.subarray(0, 3).equals(BOM) ? all.subarray(3) : all;
+    const text = all.subarray(0, 3).equals(UTF8_BOM) ? all.subarray(3) : all;
     const first = text.findIndex((c) => c !== 32 && c !== 9 && c !== 13 && c !== LF);
     if (first === -1 || text.indexOf(LF, first) === -1) continue;
     if (looksLikeJsonLines(text)) return;
@@ -249,14 +249,14 @@ async function* cutRange(
       const r = await chunks.next();
       if (r.done) break;
       n = r.value.length;
-      cutter.push(at === 0 && r.value.subarray(0, 3).equals(BOM) ? r.value.subarray(3) : r.value, emit);
+      cutter.push(at === 0 && r.value.subarray(0, 3).equals(UTF8_BOM) ? r.value.subarray(3) : r.value, emit);
     } else {
       // Straight into the cutter's piece buffer, as readOutItems reads a local file.
       const space = cutter.space(emit);
       n = await src.readInto(space.subarray(0, Math.min(space.length, to - at)), at);
       if (n === 0) break;
       cutter.filled(n, emit);
-      if (at === 0 && cutter.held().subarray(0, 3).equals(BOM)) cutter.dropHead(3);
+      if (at === 0 && cutter.held().subarray(0, 3).equals(UTF8_BOM)) cutter.dropHead(3);
     }
     at += n;
     opts.onBytes?.(n);

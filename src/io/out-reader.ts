@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { BAD_TEXT_MAX, type BadItem, ConcatenatedJson, type OutItem } from '../core/json-values.js';
 import { LINE_INVALID, OutLineParser } from '../core/out-lines.js';
+import { UTF8_BOM } from '../core/sniff-bytes.js';
 import { PbError } from '../errors.js';
 import { openSource } from './input.js';
 import { defaultS3Client, isS3Uri, listS3 } from './s3.js';
@@ -330,7 +331,7 @@ async function* readLocal(name: string, fh: FileHandle, opts: OutReadOptions): A
         yield* items.splice(0);
         continue;
       }
-      if (first && cutter.held().subarray(0, 3).equals(BOM)) cutter.dropHead(3);
+      if (first && cutter.held().subarray(0, 3).equals(UTF8_BOM)) cutter.dropHead(3);
       const head = cutter.held();
       const complete = firstLineDone(head);
       if (!complete && head.length <= opts.maxLineLength) continue;
@@ -395,8 +396,6 @@ async function* readLocalFallback(
   concat.end(emit);
   yield* items.splice(0);
 }
-
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** Whether the first non-blank line of the bytes is complete (an LF follows it). */
 function firstLineDone(b: Buffer): boolean {

@@ -13,7 +13,8 @@ const tmp = useTmp();
 test('export --help shows parquet and --partition-by with an example', async () => {
   const r = await cli(['export', '--help']);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /--format F\s+csv-long\|csv-wide\|jsonl\|parquet/);
+  assert.match(r.stdout, /--format F\s+csv-long\|csv-wide\|jsonl\|parquet\|parquet-wide/);
+  assert.match(r.stdout, /--format parquet-wide --top 10 -o wide.parquet/);
   assert.match(r.stdout, /--partition-by K=V/);
   assert.match(r.stdout, /--format parquet --partition-by run_date=2026-12-06/);
 });

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { parseRenames } from '../../core/email-files.js';
-import { EXPORT_FORMATS } from '../../core/out-convert.js';
+import { EXPORT_FORMATS, PARQUET_FORMATS } from '../../core/out-convert.js';
 import { parseBytes, parseCount } from '../../core/units.js';
 import { PbError, usage } from '../../errors.js';
 import {
@@ -41,11 +41,14 @@ Objects spread over several lines, or several on one line, are read too (more sl
 Options:
   -o, --output FILE          where to write (default -, stdout); written under a temporary name and
                              renamed at the end; .gz compresses; s3://bucket/key uploads
-      --format F             ${EXPORT_FORMATS.join('|')}|parquet (default ${EXPORT_DEFAULTS.format});
+      --format F             ${[...EXPORT_FORMATS, ...PARQUET_FORMATS].join('|')} (default ${EXPORT_DEFAULTS.format});
                              parquet: csv-long's rows, score as DOUBLE plus score_text as printed,
-                             rank INT32, the rest strings; Snappy, row groups of 100,000 rows (or ~8 MiB);
-                             written by DuckDB (@duckdb/node-api) from a csv-long file in --tmp-dir
-      --partition-by K=V     parquet: -o OUT is a folder (local or s3://) and the rows go to
+                             rank INT32, the rest strings; Snappy; a row group per MiB of .out built
+                             by the conversion workers (with --catalog, --users, --max-cell-bytes
+                             or --max-file-size: by DuckDB from a csv-long file in --tmp-dir, row
+                             groups of 100,000 rows or ~8 MiB); parquet-wide: csv-wide's rows so
+                             (DuckDB), each score_i DOUBLE plus score_i_text
+      --partition-by K=V     parquet(-wide): -o OUT is a folder (local or s3://) and the rows go to
                              OUT/K=V/part-00000.parquet, the Hive layout Glue and Athena read;
                              K=V,K2=V2 nests folders; e.g. --partition-by run_date=2026-12-06
       --top N                at most N ids per key (csv-wide: also the number of columns)
@@ -91,7 +94,7 @@ Options:
                              a name the export lacks is an error that lists its columns
       --max-file-size SIZE   split a local output into parts of at most SIZE, e.g. 500MB (Braze):
                              recs.csv -> recs-00001.csv, recs-00002.csv, ...; each CSV part has the
-                             header; a key's rows never straddle two parts; parquet: parts of about
+                             header; a key's rows never straddle two parts; parquet(-wide): parts of about
                              SIZE (a new file starts past it, between row groups), s3:// too
       --max-cell-bytes N     CSV: cut text cells (reason, theme, catalog columns; never ids or
                              scores) to N UTF-8 bytes on a character boundary, e.g. 255 (Mailchimp)
@@ -138,6 +141,7 @@ Examples:
   personalize-batch export job-out/ --format parquet -o recs.parquet
   personalize-batch export job-out/ --format parquet --partition-by run_date=2026-12-06 \\
       --max-file-size 256MB -o s3://lake/recommendations/
+  personalize-batch export job-out/ --format parquet-wide --top 10 -o wide.parquet
   personalize-batch export job-out/ --since last/recs.csv --removed removed.csv -o changed.csv
   personalize-batch export s3://my-bucket/batch/output/ --part 3/7 -o s3://my-bucket/recs/part-3.csv
   personalize-batch export --concat part-1.csv part-2.csv part-3.csv -o recs.csv`;

@@ -4,6 +4,15 @@ import type { OutKeyField, OutKind } from './line-shapes.js';
 
 export const EXPORT_FORMATS = ['csv-long', 'csv-wide', 'jsonl'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+/** csv-long's (`parquet`) or csv-wide's (`parquet-wide`) rows as Parquet: see stages/export/parquet.ts. */
+export const PARQUET_FORMATS = ['parquet', 'parquet-wide'] as const;
+export type ParquetFormat = (typeof PARQUET_FORMATS)[number];
+/** Every --format an export takes. */
+export type OutputFormat = ExportFormat | ParquetFormat;
+
+export function isParquetFormat(f: string | undefined): f is ParquetFormat {
+  return f === 'parquet' || f === 'parquet-wide';
+}
 
 /** The columns of an export, fixed by the first exported line (see sniffLayout). */
 export interface Layout {
@@ -49,4 +58,6 @@ export interface ConvertConfig {
    * (the export then measures every line and starts again).
    */
   optimistic: boolean;
+  /** csv-long's rows as a Parquet row group per piece (see core/parquet/row-group.ts), not CSV. */
+  parquet?: boolean;
 }

@@ -1,3 +1,5 @@
+import type { RowGroupMeta } from '../parquet/row-group.js';
+
 /** What a conversion answers for a piece: counts, invalid lines, and the sum of pieces' counts. */
 
 /** An invalid line: its 0-based index in the piece, the reason and (the start of) its text. */
@@ -51,6 +53,8 @@ export interface ConvertResult extends ConvertCounts {
   failed: boolean;
   /** optimistic, and a line did not fit the guessed width or layout. */
   overflow: boolean;
+  /** cfg.parquet: `out` is this row group (absent without rows). */
+  rowGroup?: RowGroupMeta;
 }
 
 export function emptyCounts(): ConvertCounts {

@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog.js';
+import { type PageCodec, RowGroupBuilder } from '../parquet/row-group.js';
 import type { ConvertConfig, Layout } from './convert-config.js';
 import { type ConvertCounts, type ConvertResult, emptyCounts, type InvalidLine } from './convert-result.js';
 import { writeLongRows } from './csv-long.js';
@@ -42,13 +43,18 @@ export class Converter {
   /** The piece's error lines so far (a buffer of its own per piece). */
   private errors: Buffer | undefined;
   private errorsAt = 0;
+  /** cfg.parquet: the piece's row group. */
+  private readonly group: RowGroupBuilder | undefined;
 
   constructor(
     readonly cfg: ConvertConfig,
     catalog?: Catalog,
     users?: Catalog,
+    /** cfg.parquet: how pages are compressed. */
+    pages?: PageCodec,
   ) {
     this.rows = new RowWriter(cfg, this.parser, catalog, users);
+    if (cfg.parquet && cfg.layout && pages) this.group = new RowGroupBuilder(cfg.layout, pages);
   }
 
   /** Converts every line of the piece (whole lines; the last may lack its LF). */
@@ -117,9 +123,11 @@ export class Converter {
       counts.lines = 0;
       counts.blank = 0;
     }
+    const group = this.group?.finish((n) => rows.outBuffer(n));
     return {
       ...counts,
-      out: rows.out.subarray(0, rows.at),
+      out: group ? group.bytes : rows.out.subarray(0, rows.at),
+      ...(group && group.meta.rows > 0 && { rowGroup: group.meta }),
       errors: this.errorsAt > 0 ? this.takeErrors() : Buffer.alloc(0),
       invalid,
       failed,
@@ -133,7 +141,7 @@ export class Converter {
     // csv-long at 25 ids a line writes about 1.7 bytes per input byte; the
     // buffer grows if a line needs more (ensure()).
     const rows = this.rows;
-    rows.setOut(rows.outBuffer(this.cfg.measure ? 0 : piece.length * 2 + 4096));
+    rows.setOut(rows.outBuffer(this.cfg.measure || this.group ? 0 : piece.length * 2 + 4096));
     rows.at = 0;
     rows.cellsCut = 0;
     rows.srcView = viewOf(piece);
@@ -229,22 +237,13 @@ export class Converter {
         }
       }
     }
-    c.records++;
-    if (p.keyField === KEY_NONE) c.withoutKey++;
-    if (p.scores !== undefined) {
-      c.sawScores = true;
-      if (!layout.score) c.droppedScores++;
-    }
-    if (p.reasons !== undefined) {
-      c.sawReasons = true;
-      if (!layout.reason) c.droppedReasons++;
-    }
-    if (p.themeStart >= 0) {
-      c.sawTheme = true;
-      if (!layout.theme) c.droppedThemes++;
-    }
-    if (count > c.maxWidth) c.maxWidth = count;
+    countLine(p, layout, count, c);
     if (cfg.measure) return true;
+    if (this.group) {
+      c.rows += count;
+      this.group.addLine(p, src, count);
+      return true;
+    }
     // One bound for everything the line writes, so no writer grows the
     // buffer mid-row: a decoded or canonical string is never longer than
     // its escaped JSON form, and a CSV cell adds at most 3 bytes (quotes and
@@ -293,4 +292,23 @@ export function layoutMismatch(p: OutLineParser, layout: Layout): string {
     return `a ${KIND_NAMES[p.kind]} line among ${layout.kind} lines (the first exported line)`;
   }
   return '';
+}
+
+/** A line about to be exported, counted: what it carries and what the layout drops. */
+function countLine(p: OutLineParser, layout: Layout, count: number, c: ConvertCounts): void {
+  c.records++;
+  if (p.keyField === KEY_NONE) c.withoutKey++;
+  if (p.scores !== undefined) {
+    c.sawScores = true;
+    if (!layout.score) c.droppedScores++;
+  }
+  if (p.reasons !== undefined) {
+    c.sawReasons = true;
+    if (!layout.reason) c.droppedReasons++;
+  }
+  if (p.themeStart >= 0) {
+    c.sawTheme = true;
+    if (!layout.theme) c.droppedThemes++;
+  }
+  if (count > c.maxWidth) c.maxWidth = count;
 }

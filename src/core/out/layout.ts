@@ -96,6 +96,8 @@ export function outputHeader(cfg: ConvertConfig, layout: Layout): string[] {
 
 export function headerBytes(cfg: ConvertConfig, layout: Layout): Buffer {
   if (cfg.format === 'jsonl') return Buffer.alloc(0);
+  // Row groups follow the magic; the footer names the columns.
+  if (cfg.parquet) return Buffer.from('PAR1');
   const cells = outputHeader(cfg, layout).map((c) => csvCell(c, cfg.escapeFormulas));
   return Buffer.from(cells.join(',') + (cfg.crlf ? '\r\n' : '\n'));
 }

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
-import type { ExportFormat } from '../../core/out-convert.js';
+import { isParquetFormat, type OutputFormat } from '../../core/out-convert.js';
+import { UTF8_BOM } from '../../core/sniff-bytes.js';
 import { noStream, PbError, usage } from '../../errors.js';
 import { type CallOptions, withCall } from '../../io/clients.js';
 import { openSource } from '../../io/input.js';
@@ -12,7 +13,7 @@ export interface ConcatOptions extends CallOptions {
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` (needs `stdout`). Default `-`. */
   output?: string;
   /** csv-long or csv-wide: one header kept; jsonl: lines joined. Default: jsonl when the first part starts with `{`, else CSV. Parquet is refused. */
-  format?: ExportFormat | 'parquet';
+  format?: OutputFormat;
   /** Where `-` goes. */
   stdout?: Writable;
 }
@@ -27,7 +28,6 @@ export interface ConcatSummary {
 
 /** The longest header a CSV part may have (a csv-wide header with catalog columns stays far below). */
 const HEADER_MAX = 16 * 1024 * 1024;
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const LF = 10;
 const PARQUET_PARTS =
   'Parquet parts need no join: put them in one folder (or S3 prefix), which DuckDB, Athena and Spark read as one table';
@@ -46,7 +46,7 @@ export function concatParts(options: ConcatOptions): Promise<ConcatSummary> {
     const output = options.output ?? '-';
     if (output === '-' && !options.stdout) throw noStream('export --concat', 'stdout');
     if (parts.includes('-')) throw usage('export --concat joins files: give the parts by name, not -');
-    if (options.format === 'parquet') throw usage(PARQUET_PARTS);
+    if (isParquetFormat(options.format)) throw usage(PARQUET_PARTS);
     await checkNotAnInput(output, parts);
     const kind: ConcatSummary['format'] | undefined =
       options.format === undefined ? undefined : options.format === 'jsonl' ? 'jsonl' : 'csv';
@@ -80,7 +80,8 @@ async function* joined(parts: string[], state: JoinState): AsyncGenerator<Buffer
         const r = await it.next();
         if (r.done) break;
         head = head.length === 0 ? r.value : Buffer.concat([head, r.value]);
-        state.kind ??= head.subarray(head.subarray(0, 3).equals(BOM) ? 3 : 0)[0] === 0x7b ? 'jsonl' : 'csv';
+        state.kind ??=
+          head.subarray(head.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0)[0] === 0x7b ? 'jsonl' : 'csv';
         if (state.kind === 'jsonl' || head.indexOf(LF) !== -1 || head.length > HEADER_MAX) break;
       }
       if (head.length === 0) continue;
@@ -141,7 +142,7 @@ function headerEnd(part: string, head: Buffer): number {
 
 /** A CSV part's header line: kept for the first part with rows, else checked equal to it and dropped. */
 function keptHeader(part: string, line: Buffer, state: JoinState): Buffer {
-  const bom = line.subarray(0, 3).equals(BOM) ? 3 : 0;
+  const bom = line.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
   const header = line.subarray(bom);
   if (!state.header) {
     state.header = Buffer.from(header);

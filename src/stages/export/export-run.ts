@@ -1,5 +1,4 @@
 import type { Catalog } from '../../core/catalog.js';
-import type { UserGroupPass } from '../../core/out-convert.js';
 import {
   addCounts,
   type ConvertConfig,
@@ -9,16 +8,22 @@ import {
   headerBytes,
   type Layout,
   sniffLayout,
+  type UserGroupPass,
 } from '../../core/out-convert.js';
 import { KEY_NAMES, KEY_NONE } from '../../core/out-lines.js';
+import type { PlacedRowGroup } from '../../core/parquet/footer.js';
+import type { RowGroupMeta } from '../../core/parquet/row-group.js';
 import { SlotRing } from '../../core/pool.js';
+import { UTF8_BOM } from '../../core/sniff-bytes.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
 import { writeOutput, writeTarget } from '../../io/output.js';
+import { pageCodec } from '../../io/parquet.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { UsersTable } from './catalog.js';
 import type { KeptLines } from './delta/keep.js';
-import { checkJoinLayout, invalidRecord } from './line-checks.js';
+import { checkJoinLayout, invalidRecord, keyOnlyLayout } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
+import { parquetFooterOf } from './parquet.js';
 import { OneFile, type OutputFiles, PartFiles } from './parts.js';
 import { prefetch } from './read-ahead.js';
 import type { SideFile } from './side-file.js';
@@ -34,9 +39,6 @@ export interface PassPlan {
 /** Thrown when an optimistic csv-wide pass meets a line its guessed layout does not fit. */
 export class Restart extends Error {}
 
-/** What Excel needs to read a CSV file as UTF-8 rather than the system's code page. */
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
 /** Pieces in flight at once: enough to keep both workers busy, few enough to bound memory. */
 const IN_FLIGHT = 4;
 
@@ -47,9 +49,10 @@ const SLOTS = IN_FLIGHT + 4;
  * Output in order: bytes here (the header, pieces converted on this thread, or output sent back by
  * a worker), or the length of an output a worker holds and will write itself at the offset given.
  */
-type Chunk =
+type Chunk = (
   | { buf: Buffer; release: (() => void) | undefined; held?: undefined; header?: boolean }
-  | { held: { lane: WorkerLane; id: number; length: number }; buf?: undefined; header?: undefined };
+  | { held: { lane: WorkerLane; id: number; length: number }; buf?: undefined; header?: undefined }
+) & { rowGroup?: RowGroupMeta };
 
 type Entry =
   | { bad: Extract<OutItem, { kind: 'bad' }> }
@@ -78,9 +81,11 @@ export class ExportRun {
   /** The local files written (the output, or its parts). */
   files: string[] = [];
   parquet: import('./parquet.js').ParquetFiles | undefined; // --format parquet's files, columns, bytes
+  rowGroups: PlacedRowGroup[] = []; // cfg.parquet: the row groups written and their offsets, for the footer
   /** With parts: the next part's name, when an earlier export left a file there. */
   leftOverPart: string | undefined;
-  private firstErrorKey: Layout['keyField'] | undefined;
+  /** The key of the first error line: the header's when no line had recommendations (keyOnlyLayout). */
+  firstErrorKey: Layout['keyField'] | undefined;
   slice: import('./part.js').PartSlice | undefined; // export --part: its sources read and numbered there
   private lastProgress = Date.now();
   private readonly ring: SlotRing;
@@ -116,18 +121,7 @@ export class ExportRun {
       usersRequired: this.o.usersRequired,
       maxLineLength: this.o.maxLineLength,
       optimistic: this.optimistic && !measure,
-    };
-  }
-
-  /** The header's layout when no line had recommendations: the key of error lines, or userId. */
-  fallbackLayout(): Layout {
-    return {
-      kind: 'recommendations',
-      keyField: this.firstErrorKey ?? 'userId',
-      users: false,
-      score: false,
-      reason: false,
-      theme: false,
+      parquet: this.o.parquetRowGroups === true,
     };
   }
 
@@ -180,6 +174,7 @@ export class ExportRun {
     this.optimistic = plan.optimistic;
     this.width = plan.width;
     this.files = [];
+    this.rowGroups = [];
     const given = this.o.output;
     if (this.o.maxFileSize > 0) {
       const parts = new PartFiles(given, this.o.maxFileSize);
@@ -264,7 +259,7 @@ export class ExportRun {
     let headerDone = this.o.format === 'jsonl';
     const header = (): Chunk => {
       headerDone = true;
-      let h = headerBytes(this.cfg(this.width), this.layout ?? this.fallbackLayout());
+      let h = headerBytes(this.cfg(this.width), this.layout ?? keyOnlyLayout(this.firstErrorKey));
       if (this.o.bom) h = Buffer.concat([UTF8_BOM, h]);
       this.bytesWritten += h.length;
       return { buf: h, release: undefined, header: true };
@@ -279,10 +274,17 @@ export class ExportRun {
         continue;
       }
       if (!headerDone) yield header();
+      if (c.rowGroup) this.rowGroups.push({ at: this.bytesWritten, meta: c.rowGroup }); // one file: bytes so far
       this.bytesWritten += length;
       yield c;
     }
     if (!headerDone) yield header();
+    if (this.o.parquetRowGroups === true) {
+      const layout = this.layout ?? keyOnlyLayout(this.firstErrorKey);
+      const footer = parquetFooterOf(this.cfg(this.width), layout, this.rowGroups);
+      this.bytesWritten += footer.length;
+      yield { buf: footer, release: undefined };
+    }
   }
 
   private setLayout(layout: Layout, width: number, measure: boolean): void {
@@ -290,7 +292,8 @@ export class ExportRun {
     this.layout = layout;
     this.width = width;
     const cfg = this.cfg(width, measure);
-    this.converter = new Converter(cfg, this.catalog, this.users?.table);
+    const pages = cfg.parquet ? pageCodec() : undefined;
+    this.converter = new Converter(cfg, this.catalog, this.users?.table, pages);
     this.converter.setPass(this.userPass);
     this.laneCfg = cfg;
   }
@@ -361,7 +364,8 @@ export class ExportRun {
             }
           }
           pieces++;
-          if (pieces > 2 && !item.lineNumbers) this.startLanes();
+          const coldPieces = this.o.parquetRowGroups === true ? 1 : 2; // row groups cost more in cold code
+          if (pieces > coldPieces && !item.lineNumbers) this.startLanes();
           const conv = (this.converter ?? noLayout) as Converter;
           let lane: WorkerLane | undefined;
           for (const l of this.lanes) if (!lane || l.busy < lane.busy) lane = l;
@@ -460,9 +464,11 @@ export class ExportRun {
     addCounts(this.counts, r);
     if (r.errorKey !== KEY_NONE) this.firstErrorKey ??= KEY_NAMES[r.errorKey] as Layout['keyField'];
     if (errors && r.errors.length > 0) await errors.write(r.errors);
-    if (r.held && entry.lane) return { held: { lane: entry.lane, id: entry.id, length: r.outLength } };
+    const { rowGroup } = r;
+    if (r.held && entry.lane)
+      return { held: { lane: entry.lane, id: entry.id, length: r.outLength }, rowGroup };
     const ab = r.out.buffer as ArrayBuffer;
-    return { buf: r.out, release: r.out.byteLength > 0 ? () => entry.release(ab) : undefined };
+    return { buf: r.out, release: r.out.byteLength > 0 ? () => entry.release(ab) : undefined, rowGroup };
   }
 
   private async invalidLine(

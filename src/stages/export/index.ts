@@ -1,4 +1,4 @@
-import { outputHeader } from '../../core/out-convert.js';
+import { isParquetFormat, outputHeader } from '../../core/out-convert.js';
 import { PbError, usage } from '../../errors.js';
 import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
@@ -10,6 +10,7 @@ import { type LoadedCatalog, loadCatalog, loadUsers, type UsersOverBudget } from
 import { exportSince, resolveSince } from './delta/index.js';
 import type { KeptLines } from './delta/keep.js';
 import { ExportRun } from './export-run.js';
+import { keyOnlyLayout } from './line-checks.js';
 import { mapUsers } from './map-users/index.js';
 import { summarizeMapUsers } from './map-users/summary.js';
 import { type ExportOptions, type ResolvedExportOptions, resolveExportOptions } from './options.js';
@@ -67,8 +68,8 @@ export function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
 }
 
 async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> {
-  if (options.since !== undefined && options.format === 'parquet')
-    throw usage('--format parquet writes a plain export: --since writes CSV or JSON Lines');
+  if (options.since !== undefined && isParquetFormat(options.format))
+    throw usage(`--format ${options.format} writes a plain export: --since writes CSV or JSON Lines`);
   const since = resolveSince(options);
   if (since) return exportSince(options, since, exportKept);
   return exportKept(options);
@@ -186,8 +187,9 @@ async function exportPartitioned(
 }
 
 /**
- * Runs the export as asked, or for --format parquet to a temporary
- * csv-long file that then becomes the Parquet file(s) (see parquet.ts).
+ * Runs the export as asked, or for --format parquet (parquet-wide) to a
+ * temporary csv-long (csv-wide) file that then becomes the Parquet file(s)
+ * (see parquet.ts).
  */
 async function withParquet(
   o: ResolvedExportOptions,
@@ -199,11 +201,12 @@ async function withParquet(
   try {
     const done = await pass(pq.csv);
     const run = done.run;
-    const layout = run.layout ?? run.fallbackLayout();
+    const layout = run.layout ?? keyOnlyLayout(run.firstErrorKey);
     const written = await pq.finish(
       outputHeader(run.cfg(run.width), layout),
-      layout,
+      { layout, width: run.width },
       run.counts.rows,
+      run.bytesWritten,
       options.stdout,
     );
     run.parquet = written;

@@ -6,6 +6,18 @@ import type { ResolvedExportOptions } from './options.js';
 // join (users-spill.ts) finds it first while splitting the lines.
 
 /** Refuses a layout the joins cannot take (before any row is written). */
+/** The header's layout when no line had recommendations: the key of error lines, or userId. */
+export function keyOnlyLayout(key: Layout['keyField'] | undefined): Layout {
+  return {
+    kind: 'recommendations',
+    keyField: key ?? 'userId',
+    users: false,
+    score: false,
+    reason: false,
+    theme: false,
+  };
+}
+
 export function checkJoinLayout(layout: Layout, catalog: boolean, users: boolean): void {
   // The catalog joins recommended items; a segment line recommends users (its item is the key).
   if (layout.users && catalog)

@@ -2,7 +2,14 @@ import { tmpdir } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { CATALOG_MAX_ITEMS } from '../../core/catalog.js';
 import { encodingProblem } from '../../core/encoding.js';
-import { EXPORT_FORMATS, type ExportFormat } from '../../core/out-convert.js';
+import {
+  EXPORT_FORMATS,
+  type ExportFormat,
+  isParquetFormat,
+  type OutputFormat,
+  PARQUET_FORMATS,
+  type ParquetFormat,
+} from '../../core/out-convert.js';
 import { parseDelimiter } from '../../core/sniff.js';
 import { notOneOf } from '../../core/suggest.js';
 import { noStream, usage } from '../../errors.js';
@@ -18,8 +25,11 @@ export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOption
   sources: string[];
   /** A path (written atomically; `.gz` compresses), `s3://bucket/key`, or `-` for stdout. Default `-`. */
   output?: string;
-  /** Default `csv-long`. `parquet`: csv-long's rows in a Parquet file (see ParquetPlan). */
-  format?: ExportFormat | 'parquet';
+  /**
+   * Default `csv-long`. `parquet`: csv-long's rows in a Parquet file;
+   * `parquet-wide`: csv-wide's (see ParquetPlan).
+   */
+  format?: OutputFormat;
   /**
    * Parquet only: Hive partition folders, in order (`{ run_date: '2026-12-06' }`):
    * OUTPUT is then a folder (local or s3://) and the rows go to
@@ -105,8 +115,9 @@ export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOption
 /** About every 250 ms while lines are converted. */
 export type ExportEvent = { type: 'progress'; lines: number; bytesRead: number };
 
-/** Where and how `--format parquet` writes (the rows themselves are csv-long's). */
+/** Where and how `--format parquet` writes (the rows themselves are csv-long's, or for parquet-wide csv-wide's). */
 export interface ParquetPlan {
+  format: ParquetFormat;
   /** The file (or with partitionBy the folder) asked for. */
   output: string;
   partitionBy: [string, string][];
@@ -117,10 +128,12 @@ export interface ParquetPlan {
 export interface ResolvedExportOptions {
   sources: string[];
   output: string;
-  /** The rows written: csv-long for parquet (see `parquet`). */
+  /** The rows written: csv-long for parquet, csv-wide for parquet-wide (see `parquet`). */
   format: ExportFormat;
-  /** `--format parquet`: csv-long's rows then go to Parquet as this says. */
+  /** `--format parquet|parquet-wide`: the rows then go to Parquet as this says. */
   parquet: ParquetPlan | undefined;
+  /** The workers write Parquet row groups, not CSV (set by ParquetExport for its temporary file). */
+  parquetRowGroups?: boolean;
   top: number;
   catalog: string | undefined;
   catalogColumns: string[] | undefined;
@@ -166,10 +179,10 @@ export const EXPORT_DEFAULTS = {
 export function resolveExportOptions(input: ExportOptions): ResolvedExportOptions {
   const o = { ...input };
   const asked = o.format ?? EXPORT_DEFAULTS.format;
-  if (asked !== 'parquet' && !EXPORT_FORMATS.includes(asked)) {
-    throw notOneOf('--format', String(asked), [...EXPORT_FORMATS, 'parquet']);
+  if (!isParquetFormat(asked) && !EXPORT_FORMATS.includes(asked)) {
+    throw notOneOf('--format', String(asked), [...EXPORT_FORMATS, ...PARQUET_FORMATS]);
   }
-  const format = asked === 'parquet' ? 'csv-long' : asked;
+  const format = asked === 'parquet' ? 'csv-long' : asked === 'parquet-wide' ? 'csv-wide' : asked;
   const onInvalid = o.onInvalid ?? 'fail';
   if (onInvalid !== 'fail' && onInvalid !== 'skip')
     throw usage(`--on-invalid must be fail or skip, got "${onInvalid}"`);
@@ -189,7 +202,7 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
   checkFileOptions(o, format);
-  const parquet = resolveParquet(o, asked === 'parquet');
+  const parquet = resolveParquet(o, isParquetFormat(asked) ? asked : undefined);
   const map = resolveMapUsers(o);
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
@@ -290,7 +303,7 @@ function checkFileOptions(o: ExportOptions, format: ExportFormat): void {
   }
   if (o.rename !== undefined && Object.keys(o.rename).length === 0)
     throw usage('--rename needs at least one OLD=NEW pair');
-  if (o.maxFileSize !== undefined && o.format !== 'parquet') {
+  if (o.maxFileSize !== undefined && !isParquetFormat(o.format)) {
     const out = o.output ?? '-';
     if (out === '-')
       throw usage(
@@ -306,7 +319,7 @@ function checkFileOptions(o: ExportOptions, format: ExportFormat): void {
 }
 
 /** Parquet's options checked: what only CSV does is refused, the partition names kept to Hive's plain ones. */
-function resolveParquet(o: ExportOptions, asked: boolean): ParquetPlan | undefined {
+function resolveParquet(o: ExportOptions, asked: ParquetFormat | undefined): ParquetPlan | undefined {
   if (!asked) {
     if (o.partitionBy !== undefined)
       throw usage(
@@ -317,7 +330,7 @@ function resolveParquet(o: ExportOptions, asked: boolean): ParquetPlan | undefin
   const output = o.output ?? '-';
   if (o.bom) throw usage('--bom is for CSV: a Parquet file has no byte order mark; leave it out');
   if (o.mapUsers !== undefined || o.since !== undefined)
-    throw usage('--format parquet writes a plain export: --map-users and --since write CSV or JSON Lines');
+    throw usage(`--format ${asked} writes a plain export: --map-users and --since write CSV or JSON Lines`);
   if (output.endsWith('.gz'))
     throw usage('a Parquet file compresses its columns itself (Snappy): name the output .parquet, not .gz');
   const partitionBy = Object.entries(o.partitionBy ?? {});
@@ -342,7 +355,7 @@ function resolveParquet(o: ExportOptions, asked: boolean): ParquetPlan | undefin
   const maxFileSize = o.maxFileSize ?? 0;
   if (!Number.isInteger(maxFileSize) || maxFileSize < 0)
     throw usage(`--max-file-size must be a whole number of bytes, got ${maxFileSize}`);
-  return { output, partitionBy, maxFileSize };
+  return { format: asked, output, partitionBy, maxFileSize };
 }
 
 /** OUTPUT without `.gz`, plus `.errors.jsonl`; `errors.jsonl` for stdout. */

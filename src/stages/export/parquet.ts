@@ -3,15 +3,16 @@ import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { partPath } from '../../core/email-files.js';
-import type { Layout } from '../../core/out-convert.js';
+import { type ConvertConfig, type Layout, outputHeader } from '../../core/out-convert.js';
+import { type PlacedRowGroup, parquetFooter } from '../../core/parquet/footer.js';
 import { writeOutput } from '../../io/output.js';
 import { type ParquetColumn, rowGroupRows, writeParquet } from '../../io/parquet.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { ParquetPlan, ResolvedExportOptions } from './options.js';
 
 /**
- * `--format parquet`: the export writes csv-long (LF, no formula guard, no
- * BOM: the values as they are) to a temporary file, with the usual workers
+ * `--format parquet`: the export writes csv-long (`parquet-wide`: csv-wide;
+ * LF, no formula guard, no BOM: the values as they are) to a temporary file, with the usual workers
  * and memory bound, then DuckDB turns it into Parquet row group by row
  * group, and each file goes to its place through writeOutput (local files
  * renamed into place, s3:// as multipart uploads, or stdout).
@@ -26,10 +27,15 @@ export class ParquetExport {
 
   static async open(o: ResolvedExportOptions, plan: ParquetPlan): Promise<ParquetExport> {
     const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-parquet-'));
+    const own = ownWriter(o, plan);
+    // The workers' file goes straight where asked (a file, s3:// or stdout), but for a local
+    // partition folder, made only once the export has succeeded.
+    const direct = own && (plan.partitionBy.length === 0 || isS3Uri(plan.output));
     const csv: ResolvedExportOptions = {
       ...o,
-      format: 'csv-long',
-      output: join(dir, 'rows.csv'),
+      format: plan.format === 'parquet-wide' ? 'csv-wide' : 'csv-long',
+      output: direct ? targetName(plan, 0) : join(dir, own ? 'rows.parquet' : 'rows.csv'),
+      parquetRowGroups: own,
       crlf: false,
       escapeFormulas: false,
       bom: false,
@@ -38,15 +44,26 @@ export class ParquetExport {
     return new ParquetExport(plan, dir, csv);
   }
 
-  /** Converts the csv-long file with these columns (as csv-long names them); returns the files written. */
+  /** Converts the CSV file with these columns (as the CSV names them); returns the files written. */
   async finish(
     header: string[],
-    layout: Layout,
+    shape: { layout: Layout; width: number },
     rows: number,
+    bytes: number,
     stdout: Writable | undefined,
   ): Promise<ParquetFiles> {
     const p = this.plan;
-    const columns = parquetColumns(header, layout);
+    const columns = parquetColumns(
+      header,
+      shape.layout,
+      p.format === 'parquet-wide' ? shape.width : undefined,
+    );
+    if (this.csv.parquetRowGroups === true) {
+      // The export wrote the whole file (row groups, footer): where asked, or here to be placed.
+      if (this.csv.output !== join(this.dir, 'rows.parquet'))
+        return { files: [this.csv.output], columns: columns.map((c) => c.name), leftOver: undefined, bytes };
+      return this.place([this.csv.output], columns, stdout);
+    }
     const rotate = p.maxFileSize > 0;
     const dest = join(this.dir, rotate ? 'parts' : 'rows.parquet');
     const job = {
@@ -66,6 +83,17 @@ export class ParquetExport {
       await writeParquet({ ...job, dest: one, fileSizeBytes: 0 });
       made = [one];
     }
+    return this.place(made, columns, stdout);
+  }
+
+  /** The files made in the temporary folder to their places, all or none. */
+  private async place(
+    made: string[],
+    columns: ParquetColumn[],
+    stdout: Writable | undefined,
+  ): Promise<ParquetFiles> {
+    const p = this.plan;
+    const rotate = p.maxFileSize > 0;
     const names = made.map((_, i) => targetName(p, i));
     const done: string[] = [];
     try {
@@ -110,14 +138,20 @@ export interface ParquetFiles {
 
 /**
  * csv-long's columns typed: rank INTEGER, the score DOUBLE followed by its
- * text exactly as printed (`score_text`), everything else strings.
+ * text exactly as printed (`score_text`), everything else strings. With
+ * `width` csv-wide's (parquet-wide): no rank (the column's number is it),
+ * each score_i DOUBLE followed by its text (`score_i_text`), empty cells
+ * (a key with fewer ids) NULL.
  */
-export function parquetColumns(header: string[], layout: Layout): ParquetColumn[] {
+export function parquetColumns(header: string[], layout: Layout, width?: number): ParquetColumn[] {
   const taken = new Set(header);
   const out: ParquetColumn[] = [];
+  // csv-wide: key, theme?, `width` ids, then `width` scores.
+  const firstScore = width === undefined ? 3 : 1 + (layout.theme ? 1 : 0) + width;
+  const scores = !layout.score ? 0 : width === undefined ? 1 : width;
   for (const [i, name] of header.entries()) {
-    if (i === 1) out.push({ from: i, name, type: 'INTEGER' });
-    else if (i === 3 && layout.score) {
+    if (i === 1 && width === undefined) out.push({ from: i, name, type: 'INTEGER' });
+    else if (i >= firstScore && i < firstScore + scores) {
       out.push({ from: i, name, type: 'DOUBLE' });
       let text = `${name}_text`;
       while (taken.has(text)) text = `${name}_${text}`;
@@ -149,4 +183,30 @@ async function numbered(dir: string): Promise<string[]> {
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^data_\d+\.parquet$/.test(n));
   names.sort((a, b) => Number(a.slice(5, -8)) - Number(b.slice(5, -8)));
   return names.map((n) => join(dir, n));
+}
+
+/**
+ * Whether the conversion workers write the Parquet row groups themselves
+ * (core/parquet/row-group.ts): csv-long's own columns in one file. Joined
+ * columns (--catalog, --users), cut cells (--max-cell-bytes), csv-wide's
+ * rows and files rotated by size (--max-file-size) go through DuckDB.
+ */
+export function ownWriter(o: ResolvedExportOptions, plan: ParquetPlan): boolean {
+  return (
+    plan.format === 'parquet' &&
+    o.catalog === undefined &&
+    o.users === undefined &&
+    o.maxCellBytes === 0 &&
+    plan.maxFileSize === 0
+  );
+}
+
+/** The footer of the workers' row groups (csv-long's columns: rank and id on every row, the rest may be NULL). */
+export function parquetFooterOf(cfg: ConvertConfig, layout: Layout, groups: PlacedRowGroup[]): Buffer {
+  const schema = parquetColumns(outputHeader(cfg, layout), layout).map((c) => ({
+    name: c.name,
+    type: c.type,
+    required: c.from === 1 || c.from === 2,
+  }));
+  return parquetFooter(schema, groups);
 }

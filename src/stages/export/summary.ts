@@ -1,14 +1,15 @@
 import type { MapUsersSummary } from '../../core/map-users.js';
-import { type ExportFormat, type Layout, outputHeader } from '../../core/out-convert.js';
+import { type Layout, type OutputFormat, outputHeader } from '../../core/out-convert.js';
 import type { LoadedCatalog } from './catalog.js';
 import type { SinceSummary } from './delta/options.js';
 import type { ExportRun } from './export-run.js';
+import { keyOnlyLayout } from './line-checks.js';
 import type { ResolvedExportOptions } from './options.js';
 import type { PartSummary } from './part.js';
 import type { UsersStats } from './users-spill.js';
 
 export interface ExportSummary {
-  format: ExportFormat | 'parquet';
+  format: OutputFormat;
   /** export --part: which slice of the sources this export read. */
   part?: PartSummary;
   sources: number;
@@ -86,7 +87,7 @@ export function summarizeExport(
   const finalLayout = run.layout ?? null;
   const warnings = [...exportWarnings(o, run, loaded), ...usersWarnings(o, run, users)];
   return {
-    format: o.parquet ? 'parquet' : o.format,
+    format: o.parquet ? o.parquet.format : o.format,
     sources,
     lines: s.lines,
     records: s.records,
@@ -101,7 +102,7 @@ export function summarizeExport(
       ? [...run.parquet.columns]
       : o.format === 'jsonl'
         ? []
-        : outputHeader(run.cfg(run.width), finalLayout ?? run.fallbackLayout()),
+        : outputHeader(run.cfg(run.width), finalLayout ?? keyOnlyLayout(run.firstErrorKey)),
     layout: finalLayout,
     width: o.format === 'csv-wide' ? run.width : null,
     catalogItems: catalog ? catalog.size : null,

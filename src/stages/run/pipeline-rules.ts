@@ -4,7 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseSince } from '../../core/dates.js';
 import { encodingProblem } from '../../core/encoding.js';
 import { type FamilyInfo, resolveFamily } from '../../core/families.js';
-import type { ExportFormat } from '../../core/out/convert-config.js';
+import { isParquetFormat, type OutputFormat } from '../../core/out/convert-config.js';
 import { parseDelimiter } from '../../core/sniff.js';
 import { parseBytes, parseCount, parseDuration } from '../../core/units.js';
 import { parseWhere } from '../../core/where.js';
@@ -231,14 +231,10 @@ function workOf(r: Rules, p: PipelineFile): string {
 }
 
 /** The export's name in output.dir: recommendations.csv, segments.jsonl, recommendations.parquet, or a folder for partitions. */
-function defaultFile(
-  format: ExportFormat | 'parquet',
-  family: FamilyInfo | undefined,
-  partitioned: boolean,
-): string {
+function defaultFile(format: OutputFormat, family: FamilyInfo | undefined, partitioned: boolean): string {
   const base = family?.segment ? 'segments' : 'recommendations';
   if (partitioned) return base;
-  return `${base}.${format === 'jsonl' ? 'jsonl' : format === 'parquet' ? 'parquet' : 'csv'}`;
+  return `${base}.${format === 'jsonl' ? 'jsonl' : isParquetFormat(format) ? 'parquet' : 'csv'}`;
 }
 
 /** $.output: where each file goes, the catalog's settings (none for segment jobs). */
@@ -322,7 +318,7 @@ function outputOf(
 function outputRules(
   r: Rules,
   o: PipelineFile['output'],
-  format: ExportFormat | 'parquet',
+  format: OutputFormat,
   dir: string,
   family: FamilyInfo | undefined,
 ): void {
@@ -337,13 +333,17 @@ function outputRules(
         problems.push(
           `$.output.${f}: CSV only (see export's --${f === 'maxCellBytes' ? 'max-cell-bytes' : f}); leave it out with format jsonl`,
         );
-  if (format === 'parquet')
+  if (isParquetFormat(format))
     for (const f of ['bom', 'since', 'mapUsers'] as const)
       if (o[f] !== undefined && o[f] !== false)
-        problems.push(`$.output.${f}: not with format parquet (see export --format parquet); leave it out`);
-  if (o.partitionBy !== undefined && format !== 'parquet')
-    problems.push('$.output.partitionBy: writes Parquet partition folders: needs format parquet');
-  if (o.maxFileSize !== undefined && isS3Uri(dir) && format !== 'parquet')
+        problems.push(
+          `$.output.${f}: not with format ${format} (see export --format ${format}); leave it out`,
+        );
+  if (o.partitionBy !== undefined && !isParquetFormat(format))
+    problems.push(
+      '$.output.partitionBy: writes Parquet partition folders: needs format parquet or parquet-wide',
+    );
+  if (o.maxFileSize !== undefined && isS3Uri(dir) && !isParquetFormat(format))
     problems.push('$.output.maxFileSize: parts are written to a local folder only; give a local output.dir');
   if (o.catalogColumns && !o.catalog) problems.push('$.output.catalogColumns: needs $.output.catalog');
   if (o.catalog !== undefined && family?.segment)

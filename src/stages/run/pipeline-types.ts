@@ -1,6 +1,6 @@
 // The pipeline file as written, and as resolved for the stages; its defaults and field names.
 import type { FamilyInfo } from '../../core/families.js';
-import type { ExportFormat } from '../../core/out-convert.js';
+import type { OutputFormat } from '../../core/out-convert.js';
 import type { OptionNames } from '../../core/sniff.js';
 import type { ExportOptions } from '../export/index.js';
 import type { JobOptions } from '../jobs/model.js';
@@ -165,7 +165,7 @@ export interface Pipeline {
   };
   output: {
     dir: string;
-    format: ExportFormat | 'parquet';
+    format: OutputFormat;
     /** The export's full path (with partitionBy, the folder the partition folders go in). */
     file: string;
     top?: number;

@@ -1,5 +1,6 @@
 // The steps of a full run, each reading and recording its part of WORK/run.json.
 import { mkdir } from 'node:fs/promises';
+import { isParquetFormat } from '../../core/out-convert.js';
 import { PbError } from '../../errors.js';
 import type { PersonalizeConnection } from '../../io/clients.js';
 import { readJsonDoc, removeDoc, writeJsonDoc } from '../../io/doc.js';
@@ -420,7 +421,7 @@ function exportOptionsOf(ctx: RunContext, since: string | undefined): ExportOpti
     memoryBudget: p.input.memoryBudget,
     escapeFormulas: o.escapeFormulas,
     // A pipeline always has a line ending (crlf by default); Parquet has no lines.
-    lineEnding: o.format === 'parquet' ? undefined : o.lineEnding,
+    lineEnding: isParquetFormat(o.format) ? undefined : o.lineEnding,
     bom: o.bom,
     rename: o.rename,
     partitionBy: o.partitionBy === undefined ? undefined : { ...o.partitionBy },

@@ -20,6 +20,9 @@ const base = {
 test('format parquet: recommendations.parquet, or with partitionBy a folder (s3 parts allowed)', () => {
   const one = resolvePipeline({ ...base, output: { dir: 'o', format: 'parquet' } }, '/p/p.json');
   assert.equal(one.output.file, join('/p', 'o', 'recommendations.parquet'));
+  const wide = resolvePipeline({ ...base, output: { dir: 'o', format: 'parquet-wide' } }, '/p/p.json');
+  assert.equal(wide.output.file, join('/p', 'o', 'recommendations.parquet'));
+  assert.equal(wide.output.format, 'parquet-wide');
   const lake = resolvePipeline(
     {
       ...base,
