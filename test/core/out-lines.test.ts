@@ -470,6 +470,7 @@ describe('error lines are data (issue 14)', () => {
 
 describe("key scan (export --since): the service's usual lines without the full parser", () => {
   const scan = new KeyScan();
+  const idsOnly = new KeyScan(false);
 
   /** Scans and parses `line` inside a larger buffer; when the scan accepts, the parser must agree span for span. */
   function both(line: string | Buffer, after = '\nyy'): boolean {
@@ -479,7 +480,18 @@ describe("key scan (export --since): the service's usual lines without the full 
     const end = 3 + body.length;
     const ok = scan.scan(buf, start, end);
     const status = parser.parse(buf, start, end);
+    // Without the scores kept: the same verdict and ids, no scores.
+    assert.equal(idsOnly.scan(buf, start, end), ok);
     if (!ok) return false;
+    assert.deepEqual(
+      [
+        idsOnly.keyStart,
+        idsOnly.keyEnd,
+        idsOnly.scores,
+        [...idsOnly.ids.data.subarray(0, idsOnly.ids.n * 3)],
+      ],
+      [scan.keyStart, scan.keyEnd, undefined, [...scan.ids.data.subarray(0, scan.ids.n * 3)]],
+    );
     const text = body.toString('latin1');
     assert.equal(status, LINE_OK, `${text}: accepted, but the parser says ${parser.problem}`);
     assert.deepEqual(

@@ -61,9 +61,13 @@ export class KeyScan {
   readonly keyEscaped = false;
   /** Recommended ids (start, end, SPAN_COMMA or 0). */
   readonly ids = new Spans();
-  /** Scores as printed (start, end, 0), or undefined when the line has none. */
+  /** Scores as printed (start, end, 0), or undefined when the line has none or they are not kept. */
   scores: Spans | undefined;
   private readonly scoreSpans = new Spans();
+  private scoreCount = 0;
+
+  /** keepScores false: scores are checked and counted, not kept (a tenth of the scan's time). */
+  constructor(private readonly keepScores = true) {}
 
   /** buf[start, end) (one line without its break): true when the line is of the known shape, the fields set. */
   scan(buf: Uint8Array, start: number, end: number): boolean {
@@ -85,8 +89,8 @@ export class KeyScan {
     if (buf[p] === COMMA) {
       if (!at(buf, p, SCORES)) return false;
       p = this.scoreList(buf, p + SCORES.length);
-      if (p < 0 || this.scoreSpans.n > this.ids.n) return false;
-      this.scores = this.scoreSpans;
+      if (p < 0 || this.scoreCount > this.ids.n) return false;
+      if (this.keepScores) this.scores = this.scoreSpans;
     }
     return p + TAIL.length === end && at(buf, p, TAIL);
   }
@@ -135,10 +139,12 @@ export class KeyScan {
   /** JSON numbers (the grammar's every rule) from after `[` to past `]`: the place after it, or -1. */
   private scoreList(buf: Uint8Array, from: number): number {
     const into = this.scoreSpans;
+    const keep = this.keepScores;
     into.n = 0;
+    this.scoreCount = 0;
     let p = from;
     if (buf[p] === CLOSE_BRACKET) return p + 1;
-    for (;;) {
+    for (let n = 1; ; n++) {
       const s = p;
       let c = buf[p] as number;
       if (c === MINUS) c = buf[++p] as number;
@@ -160,11 +166,12 @@ export class KeyScan {
         do c = buf[++p] as number;
         while (DIGIT[c] === 1);
       }
-      into.push(s, p, 0);
+      if (keep) into.push(s, p, 0);
       p++;
       if (c === COMMA) continue;
-      if (c === CLOSE_BRACKET) return p;
-      return -1;
+      if (c !== CLOSE_BRACKET) return -1;
+      this.scoreCount = n;
+      return p;
     }
   }
 }

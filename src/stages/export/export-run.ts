@@ -11,6 +11,7 @@ import {
 } from '../../core/out-convert.js';
 import { KEY_NAMES, KEY_NONE } from '../../core/out-lines.js';
 import { SlotRing } from '../../core/pool.js';
+import { prefetch } from '../../io/input.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
 import { writeOutput, writeTarget } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
@@ -473,28 +474,4 @@ export interface UsersTable {
   /** The columns as the file names them. */
   columns: string[];
   forSource?: (index: number) => Promise<Catalog>;
-}
-
-/**
- * Reads ahead: up to `depth` items are requested before the consumer asks,
- * so reading overlaps with converting and writing.
- */
-async function* prefetch<T>(src: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
-  const it = src[Symbol.asyncIterator]();
-  const queue: Promise<IteratorResult<T>>[] = [];
-  try {
-    for (;;) {
-      while (queue.length < depth) {
-        const p = it.next();
-        // Rejections are seen when awaited below; this keeps a queued one from counting as unhandled.
-        p.catch(() => {});
-        queue.push(p);
-      }
-      const r = await (queue.shift() as Promise<IteratorResult<T>>);
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    await it.return?.();
-  }
 }

@@ -12,6 +12,7 @@ import {
   OutLineParser,
 } from '../../../core/out-lines.js';
 import { PbError } from '../../../errors.js';
+import { prefetch } from '../../../io/input.js';
 import { Bits } from '../../collect/bits.js';
 import { numbered } from '../../collect/reading.js';
 import { type DeltaKeys, TYPE_ERROR, TYPE_OK } from './keys.js';
@@ -37,10 +38,11 @@ export async function keyCurrent(
   o: { top: number; maxLineLength: number; pieceSize: number },
 ): Promise<CurrentRead> {
   const parser = new OutLineParser();
-  const scan = new KeyScan();
+  const scan = new KeyScan(keys.scores);
   const r: CurrentRead = { recipe: undefined, lines: 0, always: new Bits() };
   for (const source of sources) {
-    for await (const { item, lineOf } of numbered(source, o)) {
+    // The next piece is read while this one is keyed.
+    for await (const { item, lineOf } of prefetch(numbered(source, o), 2)) {
       if (item.kind === 'bad') throw new PbError('PB_PARSE', item.reason, { file: source, line: lineOf(0) });
       const piece = item.bytes;
       const waits: Promise<void>[] = [];

@@ -136,7 +136,7 @@ async function readPrevOut(
   open: Open,
 ): Promise<void> {
   const parser = new OutLineParser();
-  const scan = new KeyScan();
+  const scan = new KeyScan(keys.scores);
   let next = 1;
   for await (const piece of lines(file, o.maxLineLength, open)) {
     const waits: Promise<void>[] = [];
