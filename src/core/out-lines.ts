@@ -1,10 +1,13 @@
 /**
  * The batch-output line parser's face: OutLineParser reads one `.out` line
  * in place (core/out/line-parser.ts, on core/out/line-fields.ts and
- * core/out/json-scan.ts), and these are the names of what it tells.
+ * core/out/json-scan.ts), and these are the names of what it tells;
+ * KeyScan (core/out/key-scan.ts) reads the key and lists of the service's
+ * usual lines for `export --since` and leaves any other line to it.
  */
 
 export { isSpace } from './out/json-scan.js';
+export { type KeyedLine, KeyScan } from './out/key-scan.js';
 export { OutLineParser } from './out/line-parser.js';
 export {
   KEY_ATTRIBUTES,

@@ -248,6 +248,11 @@ export class PartitionSet {
 /** What eachPartition needs of a set of partitions written (a PartitionSet closed, or files joined). */
 export type SpilledParts = Pick<PartitionSet, 'paths' | 'entries' | 'keyBytes' | 'seed' | 'cost'> & {
   readonly weigh?: Weigh;
+  /**
+   * A second file per partition, read after the first: two writers'
+   * partitions of one seed and count taken as one set, not copied together.
+   */
+  readonly more?: readonly (string | undefined)[];
 };
 
 /**
@@ -371,14 +376,19 @@ export async function* eachPartition(
 ): AsyncGenerator<[AsyncIterable<Buffer>, boolean, { keys: number; keyBytes: number }]> {
   for (let i = 0; i < parts.paths.length; i++) {
     const path = parts.paths[i] as string;
-    // An empty partition's file is left for dispose(): awaiting 256 removals one by one was most of a small run's drain.
+    const more = parts.more?.[i];
+    const drop = async () => {
+      await rm(path, { force: true });
+      if (more !== undefined) await rm(more, { force: true });
+    };
+    // An empty partition has no file: awaiting 256 removals one by one was most of a small run's drain.
     if (parts.entries[i] === 0) continue;
     if (parts.cost(i) > budget && depth < MAX_DEPTH) {
       // As many pieces as it takes for each to cost about half the budget,
       // not always 256: a partition a little over budget became 256 tiny files.
       const count = Math.min(PARTITIONS, Math.max(2, Math.ceil((2 * parts.cost(i)) / budget)));
       const sub = await spill.partitions(parts.seed + depth * 7919, count, parts.weigh);
-      for await (const seg of readPartition(path)) {
+      for await (const seg of readFiles(path, more)) {
         const waits: Promise<void>[] = [];
         eachLine(seg, (ks, ke, ps, pe) => {
           const w = sub.write(seg, ks, ke, hashBytes(seg, ks, ke, sub.seed), seg, ps, pe);
@@ -387,15 +397,20 @@ export async function* eachPartition(
         await Promise.all(waits);
       }
       await sub.close();
-      await rm(path, { force: true });
+      await drop();
       yield* eachPartition(spill, sub, budget, depth + 1);
     } else {
       yield [
-        readPartition(path),
+        readFiles(path, more),
         depth >= MAX_DEPTH,
         { keys: parts.entries[i] as number, keyBytes: parts.keyBytes[i] as number },
       ];
-      await rm(path, { force: true });
+      await drop();
     }
   }
+}
+
+async function* readFiles(path: string, more: string | undefined): AsyncGenerator<Buffer> {
+  yield* readPartition(path);
+  if (more !== undefined) yield* readPartition(more);
 }

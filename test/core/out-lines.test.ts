@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import {
   decodeString,
   KEY_NAMES,
+  KeyScan,
   KIND_NAMES,
   LINE_BLANK,
   LINE_ERROR,
@@ -11,7 +12,16 @@ import {
   OutLineParser,
 } from '../../src/core/out-lines.js';
 import { schemaValidator } from '../helpers.js';
-import { AWS_DOC_EXAMPLES, type Expected, FAILED, prng, REFERENCE, randomLine } from '../out-fixtures.js';
+import {
+  AWS_DOC_EXAMPLES,
+  type Expected,
+  FAILED,
+  prng,
+  REFERENCE,
+  randomId,
+  randomLine,
+  randomScore,
+} from '../out-fixtures.js';
 
 // The byte-level output-line parser against JSON.parse (grammar), ajv with
 // the schemas in schemas/ (shape), and the generator's expectations (values,
@@ -455,5 +465,137 @@ describe('error lines are data (issue 14)', () => {
       parse('{"input":{"userId":"u"},"error":null, {"a":1}}').problem,
       'not valid JSON: a second object {"a": ...} at byte 39, after the value of error; a key was expected there',
     );
+  });
+});
+
+describe("key scan (export --since): the service's usual lines without the full parser", () => {
+  const scan = new KeyScan();
+  const idsOnly = new KeyScan(false);
+
+  /** Scans and parses `line` inside a larger buffer; when the scan accepts, the parser must agree span for span. */
+  function both(line: string | Buffer, after = '\nyy'): boolean {
+    const body = Buffer.isBuffer(line) ? line : Buffer.from(line);
+    const buf = Buffer.concat([Buffer.from('xx\n'), body, Buffer.from(after)]);
+    const start = 3;
+    const end = 3 + body.length;
+    const ok = scan.scan(buf, start, end);
+    const status = parser.parse(buf, start, end);
+    // Without the scores kept: the same verdict and ids, no scores.
+    assert.equal(idsOnly.scan(buf, start, end), ok);
+    if (!ok) return false;
+    assert.deepEqual(
+      [
+        idsOnly.keyStart,
+        idsOnly.keyEnd,
+        idsOnly.scores,
+        [...idsOnly.ids.data.subarray(0, idsOnly.ids.n * 3)],
+      ],
+      [scan.keyStart, scan.keyEnd, undefined, [...scan.ids.data.subarray(0, scan.ids.n * 3)]],
+    );
+    const text = body.toString('latin1');
+    assert.equal(status, LINE_OK, `${text}: accepted, but the parser says ${parser.problem}`);
+    assert.deepEqual(
+      [scan.kind, scan.keyField, scan.keyStart, scan.keyEnd, scan.keyEscaped],
+      [parser.kind, parser.keyField, parser.keyStart, parser.keyEnd, parser.keyEscaped],
+      text,
+    );
+    const spans = (s: { data: Int32Array; n: number } | undefined) => s && [...s.data.subarray(0, s.n * 3)];
+    assert.deepEqual(spans(scan.ids), spans(parser.ids), text);
+    assert.deepEqual(spans(scan.scores), spans(parser.scores), text);
+    return true;
+  }
+
+  const service = (key: string, ids: string[], scores?: string[], field = 'userId') =>
+    `{"input":{"${field}":"${key}"},"output":{"recommendedItems":[${ids.map((i) => `"${i}"`).join(',')}]${
+      scores ? `,"scores":[${scores.join(',')}]` : ''
+    }},"error":null}`;
+
+  test('accepts the shapes the service writes, with the spans the parser finds', () => {
+    const lines = [
+      REFERENCE.userPersonalization,
+      REFERENCE.popularity,
+      service('105', ['339', '2318'], undefined, 'itemId'),
+      service('u', [], []),
+      service('', ['a'], ['1']),
+      service('Zoë,日本', ['é\u{1F600}', 'a,b', ',', '=1+2'], ['1E+400', '-0.0', '3.773E-4', '1e-7']),
+      service('u', ['a', 'b', 'c'], ['0', '-12.5e-3']),
+      service(
+        'many',
+        Array.from({ length: 500 }, (_, i) => `i${i}`),
+        Array.from({ length: 500 }, (_, i) => `${i}.5e-${i % 9}`),
+      ),
+    ];
+    for (const line of lines) assert.equal(both(line), true, line);
+    assert.equal(scan.ids.n, 500);
+    // A line cut by `end` inside a buffer that goes on with more of the same shape.
+    const line = service('u', ['a'], ['1']);
+    assert.equal(both(line, '"more":1}'), true);
+    assert.equal(both(line.slice(0, -1), '}'), false);
+  });
+
+  test('refuses every other line, valid or not: the parser then reads it', () => {
+    const refused = [
+      service('u\\"1', ['a']), // an escape in the key
+      service('u', ['a\\u00e9']), // an escape in an id
+      service('u', ['a\tb']), // a raw control character
+      service('u', ['a'], ['01']),
+      service('u', ['a'], ['1.']),
+      service('u', ['a'], ['.5']),
+      service('u', ['a'], ['1e']),
+      service('u', ['a'], ['1e+']),
+      service('u', ['a'], ['+1']),
+      service('u', ['a'], ['-']),
+      service('u', ['a'], ['NaN']),
+      service('u', ['a'], ['null']),
+      service('u', ['a'], ['1', '2']), // more scores than ids
+      service('u', ['a'], ['1 ']),
+      REFERENCE.error,
+      REFERENCE.ranking,
+      REFERENCE.v2Reasons,
+      REFERENCE.themes,
+      REFERENCE.segmentItem,
+      REFERENCE.similarItems, // no error field
+      FAILED.withoutKey,
+      '{"input":{"userId":"u","filterValues":{}},"output":{"recommendedItems":["a"]},"error":null}',
+      '{"input": {"userId":"u"},"output":{"recommendedItems":["a"]},"error":null}',
+      '{"output":{"recommendedItems":["a"]},"input":{"userId":"u"},"error":null}',
+      '{"input":{"userId":"u"},"output":{"recommendedItems":["a"]},"error":null} ',
+      '{"input":{"userId":"u"},"output":{"recommendedItems":["a"]},"error":null,"x":1}',
+      '{"input":{"userId":"u"},"output":{"recommendedItems":["a"],"scores":[1],"x":1},"error":null}',
+      '{"input":{"userId":"u"},"output":{"recommendedItems":["a"]},"error":"x"}',
+      '{"input":{"userId":"u"},"output":{"recommendedItems":["a",]},"error":null}',
+      '{"input":{"userId":"u"},"output":{"recommendedItems":[1]},"error":null}',
+      '{"input":{"userId":"u"},"output":{"recommendedItems":["a"]},"error":null}}',
+    ];
+    for (const line of refused) assert.equal(both(line), false, line);
+    // Scores of any other kind are refused whole, never half read.
+    assert.equal(both(service('u', ['a'], ['1e5x'])), false);
+  });
+
+  test('every prefix and thousands of one-byte changes of service lines: accepted only as the parser reads them', () => {
+    const rand = prng(23);
+    const bytes = [...'"\\,:[]{}-+.eE0159 \tu'].map((c) => c.charCodeAt(0)).concat([0, 0x80, 0xc3, 0xff]);
+    let accepted = 0;
+    let tried = 0;
+    for (let i = 0; i < 40; i++) {
+      const ids = Array.from({ length: Math.floor(rand() * 5) }, () => randomId(rand, false));
+      const scores =
+        rand() < 0.3
+          ? undefined
+          : ids.slice(0, Math.floor(rand() * (ids.length + 1))).map(() => randomScore(rand));
+      const line = Buffer.from(
+        service(randomId(rand, false), ids, scores, rand() < 0.5 ? 'userId' : 'itemId'),
+      );
+      assert.equal(both(line), true, line.toString());
+      for (let cut = 0; cut < line.length; cut++) assert.equal(both(line.subarray(0, cut)), false);
+      for (let k = 0; k < 80; k++) {
+        const m = Buffer.from(line);
+        m[Math.floor(rand() * m.length)] = bytes[Math.floor(rand() * bytes.length)] as number;
+        if (both(m)) accepted++;
+        tried++;
+      }
+    }
+    // Some changes keep the shape (an id's letter, a digit), most do not.
+    assert.ok(accepted > tried / 20 && accepted < tried, `${accepted} of ${tried}`);
   });
 });

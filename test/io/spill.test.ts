@@ -69,6 +69,55 @@ describe('spill re-splitting', () => {
     );
   });
 
+  test('two sets of one seed read as one (more): each partition the first file then the second, split or not', async () => {
+    for (const budget of [1e9, 2000]) {
+      const spill = new SpillDir(tmp.dir);
+      try {
+        const a = await spill.partitions(0, 4);
+        const b = await spill.partitions(0, 4);
+        for (let i = 0; i < 3000; i++) {
+          const w = (i % 3 === 0 ? b : a).writeString(`k${i % 1000}`, `${i}`);
+          if (w) await w;
+        }
+        await a.close();
+        await b.close();
+        const entries = a.entries.map((n, i) => n + (b.entries[i] as number));
+        const keyBytes = a.keyBytes.map((n, i) => n + (b.keyBytes[i] as number));
+        const joined = {
+          paths: a.paths,
+          more: b.paths,
+          entries,
+          keyBytes,
+          seed: 0,
+          cost: (i: number) => 40 * (entries[i] as number),
+        };
+        // Per key: a's payloads in order, then b's (a split keeps each key's lines in order).
+        const got = new Map<string, string[]>();
+        let parts = 0;
+        for await (const [part] of eachPartition(spill, joined, budget)) {
+          parts++;
+          for await (const seg of part)
+            eachLine(seg, (ks, ke, ps, pe) => {
+              const k = seg.toString('utf8', ks, ke);
+              got.set(k, [...(got.get(k) ?? []), seg.toString('utf8', ps, pe)]);
+            });
+        }
+        assert.ok(budget === 1e9 ? parts === 4 : parts > 8, `${parts} partitions read`);
+        assert.equal(got.size, 1000);
+        const mine = (i: number, first: boolean) =>
+          [i, i + 1000, i + 2000].filter((n) => (n % 3 === 0) !== first);
+        for (let i = 0; i < 1000; i += 37)
+          assert.deepEqual(got.get(`k${i}`), [...mine(i, true), ...mine(i, false)].map(String), `k${i}`);
+        const folder = (await readdir(tmp.dir)).find((f) =>
+          f.startsWith('personalize-batch-spill-'),
+        ) as string;
+        assert.deepEqual(await readdir(`${tmp.dir}/${folder}`), [], "both sets' files removed as read");
+      } finally {
+        await spill.dispose();
+      }
+    }
+  });
+
   test('a weigh function costs each line by its payload, and the splits keep it', async () => {
     const spill = new SpillDir(tmp.dir);
     try {

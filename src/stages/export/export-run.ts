@@ -15,6 +15,7 @@ import type { PlacedRowGroup } from '../../core/parquet/footer.js';
 import type { RowGroupMeta } from '../../core/parquet/row-group.js';
 import { SlotRing } from '../../core/pool.js';
 import { UTF8_BOM } from '../../core/sniff-bytes.js';
+import { prefetch } from '../../io/input.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
 import { writeOutput, writeTarget } from '../../io/output.js';
 import { pageCodec } from '../../io/parquet.js';
@@ -25,7 +26,6 @@ import { checkJoinLayout, invalidRecord, keyOnlyLayout } from './line-checks.js'
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import { parquetFooterOf } from './parquet.js';
 import { OneFile, type OutputFiles, PartFiles } from './parts.js';
-import { prefetch } from './read-ahead.js';
 import type { SideFile } from './side-file.js';
 import { type LaneResult, WorkerLane } from './worker-lane.js';
 

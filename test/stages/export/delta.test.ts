@@ -154,6 +154,45 @@ test('--since needs --removed; --removed and --since-scores need --since', async
   await assert.rejects(exportOutputs({ sources: ['x.out'], sinceScores: true }), /needs --since/);
 });
 
+test("a line one byte off the service's shape: in the sources an error at its line, in PREV skipped", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-since-bad-'));
+  const good = (u: string, items: string[]) => line(u, { items, scores: items.map(() => 0.5) });
+  // A leading zero, no JSON number: the key scan refuses it and the parser says why.
+  const bad = good('u3', ['c']).replace('0.5', '00.5');
+  const prev = join(dir, 'prev.out');
+  await writeFile(prev, [good('u1', ['a']), bad, good('u2', ['b'])].join('\n'));
+  const cur = join(dir, 'cur.out');
+  await writeFile(cur, [good('u1', ['a']), good('u2', ['x']), good('u3', ['c'])].join('\n'));
+  const out = join(dir, 'o.jsonl');
+  const s = await exportOutputs({
+    sources: [cur],
+    output: out,
+    format: 'jsonl',
+    since: prev,
+    removed: join(dir, 'r.csv'),
+  });
+  // PREV's u3 was never exported: new now.
+  assert.deepEqual(await keysOf(out), new Set(['u2', 'u3']));
+  assert.equal(s.since?.new, 1);
+  await writeFile(cur, [good('u1', ['a']), '', good('u2', ['x']), bad].join('\n'));
+  await assert.rejects(
+    exportOutputs({
+      sources: [cur],
+      output: out,
+      format: 'jsonl',
+      since: prev,
+      removed: join(dir, 'r2.csv'),
+    }),
+    (e: Error & { code?: string; line?: number }) => {
+      assert.equal(e.code, 'PB_PARSE');
+      assert.equal(e.line, 4);
+      assert.match(e.message, /bad number.*--on-invalid skip does not apply/);
+      return true;
+    },
+  );
+  assert.equal(existsSync(join(dir, 'r2.csv')), false);
+});
+
 test('a key twice in PREV with other keys between is an error naming both lines', async () => {
   const { dir } = await setup(9);
   const prev = join(dir, 'twice.csv');

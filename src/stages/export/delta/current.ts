@@ -2,6 +2,8 @@ import { type Recipe, recipeOf } from '../../../core/delta.js';
 import {
   KEY_NAMES,
   KEY_NONE,
+  type KeyedLine,
+  KeyScan,
   KIND_SEGMENT,
   LINE_BLANK,
   LINE_ERROR,
@@ -10,6 +12,7 @@ import {
   OutLineParser,
 } from '../../../core/out-lines.js';
 import { PbError } from '../../../errors.js';
+import { prefetch } from '../../../io/input.js';
 import { Bits } from '../../collect/bits.js';
 import { numbered } from '../../collect/reading.js';
 import { type DeltaKeys, TYPE_ERROR, TYPE_OK } from './keys.js';
@@ -35,9 +38,11 @@ export async function keyCurrent(
   o: { top: number; maxLineLength: number; pieceSize: number },
 ): Promise<CurrentRead> {
   const parser = new OutLineParser();
+  const scan = new KeyScan(keys.scores);
   const r: CurrentRead = { recipe: undefined, lines: 0, always: new Bits() };
   for (const source of sources) {
-    for await (const { item, lineOf } of numbered(source, o)) {
+    // The next piece is read while this one is keyed.
+    for await (const { item, lineOf } of prefetch(numbered(source, o), 2)) {
       if (item.kind === 'bad') throw new PbError('PB_PARSE', item.reason, { file: source, line: lineOf(0) });
       const piece = item.bytes;
       const waits: Promise<void>[] = [];
@@ -47,7 +52,14 @@ export async function keyCurrent(
         let nl = piece.indexOf(10, p);
         if (nl === -1) nl = piece.length;
         const e = nl > p && piece[nl - 1] === 13 ? nl - 1 : nl;
-        const status = e - p > o.maxLineLength ? -1 : parser.parse(piece, p, e);
+        // The service's usual lines by the key scan, any other by the parser (its verdict and message).
+        let got: KeyedLine = scan;
+        let status = LINE_OK;
+        if (e - p > o.maxLineLength) status = -1;
+        else if (!scan.scan(piece, p, e)) {
+          status = parser.parse(piece, p, e);
+          got = parser;
+        }
         const line = index++;
         p = nl + 1;
         if (status === LINE_BLANK) continue;
@@ -58,17 +70,11 @@ export async function keyCurrent(
             { file: source, line: lineOf(line) },
           );
         const ord = r.lines++;
-        if (status === LINE_OK) keys.outLine(parser, piece, o.top);
-        const w = keys.outKey(
-          parser,
-          piece,
-          status === LINE_OK ? TYPE_OK : TYPE_ERROR,
-          status === LINE_OK,
-          ord,
-        );
+        if (status === LINE_OK) keys.outLine(got, piece, o.top);
+        const w = keys.outKey(got, piece, status === LINE_OK ? TYPE_OK : TYPE_ERROR, status === LINE_OK, ord);
         if (w === false || status === LINE_ERROR) r.always.set(ord);
         if (w) waits.push(w);
-        if (status === LINE_OK && parser.keyField !== KEY_NONE) noteRecipe(r, parser);
+        if (status === LINE_OK && got.keyField !== KEY_NONE) noteRecipe(r, got);
       }
       await Promise.all(waits);
     }
@@ -76,7 +82,7 @@ export async function keyCurrent(
   return r;
 }
 
-function noteRecipe(r: CurrentRead, parser: OutLineParser): void {
+function noteRecipe(r: CurrentRead, parser: KeyedLine): void {
   // The first keyed line sets the recipe; export itself decides what mixed sources mean.
   r.recipe ??= recipeOf(KEY_NAMES[parser.keyField] as OutKeyField, parser.kind === KIND_SEGMENT);
 }

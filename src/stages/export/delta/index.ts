@@ -62,7 +62,7 @@ export async function exportSince(
     const prev = p.value.read;
     const cur = c.value;
     await parts.close();
-    const joined = await joinPartitions(p.value, parts);
+    const joined = joinPartitions(p.value, parts);
     if (prev.recipe && cur.recipe && !sameRecipe(prev.recipe, cur.recipe))
       throw usage(
         `--since ${d.since} is an export of another recipe (${describeRecipe(prev.recipe)}), the sources are ${describeRecipe(cur.recipe)}: give the previous export of the same recipe`,

@@ -1,6 +1,6 @@
 import { hashBytes } from '../../../core/byteset.js';
 import { ListDigest, scoreText } from '../../../core/delta.js';
-import { canonicalString, KEY_NONE, type OutLineParser, SPAN_ESCAPED } from '../../../core/out-lines.js';
+import { canonicalString, KEY_NONE, type KeyedLine, SPAN_ESCAPED } from '../../../core/out-lines.js';
 import type { PartitionSet } from '../../../io/spill.js';
 
 /** Payload types in the partitions: a PREV key, a current line with output, a current error line. */
@@ -53,10 +53,10 @@ export class DeltaKeys {
   }
 
   /**
-   * Mixes into `digest` a parsed `.out` line's first `top` ids (0: all),
-   * with their scores when they count.
+   * Mixes into `digest` a parsed (or scanned) `.out` line's first `top`
+   * ids (0: all), with their scores when they count.
    */
-  outLine(parser: OutLineParser, src: Uint8Array, top: number): void {
+  outLine(parser: KeyedLine, src: Uint8Array, top: number): void {
     const d = this.digest;
     d.reset();
     const ids = parser.ids.data;
@@ -88,7 +88,7 @@ export class DeltaKeys {
 
   /** Writes a parsed `.out` line's key with the digest outLine() mixed (none: returns false, the line has no key). */
   outKey(
-    parser: OutLineParser,
+    parser: KeyedLine,
     src: Uint8Array,
     type: number,
     digest: boolean,

@@ -1,6 +1,3 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import { PbError, type PbErrorCode } from '../../../errors.js';
 import { type PartitionSet, reloadCost } from '../../../io/spill.js';
 import { startWorker } from '../../../io/workers.js';
@@ -61,23 +58,29 @@ export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & Spi
 
 /**
  * PREV's partitions joined with the sources' (same seed, same count): each
- * of `cur`'s lines appended to PREV's file of its partition, so PREV's keys
- * come first in each, as when one thread wrote both. Returns the joined
- * set for eachPartition.
+ * partition PREV's file then the sources', so PREV's keys come first in
+ * each, as when one thread wrote both. Nothing is copied: appending the
+ * 256 files one after the other took 0.6 to 1.3 s of a 100 MB run on a
+ * busy machine. Returns the joined set for eachPartition.
  */
-export async function joinPartitions(prev: Spilled, cur: PartitionSet): Promise<Spilled & Costed> {
+export function joinPartitions(
+  prev: Spilled,
+  cur: PartitionSet,
+): Spilled & Costed & { more: (string | undefined)[] } {
   const keyBytes = prev.keyBytes.map((k, i) => k + (cur.keyBytes[i] as number));
   const entries = prev.entries.map((n, i) => n + (cur.entries[i] as number));
+  // Only a partition that holds a line has a file: a side without one is left out.
+  const paths: string[] = [];
+  const more: (string | undefined)[] = [];
   for (let i = 0; i < prev.paths.length; i++) {
-    const from = cur.paths[i] as string;
-    // Only a partition that holds a line has a file.
-    if ((cur.entries[i] as number) > 0) {
-      await pipeline(createReadStream(from), createWriteStream(prev.paths[i] as string, { flags: 'a' }));
-      await rm(from, { force: true });
-    }
+    const mine = (prev.entries[i] as number) > 0 ? prev.paths[i] : undefined;
+    const theirs = (cur.entries[i] as number) > 0 ? cur.paths[i] : undefined;
+    paths.push(mine ?? theirs ?? (prev.paths[i] as string));
+    more.push(mine === undefined ? undefined : theirs);
   }
   return {
-    paths: prev.paths,
+    paths,
+    more,
     keyBytes,
     entries,
     seed: cur.seed,

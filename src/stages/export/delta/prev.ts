@@ -14,6 +14,8 @@ import { RecordSplitter } from '../../../core/lines.js';
 import {
   KEY_NAMES,
   KEY_NONE,
+  type KeyedLine,
+  KeyScan,
   KIND_SEGMENT,
   LINE_OK,
   type OutKeyField,
@@ -134,6 +136,7 @@ async function readPrevOut(
   open: Open,
 ): Promise<void> {
   const parser = new OutLineParser();
+  const scan = new KeyScan(keys.scores);
   let next = 1;
   for await (const piece of lines(file, o.maxLineLength, open)) {
     const waits: Promise<void>[] = [];
@@ -143,17 +146,18 @@ async function readPrevOut(
       piece,
       next,
       (s, e, line) => {
-        const status = parser.parse(piece, s, e);
+        // The service's usual lines by the key scan, any other by the parser.
+        const got: KeyedLine = scan.scan(piece, s, e) ? scan : parser;
         // PREV's error lines were no recommendations; its invalid lines were never exported.
-        if (status !== LINE_OK || parser.keyField === KEY_NONE) return;
+        if ((got === parser && parser.parse(piece, s, e) !== LINE_OK) || got.keyField === KEY_NONE) return;
         checkRecipe(
           r,
-          recipeOf(KEY_NAMES[parser.keyField] as OutKeyField, parser.kind === KIND_SEGMENT),
+          recipeOf(KEY_NAMES[got.keyField] as OutKeyField, got.kind === KIND_SEGMENT),
           file,
           line,
         );
-        keys.outLine(parser, piece, o.top);
-        const w = keys.outKey(parser, piece, TYPE_PREV, true, line);
+        keys.outLine(got, piece, o.top);
+        const w = keys.outKey(got, piece, TYPE_PREV, true, line);
         r.keys++;
         if (w) waits.push(w);
       },
