@@ -2,12 +2,12 @@
 /**
  * `export --format parquet` against csv-long on the same .out file, and
  * DuckDB's own read_json + unnest + COPY TO parquet against csv-long too,
- * each as a paired farm-bench run (A B A B ...: the ratio stays meaningful
+ * each as a paired run of pair.mjs (A B A B ...: the ratio stays meaningful
  * on a shared, noisy machine). See benchmarks/README.md.
  *
  *   npm run build && node benchmarks/parquet.bench.mjs --data benchmarks/data/out-500mb-seed7.out
  *
- * Prints farm-bench's reports as they come; the figures to quote are the
+ * Prints pair.mjs's reports as they come; the figures to quote are the
  * medians of wall time, peak RSS and the ratio A/B.
  */
 import { spawnSync } from 'node:child_process';
@@ -51,10 +51,14 @@ for (const [what, cmd] of pairs) {
   if (v.skip.split(',').includes(what.split(' ')[0].toLowerCase())) continue;
   process.stdout.write(`\n## ${what}\nA: ${cmd}\nB: ${csvLong}\n`);
   const r = spawnSync(
-    'farm-bench',
-    ['-n', v.runs, '--warmup', '0', '--timeout', v.timeout, '--vs', csvLong, '--', ...cmd.split(' ')],
+    process.execPath,
+    [
+      path.join(HERE, 'pair.mjs'),
+      ...['-n', v.runs, '--warmup', '0', '--timeout', v.timeout, '--vs', csvLong, '--'],
+      ...cmd.split(' '),
+    ],
     { stdio: 'inherit' },
   );
-  if (r.status !== 0) process.stdout.write(`farm-bench exited ${r.status}\n`);
+  if (r.status !== 0) process.stdout.write(`pair.mjs exited ${r.status}\n`);
 }
 await rm(v.tmp, { recursive: true, force: true });
