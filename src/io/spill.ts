@@ -164,7 +164,11 @@ export class PartitionSet {
     }
     // A queue of a few buffers per file: with the default 16 KiB every write
     // waited for the disk, and the profile showed the thread idle 10% of the time.
-    const s = (this.streams[i] ??= createWriteStream(this.paths[i] as string, { highWaterMark: 4 * FLUSH }));
+    let s = this.streams[i];
+    if (!s) {
+      s = createWriteStream(this.paths[i] as string, { highWaterMark: 4 * FLUSH });
+      this.streams[i] = s;
+    }
     const ok = s.write((this.bufs[i] as Buffer).subarray(0, fill));
     // The buffer now belongs to the stream until written; take a fresh one,
     // unless this is the last flush: a closed set kept 8 MiB of fresh buffers,
