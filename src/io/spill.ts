@@ -262,14 +262,19 @@ export class SpillDir {
   private readonly sets: PartitionSet[] = [];
   constructor(private readonly parent: string) {}
 
-  async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh): Promise<PartitionSet> {
+  /** The folder, made on first use: a worker thread may write partitions of its own there. */
+  folder(): Promise<string> {
     // The promise is kept, not the name: two callers must not make two folders.
     this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-')).then((dir) => {
       // Removed on the way out of an interrupted or cut-off (EPIPE) process too.
       this.tracked = trackTemporary(dir);
       return dir;
     });
-    const set = new PartitionSet(await this.dir, `p${this.counter++}`, seed, count, weigh);
+    return this.dir;
+  }
+
+  async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh): Promise<PartitionSet> {
+    const set = new PartitionSet(await this.folder(), `p${this.counter++}`, seed, count, weigh);
     // Closed sets need no dispose(): holding on to them (256 write streams
     // each) grew memory with every partition split.
     for (let i = this.sets.length - 1; i >= 0; i--) if (this.sets[i]?.closed) this.sets.splice(i, 1);

@@ -1,13 +1,13 @@
 import { Worker } from 'node:worker_threads';
 
 /**
- * Starts a worker from a module beside this one: the compiled .js in a
+ * Starts a worker from a module beside this one (or beside `beside`, a module's URL): the compiled .js in a
  * build, or the .ts source through tsx's loader when the tests run the
  * sources (a worker does not inherit the loader that --import installed).
  */
-export function startWorker(name: string, data: unknown): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url);
+export function startWorker(name: string, data: unknown, beside: string = import.meta.url): Worker {
+  const fromSource = beside.endsWith('.ts');
+  const entry = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, beside);
   if (!fromSource) return new Worker(entry, { workerData: data });
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
   return new Worker(boot, { eval: true, workerData: data });

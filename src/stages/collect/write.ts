@@ -27,10 +27,20 @@ export async function writeDecided(
   try {
     await errors.write(Buffer.alloc(0));
     await missingFile?.write(Buffer.alloc(0));
-    const merged = mergedLines(files.sources, keyed.linesPerSource, decided, errors, o, s, progress);
+    const split = keyed.worker?.thread.split;
+    const merged = mergedLines(
+      files.sources,
+      keyed.linesPerSource,
+      decided,
+      split?.sources,
+      errors,
+      o,
+      s,
+      progress,
+    );
     await writeOutput(o.output, o.stdout, bufferedBy(merged, 4 * o.pieceSize));
     if (missingFile)
-      await writeMissing(files.inputs, keyed.inputLines, decided.missing, missingFile, o, progress);
+      await writeMissing(files.inputs, keyed.inputLines, decided, split?.inputs, missingFile, o, progress);
     await errors.close();
     await missingFile?.close();
   } catch (err) {
@@ -40,11 +50,16 @@ export async function writeDecided(
   }
 }
 
-/** The kept output lines, source after source; the kept error lines go to `errors` on the way. */
+/**
+ * The kept output lines, source after source; the kept error lines go to
+ * `errors` on the way. From source `split` on, the lines are the worker's:
+ * numbered from 0 again, with its bits.
+ */
 async function* mergedLines(
   sources: string[],
   linesPerSource: number[],
-  { keepOut, keepError }: Decided,
+  decided: Decided,
+  split: number | undefined,
   errors: SideFile,
   o: ResolvedCollectOptions,
   s: CollectSummary,
@@ -52,7 +67,12 @@ async function* mergedLines(
 ): AsyncGenerator<Buffer> {
   const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength };
   let ordinal = 0;
+  let { keepOut, keepError } = decided.main;
   for (const [i, source] of sources.entries()) {
+    if (i === split && decided.worker) {
+      ({ keepOut, keepError } = decided.worker);
+      ordinal = 0;
+    }
     const first = ordinal;
     progress.file(source, 'output');
     for await (const { item } of numbered(source, readOpts)) {
@@ -77,17 +97,23 @@ async function* mergedLines(
   }
 }
 
-/** The input lines no output line answered, byte for byte. */
+/** The input lines no output line answered, byte for byte (from input `split` on, the worker's). */
 async function writeMissing(
   inputs: string[],
   inputLines: number[],
-  missing: Uint8Array,
+  decided: Decided,
+  split: number | undefined,
   missingFile: SideFile,
   o: ResolvedCollectOptions,
   progress: CollectProgress,
 ): Promise<void> {
   let inputOrdinal = 0;
+  let missing = decided.main.missing;
   for (const [i, file] of inputs.entries()) {
+    if (i === split && decided.worker) {
+      missing = decided.worker.missing;
+      inputOrdinal = 0;
+    }
     const first = inputOrdinal;
     progress.file(file, 'input');
     for await (const seg of inputPieces(file, o.stdin, o.maxLineLength)) {

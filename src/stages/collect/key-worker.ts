@@ -1,0 +1,183 @@
+import { stat } from 'node:fs/promises';
+import type { Worker } from 'node:worker_threads';
+import { isS3Uri } from '../../io/s3.js';
+import type { SpillDir } from '../../io/spill.js';
+import { startWorker } from '../../io/workers.js';
+
+/**
+ * The second thread of collect (collect-worker.ts), seen from this one:
+ * step 1 on the last sources and inputs, then step 2 on the partitions it
+ * is given. The messages both ways are declared here.
+ */
+
+/** Where step 1 tells what it reads. */
+export interface KeyEvents {
+  file(file: string, role: 'output' | 'input'): void;
+  read(lines: number, bytes: number): void;
+}
+
+/** Decision bits of one thread's lines. */
+export interface Bitsets {
+  keepOut: Uint8Array;
+  keepError: Uint8Array;
+  missing: Uint8Array;
+}
+
+/** Counts of step 2, per partition added up. */
+export interface Decision {
+  duplicates: number;
+  failedKeys: number;
+  recovered: number;
+  missing: number;
+  inputDuplicates: number;
+  unexpected: number;
+}
+
+/** Partition i of both threads: its files (this thread's first) and their entries and key bytes. */
+export interface JoinedPart {
+  paths: string[];
+  keys: number;
+  keyBytes: number;
+}
+
+export interface KeyJob {
+  sources: string[];
+  inputs: string[];
+  /** The spill folder; the worker's partition files are named apart from this thread's. */
+  dir: string;
+  pieceSize: number;
+  maxLineLength: number;
+}
+
+export interface DecideJob {
+  parts: JoinedPart[];
+  hasInput: boolean;
+  /** In shared memory: [this thread's lines, the worker's]. */
+  groups: Bitsets[];
+}
+
+/** Step 1's result in the worker: its counts, bits of its lines without a key, its partitions (closed). */
+export interface WorkerKeyed {
+  ordinal: number;
+  inputOrdinal: number;
+  errorLines: number;
+  withoutKey: number;
+  errorsWithoutKey: number;
+  blankLines: number;
+  inputWithoutKey: number;
+  linesPerSource: number[];
+  inputLines: number[];
+  keepOut: Uint8Array;
+  keepError: Uint8Array;
+  parts: { paths: string[]; entries: number[]; keyBytes: number[] };
+}
+
+export type WorkerMessage =
+  | { kind: 'file'; file: string; role: 'output' | 'input' }
+  | { kind: 'read'; lines: number; bytes: number }
+  | { kind: 'keyed'; keyed: WorkerKeyed }
+  | { kind: 'gave-up'; reason: string }
+  | { kind: 'part'; keys: number }
+  | { kind: 'decided'; decision: Decision };
+
+export interface KeyWorker {
+  /** This thread keys sources [0, sources) and inputs [0, inputs); the worker the rest. */
+  split: { sources: number; inputs: number };
+  /** The worker's step 1; undefined when it gave up (this thread then keys its files). */
+  keyed: Promise<WorkerKeyed | undefined>;
+  decide(job: DecideJob, onPart: (keys: number) => void): Promise<Decision>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the worker on the last sources and inputs, about half of each by
+ * bytes, when they are local files and there are at least `twoThreadsFrom`
+ * bytes; otherwise undefined (one thread does it all).
+ */
+export async function startKeyWorker(
+  files: { sources: string[]; inputs: string[] },
+  spill: SpillDir,
+  o: { twoThreadsFrom: number; pieceSize: number; maxLineLength: number },
+  events: KeyEvents,
+): Promise<KeyWorker | undefined> {
+  const sizes = async (list: string[]) =>
+    list.some(isS3Uri) ? undefined : Promise.all(list.map(async (f) => (await stat(f)).size));
+  const sourceBytes = await sizes(files.sources);
+  const inputBytes = await sizes(files.inputs);
+  if (!sourceBytes || !inputBytes) return undefined;
+  const total = [...sourceBytes, ...inputBytes].reduce((a, b) => a + b, 0);
+  if (total < o.twoThreadsFrom || !(o.twoThreadsFrom < Number.POSITIVE_INFINITY)) return undefined;
+  const split = { sources: halfway(sourceBytes), inputs: halfway(inputBytes) };
+  if (split.sources === files.sources.length && split.inputs === files.inputs.length) return undefined;
+  const job: KeyJob = {
+    sources: files.sources.slice(split.sources),
+    inputs: files.inputs.slice(split.inputs),
+    dir: await spill.folder(),
+    pieceSize: o.pieceSize,
+    maxLineLength: o.maxLineLength,
+  };
+  return connect(startWorker('collect-worker', job, import.meta.url), split, events);
+}
+
+/** The first files, up to the one that brings their bytes nearest half the total (at least one file stays here). */
+function halfway(bytes: number[]): number {
+  const total = bytes.reduce((a, b) => a + b, 0);
+  let best = bytes.length;
+  let bestGap = total / 2;
+  let sum = 0;
+  for (let k = 1; k < bytes.length; k++) {
+    sum += bytes[k - 1] as number;
+    const gap = Math.abs(total / 2 - sum);
+    if (gap < bestGap) {
+      best = k;
+      bestGap = gap;
+    }
+  }
+  return best;
+}
+
+function connect(worker: Worker, split: KeyWorker['split'], events: KeyEvents): KeyWorker {
+  let onKeyed: ((k: WorkerKeyed | undefined) => void) | undefined;
+  let deciding:
+    | { resolve: (d: Decision) => void; reject: (e: unknown) => void; onPart: (k: number) => void }
+    | undefined;
+  const keyed = new Promise<WorkerKeyed | undefined>((resolve) => {
+    onKeyed = resolve;
+  });
+  const fail = (err: unknown) => {
+    // In step 1 a failure is the worker giving up: this thread keys its files and meets the cause itself.
+    onKeyed?.(undefined);
+    onKeyed = undefined;
+    deciding?.reject(err);
+    deciding = undefined;
+  };
+  worker.on('message', (m: WorkerMessage) => {
+    if (m.kind === 'file') events.file(m.file, m.role);
+    else if (m.kind === 'read') events.read(m.lines, m.bytes);
+    else if (m.kind === 'keyed' || m.kind === 'gave-up') {
+      onKeyed?.(m.kind === 'keyed' ? m.keyed : undefined);
+      onKeyed = undefined;
+    } else if (m.kind === 'part') deciding?.onPart(m.keys);
+    else if (m.kind === 'decided') {
+      deciding?.resolve(m.decision);
+      deciding = undefined;
+    }
+  });
+  worker.on('error', fail);
+  worker.on('exit', () =>
+    fail(new Error('personalize-batch: the collect worker stopped before it was done')),
+  );
+  return {
+    split,
+    keyed,
+    decide(job, onPart) {
+      return new Promise<Decision>((resolve, reject) => {
+        deciding = { resolve, reject, onPart };
+        worker.postMessage(job);
+      });
+    },
+    async stop() {
+      await worker.terminate();
+    },
+  };
+}
