@@ -68,6 +68,8 @@ export class PartitionSet {
     seed: number,
     count = PARTITIONS,
     readonly weigh?: Weigh,
+    /** Flushed buffers a file may queue before write() asks to wait (two threads' sets use fewer). */
+    private readonly queued = 4,
   ) {
     this.seed = seed;
     this.weights = new Array(count).fill(0);
@@ -168,7 +170,9 @@ export class PartitionSet {
     }
     // A queue of a few buffers per file: with the default 16 KiB every write
     // waited for the disk, and the profile showed the thread idle 10% of the time.
-    const s = (this.streams[i] ??= createWriteStream(this.paths[i] as string, { highWaterMark: 4 * FLUSH }));
+    const s = (this.streams[i] ??= createWriteStream(this.paths[i] as string, {
+      highWaterMark: this.queued * FLUSH,
+    }));
     const ok = s.write((this.bufs[i] as Buffer).subarray(0, fill));
     // The buffer now belongs to the stream until written; take a fresh one,
     // unless this is the last flush: a closed set kept 8 MiB of fresh buffers,
@@ -273,8 +277,8 @@ export class SpillDir {
     return this.dir;
   }
 
-  async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh): Promise<PartitionSet> {
-    const set = new PartitionSet(await this.folder(), `p${this.counter++}`, seed, count, weigh);
+  async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh, queued?: number): Promise<PartitionSet> {
+    const set = new PartitionSet(await this.folder(), `p${this.counter++}`, seed, count, weigh, queued);
     // Closed sets need no dispose(): holding on to them (256 write streams
     // each) grew memory with every partition split.
     for (let i = this.sets.length - 1; i >= 0; i--) if (this.sets[i]?.closed) this.sets.splice(i, 1);

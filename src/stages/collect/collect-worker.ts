@@ -1,10 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
+import { PbError } from '../../errors.js';
 import { PartitionSet } from '../../io/spill.js';
 import { decidePartition, readJoined } from './decide.js';
-import type { DecideJob, Decision, KeyJob, WorkerMessage } from './key-worker.js';
+import type { DecideJob, Decision, KeyJob, WorkerMessage, WorkerRequest } from './key-worker.js';
 import { Keyer } from './keyer.js';
 import { keyInputs, keySources } from './keys.js';
+import { writeShare } from './write.js';
 
 /**
  * Worker entry (see key-worker.ts): step 1 on the files it is given, into
@@ -39,7 +41,7 @@ const events = {
 };
 
 async function keyAll(): Promise<void> {
-  const parts = new PartitionSet(job.dir, 'w', 0);
+  const parts = new PartitionSet(job.dir, 'w', 0, undefined, undefined, 2);
   const keyer = new Keyer(parts, job.maxLineLength, true);
   try {
     const linesPerSource = await keySources(keyer, job.sources, job, () => Promise.reject(GIVE_UP), events);
@@ -88,9 +90,28 @@ async function decide(d: DecideJob): Promise<void> {
   post({ kind: 'decided', decision: total });
 }
 
-port.on('message', (d: DecideJob) => {
-  decide(d).catch((err) => {
-    throw err;
+/** A failure of step 2 or 3, told as what it is: this thread's error is the user's. */
+function failed(err: unknown): void {
+  const pb = err instanceof PbError ? err : undefined;
+  post({
+    kind: 'failed',
+    code: pb ? pb.code : 'PB_IO',
+    message: pb ? pb.reason : String((err as Error)?.message ?? err),
+    file: pb?.file,
+    line: pb?.line,
   });
+}
+
+port.on('message', (r: WorkerRequest) => {
+  const run =
+    r.kind === 'decide'
+      ? decide(r.job)
+      : writeShare(r.job, job, events).then(({ written }) => {
+          if (bytes > 0) post({ kind: 'read', lines, bytes });
+          lines = 0;
+          bytes = 0;
+          post({ kind: 'written', written });
+        });
+  run.catch(failed);
 });
 await keyAll();

@@ -63,9 +63,9 @@ async function collectNow(options: CollectOptions): Promise<CollectSummary> {
     errorsWithoutKey = keyed.errorsWithoutKey;
     progress.step('decide');
     const decided = await decideKeys(spill, keyed, hasInput, o.memoryBudget, s, progress);
-    await keyed.worker?.thread.stop();
     progress.step('write');
-    await writeDecided(files, keyed, decided, o, s, progress);
+    await writeDecided(files, keyed, decided, spill, o, s, progress);
+    await keyed.worker?.thread.stop();
     progress.end();
   } finally {
     await keyed?.worker?.thread.stop();

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
+import { PbError, type PbErrorCode } from '../../errors.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { SpillDir } from '../../io/spill.js';
 import { startWorker } from '../../io/workers.js';
@@ -56,6 +57,21 @@ export interface DecideJob {
   groups: Bitsets[];
 }
 
+/** Step 3's share of the worker: its files, with its bits, to three files of its own. */
+export interface ShareJob {
+  sources: string[];
+  inputs: string[];
+  linesPerSource: number[];
+  inputLines: number[];
+  bits: Bitsets;
+  merged: string;
+  errors: string;
+  missing: string | undefined;
+}
+
+/** What this thread sends the worker after step 1. */
+export type WorkerRequest = { kind: 'decide'; job: DecideJob } | { kind: 'write'; job: ShareJob };
+
 /** Step 1's result in the worker: its counts, bits of its lines without a key, its partitions (closed). */
 export interface WorkerKeyed {
   ordinal: number;
@@ -78,7 +94,17 @@ export type WorkerMessage =
   | { kind: 'keyed'; keyed: WorkerKeyed }
   | { kind: 'gave-up'; reason: string }
   | { kind: 'part'; keys: number }
-  | { kind: 'decided'; decision: Decision };
+  | { kind: 'decided'; decision: Decision }
+  | { kind: 'written'; written: number }
+  | {
+      kind: 'failed';
+      code: PbErrorCode;
+      message: string;
+      file: string | undefined;
+      line: number | undefined;
+    };
+
+const YOUNG_MB = 8;
 
 export interface KeyWorker {
   /** This thread keys sources [0, sources) and inputs [0, inputs); the worker the rest. */
@@ -86,6 +112,7 @@ export interface KeyWorker {
   /** The worker's step 1; undefined when it gave up (this thread then keys its files). */
   keyed: Promise<WorkerKeyed | undefined>;
   decide(job: DecideJob, onPart: (keys: number) => void): Promise<Decision>;
+  write(job: ShareJob): Promise<{ written: number }>;
   stop(): Promise<void>;
 }
 
@@ -116,7 +143,13 @@ export async function startKeyWorker(
     pieceSize: o.pieceSize,
     maxLineLength: o.maxLineLength,
   };
-  return connect(startWorker('collect-worker', job, import.meta.url), split, events);
+  // A small young generation: the worker allocates little that lives, and the default (up to 48 MB
+  // a thread) showed in the peak RSS.
+  const worker = startWorker('collect-worker', job, {
+    beside: import.meta.url,
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB },
+  });
+  return connect(worker, split, events);
 }
 
 /** The first files, up to the one that brings their bytes nearest half the total (at least one file stays here). */
@@ -138,9 +171,8 @@ function halfway(bytes: number[]): number {
 
 function connect(worker: Worker, split: KeyWorker['split'], events: KeyEvents): KeyWorker {
   let onKeyed: ((k: WorkerKeyed | undefined) => void) | undefined;
-  let deciding:
-    | { resolve: (d: Decision) => void; reject: (e: unknown) => void; onPart: (k: number) => void }
-    | undefined;
+  let pending: { resolve: (m: WorkerMessage) => void; reject: (e: unknown) => void } | undefined;
+  let onPart: ((keys: number) => void) | undefined;
   const keyed = new Promise<WorkerKeyed | undefined>((resolve) => {
     onKeyed = resolve;
   });
@@ -148,8 +180,8 @@ function connect(worker: Worker, split: KeyWorker['split'], events: KeyEvents): 
     // In step 1 a failure is the worker giving up: this thread keys its files and meets the cause itself.
     onKeyed?.(undefined);
     onKeyed = undefined;
-    deciding?.reject(err);
-    deciding = undefined;
+    pending?.reject(err);
+    pending = undefined;
   };
   worker.on('message', (m: WorkerMessage) => {
     if (m.kind === 'file') events.file(m.file, m.role);
@@ -157,24 +189,35 @@ function connect(worker: Worker, split: KeyWorker['split'], events: KeyEvents): 
     else if (m.kind === 'keyed' || m.kind === 'gave-up') {
       onKeyed?.(m.kind === 'keyed' ? m.keyed : undefined);
       onKeyed = undefined;
-    } else if (m.kind === 'part') deciding?.onPart(m.keys);
-    else if (m.kind === 'decided') {
-      deciding?.resolve(m.decision);
-      deciding = undefined;
+    } else if (m.kind === 'part') onPart?.(m.keys);
+    else if (m.kind === 'failed') fail(new PbError(m.code, m.message, { file: m.file, line: m.line }));
+    else {
+      pending?.resolve(m);
+      pending = undefined;
     }
   });
   worker.on('error', fail);
   worker.on('exit', () =>
     fail(new Error('personalize-batch: the collect worker stopped before it was done')),
   );
+  const ask = (request: WorkerRequest) =>
+    new Promise<WorkerMessage>((resolve, reject) => {
+      pending = { resolve, reject };
+      worker.postMessage(request);
+    });
   return {
     split,
     keyed,
-    decide(job, onPart) {
-      return new Promise<Decision>((resolve, reject) => {
-        deciding = { resolve, reject, onPart };
-        worker.postMessage(job);
-      });
+    async decide(job, partDone) {
+      onPart = partDone;
+      const m = await ask({ kind: 'decide', job });
+      if (m.kind !== 'decided') throw new Error(`collect worker: unexpected ${m.kind}`);
+      return m.decision;
+    },
+    async write(job) {
+      const m = await ask({ kind: 'write', job });
+      if (m.kind !== 'written') throw new Error(`collect worker: unexpected ${m.kind}`);
+      return { written: m.written };
     },
     async stop() {
       await worker.terminate();

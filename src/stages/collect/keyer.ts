@@ -159,8 +159,7 @@ export class Keyer {
   private inputKey(seg: Buffer, s: number, e: number): number {
     for (let f = KEY_USER; f <= KEY_ATTRIBUTES; f++) {
       const prefix = INPUT_PREFIXES[f] as Buffer;
-      if (e - s <= prefix.length || seg.compare(prefix, 0, prefix.length, s, s + prefix.length) !== 0)
-        continue;
+      if (e - s <= prefix.length || !startsWith(seg, s, prefix)) continue;
       let i = s + prefix.length;
       while (i < e && seg[i] !== 34 && seg[i] !== 92 && (seg[i] as number) >= 32) i++;
       if (i < e && seg[i] === 34) return this.setKey(f, seg, s + prefix.length, i, false);
@@ -196,8 +195,17 @@ export class Keyer {
   }
 
   private put(klen: number, type: number, ordinal: number): Promise<void> | undefined {
-    this.payload[0] = type;
-    const plen = 1 + this.payload.write(String(ordinal), 1, 'latin1');
+    const payload = this.payload;
+    payload[0] = type;
+    // Digits by hand: String() and a latin1 write were a tenth of step 1.
+    let digits = 1;
+    for (let v = ordinal; v >= 10; v = Math.floor(v / 10)) digits++;
+    let v = ordinal;
+    for (let i = digits; i >= 1; i--) {
+      payload[i] = 48 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+    const plen = 1 + digits;
     return this.parts.write(this.key, 0, klen, hashBytes(this.key, 0, klen), this.payload, 0, plen);
   }
 }
@@ -208,3 +216,9 @@ const INPUT_PREFIXES = [
   Buffer.from('{"itemId":"'),
   Buffer.from('{"itemAttributes":"'),
 ];
+
+/** A byte loop: Buffer.compare's checks cost more than these few bytes. */
+function startsWith(buf: Uint8Array, s: number, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (buf[s + i] !== prefix[i]) return false;
+  return true;
+}

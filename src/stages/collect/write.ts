@@ -1,9 +1,15 @@
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { PbError } from '../../errors.js';
 import { writeOutput } from '../../io/output.js';
+import type { SpillDir } from '../../io/spill.js';
 import { SideFile } from '../export/index.js';
 import { getBit } from './bits.js';
 import type { Decided } from './decide.js';
 import type { CollectProgress } from './events.js';
+import type { Bitsets, KeyEvents, ShareJob } from './key-worker.js';
 import type { Keyed } from './keys.js';
 import type { ResolvedCollectOptions } from './options.js';
 import { inputPieces, isBlank, LF, numbered } from './reading.js';
@@ -18,29 +24,41 @@ export async function writeDecided(
   files: { sources: string[]; inputs: string[] },
   keyed: Keyed,
   decided: Decided,
+  spill: SpillDir,
   o: ResolvedCollectOptions,
   s: CollectSummary,
   progress: CollectProgress,
 ): Promise<void> {
   const errors = new SideFile(s.errorsFile, o.stdout);
   const missingFile = s.missingFile ? new SideFile(s.missingFile, o.stdout) : undefined;
+  const split = keyed.worker?.thread.split ?? { sources: files.sources.length, inputs: files.inputs.length };
   try {
     await errors.write(Buffer.alloc(0));
     await missingFile?.write(Buffer.alloc(0));
-    const split = keyed.worker?.thread.split;
-    const merged = mergedLines(
-      files.sources,
+    // The worker writes its files' share to files of its own meanwhile; they follow this thread's.
+    const share = await startShare(files, keyed, decided, spill, missingFile !== undefined);
+    const mine = mergedLines(
+      files.sources.slice(0, split.sources),
       keyed.linesPerSource,
-      decided,
-      split?.sources,
+      decided.main,
       errors,
       o,
       s,
       progress,
     );
-    await writeOutput(o.output, o.stdout, bufferedBy(merged, 4 * o.pieceSize));
-    if (missingFile)
-      await writeMissing(files.inputs, keyed.inputLines, decided, split?.inputs, missingFile, o, progress);
+    async function* merged(): AsyncGenerator<Buffer> {
+      yield* mine;
+      if (!share) return;
+      s.written += (await share.done).written;
+      yield* fileChunks(share.job.merged);
+      for await (const c of fileChunks(share.job.errors)) await errors.write(c);
+    }
+    await writeOutput(o.output, o.stdout, bufferedBy(merged(), 4 * o.pieceSize));
+    if (missingFile) {
+      const inputs = files.inputs.slice(0, split.inputs);
+      await writeMissing(inputs, keyed.inputLines, decided.main.missing, missingFile, o, progress);
+      if (share?.job.missing) for await (const c of fileChunks(share.job.missing)) await missingFile.write(c);
+    }
     await errors.close();
     await missingFile?.close();
   } catch (err) {
@@ -50,29 +68,99 @@ export async function writeDecided(
   }
 }
 
+/** The worker's share of step 3: its sources and inputs, with its bits, to files in the spill folder. */
+async function startShare(
+  files: { sources: string[]; inputs: string[] },
+  keyed: Keyed,
+  decided: Decided,
+  spill: SpillDir,
+  withMissing: boolean,
+): Promise<{ job: ShareJob; done: Promise<{ written: number }> } | undefined> {
+  const w = keyed.worker;
+  if (!w || !decided.worker) return undefined;
+  const dir = await spill.folder();
+  const { split } = w.thread;
+  const job: ShareJob = {
+    sources: files.sources.slice(split.sources),
+    inputs: withMissing ? files.inputs.slice(split.inputs) : [],
+    linesPerSource: keyed.linesPerSource.slice(split.sources),
+    inputLines: keyed.inputLines.slice(split.inputs),
+    bits: decided.worker,
+    merged: join(dir, 'worker-merged'),
+    errors: join(dir, 'worker-errors'),
+    missing: withMissing ? join(dir, 'worker-missing') : undefined,
+  };
+  const done = w.thread.write(job);
+  // Awaited once this thread's share is written; a failure meanwhile must not go unhandled.
+  done.catch(() => {});
+  return { job, done };
+}
+
+/** A file's bytes in 1 MiB chunks. */
+async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  for await (const c of createReadStream(path, { highWaterMark: 1024 * 1024 })) yield c as Buffer;
+}
+
 /**
- * The kept output lines, source after source; the kept error lines go to
- * `errors` on the way. From source `split` on, the lines are the worker's:
- * numbered from 0 again, with its bits.
+ * The worker's side of step 3 (collect-worker.ts): its sources' kept lines
+ * and kept error lines, its inputs' missing lines, each to its file.
+ */
+export async function writeShare(
+  job: ShareJob,
+  o: { pieceSize: number; maxLineLength: number },
+  events: KeyEvents,
+): Promise<{ written: number }> {
+  const merged = fileSink(job.merged);
+  const errors = fileSink(job.errors);
+  const s = { written: 0 };
+  for await (const c of mergedLines(job.sources, job.linesPerSource, job.bits, errors, o, s, events))
+    await merged.write(c);
+  await merged.close();
+  await errors.close();
+  if (job.missing) {
+    const missing = fileSink(job.missing);
+    await writeMissing(job.inputs, job.inputLines, job.bits.missing, missing, o, events);
+    await missing.close();
+  }
+  return s;
+}
+
+/** A plain file written in order, with back-pressure. */
+function fileSink(path: string): { write(c: Buffer): Promise<void>; close(): Promise<void> } {
+  const out = createWriteStream(path, { highWaterMark: 1024 * 1024 });
+  let failed: Error | undefined;
+  out.on('error', (err) => {
+    failed = err;
+  });
+  return {
+    async write(c) {
+      if (failed) throw failed;
+      if (!out.write(c)) await once(out, 'drain');
+    },
+    async close() {
+      if (failed) throw failed;
+      out.end();
+      await once(out, 'finish');
+    },
+  };
+}
+
+/**
+ * The kept output lines, source after source (numbered from 0), with one
+ * thread's bits; the kept error lines go to `errors` on the way.
  */
 async function* mergedLines(
   sources: string[],
   linesPerSource: number[],
-  decided: Decided,
-  split: number | undefined,
-  errors: SideFile,
-  o: ResolvedCollectOptions,
-  s: CollectSummary,
-  progress: CollectProgress,
+  { keepOut, keepError }: Bitsets,
+  errors: { write(c: Buffer): Promise<void> },
+  o: { stdin?: Readable; pieceSize: number; maxLineLength: number },
+  s: { written: number },
+  progress: KeyEvents,
 ): AsyncGenerator<Buffer> {
   const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength };
   let ordinal = 0;
-  let { keepOut, keepError } = decided.main;
   for (const [i, source] of sources.entries()) {
-    if (i === split && decided.worker) {
-      ({ keepOut, keepError } = decided.worker);
-      ordinal = 0;
-    }
     const first = ordinal;
     progress.file(source, 'output');
     for await (const { item } of numbered(source, readOpts)) {
@@ -97,23 +185,17 @@ async function* mergedLines(
   }
 }
 
-/** The input lines no output line answered, byte for byte (from input `split` on, the worker's). */
+/** The input lines no output line answered, byte for byte (numbered from 0, one thread's bits). */
 async function writeMissing(
   inputs: string[],
   inputLines: number[],
-  decided: Decided,
-  split: number | undefined,
-  missingFile: SideFile,
-  o: ResolvedCollectOptions,
-  progress: CollectProgress,
+  missing: Uint8Array,
+  missingFile: { write(c: Buffer): Promise<void> },
+  o: { stdin?: Readable; maxLineLength: number },
+  progress: KeyEvents,
 ): Promise<void> {
   let inputOrdinal = 0;
-  let missing = decided.main.missing;
   for (const [i, file] of inputs.entries()) {
-    if (i === split && decided.worker) {
-      missing = decided.worker.missing;
-      inputOrdinal = 0;
-    }
     const first = inputOrdinal;
     progress.file(file, 'input');
     for await (const seg of inputPieces(file, o.stdin, o.maxLineLength)) {
@@ -126,9 +208,7 @@ async function writeMissing(
       throw new PbError(
         'PB_IO',
         `changed while collect read it (${inputLines[i]} lines, then ${inputOrdinal - first})`,
-        {
-          file,
-        },
+        { file },
       );
     }
   }
