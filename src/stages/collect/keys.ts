@@ -6,7 +6,7 @@ import type { InvalidLines } from './invalid.js';
 import { type KeyEvents, type KeyWorker, startKeyWorker, type WorkerKeyed } from './key-worker.js';
 import { Keyer } from './keyer.js';
 import type { ResolvedCollectOptions } from './options.js';
-import { inputPieces, numbered } from './reading.js';
+import { inputPieces, numbered, PiecePool } from './reading.js';
 import type { CollectSummary } from './summary.js';
 
 export { TYPE_ERROR, TYPE_INPUT, TYPE_OK, WORKER_TYPE } from './keyer.js';
@@ -95,7 +95,8 @@ export async function keySources(
   report: (file: string, line: number, reason: string, text: string) => Promise<void>,
   events: KeyEvents,
 ): Promise<number[]> {
-  const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength };
+  const pool = new PiecePool(o.pieceSize);
+  const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength, pool };
   const linesPerSource: number[] = [];
   for (const source of sources) {
     const before = keyer.ordinal;
@@ -108,6 +109,8 @@ export async function keySources(
       const ordinal = keyer.ordinal;
       const r = keyer.outputs(item.bytes);
       events.read(keyer.ordinal - ordinal, item.bytes.length);
+      // The partitions copied what they keep, and problems are strings.
+      pool.recycle(item.bytes);
       for (const p of r.problems) await report(source, lineOf(p.index), p.reason, p.text);
       if (r.wait) await r.wait;
     }
