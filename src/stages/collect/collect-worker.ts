@@ -6,7 +6,6 @@ import { decidePartition, readJoined } from './decide.js';
 import type { DecideJob, Decision, KeyJob, WorkerMessage, WorkerRequest } from './key-worker.js';
 import { Keyer } from './keyer.js';
 import { keyInputs, keySources } from './keys.js';
-import { writeShare } from './write.js';
 
 /**
  * Worker entry (see key-worker.ts): step 1 on the files it is given, into
@@ -103,15 +102,6 @@ function failed(err: unknown): void {
 }
 
 port.on('message', (r: WorkerRequest) => {
-  const run =
-    r.kind === 'decide'
-      ? decide(r.job)
-      : writeShare(r.job, job, events).then(({ written }) => {
-          if (bytes > 0) post({ kind: 'read', lines, bytes });
-          lines = 0;
-          bytes = 0;
-          post({ kind: 'written', written });
-        });
-  run.catch(failed);
+  decide(r.job).catch(failed);
 });
 await keyAll();

@@ -57,20 +57,8 @@ export interface DecideJob {
   groups: Bitsets[];
 }
 
-/** Step 3's share of the worker: its files, with its bits, to three files of its own. */
-export interface ShareJob {
-  sources: string[];
-  inputs: string[];
-  linesPerSource: number[];
-  inputLines: number[];
-  bits: Bitsets;
-  merged: string;
-  errors: string;
-  missing: string | undefined;
-}
-
 /** What this thread sends the worker after step 1. */
-export type WorkerRequest = { kind: 'decide'; job: DecideJob } | { kind: 'write'; job: ShareJob };
+export type WorkerRequest = { kind: 'decide'; job: DecideJob };
 
 /** Step 1's result in the worker: its counts, bits of its lines without a key, its partitions (closed). */
 export interface WorkerKeyed {
@@ -95,7 +83,6 @@ export type WorkerMessage =
   | { kind: 'gave-up'; reason: string }
   | { kind: 'part'; keys: number }
   | { kind: 'decided'; decision: Decision }
-  | { kind: 'written'; written: number }
   | {
       kind: 'failed';
       code: PbErrorCode;
@@ -112,7 +99,6 @@ export interface KeyWorker {
   /** The worker's step 1; undefined when it gave up (this thread then keys its files). */
   keyed: Promise<WorkerKeyed | undefined>;
   decide(job: DecideJob, onPart: (keys: number) => void): Promise<Decision>;
-  write(job: ShareJob): Promise<{ written: number }>;
   stop(): Promise<void>;
 }
 
@@ -213,11 +199,6 @@ function connect(worker: Worker, split: KeyWorker['split'], events: KeyEvents): 
       const m = await ask({ kind: 'decide', job });
       if (m.kind !== 'decided') throw new Error(`collect worker: unexpected ${m.kind}`);
       return m.decision;
-    },
-    async write(job) {
-      const m = await ask({ kind: 'write', job });
-      if (m.kind !== 'written') throw new Error(`collect worker: unexpected ${m.kind}`);
-      return { written: m.written };
     },
     async stop() {
       await worker.terminate();

@@ -1,15 +1,11 @@
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PbError } from '../../errors.js';
 import { writeOutput } from '../../io/output.js';
-import type { SpillDir } from '../../io/spill.js';
 import { SideFile } from '../export/index.js';
 import { getBit } from './bits.js';
 import type { Decided } from './decide.js';
 import type { CollectProgress } from './events.js';
-import type { Bitsets, KeyEvents, ShareJob } from './key-worker.js';
+import type { Bitsets, KeyEvents } from './key-worker.js';
 import type { Keyed } from './keys.js';
 import type { ResolvedCollectOptions } from './options.js';
 import { inputPieces, isBlank, LF, numbered, PiecePool } from './reading.js';
@@ -24,7 +20,6 @@ export async function writeDecided(
   files: { sources: string[]; inputs: string[] },
   keyed: Keyed,
   decided: Decided,
-  spill: SpillDir,
   o: ResolvedCollectOptions,
   s: CollectSummary,
   progress: CollectProgress,
@@ -35,8 +30,6 @@ export async function writeDecided(
   try {
     await errors.write(Buffer.alloc(0));
     await missingFile?.write(Buffer.alloc(0));
-    // The worker writes its files' share to files of its own meanwhile; they follow this thread's.
-    const share = await startShare(files, keyed, decided, spill, missingFile !== undefined);
     const mine = mergedLines(
       files.sources.slice(0, split.sources),
       keyed.linesPerSource,
@@ -46,20 +39,31 @@ export async function writeDecided(
       s,
       progress,
     );
+    // The worker's sources follow, numbered from 0 again, with its bits.
     async function* merged(): AsyncGenerator<Buffer> {
       yield* mine;
-      if (!share) return;
-      s.written += (await share.done).written;
-      yield* fileChunks(share.job.merged);
-      for await (const c of fileChunks(share.job.errors)) await errors.write(c);
+      if (!decided.worker) return;
+      const rest = files.sources.slice(split.sources);
+      yield* mergedLines(
+        rest,
+        keyed.linesPerSource.slice(split.sources),
+        decided.worker,
+        errors,
+        o,
+        s,
+        progress,
+      );
     }
-    // One chunk read ahead, not Readable.from's 16: the worker's share is read back faster than
-    // it is written, and 16 chunks of 4 MiB showed in the peak RSS.
+    // One chunk read ahead, not Readable.from's 16 (of 4 MiB each).
     await writeOutput(o.output, o.stdout, Readable.from(merged(), { highWaterMark: 1 }));
     if (missingFile) {
       const inputs = files.inputs.slice(0, split.inputs);
       await writeMissing(inputs, keyed.inputLines, decided.main.missing, missingFile, o, progress);
-      if (share?.job.missing) for await (const c of fileChunks(share.job.missing)) await missingFile.write(c);
+      if (decided.worker) {
+        const rest = files.inputs.slice(split.inputs);
+        const counts = keyed.inputLines.slice(split.inputs);
+        await writeMissing(rest, counts, decided.worker.missing, missingFile, o, progress);
+      }
     }
     await errors.close();
     await missingFile?.close();
@@ -68,83 +72,6 @@ export async function writeDecided(
     await missingFile?.abort();
     throw err;
   }
-}
-
-/** The worker's share of step 3: its sources and inputs, with its bits, to files in the spill folder. */
-async function startShare(
-  files: { sources: string[]; inputs: string[] },
-  keyed: Keyed,
-  decided: Decided,
-  spill: SpillDir,
-  withMissing: boolean,
-): Promise<{ job: ShareJob; done: Promise<{ written: number }> } | undefined> {
-  const w = keyed.worker;
-  if (!w || !decided.worker) return undefined;
-  const dir = await spill.folder();
-  const { split } = w.thread;
-  const job: ShareJob = {
-    sources: files.sources.slice(split.sources),
-    inputs: withMissing ? files.inputs.slice(split.inputs) : [],
-    linesPerSource: keyed.linesPerSource.slice(split.sources),
-    inputLines: keyed.inputLines.slice(split.inputs),
-    bits: decided.worker,
-    merged: join(dir, 'worker-merged'),
-    errors: join(dir, 'worker-errors'),
-    missing: withMissing ? join(dir, 'worker-missing') : undefined,
-  };
-  const done = w.thread.write(job);
-  // Awaited once this thread's share is written; a failure meanwhile must not go unhandled.
-  done.catch(() => {});
-  return { job, done };
-}
-
-/** A file's bytes in 1 MiB chunks. */
-async function* fileChunks(path: string): AsyncGenerator<Buffer> {
-  for await (const c of createReadStream(path, { highWaterMark: 1024 * 1024 })) yield c as Buffer;
-}
-
-/**
- * The worker's side of step 3 (collect-worker.ts): its sources' kept lines
- * and kept error lines, its inputs' missing lines, each to its file.
- */
-export async function writeShare(
-  job: ShareJob,
-  o: { pieceSize: number; maxLineLength: number },
-  events: KeyEvents,
-): Promise<{ written: number }> {
-  const merged = fileSink(job.merged);
-  const errors = fileSink(job.errors);
-  const s = { written: 0 };
-  for await (const c of mergedLines(job.sources, job.linesPerSource, job.bits, errors, o, s, events, true))
-    await merged.write(c);
-  await merged.close();
-  await errors.close();
-  if (job.missing) {
-    const missing = fileSink(job.missing);
-    await writeMissing(job.inputs, job.inputLines, job.bits.missing, missing, o, events);
-    await missing.close();
-  }
-  return s;
-}
-
-/** A plain file written in order; write() resolves once the chunk is written (its buffer free again). */
-function fileSink(path: string): { write(c: Buffer): Promise<void>; close(): Promise<void> } {
-  const out = createWriteStream(path, { highWaterMark: 1024 * 1024 });
-  let failed: Error | undefined;
-  out.on('error', (err) => {
-    failed = err;
-  });
-  return {
-    async write(c) {
-      if (failed) throw failed;
-      await new Promise<void>((resolve, reject) => out.write(c, (err) => (err ? reject(err) : resolve())));
-    },
-    async close() {
-      if (failed) throw failed;
-      out.end();
-      await once(out, 'finish');
-    },
-  };
 }
 
 /**
@@ -159,8 +86,6 @@ async function* mergedLines(
   o: { stdin?: Readable; pieceSize: number; maxLineLength: number },
   s: { written: number },
   progress: KeyEvents,
-  /** The consumer is done with a chunk when it asks for the next (it waited for the write): one buffer serves. */
-  reuse = false,
 ): AsyncGenerator<Buffer> {
   const pool = new PiecePool(o.pieceSize);
   const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength, pool };
@@ -176,8 +101,7 @@ async function* mergedLines(
       if (item.kind === 'bad') continue;
       if (acc.at + item.bytes.length + 1 > acc.buf.length) {
         if (acc.at > 0) yield acc.buf.subarray(0, acc.at);
-        if (!reuse || acc.buf.length < item.bytes.length + 1)
-          acc.buf = Buffer.allocUnsafe(Math.max(size, item.bytes.length + 1));
+        acc.buf = Buffer.allocUnsafe(Math.max(size, item.bytes.length + 1));
         acc.at = 0;
       }
       const r = pickLines(item.bytes, ordinal, keepOut, keepError, acc);
