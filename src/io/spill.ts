@@ -21,6 +21,7 @@ import { checkAborted } from './scope.js';
 const PARTITIONS = 256;
 const MAX_DEPTH = 4;
 const FLUSH = 32 * 1024;
+const SPARE = 64;
 const TAB = 9;
 const LF = 10;
 const EMPTY = Buffer.alloc(0);
@@ -59,6 +60,8 @@ export class PartitionSet {
   private readonly draining: (Promise<void> | undefined)[];
   private readonly giveUp: ((() => void) | undefined)[];
   readonly seed: number;
+  /** Flushed buffers written and free again (at most SPARE). */
+  private readonly spare: Buffer[] = [];
   /** Set by close(): the files are complete and the buffers let go. */
   closed = false;
 
@@ -162,10 +165,14 @@ export class PartitionSet {
     return this.write(k, 0, k.length, hashBytes(k, 0, k.length, this.seed), p, 0, p.length);
   }
 
+  private fresh(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafe(FLUSH);
+  }
+
   private flush(i: number, last = false): Promise<void> | undefined {
     const fill = this.fill[i] as number;
     if (fill === 0) {
-      if (!last && this.bufs[i]?.length === 0) this.bufs[i] = Buffer.allocUnsafe(FLUSH);
+      if (!last && this.bufs[i]?.length === 0) this.bufs[i] = this.fresh();
       return undefined;
     }
     // A queue of a few buffers per file: with the default 16 KiB every write
@@ -173,11 +180,16 @@ export class PartitionSet {
     const s = (this.streams[i] ??= createWriteStream(this.paths[i] as string, {
       highWaterMark: this.queued * FLUSH,
     }));
-    const ok = s.write((this.bufs[i] as Buffer).subarray(0, fill));
-    // The buffer now belongs to the stream until written; take a fresh one,
+    const buf = this.bufs[i] as Buffer;
+    const ok = s.write(buf.subarray(0, fill), (err) => {
+      // Written: the buffer serves again. A fresh one a flush was freed only
+      // by the next garbage collection, and tens of MB of them waited for it.
+      if (!err && !this.closed && buf.length === FLUSH && this.spare.length < SPARE) this.spare.push(buf);
+    });
+    // The buffer now belongs to the stream until written; take another,
     // unless this is the last flush: a closed set kept 8 MiB of fresh buffers,
     // and a split of every partition (a small budget) kept 256 such sets.
-    this.bufs[i] = last ? EMPTY : Buffer.allocUnsafe(FLUSH);
+    this.bufs[i] = last ? EMPTY : this.fresh();
     this.fill[i] = 0;
     if (ok) return undefined;
     return this.drained(i, s);
@@ -215,6 +227,7 @@ export class PartitionSet {
   /** Closes every file without flushing (the run failed); resolves once all are closed. */
   async destroy(): Promise<void> {
     this.bufs.fill(EMPTY);
+    this.spare.length = 0;
     this.closed = true;
     for (const release of this.giveUp) release?.();
     await Promise.all(
@@ -250,6 +263,7 @@ export class PartitionSet {
       ),
     );
     this.closed = true;
+    this.spare.length = 0;
   }
 }
 
