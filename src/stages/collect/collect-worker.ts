@@ -1,15 +1,12 @@
-import { rm } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { PbError } from '../../errors.js';
 import { PartitionSet } from '../../io/spill.js';
-import { decidePartition, readJoined } from './decide.js';
-import type { DecideJob, Decision, KeyJob, WorkerMessage, WorkerRequest } from './key-worker.js';
+import type { KeyJob, WorkerMessage } from './key-worker.js';
 import { Keyer } from './keyer.js';
 import { keyInputs, keySources } from './keys.js';
 
 /**
  * Worker entry (see key-worker.ts): step 1 on the files it is given, into
- * partitions of its own, then step 2 on each batch of partitions it is sent.
+ * partitions of its own; it ends once it has told what it wrote.
  * It gives up on step 1 at the first line it would have to report (or any
  * error): the main thread then keys these files itself, so what is reported,
  * and in which order, is what one thread would report.
@@ -71,37 +68,7 @@ async function keyAll(): Promise<void> {
   }
 }
 
-async function decide(d: DecideJob): Promise<void> {
-  const total: Decision = {
-    duplicates: 0,
-    failedKeys: 0,
-    recovered: 0,
-    missing: 0,
-    inputDuplicates: 0,
-    unexpected: 0,
-  };
-  for (const p of d.parts) {
-    const r = await decidePartition(readJoined(p.paths), p, d.groups, d.hasInput);
-    for (const key of Object.keys(total) as (keyof Decision)[]) total[key] += r[key];
-    post({ kind: 'part', keys: p.keys });
-    await Promise.all(p.paths.map((path) => rm(path, { force: true })));
-  }
-  post({ kind: 'decided', decision: total });
-}
-
-/** A failure of step 2 or 3, told as what it is: this thread's error is the user's. */
-function failed(err: unknown): void {
-  const pb = err instanceof PbError ? err : undefined;
-  post({
-    kind: 'failed',
-    code: pb ? pb.code : 'PB_IO',
-    message: pb ? pb.reason : String((err as Error)?.message ?? err),
-    file: pb?.file,
-    line: pb?.line,
-  });
-}
-
-port.on('message', (r: WorkerRequest) => {
-  decide(r.job).catch(failed);
-});
+// Listening keeps the worker alive until the main thread has its answer and ends it: an exit
+// right after the last message would race it.
+port.on('message', () => {});
 await keyAll();

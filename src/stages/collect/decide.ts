@@ -10,10 +10,33 @@ import {
 } from '../../io/spill.js';
 import { setBit } from './bits.js';
 import type { CollectProgress } from './events.js';
-import type { Bitsets, Decision, JoinedPart } from './key-worker.js';
 import { TYPE_ERROR, TYPE_OK, WORKER_TYPE } from './keyer.js';
 import type { Keyed } from './keys.js';
 import type { CollectSummary } from './summary.js';
+
+/** Decision bits of one thread's lines. */
+export interface Bitsets {
+  keepOut: Uint8Array;
+  keepError: Uint8Array;
+  missing: Uint8Array;
+}
+
+/** Counts of step 2, per partition added up. */
+interface Decision {
+  duplicates: number;
+  failedKeys: number;
+  recovered: number;
+  missing: number;
+  inputDuplicates: number;
+  unexpected: number;
+}
+
+/** Partition i of both threads: its files (this thread's first) and their entries and key bytes. */
+interface JoinedPart {
+  paths: string[];
+  keys: number;
+  keyBytes: number;
+}
 
 /** What step 2 decided: bits by line number, this thread's lines and the worker's (numbered apart). */
 export interface Decided {
@@ -23,10 +46,11 @@ export interface Decided {
 
 /**
  * Step 2: decides per key, one partition at a time (lines without a key are
- * kept already), and adds the counts to the summary. With a worker thread,
- * partition i is this thread's file i then the worker's (its lines come
- * after this thread's), and the worker decides every other partition that
- * needs no split, setting bits in the same shared arrays.
+ * kept already), and adds the counts to the summary. With a worker in step
+ * 1, partition i is this thread's file i then the worker's (its lines come
+ * after this thread's). Step 2 is this thread's alone: with the worker
+ * reconciling every other partition beside it, the peak RSS at 50 M keys
+ * was 341 MB against 263 MB, for no CPU saved (benchmarks/README.md).
  */
 export async function decideKeys(
   spill: SpillDir,
@@ -36,59 +60,33 @@ export async function decideKeys(
   s: CollectSummary,
   progress: CollectProgress,
 ): Promise<Decided> {
-  const shared = worker !== undefined;
-  const main = bitsets(
-    keyer.keepOut.sized(keyer.ordinal),
-    keyer.keepError.sized(keyer.ordinal),
-    keyer.inputOrdinal,
-    shared,
-  );
-  const theirs = worker && bitsets(worker.keepOut, worker.keepError, worker.inputOrdinal, true);
+  const main = {
+    keepOut: keyer.keepOut.sized(keyer.ordinal),
+    keepError: keyer.keepError.sized(keyer.ordinal),
+    missing: new Uint8Array(Math.ceil(keyer.inputOrdinal / 8)),
+  };
+  const theirs = worker && {
+    keepOut: worker.keepOut,
+    keepError: worker.keepError,
+    missing: new Uint8Array(Math.ceil(worker.inputOrdinal / 8)),
+  };
   const groups = theirs ? [main, theirs] : [main];
   const parts = joined(keyer.parts, worker?.parts);
-  // Half the budget for the reload estimate (eachPartition's), half for the per-key state arrays.
-  const limit = budget / 2;
   const keyed = parts.reduce((a, p) => a + p.keys, 0);
   let decided = 0;
-  const count = (r: Decision) => {
+  // Half the budget for the reload estimate, half for the per-key state arrays.
+  for await (const [part, expect] of eachJoined(spill, parts, budget / 2)) {
+    const r = await decidePartition(part, expect, groups, hasInput);
+    decided += expect.keys;
+    progress.decided(decided, keyed);
     s.duplicates += r.duplicates;
     s.failedKeys += r.failedKeys;
     s.recovered += r.recovered;
     s.missing += r.missing;
     s.inputDuplicates += r.inputDuplicates;
     s.unexpected += r.unexpected;
-  };
-  let mine = parts;
-  let elsewhere: Promise<Decision> | undefined;
-  if (worker) {
-    const fit = parts.filter((p) => reloadCost(p.keyBytes, p.keys) <= limit);
-    const given = new Set(fit.filter((_, i) => i % 2 === 1));
-    mine = parts.filter((p) => !given.has(p));
-    elsewhere = worker.thread.decide({ parts: [...given], hasInput, groups }, (keys) => {
-      decided += keys;
-      progress.decided(decided, keyed);
-    });
-    // Settled below; a failure meanwhile must not go unhandled.
-    elsewhere.catch(() => {});
   }
-  for await (const [part, expect] of eachJoined(spill, mine, limit)) {
-    count(await decidePartition(part, expect, groups, hasInput));
-    decided += expect.keys;
-    progress.decided(decided, keyed);
-  }
-  if (elsewhere) count(await elsewhere);
   return { main, worker: theirs };
-}
-
-/** Bit arrays for one thread's lines; in shared memory when two threads set them. */
-function bitsets(keepOut: Uint8Array, keepError: Uint8Array, inputs: number, shared: boolean): Bitsets {
-  const make = (n: number) => new Uint8Array(shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
-  if (!shared) return { keepOut, keepError, missing: make(Math.ceil(inputs / 8)) };
-  const out = make(keepOut.length);
-  out.set(keepOut);
-  const err = make(keepError.length);
-  err.set(keepError);
-  return { keepOut: out, keepError: err, missing: make(Math.ceil(inputs / 8)) };
 }
 
 /** Partition i of each thread, together (this thread's file first); empty ones left out. */
@@ -111,7 +109,7 @@ function joined(
 }
 
 /** A joined partition's lines, file after file. */
-export async function* readJoined(paths: string[]): AsyncGenerator<Buffer> {
+async function* readJoined(paths: string[]): AsyncGenerator<Buffer> {
   for (const path of paths) yield* readPartition(path);
 }
 
@@ -152,7 +150,7 @@ async function* eachJoined(
  * plus its thread (1: the worker's), so the first line read wins whichever
  * thread numbered it.
  */
-export async function decidePartition(
+async function decidePartition(
   part: AsyncIterable<Buffer>,
   expect: { keys: number; keyBytes: number },
   groups: Bitsets[],
@@ -190,27 +188,21 @@ export async function decidePartition(
       else d.inputDuplicates++;
     });
   }
-  const set = groups.length > 1 ? setShared : setBit;
   for (let id = 0; id < index.size; id++) {
     const o = ok[id] as number;
     const e = err[id] as number;
     const i = inp[id] as number;
     if (o >= 0) {
-      set((groups[o % 2] as Bitsets).keepOut, Math.floor(o / 2));
+      setBit((groups[o % 2] as Bitsets).keepOut, Math.floor(o / 2));
       if (e >= 0) d.recovered++;
     } else if (e >= 0) {
-      set((groups[e % 2] as Bitsets).keepError, Math.floor(e / 2));
+      setBit((groups[e % 2] as Bitsets).keepError, Math.floor(e / 2));
       d.failedKeys++;
     } else if (i >= 0) {
-      set((groups[i % 2] as Bitsets).missing, Math.floor(i / 2));
+      setBit((groups[i % 2] as Bitsets).missing, Math.floor(i / 2));
       d.missing++;
     }
     if (hasInput && i < 0 && (o >= 0 || e >= 0)) d.unexpected++;
   }
   return d;
-}
-
-/** Two threads set bits in the same bytes: an atomic or, so neither loses the other's. */
-function setShared(bits: Uint8Array, n: number): void {
-  Atomics.or(bits, Math.floor(n / 8), 1 << (n % 8));
 }

@@ -3,7 +3,7 @@ import { SpillDir } from '../../io/spill.js';
 import { decideKeys } from './decide.js';
 import { CollectProgress } from './events.js';
 import { InvalidLines } from './invalid.js';
-import { type Keyed, partitionKeys } from './keys.js';
+import { partitionKeys } from './keys.js';
 import { besideOutput, type CollectOptions, resolveCollectOptions } from './options.js';
 import { expandSources, listSources, StdinSpool } from './sources.js';
 import { addWarnings, type CollectSummary, emptySummary } from './summary.js';
@@ -51,7 +51,6 @@ async function collectNow(options: CollectOptions): Promise<CollectSummary> {
   const s = emptySummary(o.output, missingPath, errorsPath);
   let errorsWithoutKey = 0;
   let hasInput = false;
-  let keyed: Keyed | undefined;
   const progress = new CollectProgress(options.onEvent);
   try {
     const files = await expandSources(given, spool);
@@ -59,17 +58,14 @@ async function collectNow(options: CollectOptions): Promise<CollectSummary> {
     s.inputFiles = files.inputs.length;
     hasInput = files.inputs.length > 0;
     progress.step('keys');
-    keyed = await partitionKeys(files, spill, o, invalid, s, progress);
+    const keyed = await partitionKeys(files, spill, o, invalid, s, progress);
     errorsWithoutKey = keyed.errorsWithoutKey;
     progress.step('decide');
     const decided = await decideKeys(spill, keyed, hasInput, o.memoryBudget, s, progress);
-    // Step 3 is this thread's: the worker's memory was a quarter of the peak RSS (measured at 10 M keys).
-    await keyed.worker?.thread.stop();
     progress.step('write');
     await writeDecided(files, keyed, decided, o, s, progress);
     progress.end();
   } finally {
-    await keyed?.worker?.thread.stop();
     await invalid.close();
     await spill.dispose();
     await spool.dispose();

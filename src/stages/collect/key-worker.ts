@@ -1,44 +1,18 @@
 import { stat } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
-import { PbError, type PbErrorCode } from '../../errors.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { SpillDir } from '../../io/spill.js';
 import { startWorker } from '../../io/workers.js';
 
 /**
  * The second thread of collect (collect-worker.ts), seen from this one:
- * step 1 on the last sources and inputs, then step 2 on the partitions it
- * is given. The messages both ways are declared here.
+ * step 1 on the last sources and inputs. Its messages are declared here.
  */
 
 /** Where step 1 tells what it reads. */
 export interface KeyEvents {
   file(file: string, role: 'output' | 'input'): void;
   read(lines: number, bytes: number): void;
-}
-
-/** Decision bits of one thread's lines. */
-export interface Bitsets {
-  keepOut: Uint8Array;
-  keepError: Uint8Array;
-  missing: Uint8Array;
-}
-
-/** Counts of step 2, per partition added up. */
-export interface Decision {
-  duplicates: number;
-  failedKeys: number;
-  recovered: number;
-  missing: number;
-  inputDuplicates: number;
-  unexpected: number;
-}
-
-/** Partition i of both threads: its files (this thread's first) and their entries and key bytes. */
-export interface JoinedPart {
-  paths: string[];
-  keys: number;
-  keyBytes: number;
 }
 
 export interface KeyJob {
@@ -49,16 +23,6 @@ export interface KeyJob {
   pieceSize: number;
   maxLineLength: number;
 }
-
-export interface DecideJob {
-  parts: JoinedPart[];
-  hasInput: boolean;
-  /** In shared memory: [this thread's lines, the worker's]. */
-  groups: Bitsets[];
-}
-
-/** What this thread sends the worker after step 1. */
-export type WorkerRequest = { kind: 'decide'; job: DecideJob };
 
 /** Step 1's result in the worker: its counts, bits of its lines without a key, its partitions (closed). */
 export interface WorkerKeyed {
@@ -80,16 +44,7 @@ export type WorkerMessage =
   | { kind: 'file'; file: string; role: 'output' | 'input' }
   | { kind: 'read'; lines: number; bytes: number }
   | { kind: 'keyed'; keyed: WorkerKeyed }
-  | { kind: 'gave-up'; reason: string }
-  | { kind: 'part'; keys: number }
-  | { kind: 'decided'; decision: Decision }
-  | {
-      kind: 'failed';
-      code: PbErrorCode;
-      message: string;
-      file: string | undefined;
-      line: number | undefined;
-    };
+  | { kind: 'gave-up'; reason: string };
 
 const YOUNG_MB = 8;
 
@@ -98,7 +53,6 @@ export interface KeyWorker {
   split: { sources: number; inputs: number };
   /** The worker's step 1; undefined when it gave up (this thread then keys its files). */
   keyed: Promise<WorkerKeyed | undefined>;
-  decide(job: DecideJob, onPart: (keys: number) => void): Promise<Decision>;
   stop(): Promise<void>;
 }
 
@@ -157,49 +111,27 @@ function halfway(bytes: number[]): number {
 
 function connect(worker: Worker, split: KeyWorker['split'], events: KeyEvents): KeyWorker {
   let onKeyed: ((k: WorkerKeyed | undefined) => void) | undefined;
-  let pending: { resolve: (m: WorkerMessage) => void; reject: (e: unknown) => void } | undefined;
-  let onPart: ((keys: number) => void) | undefined;
   const keyed = new Promise<WorkerKeyed | undefined>((resolve) => {
     onKeyed = resolve;
   });
-  const fail = (err: unknown) => {
-    // In step 1 a failure is the worker giving up: this thread keys its files and meets the cause itself.
+  // A failure is the worker giving up: this thread keys its files and meets the cause itself.
+  const giveUp = () => {
     onKeyed?.(undefined);
     onKeyed = undefined;
-    pending?.reject(err);
-    pending = undefined;
   };
   worker.on('message', (m: WorkerMessage) => {
     if (m.kind === 'file') events.file(m.file, m.role);
     else if (m.kind === 'read') events.read(m.lines, m.bytes);
-    else if (m.kind === 'keyed' || m.kind === 'gave-up') {
+    else {
       onKeyed?.(m.kind === 'keyed' ? m.keyed : undefined);
       onKeyed = undefined;
-    } else if (m.kind === 'part') onPart?.(m.keys);
-    else if (m.kind === 'failed') fail(new PbError(m.code, m.message, { file: m.file, line: m.line }));
-    else {
-      pending?.resolve(m);
-      pending = undefined;
     }
   });
-  worker.on('error', fail);
-  worker.on('exit', () =>
-    fail(new Error('personalize-batch: the collect worker stopped before it was done')),
-  );
-  const ask = (request: WorkerRequest) =>
-    new Promise<WorkerMessage>((resolve, reject) => {
-      pending = { resolve, reject };
-      worker.postMessage(request);
-    });
+  worker.on('error', giveUp);
+  worker.on('exit', giveUp);
   return {
     split,
     keyed,
-    async decide(job, partDone) {
-      onPart = partDone;
-      const m = await ask({ kind: 'decide', job });
-      if (m.kind !== 'decided') throw new Error(`collect worker: unexpected ${m.kind}`);
-      return m.decision;
-    },
     async stop() {
       await worker.terminate();
     },

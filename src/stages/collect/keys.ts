@@ -57,13 +57,14 @@ export async function partitionKeys(
     linesPerSource = await keySources(keyer, files.sources.slice(0, mine.sources), o, report, progress);
     inputLines = await keyInputs(keyer, files.inputs.slice(0, mine.inputs), o, progress);
     const theirs = thread ? await thread.keyed : undefined;
+    // Its partitions are closed and told: the rest is this thread's (the worker's memory stops counting).
+    await thread?.stop();
     if (theirs && thread) {
       worker = { ...theirs, thread };
       linesPerSource.push(...theirs.linesPerSource);
       inputLines.push(...theirs.inputLines);
     } else {
       // No worker, or it gave up: this thread keys the rest, numbering on.
-      await thread?.stop();
       linesPerSource.push(
         ...(await keySources(keyer, files.sources.slice(mine.sources), o, report, progress)),
       );

@@ -403,12 +403,12 @@ describe('collect: two threads', () => {
     return { data, folders, input, inputs };
   }
 
-  test('a worker keys the last files and decides half the partitions: files and summary as with one thread', async () => {
+  test('a worker keys the last files: files and summary as with one thread', async () => {
     const dir = tmp.fresh('two');
     const { data, folders, inputs } = await twoInputs(3, dir);
     const want = oracle(data, ['shard-00000', 'shard-00001', 'rerun']);
-    // 900 bytes: about half the partitions (both threads' files) are over it and split again on
-    // this thread; the worker decides every other one of the rest.
+    // 900 bytes: about half the partitions (both threads' files) are over it and split again
+    // together; the rest are read file after file.
     const runs = [];
     for (const twoThreadsFrom of [0, Number.POSITIVE_INFINITY]) {
       const output = join(dir, `m-${twoThreadsFrom}.jsonl`);
