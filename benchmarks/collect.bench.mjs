@@ -17,6 +17,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  DUCKDB_MISSING,
+  duckdbInstalled,
   envLine,
   fmtInt,
   fmtMB,
@@ -45,7 +47,9 @@ files of the matching batch job in one folder per shard, each shard's lines in s
 in two shards' outputs (a rerun), 0.1% have an error line only. Then runs
   personalize-batch collect DATA/out/shard-*/ --input DATA/input-*.jsonl -o ... --json
 and checks its counts and files against the generator's, and prints a markdown table with wall
-time, MB/s of output read, peak RSS and the peak size of its spill folder.
+time, MB/s of output read, peak RSS and the peak size of its spill folder. Then, beside it, DuckDB's
+anti-join of the same input and outputs (duckdb-collect.mjs: read_json of both, the input records
+whose userId no output line echoes, COPY to a file), checked by its line count.
 
 Options:
   --keys N                 users (default 1000000)
@@ -57,6 +61,9 @@ Options:
   --out DIR                outputs, spill folder and results JSON (default benchmarks/out)
   --timeout SECONDS        kill the run after this long (default none)
   --keep-output            keep merged.jsonl, missing.jsonl, errors.jsonl (default: deleted after checking)
+  --skip-duckdb            do not run DuckDB's anti-join
+  --duckdb-threads N       DuckDB threads (default: DuckDB's own, = cores)
+  --duckdb-memory-limit S  DuckDB memory_limit, e.g. 256MB (default: DuckDB's own, 80% of RAM)
   -h, --help`;
 
 const { values: opt } = parseArgs({
@@ -70,6 +77,9 @@ const { values: opt } = parseArgs({
     out: { type: 'string', default: path.join(HERE, 'out') },
     timeout: { type: 'string' },
     'keep-output': { type: 'boolean', default: false },
+    'skip-duckdb': { type: 'boolean', default: false },
+    'duckdb-threads': { type: 'string' },
+    'duckdb-memory-limit': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -403,6 +413,47 @@ async function check(exp, summary, files) {
 }
 
 // ---------------------------------------------------------------------------
+// DuckDB's anti-join of the same files.
+
+async function runDuckdb(exp, run) {
+  const missing = path.join(run, 'duckdb-missing.jsonl');
+  const temp = path.join(run, 'duckdb-tmp');
+  await mkdir(temp, { recursive: true });
+  const args = [
+    path.join(HERE, 'duckdb-collect.mjs'),
+    path.join(dataDir, 'input-*.jsonl'),
+    path.join(dataDir, 'out', '*', '*.out'),
+    missing,
+    '--temp-dir',
+    temp,
+  ];
+  if (opt['duckdb-threads']) args.push('--threads', opt['duckdb-threads']);
+  if (opt['duckdb-memory-limit']) args.push('--memory-limit', opt['duckdb-memory-limit']);
+  log('running DuckDB anti-join...');
+  const r = await measure(process.execPath, args, temp);
+  let info = {};
+  try {
+    info = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '');
+  } catch {
+    // reported below
+  }
+  const problems = [];
+  if (r.exit !== 0 || r.timedOut) problems.push(`duckdb exit ${r.exit}; stderr: ${r.stderr.slice(-2000)}`);
+  else {
+    const facts = await fileFacts(missing);
+    if (facts.lines !== exp.missing)
+      problems.push(`duckdb: ${facts.lines} missing lines, expected ${exp.missing}`);
+  }
+  log(
+    `duckdb: ${r.wall.toFixed(1)} s wall, ${r.cpu === null ? '?' : r.cpu.toFixed(1)} s CPU, ` +
+      `${fmtMB(r.peakRss)} MB peak RSS, temp peak ${fmtMB(r.spillPeak)} MB, exit ${r.exit}`,
+  );
+  await rm(missing, { force: true });
+  await rm(temp, { recursive: true, force: true });
+  return { r, info, problems };
+}
+
+// ---------------------------------------------------------------------------
 
 async function main() {
   if (!existsSync(BIN)) fail(`${BIN} is missing: run npm run build first`);
@@ -451,9 +502,13 @@ async function main() {
     log('checking counts and files...');
     result = await check(exp, summary, files);
   }
+  let duck;
+  if (opt['skip-duckdb']) log('DuckDB skipped (--skip-duckdb)');
+  else if (!duckdbInstalled()) log(DUCKDB_MISSING);
+  else duck = await runDuckdb(exp, run);
   if (!opt['keep-output']) await rm(run, { recursive: true, force: true });
 
-  const ok = result.problems.length === 0;
+  const ok = result.problems.length === 0 && (!duck || duck.problems.length === 0);
   const lines = [];
   lines.push(
     `${fmtInt(keys)} keys in ${shards} shards (seed ${seed}); ${envLine(env)}` +
@@ -461,16 +516,35 @@ async function main() {
   );
   lines.push('');
   lines.push(
-    '| keys | input MB | output MB | output lines | wall s | CPU s | output MB/s | peak RSS MB | spill peak MB | check |',
+    '| tool | keys | input MB | output MB | output lines | wall s | CPU s | output MB/s | peak RSS MB | spill peak MB | check |',
   );
-  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  const row = (tool, m, check) =>
+    `| ${tool} | ${fmtInt(keys)} | ${fmtMB(exp.inputBytes)} | ${fmtMB(exp.outputBytes)} | ${fmtInt(exp.outputLines)} | ${m.wall.toFixed(1)} | ` +
+    `${m.cpu === null ? '–' : m.cpu.toFixed(1)} | ${(exp.outputBytes / MB / m.wall).toFixed(1)} | ${fmtMB(m.peakRss)} | ` +
+    `${fmtMB(m.spillPeak)} | ${check} |`;
+  const collectOk = result.problems.length === 0;
   lines.push(
-    `| ${fmtInt(keys)} | ${fmtMB(exp.inputBytes)} | ${fmtMB(exp.outputBytes)} | ${fmtInt(exp.outputLines)} | ${r.wall.toFixed(1)} | ` +
-      `${r.cpu === null ? '–' : r.cpu.toFixed(1)} | ${(exp.outputBytes / MB / r.wall).toFixed(1)} | ${fmtMB(r.peakRss)} | ` +
-      `${fmtMB(r.spillPeak)} | ${ok ? `✓ ${fmtInt(exp.missing)} missing, ${fmtInt(exp.duplicates)} duplicates, ${fmtInt(exp.failed)} failed` : '✗'} |`,
+    row(
+      'collect',
+      r,
+      collectOk
+        ? `✓ ${fmtInt(exp.missing)} missing, ${fmtInt(exp.duplicates)} duplicates, ${fmtInt(exp.failed)} failed`
+        : '✗',
+    ),
   );
+  if (duck) {
+    const threads = duck.info.threads ? `, ${duck.info.threads} threads` : '';
+    lines.push(
+      row(
+        `DuckDB ${duck.info.version ?? '?'} anti-join${threads}`,
+        duck.r,
+        duck.problems.length === 0 ? `✓ ${fmtInt(exp.missing)} missing (missing file only)` : '✗',
+      ),
+    );
+  }
   lines.push('');
-  if (!ok) for (const p of result.problems) lines.push(`- PROBLEM: ${p}`);
+  for (const p of [...result.problems, ...(duck?.problems ?? [])]) lines.push(`- PROBLEM: ${p}`);
   // At most about 30 samples in the table; all of them in the results JSON.
   const every = Math.max(1, Math.ceil(r.samples.length / 30));
   const picked = r.samples.filter((_, i) => i % every === 0 || i === r.samples.length - 1);
@@ -485,7 +559,7 @@ async function main() {
   );
   await writeFile(
     resultsFile,
-    `${JSON.stringify({ env, keys, shards, seed, expected: exp, run: { ...r, stdout: undefined }, summary, problems: result.problems }, null, 2)}\n`,
+    `${JSON.stringify({ env, keys, shards, seed, expected: exp, run: { ...r, stdout: undefined }, summary, problems: result.problems, duckdb: duck && { ...duck, r: { ...duck.r, stdout: undefined } } }, null, 2)}\n`,
   );
   log(`results in ${path.relative(process.cwd(), resultsFile)}`);
   process.exit(ok ? 0 : 1);

@@ -25,6 +25,7 @@ export { partitionOf };
 const PARTITIONS = 256;
 const MAX_DEPTH = 4;
 const FLUSH = 32 * 1024;
+const SPARE = 64;
 const TAB = 9;
 const LF = 10;
 const EMPTY = Buffer.alloc(0);
@@ -55,6 +56,8 @@ export class PartitionSet {
   private readonly draining: (Promise<void> | undefined)[];
   private readonly giveUp: ((() => void) | undefined)[];
   readonly seed: number;
+  /** Flushed buffers written and free again (at most SPARE). */
+  private readonly spare: Buffer[] = [];
   /** Set by close(): the files are complete and the buffers let go. */
   closed = false;
 
@@ -64,6 +67,8 @@ export class PartitionSet {
     seed: number,
     count = PARTITIONS,
     readonly weigh?: Weigh,
+    /** Flushed buffers a file may queue before write() asks to wait (two threads' sets use fewer). */
+    private readonly queued = 4,
   ) {
     this.seed = seed;
     this.weights = new Array(count).fill(0);
@@ -156,24 +161,33 @@ export class PartitionSet {
     return this.write(k, 0, k.length, hashBytes(k, 0, k.length, this.seed), p, 0, p.length);
   }
 
+  private fresh(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafe(FLUSH);
+  }
+
   private flush(i: number, last = false): Promise<void> | undefined {
     const fill = this.fill[i] as number;
     if (fill === 0) {
-      if (!last && this.bufs[i]?.length === 0) this.bufs[i] = Buffer.allocUnsafe(FLUSH);
+      if (!last && this.bufs[i]?.length === 0) this.bufs[i] = this.fresh();
       return undefined;
     }
     // A queue of a few buffers per file: with the default 16 KiB every write
     // waited for the disk, and the profile showed the thread idle 10% of the time.
     let s = this.streams[i];
     if (!s) {
-      s = createWriteStream(this.paths[i] as string, { highWaterMark: 4 * FLUSH });
+      s = createWriteStream(this.paths[i] as string, { highWaterMark: this.queued * FLUSH });
       this.streams[i] = s;
     }
-    const ok = s.write((this.bufs[i] as Buffer).subarray(0, fill));
-    // The buffer now belongs to the stream until written; take a fresh one,
+    const buf = this.bufs[i] as Buffer;
+    const ok = s.write(buf.subarray(0, fill), (err) => {
+      // Written: the buffer serves again. A fresh one a flush was freed only
+      // by the next garbage collection, and tens of MB of them waited for it.
+      if (!err && !this.closed && buf.length === FLUSH && this.spare.length < SPARE) this.spare.push(buf);
+    });
+    // The buffer now belongs to the stream until written; take another,
     // unless this is the last flush: a closed set kept 8 MiB of fresh buffers,
     // and a split of every partition (a small budget) kept 256 such sets.
-    this.bufs[i] = last ? EMPTY : Buffer.allocUnsafe(FLUSH);
+    this.bufs[i] = last ? EMPTY : this.fresh();
     this.fill[i] = 0;
     if (ok) return undefined;
     return this.drained(i, s);
@@ -211,6 +225,7 @@ export class PartitionSet {
   /** Closes every file without flushing (the run failed); resolves once all are closed. */
   async destroy(): Promise<void> {
     this.bufs.fill(EMPTY);
+    this.spare.length = 0;
     this.closed = true;
     for (const release of this.giveUp) release?.();
     await Promise.all(
@@ -246,6 +261,7 @@ export class PartitionSet {
       ),
     );
     this.closed = true;
+    this.spare.length = 0;
   }
 }
 
@@ -291,9 +307,20 @@ export class SpillDir {
   private readonly sets: PartitionSet[] = [];
   constructor(private readonly parent: string) {}
 
-  async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh): Promise<PartitionSet> {
+  /** The folder, made on first use: a worker thread may write partitions of its own there. */
+  folder(): Promise<string> {
+    // The promise is kept, not the name: two callers must not make two folders.
+    this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-')).then((dir) => {
+      // Removed on the way out of an interrupted or cut-off (EPIPE) process too.
+      this.tracked = trackTemporary(dir);
+      return dir;
+    });
+    return this.dir;
+  }
+
+  async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh, queued?: number): Promise<PartitionSet> {
     const { dir, prefix } = await this.reserve();
-    const set = new PartitionSet(dir, prefix, seed, count, weigh);
+    const set = new PartitionSet(dir, prefix, seed, count, weigh, queued);
     // Closed sets need no dispose(): holding on to them (256 write streams
     // each) grew memory with every partition split.
     for (let i = this.sets.length - 1; i >= 0; i--) if (this.sets[i]?.closed) this.sets.splice(i, 1);
@@ -303,13 +330,7 @@ export class SpillDir {
 
   /** The folder and a prefix of its own for one set of partition files (a worker's, made there). */
   async reserve(): Promise<{ dir: string; prefix: string }> {
-    // The promise is kept, not the name: two callers must not make two folders.
-    this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-')).then((dir) => {
-      // Removed on the way out of an interrupted or cut-off (EPIPE) process too.
-      this.tracked = trackTemporary(dir);
-      return dir;
-    });
-    return { dir: await this.dir, prefix: `p${this.counter++}` };
+    return { dir: await this.folder(), prefix: `p${this.counter++}` };
   }
 
   /**

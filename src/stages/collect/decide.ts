@@ -1,53 +1,27 @@
+import { rm } from 'node:fs/promises';
 import { ByteIndex, hashBytes } from '../../core/byteset.js';
-import { eachLine, eachPartition, type SpillDir } from '../../io/spill.js';
+import {
+  eachLine,
+  eachPartition,
+  type PartitionSet,
+  readPartition,
+  reloadCost,
+  type SpillDir,
+} from '../../io/spill.js';
 import { setBit } from './bits.js';
 import type { CollectProgress } from './events.js';
-import { type Keyed, TYPE_ERROR, TYPE_OK } from './keys.js';
+import { TYPE_ERROR, TYPE_OK, WORKER_TYPE } from './keyer.js';
+import type { Keyed } from './keys.js';
 import type { CollectSummary } from './summary.js';
 
-/** What step 2 decided: bits by line number. */
-export interface Decided {
-  /** Output lines kept in the merged output. */
+/** Decision bits of one thread's lines. */
+export interface Bitsets {
   keepOut: Uint8Array;
-  /** Error lines kept in the errors file. */
   keepError: Uint8Array;
-  /** Input lines with no output line at all. */
   missing: Uint8Array;
 }
 
-/**
- * Step 2: decides per key, one partition at a time (lines without a key are
- * kept already), and adds the counts to the summary.
- */
-export async function decideKeys(
-  spill: SpillDir,
-  { keyer, parts }: Keyed,
-  hasInput: boolean,
-  budget: number,
-  s: CollectSummary,
-  progress: CollectProgress,
-): Promise<Decided> {
-  const keepOut = keyer.keepOut.sized(keyer.ordinal);
-  const keepError = keyer.keepError.sized(keyer.ordinal);
-  const missing = new Uint8Array(Math.ceil(keyer.inputOrdinal / 8));
-  // Half the budget for the reload estimate (eachPartition's), half for the per-key state arrays.
-  const keyed = parts.entries.reduce((a, b) => a + b, 0);
-  let decided = 0;
-  for await (const [part, , expect] of eachPartition(spill, parts, budget / 2)) {
-    const d = decidePartition(part, expect, keepOut, keepError, missing, hasInput);
-    const r = await d;
-    decided += expect.keys;
-    progress.decided(decided, keyed);
-    s.duplicates += r.duplicates;
-    s.failedKeys += r.failedKeys;
-    s.recovered += r.recovered;
-    s.missing += r.missing;
-    s.inputDuplicates += r.inputDuplicates;
-    s.unexpected += r.unexpected;
-  }
-  return { keepOut, keepError, missing };
-}
-
+/** Counts of step 2, per partition added up. */
 interface Decision {
   duplicates: number;
   failedKeys: number;
@@ -57,13 +31,129 @@ interface Decision {
   unexpected: number;
 }
 
-/** Step 2 for one partition: per key, which line is kept, which error reported, which input missing. */
+/** Partition i of both threads: its files (this thread's first) and their entries and key bytes. */
+interface JoinedPart {
+  paths: string[];
+  keys: number;
+  keyBytes: number;
+}
+
+/** What step 2 decided: bits by line number, this thread's lines and the worker's (numbered apart). */
+export interface Decided {
+  main: Bitsets;
+  worker: Bitsets | undefined;
+}
+
+/**
+ * Step 2: decides per key, one partition at a time (lines without a key are
+ * kept already), and adds the counts to the summary. With a worker in step
+ * 1, partition i is this thread's file i then the worker's (its lines come
+ * after this thread's). Step 2 is this thread's alone: with the worker
+ * reconciling every other partition beside it, the peak RSS at 50 M keys
+ * was 341 MB against 263 MB, for no CPU saved (benchmarks/README.md).
+ */
+export async function decideKeys(
+  spill: SpillDir,
+  { keyer, worker }: Keyed,
+  hasInput: boolean,
+  budget: number,
+  s: CollectSummary,
+  progress: CollectProgress,
+): Promise<Decided> {
+  const main = {
+    keepOut: keyer.keepOut.sized(keyer.ordinal),
+    keepError: keyer.keepError.sized(keyer.ordinal),
+    missing: new Uint8Array(Math.ceil(keyer.inputOrdinal / 8)),
+  };
+  const theirs = worker && {
+    keepOut: worker.keepOut,
+    keepError: worker.keepError,
+    missing: new Uint8Array(Math.ceil(worker.inputOrdinal / 8)),
+  };
+  const groups = theirs ? [main, theirs] : [main];
+  const parts = joined(keyer.parts, worker?.parts);
+  const keyed = parts.reduce((a, p) => a + p.keys, 0);
+  let decided = 0;
+  // Half the budget for the reload estimate, half for the per-key state arrays.
+  for await (const [part, expect] of eachJoined(spill, parts, budget / 2)) {
+    const r = await decidePartition(part, expect, groups, hasInput);
+    decided += expect.keys;
+    progress.decided(decided, keyed);
+    s.duplicates += r.duplicates;
+    s.failedKeys += r.failedKeys;
+    s.recovered += r.recovered;
+    s.missing += r.missing;
+    s.inputDuplicates += r.inputDuplicates;
+    s.unexpected += r.unexpected;
+  }
+  return { main, worker: theirs };
+}
+
+/** Partition i of each thread, together (this thread's file first); empty ones left out. */
+function joined(
+  a: PartitionSet,
+  b: { paths: string[]; entries: number[]; keyBytes: number[] } | undefined,
+): JoinedPart[] {
+  const parts: JoinedPart[] = [];
+  for (let i = 0; i < a.paths.length; i++) {
+    const p: JoinedPart = { paths: [], keys: 0, keyBytes: 0 };
+    for (const set of b ? [a, b] : [a]) {
+      if (set.entries[i] === 0) continue;
+      p.paths.push(set.paths[i] as string);
+      p.keys += set.entries[i] as number;
+      p.keyBytes += set.keyBytes[i] as number;
+    }
+    if (p.keys > 0) parts.push(p);
+  }
+  return parts;
+}
+
+/** A joined partition's lines, file after file. */
+async function* readJoined(paths: string[]): AsyncGenerator<Buffer> {
+  for (const path of paths) yield* readPartition(path);
+}
+
+/**
+ * The partitions' lines, one partition at a time; one over the limit is
+ * first split again (both threads' files into one new set, in order).
+ */
+async function* eachJoined(
+  spill: SpillDir,
+  parts: JoinedPart[],
+  limit: number,
+): AsyncGenerator<[AsyncIterable<Buffer>, { keys: number; keyBytes: number }]> {
+  for (const p of parts) {
+    if (reloadCost(p.keyBytes, p.keys) <= limit) {
+      yield [readJoined(p.paths), { keys: p.keys, keyBytes: p.keyBytes }];
+      await Promise.all(p.paths.map((path) => rm(path, { force: true })));
+      continue;
+    }
+    const pieces = Math.min(256, Math.max(2, Math.ceil((2 * reloadCost(p.keyBytes, p.keys)) / limit)));
+    const sub = await spill.partitions(7919, pieces);
+    for await (const seg of readJoined(p.paths)) {
+      const waits: Promise<void>[] = [];
+      eachLine(seg, (ks, ke, ps, pe) => {
+        const w = sub.write(seg, ks, ke, hashBytes(seg, ks, ke, sub.seed), seg, ps, pe);
+        if (w) waits.push(w);
+      });
+      await Promise.all(waits);
+    }
+    await sub.close();
+    await Promise.all(p.paths.map((path) => rm(path, { force: true })));
+    for await (const [part, , expect] of eachPartition(spill, sub, limit, 2)) yield [part, expect];
+  }
+}
+
+/**
+ * Step 2 for one partition: per key, which line is kept, which error
+ * reported, which input missing. A line's place is its number times two
+ * plus its thread (1: the worker's), so the first line read wins whichever
+ * thread numbered it.
+ */
 async function decidePartition(
   part: AsyncIterable<Buffer>,
   expect: { keys: number; keyBytes: number },
-  keepOut: Uint8Array,
-  keepError: Uint8Array,
-  missing: Uint8Array,
+  groups: Bitsets[],
   hasInput: boolean,
 ): Promise<Decision> {
   const index = new ByteIndex(expect);
@@ -84,15 +174,17 @@ async function decidePartition(
       const id = index.add(seg, ks, ke, hashBytes(seg, ks, ke));
       let ord = 0;
       for (let i = ps + 1; i < pe; i++) ord = ord * 10 + ((seg[i] as number) - 48);
-      const type = seg[ps];
+      const tag = seg[ps] as number;
+      const type = tag & ~WORKER_TYPE;
+      const at = 2 * ord + (tag & WORKER_TYPE ? 1 : 0);
       if (type === TYPE_OK) {
-        if (ok[id] === -1) ok[id] = ord;
+        if (ok[id] === -1) ok[id] = at;
         else d.duplicates++;
       } else if (type === TYPE_ERROR) {
         // A second error line of a key (a rerun failed it again) is a repeat too: every line is counted.
-        if (err[id] === -1) err[id] = ord;
+        if (err[id] === -1) err[id] = at;
         else d.duplicates++;
-      } else if (inp[id] === -1) inp[id] = ord;
+      } else if (inp[id] === -1) inp[id] = at;
       else d.inputDuplicates++;
     });
   }
@@ -101,13 +193,13 @@ async function decidePartition(
     const e = err[id] as number;
     const i = inp[id] as number;
     if (o >= 0) {
-      setBit(keepOut, o);
+      setBit((groups[o % 2] as Bitsets).keepOut, Math.floor(o / 2));
       if (e >= 0) d.recovered++;
     } else if (e >= 0) {
-      setBit(keepError, e);
+      setBit((groups[e % 2] as Bitsets).keepError, Math.floor(e / 2));
       d.failedKeys++;
     } else if (i >= 0) {
-      setBit(missing, i);
+      setBit((groups[i % 2] as Bitsets).missing, Math.floor(i / 2));
       d.missing++;
     }
     if (hasInput && i < 0 && (o >= 0 || e >= 0)) d.unexpected++;

@@ -59,7 +59,7 @@ async function collectNow(options: CollectOptions): Promise<CollectSummary> {
     hasInput = files.inputs.length > 0;
     progress.step('keys');
     const keyed = await partitionKeys(files, spill, o, invalid, s, progress);
-    errorsWithoutKey = keyed.keyer.errorsWithoutKey;
+    errorsWithoutKey = keyed.errorsWithoutKey;
     progress.step('decide');
     const decided = await decideKeys(spill, keyed, hasInput, o.memoryBudget, s, progress);
     progress.step('write');

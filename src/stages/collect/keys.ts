@@ -1,41 +1,37 @@
-import { hashBytes } from '../../core/byteset.js';
+import type { Readable } from 'node:stream';
 import { docKindOf, wrongKind } from '../../core/doc-kind.js';
-import {
-  canonicalString,
-  KEY_ATTRIBUTES,
-  KEY_NONE,
-  KEY_USER,
-  LINE_BLANK,
-  LINE_ERROR,
-  LINE_OK,
-  OutLineParser,
-} from '../../core/out-lines.js';
-import type { PartitionSet, SpillDir } from '../../io/spill.js';
-import { Bits } from './bits.js';
+import type { SpillDir } from '../../io/spill.js';
 import type { CollectProgress } from './events.js';
 import type { InvalidLines } from './invalid.js';
+import { type KeyEvents, type KeyWorker, startKeyWorker, type WorkerKeyed } from './key-worker.js';
+import { Keyer } from './keyer.js';
 import type { ResolvedCollectOptions } from './options.js';
-import { inputPieces, isBlank, LF, numbered } from './reading.js';
+import { inputPieces, numbered, PiecePool } from './reading.js';
 import type { CollectSummary } from './summary.js';
 
-export const TYPE_OK = 79; // 'O'
-export const TYPE_ERROR = 69; // 'E'
-const TYPE_INPUT = 73; // 'I'
-const KEY_TAGS = [0, 117, 105, 97]; // '', 'u', 'i', 'a' for KEY_USER, KEY_ITEM, KEY_ATTRIBUTES
+export { TYPE_ERROR, TYPE_INPUT, TYPE_OK, WORKER_TYPE } from './keyer.js';
 
 /** What step 1 found, for the steps after it. */
 export interface Keyed {
+  /** This thread's: its lines, bits and partitions (written and closed). */
   keyer: Keyer;
-  /** The partitions, written and closed. */
-  parts: PartitionSet;
-  /** Non-blank lines per source and per input file: a second reading must find as many. */
+  /** Non-blank lines per source and per input file (both threads'): a second reading must find as many. */
   linesPerSource: number[];
   inputLines: number[];
+  /** Error lines without a key, both threads'. */
+  errorsWithoutKey: number;
+  /** The worker thread, when it keyed the last sources and inputs (numbered from 0 in its own files). */
+  worker: (WorkerKeyed & { thread: KeyWorker }) | undefined;
 }
 
 /**
  * Step 1: every output line (then every input line) is numbered and its key
  * written, with the line's number and type, to hash partitions on disk.
+ * From `twoThreadsFrom` bytes of local files, a worker thread keys the last
+ * sources and inputs (about half the bytes) into partitions of its own
+ * while this thread keys the first ones. The worker gives up on anything
+ * but clean lines (an invalid line, an error): this thread then keys its
+ * files itself, in order, so reports and numbering are as with one thread.
  */
 export async function partitionKeys(
   files: { sources: string[]; inputs: string[] },
@@ -45,37 +41,97 @@ export async function partitionKeys(
   s: CollectSummary,
   progress: CollectProgress,
 ): Promise<Keyed> {
-  const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength };
-  const parts = await spill.partitions();
-  const keyer = new Keyer(parts, o.maxLineLength);
+  const thread = await startKeyWorker(files, spill, o, progress);
+  // Two sets of 256 files: each queues half as much (RSS, measured at 10 M keys).
+  const keyer = new Keyer(
+    await spill.partitions(0, undefined, undefined, thread ? 2 : undefined),
+    o.maxLineLength,
+  );
+  const mine = thread ? thread.split : { sources: files.sources.length, inputs: files.inputs.length };
+  const report = (file: string, line: number, reason: string, text: string) =>
+    invalid.report(file, line, reason, text);
+  let worker: Keyed['worker'];
+  let linesPerSource: number[];
+  let inputLines: number[];
+  try {
+    linesPerSource = await keySources(keyer, files.sources.slice(0, mine.sources), o, report, progress);
+    inputLines = await keyInputs(keyer, files.inputs.slice(0, mine.inputs), o, progress);
+    const theirs = thread ? await thread.keyed : undefined;
+    // Its partitions are closed and told: the rest is this thread's (the worker's memory stops counting).
+    await thread?.stop();
+    if (theirs && thread) {
+      worker = { ...theirs, thread };
+      linesPerSource.push(...theirs.linesPerSource);
+      inputLines.push(...theirs.inputLines);
+    } else {
+      // No worker, or it gave up: this thread keys the rest, numbering on.
+      linesPerSource.push(
+        ...(await keySources(keyer, files.sources.slice(mine.sources), o, report, progress)),
+      );
+      inputLines.push(...(await keyInputs(keyer, files.inputs.slice(mine.inputs), o, progress)));
+    }
+  } catch (err) {
+    await thread?.stop();
+    throw err;
+  }
+  await keyer.parts.close();
+  const w = worker;
+  s.outputLines = keyer.ordinal + (w?.ordinal ?? 0);
+  s.errorLines = keyer.errorLines + (w?.errorLines ?? 0);
+  s.outputWithoutKey = keyer.withoutKey + (w?.withoutKey ?? 0);
+  s.blankLines += keyer.blankLines + (w?.blankLines ?? 0);
+  s.invalid = invalid.count;
+  const errorsWithoutKey = keyer.errorsWithoutKey + (w?.errorsWithoutKey ?? 0);
+  s.failedKeys = errorsWithoutKey;
+  s.inputRecords = keyer.inputOrdinal + (w?.inputOrdinal ?? 0);
+  s.inputWithoutKey = keyer.inputWithoutKey + (w?.inputWithoutKey ?? 0);
+  return { keyer, linesPerSource, inputLines, errorsWithoutKey, worker };
+}
+
+/** Keys every line of the sources; their non-blank lines, per source. */
+export async function keySources(
+  keyer: Keyer,
+  sources: string[],
+  o: { stdin?: Readable; pieceSize: number; maxLineLength: number },
+  report: (file: string, line: number, reason: string, text: string) => Promise<void>,
+  events: KeyEvents,
+): Promise<number[]> {
+  const pool = new PiecePool(o.pieceSize);
+  const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength, pool };
   const linesPerSource: number[] = [];
-  for (const source of files.sources) {
+  for (const source of sources) {
     const before = keyer.ordinal;
-    progress.file(source, 'output');
+    events.file(source, 'output');
     for await (const { item, lineOf } of numbered(source, readOpts)) {
       if (item.kind === 'bad') {
-        await invalid.report(source, lineOf(0), item.reason, item.text);
+        await report(source, lineOf(0), item.reason, item.text);
         continue;
       }
       const ordinal = keyer.ordinal;
       const r = keyer.outputs(item.bytes);
-      progress.read(keyer.ordinal - ordinal, item.bytes.length);
-      s.blankLines += r.blank;
-      for (const p of r.problems) await invalid.report(source, lineOf(p.index), p.reason, p.text);
+      events.read(keyer.ordinal - ordinal, item.bytes.length);
+      // The partitions copied what they keep, and problems are strings.
+      pool.recycle(item.bytes);
+      for (const p of r.problems) await report(source, lineOf(p.index), p.reason, p.text);
       if (r.wait) await r.wait;
     }
     linesPerSource.push(keyer.ordinal - before);
   }
-  s.outputLines = keyer.ordinal;
-  s.errorLines = keyer.errorLines;
-  s.outputWithoutKey = keyer.withoutKey;
-  s.invalid = invalid.count;
-  s.failedKeys = keyer.errorsWithoutKey;
+  return linesPerSource;
+}
+
+/** Keys every line of the input files; their non-blank lines, per file. */
+export async function keyInputs(
+  keyer: Keyer,
+  inputs: string[],
+  o: { stdin?: Readable; maxLineLength: number },
+  events: KeyEvents,
+): Promise<number[]> {
   const inputLines: number[] = [];
-  for (const file of files.inputs) {
+  for (const file of inputs) {
     const before = keyer.inputOrdinal;
     let first = true;
-    progress.file(file, 'input');
+    events.file(file, 'input');
     for await (const seg of inputPieces(file, o.stdin, o.maxLineLength)) {
       if (first) {
         // Read by content: an .out file in an input folder is not batch input.
@@ -85,173 +141,10 @@ export async function partitionKeys(
       }
       const ordinal = keyer.inputOrdinal;
       const w = keyer.inputs(seg);
-      progress.read(keyer.inputOrdinal - ordinal, seg.length);
+      events.read(keyer.inputOrdinal - ordinal, seg.length);
       if (w) await w;
     }
     inputLines.push(keyer.inputOrdinal - before);
   }
-  s.inputRecords = keyer.inputOrdinal;
-  s.inputWithoutKey = keyer.inputWithoutKey;
-  await parts.close();
-  return { keyer, parts, linesPerSource, inputLines };
+  return inputLines;
 }
-
-/**
- * Step 1's per-line work, synchronous over a piece: number every non-blank
- * line and write `tag+key TAB type+number` to its partition.
- */
-export class Keyer {
-  ordinal = 0;
-  inputOrdinal = 0;
-  errorLines = 0;
-  inputWithoutKey = 0;
-  withoutKey = 0;
-  errorsWithoutKey = 0;
-  /**
-   * Lines without a key skip the partitions: with nothing to join or
-   * deduplicate them by, each is kept, so its bit is set here.
-   */
-  readonly keepOut = new Bits();
-  readonly keepError = new Bits();
-  private readonly parser = new OutLineParser();
-  private key = Buffer.allocUnsafe(1024);
-  private readonly payload = Buffer.allocUnsafe(32);
-
-  constructor(
-    private readonly parts: PartitionSet,
-    private readonly maxLineLength: number,
-  ) {}
-
-  outputs(piece: Buffer): {
-    lines: number;
-    blank: number;
-    problems: { index: number; reason: string; text: string }[];
-    wait: Promise<unknown> | undefined;
-  } {
-    const problems: { index: number; reason: string; text: string }[] = [];
-    const waits: Promise<void>[] = [];
-    let lines = 0;
-    let blank = 0;
-    let p = 0;
-    const n = piece.length;
-    const parser = this.parser;
-    while (p < n) {
-      let nl = piece.indexOf(LF, p);
-      if (nl === -1) nl = n;
-      const e = nl > p && piece[nl - 1] === 13 ? nl - 1 : nl;
-      const index = lines++;
-      const status =
-        e - p > this.maxLineLength ? (isBlank(piece, p, e) ? LINE_BLANK : -1) : parser.parse(piece, p, e);
-      if (status === LINE_BLANK) blank++;
-      else {
-        const ord = this.ordinal++;
-        if (status === LINE_OK || status === LINE_ERROR) {
-          if (status === LINE_ERROR) this.errorLines++;
-          if (parser.keyField === KEY_NONE) this.keepWithoutKey(ord, status === LINE_ERROR);
-          else {
-            const klen = this.setKey(
-              parser.keyField,
-              piece,
-              parser.keyStart,
-              parser.keyEnd,
-              parser.keyEscaped,
-            );
-            const w = this.put(klen, status === LINE_OK ? TYPE_OK : TYPE_ERROR, ord);
-            if (w) waits.push(w);
-          }
-        } else {
-          const reason =
-            status === -1
-              ? `line longer than ${this.maxLineLength} bytes (--max-line-length)`
-              : parser.problem;
-          problems.push({ index, reason, text: piece.toString('utf8', p, Math.min(e, p + 65536)) });
-        }
-      }
-      p = nl + 1;
-    }
-    return { lines, blank, problems, wait: waits.length > 0 ? Promise.all(waits) : undefined };
-  }
-
-  private keepWithoutKey(ord: number, error: boolean): void {
-    this.withoutKey++;
-    if (error) {
-      this.errorsWithoutKey++;
-      this.keepError.set(ord);
-    } else this.keepOut.set(ord);
-  }
-
-  /** Input lines: their key by a quick look at lines prepare writes, else JSON.parse. */
-  inputs(seg: Buffer): Promise<unknown> | undefined {
-    const waits: Promise<void>[] = [];
-    let p = 0;
-    const n = seg.length;
-    while (p < n) {
-      let nl = seg.indexOf(LF, p);
-      if (nl === -1) nl = n;
-      const e = nl > p && seg[nl - 1] === 13 ? nl - 1 : nl;
-      if (!isBlank(seg, p, e)) {
-        const ord = this.inputOrdinal++;
-        const klen = this.inputKey(seg, p, e);
-        if (klen < 0) this.inputWithoutKey++;
-        else {
-          const w = this.put(klen, TYPE_INPUT, ord);
-          if (w) waits.push(w);
-        }
-      }
-      p = nl + 1;
-    }
-    return waits.length > 0 ? Promise.all(waits) : undefined;
-  }
-
-  private inputKey(seg: Buffer, s: number, e: number): number {
-    for (let f = KEY_USER; f <= KEY_ATTRIBUTES; f++) {
-      const prefix = INPUT_PREFIXES[f] as Buffer;
-      if (e - s <= prefix.length || seg.compare(prefix, 0, prefix.length, s, s + prefix.length) !== 0)
-        continue;
-      let i = s + prefix.length;
-      while (i < e && seg[i] !== 34 && seg[i] !== 92 && (seg[i] as number) >= 32) i++;
-      if (i < e && seg[i] === 34) return this.setKey(f, seg, s + prefix.length, i, false);
-      break;
-    }
-    let obj: unknown;
-    try {
-      obj = JSON.parse(seg.toString('utf8', s, e));
-    } catch {
-      return -1;
-    }
-    if (!obj || typeof obj !== 'object') return -1;
-    const r = obj as Record<string, unknown>;
-    for (let f = KEY_USER; f <= KEY_ATTRIBUTES; f++) {
-      const v = r[['', 'userId', 'itemId', 'itemAttributes'][f] as string];
-      if (typeof v === 'string') {
-        const canon = Buffer.from(JSON.stringify(v).slice(1, -1));
-        return this.setKey(f, canon, 0, canon.length, false);
-      }
-    }
-    return -1;
-  }
-
-  /** key = tag byte + canonical key bytes; returns its length. */
-  private setKey(field: number, buf: Uint8Array, s: number, e: number, escaped: boolean): number {
-    const bytes = escaped ? canonicalString(buf, s, e, true) : undefined;
-    const len = (bytes ? bytes.length : e - s) + 1;
-    if (this.key.length < len) this.key = Buffer.allocUnsafe(2 * len);
-    this.key[0] = KEY_TAGS[field] as number;
-    if (bytes) bytes.copy(this.key, 1);
-    else for (let i = 0; i < e - s; i++) this.key[1 + i] = buf[s + i] as number;
-    return len;
-  }
-
-  private put(klen: number, type: number, ordinal: number): Promise<void> | undefined {
-    this.payload[0] = type;
-    const plen = 1 + this.payload.write(String(ordinal), 1, 'latin1');
-    return this.parts.write(this.key, 0, klen, hashBytes(this.key, 0, klen), this.payload, 0, plen);
-  }
-}
-
-const INPUT_PREFIXES = [
-  Buffer.alloc(0),
-  Buffer.from('{"userId":"'),
-  Buffer.from('{"itemId":"'),
-  Buffer.from('{"itemAttributes":"'),
-];

@@ -35,6 +35,12 @@ export interface CollectOptions extends CallOptions {
   stdout?: Writable;
   /** Bytes per piece of lines. Default 1 MiB. */
   pieceSize?: number;
+  /**
+   * Bytes of local sources and inputs from which a second thread keys half
+   * of the files and reconciles half of the partitions. Default 64 MiB;
+   * Infinity keeps collect on one thread (the tests set 0 to use it on small inputs).
+   */
+  twoThreadsFrom?: number;
   /** Each step as it starts, each file as a step reads it, running counts about every 250 ms (CollectEvent). */
   onEvent?: (e: CollectEvent) => void;
 }
@@ -43,6 +49,7 @@ export const COLLECT_DEFAULTS = {
   memoryBudget: 64 * 1024 * 1024,
   maxLineLength: 128 * 1024 * 1024,
   pieceSize: 1024 * 1024,
+  twoThreadsFrom: 64 * 1024 * 1024,
 } as const;
 
 /** Where missing.jsonl and errors.jsonl go by default: beside the output. */
@@ -68,6 +75,7 @@ export interface ResolvedCollectOptions {
   stdin: Readable | undefined;
   stdout: Writable | undefined;
   pieceSize: number;
+  twoThreadsFrom: number;
 }
 
 export function resolveCollectOptions(o: CollectOptions): ResolvedCollectOptions {
@@ -82,6 +90,8 @@ export function resolveCollectOptions(o: CollectOptions): ResolvedCollectOptions
   const maxLineLength = o.maxLineLength ?? COLLECT_DEFAULTS.maxLineLength;
   const pieceSize = o.pieceSize ?? COLLECT_DEFAULTS.pieceSize;
   if (!(memoryBudget > 0) || !(maxLineLength > 0) || !(pieceSize > 0)) throw usage('sizes must be above 0');
+  const twoThreadsFrom = o.twoThreadsFrom ?? COLLECT_DEFAULTS.twoThreadsFrom;
+  if (!(twoThreadsFrom >= 0)) throw usage('twoThreadsFrom must be 0 or more bytes');
   const output = o.output ?? '-';
   // writeOutput refuses it too, but only once both readings are done, and with the side files
   // already open: a SideFile aborted before its write began fails with an unhandled 'error'.
@@ -101,5 +111,6 @@ export function resolveCollectOptions(o: CollectOptions): ResolvedCollectOptions
     stdin: o.stdin,
     stdout: o.stdout,
     pieceSize,
+    twoThreadsFrom,
   };
 }

@@ -8,10 +8,32 @@ import { type OutItem, readOutItems } from '../../io/out-reader.js';
 const TAB = 9;
 export const LF = 10;
 
+/**
+ * Piece buffers used again once their lines are done with (give back with
+ * recycle): a fresh 1 MiB buffer a piece is freed only at the next garbage
+ * collection, and tens of them waited for it per thread at the peak RSS.
+ */
+export class PiecePool {
+  private readonly free: Buffer[] = [];
+  constructor(private readonly size: number) {}
+
+  take = (): Buffer => this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+
+  give = (b: Buffer): void => {
+    if (this.free.length < 8) this.free.push(b);
+  };
+
+  /** The whole buffer of a piece (a piece is its start) goes back, if it is one of ours in size. */
+  recycle(piece: Buffer): void {
+    if (piece.byteOffset === 0 && piece.buffer.byteLength === this.size)
+      this.give(Buffer.from(piece.buffer, 0, this.size));
+  }
+}
+
 /** A source's items in order, each with the line numbers of its lines. */
 export async function* numbered(
   source: string,
-  opts: { stdin?: Readable; pieceSize: number; maxLineLength: number },
+  opts: { stdin?: Readable; pieceSize: number; maxLineLength: number; pool?: PiecePool },
 ): AsyncGenerator<{ item: OutItem; lineOf: (i: number) => number }> {
   let next = 1;
   for await (const item of readOutItems(source, opts)) {

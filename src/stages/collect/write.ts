@@ -1,12 +1,14 @@
+import { Readable } from 'node:stream';
 import { PbError } from '../../errors.js';
 import { writeOutput } from '../../io/output.js';
 import { SideFile } from '../export/index.js';
 import { getBit } from './bits.js';
-import type { Decided } from './decide.js';
+import type { Bitsets, Decided } from './decide.js';
 import type { CollectProgress } from './events.js';
+import type { KeyEvents } from './key-worker.js';
 import type { Keyed } from './keys.js';
 import type { ResolvedCollectOptions } from './options.js';
-import { inputPieces, isBlank, LF, numbered } from './reading.js';
+import { inputPieces, isBlank, LF, numbered, PiecePool } from './reading.js';
 import type { CollectSummary } from './summary.js';
 
 /**
@@ -24,13 +26,45 @@ export async function writeDecided(
 ): Promise<void> {
   const errors = new SideFile(s.errorsFile, o.stdout);
   const missingFile = s.missingFile ? new SideFile(s.missingFile, o.stdout) : undefined;
+  const split = keyed.worker?.thread.split ?? { sources: files.sources.length, inputs: files.inputs.length };
   try {
     await errors.write(Buffer.alloc(0));
     await missingFile?.write(Buffer.alloc(0));
-    const merged = mergedLines(files.sources, keyed.linesPerSource, decided, errors, o, s, progress);
-    await writeOutput(o.output, o.stdout, bufferedBy(merged, 4 * o.pieceSize));
-    if (missingFile)
-      await writeMissing(files.inputs, keyed.inputLines, decided.missing, missingFile, o, progress);
+    const mine = mergedLines(
+      files.sources.slice(0, split.sources),
+      keyed.linesPerSource,
+      decided.main,
+      errors,
+      o,
+      s,
+      progress,
+    );
+    // The worker's sources follow, numbered from 0 again, with its bits.
+    async function* merged(): AsyncGenerator<Buffer> {
+      yield* mine;
+      if (!decided.worker) return;
+      const rest = files.sources.slice(split.sources);
+      yield* mergedLines(
+        rest,
+        keyed.linesPerSource.slice(split.sources),
+        decided.worker,
+        errors,
+        o,
+        s,
+        progress,
+      );
+    }
+    // One chunk read ahead, not Readable.from's 16 (of 4 MiB each).
+    await writeOutput(o.output, o.stdout, Readable.from(merged(), { highWaterMark: 1 }));
+    if (missingFile) {
+      const inputs = files.inputs.slice(0, split.inputs);
+      await writeMissing(inputs, keyed.inputLines, decided.main.missing, missingFile, o, progress);
+      if (decided.worker) {
+        const rest = files.inputs.slice(split.inputs);
+        const counts = keyed.inputLines.slice(split.inputs);
+        await writeMissing(rest, counts, decided.worker.missing, missingFile, o, progress);
+      }
+    }
     await errors.close();
     await missingFile?.close();
   } catch (err) {
@@ -40,31 +74,42 @@ export async function writeDecided(
   }
 }
 
-/** The kept output lines, source after source; the kept error lines go to `errors` on the way. */
+/**
+ * The kept output lines, source after source (numbered from 0), with one
+ * thread's bits; the kept error lines go to `errors` on the way.
+ */
 async function* mergedLines(
   sources: string[],
   linesPerSource: number[],
-  { keepOut, keepError }: Decided,
-  errors: SideFile,
-  o: ResolvedCollectOptions,
-  s: CollectSummary,
-  progress: CollectProgress,
+  { keepOut, keepError }: Bitsets,
+  errors: { write(c: Buffer): Promise<void> },
+  o: { stdin?: Readable; pieceSize: number; maxLineLength: number },
+  s: { written: number },
+  progress: KeyEvents,
 ): AsyncGenerator<Buffer> {
-  const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength };
+  const pool = new PiecePool(o.pieceSize);
+  const readOpts = { stdin: o.stdin, pieceSize: o.pieceSize, maxLineLength: o.maxLineLength, pool };
+  // Kept lines are copied once, into chunks of 4 pieces: a buffer per piece, then one to gather
+  // them, was 2 MiB of garbage a piece per thread and showed in the peak RSS.
+  const size = 4 * o.pieceSize;
+  const acc = { buf: Buffer.allocUnsafe(size), at: 0 };
   let ordinal = 0;
   for (const [i, source] of sources.entries()) {
     const first = ordinal;
     progress.file(source, 'output');
     for await (const { item } of numbered(source, readOpts)) {
       if (item.kind === 'bad') continue;
-      const r = pickLines(item.bytes, ordinal, keepOut, keepError);
-      ordinal += r.lines;
-      progress.read(r.lines, item.bytes.length);
-      if (r.errors.length > 0) await errors.write(r.errors);
-      if (r.out.length > 0) {
-        s.written += r.kept;
-        yield r.out;
+      if (acc.at + item.bytes.length + 1 > acc.buf.length) {
+        if (acc.at > 0) yield acc.buf.subarray(0, acc.at);
+        acc.buf = Buffer.allocUnsafe(Math.max(size, item.bytes.length + 1));
+        acc.at = 0;
       }
+      const r = pickLines(item.bytes, ordinal, keepOut, keepError, acc);
+      pool.recycle(item.bytes);
+      ordinal += r.lines;
+      s.written += r.kept;
+      progress.read(r.lines, item.bytes.length);
+      if (r.errors) await errors.write(r.errors);
     }
     // The output is written atomically: this throw discards it.
     if (ordinal - first !== linesPerSource[i]) {
@@ -75,16 +120,17 @@ async function* mergedLines(
       );
     }
   }
+  if (acc.at > 0) yield acc.buf.subarray(0, acc.at);
 }
 
-/** The input lines no output line answered, byte for byte. */
+/** The input lines no output line answered, byte for byte (numbered from 0, one thread's bits). */
 async function writeMissing(
   inputs: string[],
   inputLines: number[],
   missing: Uint8Array,
-  missingFile: SideFile,
-  o: ResolvedCollectOptions,
-  progress: CollectProgress,
+  missingFile: { write(c: Buffer): Promise<void> },
+  o: { stdin?: Readable; maxLineLength: number },
+  progress: KeyEvents,
 ): Promise<void> {
   let inputOrdinal = 0;
   for (const [i, file] of inputs.entries()) {
@@ -100,24 +146,27 @@ async function writeMissing(
       throw new PbError(
         'PB_IO',
         `changed while collect read it (${inputLines[i]} lines, then ${inputOrdinal - first})`,
-        {
-          file,
-        },
+        { file },
       );
     }
   }
 }
 
-/** Step 3 for a piece of output: the kept lines (LF-terminated) and kept error lines. */
+/**
+ * Step 3 for a piece of output: the kept lines (LF-terminated) appended to
+ * `acc` (room for the whole piece is the caller's), the kept error lines in
+ * a buffer of their own (none: undefined).
+ */
 function pickLines(
   piece: Buffer,
   first: number,
   keepOut: Uint8Array,
   keepError: Uint8Array,
-): { out: Buffer; errors: Buffer; lines: number; kept: number } {
-  const out = Buffer.allocUnsafe(piece.length + 1);
-  const errors = Buffer.allocUnsafe(piece.length + 1);
-  let oAt = 0;
+  acc: { buf: Buffer; at: number },
+): { errors: Buffer | undefined; lines: number; kept: number } {
+  const out = acc.buf;
+  let errors: Buffer | undefined;
+  let oAt = acc.at;
   let eAt = 0;
   let kept = 0;
   let ord = first;
@@ -133,6 +182,7 @@ function pickLines(
         out[oAt++] = LF;
         kept++;
       } else if (getBit(keepError, ord)) {
+        errors ??= Buffer.allocUnsafe(piece.length + 1);
         eAt += piece.copy(errors, eAt, p, e);
         errors[eAt++] = LF;
       }
@@ -140,7 +190,8 @@ function pickLines(
     }
     p = nl + 1;
   }
-  return { out: out.subarray(0, oAt), errors: errors.subarray(0, eAt), lines: ord - first, kept };
+  acc.at = oAt;
+  return { errors: errors?.subarray(0, eAt), lines: ord - first, kept };
 }
 
 /** Step 3 for a piece of input: the missing lines, byte for byte (plus LF). */
@@ -163,20 +214,4 @@ function pickInputs(seg: Buffer, first: number, missing: Uint8Array): { out: Buf
     p = nl + 1;
   }
   return { out: out.subarray(0, at), lines: ord - first };
-}
-
-/** Gathers chunks up to `size` bytes, so a source of tiny pieces does not become tiny writes. */
-async function* bufferedBy(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let total = 0;
-  for await (const c of src) {
-    parts.push(c);
-    total += c.length;
-    if (total >= size) {
-      yield Buffer.concat(parts, total);
-      parts = [];
-      total = 0;
-    }
-  }
-  if (total > 0) yield Buffer.concat(parts, total);
 }

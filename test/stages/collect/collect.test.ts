@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { OutLineParser } from '../../../src/core/out-lines.js';
 import {
   type CollectEvent,
   type CollectOptions,
   type CollectSummary,
   collect,
 } from '../../../src/stages/collect/index.js';
+import { KeyScan, UNKNOWN } from '../../../src/stages/collect/key-scan.js';
 import { shard } from '../../../src/stages/shard/index.js';
 import { cli, rejectsWith, stdinOf, useTmp } from '../../helpers.js';
 import { AWS_DOC_EXAMPLES, FAILED, prng, randomId } from '../../out-fixtures.js';
@@ -374,6 +376,120 @@ describe('collect', () => {
     assert.equal((await cli(['collect', clean, '--state', 's.json'])).code, 2);
     assert.match((await cli(['collect', '--help'])).stdout, /Examples:/);
     assert.equal(dirname(s.missingFile ?? ''), dir);
+  });
+});
+
+describe('collect: two threads', () => {
+  /** A run's files, with its input in two files (the worker takes the second). */
+  async function twoInputs(seed: number, dir: string) {
+    const data = makeRun(seed, 600);
+    const { folders, input } = await writeRun(data, dir);
+    const half = Math.floor(data.input.length / 2);
+    const inputs = [join(dir, 'in-a.jsonl'), join(dir, 'in-b.jsonl')];
+    await writeFile(
+      inputs[0] as string,
+      data.input
+        .slice(0, half)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
+    await writeFile(
+      inputs[1] as string,
+      data.input
+        .slice(half)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
+    return { data, folders, input, inputs };
+  }
+
+  test('a worker keys the last files: files and summary as with one thread', async () => {
+    const dir = tmp.fresh('two');
+    const { data, folders, inputs } = await twoInputs(3, dir);
+    const want = oracle(data, ['shard-00000', 'shard-00001', 'rerun']);
+    // 900 bytes: about half the partitions (both threads' files) are over it and split again
+    // together; the rest are read file after file.
+    const runs = [];
+    for (const twoThreadsFrom of [0, Number.POSITIVE_INFINITY]) {
+      const output = join(dir, `m-${twoThreadsFrom}.jsonl`);
+      const r = await run({ sources: folders, inputs, output, memoryBudget: 900, twoThreadsFrom });
+      runs.push({ ...r, s: { ...r.s, seconds: 0, output: '' } });
+    }
+    const [two, one] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    assert.deepEqual(two, one);
+    assert.deepEqual(two.merged, want.merged);
+    assert.deepEqual(two.errors, want.errors);
+    assert.deepEqual(two.missing, want.missing);
+    assert.equal(two.s.duplicates, want.duplicates);
+  });
+
+  test("a malformed line in the worker's files: this thread keys them, same rejects and output", async () => {
+    const dir = tmp.fresh('two-bad');
+    const { folders, inputs } = await twoInputs(4, dir);
+    const last = join(folders.at(-1) as string, 'input.jsonl.out');
+    await writeFile(last, `${await readFile(last, 'utf8')}{"input":{"userId":"b"},"outp\n`);
+    const rejected = [];
+    for (const twoThreadsFrom of [0, Number.POSITIVE_INFINITY]) {
+      const rejects = join(dir, `rejects-${twoThreadsFrom}.jsonl`);
+      const output = join(dir, `o-${twoThreadsFrom}.jsonl`);
+      const s = await collect({
+        sources: folders,
+        inputs,
+        output,
+        onInvalid: 'skip',
+        rejects,
+        twoThreadsFrom,
+      });
+      assert.equal(s.invalid, 1);
+      rejected.push([await readFile(rejects, 'utf8'), await readFile(output, 'utf8')]);
+    }
+    assert.deepEqual(rejected[0], rejected[1]);
+  });
+});
+
+describe('collect: the quick key scan', () => {
+  test("a line it knows gets the full parser's verdict and key; mutated lines too", () => {
+    const rand = prng(9);
+    const scan = new KeyScan();
+    const parser = new OutLineParser();
+    const bases = [
+      '{"input":{"userId":"u1"},"output":{"recommendedItems":["1","2","3"],"scores":[0.5,0.25,1e-3]},"error":null}',
+      '{"input":{"itemId":"ié1"},"output":{"recommendedItems":["a,b"]},"error":null}',
+      '{"input":{"userId":"u2"},"output":{"recommendedItems":[],"scores":[]},"error":null}',
+      '{"input":{"userId":"u3"},"output":null,"error":"User not found"}',
+      '{"input":{"userId":"u4"},"output":{"recommendedItems":["x"],"scores":[-0.5E+2]},"error":null}',
+    ];
+    const alphabet = ['"', '\\', ',', ']', '[', '{', '}', ' ', '0', '-', '.', 'e', 'n', '\t', '\u0001', ':'];
+    let known = 0;
+    for (let n = 0; n < 20000; n++) {
+      let line = bases[n % bases.length] as string;
+      const edits = n < bases.length ? 0 : 1 + Math.floor(rand() * 3);
+      for (let k = 0; k < edits; k++) {
+        const at = Math.floor(rand() * line.length);
+        const c = alphabet[Math.floor(rand() * alphabet.length)] as string;
+        const op = rand();
+        line =
+          op < 0.4
+            ? line.slice(0, at) + line.slice(at + 1)
+            : op < 0.7
+              ? line.slice(0, at) + c + line.slice(at)
+              : line.slice(0, at) + c + line.slice(at + 1);
+      }
+      const buf = Buffer.from(line);
+      const quick = scan.scan(buf, 0, buf.length);
+      if (n < bases.length) assert.notEqual(quick, UNKNOWN, line);
+      if (quick === UNKNOWN) continue;
+      known++;
+      const full = parser.parse(buf, 0, buf.length);
+      assert.equal(quick, full, line);
+      assert.deepEqual(
+        [scan.keyField, scan.keyStart, scan.keyEnd],
+        [parser.keyField, parser.keyStart, parser.keyEnd],
+        line,
+      );
+      assert.equal(parser.keyEscaped, false, line);
+    }
+    assert.ok(known > 500, `${known} lines known`);
   });
 });
 
