@@ -155,6 +155,19 @@ export async function writeTarget(path: string): Promise<{ path: string; inPlace
   return { path, inPlace: !st.isFile() };
 }
 
+/**
+ * Refuses, before any work, a local output whose folder is missing or that
+ * is a folder: a step that writes only at its end (report) read a whole
+ * input before saying so.
+ */
+export async function checkWritableLater(path: string): Promise<void> {
+  if (path === '-' || isS3Uri(path)) return;
+  await writeTarget(path);
+  const dir = await stat(dirname(path)).catch(() => undefined);
+  if (!dir?.isDirectory())
+    throw new PbError('PB_IO', 'cannot write: the folder does not exist', { file: path });
+}
+
 /** Refuses an output that is one of the inputs: renamed over it, the input would be gone. */
 export async function checkNotAnInput(output: string, inputs: readonly string[]): Promise<void> {
   if (output === '-' || isS3Uri(output)) return;

@@ -3,7 +3,7 @@ import { renderReportHtml } from '../../core/report-html.js';
 import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources, readOutItems } from '../../io/out-reader.js';
-import { checkNotAnInput, writeOutput } from '../../io/output.js';
+import { checkNotAnInput, checkWritableLater, writeOutput } from '../../io/output.js';
 import { SpillDir } from '../../io/spill.js';
 import { loadReportCatalog } from './catalog.js';
 import { CountTable } from './counts.js';
@@ -57,6 +57,8 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     const files = await expandOutSources(o.sources);
     await checkNotAnInput(o.output, files);
     await checkNotAnInput(o.json, files);
+    await checkWritableLater(o.output);
+    await checkWritableLater(o.json);
     const keys = new CountTable(spill, o.memoryBudget / 2);
     const items = new CountTable(spill, o.memoryBudget / 2);
     const sinceParts = o.since === undefined ? undefined : await sincePartitions(spill);

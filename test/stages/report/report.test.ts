@@ -239,6 +239,15 @@ describe('report', () => {
       name: 'AbortError',
     });
     await assert.rejects(readFile(out), { code: 'ENOENT' });
+    // A folder that does not exist: said before the pass (the page is written last), naming the page.
+    const lost = join(tmp.fresh('no-such-folder'), 'report.html');
+    const seen: string[] = [];
+    await assert.rejects(
+      report({ sources: [shards], output: lost, onEvent: (e) => seen.push(e.type) }),
+      (err: Error & { code?: string; file?: string }) =>
+        err.code === 'PB_IO' && err.file === lost && /folder does not exist/.test(err.message),
+    );
+    assert.deepEqual(seen, []);
     assert.deepEqual({ ...b.report.counts, spilled: false }, a.report.counts);
     assert.deepEqual(b.report.concentration, a.report.concentration);
   });
