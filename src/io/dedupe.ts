@@ -3,12 +3,12 @@ import type { BatchInput } from '../core/build.js';
 import { ByteSet, hashBytes } from '../core/byteset.js';
 import type { SpilledFiles } from './fast-parallel.js';
 import {
-  concatFiles,
   eachLine,
   eachPartition,
+  joinSets,
   type PartitionSet,
-  reloadCost,
   type SpillDir,
+  type SpilledParts,
 } from './spill.js';
 import { startWorker } from './workers.js';
 
@@ -167,36 +167,20 @@ export class Deduper {
   async *drain(): AsyncGenerator<{ chunk: Buffer; lines: number }> {
     if (!this.parts) return;
     await this.parts.close();
-    const sets = [...this.earlier, this.parts];
-    const files = this.parts.paths.map((_, i) =>
-      sets.filter((set) => (set.entries[i] as number) > 0).map((set) => set.paths[i] as string),
-    );
-    const entries = this.parts.paths.map((_, i) =>
-      sets.reduce((n, set) => n + (set.entries[i] as number), 0),
-    );
-    const keyBytes = this.parts.paths.map((_, i) =>
-      sets.reduce((n, set) => n + (set.keyBytes[i] as number), 0),
-    );
+    const parts = joinSets([...this.earlier, this.parts], this.parts.seed);
     let spilledBytes = 0;
     let fits = true;
-    for (let i = 0; i < files.length; i++) {
-      spilledBytes += (keyBytes[i] as number) + 3 * (entries[i] as number);
-      if (reloadCost(keyBytes[i] as number, entries[i] as number) > this.budget) fits = false;
+    for (let i = 0; i < parts.files.length; i++) {
+      spilledBytes += (parts.keyBytes[i] as number) + 3 * (parts.entries[i] as number);
+      if (parts.cost(i) > this.budget) fits = false;
     }
     const count = (d: number) => {
       this.duplicates += d;
     };
     if (fits && spilledBytes >= this.parallelDrainMinBytes) {
-      yield* drainTwoWays({ files, entries, keyBytes }, this.budget, this.derive, count);
+      yield* drainTwoWays(parts, this.budget, this.derive, count);
       return;
     }
-    const parts = {
-      paths: await concatFiles(files, this.parts.paths),
-      entries,
-      keyBytes,
-      seed: this.parts.seed,
-      cost: (i: number) => reloadCost(keyBytes[i] as number, entries[i] as number),
-    };
     for await (const [part, unbounded, expect] of eachPartition(this.spill, parts, this.budget)) {
       const seen = new ByteSet(unbounded ? Number.MAX_SAFE_INTEGER : this.budget, expect);
       for await (const seg of part) {
@@ -206,13 +190,6 @@ export class Deduper {
       }
     }
   }
-}
-
-/** Partition i of a drain: its files in write order, its entries and key bytes over all of them. */
-interface JoinedParts {
-  files: string[][];
-  entries: number[];
-  keyBytes: number[];
 }
 
 /**
@@ -247,7 +224,7 @@ export async function drainFiles(
  * from about 1.9 s to 1 s).
  */
 async function* drainTwoWays(
-  parts: JoinedParts,
+  parts: SpilledParts & { files: string[][] },
   budget: number,
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
   count: (duplicates: number) => void,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { eachLine, eachPartition, type PartitionSet, SpillDir } from '../../src/io/spill.js';
+import { eachLine, eachPartition, joinSets, type PartitionSet, SpillDir } from '../../src/io/spill.js';
 import { makeTmp } from '../helpers.js';
 
 let tmp: Awaited<ReturnType<typeof makeTmp>>;
@@ -69,7 +69,7 @@ describe('spill re-splitting', () => {
     );
   });
 
-  test('two sets of one seed read as one (more): each partition the first file then the second, split or not', async () => {
+  test('two sets of one seed read as one (joinSets): each partition the first file then the second, split or not', async () => {
     for (const budget of [1e9, 2000]) {
       const spill = new SpillDir(tmp.dir);
       try {
@@ -81,16 +81,8 @@ describe('spill re-splitting', () => {
         }
         await a.close();
         await b.close();
-        const entries = a.entries.map((n, i) => n + (b.entries[i] as number));
-        const keyBytes = a.keyBytes.map((n, i) => n + (b.keyBytes[i] as number));
-        const joined = {
-          paths: a.paths,
-          more: b.paths,
-          entries,
-          keyBytes,
-          seed: 0,
-          cost: (i: number) => 40 * (entries[i] as number),
-        };
+        const set = joinSets([a, b], 0);
+        const joined = { ...set, cost: (i: number) => 40 * (set.entries[i] as number) };
         // Per key: a's payloads in order, then b's (a split keeps each key's lines in order).
         const got = new Map<string, string[]>();
         let parts = 0;

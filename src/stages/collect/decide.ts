@@ -1,13 +1,5 @@
-import { rm } from 'node:fs/promises';
 import { ByteIndex, hashBytes } from '../../core/byteset.js';
-import {
-  eachLine,
-  eachPartition,
-  type PartitionSet,
-  readPartition,
-  reloadCost,
-  type SpillDir,
-} from '../../io/spill.js';
+import { eachLine, eachPartition, joinSets, type SpillDir } from '../../io/spill.js';
 import { setBit } from './bits.js';
 import type { CollectProgress } from './events.js';
 import { TYPE_ERROR, TYPE_OK, WORKER_TYPE } from './keyer.js';
@@ -29,13 +21,6 @@ interface Decision {
   missing: number;
   inputDuplicates: number;
   unexpected: number;
-}
-
-/** Partition i of both threads: its files (this thread's first) and their entries and key bytes. */
-interface JoinedPart {
-  paths: string[];
-  keys: number;
-  keyBytes: number;
 }
 
 /** What step 2 decided: bits by line number, this thread's lines and the worker's (numbered apart). */
@@ -71,11 +56,12 @@ export async function decideKeys(
     missing: new Uint8Array(Math.ceil(worker.inputOrdinal / 8)),
   };
   const groups = theirs ? [main, theirs] : [main];
-  const parts = joined(keyer.parts, worker?.parts);
-  const keyed = parts.reduce((a, p) => a + p.keys, 0);
+  // Partition i is this thread's file then the worker's.
+  const parts = joinSets(worker ? [keyer.parts, worker.parts] : [keyer.parts], keyer.parts.seed);
+  const keyed = parts.entries.reduce((a, n) => a + n, 0);
   let decided = 0;
   // Half the budget for the reload estimate, half for the per-key state arrays.
-  for await (const [part, expect] of eachJoined(spill, parts, budget / 2)) {
+  for await (const [part, , expect] of eachPartition(spill, parts, budget / 2)) {
     const r = await decidePartition(part, expect, groups, hasInput);
     decided += expect.keys;
     progress.decided(decided, keyed);
@@ -87,61 +73,6 @@ export async function decideKeys(
     s.unexpected += r.unexpected;
   }
   return { main, worker: theirs };
-}
-
-/** Partition i of each thread, together (this thread's file first); empty ones left out. */
-function joined(
-  a: PartitionSet,
-  b: { paths: string[]; entries: number[]; keyBytes: number[] } | undefined,
-): JoinedPart[] {
-  const parts: JoinedPart[] = [];
-  for (let i = 0; i < a.paths.length; i++) {
-    const p: JoinedPart = { paths: [], keys: 0, keyBytes: 0 };
-    for (const set of b ? [a, b] : [a]) {
-      if (set.entries[i] === 0) continue;
-      p.paths.push(set.paths[i] as string);
-      p.keys += set.entries[i] as number;
-      p.keyBytes += set.keyBytes[i] as number;
-    }
-    if (p.keys > 0) parts.push(p);
-  }
-  return parts;
-}
-
-/** A joined partition's lines, file after file. */
-async function* readJoined(paths: string[]): AsyncGenerator<Buffer> {
-  for (const path of paths) yield* readPartition(path);
-}
-
-/**
- * The partitions' lines, one partition at a time; one over the limit is
- * first split again (both threads' files into one new set, in order).
- */
-async function* eachJoined(
-  spill: SpillDir,
-  parts: JoinedPart[],
-  limit: number,
-): AsyncGenerator<[AsyncIterable<Buffer>, { keys: number; keyBytes: number }]> {
-  for (const p of parts) {
-    if (reloadCost(p.keyBytes, p.keys) <= limit) {
-      yield [readJoined(p.paths), { keys: p.keys, keyBytes: p.keyBytes }];
-      await Promise.all(p.paths.map((path) => rm(path, { force: true })));
-      continue;
-    }
-    const pieces = Math.min(256, Math.max(2, Math.ceil((2 * reloadCost(p.keyBytes, p.keys)) / limit)));
-    const sub = await spill.partitions(7919, pieces);
-    for await (const seg of readJoined(p.paths)) {
-      const waits: Promise<void>[] = [];
-      eachLine(seg, (ks, ke, ps, pe) => {
-        const w = sub.write(seg, ks, ke, hashBytes(seg, ks, ke, sub.seed), seg, ps, pe);
-        if (w) waits.push(w);
-      });
-      await Promise.all(waits);
-    }
-    await sub.close();
-    await Promise.all(p.paths.map((path) => rm(path, { force: true })));
-    for await (const [part, , expect] of eachPartition(spill, sub, limit, 2)) yield [part, expect];
-  }
 }
 
 /**

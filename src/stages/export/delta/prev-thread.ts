@@ -1,5 +1,5 @@
 import { PbError, type PbErrorCode } from '../../../errors.js';
-import { type PartitionSet, reloadCost } from '../../../io/spill.js';
+import { joinSets, type PartitionSet, type SpilledParts } from '../../../io/spill.js';
 import { startWorker } from '../../../io/workers.js';
 import type { PrevRead } from './prev.js';
 
@@ -59,36 +59,8 @@ export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & Spi
 /**
  * PREV's partitions joined with the sources' (same seed, same count): each
  * partition PREV's file then the sources', so PREV's keys come first in
- * each, as when one thread wrote both. Nothing is copied: appending the
- * 256 files one after the other took 0.6 to 1.3 s of a 100 MB run on a
- * busy machine. Returns the joined set for eachPartition.
+ * each, as when one thread wrote both.
  */
-export function joinPartitions(
-  prev: Spilled,
-  cur: PartitionSet,
-): Spilled & Costed & { more: (string | undefined)[] } {
-  const keyBytes = prev.keyBytes.map((k, i) => k + (cur.keyBytes[i] as number));
-  const entries = prev.entries.map((n, i) => n + (cur.entries[i] as number));
-  // Only a partition that holds a line has a file: a side without one is left out.
-  const paths: string[] = [];
-  const more: (string | undefined)[] = [];
-  for (let i = 0; i < prev.paths.length; i++) {
-    const mine = (prev.entries[i] as number) > 0 ? prev.paths[i] : undefined;
-    const theirs = (cur.entries[i] as number) > 0 ? cur.paths[i] : undefined;
-    paths.push(mine ?? theirs ?? (prev.paths[i] as string));
-    more.push(mine === undefined ? undefined : theirs);
-  }
-  return {
-    paths,
-    more,
-    keyBytes,
-    entries,
-    seed: cur.seed,
-    cost: (i) => reloadCost(keyBytes[i] as number, entries[i] as number),
-  };
-}
-
-export interface Costed {
-  seed: number;
-  cost(i: number): number;
+export function joinPartitions(prev: Spilled, cur: PartitionSet): SpilledParts {
+  return joinSets([prev, cur], cur.seed);
 }
