@@ -1,7 +1,7 @@
 import { hashBytes } from '../../core/byteset.js';
 import { ListDigest } from '../../core/delta.js';
 import type { OutLineParser } from '../../core/out-lines.js';
-import { jaccard, UnitBins } from '../../core/report.js';
+import { jaccard, type ReportJson, UnitBins } from '../../core/report.js';
 import { eachLine, eachPartition, type PartitionSet, type SpillDir } from '../../io/spill.js';
 import { DeltaKeys, TYPE_OK, TYPE_PREV } from '../export/delta/keys.js';
 import { readPrev } from '../export/delta/prev.js';
@@ -78,15 +78,10 @@ export async function readSince(prev: string, keys: SinceKeys, maxLineLength: nu
   return r.keys;
 }
 
-export interface SinceCounts {
-  prevKeys: number;
-  newKeys: number;
-  goneKeys: number;
-  changedKeys: number;
-  unchangedKeys: number;
-  meanJaccard: number | null;
+/** report.json's since counts (the fields are named once, in core/report.ts), the Jaccard bins still to render. */
+export type SinceCounts = Omit<NonNullable<ReportJson['since']>, 'prev' | 'k' | 'jaccardHistogram'> & {
   jaccard: UnitBins;
-}
+};
 
 /**
  * One partition at a time: a key only in the outputs is new, only in PREV
