@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { BatchInput } from '../core/build.js';
 import { ByteSet, hashBytes } from '../core/byteset.js';
-import type { SpilledFiles } from './fast-parallel.js';
 import {
   eachLine,
   eachPartition,
@@ -9,6 +8,7 @@ import {
   type PartitionSet,
   type SpillDir,
   type SpilledParts,
+  type WrittenParts,
 } from './spill.js';
 import { startWorker } from './workers.js';
 
@@ -48,7 +48,7 @@ export class Deduper {
   private set: ByteSet | undefined;
   private parts: PartitionSet | undefined;
   /** Partition files written before `parts` (this thread's, then a worker's), read before it. */
-  private readonly earlier: SpilledFiles[] = [];
+  private readonly earlier: WrittenParts[] = [];
   private scratch = Buffer.allocUnsafe(1024);
 
   /**
@@ -82,7 +82,7 @@ export class Deduper {
    * far, with the same seed and derived payloads: read after this thread's
    * files and before its later ones, as if written here in input order.
    */
-  async adopt(files: SpilledFiles): Promise<void> {
+  async adopt(files: WrittenParts): Promise<void> {
     if (this.set)
       throw new Error('personalize-batch: partitions adopted by a dedupe that holds keys in memory');
     const mine = this.parts ?? (await this.spill.partitions());

@@ -4,7 +4,7 @@ import { raceAbort } from './abort.js';
 import type { ScanPlan } from './fast-scan.js';
 import { ioError } from './input.js';
 import { checkAborted, scopeSignal } from './scope.js';
-import type { SpillDir } from './spill.js';
+import type { SpillDir, WrittenParts } from './spill.js';
 import { startWorker } from './workers.js';
 
 /**
@@ -36,13 +36,6 @@ export interface SplitPlan {
   spill: SpillDir;
 }
 
-/** Partition files of one writer, in the order the Deduper's own are. */
-export interface SpilledFiles {
-  paths: string[];
-  entries: number[];
-  keyBytes: number[];
-}
-
 /** What the worker did: its part ends at `stop` (the file's end when it took it all). */
 export interface RangeDone {
   stop: number;
@@ -51,7 +44,8 @@ export interface RangeDone {
   blankLines: number;
   /** Its part held characters past ASCII (the UTF-8 message says so). */
   nonAscii: boolean;
-  parts: SpilledFiles;
+  /** The worker's partition files, in the order the Deduper's own are. */
+  parts: WrittenParts;
 }
 
 /** What scan-worker.ts is given. */

@@ -1,5 +1,5 @@
 import { PbError, type PbErrorCode } from '../../../errors.js';
-import { joinSets, type PartitionSet, type SpilledParts } from '../../../io/spill.js';
+import { joinSets, type PartitionSet, type SpilledParts, type WrittenParts } from '../../../io/spill.js';
 import { startWorker } from '../../../io/workers.js';
 import type { PrevRead } from './prev.js';
 
@@ -12,15 +12,8 @@ export interface PrevJob {
   o: { top: number; escapeFormulas: boolean; maxLineLength: number };
 }
 
-/** Partitions on disk and their counters, as PartitionSet keeps them. */
-export interface Spilled {
-  paths: string[];
-  keyBytes: number[];
-  entries: number[];
-}
-
 export type PrevReply =
-  | ({ read: PrevRead } & Spilled)
+  | ({ read: PrevRead } & WrittenParts)
   | {
       error: {
         pb: boolean;
@@ -38,9 +31,9 @@ export type PrevReply =
  * thread keys the sources: the two reads were most of --since's time, one
  * after the other on one core. The worker ends with its one reply.
  */
-export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & Spilled> {
+export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & WrittenParts> {
   const worker = startWorker('prev-worker', job);
-  const done = new Promise<{ read: PrevRead } & Spilled>((resolve, reject) => {
+  const done = new Promise<{ read: PrevRead } & WrittenParts>((resolve, reject) => {
     worker.once('message', (m: PrevReply) => {
       if ('read' in m) return resolve(m);
       const e = m.error;
@@ -61,6 +54,6 @@ export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & Spi
  * partition PREV's file then the sources', so PREV's keys come first in
  * each, as when one thread wrote both.
  */
-export function joinPartitions(prev: Spilled, cur: PartitionSet): SpilledParts {
+export function joinPartitions(prev: WrittenParts, cur: PartitionSet): SpilledParts {
   return joinSets([prev, cur], cur.seed);
 }
