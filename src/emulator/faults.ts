@@ -1,6 +1,6 @@
 /**
  * What goes wrong, on purpose or not: the errors the emulator answers with, and the faults tests
- * inject (throttling, failed jobs, slow jobs).
+ * inject (throttling, failed jobs, slow jobs, slow S3 requests).
  */
 
 /** The error names the emulator answers with (all HTTP 400). */
@@ -38,6 +38,13 @@ export interface Faults {
   slowJobs: readonly string[] | RegExp | undefined;
   /** Extra time in progress for slow jobs, in ms; Infinity holds them until the fault is lifted. Default 60000. */
   slowMs: number;
+  /**
+   * S3 requests whose `METHOD /bucket/key` is listed (or matches) wait `slowS3Ms` before s3rver
+   * sees them: a transfer held open long enough for a test to act while it is under way.
+   */
+  slowS3: readonly string[] | RegExp | undefined;
+  /** The wait of each slow S3 request, in ms. Default 1000. */
+  slowS3Ms: number;
 }
 
 export const DEFAULT_FAULTS: Faults = {
@@ -47,6 +54,8 @@ export const DEFAULT_FAULTS: Faults = {
   failReason: 'Emulated failure: the job name is in faults.failJobs',
   slowJobs: undefined,
   slowMs: 60_000,
+  slowS3: undefined,
+  slowS3Ms: 1000,
 };
 
 /** Copies faults, so a caller's arrays and a global RegExp's lastIndex never leak in. */
@@ -54,6 +63,7 @@ export function mergeFaults(base: Faults, change: Partial<Faults>): Faults {
   const out: Faults = { ...base, ...change };
   out.failJobs = copyMatcher(out.failJobs);
   out.slowJobs = copyMatcher(out.slowJobs);
+  out.slowS3 = copyMatcher(out.slowS3);
   return out;
 }
 

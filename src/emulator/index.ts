@@ -6,7 +6,7 @@ import { PbError } from '../errors.js';
 import { trackTemporary } from '../io/output.js';
 import { makeS3Client } from '../io/s3.js';
 import { type Catalog, generateCatalog, loadCatalog } from './catalog.js';
-import { DEFAULT_FAULTS, type Faults, mergeFaults } from './faults.js';
+import { DEFAULT_FAULTS, type Faults, matches, mergeFaults } from './faults.js';
 import { type EmulatedJob, JobStore, type StatusSpelling } from './jobs.js';
 import { callOperation, type Reply } from './operations.js';
 import { type Handler, startPersonalizeServer } from './personalize-server.js';
@@ -169,9 +169,15 @@ function whole(v: number, name: string, min: number, max: number): number {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const o = resolveEmulatorOptions(options);
   const catalog = o.catalog !== undefined ? await loadCatalog(o.catalog) : generateCatalog(o.items);
-  const s3 = await startS3Side(o);
+  // The S3 side starts first (the store's jobs write through it) and reads the store's faults once it is open.
+  let faults = (): Faults => o.faults;
+  const s3 = await startS3Side(o, (request) => {
+    const f = faults();
+    return matches(f.slowS3, request) ? f.slowS3Ms : 0;
+  });
   const hooks: Hooks = { create: [], request: [], status: [] };
   const store = openStore(o, s3.client, catalog, hooks);
+  faults = () => store.peekFaults();
   let server: Awaited<ReturnType<typeof startPersonalizeServer>>;
   try {
     server = await startPersonalizeServer(o.port, handler(store, hooks));
@@ -220,7 +226,7 @@ interface S3Side {
   close(): Promise<void>;
 }
 
-async function startS3Side(o: Resolved): Promise<S3Side> {
+async function startS3Side(o: Resolved, delay: (request: string) => number): Promise<S3Side> {
   // Before the temporary folder: its refusal leaves nothing to clean up.
   loadS3rver();
   const ownDir = o.dataDir === undefined;
@@ -233,7 +239,7 @@ async function startS3Side(o: Resolved): Promise<S3Side> {
   };
   let s3rver: S3Server;
   try {
-    s3rver = await startS3Server({ port: o.s3Port, directory: dataDir, buckets: o.buckets });
+    s3rver = await startS3Server({ port: o.s3Port, directory: dataDir, buckets: o.buckets, delay });
   } catch (err) {
     await dropDataDir();
     throw listenError(err, o.s3Port, 'S3', '--s3-port', 's3Port');

@@ -138,6 +138,11 @@ export class JobStore {
     return mergeFaults(this.faults, {});
   }
 
+  /** The faults in force, not copied: for a check on every S3 request. */
+  peekFaults(): Readonly<Faults> {
+    return this.faults;
+  }
+
   jobs(): EmulatedJob[] {
     return this.all.map((j) => this.snapshot(j));
   }

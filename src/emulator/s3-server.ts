@@ -24,6 +24,8 @@ export async function startS3Server(o: {
   port: number;
   directory: string;
   buckets: readonly string[];
+  /** How long to hold a request (`METHOD /bucket/key`) before s3rver sees it; 0 for none. */
+  delay?: (request: string) => number;
 }): Promise<S3Server> {
   const S3rverClass = loadS3rver();
   const s3rver = new S3rverClass({
@@ -32,7 +34,17 @@ export async function startS3Server(o: {
     configureBuckets: o.buckets.map((name) => ({ name, configs: [] })),
   });
   await s3rver.configureBuckets();
-  const server = createServer(s3rver.callback());
+  const serve = s3rver.callback();
+  const delay = o.delay;
+  const server = createServer(
+    delay === undefined
+      ? serve
+      : (req, res) => {
+          const ms = delay(`${req.method} ${decodeURIComponent((req.url ?? '').split('?')[0] as string)}`);
+          if (ms > 0) setTimeout(() => serve(req, res), ms);
+          else serve(req, res);
+        },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, '127.0.0.1', () => {

@@ -888,6 +888,22 @@ describe('quota, faults, hooks and options', () => {
     e.emu.injectFault({ failJobs: undefined });
   });
 
+  test('slowS3: matching requests (METHOD /bucket/key) wait slowS3Ms before s3rver answers; the rest do not', async () => {
+    const get = async (key: string) => {
+      const t = performance.now();
+      const r = await e.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      assert.equal(await r.Body?.transformToString(), '{"userId":"1"}\n{"userId":"2"}\n');
+      return performance.now() - t;
+    };
+    e.emu.injectFault({ slowS3: [`GET /${BUCKET}/q/in.jsonl`], slowS3Ms: 400 });
+    assert.ok((await get('q/in.jsonl')) >= 400);
+    // A minute's hold for PUTs only: the GET comes back long before (a margin for a loaded machine).
+    e.emu.injectFault({ slowS3: new RegExp(`^PUT /${BUCKET}/`), slowS3Ms: 60_000 });
+    assert.ok((await get('q/in.jsonl')) < 30_000, 'a GET does not match PUT');
+    e.emu.injectFault({ slowS3: undefined });
+    assert.equal(e.emu.faults().slowS3Ms, 60_000);
+  });
+
   test('throttling: the next N requests fail as the SDK sees throttling, and retries absorb it', async () => {
     e.emu.injectFault({ throttle: 2 });
     const first = await rejects(e.p.send(new ListBatchInferenceJobsCommand({})));

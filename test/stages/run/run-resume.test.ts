@@ -107,14 +107,30 @@ describe('run: killed and resumed', () => {
     while (!(await check())) await new Promise((r) => setTimeout(r, 5));
   };
 
+  /** `s3://bucket/key/` as the emulator's slowS3 fault sees it: `/bucket/key/`. */
+  const s3Path = (uri: string) => uri.slice('s3:/'.length);
+
+  /** Waits until the export has its temporary file, the job outputs' reads held so that it is still at work. */
+  async function duringExport(_c: ChildProcess, { dir, work }: { dir: string; work: string }): Promise<void> {
+    emu.injectFault({ slowS3: new RegExp(`^GET ${s3Path(work)}output/.*\\.out$`), slowS3Ms: 300 });
+    await poll(async () => {
+      const names = await readdir(join(dir, 'out')).catch(() => [] as string[]);
+      return names.some((n) => n.startsWith('.recommendations.csv.tmp-'));
+    });
+    emu.injectFault({ slowS3: undefined });
+  }
+
   test('SIGKILL during the upload of the shards', async () => {
     let seen: string[] = [];
-    await killAndResume(40_000, async (_c, { work }) => {
-      // Some shard objects complete, no manifest yet: the upload is under way.
+    await killAndResume(400, async (_c, { work }) => {
+      // Every PUT under input/ held a while, so the kill lands with some shard objects complete
+      // and no manifest yet, however fast the machine.
+      emu.injectFault({ slowS3: new RegExp(`^PUT ${s3Path(work)}input/`), slowS3Ms: 300 });
       await poll(async () => {
         seen = await keysUnder(`${work}input/`);
         return seen.some((k) => k.endsWith('input.jsonl'));
       });
+      emu.injectFault({ slowS3: undefined });
     });
     assert.ok(!seen.includes('manifest.json'), `killed too late: ${seen.join(' ')}`);
   });
@@ -147,37 +163,22 @@ describe('run: killed and resumed', () => {
   });
 
   test('SIGKILL during the export', async () => {
-    const { resumed } = await killAndResume(40_000, async (_c, { dir }) => {
-      await poll(async () => {
-        const names = await readdir(join(dir, 'out')).catch(() => [] as string[]);
-        return names.some((n) => n.startsWith('.recommendations.csv.tmp-'));
-      });
-    });
+    const { resumed } = await killAndResume(400, duringExport);
     assert.match(resumed.stderr, /collect: done before, reused/);
     assert.match(resumed.stderr, /export: started/);
   });
 
   test('Ctrl-C (SIGINT) during the export: exit 130, no temporary file left, a hint to resume', async () => {
     let checked = false;
-    await killAndResume(
-      40_000,
-      async (_c, { dir }) => {
-        await poll(async () => {
-          const names = await readdir(join(dir, 'out')).catch(() => [] as string[]);
-          return names.some((n) => n.startsWith('.recommendations.csv.tmp-'));
-        });
-      },
-      'SIGINT',
-      async (killed, dir) => {
-        assert.equal(killed.code, 130, killed.stderr);
-        assert.match(killed.stderr, /interrupted \(SIGINT\); run the same command again to resume/);
-        assert.deepEqual(
-          (await readdir(join(dir, 'out'))).filter((n) => n.includes('.tmp-')),
-          [],
-        );
-        checked = true;
-      },
-    );
+    await killAndResume(400, duringExport, 'SIGINT', async (killed, dir) => {
+      assert.equal(killed.code, 130, killed.stderr);
+      assert.match(killed.stderr, /interrupted \(SIGINT\); run the same command again to resume/);
+      assert.deepEqual(
+        (await readdir(join(dir, 'out'))).filter((n) => n.includes('.tmp-')),
+        [],
+      );
+      checked = true;
+    });
     assert.ok(checked);
   });
 });
