@@ -1,13 +1,13 @@
 /**
  * The README's "Library" examples run as written (the package's names
- * pointed at src/), each in an empty folder, and print what their comments
- * say: one example per public function, the job functions against the
- * in-process emulator.
+ * pointed at src/), each in an empty folder of its own, one after another in
+ * one child process, and print what their comments say: one example per
+ * public function, the job functions against the in-process emulator.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -28,25 +28,102 @@ async function example(heading: string): Promise<string> {
   return code.slice(0, code.indexOf('```'));
 }
 
-async function run(heading: string): Promise<{ stdout: string; dir: string }> {
-  const dir = tmp.fresh('example');
-  await mkdir(dir);
-  const code = (await example(heading))
-    .replaceAll(
-      "from 'personalize-batch'",
-      `from ${JSON.stringify(pathToFileURL(join(root, 'src/index.ts')).href)}`,
-    )
-    .replaceAll(
-      "from 'personalize-batch/emulator'",
-      `from ${JSON.stringify(pathToFileURL(join(root, 'src/emulator/index.ts')).href)}`,
-    );
-  const file = join(dir, 'example.mts');
-  await writeFile(file, code);
-  // Worker threads run the sources through tsx, which they find from the working folder.
-  await symlink(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+/** Every example the tests below read, in the order the runner takes them (the job functions last). */
+const HEADINGS = [
+  'prepareRecords',
+  'readOutput',
+  'createExportStream',
+  '`report`',
+  'Aborting',
+  'prepare and createPrepareStream',
+  '`validateFiles`',
+  '`shard`',
+  '`collect`',
+  '`exportOutputs`',
+  'Errors',
+  '`submit`',
+  '`waitJobs`',
+  '`jobStatus`',
+  '`runPipeline`',
+] as const;
+
+// One child process runs every example, one after another, each from its own empty folder: a process
+// each cost 15 start-ups through tsx (about 40 s of CPU). Each example's stdout follows a marker line.
+const RUNNER = `import { writeSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+for (const { heading, dir, file } of JSON.parse(process.argv[2])) {
+  process.chdir(dir);
+  writeSync(1, '\\u0001' + heading + '\\u0001\\n');
+  try {
+    await import(pathToFileURL(file).href);
+  } catch (err) {
+    writeSync(1, '\\u0002' + String(err?.stack ?? err) + '\\n');
+  }
+}
+`;
+
+interface Ran {
+  stdout: string;
+  dir: string;
+  error?: string;
+}
+
+let results: Promise<Map<string, Ran>> | undefined;
+
+async function runAll(): Promise<Map<string, Ran>> {
+  const list: { heading: string; dir: string; file: string }[] = [];
+  for (const heading of HEADINGS) {
+    const dir = tmp.fresh('example');
+    await mkdir(dir);
+    const code = (await example(heading))
+      .replaceAll(
+        "from 'personalize-batch'",
+        `from ${JSON.stringify(pathToFileURL(join(root, 'src/index.ts')).href)}`,
+      )
+      .replaceAll(
+        "from 'personalize-batch/emulator'",
+        `from ${JSON.stringify(pathToFileURL(join(root, 'src/emulator/index.ts')).href)}`,
+      );
+    const file = join(dir, 'example.mts');
+    await writeFile(file, code);
+    // Worker threads run the sources through tsx, which they find from the working folder.
+    await symlink(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    list.push({ heading, dir, file });
+  }
+  const runner = join(tmp.fresh('runner'), 'runner.mjs');
+  await mkdir(dirname(runner));
+  await writeFile(runner, RUNNER);
   const loader = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', loader, file], { cwd: dir });
-  return { stdout, dir };
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', loader, runner, JSON.stringify(list)],
+    {
+      cwd: root,
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  const parts = stdout.split('\u0001');
+  const out = new Map<string, Ran>();
+  for (let i = 1; i + 1 < parts.length; i += 2) {
+    const heading = parts[i] as string;
+    const text = (parts[i + 1] as string).slice(1);
+    const at = text.indexOf('\u0002');
+    const dir = list.find((e) => e.heading === heading)?.dir as string;
+    // An example that threw fails its own test with its stack; the others still run.
+    out.set(
+      heading,
+      at >= 0 ? { stdout: text.slice(0, at), dir, error: text.slice(at + 1) } : { stdout: text, dir },
+    );
+  }
+  return out;
+}
+
+async function run(heading: (typeof HEADINGS)[number]): Promise<{ stdout: string; dir: string }> {
+  results ??= runAll();
+  const r = (await results).get(heading);
+  assert.ok(r, `${heading}: the runner printed no marker for it`);
+  assert.equal(r.error, undefined, `${heading} threw`);
+  return r;
 }
 
 describe('README, Library: the examples run', () => {
@@ -122,8 +199,8 @@ describe('README, Library: the other functions', () => {
   });
 });
 
-// Against the emulator: mostly waiting on job steps, so side by side.
-describe('README, Library: the job functions', { concurrency: 4 }, () => {
+// Against the emulator.
+describe('README, Library: the job functions', () => {
   test('submit', async () => {
     const { stdout } = await run('`submit`');
     assert.match(
