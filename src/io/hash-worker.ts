@@ -20,7 +20,7 @@ import {
   TAIL,
   WAKE_AT,
   WORKER_WAITING,
-} from './hasher.js';
+} from './hash-ring.js';
 
 /**
  * Worker entry for OffThreadHasher (src/io/hasher.ts, which describes the

@@ -1,5 +1,26 @@
+import { createHash } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { PbError } from '../errors.js';
+import {
+  CONTROL_BYTES,
+  CONTROL_INTS,
+  ERROR_AT,
+  ERROR_LENGTH,
+  FAILED,
+  type HashWorkerData,
+  type HashWorkerReply,
+  HEAD,
+  HEADER_BYTES,
+  OP_CLOSE,
+  OP_DIGEST,
+  OP_UPDATE,
+  OP_WRAP,
+  PRODUCER_WAITING,
+  recordBytes,
+  TAIL,
+  WAKE_AT,
+  WORKER_WAITING,
+} from './hash-ring.js';
 import { startWorker } from './workers.js';
 
 /**
@@ -7,67 +28,13 @@ import { startWorker } from './workers.js';
  * postMessage: a message per chunk would cost more than the hashing it
  * moves (8,000+ chunks per GB), while a copy into a ring is a memcpy.
  *
- * Layout of the SharedArrayBuffer: a control block of Int32 slots (each
- * written by one side, on its own 64-byte line so the two threads do not
- * fight over a cache line), then a byte ring of a power-of-two size. The
- * producer (the thread that owns the OffThreadHasher) appends records and
- * publishes `head`; the worker hashes them in order and publishes `tail`.
- * Both are free-running 32-bit byte counters: `(head - tail) >>> 0` is the
- * bytes in use and `counter & (size - 1)` the position, so full and empty
- * never look alike.
+ * The ring's layout and protocol are in hash-ring.ts.
  *
- * A record is a 16-byte header of four Int32 (op, stream id, payload
- * length, second stream id or 0) and its payload, padded to 8 bytes. A
- * record that does not fit before the end of the ring is preceded by a WRAP
- * marker that sends the reader back to offset 0; a payload is at most a
- * quarter of the ring, so larger updates become several records.
- *
- * Waking: each side sets a WAITING slot before it sleeps with Atomics.wait,
- * and the other notifies only when that slot is set (a notify is a syscall;
- * most updates find the worker busy). Atomics.wait compares the slot it
- * sleeps on first, so a record published between the check and the sleep is
- * never missed.
+ * The worker starts only once `inlineBytes` (1 MiB) have been given: until
+ * then the bytes are kept (copied) and a digest is computed on this thread.
+ * A thread costs more to start than hashing a small shard set takes; past
+ * the threshold the kept bytes go into the ring first, in their order.
  */
-
-/** Control slots (Int32 indexes), one 64-byte line per writer. */
-export const HEAD = 0;
-export const TAIL = 16;
-export const WORKER_WAITING = 32;
-export const PRODUCER_WAITING = 48;
-/** The tail the waiting producer needs before it is worth waking it. */
-export const WAKE_AT = 49;
-/** Set by either side when the worker cannot go on; the producer stops waiting. */
-export const FAILED = 64;
-/** Bytes of UTF-8 at ERROR_AT: why the worker failed, readable while this thread cannot get its 'error' event. */
-export const ERROR_LENGTH = 65;
-export const CONTROL_INTS = 80;
-export const ERROR_AT = CONTROL_INTS * 4;
-export const ERROR_BYTES = 1024;
-/** Where the ring starts. */
-export const CONTROL_BYTES = ERROR_AT + ERROR_BYTES;
-
-export const OP_WRAP = 1;
-export const OP_UPDATE = 2;
-export const OP_DIGEST = 3;
-export const OP_CLOSE = 4;
-export const HEADER_BYTES = 16;
-
-/** Bytes a record with `len` payload bytes takes in the ring. */
-export function recordBytes(len: number): number {
-  return (HEADER_BYTES + len + 7) & ~7;
-}
-
-/** What the worker gets at start. */
-export interface HashWorkerData {
-  sab: SharedArrayBuffer;
-  ringBytes: number;
-}
-
-/** What the worker posts back: one digest, in the order DIGEST records were written. */
-export interface HashWorkerReply {
-  id: number;
-  hex: string;
-}
 
 export interface HasherOptions {
   /**
@@ -86,11 +53,18 @@ export interface HasherOptions {
    * that loop is blocked while update() waits.
    */
   stallMs?: number;
+  /**
+   * Bytes hashed on this thread, kept until their digests, before the worker
+   * starts; 0 starts it at once. Default 1 MiB, the most this holds besides
+   * the ring.
+   */
+  inlineBytes?: number;
 }
 
 interface ResolvedHasherOptions {
   ringBytes: number;
   stallMs: number;
+  inlineBytes: number;
 }
 
 function resolveHasherOptions(o: HasherOptions): ResolvedHasherOptions {
@@ -104,7 +78,10 @@ function resolveHasherOptions(o: HasherOptions): ResolvedHasherOptions {
     throw new PbError('PB_USAGE', `ringBytes must be a power of two from 1024 to 2^30, got ${ringBytes}`);
   const stallMs = o.stallMs ?? 60_000;
   if (!(stallMs > 0)) throw new PbError('PB_USAGE', `stallMs must be a positive number, got ${stallMs}`);
-  return { ringBytes, stallMs };
+  const inlineBytes = o.inlineBytes ?? 1024 * 1024;
+  if (!Number.isInteger(inlineBytes) || inlineBytes < 0)
+    throw new PbError('PB_USAGE', `inlineBytes must be a whole number of bytes, got ${inlineBytes}`);
+  return { ringBytes, stallMs, inlineBytes };
 }
 
 /** How long one Atomics.wait lasts before the producer checks on the worker again. */
@@ -154,8 +131,9 @@ export class HashStream {
  */
 export class OffThreadHasher {
   readonly options: Readonly<ResolvedHasherOptions>;
-  /** The worker, for tests that need to kill it. */
-  readonly worker: Worker;
+  /** The worker once started (see inlineBytes), for tests that need to kill it. */
+  worker: Worker | undefined;
+  private readonly sab: SharedArrayBuffer;
   private readonly ctl: Int32Array;
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
@@ -184,12 +162,16 @@ export class OffThreadHasher {
   private cleanExit = false;
   private exitSeen = false;
   private closeAsked = false;
-  private readonly exited: Promise<void>;
+  private exited: Promise<void> = Promise.resolve();
+  /** Until the worker starts: the updates not yet digested, in order (a copy of their bytes), and their size. */
+  private early: { id: number; also: number; bytes: Uint8Array }[] | undefined = [];
+  private earlyBytes = 0;
 
   constructor(options: HasherOptions = {}) {
     this.options = resolveHasherOptions(options);
     const size = this.options.ringBytes;
     const sab = new SharedArrayBuffer(CONTROL_BYTES + size);
+    this.sab = sab;
     this.ctl = new Int32Array(sab, 0, CONTROL_INTS);
     this.words = new Int32Array(sab, CONTROL_BYTES, size >> 2);
     this.bytes = new Uint8Array(sab, CONTROL_BYTES, size);
@@ -197,17 +179,28 @@ export class OffThreadHasher {
     this.mask = size - 1;
     this.maxPayload = size / 4 - HEADER_BYTES;
     this.publishAt = Math.min(32 * 1024, this.maxPayload >> 1);
-    this.worker = startWorker('hash-worker', { sab, ringBytes: size } satisfies HashWorkerData);
-    this.worker.on('message', (m: HashWorkerReply) => {
+    if (this.options.inlineBytes === 0) this.start();
+  }
+
+  /** Starts the worker, then hands it the bytes kept so far. */
+  private start(): void {
+    const kept = this.early ?? [];
+    this.early = undefined;
+    const worker = startWorker('hash-worker', {
+      sab: this.sab,
+      ringBytes: this.size,
+    } satisfies HashWorkerData);
+    this.worker = worker;
+    worker.on('message', (m: HashWorkerReply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       this.holdOpen();
       p.resolve(m.hex);
     });
-    this.worker.on('error', (err) => this.fail(workerFailure(`failed: ${err.message}`, err)));
+    worker.on('error', (err) => this.fail(workerFailure(`failed: ${err.message}`, err)));
     this.exited = new Promise<void>((resolve) => {
-      this.worker.on('exit', (code) => {
+      worker.on('exit', (code) => {
         this.exitSeen = true;
         // A clean CLOSE comes after every DIGEST, whose replies are delivered before 'exit'.
         this.cleanExit = this.closeAsked && code === 0 && this.failure === undefined;
@@ -221,6 +214,7 @@ export class OffThreadHasher {
     });
     // After the listeners: adding a 'message' listener refs the worker's port again.
     this.holdOpen();
+    for (const r of kept) this.append(OP_UPDATE, r.id, r.also, r.bytes);
   }
 
   /** A new hash stream; with `also`, every update to it goes into `also` as well (one copy, one record). */
@@ -240,6 +234,11 @@ export class OffThreadHasher {
 
   private async closeWorker(): Promise<void> {
     if (this.failure) throw this.failure;
+    if (!this.worker) {
+      this.closeAsked = true;
+      this.early = [];
+      return;
+    }
     this.append(OP_CLOSE, 0, 0, undefined);
     this.closeAsked = true;
     this.holdOpen();
@@ -252,16 +251,18 @@ export class OffThreadHasher {
     this.closing ??= Promise.resolve();
     this.closeAsked = true;
     this.fail(new Error('personalize-batch: the hasher was destroyed'));
-    await this.worker.terminate();
+    await this.worker?.terminate();
   }
 
   /** @internal Writes a record the worker cannot read, to test its failure path. */
   injectFaultForTest(): void {
+    if (!this.worker) this.start();
     this.append(0x7fff, 0, 0, undefined);
   }
 
   /** @internal A DIGEST record and the promise its reply settles. */
   requestDigest(id: number): Promise<string> {
+    if (!this.worker && !this.failure && !this.closeAsked) return Promise.resolve(this.digestKept(id));
     try {
       this.append(OP_DIGEST, id, 0, undefined);
     } catch (err) {
@@ -273,9 +274,34 @@ export class OffThreadHasher {
     return p;
   }
 
+  /** The digest of stream `id` from the kept bytes, which then go on only for the streams that still need them. */
+  private digestKept(id: number): string {
+    const h = createHash('sha256');
+    const left: { id: number; also: number; bytes: Uint8Array }[] = [];
+    for (const r of this.early ?? []) {
+      if (r.id !== id && r.also !== id) {
+        left.push(r);
+        continue;
+      }
+      h.update(r.bytes);
+      const other = r.id === id ? r.also : r.id;
+      if (other !== 0) left.push({ id: other, also: 0, bytes: r.bytes });
+      else this.earlyBytes -= r.bytes.length;
+    }
+    this.early = left;
+    return h.digest('hex');
+  }
+
   /** @internal Appends one record per at most a quarter of the ring (just the header when there are no bytes). */
   append(op: number, id: number, also: number, data: Uint8Array | undefined): void {
     if (this.failure) throw this.failure;
+    if (this.early && op === OP_UPDATE && !this.closeAsked) {
+      // Copied: the caller may reuse its buffer, as it may once the bytes are in the ring.
+      if (data && data.length > 0) this.early.push({ id, also, bytes: new Uint8Array(data) });
+      this.earlyBytes += data?.length ?? 0;
+      if (this.earlyBytes > this.options.inlineBytes) this.start();
+      return;
+    }
     // The worker's own word, before its 'error' event can arrive.
     if (Atomics.load(this.ctl, FAILED) !== 0) this.stalled('failed');
     if (this.closeAsked) throw new Error('personalize-batch: the hasher is closed');
@@ -433,7 +459,7 @@ export class OffThreadHasher {
     for (const p of this.pending.values()) p.reject(this.failure);
     this.pending.clear();
     // A failed or stalled worker is stopped for sure, so holding the process open until its 'exit' ends.
-    if (!this.exitSeen) this.worker.terminate().catch(() => {});
+    if (!this.exitSeen) this.worker?.terminate().catch(() => {});
     this.holdOpen();
   }
 
@@ -445,8 +471,10 @@ export class OffThreadHasher {
    * worker must not keep a process that forgot close() from exiting.
    */
   private holdOpen(): void {
-    if (this.pending.size > 0 || ((this.closeAsked || this.failure) && !this.exitSeen)) this.worker.ref();
-    else this.worker.unref();
+    const worker = this.worker;
+    if (!worker) return;
+    if (this.pending.size > 0 || ((this.closeAsked || this.failure) && !this.exitSeen)) worker.ref();
+    else worker.unref();
   }
 }
 

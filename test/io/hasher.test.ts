@@ -11,11 +11,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { PbError } from '../../src/errors.js';
 import { type HashStream, OffThreadHasher } from '../../src/io/hasher.js';
 import { makeTmp, prng } from '../helpers.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function started(h: OffThreadHasher): Worker {
+  assert.ok(h.worker, 'the worker has started');
+  return h.worker;
+}
 
 /** Bytes that differ at every position and from seed to seed. */
 function pattern(n: number, seed: number): Buffer {
@@ -40,7 +46,7 @@ after(async () => {
 
 describe('OffThreadHasher digests equal node:crypto', () => {
   test('an empty stream, one byte, and 100,000 lines of 30 bytes', async () => {
-    const hasher = new OffThreadHasher();
+    const hasher = new OffThreadHasher({ inlineBytes: 0 });
     try {
       const empty = hasher.create();
       const one = hasher.create().update(Uint8Array.of(0x61));
@@ -61,7 +67,7 @@ describe('OffThreadHasher digests equal node:crypto', () => {
 
   test('9 streams interleaved, updates of 0 bytes to 3x the ring, in random order, split and wrapped', async () => {
     const ringBytes = 16 * 1024;
-    const hasher = new OffThreadHasher({ ringBytes });
+    const hasher = new OffThreadHasher({ inlineBytes: 0, ringBytes });
     try {
       const rnd = prng(7);
       const streams: HashStream[] = [];
@@ -95,7 +101,7 @@ describe('OffThreadHasher digests equal node:crypto', () => {
   });
 
   test('a 5 MiB update through a 1 KiB ring, and odd sizes around the record limits', async () => {
-    const hasher = new OffThreadHasher({ ringBytes: 1024 });
+    const hasher = new OffThreadHasher({ inlineBytes: 0, ringBytes: 1024 });
     try {
       const big = pattern(5 * 1024 * 1024, 3);
       const s = hasher.create().update(big);
@@ -113,7 +119,7 @@ describe('OffThreadHasher digests equal node:crypto', () => {
   });
 
   test('the caller reuses and overwrites its buffer right after update(): the bytes were copied', async () => {
-    const hasher = new OffThreadHasher({ ringBytes: 64 * 1024 });
+    const hasher = new OffThreadHasher({ inlineBytes: 0, ringBytes: 64 * 1024 });
     try {
       const s = hasher.create();
       const oracle = createHash('sha256');
@@ -135,7 +141,7 @@ describe('OffThreadHasher digests equal node:crypto', () => {
   });
 
   test('`also`: every update to a file stream goes into the shard stream too', async () => {
-    const hasher = new OffThreadHasher({ ringBytes: 4096 });
+    const hasher = new OffThreadHasher({ inlineBytes: 0, ringBytes: 4096 });
     try {
       const shard = hasher.create();
       const files = [0, 1, 2].map(() => hasher.create({ also: shard }));
@@ -157,7 +163,7 @@ describe('OffThreadHasher digests equal node:crypto', () => {
 
 describe('OffThreadHasher life cycle', () => {
   test('close() lets pending digests resolve first; nothing is accepted after it', async () => {
-    const hasher = new OffThreadHasher({ ringBytes: 4096 });
+    const hasher = new OffThreadHasher({ inlineBytes: 0, ringBytes: 4096 });
     const data = pattern(100_000, 9);
     const s = hasher.create().update(data);
     const d = s.digest();
@@ -178,6 +184,66 @@ describe('OffThreadHasher life cycle', () => {
     await assert.rejects(s.digest(), /twice/);
   });
 
+  test('under inlineBytes no thread starts: streams, `also` streams, digests in any order', async () => {
+    const hasher = new OffThreadHasher();
+    const shard = hasher.create();
+    const a = hasher.create({ also: shard }).update(pattern(5000, 1));
+    const b = hasher.create({ also: shard }).update(pattern(7000, 2));
+    a.update(pattern(300, 3));
+    // The shard first, then its files: each digest takes only its own bytes.
+    assert.equal(
+      await shard.digest(),
+      sha(Buffer.concat([pattern(5000, 1), pattern(7000, 2), pattern(300, 3)])),
+    );
+    assert.equal(await b.digest(), sha(pattern(7000, 2)));
+    assert.equal(await a.digest(), sha(Buffer.concat([pattern(5000, 1), pattern(300, 3)])));
+    assert.equal(await hasher.create().digest(), sha(new Uint8Array(0)));
+    assert.equal(hasher.worker, undefined);
+    await hasher.close();
+    assert.throws(() => hasher.create().update(Uint8Array.of(1)), /closed/);
+  });
+
+  test('crossing inlineBytes mid-stream: the kept bytes reach the worker first, in order', async () => {
+    const rand = prng(17);
+    for (const inlineBytes of [1, 999, 20_000]) {
+      const hasher = new OffThreadHasher({ inlineBytes, ringBytes: 4096 });
+      try {
+        const shard = hasher.create();
+        const streams = [0, 1, 2].map(() => ({ h: hasher.create({ also: shard }), parts: [] as Buffer[] }));
+        const digests: Promise<void>[] = [];
+        // A buffer reused for every update: what was kept must be a copy.
+        const scratch = Buffer.alloc(3000);
+        const all: Buffer[] = [];
+        for (let i = 0; i < 40; i++) {
+          const s = streams[i % 3] as (typeof streams)[number];
+          const n = 1 + Math.floor(rand() * 2500);
+          const bytes = pattern(n, i + 1);
+          bytes.copy(scratch);
+          s.h.update(scratch.subarray(0, n));
+          scratch.fill(0);
+          s.parts.push(bytes);
+          all.push(bytes);
+          if (i === 20) {
+            // One stream digested early: before the switch when the threshold is high.
+            const want = sha(Buffer.concat(s.parts));
+            digests.push(s.h.digest().then((hex) => assert.equal(hex, want)));
+            streams.splice(streams.indexOf(s), 1, { h: hasher.create({ also: shard }), parts: [] });
+          }
+        }
+        for (const s of streams) {
+          const want = sha(Buffer.concat(s.parts));
+          digests.push(s.h.digest().then((hex) => assert.equal(hex, want)));
+        }
+        const whole = sha(Buffer.concat(all));
+        digests.push(shard.digest().then((hex) => assert.equal(hex, whole)));
+        await Promise.all(digests);
+        assert.ok(hasher.worker, `inlineBytes ${inlineBytes}: past it the worker runs`);
+      } finally {
+        await hasher.close();
+      }
+    }
+  });
+
   test('a ring size that is not a power of two is a usage error', () => {
     for (const ringBytes of [1000, 512, 3 * 1024 * 1024, 2 ** 31]) {
       assert.throws(
@@ -188,7 +254,7 @@ describe('OffThreadHasher life cycle', () => {
   });
 
   test('a worker that fails (a record it cannot read) fails the pending digest and a blocked update()', async () => {
-    const hasher = new OffThreadHasher({ ringBytes: 1024 });
+    const hasher = new OffThreadHasher({ inlineBytes: 0, ringBytes: 1024 });
     const s = hasher.create().update(pattern(1000, 1));
     const d = s.digest();
     hasher.injectFaultForTest();
@@ -203,14 +269,14 @@ describe('OffThreadHasher life cycle', () => {
   });
 
   test('a worker terminated from outside while update() is blocked: update() throws after stallMs', async () => {
-    const hasher = new OffThreadHasher({ ringBytes: 1024, stallMs: 300 });
+    const hasher = new OffThreadHasher({ inlineBytes: 0, ringBytes: 1024, stallMs: 300 });
     const s = hasher.create();
     // Its rejection is handled from the start: it comes while update() still holds this thread.
     const d = assert.rejects(hasher.create().update(Uint8Array.of(1)).digest(), /SHA-256 worker/);
     // Not awaited: the thread is stopped natively, but its 'exit' event
     // cannot reach this thread while update() holds it, and a terminated
     // worker runs no more code to set FAILED: only the stall bound is left.
-    const stopped = hasher.worker.terminate();
+    const stopped = started(hasher).terminate();
     assert.throws(() => {
       for (let i = 0; i < 1000; i++) s.update(pattern(200, i));
     }, /no progress in 300 ms/);
@@ -219,12 +285,12 @@ describe('OffThreadHasher life cycle', () => {
   });
 
   test('a worker terminated while this thread is idle: the next update() and digest() fail at once', async () => {
-    const hasher = new OffThreadHasher({ ringBytes: 1024 });
+    const hasher = new OffThreadHasher({ inlineBytes: 0, ringBytes: 1024 });
     const s = hasher.create().update(pattern(10, 1));
     assert.equal(await hasher.create().update(Uint8Array.of(1)).digest(), sha(Uint8Array.of(1)));
     // An idle hasher's worker is unref'd: ref'd here so that the raw terminate() settles.
-    hasher.worker.ref();
-    await hasher.worker.terminate();
+    started(hasher).ref();
+    await started(hasher).terminate();
     assert.throws(() => s.update(Uint8Array.of(2)), /SHA-256 worker stopped/);
     await assert.rejects(s.digest(), /SHA-256 worker stopped/);
     await hasher.destroy();
@@ -238,12 +304,12 @@ describe('OffThreadHasher life cycle', () => {
       [
         `import { OffThreadHasher } from ${JSON.stringify(url)};`,
         // One hasher digested, one with bytes still in the ring, one never used.
-        'const h = new OffThreadHasher({ ringBytes: 4096 });',
+        'const h = new OffThreadHasher({ inlineBytes: 0, ringBytes: 4096 });',
         "console.log(await h.create().update(Buffer.from('hello')).digest());",
-        "new OffThreadHasher().create().update(Buffer.alloc(100_000, 'x'));",
-        'new OffThreadHasher();',
+        "new OffThreadHasher({ inlineBytes: 0 }).create().update(Buffer.alloc(100_000, 'x'));",
+        'new OffThreadHasher({ inlineBytes: 0 });',
         // destroy() on a busy worker, and the await settles: the process does not end under it.
-        'const d = new OffThreadHasher({ ringBytes: 4096 });',
+        'const d = new OffThreadHasher({ inlineBytes: 0, ringBytes: 4096 });',
         "d.create().update(Buffer.alloc(100_000, 'y'));",
         'await d.destroy();',
         "console.log('destroyed');",

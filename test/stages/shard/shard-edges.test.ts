@@ -126,14 +126,19 @@ test('the SHA-256 worker dying mid-run: shard rejects with a PbError, leaves not
     return create.call(this, o);
   };
   try {
+    // 3.4 MB: past the hasher's 1 MiB kept on this thread, so its worker runs by the middle.
     const data = Buffer.from(
-      Array.from({ length: 60_000 }, (_, i) => `${JSON.stringify({ userId: `u${i}` })}\n`).join(''),
+      Array.from({ length: 160_000 }, (_, i) => `${JSON.stringify({ userId: `u${i}` })}\n`).join(''),
     );
     for (const shards of [undefined, 3]) {
       const out = fresh('dead-hasher');
+      let killed = false;
       async function* source(): AsyncGenerator<Buffer> {
         for (let at = 0; at < data.length; at += 64 * 1024) {
-          if (at >= data.length / 2 && hasher) await hasher.worker.terminate();
+          if (at >= data.length / 2 && hasher?.worker && !killed) {
+            killed = true;
+            await hasher.worker.terminate();
+          }
           yield data.subarray(at, at + 64 * 1024);
         }
       }
@@ -149,6 +154,7 @@ test('the SHA-256 worker dying mid-run: shard rejects with a PbError, leaves not
       );
       const left = (await readdir(dirname(out))).filter((f) => f.includes(basename(out)));
       assert.deepEqual(left, [], 'no output and no temporary folder');
+      assert.ok(killed, 'the worker was running by the middle of the input');
       assert.ok(err instanceof PbError, `a PbError, got ${String(err)}`);
       assert.equal(err.code, 'PB_IO');
     }
