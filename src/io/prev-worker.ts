@@ -1,9 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PbError } from '../errors.js';
-import { DeltaKeys } from '../stages/export/delta/keys.js';
-import { readPrev } from '../stages/export/delta/prev.js';
-import type { PrevJob, PrevReply } from '../stages/export/delta/prev-thread.js';
-import { PartitionSet } from './spill.js';
+import { type PrevJob, type PrevReply, readPrevInto } from '../stages/export/delta/prev-thread.js';
 
 /**
  * Worker entry: `export --since` reads PREV into partitions of its own here
@@ -14,18 +11,9 @@ import { PartitionSet } from './spill.js';
 const port = parentPort;
 if (!port) throw new Error('prev-worker: not started as a worker');
 const job = workerData as PrevJob;
-const parts = new PartitionSet(job.dir, 'prev', 0);
 try {
-  const read = await readPrev(job.since, new DeltaKeys(parts, job.scores), job.o);
-  await parts.close();
-  port.postMessage({
-    read,
-    paths: parts.paths,
-    keyBytes: parts.keyBytes,
-    entries: parts.entries,
-  } satisfies PrevReply);
+  port.postMessage((await readPrevInto(job)) satisfies PrevReply);
 } catch (err) {
-  await parts.destroy();
   const e = err as PbError;
   port.postMessage({
     error: {

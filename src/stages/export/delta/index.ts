@@ -16,7 +16,7 @@ import { decideDelta } from './decide.js';
 import { KeptLines } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
-import { joinPartitions, readPrevOnWorker } from './prev-thread.js';
+import { joinPartitions, readPrevBeside } from './prev-thread.js';
 
 export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } from './options.js';
 
@@ -48,12 +48,15 @@ export async function exportSince(
     await checkNotAnInput(o.output, [...sources, d.since]);
     await checkNotAnInput(d.removed, [...sources, d.since]);
     const parts = await spill.partitions();
-    const prevRead = readPrevOnWorker({
-      since: d.since,
-      dir,
-      scores: d.sinceScores,
-      o: { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength },
-    });
+    const prevRead = readPrevBeside(
+      {
+        since: d.since,
+        dir,
+        scores: d.sinceScores,
+        o: { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength },
+      },
+      o,
+    );
     const curRead = keyCurrent(sources, new DeltaKeys(parts, d.sinceScores), o);
     const [p, c] = await Promise.allSettled([prevRead, curRead]);
     // PREV's mistakes first, as when it was read first.

@@ -1,7 +1,10 @@
+import { stat } from 'node:fs/promises';
 import { PbError, type PbErrorCode } from '../../../errors.js';
-import { joinSets, type PartitionSet, type SpilledParts, type WrittenParts } from '../../../io/spill.js';
+import { isS3Uri } from '../../../io/s3.js';
+import { joinSets, PartitionSet, type SpilledParts, type WrittenParts } from '../../../io/spill.js';
 import { startWorker } from '../../../io/workers.js';
-import type { PrevRead } from './prev.js';
+import { DeltaKeys } from './keys.js';
+import { type PrevRead, readPrev } from './prev.js';
 
 /** What io/prev-worker.ts is given. */
 export interface PrevJob {
@@ -27,11 +30,42 @@ export type PrevReply =
     };
 
 /**
- * PREV read on a worker thread into partitions of its own, while this
- * thread keys the sources: the two reads were most of --since's time, one
- * after the other on one core. The worker ends with its one reply.
+ * PREV read into partitions of its own while this thread keys the sources:
+ * on a worker thread (the two reads were most of --since's time, one after
+ * the other on one core), unless the export runs no workers or PREV is a
+ * local file of at most four pieces, which takes less time to read here
+ * than a thread takes to start (the rule that starts export's workers from
+ * its third piece).
  */
-export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & WrittenParts> {
+export async function readPrevBeside(
+  job: PrevJob,
+  o: { workers: number; pieceSize: number },
+): Promise<{ read: PrevRead } & WrittenParts> {
+  const small =
+    o.workers === 0 ||
+    (!isS3Uri(job.since) &&
+      (await stat(job.since).then(
+        (s) => s.isFile() && s.size <= 4 * o.pieceSize,
+        () => false,
+      )));
+  return small ? readPrevInto(job) : readPrevOnWorker(job);
+}
+
+/** PREV read on this thread (the worker runs the same): what it was, and its partitions. */
+export async function readPrevInto(job: PrevJob): Promise<{ read: PrevRead } & WrittenParts> {
+  const parts = new PartitionSet(job.dir, 'prev', 0);
+  try {
+    const read = await readPrev(job.since, new DeltaKeys(parts, job.scores), job.o);
+    await parts.close();
+    return { read, paths: parts.paths, keyBytes: parts.keyBytes, entries: parts.entries };
+  } catch (err) {
+    await parts.destroy();
+    throw err;
+  }
+}
+
+/** PREV read on a worker thread; the worker ends with its one reply. */
+function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & WrittenParts> {
   const worker = startWorker('prev-worker', job);
   const done = new Promise<{ read: PrevRead } & WrittenParts>((resolve, reject) => {
     worker.once('message', (m: PrevReply) => {
