@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -12,23 +13,21 @@ import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { Ajv, type ValidateFunction } from 'ajv';
-import { type CliIO, run } from '../src/cli/index.js';
-import {
-  type ExportOptions,
-  type ExportSummary,
-  exportOutputs,
-  PbError,
-  type PbErrorCode,
-  type PrepareOptions,
-  type PrepareSummary,
-  prepare,
-  type ValidateOptions,
-  type ValidateSummary,
-  validateFiles,
+import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
+import type { CliIO } from '../src/cli/index.js';
+import { PbError, type PbErrorCode } from '../src/errors.js';
+import type {
+  ExportOptions,
+  ExportSummary,
+  PrepareOptions,
+  PrepareSummary,
+  ValidateOptions,
+  ValidateSummary,
 } from '../src/index.js';
-import { configureS3, makeS3Client } from '../src/io/s3.js';
 import { prng } from '../src/sample.js';
+
+// The stages, the CLI, the S3 client and ajv are imported where a helper needs them: a test file
+// that uses none of them does not load the whole package through tsx (about a second of CPU a file).
 
 /** mulberry32 from the sample generator: same seed, same sequence. */
 export { prng };
@@ -48,6 +47,7 @@ export function exportTextIn(tmp: { fresh: (name: string) => string }) {
     const out = sink();
     const { chunks, ...rest } = opts;
     const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input);
+    const { exportOutputs } = await import('../src/stages/export/index.js');
     const summary = await exportOutputs({
       errors: tmp.fresh('errors.jsonl'),
       ...rest,
@@ -146,6 +146,7 @@ export async function prepareStdin(
   input: Buffer[] | Buffer | string,
 ): Promise<PrepareResult> {
   const out = sink();
+  const { prepare } = await import('../src/stages/prepare/index.js');
   const summary = await prepare({ sources: ['-'], ...opts, stdin: stdinOf(input), stdout: out.stream });
   await new Promise((r) => setImmediate(r));
   return parsed(out.text(), summary);
@@ -156,6 +157,7 @@ export async function prepareFiles(
   opts: Omit<PrepareOptions, 'stdin' | 'stdout' | 'output'> & { sources: string[] },
 ): Promise<PrepareResult> {
   const out = sink();
+  const { prepare } = await import('../src/stages/prepare/index.js');
   const summary = await prepare({ ...opts, stdout: out.stream });
   await new Promise((r) => setImmediate(r));
   return parsed(out.text(), summary);
@@ -205,6 +207,7 @@ export async function validate(
   opts: Omit<ValidateOptions, 'onProblem'>,
 ): Promise<{ summary: ValidateSummary; messages: string[] }> {
   const messages: string[] = [];
+  const { validateFiles } = await import('../src/stages/validate/index.js');
   const summary = await validateFiles({ ...opts, onProblem: (m) => messages.push(m) });
   return { summary, messages };
 }
@@ -217,6 +220,7 @@ export async function cli(
   const out = sink();
   const err = sink();
   const io: CliIO = { stdin: stdinOf(stdin), stdout: out.stream, stderr: err.stream };
+  const { run } = await import('../src/cli/index.js');
   const code = await run(argv, io);
   await new Promise((r) => setImmediate(r));
   return { code, stdout: out.text(), stderr: err.text() };
@@ -232,15 +236,22 @@ export function keys(records: Record<string, unknown>[]): string[] {
 }
 
 // ajv's default strict mode (strictRequired off): see the todo in schemas.test.ts for strict: true.
-const ajv = new Ajv({ allErrors: true });
+let ajvInstance: AjvClass | undefined;
 const compiled = new Map<string, ValidateFunction>();
+
+function ajv(): AjvClass {
+  ajvInstance ??= new (createRequire(import.meta.url)('ajv') as typeof import('ajv')).Ajv({
+    allErrors: true,
+  });
+  return ajvInstance;
+}
 
 /** An ajv validator for a file in schemas/, read straight from disk (not through src/schemas.ts). */
 export function schemaValidator(file: string): ValidateFunction {
   let fn = compiled.get(file);
   if (!fn) {
     const path = fileURLToPath(new URL(`../schemas/${file}`, import.meta.url));
-    fn = ajv.compile(JSON.parse(readFileSync(path, 'utf8')) as object);
+    fn = ajv().compile(JSON.parse(readFileSync(path, 'utf8')) as object);
     compiled.set(file, fn);
   }
   return fn;
@@ -249,7 +260,8 @@ export function schemaValidator(file: string): ValidateFunction {
 /** Asserts that every record passes the schema, with ajv's errors in the message. */
 export function assertSchema(file: string, records: unknown[]): void {
   const fn = schemaValidator(file);
-  for (const r of records) assert.ok(fn(r), `${JSON.stringify(r)} vs ${file}: ${ajv.errorsText(fn.errors)}`);
+  for (const r of records)
+    assert.ok(fn(r), `${JSON.stringify(r)} vs ${file}: ${ajv().errorsText(fn.errors)}`);
 }
 
 /** The fixed credentials s3rver accepts. */
@@ -264,9 +276,11 @@ export function useS3rver(): () => S3rverHandle {
   let s3: S3rverHandle | undefined;
   before(async () => {
     s3 = await startS3rver();
+    const { configureS3 } = await import('../src/io/s3.js');
     configureS3({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
   });
   after(async () => {
+    const { configureS3 } = await import('../src/io/s3.js');
     configureS3({});
     await s3?.close();
   });
@@ -302,6 +316,7 @@ export async function startS3rver(): Promise<{
   });
   const { port } = (await server.run()) as { port: number };
   const endpoint = `http://127.0.0.1:${port}`;
+  const { makeS3Client } = await import('../src/io/s3.js');
   const client = makeS3Client({ endpoint, credentials: S3RVER_CREDENTIALS });
   return {
     port,

@@ -30,7 +30,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import { runEmulate } from '../../src/cli/commands/emulate.js';
 import { generateCatalog, loadCatalog } from '../../src/emulator/catalog.js';
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
-import { PbError } from '../../src/index.js';
+import { PbError } from '../../src/errors.js';
 import { makeS3Client } from '../../src/io/s3.js';
 import { validator } from '../../src/schemas.js';
 import { cli, prng, sink, useTmp, writeText } from '../helpers.js';

@@ -4,9 +4,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type Manifest, PbError, shard } from '../../src/index.js';
+import { PbError } from '../../src/errors.js';
 import { MultipartWriter, PartBudget } from '../../src/io/multipart.js';
 import { configureS3, listS3, makeS3Client, readS3 } from '../../src/io/s3.js';
+import { type Manifest, shard } from '../../src/stages/shard/index.js';
 import { prng, S3RVER_CREDENTIALS, startS3rver, useTmp } from '../helpers.js';
 
 // The shard multipart writer against a real S3-compatible server (s3rver,

@@ -4,8 +4,10 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type Manifest, prepare, shard, validateFiles } from '../../src/index.js';
 import { configureS3, listS3, makeS3Client, readS3, writeS3 } from '../../src/io/s3.js';
+import { prepare } from '../../src/stages/prepare/index.js';
+import { type Manifest, shard } from '../../src/stages/shard/index.js';
+import { validateFiles } from '../../src/stages/validate/index.js';
 import { S3RVER_CREDENTIALS, sink, startS3rver } from '../helpers.js';
 
 // A real S3-compatible server (s3rver) on 127.0.0.1, started here; the real

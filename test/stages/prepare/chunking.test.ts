@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { PrepareOptions } from '../../../src/index.js';
+import type { PrepareOptions } from '../../../src/stages/prepare/index.js';
 import { type PrepareResult, prepareStdin, rejectsWith, split } from '../../helpers.js';
 
 const SPLITS: (number | { seed: number; max: number })[] = [

@@ -8,8 +8,8 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { createPrepareStream, prepare } from '../../../src/index.js';
 import { readRows } from '../../../src/io/rows.js';
+import { createPrepareStream, prepare } from '../../../src/stages/prepare/index.js';
 import {
   keys,
   makeTmp,

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { prepare } from '../../../src/index.js';
 import { emailListCsv } from '../../../src/sample.js';
+import { prepare } from '../../../src/stages/prepare/index.js';
 import {
   keys,
   listDir,

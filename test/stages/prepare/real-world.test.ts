@@ -10,14 +10,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  exportOutputs,
-  type PbErrorCode,
-  type PrepareOptions,
-  prepare,
-  validateFiles,
-} from '../../../src/index.js';
+import type { PbErrorCode } from '../../../src/errors.js';
+import { exportOutputs } from '../../../src/stages/export/index.js';
 import type { InputDetection } from '../../../src/stages/prepare/index.js';
+import { type PrepareOptions, prepare } from '../../../src/stages/prepare/index.js';
+import { validateFiles } from '../../../src/stages/validate/index.js';
 import {
   cli,
   makeTmp,

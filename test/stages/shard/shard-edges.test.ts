@@ -6,9 +6,9 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { test } from 'node:test';
 import { PbError } from '../../../src/errors.js';
-import { shard } from '../../../src/index.js';
 import { OffThreadHasher } from '../../../src/io/hasher.js';
 import { openLinesReusing } from '../../../src/io/input.js';
+import { shard } from '../../../src/stages/shard/index.js';
 import { useTmp } from '../../helpers.js';
 
 // Edge cases found reviewing the shard speed work (reused read buffers,

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
-import { type Manifest, prepare, shard } from '../../../src/index.js';
 import { loadSchema } from '../../../src/schemas.js';
+import { prepare } from '../../../src/stages/prepare/index.js';
 import type { ShardEvent } from '../../../src/stages/shard/index.js';
+import { type Manifest, shard } from '../../../src/stages/shard/index.js';
 import { cli, prng, rejectsWith, useTmp } from '../../helpers.js';
 
 const { fresh } = useTmp();

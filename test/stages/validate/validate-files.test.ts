@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { prepare, validateFiles } from '../../../src/index.js';
+import { prepare } from '../../../src/stages/prepare/index.js';
 import type { ValidateEvent } from '../../../src/stages/validate/index.js';
+import { validateFiles } from '../../../src/stages/validate/index.js';
 import { rejectsWith, split, stdinOf, useTmp, validate, writeText } from '../../helpers.js';
 
 const { fresh } = useTmp();
