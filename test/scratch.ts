@@ -8,6 +8,7 @@
  * PB_TEST_TMPDIR=disk keeps the machine's own temporary folder.
  */
 import { accessSync, constants, statfsSync } from 'node:fs';
+import { useWorkerBundles } from './worker-bundles.js';
 
 const SHM = '/dev/shm';
 const ROOM = 2 * 1024 ** 3;
@@ -26,3 +27,6 @@ if (process.env.PB_TEST_TMPDIR !== 'disk' && !process.env.PB_TEST_SCRATCH && roo
   process.env.TMPDIR = SHM;
   process.env.PB_TEST_SCRATCH = SHM;
 }
+
+// Worker threads from bundles rather than through tsx (see worker-bundles.ts).
+await useWorkerBundles();
