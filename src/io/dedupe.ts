@@ -128,6 +128,13 @@ export class Deduper {
     return this.add(kbuf, ks, ke, hash, DERIVED, 0, 1);
   }
 
+  /** Records of the fast path's lines cut and grouped in WebAssembly (PartitionSet.writeGrouped), every record on disk. */
+  addGrouped(src: Uint8Array, ends: Int32Array, recs: Int32Array): Promise<void> | undefined {
+    if (!this.parts)
+      return this.startSpill().then(() => (this.parts as PartitionSet).writeGrouped(src, ends, recs));
+    return this.parts.writeGrouped(src, ends, recs);
+  }
+
   /** add() for a key and line given as strings (the line without its newline). */
   addString(key: string, line: string): boolean | Promise<boolean> {
     const klen = Buffer.byteLength(key);
