@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { BatchInput } from '../core/build.js';
 import { ByteSet, hashBytes } from '../core/byteset.js';
+import { DrainTable } from '../core/drain.js';
 import {
   eachLine,
   eachPartition,
@@ -16,8 +17,8 @@ import { startWorker } from './workers.js';
 export interface DrainJob {
   /** Per partition, its files in write order (a worker's part of the input scanned on its own). */
   paths: string[][];
-  expects: { keys: number; keyBytes: number }[];
-  budget: number;
+  /** Per partition, its lines. */
+  lines: number[];
   derive: { prefix: Uint8Array; suffix: Uint8Array } | undefined;
 }
 
@@ -127,6 +128,13 @@ export class Deduper {
     return this.add(kbuf, ks, ke, hash, DERIVED, 0, 1);
   }
 
+  /** Records of the fast path's lines cut and grouped in WebAssembly (PartitionSet.writeGrouped), every record on disk. */
+  addGrouped(src: Uint8Array, ends: Int32Array, recs: Int32Array): Promise<void> | undefined {
+    if (!this.parts)
+      return this.startSpill().then(() => (this.parts as PartitionSet).writeGrouped(src, ends, recs));
+    return this.parts.writeGrouped(src, ends, recs);
+  }
+
   /** add() for a key and line given as strings (the line without its newline). */
   addString(key: string, line: string): boolean | Promise<boolean> {
     const klen = Buffer.byteLength(key);
@@ -178,7 +186,7 @@ export class Deduper {
       this.duplicates += d;
     };
     if (fits && spilledBytes >= this.parallelDrainMinBytes) {
-      yield* drainTwoWays(parts, this.budget, this.derive, count);
+      yield* drainTwoWays(parts, this.derive, count);
       return;
     }
     for await (const [part, unbounded, expect] of eachPartition(this.spill, parts, this.budget)) {
@@ -193,27 +201,18 @@ export class Deduper {
 }
 
 /**
- * One partition's files (`lines` lines in all) through one set, in write
- * order, into one chunk. A line `key TAB payload` comes out as its payload
- * or as prefix + key + suffix, so the chunk needs at most the files' bytes
- * plus prefix and suffix a line (drainPiece's 4 times the bytes held twice
- * as much while the chunk waited to be written).
+ * One partition's files (`lines` lines in all), read whole and drained as
+ * one in WebAssembly (core/drain.ts): the first line of each key, its
+ * payload or prefix + key + suffix, in write order.
  */
 export async function drainFiles(
   files: readonly string[],
   lines: number,
-  seen: ByteSet,
-  derive: { prefix: Buffer; suffix: Buffer } | undefined,
+  table: DrainTable,
 ): Promise<{ chunk: Buffer; lines: number; duplicates: number }> {
   const segs: Buffer[] = [];
   for (const f of files) segs.push(await readFile(f));
-  const extra = derive ? derive.prefix.length + derive.suffix.length : 0;
-  const out = Buffer.allocUnsafe(segs.reduce((n, seg) => n + seg.length, 64) + lines * extra);
-  const r = { chunk: out, lines: 0, duplicates: 0, at: 0 };
-  for (const seg of segs) drainInto(seg, seen, derive, r);
-  // Writes past a Buffer's end are dropped without a word: a wrong count must fail, not lose lines.
-  if (r.at > out.length) throw new Error('personalize-batch: a drained partition outgrew its buffer');
-  return { chunk: out.subarray(0, r.at), lines: r.lines, duplicates: r.duplicates };
+  return table.drain(segs, lines);
 }
 
 /**
@@ -225,7 +224,6 @@ export async function drainFiles(
  */
 async function* drainTwoWays(
   parts: SpilledParts & { files: string[][] },
-  budget: number,
   derive: { prefix: Buffer; suffix: Buffer } | undefined,
   count: (duplicates: number) => void,
 ): AsyncGenerator<{ chunk: Buffer; lines: number }> {
@@ -234,8 +232,7 @@ async function* drainTwoWays(
   const theirs = order.filter((_, k) => k % 2 === 1);
   const job: DrainJob = {
     paths: theirs.map((i) => parts.files[i] as string[]),
-    expects: theirs.map((i) => ({ keys: parts.entries[i] as number, keyBytes: parts.keyBytes[i] as number })),
-    budget,
+    lines: theirs.map((i) => parts.entries[i] as number),
     derive: derive && { prefix: new Uint8Array(derive.prefix), suffix: new Uint8Array(derive.suffix) },
   };
   const worker = startWorker('drain-worker', job);
@@ -271,21 +268,14 @@ async function* drainTwoWays(
       wake = undefined;
     }
   };
+  const table = new DrainTable(derive);
   try {
     for (let k = 0; k < order.length; k++) {
       const i = order[k] as number;
       const r =
         k % 2 === 1
           ? await next()
-          : await drainFiles(
-              parts.files[i] as string[],
-              parts.entries[i] as number,
-              new ByteSet(budget, {
-                keys: parts.entries[i] as number,
-                keyBytes: parts.keyBytes[i] as number,
-              }),
-              derive,
-            );
+          : await drainFiles(parts.files[i] as string[], parts.entries[i] as number, table);
       count(r.duplicates);
       if (r.lines > 0) yield { chunk: r.chunk, lines: r.lines };
     }

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { ByteSet } from '../core/byteset.js';
+import { DrainTable } from '../core/drain.js';
 import { type DrainJob, type DrainMessage, drainFiles } from './dedupe.js';
 
 /**
@@ -26,9 +26,9 @@ port.on('message', (m: string) => {
   acked?.();
 });
 
+const table = new DrainTable(derive);
 for (let i = 0; i < job.paths.length; i++) {
-  const seen = new ByteSet(job.budget, job.expects[i]);
-  const r = await drainFiles(job.paths[i] as string[], job.expects[i]?.keys ?? 0, seen, derive);
+  const r = await drainFiles(job.paths[i] as string[], job.lines[i] ?? 0, table);
   // Transferred when the memory is the chunk's own: larger than Buffer's
   // shared pool, which must never be detached; small chunks are copied.
   const buf = r.chunk.buffer as ArrayBuffer;

@@ -1,5 +1,6 @@
 import { hashBytes } from '../core/byteset.js';
 import { NULL_MARKERS } from '../core/cell-values.js';
+import { IdCut } from '../core/idcut.js';
 import { PbError } from '../errors.js';
 
 /**
@@ -39,6 +40,8 @@ export interface KeySink {
   /** Every key goes to disk: addDerived never answers true (nor a promise of true). */
   readonly diskOnly: boolean;
   addDerived(kbuf: Uint8Array, ks: number, ke: number, hash: number): boolean | Promise<boolean>;
+  /** Records cut and grouped by partition in WebAssembly (core/idcut.ts), when every key goes to disk. */
+  addGrouped?(src: Uint8Array, ends: Int32Array, recs: Int32Array): Promise<void> | undefined;
 }
 
 const LF = 10;
@@ -155,6 +158,9 @@ export class Scanner {
   private readonly width: number;
   private readonly prefix: Buffer;
   private readonly suffix: Buffer;
+  /** The WebAssembly cut for held records, made on first use, and the piece it holds. */
+  private cut: IdCut | undefined;
+  private loaded: Buffer | undefined;
 
   constructor(
     private readonly plan: ScanPlan,
@@ -180,8 +186,62 @@ export class Scanner {
     this.out = bigger;
   }
 
+  /** Scans from `pos` to the end of `seg` (whole lines); DONE there, or why it stopped first. */
   scan(seg: Buffer): number {
+    const sink = this.dedupe;
+    if (sink?.diskOnly === true && sink.addGrouped) return this.scanHeld(seg, sink);
+    return this.scanLines(seg, seg.length);
+  }
+
+  /**
+   * scan() when every record goes to disk: the lines the cut takes in
+   * WebAssembly (core/idcut.ts), grouped by partition, and each line it
+   * leaves through scanLines alone, so every record reaches its partition
+   * in input order either way.
+   */
+  private scanHeld(seg: Buffer, sink: KeySink): number {
+    this.cut ??= new IdCut({
+      delim: this.delim,
+      column: this.plan.column,
+      width: this.width,
+      maxLineLength: this.plan.maxLineLength,
+      idOk: this.idOk,
+      markers: MARKERS.flat(),
+      headerId: this.headerId,
+    });
+    const cut = this.cut;
+    // The caller starts each new piece at 0; after a wait it passes the same piece again.
+    if (seg !== this.loaded || this.pos === 0) {
+      cut.load(seg);
+      this.loaded = seg;
+    }
     const n = seg.length;
+    while (this.pos < n) {
+      if (this.skipHeader === 0) {
+        const stop = cut.cut(this.pos);
+        this.line += cut.lines;
+        this.counts.recordsRead += cut.lines;
+        this.pos = stop;
+        const w = cut.lines > 0 ? sink.addGrouped?.(cut.records, cut.ends, cut.recs) : undefined;
+        if (w)
+          return this.stopToWait(
+            this.at,
+            stop,
+            w.then(() => false),
+            0,
+          );
+        if (stop >= n) break;
+      }
+      const lf = seg.indexOf(LF, this.pos);
+      const status = this.scanLines(seg, lf === -1 ? n : lf + 1);
+      if (status !== DONE) return status;
+    }
+    return DONE;
+  }
+
+  /** The per-line loop over seg[pos, limit), limit a line's end. */
+  private scanLines(seg: Buffer, limit: number): number {
+    const n = limit;
     const { delim, width, idOk, headerId, prefix, suffix, dedupe, counts } = this;
     const col = this.plan.column;
     const maxLine = this.plan.maxLineLength;

@@ -30,6 +30,7 @@ const sink: KeySink = {
     const w = parts.write(kbuf, ks, ke, hash, DERIVED, 0, 1);
     return w ? w.then(() => false) : false;
   },
+  addGrouped: (src, ends, recs) => parts.writeGrouped(src, ends, recs),
 };
 const counts = { recordsRead: 0, written: 0, blankLines: 0 };
 const sc = new Scanner({ ...job.plan, headerRecords: 0, firstLine: 1 }, sink, counts);

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { hashBytes } from '../../src/core/byteset.js';
+import { ByteSet, hashBytes } from '../../src/core/byteset.js';
+import { DrainTable } from '../../src/core/drain.js';
+import { drainPiece } from '../../src/io/dedupe.js';
 import { partitionOf } from '../../src/io/spill.js';
 import { keys, makeTmp, prepareStdin, prng } from '../helpers.js';
 
@@ -218,5 +220,63 @@ describe('spill partitioning', () => {
     const used = new Set(keysInPart0.map((k) => partitionOf(hash(k, 7919), 64)));
     assert.ok(keysInPart0.length > 400);
     assert.ok(used.size >= 60, `keys of one partition landed in only ${used.size} of 64 sub-partitions`);
+  });
+});
+
+describe('the drain in WebAssembly (core/drain.ts)', () => {
+  const derive = { prefix: Buffer.from('{"userId":"'), suffix: Buffer.from('"}\n') };
+
+  /** Partition lines: derived, markers, whole lines; keys that are prefixes of others, multi-byte, long. */
+  function partition(seed: number, lines: number): Buffer {
+    const rand = prng(seed);
+    const keys = ['a', 'ab', 'abc', 'b', 'é', '日本', 'x'.repeat(300), ''];
+    for (let i = 0; i < 200; i++) keys.push(`u${Math.floor(rand() * 1e9).toString(36)}`);
+    let s = '';
+    for (let i = 0; i < lines; i++) {
+      const key = keys[Math.floor(rand() * keys.length)] as string;
+      const r = rand();
+      s += r < 0.6 ? `${key}\t\x01\n` : r < 0.75 ? `${key}\t\n` : `${key}\t{"userId":"${key}","n":${i}}\n`;
+    }
+    return Buffer.from(s);
+  }
+
+  test("gives drainPiece's bytes and counts, however the partition is cut into files", () => {
+    const table = new DrainTable(derive);
+    const plain = new DrainTable(undefined);
+    for (let seed = 1; seed <= 30; seed++) {
+      const bytes = partition(seed, seed * 37);
+      const lines = bytes.filter((c) => c === 10).length;
+      const rand = prng(seed);
+      // Cut at line ends, as a partition's files are.
+      const pieces: Buffer[] = [];
+      let from = 0;
+      for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1))
+        if (rand() < 0.1) {
+          pieces.push(bytes.subarray(from, at + 1));
+          from = at + 1;
+        }
+      pieces.push(bytes.subarray(from));
+      for (const [t, d] of [
+        [table, derive],
+        [plain, undefined],
+      ] as const) {
+        const want = drainPiece(bytes, new ByteSet(1 << 20), d);
+        const got = t.drain(pieces, lines);
+        assert.equal(got.chunk.toString('latin1'), want.chunk.toString('latin1'), `seed ${seed}`);
+        assert.equal(got.lines, want.lines);
+        assert.equal(got.duplicates, want.duplicates);
+      }
+    }
+    // Memory grown by a big partition serves a small one after it.
+    const big = partition(99, 50_000);
+    const bigLines = big.filter((c) => c === 10).length;
+    assert.equal(table.drain([big], bigLines).lines, drainPiece(big, new ByteSet(1 << 24), derive).lines);
+    assert.equal(table.drain([Buffer.from('k\t\x01\nk\t\x01\n')], 2).chunk.toString(), '{"userId":"k"}\n');
+  });
+
+  test('a line without a TAB or a final LF is an error, not a guess', () => {
+    const table = new DrainTable(derive);
+    assert.throws(() => table.drain([Buffer.from('k\t\x01\nno-tab\n')], 2), /no TAB or no final LF/);
+    assert.throws(() => table.drain([Buffer.from('k\t\x01\nk2\t\x01')], 2), /no TAB or no final LF/);
   });
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { partitionOf } from '../../../src/core/byteset.js';
 import { splitCounts } from '../../../src/io/fast-parallel.js';
+import { DONE, type KeySink, Scanner, SLOW_LINE } from '../../../src/io/fast-scan.js';
 import { makeTmp, prepareFiles, prepareStdin, prng, split } from '../../helpers.js';
 
 // The byte fast path (one id column, no filters) must give exactly what a
@@ -243,5 +245,100 @@ describe('the byte path on two threads (a worker scans the second part of a loca
       `email,user_id,name\n${rows.join('\n')}\ne,${'x'.repeat(300)},N\n${rows.join('\n')}\n`,
     );
     await same(long, 0.2, { maxLineLength: 200 });
+  });
+});
+
+describe('the held scan in WebAssembly (core/idcut.ts)', () => {
+  /** Lines of every kind the Scanner looks at, none with a quote (those chunks go to the splitter). */
+  function oddLines(seed: number, rows: number): Buffer {
+    const rand = prng(seed);
+    const ids = [
+      'NULL',
+      'nan',
+      '-',
+      'N/A',
+      'undefined',
+      '1001.0',
+      '100',
+      '10.00',
+      '0',
+      "'u1",
+      '#u2',
+      'user_id',
+    ];
+    ids.push('user_ie', 'NULM', 'a@b', 'x'.repeat(256), 'x'.repeat(257), 'é', ' pad ', '\tt', 'a+b');
+    let s = 'email,user_id,name\n';
+    for (let i = 0; i < rows; i++) {
+      const r = rand();
+      const id =
+        r < 0.3
+          ? (ids[Math.floor(rand() * ids.length)] as string)
+          : `u${Math.floor(rand() * 1e6).toString(36)}`;
+      const shape = rand();
+      const eol = rand() < 0.2 ? '\r\n' : '\n';
+      if (shape < 0.03) s += `only${i}${eol}`;
+      else if (shape < 0.05) s += rand() < 0.5 ? eol : ` \t${eol}`;
+      else if (shape < 0.07) s += ` e${i},${id},n${eol}`;
+      else s += `e${i},${id},n${eol}`;
+    }
+    return Buffer.from(s);
+  }
+
+  /** Every record the Scanner sends to disk, per partition, in order; lines handed over, by number. */
+  function run(seg: Buffer, grouped: boolean, allowEmailIds: boolean) {
+    const parts: string[][] = Array.from({ length: 256 }, () => []);
+    const sink: KeySink = {
+      derive: undefined,
+      diskOnly: true,
+      addDerived(kbuf, ks, ke, hash) {
+        parts[partitionOf(hash, 256)]?.push(Buffer.from(kbuf.subarray(ks, ke)).toString('latin1'));
+        return false;
+      },
+    };
+    if (grouped)
+      sink.addGrouped = (src, ends, recs) => {
+        let from = 0;
+        for (let t = 0; t < 256; t++) {
+          const text = Buffer.from(src.subarray(from, ends[t])).toString('latin1');
+          const recsHere = text === '' ? [] : text.slice(0, -3).split('\t\x01\n');
+          assert.equal(recsHere.length, recs[t]);
+          parts[t]?.push(...recsHere);
+          from = ends[t] as number;
+        }
+        return undefined;
+      };
+    const counts = { recordsRead: 0, written: 0, blankLines: 0 };
+    const plan = { file: 'f', delim: 44, column: 1, width: 3, field: 'userId' as const, maxLineLength: 300 };
+    const sc = new Scanner(
+      { ...plan, allowEmailIds, headerId: 'user_id', headerRecords: 1, firstLine: 1 },
+      sink,
+      counts,
+    );
+    const slow: number[] = [];
+    sc.pos = 0;
+    for (;;) {
+      const status = sc.scan(seg);
+      if (status === DONE) break;
+      if (status === SLOW_LINE) slow.push(sc.slowLine);
+    }
+    return { parts, slow, counts, line: sc.line };
+  }
+
+  test('sends the same records to the same partitions, and hands over the same lines, as the loop in JavaScript', () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const seg = oddLines(seed, 400 + seed * 50);
+      const allow = seed % 2 === 0;
+      const js = run(seg, false, allow);
+      const wasm = run(seg, true, allow);
+      assert.deepEqual(wasm, js, `seed ${seed}`);
+      assert.ok(js.slow.length > 10 && js.counts.recordsRead > 300);
+    }
+    // Ends without a LF, on a CR, or with a line past the limit, as the loop does.
+    for (const tail of ['e1,u1,n', 'e1,u1,n\r', 'e1,u2,n\r\n']) {
+      const seg = Buffer.concat([oddLines(50, 40), Buffer.from(tail)]);
+      assert.deepEqual(run(seg, true, false), run(seg, false, false));
+    }
+    const long = Buffer.concat([oddLines(51, 40), Buffer.from(`e,${'y'.repeat(400)},n\n`)]);
+    assert.throws(() => run(long, true, false), /longer than 300/);
   });
 });
