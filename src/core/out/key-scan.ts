@@ -1,8 +1,9 @@
 import { KEY_ITEM, KEY_NONE, KEY_USER, KIND_RECOMMENDATIONS, SPAN_COMMA, Spans } from './line-shapes.js';
 
 /**
- * A line's key and lists for `export --since` without the full parser: a
- * scan over the raw bytes that knows the line shapes the service writes,
+ * A line's key and lists without the full parse (OutLineParser tries it
+ * first on every line, `export --since` keys lines with it): a scan over
+ * the raw bytes that knows the line shapes the service writes,
  *
  *   {"input":{"userId"|"itemId":"K"},"output":{"recommendedItems":[...]
  *    [,"scores":[...]]},"error":null}
