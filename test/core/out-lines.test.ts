@@ -471,6 +471,8 @@ describe('error lines are data (issue 14)', () => {
 describe("key scan (export --since): the service's usual lines without the full parser", () => {
   const scan = new KeyScan();
   const idsOnly = new KeyScan(false);
+  // The reference: every line through the full parse (the default parser takes the scan's lines from it).
+  const full = new OutLineParser(false);
 
   /** Scans and parses `line` inside a larger buffer; when the scan accepts, the parser must agree span for span. */
   function both(line: string | Buffer, after = '\nyy'): boolean {
@@ -479,7 +481,24 @@ describe("key scan (export --since): the service's usual lines without the full 
     const start = 3;
     const end = 3 + body.length;
     const ok = scan.scan(buf, start, end);
-    const status = parser.parse(buf, start, end);
+    const quick = parser.parse(buf, start, end);
+    const quickFields = [parser.problem, parser.kind, parser.keyField, parser.keyStart, parser.keyEnd];
+    const quickSpans = [parser.ids, parser.scores, parser.reasons].map(
+      (s) => s && [...s.data.subarray(0, s.n * 3)],
+    );
+    const quickTheme = [parser.themeStart, parser.themeEnd];
+    const status = full.parse(buf, start, end);
+    // The default parser (the scan first, then the full parse) reads every line as the full parse does.
+    assert.equal(quick, status);
+    assert.equal(quickFields[0], full.problem);
+    if (status === LINE_OK) {
+      assert.deepEqual(quickFields, [full.problem, full.kind, full.keyField, full.keyStart, full.keyEnd]);
+      assert.deepEqual(
+        quickSpans,
+        [full.ids, full.scores, full.reasons].map((s) => s && [...s.data.subarray(0, s.n * 3)]),
+      );
+      assert.deepEqual(quickTheme, [full.themeStart, full.themeEnd]);
+    }
     // Without the scores kept: the same verdict and ids, no scores.
     assert.equal(idsOnly.scan(buf, start, end), ok);
     if (!ok) return false;
@@ -493,15 +512,15 @@ describe("key scan (export --since): the service's usual lines without the full 
       [scan.keyStart, scan.keyEnd, undefined, [...scan.ids.data.subarray(0, scan.ids.n * 3)]],
     );
     const text = body.toString('latin1');
-    assert.equal(status, LINE_OK, `${text}: accepted, but the parser says ${parser.problem}`);
+    assert.equal(status, LINE_OK, `${text}: accepted, but the parser says ${full.problem}`);
     assert.deepEqual(
       [scan.kind, scan.keyField, scan.keyStart, scan.keyEnd, scan.keyEscaped],
-      [parser.kind, parser.keyField, parser.keyStart, parser.keyEnd, parser.keyEscaped],
+      [full.kind, full.keyField, full.keyStart, full.keyEnd, full.keyEscaped],
       text,
     );
     const spans = (s: { data: Int32Array; n: number } | undefined) => s && [...s.data.subarray(0, s.n * 3)];
-    assert.deepEqual(spans(scan.ids), spans(parser.ids), text);
-    assert.deepEqual(spans(scan.scores), spans(parser.scores), text);
+    assert.deepEqual(spans(scan.ids), spans(full.ids), text);
+    assert.deepEqual(spans(scan.scores), spans(full.scores), text);
     return true;
   }
 

@@ -25,7 +25,8 @@ export function writeJsonLine(
   // No key (an empty input) is null, not "": no record has the empty id.
   if (p.keyField === KEY_NONE) ascii(w, `{"${layout.keyField}":null`);
   else {
-    ascii(w, `{"${layout.keyField}":"`);
+    // A constant per key name: a template string here was built and flattened on every line.
+    ascii(w, KEY_HEAD[layout.keyField]);
     jsonString(w, src, p.keyStart, p.keyEnd, p.keyEscaped);
     ascii(w, '"');
   }
@@ -88,6 +89,12 @@ export function writeJsonLine(
   }
   ascii(w, ']}\n');
 }
+
+const KEY_HEAD: Record<Layout['keyField'], string> = {
+  userId: '{"userId":"',
+  itemId: '{"itemId":"',
+  itemAttributes: '{"itemAttributes":"',
+};
 
 function ascii(w: RowWriter, s: string): void {
   const out = w.out;

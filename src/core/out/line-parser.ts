@@ -1,4 +1,5 @@
 import { isSpace, SYNTAX } from './json-scan.js';
+import { KeyScan } from './key-scan.js';
 import {
   ABSENT,
   BAD,
@@ -107,8 +108,18 @@ export class OutLineParser extends LineFieldReader {
   errorStart = -1;
   errorEnd = -1;
 
+  /** The service's usual line shape, read in one pass (key-scan.ts): no field dispatch. */
+  private readonly quick: KeyScan | undefined;
+
+  /** quickScan false: every line through the full parse (the tests' reference for the quick one). */
+  constructor(quickScan = true) {
+    super();
+    this.quick = quickScan ? new KeyScan() : undefined;
+  }
+
   /** Parses buf[start, end) (one line without its line break). */
   parse(buf: Uint8Array, start: number, end: number): number {
+    if (this.quick?.scan(buf, start, end)) return this.quickLine();
     this.buf = buf;
     this.end = end;
     this.start = start;
@@ -134,6 +145,28 @@ export class OutLineParser extends LineFieldReader {
       throw err;
     }
     return this.check();
+  }
+
+  /**
+   * A line KeyScan accepted: the fields as the full parse would set them
+   * (key-scan.ts accepts only lines the parser calls LINE_OK with the same
+   * kind, key, ids and scores; test/core/out-lines.test.ts holds the two equal).
+   */
+  private quickLine(): number {
+    const q = this.quick as KeyScan;
+    this.problem = '';
+    this.truncated = false;
+    this.kind = KIND_RECOMMENDATIONS;
+    this.keyField = q.keyField;
+    this.keyStart = q.keyStart;
+    this.keyEnd = q.keyEnd;
+    this.keyEscaped = false;
+    this.ids = q.ids;
+    this.scores = q.scores;
+    this.reasons = undefined;
+    this.themeStart = -1;
+    this.themeEnd = -1;
+    return LINE_OK;
   }
 
   private invalid(problem: string): number {
