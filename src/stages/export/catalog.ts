@@ -8,7 +8,7 @@ import { alternatives, closest } from '../../core/suggest.js';
 import { PbError } from '../../errors.js';
 import { type Row, readRows } from '../../io/rows.js';
 import { isS3Uri } from '../../io/s3.js';
-import { scanTableRows, tableScanApplies } from '../../io/table-rows.js';
+import { scanTableRows, type TableRowHandlers, tableScanApplies } from '../../io/table-rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
 import { outputUserKeys } from './users-keys.js';
@@ -307,15 +307,17 @@ export function newUsersTable(
 
 /**
  * Reads the users file row by row for the partitioned join: each row with a
- * key (trimmed) goes to `onRow` with its values and line, in file order.
+ * key (trimmed) goes to `onRow` with its values and line, in file order
+ * (a row the byte path read to `rowBytes`, when given, with no string).
  */
 export async function eachUserRow(
   o: ResolvedExportOptions,
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
+  rowBytes?: TableRowHandlers['rowBytes'],
 ): Promise<{ columns: string[]; names: readonly string[]; withoutId: number; lines: number[] }> {
   const opened = await openTable(usersSpec(o, USERS_FLAGS));
-  const r = await eachRow(opened, 'user id', onRow, want);
+  const r = await eachRow(opened, 'user id', onRow, want, rowBytes);
   const names = userColumnNames(opened.columns, ['userId', 'theme', 'items']);
   return { columns: [...opened.columns], names, ...r };
 }
@@ -336,6 +338,7 @@ async function eachRow(
   role: TableSpec['role'],
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
+  rowBytes?: TableRowHandlers['rowBytes'],
 ): Promise<{ withoutId: number; lines: number[] }> {
   const { file, src, header, keyed, idCol, cols } = table;
   let withoutId = 0;
@@ -382,7 +385,7 @@ async function eachRow(
   try {
     if (tableScanApplies(src)) {
       const plan = { key: idCol, columns: table.colIdx, maxLineLength: TABLE_MAX_LINE, names: table.names };
-      await scanTableRows(src, plan, { want: want ?? (() => true), row: onRow, noKey, general });
+      await scanTableRows(src, plan, { want: want ?? (() => true), row: onRow, rowBytes, noKey, general });
     } else for await (const batch of src.batches) await general(batch);
   } finally {
     await src.close();
