@@ -93,18 +93,20 @@ export class Catalog {
 
   /**
    * add() for a key and values held as UTF-8 bytes (a users join's
-   * partition): the key is src[ks, ke), value c is src[starts[c], ends[c]).
-   * A CSV value with nothing to quote, guard or cut is the cell itself and is
-   * copied as it is; any other value, or JSON, is rendered from its string.
+   * partition, a row of the byte path): the key is key[ks, ke), value c is
+   * src[starts[c], ends[c]). A CSV value with nothing to quote, guard or cut
+   * is the cell itself and is copied as it is; any other value, or JSON, is
+   * rendered from its string.
    */
   addBytes(
-    src: Buffer,
+    key: Uint8Array,
     ks: number,
     ke: number,
+    src: Buffer,
     starts: Int32Array,
     ends: Int32Array,
   ): 'added' | 'duplicate' | 'full' {
-    const item = this.insert(src, ks, ke);
+    const item = this.insert(key, ks, ke);
     if (item < 0) return item === DUPLICATE ? 'duplicate' : 'full';
     if (this.json || !this.plainCells(src, starts, ends)) {
       const values: string[] = [];

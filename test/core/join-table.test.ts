@@ -158,7 +158,7 @@ describe("Catalog.addBytes (a users partition's records)", () => {
         const v0 = Buffer.byteLength(vals[0] as string);
         starts.set([k + 1, k + 2 + v0]);
         ends.set([k + 1 + v0, buf.length]);
-        assert.equal(b.addBytes(buf, 1, k, starts, ends), a.add(key, vals), key);
+        assert.equal(b.addBytes(buf, 1, k, buf, starts, ends), a.add(key, vals), key);
       }
       assert.deepEqual(
         [b.size, b.duplicates, b.maxRecordBytes, b.maxCellBytes, b.maxJsonBytes, b.cutValues, b.bytes],

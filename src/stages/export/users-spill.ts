@@ -217,7 +217,7 @@ export class UsersSpill {
           let line: number;
           if (plain && RowCells.isBytes(seg, ps)) {
             line = cells.read(seg, ps, pe);
-            added = table.addBytes(seg, ks, ke, cells.starts, cells.ends);
+            added = table.addBytes(seg, ks, ke, seg, cells.starts, cells.ends);
           } else {
             const rec = readRecord(seg, ps, pe, cells);
             const key = plain ? seg.toString('utf8', ks, ke) : decodeString(seg, ks, ke);
