@@ -26,7 +26,7 @@ import { RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
  * The users join past --memory-budget: both sides partitioned to disk by
  * the user key's hash, then joined a partition at a time. The users file's
  * rows go to 256 fine partitions (key, then the CRM line and the values as
- * a JSON array); neighbouring fine partitions are grouped so that each
+ * bytes, see users-rows.ts); neighbouring fine partitions are grouped so that each
  * group's table fits the budget (sized from what the in-memory attempt
  * measured); the `.out` lines go, as read, to one file per group. The
  * export then reads the group files as its sources, loading each group's
