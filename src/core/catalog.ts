@@ -85,13 +85,75 @@ export class Catalog {
   /** Adds an item; false when the id was there already (kept as it was) or the catalog is full. */
   add(id: string, values: readonly string[]): 'added' | 'duplicate' | 'full' {
     const key = Buffer.from(id);
-    const h = hashBytes(key, 0, key.length);
-    if (this.index.find(key, 0, key.length, h) >= 0) {
-      this.duplicates++;
-      return 'duplicate';
+    const item = this.insert(key, 0, key.length);
+    if (item < 0) return item === DUPLICATE ? 'duplicate' : 'full';
+    this.render(item, values);
+    return 'added';
+  }
+
+  /**
+   * add() for a key and values held as UTF-8 bytes (a users join's
+   * partition, a row of the byte path): the key is key[ks, ke), value c is
+   * src[starts[c], ends[c]). A CSV value with nothing to quote, guard or cut
+   * is the cell itself and is copied as it is; any other value, or JSON, is
+   * rendered from its string.
+   */
+  addBytes(
+    key: Uint8Array,
+    ks: number,
+    ke: number,
+    src: Buffer,
+    starts: Int32Array,
+    ends: Int32Array,
+  ): 'added' | 'duplicate' | 'full' {
+    const item = this.insert(key, ks, ke);
+    if (item < 0) return item === DUPLICATE ? 'duplicate' : 'full';
+    if (this.json || !this.plainCells(src, starts, ends)) {
+      const values: string[] = [];
+      for (let c = 0; c < this.columns; c++) values.push(src.toString('utf8', starts[c], ends[c]));
+      this.render(item, values);
+      return 'added';
     }
-    if (this.index.size >= this.maxItems) return 'full';
-    const item = this.index.add(key, 0, key.length, h);
+    let total = 0;
+    for (let c = 0; c < this.columns; c++) {
+      const s = starts[c] as number;
+      const n = (ends[c] as number) - s;
+      const slot = item * this.columns + c;
+      const at = this.reserve(n);
+      this.starts[slot] = at;
+      src.copy(this.arena, at, s, s + n);
+      this.top = at + n;
+      this.starts[slot + 1] = this.top;
+      total += n;
+      this.maxCellBytes = Math.max(this.maxCellBytes, n);
+    }
+    this.maxRecordBytes = Math.max(this.maxRecordBytes, total);
+    return 'added';
+  }
+
+  /** Whether csvCellCut would give each value back unchanged: no quoting, no formula guard, no cut. */
+  private plainCells(src: Buffer, starts: Int32Array, ends: Int32Array): boolean {
+    const cutAt = this.cutCellsAt;
+    for (let c = 0; c < this.columns; c++) {
+      const s = starts[c] as number;
+      const e = ends[c] as number;
+      if (cutAt > 0 && e - s >= cutAt) return false;
+      // csvCell's guard: = + - @ TAB CR, or a full-width one (its UTF-8 starts with 0xEF).
+      if (this.escapeFormulas && e > s && GUARD_FIRST[src[s] as number] === 1) return false;
+      for (let k = s; k < e; k++) if (QUOTED[src[k] as number] === 1) return false;
+    }
+    return true;
+  }
+
+  /** The item for a new key src[s, e); DUPLICATE (counted) or FULL when there is none. */
+  private insert(src: Uint8Array, s: number, e: number): number {
+    const h = hashBytes(src, s, e);
+    if (this.index.find(src, s, e, h) >= 0) {
+      this.duplicates++;
+      return DUPLICATE;
+    }
+    if (this.index.size >= this.maxItems) return FULL;
+    const item = this.index.add(src, s, e, h);
     const slots = this.json ? 1 : this.columns;
     const need = (item + 1) * slots + 1;
     if (need > this.starts.length) {
@@ -99,24 +161,28 @@ export class Catalog {
       next.set(this.starts);
       this.starts = next;
     }
+    return item;
+  }
+
+  /** An item's values rendered for the format: CSV cells (quoted, guarded, cut), or one JSON fragment. */
+  private render(item: number, values: readonly string[]): void {
     if (this.json) {
       let frag = '';
       for (let c = 0; c < this.columns; c++) frag += this.keys[c] + JSON.stringify(values[c] ?? '');
       this.put(item, frag);
       this.maxJsonBytes = Math.max(this.maxJsonBytes, Buffer.byteLength(frag));
-    } else {
-      let total = 0;
-      for (let c = 0; c < this.columns; c++) {
-        const slot = item * this.columns + c;
-        const { cell, cut } = csvCellCut(values[c] ?? '', this.escapeFormulas, this.cutCellsAt);
-        if (cut) this.markCut(slot);
-        const n = this.put(slot, cell);
-        total += n;
-        this.maxCellBytes = Math.max(this.maxCellBytes, n);
-      }
-      this.maxRecordBytes = Math.max(this.maxRecordBytes, total);
+      return;
     }
-    return 'added';
+    let total = 0;
+    for (let c = 0; c < this.columns; c++) {
+      const slot = item * this.columns + c;
+      const { cell, cut } = csvCellCut(values[c] ?? '', this.escapeFormulas, this.cutCellsAt);
+      if (cut) this.markCut(slot);
+      const n = this.put(slot, cell);
+      total += n;
+      this.maxCellBytes = Math.max(this.maxCellBytes, n);
+    }
+    this.maxRecordBytes = Math.max(this.maxRecordBytes, total);
   }
 
   private markCut(slot: number): void {
@@ -137,6 +203,16 @@ export class Catalog {
 
   private put(slot: number, text: string): number {
     const len = Buffer.byteLength(text);
+    const at = this.reserve(len);
+    this.starts[slot] = at;
+    this.arena.write(text, at);
+    this.top = at + len;
+    this.starts[slot + 1] = this.top;
+    return len;
+  }
+
+  /** Room for len more bytes in the arena (doubling it); returns where they go. */
+  private reserve(len: number): number {
     if (this.top + len > this.arena.length) {
       let cap = this.arena.length * 2;
       while (this.top + len > cap) cap *= 2;
@@ -144,11 +220,7 @@ export class Catalog {
       this.arena.copy(next, 0, 0, this.top);
       this.arena = next;
     }
-    this.starts[slot] = this.top;
-    this.arena.write(text, this.top);
-    this.top += len;
-    this.starts[slot + 1] = this.top;
-    return len;
+    return this.top;
   }
 
   /** What a worker needs for view(): the memory (shared, not copied) and the settings. */
@@ -215,6 +287,20 @@ export class Catalog {
     for (let k = s; k < e; k++) out[o++] = src[k] as number;
     return o;
   }
+}
+
+const DUPLICATE = -1;
+const FULL = -2;
+
+/** Bytes that make csvCell quote a value: `"`, `,`, CR, LF. */
+const QUOTED = byteTable([34, 44, 13, 10]);
+/** First bytes that may make csvCell guard a value: = + - @ TAB CR, and 0xEF (U+FF1D, U+FF0B, U+FF0D, U+FF20). */
+const GUARD_FIRST = byteTable([61, 43, 45, 64, 9, 13, 0xef]);
+
+function byteTable(bytes: number[]): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const b of bytes) t[b] = 1;
+  return t;
 }
 
 /** A Catalog as a worker receives it: its buffers shared, its settings and counts copied. */

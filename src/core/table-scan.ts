@@ -89,6 +89,31 @@ export class TableScanner {
     return this.doubled[f] === 1 ? s.replaceAll('""', '"') : s;
   }
 
+  /**
+   * Copies field `f` of the row just returned (SCAN_ROW) to out[at] as the
+   * UTF-8 of fieldText(f) (`""` made `"`), with no string; returns the new
+   * end. out needs room for the field's bytes in the piece.
+   */
+  copyField(f: number, out: Uint8Array, at: number): number {
+    const seg = this.seg;
+    const e = this.ends[f] as number;
+    let o = at;
+    if (this.doubled[f] === 1) {
+      // Inside a quoted field every quote is one of a pair.
+      for (let k = this.starts[f] as number; k < e; k++) {
+        const b = seg[k] as number;
+        out[o++] = b;
+        if (b === QUOTE) k++;
+      }
+    } else for (let k = this.starts[f] as number; k < e; k++) out[o++] = seg[k] as number;
+    return o;
+  }
+
+  /** The bytes field `f` of the row just returned takes in the piece. */
+  fieldBytes(f: number): number {
+    return (this.ends[f] as number) - (this.starts[f] as number);
+  }
+
   /** Starts on a new piece (whole lines). */
   begin(seg: Buffer): void {
     this.seg = seg;

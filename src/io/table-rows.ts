@@ -35,6 +35,11 @@ export interface TableRowHandlers {
   want(buf: Uint8Array, start: number, end: number): boolean;
   /** A row the byte loop read, its key trimmed. */
   row(key: string, values: string[], line: number): Promise<void> | undefined;
+  /**
+   * Instead of row(), when given: the row as the scanner holds it, read with
+   * no string (sc.keyStart, sc.keyEnd, sc.rowLine, sc.copyField for `columns`).
+   */
+  rowBytes?(piece: Buffer, sc: TableScanner, columns: readonly number[]): Promise<void> | undefined;
   /** A row whose key is empty once trimmed. */
   noKey(line: number): void;
   /** Rows for the general logic (which asks `want` itself). */
@@ -136,7 +141,10 @@ class TableRowReader {
     for (;;) {
       const status = sc.scan();
       if (status === SCAN_DONE) return;
-      if (status === SCAN_ROW) {
+      if (status === SCAN_ROW && h.rowBytes) {
+        const w = h.rowBytes(piece, sc, plan.columns);
+        if (w) await w;
+      } else if (status === SCAN_ROW) {
         const key = piece.toString('utf8', sc.keyStart, sc.keyEnd);
         const w = h.row(
           key,

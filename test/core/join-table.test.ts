@@ -120,3 +120,69 @@ describe('Catalog shared with the conversion workers', () => {
     });
   }
 });
+
+describe("Catalog.addBytes (a users partition's records)", () => {
+  const rand = prng(31);
+  const values = [
+    'Zoë',
+    'Smith, Jo',
+    'say "hi"',
+    '=1+2',
+    '+x',
+    '@a',
+    '-1',
+    '\tt',
+    '',
+    'plain',
+    'x'.repeat(12),
+  ];
+  values.push('ｘ', '＝1', 'cr\rx', 'two\nlines', '😀', 'a\\b');
+  const pick = () => values[Math.floor(rand() * values.length)] as string;
+  for (const [json, guard, cut] of [
+    [false, true, 0],
+    [false, true, 8],
+    [false, false, 5],
+    [true, true, 0],
+  ] as const) {
+    test(`${json ? 'JSON' : 'CSV'}${guard ? '' : ' unguarded'}${cut ? ` cut at ${cut}` : ''}: the same table as add() from strings`, () => {
+      const a = new Catalog(['email', 'name'], json, guard, 10_000, cut);
+      const b = new Catalog(['email', 'name'], json, guard, 10_000, cut);
+      const starts = new Int32Array(2);
+      const ends = new Int32Array(2);
+      for (let i = 0; i < 3000; i++) {
+        const key = `k${Math.floor(rand() * 2500)}`;
+        const vals = [pick(), pick()];
+        // Key and values as a partition holds them: bytes side by side in one buffer.
+        const buf = Buffer.from(`#${key}|${vals[0]}|${vals[1]}`);
+        const k = Buffer.byteLength(key) + 1;
+        const v0 = Buffer.byteLength(vals[0] as string);
+        starts.set([k + 1, k + 2 + v0]);
+        ends.set([k + 1 + v0, buf.length]);
+        assert.equal(b.addBytes(buf, 1, k, buf, starts, ends), a.add(key, vals), key);
+      }
+      assert.deepEqual(
+        [b.size, b.duplicates, b.maxRecordBytes, b.maxCellBytes, b.maxJsonBytes, b.cutValues, b.bytes],
+        [a.size, a.duplicates, a.maxRecordBytes, a.maxCellBytes, a.maxJsonBytes, a.cutValues, a.bytes],
+      );
+      if (!json) assert.ok(a.cutValues > 0 === cut > 0);
+      const x = Buffer.alloc(256);
+      const y = Buffer.alloc(256);
+      for (let i = 0; i < 2500; i++) {
+        const key = Buffer.from(`k${i}`);
+        const item = a.lookup(key, 0, key.length, false);
+        assert.equal(b.lookup(key, 0, key.length, false), item);
+        if (item < 0) continue;
+        if (json)
+          assert.deepEqual(y.subarray(0, b.copyJson(item, y, 0)), x.subarray(0, a.copyJson(item, x, 0)));
+        else
+          for (const col of [0, 1]) {
+            assert.deepEqual(
+              y.subarray(0, b.copyCell(item, col, y, 0)),
+              x.subarray(0, a.copyCell(item, col, x, 0)),
+            );
+            assert.equal(b.isCut(item, col), a.isCut(item, col));
+          }
+      }
+    });
+  }
+});

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { CLI_OPTION_NAMES } from '../../src/core/sniff.js';
 import { type Row, readRows } from '../../src/io/rows.js';
 import { scanTableRows, tableScanApplies } from '../../src/io/table-rows.js';
+import { RowCells, RowRecord, readRecord, utf16Units } from '../../src/stages/export/users-rows.js';
 
 /**
  * The users file's byte path against the general row reader: the same rows
@@ -51,10 +52,12 @@ async function viaBytes(
   key: number,
   cols: number[],
   want = (_k: string) => true,
+  records = false,
 ) {
   const src = await readRows('t.csv', chunked(bytes, sizes), OPTS);
   assert.ok(tableScanApplies(src), 'the byte path applies');
   const seen: Seen[] = [];
+  const record = new RowRecord();
   await scanTableRows(
     src,
     { key, columns: cols, maxLineLength: 1 << 20, names: CLI_OPTION_NAMES },
@@ -64,6 +67,19 @@ async function viaBytes(
         seen.push([line, k, ...values]);
         return undefined;
       },
+      // The users join's partition record, from the scanner's bytes, read back as row() gets it.
+      rowBytes: records
+        ? (piece, sc, columns) => {
+            const rec = record.encodeScanned(sc.rowLine, sc, columns) as Buffer;
+            const key = piece.toString('utf8', sc.keyStart, sc.keyEnd);
+            const got = readRecord(rec, 0, record.length, new RowCells(columns.length));
+            const values = got.slice(1) as string[];
+            assert.equal(record.units, values.join('').length, 'UTF-16 units counted from the bytes');
+            assert.equal(utf16Units(piece, sc.keyStart, sc.keyEnd), key.length);
+            seen.push([got[0], key, ...values]);
+            return undefined;
+          }
+        : undefined,
       noKey: (line) => seen.push([line]),
       general: async (rows) => {
         const all: Seen[] = [];
@@ -101,6 +117,7 @@ const PIECES = [
   'line\nbreak',
   'cr\r\nlf',
   '"',
+  '😀 x',
 ];
 
 function randomCsv(r: () => number, crlf: boolean, bom: boolean, delim: string): Buffer {
@@ -138,6 +155,8 @@ test('the byte path reads the same rows as the general reader, however the bytes
       const got = await viaBytes(bytes, sizes, 0, cols);
       assert.deepEqual(got, expected, `seed ${seed}:\n${bytes.toString()}`);
     }
+    // Rows as the users join writes them to its partitions: no string until read back.
+    assert.deepEqual(await viaBytes(bytes, () => 11, 0, cols, undefined, true), expected, `seed ${seed}`);
     // A filter on keys: only the kept ones come out, in the same order.
     const want = (k: string) => k.length % 2 === 0;
     assert.deepEqual(await viaBytes(bytes, () => 7, 0, cols, want), await viaRows(bytes, 0, cols, want));

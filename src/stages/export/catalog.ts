@@ -5,13 +5,15 @@ import type { KeyFilter } from '../../core/key-filter.js';
 import { type UserGroupPass, userColumnNames } from '../../core/out-convert.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import { alternatives, closest } from '../../core/suggest.js';
+import type { TableScanner } from '../../core/table-scan.js';
 import { PbError } from '../../errors.js';
 import { type Row, readRows } from '../../io/rows.js';
 import { isS3Uri } from '../../io/s3.js';
-import { scanTableRows, tableScanApplies } from '../../io/table-rows.js';
+import { scanTableRows, type TableRowHandlers, tableScanApplies } from '../../io/table-rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
 import { outputUserKeys } from './users-keys.js';
+import { RowCells, RowRecord, utf16Units } from './users-rows.js';
 
 /**
  * The export's two join tables, read the same way: the catalog (item
@@ -272,10 +274,9 @@ async function tryLoadUsers(
       maxItems: Number.POSITIVE_INFINITY,
       names: (columns) => userColumnNames(columns, ['userId', 'theme', 'items']),
       full: '',
-      overBudget: (users, key, values) => {
+      overBudget: (users, text) => {
         table = users;
-        rowText += key.length;
-        for (const v of values) rowText += v.length;
+        rowText += text;
         if (users.bytes > budget) throw new OverBudget();
         return undefined;
       },
@@ -307,15 +308,17 @@ export function newUsersTable(
 
 /**
  * Reads the users file row by row for the partitioned join: each row with a
- * key (trimmed) goes to `onRow` with its values and line, in file order.
+ * key (trimmed) goes to `onRow` with its values and line, in file order
+ * (a row the byte path read to `rowBytes`, when given, with no string).
  */
 export async function eachUserRow(
   o: ResolvedExportOptions,
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
+  rowBytes?: TableRowHandlers['rowBytes'],
 ): Promise<{ columns: string[]; names: readonly string[]; withoutId: number; lines: number[] }> {
   const opened = await openTable(usersSpec(o, USERS_FLAGS));
-  const r = await eachRow(opened, 'user id', onRow, want);
+  const r = await eachRow(opened, 'user id', onRow, want, rowBytes);
   const names = userColumnNames(opened.columns, ['userId', 'theme', 'items']);
   return { columns: [...opened.columns], names, ...r };
 }
@@ -336,6 +339,7 @@ async function eachRow(
   role: TableSpec['role'],
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
+  rowBytes?: TableRowHandlers['rowBytes'],
 ): Promise<{ withoutId: number; lines: number[] }> {
   const { file, src, header, keyed, idCol, cols } = table;
   let withoutId = 0;
@@ -382,7 +386,7 @@ async function eachRow(
   try {
     if (tableScanApplies(src)) {
       const plan = { key: idCol, columns: table.colIdx, maxLineLength: TABLE_MAX_LINE, names: table.names };
-      await scanTableRows(src, plan, { want: want ?? (() => true), row: onRow, noKey, general });
+      await scanTableRows(src, plan, { want: want ?? (() => true), row: onRow, rowBytes, noKey, general });
     } else for await (const batch of src.batches) await general(batch);
   } finally {
     await src.close();
@@ -402,7 +406,7 @@ async function loadTable(
     /** Why the table may not hold more than maxItems. */
     full: string;
     /** Why the table may not grow past its memory (checked after each added row), or undefined. */
-    overBudget?: (table: Catalog, key: string, values: readonly string[]) => string | undefined;
+    overBudget?: (table: Catalog, text: number) => string | undefined;
     /** The columns' names in JSON, from the file's (default: as the file names them). */
     names?: (columns: readonly string[]) => readonly string[];
     /** Which keys to read (the rest are skipped unread); default all. */
@@ -419,23 +423,34 @@ async function loadTable(
     limits.maxItems,
     o.maxCellBytes,
   );
-  const { withoutId, lines } = await eachRow(
-    opened,
-    t.role,
-    (key, values, line) => {
-      const added = table.add(key, values);
-      if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(line);
-      const why =
-        added === 'full'
-          ? limits.full
-          : added === 'added'
-            ? limits.overBudget?.(table, key, values)
-            : undefined;
-      if (why) throw new PbError('PB_LIMIT', why, { file, line });
-      return undefined;
-    },
-    limits.want,
-  );
+  // A row added: `text` its key's and values' length (UTF-16 code units, as their strings count).
+  const settle = (added: ReturnType<Catalog['add']>, line: number, text: () => number) => {
+    if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(line);
+    const why =
+      added === 'full' ? limits.full : added === 'added' ? limits.overBudget?.(table, text()) : undefined;
+    if (why) throw new PbError('PB_LIMIT', why, { file, line });
+    return undefined;
+  };
+  const onRow = (key: string, values: string[], line: number) =>
+    settle(table.add(key, values), line, () => values.reduce((n, v) => n + v.length, key.length));
+  // A row of the byte path: its values copied to a record (quotes undoubled), added with no string.
+  const record = new RowRecord();
+  const cells = new RowCells(columns.length);
+  const rowBytes = (piece: Buffer, sc: TableScanner, cols: readonly number[]) => {
+    const rec = record.encodeScanned(sc.rowLine, sc, cols);
+    const ks = sc.keyStart;
+    const ke = sc.keyEnd;
+    if (!rec)
+      return onRow(
+        piece.toString('utf8', ks, ke),
+        cols.map((c) => sc.fieldText(c)),
+        sc.rowLine,
+      );
+    cells.read(rec, 0, record.length);
+    const added = table.addBytes(piece, ks, ke, rec, cells.starts, cells.ends);
+    return settle(added, sc.rowLine, () => utf16Units(piece, ks, ke) + record.units);
+  };
+  const { withoutId, lines } = await eachRow(opened, t.role, onRow, limits.want, rowBytes);
   return { catalog: table, withoutId, lines, duplicateLines, columns: [...columns] };
 }
 

@@ -13,18 +13,20 @@ import {
   LINE_INVALID,
   OutLineParser,
 } from '../../core/out-lines.js';
+import type { TableScanner } from '../../core/table-scan.js';
 import { readOutItems } from '../../io/out-reader.js';
 import { eachLine, type PartitionSet, partitionOf, readPartition, type SpillDir } from '../../io/spill.js';
 import { eachUserRow, newUsersTable, type UsersOverBudget } from './catalog.js';
 import type { KeptLines } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
+import { RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
 
 /**
  * The users join past --memory-budget: both sides partitioned to disk by
  * the user key's hash, then joined a partition at a time. The users file's
  * rows go to 256 fine partitions (key, then the CRM line and the values as
- * a JSON array); neighbouring fine partitions are grouped so that each
+ * bytes, see users-rows.ts); neighbouring fine partitions are grouped so that each
  * group's table fits the budget (sized from what the in-memory attempt
  * measured); the `.out` lines go, as read, to one file per group. The
  * export then reads the group files as its sources, loading each group's
@@ -37,6 +39,15 @@ const FINE = 256;
 /** What JSON.stringify escapes in a string: quotes, backslashes, control characters, lone surrogates. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON escapes the control characters, so they are what is looked for.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/u;
+
+/** Whether a key's bytes are their own JSON string content (NEEDS_ESCAPE finds nothing in their text). */
+function plainKey(buf: Uint8Array, s: number, e: number): boolean {
+  for (let k = s; k < e; k++) {
+    const b = buf[k] as number;
+    if (b < 0x20 || b === 34 || b === 92) return false;
+  }
+  return true;
+}
 
 /** What the users file held, as the in-memory table would have told it. */
 export interface UsersStats {
@@ -114,6 +125,7 @@ export class UsersSpill {
   static async create(o: ResolvedExportOptions, spill: SpillDir, over: UsersOverBudget): Promise<UsersSpill> {
     const fine = await spill.partitions(0, FINE);
     const text = new Array<number>(FINE).fill(0);
+    const record = new RowRecord();
     const filter = over.filter;
     let rowsWithKey = 0;
     const want =
@@ -123,22 +135,33 @@ export class UsersSpill {
         return filter.has(buf, s, e);
       });
     try {
-      const read = await eachUserRow(
-        o,
-        (key, values, line) => {
-          const raw = Buffer.from(key);
-          const h = hashBytes(raw, 0, raw.length);
-          const f = partitionOf(h, FINE);
-          let n = key.length;
-          for (const v of values) n += v.length;
-          text[f] += n;
-          // The key as JSON string content: no raw tab or newline reaches the file (most keys need no escape).
-          const k = NEEDS_ESCAPE.test(key) ? Buffer.from(JSON.stringify(key).slice(1, -1)) : raw;
-          const p = Buffer.from(JSON.stringify([line, ...values]));
-          return fine.write(k, 0, k.length, h, p, 0, p.length);
-        },
-        want,
-      );
+      const onRow = (key: string, values: string[], line: number) => {
+        const raw = Buffer.from(key);
+        const h = hashBytes(raw, 0, raw.length);
+        let n = key.length;
+        for (const v of values) n += v.length;
+        text[partitionOf(h, FINE)] += n;
+        // The key as JSON string content: no raw tab or newline reaches the file (most keys need no escape).
+        const k = NEEDS_ESCAPE.test(key) ? Buffer.from(JSON.stringify(key).slice(1, -1)) : raw;
+        const p = record.encode(line, values);
+        return fine.write(k, 0, k.length, h, p, 0, record.length);
+      };
+      // A row of the byte path: no string for the key or the values (strings were most of this read's time).
+      const onBytes = (piece: Buffer, sc: TableScanner, columns: readonly number[]) => {
+        const ks = sc.keyStart;
+        const ke = sc.keyEnd;
+        const p = plainKey(piece, ks, ke) ? record.encodeScanned(sc.rowLine, sc, columns) : undefined;
+        if (!p)
+          return onRow(
+            piece.toString('utf8', ks, ke),
+            columns.map((c) => sc.fieldText(c)),
+            sc.rowLine,
+          );
+        const h = hashBytes(piece, ks, ke);
+        text[partitionOf(h, FINE)] += utf16Units(piece, ks, ke) + record.units;
+        return fine.write(piece, ks, ke, h, p, 0, record.length);
+      };
+      const read = await eachUserRow(o, onRow, want, onBytes);
       await fine.close();
       // Table bytes per byte of row text, as measured; the rest of the file is taken to be alike.
       const ratio = over.rowText > 0 ? Math.max(1, (over.tableBytes - over.emptyBytes) / over.rowText) : 2;
@@ -182,17 +205,26 @@ export class UsersSpill {
     const first = !this.seen[group];
     this.seen[group] = true;
     const dups: number[] = [];
+    const cells = new RowCells(this.names.length);
     for (const f of this.groups[group] as number[]) {
       if (this.fine.entries[f] === 0) continue;
       for await (const seg of readPartition(this.fine.paths[f] as string)) {
         eachLine(seg, (ks, ke, ps, pe) => {
-          const rec = JSON.parse(seg.toString('utf8', ps, pe)) as [number, ...string[]];
           // Most keys need no unescaping: JSON.parse per key was a tenth of the load.
           let plain = true;
           for (let k = ks; k < ke && plain; k++) plain = seg[k] !== 92;
-          const key = plain ? seg.toString('utf8', ks, ke) : decodeString(seg, ks, ke);
-          const added = table.add(key, rec.slice(1) as string[]);
-          if (first && added === 'duplicate') dups.push(rec[0]);
+          let added: ReturnType<Catalog['add']>;
+          let line: number;
+          if (plain && RowCells.isBytes(seg, ps)) {
+            line = cells.read(seg, ps, pe);
+            added = table.addBytes(seg, ks, ke, seg, cells.starts, cells.ends);
+          } else {
+            const rec = readRecord(seg, ps, pe, cells);
+            const key = plain ? seg.toString('utf8', ks, ke) : decodeString(seg, ks, ke);
+            line = rec[0];
+            added = table.add(key, rec.slice(1) as string[]);
+          }
+          if (first && added === 'duplicate') dups.push(line);
         });
       }
     }
