@@ -1,6 +1,14 @@
+import type { Worker } from 'node:worker_threads';
 import { PbError, type PbErrorCode } from '../../../errors.js';
-import { joinSets, type PartitionSet, type SpilledParts, type WrittenParts } from '../../../io/spill.js';
+import {
+  joinSets,
+  type PartitionSet,
+  reloadCost,
+  type SpilledParts,
+  type WrittenParts,
+} from '../../../io/spill.js';
 import { startWorker } from '../../../io/workers.js';
+import type { DecidedShare, DecideSettings } from './decide.js';
 import type { PrevRead } from './prev.js';
 
 /** What io/prev-worker.ts is given. */
@@ -12,41 +20,102 @@ export interface PrevJob {
   o: { top: number; escapeFormulas: boolean; maxLineLength: number };
 }
 
-export type PrevReply =
-  | ({ read: PrevRead } & WrittenParts)
-  | {
-      error: {
-        pb: boolean;
-        code: PbErrorCode;
-        reason: string;
-        file?: string;
-        line?: number;
-        field?: string;
-        stack?: string;
-      };
-    };
+/** The worker's share of step 2: the partitions joined, the odd ones its own. */
+export interface DecideJob {
+  parts: Pick<SpilledParts, 'paths' | 'entries' | 'keyBytes' | 'seed' | 'files'>;
+  /** The current lines' bits, shared (Atomics.or). */
+  write: Uint8Array;
+  removedPath: string;
+  settings: DecideSettings;
+}
+
+type Failure = {
+  error: {
+    pb: boolean;
+    code: PbErrorCode;
+    reason: string;
+    file?: string;
+    line?: number;
+    field?: string;
+    stack?: string;
+    partition?: number;
+  };
+};
+
+export type PrevReply = ({ read: PrevRead } & WrittenParts) | Failure;
+export type DecideReply = { decided: DecidedShare } | Failure;
 
 /**
  * PREV read on a worker thread into partitions of its own, while this
  * thread keys the sources: the two reads were most of --since's time, one
- * after the other on one core. The worker ends with its one reply.
+ * after the other on one core. The same worker then decides every other
+ * partition while this thread decides the rest (decide()), or is let go
+ * (close()).
  */
-export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & WrittenParts> {
-  const worker = startWorker('prev-worker', job);
-  const done = new Promise<{ read: PrevRead } & WrittenParts>((resolve, reject) => {
-    worker.once('message', (m: PrevReply) => {
-      if ('read' in m) return resolve(m);
-      const e = m.error;
-      reject(
-        e.pb
-          ? new PbError(e.code, e.reason, { file: e.file, line: e.line, field: e.field })
-          : new Error(`personalize-batch: reading --since PREV failed: ${e.stack ?? e.reason}`),
-      );
-    });
-    worker.once('error', reject);
-    worker.once('exit', () => reject(new Error('personalize-batch: the --since worker stopped')));
-  });
-  return done.finally(() => worker.terminate());
+export class PrevThread {
+  private readonly worker: Worker;
+  private readonly replies: Promise<unknown>[] = [];
+  private readonly waiting: { resolve: (m: unknown) => void; reject: (e: Error) => void }[] = [];
+
+  constructor(job: PrevJob) {
+    this.worker = startWorker('prev-worker', job);
+    const next = () =>
+      new Promise<unknown>((resolve, reject) => {
+        this.waiting.push({ resolve, reject });
+      });
+    this.replies.push(next(), next());
+    this.worker.on('message', (m: unknown) => this.waiting.shift()?.resolve(m));
+    const fail = (e: Error) => {
+      for (const w of this.waiting.splice(0)) w.reject(e);
+    };
+    this.worker.once('error', fail);
+    this.worker.once('exit', () => fail(new Error('personalize-batch: the --since worker stopped')));
+    for (const r of this.replies) r.catch(() => {});
+  }
+
+  /** PREV's read and partitions. */
+  async read(): Promise<{ read: PrevRead } & WrittenParts> {
+    const m = (await this.replies[0]) as PrevReply;
+    if ('read' in m) return m;
+    throw failure(m, 'reading --since PREV');
+  }
+
+  /** The worker's share of step 2; its error carries the partition it met. */
+  async decide(job: DecideJob): Promise<DecidedShare> {
+    this.worker.postMessage(job);
+    const m = (await this.replies[1]) as DecideReply;
+    if ('decided' in m) return m.decided;
+    throw failure(m, 'deciding --since');
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+function failure(m: Failure, what: string): Error {
+  const e = m.error;
+  const err = e.pb
+    ? new PbError(e.code, e.reason, { file: e.file, line: e.line, field: e.field })
+    : new Error(`personalize-batch: ${what} failed: ${e.stack ?? e.reason}`);
+  return Object.assign(err, { partition: e.partition });
+}
+
+/** An error as the worker posts it. */
+export function failureOf(err: unknown): Failure {
+  const e = err as PbError & { partition?: number };
+  return {
+    error: {
+      pb: err instanceof PbError,
+      code: e.code,
+      reason: e.reason ?? e.message,
+      file: e.file,
+      line: e.line,
+      field: e.field,
+      stack: e.stack,
+      partition: e.partition,
+    },
+  };
 }
 
 /**
@@ -56,4 +125,9 @@ export function readPrevOnWorker(job: PrevJob): Promise<{ read: PrevRead } & Wri
  */
 export function joinPartitions(prev: WrittenParts, cur: PartitionSet): SpilledParts {
   return joinSets([prev, cur], cur.seed);
+}
+
+/** DecideJob's partitions as eachPartition reads them, on the worker. */
+export function partsOf(p: DecideJob['parts']): SpilledParts {
+  return { ...p, cost: (i) => reloadCost(p.keyBytes[i] as number, p.entries[i] as number) };
 }
