@@ -47,7 +47,7 @@ const sql =
   mode === 'jsonl'
     ? `COPY (SELECT input.userId AS userId, ${items} AS items FROM ${src}) TO ${lit(output)} (FORMAT json)`
     : mode === 'long' || mode === 'parquet'
-    ? `COPY (${long}) TO ${lit(output)} (${mode === 'long' ? 'FORMAT csv, HEADER' : 'FORMAT parquet'})`
-    : `COPY (SELECT input.userId AS userId, ${cols('item', 'output.recommendedItems')}, ${cols('score', 'output.scores')} FROM ${src}) TO ${lit(output)} (FORMAT csv, HEADER)`;
+      ? `COPY (${long}) TO ${lit(output)} (${mode === 'long' ? 'FORMAT csv, HEADER' : 'FORMAT parquet'})`
+      : `COPY (SELECT input.userId AS userId, ${cols('item', 'output.recommendedItems')}, ${cols('score', 'output.scores')} FROM ${src}) TO ${lit(output)} (FORMAT csv, HEADER)`;
 await con.run(sql);
 done();

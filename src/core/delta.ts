@@ -79,8 +79,7 @@ export class ListDigest {
 
   /** hex() written as bytes at buf[at] (the partitions take it so, without a string per key). */
   hexInto(buf: Uint8Array, at: number): void {
-    hexBytes(fmix(this.a ^ this.count), buf, at);
-    hexBytes(fmix(this.b), buf, at + 8);
+    digestHexInto(fmix(this.a ^ this.count), fmix(this.b), buf, at);
   }
 
   /** 16 hex digits (the count of ids mixed in). */
@@ -94,6 +93,12 @@ export class ListDigest {
 }
 
 const HEX = Buffer.from('0123456789abcdef');
+
+/** A digest's two final words (hexInto's, or KeyScanLines') as its 16 hex digits at buf[at]. */
+export function digestHexInto(a: number, b: number, buf: Uint8Array, at: number): void {
+  hexBytes(a, buf, at);
+  hexBytes(b, buf, at + 8);
+}
 
 function hexBytes(v: number, buf: Uint8Array, at: number): void {
   for (let i = 7; i >= 0; i--) buf[at + 7 - i] = HEX[(v >>> (4 * i)) & 15] as number;

@@ -7,7 +7,7 @@
  */
 
 export { isSpace } from './out/json-scan.js';
-export { type KeyedLine, KeyScan } from './out/key-scan.js';
+export { type KeyedLine, KeyScan, KeyScanLines } from './out/key-scan.js';
 export { OutLineParser } from './out/line-parser.js';
 export {
   KEY_ATTRIBUTES,

@@ -1,29 +1,37 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { PbError } from '../errors.js';
-import { type PrevJob, type PrevReply, readPrevInto } from '../stages/export/delta/prev-thread.js';
+import {
+  type DecideJob,
+  type DecideReply,
+  decideOdd,
+  failureOf,
+  type PrevJob,
+  type PrevReply,
+  readPrevInto,
+} from '../stages/export/delta/prev-thread.js';
 
 /**
  * Worker entry: `export --since` reads PREV into partitions of its own here
- * while the main thread keys the sources (the two reads are independent).
- * One reply: what PREV was and its partitions' counts, or the error.
+ * while the main thread keys the sources (the two reads are independent),
+ * then decides the odd partitions while the main thread decides the even
+ * ones. Two replies: what PREV was and its partitions' counts, then its
+ * share of the decisions; or the error.
  */
 
 const port = parentPort;
 if (!port) throw new Error('prev-worker: not started as a worker');
 const job = workerData as PrevJob;
+let read = false;
 try {
   port.postMessage((await readPrevInto(job)) satisfies PrevReply);
+  read = true;
 } catch (err) {
-  const e = err as PbError;
-  port.postMessage({
-    error: {
-      pb: err instanceof PbError,
-      code: e.code,
-      reason: e.reason ?? e.message,
-      file: e.file,
-      line: e.line,
-      field: e.field,
-      stack: e.stack,
-    },
-  } satisfies PrevReply);
+  port.postMessage(failureOf(err) satisfies PrevReply);
 }
+if (read)
+  port.once('message', async (d: DecideJob) => {
+    try {
+      port.postMessage({ decided: await decideOdd(job, d) } satisfies DecideReply);
+    } catch (err) {
+      port.postMessage(failureOf(err) satisfies DecideReply);
+    }
+  });

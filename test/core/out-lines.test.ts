@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { hashBytes } from '../../src/core/byteset.js';
+import { digestHexInto, ListDigest } from '../../src/core/delta.js';
 import {
   decodeString,
   KEY_NAMES,
+  KEY_NONE,
   KeyScan,
+  KeyScanLines,
   KIND_NAMES,
   LINE_BLANK,
   LINE_ERROR,
@@ -473,6 +477,39 @@ describe("key scan (export --since): the service's usual lines without the full 
   const idsOnly = new KeyScan(false);
   // The reference: every line through the full parse (the default parser takes the scan's lines from it).
   const full = new OutLineParser(false);
+  const batches = [new KeyScanLines(0), new KeyScanLines(2)] as const;
+
+  /**
+   * The batch scan (WebAssembly) over `body` as the middle line of a piece:
+   * its span, its verdict (the JavaScript scan's, `ok`) and, accepted, the
+   * key, its hash and the digest of the first `top` ids as DeltaKeys makes them.
+   */
+  function batchAgrees(body: Buffer, ok: boolean): void {
+    const piece = Buffer.concat([Buffer.from('xx\n'), body, Buffer.from('\r\nyy')]);
+    const text = body.toString('latin1');
+    for (const [b, top] of [
+      [batches[0], 0],
+      [batches[1], 2],
+    ] as const) {
+      assert.equal(b.scan(piece, 0), 3, text);
+      assert.deepEqual([b.start(1), b.end(1), b.next(1)], [3, 3 + body.length, 5 + body.length], text);
+      assert.equal(b.field(1) !== KEY_NONE, ok, text);
+      if (!ok) continue;
+      assert.deepEqual(
+        [b.field(1), b.keyStart(1), b.keyEnd(1), b.keyHash(1)],
+        [scan.keyField, scan.keyStart, scan.keyEnd, hashBytes(piece, scan.keyStart, scan.keyEnd)],
+        text,
+      );
+      const d = new ListDigest();
+      const n = top > 0 ? Math.min(top, scan.ids.n) : scan.ids.n;
+      for (let i = 0; i < n; i++)
+        d.id(piece, scan.ids.data[i * 3] as number, scan.ids.data[i * 3 + 1] as number);
+      const [want, got] = [Buffer.alloc(16), Buffer.alloc(16)];
+      d.hexInto(want, 0);
+      digestHexInto(b.digestA(1), b.digestB(1), got, 0);
+      assert.equal(got.toString(), want.toString(), text);
+    }
+  }
 
   /** Scans and parses `line` inside a larger buffer; when the scan accepts, the parser must agree span for span. */
   function both(line: string | Buffer, after = '\nyy'): boolean {
@@ -480,6 +517,11 @@ describe("key scan (export --since): the service's usual lines without the full 
     const buf = Buffer.concat([Buffer.from('xx\n'), body, Buffer.from(after)]);
     const start = 3;
     const end = 3 + body.length;
+    // The batch scan first: its checks read the JavaScript scan's fields.
+    batchAgrees(
+      body,
+      scan.scan(Buffer.concat([Buffer.from('xx\n'), body, Buffer.from('\r\nyy')]), 3, 3 + body.length),
+    );
     const ok = scan.scan(buf, start, end);
     const quick = parser.parse(buf, start, end);
     const quickFields = [parser.problem, parser.kind, parser.keyField, parser.keyStart, parser.keyEnd];
@@ -589,6 +631,56 @@ describe("key scan (export --since): the service's usual lines without the full 
     for (const line of refused) assert.equal(both(line), false, line);
     // Scores of any other kind are refused whole, never half read.
     assert.equal(both(service('u', ['a'], ['1e5x'])), false);
+  });
+
+  test('the batch scan over whole pieces: windows, CRLF, blank lines, a last line without LF, a line past a window', () => {
+    const rand = prng(29);
+    const parts: string[] = [];
+    // Past a window's 16,384 records, and a line longer than its 2 MiB.
+    for (let i = 0; i < 17000; i++) {
+      const r = rand();
+      const ids = Array.from({ length: Math.floor(rand() * 4) }, () => randomId(rand, false));
+      if (r < 0.1) parts.push('');
+      else if (r < 0.15) parts.push(REFERENCE.error);
+      else
+        parts.push(
+          service(
+            `u${i}`,
+            ids,
+            ids.map(() => randomScore(rand)),
+          ) + (r < 0.3 ? '\r' : ''),
+        );
+      if (i === 16500) parts.push(service('long', ['x'.repeat(2.1 * 1024 * 1024)]));
+    }
+    const piece = Buffer.from(`${parts.join('\n')}\n${service('last', ['a'], ['1'])}`);
+    const b = batches[0];
+    const seen: [number, number, boolean][] = [];
+    let windows = 0;
+    for (let p = 0; p < piece.length; ) {
+      const n = b.scan(piece, p);
+      windows++;
+      if (n === 0) {
+        const nl = piece.indexOf(10, p);
+        seen.push([p, nl, false]);
+        p = nl + 1;
+        continue;
+      }
+      for (let i = 0; i < n; i++) seen.push([b.start(i), b.end(i), b.field(i) !== KEY_NONE]);
+      p = b.next(n - 1);
+    }
+    const want: [number, number, boolean][] = [];
+    for (let p = 0; p <= piece.length; ) {
+      let nl = piece.indexOf(10, p);
+      if (nl === -1) nl = piece.length;
+      const e = nl > p && piece[nl - 1] === 13 ? nl - 1 : nl;
+      // The line past a window comes back alone and unscanned (n = 0 above).
+      want.push([p, e, e - p < 2 * 1024 * 1024 && scan.scan(piece, p, e)]);
+      p = nl + 1;
+    }
+    assert.equal(seen.length, 17002);
+    assert.deepEqual(seen, want);
+    assert.ok(windows >= 4, `${windows} windows`);
+    assert.ok(seen.filter(([, , ok]) => ok).length > 14000);
   });
 
   test('every prefix and thousands of one-byte changes of service lines: accepted only as the parser reads them', () => {

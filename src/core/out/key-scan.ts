@@ -1,3 +1,4 @@
+import { WASM_BASE64 } from './key-scan-wasm.js';
 import { KEY_ITEM, KEY_NONE, KEY_USER, KIND_RECOMMENDATIONS, SPAN_COMMA, Spans } from './line-shapes.js';
 
 /**
@@ -207,6 +208,93 @@ export class KeyScan {
       this.scoreCount = n;
       return p;
     }
+  }
+}
+
+/** key-scan.wat's memory layout: the window, then a record of 16 i32s a line. */
+const CAP = 0x200000;
+const RECS = 0x210000;
+const MAX_RECS = 0x4000;
+
+interface WasmKeys {
+  memory: WebAssembly.Memory;
+  keys(len: number, atEnd: number, top: number, maxRecs: number): number;
+}
+
+let wasmModule: WebAssembly.Module | undefined;
+
+/**
+ * The same scan over every line of a piece at once, in WebAssembly
+ * (key-scan.wat), with what `export --since` then needs of an accepted
+ * line: its key's hash (byteset.ts hashBytes) and the digest of its first
+ * `top` ids (delta.ts ListDigest, two words before hexInto). In JavaScript
+ * the scan and the digest cost about 20 instructions a byte, two thirds of
+ * the keys' pass. Lines it refuses are records too, for the parser; the
+ * ids' spans and the scores are not kept (--since-scores takes KeyScan).
+ */
+export class KeyScanLines {
+  private readonly wasm: WasmKeys;
+  private readonly mem: Uint8Array;
+  /** Record i is rec[16 i ...]: start, end, next, key start, key end, field, digest a, b, key hash. */
+  private readonly rec: Int32Array;
+  /** The window's place in the piece: records hold offsets into the window. */
+  private base = 0;
+
+  constructor(private readonly top: number) {
+    wasmModule ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
+    this.wasm = new WebAssembly.Instance(wasmModule).exports as unknown as WasmKeys;
+    // Fixed size (its maximum is its minimum), so these views never go stale.
+    this.mem = new Uint8Array(this.wasm.memory.buffer);
+    this.rec = new Int32Array(this.wasm.memory.buffer, RECS, MAX_RECS * 16);
+  }
+
+  /**
+   * Scans the lines of piece[from, end of piece) that fit a window: returns
+   * how many (0: the line at `from` alone is longer than a window; scan it
+   * with KeyScan), each read with the methods below; next(count - 1) is
+   * where the next call starts.
+   */
+  scan(piece: Uint8Array, from: number): number {
+    const len = Math.min(CAP, piece.length - from);
+    this.mem.set(piece.subarray(from, from + len), 0);
+    // No rule of the shape takes a 0 byte: the scan stops at the window's end.
+    this.mem[len] = 0;
+    this.base = from;
+    return this.wasm.keys(len, from + len === piece.length ? 1 : 0, this.top, MAX_RECS);
+  }
+
+  /** The line's first byte in the piece. */
+  start(i: number): number {
+    return (this.rec[i * 16] as number) + this.base;
+  }
+  /** Past its last byte, CR of CRLF left out. */
+  end(i: number): number {
+    return (this.rec[i * 16 + 1] as number) + this.base;
+  }
+  /** The next line's first byte. */
+  next(i: number): number {
+    return (this.rec[i * 16 + 2] as number) + this.base;
+  }
+  keyStart(i: number): number {
+    return (this.rec[i * 16 + 3] as number) + this.base;
+  }
+  keyEnd(i: number): number {
+    return (this.rec[i * 16 + 4] as number) + this.base;
+  }
+  /** KEY_USER or KEY_ITEM when the line is of the shape (KeyScan.scan would take it), else KEY_NONE. */
+  field(i: number): number {
+    return this.rec[i * 16 + 5] as number;
+  }
+  /** The digest's words, as ListDigest.hexInto writes them. */
+  digestA(i: number): number {
+    return (this.rec[i * 16 + 6] as number) >>> 0;
+  }
+  digestB(i: number): number {
+    return (this.rec[i * 16 + 7] as number) >>> 0;
+  }
+  /** hashBytes of the key's bytes. */
+  keyHash(i: number): number {
+    return (this.rec[i * 16 + 8] as number) >>> 0;
   }
 }
 

@@ -55,6 +55,11 @@ export class SinceKeys extends DeltaKeys {
     return this.parts.write(key, ks, ke, hashBytes(key, ks, ke, this.parts.seed), p, 0, at);
   }
 
+  /** None: the partitions carry the first k ids' hashes too, which the scan does not give. */
+  override lineScanner(): undefined {
+    return undefined;
+  }
+
   /** A current `.out` line with recommendations (its key known to be there). */
   current(parser: OutLineParser, buf: Uint8Array): Promise<void> | undefined {
     this.outLine(parser, buf, 0);

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { hashBytes, partitionOf } from '../../../src/core/byteset.js';
 import { exportOutputs } from '../../../src/stages/export/index.js';
 import { cli } from '../../helpers.js';
 
@@ -207,6 +208,38 @@ test('a key twice in PREV with other keys between is an error naming both lines'
     /twice\.csv:4: .*"u1".*line 2/,
   );
   assert.equal(existsSync(join(dir, 'r.csv')), false);
+});
+
+/** A key's partition, as --since spreads keys (the two threads decide the even and the odd ones). */
+const partOf = (key: string) => {
+  const b = Buffer.from(key);
+  return partitionOf(hashBytes(b, 0, b.length), 256);
+};
+
+test("two threads decide: REMOVED in partition order, and of several errors the first partition's", async () => {
+  const { dir } = await setup(10);
+  const keys = Array.from({ length: 300 }, (_, i) => `g${i}`);
+  const prev = join(dir, 'gone.csv');
+  await writeFile(prev, `userId,rank,itemId\r\n${keys.map((k) => `${k},1,a\r\n`).join('')}`);
+  const removed = join(dir, 'r.csv');
+  await exportOutputs({ sources: [join(dir, 'cur.out')], output: join(dir, 'o.csv'), since: prev, removed });
+  const rows = (await readFile(removed, 'utf8')).split('\r\n').slice(1, -1);
+  assert.deepEqual([...rows].sort(), [...keys].sort());
+  const parts = rows.map(partOf);
+  assert.ok(new Set(parts.map((p) => p % 2)).size === 2);
+  assert.deepEqual(
+    parts,
+    [...parts].sort((a, b) => a - b),
+  );
+  // Twenty keys twice: the one a single thread would meet first, by partition then line.
+  const dups = keys.slice(0, 20);
+  await writeFile(prev, `userId,rank,itemId\r\n${[...dups, ...dups].map((k) => `${k},1,a\r\n`).join('')}`);
+  const first = Math.min(...dups.map(partOf));
+  const want = dups.find((k) => partOf(k) === first);
+  await assert.rejects(
+    exportOutputs({ sources: [join(dir, 'cur.out')], output: join(dir, 'o.csv'), since: prev, removed }),
+    (err: Error) => err.message.includes(`"${want}" is here`),
+  );
 });
 
 test('the CLI: --since and --removed from files, the summary line, --json, and --help', async () => {

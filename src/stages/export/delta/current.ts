@@ -4,6 +4,7 @@ import {
   KEY_NONE,
   type KeyedLine,
   KeyScan,
+  type KeyScanLines,
   KIND_SEGMENT,
   LINE_BLANK,
   LINE_ERROR,
@@ -37,52 +38,99 @@ export async function keyCurrent(
   keys: DeltaKeys,
   o: { top: number; maxLineLength: number; pieceSize: number },
 ): Promise<CurrentRead> {
-  const parser = new OutLineParser();
-  const scan = new KeyScan(keys.scores);
-  const r: CurrentRead = { recipe: undefined, lines: 0, always: new Bits() };
+  const keyer = new CurrentKeyer(keys, o);
   for (const source of sources) {
     // The next piece is read while this one is keyed.
     for await (const { item, lineOf } of prefetch(numbered(source, o), 2)) {
       if (item.kind === 'bad') throw new PbError('PB_PARSE', item.reason, { file: source, line: lineOf(0) });
-      const piece = item.bytes;
-      const waits: Promise<void>[] = [];
-      let p = 0;
-      let index = 0;
-      while (p < piece.length) {
-        let nl = piece.indexOf(10, p);
-        if (nl === -1) nl = piece.length;
-        const e = nl > p && piece[nl - 1] === 13 ? nl - 1 : nl;
-        // The service's usual lines by the key scan, any other by the parser (its verdict and message).
-        let got: KeyedLine = scan;
-        let status = LINE_OK;
-        if (e - p > o.maxLineLength) status = -1;
-        else if (!scan.scan(piece, p, e)) {
-          status = parser.parse(piece, p, e);
-          got = parser;
-        }
-        const line = index++;
-        p = nl + 1;
-        if (status === LINE_BLANK) continue;
-        if (status !== LINE_OK && status !== LINE_ERROR)
-          throw new PbError(
-            'PB_PARSE',
-            `${status === -1 ? `line longer than ${o.maxLineLength} bytes (--max-line-length)` : parser.problem}: --since reads every line first, so --on-invalid skip does not apply; fix or remove the line`,
-            { file: source, line: lineOf(line) },
-          );
-        const ord = r.lines++;
-        if (status === LINE_OK) keys.outLine(got, piece, o.top);
-        const w = keys.outKey(got, piece, status === LINE_OK ? TYPE_OK : TYPE_ERROR, status === LINE_OK, ord);
-        if (w === false || status === LINE_ERROR) r.always.set(ord);
-        if (w) waits.push(w);
-        if (status === LINE_OK && got.keyField !== KEY_NONE) noteRecipe(r, got);
-      }
-      await Promise.all(waits);
+      await Promise.all(keyer.piece(item.bytes, source, lineOf));
     }
   }
-  return r;
+  return keyer.r;
 }
 
-function noteRecipe(r: CurrentRead, parser: KeyedLine): void {
-  // The first keyed line sets the recipe; export itself decides what mixed sources mean.
-  r.recipe ??= recipeOf(KEY_NAMES[parser.keyField] as OutKeyField, parser.kind === KIND_SEGMENT);
+/** keyCurrent's per-line work: the piece's lines by the batch scan where it takes them, else one by one. */
+class CurrentKeyer {
+  readonly r: CurrentRead = { recipe: undefined, lines: 0, always: new Bits() };
+  private readonly parser = new OutLineParser();
+  private readonly scan: KeyScan;
+  private readonly lines: KeyScanLines | undefined;
+  private waits: Promise<void>[] = [];
+
+  constructor(
+    private readonly keys: DeltaKeys,
+    private readonly o: { top: number; maxLineLength: number },
+  ) {
+    this.scan = new KeyScan(keys.scores);
+    this.lines = keys.lineScanner(o.top);
+  }
+
+  /** Keys a piece's lines; what to await before the next piece. */
+  piece(piece: Buffer, source: string, lineOf: (i: number) => number): Promise<void>[] {
+    this.waits = [];
+    const lines = this.lines;
+    let p = 0;
+    let index = 0;
+    while (p < piece.length) {
+      const n = lines ? lines.scan(piece, p) : 0;
+      if (n === 0) {
+        // One line by itself: no batch scan, or the line is longer than its window.
+        let nl = piece.indexOf(10, p);
+        if (nl === -1) nl = piece.length;
+        this.line(piece, p, nl > p && piece[nl - 1] === 13 ? nl - 1 : nl, source, lineOf, index++);
+        p = nl + 1;
+        continue;
+      }
+      const ls = lines as KeyScanLines;
+      for (let i = 0; i < n; i++) {
+        const s = ls.start(i);
+        const e = ls.end(i);
+        const field = ls.field(i);
+        if (field === KEY_NONE || e - s > this.o.maxLineLength)
+          this.line(piece, s, e, source, lineOf, index++);
+        else {
+          index++;
+          const w = this.keys.putScanned(ls, i, piece, TYPE_OK, this.r.lines++);
+          if (w) this.waits.push(w);
+          this.r.recipe ??= recipeOf(KEY_NAMES[field] as OutKeyField, false);
+        }
+      }
+      p = ls.next(n - 1);
+    }
+    return this.waits;
+  }
+
+  /** One line, piece[s, e), by the key scan or the parser (its verdict and message). */
+  private line(
+    piece: Buffer,
+    s: number,
+    e: number,
+    source: string,
+    lineOf: (i: number) => number,
+    at: number,
+  ): void {
+    const { parser, scan, keys, r, o } = this;
+    let got: KeyedLine = scan;
+    let status = LINE_OK;
+    if (e - s > o.maxLineLength) status = -1;
+    else if (!scan.scan(piece, s, e)) {
+      status = parser.parse(piece, s, e);
+      got = parser;
+    }
+    if (status === LINE_BLANK) return;
+    if (status !== LINE_OK && status !== LINE_ERROR)
+      throw new PbError(
+        'PB_PARSE',
+        `${status === -1 ? `line longer than ${o.maxLineLength} bytes (--max-line-length)` : parser.problem}: --since reads every line first, so --on-invalid skip does not apply; fix or remove the line`,
+        { file: source, line: lineOf(at) },
+      );
+    const ord = r.lines++;
+    if (status === LINE_OK) keys.outLine(got, piece, o.top);
+    const w = keys.outKey(got, piece, status === LINE_OK ? TYPE_OK : TYPE_ERROR, status === LINE_OK, ord);
+    if (w === false || status === LINE_ERROR) r.always.set(ord);
+    if (w) this.waits.push(w);
+    if (status === LINE_OK && got.keyField !== KEY_NONE)
+      // The first keyed line sets the recipe; export itself decides what mixed sources mean.
+      r.recipe ??= recipeOf(KEY_NAMES[got.keyField] as OutKeyField, got.kind === KIND_SEGMENT);
+  }
 }

@@ -6,7 +6,6 @@ import { EMPTY_DIGEST } from '../../../core/delta.js';
 import { decodeString } from '../../../core/out-lines.js';
 import { PbError } from '../../../errors.js';
 import { eachLine, eachPartition, type SpillDir, type SpilledParts } from '../../../io/spill.js';
-import { setBit } from '../../collect/bits.js';
 import { TYPE_ERROR, TYPE_OK, TYPE_PREV } from './keys.js';
 
 /** Keys by what --since found. */
@@ -27,10 +26,21 @@ export interface DecideSettings {
   escapeFormulas: boolean;
 }
 
+/** Where each partition's removed keys lie in one thread's removed file: [partition, start, end). */
+export type RemovedSegments = [number, number, number][];
+
+/** One thread's share of step 2: its counts and where its partitions' removed keys are in its file. */
+export interface DecidedShare {
+  counts: DeltaCounts;
+  segments: RemovedSegments;
+}
+
 /**
  * Step 2, one partition at a time: per key, new, changed, unchanged or
  * removed. A new or changed key's current line gets its bit; a removed
- * key's name goes to `removedPath` (one CSV cell a line, no header).
+ * key's name goes to `removedPath` (one CSV cell a line, no header). Only
+ * the partitions `mine` takes (two threads share the partitions, each
+ * with its own removed file; an error says which partition it met).
  */
 export async function decideDelta(
   spill: SpillDir,
@@ -38,20 +48,39 @@ export async function decideDelta(
   write: Uint8Array,
   removedPath: string,
   s: DecideSettings,
-): Promise<DeltaCounts> {
-  // A quarter of the budget for the reload estimate: the digests, line numbers and PREV's key names take the rest.
+  mine: (i: number) => boolean = () => true,
+): Promise<DecidedShare> {
   const counts: DeltaCounts = { new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
+  const segments: RemovedSegments = [];
   const out = createWriteStream(removedPath);
+  let at = 0;
   try {
-    for await (const [part, , expect] of eachPartition(spill, parts, s.budget / 4)) {
-      const removed = await decidePartition(part, expect, write, counts, s);
-      if (removed.length > 0 && !out.write(removed.join(''))) await once(out, 'drain');
+    for (let i = 0; i < parts.paths.length; i++) {
+      if (parts.entries[i] === 0 || !mine(i)) continue;
+      const start = at;
+      try {
+        // A quarter of the budget for the reload estimate: the digests, line numbers and PREV's key names take the rest.
+        for await (const [part, , expect] of eachPartition(spill, onlyPartition(parts, i), s.budget / 4)) {
+          const removed = (await decidePartition(part, expect, write, counts, s)).join('');
+          at += Buffer.byteLength(removed);
+          if (removed.length > 0 && !out.write(removed)) await once(out, 'drain');
+        }
+      } catch (err) {
+        throw Object.assign(err as Error, { partition: i });
+      }
+      if (at > start) segments.push([i, start, at]);
     }
   } finally {
     out.end();
     await once(out, 'close');
   }
-  return counts;
+  return { counts, segments };
+}
+
+/** Partition i of `parts` alone (the others read as empty, their files left to whoever takes them). */
+function onlyPartition(parts: SpilledParts, i: number): SpilledParts {
+  const entries = parts.entries.map((n, j) => (j === i ? n : 0));
+  return { ...parts, entries, cost: (j) => parts.cost(j) };
 }
 
 async function decidePartition(
@@ -97,10 +126,10 @@ async function decidePartition(
         !(s.prevLong && curD[2 * id] === EMPTY[0] && curD[2 * id + 1] === EMPTY[1])
       ) {
         counts.new++;
-        setBit(write, c);
+        setShared(write, c);
       } else if (prevLine[id] !== -1 && !same) {
         counts.changed++;
-        setBit(write, c);
+        setShared(write, c);
       } else counts.unchanged++;
     } else if (prevLine[id] !== -1) {
       if (failed[id] === 1) counts.failed++;
@@ -117,6 +146,11 @@ async function decidePartition(
       if (gone[id] === 1) removed.push(`${csvCell(keyText(arena, ks, ke), s.escapeFormulas)}\r\n`);
     });
   return removed;
+}
+
+/** Bit n set with Atomics: two threads decide partitions whose lines share the bytes. */
+function setShared(bits: Uint8Array, n: number): void {
+  Atomics.or(bits, n >>> 3, 1 << (n & 7));
 }
 
 const EMPTY = new Uint32Array(2);

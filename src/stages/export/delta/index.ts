@@ -6,17 +6,17 @@ import { usage } from '../../../errors.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
 import { expandOutSources } from '../../../io/out-reader.js';
 import { checkNotAnInput, trackTemporary, writeOutput } from '../../../io/output.js';
-import { SpillDir } from '../../../io/spill.js';
+import { SpillDir, type SpilledParts } from '../../../io/spill.js';
 import { StdinSpool } from '../../collect/sources.js';
 import type { ExportOptions } from '../options.js';
 import { resolveExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
-import { keyCurrent } from './current.js';
-import { decideDelta } from './decide.js';
+import { type CurrentRead, keyCurrent } from './current.js';
+import { type DecidedShare, type DecideSettings, type DeltaCounts, decideDelta } from './decide.js';
 import { KeptLines } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
-import { joinPartitions, readPrevBeside } from './prev-thread.js';
+import { joinPartitions, openPrevSide, type PrevSide } from './prev-thread.js';
 
 export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } from './options.js';
 
@@ -27,8 +27,8 @@ export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } fr
  * per key new, changed, unchanged or removed; the ordinary export then
  * reads the sources and converts only the new and changed lines (and every
  * error line), skipping the others as it reads (keep.ts); REMOVED is
- * written last, once the export has succeeded. Memory: one partition (the
- * budget) and a bit per source line.
+ * written last, once the export has succeeded. Memory: a partition on
+ * each of two threads (half the budget each) and a bit per source line.
  */
 export async function exportSince(
   options: ExportOptions,
@@ -40,6 +40,7 @@ export async function exportSince(
   const spool = new StdinSpool(o.tmpDir, options.stdin);
   const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-since-'));
   const tracked = trackTemporary(dir);
+  let prevThread: PrevSide | undefined;
   try {
     const spooled = await Promise.all(o.sources.map((s) => spool.spool(s)));
     for (const src of spooled) await checkDocKind(src, 'out');
@@ -48,7 +49,7 @@ export async function exportSince(
     await checkNotAnInput(o.output, [...sources, d.since]);
     await checkNotAnInput(d.removed, [...sources, d.since]);
     const parts = await spill.partitions();
-    const prevRead = readPrevBeside(
+    prevThread = await openPrevSide(
       {
         since: d.since,
         dir,
@@ -57,6 +58,7 @@ export async function exportSince(
       },
       o,
     );
+    const prevRead = prevThread.read();
     const curRead = keyCurrent(sources, new DeltaKeys(parts, d.sinceScores), o);
     const [p, c] = await Promise.allSettled([prevRead, curRead]);
     // PREV's mistakes first, as when it was read first.
@@ -70,14 +72,14 @@ export async function exportSince(
       throw usage(
         `--since ${d.since} is an export of another recipe (${describeRecipe(prev.recipe)}), the sources are ${describeRecipe(cur.recipe)}: give the previous export of the same recipe`,
       );
-    const write = cur.always.sized(cur.lines);
-    const removedTmp = join(dir, 'removed.csv');
-    const counts = await decideDelta(spill, joined, write, removedTmp, {
+    const { write, counts, removed } = await decideBoth(prevThread, spill, joined, cur, dir, {
       prev: d.since,
       prevLong: prev.format === 'csv-long',
       budget: d.memoryBudget,
       escapeFormulas: o.escapeFormulas,
     });
+    await prevThread.close();
+    prevThread = undefined;
     const summary = await exportPlain(
       {
         ...options,
@@ -91,13 +93,14 @@ export async function exportSince(
       new KeptLines(write, cur.lines),
     );
     const header = `${cur.recipe?.keyColumn ?? prev.recipe?.keyColumn ?? 'userId'}\r\n`;
-    await writeOutput(d.removed, options.stdout, removedLines(header, removedTmp));
+    await writeOutput(d.removed, options.stdout, removed(header));
     return {
       ...summary,
       sources: sources.length,
       since: { ...counts, prev: d.since, prevFormat: prev.format, removedFile: d.removed },
     };
   } finally {
+    await prevThread?.close();
     await spill.dispose();
     await spool.dispose();
     await rm(dir, { recursive: true, force: true });
@@ -105,7 +108,76 @@ export async function exportSince(
   }
 }
 
-async function* removedLines(header: string, path: string): AsyncGenerator<Buffer | string> {
+/**
+ * Step 2 on two threads: the worker decides the odd partitions, this
+ * thread the even ones, each with a removed file of its own and the bits
+ * shared (set with Atomics). What the export keeps, the counts, and
+ * REMOVED's lines in partition order.
+ */
+async function decideBoth(
+  thread: PrevSide,
+  spill: SpillDir,
+  joined: SpilledParts,
+  cur: CurrentRead,
+  dir: string,
+  settings: DecideSettings,
+): Promise<{
+  write: Uint8Array;
+  counts: DeltaCounts;
+  removed: (header: string) => AsyncGenerator<Buffer | string>;
+}> {
+  const write = new Uint8Array(new SharedArrayBuffer(Math.ceil(cur.lines / 8)));
+  write.set(cur.always.sized(cur.lines));
+  const mine = join(dir, 'removed-even.csv');
+  const theirs = join(dir, 'removed-odd.csv');
+  const { paths, entries, keyBytes, seed, files } = joined;
+  // Two partitions in memory at once: half the budget each, so that the two stay within it.
+  const half = { ...settings, budget: settings.budget / 2 };
+  const shares = await Promise.allSettled([
+    decideDelta(spill, joined, write, mine, half, (i) => i % 2 === 0),
+    thread.decide({
+      parts: { paths, entries, keyBytes, seed, files },
+      write,
+      removedPath: theirs,
+      settings: half,
+    }),
+  ]);
+  const [even, odd] = settled(shares) as [DecidedShare, DecidedShare];
+  return {
+    write,
+    counts: sumCounts(even.counts, odd.counts),
+    removed: (header) => removedLines(header, [mine, even], [theirs, odd]),
+  };
+}
+
+/** Both shares' failures: the one of the lower partition, as one thread deciding them in order would have met first. */
+function settled(shares: PromiseSettledResult<DecidedShare>[]): DecidedShare[] {
+  const failed = shares
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => r.reason as Error & { partition?: number })
+    .sort((a, b) => (a.partition ?? -1) - (b.partition ?? -1));
+  if (failed[0]) throw failed[0];
+  return shares.map((r) => (r as PromiseFulfilledResult<DecidedShare>).value);
+}
+
+function sumCounts(a: DeltaCounts, b: DeltaCounts): DeltaCounts {
+  return {
+    new: a.new + b.new,
+    changed: a.changed + b.changed,
+    unchanged: a.unchanged + b.unchanged,
+    removed: a.removed + b.removed,
+    failed: a.failed + b.failed,
+  };
+}
+
+/** REMOVED: the header, then each partition's removed keys in partition order, from whichever share decided it. */
+async function* removedLines(
+  header: string,
+  ...shares: [string, DecidedShare][]
+): AsyncGenerator<Buffer | string> {
   yield header;
-  yield* createReadStream(path);
+  const segments = shares
+    .flatMap(([path, share]) => share.segments.map(([i, start, end]) => ({ i, path, start, end })))
+    .sort((a, b) => a.i - b.i);
+  for (const { path, start, end } of segments) yield* createReadStream(path, { start, end: end - 1 });
 }

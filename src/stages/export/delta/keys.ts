@@ -1,6 +1,12 @@
 import { hashBytes } from '../../../core/byteset.js';
-import { ListDigest, scoreText } from '../../../core/delta.js';
-import { canonicalString, KEY_NONE, type KeyedLine, SPAN_ESCAPED } from '../../../core/out-lines.js';
+import { digestHexInto, ListDigest, scoreText } from '../../../core/delta.js';
+import {
+  canonicalString,
+  KEY_NONE,
+  type KeyedLine,
+  KeyScanLines,
+  SPAN_ESCAPED,
+} from '../../../core/out-lines.js';
 import type { PartitionSet } from '../../../io/spill.js';
 
 /** Payload types in the partitions: a PREV key, a current line with output, a current error line. */
@@ -34,9 +40,37 @@ export class DeltaKeys {
     digest = true,
   ): Promise<void> | undefined {
     const p = this.payload;
-    p[0] = type;
     if (digest) this.digest.hexInto(p, 1);
     else p.fill(48, 1, 17);
+    return this.parts.write(key, ks, ke, hashBytes(key, ks, ke), p, 0, this.typeAndNumber(type, n));
+  }
+
+  /**
+   * KeyScanLines for this writer's lines, when its digest is theirs: the
+   * ids alone (undefined when scores count, or a subclass mixes more).
+   */
+  lineScanner(top: number): KeyScanLines | undefined {
+    return this.scores ? undefined : new KeyScanLines(top);
+  }
+
+  /** put() for line i of a KeyScanLines scan that took it: the key, its hash and the digest are the scan's. */
+  putScanned(
+    lines: KeyScanLines,
+    i: number,
+    src: Uint8Array,
+    type: number,
+    n: number,
+  ): Promise<void> | undefined {
+    const p = this.payload;
+    digestHexInto(lines.digestA(i), lines.digestB(i), p, 1);
+    const len = this.typeAndNumber(type, n);
+    return this.parts.write(src, lines.keyStart(i), lines.keyEnd(i), lines.keyHash(i), p, 0, len);
+  }
+
+  /** The payload's type byte and, after the digest, n's digits: the payload's length. */
+  private typeAndNumber(type: number, n: number): number {
+    const p = this.payload;
+    p[0] = type;
     // The number's digits, least significant first, then turned round (n is whole, below 2^53).
     let len = 17;
     let m = n;
@@ -49,7 +83,7 @@ export class DeltaKeys {
       p[i] = p[j] as number;
       p[j] = t;
     }
-    return this.parts.write(key, ks, ke, hashBytes(key, ks, ke), p, 0, len);
+    return len;
   }
 
   /**

@@ -16,6 +16,7 @@ import {
   KEY_NONE,
   type KeyedLine,
   KeyScan,
+  type KeyScanLines,
   KIND_SEGMENT,
   LINE_OK,
   type OutKeyField,
@@ -137,32 +138,51 @@ async function readPrevOut(
 ): Promise<void> {
   const parser = new OutLineParser();
   const scan = new KeyScan(keys.scores);
+  const batch = keys.lineScanner(o.top);
+  // The recipe is checked when a line's key field differs from the line before's (an object a line was not free).
+  let field = KEY_NONE;
   let next = 1;
   for await (const piece of lines(file, o.maxLineLength, open)) {
     const waits: Promise<void>[] = [];
     // A UTF-8 BOM before the first line is no part of it (the export's reader drops it too).
-    const from = next === 1 && piece[0] === 0xef && piece[1] === 0xbb && piece[2] === 0xbf ? 3 : 0;
-    next = eachLineOf(
-      piece,
-      next,
-      (s, e, line) => {
-        // The service's usual lines by the key scan, any other by the parser.
-        const got: KeyedLine = scan.scan(piece, s, e) ? scan : parser;
-        // PREV's error lines were no recommendations; its invalid lines were never exported.
-        if ((got === parser && parser.parse(piece, s, e) !== LINE_OK) || got.keyField === KEY_NONE) return;
-        checkRecipe(
-          r,
-          recipeOf(KEY_NAMES[got.keyField] as OutKeyField, got.kind === KIND_SEGMENT),
-          file,
-          line,
-        );
-        keys.outLine(got, piece, o.top);
-        const w = keys.outKey(got, piece, TYPE_PREV, true, line);
-        r.keys++;
-        if (w) waits.push(w);
-      },
-      from,
-    );
+    let p = next === 1 && piece[0] === 0xef && piece[1] === 0xbb && piece[2] === 0xbf ? 3 : 0;
+    const one = (s: number, e: number, line: number) => {
+      // The service's usual lines by the key scan, any other by the parser.
+      const got: KeyedLine = scan.scan(piece, s, e) ? scan : parser;
+      // PREV's error lines were no recommendations; its invalid lines were never exported.
+      if ((got === parser && parser.parse(piece, s, e) !== LINE_OK) || got.keyField === KEY_NONE) return;
+      checkRecipe(r, recipeOf(KEY_NAMES[got.keyField] as OutKeyField, got.kind === KIND_SEGMENT), file, line);
+      field = KEY_NONE;
+      keys.outLine(got, piece, o.top);
+      const w = keys.outKey(got, piece, TYPE_PREV, true, line);
+      r.keys++;
+      if (w) waits.push(w);
+    };
+    while (p < piece.length) {
+      const n = batch ? batch.scan(piece, p) : 0;
+      if (n === 0) {
+        // One line by itself: no batch scan, or the line is longer than its window.
+        let nl = piece.indexOf(10, p);
+        if (nl === -1) nl = piece.length;
+        one(p, nl > p && piece[nl - 1] === 13 ? nl - 1 : nl, next++);
+        p = nl + 1;
+        continue;
+      }
+      const ls = batch as KeyScanLines;
+      for (let i = 0; i < n; i++) {
+        const line = next++;
+        const f = ls.field(i);
+        if (f === KEY_NONE) one(ls.start(i), ls.end(i), line);
+        else {
+          if (f !== field) checkRecipe(r, recipeOf(KEY_NAMES[f] as OutKeyField, false), file, line);
+          field = f;
+          const w = keys.putScanned(ls, i, piece, TYPE_PREV, line);
+          r.keys++;
+          if (w) waits.push(w);
+        }
+      }
+      p = ls.next(n - 1);
+    }
     await Promise.all(waits);
   }
 }

@@ -1,0 +1,276 @@
+;; keys(len, atEnd, top, maxRecs): key-scan.ts's KeyScan.scan over every
+;; line of a window IN[0, len) of a piece, with what `export --since` needs
+;; of an accepted line: its key's span and hash (byteset.ts hashBytes) and
+;; the digest of its first `top` ids (0: all; core/delta.ts ListDigest), so
+;; that JavaScript touches a line once. A line the scan refuses is still a
+;; record, with its span: the caller parses it in JavaScript. Returns the
+;; number of records; stops early at maxRecs, or before a last line that
+;; has no LF in the window when atEnd is 0 (the caller moves the window).
+;; The caller puts a 0 byte at IN[len]: no rule of the shape takes it, so
+;; the scan never passes the window's end.
+;;
+;; Why WebAssembly: in JavaScript the scan and the digest were two thirds
+;; of the keys' pass, about 20 instructions a byte.
+;;
+;; Layout (byte offsets; key-scan.ts has the same constants):
+;;   IN    0x000000  the window, up to CAP = 0x200000 bytes, then its 0 byte
+;;   RECS  0x210000  64 bytes a line (MAX_RECS = 0x4000), i32s: start, end
+;;                   (CR of CRLF left out), next line's start, key start, key
+;;                   end, field (0 refused, 1 userId, 2 itemId), the
+;;                   digest's two words, the key's hash
+(module
+  (memory (export "memory") 49 49)
+  (func $fmix (param $h i32) (result i32)
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
+    (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+  ;; The line at s in the shape: the place after its final `}`, or -1; the
+  ;; key's span, hash and field and the digest go to the record at r. The
+  ;; string and digit runs are found 16 bytes at a time (a string byte of
+  ;; the shape is no quote, backslash or control character; commas and
+  ;; bytes past 0x7f are taken, as PLAIN and COMMA are in key-scan.ts), and
+  ;; nothing is a call: V8 inlines no WebAssembly call, and a call per token
+  ;; cost more than the token.
+  (func $line (param $s i32) (param $top i32) (param $r i32) (result i32)
+    (local $p i32)
+    (local $q i32)
+    (local $c i32)
+    (local $h i32)
+    (local $a i32)
+    (local $b i32)
+    (local $m i32)
+    (local $ids i32)
+    (local $mixed i32)
+    (local $scores i32)
+    (local $w i64)
+    (local $v v128)
+    ;; {"input":{"
+    (if (i64.ne (i64.load (local.get $s)) (i64.const 0x227475706e69227b)) (then (return (i32.const -1))))
+    (if (i32.ne (i32.load offset=7 (local.get $s)) (i32.const 0x227b3a22)) (then (return (i32.const -1))))
+    ;; userId":" or itemId":"
+    (local.set $w (i64.load offset=11 (local.get $s)))
+    (if (i64.eq (local.get $w) (i64.const 0x3a22644972657375))
+      (then (i32.store offset=0x210014 (local.get $r) (i32.const 1)))
+      (else
+        (if (i64.ne (local.get $w) (i64.const 0x3a2264496d657469)) (then (return (i32.const -1))))
+        (i32.store offset=0x210014 (local.get $r) (i32.const 2))))
+    (if (i32.ne (i32.load8_u offset=19 (local.get $s)) (i32.const 0x22)) (then (return (i32.const -1))))
+    ;; The key, then its hash as hashBytes takes it (FNV-1a, then murmur3's finaliser).
+    (local.set $p (i32.add (local.get $s) (i32.const 20)))
+    (local.set $q (local.get $p))
+        (block $str_done_key
+          (loop $str_key
+            (local.set $m
+              (i8x16.bitmask
+                (v128.or
+                  (i8x16.lt_u (local.tee $v (v128.load (local.get $q))) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32))
+                  (v128.or
+                    (i8x16.eq (local.get $v) (v128.const i8x16 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34))
+                    (i8x16.eq (local.get $v) (v128.const i8x16 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92))))))
+            (br_if $str_done_key (local.get $m))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
+            (br $str_key)))
+        (local.set $q (i32.add (local.get $q) (i32.ctz (local.get $m))))
+    (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x22)) (then (return (i32.const -1))))
+    (i32.store offset=0x21000c (local.get $r) (local.get $p))
+    (i32.store offset=0x210010 (local.get $r) (local.get $q))
+    (local.set $h (i32.const 0x811c9dc5))
+    (block $hashed
+      (loop $byte
+        (br_if $hashed (i32.ge_u (local.get $p) (local.get $q)))
+        (local.set $h (i32.mul (i32.xor (local.get $h) (i32.load8_u (local.get $p))) (i32.const 0x01000193)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $byte)))
+    (i32.store offset=0x210020 (local.get $r) (call $fmix (local.get $h)))
+    ;; },"output":{"recommendedItems":[
+    (if (i64.ne (i64.load offset=1 (local.get $q)) (i64.const 0x757074756f222c7d)) (then (return (i32.const -1))))
+    (if (i64.ne (i64.load offset=9 (local.get $q)) (i64.const 0x636572227b3a2274)) (then (return (i32.const -1))))
+    (if (i64.ne (i64.load offset=17 (local.get $q)) (i64.const 0x6465646e656d6d6f)) (then (return (i32.const -1))))
+    (if (i64.ne (i64.load offset=25 (local.get $q)) (i64.const 0x5b3a22736d657449)) (then (return (i32.const -1))))
+    (local.set $p (i32.add (local.get $q) (i32.const 33)))
+    ;; The ids, the first `top` mixed into the digest as ListDigest.id does:
+    ;; words of four bytes, then one of the last 0 to 3 with their count on top.
+    (local.set $a (i32.const 0x811c9dc5))
+    (local.set $b (i32.const 0x9747b28c))
+    (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x5d))
+      (then (local.set $p (i32.add (local.get $p) (i32.const 1))))
+      (else
+        (loop $id
+          (if (i32.ne (i32.load8_u (local.get $p)) (i32.const 0x22)) (then (return (i32.const -1))))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (local.set $q (local.get $p))
+        (block $str_done_id
+          (loop $str_id
+            (local.set $m
+              (i8x16.bitmask
+                (v128.or
+                  (i8x16.lt_u (local.tee $v (v128.load (local.get $q))) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32))
+                  (v128.or
+                    (i8x16.eq (local.get $v) (v128.const i8x16 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34))
+                    (i8x16.eq (local.get $v) (v128.const i8x16 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92))))))
+            (br_if $str_done_id (local.get $m))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
+            (br $str_id)))
+        (local.set $q (i32.add (local.get $q) (i32.ctz (local.get $m))))
+          (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x22)) (then (return (i32.const -1))))
+          (local.set $ids (i32.add (local.get $ids) (i32.const 1)))
+          (if (i32.or (i32.eqz (local.get $top)) (i32.le_u (local.get $ids) (local.get $top)))
+            (then
+              (block $words_done
+                (loop $word
+                  (br_if $words_done (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $q)))
+                  (local.set $c (i32.load (local.get $p)))
+                  (local.set $c
+                    (i32.mul
+                      (i32.rotl (i32.mul (local.get $c) (i32.const 0xcc9e2d51)) (i32.const 15))
+                      (i32.const 0x1b873593)))
+                  (local.set $a (i32.mul (i32.xor (local.get $a) (local.get $c)) (i32.const 0x01000193)))
+                  (local.set $b
+                    (i32.add
+                      (i32.mul (i32.rotl (i32.xor (local.get $b) (local.get $c)) (i32.const 13)) (i32.const 5))
+                      (i32.const 0xe6546b64)))
+                  (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                  (br $word)))
+              (local.set $h (i32.sub (local.get $q) (local.get $p)))
+              (local.set $c
+                (i32.or
+                  (i32.shl (local.get $h) (i32.const 24))
+                  (i32.and
+                    (i32.load (local.get $p))
+                    (i32.sub (i32.shl (i32.const 1) (i32.shl (local.get $h) (i32.const 3))) (i32.const 1)))))
+              (local.set $c
+                (i32.mul
+                  (i32.rotl (i32.mul (local.get $c) (i32.const 0xcc9e2d51)) (i32.const 15))
+                  (i32.const 0x1b873593)))
+              (local.set $a (i32.mul (i32.xor (local.get $a) (local.get $c)) (i32.const 0x01000193)))
+              (local.set $b
+                (i32.add
+                  (i32.mul (i32.rotl (i32.xor (local.get $b) (local.get $c)) (i32.const 13)) (i32.const 5))
+                  (i32.const 0xe6546b64)))
+              (local.set $mixed (i32.add (local.get $mixed) (i32.const 1)))))
+          (local.set $c (i32.load8_u offset=1 (local.get $q)))
+          (local.set $p (i32.add (local.get $q) (i32.const 2)))
+          (br_if $id (i32.eq (local.get $c) (i32.const 0x2c)))
+          (if (i32.ne (local.get $c) (i32.const 0x5d)) (then (return (i32.const -1)))))))
+    (i32.store offset=0x210018 (local.get $r) (call $fmix (i32.xor (local.get $a) (local.get $mixed))))
+    (i32.store offset=0x21001c (local.get $r) (call $fmix (local.get $b)))
+    ;; ,"scores":[ JSON numbers (the grammar's every rule) ], no more of them than ids.
+    (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x2c))
+      (then
+        (if (i64.ne (i64.load (local.get $p)) (i64.const 0x7365726f6373222c)) (then (return (i32.const -1))))
+        (if (i32.ne (i32.load offset=7 (local.get $p)) (i32.const 0x5b3a2273)) (then (return (i32.const -1))))
+        (local.set $p (i32.add (local.get $p) (i32.const 11)))
+        (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x5d))
+          (then (local.set $p (i32.add (local.get $p) (i32.const 1))))
+          (else
+            (loop $score
+              (local.set $c (i32.load8_u (local.get $p)))
+              (if (i32.eq (local.get $c) (i32.const 0x2d))
+                (then
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (local.set $c (i32.load8_u (local.get $p)))))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (if (i32.ne (local.get $c) (i32.const 0x30))
+                (then
+                  (if (i32.gt_u (i32.sub (local.get $c) (i32.const 49)) (i32.const 8)) (then (return (i32.const -1))))
+                  (block $dig_done_int
+                    (loop $dig_int
+                      (local.set $m
+                        (i8x16.bitmask
+                          (i8x16.gt_u
+                            (i8x16.sub (v128.load (local.get $p)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                            (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))))
+                      (br_if $dig_done_int (local.get $m))
+                      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                      (br $dig_int)))
+                  (local.set $p (i32.add (local.get $p) (i32.ctz (local.get $m))))))
+              (local.set $c (i32.load8_u (local.get $p)))
+              (if (i32.eq (local.get $c) (i32.const 0x2e))
+                (then
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (if (i32.gt_u (i32.sub (i32.load8_u (local.get $p)) (i32.const 48)) (i32.const 9)) (then (return (i32.const -1))))
+                  (block $dig_done_frac
+                    (loop $dig_frac
+                      (local.set $m
+                        (i8x16.bitmask
+                          (i8x16.gt_u
+                            (i8x16.sub (v128.load (local.get $p)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                            (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))))
+                      (br_if $dig_done_frac (local.get $m))
+                      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                      (br $dig_frac)))
+                  (local.set $p (i32.add (local.get $p) (i32.ctz (local.get $m))))
+                  (local.set $c (i32.load8_u (local.get $p)))))
+              (if (i32.eq (i32.or (local.get $c) (i32.const 0x20)) (i32.const 0x65))
+                (then
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (local.set $c (i32.load8_u (local.get $p)))
+                  (if (i32.or (i32.eq (local.get $c) (i32.const 0x2b)) (i32.eq (local.get $c) (i32.const 0x2d)))
+                    (then (local.set $p (i32.add (local.get $p) (i32.const 1)))))
+                  (if (i32.gt_u (i32.sub (i32.load8_u (local.get $p)) (i32.const 48)) (i32.const 9)) (then (return (i32.const -1))))
+                  (block $dig_done_exp
+                    (loop $dig_exp
+                      (local.set $m
+                        (i8x16.bitmask
+                          (i8x16.gt_u
+                            (i8x16.sub (v128.load (local.get $p)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                            (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))))
+                      (br_if $dig_done_exp (local.get $m))
+                      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                      (br $dig_exp)))
+                  (local.set $p (i32.add (local.get $p) (i32.ctz (local.get $m))))
+                  (local.set $c (i32.load8_u (local.get $p)))))
+              (local.set $scores (i32.add (local.get $scores) (i32.const 1)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br_if $score (i32.eq (local.get $c) (i32.const 0x2c)))
+              (if (i32.ne (local.get $c) (i32.const 0x5d)) (then (return (i32.const -1)))))))
+        (if (i32.gt_u (local.get $scores) (local.get $ids)) (then (return (i32.const -1))))))
+    ;; },"error":null}
+    (if (i64.ne (i64.load (local.get $p)) (i64.const 0x726f727265222c7d)) (then (return (i32.const -1))))
+    (if (i64.ne (i64.load offset=7 (local.get $p)) (i64.const 0x7d6c6c756e3a2272)) (then (return (i32.const -1))))
+    (i32.add (local.get $p) (i32.const 15)))
+  (func (export "keys") (param $len i32) (param $atEnd i32) (param $top i32) (param $maxRecs i32) (result i32)
+    (local $p i32)
+    (local $s i32)
+    (local $q i32)
+    (local $nl i32)
+    (local $e i32)
+    (local $n i32)
+    (local $r i32)
+    (block $lines_done
+      (loop $lines
+        (br_if $lines_done (i32.ge_u (local.get $p) (local.get $len)))
+        (br_if $lines_done (i32.ge_u (local.get $n) (local.get $maxRecs)))
+        (local.set $s (local.get $p))
+        (local.set $r (i32.shl (local.get $n) (i32.const 6)))
+        ;; A refused line's span is found from its start: its bytes before
+        ;; the place the shape failed hold no LF, but a word compared there may.
+        (local.set $q (call $line (local.get $s) (local.get $top) (local.get $r)))
+        (local.set $nl (if (result i32) (i32.lt_s (local.get $q) (i32.const 0)) (then (local.get $s)) (else (local.get $q))))
+        (block $found
+          (loop $byte
+            (br_if $found (i32.ge_u (local.get $nl) (local.get $len)))
+            (br_if $found (i32.eq (i32.load8_u (local.get $nl)) (i32.const 10)))
+            (local.set $nl (i32.add (local.get $nl) (i32.const 1)))
+            (br $byte)))
+        ;; A last line without its LF may go on past the window.
+        (br_if $lines_done (i32.and (i32.ge_u (local.get $nl) (local.get $len)) (i32.eqz (local.get $atEnd))))
+        (local.set $e (local.get $nl))
+        (if (i32.and
+              (i32.gt_u (local.get $e) (local.get $s))
+              (i32.eq (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 13)))
+          (then (local.set $e (i32.sub (local.get $e) (i32.const 1)))))
+        ;; The shape must end where the line does.
+        (if (i32.ne (local.get $q) (local.get $e)) (then (i32.store offset=0x210014 (local.get $r) (i32.const 0))))
+        (i32.store offset=0x210000 (local.get $r) (local.get $s))
+        (i32.store offset=0x210004 (local.get $r) (local.get $e))
+        (local.set $p
+          (if (result i32) (i32.lt_u (local.get $nl) (local.get $len))
+            (then (i32.add (local.get $nl) (i32.const 1)))
+            (else (local.get $len))))
+        (i32.store offset=0x210008 (local.get $r) (local.get $p))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $lines)))
+    (local.get $n)))
