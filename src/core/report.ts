@@ -204,6 +204,22 @@ export class Lengths {
     this.sum += v;
   }
 
+  /** The counts as pairs (value, count), to send to another thread. */
+  pairs(): number[] {
+    return [...this.counts].flat();
+  }
+
+  /** Adds another Lengths' pairs: whole numbers, so the sum is exact in any order. */
+  addPairs(pairs: readonly number[]): void {
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const v = pairs[i] as number;
+      const c = pairs[i + 1] as number;
+      this.counts.set(v, (this.counts.get(v) ?? 0) + c);
+      this.n += c;
+      this.sum += v * c;
+    }
+  }
+
   summary(): { min: number; median: number; max: number; mean: number } | null {
     if (this.n === 0) return null;
     const values = [...this.counts.keys()].sort((a, b) => a - b);
