@@ -383,3 +383,53 @@ export class UnitBins {
     return Array.from(this.counts, (count, i) => ({ from: i / 10, to: (i + 1) / 10, count }));
   }
 }
+
+/**
+ * A pre-merged centroid holds at most n x BATCH_DELTA x q(1 - q) scores of
+ * a batch of n at its quantile q: a quarter of what the digest itself lets
+ * a centroid grow to (4 x N x delta x q(1 - q), N >= n), so the digest's
+ * own merging, not this, bounds the error.
+ */
+const BATCH_DELTA = 0.01;
+
+/**
+ * A batch sorted, then cut into centroids: a run of equal scores is one
+ * (the digest adds equal values to a centroid without limit anyway);
+ * neighbouring distinct scores share one while it stays within the bound
+ * at its quantile, so the tails stay single scores.
+ */
+export function batchCentroids(values: Float64Array): { means: number[]; counts: number[] } {
+  const xs = values.sort();
+  const n = xs.length;
+  const means: number[] = [];
+  const counts: number[] = [];
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < n; ) {
+    const x = xs[i] as number;
+    let j = i + 1;
+    while (j < n && xs[j] === x) j++;
+    const run = j - i;
+    const q = (i + run / 2) / n;
+    const cap = Math.floor(n * BATCH_DELTA * q * (1 - q));
+    if (count > 0 && (count + run > cap || run > 1)) {
+      means.push(sum / count);
+      counts.push(count);
+      sum = 0;
+      count = 0;
+    }
+    if (run > 1 || cap <= 1) {
+      means.push(x);
+      counts.push(run);
+    } else {
+      sum += x;
+      count++;
+    }
+    i = j;
+  }
+  if (count > 0) {
+    means.push(sum / count);
+    counts.push(count);
+  }
+  return { means, counts };
+}

@@ -185,7 +185,7 @@ function scoreFigures(t: Tally, quantiles: number[][]): ReportJson['scores'] {
   });
   return {
     method:
-      't-digest (npm tdigest 0.1.3, default compression 0.01) on a worker thread; min, max, mean and bins exact',
+      't-digest (npm tdigest 0.1.3, default compression 0.01; each batch of 65,536 scores sorted and pushed as centroids of neighbours) on a worker thread; min, max, mean and bins exact',
     ranks,
   };
 }

@@ -26,9 +26,6 @@ export interface ReportSummary {
   report: ReportJson;
 }
 
-/** Worker lanes of the pass (as export's two): the main thread reads, dispatches and adds up. */
-const LANES = 2;
-
 /**
  * A report of batch outputs: report.html (one self-contained page, inline
  * SVG charts, each with its numbers in a table) and report.json beside it
@@ -69,7 +66,7 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     const local = new PieceTally(keys, items, sinceKeys);
     onEvent?.({ type: 'step', step: 'outputs' });
     // --since stays on this thread: its partitions keep each key's first line by the lines' order.
-    const workers = sinceKeys ? 0 : LANES;
+    const workers = sinceKeys ? 0 : o.workers;
     const lanes = await tallyOutputs(files, tally, local, { o, spill, workers, onEvent });
     tally.lengths.addPairs(local.lengths.pairs());
     for (const l of lanes) tally.lengths.addPairs(l.lengths);

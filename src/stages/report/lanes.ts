@@ -11,8 +11,6 @@ import type { PieceResult, PieceTally, Tally } from './scan.js';
 
 export type { LaneTables } from '../../io/report-worker.js';
 
-/** A piece of lines: small enough to follow progress, large enough that a piece's await is rare. */
-const PIECE = 1024 * 1024;
 /** Pieces in flight at once: enough to keep both lanes busy, few enough to bound memory (as export). */
 const IN_FLIGHT = 4;
 /** Shared piece slots: the pieces in flight, the one being filled and the read-ahead. */
@@ -131,7 +129,7 @@ export async function tallyOutputs(
   local: PieceTally,
   ctx: PassContext,
 ): Promise<LaneTables[]> {
-  const ring = new SlotRing(SLOTS, PIECE);
+  const ring = new SlotRing(SLOTS, ctx.o.pieceSize);
   const lanes: ReportLane[] = [];
   const progress = { bytesRead: 0, last: Date.now(), pieces: 0 };
   try {
@@ -140,7 +138,7 @@ export async function tallyOutputs(
       tally.startFile(file);
       const queue: Entry[] = [];
       const read = readOutItems(file, {
-        pieceSize: PIECE,
+        pieceSize: ctx.o.pieceSize,
         pool: ring,
         maxLineLength: ctx.o.maxLineLength,
         onBytes: (n) => {
