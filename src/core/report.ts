@@ -403,33 +403,36 @@ export function batchCentroids(values: Float64Array): { means: number[]; counts:
   const n = xs.length;
   const means: number[] = [];
   const counts: number[] = [];
+  /** The centroid being gathered: its first score's place, sum and count. */
+  let from = 0;
   let sum = 0;
   let count = 0;
+  const flush = () => {
+    if (count > 0) {
+      means.push(sum / count);
+      counts.push(count);
+    }
+    sum = 0;
+    count = 0;
+  };
   for (let i = 0; i < n; ) {
     const x = xs[i] as number;
     let j = i + 1;
     while (j < n && xs[j] === x) j++;
-    const run = j - i;
-    const q = (i + run / 2) / n;
-    const cap = Math.floor(n * BATCH_DELTA * q * (1 - q));
-    if (count > 0 && (count + run > cap || run > 1)) {
-      means.push(sum / count);
-      counts.push(count);
-      sum = 0;
-      count = 0;
-    }
-    if (run > 1 || cap <= 1) {
+    if (j - i > 1) {
+      flush();
       means.push(x);
-      counts.push(run);
+      counts.push(j - i);
     } else {
+      // The bound at the centroid's middle with this score in it.
+      const q = (from + (count + 1) / 2) / n;
+      if (count > 0 && count + 1 > n * BATCH_DELTA * q * (1 - q)) flush();
+      if (count === 0) from = i;
       sum += x;
       count++;
     }
     i = j;
   }
-  if (count > 0) {
-    means.push(sum / count);
-    counts.push(count);
-  }
+  flush();
   return { means, counts };
 }
