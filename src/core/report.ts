@@ -393,10 +393,9 @@ export class UnitBins {
 const BATCH_DELTA = 0.01;
 
 /**
- * A batch sorted, then cut into centroids: a run of equal scores is one
- * (the digest adds equal values to a centroid without limit anyway);
- * neighbouring distinct scores share one while it stays within the bound
- * at its quantile, so the tails stay single scores.
+ * A batch sorted, then cut into centroids of neighbouring scores, each
+ * within the bound at its middle; a run of one value longer than that is
+ * a centroid of its own (exact), and the tails stay single scores.
  */
 export function batchCentroids(values: Float64Array): { means: number[]; counts: number[] } {
   const xs = values.sort();
@@ -407,32 +406,27 @@ export function batchCentroids(values: Float64Array): { means: number[]; counts:
   let from = 0;
   let sum = 0;
   let count = 0;
-  const flush = () => {
-    if (count > 0) {
-      means.push(sum / count);
-      counts.push(count);
-    }
-    sum = 0;
-    count = 0;
-  };
   for (let i = 0; i < n; ) {
     const x = xs[i] as number;
     let j = i + 1;
     while (j < n && xs[j] === x) j++;
-    if (j - i > 1) {
-      flush();
-      means.push(x);
-      counts.push(j - i);
-    } else {
-      // The bound at the centroid's middle with this score in it.
-      const q = (from + (count + 1) / 2) / n;
-      if (count > 0 && count + 1 > n * BATCH_DELTA * q * (1 - q)) flush();
-      if (count === 0) from = i;
-      sum += x;
-      count++;
+    const run = j - i;
+    // The bound at the centroid's middle with this run in it.
+    const q = (from + (count + run) / 2) / n;
+    if (count > 0 && count + run > n * BATCH_DELTA * q * (1 - q)) {
+      means.push(sum / count);
+      counts.push(count);
+      sum = 0;
+      count = 0;
     }
+    if (count === 0) from = i;
+    sum += x * run;
+    count += run;
     i = j;
   }
-  flush();
+  if (count > 0) {
+    means.push(sum / count);
+    counts.push(count);
+  }
   return { means, counts };
 }
