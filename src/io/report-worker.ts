@@ -17,6 +17,8 @@ export interface TallySetup {
   slots: SharedArrayBuffer[];
   /** This lane's share of --memory-budget: half each for keys and items. */
   budget: number;
+  /** What bounds the items' direct counters: half the whole budget, as on the main thread. */
+  directBudget: number;
   /** The run's spill folder and a file prefix of this lane's own. */
   dir: string;
   prefix: string;
@@ -49,8 +51,8 @@ const maker: PartitionMaker = {
     new PartitionSet(setup.dir, `${setup.prefix}-${sets++}`, seed, count, weigh, queued),
 };
 const tally = new PieceTally(
-  new CountTable(maker, setup.budget / 2),
-  new CountTable(maker, setup.budget / 2),
+  new CountTable(maker, setup.budget / 2, setup.directBudget),
+  new CountTable(maker, setup.budget / 2, setup.directBudget),
   undefined,
 );
 const slots = setup.slots.map((s) => Buffer.from(s));

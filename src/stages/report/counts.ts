@@ -48,6 +48,12 @@ export class CountTable {
   constructor(
     private readonly spill: PartitionMaker,
     private readonly budget: number,
+    /**
+     * The budget whose quarter bounds the direct counters: one for every
+     * table of a kind (a lane's table has a smaller budget), so an id is
+     * counted directly in all of them or in none, never both ways.
+     */
+    private readonly directBudget = budget,
   ) {
     this.fresh();
   }
@@ -114,7 +120,7 @@ export class CountTable {
   private growDirect(v: number): boolean {
     let n = Math.max(1024, this.direct.length);
     while (n <= v) n *= 2;
-    if (4 * n > this.budget / 4) return false;
+    if (4 * n > this.directBudget / 4) return false;
     const d = new Uint32Array(n);
     d.set(this.direct);
     this.direct = d;

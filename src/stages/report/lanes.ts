@@ -171,7 +171,8 @@ async function startLanes(lanes: ReportLane[], ctx: PassContext, ring: SlotRing)
     const { dir, prefix } = await ctx.spill.reserve();
     // Each lane a share of the budget: the lanes' tables are held at once.
     const budget = Math.floor(ctx.o.memoryBudget / ctx.workers);
-    lanes.push(new ReportLane({ slots: ring.slots, budget, dir, prefix }, ring));
+    const directBudget = ctx.o.memoryBudget / 2;
+    lanes.push(new ReportLane({ slots: ring.slots, budget, directBudget, dir, prefix }, ring));
   }
 }
 

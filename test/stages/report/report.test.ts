@@ -95,6 +95,11 @@ function oddText(seed: number, users: number): string {
     if (x < 0.03) out.push('');
     else if (x < 0.05) out.push('{"input":{"userId":"cut"},"output":{');
     else if (x < 0.06) out.push(`{"input":{"userId":"ü€${Math.floor(r() * 5)}"},"output":null,"error":"é"}`);
+    // Ids past the smallest direct counters (1,024 values): counted directly or hashed by the table's budget.
+    if (l.output && x > 0.6) {
+      l.output.recommendedItems.push(String(1000 + Math.floor(r() * 3000)));
+      l.output.scores.push(0.001);
+    }
     const line = JSON.stringify(l);
     out.push(line);
     if (x > 0.97) out.push(line);
@@ -389,7 +394,7 @@ describe('report', () => {
 
   test('two worker lanes: report.json as one thread gives it, on odd lines, small pieces, a tiny budget, a catalog and an input', async () => {
     for (const [round, pieceSize, memoryBudget] of [
-      [0, 700, 16 * 1024],
+      [0, 700, 64 * 1024],
       [1, 5000, undefined],
     ] as const) {
       const file = await writeText(`${tmp.fresh('lanes')}.out`, oddText(40 + round, 700));
@@ -437,10 +442,13 @@ describe('report', () => {
           for (const l of lanes) t.lengths.addPairs(l.lengths.pairs());
           return t;
         };
-        const table = () => new CountTable(spill, budget / 2);
-        const single = new PieceTally(table(), table(), undefined);
+        // As report() sizes them: this thread's tables half the budget each, a lane's a quarter.
+        const table = (share: number) => new CountTable(spill, budget * share, budget / 2);
+        const single = new PieceTally(table(1 / 2), table(1 / 2), undefined);
         const one = await tallyBy([single], () => 0);
-        const lanes = [0, 1, 2].map(() => new PieceTally(table(), table(), undefined));
+        const lanes = [0, 1, 2].map(
+          (i) => new PieceTally(table(i ? 1 / 4 : 1 / 2), table(i ? 1 / 4 : 1 / 2), undefined),
+        );
         const many = await tallyBy(lanes, () => Math.floor(r() * 3));
         const { digests: _a, ...a } = one;
         const { digests: _b, ...b } = many;
