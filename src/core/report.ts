@@ -204,6 +204,22 @@ export class Lengths {
     this.sum += v;
   }
 
+  /** The counts as pairs (value, count), to send to another thread. */
+  pairs(): number[] {
+    return [...this.counts].flat();
+  }
+
+  /** Adds another Lengths' pairs: whole numbers, so the sum is exact in any order. */
+  addPairs(pairs: readonly number[]): void {
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const v = pairs[i] as number;
+      const c = pairs[i + 1] as number;
+      this.counts.set(v, (this.counts.get(v) ?? 0) + c);
+      this.n += c;
+      this.sum += v * c;
+    }
+  }
+
   summary(): { min: number; median: number; max: number; mean: number } | null {
     if (this.n === 0) return null;
     const values = [...this.counts.keys()].sort((a, b) => a - b);
@@ -366,4 +382,51 @@ export class UnitBins {
   bins(): Bin[] {
     return Array.from(this.counts, (count, i) => ({ from: i / 10, to: (i + 1) / 10, count }));
   }
+}
+
+/**
+ * A pre-merged centroid holds at most n x BATCH_DELTA x q(1 - q) scores of
+ * a batch of n at its quantile q: a quarter of what the digest itself lets
+ * a centroid grow to (4 x N x delta x q(1 - q), N >= n), so the digest's
+ * own merging, not this, bounds the error.
+ */
+const BATCH_DELTA = 0.01;
+
+/**
+ * A batch sorted, then cut into centroids of neighbouring scores, each
+ * within the bound at its middle; a run of one value longer than that is
+ * a centroid of its own (exact), and the tails stay single scores.
+ */
+export function batchCentroids(values: Float64Array): { means: number[]; counts: number[] } {
+  const xs = values.sort();
+  const n = xs.length;
+  const means: number[] = [];
+  const counts: number[] = [];
+  /** The centroid being gathered: its first score's place, sum and count. */
+  let from = 0;
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < n; ) {
+    const x = xs[i] as number;
+    let j = i + 1;
+    while (j < n && xs[j] === x) j++;
+    const run = j - i;
+    // The bound at the centroid's middle with this run in it.
+    const q = (from + (count + run) / 2) / n;
+    if (count > 0 && count + run > n * BATCH_DELTA * q * (1 - q)) {
+      means.push(sum / count);
+      counts.push(count);
+      sum = 0;
+      count = 0;
+    }
+    if (count === 0) from = i;
+    sum += x * run;
+    count += run;
+    i = j;
+  }
+  if (count > 0) {
+    means.push(sum / count);
+    counts.push(count);
+  }
+  return { means, counts };
 }

@@ -429,7 +429,7 @@ export function eachLine(seg: Buffer, fn: (ks: number, ke: number, ps: number, p
  * was reached: a partition of one repeated key is cheap however it counts).
  */
 export async function* eachPartition(
-  spill: SpillDir,
+  spill: Pick<SpillDir, 'partitions'>,
   parts: SpilledParts,
   budget: number,
   depth = 1,

@@ -2,7 +2,7 @@ import { REPORT_QUANTILES, type ReportJson } from '../../core/report.js';
 import { renderReportHtml } from '../../core/report-html.js';
 import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
-import { expandOutSources, readOutItems } from '../../io/out-reader.js';
+import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput, checkWritableLater, writeOutput } from '../../io/output.js';
 import { SpillDir } from '../../io/spill.js';
 import { loadReportCatalog } from './catalog.js';
@@ -10,13 +10,10 @@ import { CountTable } from './counts.js';
 import { ScoreDigests } from './digests.js';
 import { assembleReport } from './figures.js';
 import { countInputKeys } from './input.js';
-import {
-  type ReportEvent,
-  type ReportOptions,
-  type ResolvedReportOptions,
-  resolveReportOptions,
-} from './options.js';
-import { Tally } from './scan.js';
+import { type Counted, JoinedCounts } from './joined.js';
+import { tallyOutputs } from './lanes.js';
+import { type ReportOptions, resolveReportOptions } from './options.js';
+import { PieceTally, Tally } from './scan.js';
 import { decideSince, readSince, type SinceCounts, SinceKeys, sincePartitions } from './since.js';
 
 export type { Bin as ReportBin, RankScores, ReportJson, TopItem } from '../../core/report.js';
@@ -28,9 +25,6 @@ export interface ReportSummary {
   json: string;
   report: ReportJson;
 }
-
-/** A piece of lines: small enough to follow progress, large enough that a piece's await is rare. */
-const PIECE = 1024 * 1024;
 
 /**
  * A report of batch outputs: report.html (one self-contained page, inline
@@ -68,9 +62,14 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
       await readSince(o.since as string, sinceKeys, o.maxLineLength);
     }
     digests = new ScoreDigests(4, REPORT_QUANTILES);
-    const tally = new Tally(keys, items, digests, sinceKeys);
+    const tally = new Tally(digests);
+    const local = new PieceTally(keys, items, sinceKeys);
     onEvent?.({ type: 'step', step: 'outputs' });
-    await readOutputs(files, tally, o, onEvent);
+    // --since stays on this thread: its partitions keep each key's first line by the lines' order.
+    const workers = sinceKeys ? 0 : o.workers;
+    const lanes = await tallyOutputs(files, tally, local, { o, spill, workers, onEvent });
+    tally.lengths.addPairs(local.lengths.pairs());
+    for (const l of lanes) tally.lengths.addPairs(l.lengths);
     let input: Awaited<ReturnType<typeof countInputKeys>> | undefined;
     if (o.inputs.length > 0) {
       onEvent?.({ type: 'step', step: 'input' });
@@ -84,7 +83,27 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
       since = await decideSince(spill, sinceParts, o.memoryBudget / 4);
     }
     onEvent?.({ type: 'step', step: 'distinct' });
-    const json = await assembleReport({ o, files, tally, keys, items, catalog, input, quantiles, since });
+    // With lanes, every lane's table (this thread's first) joined through the partitions on disk.
+    const joined = (local: CountTable, which: 'keys' | 'items'): Counted =>
+      lanes.length === 0
+        ? local
+        : new JoinedCounts(
+            spill,
+            o.memoryBudget / 2,
+            local,
+            lanes.map((l) => l[which]),
+          );
+    const json = await assembleReport({
+      o,
+      files,
+      tally,
+      keys: joined(keys, 'keys'),
+      items: joined(items, 'items'),
+      catalog,
+      input,
+      quantiles,
+      since,
+    });
     onEvent?.({ type: 'step', step: 'write' });
     await writeOutput(o.json, undefined, once(`${JSON.stringify(json, null, 2)}\n`));
     await writeOutput(
@@ -96,51 +115,6 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
   } finally {
     await digests?.close();
     await spill.dispose();
-  }
-}
-
-async function readOutputs(
-  files: readonly string[],
-  tally: Tally,
-  o: ResolvedReportOptions,
-  onEvent: ((e: ReportEvent) => void) | undefined,
-): Promise<void> {
-  let bytesRead = 0;
-  let last = Date.now();
-  // A piece's buffer is free again once its lines are tallied (the tables copy what they keep):
-  // a new 1 MiB buffer per piece left hundreds of MB for the collector to find.
-  const free: Buffer[] = [];
-  const pool = {
-    take: () => free.pop() ?? Buffer.allocUnsafeSlow(PIECE),
-    give: (b: Buffer) => {
-      if (free.length < 4) free.push(b);
-    },
-  };
-  for (const file of files) {
-    onEvent?.({ type: 'source', file });
-    tally.startFile(file);
-    const pieces = readOutItems(file, {
-      pieceSize: PIECE,
-      pool,
-      maxLineLength: o.maxLineLength,
-      onBytes: (n) => {
-        bytesRead += n;
-      },
-    });
-    for await (const item of pieces) {
-      if (item.kind === 'bad') tally.bad(item.line, item.reason);
-      else {
-        const w = tally.piece(item.bytes, item.lineNumbers);
-        if (w) await w;
-        const whole = item.bytes.buffer;
-        if (whole.byteLength === PIECE && item.bytes.byteOffset === 0)
-          pool.give(Buffer.from(whole, 0, PIECE));
-      }
-      if (onEvent && Date.now() - last > 250) {
-        last = Date.now();
-        onEvent({ type: 'progress', lines: tally.lines, bytesRead });
-      }
-    }
   }
 }
 

@@ -26,6 +26,10 @@ export interface ReportOptions extends CallOptions {
   maxLineLength?: number;
   /** Folder for partitions. Default the OS temp folder. */
   tmpDir?: string;
+  /** Worker lanes of the pass besides the main thread: 0, 1 or 2. Default 2 (from the 3rd piece on; none with `since`). */
+  workers?: number;
+  /** Bytes per piece of lines handed to a lane. Default 1 MiB. */
+  pieceSize?: number;
   /** BCP 47 locale of the page's numbers. Default `en-US`. */
   locale?: string;
   /** The page's title. Default "Batch output report". */
@@ -43,6 +47,8 @@ export const REPORT_DEFAULTS = {
   k: 10,
   memoryBudget: 64 * 1024 * 1024,
   maxLineLength: 128 * 1024 * 1024,
+  workers: 2,
+  pieceSize: 1024 * 1024,
   locale: 'en-US',
   title: 'Batch output report',
 } as const;
@@ -60,6 +66,8 @@ export interface ResolvedReportOptions {
   memoryBudget: number;
   maxLineLength: number;
   tmpDir: string;
+  workers: number;
+  pieceSize: number;
   locale: string;
   title: string;
 }
@@ -80,9 +88,10 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
     );
   if (!o.output || o.output === '-')
     throw usage('report needs -o report.html (a file or s3:// key; report.json is written beside it)');
-  const whole = (v: number | undefined, name: string, dflt: number) => {
+  const whole = (v: number | undefined, name: string, dflt: number, least = 1) => {
     if (v === undefined) return dflt;
-    if (!Number.isInteger(v) || v < 1) throw usage(`${name} must be a whole number of at least 1, got ${v}`);
+    if (!Number.isInteger(v) || v < least)
+      throw usage(`${name} must be a whole number of at least ${least}, got ${v}`);
     return v;
   };
   if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
@@ -107,6 +116,8 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
     memoryBudget: whole(o.memoryBudget, '--memory-budget', REPORT_DEFAULTS.memoryBudget),
     maxLineLength: whole(o.maxLineLength, '--max-line-length', REPORT_DEFAULTS.maxLineLength),
     tmpDir: o.tmpDir ?? tmpdir(),
+    workers: Math.min(2, whole(o.workers, 'workers', REPORT_DEFAULTS.workers, 0)),
+    pieceSize: whole(o.pieceSize, 'pieceSize', REPORT_DEFAULTS.pieceSize),
     locale,
     title: o.title ?? REPORT_DEFAULTS.title,
   };

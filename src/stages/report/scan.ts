@@ -11,7 +11,6 @@ import {
   type Spans,
 } from '../../core/out-lines.js';
 import { Lengths, parseNumber, ScoreBins } from '../../core/report.js';
-import { checkAborted } from '../../io/scope.js';
 import type { CountTable } from './counts.js';
 import type { ScoreDigests } from './digests.js';
 import type { SinceKeys } from './since.js';
@@ -21,6 +20,8 @@ const CR = 13;
 /** Distinct error messages kept; the rest count as one "other". */
 const MAX_MESSAGES = 1000;
 const MAX_SAMPLES = 5;
+/** The rank positions summarised (1, 5, 10, last) as list indexes; -1 is the last. */
+const RANK_AT = [0, 4, 9, -1] as const;
 
 export interface ShardTally {
   file: string;
@@ -31,11 +32,183 @@ export interface ShardTally {
 }
 
 /**
- * The report's one pass over the outputs' lines, a piece at a time, on
- * the parser's spans (no object per line): keys and items counted in their
- * tables, list lengths, the scores at ranks 1, 5, 10 and last (exact bins
- * here, the quantiles on the digests' worker), error messages, invalid
- * lines, and with --since each line's key and first ids to the partitions.
+ * What one piece's lines gave, in the piece's order, for the Tally to add
+ * up in the pieces' order: whatever a lane tallied is the same, on
+ * whichever thread it ran, as one thread's pass over the lines.
+ */
+export interface PieceResult {
+  lines: number;
+  blank: number;
+  okLines: number;
+  errorLines: number;
+  keyedLines: number;
+  keylessLines: number;
+  slots: number;
+  invalid: number;
+  /** The piece's first invalid lines (index in the piece, reason). */
+  invalidAt: { index: number; reason: string }[];
+  /** Error messages and their counts, in the order each first came. */
+  messages: [string, number][];
+  /** The first keyed line's key field (KEY_NONE when no line had a key), and whether it was segment output. */
+  keyField: number;
+  segment: boolean;
+  /** Per rank position, its scores in line order. */
+  scores: Float64Array[];
+}
+
+/**
+ * A lane's part of the report's pass: a piece at a time, on the parser's
+ * spans (no object per line), keys and items counted in the lane's own
+ * tables, list lengths, and with --since each line's key and first ids to
+ * the partitions; the rest (counts, messages, invalid lines, scores) goes
+ * back in a PieceResult.
+ */
+export class PieceTally {
+  readonly lengths = new Lengths();
+  private readonly parser = new OutLineParser();
+  private r: PieceResult = emptyResult();
+  private scoreFill = [0, 0, 0, 0];
+  private scoreBufs = RANK_AT.map(() => new Float64Array(4096));
+  private messages = new Map<string, number>();
+  private waits: Promise<unknown>[] = [];
+
+  constructor(
+    readonly keys: CountTable,
+    readonly items: CountTable,
+    readonly since: SinceKeys | undefined,
+  ) {}
+
+  /** A piece of whole lines: its result, once any table or partition on disk that backed up has drained. */
+  piece(buf: Buffer): PieceResult | Promise<PieceResult> {
+    const r = emptyResult();
+    this.r = r;
+    this.scoreFill = [0, 0, 0, 0];
+    this.messages = new Map();
+    this.waits = [];
+    const parser = this.parser;
+    let index = 0;
+    for (let p = 0; p < buf.length; index++) {
+      let nl = buf.indexOf(LF, p);
+      if (nl === -1) nl = buf.length;
+      const e = nl > p && buf[nl - 1] === CR ? nl - 1 : nl;
+      r.lines++;
+      const status = parser.parse(buf, p, e);
+      if (status === LINE_OK) this.okLine(buf);
+      else if (status === LINE_ERROR) this.errorLine(buf);
+      else if (status === LINE_BLANK) r.blank++;
+      else {
+        r.invalid++;
+        if (r.invalidAt.length < MAX_SAMPLES) r.invalidAt.push({ index, reason: parser.problem });
+      }
+      p = nl + 1;
+    }
+    r.messages = [...this.messages];
+    r.scores = this.scoreBufs.map((b, i) => b.slice(0, this.scoreFill[i] as number));
+    const waits = this.waits;
+    return waits.length > 0 ? Promise.all(waits).then(() => r) : r;
+  }
+
+  private key(buf: Buffer): void {
+    const p = this.parser;
+    const r = this.r;
+    if (p.keyField === KEY_NONE) {
+      r.keylessLines++;
+      return;
+    }
+    r.keyedLines++;
+    if (r.keyField === KEY_NONE) {
+      r.keyField = p.keyField;
+      r.segment = p.kind === KIND_SEGMENT;
+    }
+    let w: Promise<void> | undefined;
+    if (!p.keyEscaped) w = this.keys.add(buf, p.keyStart, p.keyEnd, 1, 0);
+    else {
+      const canon = canonicalString(buf, p.keyStart, p.keyEnd, true);
+      w = this.keys.add(canon, 0, canon.length, 1, 0);
+    }
+    if (w) this.waits.push(w);
+  }
+
+  private okLine(buf: Buffer): void {
+    const p = this.parser;
+    this.r.okLines++;
+    this.key(buf);
+    const ids = p.ids.data;
+    const n = p.ids.n;
+    this.lengths.add(n);
+    this.r.slots += n;
+    for (let i = 0; i < n; i++) {
+      const s = ids[i * 3] as number;
+      const e = ids[i * 3 + 1] as number;
+      let w: Promise<void> | undefined;
+      if (((ids[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0) {
+        const canon = canonicalString(buf, s, e, true);
+        w = this.items.add(canon, 0, canon.length, 1, 0);
+      } else w = this.items.addOne(buf, s, e);
+      if (w) this.waits.push(w);
+    }
+    if (p.scores && n > 0) for (let slot = 0; slot < RANK_AT.length; slot++) this.scoreAt(buf, n, slot);
+    if (this.since && p.keyField !== KEY_NONE) {
+      const w = this.since.current(p, buf);
+      if (w) this.waits.push(w);
+    }
+  }
+
+  /** The score at a rank position (when the list is that long and the score is not null). */
+  private scoreAt(buf: Buffer, n: number, slot: number): void {
+    const sc = this.parser.scores as Spans;
+    const at = RANK_AT[slot] as number;
+    const rank = at < 0 ? n - 1 : at;
+    if (rank >= n || rank >= sc.n) return;
+    const s = sc.data[rank * 3] as number;
+    if (s < 0) return;
+    const x = parseNumber(buf, s, sc.data[rank * 3 + 1] as number);
+    if (!Number.isFinite(x)) return;
+    let b = this.scoreBufs[slot] as Float64Array;
+    const f = this.scoreFill[slot] as number;
+    if (f === b.length) {
+      const g = new Float64Array(b.length * 2);
+      g.set(b);
+      b = g;
+      this.scoreBufs[slot] = g;
+    }
+    b[f] = x;
+    this.scoreFill[slot] = f + 1;
+  }
+
+  private errorLine(buf: Buffer): void {
+    const p = this.parser;
+    this.r.errorLines++;
+    const message = p.errorStart < 0 ? '(no message)' : buf.toString('utf8', p.errorStart, p.errorEnd);
+    this.messages.set(message, (this.messages.get(message) ?? 0) + 1);
+    this.key(buf);
+  }
+}
+
+function emptyResult(): PieceResult {
+  return {
+    lines: 0,
+    blank: 0,
+    okLines: 0,
+    errorLines: 0,
+    keyedLines: 0,
+    keylessLines: 0,
+    slots: 0,
+    invalid: 0,
+    invalidAt: [],
+    messages: [],
+    keyField: KEY_NONE,
+    segment: false,
+    scores: [],
+  };
+}
+
+/**
+ * The report's pass added up: the pieces' results taken in the pieces'
+ * order (whichever lane tallied them), lines numbered per file, the first
+ * invalid lines and error messages as one thread reading in order finds
+ * them, the scores' exact bins here and their quantiles on the digests'
+ * worker (fed in line order).
  */
 export class Tally {
   lines = 0;
@@ -48,22 +221,17 @@ export class Tally {
   slots = 0;
   keyField: string | null = null;
   segment = false;
+  /** The list lengths: every lane's added at the end (addLengths). */
   readonly lengths = new Lengths();
-  readonly bins = [new ScoreBins(), new ScoreBins(), new ScoreBins(), new ScoreBins()];
+  readonly bins = RANK_AT.map(() => new ScoreBins());
   readonly messages = new Map<string, number>();
   otherMessages = 0;
   readonly invalidSamples: { file: string; line: number; reason: string }[] = [];
   readonly shards: ShardTally[] = [];
-  private readonly parser = new OutLineParser();
   private shard: ShardTally = { file: '', lines: 0, okLines: 0, errorLines: 0, invalid: 0 };
   private nextLine = 1;
 
-  constructor(
-    readonly keys: CountTable,
-    readonly items: CountTable,
-    readonly digests: ScoreDigests,
-    readonly since: SinceKeys | undefined,
-  ) {}
+  constructor(readonly digests: ScoreDigests) {}
 
   startFile(file: string): void {
     this.shard = { file, lines: 0, okLines: 0, errorLines: 0, invalid: 0 };
@@ -75,120 +243,50 @@ export class Tally {
   bad(line: number | undefined, reason: string): void {
     this.lines++;
     this.shard.lines++;
+    this.invalid++;
+    this.shard.invalid++;
     this.invalidLine(line ?? this.nextLine++, reason);
   }
 
   private invalidLine(line: number, reason: string): void {
-    this.invalid++;
-    this.shard.invalid++;
     if (this.invalidSamples.length < MAX_SAMPLES)
       this.invalidSamples.push({ file: this.shard.file, line, reason });
   }
 
-  /** A piece of whole lines; a promise when a table or partition on disk must be waited for. */
-  piece(buf: Buffer, lineNumbers: readonly number[] | undefined): Promise<unknown> | undefined {
-    checkAborted();
-    const waits: Promise<unknown>[] = [];
-    const parser = this.parser;
-    let index = 0;
-    for (let p = 0; p < buf.length; index++) {
-      let nl = buf.indexOf(LF, p);
-      if (nl === -1) nl = buf.length;
-      const e = nl > p && buf[nl - 1] === CR ? nl - 1 : nl;
-      this.lines++;
-      this.shard.lines++;
-      const status = parser.parse(buf, p, e);
-      if (status === LINE_OK) {
-        const w = this.okLine(buf);
-        if (w) waits.push(w);
-      } else if (status === LINE_ERROR) {
-        const w = this.errorLine(buf);
-        if (w) waits.push(w);
-      } else if (status === LINE_BLANK) this.blank++;
-      else
-        this.invalidLine(
-          lineNumbers ? (lineNumbers[index] as number) : this.nextLine + index,
-          parser.problem,
-        );
-      p = nl + 1;
+  /** The next piece's result (pieces in order); `lineNumbers`: the reader's, when it gave them. */
+  add(r: PieceResult, lineNumbers: readonly number[] | undefined): void {
+    const sh = this.shard;
+    this.lines += r.lines;
+    sh.lines += r.lines;
+    this.blank += r.blank;
+    this.okLines += r.okLines;
+    sh.okLines += r.okLines;
+    this.errorLines += r.errorLines;
+    sh.errorLines += r.errorLines;
+    this.keyedLines += r.keyedLines;
+    this.keylessLines += r.keylessLines;
+    this.slots += r.slots;
+    this.invalid += r.invalid;
+    sh.invalid += r.invalid;
+    for (const { index, reason } of r.invalidAt)
+      this.invalidLine(lineNumbers ? (lineNumbers[index] as number) : this.nextLine + index, reason);
+    if (!lineNumbers) this.nextLine += r.lines;
+    if (this.keyField === null && r.keyField !== KEY_NONE) {
+      this.keyField = KEY_NAMES[r.keyField] as string;
+      this.segment = r.segment;
     }
-    if (!lineNumbers) this.nextLine += index;
-    return waits.length > 0 ? Promise.all(waits) : undefined;
-  }
-
-  private key(buf: Buffer, da: number): Promise<void> | undefined {
-    const p = this.parser;
-    if (p.keyField === KEY_NONE) {
-      this.keylessLines++;
-      return undefined;
+    for (const [message, count] of r.messages) {
+      const had = this.messages.get(message);
+      if (had !== undefined) this.messages.set(message, had + count);
+      else if (this.messages.size < MAX_MESSAGES) this.messages.set(message, count);
+      else this.otherMessages += count;
     }
-    this.keyedLines++;
-    if (this.keyField === null) {
-      this.keyField = KEY_NAMES[p.keyField] as string;
-      this.segment = p.kind === KIND_SEGMENT;
+    for (const [slot, xs] of r.scores.entries()) {
+      const bins = this.bins[slot] as ScoreBins;
+      for (let i = 0; i < xs.length; i++) {
+        bins.add(xs[i] as number);
+        this.digests.add(slot, xs[i] as number);
+      }
     }
-    if (!p.keyEscaped) return this.keys.add(buf, p.keyStart, p.keyEnd, da, 0);
-    const canon = canonicalString(buf, p.keyStart, p.keyEnd, true);
-    return this.keys.add(canon, 0, canon.length, da, 0);
-  }
-
-  private okLine(buf: Buffer): Promise<unknown> | undefined {
-    const p = this.parser;
-    this.okLines++;
-    this.shard.okLines++;
-    const waits: Promise<unknown>[] = [];
-    const wk = this.key(buf, 1);
-    if (wk) waits.push(wk);
-    const ids = p.ids.data;
-    const n = p.ids.n;
-    this.lengths.add(n);
-    this.slots += n;
-    for (let i = 0; i < n; i++) {
-      const s = ids[i * 3] as number;
-      const e = ids[i * 3 + 1] as number;
-      let w: Promise<void> | undefined;
-      if (((ids[i * 3 + 2] as number) & SPAN_ESCAPED) !== 0) {
-        const canon = canonicalString(buf, s, e, true);
-        w = this.items.add(canon, 0, canon.length, 1, 0);
-      } else w = this.items.addOne(buf, s, e);
-      if (w) waits.push(w);
-    }
-    if (p.scores && n > 0) this.scores(buf, n);
-    if (this.since && p.keyField !== KEY_NONE) {
-      const w = this.since.current(p, buf);
-      if (w) waits.push(w);
-    }
-    return waits.length > 0 ? Promise.all(waits) : undefined;
-  }
-
-  /** Ranks 1, 5, 10 and last (when the list is that long and the score is not null). */
-  private scores(buf: Buffer, n: number): void {
-    this.scoreAt(buf, n, 0, 0);
-    this.scoreAt(buf, n, 4, 1);
-    this.scoreAt(buf, n, 9, 2);
-    this.scoreAt(buf, n, n - 1, 3);
-  }
-
-  private scoreAt(buf: Buffer, n: number, rank: number, slot: number): void {
-    const sc = this.parser.scores as Spans;
-    if (rank >= n || rank >= sc.n) return;
-    const s = sc.data[rank * 3] as number;
-    if (s < 0) return;
-    const x = parseNumber(buf, s, sc.data[rank * 3 + 1] as number);
-    if (!Number.isFinite(x)) return;
-    (this.bins[slot] as ScoreBins).add(x);
-    this.digests.add(slot, x);
-  }
-
-  private errorLine(buf: Buffer): Promise<void> | undefined {
-    const p = this.parser;
-    this.errorLines++;
-    this.shard.errorLines++;
-    const message = p.errorStart < 0 ? '(no message)' : buf.toString('utf8', p.errorStart, p.errorEnd);
-    const had = this.messages.get(message);
-    if (had !== undefined) this.messages.set(message, had + 1);
-    else if (this.messages.size < MAX_MESSAGES) this.messages.set(message, 1);
-    else this.otherMessages++;
-    return this.key(buf, 1);
   }
 }

@@ -11,9 +11,21 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { run } from '../../../src/cli/index.js';
-import { Exposure, parseNumber, REPORT_QUANTILES, SCORE_EDGES, ScoreBins } from '../../../src/core/report.js';
+import {
+  batchCentroids,
+  Exposure,
+  parseNumber,
+  REPORT_QUANTILES,
+  SCORE_EDGES,
+  ScoreBins,
+} from '../../../src/core/report.js';
+import { SpillDir } from '../../../src/io/spill.js';
 import { validator } from '../../../src/schemas.js';
+import { CountTable } from '../../../src/stages/report/counts.js';
+import type { ScoreDigests } from '../../../src/stages/report/digests.js';
 import { type ReportJson, report } from '../../../src/stages/report/index.js';
+import { type Counted, JoinedCounts } from '../../../src/stages/report/joined.js';
+import { PieceTally, Tally } from '../../../src/stages/report/scan.js';
 import { sink, useTmp } from '../../helpers.js';
 import { prng, REFERENCE } from '../../out-fixtures.js';
 import { Browser, findChromium } from './browser.js';
@@ -67,6 +79,60 @@ async function writeShards(lines: Line[], name: string): Promise<string> {
   await writeFile(join(dir, 'shard-00000', 'in-0.jsonl.out'), `${text(lines.slice(0, half))}\n\n`);
   await writeFile(join(dir, 'shard-00001', 'in-1.jsonl.out'), `${text(lines.slice(half))}\r\n`);
   return dir;
+}
+
+/**
+ * The fixture's lines as one .out text with what the pass must number and
+ * count the same on any thread: blank and invalid lines, CRLF, a BOM-less
+ * multi-byte key, repeated keys, many error messages.
+ */
+function oddText(seed: number, users: number): string {
+  const r = prng(seed);
+  const out: string[] = [];
+  for (const l of fixture(seed, users)) {
+    const x = r();
+    if (l.error && x < 0.5) l.error = `Error ${Math.floor(r() * 40)}`;
+    if (x < 0.03) out.push('');
+    else if (x < 0.05) out.push('{"input":{"userId":"cut"},"output":{');
+    else if (x < 0.06) out.push(`{"input":{"userId":"ü€${Math.floor(r() * 5)}"},"output":null,"error":"é"}`);
+    // Ids past the smallest direct counters (1,024 values): counted directly or hashed by the table's budget.
+    if (l.output && x > 0.6) {
+      l.output.recommendedItems.push(String(1000 + Math.floor(r() * 3000)));
+      l.output.scores.push(0.001);
+    }
+    const line = JSON.stringify(l);
+    out.push(line);
+    if (x > 0.97) out.push(line);
+  }
+  return out.map((line) => line + (r() < 0.2 ? '\r\n' : '\n')).join('');
+}
+
+/** report.json less what may differ between runs: the t-digest's estimates (the digest shuffles), samples' order. */
+function exactPart(j: ReportJson): unknown {
+  return {
+    ...j,
+    sources: [],
+    scores: j.scores && { ...j.scores, ranks: j.scores.ranks.map((rk) => ({ ...rk, quantiles: {} })) },
+    catalog: j.catalog && {
+      ...j.catalog,
+      file: '',
+      notInCatalogSample: [...j.catalog.notInCatalogSample].sort(),
+    },
+    missing: j.missing && { ...j.missing, input: [], sample: [...j.missing.sample].sort() },
+    shards: j.shards.map((x) => ({ ...x, file: '' })),
+    invalidSamples: j.invalidSamples.map((x) => ({ ...x, file: '' })),
+  };
+}
+
+/** Every key of a table, or lanes' tables joined, with its two counters. */
+async function countsOf(t: Counted): Promise<Map<string, string>> {
+  const m = new Map<string, string>();
+  await t.each((buf, s, e, a, b) => {
+    const k = buf.toString('latin1', s, e);
+    assert.ok(!m.has(k), `${k} visited twice`);
+    m.set(k, `${a},${b}`);
+  });
+  return m;
 }
 
 /** Exact figures from the parsed lines. */
@@ -324,6 +390,112 @@ describe('report', () => {
       since.jaccardHistogram.reduce((a, b) => a + b.count, 0),
       both,
     );
+  });
+
+  test('two worker lanes: report.json as one thread gives it, on odd lines, small pieces, a tiny budget, a catalog and an input', async () => {
+    for (const [round, pieceSize, memoryBudget] of [
+      [0, 700, 64 * 1024],
+      [1, 5000, undefined],
+    ] as const) {
+      const file = await writeText(`${tmp.fresh('lanes')}.out`, oddText(40 + round, 700));
+      // Ids 0 to 389 and the odd ones in the catalog: the ids missing from it fit the sample whole.
+      const catalog = await writeText(
+        `${tmp.fresh('items')}.csv`,
+        `ITEM_ID,TITLE\n${[...Array(390).keys()].map((i) => `${i},T${i}`).join('\n')}\n`,
+      );
+      const input = await writeText(
+        `${tmp.fresh('input')}.jsonl`,
+        `${['u1', 'u2', 'gone-1', 'gone-2', 'u1'].map((u) => JSON.stringify({ userId: u })).join('\n')}\n`,
+      );
+      const common = { sources: [file], memoryBudget, catalog, inputs: [input] };
+      const one = await report({ ...common, output: `${tmp.fresh('one')}.html`, workers: 0 });
+      const two = await report({ ...common, output: `${tmp.fresh('two')}.html`, workers: 2, pieceSize });
+      assert.equal(one.report.counts.spilled, memoryBudget !== undefined);
+      assert.ok(one.report.invalidSamples.length > 0 && one.report.counts.blank > 0);
+      assert.deepEqual(exactPart(two.report), exactPart(one.report), `round ${round}`);
+    }
+  });
+
+  test('lanes tallied apart and added up in order equal one tally, on random pieces, lanes and budgets', async () => {
+    const noDigests = { add: () => {} } as unknown as ScoreDigests;
+    const spill = new SpillDir(tmp.dir());
+    try {
+      for (let round = 0; round < 6; round++) {
+        const r = prng(round);
+        const text = Buffer.from(oddText(round, 150 + Math.floor(r() * 300)));
+        const budget = [16 * 1024, 64 * 1024, 1 << 20][round % 3] as number;
+        /** Whole lines cut at random places, as the reader's pieces are. */
+        const pieces = (): Buffer[] => {
+          const out: Buffer[] = [];
+          for (let at = 0; at < text.length; ) {
+            let end = Math.min(text.length, at + 1 + Math.floor(r() * 3000));
+            end = text.indexOf(10, end - 1) + 1 || text.length;
+            out.push(text.subarray(at, end));
+            at = end;
+          }
+          return out;
+        };
+        const tallyBy = async (lanes: PieceTally[], pick: () => number) => {
+          const t = new Tally(noDigests);
+          t.startFile('f');
+          for (const piece of pieces()) t.add(await (lanes[pick()] as PieceTally).piece(piece), undefined);
+          for (const l of lanes) t.lengths.addPairs(l.lengths.pairs());
+          return t;
+        };
+        // As report() sizes them: this thread's tables half the budget each, a lane's a quarter.
+        const table = (share: number) => new CountTable(spill, budget * share, budget / 2);
+        const single = new PieceTally(table(1 / 2), table(1 / 2), undefined);
+        const one = await tallyBy([single], () => 0);
+        const lanes = [0, 1, 2].map(
+          (i) => new PieceTally(table(i ? 1 / 4 : 1 / 2), table(i ? 1 / 4 : 1 / 2), undefined),
+        );
+        const many = await tallyBy(lanes, () => Math.floor(r() * 3));
+        const { digests: _a, ...a } = one;
+        const { digests: _b, ...b } = many;
+        assert.deepEqual(
+          { ...b, bins: b.bins.map((x) => ({ ...x, sum: 0 })) },
+          { ...a, bins: a.bins.map((x) => ({ ...x, sum: 0 })) },
+        );
+        for (const [i, x] of b.bins.entries())
+          assert.equal(x.sum, a.bins[i]?.sum, 'scores summed in line order');
+        for (const which of ['keys', 'items'] as const) {
+          const handed = await Promise.all(lanes.slice(1).map((l) => l[which].handOver()));
+          const joined = new JoinedCounts(spill, budget / 2, lanes[0]?.[which] as CountTable, handed);
+          assert.deepEqual(await countsOf(joined), await countsOf(single[which]), `${which}, round ${round}`);
+          assert.equal(joined.spilled, single[which].spilled, `${which} spilled, round ${round}`);
+        }
+      }
+    } finally {
+      await spill.dispose();
+    }
+  });
+
+  test('a batch of scores as centroids: every score once, runs of one value whole, the tails single', () => {
+    const r = prng(9);
+    for (const n of [1, 7, 600, 70_000]) {
+      const xs = Float64Array.from({ length: n }, () => Number((r() ** 3).toPrecision(r() < 0.5 ? 2 : 6)));
+      const sorted = Float64Array.from(xs).sort();
+      const { means, counts } = batchCentroids(Float64Array.from(xs));
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        n,
+      );
+      let at = 0;
+      for (const [i, c] of counts.entries()) {
+        const group = sorted.subarray(at, at + c);
+        const mean = group.reduce((a, b) => a + b, 0) / c;
+        assert.ok(Math.abs((means[i] as number) - mean) <= 1e-12 * Math.max(1, mean), `centroid ${i}`);
+        // Within the bound at its quantile (a run of one value may be longer).
+        const q = (at + c / 2) / n;
+        if (group[0] !== group[c - 1])
+          assert.ok(c <= Math.max(1, n * 0.01 * q * (1 - q)), `centroid ${i}: ${c}`);
+        at += c;
+      }
+      if (n >= 600) {
+        assert.equal(counts[0], sorted.filter((x) => x === sorted[0]).length, 'the least score alone');
+        assert.ok(means.length < n / 2 || n < 70_000, `${means.length} centroids for ${n} scores`);
+      }
+    }
   });
 
   test('the CLI writes both files and says what it counted; invalid lines are counted with file:line; mistakes are usage errors', async () => {

@@ -1,0 +1,184 @@
+import { ByteIndex, hashBytes } from '../../core/byteset.js';
+import {
+  eachLine,
+  eachPartition,
+  joinSets,
+  reloadCost,
+  type SpillDir,
+  type WrittenParts,
+} from '../../io/spill.js';
+
+export const COMMA = 44;
+/** A key's bytes besides its own, at most: 8 in the arena, a table slot at 3/4 full (11), two counters (8). */
+const PER_KEY = 27;
+/** The key length a table is sized for; longer keys fill the arena first and spill sooner. */
+export const KEY_GUESS = 16;
+/** The partitions' seed: every lane's table writes with it, so their sets join partition by partition. */
+export const SEED = 101;
+
+/** Where a table's partitions are made: the run's SpillDir, or a lane's own prefix in its folder. */
+export type PartitionMaker = Pick<SpillDir, 'partitions'>;
+
+export type EachCount = (buf: Buffer, s: number, e: number, a: number, b: number) => void;
+
+/** A table's keys in memory as partition lines (`key TAB a,b LF`), handed from a lane in one buffer. */
+export interface Dump {
+  lines: Buffer;
+  keys: number;
+  keyBytes: number;
+}
+
+/** A table at its end: its partitions on disk if it went there, the rest in a buffer, its direct counters. */
+export interface TableParts {
+  parts: WrittenParts | undefined;
+  dump: Dump | undefined;
+  direct: Uint32Array;
+}
+
+/** Keys and arena bytes a table of `budget` takes before it goes to disk. */
+export function capacity(budget: number): { capKeys: number; capBytes: number } {
+  const room = (budget * 3) / 4;
+  let slots = 1024;
+  while (slots * 2 * (8 + 0.75 * (PER_KEY - 11 + KEY_GUESS)) <= room) slots *= 2;
+  const capKeys = Math.max(
+    16,
+    Math.min(Math.floor((slots * 3) / 4) - 1, Math.floor(room / (PER_KEY + KEY_GUESS))),
+  );
+  return { capKeys, capBytes: capKeys * (8 + KEY_GUESS) + 1 };
+}
+
+/** What report.json's figures read of the distinct counts: one table, or lanes' tables joined. */
+export interface Counted {
+  each(fn: EachCount): Promise<void>;
+  /** Past the budget one table of it would hold (read after each()). */
+  readonly spilled: boolean;
+}
+
+/**
+ * The tables of a pass split over lanes, as one: this thread's (the first
+ * pieces, the batch input's keys) and each worker lane's. `spilled` is what
+ * one table of the budget would have said: past it, by the distinct keys
+ * and their bytes (exactly so but for a table within one key of full).
+ */
+export class JoinedCounts implements Counted {
+  spilled = false;
+
+  constructor(
+    private readonly spill: PartitionMaker,
+    private readonly budget: number,
+    private readonly local: { handOver(): Promise<TableParts>; readonly spilled: boolean },
+    private readonly lanes: readonly TableParts[],
+  ) {}
+
+  async each(fn: EachCount): Promise<void> {
+    const own = await this.local.handOver();
+    const seen = await eachTables(this.spill, this.budget, [own, ...this.lanes], fn);
+    const { capKeys, capBytes } = capacity(this.budget);
+    this.spilled = this.local.spilled || seen.keys > capKeys || seen.keyBytes + 8 * seen.keys >= capBytes;
+  }
+}
+
+/** The direct counters of several tables added up, visited by value (as one table's each() does). */
+export function eachDirect(directs: readonly Uint32Array[], fn: EachCount): void {
+  const text = Buffer.allocUnsafe(8);
+  const n = Math.max(0, ...directs.map((d) => d.length));
+  for (let v = 0; v < n; v++) {
+    let c = 0;
+    for (const d of directs) c += d[v] ?? 0;
+    if (c > 0) fn(text, 0, writeWhole(text, 0, v), c, 0);
+  }
+}
+
+/**
+ * Several tables as one: the direct counters added up, then the keys, a
+ * key's counts summed over every table that holds it. Held in one index
+ * when no table went to disk and they fit `budget`; else each buffer's
+ * lines go to partitions of the tables' seed, joined with those on disk,
+ * and reloaded one partition at a time within `budget`.
+ */
+export async function eachTables(
+  spill: PartitionMaker,
+  budget: number,
+  tables: readonly TableParts[],
+  fn: EachCount,
+): Promise<{ keys: number; keyBytes: number }> {
+  eachDirect(
+    tables.map((t) => t.direct),
+    fn,
+  );
+  const seen = { keys: 0, keyBytes: 0 };
+  const sets = tables.flatMap((t) => (t.parts ? [t.parts] : []));
+  const dumps = tables.flatMap((t) => (t.dump ? [t.dump] : []));
+  const keys = dumps.reduce((n, d) => n + d.keys, 0);
+  const keyBytes = dumps.reduce((n, d) => n + d.keyBytes, 0);
+  if (sets.length === 0 && reloadCost(keyBytes, keys) <= budget) {
+    await reload(
+      dumps.map((d) => d.lines),
+      seen,
+      fn,
+    );
+    return seen;
+  }
+  if (dumps.length > 0) {
+    const set = await spill.partitions(SEED);
+    for (const d of dumps) {
+      const waits: Promise<void>[] = [];
+      const seg = d.lines;
+      eachLine(seg, (ks, ke, ps, pe) => {
+        const w = set.write(seg, ks, ke, hashBytes(seg, ks, ke, SEED), seg, ps, pe);
+        if (w) waits.push(w);
+      });
+      await Promise.all(waits);
+    }
+    await set.close();
+    sets.push(set);
+  }
+  for await (const [pieces] of eachPartition(spill, joinSets(sets, SEED), budget)) {
+    await reload(pieces, seen, fn);
+  }
+  return seen;
+}
+
+/** Partition lines of one partition (or of tables that fit together) into one index, each key once. */
+async function reload(
+  pieces: AsyncIterable<Buffer> | Iterable<Buffer>,
+  seen: { keys: number; keyBytes: number },
+  fn: EachCount,
+): Promise<void> {
+  const index = new ByteIndex();
+  let a = new Uint32Array(1024);
+  let b = new Uint32Array(1024);
+  for await (const seg of pieces) {
+    eachLine(seg, (ks, ke, ps, pe) => {
+      const id = index.add(seg, ks, ke, hashBytes(seg, ks, ke));
+      if (id >= a.length) {
+        a = grown(a);
+        b = grown(b);
+      }
+      let v = 0;
+      let i = ps;
+      for (; i < pe && seg[i] !== COMMA; i++) v = v * 10 + ((seg[i] as number) - 48);
+      a[id] += v;
+      v = 0;
+      for (i++; i < pe; i++) v = v * 10 + ((seg[i] as number) - 48);
+      b[id] += v;
+    });
+  }
+  index.each((id, arena, s, e) => {
+    seen.keys++;
+    seen.keyBytes += e - s;
+    fn(arena, s, e, a[id] as number, b[id] as number);
+  });
+}
+
+function grown(x: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> {
+  const n = new Uint32Array(x.length * 2);
+  n.set(x);
+  return n;
+}
+
+export function writeWhole(t: Buffer, at: number, v: number): number {
+  const s = String(v);
+  for (let i = 0; i < s.length; i++) t[at + i] = s.charCodeAt(i);
+  return at + s.length;
+}

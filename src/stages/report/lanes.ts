@@ -1,0 +1,203 @@
+import type { Worker } from 'node:worker_threads';
+import { SlotRing } from '../../core/pool.js';
+import { prefetch } from '../../io/input.js';
+import { type OutItem, readOutItems } from '../../io/out-reader.js';
+import type { LaneTables, TallyReply, TallyRequest, TallySetup } from '../../io/report-worker.js';
+import { checkAborted } from '../../io/scope.js';
+import type { SpillDir } from '../../io/spill.js';
+import { startWorker } from '../../io/workers.js';
+import type { ReportEvent, ResolvedReportOptions } from './options.js';
+import type { PieceResult, PieceTally, Tally } from './scan.js';
+
+export type { LaneTables } from '../../io/report-worker.js';
+
+/** Pieces in flight at once: enough to keep both lanes busy, few enough to bound memory (as export). */
+const IN_FLIGHT = 4;
+/** Shared piece slots: the pieces in flight, the one being filled and the read-ahead. */
+const SLOTS = IN_FLIGHT + 4;
+/** Pieces tallied on this thread before the lanes start: a small input costs no worker start. */
+const COLD = 2;
+
+type Entry =
+  | { bad: Extract<OutItem, { kind: 'bad' }> }
+  | { lines: readonly number[] | undefined; result: Promise<PieceResult> };
+
+/**
+ * One lane of the report's pass on a worker (io/report-worker.ts): pieces
+ * posted with an id, as a slot of the shared ring or transferred, results
+ * resolved as they come back; the caller keeps the order. As export's
+ * WorkerLane, with a tally instead of a conversion.
+ */
+class ReportLane {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (r: PieceResult) => void; reject: (e: unknown) => void }
+  >();
+  private readonly slotOf = new Map<number, Buffer>();
+  private ended: { resolve: (t: LaneTables) => void; reject: (e: unknown) => void } | undefined;
+  private nextId = 0;
+  private failure: unknown;
+
+  constructor(
+    setup: TallySetup,
+    private readonly ring: SlotRing,
+  ) {
+    this.worker = startWorker('report-worker', setup);
+    this.worker.on('message', (m: TallyReply) => this.reply(m));
+    const failAll = (err: unknown) => {
+      this.failure ??= err;
+      for (const w of this.waiting.values()) w.reject(this.failure);
+      this.waiting.clear();
+      this.ended?.reject(this.failure);
+      this.ended = undefined;
+    };
+    this.worker.on('error', failAll);
+    this.worker.on('exit', () => failAll(new Error('personalize-batch: a report worker stopped')));
+  }
+
+  private reply(m: TallyReply): void {
+    if ('ended' in m || 'endError' in m) {
+      if ('ended' in m) this.ended?.resolve(m.ended);
+      else this.ended?.reject(new Error(`personalize-batch: report worker failed: ${m.endError}`));
+      this.ended = undefined;
+      return;
+    }
+    const w = this.waiting.get(m.id);
+    if (!w) return;
+    this.waiting.delete(m.id);
+    const slot = this.slotOf.get(m.id);
+    this.slotOf.delete(m.id);
+    if (slot) this.ring.give(slot);
+    if ('error' in m) w.reject(new Error(`personalize-batch: report worker failed: ${m.error}`));
+    else w.resolve(m.result);
+  }
+
+  get busy(): number {
+    return this.waiting.size;
+  }
+
+  /** Tallies a piece in the worker. A plain buffer's memory moves there (do not touch it after). */
+  tally(bytes: Buffer): Promise<PieceResult> {
+    const id = this.nextId++;
+    if (this.failure) return Promise.reject(this.failure);
+    const result = new Promise<PieceResult>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    const slot = this.ring.slotOf(bytes);
+    if (slot >= 0) {
+      this.slotOf.set(id, bytes);
+      this.worker.postMessage({ id, slot, length: bytes.length } satisfies TallyRequest);
+    } else {
+      const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.worker.postMessage({ id, bytes: view } satisfies TallyRequest, [bytes.buffer as ArrayBuffer]);
+    }
+    return result;
+  }
+
+  /** The lane's tables on disk and its list lengths, once every piece posted is tallied. */
+  end(): Promise<LaneTables> {
+    if (this.failure) return Promise.reject(this.failure);
+    const p = new Promise<LaneTables>((resolve, reject) => {
+      this.ended = { resolve, reject };
+    });
+    this.worker.postMessage({ end: true } satisfies TallyRequest);
+    return p;
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}
+
+export interface PassContext {
+  o: ResolvedReportOptions;
+  spill: SpillDir;
+  /** Worker lanes once the input is past COLD pieces; 0: every piece on this thread (--since). */
+  workers: number;
+  onEvent: ((e: ReportEvent) => void) | undefined;
+}
+
+/**
+ * The report's one pass: every source's pieces, read ahead, tallied by
+ * `local` on this thread for the first COLD pieces and then by the worker
+ * lanes (the least busy takes each piece), their results added to `tally`
+ * in the pieces' order. Returns each worker lane's tables, on disk.
+ */
+export async function tallyOutputs(
+  files: readonly string[],
+  tally: Tally,
+  local: PieceTally,
+  ctx: PassContext,
+): Promise<LaneTables[]> {
+  const ring = new SlotRing(SLOTS, ctx.o.pieceSize);
+  const lanes: ReportLane[] = [];
+  const progress = { bytesRead: 0, last: Date.now(), pieces: 0 };
+  try {
+    for (const file of files) {
+      ctx.onEvent?.({ type: 'source', file });
+      tally.startFile(file);
+      const queue: Entry[] = [];
+      const read = readOutItems(file, {
+        pieceSize: ctx.o.pieceSize,
+        pool: ring,
+        maxLineLength: ctx.o.maxLineLength,
+        onBytes: (n) => {
+          progress.bytesRead += n;
+        },
+      });
+      for await (const item of prefetch(read, 2)) {
+        checkAborted();
+        if (item.kind === 'bad') queue.push({ bad: item });
+        else {
+          if (++progress.pieces > COLD && lanes.length < ctx.workers) await startLanes(lanes, ctx, ring);
+          queue.push(await dispatch(item.bytes, item.lineNumbers, lanes, local, ring));
+        }
+        while (queue.length >= IN_FLIGHT) await settle(queue.shift() as Entry, tally);
+        if (ctx.onEvent && Date.now() - progress.last > 250) {
+          progress.last = Date.now();
+          ctx.onEvent({ type: 'progress', lines: tally.lines, bytesRead: progress.bytesRead });
+        }
+      }
+      while (queue.length > 0) await settle(queue.shift() as Entry, tally);
+    }
+    return await Promise.all(lanes.map((l) => l.end()));
+  } finally {
+    await Promise.all(lanes.map((l) => l.close()));
+  }
+}
+
+async function startLanes(lanes: ReportLane[], ctx: PassContext, ring: SlotRing): Promise<void> {
+  while (lanes.length < ctx.workers) {
+    const { dir, prefix } = await ctx.spill.reserve();
+    // Each lane a share of the budget: the lanes' tables are held at once.
+    const budget = Math.floor(ctx.o.memoryBudget / ctx.workers);
+    const directBudget = ctx.o.memoryBudget / 2;
+    lanes.push(new ReportLane({ slots: ring.slots, budget, directBudget, dir, prefix }, ring));
+  }
+}
+
+/** A piece to the least busy lane, or tallied here when there is none (its wait for the disk awaited). */
+async function dispatch(
+  bytes: Buffer,
+  lines: readonly number[] | undefined,
+  lanes: readonly ReportLane[],
+  local: PieceTally,
+  ring: SlotRing,
+): Promise<Entry> {
+  let lane: ReportLane | undefined;
+  for (const l of lanes) if (!lane || l.busy < lane.busy) lane = l;
+  if (lane) {
+    const result = lane.tally(bytes);
+    // Awaited in order later; a lane that fails meanwhile must not be an unhandled rejection.
+    result.catch(() => {});
+    return { lines, result };
+  }
+  const r = await local.piece(bytes);
+  ring.give(bytes);
+  return { lines, result: Promise.resolve(r) };
+}
+
+async function settle(entry: Entry, tally: Tally): Promise<void> {
+  if ('bad' in entry) tally.bad(entry.bad.line, entry.bad.reason);
+  else tally.add(await entry.result, entry.lines);
+}
