@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,11 +13,13 @@ import { type Emulator, generateCatalog, startEmulator } from '../../../src/emul
 import { openSource } from '../../../src/io/input.js';
 import { configureS3, defaultS3Client } from '../../../src/io/s3.js';
 import { emailListCsv } from '../../../src/sample.js';
+import { runPipeline } from '../../../src/stages/run/index.js';
 import type { PipelineFile } from '../../../src/stages/run/pipeline.js';
 import { makeTmp, useTmp } from '../../helpers.js';
 
-// Shared by run.test.ts and run-resume.test.ts (two files, so the runner runs them side by side):
-// an emulator per test file, the pipeline folders and what the tests read back.
+// Shared by run.test.ts, run-resume.test.ts and run-demo.test.ts (files, so the runner runs them side
+// by side): an emulator per test file, the pipeline folders, what the tests read back, and `run`
+// killed as a child process and resumed.
 
 export const BUCKET = 'work';
 export const SV = 'arn:aws:personalize:us-east-1:123456789012:solution/emails/1';
@@ -128,4 +132,113 @@ export async function expectedUsers(dir: string): Promise<string[]> {
     if (r.length === 4 && id.length > 0 && id.length <= 256) seen.add(id);
   }
   return [...seen];
+}
+
+export function child(file: string): ChildProcess {
+  // The tests' preload too: the run's worker threads start from their bundles (test/worker-bundles.ts).
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', './test/scratch.ts', 'src/bin.ts', 'run', file],
+    {
+      cwd: root,
+      env: { ...process.env, ...emu.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+}
+
+export async function finish(
+  c: ChildProcess,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  let stderr = '';
+  let stdout = '';
+  c.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  c.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  const code = await new Promise<number | null>((r) => c.once('exit', r));
+  return { code, stderr, stdout };
+}
+
+const baselines = new Map<number, Promise<{ dir: string }>>();
+export function uninterrupted(rows: number): Promise<{ dir: string }> {
+  let b = baselines.get(rows);
+  if (!b) {
+    b = setup(rows).then(async (ctx) => {
+      const r = await runPipeline({ pipeline: ctx.file, ...connect() });
+      assert.equal(r.exitCode, 0);
+      return ctx;
+    });
+    baselines.set(rows, b);
+  }
+  return b;
+}
+
+/** Runs the pipeline as a child, kills it with SIGKILL when `when` resolves, then runs it again to the end. */
+export async function killAndResume(
+  rows: number,
+  when: (c: ChildProcess, ctx: { dir: string; work: string; prefix: string }) => Promise<void>,
+  signal: 'SIGKILL' | 'SIGINT' = 'SIGKILL',
+  afterKill: (killed: { code: number | null; stderr: string }, dir: string) => Promise<void> = async () => {},
+): Promise<{
+  dir: string;
+  prefix: string;
+  resumed: { code: number | null; stderr: string; stdout: string };
+}> {
+  const ctx = await setup(rows);
+  const c = child(ctx.file);
+  const done = finish(c);
+  await Promise.race([
+    when(c, ctx),
+    done.then((r) => {
+      throw new Error(`run ended (${r.code}) before the kill point: ${r.stderr}`);
+    }),
+  ]);
+  c.kill(signal);
+  await afterKill(await done.catch(() => ({ code: null, stderr: '', stdout: '' })), ctx.dir);
+  const resumed = await finish(child(ctx.file));
+  assert.equal(resumed.code, 0, resumed.stderr);
+  // The same output as an uninterrupted run of the same input (one per size: the input is seeded by it).
+  const baseline = await uninterrupted(rows);
+  assert.deepEqual(
+    await readFile(join(ctx.dir, 'out', 'recommendations.csv')),
+    await readFile(join(baseline.dir, 'out', 'recommendations.csv')),
+  );
+  assert.deepEqual(
+    await readFile(join(ctx.dir, 'out', 'rejects.jsonl'), 'utf8').then((t) => t.replaceAll(ctx.dir, '')),
+    await readFile(join(baseline.dir, 'out', 'rejects.jsonl'), 'utf8').then((t) =>
+      t.replaceAll(baseline.dir, ''),
+    ),
+  );
+  // Whatever the killed process left half-written is gone.
+  assert.deepEqual(
+    (await readdir(join(ctx.dir, 'out'))).filter((n) => n.includes('.tmp-')),
+    [],
+  );
+  const jobs = jobsOf(ctx.prefix);
+  assert.equal(jobs.length, 4, jobs.map((j) => j.jobName).join(' '));
+  assert.equal(new Set(jobs.map((j) => j.jobName.slice(-5))).size, 4, 'one job per shard');
+  return { ...ctx, resumed };
+}
+
+export const poll = async (check: () => Promise<boolean>) => {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 5));
+};
+
+/** `s3://bucket/key/` as the emulator's slowS3 fault sees it: `/bucket/key/`. */
+export const s3Path = (uri: string) => uri.slice('s3:/'.length);
+
+/** Waits until the export has its temporary file, the job outputs' reads held so that it is still at work. */
+export async function duringExport(
+  _c: ChildProcess,
+  { dir, work }: { dir: string; work: string },
+): Promise<void> {
+  emu.injectFault({ slowS3: new RegExp(`^GET ${s3Path(work)}output/.*\\.out$`), slowS3Ms: 300 });
+  await poll(async () => {
+    const names = await readdir(join(dir, 'out')).catch(() => [] as string[]);
+    return names.some((n) => n.startsWith('.recommendations.csv.tmp-'));
+  });
+  emu.injectFault({ slowS3: undefined });
 }
