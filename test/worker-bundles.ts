@@ -7,7 +7,8 @@
  * worker; the suite starts about 300. A bundle starts in about 0.15 s.
  *
  * Built once, by the first process that needs it (the test runner, which
- * loads this through scratch.ts before it starts the test files), into
+ * loads this through scratch.ts before it starts the test files and hands
+ * them the map in PB_TEST_WORKER_BUNDLES), into
  * node_modules/.cache/, and rebuilt when any of its source files changed
  * (their SHA-256, in the manifest beside the bundle). Inside the repository,
  * so the packages a bundle imports resolve as they do from src/. Each
@@ -137,8 +138,21 @@ async function prepare(): Promise<Map<string, string>> {
   return map;
 }
 
-/** Builds what changed and hands io/workers.ts the map; where esbuild is missing, workers go through tsx. */
+/** Set by the first process that checked the bundles (the runner) for the test files it starts. */
+const ENV = 'PB_TEST_WORKER_BUNDLES';
+
+/**
+ * Builds what changed and hands io/workers.ts the map; where esbuild is missing, workers go through
+ * tsx. A test file's process takes the map its runner checked a moment before (in the environment).
+ */
 export async function useWorkerBundles(): Promise<void> {
+  const given = process.env[ENV];
+  if (given) {
+    (globalThis as Record<symbol, unknown>)[BUNDLES] = new Map(JSON.parse(given) as [string, string][]);
+    return;
+  }
   if (!existsSync(join(dirname(fileURLToPath(import.meta.url)), '../node_modules/esbuild'))) return;
-  (globalThis as Record<symbol, unknown>)[BUNDLES] = await prepare();
+  const map = await prepare();
+  (globalThis as Record<symbol, unknown>)[BUNDLES] = map;
+  process.env[ENV] = JSON.stringify([...map]);
 }
