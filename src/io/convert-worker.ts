@@ -8,6 +8,7 @@ import {
   type UserGroupPass,
 } from '../core/out-convert.js';
 import { pageCodec } from './parquet.js';
+import { type PieceRequest, pieceBytes } from './piece-lane.js';
 
 /**
  * Worker entry: converts pieces of batch-output lines while the other
@@ -40,8 +41,7 @@ export interface WorkerSetup {
 }
 
 export type ConvertRequest =
-  | { id: number; slot: number; length: number }
-  | { id: number; bytes: Uint8Array }
+  | PieceRequest
   | { write: number; fd: number; at: number }
   | { recycle: ArrayBuffer }
   /** A users join on disk: the next partition's table (the last one's pieces are all done). */
@@ -97,10 +97,7 @@ port.on('message', (m: ConvertRequest) => {
     return;
   }
   try {
-    const piece =
-      'slot' in m
-        ? (slots[m.slot] as Buffer).subarray(0, m.length)
-        : Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+    const piece = pieceBytes(m, slots);
     const { out: outBuf, errors: errBuf, ...counts } = converter.convert(piece);
     const errors = new Uint8Array(errBuf.buffer, errBuf.byteOffset, errBuf.byteLength);
     // Buffers made here are whole allocations of their own (allocUnsafeSlow), never Buffer's shared pool.

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CountTable } from '../stages/report/counts.js';
 import type { PartitionMaker, TableParts } from '../stages/report/joined.js';
 import { type PieceResult, PieceTally } from '../stages/report/scan.js';
+import { type PieceReply, type PieceRequest, pieceBytes } from './piece-lane.js';
 import { PartitionSet } from './spill.js';
 
 /**
@@ -24,10 +25,7 @@ export interface TallySetup {
   prefix: string;
 }
 
-export type TallyRequest =
-  | { id: number; slot: number; length: number }
-  | { id: number; bytes: Uint8Array }
-  | { end: true };
+export type TallyRequest = PieceRequest | { end: true };
 
 export interface LaneTables {
   keys: TableParts;
@@ -36,11 +34,7 @@ export interface LaneTables {
   lengths: number[];
 }
 
-export type TallyReply =
-  | { id: number; result: PieceResult }
-  | { id: number; error: string }
-  | { ended: LaneTables }
-  | { endError: string };
+export type TallyReply = PieceReply<PieceResult> | { ended: LaneTables } | { endError: string };
 
 const port = parentPort;
 if (!port) throw new Error('report-worker: not started as a worker');
@@ -75,10 +69,7 @@ async function handle(m: TallyRequest): Promise<void> {
     return;
   }
   try {
-    const piece =
-      'slot' in m
-        ? (slots[m.slot] as Buffer).subarray(0, m.length)
-        : Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+    const piece = pieceBytes(m, slots);
     const result = await tally.piece(piece);
     port?.postMessage(
       { id: m.id, result } satisfies TallyReply,

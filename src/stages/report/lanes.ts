@@ -1,11 +1,10 @@
-import type { Worker } from 'node:worker_threads';
 import { SlotRing } from '../../core/pool.js';
 import { prefetch } from '../../io/input.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
+import { PieceLane } from '../../io/piece-lane.js';
 import type { LaneTables, TallyReply, TallyRequest, TallySetup } from '../../io/report-worker.js';
 import { checkAborted } from '../../io/scope.js';
 import type { SpillDir } from '../../io/spill.js';
-import { startWorker } from '../../io/workers.js';
 import type { ReportEvent, ResolvedReportOptions } from './options.js';
 import type { PieceResult, PieceTally, Tally } from './scan.js';
 
@@ -23,74 +22,36 @@ type Entry =
   | { lines: readonly number[] | undefined; result: Promise<PieceResult> };
 
 /**
- * One lane of the report's pass on a worker (io/report-worker.ts): pieces
- * posted with an id, as a slot of the shared ring or transferred, results
- * resolved as they come back; the caller keeps the order. As export's
- * WorkerLane, with a tally instead of a conversion.
+ * One lane of the report's pass on a worker (io/report-worker.ts), a
+ * PieceLane with a tally instead of export's conversion; end() asks for
+ * the lane's tables.
  */
-class ReportLane {
-  private readonly worker: Worker;
-  private readonly waiting = new Map<
-    number,
-    { resolve: (r: PieceResult) => void; reject: (e: unknown) => void }
-  >();
-  private readonly slotOf = new Map<number, Buffer>();
+class ReportLane extends PieceLane<PieceResult> {
   private ended: { resolve: (t: LaneTables) => void; reject: (e: unknown) => void } | undefined;
-  private nextId = 0;
-  private failure: unknown;
 
-  constructor(
-    setup: TallySetup,
-    private readonly ring: SlotRing,
-  ) {
-    this.worker = startWorker('report-worker', setup);
-    this.worker.on('message', (m: TallyReply) => this.reply(m));
-    const failAll = (err: unknown) => {
-      this.failure ??= err;
-      for (const w of this.waiting.values()) w.reject(this.failure);
-      this.waiting.clear();
-      this.ended?.reject(this.failure);
-      this.ended = undefined;
-    };
-    this.worker.on('error', failAll);
-    this.worker.on('exit', () => failAll(new Error('personalize-batch: a report worker stopped')));
+  constructor(setup: TallySetup, ring: SlotRing) {
+    super('report-worker', setup, ring, {
+      failed: 'report worker failed',
+      stopped: 'a report worker stopped',
+    });
   }
 
-  private reply(m: TallyReply): void {
-    if ('ended' in m || 'endError' in m) {
-      if ('ended' in m) this.ended?.resolve(m.ended);
-      else this.ended?.reject(new Error(`personalize-batch: report worker failed: ${m.endError}`));
-      this.ended = undefined;
-      return;
-    }
-    const w = this.waiting.get(m.id);
-    if (!w) return;
-    this.waiting.delete(m.id);
-    const slot = this.slotOf.get(m.id);
-    this.slotOf.delete(m.id);
-    if (slot) this.ring.give(slot);
-    if ('error' in m) w.reject(new Error(`personalize-batch: report worker failed: ${m.error}`));
-    else w.resolve(m.result);
+  protected override other(m: TallyReply): boolean {
+    if (!('ended' in m || 'endError' in m)) return false;
+    if ('ended' in m) this.ended?.resolve(m.ended);
+    else this.ended?.reject(this.error(m.endError));
+    this.ended = undefined;
+    return true;
   }
 
-  get busy(): number {
-    return this.waiting.size;
+  protected override failed(err: unknown): void {
+    this.ended?.reject(err);
+    this.ended = undefined;
   }
 
   /** Tallies a piece in the worker. A plain buffer's memory moves there (do not touch it after). */
   tally(bytes: Buffer): Promise<PieceResult> {
-    const id = this.nextId++;
-    if (this.failure) return Promise.reject(this.failure);
-    const result = new Promise<PieceResult>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    const slot = this.ring.slotOf(bytes);
-    if (slot >= 0) {
-      this.slotOf.set(id, bytes);
-      this.worker.postMessage({ id, slot, length: bytes.length } satisfies TallyRequest);
-    } else {
-      const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      this.worker.postMessage({ id, bytes: view } satisfies TallyRequest, [bytes.buffer as ArrayBuffer]);
-    }
-    return result;
+    return this.post(bytes).result;
   }
 
   /** The lane's tables on disk and its list lengths, once every piece posted is tallied. */
@@ -101,11 +62,6 @@ class ReportLane {
     });
     this.worker.postMessage({ end: true } satisfies TallyRequest);
     return p;
-  }
-
-  async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
   }
 }
 
