@@ -40,7 +40,7 @@ export async function exportSince(
   const spool = new StdinSpool(o.tmpDir, options.stdin);
   const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-since-'));
   const tracked = trackTemporary(dir);
-  let prevThread: PrevSide | undefined;
+  let prevSide: PrevSide | undefined;
   try {
     const spooled = await Promise.all(o.sources.map((s) => spool.spool(s)));
     for (const src of spooled) await checkDocKind(src, 'out');
@@ -49,7 +49,7 @@ export async function exportSince(
     await checkNotAnInput(o.output, [...sources, d.since]);
     await checkNotAnInput(d.removed, [...sources, d.since]);
     const parts = await spill.partitions();
-    prevThread = await openPrevSide(
+    prevSide = await openPrevSide(
       {
         since: d.since,
         dir,
@@ -58,7 +58,7 @@ export async function exportSince(
       },
       o,
     );
-    const prevRead = prevThread.read();
+    const prevRead = prevSide.read();
     const curRead = keyCurrent(sources, new DeltaKeys(parts, d.sinceScores), o);
     const [p, c] = await Promise.allSettled([prevRead, curRead]);
     // PREV's mistakes first, as when it was read first.
@@ -72,14 +72,14 @@ export async function exportSince(
       throw usage(
         `--since ${d.since} is an export of another recipe (${describeRecipe(prev.recipe)}), the sources are ${describeRecipe(cur.recipe)}: give the previous export of the same recipe`,
       );
-    const { write, counts, removed } = await decideBoth(prevThread, spill, joined, cur, dir, {
+    const { write, counts, removed } = await decideBoth(prevSide, spill, joined, cur, dir, {
       prev: d.since,
       prevLong: prev.format === 'csv-long',
       budget: d.memoryBudget,
       escapeFormulas: o.escapeFormulas,
     });
-    await prevThread.close();
-    prevThread = undefined;
+    await prevSide.close();
+    prevSide = undefined;
     const summary = await exportPlain(
       {
         ...options,
@@ -100,7 +100,7 @@ export async function exportSince(
       since: { ...counts, prev: d.since, prevFormat: prev.format, removedFile: d.removed },
     };
   } finally {
-    await prevThread?.close();
+    await prevSide?.close();
     await spill.dispose();
     await spool.dispose();
     await rm(dir, { recursive: true, force: true });
@@ -109,13 +109,13 @@ export async function exportSince(
 }
 
 /**
- * Step 2 on two threads: the worker decides the odd partitions, this
- * thread the even ones, each with a removed file of its own and the bits
- * shared (set with Atomics). What the export keeps, the counts, and
+ * Step 2 in two shares: PREV's side (its worker, or this thread for a
+ * small PREV) decides the odd partitions, this thread the even ones, each
+ * with a removed file of its own and the bits shared (set with Atomics). What the export keeps, the counts, and
  * REMOVED's lines in partition order.
  */
 async function decideBoth(
-  thread: PrevSide,
+  prev: PrevSide,
   spill: SpillDir,
   joined: SpilledParts,
   cur: CurrentRead,
@@ -135,7 +135,7 @@ async function decideBoth(
   const half = { ...settings, budget: settings.budget / 2 };
   const shares = await Promise.allSettled([
     decideDelta(spill, joined, write, mine, half, (i) => i % 2 === 0),
-    thread.decide({
+    prev.decide({
       parts: { paths, entries, keyBytes, seed, files },
       write,
       removedPath: theirs,
