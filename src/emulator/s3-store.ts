@@ -6,6 +6,12 @@
  * file in place. A GET soon after saw the old bytes, none, or a mix: a
  * run's state.json read back as invalid JSON on a busy machine. Real S3
  * gives read-after-write consistency, so the emulator must too.
+ *
+ * Its getObject also took the object's size (a stat) and then opened the
+ * file by name: a PUT renaming a longer object in between gave the new bytes
+ * cut at the old length (state.json again, cut mid-string). A GET and a
+ * PUT's commit (the rename and the metadata files) now take turns per key,
+ * and a GET reads the file it opened whatever is renamed over it after.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -24,6 +30,39 @@ interface StoredObject {
 interface FilesystemStore {
   getResourcePath(bucket: string, key: string, resource: string): string;
   putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+}
+
+type StoreMethod = (
+  this: FilesystemStore,
+  bucket: string,
+  key: string,
+  ...rest: unknown[]
+) => Promise<unknown>;
+
+/** Each key's last turn: a GET, a PUT's commit or a DELETE waits for the one before it. */
+const turns = new Map<string, Promise<unknown>>();
+
+async function inTurn<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const before = turns.get(path);
+  const mine = (async () => {
+    await before?.catch(() => {});
+    return work();
+  })();
+  turns.set(path, mine);
+  try {
+    return await mine;
+  } finally {
+    if (turns.get(path) === mine) turns.delete(path);
+  }
+}
+
+/** s3rver's own method, run in the key's turn. */
+function taking(original: StoreMethod): StoreMethod {
+  return function (this: FilesystemStore, bucket, key, ...rest) {
+    return inTurn(this.getResourcePath(bucket, key, 'object'), () =>
+      original.call(this, bucket, key, ...rest),
+    );
+  };
 }
 
 const MENDED = Symbol.for('personalize-batch.s3rver-put');
@@ -56,13 +95,18 @@ async function putObject(
       }),
       createWriteStream(temp),
     );
-    await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
   }
   const digest = md5.digest('hex');
-  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  await inTurn(path, async () => {
+    await rename(temp, path).catch(async (err: unknown) => {
+      await rm(temp, { force: true });
+      throw err;
+    });
+    await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  });
   return { size, md5: digest };
 }
 
@@ -72,5 +116,8 @@ export function mendStore(require: NodeJS.Require): void {
   const proto = store.prototype;
   if (proto[MENDED]) return;
   proto.putObject = putObject;
+  // getObject resolves once its file is open (HEAD goes through it too): the bytes are that file's.
+  proto.getObject = taking(proto.getObject as StoreMethod);
+  proto.deleteObject = taking(proto.deleteObject as StoreMethod);
   proto[MENDED] = true;
 }
