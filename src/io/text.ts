@@ -23,6 +23,15 @@ export interface TextOptions {
   onBytes?: (n: number) => void;
 }
 
+/** A source opened by openText. */
+export interface OpenedText {
+  /** The text as UTF-8 bytes; a reader that stops early closes the source. */
+  bytes: AsyncIterable<Buffer>;
+  info: TextInfo;
+  /** Closes the source when `bytes` is never read (its first bytes were read to decide). */
+  close(): Promise<void>;
+}
+
 /** Bytes looked at before deciding: enough for an office file's part names. */
 const PEEK = 64 * 1024;
 
@@ -34,14 +43,7 @@ const PEEK = 64 * 1024;
  * the encoding option). UTF-8 itself passes through unchanged: the row
  * reader checks it, since it knows the lines.
  */
-export async function openText(
-  name: string,
-  ctx: InputContext,
-  opts: TextOptions = {},
-): Promise<{
-  bytes: AsyncIterable<Buffer>;
-  info: TextInfo;
-}> {
+export async function openText(name: string, ctx: InputContext, opts: TextOptions = {}): Promise<OpenedText> {
   const names = opts.names ?? CLI_OPTION_NAMES;
   const source: SourceInfo = {};
   const counted = (async function* () {
@@ -51,6 +53,27 @@ export async function openText(
     }
   })();
   const { head: peek, rest } = await peekStream(counted, PEEK);
+  const close = async () => {
+    await counted.return(undefined);
+  };
+  try {
+    return decide(name, peek, rest, close, source, opts, names);
+  } catch (err) {
+    // A refused source is closed here: the caller never sees it (an S3 body would hold its socket).
+    await close();
+    throw err;
+  }
+}
+
+function decide(
+  name: string,
+  peek: Buffer,
+  rest: AsyncIterable<Buffer>,
+  close: () => Promise<void>,
+  source: SourceInfo,
+  opts: TextOptions,
+  names: OptionNames,
+): OpenedText {
   const binary = sniffBinary(peek);
   if (binary) {
     throw new PbError('PB_PARSE', `this is ${binary.what}, not a text file: ${binary.fix}`, { file: name });
@@ -91,8 +114,8 @@ export async function openText(
     }
   }
   const info: TextInfo = { encoding, encodingFrom: from, gzip: source.gzip === true };
-  if (encoding === 'utf-8') return { bytes: rest, info };
-  return { bytes: transcode(name, rest, encoding, names), info };
+  if (encoding === 'utf-8') return { bytes: rest, info, close };
+  return { bytes: transcode(name, rest, encoding, names), info, close };
 }
 
 function canonical(label: string, names: OptionNames): string {

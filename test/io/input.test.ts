@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { PbError } from '../../src/errors.js';
 import { openLinesReusing } from '../../src/io/input.js';
+import { ReadAhead } from '../../src/io/read-ahead.js';
 import { prng, useTmp } from '../helpers.js';
 
 const { fresh } = useTmp();
@@ -83,4 +84,39 @@ test('openLinesReusing gives the event loop a turn while it reads (Ctrl-C, uploa
     chunks++;
   }
   assert.ok(seenAt >= 0 && seenAt < chunks - 1, `a turn came after chunk ${seenAt} of ${chunks}`);
+});
+
+test('ReadAhead: opens up to its depth ahead, hands out in order, an error to its taker only, closes what is left', async () => {
+  const started: number[] = [];
+  const closed: number[] = [];
+  const gates = new Map<number, () => void>();
+  const items = Array.from({ length: 12 }, (_, i) => i);
+  const ahead = new ReadAhead(
+    items,
+    (i) => {
+      started.push(i);
+      // Item 3 fails; the others resolve when let go, in any order.
+      return new Promise<number>((resolve, reject) => {
+        gates.set(i, () => (i === 3 ? reject(new Error('item 3 cannot be opened')) : resolve(i * 10)));
+      });
+    },
+    async (r) => {
+      closed.push(r);
+    },
+    4,
+  );
+  const first = ahead.take(0);
+  assert.deepEqual(started, [0, 1, 2, 3], 'four opened at once');
+  for (const i of [3, 2, 1, 0]) gates.get(i)?.();
+  assert.equal(await first, 0);
+  assert.equal(await ahead.take(1), 10);
+  assert.deepEqual(started, [0, 1, 2, 3, 4], 'one more as one is taken');
+  assert.equal(await ahead.take(2), 20);
+  await assert.rejects(ahead.take(3), /item 3 cannot be opened/);
+  assert.deepEqual(started, [0, 1, 2, 3, 4, 5, 6]);
+  assert.throws(() => ahead.take(1), /taken twice/);
+  for (const i of [4, 5, 6]) gates.get(i)?.();
+  await ahead.close();
+  assert.deepEqual(closed.sort(), [40, 50, 60], 'opened and never taken: closed');
+  assert.deepEqual(started, [0, 1, 2, 3, 4, 5, 6], 'nothing opened after close');
 });
