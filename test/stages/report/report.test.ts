@@ -265,9 +265,12 @@ describe('report', () => {
         );
       for (const p of REPORT_QUANTILES) {
         const key = `p${String(Math.round(p * 100)).padStart(2, '0')}`;
-        // t-digest's estimate lies between the sorted values a rank or two either side of p.
-        const lo = xs[Math.max(0, Math.floor(p * xs.length) - 2)] as number;
-        const hi = xs[Math.min(xs.length - 1, Math.ceil(p * xs.length) + 1)] as number;
+        // t-digest's estimate lies within 1% of the ranks (plus two) either side of p: the README
+        // says "typically within a fraction of a percent", and the digest shuffles as it compresses,
+        // so two ranks alone failed now and then (rank 1, p50, on a loaded machine).
+        const slack = Math.ceil(0.01 * xs.length);
+        const lo = xs[Math.max(0, Math.floor(p * xs.length) - 2 - slack)] as number;
+        const hi = xs[Math.min(xs.length - 1, Math.ceil(p * xs.length) + 1 + slack)] as number;
         assert.ok(
           rk.quantiles[key] >= lo && rk.quantiles[key] <= hi,
           `rank ${rk.rank} ${key}: ${rk.quantiles[key]} not in [${lo}, ${hi}]`,
