@@ -239,7 +239,7 @@ test('tests mirror the layout: test/DIR/ only where src/DIR/ is', async () => {
   assert.ok(tests.length > 30, 'the tests were found');
 });
 
-test("npm test's globs reach every test file (a test in a deeper folder once never ran)", async () => {
+test('npm test runs every test file (a test in a deeper folder once never ran), and SLOW_FIRST names only test files', async () => {
   const { stdout } = await promisify(execFile)(
     'git',
     ['ls-files', '--cached', '--others', '--exclude-standard'],
@@ -249,14 +249,18 @@ test("npm test's globs reach every test file (a test in a deeper folder once nev
   );
   const script = (JSON.parse(await readFile(`${root}package.json`, 'utf8')) as { scripts: { test: string } })
     .scripts.test;
-  const globs = script.split(/\s+/).filter((w) => w.startsWith('test/') && w.endsWith('.test.ts'));
-  const reach = globs.map((g) => new RegExp(`^${g.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`));
-  const tests = stdout.split('\n').filter((f) => f.startsWith('test/') && f.endsWith('.test.ts'));
-  assert.ok(globs.length > 0 && tests.length > 30, script);
+  assert.match(script, / test\/run\.ts$/, 'npm test ends with the runner');
+  const { SLOW_FIRST, suiteFiles } = await import('./suite-files.js');
+  const tests = stdout
+    .split('\n')
+    .filter((f) => f.startsWith('test/') && f.endsWith('.test.ts') && !f.startsWith('test/fixtures/'));
+  assert.ok(tests.length > 30);
+  assert.deepEqual([...suiteFiles()].sort(), tests.sort());
   assert.deepEqual(
-    tests.filter((f) => !reach.some((r) => r.test(f))),
+    SLOW_FIRST.filter((f) => !tests.includes(f)),
     [],
   );
+  assert.equal(new Set(SLOW_FIRST).size, SLOW_FIRST.length, 'no file twice');
 });
 
 test("ARCHITECTURE.md's module map names every file of src, folder by folder, and nothing else", async () => {
