@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hashBytes } from '../../src/core/byteset.js';
 import { digestHexInto, ListDigest } from '../../src/core/delta.js';
+import { type ConvertConfig, Converter, type Layout } from '../../src/core/out-convert.js';
 import {
   decodeString,
   KEY_NAMES,
@@ -708,5 +709,216 @@ describe("key scan (export --since): the service's usual lines without the full 
     }
     // Some changes keep the shape (an id's letter, a digit), most do not.
     assert.ok(accepted > tried / 20 && accepted < tried, `${accepted} of ${tried}`);
+  });
+});
+
+describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter byte for byte', () => {
+  const service = (key: string, ids: string[], scores?: string[], field = 'userId') =>
+    `{"input":{"${field}":"${key}"},"output":{"recommendedItems":[${ids.map((i) => `"${i}"`).join(',')}]${
+      scores ? `,"scores":[${scores.join(',')}]` : ''
+    }},"error":null}`;
+  // Formula starts (ASCII and full-width; ＄ and ｘ are full-width but no formula), commas,
+  // multi-byte and plain ids, none with escapes.
+  const IDS = [
+    '＄1',
+    'ｘ',
+    '=1+2',
+    '+x',
+    '-3',
+    '@a',
+    '＝x',
+    '＋',
+    '－1',
+    '＠',
+    '\u00efa',
+    'a,b',
+    ',',
+    'Zoë',
+    '日本',
+    '😀',
+    'i7',
+  ];
+  const BAD_SCORES = [
+    'null',
+    '1.',
+    '.5',
+    '01',
+    '-01',
+    '1e',
+    '1e+',
+    '+1',
+    '-',
+    '1.e5',
+    '-.5',
+    '0x1',
+    '1E5.',
+    'NaN',
+    '"1"',
+    '1 ',
+  ];
+  const pick = (rand: () => number) =>
+    rand() < 0.5 ? (IDS[Math.floor(rand() * IDS.length)] as string) : randomId(rand, false);
+
+  /** Lines of every sort: the service's (odd ids, keys, scores), the generator's (messy, escapes, errors), damaged, blank. */
+  function randomPiece(rand: () => number, lines: number): string {
+    const out: string[] = [];
+    for (let i = 0; i < lines; i++) {
+      const r = rand();
+      let line: string;
+      if (r < 0.55) {
+        const ids = Array.from({ length: Math.floor(rand() * (rand() < 0.05 ? 130 : 6)) }, () => pick(rand));
+        // Sometimes fewer scores than ids, or more; now and then null or one the grammar refuses.
+        const scored = rand() < 0.8 ? ids.length : Math.floor(rand() * (ids.length + 3));
+        const scores =
+          rand() < 0.2
+            ? undefined
+            : Array.from({ length: scored }, (_, k) =>
+                rand() < 0.03
+                  ? (BAD_SCORES[Math.floor(rand() * BAD_SCORES.length)] as string)
+                  : k % 7 === 3
+                    ? `-${randomScore(rand).replace('-', '')}`
+                    : randomScore(rand),
+              );
+        line = service(pick(rand), ids, scores, rand() < 0.05 ? 'itemId' : 'userId');
+        if (rand() < 0.15) {
+          const b = Buffer.from(line);
+          b[Math.floor(rand() * b.length)] = '"\\,:[]{}-+.eE0 \tx'.charCodeAt(Math.floor(rand() * 18));
+          line = b.toString('latin1');
+        }
+      } else if (r < 0.9)
+        line = randomLine(rand, {
+          kind: 'recommendations',
+          keyField: 'userId',
+          messy: rand() < 0.5,
+          errorRate: 0.1,
+        }).text;
+      else if (r < 0.95) line = rand() < 0.5 ? '' : '  ';
+      else line = service('u', ['a', 'b']).slice(0, Math.floor(rand() * 60));
+      out.push(line + (rand() < 0.3 ? '\r\n' : '\n'));
+    }
+    // A last line without its line break, sometimes with its CR.
+    if (rand() < 0.5) out.push(service(pick(rand), [pick(rand)], ['1e5']) + (rand() < 0.5 ? '\r' : ''));
+    return out.join('');
+  }
+
+  function convertAll(cfg: ConvertConfig, pieces: Buffer[], wasm: boolean) {
+    const c = new Converter(cfg, undefined, undefined, undefined, wasm);
+    return pieces.map((piece) => {
+      const { out, errors, ...rest } = c.convert(piece);
+      const text = out.toString('latin1');
+      // As the export does: the next piece writes into this one's memory (no 64 KiB buffer each).
+      c.recycle(out.buffer as ArrayBuffer);
+      return { ...rest, out: text, errors: errors.toString('latin1') };
+    });
+  }
+
+  /** The text cut into pieces of whole lines at random line breaks. */
+  function chunked(rand: () => number, text: Buffer): Buffer[] {
+    const pieces: Buffer[] = [];
+    let p = 0;
+    while (p < text.length) {
+      let e = Math.min(text.length, p + Math.floor(rand() * rand() * 4000));
+      const nl = text.indexOf(10, e);
+      e = nl < 0 ? text.length : nl + 1;
+      pieces.push(Buffer.from(text.subarray(p, e)));
+      p = e;
+    }
+    return pieces;
+  }
+
+  const base: ConvertConfig = {
+    format: 'csv-long',
+    layout: undefined,
+    top: 0,
+    width: 0,
+    escapeFormulas: true,
+    crlf: true,
+    rename: undefined,
+    maxCellBytes: 0,
+    measure: false,
+    failFast: false,
+    catalogColumns: [],
+    userColumns: [],
+    usersRequired: false,
+    maxLineLength: 1 << 20,
+    optimistic: false,
+  };
+  const layout = (score: boolean): Layout => ({
+    kind: 'recommendations',
+    keyField: 'userId',
+    users: false,
+    score,
+    reason: false,
+    theme: false,
+  });
+
+  test('random lines and chunkings, every format and option: the same rows, counts, error and invalid lines', () => {
+    const rand = prng(41);
+    // Each format's settings: score column or not, CRLF or LF, the formula guard, --top, a short
+    // --max-line-length, csv-wide's width (narrower than lines, optimistic: the export's overflow).
+    const settings: Partial<ConvertConfig & { score: boolean }>[] = [
+      { format: 'csv-long' },
+      { format: 'csv-long', score: false, crlf: false, escapeFormulas: false, top: 2 },
+      { format: 'csv-long', maxLineLength: 300, top: 3 },
+      { format: 'csv-wide', width: 130 },
+      { format: 'csv-wide', width: 3, optimistic: true },
+      { format: 'csv-wide', width: 3, optimistic: true, score: false },
+      { format: 'csv-wide', width: 130, score: false, crlf: false, escapeFormulas: false, top: 1 },
+      { format: 'jsonl' },
+      { format: 'jsonl', score: false, top: 2 },
+      { format: 'jsonl', maxLineLength: 300 },
+    ];
+    for (let round = 0; round < 3; round++) {
+      const text = Buffer.from(randomPiece(rand, 100));
+      const pieces = chunked(rand, text);
+      for (const { score = true, ...set } of settings) {
+        const cfg: ConvertConfig = { ...base, ...set, layout: layout(score) };
+        const js = convertAll(cfg, pieces, false);
+        assert.deepEqual(convertAll(cfg, pieces, true), js, JSON.stringify(cfg));
+      }
+    }
+  });
+
+  test("windows (1 MiB) and OUT (4 MiB): a line ending at a window's end, a line past a window, rows past OUT", () => {
+    const SCORES = ['0.0511705', '-8.089E-4', '0', '12', '1e-7', '-0.5E+12'];
+    const line = (key: string, n: number, i: number) => {
+      const ids = Array.from({ length: n }, (_, k) => `${k}x${i % 97}`);
+      return service(
+        key,
+        ids,
+        ids.map((_, k) => SCORES[(i + k) % SCORES.length] as string),
+      );
+    };
+    const MiB = 1024 * 1024;
+    const parts: string[] = [];
+    let at = 0;
+    const push = (s: string) => {
+      parts.push(s);
+      at += Buffer.byteLength(s) + 1;
+    };
+    // Rows of a 3,000-byte key (a formula: quoted with its apostrophe): 19 lines write 5.7 MB.
+    const longKey = `=${'k'.repeat(3000)}`;
+    for (let i = 0; at < MiB - 1000; i++) {
+      const long = i > 1000 && i < 1020;
+      push(line(long ? longKey : `u${i}`, long ? 100 : 25, i));
+    }
+    // A line whose last byte is the first window's last: its LF the next window's first byte.
+    push(line('f'.repeat(MiB - at - Buffer.byteLength(line('', 25, 0))), 25, 0));
+    assert.equal(at, MiB + 1);
+    // The same first window, its last line going on past it (text after the JSON: invalid).
+    const cut = Buffer.from(`${parts.join('\n')}x\n${line('after', 2, 0)}\n`);
+    for (let i = 0; i < 300; i++) push(line(`v${i}`, 25, i));
+    push(
+      service(
+        'wide',
+        Array.from({ length: 120_000 }, (_, k) => `i${k}`),
+      ),
+    );
+    push(line('last', 3, 0));
+    const piece = Buffer.from(`${parts.join('\n')}\n`);
+    for (const format of ['csv-long', 'jsonl'] as const) {
+      const cfg = { ...base, format, layout: layout(true) };
+      assert.deepEqual(convertAll(cfg, [piece, cut], true), convertAll(cfg, [piece, cut], false), format);
+    }
   });
 });

@@ -4,6 +4,7 @@ import type { ConvertConfig, Layout } from './convert-config.js';
 import { type ConvertCounts, type ConvertResult, emptyCounts, type InvalidLine } from './convert-result.js';
 import { writeLongRows } from './csv-long.js';
 import { writeWideRow } from './csv-wide.js';
+import { WasmRows } from './export-rows.js';
 import { writeJsonLine } from './jsonl.js';
 import { OutLineParser } from './line-parser.js';
 import {
@@ -45,6 +46,8 @@ export class Converter {
   private errorsAt = 0;
   /** cfg.parquet: the piece's row group. */
   private readonly group: RowGroupBuilder | undefined;
+  /** The service's usual lines to rows in WebAssembly, when this export's rows are ones it writes. */
+  private readonly wasmRows: WasmRows | undefined;
 
   constructor(
     readonly cfg: ConvertConfig,
@@ -52,9 +55,12 @@ export class Converter {
     users?: Catalog,
     /** cfg.parquet: how pages are compressed. */
     pages?: PageCodec,
+    /** false: every line through the JavaScript path (the tests' reference for the WebAssembly one). */
+    wasm = true,
   ) {
     this.rows = new RowWriter(cfg, this.parser, catalog, users);
     if (cfg.parquet && cfg.layout && pages) this.group = new RowGroupBuilder(cfg.layout, pages);
+    if (wasm && WasmRows.usable(cfg, catalog)) this.wasmRows = new WasmRows(cfg);
   }
 
   /** Converts every line of the piece (whole lines; the last may lack its LF). */
@@ -72,7 +78,13 @@ export class Converter {
     const pass = this.pass;
     // A later pass of a users join on disk: the first one counted and checked every line.
     const later = pass !== undefined && !pass.first;
+    const fast = pass === undefined && rows.users === undefined ? this.wasmRows : undefined;
+    fast?.begin();
     while (p < n) {
+      if (fast !== undefined) {
+        p = fast.run(piece, p, rows, counts, layout as Layout);
+        if (p >= n) break;
+      }
       let nl = piece.indexOf(LF, p);
       if (nl === -1) nl = n;
       const e = nl > p && piece[nl - 1] === CR ? nl - 1 : nl;
@@ -97,13 +109,7 @@ export class Converter {
         if (reason && later) {
           // recorded by the first pass
         } else if (reason) {
-          const cut = e - p > INVALID_TEXT_MAX;
-          invalid.push({
-            index,
-            reason,
-            text: piece.toString('utf8', p, cut ? p + INVALID_TEXT_MAX : e),
-            cut,
-          });
+          invalid.push(invalidLine(piece, p, e, index, reason));
           if (cfg.failFast) {
             failed = true;
             break;
@@ -280,6 +286,12 @@ export class Converter {
     }
     return true;
   }
+}
+
+/** An invalid line, its text cut to INVALID_TEXT_MAX bytes. */
+function invalidLine(piece: Buffer, p: number, e: number, index: number, reason: string): InvalidLine {
+  const cut = e - p > INVALID_TEXT_MAX;
+  return { index, reason, text: piece.toString('utf8', p, cut ? p + INVALID_TEXT_MAX : e), cut };
 }
 
 /** Why the exported line the parser just read does not fit the layout, or ''. */

@@ -1,0 +1,633 @@
+;; rows(len, atEnd, from): export's conversion of the service's usual lines
+;; (key-scan.ts's shape: key, recommendedItems, scores, no whitespace, no
+;; escapes) straight to csv-long, csv-wide or jsonl rows, line after line
+;; of a window IN[0, len) of a piece from `from`, into OUT. It stops at the
+;; first line it does not take whole (STATE[5] = REFUSED: the caller
+;; converts that line in JavaScript, then calls again past it), before a
+;; line the window may cut (WINDOW: the caller moves the window), or when
+;; OUT has no room for the next line's bound (FULL). Returns where it
+;; stopped; STATE holds what it wrote and counted.
+;;
+;; The checks are KeyScan.scan's (every string byte no quote, backslash or
+;; control character; the JSON number grammar for every score; no more
+;; scores than ids; the shape ending where the line does), so a line taken
+;; here is one the parser calls LINE_OK; the rows are row-writer.ts's bytes
+;; for it (cellInto's formula guard and comma quoting, ranks, scores as
+;; printed, CRLF or LF). Lines longer than maxLine, with more than MAX_IDS
+;; ids, a key longer than MAX_KEY, a key field other than the layout's,
+;; csv-wide lines wider than `width`, and lines with scores when scoresOk
+;; is 0 are refused: JavaScript decides what they are.
+;;
+;; Why WebAssembly: the JavaScript scan and row loop were two thirds of a
+;; conversion worker's time, about 20 instructions an input byte.
+;;
+;; The caller puts a 0 byte at IN[len]: no rule of the shape takes it, so
+;; the scan never passes the window's end. Cells are copied 16 bytes at a
+;; time: reads run up to 15 bytes past a span (IN and KEY have room), writes
+;; up to 15 bytes past the row, into room the next bytes overwrite (OUT's
+;; end has room).
+;;
+;; Layout (byte offsets; export-rows.ts has the same constants):
+;;   IN     0x000000  the window, up to CAP = 0x100000 bytes, then its 0 byte
+;;   IDS    0x110000  the line's ids: start, end (i32s), MAX_IDS = 8192
+;;   SCORES 0x120000  its scores: start, end
+;;   KEY    0x130000  the key's CSV cell, MAX_KEY = 0x8000 key bytes
+;;   RANKS  0x140000  ",1," to ",99," as 32-bit words (built by $init)
+;;   FORMULA 0x140200 256 bytes: 1 for a byte that may start a formula
+;;   STATE  0x141000  i32s: out length, lines, rows, lines with scores,
+;;                    widest count, why it stopped
+;;   OUT    0x150000  the rows, up to OUT_CAP = 0x400000 bytes
+(module
+  (memory (export "memory") 86 86)
+  (data (i32.const 0x14023d) "\01") ;; =
+  (data (i32.const 0x14022b) "\01") ;; +
+  (data (i32.const 0x14022d) "\01") ;; -
+  (data (i32.const 0x140240) "\01") ;; @
+  (data (i32.const 0x1402ef) "\01") ;; lead byte of the full-width forms, checked further
+  ;; Settings (setup): format 0 csv-long, 1 csv-wide, 2 jsonl.
+  (global $fmt (mut i32) (i32.const 0))
+  (global $withScore (mut i32) (i32.const 0))
+  (global $guard (mut i32) (i32.const 0))
+  (global $crlf (mut i32) (i32.const 0))
+  (global $top (mut i32) (i32.const 0))
+  (global $width (mut i32) (i32.const 0))
+  (global $keyField (mut i32) (i32.const 0))
+  (global $maxLine (mut i32) (i32.const 0))
+  (global $scoresOk (mut i32) (i32.const 0))
+  ;; The line $scan accepted.
+  (global $nIds (mut i32) (i32.const 0))
+  (global $nScores (mut i32) (i32.const 0))
+  (global $hasScores (mut i32) (i32.const 0))
+  (global $keyS (mut i32) (i32.const 0))
+  (global $keyE (mut i32) (i32.const 0))
+  (global $field (mut i32) (i32.const 0))
+  (global $klen (mut i32) (i32.const 0))
+  (start $init)
+  (func $init
+    (local $r i32)
+    (local.set $r (i32.const 1))
+    (loop $rank
+      (i32.store (i32.add (i32.const 0x13fffc) (i32.shl (local.get $r) (i32.const 2)))
+        (if (result i32) (i32.lt_u (local.get $r) (i32.const 10))
+          (then (i32.or (i32.const 0x2c002c) (i32.shl (i32.add (i32.const 48) (local.get $r)) (i32.const 8))))
+          (else
+            (i32.or
+              (i32.or (i32.const 0x2c00002c)
+                (i32.shl (i32.add (i32.const 48) (i32.div_u (local.get $r) (i32.const 10))) (i32.const 8)))
+              (i32.shl (i32.add (i32.const 48) (i32.rem_u (local.get $r) (i32.const 10))) (i32.const 16))))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br_if $rank (i32.lt_u (local.get $r) (i32.const 100)))))
+  (func (export "setup") (param $fmt i32) (param $withScore i32) (param $guard i32) (param $crlf i32)
+    (param $top i32) (param $width i32) (param $keyField i32) (param $maxLine i32) (param $scoresOk i32)
+    (global.set $fmt (local.get $fmt))
+    (global.set $withScore (local.get $withScore))
+    (global.set $guard (local.get $guard))
+    (global.set $crlf (local.get $crlf))
+    (global.set $top (local.get $top))
+    (global.set $width (local.get $width))
+    (global.set $keyField (local.get $keyField))
+    (global.set $maxLine (local.get $maxLine))
+    (global.set $scoresOk (local.get $scoresOk)))
+  ;; The line at s in the shape: the place after its final `}`, or -1; the
+  ;; key, ids and scores to the globals, IDS and SCORES. key-scan.wat's
+  ;; $line without the hashes: string and digit runs 16 bytes at a time.
+  (func $scan (param $s i32) (result i32)
+    (local $p i32)
+    (local $q i32)
+    (local $c i32)
+    (local $m i32)
+    (local $ids i32)
+    (local $scores i32)
+    (local $w i64)
+    (local $v v128)
+    ;; {"input":{"
+    (if (i64.ne (i64.load (local.get $s)) (i64.const 0x227475706e69227b)) (then (return (i32.const -1))))
+    (if (i32.ne (i32.load offset=7 (local.get $s)) (i32.const 0x227b3a22)) (then (return (i32.const -1))))
+    ;; userId":" or itemId":"
+    (local.set $w (i64.load offset=11 (local.get $s)))
+    (if (i64.eq (local.get $w) (i64.const 0x3a22644972657375))
+      (then (global.set $field (i32.const 1)))
+      (else
+        (if (i64.ne (local.get $w) (i64.const 0x3a2264496d657469)) (then (return (i32.const -1))))
+        (global.set $field (i32.const 2))))
+    (if (i32.ne (i32.load8_u offset=19 (local.get $s)) (i32.const 0x22)) (then (return (i32.const -1))))
+    (local.set $p (i32.add (local.get $s) (i32.const 20)))
+    (local.set $q (local.get $p))
+    (block $str_done_key
+      (loop $str_key
+        (local.set $m
+          (i8x16.bitmask
+            (v128.or
+              (i8x16.lt_u (local.tee $v (v128.load (local.get $q))) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32))
+              (v128.or
+                (i8x16.eq (local.get $v) (v128.const i8x16 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34))
+                (i8x16.eq (local.get $v) (v128.const i8x16 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92))))))
+        (br_if $str_done_key (local.get $m))
+        (local.set $q (i32.add (local.get $q) (i32.const 16)))
+        (br $str_key)))
+    (local.set $q (i32.add (local.get $q) (i32.ctz (local.get $m))))
+    (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x22)) (then (return (i32.const -1))))
+    (if (i32.gt_u (i32.sub (local.get $q) (local.get $p)) (i32.const 0x8000)) (then (return (i32.const -1))))
+    (global.set $keyS (local.get $p))
+    (global.set $keyE (local.get $q))
+    ;; },"output":{"recommendedItems":[
+    (if (i64.ne (i64.load offset=1 (local.get $q)) (i64.const 0x757074756f222c7d)) (then (return (i32.const -1))))
+    (if (i64.ne (i64.load offset=9 (local.get $q)) (i64.const 0x636572227b3a2274)) (then (return (i32.const -1))))
+    (if (i64.ne (i64.load offset=17 (local.get $q)) (i64.const 0x6465646e656d6d6f)) (then (return (i32.const -1))))
+    (if (i64.ne (i64.load offset=25 (local.get $q)) (i64.const 0x5b3a22736d657449)) (then (return (i32.const -1))))
+    (local.set $p (i32.add (local.get $q) (i32.const 33)))
+    (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x5d))
+      (then (local.set $p (i32.add (local.get $p) (i32.const 1))))
+      (else
+        (loop $id
+          (if (i32.ne (i32.load8_u (local.get $p)) (i32.const 0x22)) (then (return (i32.const -1))))
+          (if (i32.ge_u (local.get $ids) (i32.const 8192)) (then (return (i32.const -1))))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (local.set $q (local.get $p))
+          (block $str_done_id
+            (loop $str_id
+              (local.set $m
+                (i8x16.bitmask
+                  (v128.or
+                    (i8x16.lt_u (local.tee $v (v128.load (local.get $q))) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32))
+                    (v128.or
+                      (i8x16.eq (local.get $v) (v128.const i8x16 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34))
+                      (i8x16.eq (local.get $v) (v128.const i8x16 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92))))))
+              (br_if $str_done_id (local.get $m))
+              (local.set $q (i32.add (local.get $q) (i32.const 16)))
+              (br $str_id)))
+          (local.set $q (i32.add (local.get $q) (i32.ctz (local.get $m))))
+          (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x22)) (then (return (i32.const -1))))
+          (local.set $c (i32.add (i32.const 0x110000) (i32.shl (local.get $ids) (i32.const 3))))
+          (i32.store (local.get $c) (local.get $p))
+          (i32.store offset=4 (local.get $c) (local.get $q))
+          (local.set $ids (i32.add (local.get $ids) (i32.const 1)))
+          (local.set $c (i32.load8_u offset=1 (local.get $q)))
+          (local.set $p (i32.add (local.get $q) (i32.const 2)))
+          (br_if $id (i32.eq (local.get $c) (i32.const 0x2c)))
+          (if (i32.ne (local.get $c) (i32.const 0x5d)) (then (return (i32.const -1)))))))
+    (global.set $nIds (local.get $ids))
+    (global.set $hasScores (i32.const 0))
+    ;; ,"scores":[ JSON numbers (the grammar's every rule) ], no more of them than ids.
+    (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x2c))
+      (then
+        (if (i64.ne (i64.load (local.get $p)) (i64.const 0x7365726f6373222c)) (then (return (i32.const -1))))
+        (if (i32.ne (i32.load offset=7 (local.get $p)) (i32.const 0x5b3a2273)) (then (return (i32.const -1))))
+        (global.set $hasScores (i32.const 1))
+        (local.set $p (i32.add (local.get $p) (i32.const 11)))
+        (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x5d))
+          (then (local.set $p (i32.add (local.get $p) (i32.const 1))))
+          (else
+            (loop $score
+              (if (i32.ge_u (local.get $scores) (local.get $ids)) (then (return (i32.const -1))))
+              (i32.store (i32.add (i32.const 0x120000) (i32.shl (local.get $scores) (i32.const 3))) (local.get $p))
+              (local.set $c (i32.load8_u (local.get $p)))
+              (if (i32.eq (local.get $c) (i32.const 0x2d))
+                (then
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (local.set $c (i32.load8_u (local.get $p)))))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (if (i32.ne (local.get $c) (i32.const 0x30))
+                (then
+                  (if (i32.gt_u (i32.sub (local.get $c) (i32.const 49)) (i32.const 8)) (then (return (i32.const -1))))
+                  (block $dig_done_int
+                    (loop $dig_int
+                      (local.set $m
+                        (i8x16.bitmask
+                          (i8x16.gt_u
+                            (i8x16.sub (v128.load (local.get $p)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                            (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))))
+                      (br_if $dig_done_int (local.get $m))
+                      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                      (br $dig_int)))
+                  (local.set $p (i32.add (local.get $p) (i32.ctz (local.get $m))))))
+              (local.set $c (i32.load8_u (local.get $p)))
+              (if (i32.eq (local.get $c) (i32.const 0x2e))
+                (then
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (if (i32.gt_u (i32.sub (i32.load8_u (local.get $p)) (i32.const 48)) (i32.const 9)) (then (return (i32.const -1))))
+                  (block $dig_done_frac
+                    (loop $dig_frac
+                      (local.set $m
+                        (i8x16.bitmask
+                          (i8x16.gt_u
+                            (i8x16.sub (v128.load (local.get $p)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                            (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))))
+                      (br_if $dig_done_frac (local.get $m))
+                      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                      (br $dig_frac)))
+                  (local.set $p (i32.add (local.get $p) (i32.ctz (local.get $m))))
+                  (local.set $c (i32.load8_u (local.get $p)))))
+              (if (i32.eq (i32.or (local.get $c) (i32.const 0x20)) (i32.const 0x65))
+                (then
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (local.set $c (i32.load8_u (local.get $p)))
+                  (if (i32.or (i32.eq (local.get $c) (i32.const 0x2b)) (i32.eq (local.get $c) (i32.const 0x2d)))
+                    (then (local.set $p (i32.add (local.get $p) (i32.const 1)))))
+                  (if (i32.gt_u (i32.sub (i32.load8_u (local.get $p)) (i32.const 48)) (i32.const 9)) (then (return (i32.const -1))))
+                  (block $dig_done_exp
+                    (loop $dig_exp
+                      (local.set $m
+                        (i8x16.bitmask
+                          (i8x16.gt_u
+                            (i8x16.sub (v128.load (local.get $p)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                            (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))))
+                      (br_if $dig_done_exp (local.get $m))
+                      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                      (br $dig_exp)))
+                  (local.set $p (i32.add (local.get $p) (i32.ctz (local.get $m))))
+                  (local.set $c (i32.load8_u (local.get $p)))))
+              (i32.store (i32.add (i32.const 0x120004) (i32.shl (local.get $scores) (i32.const 3))) (local.get $p))
+              (local.set $scores (i32.add (local.get $scores) (i32.const 1)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br_if $score (i32.eq (local.get $c) (i32.const 0x2c)))
+              (if (i32.ne (local.get $c) (i32.const 0x5d)) (then (return (i32.const -1)))))))))
+    (global.set $nScores (local.get $scores))
+    ;; },"error":null}
+    (if (i64.ne (i64.load (local.get $p)) (i64.const 0x726f727265222c7d)) (then (return (i32.const -1))))
+    (if (i64.ne (i64.load offset=7 (local.get $p)) (i64.const 0x7d6c6c756e3a2272)) (then (return (i32.const -1))))
+    (i32.add (local.get $p) (i32.const 15)))
+  ;; row-writer.ts's formulaStart: = + - @, or EF BC 9D/8B/8D/A0 (full-width).
+  (func $formula (param $s i32) (param $e i32) (result i32)
+    (local $c i32)
+    (if (i32.ge_u (local.get $s) (local.get $e)) (then (return (i32.const 0))))
+    (local.set $c (i32.load8_u (local.get $s)))
+    (if (i32.ne (local.get $c) (i32.const 0xef)) (then (return (i32.load8_u offset=0x140200 (local.get $c)))))
+    (if (i32.ge_u (i32.add (local.get $s) (i32.const 2)) (local.get $e)) (then (return (i32.const 0))))
+    (if (i32.ne (i32.load8_u offset=1 (local.get $s)) (i32.const 0xbc)) (then (return (i32.const 0))))
+    (local.set $c (i32.load8_u offset=2 (local.get $s)))
+    (i32.or
+      (i32.or (i32.eq (local.get $c) (i32.const 0x9d)) (i32.eq (local.get $c) (i32.const 0x8b)))
+      (i32.or (i32.eq (local.get $c) (i32.const 0x8d)) (i32.eq (local.get $c) (i32.const 0xa0)))))
+  ;; row-writer.ts's cellInto for a string without escapes: the formula
+  ;; guard's apostrophe, the bytes, quotes around them when one is a comma.
+  (func $cell (param $o i32) (param $s i32) (param $e i32) (result i32)
+    (local $at i32)
+    (local $b i32)
+    (local $comma i32)
+    (local.set $at (local.get $o))
+    (if (i32.and (global.get $guard) (call $formula (local.get $s) (local.get $e)))
+      (then
+        (i32.store8 (local.get $o) (i32.const 39))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))))
+    (block $done
+      (loop $byte
+        (br_if $done (i32.ge_u (local.get $s) (local.get $e)))
+        (local.set $b (i32.load8_u (local.get $s)))
+        (local.set $comma (i32.or (local.get $comma) (i32.eq (local.get $b) (i32.const 44))))
+        (i32.store8 (local.get $o) (local.get $b))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $byte)))
+    (if (local.get $comma)
+      (then
+        (memory.copy
+          (i32.add (local.get $at) (i32.const 1))
+          (local.get $at)
+          (i32.sub (local.get $o) (local.get $at)))
+        (i32.store8 (local.get $at) (i32.const 34))
+        (i32.store8 offset=1 (local.get $o) (i32.const 34))
+        (local.set $o (i32.add (local.get $o) (i32.const 2)))))
+    (local.get $o))
+  ;; src[s, e) to o, 16 bytes at a time; returns the end.
+  (func $copy (param $o i32) (param $s i32) (param $e i32) (result i32)
+    (local $d i32)
+    (local.set $d (local.get $o))
+    (loop $chunk
+      (v128.store (local.get $d) (v128.load (local.get $s)))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (br_if $chunk (i32.lt_s (local.get $s) (local.get $e))))
+    (i32.add (local.get $d) (i32.sub (local.get $e) (local.get $s))))
+  (func $eol (param $o i32) (result i32)
+    (if (global.get $crlf)
+      (then
+        (i32.store16 (local.get $o) (i32.const 0x0a0d))
+        (return (i32.add (local.get $o) (i32.const 2)))))
+    (i32.store8 (local.get $o) (i32.const 10))
+    (i32.add (local.get $o) (i32.const 1)))
+  ;; ",rank," for ranks of 100 and more.
+  (func $rank (param $o i32) (param $r i32) (result i32)
+    (local $n i32)
+    (local $t i32)
+    (local.set $t (local.get $r))
+    (loop $digits
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (local.set $t (i32.div_u (local.get $t) (i32.const 10)))
+      (br_if $digits (local.get $t)))
+    (i32.store8 (local.get $o) (i32.const 44))
+    (i32.store8 offset=1 (i32.add (local.get $o) (local.get $n)) (i32.const 44))
+    (local.set $t (i32.add (local.get $o) (local.get $n)))
+    (loop $digit
+      (i32.store8 (local.get $t) (i32.add (i32.const 48) (i32.rem_u (local.get $r) (i32.const 10))))
+      (local.set $t (i32.sub (local.get $t) (i32.const 1)))
+      (local.set $r (i32.div_u (local.get $r) (i32.const 10)))
+      (br_if $digit (local.get $r)))
+    (i32.add (local.get $o) (i32.add (local.get $n) (i32.const 2))))
+  ;; csv-long.ts's longRowsPlain: key, rank, id[, score] per id. Everything
+  ;; inline (no call per cell: V8 inlines no WebAssembly call, and the calls
+  ;; were a third of this loop): the key, id and score copied 16 bytes at a
+  ;; time, the line end as one 16-bit store (LF's spare 0 byte overwritten).
+  (func $long (param $o i32) (param $count i32) (result i32)
+    (local $i i32)
+    (local $k i32)
+    (local $s i32)
+    (local $len i32)
+    (local $klen i32)
+    (local $eol i32)
+    (local $eolLen i32)
+    (local $withScore i32)
+    (local $nScores i32)
+    (local $guard i32)
+    (local $v v128)
+    (local.set $klen (global.get $klen))
+    (local.set $withScore (global.get $withScore))
+    (local.set $nScores (global.get $nScores))
+    (local.set $guard (global.get $guard))
+    (local.set $eol (select (i32.const 0x0a0d) (i32.const 0x0a) (global.get $crlf)))
+    (local.set $eolLen (select (i32.const 2) (i32.const 1) (global.get $crlf)))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $k (i32.const 0))
+        (loop $key
+          (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load offset=0x130000 (local.get $k)))
+          (local.set $k (i32.add (local.get $k) (i32.const 16)))
+          (br_if $key (i32.lt_u (local.get $k) (local.get $klen))))
+        (local.set $o (i32.add (local.get $o) (local.get $klen)))
+        (if (i32.lt_u (local.get $i) (i32.const 99))
+          (then
+            (i32.store (local.get $o) (i32.load offset=0x140000 (i32.shl (local.get $i) (i32.const 2))))
+            (local.set $o (i32.add (local.get $o) (select (i32.const 3) (i32.const 4) (i32.lt_u (local.get $i) (i32.const 9))))))
+          (else (local.set $o (call $rank (local.get $o) (i32.add (local.get $i) (i32.const 1))))))
+        ;; The id: its bytes as they are unless longer than 16, holding a comma, or maybe a formula.
+        (local.set $s (i32.load offset=0x110000 (i32.shl (local.get $i) (i32.const 3))))
+        (local.set $len (i32.sub (i32.load offset=0x110004 (i32.shl (local.get $i) (i32.const 3))) (local.get $s)))
+        (local.set $v (v128.load (local.get $s)))
+        (if (i32.or
+              (i32.or
+                (i32.gt_u (local.get $len) (i32.const 16))
+                (i32.and (local.get $guard) (i32.load8_u offset=0x140200 (i8x16.extract_lane_u 0 (local.get $v)))))
+              (i32.and
+                (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44)))
+                (i32.sub (i32.shl (i32.const 1) (local.get $len)) (i32.const 1))))
+          (then (local.set $o (call $cell (local.get $o) (local.get $s) (i32.add (local.get $s) (local.get $len)))))
+          (else
+            (v128.store (local.get $o) (local.get $v))
+            (local.set $o (i32.add (local.get $o) (local.get $len)))))
+        (if (local.get $withScore)
+          (then
+            (i32.store8 (local.get $o) (i32.const 44))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (if (i32.lt_u (local.get $i) (local.get $nScores))
+              (then
+                (local.set $s (i32.load offset=0x120000 (i32.shl (local.get $i) (i32.const 3))))
+                (local.set $len (i32.sub (i32.load offset=0x120004 (i32.shl (local.get $i) (i32.const 3))) (local.get $s)))
+                (local.set $k (i32.const 0))
+                (loop $digits
+                  (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
+                  (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                  (br_if $digits (i32.lt_u (local.get $k) (local.get $len))))
+                (local.set $o (i32.add (local.get $o) (local.get $len)))))))
+        (i32.store16 (local.get $o) (local.get $eol))
+        (local.set $o (i32.add (local.get $o) (local.get $eolLen)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row)))
+    (local.get $o))
+    ;; csv-wide.ts's writeWideRow: key, `width` id cells[, `width` score cells],
+  ;; the cells inline as in $long.
+  (func $wide (param $o i32) (param $count i32) (result i32)
+    (local $i i32)
+    (local $n i32)
+    (local $k i32)
+    (local $s i32)
+    (local $len i32)
+    (local $guard i32)
+    (local $v v128)
+    (local.set $guard (global.get $guard))
+    (local.set $o (call $copy (local.get $o) (i32.const 0x130000) (i32.add (i32.const 0x130000) (global.get $klen))))
+    (block $ids_done
+      (loop $ids
+        (br_if $ids_done (i32.ge_u (local.get $i) (local.get $count)))
+        (i32.store8 (local.get $o) (i32.const 44))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (local.set $s (i32.load offset=0x110000 (i32.shl (local.get $i) (i32.const 3))))
+        (local.set $len (i32.sub (i32.load offset=0x110004 (i32.shl (local.get $i) (i32.const 3))) (local.get $s)))
+        (local.set $v (v128.load (local.get $s)))
+        (if (i32.or
+              (i32.or
+                (i32.gt_u (local.get $len) (i32.const 16))
+                (i32.and (local.get $guard) (i32.load8_u offset=0x140200 (i8x16.extract_lane_u 0 (local.get $v)))))
+              (i32.and
+                (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44)))
+                (i32.sub (i32.shl (i32.const 1) (local.get $len)) (i32.const 1))))
+          (then (local.set $o (call $cell (local.get $o) (local.get $s) (i32.add (local.get $s) (local.get $len)))))
+          (else
+            (v128.store (local.get $o) (local.get $v))
+            (local.set $o (i32.add (local.get $o) (local.get $len)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $ids)))
+    ;; The empty cells past the line's ids.
+    (local.set $o (call $commas (local.get $o) (i32.sub (global.get $width) (local.get $count))))
+    (if (global.get $withScore)
+      (then
+        (local.set $n (select (global.get $nScores) (local.get $count) (i32.lt_u (global.get $nScores) (local.get $count))))
+        (local.set $i (i32.const 0))
+        (block $scores_done
+          (loop $scores
+            (br_if $scores_done (i32.ge_u (local.get $i) (local.get $n)))
+            (i32.store8 (local.get $o) (i32.const 44))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (local.set $s (i32.load offset=0x120000 (i32.shl (local.get $i) (i32.const 3))))
+            (local.set $len (i32.sub (i32.load offset=0x120004 (i32.shl (local.get $i) (i32.const 3))) (local.get $s)))
+            (local.set $k (i32.const 0))
+            (loop $digits
+              (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
+              (local.set $k (i32.add (local.get $k) (i32.const 16)))
+              (br_if $digits (i32.lt_u (local.get $k) (local.get $len))))
+            (local.set $o (i32.add (local.get $o) (local.get $len)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $scores)))
+        (local.set $o (call $commas (local.get $o) (i32.sub (global.get $width) (local.get $n))))))
+    (call $eol (local.get $o)))
+  ;; n commas at o (n <= 0: none).
+  (func $commas (param $o i32) (param $n i32) (result i32)
+    (block $done
+      (loop $comma
+        (br_if $done (i32.le_s (local.get $n) (i32.const 0)))
+        (i32.store8 (local.get $o) (i32.const 44))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $comma)))
+    (local.get $o))
+  ;; jsonl.ts's writeJsonLine: {"userId":"K","items":[{"itemId":"I"[,"score":S|null]},...]}
+  ;; The literals as 8- and 4-byte stores (overlapping), the strings and
+  ;; scores copied 16 bytes at a time, inline as in $long.
+  (func $jsonl (param $o i32) (param $count i32) (result i32)
+    (local $i i32)
+    (local $k i32)
+    (local $s i32)
+    (local $len i32)
+    (local $withScore i32)
+    (local $nScores i32)
+    ;; {"userId":" or {"itemId":" (11 bytes: 8, then 4 overlapping one)
+    (if (i32.eq (global.get $field) (i32.const 1))
+      (then (i64.store (local.get $o) (i64.const 0x644972657375227b)))
+      (else (i64.store (local.get $o) (i64.const 0x64496d657469227b))))
+    (i32.store offset=7 (local.get $o) (i32.const 0x223a2264))
+    (local.set $o (call $copy (i32.add (local.get $o) (i32.const 11)) (global.get $keyS) (global.get $keyE)))
+    ;; ","items":[
+    (i64.store (local.get $o) (i64.const 0x736d657469222c22))
+    (i32.store offset=7 (local.get $o) (i32.const 0x5b3a2273))
+    (local.set $o (i32.add (local.get $o) (i32.const 11)))
+    (local.set $withScore (global.get $withScore))
+    (local.set $nScores (global.get $nScores))
+    (block $done
+      (loop $item
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (if (local.get $i)
+          (then
+            (i32.store8 (local.get $o) (i32.const 44))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))))
+        ;; {"itemId":"
+        (i64.store (local.get $o) (i64.const 0x64496d657469227b))
+        (i32.store offset=7 (local.get $o) (i32.const 0x223a2264))
+        (local.set $o (i32.add (local.get $o) (i32.const 11)))
+        (local.set $s (i32.load offset=0x110000 (i32.shl (local.get $i) (i32.const 3))))
+        (local.set $len (i32.sub (i32.load offset=0x110004 (i32.shl (local.get $i) (i32.const 3))) (local.get $s)))
+        (local.set $k (i32.const 0))
+        (loop $id
+          (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
+          (local.set $k (i32.add (local.get $k) (i32.const 16)))
+          (br_if $id (i32.lt_u (local.get $k) (local.get $len))))
+        (local.set $o (i32.add (local.get $o) (local.get $len)))
+        (if (local.get $withScore)
+          (then
+            ;; ","score":
+            (i64.store (local.get $o) (i64.const 0x65726f6373222c22))
+            (i32.store16 offset=8 (local.get $o) (i32.const 0x3a22))
+            (local.set $o (i32.add (local.get $o) (i32.const 10)))
+            (if (i32.lt_u (local.get $i) (local.get $nScores))
+              (then
+                (local.set $s (i32.load offset=0x120000 (i32.shl (local.get $i) (i32.const 3))))
+                (local.set $len (i32.sub (i32.load offset=0x120004 (i32.shl (local.get $i) (i32.const 3))) (local.get $s)))
+                (local.set $k (i32.const 0))
+                (loop $digits
+                  (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
+                  (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                  (br_if $digits (i32.lt_u (local.get $k) (local.get $len))))
+                (local.set $o (i32.add (local.get $o) (local.get $len))))
+              (else
+                (i32.store (local.get $o) (i32.const 0x6c6c756e))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))))
+            ;; }
+            (i32.store8 (local.get $o) (i32.const 125))
+            (local.set $o (i32.add (local.get $o) (i32.const 1))))
+          (else
+            ;; "}
+            (i32.store16 (local.get $o) (i32.const 0x7d22))
+            (local.set $o (i32.add (local.get $o) (i32.const 2)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $item)))
+    ;; ]}\n
+    (i32.store (local.get $o) (i32.const 0x0a7d5d))
+    (i32.add (local.get $o) (i32.const 3)))
+  ;; The line s..e (its shape accepted, `count` ids exported) at o when OUT
+  ;; has room for its bound: the new end; -1 when it has not.
+  (func $emit (param $o i32) (param $s i32) (param $e i32) (param $count i32) (result i32)
+    (local $bound i32)
+    (local.set $bound (i32.add (i32.shl (i32.sub (local.get $e) (local.get $s)) (i32.const 1)) (i32.const 64)))
+    (if (i32.eq (global.get $fmt) (i32.const 2))
+      (then
+        (if (i32.gt_u
+              (i32.add (i32.add (local.get $bound) (i32.mul (local.get $count) (i32.const 48))) (local.get $o))
+              (i32.const 0x550000))
+          (then (return (i32.const -1))))
+        (return (call $jsonl (local.get $o) (local.get $count)))))
+    (global.set $klen (i32.sub (call $cell (i32.const 0x130000) (global.get $keyS) (global.get $keyE)) (i32.const 0x130000)))
+    (if (i32.eqz (global.get $fmt))
+      (then
+        (if (i32.gt_u
+              (i32.add
+                (i32.add (local.get $bound) (i32.mul (local.get $count) (i32.add (global.get $klen) (i32.const 24))))
+                (local.get $o))
+              (i32.const 0x550000))
+          (then (return (i32.const -1))))
+        (return (call $long (local.get $o) (local.get $count)))))
+    (if (i32.gt_u
+          (i32.add
+            (i32.add (i32.add (local.get $bound) (global.get $klen)) (i32.shl (global.get $width) (i32.const 3)))
+            (local.get $o))
+          (i32.const 0x550000))
+      (then (return (i32.const -1))))
+    (call $wide (local.get $o) (local.get $count)))
+  (func (export "rows") (param $len i32) (param $atEnd i32) (param $from i32) (result i32)
+    (local $s i32)
+    (local $q i32)
+    (local $c i32)
+    (local $e i32)
+    (local $next i32)
+    (local $o i32)
+    (local $r i32)
+    (local $count i32)
+    (local $lines i32)
+    (local $rows i32)
+    (local $scored i32)
+    (local $widest i32)
+    (local $why i32)
+    (local.set $s (local.get $from))
+    (local.set $o (i32.const 0x150000))
+    (block $stop
+      (loop $line
+        (local.set $why (i32.const 1))
+        (br_if $stop (i32.ge_u (local.get $s) (local.get $len)))
+        (local.set $why (i32.const 0))
+        (local.set $q (call $scan (local.get $s)))
+        (br_if $stop (i32.lt_s (local.get $q) (i32.const 0)))
+        ;; The shape must end where the line does: LF, CRLF, or the piece's end (a CR before it dropped).
+        (local.set $c (i32.load8_u (local.get $q)))
+        (local.set $e (local.get $q))
+        (if (i32.eq (local.get $c) (i32.const 10))
+          (then (local.set $next (i32.add (local.get $q) (i32.const 1))))
+          (else
+            (if (i32.eq (local.get $c) (i32.const 13))
+              (then (local.set $q (i32.add (local.get $q) (i32.const 1)))))
+            (if (i32.lt_u (local.get $q) (local.get $len))
+              (then
+                ;; (c is CR here: any other byte is the one at q, not LF)
+                (br_if $stop (i32.ne (i32.load8_u (local.get $q)) (i32.const 10)))
+                (local.set $next (i32.add (local.get $q) (i32.const 1))))
+              (else
+                ;; The window's end: the line may go on past it unless the piece ends there.
+                (local.set $why (i32.const 1))
+                (br_if $stop (i32.eqz (local.get $atEnd)))
+                (local.set $why (i32.const 0))
+                (local.set $next (local.get $len))))))
+        (br_if $stop (i32.gt_u (i32.sub (local.get $e) (local.get $s)) (global.get $maxLine)))
+        (br_if $stop (i32.ne (global.get $field) (global.get $keyField)))
+        (br_if $stop (i32.and (global.get $hasScores) (i32.eqz (global.get $scoresOk))))
+        (local.set $count (global.get $nIds))
+        (if (i32.and (i32.ne (global.get $top) (i32.const 0)) (i32.gt_u (local.get $count) (global.get $top)))
+          (then (local.set $count (global.get $top))))
+        (br_if $stop (i32.and (i32.eq (global.get $fmt) (i32.const 1)) (i32.gt_u (local.get $count) (global.get $width))))
+        (local.set $r (call $emit (local.get $o) (local.get $s) (local.get $e) (local.get $count)))
+        (if (i32.lt_s (local.get $r) (i32.const 0))
+          (then
+            ;; No room: a line too big for an empty OUT goes to JavaScript.
+            (local.set $why (select (i32.const 0) (i32.const 2) (i32.eq (local.get $o) (i32.const 0x150000))))
+            (br $stop)))
+        (local.set $o (local.get $r))
+        (local.set $lines (i32.add (local.get $lines) (i32.const 1)))
+        (local.set $rows
+          (i32.add (local.get $rows) (select (local.get $count) (i32.const 1) (i32.eqz (global.get $fmt)))))
+        (local.set $scored (i32.add (local.get $scored) (global.get $hasScores)))
+        (if (i32.gt_u (local.get $count) (local.get $widest)) (then (local.set $widest (local.get $count))))
+        (local.set $s (local.get $next))
+        (br $line)))
+    (i32.store (i32.const 0x141000) (i32.sub (local.get $o) (i32.const 0x150000)))
+    (i32.store (i32.const 0x141004) (local.get $lines))
+    (i32.store (i32.const 0x141008) (local.get $rows))
+    (i32.store (i32.const 0x14100c) (local.get $scored))
+    (i32.store (i32.const 0x141010) (local.get $widest))
+    (i32.store (i32.const 0x141014) (local.get $why))
+    (local.get $s)))
