@@ -1,5 +1,5 @@
 import { ByteIndex, hashBytes } from '../../core/byteset.js';
-import { eachLine, eachPartition, joinSets, type SpillDir } from '../../io/spill.js';
+import { eachLine, eachPartition, joinSets, type ReadScratch, type SpillDir } from '../../io/spill.js';
 import { setBit } from './bits.js';
 import type { CollectProgress } from './events.js';
 import { TYPE_ERROR, TYPE_OK, WORKER_TYPE } from './keyer.js';
@@ -60,9 +60,10 @@ export async function decideKeys(
   const parts = joinSets(worker ? [keyer.parts, worker.parts] : [keyer.parts], keyer.parts.seed);
   const keyed = parts.entries.reduce((a, n) => a + n, 0);
   let decided = 0;
+  const state = new PartitionState();
   // Half the budget for the reload estimate, half for the per-key state arrays.
-  for await (const [part, , expect] of eachPartition(spill, parts, budget / 2)) {
-    const r = await decidePartition(part, expect, groups, hasInput);
+  for await (const [part, , expect] of eachPartition(spill, parts, budget / 2, 1, state.scratch)) {
+    const r = await decidePartition(part, state.take(expect), groups, hasInput);
     decided += expect.keys;
     progress.decided(decided, keyed);
     s.duplicates += r.duplicates;
@@ -83,15 +84,10 @@ export async function decideKeys(
  */
 async function decidePartition(
   part: AsyncIterable<Buffer>,
-  expect: { keys: number; keyBytes: number },
+  { index, ok, err, inp }: { index: ByteIndex; ok: Float64Array; err: Float64Array; inp: Float64Array },
   groups: Bitsets[],
   hasInput: boolean,
 ): Promise<Decision> {
-  const index = new ByteIndex(expect);
-  // Entries bound the keys from above.
-  const ok = new Float64Array(expect.keys).fill(-1);
-  const err = new Float64Array(expect.keys).fill(-1);
-  const inp = new Float64Array(expect.keys).fill(-1);
   const d: Decision = {
     duplicates: 0,
     failedKeys: 0,
@@ -136,4 +132,31 @@ async function decidePartition(
     if (hasInput && i < 0 && (o >= 0 || e >= 0)) d.unexpected++;
   }
   return d;
+}
+
+/**
+ * Step 2's memory, used again from one partition to the next (grown to the
+ * largest): the file's bytes, the index of its keys, the first line of each
+ * kind per key. Fresh ones a partition (about 30 MB at 50 M keys) waited for
+ * a garbage collection, several at a time, at the peak RSS.
+ */
+class PartitionState {
+  readonly scratch: ReadScratch = { buf: Buffer.alloc(0) };
+  private index: ByteIndex | undefined;
+  private places = new Float64Array(0);
+
+  /** The index, empty, and three arrays of `keys` places, each -1 (entries bound the keys from above). */
+  take(expect: { keys: number; keyBytes: number }) {
+    if (this.index) this.index.clear();
+    else this.index = new ByteIndex(expect);
+    const n = expect.keys;
+    if (this.places.length < 3 * n) this.places = new Float64Array(Math.ceil(3.75 * n));
+    const places = this.places.subarray(0, 3 * n).fill(-1);
+    return {
+      index: this.index,
+      ok: places.subarray(0, n),
+      err: places.subarray(n, 2 * n),
+      inp: places.subarray(2 * n),
+    };
+  }
 }

@@ -22,6 +22,13 @@ export const TYPE_INPUT = 73; // 'I'
  * numbered apart (from 0, in its own files), and decide tells them apart by it.
  */
 export const WORKER_TYPE = 32;
+/**
+ * Bytes a thread's partition set may have on their way to disk: without a cap, once keying
+ * outran the disk (input lines, six times as many keys a megabyte), each of 256 files queued
+ * its buffers, about 30 MB a thread at the peak RSS. 64 flushes of 32 KiB, as many as a set
+ * keeps spare: no buffer is made anew.
+ */
+export const PARTS_IN_FLIGHT = 2 * 1024 * 1024;
 const KEY_TAGS = [0, 117, 105, 97]; // '', 'u', 'i', 'a' for KEY_USER, KEY_ITEM, KEY_ATTRIBUTES
 
 /**

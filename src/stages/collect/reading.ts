@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { PbError } from '../../errors.js';
-import { openSource, wholeLines } from '../../io/input.js';
+import { openLinesReusing, openSource, wholeLines } from '../../io/input.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
 
 // Both readings of a source (keys, then the lines kept) go through here, so they number lines alike.
@@ -57,20 +57,25 @@ function linesIn(b: Buffer): number {
   return b.length > 0 && b[b.length - 1] !== LF ? n + 1 : n;
 }
 
-/** Input files as pieces of whole lines (a line over the limit is a PB_PARSE error). */
+/**
+ * Input files as pieces of whole lines (a line over the limit is a PB_PARSE error).
+ * With `reuse`, a local file is read into two buffers used in turn (openLinesReusing):
+ * a piece is overwritten by the read after the next, so the caller must be done with
+ * it by then. A fresh 1 MiB stream chunk a read was freed only by the next garbage
+ * collection: in step 1 tens of them waited for it on each thread, the peak RSS.
+ */
 export function inputPieces(
   file: string,
   stdin: Readable | undefined,
   maxLineLength: number,
+  reuse = false,
 ): AsyncGenerator<Buffer> {
-  return wholeLines(
-    openSource(file, { stdin }),
-    maxLineLength,
-    () =>
-      new PbError('PB_PARSE', `an input line longer than ${maxLineLength} bytes (--max-line-length)`, {
-        file,
-      }),
-  );
+  const tooLong = () =>
+    new PbError('PB_PARSE', `an input line longer than ${maxLineLength} bytes (--max-line-length)`, {
+      file,
+    });
+  if (reuse) return openLinesReusing(file, { stdin }, maxLineLength, tooLong);
+  return wholeLines(openSource(file, { stdin }), maxLineLength, tooLong);
 }
 
 export function isBlank(b: Buffer, s: number, e: number): boolean {
