@@ -47,8 +47,8 @@ export async function decideKeys(
   progress: CollectProgress,
 ): Promise<Decided> {
   const main = {
-    keepOut: keyer.keepOut.sized(keyer.ordinal),
-    keepError: keyer.keepError.sized(keyer.ordinal),
+    keepOut: keyer.keepOut.take(keyer.ordinal),
+    keepError: keyer.keepError.take(keyer.ordinal),
     missing: new Uint8Array(Math.ceil(keyer.inputOrdinal / 8)),
   };
   const theirs = worker && {

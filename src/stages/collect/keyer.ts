@@ -4,6 +4,7 @@ import {
   KEY_ATTRIBUTES,
   KEY_NONE,
   KEY_USER,
+  KeyScanLines,
   LINE_BLANK,
   LINE_ERROR,
   LINE_OK,
@@ -31,6 +32,14 @@ export const WORKER_TYPE = 32;
 export const PARTS_IN_FLIGHT = 2 * 1024 * 1024;
 const KEY_TAGS = [0, 117, 105, 97]; // '', 'u', 'i', 'a' for KEY_USER, KEY_ITEM, KEY_ATTRIBUTES
 
+/** What outputs() gathers over a piece's lines. */
+interface OutputsResult {
+  lines: number;
+  blank: number;
+  problems: { index: number; reason: string; text: string }[];
+  waits: Promise<void>[];
+}
+
 /**
  * Step 1's per-line work, synchronous over a piece: number every non-blank
  * line and write `tag+key TAB type+number` to its partition.
@@ -51,6 +60,8 @@ export class Keyer {
   readonly keepError = new Bits();
   private readonly parser = new OutLineParser();
   private readonly scan = new KeyScan();
+  /** The usual recommendation lines of a piece at once, in WebAssembly (top 0: the digest is not read). */
+  private readonly lines = new KeyScanLines(0);
   private key = Buffer.allocUnsafe(1024);
   private readonly payload = Buffer.allocUnsafe(32);
 
@@ -75,61 +86,73 @@ export class Keyer {
     problems: { index: number; reason: string; text: string }[];
     wait: Promise<unknown> | undefined;
   } {
-    const problems: { index: number; reason: string; text: string }[] = [];
-    const waits: Promise<void>[] = [];
-    let lines = 0;
-    let blank = 0;
+    const r: OutputsResult = { lines: 0, blank: 0, problems: [], waits: [] };
+    const ls = this.lines;
     let p = 0;
-    const n = piece.length;
-    const parser = this.parser;
-    const scan = this.scan;
-    while (p < n) {
-      let nl = piece.indexOf(LF, p);
-      if (nl === -1) nl = n;
-      const e = nl > p && piece[nl - 1] === 13 ? nl - 1 : nl;
-      const index = lines++;
-      const long = e - p > this.maxLineLength;
-      const quick = long ? UNKNOWN : scan.scan(piece, p, e);
-      if (quick !== UNKNOWN) {
-        const ord = this.ordinal++;
-        if (quick === LINE_ERROR) this.errorLines++;
-        const klen = this.setKey(scan.keyField, piece, scan.keyStart, scan.keyEnd, false);
-        const w = this.put(klen, quick === LINE_OK ? this.typeOk : this.typeError, ord);
-        if (w) waits.push(w);
+    while (p < piece.length) {
+      const n = ls.scan(piece, p);
+      if (n === 0) {
+        // A line longer than the scan's window, by itself.
+        let nl = piece.indexOf(LF, p);
+        if (nl === -1) nl = piece.length;
+        this.line(piece, p, nl > p && piece[nl - 1] === 13 ? nl - 1 : nl, r);
         p = nl + 1;
         continue;
       }
-      const status = long ? (isBlank(piece, p, e) ? LINE_BLANK : -1) : parser.parse(piece, p, e);
-      if (status === LINE_BLANK) {
-        blank++;
-        this.blankLines++;
-      } else {
-        const ord = this.ordinal++;
-        if (status === LINE_OK || status === LINE_ERROR) {
-          if (status === LINE_ERROR) this.errorLines++;
-          if (parser.keyField === KEY_NONE) this.keepWithoutKey(ord, status === LINE_ERROR);
-          else {
-            const klen = this.setKey(
-              parser.keyField,
-              piece,
-              parser.keyStart,
-              parser.keyEnd,
-              parser.keyEscaped,
-            );
-            const w = this.put(klen, status === LINE_OK ? this.typeOk : this.typeError, ord);
-            if (w) waits.push(w);
-          }
-        } else {
-          const reason =
-            status === -1
-              ? `line longer than ${this.maxLineLength} bytes (--max-line-length)`
-              : parser.problem;
-          problems.push({ index, reason, text: piece.toString('utf8', p, Math.min(e, p + 65536)) });
+      for (let i = 0; i < n; i++) {
+        const s = ls.start(i);
+        const e = ls.end(i);
+        const field = ls.field(i);
+        if (field === KEY_NONE || e - s > this.maxLineLength) this.line(piece, s, e, r);
+        else {
+          // A recommendation line of the usual shape, as the parser would judge it (core/out/key-scan.ts).
+          r.lines++;
+          const klen = this.setKey(field, piece, ls.keyStart(i), ls.keyEnd(i), false);
+          const w = this.put(klen, this.typeOk, this.ordinal++);
+          if (w) r.waits.push(w);
         }
       }
-      p = nl + 1;
+      p = ls.next(n - 1);
     }
+    const { lines, blank, problems, waits } = r;
     return { lines, blank, problems, wait: waits.length > 0 ? Promise.all(waits) : undefined };
+  }
+
+  /** One line, piece[p, e): collect's quick scan (error lines too), else the full parser. */
+  private line(piece: Buffer, p: number, e: number, r: OutputsResult): void {
+    const index = r.lines++;
+    const long = e - p > this.maxLineLength;
+    const scan = this.scan;
+    const quick = long ? UNKNOWN : scan.scan(piece, p, e);
+    if (quick !== UNKNOWN) {
+      const ord = this.ordinal++;
+      if (quick === LINE_ERROR) this.errorLines++;
+      const klen = this.setKey(scan.keyField, piece, scan.keyStart, scan.keyEnd, false);
+      const w = this.put(klen, quick === LINE_OK ? this.typeOk : this.typeError, ord);
+      if (w) r.waits.push(w);
+      return;
+    }
+    const parser = this.parser;
+    const status = long ? (isBlank(piece, p, e) ? LINE_BLANK : -1) : parser.parse(piece, p, e);
+    if (status === LINE_BLANK) {
+      r.blank++;
+      this.blankLines++;
+      return;
+    }
+    const ord = this.ordinal++;
+    if (status === LINE_OK || status === LINE_ERROR) {
+      if (status === LINE_ERROR) this.errorLines++;
+      if (parser.keyField === KEY_NONE) this.keepWithoutKey(ord, status === LINE_ERROR);
+      else {
+        const klen = this.setKey(parser.keyField, piece, parser.keyStart, parser.keyEnd, parser.keyEscaped);
+        const w = this.put(klen, status === LINE_OK ? this.typeOk : this.typeError, ord);
+        if (w) r.waits.push(w);
+      }
+      return;
+    }
+    const reason =
+      status === -1 ? `line longer than ${this.maxLineLength} bytes (--max-line-length)` : parser.problem;
+    r.problems.push({ index, reason, text: piece.toString('utf8', p, Math.min(e, p + 65536)) });
   }
 
   private keepWithoutKey(ord: number, error: boolean): void {
