@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { countRegularLines } from '../../core/linecount.js';
 import { PbError } from '../../errors.js';
 import { openLinesReusing, openSource, wholeLines } from '../../io/input.js';
 import { type OutItem, readOutItems } from '../../io/out-reader.js';
@@ -52,6 +53,10 @@ export async function* numbered(
 
 /** Lines in a piece of whole lines (the last may lack its LF). */
 function linesIn(b: Buffer): number {
+  // Counted 16 bytes a step in WebAssembly when every line is plain (the usual piece): a native
+  // indexOf a line cost more than step 3's own work on the line.
+  const regular = countRegularLines(b);
+  if (regular >= 0) return regular;
   let n = 0;
   for (let i = b.indexOf(LF); i !== -1; i = b.indexOf(LF, i + 1)) n++;
   return b.length > 0 && b[b.length - 1] !== LF ? n + 1 : n;
