@@ -1,12 +1,12 @@
 import { once } from 'node:events';
-import { closeSync, createReadStream, createWriteStream, openSync, type WriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes, partitionOf } from '../core/byteset.js';
-import { wholeLines } from './input.js';
 import { trackTemporary } from './output.js';
-import { checkAborted } from './scope.js';
+import { eachLine, type ReadScratch, readFiles } from './spill-read.js';
 
+export { eachLine, type ReadScratch, readPartition } from './spill-read.js';
 // The rule lives in core: the conversion workers pick a line's partition with it too.
 export { partitionOf };
 
@@ -59,6 +59,10 @@ export class PartitionSet {
   private readonly spare: Buffer[] = [];
   /** Set by close(): the files are complete and the buffers let go. */
   closed = false;
+  /** Bytes handed to the files and not yet written, and the wait for them to fall (see maxInFlight). */
+  private inFlight = 0;
+  private lowered: Promise<void> | undefined;
+  private release = () => {};
 
   constructor(
     dir: string,
@@ -68,6 +72,9 @@ export class PartitionSet {
     readonly weigh?: Weigh,
     /** Flushed buffers a file may queue before write() asks to wait (two threads' sets use fewer). */
     private readonly queued = 4,
+    /** Bytes the set may have handed its files unwritten before write() waits (till half are): else a fast
+     * writer with a slower disk queues `queued` buffers in each of 256 files, 24 MiB and more a set. */
+    private readonly maxInFlight = Number.POSITIVE_INFINITY,
   ) {
     this.seed = seed;
     this.weights = new Array(count).fill(0);
@@ -211,7 +218,10 @@ export class PartitionSet {
       this.streams[i] = s;
     }
     const buf = this.bufs[i] as Buffer;
+    this.inFlight += fill;
     const ok = s.write(buf.subarray(0, fill), (err) => {
+      this.inFlight -= fill;
+      if (this.lowered && this.inFlight <= this.maxInFlight / 2) this.release();
       // Written: the buffer serves again. A fresh one a flush was freed only
       // by the next garbage collection, and tens of MB of them waited for it.
       if (!err && !this.closed && buf.length === FLUSH && this.spare.length < SPARE) this.spare.push(buf);
@@ -221,8 +231,16 @@ export class PartitionSet {
     // and a split of every partition (a small budget) kept 256 such sets.
     this.bufs[i] = last ? EMPTY : this.fresh();
     this.fill[i] = 0;
-    if (ok) return undefined;
-    return this.drained(i, s);
+    const file = ok ? undefined : this.drained(i, s);
+    if (this.inFlight <= this.maxInFlight) return file;
+    // Settled when the set's writes fall to half of maxInFlight, or the set is destroyed.
+    this.lowered ??= new Promise<void>((resolve) => {
+      this.release = () => {
+        this.lowered = undefined;
+        resolve();
+      };
+    });
+    return file ? Promise.all([file, this.lowered]).then(() => undefined) : this.lowered;
   }
 
   /**
@@ -259,6 +277,7 @@ export class PartitionSet {
     this.bufs.fill(EMPTY);
     this.spare.length = 0;
     this.closed = true;
+    this.release();
     for (const release of this.giveUp) release?.();
     await Promise.all(
       this.streams.map((st) => {
@@ -353,9 +372,15 @@ export class SpillDir {
     return this.dir;
   }
 
-  async partitions(seed = 0, count = PARTITIONS, weigh?: Weigh, queued?: number): Promise<PartitionSet> {
+  async partitions(
+    seed = 0,
+    count = PARTITIONS,
+    weigh?: Weigh,
+    queued?: number,
+    maxInFlight?: number,
+  ): Promise<PartitionSet> {
     const { dir, prefix } = await this.reserve();
-    const set = new PartitionSet(dir, prefix, seed, count, weigh, queued);
+    const set = new PartitionSet(dir, prefix, seed, count, weigh, queued, maxInFlight);
     // Closed sets need no dispose(): holding on to them (256 write streams
     // each) grew memory with every partition split.
     for (let i = this.sets.length - 1; i >= 0; i--) if (this.sets[i]?.closed) this.sets.splice(i, 1);
@@ -383,45 +408,6 @@ export class SpillDir {
   }
 }
 
-/** A partition's bytes in pieces that hold whole lines only, in write order. */
-export async function* readPartition(path: string): AsyncGenerator<Buffer> {
-  // One read for a partition of modest size: streaming it in 256 KiB reads
-  // left the thread idle between thread-pool round trips.
-  checkAborted();
-  const { size } = await stat(path);
-  if (size <= 64 * 1024 * 1024) {
-    const all = await readFile(path);
-    if (all.length > 0) yield all;
-    return;
-  }
-  yield* wholeLines(
-    createReadStream(path, { highWaterMark: 1024 * 1024 }),
-    Number.POSITIVE_INFINITY,
-    () => undefined,
-  );
-}
-
-/**
- * Calls fn(keyStart, keyEnd, payloadStart, payloadEnd) for each line of a
- * piece from readPartition. A callback, not objects: a drain visits every
- * spilled record and an object per line was a tenth of its time.
- */
-export function eachLine(seg: Buffer, fn: (ks: number, ke: number, ps: number, pe: number) => void): void {
-  const n = seg.length;
-  let p = 0;
-  while (p < n) {
-    let tab = -1;
-    let i = p;
-    for (; i < n; i++) {
-      const c = seg[i] as number;
-      if (c === LF) break;
-      if (c === TAB && tab === -1) tab = i;
-    }
-    fn(p, tab, tab + 1, i);
-    p = i + 1;
-  }
-}
-
 /**
  * Visits every partition's lines, in write order within each partition,
  * first splitting any partition whose reload cost exceeds the budget.
@@ -433,6 +419,8 @@ export async function* eachPartition(
   parts: SpilledParts,
   budget: number,
   depth = 1,
+  /** One buffer the partitions are read into in turn (the consumer is done with each piece as it takes the next). */
+  scratch?: ReadScratch,
 ): AsyncGenerator<[AsyncIterable<Buffer>, boolean, { keys: number; keyBytes: number }]> {
   for (let i = 0; i < parts.paths.length; i++) {
     // An empty partition has no file: awaiting 256 removals one by one was most of a small run's drain.
@@ -444,7 +432,7 @@ export async function* eachPartition(
       // not always 256: a partition a little over budget became 256 tiny files.
       const count = Math.min(PARTITIONS, Math.max(2, Math.ceil((2 * parts.cost(i)) / budget)));
       const sub = await spill.partitions(parts.seed + depth * 7919, count, parts.weigh);
-      for await (const seg of readFiles(files)) {
+      for await (const seg of readFiles(files, scratch)) {
         const waits: Promise<void>[] = [];
         eachLine(seg, (ks, ke, ps, pe) => {
           const w = sub.write(seg, ks, ke, hashBytes(seg, ks, ke, sub.seed), seg, ps, pe);
@@ -454,19 +442,14 @@ export async function* eachPartition(
       }
       await sub.close();
       await drop();
-      yield* eachPartition(spill, sub, budget, depth + 1);
+      yield* eachPartition(spill, sub, budget, depth + 1, scratch);
     } else {
       yield [
-        readFiles(files),
+        readFiles(files, scratch),
         depth >= MAX_DEPTH,
         { keys: parts.entries[i] as number, keyBytes: parts.keyBytes[i] as number },
       ];
       await drop();
     }
   }
-}
-
-/** A partition's lines, file after file. */
-async function* readFiles(files: readonly string[]): AsyncGenerator<Buffer> {
-  for (const f of files) yield* readPartition(f);
 }

@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { eachLine, eachPartition, joinSets, type PartitionSet, SpillDir } from '../../src/io/spill.js';
+import {
+  eachLine,
+  eachPartition,
+  joinSets,
+  type PartitionSet,
+  readPartition,
+  SpillDir,
+} from '../../src/io/spill.js';
 import { makeTmp } from '../helpers.js';
 
 let tmp: Awaited<ReturnType<typeof makeTmp>>;
@@ -173,6 +180,41 @@ describe('a backed-up partition file', () => {
     } finally {
       process.off('warning', onWarning);
       await spill.dispose();
+    }
+  });
+
+  test('past maxInFlight bytes unwritten, write() waits though no file is backed up; read back into one scratch buffer', async () => {
+    for (const cap of [Number.POSITIVE_INFINITY, 64 * 1024]) {
+      const spill = new SpillDir(tmp.dir);
+      try {
+        // A queue of 1000 buffers a file: no file backs up, only the set's cap can ask to wait.
+        const parts = await spill.partitions(0, 8, undefined, 1000, cap);
+        const waits = new Set<Promise<void>>();
+        for (let i = 0; i < 1500; i++) {
+          const w = parts.writeString(`key-${i}`, 'x'.repeat(500 + (i % 7)));
+          if (w) waits.add(w);
+        }
+        if (cap === Number.POSITIVE_INFINITY) assert.equal(waits.size, 0);
+        else assert.ok(waits.size >= 1, 'the set asked to wait');
+        await Promise.all(waits);
+        await parts.close();
+        const scratch = { buf: Buffer.alloc(0) };
+        let lines = 0;
+        for (const path of parts.paths) {
+          const plain: Buffer[] = [];
+          for await (const seg of readPartition(path)) plain.push(Buffer.from(seg));
+          const got: Buffer[] = [];
+          for await (const seg of readPartition(path, scratch)) {
+            assert.equal(seg.buffer, scratch.buf.buffer, 'read into the scratch buffer');
+            got.push(Buffer.from(seg));
+          }
+          assert.deepEqual(Buffer.concat(got), Buffer.concat(plain));
+          for (const b of Buffer.concat(got)) if (b === 10) lines++;
+        }
+        assert.equal(lines, 1500);
+      } finally {
+        await spill.dispose();
+      }
     }
   });
 

@@ -20,6 +20,13 @@ export class Bits {
     out.set(this.bytes.subarray(0, Math.min(out.length, this.bytes.length)));
     return out;
   }
+
+  /** sized(n), and this lets go of its own array (grown by doubling: up to twice the bits), empty again. */
+  take(n: number): Uint8Array {
+    const out = this.sized(n);
+    this.bytes = new Uint8Array(1024);
+    return out;
+  }
 }
 
 export function setBit(bits: Uint8Array, n: number): void {

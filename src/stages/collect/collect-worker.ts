@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PartitionSet } from '../../io/spill.js';
 import type { KeyJob, WorkerMessage } from './key-worker.js';
-import { Keyer } from './keyer.js';
+import { Keyer, PARTS_IN_FLIGHT } from './keyer.js';
 import { keyInputs, keySources } from './keys.js';
 
 /**
@@ -37,7 +37,7 @@ const events = {
 };
 
 async function keyAll(): Promise<void> {
-  const parts = new PartitionSet(job.dir, 'w', 0, undefined, undefined, 2);
+  const parts = new PartitionSet(job.dir, 'w', 0, undefined, undefined, 2, PARTS_IN_FLIGHT);
   const keyer = new Keyer(parts, job.maxLineLength, true);
   try {
     const linesPerSource = await keySources(keyer, job.sources, job, () => Promise.reject(GIVE_UP), events);

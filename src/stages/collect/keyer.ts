@@ -4,6 +4,7 @@ import {
   KEY_ATTRIBUTES,
   KEY_NONE,
   KEY_USER,
+  KeyScanLines,
   LINE_BLANK,
   LINE_ERROR,
   LINE_OK,
@@ -22,7 +23,22 @@ export const TYPE_INPUT = 73; // 'I'
  * numbered apart (from 0, in its own files), and decide tells them apart by it.
  */
 export const WORKER_TYPE = 32;
+/**
+ * Bytes a thread's partition set may have on their way to disk: without a cap, once keying
+ * outran the disk (input lines, six times as many keys a megabyte), each of 256 files queued
+ * its buffers, about 30 MB a thread at the peak RSS. 64 flushes of 32 KiB, as many as a set
+ * keeps spare: no buffer is made anew.
+ */
+export const PARTS_IN_FLIGHT = 2 * 1024 * 1024;
 const KEY_TAGS = [0, 117, 105, 97]; // '', 'u', 'i', 'a' for KEY_USER, KEY_ITEM, KEY_ATTRIBUTES
+
+/** What outputs() gathers over a piece's lines. */
+interface OutputsResult {
+  lines: number;
+  blank: number;
+  problems: { index: number; reason: string; text: string }[];
+  waits: Promise<void>[];
+}
 
 /**
  * Step 1's per-line work, synchronous over a piece: number every non-blank
@@ -44,6 +60,8 @@ export class Keyer {
   readonly keepError = new Bits();
   private readonly parser = new OutLineParser();
   private readonly scan = new KeyScan();
+  /** The usual recommendation lines of a piece at once, in WebAssembly (top 0: the digest is not read). */
+  private readonly lines = new KeyScanLines(0);
   private key = Buffer.allocUnsafe(1024);
   private readonly payload = Buffer.allocUnsafe(32);
 
@@ -68,61 +86,73 @@ export class Keyer {
     problems: { index: number; reason: string; text: string }[];
     wait: Promise<unknown> | undefined;
   } {
-    const problems: { index: number; reason: string; text: string }[] = [];
-    const waits: Promise<void>[] = [];
-    let lines = 0;
-    let blank = 0;
+    const r: OutputsResult = { lines: 0, blank: 0, problems: [], waits: [] };
+    const ls = this.lines;
     let p = 0;
-    const n = piece.length;
-    const parser = this.parser;
-    const scan = this.scan;
-    while (p < n) {
-      let nl = piece.indexOf(LF, p);
-      if (nl === -1) nl = n;
-      const e = nl > p && piece[nl - 1] === 13 ? nl - 1 : nl;
-      const index = lines++;
-      const long = e - p > this.maxLineLength;
-      const quick = long ? UNKNOWN : scan.scan(piece, p, e);
-      if (quick !== UNKNOWN) {
-        const ord = this.ordinal++;
-        if (quick === LINE_ERROR) this.errorLines++;
-        const klen = this.setKey(scan.keyField, piece, scan.keyStart, scan.keyEnd, false);
-        const w = this.put(klen, quick === LINE_OK ? this.typeOk : this.typeError, ord);
-        if (w) waits.push(w);
+    while (p < piece.length) {
+      const n = ls.scan(piece, p);
+      if (n === 0) {
+        // A line longer than the scan's window, by itself.
+        let nl = piece.indexOf(LF, p);
+        if (nl === -1) nl = piece.length;
+        this.line(piece, p, nl > p && piece[nl - 1] === 13 ? nl - 1 : nl, r);
         p = nl + 1;
         continue;
       }
-      const status = long ? (isBlank(piece, p, e) ? LINE_BLANK : -1) : parser.parse(piece, p, e);
-      if (status === LINE_BLANK) {
-        blank++;
-        this.blankLines++;
-      } else {
-        const ord = this.ordinal++;
-        if (status === LINE_OK || status === LINE_ERROR) {
-          if (status === LINE_ERROR) this.errorLines++;
-          if (parser.keyField === KEY_NONE) this.keepWithoutKey(ord, status === LINE_ERROR);
-          else {
-            const klen = this.setKey(
-              parser.keyField,
-              piece,
-              parser.keyStart,
-              parser.keyEnd,
-              parser.keyEscaped,
-            );
-            const w = this.put(klen, status === LINE_OK ? this.typeOk : this.typeError, ord);
-            if (w) waits.push(w);
-          }
-        } else {
-          const reason =
-            status === -1
-              ? `line longer than ${this.maxLineLength} bytes (--max-line-length)`
-              : parser.problem;
-          problems.push({ index, reason, text: piece.toString('utf8', p, Math.min(e, p + 65536)) });
+      for (let i = 0; i < n; i++) {
+        const s = ls.start(i);
+        const e = ls.end(i);
+        const field = ls.field(i);
+        if (field === KEY_NONE || e - s > this.maxLineLength) this.line(piece, s, e, r);
+        else {
+          // A recommendation line of the usual shape, as the parser would judge it (core/out/key-scan.ts).
+          r.lines++;
+          const klen = this.setKey(field, piece, ls.keyStart(i), ls.keyEnd(i), false);
+          const w = this.put(klen, this.typeOk, this.ordinal++);
+          if (w) r.waits.push(w);
         }
       }
-      p = nl + 1;
+      p = ls.next(n - 1);
     }
+    const { lines, blank, problems, waits } = r;
     return { lines, blank, problems, wait: waits.length > 0 ? Promise.all(waits) : undefined };
+  }
+
+  /** One line, piece[p, e): collect's quick scan (error lines too), else the full parser. */
+  private line(piece: Buffer, p: number, e: number, r: OutputsResult): void {
+    const index = r.lines++;
+    const long = e - p > this.maxLineLength;
+    const scan = this.scan;
+    const quick = long ? UNKNOWN : scan.scan(piece, p, e);
+    if (quick !== UNKNOWN) {
+      const ord = this.ordinal++;
+      if (quick === LINE_ERROR) this.errorLines++;
+      const klen = this.setKey(scan.keyField, piece, scan.keyStart, scan.keyEnd, false);
+      const w = this.put(klen, quick === LINE_OK ? this.typeOk : this.typeError, ord);
+      if (w) r.waits.push(w);
+      return;
+    }
+    const parser = this.parser;
+    const status = long ? (isBlank(piece, p, e) ? LINE_BLANK : -1) : parser.parse(piece, p, e);
+    if (status === LINE_BLANK) {
+      r.blank++;
+      this.blankLines++;
+      return;
+    }
+    const ord = this.ordinal++;
+    if (status === LINE_OK || status === LINE_ERROR) {
+      if (status === LINE_ERROR) this.errorLines++;
+      if (parser.keyField === KEY_NONE) this.keepWithoutKey(ord, status === LINE_ERROR);
+      else {
+        const klen = this.setKey(parser.keyField, piece, parser.keyStart, parser.keyEnd, parser.keyEscaped);
+        const w = this.put(klen, status === LINE_OK ? this.typeOk : this.typeError, ord);
+        if (w) r.waits.push(w);
+      }
+      return;
+    }
+    const reason =
+      status === -1 ? `line longer than ${this.maxLineLength} bytes (--max-line-length)` : parser.problem;
+    r.problems.push({ index, reason, text: piece.toString('utf8', p, Math.min(e, p + 65536)) });
   }
 
   private keepWithoutKey(ord: number, error: boolean): void {
@@ -139,6 +169,11 @@ export class Keyer {
     let p = 0;
     const n = seg.length;
     while (p < n) {
+      const quick = this.quickInput(seg, p, n, waits);
+      if (quick >= 0) {
+        p = quick + 1;
+        continue;
+      }
       let nl = seg.indexOf(LF, p);
       if (nl === -1) nl = n;
       const e = nl > p && seg[nl - 1] === 13 ? nl - 1 : nl;
@@ -154,6 +189,29 @@ export class Keyer {
       p = nl + 1;
     }
     return waits.length > 0 ? Promise.all(waits) : undefined;
+  }
+
+  /**
+   * A line as prepare writes it (`{"userId":"K"`, K with no escape), keyed before its end is
+   * looked for: returns the index of its LF (or the piece's end), or -1 for any other line (left
+   * to inputKey, which reads it the same way). An indexOf a line was most of an input line's cost.
+   */
+  private quickInput(seg: Buffer, s: number, n: number, waits: Promise<void>[]): number {
+    for (let f = KEY_USER; f <= KEY_ATTRIBUTES; f++) {
+      const prefix = INPUT_PREFIXES[f] as Buffer;
+      // Bytes past the line's end (LF, CR, or past the piece) never match the prefix.
+      if (!startsWith(seg, s, prefix)) continue;
+      let i = s + prefix.length;
+      while (i < n && seg[i] !== 34 && seg[i] !== 92 && (seg[i] as number) >= 32) i++;
+      if (i >= n || seg[i] !== 34) return -1;
+      let nl = i + 1;
+      while (nl < n && seg[nl] !== LF) nl++;
+      const ord = this.inputOrdinal++;
+      const w = this.put(this.setKey(f, seg, s + prefix.length, i, false), this.typeInput, ord);
+      if (w) waits.push(w);
+      return nl;
+    }
+    return -1;
   }
 
   private inputKey(seg: Buffer, s: number, e: number): number {

@@ -4,7 +4,7 @@ import type { SpillDir } from '../../io/spill.js';
 import type { CollectProgress } from './events.js';
 import type { InvalidLines } from './invalid.js';
 import { type KeyEvents, type KeyWorker, startKeyWorker, type WorkerKeyed } from './key-worker.js';
-import { Keyer } from './keyer.js';
+import { Keyer, PARTS_IN_FLIGHT } from './keyer.js';
 import type { ResolvedCollectOptions } from './options.js';
 import { inputPieces, numbered, PiecePool } from './reading.js';
 import type { CollectSummary } from './summary.js';
@@ -44,7 +44,7 @@ export async function partitionKeys(
   const thread = await startKeyWorker(files, spill, o, progress);
   // Two sets of 256 files: each queues half as much (RSS, measured at 10 M keys).
   const keyer = new Keyer(
-    await spill.partitions(0, undefined, undefined, thread ? 2 : undefined),
+    await spill.partitions(0, undefined, undefined, thread ? 2 : undefined, PARTS_IN_FLIGHT),
     o.maxLineLength,
   );
   const mine = thread ? thread.split : { sources: files.sources.length, inputs: files.inputs.length };
@@ -132,7 +132,7 @@ export async function keyInputs(
     const before = keyer.inputOrdinal;
     let first = true;
     events.file(file, 'input');
-    for await (const seg of inputPieces(file, o.stdin, o.maxLineLength)) {
+    for await (const seg of inputPieces(file, o.stdin, o.maxLineLength, true)) {
       if (first) {
         // Read by content: an .out file in an input folder is not batch input.
         const wrong = wrongKind(docKindOf(seg), 'batch-input', file);

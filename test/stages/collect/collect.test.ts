@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { FirstLines } from '../../../src/core/firsts.js';
 import { OutLineParser } from '../../../src/core/out-lines.js';
+import {
+  type Bitsets,
+  decideFirsts,
+  decidePartition,
+  PartitionState,
+} from '../../../src/stages/collect/decide.js';
 import {
   type CollectEvent,
   type CollectOptions,
@@ -444,6 +451,43 @@ describe('collect: two threads', () => {
       rejected.push([await readFile(rejects, 'utf8'), await readFile(output, 'utf8')]);
     }
     assert.deepEqual(rejected[0], rejected[1]);
+  });
+});
+
+describe('collect: step 2', () => {
+  test('in WebAssembly (core/firsts) and in JavaScript (a partition too large for it): the same bits and counts', async () => {
+    const rand = prng(31);
+    const [wasm, js] = [new FirstLines(), new PartitionState()];
+    const bits = (n: number) => new Uint8Array(Math.ceil(n / 8));
+    for (let round = 0; round < 4; round++) {
+      const lines: string[] = [];
+      const n = 1 + Math.floor(rand() * 5000);
+      for (let i = 0; i < n; i++) {
+        const tag = 'OEIoei'[Math.floor(rand() * 6)] as string;
+        lines.push(`u${Math.floor(rand() * (n / 3))}\t${tag}${Math.floor(rand() * 2 * n)}`);
+      }
+      const bytes = Buffer.from(lines.map((l) => `${l}\n`).join(''));
+      const cut = bytes.indexOf(10, Math.floor(bytes.length / 2)) + 1;
+      const pieces = async function* () {
+        yield bytes.subarray(0, cut);
+        yield bytes.subarray(cut);
+      };
+      const groups = () =>
+        [0, 1].map(() => ({ keepOut: bits(2 * n), keepError: bits(2 * n), missing: bits(2 * n) }));
+      const a: Bitsets[] = groups();
+      const b: Bitsets[] = groups();
+      assert.ok(wasm.start(n, bytes.length));
+      const da = await decideFirsts(pieces(), wasm, a, round % 2 === 0);
+      const db = await decidePartition(
+        pieces(),
+        js.take({ keys: n, keyBytes: bytes.length }),
+        b,
+        round % 2 === 0,
+      );
+      assert.deepEqual(da, db);
+      assert.deepEqual(a, b);
+      assert.ok(da.missing + da.failedKeys + da.duplicates > 0, 'the round decided something');
+    }
   });
 });
 
