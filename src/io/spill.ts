@@ -179,7 +179,9 @@ export class PartitionSet {
         const buf = this.bufs[i] as Buffer;
         const at = this.fill[i] as number;
         const n = Math.min(buf.length - at, to - from);
-        buf.set(src.subarray(from, from + n), at);
+        // A few lines a partition (a small window): subarray()+set() cost more than the bytes.
+        if (n <= 64) for (let k = 0; k < n; k++) buf[at + k] = src[from + k] as number;
+        else buf.set(src.subarray(from, from + n), at);
         this.fill[i] = at + n;
         from += n;
       }
