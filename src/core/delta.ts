@@ -77,9 +77,19 @@ export class ListDigest {
     this.b = (Math.imul((b << 13) | (b >>> 19), 5) + 0xe6546b64) | 0;
   }
 
-  /** hex() written as bytes at buf[at] (the partitions take it so, without a string per key). */
+  /** The digest's first word (what hex() writes first; KeyScanLines' digestA). */
+  wordA(): number {
+    return fmix(this.a ^ this.count);
+  }
+
+  /** Its second word. */
+  wordB(): number {
+    return fmix(this.b);
+  }
+
+  /** hex() written as bytes at buf[at] (the report's partitions take it so, without a string per key). */
   hexInto(buf: Uint8Array, at: number): void {
-    digestHexInto(fmix(this.a ^ this.count), fmix(this.b), buf, at);
+    digestHexInto(this.wordA(), this.wordB(), buf, at);
   }
 
   /** 16 hex digits (the count of ids mixed in). */

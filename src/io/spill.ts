@@ -161,12 +161,13 @@ export class PartitionSet {
   }
 
   /**
-   * Records already cut and grouped by partition (core/idcut.ts): partition
-   * i's are src[ends[i - 1], ends[i]), recs[i] of them, each a key, TAB, one
-   * payload byte and LF. One copy a partition instead of one write a line.
-   * Returns a promise only when a file is backed up.
+   * Records already cut and grouped by partition (core/idcut.ts, or
+   * key-scan.ts's group()): partition i's are src[ends[i - 1], ends[i]),
+   * recs[i] of them, each a key, TAB, `payload` bytes (one for idcut's) and
+   * LF. One copy a partition instead of one write a line. Returns a promise
+   * only when a file is backed up.
    */
-  writeGrouped(src: Uint8Array, ends: Int32Array, recs: Int32Array): Promise<void> | undefined {
+  writeGrouped(src: Uint8Array, ends: Int32Array, recs: Int32Array, payload = 1): Promise<void> | undefined {
     if (this.weigh || ends.length !== this.paths.length)
       throw new Error('personalize-batch: grouped records for a weighed or differently cut set');
     const waits: Promise<void>[] = [];
@@ -176,7 +177,7 @@ export class PartitionSet {
       const r = recs[i] as number;
       if (r === 0) continue;
       this.entries[i] += r;
-      this.keyBytes[i] += to - from - 3 * r;
+      this.keyBytes[i] += to - from - (payload + 2) * r;
       while (from < to) {
         if ((this.fill[i] as number) === (this.bufs[i] as Buffer).length) {
           const w = this.flush(i);
@@ -185,7 +186,9 @@ export class PartitionSet {
         const buf = this.bufs[i] as Buffer;
         const at = this.fill[i] as number;
         const n = Math.min(buf.length - at, to - from);
-        buf.set(src.subarray(from, from + n), at);
+        // A few lines a partition (a small window): subarray()+set() cost more than the bytes.
+        if (n <= 64) for (let k = 0; k < n; k++) buf[at + k] = src[from + k] as number;
+        else buf.set(src.subarray(from, from + n), at);
         this.fill[i] = at + n;
         from += n;
       }

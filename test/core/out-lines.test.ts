@@ -16,6 +16,16 @@ import {
   LINE_OK,
   OutLineParser,
 } from '../../src/core/out-lines.js';
+import { type PartitionSet, partitionOf } from '../../src/io/spill.js';
+import {
+  DeltaKeys,
+  PAYLOAD,
+  payloadA,
+  payloadB,
+  payloadNumber,
+  TYPE_OK,
+  TYPE_PREV,
+} from '../../src/stages/export/delta/keys.js';
 import { schemaValidator } from '../helpers.js';
 import {
   AWS_DOC_EXAMPLES,
@@ -682,6 +692,93 @@ describe("key scan (export --since): the service's usual lines without the full 
     assert.deepEqual(seen, want);
     assert.ok(windows >= 4, `${windows} windows`);
     assert.ok(seen.filter(([, , ok]) => ok).length > 14000);
+  });
+
+  test("group(): the batch scan's partition lines, byte for byte DeltaKeys.put's, by partition in line order", () => {
+    const rand = prng(31);
+    const lines: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const r = rand();
+      const ids = Array.from({ length: Math.floor(rand() * 6) }, () => randomId(rand, false));
+      if (r < 0.05) lines.push('');
+      else if (r < 0.1) lines.push(REFERENCE.error);
+      else
+        lines.push(
+          service(
+            `k${randomId(rand, false)}${i}`,
+            ids,
+            ids.map(() => randomScore(rand)),
+          ),
+        );
+    }
+    const piece = Buffer.from(`${lines.join('\n')}\n`);
+    /** Partition lines as a PartitionSet would get them, one list a partition (the writers' two ways). */
+    const sink = () => {
+      const got: string[][] = Array.from({ length: 256 }, () => []);
+      const text = (b: Uint8Array, s: number, e: number) => Buffer.from(b.subarray(s, e)).toString('hex');
+      const parts = {
+        write(key: Uint8Array, ks: number, ke: number, h: number, p: Uint8Array, ps: number, pe: number) {
+          got[partitionOf(h, 256)]?.push(`${text(key, ks, ke)}09${text(p, ps, pe)}0a`);
+        },
+        writeGrouped(src: Uint8Array, ends: Int32Array, recs: Int32Array, payload: number) {
+          let from = 0;
+          for (let i = 0; i < 256; i++) {
+            let n = 0;
+            for (let p = from; p < (ends[i] as number); n++) {
+              const nl = src.indexOf(10, p);
+              assert.equal(nl - src.indexOf(9, p) - 1, payload);
+              got[i]?.push(text(src, p, nl + 1));
+              p = nl + 1;
+            }
+            assert.equal(n, recs[i]);
+            from = ends[i] as number;
+          }
+        },
+      } as unknown as PartitionSet;
+      return { got, parts };
+    };
+    for (const [b, top] of [
+      [batches[0], 0],
+      [batches[1], 2],
+    ] as const) {
+      const wasm = sink();
+      const js = sink();
+      const wk = new DeltaKeys(wasm.parts, false);
+      const jk = new DeltaKeys(js.parts, false);
+      // Numbers past 32 bits, where the 7-bit groups' high ones are used.
+      const n0 = 2 ** 41 + 12345;
+      const n = b.scan(piece, 0);
+      assert.equal(n, 1500);
+      let run = 0;
+      for (let i = 0; i < n; i++) {
+        if (b.field(i) === KEY_NONE) {
+          wk.putRun(b, run, i, TYPE_OK, n0 + run);
+          run = i + 1;
+          continue;
+        }
+        assert.ok(scan.scan(piece, b.start(i), b.end(i)));
+        jk.outLine(scan, piece, top);
+        jk.put(piece, scan.keyStart, scan.keyEnd, TYPE_OK, n0 + i);
+        if (i % 5 !== 0) continue;
+        const p = Buffer.alloc(PAYLOAD);
+        const d = new ListDigest();
+        const k = top > 0 ? Math.min(top, scan.ids.n) : scan.ids.n;
+        for (let j = 0; j < k; j++)
+          d.id(piece, scan.ids.data[j * 3] as number, scan.ids.data[j * 3 + 1] as number);
+        // The payload reads back as what went in.
+        const one = sink();
+        new DeltaKeys(one.parts, false).putRun(b, i, i + 1, TYPE_PREV, n0 + i);
+        const line = Buffer.from(one.got.flat()[0] as string, 'hex');
+        line.copy(p, 0, line.indexOf(9) + 1, line.length - 1);
+        assert.deepEqual(
+          [p[0], payloadA(p, 0), payloadB(p, 0), payloadNumber(p, 0)],
+          [TYPE_PREV, d.wordA(), d.wordB(), n0 + i],
+        );
+      }
+      wk.putRun(b, run, n, TYPE_OK, n0 + run);
+      assert.ok(wasm.got.flat().length > 1250);
+      assert.deepEqual(wasm.got, js.got, `top ${top}`);
+    }
   });
 
   test('every prefix and thousands of one-byte changes of service lines: accepted only as the parser reads them', () => {

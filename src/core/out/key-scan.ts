@@ -211,14 +211,26 @@ export class KeyScan {
   }
 }
 
-/** key-scan.wat's memory layout: the window, then a record of 16 i32s a line. */
+/** key-scan.wat's memory layout: the window, then a record of 16 i32s a line, then group()'s counts, ends and lines. */
 const CAP = 0x200000;
 const RECS = 0x210000;
 const MAX_RECS = 0x4000;
+const COUNTS = 0x310000;
+const ENDS = 0x310400;
+const OUT = 0x311000;
+const OUT_END = 0x565000;
 
 interface WasmKeys {
   memory: WebAssembly.Memory;
   keys(len: number, atEnd: number, top: number, maxRecs: number): number;
+  group(from: number, to: number, type: number, n0: number): number;
+}
+
+/** group()'s result: partition i's lines are src[ends[i - 1], ends[i]), recs[i] of them (PartitionSet.writeGrouped). */
+export interface GroupedLines {
+  readonly src: Uint8Array;
+  readonly ends: Int32Array;
+  readonly recs: Int32Array;
 }
 
 let wasmModule: WebAssembly.Module | undefined;
@@ -239,13 +251,32 @@ export class KeyScanLines {
   private readonly rec: Int32Array;
   /** The window's place in the piece: records hold offsets into the window. */
   private base = 0;
+  private readonly grouped: GroupedLines;
 
   constructor(private readonly top: number) {
     wasmModule ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
     this.wasm = new WebAssembly.Instance(wasmModule).exports as unknown as WasmKeys;
     // Fixed size (its maximum is its minimum), so these views never go stale.
-    this.mem = new Uint8Array(this.wasm.memory.buffer);
-    this.rec = new Int32Array(this.wasm.memory.buffer, RECS, MAX_RECS * 16);
+    const buf = this.wasm.memory.buffer;
+    this.mem = new Uint8Array(buf);
+    this.rec = new Int32Array(buf, RECS, MAX_RECS * 16);
+    this.grouped = {
+      src: new Uint8Array(buf, OUT, OUT_END - OUT),
+      ends: new Int32Array(buf, ENDS, 256),
+      recs: new Int32Array(buf, COUNTS, 256),
+    };
+  }
+
+  /**
+   * Records [from, to) of the last scan, each accepted (field() not
+   * KEY_NONE), as `export --since`'s partition lines (delta/keys.ts: key,
+   * TAB, `type`, the digest's words, n0 + the record's place in the run),
+   * grouped by partition of 256 (the key hash's, seed 0), in record order
+   * within each. The views are valid until the next scan or group.
+   */
+  group(from: number, to: number, type: number, n0: number): GroupedLines {
+    this.wasm.group(from, to, type, n0);
+    return this.grouped;
   }
 
   /**

@@ -18,8 +18,13 @@
 ;;                   (CR of CRLF left out), next line's start, key start, key
 ;;                   end, field (0 refused, 1 userId, 2 itemId), the
 ;;                   digest's two words, the key's hash
+;;   COUNTS 0x310000 group's records per partition (256 i32s)
+;;   ENDS   0x310400 group's end of each partition's records in OUT (256 i32s)
+;;   AT     0x310800 group's write place per partition (256 i32s)
+;;   OUT    0x311000 group's partition lines: the window's keys (at most
+;;                   CAP bytes) and 21 bytes more a record, up to 0x565000
 (module
-  (memory (export "memory") 49 49)
+  (memory (export "memory") 88 88)
   (func $fmix (param $h i32) (result i32)
     (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
     (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
@@ -273,4 +278,111 @@
         (i32.store offset=0x210008 (local.get $r) (local.get $p))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $lines)))
-    (local.get $n)))
+    (local.get $n))
+
+  ;; A 32-bit word as 5 bytes of 7 bits each, least significant first, the
+  ;; high bit set in each: no TAB or LF among them (spill.ts cuts on those).
+  (func $seven5 (param $o i32) (param $v i32)
+    (i32.store
+      (local.get $o)
+      (i32.or
+        (i32.or
+          (i32.or (i32.and (local.get $v) (i32.const 0x7f))
+                  (i32.shl (i32.and (i32.shr_u (local.get $v) (i32.const 7)) (i32.const 0x7f)) (i32.const 8)))
+          (i32.or (i32.shl (i32.and (i32.shr_u (local.get $v) (i32.const 14)) (i32.const 0x7f)) (i32.const 16))
+                  (i32.shl (i32.and (i32.shr_u (local.get $v) (i32.const 21)) (i32.const 0x7f)) (i32.const 24))))
+        (i32.const 0x80808080)))
+    (i32.store8 offset=4 (local.get $o) (i32.or (i32.shr_u (local.get $v) (i32.const 28)) (i32.const 0x80))))
+  ;; group(from, to, type, n0): records [from, to) of the last keys() call,
+  ;; each an accepted line, as partition lines `key TAB type a b n LF`
+  ;; (keys.ts DeltaKeys: a and b the digest's words as $seven5 writes them,
+  ;; n = n0 + the record's place in the run as 8 bytes of 7 bits, most
+  ;; significant first), grouped by partition (the key hash's top byte:
+  ;; spill.ts partitionOf over 256), each partition's in record order:
+  ;; partition i's lines are OUT[ENDS[i - 1], ENDS[i]), COUNTS[i] of them
+  ;; (PartitionSet.writeGrouped's input). Returns the bytes written. One
+  ;; copy a partition in JavaScript instead of some 30 byte stores a line.
+  (func (export "group") (param $from i32) (param $to i32) (param $type i32) (param $n0 f64) (result i32)
+    (local $i i32)
+    (local $r i32)
+    (local $part i32)
+    (local $ks i32)
+    (local $ke i32)
+    (local $o i32)
+    (local $at i32)
+    (local $n i64)
+    (memory.fill (i32.const 0x310000) (i32.const 0) (i32.const 0x800))
+    ;; Per partition: records, then bytes (in ENDS for now).
+    (local.set $i (local.get $from))
+    (block $counted
+      (loop $count
+        (br_if $counted (i32.ge_u (local.get $i) (local.get $to)))
+        (local.set $r (i32.shl (local.get $i) (i32.const 6)))
+        (local.set $part (i32.shl (i32.shr_u (i32.load offset=0x210020 (local.get $r)) (i32.const 24)) (i32.const 2)))
+        (i32.store offset=0x310000 (local.get $part) (i32.add (i32.load offset=0x310000 (local.get $part)) (i32.const 1)))
+        (i32.store offset=0x310400 (local.get $part)
+          (i32.add
+            (i32.load offset=0x310400 (local.get $part))
+            (i32.add
+              (i32.sub (i32.load offset=0x210010 (local.get $r)) (i32.load offset=0x21000c (local.get $r)))
+              (i32.const 21))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $count)))
+    ;; Sizes to places: AT[i] the start of partition i's lines, ENDS[i] their end.
+    (local.set $part (i32.const 0))
+    (block $summed
+      (loop $sum
+        (br_if $summed (i32.ge_u (local.get $part) (i32.const 0x400)))
+        (i32.store offset=0x310800 (local.get $part) (local.get $at))
+        (local.set $at (i32.add (local.get $at) (i32.load offset=0x310400 (local.get $part))))
+        (i32.store offset=0x310400 (local.get $part) (local.get $at))
+        (local.set $part (i32.add (local.get $part) (i32.const 4)))
+        (br $sum)))
+    (local.set $n (i64.trunc_f64_u (local.get $n0)))
+    (local.set $i (local.get $from))
+    (block $placed
+      (loop $place
+        (br_if $placed (i32.ge_u (local.get $i) (local.get $to)))
+        (local.set $r (i32.shl (local.get $i) (i32.const 6)))
+        (local.set $part (i32.shl (i32.shr_u (i32.load offset=0x210020 (local.get $r)) (i32.const 24)) (i32.const 2)))
+        (local.set $o (i32.add (i32.load offset=0x310800 (local.get $part)) (i32.const 0x311000)))
+        (local.set $ks (i32.load offset=0x21000c (local.get $r)))
+        (local.set $ke (i32.load offset=0x210010 (local.get $r)))
+        ;; The key 8 bytes at a time: up to 7 bytes past it, which the TAB and payload then cover.
+        (block $copied
+          (loop $copy
+            (br_if $copied (i32.ge_u (local.get $ks) (local.get $ke)))
+            (i64.store (local.get $o) (i64.load (local.get $ks)))
+            (local.set $ks (i32.add (local.get $ks) (i32.const 8)))
+            (local.set $o (i32.add (local.get $o) (i32.const 8)))
+            (br $copy)))
+        (local.set $o (i32.sub (local.get $o) (i32.sub (local.get $ks) (local.get $ke))))
+        (i32.store8 (local.get $o) (i32.const 9))
+        (i32.store8 offset=1 (local.get $o) (local.get $type))
+        (call $seven5 (i32.add (local.get $o) (i32.const 2)) (i32.load offset=0x210018 (local.get $r)))
+        (call $seven5 (i32.add (local.get $o) (i32.const 7)) (i32.load offset=0x21001c (local.get $r)))
+        ;; n's 8 groups of 7 bits, most significant first, in one store.
+        (i64.store offset=12 (local.get $o)
+          (i64.or
+            (i64.or
+              (i64.or
+                (i64.and (i64.shr_u (local.get $n) (i64.const 49)) (i64.const 0x7f))
+                (i64.shl (i64.and (i64.shr_u (local.get $n) (i64.const 42)) (i64.const 0x7f)) (i64.const 8)))
+              (i64.or
+                (i64.shl (i64.and (i64.shr_u (local.get $n) (i64.const 35)) (i64.const 0x7f)) (i64.const 16))
+                (i64.shl (i64.and (i64.shr_u (local.get $n) (i64.const 28)) (i64.const 0x7f)) (i64.const 24))))
+            (i64.or
+              (i64.or
+                (i64.shl (i64.and (i64.shr_u (local.get $n) (i64.const 21)) (i64.const 0x7f)) (i64.const 32))
+                (i64.shl (i64.and (i64.shr_u (local.get $n) (i64.const 14)) (i64.const 0x7f)) (i64.const 40)))
+              (i64.or
+                (i64.shl (i64.and (i64.shr_u (local.get $n) (i64.const 7)) (i64.const 0x7f)) (i64.const 48))
+                (i64.or
+                  (i64.shl (i64.and (local.get $n) (i64.const 0x7f)) (i64.const 56))
+                  (i64.const 0x8080808080808080))))))
+        (i32.store8 offset=20 (local.get $o) (i32.const 10))
+        (i32.store offset=0x310800 (local.get $part) (i32.sub (i32.add (local.get $o) (i32.const 21)) (i32.const 0x311000)))
+        (local.set $n (i64.add (local.get $n) (i64.const 1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $place)))
+    (local.get $at)))

@@ -15,7 +15,7 @@ import {
 import { PbError } from '../../../errors.js';
 import { prefetch } from '../../../io/input.js';
 import { Bits } from '../../collect/bits.js';
-import { numbered } from '../../collect/reading.js';
+import { numbered, PiecePool } from '../../collect/reading.js';
 import { type DeltaKeys, TYPE_ERROR, TYPE_OK } from './keys.js';
 
 /** What step 1 found in the current outputs. */
@@ -39,11 +39,16 @@ export async function keyCurrent(
   o: { top: number; maxLineLength: number; pieceSize: number },
 ): Promise<CurrentRead> {
   const keyer = new CurrentKeyer(keys, o);
+  // Pieces used again: a fresh 1 MiB buffer a piece was a page fault every 4 KiB of it (system time).
+  const pool = new PiecePool(o.pieceSize);
   for (const source of sources) {
     // The next piece is read while this one is keyed.
-    for await (const { item, lineOf } of prefetch(numbered(source, o), 2)) {
+    for await (const { item, lineOf } of prefetch(numbered(source, { ...o, pool }), 2)) {
       if (item.kind === 'bad') throw new PbError('PB_PARSE', item.reason, { file: source, line: lineOf(0) });
-      await Promise.all(keyer.piece(item.bytes, source, lineOf));
+      const waits = keyer.piece(item.bytes, source, lineOf);
+      // The partitions copied what they keep.
+      pool.recycle(item.bytes);
+      await Promise.all(waits);
     }
   }
   return keyer.r;
@@ -82,22 +87,31 @@ class CurrentKeyer {
         continue;
       }
       const ls = lines as KeyScanLines;
+      // Runs of accepted lines go to the partitions in one grouped write; a
+      // refused line first ends the run, so each partition keeps line order.
+      let run = 0;
+      let runOrd = this.r.lines;
       for (let i = 0; i < n; i++) {
-        const s = ls.start(i);
-        const e = ls.end(i);
         const field = ls.field(i);
-        if (field === KEY_NONE || e - s > this.o.maxLineLength)
-          this.line(piece, s, e, source, lineOf, index++);
-        else {
+        if (field === KEY_NONE || ls.end(i) - ls.start(i) > this.o.maxLineLength) {
+          this.wait(this.keys.putRun(ls, run, i, TYPE_OK, runOrd));
+          this.line(piece, ls.start(i), ls.end(i), source, lineOf, index++);
+          run = i + 1;
+          runOrd = this.r.lines;
+        } else {
           index++;
-          const w = this.keys.putScanned(ls, i, piece, TYPE_OK, this.r.lines++);
-          if (w) this.waits.push(w);
+          this.r.lines++;
           this.r.recipe ??= recipeOf(KEY_NAMES[field] as OutKeyField, false);
         }
       }
+      this.wait(this.keys.putRun(ls, run, n, TYPE_OK, runOrd));
       p = ls.next(n - 1);
     }
     return this.waits;
+  }
+
+  private wait(w: Promise<void> | undefined): void {
+    if (w) this.waits.push(w);
   }
 
   /** One line, piece[s, e), by the key scan or the parser (its verdict and message). */

@@ -2,11 +2,14 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { ByteIndex, hashBytes } from '../../../core/byteset.js';
 import { csvCell } from '../../../core/csv-cell.js';
-import { EMPTY_DIGEST } from '../../../core/delta.js';
+import { ListDigest } from '../../../core/delta.js';
 import { decodeString } from '../../../core/out-lines.js';
 import { PbError } from '../../../errors.js';
-import { eachLine, eachPartition, type SpillDir, type SpilledParts } from '../../../io/spill.js';
-import { TYPE_ERROR, TYPE_OK, TYPE_PREV } from './keys.js';
+import { eachPartition, type SpillDir, type SpilledParts } from '../../../io/spill.js';
+import { PAYLOAD, payloadA, payloadB, payloadNumber, TYPE_ERROR, TYPE_OK, TYPE_PREV } from './keys.js';
+
+const TAB = 9;
+const LF = 10;
 
 /** Keys by what --since found. */
 export interface DeltaCounts {
@@ -98,20 +101,21 @@ async function decidePartition(
   const prevD = new Uint32Array(2 * expect.keys);
   const curD = new Uint32Array(2 * expect.keys);
   for await (const seg of part) {
-    eachLine(seg, (ks, ke, ps, pe) => {
+    eachEntry(seg, (ks, ke, ps) => {
       const id = index.add(seg, ks, ke, hashBytes(seg, ks, ke));
       const type = seg[ps];
-      let n = 0;
-      for (let i = ps + 17; i < pe; i++) n = n * 10 + ((seg[i] as number) - 48);
+      const n = payloadNumber(seg, ps);
       if (type === TYPE_ERROR) failed[id] = 1;
       else if (type === TYPE_PREV) {
         if (prevLine[id] !== -1) throw twiceInPrev(s.prev, seg, ks, ke, prevLine[id] as number, n);
         prevLine[id] = n;
-        readDigest(seg, ps + 1, prevD, id);
+        prevD[2 * id] = payloadA(seg, ps);
+        prevD[2 * id + 1] = payloadB(seg, ps);
       } else if (type === TYPE_OK) {
         if (cur[id] !== -1) throw twiceNow(seg, ks, ke);
         cur[id] = n;
-        readDigest(seg, ps + 1, curD, id);
+        curD[2 * id] = payloadA(seg, ps);
+        curD[2 * id + 1] = payloadB(seg, ps);
       }
     });
   }
@@ -148,25 +152,37 @@ async function decidePartition(
   return removed;
 }
 
+/**
+ * Calls fn(keyStart, keyEnd, payloadStart) for each `key TAB payload LF`
+ * line of a partition piece: spill.ts eachLine for the payload's fixed
+ * width, which is stepped over instead of searched (its bytes were most
+ * of eachLine's).
+ */
+function eachEntry(seg: Buffer, fn: (ks: number, ke: number, ps: number) => void): void {
+  const n = seg.length;
+  let p = 0;
+  while (p < n) {
+    let tab = p;
+    // Keys are JSON string content: no raw TAB in them.
+    while (tab < n && seg[tab] !== TAB) tab++;
+    const pe = tab + 1 + PAYLOAD;
+    if (pe >= n || seg[pe] !== LF)
+      throw new Error('personalize-batch: a --since partition line is not whole');
+    fn(p, tab, tab + 1);
+    p = pe + 1;
+  }
+}
+
 /** Bit n set with Atomics: two threads decide partitions whose lines share the bytes. */
 function setShared(bits: Uint8Array, n: number): void {
   Atomics.or(bits, n >>> 3, 1 << (n & 7));
 }
 
-const EMPTY = new Uint32Array(2);
-readDigest(Buffer.from(EMPTY_DIGEST, 'latin1'), 0, EMPTY, 0);
-
-/** 16 hex digits at seg[at] into halves[2 id], halves[2 id + 1]. */
-function readDigest(seg: Uint8Array, at: number, halves: Uint32Array, id: number): void {
-  for (let h = 0; h < 2; h++) {
-    let v = 0;
-    for (let i = at + 8 * h; i < at + 8 * h + 8; i++) {
-      const c = seg[i] as number;
-      v = v * 16 + (c <= 57 ? c - 48 : c - 87);
-    }
-    halves[2 * id + h] = v;
-  }
-}
+/** The digest of an empty list, as its two words. */
+const EMPTY = (() => {
+  const d = new ListDigest();
+  return [d.wordA(), d.wordB()];
+})();
 
 function keyText(seg: Buffer, ks: number, ke: number): string {
   return decodeString(seg, ks, ke);

@@ -24,7 +24,7 @@ import {
 } from '../../../core/out-lines.js';
 import { PbError, usage } from '../../../errors.js';
 import { peekHead } from '../../../io/doc-kind.js';
-import { openSource, wholeLines } from '../../../io/input.js';
+import { openLinesReusing, openSource, wholeLines } from '../../../io/input.js';
 import { expandOutSources } from '../../../io/out-reader.js';
 import { isS3Uri } from '../../../io/s3.js';
 import { type DeltaKeys, TYPE_PREV } from './keys.js';
@@ -51,7 +51,7 @@ export async function readPrev(
   keys: DeltaKeys,
   o: { top: number; escapeFormulas: boolean; maxLineLength: number },
   /** A file's bytes (decompressed); the tests cut them into other chunks. */
-  open: Open = (file) => openSource(file),
+  open: Open = openDefault,
 ): Promise<PrevRead> {
   if (await isFolder(prev)) {
     const files = await expandOutSources([prev]);
@@ -93,12 +93,17 @@ async function isFolder(name: string): Promise<boolean> {
 
 export type Open = (file: string) => AsyncIterable<Buffer>;
 
+const openDefault: Open = (file) => openSource(file);
+
 function lines(file: string, maxLineLength: number, open: Open): AsyncGenerator<Buffer> {
-  return wholeLines(
-    open(file),
-    maxLineLength,
-    () => new PbError('PB_PARSE', `a line longer than ${maxLineLength} bytes (--max-line-length)`, { file }),
-  );
+  const tooLong = () =>
+    new PbError('PB_PARSE', `a line longer than ${maxLineLength} bytes (--max-line-length)`, { file });
+  // A local file read into two buffers used in turn (openLinesReusing): through a read stream, a
+  // GB of PREV cost its thread about 1 s more (a fresh chunk every 64 KiB, then copied again).
+  // 512 KiB reads: a 128 KiB window held some 500 lines, and their grouped
+  // writes to 256 partitions cost about as much per window as its lines.
+  if (open === openDefault) return openLinesReusing(file, {}, maxLineLength, tooLong, 512 * 1024);
+  return wholeLines(open(file), maxLineLength, tooLong);
 }
 
 /** Calls fn(start, end, lineNumber) for each line of a piece from `from` (CR of CRLF left out). */
@@ -169,18 +174,27 @@ async function readPrevOut(
         continue;
       }
       const ls = batch as KeyScanLines;
+      // Runs of accepted lines go to the partitions in one grouped write; a
+      // refused line first ends the run, so each partition keeps line order.
+      let run = 0;
+      let runLine = next;
       for (let i = 0; i < n; i++) {
         const line = next++;
         const f = ls.field(i);
-        if (f === KEY_NONE) one(ls.start(i), ls.end(i), line);
-        else {
+        if (f === KEY_NONE) {
+          const w = keys.putRun(ls, run, i, TYPE_PREV, runLine);
+          if (w) waits.push(w);
+          one(ls.start(i), ls.end(i), line);
+          run = i + 1;
+          runLine = next;
+        } else {
           if (f !== field) checkRecipe(r, recipeOf(KEY_NAMES[f] as OutKeyField, false), file, line);
           field = f;
-          const w = keys.putScanned(ls, i, piece, TYPE_PREV, line);
           r.keys++;
-          if (w) waits.push(w);
         }
       }
+      const w = keys.putRun(ls, run, n, TYPE_PREV, runLine);
+      if (w) waits.push(w);
       p = ls.next(n - 1);
     }
     await Promise.all(waits);

@@ -3,8 +3,9 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { hashBytes } from '../../../../src/core/byteset.js';
 import { openSource } from '../../../../src/io/input.js';
-import type { PartitionSet } from '../../../../src/io/spill.js';
+import { type PartitionSet, partitionOf } from '../../../../src/io/spill.js';
 import { DeltaKeys } from '../../../../src/stages/export/delta/keys.js';
 import { readPrev } from '../../../../src/stages/export/delta/prev.js';
 import { exportOutputs } from '../../../../src/stages/export/index.js';
@@ -12,14 +13,35 @@ import { exportOutputs } from '../../../../src/stages/export/index.js';
 // PREV's readers against re-chunked bytes: CRLF or LF, a UTF-8 BOM, keys and ids in several
 // bytes a character, chunks of 1 byte and of random sizes: the same entries as the plain file.
 
-/** What readPrev writes to the partitions: key TAB type digest line, in order. */
+/**
+ * What readPrev writes to the partitions: key TAB payload (type, digest,
+ * line), by partition and in order within each (a batch scan's lines come
+ * grouped by partition, and chunks cut the batches elsewhere).
+ */
 async function entries(file: string, open?: (f: string) => AsyncIterable<Buffer>, scores = false) {
-  const got: string[] = [];
+  const byPart: string[][] = Array.from({ length: 256 }, () => []);
+  const line = (b: Uint8Array, s: number, e: number) => Buffer.from(b.subarray(s, e)).toString('latin1');
   const parts = {
-    write(key: Uint8Array, ks: number, ke: number, _h: number, p: Uint8Array, ps: number, pe: number) {
-      got.push(
-        `${Buffer.from(key.subarray(ks, ke)).toString()}\t${Buffer.from(p.subarray(ps, pe)).toString()}`,
-      );
+    write(key: Uint8Array, ks: number, ke: number, h: number, p: Uint8Array, ps: number, pe: number) {
+      byPart[partitionOf(h, 256)]?.push(`${line(key, ks, ke)}\t${line(p, ps, pe)}`);
+      return undefined;
+    },
+    writeGrouped(src: Uint8Array, ends: Int32Array, recs: Int32Array, payload: number) {
+      let from = 0;
+      for (let i = 0; i < 256; i++) {
+        const got = line(src, from, ends[i] as number)
+          .split('\n')
+          .slice(0, -1);
+        assert.equal(got.length, recs[i]);
+        for (const l of got) {
+          assert.equal(l.length - l.indexOf('\t') - 1, payload);
+          // The grouped line's partition is its key's.
+          const key = Buffer.from(l.slice(0, l.indexOf('\t')), 'latin1');
+          assert.equal(partitionOf(hashBytes(key, 0, key.length), 256), i);
+          byPart[i]?.push(l);
+        }
+        from = ends[i] as number;
+      }
       return undefined;
     },
   } as unknown as PartitionSet;
@@ -29,7 +51,7 @@ async function entries(file: string, open?: (f: string) => AsyncIterable<Buffer>
     { top: 0, escapeFormulas: true, maxLineLength: 1 << 20 },
     open,
   );
-  return { read, got };
+  return { read, got: byPart.flat() };
 }
 
 function rechunk(sizes: (n: number) => number): (f: string) => AsyncIterable<Buffer> {
@@ -76,7 +98,9 @@ for (const format of ['out', 'csv-long', 'csv-wide', 'jsonl'] as const) {
     const bytes = await readFile(plain);
     const want = await entries(plain);
     assert.equal(want.read.keys, 7);
-    assert.ok(want.got.some((l) => l.startsWith('Zoë\t')) && want.got.some((l) => l.startsWith('日本\t')));
+    const latin1 = (k: string) => Buffer.from(k).toString('latin1');
+    assert.ok(want.got.some((l) => l.startsWith(`${latin1('Zoë')}\t`)));
+    assert.ok(want.got.some((l) => l.startsWith(`${latin1('日本')}\t`)));
     const text = bytes.toString('utf8');
     const lf = text.replace(/\r\n/g, '\n');
     const variants: Record<string, string> = {
