@@ -309,7 +309,7 @@ export class ScoreBins {
 }
 
 /** Exact powers of ten (up to 1e22 a double holds exactly). */
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+export const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
  * A JSON number's bytes as a double, exactly as Number() reads them: with

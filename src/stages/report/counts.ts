@@ -90,6 +90,18 @@ export class CountTable {
    * disk and a partition file is backed up (await it before the next add).
    */
   add(buf: Uint8Array, s: number, e: number, da: number, db: number): Promise<void> | undefined {
+    return this.addHashed(buf, s, e, hashBytes(buf, s, e), da, db);
+  }
+
+  /** add() with the key's hashBytes already known (the WebAssembly scan makes it). */
+  addHashed(
+    buf: Uint8Array,
+    s: number,
+    e: number,
+    hash: number,
+    da: number,
+    db: number,
+  ): Promise<void> | undefined {
     let size = this.index.size;
     // Full (of keys, or of bytes for one more): to disk first, so the table never grows.
     let wait: Promise<void> | undefined;
@@ -97,7 +109,7 @@ export class CountTable {
       wait = this.toDisk();
       size = 0;
     }
-    const id = this.index.add(buf, s, e, hashBytes(buf, s, e));
+    const id = this.index.add(buf, s, e, hash);
     if (id === size) this.keyBytes += e - s;
     this.a[id] += da;
     this.b[id] += db;
@@ -134,6 +146,34 @@ export class CountTable {
     for (let v = 0; v < low.length; v++) direct[v] += low[v] as number;
     low.fill(0);
     return direct;
+  }
+
+  /**
+   * The ids counted directly are the whole numbers below this (0: none):
+   * growDirect's rule as one bound, for a scan that counts by the same rule.
+   */
+  get directLimit(): number {
+    let n = 1024;
+    if (16 * n > this.directBudget) return 0;
+    while (32 * n <= this.directBudget) n *= 2;
+    return n;
+  }
+
+  /** Counts made by addOne's rule elsewhere (the WebAssembly scan's), indexed by value, added in. */
+  addDirect(counts: Uint32Array): void {
+    if (counts.length > this.direct.length) {
+      // A power of two, as growDirect keeps it.
+      let n = Math.max(1024, this.direct.length);
+      while (n < counts.length) n *= 2;
+      const d = new Uint32Array(n);
+      d.set(this.direct);
+      this.direct = d;
+      const l = new Uint8Array(n);
+      l.set(this.low);
+      this.low = l;
+    }
+    const direct = this.direct;
+    for (let v = 0; v < counts.length; v++) direct[v] += counts[v] as number;
   }
 
   private growDirect(v: number): boolean {

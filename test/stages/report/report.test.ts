@@ -107,6 +107,56 @@ function oddText(seed: number, users: number): string {
   return out.map((line) => line + (r() < 0.2 ? '\r\n' : '\n')).join('');
 }
 
+/** Ids at the direct counters' edges, with leading zeros, past 7 digits, not numbers, empty. */
+const EDGE_IDS = ['0', '00', '007', '1023', '1024', '2047', '2048', '32767', '32768', '2097151', '2097152'];
+const ODD_IDS = ['9999999', '10000000', '1234567', 'abc', 'a,b', 'é', '', '-1', '1.5', '１２'];
+/** Scores on parseNumber's fast path and off it (17 digits, exponents past 22 or 1,000), -0, empty lists. */
+const SCORES = [
+  '0.0511705',
+  '8.089E-4',
+  '-0',
+  '0',
+  '2E+3',
+  '1.5e22',
+  '1e23',
+  '0.12345678901234567',
+  '1E+400',
+];
+const MORE_SCORES = ['1e-400', '1e1002', '123456789012345678', '4.9e-324', '-12.5e-3', '0.5', '1'];
+
+/** A line of the service's usual shape (compact, no escapes) with these ids, and maybe scores. */
+function usualLine(r: () => number, key: string, ids: string[]): string {
+  const field = r() < 0.1 ? 'itemId' : 'userId';
+  const x = r();
+  const pick = (): string => {
+    const y = r();
+    if (y < 0.9)
+      return (Number(Math.max(1e-9, r() * 0.2).toPrecision(6)) * (r() < 0.5 ? 1 : 1e-3)).toString();
+    const all = [...SCORES, ...MORE_SCORES];
+    return all[Math.floor(r() * all.length)] as string;
+  };
+  // Scores for every id, for fewer, for none, or no scores at all.
+  const n = x < 0.7 ? ids.length : x < 0.8 ? Math.floor(r() * ids.length) : x < 0.85 ? 0 : -1;
+  const scores = n < 0 ? '' : `,"scores":[${Array.from({ length: n }, pick).join(',')}]`;
+  const list = ids.map((i) => JSON.stringify(i)).join(',');
+  return `{"input":{"${field}":${JSON.stringify(key)}},"output":{"recommendedItems":[${list}]${scores}},"error":null}`;
+}
+
+function randomUsualLines(r: () => number, count: number): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const ids = Array.from({ length: Math.floor(r() * 30) }, () => {
+      const y = r();
+      if (y < 0.8) return String(Math.floor(5000 * r() ** 2));
+      if (y < 0.9) return EDGE_IDS[Math.floor(r() * EDGE_IDS.length)] as string;
+      if (y < 0.95) return String(Math.floor(r() * 3e6));
+      return ODD_IDS[Math.floor(r() * ODD_IDS.length)] as string;
+    });
+    lines.push(usualLine(r, r() < 0.1 ? `u${Math.floor(r() * 50)}` : `u${i},é`, ids));
+  }
+  return lines;
+}
+
 /** report.json less what may differ between runs: the t-digest's estimates (the digest shuffles), samples' order. */
 function exactPart(j: ReportJson): unknown {
   return {
@@ -444,12 +494,14 @@ describe('report', () => {
         };
         // As report() sizes them: this thread's tables half the budget each, a lane's a quarter.
         const table = (share: number) => new CountTable(spill, budget * share, budget / 2);
-        const single = new PieceTally(table(1 / 2), table(1 / 2), undefined);
+        // One thread on the parser alone; the lanes with the WebAssembly tally, as the pass runs them.
+        const single = new PieceTally(table(1 / 2), table(1 / 2), undefined, false);
         const one = await tallyBy([single], () => 0);
         const lanes = [0, 1, 2].map(
           (i) => new PieceTally(table(i ? 1 / 4 : 1 / 2), table(i ? 1 / 4 : 1 / 2), undefined),
         );
         const many = await tallyBy(lanes, () => Math.floor(r() * 3));
+        for (const l of [single, ...lanes]) l.finish();
         const { digests: _a, ...a } = one;
         const { digests: _b, ...b } = many;
         assert.deepEqual(
@@ -463,6 +515,59 @@ describe('report', () => {
           const joined = new JoinedCounts(spill, budget / 2, lanes[0]?.[which] as CountTable, handed);
           assert.deepEqual(await countsOf(joined), await countsOf(single[which]), `${which}, round ${round}`);
           assert.equal(joined.spilled, single[which].spilled, `${which} spilled, round ${round}`);
+        }
+      }
+    } finally {
+      await spill.dispose();
+    }
+  });
+
+  test('the WebAssembly tally counts as the parser does, on random pieces of usual and odd lines', async () => {
+    const spill = new SpillDir(tmp.dir());
+    try {
+      for (let round = 0; round < 4; round++) {
+        const r = prng(70 + round);
+        const lines = randomUsualLines(r, round === 3 ? 4200 : 500);
+        // Odd lines among them: blank, cut, error lines, escapes, CRLF (the parser's).
+        const odd = oddText(round, 120).split('\n');
+        for (const line of odd) lines.splice(Math.floor(r() * lines.length), 0, line);
+        // A line longer than the scan's 2 MiB window: the parser reads it alone.
+        if (round === 3)
+          lines.push(
+            usualLine(
+              r,
+              'long',
+              Array.from({ length: 300_000 }, (_, i) => String(i % 5000)),
+            ),
+          );
+        const text = Buffer.from(lines.map((l) => l + (r() < 0.1 ? '\r\n' : '\n')).join(''));
+        // Budgets whose direct counters stop at 0, 2,048, 32,768 and 2 Mi ids (values past them hashed).
+        const budget = [16 * 1024, 64 * 1024, 1 << 20, 64 << 20][round] as number;
+        const table = () => new CountTable(spill, budget / 2);
+        const js = new PieceTally(table(), table(), undefined, false);
+        const wasm = new PieceTally(table(), table(), undefined);
+        for (let at = 0; at < text.length; ) {
+          // Pieces of whole lines, some past the 2 MiB window (the scan goes on where it stopped).
+          let end = Math.min(text.length, at + 1 + Math.floor(r() * (round === 3 ? 3 << 20 : 20_000)));
+          end = text.indexOf(10, end - 1) + 1 || text.length;
+          const piece = text.subarray(at, end);
+          assert.deepEqual(
+            await wasm.piece(piece),
+            await js.piece(piece),
+            `round ${round}, bytes ${at} to ${end}`,
+          );
+          at = end;
+        }
+        wasm.finish();
+        js.finish();
+        assert.deepEqual(wasm.lengths.pairs(), js.lengths.pairs());
+        for (const which of ['keys', 'items'] as const) {
+          assert.deepEqual(
+            await countsOf(wasm[which]),
+            await countsOf(js[which]),
+            `${which}, round ${round}`,
+          );
+          assert.equal(wasm[which].spilled, js[which].spilled);
         }
       }
     } finally {
