@@ -47,6 +47,22 @@ export class ScoreDigests {
     this.fill[rank] = n;
   }
 
+  /** add() for each of xs, in order: copied a run at a time. */
+  addAll(rank: number, xs: Float64Array): void {
+    for (let at = 0; at < xs.length; ) {
+      const buf = this.bufs[rank] as Float64Array;
+      const n = this.fill[rank] as number;
+      const take = Math.min(BATCH - n, xs.length - at);
+      buf.set(xs.subarray(at, at + take), n);
+      at += take;
+      if (n + take === BATCH) {
+        this.send(rank, buf, BATCH);
+        this.bufs[rank] = new Float64Array(BATCH);
+        this.fill[rank] = 0;
+      } else this.fill[rank] = n + take;
+    }
+  }
+
   private send(rank: number, values: Float64Array, n: number): void {
     const m: DigestMessage = { type: 'values', rank, values, n };
     this.worker.postMessage(m, [values.buffer as ArrayBuffer]);

@@ -341,11 +341,8 @@ export class Tally {
       else this.otherMessages += count;
     }
     for (const [slot, xs] of r.scores.entries()) {
-      const bins = this.bins[slot] as ScoreBins;
-      for (let i = 0; i < xs.length; i++) {
-        bins.add(xs[i] as number);
-        this.digests.add(slot, xs[i] as number);
-      }
+      (this.bins[slot] as ScoreBins).addAll(xs);
+      this.digests.addAll(slot, xs);
     }
   }
 }

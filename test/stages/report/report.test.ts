@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { run } from '../../../src/cli/index.js';
+import { sortFloat64 } from '../../../src/core/radix-sort.js';
 import {
   batchCentroids,
+  binOf,
   Exposure,
   parseNumber,
   REPORT_QUANTILES,
@@ -467,7 +469,7 @@ describe('report', () => {
   });
 
   test('lanes tallied apart and added up in order equal one tally, on random pieces, lanes and budgets', async () => {
-    const noDigests = { add: () => {} } as unknown as ScoreDigests;
+    const noDigests = { add: () => {}, addAll: () => {} } as unknown as ScoreDigests;
     const spill = new SpillDir(tmp.dir());
     try {
       for (let round = 0; round < 6; round++) {
@@ -573,6 +575,36 @@ describe('report', () => {
     } finally {
       await spill.dispose();
     }
+  });
+
+  test('the radix sort (WebAssembly) orders as Float64Array sort does: signs, zeros, subnormals, repeats, any length', () => {
+    const r = prng(12);
+    const odd = [0, -0, 5e-324, -5e-324, 1.7976931348623157e308, -1.7976931348623157e308, 1, -1, 0.1];
+    for (const n of [0, 1, 2, 3, 17, 1000, 65536, 65537]) {
+      for (const kind of ['scores', 'wide', 'repeats'] as const) {
+        const xs = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          const y = r();
+          if (kind === 'scores') xs[i] = Number((r() * 0.2).toPrecision(6)) * (y < 0.01 ? -1 : 1);
+          else if (kind === 'wide')
+            xs[i] =
+              y < 0.2 ? (odd[Math.floor(r() * odd.length)] as number) : (r() - 0.5) * 10 ** (r() * 600 - 300);
+          else xs[i] = Math.floor(r() * 5) * 0.25 - 0.5;
+        }
+        const want = xs.slice().sort();
+        const got = sortFloat64(xs);
+        assert.equal(got, xs);
+        assert.ok(
+          got.every((x, i) => Object.is(x, want[i])),
+          `${kind}, ${n} values`,
+        );
+      }
+    }
+    // NaN or an infinity: the built-in sort.
+    assert.deepEqual(
+      [...sortFloat64(Float64Array.of(2, Number.NaN, -1, Number.POSITIVE_INFINITY))],
+      [-1, 2, Number.POSITIVE_INFINITY, Number.NaN],
+    );
   });
 
   test('a batch of scores as centroids: every score once, runs of one value whole, the tails single', () => {
@@ -781,6 +813,29 @@ describe('report', () => {
       b.reduce((a, x) => a + x.count, 0),
       6,
     );
+    // binOf (a logarithm's guess, the edges deciding) against a binary search: at every edge and its neighbours.
+    const search = (x: number): number => {
+      let lo = 0;
+      let hi = SCORE_EDGES.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (x < (SCORE_EDGES[mid] as number)) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo;
+    };
+    const r = prng(9);
+    const xs = [0, -0, -1, 1e-300, 5e-324, 1, 2, 1e300, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    const f = new Float64Array(1);
+    const u = new BigInt64Array(f.buffer);
+    for (const edge of SCORE_EDGES)
+      for (const d of [-2n, -1n, 0n, 1n, 2n]) {
+        f[0] = edge;
+        u[0] = (u[0] as bigint) + d;
+        xs.push(f[0] as number);
+      }
+    for (let i = 0; i < 20000; i++) xs.push(10 ** (r() * 12 - 10) * (r() < 0.01 ? -1 : 1));
+    for (const x of xs) assert.equal(binOf(x), search(x), String(x));
   });
 });
 
