@@ -88,7 +88,11 @@ export class ReportScanLines {
   }
   /** KEY_USER or KEY_ITEM when the line was tallied, else KEY_NONE (parse it). */
   field(i: number): number {
-    return this.rec[i * 16 + 3] as number;
+    return (this.rec[i * 16 + 3] as number) & 3;
+  }
+  /** How many of OTHERS are the line's (the lines' come in order). */
+  othersOf(i: number): number {
+    return (this.rec[i * 16 + 3] as number) >>> 2;
   }
   keyStart(i: number): number {
     return (this.rec[i * 16 + 4] as number) + this.base;
@@ -109,7 +113,7 @@ export class ReportScanLines {
     return this.score[i * 8 + 4 + slot] as number;
   }
 
-  /** How many ids of the tallied lines were not counted here: their spans, by otherStart and otherEnd. */
+  /** How many ids of the tallied lines were not counted here (line by line, in order): their spans, by otherStart and otherEnd. */
   others(): number {
     return this.wasm.others();
   }

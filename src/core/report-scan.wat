@@ -20,8 +20,9 @@
 ;;   IN      0x000000  the window, up to CAP = 0x200000 bytes, then its 0 byte
 ;;   RECS    0x210000  64 bytes a line (MAX_RECS = 0x4000): i32s start, end
 ;;                     (CR of CRLF left out), next line's start, field (0
-;;                     refused, 1 userId, 2 itemId), key start, key end, key
-;;                     hash, ids; then the four scores as f64s
+;;                     refused, 1 userId, 2 itemId) with the line's count of
+;;                     OTHERS above its 2 bits, key start, key end, key hash,
+;;                     ids; then the four scores as f64s
 ;;   OTHERS  0x310000  (start, end) of each id not counted directly, 0xB0000
 ;;                     pairs (a window holds at most CAP / 3 ids)
 ;;   SCRATCH 0x890000  the direct ids' values of the line being scanned
@@ -378,6 +379,9 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $count)))
     (global.set $others (i32.add (global.get $others) (global.get $no)))
+    ;; The line's other ids beside its field: the caller adds them in the lines' order.
+    (i32.store offset=0x21000c (local.get $r)
+      (i32.or (i32.load offset=0x21000c (local.get $r)) (i32.shl (global.get $no) (i32.const 2))))
     (i32.const 1))
   ;; How many id spans OTHERS holds (the last scan's); the counters COUNTS holds.
   (func (export "others") (result i32) (global.get $others))

@@ -530,6 +530,7 @@ describe("key scan (export --since): the service's usual lines without the full 
     const ids = Array.from({ length: n }, (_, i) =>
       piece.toString('latin1', scan.ids.data[i * 3] as number, scan.ids.data[i * 3 + 1] as number),
     );
+    assert.equal(tally.othersOf(1), others.length, text);
     assert.deepEqual(
       others,
       ids.filter((id) => !/^(0|[1-9][0-9]{0,6})$/.test(id) || Number(id) >= 1 << 20),

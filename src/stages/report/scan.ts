@@ -137,6 +137,8 @@ export class PieceTally {
   /** A scan's n records, lines index... of the piece: the ones it tallied added up, the rest parsed. */
   private scanned(buf: Buffer, scan: ReportScanLines, n: number, index: number): void {
     const r = this.r;
+    const items = this.items;
+    let other = 0;
     for (let i = 0; i < n; i++) {
       const field = scan.field(i);
       if (field === KEY_NONE) {
@@ -152,15 +154,15 @@ export class PieceTally {
       const ids = scan.ids(i);
       this.lengths.add(ids);
       r.slots += ids;
+      // The ids not counted directly, in the line's order: a table's keys come in the order one thread adds them.
+      for (const end = other + scan.othersOf(i); other < end; other++) {
+        const w = items.add(buf, scan.otherStart(other), scan.otherEnd(other), 1, 0);
+        if (w) this.waits.push(w);
+      }
       for (let slot = 0; slot < RANK_AT.length; slot++) {
         const x = scan.scoreAt(i, slot);
         if (!Number.isNaN(x)) this.pushScore(slot, x);
       }
-    }
-    const others = scan.others();
-    for (let k = 0; k < others; k++) {
-      const w = this.items.add(buf, scan.otherStart(k), scan.otherEnd(k), 1, 0);
-      if (w) this.waits.push(w);
     }
   }
 
