@@ -5,6 +5,8 @@
  * of report.json (schemas/report.schema.json).
  */
 
+import { sortFloat64 } from './radix-sort.js';
+
 /** Rank positions whose scores are summarised: 1, 5, 10 and each list's last. */
 export const REPORT_RANKS = ['1', '5', '10', 'last'] as const;
 export type ReportRank = (typeof REPORT_RANKS)[number];
@@ -256,6 +258,26 @@ export const SCORE_EDGES: readonly number[] = Array.from(
   (_, i) => 10 ** ((i - PER_DECADE * DECADES) / PER_DECADE),
 );
 export const DISPLAY_BINS = 20;
+const EDGES = Float64Array.from(SCORE_EDGES);
+const LAST_EDGE = EDGES.length;
+
+/**
+ * The fine bin of x: how many edges are at or below it. The logarithm
+ * guesses, the edges themselves decide (a step either way at most), so the
+ * bin is the one a binary search over the edges finds, for a third of its
+ * time.
+ */
+export function binOf(x: number): number {
+  const edges = EDGES;
+  if (!(x >= (edges[0] as number))) return x < (edges[0] as number) ? 0 : LAST_EDGE;
+  if (x >= (edges[LAST_EDGE - 1] as number)) return LAST_EDGE;
+  let b = Math.floor(Math.log10(x) * PER_DECADE) + PER_DECADE * DECADES + 1;
+  if (b < 1) b = 1;
+  else if (b > LAST_EDGE - 1) b = LAST_EDGE - 1;
+  while (x < (edges[b - 1] as number)) b--;
+  while (x >= (edges[b] as number)) b++;
+  return b;
+}
 
 export class ScoreBins {
   readonly counts = new Float64Array(SCORE_EDGES.length + 1);
@@ -269,14 +291,22 @@ export class ScoreBins {
     this.sum += x;
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
-    let lo = 0;
-    let hi = SCORE_EDGES.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (x < (SCORE_EDGES[mid] as number)) hi = mid;
-      else lo = mid + 1;
+    this.counts[binOf(x)]++;
+  }
+
+  /** add() for each of xs, in order. */
+  addAll(xs: Float64Array): void {
+    const counts = this.counts;
+    let { n, sum, min, max } = this;
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i] as number;
+      n++;
+      sum += x;
+      if (x < min) min = x;
+      if (x > max) max = x;
+      counts[binOf(x)]++;
     }
-    this.counts[lo]++;
+    Object.assign(this, { n, sum, min, max });
   }
 
   /** Fine bin i as a Bin: 0 is everything below 1e-9, the last everything from 1 up. */
@@ -309,7 +339,7 @@ export class ScoreBins {
 }
 
 /** Exact powers of ten (up to 1e22 a double holds exactly). */
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+export const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
  * A JSON number's bytes as a double, exactly as Number() reads them: with
@@ -398,7 +428,7 @@ const BATCH_DELTA = 0.01;
  * a centroid of its own (exact), and the tails stay single scores.
  */
 export function batchCentroids(values: Float64Array): { means: number[]; counts: number[] } {
-  const xs = values.sort();
+  const xs = sortFloat64(values);
   const n = xs.length;
   const means: number[] = [];
   const counts: number[] = [];

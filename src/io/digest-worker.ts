@@ -26,6 +26,7 @@ port.on('message', (m: DigestMessage) => {
     // In a random order, as scores come: ascending pushes each land past the digest's max and grow it.
     const order = shuffled(means.length);
     for (const i of order) d.push(means[i] as number, counts[i] as number);
+    port.postMessage({ taken: true } satisfies DigestReply);
     return;
   }
   const reply: DigestReply = {

@@ -54,6 +54,7 @@ const slots = setup.slots.map((s) => Buffer.from(s));
 async function handle(m: TallyRequest): Promise<void> {
   if ('end' in m) {
     try {
+      tally.finish();
       const ended: LaneTables = {
         keys: await tally.keys.handOver(),
         items: await tally.items.handOver(),

@@ -62,9 +62,15 @@ async function readInto(path: string, buf: Buffer, size: number): Promise<Buffer
   }
 }
 
-/** A partition's lines, file after file. */
-export async function* readFiles(files: readonly string[], scratch?: ReadScratch): AsyncGenerator<Buffer> {
-  for (const f of files) yield* readPartition(f, scratch);
+/** A partition's lines, file after file; a Buffer is a file's lines held in memory. */
+export async function* readFiles(
+  files: readonly (string | Buffer)[],
+  scratch?: ReadScratch,
+): AsyncGenerator<Buffer> {
+  for (const f of files) {
+    if (typeof f === 'string') yield* readPartition(f, scratch);
+    else yield f;
+  }
 }
 
 /**

@@ -22,6 +22,8 @@ export { partitionOf };
 // 256 partitions keep each one's hash table within a core's L2 cache when it
 // is reloaded (at 64, a 10M-row drain spent 270 ns a key on cache misses).
 const PARTITIONS = 256;
+/** How many partitions a set has by default (a set written in memory must split as one on disk would). */
+export const PARTITION_COUNT = PARTITIONS;
 const MAX_DEPTH = 4;
 const FLUSH = 32 * 1024;
 const SPARE = 64;
@@ -322,8 +324,11 @@ export class PartitionSet {
 /** What eachPartition needs of a set of partitions written (a PartitionSet closed, or files joined). */
 export type SpilledParts = Pick<PartitionSet, 'paths' | 'entries' | 'keyBytes' | 'seed' | 'cost'> & {
   readonly weigh?: Weigh;
-  /** Partition i's files, read in this order, when several writers' sets are joined (joinSets); else paths[i]. */
-  readonly files?: readonly (readonly string[])[];
+  /**
+   * Partition i's files, read in this order, when several writers' sets are
+   * joined (joinSets); else paths[i]. A Buffer is a file's lines held in memory.
+   */
+  readonly files?: readonly (readonly (string | Buffer)[])[];
 };
 
 /** Partitions as written: their files and counters (a PartitionSet, or a worker's reply). */
@@ -429,7 +434,7 @@ export async function* eachPartition(
     // An empty partition has no file: awaiting 256 removals one by one was most of a small run's drain.
     if (parts.entries[i] === 0) continue;
     const files = parts.files?.[i] ?? [parts.paths[i] as string];
-    const drop = () => Promise.all(files.map((f) => rm(f, { force: true })));
+    const drop = () => Promise.all(files.map((f) => typeof f === 'string' && rm(f, { force: true })));
     if (parts.cost(i) > budget && depth < MAX_DEPTH) {
       // As many pieces as it takes for each to cost about half the budget,
       // not always 256: a partition a little over budget became 256 tiny files.

@@ -7,6 +7,7 @@ import {
   decodeString,
   KEY_NAMES,
   KEY_NONE,
+  KEY_USER,
   KeyScan,
   KeyScanLines,
   KIND_NAMES,
@@ -26,6 +27,8 @@ import {
   TYPE_OK,
   TYPE_PREV,
 } from '../../src/stages/export/delta/keys.js';
+import { parseNumber } from '../../src/core/report.js';
+import { ReportScanLines } from '../../src/core/report-scan.js';
 import { schemaValidator } from '../helpers.js';
 import {
   AWS_DOC_EXAMPLES,
@@ -489,6 +492,62 @@ describe("key scan (export --since): the service's usual lines without the full 
   // The reference: every line through the full parse (the default parser takes the scan's lines from it).
   const full = new OutLineParser(false);
   const batches = [new KeyScanLines(0), new KeyScanLines(2)] as const;
+  const tally = new ReportScanLines(1 << 20);
+
+  /** Whether parseNumber reads the score text on its fast path (else Number()): 15 significant digits, a scale within 22. */
+  function fastScore(text: string): boolean {
+    const [mant = '', exp = '0'] = text.replace(/^-/, '').split(/e/i);
+    const [int = '', frac = ''] = mant.split('.');
+    const digits = `${int}${frac}`.replace(/^0+/, '').length;
+    const scale = Number(exp) - frac.length;
+    return exp.replace(/^[-+]/, '').length <= 4 && digits <= 15 && scale >= -22 && scale <= 22;
+  }
+
+  /**
+   * The report's tally (WebAssembly) over the same piece: it takes a line
+   * only when the JavaScript scan does and the scores it reads (ranks 1, 5,
+   * 10, last) are on parseNumber's fast path; then the key, its hash, the
+   * ids' count, the scores as parseNumber reads them, and the ids it did not
+   * count directly (not 1 to 7 digits below 2^20 without a leading zero).
+   */
+  function tallyAgrees(piece: Buffer, text: string, ok: boolean): void {
+    assert.equal(tally.scan(piece, 0), 3, text);
+    const body = piece.length - 7;
+    assert.deepEqual([tally.start(1), tally.end(1), tally.next(1)], [3, 3 + body, 5 + body], text);
+    const n = scan.ids.n;
+    const sc = scan.scores;
+    const ranks = [0, 4, 9, n - 1].map((rank) => (sc && n > 0 && rank < sc.n ? rank : -1));
+    const texts = ranks.map((rank) =>
+      rank < 0 ? undefined : piece.toString('latin1', sc?.data[rank * 3], sc?.data[rank * 3 + 1]),
+    );
+    const fast = texts.every((t) => t === undefined || fastScore(t));
+    assert.equal(tally.field(1) !== KEY_NONE, ok && fast, text);
+    if (!(ok && fast)) return;
+    assert.deepEqual(
+      [tally.field(1), tally.keyStart(1), tally.keyEnd(1), tally.keyHash(1), tally.ids(1)],
+      [scan.keyField, scan.keyStart, scan.keyEnd, hashBytes(piece, scan.keyStart, scan.keyEnd), n],
+      text,
+    );
+    for (const [slot, rank] of ranks.entries()) {
+      const want =
+        rank < 0
+          ? Number.NaN
+          : parseNumber(piece, sc?.data[rank * 3] as number, sc?.data[rank * 3 + 1] as number);
+      assert.ok(Object.is(tally.scoreAt(1, slot), want), `${text}: rank slot ${slot}`);
+    }
+    const others: string[] = [];
+    for (let k = 0; k < tally.others(); k++)
+      others.push(piece.toString('latin1', tally.otherStart(k), tally.otherEnd(k)));
+    const ids = Array.from({ length: n }, (_, i) =>
+      piece.toString('latin1', scan.ids.data[i * 3] as number, scan.ids.data[i * 3 + 1] as number),
+    );
+    assert.equal(tally.othersOf(1), others.length, text);
+    assert.deepEqual(
+      others,
+      ids.filter((id) => !/^(0|[1-9][0-9]{0,6})$/.test(id) || Number(id) >= 1 << 20),
+      text,
+    );
+  }
 
   /**
    * The batch scan (WebAssembly) over `body` as the middle line of a piece:
@@ -498,6 +557,7 @@ describe("key scan (export --since): the service's usual lines without the full 
   function batchAgrees(body: Buffer, ok: boolean): void {
     const piece = Buffer.concat([Buffer.from('xx\n'), body, Buffer.from('\r\nyy')]);
     const text = body.toString('latin1');
+    tallyAgrees(piece, text, ok);
     for (const [b, top] of [
       [batches[0], 0],
       [batches[1], 2],
@@ -692,6 +752,14 @@ describe("key scan (export --since): the service's usual lines without the full 
     assert.deepEqual(seen, want);
     assert.ok(windows >= 4, `${windows} windows`);
     assert.ok(seen.filter(([, , ok]) => ok).length > 14000);
+    // A window that starts with a blank line: a record of it, no read before the memory's start.
+    for (const lines of [batches[0], tally]) {
+      const blank = Buffer.from(`\n\r\n${service('u', ['1'], ['0.5'])}\n`);
+      assert.equal(lines.scan(blank, 0), 3);
+      assert.deepEqual([lines.start(0), lines.end(0), lines.next(0), lines.field(0)], [0, 0, 1, KEY_NONE]);
+      assert.deepEqual([lines.start(1), lines.end(1), lines.next(1), lines.field(1)], [1, 1, 3, KEY_NONE]);
+      assert.equal(lines.field(2), KEY_USER);
+    }
   });
 
   test("group(): the batch scan's partition lines, byte for byte DeltaKeys.put's, by partition in line order", () => {

@@ -263,10 +263,11 @@
         ;; A last line without its LF may go on past the window.
         (br_if $lines_done (i32.and (i32.ge_u (local.get $nl) (local.get $len)) (i32.eqz (local.get $atEnd))))
         (local.set $e (local.get $nl))
-        (if (i32.and
-              (i32.gt_u (local.get $e) (local.get $s))
-              (i32.eq (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 13)))
-          (then (local.set $e (i32.sub (local.get $e) (i32.const 1)))))
+        ;; Nested, not i32.and: both operands of that are read, and a blank first line's e - 1 is -1.
+        (if (i32.gt_u (local.get $e) (local.get $s))
+          (then
+            (if (i32.eq (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 13))
+              (then (local.set $e (i32.sub (local.get $e) (i32.const 1)))))))
         ;; The shape must end where the line does.
         (if (i32.ne (local.get $q) (local.get $e)) (then (i32.store offset=0x210014 (local.get $r) (i32.const 0))))
         (i32.store offset=0x210000 (local.get $r) (local.get $s))

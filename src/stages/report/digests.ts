@@ -4,13 +4,23 @@ import { startWorker } from '../../io/workers.js';
 export type DigestMessage =
   | { type: 'values'; rank: number; values: Float64Array; n: number }
   | { type: 'end' };
-export interface DigestReply {
-  /** Per rank, the quantiles asked for (NaN for a rank without scores). */
-  quantiles: number[][];
-}
+/** A batch taken in (`taken`), or at the end the quantiles. */
+export type DigestReply =
+  | { taken: true }
+  | {
+      /** Per rank, the quantiles asked for (NaN for a rank without scores). */
+      quantiles: number[][];
+    };
 
 /** Scores sent in batches of this many: one message per 64 Ki values, not one per value. */
 const BATCH = 64 * 1024;
+/**
+ * Batches sent and not yet taken in, at most (half a MiB each): when the
+ * worker falls behind (the lanes finish a piece faster than it digests its
+ * scores), the pass waits instead of queueing messages; on 1 GB the queue
+ * had grown the peak RSS by some 40 MiB.
+ */
+const IN_FLIGHT = 8;
 
 /**
  * Score quantiles per rank position, computed by t-digests (the npm
@@ -22,6 +32,10 @@ export class ScoreDigests {
   private readonly bufs: Float64Array[];
   private readonly fill: number[];
   private failed: Error | undefined;
+  private sent = 0;
+  private taken = 0;
+  private room: (() => void) | undefined;
+  private replied: ((r: number[][]) => void) | undefined;
 
   constructor(
     private readonly ranks: number,
@@ -30,6 +44,17 @@ export class ScoreDigests {
     this.worker = startWorker('digest-worker', { ranks, quantiles: [...quantiles] });
     this.worker.on('error', (err) => {
       this.failed = err;
+      this.room?.();
+    });
+    this.worker.on('exit', () => {
+      this.failed ??= new Error('personalize-batch: the score digest worker stopped');
+      this.room?.();
+    });
+    this.worker.on('message', (m: DigestReply) => {
+      if ('taken' in m) {
+        this.taken++;
+        if (this.sent - this.taken < IN_FLIGHT) this.room?.();
+      } else this.replied?.(m.quantiles);
     });
     this.bufs = Array.from({ length: ranks }, () => new Float64Array(BATCH));
     this.fill = new Array(ranks).fill(0);
@@ -47,9 +72,37 @@ export class ScoreDigests {
     this.fill[rank] = n;
   }
 
+  /** add() for each of xs, in order: copied a run at a time. */
+  addAll(rank: number, xs: Float64Array): void {
+    for (let at = 0; at < xs.length; ) {
+      const buf = this.bufs[rank] as Float64Array;
+      const n = this.fill[rank] as number;
+      const take = Math.min(BATCH - n, xs.length - at);
+      buf.set(xs.subarray(at, at + take), n);
+      at += take;
+      if (n + take === BATCH) {
+        this.send(rank, buf, BATCH);
+        this.bufs[rank] = new Float64Array(BATCH);
+        this.fill[rank] = 0;
+      } else this.fill[rank] = n + take;
+    }
+  }
+
   private send(rank: number, values: Float64Array, n: number): void {
     const m: DigestMessage = { type: 'values', rank, values, n };
     this.worker.postMessage(m, [values.buffer as ArrayBuffer]);
+    this.sent++;
+  }
+
+  /** A wait while IN_FLIGHT batches are on their way (await it before adding more), else undefined. */
+  behind(): Promise<void> | undefined {
+    if (this.sent - this.taken < IN_FLIGHT || this.failed) return undefined;
+    return new Promise<void>((resolve) => {
+      this.room = () => {
+        this.room = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Sends what is left and waits for the quantiles; the worker ends. */
@@ -61,15 +114,15 @@ export class ScoreDigests {
     }
     try {
       if (this.failed) throw this.failed;
-      const reply = new Promise<DigestReply>((resolve, reject) => {
-        this.worker.once('message', resolve);
+      const reply = new Promise<number[][]>((resolve, reject) => {
+        this.replied = resolve;
         this.worker.once('error', reject);
         this.worker.once('exit', () =>
           reject(new Error('personalize-batch: the score digest worker stopped')),
         );
       });
       this.worker.postMessage({ type: 'end' } satisfies DigestMessage);
-      return (await reply).quantiles;
+      return await reply;
     } finally {
       await this.worker.terminate();
     }

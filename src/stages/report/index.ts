@@ -68,6 +68,7 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     // --since stays on this thread: its partitions keep each key's first line by the lines' order.
     const workers = sinceKeys ? 0 : o.workers;
     const lanes = await tallyOutputs(files, tally, local, { o, spill, workers, onEvent });
+    local.finish();
     tally.lengths.addPairs(local.lengths.pairs());
     for (const l of lanes) tally.lengths.addPairs(l.lengths);
     let input: Awaited<ReturnType<typeof countInputKeys>> | undefined;

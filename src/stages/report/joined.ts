@@ -1,10 +1,12 @@
-import { ByteIndex, hashBytes } from '../../core/byteset.js';
+import { ByteIndex, hashBytes, partitionOf } from '../../core/byteset.js';
 import {
   eachLine,
   eachPartition,
   joinSets,
+  PARTITION_COUNT,
   reloadCost,
   type SpillDir,
+  type SpilledParts,
   type WrittenParts,
 } from '../../io/spill.js';
 
@@ -119,24 +121,63 @@ export async function eachTables(
     );
     return seen;
   }
-  if (dumps.length > 0) {
-    const set = await spill.partitions(SEED);
-    for (const d of dumps) {
-      const waits: Promise<void>[] = [];
-      const seg = d.lines;
-      eachLine(seg, (ks, ke, ps, pe) => {
-        const w = set.write(seg, ks, ke, hashBytes(seg, ks, ke, SEED), seg, ps, pe);
-        if (w) waits.push(w);
-      });
-      await Promise.all(waits);
-    }
-    await set.close();
-    sets.push(set);
-  }
-  for await (const [pieces] of eachPartition(spill, joinSets(sets, SEED), budget)) {
+  const parts = withHeld(joinSets(sets, SEED), dumps);
+  for await (const [pieces] of eachPartition(spill, parts, budget)) {
     await reload(pieces, seen, fn);
   }
   return seen;
+}
+
+/**
+ * The sets on disk and the dumps' lines as one set of partitions, the
+ * dumps' lines of partition i last (in the dumps' order) as a set of them
+ * written last would hold them, but in memory: 256 files made, written
+ * and read back cost 0.5 s of CPU for 115,000 keys on 1 GB. The dumps are
+ * in memory already; their lines are copied once, a partition at a time.
+ */
+function withHeld(joined: SpilledParts & { files: string[][] }, dumps: readonly Dump[]): SpilledParts {
+  if (dumps.length === 0) return joined;
+  const count = joined.files.length || PARTITION_COUNT;
+  const lines: number[][] = Array.from({ length: count }, () => []);
+  const bytes = new Array<number>(count).fill(0);
+  const entries = [...joined.entries, ...new Array<number>(count - joined.entries.length).fill(0)];
+  const keyBytes = [...joined.keyBytes, ...new Array<number>(count - joined.keyBytes.length).fill(0)];
+  // Each line's dump, start and end by partition, then each partition's lines copied into one buffer.
+  for (const [d, dump] of dumps.entries()) {
+    const seg = dump.lines;
+    eachLine(seg, (ks, ke, _ps, pe) => {
+      const i = partitionOf(hashBytes(seg, ks, ke, SEED), count);
+      (lines[i] as number[]).push(d, ks, pe + 1);
+      bytes[i] += pe + 1 - ks;
+      entries[i]++;
+      keyBytes[i] += ke - ks;
+    });
+  }
+  const files = Array.from({ length: count }, (_, i) => {
+    const on = [...(joined.files[i] ?? [])] as (string | Buffer)[];
+    const at = lines[i] as number[];
+    if (at.length === 0) return on;
+    const buf = Buffer.allocUnsafe(bytes[i] as number);
+    let n = 0;
+    for (let k = 0; k < at.length; k += 3) {
+      // A worker's dump arrives as a Uint8Array (no Buffer methods).
+      const seg = (dumps[at[k] as number] as Dump).lines;
+      const e = at[k + 2] as number;
+      const from = at[k + 1] as number;
+      buf.set(seg.subarray(from, e), n);
+      n += e - from;
+    }
+    on.push(buf);
+    return on;
+  });
+  return {
+    paths: files.map((f) => (typeof f[0] === 'string' ? f[0] : '')),
+    files,
+    entries,
+    keyBytes,
+    seed: SEED,
+    cost: (i) => reloadCost(keyBytes[i] as number, entries[i] as number),
+  };
 }
 
 /** Partition lines of one partition (or of tables that fit together) into one index, each key once. */

@@ -156,4 +156,6 @@ async function dispatch(
 async function settle(entry: Entry, tally: Tally): Promise<void> {
   if ('bad' in entry) tally.bad(entry.bad.line, entry.bad.reason);
   else tally.add(await entry.result, entry.lines);
+  // The digest worker behind: wait rather than queue its batches (memory).
+  await tally.digests.behind();
 }

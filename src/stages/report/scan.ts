@@ -11,6 +11,7 @@ import {
   type Spans,
 } from '../../core/out-lines.js';
 import { Lengths, parseNumber, ScoreBins } from '../../core/report.js';
+import { ReportScanLines } from '../../core/report-scan.js';
 import type { CountTable } from './counts.js';
 import type { ScoreDigests } from './digests.js';
 import type { SinceKeys } from './since.js';
@@ -71,12 +72,18 @@ export class PieceTally {
   private scoreBufs = RANK_AT.map(() => new Float64Array(4096));
   private messages = new Map<string, number>();
   private waits: Promise<unknown>[] = [];
+  /** The usual lines' tally in WebAssembly; without it (--since, which reads the ids' spans) every line is parsed here. */
+  private readonly scan: ReportScanLines | undefined;
 
   constructor(
     readonly keys: CountTable,
     readonly items: CountTable,
     readonly since: SinceKeys | undefined,
-  ) {}
+    /** The WebAssembly tally (the tests turn it off to hold it to the parser's). */
+    scan = since === undefined,
+  ) {
+    this.scan = scan ? new ReportScanLines(items.directLimit) : undefined;
+  }
 
   /** A piece of whole lines: its result, once any table or partition on disk that backed up has drained. */
   piece(buf: Buffer): PieceResult | Promise<PieceResult> {
@@ -85,27 +92,78 @@ export class PieceTally {
     this.scoreFill = [0, 0, 0, 0];
     this.messages = new Map();
     this.waits = [];
-    const parser = this.parser;
+    const scan = this.scan;
     let index = 0;
-    for (let p = 0; p < buf.length; index++) {
-      let nl = buf.indexOf(LF, p);
-      if (nl === -1) nl = buf.length;
-      const e = nl > p && buf[nl - 1] === CR ? nl - 1 : nl;
-      r.lines++;
-      const status = parser.parse(buf, p, e);
-      if (status === LINE_OK) this.okLine(buf);
-      else if (status === LINE_ERROR) this.errorLine(buf);
-      else if (status === LINE_BLANK) r.blank++;
-      else {
-        r.invalid++;
-        if (r.invalidAt.length < MAX_SAMPLES) r.invalidAt.push({ index, reason: parser.problem });
+    for (let p = 0; p < buf.length; ) {
+      const n = scan ? scan.scan(buf, p) : 0;
+      if (n === 0) {
+        // One line by itself: no scan, or the line is longer than its window.
+        let nl = buf.indexOf(LF, p);
+        if (nl === -1) nl = buf.length;
+        this.line(buf, p, nl > p && buf[nl - 1] === CR ? nl - 1 : nl, index++);
+        p = nl + 1;
+        continue;
       }
-      p = nl + 1;
+      this.scanned(buf, scan as ReportScanLines, n, index);
+      index += n;
+      p = (scan as ReportScanLines).next(n - 1);
     }
     r.messages = [...this.messages];
     r.scores = this.scoreBufs.map((b, i) => b.slice(0, this.scoreFill[i] as number));
     const waits = this.waits;
     return waits.length > 0 ? Promise.all(waits).then(() => r) : r;
+  }
+
+  /** The scan's direct counts into the items' table: once, after the last piece. */
+  finish(): void {
+    if (this.scan) this.items.addDirect(this.scan.counts());
+  }
+
+  /** One line, buf[s, e), through the parser. */
+  private line(buf: Buffer, s: number, e: number, index: number): void {
+    const r = this.r;
+    const parser = this.parser;
+    r.lines++;
+    const status = parser.parse(buf, s, e);
+    if (status === LINE_OK) this.okLine(buf);
+    else if (status === LINE_ERROR) this.errorLine(buf);
+    else if (status === LINE_BLANK) r.blank++;
+    else {
+      r.invalid++;
+      if (r.invalidAt.length < MAX_SAMPLES) r.invalidAt.push({ index, reason: parser.problem });
+    }
+  }
+
+  /** A scan's n records, lines index... of the piece: the ones it tallied added up, the rest parsed. */
+  private scanned(buf: Buffer, scan: ReportScanLines, n: number, index: number): void {
+    const r = this.r;
+    const items = this.items;
+    let other = 0;
+    for (let i = 0; i < n; i++) {
+      const field = scan.field(i);
+      if (field === KEY_NONE) {
+        this.line(buf, scan.start(i), scan.end(i), index + i);
+        continue;
+      }
+      r.lines++;
+      r.okLines++;
+      r.keyedLines++;
+      if (r.keyField === KEY_NONE) r.keyField = field;
+      const w = this.keys.addHashed(buf, scan.keyStart(i), scan.keyEnd(i), scan.keyHash(i), 1, 0);
+      if (w) this.waits.push(w);
+      const ids = scan.ids(i);
+      this.lengths.add(ids);
+      r.slots += ids;
+      // The ids not counted directly, in the line's order: a table's keys come in the order one thread adds them.
+      for (const end = other + scan.othersOf(i); other < end; other++) {
+        const w = items.add(buf, scan.otherStart(other), scan.otherEnd(other), 1, 0);
+        if (w) this.waits.push(w);
+      }
+      for (let slot = 0; slot < RANK_AT.length; slot++) {
+        const x = scan.scoreAt(i, slot);
+        if (!Number.isNaN(x)) this.pushScore(slot, x);
+      }
+    }
   }
 
   private key(buf: Buffer): void {
@@ -163,7 +221,10 @@ export class PieceTally {
     const s = sc.data[rank * 3] as number;
     if (s < 0) return;
     const x = parseNumber(buf, s, sc.data[rank * 3 + 1] as number);
-    if (!Number.isFinite(x)) return;
+    if (Number.isFinite(x)) this.pushScore(slot, x);
+  }
+
+  private pushScore(slot: number, x: number): void {
     let b = this.scoreBufs[slot] as Float64Array;
     const f = this.scoreFill[slot] as number;
     if (f === b.length) {
@@ -282,11 +343,8 @@ export class Tally {
       else this.otherMessages += count;
     }
     for (const [slot, xs] of r.scores.entries()) {
-      const bins = this.bins[slot] as ScoreBins;
-      for (let i = 0; i < xs.length; i++) {
-        bins.add(xs[i] as number);
-        this.digests.add(slot, xs[i] as number);
-      }
+      (this.bins[slot] as ScoreBins).addAll(xs);
+      this.digests.addAll(slot, xs);
     }
   }
 }

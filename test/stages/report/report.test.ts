@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { run } from '../../../src/cli/index.js';
+import { sortFloat64 } from '../../../src/core/radix-sort.js';
 import {
   batchCentroids,
+  binOf,
   Exposure,
   parseNumber,
   REPORT_QUANTILES,
@@ -105,6 +107,56 @@ function oddText(seed: number, users: number): string {
     if (x > 0.97) out.push(line);
   }
   return out.map((line) => line + (r() < 0.2 ? '\r\n' : '\n')).join('');
+}
+
+/** Ids at the direct counters' edges, with leading zeros, past 7 digits, not numbers, empty. */
+const EDGE_IDS = ['0', '00', '007', '1023', '1024', '2047', '2048', '32767', '32768', '2097151', '2097152'];
+const ODD_IDS = ['9999999', '10000000', '1234567', 'abc', 'a,b', 'é', '', '-1', '1.5', '１２'];
+/** Scores on parseNumber's fast path and off it (17 digits, exponents past 22 or 1,000), -0, empty lists. */
+const SCORES = [
+  '0.0511705',
+  '8.089E-4',
+  '-0',
+  '0',
+  '2E+3',
+  '1.5e22',
+  '1e23',
+  '0.12345678901234567',
+  '1E+400',
+];
+const MORE_SCORES = ['1e-400', '1e1002', '123456789012345678', '4.9e-324', '-12.5e-3', '0.5', '1'];
+
+/** A line of the service's usual shape (compact, no escapes) with these ids, and maybe scores. */
+function usualLine(r: () => number, key: string, ids: string[]): string {
+  const field = r() < 0.1 ? 'itemId' : 'userId';
+  const x = r();
+  const pick = (): string => {
+    const y = r();
+    if (y < 0.9)
+      return (Number(Math.max(1e-9, r() * 0.2).toPrecision(6)) * (r() < 0.5 ? 1 : 1e-3)).toString();
+    const all = [...SCORES, ...MORE_SCORES];
+    return all[Math.floor(r() * all.length)] as string;
+  };
+  // Scores for every id, for fewer, for none, or no scores at all.
+  const n = x < 0.7 ? ids.length : x < 0.8 ? Math.floor(r() * ids.length) : x < 0.85 ? 0 : -1;
+  const scores = n < 0 ? '' : `,"scores":[${Array.from({ length: n }, pick).join(',')}]`;
+  const list = ids.map((i) => JSON.stringify(i)).join(',');
+  return `{"input":{"${field}":${JSON.stringify(key)}},"output":{"recommendedItems":[${list}]${scores}},"error":null}`;
+}
+
+function randomUsualLines(r: () => number, count: number): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const ids = Array.from({ length: Math.floor(r() * 30) }, () => {
+      const y = r();
+      if (y < 0.8) return String(Math.floor(5000 * r() ** 2));
+      if (y < 0.9) return EDGE_IDS[Math.floor(r() * EDGE_IDS.length)] as string;
+      if (y < 0.95) return String(Math.floor(r() * 3e6));
+      return ODD_IDS[Math.floor(r() * ODD_IDS.length)] as string;
+    });
+    lines.push(usualLine(r, r() < 0.1 ? `u${Math.floor(r() * 50)}` : `u${i},é`, ids));
+  }
+  return lines;
 }
 
 /** report.json less what may differ between runs: the t-digest's estimates (the digest shuffles), samples' order. */
@@ -420,7 +472,7 @@ describe('report', () => {
   });
 
   test('lanes tallied apart and added up in order equal one tally, on random pieces, lanes and budgets', async () => {
-    const noDigests = { add: () => {} } as unknown as ScoreDigests;
+    const noDigests = { add: () => {}, addAll: () => {} } as unknown as ScoreDigests;
     const spill = new SpillDir(tmp.dir());
     try {
       for (let round = 0; round < 6; round++) {
@@ -447,12 +499,14 @@ describe('report', () => {
         };
         // As report() sizes them: this thread's tables half the budget each, a lane's a quarter.
         const table = (share: number) => new CountTable(spill, budget * share, budget / 2);
-        const single = new PieceTally(table(1 / 2), table(1 / 2), undefined);
+        // One thread on the parser alone; the lanes with the WebAssembly tally, as the pass runs them.
+        const single = new PieceTally(table(1 / 2), table(1 / 2), undefined, false);
         const one = await tallyBy([single], () => 0);
         const lanes = [0, 1, 2].map(
           (i) => new PieceTally(table(i ? 1 / 4 : 1 / 2), table(i ? 1 / 4 : 1 / 2), undefined),
         );
         const many = await tallyBy(lanes, () => Math.floor(r() * 3));
+        for (const l of [single, ...lanes]) l.finish();
         const { digests: _a, ...a } = one;
         const { digests: _b, ...b } = many;
         assert.deepEqual(
@@ -471,6 +525,94 @@ describe('report', () => {
     } finally {
       await spill.dispose();
     }
+  });
+
+  test('the WebAssembly tally counts as the parser does, on random pieces of usual and odd lines', async () => {
+    const spill = new SpillDir(tmp.dir());
+    try {
+      for (let round = 0; round < 4; round++) {
+        const r = prng(70 + round);
+        const lines = randomUsualLines(r, [300, 300, 60, 1000][round] as number);
+        // Odd lines among them: blank, cut, error lines, escapes, CRLF (the parser's).
+        const odd = oddText(round, 60).split('\n');
+        for (const line of odd) lines.splice(Math.floor(r() * lines.length), 0, line);
+        // A line longer than the scan's 2 MiB window: the parser reads it alone.
+        if (round === 3)
+          lines.push(
+            usualLine(
+              r,
+              'long',
+              Array.from({ length: 300_000 }, (_, i) => String(i % 5000)),
+            ),
+          );
+        const text = Buffer.from(lines.map((l) => l + (r() < 0.1 ? '\r\n' : '\n')).join(''));
+        // Direct counters that stop at 0, 2,048, 32,768 and 2 Mi ids (values past them hashed); the
+        // third round's tables past their budget (on disk), the others not (256 files each to read back).
+        const [budget, direct] = [
+          [1 << 20, 8 * 1024],
+          [1 << 20, 32 * 1024],
+          [4 * 1024, 512 * 1024],
+          [64 << 20, 32 << 20],
+        ][round] as [number, number];
+        const table = () => new CountTable(spill, budget / 2, direct);
+        const js = new PieceTally(table(), table(), undefined, false);
+        const wasm = new PieceTally(table(), table(), undefined);
+        for (let at = 0; at < text.length; ) {
+          // Pieces of whole lines, some past the 2 MiB window (the scan goes on where it stopped).
+          let end = Math.min(text.length, at + 1 + Math.floor(r() * (round === 3 ? 3 << 20 : 20_000)));
+          end = text.indexOf(10, end - 1) + 1 || text.length;
+          const piece = text.subarray(at, end);
+          assert.deepEqual(
+            await wasm.piece(piece),
+            await js.piece(piece),
+            `round ${round}, bytes ${at} to ${end}`,
+          );
+          at = end;
+        }
+        wasm.finish();
+        js.finish();
+        assert.deepEqual(wasm.lengths.pairs(), js.lengths.pairs());
+        for (const which of ['keys', 'items'] as const) {
+          // In the same order too: samples (missing keys, ids not in a catalog) are the first ones each() gives.
+          const [got, want] = [await countsOf(wasm[which]), await countsOf(js[which])];
+          assert.deepEqual([...got], [...want], `${which}, round ${round}`);
+          assert.equal(wasm[which].spilled, js[which].spilled);
+          assert.equal(js[which].spilled, round === 2);
+        }
+      }
+    } finally {
+      await spill.dispose();
+    }
+  });
+
+  test('the radix sort (WebAssembly) orders as Float64Array sort does: signs, zeros, subnormals, repeats, any length', () => {
+    const r = prng(12);
+    const odd = [0, -0, 5e-324, -5e-324, 1.7976931348623157e308, -1.7976931348623157e308, 1, -1, 0.1];
+    for (const n of [0, 1, 2, 3, 17, 1000, 65536, 65537]) {
+      for (const kind of ['scores', 'wide', 'repeats'] as const) {
+        const xs = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          const y = r();
+          if (kind === 'scores') xs[i] = Number((r() * 0.2).toPrecision(6)) * (y < 0.01 ? -1 : 1);
+          else if (kind === 'wide')
+            xs[i] =
+              y < 0.2 ? (odd[Math.floor(r() * odd.length)] as number) : (r() - 0.5) * 10 ** (r() * 600 - 300);
+          else xs[i] = Math.floor(r() * 5) * 0.25 - 0.5;
+        }
+        const want = xs.slice().sort();
+        const got = sortFloat64(xs);
+        assert.equal(got, xs);
+        assert.ok(
+          got.every((x, i) => Object.is(x, want[i])),
+          `${kind}, ${n} values`,
+        );
+      }
+    }
+    // NaN or an infinity: the built-in sort.
+    assert.deepEqual(
+      [...sortFloat64(Float64Array.of(2, Number.NaN, -1, Number.POSITIVE_INFINITY))],
+      [-1, 2, Number.POSITIVE_INFINITY, Number.NaN],
+    );
   });
 
   test('a batch of scores as centroids: every score once, runs of one value whole, the tails single', () => {
@@ -679,6 +821,29 @@ describe('report', () => {
       b.reduce((a, x) => a + x.count, 0),
       6,
     );
+    // binOf (a logarithm's guess, the edges deciding) against a binary search: at every edge and its neighbours.
+    const search = (x: number): number => {
+      let lo = 0;
+      let hi = SCORE_EDGES.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (x < (SCORE_EDGES[mid] as number)) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo;
+    };
+    const r = prng(9);
+    const xs = [0, -0, -1, 1e-300, 5e-324, 1, 2, 1e300, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    const f = new Float64Array(1);
+    const u = new BigInt64Array(f.buffer);
+    for (const edge of SCORE_EDGES)
+      for (const d of [-2n, -1n, 0n, 1n, 2n]) {
+        f[0] = edge;
+        u[0] = (u[0] as bigint) + d;
+        xs.push(f[0] as number);
+      }
+    for (let i = 0; i < 20000; i++) xs.push(10 ** (r() * 12 - 10) * (r() < 0.01 ? -1 : 1));
+    for (const x of xs) assert.equal(binOf(x), search(x), String(x));
   });
 });
 
