@@ -10,7 +10,17 @@ import { fileURLToPath } from 'node:url';
 import wabt from 'wabt';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const MODULES = ['linecount', 'hashcut', 'drain', 'idcut', 'out/key-scan', 'out/export-rows', 'firsts', 'report-scan', 'radix-sort'];
+export const MODULES = [
+  'linecount',
+  'hashcut',
+  'drain',
+  'idcut',
+  'out/key-scan',
+  'out/export-rows',
+  'firsts',
+  'report-scan',
+  'radix-sort',
+];
 
 /** The .wat file assembled, as the text of the TypeScript module that embeds it. */
 export async function assemble(name) {

@@ -75,7 +75,17 @@ test('the embedded WebAssembly modules are their .wat files assembled (npm run w
     assemble(name: string): Promise<string>;
     MODULES: string[];
   };
-  assert.deepEqual(MODULES, ['linecount', 'hashcut', 'drain', 'idcut', 'out/key-scan', 'out/export-rows', 'firsts', 'report-scan', 'radix-sort']);
+  assert.deepEqual(MODULES, [
+    'linecount',
+    'hashcut',
+    'drain',
+    'idcut',
+    'out/key-scan',
+    'out/export-rows',
+    'firsts',
+    'report-scan',
+    'radix-sort',
+  ]);
   for (const name of MODULES) {
     const committed = await readFile(new URL(`../../src/core/${name}-wasm.ts`, import.meta.url), 'utf8');
     assert.equal(committed, await assemble(name), `${name}-wasm.ts is stale: run npm run wasm`);

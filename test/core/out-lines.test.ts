@@ -17,6 +17,8 @@ import {
   LINE_OK,
   OutLineParser,
 } from '../../src/core/out-lines.js';
+import { parseNumber } from '../../src/core/report.js';
+import { ReportScanLines } from '../../src/core/report-scan.js';
 import { type PartitionSet, partitionOf } from '../../src/io/spill.js';
 import {
   DeltaKeys,
@@ -27,8 +29,6 @@ import {
   TYPE_OK,
   TYPE_PREV,
 } from '../../src/stages/export/delta/keys.js';
-import { parseNumber } from '../../src/core/report.js';
-import { ReportScanLines } from '../../src/core/report-scan.js';
 import { schemaValidator } from '../helpers.js';
 import {
   AWS_DOC_EXAMPLES,
