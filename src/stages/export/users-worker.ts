@@ -3,7 +3,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { hashBytes } from '../../core/byteset.js';
 import { KeyFilter } from '../../core/key-filter.js';
-import { SCAN_DONE, SCAN_NO_KEY, SCAN_ROW, TableScanner } from '../../core/table-scan.js';
+import { SCAN_DONE, SCAN_NO_KEY, SCAN_ROW, SCAN_SPLIT, TableScanner } from '../../core/table-scan.js';
 import { PartitionSet, partitionOf } from '../../io/spill.js';
 import { plainKey, RowRecord, utf16Units } from './users-rows.js';
 import type { UsersRangeDone, UsersRangeJob } from './users-split.js';
@@ -64,6 +64,8 @@ async function scanLines(seg: Buffer, at: number): Promise<{ at: number; line: n
       if (withoutKeyLines.length < 5) withoutKeyLines.push(sc.rowLine);
       continue;
     }
+    // A quoted line break (none in these lines, but the scanner's word is final) has no line counted yet.
+    if (status === SCAN_SPLIT) return stopAt(at + sc.slowStart, sc.line);
     if (status !== SCAN_ROW) return stopAt(at + sc.slowStart, sc.slowLine);
     const ks = sc.keyStart;
     const ke = sc.keyEnd;
