@@ -323,7 +323,9 @@ export async function eachUserRow<D extends TableRangeDone>(
   want?: WantKey,
   rowBytes?: TableRowHandlers['rowBytes'],
   /** A second thread for a part of the file, when the byte path reads it and this gives one. */
-  split?: (opened: Pick<OpenedTable, 'file' | 'info' | 'src'>) => Promise<TableSplit<D> | undefined>,
+  split?: (
+    opened: Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>,
+  ) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ columns: string[]; names: readonly string[]; withoutId: number; lines: number[] }> {
   const opened = await openTable(usersSpec(o, USERS_FLAGS));
   const r = await eachRow(opened, 'user id', onRow, want, rowBytes, split);
@@ -348,7 +350,9 @@ async function eachRow<D extends TableRangeDone>(
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
   rowBytes?: TableRowHandlers['rowBytes'],
-  split?: (opened: Pick<OpenedTable, 'file' | 'info' | 'src'>) => Promise<TableSplit<D> | undefined>,
+  split?: (
+    opened: Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>,
+  ) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ withoutId: number; lines: number[] }> {
   const { file, src, header, keyed, idCol, cols } = table;
   let withoutId = 0;
