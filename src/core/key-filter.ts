@@ -18,16 +18,24 @@ export class KeyFilter {
   /** Keys added (with repeats). */
   added = 0;
 
-  /** A filter for about `keys` keys, at most `maxBytes` of memory (a power of two, at least 128 KiB). */
-  constructor(keys: number, maxBytes: number) {
+  /**
+   * A filter for about `keys` keys, at most `maxBytes` of memory (a power of two, at least 128 KiB);
+   * or, given shared() of another, a view of that one's bits (a worker asks the same filter).
+   */
+  constructor(keys: number, maxBytes: number, shared?: SharedArrayBuffer) {
     let bytes = 128 * 1024;
     while (bytes * 8 < keys * BITS_PER_KEY && bytes * 2 <= maxBytes) bytes *= 2;
-    this.words = new Uint32Array(bytes / 4);
-    this.blockMask = bytes / 64 - 1;
+    this.words = new Uint32Array(shared ?? new SharedArrayBuffer(bytes));
+    this.blockMask = this.words.byteLength / 64 - 1;
   }
 
   get bytes(): number {
     return this.words.byteLength;
+  }
+
+  /** The bits, for a worker's `new KeyFilter(0, 0, shared)`: read there, not copied. */
+  shared(): SharedArrayBuffer {
+    return this.words.buffer as SharedArrayBuffer;
   }
 
   add(buf: Uint8Array, start: number, end: number): void {

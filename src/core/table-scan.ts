@@ -63,6 +63,8 @@ export class TableScanner {
   keyStart = 0;
   keyEnd = 0;
   rowLine = 0;
+  /** Where the line of the row (or keyless row) just returned starts in the piece. */
+  rowStart = 0;
   /** Each field's bounds in the piece (quoted fields: inside the quotes), and whether it holds `""`. */
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
@@ -72,7 +74,7 @@ export class TableScanner {
   private noQuote = false;
 
   constructor(
-    private readonly plan: TableScanPlan,
+    readonly plan: TableScanPlan,
     /** Whether a key (its bytes) is one to read. */
     private readonly want: (buf: Uint8Array, start: number, end: number) => boolean,
   ) {
@@ -178,6 +180,7 @@ export class TableScanner {
       while (ke > ks && (seg[ke - 1] === SPACE || seg[ke - 1] === TAB)) ke--;
       if (ks === ke) {
         this.rowLine = lineNo;
+        this.rowStart = start;
         return SCAN_NO_KEY;
       }
       // Other white space at an edge (JavaScript's trim takes it, and NBSP), or `""` in the key: the general path.
@@ -190,6 +193,7 @@ export class TableScanner {
       this.keyStart = ks;
       this.keyEnd = ke;
       this.rowLine = lineNo;
+      this.rowStart = start;
       return SCAN_ROW;
     }
     this.pos = p;

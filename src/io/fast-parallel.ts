@@ -136,7 +136,7 @@ const READ = 256 * 1024;
  * turn: a chunk is overwritten by the read after the next one, by which time
  * wholeLines and the scan are done with it.
  */
-async function* fileBytes(path: string, from: number, to: number): AsyncGenerator<Buffer> {
+export async function* fileBytes(path: string, from: number, to: number): AsyncGenerator<Buffer> {
   if (from >= to) return;
   let fd: number;
   try {

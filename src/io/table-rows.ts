@@ -8,11 +8,15 @@ import {
   SCAN_SLOW_LINE,
   SCAN_SPLIT,
   TableScanner,
+  type TableScanPlan,
 } from '../core/table-scan.js';
 import { PbError } from '../errors.js';
+import { raceAbort } from './abort.js';
+import { fileBytes } from './fast-parallel.js';
 import { wholeLines } from './input.js';
 import { notUtf8 } from './not-utf8.js';
 import { type Row, type RowShape, type RowSource, rowShapeOf, toRows } from './rows.js';
+import { scopeSignal } from './scope.js';
 
 /**
  * A join table's rows on the byte path (core/table-scan.ts): the key and
@@ -40,8 +44,8 @@ export interface TableRowHandlers {
    * no string (sc.keyStart, sc.keyEnd, sc.rowLine, sc.copyField for `columns`).
    */
   rowBytes?(piece: Buffer, sc: TableScanner, columns: readonly number[]): Promise<void> | undefined;
-  /** A row whose key is empty once trimmed. */
-  noKey(line: number): void;
+  /** A row whose key is empty once trimmed (`count` rows, the first on `line`: a worker's part). */
+  noKey(line: number, count?: number): void;
   /** Rows for the general logic (which asks `want` itself). */
   general(rows: Row[]): Promise<void>;
 }
@@ -60,16 +64,47 @@ export function tableScanApplies(src: RowSource): boolean {
   );
 }
 
+/**
+ * What a worker that scanned a table's part from the cut on reports: where
+ * it stopped (the file's end, or the first line it left to this thread),
+ * the lines before that, and its rows without a key (lines numbered from 1
+ * at the cut).
+ */
+export interface TableRangeDone {
+  stop: number;
+  lines: number;
+  nonAscii: boolean;
+  withoutKey: number;
+  withoutKeyLines: number[];
+}
+
+/**
+ * A local file read on two threads (see fast-parallel.ts, prepare's form
+ * of it): this thread reads up to `cut` (a line start) while `start`'s
+ * worker scans from there; at the cut, unless a quoted record is open
+ * there, the worker's part is adopted (`linesBefore`: the lines before the
+ * cut, to number its rows) and this thread reads on from where it stopped.
+ */
+export interface TableSplit<D extends TableRangeDone> {
+  path: string;
+  size: number;
+  cut: number;
+  start(plan: TableScanPlan): { result: Promise<D | undefined>; stop(): Promise<void> };
+  adopt(done: D, linesBefore: number): Promise<void>;
+}
+
 /** Reads every row of `src` (opened, not read yet) through the byte path; returns the blank lines skipped. */
-export async function scanTableRows(
+export async function scanTableRows<D extends TableRangeDone>(
   src: RowSource,
   plan: TableRowPlan,
   h: TableRowHandlers,
+  split?: TableSplit<D>,
 ): Promise<number> {
   const reader = new TableRowReader(src, plan, h);
   const check = new Utf8Check();
+  const bytes = split ? splitBytes(src, split, reader, check) : src.raw;
   let first = true;
-  for await (let piece of wholeLines(src.raw, plan.maxLineLength, () => reader.overlong())) {
+  for await (let piece of wholeLines(bytes, plan.maxLineLength, () => reader.overlong())) {
     if (first) {
       first = false;
       if (piece[0] === 0xef && piece[1] === 0xbb && piece[2] === 0xbf) piece = piece.subarray(3);
@@ -81,6 +116,37 @@ export async function scanTableRows(
   }
   await reader.viaSplitter('', true);
   return reader.blankLines;
+}
+
+/** The file's bytes from `src.rawFrom` with a worker's part (from the cut) left out when it is adopted. */
+async function* splitBytes<D extends TableRangeDone>(
+  src: RowSource,
+  split: TableSplit<D>,
+  reader: TableRowReader,
+  check: Utf8Check,
+): AsyncGenerator<Buffer> {
+  // Read here, not through the source's stream: UTF-8 as it is, the same bytes.
+  await src.close();
+  const worker = split.start(reader.sc.plan);
+  try {
+    yield* fileBytes(split.path, src.rawFrom, split.cut);
+    // Every line before the cut is read here now (wholeLines asks for more only then).
+    let from = split.cut;
+    if (!reader.midRecord()) {
+      const done = await raceAbort(worker.result, scopeSignal());
+      if (done) {
+        const before = reader.sc.line - 1;
+        await split.adopt(done, before);
+        reader.adopt(done, before);
+        if (done.nonAscii) check.nonAscii = true;
+        from = done.stop;
+      }
+    }
+    await worker.stop();
+    yield* fileBytes(split.path, from, split.size);
+  } finally {
+    await worker.stop();
+  }
 }
 
 /** One source's scanner and record splitter, each line through one of them in file order. */
@@ -119,6 +185,21 @@ class TableRowReader {
 
   get blankLines(): number {
     return this.sc.blankLines + this.splitBlank;
+  }
+
+  /** Inside a record (a quoted line break) or before the header's end: no worker's part can start here. */
+  midRecord(): boolean {
+    return this.splitter.hasPending || this.sc.skipHeader > 0;
+  }
+
+  /** A worker's part, read as if here: its lines counted, its keyless rows numbered on from `before`. */
+  adopt(done: TableRangeDone, before: number): void {
+    this.sc.line += done.lines;
+    const lines = done.withoutKeyLines;
+    for (let i = 0; i < lines.length; i++) {
+      const rest = i === lines.length - 1 ? done.withoutKey - i : 1;
+      this.h.noKey((lines[i] as number) + before, rest);
+    }
   }
 
   /** The error for a line past the limit; none inside an open quote (the splitter bounds it). */

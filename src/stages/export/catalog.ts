@@ -9,7 +9,13 @@ import type { TableScanner } from '../../core/table-scan.js';
 import { PbError } from '../../errors.js';
 import { type Row, readRows } from '../../io/rows.js';
 import { isS3Uri } from '../../io/s3.js';
-import { scanTableRows, type TableRowHandlers, tableScanApplies } from '../../io/table-rows.js';
+import {
+  scanTableRows,
+  type TableRangeDone,
+  type TableRowHandlers,
+  type TableSplit,
+  tableScanApplies,
+} from '../../io/table-rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
 import { outputUserKeys } from './users-keys.js';
@@ -141,7 +147,7 @@ async function openTable(t: TableSpec) {
       withSuggestion(header, n, () => findColumn(header, n, [], n, flags.columns, file, keyed)),
     );
     const cols = colIdx.map((c) => accessor(c, header, keyed));
-    return { file, src, header, keyed, idCol, columns, colIdx, cols, names };
+    return { file, src, header, keyed, idCol, columns, colIdx, cols, names, info: text.info };
   } catch (err) {
     await src.close();
     throw err;
@@ -311,14 +317,18 @@ export function newUsersTable(
  * key (trimmed) goes to `onRow` with its values and line, in file order
  * (a row the byte path read to `rowBytes`, when given, with no string).
  */
-export async function eachUserRow(
+export async function eachUserRow<D extends TableRangeDone>(
   o: ResolvedExportOptions,
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
   rowBytes?: TableRowHandlers['rowBytes'],
+  /** A second thread for a part of the file, when the byte path reads it and this gives one. */
+  split?: (
+    opened: Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>,
+  ) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ columns: string[]; names: readonly string[]; withoutId: number; lines: number[] }> {
   const opened = await openTable(usersSpec(o, USERS_FLAGS));
-  const r = await eachRow(opened, 'user id', onRow, want, rowBytes);
+  const r = await eachRow(opened, 'user id', onRow, want, rowBytes, split);
   const names = userColumnNames(opened.columns, ['userId', 'theme', 'items']);
   return { columns: [...opened.columns], names, ...r };
 }
@@ -334,19 +344,22 @@ export type WantKey = ((buf: Uint8Array, start: number, end: number) => boolean)
  * Rows whose key `want` refuses are skipped unread: a CSV or TSV is read on
  * the byte path (io/table-rows.ts), where such a row costs no string.
  */
-async function eachRow(
+async function eachRow<D extends TableRangeDone>(
   table: OpenedTable,
   role: TableSpec['role'],
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
   rowBytes?: TableRowHandlers['rowBytes'],
+  split?: (
+    opened: Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>,
+  ) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ withoutId: number; lines: number[] }> {
   const { file, src, header, keyed, idCol, cols } = table;
   let withoutId = 0;
   const lines: number[] = [];
-  const noKey = (line: number) => {
+  const noKey = (line: number, count = 1) => {
     // A row without an id (a gift card with no SKU, a CRM contact with no customer id) matches nothing.
-    withoutId++;
+    withoutId += count;
     if (lines.length < 5) lines.push(line);
   };
   const id = accessor(idCol, header, keyed);
@@ -386,7 +399,8 @@ async function eachRow(
   try {
     if (tableScanApplies(src)) {
       const plan = { key: idCol, columns: table.colIdx, maxLineLength: TABLE_MAX_LINE, names: table.names };
-      await scanTableRows(src, plan, { want: want ?? (() => true), row: onRow, rowBytes, noKey, general });
+      const handlers = { want: want ?? (() => true), row: onRow, rowBytes, noKey, general };
+      await scanTableRows(src, plan, handlers, await split?.(table));
     } else for await (const batch of src.batches) await general(batch);
   } finally {
     await src.close();

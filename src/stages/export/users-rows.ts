@@ -85,6 +85,15 @@ export class RowRecord {
   }
 }
 
+/** Whether a key's bytes are their own JSON string content (no quote, backslash or control character). */
+export function plainKey(buf: Uint8Array, s: number, e: number): boolean {
+  for (let k = s; k < e; k++) {
+    const b = buf[k] as number;
+    if (b < 0x20 || b === 34 || b === 92) return false;
+  }
+  return true;
+}
+
 /**
  * The UTF-16 code units of valid UTF-8 bytes buf[s, e): one for each byte
  * that starts a character, two for a four-byte one (as String.length

@@ -20,7 +20,8 @@ import { eachUserRow, newUsersTable, type UsersOverBudget } from './catalog.js';
 import type { KeptLines } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
-import { RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
+import { plainKey, RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
+import { type UsersRangeDone, usersSplitFor } from './users-split.js';
 
 /**
  * The users join past --memory-budget: both sides partitioned to disk by
@@ -40,13 +41,11 @@ const FINE = 256;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON escapes the control characters, so they are what is looked for.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/u;
 
-/** Whether a key's bytes are their own JSON string content (NEEDS_ESCAPE finds nothing in their text). */
-function plainKey(buf: Uint8Array, s: number, e: number): boolean {
-  for (let k = s; k < e; k++) {
-    const b = buf[k] as number;
-    if (b < 0x20 || b === 34 || b === 92) return false;
-  }
-  return true;
+/** A set of fine partitions; its rows' lines are numbered from `offset` (a worker's part of the file). */
+interface FineParts {
+  paths: readonly string[];
+  entries: readonly number[];
+  offset: number;
 }
 
 /** What the users file held, as the in-memory table would have told it. */
@@ -86,7 +85,8 @@ export class UsersSpill {
   private constructor(
     private readonly o: ResolvedExportOptions,
     private readonly spill: SpillDir,
-    private readonly fine: PartitionSet,
+    /** Each set of fine partitions in file order: this thread's, a worker's part (its lines from `offset`), ... */
+    private readonly fine: FineParts[],
     private readonly names: readonly string[],
     readonly columns: string[],
     cost: number[],
@@ -123,7 +123,8 @@ export class UsersSpill {
 
   /** Partitions the users file; `over` is what the in-memory attempt measured when it gave up. */
   static async create(o: ResolvedExportOptions, spill: SpillDir, over: UsersOverBudget): Promise<UsersSpill> {
-    const fine = await spill.partitions(0, FINE);
+    let fine = await spill.partitions(0, FINE);
+    const sets: FineParts[] = [{ paths: fine.paths, entries: fine.entries, offset: 0 }];
     const text = new Array<number>(FINE).fill(0);
     const record = new RowRecord();
     const filter = over.filter;
@@ -161,13 +162,25 @@ export class UsersSpill {
         text[partitionOf(h, FINE)] += utf16Units(piece, ks, ke) + record.units;
         return fine.write(piece, ks, ke, h, p, 0, record.length);
       };
-      const read = await eachUserRow(o, onRow, want, onBytes);
+      // A second thread's part: its counts added, and this thread's rows after it in a set of their own.
+      const adopt = async (done: UsersRangeDone, before: number, more: boolean) => {
+        for (let f = 0; f < FINE; f++) text[f] += done.text[f] as number;
+        rowsWithKey += done.asked;
+        sets.push({ paths: done.paths, entries: done.entries, offset: before });
+        if (!more) return;
+        await fine.close();
+        fine = await spill.partitions(0, FINE);
+        sets.push({ paths: fine.paths, entries: fine.entries, offset: 0 });
+      };
+      const shared = { filter: filter?.shared(), fine: FINE, spill };
+      const split = (opened: Parameters<typeof usersSplitFor>[0]) => usersSplitFor(opened, shared, adopt);
+      const read = await eachUserRow(o, onRow, want, onBytes, split);
       await fine.close();
       // Table bytes per byte of row text, as measured; the rest of the file is taken to be alike.
       const ratio = over.rowText > 0 ? Math.max(1, (over.tableBytes - over.emptyBytes) / over.rowText) : 2;
       const cost = text.map((t) => t * ratio);
       const dataBudget = o.memoryBudget - over.emptyBytes;
-      return new UsersSpill(o, spill, fine, read.names, read.columns, cost, dataBudget, {
+      return new UsersSpill(o, spill, sets, read.names, read.columns, cost, dataBudget, {
         ...read,
         rowsWithKey: filter ? rowsWithKey : undefined,
       });
@@ -185,11 +198,12 @@ export class UsersSpill {
     for (const group of this.groups) {
       let items = 0;
       let bytes = 0;
-      for (const f of group) {
-        items += this.fine.entries[f] as number;
-        // A partition without a row has no file.
-        if (this.fine.entries[f] !== 0) bytes += (await stat(this.fine.paths[f] as string)).size;
-      }
+      for (const f of group)
+        for (const set of this.fine) {
+          items += set.entries[f] as number;
+          // A partition without a row has no file.
+          if (set.entries[f] !== 0) bytes += (await stat(set.paths[f] as string)).size;
+        }
       most = { items: Math.max(most.items, items), bytes: Math.max(most.bytes, bytes) };
     }
     return most;
@@ -206,28 +220,29 @@ export class UsersSpill {
     this.seen[group] = true;
     const dups: number[] = [];
     const cells = new RowCells(this.names.length);
-    for (const f of this.groups[group] as number[]) {
-      if (this.fine.entries[f] === 0) continue;
-      for await (const seg of readPartition(this.fine.paths[f] as string)) {
-        eachLine(seg, (ks, ke, ps, pe) => {
-          // Most keys need no unescaping: JSON.parse per key was a tenth of the load.
-          let plain = true;
-          for (let k = ks; k < ke && plain; k++) plain = seg[k] !== 92;
-          let added: ReturnType<Catalog['add']>;
-          let line: number;
-          if (plain && RowCells.isBytes(seg, ps)) {
-            line = cells.read(seg, ps, pe);
-            added = table.addBytes(seg, ks, ke, seg, cells.starts, cells.ends);
-          } else {
-            const rec = readRecord(seg, ps, pe, cells);
-            const key = plain ? seg.toString('utf8', ks, ke) : decodeString(seg, ks, ke);
-            line = rec[0];
-            added = table.add(key, rec.slice(1) as string[]);
-          }
-          if (first && added === 'duplicate') dups.push(line);
-        });
+    const add = (seg: Buffer, ks: number, ke: number, ps: number, pe: number, offset: number) => {
+      // Most keys need no unescaping: JSON.parse per key was a tenth of the load.
+      let plain = true;
+      for (let k = ks; k < ke && plain; k++) plain = seg[k] !== 92;
+      let added: ReturnType<Catalog['add']>;
+      let line: number;
+      if (plain && RowCells.isBytes(seg, ps)) {
+        line = cells.read(seg, ps, pe);
+        added = table.addBytes(seg, ks, ke, seg, cells.starts, cells.ends);
+      } else {
+        const rec = readRecord(seg, ps, pe, cells);
+        const key = plain ? seg.toString('utf8', ks, ke) : decodeString(seg, ks, ke);
+        line = rec[0];
+        added = table.add(key, rec.slice(1) as string[]);
       }
-    }
+      if (first && added === 'duplicate') dups.push(line + offset);
+    };
+    for (const f of this.groups[group] as number[])
+      for (const set of this.fine) {
+        if (set.entries[f] === 0) continue;
+        for await (const seg of readPartition(set.paths[f] as string))
+          eachLine(seg, (ks, ke, ps, pe) => add(seg, ks, ke, ps, pe, set.offset));
+      }
     if (first) {
       const s = this.stats;
       if (!s.filtered) s.size += table.size;

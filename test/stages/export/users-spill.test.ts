@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import { SPLIT_MIN_BYTES } from '../../../src/io/fast-parallel.js';
 import { type ExportOptions, type ExportSummary, exportOutputs } from '../../../src/stages/export/index.js';
+import { usersSplit } from '../../../src/stages/export/users-split.js';
 import { cli, prng, rejectsWith, useTmp } from '../../helpers.js';
 import { randomFile } from '../../out-fixtures.js';
 
@@ -34,8 +36,11 @@ async function file(text: string | Buffer, name: string): Promise<string> {
   return f;
 }
 
-/** A .out file (messy keys, error lines) and a CRM file with its users, fillers and repeated keys. */
-async function fixture(seed: number) {
+/**
+ * A .out file (messy keys, error lines) and a CRM file with its users, fillers and repeated keys;
+ * `plain`: 10,000 rows, CRLF, a keyless row every 2,000, nothing a CSV quotes but one row (60% of the way).
+ */
+async function fixture(seed: number, plain = false) {
   const { text, lines } = randomFile(seed, 1500, {
     kind: 'recommendations',
     keyField: 'userId',
@@ -43,20 +48,28 @@ async function fixture(seed: number) {
     errorRate: 0.05,
   });
   const rand = prng(seed);
-  const keys = [...new Set(lines.map((l) => l.expected.key))].filter((k) => k !== '' && k.trim() === k);
-  const values = ['Zoë', 'Smith, Jo', 'say "hi"', 'two\nlines', '=1+2', '', 'ü€'];
+  const keys = [...new Set(lines.map((l) => l.expected.key))].filter(
+    (k) => k !== '' && k.trim() === k && !(plain && /[",\r\n]/.test(k)),
+  );
+  const values = plain
+    ? ['Zoë', 'plain', '', 'ü€']
+    : ['Zoë', 'Smith, Jo', 'say "hi"', 'two\nlines', '=1+2', '', 'ü€'];
   const pick = () => values[Math.floor(rand() * values.length)] as string;
   const rows: string[][] = [];
-  for (let i = 0; i < 25_000; i++) {
+  const count = plain ? 10_000 : 25_000;
+  for (let i = 0; i < count; i++) {
     // Users of the export, users of nobody, and now and then a key seen before (the first row wins).
     const r = rand();
     if (r < 0.04 && keys.length > 0)
       rows.push([keys[Math.floor(rand() * keys.length)] as string, `again${i}`, pick()]);
     else if (r < 0.1 && keys.length > 0) rows.push([keys[i % keys.length] as string, pick(), pick()]);
     else rows.push([`filler-${i}-${Math.floor(rand() * 1e9)}`, `user${i}@example.com`, pick()]);
-    if (i % 5000 === 7) rows.push(['', 'no key', '']);
+    if (i % (plain ? 2000 : 5000) === 7) rows.push(['', 'no key', '']);
+    // One quoted line break in the plain file, 60% of the way: a worker cut before it stops there.
+    if (plain && i === 6_000) rows.push(['quoted', 'two\nlines', '']);
   }
-  const users = await file(stringify([['key', 'a', 'b'], ...rows]), `crm-${seed}.csv`);
+  const csv = stringify([['key', 'a', 'b'], ...rows], plain ? { record_delimiter: 'windows' } : {});
+  const users = await file(csv, `crm-${seed}.csv`);
   const out = await file(text, `in-${seed}.out`);
   return { users, out, text };
 }
@@ -271,6 +284,53 @@ describe('export --users past --memory-budget', () => {
       tmpDir: dir,
     });
     assert.deepEqual((await readdir(dir)).sort(), ['recs.csv', 'recs.csv.errors.jsonl']);
+  });
+
+  test('two threads read the users file as one: the same bytes, counts and lines wherever the cut falls', async () => {
+    const noSplit = () => {
+      usersSplit.minBytes = Number.POSITIVE_INFINITY;
+    };
+    const before = usersSplit.adoptedBytes;
+    try {
+      // The worker reads its part to the quoted row (then this thread reads on from it) or to the
+      // end, repeated keys and keyless rows on both sides of the cut.
+      {
+        // undefined: the cut where a sample of the file puts half the work.
+        const cuts = [0.3, 0.8, undefined];
+        const { users, out } = await fixture(7, true);
+        // Just over an empty table: a few groups of the plain file's short rows.
+        const opts = {
+          users,
+          userKey: 'key',
+          format: 'csv-long',
+          pieceSize: 4096,
+          memoryBudget: 1_080_000,
+        } as const;
+        noSplit();
+        const one = await run(out, opts);
+        assert.ok(
+          one.summary.usersPartitions > 1 && one.summary.usersDuplicates > 0,
+          `${one.summary.usersPartitions} ${one.summary.usersDuplicates} ${one.summary.usersRowsWithoutKey}`,
+        );
+        for (const at of cuts) {
+          Object.assign(usersSplit, { minBytes: 0, at });
+          const adopted = usersSplit.adoptedBytes;
+          const two = await run(out, opts);
+          const w = `cut at ${at}`;
+          assert.ok(usersSplit.adoptedBytes > adopted, `${w}: the worker's part was taken`);
+          assert.equal(two.text, one.text, w);
+          assert.equal(two.errors, one.errors, w);
+          const same = ({ seconds: _s, errorsFile: _e, warnings, ...rest }: ExportSummary) => ({
+            ...rest,
+            warnings: warnings.map((x) => x.replace(/written to .*/, 'written')),
+          });
+          assert.deepEqual(same(two.summary), same(one.summary), w);
+        }
+      }
+      assert.ok(usersSplit.adoptedBytes > before);
+    } finally {
+      Object.assign(usersSplit, { minBytes: SPLIT_MIN_BYTES, at: undefined });
+    }
   });
 
   test('the CLI says the join spilled, and into how many partitions', async () => {
