@@ -363,10 +363,19 @@ async function eachRow<D extends TableRangeDone>(
     if (lines.length < 5) lines.push(line);
   };
   const id = accessor(idCol, header, keyed);
-  const take = (row: Row): Promise<void> | undefined => {
-    if (row.error) throw row.error;
+  const keyOf = (row: Row): unknown => {
     const raw = id(row.values);
-    const key = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
+    return typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
+  };
+  const take = (row: Row): Promise<void> | undefined => {
+    // A bad row of a user `want` refuses is not read, on either path (the byte path skips it on its
+    // key alone): which path a row takes depends on where the reads cut the file (a quote in the
+    // same piece), and that must not decide whether the export stops.
+    if (row.error) {
+      if (want && refused(keyOf(row), want)) return undefined;
+      throw row.error;
+    }
+    const key = keyOf(row);
     if (key === undefined || key === null || (typeof key === 'string' && key.trim() === '')) {
       noKey(row.line);
       return undefined;
@@ -406,6 +415,13 @@ async function eachRow<D extends TableRangeDone>(
     await src.close();
   }
   return { withoutId, lines };
+}
+
+/** Whether `want` refuses a key read from a bad row (a key that is no text is not refused: the row's error stands). */
+function refused(key: unknown, want: NonNullable<WantKey>): boolean {
+  if (typeof key !== 'string' || key.trim() === '') return false;
+  const b = Buffer.from(key.trim());
+  return !want(b, 0, b.length);
 }
 
 /**

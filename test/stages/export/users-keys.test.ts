@@ -61,6 +61,33 @@ test('through the filter, a bad row of a user the outputs do not name is not rea
   });
   assert.equal(s.usersFiltered, true);
   assert.equal(s.usersMissing, 0);
+  // The same row beside a quoted cell (which takes the general row reader): skipped all the same.
+  // Which reader a row meets depends on where the reads cut the file, so it must not decide.
+  for (const rows of [
+    ['u1,a@x,"Ann, B"', 'nobody,n@x,N,extra'],
+    ['nobody,n@x,N,extra', 'u1,a@x,"Ann, B"'],
+    ['"nobody",n@x', 'u1,a@x,Ann'],
+  ]) {
+    const quoted = await exportOutputs({
+      sources: [source],
+      output,
+      users: await crm(rows),
+      userKey: 'key',
+      memoryBudget: BUDGET,
+    });
+    assert.equal(quoted.usersMissing, 0, rows.join(' / '));
+  }
+  await rejectsWith(
+    exportOutputs({
+      sources: [source],
+      output,
+      users: await crm(['u1,a@x,"Ann",extra']),
+      userKey: 'key',
+      memoryBudget: BUDGET,
+    }),
+    'PB_INVALID_RECORD',
+    /expected 3 fields/,
+  );
   const refused = await crm(['u1,a@x,Ann,extra']);
   await rejectsWith(
     exportOutputs({ sources: [source], output, users: refused, userKey: 'key', memoryBudget: BUDGET }),
