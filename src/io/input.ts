@@ -79,6 +79,11 @@ export async function* openLinesReusing(
       const buf = bufs[turn] as Buffer;
       const found = n === 0 ? -1 : buf.subarray(clean, fill).lastIndexOf(LF);
       const last = n === 0 ? fill - 1 : found === -1 ? -1 : clean + found;
+      // At the end, a last line with no newline is held to the limit as wholeLines holds it.
+      if (n === 0 && buf[fill - 1] !== LF && fill - 1 - buf.subarray(0, fill).lastIndexOf(LF) > limit) {
+        const err = tooLong();
+        if (err) throw err;
+      }
       const next = turn ^ 1;
       if (last === -1) {
         // No line end yet: the line grows into a larger buffer.
@@ -340,7 +345,14 @@ export async function* wholeLines(
     carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
     yield buf.subarray(0, last + 1);
   }
-  if (carry) yield carry;
+  if (carry) {
+    // The last line, with no newline: held to the limit as a line still growing is.
+    if (carry.length > limit) {
+      const err = tooLong();
+      if (err) throw err;
+    }
+    yield carry;
+  }
 }
 
 /**

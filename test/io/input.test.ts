@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { PbError } from '../../src/errors.js';
-import { openLinesReusing } from '../../src/io/input.js';
+import { openLinesReusing, wholeLines } from '../../src/io/input.js';
 import { ReadAhead } from '../../src/io/read-ahead.js';
 import { prng, useTmp } from '../helpers.js';
 
@@ -50,6 +50,27 @@ test("openLinesReusing: a line over the limit is the caller's error; gzip, stdin
   await writeFile(file, `short\n${'x'.repeat(5000)}\nshort\n`);
   const err = new PbError('PB_LIMIT', 'too long', { file });
   await assert.rejects(collect(openLinesReusing(file, {}, 1000, () => err, 256)), (e) => e === err);
+  // A last line with no newline over the limit too, as wholeLines refuses it: in one read or several.
+  for (const [text, chunk] of [
+    [`short\n${'y'.repeat(1500)}`, 4096],
+    [`short\n${'y'.repeat(1500)}`, 256],
+    [`${'y'.repeat(1001)}`, 4096],
+  ] as const) {
+    const last = fresh('last.txt');
+    await writeFile(last, text);
+    await assert.rejects(
+      collect(openLinesReusing(last, {}, 1000, () => err, chunk)),
+      (e) => e === err,
+      text.slice(0, 8),
+    );
+    await assert.rejects(
+      collect(wholeLines(Readable.from([Buffer.from(text)]), 1000, () => err)),
+      (e) => e === err,
+    );
+  }
+  const fits = fresh('fits.txt');
+  await writeFile(fits, `${'z'.repeat(1500)}\n${'y'.repeat(1000)}`);
+  assert.equal((await collect(openLinesReusing(fits, {}, 1600, () => err, 4096))).joined.length, 2501);
 
   const text = 'a\nbb\nccc\n';
   const gz = fresh('in.gz');
