@@ -1,10 +1,13 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { raceAbort } from './abort.js';
 import type { ScanPlan } from './fast-scan.js';
 import { ioError } from './input.js';
+import { isS3Uri } from './s3.js';
 import { checkAborted, scopeSignal } from './scope.js';
 import type { SpillDir, WrittenParts } from './spill.js';
+import type { TextInfo } from './text.js';
 import { startWorker } from './workers.js';
 
 /**
@@ -69,6 +72,20 @@ export const splitCounts = { adoptedBytes: 0 };
 
 /** Files smaller than this are read by one thread: the worker's start costs about 50 ms. */
 export const SPLIT_MIN_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The size of a source two threads may read in parts: a local regular file
+ * of UTF-8 text, not gzipped (its bytes are the text's); else undefined.
+ */
+export async function splittableSize(name: string, info: TextInfo): Promise<number | undefined> {
+  if (name === '-' || isS3Uri(name) || info.gzip || info.encoding !== 'utf-8') return undefined;
+  try {
+    const st = await stat(name);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The byte just after the first line end at or past `at` (a fraction of the
@@ -171,14 +188,39 @@ function startRange(
   split: SplitPlan,
   plan: ScanPlan,
 ): { result: Promise<RangeDone | undefined>; stop(): Promise<void> } {
-  const job = split.spill.reserve().then(({ dir, prefix }) => {
-    const data: ScanJob = { path: split.path, from: split.cut, to: split.size, plan, dir, prefix };
-    return startWorker('scan-worker', data);
-  });
-  const result = job.then(
+  return startRangeWorker<RangeDone>(
+    split.spill,
+    'scan-worker',
+    (dir, prefix): ScanJob => ({
+      path: split.path,
+      from: split.cut,
+      to: split.size,
+      plan,
+      dir,
+      prefix,
+    }),
+  );
+}
+
+/**
+ * A worker reading a file's part into partitions of its own, in a folder and
+ * prefix the spill reserves for it: `result` is its one message, or undefined
+ * when it failed or ended without one (the caller then reads that part
+ * itself); `stop()` ends it. `beside` is the module URL the entry sits beside.
+ */
+export function startRangeWorker<D>(
+  spill: SpillDir,
+  entry: string,
+  data: (dir: string, prefix: string) => unknown,
+  beside?: string,
+): { result: Promise<D | undefined>; stop(): Promise<void> } {
+  const started = spill
+    .reserve()
+    .then(({ dir, prefix }) => startWorker(entry, data(dir, prefix), beside ? { beside } : {}));
+  const result = started.then(
     (w) =>
-      new Promise<RangeDone | undefined>((resolve) => {
-        w.once('message', (m: RangeDone) => resolve(m));
+      new Promise<D | undefined>((resolve) => {
+        w.once('message', (m: D) => resolve(m));
         w.once('error', () => resolve(undefined));
         w.once('exit', () => resolve(undefined));
       }),
@@ -188,7 +230,7 @@ function startRange(
   return {
     result,
     stop: () => {
-      stopped ??= job.then(
+      stopped ??= started.then(
         (w) => w.terminate().then(() => undefined),
         () => undefined,
       );

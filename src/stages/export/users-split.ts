@@ -1,13 +1,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { KeyFilter } from '../../core/key-filter.js';
 import type { TableScanPlan } from '../../core/table-scan.js';
-import { findCut, SPLIT_MIN_BYTES } from '../../io/fast-parallel.js';
-import { isS3Uri } from '../../io/s3.js';
+import { findCut, SPLIT_MIN_BYTES, splittableSize, startRangeWorker } from '../../io/fast-parallel.js';
 import type { SpillDir } from '../../io/spill.js';
 import type { TableRangeDone, TableSplit } from '../../io/table-rows.js';
 import type { TextInfo } from '../../io/text.js';
-import { startWorker } from '../../io/workers.js';
 
 /**
  * The users file's partitioning (users-spill.ts) on two threads: a local
@@ -65,16 +62,8 @@ export async function usersSplitFor(
   adopt: (done: UsersRangeDone, before: number, more: boolean) => Promise<void>,
 ): Promise<TableSplit<UsersRangeDone> | undefined> {
   const { file, info } = opened;
-  if (file === '-' || isS3Uri(file) || info.gzip || info.encoding !== 'utf-8') return undefined;
-  let size: number;
-  try {
-    const st = await stat(file);
-    if (!st.isFile()) return undefined;
-    size = st.size;
-  } catch {
-    return undefined;
-  }
-  if (size < Math.max(2, usersSplit.minBytes)) return undefined;
+  const size = await splittableSize(file, info);
+  if (size === undefined || size < Math.max(2, usersSplit.minBytes)) return undefined;
   const from = opened.src.rawFrom;
   const filter = job.filter && new KeyFilter(0, 0, job.filter);
   const k = { keyField: opened.idCol, delimiter: (opened.src.delimiter ?? ',').charCodeAt(0), filter };
@@ -171,28 +160,10 @@ function startRange(job: Omit<UsersRangeJob, 'dir' | 'prefix'> & { spill: SpillD
   stop(): Promise<void>;
 } {
   const { spill, ...rest } = job;
-  const started = spill.reserve().then(({ dir, prefix }) => {
-    const data: UsersRangeJob = { ...rest, dir, prefix };
-    return startWorker('users-worker', data, { beside: import.meta.url });
-  });
-  const result = started.then(
-    (w) =>
-      new Promise<UsersRangeDone | undefined>((resolve) => {
-        w.once('message', (m: UsersRangeDone) => resolve(m));
-        w.once('error', () => resolve(undefined));
-        w.once('exit', () => resolve(undefined));
-      }),
-    () => undefined,
+  return startRangeWorker<UsersRangeDone>(
+    spill,
+    'users-worker',
+    (dir, prefix): UsersRangeJob => ({ ...rest, dir, prefix }),
+    import.meta.url,
   );
-  let stopped: Promise<void> | undefined;
-  return {
-    result,
-    stop: () => {
-      stopped ??= started.then(
-        (w) => w.terminate().then(() => undefined),
-        () => undefined,
-      );
-      return stopped;
-    },
-  };
 }

@@ -3,10 +3,9 @@ import type { Readable } from 'node:stream';
 import { makeRowBuilder, type RowBuilder } from '../../core/build.js';
 import { docKindOfKeys, wrongKind } from '../../core/doc-kind.js';
 import { type CompiledWhere, compileWhere } from '../../core/where-match.js';
-import { findCut, SPLIT_MIN_BYTES, type SplitPlan } from '../../io/fast-parallel.js';
+import { findCut, SPLIT_MIN_BYTES, type SplitPlan, splittableSize } from '../../io/fast-parallel.js';
 import { type FastPlan, fastLines, fastPathApplies } from '../../io/fastpath.js';
 import { type RowSource, readRows } from '../../io/rows.js';
-import { isS3Uri } from '../../io/s3.js';
 import type { SpillDir } from '../../io/spill.js';
 import type { TextInfo } from '../../io/text.js';
 import { openText } from '../../io/text.js';
@@ -120,17 +119,9 @@ async function splitPlan(
   o: SplitSettings,
   from: number,
 ): Promise<SplitPlan | undefined> {
-  if (name === '-' || isS3Uri(name) || info.gzip || info.encoding !== 'utf-8') return undefined;
   if (!pass.dedupe?.diskOnly) return undefined;
-  let size: number;
-  try {
-    const st = await stat(name);
-    if (!st.isFile()) return undefined;
-    size = st.size;
-  } catch {
-    return undefined;
-  }
-  if (size < (o.minBytes ?? SPLIT_MIN_BYTES) || size < 2) return undefined;
+  const size = await splittableSize(name, info);
+  if (size === undefined || size < (o.minBytes ?? SPLIT_MIN_BYTES) || size < 2) return undefined;
   const cut = findCut(name, size, o.at ?? 0.5);
   return cut > from ? { path: name, from, size, cut, spill: o.spill } : undefined;
 }
