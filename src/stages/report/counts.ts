@@ -176,32 +176,33 @@ export class CountTable {
 
   /** Counts made by addOne's rule elsewhere (the WebAssembly scan's), indexed by value, added in. */
   addDirect(counts: Uint32Array): void {
-    if (counts.length > this.direct.length) {
-      // A power of two, as growDirect keeps it.
-      let n = Math.max(1024, this.direct.length);
-      while (n < counts.length) n *= 2;
-      const d = new Uint32Array(n);
-      d.set(this.direct);
-      this.direct = d;
-      const l = new Uint8Array(n);
-      l.set(this.low);
-      this.low = l;
-    }
+    if (counts.length > this.direct.length) this.resizeDirect(this.directSize(counts.length));
     const direct = this.direct;
     for (let v = 0; v < counts.length; v++) direct[v] += counts[v] as number;
   }
 
   private growDirect(v: number): boolean {
-    let n = Math.max(1024, this.direct.length);
-    while (n <= v) n *= 2;
+    const n = this.directSize(v + 1);
     if (4 * n > this.directBudget / 4) return false;
+    this.resizeDirect(n);
+    return true;
+  }
+
+  /** The direct counters' length to hold `atLeast` values: a power of two from 1,024. */
+  private directSize(atLeast: number): number {
+    let n = Math.max(1024, this.direct.length);
+    while (n < atLeast) n *= 2;
+    return n;
+  }
+
+  /** The direct counters and their low bytes grown to `n`, the counts kept. */
+  private resizeDirect(n: number): void {
     const d = new Uint32Array(n);
     d.set(this.direct);
     this.direct = d;
     const l = new Uint8Array(n);
     l.set(this.low);
     this.low = l;
-    return true;
   }
 
   /** The table so far handed to the partitions; a fresh one takes the next adds at once (the caller's loop is synchronous). */
