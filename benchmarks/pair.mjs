@@ -11,9 +11,17 @@
  *     node dist/src/bin.js export X.out --format parquet -o a.parquet
  *
  * Options: -n RUNS (pairs, default 5), --warmup PAIRS (default 1), --timeout
- * SECONDS per run (default 600), --json (the runs as one JSON line at the end).
+ * SECONDS per run (default 600), --json (the runs as one JSON line at the end),
+ * --settle (`sync` before every run, unmeasured: see below).
  * Exit status 1 when a run failed or timed out (its exit status is printed).
+ *
+ * Why --settle: a run that writes gigabytes leaves them dirty in the page
+ * cache; the disk here takes them at about 280 MB/s, so the next run (often
+ * the other side's) is throttled by writeback it did not cause, and a pair's
+ * ratio swings with the order (seen: the same export 2.3 s in one pair, 5.7 s
+ * in the next). With --settle every run starts with nothing left to write back.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,13 +29,13 @@ import { measure, timeWorks } from './lib.mjs';
 
 function usage(msg) {
   process.stderr.write(
-    `pair.mjs: ${msg}\nusage: node benchmarks/pair.mjs [-n RUNS] [--warmup PAIRS] [--timeout S] [--json] --vs 'B COMMAND' -- A COMMAND...\n`,
+    `pair.mjs: ${msg}\nusage: node benchmarks/pair.mjs [-n RUNS] [--warmup PAIRS] [--timeout S] [--json] [--settle] --vs 'B COMMAND' -- A COMMAND...\n`,
   );
   process.exit(2);
 }
 
 const argv = process.argv.slice(2);
-const o = { runs: 5, warmup: 1, timeout: 600, json: false, vs: undefined, a: [] };
+const o = { runs: 5, warmup: 1, timeout: 600, json: false, settle: false, vs: undefined, a: [] };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const num = () => {
@@ -43,6 +51,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--warmup') o.warmup = num();
   else if (a === '--timeout') o.timeout = num();
   else if (a === '--json') o.json = true;
+  else if (a === '--settle') o.settle = true;
   else if (a === '--vs') o.vs = argv[++i];
   else usage(`unknown option ${a}`);
 }
@@ -57,6 +66,7 @@ try {
   for (let p = 0; p < o.warmup + o.runs; p++) {
     for (const side of ['A', 'B']) {
       const [cmd, ...args] = commands[side];
+      if (o.settle) spawnSync('sync', { stdio: 'ignore' });
       const r = await measure(cmd, args, { outDir, useTime: true, timeoutMs: o.timeout * 1000 });
       const ok = r.exit === 0 && !r.timedOut;
       if (!ok) {
@@ -80,7 +90,7 @@ const stats = (xs) => {
 const fmt = (st, digits) =>
   st ? `${st.median.toFixed(digits)} (${st.min.toFixed(digits)} to ${st.max.toFixed(digits)})` : 'n/a';
 process.stdout.write(
-  `${o.runs} pairs (after ${o.warmup} warm-up), ${os.cpus().length} cores, load ${os
+  `${o.runs} pairs (after ${o.warmup} warm-up${o.settle ? ', sync before each run' : ''}), ${os.cpus().length} cores, load ${os
     .loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')}\nA: ${o.a.join(' ')}\nB: ${o.vs}\n`,
