@@ -12,14 +12,18 @@
  *
  * Options: -n RUNS (pairs, default 5), --warmup PAIRS (default 1), --timeout
  * SECONDS per run (default 600), --json (the runs as one JSON line at the end),
- * --settle (`sync` before every run, unmeasured: see below).
+ * --before 'CMD' (a shell command run, unmeasured, before every run: see below).
  * Exit status 1 when a run failed or timed out (its exit status is printed).
  *
- * Why --settle: a run that writes gigabytes leaves them dirty in the page
- * cache; the disk here takes them at about 280 MB/s, so the next run (often
- * the other side's) is throttled by writeback it did not cause, and a pair's
- * ratio swings with the order (seen: the same export 2.3 s in one pair, 5.7 s
- * in the next). With --settle every run starts with nothing left to write back.
+ * Why --before: this VM pays for page-cache writes in system time, most of
+ * all when memory is full of cached files and every new page must first be
+ * reclaimed (seen: one jsonl export 1.97 s with memory free, 5.1 s with the
+ * cache full, 8.9 s writing over its own previous output), and the disk
+ * takes dirty pages at about 280 MB/s, so a run that writes gigabytes slows
+ * the next one, often the other side's. The benchmarks' README runs
+ * `--before 'sync; echo 1 > /proc/sys/vm/drop_caches; cat INPUT > /dev/null'`
+ * so that every run starts alike: nothing to write back, memory free, the
+ * input in the cache.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,13 +33,13 @@ import { measure, timeWorks } from './lib.mjs';
 
 function usage(msg) {
   process.stderr.write(
-    `pair.mjs: ${msg}\nusage: node benchmarks/pair.mjs [-n RUNS] [--warmup PAIRS] [--timeout S] [--json] [--settle] --vs 'B COMMAND' -- A COMMAND...\n`,
+    `pair.mjs: ${msg}\nusage: node benchmarks/pair.mjs [-n RUNS] [--warmup PAIRS] [--timeout S] [--json] [--before 'CMD'] --vs 'B COMMAND' -- A COMMAND...\n`,
   );
   process.exit(2);
 }
 
 const argv = process.argv.slice(2);
-const o = { runs: 5, warmup: 1, timeout: 600, json: false, settle: false, vs: undefined, a: [] };
+const o = { runs: 5, warmup: 1, timeout: 600, json: false, before: undefined, vs: undefined, a: [] };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const num = () => {
@@ -51,7 +55,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--warmup') o.warmup = num();
   else if (a === '--timeout') o.timeout = num();
   else if (a === '--json') o.json = true;
-  else if (a === '--settle') o.settle = true;
+  else if (a === '--before') o.before = argv[++i];
   else if (a === '--vs') o.vs = argv[++i];
   else usage(`unknown option ${a}`);
 }
@@ -66,7 +70,7 @@ try {
   for (let p = 0; p < o.warmup + o.runs; p++) {
     for (const side of ['A', 'B']) {
       const [cmd, ...args] = commands[side];
-      if (o.settle) spawnSync('sync', { stdio: 'ignore' });
+      if (o.before !== undefined) spawnSync('sh', ['-c', o.before], { stdio: 'ignore' });
       const r = await measure(cmd, args, { outDir, useTime: true, timeoutMs: o.timeout * 1000 });
       const ok = r.exit === 0 && !r.timedOut;
       if (!ok) {
@@ -90,7 +94,7 @@ const stats = (xs) => {
 const fmt = (st, digits) =>
   st ? `${st.median.toFixed(digits)} (${st.min.toFixed(digits)} to ${st.max.toFixed(digits)})` : 'n/a';
 process.stdout.write(
-  `${o.runs} pairs (after ${o.warmup} warm-up${o.settle ? ', sync before each run' : ''}), ${os.cpus().length} cores, load ${os
+  `${o.runs} pairs (after ${o.warmup} warm-up${o.before !== undefined ? `, \`${o.before}\` before each run` : ''}), ${os.cpus().length} cores, load ${os
     .loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')}\nA: ${o.a.join(' ')}\nB: ${o.vs}\n`,
