@@ -1,5 +1,5 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { type HalfJob, type HalfReply, readHalf } from '../stages/export/delta/prev-table.js';
+import { type HalfJob, type HalfReply, readTheirHalf } from '../stages/export/delta/prev-table.js';
 import {
   type DecideJob,
   type DecideReply,
@@ -9,7 +9,6 @@ import {
   type PrevReply,
   readPrevInto,
 } from '../stages/export/delta/prev-thread.js';
-import { TableWriter } from '../stages/export/delta/table.js';
 
 /**
  * Worker entry: with a HalfJob, the table path's second half of PREV (see
@@ -27,13 +26,7 @@ else await partitions(port, workerData as PrevJob);
 
 /** The table path (delta/prev-table.ts): the second half of PREV into the arena's second half. */
 async function half(port: MessagePort, h: HalfJob): Promise<void> {
-  const writer = new TableWriter(h.arena, h.start, h.end);
-  const read = await readHalf(h.since, writer, h.scores, h.o, h.from, h.to);
-  port.postMessage(
-    (read
-      ? { top: writer.top, keys: writer.keys, full: writer.full, read }
-      : { failed: true }) satisfies HalfReply,
-  );
+  port.postMessage((await readTheirHalf(h)) satisfies HalfReply);
 }
 
 async function partitions(port: MessagePort, job: PrevJob): Promise<void> {

@@ -8,19 +8,19 @@ import { startWorker } from '../../../io/workers.js';
 import type { ResolvedExportOptions } from '../options.js';
 import type { ResolvedSince } from './options.js';
 import { type PrevRead, readPrev } from './prev.js';
-import { buildTable, type SharedTable, slotCount, TableKeys, TableWriter } from './table.js';
+import { type SharedTable, TableKeys, type TableMemory, TableWriter, tableMemory } from './table.js';
 
-/** A larger arena than this is not tried (its word offsets must stay below 2^28 words and slots' Int32). */
-const MAX_ARENA = 1 << 30;
+/** A larger table than this is not tried (its word offsets must stay below 2^28 words and slots' Int32). */
+const MAX_TABLE = 1 << 30;
 
-/** PREV's `.out` file from this size on is read on two threads, half each. */
-const SPLIT_FROM = 8 * 1024 * 1024;
+/** PREV's `.out` file from this size on is read on two threads, half each (the tests split small ones). */
+export const PREV_SPLIT = { from: 8 * 1024 * 1024 };
 
 /** What io/prev-worker.ts is given for the second half of PREV. */
 export interface HalfJob {
   half: true;
   since: string;
-  arena: SharedArrayBuffer;
+  memory: TableMemory;
   /** The arena's words the worker writes: [start, end). */
   start: number;
   end: number;
@@ -33,6 +33,14 @@ export interface HalfJob {
 
 /** The worker's reply: its entries' end, how many, what PREV's part was; or nothing (it failed). */
 export type HalfReply = { top: number; keys: number; full: boolean; read: PrevRead } | { failed: true };
+
+/** The worker's half into the table; undefined for any reason to go the partition way. */
+export async function readTheirHalf(h: HalfJob): Promise<HalfReply> {
+  const writer = new TableWriter(h.memory, h.start, h.end);
+  const read = await readHalf(h.since, writer, h.scores, h.o, h.from, h.to);
+  if (!read || writer.twice) return { failed: true };
+  return { top: writer.top, keys: writer.keys, full: writer.full, read };
+}
 
 type Settings = HalfJob['o'];
 
@@ -74,16 +82,16 @@ function startsWithBom(path: string, at: number): boolean {
 /**
  * PREV read into a table, on this thread and (a large local `.out` file,
  * workers allowed) a worker reading its second half into the arena's
- * second half; undefined when it does not fit the budget, holds a key
- * twice, or fails (the partition path then reads it and says why).
+ * second half, both placing their keys in the one set of slots; undefined
+ * when it does not fit the budget, holds a key twice, or fails (the
+ * partition path then reads it and says why).
  */
 export async function readPrevTable(
   d: ResolvedSince,
   o: ResolvedExportOptions,
 ): Promise<{ table: SharedTable; read: PrevRead } | undefined> {
-  const bytes = Math.min(MAX_ARENA, Math.floor(d.memoryBudget / 4) * 4);
-  const arena = new SharedArrayBuffer(bytes);
-  const words = bytes / 4;
+  const memory = tableMemory(Math.min(MAX_TABLE, d.memoryBudget));
+  const words = memory.arena.byteLength / 4;
   const settings = { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength };
   const size = o.workers > 0 ? await splitSize(d.since) : undefined;
   const cut = size === undefined ? -1 : findCut(d.since, size, 0.5);
@@ -91,13 +99,13 @@ export async function readPrevTable(
   let keys: number;
   let read: PrevRead | undefined;
   if (size === undefined || cut <= 0) {
-    const writer = new TableWriter(arena, 0, words);
+    const writer = new TableWriter(memory, 0, words);
     try {
       read = await readPrev(d.since, new TableKeys(writer, d.sinceScores), settings);
     } catch (err) {
       return aborted(err);
     }
-    if (writer.full) return undefined;
+    if (writer.full || writer.twice) return undefined;
     regions = [[0, writer.top]];
     keys = writer.keys;
   } else {
@@ -106,7 +114,7 @@ export async function readPrevTable(
     const job: HalfJob = {
       half: true,
       since: d.since,
-      arena,
+      memory,
       start: mid,
       end: words,
       from: cut,
@@ -120,11 +128,11 @@ export async function readPrevTable(
       worker.once('error', () => resolve({ failed: true }));
       worker.once('exit', () => resolve({ failed: true }));
     });
-    const writer = new TableWriter(arena, 0, mid);
+    const writer = new TableWriter(memory, 0, mid);
     const mine = await readHalf(d.since, writer, d.sinceScores, settings, 0, cut);
     const other: HalfReply = mine ? await theirs : { failed: true };
     await worker.terminate();
-    if (!mine || 'failed' in other || writer.full || other.full) return undefined;
+    if (!mine || 'failed' in other || writer.full || writer.twice || other.full) return undefined;
     const a = mine.recipe;
     const b = other.read.recipe;
     if (a && b && (a.keyColumn !== b.keyColumn || a.idName !== b.idName)) return undefined;
@@ -136,17 +144,15 @@ export async function readPrevTable(
     keys = writer.keys + other.keys;
   }
   if (!read.recipe) return undefined;
-  const used = regions.reduce((n, [s, e]) => n + 4 * (e - s), 0) + slotCount(keys) * 4;
-  if (used > d.memoryBudget) return undefined;
-  const table = buildTable(arena, regions, keys);
-  return table === 'twice' ? undefined : { table, read };
+  const slots = memory.slots.byteLength / 4;
+  return { table: { arena: memory.arena, slots: memory.slots, mask: slots - 1, regions, keys }, read };
 }
 
 /** The size of PREV when it is a local `.out` file, not gzipped, worth two threads; else undefined. */
 async function splitSize(since: string): Promise<number | undefined> {
   if (isS3Uri(since)) return undefined;
   const st = await stat(since).catch(() => undefined);
-  if (!st?.isFile() || st.size < SPLIT_FROM) return undefined;
+  if (!st?.isFile() || st.size < PREV_SPLIT.from) return undefined;
   const head = await peekHead(since);
   if (!head || docKindOf(head) !== 'out') return undefined;
   const fd = openSync(since, 'r');

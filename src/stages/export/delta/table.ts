@@ -5,9 +5,11 @@ import { LineKeys } from './keys.js';
 /**
  * PREV's keys and list digests in memory, for `export --since` when they
  * fit the budget (fast.ts): entries appended back to back in one
- * SharedArrayBuffer as PREV is read, then an open-addressing table of them
- * built once, so that the conversion workers look each current line's key
- * up in the same memory and mark it seen (Atomics) while they export.
+ * SharedArrayBuffer as PREV is read, each placed at once in an
+ * open-addressing table of slots sized for as many keys as the budget can
+ * hold (the threads that read PREV place theirs side by side, Atomics), so
+ * that the conversion workers look each current line's key up in the same
+ * memory and mark it seen while they export.
  *
  * An entry is 4 words, the key's hash (byteset.ts hashBytes), the digest's
  * two words, the key's length with the seen flags on top, then the key's
@@ -30,22 +32,53 @@ export interface SharedTable {
   keys: number;
 }
 
-/** Entries appended to words [start, end) of the arena, in PREV's order. */
+/** The table's memory before PREV is read: slots for as many keys as `budget` bytes hold, the arena the rest. */
+export interface TableMemory {
+  arena: SharedArrayBuffer;
+  slots: SharedArrayBuffer;
+  /** Int32: the keys placed so far, by every writer. */
+  placed: SharedArrayBuffer;
+}
+
+/** The smallest entry (a key of 1 to 4 bytes) and its share of slots 7/10 full. */
+const MIN_KEY_COST = 4 * HEAD + 4 + (4 * 10) / 7;
+
+export function tableMemory(budget: number): TableMemory {
+  const slots = slotCount(Math.floor(budget / MIN_KEY_COST));
+  const arena = Math.max(0, Math.floor((budget - 4 * slots) / 4) * 4);
+  return {
+    arena: new SharedArrayBuffer(arena),
+    slots: new SharedArrayBuffer(4 * slots),
+    placed: new SharedArrayBuffer(4),
+  };
+}
+
+/** Entries appended to words [start, end) of the arena, in PREV's order, each placed in the slots as it comes. */
 export class TableWriter {
   private readonly w: Int32Array;
   private readonly b: Uint8Array;
+  private readonly slots: Int32Array;
+  private readonly placed: Int32Array;
+  private readonly mask: number;
+  /** Keys the slots take (7/10 of them). */
+  private readonly most: number;
   top: number;
   keys = 0;
-  /** Set when an entry did not fit: the table is given up. */
+  /** Set when an entry did not fit (the table is given up), or a key came twice (the partitions say where). */
   full = false;
+  twice = false;
 
   constructor(
-    arena: SharedArrayBuffer,
+    m: TableMemory,
     readonly start: number,
     private readonly end: number,
   ) {
-    this.w = new Int32Array(arena);
-    this.b = new Uint8Array(arena);
+    this.w = new Int32Array(m.arena);
+    this.b = new Uint8Array(m.arena);
+    this.slots = new Int32Array(m.slots);
+    this.placed = new Int32Array(m.placed);
+    this.mask = this.slots.length - 1;
+    this.most = Math.floor((this.slots.length * 7) / 10);
     this.top = start;
   }
 
@@ -53,7 +86,7 @@ export class TableWriter {
     const len = ke - ks;
     const o = this.top;
     const next = o + HEAD + ((len + 3) >> 2);
-    if (next > this.end || len > LEN) {
+    if (next > this.end || len > LEN || Atomics.add(this.placed, 0, 1) >= this.most) {
       this.full = true;
       return;
     }
@@ -67,6 +100,31 @@ export class TableWriter {
     for (let j = 0; j < len; j++) bytes[at + j] = key[ks + j] as number;
     this.top = next;
     this.keys++;
+    this.place(o, hash | 0, at, len);
+  }
+
+  /** Entry o in the slots: its bytes are written before the compare-and-swap shows it to the other writer. */
+  private place(o: number, h: number, at: number, len: number): void {
+    const { slots, w, b, mask } = this;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      let v = Atomics.load(slots, i);
+      if (v === 0) {
+        v = Atomics.compareExchange(slots, i, 0, o + 1);
+        if (v === 0) return;
+      }
+      const e = v - 1;
+      if (w[e] !== h || ((w[e + 3] as number) & LEN) !== len) continue;
+      let p = (e + HEAD) * 4;
+      let j = at;
+      while (j < at + len && b[p] === b[j]) {
+        p++;
+        j++;
+      }
+      if (j === at + len) {
+        this.twice = true;
+        return;
+      }
+    }
   }
 }
 
@@ -118,25 +176,6 @@ export function eachEntry(
   }
 }
 
-/**
- * The table over the regions' entries, built on this thread; 'twice' when
- * a key is in PREV twice (the partitions then say where).
- */
-export function buildTable(
-  arena: SharedArrayBuffer,
-  regions: [number, number][],
-  keys: number,
-): SharedTable | 'twice' {
-  const count = slotCount(keys);
-  const slots = new SharedArrayBuffer(count * 4);
-  const t = new PrevTable({ arena, slots, mask: count - 1, regions, keys });
-  let twice = false;
-  eachEntry(t.w, regions, (o) => {
-    if (!twice && !t.insert(o)) twice = true;
-  });
-  return twice ? 'twice' : { arena, slots, mask: count - 1, regions, keys };
-}
-
 /** The table's lookups and flags, on any thread. */
 export class PrevTable {
   readonly w: Int32Array;
@@ -159,18 +198,6 @@ export class PrevTable {
     this.mask = shared.mask;
     // Where each region's entries start and end: a guess past a region's end is no entry.
     this.ends = Int32Array.from(shared.regions.flat());
-  }
-
-  /** Places entry o; false when its key is there already. */
-  insert(o: number): boolean {
-    const w = this.w;
-    const len = (w[o + 3] as number) & LEN;
-    const found = this.probe(this.b, (o + HEAD) * 4, (o + HEAD) * 4 + len, w[o] as number);
-    if (found >= 0) return false;
-    let i = (w[o] as number) & this.mask;
-    while (this.slots[i] !== 0) i = (i + 1) & this.mask;
-    this.slots[i] = o + 1;
-    return true;
   }
 
   /** The entry (word offset) of key buf[ks, ke) with hashBytes `hash`, or -1. */
