@@ -7,6 +7,7 @@ import {
   type ConvertResult,
   type UserGroupPass,
 } from '../core/out-convert.js';
+import { type FilterSetup, LineFilter } from '../stages/export/delta/filter.js';
 import { pageCodec } from './parquet.js';
 import { type PieceRequest, pieceBytes } from './piece-lane.js';
 
@@ -38,6 +39,8 @@ export interface WorkerSetup {
   users?: SharedCatalog;
   /** A users join on disk: the group of users converted (see core/out/user-groups.ts). */
   pass?: UserGroupPass;
+  /** export --since's table path: each piece is cut to its kept lines here, before it is converted. */
+  delta?: FilterSetup;
 }
 
 export type ConvertRequest =
@@ -70,6 +73,7 @@ const converter = new Converter(
 );
 converter.setPass(setup.pass);
 const slots = setup.slots.map((s) => Buffer.from(s));
+const filter = setup.delta && new LineFilter(setup.delta);
 /** Outputs waiting for their offset (held mode). */
 const held = new Map<number, Buffer>();
 
@@ -97,7 +101,8 @@ port.on('message', (m: ConvertRequest) => {
     return;
   }
   try {
-    const piece = pieceBytes(m, slots);
+    const whole = pieceBytes(m, slots);
+    const piece = filter ? filter.apply(whole) : whole;
     const { out: outBuf, errors: errBuf, ...counts } = converter.convert(piece);
     const errors = new Uint8Array(errBuf.buffer, errBuf.byteOffset, errBuf.byteLength);
     // Buffers made here are whole allocations of their own (allocUnsafeSlow), never Buffer's shared pool.

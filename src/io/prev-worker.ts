@@ -1,4 +1,5 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { type HalfJob, type HalfReply, readTheirHalf } from '../stages/export/delta/prev-table.js';
 import {
   type DecideJob,
   type DecideReply,
@@ -10,7 +11,8 @@ import {
 } from '../stages/export/delta/prev-thread.js';
 
 /**
- * Worker entry: `export --since` reads PREV into partitions of its own here
+ * Worker entry: with a HalfJob, the table path's second half of PREV (see
+ * delta/prev-table.ts). Otherwise `export --since` reads PREV into partitions of its own here
  * while the main thread keys the sources (the two reads are independent),
  * then decides the odd partitions while the main thread decides the even
  * ones. Two replies: what PREV was and its partitions' counts, then its
@@ -19,19 +21,28 @@ import {
 
 const port = parentPort;
 if (!port) throw new Error('prev-worker: not started as a worker');
-const job = workerData as PrevJob;
-let read = false;
-try {
-  port.postMessage((await readPrevInto(job)) satisfies PrevReply);
-  read = true;
-} catch (err) {
-  port.postMessage(failureOf(err) satisfies PrevReply);
+if ((workerData as HalfJob).half) await half(port, workerData as HalfJob);
+else await partitions(port, workerData as PrevJob);
+
+/** The table path (delta/prev-table.ts): the second half of PREV into the arena's second half. */
+async function half(port: MessagePort, h: HalfJob): Promise<void> {
+  port.postMessage((await readTheirHalf(h)) satisfies HalfReply);
 }
-if (read)
-  port.once('message', async (d: DecideJob) => {
-    try {
-      port.postMessage({ decided: await decideOdd(job, d) } satisfies DecideReply);
-    } catch (err) {
-      port.postMessage(failureOf(err) satisfies DecideReply);
-    }
-  });
+
+async function partitions(port: MessagePort, job: PrevJob): Promise<void> {
+  let read = false;
+  try {
+    port.postMessage((await readPrevInto(job)) satisfies PrevReply);
+    read = true;
+  } catch (err) {
+    port.postMessage(failureOf(err) satisfies PrevReply);
+  }
+  if (read)
+    port.once('message', async (d: DecideJob) => {
+      try {
+        port.postMessage({ decided: await decideOdd(job, d) } satisfies DecideReply);
+      } catch (err) {
+        port.postMessage(failureOf(err) satisfies DecideReply);
+      }
+    });
+}

@@ -294,6 +294,17 @@ export class KeyScanLines {
     return this.wasm.keys(len, from + len === piece.length ? 1 : 0, this.top, MAX_RECS);
   }
 
+  /**
+   * The window the last scan copied its lines into, and the piece offset of
+   * its first byte: key i's bytes are window[keyStart(i) - base, keyEnd(i) - base).
+   */
+  get window(): Uint8Array {
+    return this.mem;
+  }
+  get windowBase(): number {
+    return this.base;
+  }
+
   /** The line's first byte in the piece. */
   start(i: number): number {
     return (this.rec[i * 16] as number) + this.base;

@@ -21,7 +21,7 @@ import { writeOutput, writeTarget } from '../../io/output.js';
 import { pageCodec } from '../../io/parquet.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { UsersTable } from './catalog.js';
-import type { KeptLines } from './delta/keep.js';
+import type { KeptItem, LineKeep } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord, keyOnlyLayout } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import { parquetFooterOf } from './parquet.js';
@@ -99,7 +99,7 @@ export class ExportRun {
     /** The users table and its columns as the file names them. */
     private readonly users?: UsersTable,
     /** export --since: only these lines of the sources are converted. */
-    private readonly keep?: KeptLines,
+    private readonly keep?: LineKeep,
   ) {
     this.ring = new SlotRing(SLOTS, o.pieceSize);
   }
@@ -312,6 +312,8 @@ export class ExportRun {
         catalog,
         users,
         pass: this.userPass,
+        // export --since's table path: each worker cuts its pieces to the kept lines itself.
+        delta: this.keep?.lanes?.setup(i + 1),
       };
       this.lanes.push(new WorkerLane(setup, this.ring));
     }
@@ -352,7 +354,7 @@ export class ExportRun {
       const counted = pass === undefined || pass.first;
       const queue: Entry[] = [];
       const next = { line: this.slice?.firstLine(source) ?? 1 };
-      for await (const item of this.items(source, counted)) {
+      for await (const item of this.items(source, counted) as AsyncGenerator<KeptItem>) {
         if (item.kind === 'bad') {
           if (counted) queue.push({ bad: item });
         } else {
@@ -370,13 +372,15 @@ export class ExportRun {
           let lane: WorkerLane | undefined;
           for (const l of this.lanes) if (!lane || l.busy < lane.busy) lane = l;
           // With one worker, this thread takes every piece it finds the worker busy with two.
-          const useLane = lane !== undefined && !item.lineNumbers && (this.lanes.length > 1 || lane.busy < 2);
+          const cut = this.keep?.lanes !== undefined && item.raw !== true; // not to be cut again on a worker
+          const useLane =
+            lane !== undefined && !item.lineNumbers && !cut && (this.lanes.length > 1 || lane.busy < 2);
           if (useLane && lane) {
             const l = lane;
             const { id, result } = l.convert(item.bytes);
             queue.push({ lines: undefined, result, lane: l, id, release: (b) => l.recycle(b) });
           } else {
-            const r = conv.convert(item.bytes);
+            const r = conv.convert(item.raw ? (this.keep?.lanes?.cut(item.bytes) ?? item.bytes) : item.bytes);
             this.ring.give(item.bytes);
             queue.push({
               lines: item.lineNumbers,
@@ -398,10 +402,7 @@ export class ExportRun {
         if (out) yield out;
       }
     }
-    if (this.keep) {
-      this.keep.end();
-      this.bytesRead = this.keep.bytes;
-    }
+    if (this.keep) this.bytesRead = this.keep.end();
   }
 
   /** A source's pieces, read ahead; `counted`: its bytes count in bytesRead. */
@@ -415,7 +416,8 @@ export class ExportRun {
         if (!this.keep && counted) this.bytesRead += n;
       },
     });
-    return prefetch(this.keep ? this.keep.items(read, (b) => this.ring.give(b)) : read, 2);
+    const raw = () => this.lanes.length > 0 && this.layout !== undefined; // the layout is sniffed from kept lines
+    return prefetch(this.keep?.items(read, (b) => this.ring.give(b), raw) ?? read, 2);
   }
 
   /**

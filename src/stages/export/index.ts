@@ -8,7 +8,7 @@ import { isS3Uri } from '../../io/s3.js';
 import { SpillDir } from '../../io/spill.js';
 import { type LoadedCatalog, loadCatalog, loadUsers, type UsersOverBudget } from './catalog.js';
 import { exportSince, resolveSince } from './delta/index.js';
-import type { KeptLines } from './delta/keep.js';
+import type { LineKeep } from './delta/keep.js';
 import { ExportRun } from './export-run.js';
 import { keyOnlyLayout } from './line-checks.js';
 import { mapUsers } from './map-users/index.js';
@@ -76,7 +76,7 @@ async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> 
 }
 
 /** The export; with `keep` (export --since), of the kept lines of the sources only. */
-async function exportKept(options: ExportOptions, keep?: KeptLines): Promise<ExportSummary> {
+async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<ExportSummary> {
   const o = resolveExportOptions(options);
   const started = process.hrtime.bigint();
   // A file named directly is read whatever its name, so its content must be output.
@@ -151,7 +151,7 @@ async function exportPartitioned(
   loaded: LoadedCatalog | undefined,
   over: UsersOverBudget,
   started: bigint,
-  keep: KeptLines | undefined,
+  keep: LineKeep | undefined,
 ): Promise<ExportSummary> {
   const spill = new SpillDir(o.tmpDir);
   try {

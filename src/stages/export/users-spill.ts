@@ -17,7 +17,7 @@ import type { TableScanner } from '../../core/table-scan.js';
 import { readOutItems } from '../../io/out-reader.js';
 import { eachLine, type PartitionSet, partitionOf, readPartition, type SpillDir } from '../../io/spill.js';
 import { eachUserRow, newUsersTable, type UsersOverBudget } from './catalog.js';
-import type { KeptLines } from './delta/keep.js';
+import type { LineKeep } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import { plainKey, RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
@@ -284,7 +284,7 @@ export class UsersSpill {
     sources: string[],
     options: ExportOptions,
     catalog: boolean,
-    keep?: KeptLines,
+    keep?: LineKeep,
   ): Promise<OutSplit> {
     const o = this.o;
     const parts = await this.spill.partitions(0, this.groups.length);

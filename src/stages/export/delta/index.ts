@@ -13,7 +13,8 @@ import { resolveExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 import { type CurrentRead, keyCurrent } from './current.js';
 import { type DecidedShare, type DecideSettings, type DeltaCounts, decideDelta } from './decide.js';
-import { KeptLines } from './keep.js';
+import { sinceByTable, tableFits } from './fast.js';
+import { KeptLines, type LineKeep } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
 import { joinPartitions, openPrevSide, type PrevSide } from './prev-thread.js';
@@ -33,7 +34,7 @@ export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } fr
 export async function exportSince(
   options: ExportOptions,
   d: ResolvedSince,
-  exportPlain: (o: ExportOptions, keep: KeptLines) => Promise<ExportSummary>,
+  exportPlain: (o: ExportOptions, keep: LineKeep) => Promise<ExportSummary>,
 ): Promise<ExportSummary> {
   const o = resolveExportOptions(options);
   const spill = new SpillDir(o.tmpDir);
@@ -48,6 +49,8 @@ export async function exportSince(
     // Over PREV, the output would hold only the changes: the next --since would find every key new.
     await checkNotAnInput(o.output, [...sources, d.since]);
     await checkNotAnInput(d.removed, [...sources, d.since]);
+    const byTable = (await tableFits(o)) && (await sinceByTable(options, d, o, sources, exportPlain));
+    if (byTable) return byTable;
     const parts = await spill.partitions();
     prevSide = await openPrevSide(
       {

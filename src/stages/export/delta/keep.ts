@@ -4,6 +4,29 @@ import { isBlank } from '../../collect/reading.js';
 
 const LF = 10;
 
+/** A piece the keeper let through uncut: the thread that converts it cuts it (LineKeep.lanes). */
+export type KeptItem = OutItem & { raw?: boolean };
+
+/** What the export's reading asks of `export --since`'s kept lines: KeptLines, or the table path's (fast.ts). */
+export interface LineKeep {
+  /** Bytes of the kept lines in the pass (what the export reports as read). */
+  readonly bytes: number;
+  begin(): void;
+  /** `raw`: whether a piece may now go uncut, to be cut where it is converted. */
+  items(
+    src: AsyncIterable<OutItem>,
+    give: (b: Buffer) => void,
+    raw?: () => boolean,
+  ): AsyncGenerator<KeptItem>;
+  /** Once a whole pass has been read: its checks; the bytes kept. */
+  end(): number;
+  /** The table path: this thread's cut, and each worker's setup for its own (undefined: pieces come cut). */
+  readonly lanes?: {
+    cut(piece: Buffer): Buffer;
+    setup(thread: number): import('./filter.js').FilterSetup;
+  };
+}
+
 /**
  * The lines `export --since` keeps, applied to the export's own reading of
  * the sources: each piece is compacted in place to its kept lines (each
@@ -12,7 +35,7 @@ const LF = 10;
  * such a file. Lines are numbered as current.ts numbers them: non-blank
  * lines in source order, across the sources of one pass.
  */
-export class KeptLines {
+export class KeptLines implements LineKeep {
   private ord = 0;
   /** Bytes of the kept lines in the pass (what the export reports as read). */
   bytes = 0;
@@ -50,8 +73,9 @@ export class KeptLines {
   }
 
   /** Once a whole pass has been read: every line numbered before was met again. */
-  end(): void {
+  end(): number {
     if (this.ord !== this.lines) throw changed();
+    return this.bytes;
   }
 
   private compact(piece: Buffer): Buffer {

@@ -57,41 +57,37 @@ export function payloadNumber(seg: Uint8Array, ps: number): number {
 }
 
 /**
- * Writes `key TAB payload` lines to the partitions: the key's canonical
- * bytes, then the type, the digest of its ordered list and a line number
- * (PREV's, for messages) or ordinal (the current line's, for its bit).
+ * A key and the digest of its ordered list, for each keyed line of PREV or
+ * the sources, handed to put() (one line) or putRun() (a run of batch-scan
+ * records): DeltaKeys writes them to the partitions, TableKeys (table.ts)
+ * to the in-memory table of PREV.
  */
-export class DeltaKeys {
-  private readonly payload = Buffer.allocUnsafe(64);
+export abstract class LineKeys {
   readonly digest = new ListDigest();
 
   constructor(
-    readonly parts: PartitionSet,
     /** Scores count too (--since-scores). */
     readonly scores: boolean,
   ) {}
 
-  /** Writes the key with the digest mixed so far (or, `digest` false, zeros: an error line) and n. */
-  put(
+  /** The key with the digest mixed so far (or, `digest` false, zeros: an error line) and n. */
+  abstract put(
     key: Uint8Array,
     ks: number,
     ke: number,
     type: number,
     n: number,
-    digest = true,
-  ): Promise<void> | undefined {
-    const p = this.payload;
-    p[0] = type;
-    wordInto(p, WORD_A, digest ? this.digest.wordA() : 0);
-    wordInto(p, WORD_B, digest ? this.digest.wordB() : 0);
-    // n (whole, below 2^53) in 8 groups of 7 bits, most significant first.
-    let m = n;
-    for (let j = PAYLOAD - 1; j >= NUMBER; j--) {
-      p[j] = 0x80 | (m % 128);
-      m = Math.floor(m / 128);
-    }
-    return this.parts.write(key, ks, ke, hashBytes(key, ks, ke), p, 0, PAYLOAD);
-  }
+    digest?: boolean,
+  ): Promise<void> | undefined;
+
+  /** put() for records [from, to) of a KeyScanLines scan, each one it took, numbered n0, n0 + 1, ... */
+  abstract putRun(
+    lines: KeyScanLines,
+    from: number,
+    to: number,
+    type: number,
+    n0: number,
+  ): Promise<void> | undefined;
 
   /**
    * KeyScanLines for this writer's lines, when its digest is theirs: the
@@ -99,17 +95,6 @@ export class DeltaKeys {
    */
   lineScanner(top: number): KeyScanLines | undefined {
     return this.scores ? undefined : new KeyScanLines(top);
-  }
-
-  /**
-   * put() for records [from, to) of a KeyScanLines scan, each one it took,
-   * numbered n0, n0 + 1, ...: the lines are made and grouped by partition
-   * in WebAssembly, and go to the partitions one copy a partition.
-   */
-  putRun(lines: KeyScanLines, from: number, to: number, type: number, n0: number): Promise<void> | undefined {
-    if (from >= to) return undefined;
-    const g = lines.group(from, to, type, n0);
-    return this.parts.writeGrouped(g.src, g.ends, g.recs, PAYLOAD);
   }
 
   /**
@@ -160,5 +145,52 @@ export class DeltaKeys {
       return this.put(canon, 0, canon.length, type, n, digest);
     }
     return this.put(src, parser.keyStart, parser.keyEnd, type, n, digest);
+  }
+}
+
+/**
+ * Writes `key TAB payload` lines to the partitions: the key's canonical
+ * bytes, then the type, the digest of its ordered list and a line number
+ * (PREV's, for messages) or ordinal (the current line's, for its bit).
+ */
+export class DeltaKeys extends LineKeys {
+  private readonly payload = Buffer.allocUnsafe(64);
+
+  constructor(
+    readonly parts: PartitionSet,
+    scores: boolean,
+  ) {
+    super(scores);
+  }
+
+  put(
+    key: Uint8Array,
+    ks: number,
+    ke: number,
+    type: number,
+    n: number,
+    digest = true,
+  ): Promise<void> | undefined {
+    const p = this.payload;
+    p[0] = type;
+    wordInto(p, WORD_A, digest ? this.digest.wordA() : 0);
+    wordInto(p, WORD_B, digest ? this.digest.wordB() : 0);
+    // n (whole, below 2^53) in 8 groups of 7 bits, most significant first.
+    let m = n;
+    for (let j = PAYLOAD - 1; j >= NUMBER; j--) {
+      p[j] = 0x80 | (m % 128);
+      m = Math.floor(m / 128);
+    }
+    return this.parts.write(key, ks, ke, hashBytes(key, ks, ke), p, 0, PAYLOAD);
+  }
+
+  /**
+   * The lines are made and grouped by partition in WebAssembly, and go to
+   * the partitions one copy a partition.
+   */
+  putRun(lines: KeyScanLines, from: number, to: number, type: number, n0: number): Promise<void> | undefined {
+    if (from >= to) return undefined;
+    const g = lines.group(from, to, type, n0);
+    return this.parts.writeGrouped(g.src, g.ends, g.recs, PAYLOAD);
   }
 }

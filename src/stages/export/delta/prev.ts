@@ -27,7 +27,7 @@ import { peekHead } from '../../../io/doc-kind.js';
 import { openLinesReusing, openSource, wholeLines } from '../../../io/input.js';
 import { expandOutSources } from '../../../io/out-reader.js';
 import { isS3Uri } from '../../../io/s3.js';
-import { type DeltaKeys, TYPE_PREV } from './keys.js';
+import { type LineKeys, TYPE_PREV } from './keys.js';
 
 /** What PREV turned out to be. */
 export interface PrevRead {
@@ -48,7 +48,7 @@ const TAKES =
  */
 export async function readPrev(
   prev: string,
-  keys: DeltaKeys,
+  keys: LineKeys,
   o: { top: number; escapeFormulas: boolean; maxLineLength: number },
   /** A file's bytes (decompressed); the tests cut them into other chunks. */
   open: Open = openDefault,
@@ -136,7 +136,7 @@ function checkRecipe(r: PrevRead, found: Recipe, file: string, line: number): vo
 
 async function readPrevOut(
   file: string,
-  keys: DeltaKeys,
+  keys: LineKeys,
   o: { top: number; maxLineLength: number },
   r: PrevRead,
   open: Open,
@@ -203,7 +203,7 @@ async function readPrevOut(
 
 async function readPrevJsonl(
   file: string,
-  keys: DeltaKeys,
+  keys: LineKeys,
   o: { maxLineLength: number },
   r: PrevRead,
   open: Open,
@@ -225,7 +225,7 @@ async function readPrevJsonl(
 /** One jsonl record: {"<key>": "...", "items"|"users": [{"itemId"|"userId": "...", "score": ...}, ...]}. */
 function jsonlRecord(
   text: string,
-  keys: DeltaKeys,
+  keys: LineKeys,
   r: PrevRead,
   file: string,
   line: number,
@@ -266,7 +266,7 @@ function jsonlRecord(
 /** A csv-long or csv-wide export: its header says which; a csv-long key's rows are consecutive, rank 1 first. */
 async function readPrevCsv(
   file: string,
-  keys: DeltaKeys,
+  keys: LineKeys,
   o: { escapeFormulas: boolean; maxLineLength: number },
   r: PrevRead,
   open: Open,
@@ -312,7 +312,7 @@ class CsvGroup {
   private key: string | undefined;
   private line = 0;
   constructor(
-    private readonly keys: DeltaKeys,
+    private readonly keys: LineKeys,
     private readonly escapeFormulas: boolean,
     private readonly r: PrevRead,
   ) {}

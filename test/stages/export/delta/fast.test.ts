@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { SINCE_TABLE } from '../../../../src/stages/export/delta/fast.js';
+import { PREV_SPLIT } from '../../../../src/stages/export/delta/prev-table.js';
+import { type ExportOptions, exportOutputs } from '../../../../src/stages/export/index.js';
+
+/**
+ * The table path (fast.ts) against the partition path on random inputs:
+ * the same output, REMOVED, errors file, summary and failure, for every
+ * PREV format, --since-scores, --top, small budgets, pieces and threads,
+ * and the odd lines (blank, CRLF, error lines, escaped keys, lines the
+ * batch scan refuses, keys twice, invalid lines, another recipe).
+ */
+
+function rng(seed: number): (n: number) => number {
+  let x = seed;
+  return (n) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return (x >>> 8) % n;
+  };
+}
+
+function outLine(key: string, items: string[], scores: number[] | undefined, field = 'userId'): string {
+  const output = scores ? { recommendedItems: items, scores } : { recommendedItems: items };
+  return JSON.stringify({ input: { [field]: key }, output, error: null });
+}
+
+interface Inputs {
+  prev: string[];
+  cur: string[];
+  /** Lines that make both paths fail (the test expects the same failure). */
+  odd: boolean;
+}
+
+/** Keys with escapes, quotes, commas and formula starts; every kind of line the sources may hold. */
+function inputs(rnd: (n: number) => number, round: number): Inputs {
+  const prev: string[] = [];
+  const cur: string[] = [];
+  const n = 30 + rnd(200);
+  for (let u = 0; u < n; u++) {
+    const key = u % 9 === 0 ? `=u"${u},é` : u % 11 === 0 ? `Zoë ${u}` : `u${u}`;
+    const items = Array.from({ length: rnd(5) }, () => `i${rnd(20)}`);
+    const scores = rnd(4) === 0 ? undefined : items.map(() => rnd(100) / 100);
+    const c = rnd(7);
+    if (c !== 0) prev.push(outLine(key, items, scores));
+    if (rnd(12) === 0) prev.push(`{"input":{"userId":"e${u}"},"output":null,"error":"x"}`);
+    if (c === 1) continue;
+    let text: string;
+    if (c === 2) text = outLine(key, [...items].reverse().concat('z'), scores && [...scores, 0]);
+    else if (c === 3)
+      text = outLine(
+        key,
+        items,
+        scores?.map((s) => s + 0.5),
+      );
+    else if (c === 4) text = `{"input":{"userId":${JSON.stringify(key)}},"output":null,"error":"e${u}"}`;
+    // Valid, but not the batch scan's shape: spaces, an escaped key.
+    else if (c === 5) text = outLine(key, items, scores).replace('"output":', '"output" : ');
+    else if (c === 6 && key === `u${u}`) text = outLine(`\\u0075${u}`, items, scores).replace('\\\\', '\\');
+    else text = outLine(key, items, scores);
+    if (rnd(10) === 0) cur.push(rnd(2) === 0 ? '' : ' \r');
+    cur.push(text + (rnd(3) === 0 ? '\r' : ''));
+  }
+  // Now and then a line either path stops at.
+  let odd = false;
+  if (round % 5 === 4) {
+    const what = Math.floor(round / 5) % 4;
+    odd = true;
+    if (what === 0) cur.splice(rnd(cur.length), 0, cur[rnd(cur.length)] ?? 'x');
+    else if (what === 1) cur.splice(rnd(cur.length), 0, '{"input":{"userId":"bad"},"output":{');
+    else if (what === 2) cur.splice(rnd(cur.length), 0, outLine('k-item', ['a'], undefined, 'itemId'));
+    // PREV's first key again at its end: in the other half when a worker reads the second.
+    else prev.push(outLine('spacer', ['s'], undefined), prev[0] ?? 'x');
+  }
+  return { prev, cur, odd };
+}
+
+/** The summary (its time aside) or the failure's message, by the table path or the partition path. */
+async function run(o: ExportOptions, table: boolean): Promise<string> {
+  SINCE_TABLE.enabled = table;
+  try {
+    return JSON.stringify({ ...(await exportOutputs(o)), seconds: 0 });
+  } catch (err) {
+    return `failed: ${(err as Error).message}`;
+  } finally {
+    SINCE_TABLE.enabled = true;
+  }
+}
+
+test('the table path writes what the partition path writes, on random inputs, formats and settings', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-since-table-'));
+  const rnd = rng(7);
+  let taken = 0;
+  for (let round = 0; round < 20; round++) {
+    const { prev, cur, odd } = inputs(rnd, round);
+    const prevOut = join(dir, `prev-${round}.out`);
+    await writeFile(prevOut, prev.join('\n'));
+    const curFile = join(dir, `cur-${round}.out`);
+    let curText = `${cur.join('\n')}\n`;
+    if (round % 3 === 0) curText = curText.slice(0, -1);
+    await writeFile(curFile, curText);
+    const prevFormat =
+      round % 2 === 1 ? 'out' : (['out', 'csv-long', 'csv-wide', 'jsonl', 'gz'] as const)[rnd(5)];
+    let since = prevOut;
+    if (prevFormat === 'gz') {
+      since = `${prevOut}.gz`;
+      await writeFile(since, gzipSync(await readFile(prevOut)));
+    } else if (prevFormat !== 'out') {
+      since = join(dir, `prev-${round}.${prevFormat}`);
+      const made = await exportOutputs({ sources: [prevOut], output: since, format: prevFormat }).catch(
+        () => undefined,
+      );
+      if (!made) since = prevOut;
+    }
+    // Every other round a `.out` PREV is read in two halves (a worker places its keys beside this thread's).
+    PREV_SPLIT.from = round % 2 === 1 ? 1 : 8 * 1024 * 1024;
+    const pieceSize = [7, 300, 4096][rnd(3)] as number;
+    const o: ExportOptions = {
+      sources: [curFile],
+      format: (['csv-long', 'csv-wide', 'jsonl'] as const)[rnd(3)],
+      pieceSize,
+      workers: round % 2 === 1 ? 1 + rnd(2) : pieceSize === 7 ? 0 : rnd(3),
+      top: rnd(4) === 0 ? 2 : undefined,
+      since,
+      sinceScores: rnd(3) === 0,
+      memoryBudget: [undefined, 16384, 4096, 600][rnd(4)],
+    };
+    const results: string[] = [];
+    for (const table of [true, false]) {
+      const out = join(dir, `out-${round}-${table}`);
+      const removed = join(dir, `removed-${round}-${table}.csv`);
+      const errors = join(dir, `errors-${round}-${table}.jsonl`);
+      for (const f of [out, removed, errors]) await rm(f, { force: true });
+      const before = SINCE_TABLE.taken;
+      const got = await run({ ...o, output: out, removed, errors }, table);
+      if (table && SINCE_TABLE.taken > before) taken++;
+      // The files' bytes, by name without the path's variant.
+      const texts: string[] = [];
+      for (const f of [out, removed, errors])
+        texts.push(existsSync(f) ? (await readFile(f)).toString('latin1') : 'none');
+      results.push(`${got}\n${texts.join('\n--\n')}`.replaceAll(`-${table}`, ''));
+    }
+    const what = `round ${round}: PREV ${prevFormat}, ${JSON.stringify({ ...o, sources: undefined, since: undefined })}`;
+    assert.equal(results[0], results[1], what);
+    if (!odd) assert.ok(!results[0]?.startsWith('failed'), what);
+  }
+  PREV_SPLIT.from = 8 * 1024 * 1024;
+  // Most rounds must have gone the table's way, or the comparison tests nothing.
+  assert.ok(taken >= 8, `the table path was taken ${taken} times`);
+});
