@@ -276,6 +276,11 @@ export class Catalog {
     return this.index.find(buf, s, e, hashBytes(buf, s, e));
   }
 
+  /** lookup() of unescaped bytes whose hashBytes is known (WebAssembly hashed them). */
+  lookupHashed(buf: Uint8Array, s: number, e: number, hash: number): number {
+    return this.index.find(buf, s, e, hash);
+  }
+
   /** Copies an item's CSV cell for a column to out[at]; returns the new end. */
   copyCell(item: number, column: number, out: Uint8Array, at: number): number {
     const slot = item * this.columns + column;

@@ -111,6 +111,16 @@ export class TableScanner {
     return o;
   }
 
+  /** Where field `f` of the row just returned starts in the piece, when those bytes are its text (no `""` to undo); else -1. */
+  fieldStart(f: number): number {
+    return this.doubled[f] === 1 ? -1 : (this.starts[f] as number);
+  }
+
+  /** Where that field ends in the piece. */
+  fieldEnd(f: number): number {
+    return this.ends[f] as number;
+  }
+
   /** The bytes field `f` of the row just returned takes in the piece. */
   fieldBytes(f: number): number {
     return (this.ends[f] as number) - (this.starts[f] as number);

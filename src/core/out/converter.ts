@@ -78,7 +78,11 @@ export class Converter {
     const pass = this.pass;
     // A later pass of a users join on disk: the first one counted and checked every line.
     const later = pass !== undefined && !pass.first;
-    const fast = pass === undefined && rows.users === undefined ? this.wasmRows : undefined;
+    // A users join too, when the module takes its rows (see WasmRows.join).
+    const fast =
+      layout !== undefined && this.wasmRows?.join(rows.users, pass, layout, rows, counts)
+        ? this.wasmRows
+        : undefined;
     fast?.begin();
     while (p < n) {
       if (fast !== undefined) {

@@ -3,13 +3,15 @@ import type { ConvertConfig, Layout } from './convert-config.js';
 import type { ConvertCounts } from './convert-result.js';
 import { WASM_BASE64 } from './export-rows-wasm.js';
 import type { RowWriter } from './row-writer.js';
+import type { UserGroupPass } from './user-groups.js';
 
 /**
  * The service's usual lines straight to rows in WebAssembly
  * (export-rows.wat): the scan and the row loop of a conversion in one call
  * over a window of the piece, about a third of their time in JavaScript.
  * Only for exports whose rows it writes exactly as the JavaScript writers
- * do (no joins, reasons, themes or segments; see WasmRows.usable); any
+ * do (no catalog, reasons, themes or segments; see WasmRows.usable; a
+ * users join through the `user` import, see join()); any
  * line it does not take whole it leaves to the Converter's line loop
  * (the parser, error lines, invalid lines, escapes, spaced JSON).
  * test/core/out-lines.test.ts holds the two paths to the same bytes.
@@ -18,7 +20,11 @@ import type { RowWriter } from './row-writer.js';
 /** export-rows.wat's layout. */
 const CAP = 0x100000;
 const STATE = 0x141000;
+const GROUPS = 0x141100;
 const OUT = 0x150000;
+const USER = 0x560000;
+/** The most bytes of user cells the module takes; a users table with longer rows leaves its lines to JavaScript. */
+const USER_CAP = 0x10000 - 64;
 /** Why rows() stopped: a line it refused, the window's end, OUT full. */
 const REFUSED = 0;
 const WINDOW = 1;
@@ -37,6 +43,7 @@ interface RowsExports {
     scoresOk: number,
   ): void;
   rows(len: number, atEnd: number, from: number): number;
+  join(join: number, userMax: number, passMode: number, group: number): void;
 }
 
 let wasmModule: WebAssembly.Module | undefined;
@@ -49,6 +56,15 @@ export class WasmRows {
   private piece: Uint8Array | undefined;
   private base = 0;
   private len = 0;
+  /** The users join of the piece being converted (see join()): the table, the writer and counts it adds to. */
+  private users: Catalog | undefined;
+  private rowsOut: RowWriter | undefined;
+  private counts: ConvertCounts | undefined;
+  private readonly long: boolean;
+  private readonly json: boolean;
+  private readonly required: boolean;
+  /** The GROUPS table as last written, to write it again only when a pass changes it. */
+  private groupsOf: readonly number[] | undefined;
 
   /** Whether this export's rows are ones the module writes (else every line takes the JavaScript path). */
   static usable(cfg: ConvertConfig, catalog: Catalog | undefined): boolean {
@@ -68,10 +84,14 @@ export class WasmRows {
   constructor(cfg: ConvertConfig) {
     const layout = cfg.layout as Layout;
     wasmModule ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
-    this.wasm = new WebAssembly.Instance(wasmModule).exports as unknown as RowsExports;
+    const user = (ks: number, ke: number, h: number, count: number) => this.user(ks, ke, h, count);
+    this.wasm = new WebAssembly.Instance(wasmModule, { env: { user } }).exports as unknown as RowsExports;
     // Fixed size (its maximum is its minimum), so these views never go stale.
     this.mem = new Uint8Array(this.wasm.memory.buffer);
-    this.state = new Int32Array(this.wasm.memory.buffer, STATE, 6);
+    this.state = new Int32Array(this.wasm.memory.buffer, STATE, 7);
+    this.long = cfg.format === 'csv-long';
+    this.json = cfg.format === 'jsonl';
+    this.required = cfg.usersRequired;
     this.wasm.setup(
       cfg.format === 'csv-long' ? 0 : cfg.format === 'csv-wide' ? 1 : 2,
       layout.score ? 1 : 0,
@@ -89,6 +109,74 @@ export class WasmRows {
   /** A new piece (a slot's buffer is reused for the next piece: the window is stale). */
   begin(): void {
     this.piece = undefined;
+  }
+
+  /**
+   * Sets the piece's users join (none: undefined) and pass of a join on
+   * disk; false when the module cannot write it (rows too long for USER,
+   * groups it has no table for): the piece then takes the JavaScript path.
+   * Each line is asked of user() as it is written, the rest as
+   * Converter.line and otherGroup do: the same counts, the same cells.
+   */
+  join(
+    users: Catalog | undefined,
+    pass: UserGroupPass | undefined,
+    layout: Layout,
+    rows: RowWriter,
+    counts: ConvertCounts,
+  ): boolean {
+    this.users = users;
+    this.rowsOut = rows;
+    this.counts = counts;
+    if (!users) {
+      if (pass) return false;
+      this.wasm.join(0, 0, 0, 0);
+      return true;
+    }
+    const userMax = this.json ? users.maxJsonBytes : users.maxRecordBytes + users.columns;
+    if (userMax > USER_CAP) return false;
+    let mode = 0;
+    if (pass) {
+      // Groups by the user key's hash: a line keyed by item id is group 0 (parsedGroup), left to JavaScript.
+      if (layout.keyField !== 'userId' || pass.groupOf.length !== 256) return false;
+      if (pass.groupOf !== this.groupsOf) {
+        for (let f = 0; f < 256; f++) this.mem[GROUPS + f] = pass.groupOf[f] as number;
+        this.groupsOf = pass.groupOf;
+      }
+      mode = !pass.first && pass.scan ? 2 : 1;
+    }
+    this.wasm.join(1, userMax, mode, pass?.group ?? 0);
+    return true;
+  }
+
+  /**
+   * The `user` import: the line's user cells (csv) or fields (jsonl) to
+   * USER, their length; -1 for a line --users-required drops.
+   */
+  private user(ks: number, ke: number, h: number, count: number): number {
+    const users = this.users as Catalog;
+    const c = this.counts as ConvertCounts;
+    const mem = this.mem;
+    const item = users.lookupHashed(mem, ks, ke, h);
+    if (item < 0) {
+      c.usersMissing++;
+      if (this.required) {
+        c.usersDropped++;
+        return -1;
+      }
+    }
+    if (this.json) return users.copyJson(item, mem, USER) - USER;
+    let at = USER;
+    let cut = 0;
+    for (let col = 0; col < users.columns; col++) {
+      mem[at++] = 44; // ,
+      if (item >= 0) {
+        at = users.copyCell(item, col, mem, at);
+        if (users.cutValues > 0 && users.isCut(item, col)) cut++;
+      }
+    }
+    if (cut > 0) (this.rowsOut as RowWriter).cellsCut += this.long ? cut * count : cut;
+    return at - USER;
   }
 
   /**
@@ -127,11 +215,14 @@ export class WasmRows {
     const st = this.state;
     const bytes = st[0] as number;
     const lines = st[1] as number;
-    if (lines === 0) return;
+    if (lines === 0) {
+      c.lines += st[6] as number;
+      return;
+    }
     rows.ensure(bytes);
     rows.out.set(this.mem.subarray(OUT, OUT + bytes), rows.at);
     rows.at += bytes;
-    c.lines += lines;
+    c.lines += lines + (st[6] as number);
     c.records += lines;
     c.rows += st[2] as number;
     const scored = st[3] as number;

@@ -35,10 +35,25 @@
 ;;   RANKS  0x140000  ",1," to ",99," as 32-bit words (built by $init)
 ;;   FORMULA 0x140200 256 bytes: 1 for a byte that may start a formula
 ;;   STATE  0x141000  i32s: out length, lines, rows, lines with scores,
-;;                    widest count, why it stopped
+;;                    widest count, why it stopped, lines counted but not
+;;                    converted (another group's, or dropped by the join)
 ;;   OUT    0x150000  the rows, up to OUT_CAP = 0x400000 bytes
+;;   GROUPS 0x141100  a users join on disk: the group of each of the 256
+;;                    fine partitions of the key's hash (see user-groups.ts)
+;;   USER   0x560000  the line's user cells (csv) or fields (jsonl), written
+;;                    by the `user` import, up to USER_CAP = 0x10000 bytes
+;;
+;; A users join (join, set per piece): each line taken is asked of `user`
+;; (its key, the key's hash as byteset.ts's hashBytes, its row count),
+;; which writes the user's cells to USER and returns their length, or -1
+;; for a line dropped (--users-required): counted as a line, no rows. With
+;; a pass (passMode 1) a line of another group is counted as a line and
+;; not converted (its group's pass does); with passMode 2 (a later pass
+;; whose key scans are trusted) such a line is skipped on its key's bytes
+;; alone, before the scan, counted nowhere, as Converter.convert does.
 (module
-  (memory (export "memory") 86 86)
+  (import "env" "user" (func $user (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 88 88)
   (data (i32.const 0x14023d) "\01") ;; =
   (data (i32.const 0x14022b) "\01") ;; +
   (data (i32.const 0x14022d) "\01") ;; -
@@ -62,6 +77,13 @@
   (global $keyE (mut i32) (i32.const 0))
   (global $field (mut i32) (i32.const 0))
   (global $klen (mut i32) (i32.const 0))
+  ;; The users join (join): on or off, the most bytes a user's cells take, the pass's mode and group.
+  (global $join (mut i32) (i32.const 0))
+  (global $userMax (mut i32) (i32.const 0))
+  (global $passMode (mut i32) (i32.const 0))
+  (global $group (mut i32) (i32.const 0))
+  ;; The cells the `user` import wrote to USER for the line being written.
+  (global $ulen (mut i32) (i32.const 0))
   (start $init)
   (func $init
     (local $r i32)
@@ -88,6 +110,72 @@
     (global.set $keyField (local.get $keyField))
     (global.set $maxLine (local.get $maxLine))
     (global.set $scoresOk (local.get $scoresOk)))
+  (func (export "join") (param $join i32) (param $userMax i32) (param $passMode i32) (param $group i32)
+    (global.set $join (local.get $join))
+    (global.set $userMax (local.get $userMax))
+    (global.set $passMode (local.get $passMode))
+    (global.set $group (local.get $group)))
+  ;; byteset.ts's hashBytes of [s, e): FNV-1a, then murmur3's finaliser.
+  (func $hash (param $s i32) (param $e i32) (result i32)
+    (local $h i32)
+    (local.set $h (i32.const 0x811c9dc5))
+    (block $done
+      (loop $byte
+        (br_if $done (i32.ge_u (local.get $s) (local.get $e)))
+        (local.set $h (i32.mul (i32.xor (local.get $h) (i32.load8_u (local.get $s))) (i32.const 0x01000193)))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $byte)))
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
+    (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+  ;; The group of a key's hash (partitionOf over 256: its top byte).
+  (func $groupOf (param $h i32) (result i32)
+    (i32.load8_u offset=0x141100 (i32.shr_u (local.get $h) (i32.const 24))))
+  ;; user-groups.ts's scannedGroup for the line at s: 1 when it starts as
+  ;; the service writes it and its key's group is another than the pass's
+  ;; (the line is skipped), else 0. The key runs to its quote; a backslash,
+  ;; a line feed or the window's end first: 0 (the scan and parse decide).
+  (func $otherGroup (param $s i32) (param $len i32) (result i32)
+    (local $p i32)
+    (local $c i32)
+    (if (i64.ne (i64.load (local.get $s)) (i64.const 0x227475706e69227b)) (then (return (i32.const 0))))
+    (if (i32.ne (i32.load offset=7 (local.get $s)) (i32.const 0x227b3a22)) (then (return (i32.const 0))))
+    (if (i64.ne (i64.load offset=11 (local.get $s)) (i64.const 0x3a22644972657375)) (then (return (i32.const 0))))
+    (if (i32.ne (i32.load8_u offset=19 (local.get $s)) (i32.const 0x22)) (then (return (i32.const 0))))
+    (local.set $p (i32.add (local.get $s) (i32.const 20)))
+    (block $end
+      (loop $byte
+        (if (i32.ge_u (local.get $p) (local.get $len)) (then (return (i32.const 0))))
+        (local.set $c (i32.load8_u (local.get $p)))
+        (br_if $end (i32.eq (local.get $c) (i32.const 0x22)))
+        (if (i32.or (i32.eq (local.get $c) (i32.const 0x5c)) (i32.eq (local.get $c) (i32.const 10)))
+          (then (return (i32.const 0))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $byte)))
+    (i32.ne
+      (call $groupOf (call $hash (i32.add (local.get $s) (i32.const 20)) (local.get $p)))
+      (global.get $group)))
+  ;; The place after the next LF from p, or -1 when the window has none before len.
+  (func $nextLine (param $p i32) (param $len i32) (result i32)
+    (local $m i32)
+    (loop $chunk
+      (if (i32.ge_u (local.get $p) (local.get $len)) (then (return (i32.const -1))))
+      (local.set $m
+        (i8x16.bitmask
+          (i8x16.eq (v128.load (local.get $p)) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))))
+      (if (i32.eqz (local.get $m))
+        (then
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br $chunk))))
+    (local.set $p (i32.add (local.get $p) (i32.ctz (local.get $m))))
+    (if (i32.ge_u (local.get $p) (local.get $len)) (then (return (i32.const -1))))
+    (i32.add (local.get $p) (i32.const 1)))
+  ;; The user's cells (USER, ulen bytes) at o, 16 bytes at a time.
+  (func $userCells (param $o i32) (result i32)
+    (if (i32.eqz (global.get $ulen)) (then (return (local.get $o))))
+    (call $copy (local.get $o) (i32.const 0x560000) (i32.add (i32.const 0x560000) (global.get $ulen))))
   ;; The line at s in the shape: the place after its final `}`, or -1; the
   ;; key, ids and scores to the globals, IDS and SCORES. key-scan.wat's
   ;; $line without the hashes: string and digit runs 16 bytes at a time.
@@ -329,6 +417,7 @@
   ;; were a third of this loop): the key, id and score copied 16 bytes at a
   ;; time, the line end as one 16-bit store (LF's spare 0 byte overwritten).
   (func $long (param $o i32) (param $count i32) (result i32)
+    (local $ulen i32)
     (local $i i32)
     (local $k i32)
     (local $s i32)
@@ -341,6 +430,7 @@
     (local $guard i32)
     (local $v v128)
     (local.set $klen (global.get $klen))
+    (local.set $ulen (global.get $ulen))
     (local.set $withScore (global.get $withScore))
     (local.set $nScores (global.get $nScores))
     (local.set $guard (global.get $guard))
@@ -389,6 +479,14 @@
                   (local.set $k (i32.add (local.get $k) (i32.const 16)))
                   (br_if $digits (i32.lt_u (local.get $k) (local.get $len))))
                 (local.set $o (i32.add (local.get $o) (local.get $len)))))))
+        (if (local.get $ulen)
+          (then
+            (local.set $k (i32.const 0))
+            (loop $cells
+              (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load offset=0x560000 (local.get $k)))
+              (local.set $k (i32.add (local.get $k) (i32.const 16)))
+              (br_if $cells (i32.lt_u (local.get $k) (local.get $ulen))))
+            (local.set $o (i32.add (local.get $o) (local.get $ulen)))))
         (i32.store16 (local.get $o) (local.get $eol))
         (local.set $o (i32.add (local.get $o) (local.get $eolLen)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -449,7 +547,7 @@
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $scores)))
         (local.set $o (call $commas (local.get $o) (i32.sub (global.get $width) (local.get $n))))))
-    (call $eol (local.get $o)))
+    (call $eol (call $userCells (local.get $o))))
   ;; n commas at o (n <= 0: none).
   (func $commas (param $o i32) (param $n i32) (result i32)
     (block $done
@@ -476,10 +574,12 @@
       (else (i64.store (local.get $o) (i64.const 0x64496d657469227b))))
     (i32.store offset=7 (local.get $o) (i32.const 0x223a2264))
     (local.set $o (call $copy (i32.add (local.get $o) (i32.const 11)) (global.get $keyS) (global.get $keyE)))
-    ;; ","items":[
-    (i64.store (local.get $o) (i64.const 0x736d657469222c22))
-    (i32.store offset=7 (local.get $o) (i32.const 0x5b3a2273))
-    (local.set $o (i32.add (local.get $o) (i32.const 11)))
+    ;; The key's quote, the user's fields, ,"items":[
+    (i32.store8 (local.get $o) (i32.const 0x22))
+    (local.set $o (call $userCells (i32.add (local.get $o) (i32.const 1))))
+    (i64.store (local.get $o) (i64.const 0x22736d657469222c))
+    (i32.store16 offset=8 (local.get $o) (i32.const 0x5b3a))
+    (local.set $o (i32.add (local.get $o) (i32.const 10)))
     (local.set $withScore (global.get $withScore))
     (local.set $nScores (global.get $nScores))
     (block $done
@@ -533,34 +633,56 @@
     (i32.store (local.get $o) (i32.const 0x0a7d5d))
     (i32.add (local.get $o) (i32.const 3)))
   ;; The line s..e (its shape accepted, `count` ids exported) at o when OUT
-  ;; has room for its bound: the new end; -1 when it has not.
+  ;; has room for its bound: the new end; -1 when it has not; -2 when the
+  ;; users join drops it (asked only once there is room: the ask counts).
   (func $emit (param $o i32) (param $s i32) (param $e i32) (param $count i32) (result i32)
     (local $bound i32)
     (local.set $bound (i32.add (i32.shl (i32.sub (local.get $e) (local.get $s)) (i32.const 1)) (i32.const 64)))
     (if (i32.eq (global.get $fmt) (i32.const 2))
       (then
         (if (i32.gt_u
-              (i32.add (i32.add (local.get $bound) (i32.mul (local.get $count) (i32.const 48))) (local.get $o))
+              (i32.add
+                (i32.add (local.get $bound) (i32.mul (local.get $count) (i32.const 48)))
+                (i32.add (local.get $o) (global.get $userMax)))
               (i32.const 0x550000))
           (then (return (i32.const -1))))
+        (if (i32.eqz (call $ask (local.get $count))) (then (return (i32.const -2))))
         (return (call $jsonl (local.get $o) (local.get $count)))))
     (global.set $klen (i32.sub (call $cell (i32.const 0x130000) (global.get $keyS) (global.get $keyE)) (i32.const 0x130000)))
     (if (i32.eqz (global.get $fmt))
       (then
         (if (i32.gt_u
               (i32.add
-                (i32.add (local.get $bound) (i32.mul (local.get $count) (i32.add (global.get $klen) (i32.const 24))))
+                (i32.add
+                  (local.get $bound)
+                  (i32.mul (local.get $count) (i32.add (i32.add (global.get $klen) (i32.const 24)) (global.get $userMax))))
                 (local.get $o))
               (i32.const 0x550000))
           (then (return (i32.const -1))))
+        (if (i32.eqz (call $ask (local.get $count))) (then (return (i32.const -2))))
         (return (call $long (local.get $o) (local.get $count)))))
     (if (i32.gt_u
           (i32.add
             (i32.add (i32.add (local.get $bound) (global.get $klen)) (i32.shl (global.get $width) (i32.const 3)))
-            (local.get $o))
+            (i32.add (local.get $o) (global.get $userMax)))
           (i32.const 0x550000))
       (then (return (i32.const -1))))
+    (if (i32.eqz (call $ask (local.get $count))) (then (return (i32.const -2))))
     (call $wide (local.get $o) (local.get $count)))
+  ;; A users join: the line's user cells to USER (ulen); 0 when the line is dropped. 1 without a join.
+  (func $ask (param $count i32) (result i32)
+    (local $n i32)
+    (global.set $ulen (i32.const 0))
+    (if (i32.eqz (global.get $join)) (then (return (i32.const 1))))
+    (local.set $n
+      (call $user
+        (global.get $keyS)
+        (global.get $keyE)
+        (call $hash (global.get $keyS) (global.get $keyE))
+        (local.get $count)))
+    (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
+    (global.set $ulen (local.get $n))
+    (i32.const 1))
   (func (export "rows") (param $len i32) (param $atEnd i32) (param $from i32) (result i32)
     (local $s i32)
     (local $q i32)
@@ -575,6 +697,7 @@
     (local $scored i32)
     (local $widest i32)
     (local $why i32)
+    (local $skipped i32)
     (local.set $s (local.get $from))
     (local.set $o (i32.const 0x150000))
     (block $stop
@@ -582,6 +705,19 @@
         (local.set $why (i32.const 1))
         (br_if $stop (i32.ge_u (local.get $s) (local.get $len)))
         (local.set $why (i32.const 0))
+        (if (i32.eq (global.get $passMode) (i32.const 2))
+          (then
+            (if (call $otherGroup (local.get $s) (local.get $len))
+              (then
+                (local.set $next (call $nextLine (local.get $s) (local.get $len)))
+                (if (i32.lt_s (local.get $next) (i32.const 0))
+                  (then
+                    ;; No line end in the window: the piece's last line, or one the window cuts.
+                    (local.set $why (i32.const 1))
+                    (br_if $stop (i32.eqz (local.get $atEnd)))
+                    (local.set $next (local.get $len))))
+                (local.set $s (local.get $next))
+                (br $line)))))
         (local.set $q (call $scan (local.get $s)))
         (br_if $stop (i32.lt_s (local.get $q) (i32.const 0)))
         ;; The shape must end where the line does: LF, CRLF, or the piece's end (a CR before it dropped).
@@ -610,7 +746,20 @@
         (if (i32.and (i32.ne (global.get $top) (i32.const 0)) (i32.gt_u (local.get $count) (global.get $top)))
           (then (local.set $count (global.get $top))))
         (br_if $stop (i32.and (i32.eq (global.get $fmt) (i32.const 1)) (i32.gt_u (local.get $count) (global.get $width))))
+        ;; Another group's line (a users join on disk): counted, converted in its own pass.
+        (if (global.get $passMode)
+          (then
+            (if (i32.ne (call $groupOf (call $hash (global.get $keyS) (global.get $keyE))) (global.get $group))
+              (then
+                (local.set $skipped (i32.add (local.get $skipped) (i32.const 1)))
+                (local.set $s (local.get $next))
+                (br $line)))))
         (local.set $r (call $emit (local.get $o) (local.get $s) (local.get $e) (local.get $count)))
+        (if (i32.eq (local.get $r) (i32.const -2))
+          (then
+            (local.set $skipped (i32.add (local.get $skipped) (i32.const 1)))
+            (local.set $s (local.get $next))
+            (br $line)))
         (if (i32.lt_s (local.get $r) (i32.const 0))
           (then
             ;; No room: a line too big for an empty OUT goes to JavaScript.
@@ -630,4 +779,5 @@
     (i32.store (i32.const 0x14100c) (local.get $scored))
     (i32.store (i32.const 0x141010) (local.get $widest))
     (i32.store (i32.const 0x141014) (local.get $why))
+    (i32.store (i32.const 0x141018) (local.get $skipped))
     (local.get $s)))

@@ -19,7 +19,7 @@ import {
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
 import { outputUserKeys } from './users-keys.js';
-import { RowCells, RowRecord, utf16Units } from './users-rows.js';
+import { cellsInPlace, RowCells, RowRecord, utf16Units } from './users-rows.js';
 
 /**
  * The export's two join tables, read the same way: the catalog (item
@@ -463,11 +463,12 @@ async function loadTable(
   };
   const onRow = (key: string, values: string[], line: number) =>
     settle(table.add(key, values), line, () => values.reduce((n, v) => n + v.length, key.length));
-  // A row of the byte path: its values copied to a record (quotes undoubled), added with no string.
+  // A row of the byte path, added with no string: its values where they lie, or copied to a record (quotes undoubled).
   const record = new RowRecord();
   const cells = new RowCells(columns.length);
   const rowBytes = (piece: Buffer, sc: TableScanner, cols: readonly number[]) => {
-    const rec = record.encodeScanned(sc.rowLine, sc, cols);
+    const units = cellsInPlace(piece, sc, cols, cells);
+    const rec = units >= 0 ? piece : record.encodeScanned(sc.rowLine, sc, cols);
     const ks = sc.keyStart;
     const ke = sc.keyEnd;
     if (!rec)
@@ -476,9 +477,9 @@ async function loadTable(
         cols.map((c) => sc.fieldText(c)),
         sc.rowLine,
       );
-    cells.read(rec, 0, record.length);
+    if (units < 0) cells.read(rec, 0, record.length);
     const added = table.addBytes(piece, ks, ke, rec, cells.starts, cells.ends);
-    return settle(added, sc.rowLine, () => utf16Units(piece, ks, ke) + record.units);
+    return settle(added, sc.rowLine, () => utf16Units(piece, ks, ke) + (units >= 0 ? units : record.units));
   };
   const { withoutId, lines } = await eachRow(opened, t.role, onRow, limits.want, rowBytes);
   return { catalog: table, withoutId, lines, duplicateLines, columns: [...columns] };

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { KeyFilter } from '../../core/key-filter.js';
 import { decodeString, KEY_USER, LINE_BLANK, LINE_INVALID, OutLineParser } from '../../core/out-lines.js';
+import { prefetch } from '../../io/input.js';
 import { readOutItems } from '../../io/out-reader.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { ResolvedExportOptions } from './options.js';
@@ -22,10 +23,9 @@ export async function outputUserKeys(
   let filter: KeyFilter | undefined;
   const parser = new OutLineParser();
   for (const source of sources) {
-    for await (const item of readOutItems(source, {
-      pieceSize: o.pieceSize,
-      maxLineLength: o.maxLineLength,
-    })) {
+    // Read ahead: the reads (thread pool, the other core) overlap the keying here, as they did not in turn.
+    const items = readOutItems(source, { pieceSize: o.pieceSize, maxLineLength: o.maxLineLength });
+    for await (const item of prefetch(items, 2)) {
       if (item.kind === 'bad') continue;
       filter ??= new KeyFilter(expectedKeys(item.bytes, bytes), Math.floor(o.memoryBudget / 4));
       addKeys(item.bytes, filter, parser);

@@ -72,10 +72,12 @@ export class RowRecord {
   private head(line: number): number {
     const buf = this.buf;
     buf[0] = MARK;
-    let at = 1;
-    const digits = String(line);
-    for (let i = 0; i < digits.length; i++) buf[at++] = digits.charCodeAt(i);
-    return at;
+    // The digits written back to front, no string per row.
+    let end = 2;
+    for (let t = line; t >= 10; t = Math.floor(t / 10)) end++;
+    let t = line;
+    for (let k = end - 1; k >= 1; k--, t = Math.floor(t / 10)) buf[k] = 48 + (t % 10);
+    return end;
   }
 
   private json(line: number, values: readonly string[]): Buffer {
@@ -83,6 +85,34 @@ export class RowRecord {
     this.length = b.length;
     return b;
   }
+}
+
+/**
+ * The values of the row the scanner just returned where they lie in the
+ * piece (`columns`: its fields in output order), their bounds into `cells`;
+ * returns their UTF-16 length, or -1 when a value is not its bytes (a
+ * doubled quote) or holds a line break: RowRecord then copies them. A
+ * table load then copies each value once, not into a record and out again.
+ */
+export function cellsInPlace(
+  piece: Buffer,
+  sc: TableScanner,
+  columns: readonly number[],
+  cells: RowCells,
+): number {
+  let units = 0;
+  for (let i = 0; i < columns.length; i++) {
+    const f = columns[i] as number;
+    const s = sc.fieldStart(f);
+    if (s < 0) return -1;
+    const e = sc.fieldEnd(f);
+    const u = utf16Units(piece, s, e);
+    if (u < 0) return -1;
+    cells.starts[i] = s;
+    cells.ends[i] = e;
+    units += u;
+  }
+  return units;
 }
 
 /** Whether a key's bytes are their own JSON string content (no quote, backslash or control character). */
