@@ -1,9 +1,11 @@
+import { rm } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CountTable } from '../stages/report/counts.js';
-import type { PartitionMaker, TableParts } from '../stages/report/joined.js';
+import { type JoinedPart, joinPart, type PartitionMaker, type TableParts } from '../stages/report/joined.js';
 import { type PieceResult, PieceTally } from '../stages/report/scan.js';
 import { type PieceReply, type PieceRequest, pieceBytes } from './piece-lane.js';
 import { PartitionSet } from './spill.js';
+import { type ReadScratch, readFiles } from './spill-read.js';
 
 /**
  * Worker entry: one lane of the report's pass (stages/report/lanes.ts).
@@ -11,7 +13,8 @@ import { PartitionSet } from './spill.js';
  * are tallied in order with this lane's own count tables; each piece's
  * result goes back for the main thread to add up in the pieces' order. At
  * `end` the tables go to partition files of their own in the run's spill
- * folder (one seed for every lane), for the main thread to join.
+ * folder (one seed for every lane), for the main thread to join; then it
+ * joins the partitions the main thread asks for (`join`), one at a time.
  */
 
 export interface TallySetup {
@@ -25,7 +28,11 @@ export interface TallySetup {
   prefix: string;
 }
 
-export type TallyRequest = PieceRequest | { end: true };
+export type TallyRequest =
+  | PieceRequest
+  | { end: true }
+  /** A partition's files and held lines (stages/report/joined.ts PartJoiner), after `end`. */
+  | { join: number; files: (string | Uint8Array)[] };
 
 export interface LaneTables {
   keys: TableParts;
@@ -34,7 +41,12 @@ export interface LaneTables {
   lengths: number[];
 }
 
-export type TallyReply = PieceReply<PieceResult> | { ended: LaneTables } | { endError: string };
+export type TallyReply =
+  | PieceReply<PieceResult>
+  | { ended: LaneTables }
+  | { endError: string }
+  | { joined: number; part: JoinedPart }
+  | { joined: number; joinError: string };
 
 const port = parentPort;
 if (!port) throw new Error('report-worker: not started as a worker');
@@ -44,26 +56,36 @@ const maker: PartitionMaker = {
   partitions: async (seed = 0, count, weigh, queued) =>
     new PartitionSet(setup.dir, `${setup.prefix}-${sets++}`, seed, count, weigh, queued),
 };
-const tally = new PieceTally(
+/** The lane's tally, let go once its tables are handed over (`end`). */
+let tally: PieceTally | undefined = new PieceTally(
   new CountTable(maker, setup.budget / 2, setup.directBudget),
   new CountTable(maker, setup.budget / 2, setup.directBudget),
   undefined,
 );
 const slots = setup.slots.map((s) => Buffer.from(s));
 
+function tallying(): PieceTally {
+  if (!tally) throw new Error('report-worker: a piece or end after end');
+  return tally;
+}
+
 async function handle(m: TallyRequest): Promise<void> {
+  if ('join' in m) return join(m.join, m.files);
   if ('end' in m) {
     try {
-      tally.finish();
+      const t = tallying();
+      t.finish();
       const ended: LaneTables = {
-        keys: await tally.keys.handOver(),
-        items: await tally.items.handOver(),
-        lengths: tally.lengths.pairs(),
+        keys: await t.keys.handOver(),
+        items: await t.items.handOver(),
+        lengths: t.lengths.pairs(),
       };
       const transfer = [ended.keys, ended.items].flatMap((t) =>
         t.dump ? [t.direct.buffer, t.dump.lines.buffer] : [t.direct.buffer],
       ) as ArrayBuffer[];
       port?.postMessage({ ended } satisfies TallyReply, transfer);
+      // The tables, spares and all, are on their way or on disk: the joins that follow need none of them.
+      tally = undefined;
     } catch (err) {
       port?.postMessage({ endError: (err as Error).stack ?? String(err) } satisfies TallyReply);
     }
@@ -71,13 +93,34 @@ async function handle(m: TallyRequest): Promise<void> {
   }
   try {
     const piece = pieceBytes(m, slots);
-    const result = await tally.piece(piece);
+    const result = await tallying().piece(piece);
     port?.postMessage(
       { id: m.id, result } satisfies TallyReply,
       result.scores.map((x) => x.buffer as ArrayBuffer),
     );
   } catch (err) {
     port?.postMessage({ id: m.id, error: (err as Error).stack ?? String(err) } satisfies TallyReply);
+  }
+}
+
+/** One buffer the partition files are read into in turn (joinPart is done with each piece before the next). */
+const scratch: ReadScratch = { buf: Buffer.alloc(0) };
+
+async function join(id: number, files: (string | Uint8Array)[]): Promise<void> {
+  try {
+    const held = files.map((f) =>
+      typeof f === 'string' ? f : Buffer.from(f.buffer, f.byteOffset, f.byteLength),
+    );
+    const part = await joinPart(readFiles(held, scratch));
+    await Promise.all(files.map((f) => typeof f === 'string' && rm(f, { force: true })));
+    port?.postMessage({ joined: id, part } satisfies TallyReply, [
+      part.bytes.buffer,
+      part.ends.buffer,
+      part.a.buffer,
+      part.b.buffer,
+    ] as ArrayBuffer[]);
+  } catch (err) {
+    port?.postMessage({ joined: id, joinError: (err as Error).stack ?? String(err) } satisfies TallyReply);
   }
 }
 

@@ -6,7 +6,7 @@
  * the distinct counts spill to disk, and the CLI's summary line.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -22,11 +22,12 @@ import {
   ScoreBins,
 } from '../../../src/core/report.js';
 import { SpillDir } from '../../../src/io/spill.js';
+import { readFiles } from '../../../src/io/spill-read.js';
 import { validator } from '../../../src/schemas.js';
 import { CountTable } from '../../../src/stages/report/counts.js';
 import type { ScoreDigests } from '../../../src/stages/report/digests.js';
 import { type ReportJson, report } from '../../../src/stages/report/index.js';
-import { type Counted, JoinedCounts } from '../../../src/stages/report/joined.js';
+import { type Counted, JoinedCounts, joinPart, type PartJoiner } from '../../../src/stages/report/joined.js';
 import { PieceTally, Tally } from '../../../src/stages/report/scan.js';
 import { sink, useTmp } from '../../helpers.js';
 import { prng, REFERENCE } from '../../out-fixtures.js';
@@ -521,6 +522,69 @@ describe('report', () => {
           assert.deepEqual(await countsOf(joined), await countsOf(single[which]), `${which}, round ${round}`);
           assert.equal(joined.spilled, single[which].spilled, `${which} spilled, round ${round}`);
         }
+      }
+    } finally {
+      await spill.dispose();
+    }
+  });
+
+  test('partitions joined on the lanes visit every key as this thread does, in its order', async () => {
+    const noDigests = { add: () => {}, addAll: () => {} } as unknown as ScoreDigests;
+    const spill = new SpillDir(tmp.dir());
+    let asked = 0;
+    // A lane's join as the worker runs it, here: the partition reloaded, its files removed.
+    const joiner: PartJoiner = {
+      join: async (files) => {
+        asked++;
+        const part = await joinPart(readFiles(files, { buf: Buffer.alloc(0) }));
+        await Promise.all(files.map((f) => typeof f === 'string' && rm(f)));
+        return part;
+      },
+    };
+    try {
+      for (let round = 0; round < 6; round++) {
+        const r = prng(50 + round);
+        const text = Buffer.from(oddText(60 + round, 200 + Math.floor(r() * 400)));
+        const budget = [16 * 1024, 64 * 1024, 1 << 20][round % 3] as number;
+        const cuts: [number, number, number][] = [];
+        for (let at = 0; at < text.length; ) {
+          let end = Math.min(text.length, at + 1 + Math.floor(r() * 3000));
+          end = text.indexOf(10, end - 1) + 1 || text.length;
+          cuts.push([at, end, Math.floor(r() * 3)]);
+          at = end;
+        }
+        /** The same pieces on the same lanes, joined by `joiners`: each key in the order visited. */
+        const visits = async (joiners: PartJoiner[]) => {
+          const table = (share: number) => new CountTable(spill, budget * share, budget / 2);
+          const lanes = [0, 1, 2].map(
+            (i) => new PieceTally(table(i ? 1 / 4 : 1 / 2), table(i ? 1 / 4 : 1 / 2), undefined),
+          );
+          const t = new Tally(noDigests);
+          t.startFile('f');
+          for (const [s, e, lane] of cuts)
+            t.add(await (lanes[lane] as PieceTally).piece(text.subarray(s, e)), undefined);
+          for (const l of lanes) l.finish();
+          const out: { seq: string[]; spilled: boolean }[] = [];
+          for (const which of ['keys', 'items'] as const) {
+            const handed = await Promise.all(lanes.slice(1).map((l) => l[which].handOver()));
+            const joined = new JoinedCounts(
+              spill,
+              budget / 2,
+              lanes[0]?.[which] as CountTable,
+              handed,
+              joiners,
+            );
+            const seq: string[] = [];
+            await joined.each((buf, s, e, a, b) => seq.push(`${buf.toString('latin1', s, e)} ${a},${b}`));
+            out.push({ seq, spilled: joined.spilled });
+          }
+          return out;
+        };
+        const here = await visits([]);
+        const before = asked;
+        const there = await visits([joiner, joiner]);
+        assert.deepEqual(there, here, `round ${round}`);
+        if (round % 3 === 0) assert.ok(asked > before, `round ${round}: the lanes joined partitions`);
       }
     } finally {
       await spill.dispose();
