@@ -1,11 +1,10 @@
-import { rm } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync, rmSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CountTable } from '../stages/report/counts.js';
 import { type JoinedPart, joinPart, type PartitionMaker, type TableParts } from '../stages/report/joined.js';
 import { type PieceResult, PieceTally } from '../stages/report/scan.js';
 import { type PieceReply, type PieceRequest, pieceBytes } from './piece-lane.js';
 import { PartitionSet } from './spill.js';
-import { type ReadScratch, readFiles } from './spill-read.js';
 
 /**
  * Worker entry: one lane of the report's pass (stages/report/lanes.ts).
@@ -104,15 +103,18 @@ async function handle(m: TallyRequest): Promise<void> {
 }
 
 /** One buffer the partition files are read into in turn (joinPart is done with each piece before the next). */
-const scratch: ReadScratch = { buf: Buffer.alloc(0) };
+let scratch = Buffer.alloc(0);
 
+/**
+ * A partition joined. Its files read and removed by blocking calls: this
+ * thread does nothing else meanwhile, and each of the thread pool's round
+ * trips (stat, open, read, close, remove, for two files a partition) had
+ * cost more than the read.
+ */
 async function join(id: number, files: (string | Uint8Array)[]): Promise<void> {
   try {
-    const held = files.map((f) =>
-      typeof f === 'string' ? f : Buffer.from(f.buffer, f.byteOffset, f.byteLength),
-    );
-    const part = await joinPart(readFiles(held, scratch));
-    await Promise.all(files.map((f) => typeof f === 'string' && rm(f, { force: true })));
+    const part = await joinPart(piecesOf(files));
+    for (const f of files) if (typeof f === 'string') rmSync(f, { force: true });
     port?.postMessage({ joined: id, part } satisfies TallyReply, [
       part.bytes.buffer,
       part.ends.buffer,
@@ -121,6 +123,30 @@ async function join(id: number, files: (string | Uint8Array)[]): Promise<void> {
     ] as ArrayBuffer[]);
   } catch (err) {
     port?.postMessage({ joined: id, joinError: (err as Error).stack ?? String(err) } satisfies TallyReply);
+  }
+}
+
+function* piecesOf(files: (string | Uint8Array)[]): Generator<Buffer> {
+  for (const f of files) {
+    if (typeof f !== 'string') {
+      yield Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+      continue;
+    }
+    const fd = openSync(f, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      if (scratch.length < size)
+        scratch = Buffer.allocUnsafeSlow(Math.max(size, Math.ceil(scratch.length * 1.25)));
+      let at = 0;
+      while (at < size) {
+        const n = readSync(fd, scratch, at, size - at, at);
+        if (n === 0) break;
+        at += n;
+      }
+      if (at > 0) yield scratch.subarray(0, at);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 

@@ -28,7 +28,18 @@ export interface Dump {
   lines: Buffer;
   keys: number;
   keyBytes: number;
+  /** Set when the lines are grouped by partition of the tables' seed (each group in the table's order). */
+  groups?: DumpGroups;
 }
+
+/** Where a grouped dump's partitions end (PARTITION_COUNT + 1 offsets from 0), their keys and key bytes. */
+export interface DumpGroups {
+  ends: Uint32Array;
+  entries: Uint32Array;
+  keyBytes: Uint32Array;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** A table at its end: its partitions on disk if it went there, the rest in a buffer, its direct counters. */
 export interface TableParts {
@@ -179,44 +190,26 @@ async function joinAhead(
  * The sets on disk and the dumps' lines as one set of partitions, the
  * dumps' lines of partition i last (in the dumps' order) as a set of them
  * written last would hold them, but in memory: 256 files made, written
- * and read back cost 0.5 s of CPU for 115,000 keys on 1 GB. The dumps are
- * in memory already; their lines are copied once, a partition at a time.
+ * and read back cost 0.5 s of CPU for 115,000 keys on 1 GB. A lane's dump
+ * comes grouped by partition (its lane hashed it): its lines of partition
+ * i are one slice of it. Another's lines are hashed here and copied once.
  */
 function withHeld(joined: SpilledParts & { files: string[][] }, dumps: readonly Dump[]): SpilledParts {
   if (dumps.length === 0) return joined;
   const count = joined.files.length || PARTITION_COUNT;
-  const lines: number[][] = Array.from({ length: count }, () => []);
-  const bytes = new Array<number>(count).fill(0);
+  const files: (string | Buffer)[][] = Array.from({ length: count }, (_, i) => [...(joined.files[i] ?? [])]);
   const entries = [...joined.entries, ...new Array<number>(count - joined.entries.length).fill(0)];
   const keyBytes = [...joined.keyBytes, ...new Array<number>(count - joined.keyBytes.length).fill(0)];
-  // Each line's dump, start and end by partition, then each partition's lines copied into one buffer.
-  for (const [d, dump] of dumps.entries()) {
-    const seg = dump.lines;
-    eachLine(seg, (ks, ke, _ps, pe) => {
-      const i = partitionOf(hashBytes(seg, ks, ke, SEED), count);
-      (lines[i] as number[]).push(d, ks, pe + 1);
-      bytes[i] += pe + 1 - ks;
-      entries[i]++;
-      keyBytes[i] += ke - ks;
-    });
-  }
-  const files = Array.from({ length: count }, (_, i) => {
-    const on = [...(joined.files[i] ?? [])] as (string | Buffer)[];
-    const at = lines[i] as number[];
-    if (at.length === 0) return on;
-    const buf = Buffer.allocUnsafe(bytes[i] as number);
-    let n = 0;
-    for (let k = 0; k < at.length; k += 3) {
-      // A worker's dump arrives as a Uint8Array (no Buffer methods).
-      const seg = (dumps[at[k] as number] as Dump).lines;
-      const e = at[k + 2] as number;
-      const from = at[k + 1] as number;
-      buf.set(seg.subarray(from, e), n);
-      n += e - from;
+  for (const dump of dumps) {
+    const held = dump.groups?.ends.length === count + 1 ? slices(dump) : hashed(dump, count);
+    for (let i = 0; i < count; i++) {
+      const h = held[i];
+      if (!h) continue;
+      (files[i] as (string | Buffer)[]).push(h.lines);
+      entries[i] += h.entries;
+      keyBytes[i] += h.keyBytes;
     }
-    on.push(buf);
-    return on;
-  });
+  }
   return {
     paths: files.map((f) => (typeof f[0] === 'string' ? f[0] : '')),
     files,
@@ -225,6 +218,55 @@ function withHeld(joined: SpilledParts & { files: string[][] }, dumps: readonly 
     seed: SEED,
     cost: (i) => reloadCost(keyBytes[i] as number, entries[i] as number),
   };
+}
+
+type Held = { lines: Buffer; entries: number; keyBytes: number } | undefined;
+
+/** A grouped dump's lines of each partition, as views (a worker's dump arrives as a Uint8Array: no Buffer methods). */
+function slices(dump: Dump): Held[] {
+  const g = dump.groups as DumpGroups;
+  const { buffer, byteOffset } = dump.lines;
+  return Array.from({ length: g.ends.length - 1 }, (_, i) => {
+    const from = g.ends[i] as number;
+    const to = g.ends[i + 1] as number;
+    if (to === from) return undefined;
+    const lines = Buffer.from(buffer, byteOffset + from, to - from);
+    return { lines, entries: g.entries[i] as number, keyBytes: g.keyBytes[i] as number };
+  });
+}
+
+/** A dump's lines of each partition, found by their keys' hashes, each partition's copied into a buffer. */
+function hashed(dump: Dump, count: number): Held[] {
+  const seg = dump.lines;
+  const at: number[][] = Array.from({ length: count }, () => []);
+  const held: Held[] = new Array(count).fill(undefined);
+  const bytes = new Array<number>(count).fill(0);
+  eachLine(seg, (ks, ke, _ps, pe) => {
+    const i = partitionOf(hashBytes(seg, ks, ke, SEED), count);
+    (at[i] as number[]).push(ks, pe + 1);
+    bytes[i] += pe + 1 - ks;
+    let h = held[i];
+    if (!h) {
+      h = { lines: EMPTY, entries: 0, keyBytes: 0 };
+      held[i] = h;
+    }
+    h.entries++;
+    h.keyBytes += ke - ks;
+  });
+  for (let i = 0; i < count; i++) {
+    const h = held[i];
+    if (!h) continue;
+    h.lines = Buffer.allocUnsafe(bytes[i] as number);
+    const spans = at[i] as number[];
+    let n = 0;
+    for (let k = 0; k < spans.length; k += 2) {
+      const from = spans[k] as number;
+      const e = spans[k + 1] as number;
+      h.lines.set(seg.subarray(from, e), n);
+      n += e - from;
+    }
+  }
+  return held;
 }
 
 /**

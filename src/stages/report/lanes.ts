@@ -84,7 +84,9 @@ class ReportLane extends PieceLane<PieceResult> implements PartJoiner {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextJoin++;
     const p = new Promise<JoinedPart>((resolve, reject) => this.joins.set(id, { resolve, reject }));
-    this.worker.postMessage({ join: id, files: [...files] } satisfies TallyRequest);
+    // A held piece is a view of a whole dump, whose every byte a message would copy: its own bytes only.
+    const held = files.map((f) => (typeof f === 'string' ? f : new Uint8Array(f)));
+    this.worker.postMessage({ join: id, files: held } satisfies TallyRequest);
     return p;
   }
 }

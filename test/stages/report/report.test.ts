@@ -24,10 +24,17 @@ import {
 import { SpillDir } from '../../../src/io/spill.js';
 import { readFiles } from '../../../src/io/spill-read.js';
 import { validator } from '../../../src/schemas.js';
-import { CountTable } from '../../../src/stages/report/counts.js';
+import { CountTable, groupDump } from '../../../src/stages/report/counts.js';
 import type { ScoreDigests } from '../../../src/stages/report/digests.js';
 import { type ReportJson, report } from '../../../src/stages/report/index.js';
-import { type Counted, JoinedCounts, joinPart, type PartJoiner } from '../../../src/stages/report/joined.js';
+import {
+  type Counted,
+  type Dump,
+  eachTables,
+  JoinedCounts,
+  joinPart,
+  type PartJoiner,
+} from '../../../src/stages/report/joined.js';
 import { PieceTally, Tally } from '../../../src/stages/report/scan.js';
 import { sink, useTmp } from '../../helpers.js';
 import { prng, REFERENCE } from '../../out-fixtures.js';
@@ -585,6 +592,37 @@ describe('report', () => {
         const there = await visits([joiner, joiner]);
         assert.deepEqual(there, here, `round ${round}`);
         if (round % 3 === 0) assert.ok(asked > before, `round ${round}: the lanes joined partitions`);
+      }
+    } finally {
+      await spill.dispose();
+    }
+  });
+
+  test('a dump grouped by partition on its lane joins as the same lines hashed here, in the same order', async () => {
+    const spill = new SpillDir(tmp.dir());
+    try {
+      for (let round = 0; round < 4; round++) {
+        const r = prng(70 + round);
+        const keys = 500 + Math.floor(r() * 3000);
+        const text = Array.from({ length: keys }, (_, i) => {
+          const key = i % 7 === 3 ? `é${Math.floor(r() * 1e6)}` : `u${Math.floor(r() * 1e9).toString(36)}`;
+          return `${key}\t${1 + Math.floor(r() * 30)},${Math.floor(r() * 3)}\n`;
+        }).join('');
+        const lines = Buffer.from(text);
+        const dump: Dump = { lines, keys, keyBytes: 0 };
+        const direct = new Uint32Array(0);
+        /** Every key in the order the join visits them; the budget puts the dump through the partitions. */
+        const visits = async (d: Dump) => {
+          const seq: string[] = [];
+          await eachTables(spill, 16 * 1024, [{ parts: undefined, dump: d, direct }], (buf, s, e, a, b) => {
+            seq.push(`${buf.toString('utf8', s, e)} ${a},${b}`);
+          });
+          return seq;
+        };
+        const g = groupDump(dump);
+        assert.equal(g.lines.length, lines.length);
+        assert.equal(g.groups?.ends.length, 257);
+        assert.deepEqual(await visits(g), await visits(dump), `round ${round}`);
       }
     } finally {
       await spill.dispose();
