@@ -364,8 +364,14 @@ function grown(x: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> {
   return n;
 }
 
+/** A whole number's decimal digits into t at `at`; returns where they end. Digit by digit: a string per count was a garbage string per key spilled. */
 export function writeWhole(t: Buffer, at: number, v: number): number {
-  const s = String(v);
-  for (let i = 0; i < s.length; i++) t[at + i] = s.charCodeAt(i);
-  return at + s.length;
+  let digits = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+  let x = v;
+  for (let i = at + digits - 1; i >= at; i--) {
+    t[i] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return at + digits;
 }

@@ -34,6 +34,7 @@ import {
   JoinedCounts,
   joinPart,
   type PartJoiner,
+  writeWhole,
 } from '../../../src/stages/report/joined.js';
 import { PieceTally, Tally } from '../../../src/stages/report/scan.js';
 import { sink, useTmp } from '../../helpers.js';
@@ -595,6 +596,19 @@ describe('report', () => {
       }
     } finally {
       await spill.dispose();
+    }
+  });
+
+  test('writeWhole writes a count as String() does', () => {
+    const r = prng(9);
+    const t = Buffer.alloc(24);
+    for (const v of [0, 1, 9, 10, 99, 100, 4294967295, 2 ** 40 + 7]) {
+      const end = writeWhole(t, 3, v);
+      assert.equal(t.toString('latin1', 3, end), String(v));
+    }
+    for (let i = 0; i < 10000; i++) {
+      const v = Math.floor(r() * 2 ** (1 + Math.floor(r() * 40)));
+      assert.equal(t.toString('latin1', 0, writeWhole(t, 0, v)), String(v));
     }
   });
 
