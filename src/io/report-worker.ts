@@ -42,6 +42,8 @@ export interface LaneTables {
 
 export type TallyReply =
   | PieceReply<PieceResult>
+  /** Sent once, when the worker can take pieces (its modules loaded, its tables made). */
+  | { ready: true }
   | { ended: LaneTables }
   | { endError: string }
   | { joined: number; part: JoinedPart }
@@ -155,3 +157,4 @@ let chain = Promise.resolve();
 port.on('message', (m: TallyRequest) => {
   chain = chain.then(() => handle(m));
 });
+port.postMessage({ ready: true } satisfies TallyReply);

@@ -17,6 +17,8 @@ const IN_FLIGHT = 4;
 const SLOTS = IN_FLIGHT + 4;
 /** Pieces tallied on this thread before the lanes start: a small input costs no worker start. */
 const COLD = 2;
+/** Pieces tallied here at most, past COLD, while no lane has started yet (then they wait in the lanes' queues). */
+const WARM = 64;
 
 type Entry =
   | { bad: Extract<OutItem, { kind: 'bad' }> }
@@ -34,6 +36,8 @@ class ReportLane extends PieceLane<PieceResult> implements PartJoiner {
     { resolve: (p: JoinedPart) => void; reject: (e: unknown) => void }
   >();
   private nextJoin = 0;
+  /** The worker has started: until then its pieces would only wait in its queue. */
+  ready = false;
 
   constructor(setup: TallySetup, ring: SlotRing) {
     super('report-worker', setup, ring, {
@@ -43,6 +47,10 @@ class ReportLane extends PieceLane<PieceResult> implements PartJoiner {
   }
 
   protected override other(m: TallyReply): boolean {
+    if ('ready' in m) {
+      this.ready = true;
+      return true;
+    }
     if ('joined' in m) {
       const w = this.joins.get(m.joined);
       this.joins.delete(m.joined);
@@ -159,7 +167,8 @@ async function pass(
       if (item.kind === 'bad') queue.push({ bad: item });
       else {
         if (++progress.pieces > COLD && lanes.length < ctx.workers) await startLanes(lanes, ctx, ring);
-        queue.push(await dispatch(item.bytes, item.lineNumbers, lanes, local, ring));
+        const early = progress.pieces <= COLD + WARM;
+        queue.push(await dispatch(item.bytes, item.lineNumbers, lanes, local, ring, early));
       }
       while (queue.length >= IN_FLIGHT) await settle(queue.shift() as Entry, tally);
       if (ctx.onEvent && Date.now() - progress.last > 250) {
@@ -182,16 +191,22 @@ async function startLanes(lanes: ReportLane[], ctx: PassContext, ring: SlotRing)
   }
 }
 
-/** A piece to the least busy lane, or tallied here when there is none (its wait for the disk awaited). */
+/**
+ * A piece to the least busy lane that has started (`early`; later, any),
+ * or tallied here when there is none (its wait for the disk awaited): a
+ * worker takes some 100 ms to start, which this thread spent idle with the
+ * pieces queued for it.
+ */
 async function dispatch(
   bytes: Buffer,
   lines: readonly number[] | undefined,
   lanes: readonly ReportLane[],
   local: PieceTally,
   ring: SlotRing,
+  early: boolean,
 ): Promise<Entry> {
   let lane: ReportLane | undefined;
-  for (const l of lanes) if (!lane || l.busy < lane.busy) lane = l;
+  for (const l of lanes) if ((l.ready || !early) && (!lane || l.busy < lane.busy)) lane = l;
   if (lane) {
     const result = lane.tally(bytes);
     // Awaited in order later; a lane that fails meanwhile must not be an unhandled rejection.
