@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CountTable } from '../stages/report/counts.js';
-import { type JoinedPart, joinPart, type PartitionMaker, type TableParts } from '../stages/report/joined.js';
+import { joinPart, type PartitionMaker, type TableParts, writeJoined } from '../stages/report/joined.js';
 import { type PieceResult, PieceTally } from '../stages/report/scan.js';
 import { type PieceReply, type PieceRequest, pieceBytes } from './piece-lane.js';
 import { PartitionSet } from './spill.js';
@@ -33,7 +33,7 @@ export type TallyRequest =
   | PieceRequest
   | { end: true }
   /** A partition's files and held lines (stages/report/joined.ts PartJoiner), after `end`. */
-  | { join: number; files: (string | Uint8Array)[] };
+  | { join: number; files: (string | Uint8Array)[]; into: SharedArrayBuffer };
 
 export interface LaneTables {
   keys: TableParts;
@@ -48,7 +48,7 @@ export type TallyReply =
   | { ready: true }
   | { ended: LaneTables }
   | { endError: string }
-  | { joined: number; part: JoinedPart }
+  | { joined: number }
   | { joined: number; joinError: string };
 
 const port = parentPort;
@@ -73,7 +73,7 @@ function tallying(): PieceTally {
 }
 
 async function handle(m: TallyRequest): Promise<void> {
-  if ('join' in m) return join(m.join, m.files);
+  if ('join' in m) return join(m.join, m.files, m.into);
   if ('end' in m) {
     try {
       const t = tallying();
@@ -126,16 +126,11 @@ let scratch = Buffer.alloc(0);
  * trips (stat, open, read, close, remove, for two files a partition) had
  * cost more than the read.
  */
-async function join(id: number, files: (string | Uint8Array)[]): Promise<void> {
+async function join(id: number, files: (string | Uint8Array)[], into: SharedArrayBuffer): Promise<void> {
   try {
-    const part = await joinPart(piecesOf(files));
+    writeJoined(await joinPart(piecesOf(files)), into);
     for (const f of files) if (typeof f === 'string') rmSync(f, { force: true });
-    port?.postMessage({ joined: id, part } satisfies TallyReply, [
-      part.bytes.buffer,
-      part.ends.buffer,
-      part.a.buffer,
-      part.b.buffer,
-    ] as ArrayBuffer[]);
+    port?.postMessage({ joined: id } satisfies TallyReply);
   } catch (err) {
     port?.postMessage({ joined: id, joinError: (err as Error).stack ?? String(err) } satisfies TallyReply);
   }

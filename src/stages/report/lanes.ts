@@ -5,7 +5,7 @@ import { PieceLane } from '../../io/piece-lane.js';
 import type { LaneTables, TallyReply, TallyRequest, TallySetup } from '../../io/report-worker.js';
 import { checkAborted } from '../../io/scope.js';
 import type { SpillDir } from '../../io/spill.js';
-import type { JoinedPart, PartJoiner } from './joined.js';
+import type { PartJoiner } from './joined.js';
 import type { ReportEvent, ResolvedReportOptions } from './options.js';
 import type { PieceResult, PieceTally, Tally } from './scan.js';
 
@@ -31,10 +31,7 @@ type Entry =
  */
 class ReportLane extends PieceLane<PieceResult> implements PartJoiner {
   private ended: { resolve: (t: LaneTables) => void; reject: (e: unknown) => void } | undefined;
-  private readonly joins = new Map<
-    number,
-    { resolve: (p: JoinedPart) => void; reject: (e: unknown) => void }
-  >();
+  private readonly joins = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
   private nextJoin = 0;
   /** The worker has started: until then its pieces would only wait in its queue. */
   ready = false;
@@ -55,7 +52,7 @@ class ReportLane extends PieceLane<PieceResult> implements PartJoiner {
       const w = this.joins.get(m.joined);
       this.joins.delete(m.joined);
       if ('joinError' in m) w?.reject(this.error(m.joinError));
-      else w?.resolve(m.part);
+      else w?.resolve();
       return true;
     }
     if (!('ended' in m || 'endError' in m)) return false;
@@ -88,13 +85,13 @@ class ReportLane extends PieceLane<PieceResult> implements PartJoiner {
   }
 
   /** A partition joined in the worker (after end()); the files are removed there. */
-  join(files: readonly (string | Buffer)[]): Promise<JoinedPart> {
+  join(files: readonly (string | Buffer)[], into: SharedArrayBuffer): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextJoin++;
-    const p = new Promise<JoinedPart>((resolve, reject) => this.joins.set(id, { resolve, reject }));
+    const p = new Promise<void>((resolve, reject) => this.joins.set(id, { resolve, reject }));
     // A held piece is a view of a whole dump, whose every byte a message would copy: its own bytes only.
     const held = files.map((f) => (typeof f === 'string' ? f : new Uint8Array(f)));
-    this.worker.postMessage({ join: id, files: held } satisfies TallyRequest);
+    this.worker.postMessage({ join: id, files: held, into } satisfies TallyRequest);
     return p;
   }
 }

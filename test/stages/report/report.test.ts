@@ -34,6 +34,7 @@ import {
   JoinedCounts,
   joinPart,
   type PartJoiner,
+  writeJoined,
   writeWhole,
 } from '../../../src/stages/report/joined.js';
 import { PieceTally, Tally } from '../../../src/stages/report/scan.js';
@@ -542,11 +543,10 @@ describe('report', () => {
     let asked = 0;
     // A lane's join as the worker runs it, here: the partition reloaded, its files removed.
     const joiner: PartJoiner = {
-      join: async (files) => {
+      join: async (files, into) => {
         asked++;
-        const part = await joinPart(readFiles(files, { buf: Buffer.alloc(0) }));
+        writeJoined(await joinPart(readFiles(files, { buf: Buffer.alloc(0) })), into);
         await Promise.all(files.map((f) => typeof f === 'string' && rm(f)));
-        return part;
       },
     };
     try {
