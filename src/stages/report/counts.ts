@@ -1,5 +1,5 @@
-import { ByteIndex, hashBytes } from '../../core/byteset.js';
-import type { PartitionSet, WrittenParts } from '../../io/spill.js';
+import { ByteIndex, hashBytes, partitionOf } from '../../core/byteset.js';
+import { eachLine, PARTITION_COUNT, type PartitionSet, type WrittenParts } from '../../io/spill.js';
 import {
   COMMA,
   capacity,
@@ -258,7 +258,9 @@ export class CountTable {
       await set.close();
       parts = { paths: set.paths, entries: set.entries, keyBytes: set.keyBytes };
     }
-    return { parts, dump: this.dump(), direct: this.directCounts() };
+    // A table that went to disk is joined through partitions: its dump grouped by them here, on the lane.
+    const dump = this.dump();
+    return { parts, dump: dump && parts ? groupDump(dump) : dump, direct: this.directCounts() };
   }
 
   /** The table's keys and counters as partition lines (`key TAB a,b LF`). */
@@ -282,4 +284,37 @@ export class CountTable {
     });
     return { lines: buf.subarray(0, at), keys: index.size, keyBytes: this.keyBytes };
   }
+}
+
+/**
+ * A dump's lines grouped by their partition of the tables' seed, each
+ * group in the dump's order (a stable counting sort): what the main thread
+ * would otherwise hash and copy after the pass (on 1 GB about 300,000 keys,
+ * a third of a second there), done on the lane that made it.
+ */
+export function groupDump(dump: Dump): Dump {
+  const src = dump.lines;
+  const part = new Uint8Array(dump.keys);
+  const entries = new Uint32Array(PARTITION_COUNT);
+  const keyBytes = new Uint32Array(PARTITION_COUNT);
+  const ends = new Uint32Array(PARTITION_COUNT + 1);
+  let k = 0;
+  eachLine(src, (ks, ke, _ps, pe) => {
+    const i = partitionOf(hashBytes(src, ks, ke, SEED), PARTITION_COUNT);
+    part[k++] = i;
+    entries[i]++;
+    keyBytes[i] += ke - ks;
+    ends[i + 1] += pe + 1 - ks;
+  });
+  for (let i = 0; i < PARTITION_COUNT; i++) ends[i + 1] += ends[i] as number;
+  const at = ends.slice(0, PARTITION_COUNT);
+  const lines = Buffer.allocUnsafeSlow(src.length);
+  k = 0;
+  eachLine(src, (ks, _ke, _ps, pe) => {
+    const i = part[k++] as number;
+    const n = pe + 1 - ks;
+    src.copy(lines, at[i] as number, ks, ks + n);
+    at[i] += n;
+  });
+  return { ...dump, lines, groups: { ends, entries, keyBytes } };
 }

@@ -23,7 +23,8 @@ export interface Gathered {
   items: Counted;
   catalog: ReportCatalog | undefined;
   input: { files: string[]; withoutKey: number; lines: number } | undefined;
-  quantiles: number[][];
+  /** Awaited once the tables are read back: the digest worker finishes meanwhile. */
+  quantiles: Promise<number[][]>;
   since: SinceCounts | undefined;
 }
 
@@ -32,6 +33,7 @@ export async function assembleReport(g: Gathered): Promise<ReportJson> {
   const { tally } = g;
   const items = await itemFigures(g);
   const keys = await keyFigures(g);
+  const quantiles = await g.quantiles;
   return {
     version: 1,
     tool: REPORT_TOOL,
@@ -64,7 +66,7 @@ export async function assembleReport(g: Gathered): Promise<ReportJson> {
       : null,
     catalog: items.catalog,
     concentration: items.concentration,
-    scores: scoreFigures(tally, g.quantiles),
+    scores: scoreFigures(tally, quantiles),
     since: sinceFigures(g),
     shards: tally.shards,
   };

@@ -11,8 +11,8 @@ import { ScoreDigests } from './digests.js';
 import { assembleReport } from './figures.js';
 import { countInputKeys } from './input.js';
 import { type Counted, JoinedCounts } from './joined.js';
-import { tallyOutputs } from './lanes.js';
-import { type ReportOptions, resolveReportOptions } from './options.js';
+import { type PassLanes, tallyOutputs } from './lanes.js';
+import { type ReportOptions, type ResolvedReportOptions, resolveReportOptions } from './options.js';
 import { PieceTally, Tally } from './scan.js';
 import { decideSince, readSince, type SinceCounts, SinceKeys, sincePartitions } from './since.js';
 
@@ -45,14 +45,12 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
   const onEvent = options.onEvent;
   const spill = new SpillDir(o.tmpDir);
   let digests: ScoreDigests | undefined;
+  let lanes: PassLanes | undefined;
   try {
     const catalog = o.catalog === undefined ? undefined : await loadReportCatalog(o);
     for (const s of o.sources) await checkDocKind(s, 'out');
     const files = await expandOutSources(o.sources);
-    await checkNotAnInput(o.output, files);
-    await checkNotAnInput(o.json, files);
-    await checkWritableLater(o.output);
-    await checkWritableLater(o.json);
+    await checkOutputs(o, files);
     const keys = new CountTable(spill, o.memoryBudget / 2);
     const items = new CountTable(spill, o.memoryBudget / 2);
     const sinceParts = o.since === undefined ? undefined : await sincePartitions(spill);
@@ -67,32 +65,36 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     onEvent?.({ type: 'step', step: 'outputs' });
     // --since stays on this thread: its partitions keep each key's first line by the lines' order.
     const workers = sinceKeys ? 0 : o.workers;
-    const lanes = await tallyOutputs(files, tally, local, { o, spill, workers, onEvent });
+    lanes = await tallyOutputs(files, tally, local, { o, spill, workers, onEvent });
+    const tables = lanes.tables;
     local.finish();
     tally.lengths.addPairs(local.lengths.pairs());
-    for (const l of lanes) tally.lengths.addPairs(l.lengths);
+    for (const l of tables) tally.lengths.addPairs(l.lengths);
     let input: Awaited<ReturnType<typeof countInputKeys>> | undefined;
     if (o.inputs.length > 0) {
       onEvent?.({ type: 'step', step: 'input' });
       input = await countInputKeys(o.inputs, keys, o.maxLineLength);
     }
-    const quantiles = await digests.finish();
-    digests = undefined;
+    // The digest worker's last batches and its quantiles while this thread and the lanes join the tables.
+    const quantiles = digests.finish();
+    quantiles.catch(() => {});
     let since: SinceCounts | undefined;
     if (sinceParts) {
       await sinceParts.close();
       since = await decideSince(spill, sinceParts, o.memoryBudget / 4);
     }
     onEvent?.({ type: 'step', step: 'distinct' });
-    // With lanes, every lane's table (this thread's first) joined through the partitions on disk.
+    // With lanes, every lane's table (this thread's first) joined through the partitions on disk, on the lanes.
+    const joiners = lanes.joiners;
     const joined = (local: CountTable, which: 'keys' | 'items'): Counted =>
-      lanes.length === 0
+      tables.length === 0
         ? local
         : new JoinedCounts(
             spill,
             o.memoryBudget / 2,
             local,
-            lanes.map((l) => l[which]),
+            tables.map((l) => l[which]),
+            joiners,
           );
     const json = await assembleReport({
       o,
@@ -105,18 +107,29 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
       quantiles,
       since,
     });
+    await lanes.close();
+    lanes = undefined;
     onEvent?.({ type: 'step', step: 'write' });
-    await writeOutput(o.json, undefined, once(`${JSON.stringify(json, null, 2)}\n`));
-    await writeOutput(
-      o.output,
-      undefined,
-      once(renderReportHtml(json, { locale: o.locale, title: o.title })),
-    );
+    await writeFiles(o, json);
     return { html: o.output, json: o.json, report: json };
   } finally {
+    await lanes?.close();
     await digests?.close();
     await spill.dispose();
   }
+}
+
+/** Neither file is one of the sources, and both can be written at the end. */
+async function checkOutputs(o: ResolvedReportOptions, files: readonly string[]): Promise<void> {
+  await checkNotAnInput(o.output, files);
+  await checkNotAnInput(o.json, files);
+  await checkWritableLater(o.output);
+  await checkWritableLater(o.json);
+}
+
+async function writeFiles(o: ResolvedReportOptions, json: ReportJson): Promise<void> {
+  await writeOutput(o.json, undefined, once(`${JSON.stringify(json, null, 2)}\n`));
+  await writeOutput(o.output, undefined, once(renderReportHtml(json, { locale: o.locale, title: o.title })));
 }
 
 async function* once(text: string): AsyncGenerator<string> {

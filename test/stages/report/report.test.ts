@@ -6,7 +6,7 @@
  * the distinct counts spill to disk, and the CLI's summary line.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -22,11 +22,21 @@ import {
   ScoreBins,
 } from '../../../src/core/report.js';
 import { SpillDir } from '../../../src/io/spill.js';
+import { readFiles } from '../../../src/io/spill-read.js';
 import { validator } from '../../../src/schemas.js';
-import { CountTable } from '../../../src/stages/report/counts.js';
+import { CountTable, groupDump } from '../../../src/stages/report/counts.js';
 import type { ScoreDigests } from '../../../src/stages/report/digests.js';
 import { type ReportJson, report } from '../../../src/stages/report/index.js';
-import { type Counted, JoinedCounts } from '../../../src/stages/report/joined.js';
+import {
+  type Counted,
+  type Dump,
+  eachTables,
+  JoinedCounts,
+  joinPart,
+  type PartJoiner,
+  writeJoined,
+  writeWhole,
+} from '../../../src/stages/report/joined.js';
 import { PieceTally, Tally } from '../../../src/stages/report/scan.js';
 import { sink, useTmp } from '../../helpers.js';
 import { prng, REFERENCE } from '../../out-fixtures.js';
@@ -521,6 +531,112 @@ describe('report', () => {
           assert.deepEqual(await countsOf(joined), await countsOf(single[which]), `${which}, round ${round}`);
           assert.equal(joined.spilled, single[which].spilled, `${which} spilled, round ${round}`);
         }
+      }
+    } finally {
+      await spill.dispose();
+    }
+  });
+
+  test('partitions joined on the lanes visit every key as this thread does, in its order', async () => {
+    const noDigests = { add: () => {}, addAll: () => {} } as unknown as ScoreDigests;
+    const spill = new SpillDir(tmp.dir());
+    let asked = 0;
+    // A lane's join as the worker runs it, here: the partition reloaded, its files removed.
+    const joiner: PartJoiner = {
+      join: async (files, into) => {
+        asked++;
+        writeJoined(await joinPart(readFiles(files, { buf: Buffer.alloc(0) })), into);
+        await Promise.all(files.map((f) => typeof f === 'string' && rm(f)));
+      },
+    };
+    try {
+      for (let round = 0; round < 6; round++) {
+        const r = prng(50 + round);
+        const text = Buffer.from(oddText(60 + round, 200 + Math.floor(r() * 400)));
+        const budget = [16 * 1024, 64 * 1024, 1 << 20][round % 3] as number;
+        const cuts: [number, number, number][] = [];
+        for (let at = 0; at < text.length; ) {
+          let end = Math.min(text.length, at + 1 + Math.floor(r() * 3000));
+          end = text.indexOf(10, end - 1) + 1 || text.length;
+          cuts.push([at, end, Math.floor(r() * 3)]);
+          at = end;
+        }
+        /** The same pieces on the same lanes, joined by `joiners`: each key in the order visited. */
+        const visits = async (joiners: PartJoiner[]) => {
+          const table = (share: number) => new CountTable(spill, budget * share, budget / 2);
+          const lanes = [0, 1, 2].map(
+            (i) => new PieceTally(table(i ? 1 / 4 : 1 / 2), table(i ? 1 / 4 : 1 / 2), undefined),
+          );
+          const t = new Tally(noDigests);
+          t.startFile('f');
+          for (const [s, e, lane] of cuts)
+            t.add(await (lanes[lane] as PieceTally).piece(text.subarray(s, e)), undefined);
+          for (const l of lanes) l.finish();
+          const out: { seq: string[]; spilled: boolean }[] = [];
+          for (const which of ['keys', 'items'] as const) {
+            const handed = await Promise.all(lanes.slice(1).map((l) => l[which].handOver()));
+            const joined = new JoinedCounts(
+              spill,
+              budget / 2,
+              lanes[0]?.[which] as CountTable,
+              handed,
+              joiners,
+            );
+            const seq: string[] = [];
+            await joined.each((buf, s, e, a, b) => seq.push(`${buf.toString('latin1', s, e)} ${a},${b}`));
+            out.push({ seq, spilled: joined.spilled });
+          }
+          return out;
+        };
+        const here = await visits([]);
+        const before = asked;
+        const there = await visits([joiner, joiner]);
+        assert.deepEqual(there, here, `round ${round}`);
+        if (round % 3 === 0) assert.ok(asked > before, `round ${round}: the lanes joined partitions`);
+      }
+    } finally {
+      await spill.dispose();
+    }
+  });
+
+  test('writeWhole writes a count as String() does', () => {
+    const r = prng(9);
+    const t = Buffer.alloc(24);
+    for (const v of [0, 1, 9, 10, 99, 100, 4294967295, 2 ** 40 + 7]) {
+      const end = writeWhole(t, 3, v);
+      assert.equal(t.toString('latin1', 3, end), String(v));
+    }
+    for (let i = 0; i < 10000; i++) {
+      const v = Math.floor(r() * 2 ** (1 + Math.floor(r() * 40)));
+      assert.equal(t.toString('latin1', 0, writeWhole(t, 0, v)), String(v));
+    }
+  });
+
+  test('a dump grouped by partition on its lane joins as the same lines hashed here, in the same order', async () => {
+    const spill = new SpillDir(tmp.dir());
+    try {
+      for (let round = 0; round < 4; round++) {
+        const r = prng(70 + round);
+        const keys = 500 + Math.floor(r() * 3000);
+        const text = Array.from({ length: keys }, (_, i) => {
+          const key = i % 7 === 3 ? `é${Math.floor(r() * 1e6)}` : `u${Math.floor(r() * 1e9).toString(36)}`;
+          return `${key}\t${1 + Math.floor(r() * 30)},${Math.floor(r() * 3)}\n`;
+        }).join('');
+        const lines = Buffer.from(text);
+        const dump: Dump = { lines, keys, keyBytes: 0 };
+        const direct = new Uint32Array(0);
+        /** Every key in the order the join visits them; the budget puts the dump through the partitions. */
+        const visits = async (d: Dump) => {
+          const seq: string[] = [];
+          await eachTables(spill, 16 * 1024, [{ parts: undefined, dump: d, direct }], (buf, s, e, a, b) => {
+            seq.push(`${buf.toString('utf8', s, e)} ${a},${b}`);
+          });
+          return seq;
+        };
+        const g = groupDump(dump);
+        assert.equal(g.lines.length, lines.length);
+        assert.equal(g.groups?.ends.length, 257);
+        assert.deepEqual(await visits(g), await visits(dump), `round ${round}`);
       }
     } finally {
       await spill.dispose();
