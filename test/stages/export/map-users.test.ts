@@ -420,6 +420,15 @@ describe('export --map-users', () => {
       'PB_USAGE',
       /--max-file-size is not done with --map-users/,
     );
+    // --since would keep the changed source items' lines and write every user of the others: refused.
+    await rejectsWith(
+      mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', {
+        since: tmp.fresh('prev.out'),
+        removed: tmp.fresh('r.csv'),
+      }),
+      'PB_USAGE',
+      /--since is not done with --map-users/,
+    );
     await rejectsWith(
       exportOutputs({ sources: ['x.out'], excludeSeen: true }),
       'PB_USAGE',

@@ -630,6 +630,16 @@ describe('run', () => {
       'PB_USAGE',
       /\$\.output\.since: "last" is the newest run in OUT\/history\/, which output\.history false stops keeping/,
     );
+    // The delta compares the job's keys (source items), not the rows per user mapUsers writes.
+    throwsWith(
+      () =>
+        resolvePipeline(
+          { ...base, recipe: 'related-items', output: { dir: 'o', since: 'last', mapUsers: 'views.csv' } },
+          'p.json',
+        ),
+      'PB_USAGE',
+      /\$\.output\.since: not done with \$\.output\.mapUsers/,
+    );
     const p = resolvePipeline({ ...base, output: { dir: '/o', since: 'last' } }, 'p.json');
     assert.deepEqual(
       [p.output.since, p.output.removed, p.output.history],
