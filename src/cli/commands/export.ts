@@ -370,6 +370,14 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
   if (m.seenDropped > 0) parts.push(`${m.seenDropped} seen items dropped`);
   if (m.interactionsRejected > 0)
     parts.push(`${m.interactionsRejected} interactions rejected (see ${rejects})`);
+  if (s.catalogItems !== null)
+    parts.push(
+      `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
+    );
+  if (s.usersInFile !== null)
+    parts.push(
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}`,
+    );
   if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
   if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
   return `export (map users): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
