@@ -109,7 +109,8 @@ Options:
       --region R, --endpoint-url URL, --profile P
                              for s3:// sources and outputs
       --since PREV           write only keys whose ids (in order) are new or changed against PREV,
-                             a previous export (csv-long, csv-wide, jsonl; .gz) or its .out files
+                             a previous export (csv-long, csv-wide, jsonl; .gz) or its .out files;
+                             its header read back through --rename; written in parts: its -o name
       --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV)
       --since-scores         with --since: a change of scores alone counts as changed too
       --memory-budget SIZE   with --since: memory for one partition of keys (default 64MiB)
