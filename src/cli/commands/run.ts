@@ -178,8 +178,12 @@ export function describeRun(s: RunSummary): string {
       `  since        ${d.prev}: ${n(d.new)} new, ${n(d.changed)} changed, ${n(d.unchanged)} unchanged (not written), ${n(d.removed)} removed`,
     );
   const f = s.files;
+  // Parts (output.maxFileSize) are the files written; files.export is only the name they are numbered from.
+  const exports: [string, string | null][] = f.exportParts
+    ? f.exportParts.map((part, i) => [i === 0 ? 'export' : '', part])
+    : [['export', f.export]];
   const files: [string, string | null][] = [
-    ['export', f.export],
+    ...exports,
     ['removed', f.removed ?? null],
     ['merged', f.merged],
     ['rejects', f.rejects],

@@ -3,6 +3,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { describeRun } from '../../../src/cli/commands/run.js';
 import { generateCatalog } from '../../../src/emulator/index.js';
 import { readJsonDoc } from '../../../src/io/doc.js';
 import type { ReportJson } from '../../../src/stages/report/index.js';
@@ -572,6 +573,10 @@ describe('run', () => {
       assert.deepEqual(rows[0], ['external_id', 'rank', 'itemId', 'score', 'Title']);
       for (const r of rows.slice(1)) assert.ok(Buffer.byteLength(r[4] as string) <= 5, r[4]);
     }
+    // The summary lists the parts written, not the name they are numbered from (no such file).
+    const described = describeRun(s);
+    assert.match(described, /\n {4}export {3}\S*recommendations-00001\.csv\n/);
+    assert.doesNotMatch(described, /recommendations\.csv/);
     const again = await runPipeline({ pipeline: file, ...connect() });
     assert.ok(again.resumed.includes('export'));
     assert.deepEqual(again.files.exportParts, parts);
