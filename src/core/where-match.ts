@@ -23,12 +23,28 @@ type Cell = (values: Values) => unknown;
 type Test = (values: Values) => boolean;
 
 export interface CompiledWhere {
-  /** Whether a row is kept. */
-  test: Test;
+  /** Whether a row is kept; `line` (the row's, for messages) is noted where a cell is ordered as text. */
+  test: (values: Values, line?: number) => boolean;
   /** How many leading fields of a positional row the filter reads. */
   fieldsNeeded: number;
   /** Keys of a JSON source that its first object lacks (trusted, since objects may differ). */
   warnings: string[];
+  /**
+   * After the rows: for each `<`, `<=`, `>`, `>=` against a bare number or date, how many cells
+   * (not empty) were ordered as text because they are not one (`1.234,50`, `05.01.1980`), and the
+   * first of them: ordered as text, the answer is rarely the one meant.
+   */
+  orderedAsText(): string[];
+}
+
+/** Cells a comparison with a number or date ordered as text, and the first one. */
+interface AsText {
+  column: string;
+  op: CompareOp;
+  value: Literal;
+  cells: number;
+  first: string;
+  line: number | undefined;
 }
 
 /**
@@ -80,7 +96,17 @@ export function compileWhere(
       `${expr.option} needs named columns, but this is plain text (one value a line, no header): read it with ${asColumns}, and the column is 1 (${expr.option} "1 != x"); or give the file a header line`,
       { file },
     );
-  const state = { fieldsNeeded: 0, warnings: [] as string[] };
+  const state = { fieldsNeeded: 0, warnings: [] as string[], line: undefined as number | undefined };
+  const asText: AsText[] = [];
+  const noteText = (ref: ColumnRef, op: CompareOp, value: Literal) => {
+    const a: AsText = { column: ref.name, op, value, cells: 0, first: '', line: undefined };
+    asText.push(a);
+    return (text: string) => {
+      if (text === '' || a.cells++ > 0) return;
+      a.first = text;
+      a.line = state.line;
+    };
+  };
   const cellOf = (ref: ColumnRef): Cell => {
     const found = findColumn(expr, ref, header, keyed, file);
     if ('warning' in found) {
@@ -95,26 +121,59 @@ export function compileWhere(
     state.fieldsNeeded = Math.max(state.fieldsNeeded, index + 1);
     return (v) => (v as string[])[index];
   };
-  const test = compileNode(expr.root, cellOf);
-  return { test, fieldsNeeded: state.fieldsNeeded, warnings: state.warnings };
+  const node = compileNode(expr.root, cellOf, noteText);
+  return {
+    test: (values, line) => {
+      state.line = line;
+      return node(values);
+    },
+    fieldsNeeded: state.fieldsNeeded,
+    warnings: state.warnings,
+    orderedAsText: () => asText.filter((a) => a.cells > 0).map((a) => asTextWarning(expr.option, a)),
+  };
 }
 
-function compileNode(node: WhereNode, cellOf: (ref: ColumnRef) => Cell): Test {
+/** The warning for cells ordered as text where a number or a date was compared. */
+function asTextWarning(option: string, a: AsText): string {
+  const date = a.value.number === undefined;
+  const column = JSON.stringify(a.column);
+  const at = a.line === undefined ? '' : `line ${a.line}: `;
+  const rule = date
+    ? 'a cell compares as a time only in ISO 8601, 2026-01-05'
+    : 'a number is digits with an optional .fraction, 1234.5';
+  const one = a.cells === 1;
+  const what = date ? (one ? 'an ISO date or time' : 'ISO dates or times') : one ? 'a number' : 'numbers';
+  return `${option}: ${a.cells} cell${one ? '' : 's'} of ${column} ${one ? 'is' : 'are'} not ${what}, so ${column} ${a.op} ${a.value.text} ordered ${one ? 'it' : 'them'} as text (${at}${JSON.stringify(a.first)}; ${rule})`;
+}
+
+/** Makes the note of a comparison's cells ordered as text. */
+type NoteText = (ref: ColumnRef, op: CompareOp, value: Literal) => (text: string) => void;
+
+function compileNode(node: WhereNode, cellOf: (ref: ColumnRef) => Cell, note: NoteText): Test {
   switch (node.kind) {
     case 'or': {
-      const items = node.items.map((n) => compileNode(n, cellOf));
+      const items = node.items.map((n) => compileNode(n, cellOf, note));
       return (v) => items.some((t) => t(v));
     }
     case 'and': {
-      const items = node.items.map((n) => compileNode(n, cellOf));
+      const items = node.items.map((n) => compileNode(n, cellOf, note));
       return (v) => items.every((t) => t(v));
     }
     case 'not': {
-      const item = compileNode(node.item, cellOf);
+      const item = compileNode(node.item, cellOf, note);
       return (v) => !item(v);
     }
-    case 'compare':
-      return compare(cellOf(node.column), node.op, node.value);
+    case 'compare': {
+      // Equality with a cell of another form is simply false; an order as text is seldom the one meant.
+      const ordered = node.op !== '=' && node.op !== '!=' && !node.value.quoted;
+      const noted = ordered && (node.value.number !== undefined || node.value.time !== undefined);
+      return compare(
+        cellOf(node.column),
+        node.op,
+        node.value,
+        noted ? note(node.column, node.op, node.value) : undefined,
+      );
+    }
     case 'in': {
       const t = oneOf(cellOf(node.column), node.values);
       return node.negated ? (v) => !t(v) : t;
@@ -126,21 +185,29 @@ function compileNode(node: WhereNode, cellOf: (ref: ColumnRef) => Cell): Test {
   }
 }
 
-/** One comparison: as numbers or times when the value is one and the cell reads as one too, else as text. */
-function compare(cell: Cell, op: CompareOp, lit: Literal): Test {
+/**
+ * One comparison: as numbers or times when the value is one and the cell reads as one too, else as
+ * text (told to `asText`, if given).
+ */
+function compare(cell: Cell, op: CompareOp, lit: Literal, asText?: (text: string) => void): Test {
   const holds = ORDER[op];
   const { number, time, text } = lit;
+  const asTextHolds = (raw: unknown) => {
+    const t = cellText(raw);
+    asText?.(t);
+    return holds(t, text);
+  };
   if (number !== undefined)
     return (v) => {
       const raw = cell(v);
       const n = cellNumber(raw);
-      return n !== undefined ? holds(n, number) : holds(cellText(raw), text);
+      return n !== undefined ? holds(n, number) : asTextHolds(raw);
     };
   if (time !== undefined)
     return (v) => {
       const raw = cell(v);
       const t = cellTime(raw);
-      return t !== undefined ? holds(t, time) : holds(cellText(raw), text);
+      return t !== undefined ? holds(t, time) : asTextHolds(raw);
     };
   return (v) => holds(cellText(cell(v)), text);
 }
