@@ -163,7 +163,7 @@ function quoted(
   }
 }
 
-const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'empty']);
+export const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'empty']);
 
 function isKeyword(t: Token, word: string): boolean {
   return t.kind === 'word' && t.text.toLowerCase() === word;

@@ -79,7 +79,7 @@ export async function* sourceLines(
     pass.showProgress();
     if (chunk !== '') yield chunk;
   }
-  for (const w of where?.orderedAsText() ?? []) s.warnings.push(`${name}: ${w}`);
+  for (const w of where?.afterRows() ?? []) s.warnings.push(`${name}: ${w}`);
   s.blankLines += src.blankLines();
 }
 

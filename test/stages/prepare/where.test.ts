@@ -154,6 +154,32 @@ describe('prepare --where', () => {
     ]);
   });
 
+  test('cells equal to a value but for case are counted and warned, with the expression that keeps them', async () => {
+    // A HubSpot dump: opt-in spelled every way; text compares case-sensitively (the README's rule).
+    const csv =
+      'id,"Opt In",Land\nu1,true,DE\nu2,TRUE,de\nu3,"multi\nline",x\nu4,True,DE\nu5,TRUE,AT\nu6,0,DE\n';
+    const r = await prepareStdin(
+      { ...UP, column: 'id', where: `"Opt In" = true and Land not in (DE, 'A''T')` },
+      csv,
+    );
+    assert.deepEqual(r.lines, []);
+    const eq = await prepareStdin({ ...UP, column: 'id', where: '"Opt In" = true or Land in (at)' }, csv);
+    assert.deepEqual(eq.lines, ['{"userId":"u1"}']);
+    assert.deepEqual(
+      eq.summary.warnings.filter((w) => /only by case/.test(w)),
+      [
+        `-: --where: 3 cells of "Opt In" differ only by case from true ("TRUE", "True"; line 3 the first), and text compares case-sensitively: to keep them too, write "Opt In" in (true, TRUE, True)`,
+        `-: --where: 1 cell of "Land" differs only by case from at ("AT"; line 7 the first), and text compares case-sensitively: to keep them too, write Land in (at, AT)`,
+      ],
+    );
+    // not in: the cells it keeps that differ only by case; numbers in a list are not text.
+    const not = await prepareStdin({ ...UP, column: 'id', where: "Land not in ('de', 1)" }, csv);
+    assert.match(
+      not.summary.warnings.join('\n'),
+      /3 cells of "Land" differ only by case from \(de, 1\) \("DE"; line 2 the first\).*to leave them out too, write Land not in \(de, 1, DE\)/,
+    );
+  });
+
   test('every row left out: the warning says so', async () => {
     const r = await prepareStdin({ ...UP, where: 'keep = yes' }, 'user_id,keep\nu1,no\n');
     assert.equal(r.summary.written, 0);
