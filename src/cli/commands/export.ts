@@ -328,13 +328,15 @@ function parsePartitions(spec: string): Record<string, string> {
 
 export function describeExport(s: ExportSummary, output: string, rejects: string | undefined): string {
   if (s.mapUsers) return describeMapUsers(s, output, rejects);
+  // With --max-file-size the files are the parts; OUTPUT only names them.
+  const where = s.parts
+    ? `in ${s.parts.length} part${s.parts.length === 1 ? '' : 's'}: ${s.parts.join(', ')}`
+    : `to ${output === '-' ? 'stdout' : output}`;
   const parts = [
     `${s.lines} lines from ${s.sources} file(s)`,
     `${s.records} keys`,
-    `${s.rows} ${s.format === 'jsonl' ? 'records' : 'rows'} written to ${output === '-' ? 'stdout' : output}`,
+    `${s.rows} ${s.format === 'jsonl' ? 'records' : 'rows'} written ${where}`,
   ];
-  if (s.parts)
-    parts.push(`in ${s.parts.length} part${s.parts.length === 1 ? '' : 's'}: ${s.parts.join(', ')}`);
   if (s.part)
     parts.push(
       `part ${s.part.k}/${s.part.n} (${s.part.mode === 'files' ? 'whole files' : 'byte ranges'}: bytes ${s.part.from} to ${s.part.to} of ${s.part.total})`,
