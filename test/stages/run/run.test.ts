@@ -306,6 +306,16 @@ describe('run', () => {
       '--users-required dropped the rest',
     );
     for (const row of csv) assert.equal(row.first_name, names.get(row.userId as string));
+    // The summary says how the join went: the file's users, the exported users it lacks (dropped).
+    const s = JSON.parse(r.stdout) as RunSummary;
+    const dropped = users.length - known.length;
+    assert.deepEqual(s.export?.users, { inFile: known.length, missing: dropped, dropped });
+    assert.match(
+      describeRun(s),
+      new RegExp(
+        `; users file: ${known.length} users, ${dropped} of the export's not in it \\(${dropped} dropped\\)\\n`,
+      ),
+    );
   });
 
   test('output.since "last": the first run keeps its lines in OUT/history/, the next exports only new keys and lists the gone', async () => {
