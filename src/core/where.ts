@@ -163,7 +163,7 @@ function quoted(
   }
 }
 
-const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'empty']);
+export const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'empty']);
 
 function isKeyword(t: Token, word: string): boolean {
   return t.kind === 'word' && t.text.toLowerCase() === word;
@@ -190,6 +190,8 @@ function shown(t: Token): string {
 /** Recursive descent over the tokens, one method a level of the grammar. */
 class Parser {
   private i = 0;
+  /** The token of the column last read, for the hint that bare words after it may be its name. */
+  private columnAt = 0;
 
   constructor(
     private readonly tokens: Token[],
@@ -254,9 +256,34 @@ class Parser {
     return this.predicate(this.column());
   }
 
+  /**
+   * When the bare column at token `at` and the bare words after it stand where a name would, up to
+   * an operator (`Opt In = true`, `Company name is empty`), the hint that they may be one name
+   * with spaces, quoted; else ''.
+   */
+  private spacedName(at: number): string {
+    const tok = (k: number) => this.tokens[k] as Token;
+    let j = at + 1;
+    for (;;) {
+      const t = tok(j);
+      if (t.kind !== 'word' || isKeyword(t, 'is')) break;
+      if (isKeyword(t, 'in') && tok(j + 1).kind === '(') break;
+      if (isKeyword(t, 'not') && isKeyword(tok(j + 1), 'in') && tok(j + 2).kind === '(') break;
+      if (isKeyword(t, 'and') || isKeyword(t, 'or')) return '';
+      j++;
+    }
+    const first = tok(at);
+    const last = tok(j - 1);
+    if (j === at + 1 || first.kind !== 'word' || last.kind !== 'word') return '';
+    if (tok(j).kind !== 'op' && tok(j).kind !== 'word') return '';
+    const name = JSON.stringify(this.text.slice(first.pos, last.pos + last.text.length));
+    return ` (is ${name} one column? A name with spaces is written in double quotes: ${name})`;
+  }
+
   private column(): ColumnRef {
     const t = this.t();
     if (t.kind === 'name' || (t.kind === 'word' && !KEYWORDS.has(t.text.toLowerCase()))) {
+      this.columnAt = this.i;
       this.i++;
       return { name: t.text, pos: t.pos };
     }
@@ -299,12 +326,16 @@ class Parser {
     }
     throw this.fail(
       t,
-      `expected an operator after the column ${JSON.stringify(column.name)} (= != < <= > >=, in (...), is empty, is not empty), got ${shown(t)}`,
+      `expected an operator after the column ${JSON.stringify(column.name)} (= != < <= > >=, in (...), is empty, is not empty), got ${shown(t)}${this.spacedName(this.columnAt)}`,
     );
   }
 
   private list(): Literal[] {
-    if (this.t().kind !== '(') throw this.fail(this.t(), `expected '(' after in, got ${shown(this.t())}`);
+    if (this.t().kind !== '(')
+      throw this.fail(
+        this.t(),
+        `expected '(' after in, got ${shown(this.t())}${this.spacedName(this.columnAt)}`,
+      );
     this.i++;
     const values = [this.value("in the list of 'in'")];
     while (this.t().kind === ',') {

@@ -154,6 +154,20 @@ describe('where: errors', () => {
       /^\$\.input\.where: /,
     );
   });
+  test('bare words where one name with spaces would stand: the hint to quote it', () => {
+    const hint = (name: string) =>
+      new RegExp(
+        `\\(is "${name}" one column\\? A name with spaces is written in double quotes: "${name}"\\)`,
+      );
+    assert.match(syntaxError('Opt In = true'), hint('Opt In'));
+    assert.match(syntaxError('Opt In in (true, TRUE)'), hint('Opt In'));
+    assert.match(syntaxError('Opt In not in (false)'), hint('Opt In'));
+    assert.match(syntaxError("Marketing contact status = 'x'"), hint('Marketing contact status'));
+    assert.match(syntaxError('a = 1 and Company  name is empty'), hint('Company  name'));
+    // Not where a name would stand: no hint.
+    for (const e of ['opt_in in true', 'x y', 'a b and c = 1'])
+      assert.doesNotMatch(syntaxError(e), /one column\?/, e);
+  });
   test('a long expression is shown around the character, the caret under it', () => {
     const expr = `${Array.from({ length: 20 }, (_, i) => `c${i} = ${i}`).join(' and ')} and x >`;
     const lines = syntaxError(expr).split('\n');

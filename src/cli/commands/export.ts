@@ -109,7 +109,8 @@ Options:
       --region R, --endpoint-url URL, --profile P
                              for s3:// sources and outputs
       --since PREV           write only keys whose ids (in order) are new or changed against PREV,
-                             a previous export (csv-long, csv-wide, jsonl; .gz) or its .out files
+                             a previous export (csv-long, csv-wide, jsonl; .gz) or its .out files;
+                             its header read back through --rename; written in parts: its -o name
       --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV)
       --since-scores         with --since: a change of scores alone counts as changed too
       --memory-budget SIZE   with --since: memory for one partition of keys (default 64MiB)
@@ -327,13 +328,15 @@ function parsePartitions(spec: string): Record<string, string> {
 
 export function describeExport(s: ExportSummary, output: string, rejects: string | undefined): string {
   if (s.mapUsers) return describeMapUsers(s, output, rejects);
+  // With --max-file-size the files are the parts; OUTPUT only names them.
+  const where = s.parts
+    ? `in ${s.parts.length} part${s.parts.length === 1 ? '' : 's'}: ${s.parts.join(', ')}`
+    : `to ${output === '-' ? 'stdout' : output}`;
   const parts = [
     `${s.lines} lines from ${s.sources} file(s)`,
     `${s.records} keys`,
-    `${s.rows} ${s.format === 'jsonl' ? 'records' : 'rows'} written to ${output === '-' ? 'stdout' : output}`,
+    `${s.rows} ${s.format === 'jsonl' ? 'records' : 'rows'} written ${where}`,
   ];
-  if (s.parts)
-    parts.push(`in ${s.parts.length} part${s.parts.length === 1 ? '' : 's'}: ${s.parts.join(', ')}`);
   if (s.part)
     parts.push(
       `part ${s.part.k}/${s.part.n} (${s.part.mode === 'files' ? 'whole files' : 'byte ranges'}: bytes ${s.part.from} to ${s.part.to} of ${s.part.total})`,
@@ -370,6 +373,14 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
   if (m.seenDropped > 0) parts.push(`${m.seenDropped} seen items dropped`);
   if (m.interactionsRejected > 0)
     parts.push(`${m.interactionsRejected} interactions rejected (see ${rejects})`);
+  if (s.catalogItems !== null)
+    parts.push(
+      `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
+    );
+  if (s.usersInFile !== null)
+    parts.push(
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}`,
+    );
   if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
   if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
   return `export (map users): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;

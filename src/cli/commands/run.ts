@@ -170,16 +170,40 @@ export function describeRun(s: RunSummary): string {
       `  outputs      ${n(c.written)} lines merged, ${n(c.missing)} missing, ${n(c.errorKeys)} in error, ${n(c.duplicates)} duplicates dropped`,
     );
   }
-  if (s.export)
-    out.push(`  export       ${n(s.export.records)} keys, ${n(s.export.rows)} rows (${s.export.format})`);
+  if (s.export) {
+    const u = s.export.users;
+    // The join of output.users: how many exported users the file lacks (their columns empty, or dropped).
+    const users = u
+      ? `; users file: ${n(u.inFile)} users, ${n(u.missing)} of the export's not in it${u.dropped > 0 ? ` (${n(u.dropped)} dropped)` : ''}`
+      : '';
+    out.push(
+      `  export       ${n(s.export.records)} keys, ${n(s.export.rows)} rows (${s.export.format})${users}`,
+    );
+  }
   const d = s.export?.since;
   if (d)
     out.push(
       `  since        ${d.prev}: ${n(d.new)} new, ${n(d.changed)} changed, ${n(d.unchanged)} unchanged (not written), ${n(d.removed)} removed`,
     );
+  const files = filesOf(s);
+  out.push(`  files${s.dryRun ? ' (to be written)' : ''}`);
+  for (const [label, path] of files) if (path) out.push(`    ${label.padEnd(9)}${path}`);
+  // Warnings went to stderr as each step gave them; the count keeps them in view at the end.
+  if (s.warnings.length > 0)
+    out.push(`  warnings     ${s.warnings.length} (above, and in the summary's warnings)`);
+  for (const a of s.advice) out.push(`next: ${a}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** The files of a run, labelled, in the order the summary lists them (the caller leaves out those without a path). */
+function filesOf(s: RunSummary): [string, string | null][] {
   const f = s.files;
-  const files: [string, string | null][] = [
-    ['export', f.export],
+  // Parts (output.maxFileSize) are the files written; files.export is only the name they are numbered from.
+  const exports: [string, string | null][] = f.exportParts
+    ? f.exportParts.map((part, i) => [i === 0 ? 'export' : '', part])
+    : [['export', f.export]];
+  return [
+    ...exports,
     ['removed', f.removed ?? null],
     ['merged', f.merged],
     ['rejects', f.rejects],
@@ -190,11 +214,4 @@ export function describeRun(s: RunSummary): string {
     ['history', f.history ?? null],
     ['report', f.report ?? null],
   ];
-  out.push(`  files${s.dryRun ? ' (to be written)' : ''}`);
-  for (const [label, path] of files) if (path) out.push(`    ${label.padEnd(9)}${path}`);
-  // Warnings went to stderr as each step gave them; the count keeps them in view at the end.
-  if (s.warnings.length > 0)
-    out.push(`  warnings     ${s.warnings.length} (above, and in the summary's warnings)`);
-  for (const a of s.advice) out.push(`next: ${a}`);
-  return `${out.join('\n')}\n`;
 }

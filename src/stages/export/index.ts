@@ -6,7 +6,13 @@ import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import { SpillDir } from '../../io/spill.js';
-import { type LoadedCatalog, loadCatalog, loadUsers, type UsersOverBudget } from './catalog.js';
+import {
+  type LoadedCatalog,
+  type LoadedUsers,
+  loadCatalog,
+  loadUsers,
+  type UsersOverBudget,
+} from './catalog.js';
 import { exportSince, resolveSince } from './delta/index.js';
 import type { LineKeep } from './delta/keep.js';
 import { ExportRun } from './export-run.js';
@@ -18,7 +24,7 @@ import { ParquetExport } from './parquet.js';
 import { PartSlice } from './part.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
-import { UsersSpill } from './users-spill.js';
+import { UsersSpill, type UsersStats } from './users-spill.js';
 
 export {
   type CatalogOptionNames,
@@ -94,12 +100,13 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
         { file: o.users },
       );
     const r = await mapUsers(o, o.map, options, sources, { catalog: loaded, users });
-    const tables = {
-      catalogItems: loaded ? loaded.catalog.size : null,
-      catalogWithoutId: loaded?.withoutId ?? 0,
-      usersInFile: users ? users.catalog.size : null,
-    };
-    return summarizeMapUsers(o, sources.length, r, tables, started);
+    return summarizeMapUsers(
+      o,
+      sources.length,
+      r,
+      { catalog: loaded, users: users && usersStats(users) },
+      started,
+    );
   }
   if (users && !('catalog' in users)) {
     if (o.part)
@@ -117,7 +124,15 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
     run.slice = slice;
     return { run, passes: await runPasses(run, eo, options, slice ? slice.sources : sources) };
   });
-  const stats = users && {
+  const stats = users && usersStats(users);
+  const read = slice ? slice.sources.length : sources.length;
+  const summary = summarizeExport(o, read, run, { catalog: loaded, users: stats }, passes, started);
+  return slice ? { ...summary, part: slice.summary } : summary;
+}
+
+/** What the summary says of a users table held in memory. */
+function usersStats(users: LoadedUsers): UsersStats {
+  return {
     size: users.rowsWithKey ?? users.catalog.size,
     ...(users.rowsWithKey !== undefined && { filtered: true }),
     duplicates: users.catalog.duplicates,
@@ -126,9 +141,6 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
     lines: users.lines,
     partitions: 0,
   };
-  const read = slice ? slice.sources.length : sources.length;
-  const summary = summarizeExport(o, read, run, { catalog: loaded, users: stats }, passes, started);
-  return slice ? { ...summary, part: slice.summary } : summary;
 }
 
 /**

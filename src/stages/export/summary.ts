@@ -135,7 +135,6 @@ function exportWarnings(
   loaded: LoadedCatalog | undefined,
 ): string[] {
   const s = run.counts;
-  const catalog = loaded?.catalog;
   const warnings: string[] = [];
   if (s.records === 0) warnings.push('no line had recommendations to export');
   if (s.droppedScores > 0)
@@ -146,12 +145,7 @@ function exportWarnings(
     );
   if (s.droppedThemes > 0)
     warnings.push(`${s.droppedThemes} lines had a theme, but the export has no theme column`);
-  if (loaded && loaded.withoutId > 0)
-    warnings.push(
-      `${loaded.withoutId} catalog row${loaded.withoutId === 1 ? ' has' : 's have'} no item id and ${loaded.withoutId === 1 ? 'was' : 'were'} skipped (line${loaded.withoutId === 1 ? '' : 's'} ${loaded.lines.join(', ')}${loaded.withoutId > loaded.lines.length ? ', ...' : ''} of ${o.catalog})`,
-    );
-  if (catalog && catalog.duplicates > 0)
-    warnings.push(`the catalog repeats ${catalog.duplicates} item ids; the first row of each was used`);
+  warnings.push(...catalogTableWarnings(o, loaded));
   if (s.catalogMissing > 0 && s.catalogMissing === s.rows)
     warnings.push(
       `none of the ${s.rows} recommendations names an item in the catalog (${o.catalog}): is it the catalog of this dataset, and its id column the right one (--catalog-id-column)? Its columns are empty`,
@@ -179,10 +173,25 @@ function exportWarnings(
   return warnings;
 }
 
-/** What the users join found: keys repeated or empty in the file, users of the export not in it. */
-function usersWarnings(o: ResolvedExportOptions, run: ExportRun, users: UsersStats | undefined): string[] {
+/** What reading the catalog found: rows without an id (skipped), ids repeated (the first row kept). */
+export function catalogTableWarnings(o: ResolvedExportOptions, loaded: LoadedCatalog | undefined): string[] {
+  if (!loaded) return [];
+  const warnings: string[] = [];
+  const n = loaded.withoutId;
+  if (n > 0)
+    warnings.push(
+      `${n} catalog row${n === 1 ? ' has' : 's have'} no item id and ${n === 1 ? 'was' : 'were'} skipped (line${n === 1 ? '' : 's'} ${loaded.lines.join(', ')}${n > loaded.lines.length ? ', ...' : ''} of ${o.catalog})`,
+    );
+  if (loaded.catalog.duplicates > 0)
+    warnings.push(
+      `the catalog repeats ${loaded.catalog.duplicates} item ids; the first row of each was used`,
+    );
+  return warnings;
+}
+
+/** What reading the users file found: keys repeated (the first row kept), rows without a key (skipped). */
+export function usersTableWarnings(o: ResolvedExportOptions, users: UsersStats | undefined): string[] {
   if (!users) return [];
-  const s = run.counts;
   const warnings: string[] = [];
   const lines = (l: number[], n: number) => `${l.join(', ')}${n > l.length ? ', ...' : ''}`;
   const dup = users.duplicates;
@@ -194,6 +203,14 @@ function usersWarnings(o: ResolvedExportOptions, run: ExportRun, users: UsersSta
     warnings.push(
       `${users.withoutId} row${users.withoutId === 1 ? '' : 's'} of the users file ${users.withoutId === 1 ? 'has' : 'have'} no user key and ${users.withoutId === 1 ? 'was' : 'were'} skipped (line${users.withoutId === 1 ? '' : 's'} ${lines(users.lines, users.withoutId)} of ${o.users})`,
     );
+  return warnings;
+}
+
+/** What the users join found: keys repeated or empty in the file, users of the export not in it. */
+function usersWarnings(o: ResolvedExportOptions, run: ExportRun, users: UsersStats | undefined): string[] {
+  if (!users) return [];
+  const s = run.counts;
+  const warnings = usersTableWarnings(o, users);
   const exported = s.records + s.usersDropped;
   if (s.usersMissing > 0) {
     const none = s.usersMissing === exported;

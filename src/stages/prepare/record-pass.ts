@@ -77,7 +77,7 @@ export class RecordPass {
     src: Pick<RowSource, 'file' | 'fullRow'>,
     build: RowBuilder,
     legacyOk: boolean,
-    where?: (values: Row['values']) => boolean,
+    where?: (values: Row['values'], line?: number) => boolean,
   ): Promise<string> {
     const { s, dedupe, grouper } = this;
     const name = src.file;
@@ -87,7 +87,7 @@ export class RecordPass {
         await this.invalid(name, row.line, row.error.field ?? '(row)', row.error.reason, src.fullRow(row));
         continue;
       }
-      if (where && !where(row.values)) {
+      if (where && !where(row.values, row.line)) {
         s.filteredOut++;
         continue;
       }

@@ -79,6 +79,7 @@ export async function* sourceLines(
     pass.showProgress();
     if (chunk !== '') yield chunk;
   }
+  for (const w of where?.afterRows() ?? []) s.warnings.push(`${name}: ${w}`);
   s.blankLines += src.blankLines();
 }
 

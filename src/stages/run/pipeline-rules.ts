@@ -403,6 +403,10 @@ function mapUsersRules(r: Rules, o: PipelineFile['output'], family: FamilyInfo |
     );
   if (o.maxFileSize !== undefined)
     r.problems.push('$.output.maxFileSize: not done with $.output.mapUsers; leave it out');
+  if (o.since !== undefined)
+    r.problems.push(
+      "$.output.since: not done with $.output.mapUsers (it compares the job's keys, source items, not the rows per user); leave it out",
+    );
 }
 
 export function size(v: number | string, name: string): number {

@@ -79,7 +79,7 @@ export async function preflight(p: Pipeline): Promise<void> {
   }
   if (p.output.mapUsers !== undefined) {
     try {
-      const m = resolveMapUsers({ ...p.output, maxFileSize: undefined });
+      const m = resolveMapUsers({ ...p.output, maxFileSize: undefined, since: undefined });
       if (m) await checkInteractions(m, PIPELINE_MAP_USERS_NAMES);
     } catch (err) {
       if (!(err instanceof PbError)) throw err;

@@ -108,6 +108,9 @@ export function exportOf(e: ExportSummary): NonNullable<RunSummary['export']> {
     records: e.records,
     rows: e.rows,
     catalogMissing: e.catalogMissing,
+    ...(e.usersInFile !== null && {
+      users: { inFile: e.usersInFile, missing: e.usersMissing, dropped: e.usersDropped },
+    }),
     ...(since ? { since } : {}),
   };
 }

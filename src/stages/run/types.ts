@@ -55,6 +55,8 @@ export interface RunSummary {
     records: number;
     rows: number;
     catalogMissing: number;
+    /** With output.users: the users file's users (rows with a key), and the exported users it lacks (dropped: by usersRequired). */
+    users?: { inFile: number; missing: number; dropped: number };
     /** With output.since: what changed against the previous export (only new and changed keys were written). */
     since?: { prev: string; new: number; changed: number; unchanged: number; removed: number };
   } | null;

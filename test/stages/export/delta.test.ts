@@ -149,6 +149,43 @@ test('a PREV of another recipe, or not an export, is a usage error naming what i
   assert.equal(existsSync(join(dir, 'o.csv')), false);
 });
 
+test('a weekly e-mail file as PREV: renamed (--rename), with a BOM, in parts (-o name of --max-file-size)', async () => {
+  const { dir, prev, cur } = await setup(2);
+  const rename = { userId: 'external_id', item_1: 'rec_1', score_1: 'rec_score_1' };
+  const email = { format: 'csv-wide' as const, rename, bom: true, pieceSize: 4096, maxFileSize: 3000 };
+  const last = await exportOutputs({
+    sources: [join(dir, 'prev.out')],
+    output: join(dir, 'w1.csv'),
+    ...email,
+  });
+  assert.ok((last.parts ?? []).length > 1, 'several parts');
+  const want = oracle(prev, cur, false);
+  assert.ok(last.width === 4 && want.c.changed > 0 && want.c.removed > 0);
+  const removed = join(dir, 'gone.csv');
+  const s = await exportOutputs({
+    sources: [join(dir, 'cur.out')],
+    output: join(dir, 'w2.csv'),
+    ...email,
+    maxFileSize: undefined,
+    since: join(dir, 'w1.csv'),
+    removed,
+  });
+  const { new: n, changed, unchanged, removed: r } = s.since ?? assert.fail('no since summary');
+  assert.deepEqual({ new: n, changed, unchanged, removed: r }, want.c);
+  // The removed file's header is the key column's name in the export.
+  assert.equal((await readFile(removed, 'utf8')).split('\r\n')[0], 'external_id');
+  // Without the renames, the renamed header is not one export writes: the message names the fix.
+  await assert.rejects(
+    exportOutputs({
+      sources: [join(dir, 'cur.out')],
+      output: join(dir, 'x.csv'),
+      since: last.parts?.[0],
+      removed,
+    }),
+    /header \(external_id,rec_1,item_2,item_3\) is not one export writes.*the same --rename/,
+  );
+});
+
 test('--since needs --removed; --removed and --since-scores need --since', async () => {
   await assert.rejects(exportOutputs({ sources: ['x.out'], since: 'p.csv' }), /--removed FILE/);
   await assert.rejects(exportOutputs({ sources: ['x.out'], removed: 'r.csv' }), /needs --since/);

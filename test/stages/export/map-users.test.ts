@@ -373,6 +373,27 @@ describe('export --map-users', () => {
     assert.equal(summary.usersMissing, 1);
   });
 
+  test('a users file with a repeated and an empty key, a catalog with a repeated id: counted and warned', async () => {
+    const catalog = tmp.fresh('items.csv');
+    await writeFile(catalog, 'ITEM_ID,TITLE\nx,X\nx,X again\n');
+    const users = tmp.fresh('crm.csv');
+    await writeFile(users, 'customer_id,email\nu1,a@example.com\nu1,b@example.com\n,c@example.com\n');
+    const { text, summary } = await mapExport(
+      relLine('a', { items: ['x'], scores: ['0.5'] }),
+      'USER_ID,ITEM_ID,TIMESTAMP\nu1,a,1767571200\n',
+      { catalog, users, lineEnding: 'lf' },
+    );
+    assert.equal(text, 'userId,source_item,rank,itemId,score,TITLE,email\nu1,a,1,x,0.5,X,a@example.com\n');
+    assert.deepEqual([summary.usersDuplicates, summary.usersRowsWithoutKey], [1, 1]);
+    const w = summary.warnings.join('\n');
+    assert.match(
+      w,
+      /the users file repeats 1 user key \(line 3 of .*crm\.csv\); the first row of each was used/,
+    );
+    assert.match(w, /1 row of the users file has no user key and was skipped \(line 4 of/);
+    assert.match(w, /the catalog repeats 1 item ids; the first row of each was used/);
+  });
+
   test('a users file over --memory-budget: PB_LIMIT naming the fix (the map joins users in memory)', async () => {
     const users = tmp.fresh('big-crm.csv');
     const rows = Array.from({ length: 40_000 }, (_, i) => `u${i},user${i}@example.com`);
@@ -419,6 +440,15 @@ describe('export --map-users', () => {
       mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', { maxFileSize: 1 << 20, output: tmp.fresh('o.csv') }),
       'PB_USAGE',
       /--max-file-size is not done with --map-users/,
+    );
+    // --since would keep the changed source items' lines and write every user of the others: refused.
+    await rejectsWith(
+      mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', {
+        since: tmp.fresh('prev.out'),
+        removed: tmp.fresh('r.csv'),
+      }),
+      'PB_USAGE',
+      /--since is not done with --map-users/,
     );
     await rejectsWith(
       exportOutputs({ sources: ['x.out'], excludeSeen: true }),

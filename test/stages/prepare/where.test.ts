@@ -138,6 +138,48 @@ describe('prepare --where', () => {
     );
   });
 
+  test('cells ordered as text against a bare number or date are counted and warned, with the first line', async () => {
+    // A German Excel CRM: comma decimals and day.month.year dates are text to --where.
+    const csv =
+      'Kunden-Nr;Umsatz;Geburtsdatum\r\nk1;1.234,50;05.01.1980\r\nk2;99;1990-02-01\r\nk3;;31.12.1975\r\n';
+    const where = 'Umsatz > 10 or Geburtsdatum >= 1985-01-01 or Umsatz = 7 or Umsatz > 1e3';
+    const r = await prepareStdin({ ...UP, column: 'Kunden-Nr', where }, csv);
+    // As text, "1.234,50" > "10" is false and "31.12.1975" >= "1985-01-01" true: k1 left out, k3 kept.
+    assert.deepEqual(r.lines, ['{"userId":"k2"}', '{"userId":"k3"}']);
+    const w = r.summary.warnings.filter((x) => /ordered/.test(x));
+    // Empty cells are the empty text by their own rule; = and quoted or non-number values are not orders.
+    assert.deepEqual(w, [
+      '-: --where: 1 cell of "Umsatz" is not a number, so "Umsatz" > 10 ordered it as text (line 2: "1.234,50"; a number is digits with an optional .fraction, 1234.5)',
+      '-: --where: 2 cells of "Geburtsdatum" are not ISO dates or times, so "Geburtsdatum" >= 1985-01-01 ordered them as text (line 2: "05.01.1980"; a cell compares as a time only in ISO 8601, 2026-01-05)',
+    ]);
+  });
+
+  test('cells equal to a value but for case are counted and warned, with the expression that keeps them', async () => {
+    // A HubSpot dump: opt-in spelled every way; text compares case-sensitively (the README's rule).
+    const csv =
+      'id,"Opt In",Land\nu1,true,DE\nu2,TRUE,de\nu3,"multi\nline",x\nu4,True,DE\nu5,TRUE,AT\nu6,0,DE\n';
+    const r = await prepareStdin(
+      { ...UP, column: 'id', where: `"Opt In" = true and Land not in (DE, 'A''T')` },
+      csv,
+    );
+    assert.deepEqual(r.lines, []);
+    const eq = await prepareStdin({ ...UP, column: 'id', where: '"Opt In" = true or Land in (at)' }, csv);
+    assert.deepEqual(eq.lines, ['{"userId":"u1"}']);
+    assert.deepEqual(
+      eq.summary.warnings.filter((w) => /only by case/.test(w)),
+      [
+        `-: --where: 3 cells of "Opt In" differ only by case from true ("TRUE", "True"; line 3 the first), and text compares case-sensitively: to keep them too, write "Opt In" in (true, TRUE, True)`,
+        `-: --where: 1 cell of "Land" differs only by case from at ("AT"; line 7 the first), and text compares case-sensitively: to keep them too, write Land in (at, AT)`,
+      ],
+    );
+    // not in: the cells it keeps that differ only by case; numbers in a list are not text.
+    const not = await prepareStdin({ ...UP, column: 'id', where: "Land not in ('de', 1)" }, csv);
+    assert.match(
+      not.summary.warnings.join('\n'),
+      /3 cells of "Land" differ only by case from \(de, 1\) \("DE"; line 2 the first\).*to leave them out too, write Land not in \(de, 1, DE\)/,
+    );
+  });
+
   test('every row left out: the warning says so', async () => {
     const r = await prepareStdin({ ...UP, where: 'keep = yes' }, 'user_id,keep\nu1,no\n');
     assert.equal(r.summary.written, 0);

@@ -3,6 +3,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { describeRun } from '../../../src/cli/commands/run.js';
 import { generateCatalog } from '../../../src/emulator/index.js';
 import { readJsonDoc } from '../../../src/io/doc.js';
 import type { ReportJson } from '../../../src/stages/report/index.js';
@@ -305,6 +306,16 @@ describe('run', () => {
       '--users-required dropped the rest',
     );
     for (const row of csv) assert.equal(row.first_name, names.get(row.userId as string));
+    // The summary says how the join went: the file's users, the exported users it lacks (dropped).
+    const s = JSON.parse(r.stdout) as RunSummary;
+    const dropped = users.length - known.length;
+    assert.deepEqual(s.export?.users, { inFile: known.length, missing: dropped, dropped });
+    assert.match(
+      describeRun(s),
+      new RegExp(
+        `; users file: ${known.length} users, ${dropped} of the export's not in it \\(${dropped} dropped\\)\\n`,
+      ),
+    );
   });
 
   test('output.since "last": the first run keeps its lines in OUT/history/, the next exports only new keys and lists the gone', async () => {
@@ -572,6 +583,10 @@ describe('run', () => {
       assert.deepEqual(rows[0], ['external_id', 'rank', 'itemId', 'score', 'Title']);
       for (const r of rows.slice(1)) assert.ok(Buffer.byteLength(r[4] as string) <= 5, r[4]);
     }
+    // The summary lists the parts written, not the name they are numbered from (no such file).
+    const described = describeRun(s);
+    assert.match(described, /\n {4}export {3}\S*recommendations-00001\.csv\n/);
+    assert.doesNotMatch(described, /recommendations\.csv/);
     const again = await runPipeline({ pipeline: file, ...connect() });
     assert.ok(again.resumed.includes('export'));
     assert.deepEqual(again.files.exportParts, parts);
@@ -629,6 +644,16 @@ describe('run', () => {
       () => resolvePipeline({ ...base, output: { dir: 'o', since: 'last', history: false } }, 'p.json'),
       'PB_USAGE',
       /\$\.output\.since: "last" is the newest run in OUT\/history\/, which output\.history false stops keeping/,
+    );
+    // The delta compares the job's keys (source items), not the rows per user mapUsers writes.
+    throwsWith(
+      () =>
+        resolvePipeline(
+          { ...base, recipe: 'related-items', output: { dir: 'o', since: 'last', mapUsers: 'views.csv' } },
+          'p.json',
+        ),
+      'PB_USAGE',
+      /\$\.output\.since: not done with \$\.output\.mapUsers/,
     );
     const p = resolvePipeline({ ...base, output: { dir: '/o', since: 'last' } }, 'p.json');
     assert.deepEqual(

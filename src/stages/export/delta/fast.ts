@@ -92,7 +92,9 @@ export async function sinceByTable(
     return undefined;
   }
   SINCE_TABLE.taken++;
-  const header = `${prev.read.recipe?.keyColumn}\r\n`;
+  // The key column under the name the export gave it (--rename userId=external_id: external_id).
+  const key = prev.read.recipe?.keyColumn ?? 'userId';
+  const header = `${csvCell(o.rename?.[key] ?? key, false)}\r\n`;
   await writeOutput(d.removed, options.stdout, keep.removedLines(header));
   return {
     ...summary,

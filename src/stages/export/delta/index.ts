@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { csvCell } from '../../../core/csv-cell.js';
 import { describeRecipe, sameRecipe } from '../../../core/delta.js';
 import { usage } from '../../../errors.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
@@ -57,7 +58,7 @@ export async function exportSince(
         since: d.since,
         dir,
         scores: d.sinceScores,
-        o: { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength },
+        o: { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength, rename: o.rename },
       },
       o,
     );
@@ -95,8 +96,9 @@ export async function exportSince(
       },
       new KeptLines(write, cur.lines),
     );
-    const header = `${cur.recipe?.keyColumn ?? prev.recipe?.keyColumn ?? 'userId'}\r\n`;
-    await writeOutput(d.removed, options.stdout, removed(header));
+    const key = cur.recipe?.keyColumn ?? prev.recipe?.keyColumn ?? 'userId';
+    // The key column under the name the export gave it (--rename userId=external_id: external_id).
+    await writeOutput(d.removed, options.stdout, removed(`${csvCell(o.rename?.[key] ?? key, false)}\r\n`));
     return {
       ...summary,
       sources: sources.length,

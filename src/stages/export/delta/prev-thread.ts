@@ -13,7 +13,7 @@ import {
 import { startWorker } from '../../../io/workers.js';
 import { type DecidedShare, type DecideSettings, decideDelta } from './decide.js';
 import { DeltaKeys } from './keys.js';
-import { type PrevRead, readPrev } from './prev.js';
+import { type PrevRead, type PrevReadOptions, readPrev } from './prev.js';
 
 /** What io/prev-worker.ts is given. */
 export interface PrevJob {
@@ -21,7 +21,7 @@ export interface PrevJob {
   /** Its partitions go here, named prev-N.part, with the seed and count the main thread's use. */
   dir: string;
   scores: boolean;
-  o: { top: number; escapeFormulas: boolean; maxLineLength: number };
+  o: PrevReadOptions;
 }
 
 /** The worker's share of step 2: the partitions joined, the odd ones its own. */

@@ -10,6 +10,7 @@ import {
   scoreText,
 } from '../../../core/delta.js';
 import { docKindOf } from '../../../core/doc-kind.js';
+import { partPath } from '../../../core/email-files.js';
 import { RecordSplitter } from '../../../core/lines.js';
 import {
   KEY_NAMES,
@@ -37,6 +38,15 @@ export interface PrevRead {
   keys: number;
 }
 
+/** How PREV is read: the current export's --top, formula guard, longest line and header renames. */
+export interface PrevReadOptions {
+  top: number;
+  escapeFormulas: boolean;
+  maxLineLength: number;
+  /** The export's --rename (OLD=NEW): a CSV PREV's header is read back through it, NEW as OLD. */
+  rename?: Record<string, string>;
+}
+
 const TAKES =
   '--since takes a previous export (csv-long, csv-wide or jsonl, as export wrote it; .gz too) or the previous .out files (a file or a folder)';
 
@@ -49,10 +59,16 @@ const TAKES =
 export async function readPrev(
   prev: string,
   keys: LineKeys,
-  o: { top: number; escapeFormulas: boolean; maxLineLength: number },
+  o: PrevReadOptions,
   /** A file's bytes (decompressed); the tests cut them into other chunks. */
   open: Open = openDefault,
 ): Promise<PrevRead> {
+  const parts = await partsOf(prev);
+  if (parts) {
+    const r: PrevRead = { format: 'out', recipe: undefined, keys: 0 };
+    for (const part of parts) await readPrevPart(part, keys, o, r, open);
+    return r;
+  }
   if (await isFolder(prev)) {
     const files = await expandOutSources([prev]);
     if (files.length === 0) throw usage(`--since ${prev}: the folder holds no .out files. ${TAKES}`);
@@ -60,16 +76,52 @@ export async function readPrev(
     for (const f of files) await readPrevOut(f, keys, o, r, open);
     return r;
   }
+  const r: PrevRead = { format: 'out', recipe: undefined, keys: 0 };
   const head = await peekHead(prev);
   if (head === undefined) throw usage(`--since ${prev}: not a file or folder that can be read. ${TAKES}`);
   const kind = docKindOf(head);
-  const r: PrevRead = { format: 'out', recipe: undefined, keys: 0 };
   if (kind === 'out') await readPrevOut(prev, keys, o, r, open);
   else if (kind === 'batch-input') await readPrevJsonl(prev, keys, o, r, open);
   else if (kind === 'text') await readPrevCsv(prev, keys, o, r, open);
   else if (head.length === 0) r.format = 'jsonl';
   else throw usage(`--since ${prev}: this is ${kindName(kind)}, not an export. ${TAKES}`);
   return r;
+}
+
+/**
+ * The parts an export with --max-file-size wrote for `-o PREV` (PREV-00001.csv, PREV-00002.csv, ...,
+ * up to the first number missing), when PREV itself is not there; undefined otherwise.
+ */
+async function partsOf(prev: string): Promise<string[] | undefined> {
+  if (isS3Uri(prev) || (await exists(prev)) || !(await exists(partPath(prev, 1)))) return undefined;
+  const parts: string[] = [];
+  while (await exists(partPath(prev, parts.length + 1))) parts.push(partPath(prev, parts.length + 1));
+  return parts;
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** One part of a CSV export: each starts with the header (and the BOM, if asked), the parts' shapes alike. */
+async function readPrevPart(part: string, keys: LineKeys, o: PrevReadOptions, r: PrevRead, open: Open) {
+  const head = await peekHead(part);
+  const kind = head === undefined ? 'unreadable' : docKindOf(head);
+  if (kind !== 'text')
+    throw usage(
+      `--since ${part}: a part of a CSV export was expected, and this is ${kindName(kind)}. ${TAKES}`,
+    );
+  const before = r.recipe;
+  await readPrevCsv(part, keys, o, r, open);
+  if (before && r.recipe && (before.keyColumn !== r.recipe.keyColumn || before.idName !== r.recipe.idName))
+    throw new PbError(
+      'PB_USAGE',
+      `--since: this part is ${describeRecipe(r.recipe)}, the parts before ${describeRecipe(before)}: PREV must be one export`,
+      { file: part },
+    );
 }
 
 function kindName(kind: string): string {
@@ -267,10 +319,12 @@ function jsonlRecord(
 async function readPrevCsv(
   file: string,
   keys: LineKeys,
-  o: { escapeFormulas: boolean; maxLineLength: number },
+  o: PrevReadOptions,
   r: PrevRead,
   open: Open,
 ): Promise<void> {
+  // A header this export writes renamed reads back as the names it renames (PREV without them too).
+  const back = new Map(Object.entries(o.rename ?? {}).map(([from, to]) => [to, from]));
   const splitter = new RecordSplitter({ delimiter: ',', maxRecordLength: o.maxLineLength, file });
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let shape: CsvShape | undefined;
@@ -279,11 +333,11 @@ async function readPrevCsv(
     const waits: Promise<void>[] = [];
     for (const row of rows) {
       if (!shape) {
-        shape = csvShapeOf(row.fields);
+        shape = csvShapeOf(row.fields.map((name) => back.get(name) ?? name));
         if (!shape)
           throw new PbError(
             'PB_USAGE',
-            `--since: a CSV whose header (${row.fields.slice(0, 4).join(',')}) is not one export writes. ${TAKES}`,
+            `--since: a CSV whose header (${row.fields.slice(0, 4).join(',')}) is not one export writes${o.rename ? ' (read back through this --rename)' : ''}. ${TAKES}; an export written with --rename is read back with the same --rename`,
             { file, line: row.line },
           );
         r.format = shape.format;

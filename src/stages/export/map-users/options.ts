@@ -35,7 +35,9 @@ export interface ResolvedMapUsers {
  * The map-users settings, checked against the rest of the export's: each
  * needs --map-users, which writes one file or stream (any format).
  */
-export function resolveMapUsers(o: MapUsersOptions & { maxFileSize?: number }): ResolvedMapUsers | undefined {
+export function resolveMapUsers(
+  o: MapUsersOptions & { maxFileSize?: number; since?: string },
+): ResolvedMapUsers | undefined {
   if (!o.mapUsers) {
     for (const [given, flag] of [
       [o.mapUserColumn, '--map-user-column'],
@@ -52,6 +54,11 @@ export function resolveMapUsers(o: MapUsersOptions & { maxFileSize?: number }): 
   if (!MAP_PICKS.includes(pick)) throw notOneOf('--map-pick', String(pick), MAP_PICKS);
   if (o.maxFileSize !== undefined)
     throw usage('--max-file-size is not done with --map-users: write one file, then split it by user');
+  // The delta would compare the related-items lists by source item, and the rows written are per user.
+  if (o.since !== undefined)
+    throw usage(
+      "--since is not done with --map-users: it compares the outputs' keys (here source items), not the rows per user that --map-users writes; leave --since out and export every user's rows",
+    );
   return {
     file: o.mapUsers,
     userColumn: o.mapUserColumn,

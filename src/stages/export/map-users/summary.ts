@@ -1,5 +1,7 @@
+import type { LoadedCatalog } from '../catalog.js';
 import type { ResolvedExportOptions } from '../options.js';
-import type { ExportSummary } from '../summary.js';
+import { catalogTableWarnings, type ExportSummary, usersTableWarnings } from '../summary.js';
+import type { UsersStats } from '../users-spill.js';
 import type { MapUsersResult } from './index.js';
 
 /** The export summary of a --map-users run: the plain export's fields, and what the mapping did. */
@@ -7,7 +9,7 @@ export function summarizeMapUsers(
   o: ResolvedExportOptions,
   sources: number,
   r: MapUsersResult,
-  tables: { catalogItems: number | null; catalogWithoutId: number; usersInFile: number | null },
+  tables: { catalog: LoadedCatalog | undefined; users: UsersStats | undefined },
   started: bigint,
 ): ExportSummary {
   const m = r.map;
@@ -28,28 +30,36 @@ export function summarizeMapUsers(
     columns: w.header,
     layout: null,
     width: o.format === 'csv-wide' ? w.width : null,
-    catalogItems: tables.catalogItems,
+    catalogItems: tables.catalog ? tables.catalog.catalog.size : null,
     catalogMissing: w.catalogMissing,
-    catalogRowsWithoutId: tables.catalogWithoutId,
-    usersInFile: tables.usersInFile,
+    catalogRowsWithoutId: tables.catalog?.withoutId ?? 0,
+    usersInFile: tables.users ? tables.users.size : null,
     usersPartitions: 0,
     usersFiltered: false,
     usersMissing: w.usersMissing,
     usersDropped: w.usersDropped,
-    usersDuplicates: 0,
-    usersRowsWithoutKey: 0,
+    usersDuplicates: tables.users?.duplicates ?? 0,
+    usersRowsWithoutKey: tables.users?.withoutId ?? 0,
     errorsFile: rel.errorLines > 0 ? o.errors : null,
     parts: null,
     cellsCut: w.cellsCut,
     passes: 1,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    warnings: mapWarnings(o, r),
+    warnings: [
+      ...mapWarnings(o, r, tables.catalog),
+      ...usersTableWarnings(o, tables.users),
+      ...usersMissing(o, r),
+    ],
     mapUsers: m,
   };
 }
 
-/** What the user should know: users left without rows, lists repeated, lines set aside. */
-function mapWarnings(o: ResolvedExportOptions, r: MapUsersResult): string[] {
+/** What the user should know: users left without rows, lists repeated, lines set aside, the catalog's fit. */
+function mapWarnings(
+  o: ResolvedExportOptions,
+  r: MapUsersResult,
+  catalog: LoadedCatalog | undefined,
+): string[] {
   const m = r.map;
   const out: string[] = [];
   const s = (n: number, one: string, many: string) => (n === 1 ? one : many);
@@ -78,9 +88,24 @@ function mapWarnings(o: ResolvedExportOptions, r: MapUsersResult): string[] {
     out.push(
       `${r.related.errorLines} ${s(r.related.errorLines, 'line has', 'lines have')} an error; written to ${o.errors}`,
     );
-  if (r.writer.usersMissing > 0)
+  out.push(...catalogTableWarnings(o, catalog));
+  const missing = r.writer.catalogMissing;
+  if (missing > 0)
     out.push(
-      `${r.writer.usersMissing} ${s(r.writer.usersMissing, 'user is', 'users are')} not in the users file; ${o.usersRequired ? 'their rows were dropped (--users-required)' : 'their user columns are empty'}`,
+      `${missing} recommended ${s(missing, 'item is', 'items are')} not in the catalog; ${s(missing, 'its', 'their')} catalog columns are empty`,
+    );
+  if (r.writer.cellsCut > 0)
+    out.push(
+      `${r.writer.cellsCut} text ${s(r.writer.cellsCut, 'cell was', 'cells were')} cut to ${o.maxCellBytes} bytes (--max-cell-bytes)`,
     );
   return out;
+}
+
+/** Users of the interactions with rows whom the users file lacks. */
+function usersMissing(o: ResolvedExportOptions, r: MapUsersResult): string[] {
+  const n = r.writer.usersMissing;
+  if (n === 0) return [];
+  return [
+    `${n} ${n === 1 ? 'user is' : 'users are'} not in the users file; ${o.usersRequired ? 'their rows were dropped (--users-required)' : 'their user columns are empty'}`,
+  ];
 }
