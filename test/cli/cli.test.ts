@@ -353,6 +353,21 @@ describe('usage errors exit 2', () => {
     assert.equal(submit.stderr, 'personalize-batch: submit needs --manifest (see submit --help)\n');
   });
 
+  test("each command's --help lists an option once", async () => {
+    const top = await cli(['--help']);
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] as string);
+    assert.ok(commands.length >= 13, top.stdout);
+    for (const command of commands) {
+      const help = await cli([command, '--help']);
+      assert.equal(help.code, 0, command);
+      // The options' list only: the examples below it repeat options on purpose.
+      const options = help.stdout.split(/\nExamples?:/)[0] as string;
+      const names = [...options.matchAll(/^ {2,6}(?:-[a-zA-Z], )?(--[a-z][a-z-]*)/gm)].map((m) => m[1]);
+      const twice = names.filter((n, i) => names.indexOf(n) !== i);
+      assert.deepEqual(twice, [], `${command} --help lists ${twice.join(', ')} more than once`);
+    }
+  });
+
   test('prepare --where: in the help with an example, counted in the summary, a syntax error exits 2 with a caret', async () => {
     const help = await cli(['prepare', '--help']);
     assert.match(help.stdout, /\n {6}--where EXPR {11}keep only the rows that match/);

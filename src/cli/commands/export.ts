@@ -74,7 +74,8 @@ Options:
                              are partitioned on disk (--tmp-dir) and joined a part at a time; with
                              --map-users also for the related-items lists (past it they are
                              joined on disk too) and each interactions partition (there the
-                             users table must fit it)
+                             users table must fit it); with --since for PREV's keys (past it both
+                             sides' keys are partitioned on disk, one partition held)
       --map-users FILE       related items per user: FILE lists what users touched (CSV, TSV or
                              JSON Lines: user, item, time); rows per user in any --format, each
                              item with its source_item (csv-long: USER,source_item,rank,itemId,
@@ -113,7 +114,6 @@ Options:
                              its header read back through --rename; written in parts: its -o name
       --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV)
       --since-scores         with --since: a change of scores alone counts as changed too
-      --memory-budget SIZE   with --since: memory for one partition of keys (default 64MiB)
       --part K/N             export only the K-th of N slices of the sources (1 <= K <= N), so N
                              workers write N parts; whole files dealt out by size when there are at
                              least N and none is over T/N bytes (T: all sources), else byte ranges
