@@ -69,7 +69,27 @@ export function readTimestamp(v: unknown): { seconds: number } | { problem: stri
   }
   if (typeof v !== 'string') return generic;
   const t = parseIso(v.trim());
-  return t === undefined ? generic : { seconds: t };
+  return t === undefined ? { problem: `${generic.problem}${dateHint(v.trim())}` } : { seconds: t };
+}
+
+/**
+ * What to write instead of a local date form, or '': day.month.year is
+ * unambiguous, a slashed date is not (US month/day, most others day/month),
+ * so both readings are offered and neither is picked.
+ */
+function dateHint(text: string): string {
+  const dotted = /^(\d{1,2})\.(\d{1,2})\.(\d{4})/.exec(text);
+  const slashed = /^(\d{1,2})\/(\d{1,2})\/(\d{4})/.exec(text);
+  const iso = (y: string, m: string, d: string) => `${y}-${m.padStart(2, '0')}-${d.padStart(2, '0')}`;
+  if (dotted) {
+    const [, d, m, y] = dotted as unknown as [string, string, string, string];
+    return ` (day.month.year? write ${iso(y, m, d)})`;
+  }
+  if (slashed) {
+    const [, a, b, y] = slashed as unknown as [string, string, string, string];
+    return ` (write ${iso(y, a, b)} if it is month/day, ${iso(y, b, a)} if day/month)`;
+  }
+  return '';
 }
 
 /** 20260105 as 2026-01-05 when it is a real date in 1900-2100, else undefined. */
@@ -126,16 +146,5 @@ export function parseSince(v: string | number): { seconds: number } | { problem:
   if ('seconds' in r) return r;
   const text = String(v).trim();
   if (/^\d{8}$/.test(text) && isoDate(text) !== undefined) return { problem: `--since ${r.problem}` };
-  let hint = '';
-  const dotted = /^(\d{1,2})\.(\d{1,2})\.(\d{4})/.exec(text);
-  const slashed = /^(\d{1,2})\/(\d{1,2})\/(\d{4})/.exec(text);
-  const iso = (y: string, m: string, d: string) => `${y}-${m.padStart(2, '0')}-${d.padStart(2, '0')}`;
-  if (dotted) {
-    const [, d, m, y] = dotted as unknown as [string, string, string, string];
-    hint = ` (day.month.year? write ${iso(y, m, d)})`;
-  } else if (slashed) {
-    const [, a, b, y] = slashed as unknown as [string, string, string, string];
-    hint = ` (write ${iso(y, a, b)} if it is month/day, ${iso(y, b, a)} if day/month)`;
-  }
-  return { problem: `--since must be ${TIME_FORMS}, got ${JSON.stringify(text)}${hint}` };
+  return { problem: `--since must be ${TIME_FORMS}, got ${JSON.stringify(text)}${dateHint(text)}` };
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { describe, test } from 'node:test';
-import { parseSince, parseTimestamp } from '../../src/core/dates.js';
+import { parseSince, parseTimestamp, readTimestamp } from '../../src/core/dates.js';
 import { firstInvalid, Transcoder, Utf8Check } from '../../src/core/encoding.js';
 import {
   CLI_OPTION_NAMES,
@@ -322,5 +322,14 @@ describe('timestamps', () => {
       (parseSince('20260105') as { problem: string }).problem,
       /could be the date 2026-01-05 or epoch seconds in 1970/,
     );
+  });
+
+  test('a time cell in a local date form says what to write instead (interactions: --map-users rejects, prepare)', () => {
+    const problem = (v: string) => (readTimestamp(v) as { problem: string }).problem;
+    assert.match(problem('03.11.2026'), /is not a timestamp: use .*\(day\.month\.year\? write 2026-11-03\)$/);
+    assert.match(problem(' 3.11.2026 14:05'), /\(day\.month\.year\? write 2026-11-03\)$/);
+    assert.match(problem('11/03/2026'), /write 2026-11-03 if it is month\/day, 2026-03-11 if day\/month\)$/);
+    assert.doesNotMatch(problem('yesterday'), /write/);
+    assert.doesNotMatch(problem(''), /write/);
   });
 });
