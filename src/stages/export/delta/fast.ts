@@ -61,6 +61,24 @@ export async function tableFits(o: ResolvedExportOptions): Promise<boolean> {
   return target !== undefined && !target.inPlace && !target.path.endsWith('.gz');
 }
 
+/** Export's own options for the export that writes the kept lines: these sources, --since's own left out (both paths). */
+export function plainOptions(options: ExportOptions, sources: string[]): ExportOptions {
+  return {
+    ...options,
+    sources,
+    stdin: undefined,
+    since: undefined,
+    removed: undefined,
+    sinceScores: undefined,
+    memoryBudget: undefined,
+  };
+}
+
+/** REMOVED's header: the key column under the name the export gave it (--rename userId=external_id: external_id). */
+export function removedHeader(key: string, o: ResolvedExportOptions): string {
+  return `${csvCell(o.rename?.[key] ?? key, false)}\r\n`;
+}
+
 /** The export by the table path, or undefined when --since must go the partition way. */
 export async function sinceByTable(
   options: ExportOptions,
@@ -74,27 +92,14 @@ export async function sinceByTable(
   const keep = new TableKeep(prev.table, prev.read, d, o);
   let summary: ExportSummary;
   try {
-    summary = await exportPlain(
-      {
-        ...options,
-        sources,
-        stdin: undefined,
-        since: undefined,
-        removed: undefined,
-        sinceScores: undefined,
-        memoryBudget: undefined,
-      },
-      keep,
-    );
+    summary = await exportPlain(plainOptions(options, sources), keep);
   } catch (err) {
     // Any failure is met again the partition way, with the message that path gives; an abort is not.
     if (options.signal?.aborted) throw err;
     return undefined;
   }
   SINCE_TABLE.taken++;
-  // The key column under the name the export gave it (--rename userId=external_id: external_id).
-  const key = prev.read.recipe?.keyColumn ?? 'userId';
-  const header = `${csvCell(o.rename?.[key] ?? key, false)}\r\n`;
+  const header = removedHeader(prev.read.recipe?.keyColumn ?? 'userId', o);
   await writeOutput(d.removed, options.stdout, keep.removedLines(header));
   return {
     ...summary,

@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { csvCell } from '../../../core/csv-cell.js';
 import { describeRecipe, sameRecipe } from '../../../core/delta.js';
 import { usage } from '../../../errors.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
@@ -14,7 +13,7 @@ import { resolveExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 import { type CurrentRead, keyCurrent } from './current.js';
 import { type DecidedShare, type DecideSettings, type DeltaCounts, decideDelta } from './decide.js';
-import { sinceByTable, tableFits } from './fast.js';
+import { plainOptions, removedHeader, sinceByTable, tableFits } from './fast.js';
 import { KeptLines, type LineKeep } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
@@ -84,21 +83,9 @@ export async function exportSince(
     });
     await prevSide.close();
     prevSide = undefined;
-    const summary = await exportPlain(
-      {
-        ...options,
-        sources,
-        stdin: undefined,
-        since: undefined,
-        removed: undefined,
-        sinceScores: undefined,
-        memoryBudget: undefined,
-      },
-      new KeptLines(write, cur.lines),
-    );
+    const summary = await exportPlain(plainOptions(options, sources), new KeptLines(write, cur.lines));
     const key = cur.recipe?.keyColumn ?? prev.recipe?.keyColumn ?? 'userId';
-    // The key column under the name the export gave it (--rename userId=external_id: external_id).
-    await writeOutput(d.removed, options.stdout, removed(`${csvCell(o.rename?.[key] ?? key, false)}\r\n`));
+    await writeOutput(d.removed, options.stdout, removed(removedHeader(key, o)));
     return {
       ...summary,
       sources: sources.length,
