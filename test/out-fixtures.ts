@@ -6,6 +6,7 @@
  * negatives, more digits than a double holds), so tests can check that
  * scores come out exactly as printed.
  */
+import type { Layout } from '../src/core/out-convert.js';
 import { prng } from '../src/sample.js';
 
 export { prng };
@@ -284,4 +285,30 @@ export function randomFile(
   const rand = prng(seed);
   const lines = Array.from({ length: n }, () => randomLine(rand, o));
   return { text: lines.map((l) => `${l.text}\n`).join(''), lines };
+}
+
+/** One of the service's usual lines: the key under `field`, the ids, the scores when given. */
+export function serviceLine(key: string, ids: string[], scores?: string[], field = 'userId'): string {
+  return `{"input":{"${field}":"${key}"},"output":{"recommendedItems":[${ids.map((i) => `"${i}"`).join(',')}]${
+    scores ? `,"scores":[${scores.join(',')}]` : ''
+  }},"error":null}`;
+}
+
+/** The text cut into pieces of whole lines at random line breaks (the export's pieces). */
+export function wholeLinePieces(rand: () => number, text: Buffer): Buffer[] {
+  const pieces: Buffer[] = [];
+  let p = 0;
+  while (p < text.length) {
+    let e = Math.min(text.length, p + Math.floor(rand() * rand() * 4000));
+    const nl = text.indexOf(10, e);
+    e = nl < 0 ? text.length : nl + 1;
+    pieces.push(Buffer.from(text.subarray(p, e)));
+    p = e;
+  }
+  return pieces;
+}
+
+/** A user-personalization output's layout, with or without the score column. */
+export function recommendationsLayout(score: boolean): Layout {
+  return { kind: 'recommendations', keyField: 'userId', users: false, score, reason: false, theme: false };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hashBytes } from '../../src/core/byteset.js';
 import { digestHexInto, ListDigest } from '../../src/core/delta.js';
-import { type ConvertConfig, Converter, type Layout } from '../../src/core/out-convert.js';
+import { type ConvertConfig, Converter } from '../../src/core/out-convert.js';
 import {
   decodeString,
   KEY_NAMES,
@@ -39,6 +39,9 @@ import {
   randomId,
   randomLine,
   randomScore,
+  recommendationsLayout,
+  serviceLine,
+  wholeLinePieces,
 } from '../out-fixtures.js';
 
 // The byte-level output-line parser against JSON.parse (grammar), ajv with
@@ -637,21 +640,16 @@ describe("key scan (export --since): the service's usual lines without the full 
     return true;
   }
 
-  const service = (key: string, ids: string[], scores?: string[], field = 'userId') =>
-    `{"input":{"${field}":"${key}"},"output":{"recommendedItems":[${ids.map((i) => `"${i}"`).join(',')}]${
-      scores ? `,"scores":[${scores.join(',')}]` : ''
-    }},"error":null}`;
-
   test('accepts the shapes the service writes, with the spans the parser finds', () => {
     const lines = [
       REFERENCE.userPersonalization,
       REFERENCE.popularity,
-      service('105', ['339', '2318'], undefined, 'itemId'),
-      service('u', [], []),
-      service('', ['a'], ['1']),
-      service('Zoë,日本', ['é\u{1F600}', 'a,b', ',', '=1+2'], ['1E+400', '-0.0', '3.773E-4', '1e-7']),
-      service('u', ['a', 'b', 'c'], ['0', '-12.5e-3']),
-      service(
+      serviceLine('105', ['339', '2318'], undefined, 'itemId'),
+      serviceLine('u', [], []),
+      serviceLine('', ['a'], ['1']),
+      serviceLine('Zoë,日本', ['é\u{1F600}', 'a,b', ',', '=1+2'], ['1E+400', '-0.0', '3.773E-4', '1e-7']),
+      serviceLine('u', ['a', 'b', 'c'], ['0', '-12.5e-3']),
+      serviceLine(
         'many',
         Array.from({ length: 500 }, (_, i) => `i${i}`),
         Array.from({ length: 500 }, (_, i) => `${i}.5e-${i % 9}`),
@@ -660,27 +658,27 @@ describe("key scan (export --since): the service's usual lines without the full 
     for (const line of lines) assert.equal(both(line), true, line);
     assert.equal(scan.ids.n, 500);
     // A line cut by `end` inside a buffer that goes on with more of the same shape.
-    const line = service('u', ['a'], ['1']);
+    const line = serviceLine('u', ['a'], ['1']);
     assert.equal(both(line, '"more":1}'), true);
     assert.equal(both(line.slice(0, -1), '}'), false);
   });
 
   test('refuses every other line, valid or not: the parser then reads it', () => {
     const refused = [
-      service('u\\"1', ['a']), // an escape in the key
-      service('u', ['a\\u00e9']), // an escape in an id
-      service('u', ['a\tb']), // a raw control character
-      service('u', ['a'], ['01']),
-      service('u', ['a'], ['1.']),
-      service('u', ['a'], ['.5']),
-      service('u', ['a'], ['1e']),
-      service('u', ['a'], ['1e+']),
-      service('u', ['a'], ['+1']),
-      service('u', ['a'], ['-']),
-      service('u', ['a'], ['NaN']),
-      service('u', ['a'], ['null']),
-      service('u', ['a'], ['1', '2']), // more scores than ids
-      service('u', ['a'], ['1 ']),
+      serviceLine('u\\"1', ['a']), // an escape in the key
+      serviceLine('u', ['a\\u00e9']), // an escape in an id
+      serviceLine('u', ['a\tb']), // a raw control character
+      serviceLine('u', ['a'], ['01']),
+      serviceLine('u', ['a'], ['1.']),
+      serviceLine('u', ['a'], ['.5']),
+      serviceLine('u', ['a'], ['1e']),
+      serviceLine('u', ['a'], ['1e+']),
+      serviceLine('u', ['a'], ['+1']),
+      serviceLine('u', ['a'], ['-']),
+      serviceLine('u', ['a'], ['NaN']),
+      serviceLine('u', ['a'], ['null']),
+      serviceLine('u', ['a'], ['1', '2']), // more scores than ids
+      serviceLine('u', ['a'], ['1 ']),
       REFERENCE.error,
       REFERENCE.ranking,
       REFERENCE.v2Reasons,
@@ -701,7 +699,7 @@ describe("key scan (export --since): the service's usual lines without the full 
     ];
     for (const line of refused) assert.equal(both(line), false, line);
     // Scores of any other kind are refused whole, never half read.
-    assert.equal(both(service('u', ['a'], ['1e5x'])), false);
+    assert.equal(both(serviceLine('u', ['a'], ['1e5x'])), false);
   });
 
   test('the batch scan over whole pieces: windows, CRLF, blank lines, a last line without LF, a line past a window', () => {
@@ -715,15 +713,15 @@ describe("key scan (export --since): the service's usual lines without the full 
       else if (r < 0.15) parts.push(REFERENCE.error);
       else
         parts.push(
-          service(
+          serviceLine(
             `u${i}`,
             ids,
             ids.map(() => randomScore(rand)),
           ) + (r < 0.3 ? '\r' : ''),
         );
-      if (i === 16500) parts.push(service('long', ['x'.repeat(2.1 * 1024 * 1024)]));
+      if (i === 16500) parts.push(serviceLine('long', ['x'.repeat(2.1 * 1024 * 1024)]));
     }
-    const piece = Buffer.from(`${parts.join('\n')}\n${service('last', ['a'], ['1'])}`);
+    const piece = Buffer.from(`${parts.join('\n')}\n${serviceLine('last', ['a'], ['1'])}`);
     const b = batches[0];
     const seen: [number, number, boolean][] = [];
     let windows = 0;
@@ -754,7 +752,7 @@ describe("key scan (export --since): the service's usual lines without the full 
     assert.ok(seen.filter(([, , ok]) => ok).length > 14000);
     // A window that starts with a blank line: a record of it, no read before the memory's start.
     for (const lines of [batches[0], tally]) {
-      const blank = Buffer.from(`\n\r\n${service('u', ['1'], ['0.5'])}\n`);
+      const blank = Buffer.from(`\n\r\n${serviceLine('u', ['1'], ['0.5'])}\n`);
       assert.equal(lines.scan(blank, 0), 3);
       assert.deepEqual([lines.start(0), lines.end(0), lines.next(0), lines.field(0)], [0, 0, 1, KEY_NONE]);
       assert.deepEqual([lines.start(1), lines.end(1), lines.next(1), lines.field(1)], [1, 1, 3, KEY_NONE]);
@@ -772,7 +770,7 @@ describe("key scan (export --since): the service's usual lines without the full 
       else if (r < 0.1) lines.push(REFERENCE.error);
       else
         lines.push(
-          service(
+          serviceLine(
             `k${randomId(rand, false)}${i}`,
             ids,
             ids.map(() => randomScore(rand)),
@@ -861,7 +859,7 @@ describe("key scan (export --since): the service's usual lines without the full 
           ? undefined
           : ids.slice(0, Math.floor(rand() * (ids.length + 1))).map(() => randomScore(rand));
       const line = Buffer.from(
-        service(randomId(rand, false), ids, scores, rand() < 0.5 ? 'userId' : 'itemId'),
+        serviceLine(randomId(rand, false), ids, scores, rand() < 0.5 ? 'userId' : 'itemId'),
       );
       assert.equal(both(line), true, line.toString());
       for (let cut = 0; cut < line.length; cut++) assert.equal(both(line.subarray(0, cut)), false);
@@ -878,10 +876,6 @@ describe("key scan (export --since): the service's usual lines without the full 
 });
 
 describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter byte for byte', () => {
-  const service = (key: string, ids: string[], scores?: string[], field = 'userId') =>
-    `{"input":{"${field}":"${key}"},"output":{"recommendedItems":[${ids.map((i) => `"${i}"`).join(',')}]${
-      scores ? `,"scores":[${scores.join(',')}]` : ''
-    }},"error":null}`;
   // Formula starts (ASCII and full-width; ＄ and ｘ are full-width but no formula), commas,
   // multi-byte and plain ids, none with escapes.
   const IDS = [
@@ -944,7 +938,7 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
                     ? `-${randomScore(rand).replace('-', '')}`
                     : randomScore(rand),
               );
-        line = service(pick(rand), ids, scores, rand() < 0.05 ? 'itemId' : 'userId');
+        line = serviceLine(pick(rand), ids, scores, rand() < 0.05 ? 'itemId' : 'userId');
         if (rand() < 0.15) {
           const b = Buffer.from(line);
           b[Math.floor(rand() * b.length)] = '"\\,:[]{}-+.eE0 \tx'.charCodeAt(Math.floor(rand() * 18));
@@ -958,11 +952,11 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
           errorRate: 0.1,
         }).text;
       else if (r < 0.95) line = rand() < 0.5 ? '' : '  ';
-      else line = service('u', ['a', 'b']).slice(0, Math.floor(rand() * 60));
+      else line = serviceLine('u', ['a', 'b']).slice(0, Math.floor(rand() * 60));
       out.push(line + (rand() < 0.3 ? '\r\n' : '\n'));
     }
     // A last line without its line break, sometimes with its CR.
-    if (rand() < 0.5) out.push(service(pick(rand), [pick(rand)], ['1e5']) + (rand() < 0.5 ? '\r' : ''));
+    if (rand() < 0.5) out.push(serviceLine(pick(rand), [pick(rand)], ['1e5']) + (rand() < 0.5 ? '\r' : ''));
     return out.join('');
   }
 
@@ -975,20 +969,6 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
       c.recycle(out.buffer as ArrayBuffer);
       return { ...rest, out: text, errors: errors.toString('latin1') };
     });
-  }
-
-  /** The text cut into pieces of whole lines at random line breaks. */
-  function chunked(rand: () => number, text: Buffer): Buffer[] {
-    const pieces: Buffer[] = [];
-    let p = 0;
-    while (p < text.length) {
-      let e = Math.min(text.length, p + Math.floor(rand() * rand() * 4000));
-      const nl = text.indexOf(10, e);
-      e = nl < 0 ? text.length : nl + 1;
-      pieces.push(Buffer.from(text.subarray(p, e)));
-      p = e;
-    }
-    return pieces;
   }
 
   const base: ConvertConfig = {
@@ -1008,14 +988,6 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
     maxLineLength: 1 << 20,
     optimistic: false,
   };
-  const layout = (score: boolean): Layout => ({
-    kind: 'recommendations',
-    keyField: 'userId',
-    users: false,
-    score,
-    reason: false,
-    theme: false,
-  });
 
   test('random lines and chunkings, every format and option: the same rows, counts, error and invalid lines', () => {
     const rand = prng(41);
@@ -1035,9 +1007,9 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
     ];
     for (let round = 0; round < 3; round++) {
       const text = Buffer.from(randomPiece(rand, 100));
-      const pieces = chunked(rand, text);
+      const pieces = wholeLinePieces(rand, text);
       for (const { score = true, ...set } of settings) {
-        const cfg: ConvertConfig = { ...base, ...set, layout: layout(score) };
+        const cfg: ConvertConfig = { ...base, ...set, layout: recommendationsLayout(score) };
         const js = convertAll(cfg, pieces, false);
         assert.deepEqual(convertAll(cfg, pieces, true), js, JSON.stringify(cfg));
       }
@@ -1048,7 +1020,7 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
     const SCORES = ['0.0511705', '-8.089E-4', '0', '12', '1e-7', '-0.5E+12'];
     const line = (key: string, n: number, i: number) => {
       const ids = Array.from({ length: n }, (_, k) => `${k}x${i % 97}`);
-      return service(
+      return serviceLine(
         key,
         ids,
         ids.map((_, k) => SCORES[(i + k) % SCORES.length] as string),
@@ -1074,7 +1046,7 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
     const cut = Buffer.from(`${parts.join('\n')}x\n${line('after', 2, 0)}\n`);
     for (let i = 0; i < 300; i++) push(line(`v${i}`, 25, i));
     push(
-      service(
+      serviceLine(
         'wide',
         Array.from({ length: 120_000 }, (_, k) => `i${k}`),
       ),
@@ -1082,7 +1054,7 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
     push(line('last', 3, 0));
     const piece = Buffer.from(`${parts.join('\n')}\n`);
     for (const format of ['csv-long', 'jsonl'] as const) {
-      const cfg = { ...base, format, layout: layout(true) };
+      const cfg = { ...base, format, layout: recommendationsLayout(true) };
       assert.deepEqual(convertAll(cfg, [piece, cut], true), convertAll(cfg, [piece, cut], false), format);
     }
   });

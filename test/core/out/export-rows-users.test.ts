@@ -1,22 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Catalog } from '../../../src/core/catalog.js';
+import { type ConvertConfig, Converter, type UserGroupPass } from '../../../src/core/out-convert.js';
 import {
-  type ConvertConfig,
-  Converter,
-  type Layout,
-  type UserGroupPass,
-} from '../../../src/core/out-convert.js';
-import { prng, randomId, randomLine, randomScore } from '../../out-fixtures.js';
+  prng,
+  randomId,
+  randomLine,
+  randomScore,
+  recommendationsLayout,
+  serviceLine,
+  wholeLinePieces,
+} from '../../out-fixtures.js';
 
 // export-rows.wat's users join (the `user` import, the passes of a join on
 // disk) against the JavaScript converter: the same rows, counts, error and
 // invalid lines, on random lines, users, groups and chunkings.
-
-const service = (key: string, ids: string[], scores?: string[], field = 'userId') =>
-  `{"input":{"${field}":"${key}"},"output":{"recommendedItems":[${ids.map((i) => `"${i}"`).join(',')}]${
-    scores ? `,"scores":[${scores.join(',')}]` : ''
-  }},"error":null}`;
 
 const KEYS = ['u1', 'u2', 'Zoë', '=u3', 'a,b', '日本', 'u4', 'u5', 'u6', 'u7', '😀', ''];
 const VALUES = [
@@ -45,7 +43,7 @@ function randomPiece(rand: () => number, lines: number): string {
     if (r < 0.7) {
       const ids = Array.from({ length: Math.floor(rand() * 6) }, () => randomId(rand, false));
       const scores = rand() < 0.2 ? undefined : ids.map(() => randomScore(rand));
-      line = service(pickKey(rand), ids, scores, rand() < 0.03 ? 'itemId' : 'userId');
+      line = serviceLine(pickKey(rand), ids, scores, rand() < 0.03 ? 'itemId' : 'userId');
       if (rand() < 0.1) {
         const b = Buffer.from(line);
         b[Math.floor(rand() * b.length)] = '"\\,:[]{}x'.charCodeAt(Math.floor(rand() * 9));
@@ -58,24 +56,11 @@ function randomPiece(rand: () => number, lines: number): string {
         messy: rand() < 0.5,
         errorRate: 0.1,
       }).text;
-    else line = rand() < 0.5 ? '' : service('u1', ['a']).slice(0, Math.floor(rand() * 40));
+    else line = rand() < 0.5 ? '' : serviceLine('u1', ['a']).slice(0, Math.floor(rand() * 40));
     out.push(line + (rand() < 0.3 ? '\r\n' : '\n'));
   }
-  if (rand() < 0.5) out.push(service(pickKey(rand), ['z'], ['1']) + (rand() < 0.5 ? '\r' : ''));
+  if (rand() < 0.5) out.push(serviceLine(pickKey(rand), ['z'], ['1']) + (rand() < 0.5 ? '\r' : ''));
   return out.join('');
-}
-
-function chunked(rand: () => number, text: Buffer): Buffer[] {
-  const pieces: Buffer[] = [];
-  let p = 0;
-  while (p < text.length) {
-    let e = Math.min(text.length, p + Math.floor(rand() * rand() * 4000));
-    const nl = text.indexOf(10, e);
-    e = nl < 0 ? text.length : nl + 1;
-    pieces.push(Buffer.from(text.subarray(p, e)));
-    p = e;
-  }
-  return pieces;
 }
 
 /** A users table of some of KEYS (and random keys), values with quotes, guards, line breaks; cut at `cut` bytes. */
@@ -126,15 +111,6 @@ const base: ConvertConfig = {
   optimistic: false,
 };
 
-const layout = (score: boolean): Layout => ({
-  kind: 'recommendations',
-  keyField: 'userId',
-  users: false,
-  score,
-  reason: false,
-  theme: false,
-});
-
 test('a users join in WebAssembly: the JavaScript rows, counts and lines, held whole or a group per pass', () => {
   const rand = prng(7);
   const settings: Partial<ConvertConfig & { score: boolean }>[] = [
@@ -147,7 +123,7 @@ test('a users join in WebAssembly: the JavaScript rows, counts and lines, held w
     { format: 'jsonl', usersRequired: true, score: false },
   ];
   for (let round = 0; round < 4; round++) {
-    const pieces = chunked(rand, Buffer.from(randomPiece(rand, 150)));
+    const pieces = wholeLinePieces(rand, Buffer.from(randomPiece(rand, 150)));
     // Three groups of users by the key's hash; the later passes with and without the key scan.
     const groupOf = Array.from({ length: 256 }, () => Math.floor(rand() * 3));
     const passes: (UserGroupPass | undefined)[][] = [
@@ -159,7 +135,7 @@ test('a users join in WebAssembly: the JavaScript rows, counts and lines, held w
       ],
     ];
     for (const { score = true, ...set } of settings) {
-      const cfg: ConvertConfig = { ...base, ...set, layout: layout(score) };
+      const cfg: ConvertConfig = { ...base, ...set, layout: recommendationsLayout(score) };
       const users = randomUsers(rand, cfg, round === 1 ? 4 : 0);
       // Only the module asks lookupHashed: its calls show the join took the WebAssembly path.
       let asked = 0;
@@ -180,10 +156,12 @@ test('a users join in WebAssembly: the JavaScript rows, counts and lines, held w
 });
 
 test('the join in WebAssembly writes rows (the test above compares something)', () => {
-  const cfg: ConvertConfig = { ...base, layout: layout(true) };
+  const cfg: ConvertConfig = { ...base, layout: recommendationsLayout(true) };
   const users = new Catalog(['email', 'first_name'], false, true, 1e9, 0);
   users.add('u1', ['a@x', 'A']);
-  const piece = Buffer.from(`${service('u1', ['i1', 'i2'], ['1', '2'])}\n${service('u9', ['i3'], ['3'])}\n`);
+  const piece = Buffer.from(
+    `${serviceLine('u1', ['i1', 'i2'], ['1', '2'])}\n${serviceLine('u9', ['i3'], ['3'])}\n`,
+  );
   const r = convertAll(cfg, users, [undefined], [piece], true)[0]?.[0];
   assert.equal(r?.out, 'u1,1,i1,1,a@x,A\nu1,2,i2,2,a@x,A\nu9,1,i3,3,,\n');
   assert.equal(r?.usersMissing, 1);
