@@ -9,7 +9,7 @@ export interface SinceOptions {
   removed?: string;
   /** With `since`: a key whose scores changed (ids the same, in order) is changed too. Default false. */
   sinceScores?: boolean;
-  /** With `since`: memory for one partition of keys. Default 64 MiB. */
+  /** With `since`: memory for PREV's table of keys, or past it for one partition of keys. Default 64 MiB. */
   memoryBudget?: number;
 }
 
