@@ -60,3 +60,13 @@ export function parseDuration(text: string, option: string, opts: { allowZero?: 
     throw usage(`${option} must be at most ${MAX_DURATION_MS} ms (about 24 days), got "${text}"`);
   return n;
 }
+
+/** The noun for a count: `1 key` but `2 keys`, `0 keys` (`many` for irregular plurals). */
+export function noun(n: number, one: string, many = `${one}s`): string {
+  return n === 1 ? one : many;
+}
+
+/** A count and its noun, for the lines people read: `count(1, 'key')` is `1 key`. */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${noun(n, one, many)}`;
+}

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { buildAttributeQuery, checkAttributeQuery, escapeAttributeValue } from '../../src/core/attributes.js';
 import { type BuildOptions, makeRowBuilder, parseTime } from '../../src/core/build.js';
 import { resolveFamily } from '../../src/core/families.js';
-import { parseBytes, parseCount } from '../../src/core/units.js';
+import { count, noun, parseBytes, parseCount } from '../../src/core/units.js';
 import { checkRecord, DEFAULT_LIMITS } from '../../src/core/validate.js';
 import { prng, throwsWith } from '../helpers.js';
 
@@ -284,5 +284,17 @@ describe('parseBytes and parseCount', () => {
     for (const bad of ['0', '1.5', '-3', 'many', '10KiB', '']) {
       throwsWith(() => parseCount(bad, '--max-item-list'), 'PB_USAGE', /--max-item-list/);
     }
+  });
+});
+
+describe('count and noun', () => {
+  test('one takes the singular; zero, many and fractions the plural (regular or given)', () => {
+    assert.equal(count(1, 'key'), '1 key');
+    assert.equal(count(0, 'key'), '0 keys');
+    assert.equal(count(2, 'line'), '2 lines');
+    assert.equal(count(1, 'entry', 'entries'), '1 entry');
+    assert.equal(count(3, 'entry', 'entries'), '3 entries');
+    assert.equal(noun(1, 'file'), 'file');
+    assert.equal(noun(1_884_121, 'file'), 'files');
   });
 });

@@ -1,4 +1,4 @@
-import { parseBytes } from '../../core/units.js';
+import { count, noun, parseBytes } from '../../core/units.js';
 import { type CollectEvent, type CollectSummary, collect } from '../../stages/collect/index.js';
 import { AWS_OPTIONS, awsConnections, type CliIO, megabytes, parse, progressLine, write } from '../common.js';
 
@@ -97,17 +97,18 @@ export async function runCollect(args: readonly string[], io: CliIO): Promise<nu
 
 export function describeCollect(s: CollectSummary): string {
   const parts = [
-    `${s.outputLines} output lines from ${s.sources} file(s)`,
+    `${s.outputLines} output ${noun(s.outputLines, 'line')} from ${count(s.sources, 'file')}`,
     `${s.written} written to ${s.output === '-' ? 'stdout' : s.output}`,
-    `${s.duplicates} duplicates dropped`,
+    `${count(s.duplicates, 'duplicate')} dropped`,
     `${s.failedKeys} failed (${s.errorsFile})`,
   ];
-  if (s.recovered > 0) parts.push(`${s.recovered} error lines recovered by another line`);
-  if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped`);
+  if (s.recovered > 0)
+    parts.push(`${s.recovered} error ${noun(s.recovered, 'line')} recovered by another line`);
+  if (s.invalid > 0) parts.push(`${s.invalid} invalid ${noun(s.invalid, 'line')} skipped`);
   const input =
     s.missingFile === null
       ? 'no input to reconcile'
-      : `input: ${s.inputRecords} records in ${s.inputFiles} file(s), ${s.missing} missing (${s.missingFile})`;
+      : `input: ${count(s.inputRecords, 'record')} in ${count(s.inputFiles, 'file')}, ${s.missing} missing (${s.missingFile})`;
   return `collect: ${parts.join(', ')}; ${input} in ${s.seconds.toFixed(1)} s`;
 }
 

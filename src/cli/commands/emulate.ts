@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { parseCount, parseDuration } from '../../core/units.js';
+import { count, noun, parseCount, parseDuration } from '../../core/units.js';
 import {
   EMULATOR_ACCOUNT,
   EMULATOR_DEFAULTS,
@@ -207,7 +207,7 @@ function logStatus(stderr: Writable, job: EmulatedJob): void {
   let detail = '';
   if (job.phase === 'failed') detail = `: ${job.failureReason}`;
   if (job.phase === 'active') {
-    detail = ` (${job.family}: ${job.lines} lines, ${job.errorLines} errors; ${job.outputs.length} .out file(s))`;
+    detail = ` (${job.family}: ${count(job.lines ?? 0, 'line')}, ${count(job.errorLines ?? 0, 'error')}; ${job.outputs.length} .out ${noun(job.outputs.length, 'file')})`;
   }
   stderr.write(
     `emulate: ${job.updatedAt.toISOString().slice(11, 23)} ${kind} ${job.jobName}: ${job.status}${detail}\n`,

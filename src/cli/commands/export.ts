@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { parseRenames } from '../../core/email-files.js';
 import { EXPORT_FORMATS, PARQUET_FORMATS } from '../../core/out-convert.js';
-import { parseBytes, parseCount } from '../../core/units.js';
+import { count, noun, parseBytes, parseCount } from '../../core/units.js';
 import { PbError, usage } from '../../errors.js';
 import {
   type ConcatOptions,
@@ -249,7 +249,7 @@ async function runConcat(v: ExportValues, parts: string[], io: CliIO): Promise<n
   else
     write(
       io.stderr,
-      `export --concat (${s.format}): ${s.parts} parts joined into ${output === '-' ? 'stdout' : output}, ${s.bytesWritten} bytes${s.format === 'csv' ? `, ${s.headersDropped} headers dropped` : ''}\n`,
+      `export --concat (${s.format}): ${count(s.parts, 'part')} joined into ${output === '-' ? 'stdout' : output}, ${s.bytesWritten} bytes${s.format === 'csv' ? `, ${count(s.headersDropped, 'header')} dropped` : ''}\n`,
     );
   return 0;
 }
@@ -333,17 +333,18 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     ? `in ${s.parts.length} part${s.parts.length === 1 ? '' : 's'}: ${s.parts.join(', ')}`
     : `to ${output === '-' ? 'stdout' : output}`;
   const parts = [
-    `${s.lines} lines from ${s.sources} file(s)`,
-    `${s.records} keys`,
-    `${s.rows} ${s.format === 'jsonl' ? 'records' : 'rows'} written ${where}`,
+    `${count(s.lines, 'line')} from ${count(s.sources, 'file')}`,
+    count(s.records, 'key'),
+    `${count(s.rows, s.format === 'jsonl' ? 'record' : 'row')} written ${where}`,
   ];
   if (s.part)
     parts.push(
       `part ${s.part.k}/${s.part.n} (${s.part.mode === 'files' ? 'whole files' : 'byte ranges'}: bytes ${s.part.from} to ${s.part.to} of ${s.part.total})`,
     );
-  if (s.cellsCut > 0) parts.push(`${s.cellsCut} text cells cut`);
-  if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
-  if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
+  if (s.cellsCut > 0) parts.push(`${s.cellsCut} text ${noun(s.cellsCut, 'cell')} cut`);
+  if (s.errorLines > 0)
+    parts.push(`${s.errorLines} error ${noun(s.errorLines, 'line')} (see ${s.errorsFile})`);
+  if (s.invalid > 0) parts.push(`${s.invalid} invalid ${noun(s.invalid, 'line')} skipped (see ${rejects})`);
   if (s.catalogItems !== null)
     parts.push(
       `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
@@ -363,16 +364,18 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
 function describeMapUsers(s: ExportSummary, output: string, rejects: string | undefined): string {
   const m = s.mapUsers as NonNullable<ExportSummary['mapUsers']>;
   const parts = [
-    `${m.interactions} interactions of ${m.users} users`,
-    `${m.sourceItems} related-items lists from ${s.lines} lines${m.listsOnDisk ? ' (joined on disk: past --memory-budget)' : ''}`,
-    `${m.usersMapped} users mapped (${m.pick})`,
-    `${s.rows} rows written to ${output === '-' ? 'stdout' : output}`,
+    `${count(m.interactions, 'interaction')} of ${count(m.users, 'user')}`,
+    `${m.sourceItems} related-items ${noun(m.sourceItems, 'list')} from ${count(s.lines, 'line')}${m.listsOnDisk ? ' (joined on disk: past --memory-budget)' : ''}`,
+    `${count(m.usersMapped, 'user')} mapped (${m.pick})`,
+    `${count(s.rows, 'row')} written to ${output === '-' ? 'stdout' : output}`,
   ];
   if (m.usersWithoutRecommendations > 0)
-    parts.push(`${m.usersWithoutRecommendations} users without a picked item that has recommendations`);
-  if (m.seenDropped > 0) parts.push(`${m.seenDropped} seen items dropped`);
+    parts.push(
+      `${count(m.usersWithoutRecommendations, 'user')} without a picked item that has recommendations`,
+    );
+  if (m.seenDropped > 0) parts.push(`${m.seenDropped} seen ${noun(m.seenDropped, 'item')} dropped`);
   if (m.interactionsRejected > 0)
-    parts.push(`${m.interactionsRejected} interactions rejected (see ${rejects})`);
+    parts.push(`${count(m.interactionsRejected, 'interaction')} rejected (see ${rejects})`);
   if (s.catalogItems !== null)
     parts.push(
       `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
@@ -381,8 +384,9 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
     parts.push(
       `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}`,
     );
-  if (s.errorLines > 0) parts.push(`${s.errorLines} error lines (see ${s.errorsFile})`);
-  if (s.invalid > 0) parts.push(`${s.invalid} invalid lines skipped (see ${rejects})`);
+  if (s.errorLines > 0)
+    parts.push(`${s.errorLines} error ${noun(s.errorLines, 'line')} (see ${s.errorsFile})`);
+  if (s.invalid > 0) parts.push(`${s.invalid} invalid ${noun(s.invalid, 'line')} skipped (see ${rejects})`);
   return `export (map users): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
 

@@ -1,7 +1,7 @@
 /** `submit`, `status` and `wait`: the CLI over src/stages/jobs. */
 import type { Writable } from 'node:stream';
 import { parseTimestamp } from '../../core/dates.js';
-import { parseCount, parseDuration } from '../../core/units.js';
+import { count, parseCount, parseDuration } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import {
   type JobEvent,
@@ -249,7 +249,7 @@ function finish(io: CliIO, summary: JobsSummary, json: boolean, waited: boolean)
 
 function describeCounts(s: JobsSummary): string {
   const c = s.counts;
-  return `jobs (run ${s.runId}, state ${s.state}): ${s.jobs.length} shard(s): ${c.active} active, ${c.failed} failed, ${c.running} in progress, ${c.pending} pending, ${c.waiting} not submitted; ${s.created} created now, ${s.seconds.toFixed(0)} s`;
+  return `jobs (run ${s.runId}, state ${s.state}): ${count(s.jobs.length, 'shard')}: ${c.active} active, ${c.failed} failed, ${c.running} in progress, ${c.pending} pending, ${c.waiting} not submitted; ${s.created} created now, ${s.seconds.toFixed(0)} s`;
 }
 
 /** A fixed-width table: shard, job name, status, records, age, failure reason. */

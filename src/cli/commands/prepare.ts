@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { FAMILIES } from '../../core/families.js';
-import { parseBytes, parseCount } from '../../core/units.js';
+import { count, parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import { FORMATS, type Format } from '../../io/rows.js';
 import type { PrepareOptions, PrepareSummary } from '../../stages/prepare/index.js';
@@ -221,7 +221,7 @@ export function describePrepare(s: PrepareSummary, output: string, rejects: stri
   if (s.filteredOut > 0) parts.push(`${n(s.filteredOut, 'row', 'rows')} left out by --where`);
   if (s.blankLines > 0) parts.push(`${n(s.blankLines, 'blank line', 'blank lines')} skipped`);
   if (s.spilled) parts.push('dedupe spilled to disk');
-  const shards = s.shard ? `; ${s.shard.shards} shard(s), manifest ${s.shard.manifest}` : '';
+  const shards = s.shard ? `; ${count(s.shard.shards, 'shard')}, manifest ${s.shard.manifest}` : '';
   return `prepare (${s.family}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s${shards}`;
 }
 /** The prepare progress line (see progressLine). */

@@ -1,4 +1,4 @@
-import { parseBytes } from '../../core/units.js';
+import { count, noun, parseBytes } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import type { ReportJson } from '../../stages/report/index.js';
 import { AWS_OPTIONS, awsConnections, type CliIO, megabytes, parse, progressLine, write } from '../common.js';
@@ -114,12 +114,13 @@ export function describeReport(r: ReportJson, html: string, json: string, second
   const c = r.counts;
   const n = (x: number) => x.toLocaleString('en-US');
   const parts = [
-    `${n(c.lines)} lines from ${r.sources.length} file(s)`,
-    `${n(c.keys)} keys`,
-    `${n(c.errorLines)} error lines`,
-    `${n(c.distinctItems)} distinct ids`,
+    `${n(c.lines)} ${noun(c.lines, 'line')} from ${count(r.sources.length, 'file')}`,
+    `${n(c.keys)} ${noun(c.keys, 'key')}`,
+    `${n(c.errorLines)} error ${noun(c.errorLines, 'line')}`,
+    `${n(c.distinctItems)} distinct ${noun(c.distinctItems, 'id')}`,
   ];
-  if (c.invalid > 0) parts.push(`${n(c.invalid)} invalid lines`);
-  if (r.missing) parts.push(`${n(r.missing.missingKeys)} input keys missing`);
+  if (c.invalid > 0) parts.push(`${n(c.invalid)} invalid ${noun(c.invalid, 'line')}`);
+  if (r.missing)
+    parts.push(`${n(r.missing.missingKeys)} input ${noun(r.missing.missingKeys, 'key')} missing`);
   return `report: ${parts.join(', ')}; ${html} and ${json} in ${seconds.toFixed(1)} s`;
 }

@@ -1,4 +1,5 @@
 /** `run PIPELINE.json`: the whole workflow from one file, over src/run.ts. */
+import { noun } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import { type RunEvent, type RunSummary, runPipeline } from '../../stages/run/index.js';
 import { AWS_OPTIONS, awsEnvironment, type CliIO, parse, progressLine, write } from '../common.js';
@@ -167,17 +168,17 @@ export function describeRun(s: RunSummary): string {
   if (s.collect) {
     const c = s.collect;
     out.push(
-      `  outputs      ${n(c.written)} lines merged, ${n(c.missing)} missing, ${n(c.errorKeys)} in error, ${n(c.duplicates)} duplicates dropped`,
+      `  outputs      ${n(c.written)} ${noun(c.written, 'line')} merged, ${n(c.missing)} missing, ${n(c.errorKeys)} in error, ${n(c.duplicates)} ${noun(c.duplicates, 'duplicate')} dropped`,
     );
   }
   if (s.export) {
     const u = s.export.users;
     // The join of output.users: how many exported users the file lacks (their columns empty, or dropped).
     const users = u
-      ? `; users file: ${n(u.inFile)} users, ${n(u.missing)} of the export's not in it${u.dropped > 0 ? ` (${n(u.dropped)} dropped)` : ''}`
+      ? `; users file: ${n(u.inFile)} ${noun(u.inFile, 'user')}, ${n(u.missing)} of the export's not in it${u.dropped > 0 ? ` (${n(u.dropped)} dropped)` : ''}`
       : '';
     out.push(
-      `  export       ${n(s.export.records)} keys, ${n(s.export.rows)} rows (${s.export.format})${users}`,
+      `  export       ${n(s.export.records)} ${noun(s.export.records, 'key')}, ${n(s.export.rows)} ${noun(s.export.rows, 'row')} (${s.export.format})${users}`,
     );
   }
   const d = s.export?.since;

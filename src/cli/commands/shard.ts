@@ -1,4 +1,4 @@
-import { parseBytes, parseCount } from '../../core/units.js';
+import { count, parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import {
   AWS_OPTIONS,
@@ -113,7 +113,7 @@ export async function runShard(args: readonly string[], io: CliIO): Promise<numb
   else {
     write(
       io.stderr,
-      `shard: ${summary.records} records, ${summary.bytes} bytes in ${summary.shards} shard(s); manifest ${summary.manifest} (${summary.seconds.toFixed(1)} s)\n`,
+      `shard: ${count(summary.records, 'record')}, ${count(summary.bytes, 'byte')} in ${count(summary.shards, 'shard')}; manifest ${summary.manifest} (${summary.seconds.toFixed(1)} s)\n`,
     );
   }
   if (summary.records === 0)

@@ -79,7 +79,7 @@ export function addWarnings(
 ): void {
   if (s.duplicates > 0)
     s.warnings.push(
-      `${s.duplicates} lines repeat a key already seen (another shard or a rerun); the first was kept`,
+      `${s.duplicates === 1 ? '1 line repeats' : `${s.duplicates} lines repeat`} a key already seen (another shard or a rerun); the first was kept`,
     );
   if (s.unexpected > 0) s.warnings.push(`${s.unexpected} output keys are not in the input`);
   if (s.outputWithoutKey > 0)

@@ -1,5 +1,6 @@
 import type { MapUsersSummary } from '../../core/map-users.js';
 import { type Layout, type OutputFormat, outputHeader } from '../../core/out-convert.js';
+import { count } from '../../core/units.js';
 import type { LoadedCatalog } from './catalog.js';
 import type { SinceSummary } from './delta/options.js';
 import type { ExportRun } from './export-run.js';
@@ -138,13 +139,15 @@ function exportWarnings(
   const warnings: string[] = [];
   if (s.records === 0) warnings.push('no line had recommendations to export');
   if (s.droppedScores > 0)
-    warnings.push(`${s.droppedScores} lines had scores, but the first exported lines had none: not exported`);
+    warnings.push(
+      `${count(s.droppedScores, 'line')} had scores, but the first exported lines had none: not exported`,
+    );
   if (s.droppedReasons > 0)
     warnings.push(
-      `${s.droppedReasons} lines had reasons, but the first exported lines had none: not exported`,
+      `${count(s.droppedReasons, 'line')} had reasons, but the first exported lines had none: not exported`,
     );
   if (s.droppedThemes > 0)
-    warnings.push(`${s.droppedThemes} lines had a theme, but the export has no theme column`);
+    warnings.push(`${count(s.droppedThemes, 'line')} had a theme, but the export has no theme column`);
   warnings.push(...catalogTableWarnings(o, loaded));
   if (s.catalogMissing > 0 && s.catalogMissing === s.rows)
     warnings.push(
@@ -168,7 +171,7 @@ function exportWarnings(
     );
   if (s.withoutKey > 0)
     warnings.push(
-      `${s.withoutKey} lines had an empty input ({}, Popularity-Count with no user): exported with an empty key${o.format === 'jsonl' ? ' (null)' : ''}`,
+      `${count(s.withoutKey, 'line')} had an empty input ({}, Popularity-Count with no user): exported with an empty key${o.format === 'jsonl' ? ' (null)' : ''}`,
     );
   return warnings;
 }

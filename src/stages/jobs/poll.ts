@@ -3,6 +3,7 @@
  * jittered, abortable pause between passes.
  */
 import pLimit from 'p-limit';
+import { count } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import { fill } from './create.js';
 import { currentJob, isTerminal, normalizeStatus, shardNeed } from './model.js';
@@ -36,7 +37,7 @@ export async function poll(run: Run, create: boolean, untilFinal: boolean): Prom
     if (!create && unsubmitted > 0 && watching === 0) {
       throw new PbError(
         'PB_JOB',
-        `${unsubmitted} shard(s) have no job yet: run submit with the same manifest and output`,
+        `${count(unsubmitted, 'shard')} ${unsubmitted === 1 ? 'has' : 'have'} no job yet: run submit with the same manifest and output`,
         { file: run.path },
       );
     }

@@ -1,5 +1,6 @@
 // What the full run and the dry run share before prepare: every source and the catalog checked in one
 // report, prepare's options from the pipeline, and the stop when the input gives no record.
+import { count } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import {
   checkCatalog,
@@ -25,11 +26,11 @@ export function stopWithoutRecords(p: Pipeline, summary: RunSummary): void {
     );
   if (r.rejected > 0)
     why.push(
-      `${r.rejected === r.read ? 'every record' : `${r.rejected} record(s)`} rejected: see ${summary.files.rejects ?? p.output.rejects} for each reason`,
+      `${r.rejected === r.read ? 'every record' : count(r.rejected, 'record')} rejected: see ${summary.files.rejects ?? p.output.rejects} for each reason`,
     );
-  if (r.inactive > 0) why.push(`${r.inactive} record(s) older than $.input.since`);
-  if (r.filteredOut > 0) why.push(`${r.filteredOut} record(s) left out by $.input.where`);
-  if (why.length === 0) why.push(`${r.read} record(s) read, none written`);
+  if (r.inactive > 0) why.push(`${count(r.inactive, 'record')} older than $.input.since`);
+  if (r.filteredOut > 0) why.push(`${count(r.filteredOut, 'record')} left out by $.input.where`);
+  if (why.length === 0) why.push(`${count(r.read, 'record')} read, none written`);
   summary.exitCode = 1;
   // Only these are written when the run stops here.
   summary.files = {

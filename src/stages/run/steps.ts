@@ -1,6 +1,7 @@
 // The steps of a full run, each reading and recording its part of WORK/run.json.
 import { mkdir } from 'node:fs/promises';
 import { isParquetFormat } from '../../core/out-convert.js';
+import { count } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import type { PersonalizeConnection } from '../../io/clients.js';
 import { readJsonDoc, removeDoc, writeJsonDoc } from '../../io/doc.js';
@@ -103,7 +104,7 @@ export async function prepareStep(ctx: RunContext): Promise<{ prepareKey: string
       type: 'stage',
       stage: 'prepare',
       reused: true,
-      detail: `${record.prepare.shards.count} shards from ${record.prepare.at}`,
+      detail: `${count(record.prepare.shards.count, 'shard')} from ${record.prepare.at}`,
     });
     if (sourcesChanged)
       ctx.warn([
@@ -160,7 +161,7 @@ async function makeShards(ctx: RunContext, prepareKey: string, sources: string[]
     type: 'stage',
     stage: 'prepare',
     reused: false,
-    detail: `${p.input.sources.length} source(s) to ${layout.input}`,
+    detail: `${count(p.input.sources.length, 'source')} to ${layout.input}`,
   });
   const prepared = await prepare({
     ...prepareOptions(p),
@@ -195,11 +196,11 @@ export async function validateStep(ctx: RunContext, prepareKey: string): Promise
       type: 'stage',
       stage: 'validate',
       reused: true,
-      detail: `${record.validate.records} records`,
+      detail: count(record.validate.records, 'record'),
     });
     return;
   }
-  ctx.emit({ type: 'stage', stage: 'validate', reused: false, detail: `${summary.shards.count} shards` });
+  ctx.emit({ type: 'stage', stage: 'validate', reused: false, detail: count(summary.shards.count, 'shard') });
   const check = await validateFiles({
     recipe: p.family.family,
     // The manifest, so the job quotas (files, bytes) are checked per shard, as each job reads one.
@@ -212,7 +213,7 @@ export async function validateStep(ctx: RunContext, prepareKey: string): Promise
   if (check.problems > 0)
     throw new PbError(
       'PB_INVALID_RECORD',
-      `${check.problems} problem(s) in the uploaded shards (listed above); no job was created`,
+      `${count(check.problems, 'problem')} in the uploaded shards (listed above); no job was created`,
       { file: layout.input },
     );
   if (check.records !== summary.shards.records)
@@ -261,7 +262,7 @@ export async function jobsStep(
     type: 'stage',
     stage: 'jobs',
     reused: false,
-    detail: `${summary.shards.count} shards, state ${layout.state}`,
+    detail: `${count(summary.shards.count, 'shard')}, state ${layout.state}`,
   });
   const jobs = await submit({
     ...jobOptions,
@@ -315,7 +316,7 @@ export async function collectStep(ctx: RunContext, jobsKey: string, active: JobR
       type: 'stage',
       stage: 'collect',
       reused: true,
-      detail: `${record.collect.summary.written} lines`,
+      detail: count(record.collect.summary.written, 'line'),
     });
   } else {
     ctx.emit({
@@ -471,12 +472,13 @@ export function finish(ctx: RunContext): void {
   const o = p.output;
   if (c.missing > 0 && summary.jobs.failed === 0)
     summary.advice.push(
-      `${c.missing} input record(s) have no output line: they are in ${o.missing}. ${resubmitAdvice(p)}`,
+      `${count(c.missing, 'input record')} ${c.missing === 1 ? 'has' : 'have'} no output line: they are in ${o.missing}. ${resubmitAdvice(p)}`,
     );
   if (c.errorKeys > 0)
     summary.advice.push(
-      `${c.errorKeys} record(s) were refused by the service: see ${o.errors} for each reason`,
+      `${count(c.errorKeys, 'record')} ${c.errorKeys === 1 ? 'was' : 'were'} refused by the service: see ${o.errors} for each reason`,
     );
-  if (c.invalid > 0) summary.advice.push(`${c.invalid} output line(s) could not be read: see ${o.invalid}`);
+  if (c.invalid > 0)
+    summary.advice.push(`${count(c.invalid, 'output line')} could not be read: see ${o.invalid}`);
   if (summary.jobs.failed > 0 || c.missing > 0 || c.errorKeys > 0 || c.invalid > 0) summary.exitCode = 1;
 }

@@ -368,7 +368,7 @@ describe('collect', () => {
     await writeFile(clean, '{"input":{"userId":"a"},"output":{"recommendedItems":[]}}\n');
     const ok = await cli(['collect', clean, '-o', join(dir, 'c.jsonl')]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stderr, /collect: 1 output lines from 1 file\(s\), 1 written/);
+    assert.match(ok.stderr, /collect: 1 output line from 1 file, 1 written/);
     assert.equal((await cli(['collect', '-o', output])).code, 2);
     const missingInput = await cli([
       'collect',

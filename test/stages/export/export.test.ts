@@ -513,7 +513,7 @@ describe('error lines are data (issue 14)', () => {
     );
     assert.equal(long.summary.layout?.keyField, 'itemId');
     assert.deepEqual([long.summary.records, long.summary.withoutKey, long.summary.invalid], [3, 1, 0]);
-    assert.ok(long.summary.warnings.some((w) => w.startsWith('1 lines had an empty input')));
+    assert.ok(long.summary.warnings.some((w) => w.startsWith('1 line had an empty input')));
     const wide = await exportText(text, { format: 'csv-wide' });
     assert.equal(body(wide.out), ',105,106,441\r\n105,105,106,441\r\n41,105,106,441\r\n');
     const jsonl = await exportText(text, { format: 'jsonl' });
@@ -710,7 +710,7 @@ describe('export CLI', () => {
     assert.equal(r.stdout, 'userId,rank,itemId,score\r\n4638,1,1104,0.0023\r\n4638,2,3102,3.773E-4\r\n');
     assert.match(
       r.stderr,
-      /export \(csv-long\): 2 lines from 1 file\(s\), 1 keys, 2 rows written to stdout, 1 error lines/,
+      /export \(csv-long\): 2 lines from 1 file, 1 key, 2 rows written to stdout, 1 error line /,
     );
     const output = tmp.fresh('o.jsonl');
     const j = await cli(['export', path, '--format', 'jsonl', '-o', output, '--json']);

@@ -474,7 +474,7 @@ describe('export --map-users', () => {
     assert.equal(r.stdout, 'userId,source_item,rank,itemId,score\nu1,a,1,y,0.25\n');
     assert.match(
       r.stderr,
-      /1 users mapped \(latest\), 1 rows written to stdout.*1 seen items dropped, 1 interactions rejected/,
+      /1 user mapped \(latest\), 1 row written to stdout.*1 seen item dropped, 1 interaction rejected/,
     );
     const bad = await cli(args);
     assert.equal(bad.code, 1);

@@ -531,7 +531,7 @@ describe('progress on stderr', () => {
     assert.ok(last >= 0, JSON.stringify(err.writes));
     // After the last redraw: the clear, then the summary on a clean row, nothing else.
     assert.deepEqual(err.writes.slice(last + 1, last + 2), [CLEAR]);
-    assert.match(err.writes[last + 2] ?? '', /^jobs \(run \w+, state .*\): 2 shard\(s\): 2 active, 0 failed/);
+    assert.match(err.writes[last + 2] ?? '', /^jobs \(run \w+, state .*\): 2 shards: 2 active, 0 failed/);
     assert.equal(err.writes.length, last + 3);
     // Every progress write is a redraw (clear first), and each event line starts on a clean row.
     for (const w of err.writes.filter((x) => x.includes('jobs: '))) assert.ok(w.startsWith(CLEAR), w);
@@ -555,7 +555,7 @@ describe('progress on stderr', () => {
     const lines = text.split('\n');
     assert.equal(lines.pop(), '');
     assert.equal(lines.shift(), `personalize-batch: resuming from ${s.state}`);
-    assert.match(lines.pop() as string, /^jobs \(run \w+, state .*\): 2 shard\(s\): 2 active, 0 failed/);
+    assert.match(lines.pop() as string, /^jobs \(run \w+, state .*\): 2 shards: 2 active, 0 failed/);
     // The two shards finish in either order.
     assert.deepEqual(lines.sort(), [
       `personalize-batch: shard 0: ${s.jobs[0]?.name} ACTIVE`,
@@ -612,7 +612,7 @@ describe('progress on stderr', () => {
         `personalize-batch: shard 0: ${first} ACTIVE`,
         `personalize-batch: shard 1: ${second} CREATE FAILED: emulated: bad luck`,
       ]);
-      assert.match(rows.at(-4) as string, /^jobs \(run \w+, state .*\): 2 shard\(s\): 1 active, 1 failed/);
+      assert.match(rows.at(-4) as string, /^jobs \(run \w+, state .*\): 2 shards: 1 active, 1 failed/);
       assert.deepEqual(rows.slice(-3), [
         `personalize-batch: shard 1: job ${second} failed: emulated: bad luck`,
         'personalize-batch: run submit again with --retry-failed N to resubmit the failed shards',

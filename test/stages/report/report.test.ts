@@ -773,7 +773,7 @@ describe('report', () => {
     assert.equal(code, 0, err.text());
     assert.match(
       err.text(),
-      /^report: 4 lines from 1 file\(s\), 3 keys, 1 error lines, 6 distinct ids, 1 invalid lines;/,
+      /^report: 4 lines from 1 file, 3 keys, 1 error line, 6 distinct ids, 1 invalid line;/,
     );
     const counts = JSON.parse(stdout.text());
     assert.deepEqual([counts.lines, counts.invalid, counts.errorLines, counts.slots], [4, 1, 1, 6]);

@@ -390,7 +390,7 @@ describe('run', () => {
     });
     const stop = await cli(['run', none.file, '--dry-run', ...AWS_ARGS()]);
     assert.equal(stop.code, 1, stop.stderr);
-    assert.match(stop.stdout, /no record to run: .*\b9 record\(s\) left out by \$\.input\.where/);
+    assert.match(stop.stdout, /no record to run: .*\b9 records left out by \$\.input\.where/);
 
     const bad = await setup(10, (p) => {
       p.input.where = 'signup_date >= and';
