@@ -1077,10 +1077,7 @@ describe('emulate command', () => {
     ac.abort();
     assert.equal(await done, 0);
     assert.match(err.text(), /batch inference job from-cli: CREATE IN_PROGRESS/);
-    assert.match(
-      err.text(),
-      /batch inference job from-cli: ACTIVE \(user-personalization: 1 line, 0 errors/,
-    );
+    assert.match(err.text(), /batch inference job from-cli: ACTIVE \(user-personalization: 1 line, 0 errors/);
     await assert.rejects(fetch(env.AWS_ENDPOINT_URL_PERSONALIZE as string), 'the endpoint is closed');
   });
 

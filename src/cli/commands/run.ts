@@ -145,7 +145,7 @@ export function describeRun(s: RunSummary): string {
   for (const line of describeInputs({ inputs: s.inputs, inputsNotListed: 0 }))
     out.push(`  input        ${line}`);
   out.push(
-    `  records      ${n(r.read)} read, ${n(r.written)} to run, ${n(r.duplicates)} duplicates, ${n(r.rejected)} rejected${r.inactive > 0 ? `, ${n(r.inactive)} before input.since` : ''}${r.filteredOut > 0 ? `, ${n(r.filteredOut)} left out by input.where` : ''}`,
+    `  records      ${n(r.read)} read, ${n(r.written)} to run, ${n(r.duplicates)} ${noun(r.duplicates, 'duplicate')}, ${n(r.rejected)} rejected${r.inactive > 0 ? `, ${n(r.inactive)} before input.since` : ''}${r.filteredOut > 0 ? `, ${n(r.filteredOut)} left out by input.where` : ''}`,
   );
   out.push(`  shards       ${s.shards.count} (${n(s.shards.bytes)} bytes) in ${s.shards.manifest}`);
   if (s.dryRun) {
@@ -208,8 +208,12 @@ function filesOf(s: RunSummary): [string, string | null][] {
     ['removed', f.removed ?? null],
     ['merged', f.merged],
     ['rejects', f.rejects],
-    ['missing', f.missing],
-    ['errors', f.errors],
+    // Both are written on every collect, empty or not, so that one an earlier run left never stays behind.
+    [
+      'missing',
+      f.missing && s.collect?.missing === 0 ? `${f.missing} (empty: every record has a line)` : f.missing,
+    ],
+    ['errors', f.errors && s.collect?.errorKeys === 0 ? `${f.errors} (empty: no error line)` : f.errors],
     ['invalid', f.invalid],
     ['summary', f.summary],
     ['history', f.history ?? null],

@@ -347,7 +347,8 @@ export async function collectStep(ctx: RunContext, jobsKey: string, active: JobR
   ctx.warn(record.collect.warnings ?? []);
   summary.files.merged = p.output.merged;
   summary.files.missing = p.output.missing;
-  if (summary.collect.errorKeys > 0) summary.files.errors = p.output.errors;
+  // Listed even when empty: collect wrote it (empty), so that an earlier run's errors never stay behind.
+  summary.files.errors = p.output.errors;
   if (summary.collect.invalid > 0) summary.files.invalid = p.output.invalid;
   return collectKey;
 }

@@ -316,6 +316,10 @@ describe('run', () => {
         `; users file: ${known.length} users, ${dropped} of the export's not in it \\(${dropped} dropped\\)\\n`,
       ),
     );
+    // errors.jsonl is written even when empty (an earlier run's must not stay): the listing says it is.
+    assert.equal(s.collect?.errorKeys, 0);
+    assert.match(describeRun(s), /\n {4}errors {3}\S+errors\.jsonl \(empty: no error line\)\n/);
+    assert.equal((await readFile(s.files.errors as string, 'utf8')).length, 0);
   });
 
   test('output.since "last": the first run keeps its lines in OUT/history/, the next exports only new keys and lists the gone', async () => {
