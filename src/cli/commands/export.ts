@@ -355,7 +355,7 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     );
   if (s.since)
     parts.push(
-      `since ${s.since.prev}: ${s.since.new} new, ${s.since.changed} changed, ${s.since.unchanged} unchanged (not written), ${s.since.removed} removed (in ${s.since.removedFile})${s.since.failed > 0 ? `, ${s.since.failed} failed now (kept)` : ''}`,
+      `since ${s.since.prev}: ${s.since.new} new, ${s.since.changed} changed, ${s.since.unchanged} unchanged (not written), ${s.since.removed} removed (in ${s.since.removedFile}${s.since.removedUsers ? `, with ${s.since.removedUsers.columns.join(', ')}` : ''})${s.since.failed > 0 ? `, ${s.since.failed} failed now (kept)` : ''}`,
     );
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }

@@ -184,10 +184,11 @@ export async function checkCatalog(
   await c.src.close();
 }
 
-/** checkCatalog for the users file. */
-export async function checkUsers(o: UsersSettings, flags: CatalogOptionNames = USERS_FLAGS): Promise<void> {
+/** checkCatalog for the users file; the columns to join, as its header names them. */
+export async function checkUsers(o: UsersSettings, flags = USERS_FLAGS): Promise<string[]> {
   const c = await openTable(usersSpec(o, flags));
   await c.src.close();
+  return [...c.columns];
 }
 
 /**

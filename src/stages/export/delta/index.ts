@@ -5,7 +5,7 @@ import { describeRecipe, sameRecipe } from '../../../core/delta.js';
 import { usage } from '../../../errors.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
 import { expandOutSources } from '../../../io/out-reader.js';
-import { checkNotAnInput, trackTemporary, writeOutput } from '../../../io/output.js';
+import { checkNotAnInput, trackTemporary } from '../../../io/output.js';
 import { SpillDir, type SpilledParts } from '../../../io/spill.js';
 import { StdinSpool } from '../../collect/sources.js';
 import type { ExportOptions } from '../options.js';
@@ -18,6 +18,7 @@ import { KeptLines, type LineKeep } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
 import { joinPartitions, openPrevSide, type PrevSide } from './prev-thread.js';
+import { writeRemoved } from './removed-users.js';
 
 export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } from './options.js';
 
@@ -85,11 +86,17 @@ export async function exportSince(
     prevSide = undefined;
     const summary = await exportPlain(plainOptions(options, sources), new KeptLines(write, cur.lines));
     const key = cur.recipe?.keyColumn ?? prev.recipe?.keyColumn ?? 'userId';
-    await writeOutput(d.removed, options.stdout, removed(removedHeader(key, o)));
+    const users = await writeRemoved(d, o, options.stdout, removed(removedHeader(key, o)), summary, dir);
     return {
       ...summary,
       sources: sources.length,
-      since: { ...counts, prev: d.since, prevFormat: prev.format, removedFile: d.removed },
+      since: {
+        ...counts,
+        prev: d.since,
+        prevFormat: prev.format,
+        removedFile: d.removed,
+        ...(users && { removedUsers: users }),
+      },
     };
   } finally {
     await prevSide?.close();

@@ -25,6 +25,8 @@ export interface SinceSummary extends DeltaCounts {
   prev: string;
   prevFormat: string;
   removedFile: string;
+  /** With --users: REMOVED also holds these users file's columns; `missing` keys had no row there (cells empty). */
+  removedUsers?: { columns: string[]; missing: number };
 }
 
 export const SINCE_DEFAULTS = { memoryBudget: 64 * 1024 * 1024 } as const;

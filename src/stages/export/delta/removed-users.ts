@@ -1,0 +1,148 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { csvCell, csvCellCut } from '../../../core/csv-cell.js';
+import { cellValue } from '../../../core/delta.js';
+import { RecordSplitter } from '../../../core/lines.js';
+import { userColumnNames } from '../../../core/out/layout.js';
+import { count } from '../../../core/units.js';
+import { writeOutput } from '../../../io/output.js';
+import { checkUsers, eachUserRow } from '../catalog.js';
+import type { ResolvedExportOptions } from '../options.js';
+import type { ExportSummary } from '../summary.js';
+import type { ResolvedSince } from './options.js';
+
+/** What the users file gave REMOVED: its keys without a row there (their cells left empty). */
+export interface RemovedUsers {
+  missing: number;
+  /** The users file's columns added to REMOVED, as its header names them (after --rename). */
+  columns: string[];
+}
+
+/**
+ * Writes REMOVED (its header and key cells in `lines`), with `--users` the
+ * users file's columns joined (removedWithUsers); a warning in `summary`
+ * for removed keys the file lacks.
+ */
+export async function writeRemoved(
+  d: ResolvedSince,
+  o: ResolvedExportOptions,
+  stdout: Writable | undefined,
+  lines: AsyncIterable<Buffer | string>,
+  summary: ExportSummary,
+  dir: string,
+): Promise<RemovedUsers | undefined> {
+  // With --users, REMOVED names the gone users as the users file does (their e-mail address, say).
+  const users: RemovedUsers | undefined = o.users ? { missing: 0, columns: [] } : undefined;
+  await writeOutput(
+    d.removed,
+    stdout,
+    users ? removedWithUsers(lines, o, summary.columns, dir, users) : lines,
+  );
+  if (users && users.missing > 0)
+    summary.warnings.push(
+      `${count(users.missing, 'removed key')} ${users.missing === 1 ? 'is' : 'are'} not in the users file (${o.users}): ${users.missing === 1 ? 'its' : 'their'} columns in ${d.removed} are empty`,
+    );
+  return users;
+}
+
+/** Per key and per value held in a round: a string's UTF-16 bytes plus a Map entry's and an array's overhead. */
+const ENTRY_BYTES = 96;
+
+/**
+ * REMOVED with the users file's columns (`--since` with `--users`): the
+ * users gone since PREV by their e-mail address and name too, not only by
+ * their key, for tools that unsubscribe by address (Mailchimp) and for
+ * anyone reading the file. REMOVED's lines (a header, then one key cell a
+ * line, in REMOVED's order) are spooled to `dir`, then read back in rounds
+ * of keys that fit half of --memory-budget: each round reads the users file
+ * once, for its keys only (the byte path skips the others on sight), and
+ * writes its rows in REMOVED's order. The first row of a repeated key wins,
+ * as in the export; a key the file lacks keeps empty cells and is counted.
+ * Cells are written as the export writes the users' columns: the formula
+ * guard and --max-cell-bytes apply. A key cell `'=x` is read back as `=x`
+ * with the guard on, as a PREV cell is.
+ */
+export async function* removedWithUsers(
+  lines: AsyncIterable<Buffer | string>,
+  o: ResolvedExportOptions,
+  exported: readonly string[],
+  dir: string,
+  out: RemovedUsers,
+): AsyncGenerator<string> {
+  const spooled = join(dir, 'removed-keys.csv');
+  await pipeline(Readable.from(lines), createWriteStream(spooled));
+  const raw = await checkUsers(o);
+  // Named as the export named them: a CSV export's last columns (prefixed on a clash, renamed), else as in JSON Lines.
+  out.columns =
+    exported.length >= raw.length
+      ? exported.slice(-raw.length)
+      : userColumnNames(raw, ['userId', 'theme', 'items']);
+  let header = true;
+  let round: string[] = [];
+  let bytes = 0;
+  for await (const row of spooledRows(spooled)) {
+    if (header) {
+      header = false;
+      yield `${[row.cell, ...out.columns].map((n) => csvCell(n, false)).join(',')}\r\n`;
+      continue;
+    }
+    round.push(row.cell);
+    bytes += 2 * row.cell.length + ENTRY_BYTES;
+    if (bytes >= o.memoryBudget / 4) {
+      yield await joinRound(round, o, out);
+      round = [];
+      bytes = 0;
+    }
+  }
+  if (round.length > 0) yield await joinRound(round, o, out);
+}
+
+/** One round: the users file read for these keys, then their REMOVED rows. */
+async function joinRound(cells: string[], o: ResolvedExportOptions, out: RemovedUsers): Promise<string> {
+  const keys = new Set(cells.map((c) => cellValue(c, o.escapeFormulas)));
+  const found = new Map<string, string[]>();
+  await eachUsersRow(o, keys, (key, values) => {
+    if (!found.has(key)) found.set(key, values);
+  });
+  let text = '';
+  for (const cell of cells) {
+    const values = found.get(cellValue(cell, o.escapeFormulas));
+    if (!values) out.missing++;
+    const rest = values
+      ? values.map((v) => csvCellCut(v, o.escapeFormulas, o.maxCellBytes).cell)
+      : out.columns.map(() => '');
+    text += `${[csvCell(cell, false), ...rest].join(',')}\r\n`;
+  }
+  return text;
+}
+
+/** The users file's rows whose key is in `keys`, in file order. */
+async function eachUsersRow(
+  o: ResolvedExportOptions,
+  keys: ReadonlySet<string>,
+  onRow: (key: string, values: string[]) => void,
+): Promise<void> {
+  await eachUserRow(
+    o,
+    (key, values) => {
+      onRow(key, values);
+      return undefined;
+    },
+    (buf, s, e) => keys.has(Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('utf8')),
+  );
+}
+
+/** REMOVED's spooled rows, each its key's cell as written, quoting undone (a formula guard kept). */
+async function* spooledRows(path: string): AsyncGenerator<{ cell: string }> {
+  const split = new RecordSplitter({ delimiter: ',', maxRecordLength: 1 << 20, file: path });
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of createReadStream(path)) {
+    for (const r of split.push(decoder.write(chunk as Buffer))) yield { cell: r.fields[0] ?? '' };
+  }
+  for (const r of split.push(decoder.end())) yield { cell: r.fields[0] ?? '' };
+  for (const r of split.end()) yield { cell: r.fields[0] ?? '' };
+}
