@@ -35,7 +35,7 @@ recommend.
 
 Files (in DIR): emails.csv (week 2's list; week 1's is emails-week-1.csv), crm.csv (the CRM
 export the e-mail addresses and first names come from) and items.csv (the inputs), pipeline.json, recommendations.csv (week 1, everyone), changes-week-2.csv and
-removed-week-2.csv (week 2), merged.jsonl (the jobs' output lines, merged), rejects.jsonl (the
+removed-week-2.csv (week 2; the users gone, with their e-mail address), merged.jsonl (the jobs' output lines, merged), rejects.jsonl (the
 broken rows, with file, line and reason), missing.jsonl, errors.jsonl, summary.json, report.html
 and report.json (week 2's report: counts, top items, scores, what changed since week 1; open
 report.html in a browser) and history/.

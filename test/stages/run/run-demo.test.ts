@@ -86,8 +86,20 @@ describe('demo', () => {
       string
     >[];
     assert.deepEqual(new Set(changes.map((c) => c.userId)), new Set(added));
-    const removed = (await readFile(join(dir, 'removed-week-2.csv'), 'utf8')).trim().split(/\r?\n/);
-    assert.deepEqual(removed.slice(1).sort(), gone.sort());
+    // The users gone, with their e-mail address and first name from the CRM file (output.users).
+    const removed = parseCsv(await readFile(join(dir, 'removed-week-2.csv'))) as string[][];
+    assert.deepEqual(removed[0], ['userId', 'email', 'first_name']);
+    assert.deepEqual(
+      removed
+        .slice(1)
+        .map((r) => r[0])
+        .sort(),
+      gone.sort(),
+    );
+    for (const [user, email, name] of removed.slice(1)) {
+      assert.match(email as string, new RegExp(`^[a-zé]+\\.${user}@example\\.com$`));
+      assert.match(name as string, /^[A-Z][a-zé]+$/);
+    }
     assert.equal((await readdir(join(dir, 'history'))).length, 2);
     // Week 2's report: everyone who opted in now, and what changed since week 1's run.
     const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as ReportJson;
