@@ -181,6 +181,12 @@ export function csvShapeOf(header: readonly string[]): CsvShape | undefined {
     const score = header[3] === 'score' ? 3 : -1;
     return { format: 'csv-long', recipe, idCol: 2, scoreCol: score, rankCol: 1, idCols: [], scoreCols: [] };
   }
+  // export --map-users' csv-long: the source item of each recommended item before its rank.
+  if (key === 'userId' && header[1] === 'source_item' && header[2] === 'rank' && header[3] === 'itemId') {
+    const recipe = { keyColumn: key, idName: 'itemId' } as Recipe;
+    const score = header[4] === 'score' ? 4 : -1;
+    return { format: 'csv-long', recipe, idCol: 3, scoreCol: score, rankCol: 2, idCols: [], scoreCols: [] };
+  }
   const numbered = (name: string) => {
     const cols: number[] = [];
     header.forEach((h, i) => {

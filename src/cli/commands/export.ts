@@ -111,8 +111,10 @@ Options:
                              for s3:// sources and outputs
       --since PREV           write only keys whose ids (in order) are new or changed against PREV,
                              a previous export (csv-long, csv-wide, jsonl; .gz) or its .out files;
-                             its header read back through --rename; written in parts: its -o name
-      --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV)
+                             its header read back through --rename; written in parts: its -o name;
+                             with --map-users, the previous --map-users export (users compared)
+      --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV;
+                             with --users, their users file columns too)
       --since-scores         with --since: a change of scores alone counts as changed too
       --part K/N             export only the K-th of N slices of the sources (1 <= K <= N), so N
                              workers write N parts; whole files dealt out by size when there are at
@@ -353,11 +355,15 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     parts.push(
       `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}${usersRoute(s)}`,
     );
-  if (s.since)
-    parts.push(
-      `since ${s.since.prev}: ${s.since.new} new, ${s.since.changed} changed, ${s.since.unchanged} unchanged (not written), ${s.since.removed} removed (in ${s.since.removedFile}${s.since.removedUsers ? `, with ${s.since.removedUsers.columns.join(', ')}` : ''})${s.since.failed > 0 ? `, ${s.since.failed} failed now (kept)` : ''}`,
-    );
+  if (s.since) parts.push(describeSince(s.since));
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
+}
+
+/** What --since found, for both summary lines. */
+function describeSince(d: NonNullable<ExportSummary['since']>): string {
+  const users = d.removedUsers ? `, with ${d.removedUsers.columns.join(', ')}` : '';
+  const failed = d.failed > 0 ? `, ${d.failed} failed now (kept)` : '';
+  return `since ${d.prev}: ${d.new} new, ${d.changed} changed, ${d.unchanged} unchanged (not written), ${d.removed} removed (in ${d.removedFile}${users})${failed}`;
 }
 
 /** The summary line of export --map-users. */
@@ -387,6 +393,7 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
   if (s.errorLines > 0)
     parts.push(`${s.errorLines} error ${noun(s.errorLines, 'line')} (see ${s.errorsFile})`);
   if (s.invalid > 0) parts.push(`${s.invalid} invalid ${noun(s.invalid, 'line')} skipped (see ${rejects})`);
+  if (s.since) parts.push(describeSince(s.since));
   return `export (map users): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
 

@@ -18,6 +18,7 @@ import type { LineKeep } from './delta/keep.js';
 import { ExportRun } from './export-run.js';
 import { keyOnlyLayout } from './line-checks.js';
 import { mapUsers } from './map-users/index.js';
+import { finishMappedSince, openMappedSince } from './map-users/since.js';
 import { summarizeMapUsers } from './map-users/summary.js';
 import { type ExportOptions, type ResolvedExportOptions, resolveExportOptions } from './options.js';
 import { ParquetExport } from './parquet.js';
@@ -77,7 +78,8 @@ async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> 
   if (options.since !== undefined && isParquetFormat(options.format))
     throw usage(`--format ${options.format} writes a plain export: --since writes CSV or JSON Lines`);
   const since = resolveSince(options);
-  if (since) return exportSince(options, since, exportKept);
+  // --map-users writes rows per user: its own --since compares them (map-users/since.ts).
+  if (since && options.mapUsers === undefined) return exportSince(options, since, exportKept);
   return exportKept(options);
 }
 
@@ -99,14 +101,12 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
         'with --map-users the users file is joined in memory: it needs more than --memory-budget; raise --memory-budget, or keep only the users and --user-fields you need',
         { file: o.users },
       );
-    const r = await mapUsers(o, o.map, options, sources, { catalog: loaded, users });
-    return summarizeMapUsers(
-      o,
-      sources.length,
-      r,
-      { catalog: loaded, users: users && usersStats(users) },
-      started,
-    );
+    const d = resolveSince(options);
+    const since = d && (await openMappedSince(d, o, [...sources, o.map.file]));
+    const r = await mapUsers(o, o.map, options, sources, { catalog: loaded, users }, since);
+    const stats = users && usersStats(users);
+    const summary = summarizeMapUsers(o, sources.length, r, { catalog: loaded, users: stats }, started);
+    return d && since ? finishMappedSince(summary, d, since, o, options.stdout) : summary;
   }
   if (users && !('catalog' in users)) {
     if (o.part)

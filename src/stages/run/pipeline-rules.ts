@@ -403,9 +403,10 @@ function mapUsersRules(r: Rules, o: PipelineFile['output'], family: FamilyInfo |
     );
   if (o.maxFileSize !== undefined)
     r.problems.push('$.output.maxFileSize: not done with $.output.mapUsers; leave it out');
-  if (o.since !== undefined)
+  // "last" is the newest run's merged job output, keyed by source item; the rows per user are compared with an export.
+  if (o.since === 'last')
     r.problems.push(
-      "$.output.since: not done with $.output.mapUsers (it compares the job's keys, source items, not the rows per user); leave it out",
+      '$.output.since: "last" is the previous run\'s job output, keyed by source item, and $.output.mapUsers writes rows per user: give the previous run\'s export (a copy of its output.file) instead',
     );
 }
 

@@ -441,14 +441,13 @@ describe('export --map-users', () => {
       'PB_USAGE',
       /--max-file-size is not done with --map-users/,
     );
-    // --since would keep the changed source items' lines and write every user of the others: refused.
+    // --since compares rows per user: the related-items output (keyed by source item) is no PREV for them.
+    const rel = tmp.fresh('rel.out');
+    await writeFile(rel, out);
     await rejectsWith(
-      mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', {
-        since: tmp.fresh('prev.out'),
-        removed: tmp.fresh('r.csv'),
-      }),
+      mapExport(out, 'USER_ID,ITEM_ID\nu1,a\n', { since: rel, removed: tmp.fresh('r.csv') }),
       'PB_USAGE',
-      /--since is not done with --map-users/,
+      /is keyed by source_item: with --map-users, --since takes the previous --map-users export/,
     );
     await rejectsWith(
       exportOutputs({ sources: ['x.out'], excludeSeen: true }),

@@ -649,7 +649,7 @@ describe('run', () => {
       'PB_USAGE',
       /\$\.output\.since: "last" is the newest run in OUT\/history\/, which output\.history false stops keeping/,
     );
-    // The delta compares the job's keys (source items), not the rows per user mapUsers writes.
+    // "last" is the job's output, keyed by source item; mapUsers' rows per user compare with an export.
     throwsWith(
       () =>
         resolvePipeline(
@@ -657,8 +657,13 @@ describe('run', () => {
           'p.json',
         ),
       'PB_USAGE',
-      /\$\.output\.since: not done with \$\.output\.mapUsers/,
+      /\$\.output\.since: "last" is the previous run's job output, keyed by source item, and \$\.output\.mapUsers writes rows per user: give the previous run's export/,
     );
+    const mapped = resolvePipeline(
+      { ...base, recipe: 'related-items', output: { dir: '/o', since: 'week-1.csv', mapUsers: 'views.csv' } },
+      '/p/p.json',
+    );
+    assert.equal(mapped.output.since, '/p/week-1.csv');
     const p = resolvePipeline({ ...base, output: { dir: '/o', since: 'last' } }, 'p.json');
     assert.deepEqual(
       [p.output.since, p.output.removed, p.output.history],

@@ -8,6 +8,7 @@ import { type InteractionsRead, partitionInteractions, usersOf } from './interac
 import { diskUsers } from './lists-disk.js';
 import type { ResolvedMapUsers } from './options.js';
 import { loadRelated, type RelatedLists } from './related.js';
+import type { MappedSince } from './since.js';
 import { MappedRows } from './write.js';
 
 export interface MapUsersResult {
@@ -32,6 +33,8 @@ export async function mapUsers(
   options: ExportOptions,
   sources: string[],
   tables: { catalog: LoadedCatalog | undefined; users: LoadedCatalog | undefined },
+  /** --since: only the users new or changed against PREV are written. */
+  since?: MappedSince,
 ): Promise<MapUsersResult> {
   const errors = new SideFile(o.errors, options.stdout);
   const rejects = o.rejects ? new SideFile(o.rejects, options.stdout) : undefined;
@@ -70,7 +73,7 @@ export async function mapUsers(
     await writeOutput(
       o.output,
       options.stdout,
-      output(spill, read, budget, { o, m, related, writer }, map, counts),
+      output(spill, read, budget, { o, m, related, writer, since }, map, counts),
     );
     await errors.close();
     await rejects?.close();
@@ -84,12 +87,20 @@ export async function mapUsers(
   }
 }
 
+interface MapContext {
+  o: ResolvedExportOptions;
+  m: ResolvedMapUsers;
+  related: RelatedLists;
+  writer: MappedRows;
+  since: MappedSince | undefined;
+}
+
 /** The output's bytes: the header, then each user's rows, about 1 MiB at a time (csv-wide: see wide()). */
 async function* output(
   spill: SpillDir,
   read: InteractionsRead,
   budget: number,
-  c: { o: ResolvedExportOptions; m: ResolvedMapUsers; related: RelatedLists; writer: MappedRows },
+  c: MapContext,
   map: MapUsersSummary,
   counts: { rows: number; bytesWritten: number },
 ): AsyncGenerator<Buffer> {
@@ -148,11 +159,11 @@ async function* userPieces(
   spill: SpillDir,
   read: InteractionsRead,
   budget: number,
-  c: { o: ResolvedExportOptions; m: ResolvedMapUsers; related: RelatedLists; writer: MappedRows },
+  c: MapContext,
   map: MapUsersSummary,
   counts: { rows: number },
 ): AsyncGenerator<Buffer> {
-  const { o, m, related, writer } = c;
+  const { o, m, related, writer, since } = c;
   let pending = '';
   const flush = () => {
     const b = Buffer.from(pending);
@@ -165,7 +176,12 @@ async function* userPieces(
     map.seenDropped += mapped.seenDropped;
     if (!mapped.withList) map.usersWithoutRecommendations++;
     else if (mapped.rows.length === 0 && mapped.seenDropped > 0) map.usersAllSeen++;
-    const text = writer.rowsOf(JSON.parse(`"${key}"`) as string, mapped.rows);
+    const user = JSON.parse(`"${key}"`) as string;
+    // An unchanged user is not written (nor counted in usersMapped, rows, missing or cut cells); one
+    // the users file drops is neither new nor unchanged, and so is removed if PREV had it.
+    if (since && mapped.rows.length > 0 && !writer.drops(user) && !since.keep(user, mapped.rows))
+      return undefined;
+    const text = writer.rowsOf(user, mapped.rows);
     if (text === '') return undefined;
     map.usersMapped++;
     // Rows as a plain export counts them: csv-long one per item, the others one per user.

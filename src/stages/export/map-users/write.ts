@@ -94,6 +94,11 @@ export class MappedRows {
     );
   }
 
+  /** Whether rowsOf() drops this user: --users-required and no row in the users file. */
+  drops(user: string): boolean {
+    return this.users !== undefined && this.o.usersRequired && this.lookup(this.users, user) < 0;
+  }
+
   /**
    * A user's rows as text (csv-wide: a spool line for wideRow); '' when the
    * user has none, or --users-required drops a user not in the users file.

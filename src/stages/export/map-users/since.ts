@@ -1,0 +1,173 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { hashBytes } from '../../../core/byteset.js';
+import { csvCell } from '../../../core/csv-cell.js';
+import { canonicalBytes, ListDigest, scoreText } from '../../../core/delta.js';
+import type { MappedRow } from '../../../core/map-users.js';
+import { decodeString } from '../../../core/out-lines.js';
+import { PbError, usage } from '../../../errors.js';
+import { checkNotAnInput } from '../../../io/output.js';
+import type { DeltaCounts } from '../delta/decide.js';
+import { removedHeader } from '../delta/fast.js';
+import { LineKeys } from '../delta/keys.js';
+import type { ResolvedSince } from '../delta/options.js';
+import { type PrevRead, readPrev } from '../delta/prev.js';
+import { readPrevTable } from '../delta/prev-table.js';
+import { writeRemoved } from '../delta/removed-users.js';
+import { eachEntry, PrevTable, SEEN_OK, type SharedTable } from '../delta/table.js';
+import type { ResolvedExportOptions } from '../options.js';
+import type { ExportSummary } from '../summary.js';
+
+/**
+ * `export --map-users --since PREV`: only the users whose merged list is new
+ * or changed against PREV (the previous `--map-users` export, in any of our
+ * formats) are written, and REMOVED lists PREV's users that got no rows.
+ * PREV's users and list digests are held in the `--since` table
+ * (delta/table.ts) within --memory-budget; each user's list is digested as
+ * it is written, as a PREV export's is read: its ids in order (and scores
+ * with --since-scores), the source items not compared. A PREV that does not
+ * fit is refused, as the users table with --map-users is.
+ */
+export class MappedSince {
+  readonly counts: DeltaCounts = { new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
+  private readonly digest = new ListDigest();
+  private readonly table: PrevTable | undefined;
+
+  private constructor(
+    private readonly shared: SharedTable | undefined,
+    readonly read: PrevRead,
+    private readonly scores: boolean,
+    private readonly escapeFormulas: boolean,
+  ) {
+    this.table = shared && new PrevTable(shared);
+  }
+
+  static async open(d: ResolvedSince, o: ResolvedExportOptions): Promise<MappedSince> {
+    const held = await readPrevTable(d, o);
+    const read = held?.read ?? (await whyNotHeld(d, o));
+    if (read.recipe && read.recipe.keyColumn !== 'userId')
+      throw usage(
+        `--since ${d.since} is keyed by ${read.recipe.keyColumn}: with --map-users, --since takes the previous --map-users export (keyed by userId), not the related-items output`,
+      );
+    return new MappedSince(held?.table, read, d.sinceScores, o.escapeFormulas);
+  }
+
+  /** Whether a user's rows are written: new or changed against PREV (the user is marked seen). */
+  keep(user: string, rows: readonly MappedRow[]): boolean {
+    const digest = this.digest;
+    digest.reset();
+    for (const r of rows) {
+      const b = canonicalBytes(r.item);
+      digest.id(b, 0, b.length);
+      if (this.scores) digest.score(scoreText(r.score));
+    }
+    const k = canonicalBytes(user);
+    const e = this.table ? this.table.find(k, 0, k.length, hashBytes(k, 0, k.length)) : -1;
+    if (e < 0) {
+      this.counts.new++;
+      return true;
+    }
+    const t = this.table as PrevTable;
+    t.mark(e, SEEN_OK);
+    if (t.same(e, digest.wordA(), digest.wordB())) {
+      this.counts.unchanged++;
+      return false;
+    }
+    this.counts.changed++;
+    return true;
+  }
+
+  /** REMOVED: the header, then PREV's users no written or unchanged user matched, in PREV's order. */
+  async *removedLines(header: string): AsyncGenerator<string> {
+    yield header;
+    const t = this.table;
+    if (!t || !this.shared) return;
+    let chunk = '';
+    const gone: number[] = [];
+    eachEntry(t.w, this.shared.regions, (e) => {
+      if ((t.flags(e) & SEEN_OK) === 0) gone.push(e);
+    });
+    this.counts.removed = gone.length;
+    for (const e of gone) {
+      chunk += `${csvCell(decodeString(t.b, t.keyStart(e), t.keyEnd(e)), this.escapeFormulas)}\r\n`;
+      if (chunk.length >= 65536) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+}
+
+/** Counts PREV's keys, holding none: what readPrev makes of a PREV the table did not take. */
+class CountKeys extends LineKeys {
+  put(): undefined {
+    return undefined;
+  }
+  putRun(): undefined {
+    return undefined;
+  }
+}
+
+/**
+ * PREV read again when the table did not take it: its own mistakes (not an
+ * export, not UTF-8) come out as they would without --map-users; an empty
+ * PREV makes every user new; else it is too large (or repeats a key).
+ */
+async function whyNotHeld(d: ResolvedSince, o: ResolvedExportOptions): Promise<PrevRead> {
+  const read = await readPrev(d.since, new CountKeys(d.sinceScores), {
+    top: o.top,
+    escapeFormulas: o.escapeFormulas,
+    maxLineLength: o.maxLineLength,
+    rename: o.rename,
+  });
+  if (read.keys === 0) return read;
+  throw new PbError(
+    'PB_LIMIT',
+    `with --map-users, --since holds PREV's ${read.keys} users in memory: they need more than --memory-budget (${d.memoryBudget} bytes), or a user is in PREV twice; raise --memory-budget, or give the previous --map-users export as it was written`,
+    { file: d.since },
+  );
+}
+
+/**
+ * The map-users export's --since ends: PREV checked and held before the
+ * export (open), REMOVED written after it (finish), with the users file's
+ * columns when there is one.
+ */
+export async function openMappedSince(
+  d: ResolvedSince,
+  o: ResolvedExportOptions,
+  inputs: readonly string[],
+): Promise<MappedSince> {
+  // Over PREV, the output would hold only the changes: the next --since would find every user new.
+  await checkNotAnInput(o.output, [...inputs, d.since]);
+  await checkNotAnInput(d.removed, [...inputs, d.since]);
+  return MappedSince.open(d, o);
+}
+
+export async function finishMappedSince(
+  summary: ExportSummary,
+  d: ResolvedSince,
+  since: MappedSince,
+  o: ResolvedExportOptions,
+  stdout: Writable | undefined,
+): Promise<ExportSummary> {
+  const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-since-'));
+  try {
+    const lines = since.removedLines(removedHeader('userId', o));
+    const users = await writeRemoved(d, o, stdout, lines, summary, dir);
+    return {
+      ...summary,
+      since: {
+        ...since.counts,
+        prev: d.since,
+        prevFormat: since.read.format,
+        removedFile: d.removed,
+        ...(users && { removedUsers: users }),
+      },
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
