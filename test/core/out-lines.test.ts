@@ -495,6 +495,9 @@ describe("key scan (export --since): the service's usual lines without the full 
   // The reference: every line through the full parse (the default parser takes the scan's lines from it).
   const full = new OutLineParser(false);
   const batches = [new KeyScanLines(0), new KeyScanLines(2)] as const;
+  // The cut's scan (export --since's filter.ts): scores counted, not read; strict() reads them.
+  const lazyBatch = new KeyScanLines(0);
+  const lazySeen = { only: 0, taken: 0 };
   const tally = new ReportScanLines(1 << 20);
 
   /** Whether parseNumber reads the score text on its fast path (else Number()): 15 significant digits, a scale within 22. */
@@ -582,6 +585,33 @@ describe("key scan (export --since): the service's usual lines without the full 
       d.hexInto(want, 0);
       digestHexInto(b.digestA(1), b.digestB(1), got, 0);
       assert.equal(got.toString(), want.toString(), text);
+    }
+    lazyAgrees(piece, body, text, ok);
+  }
+
+  /**
+   * The lazy scan takes every line the scan takes, with the same key, hash
+   * and digest, and strict() says so; a line only it takes (scores not JSON
+   * numbers) strict() refuses, and the full parse says it is no valid line.
+   */
+  function lazyAgrees(piece: Buffer, body: Buffer, text: string, ok: boolean): void {
+    const b = lazyBatch;
+    const ref = batches[0];
+    assert.equal(b.scan(piece, 0, true), 3, text);
+    assert.deepEqual([b.start(1), b.end(1), b.next(1)], [3, 3 + body.length, 5 + body.length], text);
+    if (ok) {
+      assert.deepEqual(
+        [b.field(1), b.keyStart(1), b.keyEnd(1), b.keyHash(1), b.digestA(1), b.digestB(1)],
+        [ref.field(1), ref.keyStart(1), ref.keyEnd(1), ref.keyHash(1), ref.digestA(1), ref.digestB(1)],
+        text,
+      );
+      if (b.lazy(1)) lazySeen.taken++;
+      assert.equal(b.strict(1), true, text);
+    } else if (b.field(1) !== KEY_NONE) {
+      lazySeen.only++;
+      assert.equal(b.lazy(1), true, text);
+      assert.equal(b.strict(1), false, text);
+      assert.notEqual(full.parse(piece, 3, 3 + body.length), LINE_OK, text);
     }
   }
 
@@ -697,7 +727,10 @@ describe("key scan (export --since): the service's usual lines without the full 
       '{"input":{"userId":"u"},"output":{"recommendedItems":[1]},"error":null}',
       '{"input":{"userId":"u"},"output":{"recommendedItems":["a"]},"error":null}}',
     ];
+    const only = lazySeen.only;
     for (const line of refused) assert.equal(both(line), false, line);
+    // The bad numbers (01, 1., .5, 1e, 1e+, +1, -) are taken by the lazy scan only; a score too many it counts.
+    assert.equal(lazySeen.only - only, 7);
     // Scores of any other kind are refused whole, never half read.
     assert.equal(both(serviceLine('u', ['a'], ['1e5x'])), false);
   });
@@ -872,6 +905,8 @@ describe("key scan (export --since): the service's usual lines without the full 
     }
     // Some changes keep the shape (an id's letter, a digit), most do not.
     assert.ok(accepted > tried / 20 && accepted < tried, `${accepted} of ${tried}`);
+    // Some keep the lazy scan's only (a score's digit to `+`, `.` or `e`).
+    assert.ok(lazySeen.only > 20 && lazySeen.taken > 20, JSON.stringify(lazySeen));
   });
 });
 

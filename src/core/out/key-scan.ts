@@ -222,7 +222,8 @@ const OUT_END = 0x565000;
 
 interface WasmKeys {
   memory: WebAssembly.Memory;
-  keys(len: number, atEnd: number, top: number, maxRecs: number): number;
+  keys(len: number, atEnd: number, top: number, maxRecs: number, lazy: number): number;
+  strict(i: number, top: number): number;
   group(from: number, to: number, type: number, n0: number): number;
 }
 
@@ -247,7 +248,7 @@ let wasmModule: WebAssembly.Module | undefined;
 export class KeyScanLines {
   private readonly wasm: WasmKeys;
   private readonly mem: Uint8Array;
-  /** Record i is rec[16 i ...]: start, end, next, key start, key end, field, digest a, b, key hash. */
+  /** Record i is rec[16 i ...]: start, end, next, key start, key end, field, digest a, b, key hash, lazy. */
   private readonly rec: Int32Array;
   /** The window's place in the piece: records hold offsets into the window. */
   private base = 0;
@@ -285,13 +286,28 @@ export class KeyScanLines {
    * with KeyScan), each read with the methods below; next(count - 1) is
    * where the next call starts.
    */
-  scan(piece: Uint8Array, from: number): number {
+  scan(piece: Uint8Array, from: number, lazy = false): number {
     const len = Math.min(CAP, piece.length - from);
     this.mem.set(piece.subarray(from, from + len), 0);
     // No rule of the shape takes a 0 byte: the scan stops at the window's end.
     this.mem[len] = 0;
     this.base = from;
-    return this.wasm.keys(len, from + len === piece.length ? 1 : 0, this.top, MAX_RECS);
+    return this.wasm.keys(len, from + len === piece.length ? 1 : 0, this.top, MAX_RECS, lazy ? 1 : 0);
+  }
+
+  /**
+   * Whether record i of a `lazy` scan was taken with its scores counted
+   * but not read as numbers (a run of number bytes and commas): a line
+   * then taken that KeyScan would refuse is no valid line (its scores are
+   * not JSON numbers). strict(i) reads them.
+   */
+  lazy(i: number): boolean {
+    return this.rec[i * 16 + 9] === 1;
+  }
+
+  /** Whether KeyScan takes record i too (before the next scan): for a record lazy() took, its scores read. */
+  strict(i: number): boolean {
+    return this.wasm.strict(i, this.top) === 1;
   }
 
   /**

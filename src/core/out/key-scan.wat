@@ -17,7 +17,8 @@
 ;;   RECS  0x210000  64 bytes a line (MAX_RECS = 0x4000), i32s: start, end
 ;;                   (CR of CRLF left out), next line's start, key start, key
 ;;                   end, field (0 refused, 1 userId, 2 itemId), the
-;;                   digest's two words, the key's hash
+;;                   digest's two words, the key's hash, 1 when the
+;;                   scores were only counted (keys()'s $lazy)
 ;;   COUNTS 0x310000 group's records per partition (256 i32s)
 ;;   ENDS   0x310400 group's end of each partition's records in OUT (256 i32s)
 ;;   AT     0x310800 group's write place per partition (256 i32s)
@@ -38,7 +39,7 @@
   ;; bytes past 0x7f are taken, as PLAIN and COMMA are in key-scan.ts), and
   ;; nothing is a call: V8 inlines no WebAssembly call, and a call per token
   ;; cost more than the token.
-  (func $line (param $s i32) (param $top i32) (param $r i32) (result i32)
+  (func $line (param $s i32) (param $top i32) (param $r i32) (param $lazy i32) (result i32)
     (local $p i32)
     (local $q i32)
     (local $c i32)
@@ -51,6 +52,7 @@
     (local $scores i32)
     (local $w i64)
     (local $v v128)
+    (i32.store offset=0x210024 (local.get $r) (i32.const 0))
     ;; {"input":{"
     (if (i64.ne (i64.load (local.get $s)) (i64.const 0x227475706e69227b)) (then (return (i32.const -1))))
     (if (i32.ne (i32.load offset=7 (local.get $s)) (i32.const 0x227b3a22)) (then (return (i32.const -1))))
@@ -167,6 +169,44 @@
         (if (i64.ne (i64.load (local.get $p)) (i64.const 0x7365726f6373222c)) (then (return (i32.const -1))))
         (if (i32.ne (i32.load offset=7 (local.get $p)) (i32.const 0x5b3a2273)) (then (return (i32.const -1))))
         (local.set $p (i32.add (local.get $p) (i32.const 11)))
+        (block $scored
+        ;; $lazy: a run of number bytes (digits, + - . / e E) and commas up
+        ;; to `]`, counted but not parsed (the record says so); any other
+        ;; byte, or no score, and the grammar below reads them. Every score
+        ;; text the grammar refuses in such a run is no JSON number either.
+        (block $strict
+          (br_if $strict (i32.eqz (local.get $lazy)))
+          (local.set $q (local.get $p))
+          (local.set $h (i32.const 0))
+          (block $run_done
+            (loop $run
+              (local.set $v (v128.load (local.get $q)))
+              (local.set $m
+                (i8x16.bitmask
+                  (v128.not
+                    (v128.or
+                      (i8x16.le_u
+                        (i8x16.sub (local.get $v) (v128.const i8x16 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b))
+                        (v128.const i8x16 14 14 14 14 14 14 14 14 14 14 14 14 14 14 14 14))
+                      (i8x16.eq
+                        (v128.or (local.get $v) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32))
+                        (v128.const i8x16 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65 0x65))))))
+              (local.set $c (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44))))
+              (br_if $run_done (local.get $m))
+              (local.set $h (i32.add (local.get $h) (i32.popcnt (local.get $c))))
+              (local.set $q (i32.add (local.get $q) (i32.const 16)))
+              (br $run)))
+          ;; The commas before the stop, in its block.
+          (local.set $h
+            (i32.add (local.get $h)
+              (i32.popcnt (i32.and (local.get $c) (i32.sub (i32.and (local.get $m) (i32.sub (i32.const 0) (local.get $m))) (i32.const 1))))))
+          (local.set $q (i32.add (local.get $q) (i32.ctz (local.get $m))))
+          (br_if $strict (i32.eq (local.get $q) (local.get $p)))
+          (br_if $strict (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x5d)))
+          (if (i32.ge_u (local.get $h) (local.get $ids)) (then (return (i32.const -1))))
+          (i32.store offset=0x210024 (local.get $r) (i32.const 1))
+          (local.set $p (i32.add (local.get $q) (i32.const 1)))
+          (br $scored))
         (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x5d))
           (then (local.set $p (i32.add (local.get $p) (i32.const 1))))
           (else
@@ -231,12 +271,12 @@
               (local.set $p (i32.add (local.get $p) (i32.const 1)))
               (br_if $score (i32.eq (local.get $c) (i32.const 0x2c)))
               (if (i32.ne (local.get $c) (i32.const 0x5d)) (then (return (i32.const -1)))))))
-        (if (i32.gt_u (local.get $scores) (local.get $ids)) (then (return (i32.const -1))))))
+        (if (i32.gt_u (local.get $scores) (local.get $ids)) (then (return (i32.const -1)))))))
     ;; },"error":null}
     (if (i64.ne (i64.load (local.get $p)) (i64.const 0x726f727265222c7d)) (then (return (i32.const -1))))
     (if (i64.ne (i64.load offset=7 (local.get $p)) (i64.const 0x7d6c6c756e3a2272)) (then (return (i32.const -1))))
     (i32.add (local.get $p) (i32.const 15)))
-  (func (export "keys") (param $len i32) (param $atEnd i32) (param $top i32) (param $maxRecs i32) (result i32)
+  (func (export "keys") (param $len i32) (param $atEnd i32) (param $top i32) (param $maxRecs i32) (param $lazy i32) (result i32)
     (local $p i32)
     (local $s i32)
     (local $q i32)
@@ -252,7 +292,7 @@
         (local.set $r (i32.shl (local.get $n) (i32.const 6)))
         ;; A refused line's span is found from its start: its bytes before
         ;; the place the shape failed hold no LF, but a word compared there may.
-        (local.set $q (call $line (local.get $s) (local.get $top) (local.get $r)))
+        (local.set $q (call $line (local.get $s) (local.get $top) (local.get $r) (local.get $lazy)))
         (local.set $nl (if (result i32) (i32.lt_s (local.get $q) (i32.const 0)) (then (local.get $s)) (else (local.get $q))))
         (block $found
           (loop $byte
@@ -280,6 +320,16 @@
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $lines)))
     (local.get $n))
+
+  ;; strict(i, top): whether record i of the last keys() call, taken with
+  ;; its scores unread ($lazy), is taken by the whole grammar too (its
+  ;; window unchanged since): 1 or 0.
+  (func (export "strict") (param $i i32) (param $top i32) (result i32)
+    (local $r i32)
+    (local.set $r (i32.shl (local.get $i) (i32.const 6)))
+    (i32.eq
+      (call $line (i32.load offset=0x210000 (local.get $r)) (local.get $top) (local.get $r) (i32.const 0))
+      (i32.load offset=0x210004 (local.get $r))))
 
   ;; A 32-bit word as 5 bytes of 7 bits each, least significant first, the
   ;; high bit set in each: no TAB or LF among them (spill.ts cuts on those).

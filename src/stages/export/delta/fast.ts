@@ -92,7 +92,10 @@ export async function sinceByTable(
   const keep = new TableKeep(prev.table, prev.read, d, o);
   let summary: ExportSummary;
   try {
-    summary = await exportPlain(plainOptions(options, sources), keep);
+    // A kept line's scores are read first by the export (filter.ts): an invalid one must stop it, as
+    // the partition path stops at it, not go to --rejects.
+    const plain = { ...plainOptions(options, sources), onInvalid: 'fail' as const, rejects: undefined };
+    summary = await exportPlain(plain, keep);
   } catch (err) {
     // Any failure is met again the partition way, with the message that path gives; an abort is not.
     if (options.signal?.aborted) throw err;

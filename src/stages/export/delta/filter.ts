@@ -129,7 +129,8 @@ export class LineFilter {
       this.kept += next - s + (piece[next - 1] === 10 ? 0 : 1);
     };
     while (p < piece.length) {
-      const n = lines ? lines.scan(piece, p) : 0;
+      // Scores only counted: a kept line's are read by the export, a dropped line's below.
+      const n = lines ? lines.scan(piece, p, true) : 0;
       if (n === 0) {
         // One line by itself: no batch scan, or the line is longer than its window.
         let nl = piece.indexOf(10, p);
@@ -145,10 +146,19 @@ export class LineFilter {
         const s = ls.start(i);
         const e = ls.end(i);
         const field = ls.field(i);
-        const take =
-          field !== KEY_NONE && e - s <= max && this.fieldOk[field] === true
-            ? this.decide(piece, ls.keyStart(i), ls.keyEnd(i), ls.keyHash(i), ls.digestA(i), ls.digestB(i))
-            : this.slow(piece, s, e);
+        let take: boolean;
+        if (field !== KEY_NONE && e - s <= max && this.fieldOk[field] === true) {
+          take = this.decide(
+            piece,
+            ls.keyStart(i),
+            ls.keyEnd(i),
+            ls.keyHash(i),
+            ls.digestA(i),
+            ls.digestB(i),
+          );
+          // A dropped line's scores not being JSON numbers is the invalid line the parser would have stopped at.
+          if (!take && ls.lazy(i) && !ls.strict(i)) this.giveUp(GAVE_UP_INVALID);
+        } else take = this.slow(piece, s, e);
         if (take) keep(s, ls.next(i));
       }
       p = ls.next(n - 1);

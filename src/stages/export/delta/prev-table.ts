@@ -10,7 +10,7 @@ import type { ResolvedSince } from './options.js';
 import { type PrevRead, type PrevReadOptions, readPrev } from './prev.js';
 import { type SharedTable, TableKeys, type TableMemory, TableWriter, tableMemory } from './table.js';
 
-/** A larger table than this is not tried (its word offsets must stay below 2^28 words and slots' Int32). */
+/** A larger table than this is not tried (its word offsets must stay below 2^28: a slot holds one in 28 bits, table.ts TAG). */
 const MAX_TABLE = 1 << 30;
 
 /** PREV's `.out` file from this size on is read on two threads, half each (the tests split small ones). */

@@ -14,14 +14,22 @@ import { LineKeys } from './keys.js';
  * An entry is 4 words, the key's hash (byteset.ts hashBytes), the digest's
  * two words, the key's length with the seen flags on top, then the key's
  * canonical bytes padded to a word: 24 bytes for an 8-byte user id. The
- * table is a word a slot (the entry's word offset + 1; 0 empty), at most
- * 7/10 full, linear probing.
+ * table is a word a slot (the entry's word offset + 1, its key hash's top 4
+ * bits on top; 0 empty), at most 7/10 full, linear probing.
  */
 
 export const SEEN_OK = 1 << 28;
 export const SEEN_ERROR = 1 << 29;
 const LEN = SEEN_OK - 1;
 const HEAD = 4;
+/**
+ * A slot's top 4 bits are its key hash's (the entry's word offset + 1 takes
+ * 28 bits at most: MAX_TABLE): most probes past another key then read no
+ * entry, each a cache miss anywhere in the arena.
+ */
+const TAG = 0xf0000000 | 0;
+/** Keys a writer reserves at a time (TableWriter.reserve). */
+const RESERVE = 4096;
 
 /** What another thread needs to look keys up: the memory, and the regions' word spans [start, top). */
 export interface SharedTable {
@@ -62,6 +70,8 @@ export class TableWriter {
   private readonly mask: number;
   /** Keys the slots take (7/10 of them). */
   private readonly most: number;
+  /** Keys this writer may still place before it reserves more from `placed`. */
+  private reserved = 0;
   top: number;
   keys = 0;
   /** Set when an entry did not fit (the table is given up), or a key came twice (the partitions say where). */
@@ -86,10 +96,11 @@ export class TableWriter {
     const len = ke - ks;
     const o = this.top;
     const next = o + HEAD + ((len + 3) >> 2);
-    if (next > this.end || len > LEN || Atomics.add(this.placed, 0, 1) >= this.most) {
+    if (next > this.end || len > LEN || (this.reserved === 0 && !this.reserve())) {
       this.full = true;
       return;
     }
+    this.reserved--;
     const w = this.w;
     w[o] = hash;
     w[o + 1] = a;
@@ -103,16 +114,28 @@ export class TableWriter {
     this.place(o, hash | 0, at, len);
   }
 
+  /**
+   * Room for RESERVE more keys from the count both writers share, or what
+   * is left of the 7/10: one Atomics.add a key, on a word both threads
+   * write, cost about as much as placing the key.
+   */
+  private reserve(): boolean {
+    const got = Atomics.add(this.placed, 0, RESERVE);
+    this.reserved = Math.max(0, Math.min(RESERVE, this.most - got));
+    return this.reserved > 0;
+  }
+
   /** Entry o in the slots: its bytes are written before the compare-and-swap shows it to the other writer. */
   private place(o: number, h: number, at: number, len: number): void {
     const { slots, w, b, mask } = this;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       let v = Atomics.load(slots, i);
       if (v === 0) {
-        v = Atomics.compareExchange(slots, i, 0, o + 1);
+        v = Atomics.compareExchange(slots, i, 0, (o + 1) | (h & TAG));
         if (v === 0) return;
       }
-      const e = v - 1;
+      if ((v & TAG) !== (h & TAG)) continue;
+      const e = (v & ~TAG) - 1;
       if (w[e] !== h || ((w[e + 3] as number) & LEN) !== len) continue;
       let p = (e + HEAD) * 4;
       let j = at;
@@ -241,7 +264,8 @@ export class PrevTable {
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const v = slots[i] as number;
       if (v === 0) return -1;
-      const o = v - 1;
+      if ((v & TAG) !== (h & TAG)) continue;
+      const o = (v & ~TAG) - 1;
       if (w[o] !== h || ((w[o + 3] as number) & LEN) !== len) continue;
       let at = (o + HEAD) * 4;
       let j = ks;

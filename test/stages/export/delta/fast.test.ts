@@ -153,3 +153,64 @@ test('the table path writes what the partition path writes, on random inputs, fo
   // Most rounds must have gone the table's way, or the comparison tests nothing.
   assert.ok(taken >= 8, `the table path was taken ${taken} times`);
 });
+
+test('a line whose scores are no JSON numbers stops both paths alike, kept or dropped, --on-invalid skip or not', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-since-scores-'));
+  const line = (key: string, items: string, scores: string) =>
+    `{"input":{"userId":"${key}"},"output":{"recommendedItems":[${items}],"scores":[${scores}]},"error":null}`;
+  const prev = [
+    line('a', '"1","2"', '0.5,0.25'),
+    line('b', '"1","2"', '1E+5,-0.5e-3'),
+    line('c', '"3"', '0'),
+  ];
+  await writeFile(join(dir, 'prev.out'), `${prev.join('\n')}\n`);
+  // Scores the batch scan only counts where the cut reads lines (filter.ts), on a kept line (a's ids
+  // changed) and on a dropped one (b's unchanged): each must fail as the partition path fails.
+  const bad = [
+    '0.5,01',
+    '0.5,1.',
+    '.5,0.5',
+    '0.5,1e',
+    '0.5,+1',
+    '0.5,1/2',
+    '0.5,0.1,0.2',
+    '0.5,-',
+    '1E+5,-0.5e-3',
+  ];
+  const cases = bad.flatMap((s) => [
+    [line('a', '"2","1"', s), line('b', '"1","2"', '1E+5,-0.5e-3')],
+    [line('a', '"1","2"', '0.5,0.25'), line('b', '"1","2"', s)],
+  ]);
+  let failed = 0;
+  const taken = SINCE_TABLE.taken;
+  for (const [i, cur] of cases.entries()) {
+    await writeFile(join(dir, 'cur.out'), `${cur.join('\n')}\n${line('c', '"3"', '0')}\n`);
+    for (const skip of [false, true]) {
+      const results: string[] = [];
+      for (const table of [true, false]) {
+        const out = join(dir, `out-${table}.csv`);
+        const rejects = join(dir, `rejects-${table}.txt`);
+        const removed = join(dir, `removed-${table}.csv`);
+        for (const f of [out, rejects, removed]) await rm(f, { force: true });
+        const o: ExportOptions = {
+          sources: [join(dir, 'cur.out')],
+          output: out,
+          since: join(dir, 'prev.out'),
+          removed,
+          ...(skip ? { onInvalid: 'skip', rejects } : {}),
+        };
+        const got = await run(o, table);
+        const texts: string[] = [];
+        for (const f of [out, rejects, removed])
+          texts.push(existsSync(f) ? await readFile(f, 'latin1') : 'none');
+        results.push(`${got}\n${texts.join('\n--\n')}`.replaceAll(`-${table}`, ''));
+      }
+      assert.equal(results[0], results[1], `case ${i}${skip ? ', --on-invalid skip' : ''}: ${cases[i]}`);
+      if (results[0]?.startsWith('failed')) failed++;
+    }
+  }
+  // Every case but the last score list's (valid) fails; those went the table's way.
+  assert.equal(failed, (cases.length - 2) * 2);
+  assert.equal(SINCE_TABLE.taken - taken, 4);
+  await rm(dir, { recursive: true, force: true });
+});
