@@ -15,7 +15,14 @@ import {
 } from '../../core/out-lines.js';
 import type { TableScanner } from '../../core/table-scan.js';
 import { readOutItems } from '../../io/out-reader.js';
-import { eachLine, type PartitionSet, partitionOf, readPartition, type SpillDir } from '../../io/spill.js';
+import {
+  eachLine,
+  type PartitionSet,
+  partitionOf,
+  type ReadScratch,
+  readPartition,
+  type SpillDir,
+} from '../../io/spill.js';
 import { eachUserRow, newUsersTable, type UsersOverBudget } from './catalog.js';
 import type { LineKeep } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
@@ -191,6 +198,12 @@ export class UsersSpill {
   }
 
   private table: Catalog | undefined;
+  /**
+   * One buffer every partition file of every load is read into: a fresh one a file (a few hundred KB,
+   * 128 a group at 1 GB) was freed only by a collection, which the main thread's small heap rarely
+   * runs, and glibc's heap kept growing under them through the passes.
+   */
+  private readonly scratch: ReadScratch = { buf: Buffer.alloc(0) };
 
   /** The most rows and bytes one group's partitions hold. */
   private async largestGroup(): Promise<{ items: number; bytes: number }> {
@@ -240,7 +253,7 @@ export class UsersSpill {
     for (const f of this.groups[group] as number[])
       for (const set of this.fine) {
         if (set.entries[f] === 0) continue;
-        for await (const seg of readPartition(set.paths[f] as string))
+        for await (const seg of readPartition(set.paths[f] as string, this.scratch))
           eachLine(seg, (ks, ke, ps, pe) => add(seg, ks, ke, ps, pe, set.offset));
       }
     if (first) {
