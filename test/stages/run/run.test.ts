@@ -574,6 +574,20 @@ describe('run', () => {
     const err = throwsWith(() => resolvePipeline(p, 'p.json'), 'PB_USAGE', /p\.json: 4 problems/);
     for (const path of ['roleArn', 'explorationWeight', 'rankingInfluence', 'tags'])
       assert.match(err.message, new RegExp(`\\$\\.jobs\\.${path}: `));
+    // A two-letter bucket (the emulator used to make one) is named as the reason, not only the shape.
+    throwsWith(
+      () =>
+        resolvePipeline(
+          {
+            ...p,
+            work: 's3://pb/x/',
+            jobs: { solutionVersionArn: SV, roleArn: 'arn:aws:iam::111122223333:role/x' },
+          },
+          'p.json',
+        ),
+      'PB_USAGE',
+      /\$\.work: must be an S3 prefix such as s3:\/\/bucket\/prefix\/, its bucket name 3 to 63 lowercase/,
+    );
   });
 
   test('output.bom, rename, maxFileSize and maxCellBytes reach export: BOM, renamed header, parts; rerun reuses the parts', async () => {
