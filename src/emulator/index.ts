@@ -155,6 +155,13 @@ export function resolveEmulatorOptions(o: EmulatorOptions = {}): Resolved {
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(r.region))
     throw new PbError('PB_USAGE', `not a region name: ${r.region}`);
   if (r.buckets.length === 0) throw new PbError('PB_USAGE', 'the emulator needs at least one bucket');
+  // s3rver takes any name; S3 and a pipeline's work prefix do not, so a bucket made here would be refused later.
+  for (const b of r.buckets)
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b))
+      throw new PbError(
+        'PB_USAGE',
+        `not an S3 bucket name: ${b} (3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit)`,
+      );
   for (const [k, v] of Object.entries(r.quotas)) whole(v, `quotas.${k}`, 0, Number.MAX_SAFE_INTEGER);
   return r;
 }

@@ -29,7 +29,7 @@ import {
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { runEmulate } from '../../src/cli/commands/emulate.js';
 import { generateCatalog, loadCatalog } from '../../src/emulator/catalog.js';
-import { type Emulator, startEmulator } from '../../src/emulator/index.js';
+import { type Emulator, resolveEmulatorOptions, startEmulator } from '../../src/emulator/index.js';
 import { PbError } from '../../src/errors.js';
 import { makeS3Client } from '../../src/io/s3.js';
 import { validator } from '../../src/schemas.js';
@@ -1037,6 +1037,21 @@ describe('catalogs', () => {
 });
 
 describe('emulate command', () => {
+  test('a bucket S3 would refuse is a usage error: a pipeline could not use it', () => {
+    for (const name of ['pb', 'My-Bucket', '-x-', 'a_b'])
+      assert.throws(
+        () => resolveEmulatorOptions({ buckets: [name] }),
+        (err: unknown) =>
+          err instanceof PbError &&
+          err.code === 'PB_USAGE' &&
+          err.message.includes(`not an S3 bucket name: ${name} (`),
+      );
+    assert.deepEqual(resolveEmulatorOptions({ buckets: ['pbtrial', 'in.out-1'] }).buckets, [
+      'pbtrial',
+      'in.out-1',
+    ]);
+  });
+
   test('prints the environment, serves the SDK, logs transitions and stops cleanly on abort', async () => {
     const out = sink();
     const err = sink();

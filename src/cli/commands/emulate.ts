@@ -58,7 +58,7 @@ Options:
 Examples:
   personalize-batch emulate
   personalize-batch emulate --step 200ms --port 0 --s3-port 0 --json
-  personalize-batch emulate --catalog items.csv --data ./emulator-s3 --bucket in --bucket out
+  personalize-batch emulate --catalog items.csv --data ./emulator-s3 --bucket inputs --bucket outputs
   personalize-batch emulate --fail-jobs 'shard-00003' --slow-jobs 'shard-0000[12]' --slow 30s`;
 
 /**

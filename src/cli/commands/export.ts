@@ -353,7 +353,7 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     );
   if (s.usersInFile !== null)
     parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}${usersRoute(s)}`,
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${usersHeld(s)}`,
     );
   if (s.since) parts.push(describeSince(s.since));
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
@@ -388,7 +388,7 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
     );
   if (s.usersInFile !== null)
     parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${s.usersInFile}`,
+      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${usersHeld(s)}`,
     );
   if (s.errorLines > 0)
     parts.push(`${s.errorLines} error ${noun(s.errorLines, 'line')} (see ${s.errorsFile})`);
@@ -414,6 +414,12 @@ function makeProgress(
 }
 
 /** How the users join went past --memory-budget, if it did: read for the export's users only, on disk. */
+/** The users file's count: users, or with the Bloom filter its rows with a key (it saw no other key's repeats). */
+function usersHeld(s: ExportSummary): string {
+  const n = s.usersInFile as number;
+  return `${n}${s.usersFiltered ? '' : ` ${noun(n, 'user')}`}${usersRoute(s)}`;
+}
+
 function usersRoute(s: ExportSummary): string {
   const how: string[] = [];
   if (s.usersFiltered) how.push("read for this export's users only");

@@ -14,7 +14,14 @@ import { type Counted, JoinedCounts } from './joined.js';
 import { type PassLanes, tallyOutputs } from './lanes.js';
 import { type ReportOptions, type ResolvedReportOptions, resolveReportOptions } from './options.js';
 import { PieceTally, Tally } from './scan.js';
-import { decideSince, readSince, type SinceCounts, SinceKeys, sincePartitions } from './since.js';
+import {
+  checkSinceRecipe,
+  decideSince,
+  readSince,
+  type SinceCounts,
+  SinceKeys,
+  sincePartitions,
+} from './since.js';
 
 export type { Bin as ReportBin, RankScores, ReportJson, TopItem } from '../../core/report.js';
 export { jsonBeside, REPORT_DEFAULTS, type ReportEvent, type ReportOptions } from './options.js';
@@ -79,7 +86,8 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     const quantiles = digests.finish();
     quantiles.catch(() => {});
     let since: SinceCounts | undefined;
-    if (sinceParts) {
+    if (sinceParts && sinceKeys) {
+      checkSinceRecipe(o.since as string, sinceKeys, tally);
       await sinceParts.close();
       since = await decideSince(spill, sinceParts, o.memoryBudget / 4);
     }

@@ -1,7 +1,8 @@
 import { hashBytes } from '../../core/byteset.js';
-import { ListDigest } from '../../core/delta.js';
-import type { OutLineParser } from '../../core/out-lines.js';
+import { describeRecipe, ListDigest, type Recipe, recipeOf, sameRecipe } from '../../core/delta.js';
+import type { OutKeyField, OutLineParser } from '../../core/out-lines.js';
 import { jaccard, type ReportJson, UnitBins } from '../../core/report.js';
+import { usage } from '../../errors.js';
 import { eachLine, eachPartition, type PartitionSet, type SpillDir } from '../../io/spill.js';
 import { DeltaKeys, TYPE_OK, TYPE_PREV } from '../export/delta/keys.js';
 import { readPrev } from '../export/delta/prev.js';
@@ -34,6 +35,8 @@ const HEX = Buffer.from('0123456789abcdef');
 export class SinceKeys extends DeltaKeys {
   declare readonly digest: IdsDigest;
   private readonly out: Buffer;
+  /** PREV's recipe, once read (readSince): undefined for a PREV with no keyed line. */
+  prevRecipe: Recipe | undefined;
 
   constructor(
     parts: PartitionSet,
@@ -80,7 +83,27 @@ export function sincePartitions(spill: SpillDir): Promise<PartitionSet> {
 /** PREV into the partitions; its key count. */
 export async function readSince(prev: string, keys: SinceKeys, maxLineLength: number): Promise<number> {
   const r = await readPrev(prev, keys, { top: 0, escapeFormulas: true, maxLineLength });
+  keys.prevRecipe = r.recipe;
   return r.keys;
+}
+
+/**
+ * Keys of two recipes never match: a related-items output against its
+ * --map-users export (users) would count every key new and every PREV key
+ * gone. Refused as export --since refuses it.
+ */
+export function checkSinceRecipe(
+  prev: string,
+  keys: SinceKeys,
+  outputs: { keyField: string | null; segment: boolean },
+): void {
+  const before = keys.prevRecipe;
+  if (!before || outputs.keyField === null) return;
+  const now = recipeOf(outputs.keyField as OutKeyField, outputs.segment);
+  if (!sameRecipe(before, now))
+    throw usage(
+      `--since ${prev} is an export of another recipe (${describeRecipe(before)}), the sources are ${describeRecipe(now)}: give the previous export of the same recipe`,
+    );
 }
 
 /** report.json's since counts (the fields are named once, in core/report.ts), the Jaccard bins still to render. */

@@ -142,7 +142,8 @@ const ONE_OF_HINT: Record<string, string> = {
 };
 
 const PATTERN_HINT: Record<string, string> = {
-  '#/definitions/s3Prefix/pattern': 'must be an S3 prefix such as s3://bucket/prefix/',
+  '#/definitions/s3Prefix/pattern':
+    'must be an S3 prefix such as s3://bucket/prefix/, its bucket name 3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit',
   '#/definitions/arn/pattern': 'must be an ARN (arn:aws:...)',
   '#/properties/jobs/properties/jobNamePrefix/pattern':
     'must be 1 to 30 letters, digits, - or _, starting with a letter or digit',

@@ -15,7 +15,8 @@ export async function reportStep(ctx: RunContext, collectKey: string, active: Jo
   const o = p.output;
   if (o.report === undefined) return;
   const { html, ...settings } = o.report;
-  const since = record.export?.prev;
+  // With mapUsers the export compared users; the jobs' lines are keyed by source item: nothing to compare them with.
+  const since = o.mapUsers ? undefined : record.export?.prev;
   const reportKey = keyOf({
     collectKey,
     settings,

@@ -316,7 +316,7 @@ describe('export --users', () => {
       r.stdout,
       'userId,rank,itemId,score,first_name,email\r\nu1,1,i1,0.5,Zoë,zoe@x\r\nu1,2,i2,0.25,Zoë,zoe@x\r\n',
     );
-    assert.match(r.stderr, /2 users not in the users file \(2 dropped\), which holds 1/);
+    assert.match(r.stderr, /2 users not in the users file \(2 dropped\), which holds 1 user in /);
     const bad = await cli(['export', src, '--users', users, '--user-key', 'nope']);
     assert.equal(bad.code, 2);
   });

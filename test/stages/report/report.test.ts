@@ -787,6 +787,31 @@ describe('report', () => {
     assert.match(bad.text(), /--k needs --since/);
   });
 
+  test('--since: a PREV of another recipe is refused, as export --since refuses it, not counted as every key gone', async () => {
+    // Related items (keyed by source item) against a --map-users export of them (keyed by user): no key can match.
+    const related = await writeText(
+      `${tmp.fresh('sims')}.out`,
+      `${JSON.stringify({ input: { itemId: 'i1' }, output: { recommendedItems: ['i2', 'i3'] }, error: null })}\n`,
+    );
+    const prev = await writeText(
+      `${tmp.fresh('week-1')}.csv`,
+      'userId,source_item,rank,itemId\r\nu1,i1,1,i2\r\n',
+    );
+    const out = `${tmp.fresh('other')}.html`;
+    await assert.rejects(
+      report({ sources: [related], output: out, since: prev }),
+      (e: Error & { code?: string }) =>
+        e.code === 'PB_USAGE' &&
+        /is an export of another recipe \(userId -> itemId: items for users\), the sources are source_item -> itemId: items for items \(related items\)/.test(
+          e.message,
+        ),
+    );
+    // The same recipe on both sides still compares.
+    const same = await writeText(`${tmp.fresh('week-1')}.csv`, 'source_item,rank,itemId\r\ni1,1,i3\r\n');
+    const s = await report({ sources: [related], output: out, since: same });
+    assert.deepEqual([s.report.since?.changedKeys, s.report.since?.goneKeys], [1, 0]);
+  });
+
   const chromium = findChromium();
   test('report.html in headless Chromium: charts drawn with a size, on a phone and a wide screen; no console error, no request', {
     skip: chromium ? false : 'chromium is not installed (apt-get install -y chromium; .ci/run installs it)',

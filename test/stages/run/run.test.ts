@@ -236,6 +236,18 @@ describe('run', () => {
     );
     const rejects = await readFile(join(dir, 'out', 'map-users-rejects.jsonl'), 'utf8');
     assert.match(rejects, /views\.csv","line":5/);
+    // Week 2 against week 1's export: the report's since would compare the jobs' lines (keyed by
+    // source item) with users, so it has none; the export's since is the delta per user.
+    await writeFile(join(dir, 'week-1.csv'), await readFile(join(dir, 'out', 'recommendations.csv')));
+    const p = JSON.parse(await readFile(file, 'utf8'));
+    p.output.since = 'week-1.csv';
+    await writeFile(file, JSON.stringify(p));
+    const r2 = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const since = JSON.parse(r2.stdout).export.since;
+    assert.deepEqual([since.new, since.changed, since.unchanged, since.removed], [0, 0, 2, 0]);
+    const json = JSON.parse(await readFile(join(dir, 'out', 'report.json'), 'utf8'));
+    assert.equal(json.since, null);
   });
 
   test('output.mapUsers: a wrong column is named by its pipeline field, before any job', async () => {
@@ -562,6 +574,20 @@ describe('run', () => {
     const err = throwsWith(() => resolvePipeline(p, 'p.json'), 'PB_USAGE', /p\.json: 4 problems/);
     for (const path of ['roleArn', 'explorationWeight', 'rankingInfluence', 'tags'])
       assert.match(err.message, new RegExp(`\\$\\.jobs\\.${path}: `));
+    // A two-letter bucket (the emulator used to make one) is named as the reason, not only the shape.
+    throwsWith(
+      () =>
+        resolvePipeline(
+          {
+            ...p,
+            work: 's3://pb/x/',
+            jobs: { solutionVersionArn: SV, roleArn: 'arn:aws:iam::111122223333:role/x' },
+          },
+          'p.json',
+        ),
+      'PB_USAGE',
+      /\$\.work: must be an S3 prefix such as s3:\/\/bucket\/prefix\/, its bucket name 3 to 63 lowercase/,
+    );
   });
 
   test('output.bom, rename, maxFileSize and maxCellBytes reach export: BOM, renamed header, parts; rerun reuses the parts', async () => {

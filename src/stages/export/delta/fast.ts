@@ -30,6 +30,7 @@ import type { KeptItem, LineKeep } from './keep.js';
 import type { ResolvedSince } from './options.js';
 import type { PrevRead } from './prev.js';
 import { readPrevTable } from './prev-table.js';
+import { withBom } from './removed-users.js';
 import { eachEntry, PrevTable, SEEN_ERROR, SEEN_OK, type SharedTable } from './table.js';
 
 /**
@@ -103,7 +104,7 @@ export async function sinceByTable(
   }
   SINCE_TABLE.taken++;
   const header = removedHeader(prev.read.recipe?.keyColumn ?? 'userId', o);
-  await writeOutput(d.removed, options.stdout, keep.removedLines(header));
+  await writeOutput(d.removed, options.stdout, withBom(o, keep.removedLines(header)));
   return {
     ...summary,
     sources: sources.length,

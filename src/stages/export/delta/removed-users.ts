@@ -8,6 +8,7 @@ import { csvCell, csvCellCut } from '../../../core/csv-cell.js';
 import { cellValue } from '../../../core/delta.js';
 import { RecordSplitter } from '../../../core/lines.js';
 import { userColumnNames } from '../../../core/out/layout.js';
+import { UTF8_BOM } from '../../../core/sniff-bytes.js';
 import { count } from '../../../core/units.js';
 import { writeOutput } from '../../../io/output.js';
 import { checkUsers, eachUserRow } from '../catalog.js';
@@ -40,13 +41,22 @@ export async function writeRemoved(
   await writeOutput(
     d.removed,
     stdout,
-    users ? removedWithUsers(lines, o, summary.columns, dir, users) : lines,
+    withBom(o, users ? removedWithUsers(lines, o, summary.columns, dir, users) : lines),
   );
   if (users && users.missing > 0)
     summary.warnings.push(
       `${count(users.missing, 'removed key')} ${users.missing === 1 ? 'is' : 'are'} not in the users file (${o.users}): ${users.missing === 1 ? 'its' : 'their'} columns in ${d.removed} are empty`,
     );
   return users;
+}
+
+/** REMOVED's bytes: with --bom the BOM first, as the export's files start, so that Excel reads its names (Zoë) as it reads theirs. */
+export async function* withBom(
+  o: ResolvedExportOptions,
+  lines: AsyncIterable<Buffer | string>,
+): AsyncGenerator<Buffer | string> {
+  if (o.bom) yield UTF8_BOM;
+  yield* lines;
 }
 
 /** Per key and per value held in a round: a string's UTF-16 bytes plus a Map entry's and an array's overhead. */

@@ -141,3 +141,23 @@ test('many rounds (a small --memory-budget) give the same REMOVED as one; jsonl 
     one.bytes.toString().split('\r\n').slice(1).join('\n'),
   );
 });
+
+test('--bom: REMOVED starts with the BOM as the export does, without --users (its own path) and with them', async () => {
+  const c = await makeCase(40);
+  const bom = [0xef, 0xbb, 0xbf];
+  const removed = join(c.dir, 'bom-removed.csv');
+  await exportOutputs({
+    sources: [c.cur],
+    output: join(c.dir, 'bom-out.csv'),
+    since: c.prev,
+    removed,
+    bom: true,
+  });
+  const keys = await readFile(removed);
+  assert.deepEqual([...keys.subarray(0, 3)], bom);
+  assert.equal(keys.subarray(3).toString().split('\r\n')[0], 'userId');
+  const withUsers = await run(c, { bom: true }, 'bom-users');
+  assert.deepEqual([...withUsers.bytes.subarray(0, 3)], bom);
+  // Nothing else changes: the same rows as without --bom.
+  assert.equal(withUsers.bytes.subarray(3).toString(), (await run(c, {}, 'no-bom')).bytes.toString());
+});
