@@ -263,6 +263,25 @@ export class SharedCounted implements Counted {
   ) {}
 
   async each(fn: EachCount): Promise<void> {
+    await this.visit(fn);
+  }
+
+  /** The distinct keys: in memory without a call per key (on 1 GB, 1.9 M calls after the pass, on this thread alone). */
+  async distinct(): Promise<number> {
+    let keys = 0;
+    await this.visit(
+      () => {
+        keys++;
+      },
+      (n) => {
+        keys += n;
+      },
+    );
+    return keys;
+  }
+
+  /** Each key to fn; in memory, the shared table's keys to `shared` as one count instead, when given. */
+  private async visit(fn: EachCount, sharedCount?: (n: number) => void): Promise<void> {
     const inMemory =
       !this.shared.sealed && !this.local.spilled && this.lanes.every((t) => !t.parts && !t.dump);
     if (!inMemory) {
@@ -280,7 +299,8 @@ export class SharedCounted implements Counted {
     }
     const shared = this.shared;
     let { keys, keyBytes } = shared.totals();
-    shared.each((buf, s, e) => fn(buf, s, e, 1, 0));
+    if (sharedCount) sharedCount(keys);
+    else shared.each((buf, s, e) => fn(buf, s, e, 1, 0));
     // This thread's first pieces: only their keys the lanes did not also see.
     await this.local.each((buf, s, e, a, b) => {
       if (shared.has(buf, s, e)) return;

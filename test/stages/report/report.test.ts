@@ -587,10 +587,17 @@ describe('report', () => {
         // Presence only: a key's `a` above 0, `b` 0.
         const present = async (c: Counted) =>
           new Map([...(await countsOf(c))].map(([k, ab]) => [k, ab.startsWith('0,') ? ab : '1,0']));
-        assert.deepEqual(await present(counted), await present(single.keys), `round ${round}`);
+        const want = await present(single.keys);
+        assert.deepEqual(await present(counted), want, `round ${round}`);
         assert.equal(counted.spilled, single.keys.spilled, `spilled, round ${round}`);
-        // Every key in the shared table or this thread's: counted in memory (else joined on disk).
+        // Every key in the shared table or this thread's: counted in memory (else joined on disk, its files read once).
         const inMemory = !shared.sealed && !local.keys.spilled && handed.every((h) => !h.parts && !h.dump);
+        if (inMemory) {
+          // The count alone (the figures' path without --input) as the visit's.
+          const alone = new SharedCounted(spill, budget / 2, shared, local.keys, handed, []);
+          assert.equal(await alone.distinct(), want.size, `distinct, round ${round}`);
+          assert.equal(alone.spilled, single.keys.spilled, `spilled by distinct(), round ${round}`);
+        }
         seen[inMemory ? 'inMemory' : 'joined']++;
         if (inMemory && counted.spilled) seen.inMemorySpilled++;
       }
