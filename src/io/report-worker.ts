@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CountTable } from '../stages/report/counts.js';
 import { joinPart, type PartitionMaker, type TableParts, writeJoined } from '../stages/report/joined.js';
 import { type PieceResult, PieceTally } from '../stages/report/scan.js';
+import { SharedKeyCounts, SharedKeys } from '../stages/report/shared-keys.js';
 import { type PieceReply, type PieceRequest, pieceBytes } from './piece-lane.js';
 import { PartitionSet } from './spill.js';
 
@@ -24,6 +25,8 @@ export interface TallySetup {
   budget: number;
   /** What bounds the items' direct counters: half the whole budget, as on the main thread. */
   directBudget: number;
+  /** The keys' table every lane adds to (SharedKeys; none: the lane's own table takes every key). */
+  sharedKeys: SharedArrayBuffer | undefined;
   /** The run's spill folder and a file prefix of this lane's own. */
   dir: string;
   prefix: string;
@@ -60,14 +63,19 @@ const maker: PartitionMaker = {
     new PartitionSet(setup.dir, `${setup.prefix}-${sets++}`, seed, count, weigh, queued),
 };
 /** The lane's tally, let go once its tables are handed over (`end`). */
-let tally: PieceTally | undefined = new PieceTally(
-  new CountTable(maker, setup.budget / 2, setup.directBudget),
+let tally: PieceTally<CountTable | SharedKeyCounts> | undefined = new PieceTally<
+  CountTable | SharedKeyCounts
+>(
+  setup.sharedKeys
+    ? // Past the shared table's room, a quarter of the lane's share: the shared table holds its half still.
+      new SharedKeyCounts(new SharedKeys(setup.sharedKeys), new CountTable(maker, setup.budget / 4))
+    : new CountTable(maker, setup.budget / 2, setup.directBudget),
   new CountTable(maker, setup.budget / 2, setup.directBudget),
   undefined,
 );
 const slots = setup.slots.map((s) => Buffer.from(s));
 
-function tallying(): PieceTally {
+function tallying(): PieceTally<CountTable | SharedKeyCounts> {
   if (!tally) throw new Error('report-worker: a piece or end after end');
   return tally;
 }

@@ -96,6 +96,11 @@ export class CountTable {
     this.keyBytes = 0;
   }
 
+  /** The keys' mean length in the table now (16 when it is empty): a guess at the rest's. */
+  get meanKeyLength(): number {
+    return this.index.size > 0 ? this.keyBytes / this.index.size : KEY_GUESS;
+  }
+
   get spilled(): boolean {
     return this.spills > 0;
   }

@@ -119,6 +119,9 @@ async function itemFigures(g: Gathered) {
 
 /** Distinct keys, and the input's keys with no output line. */
 async function keyFigures(g: Gathered) {
+  // No input: every key was seen in the outputs (`b` is 0), so the count is the figure.
+  if (!g.input && g.keys.distinct)
+    return { keys: await g.keys.distinct(), missingKeys: 0, inputKeys: 0, sample: [] };
   let keys = 0;
   let missingKeys = 0;
   let inputKeys = 0;

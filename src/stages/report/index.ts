@@ -14,6 +14,7 @@ import { type Counted, JoinedCounts } from './joined.js';
 import { type PassLanes, tallyOutputs } from './lanes.js';
 import { type ReportOptions, type ResolvedReportOptions, resolveReportOptions } from './options.js';
 import { PieceTally, Tally } from './scan.js';
+import { SharedCounted } from './shared-keys.js';
 import {
   checkSinceRecipe,
   decideSince,
@@ -72,7 +73,9 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     onEvent?.({ type: 'step', step: 'outputs' });
     // --since stays on this thread: its partitions keep each key's first line by the lines' order.
     const workers = sinceKeys ? 0 : o.workers;
-    lanes = await tallyOutputs(files, tally, local, { o, spill, workers, onEvent });
+    // Without --input the keys' figures ask only which keys were seen: the lanes may share one table.
+    const shareKeys = o.inputs.length === 0;
+    lanes = await tallyOutputs(files, tally, local, { o, spill, workers, shareKeys, onEvent });
     const tables = lanes.tables;
     local.finish();
     tally.lengths.addPairs(local.lengths.pairs());
@@ -92,24 +95,12 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
       since = await decideSince(spill, sinceParts, o.memoryBudget / 4);
     }
     onEvent?.({ type: 'step', step: 'distinct' });
-    // With lanes, every lane's table (this thread's first) joined through the partitions on disk, on the lanes.
-    const joiners = lanes.joiners;
-    const joined = (local: CountTable, which: 'keys' | 'items'): Counted =>
-      tables.length === 0
-        ? local
-        : new JoinedCounts(
-            spill,
-            o.memoryBudget / 2,
-            local,
-            tables.map((l) => l[which]),
-            joiners,
-          );
     const json = await assembleReport({
       o,
       files,
       tally,
-      keys: joined(keys, 'keys'),
-      items: joined(items, 'items'),
+      keys: counted(o, spill, keys, lanes, 'keys'),
+      items: counted(o, spill, items, lanes, 'items'),
       catalog,
       input,
       quantiles,
@@ -125,6 +116,25 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     await digests?.close();
     await spill.dispose();
   }
+}
+
+/**
+ * A kind's distinct counts as the figures read them: this thread's table
+ * alone (no lanes), the keys' table the lanes shared, or every lane's
+ * table (this thread's first) joined through partitions on disk, on the lanes.
+ */
+function counted(
+  o: ResolvedReportOptions,
+  spill: SpillDir,
+  local: CountTable,
+  lanes: PassLanes,
+  which: 'keys' | 'items',
+): Counted {
+  const tables = lanes.tables.map((l) => l[which]);
+  if (lanes.tables.length === 0) return local;
+  if (which === 'keys' && lanes.sharedKeys)
+    return new SharedCounted(spill, o.memoryBudget / 2, lanes.sharedKeys, local, tables, lanes.joiners);
+  return new JoinedCounts(spill, o.memoryBudget / 2, local, tables, lanes.joiners);
 }
 
 /** Neither file is one of the sources, and both can be written at the end. */

@@ -63,8 +63,10 @@ export function capacity(budget: number): { capKeys: number; capBytes: number } 
 /** What report.json's figures read of the distinct counts: one table, or lanes' tables joined. */
 export interface Counted {
   each(fn: EachCount): Promise<void>;
-  /** Past the budget one table of it would hold (read after each()). */
+  /** Past the budget one table of it would hold (read after each() or distinct()). */
   readonly spilled: boolean;
+  /** The keys with `a` above 0, in place of each() when nothing else is read (no --input): no call per key. */
+  distinct?(): Promise<number>;
 }
 
 /**

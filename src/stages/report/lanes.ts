@@ -8,6 +8,7 @@ import type { SpillDir } from '../../io/spill.js';
 import type { PartJoiner } from './joined.js';
 import type { ReportEvent, ResolvedReportOptions } from './options.js';
 import type { PieceResult, PieceTally, Tally } from './scan.js';
+import { SharedKeys } from './shared-keys.js';
 
 export type { LaneTables } from '../../io/report-worker.js';
 
@@ -101,12 +102,16 @@ export interface PassContext {
   spill: SpillDir;
   /** Worker lanes once the input is past COLD pieces; 0: every piece on this thread (--since). */
   workers: number;
+  /** The lanes add the keys to one shared table (only presence is read: no --input). */
+  shareKeys: boolean;
   onEvent: ((e: ReportEvent) => void) | undefined;
 }
 
 /** The pass's worker lanes once it is done: their tables, the lanes to join partitions on, and their stop. */
 export interface PassLanes {
   tables: LaneTables[];
+  /** The keys' table the lanes shared, when they started with one. */
+  sharedKeys: SharedKeys | undefined;
   joiners: PartJoiner[];
   close(): Promise<void>;
 }
@@ -126,12 +131,13 @@ export async function tallyOutputs(
 ): Promise<PassLanes> {
   const ring = new SlotRing(SLOTS, ctx.o.pieceSize);
   const lanes: ReportLane[] = [];
+  const shared: { keys?: SharedKeys } = {};
   const close = async () => {
     await Promise.all(lanes.map((l) => l.close()));
   };
   try {
-    const tables = await pass(files, tally, local, ctx, ring, lanes);
-    return { tables, joiners: lanes, close };
+    const tables = await pass(files, tally, local, ctx, ring, lanes, shared);
+    return { tables, sharedKeys: shared.keys, joiners: lanes, close };
   } catch (err) {
     await close();
     throw err;
@@ -145,6 +151,7 @@ async function pass(
   ctx: PassContext,
   ring: SlotRing,
   lanes: ReportLane[],
+  shared: { keys?: SharedKeys },
 ): Promise<LaneTables[]> {
   const progress = { bytesRead: 0, last: Date.now(), pieces: 0 };
   for (const file of files) {
@@ -163,7 +170,13 @@ async function pass(
       checkAborted();
       if (item.kind === 'bad') queue.push({ bad: item });
       else {
-        if (++progress.pieces > COLD && lanes.length < ctx.workers) await startLanes(lanes, ctx, ring);
+        if (++progress.pieces > COLD && lanes.length < ctx.workers) {
+          // Sized for the keys this thread has seen: 1.9 M of 8 bytes fit half of 64 MiB, not of 16.
+          shared.keys ??= ctx.shareKeys
+            ? SharedKeys.create(ctx.o.memoryBudget / 2, local.keys.meanKeyLength)
+            : undefined;
+          await startLanes(lanes, ctx, ring, shared.keys);
+        }
         const early = progress.pieces <= COLD + WARM;
         queue.push(await dispatch(item.bytes, item.lineNumbers, lanes, local, ring, early));
       }
@@ -178,13 +191,19 @@ async function pass(
   return Promise.all(lanes.map((l) => l.end()));
 }
 
-async function startLanes(lanes: ReportLane[], ctx: PassContext, ring: SlotRing): Promise<void> {
+async function startLanes(
+  lanes: ReportLane[],
+  ctx: PassContext,
+  ring: SlotRing,
+  sharedKeys: SharedKeys | undefined,
+): Promise<void> {
   while (lanes.length < ctx.workers) {
     const { dir, prefix } = await ctx.spill.reserve();
     // Each lane a share of the budget: the lanes' tables are held at once.
     const budget = Math.floor(ctx.o.memoryBudget / ctx.workers);
     const directBudget = ctx.o.memoryBudget / 2;
-    lanes.push(new ReportLane({ slots: ring.slots, budget, directBudget, dir, prefix }, ring));
+    const setup = { slots: ring.slots, budget, directBudget, sharedKeys: sharedKeys?.buffer, dir, prefix };
+    lanes.push(new ReportLane(setup, ring));
   }
 }
 

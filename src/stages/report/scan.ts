@@ -14,6 +14,7 @@ import { Lengths, parseNumber, ScoreBins } from '../../core/report.js';
 import { ReportScanLines } from '../../core/report-scan.js';
 import type { CountTable } from './counts.js';
 import type { ScoreDigests } from './digests.js';
+import type { SharedKeyCounts } from './shared-keys.js';
 import type { SinceKeys } from './since.js';
 
 const LF = 10;
@@ -64,7 +65,7 @@ export interface PieceResult {
  * the partitions; the rest (counts, messages, invalid lines, scores) goes
  * back in a PieceResult.
  */
-export class PieceTally {
+export class PieceTally<K extends CountTable | SharedKeyCounts = CountTable> {
   readonly lengths = new Lengths();
   private readonly parser = new OutLineParser();
   private r: PieceResult = emptyResult();
@@ -76,7 +77,7 @@ export class PieceTally {
   private readonly scan: ReportScanLines | undefined;
 
   constructor(
-    readonly keys: CountTable,
+    readonly keys: K,
     readonly items: CountTable,
     readonly since: SinceKeys | undefined,
     /** The WebAssembly tally (the tests turn it off to hold it to the parser's). */

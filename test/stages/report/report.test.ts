@@ -38,6 +38,7 @@ import {
   writeWhole,
 } from '../../../src/stages/report/joined.js';
 import { PieceTally, Tally } from '../../../src/stages/report/scan.js';
+import { SharedCounted, SharedKeyCounts, SharedKeys } from '../../../src/stages/report/shared-keys.js';
 import { sink, useTmp } from '../../helpers.js';
 import { prng, REFERENCE } from '../../out-fixtures.js';
 import { Browser, findChromium } from './browser.js';
@@ -534,6 +535,89 @@ describe('report', () => {
       }
     } finally {
       await spill.dispose();
+    }
+  });
+
+  test('lanes sharing one keys table: the distinct keys and spilled of one thread, on random pieces, budgets and key guesses', async () => {
+    const noDigests = { add: () => {}, addAll: () => {} } as unknown as ScoreDigests;
+    const spill = new SpillDir(tmp.dir());
+    const seen = { inMemory: 0, joined: 0, inMemorySpilled: 0 };
+    try {
+      for (let round = 0; round < 8; round++) {
+        const r = prng(100 + round);
+        const lines = oddText(100 + round, 600 + Math.floor(r() * 900)).split(/(?<=\n)/);
+        // Keys again far from their first line (another lane's piece), and keys past the shared table's length byte.
+        for (let i = 0; i < 60; i++) lines.push(lines[Math.floor(r() * lines.length)] as string);
+        if (round % 4 === 2)
+          for (let i = 0; i < 4; i++)
+            lines.push(`{"input":{"userId":"${'L'.repeat(250 + i * 3)}"},"output":null,"error":"x"}\n`);
+        const text = Buffer.from(lines.join(''));
+        // 64 KiB: the shared table holds every key where one table of the budget would have spilled.
+        const budget = [16 * 1024, 64 * 1024, 1 << 20, 64 * 1024][round % 4] as number;
+        const pieces: Buffer[] = [];
+        for (let at = 0; at < text.length; ) {
+          let end = Math.min(text.length, at + 1 + Math.floor(r() * 3000));
+          end = text.indexOf(10, end - 1) + 1 || text.length;
+          pieces.push(text.subarray(at, end));
+          at = end;
+        }
+        const table = (share: number) => new CountTable(spill, budget * share, budget / 2);
+        const single = new PieceTally(table(1 / 2), table(1 / 2), undefined, false);
+        for (const piece of pieces) await single.piece(piece);
+        // This thread's first pieces in a table of its own, the rest over two lanes adding to one shared table.
+        const shared = SharedKeys.create(budget / 2, [4, 8, 16][round % 3] as number);
+        const local = new PieceTally(table(1 / 2), table(1 / 2), undefined);
+        const lanes = [0, 1].map(
+          () =>
+            new PieceTally(
+              new SharedKeyCounts(new SharedKeys(shared.buffer), table(1 / 8)),
+              table(1 / 4),
+              undefined,
+            ),
+        );
+        const cold = 1 + Math.floor(r() * 3);
+        const t = new Tally(noDigests);
+        t.startFile('f');
+        for (const [i, piece] of pieces.entries()) {
+          const lane = i < cold ? local : (lanes[Math.floor(r() * 2)] as PieceTally<SharedKeyCounts>);
+          t.add(await lane.piece(piece), undefined);
+        }
+        const handed = await Promise.all(lanes.map((l) => l.keys.handOver()));
+        const counted = new SharedCounted(spill, budget / 2, shared, local.keys, handed, []);
+        // Presence only: a key's `a` above 0, `b` 0.
+        const present = async (c: Counted) =>
+          new Map([...(await countsOf(c))].map(([k, ab]) => [k, ab.startsWith('0,') ? ab : '1,0']));
+        const want = await present(single.keys);
+        assert.deepEqual(await present(counted), want, `round ${round}`);
+        assert.equal(counted.spilled, single.keys.spilled, `spilled, round ${round}`);
+        // Every key in the shared table or this thread's: counted in memory (else joined on disk, its files read once).
+        const inMemory = !shared.sealed && !local.keys.spilled && handed.every((h) => !h.parts && !h.dump);
+        if (inMemory) {
+          // The count alone (the figures' path without --input) as the visit's.
+          const alone = new SharedCounted(spill, budget / 2, shared, local.keys, handed, []);
+          assert.equal(await alone.distinct(), want.size, `distinct, round ${round}`);
+          assert.equal(alone.spilled, single.keys.spilled, `spilled by distinct(), round ${round}`);
+        }
+        seen[inMemory ? 'inMemory' : 'joined']++;
+        if (inMemory && counted.spilled) seen.inMemorySpilled++;
+      }
+      assert.ok(seen.inMemory > 0 && seen.joined > 0 && seen.inMemorySpilled > 0, JSON.stringify(seen));
+    } finally {
+      await spill.dispose();
+    }
+  });
+
+  test('report() without --input: the lanes sharing one keys table give report.json as one thread does, on odd lines and budgets', async () => {
+    for (const [round, pieceSize, memoryBudget] of [
+      [0, 700, 16 * 1024],
+      [1, 5000, undefined],
+    ] as const) {
+      const lines = oddText(50 + round, 400).split(/(?<=\n)/);
+      const file = await writeText(`${tmp.fresh('shared')}.out`, [...lines, ...lines.slice(0, 300)].join(''));
+      const common = { sources: [file], memoryBudget };
+      const one = await report({ ...common, output: `${tmp.fresh('one')}.html`, workers: 0 });
+      const two = await report({ ...common, output: `${tmp.fresh('two')}.html`, workers: 2, pieceSize });
+      assert.deepEqual(exactPart(two.report), exactPart(one.report), `round ${round}`);
     }
   });
 
