@@ -27,6 +27,8 @@ export interface DecideSettings {
   prevLong: boolean;
   budget: number;
   escapeFormulas: boolean;
+  /** REMOVED's line end: the export's (--line-ending). */
+  eol: string;
 }
 
 /** Where each partition's removed keys lie in one thread's removed file: [partition, start, end). */
@@ -147,7 +149,7 @@ async function decidePartition(
   const removed: string[] = [];
   if (anyGone)
     index.each((id, arena, ks, ke) => {
-      if (gone[id] === 1) removed.push(`${csvCell(keyText(arena, ks, ke), s.escapeFormulas)}\r\n`);
+      if (gone[id] === 1) removed.push(`${csvCell(keyText(arena, ks, ke), s.escapeFormulas)}${s.eol}`);
     });
   return removed;
 }

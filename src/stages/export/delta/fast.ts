@@ -77,7 +77,7 @@ export function plainOptions(options: ExportOptions, sources: string[]): ExportO
 
 /** REMOVED's header: the key column under the name the export gave it (--rename userId=external_id: external_id). */
 export function removedHeader(key: string, o: ResolvedExportOptions): string {
-  return `${csvCell(o.rename?.[key] ?? key, false)}\r\n`;
+  return `${csvCell(o.rename?.[key] ?? key, false)}${o.crlf ? '\r\n' : '\n'}`;
 }
 
 /** The export by the table path, or undefined when --since must go the partition way. */
@@ -261,9 +261,10 @@ class TableKeep implements LineKeep {
   async *removedLines(header: string): AsyncGenerator<string> {
     yield header;
     const t = this.table;
+    const eol = this.o.crlf ? '\r\n' : '\n';
     let chunk = '';
     for (const e of this.removed) {
-      chunk += `${csvCell(decodeString(t.b, t.keyStart(e), t.keyEnd(e)), this.o.escapeFormulas)}\r\n`;
+      chunk += `${csvCell(decodeString(t.b, t.keyStart(e), t.keyEnd(e)), this.o.escapeFormulas)}${eol}`;
       if (chunk.length >= 65536) {
         yield chunk;
         chunk = '';

@@ -81,6 +81,7 @@ export async function exportSince(
       prevLong: prev.format === 'csv-long',
       budget: d.memoryBudget,
       escapeFormulas: o.escapeFormulas,
+      eol: o.crlf ? '\r\n' : '\n',
     });
     await prevSide.close();
     prevSide = undefined;

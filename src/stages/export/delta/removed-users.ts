@@ -59,6 +59,11 @@ export async function* withBom(
   yield* lines;
 }
 
+/** REMOVED's line end: the export's (--line-ending). */
+function eol(o: ResolvedExportOptions): string {
+  return o.crlf ? '\r\n' : '\n';
+}
+
 /** Per key and per value held in a round: a string's UTF-16 bytes plus a Map entry's and an array's overhead. */
 const ENTRY_BYTES = 96;
 
@@ -97,7 +102,7 @@ export async function* removedWithUsers(
   for await (const row of spooledRows(spooled)) {
     if (header) {
       header = false;
-      yield `${[row.cell, ...out.columns].map((n) => csvCell(n, false)).join(',')}\r\n`;
+      yield `${[row.cell, ...out.columns].map((n) => csvCell(n, false)).join(',')}${eol(o)}`;
       continue;
     }
     round.push(row.cell);
@@ -125,7 +130,7 @@ async function joinRound(cells: string[], o: ResolvedExportOptions, out: Removed
     const rest = values
       ? values.map((v) => csvCellCut(v, o.escapeFormulas, o.maxCellBytes).cell)
       : out.columns.map(() => '');
-    text += `${[csvCell(cell, false), ...rest].join(',')}\r\n`;
+    text += `${[csvCell(cell, false), ...rest].join(',')}${eol(o)}`;
   }
   return text;
 }

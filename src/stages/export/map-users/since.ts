@@ -39,6 +39,7 @@ export class MappedSince {
     readonly read: PrevRead,
     private readonly scores: boolean,
     private readonly escapeFormulas: boolean,
+    private readonly eol: string,
   ) {
     this.table = shared && new PrevTable(shared);
   }
@@ -50,7 +51,7 @@ export class MappedSince {
       throw usage(
         `--since ${d.since} is keyed by ${read.recipe.keyColumn}: with --map-users, --since takes the previous --map-users export (keyed by userId), not the related-items output`,
       );
-    return new MappedSince(held?.table, read, d.sinceScores, o.escapeFormulas);
+    return new MappedSince(held?.table, read, d.sinceScores, o.escapeFormulas, o.crlf ? '\r\n' : '\n');
   }
 
   /** Whether a user's rows are written: new or changed against PREV (the user is marked seen). */
@@ -90,7 +91,7 @@ export class MappedSince {
     });
     this.counts.removed = gone.length;
     for (const e of gone) {
-      chunk += `${csvCell(decodeString(t.b, t.keyStart(e), t.keyEnd(e)), this.escapeFormulas)}\r\n`;
+      chunk += `${csvCell(decodeString(t.b, t.keyStart(e), t.keyEnd(e)), this.escapeFormulas)}${this.eol}`;
       if (chunk.length >= 65536) {
         yield chunk;
         chunk = '';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { SINCE_TABLE } from '../../../../src/stages/export/delta/fast.js';
 import { type ExportOptions, exportOutputs } from '../../../../src/stages/export/index.js';
 
 /**
@@ -160,4 +161,26 @@ test('--bom: REMOVED starts with the BOM as the export does, without --users (it
   assert.deepEqual([...withUsers.bytes.subarray(0, 3)], bom);
   // Nothing else changes: the same rows as without --bom.
   assert.equal(withUsers.bytes.subarray(3).toString(), (await run(c, {}, 'no-bom')).bytes.toString());
+});
+
+test('REMOVED ends its lines as the export does: --line-ending lf on the table path, the partition path and with --users', async () => {
+  const c = await makeCase(60);
+  const plain = { users: undefined, userKey: undefined, userFields: undefined };
+  const cases: [string, Partial<ExportOptions>][] = [
+    ['table', plain],
+    ['partitions', plain],
+    ['users', {}],
+  ];
+  for (const [name, extra] of cases) {
+    // The partition path, as when PREV's keys do not fit the budget; --users always takes it.
+    SINCE_TABLE.enabled = name !== 'partitions';
+    const taken = SINCE_TABLE.taken;
+    const lf = (await run(c, { ...extra, lineEnding: 'lf' }, `${name}-lf`)).bytes.toString();
+    const crlf = (await run(c, extra, `${name}-crlf`)).bytes.toString();
+    SINCE_TABLE.enabled = true;
+    assert.equal(SINCE_TABLE.taken - taken, name === 'table' ? 2 : 0, `${name}: the path taken`);
+    assert.ok(!lf.includes('\r'), `${name}: ${JSON.stringify(lf.slice(0, 80))}`);
+    assert.ok(crlf.includes('\r\n'), name);
+    assert.equal(lf, crlf.replaceAll('\r\n', '\n'), name);
+  }
 });

@@ -147,6 +147,12 @@ test('an empty PREV makes every user new; a PREV past --memory-budget is refused
   const empty = tmp.fresh('empty.csv');
   await writeFile(empty, '');
   const all = await mapped(w.out, w.two, { since: empty, removed: tmp.fresh('r.csv') });
+  // REMOVED's lines end as the export's: --line-ending lf.
+  const one1 = await mapped(w.out, w.one, {});
+  const lfRemoved = tmp.fresh('r-lf.csv');
+  await mapped(w.out, w.two, { since: one1.output, removed: lfRemoved, lineEnding: 'lf' });
+  const lf = await readFile(lfRemoved, 'utf8');
+  assert.ok(lf.startsWith('userId\n') && lf.split('\n').length > 2 && !lf.includes('\r'), lf.slice(0, 60));
   assert.equal(all.summary.since?.new, all.summary.records);
   assert.equal(all.summary.since?.removed, 0);
   const one = await mapped(w.out, w.one, {});
