@@ -207,7 +207,7 @@ function filesOf(s: RunSummary): [string, string | null][] {
     ...exports,
     ['removed', f.removed ?? null],
     ['merged', f.merged],
-    ['rejects', f.rejects],
+    ['rejects', f.rejects && s.records.rejected === 0 ? `${f.rejects} (empty: no row rejected)` : f.rejects],
     // Both are written on every collect, empty or not, so that one an earlier run left never stays behind.
     [
       'missing',

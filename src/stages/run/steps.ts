@@ -116,7 +116,8 @@ export async function prepareStep(ctx: RunContext): Promise<{ prepareKey: string
   summary.inputs = made.inputs ?? [];
   ctx.warn(made.warnings ?? []);
   summary.shards = made.shards;
-  if (summary.records.rejected > 0) summary.files.rejects = made.rejects ?? p.output.rejects;
+  // Listed even when empty (prepare writes it whenever rows may be rejected), as errors.jsonl is.
+  if (summary.records.rejected > 0 || made.rejects) summary.files.rejects = made.rejects ?? p.output.rejects;
   return { prepareKey, jobsExist };
 }
 

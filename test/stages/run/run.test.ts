@@ -332,6 +332,11 @@ describe('run', () => {
     assert.equal(s.collect?.errorKeys, 0);
     assert.match(describeRun(s), /\n {4}errors {3}\S+errors\.jsonl \(empty: no error line\)\n/);
     assert.equal((await readFile(s.files.errors as string, 'utf8')).length, 0);
+    // rejects.jsonl likewise: listed with the rows rejected, and said to be empty when none was.
+    assert.equal(s.records.rejected, 3);
+    assert.match(describeRun(s), /\n {4}rejects {2}\S+rejects\.jsonl\n/);
+    const clean = describeRun({ ...s, records: { ...s.records, rejected: 0 } });
+    assert.match(clean, /\n {4}rejects {2}\S+rejects\.jsonl \(empty: no row rejected\)\n/);
   });
 
   test('output.since "last": the first run keeps its lines in OUT/history/, the next exports only new keys and lists the gone', async () => {
