@@ -1,3 +1,4 @@
+import { count } from '../core/units.js';
 import type { PrepareSummary } from '../stages/prepare/index.js';
 
 /**
@@ -44,7 +45,7 @@ export function describeInputs(s: Pick<PrepareSummary, 'inputs' | 'inputsNotList
         );
       }
     }
-    if (d.skippedLines) parts.push(`${d.skippedLines} line${d.skippedLines === 1 ? '' : 's'} skipped first`);
+    if (d.skippedLines) parts.push(`${count(d.skippedLines, 'line')} skipped first`);
     if (d.idColumn !== undefined) parts.push(`id column ${JSON.stringify(d.idColumn)}`);
     const enc = d.encoding.startsWith('utf-')
       ? d.encoding.toUpperCase().replace(/(16|32)(LE|BE)$/, '$1 $2')

@@ -332,7 +332,7 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
   if (s.mapUsers) return describeMapUsers(s, output, rejects);
   // With --max-file-size the files are the parts; OUTPUT only names them.
   const where = s.parts
-    ? `in ${s.parts.length} part${s.parts.length === 1 ? '' : 's'}: ${s.parts.join(', ')}`
+    ? `in ${count(s.parts.length, 'part')}: ${s.parts.join(', ')}`
     : `to ${output === '-' ? 'stdout' : output}`;
   const parts = [
     `${count(s.lines, 'line')} from ${count(s.sources, 'file')}`,
@@ -344,19 +344,32 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
       `part ${s.part.k}/${s.part.n} (${s.part.mode === 'files' ? 'whole files' : 'byte ranges'}: bytes ${s.part.from} to ${s.part.to} of ${s.part.total})`,
     );
   if (s.cellsCut > 0) parts.push(`${s.cellsCut} text ${noun(s.cellsCut, 'cell')} cut`);
+  parts.push(...linesSkipped(s, rejects), ...joinsMissing(s));
+  if (s.since) parts.push(describeSince(s.since));
+  return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
+}
+
+/** Both summary lines' error and invalid lines, when there are any. */
+function linesSkipped(s: ExportSummary, rejects: string | undefined): string[] {
+  const parts: string[] = [];
   if (s.errorLines > 0)
     parts.push(`${s.errorLines} error ${noun(s.errorLines, 'line')} (see ${s.errorsFile})`);
   if (s.invalid > 0) parts.push(`${s.invalid} invalid ${noun(s.invalid, 'line')} skipped (see ${rejects})`);
+  return parts;
+}
+
+/** Both summary lines' catalog and users joins: what they lacked. */
+function joinsMissing(s: ExportSummary): string[] {
+  const parts: string[] = [];
   if (s.catalogItems !== null)
     parts.push(
-      `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
+      `${count(s.catalogMissing, 'recommendation')} not in the catalog of ${count(s.catalogItems, 'item')}`,
     );
   if (s.usersInFile !== null)
     parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${usersHeld(s)}`,
+      `${count(s.usersMissing, 'user')} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${usersHeld(s)}`,
     );
-  if (s.since) parts.push(describeSince(s.since));
-  return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
+  return parts;
 }
 
 /** What --since found, for both summary lines. */
@@ -382,17 +395,7 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
   if (m.seenDropped > 0) parts.push(`${m.seenDropped} seen ${noun(m.seenDropped, 'item')} dropped`);
   if (m.interactionsRejected > 0)
     parts.push(`${count(m.interactionsRejected, 'interaction')} rejected (see ${rejects})`);
-  if (s.catalogItems !== null)
-    parts.push(
-      `${s.catalogMissing} recommendation${s.catalogMissing === 1 ? '' : 's'} not in the catalog of ${s.catalogItems} item${s.catalogItems === 1 ? '' : 's'}`,
-    );
-  if (s.usersInFile !== null)
-    parts.push(
-      `${s.usersMissing} user${s.usersMissing === 1 ? '' : 's'} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${usersHeld(s)}`,
-    );
-  if (s.errorLines > 0)
-    parts.push(`${s.errorLines} error ${noun(s.errorLines, 'line')} (see ${s.errorsFile})`);
-  if (s.invalid > 0) parts.push(`${s.invalid} invalid ${noun(s.invalid, 'line')} skipped (see ${rejects})`);
+  parts.push(...joinsMissing(s), ...linesSkipped(s, rejects));
   if (s.since) parts.push(describeSince(s.since));
   return `export (map users): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
 }
@@ -423,8 +426,7 @@ function usersHeld(s: ExportSummary): string {
 function usersRoute(s: ExportSummary): string {
   const how: string[] = [];
   if (s.usersFiltered) how.push("read for this export's users only");
-  if (s.usersPartitions > 0)
-    how.push(`joined in ${s.usersPartitions} partition${s.usersPartitions === 1 ? '' : 's'} on disk`);
+  if (s.usersPartitions > 0) how.push(`joined in ${count(s.usersPartitions, 'partition')} on disk`);
   if (how.length === 0) return '';
   return `${s.usersFiltered ? ' rows with a key' : ''} (${how.join(', ')}: past --memory-budget)`;
 }

@@ -1,4 +1,4 @@
-import { parseBytes, parseCount } from '../../core/units.js';
+import { count, parseBytes, parseCount } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import { AWS_OPTIONS, awsConnections, type CliIO, megabytes, parse, progressLine, write } from '../common.js';
 
@@ -80,11 +80,8 @@ export async function runValidate(args: readonly string[], io: CliIO): Promise<n
       summary.problems > summary.reported ? ` (${summary.problems - summary.reported} not shown)` : '';
     write(
       io.stderr,
-      `validate (${summary.family}): ${plural(summary.records, 'record')} in ${plural(summary.files, 'file')}, ${summary.invalidRecords} invalid, ${plural(summary.problems, 'problem')}${more}\n`,
+      `validate (${summary.family}): ${count(summary.records, 'record')} in ${count(summary.files, 'file')}, ${summary.invalidRecords} invalid, ${count(summary.problems, 'problem')}${more}\n`,
     );
   }
   return summary.problems > 0 ? 1 : 0;
-}
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
