@@ -1,6 +1,4 @@
-import { csvCell } from '../../../core/csv-cell.js';
 import type { OutItem } from '../../../core/json-values.js';
-import { decodeString } from '../../../core/out-lines.js';
 import { writeOutput, writeTarget } from '../../../io/output.js';
 import { isS3Uri } from '../../../io/s3.js';
 import { reloadCost } from '../../../io/spill.js';
@@ -30,8 +28,8 @@ import type { KeptItem, LineKeep } from './keep.js';
 import type { ResolvedSince } from './options.js';
 import type { PrevRead } from './prev.js';
 import { readPrevTable } from './prev-table.js';
-import { withBom } from './removed-users.js';
-import { eachEntry, PrevTable, SEEN_ERROR, SEEN_OK, type SharedTable } from './table.js';
+import { removedHeader, removedKeyLines, withBom } from './removed-users.js';
+import { eachEntry, PrevTable, SEEN_ERROR, SEEN_OK, type SharedTable, tableKeys } from './table.js';
 
 /**
  * `export --since`'s table path: when PREV's keys and digests fit
@@ -73,11 +71,6 @@ export function plainOptions(options: ExportOptions, sources: string[]): ExportO
     sinceScores: undefined,
     memoryBudget: undefined,
   };
-}
-
-/** REMOVED's header: the key column under the name the export gave it (--rename userId=external_id: external_id). */
-export function removedHeader(key: string, o: ResolvedExportOptions): string {
-  return `${csvCell(o.rename?.[key] ?? key, false)}${o.crlf ? '\r\n' : '\n'}`;
 }
 
 /** The export by the table path, or undefined when --since must go the partition way. */
@@ -257,19 +250,8 @@ class TableKeep implements LineKeep {
     return this.bytes;
   }
 
-  /** REMOVED: the header, then each removed key as a CSV cell, 64 KiB or so at a time. */
-  async *removedLines(header: string): AsyncGenerator<string> {
-    yield header;
-    const t = this.table;
-    const eol = this.o.crlf ? '\r\n' : '\n';
-    let chunk = '';
-    for (const e of this.removed) {
-      chunk += `${csvCell(decodeString(t.b, t.keyStart(e), t.keyEnd(e)), this.o.escapeFormulas)}${eol}`;
-      if (chunk.length >= 65536) {
-        yield chunk;
-        chunk = '';
-      }
-    }
-    if (chunk.length > 0) yield chunk;
+  /** REMOVED: the header, then each removed key, in the partition path's order. */
+  removedLines(header: string): AsyncGenerator<string> {
+    return removedKeyLines(header, tableKeys(this.table, this.removed), this.o);
   }
 }

@@ -13,12 +13,12 @@ import { resolveExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 import { type CurrentRead, keyCurrent } from './current.js';
 import { type DecidedShare, type DecideSettings, type DeltaCounts, decideDelta } from './decide.js';
-import { plainOptions, removedHeader, sinceByTable, tableFits } from './fast.js';
+import { plainOptions, sinceByTable, tableFits } from './fast.js';
 import { KeptLines, type LineKeep } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
 import { joinPartitions, openPrevSide, type PrevSide } from './prev-thread.js';
-import { writeRemoved } from './removed-users.js';
+import { removedEol, removedHeader, writeRemoved } from './removed-users.js';
 
 export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } from './options.js';
 
@@ -81,7 +81,7 @@ export async function exportSince(
       prevLong: prev.format === 'csv-long',
       budget: d.memoryBudget,
       escapeFormulas: o.escapeFormulas,
-      eol: o.crlf ? '\r\n' : '\n',
+      eol: removedEol(o),
     });
     await prevSide.close();
     prevSide = undefined;

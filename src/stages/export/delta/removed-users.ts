@@ -16,6 +16,35 @@ import type { ResolvedExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 import type { ResolvedSince } from './options.js';
 
+/** REMOVED's line end: the export's (--line-ending). */
+export function removedEol(o: ResolvedExportOptions): string {
+  return o.crlf ? '\r\n' : '\n';
+}
+
+/** REMOVED's header: the key column under the name the export gave it (--rename userId=external_id: external_id). */
+export function removedHeader(key: string, o: ResolvedExportOptions): string {
+  return `${csvCell(o.rename?.[key] ?? key, false)}${removedEol(o)}`;
+}
+
+/** REMOVED: the header, then each key as a CSV cell, 64 KiB or so at a time. */
+export async function* removedKeyLines(
+  header: string,
+  keys: Iterable<string>,
+  o: ResolvedExportOptions,
+): AsyncGenerator<string> {
+  yield header;
+  const eol = removedEol(o);
+  let chunk = '';
+  for (const key of keys) {
+    chunk += `${csvCell(key, o.escapeFormulas)}${eol}`;
+    if (chunk.length >= 65536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
 /** What the users file gave REMOVED: its keys without a row there (their cells left empty). */
 export interface RemovedUsers {
   missing: number;
@@ -59,11 +88,6 @@ export async function* withBom(
   yield* lines;
 }
 
-/** REMOVED's line end: the export's (--line-ending). */
-function eol(o: ResolvedExportOptions): string {
-  return o.crlf ? '\r\n' : '\n';
-}
-
 /** Per key and per value held in a round: a string's UTF-16 bytes plus a Map entry's and an array's overhead. */
 const ENTRY_BYTES = 96;
 
@@ -73,7 +97,7 @@ const ENTRY_BYTES = 96;
  * their key, for tools that unsubscribe by address (Mailchimp) and for
  * anyone reading the file. REMOVED's lines (a header, then one key cell a
  * line, in REMOVED's order) are spooled to `dir`, then read back in rounds
- * of keys that fit half of --memory-budget: each round reads the users file
+ * of keys that fit a quarter of --memory-budget: each round reads the users file
  * once, for its keys only (the byte path skips the others on sight), and
  * writes its rows in REMOVED's order. The first row of a repeated key wins,
  * as in the export; a key the file lacks keeps empty cells and is counted.
@@ -99,14 +123,14 @@ export async function* removedWithUsers(
   let header = true;
   let round: string[] = [];
   let bytes = 0;
-  for await (const row of spooledRows(spooled)) {
+  for await (const cell of spooledCells(spooled)) {
     if (header) {
       header = false;
-      yield `${[row.cell, ...out.columns].map((n) => csvCell(n, false)).join(',')}${eol(o)}`;
+      yield `${[cell, ...out.columns].map((n) => csvCell(n, false)).join(',')}${removedEol(o)}`;
       continue;
     }
-    round.push(row.cell);
-    bytes += 2 * row.cell.length + ENTRY_BYTES;
+    round.push(cell);
+    bytes += 2 * cell.length + ENTRY_BYTES;
     if (bytes >= o.memoryBudget / 4) {
       yield await joinRound(round, o, out);
       round = [];
@@ -120,9 +144,14 @@ export async function* removedWithUsers(
 async function joinRound(cells: string[], o: ResolvedExportOptions, out: RemovedUsers): Promise<string> {
   const keys = new Set(cells.map((c) => cellValue(c, o.escapeFormulas)));
   const found = new Map<string, string[]>();
-  await eachUsersRow(o, keys, (key, values) => {
-    if (!found.has(key)) found.set(key, values);
-  });
+  await eachUserRow(
+    o,
+    (key, values) => {
+      if (!found.has(key)) found.set(key, values);
+      return undefined;
+    },
+    (buf, s, e) => keys.has(Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('utf8')),
+  );
   let text = '';
   for (const cell of cells) {
     const values = found.get(cellValue(cell, o.escapeFormulas));
@@ -130,34 +159,18 @@ async function joinRound(cells: string[], o: ResolvedExportOptions, out: Removed
     const rest = values
       ? values.map((v) => csvCellCut(v, o.escapeFormulas, o.maxCellBytes).cell)
       : out.columns.map(() => '');
-    text += `${[csvCell(cell, false), ...rest].join(',')}${eol(o)}`;
+    text += `${[csvCell(cell, false), ...rest].join(',')}${removedEol(o)}`;
   }
   return text;
 }
 
-/** The users file's rows whose key is in `keys`, in file order. */
-async function eachUsersRow(
-  o: ResolvedExportOptions,
-  keys: ReadonlySet<string>,
-  onRow: (key: string, values: string[]) => void,
-): Promise<void> {
-  await eachUserRow(
-    o,
-    (key, values) => {
-      onRow(key, values);
-      return undefined;
-    },
-    (buf, s, e) => keys.has(Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('utf8')),
-  );
-}
-
-/** REMOVED's spooled rows, each its key's cell as written, quoting undone (a formula guard kept). */
-async function* spooledRows(path: string): AsyncGenerator<{ cell: string }> {
+/** REMOVED's spooled rows' cells (the header's, then each key's) as written, quoting undone (a formula guard kept). */
+async function* spooledCells(path: string): AsyncGenerator<string> {
   const split = new RecordSplitter({ delimiter: ',', maxRecordLength: 1 << 20, file: path });
   const decoder = new StringDecoder('utf8');
   for await (const chunk of createReadStream(path)) {
-    for (const r of split.push(decoder.write(chunk as Buffer))) yield { cell: r.fields[0] ?? '' };
+    for (const r of split.push(decoder.write(chunk as Buffer))) yield r.fields[0] ?? '';
   }
-  for (const r of split.push(decoder.end())) yield { cell: r.fields[0] ?? '' };
-  for (const r of split.end()) yield { cell: r.fields[0] ?? '' };
+  for (const r of split.push(decoder.end())) yield r.fields[0] ?? '';
+  for (const r of split.end()) yield r.fields[0] ?? '';
 }

@@ -1,5 +1,5 @@
 import { hashBytes } from '../../../core/byteset.js';
-import type { KeyScanLines } from '../../../core/out-lines.js';
+import { decodeString, type KeyScanLines } from '../../../core/out-lines.js';
 import { LineKeys } from './keys.js';
 
 /**
@@ -309,4 +309,9 @@ export class PrevTable {
       w[o + 3] = (w[o + 3] as number) & LEN;
     });
   }
+}
+
+/** The keys of a table's entries, in the entries' order. */
+export function* tableKeys(t: PrevTable, entries: Iterable<number>): Generator<string> {
+  for (const e of entries) yield decodeString(t.b, t.keyStart(e), t.keyEnd(e));
 }

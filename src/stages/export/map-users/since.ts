@@ -2,20 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { hashBytes } from '../../../core/byteset.js';
-import { csvCell } from '../../../core/csv-cell.js';
 import { canonicalBytes, ListDigest, scoreText } from '../../../core/delta.js';
 import type { MappedRow } from '../../../core/map-users.js';
-import { decodeString } from '../../../core/out-lines.js';
 import { PbError, usage } from '../../../errors.js';
 import { checkNotAnInput } from '../../../io/output.js';
 import type { DeltaCounts } from '../delta/decide.js';
-import { removedHeader } from '../delta/fast.js';
 import { LineKeys } from '../delta/keys.js';
 import type { ResolvedSince } from '../delta/options.js';
 import { type PrevRead, readPrev } from '../delta/prev.js';
 import { readPrevTable } from '../delta/prev-table.js';
-import { writeRemoved } from '../delta/removed-users.js';
-import { eachEntry, PrevTable, SEEN_OK, type SharedTable } from '../delta/table.js';
+import { removedHeader, removedKeyLines, writeRemoved } from '../delta/removed-users.js';
+import { eachEntry, PrevTable, SEEN_OK, type SharedTable, tableKeys } from '../delta/table.js';
 import type { ResolvedExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 
@@ -33,15 +30,16 @@ export class MappedSince {
   readonly counts: DeltaCounts = { new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
   private readonly digest = new ListDigest();
   private readonly table: PrevTable | undefined;
+  private readonly scores: boolean;
 
   private constructor(
-    private readonly shared: SharedTable | undefined,
+    shared: SharedTable | undefined,
     readonly read: PrevRead,
-    private readonly scores: boolean,
-    private readonly escapeFormulas: boolean,
-    private readonly eol: string,
+    d: ResolvedSince,
+    private readonly o: ResolvedExportOptions,
   ) {
     this.table = shared && new PrevTable(shared);
+    this.scores = d.sinceScores;
   }
 
   static async open(d: ResolvedSince, o: ResolvedExportOptions): Promise<MappedSince> {
@@ -51,7 +49,7 @@ export class MappedSince {
       throw usage(
         `--since ${d.since} is keyed by ${read.recipe.keyColumn}: with --map-users, --since takes the previous --map-users export (keyed by userId), not the related-items output`,
       );
-    return new MappedSince(held?.table, read, d.sinceScores, o.escapeFormulas, o.crlf ? '\r\n' : '\n');
+    return new MappedSince(held?.table, read, d, o);
   }
 
   /** Whether a user's rows are written: new or changed against PREV (the user is marked seen). */
@@ -80,24 +78,15 @@ export class MappedSince {
   }
 
   /** REMOVED: the header, then PREV's users no written or unchanged user matched, in PREV's order. */
-  async *removedLines(header: string): AsyncGenerator<string> {
-    yield header;
+  removedLines(header: string): AsyncGenerator<string> {
     const t = this.table;
-    if (!t || !this.shared) return;
-    let chunk = '';
     const gone: number[] = [];
-    eachEntry(t.w, this.shared.regions, (e) => {
-      if ((t.flags(e) & SEEN_OK) === 0) gone.push(e);
-    });
+    if (t)
+      eachEntry(t.w, t.shared.regions, (e) => {
+        if ((t.flags(e) & SEEN_OK) === 0) gone.push(e);
+      });
     this.counts.removed = gone.length;
-    for (const e of gone) {
-      chunk += `${csvCell(decodeString(t.b, t.keyStart(e), t.keyEnd(e)), this.escapeFormulas)}${this.eol}`;
-      if (chunk.length >= 65536) {
-        yield chunk;
-        chunk = '';
-      }
-    }
-    if (chunk.length > 0) yield chunk;
+    return removedKeyLines(header, t ? tableKeys(t, gone) : [], this.o);
   }
 }
 
