@@ -203,17 +203,16 @@ function filesOf(s: RunSummary): [string, string | null][] {
   const exports: [string, string | null][] = f.exportParts
     ? f.exportParts.map((part, i) => [i === 0 ? 'export' : '', part])
     : [['export', f.export]];
+  // Side files written on every run, empty or not, so that one an earlier run left never stays behind.
+  const empty = (path: string | null, none: boolean, why: string) =>
+    path && none ? `${path} (empty: ${why})` : path;
   return [
     ...exports,
     ['removed', f.removed ?? null],
     ['merged', f.merged],
-    ['rejects', f.rejects && s.records.rejected === 0 ? `${f.rejects} (empty: no row rejected)` : f.rejects],
-    // Both are written on every collect, empty or not, so that one an earlier run left never stays behind.
-    [
-      'missing',
-      f.missing && s.collect?.missing === 0 ? `${f.missing} (empty: every record has a line)` : f.missing,
-    ],
-    ['errors', f.errors && s.collect?.errorKeys === 0 ? `${f.errors} (empty: no error line)` : f.errors],
+    ['rejects', empty(f.rejects, s.records.rejected === 0, 'no row rejected')],
+    ['missing', empty(f.missing, s.collect?.missing === 0, 'every record has a line')],
+    ['errors', empty(f.errors, s.collect?.errorKeys === 0, 'no error line')],
     ['invalid', f.invalid],
     ['summary', f.summary],
     ['history', f.history ?? null],
