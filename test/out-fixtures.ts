@@ -6,7 +6,7 @@
  * negatives, more digits than a double holds), so tests can check that
  * scores come out exactly as printed.
  */
-import type { Layout } from '../src/core/out-convert.js';
+import type { ConvertConfig, Converter, Layout } from '../src/core/out-convert.js';
 import { prng } from '../src/sample.js';
 
 export { prng };
@@ -311,4 +311,33 @@ export function wholeLinePieces(rand: () => number, text: Buffer): Buffer[] {
 /** A user-personalization output's layout, with or without the score column. */
 export function recommendationsLayout(score: boolean): Layout {
   return { kind: 'recommendations', keyField: 'userId', users: false, score, reason: false, theme: false };
+}
+
+/** csv-long with every option off (CRLF, the formula guard on), for the converter's tests to vary. */
+export const CONVERT_BASE: ConvertConfig = {
+  format: 'csv-long',
+  layout: undefined,
+  top: 0,
+  width: 0,
+  escapeFormulas: true,
+  crlf: true,
+  rename: undefined,
+  maxCellBytes: 0,
+  measure: false,
+  failFast: false,
+  catalogColumns: [],
+  userColumns: [],
+  usersRequired: false,
+  maxLineLength: 1 << 20,
+  optimistic: false,
+};
+
+/** Each piece through the converter as the export sends them (the next piece writes into this one's memory), as text. */
+export function convertPieces(c: Converter, pieces: Buffer[]) {
+  return pieces.map((piece) => {
+    const { out, errors, ...rest } = c.convert(piece);
+    const text = out.toString('latin1');
+    c.recycle(out.buffer as ArrayBuffer);
+    return { ...rest, out: text, errors: errors.toString('latin1') };
+  });
 }

@@ -32,6 +32,8 @@ import {
 import { schemaValidator } from '../helpers.js';
 import {
   AWS_DOC_EXAMPLES,
+  CONVERT_BASE,
+  convertPieces,
   type Expected,
   FAILED,
   prng,
@@ -996,33 +998,10 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
   }
 
   function convertAll(cfg: ConvertConfig, pieces: Buffer[], wasm: boolean) {
-    const c = new Converter(cfg, undefined, undefined, undefined, wasm);
-    return pieces.map((piece) => {
-      const { out, errors, ...rest } = c.convert(piece);
-      const text = out.toString('latin1');
-      // As the export does: the next piece writes into this one's memory (no 64 KiB buffer each).
-      c.recycle(out.buffer as ArrayBuffer);
-      return { ...rest, out: text, errors: errors.toString('latin1') };
-    });
+    return convertPieces(new Converter(cfg, undefined, undefined, undefined, wasm), pieces);
   }
 
-  const base: ConvertConfig = {
-    format: 'csv-long',
-    layout: undefined,
-    top: 0,
-    width: 0,
-    escapeFormulas: true,
-    crlf: true,
-    rename: undefined,
-    maxCellBytes: 0,
-    measure: false,
-    failFast: false,
-    catalogColumns: [],
-    userColumns: [],
-    usersRequired: false,
-    maxLineLength: 1 << 20,
-    optimistic: false,
-  };
+  const base = CONVERT_BASE;
 
   test('random lines and chunkings, every format and option: the same rows, counts, error and invalid lines', () => {
     const rand = prng(41);

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { Catalog } from '../../../src/core/catalog.js';
 import { type ConvertConfig, Converter, type UserGroupPass } from '../../../src/core/out-convert.js';
 import {
+  CONVERT_BASE,
+  convertPieces,
   prng,
   randomId,
   randomLine,
@@ -84,32 +86,11 @@ function convertAll(
   const c = new Converter(cfg, undefined, users, undefined, wasm);
   return passes.map((pass) => {
     c.setPass(pass);
-    return pieces.map((piece) => {
-      const { out, errors, ...rest } = c.convert(piece);
-      const text = out.toString('latin1');
-      c.recycle(out.buffer as ArrayBuffer);
-      return { ...rest, out: text, errors: errors.toString('latin1') };
-    });
+    return convertPieces(c, pieces);
   });
 }
 
-const base: ConvertConfig = {
-  format: 'csv-long',
-  layout: undefined,
-  top: 0,
-  width: 0,
-  escapeFormulas: true,
-  crlf: false,
-  rename: undefined,
-  maxCellBytes: 0,
-  measure: false,
-  failFast: false,
-  catalogColumns: [],
-  userColumns: ['email', 'first_name'],
-  usersRequired: false,
-  maxLineLength: 1 << 20,
-  optimistic: false,
-};
+const base: ConvertConfig = { ...CONVERT_BASE, crlf: false, userColumns: ['email', 'first_name'] };
 
 test('a users join in WebAssembly: the JavaScript rows, counts and lines, held whole or a group per pass', () => {
   const rand = prng(7);
