@@ -106,7 +106,7 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
     const r = await mapUsers(o, o.map, options, sources, { catalog: loaded, users }, since);
     const stats = users && usersStats(users);
     const summary = summarizeMapUsers(o, sources.length, r, { catalog: loaded, users: stats }, started);
-    return d && since ? finishMappedSince(summary, d, since, o, options.stdout) : summary;
+    return since ? finishMappedSince(summary, since, o, options.stdout) : summary;
   }
   if (users && !('catalog' in users)) {
     if (o.part)

@@ -30,16 +30,14 @@ export class MappedSince {
   readonly counts: DeltaCounts = { new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
   private readonly digest = new ListDigest();
   private readonly table: PrevTable | undefined;
-  private readonly scores: boolean;
 
   private constructor(
     shared: SharedTable | undefined,
     readonly read: PrevRead,
-    d: ResolvedSince,
+    readonly d: ResolvedSince,
     private readonly o: ResolvedExportOptions,
   ) {
     this.table = shared && new PrevTable(shared);
-    this.scores = d.sinceScores;
   }
 
   static async open(d: ResolvedSince, o: ResolvedExportOptions): Promise<MappedSince> {
@@ -59,7 +57,7 @@ export class MappedSince {
     for (const r of rows) {
       const b = canonicalBytes(r.item);
       digest.id(b, 0, b.length);
-      if (this.scores) digest.score(scoreText(r.score));
+      if (this.d.sinceScores) digest.score(scoreText(r.score));
     }
     const k = canonicalBytes(user);
     const e = this.table ? this.table.find(k, 0, k.length, hashBytes(k, 0, k.length)) : -1;
@@ -138,11 +136,11 @@ export async function openMappedSince(
 
 export async function finishMappedSince(
   summary: ExportSummary,
-  d: ResolvedSince,
   since: MappedSince,
   o: ResolvedExportOptions,
   stdout: Writable | undefined,
 ): Promise<ExportSummary> {
+  const d = since.d;
   const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-since-'));
   try {
     const lines = since.removedLines(removedHeader('userId', o));
