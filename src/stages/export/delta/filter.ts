@@ -16,7 +16,7 @@ import {
   OutLineParser,
 } from '../../../core/out-lines.js';
 import { isBlank } from '../../collect/reading.js';
-import { LineKeys } from './keys.js';
+import { NoKeys } from './keys.js';
 import { PrevTable, SEEN_ERROR, SEEN_OK, type SharedTable } from './table.js';
 
 /**
@@ -71,16 +71,6 @@ export interface FilterSetup {
   recipe: Recipe;
 }
 
-/** The digest of a parsed line, as the partition path's keys make it. */
-class Digests extends LineKeys {
-  put(): undefined {
-    return undefined;
-  }
-  putRun(): undefined {
-    return undefined;
-  }
-}
-
 const EMPTY = (() => {
   const d = new ListDigest();
   return [d.wordA(), d.wordB()];
@@ -94,7 +84,7 @@ export class LineFilter {
   private readonly lines: KeyScanLines | undefined;
   private readonly scan: KeyScan;
   private readonly parser = new OutLineParser();
-  private readonly digests: Digests;
+  private readonly digests: NoKeys;
   /** The batch scan's fields of PREV's recipe. */
   private readonly fieldOk: boolean[];
   private newKeys = 0;
@@ -109,7 +99,7 @@ export class LineFilter {
     this.state = new Int32Array(s.state);
     this.row = new Float64Array(s.counts, s.thread * ROW * 8, ROW);
     this.freshKeys = new Float64Array(s.fresh);
-    this.digests = new Digests(s.scores);
+    this.digests = new NoKeys(s.scores);
     this.lines = this.digests.lineScanner(s.top);
     this.scan = new KeyScan(s.scores);
     this.fieldOk = [];

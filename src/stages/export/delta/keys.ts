@@ -148,6 +148,16 @@ export abstract class LineKeys {
   }
 }
 
+/** LineKeys whose keys go nowhere: for a line's digest alone, or readPrev's count of PREV's keys. */
+export class NoKeys extends LineKeys {
+  put(): undefined {
+    return undefined;
+  }
+  putRun(): undefined {
+    return undefined;
+  }
+}
+
 /**
  * Writes `key TAB payload` lines to the partitions: the key's canonical
  * bytes, then the type, the digest of its ordered list and a line number

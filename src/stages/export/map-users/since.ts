@@ -7,7 +7,7 @@ import type { MappedRow } from '../../../core/map-users.js';
 import { PbError, usage } from '../../../errors.js';
 import { checkNotAnInput } from '../../../io/output.js';
 import type { DeltaCounts } from '../delta/decide.js';
-import { LineKeys } from '../delta/keys.js';
+import { NoKeys } from '../delta/keys.js';
 import type { ResolvedSince } from '../delta/options.js';
 import { type PrevRead, readPrev } from '../delta/prev.js';
 import { readPrevTable } from '../delta/prev-table.js';
@@ -88,23 +88,13 @@ export class MappedSince {
   }
 }
 
-/** Counts PREV's keys, holding none: what readPrev makes of a PREV the table did not take. */
-class CountKeys extends LineKeys {
-  put(): undefined {
-    return undefined;
-  }
-  putRun(): undefined {
-    return undefined;
-  }
-}
-
 /**
  * PREV read again when the table did not take it: its own mistakes (not an
  * export, not UTF-8) come out as they would without --map-users; an empty
  * PREV makes every user new; else it is too large (or repeats a key).
  */
 async function whyNotHeld(d: ResolvedSince, o: ResolvedExportOptions): Promise<PrevRead> {
-  const read = await readPrev(d.since, new CountKeys(d.sinceScores), {
+  const read = await readPrev(d.since, new NoKeys(d.sinceScores), {
     top: o.top,
     escapeFormulas: o.escapeFormulas,
     maxLineLength: o.maxLineLength,
