@@ -17,6 +17,7 @@ import { plainOptions, sinceByTable, tableFits } from './fast.js';
 import { KeptLines, type LineKeep } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
+import { prevReadOptions } from './prev.js';
 import { joinPartitions, openPrevSide, type PrevSide } from './prev-thread.js';
 import { removedEol, removedHeader, writeRemoved } from './removed-users.js';
 
@@ -58,7 +59,7 @@ export async function exportSince(
         since: d.since,
         dir,
         scores: d.sinceScores,
-        o: { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength, rename: o.rename },
+        o: prevReadOptions(o),
       },
       o,
     );

@@ -7,7 +7,7 @@ import { isS3Uri } from '../../../io/s3.js';
 import { startWorker } from '../../../io/workers.js';
 import type { ResolvedExportOptions } from '../options.js';
 import type { ResolvedSince } from './options.js';
-import { type PrevRead, type PrevReadOptions, readPrev } from './prev.js';
+import { type PrevRead, type PrevReadOptions, prevReadOptions, readPrev } from './prev.js';
 import { type SharedTable, TableKeys, type TableMemory, TableWriter, tableMemory } from './table.js';
 
 /** A larger table than this is not tried (its word offsets must stay below 2^28: a slot holds one in 28 bits, table.ts TAG). */
@@ -92,12 +92,7 @@ export async function readPrevTable(
 ): Promise<{ table: SharedTable; read: PrevRead } | undefined> {
   const memory = tableMemory(Math.min(MAX_TABLE, d.memoryBudget));
   const words = memory.arena.byteLength / 4;
-  const settings = {
-    top: o.top,
-    escapeFormulas: o.escapeFormulas,
-    maxLineLength: o.maxLineLength,
-    rename: o.rename,
-  };
+  const settings = prevReadOptions(o);
   const size = o.workers > 0 ? await splitSize(d.since) : undefined;
   const cut = size === undefined ? -1 : findCut(d.since, size, 0.5);
   let regions: [number, number][];

@@ -47,6 +47,11 @@ export interface PrevReadOptions {
   rename?: Record<string, string>;
 }
 
+/** PrevReadOptions taken from the export's options (which hold more): PREV read as this export writes. */
+export function prevReadOptions(o: PrevReadOptions): PrevReadOptions {
+  return { top: o.top, escapeFormulas: o.escapeFormulas, maxLineLength: o.maxLineLength, rename: o.rename };
+}
+
 const TAKES =
   '--since takes a previous export (csv-long, csv-wide or jsonl, as export wrote it; .gz too) or the previous .out files (a file or a folder)';
 

@@ -9,7 +9,7 @@ import { checkNotAnInput } from '../../../io/output.js';
 import type { DeltaCounts } from '../delta/decide.js';
 import { NoKeys } from '../delta/keys.js';
 import type { ResolvedSince } from '../delta/options.js';
-import { type PrevRead, readPrev } from '../delta/prev.js';
+import { type PrevRead, prevReadOptions, readPrev } from '../delta/prev.js';
 import { readPrevTable } from '../delta/prev-table.js';
 import { removedHeader, removedKeyLines, writeRemoved } from '../delta/removed-users.js';
 import { eachEntry, PrevTable, SEEN_OK, type SharedTable, tableKeys } from '../delta/table.js';
@@ -94,12 +94,7 @@ export class MappedSince {
  * PREV makes every user new; else it is too large (or repeats a key).
  */
 async function whyNotHeld(d: ResolvedSince, o: ResolvedExportOptions): Promise<PrevRead> {
-  const read = await readPrev(d.since, new NoKeys(d.sinceScores), {
-    top: o.top,
-    escapeFormulas: o.escapeFormulas,
-    maxLineLength: o.maxLineLength,
-    rename: o.rename,
-  });
+  const read = await readPrev(d.since, new NoKeys(d.sinceScores), prevReadOptions(o));
   if (read.keys === 0) return read;
   throw new PbError(
     'PB_LIMIT',
