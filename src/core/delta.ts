@@ -1,3 +1,4 @@
+import { usage } from '../errors.js';
 import { fmix } from './byteset.js';
 import type { OutKeyField } from './out-lines.js';
 
@@ -143,6 +144,14 @@ export function recipeOf(keyField: OutKeyField, users: boolean): Recipe {
 
 export function sameRecipe(a: Recipe, b: Recipe): boolean {
   return a.keyColumn === b.keyColumn && a.idName === b.idName;
+}
+
+/** PREV of another recipe than the sources (export --since and report --since alike): a usage error. */
+export function checkSameRecipe(prev: string, before: Recipe | undefined, now: Recipe | undefined): void {
+  if (before && now && !sameRecipe(before, now))
+    throw usage(
+      `--since ${prev} is an export of another recipe (${describeRecipe(before)}), the sources are ${describeRecipe(now)}: give the previous export of the same recipe`,
+    );
 }
 
 export function describeRecipe(r: Recipe): string {

@@ -1,8 +1,7 @@
 import { hashBytes } from '../../core/byteset.js';
-import { describeRecipe, ListDigest, type Recipe, recipeOf, sameRecipe } from '../../core/delta.js';
+import { checkSameRecipe, ListDigest, type Recipe, recipeOf } from '../../core/delta.js';
 import type { OutKeyField, OutLineParser } from '../../core/out-lines.js';
 import { jaccard, type ReportJson, UnitBins } from '../../core/report.js';
-import { usage } from '../../errors.js';
 import { eachLine, eachPartition, type PartitionSet, type SpillDir } from '../../io/spill.js';
 import { DeltaKeys, TYPE_OK, TYPE_PREV } from '../export/delta/keys.js';
 import { readPrev } from '../export/delta/prev.js';
@@ -97,13 +96,8 @@ export function checkSinceRecipe(
   keys: SinceKeys,
   outputs: { keyField: string | null; segment: boolean },
 ): void {
-  const before = keys.prevRecipe;
-  if (!before || outputs.keyField === null) return;
-  const now = recipeOf(outputs.keyField as OutKeyField, outputs.segment);
-  if (!sameRecipe(before, now))
-    throw usage(
-      `--since ${prev} is an export of another recipe (${describeRecipe(before)}), the sources are ${describeRecipe(now)}: give the previous export of the same recipe`,
-    );
+  if (outputs.keyField === null) return;
+  checkSameRecipe(prev, keys.prevRecipe, recipeOf(outputs.keyField as OutKeyField, outputs.segment));
 }
 
 /** report.json's since counts (the fields are named once, in core/report.ts), the Jaccard bins still to render. */

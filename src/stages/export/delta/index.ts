@@ -1,8 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeRecipe, sameRecipe } from '../../../core/delta.js';
-import { usage } from '../../../errors.js';
+import { checkSameRecipe } from '../../../core/delta.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
 import { expandOutSources } from '../../../io/out-reader.js';
 import { checkNotAnInput, trackTemporary } from '../../../io/output.js';
@@ -73,10 +72,7 @@ export async function exportSince(
     const cur = c.value;
     await parts.close();
     const joined = joinPartitions(p.value, parts);
-    if (prev.recipe && cur.recipe && !sameRecipe(prev.recipe, cur.recipe))
-      throw usage(
-        `--since ${d.since} is an export of another recipe (${describeRecipe(prev.recipe)}), the sources are ${describeRecipe(cur.recipe)}: give the previous export of the same recipe`,
-      );
+    checkSameRecipe(d.since, prev.recipe, cur.recipe);
     const { write, counts, removed } = await decideBoth(prevSide, spill, joined, cur, dir, {
       prev: d.since,
       prevLong: prev.format === 'csv-long',
