@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PbError } from '../errors.js';
 import { trackTemporary } from '../io/output.js';
-import { makeS3Client } from '../io/s3.js';
+import { BUCKET_NAME, BUCKET_NAME_RULE, makeS3Client } from '../io/s3.js';
 import { type Catalog, generateCatalog, loadCatalog } from './catalog.js';
 import { DEFAULT_FAULTS, type Faults, matches, mergeFaults } from './faults.js';
 import { type EmulatedJob, JobStore, type StatusSpelling } from './jobs.js';
@@ -157,11 +157,8 @@ export function resolveEmulatorOptions(o: EmulatorOptions = {}): Resolved {
   if (r.buckets.length === 0) throw new PbError('PB_USAGE', 'the emulator needs at least one bucket');
   // s3rver takes any name; S3 and a pipeline's work prefix do not, so a bucket made here would be refused later.
   for (const b of r.buckets)
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b))
-      throw new PbError(
-        'PB_USAGE',
-        `not an S3 bucket name: ${b} (3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit)`,
-      );
+    if (!BUCKET_NAME.test(b))
+      throw new PbError('PB_USAGE', `not an S3 bucket name: ${b} (${BUCKET_NAME_RULE})`);
   for (const [k, v] of Object.entries(r.quotas)) whole(v, `quotas.${k}`, 0, Number.MAX_SAFE_INTEGER);
   return r;
 }

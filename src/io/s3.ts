@@ -56,6 +56,11 @@ function s3Storage(): typeof Storage {
   return storage;
 }
 
+/** An S3 bucket name, as S3 takes it (schemas/pipeline.schema.json's s3Prefix holds the same rule). */
+export const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+export const BUCKET_NAME_RULE =
+  '3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit';
+
 /** `s3://bucket/key`, split. */
 export interface S3Location {
   bucket: string;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { configureS3, listS3, makeS3Client, readS3, writeS3 } from '../../src/io/s3.js';
+import { BUCKET_NAME, configureS3, listS3, makeS3Client, readS3, writeS3 } from '../../src/io/s3.js';
 import { prepare } from '../../src/stages/prepare/index.js';
 import { type Manifest, shard } from '../../src/stages/shard/index.js';
 import { validateFiles } from '../../src/stages/validate/index.js';
@@ -366,4 +367,13 @@ describe('commands on s3:// paths', () => {
       ['ps/shards/manifest.json', ...m.shards.map((x) => x.uri.slice('s3://bucket/'.length)).sort()].sort(),
     );
   });
+});
+
+test("BUCKET_NAME is the pipeline schema's bucket rule (the emulator and the schema refuse the same names)", () => {
+  const schema = JSON.parse(
+    readFileSync(new URL('../../schemas/pipeline.schema.json', import.meta.url), 'utf8'),
+  );
+  assert.equal(schema.definitions.s3Prefix.pattern, `^s3://${BUCKET_NAME.source.slice(1, -1)}(/.*)?$`);
+  for (const name of ['pb', 'My-Bucket', '-x-', 'a_b']) assert.ok(!BUCKET_NAME.test(name), name);
+  assert.ok(BUCKET_NAME.test('personalize-batch-demo'));
 });

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { ErrorObject } from 'ajv';
 import { PbError } from '../../errors.js';
 import { readJsonDoc } from '../../io/doc.js';
-import { isS3Uri } from '../../io/s3.js';
+import { BUCKET_NAME_RULE, isS3Uri } from '../../io/s3.js';
 import { configValidator } from '../../schemas.js';
 import { resolveChecked } from './pipeline-rules.js';
 import {
@@ -142,8 +142,7 @@ const ONE_OF_HINT: Record<string, string> = {
 };
 
 const PATTERN_HINT: Record<string, string> = {
-  '#/definitions/s3Prefix/pattern':
-    'must be an S3 prefix such as s3://bucket/prefix/, its bucket name 3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit',
+  '#/definitions/s3Prefix/pattern': `must be an S3 prefix such as s3://bucket/prefix/, its bucket name ${BUCKET_NAME_RULE}`,
   '#/definitions/arn/pattern': 'must be an ARN (arn:aws:...)',
   '#/properties/jobs/properties/jobNamePrefix/pattern':
     'must be 1 to 30 letters, digits, - or _, starting with a letter or digit',
