@@ -133,17 +133,26 @@ export interface Recipe {
   keyColumn: string;
   /** `itemId`, or `userId` for segments. */
   idName: 'itemId' | 'userId';
+  /**
+   * Written by export --map-users: related items mapped to users, keyed by
+   * userId as a user-personalization export is, yet other lists.
+   */
+  mapped: boolean;
 }
 
 export function recipeOf(keyField: OutKeyField, users: boolean): Recipe {
   return {
     keyColumn: keyField === 'itemId' && !users ? 'source_item' : keyField,
     idName: users ? 'userId' : 'itemId',
+    mapped: false,
   };
 }
 
+/** The recipe of what export --map-users writes. */
+export const MAPPED_RECIPE: Recipe = { keyColumn: 'userId', idName: 'itemId', mapped: true };
+
 export function sameRecipe(a: Recipe, b: Recipe): boolean {
-  return a.keyColumn === b.keyColumn && a.idName === b.idName;
+  return a.keyColumn === b.keyColumn && a.idName === b.idName && a.mapped === b.mapped;
 }
 
 /** PREV of another recipe than the sources (export --since and report --since alike): a usage error. */
@@ -154,7 +163,22 @@ export function checkSameRecipe(prev: string, before: Recipe | undefined, now: R
     );
 }
 
+/**
+ * PREV written with --map-users for an export without it, or the other way:
+ * both are keyed by userId, and every user would count as changed. Known as
+ * soon as PREV is read, before the sources are.
+ */
+export function checkMapped(prev: string, before: Recipe | undefined, mapUsers: boolean): void {
+  if (!before || before.mapped === mapUsers) return;
+  throw usage(
+    mapUsers
+      ? `--since ${prev} is not an export --map-users wrote (it is ${describeRecipe(before)}): with --map-users, --since takes the previous --map-users export`
+      : `--since ${prev} is an export --map-users wrote (${describeRecipe(before)}): without --map-users, give the previous export written without it`,
+  );
+}
+
 export function describeRecipe(r: Recipe): string {
+  if (r.mapped) return 'userId -> itemId: related items mapped to users (--map-users)';
   const what =
     r.idName === 'userId'
       ? 'users for items (a segment)'
@@ -186,13 +210,13 @@ export function csvShapeOf(header: readonly string[]): CsvShape | undefined {
   const key = header[0];
   if (key === undefined || !KEY_COLUMNS.has(key)) return undefined;
   if (header[1] === 'rank' && (header[2] === 'itemId' || header[2] === 'userId')) {
-    const recipe = { keyColumn: key, idName: header[2] } as Recipe;
+    const recipe = { keyColumn: key, idName: header[2], mapped: false } as Recipe;
     const score = header[3] === 'score' ? 3 : -1;
     return { format: 'csv-long', recipe, idCol: 2, scoreCol: score, rankCol: 1, idCols: [], scoreCols: [] };
   }
   // export --map-users' csv-long: the source item of each recommended item before its rank.
   if (key === 'userId' && header[1] === 'source_item' && header[2] === 'rank' && header[3] === 'itemId') {
-    const recipe = { keyColumn: key, idName: 'itemId' } as Recipe;
+    const recipe = MAPPED_RECIPE;
     const score = header[4] === 'score' ? 4 : -1;
     return { format: 'csv-long', recipe, idCol: 3, scoreCol: score, rankCol: 2, idCols: [], scoreCols: [] };
   }
@@ -207,7 +231,11 @@ export function csvShapeOf(header: readonly string[]): CsvShape | undefined {
   const users = numbered('user');
   const idCols = items.length > 0 ? items : users;
   if (idCols.length === 0 || (items.length > 0 && users.length > 0)) return undefined;
-  const recipe: Recipe = { keyColumn: key, idName: items.length > 0 ? 'itemId' : 'userId' };
+  // --map-users' csv-wide: each item's source_item_N after the item_N columns.
+  const mapped = key === 'userId' && items.length > 0 && header.includes('source_item_1');
+  const recipe: Recipe = mapped
+    ? MAPPED_RECIPE
+    : { keyColumn: key, idName: items.length > 0 ? 'itemId' : 'userId', mapped };
   const scoreCols = numbered('score');
   return { format: 'csv-wide', recipe, idCol: -1, scoreCol: -1, rankCol: -1, idCols, scoreCols };
 }

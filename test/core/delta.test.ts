@@ -62,7 +62,7 @@ test("export's headers read back: csv-long with and without scores, csv-wide, an
   const long = csvShapeOf(['userId', 'rank', 'itemId', 'score', 'TITLE']);
   assert.deepEqual(long && [long.format, long.recipe, long.idCol, long.scoreCol, long.rankCol], [
     'csv-long',
-    { keyColumn: 'userId', idName: 'itemId' },
+    { keyColumn: 'userId', idName: 'itemId', mapped: false },
     2,
     3,
     1,
@@ -71,7 +71,14 @@ test("export's headers read back: csv-long with and without scores, csv-wide, an
   const wide = csvShapeOf(['userId', 'item_1', 'item_2', 'score_1', 'score_2', 'TITLE_1']);
   assert.deepEqual(wide && [wide.format, wide.idCols, wide.scoreCols], ['csv-wide', [1, 2], [3, 4]]);
   const segments = csvShapeOf(['itemId', 'user_1', 'user_2']);
-  assert.deepEqual(segments?.recipe, { keyColumn: 'itemId', idName: 'userId' });
+  assert.deepEqual(segments?.recipe, { keyColumn: 'itemId', idName: 'userId', mapped: false });
+  // export --map-users' headers: the same key and ids, told apart by source_item.
+  assert.equal(csvShapeOf(['userId', 'source_item', 'rank', 'itemId'])?.recipe.mapped, true);
+  assert.equal(
+    csvShapeOf(['userId', 'item_1', 'item_2', 'source_item_1', 'source_item_2'])?.recipe.mapped,
+    true,
+  );
+  assert.equal(wide?.recipe.mapped, false);
   assert.equal(csvShapeOf(['email', 'user_id', 'first_name']), undefined, 'an e-mail list');
   assert.equal(csvShapeOf(['userId', 'item_1', 'user_1']), undefined, 'both kinds of ids');
   assert.equal(csvShapeOf(['userId', 'first_name']), undefined, 'no ids');

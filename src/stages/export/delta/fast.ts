@@ -1,3 +1,4 @@
+import { checkMapped } from '../../../core/delta.js';
 import type { OutItem } from '../../../core/json-values.js';
 import { writeOutput, writeTarget } from '../../../io/output.js';
 import { isS3Uri } from '../../../io/s3.js';
@@ -83,6 +84,7 @@ export async function sinceByTable(
 ): Promise<ExportSummary | undefined> {
   const prev = await readPrevTable(d, o);
   if (!prev) return undefined;
+  checkMapped(d.since, prev.read.recipe, false);
   const keep = new TableKeep(prev.table, prev.read, d, o);
   let summary: ExportSummary;
   try {

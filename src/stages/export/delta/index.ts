@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkSameRecipe } from '../../../core/delta.js';
+import { checkMapped, checkSameRecipe } from '../../../core/delta.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
 import { expandOutSources } from '../../../io/out-reader.js';
 import { checkNotAnInput, trackTemporary } from '../../../io/output.js';
@@ -72,6 +72,7 @@ export async function exportSince(
     const cur = c.value;
     await parts.close();
     const joined = joinPartitions(p.value, parts);
+    checkMapped(d.since, prev.recipe, false);
     checkSameRecipe(d.since, prev.recipe, cur.recipe);
     const { write, counts, removed } = await decideBoth(prevSide, spill, joined, cur, dir, {
       prev: d.since,

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { sameRecipe } from '../../../core/delta.js';
 import { docKindOf } from '../../../core/doc-kind.js';
 import { peekHead } from '../../../io/doc-kind.js';
 import { fileBytes, findCut } from '../../../io/fast-parallel.js';
@@ -135,7 +136,7 @@ export async function readPrevTable(
     if (!mine || 'failed' in other || writer.full || writer.twice || other.full) return undefined;
     const a = mine.recipe;
     const b = other.read.recipe;
-    if (a && b && (a.keyColumn !== b.keyColumn || a.idName !== b.idName)) return undefined;
+    if (a && b && !sameRecipe(a, b)) return undefined;
     read = { format: 'out', recipe: a ?? b, keys: mine.keys + other.read.keys };
     regions = [
       [0, writer.top],

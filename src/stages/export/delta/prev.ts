@@ -5,8 +5,10 @@ import {
   cellValue,
   csvShapeOf,
   describeRecipe,
+  MAPPED_RECIPE,
   type Recipe,
   recipeOf,
+  sameRecipe,
   scoreText,
 } from '../../../core/delta.js';
 import { docKindOf } from '../../../core/doc-kind.js';
@@ -121,7 +123,7 @@ async function readPrevPart(part: string, keys: LineKeys, o: PrevReadOptions, r:
     );
   const before = r.recipe;
   await readPrevCsv(part, keys, o, r, open);
-  if (before && r.recipe && (before.keyColumn !== r.recipe.keyColumn || before.idName !== r.recipe.idName))
+  if (before && r.recipe && !sameRecipe(before, r.recipe))
     throw new PbError(
       'PB_USAGE',
       `--since: this part is ${describeRecipe(r.recipe)}, the parts before ${describeRecipe(before)}: PREV must be one export`,
@@ -183,7 +185,7 @@ function eachLineOf(
 
 function checkRecipe(r: PrevRead, found: Recipe, file: string, line: number): void {
   if (!r.recipe) r.recipe = found;
-  else if (r.recipe.keyColumn !== found.keyColumn || r.recipe.idName !== found.idName)
+  else if (!sameRecipe(r.recipe, found))
     throw new PbError(
       'PB_USAGE',
       `--since: this line is ${describeRecipe(found)}, the lines before ${describeRecipe(r.recipe)}: PREV must be one export`,
@@ -303,7 +305,10 @@ function jsonlRecord(
       { file, line },
     );
   const users = Array.isArray(obj.users);
-  checkRecipe(r, recipeOf(keyColumn as OutKeyField, users), file, line);
+  // --map-users writes each item's source_item; an empty list tells nothing, so it is taken as the lines before.
+  const first = list[0] as Record<string, unknown> | undefined;
+  const mapped = first && typeof first === 'object' ? 'source_item' in first : (r.recipe?.mapped ?? false);
+  checkRecipe(r, mapped ? MAPPED_RECIPE : recipeOf(keyColumn as OutKeyField, users), file, line);
   const key = obj[keyColumn];
   if (typeof key !== 'string') return undefined;
   const d = keys.digest;

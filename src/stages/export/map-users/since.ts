@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { hashBytes } from '../../../core/byteset.js';
-import { canonicalBytes, ListDigest, scoreText } from '../../../core/delta.js';
+import { canonicalBytes, checkMapped, ListDigest, scoreText } from '../../../core/delta.js';
 import type { MappedRow } from '../../../core/map-users.js';
 import { PbError, usage } from '../../../errors.js';
 import { checkNotAnInput } from '../../../io/output.js';
@@ -47,6 +47,7 @@ export class MappedSince {
       throw usage(
         `--since ${d.since} is keyed by ${read.recipe.keyColumn}: with --map-users, --since takes the previous --map-users export (keyed by userId), not the related-items output`,
       );
+    checkMapped(d.since, read.recipe, true);
     return new MappedSince(held?.table, read, d, o);
   }
 

@@ -162,3 +162,43 @@ test('an empty PREV makes every user new; a PREV past --memory-budget is refused
     /with --map-users, --since holds PREV's \d+ users in memory: they need more than --memory-budget \(64 bytes\)/,
   );
 });
+
+test('a PREV of the other kind is refused: a --map-users export for a plain export, a plain one or a .out for --map-users', async () => {
+  const w = weeks(5);
+  // A user-personalization output: keyed by userId too, the same users, other lists.
+  const users = tmp.fresh('users.out');
+  let lines = '';
+  for (let u = 0; u < 6; u++)
+    lines += `${JSON.stringify({ input: { userId: `u${u}` }, output: { recommendedItems: ['i1', 'i2'], scores: [0.5, 0.4] } })}\n`;
+  await writeFile(users, lines);
+  for (const format of ['csv-long', 'csv-wide', 'jsonl'] as const) {
+    const ext = format === 'jsonl' ? 'jsonl' : 'csv';
+    const week1 = await mapped(w.out, w.one, { format, output: tmp.fresh(`m.${ext}`) });
+    const plain = tmp.fresh(`p.${ext}`);
+    await exportOutputs({ sources: [users], format, output: plain });
+    await rejectsWith(
+      exportOutputs({
+        sources: [users],
+        format,
+        output: tmp.fresh(`o.${ext}`),
+        since: week1.output,
+        removed: tmp.fresh('r.csv'),
+      }),
+      'PB_USAGE',
+      /is an export --map-users wrote \(userId -> itemId: related items mapped to users \(--map-users\)\): without --map-users, give the previous export written without it/,
+    );
+    await rejectsWith(
+      mapped(w.out, w.two, { format, since: plain, removed: tmp.fresh('r.csv') }),
+      'PB_USAGE',
+      /is not an export --map-users wrote \(it is userId -> itemId: items for users\): with --map-users, --since takes the previous --map-users export/,
+    );
+    // The same kind on both sides still goes.
+    const ok = await mapped(w.out, w.two, { format, since: week1.output, removed: tmp.fresh('r.csv') });
+    assert.ok((ok.summary.since?.unchanged ?? 0) + (ok.summary.since?.changed ?? 0) > 0, format);
+  }
+  await rejectsWith(
+    mapped(w.out, w.two, { since: users, removed: tmp.fresh('r.csv') }),
+    'PB_USAGE',
+    /is not an export --map-users wrote \(it is userId -> itemId: items for users\)/,
+  );
+});
