@@ -6,7 +6,16 @@ import { ListDigest } from '../../../core/delta.js';
 import { decodeString } from '../../../core/out-lines.js';
 import { PbError } from '../../../errors.js';
 import { eachPartition, type SpillDir, type SpilledParts } from '../../../io/spill.js';
-import { PAYLOAD, payloadA, payloadB, payloadNumber, TYPE_ERROR, TYPE_OK, TYPE_PREV } from './keys.js';
+import {
+  PAYLOAD,
+  payloadA,
+  payloadB,
+  payloadNumber,
+  TYPE_ERROR,
+  TYPE_OK,
+  TYPE_PREV,
+  TYPE_USER,
+} from './keys.js';
 
 const TAB = 9;
 const LF = 10;
@@ -29,6 +38,12 @@ export interface DecideSettings {
   escapeFormulas: boolean;
   /** REMOVED's line end: the export's (--line-ending). */
   eol: string;
+  /**
+   * --users with --users-required: the users file's keys are in the
+   * partitions too, and a PREV key the file lacks now is removed, as the
+   * full export would drop it.
+   */
+  usersRequired: boolean;
 }
 
 /** Where each partition's removed keys lie in one thread's removed file: [partition, start, end). */
@@ -99,6 +114,8 @@ async function decidePartition(
   const prevLine = new Float64Array(expect.keys).fill(-1);
   const cur = new Float64Array(expect.keys).fill(-1);
   const failed = new Uint8Array(expect.keys);
+  // Keys of the users file (--users-required only): 1 when it has a row for the key.
+  const inUsers = s.usersRequired ? new Uint8Array(expect.keys) : undefined;
   // Digests as two 32-bit halves each; REMOVED's key names come from the index's arena at the end.
   const prevD = new Uint32Array(2 * expect.keys);
   const curD = new Uint32Array(2 * expect.keys);
@@ -108,7 +125,9 @@ async function decidePartition(
       const type = seg[ps];
       const n = payloadNumber(seg, ps);
       if (type === TYPE_ERROR) failed[id] = 1;
-      else if (type === TYPE_PREV) {
+      else if (type === TYPE_USER) {
+        if (inUsers) inUsers[id] = 1;
+      } else if (type === TYPE_PREV) {
         if (prevLine[id] !== -1) throw twiceInPrev(s.prev, seg, ks, ke, prevLine[id] as number, n);
         prevLine[id] = n;
         prevD[2 * id] = payloadA(seg, ps);
@@ -125,7 +144,15 @@ async function decidePartition(
   let anyGone = false;
   for (let id = 0; id < index.size; id++) {
     const c = cur[id] as number;
-    if (c >= 0) {
+    if (c >= 0 && inUsers && inUsers[id] === 0) {
+      // Not in the users file: the full export drops its rows, so it is as if the sources lacked it
+      // (in PREV: removed, the tool must drop it too; else nothing to write).
+      if (prevLine[id] !== -1) {
+        counts.removed++;
+        gone[id] = 1;
+        anyGone = true;
+      }
+    } else if (c >= 0) {
       const same = prevD[2 * id] === curD[2 * id] && prevD[2 * id + 1] === curD[2 * id + 1];
       if (
         prevLine[id] === -1 &&

@@ -19,6 +19,7 @@ import type { ResolvedSince } from './options.js';
 import { prevReadOptions } from './prev.js';
 import { joinPartitions, openPrevSide, type PrevSide } from './prev-thread.js';
 import { removedEol, removedHeader, writeRemoved } from './removed-users.js';
+import { keyUsersFile } from './required.js';
 
 export { resolveSince, SINCE_DEFAULTS, type SinceOptions, type SinceSummary } from './options.js';
 
@@ -63,7 +64,13 @@ export async function exportSince(
       o,
     );
     const prevRead = prevSide.read();
-    const curRead = keyCurrent(sources, new DeltaKeys(parts, d.sinceScores), o);
+    const curKeys = new DeltaKeys(parts, d.sinceScores);
+    const usersRequired = o.users !== undefined && o.usersRequired;
+    // The users file's keys after the sources' (one writer at a time into the partitions).
+    const curRead = keyCurrent(sources, curKeys, o).then(async (cur) => {
+      if (usersRequired) await keyUsersFile(o, curKeys);
+      return cur;
+    });
     const [p, c] = await Promise.allSettled([prevRead, curRead]);
     // PREV's mistakes first, as when it was read first.
     if (p.status === 'rejected') throw p.reason;
@@ -80,6 +87,7 @@ export async function exportSince(
       budget: d.memoryBudget,
       escapeFormulas: o.escapeFormulas,
       eol: removedEol(o),
+      usersRequired,
     });
     await prevSide.close();
     prevSide = undefined;

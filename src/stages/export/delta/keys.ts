@@ -9,10 +9,14 @@ import {
 } from '../../../core/out-lines.js';
 import type { PartitionSet } from '../../../io/spill.js';
 
-/** Payload types in the partitions: a PREV key, a current line with output, a current error line. */
+/**
+ * Payload types in the partitions: a PREV key, a current line with output,
+ * a current error line, a key of the users file (--users-required).
+ */
 export const TYPE_PREV = 80; // 'P'
 export const TYPE_OK = 79; // 'O'
 export const TYPE_ERROR = 69; // 'E'
+export const TYPE_USER = 85; // 'U'
 
 /** A partition line's payload, after the key's TAB: the type, the digest's two words (5 bytes each), n (8 bytes). */
 export const PAYLOAD = 19;

@@ -184,3 +184,78 @@ test('REMOVED ends its lines as the export does: --line-ending lf on the table p
     assert.equal(lf, crlf.replaceAll('\r\n', '\n'), name);
   }
 });
+
+test('--users-required: a PREV user the users file no longer has is removed, as the full export drops it; the rest as the full exports say', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-removed-required-'));
+  dirs.push(dir);
+  const n = 90;
+  const week1: string[] = [];
+  const week2: string[] = [];
+  for (let u = 0; u < n + 8; u++) {
+    if (u < n) week1.push(outLine(key(u), ['a', 'b']));
+    if (u % 4 !== 0) week2.push(outLine(key(u), u % 2 ? ['a', 'b'] : ['b', 'a']));
+  }
+  // Week 2's users file lacks some users of both weeks (changed, unchanged, new) and a user only in it.
+  const crm = (lacks: (u: number) => boolean) => {
+    let text = '\uFEFFcustomer_id;email\r\n';
+    for (let u = 0; u < n + 12; u++)
+      if (!lacks(u)) text += `${[key(u), `${key(u)}@example.com`].map(quoted).join(';')}\r\n`;
+    return text;
+  };
+  const files = {
+    w1: join(dir, 'w1.out'),
+    w2: join(dir, 'w2.out'),
+    crm1: join(dir, 'crm1.csv'),
+    crm2: join(dir, 'crm2.csv'),
+  };
+  await writeFile(files.w1, `${week1.join('\n')}\n`);
+  await writeFile(files.w2, `${week2.join('\n')}\n`);
+  await writeFile(
+    files.crm1,
+    crm(() => false),
+  );
+  await writeFile(
+    files.crm2,
+    crm((u) => u % 3 === 1 || u === n + 2),
+  );
+  const exp = async (src: string, users: string, name: string, extra: Partial<ExportOptions> = {}) => {
+    const output = join(dir, `${name}.csv`);
+    const s = await exportOutputs({
+      sources: [src],
+      output,
+      format: 'csv-long',
+      users,
+      userKey: 'customer_id',
+      userFields: ['email'],
+      usersRequired: true,
+      ...extra,
+    });
+    const rows = (parse(await readFile(output)) as string[][]).slice(1);
+    const byKey = new Map<string, string>();
+    for (const r of rows)
+      byKey.set(unguard(r[0] as string), `${byKey.get(unguard(r[0] as string)) ?? ''}${r.join('|')}\n`);
+    return { s, byKey };
+  };
+  const full1 = await exp(files.w1, files.crm1, 'full1');
+  const full2 = await exp(files.w2, files.crm2, 'full2');
+  const removedFile = join(dir, 'removed.csv');
+  const delta = await exp(files.w2, files.crm2, 'delta', {
+    since: join(dir, 'full1.csv'),
+    removed: removedFile,
+  });
+  const gone = [...full1.byKey.keys()].filter((k) => !full2.byKey.has(k));
+  const removed = (parse(await readFile(removedFile)) as string[][])
+    .slice(1)
+    .map((r) => unguard(r[0] as string));
+  assert.deepEqual(new Set(removed), new Set(gone));
+  assert.equal(removed.length, gone.length);
+  // Gone from the users file while still in the sources: the case this test is for.
+  assert.ok(
+    gone.some((k) => week2.some((l) => l.includes(JSON.stringify(k)))),
+    'a removed user still has a line',
+  );
+  const written = [...full2.byKey].filter(([k, rows]) => full1.byKey.get(k) !== rows);
+  assert.deepEqual(new Map(delta.byKey), new Map(written));
+  assert.equal(delta.s.since?.removed, gone.length);
+  assert.equal((delta.s.since?.new ?? 0) + (delta.s.since?.changed ?? 0), written.length + 0);
+});
