@@ -46,7 +46,7 @@ const FINE = 256;
 
 /** What JSON.stringify escapes in a string: quotes, backslashes, control characters, lone surrogates. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON escapes the control characters, so they are what is looked for.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/u;
+export const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/u;
 
 /** A set of fine partitions; its rows' lines are numbered from `offset` (a worker's part of the file). */
 interface FineParts {

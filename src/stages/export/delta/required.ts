@@ -2,10 +2,8 @@ import type { TableScanner } from '../../../core/table-scan.js';
 import { eachUserRow } from '../catalog.js';
 import type { ResolvedExportOptions } from '../options.js';
 import { plainKey } from '../users-rows.js';
+import { NEEDS_ESCAPE } from '../users-spill.js';
 import { type DeltaKeys, TYPE_USER } from './keys.js';
-
-/** A key string that is not its own JSON string content. */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/u;
 
 /**
  * `--since` with `--users` and `--users-required`: the users file's keys into
