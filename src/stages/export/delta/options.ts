@@ -26,7 +26,7 @@ export interface SinceSummary extends DeltaCounts {
   prevFormat: string;
   removedFile: string;
   /** With --users: REMOVED also holds these users file's columns; `missing` keys had no row there (cells empty). */
-  removedUsers?: { columns: string[]; missing: number };
+  removedUsers?: { columns: string[]; missing: number; fromPrev: number };
 }
 
 export const SINCE_DEFAULTS = { memoryBudget: 64 * 1024 * 1024 } as const;

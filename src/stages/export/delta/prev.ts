@@ -99,7 +99,7 @@ export async function readPrev(
  * The parts an export with --max-file-size wrote for `-o PREV` (PREV-00001.csv, PREV-00002.csv, ...,
  * up to the first number missing), when PREV itself is not there; undefined otherwise.
  */
-async function partsOf(prev: string): Promise<string[] | undefined> {
+export async function partsOf(prev: string): Promise<string[] | undefined> {
   if (isS3Uri(prev) || (await exists(prev)) || !(await exists(partPath(prev, 1)))) return undefined;
   const parts: string[] = [];
   while (await exists(partPath(prev, parts.length + 1))) parts.push(partPath(prev, parts.length + 1));

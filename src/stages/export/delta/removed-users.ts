@@ -15,6 +15,7 @@ import { checkUsers, eachUserRow } from '../catalog.js';
 import type { ResolvedExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 import type { ResolvedSince } from './options.js';
+import { prevColumns } from './prev-columns.js';
 
 /** REMOVED's line end: the export's (--line-ending). */
 export function removedEol(o: ResolvedExportOptions): string {
@@ -45,9 +46,11 @@ export async function* removedKeyLines(
   if (chunk.length > 0) yield chunk;
 }
 
-/** What the users file gave REMOVED: its keys without a row there (their cells left empty). */
+/** What the users file gave REMOVED: its keys without a row there, and how many of those PREV had the columns of. */
 export interface RemovedUsers {
   missing: number;
+  /** Of the missing keys, those whose columns came from PREV (an export written with them); the rest are empty. */
+  fromPrev: number;
   /** The users file's columns added to REMOVED, as its header names them (after --rename). */
   columns: string[];
 }
@@ -66,17 +69,23 @@ export async function writeRemoved(
   dir: string,
 ): Promise<RemovedUsers | undefined> {
   // With --users, REMOVED names the gone users as the users file does (their e-mail address, say).
-  const users: RemovedUsers | undefined = o.users ? { missing: 0, columns: [] } : undefined;
+  const users: RemovedUsers | undefined = o.users ? { missing: 0, fromPrev: 0, columns: [] } : undefined;
   await writeOutput(
     d.removed,
     stdout,
-    withBom(o, users ? removedWithUsers(lines, o, summary.columns, dir, users) : lines),
+    withBom(o, users ? removedWithUsers(lines, o, summary.columns, dir, users, d.since) : lines),
   );
-  if (users && users.missing > 0)
-    summary.warnings.push(
-      `${count(users.missing, 'removed key')} ${users.missing === 1 ? 'is' : 'are'} not in the users file (${o.users}): ${users.missing === 1 ? 'its' : 'their'} columns in ${d.removed} are empty`,
-    );
+  if (users && users.missing > 0) summary.warnings.push(missingWarning(users, d, o));
   return users;
+}
+
+function missingWarning(users: RemovedUsers, d: ResolvedSince, o: ResolvedExportOptions): string {
+  const { missing, fromPrev } = users;
+  const what = `${count(missing, 'removed key')} ${missing === 1 ? 'is' : 'are'} not in the users file (${o.users})`;
+  if (fromPrev === 0) return `${what}: ${missing === 1 ? 'its' : 'their'} columns in ${d.removed} are empty`;
+  if (fromPrev === missing)
+    return `${what}: ${missing === 1 ? 'its' : 'their'} columns in ${d.removed} are PREV's (${d.since})`;
+  return `${what}: in ${d.removed}, ${fromPrev} with PREV's columns (${d.since}), ${missing - fromPrev} with empty ones`;
 }
 
 /** REMOVED's bytes: with --bom the BOM first, as the export's files start, so that Excel reads its names (Zoë) as it reads theirs. */
@@ -111,6 +120,8 @@ export async function* removedWithUsers(
   exported: readonly string[],
   dir: string,
   out: RemovedUsers,
+  /** PREV, for the columns of keys the users file lacks. */
+  prev: string,
 ): AsyncGenerator<string> {
   const spooled = join(dir, 'removed-keys.csv');
   await pipeline(Readable.from(lines), createWriteStream(spooled));
@@ -132,16 +143,21 @@ export async function* removedWithUsers(
     round.push(cell);
     bytes += 2 * cell.length + ENTRY_BYTES;
     if (bytes >= o.memoryBudget / 4) {
-      yield await joinRound(round, o, out);
+      yield await joinRound(round, o, out, prev);
       round = [];
       bytes = 0;
     }
   }
-  if (round.length > 0) yield await joinRound(round, o, out);
+  if (round.length > 0) yield await joinRound(round, o, out, prev);
 }
 
 /** One round: the users file read for these keys, then their REMOVED rows. */
-async function joinRound(cells: string[], o: ResolvedExportOptions, out: RemovedUsers): Promise<string> {
+async function joinRound(
+  cells: string[],
+  o: ResolvedExportOptions,
+  out: RemovedUsers,
+  prev: string,
+): Promise<string> {
   const keys = new Set(cells.map((c) => cellValue(c, o.escapeFormulas)));
   const found = new Map<string, string[]>();
   await eachUserRow(
@@ -152,10 +168,19 @@ async function joinRound(cells: string[], o: ResolvedExportOptions, out: Removed
     },
     (buf, s, e) => keys.has(Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('utf8')),
   );
+  // A key the file lacks (a contact the CRM deleted): its columns as PREV wrote them, when it did.
+  const lacking = new Set([...keys].filter((k) => !found.has(k)));
+  const before = new Map<string, string[]>();
+  if (lacking.size > 0) await prevColumns(prev, out.columns, lacking, before, o);
   let text = '';
   for (const cell of cells) {
-    const values = found.get(cellValue(cell, o.escapeFormulas));
-    if (!values) out.missing++;
+    const key = cellValue(cell, o.escapeFormulas);
+    let values = found.get(key);
+    if (!values) {
+      out.missing++;
+      values = before.get(key);
+      if (values) out.fromPrev++;
+    }
     const rest = values
       ? values.map((v) => csvCellCut(v, o.escapeFormulas, o.maxCellBytes).cell)
       : out.columns.map(() => '');

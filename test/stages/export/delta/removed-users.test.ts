@@ -122,6 +122,7 @@ test('REMOVED holds the users file columns of each gone key: first row wins, mis
   assert.deepEqual(s.since?.removedUsers, {
     columns: ['Email Address', 'first_name', 'user_score'],
     missing,
+    fromPrev: 0,
   });
   assert.ok(s.warnings.some((w) => w.startsWith(`${missing} removed keys are not in the users file`)));
   assert.equal(s.since?.removed, c.gone.size);
@@ -257,5 +258,35 @@ test('--users-required: a PREV user the users file no longer has is removed, as 
   const written = [...full2.byKey].filter(([k, rows]) => full1.byKey.get(k) !== rows);
   assert.deepEqual(new Map(delta.byKey), new Map(written));
   assert.equal(delta.s.since?.removed, gone.length);
-  assert.equal((delta.s.since?.new ?? 0) + (delta.s.since?.changed ?? 0), written.length + 0);
+  assert.equal((delta.s.since?.new ?? 0) + (delta.s.since?.changed ?? 0), written.length);
+  // The users file lacks them now: their e-mail address comes from PREV, the export that has it.
+  const rows = parse(await readFile(removedFile)) as string[][];
+  assert.deepEqual(rows[0], ['userId', 'email']);
+  for (const r of rows.slice(1))
+    assert.equal(unguard(r[1] as string), `${unguard(r[0] as string)}@example.com`);
+  const ru = delta.s.since?.removedUsers;
+  assert.ok(ru && ru.missing > 0 && ru.fromPrev === ru.missing, JSON.stringify(ru));
+  assert.ok(delta.s.warnings.some((w) => w.includes('columns in') && w.includes("are PREV's")));
+  // PREV as jsonl gives the same REMOVED; PREV as the .out files has no such column: empty cells.
+  const jsonl = join(dir, 'full1.jsonl');
+  await exportOutputs({
+    sources: [files.w1],
+    output: jsonl,
+    format: 'jsonl',
+    users: files.crm1,
+    userKey: 'customer_id',
+    userFields: ['email'],
+    usersRequired: true,
+  });
+  const removedJ = join(dir, 'removed-j.csv');
+  await exp(files.w2, files.crm2, 'delta-j', { since: jsonl, removed: removedJ });
+  assert.deepEqual(await readFile(removedJ, 'utf8'), await readFile(removedFile, 'utf8'));
+  const removedO = join(dir, 'removed-o.csv');
+  const fromOut = await exp(files.w2, files.crm2, 'delta-o', { since: files.w1, removed: removedO });
+  assert.equal(fromOut.s.since?.removedUsers?.fromPrev, 0);
+  const oRows = (parse(await readFile(removedO)) as string[][]).slice(1);
+  assert.ok(
+    oRows.some((r) => r[1] === ''),
+    'a key the users file lacks keeps empty cells',
+  );
 });
