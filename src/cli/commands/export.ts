@@ -114,7 +114,8 @@ Options:
                              its header read back through --rename; written in parts: its -o name;
                              with --map-users, the previous --map-users export (users compared)
       --removed FILE         with --since (required): the keys PREV has and SOURCE lacks (CSV;
-                             with --users, their users file columns too)
+                             with --users, their users file columns too, else PREV's; with
+                             --users-required, also the keys the users file lacks now)
       --since-scores         with --since: a change of scores alone counts as changed too
       --part K/N             export only the K-th of N slices of the sources (1 <= K <= N), so N
                              workers write N parts; whole files dealt out by size when there are at
