@@ -74,6 +74,16 @@ const converter = new Converter(
 converter.setPass(setup.pass);
 const slots = setup.slots.map((s) => Buffer.from(s));
 const filter = setup.delta && new LineFilter(setup.delta);
+const layout = setup.cfg.layout;
+// --since decided as the converter writes each line (one scan of it), when the module writes the rows; else the piece is cut first.
+const fused =
+  filter !== undefined &&
+  converter.wasm &&
+  layout !== undefined &&
+  (layout.keyField === 'userId' || layout.keyField === 'itemId') &&
+  filter.fusable(layout.keyField, setup.cfg.top, setup.cfg.maxLineLength)
+    ? filter
+    : undefined;
 /** Outputs waiting for their offset (held mode). */
 const held = new Map<number, Buffer>();
 
@@ -102,8 +112,8 @@ port.on('message', (m: ConvertRequest) => {
   }
   try {
     const whole = pieceBytes(m, slots);
-    const piece = filter ? filter.apply(whole) : whole;
-    const { out: outBuf, errors: errBuf, ...counts } = converter.convert(piece);
+    const piece = filter && !fused ? filter.apply(whole) : whole;
+    const { out: outBuf, errors: errBuf, ...counts } = converter.convert(piece, fused);
     const errors = new Uint8Array(errBuf.buffer, errBuf.byteOffset, errBuf.byteLength);
     // Buffers made here are whole allocations of their own (allocUnsafeSlow), never Buffer's shared pool.
     const transfer: ArrayBuffer[] = errors.byteLength > 0 ? [errors.buffer as ArrayBuffer] : [];

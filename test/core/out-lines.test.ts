@@ -500,6 +500,8 @@ describe("key scan (export --since): the service's usual lines without the full 
   // The cut's scan (export --since's filter.ts): scores counted, not read; strict() reads them.
   const lazyBatch = new KeyScanLines(0);
   const lazySeen = { only: 0, taken: 0 };
+  // PREV's scan (export --since's prev.ts): a plain score list checked by masks, any other read as numbers.
+  const checkedBatch = new KeyScanLines(0);
   const tally = new ReportScanLines(1 << 20);
 
   /** Whether parseNumber reads the score text on its fast path (else Number()): 15 significant digits, a scale within 22. */
@@ -597,6 +599,7 @@ describe("key scan (export --since): the service's usual lines without the full 
    * numbers) strict() refuses, and the full parse says it is no valid line.
    */
   function lazyAgrees(piece: Buffer, body: Buffer, text: string, ok: boolean): void {
+    checkedAgrees(piece, text);
     const b = lazyBatch;
     const ref = batches[0];
     assert.equal(b.scan(piece, 0, true), 3, text);
@@ -615,6 +618,25 @@ describe("key scan (export --since): the service's usual lines without the full 
       assert.equal(b.strict(1), false, text);
       assert.notEqual(full.parse(piece, 3, 3 + body.length), LINE_OK, text);
     }
+  }
+
+  /** The checked scan's records are the full scan's, each taken with its scores read (never lazy). */
+  function checkedAgrees(piece: Buffer, text: string): void {
+    const b = checkedBatch;
+    const ref = batches[0];
+    const n = ref.scan(piece, 0);
+    assert.equal(b.scan(piece, 0, 'checked'), n, text);
+    const rec = (x: KeyScanLines, i: number) => [
+      x.start(i),
+      x.end(i),
+      x.next(i),
+      x.field(i),
+      ...(x.field(i) === KEY_NONE
+        ? []
+        : [x.keyStart(i), x.keyEnd(i), x.keyHash(i), x.digestA(i), x.digestB(i)]),
+      x.lazy(i),
+    ];
+    for (let i = 0; i < n; i++) assert.deepEqual(rec(b, i), rec(ref, i), text);
   }
 
   /** Scans and parses `line` inside a larger buffer; when the scan accepts, the parser must agree span for span. */
@@ -880,6 +902,61 @@ describe("key scan (export --since): the service's usual lines without the full 
       assert.ok(wasm.got.flat().length > 1250);
       assert.deepEqual(wasm.got, js.got, `top ${top}`);
     }
+  });
+
+  test('score lists of number bytes: the checked scan takes a line exactly when the full scan does', () => {
+    const rand = prng(31);
+    const alphabet = '0000011123456789.....,,,,,,-+eE/';
+    let taken = 0;
+    for (let i = 0; i < 3000; i++) {
+      const ids = Array.from({ length: 1 + Math.floor(rand() * 30) }, (_, k) => `i${k}`);
+      let run = '';
+      if (rand() < 0.5) {
+        // Mostly valid lists, of the shapes real scores take, with one byte changed now and then.
+        const scores = ids.slice(0, Math.floor(rand() * (ids.length + 2))).map(() => randomScore(rand));
+        run = scores.join(',');
+        if (rand() < 0.5 && run.length > 0) {
+          const at = Math.floor(rand() * run.length);
+          run = run.slice(0, at) + alphabet[Math.floor(rand() * alphabet.length)] + run.slice(at + 1);
+        }
+      } else {
+        const len = Math.floor(rand() * 60);
+        for (let k = 0; k < len; k++) run += alphabet[Math.floor(rand() * alphabet.length)];
+      }
+      const body = `{"input":{"userId":"u${i}"},"output":{"recommendedItems":${JSON.stringify(ids)},"scores":[${run}]},"error":null}`;
+      const piece = Buffer.from(`xx\n${body}\r\n${body}\nyy`);
+      checkedAgrees(piece, body);
+      if (batches[0].field(1) !== KEY_NONE) taken++;
+    }
+    assert.ok(taken > 1000 && taken < 2900, `${taken} taken`);
+    // Each rule at every place in the checker's chunks of 16 bytes, across their edges too.
+    const ids = JSON.stringify(Array.from({ length: 30 }, (_, k) => `i${k}`));
+    const tails = [
+      ...[',01', ',1.2.3', '.,1', ',.5', ',,1', ',1.', '.5.5', ',0.5', ',0,1', ',10.25,0', '', ',00'],
+      ...[
+        ',8.089E-4',
+        ',1e5',
+        ',1E+05',
+        ',-0.5e-3',
+        ',0e0',
+        ',-0',
+        ',1e',
+        ',1e+',
+        ',1e5e5',
+        ',1e5.5',
+        ',1.e5',
+      ],
+      ...[',+1', ',-', ',--1', ',-01', ',1-2', 'e5', ',e5', ',1E5,-', ',-.5', ',1e-+5', ',1/2'],
+    ];
+    const verdicts = new Set<boolean>();
+    for (let shift = 0; shift < 36; shift++)
+      for (const tail of tails) {
+        const run = `${'5'.repeat(shift)}${tail}`;
+        const body = `{"input":{"userId":"u"},"output":{"recommendedItems":${ids},"scores":[${run}]},"error":null}`;
+        checkedAgrees(Buffer.from(`xx\n${body}\nyy`), body);
+        verdicts.add(batches[0].field(1) !== KEY_NONE);
+      }
+    assert.equal(verdicts.size, 2);
   });
 
   test('every prefix and thousands of one-byte changes of service lines: accepted only as the parser reads them', () => {

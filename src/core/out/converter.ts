@@ -4,7 +4,7 @@ import type { ConvertConfig, Layout } from './convert-config.js';
 import { type ConvertCounts, type ConvertResult, emptyCounts, type InvalidLine } from './convert-result.js';
 import { writeLongRows } from './csv-long.js';
 import { writeWideRow } from './csv-wide.js';
-import { WasmRows } from './export-rows.js';
+import { type RowKeep, WasmRows } from './export-rows.js';
 import { writeJsonLine } from './jsonl.js';
 import { OutLineParser } from './line-parser.js';
 import {
@@ -63,8 +63,16 @@ export class Converter {
     if (wasm && WasmRows.usable(cfg, catalog)) this.wasmRows = new WasmRows(cfg);
   }
 
-  /** Converts every line of the piece (whole lines; the last may lack its LF). */
-  convert(piece: Buffer): ConvertResult {
+  /** Whether lines taken whole are written in WebAssembly (where convert()'s `keep` costs no second scan). */
+  get wasm(): boolean {
+    return this.wasmRows !== undefined;
+  }
+
+  /**
+   * Converts every line of the piece (whole lines; the last may lack its
+   * LF); with `keep`, only the lines it keeps, as if the piece held no other.
+   */
+  convert(piece: Buffer, keep?: RowKeep): ConvertResult {
     const cfg = this.cfg;
     const counts = emptyCounts();
     const invalid: InvalidLine[] = [];
@@ -84,6 +92,7 @@ export class Converter {
         ? this.wasmRows
         : undefined;
     fast?.begin();
+    fast?.keep(keep);
     while (p < n) {
       if (fast !== undefined) {
         p = fast.run(piece, p, rows, counts, layout as Layout);
@@ -92,12 +101,9 @@ export class Converter {
       let nl = piece.indexOf(LF, p);
       if (nl === -1) nl = n;
       const e = nl > p && piece[nl - 1] === CR ? nl - 1 : nl;
-      if (later && pass.scan) {
-        const g = scannedGroup(pass, piece, p, e);
-        if (g >= 0 && g !== pass.group) {
-          p = nl + 1;
-          continue;
-        }
+      if (this.skip(piece, p, e, nl, keep, later ? pass : undefined)) {
+        p = nl + 1;
+        continue;
       }
       const index = counts.lines++;
       const status = e - p > cfg.maxLineLength ? LINE_TOO_LONG : parser.parse(piece, p, e);
@@ -127,6 +133,7 @@ export class Converter {
       }
       p = nl + 1;
     }
+    keep?.done();
     counts.cellsCut = rows.cellsCut;
     if (later) {
       // The first pass counted every line and every blank one.
@@ -143,6 +150,25 @@ export class Converter {
       failed,
       overflow,
     };
+  }
+
+  /**
+   * Whether the line piece[p, e) is passed over uncounted: --since drops it
+   * (`keep`), or a later pass of a users join on disk converts another
+   * group, found by the key's bytes.
+   */
+  private skip(
+    piece: Buffer,
+    p: number,
+    e: number,
+    nl: number,
+    keep?: RowKeep,
+    later?: UserGroupPass,
+  ): boolean {
+    if (keep && !keep.line(piece, p, e, nl === piece.length ? nl : nl + 1)) return true;
+    if (!later?.scan) return false;
+    const g = scannedGroup(later, piece, p, e);
+    return g >= 0 && g !== later.group;
   }
 
   /** The row writer, set for a piece. */

@@ -29,6 +29,32 @@ const USER_CAP = 0x10000 - 64;
 const REFUSED = 0;
 const WINDOW = 1;
 
+/**
+ * `export --since`'s keep decision, asked line by line while a piece is
+ * converted (delta/filter.ts LineFilter): a line dropped is counted
+ * nowhere, as if the piece had been cut to its kept lines before.
+ */
+export interface RowKeep {
+  /**
+   * A line export-rows.wat took whole: mem[s, next) with its key mem[ks, ke),
+   * the key's hashBytes and the digest of its first --top ids; true to keep it.
+   */
+  taken(
+    mem: Uint8Array,
+    s: number,
+    next: number,
+    ks: number,
+    ke: number,
+    h: number,
+    a: number,
+    b: number,
+  ): boolean;
+  /** Any other line, piece[s, e) (its CR left out), the next one at `next`; true to keep it. */
+  line(piece: Uint8Array, s: number, e: number, next: number): boolean;
+  /** The piece is done: its counts to where the pass adds them up. */
+  done(): void;
+}
+
 interface RowsExports {
   memory: WebAssembly.Memory;
   setup(
@@ -44,6 +70,7 @@ interface RowsExports {
   ): void;
   rows(len: number, atEnd: number, from: number): number;
   join(join: number, userMax: number, passMode: number, group: number): void;
+  since(on: number): void;
 }
 
 let wasmModule: WebAssembly.Module | undefined;
@@ -65,6 +92,8 @@ export class WasmRows {
   private readonly required: boolean;
   /** The GROUPS table as last written, to write it again only when a pass changes it. */
   private groupsOf: readonly number[] | undefined;
+  /** --since's decision for the piece being converted (see keep()). */
+  private keeper: RowKeep | undefined;
 
   /** Whether this export's rows are ones the module writes (else every line takes the JavaScript path). */
   static usable(cfg: ConvertConfig, catalog: Catalog | undefined): boolean {
@@ -85,7 +114,10 @@ export class WasmRows {
     const layout = cfg.layout as Layout;
     wasmModule ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
     const user = (ks: number, ke: number, h: number, count: number) => this.user(ks, ke, h, count);
-    this.wasm = new WebAssembly.Instance(wasmModule, { env: { user } }).exports as unknown as RowsExports;
+    const keep = (s: number, next: number, ks: number, ke: number, h: number, a: number, b: number) =>
+      (this.keeper as RowKeep).taken(this.mem, s, next, ks, ke, h, a, b) ? 1 : 0;
+    this.wasm = new WebAssembly.Instance(wasmModule, { env: { user, keep } })
+      .exports as unknown as RowsExports;
     // Fixed size (its maximum is its minimum), so these views never go stale.
     this.mem = new Uint8Array(this.wasm.memory.buffer);
     this.state = new Int32Array(this.wasm.memory.buffer, STATE, 7);
@@ -109,6 +141,12 @@ export class WasmRows {
   /** A new piece (a slot's buffer is reused for the next piece: the window is stale). */
   begin(): void {
     this.piece = undefined;
+  }
+
+  /** Sets --since's decision for the piece (none: undefined, every line taken is written). */
+  keep(keeper: RowKeep | undefined): void {
+    if ((keeper === undefined) !== (this.keeper === undefined)) this.wasm.since(keeper ? 1 : 0);
+    this.keeper = keeper;
   }
 
   /**

@@ -51,8 +51,16 @@
 ;; not converted (its group's pass does); with passMode 2 (a later pass
 ;; whose key scans are trusted) such a line is skipped on its key's bytes
 ;; alone, before the scan, counted nowhere, as Converter.convert does.
+;;
+;; `export --since` (since, set per piece): each line taken is asked of
+;; `keep` once OUT has room for it (its start and the next line's, its key,
+;; the key's hash, the digest of its first `top` ids as core/delta.ts
+;; ListDigest makes it), so that the keep decision reads no line a second
+;; time; a line it drops is counted nowhere, as if the piece had been cut
+;; to its kept lines first (delta/filter.ts).
 (module
   (import "env" "user" (func $user (param i32 i32 i32 i32) (result i32)))
+  (import "env" "keep" (func $keep (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 88 88)
   (data (i32.const 0x14023d) "\01") ;; =
   (data (i32.const 0x14022b) "\01") ;; +
@@ -84,6 +92,10 @@
   (global $group (mut i32) (i32.const 0))
   ;; The cells the `user` import wrote to USER for the line being written.
   (global $ulen (mut i32) (i32.const 0))
+  ;; --since (since): on or off; the line being written (its start, the next line's).
+  (global $since (mut i32) (i32.const 0))
+  (global $lineS (mut i32) (i32.const 0))
+  (global $lineNext (mut i32) (i32.const 0))
   (start $init)
   (func $init
     (local $r i32)
@@ -115,6 +127,8 @@
     (global.set $userMax (local.get $userMax))
     (global.set $passMode (local.get $passMode))
     (global.set $group (local.get $group)))
+  (func (export "since") (param $on i32)
+    (global.set $since (local.get $on)))
   ;; byteset.ts's hashBytes of [s, e): FNV-1a, then murmur3's finaliser.
   (func $hash (param $s i32) (param $e i32) (result i32)
     (local $h i32)
@@ -157,6 +171,71 @@
     (i32.ne
       (call $groupOf (call $hash (i32.add (local.get $s) (i32.const 20)) (local.get $p)))
       (global.get $group)))
+  ;; murmur3's finaliser.
+  (func $fmix (param $h i32) (result i32)
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
+    (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+  ;; The line's ids IDS[0, count) digested as ListDigest.id does (key-scan.wat's
+  ;; $line the same: words of four bytes, then one of the last 0 to 3 with
+  ;; their count on top), then asked of `keep` with the key and its hash.
+  (func $keepLine (param $count i32) (result i32)
+    (local $i i32)
+    (local $p i32)
+    (local $q i32)
+    (local $c i32)
+    (local $n i32)
+    (local $a i32)
+    (local $b i32)
+    (local.set $a (i32.const 0x811c9dc5))
+    (local.set $b (i32.const 0x9747b28c))
+    (block $ids_done
+      (loop $id
+        (br_if $ids_done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $p (i32.load (i32.add (i32.const 0x110000) (i32.shl (local.get $i) (i32.const 3)))))
+        (local.set $q (i32.load offset=4 (i32.add (i32.const 0x110000) (i32.shl (local.get $i) (i32.const 3)))))
+        (block $words_done
+          (loop $word
+            (br_if $words_done (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $q)))
+            (local.set $c
+              (i32.mul
+                (i32.rotl (i32.mul (i32.load (local.get $p)) (i32.const 0xcc9e2d51)) (i32.const 15))
+                (i32.const 0x1b873593)))
+            (local.set $a (i32.mul (i32.xor (local.get $a) (local.get $c)) (i32.const 0x01000193)))
+            (local.set $b
+              (i32.add
+                (i32.mul (i32.rotl (i32.xor (local.get $b) (local.get $c)) (i32.const 13)) (i32.const 5))
+                (i32.const 0xe6546b64)))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $word)))
+        (local.set $n (i32.sub (local.get $q) (local.get $p)))
+        (local.set $c
+          (i32.or
+            (i32.shl (local.get $n) (i32.const 24))
+            (i32.and
+              (i32.load (local.get $p))
+              (i32.sub (i32.shl (i32.const 1) (i32.shl (local.get $n) (i32.const 3))) (i32.const 1)))))
+        (local.set $c
+          (i32.mul
+            (i32.rotl (i32.mul (local.get $c) (i32.const 0xcc9e2d51)) (i32.const 15))
+            (i32.const 0x1b873593)))
+        (local.set $a (i32.mul (i32.xor (local.get $a) (local.get $c)) (i32.const 0x01000193)))
+        (local.set $b
+          (i32.add
+            (i32.mul (i32.rotl (i32.xor (local.get $b) (local.get $c)) (i32.const 13)) (i32.const 5))
+            (i32.const 0xe6546b64)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id)))
+    (call $keep
+      (global.get $lineS)
+      (global.get $lineNext)
+      (global.get $keyS)
+      (global.get $keyE)
+      (call $hash (global.get $keyS) (global.get $keyE))
+      (call $fmix (i32.xor (local.get $a) (local.get $count)))
+      (call $fmix (local.get $b))))
   ;; The place after the next LF from p, or -1 when the window has none before len.
   (func $nextLine (param $p i32) (param $len i32) (result i32)
     (local $m i32)
@@ -634,9 +713,11 @@
     (i32.add (local.get $o) (i32.const 3)))
   ;; The line s..e (its shape accepted, `count` ids exported) at o when OUT
   ;; has room for its bound: the new end; -1 when it has not; -2 when the
-  ;; users join drops it (asked only once there is room: the ask counts).
+  ;; users join drops it, -3 when --since does (each asked only once there
+  ;; is room: the ask counts, and marks the key seen).
   (func $emit (param $o i32) (param $s i32) (param $e i32) (param $count i32) (result i32)
     (local $bound i32)
+    (local $k i32)
     (local.set $bound (i32.add (i32.shl (i32.sub (local.get $e) (local.get $s)) (i32.const 1)) (i32.const 64)))
     (if (i32.eq (global.get $fmt) (i32.const 2))
       (then
@@ -646,7 +727,8 @@
                 (i32.add (local.get $o) (global.get $userMax)))
               (i32.const 0x550000))
           (then (return (i32.const -1))))
-        (if (i32.eqz (call $ask (local.get $count))) (then (return (i32.const -2))))
+        (local.set $k (call $ask (local.get $count)))
+        (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
         (return (call $jsonl (local.get $o) (local.get $count)))))
     (global.set $klen (i32.sub (call $cell (i32.const 0x130000) (global.get $keyS) (global.get $keyE)) (i32.const 0x130000)))
     (if (i32.eqz (global.get $fmt))
@@ -659,7 +741,8 @@
                 (local.get $o))
               (i32.const 0x550000))
           (then (return (i32.const -1))))
-        (if (i32.eqz (call $ask (local.get $count))) (then (return (i32.const -2))))
+        (local.set $k (call $ask (local.get $count)))
+        (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
         (return (call $long (local.get $o) (local.get $count)))))
     (if (i32.gt_u
           (i32.add
@@ -667,12 +750,16 @@
             (i32.add (local.get $o) (global.get $userMax)))
           (i32.const 0x550000))
       (then (return (i32.const -1))))
-    (if (i32.eqz (call $ask (local.get $count))) (then (return (i32.const -2))))
+    (local.set $k (call $ask (local.get $count)))
+        (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
     (call $wide (local.get $o) (local.get $count)))
-  ;; A users join: the line's user cells to USER (ulen); 0 when the line is dropped. 1 without a join.
+  ;; --since: -1 when it drops the line. A users join: the line's user cells
+  ;; to USER (ulen); 0 when the line is dropped. 1 without either.
   (func $ask (param $count i32) (result i32)
     (local $n i32)
     (global.set $ulen (i32.const 0))
+    (if (global.get $since)
+      (then (if (i32.eqz (call $keepLine (local.get $count))) (then (return (i32.const -1))))))
     (if (i32.eqz (global.get $join)) (then (return (i32.const 1))))
     (local.set $n
       (call $user
@@ -754,7 +841,14 @@
                 (local.set $skipped (i32.add (local.get $skipped) (i32.const 1)))
                 (local.set $s (local.get $next))
                 (br $line)))))
+        (global.set $lineS (local.get $s))
+        (global.set $lineNext (local.get $next))
         (local.set $r (call $emit (local.get $o) (local.get $s) (local.get $e) (local.get $count)))
+        ;; Dropped by --since: no line of the piece as the export sees it.
+        (if (i32.eq (local.get $r) (i32.const -3))
+          (then
+            (local.set $s (local.get $next))
+            (br $line)))
         (if (i32.eq (local.get $r) (i32.const -2))
           (then
             (local.set $skipped (i32.add (local.get $skipped) (i32.const 1)))

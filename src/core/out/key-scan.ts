@@ -284,15 +284,18 @@ export class KeyScanLines {
    * Scans the lines of piece[from, end of piece) that fit a window: returns
    * how many (0: the line at `from` alone is longer than a window; scan it
    * with KeyScan), each read with the methods below; next(count - 1) is
-   * where the next call starts.
+   * where the next call starts. `lazy`: the scores counted, not read (see
+   * lazy()); 'checked': a plain score list (digits, dots, commas) checked
+   * by masks, any other read as numbers, the same records as a full scan.
    */
-  scan(piece: Uint8Array, from: number, lazy = false): number {
+  scan(piece: Uint8Array, from: number, lazy: boolean | 'checked' = false): number {
     const len = Math.min(CAP, piece.length - from);
     this.mem.set(piece.subarray(from, from + len), 0);
     // No rule of the shape takes a 0 byte: the scan stops at the window's end.
     this.mem[len] = 0;
     this.base = from;
-    return this.wasm.keys(len, from + len === piece.length ? 1 : 0, this.top, MAX_RECS, lazy ? 1 : 0);
+    const mode = lazy === 'checked' ? 2 : lazy ? 1 : 0;
+    return this.wasm.keys(len, from + len === piece.length ? 1 : 0, this.top, MAX_RECS, mode);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { hashBytes } from '../../../core/byteset.js';
 import { ListDigest, type Recipe, recipeOf, sameRecipe } from '../../../core/delta.js';
+import type { RowKeep } from '../../../core/out/export-rows.js';
 import {
   canonicalString,
   KEY_ITEM,
@@ -76,7 +77,7 @@ const EMPTY = (() => {
   return [d.wordA(), d.wordB()];
 })();
 
-export class LineFilter {
+export class LineFilter implements RowKeep {
   private readonly table: PrevTable;
   private readonly state: Int32Array;
   private readonly row: Float64Array;
@@ -155,6 +156,49 @@ export class LineFilter {
     }
     this.flush();
     return piece.subarray(0, w);
+  }
+
+  /**
+   * Whether the export may decide in its own scan instead (RowKeep: the
+   * converter asks each line as it writes it, and export-rows.wat digests
+   * the ids it reads anyway): the same --top, no scores in the digest, and
+   * the export's key field one of PREV's recipe.
+   */
+  fusable(keyField: 'userId' | 'itemId', top: number, maxLineLength: number): boolean {
+    return (
+      !this.s.scores &&
+      top === this.s.top &&
+      maxLineLength === this.s.maxLineLength &&
+      this.fieldOk[keyField === 'userId' ? KEY_USER : KEY_ITEM] === true
+    );
+  }
+
+  /** RowKeep: a line export-rows.wat took whole (a valid line of the export's key field). */
+  taken(
+    mem: Uint8Array,
+    s: number,
+    next: number,
+    ks: number,
+    ke: number,
+    h: number,
+    a: number,
+    b: number,
+  ): boolean {
+    if (!this.decide(mem, ks, ke, h >>> 0, a, b)) return false;
+    this.kept += next - s + (mem[next - 1] === 10 ? 0 : 1);
+    return true;
+  }
+
+  /** RowKeep: any other line, as apply() takes a line its batch scan did not. */
+  line(piece: Uint8Array, s: number, e: number, next: number): boolean {
+    if (!this.slow(piece as Buffer, s, e)) return false;
+    this.kept += next - s + (piece[next - 1] === 10 ? 0 : 1);
+    return true;
+  }
+
+  /** RowKeep: the piece's counts to the thread's row. */
+  done(): void {
+    this.flush();
   }
 
   /** Whether the state says to give up (any thread's finding). */

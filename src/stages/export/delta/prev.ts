@@ -223,7 +223,7 @@ async function readPrevOut(
       if (w) waits.push(w);
     };
     while (p < piece.length) {
-      const n = batch ? batch.scan(piece, p) : 0;
+      const n = batch ? batch.scan(piece, p, 'checked') : 0;
       if (n === 0) {
         // One line by itself: no batch scan, or the line is longer than its window.
         let nl = piece.indexOf(10, p);

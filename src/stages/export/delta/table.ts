@@ -28,6 +28,8 @@ const HEAD = 4;
  * entry, each a cache miss anywhere in the arena.
  */
 const TAG = 0xf0000000 | 0;
+/** Keys whose slots are read ahead of their adds (TableWriter.touch). */
+const TOUCH = 64;
 /** Keys a writer reserves at a time (TableWriter.reserve). */
 const RESERVE = 4096;
 
@@ -74,6 +76,8 @@ export class TableWriter {
   private reserved = 0;
   top: number;
   keys = 0;
+  /** What touch() read (kept, so that its reads are not dropped as unused). */
+  touched = 0;
   /** Set when an entry did not fit (the table is given up), or a key came twice (the partitions say where). */
   full = false;
   twice = false;
@@ -112,6 +116,19 @@ export class TableWriter {
     this.top = next;
     this.keys++;
     this.place(o, hash | 0, at, len);
+  }
+
+  /**
+   * Reads the slot each hash starts at, so that the adds after find it in
+   * the cache: these reads do not wait for each other, where each add's
+   * did (a slot anywhere in the table is a cache miss); a key's place cost
+   * 130 to 150 ns alone, 50 to 60 after its batch's reads (64 a batch).
+   */
+  touch(hashes: (i: number) => number, from: number, to: number): void {
+    const { slots, mask } = this;
+    let any = 0;
+    for (let i = from; i < to; i++) any |= slots[hashes(i) & mask] as number;
+    this.touched |= any;
   }
 
   /**
@@ -168,15 +185,21 @@ export class TableKeys extends LineKeys {
   putRun(lines: KeyScanLines, from: number, to: number): undefined {
     const win = lines.window;
     const base = lines.windowBase;
-    for (let i = from; i < to; i++)
-      this.writer.add(
-        win,
-        lines.keyStart(i) - base,
-        lines.keyEnd(i) - base,
-        lines.keyHash(i),
-        lines.digestA(i),
-        lines.digestB(i),
-      );
+    const w = this.writer;
+    const hash = (i: number) => lines.keyHash(i);
+    for (let b = from; b < to; b += TOUCH) {
+      const end = Math.min(to, b + TOUCH);
+      w.touch(hash, b, end);
+      for (let i = b; i < end; i++)
+        w.add(
+          win,
+          lines.keyStart(i) - base,
+          lines.keyEnd(i) - base,
+          lines.keyHash(i),
+          lines.digestA(i),
+          lines.digestB(i),
+        );
+    }
     return undefined;
   }
 }

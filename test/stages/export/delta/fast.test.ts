@@ -92,12 +92,19 @@ async function run(o: ExportOptions, table: boolean): Promise<string> {
   }
 }
 
-test('the table path writes what the partition path writes, on random inputs, formats and settings', async () => {
+/**
+ * Rounds of random inputs and settings, each exported by both paths; the
+ * table path's count. `workers`: every round on conversion workers, where
+ * the converter decides each line as it writes it (export-rows.wat asks
+ * LineFilter), with no odd line and no --since-scores (that path's
+ * conditions), PREV as a `.out`.
+ */
+async function compareRounds(seed: number, rounds: number, workers: boolean): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'pb-since-table-'));
-  const rnd = rng(7);
+  const rnd = rng(seed);
   let taken = 0;
-  for (let round = 0; round < 20; round++) {
-    const { prev, cur, odd } = inputs(rnd, round);
+  for (let round = 0; round < rounds; round++) {
+    const { prev, cur, odd } = inputs(rnd, workers ? 0 : round);
     const prevOut = join(dir, `prev-${round}.out`);
     await writeFile(prevOut, prev.join('\n'));
     const curFile = join(dir, `cur-${round}.out`);
@@ -105,7 +112,7 @@ test('the table path writes what the partition path writes, on random inputs, fo
     if (round % 3 === 0) curText = curText.slice(0, -1);
     await writeFile(curFile, curText);
     const prevFormat =
-      round % 2 === 1 ? 'out' : (['out', 'csv-long', 'csv-wide', 'jsonl', 'gz'] as const)[rnd(5)];
+      workers || round % 2 === 1 ? 'out' : (['out', 'csv-long', 'csv-wide', 'jsonl', 'gz'] as const)[rnd(5)];
     let since = prevOut;
     if (prevFormat === 'gz') {
       since = `${prevOut}.gz`;
@@ -119,16 +126,16 @@ test('the table path writes what the partition path writes, on random inputs, fo
     }
     // Every other round a `.out` PREV is read in two halves (a worker places its keys beside this thread's).
     PREV_SPLIT.from = round % 2 === 1 ? 1 : 8 * 1024 * 1024;
-    const pieceSize = [7, 300, 4096][rnd(3)] as number;
+    const pieceSize = workers ? 200 + rnd(400) : ([7, 300, 4096][rnd(3)] as number);
     const o: ExportOptions = {
       sources: [curFile],
       format: (['csv-long', 'csv-wide', 'jsonl'] as const)[rnd(3)],
       pieceSize,
-      workers: round % 2 === 1 ? 1 + rnd(2) : pieceSize === 7 ? 0 : rnd(3),
+      workers: workers || round % 2 === 1 ? 1 + rnd(2) : pieceSize === 7 ? 0 : rnd(3),
       top: rnd(4) === 0 ? 2 : undefined,
       since,
-      sinceScores: rnd(3) === 0,
-      memoryBudget: [undefined, 16384, 4096, 600][rnd(4)],
+      sinceScores: !workers && rnd(3) === 0,
+      memoryBudget: workers ? undefined : [undefined, 16384, 4096, 600][rnd(4)],
     };
     const results: string[] = [];
     for (const table of [true, false]) {
@@ -150,8 +157,19 @@ test('the table path writes what the partition path writes, on random inputs, fo
     if (!odd) assert.ok(!results[0]?.startsWith('failed'), what);
   }
   PREV_SPLIT.from = 8 * 1024 * 1024;
+  await rm(dir, { recursive: true, force: true });
+  return taken;
+}
+
+test('the table path writes what the partition path writes, on random inputs, formats and settings', async () => {
+  const taken = await compareRounds(7, 20, false);
   // Most rounds must have gone the table's way, or the comparison tests nothing.
   assert.ok(taken >= 8, `the table path was taken ${taken} times`);
+});
+
+test('conversion workers deciding each line as they write it give the partition path bytes', async () => {
+  const taken = await compareRounds(11, 3, true);
+  assert.ok(taken >= 3, `the table path was taken ${taken} times`);
 });
 
 test('a line whose scores are no JSON numbers stops both paths alike, kept or dropped, --on-invalid skip or not', async () => {
