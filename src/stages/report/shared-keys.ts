@@ -11,9 +11,10 @@ import {
   type TableParts,
 } from './joined.js';
 
-/** Header words: arena bytes taken, keys (in batches), sealed, slots, arena size, keys taken at most, bits of an offset. */
+/** Header words: arena bytes taken, keys and their bytes (in batches), sealed, slots, arena size, keys taken at most, bits of an offset. */
 const USED = 0;
 const COUNT = 1;
+const BYTES = 2;
 const SEALED = 3;
 const SLOTS = 4;
 const ARENA = 5;
@@ -86,6 +87,7 @@ export class SharedKeys {
   private at = 0;
   private end = 0;
   private pending = 0;
+  private pendingBytes = 0;
 
   /**
    * The key buf[s, e) (its hashBytes `hash`) in the table: true when it is
@@ -110,6 +112,7 @@ export class SharedKeys {
         v = Atomics.compareExchange(slots, i, 0, tag | (off + 1));
         if (v === 0) {
           this.at = off + len + 1;
+          this.pendingBytes += len;
           if (++this.pending === this.batch) this.count();
           return true;
         }
@@ -136,9 +139,21 @@ export class SharedKeys {
 
   /** This thread's keys into the shared count; sealed once it reaches the bound. */
   private count(): void {
-    const n = Atomics.add(this.header, COUNT, this.pending) + this.pending;
-    this.pending = 0;
+    const n = this.flush();
     if (n >= (this.header[MAX_KEYS] as number)) this.seal();
+  }
+
+  /**
+   * This thread's keys not yet counted into the shared count (it adds no
+   * more: every thread that added flushes before totals are read). No seal
+   * here: whether the table was sealed stays what the adds decided.
+   */
+  flush(): number {
+    const n = Atomics.add(this.header, COUNT, this.pending) + this.pending;
+    Atomics.add(this.header, BYTES, this.pendingBytes);
+    this.pending = 0;
+    this.pendingBytes = 0;
+    return n;
   }
 
   /** A new run of the arena of at least `need` bytes, unless the table is sealed or the arena taken. */
@@ -178,7 +193,16 @@ export class SharedKeys {
     return false;
   }
 
-  /** The keys and their bytes, counted over the slots (after the lanes are done). */
+  /**
+   * The keys and their bytes as the adders counted them, once each has
+   * flushed: on 1 GB, visiting the slots for them cost the main thread
+   * 0.1 s, a random read of the arena per key.
+   */
+  counted(): { keys: number; keyBytes: number } {
+    return { keys: Atomics.load(this.header, COUNT), keyBytes: Atomics.load(this.header, BYTES) };
+  }
+
+  /** The keys and their bytes, counted over the slots (after the lanes are done; counted() should agree). */
   totals(): { keys: number; keyBytes: number } {
     let keys = 0;
     let keyBytes = 0;
@@ -237,7 +261,9 @@ export class SharedKeyCounts {
     return this.own.addHashed(buf, s, e, hash, da, db);
   }
 
+  /** The lane is done adding: its keys into the shared count first. */
   handOver(): Promise<TableParts> {
+    this.shared.flush();
     return this.own.handOver();
   }
 }
@@ -298,7 +324,7 @@ export class SharedCounted implements Counted {
       return;
     }
     const shared = this.shared;
-    let { keys, keyBytes } = shared.totals();
+    let { keys, keyBytes } = shared.counted();
     if (sharedCount) sharedCount(keys);
     else shared.each((buf, s, e) => fn(buf, s, e, 1, 0));
     // This thread's first pieces: only their keys the lanes did not also see.

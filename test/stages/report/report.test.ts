@@ -583,6 +583,8 @@ describe('report', () => {
           t.add(await lane.piece(piece), undefined);
         }
         const handed = await Promise.all(lanes.map((l) => l.keys.handOver()));
+        // The lanes' own counts (flushed by handOver) as a visit of the slots finds them.
+        assert.deepEqual(shared.counted(), shared.totals(), `counted, round ${round}`);
         const counted = new SharedCounted(spill, budget / 2, shared, local.keys, handed, []);
         // Presence only: a key's `a` above 0, `b` 0.
         const present = async (c: Counted) =>
