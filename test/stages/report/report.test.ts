@@ -1071,6 +1071,16 @@ describe('report', () => {
       }
     for (let i = 0; i < 20000; i++) xs.push(10 ** (r() * 12 - 10) * (r() < 0.01 ? -1 : 1));
     for (const x of xs) assert.equal(binOf(x), search(x), String(x));
+    // addAll's guess from the high word (bins counted a run at a time) against add's binOf, from an offset too.
+    for (let i = 0; i < 20000; i++) xs.push(r() * (r() < 0.5 ? 1 : 1e-6), Number.NaN);
+    for (const from of [0, 3]) {
+      const one = new ScoreBins();
+      const all = new ScoreBins();
+      const run = Float64Array.from(xs).subarray(from);
+      for (const x of run) one.add(x);
+      all.addAll(run);
+      assert.deepEqual([...all.counts], [...one.counts], `from ${from}`);
+    }
   });
 });
 
