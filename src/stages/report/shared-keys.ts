@@ -1,4 +1,5 @@
 import { hashBytes } from '../../core/byteset.js';
+import { type KeyAdder, keyAdder } from '../../core/report-keys.js';
 import type { CountTable } from './counts.js';
 import {
   type Counted,
@@ -11,7 +12,11 @@ import {
   type TableParts,
 } from './joined.js';
 
-/** Header words: arena bytes taken, keys and their bytes (in batches), sealed, slots, arena size, keys taken at most, bits of an offset. */
+/**
+ * Header words: arena bytes taken, keys and their bytes (in batches),
+ * sealed, slots, arena size, keys taken at most, bits of an offset, and
+ * the masks of an offset and a tag (core/report-keys.wat reads them all).
+ */
 const USED = 0;
 const COUNT = 1;
 const BYTES = 2;
@@ -20,6 +25,8 @@ const SLOTS = 4;
 const ARENA = 5;
 const MAX_KEYS = 6;
 const OFF_BITS = 7;
+const OFF_MASK = 8;
+const TAG_MASK = 9;
 const HEADER = 64;
 /** Slots filled at most: linear probing's misses stay a few neighbours of one cache line. */
 const LOAD = 0.8;
@@ -36,7 +43,8 @@ const ONE_ZERO = Buffer.from('1,0');
  * hash, so a probe seldom reads the arena. Only presence is kept, not
  * counts: it serves when the figures ask only whether a key was seen (no
  * --input). Full (of slots or arena), it is sealed: the lanes' own tables
- * take the keys it has not, and the end joins it with them on disk.
+ * take the keys it has not, and the end joins it with them on disk. It is
+ * a WebAssembly memory, so a lane's scan adds to it too (adder()).
  */
 export class SharedKeys {
   private readonly header: Int32Array;
@@ -46,32 +54,46 @@ export class SharedKeys {
   private readonly offBits: number;
   private readonly offMask: number;
   private readonly tagMask: number;
+  readonly buffer: SharedArrayBuffer;
 
-  /** A table of at most `budget` bytes in all, sized for keys of about `keyGuess` bytes. */
+  /** A table of at most `budget` bytes in all (in whole 64 KiB pages), sized for keys of about `keyGuess` bytes. */
   static create(budget: number, keyGuess: number): SharedKeys {
     const perKey = keyGuess + 1 + 4 / LOAD;
     const room = Math.max(0, budget - HEADER);
     const slots = Math.max(16, Math.ceil(room / perKey / LOAD));
     const arena = Math.max(0, Math.min(2 ** 30, room - 4 * slots));
-    const buffer = new SharedArrayBuffer(HEADER + 4 * slots + arena);
-    const h = new Int32Array(buffer, 0, HEADER / 4);
+    const pages = Math.ceil((HEADER + 4 * slots + arena) / 65536);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const h = new Int32Array(memory.buffer, 0, HEADER / 4);
     h[SLOTS] = slots;
     h[ARENA] = arena;
     h[MAX_KEYS] = Math.min(Math.floor(slots * LOAD), slots - 8);
-    h[OFF_BITS] = Math.max(1, Math.ceil(Math.log2(arena + 2)));
-    return new SharedKeys(buffer);
+    const offBits = Math.max(1, Math.ceil(Math.log2(arena + 2)));
+    h[OFF_BITS] = offBits;
+    h[OFF_MASK] = offBits >= 31 ? 0x7fffffff : (1 << offBits) - 1;
+    h[TAG_MASK] = offBits >= 31 ? 0 : (1 << (31 - offBits)) - 1;
+    return new SharedKeys(memory);
   }
 
-  /** The table `create` made, on any thread. */
-  constructor(readonly buffer: SharedArrayBuffer) {
+  /** The table `create` made, on any thread (its memory never grows: the views stay). */
+  constructor(readonly memory: WebAssembly.Memory) {
+    const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    this.buffer = buffer;
     this.header = new Int32Array(buffer, 0, HEADER / 4);
     this.size = this.header[SLOTS] as number;
     this.slots = new Int32Array(buffer, HEADER, this.size);
     this.arena = Buffer.from(buffer, HEADER + 4 * this.size, this.header[ARENA] as number);
     this.offBits = this.header[OFF_BITS] as number;
-    this.offMask = this.offBits >= 31 ? 0x7fffffff : (1 << this.offBits) - 1;
-    this.tagMask = this.offBits >= 31 ? 0 : (1 << (31 - this.offBits)) - 1;
+    this.offMask = this.header[OFF_MASK] as number;
+    this.tagMask = this.header[TAG_MASK] as number;
   }
+
+  /** This thread's adder in WebAssembly (report-scan.wat's imports), made once; flush() flushes it too. */
+  adder(): KeyAdder {
+    this.wasmAdder ??= keyAdder(this.memory);
+    return this.wasmAdder;
+  }
+  private wasmAdder: KeyAdder | undefined;
 
   /** It took no key at some point: some keys are in the lanes' tables instead. */
   get sealed(): boolean {
@@ -139,16 +161,23 @@ export class SharedKeys {
 
   /** This thread's keys into the shared count; sealed once it reaches the bound. */
   private count(): void {
-    const n = this.flush();
+    const n = this.addPending();
     if (n >= (this.header[MAX_KEYS] as number)) this.seal();
   }
 
   /**
-   * This thread's keys not yet counted into the shared count (it adds no
-   * more: every thread that added flushes before totals are read). No seal
-   * here: whether the table was sealed stays what the adds decided.
+   * This thread's keys not yet counted into the shared count, its adder's
+   * too (it adds no more: every thread that added flushes before totals are
+   * read). No seal here: whether the table was sealed stays what the adds
+   * decided.
    */
-  flush(): number {
+  flush(): void {
+    this.wasmAdder?.flush();
+    this.addPending();
+  }
+
+  /** This thread's JavaScript adds into the shared count: the count after them. */
+  private addPending(): number {
     const n = Atomics.add(this.header, COUNT, this.pending) + this.pending;
     Atomics.add(this.header, BYTES, this.pendingBytes);
     this.pending = 0;
@@ -241,7 +270,7 @@ export class SharedKeys {
  */
 export class SharedKeyCounts {
   constructor(
-    private readonly shared: SharedKeys,
+    readonly shared: SharedKeys,
     readonly own: CountTable,
   ) {}
 

@@ -570,7 +570,7 @@ describe('report', () => {
         const lanes = [0, 1].map(
           () =>
             new PieceTally(
-              new SharedKeyCounts(new SharedKeys(shared.buffer), table(1 / 8)),
+              new SharedKeyCounts(new SharedKeys(shared.memory), table(1 / 8)),
               table(1 / 4),
               undefined,
             ),
