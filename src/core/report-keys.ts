@@ -9,6 +9,7 @@ export interface KeyAdder {
   begin(len: number): number;
   word(i: number, w: bigint): void;
   end(hash: number): number;
+  touch(hash: number): void;
   flush(): void;
 }
 

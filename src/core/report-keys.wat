@@ -41,6 +41,8 @@
   (global $wasSealed (mut i32) (i32.const 0))
   ;; The key being added: its length (its bytes at arena + at + 1).
   (global $len (mut i32) (i32.const 0))
+  ;; What touch read, kept so the read is not dropped.
+  (global $touched (mut i32) (i32.const 0))
   (func (export "init")
     (local $b i32)
     (global.set $size (i32.load offset=16 (i32.const 0)))
@@ -107,6 +109,19 @@
     (local.get $n))
   ;; This thread adds no more: its keys into the shared count (no seal: that stays what the adds decided).
   (func (export "flush") (drop (call $flushed)))
+  ;; The probe's first slot for a hash, as SharedKeys.add computes it:
+  ;; Math.floor(((hash >>> 0) / 4294967296) * size), the same double operations.
+  (func $first (param $hash i32) (result i32)
+    (i32.trunc_f64_u
+      (f64.floor
+        (f64.mul
+          (f64.div (f64.convert_i32_u (local.get $hash)) (f64.const 4294967296))
+          (f64.convert_i32_s (global.get $size))))))
+  ;; The hash's first slot read ahead of its add: its cache line on its way meanwhile.
+  (func (export "touch") (param $hash i32)
+    (global.set $touched
+      (i32.xor (global.get $touched)
+        (i32.load offset=64 (i32.shl (call $first (local.get $hash)) (i32.const 2))))))
   ;; The key written since begin is in the table: 1 when it is there now (added or found), 0 when the caller must add it.
   (func (export "end") (param $hash i32) (result i32)
     (local $tag i32)
@@ -117,13 +132,7 @@
     (local $off i32)
     (local $k i32)
     (local.set $tag (i32.shl (i32.and (local.get $hash) (global.get $tagMask)) (global.get $offBits)))
-    ;; Math.floor(((hash >>> 0) / 4294967296) * size), the same double operations.
-    (local.set $i
-      (i32.trunc_f64_u
-        (f64.floor
-          (f64.mul
-            (f64.div (f64.convert_i32_u (local.get $hash)) (f64.const 4294967296))
-            (f64.convert_i32_s (global.get $size))))))
+    (local.set $i (call $first (local.get $hash)))
     (block $full
       (loop $probe
         (br_if $full (i32.ge_u (local.get $probes) (global.get $size)))

@@ -20,7 +20,7 @@ interface WasmTally {
 
 let wasmModule: WebAssembly.Module | undefined;
 /** The imports of a scan that adds no key itself (never called). */
-const NO_KEYS = { begin: () => 0, word: () => {}, end: () => 0 };
+const NO_KEYS = { begin: () => 0, word: () => {}, end: () => 0, touch: () => {} };
 
 /**
  * The report's tally of a piece's usual lines in WebAssembly

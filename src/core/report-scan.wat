@@ -39,6 +39,7 @@
   (import "keys" "begin" (func $key_begin (param i32) (result i32)))
   (import "keys" "word" (func $key_word (param i32) (param i64)))
   (import "keys" "end" (func $key_end (param i32) (result i32)))
+  (import "keys" "touch" (func $key_touch (param i32)))
   (memory (export "memory") 182)
   ;; Direct ids are values below this; the counters COUNTS holds; OTHERS used.
   (global $limit (mut i32) (i32.const 0))
@@ -392,13 +393,42 @@
     ;; The line's other ids beside its field: the caller adds them in the lines' order.
     (i32.store offset=0x21000c (local.get $r)
       (i32.or (i32.load offset=0x21000c (local.get $r)) (i32.shl (global.get $no) (i32.const 3))))
-    (if (global.get $keys)
-      (then
-        (if (call $shareKey (local.get $r))
-          (then
-            (i32.store offset=0x21000c (local.get $r)
-              (i32.or (i32.load offset=0x21000c (local.get $r)) (i32.const 4)))))))
     (i32.const 1))
+  ;; The counted lines' keys (field not 0) to the shared table, after the
+  ;; window's scan, 16 at a time: first their slots are read (touch), so
+  ;; the 16 cache misses overlap, then they are added. One key at a time,
+  ;; each add waited on a miss of its own: its compare-and-swap waits for
+  ;; every read before it, a touch ahead too.
+  (func $shareKeys (param $n i32)
+    (local $g i32)
+    (local $i i32)
+    (local $end i32)
+    (local $r i32)
+    (block $done
+      (loop $group
+        (br_if $done (i32.ge_u (local.get $g) (local.get $n)))
+        (local.set $end (i32.add (local.get $g) (i32.const 16)))
+        (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+        (local.set $i (local.get $g))
+        (loop $touch
+          (local.set $r (i32.shl (local.get $i) (i32.const 6)))
+          (if (i32.and (i32.load offset=0x21000c (local.get $r)) (i32.const 3))
+            (then (call $key_touch (i32.load offset=0x210018 (local.get $r)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $touch (i32.lt_u (local.get $i) (local.get $end))))
+        (local.set $i (local.get $g))
+        (loop $add
+          (local.set $r (i32.shl (local.get $i) (i32.const 6)))
+          (if (i32.and (i32.load offset=0x21000c (local.get $r)) (i32.const 3))
+            (then
+              (if (call $shareKey (local.get $r))
+                (then
+                  (i32.store offset=0x21000c (local.get $r)
+                    (i32.or (i32.load offset=0x21000c (local.get $r)) (i32.const 4)))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $add (i32.lt_u (local.get $i) (local.get $end))))
+        (local.set $g (local.get $end))
+        (br $group))))
   ;; The record's key to the shared table, 8 bytes a call: 1 when the table has it.
   (func $shareKey (param $r i32) (result i32)
     (local $p i32)
@@ -467,4 +497,5 @@
         (i32.store offset=0x210008 (local.get $r) (local.get $p))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $lines)))
+    (if (global.get $keys) (then (call $shareKeys (local.get $n))))
     (local.get $n)))
