@@ -75,3 +75,9 @@ test('the shared keys table added to from WebAssembly holds what SharedKeys.add 
   }
   assert.ok(seen.sealed > 0 && seen.open > 0, JSON.stringify(seen));
 });
+
+test('a shared keys table for a budget past what a WebAssembly memory holds is made, smaller (it seals sooner)', () => {
+  const t = SharedKeys.create(2 ** 34, 8);
+  assert.ok(t.buffer.byteLength <= 2 ** 31, String(t.buffer.byteLength));
+  assert.ok(t.slotCount > 0 && t.arena.length > 0);
+});

@@ -59,7 +59,8 @@ export class SharedKeys {
   /** A table of at most `budget` bytes in all (in whole 64 KiB pages), sized for keys of about `keyGuess` bytes. */
   static create(budget: number, keyGuess: number): SharedKeys {
     const perKey = keyGuess + 1 + 4 / LOAD;
-    const room = Math.max(0, budget - HEADER);
+    // A WebAssembly memory holds 4 GiB at most: past 2 GiB the table seals and the lanes' own tables go on.
+    const room = Math.max(0, Math.min(budget, 2 ** 31) - HEADER);
     const slots = Math.max(16, Math.ceil(room / perKey / LOAD));
     const arena = Math.max(0, Math.min(2 ** 30, room - 4 * slots));
     const pages = Math.ceil((HEADER + 4 * slots + arena) / 65536);
