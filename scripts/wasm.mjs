@@ -19,6 +19,7 @@ export const MODULES = [
   'out/export-rows',
   'firsts',
   'report-scan',
+  'report-keys',
   'radix-sort',
 ];
 
@@ -26,8 +27,10 @@ export const MODULES = [
 export async function assemble(name) {
   const watPath = join(root, 'src', 'core', `${name}.wat`);
   const w = await wabt();
-  const mod = w.parseWat(`${name}.wat`, await readFile(watPath, 'utf8'), { simd: true, bulk_memory: true });
-  mod.validate();
+  // threads: report-keys.wat's shared memory and atomics.
+  const features = { simd: true, bulk_memory: true, threads: true };
+  const mod = w.parseWat(`${name}.wat`, await readFile(watPath, 'utf8'), features);
+  mod.validate(features);
   const { buffer } = mod.toBinary({});
   mod.destroy();
   const b64 = Buffer.from(buffer).toString('base64');

@@ -1,4 +1,5 @@
 import { POW10 } from './report.js';
+import type { KeyAdder } from './report-keys.js';
 import { WASM_BASE64 } from './report-scan-wasm.js';
 
 /** report-scan.wat's memory layout: the window, a record of 64 bytes a line, the other ids' spans, the counters. */
@@ -12,12 +13,14 @@ const COUNTS = 0xb60000;
 
 interface WasmTally {
   memory: WebAssembly.Memory;
-  scan(len: number, atEnd: number, maxRecs: number, limit: number): number;
+  scan(len: number, atEnd: number, maxRecs: number, limit: number, keys: number): number;
   others(): number;
   counters(): number;
 }
 
 let wasmModule: WebAssembly.Module | undefined;
+/** The imports of a scan that adds no key itself (never called). */
+const NO_KEYS = { begin: () => 0, word: () => {}, end: () => 0, touch: () => {} };
 
 /**
  * The report's tally of a piece's usual lines in WebAssembly
@@ -40,9 +43,14 @@ export class ReportScanLines {
   /** The window's place in the piece: records hold offsets into the window. */
   private base = 0;
 
-  constructor(private readonly limit: number) {
+  /** `keys`: a shared keys table's adder on this thread, which then takes the tallied lines' keys (keyShared). */
+  constructor(
+    private readonly limit: number,
+    private readonly keys?: KeyAdder,
+  ) {
     wasmModule ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
-    this.wasm = new WebAssembly.Instance(wasmModule).exports as unknown as WasmTally;
+    const imports = { keys: (keys ?? NO_KEYS) as unknown as WebAssembly.ModuleImports };
+    this.wasm = new WebAssembly.Instance(wasmModule, imports).exports as unknown as WasmTally;
     this.views();
     // parseNumber's own powers of ten, so the division or product is the same operation on the same values.
     new Float64Array(this.wasm.memory.buffer, POW10_AT, POW10.length).set(POW10);
@@ -69,7 +77,13 @@ export class ReportScanLines {
     // No rule of the shape takes a 0 byte: the scan stops at the window's end.
     this.mem[len] = 0;
     this.base = from;
-    const n = this.wasm.scan(len, from + len === piece.length ? 1 : 0, MAX_RECS, this.limit);
+    const n = this.wasm.scan(
+      len,
+      from + len === piece.length ? 1 : 0,
+      MAX_RECS,
+      this.limit,
+      this.keys ? 1 : 0,
+    );
     if (this.mem.buffer !== this.wasm.memory.buffer) this.views();
     return n;
   }
@@ -90,9 +104,13 @@ export class ReportScanLines {
   field(i: number): number {
     return (this.rec[i * 16 + 3] as number) & 3;
   }
+  /** The shared keys table has the line's key (added or found there); else the caller adds it. */
+  keyShared(i: number): boolean {
+    return ((this.rec[i * 16 + 3] as number) & 4) !== 0;
+  }
   /** How many of OTHERS are the line's (the lines' come in order). */
   othersOf(i: number): number {
-    return (this.rec[i * 16 + 3] as number) >>> 2;
+    return (this.rec[i * 16 + 3] as number) >>> 3;
   }
   keyStart(i: number): number {
     return (this.rec[i * 16 + 4] as number) + this.base;

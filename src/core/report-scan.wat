@@ -1,4 +1,4 @@
-;; scan(len, atEnd, maxRecs, limit): the report's tally over every line of
+;; scan(len, atEnd, maxRecs, limit, keys): the report's tally over every line of
 ;; a window IN[0, len) of a piece, for the service's usual lines only (the
 ;; shape out/key-scan.wat accepts, the same checks byte for byte): each
 ;; accepted line's key span and hash (byteset.ts hashBytes), its ids'
@@ -16,12 +16,18 @@
 ;; Why WebAssembly: in JavaScript a lane's tally cost twice its parsing,
 ;; most of it a random counter access per id behind the parser's spans.
 ;;
+;; With `keys` 1, a counted line's key also goes to the shared keys table
+;; through the imports (report-keys.wat's begin, word, end on the same
+;; thread): its record's field word has bit 2 set when the table has it,
+;; else the caller adds it. With `keys` 0 the imports are never called.
+;;
 ;; Layout (byte offsets; report-scan.ts has the same constants):
 ;;   IN      0x000000  the window, up to CAP = 0x200000 bytes, then its 0 byte
 ;;   RECS    0x210000  64 bytes a line (MAX_RECS = 0x4000): i32s start, end
 ;;                     (CR of CRLF left out), next line's start, field (0
-;;                     refused, 1 userId, 2 itemId) with the line's count of
-;;                     OTHERS above its 2 bits, key start, key end, key hash,
+;;                     refused, 1 userId, 2 itemId; bit 2 the key in the
+;;                     shared table) with the line's count of OTHERS above
+;;                     its 3 bits, key start, key end, key hash,
 ;;                     ids; then the four scores as f64s
 ;;   OTHERS  0x310000  (start, end) of each id not counted directly, 0xB0000
 ;;                     pairs (a window holds at most CAP / 3 ids)
@@ -30,9 +36,14 @@
 ;;   SPANS   0xB50100  the line's score spans at ranks 1, 5, 10 and its last
 ;;   COUNTS  0xB60000  a u32 counter per direct id value, grown as values come
 (module
+  (import "keys" "begin" (func $key_begin (param i32) (result i32)))
+  (import "keys" "word" (func $key_word (param i32) (param i64)))
+  (import "keys" "end" (func $key_end (param i32) (result i32)))
+  (import "keys" "touch" (func $key_touch (param i32)))
   (memory (export "memory") 182)
   ;; Direct ids are values below this; the counters COUNTS holds; OTHERS used.
   (global $limit (mut i32) (i32.const 0))
+  (global $keys (mut i32) (i32.const 0))
   (global $cap (mut i32) (i32.const 0))
   (global $others (mut i32) (i32.const 0))
   ;; The line being scanned: its direct ids in SCRATCH, its other ids past $others, its scores.
@@ -381,12 +392,62 @@
     (global.set $others (i32.add (global.get $others) (global.get $no)))
     ;; The line's other ids beside its field: the caller adds them in the lines' order.
     (i32.store offset=0x21000c (local.get $r)
-      (i32.or (i32.load offset=0x21000c (local.get $r)) (i32.shl (global.get $no) (i32.const 2))))
+      (i32.or (i32.load offset=0x21000c (local.get $r)) (i32.shl (global.get $no) (i32.const 3))))
     (i32.const 1))
+  ;; The counted lines' keys (field not 0) to the shared table, after the
+  ;; window's scan, 16 at a time: first their slots are read (touch), so
+  ;; the 16 cache misses overlap, then they are added. One key at a time,
+  ;; each add waited on a miss of its own: its compare-and-swap waits for
+  ;; every read before it, a touch ahead too.
+  (func $shareKeys (param $n i32)
+    (local $g i32)
+    (local $i i32)
+    (local $end i32)
+    (local $r i32)
+    (block $done
+      (loop $group
+        (br_if $done (i32.ge_u (local.get $g) (local.get $n)))
+        (local.set $end (i32.add (local.get $g) (i32.const 16)))
+        (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+        (local.set $i (local.get $g))
+        (loop $touch
+          (local.set $r (i32.shl (local.get $i) (i32.const 6)))
+          (if (i32.and (i32.load offset=0x21000c (local.get $r)) (i32.const 3))
+            (then (call $key_touch (i32.load offset=0x210018 (local.get $r)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $touch (i32.lt_u (local.get $i) (local.get $end))))
+        (local.set $i (local.get $g))
+        (loop $add
+          (local.set $r (i32.shl (local.get $i) (i32.const 6)))
+          (if (i32.and (i32.load offset=0x21000c (local.get $r)) (i32.const 3))
+            (then
+              (if (call $shareKey (local.get $r))
+                (then
+                  (i32.store offset=0x21000c (local.get $r)
+                    (i32.or (i32.load offset=0x21000c (local.get $r)) (i32.const 4)))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $add (i32.lt_u (local.get $i) (local.get $end))))
+        (local.set $g (local.get $end))
+        (br $group))))
+  ;; The record's key to the shared table, 8 bytes a call: 1 when the table has it.
+  (func $shareKey (param $r i32) (result i32)
+    (local $p i32)
+    (local $len i32)
+    (local $i i32)
+    (local.set $p (i32.load offset=0x210010 (local.get $r)))
+    (local.set $len (i32.sub (i32.load offset=0x210014 (local.get $r)) (local.get $p)))
+    (if (i32.eqz (call $key_begin (local.get $len))) (then (return (i32.const 0))))
+    (block $words_done
+      (loop $words
+        (br_if $words_done (i32.ge_u (i32.shl (local.get $i) (i32.const 3)) (local.get $len)))
+        (call $key_word (local.get $i) (i64.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 3)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $words)))
+    (call $key_end (i32.load offset=0x210018 (local.get $r))))
   ;; How many id spans OTHERS holds (the last scan's); the counters COUNTS holds.
   (func (export "others") (result i32) (global.get $others))
   (func (export "counters") (result i32) (global.get $cap))
-  (func (export "scan") (param $len i32) (param $atEnd i32) (param $maxRecs i32) (param $limit i32) (result i32)
+  (func (export "scan") (param $len i32) (param $atEnd i32) (param $maxRecs i32) (param $limit i32) (param $keys i32) (result i32)
     (local $p i32)
     (local $s i32)
     (local $q i32)
@@ -395,6 +456,7 @@
     (local $n i32)
     (local $r i32)
     (global.set $limit (local.get $limit))
+    (global.set $keys (local.get $keys))
     (global.set $others (i32.const 0))
     (block $lines_done
       (loop $lines
@@ -435,4 +497,5 @@
         (i32.store offset=0x210008 (local.get $r) (local.get $p))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $lines)))
+    (if (global.get $keys) (then (call $shareKeys (local.get $n))))
     (local.get $n)))

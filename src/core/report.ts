@@ -279,6 +279,30 @@ export function binOf(x: number): number {
   return b;
 }
 
+/**
+ * binOf's guess without a logarithm, for addAll: a double's high word
+ * shifted by GUESS_SHIFT keeps its exponent and 7 bits of its fraction,
+ * 1/128 of an octave (0.5%, a fifth of a bin's 2.3%), and GUESS holds the
+ * bin of each such bucket's least value; the edges decide from there, as
+ * in binOf. On 1 GB the logarithms were 0.1 s of the main thread's time.
+ */
+const GUESS_SHIFT = 13;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HI = LITTLE_ENDIAN ? 1 : 0;
+function highWord(x: number): number {
+  const f = new Float64Array([x]);
+  return new Uint32Array(f.buffer)[HI] as number;
+}
+const GUESS_FROM = highWord(EDGES[0] as number) >>> GUESS_SHIFT;
+const GUESS = Uint16Array.from(
+  { length: (highWord(EDGES[LAST_EDGE - 1] as number) >>> GUESS_SHIFT) - GUESS_FROM + 1 },
+  (_, i) => {
+    const f = new Float64Array(1);
+    new Uint32Array(f.buffer)[HI] = (GUESS_FROM + i) << GUESS_SHIFT;
+    return Math.min(LAST_EDGE - 1, Math.max(1, binOf(f[0] as number)));
+  },
+);
+
 export class ScoreBins {
   readonly counts = new Float64Array(SCORE_EDGES.length + 1);
   n = 0;
@@ -294,9 +318,14 @@ export class ScoreBins {
     this.counts[binOf(x)]++;
   }
 
-  /** add() for each of xs, in order. */
+  /** add() for each of xs, in order; the bins guessed by GUESS (the same bins as binOf's). */
   addAll(xs: Float64Array): void {
     const counts = this.counts;
+    const edges = EDGES;
+    const lo = edges[0] as number;
+    const hi = edges[LAST_EDGE - 1] as number;
+    // A Float64Array starts at a multiple of 8: its high words are every other u32.
+    const words = new Uint32Array(xs.buffer, xs.byteOffset, xs.length * 2);
     let { n, sum, min, max } = this;
     for (let i = 0; i < xs.length; i++) {
       const x = xs[i] as number;
@@ -304,7 +333,13 @@ export class ScoreBins {
       sum += x;
       if (x < min) min = x;
       if (x > max) max = x;
-      counts[binOf(x)]++;
+      let b: number;
+      if (LITTLE_ENDIAN && x >= lo && x < hi) {
+        b = GUESS[((words[2 * i + 1] as number) >>> GUESS_SHIFT) - GUESS_FROM] as number;
+        while (x >= (edges[b] as number)) b++;
+        while (x < (edges[b - 1] as number)) b--;
+      } else b = binOf(x);
+      counts[b]++;
     }
     Object.assign(this, { n, sum, min, max });
   }

@@ -26,7 +26,7 @@ export interface TallySetup {
   /** What bounds the items' direct counters: half the whole budget, as on the main thread. */
   directBudget: number;
   /** The keys' table every lane adds to (SharedKeys; none: the lane's own table takes every key). */
-  sharedKeys: SharedArrayBuffer | undefined;
+  sharedKeys: WebAssembly.Memory | undefined;
   /** The run's spill folder and a file prefix of this lane's own. */
   dir: string;
   prefix: string;

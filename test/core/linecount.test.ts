@@ -84,6 +84,7 @@ test('the embedded WebAssembly modules are their .wat files assembled (npm run w
     'out/export-rows',
     'firsts',
     'report-scan',
+    'report-keys',
     'radix-sort',
   ]);
   for (const name of MODULES) {

@@ -202,7 +202,7 @@ async function startLanes(
     // Each lane a share of the budget: the lanes' tables are held at once.
     const budget = Math.floor(ctx.o.memoryBudget / ctx.workers);
     const directBudget = ctx.o.memoryBudget / 2;
-    const setup = { slots: ring.slots, budget, directBudget, sharedKeys: sharedKeys?.buffer, dir, prefix };
+    const setup = { slots: ring.slots, budget, directBudget, sharedKeys: sharedKeys?.memory, dir, prefix };
     lanes.push(new ReportLane(setup, ring));
   }
 }

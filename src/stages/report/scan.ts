@@ -14,7 +14,7 @@ import { Lengths, parseNumber, ScoreBins } from '../../core/report.js';
 import { ReportScanLines } from '../../core/report-scan.js';
 import type { CountTable } from './counts.js';
 import type { ScoreDigests } from './digests.js';
-import type { SharedKeyCounts } from './shared-keys.js';
+import { SharedKeyCounts } from './shared-keys.js';
 import type { SinceKeys } from './since.js';
 
 const LF = 10;
@@ -83,7 +83,9 @@ export class PieceTally<K extends CountTable | SharedKeyCounts = CountTable> {
     /** The WebAssembly tally (the tests turn it off to hold it to the parser's). */
     scan = since === undefined,
   ) {
-    this.scan = scan ? new ReportScanLines(items.directLimit) : undefined;
+    // A lane's keys to the shared table from the scan itself: no JavaScript per key.
+    const adder = keys instanceof SharedKeyCounts ? keys.shared.adder() : undefined;
+    this.scan = scan ? new ReportScanLines(items.directLimit, adder) : undefined;
   }
 
   /** A piece of whole lines: its result, once any table or partition on disk that backed up has drained. */
@@ -150,8 +152,10 @@ export class PieceTally<K extends CountTable | SharedKeyCounts = CountTable> {
       r.okLines++;
       r.keyedLines++;
       if (r.keyField === KEY_NONE) r.keyField = field;
-      const w = this.keys.addHashed(buf, scan.keyStart(i), scan.keyEnd(i), scan.keyHash(i), 1, 0);
-      if (w) this.waits.push(w);
+      if (!scan.keyShared(i)) {
+        const w = this.keys.addHashed(buf, scan.keyStart(i), scan.keyEnd(i), scan.keyHash(i), 1, 0);
+        if (w) this.waits.push(w);
+      }
       const ids = scan.ids(i);
       this.lengths.add(ids);
       r.slots += ids;

@@ -1,4 +1,5 @@
 import { hashBytes } from '../../core/byteset.js';
+import { type KeyAdder, keyAdder } from '../../core/report-keys.js';
 import type { CountTable } from './counts.js';
 import {
   type Counted,
@@ -11,14 +12,21 @@ import {
   type TableParts,
 } from './joined.js';
 
-/** Header words: arena bytes taken, keys (in batches), sealed, slots, arena size, keys taken at most, bits of an offset. */
+/**
+ * Header words: arena bytes taken, keys and their bytes (in batches),
+ * sealed, slots, arena size, keys taken at most, bits of an offset, and
+ * the masks of an offset and a tag (core/report-keys.wat reads them all).
+ */
 const USED = 0;
 const COUNT = 1;
+const BYTES = 2;
 const SEALED = 3;
 const SLOTS = 4;
 const ARENA = 5;
 const MAX_KEYS = 6;
 const OFF_BITS = 7;
+const OFF_MASK = 8;
+const TAG_MASK = 9;
 const HEADER = 64;
 /** Slots filled at most: linear probing's misses stay a few neighbours of one cache line. */
 const LOAD = 0.8;
@@ -35,7 +43,8 @@ const ONE_ZERO = Buffer.from('1,0');
  * hash, so a probe seldom reads the arena. Only presence is kept, not
  * counts: it serves when the figures ask only whether a key was seen (no
  * --input). Full (of slots or arena), it is sealed: the lanes' own tables
- * take the keys it has not, and the end joins it with them on disk.
+ * take the keys it has not, and the end joins it with them on disk. It is
+ * a WebAssembly memory, so a lane's scan adds to it too (adder()).
  */
 export class SharedKeys {
   private readonly header: Int32Array;
@@ -45,32 +54,47 @@ export class SharedKeys {
   private readonly offBits: number;
   private readonly offMask: number;
   private readonly tagMask: number;
+  readonly buffer: SharedArrayBuffer;
 
-  /** A table of at most `budget` bytes in all, sized for keys of about `keyGuess` bytes. */
+  /** A table of at most `budget` bytes in all (in whole 64 KiB pages), sized for keys of about `keyGuess` bytes. */
   static create(budget: number, keyGuess: number): SharedKeys {
     const perKey = keyGuess + 1 + 4 / LOAD;
-    const room = Math.max(0, budget - HEADER);
+    // A WebAssembly memory holds 4 GiB at most: past 2 GiB the table seals and the lanes' own tables go on.
+    const room = Math.max(0, Math.min(budget, 2 ** 31) - HEADER);
     const slots = Math.max(16, Math.ceil(room / perKey / LOAD));
     const arena = Math.max(0, Math.min(2 ** 30, room - 4 * slots));
-    const buffer = new SharedArrayBuffer(HEADER + 4 * slots + arena);
-    const h = new Int32Array(buffer, 0, HEADER / 4);
+    const pages = Math.ceil((HEADER + 4 * slots + arena) / 65536);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const h = new Int32Array(memory.buffer, 0, HEADER / 4);
     h[SLOTS] = slots;
     h[ARENA] = arena;
     h[MAX_KEYS] = Math.min(Math.floor(slots * LOAD), slots - 8);
-    h[OFF_BITS] = Math.max(1, Math.ceil(Math.log2(arena + 2)));
-    return new SharedKeys(buffer);
+    const offBits = Math.max(1, Math.ceil(Math.log2(arena + 2)));
+    h[OFF_BITS] = offBits;
+    h[OFF_MASK] = offBits >= 31 ? 0x7fffffff : (1 << offBits) - 1;
+    h[TAG_MASK] = offBits >= 31 ? 0 : (1 << (31 - offBits)) - 1;
+    return new SharedKeys(memory);
   }
 
-  /** The table `create` made, on any thread. */
-  constructor(readonly buffer: SharedArrayBuffer) {
+  /** The table `create` made, on any thread (its memory never grows: the views stay). */
+  constructor(readonly memory: WebAssembly.Memory) {
+    const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    this.buffer = buffer;
     this.header = new Int32Array(buffer, 0, HEADER / 4);
     this.size = this.header[SLOTS] as number;
     this.slots = new Int32Array(buffer, HEADER, this.size);
     this.arena = Buffer.from(buffer, HEADER + 4 * this.size, this.header[ARENA] as number);
     this.offBits = this.header[OFF_BITS] as number;
-    this.offMask = this.offBits >= 31 ? 0x7fffffff : (1 << this.offBits) - 1;
-    this.tagMask = this.offBits >= 31 ? 0 : (1 << (31 - this.offBits)) - 1;
+    this.offMask = this.header[OFF_MASK] as number;
+    this.tagMask = this.header[TAG_MASK] as number;
   }
+
+  /** This thread's adder in WebAssembly (report-scan.wat's imports), made once; flush() flushes it too. */
+  adder(): KeyAdder {
+    this.wasmAdder ??= keyAdder(this.memory);
+    return this.wasmAdder;
+  }
+  private wasmAdder: KeyAdder | undefined;
 
   /** It took no key at some point: some keys are in the lanes' tables instead. */
   get sealed(): boolean {
@@ -86,6 +110,7 @@ export class SharedKeys {
   private at = 0;
   private end = 0;
   private pending = 0;
+  private pendingBytes = 0;
 
   /**
    * The key buf[s, e) (its hashBytes `hash`) in the table: true when it is
@@ -110,6 +135,7 @@ export class SharedKeys {
         v = Atomics.compareExchange(slots, i, 0, tag | (off + 1));
         if (v === 0) {
           this.at = off + len + 1;
+          this.pendingBytes += len;
           if (++this.pending === this.batch) this.count();
           return true;
         }
@@ -136,9 +162,28 @@ export class SharedKeys {
 
   /** This thread's keys into the shared count; sealed once it reaches the bound. */
   private count(): void {
-    const n = Atomics.add(this.header, COUNT, this.pending) + this.pending;
-    this.pending = 0;
+    const n = this.addPending();
     if (n >= (this.header[MAX_KEYS] as number)) this.seal();
+  }
+
+  /**
+   * This thread's keys not yet counted into the shared count, its adder's
+   * too (it adds no more: every thread that added flushes before totals are
+   * read). No seal here: whether the table was sealed stays what the adds
+   * decided.
+   */
+  flush(): void {
+    this.wasmAdder?.flush();
+    this.addPending();
+  }
+
+  /** This thread's JavaScript adds into the shared count: the count after them. */
+  private addPending(): number {
+    const n = Atomics.add(this.header, COUNT, this.pending) + this.pending;
+    Atomics.add(this.header, BYTES, this.pendingBytes);
+    this.pending = 0;
+    this.pendingBytes = 0;
+    return n;
   }
 
   /** A new run of the arena of at least `need` bytes, unless the table is sealed or the arena taken. */
@@ -178,7 +223,16 @@ export class SharedKeys {
     return false;
   }
 
-  /** The keys and their bytes, counted over the slots (after the lanes are done). */
+  /**
+   * The keys and their bytes as the adders counted them, once each has
+   * flushed: on 1 GB, visiting the slots for them cost the main thread
+   * 0.1 s, a random read of the arena per key.
+   */
+  counted(): { keys: number; keyBytes: number } {
+    return { keys: Atomics.load(this.header, COUNT), keyBytes: Atomics.load(this.header, BYTES) };
+  }
+
+  /** The keys and their bytes, counted over the slots (after the lanes are done; counted() should agree). */
   totals(): { keys: number; keyBytes: number } {
     let keys = 0;
     let keyBytes = 0;
@@ -217,7 +271,7 @@ export class SharedKeys {
  */
 export class SharedKeyCounts {
   constructor(
-    private readonly shared: SharedKeys,
+    readonly shared: SharedKeys,
     readonly own: CountTable,
   ) {}
 
@@ -237,7 +291,9 @@ export class SharedKeyCounts {
     return this.own.addHashed(buf, s, e, hash, da, db);
   }
 
+  /** The lane is done adding: its keys into the shared count first. */
   handOver(): Promise<TableParts> {
+    this.shared.flush();
     return this.own.handOver();
   }
 }
@@ -298,7 +354,7 @@ export class SharedCounted implements Counted {
       return;
     }
     const shared = this.shared;
-    let { keys, keyBytes } = shared.totals();
+    let { keys, keyBytes } = shared.counted();
     if (sharedCount) sharedCount(keys);
     else shared.each((buf, s, e) => fn(buf, s, e, 1, 0));
     // This thread's first pieces: only their keys the lanes did not also see.

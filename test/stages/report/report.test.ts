@@ -570,7 +570,7 @@ describe('report', () => {
         const lanes = [0, 1].map(
           () =>
             new PieceTally(
-              new SharedKeyCounts(new SharedKeys(shared.buffer), table(1 / 8)),
+              new SharedKeyCounts(new SharedKeys(shared.memory), table(1 / 8)),
               table(1 / 4),
               undefined,
             ),
@@ -583,6 +583,8 @@ describe('report', () => {
           t.add(await lane.piece(piece), undefined);
         }
         const handed = await Promise.all(lanes.map((l) => l.keys.handOver()));
+        // The lanes' own counts (flushed by handOver) as a visit of the slots finds them.
+        assert.deepEqual(shared.counted(), shared.totals(), `counted, round ${round}`);
         const counted = new SharedCounted(spill, budget / 2, shared, local.keys, handed, []);
         // Presence only: a key's `a` above 0, `b` 0.
         const present = async (c: Counted) =>
@@ -1069,6 +1071,16 @@ describe('report', () => {
       }
     for (let i = 0; i < 20000; i++) xs.push(10 ** (r() * 12 - 10) * (r() < 0.01 ? -1 : 1));
     for (const x of xs) assert.equal(binOf(x), search(x), String(x));
+    // addAll's guess from the high word (bins counted a run at a time) against add's binOf, from an offset too.
+    for (let i = 0; i < 20000; i++) xs.push(r() * (r() < 0.5 ? 1 : 1e-6), Number.NaN);
+    for (const from of [0, 3]) {
+      const one = new ScoreBins();
+      const all = new ScoreBins();
+      const run = Float64Array.from(xs).subarray(from);
+      for (const x of run) one.add(x);
+      all.addAll(run);
+      assert.deepEqual([...all.counts], [...one.counts], `from ${from}`);
+    }
   });
 });
 
