@@ -15,7 +15,7 @@ import {
 } from '../../io/table-rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
-import { cellsInPlace, RowCells, RowRecord, utf16Units } from './users-rows.js';
+import { cellsInPlace, RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
 
 /**
  * The export's two join tables, read the same way: the catalog (item
@@ -236,9 +236,7 @@ export async function eachUserRow<D extends TableRangeDone>(
   want?: WantKey,
   rowBytes?: TableRowHandlers['rowBytes'],
   /** A second thread for a part of the file, when the byte path reads it and this gives one. */
-  split?: (
-    opened: Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>,
-  ) => Promise<TableSplit<D> | undefined>,
+  split?: (opened: SplitTable) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ columns: string[]; names: readonly string[]; withoutId: number; lines: number[] }> {
   const opened = await openTable(usersSpec(o, USERS_FLAGS));
   const r = await eachRow(opened, 'user id', onRow, want, rowBytes, split);
@@ -247,6 +245,18 @@ export async function eachUserRow<D extends TableRangeDone>(
 }
 
 type OpenedTable = Awaited<ReturnType<typeof openTable>>;
+/** What a second thread needs of an opened table. */
+export type SplitTable = Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>;
+
+/** A row read back from a partition file: its key seg[ks, ke), its record seg[ps, pe), its line past `before`. */
+export type AddRecord = (
+  seg: Buffer,
+  ks: number,
+  ke: number,
+  ps: number,
+  pe: number,
+  before: number,
+) => undefined;
 
 /** Whether a key (trimmed, as UTF-8 bytes) is one to keep; undefined: every key. */
 export type WantKey = ((buf: Uint8Array, start: number, end: number) => boolean) | undefined;
@@ -263,9 +273,7 @@ async function eachRow<D extends TableRangeDone>(
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
   rowBytes?: TableRowHandlers['rowBytes'],
-  split?: (
-    opened: Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>,
-  ) => Promise<TableSplit<D> | undefined>,
+  split?: (opened: SplitTable) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ withoutId: number; lines: number[] }> {
   const { file, src, header, keyed, idCol, cols } = table;
   let withoutId = 0;
@@ -356,6 +364,8 @@ export async function loadTable(
     want?: WantKey;
     /** Memory the table takes at once, committed as written (see Catalog): its budget, at most 1 GiB. */
     room?: number;
+    /** A second thread for a part of the file, whose rows (users-rows.ts records) it gives to `add` in order. */
+    split?: (opened: SplitTable, add: AddRecord) => Promise<TableSplit<TableRangeDone> | undefined>;
   },
 ): Promise<LoadedCatalog> {
   const opened = await openTable(t);
@@ -392,7 +402,21 @@ export async function loadTable(
     const added = table.addBytes(piece, ks, ke, rec, cells.starts, cells.ends);
     return settle(added, sc.rowLine, () => utf16Units(piece, ks, ke) + (units >= 0 ? units : record.units));
   };
-  const { withoutId, lines } = await eachRow(opened, t.role, onRow, limits.want, rowBytes);
+  // A row of a worker's part as its partition holds it (line numbered from its cut), added as the byte path adds it.
+  const kept = new RowCells(columns.length);
+  const addRecord: AddRecord = (seg, ks, ke, ps, pe, before) => {
+    if (!RowCells.isBytes(seg, ps)) {
+      const [line, ...values] = readRecord(seg, ps, pe, kept);
+      return onRow(seg.toString('utf8', ks, ke), values, line + before);
+    }
+    const line = kept.read(seg, ps, pe) + before;
+    let units = utf16Units(seg, ks, ke);
+    for (let c = 0; c < columns.length; c++)
+      units += utf16Units(seg, kept.starts[c] as number, kept.ends[c] as number);
+    return settle(table.addBytes(seg, ks, ke, seg, kept.starts, kept.ends), line, () => units);
+  };
+  const split = limits.split && (async (op: SplitTable) => limits.split?.(op, addRecord));
+  const { withoutId, lines } = await eachRow(opened, t.role, onRow, limits.want, rowBytes, split);
   return { catalog: table, withoutId, lines, duplicateLines, columns: [...columns] };
 }
 

@@ -3,9 +3,19 @@ import type { Catalog } from '../../core/catalog.js';
 import type { KeyFilter } from '../../core/key-filter.js';
 import { userColumnNames } from '../../core/out-convert.js';
 import { isS3Uri } from '../../io/s3.js';
-import { type LoadedCatalog, loadTable, newUsersTable, USERS_FLAGS, usersSpec } from './catalog.js';
+import { eachLine, readPartition, SpillDir } from '../../io/spill.js';
+import {
+  type AddRecord,
+  type LoadedCatalog,
+  loadTable,
+  newUsersTable,
+  type SplitTable,
+  USERS_FLAGS,
+  usersSpec,
+} from './catalog.js';
 import type { ResolvedExportOptions } from './options.js';
 import { outputUserKeys } from './users-keys.js';
+import { type UsersRangeDone, usersSplitFor } from './users-split.js';
 
 /**
  * The users file held in memory when it fits --memory-budget: read whole,
@@ -79,8 +89,25 @@ async function tryLoadUsers(
         return filter.has(buf, s, e);
       }
     : undefined;
+  // Through the filter, a local file's second part is scanned on a worker (users-split.ts) into one
+  // partition of its kept rows in file order, then added here at the cut: the table, its bytes and
+  // where it outgrows the budget, as one thread's. Without a filter every row is kept: nothing to skip.
+  const spill = filter && new SpillDir(o.tmpDir);
+  const split =
+    filter &&
+    spill &&
+    ((opened: SplitTable, add: AddRecord) => {
+      const adopt = async (done: UsersRangeDone, before: number) => {
+        rowsWithKey += done.asked;
+        if (done.entries[0] === 0) return;
+        for await (const seg of readPartition(done.paths[0] as string))
+          eachLine(seg, (ks, ke, ps, pe) => add(seg, ks, ke, ps, pe, before));
+      };
+      return usersSplitFor(opened, { filter: filter.shared(), fine: 1, spill }, adopt);
+    });
   try {
     const loaded = await loadTable(usersSpec(o, USERS_FLAGS), o, {
+      split,
       maxItems: Number.POSITIVE_INFINITY,
       names: (columns) => userColumnNames(columns, ['userId', 'theme', 'items']),
       full: '',
@@ -104,5 +131,7 @@ async function tryLoadUsers(
       filter: undefined,
       table: t,
     };
+  } finally {
+    await spill?.dispose();
   }
 }
