@@ -75,6 +75,12 @@ async function localSize(file: string): Promise<number> {
   return (await stat(file)).size;
 }
 
+/**
+ * The least a user takes in the table besides its values' slots: a key of one byte and its 8-byte
+ * header in the index's arena, and its slot in the index's table (8 bytes at three quarters full).
+ */
+const MIN_USER_BYTES = 20;
+
 async function tryLoadUsers(
   o: ResolvedExportOptions,
   filter: KeyFilter | undefined,
@@ -92,7 +98,11 @@ async function tryLoadUsers(
   // Through the filter, a local file's second part is scanned on a worker (users-split.ts) into one
   // partition of its kept rows in file order, then added here at the cut: the table, its bytes and
   // where it outgrows the budget, as one thread's. Without a filter every row is kept: nothing to skip.
-  const spill = filter && new SpillDir(o.tmpDir);
+  // Not when the outputs name more users than the budget could hold at the least each takes: the
+  // attempt then gives up early in the file, and a worker would scan the rest for nothing.
+  const slots = o.format === 'jsonl' ? 1 : (o.userFields?.length ?? 1);
+  const mayFit = filter !== undefined && filter.added * (MIN_USER_BYTES + 8 * slots) <= budget;
+  const spill = mayFit ? new SpillDir(o.tmpDir) : undefined;
   const split =
     filter &&
     spill &&
