@@ -186,6 +186,8 @@ export class ByteIndex {
   /** Keys stored; the next id. */
   size = 0;
   private arena: Buffer;
+  /** The arena's size as counted (bytes): it grows by doubling, whatever `room` took at once. */
+  private arenaCap: number;
   private top = 1; // offset 0 means an empty slot
   private table: Int32Array;
   private mask: number;
@@ -195,10 +197,17 @@ export class ByteIndex {
   constructor(
     expect?: { keys: number; keyBytes: number },
     private readonly shared = false,
+    /**
+     * Shared only: the arena's memory taken at once up to this many bytes, which the
+     * system commits only as they are written. Growing by doubling left each outgrown
+     * buffer to a collection that a loading thread's small heap rarely runs.
+     */
+    room = 0,
   ) {
     let slots = 1024;
     while (expect && slots * 3 < (expect.keys + 1) * 4) slots *= 2;
-    this.arena = bytes(Math.max(4096, expect ? expect.keyBytes + 8 * expect.keys + 1 : 0), shared);
+    this.arenaCap = Math.max(4096, expect ? expect.keyBytes + 8 * expect.keys + 1 : 0);
+    this.arena = bytes(shared ? Math.max(this.arenaCap, room) : this.arenaCap, shared);
     this.table = ints(slots * 2, shared);
     this.mask = slots - 1;
   }
@@ -227,6 +236,7 @@ export class ByteIndex {
   static view(s: SharedByteIndex): ByteIndex {
     const v = new ByteIndex({ keys: 0, keyBytes: 0 });
     v.arena = Buffer.from(s.arena);
+    v.arenaCap = v.arena.length;
     v.table = new Int32Array(s.table);
     v.mask = s.mask;
     v.size = s.size;
@@ -237,7 +247,7 @@ export class ByteIndex {
 
   /** Bytes held by the arena and the table. */
   get bytes(): number {
-    return this.arena.length + this.table.byteLength;
+    return this.arenaCap + this.table.byteLength;
   }
 
   /** The id of buf[start, end), or -1 when absent. */
@@ -253,12 +263,15 @@ export class ByteIndex {
     if (this.frozen) throw new Error('ByteIndex.add: a view is read-only');
     if ((this.size + 1) * 4 > (this.mask + 1) * 3) this.grow();
     const len = end - start;
-    if (this.top + len + 8 > this.arena.length) {
-      let cap = this.arena.length * 2;
+    if (this.top + len + 8 > this.arenaCap) {
+      let cap = this.arenaCap * 2;
       while (this.top + len + 8 > cap) cap *= 2;
-      const next = bytes(cap, this.shared);
-      this.arena.copy(next, 0, 0, this.top);
-      this.arena = next;
+      this.arenaCap = cap;
+      if (cap > this.arena.length) {
+        const next = bytes(cap, this.shared);
+        this.arena.copy(next, 0, 0, this.top);
+        this.arena = next;
+      }
     }
     const a = this.arena;
     const at = this.top;

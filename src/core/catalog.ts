@@ -27,7 +27,7 @@ export class Catalog {
   }
   /** Bytes held: the ids' index, the values' arena and their offsets (what --memory-budget bounds). */
   get bytes(): number {
-    return this.index.bytes + this.arena.length + this.starts.byteLength;
+    return this.index.bytes + this.arenaCap + this.startsCap * 8;
   }
   /** Ids seen again (the first row of an id wins). */
   duplicates = 0;
@@ -37,6 +37,9 @@ export class Catalog {
   maxJsonBytes = 0;
   private index: ByteIndex;
   private arena: Buffer;
+  /** The arena's and the offsets' sizes as counted (bytes, slots): they grow by doubling, whatever `room` took. */
+  private arenaCap: number;
+  private startsCap: number;
   private top = 0;
   /** Start of each item's cell (CSV: item * columns + column) or fragment (JSON: item); one more for the end. */
   private starts: Float64Array;
@@ -59,11 +62,21 @@ export class Catalog {
      * collection, and a join of ten partitions peaked at twice its budget that way.
      */
     expect?: { items: number; bytes: number },
+    /**
+     * Memory taken at once for the arenas and the offsets, up to this many bytes each, which
+     * the system commits only as they are written (the users table's in-memory attempts,
+     * room = --memory-budget). Growing by doubling left each outgrown buffer to a collection
+     * that the loading thread's small heap rarely runs: up to the table's size again.
+     */
+    room = 0,
   ) {
     const slots = json ? 1 : names.length;
-    this.index = new ByteIndex(expect && { keys: expect.items, keyBytes: Math.ceil(expect.bytes / 4) }, true);
-    this.arena = sharedBytes(Math.max(1 << 20, expect?.bytes ?? 0));
-    this.starts = sharedFloats(Math.max(1024, expect ? expect.items * slots + 1 : 0));
+    const keys = expect && { keys: expect.items, keyBytes: Math.ceil(expect.bytes / 4) };
+    this.index = new ByteIndex(keys, true, room);
+    this.arenaCap = Math.max(1 << 20, expect?.bytes ?? 0);
+    this.arena = sharedBytes(Math.max(this.arenaCap, room));
+    this.startsCap = Math.max(1024, expect ? expect.items * slots + 1 : 0);
+    this.starts = sharedFloats(Math.max(this.startsCap, Math.floor(room / 8)));
     this.columns = names.length;
     this.keys = names.map((n) => `,${JSON.stringify(n)}:`);
     this.nullFragment = Buffer.from(this.keys.map((k) => `${k}null`).join(''));
@@ -165,10 +178,13 @@ export class Catalog {
     if (full) return FULL;
     const slots = this.json ? 1 : this.columns;
     const need = (item + 1) * slots + 1;
-    if (need > this.starts.length) {
-      const next = sharedFloats(Math.max(need, this.starts.length * 2));
-      next.set(this.starts);
-      this.starts = next;
+    if (need > this.startsCap) {
+      this.startsCap = Math.max(need, this.startsCap * 2);
+      if (this.startsCap > this.starts.length) {
+        const next = sharedFloats(this.startsCap);
+        next.set(this.starts);
+        this.starts = next;
+      }
     }
     return item;
   }
@@ -197,7 +213,7 @@ export class Catalog {
   private markCut(slot: number): void {
     this.cutValues++;
     if (!this.cut || slot >= this.cut.length) {
-      const next = new Uint8Array(new SharedArrayBuffer(Math.max(slot + 1, this.starts.length)));
+      const next = new Uint8Array(new SharedArrayBuffer(Math.max(slot + 1, this.startsCap)));
       if (this.cut) next.set(this.cut);
       this.cut = next;
     }
@@ -222,12 +238,15 @@ export class Catalog {
 
   /** Room for len more bytes in the arena (doubling it); returns where they go. */
   private reserve(len: number): number {
-    if (this.top + len > this.arena.length) {
-      let cap = this.arena.length * 2;
+    if (this.top + len > this.arenaCap) {
+      let cap = this.arenaCap * 2;
       while (this.top + len > cap) cap *= 2;
-      const next = sharedBytes(cap);
-      this.arena.copy(next, 0, 0, this.top);
-      this.arena = next;
+      this.arenaCap = cap;
+      if (cap > this.arena.length) {
+        const next = sharedBytes(cap);
+        this.arena.copy(next, 0, 0, this.top);
+        this.arena = next;
+      }
     }
     return this.top;
   }
@@ -260,8 +279,10 @@ export class Catalog {
     const c = new Catalog(s.names, s.json, s.escapeFormulas, 0, s.cutCellsAt);
     c.index = ByteIndex.view(s.index);
     c.arena = Buffer.from(s.arena);
+    c.arenaCap = c.arena.length;
     c.top = s.top;
     c.starts = new Float64Array(s.starts);
+    c.startsCap = c.starts.length;
     c.cut = s.cut && new Uint8Array(s.cut);
     Object.assign(c, s.counts);
     return c;

@@ -38,6 +38,15 @@ export class KeyFilter {
     return this.words.buffer as SharedArrayBuffer;
   }
 
+  /** Adds the keys of a filter of the same size (its shared() bits, `added` keys): the union, as if added here. */
+  merge(bits: SharedArrayBuffer, added: number): void {
+    const other = new Uint32Array(bits);
+    if (other.length !== this.words.length) throw new Error('KeyFilter.merge: filters of different sizes');
+    const words = this.words;
+    for (let i = 0; i < words.length; i++) words[i] = (words[i] as number) | (other[i] as number);
+    this.added += added;
+  }
+
   add(buf: Uint8Array, start: number, end: number): void {
     this.added++;
     const h = hashBytes(buf, start, end);

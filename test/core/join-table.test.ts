@@ -66,6 +66,59 @@ describe('Catalog as a users table', () => {
   });
 });
 
+describe('Catalog with room taken at once', () => {
+  test('bytes, cells and cut marks as a table grown by doubling, row for row, on random rows and rooms', () => {
+    const rand = prng(30);
+    for (const [json, room] of [
+      [false, 4096],
+      [false, 3 << 20],
+      [true, 1 << 20],
+      [false, 64 << 20],
+    ] as const) {
+      const grown = new Catalog(['email', 'name'], json, true, Number.POSITIVE_INFINITY, 12);
+      const roomy = new Catalog(['email', 'name'], json, true, Number.POSITIVE_INFINITY, 12, undefined, room);
+      const keys: string[] = [];
+      for (let i = 0; i < 12_000; i++) {
+        const key =
+          rand() < 0.05 && keys.length > 0
+            ? (keys[i % keys.length] as string)
+            : `k${i}-${'x'.repeat(rand() * 40)}`;
+        keys.push(key);
+        const values = [`${key}@${'e'.repeat(rand() * 30)}.com`, rand() < 0.1 ? '=cmd' : 'Zoë'];
+        assert.equal(roomy.add(key, values), grown.add(key, values), key);
+        assert.equal(roomy.bytes, grown.bytes, `row ${i}, room ${room}`);
+      }
+      const a = Buffer.alloc(512);
+      const b = Buffer.alloc(512);
+      for (const key of keys.slice(0, 3000)) {
+        const k = Buffer.from(key);
+        const item = roomy.lookup(k, 0, k.length, false);
+        assert.equal(item, grown.lookup(k, 0, k.length, false));
+        if (json)
+          assert.deepEqual(
+            a.subarray(0, roomy.copyJson(item, a, 0)),
+            b.subarray(0, grown.copyJson(item, b, 0)),
+          );
+        else
+          for (const c of [0, 1]) {
+            assert.deepEqual(
+              a.subarray(0, roomy.copyCell(item, c, a, 0)),
+              b.subarray(0, grown.copyCell(item, c, b, 0)),
+            );
+            assert.equal(roomy.isCut(item, c), grown.isCut(item, c));
+          }
+      }
+      assert.deepEqual(
+        [roomy.size, roomy.duplicates, roomy.cutValues],
+        [grown.size, grown.duplicates, grown.cutValues],
+      );
+      const view = Catalog.view(roomy.share());
+      const k = Buffer.from(keys[5] as string);
+      assert.equal(view.lookup(k, 0, k.length, false), grown.lookup(k, 0, k.length, false));
+    }
+  });
+});
+
 describe('Catalog shared with the conversion workers', () => {
   const rand = prng(23);
   const values = ['Zoë', 'Smith, Jo', 'say "hi"', '=1+2', '', 'a long value that is cut', 'ü€ü€ü€'];

@@ -1,14 +1,11 @@
-import { stat } from 'node:fs/promises';
 import { Catalog } from '../../core/catalog.js';
 import { accessor, findColumn, ITEM_COLUMNS, USER_COLUMNS } from '../../core/columns.js';
-import type { KeyFilter } from '../../core/key-filter.js';
 import { type UserGroupPass, userColumnNames } from '../../core/out-convert.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import { alternatives, closest } from '../../core/suggest.js';
 import type { TableScanner } from '../../core/table-scan.js';
 import { PbError } from '../../errors.js';
 import { type Row, readRows } from '../../io/rows.js';
-import { isS3Uri } from '../../io/s3.js';
 import {
   scanTableRows,
   type TableRangeDone,
@@ -18,8 +15,7 @@ import {
 } from '../../io/table-rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
-import { outputUserKeys } from './users-keys.js';
-import { cellsInPlace, RowCells, RowRecord, utf16Units } from './users-rows.js';
+import { cellsInPlace, RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
 
 /**
  * The export's two join tables, read the same way: the catalog (item
@@ -64,7 +60,7 @@ export type UsersSettings = Partial<
 >;
 
 /** One join table's file and settings, whichever it is. */
-interface TableSpec {
+export interface TableSpec {
   file: string;
   idColumn: string | undefined;
   columns: string[] | undefined;
@@ -92,7 +88,7 @@ function catalogSpec(o: CatalogSettings, flags: CatalogOptionNames): TableSpec {
   };
 }
 
-function usersSpec(o: UsersSettings, flags: CatalogOptionNames): TableSpec {
+export function usersSpec(o: UsersSettings, flags: CatalogOptionNames): TableSpec {
   return {
     file: o.users as string,
     idColumn: o.userKey,
@@ -213,90 +209,6 @@ export function loadCatalog(o: ResolvedExportOptions): Promise<LoadedCatalog> {
   });
 }
 
-/**
- * What loadUsers measured when the table outgrew --memory-budget: the
- * table's bytes, the text its rows held (ids and values), and an empty
- * table's bytes, so that the partitioned join can size its partitions; and
- * the filter of the outputs' users, when there is one, to partition only
- * their rows.
- */
-export interface UsersOverBudget {
-  tableBytes: number;
-  rowText: number;
-  emptyBytes: number;
-  filter: KeyFilter | undefined;
-}
-
-/** A users table in memory; `rowsWithKey` set when only the outputs' users were read (see loadUsers). */
-export type LoadedUsers = LoadedCatalog & { rowsWithKey?: number };
-
-class OverBudget extends Error {}
-
-/**
- * Reads the users file into a Catalog keyed by user id. In JSON Lines its
- * fields sit beside the record's own (the key, theme, items): a clash gets
- * a `user_` prefix, as in CSV (see userColumnNames). Its memory is held to
- * --memory-budget. Past it, the outputs (`sources`, when local files) are
- * read once for their user keys and the file again for those users' rows
- * only: most of a CRM file is users a run does not recommend to. Past the
- * budget still, what was measured, for the partitioned join
- * (users-spill.ts) to take over.
- */
-export async function loadUsers(
-  o: ResolvedExportOptions,
-  sources: readonly string[] | undefined,
-): Promise<LoadedUsers | UsersOverBudget> {
-  // A table takes about twice its rows' text: a file past half the budget is read for the outputs' users at once.
-  const big = (await localSize(o.users as string)) > o.memoryBudget / 2;
-  const all = big && sources ? undefined : await tryLoadUsers(o, undefined);
-  if ((all && 'catalog' in all) || !sources) return all as LoadedUsers | UsersOverBudget;
-  const filter = await outputUserKeys(sources, o);
-  if (!filter) return all ?? (await tryLoadUsers(o, undefined));
-  const some = await tryLoadUsers(o, filter);
-  return 'catalog' in some ? some : { ...some, filter };
-}
-
-/** A local file's size; 0 for stdin and s3:// (not known before reading). */
-async function localSize(file: string): Promise<number> {
-  if (file === '-' || isS3Uri(file)) return 0;
-  return (await stat(file)).size;
-}
-
-async function tryLoadUsers(
-  o: ResolvedExportOptions,
-  filter: KeyFilter | undefined,
-): Promise<LoadedUsers | UsersOverBudget> {
-  let rowText = 0;
-  let rowsWithKey = 0;
-  let table: Catalog | undefined;
-  const budget = o.memoryBudget - (filter?.bytes ?? 0);
-  const want = filter
-    ? (buf: Uint8Array, s: number, e: number) => {
-        rowsWithKey++;
-        return filter.has(buf, s, e);
-      }
-    : undefined;
-  try {
-    const loaded = await loadTable(usersSpec(o, USERS_FLAGS), o, {
-      maxItems: Number.POSITIVE_INFINITY,
-      names: (columns) => userColumnNames(columns, ['userId', 'theme', 'items']),
-      full: '',
-      overBudget: (users, text) => {
-        table = users;
-        rowText += text;
-        if (users.bytes > budget) throw new OverBudget();
-        return undefined;
-      },
-      want,
-    });
-    return filter ? { ...loaded, rowsWithKey } : loaded;
-  } catch (err) {
-    if (!(err instanceof OverBudget) || !table) throw err;
-    const t = table as Catalog;
-    return { tableBytes: t.bytes, rowText, emptyBytes: newUsersTable(o, []).bytes, filter: undefined };
-  }
-}
-
 /** An empty users table with the export's rendering settings. */
 export function newUsersTable(
   o: ResolvedExportOptions,
@@ -324,9 +236,7 @@ export async function eachUserRow<D extends TableRangeDone>(
   want?: WantKey,
   rowBytes?: TableRowHandlers['rowBytes'],
   /** A second thread for a part of the file, when the byte path reads it and this gives one. */
-  split?: (
-    opened: Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>,
-  ) => Promise<TableSplit<D> | undefined>,
+  split?: (opened: SplitTable) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ columns: string[]; names: readonly string[]; withoutId: number; lines: number[] }> {
   const opened = await openTable(usersSpec(o, USERS_FLAGS));
   const r = await eachRow(opened, 'user id', onRow, want, rowBytes, split);
@@ -335,6 +245,18 @@ export async function eachUserRow<D extends TableRangeDone>(
 }
 
 type OpenedTable = Awaited<ReturnType<typeof openTable>>;
+/** What a second thread needs of an opened table. */
+export type SplitTable = Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>;
+
+/** A row read back from a partition file: its key seg[ks, ke), its record seg[ps, pe), its line past `before`. */
+export type AddRecord = (
+  seg: Buffer,
+  ks: number,
+  ke: number,
+  ps: number,
+  pe: number,
+  before: number,
+) => undefined;
 
 /** Whether a key (trimmed, as UTF-8 bytes) is one to keep; undefined: every key. */
 export type WantKey = ((buf: Uint8Array, start: number, end: number) => boolean) | undefined;
@@ -351,9 +273,7 @@ async function eachRow<D extends TableRangeDone>(
   onRow: (key: string, values: string[], line: number) => Promise<void> | undefined,
   want?: WantKey,
   rowBytes?: TableRowHandlers['rowBytes'],
-  split?: (
-    opened: Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>,
-  ) => Promise<TableSplit<D> | undefined>,
+  split?: (opened: SplitTable) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ withoutId: number; lines: number[] }> {
   const { file, src, header, keyed, idCol, cols } = table;
   let withoutId = 0;
@@ -429,7 +349,7 @@ function refused(key: unknown, want: NonNullable<WantKey>): boolean {
  * Reads a table; rows with an empty id are skipped and counted, a repeated
  * id keeps its first row (counted). `full` says why the table may not grow.
  */
-async function loadTable(
+export async function loadTable(
   t: TableSpec,
   o: ResolvedExportOptions,
   limits: {
@@ -442,18 +362,18 @@ async function loadTable(
     names?: (columns: readonly string[]) => readonly string[];
     /** Which keys to read (the rest are skipped unread); default all. */
     want?: WantKey;
+    /** Memory the table takes at once, committed as written (see Catalog): its budget, at most 1 GiB. */
+    room?: number;
+    /** A second thread for a part of the file, whose rows (users-rows.ts records) it gives to `add` in order. */
+    split?: (opened: SplitTable, add: AddRecord) => Promise<TableSplit<TableRangeDone> | undefined>;
   },
 ): Promise<LoadedCatalog> {
   const opened = await openTable(t);
   const { file, columns } = opened;
   const duplicateLines: number[] = [];
-  const table = new Catalog(
-    limits.names?.(columns) ?? columns,
-    o.format === 'jsonl',
-    o.escapeFormulas,
-    limits.maxItems,
-    o.maxCellBytes,
-  );
+  const [json, guard] = [o.format === 'jsonl', o.escapeFormulas];
+  const names = limits.names?.(columns) ?? columns;
+  const table = new Catalog(names, json, guard, limits.maxItems, o.maxCellBytes, undefined, limits.room);
   // A row added: `text` its key's and values' length (UTF-16 code units, as their strings count).
   const settle = (added: ReturnType<Catalog['add']>, line: number, text: () => number) => {
     if (added === 'duplicate' && duplicateLines.length < 5) duplicateLines.push(line);
@@ -482,7 +402,21 @@ async function loadTable(
     const added = table.addBytes(piece, ks, ke, rec, cells.starts, cells.ends);
     return settle(added, sc.rowLine, () => utf16Units(piece, ks, ke) + (units >= 0 ? units : record.units));
   };
-  const { withoutId, lines } = await eachRow(opened, t.role, onRow, limits.want, rowBytes);
+  // A row of a worker's part as its partition holds it (line numbered from its cut), added as the byte path adds it.
+  const kept = new RowCells(columns.length);
+  const addRecord: AddRecord = (seg, ks, ke, ps, pe, before) => {
+    if (!RowCells.isBytes(seg, ps)) {
+      const [line, ...values] = readRecord(seg, ps, pe, kept);
+      return onRow(seg.toString('utf8', ks, ke), values, line + before);
+    }
+    const line = kept.read(seg, ps, pe) + before;
+    let units = utf16Units(seg, ks, ke);
+    for (let c = 0; c < columns.length; c++)
+      units += utf16Units(seg, kept.starts[c] as number, kept.ends[c] as number);
+    return settle(table.addBytes(seg, ks, ke, seg, kept.starts, kept.ends), line, () => units);
+  };
+  const split = limits.split && (async (op: SplitTable) => limits.split?.(op, addRecord));
+  const { withoutId, lines } = await eachRow(opened, t.role, onRow, limits.want, rowBytes, split);
   return { catalog: table, withoutId, lines, duplicateLines, columns: [...columns] };
 }
 

@@ -6,13 +6,7 @@ import { expandOutSources } from '../../io/out-reader.js';
 import { checkNotAnInput } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import { SpillDir } from '../../io/spill.js';
-import {
-  type LoadedCatalog,
-  type LoadedUsers,
-  loadCatalog,
-  loadUsers,
-  type UsersOverBudget,
-} from './catalog.js';
+import { type LoadedCatalog, loadCatalog } from './catalog.js';
 import { exportSince, resolveSince } from './delta/index.js';
 import type { LineKeep } from './delta/keep.js';
 import { ExportRun } from './export-run.js';
@@ -25,6 +19,7 @@ import { ParquetExport } from './parquet.js';
 import { PartSlice } from './part.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
+import { type LoadedUsers, loadUsers, type UsersOverBudget } from './users-load.js';
 import { UsersSpill, type UsersStats } from './users-spill.js';
 
 export {

@@ -23,10 +23,11 @@ import {
   readPartition,
   type SpillDir,
 } from '../../io/spill.js';
-import { eachUserRow, newUsersTable, type UsersOverBudget } from './catalog.js';
+import { eachUserRow, newUsersTable } from './catalog.js';
 import type { LineKeep } from './delta/keep.js';
 import { checkJoinLayout, invalidRecord } from './line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
+import type { UsersOverBudget } from './users-load.js';
 import { plainKey, RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
 import { type UsersRangeDone, usersSplitFor } from './users-split.js';
 
@@ -99,7 +100,11 @@ export class UsersSpill {
     cost: number[],
     dataBudget: number,
     read: { withoutId: number; lines: number[]; rowsWithKey: number | undefined },
+    table: Catalog,
   ) {
+    // The in-memory attempt's table, emptied by the first load: its memory taken at once (Catalog's
+    // room), now the size of the budget, is used again, not left beside a new table until a collection.
+    this.table = table;
     this.groups = [];
     let current: number[] = [];
     let sum = 0;
@@ -187,10 +192,8 @@ export class UsersSpill {
       const ratio = over.rowText > 0 ? Math.max(1, (over.tableBytes - over.emptyBytes) / over.rowText) : 2;
       const cost = text.map((t) => t * ratio);
       const dataBudget = o.memoryBudget - over.emptyBytes;
-      return new UsersSpill(o, spill, sets, read.names, read.columns, cost, dataBudget, {
-        ...read,
-        rowsWithKey: filter ? rowsWithKey : undefined,
-      });
+      const counts = { ...read, rowsWithKey: filter ? rowsWithKey : undefined };
+      return new UsersSpill(o, spill, sets, read.names, read.columns, cost, dataBudget, counts, over.table);
     } catch (err) {
       await fine.destroy();
       throw err;

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { exportOutputs } from '../../../src/stages/export/index.js';
-import { rejectsWith, useTmp } from '../../helpers.js';
+import type { ResolvedExportOptions } from '../../../src/stages/export/options.js';
+import { keysSplit, outputUserKeys } from '../../../src/stages/export/users-keys.js';
+import { prng, rejectsWith, useTmp } from '../../helpers.js';
 
 // A users file past half of --memory-budget is read for the outputs' users
 // only: the outputs are read once for their user keys (a filter), in every
@@ -121,4 +123,41 @@ test("an Excel CRM file (semicolons, Windows-1252, quoted cells, CRLF) past the 
   assert.equal(text, await readFile(big, 'utf8'));
   assert.match(text, /c7,1,i1,0\.5,c7@x,Zoë Müller/);
   assert.match(text, /c11,1,i1,0\.5,c11@x,Smith; Jo\r\n/);
+});
+
+test('the key pass on two threads sets the bits and count one thread sets, on random files cut anywhere', async () => {
+  const rand = prng(16);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const forms = [
+    (k: string) => `{"input":{"userId":"${k}"},"output":{"recommendedItems":["i1"]},"error":null}`,
+    (k: string) => `{"input": {"userId": "${k}"}, "output": {"recommendedItems": ["i1"], "scores": [0.5]}}`,
+    (k: string) => `{"input":{"userId":"${k}\\"x"},"error":"Invalid userId"}`,
+    (k: string) => `{"input":{"itemId":"${k}"},"output":{"recommendedItems":["u1"]}}`,
+    () => '',
+    () => 'not json',
+    (k: string) => `{"input":{"userId":"${k}"},"output":{"recommendedItems":["${'x'.repeat(300)}"]}}`,
+  ];
+  const o = { pieceSize: 1024, maxLineLength: 200, memoryBudget: 1 << 20 } as ResolvedExportOptions;
+  const saved = keysSplit.minBytes;
+  try {
+    for (let round = 0; round < 4; round++) {
+      const lines: string[] = [];
+      const n = 400 + Math.floor(rand() * 2000);
+      for (let i = 0; i < n; i++) lines.push(pick(forms)(`u${Math.floor(rand() * 5000)}`));
+      const eol = round % 2 === 0 ? '\n' : '\r\n';
+      const source = await out([(round === 1 ? '\ufeff' : '') + lines.join(eol)]);
+      keysSplit.minBytes = Number.POSITIVE_INFINITY;
+      const one = await outputUserKeys([source, source], o);
+      keysSplit.minBytes = 1;
+      const parts = keysSplit.parts;
+      const two = await outputUserKeys([source, source], o);
+      assert.equal(keysSplit.parts, parts + 2, `round ${round}: both files cut`);
+      assert.ok(one && two);
+      assert.equal(two.added, one.added, `round ${round}`);
+      assert.ok(one.added > 0);
+      assert.deepEqual(new Uint8Array(two.shared()), new Uint8Array(one.shared()), `round ${round}`);
+    }
+  } finally {
+    keysSplit.minBytes = saved;
+  }
 });
