@@ -162,10 +162,10 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
 }
 
 test('the table path writes what the partition path writes, on random inputs, formats and settings', async () => {
-  // 14 rounds (20 before the workers' own test below took its share): the suite is near its 5 minutes.
-  const taken = await compareRounds(7, 14, false);
+  // 10 rounds (20 before the workers' own test below took its share): the suite is at its 5 minutes.
+  const taken = await compareRounds(7, 10, false);
   // Most rounds must have gone the table's way, or the comparison tests nothing.
-  assert.ok(taken >= 6, `the table path was taken ${taken} times`);
+  assert.ok(taken >= 4, `the table path was taken ${taken} times`);
 });
 
 test('conversion workers deciding each line as they write it give the partition path bytes', async () => {
