@@ -6,7 +6,7 @@
  * order, so that short files fill the lanes at the end. The order changes nothing else: every file
  * runs in a process of its own either way.
  *
- *   node --import tsx --import ./test/scratch.ts test/run.ts [FILE ...]
+ *   node --import tsx/esm --import ./test/scratch.ts test/run.ts [FILE ...]
  *
  * FILE ... runs those files only. PB_TEST_TIMES=PATH writes each file's wall time there, slowest
  * first: the figures to keep SLOW_FIRST in step with the suite.
