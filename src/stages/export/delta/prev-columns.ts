@@ -28,74 +28,70 @@ export async function prevColumns(
     if (found.size >= keys.size) return;
     const head = await peekHead(file).catch(() => undefined);
     const kind = head === undefined ? undefined : docKindOf(head);
-    if (kind === 'text') await fromCsv(file, columns, keys, found, o);
-    else if (kind === 'batch-input') await fromJsonl(file, columns, keys, found, o);
+    if (kind === 'text') await eachRecord(file, ',', o.maxLineLength, csvRows(columns, keys, found, o));
+    else if (kind === 'batch-input')
+      await eachRecord(file, null, o.maxLineLength, jsonlRows(columns, keys, found));
     else return;
   }
 }
 
-async function fromCsv(
+/** Each record's fields, CSV (`,`) or lines (null), until `take` says it has all it wants. */
+async function eachRecord(
   file: string,
-  columns: readonly string[],
-  keys: ReadonlySet<string>,
-  found: Map<string, string[]>,
-  o: Pick<ResolvedExportOptions, 'escapeFormulas' | 'maxLineLength'>,
+  delimiter: ',' | null,
+  maxRecordLength: number,
+  take: (fields: string[]) => boolean,
 ): Promise<void> {
-  const splitter = new RecordSplitter({ delimiter: ',', maxRecordLength: o.maxLineLength, file });
+  const splitter = new RecordSplitter({ delimiter, maxRecordLength, file });
   // PREV was read as UTF-8 already; the BOM an export may start with is dropped here.
   const decoder = new TextDecoder('utf-8');
-  let at: number[] | undefined;
-  const take = (rows: { fields: string[] }[]): boolean => {
-    for (const { fields } of rows) {
-      if (!at) {
-        at = columns.map((c) => fields.indexOf(c));
-        if (at.every((i) => i < 0)) return true;
-        continue;
-      }
-      const key = cellValue(fields[0] ?? '', o.escapeFormulas);
-      if (!keys.has(key) || found.has(key)) continue;
-      found.set(
-        key,
-        at.map((i) => (i < 0 ? '' : cellValue(fields[i] ?? '', o.escapeFormulas))),
-      );
-      if (found.size >= keys.size) return true;
-    }
-    return false;
-  };
+  const all = (rows: { fields: string[] }[]) => rows.some((r) => take(r.fields));
   for await (const chunk of openSource(file)) {
-    if (take(splitter.push(decoder.decode(chunk, { stream: true })))) return;
+    if (all(splitter.push(decoder.decode(chunk, { stream: true })))) return;
   }
-  if (take(splitter.push(decoder.decode()))) return;
-  take(splitter.end());
+  if (all(splitter.push(decoder.decode()))) return;
+  all(splitter.end());
 }
 
-async function fromJsonl(
-  file: string,
+/** A CSV export's rows: its header names the columns; true once every key is found (or none is there). */
+function csvRows(
   columns: readonly string[],
   keys: ReadonlySet<string>,
   found: Map<string, string[]>,
-  o: Pick<ResolvedExportOptions, 'maxLineLength'>,
-): Promise<void> {
-  const splitter = new RecordSplitter({ delimiter: null, maxRecordLength: o.maxLineLength, file });
-  const decoder = new TextDecoder('utf-8');
-  const take = (rows: { fields: string[] }[]): boolean => {
-    for (const { fields } of rows) {
-      const text = (fields[0] ?? '').trim();
-      if (text === '') continue;
-      const rec = JSON.parse(text) as Record<string, unknown>;
-      const key = rec[Object.keys(rec)[0] ?? ''];
-      if (typeof key !== 'string' || !keys.has(key) || found.has(key)) continue;
-      found.set(
-        key,
-        columns.map((c) => (rec[c] === undefined || rec[c] === null ? '' : String(rec[c]))),
-      );
-      if (found.size >= keys.size) return true;
+  o: Pick<ResolvedExportOptions, 'escapeFormulas'>,
+): (fields: string[]) => boolean {
+  let at: number[] | undefined;
+  return (fields) => {
+    if (!at) {
+      at = columns.map((c) => fields.indexOf(c));
+      return at.every((i) => i < 0);
     }
-    return false;
+    const key = cellValue(fields[0] ?? '', o.escapeFormulas);
+    if (!keys.has(key) || found.has(key)) return false;
+    found.set(
+      key,
+      at.map((i) => (i < 0 ? '' : cellValue(fields[i] ?? '', o.escapeFormulas))),
+    );
+    return found.size >= keys.size;
   };
-  for await (const chunk of openSource(file)) {
-    if (take(splitter.push(decoder.decode(chunk, { stream: true })))) return;
-  }
-  if (take(splitter.push(decoder.decode()))) return;
-  take(splitter.end());
+}
+
+/** A jsonl export's records: the key first, the columns as fields; true once every key is found. */
+function jsonlRows(
+  columns: readonly string[],
+  keys: ReadonlySet<string>,
+  found: Map<string, string[]>,
+): (fields: string[]) => boolean {
+  return (fields) => {
+    const text = (fields[0] ?? '').trim();
+    if (text === '') return false;
+    const rec = JSON.parse(text) as Record<string, unknown>;
+    const key = rec[Object.keys(rec)[0] ?? ''];
+    if (typeof key !== 'string' || !keys.has(key) || found.has(key)) return false;
+    found.set(
+      key,
+      columns.map((c) => (rec[c] === undefined || rec[c] === null ? '' : String(rec[c]))),
+    );
+    return found.size >= keys.size;
+  };
 }
