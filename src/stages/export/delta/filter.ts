@@ -116,8 +116,7 @@ export class LineFilter implements RowKeep {
     const keep = (s: number, next: number) => {
       if (w !== s) piece.copyWithin(w, s, next);
       w += next - s;
-      // A last line without its LF is counted with one, as keep.ts gives it.
-      this.kept += next - s + (piece[next - 1] === 10 ? 0 : 1);
+      this.countKept(piece, s, next);
     };
     while (p < piece.length) {
       // Scores only counted: a kept line's are read by the export, a dropped line's below.
@@ -185,15 +184,20 @@ export class LineFilter implements RowKeep {
     b: number,
   ): boolean {
     if (!this.decide(mem, ks, ke, h >>> 0, a, b)) return false;
-    this.kept += next - s + (mem[next - 1] === 10 ? 0 : 1);
+    this.countKept(mem, s, next);
     return true;
   }
 
   /** RowKeep: any other line, as apply() takes a line its batch scan did not. */
   line(piece: Uint8Array, s: number, e: number, next: number): boolean {
     if (!this.slow(piece as Buffer, s, e)) return false;
-    this.kept += next - s + (piece[next - 1] === 10 ? 0 : 1);
+    this.countKept(piece, s, next);
     return true;
+  }
+
+  /** A kept line buf[s, next) in the kept bytes: a last line without its LF counted with one, as keep.ts gives it. */
+  private countKept(buf: Uint8Array, s: number, next: number): void {
+    this.kept += next - s + (buf[next - 1] === 10 ? 0 : 1);
   }
 
   /** RowKeep: the piece's counts to the thread's row. */
