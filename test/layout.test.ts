@@ -2,23 +2,25 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { LOADER, REPO, srcPath } from './paths.js';
 
 // The rules of the layout (issue 15), checked so they stay held.
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+// The repository itself (git, package.json), also when the suite runs from its transpiled copy.
+const root = `${REPO}/`;
 
 test('importing the library loads neither s3rver nor koa: the emulator is its own entry point', async () => {
   const script = `
     import { createRequire } from 'node:module';
-    await import(${JSON.stringify(`${root}src/index.ts`)});
+    await import(${JSON.stringify(pathToFileURL(srcPath('src/index.ts')).href)});
     const cache = Object.keys(createRequire(import.meta.url).cache);
     console.log(JSON.stringify(cache.filter((k) => /node_modules\\/(s3rver|koa)\\//.test(k))));
   `;
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', script],
+    [...LOADER, '--input-type=module', '-e', script],
     {
       cwd: root,
     },
@@ -249,7 +251,7 @@ test('npm test runs every test file (a test in a deeper folder once never ran), 
   );
   const script = (JSON.parse(await readFile(`${root}package.json`, 'utf8')) as { scripts: { test: string } })
     .scripts.test;
-  assert.match(script, / test\/run\.ts$/, 'npm test ends with the runner');
+  assert.match(script, / node scripts\/test\.mjs$/, 'npm test ends with the runner');
   const { SLOW_FIRST, suiteFiles } = await import('./suite-files.js');
   const tests = stdout
     .split('\n')

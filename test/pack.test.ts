@@ -21,9 +21,10 @@ import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { makeTmp } from './helpers.js';
+import { REPO } from './paths.js';
 
 const exec = promisify(execFile);
-const root = join(import.meta.dirname, '..');
+const root = REPO;
 const fixtures = join(root, 'test/fixtures/pack');
 
 test('the packed tarball installs outside the repo, runs every public function and type-checks', async (t) => {

@@ -1,27 +1,32 @@
 /**
- * The suite's runner (`npm test`): node:test's own, three files at a time, each in its own process
- * with this process's flags (tsx, test/scratch.ts). `node --test` starts its files in path order,
+ * The suite's runner (`npm test`, through scripts/test.mjs): node:test's own, three files at a time,
+ * each in its own process with this process's flags (test/scratch.ts; tsx when run from the sources). `node --test` starts its files in path order,
  * which put the slowest ones (test/stages/run/, last by name) at the end of the run with the other
  * lanes idle. Here the files of SLOW_FIRST start first, longest first, and the rest follow in path
  * order, so that short files fill the lanes at the end. The order changes nothing else: every file
  * runs in a process of its own either way.
  *
- *   node --import tsx/esm --import ./test/scratch.ts test/run.ts [FILE ...]
+ *   node scripts/test.mjs [FILE ...]                                         (the transpiled copy)
+ *   node --import tsx/esm --import ./test/scratch.ts test/run.ts [FILE ...]  (the sources)
  *
- * FILE ... runs those files only. PB_TEST_TIMES=PATH writes each file's wall time there, slowest
+ * FILE ... runs those files only (test/x.test.ts, as in the repository, either way). PB_TEST_TIMES=PATH writes each file's wall time there, slowest
  * first: the figures to keep SLOW_FIRST in step with the suite.
  */
 import { writeFileSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { run } from 'node:test';
 import { spec, tap } from 'node:test/reporters';
+import { COMPILED, HERE, REPO } from './paths.js';
 import { suiteFiles } from './suite-files.js';
 
 const started = new Map<string, number>();
 const times = new Map<string, number>();
 let failed = false;
 
-const files = suiteFiles(process.argv.slice(2)).map((f) => resolve(f));
+// Each file's twin in the folder the suite runs from: its .js in the copy.
+const files = suiteFiles(process.argv.slice(2)).map((f) =>
+  join(HERE, (isAbsolute(f) ? relative(REPO, f) : f).replace(/\.ts$/, COMPILED ? '.js' : '.ts')),
+);
 const stream = run({ files, concurrency: 3, timeout: 240_000 });
 stream.on('test:fail', () => {
   failed = true;
@@ -32,7 +37,8 @@ stream.on('test:dequeue', (d: { name: string; file?: string }) => {
 });
 stream.on('test:complete', (d: { name: string; file?: string }) => {
   const t = d.file !== undefined && d.name === d.file ? started.get(d.file) : undefined;
-  if (t !== undefined && d.file !== undefined) times.set(relative(process.cwd(), d.file), Date.now() - t);
+  if (t !== undefined && d.file !== undefined)
+    times.set(relative(HERE, d.file).replace(/\.js$/, '.ts'), Date.now() - t);
 });
 stream.on('end', () => {
   if (failed || files.length === 0) process.exitCode = 1;

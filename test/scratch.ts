@@ -28,5 +28,6 @@ if (process.env.PB_TEST_TMPDIR !== 'disk' && !process.env.PB_TEST_SCRATCH && roo
   process.env.PB_TEST_SCRATCH = SHM;
 }
 
-// Worker threads from bundles rather than through tsx (see worker-bundles.ts).
-await useWorkerBundles();
+// Worker threads from bundles rather than through tsx (see worker-bundles.ts); in the transpiled
+// copy (scripts/test.mjs) they start from its .js files, with nothing to bundle.
+if (!import.meta.url.endsWith('.js')) await useWorkerBundles();

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { run } from '../../src/cli/index.js';
 import { cli, listDir, makeTmp, stdinOf, useTmp, writeText } from '../helpers.js';
+import { LOADER, srcPath } from '../paths.js';
 
 const { fresh, dir: tmpDir } = useTmp();
 
@@ -64,9 +64,9 @@ describe('help and version', () => {
 
 describe('the installed command', () => {
   // bin.ts, as a process: an S3 client is made (the SDK warns then) and fails on a closed port.
-  const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  const bin = srcPath('src/bin.ts');
   const stderrOf = async (env: Record<string, string>) => {
-    const args = ['--import', 'tsx', bin, 'validate', '--recipe', 'user-personalization', 's3://b/in.jsonl'];
+    const args = [...LOADER, bin, 'validate', '--recipe', 'user-personalization', 's3://b/in.jsonl'];
     const r = await promisify(execFile)(process.execPath, [...args, '--endpoint-url', 'http://127.0.0.1:9'], {
       env: {
         PATH: process.env.PATH ?? '',
@@ -92,14 +92,14 @@ describe('the installed command', () => {
 });
 
 describe('the installed command reads the AWS settings of its environment (and only it does)', () => {
-  const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  const bin = srcPath('src/bin.ts');
   const stderrOf = async (env: Record<string, string>) => {
     const home = await mkdtemp(join(tmpdir(), 'pb-home-'));
     if (env.PROFILE_REGION) {
       await mkdir(join(home, '.aws'));
       await writeFile(join(home, '.aws', 'config'), `[default]\nregion = ${env.PROFILE_REGION}\n`);
     }
-    const args = ['--import', 'tsx', bin, 'validate', '--recipe', 'user-personalization', 's3://b/in.jsonl'];
+    const args = [...LOADER, bin, 'validate', '--recipe', 'user-personalization', 's3://b/in.jsonl'];
     const r = await promisify(execFile)(process.execPath, args, {
       env: {
         PATH: process.env.PATH ?? '',
@@ -137,7 +137,7 @@ describe('the installed command reads the AWS settings of its environment (and o
 });
 
 describe('the installed command, its stdout closed early (| head -1)', () => {
-  const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  const bin = srcPath('src/bin.ts');
   test('exit 0, and nothing half-written is left beside the output or in the temporary folder', async () => {
     const dir = fresh('epipe');
     await mkdir(join(dir, 'tmp'), { recursive: true });
@@ -183,7 +183,7 @@ describe('the installed command, its stdout closed early (| head -1)', () => {
       ],
     ]) {
       // From the repository, where tsx resolves; every path points into dir.
-      const child = spawn(process.execPath, ['--import', 'tsx', bin, ...argv], {
+      const child = spawn(process.execPath, [...LOADER, bin, ...argv], {
         env: { ...process.env, TMPDIR: join(dir, 'tmp') },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -209,7 +209,7 @@ describe('the installed command, its stdout closed early (| head -1)', () => {
 });
 
 describe('the installed command, its stderr closed (2>&1 | head, quitting less)', () => {
-  const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  const bin = srcPath('src/bin.ts');
   test('the work goes on to the end: exit 0 and the whole output written', async () => {
     const dir = fresh('stderr-closed');
     await mkdir(dir, { recursive: true });
@@ -224,7 +224,7 @@ describe('the installed command, its stderr closed (2>&1 | head, quitting less)'
       '-o',
       join(dir, 'out.jsonl'),
     ];
-    const child = spawn(process.execPath, ['--import', 'tsx', bin, ...args], {
+    const child = spawn(process.execPath, [...LOADER, bin, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr.destroy();
@@ -708,7 +708,7 @@ describe('S3 settings that cannot work are said before any plan', () => {
 });
 
 describe('the installed command, Ctrl-C', () => {
-  const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  const bin = srcPath('src/bin.ts');
   // Each command reads a stdin pipe that stays open after a first chunk: it waits for more when
   // the signal comes, so only an abort that also stops that wait ends it promptly.
   for (const [name, argv, partial] of [
@@ -722,7 +722,7 @@ describe('the installed command, Ctrl-C', () => {
     test(`${name}: the abort goes through the command's signal: exit 130, the hint, no temporary file`, async () => {
       const dir = fresh(`ctrl-c-${name}`);
       await mkdir(join(dir, 'tmp'), { recursive: true });
-      const child = spawn(process.execPath, ['--import', 'tsx', bin, ...argv(dir)], {
+      const child = spawn(process.execPath, [...LOADER, bin, ...argv(dir)], {
         env: { ...process.env, TMPDIR: join(dir, 'tmp') },
         stdio: ['pipe', 'pipe', 'pipe'],
       });

@@ -6,7 +6,6 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   type BatchInferenceJob,
   type BatchSegmentJob,
@@ -34,6 +33,7 @@ import { PbError } from '../../src/errors.js';
 import { makeS3Client } from '../../src/io/s3.js';
 import { validator } from '../../src/schemas.js';
 import { cli, prng, sink, useTmp, writeText } from '../helpers.js';
+import { LOADER, srcPath } from '../paths.js';
 
 // The emulator through the real AWS SDK clients over HTTP: nothing mocked.
 
@@ -148,7 +148,7 @@ async function runSegment(e: Env, input: CreateBatchSegmentJobCommandInput): Pro
 }
 
 /** The CLI as a user starts it: plain node (tsx only to load TypeScript), no OpenSSL or other flags. */
-const NODE_ARGS = ['--import', 'tsx'] as const;
+const NODE_ARGS = LOADER;
 
 async function runChild(
   args: readonly string[],
@@ -1102,7 +1102,7 @@ describe('emulate command', () => {
     ['SIGHUP', true],
   ] as const) {
     test(`as a child process: --json, then exit 0 on ${sig}${closed ? ' with stderr closed' : ''}, the temporary data removed`, async () => {
-      const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+      const bin = srcPath('src/bin.ts');
       const child = spawn(
         process.execPath,
         [
@@ -1184,7 +1184,7 @@ describe('emulate command', () => {
   });
 
   test('as a child process, a port in use is one line on stderr, exit 1, and no temporary folder left', async () => {
-    const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+    const bin = srcPath('src/bin.ts');
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const port = String((busy.address() as AddressInfo).port);

@@ -15,6 +15,7 @@ import { type JobState, normalizeStatus } from '../../../src/stages/jobs/model.j
 import { personalizeService } from '../../../src/stages/jobs/service.js';
 import { shard } from '../../../src/stages/shard/index.js';
 import { cli, rejectsWith, stdinOf, useTmp, writeText } from '../../helpers.js';
+import { CLI } from '../../paths.js';
 
 // submit / status / wait end to end against the emulator, through the real
 // @aws-sdk clients over HTTP.
@@ -634,9 +635,9 @@ describe('progress on stderr', () => {
 });
 
 describe('crash and resume', () => {
-  /** The CLI as a child process (the real bin, through tsx), pointed at the emulator. */
+  /** The CLI as a child process (the real bin), pointed at the emulator. */
   function submitChild(args: string[]): ChildProcess {
-    return spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', 'submit', ...args], {
+    return spawn(process.execPath, [...CLI, 'submit', ...args], {
       cwd: root,
       env: { ...process.env, ...emu.env, AWS_MAX_ATTEMPTS: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -717,15 +718,11 @@ describe('Ctrl-C', () => {
         pollIntervalMs: POLL,
         service: personalizeService(client),
       });
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'src/bin.ts', 'wait', '--state', s.state, '--poll-interval', '10s'],
-        {
-          cwd: root,
-          env: { ...process.env, ...emu.env, AWS_MAX_ATTEMPTS: '1' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
+      const child = spawn(process.execPath, [...CLI, 'wait', '--state', s.state, '--poll-interval', '10s'], {
+        cwd: root,
+        env: { ...process.env, ...emu.env, AWS_MAX_ATTEMPTS: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let err = '';
       child.stderr?.on('data', (d) => {
         err += d;

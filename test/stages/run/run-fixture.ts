@@ -16,6 +16,7 @@ import { emailListCsv } from '../../../src/sample.js';
 import { runPipeline } from '../../../src/stages/run/index.js';
 import type { PipelineFile } from '../../../src/stages/run/pipeline.js';
 import { makeTmp, useTmp } from '../../helpers.js';
+import { LOADER, PRELOAD, srcPath } from '../../paths.js';
 
 // Shared by run.test.ts, run-resume.test.ts and run-demo.test.ts (files, so the runner runs them side
 // by side): an emulator per test file, the pipeline folders, what the tests read back, and `run`
@@ -135,16 +136,11 @@ export async function expectedUsers(dir: string): Promise<string[]> {
 }
 
 export function child(file: string): ChildProcess {
-  // The tests' preload too: the run's worker threads start from their bundles (test/worker-bundles.ts).
-  return spawn(
-    process.execPath,
-    ['--import', 'tsx', '--import', './test/scratch.ts', 'src/bin.ts', 'run', file],
-    {
-      cwd: root,
-      env: { ...process.env, ...emu.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return spawn(process.execPath, [...LOADER, ...PRELOAD, srcPath('src/bin.ts'), 'run', file], {
+    cwd: root,
+    env: { ...process.env, ...emu.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 export async function finish(

@@ -10,6 +10,7 @@ import { OffThreadHasher } from '../../../src/io/hasher.js';
 import { openLinesReusing } from '../../../src/io/input.js';
 import { shard } from '../../../src/stages/shard/index.js';
 import { useTmp } from '../../helpers.js';
+import { CLI } from '../../paths.js';
 
 // Edge cases found reviewing the shard speed work (reused read buffers,
 // synchronous writes, the hasher thread).
@@ -80,7 +81,7 @@ test('a named pipe as input is opened once: its writer is never cut off and ever
 function shardWithLimit(limit: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(
     'sh',
-    ['-c', `ulimit ${limit} && exec "$0" --import tsx src/bin.ts "$@"`, process.execPath, 'shard', ...args],
+    ['-c', `ulimit ${limit} && exec "$0" "$@"`, process.execPath, ...CLI, 'shard', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
