@@ -6,13 +6,15 @@
 // and sent each module it loaded through it: about 0.3 s of CPU a process
 // before any test ran, a third of the suite's CPU on 2 cores. Here esbuild
 // (the transformer tsx runs) turns each src/ and test/ .ts file into a .js
-// file once, into a copy of the repository under node_modules/.cache/, and
-// the runner and its files load those with plain node.
+// file once, into a copy of the repository in dist-test/, and the runner and
+// its files load those with plain node. (Not under node_modules/.cache/: a
+// worktree whose node_modules is a link to another's would share it.)
 //
 // The copy: src/ and test/ copied file by file (fixtures and the .ts sources
 // too, so that a test reading a file beside it finds it), a .js beside each
 // .ts, and every other top-level entry (schemas/, scripts/, README.md,
-// package.json, node_modules/) a symbolic link to the repository's own. So a
+// package.json, node_modules/; not dot files) a symbolic link to the
+// repository's own. So a
 // module's `import.meta.url` points into the copy and every path relative to
 // it resolves as it does from the sources. A .js keeps an inline source map
 // to its .ts: with --enable-source-maps, stacks and test locations name the
@@ -44,7 +46,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The copy the suite runs from (test/helpers.ts' REPO finds the repository from it). */
-export const COPY = join(root, 'node_modules', '.cache', 'personalize-batch-test');
+export const COPY = join(root, 'dist-test');
 const TREES = ['src', 'test'];
 
 /**
@@ -56,10 +58,10 @@ const BUNDLED = ['dt-sql-parser'];
 
 const esbuild = createRequire(join(root, 'package.json'))('esbuild');
 
-/** Each top-level entry but src/ and test/: a link to the repository's own. */
+/** Each top-level entry but src/, test/, dot files and the copy itself: a link to the repository's own. */
 function linkTop() {
   for (const name of readdirSync(root)) {
-    if (TREES.includes(name)) continue;
+    if (TREES.includes(name) || name.startsWith('.') || join(root, name) === COPY) continue;
     const link = join(COPY, name);
     const target = join(root, name);
     let current;
