@@ -31,6 +31,9 @@ export function docKindOfKeys(keys: readonly string[]): DocKind {
   // No batch-input record has `input` (with output or error); a list with an "error" column stays a list.
   if (has('input') && (has('output') || has('error'))) return 'out';
   if (has('error') && keys.every((k) => k === 'error' || k === 'output' || k === 'input')) return 'out';
+  // The AWS docs' Item-Attribute-Affinity output: the query's itemAttributes beside output, no input
+  // wrapper. A segment job's input line holds the query alone.
+  if (has('itemAttributes') && has('output')) return 'out';
   return 'batch-input';
 }
 

@@ -30,6 +30,9 @@ describe('docKindOf', () => {
     ['{"input":{"userId":3002},"output":null,"error":"User error: bad"}\n', 'out'],
     ['{"input": {}, "output": {"recommendedItems": ["a"]}}\n', 'out'],
     ['{"error":"Unable to parse the line"}\n', 'out'],
+    // The AWS docs' batch segment output for Item-Attribute-Affinity: no input wrapper.
+    ['{"itemAttributes":"ITEMS.genres = \\"Comedy\\"","output":{"recommendedUsers":["u5"]}}\n', 'out'],
+    ['{"itemAttributes":"ITEMS.genres = \\"Comedy\\""}\n', 'batch-input'],
     ['\ufeff{"userId": "u1"}\n', 'batch-input'],
     ['{"itemId":"i1","filterValues":{"input":"x"}}\n', 'batch-input'],
     // A CRM export with an "error" column is still a list.
@@ -117,6 +120,36 @@ describe('every command reads files by content', () => {
     const r = await cli(['shard', ...UP, '-', '--out', join(f.dir, 'x3')], await readFile(f.manifest));
     assert.equal(r.code, 2, 'stdin is read by content too');
     assert.match(r.stderr, /a shard manifest/);
+  });
+
+  test("a file of the AWS docs' Item-Attribute-Affinity output (no input wrapper) is output to export, report and collect", async () => {
+    // Its first line decides the kind: such a file was refused by all three as batch input.
+    const dir = tmp.fresh('docs-segments');
+    await mkdir(dir, { recursive: true });
+    const out = join(dir, 'segments.json.out');
+    await writeFile(
+      out,
+      '{"itemAttributes":"ITEMS.genres = \\"Comedy\\"","output":{"recommendedUsers":["u5","u7"]}}\n' +
+        '{"itemAttributes":"ITEMS.genres = \\"Drama\\"","output":{"recommendedUsers":["u1"]}}\n',
+    );
+    const input = join(dir, 'segments.json');
+    await writeFile(
+      input,
+      '{"itemAttributes":"ITEMS.genres = \\"Comedy\\""}\n{"itemAttributes":"ITEMS.genres = \\"Drama\\""}\n',
+    );
+    const e = await cli(['export', out, '-o', '-']);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(
+      e.stdout,
+      'itemAttributes,rank,userId\r\n"ITEMS.genres = ""Comedy""",1,u5\r\n"ITEMS.genres = ""Comedy""",2,u7\r\n"ITEMS.genres = ""Drama""",1,u1\r\n',
+    );
+    const r = await cli(['report', out, '-o', join(dir, 'r.html'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const counts = JSON.parse(r.stdout);
+    assert.deepEqual([counts.lines, counts.keys, counts.slots, counts.distinctItems], [2, 2, 3, 3]);
+    const c = await cli(['collect', out, '--input', input, '-o', join(dir, 'm.jsonl'), '--json']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.deepEqual([JSON.parse(c.stdout).written, JSON.parse(c.stdout).missing], [2, 0]);
   });
 
   test('batch.json is batch input for collect --input, a renamed manifest is a manifest, a shard folder is an input folder', async () => {
