@@ -66,7 +66,11 @@ export function noun(n: number, one: string, many = `${one}s`): string {
   return n === 1 ? one : many;
 }
 
-/** A count and its noun, for the lines people read: `count(1, 'key')` is `1 key`. */
+/**
+ * A count and its noun, for the lines people read: `count(1, 'key')` is `1 key`, `count(1884121,
+ * 'line')` is `1,884,121 lines` (grouped as the progress lines and run's summary are; --json keeps
+ * plain numbers).
+ */
 export function count(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${noun(n, one, many)}`;
+  return `${n.toLocaleString('en-US')} ${noun(n, one, many)}`;
 }

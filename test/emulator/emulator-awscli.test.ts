@@ -242,7 +242,7 @@ describe('1,005 objects under one prefix, as every client lists them', () => {
     ]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout + r.stderr, /1005 files: a job reads at most 1000 input files under its path/);
-    assert.match(r.stdout + r.stderr, /1005 records in 1005 files/);
+    assert.match(r.stdout + r.stderr, /1,005 records in 1,005 files/);
   });
 
   test('an emulated job over the 1,005 files fails on the 1,000-file quota', async () => {
