@@ -294,6 +294,8 @@ describe('count and noun', () => {
     assert.equal(count(2, 'line'), '2 lines');
     assert.equal(count(1, 'entry', 'entries'), '1 entry');
     assert.equal(count(3, 'entry', 'entries'), '3 entries');
+    assert.equal(count(1884121, 'line'), '1,884,121 lines');
+    assert.equal(count(1000, 'row'), '1,000 rows');
     assert.equal(noun(1, 'file'), 'file');
     assert.equal(noun(1_884_121, 'file'), 'files');
   });
