@@ -72,5 +72,5 @@ export function noun(n: number, one: string, many = `${one}s`): string {
  * plain numbers).
  */
 export function count(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US')} ${noun(n, one, many)}`;
+  return `${n.toLocaleString('en-US', { maximumFractionDigits: 20 })} ${noun(n, one, many)}`;
 }

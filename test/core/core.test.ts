@@ -296,6 +296,7 @@ describe('count and noun', () => {
     assert.equal(count(3, 'entry', 'entries'), '3 entries');
     assert.equal(count(1884121, 'line'), '1,884,121 lines');
     assert.equal(count(1000, 'row'), '1,000 rows');
+    assert.equal(count(1234.56789, 'second'), '1,234.56789 seconds');
     assert.equal(noun(1, 'file'), 'file');
     assert.equal(noun(1_884_121, 'file'), 'files');
   });
