@@ -2,9 +2,21 @@ import { cutText } from './email-files.js';
 
 const FORMULA_CHARS = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
 
+/**
+ * A minus and a number (`-8234567890123456789`, an mParticle id; `-1.3`; `-1,2`): a spreadsheet
+ * reads a number, not a formula, so it keeps no guard (defusedcsv's rule too). A guard there broke
+ * the id: the e-mail tool's import no longer matched it.
+ */
+const NEGATIVE_NUMBER = /^-[0-9.,]*[0-9][0-9.,]*$/;
+
 /** Whether csvCell puts a ' before the value. */
 export function guarded(value: string, escapeFormulas: boolean): boolean {
-  return escapeFormulas && value.length > 0 && FORMULA_CHARS.has(value[0] as string);
+  return (
+    escapeFormulas &&
+    value.length > 0 &&
+    FORMULA_CHARS.has(value[0] as string) &&
+    !(value[0] === '-' && NEGATIVE_NUMBER.test(value))
+  );
 }
 
 /**
@@ -24,7 +36,7 @@ export function csvCellCut(
 /** One CSV text cell from a string: formula guard, then RFC 4180 quoting when needed. */
 export function csvCell(value: string, escapeFormulas: boolean): string {
   let v = value;
-  if (escapeFormulas && v.length > 0 && FORMULA_CHARS.has(v[0] as string)) v = `'${v}`;
+  if (guarded(v, escapeFormulas)) v = `'${v}`;
   if (/[",\r\n]/.test(v)) return `"${v.replace(/"/g, '""')}"`;
   return v;
 }

@@ -91,6 +91,9 @@ test('cells read back as the ids they were written from: the formula guard taken
   assert.equal(cellValue("'x", true), "'x", 'a quote before no formula character is the id');
   assert.equal(cellValue("'=x", false), "'=x", 'without the guard nothing is taken off');
   assert.equal(cellValue("'", true), "'");
+  // A negative-number id: written without a guard now, with one by earlier versions; both read back alike.
+  assert.equal(cellValue('-8234567890123456789', true), '-8234567890123456789');
+  assert.equal(cellValue("'-8234567890123456789", true), '-8234567890123456789');
   assert.deepEqual(canonicalBytes('Zoë'), Buffer.from('Zoë'));
   assert.equal(canonicalBytes('say "hi"\n').toString(), 'say \\"hi\\"\\n');
 });

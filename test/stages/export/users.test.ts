@@ -115,6 +115,23 @@ describe('export --users', () => {
     assert.match(r.out, /\r\nu1,i1,i2,0\.5,0\.25,zoe@example\.com\r\n/);
   });
 
+  test("mParticle's users file: signed 64-bit MPIDs matched as written, a negative one unguarded in the CSV", async () => {
+    // JSON numbers past 2^53 (a double would merge ...789 and ...790); a guard's apostrophe before the
+    // negative id would have broken it for the tool the file is imported into.
+    const users = join(FIXTURES, 'mparticle-users.jsonl');
+    const out =
+      recLine('-8234567890123456789', ['a'], [0.5]) +
+      recLine('1234567890123456789', ['b'], [0.25]) +
+      recLine('1234567890123456790', ['c'], [0.1]);
+    const { out: csv, summary } = await exportText(out, { users, userKey: 'mpid', userFields: ['email'] });
+    assert.equal(
+      csv,
+      'userId,rank,itemId,score,email\r\n-8234567890123456789,1,a,0.5,a@example.com\r\n' +
+        '1234567890123456789,1,b,0.25,b@example.com\r\n1234567890123456790,1,c,0.1,\r\n',
+    );
+    assert.equal(summary.usersMissing, 1);
+  });
+
   test('a repeated key keeps its first row: counted, one warning with the line numbers', async () => {
     const users = await crm('userId,email\nu1,first@x\nu2,b@x\nu1,second@x\n u1 ,third@x\n,nokey@x\n');
     const r = await exportText(OUT, { users });
