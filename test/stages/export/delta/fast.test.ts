@@ -124,8 +124,11 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
       );
       if (!made) since = prevOut;
     }
-    // Every other round a `.out` PREV is read in two halves (a worker places its keys beside this thread's).
+    // Every other round a `.out` PREV is read on two threads (a worker places its keys beside this
+    // thread's): the worker cuts PREV's rest in two, this thread said to be at its start or some way
+    // in; or, none said, this thread reads a small PREV whole before the worker runs.
     PREV_SPLIT.from = round % 2 === 1 ? 1 : 8 * 1024 * 1024;
+    PREV_SPLIT.head = round % 2 === 1 ? ([0, 150, -1][(round >> 1) % 3] as number) : -1;
     const pieceSize = workers ? 200 + rnd(400) : ([7, 300, 4096][rnd(3)] as number);
     const o: ExportOptions = {
       sources: [curFile],
@@ -157,20 +160,25 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
     if (!odd) assert.ok(!results[0]?.startsWith('failed'), what);
   }
   PREV_SPLIT.from = 8 * 1024 * 1024;
+  PREV_SPLIT.head = -1;
   await rm(dir, { recursive: true, force: true });
   return taken;
 }
 
 test('the table path writes what the partition path writes, on random inputs, formats and settings', async () => {
   // 10 rounds (20 before the workers' own test below took its share): the suite is at its 5 minutes.
+  const split = PREV_SPLIT.split;
   const taken = await compareRounds(7, 10, false);
-  // Most rounds must have gone the table's way, or the comparison tests nothing.
+  // Most rounds must have gone the table's way, or the comparison tests nothing; some with PREV on two threads.
   assert.ok(taken >= 4, `the table path was taken ${taken} times`);
+  assert.ok(PREV_SPLIT.split - split >= 1, `PREV was split ${PREV_SPLIT.split - split} times`);
 });
 
 test('conversion workers deciding each line as they write it give the partition path bytes', async () => {
+  const split = PREV_SPLIT.split;
   const taken = await compareRounds(11, 3, true);
   assert.ok(taken >= 3, `the table path was taken ${taken} times`);
+  assert.ok(PREV_SPLIT.split - split >= 1, `PREV was split ${PREV_SPLIT.split - split} times`);
 });
 
 test('a line whose scores are no JSON numbers stops both paths alike, kept or dropped, --on-invalid skip or not', async () => {
