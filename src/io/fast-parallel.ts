@@ -151,10 +151,16 @@ const READ = 256 * 1024;
 /**
  * Bytes [from, to) of a file in synchronous reads into two buffers used in
  * turn: a chunk is overwritten by the read after the next one, by which time
- * wholeLines and the scan are done with it.
+ * wholeLines and the scan are done with it. `to` may be asked before each
+ * read instead (given the place; it may move while the file is read).
  */
-export async function* fileBytes(path: string, from: number, to: number): AsyncGenerator<Buffer> {
-  if (from >= to) return;
+export async function* fileBytes(
+  path: string,
+  from: number,
+  to: number | ((at: number) => number),
+): AsyncGenerator<Buffer> {
+  const endAt = typeof to === 'number' ? () => to : to;
+  if (typeof to === 'number' && from >= to) return;
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -164,10 +170,12 @@ export async function* fileBytes(path: string, from: number, to: number): AsyncG
   const bufs = [Buffer.allocUnsafe(READ), Buffer.allocUnsafe(READ)];
   const signal = scopeSignal();
   try {
-    for (let at = from, turn = 0; at < to; turn ^= 1) {
+    for (let at = from, turn = 0; ; turn ^= 1) {
+      const end = endAt(at);
+      if (at >= end) return;
       let n: number;
       try {
-        n = readSync(fd, bufs[turn] as Buffer, 0, Math.min(READ, to - at), at);
+        n = readSync(fd, bufs[turn] as Buffer, 0, Math.min(READ, end - at), at);
       } catch (err) {
         throw ioError(path, err);
       }

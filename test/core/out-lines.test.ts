@@ -959,6 +959,37 @@ describe("key scan (export --since): the service's usual lines without the full 
     assert.equal(verdicts.size, 2);
   });
 
+  test('score lists of number bytes: every short tail after long digit runs, across the checker blocks of 32', () => {
+    // A run of digits after a dot or an exponent is carried from block to block: each tail of up to
+    // three bytes, at every place around the first two blocks' edges, after an integer, a fraction
+    // and an exponent that long.
+    const ids = JSON.stringify(Array.from({ length: 40 }, (_, k) => `i${k}`));
+    const alphabet = ['0', '5', '.', 'e', '+', '-', ','];
+    const tails = [''];
+    for (let i = 0; i < tails.length && tails.length < 400; i++)
+      if ((tails[i] as string).length < 3) for (const c of alphabet) tails.push(tails[i] + c);
+    const verdicts = [0, 0];
+    for (const head of ['', '0.', '1e', '-2E+', '7,0.1,']) {
+      const lines: string[] = [];
+      for (let k = 26; k <= 70; k++)
+        for (const tail of tails) lines.push(`${head}${'5'.repeat(k - head.length)}${tail}`);
+      for (let at = 0; at < lines.length; at += 2000) {
+        const bodies = lines
+          .slice(at, at + 2000)
+          .map(
+            (run) =>
+              `{"input":{"userId":"u"},"output":{"recommendedItems":${ids},"scores":[${run}]},"error":null}`,
+          );
+        const piece = Buffer.from(`${bodies.join('\n')}\n`);
+        // One window holds them all: the verdicts below are of these lines.
+        assert.equal(batches[0].scan(piece, 0), bodies.length);
+        checkedAgrees(piece, head);
+        for (let i = 0; i < bodies.length; i++) verdicts[batches[0].field(i) === KEY_NONE ? 0 : 1]++;
+      }
+    }
+    assert.ok((verdicts[0] as number) > 1000 && (verdicts[1] as number) > 1000, String(verdicts));
+  });
+
   test('every prefix and thousands of one-byte changes of service lines: accepted only as the parser reads them', () => {
     const rand = prng(23);
     const bytes = [...'"\\,:[]{}-+.eE0159 \tu'].map((c) => c.charCodeAt(0)).concat([0, 0x80, 0xc3, 0xff]);

@@ -35,132 +35,105 @@
   ;; The commas $checked found.
   (global $commas (mut i32) (i32.const 0))
   ;; A score list's run from p, just past `[`, of number bytes (digits, . e
-  ;; E + -) and commas, checked 16 bytes at a time by masks instead of read
+  ;; E + -) and commas, checked 32 bytes at a time by masks instead of read
   ;; number by number: where it stops (the caller wants `]` there), or -1
   ;; unless every score is `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`,
   ;; JSON's number (any other byte stops the run: the grammar decides). The
-  ;; commas to $commas. Bit i of a mask is byte i of the chunk; a rule on
-  ;; the byte before takes bit 0's from the last chunk (carry).
+  ;; commas to $commas. Bit i of a mask is byte i of the block; a rule on
+  ;; the byte before takes bit 0's from the last block (carry). Blocks of
+  ;; 32, not 16: the rules are scalar work a block, most of this function's.
   (func $checked (param $p i32) (result i32)
-    (local $v v128)
-    (local $d i32)
-    (local $dot i32)
-    (local $com i32)
-    (local $x i32)
-    (local $minus i32)
-    (local $sign i32)
-    (local $m i32)
-    (local $stop i32)
-    (local $valid i32)
-    (local $t i32)
-    (local $m0 i32)
-    (local $is i32)
-    (local $xp i32)
-    (local $es i32)
-    (local $zs i32)
-    (local $carry i32)
-    (local $state i32)
-    (local $below i32)
-    (local $j i32)
+    (local $v0 v128)
+    (local $v1 v128)
+    (local $d i64)
+    (local $dot i64)
+    (local $com i64)
+    (local $x i64)
+    (local $minus i64)
+    (local $sign i64)
+    (local $m i64)
+    (local $stop i64)
+    (local $valid i64)
+    (local $t i64)
+    (local $m0 i64)
+    (local $is i64)
+    (local $xp i64)
+    (local $es i64)
+    (local $zs i64)
+    (local $carry i64)
+    (local $dend i64)
+    (local $eend i64)
+    (local $dr i64)
+    (local $er i64)
     (local $n i32)
-    ;; carry: bit 0 a token starts at the chunk's first byte; the last
-    ;; chunk's last byte was 1 a dot, 2 a token's leading 0, 3 an e, 4 an
-    ;; exponent's sign, 5 a token's leading minus. state: what the token
-    ;; open at the chunk's start has had (0 nothing, 1 a dot, 2 an exponent).
-    (local.set $carry (i32.const 1))
+    ;; carry: bit 0 a token starts at the block's first byte; the last
+    ;; block's last byte was 1 a dot, 2 a token's leading 0, 3 an e, 4 an
+    ;; exponent's sign, 5 a token's leading minus.
+    (local.set $carry (i64.const 1))
     (loop $chunk
-      (local.set $v (v128.load (local.get $p)))
-      (local.set $d (i8x16.bitmask (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48)) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))))
-      (local.set $dot (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 46 46 46 46 46 46 46 46 46 46 46 46 46 46 46 46))))
-      (local.set $com (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44))))
-      (local.set $x (i8x16.bitmask (i8x16.eq (v128.or (local.get $v) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32)) (v128.const i8x16 101 101 101 101 101 101 101 101 101 101 101 101 101 101 101 101))))
-      (local.set $minus (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45))))
-      (local.set $sign (i32.or (local.get $minus) (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43)))))
-      (local.set $m
-        (i32.xor
-          (i32.or (i32.or (i32.or (local.get $d) (local.get $dot)) (i32.or (local.get $com) (local.get $x))) (local.get $sign))
-          (i32.const 0xffff)))
-      (local.set $stop (select (i32.ctz (local.get $m)) (i32.const 16) (local.get $m)))
-      (local.set $valid (i32.sub (i32.shl (i32.const 1) (local.get $stop)) (i32.const 1)))
+      (local.set $v0 (v128.load (local.get $p)))
+      (local.set $v1 (v128.load offset=16 (local.get $p)))
+      (local.set $d (i64.extend_i32_u (i32.or (i8x16.bitmask (i8x16.lt_u (i8x16.sub (local.get $v0) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48)) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))) (i32.shl (i8x16.bitmask (i8x16.lt_u (i8x16.sub (local.get $v1) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48)) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))) (i32.const 16)))))
+      (local.set $dot (i64.extend_i32_u (i32.or (i8x16.bitmask (i8x16.eq (local.get $v0) (v128.const i8x16 46 46 46 46 46 46 46 46 46 46 46 46 46 46 46 46))) (i32.shl (i8x16.bitmask (i8x16.eq (local.get $v1) (v128.const i8x16 46 46 46 46 46 46 46 46 46 46 46 46 46 46 46 46))) (i32.const 16)))))
+      (local.set $com (i64.extend_i32_u (i32.or (i8x16.bitmask (i8x16.eq (local.get $v0) (v128.const i8x16 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44))) (i32.shl (i8x16.bitmask (i8x16.eq (local.get $v1) (v128.const i8x16 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44 44))) (i32.const 16)))))
+      (local.set $x (i64.extend_i32_u (i32.or (i8x16.bitmask (i8x16.eq (v128.or (local.get $v0) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32)) (v128.const i8x16 101 101 101 101 101 101 101 101 101 101 101 101 101 101 101 101))) (i32.shl (i8x16.bitmask (i8x16.eq (v128.or (local.get $v1) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32)) (v128.const i8x16 101 101 101 101 101 101 101 101 101 101 101 101 101 101 101 101))) (i32.const 16)))))
+      (local.set $minus (i64.extend_i32_u (i32.or (i8x16.bitmask (i8x16.eq (local.get $v0) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45))) (i32.shl (i8x16.bitmask (i8x16.eq (local.get $v1) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45))) (i32.const 16)))))
+      (local.set $sign (i64.or (local.get $minus) (i64.extend_i32_u (i32.or (i8x16.bitmask (i8x16.eq (local.get $v0) (v128.const i8x16 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43))) (i32.shl (i8x16.bitmask (i8x16.eq (local.get $v1) (v128.const i8x16 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43))) (i32.const 16))))))
+      (local.set $m (i64.xor (i64.or (i64.or (i64.or (i64.or (local.get $d) (local.get $dot)) (local.get $com)) (local.get $x)) (local.get $sign)) (i64.const 0xffffffff)))
+      ;; The first byte that is no number byte or comma (32: none in the block).
+      (local.set $stop (i64.ctz (i64.or (local.get $m) (i64.const 0x100000000))))
+      (local.set $valid (i64.sub (i64.shl (i64.const 1) (local.get $stop)) (i64.const 1)))
       ;; Token starts; a leading minus; where the integer part starts; bytes after an e; exponent signs; leading zeros.
-      (local.set $t (i32.or (i32.shl (local.get $com) (i32.const 1)) (i32.and (local.get $carry) (i32.const 1))))
-      (local.set $m0 (i32.and (local.get $t) (local.get $minus)))
-      (local.set $is
-        (i32.or
-          (i32.and (local.get $t) (i32.xor (local.get $minus) (i32.const -1)))
-          (i32.or (i32.shl (local.get $m0) (i32.const 1)) (i32.and (i32.shr_u (local.get $carry) (i32.const 5)) (i32.const 1)))))
-      (local.set $xp (i32.or (i32.shl (local.get $x) (i32.const 1)) (i32.and (i32.shr_u (local.get $carry) (i32.const 3)) (i32.const 1))))
-      (local.set $es (i32.and (local.get $sign) (local.get $xp)))
-      (local.set $zs (i32.and (local.get $is) (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48)))))
-      ;; Rules on a byte after another, the stop's byte included (bit 16 is the next chunk's).
-      (if (i32.and
-            (i32.and
-              (i32.or (local.get $valid) (i32.shl (i32.const 1) (local.get $stop)))
-              (i32.const 0xffff))
-            (i32.or
-              (i32.or
-                ;; an integer part starts with a digit (no empty score, none starting . e + or -- )
-                (i32.and (local.get $is) (i32.xor (local.get $d) (i32.const -1)))
-                ;; a digit after a dot
-                (i32.and
-                  (i32.or (i32.shl (local.get $dot) (i32.const 1)) (i32.and (i32.shr_u (local.get $carry) (i32.const 1)) (i32.const 1)))
-                  (i32.xor (local.get $d) (i32.const -1))))
-              (i32.or
-                (i32.or
-                  ;; a digit or a sign after an e
-                  (i32.and (local.get $xp) (i32.xor (i32.or (local.get $d) (local.get $sign)) (i32.const -1)))
-                  ;; a digit after an exponent's sign
-                  (i32.and
-                    (i32.or (i32.shl (local.get $es) (i32.const 1)) (i32.and (i32.shr_u (local.get $carry) (i32.const 4)) (i32.const 1)))
-                    (i32.xor (local.get $d) (i32.const -1))))
-                ;; no digit after a leading 0
-                (i32.and
-                  (i32.or (i32.shl (local.get $zs) (i32.const 1)) (i32.and (i32.shr_u (local.get $carry) (i32.const 2)) (i32.const 1)))
-                  (local.get $d)))))
+      (local.set $t (i64.or (i64.shl (local.get $com) (i64.const 1)) (i64.and (local.get $carry) (i64.const 1))))
+      (local.set $m0 (i64.and (local.get $t) (local.get $minus)))
+      (local.set $is (i64.or (i64.or (i64.and (local.get $t) (i64.xor (local.get $minus) (i64.const -1))) (i64.shl (local.get $m0) (i64.const 1))) (i64.and (i64.shr_u (local.get $carry) (i64.const 5)) (i64.const 1))))
+      (local.set $xp (i64.or (i64.shl (local.get $x) (i64.const 1)) (i64.and (i64.shr_u (local.get $carry) (i64.const 3)) (i64.const 1))))
+      (local.set $es (i64.and (local.get $sign) (local.get $xp)))
+      (local.set $zs (i64.and (local.get $is) (i64.extend_i32_u (i32.or (i8x16.bitmask (i8x16.eq (local.get $v0) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))) (i32.shl (i8x16.bitmask (i8x16.eq (local.get $v1) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))) (i32.const 16))))))
+      ;; Rules on a byte after another, the stop's byte included (bit 32 is the next block's).
+      (if (i64.ne
+            (i64.and
+              (i64.and (i64.or (local.get $valid) (i64.shl (i64.const 1) (local.get $stop))) (i64.const 0xffffffff))
+            (i64.or (i64.or (i64.or (i64.or ;; an integer part starts with a digit (no empty score, none starting . e + or -- )
+            (i64.and (local.get $is) (i64.xor (local.get $d) (i64.const -1))) 
+            ;; a digit after a dot
+            (i64.and (i64.or (i64.shl (local.get $dot) (i64.const 1)) (i64.and (i64.shr_u (local.get $carry) (i64.const 1)) (i64.const 1))) (i64.xor (local.get $d) (i64.const -1)))) 
+            ;; a digit or a sign after an e
+            (i64.and (local.get $xp) (i64.xor (i64.or (local.get $d) (local.get $sign)) (i64.const -1)))) 
+            ;; a digit after an exponent's sign
+            (i64.and (i64.or (i64.shl (local.get $es) (i64.const 1)) (i64.and (i64.shr_u (local.get $carry) (i64.const 4)) (i64.const 1))) (i64.xor (local.get $d) (i64.const -1)))) 
+            ;; no digit after a leading 0
+            (i64.and (i64.or (i64.shl (local.get $zs) (i64.const 1)) (i64.and (i64.shr_u (local.get $carry) (i64.const 2)) (i64.const 1))) (local.get $d))))
+            (i64.const 0))
         (then (return (i32.const -1))))
       ;; A sign only as a score's first byte (a minus) or an exponent's.
-      (if (i32.and (local.get $valid)
-            (i32.and (local.get $sign) (i32.xor (i32.or (local.get $m0) (local.get $xp)) (i32.const -1))))
+      (if (i64.ne (i64.and (local.get $valid) (i64.and (local.get $sign) (i64.xor (i64.or (local.get $m0) (local.get $xp)) (i64.const -1)))) (i64.const 0))
         (then (return (i32.const -1))))
-      ;; In each score at most one dot and one e, the dot first.
-      (local.set $m (i32.and (i32.or (local.get $dot) (local.get $x)) (local.get $valid)))
-      (local.set $below (i32.const 0))
-      (block $events_done
-        (loop $events
-          (br_if $events_done (i32.eqz (local.get $m)))
-          (local.set $j (i32.sub (i32.shl (i32.const 2) (i32.ctz (local.get $m))) (i32.const 1)))
-          (if (i32.and (local.get $t) (i32.and (local.get $j) (i32.xor (local.get $below) (i32.const -1))))
-            (then (local.set $state (i32.const 0))))
-          (if (i32.and (local.get $dot) (i32.and (local.get $m) (i32.sub (i32.const 0) (local.get $m))))
-            (then
-              (if (local.get $state) (then (return (i32.const -1))))
-              (local.set $state (i32.const 1)))
-            (else
-              (if (i32.eq (local.get $state) (i32.const 2)) (then (return (i32.const -1))))
-              (local.set $state (i32.const 2))))
-          (local.set $below (local.get $j))
-          (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
-          (br $events)))
-      (if (i32.and (local.get $t) (i32.and (local.get $valid) (i32.xor (local.get $below) (i32.const -1))))
-        (then (local.set $state (i32.const 0))))
-      (local.set $n (i32.add (local.get $n) (i32.popcnt (i32.and (local.get $com) (local.get $valid)))))
-      (if (i32.lt_u (local.get $stop) (i32.const 16))
+      ;; In each score at most one dot and one e, the dot first: the rules
+      ;; above put a digit after each dot and each exponent's e or sign, so
+      ;; a score breaks this only where the digits after a dot end at a dot,
+      ;; or those after an exponent at a dot or an e. Adding a run's first
+      ;; bit to the digits carries it to the run's end, every run at once (a
+      ;; loop over the dots and e's, with a state, cost more than the
+      ;; masks); bit 32 is a run going on into the next block ($dr, $er).
+      (local.set $dend (i64.and (i64.add (i64.add (local.get $d) (local.get $dr)) (i64.and (i64.or (i64.shl (local.get $dot) (i64.const 1)) (i64.and (i64.shr_u (local.get $carry) (i64.const 1)) (i64.const 1))) (i64.const 0xffffffff))) (i64.xor (local.get $d) (i64.const -1))))
+      (local.set $eend (i64.and (i64.add (i64.add (local.get $d) (local.get $er)) (i64.and (i64.or (i64.or (i64.and (local.get $xp) (local.get $d)) (i64.shl (local.get $es) (i64.const 1))) (i64.and (i64.shr_u (local.get $carry) (i64.const 4)) (i64.const 1))) (i64.const 0xffffffff))) (i64.xor (local.get $d) (i64.const -1))))
+      (if (i64.ne
+            (i64.and (local.get $valid)
+              (i64.or
+                (i64.and (local.get $dend) (local.get $dot))
+                (i64.and (local.get $eend) (i64.or (local.get $dot) (local.get $x)))))
+            (i64.const 0))
+        (then (return (i32.const -1))))
+      (local.set $dr (i64.shr_u (local.get $dend) (i64.const 32)))
+      (local.set $er (i64.shr_u (local.get $eend) (i64.const 32)))
+      (local.set $n (i32.add (local.get $n) (i32.wrap_i64 (i64.popcnt (i64.and (local.get $com) (local.get $valid))))))
+      (if (i64.lt_u (local.get $stop) (i64.const 32))
         (then
           (global.set $commas (local.get $n))
-          (return (i32.add (local.get $p) (local.get $stop)))))
-      (local.set $carry
-        (i32.or
-          (i32.or
-            (i32.or
-              (i32.and (i32.shr_u (local.get $com) (i32.const 15)) (i32.const 1))
-              (i32.and (i32.shr_u (local.get $dot) (i32.const 14)) (i32.const 2)))
-            (i32.or
-              (i32.and (i32.shr_u (local.get $zs) (i32.const 13)) (i32.const 4))
-              (i32.and (i32.shr_u (local.get $x) (i32.const 12)) (i32.const 8))))
-          (i32.or
-            (i32.and (i32.shr_u (local.get $es) (i32.const 11)) (i32.const 16))
-            (i32.and (i32.shr_u (local.get $m0) (i32.const 10)) (i32.const 32)))))
-      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (return (i32.add (local.get $p) (i32.wrap_i64 (local.get $stop))))))
+      (local.set $carry (i64.or (i64.or (i64.or (i64.or (i64.or (i64.and (i64.shr_u (local.get $com) (i64.const 31)) (i64.const 1)) (i64.and (i64.shr_u (local.get $dot) (i64.const 30)) (i64.const 2))) (i64.and (i64.shr_u (local.get $zs) (i64.const 29)) (i64.const 4))) (i64.and (i64.shr_u (local.get $x) (i64.const 28)) (i64.const 8))) (i64.and (i64.shr_u (local.get $es) (i64.const 27)) (i64.const 16))) (i64.and (i64.shr_u (local.get $m0) (i64.const 26)) (i64.const 32))))
+      (local.set $p (i32.add (local.get $p) (i32.const 32)))
       (br $chunk))
     (i32.const -1))
   ;; The line at s in the shape: the place after its final `}`, or -1; the

@@ -19,6 +19,7 @@ import {
   KEPT_BYTES,
   KEY_BYTES,
   LineFilter,
+  MARKED_OK,
   NEW,
   ROW,
   resetCounts,
@@ -200,12 +201,6 @@ class TableKeep implements LineKeep {
       const fps = new Float64Array(this.base.fresh, 0, fresh).sort();
       for (let i = 1; i < fresh; i++) if (fps[i] === fps[i - 1]) this.giveUp(GAVE_UP_TWICE);
     }
-    const entries = new Float64Array(256);
-    const keyBytes = new Float64Array(256);
-    for (let p = 0; p < 256; p++) {
-      entries[p] = sum(ENTRIES + p);
-      keyBytes[p] = sum(KEY_BYTES + p);
-    }
     const counts: DeltaCounts = {
       new: sum(NEW),
       changed: sum(CHANGED),
@@ -213,6 +208,25 @@ class TableKeep implements LineKeep {
       removed: 0,
       failed: 0,
     };
+    // Every PREV key marked seen by a line with output (a key marks once, or the path gives up):
+    // none removed or failed, and no partition the partition path would split (that takes two
+    // removed keys in it). The pass over the table (about 0.15 s for 1.9 M keys, on this thread
+    // alone at the export's end) is not needed.
+    const everyKeySeen = sum(MARKED_OK) === this.base.table.keys;
+    this.removed = everyKeySeen ? new Int32Array(0) : this.gone(counts, sum);
+    this.counts = counts;
+    this.bytes = sum(KEPT_BYTES);
+    return this.bytes;
+  }
+
+  /** The removed keys' entries in REMOVED's order, counting them and the failed ones into `counts`. */
+  private gone(counts: DeltaCounts, sum: (k: number) => number): Int32Array<ArrayBuffer> {
+    const entries = new Float64Array(256);
+    const keyBytes = new Float64Array(256);
+    for (let p = 0; p < 256; p++) {
+      entries[p] = sum(ENTRIES + p);
+      keyBytes[p] = sum(KEY_BYTES + p);
+    }
     const t = this.table;
     const gone: number[] = [];
     const gonePer = new Int32Array(257);
@@ -246,10 +260,7 @@ class TableKeep implements LineKeep {
       ordered[gonePer[p] as number] = e;
       gonePer[p] = (gonePer[p] as number) + 1;
     }
-    this.removed = ordered;
-    this.counts = counts;
-    this.bytes = sum(KEPT_BYTES);
-    return this.bytes;
+    return ordered;
   }
 
   /** REMOVED: the header, then each removed key, in the partition path's order. */

@@ -45,12 +45,17 @@ const FRESH = 1;
 const FENCE = 2;
 export const STATE_WORDS = 4;
 
-/** A thread's row of counts (Float64): the decisions, the kept bytes, then per partition the keyed lines and their key bytes. */
+/**
+ * A thread's row of counts (Float64): the decisions, the kept bytes, the
+ * PREV entries it marked SEEN_OK, then per partition the keyed lines and
+ * their key bytes.
+ */
 export const NEW = 0;
 export const CHANGED = 1;
 export const UNCHANGED = 2;
 export const KEPT_BYTES = 3;
-export const ENTRIES = 4;
+export const MARKED_OK = 4;
+export const ENTRIES = 5;
 export const KEY_BYTES = ENTRIES + 256;
 export const ROW = KEY_BYTES + 256;
 
@@ -92,6 +97,7 @@ export class LineFilter implements RowKeep {
   private changed = 0;
   private unchanged = 0;
   private kept = 0;
+  private markedOk = 0;
   private readonly entries = new Float64Array(256);
   private readonly keyBytes = new Float64Array(256);
 
@@ -222,6 +228,7 @@ export class LineFilter implements RowKeep {
     const o = t.find(buf, ks, ke, hash);
     if (o >= 0) {
       if ((t.mark(o, SEEN_OK) & SEEN_OK) !== 0) return this.giveUp(GAVE_UP_TWICE);
+      this.markedOk++;
       if (t.same(o, a, b)) {
         this.unchanged++;
         return false;
@@ -299,10 +306,12 @@ export class LineFilter implements RowKeep {
     r[CHANGED] = (r[CHANGED] as number) + this.changed;
     r[UNCHANGED] = (r[UNCHANGED] as number) + this.unchanged;
     r[KEPT_BYTES] = (r[KEPT_BYTES] as number) + this.kept;
+    r[MARKED_OK] = (r[MARKED_OK] as number) + this.markedOk;
     this.newKeys = 0;
     this.changed = 0;
     this.unchanged = 0;
     this.kept = 0;
+    this.markedOk = 0;
     for (let i = 0; i < 256; i++) {
       if (this.entries[i] === 0) continue;
       r[ENTRIES + i] = (r[ENTRIES + i] as number) + (this.entries[i] as number);

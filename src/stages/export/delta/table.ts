@@ -85,7 +85,7 @@ export class TableWriter {
   constructor(
     m: TableMemory,
     readonly start: number,
-    private readonly end: number,
+    private end: number,
   ) {
     this.w = new Int32Array(m.arena);
     this.b = new Uint8Array(m.arena);
@@ -94,6 +94,12 @@ export class TableWriter {
     this.mask = this.slots.length - 1;
     this.most = Math.floor((this.slots.length * 7) / 10);
     this.top = start;
+  }
+
+  /** This writer's words end at `end` from now on (another writer's start there): full if it is past. */
+  limit(end: number): void {
+    this.end = end;
+    if (this.top > end) this.full = true;
   }
 
   add(key: Uint8Array, ks: number, ke: number, hash: number, a: number, b: number): void {

@@ -124,8 +124,11 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
       );
       if (!made) since = prevOut;
     }
-    // Every other round a `.out` PREV is read in two halves (a worker places its keys beside this thread's).
+    // Every other round a `.out` PREV is read on two threads (a worker places its keys beside this
+    // thread's): the worker cuts PREV's rest in two, this thread said to be at its start or some way
+    // in; or, none said, this thread reads a small PREV whole before the worker runs.
     PREV_SPLIT.from = round % 2 === 1 ? 1 : 8 * 1024 * 1024;
+    PREV_SPLIT.head = round % 2 === 1 ? ([0, 150, -1][(round >> 1) % 3] as number) : -1;
     const pieceSize = workers ? 200 + rnd(400) : ([7, 300, 4096][rnd(3)] as number);
     const o: ExportOptions = {
       sources: [curFile],
@@ -157,20 +160,25 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
     if (!odd) assert.ok(!results[0]?.startsWith('failed'), what);
   }
   PREV_SPLIT.from = 8 * 1024 * 1024;
+  PREV_SPLIT.head = -1;
   await rm(dir, { recursive: true, force: true });
   return taken;
 }
 
 test('the table path writes what the partition path writes, on random inputs, formats and settings', async () => {
   // 10 rounds (20 before the workers' own test below took its share): the suite is at its 5 minutes.
+  const split = PREV_SPLIT.split;
   const taken = await compareRounds(7, 10, false);
-  // Most rounds must have gone the table's way, or the comparison tests nothing.
+  // Most rounds must have gone the table's way, or the comparison tests nothing; some with PREV on two threads.
   assert.ok(taken >= 4, `the table path was taken ${taken} times`);
+  assert.ok(PREV_SPLIT.split - split >= 1, `PREV was split ${PREV_SPLIT.split - split} times`);
 });
 
 test('conversion workers deciding each line as they write it give the partition path bytes', async () => {
+  const split = PREV_SPLIT.split;
   const taken = await compareRounds(11, 3, true);
   assert.ok(taken >= 3, `the table path was taken ${taken} times`);
+  assert.ok(PREV_SPLIT.split - split >= 1, `PREV was split ${PREV_SPLIT.split - split} times`);
 });
 
 test('a line whose scores are no JSON numbers stops both paths alike, kept or dropped, --on-invalid skip or not', async () => {
@@ -231,5 +239,84 @@ test('a line whose scores are no JSON numbers stops both paths alike, kept or dr
   // Every case but the last score list's (valid) fails; those went the table's way.
   assert.equal(failed, (cases.length - 2) * 2);
   assert.equal(SINCE_TABLE.taken - taken, 4);
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('every PREV key seen, or all but one: the table path says what the partition path says, with or without its pass over the table', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-since-seen-'));
+  const error = (key: string) => `{"input":{"userId":"${key}"},"output":null,"error":"x"}`;
+  const prev = [
+    outLine('a', ['1', '2'], [0.5, 0.25]),
+    outLine('b', ['3'], [1]),
+    outLine('c', ['4'], undefined),
+  ];
+  // [PREV's format, the sources' lines]: every key seen (changed, unchanged, new); one seen only by
+  // an error line (failed, not removed); one gone while a new key with no ids counts as unchanged
+  // against a csv-long PREV (counted, yet no PREV key marked).
+  const cases: [string, string[]][] = [
+    [
+      'out',
+      [outLine('a', ['2', '1'], [0.5, 0.25]), outLine('b', ['3'], [1]), outLine('c', ['4'], undefined)],
+    ],
+    [
+      'out',
+      [
+        outLine('x', ['9'], [1]),
+        outLine('c', ['5'], undefined),
+        outLine('b', ['3'], [1]),
+        outLine('a', ['1'], [1]),
+      ],
+    ],
+    ['out', [outLine('a', ['2', '1'], [0.5, 0.25]), error('b'), outLine('c', ['4'], undefined)]],
+    [
+      'out',
+      [
+        error('a'),
+        outLine('a', ['2', '1'], [0.5, 0.25]),
+        outLine('b', ['3'], [1]),
+        outLine('c', ['4'], undefined),
+      ],
+    ],
+    ['out', [outLine('a', ['1', '2'], [0.5, 0.25]), outLine('c', ['4'], undefined)]],
+    [
+      'csv-long',
+      [outLine('a', ['2', '1'], [0.5, 0.25]), outLine('x', [], []), outLine('c', ['4'], undefined)],
+    ],
+  ];
+  await writeFile(join(dir, 'prev.out'), `${prev.join('\n')}\n`);
+  await exportOutputs({
+    sources: [join(dir, 'prev.out')],
+    output: join(dir, 'prev.csv'),
+    format: 'csv-long',
+  });
+  const taken = SINCE_TABLE.taken;
+  for (const [i, [format, cur]] of cases.entries()) {
+    await writeFile(join(dir, 'cur.out'), `${cur.join('\n')}\n`);
+    for (const workers of [0, 1]) {
+      const results: string[] = [];
+      for (const table of [true, false]) {
+        const out = join(dir, `out-${table}.csv`);
+        const removed = join(dir, `removed-${table}.csv`);
+        for (const f of [out, removed]) await rm(f, { force: true });
+        const got = await run(
+          {
+            sources: [join(dir, 'cur.out')],
+            output: out,
+            since: join(dir, format === 'out' ? 'prev.out' : 'prev.csv'),
+            removed,
+            workers,
+            pieceSize: 150,
+          },
+          table,
+        );
+        const texts: string[] = [];
+        for (const f of [out, removed]) texts.push(existsSync(f) ? await readFile(f, 'latin1') : 'none');
+        results.push(`${got}\n${texts.join('\n--\n')}`.replaceAll(`-${table}`, ''));
+      }
+      assert.equal(results[0], results[1], `case ${i}, ${workers} workers`);
+      assert.ok(!results[0]?.startsWith('failed'), results[0]);
+    }
+  }
+  assert.equal(SINCE_TABLE.taken - taken, cases.length * 2);
   await rm(dir, { recursive: true, force: true });
 });
