@@ -455,7 +455,7 @@ export class UnitBins {
  * a centroid grow to (4 x N x delta x q(1 - q), N >= n), so the digest's
  * own merging, not this, bounds the error.
  */
-export const BATCH_DELTA = 0.01;
+const BATCH_DELTA = 0.01;
 
 /**
  * A batch sorted, then cut into centroids of neighbouring scores, each

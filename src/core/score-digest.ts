@@ -1,5 +1,5 @@
 import tdigest from 'tdigest';
-import { BATCH_DELTA, batchCentroids } from './report.js';
+import { batchCentroids } from './report.js';
 
 type TDigest = InstanceType<typeof tdigest.TDigest>;
 
@@ -22,6 +22,13 @@ export const SCORE_BATCH = 65536;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
+ * The digest's own bound: a centroid at quantile q of n scores holds at
+ * most 4 x n x DIGEST_DELTA x q(1 - q) of them (tdigest's default delta,
+ * which the digest is made with).
+ */
+const DIGEST_DELTA = 0.01;
+
+/**
  * One rank position's score quantiles: a t-digest (npm `tdigest`) fed
  * pre-merged centroids.
  *
@@ -31,14 +38,17 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * about as much, a third of a core beside the pass. A score within
  * [BUCKETS_FROM, BUCKETS_TO) now only adds to an exact count and sum in
  * its bucket (its double's exponent and 12 fraction bits); at the end the
- * buckets, in order, are cut into centroids as a sorted batch is (each
- * within batchCentroids' bound at its quantile, which is a quarter of the
- * digest's own), and those go to the digest. What that may change: a
- * bucket's scores are one centroid whatever its count, so an estimate can
- * move by at most a bucket's width (2.4e-4 of its value) beyond the
- * digest's own error, where the digest itself moves by up to 1e-2 between
- * runs. Memory: two Float64Arrays of 196,608 buckets (3 MiB), only the
- * pages the scores fall in touched, and one batch of other scores.
+ * buckets, in order, are cut into centroids at the digest's own size bound
+ * (as the t-digest's merging form builds them from sorted scores), and
+ * those go to the digest with the other scores' centroids. Cut at a
+ * quarter of that bound (batchCentroids'), the centroids were four times
+ * as many, the digest's merging of them at the end took twice the time, cold,
+ * on the thread the report waits for last, and its estimates were no
+ * closer. What the buckets may change: a bucket's scores are one centroid
+ * whatever its count, so an estimate can move by at most a bucket's width
+ * (2.4e-4 of its value) beyond the digest's own error. Memory: two
+ * Float64Arrays of 196,608 buckets (3 MiB), only the pages the scores fall
+ * in touched, and one batch of other scores.
  */
 export class ScoreDigest {
   private readonly digest: TDigest = new tdigest.TDigest();
@@ -110,8 +120,8 @@ export class ScoreDigest {
 
 /**
  * The buckets (ascending) as centroids of neighbouring buckets, each
- * within batchCentroids' bound at its middle for n scores in all; a
- * bucket past that bound alone is a centroid of its own.
+ * within the digest's bound at its middle for n scores in all; a bucket
+ * past that bound alone is a centroid of its own.
  */
 export function bucketCentroids(
   counts: Float64Array,
@@ -128,7 +138,7 @@ export function bucketCentroids(
     const run = counts[b] as number;
     if (run === 0) continue;
     const q = (from + (count + run) / 2) / n;
-    if (count > 0 && count + run > n * BATCH_DELTA * q * (1 - q)) {
+    if (count > 0 && count + run > 4 * n * DIGEST_DELTA * q * (1 - q)) {
       means.push(sum / count);
       out.push(count);
       sum = 0;

@@ -139,9 +139,9 @@ describe('score quantiles', () => {
       }
       return sum / ps.length;
     };
-    // Measured (three seeds of the shuffles): the batches' 0.025 to 0.030%, the buckets' 0.031 to
-    // 0.036%; with the buckets' centroids pushed after the others' instead of in one order with
-    // them, 0.23% here (0.26 to 0.61% on other scores of this kind).
+    // Measured (three seeds of the shuffles): the batches' 0.025 to 0.030%, the buckets' 0.036 to
+    // 0.039%; with the buckets' centroids pushed after the others' instead of in one order with
+    // them, 0.13%.
     const old = seeded(5, () => {
       const d = new tdigest.TDigest();
       for (let at = 0; at < xs.length; at += SCORE_BATCH) pushBatch(d, xs.slice(at, at + SCORE_BATCH));
@@ -217,7 +217,7 @@ describe('score quantiles', () => {
       assert.ok((c.means[i] as number) <= (group[k - 1] as number) * (1 + 1e-12), `centroid ${i} high`);
       const q = (at + k / 2) / xs.length;
       const oneBucket = bucketOf(group[0] as number) === bucketOf(group[k - 1] as number);
-      assert.ok(oneBucket || k <= Math.max(1, xs.length * 0.01 * q * (1 - q)), `centroid ${i}: ${k}`);
+      assert.ok(oneBucket || k <= Math.max(1, 4 * xs.length * 0.01 * q * (1 - q)), `centroid ${i}: ${k}`);
       at += k;
     }
     assert.ok(c.means.length > 50 && c.means.length < xs.length / 20, `${c.means.length} centroids`);
