@@ -135,7 +135,17 @@ const SCORES = [
   '0.12345678901234567',
   '1E+400',
 ];
-const MORE_SCORES = ['1e-400', '1e1002', '123456789012345678', '4.9e-324', '-12.5e-3', '0.5', '1'];
+const MORE_SCORES = [
+  '1e-400',
+  '1e1002',
+  '123456789012345678',
+  '4.9e-324',
+  '-12.5e-3',
+  '0.5',
+  '1',
+  '0.00123456789012345',
+  '999999999999999',
+];
 
 /** A line of the service's usual shape (compact, no escapes) with these ids, and maybe scores. */
 function usualLine(r: () => number, key: string, ids: string[]): string {
