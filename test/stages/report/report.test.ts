@@ -915,7 +915,12 @@ describe('report', () => {
     const html = base && join(tmp.dir(), 'browser.html');
     assert.ok(html && base, 'the first test wrote the report');
     const { renderReportHtml } = await import('../../../src/core/report-html.js');
-    await writeFile(html, renderReportHtml(base, { locale: 'en-US', title: 'Test <report>' }));
+    // A long title of wide letters: the top items' labels must stay inside their chart.
+    const wide = structuredClone(base);
+    const first = wide.concentration.top[0];
+    assert.ok(first, 'a top item');
+    first.title = 'WIDE MOUNTAIN BACKPACK WITH MEMORY FOAM STRAPS';
+    await writeFile(html, renderReportHtml(wide, { locale: 'en-US', title: 'Test <report>' }));
     const browser = await Browser.launch(chromium as string);
     try {
       const session = await browser.page();
@@ -961,7 +966,8 @@ describe('report', () => {
                   const r = s.getBoundingClientRect();
                   const bars = [...s.querySelectorAll('rect.bar')].map((b) => b.getBoundingClientRect().width);
                   const table = s.parentElement.querySelector('table');
-                  return { w: r.width, h: r.height, bars: bars.length, widest: Math.max(0, ...bars), rows: table ? table.rows.length : 0 };
+                  const left = Math.min(r.left, ...[...s.querySelectorAll('text')].map((t) => t.getBoundingClientRect().left));
+                  return { w: r.width, h: r.height, bars: bars.length, widest: Math.max(0, ...bars), rows: table ? table.rows.length : 0, outside: r.left - left };
                 }),
                 overflow: document.documentElement.scrollWidth - window.innerWidth,
                 title: document.title,
@@ -979,6 +985,7 @@ describe('report', () => {
           assert.ok(svg.bars > 0 && svg.widest > 10, `bars drawn: ${JSON.stringify(svg)}`);
           assert.ok(svg.rows > svg.bars, 'a table of the numbers beside the chart');
           assert.ok(svg.w <= width, 'the chart fits the screen');
+          assert.ok(svg.outside < 1, `labels inside the chart: ${svg.outside.toFixed(1)} px past its left edge`);
         }
         assert.ok(page.overflow <= 0, `no sideways scrolling at ${width} px (${page.overflow} px over)`);
         const shot = await browser.send<{ data: string }>(
