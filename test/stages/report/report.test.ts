@@ -985,7 +985,10 @@ describe('report', () => {
           assert.ok(svg.bars > 0 && svg.widest > 10, `bars drawn: ${JSON.stringify(svg)}`);
           assert.ok(svg.rows > svg.bars, 'a table of the numbers beside the chart');
           assert.ok(svg.w <= width, 'the chart fits the screen');
-          assert.ok(svg.outside < 1, `labels inside the chart: ${svg.outside.toFixed(1)} px past its left edge`);
+          assert.ok(
+            svg.outside < 1,
+            `labels inside the chart: ${svg.outside.toFixed(1)} px past its left edge`,
+          );
         }
         assert.ok(page.overflow <= 0, `no sideways scrolling at ${width} px (${page.overflow} px over)`);
         const shot = await browser.send<{ data: string }>(
