@@ -72,5 +72,10 @@ export function noun(n: number, one: string, many = `${one}s`): string {
  * plain numbers).
  */
 export function count(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US', { maximumFractionDigits: 20 })} ${noun(n, one, many)}`;
+  return `${grouped(n)} ${noun(n, one, many)}`;
+}
+
+/** A number as count() writes it: `1,884,121`. */
+export function grouped(n: number): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: 20 });
 }

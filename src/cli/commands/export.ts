@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { parseRenames } from '../../core/email-files.js';
 import { EXPORT_FORMATS, PARQUET_FORMATS } from '../../core/out-convert.js';
-import { count, noun, parseBytes, parseCount } from '../../core/units.js';
+import { count, grouped, noun, parseBytes, parseCount } from '../../core/units.js';
 import { PbError, usage } from '../../errors.js';
 import {
   type ConcatOptions,
@@ -345,7 +345,7 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     parts.push(
       `part ${s.part.k}/${s.part.n} (${s.part.mode === 'files' ? 'whole files' : 'byte ranges'}: bytes ${s.part.from} to ${s.part.to} of ${s.part.total})`,
     );
-  if (s.cellsCut > 0) parts.push(`${s.cellsCut} text ${noun(s.cellsCut, 'cell')} cut`);
+  if (s.cellsCut > 0) parts.push(`${grouped(s.cellsCut)} text ${noun(s.cellsCut, 'cell')} cut`);
   parts.push(...linesSkipped(s, rejects), ...joinsMissing(s));
   if (s.since) parts.push(describeSince(s.since));
   return `export (${s.format}): ${parts.join(', ')} in ${s.seconds.toFixed(1)} s`;
@@ -355,8 +355,9 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
 function linesSkipped(s: ExportSummary, rejects: string | undefined): string[] {
   const parts: string[] = [];
   if (s.errorLines > 0)
-    parts.push(`${s.errorLines} error ${noun(s.errorLines, 'line')} (see ${s.errorsFile})`);
-  if (s.invalid > 0) parts.push(`${s.invalid} invalid ${noun(s.invalid, 'line')} skipped (see ${rejects})`);
+    parts.push(`${grouped(s.errorLines)} error ${noun(s.errorLines, 'line')} (see ${s.errorsFile})`);
+  if (s.invalid > 0)
+    parts.push(`${grouped(s.invalid)} invalid ${noun(s.invalid, 'line')} skipped (see ${rejects})`);
   return parts;
 }
 
@@ -369,7 +370,7 @@ function joinsMissing(s: ExportSummary): string[] {
     );
   if (s.usersInFile !== null)
     parts.push(
-      `${count(s.usersMissing, 'user')} not in the users file${s.usersDropped > 0 ? ` (${s.usersDropped} dropped)` : ''}, which holds ${usersHeld(s)}`,
+      `${count(s.usersMissing, 'user')} not in the users file${s.usersDropped > 0 ? ` (${grouped(s.usersDropped)} dropped)` : ''}, which holds ${usersHeld(s)}`,
     );
   return parts;
 }
@@ -422,7 +423,7 @@ function makeProgress(
 /** The users file's count: users, or with the Bloom filter its rows with a key (it saw no other key's repeats). */
 function usersHeld(s: ExportSummary): string {
   const n = s.usersInFile as number;
-  return `${n}${s.usersFiltered ? '' : ` ${noun(n, 'user')}`}${usersRoute(s)}`;
+  return `${grouped(n)}${s.usersFiltered ? '' : ` ${noun(n, 'user')}`}${usersRoute(s)}`;
 }
 
 function usersRoute(s: ExportSummary): string {

@@ -351,7 +351,7 @@ describe('export --users past --memory-budget', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /which holds 25000 rows with a key \(read for this export's users only, joined in \d+ partitions on disk: past --memory-budget\)/,
+      /which holds 25,000 rows with a key \(read for this export's users only, joined in \d+ partitions on disk: past --memory-budget\)/,
     );
     // Nothing else: no warning from node about the partitions' streams.
     assert.doesNotMatch(r.stderr, /Warning|MaxListeners/);
