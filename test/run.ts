@@ -1,16 +1,18 @@
 /**
  * The suite's runner (`npm test`, through scripts/test.mjs): node:test's own, three files at a time,
- * each in its own process with this process's flags (test/scratch.ts; tsx when run from the sources). `node --test` starts its files in path order,
- * which put the slowest ones (test/stages/run/, last by name) at the end of the run with the other
- * lanes idle. Here the files of SLOW_FIRST start first, longest first, and the rest follow in path
- * order, so that short files fill the lanes at the end. The order changes nothing else: every file
- * runs in a process of its own either way.
+ * each in its own process with this process's flags (test/scratch.ts; tsx when run from the
+ * sources). `node --test` starts its files in path order, which put the slowest ones
+ * (test/stages/run/, last by name) at the end of the run with the other lanes idle. Here the files
+ * of SLOW_FIRST start first, longest first, and the rest follow in path order, so that short files
+ * fill the lanes at the end. The order changes nothing else: every file runs in a process of its
+ * own either way.
  *
  *   node scripts/test.mjs [FILE ...]                                         (the transpiled copy)
  *   node --import tsx/esm --import ./test/scratch.ts test/run.ts [FILE ...]  (the sources)
  *
- * FILE ... runs those files only (test/x.test.ts, as in the repository, either way). PB_TEST_TIMES=PATH writes each file's wall time there, slowest
- * first: the figures to keep SLOW_FIRST in step with the suite.
+ * FILE ... runs those files only (test/x.test.ts, as in the repository, either way).
+ * PB_TEST_TIMES=PATH writes each file's wall time there, slowest first: the figures to keep
+ * SLOW_FIRST in step with the suite.
  */
 import { writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';

@@ -8,6 +8,7 @@
  * PB_TEST_TMPDIR=disk keeps the machine's own temporary folder.
  */
 import { accessSync, constants, statfsSync } from 'node:fs';
+import { COMPILED } from './paths.js';
 import { useWorkerBundles } from './worker-bundles.js';
 
 const SHM = '/dev/shm';
@@ -30,4 +31,4 @@ if (process.env.PB_TEST_TMPDIR !== 'disk' && !process.env.PB_TEST_SCRATCH && roo
 
 // Worker threads from bundles rather than through tsx (see worker-bundles.ts); in the transpiled
 // copy (scripts/test.mjs) they start from its .js files, with nothing to bundle.
-if (!import.meta.url.endsWith('.js')) await useWorkerBundles();
+if (!COMPILED) await useWorkerBundles();

@@ -5,7 +5,7 @@
  * test/layout.test.ts.
  */
 import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { HERE } from './paths.js';
 
 export const SLOW_FIRST: readonly string[] = [
   'test/stages/run/run.test.ts',
@@ -36,11 +36,9 @@ export const SLOW_FIRST: readonly string[] = [
   'test/io/dedupe.test.ts',
 ];
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
 /** Every test file under test/ (fixtures aside), relative to the repository, in path order. */
 export function allTestFiles(): string[] {
-  return readdirSync(`${root}test`, { recursive: true, encoding: 'utf8' })
+  return readdirSync(`${HERE}test`, { recursive: true, encoding: 'utf8' })
     .map((f) => `test/${f}`)
     .filter((f) => f.endsWith('.test.ts') && !f.startsWith('test/fixtures/'))
     .sort();

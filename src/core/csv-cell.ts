@@ -1,6 +1,18 @@
 import { cutText } from './email-files.js';
 
-const FORMULA_CHARS = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
+/** What a cell may start a formula with (the guard's first check; core/delta.ts reads cells back by it). */
+export const FORMULA_CHARS: ReadonlySet<string> = new Set([
+  '=',
+  '+',
+  '-',
+  '@',
+  '\t',
+  '\r',
+  '\uFF1D',
+  '\uFF0B',
+  '\uFF0D',
+  '\uFF20',
+]);
 
 /**
  * A minus and a number (`-8234567890123456789`, an mParticle id; `-1.3`; `-1,2`): a spreadsheet

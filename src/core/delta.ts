@@ -1,5 +1,6 @@
 import { usage } from '../errors.js';
 import { fmix } from './byteset.js';
+import { FORMULA_CHARS } from './csv-cell.js';
 import type { OutKeyField } from './out-lines.js';
 
 /**
@@ -240,8 +241,6 @@ export function csvShapeOf(header: readonly string[]): CsvShape | undefined {
   return { format: 'csv-wide', recipe, idCol: -1, scoreCol: -1, rankCol: -1, idCols, scoreCols };
 }
 
-const FORMULA_FIRST = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
-
 /**
  * A CSV text cell read back as the id it was written from: export's formula
  * guard put a `'` before an id starting like a formula, so with the guard on
@@ -249,7 +248,7 @@ const FORMULA_FIRST = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B
  * cannot be told apart; with --no-escape-formulas nothing is taken off).
  */
 export function cellValue(cell: string, escapeFormulas: boolean): string {
-  if (escapeFormulas && cell.length > 1 && cell[0] === "'" && FORMULA_FIRST.has(cell[1] as string))
+  if (escapeFormulas && cell.length > 1 && cell[0] === "'" && FORMULA_CHARS.has(cell[1] as string))
     return cell.slice(1);
   return cell;
 }
