@@ -1,5 +1,5 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { type HalfJob, type HalfReply, readTheirHalf } from '../stages/export/delta/prev-table.js';
+import { type HalfJob, type HalfReply, readTheirParts } from '../stages/export/delta/prev-table.js';
 import {
   type DecideJob,
   type DecideReply,
@@ -11,8 +11,8 @@ import {
 } from '../stages/export/delta/prev-thread.js';
 
 /**
- * Worker entry: with a HalfJob, the table path's second half of PREV (see
- * delta/prev-table.ts). Otherwise `export --since` reads PREV into partitions of its own here
+ * Worker entry: with a HalfJob, the table path's parts of PREV beside the
+ * main thread's (see delta/prev-table.ts). Otherwise `export --since` reads PREV into partitions of its own here
  * while the main thread keys the sources (the two reads are independent),
  * then decides the odd partitions while the main thread decides the even
  * ones. Two replies: what PREV was and its partitions' counts, then its
@@ -24,9 +24,9 @@ if (!port) throw new Error('prev-worker: not started as a worker');
 if ((workerData as HalfJob).half) await half(port, workerData as HalfJob);
 else await partitions(port, workerData as PrevJob);
 
-/** The table path (delta/prev-table.ts): the second half of PREV into the arena's second half. */
+/** The table path (delta/prev-table.ts): parts of PREV into the arena's matching words. */
 async function half(port: MessagePort, h: HalfJob): Promise<void> {
-  port.postMessage((await readTheirHalf(h)) satisfies HalfReply);
+  port.postMessage((await readTheirParts(h)) satisfies HalfReply);
 }
 
 async function partitions(port: MessagePort, job: PrevJob): Promise<void> {

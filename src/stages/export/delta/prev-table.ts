@@ -17,21 +17,27 @@ const MAX_TABLE = 1 << 30;
 
 /**
  * PREV's `.out` file from this size on is read on two threads (the tests
- * split small ones). The tests' `head`: this thread says it is that far in,
- * then waits for the worker's cut, or for it to decline; `split` counts the
- * reads a worker's part was taken into.
+ * split small ones). `part`: the least bytes a thread takes at once; the
+ * tests' `alternate`: the threads take parts in turn (the worker first),
+ * so that both read several, whatever their speeds; `split` counts the
+ * reads a worker took parts in, `parts` the parts it took.
  */
-export const PREV_SPLIT = { from: 8 * 1024 * 1024, head: -1, split: 0 };
+export const PREV_SPLIT = {
+  from: 8 * 1024 * 1024,
+  part: 8 * 1024 * 1024,
+  alternate: false,
+  split: 0,
+  parts: 0,
+};
 
 /**
- * Where the two threads meet, BigInt64 words: AHEAD, the place this thread
- * has read to and a little more; CUT, 0 until one thread settles it: the
- * worker's cut (a line start), or -1 when this thread takes PREV whole.
+ * Where the threads meet, BigInt64 words: NEXT, the first byte of PREV no
+ * thread has taken (a line start); TURN, in the tests' `alternate`, the
+ * thread whose turn it is to take a part (0 this one, 1 the worker), or -1
+ * once one of them found nothing left.
  */
-const AHEAD = 0;
-const CUT = 1;
-/** How far past its place this thread says it is (it reads 256 KiB at a time). */
-const MARGIN = 1 << 20;
+const NEXT = 0;
+const TURN = 1;
 
 /** What io/prev-worker.ts is given: PREV, the table's memory, where the threads meet. */
 export interface HalfJob {
@@ -42,60 +48,97 @@ export interface HalfJob {
   meet: SharedArrayBuffer;
   scores: boolean;
   o: PrevReadOptions;
+  /** PREV_SPLIT's part and alternate, as this thread has them (the worker's module has its own). */
+  part: number;
+  alternate: boolean;
 }
 
-/** The worker's reply: its entries' start and end, how many, what PREV's part was; none (it declined); or it failed. */
-export type HalfReply =
-  | { start: number; top: number; keys: number; full: boolean; read: PrevRead }
-  | { none: true }
-  | { failed: true };
-
-/** The arena word where the worker's entries start, for a cut at byte `cut`: the arena shared as the bytes are. */
-function arenaCut(m: TableMemory, cut: number, size: number): number {
-  return Math.floor((m.arena.byteLength / 4) * (cut / size));
+/** One part of PREV a thread read: its entries' start and end in the arena, how many, what the part was. */
+export interface HalfPart {
+  start: number;
+  top: number;
+  keys: number;
+  read: PrevRead;
 }
 
-/**
- * The worker's part of PREV into the table, once it runs: half of what the
- * main thread has not yet read (it started first: a thread takes 0.2 to
- * 0.3 s to start, and a fixed half left that thread idle while the worker
- * caught up), from the next line start; none when the main thread took it all.
- */
-export async function readTheirHalf(h: HalfJob): Promise<HalfReply> {
-  const meet = new BigInt64Array(h.meet);
-  const ahead = Number(Atomics.load(meet, AHEAD));
-  const cut = ahead < h.size ? findCut(h.since, h.size, (ahead + (h.size - ahead) / 2) / h.size) : -1;
-  if (cut <= ahead || Atomics.compareExchange(meet, CUT, 0n, BigInt(cut)) !== 0n) {
-    Atomics.compareExchange(meet, CUT, 0n, -1n);
-    return { none: true };
-  }
-  const start = arenaCut(h.memory, cut, h.size);
-  const writer = new TableWriter(h.memory, start, h.memory.arena.byteLength / 4);
-  const read = await readHalf(h.since, writer, h.scores, h.o, cut, h.size);
-  if (!read || writer.twice) return { failed: true };
-  return { start, top: writer.top, keys: writer.keys, full: writer.full, read };
+/** The worker's reply: the parts it read (none: the main thread took them all); or it failed. */
+export type HalfReply = { parts: HalfPart[] } | { failed: true };
+
+/** The arena word where the entries of PREV's bytes from `at` start: the arena shared as the bytes are. */
+function arenaCut(m: TableMemory, at: number, size: number): number {
+  return at >= size ? m.arena.byteLength / 4 : Math.floor((m.arena.byteLength / 4) * (at / size));
 }
 
 /**
- * This thread's bytes of PREV: from its start to the worker's cut once it is
- * known (the writer's arena then ends where the worker's starts), or to
- * PREV's end, taken whole when no cut came first. Throws (the table path
- * gives up) in the unlikely case that it read past a cut set after it.
+ * Parts of PREV into the table, taken one after the other from where the
+ * other thread's last part ends, each a quarter of what is left (at least
+ * PREV_SPLIT.part), until none is left; undefined when a part is no
+ * table's. Run by both threads: the worker starts 0.2 to 0.3 s after this
+ * one, and this one reads slower (it keeps the event loop, and a file's
+ * first pages cost more on these VMs), so a fixed cut, even one the worker
+ * set once it ran, left one of the two reading alone for 0.1 to 0.3 s on
+ * 1 GB, the other way round under load; the last parts here are a few
+ * milliseconds each.
  */
-function untilCut(h: HalfJob, writer: TableWriter): (f: string) => AsyncGenerator<Buffer> {
+export async function readParts(h: HalfJob, thread: 0 | 1): Promise<HalfPart[] | undefined> {
   const meet = new BigInt64Array(h.meet);
-  const end = (at: number) => {
-    let cut = Number(Atomics.load(meet, CUT));
-    if (cut === 0 && at >= h.size) cut = Number(Atomics.compareExchange(meet, CUT, 0n, -1n)) || -1;
-    if (cut <= 0) {
-      Atomics.store(meet, AHEAD, BigInt(at + MARGIN));
-      return h.size;
+  const parts: HalfPart[] = [];
+  for (;;) {
+    if (h.alternate) await myTurn(meet, thread);
+    const got = take(h, meet);
+    if (h.alternate) passTurn(meet, thread, got !== undefined);
+    if (!got) return parts;
+    const part = await readPart(h, got[0], got[1]);
+    if (!part) {
+      // The table path is given up: the other thread need take no more, nor wait for a turn.
+      Atomics.store(meet, NEXT, BigInt(h.size));
+      passTurn(meet, thread, false);
+      return undefined;
     }
-    if (at > cut) throw new Error('PREV read past the cut');
-    writer.limit(arenaCut(h.memory, cut, h.size));
-    return cut;
-  };
-  return (f) => fileBytes(f, 0, end);
+    parts.push(part);
+  }
+}
+
+/** The next part of PREV, [from, to) from line start to line start, taken from NEXT; undefined when none is left. */
+function take(h: HalfJob, meet: BigInt64Array): [number, number] | undefined {
+  for (;;) {
+    const from = Number(Atomics.load(meet, NEXT));
+    if (from >= h.size) return undefined;
+    const want = from + Math.max(h.part, Math.floor((h.size - from) / 4));
+    const cut = want >= h.size ? -1 : findCut(h.since, h.size, want / h.size);
+    const to = cut <= from ? h.size : cut;
+    if (Atomics.compareExchange(meet, NEXT, BigInt(from), BigInt(to)) === BigInt(from)) return [from, to];
+  }
+}
+
+/** The tests' turns: this thread waits for its own (on the main thread without blocking the event loop). */
+async function myTurn(meet: BigInt64Array, thread: 0 | 1): Promise<void> {
+  for (;;) {
+    const turn = Number(Atomics.load(meet, TURN));
+    if (turn === thread || turn === -1) return;
+    if (thread === 1) Atomics.wait(meet, TURN, BigInt(turn), 50);
+    else await setTimeout(1);
+  }
+}
+
+function passTurn(meet: BigInt64Array, thread: 0 | 1, took: boolean): void {
+  Atomics.store(meet, TURN, took ? BigInt(1 - thread) : -1n);
+  Atomics.notify(meet, TURN);
+}
+
+/** PREV's bytes [from, to) into the arena's matching words; undefined when they are no table's. */
+async function readPart(h: HalfJob, from: number, to: number): Promise<HalfPart | undefined> {
+  const start = arenaCut(h.memory, from, h.size);
+  const writer = new TableWriter(h.memory, start, arenaCut(h.memory, to, h.size));
+  const read = await readHalf(h.since, writer, h.scores, h.o, from, to);
+  if (!read || writer.twice || writer.full) return undefined;
+  return { start, top: writer.top, keys: writer.keys, read };
+}
+
+/** The worker's parts (io/prev-worker.ts). */
+export async function readTheirParts(h: HalfJob): Promise<HalfReply> {
+  const parts = await readParts(h, 1);
+  return parts ? { parts } : { failed: true };
 }
 
 type Settings = HalfJob['o'];
@@ -170,6 +213,8 @@ export async function readPrevTable(
       meet: new SharedArrayBuffer(16),
       scores: d.sinceScores,
       o: settings,
+      part: PREV_SPLIT.part,
+      alternate: PREV_SPLIT.alternate,
     };
     got = await readSplit(job);
   }
@@ -179,7 +224,7 @@ export async function readPrevTable(
   return { table: { arena: memory.arena, slots: memory.slots, mask: slots - 1, regions, keys }, read };
 }
 
-/** PREV on this thread and the worker (readTheirHalf): the two parts' regions, keys and read, or undefined. */
+/** PREV on this thread and the worker (readParts on each): the parts' regions, keys and read, or undefined. */
 async function readSplit(
   job: HalfJob,
 ): Promise<{ regions: [number, number][]; keys: number; read: PrevRead } | undefined> {
@@ -189,34 +234,26 @@ async function readSplit(
     worker.once('error', () => resolve({ failed: true }));
     worker.once('exit', () => resolve({ failed: true }));
   });
-  const writer = new TableWriter(job.memory, 0, job.memory.arena.byteLength / 4);
-  const open = untilCut(job, writer);
-  if (PREV_SPLIT.head >= 0) await headThenWait(job);
-  const mine = await readHalf(job.since, writer, job.scores, job.o, 0, job.size, open);
+  const mine = await readParts(job, 0);
   const other: HalfReply = mine ? await theirs : { failed: true };
   await worker.terminate();
-  if (!mine || 'failed' in other || writer.full || writer.twice) return undefined;
-  if ('none' in other) return { regions: [[0, writer.top]], keys: writer.keys, read: mine };
-  if (other.full) return undefined;
-  const a = mine.recipe;
-  const b = other.read.recipe;
-  if (a && b && !sameRecipe(a, b)) return undefined;
-  PREV_SPLIT.split++;
-  return {
-    regions: [
-      [0, writer.top],
-      [other.start, other.top],
-    ],
-    keys: writer.keys + other.keys,
-    read: { format: 'out', recipe: a ?? b, keys: mine.keys + other.read.keys },
-  };
-}
-
-/** The tests' PREV_SPLIT.head: said to be that far into PREV, this thread waits for the worker to set the cut or decline. */
-async function headThenWait(job: HalfJob): Promise<void> {
-  const meet = new BigInt64Array(job.meet);
-  Atomics.store(meet, AHEAD, BigInt(PREV_SPLIT.head));
-  while (Atomics.load(meet, CUT) === 0n) await setTimeout(1);
+  if (!mine || 'failed' in other) return undefined;
+  const parts = [...mine, ...other.parts];
+  let recipe: PrevRead['recipe'];
+  let keys = 0;
+  let read = 0;
+  for (const p of parts) {
+    const r = p.read.recipe;
+    if (recipe && r && !sameRecipe(recipe, r)) return undefined;
+    recipe ??= r;
+    keys += p.keys;
+    read += p.read.keys;
+  }
+  if (other.parts.length > 0) PREV_SPLIT.split++;
+  PREV_SPLIT.parts += other.parts.length;
+  // In PREV's order: the arena's words follow the file's bytes.
+  const regions = parts.map((p): [number, number] => [p.start, p.top]).sort((x, y) => x[0] - y[0]);
+  return { regions, keys, read: { format: 'out', recipe, keys: read } };
 }
 
 /** The size of PREV when it is a local `.out` file, not gzipped, worth two threads; else undefined. */

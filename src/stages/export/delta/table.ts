@@ -242,6 +242,8 @@ export class PrevTable {
    */
   private guess = -1;
   private readonly ends: Int32Array;
+  /** The index in `ends` of the region after() last found. */
+  private region = 0;
 
   constructor(readonly shared: SharedTable) {
     this.w = new Int32Array(shared.arena);
@@ -271,10 +273,15 @@ export class PrevTable {
   private after(o: number, len: number): number {
     const next = o + HEAD + ((len + 3) >> 2);
     const ends = this.ends;
-    for (let r = 0; r < ends.length; r += 2)
-      if (o >= (ends[r] as number) && o < (ends[r + 1] as number))
-        return next < (ends[r + 1] as number) ? next : -1;
-    return -1;
+    // The last entry's region first: PREV read on two threads is in a score of regions, not one or two.
+    let r = this.region;
+    if (o < (ends[r] as number) || o >= (ends[r + 1] as number)) {
+      r = 0;
+      while (r < ends.length && (o < (ends[r] as number) || o >= (ends[r + 1] as number))) r += 2;
+      if (r >= ends.length) return -1;
+      this.region = r;
+    }
+    return next < (ends[r + 1] as number) ? next : -1;
   }
 
   private sameKey(o: number, buf: Uint8Array, ks: number, ke: number): boolean {

@@ -125,10 +125,12 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
       if (!made) since = prevOut;
     }
     // Every other round a `.out` PREV is read on two threads (a worker places its keys beside this
-    // thread's): the worker cuts PREV's rest in two, this thread said to be at its start or some way
-    // in; or, none said, this thread reads a small PREV whole before the worker runs.
+    // thread's), in parts each takes in turn (down to a line), or as they come (parts of at least 200
+    // bytes, or the default, in which this thread reads a small PREV whole before the worker runs).
     PREV_SPLIT.from = round % 2 === 1 ? 1 : 8 * 1024 * 1024;
-    PREV_SPLIT.head = round % 2 === 1 ? ([0, 150, -1][(round >> 1) % 3] as number) : -1;
+    const split = round % 2 === 1 ? (round >> 1) % 3 : -1;
+    PREV_SPLIT.alternate = split === 0;
+    PREV_SPLIT.part = split === 0 ? 1 : split === 1 ? 200 : 8 * 1024 * 1024;
     const pieceSize = workers ? 200 + rnd(400) : ([7, 300, 4096][rnd(3)] as number);
     const o: ExportOptions = {
       sources: [curFile],
@@ -160,7 +162,8 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
     if (!odd) assert.ok(!results[0]?.startsWith('failed'), what);
   }
   PREV_SPLIT.from = 8 * 1024 * 1024;
-  PREV_SPLIT.head = -1;
+  PREV_SPLIT.alternate = false;
+  PREV_SPLIT.part = 8 * 1024 * 1024;
   await rm(dir, { recursive: true, force: true });
   return taken;
 }
@@ -168,10 +171,13 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
 test('the table path writes what the partition path writes, on random inputs, formats and settings', async () => {
   // 10 rounds (20 before the workers' own test below took its share): the suite is at its 5 minutes.
   const split = PREV_SPLIT.split;
+  const parts = PREV_SPLIT.parts;
   const taken = await compareRounds(7, 10, false);
-  // Most rounds must have gone the table's way, or the comparison tests nothing; some with PREV on two threads.
+  // Most rounds must have gone the table's way, or the comparison tests nothing; some with PREV on two
+  // threads, the worker reading several parts of it.
   assert.ok(taken >= 4, `the table path was taken ${taken} times`);
   assert.ok(PREV_SPLIT.split - split >= 1, `PREV was split ${PREV_SPLIT.split - split} times`);
+  assert.ok(PREV_SPLIT.parts - parts >= 4, `the worker read ${PREV_SPLIT.parts - parts} parts`);
 });
 
 test('conversion workers deciding each line as they write it give the partition path bytes', async () => {
