@@ -53,20 +53,23 @@ export interface HalfJob {
   alternate: boolean;
 }
 
-/** One part of PREV a thread read: its entries' start and end in the arena, how many, what the part was. */
-export interface HalfPart {
-  start: number;
-  top: number;
+/** What a thread read of PREV: the arena's words its entries fill ([start, top, where the part starts]), its keys, each part's read. */
+export interface HalfParts {
+  regions: [number, number, number][];
   keys: number;
-  read: PrevRead;
+  reads: PrevRead[];
 }
 
-/** The worker's reply: the parts it read (none: the main thread took them all); or it failed. */
-export type HalfReply = { parts: HalfPart[] } | { failed: true };
+/** The worker's reply: its parts (none: the main thread took them all); or it failed. */
+export type HalfReply = HalfParts | { failed: true };
 
-/** The arena word where the entries of PREV's bytes from `at` start: the arena shared as the bytes are. */
-function arenaCut(m: TableMemory, at: number, size: number): number {
-  return at >= size ? m.arena.byteLength / 4 : Math.floor((m.arena.byteLength / 4) * (at / size));
+/**
+ * Arena words a block takes: a 64th of the arena, at most 1 MiB (at least
+ * 4 KiB): at most one entry's words are left unused at a block's end, and
+ * a block each thread has not filled at the end.
+ */
+function blockWords(m: TableMemory): number {
+  return Math.min(1 << 18, Math.max(1 << 10, Math.floor(m.arena.byteLength / 4 / 64)));
 }
 
 /**
@@ -80,22 +83,26 @@ function arenaCut(m: TableMemory, at: number, size: number): number {
  * 1 GB, the other way round under load; the last parts here are a few
  * milliseconds each.
  */
-export async function readParts(h: HalfJob, thread: 0 | 1): Promise<HalfPart[] | undefined> {
+export async function readParts(h: HalfJob, thread: 0 | 1): Promise<HalfParts | undefined> {
   const meet = new BigInt64Array(h.meet);
-  const parts: HalfPart[] = [];
+  const writer = new TableWriter(h.memory, 0, 0);
+  writer.blocks(blockWords(h.memory));
+  const reads: PrevRead[] = [];
   for (;;) {
     if (h.alternate) await myTurn(meet, thread);
     const got = take(h, meet);
     if (h.alternate) passTurn(meet, thread, got !== undefined);
-    if (!got) return parts;
-    const part = await readPart(h, got[0], got[1]);
-    if (!part) {
+    if (!got) return { regions: writer.regions(), keys: writer.keys, reads };
+    const [from, to] = got;
+    writer.part(from);
+    const read = await readHalf(h.since, writer, h.scores, h.o, from, to);
+    if (!read || writer.twice || writer.full) {
       // The table path is given up: the other thread need take no more, nor wait for a turn.
       Atomics.store(meet, NEXT, BigInt(h.size));
       passTurn(meet, thread, false);
       return undefined;
     }
-    parts.push(part);
+    reads.push(read);
   }
 }
 
@@ -126,19 +133,9 @@ function passTurn(meet: BigInt64Array, thread: 0 | 1, took: boolean): void {
   Atomics.notify(meet, TURN);
 }
 
-/** PREV's bytes [from, to) into the arena's matching words; undefined when they are no table's. */
-async function readPart(h: HalfJob, from: number, to: number): Promise<HalfPart | undefined> {
-  const start = arenaCut(h.memory, from, h.size);
-  const writer = new TableWriter(h.memory, start, arenaCut(h.memory, to, h.size));
-  const read = await readHalf(h.since, writer, h.scores, h.o, from, to);
-  if (!read || writer.twice || writer.full) return undefined;
-  return { start, top: writer.top, keys: writer.keys, read };
-}
-
 /** The worker's parts (io/prev-worker.ts). */
 export async function readTheirParts(h: HalfJob): Promise<HalfReply> {
-  const parts = await readParts(h, 1);
-  return parts ? { parts } : { failed: true };
+  return (await readParts(h, 1)) ?? { failed: true };
 }
 
 type Settings = HalfJob['o'];
@@ -243,22 +240,20 @@ async function readSplit(
   const other: HalfReply = mine ? await theirs : { failed: true };
   await worker.terminate();
   if (!mine || 'failed' in other) return undefined;
-  const parts = [...mine, ...other.parts];
   let recipe: PrevRead['recipe'];
-  let keys = 0;
   let read = 0;
-  for (const p of parts) {
-    const r = p.read.recipe;
-    if (recipe && r && !sameRecipe(recipe, r)) return undefined;
-    recipe ??= r;
-    keys += p.keys;
-    read += p.read.keys;
+  for (const r of [...mine.reads, ...other.reads]) {
+    if (recipe && r.recipe && !sameRecipe(recipe, r.recipe)) return undefined;
+    recipe ??= r.recipe;
+    read += r.keys;
   }
-  if (other.parts.length > 0) PREV_SPLIT.split++;
-  PREV_SPLIT.parts += other.parts.length;
-  // In PREV's order: the arena's words follow the file's bytes.
-  const regions = parts.map((p): [number, number] => [p.start, p.top]).sort((x, y) => x[0] - y[0]);
-  return { regions, keys, read: { format: 'out', recipe, keys: read } };
+  if (other.reads.length > 0) PREV_SPLIT.split++;
+  PREV_SPLIT.parts += other.reads.length;
+  // In PREV's order: by where each part starts, each thread's regions of a part in the order it wrote them.
+  const regions = [...mine.regions, ...other.regions]
+    .sort((x, y) => x[2] - y[2])
+    .map(([s, e]): [number, number] => [s, e]);
+  return { regions, keys: mine.keys + other.keys, read: { format: 'out', recipe, keys: read } };
 }
 
 /** The size of PREV when it is a local `.out` file, not gzipped, worth two threads; else undefined. */

@@ -46,7 +46,7 @@ export interface SharedTable {
 export interface TableMemory {
   arena: SharedArrayBuffer;
   slots: SharedArrayBuffer;
-  /** Int32: the keys placed so far, by every writer. */
+  /** Int32: the keys placed so far, by every writer; then the arena's words taken in blocks (TableWriter.blocks). */
   placed: SharedArrayBuffer;
 }
 
@@ -59,11 +59,16 @@ export function tableMemory(budget: number): TableMemory {
   return {
     arena: new SharedArrayBuffer(arena),
     slots: new SharedArrayBuffer(4 * slots),
-    placed: new SharedArrayBuffer(4),
+    placed: new SharedArrayBuffer(8),
   };
 }
 
-/** Entries appended to words [start, end) of the arena, in PREV's order, each placed in the slots as it comes. */
+/**
+ * Entries appended to words [start, end) of the arena, in PREV's order,
+ * each placed in the slots as it comes; or, several writers at once
+ * (blocks()), to blocks they take in turn from the arena's start, as each
+ * fills, so that no writer's words depend on where its part of PREV lies.
+ */
 export class TableWriter {
   private readonly w: Int32Array;
   private readonly b: Uint8Array;
@@ -74,6 +79,13 @@ export class TableWriter {
   private readonly most: number;
   /** Keys this writer may still place before it reserves more from `placed`. */
   private reserved = 0;
+  /** Words a block takes (0: one region, [start, end)). */
+  private block = 0;
+  /** The regions this writer filled before its current one, [start, top, tag] each, in its order. */
+  private readonly filled: [number, number, number][] = [];
+  /** The current region's tag (part()). */
+  private tag = 0;
+  start: number;
   top: number;
   keys = 0;
   /** What touch() read (kept, so that its reads are not dropped as unused). */
@@ -84,7 +96,7 @@ export class TableWriter {
 
   constructor(
     m: TableMemory,
-    readonly start: number,
+    start: number,
     private end: number,
   ) {
     this.w = new Int32Array(m.arena);
@@ -93,24 +105,55 @@ export class TableWriter {
     this.placed = new Int32Array(m.placed);
     this.mask = this.slots.length - 1;
     this.most = Math.floor((this.slots.length * 7) / 10);
+    this.start = start;
     this.top = start;
   }
 
-  /** This writer's words end at `end` from now on (another writer's start there): full if it is past. */
-  limit(end: number): void {
-    this.end = end;
-    if (this.top > end) this.full = true;
+  /**
+   * From now on, entries go to blocks of `words` taken from the count in
+   * TableMemory.placed that every such writer shares; the first is taken
+   * at the first add.
+   */
+  blocks(words: number): void {
+    this.block = words;
+    this.start = this.top = this.end = 0;
+  }
+
+  /**
+   * Entries from now on start a new region, tagged `tag` (where a part of
+   * PREV starts: the threads' regions sorted by tag, each writer's in its
+   * own order, are in PREV's order), in the same block.
+   */
+  part(tag: number): void {
+    this.close();
+    this.start = this.top;
+    this.tag = tag;
+  }
+
+  /** The words this writer's entries fill, [start, top, tag] each, in the order it added them. */
+  regions(): [number, number, number][] {
+    this.close();
+    this.start = this.top;
+    return [...this.filled];
+  }
+
+  private close(): void {
+    if (this.top > this.start) this.filled.push([this.start, this.top, this.tag]);
   }
 
   add(key: Uint8Array, ks: number, ke: number, hash: number, a: number, b: number): void {
     const len = ke - ks;
-    const o = this.top;
-    const next = o + HEAD + ((len + 3) >> 2);
-    if (next > this.end || len > LEN || (this.reserved === 0 && !this.reserve())) {
+    const words = HEAD + ((len + 3) >> 2);
+    if (
+      len > LEN ||
+      (this.top + words > this.end && !this.nextBlock(words)) ||
+      (this.reserved === 0 && !this.reserve())
+    ) {
       this.full = true;
       return;
     }
     this.reserved--;
+    const o = this.top;
     const w = this.w;
     w[o] = hash;
     w[o + 1] = a;
@@ -119,9 +162,22 @@ export class TableWriter {
     const bytes = this.b;
     const at = (o + HEAD) * 4;
     for (let j = 0; j < len; j++) bytes[at + j] = key[ks + j] as number;
-    this.top = next;
+    this.top = o + words;
     this.keys++;
     this.place(o, hash | 0, at, len);
+  }
+
+  /** A new block with room for an entry of `words`; false when blocks are not in use or the arena is taken. */
+  private nextBlock(words: number): boolean {
+    if (this.block === 0) return false;
+    const arena = this.w.length;
+    const s = Atomics.add(this.placed, 1, this.block);
+    const e = Math.min(arena, s + this.block);
+    if (s + words > e) return false;
+    this.close();
+    this.start = this.top = s;
+    this.end = e;
+    return true;
   }
 
   /**

@@ -326,3 +326,37 @@ test('every PREV key seen, or all but one: the table path says what the partitio
   assert.equal(SINCE_TABLE.taken - taken, cases.length * 2);
   await rm(dir, { recursive: true, force: true });
 });
+
+test("PREV read in parts by both threads in turn: REMOVED in PREV's order, as the partition path writes it", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pb-since-parts-'));
+  // 2,900 of 3,000 users gone: about a dozen to each of REMOVED's 256 partitions, each in PREV's order.
+  const prev = Array.from({ length: 3000 }, (_, u) => outLine(`u${u}`, [`i${u % 7}`], [0.5]));
+  await writeFile(join(dir, 'prev.out'), `${prev.join('\n')}\n`);
+  await writeFile(join(dir, 'cur.out'), `${prev.slice(0, 100).join('\n')}\n`);
+  Object.assign(PREV_SPLIT, { from: 1, part: 1, alternate: true });
+  const parts = PREV_SPLIT.parts;
+  const taken = SINCE_TABLE.taken;
+  try {
+    const removed: string[] = [];
+    for (const table of [true, false]) {
+      const o: ExportOptions = {
+        sources: [join(dir, 'cur.out')],
+        format: 'csv-long',
+        workers: 1,
+        pieceSize: 4096,
+        since: join(dir, 'prev.out'),
+        output: join(dir, `out-${table}.csv`),
+        removed: join(dir, `removed-${table}.csv`),
+      };
+      assert.ok(!(await run(o, table)).startsWith('failed'));
+      removed.push(await readFile(join(dir, `removed-${table}.csv`), 'utf8'));
+    }
+    assert.equal(SINCE_TABLE.taken - taken, 1, 'the table path was taken');
+    assert.ok(PREV_SPLIT.parts - parts >= 8, `the worker read ${PREV_SPLIT.parts - parts} parts`);
+    assert.equal(removed[0]?.split('\n').length, 2902);
+    assert.equal(removed[0], removed[1]);
+  } finally {
+    Object.assign(PREV_SPLIT, { from: 8 * 1024 * 1024, part: 8 * 1024 * 1024, alternate: false });
+    await rm(dir, { recursive: true, force: true });
+  }
+});
