@@ -337,4 +337,28 @@ describe('export --users', () => {
     const bad = await cli(['export', src, '--users', users, '--user-key', 'nope']);
     assert.equal(bad.code, 2);
   });
+
+  test('a file option naming no file says so, as every other one does, not an internal error', async () => {
+    const src = await crm(OUT, 'a.out');
+    const rel = await crm(
+      `${JSON.stringify({ input: { itemId: 'i1' }, output: { recommendedItems: ['i2'] }, error: null })}\n`,
+      'rel.out',
+    );
+    const missing = tmp.fresh('nothere.csv');
+    for (const argv of [
+      ['export', src, '--users', missing],
+      ['export', src, '--catalog', missing],
+      ['export', rel, '--map-users', missing],
+      ['export', missing],
+    ]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 1, argv.join(' '));
+      assert.doesNotMatch(r.stderr, /internal error|\n {4}at /, argv.join(' '));
+      assert.match(
+        r.stderr,
+        new RegExp(`${missing.replace(/[.]/g, '\\.')}: (cannot read: )?no such file`),
+        argv.join(' '),
+      );
+    }
+  });
 });
