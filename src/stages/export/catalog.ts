@@ -1,5 +1,6 @@
 import { Catalog } from '../../core/catalog.js';
 import { accessor, findColumn, ITEM_COLUMNS, USER_COLUMNS } from '../../core/columns.js';
+import type { ConvertCounts } from '../../core/out/convert-result.js';
 import { type UserGroupPass, userColumnNames } from '../../core/out-convert.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import { alternatives, closest } from '../../core/suggest.js';
@@ -244,6 +245,31 @@ export async function eachUserRow<D extends TableRangeDone>(
   return { columns: [...opened.columns], names, ...r };
 }
 
+/**
+ * The users file's header, its key column and its first `n` rows (every column, as text), for a
+ * message that shows the file's keys beside the export's.
+ */
+export async function usersFileHead(
+  o: ResolvedExportOptions,
+  n: number,
+): Promise<{ header: string[]; idCol: number; rows: string[][] }> {
+  const { src, header, keyed, idCol } = await openTable(usersSpec(o, USERS_FLAGS));
+  const get = header.map((_, i) => accessor(i, header, keyed));
+  const rows: string[][] = [];
+  try {
+    for await (const batch of src.batches) {
+      for (const row of batch) {
+        if (row.error) continue;
+        rows.push(get.map((g) => String(g(row.values) ?? '').trim()));
+        if (rows.length >= n) return { header: [...header], idCol, rows };
+      }
+    }
+  } finally {
+    await src.close();
+  }
+  return { header: [...header], idCol, rows };
+}
+
 type OpenedTable = Awaited<ReturnType<typeof openTable>>;
 /** What a second thread needs of an opened table. */
 export type SplitTable = Pick<OpenedTable, 'file' | 'info' | 'src' | 'idCol'>;
@@ -430,4 +456,6 @@ export interface UsersTable {
   columns: string[];
   /** The table for source `index`, and the group of users its pass converts (given the first pass's key scan misses). */
   forSource?: (index: number, keyScanMisses: number) => Promise<{ table: Catalog; pass?: UserGroupPass }>;
+  /** Run once every row is converted, before the output is committed: a throw leaves no output. */
+  beforeCommit?: (counts: ConvertCounts) => Promise<void>;
 }

@@ -278,6 +278,7 @@ export class ExportRun {
       this.bytesWritten += length;
       yield c;
     }
+    await this.users?.beforeCommit?.(this.counts);
     if (!headerDone) yield header();
     if (this.o.parquetRowGroups === true) {
       const layout = this.layout ?? keyOnlyLayout(this.firstErrorKey);

@@ -20,6 +20,7 @@ import { PartSlice } from './part.js';
 import { runPasses } from './passes.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 import { type LoadedUsers, loadUsers, type UsersOverBudget } from './users-load.js';
+import { stopWhenNoUserMatched } from './users-none.js';
 import { UsersSpill, type UsersStats } from './users-spill.js';
 
 export {
@@ -113,7 +114,8 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
     return exportPartitioned(o, options, sources, loaded, users, started, keep);
   }
   const slice = o.part && (await PartSlice.open(sources, o.part, o.maxLineLength));
-  const usersTable = users && { table: users.catalog, columns: users.columns };
+  const beforeCommit = stopWhenNoUserMatched(o, sources);
+  const usersTable = users && { table: users.catalog, columns: users.columns, beforeCommit };
   const { run, passes } = await withParquet(o, options, async (eo) => {
     const run = new ExportRun(eo, options, loaded?.catalog, usersTable, keep);
     run.slice = slice;
@@ -161,6 +163,7 @@ async function exportPartitioned(
   keep: LineKeep | undefined,
 ): Promise<ExportSummary> {
   const spill = new SpillDir(o.tmpDir);
+  const beforeCommit = stopWhenNoUserMatched(o, sources);
   try {
     const join = await UsersSpill.create(o, spill, over);
     if (!keep && join.groupCount <= MAX_GROUP_PASSES && !sources.some((s) => s === '-' || isS3Uri(s))) {
@@ -168,7 +171,7 @@ async function exportPartitioned(
       const reads = Array.from({ length: join.groupCount }, () => sources).flat();
       const n = sources.length;
       const forSource = (i: number, misses: number) => join.forPass(Math.floor(i / n), misses);
-      const users = { table: undefined, columns: join.columns, forSource };
+      const users = { table: undefined, columns: join.columns, forSource, beforeCommit };
       const { run, passes } = await withParquet(o, options, async (eo) => {
         const run = new ExportRun(eo, options, loaded?.catalog, users);
         return { run, passes: await runPasses(run, eo, options, reads) };
@@ -177,7 +180,7 @@ async function exportPartitioned(
     }
     const split = await join.splitOutputs(sources, options, loaded !== undefined, keep);
     const forSource = async (i: number) => ({ table: await join.load(i) });
-    const users = { table: undefined, columns: join.columns, forSource };
+    const users = { table: undefined, columns: join.columns, forSource, beforeCommit };
     const { run, passes } = await withParquet(o, options, async (eo) => {
       const run = new ExportRun(eo, options, loaded?.catalog, users);
       return { run, passes: await runPasses(run, eo, options, split.paths, split) };

@@ -224,7 +224,7 @@ function usersWarnings(o: ResolvedExportOptions, run: ExportRun, users: UsersSta
     warnings.push(
       o.usersRequired
         ? `${what}${their} recommendations were dropped (--users-required)`
-        : `${what}${their} user columns are empty${o.format === 'jsonl' ? ' (null)' : ''}`,
+        : `${what}${their} user columns are empty${o.format === 'jsonl' ? ' (null)' : ''}${none ? ' (with --users-required this stops the export instead)' : ''}`,
     );
   }
   return warnings;

@@ -89,6 +89,41 @@ describe('export --users', () => {
     assert.ok(none.summary.warnings.some((w) => /none of the 3 users of this export/.test(w)));
   });
 
+  test('no user of the export in the users file with --users-required: a usage error naming the key column, no file', async () => {
+    // Past --memory-budget 1.2 MB too, where the join is on disk (partitions).
+    const more = Array.from({ length: 20_000 }, (_, i) => `f${i}@x,f${i},Name ${i}`);
+    const users = await crm(`email,customer_id,name\na@x,u1,A\nb@x,u2,B\n${more.join('\n')}\n`);
+    const src = await crm(OUT, 'none.out');
+    for (const extra of [{}, { format: 'csv-wide' as const }, { memoryBudget: 1_200_000 }, { gz: true }]) {
+      const output = tmp.fresh(extra.gz ? 'none.csv.gz' : 'none.csv');
+      const { exportOutputs } = await import('../../../src/stages/export/index.js');
+      const { gz: _, ...more } = { gz: false, ...extra };
+      const opts = { users, userKey: 'email', usersRequired: true, output, sources: [src], ...more };
+      await rejectsWith(
+        exportOutputs(opts),
+        'PB_USAGE',
+        /none of the 3 users of this export is in the users file by its key column "email" \(--user-key\): the export's user ids are like "u1", "u3", "u2", the file's "email" values like "a@x", "b@x", "f0@x", \.\.\.; .*Its column "customer_id" holds them: use --user-key "customer_id"/,
+      );
+      await assert.rejects(readFile(output), { code: 'ENOENT' }, JSON.stringify(extra));
+    }
+    // From stdin, past the budget (the join on disk): the file's side only.
+    await rejectsWith(
+      exportText(OUT, { users, userKey: 'email', usersRequired: true, memoryBudget: 1_200_000 }),
+      'PB_USAGE',
+      /by its key column "email" \(--user-key\): the file's "email" values like "a@x", "b@x", "f0@x", \.\.\.; with --users-required no row would be written, so nothing was\. Give --user-key the column/,
+    );
+    // A column of the file holding none of them either: the header is listed.
+    const other = await crm('email,name\na@x,A\n');
+    await rejectsWith(
+      exportText(OUT, { users: other, userKey: 'email', usersRequired: true }),
+      'PB_USAGE',
+      /the header has "email", "name"\), or check that --users names the right file/,
+    );
+    // One user found is enough: the others are dropped as before.
+    const one = await exportText(OUT, { users, userKey: 'customer_id', usersRequired: true });
+    assert.equal(one.summary.usersDropped, 1);
+  });
+
   test('--max-cell-bytes cuts user cells on a character boundary, and counts each cell written cut', async () => {
     const users = await crm('customer_id,first_name\nu1,Zoëlle\nu2,Bo\n');
     const opts = { users, userKey: 'customer_id', userFields: ['first_name'], maxCellBytes: 4 };
