@@ -16,6 +16,7 @@ import {
 } from '../../io/table-rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
+import { defaultColumns } from './table-columns.js';
 import { cellsInPlace, RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
 
 /**
@@ -119,14 +120,18 @@ async function openTable(t: TableSpec) {
     skipLines: '--skip-lines',
     noHeader: '--no-header',
   };
-  const text = await openText(file, {}, { encoding: t.encoding, names });
-  const src = await readRows(file, text.bytes, {
-    format: 'auto',
-    maxLineLength: TABLE_MAX_LINE,
-    delimiter: t.delimiter,
-    column: t.idColumn,
-    names,
-  });
+  const reopen = async () => {
+    const text = await openText(file, {}, { encoding: t.encoding, names });
+    const options = {
+      format: 'auto',
+      maxLineLength: TABLE_MAX_LINE,
+      delimiter: t.delimiter,
+      column: t.idColumn,
+      names,
+    } as const;
+    return { text, src: await readRows(file, text.bytes, options) };
+  };
+  const { text, src } = await reopen();
   try {
     const header = src.header;
     if (!header || header.length === 0) {
@@ -137,7 +142,9 @@ async function openTable(t: TableSpec) {
     const idCol = withSuggestion(header, t.idColumn, () =>
       findColumn(header, t.idColumn, t.candidates, t.role, flags.idColumn, file, keyed),
     );
-    const columns = t.columns ?? header.filter((_, i) => i !== idCol);
+    const named = { file, what: t.what, columnsOption: flags.columns };
+    const columns =
+      t.columns ?? (await defaultColumns(header, idCol, keyed, named, async () => (await reopen()).src));
     if (columns.length === 0)
       throw new PbError('PB_USAGE', `${t.what} has no columns besides the ${t.role}`, { file });
     const colIdx = columns.map((n) =>
@@ -159,7 +166,8 @@ function withSuggestion(header: readonly string[], name: string | undefined, fin
   try {
     return find();
   } catch (err) {
-    const near = name === undefined ? [] : closest(name, header);
+    // The name itself, repeated in the header, is no suggestion for it.
+    const near = name === undefined ? [] : [...new Set(closest(name, header))].filter((n) => n !== name);
     if (!(err instanceof PbError) || err.code !== 'PB_USAGE' || near.length === 0) throw err;
     const quoted = near.map((n) => JSON.stringify(n));
     throw new PbError('PB_USAGE', `${err.reason}; did you mean ${alternatives(quoted)}?`, {

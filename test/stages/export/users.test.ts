@@ -124,6 +124,56 @@ describe('export --users', () => {
     assert.equal(one.summary.usersDropped, 1);
   });
 
+  test('columns without a name or with a repeated one: empty ones are no columns, the rest refused unless named', async () => {
+    // Excel's trailing empty columns: no name, no value (one, then two of them).
+    for (const text of ['userId,email,\nu1,a@x,\nu2,b@x,\n', 'userId,email,,\r\nu1,a@x,,\r\nu2,b@x,,\r\n']) {
+      const r = await exportText(OUT, { users: await crm(text), format: 'csv-wide' });
+      assert.equal(
+        r.out,
+        'userId,item_1,item_2,score_1,score_2,email\r\nu1,i1,i2,0.5,0.25,a@x\r\nu3,i3,,0.1,,\r\nu2,i4,,,,b@x\r\n',
+      );
+    }
+    // No name, and a value under it: refused when every column is taken, left out when the columns are named.
+    const unnamed = await crm('userId,,email\nu1,,a@x\nu2,VIP,b@x\n');
+    await rejectsWith(
+      exportText(OUT, { users: unnamed }),
+      'PB_USAGE',
+      /column 2 has no name in the header but has values \("VIP" on line 3\), and without --user-fields every column is joined: name it in the header, or name the columns to join with --user-fields/,
+    );
+    assert.match(
+      (await exportText(OUT, { users: unnamed, userFields: ['email'] })).out,
+      /^userId,rank,itemId,score,email\r\nu1,1,i1,0\.5,a@x\r\n/,
+    );
+    // A repeated name: refused when every column is taken or when it is asked for; another column named is fine.
+    const dup = await crm('user_id,email,email,name\nu1,a@x,b@x,Zoë\n');
+    await rejectsWith(
+      exportText(OUT, { users: dup }),
+      'PB_USAGE',
+      /the users file has "email" twice in its header \(columns 2 and 3\), and without --user-fields every column is joined: rename one in the file/,
+    );
+    const asked = exportText(OUT, { users: dup, userFields: ['email'] });
+    await rejectsWith(
+      asked,
+      'PB_USAGE',
+      /--user-fields "email": the header has "email" and "email" \(columns 2 and 3\); rename one in the file$/,
+    );
+    assert.match(
+      (await exportText(OUT, { users: dup, userFields: ['name'] })).out,
+      /^userId,rank,itemId,score,name\r\nu1,1,i1,0\.5,Zoë\r\n/,
+    );
+    await rejectsWith(
+      exportText(OUT, { users: dup, userFields: ['emial'] }),
+      'PB_USAGE',
+      /did you mean "email"\?$/,
+    );
+    // The catalog follows the same rule.
+    const catalog = await crm('itemId,title,\ni1,One,\n', 'items.csv');
+    assert.match(
+      (await exportText(OUT, { catalog })).out,
+      /^userId,rank,itemId,score,title\r\nu1,1,i1,0\.5,One\r\n/,
+    );
+  });
+
   test('--max-cell-bytes cuts user cells on a character boundary, and counts each cell written cut', async () => {
     const users = await crm('customer_id,first_name\nu1,Zoëlle\nu2,Bo\n');
     const opts = { users, userKey: 'customer_id', userFields: ['first_name'], maxCellBytes: 4 };
