@@ -1,3 +1,4 @@
+import type { Layout } from '../../core/out-convert.js';
 import { isParquetFormat, outputHeader } from '../../core/out-convert.js';
 import { PbError, usage } from '../../errors.js';
 import { withCall } from '../../io/clients.js';
@@ -119,12 +120,28 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
   const { run, passes } = await withParquet(o, options, async (eo) => {
     const run = new ExportRun(eo, options, loaded?.catalog, usersTable, keep);
     run.slice = slice;
+    if (keep) run.sourcesShape = () => sourcesShape(eo, options, slice ? slice.sources : sources);
     return { run, passes: await runPasses(run, eo, options, slice ? slice.sources : sources) };
   });
   const stats = users && usersStats(users);
   const read = slice ? slice.sources.length : sources.length;
   const summary = summarizeExport(o, read, run, { catalog: loaded, users: stats }, passes, started);
   return slice ? { ...summary, part: slice.summary } : summary;
+}
+
+/**
+ * export --since whose delta converts no line with recommendations: the columns the whole export
+ * would have (its layout, and csv-wide's width without --top), measured over every line of the
+ * sources, so that the header is the same every week and --rename finds its columns. One more read
+ * of the sources, only for such a delta.
+ */
+async function sourcesShape(
+  eo: ResolvedExportOptions,
+  options: ExportOptions,
+  sources: string[],
+): Promise<{ layout: Layout | undefined; width: number }> {
+  const m = await new ExportRun(eo, options, undefined, undefined).measure(sources);
+  return { layout: m.layout, width: eo.top > 0 ? eo.top : Math.max(1, m.maxWidth) };
 }
 
 /** What the summary says of a users table held in memory. */
