@@ -12,7 +12,7 @@ import { resolveExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 import { type CurrentRead, keyCurrent } from './current.js';
 import { type DecidedShare, type DecideSettings, type DeltaCounts, decideDelta } from './decide.js';
-import { plainOptions, sinceByTable, tableFits } from './fast.js';
+import { plainOptions, quietWhenUnchanged, sinceByTable, tableFits } from './fast.js';
 import { KeptLines, type LineKeep } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
@@ -75,8 +75,7 @@ export async function exportSince(
     // PREV's mistakes first, as when it was read first.
     if (p.status === 'rejected') throw p.reason;
     if (c.status === 'rejected') throw c.reason;
-    const prev = p.value.read;
-    const cur = c.value;
+    const [prev, cur] = [p.value.read, c.value];
     await parts.close();
     const joined = joinPartitions(p.value, parts);
     checkMapped(d.since, prev.recipe, false);
@@ -96,6 +95,7 @@ export async function exportSince(
     const users = await writeRemoved(d, o, options.stdout, removed(removedHeader(key, o)), summary, dir);
     return {
       ...summary,
+      warnings: quietWhenUnchanged(summary.warnings, counts),
       sources: sources.length,
       since: {
         ...counts,

@@ -59,6 +59,8 @@ for (const { name, o } of cases) {
         });
         assert.equal(s.rows, 0);
         assert.equal(s.since?.unchanged, 3);
+        // No row is what an unchanged week gives: no warning says otherwise.
+        assert.deepEqual(s.warnings, []);
         assert.equal(await readFile(output, 'utf8'), `${header}\r\n`, `table path: ${table}`);
         assert.equal(await readFile(removed, 'utf8'), `${header.split(',')[0]}\r\n`);
       } finally {
