@@ -184,9 +184,10 @@ function withSuggestion(header: readonly string[], name: string | undefined, fin
 export async function checkCatalog(
   o: CatalogSettings,
   flags: CatalogOptionNames = CATALOG_FLAGS,
-): Promise<void> {
+): Promise<string[]> {
   const c = await openTable(catalogSpec(o, flags));
   await c.src.close();
+  return [...c.columns];
 }
 
 /** checkCatalog for the users file; the columns to join, as its header names them. */
