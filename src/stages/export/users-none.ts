@@ -2,6 +2,8 @@ import type { ConvertCounts } from '../../core/out/convert-result.js';
 import { PbError } from '../../errors.js';
 import { readOutHead } from '../../io/out-head.js';
 import { usersFileHead } from './catalog.js';
+import type { CurrentRead } from './delta/current.js';
+import type { DeltaCounts } from './delta/decide.js';
 import type { ResolvedExportOptions } from './options.js';
 
 /**
@@ -23,6 +25,24 @@ export function stopWhenNoUserMatched(
   };
 }
 
+/**
+ * export --since --users-required: the sources have keys with recommendations and the users file none
+ * of them. The delta would write no row and list every key of PREV in REMOVED (an unsubscribe of the
+ * whole audience), so it stops as the plain export does, before either file is written.
+ */
+export async function stopWhenNoKeyKept(
+  o: ResolvedExportOptions,
+  sources: readonly string[],
+  cur: CurrentRead,
+  counts: DeltaCounts,
+): Promise<void> {
+  if (o.users === undefined || !o.usersRequired || counts.new + counts.changed + counts.unchanged > 0) return;
+  let always = 0;
+  for (const byte of cur.always.sized(cur.lines)) for (let b = byte; b !== 0; b &= b - 1) always++;
+  const keyed = cur.lines - always;
+  if (keyed > 0) throw await noUserMatched(o, sources, keyed, ' and REMOVED would list every key of PREV');
+}
+
 /** Rows of each side compared for the message: a glance, not a join (the first MiB of the outputs). */
 const SAMPLE = 2000;
 
@@ -30,6 +50,7 @@ async function noUserMatched(
   o: ResolvedExportOptions,
   sources: readonly string[],
   n: number,
+  removed = '',
 ): Promise<PbError> {
   const ids = await exportUserIds(sources[0]);
   const { header, idCol, rows } = await usersFileHead(o, SAMPLE);
@@ -55,7 +76,7 @@ async function noUserMatched(
       : `Give --user-key the column that holds the export's user ids (the header has ${header.map((h) => JSON.stringify(h)).join(', ')}), or check that --users names the right file`;
   return new PbError(
     'PB_USAGE',
-    `none of the ${n} user${n === 1 ? '' : 's'} of this export is in the users file by its key column "${key}" (--user-key): ${ids.size > 0 ? `the export's user ids are like ${few([...ids])}, ` : ''}the file's "${key}" values like ${few(fileKeys)}; with --users-required no row would be written, so nothing was. ${fix}`,
+    `none of the ${n} user${n === 1 ? '' : 's'} of this export is in the users file by its key column "${key}" (--user-key): ${ids.size > 0 ? `the export's user ids are like ${few([...ids])}, ` : ''}the file's "${key}" values like ${few(fileKeys)}; with --users-required no row would be written${removed}, so nothing was. ${fix}`,
     { file: o.users },
   );
 }

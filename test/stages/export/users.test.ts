@@ -94,9 +94,9 @@ describe('export --users', () => {
     const more = Array.from({ length: 20_000 }, (_, i) => `f${i}@x,f${i},Name ${i}`);
     const users = await crm(`email,customer_id,name\na@x,u1,A\nb@x,u2,B\n${more.join('\n')}\n`);
     const src = await crm(OUT, 'none.out');
+    const { exportOutputs } = await import('../../../src/stages/export/index.js');
     for (const extra of [{}, { format: 'csv-wide' as const }, { memoryBudget: 1_200_000 }, { gz: true }]) {
       const output = tmp.fresh(extra.gz ? 'none.csv.gz' : 'none.csv');
-      const { exportOutputs } = await import('../../../src/stages/export/index.js');
       const { gz: _, ...more } = { gz: false, ...extra };
       const opts = { users, userKey: 'email', usersRequired: true, output, sources: [src], ...more };
       await rejectsWith(
@@ -119,6 +119,24 @@ describe('export --users', () => {
       'PB_USAGE',
       /the header has "email", "name"\), or check that --users names the right file/,
     );
+    // --since: the delta would list every key of PREV in REMOVED; it stops before either file.
+    const prev = tmp.fresh('prev.csv');
+    await exportOutputs({ sources: [src], output: prev, users, userKey: 'customer_id' });
+    const [delta, removed] = [tmp.fresh('delta.csv'), tmp.fresh('removed.csv')];
+    await rejectsWith(
+      exportOutputs({
+        sources: [src],
+        output: delta,
+        removed,
+        since: prev,
+        users,
+        userKey: 'email',
+        usersRequired: true,
+      }),
+      'PB_USAGE',
+      /none of the 3 users .*no row would be written and REMOVED would list every key of PREV, so nothing was\. Its column "customer_id"/,
+    );
+    for (const f of [delta, removed]) await assert.rejects(readFile(f), { code: 'ENOENT' }, f);
     // One user found is enough: the others are dropped as before.
     const one = await exportText(OUT, { users, userKey: 'customer_id', usersRequired: true });
     assert.equal(one.summary.usersDropped, 1);

@@ -10,6 +10,7 @@ import { StdinSpool } from '../../collect/sources.js';
 import type { ExportOptions } from '../options.js';
 import { resolveExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
+import { stopWhenNoKeyKept } from '../users-none.js';
 import { type CurrentRead, keyCurrent } from './current.js';
 import { type DecidedShare, type DecideSettings, type DeltaCounts, decideDelta } from './decide.js';
 import { plainOptions, quietWhenUnchanged, sinceByTable, tableFits } from './fast.js';
@@ -49,8 +50,7 @@ export async function exportSince(
     for (const src of spooled) await checkDocKind(src, 'out');
     const sources = await expandOutSources(spooled);
     // Over PREV, the output would hold only the changes: the next --since would find every key new.
-    await checkNotAnInput(o.output, [...sources, d.since]);
-    await checkNotAnInput(d.removed, [...sources, d.since]);
+    for (const out of [o.output, d.removed]) await checkNotAnInput(out, [...sources, d.since]);
     const byTable = (await tableFits(o)) && (await sinceByTable(options, d, o, sources, exportPlain));
     if (byTable) return byTable;
     const parts = await spill.partitions();
@@ -90,6 +90,7 @@ export async function exportSince(
     });
     await prevSide.close();
     prevSide = undefined;
+    await stopWhenNoKeyKept(o, sources, cur, counts);
     const summary = await exportPlain(plainOptions(options, sources), new KeptLines(write, cur.lines));
     const key = cur.recipe?.keyColumn ?? prev.recipe?.keyColumn ?? 'userId';
     const users = await writeRemoved(d, o, options.stdout, removed(removedHeader(key, o)), summary, dir);
