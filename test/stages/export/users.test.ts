@@ -463,5 +463,9 @@ describe('export --users', () => {
         argv.join(' '),
       );
     }
+    // A --tmp-dir typo: csv-wide from stdin spools there first.
+    const tmpDir = await cli(['export', '-', '--format', 'csv-wide', '--tmp-dir', missing], OUT);
+    assert.equal(tmpDir.code, 1);
+    assert.match(tmpDir.stderr, /: cannot make a temporary folder here \(--tmp-dir\): no such folder\n$/);
   });
 });

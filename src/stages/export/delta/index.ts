@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkMapped, checkSameRecipe } from '../../../core/delta.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
 import { expandOutSources } from '../../../io/out-reader.js';
-import { checkNotAnInput, trackTemporary } from '../../../io/output.js';
+import { checkNotAnInput, makeTempDir, trackTemporary } from '../../../io/output.js';
 import { SpillDir, type SpilledParts } from '../../../io/spill.js';
 import { StdinSpool } from '../../collect/sources.js';
 import type { ExportOptions } from '../options.js';
@@ -42,7 +42,7 @@ export async function exportSince(
   const o = resolveExportOptions(options);
   const spill = new SpillDir(o.tmpDir);
   const spool = new StdinSpool(o.tmpDir, options.stdin);
-  const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-since-'));
+  const dir = await makeTempDir(o.tmpDir, 'personalize-batch-since-');
   const tracked = trackTemporary(dir);
   let prevSide: PrevSide | undefined;
   try {
