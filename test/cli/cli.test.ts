@@ -642,7 +642,7 @@ describe('-o to a link, a FIFO, a folder or an input', () => {
 
     r = await cli([...PREPARE, '-o', src]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /emails\.csv: is also an input .*give another -o/);
+    assert.match(r.stderr, /emails\.csv: is also an input .*give another file/);
     assert.equal(await readFile(src, 'utf8'), 'user_id\nu1\nu2\n');
 
     // export, whose local output is written at offsets by its workers, goes the same way.

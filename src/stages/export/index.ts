@@ -3,7 +3,6 @@ import { PbError, usage } from '../../errors.js';
 import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
-import { checkNotAnInput } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import { SpillDir } from '../../io/spill.js';
 import { type LoadedCatalog, loadCatalog } from './catalog.js';
@@ -18,6 +17,7 @@ import { type ExportOptions, type ResolvedExportOptions, resolveExportOptions } 
 import { ParquetExport } from './parquet.js';
 import { PartSlice } from './part.js';
 import { runPasses } from './passes.js';
+import { checkExportPaths } from './paths.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 import { type LoadedUsers, loadUsers, type UsersOverBudget } from './users-load.js';
 import { UsersSpill, type UsersStats } from './users-spill.js';
@@ -85,7 +85,7 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
   // A file named directly is read whatever its name, so its content must be output.
   for (const src of o.sources) await checkDocKind(src, 'out');
   const sources = await expandOutSources(o.sources);
-  await checkNotAnInput(o.output, o.map ? [...sources, o.map.file] : sources);
+  await checkExportPaths(o, sources);
   const loaded = o.catalog ? await loadCatalog(o) : undefined;
   // With --map-users the users are the interactions file's, not the outputs': no filter by the outputs' keys.
   const users = o.users ? await loadUsers(o, o.map ? undefined : sources) : undefined;

@@ -287,6 +287,21 @@ describe('run', () => {
     assert.equal(dry.code, 2);
     assert.match(dry.stderr, /no column "custmer_id" for \$\.output\.userKey.*did you mean "customer_id"/);
     assert.equal(jobsOf(bad.prefix).length, 0, 'no job was paid for');
+    // The export written over the users file: refused by the plan, not found at the export after the jobs.
+    const over = await setup(40, (p) => {
+      p.output.users = 'crm.csv';
+      p.output.userKey = 'customer_id';
+      p.output.dir = '.';
+      p.output.file = 'crm.csv';
+    });
+    await writeFile(join(over.dir, 'crm.csv'), 'customer_id;email\n');
+    const plan = await cli(['run', over.file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(plan.code, 2);
+    assert.match(
+      plan.stderr,
+      /crm\.csv: is also an input \(\$\.output\.users \S+crm\.csv\): writing \$\.output\.file there/,
+    );
+    assert.equal(await readFile(join(over.dir, 'crm.csv'), 'utf8'), 'customer_id;email\n');
 
     const { dir, file } = await setup(60, (p) => {
       p.output.users = 'crm.csv';
