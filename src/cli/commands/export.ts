@@ -31,7 +31,8 @@ catalog column named like one of these columns gets a catalog_ prefix.
 Scores are copied exactly as the job printed them. Score, reason and theme columns appear when
 the first exported lines have them. CSV follows RFC 4180; text cells starting with = + - @ TAB
 or CR get a leading ' so spreadsheets do not run them as formulas (numbers are left alone, and
-a minus and a number such as -8234567890123456789).
+a sign and a number such as -8234567890123456789 or +4915112345; a file that goes straight to
+the e-mail tool with ids or phones such as @zoe or +49 30 1234: --no-escape-formulas).
 
 Lines whose error is not null are counted and written as they are to --errors, whatever their
 input and output hold (a number id, no userId). A line is malformed when it is not JSON, has

@@ -32,8 +32,8 @@ const exportText = exportTextIn(tmp);
 // The oracle.
 
 const FORMULA = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
-/** A minus and a number: a spreadsheet reads a number (defusedcsv leaves `-1.3` and `-1,2` as they are). */
-const NEGATIVE = /^-[\d.,]*\d[\d.,]*$/;
+/** A sign and a number: a spreadsheet reads a number (defusedcsv leaves `-1.3`, `-1,2`, `+49151` as they are). */
+const NEGATIVE = /^[-+][\d.,]*\d[\d.,]*$/;
 
 function oracleCell(v: string, text: boolean, guard: boolean): string {
   const s = text && guard && FORMULA.test(v) && !NEGATIVE.test(v) ? `'${v}` : v;
@@ -207,16 +207,16 @@ describe('export against the oracle', () => {
     assert.equal(out, oracle(lines, { format: 'csv-long', guard: false, eol: '\n' }));
   });
 
-  test('the text cell encoding equals csv-stringify with escape_formulas, on random strings (a minus and a number aside)', () => {
+  test('the text cell encoding equals csv-stringify with escape_formulas, on random strings (a sign and a number aside)', () => {
     const rand = prng(3);
     let negatives = 0;
     for (let i = 0; i < 3000; i++) {
       const s =
         rand() < 0.05
-          ? `-${Math.floor(rand() * 1e6)}${rand() < 0.5 ? '.5' : ''}`
+          ? `${rand() < 0.5 ? '-' : '+'}${Math.floor(rand() * 1e6)}${rand() < 0.5 ? '.5' : ''}`
           : randomId(rand) + (rand() < 0.2 ? '\uFF1D' : '');
       for (const guard of [true, false]) {
-        // csv-stringify guards every leading minus; a negative number keeps none here (see csv-cell.ts).
+        // csv-stringify guards every leading sign; a signed number keeps none here (see csv-cell.ts).
         const negative = NEGATIVE.test(s);
         if (negative && guard) negatives++;
         const want = stringify([[s]], { escape_formulas: guard && !negative, record_delimiter: '\n' }).slice(
@@ -321,14 +321,14 @@ describe('export against the oracle', () => {
 
   test('formulas: text cells neutralised, negative scores and ranks left alone', async () => {
     const line =
-      '{"input":{"userId":"=cmd|\' /C calc\'!A0"},"output":{"recommendedItems":["+1","-2","@x","\\tt","\uFF1Dy","ok","-2+3","-1,5","-"],"scores":[-0.5,-1E-3,0,1,2,3,4,5,6]},"error":null}\n';
+      '{"input":{"userId":"=cmd|\' /C calc\'!A0"},"output":{"recommendedItems":["+1","-2","@x","\\tt","\uFF1Dy","ok","-2+3","-1,5","-","+49 30 1234","+"],"scores":[-0.5,-1E-3,0,1,2,3,4,5,6,7,8]},"error":null}\n';
     const { out } = await exportText(line);
     const rows = parseCsv(out) as string[][];
     assert.deepEqual(
       rows.slice(1).map((r) => [r[0], r[2], r[3]]),
       [
-        ["'=cmd|' /C calc'!A0", "'+1", '-0.5'],
-        // A minus and a number is a number to a spreadsheet: no guard (an id such as mParticle's).
+        // A sign and a number is a number to a spreadsheet: no guard (an id such as mParticle's, a phone number).
+        ["'=cmd|' /C calc'!A0", '+1', '-0.5'],
         ["'=cmd|' /C calc'!A0", '-2', '-1E-3'],
         ["'=cmd|' /C calc'!A0", "'@x", '0'],
         ["'=cmd|' /C calc'!A0", "'\tt", '1'],
@@ -337,12 +337,14 @@ describe('export against the oracle', () => {
         ["'=cmd|' /C calc'!A0", "'-2+3", '4'],
         ["'=cmd|' /C calc'!A0", '-1,5', '5'],
         ["'=cmd|' /C calc'!A0", "'-", '6'],
+        ["'=cmd|' /C calc'!A0", "'+49 30 1234", '7'],
+        ["'=cmd|' /C calc'!A0", "'+", '8'],
       ],
     );
     const raw = parseCsv((await exportText(line, { escapeFormulas: false })).out) as string[][];
     assert.deepEqual(
       raw.slice(1).map((r) => r[2]),
-      ['+1', '-2', '@x', '\tt', '\uFF1Dy', 'ok', '-2+3', '-1,5', '-'],
+      ['+1', '-2', '@x', '\tt', '\uFF1Dy', 'ok', '-2+3', '-1,5', '-', '+49 30 1234', '+'],
     );
   });
 });
