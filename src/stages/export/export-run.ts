@@ -84,6 +84,8 @@ export class ExportRun {
   rowGroups: PlacedRowGroup[] = []; // cfg.parquet: the row groups written and their offsets, for the footer
   /** With parts: the next part's name, when an earlier export left a file there. */
   leftOverPart: string | undefined;
+  /** Parts an earlier, longer export to the same name left, removed (PartFiles.removeLeftOver). */
+  removedParts: string[] = [];
   /** The key of the first error line: the header's when no line had recommendations (keyOnlyLayout). */
   firstErrorKey: Layout['keyField'] | undefined;
   slice: import('./part.js').PartSlice | undefined; // export --part: its sources read and numbered there
@@ -180,7 +182,7 @@ export class ExportRun {
       const parts = new PartFiles(given, this.o.maxFileSize);
       await this.writeFiles(sources, plan, errors, rejects, parts);
       this.bytesWritten += parts.extraHeaderBytes;
-      this.leftOverPart = await parts.leftOver();
+      this.removedParts = await parts.removeLeftOver();
       return;
     }
     // A link is written through to its target; a device or FIFO goes the sequential way.
