@@ -752,7 +752,7 @@ describe('the installed command, Ctrl-C', () => {
       assert.equal(code, 130, stderr);
       assert.match(
         stderr,
-        /\npersonalize-batch: interrupted \(SIGINT\); run the same command again to resume\n$/,
+        /\npersonalize-batch: interrupted \(SIGINT\); nothing half-written was left; run the same command again to start over\n$/,
       );
       // bin.ts ends a command that ignores its signal after 3 s: well before that, the abort did it.
       assert.ok(ms < 2500, `${ms} ms`);

@@ -379,8 +379,9 @@ function joinsMissing(s: ExportSummary): string[] {
 /** What --since found, for both summary lines. */
 function describeSince(d: NonNullable<ExportSummary['since']>): string {
   const users = d.removedUsers ? `, with ${d.removedUsers.columns.join(', ')}` : '';
-  const failed = d.failed > 0 ? `, ${d.failed} failed now (kept)` : '';
-  return `since ${d.prev}: ${d.new} new, ${d.changed} changed, ${d.unchanged} unchanged (not written), ${d.removed} removed (in ${d.removedFile}${users})${failed}`;
+  const failed = d.failed > 0 ? `, ${grouped(d.failed)} failed now (kept)` : '';
+  const g = grouped;
+  return `since ${d.prev}: ${g(d.new)} new, ${g(d.changed)} changed, ${g(d.unchanged)} unchanged (not written), ${g(d.removed)} removed (in ${d.removedFile}${users})${failed}`;
 }
 
 /** The summary line of export --map-users. */

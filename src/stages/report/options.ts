@@ -88,6 +88,11 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
     );
   if (!o.output || o.output === '-')
     throw usage('report needs -o report.html (a file or s3:// key; report.json is written beside it)');
+  // The page's name: report.json goes beside it, so -o x.json wrote the page there and the JSON to x.json.json.
+  if (/\.json$/i.test(o.output))
+    throw usage(
+      `-o ${o.output}: -o names the page (report.html); report.json is written beside it: give -o ${o.output.replace(/\.json$/i, '.html')}`,
+    );
   const whole = (v: number | undefined, name: string, dflt: number, least = 1) => {
     if (v === undefined) return dflt;
     if (!Number.isInteger(v) || v < least)

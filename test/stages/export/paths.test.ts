@@ -146,4 +146,9 @@ test('prepare: the rejects file and the output one file; report: report.json ove
     /r\.json: is also an input \(the catalog \S+r\.json\): writing report\.json there/,
   );
   assert.equal(await readFile(join(d, 'r.json'), 'utf8'), '{"itemId":"a","title":"A"}\n');
+  // -o names the page: -o x.json wrote HTML into x.json and the JSON into x.json.json.
+  await assert.rejects(
+    report({ sources: [join(d, 'up.out')], output: join(d, 'x.json') }),
+    /-o \S+x\.json: -o names the page \(report\.html\); report\.json is written beside it: give -o \S+x\.html/,
+  );
 });
