@@ -580,6 +580,19 @@ describe('error lines are data (issue 14)', () => {
     );
     assert.match(rej[2]?.reason ?? '', /a second object \{"scores": \.\.\.\}/);
   });
+
+  test('a pretty-printed object (as the AWS docs print them) is read; a broken one after it stops the export without saying it was skipped', async () => {
+    const pretty = `{\n  "input": {"userId": "4638"},\n  "output": {\n    "recommendedItems": ["63992", "115149"],\n    "scores": [0.0009282, 0.000814]\n  },\n  "error": null\n}\n`;
+    const ok = await exportText(pretty);
+    assert.equal(ok.out, 'userId,rank,itemId,score\r\n4638,1,63992,0.0009282\r\n4638,2,115149,0.000814\r\n');
+    const path = await writeSource(
+      `${pretty}{"input": {"userId": "663"}, "output": {"recommendedItems": ["368"]}, {"x": 1}}\n`,
+    );
+    const err = await rejectsWith(exportOutputs({ sources: [path], output: tmp.fresh('o.csv') }), 'PB_PARSE');
+    // A user's trial read "skipped to the next line that starts with {" of a run that had stopped (exit 1).
+    assert.match(err.message, /:9: not valid JSON \(/);
+    assert.doesNotMatch(err.message, /skipped/);
+  });
 });
 
 describe('catalog join', () => {
