@@ -166,7 +166,7 @@ export async function checkWritableLater(path: string): Promise<void> {
   await writeTarget(path);
   const dir = await stat(dirname(path)).catch(() => undefined);
   if (!dir?.isDirectory())
-    throw new PbError('PB_IO', 'cannot write: the folder does not exist', { file: path });
+    throw new PbError('PB_IO', 'cannot write: the folder does not exist (create it first)', { file: path });
 }
 
 /** A file a command reads or writes, and the option that names it (for the messages); none: undefined. */
@@ -210,7 +210,7 @@ export async function checkOutputs(
     seen.set(key, what);
     const dir = folders ? await stat(dirname(target)).catch(() => undefined) : undefined;
     if (folders && !dir?.isDirectory())
-      throw new PbError('PB_IO', 'cannot write: the folder does not exist', { file: path });
+      throw new PbError('PB_IO', 'cannot write: the folder does not exist (create it first)', { file: path });
     const st = await stat(target).catch(() => undefined);
     for (const input of ins) {
       const same = st?.isFile() && st.dev === input.st.dev && st.ino === input.st.ino;
@@ -272,7 +272,12 @@ function wrapWriteError(path: string, err: unknown): unknown {
   if (err instanceof PbError) return err;
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'ENOENT')
-    return new PbError('PB_IO', 'cannot write: the folder does not exist', { file: path }, { cause: err });
+    return new PbError(
+      'PB_IO',
+      'cannot write: the folder does not exist (create it first)',
+      { file: path },
+      { cause: err },
+    );
   if (e.code === 'EACCES')
     return new PbError('PB_IO', 'cannot write: permission denied', { file: path }, { cause: err });
   if (e.code === 'ENOSPC')

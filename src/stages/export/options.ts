@@ -206,6 +206,13 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   const map = resolveMapUsers(o);
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
+  // Joined files are read more than once (their header, then their rows; a join on disk reads them again).
+  for (const [path, flag] of [
+    [o.users, '--users'],
+    [o.catalog, '--catalog'],
+    [o.mapUsers, '--map-users'],
+  ] as const)
+    if (path === '-') throw usage(`${flag} reads a file, not standard input (-): save it to a file first`);
   const sources = [...(o.sources ?? [])];
   if (sources.length === 0)
     throw usage('export needs at least one SOURCE (a .out file, folder, s3:// prefix or -)');

@@ -71,6 +71,22 @@ test('an output that is the users file, the catalog or a source is refused, and 
   assert.ok(!existsSync(join(d, 'x.csv')));
 });
 
+test('a users file, catalog or interactions file from stdin is refused with the fix; a missing folder says to make it', async () => {
+  const d = await files('stdin');
+  for (const [o, flag] of [
+    [{ users: '-', userKey: 'k' }, '--users'],
+    [{ catalog: '-' }, '--catalog'],
+  ] as const)
+    await refused(
+      { sources: [join(d, 'up.out')], output: join(d, 'x.csv'), ...o },
+      new RegExp(`^${flag} reads a file, not standard input \\(-\\): save it to a file first$`),
+    );
+  await refused(
+    { sources: [join(d, 'up.out')], output: join(d, 'nope', 'x.csv') },
+    /x\.csv: cannot write: the folder does not exist \(create it first\)$/,
+  );
+});
+
 test('two outputs that are one file are refused: the output and the errors file', async () => {
   const d = await files('twice');
   await refused(
