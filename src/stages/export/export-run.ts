@@ -82,9 +82,8 @@ export class ExportRun {
   files: string[] = [];
   parquet: import('./parquet.js').ParquetFiles | undefined; // --format parquet's files, columns, bytes
   rowGroups: PlacedRowGroup[] = []; // cfg.parquet: the row groups written and their offsets, for the footer
-  /** With parts: the next part's name, when an earlier export left a file there. */
+  /** Parquet's parts: the next part's name, when an earlier export left a file there; CSV's: those it left, removed. */
   leftOverPart: string | undefined;
-  /** Parts an earlier, longer export to the same name left, removed (PartFiles.removeLeftOver). */
   removedParts: string[] = [];
   /** The key of the first error line: the header's when no line had recommendations (keyOnlyLayout). */
   firstErrorKey: Layout['keyField'] | undefined;

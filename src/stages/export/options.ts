@@ -206,13 +206,6 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   const map = resolveMapUsers(o);
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
-  // Joined files are read more than once (their header, then their rows; a join on disk reads them again).
-  for (const [path, flag] of [
-    [o.users, '--users'],
-    [o.catalog, '--catalog'],
-    [o.mapUsers, '--map-users'],
-  ] as const)
-    if (path === '-') throw usage(`${flag} reads a file, not standard input (-): save it to a file first`);
   const sources = [...(o.sources ?? [])];
   if (sources.length === 0)
     throw usage('export needs at least one SOURCE (a .out file, folder, s3:// prefix or -)');
@@ -264,6 +257,16 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   };
 }
 
+/** Joined files are read more than once (their header, then their rows; a join on disk reads them again). */
+function refuseJoinedStdin(o: ExportOptions): void {
+  for (const [path, flag] of [
+    [o.users, '--users'],
+    [o.catalog, '--catalog'],
+    [o.mapUsers, '--map-users'],
+  ] as const)
+    if (path === '-') throw usage(`${flag} reads a file, not standard input (-): save it to a file first`);
+}
+
 /** The users file's settings, checked: each needs --users. */
 function resolveUsers(
   o: ExportOptions,
@@ -295,6 +298,7 @@ function resolveUsers(
 
 /** The options for e-mail tools' files: what each works with (see the README's "Files for e-mail tools"). */
 function checkFileOptions(o: ExportOptions, format: ExportFormat): void {
+  refuseJoinedStdin(o);
   // Parquet's own rules: resolveParquet.
   if (format === 'jsonl') {
     if (o.bom)
