@@ -26,6 +26,8 @@ Options:
       --catalog ITEMS          items CSV with a header, as export's --catalog
       --catalog-id-column C    its item id column (default: ITEM_ID, item_id, itemId, ...)
       --catalog-title-column C the column shown as the title (default TITLE, title, name, ...)
+      --catalog-delimiter C    the catalog's field delimiter (default detected, as export's)
+      --catalog-encoding E     the catalog's encoding, e.g. windows-1252 (default UTF-8)
       --since PREV             a previous run's .out files or export (csv-long, csv-wide, jsonl)
       --k N                    how many first ids the overlap compares (default 10; with --since)
       --input FILE             batch input (JSON Lines or manifest.json), repeatable
@@ -50,6 +52,8 @@ export async function runReport(args: readonly string[], io: CliIO): Promise<num
     catalog: { type: 'string' },
     'catalog-id-column': { type: 'string' },
     'catalog-title-column': { type: 'string' },
+    'catalog-delimiter': { type: 'string' },
+    'catalog-encoding': { type: 'string' },
     since: { type: 'string' },
     k: { type: 'string' },
     input: { type: 'string', multiple: true },
@@ -86,6 +90,8 @@ export async function runReport(args: readonly string[], io: CliIO): Promise<num
     catalog: v.catalog,
     catalogIdColumn: v['catalog-id-column'],
     catalogTitleColumn: v['catalog-title-column'],
+    catalogDelimiter: v['catalog-delimiter'],
+    catalogEncoding: v['catalog-encoding'],
     since: v.since,
     k,
     inputs: v.input,

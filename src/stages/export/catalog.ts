@@ -201,9 +201,9 @@ export interface LoadedCatalog {
   columns: string[];
 }
 
-/** Reads the catalog file into a Catalog, rendering values for the export format. */
-export function loadCatalog(o: ResolvedExportOptions): Promise<LoadedCatalog> {
-  return loadTable(catalogSpec(o, CATALOG_FLAGS), o, {
+/** Reads the catalog file into a Catalog, rendering values for the export format; messages name `flags`. */
+export function loadCatalog(o: ResolvedExportOptions, flags = CATALOG_FLAGS): Promise<LoadedCatalog> {
+  return loadTable(catalogSpec(o, flags), o, {
     maxItems: o.maxCatalogItems,
     full: `the catalog has more than ${o.maxCatalogItems} items; the join holds it in memory (keep only the items you recommend)`,
   });

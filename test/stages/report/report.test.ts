@@ -883,6 +883,49 @@ describe('report', () => {
     assert.match(bad.text(), /--k needs --since/);
   });
 
+  test('--catalog-encoding and --catalog-delimiter: an Excel catalog (windows-1252, ;) gives titles as export reads them; its errors name only report flags', async () => {
+    const file = await writeText(
+      `${tmp.fresh('de')}.out`,
+      `${JSON.stringify({ input: { userId: '1' }, output: { recommendedItems: ['i1', 'i2', 'i9'] }, error: null })}\n`,
+    );
+    const kat = `${tmp.fresh('kat')}.csv`;
+    await writeFile(
+      kat,
+      Buffer.from('Artikelnummer;Titel;Preis\r\ni1;Müller-Brot;1,50\r\ni2;Käse;2,00\r\n', 'latin1'),
+    );
+    const out = `${tmp.fresh('kat')}.html`;
+    const io = (stderr: ReturnType<typeof sink>) =>
+      ({ stdin: process.stdin, stdout: sink().stream, stderr: stderr.stream, env: {} }) as never;
+    const args = ['report', file, '--catalog', kat, '--catalog-id-column', 'Artikelnummer', '-o', out];
+    const bad = sink();
+    assert.equal(await run(args, io(bad)), 1);
+    // The advice names an option report has (it had none: the message pointed at export's).
+    assert.match(bad.text(), /kat\S*\.csv:2: not UTF-8: .*which --catalog-encoding windows-1252 reads/);
+    for (const extra of [
+      ['--catalog-encoding', 'windows-1252'],
+      ['--catalog-encoding', 'windows-1252', '--catalog-delimiter', ';'],
+    ]) {
+      const err = sink();
+      assert.equal(await run([...args, ...extra], io(err)), 0, err.text());
+      const json = JSON.parse(await readFile(out.replace(/html$/, 'json'), 'utf8')) as ReportJson;
+      assert.deepEqual(
+        json.concentration.top.map((t) => t.title),
+        ['Müller-Brot', 'Käse', undefined],
+      );
+      assert.deepEqual([json.catalog?.items, json.catalog?.notInCatalog], [2, 1]);
+    }
+    const wrong = sink();
+    assert.equal(
+      await run([...args, '--catalog-encoding', 'windows-1252', '--catalog-title-column', 'Titl'], io(wrong)),
+      2,
+    );
+    assert.match(wrong.text(), /no column "Titl" for --catalog-title-column; .*did you mean "Titel"\?/);
+    assert.doesNotMatch(wrong.text(), /--catalog-columns/);
+    const none = sink();
+    assert.equal(await run(['report', file, '--catalog-encoding', 'windows-1252', '-o', out], io(none)), 2);
+    assert.match(none.text(), /--catalog-encoding needs --catalog/);
+  });
+
   test('--since: a PREV of another recipe is refused, as export --since refuses it, not counted as every key gone', async () => {
     // Related items (keyed by source item) against a --map-users export of them (keyed by user): no key can match.
     const related = await writeText(

@@ -436,6 +436,30 @@ describe('run', () => {
     assert.deepEqual(await keysUnder(work), []);
   });
 
+  test("the report step reads the catalog with the export's settings: a windows-1252 catalog with ; gives titles in both", async () => {
+    const { dir, file } = await setup(40, (p) => {
+      p.output.catalog = 'kat.csv';
+      p.output.catalogEncoding = 'windows-1252';
+      p.output.catalogDelimiter = ';';
+      p.output.catalogColumns = ['Titel'];
+    });
+    const ids = generateCatalog(ITEMS).ids;
+    await writeFile(
+      join(dir, 'kat.csv'),
+      Buffer.from(`ITEM_ID;Titel\r\n${ids.map((id) => `${id};Käse ${id}`).join('\r\n')}\r\n`, 'latin1'),
+    );
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    const csv = parseCsv(await readFile(join(dir, 'out', 'recommendations.csv')), { columns: true });
+    assert.equal(
+      (csv as Record<string, string>[])[0]?.Titel,
+      `Käse ${(csv as Record<string, string>[])[0]?.itemId}`,
+    );
+    const report = JSON.parse(await readFile(join(dir, 'out', 'report.json'), 'utf8')) as ReportJson;
+    assert.equal(report.catalog?.items, ITEMS);
+    for (const t of report.concentration.top) assert.equal(t.title, `Käse ${t.id}`);
+  });
+
   test('a catalog column that is not in the catalog stops the run before any job, naming the key; so does the dry run', async () => {
     const { file, prefix } = await setup(40, (p) => {
       p.output.catalogColumns = ['Title'];
