@@ -1,3 +1,4 @@
+import { parseRenames } from '../../core/email-files.js';
 import { count, noun, parseBytes } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import type { ReportJson } from '../../stages/report/index.js';
@@ -29,6 +30,8 @@ Options:
       --catalog-delimiter C    the catalog's field delimiter (default detected, as export's)
       --catalog-encoding E     the catalog's encoding, e.g. windows-1252 (default UTF-8)
       --since PREV             a previous run's .out files or export (csv-long, csv-wide, jsonl)
+      --rename A=B,C=D         with --since: the --rename PREV was exported with (its header is
+                               read back through it, as export --since reads it)
       --k N                    how many first ids the overlap compares (default 10; with --since)
       --input FILE             batch input (JSON Lines or manifest.json), repeatable
       --memory-budget SIZE     memory for the distinct counts (default 64MiB)
@@ -55,6 +58,7 @@ export async function runReport(args: readonly string[], io: CliIO): Promise<num
     'catalog-delimiter': { type: 'string' },
     'catalog-encoding': { type: 'string' },
     since: { type: 'string' },
+    rename: { type: 'string' },
     k: { type: 'string' },
     input: { type: 'string', multiple: true },
     'memory-budget': { type: 'string' },
@@ -93,6 +97,7 @@ export async function runReport(args: readonly string[], io: CliIO): Promise<num
     catalogDelimiter: v['catalog-delimiter'],
     catalogEncoding: v['catalog-encoding'],
     since: v.since,
+    rename: v.rename === undefined ? undefined : parseRenames(v.rename),
     k,
     inputs: v.input,
     memoryBudget:

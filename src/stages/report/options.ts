@@ -27,6 +27,8 @@ export interface ReportOptions extends CallOptions {
   catalogNames?: CatalogOptionNames;
   /** A previous run's outputs or export (what export --since takes): users new, gone, changed, and the Jaccard overlap at k. */
   since?: string;
+  /** The --rename (OLD=NEW) the PREV export was written with: its header is read back through it, as export --since reads it. */
+  rename?: Record<string, string>;
   /** How many first ids the Jaccard overlap compares. Default 10. */
   k?: number;
   /** The batch input (JSON Lines files or manifest.json): keys with no output line. */
@@ -84,6 +86,7 @@ export interface ResolvedReportOptions {
   maxCatalogItems: number;
   catalogNames: CatalogOptionNames;
   since: string | undefined;
+  rename: Record<string, string> | undefined;
   k: number;
   inputs: string[];
   memoryBudget: number;
@@ -123,6 +126,10 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
   if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
   const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
   if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
+  if (o.rename !== undefined && !o.since)
+    throw usage('--rename needs --since PREV (it is the --rename PREV was exported with)');
+  if (o.rename !== undefined && Object.keys(o.rename).length === 0)
+    throw usage('--rename needs at least one OLD=NEW pair');
   if (o.k !== undefined && !o.since) throw usage("--k needs --since PREV (it sets the Jaccard overlap's k)");
   const locale = o.locale ?? REPORT_DEFAULTS.locale;
   try {
@@ -142,6 +149,7 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
     maxCatalogItems: whole(o.maxCatalogItems, 'maxCatalogItems', CATALOG_MAX_ITEMS),
     catalogNames: o.catalogNames ?? REPORT_CATALOG_FLAGS,
     since: o.since,
+    rename: o.rename ? { ...o.rename } : undefined,
     k: whole(o.k, '--k', REPORT_DEFAULTS.k),
     inputs: [...(o.inputs ?? [])],
     memoryBudget: whole(o.memoryBudget, '--memory-budget', REPORT_DEFAULTS.memoryBudget),

@@ -26,7 +26,7 @@ export async function reportStep(ctx: RunContext, collectKey: string, active: Jo
     catalogIdColumn: o.catalogIdColumn,
     catalogDelimiter: o.catalogDelimiter,
     catalogEncoding: o.catalogEncoding,
-    ...(since ? { since, prev: await fingerprints([since]) } : {}),
+    ...(since ? { since, prev: await fingerprints([since]), rename: o.rename } : {}),
   });
   if (record.report?.key === reportKey && (await allExist([html, jsonBeside(html)]))) {
     summary.resumed.push('report');
@@ -46,6 +46,8 @@ export async function reportStep(ctx: RunContext, collectKey: string, active: Jo
       maxCatalogItems: o.maxCatalogItems,
       catalogNames: { ...PIPELINE_CATALOG_NAMES, columns: '$.output.report.catalogTitleColumn' },
       since,
+      // The previous export was written with output.rename too: its header reads back through it.
+      rename: since ? o.rename : undefined,
       // The overlap's k means something only against a previous export.
       k: since ? settings.k : undefined,
       locale: settings.locale,

@@ -926,6 +926,40 @@ describe('report', () => {
     assert.match(none.text(), /--catalog-encoding needs --catalog/);
   });
 
+  test('--since with --rename: an export written with --rename reads back through the same --rename, as export --since reads it', async () => {
+    const line = (u: string, ids: string[]) =>
+      JSON.stringify({
+        input: { userId: u },
+        output: { recommendedItems: ids, scores: ids.map(() => 0.5) },
+        error: null,
+      });
+    const file = await writeText(
+      `${tmp.fresh('w2')}.out`,
+      `${[line('u1', ['i1', 'i2']), line('u2', ['i3', 'i4']), line('u3', ['i5'])].join('\n')}\n`,
+    );
+    const prev = await writeText(
+      `${tmp.fresh('braze')}.csv`,
+      'external_id,item_1,item_2,score_1,score_2\r\nu1,i1,i2,0.5,0.5\r\nu2,i4,i3,0.5,0.5\r\nu9,i1,,0.5,\r\n',
+    );
+    const out = `${tmp.fresh('renamed')}.html`;
+    const io = (stderr: ReturnType<typeof sink>) =>
+      ({ stdin: process.stdin, stdout: sink().stream, stderr: stderr.stream, env: {} }) as never;
+    const bad = sink();
+    assert.equal(await run(['report', file, '--since', prev, '-o', out], io(bad)), 2);
+    assert.match(bad.text(), /an export written with --rename is read back with the same --rename/);
+    const err = sink();
+    const args = ['report', file, '--since', prev, '--rename', 'userId=external_id', '-o', out];
+    assert.equal(await run(args, io(err)), 0, err.text());
+    const json = JSON.parse(await readFile(out.replace(/html$/, 'json'), 'utf8')) as ReportJson;
+    assert.deepEqual(
+      json.since && [json.since.newKeys, json.since.goneKeys, json.since.changedKeys],
+      [1, 1, 1],
+    );
+    const lone = sink();
+    assert.equal(await run(['report', file, '--rename', 'userId=external_id', '-o', out], io(lone)), 2);
+    assert.match(lone.text(), /--rename needs --since PREV/);
+  });
+
   test('--since: a PREV of another recipe is refused, as export --since refuses it, not counted as every key gone', async () => {
     // Related items (keyed by source item) against a --map-users export of them (keyed by user): no key can match.
     const related = await writeText(

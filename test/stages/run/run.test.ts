@@ -436,6 +436,27 @@ describe('run', () => {
     assert.deepEqual(await keysUnder(work), []);
   });
 
+  test("output.rename: the report step reads since's export back through it, as the export step does", async () => {
+    const { dir, file } = await setup(40, (p) => {
+      p.output.rename = { userId: 'external_id' };
+    });
+    const r1 = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r1.code, 0, r1.stderr);
+    await writeFile(join(dir, 'week-1.csv'), await readFile(join(dir, 'out', 'recommendations.csv')));
+    const p = JSON.parse(await readFile(file, 'utf8'));
+    p.output.since = 'week-1.csv';
+    await writeFile(file, JSON.stringify(p));
+    const r2 = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const users = await expectedUsers(dir);
+    assert.equal(JSON.parse(r2.stdout).export.since.unchanged, users.length);
+    const json = JSON.parse(await readFile(join(dir, 'out', 'report.json'), 'utf8')) as ReportJson;
+    assert.deepEqual(
+      json.since && [json.since.newKeys, json.since.goneKeys, json.since.changedKeys],
+      [0, 0, 0],
+    );
+  });
+
   test("the report step reads the catalog with the export's settings: a windows-1252 catalog with ; gives titles in both", async () => {
     const { dir, file } = await setup(40, (p) => {
       p.output.catalog = 'kat.csv';
