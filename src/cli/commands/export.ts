@@ -101,7 +101,9 @@ Options:
       --max-cell-bytes N     CSV: cut text cells (reason, theme, catalog columns; never ids or
                              scores) to N UTF-8 bytes on a character boundary, e.g. 255 (Mailchimp)
       --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
-                             for stdout); written only when there are some
+                             for stdout); written only when there are some; a stale default
+                             OUTPUT.errors.jsonl is removed; to stdout, an errors.jsonl already
+                             there is refused (name one with --errors)
       --on-invalid fail|skip fail (default) stops at the first invalid line; skip writes it to --rejects
       --rejects FILE         invalid lines with file, line, reason and text (JSON Lines)
       --max-line-length SIZE longest line (default 128MiB: a segment line can list millions of users)

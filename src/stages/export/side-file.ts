@@ -1,6 +1,10 @@
 import { once } from 'node:events';
+import { rm, stat } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
+import { usage } from '../../errors.js';
 import { writeOutput } from '../../io/output.js';
+import { isS3Uri } from '../../io/s3.js';
+import { defaultErrorsPath } from './options.js';
 
 /**
  * A side output (errors, rejects) opened on its first write, written
@@ -44,4 +48,48 @@ export class SideFile {
     this.pass.destroy(new Error('export failed'));
     await this.done?.catch(() => {});
   }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+}
+
+/**
+ * An export to stdout with no --errors writes its error lines to
+ * ./errors.jsonl, a name no output owns: one already there (a run's, an
+ * earlier export's) is never replaced unasked. Refused before any line is
+ * read, as the replacement could not be undone.
+ */
+export async function checkStdoutErrors(
+  output: string | undefined,
+  errors: string | undefined,
+): Promise<void> {
+  if ((output ?? '-') !== '-' || errors !== undefined) return;
+  if (await isFile('errors.jsonl'))
+    throw usage(
+      "an export to stdout writes its error lines to ./errors.jsonl, which is already there (a run's or an earlier export's): name the errors file with --errors FILE (--errors errors.jsonl replaces it), or move it away",
+    );
+}
+
+/**
+ * OUTPUT.errors.jsonl (the default name, without --errors) belongs to
+ * OUTPUT: after an export with no error lines one left there by an earlier
+ * export to OUTPUT would be taken for this one's, so it is removed and a
+ * warning says so. A file named with --errors is the caller's and left as
+ * it is; so is an s3:// one (a delete needs a permission an export does not).
+ */
+export async function dropStaleErrors(
+  output: string | undefined,
+  errors: string | undefined,
+  errorLines: number,
+): Promise<string | undefined> {
+  const out = output ?? '-';
+  if (errorLines > 0 || errors !== undefined || out === '-' || isS3Uri(out)) return undefined;
+  const path = defaultErrorsPath(out);
+  if (!(await isFile(path))) return undefined;
+  await rm(path, { force: true });
+  return `removed ${path}: an earlier export's error lines (this export has none)`;
 }
