@@ -18,6 +18,8 @@ export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
 Turns batch-job output (.out JSON Lines, any job kind) into CSV or per-key JSON Lines.
 SOURCE: .out files (gzip detected), folders and s3://bucket/prefix/ (their *.out files;
 _CHECK and anything else ignored), or - for stdin. Lines are read in any order.
+One file reached twice (named twice, X.out beside X.out.gz) is refused; a key repeated in
+different files is exported as it comes (collect keeps one line per key).
 
 Formats:
   csv-long   one row per recommendation: KEY,rank,itemId|userId[,score][,reason][,theme][,catalog columns]

@@ -10,7 +10,8 @@ export const REPORT_HELP = `Usage: personalize-batch report SOURCE... -o report.
 A report of batch outputs to look at before sending: report.html, one self-contained page
 (charts as inline SVG, each with its numbers in a table; no network; phone and print), and
 report.json beside it (schemas/report.schema.json). One pass over the outputs.
-SOURCE: .out files, folders and s3://bucket/prefix/ (their *.out files).
+SOURCE: .out files, folders and s3://bucket/prefix/ (their *.out files); one file reached
+twice (named twice, X.out beside X.out.gz) is refused.
 
 - counts: lines, distinct keys, error lines, ids per line (min, median, max), distinct items
   recommended (exact: within --memory-budget, then partitions on disk);

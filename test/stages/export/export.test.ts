@@ -516,6 +516,22 @@ describe('error lines are data (issue 14)', () => {
     );
   });
 
+  test('a key repeated in different files is exported as it comes, each line its rows (the documented rule: no key set is kept)', async () => {
+    const dir = tmp.fresh('retried');
+    await mkdir(dir);
+    const l = (items: string[]) =>
+      `${JSON.stringify({ input: { userId: '663' }, output: { recommendedItems: items }, error: null })}\n`;
+    await writeFile(join(dir, 'a.out'), l(['i1', 'i2']));
+    await writeFile(join(dir, 'b.out'), l(['i3']));
+    const output = join(dir, 'r.csv');
+    const s = await exportOutputs({ sources: [dir], output });
+    assert.equal(
+      await readFile(output, 'utf8'),
+      'userId,rank,itemId\r\n663,1,i1\r\n663,2,i2\r\n663,1,i3\r\n',
+    );
+    assert.deepEqual([s.lines, s.records, s.warnings], [2, 2, []]);
+  });
+
   test("the errors file on disk is what the summary says: OUTPUT's stale one removed, ./errors.jsonl never replaced unasked", async () => {
     const ok = JSON.stringify({ input: { userId: 'u1' }, output: { recommendedItems: ['i1'] }, error: null });
     const bad = JSON.stringify({ input: { userId: 'u2' }, error: 'User error: user not found' });
