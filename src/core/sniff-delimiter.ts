@@ -149,10 +149,10 @@ export function sniffDelimiter(
   const widest = Math.max(...recs.map((r) => r.fields.length));
   const start = recs.find((r) => r.fields.length === widest);
   if (start && start.line > firstLine && widest > 1)
-    where += `; if the lines before line ${start.line} are a title, pass ${names.skipLines} ${start.line - 1}`;
+    where += `; if the lines before line ${start.line} are a title, ${names.skipLines ? `pass ${names.skipLines} ${start.line - 1}` : 'delete them'}`;
   throw new PbError(
     'PB_USAGE',
-    `cannot tell the delimiter: none of , ; TAB | splits the first lines into the same number of fields${where}; pass ${names.delimiter} to choose one (rows that do not fit are then rejected one by one), or ${names.format} plain for one id per line`,
+    `cannot tell the delimiter: none of , ; TAB | splits the first lines into the same number of fields${where}; pass ${names.delimiter} to choose one (rows that do not fit are then rejected one by one)${names.format ? `, or ${names.format} plain for one id per line` : ''}`,
     { file },
   );
 }
@@ -206,7 +206,7 @@ export function checkNotAligned(text: string, file: string, names: OptionNames):
   if (lines.length >= 2 && aligned * 5 >= lines.length * 4) {
     throw new PbError(
       'PB_USAGE',
-      `the columns are lined up with runs of spaces (a printed or fixed-width report), which is not read; save the data as CSV or TSV, or pass ${names.format} plain if each whole line is an id`,
+      `the columns are lined up with runs of spaces (a printed or fixed-width report), which is not read; save the data as CSV or TSV${names.format ? `, or pass ${names.format} plain if each whole line is an id` : ''}`,
       { file },
     );
   }

@@ -113,9 +113,10 @@ async function openTable(t: TableSpec) {
     delimiter: flags.delimiter,
     encoding: flags.encoding,
     column: flags.idColumn,
-    format: flags.delimiter,
+    // No --format (a table is never one id a line) nor --skip-lines for a table: messages give the other fix.
+    format: '',
     allowEmailIds: '--allow-email-ids',
-    skipLines: '--skip-lines',
+    skipLines: '',
     noHeader: '--no-header',
   };
   const text = await openText(file, {}, { encoding: t.encoding, names });

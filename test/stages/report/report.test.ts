@@ -926,6 +926,38 @@ describe('report', () => {
     assert.match(none.text(), /--catalog-encoding needs --catalog/);
   });
 
+  test("a join table's read errors name no option the command lacks (--skip-lines, --catalog-delimiter plain): report's and export's", async () => {
+    const file = await writeText(
+      `${tmp.fresh('t')}.out`,
+      `${JSON.stringify({ input: { userId: '1' }, output: { recommendedItems: ['i1'] }, error: null })}\n`,
+    );
+    const tables: [string, RegExp][] = [
+      [
+        'My items export\nITEM_ID,TITLE\ni1,A\ni2,B\n',
+        /if the lines before line 2 are a title, delete them; pass --(catalog|users)-delimiter to choose one \(rows that do not fit are then rejected one by one\)$/,
+      ],
+      [
+        'ITEM_ID TITLE\ni1   A\ni2   B\n',
+        /looks like a header over the ids below it, .*; pass --(catalog-id-column|user-key) "ITEM_ID TITLE" to read it as the header$/,
+      ],
+      ['a  b\nc  d\n', /lined up with runs of spaces .*; save the data as CSV or TSV$/],
+    ];
+    for (const [text, message] of tables) {
+      const table = await writeText(`${tmp.fresh('table')}.csv`, text);
+      for (const cmd of [
+        ['report', file, '--catalog', table, '-o', `${tmp.fresh('t')}.html`],
+        ['export', file, '--catalog', table, '-o', `${tmp.fresh('t')}.csv`],
+        ['export', file, '--users', table, '-o', `${tmp.fresh('t')}.csv`],
+      ]) {
+        const err = sink();
+        const io = { stdin: process.stdin, stdout: sink().stream, stderr: err.stream, env: {} } as never;
+        assert.equal(await run(cmd, io), 2, err.text());
+        assert.match(err.text().trim(), message, cmd.join(' '));
+        assert.doesNotMatch(err.text(), /--skip-lines|plain/);
+      }
+    }
+  });
+
   test('--since with --rename: an export written with --rename reads back through the same --rename, as export --since reads it', async () => {
     const line = (u: string, ids: string[]) =>
       JSON.stringify({
