@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { rm, stat } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
-import { usage } from '../../errors.js';
+import { PbError, usage } from '../../errors.js';
 import { writeOutput } from '../../io/output.js';
-import { isS3Uri } from '../../io/s3.js';
+import { deleteS3, isS3Uri, s3ObjectExists } from '../../io/s3.js';
 import { defaultErrorsPath } from './options.js';
 
 /**
@@ -79,7 +79,8 @@ export async function checkStdoutErrors(
  * OUTPUT: after an export with no error lines one left there by an earlier
  * export to OUTPUT would be taken for this one's, so it is removed and a
  * warning says so. A file named with --errors is the caller's and left as
- * it is; so is an s3:// one (a delete needs a permission an export does not).
+ * it is. On S3 a policy may allow writes but not deletes: a refused delete
+ * leaves the object and the warning says to delete it.
  */
 export async function dropStaleErrors(
   output: string | undefined,
@@ -87,9 +88,20 @@ export async function dropStaleErrors(
   errorLines: number,
 ): Promise<string | undefined> {
   const out = output ?? '-';
-  if (errorLines > 0 || errors !== undefined || out === '-' || isS3Uri(out)) return undefined;
+  if (errorLines > 0 || errors !== undefined || out === '-') return undefined;
   const path = defaultErrorsPath(out);
-  if (!(await isFile(path))) return undefined;
-  await rm(path, { force: true });
-  return `removed ${path}: an earlier export's error lines (this export has none)`;
+  const removed = `removed ${path}: an earlier export's error lines (this export has none)`;
+  if (!isS3Uri(path)) {
+    if (!(await isFile(path))) return undefined;
+    await rm(path, { force: true });
+    return removed;
+  }
+  try {
+    if (!(await s3ObjectExists(path))) return undefined;
+    await deleteS3(path);
+    return removed;
+  } catch (err) {
+    if (!(err instanceof PbError)) throw err;
+    return `${path} may hold an earlier export's error lines (this export has none) and could not be checked or deleted (${err.reason}): delete it`;
+  }
 }
