@@ -18,6 +18,8 @@ export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
 Turns batch-job output (.out JSON Lines, any job kind) into CSV or per-key JSON Lines.
 SOURCE: .out files (gzip detected), folders and s3://bucket/prefix/ (their *.out files;
 _CHECK and anything else ignored), or - for stdin. Lines are read in any order.
+One file reached twice (named twice, X.out beside X.out.gz) is refused; a key repeated in
+different files is exported as it comes (collect keeps one line per key).
 
 Formats:
   csv-long   one row per recommendation: KEY,rank,itemId|userId[,score][,reason][,theme][,catalog columns]
@@ -102,7 +104,9 @@ Options:
       --max-cell-bytes N     CSV: cut text cells (reason, theme, catalog columns; never ids or
                              scores) to N UTF-8 bytes on a character boundary, e.g. 255 (Mailchimp)
       --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
-                             for stdout); written only when there are some
+                             for stdout); written only when there are some; a stale default
+                             OUTPUT.errors.jsonl is removed; to stdout, an errors.jsonl already
+                             there is refused (name one with --errors)
       --on-invalid fail|skip fail (default) stops at the first invalid line; skip writes it to --rejects
       --rejects FILE         invalid lines with file, line, reason and text (JSON Lines)
       --max-line-length SIZE longest line (default 128MiB: a segment line can list millions of users)

@@ -18,6 +18,7 @@ import { ParquetExport } from './parquet.js';
 import { PartSlice } from './part.js';
 import { runPasses } from './passes.js';
 import { checkExportPaths } from './paths.js';
+import { checkStdoutErrors, dropStaleErrors } from './side-file.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 import { type LoadedUsers, loadUsers, type UsersOverBudget } from './users-load.js';
 import { UsersSpill, type UsersStats } from './users-spill.js';
@@ -72,10 +73,17 @@ export function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
 async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> {
   if (options.since !== undefined && isParquetFormat(options.format))
     throw usage(`--format ${options.format} writes a plain export: --since writes CSV or JSON Lines`);
+  await checkStdoutErrors(options.output, options.errors);
   const since = resolveSince(options);
   // --map-users writes rows per user: its own --since compares them (map-users/since.ts).
-  if (since && options.mapUsers === undefined) return exportSince(options, since, exportKept);
-  return exportKept(options);
+  const summary =
+    since && options.mapUsers === undefined
+      ? await exportSince(options, since, exportKept)
+      : await exportKept(options);
+  // What the summary says of the errors file is then true of the file on disk.
+  const stale = await dropStaleErrors(options.output, options.errors, summary.errorLines);
+  if (stale) summary.warnings.push(stale);
+  return summary;
 }
 
 /** The export; with `keep` (export --since), of the kept lines of the sources only. */

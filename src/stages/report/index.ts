@@ -66,7 +66,7 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     const sinceKeys = sinceParts && new SinceKeys(sinceParts, o.k);
     if (sinceKeys) {
       onEvent?.({ type: 'step', step: 'since' });
-      await readSince(o.since as string, sinceKeys, o.maxLineLength);
+      await readSince(o.since as string, sinceKeys, o.maxLineLength, o.rename);
     }
     digests = new ScoreDigests(4, REPORT_QUANTILES);
     const tally = new Tally(digests);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
@@ -516,6 +516,66 @@ describe('error lines are data (issue 14)', () => {
       compact.map((l) => JSON.parse(l)),
       failed.map((l) => JSON.parse(l)),
     );
+  });
+
+  test('a key repeated in different files is exported as it comes, each line its rows (the documented rule: no key set is kept)', async () => {
+    const dir = tmp.fresh('retried');
+    await mkdir(dir);
+    const l = (items: string[]) =>
+      `${JSON.stringify({ input: { userId: '663' }, output: { recommendedItems: items }, error: null })}\n`;
+    await writeFile(join(dir, 'a.out'), l(['i1', 'i2']));
+    await writeFile(join(dir, 'b.out'), l(['i3']));
+    const output = join(dir, 'r.csv');
+    const s = await exportOutputs({ sources: [dir], output });
+    assert.equal(
+      await readFile(output, 'utf8'),
+      'userId,rank,itemId\r\n663,1,i1\r\n663,2,i2\r\n663,1,i3\r\n',
+    );
+    assert.deepEqual([s.lines, s.records, s.warnings], [2, 2, []]);
+  });
+
+  test("the errors file on disk is what the summary says: OUTPUT's stale one removed, ./errors.jsonl never replaced unasked", async () => {
+    const ok = JSON.stringify({ input: { userId: 'u1' }, output: { recommendedItems: ['i1'] }, error: null });
+    const bad = JSON.stringify({ input: { userId: 'u2' }, error: 'User error: user not found' });
+    const dir = tmp.fresh('errs');
+    await mkdir(dir);
+    const withErr = join(dir, 'a.out');
+    const clean = join(dir, 'b.out');
+    await writeFile(withErr, `${ok}\n${bad}\n`);
+    await writeFile(clean, `${ok}\n`);
+    const output = join(dir, 'up.csv');
+    const first = await exportOutputs({ sources: [withErr], output });
+    assert.equal(first.errorsFile, `${output}.errors.jsonl`);
+    assert.equal(await readFile(`${output}.errors.jsonl`, 'utf8'), `${bad}\n`);
+    const again = await exportOutputs({ sources: [clean], output });
+    assert.equal(again.errorsFile, null);
+    await assert.rejects(readFile(`${output}.errors.jsonl`), { code: 'ENOENT' });
+    assert.ok(
+      again.warnings.some((w) => /^removed \S*up\.csv\.errors\.jsonl: an earlier export's/.test(w)),
+      String(again.warnings),
+    );
+    // A file named with --errors is the caller's: left as it is when there is nothing to write.
+    const named = join(dir, 'mine.jsonl');
+    await writeFile(named, 'kept\n');
+    const third = await exportOutputs({ sources: [clean], output, errors: named });
+    assert.deepEqual([third.errorsFile, await readFile(named, 'utf8')], [null, 'kept\n']);
+    // To stdout, ./errors.jsonl is nobody's output's: one there is refused before anything is written.
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      await writeFile('errors.jsonl', "the run's\n");
+      const out = sink();
+      await rejectsWith(
+        exportOutputs({ sources: [withErr], stdout: out.stream }),
+        'PB_USAGE',
+        /\.\/errors\.jsonl, which is already there .*--errors FILE/,
+      );
+      assert.deepEqual([out.text(), await readFile('errors.jsonl', 'utf8')], ['', "the run's\n"]);
+      const r = await exportOutputs({ sources: [withErr], stdout: sink().stream, errors: 'errors.jsonl' });
+      assert.deepEqual([r.errorsFile, await readFile('errors.jsonl', 'utf8')], ['errors.jsonl', `${bad}\n`]);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 
   test('the Popularity-Count example of the AWS docs: the empty input is a row with an empty key', async () => {

@@ -202,7 +202,7 @@ describe('export --users', () => {
     const err = await rejectsWith(
       exportText(OUT, { users, userKey: 'Contact ID' }),
       'PB_USAGE',
-      /after the blank line 4, every line is one field: a report's footer .*Delete the lines from line 4 on.*pass --users-delimiter to choose one \(a row that does not fit it then stops the export\)$/,
+      /after the blank line 4, every line is one field: a report's footer .*Delete the lines from line 4 on.*pass --users-delimiter to choose one \(a row that does not fit it then stops the command there\)$/,
     );
     assert.doesNotMatch(err.message, /plain|one by one|--skip-lines/);
   });
