@@ -36,7 +36,7 @@ const FORCE_MS = 3000;
 const interrupt = new AbortController();
 const forceExit = (reason: CliInterrupt): never => {
   removeTemporaryFiles();
-  process.stderr.write(`\npersonalize-batch: ${reason.hint}\n`);
+  process.stderr.write(`\npersonalize-batch: ${reason.hint(process.argv[2])}\n`);
   process.exit(reason.exitCode);
 };
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

@@ -17,6 +17,9 @@ export interface CliIO {
   signal?: AbortSignal;
 }
 
+/** The commands that resume after an interruption (the jobs' state is kept in the work folder). */
+const RESUMING = new Set(['run', 'demo', 'submit', 'wait', 'status']);
+
 /** The reason bin.ts aborts a command with on SIGINT, SIGTERM or SIGHUP. */
 export class CliInterrupt extends Error {
   constructor(readonly signalName: 'SIGINT' | 'SIGTERM' | 'SIGHUP') {
@@ -29,9 +32,17 @@ export class CliInterrupt extends Error {
     return 128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[this.signalName];
   }
 
-  /** What the user is told: the jobs already created keep running, and every command resumes. */
-  get hint(): string {
-    return `interrupted (${this.signalName}); run the same command again to resume`;
+  /**
+   * What the user is told: the commands that create or follow jobs pick up where they stopped
+   * (the jobs already created keep running); the others removed what they were writing and start
+   * over (a user's trial read "resume" of prepare and export, which do not).
+   */
+  hint(command?: string): string {
+    const head = `interrupted (${this.signalName});`;
+    if (command !== undefined && RESUMING.has(command)) return `${head} run the same command again to resume`;
+    if (command !== undefined)
+      return `${head} nothing half-written was left; run the same command again to start over`;
+    return `${head} run the same command again (run, submit and wait resume where they stopped; the others start over)`;
   }
 }
 

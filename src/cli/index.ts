@@ -90,7 +90,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         throw new PbError('PB_USAGE', unknownCommand(command));
     }
   } catch (err) {
-    return reportError(err, io);
+    return reportError(err, io, command);
   }
 }
 
@@ -123,12 +123,12 @@ function unknownCommand(command: string): string {
   return `unknown command "${command}"; ${hint}`;
 }
 
-export function reportError(err: unknown, io: CliIO): number {
+export function reportError(err: unknown, io: CliIO, command?: string): number {
   const interrupted = io.signal?.aborted ? io.signal.reason : undefined;
   if (interrupted instanceof CliInterrupt) {
     // Whatever the command failed with once Ctrl-C aborted it (the AbortError, most often) is the
     // interruption: the library has removed its temporary files and partial outputs by now.
-    write(io.stderr, `\npersonalize-batch: ${interrupted.hint}\n`);
+    write(io.stderr, `\npersonalize-batch: ${interrupted.hint(command)}\n`);
     return interrupted.exitCode;
   }
   if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') {

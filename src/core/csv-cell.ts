@@ -15,11 +15,12 @@ export const FORMULA_CHARS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * A minus and a number (`-8234567890123456789`, an mParticle id; `-1.3`; `-1,2`): a spreadsheet
- * reads a number, not a formula, so it keeps no guard (defusedcsv's rule too). A guard there broke
- * the id: the e-mail tool's import no longer matched it.
+ * A sign and a number (`-8234567890123456789`, an mParticle id; `-1.3`; `-1,2`; `+4915112345`, a
+ * phone number as E.164 writes it, an external id in Braze): a spreadsheet reads a number, not a
+ * formula, so it keeps no guard (defusedcsv's rule too). A guard there broke the id: the e-mail
+ * tool's import no longer matched it. `+49 30 1234` (spaces) is still guarded.
  */
-const NEGATIVE_NUMBER = /^-[0-9.,]*[0-9][0-9.,]*$/;
+const SIGNED_NUMBER = /^[-+][0-9.,]*[0-9][0-9.,]*$/;
 
 /** Whether csvCell puts a ' before the value. */
 export function guarded(value: string, escapeFormulas: boolean): boolean {
@@ -27,7 +28,7 @@ export function guarded(value: string, escapeFormulas: boolean): boolean {
     escapeFormulas &&
     value.length > 0 &&
     FORMULA_CHARS.has(value[0] as string) &&
-    !(value[0] === '-' && NEGATIVE_NUMBER.test(value))
+    !((value[0] === '-' || value[0] === '+') && SIGNED_NUMBER.test(value))
   );
 }
 

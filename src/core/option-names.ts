@@ -1,4 +1,8 @@
-/** Names the options a message points at (the CLI's flags by default; the pipeline file has its own). */
+/**
+ * Names the options a message points at (the CLI's flags by default; the
+ * pipeline file has its own). An empty `format` or `skipLines`: the command
+ * has no such option (a join table), and the message gives the other fix.
+ */
 export interface OptionNames {
   delimiter: string;
   encoding: string;

@@ -112,7 +112,7 @@ export function oneColumnHasHeader(
   if (rest.length > 0 && nameLike && (headerish || rest.every((r) => marked(r.fields[0] as string)))) {
     throw new PbError(
       'PB_USAGE',
-      `the first line ${JSON.stringify(unquoted)} looks like a header over the ids below it, but is not a name this tool knows; pass ${names.column} ${JSON.stringify(unquoted)} to read it as the header, or ${names.format} plain to read it as an id`,
+      `the first line ${JSON.stringify(unquoted)} looks like a header over the ids below it, but is not a name this tool knows; pass ${names.column} ${JSON.stringify(unquoted)} to read it as the header${names.format ? `, or ${names.format} plain to read it as an id` : ''}`,
       { file, line: first.line },
     );
   }

@@ -7,6 +7,7 @@ import { LINE_INVALID, OutLineParser } from '../core/out-lines.js';
 import { UTF8_BOM } from '../core/sniff-bytes.js';
 import { PbError } from '../errors.js';
 import { openSource } from './input.js';
+import { checkReadOnce } from './out-twice.js';
 import { defaultS3Client, isS3Uri, listS3 } from './s3.js';
 import { checkAborted } from './scope.js';
 
@@ -51,7 +52,7 @@ export function isOutName(name: string): boolean {
  * Sources as given, with folders (recursively) and `s3://bucket/prefix/`
  * replaced by the `*.out` (and `*.out.gz`) files under them, in name order;
  * `_CHECK` and anything else there is ignored. A file named directly is
- * read whatever its name.
+ * read whatever its name. One output reached twice is refused (out-twice.ts).
  */
 export async function expandOutSources(sources: readonly string[]): Promise<string[]> {
   const out: string[] = [];
@@ -90,6 +91,7 @@ export async function expandOutSources(sources: readonly string[]): Promise<stri
       out.push(...found);
     }
   }
+  await checkReadOnce(out);
   return out;
 }
 

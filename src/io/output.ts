@@ -15,6 +15,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, pipeline as streamPipeline, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { partPath } from '../core/email-files.js';
 import { PbError } from '../errors.js';
 import { defaultS3Client, isS3Uri, writeS3 } from './s3.js';
 
@@ -166,7 +167,77 @@ export async function checkWritableLater(path: string): Promise<void> {
   await writeTarget(path);
   const dir = await stat(dirname(path)).catch(() => undefined);
   if (!dir?.isDirectory())
-    throw new PbError('PB_IO', 'cannot write: the folder does not exist', { file: path });
+    throw new PbError('PB_IO', 'cannot write: the folder does not exist (create it first)', { file: path });
+}
+
+/** A file a command reads or writes, and the option that names it (for the messages); none: undefined. */
+export type NamedPath = readonly [what: string, path: string | undefined];
+
+/**
+ * Refuses, before any work, what would lose a file or leave a half-done
+ * pair: an output that is one of the inputs (renamed over it, the input
+ * would be gone), or, written in parts (`parts`: --max-file-size), one of
+ * whose parts OUT-NNNNN is; two outputs that are one file (the last
+ * written would be all that is left); and, unless `folders` is false (a
+ * run makes its own), a local output whose folder does not exist (said
+ * after the export was written, its REMOVED or errors file was lost). `-`, s3:// and the same path given twice as an input pass.
+ */
+export async function checkOutputs(
+  outputs: readonly NamedPath[],
+  inputs: readonly NamedPath[],
+  { parts = false, folders = true }: { parts?: boolean; folders?: boolean } = {},
+): Promise<void> {
+  const local = (p: string | undefined): p is string => p !== undefined && p !== '-' && !isS3Uri(p);
+  const outs = outputs.filter((o): o is readonly [string, string] => local(o[1]));
+  const ins: { what: string; path: string; st: Stats }[] = [];
+  for (const [what, path] of inputs)
+    if (local(path)) {
+      const st = await stat(path).catch(() => undefined);
+      if (st?.isFile()) ins.push({ what, path, st });
+    }
+  const seen = new Map<string, string>();
+  for (const [what, path] of outs) {
+    // A folder is the command's own to allow (parquet's --partition-by) or refuse.
+    if ((await stat(path).catch(() => undefined))?.isDirectory()) continue;
+    const target = (await writeTarget(path)).path;
+    const key = resolve(target);
+    const other = seen.get(key);
+    if (other !== undefined)
+      throw new PbError(
+        'PB_USAGE',
+        `is both ${other} and ${what}: one would replace the other; give each its own file`,
+        { file: path },
+      );
+    seen.set(key, what);
+    const dir = folders ? await stat(dirname(target)).catch(() => undefined) : undefined;
+    if (folders && !dir?.isDirectory())
+      throw new PbError('PB_IO', 'cannot write: the folder does not exist (create it first)', { file: path });
+    const st = await stat(target).catch(() => undefined);
+    for (const input of ins) {
+      const same = st?.isFile() && st.dev === input.st.dev && st.ino === input.st.ino;
+      if (same || (parts && isPartOf(target, input.path)))
+        throw new PbError(
+          'PB_USAGE',
+          `${same ? 'is' : `is written in parts, and part ${input.path} is`} also an input (${input.what} ${input.path}): writing ${what} there would replace what is being read; give another file`,
+          { file: path },
+        );
+    }
+  }
+}
+
+/** Whether `file` is a part OUTPUT-NNNNN (partPath) of an output written in parts. */
+function isPartOf(output: string, file: string): boolean {
+  const zero = resolve(partPath(output, 0));
+  const at = zero.lastIndexOf('-00000');
+  const f = resolve(file);
+  const head = zero.slice(0, at);
+  const tail = zero.slice(at + 6);
+  return (
+    f.length > head.length + tail.length &&
+    f.startsWith(head) &&
+    f.endsWith(tail) &&
+    /^-\d{5,}$/.test(f.slice(head.length, f.length - tail.length))
+  );
 }
 
 /** Refuses an output that is one of the inputs: renamed over it, the input would be gone. */
@@ -202,7 +273,12 @@ function wrapWriteError(path: string, err: unknown): unknown {
   if (err instanceof PbError) return err;
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'ENOENT')
-    return new PbError('PB_IO', 'cannot write: the folder does not exist', { file: path }, { cause: err });
+    return new PbError(
+      'PB_IO',
+      'cannot write: the folder does not exist (create it first)',
+      { file: path },
+      { cause: err },
+    );
   if (e.code === 'EACCES')
     return new PbError('PB_IO', 'cannot write: permission denied', { file: path }, { cause: err });
   if (e.code === 'ENOSPC')

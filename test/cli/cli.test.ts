@@ -642,7 +642,7 @@ describe('-o to a link, a FIFO, a folder or an input', () => {
 
     r = await cli([...PREPARE, '-o', src]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /emails\.csv: is also an input .*give another -o/);
+    assert.match(r.stderr, /emails\.csv: is also an input .*give another file/);
     assert.equal(await readFile(src, 'utf8'), 'user_id\nu1\nu2\n');
 
     // export, whose local output is written at offsets by its workers, goes the same way.
@@ -752,7 +752,7 @@ describe('the installed command, Ctrl-C', () => {
       assert.equal(code, 130, stderr);
       assert.match(
         stderr,
-        /\npersonalize-batch: interrupted \(SIGINT\); run the same command again to resume\n$/,
+        /\npersonalize-batch: interrupted \(SIGINT\); nothing half-written was left; run the same command again to start over\n$/,
       );
       // bin.ts ends a command that ignores its signal after 3 s: well before that, the abort did it.
       assert.ok(ms < 2500, `${ms} ms`);

@@ -1029,9 +1029,13 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
     '=1+2',
     '+x',
     '-3',
-    // A minus and a number is not guarded (-1,5 quoted for its comma); the others are.
+    // A sign and a number is not guarded (-1,5 quoted for its comma); the others are.
     '-1,5',
     '-8234567890123456789',
+    '+4915112345',
+    '+1.5',
+    '+49 30',
+    '+',
     '-2+3',
     '-.',
     '-',

@@ -18,6 +18,8 @@ export const EXPORT_HELP = `Usage: personalize-batch export SOURCE... [options]
 Turns batch-job output (.out JSON Lines, any job kind) into CSV or per-key JSON Lines.
 SOURCE: .out files (gzip detected), folders and s3://bucket/prefix/ (their *.out files;
 _CHECK and anything else ignored), or - for stdin. Lines are read in any order.
+One file reached twice (named twice, X.out beside X.out.gz) is refused; a key repeated in
+different files is exported as it comes (collect keeps one line per key).
 
 Formats:
   csv-long   one row per recommendation: KEY,rank,itemId|userId[,score][,reason][,theme][,catalog columns]
@@ -31,7 +33,8 @@ catalog column named like one of these columns gets a catalog_ prefix.
 Scores are copied exactly as the job printed them. Score, reason and theme columns appear when
 the first exported lines have them. CSV follows RFC 4180; text cells starting with = + - @ TAB
 or CR get a leading ' so spreadsheets do not run them as formulas (numbers are left alone, and
-a minus and a number such as -8234567890123456789).
+a sign and a number such as -8234567890123456789 or +4915112345; a file that goes straight to
+the e-mail tool with ids or phones such as @zoe or +49 30 1234: --no-escape-formulas).
 
 Lines whose error is not null are counted and written as they are to --errors, whatever their
 input and output hold (a number id, no userId). A line is malformed when it is not JSON, has
@@ -102,7 +105,9 @@ Options:
       --max-cell-bytes N     CSV: cut text cells (reason, theme, catalog columns; never ids or
                              scores) to N UTF-8 bytes on a character boundary, e.g. 255 (Mailchimp)
       --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
-                             for stdout); written only when there are some
+                             for stdout); written only when there are some; a stale default
+                             OUTPUT.errors.jsonl is removed; to stdout, an errors.jsonl already
+                             there is refused (name one with --errors)
       --on-invalid fail|skip fail (default) stops at the first invalid line; skip writes it to --rejects
       --rejects FILE         invalid lines with file, line, reason and text (JSON Lines)
       --max-line-length SIZE longest line (default 128MiB: a segment line can list millions of users)
@@ -379,8 +384,9 @@ function joinsMissing(s: ExportSummary): string[] {
 /** What --since found, for both summary lines. */
 function describeSince(d: NonNullable<ExportSummary['since']>): string {
   const users = d.removedUsers ? `, with ${d.removedUsers.columns.join(', ')}` : '';
-  const failed = d.failed > 0 ? `, ${d.failed} failed now (kept)` : '';
-  return `since ${d.prev}: ${d.new} new, ${d.changed} changed, ${d.unchanged} unchanged (not written), ${d.removed} removed (in ${d.removedFile}${users})${failed}`;
+  const failed = d.failed > 0 ? `, ${grouped(d.failed)} failed now (kept)` : '';
+  const g = grouped;
+  return `since ${d.prev}: ${g(d.new)} new, ${g(d.changed)} changed, ${g(d.unchanged)} unchanged (not written), ${g(d.removed)} removed (in ${d.removedFile}${users})${failed}`;
 }
 
 /** The summary line of export --map-users. */

@@ -1,3 +1,4 @@
+import { parseRenames } from '../../core/email-files.js';
 import { count, noun, parseBytes } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import type { ReportJson } from '../../stages/report/index.js';
@@ -9,7 +10,8 @@ export const REPORT_HELP = `Usage: personalize-batch report SOURCE... -o report.
 A report of batch outputs to look at before sending: report.html, one self-contained page
 (charts as inline SVG, each with its numbers in a table; no network; phone and print), and
 report.json beside it (schemas/report.schema.json). One pass over the outputs.
-SOURCE: .out files, folders and s3://bucket/prefix/ (their *.out files).
+SOURCE: .out files, folders and s3://bucket/prefix/ (their *.out files); one file reached
+twice (named twice, X.out beside X.out.gz) is refused.
 
 - counts: lines, distinct keys, error lines, ids per line (min, median, max), distinct items
   recommended (exact: within --memory-budget, then partitions on disk);
@@ -26,7 +28,11 @@ Options:
       --catalog ITEMS          items CSV with a header, as export's --catalog
       --catalog-id-column C    its item id column (default: ITEM_ID, item_id, itemId, ...)
       --catalog-title-column C the column shown as the title (default TITLE, title, name, ...)
+      --catalog-delimiter C    the catalog's field delimiter (default detected, as export's)
+      --catalog-encoding E     the catalog's encoding, e.g. windows-1252 (default UTF-8)
       --since PREV             a previous run's .out files or export (csv-long, csv-wide, jsonl)
+      --rename A=B,C=D         with --since: the --rename PREV was exported with (its header is
+                               read back through it, as export --since reads it)
       --k N                    how many first ids the overlap compares (default 10; with --since)
       --input FILE             batch input (JSON Lines or manifest.json), repeatable
       --memory-budget SIZE     memory for the distinct counts (default 64MiB)
@@ -50,7 +56,10 @@ export async function runReport(args: readonly string[], io: CliIO): Promise<num
     catalog: { type: 'string' },
     'catalog-id-column': { type: 'string' },
     'catalog-title-column': { type: 'string' },
+    'catalog-delimiter': { type: 'string' },
+    'catalog-encoding': { type: 'string' },
     since: { type: 'string' },
+    rename: { type: 'string' },
     k: { type: 'string' },
     input: { type: 'string', multiple: true },
     'memory-budget': { type: 'string' },
@@ -86,7 +95,10 @@ export async function runReport(args: readonly string[], io: CliIO): Promise<num
     catalog: v.catalog,
     catalogIdColumn: v['catalog-id-column'],
     catalogTitleColumn: v['catalog-title-column'],
+    catalogDelimiter: v['catalog-delimiter'],
+    catalogEncoding: v['catalog-encoding'],
     since: v.since,
+    rename: v.rename === undefined ? undefined : parseRenames(v.rename),
     k,
     inputs: v.input,
     memoryBudget:

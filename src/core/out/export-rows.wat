@@ -415,12 +415,13 @@
     (if (i64.ne (i64.load offset=7 (local.get $p)) (i64.const 0x7d6c6c756e3a2272)) (then (return (i32.const -1))))
     (i32.add (local.get $p) (i32.const 15)))
   ;; row-writer.ts's formulaStart: = + - @, or EF BC 9D/8B/8D/A0 (full-width);
-  ;; not a minus and a number (-8234567890123456789, -1.3).
+  ;; not a sign and a number (-8234567890123456789, -1.3, +4915112345).
   (func $formula (param $s i32) (param $e i32) (result i32)
     (local $c i32)
     (if (i32.ge_u (local.get $s) (local.get $e)) (then (return (i32.const 0))))
     (local.set $c (i32.load8_u (local.get $s)))
-    (if (i32.eq (local.get $c) (i32.const 45)) (then (return (call $notNegative (local.get $s) (local.get $e)))))
+    (if (i32.or (i32.eq (local.get $c) (i32.const 45)) (i32.eq (local.get $c) (i32.const 43)))
+      (then (return (call $notSigned (local.get $s) (local.get $e)))))
     (if (i32.ne (local.get $c) (i32.const 0xef)) (then (return (i32.load8_u offset=0x140200 (local.get $c)))))
     (if (i32.ge_u (i32.add (local.get $s) (i32.const 2)) (local.get $e)) (then (return (i32.const 0))))
     (if (i32.ne (i32.load8_u offset=1 (local.get $s)) (i32.const 0xbc)) (then (return (i32.const 0))))
@@ -428,9 +429,9 @@
     (i32.or
       (i32.or (i32.eq (local.get $c) (i32.const 0x9d)) (i32.eq (local.get $c) (i32.const 0x8b)))
       (i32.or (i32.eq (local.get $c) (i32.const 0x8d)) (i32.eq (local.get $c) (i32.const 0xa0)))))
-  ;; row-writer.ts's negativeNumber, negated: 0 for a minus, then digits, dots
-  ;; and commas with one digit at least; else 1 (a formula's start).
-  (func $notNegative (param $s i32) (param $e i32) (result i32)
+  ;; row-writer.ts's signedNumber, negated: 0 for a minus or plus, then digits,
+  ;; dots and commas with one digit at least; else 1 (a formula's start).
+  (func $notSigned (param $s i32) (param $e i32) (result i32)
     (local $b i32)
     (local $digit i32)
     (local.set $s (i32.add (local.get $s) (i32.const 1)))

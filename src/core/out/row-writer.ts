@@ -20,13 +20,13 @@ const APOSTROPHE = 39;
 
 /**
  * Whether raw UTF-8 bytes start like a formula: = + - @, or the full-width ＝ ＋ － ＠ (EF BC 9D/8B/8D/A0);
- * not a minus and a number (`-8234567890123456789`, `-1.3`: csv-cell.ts's NEGATIVE_NUMBER).
+ * not a sign and a number (`-8234567890123456789`, `-1.3`, `+4915112345`: csv-cell.ts's SIGNED_NUMBER).
  */
 export function formulaStart(b: Uint8Array, s: number, e: number): boolean {
   if (s >= e) return false;
   const c = b[s] as number;
-  if (c === 45) return !negativeNumber(b, s, e);
-  if (c === 61 || c === 43 || c === 64) return true;
+  if (c === 45 || c === 43) return !signedNumber(b, s, e);
+  if (c === 61 || c === 64) return true;
   if (c === 0xef && s + 2 < e && b[s + 1] === 0xbc) {
     const d = b[s + 2] as number;
     return d === 0x9d || d === 0x8b || d === 0x8d || d === 0xa0;
@@ -34,8 +34,8 @@ export function formulaStart(b: Uint8Array, s: number, e: number): boolean {
   return false;
 }
 
-/** b[s, e) is a minus, then digits, dots and commas, one digit at least. */
-function negativeNumber(b: Uint8Array, s: number, e: number): boolean {
+/** b[s, e) is a minus or plus, then digits, dots and commas, one digit at least. */
+function signedNumber(b: Uint8Array, s: number, e: number): boolean {
   let digit = false;
   for (let k = s + 1; k < e; k++) {
     const d = b[k] as number;

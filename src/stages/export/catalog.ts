@@ -115,9 +115,10 @@ async function openTable(t: TableSpec) {
     delimiter: flags.delimiter,
     encoding: flags.encoding,
     column: flags.idColumn,
-    format: flags.delimiter,
+    // No --format (a table is never one id a line) nor --skip-lines for a table: messages give the other fix.
+    format: '',
     allowEmailIds: '--allow-email-ids',
-    skipLines: '--skip-lines',
+    skipLines: '',
     noHeader: '--no-header',
   };
   const reopen = async () => {
@@ -211,9 +212,9 @@ export interface LoadedCatalog {
   columns: string[];
 }
 
-/** Reads the catalog file into a Catalog, rendering values for the export format. */
-export function loadCatalog(o: ResolvedExportOptions): Promise<LoadedCatalog> {
-  return loadTable(catalogSpec(o, CATALOG_FLAGS), o, {
+/** Reads the catalog file into a Catalog, rendering values for the export format; messages name `flags`. */
+export function loadCatalog(o: ResolvedExportOptions, flags = CATALOG_FLAGS): Promise<LoadedCatalog> {
+  return loadTable(catalogSpec(o, flags), o, {
     maxItems: o.maxCatalogItems,
     full: `the catalog has more than ${o.maxCatalogItems} items; the join holds it in memory (keep only the items you recommend)`,
   });

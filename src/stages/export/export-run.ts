@@ -82,8 +82,9 @@ export class ExportRun {
   files: string[] = [];
   parquet: import('./parquet.js').ParquetFiles | undefined; // --format parquet's files, columns, bytes
   rowGroups: PlacedRowGroup[] = []; // cfg.parquet: the row groups written and their offsets, for the footer
-  /** With parts: the next part's name, when an earlier export left a file there. */
+  /** Parquet's parts: the next part's name, when an earlier export left a file there; CSV's: those it left, removed. */
   leftOverPart: string | undefined;
+  removedParts: string[] = [];
   /** The key of the first error line: the header's when no line had recommendations (keyOnlyLayout). */
   firstErrorKey: Layout['keyField'] | undefined;
   slice: import('./part.js').PartSlice | undefined; // export --part: its sources read and numbered there
@@ -180,7 +181,7 @@ export class ExportRun {
       const parts = new PartFiles(given, this.o.maxFileSize);
       await this.writeFiles(sources, plan, errors, rejects, parts);
       this.bytesWritten += parts.extraHeaderBytes;
-      this.leftOverPart = await parts.leftOver();
+      this.removedParts = await parts.removeLeftOver();
       return;
     }
     // A link is written through to its target; a device or FIFO goes the sequential way.

@@ -4,7 +4,6 @@ import { PbError, usage } from '../../errors.js';
 import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
-import { checkNotAnInput } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import { SpillDir } from '../../io/spill.js';
 import { type LoadedCatalog, loadCatalog } from './catalog.js';
@@ -19,6 +18,8 @@ import { type ExportOptions, type ResolvedExportOptions, resolveExportOptions } 
 import { ParquetExport } from './parquet.js';
 import { PartSlice } from './part.js';
 import { runPasses } from './passes.js';
+import { checkExportPaths } from './paths.js';
+import { checkStdoutErrors, dropStaleErrors } from './side-file.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 import { type LoadedUsers, loadUsers, type UsersOverBudget } from './users-load.js';
 import { stopWhenNoUserMatched } from './users-none.js';
@@ -74,10 +75,17 @@ export function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
 async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> {
   if (options.since !== undefined && isParquetFormat(options.format))
     throw usage(`--format ${options.format} writes a plain export: --since writes CSV or JSON Lines`);
+  await checkStdoutErrors(options.output, options.errors);
   const since = resolveSince(options);
   // --map-users writes rows per user: its own --since compares them (map-users/since.ts).
-  if (since && options.mapUsers === undefined) return exportSince(options, since, exportKept);
-  return exportKept(options);
+  const summary =
+    since && options.mapUsers === undefined
+      ? await exportSince(options, since, exportKept)
+      : await exportKept(options);
+  // What the summary says of the errors file is then true of the file on disk.
+  const stale = await dropStaleErrors(options.output, options.errors, summary.errorLines);
+  if (stale) summary.warnings.push(stale);
+  return summary;
 }
 
 /** The export; with `keep` (export --since), of the kept lines of the sources only. */
@@ -87,7 +95,7 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
   // A file named directly is read whatever its name, so its content must be output.
   for (const src of o.sources) await checkDocKind(src, 'out');
   const sources = await expandOutSources(o.sources);
-  await checkNotAnInput(o.output, o.map ? [...sources, o.map.file] : sources);
+  await checkExportPaths(o, sources);
   const loaded = o.catalog ? await loadCatalog(o) : undefined;
   // With --map-users the users are the interactions file's, not the outputs': no filter by the outputs' keys.
   const users = o.users ? await loadUsers(o, o.map ? undefined : sources) : undefined;

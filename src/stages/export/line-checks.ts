@@ -42,8 +42,13 @@ export function invalidRecord(
   cut: boolean,
 ): Buffer {
   const parse = /^(not valid JSON|truncated|line longer|a JSON value longer)/.test(reason);
+  // Stopped here, nothing was skipped: the reader's "skipped to the next line that starts with {" is for --on-invalid skip.
   if (o.onInvalid === 'fail')
-    throw new PbError(parse ? 'PB_PARSE' : 'PB_INVALID_RECORD', reason, { file, line });
+    throw new PbError(
+      parse ? 'PB_PARSE' : 'PB_INVALID_RECORD',
+      reason.replace(/; skipped to the next line that starts with \{$/, ''),
+      { file, line },
+    );
   const rec = cut ? { file, line, reason, text, cut: true } : { file, line, reason, text };
   return Buffer.from(`${JSON.stringify(rec)}\n`);
 }

@@ -87,7 +87,9 @@ export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOption
   /**
    * Where lines whose `error` is not null go, as read. Default: OUTPUT
    * (without `.gz`) + `.errors.jsonl`, or `errors.jsonl` when OUTPUT is `-`.
-   * Written only when there are such lines.
+   * Written only when there are such lines. Without it, OUTPUT's
+   * stale `.errors.jsonl` is removed after an export with none, and to
+   * stdout an `errors.jsonl` already in the working folder is refused.
    */
   errors?: string;
   /** `fail` (default): stop at the first invalid line. `skip`: write it to `rejects` and go on. */
@@ -257,6 +259,16 @@ export function resolveExportOptions(input: ExportOptions): ResolvedExportOption
   };
 }
 
+/** Joined files are read more than once (their header, then their rows; a join on disk reads them again). */
+function refuseJoinedStdin(o: ExportOptions): void {
+  for (const [path, flag] of [
+    [o.users, '--users'],
+    [o.catalog, '--catalog'],
+    [o.mapUsers, '--map-users'],
+  ] as const)
+    if (path === '-') throw usage(`${flag} reads a file, not standard input (-): save it to a file first`);
+}
+
 /** The users file's settings, checked: each needs --users. */
 function resolveUsers(
   o: ExportOptions,
@@ -288,6 +300,7 @@ function resolveUsers(
 
 /** The options for e-mail tools' files: what each works with (see the README's "Files for e-mail tools"). */
 function checkFileOptions(o: ExportOptions, format: ExportFormat): void {
+  refuseJoinedStdin(o);
   // Parquet's own rules: resolveParquet.
   if (format === 'jsonl') {
     if (o.bom)

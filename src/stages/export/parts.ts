@@ -74,7 +74,7 @@ export class PartFiles implements OutputFiles {
   private tooBig(n: number): never {
     throw new PbError(
       'PB_LIMIT',
-      `the rows of one piece of input lines take ${n} bytes${this.head.length > 0 ? ` (${this.head.length} more with the header)` : ''}, more than --max-file-size ${this.limit} allows in one part: give a larger size (parts are cut between pieces, so that one key's rows stay in one file)`,
+      `the rows of one piece of input lines (about 1 MiB of them) take ${n} bytes${this.head.length > 0 ? ` (${this.head.length} more with the header)` : ''}, more than --max-file-size ${this.limit} allows in one part: give a larger size, at least ${Math.ceil((2 * (n + this.head.length)) / 1e6)}MB for pieces like this one (parts are cut between pieces, so that one key's rows stay in one file)`,
       { file: this.output },
     );
   }
@@ -111,14 +111,20 @@ export class PartFiles implements OutputFiles {
     for (const p of this.parts) await p.abort();
   }
 
-  /** The part after the last one written, if an earlier, longer export left it there. */
-  async leftOver(): Promise<string | undefined> {
-    const next = partPath(this.output, this.parts.length + 1);
-    return (await stat(next).then(
-      () => true,
-      () => false,
-    ))
-      ? next
-      : undefined;
+  /**
+   * The parts after the last one written that an earlier, longer export to
+   * the same name left, removed: the parts are one output, replaced whole
+   * as a single file is (left there, a later `--since` read them as PREV's
+   * and an upload of the folder sent them); returns their names.
+   */
+  async removeLeftOver(): Promise<string[]> {
+    const gone: string[] = [];
+    for (let n = this.parts.length + 1; ; n++) {
+      const next = partPath(this.output, n);
+      const st = await stat(next).catch(() => undefined);
+      if (!st?.isFile()) return gone;
+      await rm(next, { force: true });
+      gone.push(next);
+    }
   }
 }

@@ -21,7 +21,8 @@ export type { ExportEvent } from './options.js';
  * stdout. csv-wide without `top` needs the widest line before the first row:
  * the input is spooled to a temporary file in `tmpDir` and read twice (the
  * file is removed at the end, on error and on abort); with `top` it is one
- * pass. Error lines go to `errors` (default `errors.jsonl`, as for stdout).
+ * pass. Error lines go to `errors` (default `errors.jsonl`, as for stdout:
+ * refused when one is already there).
  */
 export function createExportStream(
   options: ExportStreamOptions = {},

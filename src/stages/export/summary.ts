@@ -165,6 +165,10 @@ function exportWarnings(
     warnings.push(
       `${s.cellsCut} text cell${s.cellsCut === 1 ? ' was' : 's were'} cut to ${o.maxCellBytes} bytes (--max-cell-bytes)`,
     );
+  if (run.removedParts.length > 0)
+    warnings.push(
+      `removed ${run.removedParts[0]}${run.removedParts.length > 1 ? ` and ${count(run.removedParts.length - 1, 'more part')}` : ''}, left by an earlier export to the same name with more parts: the parts written now are the whole export`,
+    );
   if (run.leftOverPart)
     warnings.push(
       `${run.leftOverPart} is not part of this export (an earlier one with more parts left it): remove it before uploading the parts`,

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { noStream, usage } from '../../errors.js';
 import { Deduper, Grouper } from '../../io/dedupe.js';
 import { expandBatchInputs } from '../../io/doc-kind.js';
-import { batchLines, checkNotAnInput } from '../../io/output.js';
+import { batchLines, checkOutputs, type NamedPath } from '../../io/output.js';
 import { SpillDir } from '../../io/spill.js';
 import {
   type PrepareOptions,
@@ -28,8 +28,13 @@ export async function* prepareChunks(options: PrepareOptions): AsyncGenerator<Bu
   if (opts.sources.includes('-') && options.stdin === undefined) throw noStream('prepare', 'stdin');
   // s3://bucket/prefix/ stands for every object under it, each a source of its own (own header).
   opts.sources = await expandBatchInputs(opts.sources, { manifests: 'refuse', want: 'prepare-source' });
-  await checkNotAnInput(opts.output, opts.sources);
-  if (opts.rejects) await checkNotAnInput(opts.rejects, opts.sources);
+  await checkOutputs(
+    [
+      ['the output', opts.output],
+      ['the rejects file', opts.rejects],
+    ],
+    opts.sources.map((f): NamedPath => ['a source', f]),
+  );
   s.sources = opts.sources.length;
   const { onProgress, onEvent } = options;
   const parts = openPass(opts, s, {

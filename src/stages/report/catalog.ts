@@ -19,7 +19,7 @@ export interface ReportCatalog {
 
 /**
  * The catalog read as export reads it (delimiter, encoding and id column
- * found the same way, at most 5 M items in memory), each item's columns
+ * found or given the same way, at most maxCatalogItems in memory), each item's columns
  * kept as a JSON fragment from which the title is read for the top items.
  */
 export async function loadReportCatalog(o: ResolvedReportOptions): Promise<ReportCatalog> {
@@ -30,9 +30,12 @@ export async function loadReportCatalog(o: ResolvedReportOptions): Promise<Repor
     catalog: file,
     catalogIdColumn: o.catalogIdColumn,
     catalogColumns: o.catalogTitleColumn ? [o.catalogTitleColumn] : undefined,
+    catalogDelimiter: o.catalogDelimiter,
+    catalogEncoding: o.catalogEncoding,
+    maxCatalogItems: o.maxCatalogItems,
     output: o.json,
   });
-  const loaded = await loadCatalog(eo);
+  const loaded = await loadCatalog(eo, o.catalogNames);
   const catalog = loaded.catalog;
   const titleColumn =
     o.catalogTitleColumn ?? TITLE_COLUMNS.find((c) => loaded.columns.includes(c)) ?? loaded.columns[0];

@@ -3,8 +3,9 @@ import { renderReportHtml } from '../../core/report-html.js';
 import { withCall } from '../../io/clients.js';
 import { checkDocKind } from '../../io/doc-kind.js';
 import { expandOutSources } from '../../io/out-reader.js';
-import { checkNotAnInput, checkWritableLater, writeOutput } from '../../io/output.js';
+import { checkOutputs, checkWritableLater, type NamedPath, writeOutput } from '../../io/output.js';
 import { SpillDir } from '../../io/spill.js';
+import { checkWholePrev } from '../export/delta/prev.js';
 import { loadReportCatalog } from './catalog.js';
 import { CountTable } from './counts.js';
 import { ScoreDigests } from './digests.js';
@@ -58,14 +59,14 @@ async function reportNow(options: ReportOptions): Promise<ReportSummary> {
     const catalog = o.catalog === undefined ? undefined : await loadReportCatalog(o);
     for (const s of o.sources) await checkDocKind(s, 'out');
     const files = await expandOutSources(o.sources);
-    await checkOutputs(o, files);
+    await checkReportPaths(o, files);
     const keys = new CountTable(spill, o.memoryBudget / 2);
     const items = new CountTable(spill, o.memoryBudget / 2);
     const sinceParts = o.since === undefined ? undefined : await sincePartitions(spill);
     const sinceKeys = sinceParts && new SinceKeys(sinceParts, o.k);
     if (sinceKeys) {
       onEvent?.({ type: 'step', step: 'since' });
-      await readSince(o.since as string, sinceKeys, o.maxLineLength);
+      await readSince(o.since as string, sinceKeys, o.maxLineLength, o.rename);
     }
     digests = new ScoreDigests(4, REPORT_QUANTILES);
     const tally = new Tally(digests);
@@ -137,10 +138,22 @@ function counted(
   return new JoinedCounts(spill, o.memoryBudget / 2, local, tables, lanes.joiners);
 }
 
-/** Neither file is one of the sources, and both can be written at the end. */
-async function checkOutputs(o: ResolvedReportOptions, files: readonly string[]): Promise<void> {
-  await checkNotAnInput(o.output, files);
-  await checkNotAnInput(o.json, files);
+/** Neither file is one of the files read (sources, catalog, PREV, batch input), and both can be written at the end. */
+async function checkReportPaths(o: ResolvedReportOptions, files: readonly string[]): Promise<void> {
+  if (o.since !== undefined) await checkWholePrev(o.since);
+  const inputs: NamedPath[] = [
+    ...files.map((f): NamedPath => ['a source', f]),
+    ['the catalog', o.catalog],
+    ['PREV', o.since],
+    ...(o.inputs ?? []).map((f): NamedPath => ['the batch input', f]),
+  ];
+  await checkOutputs(
+    [
+      ['the page', o.output],
+      ['report.json', o.json],
+    ],
+    inputs,
+  );
   await checkWritableLater(o.output);
   await checkWritableLater(o.json);
 }

@@ -1,6 +1,9 @@
 import { tmpdir } from 'node:os';
+import { CATALOG_MAX_ITEMS } from '../../core/catalog.js';
+import { encodingProblem } from '../../core/encoding.js';
 import { usage } from '../../errors.js';
 import type { CallOptions } from '../../io/clients.js';
+import type { CatalogOptionNames } from '../export/catalog.js';
 
 /** Options of `report` (`personalize-batch report SOURCE... -o report.html`). */
 export interface ReportOptions extends CallOptions {
@@ -14,8 +17,18 @@ export interface ReportOptions extends CallOptions {
   catalogIdColumn?: string;
   /** The column shown as the title. Default: the first of TITLE, title, name, NAME, product_name there, else the first column besides the id. */
   catalogTitleColumn?: string;
+  /** The catalog's field delimiter, as export's catalogDelimiter. Default: detected. */
+  catalogDelimiter?: string;
+  /** The catalog's text encoding, as export's catalogEncoding. Default UTF-8; a byte order mark decides first. */
+  catalogEncoding?: string;
+  /** Most items the catalog may hold (it is kept in memory). Default 5,000,000. */
+  maxCatalogItems?: number;
+  /** What the catalog's messages call its settings. Default: report's flags (a pipeline file's keys when run gives them). */
+  catalogNames?: CatalogOptionNames;
   /** A previous run's outputs or export (what export --since takes): users new, gone, changed, and the Jaccard overlap at k. */
   since?: string;
+  /** The --rename (OLD=NEW) the PREV export was written with: its header is read back through it, as export --since reads it. */
+  rename?: Record<string, string>;
   /** How many first ids the Jaccard overlap compares. Default 10. */
   k?: number;
   /** The batch input (JSON Lines files or manifest.json): keys with no output line. */
@@ -43,6 +56,14 @@ export type ReportEvent =
   | { type: 'progress'; lines: number; bytesRead: number }
   | { type: 'step'; step: 'outputs' | 'distinct' | 'input' | 'since' | 'write' };
 
+/** report's catalog flags: no --catalog-columns, the one column it reads besides the id is the title's. */
+export const REPORT_CATALOG_FLAGS: CatalogOptionNames = {
+  delimiter: '--catalog-delimiter',
+  encoding: '--catalog-encoding',
+  idColumn: '--catalog-id-column',
+  columns: '--catalog-title-column',
+};
+
 export const REPORT_DEFAULTS = {
   k: 10,
   memoryBudget: 64 * 1024 * 1024,
@@ -60,7 +81,12 @@ export interface ResolvedReportOptions {
   catalog: string | undefined;
   catalogIdColumn: string | undefined;
   catalogTitleColumn: string | undefined;
+  catalogDelimiter: string | undefined;
+  catalogEncoding: string | undefined;
+  maxCatalogItems: number;
+  catalogNames: CatalogOptionNames;
   since: string | undefined;
+  rename: Record<string, string> | undefined;
   k: number;
   inputs: string[];
   memoryBudget: number;
@@ -88,6 +114,11 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
     );
   if (!o.output || o.output === '-')
     throw usage('report needs -o report.html (a file or s3:// key; report.json is written beside it)');
+  // The page's name: report.json goes beside it, so -o x.json wrote the page there and the JSON to x.json.json.
+  if (/\.json$/i.test(o.output))
+    throw usage(
+      `-o ${o.output}: -o names the page (report.html); report.json is written beside it: give -o ${o.output.replace(/\.json$/i, '.html')}`,
+    );
   const whole = (v: number | undefined, name: string, dflt: number, least = 1) => {
     if (v === undefined) return dflt;
     if (!Number.isInteger(v) || v < least)
@@ -96,6 +127,14 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
   };
   if (o.catalogIdColumn && !o.catalog) throw usage('--catalog-id-column needs --catalog ITEMS.csv');
   if (o.catalogTitleColumn && !o.catalog) throw usage('--catalog-title-column needs --catalog ITEMS.csv');
+  if (o.catalogDelimiter && !o.catalog) throw usage('--catalog-delimiter needs --catalog ITEMS.csv');
+  if (o.catalogEncoding && !o.catalog) throw usage('--catalog-encoding needs --catalog ITEMS.csv');
+  const badEncoding = o.catalogEncoding === undefined ? undefined : encodingProblem(o.catalogEncoding);
+  if (badEncoding) throw usage(`--catalog-encoding ${badEncoding}`);
+  if (o.rename !== undefined && !o.since)
+    throw usage('--rename needs --since PREV (it is the --rename PREV was exported with)');
+  if (o.rename !== undefined && Object.keys(o.rename).length === 0)
+    throw usage('--rename needs at least one OLD=NEW pair');
   if (o.k !== undefined && !o.since) throw usage("--k needs --since PREV (it sets the Jaccard overlap's k)");
   const locale = o.locale ?? REPORT_DEFAULTS.locale;
   try {
@@ -110,7 +149,12 @@ export function resolveReportOptions(input: ReportOptions): ResolvedReportOption
     catalog: o.catalog,
     catalogIdColumn: o.catalogIdColumn,
     catalogTitleColumn: o.catalogTitleColumn,
+    catalogDelimiter: o.catalogDelimiter,
+    catalogEncoding: o.catalogEncoding,
+    maxCatalogItems: whole(o.maxCatalogItems, 'maxCatalogItems', CATALOG_MAX_ITEMS),
+    catalogNames: o.catalogNames ?? REPORT_CATALOG_FLAGS,
     since: o.since,
+    rename: o.rename ? { ...o.rename } : undefined,
     k: whole(o.k, '--k', REPORT_DEFAULTS.k),
     inputs: [...(o.inputs ?? [])],
     memoryBudget: whole(o.memoryBudget, '--memory-budget', REPORT_DEFAULTS.memoryBudget),

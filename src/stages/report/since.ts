@@ -79,9 +79,14 @@ export function sincePartitions(spill: SpillDir): Promise<PartitionSet> {
   return spill.partitions(0x51ce, undefined, weigh);
 }
 
-/** PREV into the partitions; its key count. */
-export async function readSince(prev: string, keys: SinceKeys, maxLineLength: number): Promise<number> {
-  const r = await readPrev(prev, keys, { top: 0, escapeFormulas: true, maxLineLength });
+/** PREV into the partitions (a CSV's header read back through `rename`); its key count. */
+export async function readSince(
+  prev: string,
+  keys: SinceKeys,
+  maxLineLength: number,
+  rename?: Record<string, string>,
+): Promise<number> {
+  const r = await readPrev(prev, keys, { top: 0, escapeFormulas: true, maxLineLength, rename });
   keys.prevRecipe = r.recipe;
   return r.keys;
 }

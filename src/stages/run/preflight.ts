@@ -4,6 +4,7 @@ import { type ConvertConfig, csvHeader, type Layout } from '../../core/out-conve
 import { alternatives, closest } from '../../core/suggest.js';
 import { count } from '../../core/units.js';
 import { PbError } from '../../errors.js';
+import { checkOutputs, type NamedPath } from '../../io/output.js';
 import {
   checkCatalog,
   checkInteractions,
@@ -93,12 +94,45 @@ export async function preflight(p: Pipeline): Promise<void> {
   }
   const rename = renameProblem(p, joined);
   if (rename) problems.push(rename);
+  await checkRunPaths(p).catch((err) => {
+    if (!(err instanceof PbError)) throw err;
+    problems.push(err.message);
+  });
   // Each problem names its own file (a source, the catalog, the users file, the interactions).
   if (problems.length === 1) throw new PbError('PB_USAGE', problems[0] as string);
   if (problems.length > 1)
     throw new PbError('PB_USAGE', `${problems.length} problems:\n  ${problems.join('\n  ')}`, {
       file: p.file,
     });
+}
+
+/**
+ * The run's files checked as each step will check its own (io/output.ts checkOutputs), before
+ * a job is paid for: `$.output.file` over the users file was found only at the export, after
+ * the jobs, and replaced the CRM export. PREV (`last`, from history) is the export's to check.
+ */
+async function checkRunPaths(p: Pipeline): Promise<void> {
+  const o = p.output;
+  const outputs: NamedPath[] = [
+    ['$.output.file', o.file],
+    ['$.output.removed', o.removed],
+    ['$.output.merged', o.merged],
+    ['$.output.rejects', o.rejects],
+    ['$.output.missing', o.missing],
+    ['$.output.errors', o.errors],
+    ['$.output.invalid', o.invalid],
+    ['$.output.mapRejects', o.mapUsers === undefined ? undefined : o.mapRejects],
+    ['$.output.summary', o.summary],
+    ['the report page', o.report?.html],
+  ];
+  const inputs: NamedPath[] = [
+    ...p.input.sources.map((s, i): NamedPath => [`$.input.sources[${i}]`, s]),
+    ['$.output.users', o.users],
+    ['$.output.catalog', o.catalog],
+    ['$.output.mapUsers', o.mapUsers],
+    ['$.output.since', o.since === 'last' ? undefined : o.since],
+  ];
+  await checkOutputs(outputs, inputs, { parts: (o.maxFileSize ?? 0) > 0, folders: false });
 }
 
 /** Catalog messages name the pipeline file's keys. */

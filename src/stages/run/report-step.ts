@@ -1,5 +1,6 @@
 import type { JobRow } from '../jobs/index.js';
 import { jsonBeside, report } from '../report/index.js';
+import { PIPELINE_CATALOG_NAMES } from './preflight.js';
 import { allExist, fingerprints, keyOf } from './records.js';
 import type { RunContext } from './steps.js';
 
@@ -7,7 +8,8 @@ import type { RunContext } from './steps.js';
  * 6. the report (output.report, on by default): report.html and report.json
  * in OUT, from the jobs' outputs shard by shard (so the page has a line per
  * shard), with the input's manifest (missing keys), the catalog and the
- * previous export the export compared with, if any. Redone when the jobs or
+ * previous export the export compared with, if any: the catalog read with
+ * the export's settings. Redone when the jobs or
  * those files changed.
  */
 export async function reportStep(ctx: RunContext, collectKey: string, active: JobRow[]): Promise<void> {
@@ -22,7 +24,9 @@ export async function reportStep(ctx: RunContext, collectKey: string, active: Jo
     settings,
     catalog: o.catalog ? await fingerprints([o.catalog]) : [],
     catalogIdColumn: o.catalogIdColumn,
-    ...(since ? { since, prev: await fingerprints([since]) } : {}),
+    catalogDelimiter: o.catalogDelimiter,
+    catalogEncoding: o.catalogEncoding,
+    ...(since ? { since, prev: await fingerprints([since]), rename: o.rename } : {}),
   });
   if (record.report?.key === reportKey && (await allExist([html, jsonBeside(html)]))) {
     summary.resumed.push('report');
@@ -36,7 +40,14 @@ export async function reportStep(ctx: RunContext, collectKey: string, active: Jo
       catalog: o.catalog,
       catalogIdColumn: o.catalogIdColumn,
       catalogTitleColumn: settings.catalogTitleColumn,
+      // The catalog is read as the export read it.
+      catalogDelimiter: o.catalogDelimiter,
+      catalogEncoding: o.catalogEncoding,
+      maxCatalogItems: o.maxCatalogItems,
+      catalogNames: { ...PIPELINE_CATALOG_NAMES, columns: '$.output.report.catalogTitleColumn' },
       since,
+      // The previous export was written with output.rename too: its header reads back through it.
+      rename: since ? o.rename : undefined,
       // The overlap's k means something only against a previous export.
       k: since ? settings.k : undefined,
       locale: settings.locale,

@@ -48,6 +48,17 @@ describe('export and collect on S3', () => {
       output: 's3://bucket/job/recs.jsonl.gz',
       format: 'jsonl',
     });
+    // The same output again with no error line: the object beside it is the earlier export's, and goes.
+    await put('job/clean/input.jsonl.out', line('u1', 'a'));
+    const again = await exportOutputs({
+      sources: ['s3://bucket/job/clean/'],
+      output: 's3://bucket/job/recs.csv',
+    });
+    assert.equal(again.errorsFile, null);
+    assert.deepEqual(again.warnings, [
+      "removed s3://bucket/job/recs.csv.errors.jsonl: an earlier export's error lines (this export has none)",
+    ]);
+    await assert.rejects(get('s3://bucket/job/recs.csv.errors.jsonl'));
     assert.equal(
       gunzipSync(await get('s3://bucket/job/recs.jsonl.gz')).toString(),
       '{"userId":"u1","items":[{"itemId":"a","score":0.5}]}\n{"userId":"u2","items":[{"itemId":"b","score":0.5}]}\n',

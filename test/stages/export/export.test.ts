@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
@@ -32,8 +32,8 @@ const exportText = exportTextIn(tmp);
 // The oracle.
 
 const FORMULA = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
-/** A minus and a number: a spreadsheet reads a number (defusedcsv leaves `-1.3` and `-1,2` as they are). */
-const NEGATIVE = /^-[\d.,]*\d[\d.,]*$/;
+/** A sign and a number: a spreadsheet reads a number (defusedcsv leaves `-1.3`, `-1,2`, `+49151` as they are). */
+const NEGATIVE = /^[-+][\d.,]*\d[\d.,]*$/;
 
 function oracleCell(v: string, text: boolean, guard: boolean): string {
   const s = text && guard && FORMULA.test(v) && !NEGATIVE.test(v) ? `'${v}` : v;
@@ -207,16 +207,16 @@ describe('export against the oracle', () => {
     assert.equal(out, oracle(lines, { format: 'csv-long', guard: false, eol: '\n' }));
   });
 
-  test('the text cell encoding equals csv-stringify with escape_formulas, on random strings (a minus and a number aside)', () => {
+  test('the text cell encoding equals csv-stringify with escape_formulas, on random strings (a sign and a number aside)', () => {
     const rand = prng(3);
     let negatives = 0;
     for (let i = 0; i < 3000; i++) {
       const s =
         rand() < 0.05
-          ? `-${Math.floor(rand() * 1e6)}${rand() < 0.5 ? '.5' : ''}`
+          ? `${rand() < 0.5 ? '-' : '+'}${Math.floor(rand() * 1e6)}${rand() < 0.5 ? '.5' : ''}`
           : randomId(rand) + (rand() < 0.2 ? '\uFF1D' : '');
       for (const guard of [true, false]) {
-        // csv-stringify guards every leading minus; a negative number keeps none here (see csv-cell.ts).
+        // csv-stringify guards every leading sign; a signed number keeps none here (see csv-cell.ts).
         const negative = NEGATIVE.test(s);
         if (negative && guard) negatives++;
         const want = stringify([[s]], { escape_formulas: guard && !negative, record_delimiter: '\n' }).slice(
@@ -321,14 +321,14 @@ describe('export against the oracle', () => {
 
   test('formulas: text cells neutralised, negative scores and ranks left alone', async () => {
     const line =
-      '{"input":{"userId":"=cmd|\' /C calc\'!A0"},"output":{"recommendedItems":["+1","-2","@x","\\tt","\uFF1Dy","ok","-2+3","-1,5","-"],"scores":[-0.5,-1E-3,0,1,2,3,4,5,6]},"error":null}\n';
+      '{"input":{"userId":"=cmd|\' /C calc\'!A0"},"output":{"recommendedItems":["+1","-2","@x","\\tt","\uFF1Dy","ok","-2+3","-1,5","-","+49 30 1234","+"],"scores":[-0.5,-1E-3,0,1,2,3,4,5,6,7,8]},"error":null}\n';
     const { out } = await exportText(line);
     const rows = parseCsv(out) as string[][];
     assert.deepEqual(
       rows.slice(1).map((r) => [r[0], r[2], r[3]]),
       [
-        ["'=cmd|' /C calc'!A0", "'+1", '-0.5'],
-        // A minus and a number is a number to a spreadsheet: no guard (an id such as mParticle's).
+        // A sign and a number is a number to a spreadsheet: no guard (an id such as mParticle's, a phone number).
+        ["'=cmd|' /C calc'!A0", '+1', '-0.5'],
         ["'=cmd|' /C calc'!A0", '-2', '-1E-3'],
         ["'=cmd|' /C calc'!A0", "'@x", '0'],
         ["'=cmd|' /C calc'!A0", "'\tt", '1'],
@@ -337,12 +337,14 @@ describe('export against the oracle', () => {
         ["'=cmd|' /C calc'!A0", "'-2+3", '4'],
         ["'=cmd|' /C calc'!A0", '-1,5', '5'],
         ["'=cmd|' /C calc'!A0", "'-", '6'],
+        ["'=cmd|' /C calc'!A0", "'+49 30 1234", '7'],
+        ["'=cmd|' /C calc'!A0", "'+", '8'],
       ],
     );
     const raw = parseCsv((await exportText(line, { escapeFormulas: false })).out) as string[][];
     assert.deepEqual(
       raw.slice(1).map((r) => r[2]),
-      ['+1', '-2', '@x', '\tt', '\uFF1Dy', 'ok', '-2+3', '-1,5', '-'],
+      ['+1', '-2', '@x', '\tt', '\uFF1Dy', 'ok', '-2+3', '-1,5', '-', '+49 30 1234', '+'],
     );
   });
 });
@@ -516,6 +518,66 @@ describe('error lines are data (issue 14)', () => {
     );
   });
 
+  test('a key repeated in different files is exported as it comes, each line its rows (the documented rule: no key set is kept)', async () => {
+    const dir = tmp.fresh('retried');
+    await mkdir(dir);
+    const l = (items: string[]) =>
+      `${JSON.stringify({ input: { userId: '663' }, output: { recommendedItems: items }, error: null })}\n`;
+    await writeFile(join(dir, 'a.out'), l(['i1', 'i2']));
+    await writeFile(join(dir, 'b.out'), l(['i3']));
+    const output = join(dir, 'r.csv');
+    const s = await exportOutputs({ sources: [dir], output });
+    assert.equal(
+      await readFile(output, 'utf8'),
+      'userId,rank,itemId\r\n663,1,i1\r\n663,2,i2\r\n663,1,i3\r\n',
+    );
+    assert.deepEqual([s.lines, s.records, s.warnings], [2, 2, []]);
+  });
+
+  test("the errors file on disk is what the summary says: OUTPUT's stale one removed, ./errors.jsonl never replaced unasked", async () => {
+    const ok = JSON.stringify({ input: { userId: 'u1' }, output: { recommendedItems: ['i1'] }, error: null });
+    const bad = JSON.stringify({ input: { userId: 'u2' }, error: 'User error: user not found' });
+    const dir = tmp.fresh('errs');
+    await mkdir(dir);
+    const withErr = join(dir, 'a.out');
+    const clean = join(dir, 'b.out');
+    await writeFile(withErr, `${ok}\n${bad}\n`);
+    await writeFile(clean, `${ok}\n`);
+    const output = join(dir, 'up.csv');
+    const first = await exportOutputs({ sources: [withErr], output });
+    assert.equal(first.errorsFile, `${output}.errors.jsonl`);
+    assert.equal(await readFile(`${output}.errors.jsonl`, 'utf8'), `${bad}\n`);
+    const again = await exportOutputs({ sources: [clean], output });
+    assert.equal(again.errorsFile, null);
+    await assert.rejects(readFile(`${output}.errors.jsonl`), { code: 'ENOENT' });
+    assert.ok(
+      again.warnings.some((w) => /^removed \S*up\.csv\.errors\.jsonl: an earlier export's/.test(w)),
+      String(again.warnings),
+    );
+    // A file named with --errors is the caller's: left as it is when there is nothing to write.
+    const named = join(dir, 'mine.jsonl');
+    await writeFile(named, 'kept\n');
+    const third = await exportOutputs({ sources: [clean], output, errors: named });
+    assert.deepEqual([third.errorsFile, await readFile(named, 'utf8')], [null, 'kept\n']);
+    // To stdout, ./errors.jsonl is nobody's output's: one there is refused before anything is written.
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      await writeFile('errors.jsonl', "the run's\n");
+      const out = sink();
+      await rejectsWith(
+        exportOutputs({ sources: [withErr], stdout: out.stream }),
+        'PB_USAGE',
+        /\.\/errors\.jsonl, which is already there .*--errors FILE/,
+      );
+      assert.deepEqual([out.text(), await readFile('errors.jsonl', 'utf8')], ['', "the run's\n"]);
+      const r = await exportOutputs({ sources: [withErr], stdout: sink().stream, errors: 'errors.jsonl' });
+      assert.deepEqual([r.errorsFile, await readFile('errors.jsonl', 'utf8')], ['errors.jsonl', `${bad}\n`]);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   test('the Popularity-Count example of the AWS docs: the empty input is a row with an empty key', async () => {
     const text = AWS_DOC_EXAMPLES.popularityCount.map((l) => `${l}\n`).join('');
     const body = (out: string) =>
@@ -577,6 +639,19 @@ describe('error lines are data (issue 14)', () => {
       [3, 4, 5],
     );
     assert.match(rej[2]?.reason ?? '', /a second object \{"scores": \.\.\.\}/);
+  });
+
+  test('a pretty-printed object (as the AWS docs print them) is read; a broken one after it stops the export without saying it was skipped', async () => {
+    const pretty = `{\n  "input": {"userId": "4638"},\n  "output": {\n    "recommendedItems": ["63992", "115149"],\n    "scores": [0.0009282, 0.000814]\n  },\n  "error": null\n}\n`;
+    const ok = await exportText(pretty);
+    assert.equal(ok.out, 'userId,rank,itemId,score\r\n4638,1,63992,0.0009282\r\n4638,2,115149,0.000814\r\n');
+    const path = await writeSource(
+      `${pretty}{"input": {"userId": "663"}, "output": {"recommendedItems": ["368"]}, {"x": 1}}\n`,
+    );
+    const err = await rejectsWith(exportOutputs({ sources: [path], output: tmp.fresh('o.csv') }), 'PB_PARSE');
+    // A user's trial read "skipped to the next line that starts with {" of a run that had stopped (exit 1).
+    assert.match(err.message, /:9: not valid JSON \(/);
+    assert.doesNotMatch(err.message, /skipped/);
   });
 });
 

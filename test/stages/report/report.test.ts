@@ -883,6 +883,115 @@ describe('report', () => {
     assert.match(bad.text(), /--k needs --since/);
   });
 
+  test('--catalog-encoding and --catalog-delimiter: an Excel catalog (windows-1252, ;) gives titles as export reads them; its errors name only report flags', async () => {
+    const file = await writeText(
+      `${tmp.fresh('de')}.out`,
+      `${JSON.stringify({ input: { userId: '1' }, output: { recommendedItems: ['i1', 'i2', 'i9'] }, error: null })}\n`,
+    );
+    const kat = `${tmp.fresh('kat')}.csv`;
+    await writeFile(
+      kat,
+      Buffer.from('Artikelnummer;Titel;Preis\r\ni1;Müller-Brot;1,50\r\ni2;Käse;2,00\r\n', 'latin1'),
+    );
+    const out = `${tmp.fresh('kat')}.html`;
+    const io = (stderr: ReturnType<typeof sink>) =>
+      ({ stdin: process.stdin, stdout: sink().stream, stderr: stderr.stream, env: {} }) as never;
+    const args = ['report', file, '--catalog', kat, '--catalog-id-column', 'Artikelnummer', '-o', out];
+    const bad = sink();
+    assert.equal(await run(args, io(bad)), 1);
+    // The advice names an option report has (it had none: the message pointed at export's).
+    assert.match(bad.text(), /kat\S*\.csv:2: not UTF-8: .*which --catalog-encoding windows-1252 reads/);
+    for (const extra of [
+      ['--catalog-encoding', 'windows-1252'],
+      ['--catalog-encoding', 'windows-1252', '--catalog-delimiter', ';'],
+    ]) {
+      const err = sink();
+      assert.equal(await run([...args, ...extra], io(err)), 0, err.text());
+      const json = JSON.parse(await readFile(out.replace(/html$/, 'json'), 'utf8')) as ReportJson;
+      assert.deepEqual(
+        json.concentration.top.map((t) => t.title),
+        ['Müller-Brot', 'Käse', undefined],
+      );
+      assert.deepEqual([json.catalog?.items, json.catalog?.notInCatalog], [2, 1]);
+    }
+    const wrong = sink();
+    assert.equal(
+      await run([...args, '--catalog-encoding', 'windows-1252', '--catalog-title-column', 'Titl'], io(wrong)),
+      2,
+    );
+    assert.match(wrong.text(), /no column "Titl" for --catalog-title-column; .*did you mean "Titel"\?/);
+    assert.doesNotMatch(wrong.text(), /--catalog-columns/);
+    const none = sink();
+    assert.equal(await run(['report', file, '--catalog-encoding', 'windows-1252', '-o', out], io(none)), 2);
+    assert.match(none.text(), /--catalog-encoding needs --catalog/);
+  });
+
+  test("a join table's read errors name no option the command lacks (--skip-lines, --catalog-delimiter plain): report's and export's", async () => {
+    const file = await writeText(
+      `${tmp.fresh('t')}.out`,
+      `${JSON.stringify({ input: { userId: '1' }, output: { recommendedItems: ['i1'] }, error: null })}\n`,
+    );
+    const tables: [string, RegExp][] = [
+      [
+        'My items export\nITEM_ID,TITLE\ni1,A\ni2,B\n',
+        /if the lines before line 2 are a title, delete them; pass --(catalog|users)-delimiter to choose one \(a row that does not fit it then stops the command there\)$/,
+      ],
+      [
+        'ITEM_ID TITLE\ni1   A\ni2   B\n',
+        /looks like a header over the ids below it, .*; pass --(catalog-id-column|user-key) "ITEM_ID TITLE" to read it as the header$/,
+      ],
+      ['a  b\nc  d\n', /lined up with runs of spaces .*; save the data as CSV or TSV$/],
+    ];
+    for (const [text, message] of tables) {
+      const table = await writeText(`${tmp.fresh('table')}.csv`, text);
+      for (const cmd of [
+        ['report', file, '--catalog', table, '-o', `${tmp.fresh('t')}.html`],
+        ['export', file, '--catalog', table, '-o', `${tmp.fresh('t')}.csv`],
+        ['export', file, '--users', table, '-o', `${tmp.fresh('t')}.csv`],
+      ]) {
+        const err = sink();
+        const io = { stdin: process.stdin, stdout: sink().stream, stderr: err.stream, env: {} } as never;
+        assert.equal(await run(cmd, io), 2, err.text());
+        assert.match(err.text().trim(), message, cmd.join(' '));
+        assert.doesNotMatch(err.text(), /--skip-lines|plain/);
+      }
+    }
+  });
+
+  test('--since with --rename: an export written with --rename reads back through the same --rename, as export --since reads it', async () => {
+    const line = (u: string, ids: string[]) =>
+      JSON.stringify({
+        input: { userId: u },
+        output: { recommendedItems: ids, scores: ids.map(() => 0.5) },
+        error: null,
+      });
+    const file = await writeText(
+      `${tmp.fresh('w2')}.out`,
+      `${[line('u1', ['i1', 'i2']), line('u2', ['i3', 'i4']), line('u3', ['i5'])].join('\n')}\n`,
+    );
+    const prev = await writeText(
+      `${tmp.fresh('braze')}.csv`,
+      'external_id,item_1,item_2,score_1,score_2\r\nu1,i1,i2,0.5,0.5\r\nu2,i4,i3,0.5,0.5\r\nu9,i1,,0.5,\r\n',
+    );
+    const out = `${tmp.fresh('renamed')}.html`;
+    const io = (stderr: ReturnType<typeof sink>) =>
+      ({ stdin: process.stdin, stdout: sink().stream, stderr: stderr.stream, env: {} }) as never;
+    const bad = sink();
+    assert.equal(await run(['report', file, '--since', prev, '-o', out], io(bad)), 2);
+    assert.match(bad.text(), /an export written with --rename is read back with the same --rename/);
+    const err = sink();
+    const args = ['report', file, '--since', prev, '--rename', 'userId=external_id', '-o', out];
+    assert.equal(await run(args, io(err)), 0, err.text());
+    const json = JSON.parse(await readFile(out.replace(/html$/, 'json'), 'utf8')) as ReportJson;
+    assert.deepEqual(
+      json.since && [json.since.newKeys, json.since.goneKeys, json.since.changedKeys],
+      [1, 1, 1],
+    );
+    const lone = sink();
+    assert.equal(await run(['report', file, '--rename', 'userId=external_id', '-o', out], io(lone)), 2);
+    assert.match(lone.text(), /--rename needs --since PREV/);
+  });
+
   test('--since: a PREV of another recipe is refused, as export --since refuses it, not counted as every key gone', async () => {
     // Related items (keyed by source item) against a --map-users export of them (keyed by user): no key can match.
     const related = await writeText(

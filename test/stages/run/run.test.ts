@@ -287,6 +287,21 @@ describe('run', () => {
     assert.equal(dry.code, 2);
     assert.match(dry.stderr, /no column "custmer_id" for \$\.output\.userKey.*did you mean "customer_id"/);
     assert.equal(jobsOf(bad.prefix).length, 0, 'no job was paid for');
+    // The export written over the users file: refused by the plan, not found at the export after the jobs.
+    const over = await setup(40, (p) => {
+      p.output.users = 'crm.csv';
+      p.output.userKey = 'customer_id';
+      p.output.dir = '.';
+      p.output.file = 'crm.csv';
+    });
+    await writeFile(join(over.dir, 'crm.csv'), 'customer_id;email\n');
+    const plan = await cli(['run', over.file, '--dry-run', ...AWS_ARGS()]);
+    assert.equal(plan.code, 2);
+    assert.match(
+      plan.stderr,
+      /crm\.csv: is also an input \(\$\.output\.users \S+crm\.csv\): writing \$\.output\.file there/,
+    );
+    assert.equal(await readFile(join(over.dir, 'crm.csv'), 'utf8'), 'customer_id;email\n');
 
     const { dir, file } = await setup(60, (p) => {
       p.output.users = 'crm.csv';
@@ -434,6 +449,51 @@ describe('run', () => {
     assert.deepEqual(await keysUnder(unknown.work), []);
     assert.equal(jobsOf(prefix).length + jobsOf(unknown.prefix).length, 0);
     assert.deepEqual(await keysUnder(work), []);
+  });
+
+  test("output.rename: the report step reads since's export back through it, as the export step does", async () => {
+    const { dir, file } = await setup(40, (p) => {
+      p.output.rename = { userId: 'external_id' };
+    });
+    const r1 = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r1.code, 0, r1.stderr);
+    await writeFile(join(dir, 'week-1.csv'), await readFile(join(dir, 'out', 'recommendations.csv')));
+    const p = JSON.parse(await readFile(file, 'utf8'));
+    p.output.since = 'week-1.csv';
+    await writeFile(file, JSON.stringify(p));
+    const r2 = await cli(['run', file, '--json', ...AWS_ARGS()]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const users = await expectedUsers(dir);
+    assert.equal(JSON.parse(r2.stdout).export.since.unchanged, users.length);
+    const json = JSON.parse(await readFile(join(dir, 'out', 'report.json'), 'utf8')) as ReportJson;
+    assert.deepEqual(
+      json.since && [json.since.newKeys, json.since.goneKeys, json.since.changedKeys],
+      [0, 0, 0],
+    );
+  });
+
+  test("the report step reads the catalog with the export's settings: a windows-1252 catalog with ; gives titles in both", async () => {
+    const { dir, file } = await setup(40, (p) => {
+      p.output.catalog = 'kat.csv';
+      p.output.catalogEncoding = 'windows-1252';
+      p.output.catalogDelimiter = ';';
+      p.output.catalogColumns = ['Titel'];
+    });
+    const ids = generateCatalog(ITEMS).ids;
+    await writeFile(
+      join(dir, 'kat.csv'),
+      Buffer.from(`ITEM_ID;Titel\r\n${ids.map((id) => `${id};Käse ${id}`).join('\r\n')}\r\n`, 'latin1'),
+    );
+    const r = await cli(['run', file, ...AWS_ARGS()]);
+    assert.equal(r.code, 0, r.stderr);
+    const csv = parseCsv(await readFile(join(dir, 'out', 'recommendations.csv')), { columns: true });
+    assert.equal(
+      (csv as Record<string, string>[])[0]?.Titel,
+      `Käse ${(csv as Record<string, string>[])[0]?.itemId}`,
+    );
+    const report = JSON.parse(await readFile(join(dir, 'out', 'report.json'), 'utf8')) as ReportJson;
+    assert.equal(report.catalog?.items, ITEMS);
+    for (const t of report.concentration.top) assert.equal(t.title, `Käse ${t.id}`);
   });
 
   test('a catalog column that is not in the catalog stops the run before any job, naming the key; so does the dry run', async () => {

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { checkMapped, checkSameRecipe } from '../../../core/delta.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
 import { expandOutSources } from '../../../io/out-reader.js';
-import { checkNotAnInput, makeTempDir, trackTemporary } from '../../../io/output.js';
+import { makeTempDir, trackTemporary } from '../../../io/output.js';
 import { SpillDir, type SpilledParts } from '../../../io/spill.js';
 import { StdinSpool } from '../../collect/sources.js';
 import type { ExportOptions } from '../options.js';
 import { resolveExportOptions } from '../options.js';
+import { checkExportPaths } from '../paths.js';
 import type { ExportSummary } from '../summary.js';
 import { stopWhenNoKeyKept } from '../users-none.js';
 import { type CurrentRead, keyCurrent } from './current.js';
@@ -50,7 +51,7 @@ export async function exportSince(
     for (const src of spooled) await checkDocKind(src, 'out');
     const sources = await expandOutSources(spooled);
     // Over PREV, the output would hold only the changes: the next --since would find every key new.
-    for (const out of [o.output, d.removed]) await checkNotAnInput(out, [...sources, d.since]);
+    await checkExportPaths(o, sources, d);
     const byTable = (await tableFits(o)) && (await sinceByTable(options, d, o, sources, exportPlain));
     if (byTable) return byTable;
     const parts = await spill.partitions();

@@ -106,6 +106,25 @@ export async function partsOf(prev: string): Promise<string[] | undefined> {
   return parts;
 }
 
+/**
+ * Refuses a PREV that is one part of an export written in parts
+ * (PREV-00001.csv with PREV-00002.csv beside it): read alone, every key of
+ * the other parts would count as new and be missing from REMOVED.
+ */
+export async function checkWholePrev(prev: string): Promise<void> {
+  if (isS3Uri(prev)) return;
+  const m = /^(.*)-(\d{5,})(\.[^./\\]*)?$/.exec(prev);
+  if (!m || !(await exists(prev))) return;
+  const whole = `${m[1]}${m[3] ?? ''}`;
+  const n = Number(m[2]);
+  const other = [partPath(whole, n + 1), n > 1 ? partPath(whole, n - 1) : undefined];
+  const beside = (await Promise.all(other.map((f) => (f ? exists(f) : false)))).findIndex(Boolean);
+  if (beside >= 0)
+    throw usage(
+      `--since ${prev}: this is part ${n} of an export written in parts (${other[beside]} is beside it), and the keys of the other parts would all count as new and be missing from REMOVED: give --since ${whole}, which reads every part`,
+    );
+}
+
 function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,

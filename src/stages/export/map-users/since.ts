@@ -4,7 +4,7 @@ import { hashBytes } from '../../../core/byteset.js';
 import { canonicalBytes, checkMapped, ListDigest, scoreText } from '../../../core/delta.js';
 import type { MappedRow } from '../../../core/map-users.js';
 import { PbError, usage } from '../../../errors.js';
-import { checkNotAnInput, makeTempDir } from '../../../io/output.js';
+import { makeTempDir } from '../../../io/output.js';
 import type { DeltaCounts } from '../delta/decide.js';
 import { NoKeys } from '../delta/keys.js';
 import type { ResolvedSince } from '../delta/options.js';
@@ -13,6 +13,7 @@ import { readPrevTable } from '../delta/prev-table.js';
 import { removedHeader, removedKeyLines, writeRemoved } from '../delta/removed-users.js';
 import { eachEntry, PrevTable, SEEN_OK, type SharedTable, tableKeys } from '../delta/table.js';
 import type { ResolvedExportOptions } from '../options.js';
+import { checkExportPaths } from '../paths.js';
 import type { ExportSummary } from '../summary.js';
 
 /**
@@ -114,8 +115,7 @@ export async function openMappedSince(
   inputs: readonly string[],
 ): Promise<MappedSince> {
   // Over PREV, the output would hold only the changes: the next --since would find every user new.
-  await checkNotAnInput(o.output, [...inputs, d.since]);
-  await checkNotAnInput(d.removed, [...inputs, d.since]);
+  await checkExportPaths(o, inputs, d);
   return MappedSince.open(d, o);
 }
 
