@@ -2,6 +2,7 @@ import { createWriteStream, openSync, rmSync, type Stats } from 'node:fs';
 import {
   type FileHandle,
   lstat,
+  mkdtemp,
   open,
   readdir,
   readlink,
@@ -397,5 +398,31 @@ export class PositionalFile {
     await this.handle.close().catch(() => {});
     await rm(this.file.tempPath, { force: true });
     liveTemporaryFiles.delete(this.file.tempPath);
+  }
+}
+
+/**
+ * mkdtemp in `parent` (--tmp-dir, or the OS temp folder), its failure said as a user's mistake: a
+ * --tmp-dir typo is no internal error.
+ */
+export async function makeTempDir(parent: string, prefix: string): Promise<string> {
+  try {
+    return await mkdtemp(join(parent, prefix));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason =
+      e.code === 'ENOENT'
+        ? 'no such folder'
+        : e.code === 'ENOTDIR'
+          ? 'not a folder'
+          : e.code === 'EACCES'
+            ? 'permission denied'
+            : e.message;
+    throw new PbError(
+      'PB_IO',
+      `cannot make a temporary folder here (--tmp-dir): ${reason}`,
+      { file: parent },
+      { cause: err },
+    );
   }
 }

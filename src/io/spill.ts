@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes, partitionOf } from '../core/byteset.js';
-import { trackTemporary } from './output.js';
+import { makeTempDir, trackTemporary } from './output.js';
 import { eachLine, type ReadScratch, readFiles } from './spill-read.js';
 
 export { eachLine, type ReadScratch, readPartition } from './spill-read.js';
@@ -372,7 +372,7 @@ export class SpillDir {
   /** The folder, made on first use: a worker thread may write partitions of its own there. */
   folder(): Promise<string> {
     // The promise is kept, not the name: two callers must not make two folders.
-    this.dir ??= mkdtemp(join(this.parent, 'personalize-batch-spill-')).then((dir) => {
+    this.dir ??= makeTempDir(this.parent, 'personalize-batch-spill-').then((dir) => {
       // Removed on the way out of an interrupted or cut-off (EPIPE) process too.
       this.tracked = trackTemporary(dir);
       return dir;

@@ -74,6 +74,7 @@ Options:
       --users-encoding E     its encoding, e.g. windows-1252 (default UTF-8; a BOM decides first)
       --users-required       drop (and count) the recommendations of users not in the file;
                              by default they are kept with empty user columns (counted)
+                             and stop (exit 2, no file) when none is in it: the wrong --user-key
       --memory-budget SIZE   memory for the users table (default 64MiB); past it both sides
                              are partitioned on disk (--tmp-dir) and joined a part at a time; with
                              --map-users also for the related-items lists (past it they are

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { noStream, PbError, usage } from '../../errors.js';
 import { checkDocKind, expandBatchInputs } from '../../io/doc-kind.js';
 import { openSource } from '../../io/input.js';
 import { expandOutSources } from '../../io/out-reader.js';
+import { makeTempDir } from '../../io/output.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { ResolvedCollectOptions } from './options.js';
 
@@ -62,7 +63,7 @@ export class StdinSpool {
   async spool(name: string): Promise<string> {
     if (name !== '-') return name;
     if (!this.stdin) throw noStream('collect', 'stdin');
-    this.dir ??= await mkdtemp(join(this.tmpDir, 'personalize-batch-collect-'));
+    this.dir ??= await makeTempDir(this.tmpDir, 'personalize-batch-collect-');
     const path = join(this.dir, 'stdin');
     await pipeline(this.stdin, createWriteStream(path));
     return path;

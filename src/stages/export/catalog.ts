@@ -1,5 +1,6 @@
 import { Catalog } from '../../core/catalog.js';
 import { accessor, findColumn, ITEM_COLUMNS, USER_COLUMNS } from '../../core/columns.js';
+import type { ConvertCounts } from '../../core/out/convert-result.js';
 import { type UserGroupPass, userColumnNames } from '../../core/out-convert.js';
 import { CLI_OPTION_NAMES, type OptionNames } from '../../core/sniff.js';
 import { alternatives, closest } from '../../core/suggest.js';
@@ -15,6 +16,7 @@ import {
 } from '../../io/table-rows.js';
 import { openText } from '../../io/text.js';
 import type { ResolvedExportOptions } from './options.js';
+import { defaultColumns } from './table-columns.js';
 import { cellsInPlace, RowCells, RowRecord, readRecord, utf16Units } from './users-rows.js';
 
 /**
@@ -119,14 +121,18 @@ async function openTable(t: TableSpec) {
     skipLines: '',
     noHeader: '--no-header',
   };
-  const text = await openText(file, {}, { encoding: t.encoding, names });
-  const src = await readRows(file, text.bytes, {
-    format: 'auto',
-    maxLineLength: TABLE_MAX_LINE,
-    delimiter: t.delimiter,
-    column: t.idColumn,
-    names,
-  });
+  const reopen = async () => {
+    const text = await openText(file, {}, { encoding: t.encoding, names });
+    const options = {
+      format: 'auto',
+      maxLineLength: TABLE_MAX_LINE,
+      delimiter: t.delimiter,
+      column: t.idColumn,
+      names,
+    } as const;
+    return { text, src: await readRows(file, text.bytes, options) };
+  };
+  const { text, src } = await reopen();
   try {
     const header = src.header;
     if (!header || header.length === 0) {
@@ -137,7 +143,9 @@ async function openTable(t: TableSpec) {
     const idCol = withSuggestion(header, t.idColumn, () =>
       findColumn(header, t.idColumn, t.candidates, t.role, flags.idColumn, file, keyed),
     );
-    const columns = t.columns ?? header.filter((_, i) => i !== idCol);
+    const named = { file, what: t.what, columnsOption: flags.columns };
+    const columns =
+      t.columns ?? (await defaultColumns(header, idCol, keyed, named, async () => (await reopen()).src));
     if (columns.length === 0)
       throw new PbError('PB_USAGE', `${t.what} has no columns besides the ${t.role}`, { file });
     const colIdx = columns.map((n) =>
@@ -159,7 +167,8 @@ function withSuggestion(header: readonly string[], name: string | undefined, fin
   try {
     return find();
   } catch (err) {
-    const near = name === undefined ? [] : closest(name, header);
+    // The name itself, repeated in the header, is no suggestion for it.
+    const near = name === undefined ? [] : [...new Set(closest(name, header))].filter((n) => n !== name);
     if (!(err instanceof PbError) || err.code !== 'PB_USAGE' || near.length === 0) throw err;
     const quoted = near.map((n) => JSON.stringify(n));
     throw new PbError('PB_USAGE', `${err.reason}; did you mean ${alternatives(quoted)}?`, {
@@ -176,9 +185,10 @@ function withSuggestion(header: readonly string[], name: string | undefined, fin
 export async function checkCatalog(
   o: CatalogSettings,
   flags: CatalogOptionNames = CATALOG_FLAGS,
-): Promise<void> {
+): Promise<string[]> {
   const c = await openTable(catalogSpec(o, flags));
   await c.src.close();
+  return [...c.columns];
 }
 
 /** checkCatalog for the users file; the columns to join, as its header names them. */
@@ -243,6 +253,31 @@ export async function eachUserRow<D extends TableRangeDone>(
   const r = await eachRow(opened, 'user id', onRow, want, rowBytes, split);
   const names = userColumnNames(opened.columns, ['userId', 'theme', 'items']);
   return { columns: [...opened.columns], names, ...r };
+}
+
+/**
+ * The users file's header, its key column and its first `n` rows (every column, as text), for a
+ * message that shows the file's keys beside the export's.
+ */
+export async function usersFileHead(
+  o: ResolvedExportOptions,
+  n: number,
+): Promise<{ header: string[]; idCol: number; rows: string[][] }> {
+  const { src, header, keyed, idCol } = await openTable(usersSpec(o, USERS_FLAGS));
+  const get = header.map((_, i) => accessor(i, header, keyed));
+  const rows: string[][] = [];
+  try {
+    for await (const batch of src.batches) {
+      for (const row of batch) {
+        if (row.error) continue;
+        rows.push(get.map((g) => String(g(row.values) ?? '').trim()));
+        if (rows.length >= n) return { header: [...header], idCol, rows };
+      }
+    }
+  } finally {
+    await src.close();
+  }
+  return { header: [...header], idCol, rows };
 }
 
 type OpenedTable = Awaited<ReturnType<typeof openTable>>;
@@ -431,4 +466,6 @@ export interface UsersTable {
   columns: string[];
   /** The table for source `index`, and the group of users its pass converts (given the first pass's key scan misses). */
   forSource?: (index: number, keyScanMisses: number) => Promise<{ table: Catalog; pass?: UserGroupPass }>;
+  /** Run once every row is converted, before the output is committed: a throw leaves no output. */
+  beforeCommit?: (counts: ConvertCounts) => Promise<void>;
 }

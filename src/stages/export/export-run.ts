@@ -88,6 +88,7 @@ export class ExportRun {
   /** The key of the first error line: the header's when no line had recommendations (keyOnlyLayout). */
   firstErrorKey: Layout['keyField'] | undefined;
   slice: import('./part.js').PartSlice | undefined; // export --part: its sources read and numbered there
+  sourcesShape: (() => Promise<{ layout: Layout | undefined; width: number }>) | undefined; // see exportKept
   private lastProgress = Date.now();
   private readonly ring: SlotRing;
   /** A users join on disk: the group of users the current source's pass converts. */
@@ -160,10 +161,9 @@ export class ExportRun {
   }
 
   /**
-   * The writing pass. Local files (one, or parts under --max-file-size) are
-   * written at offsets: by this thread for what it converts, and by each
-   * worker for its own outputs, which never cross threads. Other outputs
-   * (stdout, .gz, s3://, devices) get every byte through writeOutput.
+   * The writing pass. Local files (one, or parts under --max-file-size) are written at offsets: by this
+   * thread for what it converts, and by each worker for its own outputs, which never cross threads.
+   * Other outputs (stdout, .gz, s3://, devices) get every byte through writeOutput.
    */
   async write(
     sources: string[],
@@ -279,6 +279,9 @@ export class ExportRun {
       this.bytesWritten += length;
       yield c;
     }
+    await this.users?.beforeCommit?.(this.counts);
+    const whole = !headerDone && !this.layout ? await this.sourcesShape?.() : undefined;
+    if (whole?.layout) this.setLayout(whole.layout, whole.width, false);
     if (!headerDone) yield header();
     if (this.o.parquetRowGroups === true) {
       const layout = this.layout ?? keyOnlyLayout(this.firstErrorKey);
@@ -329,9 +332,8 @@ export class ExportRun {
   }
 
   /**
-   * Converts every source's pieces in order, on the worker threads when
-   * there are any (two: this thread only reads, dispatches and writes; one:
-   * this thread takes a share), and yields the outputs in order.
+   * Converts every source's pieces in order, on the worker threads when there are any (two: this thread
+   * only reads, dispatches and writes; one: this thread takes a share), and yields the outputs in order.
    */
   private async *pass(
     sources: string[],
@@ -421,10 +423,8 @@ export class ExportRun {
     return prefetch(this.keep?.items(read, (b) => this.ring.give(b), raw) ?? read, 2);
   }
 
-  /**
-   * A partitioned users join: the source's partition of users replaces the last one (never both
-   * held). The last source's pieces are all settled: each idle worker gets the new table first.
-   */
+  /** A partitioned users join: the source's partition of users replaces the last one (never both held). */
+  // The last source's pieces are all settled: each idle worker gets the new table first.
   private async swapUsers(index: number): Promise<void> {
     const u = this.users;
     if (!u?.forSource) return;

@@ -1,3 +1,4 @@
+import type { Layout } from '../../core/out-convert.js';
 import { isParquetFormat, outputHeader } from '../../core/out-convert.js';
 import { PbError, usage } from '../../errors.js';
 import { withCall } from '../../io/clients.js';
@@ -21,6 +22,7 @@ import { checkExportPaths } from './paths.js';
 import { checkStdoutErrors, dropStaleErrors } from './side-file.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 import { type LoadedUsers, loadUsers, type UsersOverBudget } from './users-load.js';
+import { stopWhenNoUserMatched } from './users-none.js';
 import { UsersSpill, type UsersStats } from './users-spill.js';
 
 export {
@@ -121,16 +123,33 @@ async function exportKept(options: ExportOptions, keep?: LineKeep): Promise<Expo
     return exportPartitioned(o, options, sources, loaded, users, started, keep);
   }
   const slice = o.part && (await PartSlice.open(sources, o.part, o.maxLineLength));
-  const usersTable = users && { table: users.catalog, columns: users.columns };
+  const beforeCommit = stopWhenNoUserMatched(o, sources);
+  const usersTable = users && { table: users.catalog, columns: users.columns, beforeCommit };
   const { run, passes } = await withParquet(o, options, async (eo) => {
     const run = new ExportRun(eo, options, loaded?.catalog, usersTable, keep);
     run.slice = slice;
+    if (keep) run.sourcesShape = () => sourcesShape(eo, options, slice ? slice.sources : sources);
     return { run, passes: await runPasses(run, eo, options, slice ? slice.sources : sources) };
   });
   const stats = users && usersStats(users);
   const read = slice ? slice.sources.length : sources.length;
   const summary = summarizeExport(o, read, run, { catalog: loaded, users: stats }, passes, started);
   return slice ? { ...summary, part: slice.summary } : summary;
+}
+
+/**
+ * export --since whose delta converts no line with recommendations: the columns the whole export
+ * would have (its layout, and csv-wide's width without --top), measured over every line of the
+ * sources, so that the header is the same every week and --rename finds its columns. One more read
+ * of the sources, only for such a delta.
+ */
+async function sourcesShape(
+  eo: ResolvedExportOptions,
+  options: ExportOptions,
+  sources: string[],
+): Promise<{ layout: Layout | undefined; width: number }> {
+  const m = await new ExportRun(eo, options, undefined, undefined).measure(sources);
+  return { layout: m.layout, width: eo.top > 0 ? eo.top : Math.max(1, m.maxWidth) };
 }
 
 /** What the summary says of a users table held in memory. */
@@ -169,6 +188,7 @@ async function exportPartitioned(
   keep: LineKeep | undefined,
 ): Promise<ExportSummary> {
   const spill = new SpillDir(o.tmpDir);
+  const beforeCommit = stopWhenNoUserMatched(o, sources);
   try {
     const join = await UsersSpill.create(o, spill, over);
     if (!keep && join.groupCount <= MAX_GROUP_PASSES && !sources.some((s) => s === '-' || isS3Uri(s))) {
@@ -176,7 +196,7 @@ async function exportPartitioned(
       const reads = Array.from({ length: join.groupCount }, () => sources).flat();
       const n = sources.length;
       const forSource = (i: number, misses: number) => join.forPass(Math.floor(i / n), misses);
-      const users = { table: undefined, columns: join.columns, forSource };
+      const users = { table: undefined, columns: join.columns, forSource, beforeCommit };
       const { run, passes } = await withParquet(o, options, async (eo) => {
         const run = new ExportRun(eo, options, loaded?.catalog, users);
         return { run, passes: await runPasses(run, eo, options, reads) };
@@ -185,7 +205,7 @@ async function exportPartitioned(
     }
     const split = await join.splitOutputs(sources, options, loaded !== undefined, keep);
     const forSource = async (i: number) => ({ table: await join.load(i) });
-    const users = { table: undefined, columns: join.columns, forSource };
+    const users = { table: undefined, columns: join.columns, forSource, beforeCommit };
     const { run, passes } = await withParquet(o, options, async (eo) => {
       const run = new ExportRun(eo, options, loaded?.catalog, users);
       return { run, passes: await runPasses(run, eo, options, split.paths, split) };

@@ -52,3 +52,6 @@ export function invalidRecord(
   const rec = cut ? { file, line, reason, text, cut: true } : { file, line, reason, text };
   return Buffer.from(`${JSON.stringify(rec)}\n`);
 }
+
+/** The warning of an export with no row; a --since delta whose keys are all unchanged drops it (delta/fast.ts). */
+export const NO_RECOMMENDATIONS = 'no line had recommendations to export';

@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { partPath } from '../../core/email-files.js';
 import { type ConvertConfig, type Layout, outputHeader } from '../../core/out-convert.js';
 import { type PlacedRowGroup, parquetFooter } from '../../core/parquet/footer.js';
-import { writeOutput } from '../../io/output.js';
+import { makeTempDir, writeOutput } from '../../io/output.js';
 import { type ParquetColumn, rowGroupRows, writeParquet } from '../../io/parquet.js';
 import { isS3Uri } from '../../io/s3.js';
 import type { ParquetPlan, ResolvedExportOptions } from './options.js';
@@ -26,7 +26,7 @@ export class ParquetExport {
   ) {}
 
   static async open(o: ResolvedExportOptions, plan: ParquetPlan): Promise<ParquetExport> {
-    const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-parquet-'));
+    const dir = await makeTempDir(o.tmpDir, 'personalize-batch-parquet-');
     const own = ownWriter(o, plan);
     // The workers' file goes straight where asked (a file, s3:// or stdout), but for a local
     // partition folder, made only once the export has succeeded.

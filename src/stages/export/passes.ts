@@ -1,8 +1,9 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { makeTempDir } from '../../io/output.js';
 import { type ExportRun, type PassPlan, Restart } from './export-run.js';
 import type { ExportOptions, ResolvedExportOptions } from './options.js';
 import { SideFile } from './side-file.js';
@@ -27,7 +28,7 @@ export async function runPasses(
     let readFrom = sources;
     const guessWidth = o.format === 'csv-wide' && o.top === 0;
     if (guessWidth && sources.includes('-')) {
-      spoolDir = await mkdtemp(join(o.tmpDir, 'personalize-batch-export-'));
+      spoolDir = await makeTempDir(o.tmpDir, 'personalize-batch-export-');
       const spooled = join(spoolDir, 'stdin');
       // resolveExportOptions made sure that a `-` source comes with its stdin.
       await pipeline(options.stdin as Readable, createWriteStream(spooled));

@@ -4,7 +4,7 @@ import { count } from '../../core/units.js';
 import type { LoadedCatalog } from './catalog.js';
 import type { SinceSummary } from './delta/options.js';
 import type { ExportRun } from './export-run.js';
-import { keyOnlyLayout } from './line-checks.js';
+import { keyOnlyLayout, NO_RECOMMENDATIONS } from './line-checks.js';
 import type { ResolvedExportOptions } from './options.js';
 import type { PartSummary } from './part.js';
 import type { UsersStats } from './users-spill.js';
@@ -137,7 +137,7 @@ function exportWarnings(
 ): string[] {
   const s = run.counts;
   const warnings: string[] = [];
-  if (s.records === 0) warnings.push('no line had recommendations to export');
+  if (s.records === 0) warnings.push(NO_RECOMMENDATIONS);
   if (s.droppedScores > 0)
     warnings.push(
       `${count(s.droppedScores, 'line')} had scores, but the first exported lines had none: not exported`,
@@ -228,7 +228,7 @@ function usersWarnings(o: ResolvedExportOptions, run: ExportRun, users: UsersSta
     warnings.push(
       o.usersRequired
         ? `${what}${their} recommendations were dropped (--users-required)`
-        : `${what}${their} user columns are empty${o.format === 'jsonl' ? ' (null)' : ''}`,
+        : `${what}${their} user columns are empty${o.format === 'jsonl' ? ' (null)' : ''}${none ? ' (with --users-required this stops the export instead)' : ''}`,
     );
   }
   return warnings;

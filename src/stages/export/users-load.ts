@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Catalog } from '../../core/catalog.js';
 import type { KeyFilter } from '../../core/key-filter.js';
 import { userColumnNames } from '../../core/out-convert.js';
+import { ioError } from '../../io/input.js';
 import { isS3Uri } from '../../io/s3.js';
 import { eachLine, readPartition, SpillDir } from '../../io/spill.js';
 import {
@@ -72,7 +73,12 @@ export async function loadUsers(
 /** A local file's size; 0 for stdin and s3:// (not known before reading). */
 async function localSize(file: string): Promise<number> {
   if (file === '-' || isS3Uri(file)) return 0;
-  return (await stat(file)).size;
+  try {
+    return (await stat(file)).size;
+  } catch (err) {
+    // The same words as every other file option (a typo in the path is not an internal error).
+    throw ioError(file, err);
+  }
 }
 
 /**

@@ -13,11 +13,12 @@
  * - collect and export: atomic outputs, recorded with a key that includes
  *   every job ARN; redone when the jobs or the settings changed.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isClient, withCall } from '../../io/clients.js';
 import { readJsonDoc, writeJsonDoc } from '../../io/doc.js';
+import { makeTempDir } from '../../io/output.js';
 import { s3Settings } from '../../io/s3.js';
 import { type JobState, jobName, runIdFor } from '../jobs/model.js';
 import { prepare } from '../prepare/index.js';
@@ -134,7 +135,7 @@ async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => v
     return;
   }
   await preflight(p);
-  const tmp = await mkdtemp(join(p.input.tmpDir ?? tmpdir(), 'personalize-batch-plan-'));
+  const tmp = await makeTempDir(p.input.tmpDir ?? tmpdir(), 'personalize-batch-plan-');
   try {
     emit({ type: 'stage', stage: 'prepare', reused: false, detail: 'dry run: reading the sources' });
     const prepared = await prepare({

@@ -1,5 +1,7 @@
 // What the full run and the dry run share before prepare: every source and the catalog checked in one
 // report, prepare's options from the pipeline, and the stop when the input gives no record.
+import { type ConvertConfig, csvHeader, type Layout } from '../../core/out-convert.js';
+import { alternatives, closest } from '../../core/suggest.js';
 import { count } from '../../core/units.js';
 import { PbError } from '../../errors.js';
 import { checkOutputs, type NamedPath } from '../../io/output.js';
@@ -57,9 +59,11 @@ export async function preflight(p: Pipeline): Promise<void> {
   const problems = (await checkSources(prepareOptions(p))).map(
     (x) => `$.input.sources[${x.source}]: ${x.message}`,
   );
+  // The joined columns as the files name them, for the check of output.rename ([] when a file failed).
+  const joined = { catalog: [] as string[], users: [] as string[] };
   if (p.output.catalog !== undefined) {
     try {
-      await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
+      joined.catalog = await checkCatalog(p.output, PIPELINE_CATALOG_NAMES);
     } catch (err) {
       if (!(err instanceof PbError)) throw err;
       problems.push(err.message.includes('$.output.') ? err.message : `$.output.catalog: ${err.message}`);
@@ -73,7 +77,7 @@ export async function preflight(p: Pipeline): Promise<void> {
   }
   if (p.output.users !== undefined) {
     try {
-      await checkUsers(p.output, PIPELINE_USERS_NAMES);
+      joined.users = await checkUsers(p.output, PIPELINE_USERS_NAMES);
     } catch (err) {
       if (!(err instanceof PbError)) throw err;
       problems.push(err.message.includes('$.output.') ? err.message : `$.output.users: ${err.message}`);
@@ -88,6 +92,8 @@ export async function preflight(p: Pipeline): Promise<void> {
       problems.push(err.message.includes('$.output.') ? err.message : `$.output.mapUsers: ${err.message}`);
     }
   }
+  const rename = renameProblem(p, joined);
+  if (rename) problems.push(rename);
   await checkRunPaths(p).catch((err) => {
     if (!(err instanceof PbError)) throw err;
     problems.push(err.message);
@@ -193,3 +199,43 @@ export const PIPELINE_MAP_USERS_NAMES: MapUsersNames = {
   itemColumn: '$.output.mapItemColumn',
   timeColumn: '$.output.mapTimeColumn',
 };
+
+/**
+ * output.rename of a column no export of this pipeline can have (any layout, every numbered column
+ * up to $.output.top or $.jobs.numResults, else 500, the service's most), found before any job is
+ * paid for. Columns that may or may not come (score_1, item_4) are left to the export, which writes
+ * them when the sources have them, an empty week included.
+ */
+function renameProblem(p: Pipeline, joined: { catalog: string[]; users: string[] }): string | undefined {
+  const o = p.output;
+  const format = o.format ?? 'csv-long';
+  if (!o.rename || o.mapUsers !== undefined || (format !== 'csv-long' && format !== 'csv-wide'))
+    return undefined;
+  const width = o.top ?? p.jobs.numResults ?? 500;
+  const cfg = (w: number) =>
+    ({
+      format,
+      width: w,
+      catalogColumns: joined.catalog,
+      userColumns: joined.users,
+    }) as unknown as ConvertConfig;
+  const can = new Set<string>();
+  const shown = new Set<string>();
+  for (const keyField of ['userId', 'itemId', 'itemAttributes'] as const)
+    for (const users of [false, true]) {
+      const layout = {
+        kind: 'recommendations',
+        keyField,
+        users,
+        score: true,
+        reason: true,
+        theme: true,
+      } as Layout;
+      for (const name of csvHeader(cfg(width), layout)) can.add(name);
+      for (const name of csvHeader(cfg(1), layout)) shown.add(name.replace(/_1$/, '_N'));
+    }
+  const missing = Object.keys(o.rename).filter((from) => !can.has(from));
+  if (missing.length === 0) return undefined;
+  const near = closest(missing[0] as string, [...can]);
+  return `$.output.rename: no ${format} export of this pipeline has a column ${missing.map((m) => JSON.stringify(m)).join(', ')}${near.length > 0 ? ` (did you mean ${alternatives(near)}?)` : ''}; its columns can be ${[...shown].join(', ')}${format === 'csv-wide' ? ` (N from 1 to ${width})` : ''}`;
+}

@@ -89,6 +89,109 @@ describe('export --users', () => {
     assert.ok(none.summary.warnings.some((w) => /none of the 3 users of this export/.test(w)));
   });
 
+  test('no user of the export in the users file with --users-required: a usage error naming the key column, no file', async () => {
+    // Past --memory-budget 1.2 MB too, where the join is on disk (partitions).
+    const more = Array.from({ length: 20_000 }, (_, i) => `f${i}@x,f${i},Name ${i}`);
+    const users = await crm(`email,customer_id,name\na@x,u1,A\nb@x,u2,B\n${more.join('\n')}\n`);
+    const src = await crm(OUT, 'none.out');
+    const { exportOutputs } = await import('../../../src/stages/export/index.js');
+    for (const extra of [{}, { format: 'csv-wide' as const }, { memoryBudget: 1_200_000 }, { gz: true }]) {
+      const output = tmp.fresh(extra.gz ? 'none.csv.gz' : 'none.csv');
+      const { gz: _, ...more } = { gz: false, ...extra };
+      const opts = { users, userKey: 'email', usersRequired: true, output, sources: [src], ...more };
+      await rejectsWith(
+        exportOutputs(opts),
+        'PB_USAGE',
+        /none of the 3 users of this export is in the users file by its key column "email" \(--user-key\): the export's user ids are like "u1", "u3", "u2", the file's "email" values like "a@x", "b@x", "f0@x", \.\.\.; .*Its column "customer_id" holds them: use --user-key "customer_id"/,
+      );
+      await assert.rejects(readFile(output), { code: 'ENOENT' }, JSON.stringify(extra));
+    }
+    // From stdin, past the budget (the join on disk): the file's side only.
+    await rejectsWith(
+      exportText(OUT, { users, userKey: 'email', usersRequired: true, memoryBudget: 1_200_000 }),
+      'PB_USAGE',
+      /by its key column "email" \(--user-key\): the file's "email" values like "a@x", "b@x", "f0@x", \.\.\.; with --users-required no row would be written, so nothing was\. Give --user-key the column/,
+    );
+    // A column of the file holding none of them either: the header is listed.
+    const other = await crm('email,name\na@x,A\n');
+    await rejectsWith(
+      exportText(OUT, { users: other, userKey: 'email', usersRequired: true }),
+      'PB_USAGE',
+      /the header has "email", "name"\), or check that --users names the right file/,
+    );
+    // --since: the delta would list every key of PREV in REMOVED; it stops before either file.
+    const prev = tmp.fresh('prev.csv');
+    await exportOutputs({ sources: [src], output: prev, users, userKey: 'customer_id' });
+    const [delta, removed] = [tmp.fresh('delta.csv'), tmp.fresh('removed.csv')];
+    await rejectsWith(
+      exportOutputs({
+        sources: [src],
+        output: delta,
+        removed,
+        since: prev,
+        users,
+        userKey: 'email',
+        usersRequired: true,
+      }),
+      'PB_USAGE',
+      /none of the 3 users .*no row would be written and REMOVED would list every key of PREV, so nothing was\. Its column "customer_id"/,
+    );
+    for (const f of [delta, removed]) await assert.rejects(readFile(f), { code: 'ENOENT' }, f);
+    // One user found is enough: the others are dropped as before.
+    const one = await exportText(OUT, { users, userKey: 'customer_id', usersRequired: true });
+    assert.equal(one.summary.usersDropped, 1);
+  });
+
+  test('columns without a name or with a repeated one: empty ones are no columns, the rest refused unless named', async () => {
+    // Excel's trailing empty columns: no name, no value (one, then two of them).
+    for (const text of ['userId,email,\nu1,a@x,\nu2,b@x,\n', 'userId,email,,\r\nu1,a@x,,\r\nu2,b@x,,\r\n']) {
+      const r = await exportText(OUT, { users: await crm(text), format: 'csv-wide' });
+      assert.equal(
+        r.out,
+        'userId,item_1,item_2,score_1,score_2,email\r\nu1,i1,i2,0.5,0.25,a@x\r\nu3,i3,,0.1,,\r\nu2,i4,,,,b@x\r\n',
+      );
+    }
+    // No name, and a value under it: refused when every column is taken, left out when the columns are named.
+    const unnamed = await crm('userId,,email\nu1,,a@x\nu2,VIP,b@x\n');
+    await rejectsWith(
+      exportText(OUT, { users: unnamed }),
+      'PB_USAGE',
+      /column 2 has no name in the header but has values \("VIP" on line 3\), and without --user-fields every column is joined: name it in the header, or name the columns to join with --user-fields/,
+    );
+    assert.match(
+      (await exportText(OUT, { users: unnamed, userFields: ['email'] })).out,
+      /^userId,rank,itemId,score,email\r\nu1,1,i1,0\.5,a@x\r\n/,
+    );
+    // A repeated name: refused when every column is taken or when it is asked for; another column named is fine.
+    const dup = await crm('user_id,email,email,name\nu1,a@x,b@x,Zoë\n');
+    await rejectsWith(
+      exportText(OUT, { users: dup }),
+      'PB_USAGE',
+      /the users file has "email" twice in its header \(columns 2 and 3\), and without --user-fields every column is joined: rename one in the file/,
+    );
+    const asked = exportText(OUT, { users: dup, userFields: ['email'] });
+    await rejectsWith(
+      asked,
+      'PB_USAGE',
+      /--user-fields "email": the header has "email" and "email" \(columns 2 and 3\); rename one in the file$/,
+    );
+    assert.match(
+      (await exportText(OUT, { users: dup, userFields: ['name'] })).out,
+      /^userId,rank,itemId,score,name\r\nu1,1,i1,0\.5,Zoë\r\n/,
+    );
+    await rejectsWith(
+      exportText(OUT, { users: dup, userFields: ['emial'] }),
+      'PB_USAGE',
+      /did you mean "email"\?$/,
+    );
+    // The catalog follows the same rule.
+    const catalog = await crm('itemId,title,\ni1,One,\n', 'items.csv');
+    assert.match(
+      (await exportText(OUT, { catalog })).out,
+      /^userId,rank,itemId,score,title\r\nu1,1,i1,0\.5,One\r\n/,
+    );
+  });
+
   test('--max-cell-bytes cuts user cells on a character boundary, and counts each cell written cut', async () => {
     const users = await crm('customer_id,first_name\nu1,Zoëlle\nu2,Bo\n');
     const opts = { users, userKey: 'customer_id', userFields: ['first_name'], maxCellBytes: 4 };
@@ -352,5 +455,33 @@ describe('export --users', () => {
     assert.match(r.stderr, /2 users not in the users file \(2 dropped\), which holds 1 user in /);
     const bad = await cli(['export', src, '--users', users, '--user-key', 'nope']);
     assert.equal(bad.code, 2);
+  });
+
+  test('a file option naming no file says so, as every other one does, not an internal error', async () => {
+    const src = await crm(OUT, 'a.out');
+    const rel = await crm(
+      `${JSON.stringify({ input: { itemId: 'i1' }, output: { recommendedItems: ['i2'] }, error: null })}\n`,
+      'rel.out',
+    );
+    const missing = tmp.fresh('nothere.csv');
+    for (const argv of [
+      ['export', src, '--users', missing],
+      ['export', src, '--catalog', missing],
+      ['export', rel, '--map-users', missing],
+      ['export', missing],
+    ]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 1, argv.join(' '));
+      assert.doesNotMatch(r.stderr, /internal error|\n {4}at /, argv.join(' '));
+      assert.match(
+        r.stderr,
+        new RegExp(`${missing.replace(/[.]/g, '\\.')}: (cannot read: )?no such file`),
+        argv.join(' '),
+      );
+    }
+    // A --tmp-dir typo: csv-wide from stdin spools there first.
+    const tmpDir = await cli(['export', '-', '--format', 'csv-wide', '--tmp-dir', missing], OUT);
+    assert.equal(tmpDir.code, 1);
+    assert.match(tmpDir.stderr, /: cannot make a temporary folder here \(--tmp-dir\): no such folder\n$/);
   });
 });

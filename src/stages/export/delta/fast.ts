@@ -3,6 +3,7 @@ import type { OutItem } from '../../../core/json-values.js';
 import { writeOutput, writeTarget } from '../../../io/output.js';
 import { isS3Uri } from '../../../io/s3.js';
 import { reloadCost } from '../../../io/spill.js';
+import { NO_RECOMMENDATIONS } from '../line-checks.js';
 import type { ExportOptions, ResolvedExportOptions } from '../options.js';
 import type { ExportSummary } from '../summary.js';
 import type { DeltaCounts } from './decide.js';
@@ -103,9 +104,15 @@ export async function sinceByTable(
   await writeOutput(d.removed, options.stdout, withBom(o, keep.removedLines(header)));
   return {
     ...summary,
+    warnings: quietWhenUnchanged(summary.warnings, keep.counts),
     sources: sources.length,
     since: { ...keep.counts, prev: d.since, prevFormat: prev.read.format, removedFile: d.removed },
   };
+}
+
+/** A delta of unchanged keys has no row by design: the export's "no line had recommendations" would mislead. */
+export function quietWhenUnchanged(warnings: string[], counts: DeltaCounts): string[] {
+  return counts.unchanged > 0 ? warnings.filter((w) => w !== NO_RECOMMENDATIONS) : warnings;
 }
 
 /** tableBytes: the arena's entries and the slots. */

@@ -1,19 +1,20 @@
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkMapped, checkSameRecipe } from '../../../core/delta.js';
 import { checkDocKind } from '../../../io/doc-kind.js';
 import { expandOutSources } from '../../../io/out-reader.js';
-import { trackTemporary } from '../../../io/output.js';
+import { makeTempDir, trackTemporary } from '../../../io/output.js';
 import { SpillDir, type SpilledParts } from '../../../io/spill.js';
 import { StdinSpool } from '../../collect/sources.js';
 import type { ExportOptions } from '../options.js';
 import { resolveExportOptions } from '../options.js';
 import { checkExportPaths } from '../paths.js';
 import type { ExportSummary } from '../summary.js';
+import { stopWhenNoKeyKept } from '../users-none.js';
 import { type CurrentRead, keyCurrent } from './current.js';
 import { type DecidedShare, type DecideSettings, type DeltaCounts, decideDelta } from './decide.js';
-import { plainOptions, sinceByTable, tableFits } from './fast.js';
+import { plainOptions, quietWhenUnchanged, sinceByTable, tableFits } from './fast.js';
 import { KeptLines, type LineKeep } from './keep.js';
 import { DeltaKeys } from './keys.js';
 import type { ResolvedSince } from './options.js';
@@ -42,7 +43,7 @@ export async function exportSince(
   const o = resolveExportOptions(options);
   const spill = new SpillDir(o.tmpDir);
   const spool = new StdinSpool(o.tmpDir, options.stdin);
-  const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-since-'));
+  const dir = await makeTempDir(o.tmpDir, 'personalize-batch-since-');
   const tracked = trackTemporary(dir);
   let prevSide: PrevSide | undefined;
   try {
@@ -75,8 +76,7 @@ export async function exportSince(
     // PREV's mistakes first, as when it was read first.
     if (p.status === 'rejected') throw p.reason;
     if (c.status === 'rejected') throw c.reason;
-    const prev = p.value.read;
-    const cur = c.value;
+    const [prev, cur] = [p.value.read, c.value];
     await parts.close();
     const joined = joinPartitions(p.value, parts);
     checkMapped(d.since, prev.recipe, false);
@@ -91,11 +91,13 @@ export async function exportSince(
     });
     await prevSide.close();
     prevSide = undefined;
+    await stopWhenNoKeyKept(o, sources, cur, counts);
     const summary = await exportPlain(plainOptions(options, sources), new KeptLines(write, cur.lines));
     const key = cur.recipe?.keyColumn ?? prev.recipe?.keyColumn ?? 'userId';
     const users = await writeRemoved(d, o, options.stdout, removed(removedHeader(key, o)), summary, dir);
     return {
       ...summary,
+      warnings: quietWhenUnchanged(summary.warnings, counts),
       sources: sources.length,
       since: {
         ...counts,

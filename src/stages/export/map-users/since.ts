@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { hashBytes } from '../../../core/byteset.js';
 import { canonicalBytes, checkMapped, ListDigest, scoreText } from '../../../core/delta.js';
 import type { MappedRow } from '../../../core/map-users.js';
 import { PbError, usage } from '../../../errors.js';
+import { makeTempDir } from '../../../io/output.js';
 import type { DeltaCounts } from '../delta/decide.js';
 import { NoKeys } from '../delta/keys.js';
 import type { ResolvedSince } from '../delta/options.js';
@@ -126,7 +126,7 @@ export async function finishMappedSince(
   stdout: Writable | undefined,
 ): Promise<ExportSummary> {
   const d = since.d;
-  const dir = await mkdtemp(join(o.tmpDir, 'personalize-batch-since-'));
+  const dir = await makeTempDir(o.tmpDir, 'personalize-batch-since-');
   try {
     const lines = since.removedLines(removedHeader('userId', o));
     const users = await writeRemoved(d, o, stdout, lines, summary, dir);
