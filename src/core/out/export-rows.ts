@@ -10,8 +10,9 @@ import type { UserGroupPass } from './user-groups.js';
  * (export-rows.wat): the scan and the row loop of a conversion in one call
  * over a window of the piece, about a third of their time in JavaScript.
  * Only for exports whose rows it writes exactly as the JavaScript writers
- * do (no catalog, reasons, themes or segments; see WasmRows.usable; a
- * users join through the `user` import, see join()); any
+ * do (no reasons, themes or segments; see WasmRows.usable; a users join
+ * through the `user` import, see join(); a catalog through the `items`
+ * import, see items()); any
  * line it does not take whole it leaves to the Converter's line loop
  * (the parser, error lines, invalid lines, escapes, spaced JSON).
  * test/core/out-lines.test.ts holds the two paths to the same bytes.
@@ -25,6 +26,17 @@ const OUT = 0x150000;
 const USER = 0x560000;
 /** The most bytes of user cells the module takes; a users table with longer rows leaves its lines to JavaScript. */
 const USER_CAP = 0x10000 - 64;
+const ITEMS = 0x570000;
+const HASHES = 0x580000;
+const CAT = 0x590000;
+/**
+ * The most bytes of a line's catalog cells the module takes (export-rows.wat
+ * refuses a line that may write more: JavaScript writes it); a catalog whose
+ * longest record passes it takes the JavaScript path.
+ */
+const CAT_CAP = 0x100000 - 64;
+/** The IDS region's spans (start, end) as i32s. */
+const IDS = 0x110000;
 /** Why rows() stopped: a line it refused, the window's end, OUT full. */
 const REFUSED = 0;
 const WINDOW = 1;
@@ -71,6 +83,7 @@ interface RowsExports {
   rows(len: number, atEnd: number, from: number): number;
   join(join: number, userMax: number, passMode: number, group: number): void;
   since(on: number): void;
+  catalog(on: number, max: number, columns: number): void;
 }
 
 let wasmModule: WebAssembly.Module | undefined;
@@ -90,10 +103,16 @@ export class WasmRows {
   private readonly long: boolean;
   private readonly json: boolean;
   private readonly required: boolean;
+  private readonly width: number;
   /** The GROUPS table as last written, to write it again only when a pass changes it. */
   private groupsOf: readonly number[] | undefined;
   /** --since's decision for the piece being converted (see keep()). */
   private keeper: RowKeep | undefined;
+  /** The catalog join (see items()), the module's memory as i32s, a csv-wide line's items. */
+  private readonly catalog: Catalog | undefined;
+  private readonly ints: Int32Array;
+  private readonly wide: boolean;
+  private lineItems = new Int32Array(0);
 
   /** Whether this export's rows are ones the module writes (else every line takes the JavaScript path). */
   static usable(cfg: ConvertConfig, catalog: Catalog | undefined): boolean {
@@ -102,7 +121,7 @@ export class WasmRows {
       l !== undefined &&
       !cfg.measure &&
       !cfg.parquet &&
-      catalog === undefined &&
+      (catalog === undefined || catalogMax(cfg, catalog) <= CAT_CAP) &&
       !l.users &&
       !l.reason &&
       !l.theme &&
@@ -110,20 +129,26 @@ export class WasmRows {
     );
   }
 
-  constructor(cfg: ConvertConfig) {
+  constructor(cfg: ConvertConfig, catalog?: Catalog) {
     const layout = cfg.layout as Layout;
     wasmModule ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
     const user = (ks: number, ke: number, h: number, count: number) => this.user(ks, ke, h, count);
     const keep = (s: number, next: number, ks: number, ke: number, h: number, a: number, b: number) =>
       (this.keeper as RowKeep).taken(this.mem, s, next, ks, ke, h, a, b) ? 1 : 0;
-    this.wasm = new WebAssembly.Instance(wasmModule, { env: { user, keep } })
+    const items = (count: number) => this.items(count);
+    this.wasm = new WebAssembly.Instance(wasmModule, { env: { user, keep, items } })
       .exports as unknown as RowsExports;
     // Fixed size (its maximum is its minimum), so these views never go stale.
     this.mem = new Uint8Array(this.wasm.memory.buffer);
+    this.ints = new Int32Array(this.wasm.memory.buffer);
     this.state = new Int32Array(this.wasm.memory.buffer, STATE, 7);
     this.long = cfg.format === 'csv-long';
     this.json = cfg.format === 'jsonl';
+    this.wide = cfg.format === 'csv-wide';
+    this.catalog = catalog;
+    if (catalog) this.wasm.catalog(1, catalogMax(cfg, catalog), catalog.columns);
     this.required = cfg.usersRequired;
+    this.width = cfg.width;
     this.wasm.setup(
       cfg.format === 'csv-long' ? 0 : cfg.format === 'csv-wide' ? 1 : 2,
       layout.score ? 1 : 0,
@@ -218,6 +243,80 @@ export class WasmRows {
   }
 
   /**
+   * The `items` import: the catalog cells of the line's `count` ids (their
+   * spans in IDS, hashes in HASHES) to CAT, as the JavaScript writers join
+   * them: csv-long's and jsonl's a span per row (their starts in ITEMS),
+   * csv-wide's every column's `width` cells in one block (its length
+   * returned). Missing items and cut cells counted as those writers do.
+   */
+  private items(count: number): number {
+    const cat = this.catalog as Catalog;
+    const c = this.counts as ConvertCounts;
+    const mem = this.mem;
+    const ints = this.ints;
+    let at = CAT;
+    if (this.wide) return this.wideItems(cat, count, c) - CAT;
+    const cols = cat.columns;
+    const cutValues = cat.cutValues > 0;
+    let cut = 0;
+    ints[ITEMS >> 2] = 0;
+    for (let i = 0; i < count; i++) {
+      const item = cat.lookupHashed(
+        mem,
+        ints[(IDS >> 2) + 2 * i] as number,
+        ints[(IDS >> 2) + 2 * i + 1] as number,
+        ints[(HASHES >> 2) + i] as number,
+      );
+      if (item < 0) c.catalogMissing++;
+      if (this.json) at = cat.copyJson(item, mem, at);
+      else
+        for (let col = 0; col < cols; col++) {
+          mem[at++] = 44; // ,
+          if (item >= 0) {
+            at = cat.copyCell(item, col, mem, at);
+            if (cutValues && cat.isCut(item, col)) cut++;
+          }
+        }
+      ints[(ITEMS >> 2) + i + 1] = at - CAT;
+    }
+    if (cut > 0) (this.rowsOut as RowWriter).cellsCut += cut;
+    return at - CAT;
+  }
+
+  /** csv-wide's catalog block at CAT: for each column, `width` cells (the line's items', then empty); returns its end. */
+  private wideItems(cat: Catalog, count: number, c: ConvertCounts): number {
+    const mem = this.mem;
+    const ints = this.ints;
+    if (this.lineItems.length < count)
+      this.lineItems = new Int32Array(Math.max(count, 2 * this.lineItems.length));
+    const items = this.lineItems;
+    for (let i = 0; i < count; i++) {
+      const item = cat.lookupHashed(
+        mem,
+        ints[(IDS >> 2) + 2 * i] as number,
+        ints[(IDS >> 2) + 2 * i + 1] as number,
+        ints[(HASHES >> 2) + i] as number,
+      );
+      if (item < 0) c.catalogMissing++;
+      items[i] = item;
+    }
+    const width = this.width;
+    let at = CAT;
+    let cut = 0;
+    for (let col = 0; col < cat.columns; col++)
+      for (let i = 0; i < width; i++) {
+        mem[at++] = 44; // ,
+        const item = i < count ? (items[i] as number) : -1;
+        if (item >= 0) {
+          at = cat.copyCell(item, col, mem, at);
+          if (cat.cutValues > 0 && cat.isCut(item, col)) cut++;
+        }
+      }
+    if (cut > 0) (this.rowsOut as RowWriter).cellsCut += cut;
+    return at;
+  }
+
+  /**
    * Converts the lines of piece[p, ...) the module takes, their rows
    * appended to `rows` and counted; returns the first line it left (the
    * caller converts it, then calls again past it), or the piece's end.
@@ -270,4 +369,9 @@ export class WasmRows {
     }
     if ((st[4] as number) > c.maxWidth) c.maxWidth = st[4] as number;
   }
+}
+
+/** The most bytes a row's catalog cells take: CSV its longest record and the commas, jsonl its longest fragment. */
+function catalogMax(cfg: ConvertConfig, catalog: Catalog): number {
+  return cfg.format === 'jsonl' ? catalog.maxJsonBytes : catalog.maxRecordBytes + catalog.columns;
 }

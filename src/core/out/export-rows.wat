@@ -42,6 +42,10 @@
 ;;                    fine partitions of the key's hash (see user-groups.ts)
 ;;   USER   0x560000  the line's user cells (csv) or fields (jsonl), written
 ;;                    by the `user` import, up to USER_CAP = 0x10000 bytes
+;;   ITEMS  0x570000  a catalog join: where each row's catalog bytes start
+;;                    in CAT (i32s, one more for the end), written by `items`
+;;   HASHES 0x580000  the line's ids' hashes (byteset.ts's hashBytes), for `items`
+;;   CAT    0x590000  the line's catalog cells, up to CAT_CAP = 0x100000 bytes
 ;;
 ;; A users join (join, set per piece): each line taken is asked of `user`
 ;; (its key, the key's hash as byteset.ts's hashBytes, its row count),
@@ -52,6 +56,14 @@
 ;; whose key scans are trusted) such a line is skipped on its key's bytes
 ;; alone, before the scan, counted nowhere, as Converter.convert does.
 ;;
+;; A catalog join (catalog, set once): each line written, once the users
+;; join keeps it, is asked of `items` (its id count; the ids' hashes in
+;; HASHES), which looks every id up and writes the cells each row ends with
+;; to CAT: csv-long and jsonl a span per row (ITEMS), csv-wide the whole
+;; block of catalog columns (its length returned). A call per line, not per
+;; row: most of the rows' time would be the calls otherwise. A line whose
+;; catalog cells may not fit CAT is refused (JavaScript writes it).
+;;
 ;; `export --since` (since, set per piece): each line taken is asked of
 ;; `keep` once OUT has room for it (its start and the next line's, its key,
 ;; the key's hash, the digest of its first `top` ids as core/delta.ts
@@ -61,7 +73,8 @@
 (module
   (import "env" "user" (func $user (param i32 i32 i32 i32) (result i32)))
   (import "env" "keep" (func $keep (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 88 88)
+  (import "env" "items" (func $items (param i32) (result i32)))
+  (memory (export "memory") 106 106)
   (data (i32.const 0x14023d) "\01") ;; =
   (data (i32.const 0x14022b) "\01") ;; +
   (data (i32.const 0x14022d) "\01") ;; -
@@ -92,6 +105,13 @@
   (global $group (mut i32) (i32.const 0))
   ;; The cells the `user` import wrote to USER for the line being written.
   (global $ulen (mut i32) (i32.const 0))
+  ;; The catalog join (catalog): on or off, the most bytes a row's catalog cells take, the columns;
+  ;; the line's bound of them (checked against CAT_CAP) and, csv-wide, the block `items` wrote.
+  (global $cat (mut i32) (i32.const 0))
+  (global $catMax (mut i32) (i32.const 0))
+  (global $catCols (mut i32) (i32.const 0))
+  (global $catBound (mut i32) (i32.const 0))
+  (global $clen (mut i32) (i32.const 0))
   ;; --since (since): on or off; the line being written (its start, the next line's).
   (global $since (mut i32) (i32.const 0))
   (global $lineS (mut i32) (i32.const 0))
@@ -129,6 +149,19 @@
     (global.set $group (local.get $group)))
   (func (export "since") (param $on i32)
     (global.set $since (local.get $on)))
+  (func (export "catalog") (param $on i32) (param $max i32) (param $cols i32)
+    (global.set $cat (local.get $on))
+    (global.set $catMax (local.get $max))
+    (global.set $catCols (local.get $cols)))
+  ;; The line's catalog cells' bound: `count` rows' cells, csv-wide's empty cells past them too
+  ;; (i64: a wide line times a long record may pass 2^31; past CAT_CAP it is refused anyway).
+  (func $catBound (param $count i32) (result i64)
+    (i64.add
+      (i64.mul (i64.extend_i32_u (local.get $count)) (i64.extend_i32_u (global.get $catMax)))
+      (select
+        (i64.mul (i64.extend_i32_u (global.get $width)) (i64.extend_i32_u (global.get $catCols)))
+        (i64.const 0)
+        (i32.eq (global.get $fmt) (i32.const 1)))))
   ;; byteset.ts's hashBytes of [s, e): FNV-1a, then murmur3's finaliser.
   (func $hash (param $s i32) (param $e i32) (result i32)
     (local $h i32)
@@ -517,6 +550,7 @@
   ;; time, the line end as one 16-bit store (LF's spare 0 byte overwritten).
   (func $long (param $o i32) (param $count i32) (result i32)
     (local $ulen i32)
+    (local $cat i32)
     (local $i i32)
     (local $k i32)
     (local $s i32)
@@ -530,6 +564,7 @@
     (local $v v128)
     (local.set $klen (global.get $klen))
     (local.set $ulen (global.get $ulen))
+    (local.set $cat (global.get $cat))
     (local.set $withScore (global.get $withScore))
     (local.set $nScores (global.get $nScores))
     (local.set $guard (global.get $guard))
@@ -577,6 +612,19 @@
                   (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
                   (local.set $k (i32.add (local.get $k) (i32.const 16)))
                   (br_if $digits (i32.lt_u (local.get $k) (local.get $len))))
+                (local.set $o (i32.add (local.get $o) (local.get $len)))))))
+        ;; The row's catalog cells: CAT[ITEMS[i], ITEMS[i + 1]).
+        (if (local.get $cat)
+          (then
+            (local.set $s (i32.load offset=0x570000 (i32.shl (local.get $i) (i32.const 2))))
+            (local.set $len (i32.sub (i32.load offset=0x570004 (i32.shl (local.get $i) (i32.const 2))) (local.get $s)))
+            (if (local.get $len)
+              (then
+                (local.set $k (i32.const 0))
+                (loop $cat
+                  (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load offset=0x590000 (i32.add (local.get $s) (local.get $k))))
+                  (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                  (br_if $cat (i32.lt_u (local.get $k) (local.get $len))))
                 (local.set $o (i32.add (local.get $o) (local.get $len)))))))
         (if (local.get $ulen)
           (then
@@ -646,6 +694,9 @@
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $scores)))
         (local.set $o (call $commas (local.get $o) (i32.sub (global.get $width) (local.get $n))))))
+    ;; The catalog's columns, each `width` cells: the block `items` wrote to CAT.
+    (if (i32.and (global.get $cat) (i32.ne (global.get $clen) (i32.const 0)))
+      (then (local.set $o (call $copy (local.get $o) (i32.const 0x590000) (i32.add (i32.const 0x590000) (global.get $clen))))))
     (call $eol (call $userCells (local.get $o))))
   ;; n commas at o (n <= 0: none).
   (func $commas (param $o i32) (param $n i32) (result i32)
@@ -718,14 +769,20 @@
                 (local.set $o (i32.add (local.get $o) (local.get $len))))
               (else
                 (i32.store (local.get $o) (i32.const 0x6c6c756e))
-                (local.set $o (i32.add (local.get $o) (i32.const 4)))))
-            ;; }
-            (i32.store8 (local.get $o) (i32.const 125))
-            (local.set $o (i32.add (local.get $o) (i32.const 1))))
+                (local.set $o (i32.add (local.get $o) (i32.const 4))))))
           (else
-            ;; "}
-            (i32.store16 (local.get $o) (i32.const 0x7d22))
-            (local.set $o (i32.add (local.get $o) (i32.const 2)))))
+            ;; "
+            (i32.store8 (local.get $o) (i32.const 0x22))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))))
+        ;; The item's catalog fields (CAT[ITEMS[i], ITEMS[i + 1])), then }
+        (if (global.get $cat)
+          (then
+            (local.set $s (i32.add (i32.const 0x590000) (i32.load offset=0x570000 (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $len (i32.add (i32.const 0x590000) (i32.load offset=0x570004 (i32.shl (local.get $i) (i32.const 2)))))
+            (if (i32.lt_u (local.get $s) (local.get $len))
+              (then (local.set $o (call $copy (local.get $o) (local.get $s) (local.get $len)))))))
+        (i32.store8 (local.get $o) (i32.const 125))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $item)))
     ;; ]}\n
@@ -744,7 +801,7 @@
         (if (i32.gt_u
               (i32.add
                 (i32.add (local.get $bound) (i32.mul (local.get $count) (i32.const 48)))
-                (i32.add (local.get $o) (global.get $userMax)))
+                (i32.add (i32.add (local.get $o) (global.get $userMax)) (global.get $catBound)))
               (i32.const 0x550000))
           (then (return (i32.const -1))))
         (local.set $k (call $ask (local.get $count)))
@@ -758,7 +815,7 @@
                 (i32.add
                   (local.get $bound)
                   (i32.mul (local.get $count) (i32.add (i32.add (global.get $klen) (i32.const 24)) (global.get $userMax))))
-                (local.get $o))
+                (i32.add (local.get $o) (global.get $catBound)))
               (i32.const 0x550000))
           (then (return (i32.const -1))))
         (local.set $k (call $ask (local.get $count)))
@@ -767,7 +824,7 @@
     (if (i32.gt_u
           (i32.add
             (i32.add (i32.add (local.get $bound) (global.get $klen)) (i32.shl (global.get $width) (i32.const 3)))
-            (i32.add (local.get $o) (global.get $userMax)))
+            (i32.add (i32.add (local.get $o) (global.get $userMax)) (global.get $catBound)))
           (i32.const 0x550000))
       (then (return (i32.const -1))))
     (local.set $k (call $ask (local.get $count)))
@@ -780,7 +837,10 @@
     (global.set $ulen (i32.const 0))
     (if (global.get $since)
       (then (if (i32.eqz (call $keepLine (local.get $count))) (then (return (i32.const -1))))))
-    (if (i32.eqz (global.get $join)) (then (return (i32.const 1))))
+    (if (i32.eqz (global.get $join))
+      (then
+        (call $catalogCells (local.get $count))
+        (return (i32.const 1))))
     (local.set $n
       (call $user
         (global.get $keyS)
@@ -789,7 +849,22 @@
         (local.get $count)))
     (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
     (global.set $ulen (local.get $n))
+    (call $catalogCells (local.get $count))
     (i32.const 1))
+  ;; The ids' hashes to HASHES, then `items` writes their cells to CAT.
+  (func $catalogCells (param $count i32)
+    (local $i i32)
+    (local $at i32)
+    (if (i32.eqz (global.get $cat)) (then (return)))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+        (i32.store offset=0x580000 (i32.shl (local.get $i) (i32.const 2))
+          (call $hash (i32.load offset=0x110000 (local.get $at)) (i32.load offset=0x110004 (local.get $at))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id)))
+    (global.set $clen (call $items (local.get $count))))
   (func (export "rows") (param $len i32) (param $atEnd i32) (param $from i32) (result i32)
     (local $s i32)
     (local $q i32)
@@ -853,6 +928,10 @@
         (if (i32.and (i32.ne (global.get $top) (i32.const 0)) (i32.gt_u (local.get $count) (global.get $top)))
           (then (local.set $count (global.get $top))))
         (br_if $stop (i32.and (i32.eq (global.get $fmt) (i32.const 1)) (i32.gt_u (local.get $count) (global.get $width))))
+        (if (global.get $cat)
+          (then
+            (br_if $stop (i64.gt_u (call $catBound (local.get $count)) (i64.const 0xfffc0)))
+            (global.set $catBound (i32.wrap_i64 (call $catBound (local.get $count))))))
         ;; Another group's line (a users join on disk): counted, converted in its own pass.
         (if (global.get $passMode)
           (then
