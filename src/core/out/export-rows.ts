@@ -26,9 +26,11 @@ const OUT = 0x150000;
 const USER = 0x560000;
 /** The most bytes of user cells the module takes; a users table with longer rows leaves its lines to JavaScript. */
 const USER_CAP = 0x10000 - 64;
-const ITEMS = 0x570000;
 const HASHES = 0x580000;
+const ENTRY = 0x588000;
 const CAT = 0x590000;
+/** A cache entry's header (see export-rows.wat). */
+const HEAD = 12;
 /**
  * The most bytes of a line's catalog cells the module takes (export-rows.wat
  * refuses a line that may write more: JavaScript writes it); a catalog whose
@@ -83,7 +85,7 @@ interface RowsExports {
   rows(len: number, atEnd: number, from: number): number;
   join(join: number, userMax: number, passMode: number, group: number): void;
   since(on: number): void;
-  catalog(on: number, max: number, columns: number): void;
+  catalog(on: number, max: number, columns: number, mask: number, shift: number): void;
 }
 
 let wasmModule: WebAssembly.Module | undefined;
@@ -113,6 +115,17 @@ export class WasmRows {
   private readonly ints: Int32Array;
   private readonly wide: boolean;
   private lineItems = new Int32Array(0);
+  /** CACHE's entry size: entries that fit it are cached (see export-rows.wat). */
+  private readonly slotBytes: number = 0;
+
+  /**
+   * The most bytes of CACHE a conversion thread's module holds: 16 MiB. Its
+   * sets hold two entries of 64, 128 or 256 bytes (the smallest that takes
+   * the longest record and a 16-byte key); a catalog of fewer items gets a
+   * set per item (at least 512), so that few of them contend for one. Tests
+   * make it small to see entries evicted and a line's ids sharing a set.
+   */
+  static maxCacheBytes = 1 << 24;
 
   /** Whether this export's rows are ones the module writes (else every line takes the JavaScript path). */
   static usable(cfg: ConvertConfig, catalog: Catalog | undefined): boolean {
@@ -121,7 +134,8 @@ export class WasmRows {
       l !== undefined &&
       !cfg.measure &&
       !cfg.parquet &&
-      (catalog === undefined || catalogMax(cfg, catalog) <= CAT_CAP) &&
+      // A cache entry counts its cut cells in a byte.
+      (catalog === undefined || (catalogMax(cfg, catalog) <= CAT_CAP && catalog.columns <= 255)) &&
       !l.users &&
       !l.reason &&
       !l.theme &&
@@ -138,15 +152,27 @@ export class WasmRows {
     const items = (count: number) => this.items(count);
     this.wasm = new WebAssembly.Instance(wasmModule, { env: { user, keep, items } })
       .exports as unknown as RowsExports;
-    // Fixed size (its maximum is its minimum), so these views never go stale.
+    let sets = 0;
+    let shift = 6;
+    if (catalog) {
+      while (shift < 8 && HEAD + catalogMax(cfg, catalog) + 16 > 1 << shift) shift++;
+      this.slotBytes = 1 << shift;
+      const most = Math.max(1, Math.floor(WasmRows.maxCacheBytes / (2 << shift)));
+      sets = 512;
+      while (sets < catalog.size && sets < most) sets *= 2;
+      sets = Math.min(sets, 2 ** Math.floor(Math.log2(most)));
+      // CACHE past the fixed layout, and 16 bytes' slack for the key compare's reads.
+      this.wasm.memory.grow(Math.ceil((sets * (2 << shift) + 16) / 0x10000));
+    }
+    // Grown once above, before these views are made: they never go stale.
     this.mem = new Uint8Array(this.wasm.memory.buffer);
     this.ints = new Int32Array(this.wasm.memory.buffer);
-    this.state = new Int32Array(this.wasm.memory.buffer, STATE, 7);
+    this.state = new Int32Array(this.wasm.memory.buffer, STATE, 9);
     this.long = cfg.format === 'csv-long';
     this.json = cfg.format === 'jsonl';
     this.wide = cfg.format === 'csv-wide';
     this.catalog = catalog;
-    if (catalog) this.wasm.catalog(1, catalogMax(cfg, catalog), catalog.columns);
+    if (catalog) this.wasm.catalog(1, catalogMax(cfg, catalog), catalog.columns, sets - 1, shift);
     this.required = cfg.usersRequired;
     this.width = cfg.width;
     this.wasm.setup(
@@ -243,44 +269,62 @@ export class WasmRows {
   }
 
   /**
-   * The `items` import: the catalog cells of the line's `count` ids (their
-   * spans in IDS, hashes in HASHES) to CAT, as the JavaScript writers join
-   * them: csv-long's and jsonl's a span per row (their starts in ITEMS),
-   * csv-wide's every column's `width` cells in one block (its length
-   * returned). Missing items and cut cells counted as those writers do.
+   * The `items` import: the line's ids (spans in IDS, hashes in HASHES)
+   * whose ENTRY is 0, looked up in the catalog, their entries written to CAT
+   * and to ENTRY (the module counts their flags, then caches them).
+   * csv-wide: every id's cells as one block at CAT (see wideItems).
    */
   private items(count: number): number {
     const cat = this.catalog as Catalog;
-    const c = this.counts as ConvertCounts;
+    if (this.wide) return this.wideItems(cat, count, this.counts as ConvertCounts) - CAT;
     const mem = this.mem;
     const ints = this.ints;
     let at = CAT;
-    if (this.wide) return this.wideItems(cat, count, c) - CAT;
-    const cols = cat.columns;
-    const cutValues = cat.cutValues > 0;
-    let cut = 0;
-    ints[ITEMS >> 2] = 0;
     for (let i = 0; i < count; i++) {
-      const item = cat.lookupHashed(
-        mem,
-        ints[(IDS >> 2) + 2 * i] as number,
-        ints[(IDS >> 2) + 2 * i + 1] as number,
-        ints[(HASHES >> 2) + i] as number,
-      );
-      if (item < 0) c.catalogMissing++;
-      if (this.json) at = cat.copyJson(item, mem, at);
-      else
-        for (let col = 0; col < cols; col++) {
-          mem[at++] = 44; // ,
-          if (item >= 0) {
-            at = cat.copyCell(item, col, mem, at);
-            if (cutValues && cat.isCut(item, col)) cut++;
-          }
-        }
-      ints[(ITEMS >> 2) + i + 1] = at - CAT;
+      if (ints[(ENTRY >> 2) + i] !== 0) continue;
+      const s = ints[(IDS >> 2) + 2 * i] as number;
+      const e = ints[(IDS >> 2) + 2 * i + 1] as number;
+      const h = ints[(HASHES >> 2) + i] as number;
+      let end = this.record(cat, cat.lookupHashed(mem, s, e, h), at + HEAD);
+      const len = end - at - HEAD;
+      // The key after the record, when the entry would fit a cache slot; else none (0xffff).
+      let keyLen = 0xffff;
+      if (HEAD + len + (e - s) <= this.slotBytes) {
+        keyLen = e - s;
+        for (let k = s; k < e; k++) mem[end++] = mem[k] as number;
+      }
+      ints[at >> 2] = h;
+      ints[(at >> 2) + 1] = len;
+      mem[at + 8] = keyLen & 0xff;
+      mem[at + 9] = keyLen >> 8;
+      mem[at + 10] = this.missing ? 3 : 1;
+      mem[at + 11] = this.cut;
+      ints[(ENTRY >> 2) + i] = at;
+      // Entries 4-byte aligned (their header's i32s).
+      at = (end + 3) & ~3;
     }
-    if (cut > 0) (this.rowsOut as RowWriter).cellsCut += cut;
-    return at - CAT;
+    return 0;
+  }
+
+  /** What record() found: the item missing from the catalog, its cells cut. */
+  private missing = false;
+  private cut = 0;
+
+  /** An item's record (csv ",a,b", jsonl its fields; -1: empty cells or nulls) at `at`; returns its end. */
+  private record(cat: Catalog, item: number, at: number): number {
+    const mem = this.mem;
+    this.missing = item < 0;
+    this.cut = 0;
+    if (this.json) return cat.copyJson(item, mem, at);
+    let o = at;
+    for (let col = 0; col < cat.columns; col++) {
+      mem[o++] = 44; // ,
+      if (item >= 0) {
+        o = cat.copyCell(item, col, mem, o);
+        if (cat.cutValues > 0 && cat.isCut(item, col)) this.cut++;
+      }
+    }
+    return o;
   }
 
   /** csv-wide's catalog block at CAT: for each column, `width` cells (the line's items', then empty); returns its end. */
@@ -352,6 +396,8 @@ export class WasmRows {
     const st = this.state;
     const bytes = st[0] as number;
     const lines = st[1] as number;
+    c.catalogMissing += st[7] as number;
+    rows.cellsCut += st[8] as number;
     if (lines === 0) {
       c.lines += st[6] as number;
       return;

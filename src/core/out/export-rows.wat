@@ -36,16 +36,21 @@
 ;;   FORMULA 0x140200 256 bytes: 1 for a byte that may start a formula
 ;;   STATE  0x141000  i32s: out length, lines, rows, lines with scores,
 ;;                    widest count, why it stopped, lines counted but not
-;;                    converted (another group's, or dropped by the join)
+;;                    converted (another group's, or dropped by the join),
+;;                    the rows' items not in the catalog, their cells cut
 ;;   OUT    0x150000  the rows, up to OUT_CAP = 0x400000 bytes
 ;;   GROUPS 0x141100  a users join on disk: the group of each of the 256
 ;;                    fine partitions of the key's hash (see user-groups.ts)
 ;;   USER   0x560000  the line's user cells (csv) or fields (jsonl), written
 ;;                    by the `user` import, up to USER_CAP = 0x10000 bytes
-;;   ITEMS  0x570000  a catalog join: where each row's catalog bytes start
-;;                    in CAT (i32s, one more for the end), written by `items`
+;;   SPANS  0x570000  a catalog join: each row's catalog bytes (start, end)
 ;;   HASHES 0x580000  the line's ids' hashes (byteset.ts's hashBytes), for `items`
-;;   CAT    0x590000  the line's catalog cells, up to CAT_CAP = 0x100000 bytes
+;;   ENTRY  0x588000  each id's cache entry (see below), 0 for `items` to fill
+;;   CAT    0x590000  entries `items` could not cache, or csv-wide's block of
+;;                    catalog columns; up to CAT_CAP = 0x100000 bytes
+;;   CACHE  0x6a0000  the items last seen: sets of two entries of 64, 128 or
+;;                    256 bytes by hash (`catalog` sets the sets' mask and
+;;                    the entries' size; the memory is grown for it)
 ;;
 ;; A users join (join, set per piece): each line taken is asked of `user`
 ;; (its key, the key's hash as byteset.ts's hashBytes, its row count),
@@ -57,12 +62,19 @@
 ;; alone, before the scan, counted nowhere, as Converter.convert does.
 ;;
 ;; A catalog join (catalog, set once): each line written, once the users
-;; join keeps it, is asked of `items` (its id count; the ids' hashes in
-;; HASHES), which looks every id up and writes the cells each row ends with
-;; to CAT: csv-long and jsonl a span per row (ITEMS), csv-wide the whole
-;; block of catalog columns (its length returned). A call per line, not per
-;; row: most of the rows' time would be the calls otherwise. A line whose
-;; catalog cells may not fit CAT is refused (JavaScript writes it).
+;; join keeps it, looks its ids up in CACHE; those not there are asked of
+;; `items` in one call (the id count; their hashes in HASHES, 0 in ENTRY),
+;; which looks them up in the catalog and writes their entries to CAT. An
+;; entry: hash (i32), record length (i32), key length (u16; 0xffff: no key,
+;; too long to cache), flags (u8: 1 valid, 2 not in the catalog), cells cut
+;; (u8), the record (the cells each row ends with: ",a,b" or jsonl's
+;; fields), the key. Once the line's rows are written, its entries from CAT
+;; go to their set's first place, the one there to its second. Why a cache
+;; here: the catalog's own lookups (a hash table, then keys, offsets and
+;; cells apart) were four to six cache misses a row, 450 to 900 ns on this
+;; VM; a cached entry is one line. csv-wide asks `items` for every id: it
+;; writes the block of catalog columns to CAT (its length returned). A line
+;; whose entries may not fit CAT is refused (JavaScript writes it).
 ;;
 ;; `export --since` (since, set per piece): each line taken is asked of
 ;; `keep` once OUT has room for it (its start and the next line's, its key,
@@ -74,7 +86,7 @@
   (import "env" "user" (func $user (param i32 i32 i32 i32) (result i32)))
   (import "env" "keep" (func $keep (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "env" "items" (func $items (param i32) (result i32)))
-  (memory (export "memory") 106 106)
+  (memory (export "memory") 106 363)
   (data (i32.const 0x14023d) "\01") ;; =
   (data (i32.const 0x14022b) "\01") ;; +
   (data (i32.const 0x14022d) "\01") ;; -
@@ -112,6 +124,11 @@
   (global $catCols (mut i32) (i32.const 0))
   (global $catBound (mut i32) (i32.const 0))
   (global $clen (mut i32) (i32.const 0))
+  ;; CACHE's sets less one, its entries' size (log2); the rows' items not in the catalog and cells cut (for STATE).
+  (global $catMask (mut i32) (i32.const 0))
+  (global $slotShift (mut i32) (i32.const 6))
+  (global $catMissing (mut i32) (i32.const 0))
+  (global $catCut (mut i32) (i32.const 0))
   ;; --since (since): on or off; the line being written (its start, the next line's).
   (global $since (mut i32) (i32.const 0))
   (global $lineS (mut i32) (i32.const 0))
@@ -149,19 +166,24 @@
     (global.set $group (local.get $group)))
   (func (export "since") (param $on i32)
     (global.set $since (local.get $on)))
-  (func (export "catalog") (param $on i32) (param $max i32) (param $cols i32)
+  (func (export "catalog") (param $on i32) (param $max i32) (param $cols i32) (param $mask i32) (param $shift i32)
     (global.set $cat (local.get $on))
     (global.set $catMax (local.get $max))
-    (global.set $catCols (local.get $cols)))
-  ;; The line's catalog cells' bound: `count` rows' cells, csv-wide's empty cells past them too
-  ;; (i64: a wide line times a long record may pass 2^31; past CAT_CAP it is refused anyway).
+    (global.set $catCols (local.get $cols))
+    (global.set $catMask (local.get $mask))
+    (global.set $slotShift (local.get $shift)))
+  ;; The line's bound of what `items` may write to CAT: `count` entries (csv-wide: cells, and
+  ;; its empty cells past them). i64: a wide line times a long record may pass 2^31; past
+  ;; CAT_CAP it is refused anyway.
   (func $catBound (param $count i32) (result i64)
-    (i64.add
-      (i64.mul (i64.extend_i32_u (local.get $count)) (i64.extend_i32_u (global.get $catMax)))
-      (select
-        (i64.mul (i64.extend_i32_u (global.get $width)) (i64.extend_i32_u (global.get $catCols)))
-        (i64.const 0)
-        (i32.eq (global.get $fmt) (i32.const 1)))))
+    (if (result i64) (i32.eq (global.get $fmt) (i32.const 1))
+      (then
+        (i64.add
+          (i64.mul (i64.extend_i32_u (local.get $count)) (i64.extend_i32_u (global.get $catMax)))
+          (i64.mul (i64.extend_i32_u (global.get $width)) (i64.extend_i32_u (global.get $catCols)))))
+      ;; An entry: its header, record, a key short enough to cache (at most 256 bytes) and 3 to align.
+      (else
+        (i64.mul (i64.extend_i32_u (local.get $count)) (i64.add (i64.extend_i32_u (global.get $catMax)) (i64.const 272))))))
   ;; byteset.ts's hashBytes of [s, e): FNV-1a, then murmur3's finaliser.
   (func $hash (param $s i32) (param $e i32) (result i32)
     (local $h i32)
@@ -613,16 +635,16 @@
                   (local.set $k (i32.add (local.get $k) (i32.const 16)))
                   (br_if $digits (i32.lt_u (local.get $k) (local.get $len))))
                 (local.set $o (i32.add (local.get $o) (local.get $len)))))))
-        ;; The row's catalog cells: CAT[ITEMS[i], ITEMS[i + 1]).
+        ;; The row's catalog cells (SPANS: its entry's record).
         (if (local.get $cat)
           (then
-            (local.set $s (i32.load offset=0x570000 (i32.shl (local.get $i) (i32.const 2))))
-            (local.set $len (i32.sub (i32.load offset=0x570004 (i32.shl (local.get $i) (i32.const 2))) (local.get $s)))
+            (local.set $s (i32.load offset=0x570000 (i32.shl (local.get $i) (i32.const 3))))
+            (local.set $len (i32.sub (i32.load offset=0x570004 (i32.shl (local.get $i) (i32.const 3))) (local.get $s)))
             (if (local.get $len)
               (then
                 (local.set $k (i32.const 0))
                 (loop $cat
-                  (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load offset=0x590000 (i32.add (local.get $s) (local.get $k))))
+                  (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
                   (local.set $k (i32.add (local.get $k) (i32.const 16)))
                   (br_if $cat (i32.lt_u (local.get $k) (local.get $len))))
                 (local.set $o (i32.add (local.get $o) (local.get $len)))))))
@@ -774,11 +796,11 @@
             ;; "
             (i32.store8 (local.get $o) (i32.const 0x22))
             (local.set $o (i32.add (local.get $o) (i32.const 1)))))
-        ;; The item's catalog fields (CAT[ITEMS[i], ITEMS[i + 1])), then }
+        ;; The item's catalog fields (SPANS: its entry's record), then }
         (if (global.get $cat)
           (then
-            (local.set $s (i32.add (i32.const 0x590000) (i32.load offset=0x570000 (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $len (i32.add (i32.const 0x590000) (i32.load offset=0x570004 (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $s (i32.load offset=0x570000 (i32.shl (local.get $i) (i32.const 3))))
+            (local.set $len (i32.load offset=0x570004 (i32.shl (local.get $i) (i32.const 3))))
             (if (i32.lt_u (local.get $s) (local.get $len))
               (then (local.set $o (call $copy (local.get $o) (local.get $s) (local.get $len)))))))
         (i32.store8 (local.get $o) (i32.const 125))
@@ -806,7 +828,9 @@
           (then (return (i32.const -1))))
         (local.set $k (call $ask (local.get $count)))
         (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
-        (return (call $jsonl (local.get $o) (local.get $count)))))
+        (local.set $k (call $jsonl (local.get $o) (local.get $count)))
+        (call $cacheInsert (local.get $count))
+        (return (local.get $k))))
     (global.set $klen (i32.sub (call $cell (i32.const 0x130000) (global.get $keyS) (global.get $keyE)) (i32.const 0x130000)))
     (if (i32.eqz (global.get $fmt))
       (then
@@ -820,7 +844,9 @@
           (then (return (i32.const -1))))
         (local.set $k (call $ask (local.get $count)))
         (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
-        (return (call $long (local.get $o) (local.get $count)))))
+        (local.set $k (call $long (local.get $o) (local.get $count)))
+        (call $cacheInsert (local.get $count))
+        (return (local.get $k))))
     (if (i32.gt_u
           (i32.add
             (i32.add (i32.add (local.get $bound) (global.get $klen)) (i32.shl (global.get $width) (i32.const 3)))
@@ -851,20 +877,137 @@
     (global.set $ulen (local.get $n))
     (call $catalogCells (local.get $count))
     (i32.const 1))
-  ;; The ids' hashes to HASHES, then `items` writes their cells to CAT.
+  ;; The line's ids' catalog cells: csv-wide's block from `items`; else each
+  ;; id's entry from CACHE (the rest from `items`), its record to SPANS, its
+  ;; flags counted.
   (func $catalogCells (param $count i32)
     (local $i i32)
     (local $at i32)
+    (local $s i32)
+    (local $len i32)
+    (local $h i32)
+    (local $set i32)
+    (local $entry i32)
+    (local $missed i32)
+    (local $touch i32)
     (if (i32.eqz (global.get $cat)) (then (return)))
+    ;; The hashes first, each set's first word read and nothing decided on it:
+    ;; the loads' cache misses (most of a probe's time) run side by side.
     (block $done
       (loop $id
         (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
         (local.set $at (i32.shl (local.get $i) (i32.const 3)))
-        (i32.store offset=0x580000 (i32.shl (local.get $i) (i32.const 2))
-          (call $hash (i32.load offset=0x110000 (local.get $at)) (i32.load offset=0x110004 (local.get $at))))
+        (local.set $s (i32.load offset=0x110000 (local.get $at)))
+        (local.set $h (call $hash (local.get $s) (i32.load offset=0x110004 (local.get $at))))
+        (i32.store offset=0x580000 (i32.shl (local.get $i) (i32.const 2)) (local.get $h))
+        (local.set $touch
+          (i32.xor (local.get $touch)
+            (i32.load offset=0x6a0000
+              (i32.shl (i32.and (local.get $h) (global.get $catMask)) (i32.add (global.get $slotShift) (i32.const 1))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $id)))
-    (global.set $clen (call $items (local.get $count))))
+    ;; (kept, so that no engine drops the loads)
+    (global.set $clen (i32.and (local.get $touch) (i32.const 0)))
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+        (local.set $s (i32.load offset=0x110000 (local.get $at)))
+        (local.set $len (i32.sub (i32.load offset=0x110004 (local.get $at)) (local.get $s)))
+        (local.set $h (i32.load offset=0x580000 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $set
+          (i32.add (i32.const 0x6a0000)
+            (i32.shl (i32.and (local.get $h) (global.get $catMask)) (i32.add (global.get $slotShift) (i32.const 1)))))
+        (local.set $entry (i32.const 0))
+        (if (i32.ne (global.get $fmt) (i32.const 1))
+          (then
+            (if (call $holds (local.get $set) (local.get $h) (local.get $s) (local.get $len))
+              (then (local.set $entry (local.get $set)))
+              (else
+                (local.set $set (i32.add (local.get $set) (i32.shl (i32.const 1) (global.get $slotShift))))
+                (if (call $holds (local.get $set) (local.get $h) (local.get $s) (local.get $len))
+                  (then (local.set $entry (local.get $set))))))))
+        (local.set $missed (i32.or (local.get $missed) (i32.eqz (local.get $entry))))
+        (i32.store offset=0x588000 (i32.shl (local.get $i) (i32.const 2)) (local.get $entry))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id)))
+    (if (i32.eq (global.get $fmt) (i32.const 1))
+      (then
+        (global.set $clen (call $items (local.get $count)))
+        (return)))
+    (if (local.get $missed) (then (drop (call $items (local.get $count)))))
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $entry (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+        (i32.store offset=0x570000 (local.get $at) (i32.add (local.get $entry) (i32.const 12)))
+        (i32.store offset=0x570004 (local.get $at)
+          (i32.add (i32.add (local.get $entry) (i32.const 12)) (i32.load offset=4 (local.get $entry))))
+        (global.set $catMissing
+          (i32.add (global.get $catMissing) (i32.shr_u (i32.load8_u offset=10 (local.get $entry)) (i32.const 1))))
+        (global.set $catCut (i32.add (global.get $catCut) (i32.load8_u offset=11 (local.get $entry))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id))))
+  ;; Whether the entry at e is the key s[0, len)'s (hash h): valid, the same length and bytes.
+  (func $holds (param $e i32) (param $h i32) (param $s i32) (param $len i32) (result i32)
+    (if (i32.ne (i32.load (local.get $e)) (local.get $h)) (then (return (i32.const 0))))
+    (if (i32.ne (i32.load16_u offset=8 (local.get $e)) (local.get $len)) (then (return (i32.const 0))))
+    (if (i32.eqz (i32.load8_u offset=10 (local.get $e))) (then (return (i32.const 0))))
+    (call $sameKey
+      (i32.add (i32.add (local.get $e) (i32.const 12)) (i32.load offset=4 (local.get $e)))
+      (local.get $s)
+      (local.get $len)))
+  ;; The line's entries `items` wrote to CAT into CACHE, now that its rows are
+  ;; written (no entry of the line moves while it is read): each one short
+  ;; enough to its set's first place, the one there to the second (unless it
+  ;; is the same key's: an id twice in a line).
+  (func $cacheInsert (param $count i32)
+    (local $i i32)
+    (local $e i32)
+    (local $size i32)
+    (local $set i32)
+    (local $slot i32)
+    (if (i32.eqz (global.get $cat)) (then (return)))
+    (local.set $slot (i32.shl (i32.const 1) (global.get $slotShift)))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $e (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $id (i32.lt_u (local.get $e) (i32.const 0x590000)))
+        (br_if $id (i32.ge_u (local.get $e) (i32.const 0x6a0000)))
+        (local.set $size
+          (i32.add (i32.add (i32.const 12) (i32.load offset=4 (local.get $e))) (i32.load16_u offset=8 (local.get $e))))
+        (br_if $id (i32.gt_u (local.get $size) (local.get $slot)))
+        (local.set $set
+          (i32.add (i32.const 0x6a0000)
+            (i32.shl (i32.and (i32.load (local.get $e)) (global.get $catMask)) (i32.add (global.get $slotShift) (i32.const 1)))))
+        (if (i32.ne (i32.load (local.get $set)) (i32.load (local.get $e)))
+          (then
+            (drop (call $copy (i32.add (local.get $set) (local.get $slot)) (local.get $set) (i32.add (local.get $set) (local.get $slot))))))
+        (drop (call $copy (local.get $set) (local.get $e) (i32.add (local.get $e) (local.get $size))))
+        (br $id))))
+  ;; Whether a[0, len) and b[0, len) hold the same bytes (16 at a time; reads up to 15 past).
+  (func $sameKey (param $a i32) (param $b i32) (param $len i32) (result i32)
+    (local $m i32)
+    (loop $chunk
+      (if (i32.le_s (local.get $len) (i32.const 0)) (then (return (i32.const 1))))
+      (local.set $m (i8x16.bitmask (i8x16.eq (v128.load (local.get $a)) (v128.load (local.get $b)))))
+      (if (i32.lt_u (local.get $len) (i32.const 16))
+        (then
+          (return
+            (i32.eq
+              (i32.and (local.get $m) (i32.sub (i32.shl (i32.const 1) (local.get $len)) (i32.const 1)))
+              (i32.sub (i32.shl (i32.const 1) (local.get $len)) (i32.const 1))))))
+      (if (i32.ne (local.get $m) (i32.const 0xffff)) (then (return (i32.const 0))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $len (i32.sub (local.get $len) (i32.const 16)))
+      (br $chunk))
+    (i32.const 0))
   (func (export "rows") (param $len i32) (param $atEnd i32) (param $from i32) (result i32)
     (local $s i32)
     (local $q i32)
@@ -882,6 +1025,8 @@
     (local $skipped i32)
     (local.set $s (local.get $from))
     (local.set $o (i32.const 0x150000))
+    (global.set $catMissing (i32.const 0))
+    (global.set $catCut (i32.const 0))
     (block $stop
       (loop $line
         (local.set $why (i32.const 1))
@@ -973,4 +1118,6 @@
     (i32.store (i32.const 0x141010) (local.get $widest))
     (i32.store (i32.const 0x141014) (local.get $why))
     (i32.store (i32.const 0x141018) (local.get $skipped))
+    (i32.store (i32.const 0x14101c) (global.get $catMissing))
+    (i32.store (i32.const 0x141020) (global.get $catCut))
     (local.get $s)))
