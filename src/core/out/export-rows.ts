@@ -85,7 +85,7 @@ interface RowsExports {
   rows(len: number, atEnd: number, from: number): number;
   join(join: number, userMax: number, passMode: number, group: number): void;
   since(on: number): void;
-  catalog(on: number, max: number, columns: number, mask: number, shift: number): void;
+  catalog(on: number, max: number, columns: number, mask: number, shift: number, colBytes: number): void;
 }
 
 let wasmModule: WebAssembly.Module | undefined;
@@ -105,16 +105,14 @@ export class WasmRows {
   private readonly long: boolean;
   private readonly json: boolean;
   private readonly required: boolean;
-  private readonly width: number;
   /** The GROUPS table as last written, to write it again only when a pass changes it. */
   private groupsOf: readonly number[] | undefined;
   /** --since's decision for the piece being converted (see keep()). */
   private keeper: RowKeep | undefined;
-  /** The catalog join (see items()), the module's memory as i32s, a csv-wide line's items. */
+  /** The catalog join (see items()), the module's memory as i32s; csv-wide: an entry's column ends' bytes. */
   private readonly catalog: Catalog | undefined;
   private readonly ints: Int32Array;
-  private readonly wide: boolean;
-  private lineItems = new Int32Array(0);
+  private readonly colBytes: number = 0;
   /** CACHE's entry size: entries that fit it are cached (see export-rows.wat). */
   private readonly slotBytes: number = 0;
 
@@ -155,7 +153,8 @@ export class WasmRows {
     let sets = 0;
     let shift = 6;
     if (catalog) {
-      while (shift < 8 && HEAD + catalogMax(cfg, catalog) + 16 > 1 << shift) shift++;
+      if (cfg.format === 'csv-wide') this.colBytes = 4 * catalog.columns;
+      while (shift < 8 && HEAD + catalogMax(cfg, catalog) + this.colBytes + 16 > 1 << shift) shift++;
       this.slotBytes = 1 << shift;
       const most = Math.max(1, Math.floor(WasmRows.maxCacheBytes / (2 << shift)));
       sets = 512;
@@ -170,11 +169,10 @@ export class WasmRows {
     this.state = new Int32Array(this.wasm.memory.buffer, STATE, 9);
     this.long = cfg.format === 'csv-long';
     this.json = cfg.format === 'jsonl';
-    this.wide = cfg.format === 'csv-wide';
     this.catalog = catalog;
-    if (catalog) this.wasm.catalog(1, catalogMax(cfg, catalog), catalog.columns, sets - 1, shift);
+    if (catalog)
+      this.wasm.catalog(1, catalogMax(cfg, catalog), catalog.columns, sets - 1, shift, this.colBytes);
     this.required = cfg.usersRequired;
-    this.width = cfg.width;
     this.wasm.setup(
       cfg.format === 'csv-long' ? 0 : cfg.format === 'csv-wide' ? 1 : 2,
       layout.score ? 1 : 0,
@@ -272,11 +270,9 @@ export class WasmRows {
    * The `items` import: the line's ids (spans in IDS, hashes in HASHES)
    * whose ENTRY is 0, looked up in the catalog, their entries written to CAT
    * and to ENTRY (the module counts their flags, then caches them).
-   * csv-wide: every id's cells as one block at CAT (see wideItems).
    */
   private items(count: number): number {
     const cat = this.catalog as Catalog;
-    if (this.wide) return this.wideItems(cat, count, this.counts as ConvertCounts) - CAT;
     const mem = this.mem;
     const ints = this.ints;
     let at = CAT;
@@ -287,9 +283,18 @@ export class WasmRows {
       const h = ints[(HASHES >> 2) + i] as number;
       let end = this.record(cat, cat.lookupHashed(mem, s, e, h), at + HEAD);
       const len = end - at - HEAD;
-      // The key after the record, when the entry would fit a cache slot; else none (0xffff).
+      // csv-wide: where each column's cells end in the record, for the columns' blocks.
+      if (this.colBytes > 0)
+        for (let col = 0; col < cat.columns; col++) {
+          const v = this.ends[col] as number;
+          mem[end++] = v & 0xff;
+          mem[end++] = (v >> 8) & 0xff;
+          mem[end++] = (v >> 16) & 0xff;
+          mem[end++] = v >>> 24;
+        }
+      // The key last, when the entry would fit a cache slot; else none (0xffff).
       let keyLen = 0xffff;
-      if (HEAD + len + (e - s) <= this.slotBytes) {
+      if (HEAD + len + this.colBytes + (e - s) <= this.slotBytes) {
         keyLen = e - s;
         for (let k = s; k < e; k++) mem[end++] = mem[k] as number;
       }
@@ -306,9 +311,10 @@ export class WasmRows {
     return 0;
   }
 
-  /** What record() found: the item missing from the catalog, its cells cut. */
+  /** What record() found: the item missing from the catalog, its cells cut, each column's end in the record. */
   private missing = false;
   private cut = 0;
+  private ends = new Int32Array(256);
 
   /** An item's record (csv ",a,b", jsonl its fields; -1: empty cells or nulls) at `at`; returns its end. */
   private record(cat: Catalog, item: number, at: number): number {
@@ -323,41 +329,9 @@ export class WasmRows {
         o = cat.copyCell(item, col, mem, o);
         if (cat.cutValues > 0 && cat.isCut(item, col)) this.cut++;
       }
+      this.ends[col] = o - at;
     }
     return o;
-  }
-
-  /** csv-wide's catalog block at CAT: for each column, `width` cells (the line's items', then empty); returns its end. */
-  private wideItems(cat: Catalog, count: number, c: ConvertCounts): number {
-    const mem = this.mem;
-    const ints = this.ints;
-    if (this.lineItems.length < count)
-      this.lineItems = new Int32Array(Math.max(count, 2 * this.lineItems.length));
-    const items = this.lineItems;
-    for (let i = 0; i < count; i++) {
-      const item = cat.lookupHashed(
-        mem,
-        ints[(IDS >> 2) + 2 * i] as number,
-        ints[(IDS >> 2) + 2 * i + 1] as number,
-        ints[(HASHES >> 2) + i] as number,
-      );
-      if (item < 0) c.catalogMissing++;
-      items[i] = item;
-    }
-    const width = this.width;
-    let at = CAT;
-    let cut = 0;
-    for (let col = 0; col < cat.columns; col++)
-      for (let i = 0; i < width; i++) {
-        mem[at++] = 44; // ,
-        const item = i < count ? (items[i] as number) : -1;
-        if (item >= 0) {
-          at = cat.copyCell(item, col, mem, at);
-          if (cat.cutValues > 0 && cat.isCut(item, col)) cut++;
-        }
-      }
-    if (cut > 0) (this.rowsOut as RowWriter).cellsCut += cut;
-    return at;
   }
 
   /**

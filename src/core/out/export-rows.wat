@@ -46,8 +46,7 @@
 ;;   SPANS  0x570000  a catalog join: each row's catalog bytes (start, end)
 ;;   HASHES 0x580000  the line's ids' hashes (byteset.ts's hashBytes), for `items`
 ;;   ENTRY  0x588000  each id's cache entry (see below), 0 for `items` to fill
-;;   CAT    0x590000  entries `items` could not cache, or csv-wide's block of
-;;                    catalog columns; up to CAT_CAP = 0x100000 bytes
+;;   CAT    0x590000  the entries `items` writes, up to CAT_CAP = 0x100000 bytes
 ;;   CACHE  0x6a0000  the items last seen: sets of two entries of 64, 128 or
 ;;                    256 bytes by hash (`catalog` sets the sets' mask and
 ;;                    the entries' size; the memory is grown for it)
@@ -68,13 +67,12 @@
 ;; entry: hash (i32), record length (i32), key length (u16; 0xffff: no key,
 ;; too long to cache), flags (u8: 1 valid, 2 not in the catalog), cells cut
 ;; (u8), the record (the cells each row ends with: ",a,b" or jsonl's
-;; fields), the key. Once the line's rows are written, its entries from CAT
+;; fields), csv-wide's column ends in the record (i32s), the key. Once the line's rows are written, its entries from CAT
 ;; go to their set's first place, the one there to its second. Why a cache
 ;; here: the catalog's own lookups (a hash table, then keys, offsets and
 ;; cells apart) were four to six cache misses a row, 450 to 900 ns on this
-;; VM; a cached entry is one line. csv-wide asks `items` for every id: it
-;; writes the block of catalog columns to CAT (its length returned). A line
-;; whose entries may not fit CAT is refused (JavaScript writes it).
+;; VM; a cached entry is one line. A line whose entries may not fit CAT is
+;; refused (JavaScript writes it).
 ;;
 ;; `export --since` (since, set per piece): each line taken is asked of
 ;; `keep` once OUT has room for it (its start and the next line's, its key,
@@ -118,12 +116,12 @@
   ;; The cells the `user` import wrote to USER for the line being written.
   (global $ulen (mut i32) (i32.const 0))
   ;; The catalog join (catalog): on or off, the most bytes a row's catalog cells take, the columns;
-  ;; the line's bound of them (checked against CAT_CAP) and, csv-wide, the block `items` wrote.
+  ;; the line's bound of them (checked against CAT_CAP), an entry's bytes of csv-wide column ends.
   (global $cat (mut i32) (i32.const 0))
   (global $catMax (mut i32) (i32.const 0))
   (global $catCols (mut i32) (i32.const 0))
   (global $catBound (mut i32) (i32.const 0))
-  (global $clen (mut i32) (i32.const 0))
+  (global $colBytes (mut i32) (i32.const 0))
   ;; CACHE's sets less one, its entries' size (log2); the rows' items not in the catalog and cells cut (for STATE).
   (global $catMask (mut i32) (i32.const 0))
   (global $slotShift (mut i32) (i32.const 6))
@@ -167,23 +165,26 @@
   (func (export "since") (param $on i32)
     (global.set $since (local.get $on)))
   (func (export "catalog") (param $on i32) (param $max i32) (param $cols i32) (param $mask i32) (param $shift i32)
+    (param $colBytes i32)
+    (global.set $colBytes (local.get $colBytes))
     (global.set $cat (local.get $on))
     (global.set $catMax (local.get $max))
     (global.set $catCols (local.get $cols))
     (global.set $catMask (local.get $mask))
     (global.set $slotShift (local.get $shift)))
-  ;; The line's bound of what `items` may write to CAT: `count` entries (csv-wide: cells, and
-  ;; its empty cells past them). i64: a wide line times a long record may pass 2^31; past
-  ;; CAT_CAP it is refused anyway.
+  ;; The line's bound of what `items` may write to CAT and of its rows' catalog cells: `count`
+  ;; entries (header, record, column ends, a key short enough to cache, at most 256 bytes, and 3
+  ;; to align), csv-wide's empty cells too. i64: a wide line times a long record may pass 2^31;
+  ;; past CAT_CAP it is refused anyway.
   (func $catBound (param $count i32) (result i64)
-    (if (result i64) (i32.eq (global.get $fmt) (i32.const 1))
-      (then
-        (i64.add
-          (i64.mul (i64.extend_i32_u (local.get $count)) (i64.extend_i32_u (global.get $catMax)))
-          (i64.mul (i64.extend_i32_u (global.get $width)) (i64.extend_i32_u (global.get $catCols)))))
-      ;; An entry: its header, record, a key short enough to cache (at most 256 bytes) and 3 to align.
-      (else
-        (i64.mul (i64.extend_i32_u (local.get $count)) (i64.add (i64.extend_i32_u (global.get $catMax)) (i64.const 272))))))
+    (i64.add
+      (i64.mul
+        (i64.extend_i32_u (local.get $count))
+        (i64.add (i64.extend_i32_u (i32.add (global.get $catMax) (global.get $colBytes))) (i64.const 272)))
+      (select
+        (i64.mul (i64.extend_i32_u (global.get $width)) (i64.extend_i32_u (global.get $catCols)))
+        (i64.const 0)
+        (i32.eq (global.get $fmt) (i32.const 1)))))
   ;; byteset.ts's hashBytes of [s, e): FNV-1a, then murmur3's finaliser.
   (func $hash (param $s i32) (param $e i32) (result i32)
     (local $h i32)
@@ -716,10 +717,44 @@
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $scores)))
         (local.set $o (call $commas (local.get $o) (i32.sub (global.get $width) (local.get $n))))))
-    ;; The catalog's columns, each `width` cells: the block `items` wrote to CAT.
-    (if (i32.and (global.get $cat) (i32.ne (global.get $clen) (i32.const 0)))
-      (then (local.set $o (call $copy (local.get $o) (i32.const 0x590000) (i32.add (i32.const 0x590000) (global.get $clen))))))
+    (if (global.get $cat) (then (local.set $o (call $wideItems (local.get $o) (local.get $count)))))
     (call $eol (call $userCells (local.get $o))))
+  ;; csv-wide's catalog columns, each `width` cells: column c of the line's
+  ;; ids' entries (the record from its column's start to its end, comma
+  ;; first), then empty ones.
+  (func $wideItems (param $o i32) (param $count i32) (result i32)
+    (local $col i32)
+    (local $i i32)
+    (local $e i32)
+    (local $rec i32)
+    (local $ends i32)
+    (local $s i32)
+    (block $cols_done
+      (loop $cols
+        (br_if $cols_done (i32.ge_u (local.get $col) (global.get $catCols)))
+        (local.set $i (i32.const 0))
+        (block $ids_done
+          (loop $ids
+            (br_if $ids_done (i32.ge_u (local.get $i) (local.get $count)))
+            (local.set $e (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))
+            (local.set $rec (i32.add (local.get $e) (i32.const 12)))
+            (local.set $ends (i32.add (local.get $rec) (i32.load offset=4 (local.get $e))))
+            (local.set $s
+              (select
+                (i32.const 0)
+                (i32.load (i32.add (local.get $ends) (i32.shl (i32.sub (local.get $col) (i32.const 1)) (i32.const 2))))
+                (i32.eqz (local.get $col))))
+            (local.set $o
+              (call $copy
+                (local.get $o)
+                (i32.add (local.get $rec) (local.get $s))
+                (i32.add (local.get $rec) (i32.load (i32.add (local.get $ends) (i32.shl (local.get $col) (i32.const 2)))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $ids)))
+        (local.set $o (call $commas (local.get $o) (i32.sub (global.get $width) (local.get $count))))
+        (local.set $col (i32.add (local.get $col) (i32.const 1)))
+        (br $cols)))
+    (local.get $o))
   ;; n commas at o (n <= 0: none).
   (func $commas (param $o i32) (param $n i32) (result i32)
     (block $done
@@ -855,7 +890,9 @@
       (then (return (i32.const -1))))
     (local.set $k (call $ask (local.get $count)))
         (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
-    (call $wide (local.get $o) (local.get $count)))
+    (local.set $k (call $wide (local.get $o) (local.get $count)))
+    (call $cacheInsert (local.get $count))
+    (local.get $k))
   ;; --since: -1 when it drops the line. A users join: the line's user cells
   ;; to USER (ulen); 0 when the line is dropped. 1 without either.
   (func $ask (param $count i32) (result i32)
@@ -907,7 +944,7 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $id)))
     ;; (kept, so that no engine drops the loads)
-    (global.set $clen (i32.and (local.get $touch) (i32.const 0)))
+    (global.set $catMissing (i32.add (global.get $catMissing) (i32.and (local.get $touch) (i32.const 0))))
     (local.set $i (i32.const 0))
     (block $done
       (loop $id
@@ -920,22 +957,16 @@
           (i32.add (i32.const 0x6a0000)
             (i32.shl (i32.and (local.get $h) (global.get $catMask)) (i32.add (global.get $slotShift) (i32.const 1)))))
         (local.set $entry (i32.const 0))
-        (if (i32.ne (global.get $fmt) (i32.const 1))
-          (then
+        (if (call $holds (local.get $set) (local.get $h) (local.get $s) (local.get $len))
+          (then (local.set $entry (local.get $set)))
+          (else
+            (local.set $set (i32.add (local.get $set) (i32.shl (i32.const 1) (global.get $slotShift))))
             (if (call $holds (local.get $set) (local.get $h) (local.get $s) (local.get $len))
-              (then (local.set $entry (local.get $set)))
-              (else
-                (local.set $set (i32.add (local.get $set) (i32.shl (i32.const 1) (global.get $slotShift))))
-                (if (call $holds (local.get $set) (local.get $h) (local.get $s) (local.get $len))
-                  (then (local.set $entry (local.get $set))))))))
+              (then (local.set $entry (local.get $set))))))
         (local.set $missed (i32.or (local.get $missed) (i32.eqz (local.get $entry))))
         (i32.store offset=0x588000 (i32.shl (local.get $i) (i32.const 2)) (local.get $entry))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $id)))
-    (if (i32.eq (global.get $fmt) (i32.const 1))
-      (then
-        (global.set $clen (call $items (local.get $count)))
-        (return)))
     (if (local.get $missed) (then (drop (call $items (local.get $count)))))
     (local.set $i (i32.const 0))
     (block $done
@@ -957,7 +988,7 @@
     (if (i32.ne (i32.load16_u offset=8 (local.get $e)) (local.get $len)) (then (return (i32.const 0))))
     (if (i32.eqz (i32.load8_u offset=10 (local.get $e))) (then (return (i32.const 0))))
     (call $sameKey
-      (i32.add (i32.add (local.get $e) (i32.const 12)) (i32.load offset=4 (local.get $e)))
+      (i32.add (i32.add (i32.add (local.get $e) (i32.const 12)) (i32.load offset=4 (local.get $e))) (global.get $colBytes))
       (local.get $s)
       (local.get $len)))
   ;; The line's entries `items` wrote to CAT into CACHE, now that its rows are
@@ -980,7 +1011,9 @@
         (br_if $id (i32.lt_u (local.get $e) (i32.const 0x590000)))
         (br_if $id (i32.ge_u (local.get $e) (i32.const 0x6a0000)))
         (local.set $size
-          (i32.add (i32.add (i32.const 12) (i32.load offset=4 (local.get $e))) (i32.load16_u offset=8 (local.get $e))))
+          (i32.add
+            (i32.add (i32.add (i32.const 12) (i32.load offset=4 (local.get $e))) (i32.load16_u offset=8 (local.get $e)))
+            (global.get $colBytes)))
         (br_if $id (i32.gt_u (local.get $size) (local.get $slot)))
         (local.set $set
           (i32.add (i32.const 0x6a0000)
