@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { hashBytes } from '../../src/core/byteset.js';
 import { Catalog } from '../../src/core/catalog.js';
 import { digestHexInto, ListDigest } from '../../src/core/delta.js';
-import { WasmRows } from '../../src/core/out/export-rows.js';
+import { type RowKeep, WasmRows } from '../../src/core/out/export-rows.js';
 import { type ConvertConfig, Converter } from '../../src/core/out-convert.js';
 import {
   decodeString,
@@ -1222,6 +1222,15 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
     return cat;
   }
 
+  /** A keep decision both paths agree on: by the line's length with its line break. */
+  function lengthKeep(): RowKeep {
+    return {
+      taken: (_mem, s, next) => (next - s) % 3 !== 0,
+      line: (_piece, s, _e, next) => (next - s) % 3 !== 0,
+      done: () => {},
+    };
+  }
+
   /** The catalog's (and users') lookups the module makes (the JavaScript writers make none): what it wrote. */
   function countAsked(t: Catalog): { n: number } {
     const asked = { n: 0 };
@@ -1246,8 +1255,15 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
       { format: 'jsonl', score: false, users: true, top: 3 },
     ];
     for (let round = 0; round < 4; round++) {
-      const pieces = wholeLinePieces(rand, Buffer.from(randomPiece(rand, 120)));
+      const text = randomPiece(rand, 120);
+      const byUser = wholeLinePieces(rand, Buffer.from(text));
+      // A related-items output: the same lines keyed by item id.
+      const byItemId = wholeLinePieces(
+        rand,
+        Buffer.from(text.replaceAll('{"input":{"userId":', '{"input":{"itemId":')),
+      );
       for (const { score = true, users: withUsers = false, byItem = false, ...set } of settings) {
+        const pieces = byItem ? byItemId : byUser;
         const layout = { ...recommendationsLayout(score), ...(byItem && { keyField: 'itemId' as const }) };
         const cfg: ConvertConfig = {
           ...base,
@@ -1264,7 +1280,17 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
           for (let i = 0; i < 30; i++) if (rand() < 0.6) users.add(pick(rand), [pick(rand)]);
         }
         const asked = countAsked(cat);
-        const run = (wasm: boolean) => convertPieces(new Converter(cfg, cat, users, undefined, wasm), pieces);
+        // --since's keep decision (RowKeep) on some rounds: a line dropped is neither joined nor counted.
+        const keep = round % 2 === 1 ? lengthKeep() : undefined;
+        const run = (wasm: boolean) => {
+          const c = new Converter(cfg, cat, users, undefined, wasm);
+          return pieces.map((piece) => {
+            const { out, errors, ...rest } = c.convert(piece, keep);
+            const text = out.toString('latin1');
+            c.recycle(out.buffer as ArrayBuffer);
+            return { ...rest, out: text, errors: errors.toString('latin1') };
+          });
+        };
         const js = run(false);
         assert.equal(asked.n, 0);
         // The module's cache of items as sized for the catalog, and of one set: entries evicted, a line's ids sharing it.
