@@ -117,10 +117,11 @@ export class WasmRows {
   private readonly slotBytes: number = 0;
 
   /**
-   * The most bytes of CACHE a conversion thread's module holds: 16 MiB. Its
-   * sets hold two entries of 64, 128 or 256 bytes (the smallest that takes
-   * the longest record and a 16-byte key); a catalog of fewer items gets a
-   * set per item (at least 512), so that few of them contend for one. Tests
+   * The most bytes of CACHE's entries a conversion thread's module holds:
+   * 16 MiB (and a sixteenth of it or less for their tags). Its sets hold
+   * four entries of 64, 128 or 256 bytes (the smallest that takes the
+   * longest record and a 16-byte key); a catalog of fewer items gets a set
+   * per two items (at least 256), so that few of them contend for one. Tests
    * make it small to see entries evicted and a line's ids sharing a set.
    */
   static maxCacheBytes = 1 << 24;
@@ -156,12 +157,12 @@ export class WasmRows {
       if (cfg.format === 'csv-wide') this.colBytes = 4 * catalog.columns;
       while (shift < 8 && HEAD + catalogMax(cfg, catalog) + this.colBytes + 16 > 1 << shift) shift++;
       this.slotBytes = 1 << shift;
-      const most = Math.max(1, Math.floor(WasmRows.maxCacheBytes / (2 << shift)));
-      sets = 512;
-      while (sets < catalog.size && sets < most) sets *= 2;
+      const most = Math.max(1, Math.floor(WasmRows.maxCacheBytes / (4 << shift)));
+      sets = 256;
+      while (2 * sets < catalog.size && sets < most) sets *= 2;
       sets = Math.min(sets, 2 ** Math.floor(Math.log2(most)));
-      // CACHE past the fixed layout, and 16 bytes' slack for the key compare's reads.
-      this.wasm.memory.grow(Math.ceil((sets * (2 << shift) + 16) / 0x10000));
+      // CACHE past the fixed layout: tags, entries, and 16 bytes' slack for the key compare's reads.
+      this.wasm.memory.grow(Math.ceil((sets * 16 + sets * (4 << shift) + 16) / 0x10000));
     }
     // Grown once above, before these views are made: they never go stale.
     this.mem = new Uint8Array(this.wasm.memory.buffer);

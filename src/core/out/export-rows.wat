@@ -47,9 +47,11 @@
 ;;   HASHES 0x580000  the line's ids' hashes (byteset.ts's hashBytes), for `items`
 ;;   ENTRY  0x588000  each id's cache entry (see below), 0 for `items` to fill
 ;;   CAT    0x590000  the entries `items` writes, up to CAT_CAP = 0x100000 bytes
-;;   CACHE  0x6a0000  the items last seen: sets of two entries of 64, 128 or
-;;                    256 bytes by hash (`catalog` sets the sets' mask and
-;;                    the entries' size; the memory is grown for it)
+;;   CACHE  0x6a0000  the items last seen: sets of four entries by hash, each
+;;                    set's four tags (the hash, its low bit set; 0: empty)
+;;                    in 16 bytes, then the entries (64, 128 or 256 bytes);
+;;                    `catalog` sets the sets' mask and the entries' size,
+;;                    the memory is grown for it
 ;;
 ;; A users join (join, set per piece): each line taken is asked of `user`
 ;; (its key, the key's hash as byteset.ts's hashBytes, its row count),
@@ -67,12 +69,13 @@
 ;; entry: hash (i32), record length (i32), key length (u16; 0xffff: no key,
 ;; too long to cache), flags (u8: 1 valid, 2 not in the catalog), cells cut
 ;; (u8), the record (the cells each row ends with: ",a,b" or jsonl's
-;; fields), csv-wide's column ends in the record (i32s), the key. Once the line's rows are written, its entries from CAT
-;; go to their set's first place, the one there to its second. Why a cache
-;; here: the catalog's own lookups (a hash table, then keys, offsets and
-;; cells apart) were four to six cache misses a row, 450 to 900 ns on this
-;; VM; a cached entry is one line. A line whose entries may not fit CAT is
-;; refused (JavaScript writes it).
+;; fields), csv-wide's column ends in the record (i32s), the key. Once the
+;; line's rows are written, its entries from CAT go to CACHE (see
+;; $cacheInsert). Why a cache here: the catalog's own lookups (a hash
+;; table, then keys, offsets and cells apart) were four to six cache misses
+;; a row, 450 to 900 ns on this VM; a cached entry is one line, found by
+;; its set's tags. A line whose entries may not fit CAT is refused
+;; (JavaScript writes it).
 ;;
 ;; `export --since` (since, set per piece): each line taken is asked of
 ;; `keep` once OUT has room for it (its start and the next line's, its key,
@@ -84,7 +87,7 @@
   (import "env" "user" (func $user (param i32 i32 i32 i32) (result i32)))
   (import "env" "keep" (func $keep (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "env" "items" (func $items (param i32) (result i32)))
-  (memory (export "memory") 106 363)
+  (memory (export "memory") 106 380)
   (data (i32.const 0x14023d) "\01") ;; =
   (data (i32.const 0x14022b) "\01") ;; +
   (data (i32.const 0x14022d) "\01") ;; -
@@ -127,6 +130,11 @@
   (global $slotShift (mut i32) (i32.const 6))
   (global $catMissing (mut i32) (i32.const 0))
   (global $catCut (mut i32) (i32.const 0))
+  ;; What the probes' first loads read (unused: written so that they are made).
+  (global $touched (mut i32) (i32.const 0))
+  ;; Where CACHE's entries start (past its tags), the counter that picks a way to evict.
+  (global $dataBase (mut i32) (i32.const 0))
+  (global $victim (mut i32) (i32.const 0))
   ;; --since (since): on or off; the line being written (its start, the next line's).
   (global $since (mut i32) (i32.const 0))
   (global $lineS (mut i32) (i32.const 0))
@@ -171,6 +179,7 @@
     (global.set $catMax (local.get $max))
     (global.set $catCols (local.get $cols))
     (global.set $catMask (local.get $mask))
+    (global.set $dataBase (i32.add (i32.const 0x6a0000) (i32.shl (i32.add (local.get $mask) (i32.const 1)) (i32.const 4))))
     (global.set $slotShift (local.get $shift)))
   ;; The line's bound of what `items` may write to CAT and of its rows' catalog cells: `count`
   ;; entries (header, record, column ends, a key short enough to cache, at most 256 bytes, and 3
@@ -924,47 +933,65 @@
     (local $len i32)
     (local $h i32)
     (local $set i32)
+    (local $m i32)
     (local $entry i32)
     (local $missed i32)
     (local $touch i32)
     (if (i32.eqz (global.get $cat)) (then (return)))
-    ;; The hashes first, each set's first word read and nothing decided on it:
-    ;; the loads' cache misses (most of a probe's time) run side by side.
     (block $done
       (loop $id
         (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
         (local.set $at (i32.shl (local.get $i) (i32.const 3)))
-        (local.set $s (i32.load offset=0x110000 (local.get $at)))
-        (local.set $h (call $hash (local.get $s) (i32.load offset=0x110004 (local.get $at))))
-        (i32.store offset=0x580000 (i32.shl (local.get $i) (i32.const 2)) (local.get $h))
-        (local.set $touch
-          (i32.xor (local.get $touch)
-            (i32.load offset=0x6a0000
-              (i32.shl (i32.and (local.get $h) (global.get $catMask)) (i32.add (global.get $slotShift) (i32.const 1))))))
+        (i32.store offset=0x580000 (i32.shl (local.get $i) (i32.const 2))
+          (call $hash (i32.load offset=0x110000 (local.get $at)) (i32.load offset=0x110004 (local.get $at))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $id)))
-    ;; (kept, so that no engine drops the loads)
-    (global.set $catMissing (i32.add (global.get $catMissing) (i32.and (local.get $touch) (i32.const 0))))
+    ;; Each id's set's tags (a small array: few misses), the way whose tag is
+    ;; the hash's, and that entry's first word read with nothing decided on
+    ;; it: the entries' cache misses (most of a probe's time) run side by side.
     (local.set $i (i32.const 0))
     (block $done
       (loop $id
         (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
-        (local.set $at (i32.shl (local.get $i) (i32.const 3)))
-        (local.set $s (i32.load offset=0x110000 (local.get $at)))
-        (local.set $len (i32.sub (i32.load offset=0x110004 (local.get $at)) (local.get $s)))
         (local.set $h (i32.load offset=0x580000 (i32.shl (local.get $i) (i32.const 2))))
-        (local.set $set
-          (i32.add (i32.const 0x6a0000)
-            (i32.shl (i32.and (local.get $h) (global.get $catMask)) (i32.add (global.get $slotShift) (i32.const 1)))))
+        (local.set $set (i32.and (local.get $h) (global.get $catMask)))
+        (local.set $m
+          (i8x16.bitmask
+            (i32x4.eq
+              (v128.load offset=0x6a0000 (i32.shl (local.get $set) (i32.const 4)))
+              (i32x4.splat (i32.or (local.get $h) (i32.const 1))))))
         (local.set $entry (i32.const 0))
-        (if (call $holds (local.get $set) (local.get $h) (local.get $s) (local.get $len))
-          (then (local.set $entry (local.get $set)))
-          (else
-            (local.set $set (i32.add (local.get $set) (i32.shl (i32.const 1) (global.get $slotShift))))
-            (if (call $holds (local.get $set) (local.get $h) (local.get $s) (local.get $len))
-              (then (local.set $entry (local.get $set))))))
-        (local.set $missed (i32.or (local.get $missed) (i32.eqz (local.get $entry))))
+        (if (local.get $m)
+          (then
+            (local.set $entry
+              (i32.add (global.get $dataBase)
+                (i32.shl
+                  (i32.add (i32.shl (local.get $set) (i32.const 2)) (i32.shr_u (i32.ctz (local.get $m)) (i32.const 2)))
+                  (global.get $slotShift))))
+            (local.set $touch (i32.xor (local.get $touch) (i32.load (local.get $entry))))))
         (i32.store offset=0x588000 (i32.shl (local.get $i) (i32.const 2)) (local.get $entry))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id)))
+    ;; (kept, so that no engine drops the loads)
+    (global.set $touched (local.get $touch))
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $entry (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))
+        (if (local.get $entry)
+          (then
+            (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+            (local.set $s (i32.load offset=0x110000 (local.get $at)))
+            (if (i32.eqz
+                  (call $holds
+                    (local.get $entry)
+                    (i32.load offset=0x580000 (i32.shl (local.get $i) (i32.const 2)))
+                    (local.get $s)
+                    (i32.sub (i32.load offset=0x110004 (local.get $at)) (local.get $s))))
+              (then (i32.store offset=0x588000 (i32.shl (local.get $i) (i32.const 2)) (i32.const 0))))))
+        (local.set $missed
+          (i32.or (local.get $missed) (i32.eqz (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $id)))
     (if (local.get $missed) (then (drop (call $items (local.get $count)))))
@@ -993,16 +1020,20 @@
       (local.get $len)))
   ;; The line's entries `items` wrote to CAT into CACHE, now that its rows are
   ;; written (no entry of the line moves while it is read): each one short
-  ;; enough to its set's first place, the one there to the second (unless it
-  ;; is the same key's: an id twice in a line).
+  ;; enough to the way of its set whose tag is its hash's (an id twice in a
+  ;; line, or an entry left by a key of the same hash), else an empty way,
+  ;; else the way a counter picks (evicted: the items are read in no order a
+  ;; better rule could use).
   (func $cacheInsert (param $count i32)
     (local $i i32)
     (local $e i32)
     (local $size i32)
     (local $set i32)
-    (local $slot i32)
+    (local $tags v128)
+    (local $tag i32)
+    (local $m i32)
+    (local $way i32)
     (if (i32.eqz (global.get $cat)) (then (return)))
-    (local.set $slot (i32.shl (i32.const 1) (global.get $slotShift)))
     (block $done
       (loop $id
         (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
@@ -1014,14 +1045,27 @@
           (i32.add
             (i32.add (i32.add (i32.const 12) (i32.load offset=4 (local.get $e))) (i32.load16_u offset=8 (local.get $e)))
             (global.get $colBytes)))
-        (br_if $id (i32.gt_u (local.get $size) (local.get $slot)))
-        (local.set $set
-          (i32.add (i32.const 0x6a0000)
-            (i32.shl (i32.and (i32.load (local.get $e)) (global.get $catMask)) (i32.add (global.get $slotShift) (i32.const 1)))))
-        (if (i32.ne (i32.load (local.get $set)) (i32.load (local.get $e)))
-          (then
-            (drop (call $copy (i32.add (local.get $set) (local.get $slot)) (local.get $set) (i32.add (local.get $set) (local.get $slot))))))
-        (drop (call $copy (local.get $set) (local.get $e) (i32.add (local.get $e) (local.get $size))))
+        (br_if $id (i32.gt_u (local.get $size) (i32.shl (i32.const 1) (global.get $slotShift))))
+        (local.set $set (i32.and (i32.load (local.get $e)) (global.get $catMask)))
+        (local.set $tag (i32.or (i32.load (local.get $e)) (i32.const 1)))
+        (local.set $tags (v128.load offset=0x6a0000 (i32.shl (local.get $set) (i32.const 4))))
+        (local.set $m (i8x16.bitmask (i32x4.eq (local.get $tags) (i32x4.splat (local.get $tag)))))
+        (if (i32.eqz (local.get $m))
+          (then (local.set $m (i8x16.bitmask (i32x4.eq (local.get $tags) (i32x4.splat (i32.const 0)))))))
+        (if (local.get $m)
+          (then (local.set $way (i32.shr_u (i32.ctz (local.get $m)) (i32.const 2))))
+          (else
+            (global.set $victim (i32.add (global.get $victim) (i32.const 1)))
+            (local.set $way (i32.and (global.get $victim) (i32.const 3)))))
+        (i32.store offset=0x6a0000
+          (i32.add (i32.shl (local.get $set) (i32.const 4)) (i32.shl (local.get $way) (i32.const 2)))
+          (local.get $tag))
+        (drop
+          (call $copy
+            (i32.add (global.get $dataBase)
+              (i32.shl (i32.add (i32.shl (local.get $set) (i32.const 2)) (local.get $way)) (global.get $slotShift)))
+            (local.get $e)
+            (i32.add (local.get $e) (local.get $size))))
         (br $id))))
   ;; Whether a[0, len) and b[0, len) hold the same bytes (16 at a time; reads up to 15 past).
   (func $sameKey (param $a i32) (param $b i32) (param $len i32) (result i32)
