@@ -1294,12 +1294,12 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
         const js = run(false);
         assert.equal(asked.n, 0);
         // The module's cache of items as sized for the catalog, and of one set: entries evicted, a line's ids sharing it.
-        for (const bytes of [1 << 24, 256]) {
+        for (const bytes of [1 << 25, 256]) {
           WasmRows.maxCacheBytes = bytes;
           try {
             assert.deepEqual(run(true), js, JSON.stringify({ cfg, round, bytes }));
           } finally {
-            WasmRows.maxCacheBytes = 1 << 24;
+            WasmRows.maxCacheBytes = 1 << 25;
           }
         }
         assert.ok(asked.n > 0, 'the module wrote rows');

@@ -118,13 +118,15 @@ export class WasmRows {
 
   /**
    * The most bytes of CACHE's entries a conversion thread's module holds:
-   * 16 MiB (and a sixteenth of it or less for their tags). Its sets hold
+   * 32 MiB (and a sixteenth of it or less for their tags). Its sets hold
    * four entries of 64, 128 or 256 bytes (the smallest that takes the
-   * longest record and a 16-byte key); a catalog of fewer items gets a set
-   * per two items (at least 256), so that few of them contend for one. Tests
-   * make it small to see entries evicted and a line's ids sharing a set.
+   * longest record and id); a catalog gets a set per two items (at least
+   * 256), so that few of them contend for one: 16 MiB for 100,000 items of
+   * 64-byte entries, the cap for 100,000 of 128 bytes (jsonl's fields) or
+   * for 200,000 and more. Tests make it small to see entries evicted and a
+   * line's ids sharing a set.
    */
-  static maxCacheBytes = 1 << 24;
+  static maxCacheBytes = 1 << 25;
 
   /** Whether this export's rows are ones the module writes (else every line takes the JavaScript path). */
   static usable(cfg: ConvertConfig, catalog: Catalog | undefined): boolean {
@@ -155,7 +157,8 @@ export class WasmRows {
     let shift = 6;
     if (catalog) {
       if (cfg.format === 'csv-wide') this.colBytes = 4 * catalog.columns;
-      while (shift < 8 && HEAD + catalogMax(cfg, catalog) + this.colBytes + 16 > 1 << shift) shift++;
+      const entry = HEAD + catalogMax(cfg, catalog) + this.colBytes + catalog.maxKeyBytes;
+      while (shift < 8 && entry > 1 << shift) shift++;
       this.slotBytes = 1 << shift;
       const most = Math.max(1, Math.floor(WasmRows.maxCacheBytes / (4 << shift)));
       sets = 256;

@@ -87,7 +87,7 @@
   (import "env" "user" (func $user (param i32 i32 i32 i32) (result i32)))
   (import "env" "keep" (func $keep (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "env" "items" (func $items (param i32) (result i32)))
-  (memory (export "memory") 106 380)
+  (memory (export "memory") 106 651)
   (data (i32.const 0x14023d) "\01") ;; =
   (data (i32.const 0x14022b) "\01") ;; +
   (data (i32.const 0x14022d) "\01") ;; -
