@@ -35,6 +35,8 @@ export class Catalog {
   maxRecordBytes = 0;
   maxCellBytes = 0;
   maxJsonBytes = 0;
+  /** The longest id's bytes (export-rows.ts sizes its cache's entries by it). */
+  maxKeyBytes = 0;
   private index: ByteIndex;
   private arena: Buffer;
   /** The arena's and the offsets' sizes as counted (bytes, slots): they grow by doubling, whatever `room` took. */
@@ -90,6 +92,7 @@ export class Catalog {
     this.duplicates = 0;
     this.maxRecordBytes = 0;
     this.maxCellBytes = 0;
+    this.maxKeyBytes = 0;
     this.maxJsonBytes = this.nullFragment.length;
     this.cutValues = 0;
     this.cut?.fill(0);
@@ -176,6 +179,7 @@ export class Catalog {
       return DUPLICATE;
     }
     if (full) return FULL;
+    if (e - s > this.maxKeyBytes) this.maxKeyBytes = e - s;
     const slots = this.json ? 1 : this.columns;
     const need = (item + 1) * slots + 1;
     if (need > this.startsCap) {
@@ -268,6 +272,7 @@ export class Catalog {
         duplicates: this.duplicates,
         maxRecordBytes: this.maxRecordBytes,
         maxCellBytes: this.maxCellBytes,
+        maxKeyBytes: this.maxKeyBytes,
         maxJsonBytes: this.maxJsonBytes,
         cutValues: this.cutValues,
       },
@@ -350,7 +355,10 @@ export interface SharedCatalog {
   top: number;
   starts: SharedArrayBuffer;
   cut: SharedArrayBuffer | undefined;
-  counts: Pick<Catalog, 'duplicates' | 'maxRecordBytes' | 'maxCellBytes' | 'maxJsonBytes' | 'cutValues'>;
+  counts: Pick<
+    Catalog,
+    'duplicates' | 'maxRecordBytes' | 'maxCellBytes' | 'maxJsonBytes' | 'maxKeyBytes' | 'cutValues'
+  >;
 }
 
 function sharedBytes(n: number): Buffer {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hashBytes } from '../../src/core/byteset.js';
+import { Catalog } from '../../src/core/catalog.js';
 import { digestHexInto, ListDigest } from '../../src/core/delta.js';
+import { type RowKeep, WasmRows } from '../../src/core/out/export-rows.js';
 import { type ConvertConfig, Converter } from '../../src/core/out-convert.js';
 import {
   decodeString,
@@ -1189,5 +1191,156 @@ describe('export rows in WebAssembly (export-rows.wat): the JavaScript converter
       const cfg = { ...base, format, layout: recommendationsLayout(true) };
       assert.deepEqual(convertAll(cfg, [piece, cut], true), convertAll(cfg, [piece, cut], false), format);
     }
+  });
+
+  // Catalog values: quoting (`,`, `"`, line breaks), formula starts, multi-byte text (cut inside a
+  // character at --max-cell-bytes 12), empty ones.
+  const VALUES = [
+    '',
+    'x',
+    'a,b',
+    'say "hi"',
+    'line\nbreak',
+    '=1+2',
+    '-3',
+    '+x',
+    '@me',
+    '\tt',
+    'Zoë',
+    '日本語のテキストです',
+    '😀😀😀😀',
+  ];
+
+  /** A catalog of some of IDS and random ids (some repeated: the first row wins), `long`: one value of that many bytes. */
+  function randomCatalog(rand: () => number, cfg: ConvertConfig, long = 0): Catalog {
+    const cat = new Catalog(
+      ['title', 'brand'],
+      cfg.format === 'jsonl',
+      cfg.escapeFormulas,
+      1e9,
+      cfg.maxCellBytes,
+    );
+    const v = () => (rand() < 0.7 ? (VALUES[Math.floor(rand() * VALUES.length)] as string) : randomId(rand));
+    for (let i = 0; i < 60; i++) if (rand() < 0.6) cat.add(pick(rand), [v(), v()]);
+    if (long > 0) cat.add(IDS[0] as string, ['L'.repeat(long), v()]);
+    return cat;
+  }
+
+  /** A keep decision both paths agree on: by the line's length with its line break. */
+  function lengthKeep(): RowKeep {
+    return {
+      taken: (_mem, s, next) => (next - s) % 3 !== 0,
+      line: (_piece, s, _e, next) => (next - s) % 3 !== 0,
+      done: () => {},
+    };
+  }
+
+  /** The catalog's (and users') lookups the module makes (the JavaScript writers make none): what it wrote. */
+  function countAsked(t: Catalog): { n: number } {
+    const asked = { n: 0 };
+    const lookup = t.lookupHashed.bind(t);
+    t.lookupHashed = (buf, s, e, h) => {
+      asked.n++;
+      return lookup(buf, s, e, h);
+    };
+    return asked;
+  }
+
+  test('a catalog join (the `items` import): the same rows, counts and lines, with users too, on random catalogs and chunkings', () => {
+    const rand = prng(43);
+    const settings: Partial<ConvertConfig & { score: boolean; users: boolean; byItem: boolean }>[] = [
+      { format: 'csv-long' },
+      { format: 'csv-long', crlf: false, top: 2, users: true, usersRequired: true },
+      { format: 'csv-long', escapeFormulas: false, score: false, maxCellBytes: 12, users: true },
+      { format: 'csv-long', byItem: true, top: 3 },
+      { format: 'csv-wide', width: 130, maxCellBytes: 12 },
+      { format: 'csv-wide', width: 3, optimistic: true, users: true },
+      { format: 'jsonl' },
+      { format: 'jsonl', score: false, users: true, top: 3 },
+    ];
+    for (let round = 0; round < 4; round++) {
+      const text = randomPiece(rand, 120);
+      const byUser = wholeLinePieces(rand, Buffer.from(text));
+      // A related-items output: the same lines keyed by item id.
+      const byItemId = wholeLinePieces(
+        rand,
+        Buffer.from(text.replaceAll('{"input":{"userId":', '{"input":{"itemId":')),
+      );
+      for (const { score = true, users: withUsers = false, byItem = false, ...set } of settings) {
+        const pieces = byItem ? byItemId : byUser;
+        const layout = { ...recommendationsLayout(score), ...(byItem && { keyField: 'itemId' as const }) };
+        const cfg: ConvertConfig = {
+          ...base,
+          ...set,
+          layout,
+          catalogColumns: ['title', 'brand'],
+          userColumns: withUsers ? ['email'] : [],
+        };
+        // Round 3: one item's cells longer than a 1 MiB line of them may hold in 130 rows (those lines go to JavaScript).
+        const cat = randomCatalog(rand, cfg, round === 3 ? 9000 : 0);
+        let users: Catalog | undefined;
+        if (withUsers) {
+          users = new Catalog(['email'], cfg.format === 'jsonl', cfg.escapeFormulas, 1e9, cfg.maxCellBytes);
+          for (let i = 0; i < 30; i++) if (rand() < 0.6) users.add(pick(rand), [pick(rand)]);
+        }
+        const asked = countAsked(cat);
+        // --since's keep decision (RowKeep) on some rounds: a line dropped is neither joined nor counted.
+        const keep = round % 2 === 1 ? lengthKeep() : undefined;
+        const run = (wasm: boolean) => {
+          const c = new Converter(cfg, cat, users, undefined, wasm);
+          return pieces.map((piece) => {
+            const { out, errors, ...rest } = c.convert(piece, keep);
+            const text = out.toString('latin1');
+            c.recycle(out.buffer as ArrayBuffer);
+            return { ...rest, out: text, errors: errors.toString('latin1') };
+          });
+        };
+        const js = run(false);
+        assert.equal(asked.n, 0);
+        // The module's cache of items as sized for the catalog, and of one set: entries evicted, a line's ids sharing it.
+        for (const bytes of [1 << 25, 256]) {
+          WasmRows.maxCacheBytes = bytes;
+          try {
+            assert.deepEqual(run(true), js, JSON.stringify({ cfg, round, bytes }));
+          } finally {
+            WasmRows.maxCacheBytes = 1 << 25;
+          }
+        }
+        assert.ok(asked.n > 0, 'the module wrote rows');
+      }
+    }
+  });
+
+  test('a catalog join in WebAssembly writes rows; a catalog too wide for its memory takes the JavaScript path', () => {
+    const cfg: ConvertConfig = {
+      ...base,
+      crlf: false,
+      layout: recommendationsLayout(true),
+      catalogColumns: ['t'],
+    };
+    const cat = new Catalog(['t'], false, true, 1e9, 0);
+    cat.add('i1', ['a,b']);
+    cat.add('i2', ['=x']);
+    const asked = countAsked(cat);
+    const piece = Buffer.from(`${serviceLine('u1', ['i1', 'i9', 'i2'], ['1', '2', '3'])}\n`);
+    const [r] = convertPieces(new Converter(cfg, cat), [piece]);
+    assert.equal(r?.out, 'u1,1,i1,1,"a,b"\nu1,2,i9,2,\nu1,3,i2,3,\'=x\n');
+    assert.equal(r?.catalogMissing, 1);
+    assert.equal(asked.n, 3);
+    const wide = new Catalog(['t'], false, true, 1e9, 0);
+    wide.add('i1', ['w'.repeat(1 << 20)]);
+    const wideAsked = countAsked(wide);
+    const [w] = convertPieces(new Converter(cfg, wide), [piece]);
+    assert.equal(w?.out, `u1,1,i1,1,${'w'.repeat(1 << 20)}\nu1,2,i9,2,\nu1,3,i2,3,\n`);
+    assert.equal(wideAsked.n, 0);
+    // 120 rows of a 9,000-byte cell: more than the module's 1 MiB for a line's cells (JavaScript writes it).
+    const long = new Catalog(['t'], false, true, 1e9, 0);
+    long.add('i1', ['l'.repeat(9000)]);
+    const longAsked = countAsked(long);
+    const both = Buffer.concat([piece, Buffer.from(`${serviceLine('u2', Array(120).fill('i1'))}\n`), piece]);
+    const js = convertPieces(new Converter(cfg, long, undefined, undefined, false), [both]);
+    assert.deepEqual(convertPieces(new Converter(cfg, long), [both]), js);
+    // The first line's three ids once (cached, i9 as missing), i1 each time: its entry fits no slot.
+    assert.equal(longAsked.n, 4);
   });
 });

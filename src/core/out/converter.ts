@@ -60,7 +60,7 @@ export class Converter {
   ) {
     this.rows = new RowWriter(cfg, this.parser, catalog, users);
     if (cfg.parquet && cfg.layout && pages) this.group = new RowGroupBuilder(cfg.layout, pages);
-    if (wasm && WasmRows.usable(cfg, catalog)) this.wasmRows = new WasmRows(cfg);
+    if (wasm && WasmRows.usable(cfg, catalog)) this.wasmRows = new WasmRows(cfg, catalog);
   }
 
   /** Whether lines taken whole are written in WebAssembly (where convert()'s `keep` costs no second scan). */

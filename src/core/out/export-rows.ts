@@ -10,8 +10,9 @@ import type { UserGroupPass } from './user-groups.js';
  * (export-rows.wat): the scan and the row loop of a conversion in one call
  * over a window of the piece, about a third of their time in JavaScript.
  * Only for exports whose rows it writes exactly as the JavaScript writers
- * do (no catalog, reasons, themes or segments; see WasmRows.usable; a
- * users join through the `user` import, see join()); any
+ * do (no reasons, themes or segments; see WasmRows.usable; a users join
+ * through the `user` import, see join(); a catalog through the `items`
+ * import, see items()); any
  * line it does not take whole it leaves to the Converter's line loop
  * (the parser, error lines, invalid lines, escapes, spaced JSON).
  * test/core/out-lines.test.ts holds the two paths to the same bytes.
@@ -25,6 +26,19 @@ const OUT = 0x150000;
 const USER = 0x560000;
 /** The most bytes of user cells the module takes; a users table with longer rows leaves its lines to JavaScript. */
 const USER_CAP = 0x10000 - 64;
+const HASHES = 0x580000;
+const ENTRY = 0x588000;
+const CAT = 0x590000;
+/** A cache entry's header (see export-rows.wat). */
+const HEAD = 12;
+/**
+ * The most bytes of a line's catalog cells the module takes (export-rows.wat
+ * refuses a line that may write more: JavaScript writes it); a catalog whose
+ * longest record passes it takes the JavaScript path.
+ */
+const CAT_CAP = 0x100000 - 64;
+/** The IDS region's spans (start, end) as i32s. */
+const IDS = 0x110000;
 /** Why rows() stopped: a line it refused, the window's end, OUT full. */
 const REFUSED = 0;
 const WINDOW = 1;
@@ -71,6 +85,7 @@ interface RowsExports {
   rows(len: number, atEnd: number, from: number): number;
   join(join: number, userMax: number, passMode: number, group: number): void;
   since(on: number): void;
+  catalog(on: number, max: number, columns: number, mask: number, shift: number, colBytes: number): void;
 }
 
 let wasmModule: WebAssembly.Module | undefined;
@@ -94,6 +109,24 @@ export class WasmRows {
   private groupsOf: readonly number[] | undefined;
   /** --since's decision for the piece being converted (see keep()). */
   private keeper: RowKeep | undefined;
+  /** The catalog join (see items()), the module's memory as i32s; csv-wide: an entry's column ends' bytes. */
+  private readonly catalog: Catalog | undefined;
+  private readonly ints: Int32Array;
+  private readonly colBytes: number = 0;
+  /** CACHE's entry size: entries that fit it are cached (see export-rows.wat). */
+  private readonly slotBytes: number = 0;
+
+  /**
+   * The most bytes of CACHE's entries a conversion thread's module holds:
+   * 32 MiB (and a sixteenth of it or less for their tags). Its sets hold
+   * four entries of 64, 128 or 256 bytes (the smallest that takes the
+   * longest record and id); a catalog gets a set per two items (at least
+   * 256), so that few of them contend for one: 16 MiB for 100,000 items of
+   * 64-byte entries, the cap for 100,000 of 128 bytes (jsonl's fields) or
+   * for 200,000 and more. Tests make it small to see entries evicted and a
+   * line's ids sharing a set.
+   */
+  static maxCacheBytes = 1 << 25;
 
   /** Whether this export's rows are ones the module writes (else every line takes the JavaScript path). */
   static usable(cfg: ConvertConfig, catalog: Catalog | undefined): boolean {
@@ -102,7 +135,8 @@ export class WasmRows {
       l !== undefined &&
       !cfg.measure &&
       !cfg.parquet &&
-      catalog === undefined &&
+      // A cache entry counts its cut cells in a byte.
+      (catalog === undefined || (catalogMax(cfg, catalog) <= CAT_CAP && catalog.columns <= 255)) &&
       !l.users &&
       !l.reason &&
       !l.theme &&
@@ -110,19 +144,38 @@ export class WasmRows {
     );
   }
 
-  constructor(cfg: ConvertConfig) {
+  constructor(cfg: ConvertConfig, catalog?: Catalog) {
     const layout = cfg.layout as Layout;
     wasmModule ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
     const user = (ks: number, ke: number, h: number, count: number) => this.user(ks, ke, h, count);
     const keep = (s: number, next: number, ks: number, ke: number, h: number, a: number, b: number) =>
       (this.keeper as RowKeep).taken(this.mem, s, next, ks, ke, h, a, b) ? 1 : 0;
-    this.wasm = new WebAssembly.Instance(wasmModule, { env: { user, keep } })
+    const items = (count: number) => this.items(count);
+    this.wasm = new WebAssembly.Instance(wasmModule, { env: { user, keep, items } })
       .exports as unknown as RowsExports;
-    // Fixed size (its maximum is its minimum), so these views never go stale.
+    let sets = 0;
+    let shift = 6;
+    if (catalog) {
+      if (cfg.format === 'csv-wide') this.colBytes = 4 * catalog.columns;
+      const entry = HEAD + catalogMax(cfg, catalog) + this.colBytes + catalog.maxKeyBytes;
+      while (shift < 8 && entry > 1 << shift) shift++;
+      this.slotBytes = 1 << shift;
+      const most = Math.max(1, Math.floor(WasmRows.maxCacheBytes / (4 << shift)));
+      sets = 256;
+      while (2 * sets < catalog.size && sets < most) sets *= 2;
+      sets = Math.min(sets, 2 ** Math.floor(Math.log2(most)));
+      // CACHE past the fixed layout: tags, entries, and 16 bytes' slack for the key compare's reads.
+      this.wasm.memory.grow(Math.ceil((sets * 16 + sets * (4 << shift) + 16) / 0x10000));
+    }
+    // Grown once above, before these views are made: they never go stale.
     this.mem = new Uint8Array(this.wasm.memory.buffer);
-    this.state = new Int32Array(this.wasm.memory.buffer, STATE, 7);
+    this.ints = new Int32Array(this.wasm.memory.buffer);
+    this.state = new Int32Array(this.wasm.memory.buffer, STATE, 9);
     this.long = cfg.format === 'csv-long';
     this.json = cfg.format === 'jsonl';
+    this.catalog = catalog;
+    if (catalog)
+      this.wasm.catalog(1, catalogMax(cfg, catalog), catalog.columns, sets - 1, shift, this.colBytes);
     this.required = cfg.usersRequired;
     this.wasm.setup(
       cfg.format === 'csv-long' ? 0 : cfg.format === 'csv-wide' ? 1 : 2,
@@ -218,6 +271,74 @@ export class WasmRows {
   }
 
   /**
+   * The `items` import: the line's ids (spans in IDS, hashes in HASHES)
+   * whose ENTRY is 0, looked up in the catalog, their entries written to CAT
+   * and to ENTRY (the module counts their flags, then caches them).
+   */
+  private items(count: number): number {
+    const cat = this.catalog as Catalog;
+    const mem = this.mem;
+    const ints = this.ints;
+    let at = CAT;
+    for (let i = 0; i < count; i++) {
+      if (ints[(ENTRY >> 2) + i] !== 0) continue;
+      const s = ints[(IDS >> 2) + 2 * i] as number;
+      const e = ints[(IDS >> 2) + 2 * i + 1] as number;
+      const h = ints[(HASHES >> 2) + i] as number;
+      let end = this.record(cat, cat.lookupHashed(mem, s, e, h), at + HEAD);
+      const len = end - at - HEAD;
+      // csv-wide: where each column's cells end in the record, for the columns' blocks.
+      if (this.colBytes > 0)
+        for (let col = 0; col < cat.columns; col++) {
+          const v = this.ends[col] as number;
+          mem[end++] = v & 0xff;
+          mem[end++] = (v >> 8) & 0xff;
+          mem[end++] = (v >> 16) & 0xff;
+          mem[end++] = v >>> 24;
+        }
+      // The key last, when the entry would fit a cache slot; else none (0xffff).
+      let keyLen = 0xffff;
+      if (HEAD + len + this.colBytes + (e - s) <= this.slotBytes) {
+        keyLen = e - s;
+        for (let k = s; k < e; k++) mem[end++] = mem[k] as number;
+      }
+      ints[at >> 2] = h;
+      ints[(at >> 2) + 1] = len;
+      mem[at + 8] = keyLen & 0xff;
+      mem[at + 9] = keyLen >> 8;
+      mem[at + 10] = this.missing ? 3 : 1;
+      mem[at + 11] = this.cut;
+      ints[(ENTRY >> 2) + i] = at;
+      // Entries 4-byte aligned (their header's i32s).
+      at = (end + 3) & ~3;
+    }
+    return 0;
+  }
+
+  /** What record() found: the item missing from the catalog, its cells cut, each column's end in the record. */
+  private missing = false;
+  private cut = 0;
+  private ends = new Int32Array(256);
+
+  /** An item's record (csv ",a,b", jsonl its fields; -1: empty cells or nulls) at `at`; returns its end. */
+  private record(cat: Catalog, item: number, at: number): number {
+    const mem = this.mem;
+    this.missing = item < 0;
+    this.cut = 0;
+    if (this.json) return cat.copyJson(item, mem, at);
+    let o = at;
+    for (let col = 0; col < cat.columns; col++) {
+      mem[o++] = 44; // ,
+      if (item >= 0) {
+        o = cat.copyCell(item, col, mem, o);
+        if (cat.cutValues > 0 && cat.isCut(item, col)) this.cut++;
+      }
+      this.ends[col] = o - at;
+    }
+    return o;
+  }
+
+  /**
    * Converts the lines of piece[p, ...) the module takes, their rows
    * appended to `rows` and counted; returns the first line it left (the
    * caller converts it, then calls again past it), or the piece's end.
@@ -253,6 +374,8 @@ export class WasmRows {
     const st = this.state;
     const bytes = st[0] as number;
     const lines = st[1] as number;
+    c.catalogMissing += st[7] as number;
+    rows.cellsCut += st[8] as number;
     if (lines === 0) {
       c.lines += st[6] as number;
       return;
@@ -270,4 +393,9 @@ export class WasmRows {
     }
     if ((st[4] as number) > c.maxWidth) c.maxWidth = st[4] as number;
   }
+}
+
+/** The most bytes a row's catalog cells take: CSV its longest record and the commas, jsonl its longest fragment. */
+function catalogMax(cfg: ConvertConfig, catalog: Catalog): number {
+  return cfg.format === 'jsonl' ? catalog.maxJsonBytes : catalog.maxRecordBytes + catalog.columns;
 }

@@ -36,12 +36,22 @@
 ;;   FORMULA 0x140200 256 bytes: 1 for a byte that may start a formula
 ;;   STATE  0x141000  i32s: out length, lines, rows, lines with scores,
 ;;                    widest count, why it stopped, lines counted but not
-;;                    converted (another group's, or dropped by the join)
+;;                    converted (another group's, or dropped by the join),
+;;                    the rows' items not in the catalog, their cells cut
 ;;   OUT    0x150000  the rows, up to OUT_CAP = 0x400000 bytes
 ;;   GROUPS 0x141100  a users join on disk: the group of each of the 256
 ;;                    fine partitions of the key's hash (see user-groups.ts)
 ;;   USER   0x560000  the line's user cells (csv) or fields (jsonl), written
 ;;                    by the `user` import, up to USER_CAP = 0x10000 bytes
+;;   SPANS  0x570000  a catalog join: each row's catalog bytes (start, end)
+;;   HASHES 0x580000  the line's ids' hashes (byteset.ts's hashBytes), for `items`
+;;   ENTRY  0x588000  each id's cache entry (see below), 0 for `items` to fill
+;;   CAT    0x590000  the entries `items` writes, up to CAT_CAP = 0x100000 bytes
+;;   CACHE  0x6a0000  the items last seen: sets of four entries by hash, each
+;;                    set's four tags (the hash, its low bit set; 0: empty)
+;;                    in 16 bytes, then the entries (64, 128 or 256 bytes);
+;;                    `catalog` sets the sets' mask and the entries' size,
+;;                    the memory is grown for it
 ;;
 ;; A users join (join, set per piece): each line taken is asked of `user`
 ;; (its key, the key's hash as byteset.ts's hashBytes, its row count),
@@ -52,6 +62,21 @@
 ;; whose key scans are trusted) such a line is skipped on its key's bytes
 ;; alone, before the scan, counted nowhere, as Converter.convert does.
 ;;
+;; A catalog join (catalog, set once): each line written, once the users
+;; join keeps it, looks its ids up in CACHE; those not there are asked of
+;; `items` in one call (the id count; their hashes in HASHES, 0 in ENTRY),
+;; which looks them up in the catalog and writes their entries to CAT. An
+;; entry: hash (i32), record length (i32), key length (u16; 0xffff: no key,
+;; too long to cache), flags (u8: 1 valid, 2 not in the catalog), cells cut
+;; (u8), the record (the cells each row ends with: ",a,b" or jsonl's
+;; fields), csv-wide's column ends in the record (i32s), the key. Once the
+;; line's rows are written, its entries from CAT go to CACHE (see
+;; $cacheInsert). Why a cache here: the catalog's own lookups (a hash
+;; table, then keys, offsets and cells apart) were four to six cache misses
+;; a row, 450 to 900 ns on this VM; a cached entry is one line, found by
+;; its set's tags. A line whose entries may not fit CAT is refused
+;; (JavaScript writes it).
+;;
 ;; `export --since` (since, set per piece): each line taken is asked of
 ;; `keep` once OUT has room for it (its start and the next line's, its key,
 ;; the key's hash, the digest of its first `top` ids as core/delta.ts
@@ -61,7 +86,8 @@
 (module
   (import "env" "user" (func $user (param i32 i32 i32 i32) (result i32)))
   (import "env" "keep" (func $keep (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 88 88)
+  (import "env" "items" (func $items (param i32) (result i32)))
+  (memory (export "memory") 106 651)
   (data (i32.const 0x14023d) "\01") ;; =
   (data (i32.const 0x14022b) "\01") ;; +
   (data (i32.const 0x14022d) "\01") ;; -
@@ -92,6 +118,23 @@
   (global $group (mut i32) (i32.const 0))
   ;; The cells the `user` import wrote to USER for the line being written.
   (global $ulen (mut i32) (i32.const 0))
+  ;; The catalog join (catalog): on or off, the most bytes a row's catalog cells take, the columns;
+  ;; the line's bound of them (checked against CAT_CAP), an entry's bytes of csv-wide column ends.
+  (global $cat (mut i32) (i32.const 0))
+  (global $catMax (mut i32) (i32.const 0))
+  (global $catCols (mut i32) (i32.const 0))
+  (global $catBound (mut i32) (i32.const 0))
+  (global $colBytes (mut i32) (i32.const 0))
+  ;; CACHE's sets less one, its entries' size (log2); the rows' items not in the catalog and cells cut (for STATE).
+  (global $catMask (mut i32) (i32.const 0))
+  (global $slotShift (mut i32) (i32.const 6))
+  (global $catMissing (mut i32) (i32.const 0))
+  (global $catCut (mut i32) (i32.const 0))
+  ;; What the probes' first loads read (unused: written so that they are made).
+  (global $touched (mut i32) (i32.const 0))
+  ;; Where CACHE's entries start (past its tags), the counter that picks a way to evict.
+  (global $dataBase (mut i32) (i32.const 0))
+  (global $victim (mut i32) (i32.const 0))
   ;; --since (since): on or off; the line being written (its start, the next line's).
   (global $since (mut i32) (i32.const 0))
   (global $lineS (mut i32) (i32.const 0))
@@ -129,6 +172,28 @@
     (global.set $group (local.get $group)))
   (func (export "since") (param $on i32)
     (global.set $since (local.get $on)))
+  (func (export "catalog") (param $on i32) (param $max i32) (param $cols i32) (param $mask i32) (param $shift i32)
+    (param $colBytes i32)
+    (global.set $colBytes (local.get $colBytes))
+    (global.set $cat (local.get $on))
+    (global.set $catMax (local.get $max))
+    (global.set $catCols (local.get $cols))
+    (global.set $catMask (local.get $mask))
+    (global.set $dataBase (i32.add (i32.const 0x6a0000) (i32.shl (i32.add (local.get $mask) (i32.const 1)) (i32.const 4))))
+    (global.set $slotShift (local.get $shift)))
+  ;; The line's bound of what `items` may write to CAT and of its rows' catalog cells: `count`
+  ;; entries (header, record, column ends, a key short enough to cache, at most 256 bytes, and 3
+  ;; to align), csv-wide's empty cells too. i64: a wide line times a long record may pass 2^31;
+  ;; past CAT_CAP it is refused anyway.
+  (func $catBound (param $count i32) (result i64)
+    (i64.add
+      (i64.mul
+        (i64.extend_i32_u (local.get $count))
+        (i64.add (i64.extend_i32_u (i32.add (global.get $catMax) (global.get $colBytes))) (i64.const 272)))
+      (select
+        (i64.mul (i64.extend_i32_u (global.get $width)) (i64.extend_i32_u (global.get $catCols)))
+        (i64.const 0)
+        (i32.eq (global.get $fmt) (i32.const 1)))))
   ;; byteset.ts's hashBytes of [s, e): FNV-1a, then murmur3's finaliser.
   (func $hash (param $s i32) (param $e i32) (result i32)
     (local $h i32)
@@ -518,6 +583,7 @@
   ;; time, the line end as one 16-bit store (LF's spare 0 byte overwritten).
   (func $long (param $o i32) (param $count i32) (result i32)
     (local $ulen i32)
+    (local $cat i32)
     (local $i i32)
     (local $k i32)
     (local $s i32)
@@ -531,6 +597,7 @@
     (local $v v128)
     (local.set $klen (global.get $klen))
     (local.set $ulen (global.get $ulen))
+    (local.set $cat (global.get $cat))
     (local.set $withScore (global.get $withScore))
     (local.set $nScores (global.get $nScores))
     (local.set $guard (global.get $guard))
@@ -578,6 +645,19 @@
                   (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
                   (local.set $k (i32.add (local.get $k) (i32.const 16)))
                   (br_if $digits (i32.lt_u (local.get $k) (local.get $len))))
+                (local.set $o (i32.add (local.get $o) (local.get $len)))))))
+        ;; The row's catalog cells (SPANS: its entry's record).
+        (if (local.get $cat)
+          (then
+            (local.set $s (i32.load offset=0x570000 (i32.shl (local.get $i) (i32.const 3))))
+            (local.set $len (i32.sub (i32.load offset=0x570004 (i32.shl (local.get $i) (i32.const 3))) (local.get $s)))
+            (if (local.get $len)
+              (then
+                (local.set $k (i32.const 0))
+                (loop $cat
+                  (v128.store (i32.add (local.get $o) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
+                  (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                  (br_if $cat (i32.lt_u (local.get $k) (local.get $len))))
                 (local.set $o (i32.add (local.get $o) (local.get $len)))))))
         (if (local.get $ulen)
           (then
@@ -647,7 +727,44 @@
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $scores)))
         (local.set $o (call $commas (local.get $o) (i32.sub (global.get $width) (local.get $n))))))
+    (if (global.get $cat) (then (local.set $o (call $wideItems (local.get $o) (local.get $count)))))
     (call $eol (call $userCells (local.get $o))))
+  ;; csv-wide's catalog columns, each `width` cells: column c of the line's
+  ;; ids' entries (the record from its column's start to its end, comma
+  ;; first), then empty ones.
+  (func $wideItems (param $o i32) (param $count i32) (result i32)
+    (local $col i32)
+    (local $i i32)
+    (local $e i32)
+    (local $rec i32)
+    (local $ends i32)
+    (local $s i32)
+    (block $cols_done
+      (loop $cols
+        (br_if $cols_done (i32.ge_u (local.get $col) (global.get $catCols)))
+        (local.set $i (i32.const 0))
+        (block $ids_done
+          (loop $ids
+            (br_if $ids_done (i32.ge_u (local.get $i) (local.get $count)))
+            (local.set $e (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))
+            (local.set $rec (i32.add (local.get $e) (i32.const 12)))
+            (local.set $ends (i32.add (local.get $rec) (i32.load offset=4 (local.get $e))))
+            (local.set $s
+              (select
+                (i32.const 0)
+                (i32.load (i32.add (local.get $ends) (i32.shl (i32.sub (local.get $col) (i32.const 1)) (i32.const 2))))
+                (i32.eqz (local.get $col))))
+            (local.set $o
+              (call $copy
+                (local.get $o)
+                (i32.add (local.get $rec) (local.get $s))
+                (i32.add (local.get $rec) (i32.load (i32.add (local.get $ends) (i32.shl (local.get $col) (i32.const 2)))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $ids)))
+        (local.set $o (call $commas (local.get $o) (i32.sub (global.get $width) (local.get $count))))
+        (local.set $col (i32.add (local.get $col) (i32.const 1)))
+        (br $cols)))
+    (local.get $o))
   ;; n commas at o (n <= 0: none).
   (func $commas (param $o i32) (param $n i32) (result i32)
     (block $done
@@ -719,14 +836,20 @@
                 (local.set $o (i32.add (local.get $o) (local.get $len))))
               (else
                 (i32.store (local.get $o) (i32.const 0x6c6c756e))
-                (local.set $o (i32.add (local.get $o) (i32.const 4)))))
-            ;; }
-            (i32.store8 (local.get $o) (i32.const 125))
-            (local.set $o (i32.add (local.get $o) (i32.const 1))))
+                (local.set $o (i32.add (local.get $o) (i32.const 4))))))
           (else
-            ;; "}
-            (i32.store16 (local.get $o) (i32.const 0x7d22))
-            (local.set $o (i32.add (local.get $o) (i32.const 2)))))
+            ;; "
+            (i32.store8 (local.get $o) (i32.const 0x22))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))))
+        ;; The item's catalog fields (SPANS: its entry's record), then }
+        (if (global.get $cat)
+          (then
+            (local.set $s (i32.load offset=0x570000 (i32.shl (local.get $i) (i32.const 3))))
+            (local.set $len (i32.load offset=0x570004 (i32.shl (local.get $i) (i32.const 3))))
+            (if (i32.lt_u (local.get $s) (local.get $len))
+              (then (local.set $o (call $copy (local.get $o) (local.get $s) (local.get $len)))))))
+        (i32.store8 (local.get $o) (i32.const 125))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $item)))
     ;; ]}\n
@@ -745,12 +868,14 @@
         (if (i32.gt_u
               (i32.add
                 (i32.add (local.get $bound) (i32.mul (local.get $count) (i32.const 48)))
-                (i32.add (local.get $o) (global.get $userMax)))
+                (i32.add (i32.add (local.get $o) (global.get $userMax)) (global.get $catBound)))
               (i32.const 0x550000))
           (then (return (i32.const -1))))
         (local.set $k (call $ask (local.get $count)))
         (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
-        (return (call $jsonl (local.get $o) (local.get $count)))))
+        (local.set $k (call $jsonl (local.get $o) (local.get $count)))
+        (call $cacheInsert (local.get $count))
+        (return (local.get $k))))
     (global.set $klen (i32.sub (call $cell (i32.const 0x130000) (global.get $keyS) (global.get $keyE)) (i32.const 0x130000)))
     (if (i32.eqz (global.get $fmt))
       (then
@@ -759,21 +884,25 @@
                 (i32.add
                   (local.get $bound)
                   (i32.mul (local.get $count) (i32.add (i32.add (global.get $klen) (i32.const 24)) (global.get $userMax))))
-                (local.get $o))
+                (i32.add (local.get $o) (global.get $catBound)))
               (i32.const 0x550000))
           (then (return (i32.const -1))))
         (local.set $k (call $ask (local.get $count)))
         (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
-        (return (call $long (local.get $o) (local.get $count)))))
+        (local.set $k (call $long (local.get $o) (local.get $count)))
+        (call $cacheInsert (local.get $count))
+        (return (local.get $k))))
     (if (i32.gt_u
           (i32.add
             (i32.add (i32.add (local.get $bound) (global.get $klen)) (i32.shl (global.get $width) (i32.const 3)))
-            (i32.add (local.get $o) (global.get $userMax)))
+            (i32.add (i32.add (local.get $o) (global.get $userMax)) (global.get $catBound)))
           (i32.const 0x550000))
       (then (return (i32.const -1))))
     (local.set $k (call $ask (local.get $count)))
         (if (i32.ne (local.get $k) (i32.const 1)) (then (return (i32.add (i32.const -2) (local.get $k)))))
-    (call $wide (local.get $o) (local.get $count)))
+    (local.set $k (call $wide (local.get $o) (local.get $count)))
+    (call $cacheInsert (local.get $count))
+    (local.get $k))
   ;; --since: -1 when it drops the line. A users join: the line's user cells
   ;; to USER (ulen); 0 when the line is dropped. 1 without either.
   (func $ask (param $count i32) (result i32)
@@ -781,7 +910,10 @@
     (global.set $ulen (i32.const 0))
     (if (global.get $since)
       (then (if (i32.eqz (call $keepLine (local.get $count))) (then (return (i32.const -1))))))
-    (if (i32.eqz (global.get $join)) (then (return (i32.const 1))))
+    (if (i32.eqz (global.get $join))
+      (then
+        (call $catalogCells (local.get $count))
+        (return (i32.const 1))))
     (local.set $n
       (call $user
         (global.get $keyS)
@@ -790,7 +922,170 @@
         (local.get $count)))
     (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
     (global.set $ulen (local.get $n))
+    (call $catalogCells (local.get $count))
     (i32.const 1))
+  ;; The line's ids' catalog cells: csv-wide's block from `items`; else each
+  ;; id's entry from CACHE (the rest from `items`), its record to SPANS, its
+  ;; flags counted.
+  (func $catalogCells (param $count i32)
+    (local $i i32)
+    (local $at i32)
+    (local $s i32)
+    (local $len i32)
+    (local $h i32)
+    (local $set i32)
+    (local $m i32)
+    (local $entry i32)
+    (local $missed i32)
+    (local $touch i32)
+    (if (i32.eqz (global.get $cat)) (then (return)))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+        (i32.store offset=0x580000 (i32.shl (local.get $i) (i32.const 2))
+          (call $hash (i32.load offset=0x110000 (local.get $at)) (i32.load offset=0x110004 (local.get $at))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id)))
+    ;; Each id's set's tags (a small array: few misses), the way whose tag is
+    ;; the hash's, and that entry's first word read with nothing decided on
+    ;; it: the entries' cache misses (most of a probe's time) run side by side.
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $h (i32.load offset=0x580000 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $set (i32.and (local.get $h) (global.get $catMask)))
+        (local.set $m
+          (i8x16.bitmask
+            (i32x4.eq
+              (v128.load offset=0x6a0000 (i32.shl (local.get $set) (i32.const 4)))
+              (i32x4.splat (i32.or (local.get $h) (i32.const 1))))))
+        (local.set $entry (i32.const 0))
+        (if (local.get $m)
+          (then
+            (local.set $entry
+              (i32.add (global.get $dataBase)
+                (i32.shl
+                  (i32.add (i32.shl (local.get $set) (i32.const 2)) (i32.shr_u (i32.ctz (local.get $m)) (i32.const 2)))
+                  (global.get $slotShift))))
+            (local.set $touch (i32.xor (local.get $touch) (i32.load (local.get $entry))))))
+        (i32.store offset=0x588000 (i32.shl (local.get $i) (i32.const 2)) (local.get $entry))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id)))
+    ;; (kept, so that no engine drops the loads)
+    (global.set $touched (local.get $touch))
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $entry (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))
+        (if (local.get $entry)
+          (then
+            (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+            (local.set $s (i32.load offset=0x110000 (local.get $at)))
+            (if (i32.eqz
+                  (call $holds
+                    (local.get $entry)
+                    (i32.load offset=0x580000 (i32.shl (local.get $i) (i32.const 2)))
+                    (local.get $s)
+                    (i32.sub (i32.load offset=0x110004 (local.get $at)) (local.get $s))))
+              (then (i32.store offset=0x588000 (i32.shl (local.get $i) (i32.const 2)) (i32.const 0))))))
+        (local.set $missed
+          (i32.or (local.get $missed) (i32.eqz (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id)))
+    (if (local.get $missed) (then (drop (call $items (local.get $count)))))
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $entry (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $at (i32.shl (local.get $i) (i32.const 3)))
+        (i32.store offset=0x570000 (local.get $at) (i32.add (local.get $entry) (i32.const 12)))
+        (i32.store offset=0x570004 (local.get $at)
+          (i32.add (i32.add (local.get $entry) (i32.const 12)) (i32.load offset=4 (local.get $entry))))
+        (global.set $catMissing
+          (i32.add (global.get $catMissing) (i32.shr_u (i32.load8_u offset=10 (local.get $entry)) (i32.const 1))))
+        (global.set $catCut (i32.add (global.get $catCut) (i32.load8_u offset=11 (local.get $entry))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $id))))
+  ;; Whether the entry at e is the key s[0, len)'s (hash h): valid, the same length and bytes.
+  (func $holds (param $e i32) (param $h i32) (param $s i32) (param $len i32) (result i32)
+    (if (i32.ne (i32.load (local.get $e)) (local.get $h)) (then (return (i32.const 0))))
+    (if (i32.ne (i32.load16_u offset=8 (local.get $e)) (local.get $len)) (then (return (i32.const 0))))
+    (if (i32.eqz (i32.load8_u offset=10 (local.get $e))) (then (return (i32.const 0))))
+    (call $sameKey
+      (i32.add (i32.add (i32.add (local.get $e) (i32.const 12)) (i32.load offset=4 (local.get $e))) (global.get $colBytes))
+      (local.get $s)
+      (local.get $len)))
+  ;; The line's entries `items` wrote to CAT into CACHE, now that its rows are
+  ;; written (no entry of the line moves while it is read): each one short
+  ;; enough to the way of its set whose tag is its hash's (an id twice in a
+  ;; line, or an entry left by a key of the same hash), else an empty way,
+  ;; else the way a counter picks (evicted: the items are read in no order a
+  ;; better rule could use).
+  (func $cacheInsert (param $count i32)
+    (local $i i32)
+    (local $e i32)
+    (local $size i32)
+    (local $set i32)
+    (local $tags v128)
+    (local $tag i32)
+    (local $m i32)
+    (local $way i32)
+    (if (i32.eqz (global.get $cat)) (then (return)))
+    (block $done
+      (loop $id
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $e (i32.load offset=0x588000 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $id (i32.lt_u (local.get $e) (i32.const 0x590000)))
+        (br_if $id (i32.ge_u (local.get $e) (i32.const 0x6a0000)))
+        (local.set $size
+          (i32.add
+            (i32.add (i32.add (i32.const 12) (i32.load offset=4 (local.get $e))) (i32.load16_u offset=8 (local.get $e)))
+            (global.get $colBytes)))
+        (br_if $id (i32.gt_u (local.get $size) (i32.shl (i32.const 1) (global.get $slotShift))))
+        (local.set $set (i32.and (i32.load (local.get $e)) (global.get $catMask)))
+        (local.set $tag (i32.or (i32.load (local.get $e)) (i32.const 1)))
+        (local.set $tags (v128.load offset=0x6a0000 (i32.shl (local.get $set) (i32.const 4))))
+        (local.set $m (i8x16.bitmask (i32x4.eq (local.get $tags) (i32x4.splat (local.get $tag)))))
+        (if (i32.eqz (local.get $m))
+          (then (local.set $m (i8x16.bitmask (i32x4.eq (local.get $tags) (i32x4.splat (i32.const 0)))))))
+        (if (local.get $m)
+          (then (local.set $way (i32.shr_u (i32.ctz (local.get $m)) (i32.const 2))))
+          (else
+            (global.set $victim (i32.add (global.get $victim) (i32.const 1)))
+            (local.set $way (i32.and (global.get $victim) (i32.const 3)))))
+        (i32.store offset=0x6a0000
+          (i32.add (i32.shl (local.get $set) (i32.const 4)) (i32.shl (local.get $way) (i32.const 2)))
+          (local.get $tag))
+        (drop
+          (call $copy
+            (i32.add (global.get $dataBase)
+              (i32.shl (i32.add (i32.shl (local.get $set) (i32.const 2)) (local.get $way)) (global.get $slotShift)))
+            (local.get $e)
+            (i32.add (local.get $e) (local.get $size))))
+        (br $id))))
+  ;; Whether a[0, len) and b[0, len) hold the same bytes (16 at a time; reads up to 15 past).
+  (func $sameKey (param $a i32) (param $b i32) (param $len i32) (result i32)
+    (local $m i32)
+    (loop $chunk
+      (if (i32.le_s (local.get $len) (i32.const 0)) (then (return (i32.const 1))))
+      (local.set $m (i8x16.bitmask (i8x16.eq (v128.load (local.get $a)) (v128.load (local.get $b)))))
+      (if (i32.lt_u (local.get $len) (i32.const 16))
+        (then
+          (return
+            (i32.eq
+              (i32.and (local.get $m) (i32.sub (i32.shl (i32.const 1) (local.get $len)) (i32.const 1)))
+              (i32.sub (i32.shl (i32.const 1) (local.get $len)) (i32.const 1))))))
+      (if (i32.ne (local.get $m) (i32.const 0xffff)) (then (return (i32.const 0))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $len (i32.sub (local.get $len) (i32.const 16)))
+      (br $chunk))
+    (i32.const 0))
   (func (export "rows") (param $len i32) (param $atEnd i32) (param $from i32) (result i32)
     (local $s i32)
     (local $q i32)
@@ -808,6 +1103,8 @@
     (local $skipped i32)
     (local.set $s (local.get $from))
     (local.set $o (i32.const 0x150000))
+    (global.set $catMissing (i32.const 0))
+    (global.set $catCut (i32.const 0))
     (block $stop
       (loop $line
         (local.set $why (i32.const 1))
@@ -854,6 +1151,10 @@
         (if (i32.and (i32.ne (global.get $top) (i32.const 0)) (i32.gt_u (local.get $count) (global.get $top)))
           (then (local.set $count (global.get $top))))
         (br_if $stop (i32.and (i32.eq (global.get $fmt) (i32.const 1)) (i32.gt_u (local.get $count) (global.get $width))))
+        (if (global.get $cat)
+          (then
+            (br_if $stop (i64.gt_u (call $catBound (local.get $count)) (i64.const 0xfffc0)))
+            (global.set $catBound (i32.wrap_i64 (call $catBound (local.get $count))))))
         ;; Another group's line (a users join on disk): counted, converted in its own pass.
         (if (global.get $passMode)
           (then
@@ -895,4 +1196,6 @@
     (i32.store (i32.const 0x141010) (local.get $widest))
     (i32.store (i32.const 0x141014) (local.get $why))
     (i32.store (i32.const 0x141018) (local.get $skipped))
+    (i32.store (i32.const 0x14101c) (global.get $catMissing))
+    (i32.store (i32.const 0x141020) (global.get $catCut))
     (local.get $s)))
