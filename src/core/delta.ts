@@ -160,7 +160,7 @@ export function sameRecipe(a: Recipe, b: Recipe): boolean {
 export function checkSameRecipe(prev: string, before: Recipe | undefined, now: Recipe | undefined): void {
   if (before && now && !sameRecipe(before, now))
     throw usage(
-      `--since ${prev} is an export of another recipe (${describeRecipe(before)}), the sources are ${describeRecipe(now)}: give the previous export of the same recipe`,
+      `--since ${prev} holds another recipe's recommendations (${describeRecipe(before)}), the sources are ${describeRecipe(now)}: give the previous export, or the previous .out files, of the same recipe`,
     );
 }
 

@@ -1007,7 +1007,7 @@ describe('report', () => {
       report({ sources: [related], output: out, since: prev }),
       (e: Error & { code?: string }) =>
         e.code === 'PB_USAGE' &&
-        /is an export of another recipe \(userId -> itemId: related items mapped to users \(--map-users\)\), the sources are source_item -> itemId: items for items \(related items\)/.test(
+        /holds another recipe's recommendations \(userId -> itemId: related items mapped to users \(--map-users\)\), the sources are source_item -> itemId: items for items \(related items\)/.test(
           e.message,
         ),
     );
