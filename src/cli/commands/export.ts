@@ -395,7 +395,10 @@ function describeMapUsers(s: ExportSummary, output: string, rejects: string | un
   const parts = [
     `${count(m.interactions, 'interaction')} of ${count(m.users, 'user')}`,
     `${m.sourceItems} related-items ${noun(m.sourceItems, 'list')} from ${count(s.lines, 'line')}${m.listsOnDisk ? ' (joined on disk: past --memory-budget)' : ''}`,
-    `${count(m.usersMapped, 'user')} mapped (${m.pick})`,
+    // With --since the count is of the users written (new or changed), the unchanged ones said after.
+    s.since
+      ? `${count(m.usersMapped, 'user')} mapped (${m.pick}) with a new or changed list`
+      : `${count(m.usersMapped, 'user')} mapped (${m.pick})`,
     `${count(s.rows, 'row')} written to ${output === '-' ? 'stdout' : output}`,
   ];
   if (m.usersWithoutRecommendations > 0)

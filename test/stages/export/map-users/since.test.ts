@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { describeExport } from '../../../../src/cli/commands/export.js';
 import { type ExportOptions, exportOutputs } from '../../../../src/stages/export/index.js';
 import { prng, rejectsWith, useTmp } from '../../../helpers.js';
 
@@ -137,6 +138,15 @@ test('week 2 against week 1: new and changed users written as the full export wr
       assert.ok(
         want.length > 0 && want.length < after.size && gone.length > 0,
         `${what}: a case of each kind`,
+      );
+      // The summary line counts the users written as mapped "with a new or changed list", the
+      // unchanged ones after (a user's trial read "1 user mapped" of two mapped users, one unchanged).
+      assert.match(
+        describeExport(delta.summary, delta.output, undefined),
+        new RegExp(
+          `, ${want.length} users? mapped \\(latest\\) with a new or changed list, .*${after.size - want.length} unchanged \\(not written\\)`,
+        ),
+        what,
       );
     }
   }
