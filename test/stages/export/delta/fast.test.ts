@@ -130,7 +130,7 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
     PREV_SPLIT.from = round % 2 === 1 ? 1 : 8 * 1024 * 1024;
     const split = round % 2 === 1 ? (round >> 1) % 3 : -1;
     PREV_SPLIT.alternate = split === 0;
-    PREV_SPLIT.part = split === 0 ? 1 : split === 1 ? 200 : 8 * 1024 * 1024;
+    PREV_SPLIT.part = split === 0 ? 1 : split === 1 ? 200 : 32 * 1024 * 1024;
     const pieceSize = workers ? 200 + rnd(400) : ([7, 300, 4096][rnd(3)] as number);
     const o: ExportOptions = {
       sources: [curFile],
@@ -163,7 +163,7 @@ async function compareRounds(seed: number, rounds: number, workers: boolean): Pr
   }
   PREV_SPLIT.from = 8 * 1024 * 1024;
   PREV_SPLIT.alternate = false;
-  PREV_SPLIT.part = 8 * 1024 * 1024;
+  PREV_SPLIT.part = 32 * 1024 * 1024;
   await rm(dir, { recursive: true, force: true });
   return taken;
 }
@@ -356,7 +356,7 @@ test("PREV read in parts by both threads in turn: REMOVED in PREV's order, as th
     assert.equal(removed[0]?.split('\n').length, 2902);
     assert.equal(removed[0], removed[1]);
   } finally {
-    Object.assign(PREV_SPLIT, { from: 8 * 1024 * 1024, part: 8 * 1024 * 1024, alternate: false });
+    Object.assign(PREV_SPLIT, { from: 8 * 1024 * 1024, part: 32 * 1024 * 1024, alternate: false });
     await rm(dir, { recursive: true, force: true });
   }
 });
