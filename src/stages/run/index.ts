@@ -90,11 +90,24 @@ async function fullRun(
   finish(ctx);
 }
 
+/**
+ * WORK/run.json, read as the run will read it: no credentials, no bucket or no endpoint shows here,
+ * not after the plan; but the pipeline's own mistakes first (a user's trial, without credentials,
+ * learnt of a wrong column only once they were set).
+ */
+async function planRecord(p: Pipeline, run: string): Promise<RunRecord | undefined> {
+  try {
+    return (await readJsonDoc(run, true)) as RunRecord | undefined;
+  } catch (err) {
+    await preflight(p);
+    throw err;
+  }
+}
+
 /** The plan: the input read and sharded in a local temporary folder, job names worked out, nothing uploaded. */
 async function dryRun(p: Pipeline, summary: RunSummary, emit: (e: RunEvent) => void): Promise<void> {
   const layout = workLayout(p.work);
-  // Read as the run will read it: no credentials, no bucket or no endpoint shows here, not after the plan.
-  const record = (await readJsonDoc(layout.run, true)) as RunRecord | undefined;
+  const record = await planRecord(p, layout.run);
   for (const stage of ['prepare', 'validate', 'jobs', 'collect', 'export', 'report'] as const)
     if (record?.[stage]) summary.resumed.push(stage);
   summary.files = {

@@ -287,6 +287,10 @@ describe('run', () => {
     assert.equal(dry.code, 2);
     assert.match(dry.stderr, /no column "custmer_id" for \$\.output\.userKey.*did you mean "customer_id"/);
     assert.equal(jobsOf(bad.prefix).length, 0, 'no job was paid for');
+    // With S3 out of reach (no credentials, a wrong endpoint), the column is still named first.
+    const away = await cli(['run', bad.file, '--dry-run', '--endpoint-url', 'http://127.0.0.1:9']);
+    assert.equal(away.code, 2, away.stderr);
+    assert.match(away.stderr, /no column "custmer_id" for \$\.output\.userKey/);
     // The export written over the users file: refused by the plan, not found at the export after the jobs.
     const over = await setup(40, (p) => {
       p.output.users = 'crm.csv';
