@@ -140,17 +140,36 @@ async function openTable(t: TableSpec) {
       throw new PbError('PB_USAGE', `${t.what} needs a header row (${example})`, { file });
     }
     const keyed = src.keyed;
-    const idCol = withSuggestion(header, t.idColumn, () =>
-      findColumn(header, t.idColumn, t.candidates, t.role, flags.idColumn, file, keyed),
+    // The key column's and the named columns' mistakes said together (a user's trial fixed one, ran, met the next).
+    const problems: PbError[] = [];
+    const attempt = (find: () => number): number => {
+      try {
+        return find();
+      } catch (err) {
+        if (!(err instanceof PbError) || err.code !== 'PB_USAGE') throw err;
+        problems.push(err);
+        return -1;
+      }
+    };
+    const idCol = attempt(() =>
+      withSuggestion(header, t.idColumn, () =>
+        findColumn(header, t.idColumn, t.candidates, t.role, flags.idColumn, file, keyed),
+      ),
     );
+    if (idCol < 0 && t.columns === undefined) throw problems[0];
     const named = { file, what: t.what, columnsOption: flags.columns };
     const columns =
       t.columns ?? (await defaultColumns(header, idCol, keyed, named, async () => (await reopen()).src));
     if (columns.length === 0)
       throw new PbError('PB_USAGE', `${t.what} has no columns besides the ${t.role}`, { file });
     const colIdx = columns.map((n) =>
-      withSuggestion(header, n, () => findColumn(header, n, [], n, flags.columns, file, keyed)),
+      attempt(() =>
+        withSuggestion(header, n, () => findColumn(header, n, [], n, flags.columns, file, keyed)),
+      ),
     );
+    if (problems.length === 1) throw problems[0];
+    if (problems.length > 1)
+      throw new PbError('PB_USAGE', problems.map((e) => e.reason).join('; and '), { file });
     const cols = colIdx.map((c) => accessor(c, header, keyed));
     return { file, src, header, keyed, idCol, columns, colIdx, cols, names, info: text.info };
   } catch (err) {

@@ -281,11 +281,14 @@ describe('run', () => {
     const bad = await setup(40, (p) => {
       p.output.users = 'crm.csv';
       p.output.userKey = 'custmer_id';
+      p.output.userFields = ['emial'];
     });
     await writeFile(join(bad.dir, 'crm.csv'), 'customer_id;email\n');
     const dry = await cli(['run', bad.file, '--dry-run', ...AWS_ARGS()]);
     assert.equal(dry.code, 2);
     assert.match(dry.stderr, /no column "custmer_id" for \$\.output\.userKey.*did you mean "customer_id"/);
+    // Both mistakes in one report (a user's trial fixed the key, ran again, and met the field).
+    assert.match(dry.stderr, /; and no column "emial" for \$\.output\.userFields.*did you mean "email"/);
     assert.equal(jobsOf(bad.prefix).length, 0, 'no job was paid for');
     // With S3 out of reach (no credentials, a wrong endpoint), the column is still named first.
     const away = await cli(['run', bad.file, '--dry-run', '--endpoint-url', 'http://127.0.0.1:9']);
