@@ -94,7 +94,46 @@ export function jsonRow(file: string, line: number, text: string, plainIds: bool
       ),
     };
   }
-  return { line, values: value as Record<string, unknown> };
+  const row: Row = { line, values: value as Record<string, unknown> };
+  if (NOT_AS_WRITTEN.test(text)) row.numbers = topLevelNumbers(text);
+  return row;
+}
+
+/**
+ * A number JavaScript would write otherwise: a fraction ending in 0, an exponent, -0, or more
+ * digits than a double keeps. It may match inside a string too: topLevelNumbers then finds none.
+ */
+const NOT_AS_WRITTEN = /\d\.\d*0(?![\d.])|\d[eE]|-0(?![\d.])|\d{16}/;
+
+/** The top-level numbers of a JSON object's text as written, by key (the text is valid JSON). */
+export function topLevelNumbers(text: string): Map<string, string> {
+  const numbers = new Map<string, string>();
+  let depth = 0;
+  let key: string | undefined;
+  let afterColon = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && !afterColon) key = JSON.parse(text.slice(i, j + 1)) as string;
+      i = j;
+      afterColon = false;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      afterColon = false;
+    } else if (c === '}' || c === ']') depth--;
+    else if (c === ':') afterColon = depth === 1;
+    else if (c === ',') afterColon = false;
+    else if (afterColon && (c === '-' || (c >= '0' && c <= '9'))) {
+      let j = i + 1;
+      while (j < text.length && /[-+0-9.eE]/.test(text[j] as string)) j++;
+      if (key !== undefined) numbers.set(key, text.slice(i, j));
+      i = j - 1;
+      afterColon = false;
+    }
+  }
+  return numbers;
 }
 
 export function isObject(v: unknown): boolean {

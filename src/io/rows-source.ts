@@ -19,6 +19,11 @@ export interface Row {
   error?: PbError;
   /** The line's text when only some fields were split out (see RowSource.keepFields). */
   text?: string;
+  /**
+   * A JSON object's top-level numbers as written, by key, when one is not as JavaScript would
+   * write it (`2.50`, `1e3`, `-0`): a join copies values byte for byte (see jsonRow).
+   */
+  numbers?: Map<string, string>;
 }
 
 /** What was detected (or given) about a source, as the summaries print it. */

@@ -330,7 +330,7 @@ async function eachRow<D extends TableRangeDone>(
   rowBytes?: TableRowHandlers['rowBytes'],
   split?: (opened: SplitTable) => Promise<TableSplit<D> | undefined>,
 ): Promise<{ withoutId: number; lines: number[] }> {
-  const { file, src, header, keyed, idCol, cols } = table;
+  const { file, src, header, keyed, idCol, cols, colIdx } = table;
   let withoutId = 0;
   const lines: number[] = [];
   const noKey = (line: number, count = 1) => {
@@ -369,8 +369,12 @@ async function eachRow<D extends TableRangeDone>(
       const b = Buffer.from(trimmed);
       if (!want(b, 0, b.length)) return undefined;
     }
-    const values = cols.map((get) => {
+    const values = cols.map((get, i) => {
       const v = get(row.values);
+      if (typeof v === 'number' && row.numbers) {
+        const written = row.numbers.get(header[colIdx[i] as number] as string);
+        if (written !== undefined) return written;
+      }
       return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
     });
     return onRow(trimmed, values, row.line);

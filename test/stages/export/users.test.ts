@@ -235,6 +235,27 @@ describe('export --users', () => {
     assert.equal(summary.usersMissing, 1);
   });
 
+  test('JSON Lines users: numbers copied as written (2.50, 1e3, -0, 1.0), not as JavaScript writes them', async () => {
+    // A user's trial: ltv 2.50 came out as 2.5 (JSON.parse, then JSON.stringify).
+    const users = await crm(
+      '{"customer_id":"u1","ltv":2.50,"points":1e3,"n":-0,"one":1.0,"plain":0.1,"tag":"a: 2.50","nested":{"x":2.50}}\n' +
+        '{"customer_id":"u2","ltv":3,"points":1.5E-3,"n":7,"one":10,"plain":2,"tag":"b","nested":null}\n',
+      'users.jsonl',
+    );
+    const fields = ['ltv', 'points', 'n', 'one', 'plain', 'tag', 'nested'];
+    const { out } = await exportText(OUT, { users, userKey: 'customer_id', userFields: fields });
+    const rows = parseCsv(out, { columns: true }) as Record<string, string>[];
+    const of = (u: string) => rows.find((r) => r.userId === u) as Record<string, string>;
+    assert.deepEqual(
+      fields.map((f) => of('u1')[f]),
+      ['2.50', '1e3', '-0', '1.0', '0.1', 'a: 2.50', '{"x":2.5}'],
+    );
+    assert.deepEqual(
+      fields.map((f) => of('u2')[f]),
+      ['3', '1.5E-3', '7', '10', '2', 'b', ''],
+    );
+  });
+
   test('a repeated key keeps its first row: counted, one warning with the line numbers', async () => {
     const users = await crm('userId,email\nu1,first@x\nu2,b@x\nu1,second@x\n u1 ,third@x\n,nokey@x\n');
     const r = await exportText(OUT, { users });
