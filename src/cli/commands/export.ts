@@ -107,7 +107,7 @@ Options:
       --errors FILE          where error lines go (default OUTPUT.errors.jsonl, or errors.jsonl
                              for stdout); written only when there are some; a stale default
                              OUTPUT.errors.jsonl is removed; to stdout, an errors.jsonl already
-                             there is refused (name one with --errors)
+                             there is replaced only by error lines, with a warning
       --on-invalid fail|skip fail (default) stops at the first invalid line; skip writes it to --rejects
       --rejects FILE         invalid lines with file, line, reason and text (JSON Lines)
       --max-line-length SIZE longest line (default 128MiB: a segment line can list millions of users)

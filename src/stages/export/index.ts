@@ -19,7 +19,7 @@ import { ParquetExport } from './parquet.js';
 import { PartSlice } from './part.js';
 import { runPasses } from './passes.js';
 import { checkExportPaths } from './paths.js';
-import { checkStdoutErrors, dropStaleErrors } from './side-file.js';
+import { dropStaleErrors, stdoutErrorsThere } from './side-file.js';
 import { type ExportSummary, summarizeExport } from './summary.js';
 import { type LoadedUsers, loadUsers, type UsersOverBudget } from './users-load.js';
 import { stopWhenNoUserMatched } from './users-none.js';
@@ -75,7 +75,7 @@ export function exportOutputs(options: ExportOptions): Promise<ExportSummary> {
 async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> {
   if (options.since !== undefined && isParquetFormat(options.format))
     throw usage(`--format ${options.format} writes a plain export: --since writes CSV or JSON Lines`);
-  await checkStdoutErrors(options.output, options.errors);
+  const errorsThere = await stdoutErrorsThere(options.output, options.errors);
   const since = resolveSince(options);
   // --map-users writes rows per user: its own --since compares them (map-users/since.ts).
   const summary =
@@ -85,6 +85,10 @@ async function exportOutputsNow(options: ExportOptions): Promise<ExportSummary> 
   // What the summary says of the errors file is then true of the file on disk.
   const stale = await dropStaleErrors(options.output, options.errors, summary.errorLines);
   if (stale) summary.warnings.push(stale);
+  if (errorsThere && summary.errorLines > 0)
+    summary.warnings.push(
+      "replaced ./errors.jsonl, which was already there (a run's, collect's or an earlier export's): give --errors FILE to keep both",
+    );
   return summary;
 }
 

@@ -88,8 +88,9 @@ export interface ExportOptions extends CallOptions, SinceOptions, MapUsersOption
    * Where lines whose `error` is not null go, as read. Default: OUTPUT
    * (without `.gz`) + `.errors.jsonl`, or `errors.jsonl` when OUTPUT is `-`.
    * Written only when there are such lines. Without it, OUTPUT's
-   * stale `.errors.jsonl` is removed after an export with none, and to
-   * stdout an `errors.jsonl` already in the working folder is refused.
+   * stale `.errors.jsonl` is removed after an export with none; to stdout,
+   * an `errors.jsonl` already in the working folder is replaced only by
+   * error lines, with a warning.
    */
   errors?: string;
   /** `fail` (default): stop at the first invalid line. `skip`: write it to `rejects` and go on. */

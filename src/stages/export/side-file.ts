@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { rm, stat } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
-import { PbError, usage } from '../../errors.js';
+import { PbError } from '../../errors.js';
 import { writeOutput } from '../../io/output.js';
 import { deleteS3, isS3Uri, s3ObjectExists } from '../../io/s3.js';
 import { defaultErrorsPath } from './options.js';
@@ -58,20 +58,20 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /**
- * An export to stdout with no --errors writes its error lines to
- * ./errors.jsonl, a name no output owns: one already there (a run's, an
- * earlier export's) is never replaced unasked. Refused before any line is
- * read, as the replacement could not be undone.
+ * Whether an export to stdout with no --errors finds ./errors.jsonl, where
+ * its error lines go, already there. Refusing it before any line was read
+ * (this session's first rule) stopped the usual steps: run and collect
+ * leave an errors.jsonl, often empty, and `export ... > recs.csv` in that
+ * folder failed with recs.csv emptied by the shell, error lines or not. So
+ * the file is replaced only when there are error lines, and a warning says
+ * it was (see exportOutputs).
  */
-export async function checkStdoutErrors(
+export async function stdoutErrorsThere(
   output: string | undefined,
   errors: string | undefined,
-): Promise<void> {
-  if ((output ?? '-') !== '-' || errors !== undefined) return;
-  if (await isFile('errors.jsonl'))
-    throw usage(
-      "an export to stdout writes its error lines to ./errors.jsonl, which is already there (a run's or an earlier export's): name the errors file with --errors FILE (--errors errors.jsonl replaces it), or move it away",
-    );
+): Promise<boolean> {
+  if ((output ?? '-') !== '-' || errors !== undefined) return false;
+  return isFile('errors.jsonl');
 }
 
 /**

@@ -22,7 +22,7 @@ export type { ExportEvent } from './options.js';
  * the input is spooled to a temporary file in `tmpDir` and read twice (the
  * file is removed at the end, on error and on abort); with `top` it is one
  * pass. Error lines go to `errors` (default `errors.jsonl`, as for stdout:
- * refused when one is already there).
+ * one already there is replaced only by error lines, with a warning).
  */
 export function createExportStream(
   options: ExportStreamOptions = {},
