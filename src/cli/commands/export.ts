@@ -72,9 +72,9 @@ Options:
                              export already has gets a user_ prefix
       --users-delimiter C    its field delimiter (default detected, as for prepare)
       --users-encoding E     its encoding, e.g. windows-1252 (default UTF-8; a BOM decides first)
-      --users-required       drop (and count) the recommendations of users not in the file;
-                             by default they are kept with empty user columns (counted)
-                             and stop (exit 2, no file) when none is in it: the wrong --user-key
+      --users-required       drop (and count) the recommendations of users not in the file,
+                             and stop (exit 2, no file) when none is in it: the wrong --user-key;
+                             by default they are kept with empty user columns (counted, warned)
       --memory-budget SIZE   memory for the users table (default 64MiB); past it both sides
                              are partitioned on disk (--tmp-dir) and joined a part at a time; with
                              --map-users also for the related-items lists (past it they are
@@ -343,7 +343,8 @@ export function describeExport(s: ExportSummary, output: string, rejects: string
     ? `in ${count(s.parts.length, 'part')}: ${s.parts.join(', ')}`
     : `to ${output === '-' ? 'stdout' : output}`;
   const parts = [
-    `${count(s.lines, 'line')} from ${count(s.sources, 'file')}`,
+    // With --since the lines counted are the kept ones; the unchanged are said after.
+    `${count(s.lines, s.since ? 'new or changed line' : 'line')} from ${count(s.sources, 'file')}`,
     count(s.records, 'key'),
     `${count(s.rows, s.format === 'jsonl' ? 'record' : 'row')} written ${where}`,
   ];

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { describeExport } from '../../../src/cli/commands/export.js';
 import { hashBytes, partitionOf } from '../../../src/core/byteset.js';
 import { exportOutputs } from '../../../src/stages/export/index.js';
 import { cli } from '../../helpers.js';
@@ -172,6 +173,11 @@ test('a weekly e-mail file as PREV: renamed (--rename), with a BOM, in parts (-o
   });
   const { new: n, changed, unchanged, removed: r } = s.since ?? assert.fail('no since summary');
   assert.deepEqual({ new: n, changed, unchanged, removed: r }, want.c);
+  // The summary line's lines are the kept ones, and says so (a user's re-check read "0 lines from 1 file").
+  assert.match(
+    describeExport(s, join(dir, 'w2.csv'), undefined),
+    new RegExp(`^export \\(csv-wide\\): ${s.lines} new or changed lines? from 1 file, `),
+  );
   // The removed file's header is the key column's name in the export, after the BOM the export has too.
   assert.equal((await readFile(removed, 'utf8')).split('\r\n')[0], '\uFEFFexternal_id');
   // Without the renames, the renamed header is not one export writes: the message names the fix.
