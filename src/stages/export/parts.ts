@@ -74,7 +74,7 @@ export class PartFiles implements OutputFiles {
   private tooBig(n: number): never {
     throw new PbError(
       'PB_LIMIT',
-      `the rows of one piece of input lines (about 1 MiB of them) take ${n} bytes${this.head.length > 0 ? ` (${this.head.length} more with the header)` : ''}, more than --max-file-size ${this.limit} allows in one part: give a larger size, at least ${Math.ceil((2 * (n + this.head.length)) / 1e6)}MB for pieces like this one (parts are cut between pieces, so that one key's rows stay in one file)`,
+      `the rows of one piece of input lines (about 1 MiB of them) take ${n} bytes${this.head.length > 0 ? ` (${this.head.length} more with the header)` : ''}, more than --max-file-size ${this.limit} allows in one part: give a larger size, more than ${Math.ceil((n + this.head.length) / 1e5) / 10}MB (this piece's rows; other pieces' may take more, so leave room: parts are cut between pieces, so that one key's rows stay in one file)`,
       { file: this.output },
     );
   }
