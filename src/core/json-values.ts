@@ -141,11 +141,12 @@ export class ConcatenatedJson {
     try {
       this.tokens(this.parser(seg), emit);
     } catch (err) {
-      this.fail(err, emit);
+      this.fail(err, emit, seg);
     }
   }
 
-  private fail(err: unknown, emit: (item: OutItem) => void): void {
+  /** `seg`: the line the parser stopped in, shown when none of the value was read before it. */
+  private fail(err: unknown, emit: (item: OutItem) => void, seg = ''): void {
     this.flush(emit);
     const message = (err as Error).message.replace(/^Parser (cannot parse input|has expected)/i, (m) =>
       m.startsWith('Parser has') ? 'expected' : 'cannot parse',
@@ -154,7 +155,8 @@ export class ConcatenatedJson {
       kind: 'bad',
       line: this.depth > this.base ? this.startLine : this.line,
       reason: `not valid JSON (${message}); skipped to the next line that starts with {`,
-      text: this.text.slice(0, BAD_TEXT_MAX),
+      // The value's text as read so far; empty when it broke in its first line (a user's trial got "").
+      text: (this.text || seg.replace(/\r?\n$/, '')).slice(0, BAD_TEXT_MAX),
     });
     this.parser = this.newParser();
     this.depth = 0;

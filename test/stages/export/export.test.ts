@@ -656,6 +656,11 @@ describe('error lines are data (issue 14)', () => {
     // A user's trial read "skipped to the next line that starts with {" of a run that had stopped (exit 1).
     assert.match(err.message, /:9: not valid JSON \(/);
     assert.doesNotMatch(err.message, /skipped/);
+    // Skipped, its reject shows the line it broke in (it was "").
+    const rejects = tmp.fresh('rejects.jsonl');
+    await exportOutputs({ sources: [path], output: tmp.fresh('o.csv'), onInvalid: 'skip', rejects });
+    const rej = JSON.parse((await readFile(rejects, 'utf8')).trim()) as { line: number; text: string };
+    assert.deepEqual([rej.line, rej.text.startsWith('{"input": {"userId": "663"}')], [9, true]);
   });
 });
 
